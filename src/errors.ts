@@ -1,0 +1,98 @@
+/**
+ * The one error type of mcp-attest. Every failure a caller can act on carries a stable
+ * string `code` (public API, listed in {@link ErrorCode}); messages are for people and may
+ * change. Data goes in fields (`expected`, `found`, `path`, `index`), not in the message.
+ * Security failures keep bland messages ("signature verification failed").
+ */
+
+/** Stable error codes, grouped by area. `ERR_<AREA>_<CONDITION>`. */
+export type ErrorCode =
+  // bytes/
+  | 'ERR_ENCODING_INVALID'
+  // jcs/: strict I-JSON parsing and RFC 8785 canonicalization
+  | 'ERR_JSON_SYNTAX'
+  | 'ERR_JSON_DUPLICATE_KEY'
+  | 'ERR_JSON_LONE_SURROGATE'
+  | 'ERR_JSON_NUMBER'
+  | 'ERR_JSON_FLOAT'
+  | 'ERR_JSON_TOO_DEEP'
+  | 'ERR_JSON_TOO_LARGE'
+  | 'ERR_JSON_VALUE'
+  // keys/
+  | 'ERR_ALG_UNSUPPORTED'
+  | 'ERR_ALG_NOT_ALLOWED'
+  | 'ERR_KEY_INVALID'
+  | 'ERR_KEY_UNAVAILABLE'
+  | 'ERR_KEY_EXISTS'
+  // attestation/ and receipt/
+  | 'ERR_SCHEMA'
+  | 'ERR_ALG_DOWNGRADE'
+  | 'ERR_SIGNATURE_INVALID'
+  | 'ERR_TTL_EXPIRED'
+  | 'ERR_TTL_NOT_YET_VALID'
+  | 'ERR_TIME_INVALID'
+  | 'ERR_ARGS_COMMITMENT_MISMATCH'
+  | 'ERR_RESULT_COMMITMENT_MISMATCH'
+  | 'ERR_BACK_LINK_MISMATCH'
+  | 'ERR_SERVER_MISMATCH'
+  | 'ERR_TOOL_MISMATCH'
+  // log/: RFC 6962 proofs, C2SP notes and checkpoints
+  | 'ERR_PROOF_INVALID'
+  | 'ERR_PROOF_RANGE'
+  | 'ERR_NOTE_MALFORMED'
+  | 'ERR_NOTE_UNVERIFIED'
+  | 'ERR_NOTE_SIGNATURE_INVALID'
+  | 'ERR_VKEY_MALFORMED'
+  | 'ERR_CHECKPOINT_MALFORMED'
+  | 'ERR_TILE_PATH'
+  // verify/: log and trust-policy verification
+  | 'ERR_POLICY_INVALID'
+  | 'ERR_ENTRY_MALFORMED'
+  | 'ERR_ENTRY_TOO_LARGE'
+  // store/, proxy/, cli/
+  | 'ERR_STORE_IO'
+  | 'ERR_STORE_CORRUPT'
+  | 'ERR_HOME_MISSING'
+  | 'ERR_USAGE'
+  | 'ERR_UPSTREAM';
+
+/** Optional structured data carried by an {@link AttestError}. */
+export interface ErrorDetail {
+  /** What the check expected (a digest, a size, a name). */
+  expected?: unknown;
+  /** What it found instead. */
+  found?: unknown;
+  /** JSON path (`.a.b[0]`) or file path the error refers to. */
+  path?: string;
+  /** Log entry index, when the error concerns one entry. */
+  index?: bigint | number;
+  /** The underlying error, if any. */
+  cause?: unknown;
+}
+
+/**
+ * Base error with a stable {@link ErrorCode}. Thrown by protocol functions; primitives
+ * return booleans instead.
+ */
+export class AttestError extends Error {
+  readonly code: ErrorCode;
+  readonly expected?: unknown;
+  readonly found?: unknown;
+  readonly path?: string;
+  readonly index?: bigint | number;
+
+  constructor(code: ErrorCode, message: string, detail: ErrorDetail = {}) {
+    super(message, detail.cause === undefined ? undefined : { cause: detail.cause });
+    this.name = 'AttestError';
+    this.code = code;
+    if (detail.expected !== undefined) this.expected = detail.expected;
+    if (detail.found !== undefined) this.found = detail.found;
+    if (detail.path !== undefined) this.path = detail.path;
+    if (detail.index !== undefined) this.index = detail.index;
+  }
+}
+
+/** True when `e` is an {@link AttestError}, optionally with the given code. */
+export function isAttestError(e: unknown, code?: ErrorCode): e is AttestError {
+  return e instanceof AttestError && (code === undefined || e.code === code);
+}

@@ -1,0 +1,48 @@
+/**
+ * Ed25519 (RFC 8032) over WebCrypto, for C2SP signed notes and cosignatures. Raw 32-byte
+ * public keys; 64-byte signatures. Runtime-neutral (`globalThis.crypto.subtle`).
+ */
+
+const ED25519 = { name: 'Ed25519' } as const;
+
+/**
+ * Import a raw 32-byte Ed25519 public key for verification. Returns null when the bytes are
+ * not a valid key (wrong length or rejected by the platform).
+ */
+export async function importEd25519Public(raw: Uint8Array): Promise<CryptoKey | null> {
+  if (raw.length !== 32) return null;
+  try {
+    return await crypto.subtle.importKey('raw', raw as BufferSource, ED25519, true, ['verify']);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Verify an Ed25519 signature. Primitive: returns false (never throws) for a bad key,
+ * a signature of the wrong length, or a signature that does not verify.
+ */
+export async function ed25519Verify(
+  publicKey: Uint8Array | CryptoKey,
+  message: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
+  if (signature.length !== 64) return false;
+  const key = publicKey instanceof Uint8Array ? await importEd25519Public(publicKey) : publicKey;
+  if (key === null) return false;
+  try {
+    return await crypto.subtle.verify(ED25519, key, signature as BufferSource, message as BufferSource);
+  } catch {
+    return false;
+  }
+}
+
+/** Sign `message` with an Ed25519 private `CryptoKey`; returns the 64-byte signature. */
+export async function ed25519Sign(privateKey: CryptoKey, message: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.sign(ED25519, privateKey, message as BufferSource));
+}
+
+/** Export the raw 32-byte public key of an Ed25519 `CryptoKey` (public or extractable pair). */
+export async function exportEd25519Public(publicKey: CryptoKey): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.exportKey('raw', publicKey));
+}
