@@ -1,0 +1,173 @@
+/**
+ * Verify a SEP-2787 request attestation, dimension by dimension, in the SEP order:
+ * canonicalization (strict parse) -> schema -> algorithm -> signature -> ttl -> server ->
+ * tool -> args_commitment. Every dimension that can be evaluated is, and each is reported;
+ * the verdict is ok only when none failed. Replay (nonce) state is the caller's: this
+ * function has no state, no clock (`now` is an input) and no I/O.
+ * @see SEP-2787 §"Verification Rules"
+ */
+import { AttestError, type ErrorCode } from '../errors.js';
+import { parseJson, type JsonValue } from '../jcs/index.js';
+import { fromUtf8 } from '../bytes/index.js';
+import { assertAllowed, getAlgorithm, SEP2787_ALGS, type AlgName } from '../keys/algorithms.js';
+import { signingInput, verifyHexSignature, type KeyResolver } from '../envelope/signature.js';
+import { checkCommitment, type RefResolver } from '../envelope/commitment.js';
+import { allPassed, fail, failFrom, pass, skip, type Check } from '../envelope/report.js';
+import { isObject } from '../envelope/schema.js';
+import { parseTimestamp } from '../envelope/time.js';
+import { validateAttestation, type Attestation } from './schema.js';
+
+/** Largest attestation accepted, in bytes of JSON text. */
+export const MAX_ATTESTATION_BYTES = 64 * 1024;
+
+/** Inputs of {@link verifyAttestation}. */
+export interface AttestationVerifyOptions {
+  /** Trusted keys by (iss, alg, secretVersion). */
+  keys: KeyResolver;
+  /** Algorithms this verifier accepts (default: HS256, ES256, RS256). */
+  acceptedAlgs?: readonly AlgName[];
+  /** Verification time, POSIX seconds. */
+  now: number;
+  /** Clock skew in seconds (default 30, SEP-2787). */
+  skewSeconds?: number;
+  /** Largest `expSeconds` accepted (default: no cap). */
+  maxExpSeconds?: number;
+  /** This server's fingerprint: selects the `toolCalls` entry (server dimension). */
+  serverFingerprint?: string;
+  /** The `tools/call` name (tool dimension). */
+  toolName?: string;
+  /** Runtime arguments to check the commitment against; `{}` when the call had none. */
+  args?: unknown;
+  /** Resolves `ref` commitments. */
+  resolve?: RefResolver;
+}
+
+/** The verdict: every check, the parsed attestation (null if unparseable), the entry used. */
+export interface AttestationVerdict {
+  ok: boolean;
+  checks: Check[];
+  attestation: Attestation | null;
+  toolCallIndex: number | null;
+  projectionMatch: boolean | null;
+}
+
+/** Parse attestation input (text, bytes, or an already-parsed value) strictly. */
+function toValue(input: string | Uint8Array | JsonValue): JsonValue {
+  if (input instanceof Uint8Array) {
+    if (input.length > MAX_ATTESTATION_BYTES) throw new AttestError('ERR_JSON_TOO_LARGE', 'attestation too large');
+    input = fromUtf8(input);
+  }
+  return typeof input === 'string' ? parseJson(input, { floats: 'reject', maxBytes: MAX_ATTESTATION_BYTES, maxDepth: 16 }) : input;
+}
+
+/** Algorithm dimension: top-level alg = issuer alg, in the table, accepted. */
+function checkAlgorithm(a: Record<string, unknown>, accepted: readonly AlgName[]): { check: Check; alg: AlgName | null } {
+  const issuer = isObject(a['issuerAsserted']) ? a['issuerAsserted'] : {};
+  if (a['alg'] !== issuer['alg']) {
+    return { check: fail('algorithm', 'ERR_ALG_DOWNGRADE', 'top-level alg differs from issuerAsserted.alg', { expected: issuer['alg'], found: a['alg'] }), alg: null };
+  }
+  try {
+    const alg = getAlgorithm(a['alg']).name;
+    assertAllowed(alg, accepted);
+    return { check: pass('algorithm', alg), alg };
+  } catch (e) {
+    return { check: failFrom('algorithm', e, 'ERR_ALG_UNSUPPORTED'), alg: null };
+  }
+}
+
+async function checkSignature(a: Record<string, unknown>, alg: AlgName | null, keys: KeyResolver): Promise<Check> {
+  if (alg === null) return fail('signature', 'ERR_SIGNATURE_INVALID', 'no acceptable algorithm to verify with');
+  const issuer = a['issuerAsserted'] as Record<string, unknown>;
+  const query = { iss: String(issuer['iss']), alg, keyId: String(issuer['secretVersion']) };
+  const key = await keys(query);
+  if (key === null) return fail('signature', 'ERR_KEY_UNAVAILABLE', 'no trusted key for issuer, alg and secretVersion', { found: query });
+  let input: Uint8Array;
+  try {
+    input = signingInput(a);
+  } catch (e) {
+    return failFrom('signature', e, 'ERR_SIGNATURE_INVALID');
+  }
+  const ok = await verifyHexSignature(alg, key, input, a['signature']);
+  return ok ? pass('signature', `${alg} ${query.keyId}`) : fail('signature', 'ERR_SIGNATURE_INVALID', 'signature verification failed');
+}
+
+/** TTL dimension: `iat - skew <= now <= iat + expSeconds + skew`. */
+export function checkTtl(issuer: Record<string, unknown>, now: number, skew: number, maxExp?: number): Check {
+  let iat: number;
+  try {
+    iat = parseTimestamp(issuer['iat'], '.issuerAsserted.iat');
+  } catch (e) {
+    return failFrom('ttl', e, 'ERR_TIME_INVALID');
+  }
+  const exp = issuer['expSeconds'];
+  if (typeof exp !== 'number' || !Number.isSafeInteger(exp) || exp < 0) return fail('ttl', 'ERR_SCHEMA', 'expSeconds is not a non-negative integer');
+  if (maxExp !== undefined && exp > maxExp) return fail('ttl', 'ERR_TTL_EXPIRED', 'expSeconds above the policy maximum', { expected: maxExp, found: exp });
+  if (now < iat - skew) return fail('ttl', 'ERR_TTL_NOT_YET_VALID', 'iat is in the future beyond the skew', { expected: `>= ${iat - skew}`, found: now });
+  if (now > iat + exp + skew) return fail('ttl', 'ERR_TTL_EXPIRED', 'attestation expired', { expected: `<= ${iat + exp + skew}`, found: now });
+  return pass('ttl');
+}
+
+/** Pick the toolCalls entry: by server fingerprint, else by name, else the only one. */
+function selectCall(a: Record<string, unknown>, o: AttestationVerifyOptions, checks: Check[]): number | null {
+  const calls = (isObject(a['payloadDerived']) && Array.isArray(a['payloadDerived']['toolCalls']) ? a['payloadDerived']['toolCalls'] : []) as Array<Record<string, unknown>>;
+  let index: number | null = calls.length === 1 ? 0 : null;
+  if (o.serverFingerprint !== undefined) {
+    const i = calls.findIndex((c) => isObject(c) && c['serverFingerprint'] === o.serverFingerprint);
+    checks.push(i >= 0 ? pass('server') : fail('server', 'ERR_SERVER_MISMATCH', 'no toolCalls entry for this server', { expected: o.serverFingerprint }));
+    index = i >= 0 ? i : null;
+  } else if (o.toolName !== undefined && calls.length > 1) {
+    const i = calls.findIndex((c) => isObject(c) && c['name'] === o.toolName);
+    index = i >= 0 ? i : null;
+  }
+  if (o.toolName !== undefined) {
+    const name = index === null ? undefined : calls[index]?.['name'];
+    checks.push(name === o.toolName ? pass('tool') : fail('tool', 'ERR_TOOL_MISMATCH', 'tool name differs', { expected: name, found: o.toolName }));
+  }
+  return index;
+}
+
+/** Verify an attestation. Never throws for bad input: failures are checks. */
+export async function verifyAttestation(input: string | Uint8Array | JsonValue, o: AttestationVerifyOptions): Promise<AttestationVerdict> {
+  const checks: Check[] = [];
+  const verdict = (attestation: Attestation | null, toolCallIndex: number | null, projectionMatch: boolean | null): AttestationVerdict =>
+    ({ ok: allPassed(checks), checks, attestation, toolCallIndex, projectionMatch });
+  let value: JsonValue;
+  try {
+    value = toValue(input);
+    checks.push(pass('canonicalization'));
+  } catch (e) {
+    checks.push(failFrom('canonicalization', e, 'ERR_JSON_SYNTAX'));
+    return verdict(null, null, null);
+  }
+  const problems = validateAttestation(value);
+  checks.push(problems.length === 0 ? pass('schema') : fail('schema', 'ERR_SCHEMA', problems.join('; '), { found: problems }));
+  if (!isObject(value)) return verdict(null, null, null);
+  const a = value as Record<string, unknown>;
+  const { check, alg } = checkAlgorithm(a, o.acceptedAlgs ?? SEP2787_ALGS);
+  checks.push(check);
+  checks.push(isObject(a['issuerAsserted']) ? await checkSignature(a, alg, o.keys) : fail('signature', 'ERR_SCHEMA', 'no issuerAsserted'));
+  checks.push(isObject(a['issuerAsserted']) ? checkTtl(a['issuerAsserted'], o.now, o.skewSeconds ?? 30, o.maxExpSeconds) : skip('ttl', 'no issuerAsserted'));
+  const index = selectCall(a, o, checks);
+  const parsed = problems.length === 0 ? (a as unknown as Attestation) : null;
+  if (o.args === undefined) return verdict(parsed, index, null);
+  const call = index === null ? null : (a['payloadDerived'] as { toolCalls: Array<Record<string, unknown>> }).toolCalls[index];
+  if (!call || !isObject(call['args'])) {
+    checks.push(fail('args_commitment', 'ERR_ARGS_COMMITMENT_MISMATCH', 'no toolCalls entry to check the arguments against'));
+    return verdict(parsed, index, null);
+  }
+  const r = await checkCommitment('args_commitment', 'ERR_ARGS_COMMITMENT_MISMATCH', call['args'], o.args, o.resolve);
+  checks.push(r.check);
+  return verdict(parsed, index, r.projectionMatch);
+}
+
+/** SEP-2787 reason string for a failed check's code (the external vocabulary). */
+export function sepReason(code: ErrorCode): string {
+  switch (code) {
+    case 'ERR_KEY_UNAVAILABLE': return 'key_unavailable';
+    case 'ERR_TTL_EXPIRED': case 'ERR_TTL_NOT_YET_VALID': return 'expired';
+    case 'ERR_SERVER_MISMATCH': return 'server_mismatch';
+    case 'ERR_TOOL_MISMATCH': return 'tool_mismatch';
+    case 'ERR_ARGS_COMMITMENT_MISMATCH': return 'args_commitment_mismatch';
+    default: return 'signature_invalid';
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * The signed-JSON-envelope rule shared by SEP-2787 attestations and execution receipts:
+ * the signature is lowercase hex over the RFC 8785 (JCS) bytes of the envelope object with
+ * the `signature` member (and any other listed unsigned members) removed.
+ * @see SEP-2787 §"Canonicalization and signing"; RFC 8785
+ */
+import { fromHex } from '../bytes/index.js';
+import { canonicalBytes } from '../jcs/index.js';
+import { getAlgorithm, type AlgName } from '../keys/algorithms.js';
+
+/** Members outside every signing preimage. `pqSignature` is the receipt's hybrid slot. */
+export const UNSIGNED_MEMBERS: readonly string[] = ['signature', 'pqSignature'];
+
+/**
+ * The signing input: JCS bytes of `envelope` without its unsigned members. Throws the JCS
+ * codes (`ERR_JSON_VALUE`, `ERR_JSON_LONE_SURROGATE`, ...) for values JCS cannot encode.
+ */
+export function signingInput(envelope: Record<string, unknown>): Uint8Array {
+  const body: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(envelope)) {
+    if (!UNSIGNED_MEMBERS.includes(k)) Object.defineProperty(body, k, { value: v, enumerable: true });
+  }
+  return canonicalBytes(body);
+}
+
+/**
+ * Verify a hex signature over `input`. Returns false (never throws) for non-canonical hex
+ * (uppercase, odd length), a wrong length, or a signature that does not verify.
+ */
+export async function verifyHexSignature(alg: AlgName, key: CryptoKey, input: Uint8Array, signatureHex: unknown): Promise<boolean> {
+  if (typeof signatureHex !== 'string') return false;
+  let sig: Uint8Array;
+  try {
+    sig = fromHex(signatureHex);
+  } catch {
+    return false;
+  }
+  return getAlgorithm(alg).verify(key, input, sig);
+}
+
+/** Where verifiers get keys: by issuer, algorithm and key id (`secretVersion`). */
+export interface KeyQuery {
+  iss: string;
+  alg: AlgName;
+  keyId: string;
+}
+
+/** Resolves a verification key, or null when none is trusted for the query. */
+export type KeyResolver = (query: KeyQuery) => Promise<CryptoKey | null>;

@@ -1,0 +1,49 @@
+/**
+ * Issue an execution receipt bound to the attestation it answers.
+ * `backLink.attestationDigest` = `sha256:` + hex(SHA-256(JCS(attestation))) over the whole
+ * attestation including its signature; `backLink.attestationNonce` = its nonce.
+ * @see docs/receipt.md; SEP-2787 notes §7
+ */
+import { toBase64Url } from '../bytes/index.js';
+import { sha256Tagged } from '../bytes/digest.js';
+import { canonicalBytes } from '../jcs/index.js';
+import { hashOnlyCommitment } from '../envelope/commitment.js';
+import { signEnvelope, type Signer } from '../envelope/sign.js';
+import { formatTimestamp } from '../envelope/time.js';
+import type { OutcomeReason, OutcomeStatus, Receipt, UnsignedReceipt } from './schema.js';
+
+/** The back-link digest of an attestation: `sha256:` + hex(SHA-256(JCS(attestation))). */
+export function attestationDigest(attestation: unknown): string {
+  return sha256Tagged(canonicalBytes(attestation));
+}
+
+/** Inputs for one receipt. */
+export interface ReceiptInput {
+  /** The attestation answered (its whole signed object). */
+  attestation: { issuerAsserted: { nonce: string } };
+  status: OutcomeStatus;
+  reason?: OutcomeReason;
+  /** The value committed to (JSON-RPC `result`, or `{error}`), hash-only. Omit for none. */
+  result?: unknown;
+  /** Completion time, POSIX seconds. */
+  now: number;
+  nonceBytes: Uint8Array;
+}
+
+/** Build and sign a receipt. */
+export async function issueReceipt(signer: Signer, input: ReceiptInput): Promise<Receipt> {
+  const outcome: UnsignedReceipt['outcomeDerived'] = { status: input.status, completedAt: formatTimestamp(input.now) };
+  if (input.result !== undefined && input.status !== 'refused') outcome.resultCommitment = hashOnlyCommitment(input.result);
+  if (input.reason !== undefined) outcome.reason = input.reason;
+  const unsigned: UnsignedReceipt = {
+    version: 1,
+    alg: signer.alg,
+    backLink: { attestationDigest: attestationDigest(input.attestation), attestationNonce: input.attestation.issuerAsserted.nonce },
+    receiptAsserted: {
+      alg: signer.alg, iat: formatTimestamp(input.now), iss: signer.iss, nonce: toBase64Url(input.nonceBytes),
+      secretVersion: signer.keyId, sub: signer.sub,
+    },
+    outcomeDerived: outcome,
+  };
+  return signEnvelope(signer, unsigned);
+}

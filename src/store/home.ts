@@ -1,0 +1,39 @@
+/**
+ * The data directory ("home"): `--home DIR`, else `$MCP_ATTEST_HOME`, else
+ * `$XDG_DATA_HOME/mcp-attest`, else `~/.local/share/mcp-attest` (DESIGN.md, CLI contract).
+ *
+ * Layout:
+ * ```
+ * identity.json          public identity: iss, default sub, issuer key id/alg, log origin/vkey
+ * keys/issuer.pem        issuer private key (PKCS#8 PEM; HS256: keys/issuer.secret, 32 raw bytes), 0600
+ * keys/issuer.pub.pem    issuer public key (SPKI PEM; absent for HS256)
+ * keys/log.pem           Ed25519 log private key (PKCS#8 PEM), 0600
+ * log.db                 the SQLite log: entries, Merkle nodes, checkpoints
+ * evidence/<hex>         payloads (arguments, results), content-addressed by SHA-256 of their JCS
+ * ```
+ */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** Resolve the data directory from an explicit option and the environment. */
+export function resolveHome(option?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (option) return resolve(option);
+  if (env['MCP_ATTEST_HOME']) return resolve(env['MCP_ATTEST_HOME']);
+  const xdg = env['XDG_DATA_HOME'];
+  return join(xdg ? resolve(xdg) : join(homedir(), '.local', 'share'), 'mcp-attest');
+}
+
+/** Paths of the files inside a data directory. */
+export function homePaths(home: string) {
+  return {
+    home,
+    identity: join(home, 'identity.json'),
+    keys: join(home, 'keys'),
+    issuerKey: join(home, 'keys', 'issuer.pem'),
+    issuerSecret: join(home, 'keys', 'issuer.secret'),
+    issuerPublic: join(home, 'keys', 'issuer.pub.pem'),
+    logKey: join(home, 'keys', 'log.pem'),
+    db: join(home, 'log.db'),
+    evidence: join(home, 'evidence'),
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * `mcp-attest init`: create a data directory with an issuer key (ES256 default; EdDSA,
+ * RS256, HS256 also) and an Ed25519 log key. Private keys are written 0600 with O_EXCL:
+ * an existing key is never overwritten (`ERR_KEY_EXISTS`). Also loads the identity back.
+ */
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { AttestError } from '../errors.js';
+import { getAlgorithm, isAlgName, type AlgName } from '../keys/algorithms.js';
+import { encodePem, exportPublicJwk, importPrivatePem, importSecret, jwkThumbprint, type PublicJwk } from '../keys/material.js';
+import { toBase64Url } from '../bytes/index.js';
+import { exportEd25519Public } from '../keys/ed25519.js';
+import { formatVerifierKey } from '../log/vkey.js';
+import type { Signer } from '../envelope/sign.js';
+import { homePaths } from './home.js';
+
+/** The public identity stored in `identity.json`. */
+export interface Identity {
+  version: 1;
+  /** Issuer id (`issuerAsserted.iss`), `issuer://<uuid>`. */
+  iss: string;
+  /** Default subject (`issuerAsserted.sub`) when the proxy is not given `--sub`. */
+  sub: string;
+  issuer: { alg: AlgName; keyId: string; publicKeyJwk: PublicJwk | null };
+  /** Log origin (checkpoint first line) and its C2SP verifier key. */
+  log: { origin: string; vkey: string };
+}
+
+function writeSecretFile(path: string, data: string | Uint8Array): void {
+  try {
+    writeFileSync(path, data, { mode: 0o600, flag: 'wx' });
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'EEXIST') throw new AttestError('ERR_KEY_EXISTS', `key exists, not overwritten: ${path}`, { path });
+    throw new AttestError('ERR_STORE_IO', `cannot write ${path}`, { path, cause });
+  }
+}
+
+async function exportPkcs8(key: CryptoKey): Promise<string> {
+  return encodePem('PRIVATE KEY', new Uint8Array(await crypto.subtle.exportKey('pkcs8', key)));
+}
+
+/** Options of {@link initHome}. */
+export interface InitOptions {
+  alg?: AlgName;
+  sub?: string;
+  origin?: string;
+}
+
+/** Create the data directory and keys. Throws `ERR_KEY_EXISTS` if already initialized. */
+export async function initHome(home: string, o: InitOptions = {}): Promise<Identity> {
+  const p = homePaths(home);
+  if (existsSync(p.identity)) throw new AttestError('ERR_KEY_EXISTS', `already initialized: ${p.identity}`, { path: p.identity });
+  mkdirSync(p.keys, { recursive: true, mode: 0o700 });
+  const alg = o.alg ?? 'ES256';
+  const id = randomUUID();
+  let issuer: Identity['issuer'];
+  if (alg === 'HS256') {
+    const secret = crypto.getRandomValues(new Uint8Array(32));
+    writeSecretFile(p.issuerSecret, secret);
+    issuer = { alg, keyId: jwkThumbprint({ kty: 'oct', k: toBase64Url(secret) }), publicKeyJwk: null };
+  } else {
+    const pair = (await getAlgorithm(alg).generate()) as CryptoKeyPair;
+    writeSecretFile(p.issuerKey, await exportPkcs8(pair.privateKey));
+    const spki = new Uint8Array(await crypto.subtle.exportKey('spki', pair.publicKey));
+    writeFileSync(p.issuerPublic, encodePem('PUBLIC KEY', spki));
+    const jwk = await exportPublicJwk(pair.publicKey);
+    issuer = { alg, keyId: jwkThumbprint(jwk), publicKeyJwk: jwk };
+  }
+  const logPair = (await getAlgorithm('EdDSA').generate()) as CryptoKeyPair;
+  writeSecretFile(p.logKey, await exportPkcs8(logPair.privateKey));
+  const origin = o.origin ?? `mcp-attest.local/${id}`;
+  const vkey = formatVerifierKey(origin, 0x01, await exportEd25519Public(logPair.publicKey));
+  const identity: Identity = { version: 1, iss: `issuer://${id}`, sub: o.sub ?? 'agent:default', issuer, log: { origin, vkey } };
+  writeFileSync(p.identity, JSON.stringify(identity, null, 2) + '\n', { flag: 'wx' });
+  return identity;
+}
+
+/** Read `identity.json`. Throws `ERR_HOME_MISSING` when the directory is not initialized. */
+export function loadIdentity(home: string): Identity {
+  const p = homePaths(home);
+  let text: string;
+  try {
+    text = readFileSync(p.identity, 'utf8');
+  } catch {
+    throw new AttestError('ERR_HOME_MISSING', `no identity in ${home}: run "mcp-attest init --home ${home}"`, { path: p.identity });
+  }
+  const id = JSON.parse(text) as Identity;
+  if (id.version !== 1 || !isAlgName(id.issuer?.alg)) throw new AttestError('ERR_STORE_CORRUPT', 'identity.json is not valid', { path: p.identity });
+  return id;
+}
+
+/** Load the issuer signer (private key) of a data directory, with subject `sub`. */
+export async function loadIssuerSigner(home: string, identity: Identity, sub?: string): Promise<Signer> {
+  const p = homePaths(home);
+  const key = identity.issuer.alg === 'HS256'
+    ? await importSecret(new Uint8Array(readFileSync(p.issuerSecret)))
+    : (await importPrivatePem(readFileSync(p.issuerKey, 'utf8'))).key;
+  return { iss: identity.iss, sub: sub ?? identity.sub, alg: identity.issuer.alg, keyId: identity.issuer.keyId, key };
+}
+
+/** Load the Ed25519 log private key. */
+export async function loadLogKey(home: string): Promise<CryptoKey> {
+  return (await importPrivatePem(readFileSync(homePaths(home).logKey, 'utf8'))).key;
+}

@@ -1,0 +1,161 @@
+/**
+ * The durable RFC 6962 log in SQLite (better-sqlite3, WAL). Several processes may append at
+ * once: each append is one `BEGIN IMMEDIATE` transaction that reads the size, builds the
+ * entry for that index, and stores the entry, its leaf hash and every Merkle node the
+ * append completes. With `synchronous=FULL` (default) an append returns only once it is on
+ * disk: that is the write-ahead guarantee the proxy relies on. Nothing is ever updated or
+ * deleted; checkpoints are kept for every size they were signed at.
+ *
+ * Tables: `entries(idx, data, leaf)`, `nodes(level, idx, hash)` (complete subtrees, see
+ * log/tree.ts), `checkpoints(size, note, created)`, `calls(...)` (an index for `log show`,
+ * derived from entries and rebuildable).
+ */
+import Database from 'better-sqlite3';
+import { AttestError } from '../errors.js';
+import { leafHash } from '../log/hash.js';
+import { appendNodes, rootAt, inclusionProof, consistencyProof, type NodeReader } from '../log/tree.js';
+
+/** Largest entry accepted: the C2SP entry-bundle limit. */
+export const MAX_ENTRY_BYTES = 65535;
+
+/** How hard an append waits for the disk: `full` fsyncs every commit (default). */
+export type Durability = 'full' | 'normal';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, data BLOB NOT NULL, leaf BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL, created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS calls (call_id TEXT PRIMARY KEY, attestation_idx INTEGER NOT NULL, receipt_idx INTEGER,
+  server TEXT, tool TEXT, status TEXT, reason TEXT, started TEXT, completed TEXT);
+`;
+
+/** A row of the `calls` index. */
+export interface CallRow {
+  call_id: string;
+  attestation_idx: number;
+  receipt_idx: number | null;
+  server: string | null;
+  tool: string | null;
+  status: string | null;
+  reason: string | null;
+  started: string | null;
+  completed: string | null;
+}
+
+/** The SQLite-backed log. Open one per process; close it on exit. */
+export class LogDb {
+  readonly db: Database.Database;
+  readonly read: NodeReader;
+  private readonly getNode: Database.Statement;
+  private readonly lastIdx: Database.Statement;
+
+  /** Open (creating if needed) the log at `path`. Throws `ERR_STORE_IO`. */
+  constructor(path: string, durability: Durability = 'full', readonly = false) {
+    try {
+      this.db = new Database(path, { readonly, fileMustExist: readonly });
+      if (!readonly) {
+        this.db.pragma('journal_mode = WAL');
+        this.db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
+        this.db.exec(SCHEMA);
+      }
+      this.db.pragma('busy_timeout = 15000');
+    } catch (cause) {
+      throw new AttestError('ERR_STORE_IO', `cannot open log ${path}`, { path, cause });
+    }
+    this.getNode = this.db.prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?');
+    this.lastIdx = this.db.prepare('SELECT idx FROM entries ORDER BY idx DESC LIMIT 1').safeIntegers(true);
+    this.read = (level, index) => {
+      const row = this.getNode.get(level, index) as { hash: Buffer } | undefined;
+      if (!row) throw new AttestError('ERR_STORE_CORRUPT', `missing node ${level}/${index}`);
+      return new Uint8Array(row.hash);
+    };
+  }
+
+  /** Current tree size (number of entries). */
+  size(): bigint {
+    const row = this.lastIdx.get() as { idx: bigint } | undefined;
+    return row ? row.idx + 1n : 0n;
+  }
+
+  /**
+   * Append one entry, durably. `build(index)` returns the entry bytes for the index it will
+   * get (so an entry can name its own index); `after(index)` runs inside the same
+   * transaction. Throws `ERR_ENTRY_TOO_LARGE` past 65,535 bytes, `ERR_STORE_IO` on failure.
+   */
+  append(build: (index: bigint) => Uint8Array, after?: (index: bigint) => void): bigint {
+    const insertEntry = this.db.prepare('INSERT INTO entries (idx, data, leaf) VALUES (?, ?, ?)');
+    const insertNode = this.db.prepare('INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)');
+    const txn = this.db.transaction(() => {
+      const index = this.size();
+      const data = build(index);
+      if (data.length > MAX_ENTRY_BYTES) throw new AttestError('ERR_ENTRY_TOO_LARGE', 'log entry larger than 65535 bytes', { found: data.length });
+      const leaf = leafHash(data);
+      insertEntry.run(index, data, leaf);
+      for (const n of appendNodes(index, leaf, this.read)) insertNode.run(n.level, n.index, n.hash);
+      after?.(index);
+      return index;
+    });
+    return txn.immediate();
+  }
+
+  /** Entry bytes at `index`, or null. */
+  entry(index: bigint): Uint8Array | null {
+    const row = this.db.prepare('SELECT data FROM entries WHERE idx = ?').get(index) as { data: Buffer } | undefined;
+    return row ? new Uint8Array(row.data) : null;
+  }
+
+  /** Iterate entries in index order as `[index, bytes]` (the stored index, gaps and all). */
+  *entries(): Generator<[bigint, Uint8Array]> {
+    const stmt = this.db.prepare('SELECT idx, data FROM entries ORDER BY idx').safeIntegers(true);
+    for (const row of stmt.iterate() as IterableIterator<{ idx: bigint; data: Buffer }>) yield [row.idx, new Uint8Array(row.data)];
+  }
+
+  /** Root hash at `size` (default: current size). */
+  root(size: bigint = this.size()): Uint8Array {
+    return rootAt(size, this.read);
+  }
+
+  /** Inclusion proof of `index` in the tree of `size`. */
+  inclusionProof(index: bigint, size: bigint): Uint8Array[] {
+    return inclusionProof(index, size, this.read);
+  }
+
+  /** Consistency proof from `size1` to `size2`. */
+  consistencyProof(size1: bigint, size2: bigint): Uint8Array[] {
+    return consistencyProof(size1, size2, this.read);
+  }
+
+  /** Store a signed checkpoint note for `size` (first one for a size wins). */
+  addCheckpoint(size: bigint, note: string, created: number): void {
+    this.db.prepare('INSERT OR IGNORE INTO checkpoints (size, note, created) VALUES (?, ?, ?)').run(size, note, created);
+  }
+
+  /** All checkpoint notes, oldest (smallest) first. */
+  checkpoints(): Array<{ size: bigint; note: string }> {
+    return this.db.prepare('SELECT size, note FROM checkpoints ORDER BY size').safeIntegers(true).all() as Array<{ size: bigint; note: string }>;
+  }
+
+  /** Size of the latest checkpoint, or -1n when there is none. */
+  latestCheckpointSize(): bigint {
+    const row = this.db.prepare('SELECT max(size) AS s FROM checkpoints').safeIntegers(true).get() as { s: bigint | null };
+    return row.s ?? -1n;
+  }
+
+  /** Record or update a row of the `calls` index (inside an append's `after`). */
+  upsertCall(row: Partial<CallRow> & { call_id: string }): void {
+    const cols = Object.keys(row);
+    const sql = `INSERT INTO calls (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})
+      ON CONFLICT(call_id) DO UPDATE SET ${cols.filter((c) => c !== 'call_id').map((c) => `${c} = excluded.${c}`).join(', ')}`;
+    this.db.prepare(sql).run(row);
+  }
+
+  /** All calls, oldest first. */
+  calls(): CallRow[] {
+    return this.db.prepare('SELECT * FROM calls ORDER BY attestation_idx').all() as CallRow[];
+  }
+
+  /** Close the database. */
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
