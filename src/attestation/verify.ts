@@ -26,8 +26,8 @@ export interface AttestationVerifyOptions {
   keys: KeyResolver;
   /** Algorithms this verifier accepts (default: HS256, ES256, RS256). */
   acceptedAlgs?: readonly AlgName[];
-  /** Verification time, POSIX seconds. */
-  now: number;
+  /** Verification time, POSIX seconds; when absent the TTL is not checked (a logged record). */
+  now?: number;
   /** Clock skew in seconds (default 30, SEP-2787). */
   skewSeconds?: number;
   /** Largest `expSeconds` accepted (default: no cap). */
@@ -146,7 +146,9 @@ export async function verifyAttestation(input: string | Uint8Array | JsonValue, 
   const { check, alg } = checkAlgorithm(a, o.acceptedAlgs ?? SEP2787_ALGS);
   checks.push(check);
   checks.push(isObject(a['issuerAsserted']) ? await checkSignature(a, alg, o.keys) : fail('signature', 'ERR_SCHEMA', 'no issuerAsserted'));
-  checks.push(isObject(a['issuerAsserted']) ? checkTtl(a['issuerAsserted'], o.now, o.skewSeconds ?? 30, o.maxExpSeconds) : skip('ttl', 'no issuerAsserted'));
+  if (o.now !== undefined) {
+    checks.push(isObject(a['issuerAsserted']) ? checkTtl(a['issuerAsserted'], o.now, o.skewSeconds ?? 30, o.maxExpSeconds) : skip('ttl', 'no issuerAsserted'));
+  }
   const index = selectCall(a, o, checks);
   const parsed = problems.length === 0 ? (a as unknown as Attestation) : null;
   if (o.args === undefined) return verdict(parsed, index, null);

@@ -1,0 +1,39 @@
+/**
+ * Findings of a log verification: each with a stable code, the entry index it concerns,
+ * and expected vs found. `error` findings fail the verification; `notice` findings inform
+ * (a call still in flight, entries not yet covered by a checkpoint).
+ */
+import type { ErrorCode } from '../errors.js';
+import type { Check } from '../envelope/report.js';
+
+/** One finding. `index` is a decimal string (log indices are uint64). */
+export interface Finding {
+  severity: 'error' | 'notice';
+  code: ErrorCode | 'NOTE_UNANSWERED' | 'NOTE_IN_FLIGHT' | 'NOTE_UNCHECKPOINTED' | 'NOTE_SELF_TRUST';
+  message: string;
+  index?: string;
+  expected?: unknown;
+  found?: unknown;
+}
+
+/** An error finding from a failed check of an entry. */
+export function fromCheck(check: Check, index: bigint, what: string): Finding {
+  const f: Finding = { severity: 'error', code: check.code ?? 'ERR_ENTRY_MALFORMED', message: `${what} ${check.dimension}: ${check.message ?? 'failed'}`, index: index.toString() };
+  if (check.expected !== undefined) f.expected = check.expected;
+  if (check.found !== undefined) f.found = check.found;
+  return f;
+}
+
+/** An error finding. */
+export function error(code: Finding['code'], message: string, detail: { index?: bigint; expected?: unknown; found?: unknown } = {}): Finding {
+  const f: Finding = { severity: 'error', code, message };
+  if (detail.index !== undefined) f.index = detail.index.toString();
+  if (detail.expected !== undefined) f.expected = detail.expected;
+  if (detail.found !== undefined) f.found = detail.found;
+  return f;
+}
+
+/** A notice finding. */
+export function notice(code: Finding['code'], message: string, index?: bigint): Finding {
+  return index === undefined ? { severity: 'notice', code, message } : { severity: 'notice', code, message, index: index.toString() };
+}

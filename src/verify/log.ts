@@ -1,0 +1,134 @@
+/**
+ * Verify a whole log offline: every entry parses and names its own index; every
+ * attestation and receipt signature verifies under the trust policy; every receipt's back
+ * link holds; every attestation has a receipt (or is reported unanswered / in flight); the
+ * Merkle tree matches the latest checkpoint, which a trusted log key signed; every earlier
+ * checkpoint is consistent with it. Pure: no I/O, no clock.
+ * @see RFC 9162 §2.1; c2sp.org/tlog-checkpoint; docs/log-format.md
+ */
+import { leafHash } from '../log/hash.js';
+import { appendNodes, rootAt, type NodeReader } from '../log/tree.js';
+import { decodeRecord, ATTESTATION_RECORD, type AttestationRecord, type ReceiptRecord } from '../records/record.js';
+import { verifyAttestation } from '../attestation/verify.js';
+import { verifyReceipt } from '../receipt/verify.js';
+import { UNANSWERED_REASONS, type OutcomeReason } from '../receipt/schema.js';
+import type { KeyResolver } from '../envelope/signature.js';
+import { isAttestError } from '../errors.js';
+import { error, fromCheck, notice, type Finding } from './findings.js';
+import { verifyCheckpoints } from './checkpoints.js';
+import type { TrustPolicy } from './policy.js';
+
+/** What to verify: entries in stored order (with their stored index) and checkpoint notes. */
+export interface LogInput {
+  entries: Iterable<[bigint, Uint8Array]>;
+  checkpoints: string[];
+}
+
+/** The report: ok when there is no error finding. */
+export interface LogReport {
+  ok: boolean;
+  size: string;
+  checkpointSize: string | null;
+  calls: number;
+  receipts: number;
+  unanswered: number;
+  inFlight: number;
+  findings: Finding[];
+}
+
+interface Pending { index: bigint; record: AttestationRecord; answered: boolean }
+
+class Tree {
+  private readonly nodes = new Map<string, Uint8Array>();
+  size = 0n;
+  readonly read: NodeReader = (level, index) => this.nodes.get(`${level}/${index}`)!;
+  push(leaf: Uint8Array): void {
+    for (const n of appendNodes(this.size, leaf, this.read)) this.nodes.set(`${n.level}/${n.index}`, n.hash);
+    this.size++;
+  }
+}
+
+/** Verify a log. `onProgress(done)` is called every 256 entries. */
+export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyResolver, onProgress?: (done: number) => void): Promise<LogReport> {
+  const findings: Finding[] = [];
+  const tree = new Tree();
+  const calls = new Map<string, Pending>();
+  const claimed: bigint[] = [];
+  let receipts = 0;
+  let unanswered = 0;
+  for (const [, bytes] of input.entries) {
+    const position = tree.size;
+    tree.push(leafHash(bytes));
+    let record;
+    try {
+      record = decodeRecord(bytes);
+    } catch (e) {
+      findings.push(error(isAttestError(e) ? e.code : 'ERR_ENTRY_MALFORMED', `entry is malformed: ${(e as Error).message}`, { index: position }));
+      claimed.push(position);
+      continue;
+    }
+    claimed.push(BigInt(record.index));
+    if (record.type === ATTESTATION_RECORD) {
+      await checkAttestationRecord(record, position, policy, keys, findings);
+      calls.set(record.callId, { index: position, record, answered: false });
+    } else {
+      receipts++;
+      if (await checkReceiptRecord(record, position, calls, policy, keys, findings)) unanswered++;
+    }
+    if (onProgress && tree.size % 256n === 0n) onProgress(Number(tree.size));
+  }
+  findings.push(...orderFindings(claimed));
+  let inFlight = 0;
+  for (const p of calls.values()) {
+    if (!p.answered) {
+      inFlight++;
+      findings.push(notice('NOTE_IN_FLIGHT', `call ${p.record.callId} (${p.record.tool}) has no receipt: in flight or the recorder was killed`, p.index));
+    }
+  }
+  const cp = await verifyCheckpoints(input.checkpoints, policy, tree.size, (size) => rootAt(size, tree.read), findings);
+  return {
+    ok: !findings.some((f) => f.severity === 'error'), size: tree.size.toString(), checkpointSize: cp,
+    calls: calls.size, receipts, unanswered, inFlight, findings,
+  };
+}
+
+async function checkAttestationRecord(r: AttestationRecord, position: bigint, policy: TrustPolicy, keys: KeyResolver, findings: Finding[]): Promise<void> {
+  const v = await verifyAttestation(r.attestation, { keys, acceptedAlgs: policy.acceptedAlgorithms });
+  for (const c of v.checks) if (c.status === 'fail') findings.push(fromCheck(c, position, 'attestation'));
+  const nonce = (r.attestation['issuerAsserted'] as Record<string, unknown> | undefined)?.['nonce'];
+  if (nonce !== r.callId) findings.push(error('ERR_ENTRY_MALFORMED', 'callId differs from the attestation nonce', { index: position, expected: nonce, found: r.callId }));
+}
+
+/** Returns true when the receipt records a call that was never answered. */
+async function checkReceiptRecord(r: ReceiptRecord, position: bigint, calls: Map<string, Pending>, policy: TrustPolicy, keys: KeyResolver, findings: Finding[]): Promise<boolean> {
+  const pending = calls.get(r.callId);
+  if (!pending || pending.index.toString() !== r.attestationIndex) {
+    findings.push(error('ERR_RECEIPT_ORPHAN', 'receipt answers no earlier attestation in this log', { index: position, expected: r.attestationIndex, found: pending?.index.toString() ?? null }));
+  } else if (pending.answered) {
+    findings.push(error('ERR_RECEIPT_DUPLICATE', 'second receipt for one call', { index: position }));
+  }
+  const v = await verifyReceipt(r.receipt, { keys, acceptedAlgs: policy.acceptedAlgorithms, ...(pending ? { attestation: pending.record.attestation } : {}) });
+  for (const c of v.checks) if (c.status === 'fail') findings.push(fromCheck(c, position, 'receipt'));
+  if (pending) pending.answered = true;
+  const reason = (r.receipt['outcomeDerived'] as Record<string, unknown> | undefined)?.['reason'];
+  if (UNANSWERED_REASONS.includes(reason as OutcomeReason)) {
+    findings.push(notice('NOTE_UNANSWERED', `call ${r.callId} was never answered (${String(reason)})`, position));
+    return true;
+  }
+  return false;
+}
+
+/** Entries that do not sit at the index they name: missing (a gap) or reordered. */
+function orderFindings(claimed: bigint[]): Finding[] {
+  const out: Finding[] = [];
+  const seen = new Set(claimed.map(String));
+  const max = claimed.reduce((m, x) => (x > m ? x : m), -1n);
+  for (let i = 0n; i <= max; i++) {
+    if (!seen.has(i.toString())) out.push(error('ERR_LOG_ENTRY_MISSING', `entry ${i} is missing`, { index: i }));
+  }
+  if (out.length > 0) return out;
+  claimed.forEach((c, p) => {
+    if (c !== BigInt(p)) out.push(error('ERR_LOG_ENTRY_REORDERED', 'entry is not at the index it records', { index: BigInt(p), expected: p.toString(), found: c.toString() }));
+  });
+  return out;
+}

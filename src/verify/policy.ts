@@ -1,0 +1,101 @@
+/**
+ * The trust policy: the only source of trust a verifier has (never keys embedded in what it
+ * verifies). JSON, closed schema, produced by `mcp-attest trust export` (docs/trust-policy.md):
+ *
+ * ```
+ * {"version":1,
+ *  "issuers":[{"iss":"issuer://…","alg":"ES256","keyId":"<RFC 7638 thumbprint>","publicKeyJwk":{…}}],
+ *  "logs":[{"origin":"mcp-attest.local/…","vkey":"<C2SP vkey>"}],
+ *  "witnesses":[], "quorum":0,
+ *  "acceptedAlgorithms":["ES256","EdDSA","RS256","HS256"], "clockSkewSeconds":30}
+ * ```
+ * HS256 issuers have no public key: their secret is supplied to the verifier separately.
+ */
+import { AttestError } from '../errors.js';
+import { parseJson } from '../jcs/index.js';
+import { isAlgName, type AlgName } from '../keys/algorithms.js';
+import { importPublicJwk, type PublicJwk } from '../keys/material.js';
+import { checkObject, isObject, type ObjectSchema } from '../envelope/schema.js';
+import type { KeyResolver } from '../envelope/signature.js';
+
+/** A trusted issuer key. */
+export interface TrustedIssuer {
+  iss: string;
+  alg: AlgName;
+  keyId: string;
+  publicKeyJwk?: PublicJwk;
+}
+
+/** The parsed trust policy. */
+export interface TrustPolicy {
+  version: 1;
+  issuers: TrustedIssuer[];
+  logs: Array<{ origin: string; vkey: string }>;
+  witnesses: Array<{ name: string; vkey: string }>;
+  quorum: number;
+  acceptedAlgorithms: AlgName[];
+  clockSkewSeconds: number;
+}
+
+const TOP: ObjectSchema = {
+  version: ['integer', true], issuers: ['array', true], logs: ['array', true], witnesses: ['array', false],
+  quorum: ['integer', false], acceptedAlgorithms: ['array', false], clockSkewSeconds: ['integer', false],
+};
+const ISSUER: ObjectSchema = { iss: ['nonempty', true], alg: ['string', true], keyId: ['nonempty', true], publicKeyJwk: ['object', false] };
+const LOG: ObjectSchema = { origin: ['nonempty', true], vkey: ['nonempty', true] };
+const WITNESS: ObjectSchema = { name: ['nonempty', true], vkey: ['nonempty', true] };
+
+/** Parse and validate a trust policy. Throws `ERR_POLICY_INVALID` listing every problem. */
+export function parseTrustPolicy(text: string): TrustPolicy {
+  let v: unknown;
+  try {
+    v = parseJson(text, { maxBytes: 1 << 20, maxDepth: 16 });
+  } catch (cause) {
+    throw new AttestError('ERR_POLICY_INVALID', 'trust policy is not valid JSON', { cause });
+  }
+  const problems: string[] = [];
+  const top = checkObject(v, TOP, '', problems);
+  if (top) {
+    if (top['version'] !== 1) problems.push('.version: must be 1');
+    (Array.isArray(top['issuers']) ? top['issuers'] : []).forEach((x, i) => {
+      const o = checkObject(x, ISSUER, `.issuers[${i}]`, problems);
+      if (o && !isAlgName(o['alg'])) problems.push(`.issuers[${i}].alg: unsupported`);
+      if (o && o['alg'] !== 'HS256' && !isObject(o['publicKeyJwk'])) problems.push(`.issuers[${i}].publicKeyJwk: missing`);
+    });
+    (Array.isArray(top['logs']) ? top['logs'] : []).forEach((x, i) => checkObject(x, LOG, `.logs[${i}]`, problems));
+    (Array.isArray(top['witnesses']) ? top['witnesses'] : []).forEach((x, i) => checkObject(x, WITNESS, `.witnesses[${i}]`, problems));
+    for (const a of Array.isArray(top['acceptedAlgorithms']) ? top['acceptedAlgorithms'] : []) if (!isAlgName(a)) problems.push(`.acceptedAlgorithms: unsupported ${String(a)}`);
+  }
+  if (problems.length > 0) throw new AttestError('ERR_POLICY_INVALID', problems.join('; '), { found: problems });
+  const p = top as Record<string, unknown>;
+  return {
+    version: 1,
+    issuers: p['issuers'] as TrustedIssuer[],
+    logs: p['logs'] as TrustPolicy['logs'],
+    witnesses: (p['witnesses'] ?? []) as TrustPolicy['witnesses'],
+    quorum: (p['quorum'] ?? 0) as number,
+    acceptedAlgorithms: (p['acceptedAlgorithms'] ?? ['ES256', 'EdDSA', 'RS256', 'HS256']) as AlgName[],
+    clockSkewSeconds: (p['clockSkewSeconds'] ?? 30) as number,
+  };
+}
+
+/**
+ * A key resolver over the policy's issuers: a key is returned only for an exact
+ * (iss, alg, keyId) match. `secrets` supplies HS256 keys by keyId (they are not in the
+ * policy). Imported keys are cached.
+ */
+export function policyKeyResolver(policy: TrustPolicy, secrets: ReadonlyMap<string, CryptoKey> = new Map()): KeyResolver {
+  const cache = new Map<string, Promise<CryptoKey | null>>();
+  return (q) => {
+    const id = `${q.iss}\n${q.alg}\n${q.keyId}`;
+    let hit = cache.get(id);
+    if (!hit) {
+      const issuer = policy.issuers.find((i) => i.iss === q.iss && i.alg === q.alg && i.keyId === q.keyId);
+      hit = !issuer ? Promise.resolve(null)
+        : issuer.alg === 'HS256' ? Promise.resolve(secrets.get(issuer.keyId) ?? null)
+        : importPublicJwk(issuer.alg, issuer.publicKeyJwk!).catch(() => null);
+      cache.set(id, hit);
+    }
+    return hit;
+  };
+}
