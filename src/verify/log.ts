@@ -7,7 +7,8 @@
  * @see RFC 9162 §2.1; c2sp.org/tlog-checkpoint; docs/log-format.md
  */
 import { leafHash } from '../log/hash.js';
-import { appendNodes, rootAt, type NodeReader } from '../log/tree.js';
+import { rootAt } from '../log/tree.js';
+import { MemoryTree } from '../log/memory-tree.js';
 import { decodeRecord, ATTESTATION_RECORD, type AttestationRecord, type ReceiptRecord } from '../records/record.js';
 import { verifyAttestation } from '../attestation/verify.js';
 import { verifyReceipt } from '../receipt/verify.js';
@@ -38,27 +39,17 @@ export interface LogReport {
 
 interface Pending { index: bigint; record: AttestationRecord; answered: boolean }
 
-class Tree {
-  private readonly nodes = new Map<string, Uint8Array>();
-  size = 0n;
-  readonly read: NodeReader = (level, index) => this.nodes.get(`${level}/${index}`)!;
-  push(leaf: Uint8Array): void {
-    for (const n of appendNodes(this.size, leaf, this.read)) this.nodes.set(`${n.level}/${n.index}`, n.hash);
-    this.size++;
-  }
-}
-
 /** Verify a log. `onProgress(done)` is called every 256 entries. */
 export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyResolver, onProgress?: (done: number) => void): Promise<LogReport> {
   const findings: Finding[] = [];
-  const tree = new Tree();
+  const tree = new MemoryTree();
   const calls = new Map<string, Pending>();
   const claimed: bigint[] = [];
   let receipts = 0;
   let unanswered = 0;
   for (const [, bytes] of input.entries) {
     const position = tree.size;
-    tree.push(leafHash(bytes));
+    tree.appendLeafHash(leafHash(bytes));
     let record;
     try {
       record = decodeRecord(bytes);

@@ -1,0 +1,170 @@
+/**
+ * The client-side attesting proxy: a transport-level relay between the client's stdio and
+ * an upstream MCP server's stdio (DESIGN.md data flow). Every line passes unchanged except
+ * `tools/call` requests (the attestation is logged, then added at `params._meta.attestation`)
+ * and their responses (the receipt is logged, then referenced at
+ * `result._meta["dev.mcp-attest/receipt"]`). Era-agnostic: `initialize` and modern `_meta`
+ * pass verbatim. Diagnostics go to stderr only.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { basename } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { sha256Tagged } from '../bytes/digest.js';
+import type { Attestation } from '../attestation/schema.js';
+import type { OutcomeReason, OutcomeStatus } from '../receipt/schema.js';
+import { LineSplitter, idKey, parseMessage, type RpcMessage } from './lines.js';
+import { fingerprintOf, type Recorder } from './recorder.js';
+
+/** The `_meta` key of the receipt reference we add to results. */
+export const RECEIPT_META_KEY = 'dev.mcp-attest/receipt';
+/** `_meta` keys a client may use to declare the intent and capability of a call. */
+export const INTENT_META_KEY = 'dev.mcp-attest/intent';
+export const CAPABILITY_META_KEY = 'dev.mcp-attest/requestedCapability';
+/** Intent recorded when the client declares none. */
+export const DEFAULT_INTENT = 'undeclared: tools/call relayed by mcp-attest proxy';
+
+/** Options of {@link AttestingProxy}. */
+export interface ProxyOptions {
+  /** Upstream command line. */
+  argv: string[];
+  /** Server name for the log (default: serverInfo.name from `initialize`, else the command). */
+  name?: string;
+  /** Overrides the derived server fingerprint. */
+  fingerprint?: string;
+  /** Add the receipt reference to results (default true). */
+  receiptMeta?: boolean;
+  /** Client side streams (default: process stdin/stdout). */
+  input?: Readable;
+  output?: Writable;
+}
+
+interface PendingCall { callId: string; attestation: Attestation; index: bigint; cancelled: boolean }
+
+/** Runs one upstream behind the relay until either side goes away. */
+export class AttestingProxy {
+  private readonly child: ChildProcess;
+  private readonly pending = new Map<string, PendingCall>();
+  private readonly initIds = new Set<string>();
+  private serverName: string;
+  private readonly fingerprint: string;
+  private toUpstream: Promise<void> = Promise.resolve();
+  private toClient: Promise<void> = Promise.resolve();
+  private closing: Promise<number> | null = null;
+  private clientGone = false;
+  /** Resolves with the exit code once the proxy has shut down. */
+  readonly done: Promise<number>;
+
+  constructor(private readonly recorder: Recorder, private readonly o: ProxyOptions) {
+    this.serverName = o.name ?? basename(o.argv[0] ?? 'upstream');
+    this.fingerprint = o.fingerprint ?? fingerprintOf(o.argv);
+    this.child = spawn(o.argv[0]!, o.argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], env: process.env });
+    let resolveDone!: (code: number) => void;
+    this.done = new Promise((r) => (resolveDone = r));
+    this.child.on('error', (e) => {
+      process.stderr.write(`mcp-attest: cannot start upstream: ${e.message}\n`);
+      void this.shutdown('upstream_exited', 3).then(resolveDone);
+    });
+    this.child.on('exit', (code) => void this.shutdown('upstream_exited', code ?? 1).then(resolveDone));
+    this.pipe(this.child.stdout!, (line) => (this.toClient = this.toClient.then(() => this.fromUpstream(line))));
+    const input = o.input ?? process.stdin;
+    this.pipe(input, (line) => (this.toUpstream = this.toUpstream.then(() => this.fromClient(line))), () => {
+      this.clientGone = true;
+      void this.toUpstream.then(() => this.child.stdin?.end());
+      // Give the upstream a moment to answer what it has, then stop it.
+      setTimeout(() => this.child.kill('SIGTERM'), 2000).unref();
+    });
+    this.child.stdin!.on('error', () => undefined);
+  }
+
+  private pipe(stream: Readable, onLine: (line: string) => void, onEnd?: () => void): void {
+    const split = new LineSplitter();
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => { for (const l of split.push(chunk)) onLine(l); });
+    stream.on('end', () => {
+      const tail = split.flush();
+      if (tail !== null) onLine(tail);
+      onEnd?.();
+    });
+  }
+
+  private writeClient(line: string): void {
+    const out = this.o.output ?? process.stdout;
+    if (!this.clientGone && out.writable) out.write(line + '\n');
+  }
+
+  private writeUpstream(line: string): void {
+    if (this.child.stdin?.writable) this.child.stdin.write(line + '\n');
+  }
+
+  /** Client -> upstream: attest `tools/call`, note `initialize` ids and cancellations. */
+  private async fromClient(line: string): Promise<void> {
+    const interesting = line.includes('"tools/call"') || line.includes('"initialize"') || line.includes('notifications/cancelled');
+    const msg = interesting ? parseMessage(line) : null;
+    if (msg?.method === 'initialize' && msg.id !== undefined) this.initIds.add(idKey(msg.id));
+    if (msg?.method === 'notifications/cancelled') {
+      const p = this.pending.get(idKey((msg.params ?? {})['requestId']));
+      if (p) p.cancelled = true;
+    }
+    if (msg?.method !== 'tools/call' || msg.id === undefined || msg.id === null) return this.writeUpstream(line);
+    const params = (msg.params ?? {}) as Record<string, unknown>;
+    const meta = (params['_meta'] ?? {}) as Record<string, unknown>;
+    const intent = typeof meta[INTENT_META_KEY] === 'string' && meta[INTENT_META_KEY] !== '' ? (meta[INTENT_META_KEY] as string) : DEFAULT_INTENT;
+    const capability = typeof meta[CAPABILITY_META_KEY] === 'string' ? (meta[CAPABILITY_META_KEY] as string) : undefined;
+    const { attestation, callId, index } = await this.recorder.attest({
+      tool: String(params['name']), args: params['arguments'], intent, server: { name: this.serverName, fingerprint: this.fingerprint },
+      requestDigest: sha256Tagged(line), ...(capability === undefined ? {} : { requestedCapability: capability }),
+    });
+    this.pending.set(idKey(msg.id), { callId, attestation, index, cancelled: false });
+    if (meta['attestation'] === undefined) params['_meta'] = { ...meta, attestation };
+    this.writeUpstream(JSON.stringify({ ...msg, params }));
+  }
+
+  /** Upstream -> client: learn the server name, write receipts for `tools/call` responses. */
+  private async fromUpstream(line: string): Promise<void> {
+    if (this.pending.size === 0 && this.initIds.size === 0) return this.writeClient(line);
+    const msg = parseMessage(line);
+    if (!msg || msg.method !== undefined || msg.id === undefined) return this.writeClient(line);
+    const key = idKey(msg.id);
+    if (this.initIds.delete(key)) this.learnServerName(msg);
+    const p = this.pending.get(key);
+    if (!p) return this.writeClient(line);
+    this.pending.delete(key);
+    const { status, reason, value } = outcomeOf(msg);
+    const receiptIndex = await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status, ...(reason ? { reason } : {}), result: value });
+    if (this.o.receiptMeta === false || !msg.result) return this.writeClient(line);
+    const ref = { callId: p.callId, origin: this.recorder.identity.log.origin, attestationIndex: p.index.toString(), receiptIndex: receiptIndex.toString() };
+    const meta = { ...((msg.result['_meta'] ?? {}) as Record<string, unknown>), [RECEIPT_META_KEY]: ref };
+    this.writeClient(JSON.stringify({ ...msg, result: { ...msg.result, _meta: meta } }));
+  }
+
+  private learnServerName(msg: RpcMessage): void {
+    const info = (msg.result ?? {})['serverInfo'] as { name?: unknown } | undefined;
+    if (this.o.name === undefined && typeof info?.name === 'string' && info.name !== '') this.serverName = info.name;
+  }
+
+  /** Record every unanswered call, write the final checkpoint, close. Idempotent. */
+  shutdown(reason: OutcomeReason, code: number): Promise<number> {
+    this.closing ??= (async () => {
+      await this.toUpstream.catch(() => undefined);
+      await this.toClient.catch(() => undefined);
+      const why: OutcomeReason = this.clientGone && reason === 'upstream_exited' ? 'client_disconnected' : reason;
+      for (const [key, p] of this.pending) {
+        this.pending.delete(key);
+        await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status: 'errored', reason: p.cancelled ? 'cancelled' : why });
+      }
+      await this.recorder.close();
+      if (this.child.exitCode === null) this.child.kill('SIGTERM');
+      return code;
+    })();
+    return this.closing;
+  }
+}
+
+/** Map a JSON-RPC response to a receipt outcome and the value committed to. */
+export function outcomeOf(msg: RpcMessage): { status: OutcomeStatus; reason?: OutcomeReason; value: unknown } {
+  if (msg.error !== undefined || !msg.result) return { status: 'errored', reason: 'jsonrpc_error', value: { error: msg.error ?? null } };
+  if (msg.result['isError'] !== true) return { status: 'executed', value: msg.result };
+  const text = (msg.result['content'] as Array<{ text?: unknown }> | undefined)?.[0]?.text;
+  if (typeof text === 'string' && text.includes('"attestationError":true')) return { status: 'refused', reason: 'attestation_refused', value: msg.result };
+  return { status: 'errored', reason: 'tool_error', value: msg.result };
+}

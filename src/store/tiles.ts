@@ -1,0 +1,103 @@
+/**
+ * The log as a C2SP tlog-tiles directory: `checkpoint`, hash tiles `tile/<L>/<N>[.p/<W>]`
+ * and entry bundles `tile/entries/<N>[.p/<W>]`, for the tree size of one checkpoint. Static
+ * files: any web server or CDN can serve the directory. Reading a directory back returns
+ * the entries and checkpoint for the verifier, and checks every hash tile against the tree
+ * the entries build (`ERR_LOG_TILE_MISMATCH`).
+ * @see c2sp.org/tlog-tiles
+ */
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { AttestError } from '../errors.js';
+import { concatBytes, equalBytes } from '../bytes/index.js';
+import { entriesPath, formatEntryBundle, parseEntryBundle, partialWidth, tilePath } from '../log/tiles.js';
+import { parseNote } from '../log/note.js';
+import { parseCheckpoint } from '../log/checkpoint.js';
+import { MemoryTree } from '../log/memory-tree.js';
+import type { NodeReader } from '../log/tree.js';
+import { error, type Finding } from '../verify/findings.js';
+
+/** Tiles `[level, index, width]` a tree of `size` leaves consists of (full and partial). */
+export function tilesFor(size: bigint): Array<[number, bigint, number]> {
+  const out: Array<[number, bigint, number]> = [];
+  for (let level = 0; size >> BigInt(8 * level) > 0n; level++) {
+    const full = size >> BigInt(8 * (level + 1));
+    for (let n = 0n; n < full; n++) out.push([level, n, 256]);
+    const w = partialWidth(level, size);
+    if (w > 0) out.push([level, full, w]);
+  }
+  return out;
+}
+
+function tileBytes(read: NodeReader, level: number, index: bigint, width: number): Uint8Array {
+  const hashes: Uint8Array[] = [];
+  for (let i = 0; i < width; i++) hashes.push(read(8 * level, index * 256n + BigInt(i)));
+  return concatBytes(...hashes);
+}
+
+function write(dir: string, path: string, data: Uint8Array | string): void {
+  const file = join(dir, path);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, data);
+}
+
+/**
+ * Write the tiles directory for a checkpoint note of `size`. `entry(i)` returns entry bytes;
+ * `read` the stored Merkle nodes. Throws `ERR_STORE_IO`.
+ */
+export function exportTiles(outDir: string, note: string, size: bigint, entry: (i: bigint) => Uint8Array, read: NodeReader): number {
+  try {
+    let files = 0;
+    for (const [level, index, width] of tilesFor(size)) {
+      write(outDir, tilePath(level, index, width), tileBytes(read, level, index, width));
+      files++;
+      if (level === 0) {
+        const entries: Uint8Array[] = [];
+        for (let i = 0; i < width; i++) entries.push(entry(index * 256n + BigInt(i)));
+        write(outDir, entriesPath(index, width), formatEntryBundle(entries));
+        files++;
+      }
+    }
+    write(outDir, 'checkpoint', note);
+    return files + 1;
+  } catch (cause) {
+    throw new AttestError('ERR_STORE_IO', `cannot export tiles to ${outDir}`, { path: outDir, cause });
+  }
+}
+
+/** True when `dir` looks like a tiles directory (has a `checkpoint` file). */
+export function isTilesDir(dir: string): boolean {
+  return existsSync(join(dir, 'checkpoint'));
+}
+
+/**
+ * Read a tiles directory: its checkpoint note, every entry up to the checkpoint size (from
+ * entry bundles), and findings for hash tiles that disagree with the entries.
+ * Throws `ERR_STORE_IO` when a file is missing or unreadable.
+ */
+export function readTilesDir(dir: string): { checkpoint: string; entries: Array<[bigint, Uint8Array]>; findings: Finding[] } {
+  const read = (p: string): Uint8Array => {
+    try {
+      return new Uint8Array(readFileSync(join(dir, p)));
+    } catch (cause) {
+      throw new AttestError('ERR_STORE_IO', `missing ${p}`, { path: join(dir, p), cause });
+    }
+  };
+  const checkpoint = new TextDecoder().decode(read('checkpoint'));
+  const size = parseCheckpoint(parseNote(checkpoint).text).size;
+  const entries: Array<[bigint, Uint8Array]> = [];
+  const tree = new MemoryTree();
+  const findings: Finding[] = [];
+  for (const [level, index, width] of tilesFor(size)) {
+    if (level !== 0) continue;
+    for (const e of parseEntryBundle(read(entriesPath(index, width)), width)) {
+      entries.push([BigInt(entries.length), e]);
+      tree.append(e);
+    }
+  }
+  for (const [level, index, width] of tilesFor(size)) {
+    const want = tileBytes(tree.read, level, index, width);
+    if (!equalBytes(read(tilePath(level, index, width)), want)) findings.push(error('ERR_LOG_TILE_MISMATCH', `tile ${tilePath(level, index, width)} does not match the entries`, { index: index * 256n * (1n << BigInt(8 * level)) }));
+  }
+  return { checkpoint, entries, findings };
+}
