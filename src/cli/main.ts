@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+/**
+ * The `mcp-attest` command line. Exit codes: 0 success / verified, 1 verification failed,
+ * 2 usage or input error, 3 I/O or environment error (DESIGN.md).
+ */
+import { Command, CommanderError } from 'commander';
+import { registerKeyCommands } from './cmd-keys.js';
+import { registerEnvelopeCommands } from './cmd-envelopes.js';
+import { registerLogCommands } from './cmd-log.js';
+import { registerProxyCommand } from './cmd-proxy.js';
+import { registerDemoCommand } from './cmd-demo.js';
+import { describeError, err, exitCodeOf, EXIT_USAGE } from './output.js';
+
+const program = new Command('mcp-attest')
+  .description('Provable MCP tool calls: SEP-2787 attestations, execution receipts, a verifiable log')
+  .version('0.1.0')
+  .enablePositionalOptions()
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+registerKeyCommands(program);
+registerEnvelopeCommands(program);
+registerLogCommands(program);
+registerProxyCommand(program);
+registerDemoCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    process.exitCode = e.exitCode === 0 ? 0 : EXIT_USAGE;
+  } else {
+    err(`mcp-attest: ${describeError(e)}`);
+    process.exitCode = exitCodeOf(e);
+  }
+}
