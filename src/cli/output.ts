@@ -60,8 +60,8 @@ const MARK = { pass: 'ok  ', fail: 'FAIL', skip: 'skip' } as const;
 export function formatChecks(checks: readonly Check[]): string {
   return checks.map((c) => {
     let line = `  ${MARK[c.status]}  ${c.dimension.padEnd(17)}`;
-    if (c.code) line += ` ${c.code}`;
-    if (c.message) line += `  ${c.message}`;
+    if (c.code) line += `${c.code}  `;
+    if (c.message) line += c.message;
     if (c.status === 'fail' && c.expected !== undefined) line += `\n        expected: ${JSON.stringify(c.expected, jsonReplacer)}`;
     if (c.status === 'fail' && c.found !== undefined) line += `\n        found:    ${JSON.stringify(c.found, jsonReplacer)}`;
     return line;

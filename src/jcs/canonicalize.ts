@@ -1,0 +1,135 @@
+/**
+ * RFC 8785 JSON Canonicalization Scheme (JCS) over plain JavaScript values: members sorted
+ * by UTF-16 code units, ECMAScript number serialization, minimal string escaping, no
+ * whitespace. Only plain JSON is accepted; nothing is coerced, dropped or `toJSON`-ed.
+ * Recursion is bounded by {@link MAX_CANONICAL_DEPTH}. Runtime-neutral.
+ */
+import { AttestError } from '../errors.js';
+import { utf8 } from '../bytes/index.js';
+import { hasLoneSurrogate, indexSegment, keySegment } from './path.js';
+
+/** Deepest nesting of arrays and objects {@link canonicalize} accepts (`[]` is depth 1). */
+export const MAX_CANONICAL_DEPTH = 1000;
+
+// RFC 8785 §3.2.2.2: escape only '"', '\' and U+0000-U+001F; the five short forms, else \u00xx.
+const MUST_ESCAPE = /[\u0000-\u001f"\\]/g;
+const SHORT_ESCAPES = new Map<string, string>([
+  ['"', '\\"'], ['\\', '\\\\'], ['\b', '\\b'], ['\t', '\\t'],
+  ['\n', '\\n'], ['\f', '\\f'], ['\r', '\\r'],
+]);
+
+function reject(path: string, message: string): never {
+  throw new AttestError('ERR_JSON_VALUE', message, { path });
+}
+
+/** `"..."` per RFC 8785 §3.2.2.2 (lowercase hex; `/`, U+007F and non-ASCII stay raw). */
+function quote(text: string, path: string): string {
+  if (hasLoneSurrogate(text)) throw new AttestError('ERR_JSON_LONE_SURROGATE', 'lone surrogate in string', { path });
+  return `"${text.replace(MUST_ESCAPE, escapeUnit)}"`;
+}
+
+function escapeUnit(unit: string): string {
+  return SHORT_ESCAPES.get(unit) ?? `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`;
+}
+
+/**
+ * RFC 8785 §3.2.2.3: ECMAScript Number::toString (ECMA-262 §6.1.6.1.20), the shortest
+ * round-tripping form; -0 prints as "0". NaN and ±Infinity are not JSON.
+ */
+function formatNumber(value: number, path: string): string {
+  if (!Number.isFinite(value)) reject(path, `${value} is not a JSON number`);
+  return String(value);
+}
+
+/** The value of an own, enumerable data property; holes, getters and hidden members are not JSON. */
+function ownValue(container: object, key: string, path: string): unknown {
+  const d = Object.getOwnPropertyDescriptor(container, key);
+  if (d === undefined) reject(path, 'sparse array (missing element)');
+  if (!('value' in d) || !d.enumerable) reject(path, 'accessor or non-enumerable property');
+  return d.value;
+}
+
+class Canonicalizer {
+  private readonly ancestors = new Set<object>();
+
+  value(value: unknown, path: string, depth: number): string {
+    switch (typeof value) {
+      case 'string': return quote(value, path);
+      case 'number': return formatNumber(value, path);
+      case 'boolean': return value ? 'true' : 'false';
+      case 'object': return value === null ? 'null' : this.container(value, path, depth + 1);
+      default: return reject(path, `${typeof value} is not a JSON value`);
+    }
+  }
+
+  private container(value: object, path: string, depth: number): string {
+    if (depth > MAX_CANONICAL_DEPTH) {
+      throw new AttestError('ERR_JSON_TOO_DEEP', `nesting deeper than ${MAX_CANONICAL_DEPTH}`, { path });
+    }
+    if (this.ancestors.has(value)) reject(path, 'cyclic structure');
+    this.ancestors.add(value);
+    const text = Array.isArray(value) ? this.array(value, path, depth) : this.object(value, path, depth);
+    this.ancestors.delete(value);
+    return text;
+  }
+
+  private array(value: unknown[], path: string, depth: number): string {
+    if (Object.getPrototypeOf(value) !== Array.prototype) reject(path, 'not a plain array');
+    const parts: string[] = [];
+    for (let i = 0; i < value.length; i++) {
+      const at = path + indexSegment(i);
+      parts.push(this.value(ownValue(value, String(i), at), at, depth));
+    }
+    // Own keys are the indices plus 'length'; anything more is not JSON.
+    if (Reflect.ownKeys(value).length !== value.length + 1) reject(path, 'array with extra properties');
+    return `[${parts.join(',')}]`;
+  }
+
+  // RFC 8785 §3.2.3: members sorted by their names as arrays of UTF-16 code units.
+  private object(value: object, path: string, depth: number): string {
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) reject(path, 'not a plain object');
+    const names: string[] = [];
+    for (const key of Reflect.ownKeys(value)) {
+      if (typeof key !== 'string') reject(path, 'symbol-keyed property');
+      names.push(key);
+    }
+    names.sort(); // default sort compares UTF-16 code units, exactly what §3.2.3 asks
+    const parts = names.map((name) => {
+      const at = path + keySegment(name);
+      return `${quote(name, at)}:${this.value(ownValue(value, name, at), at, depth)}`;
+    });
+    return `{${parts.join(',')}}`;
+  }
+}
+
+/**
+ * Canonical JSON text of `value` per RFC 8785 (JCS), as a JavaScript string with no BOM,
+ * no whitespace and no trailing newline. Accepts only plain JSON: `null`, booleans, finite
+ * numbers, well-formed strings, dense plain arrays, and plain or null-prototype objects
+ * whose members are own enumerable data properties with string names. Never calls toJSON.
+ * Raises `AttestError` with `path` (`.a.b[2]`, `''` for the root):
+ * - `ERR_JSON_VALUE`: NaN/±Infinity, undefined, functions, symbols, bigints, Dates, Maps,
+ *   class instances, sparse arrays, accessors, symbol keys, cycles;
+ * - `ERR_JSON_LONE_SURROGATE`: an unpaired surrogate in a string or a member name;
+ * - `ERR_JSON_TOO_DEEP`: nesting deeper than {@link MAX_CANONICAL_DEPTH}.
+ * @see RFC 8785 §3.2 (§3.2.2.2 strings, §3.2.2.3 numbers, §3.2.3 sorting)
+ */
+export function canonicalize(value: unknown): string {
+  try {
+    return new Canonicalizer().value(value, '', 0);
+  } catch (e) {
+    if (e instanceof AttestError) throw e;
+    // Safety net: a Proxy trap or an engine limit must not leak a raw error.
+    throw new AttestError('ERR_JSON_VALUE', 'value cannot be canonicalized', { path: '', cause: e });
+  }
+}
+
+/**
+ * UTF-8 bytes of {@link canonicalize}`(value)`: the octets that get hashed or signed.
+ * Same errors as {@link canonicalize}.
+ * @see RFC 8785 §3.2.4 (UTF-8 generation)
+ */
+export function canonicalBytes(value: unknown): Uint8Array {
+  return utf8(canonicalize(value));
+}

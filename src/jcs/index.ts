@@ -1,0 +1,7 @@
+/**
+ * JSON for signatures: a strict I-JSON parser for untrusted input and RFC 8785 (JCS)
+ * canonicalization for hashing and signing. Runtime-neutral (browser-safe).
+ */
+export type { JsonValue } from './types.js';
+export { parseJson, parseJsonBytes, type ParseLimits } from './parse.js';
+export { canonicalize, canonicalBytes, MAX_CANONICAL_DEPTH } from './canonicalize.js';

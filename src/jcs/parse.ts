@@ -1,0 +1,209 @@
+/**
+ * Strict I-JSON parser for hostile input: RFC 8259 grammar exactly, plus the RFC 7493
+ * restrictions (unique member names, no lone surrogates, finite numbers, integers within
+ * ±(2^53-1), no negative zero) and resource limits checked before they can bite.
+ * Iterative, with an explicit stack: nesting depth never touches the call stack.
+ * Runtime-neutral: no `Buffer`, no `node:*`.
+ */
+import { AttestError, type ErrorCode } from '../errors.js';
+import { fromUtf8 } from '../bytes/index.js';
+import { indexSegment, keySegment } from './path.js';
+import { resolveLimits, tooLarge, utf8Length, type Limits, type ParseLimits } from './limits.js';
+import { Scanner, type FloatPolicy } from './scan.js';
+import type { JsonValue } from './types.js';
+
+export type { ParseLimits } from './limits.js';
+
+interface ArrayFrame { readonly kind: 'array'; readonly items: JsonValue[] }
+interface ObjectFrame { readonly kind: 'object'; readonly members: Map<string, JsonValue>; key: string | undefined }
+type Frame = ArrayFrame | ObjectFrame;
+
+/** Returned instead of a value when a non-empty container was opened. */
+const OPENED = Symbol('opened');
+
+class Parser {
+  private readonly stack: Frame[] = [];
+  private readonly scan: Scanner;
+
+  constructor(text: string, private readonly maxDepth: number, private readonly floats: FloatPolicy) {
+    this.scan = new Scanner(text, (code, message, offset) => this.fail(code, message, offset));
+  }
+
+  /** Parses the whole text as one JSON value (RFC 8259 §2: ws value ws). */
+  parse(): JsonValue {
+    for (;;) {
+      const scanned = this.value();
+      if (scanned === OPENED) continue;
+      // A value is complete: hand it to its container, closing containers as they end.
+      let value: JsonValue = scanned;
+      for (;;) {
+        const top = this.stack[this.stack.length - 1];
+        if (top === undefined) return this.end(value);
+        const next: JsonValue | typeof OPENED =
+          top.kind === 'array' ? this.afterElement(top, value) : this.afterMember(top, value);
+        if (next === OPENED) break;
+        value = next;
+      }
+    }
+  }
+
+  /** A scalar, an empty container, or OPENED after pushing a frame for a non-empty one. */
+  private value(): JsonValue | typeof OPENED {
+    const s = this.scan;
+    s.skipWhitespace();
+    const c = s.peek();
+    if (c === 0x5b || c === 0x7b) return this.open(c === 0x5b);
+    if (c === 0x22) return s.string();
+    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return s.number(this.floats);
+    if (s.literal('true')) return true;
+    if (s.literal('false')) return false;
+    if (s.literal('null')) return null;
+    return this.fail('ERR_JSON_SYNTAX', c < 0 ? 'unexpected end of input' : 'unexpected character');
+  }
+
+  /** Opens `[` or `{`; the depth limit is checked before anything is pushed. */
+  private open(isArray: boolean): JsonValue | typeof OPENED {
+    if (this.stack.length >= this.maxDepth) this.fail('ERR_JSON_TOO_DEEP', `nesting deeper than ${this.maxDepth}`);
+    const s = this.scan;
+    s.pos++;
+    s.skipWhitespace();
+    if (s.peek() === (isArray ? 0x5d : 0x7d)) {
+      s.pos++;
+      return isArray ? [] : {};
+    }
+    if (isArray) {
+      this.stack.push({ kind: 'array', items: [] });
+    } else {
+      const frame: ObjectFrame = { kind: 'object', members: new Map(), key: undefined };
+      this.stack.push(frame);
+      this.memberName(frame);
+    }
+    return OPENED;
+  }
+
+  /** Reads `"name" :` into `frame.key`; member names are compared after unescaping. */
+  private memberName(frame: ObjectFrame): void {
+    const s = this.scan;
+    frame.key = undefined;
+    s.skipWhitespace();
+    if (s.peek() !== 0x22) this.fail('ERR_JSON_SYNTAX', 'expected member name');
+    frame.key = s.string();
+    if (frame.members.has(frame.key)) this.fail('ERR_JSON_DUPLICATE_KEY', 'duplicate member name');
+    s.skipWhitespace();
+    s.expect(0x3a, "':'");
+  }
+
+  /** After an array element: `,` continues, `]` closes and yields the array. */
+  private afterElement(frame: ArrayFrame, value: JsonValue): JsonValue | typeof OPENED {
+    const more = this.separator(0x5d, ']');
+    frame.items.push(value);
+    return more ? OPENED : this.close(frame.items);
+  }
+
+  /** After a member value: `,` reads the next name, `}` closes and yields the object. */
+  private afterMember(frame: ObjectFrame, value: JsonValue): JsonValue | typeof OPENED {
+    const more = this.separator(0x7d, '}');
+    frame.members.set(frame.key as string, value); // set by memberName before every value
+    if (!more) return this.close(Object.fromEntries(frame.members) as JsonValue);
+    this.memberName(frame);
+    return OPENED;
+  }
+
+  /** Consumes `,` (returns true) or the closing bracket `close` (returns false). */
+  private separator(close: number, closeName: string): boolean {
+    const s = this.scan;
+    s.skipWhitespace();
+    const c = s.peek();
+    if (c !== 0x2c && c !== close) this.fail('ERR_JSON_SYNTAX', `expected ',' or '${closeName}'`);
+    s.pos++;
+    return c === 0x2c;
+  }
+
+  private close(value: JsonValue): JsonValue {
+    this.stack.pop();
+    return value;
+  }
+
+  /** Only whitespace may follow the top-level value. */
+  private end(value: JsonValue): JsonValue {
+    this.scan.skipWhitespace();
+    if (this.scan.pos !== this.scan.text.length) this.fail('ERR_JSON_SYNTAX', 'unexpected data after value');
+    return value;
+  }
+
+  /** Throws `code` with the JSON path of the value being parsed. */
+  private fail(code: ErrorCode, message: string, offset = this.scan.pos): never {
+    const path = this.path();
+    // The float wording is the one the SEP-2787 vectors pin (PR #2789 case 09).
+    if (code === 'ERR_JSON_FLOAT') message = `IEEE-754 float at ${path || '.'} is prohibited. Use a scaled integer`;
+    throw new AttestError(code, `${message} (offset ${offset})`, { path });
+  }
+
+  private path(): string {
+    let path = '';
+    for (const f of this.stack) {
+      if (f.kind === 'array') path += indexSegment(f.items.length);
+      else if (f.key !== undefined) path += keySegment(f.key);
+    }
+    return path;
+  }
+}
+
+/** Strict UTF-8 decode; the bytes-layer error gains the root path. */
+function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return fromUtf8(bytes);
+  } catch (e) {
+    throw new AttestError('ERR_ENCODING_INVALID', 'invalid UTF-8', { path: '', cause: e });
+  }
+}
+
+function parseText(text: string, limits: Limits): JsonValue {
+  try {
+    return new Parser(text, limits.maxDepth, limits.floats).parse();
+  } catch (e) {
+    if (e instanceof AttestError) throw e;
+    // Safety net: nothing but AttestError leaves the parser (e.g. an engine RangeError).
+    throw new AttestError(e instanceof RangeError ? 'ERR_JSON_TOO_LARGE' : 'ERR_JSON_SYNTAX', 'unparseable JSON', { path: '', cause: e });
+  }
+}
+
+/**
+ * Parses JSON text strictly (RFC 8259 grammar, I-JSON RFC 7493 values) into plain values.
+ * Objects are plain objects built with own data properties, so a `"__proto__"` member is an
+ * ordinary member. Raises `AttestError` only, with `path` (`.a.b[2]`, `''` for the root):
+ * - `ERR_JSON_TOO_LARGE`: more than `maxBytes` UTF-8 bytes (checked before parsing);
+ * - `ERR_JSON_SYNTAX`: anything outside RFC 8259 (comments, trailing commas, leading zeros,
+ *   `+1`, NaN, Infinity, unescaped U+0000-U+001F, whitespace other than SP/HT/LF/CR, a BOM);
+ * - `ERR_JSON_DUPLICATE_KEY`: a member name repeated (after unescaping), RFC 7493 §2.3;
+ * - `ERR_JSON_LONE_SURROGATE`: an unpaired surrogate, raw or `\u`-escaped, RFC 7493 §2.1;
+ * - `ERR_JSON_NUMBER`: negative zero, overflow to ±Infinity, or an integer token beyond
+ *   ±(2^53-1), RFC 7493 §2.2 (carry such values as strings);
+ * - `ERR_JSON_FLOAT`: a fraction or exponent when `floats` is 'reject' (checked first);
+ * - `ERR_JSON_TOO_DEEP`: nesting beyond `maxDepth`, checked before descending;
+ * - `ERR_USAGE`: invalid `limits`.
+ * @see RFC 8259 §2-§7, RFC 7493 §2
+ */
+export function parseJson(text: string, limits?: ParseLimits): JsonValue {
+  const resolved = resolveLimits(limits);
+  if (typeof text !== 'string') throw new AttestError('ERR_JSON_SYNTAX', 'input is not a string', { path: '' });
+  if (utf8Length(text, resolved.maxBytes) > resolved.maxBytes) throw tooLarge(resolved.maxBytes);
+  return parseText(text, resolved);
+}
+
+/**
+ * Parses UTF-8 encoded JSON bytes: size limit on the byte length first, then a strict UTF-8
+ * decode (`ERR_ENCODING_INVALID` on malformed or overlong sequences and encoded surrogates),
+ * then {@link parseJson}. A leading byte order mark (EF BB BF) is `ERR_JSON_SYNTAX`:
+ * RFC 8259 §8.1 forbids sending one and only permits ignoring it; we do not.
+ * @see RFC 8259 §8.1, RFC 7493 §2.1
+ */
+export function parseJsonBytes(bytes: Uint8Array, limits?: ParseLimits): JsonValue {
+  const resolved = resolveLimits(limits);
+  if (!(bytes instanceof Uint8Array)) throw new AttestError('ERR_JSON_SYNTAX', 'input is not bytes', { path: '' });
+  if (bytes.length > resolved.maxBytes) throw tooLarge(resolved.maxBytes);
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
+    throw new AttestError('ERR_JSON_SYNTAX', 'byte order mark', { path: '' });
+  }
+  return parseText(decodeUtf8(bytes), resolved);
+}

@@ -1,0 +1,142 @@
+/**
+ * Token scanner for the strict parser: whitespace, literals, numbers and strings exactly as
+ * RFC 8259 §2-§7 spells them, plus the I-JSON (RFC 7493 §2) value checks on numbers and
+ * strings. Internal to `src/jcs`; errors go through the parser's `fail`, which adds the path.
+ */
+import type { ErrorCode } from '../errors.js';
+
+/** Raises a coded error at `offset` (UTF-16 code units into the text); never returns. */
+export type Fail = (code: ErrorCode, message: string, offset: number) => never;
+
+/** Float policy of {@link Scanner.number}. */
+export type FloatPolicy = 'allow' | 'reject';
+
+// RFC 8259 §6: number = [ minus ] int [ frac ] [ exp ]; int = zero / ( digit1-9 *DIGIT )
+const NUMBER = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
+const NUMBER_TAIL = /^[0-9.eE+-]$/;
+const HEX4 = /^[0-9a-fA-F]{4}$/;
+// RFC 8259 §7: the two-character escapes.
+const SHORT_ESCAPES = new Map<number, string>([
+  [0x22, '"'], [0x5c, '\\'], [0x2f, '/'], [0x62, '\b'],
+  [0x66, '\f'], [0x6e, '\n'], [0x72, '\r'], [0x74, '\t'],
+]);
+
+const isHigh = (u: number): boolean => u >= 0xd800 && u <= 0xdbff;
+const isLow = (u: number): boolean => u >= 0xdc00 && u <= 0xdfff;
+
+/** A cursor over JSON text. `pos` is a UTF-16 code-unit offset. */
+export class Scanner {
+  pos = 0;
+
+  constructor(
+    readonly text: string,
+    private readonly fail: Fail,
+  ) {}
+
+  /** The code unit at the cursor, or -1 at the end of the text. */
+  peek(): number {
+    return this.pos < this.text.length ? this.text.charCodeAt(this.pos) : -1;
+  }
+
+  /** Skips RFC 8259 §2 whitespace: SP, HT, LF and CR only. */
+  skipWhitespace(): void {
+    const t = this.text;
+    let p = this.pos;
+    for (let c = t.charCodeAt(p); c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d; ) {
+      c = t.charCodeAt(++p);
+    }
+    this.pos = p;
+  }
+
+  /** Consumes the code unit `unit` or fails with `ERR_JSON_SYNTAX` ("expected `what`"). */
+  expect(unit: number, what: string): void {
+    if (this.peek() !== unit) this.fail('ERR_JSON_SYNTAX', `expected ${what}`, this.pos);
+    this.pos++;
+  }
+
+  /** Consumes `word` (`true`, `false`, `null`) if the text continues with it. */
+  literal(word: string): boolean {
+    if (!this.text.startsWith(word, this.pos)) return false;
+    this.pos += word.length;
+    return true;
+  }
+
+  /**
+   * Scans a number token. Fails with `ERR_JSON_SYNTAX` on bad grammar, `ERR_JSON_FLOAT` on a
+   * fraction or exponent under policy 'reject', and `ERR_JSON_NUMBER` on overflow to
+   * ±Infinity, on negative zero (`-0`, `-0.0`, `-1e-400`), and on an integer token (no
+   * fraction, no exponent) whose magnitude exceeds 2^53-1.
+   */
+  number(floats: FloatPolicy): number {
+    const start = this.pos;
+    NUMBER.lastIndex = start;
+    const m = NUMBER.exec(this.text);
+    if (m === null) return this.fail('ERR_JSON_SYNTAX', 'invalid number', start);
+    this.pos = start + m[0].length;
+    // "01", "-01", "1.", "1e", "1.5.5": report the grammar error before any value check.
+    if (NUMBER_TAIL.test(this.text.charAt(this.pos))) this.fail('ERR_JSON_SYNTAX', 'invalid number', start);
+    const isFloat = m[1] !== undefined || m[2] !== undefined;
+    if (isFloat && floats === 'reject') this.fail('ERR_JSON_FLOAT', 'non-integer number not allowed', start);
+    const value = Number(m[0]);
+    if (!Number.isFinite(value)) this.fail('ERR_JSON_NUMBER', 'number overflows binary64', start);
+    if (Object.is(value, -0)) this.fail('ERR_JSON_NUMBER', 'negative zero', start);
+    if (!isFloat && !Number.isSafeInteger(value)) {
+      this.fail('ERR_JSON_NUMBER', 'integer magnitude exceeds 2^53-1', start);
+    }
+    return value;
+  }
+
+  /**
+   * Scans a string token starting at its opening quote and returns its unescaped value.
+   * Fails with `ERR_JSON_SYNTAX` on an unescaped control character (U+0000-U+001F), a bad
+   * escape or a missing closing quote, and with `ERR_JSON_LONE_SURROGATE` on a surrogate
+   * that is not half of a pair, raw or escaped (a pair must be both raw or both escaped).
+   */
+  string(): string {
+    const t = this.text;
+    let p = this.pos + 1;
+    let run = p;
+    let out = '';
+    for (;;) {
+      const c = t.charCodeAt(p);
+      if (c === 0x22) break;
+      if (c === 0x5c) {
+        const [decoded, next] = this.escape(p);
+        out += t.slice(run, p) + decoded;
+        p = run = next;
+      } else if (c >= 0x20 && (c < 0xd800 || c > 0xdfff)) {
+        p++;
+      } else if (isHigh(c) && isLow(t.charCodeAt(p + 1))) {
+        p += 2;
+      } else if (c >= 0xd800) {
+        this.fail('ERR_JSON_LONE_SURROGATE', 'lone surrogate in string', p);
+      } else {
+        this.fail('ERR_JSON_SYNTAX', p >= t.length ? 'unterminated string' : 'control character in string', p);
+      }
+    }
+    this.pos = p + 1;
+    return out + t.slice(run, p);
+  }
+
+  /** Decodes the escape at `p` (a backslash): its text and the offset just after it. */
+  private escape(p: number): [string, number] {
+    const kind = this.text.charCodeAt(p + 1);
+    const short = SHORT_ESCAPES.get(kind);
+    if (short !== undefined) return [short, p + 2];
+    if (kind !== 0x75) this.fail('ERR_JSON_SYNTAX', 'invalid escape', p);
+    const unit = this.hex4(p + 2);
+    if (!isHigh(unit) && !isLow(unit)) return [String.fromCharCode(unit), p + 6];
+    if (isHigh(unit) && this.text.startsWith('\\u', p + 6)) {
+      const low = this.hex4(p + 8);
+      if (isLow(low)) return [String.fromCharCode(unit, low), p + 12];
+    }
+    return this.fail('ERR_JSON_LONE_SURROGATE', 'lone surrogate escape', p);
+  }
+
+  /** Reads the four hex digits of a `\u` escape at `p`. */
+  private hex4(p: number): number {
+    const digits = this.text.slice(p, p + 4);
+    if (!HEX4.test(digits)) this.fail('ERR_JSON_SYNTAX', 'invalid \\u escape', p);
+    return parseInt(digits, 16);
+  }
+}
