@@ -73,7 +73,7 @@ export class Recorder {
   static async open(home: string, o: RecorderOptions = {}): Promise<Recorder> {
     const identity = loadIdentity(home);
     const p = homePaths(home);
-    const signer = await loadIssuerSigner(home, identity, o.sub);
+    const signer = loadIssuerSigner(home, identity, o.sub);
     const vkey = parseVerifierKey(identity.log.vkey);
     const logSigner = ed25519NoteSigner(vkey.name, await loadLogKey(home), vkey.publicKey);
     const db = new LogDb(p.db, o.durability ?? 'full');
@@ -135,5 +135,6 @@ export class Recorder {
     this.timer = null;
     await this.checkpoint();
     this.db.close();
+    this.evidence?.close();
   }
 }

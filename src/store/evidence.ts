@@ -1,41 +1,56 @@
 /**
- * The local evidence store: payloads (tool arguments, tool results) kept outside the log,
- * content-addressed by `hex(SHA-256(JCS(value)))`, the same digest the hash-only commitment
- * in the log carries. A payload can so be disclosed later and checked against its
- * commitment. Files are written once (temp file + rename) and never changed.
+ * The local evidence store: payloads (tool arguments, tool results) kept outside the log, in
+ * their own SQLite file (`evidence.db`), content-addressed by `hex(SHA-256(JCS(value)))`: the
+ * same digest the hash-only commitment in the log carries, so a payload can be disclosed
+ * later and checked against its commitment. Rows are inserted once and never changed.
+ * Writes use `synchronous=NORMAL` (they survive a process crash; a power loss may lose the
+ * newest payloads, never a log entry): the log, not the evidence, is the record.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { toHex } from '../bytes/index.js';
 import { sha256 } from '../bytes/digest.js';
 import { canonicalBytes } from '../jcs/index.js';
+import { AttestError } from '../errors.js';
 
-/** Content-addressed payload files under one directory. */
+/** Content-addressed payloads in one SQLite file. */
 export class EvidenceStore {
-  constructor(readonly dir: string) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  private readonly db: Database.Database;
+  private readonly insert: Database.Statement;
+  private readonly select: Database.Statement;
+
+  /** Open (creating if needed) `path`. Throws `ERR_STORE_IO`. */
+  constructor(path: string, readonly = false) {
+    try {
+      this.db = new Database(path, { readonly, fileMustExist: readonly });
+      if (!readonly) {
+        this.db.pragma('journal_mode = WAL');
+        this.db.pragma('synchronous = NORMAL');
+        this.db.exec('CREATE TABLE IF NOT EXISTS evidence (digest TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID');
+      }
+      this.db.pragma('busy_timeout = 15000');
+    } catch (cause) {
+      throw new AttestError('ERR_STORE_IO', `cannot open evidence store ${path}`, { path, cause });
+    }
+    this.insert = readonly ? this.db.prepare('SELECT 1') : this.db.prepare('INSERT OR IGNORE INTO evidence (digest, data) VALUES (?, ?)');
+    this.select = this.db.prepare('SELECT data FROM evidence WHERE digest = ?');
   }
 
-  /** Store JCS(value); returns its hex SHA-256 (the file name). Idempotent. */
+  /** Store JCS(value); returns its hex SHA-256. Idempotent. */
   put(value: unknown): string {
     const bytes = canonicalBytes(value);
     const hex = toHex(sha256(bytes));
-    const path = join(this.dir, hex);
-    if (!existsSync(path)) {
-      const tmp = `${path}.${process.pid}.tmp`;
-      writeFileSync(tmp, bytes, { mode: 0o600 });
-      renameSync(tmp, path);
-    }
+    this.insert.run(hex, bytes);
     return hex;
   }
 
-  /** The stored bytes for a hex digest, or null. */
+  /** The stored JCS bytes for a hex digest, or null. */
   get(hex: string): Uint8Array | null {
-    if (!/^[0-9a-f]{64}$/.test(hex)) return null;
-    try {
-      return new Uint8Array(readFileSync(join(this.dir, hex)));
-    } catch {
-      return null;
-    }
+    const row = this.select.get(hex) as { data: Buffer } | undefined;
+    return row ? new Uint8Array(row.data) : null;
+  }
+
+  /** Close the database. */
+  close(): void {
+    if (this.db.open) this.db.close();
   }
 }

@@ -9,7 +9,7 @@
  * keys/issuer.pub.pem    issuer public key (SPKI PEM; absent for HS256)
  * keys/log.pem           Ed25519 log private key (PKCS#8 PEM), 0600
  * log.db                 the SQLite log: entries, Merkle nodes, checkpoints
- * evidence/<hex>         payloads (arguments, results), content-addressed by SHA-256 of their JCS
+ * evidence.db            payloads (arguments, results), content-addressed by SHA-256 of their JCS
  * ```
  */
 import { homedir } from 'node:os';
@@ -34,6 +34,6 @@ export function homePaths(home: string) {
     issuerPublic: join(home, 'keys', 'issuer.pub.pem'),
     logKey: join(home, 'keys', 'log.pem'),
     db: join(home, 'log.db'),
-    evidence: join(home, 'evidence'),
+    evidence: join(home, 'evidence.db'),
   };
 }

@@ -7,7 +7,8 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { AttestError } from '../errors.js';
 import { getAlgorithm, isAlgName, type AlgName } from '../keys/algorithms.js';
-import { encodePem, exportPublicJwk, importPrivatePem, importSecret, jwkThumbprint, type PublicJwk } from '../keys/material.js';
+import { encodePem, exportPublicJwk, importPrivatePem, jwkThumbprint, type PublicJwk } from '../keys/material.js';
+import { hmacSigner, nodeSigner } from './node-signer.js';
 import { toBase64Url } from '../bytes/index.js';
 import { exportEd25519Public } from '../keys/ed25519.js';
 import { formatVerifierKey } from '../log/vkey.js';
@@ -90,12 +91,11 @@ export function loadIdentity(home: string): Identity {
 }
 
 /** Load the issuer signer (private key) of a data directory, with subject `sub`. */
-export async function loadIssuerSigner(home: string, identity: Identity, sub?: string): Promise<Signer> {
+export function loadIssuerSigner(home: string, identity: Identity, sub?: string): Signer {
   const p = homePaths(home);
-  const key = identity.issuer.alg === 'HS256'
-    ? await importSecret(new Uint8Array(readFileSync(p.issuerSecret)))
-    : (await importPrivatePem(readFileSync(p.issuerKey, 'utf8'))).key;
-  return { iss: identity.iss, sub: sub ?? identity.sub, alg: identity.issuer.alg, keyId: identity.issuer.keyId, key };
+  const alg = identity.issuer.alg;
+  const sign = alg === 'HS256' ? hmacSigner(new Uint8Array(readFileSync(p.issuerSecret))) : nodeSigner(alg, readFileSync(p.issuerKey, 'utf8'));
+  return { iss: identity.iss, sub: sub ?? identity.sub, alg, keyId: identity.issuer.keyId, sign };
 }
 
 /** Load the Ed25519 log private key. */

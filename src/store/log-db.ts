@@ -48,6 +48,7 @@ export class LogDb {
   readonly read: NodeReader;
   private readonly getNode: Database.Statement;
   private readonly lastIdx: Database.Statement;
+  private readonly statements = new Map<string, Database.Statement>();
 
   /** Open (creating if needed) the log at `path`. Throws `ERR_STORE_IO`. */
   constructor(path: string, durability: Durability = 'full', readonly = false) {
@@ -83,9 +84,10 @@ export class LogDb {
    * transaction. Throws `ERR_ENTRY_TOO_LARGE` past 65,535 bytes, `ERR_STORE_IO` on failure.
    */
   append(build: (index: bigint) => Uint8Array, after?: (index: bigint) => void): bigint {
-    const insertEntry = this.db.prepare('INSERT INTO entries (idx, data, leaf) VALUES (?, ?, ?)');
-    const insertNode = this.db.prepare('INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)');
-    const txn = this.db.transaction(() => {
+    const insertEntry = this.stmt('INSERT INTO entries (idx, data, leaf) VALUES (?, ?, ?)');
+    const insertNode = this.stmt('INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)');
+    this.appendTxn ??= this.db.transaction((f: () => bigint) => f());
+    return this.appendTxn.immediate(() => {
       const index = this.size();
       const data = build(index);
       if (data.length > MAX_ENTRY_BYTES) throw new AttestError('ERR_ENTRY_TOO_LARGE', 'log entry larger than 65535 bytes', { found: data.length });
@@ -95,7 +97,15 @@ export class LogDb {
       after?.(index);
       return index;
     });
-    return txn.immediate();
+  }
+
+  private appendTxn: Database.Transaction<(f: () => bigint) => bigint> | null = null;
+
+  /** A prepared statement, cached by its SQL text. */
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
+    return s;
   }
 
   /** Entry bytes at `index`, or null. */
@@ -146,7 +156,7 @@ export class LogDb {
     const cols = Object.keys(row);
     const sql = `INSERT INTO calls (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})
       ON CONFLICT(call_id) DO UPDATE SET ${cols.filter((c) => c !== 'call_id').map((c) => `${c} = excluded.${c}`).join(', ')}`;
-    this.db.prepare(sql).run(row);
+    this.stmt(sql).run(row);
   }
 
   /** All calls, oldest first. */
