@@ -1,0 +1,183 @@
+/**
+ * C2SP tlog-checkpoint note text (src/log/checkpoint.ts) against
+ * ../shared/vectors/c2sp/checkpoint-body.json (transparency-dev/formats
+ * log/checkpoint_test.go, Apache-2.0, plus derived strict cases), the C2SP spec examples,
+ * and adversarial mutations of signed checkpoint notes.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fromBase64, fromHex, toBase64, utf8 } from '../../src/bytes/index.js';
+import { AttestError, isAttestError, type ErrorCode } from '../../src/errors.js';
+import { formatCheckpoint, parseCheckpoint, type Checkpoint } from '../../src/log/checkpoint.js';
+import { EMPTY_ROOT, leafHash } from '../../src/log/hash.js';
+import { ed25519NoteVerifier, openNote, parseNote, type NoteVerifier } from '../../src/log/note.js';
+import { ed25519NoteSigner, importEd25519Seed, signNote } from '../../src/log/note-sign.js';
+import { cosignatureVerifier, parseCosignature } from '../../src/log/cosignature.js';
+import { formatVerifierKey } from '../../src/log/vkey.js';
+
+const C2SP = new URL('../../../shared/vectors/c2sp/', import.meta.url);
+const read = (name: string): string => readFileSync(new URL(name, C2SP), 'utf8');
+const V = JSON.parse(read('checkpoint-body.json'));
+const code = (c: ErrorCode) => (e: unknown) => isAttestError(e, c);
+const malformed = code('ERR_CHECKPOINT_MALFORMED');
+const ROOT32 = toBase64(leafHash(utf8('a 32-byte root')));
+
+test('marshal cases: the layout matches; Go short fake hashes are rejected (strict32)', () => {
+  for (const c of V.marshal) {
+    const short: Checkpoint = { origin: c.origin, size: BigInt(c.size), rootHash: utf8(c.hashUtf8), extensions: [] };
+    assert.throws(() => formatCheckpoint(short), malformed, 'non-32-byte root');
+    assert.throws(() => parseCheckpoint(c.want), malformed);
+    // Same case with a 32-byte root: identical layout to Go's output.
+    const root = leafHash(utf8(c.hashUtf8));
+    const want = c.want.replace(toBase64(utf8(c.hashUtf8)), toBase64(root));
+    assert.equal(formatCheckpoint({ ...short, rootHash: root }), want);
+  }
+});
+
+test('unmarshal cases: Go verdicts, made strict (32-byte roots, no empty extension lines)', () => {
+  for (const c of V.unmarshal) {
+    const lines = c.in.split('\n');
+    const hashBytes = (() => {
+      try {
+        return fromBase64(lines[2] ?? '').length;
+      } catch {
+        return -1;
+      }
+    })();
+    // Strict: rejected when Go rejects, when the root is not 32 bytes (`strict32`, and the
+    // same 37-byte fake hash in other cases), and for empty extension lines (`c2spNote`).
+    if (c.wantErr || c.strict32 || c.c2spNote || hashBytes !== 32) {
+      assert.throws(() => parseCheckpoint(c.in), malformed, c.desc);
+    }
+    if (c.wantErr) continue;
+    // Go accepted it: with a 32-byte root, the remaining fields parse as Go expects,
+    // except empty extension lines, which C2SP forbids.
+    const fixed = [lines[0], lines[1], ROOT32, ...lines.slice(3)].join('\n');
+    if (c.c2spNote) {
+      assert.throws(() => parseCheckpoint(fixed), malformed, c.desc);
+      continue;
+    }
+    const cp = parseCheckpoint(fixed);
+    assert.equal(cp.origin, c.wantOrigin, c.desc);
+    assert.equal(cp.size, BigInt(c.wantSize), c.desc);
+    assert.equal(cp.extensions.map((e) => e + '\n').join(''), c.wantRest, c.desc);
+    assert.equal(formatCheckpoint(cp), fixed);
+  }
+});
+
+test('additional strict cases (derived from the spec)', () => {
+  for (const c of V.additionalStrictCasesDerived) {
+    if (c.wantErr) assert.throws(() => parseCheckpoint(c.in), malformed, c.desc);
+    else assert.equal(formatCheckpoint(parseCheckpoint(c.in)), c.in, c.desc);
+  }
+  const empty = parseCheckpoint('example.com/log\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n');
+  assert.deepEqual([empty.size, empty.rootHash], [0n, EMPTY_ROOT]);
+});
+
+test('strict parsing beyond the vectors', () => {
+  const ok = `example.com/log\n18446744073709551615\n${ROOT32}\n`;
+  assert.equal(parseCheckpoint(ok).size, (1n << 64n) - 1n);
+  const bad = [
+    `example.com/log\n18446744073709551616\n${ROOT32}\n`, // 2^64
+    `example.com/log\n-0\n${ROOT32}\n`,
+    `example.com/log\n 5\n${ROOT32}\n`,
+    `example.com/log\n5 \n${ROOT32}\n`,
+    `example.com/log\n5\n${ROOT32.replace('=', '')}\n`, // unpadded
+    `example.com/log\n5\n${ROOT32}\n\n`, // empty extension
+    `example.com/log\n5\n${ROOT32}\next\r\n`,
+    `example.com/log\n5\n${ROOT32}`,
+    `example.com/log\n5\n${ROOT32} \n`,
+    `ex\tample.com/log\n5\n${ROOT32}\n`,
+    `\ud800\n5\n${ROOT32}\n`,
+    `example.com/log\n١٢\n${ROOT32}\n`, // non-ASCII digits
+    `example.com/log\n5\n`,
+    '',
+    '\n',
+  ];
+  for (const text of bad) assert.throws(() => parseCheckpoint(text), malformed, JSON.stringify(text));
+  const root = leafHash(utf8('x'));
+  const fmtBad: Checkpoint[] = [
+    { origin: '', size: 1n, rootHash: root, extensions: [] },
+    { origin: 'a\nb', size: 1n, rootHash: root, extensions: [] },
+    { origin: 'a', size: -1n, rootHash: root, extensions: [] },
+    { origin: 'a', size: 1n << 64n, rootHash: root, extensions: [] },
+    { origin: 'a', size: 0n, rootHash: root, extensions: [] },
+    { origin: 'a', size: 1n, rootHash: root, extensions: [''] },
+    { origin: 'a', size: 1n, rootHash: root, extensions: ['x\ny'] },
+  ];
+  for (const c of fmtBad) assert.throws(() => formatCheckpoint(c), malformed);
+  const ext: Checkpoint = { origin: 'go.sum database tree', size: 7n, rootHash: root, extensions: ['e1', 'e 2'] };
+  assert.deepEqual(parseCheckpoint(formatCheckpoint(ext)), ext);
+});
+
+test('spec examples parse (signatures cannot be verified: no published keys)', () => {
+  for (const name of ['spec-examples/checkpoint.txt', 'spec-examples/cosigned-checkpoint.txt']) {
+    const note = parseNote(read(name));
+    const cp = parseCheckpoint(note.text);
+    assert.equal(cp.origin, 'example.com/behind-the-sofa');
+    assert.equal(cp.size, 20852163n);
+    assert.equal(note.signatures[0]!.keyId, 0x033de0ae);
+  }
+  const cosigned = parseNote(read('spec-examples/cosigned-checkpoint.txt'));
+  assert.equal(parseCosignature(cosigned.signatures[1]!.signature).timestamp, 1679315147n);
+});
+
+test('real sum.golang.org checkpoint: origin differs from the key name', async () => {
+  const c = JSON.parse(read('signed-note.json')).verify.find((x: any) => x.id === 'sum.golang.org-real-checkpoint');
+  const opened = await openNote(c.note, c.vkeys.map(ed25519NoteVerifier));
+  const cp = parseCheckpoint(opened.text);
+  assert.equal(cp.origin, 'go.sum database tree');
+  assert.equal(cp.size, 30055305n);
+  assert.equal(opened.verified[0]!.name, 'sum.golang.org');
+});
+
+/** Every single-byte change (3 variants per byte) and every truncation of `note`. */
+function* mutations(note: Uint8Array): Generator<[string, Uint8Array]> {
+  for (let len = 0; len < note.length; len++) yield [`truncated to ${len}`, note.slice(0, len)];
+  for (let i = 0; i < note.length; i++) {
+    for (const x of [0x01, 0x20, 0x80]) {
+      const m = note.slice();
+      m[i]! ^= x;
+      yield [`byte ${i} ^ ${x}`, m];
+    }
+  }
+}
+
+async function openCheckpoint(note: Uint8Array, verifiers: NoteVerifier[]): Promise<string[]> {
+  const opened = await openNote(note, verifiers);
+  parseCheckpoint(opened.text);
+  return opened.verified.map((s) => s.name);
+}
+
+const REJECT: ErrorCode[] = ['ERR_NOTE_MALFORMED', 'ERR_NOTE_UNVERIFIED', 'ERR_NOTE_SIGNATURE_INVALID', 'ERR_CHECKPOINT_MALFORMED'];
+
+test('adversarial: every single-byte change and truncation of a signed checkpoint is rejected', async () => {
+  const key = await importEd25519Seed(fromHex('0f'.repeat(32)));
+  const name = 'example.com/adversarial';
+  const cp: Checkpoint = { origin: name, size: 130n, rootHash: leafHash(utf8('root')), extensions: ['ext'] };
+  const note = utf8(await signNote(formatCheckpoint(cp), [ed25519NoteSigner(name, key.privateKey, key.publicKey)]));
+  const verifiers = [ed25519NoteVerifier(formatVerifierKey(name, 1, key.publicKey))];
+  assert.deepEqual(await openCheckpoint(note, verifiers), [name]);
+  let count = 0;
+  for (const [what, m] of mutations(note)) {
+    await assert.rejects(openCheckpoint(m, verifiers), (e) => e instanceof AttestError && REJECT.includes(e.code), what);
+    count++;
+  }
+  assert.equal(count, note.length * 4);
+});
+
+test('adversarial: no mutation of the cosigned example keeps all three signatures valid', async () => {
+  const d = JSON.parse(read('cosignature-v1.json')).derivedEndToEnd;
+  const verifiers = [ed25519NoteVerifier(d.log.vkey), ...d.witnesses.map((w: any) => cosignatureVerifier(w.vkey))];
+  const note = utf8(d.checkpoint);
+  assert.equal((await openCheckpoint(note, verifiers)).length, 3);
+  for (const [what, m] of mutations(note)) {
+    const names = await openCheckpoint(m, verifiers).catch((e: unknown) => {
+      assert.ok(e instanceof AttestError && REJECT.includes(e.code), what);
+      return [] as string[];
+    });
+    // A renamed or re-keyed line is ignored (unknown key): the note then lacks a signer.
+    assert.ok(names.length < 3, what);
+  }
+});
