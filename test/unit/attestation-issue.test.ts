@@ -1,0 +1,92 @@
+/**
+ * Attestations and receipts issued by mcp-attest verify under each algorithm of the table,
+ * and our own negative dimensions the published vectors do not cover: server and tool
+ * mismatch, TTL edges at exactly +-30 s, `iat` in the future, signed-but-mismatched `alg`,
+ * duplicate keys and -0 in the envelope text, a refused receipt carrying a result.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { issueAttestation } from '../../src/attestation/build.js';
+import { verifyAttestation } from '../../src/attestation/verify.js';
+import { issueReceipt } from '../../src/receipt/build.js';
+import { verifyReceipt } from '../../src/receipt/verify.js';
+import { signEnvelope, webCryptoSign, type Signer } from '../../src/envelope/sign.js';
+import { getAlgorithm, type AlgName } from '../../src/keys/algorithms.js';
+import type { KeyResolver } from '../../src/envelope/signature.js';
+
+const T0 = Date.parse('2026-11-21T12:00:00Z') / 1000;
+const FP = 'sha256:' + 'ab'.repeat(32);
+
+async function signerFor(alg: AlgName): Promise<{ signer: Signer; keys: KeyResolver }> {
+  const k = await getAlgorithm(alg).generate();
+  const priv = 'privateKey' in k ? k.privateKey : k;
+  const pub = 'publicKey' in k ? k.publicKey : k;
+  const signer: Signer = { iss: 'issuer://t', sub: 'agent:t', alg, keyId: 'k1', sign: webCryptoSign(alg, priv) };
+  return { signer, keys: async (q) => (q.iss === 'issuer://t' && q.alg === alg && q.keyId === 'k1' ? pub : null) };
+}
+
+const input = { tool: 'delete_file', args: { path: '/a.md' }, serverFingerprint: FP, intent: 'tidy up', now: T0, nonceBytes: new Uint8Array(16).fill(7) };
+const failed = (v: { checks: Array<{ status: string; code?: string }> }): string[] => v.checks.filter((c) => c.status === 'fail').map((c) => c.code!);
+
+for (const alg of ['ES256', 'EdDSA', 'RS256', 'HS256'] as const) {
+  test(`${alg}: issued attestation and receipt verify, all dimensions`, async () => {
+    const { signer, keys } = await signerFor(alg);
+    const att = await issueAttestation(signer, input);
+    const v = await verifyAttestation(JSON.stringify(att), { keys, acceptedAlgs: [alg], now: T0, serverFingerprint: FP, toolName: 'delete_file', args: { path: '/a.md' } });
+    assert.deepEqual(failed(v), []);
+    assert.equal(v.ok, true);
+    assert.equal(v.projectionMatch, true);
+    const r = await issueReceipt(signer, { attestation: att, status: 'executed', result: { ok: 1 }, now: T0 + 1, nonceBytes: new Uint8Array(16) });
+    const rv = await verifyReceipt(JSON.stringify(r), { keys, acceptedAlgs: [alg], attestation: att, result: { ok: 1 } });
+    assert.deepEqual(failed(rv), []);
+  });
+}
+
+test('server mismatch, tool mismatch and argument mismatch each fail with their code', async () => {
+  const { signer, keys } = await signerFor('ES256');
+  const att = await issueAttestation(signer, input);
+  const v = await verifyAttestation(att as never, { keys, acceptedAlgs: ['ES256'], now: T0, serverFingerprint: 'sha256:' + '00'.repeat(32), toolName: 'rm', args: { path: '/b.md' } });
+  assert.deepEqual(failed(v).sort(), ['ERR_ARGS_COMMITMENT_MISMATCH', 'ERR_SERVER_MISMATCH', 'ERR_TOOL_MISMATCH']);
+});
+
+test('TTL edges: exactly iat-30 and iat+exp+30 pass, one second beyond fails', async () => {
+  const { signer, keys } = await signerFor('ES256');
+  const att = await issueAttestation(signer, input);
+  const at = async (now: number): Promise<string[]> => failed(await verifyAttestation(att as never, { keys, acceptedAlgs: ['ES256'], now }));
+  assert.deepEqual(await at(T0 - 30), []);
+  assert.deepEqual(await at(T0 + 300 + 30), []);
+  assert.deepEqual(await at(T0 - 31), ['ERR_TTL_NOT_YET_VALID']);
+  assert.deepEqual(await at(T0 + 331), ['ERR_TTL_EXPIRED']);
+});
+
+test('a top-level alg that differs from issuerAsserted.alg fails even when signed', async () => {
+  const { signer, keys } = await signerFor('HS256');
+  const att = await issueAttestation(signer, input);
+  const { signature: _s, ...body } = att;
+  const resigned = await signEnvelope(signer, { ...body, alg: 'ES256' });
+  const v = await verifyAttestation(resigned as never, { keys, acceptedAlgs: ['HS256', 'ES256'], now: T0 });
+  assert.ok(failed(v).includes('ERR_ALG_DOWNGRADE'));
+  assert.equal(v.ok, false);
+});
+
+test('hostile envelope text: duplicate keys, -0, a non-canonical timestamp', async () => {
+  const { signer, keys } = await signerFor('ES256');
+  const text = JSON.stringify(await issueAttestation(signer, input));
+  const dup = text.replace('"version":1', '"version":1,"version":1');
+  assert.deepEqual(failed(await verifyAttestation(dup, { keys, now: T0 })), ['ERR_JSON_DUPLICATE_KEY']);
+  const negZero = text.replace('"expSeconds":300', '"expSeconds":-0');
+  assert.deepEqual(failed(await verifyAttestation(negZero, { keys, now: T0 })), ['ERR_JSON_NUMBER']);
+  const offset = text.replace(/"iat":"([^"]+)Z"/, '"iat":"$1+00:00"');
+  const codes = failed(await verifyAttestation(offset, { keys, acceptedAlgs: ['ES256'], now: T0 }));
+  assert.deepEqual(codes.sort(), ['ERR_SIGNATURE_INVALID', 'ERR_TIME_INVALID']);
+});
+
+test('a refused receipt must not carry a result commitment', async () => {
+  const { signer, keys } = await signerFor('ES256');
+  const att = await issueAttestation(signer, input);
+  const r = await issueReceipt(signer, { attestation: att, status: 'executed', result: { ok: 1 }, now: T0, nonceBytes: new Uint8Array(16) });
+  const { signature: _s, ...body } = r;
+  const bad = await signEnvelope(signer, { ...body, outcomeDerived: { ...body.outcomeDerived, status: 'refused' as const } });
+  const v = await verifyReceipt(bad as never, { keys, attestation: att });
+  assert.deepEqual(failed(v), ['ERR_SCHEMA']);
+});

@@ -1,0 +1,101 @@
+/**
+ * The durable log: init (0600 keys, never overwritten), SQLite appends from two connections
+ * against the in-memory reference tree, proofs, tiles export read back, and log
+ * verification of what the recorder writes.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, statSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initHome } from '../../src/store/identity.js';
+import { homePaths } from '../../src/store/home.js';
+import { LogDb } from '../../src/store/log-db.js';
+import { exportTiles, readTilesDir } from '../../src/store/tiles.js';
+import { MemoryTree } from '../../src/log/memory-tree.js';
+import { leafHash } from '../../src/log/hash.js';
+import { verifyInclusion, verifyConsistency } from '../../src/log/proof.js';
+import { Recorder } from '../../src/proxy/recorder.js';
+import { verifyLog } from '../../src/verify/log.js';
+import { policyKeyResolver } from '../../src/verify/policy.js';
+import { trustPolicyOf } from '../../src/cli/cmd-keys.js';
+import { isAttestError } from '../../src/errors.js';
+
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'mcp-attest-unit-'));
+
+test('init writes private keys 0600 and never overwrites them', async () => {
+  const home = tmp();
+  await initHome(home);
+  const p = homePaths(home);
+  assert.equal(statSync(p.issuerKey).mode & 0o777, 0o600);
+  assert.equal(statSync(p.logKey).mode & 0o777, 0o600);
+  await assert.rejects(initHome(home), (e) => isAttestError(e, 'ERR_KEY_EXISTS'));
+  rmSync(home, { recursive: true });
+});
+
+test('appends from two connections build the same tree as the reference; proofs verify', () => {
+  const dir = tmp();
+  const a = new LogDb(join(dir, 'log.db'));
+  const b = new LogDb(join(dir, 'log.db'));
+  const ref = new MemoryTree();
+  for (let i = 0; i < 300; i++) {
+    const data = new TextEncoder().encode(`entry ${i}`);
+    const index = (i % 3 === 0 ? b : a).append(() => data);
+    assert.equal(index, ref.append(data));
+  }
+  assert.deepEqual(a.root(), ref.root());
+  for (const size of [1n, 7n, 256n, 257n, 300n]) assert.deepEqual(b.root(size), ref.root(size));
+  const proof = a.inclusionProof(123n, 300n);
+  assert.ok(verifyInclusion(123n, 300n, leafHash(new TextEncoder().encode('entry 123')), proof, a.root()));
+  assert.ok(verifyConsistency(100n, 300n, a.root(100n), a.root(), a.consistencyProof(100n, 300n)));
+  a.close();
+  b.close();
+  rmSync(dir, { recursive: true });
+});
+
+async function recordCalls(home: string, n: number): Promise<void> {
+  const r = await Recorder.open(home, { durability: 'normal', checkpointMs: 5 });
+  for (let i = 0; i < n; i++) {
+    const { attestation, callId, index } = await r.attest({ tool: 'echo', args: { i }, intent: 'test', server: { name: 's', fingerprint: 'sha256:' + '11'.repeat(32) }, requestDigest: 'sha256:' + '22'.repeat(32) });
+    await r.receipt({ callId, attestation, attestationIndex: index, status: 'executed', result: { i } });
+  }
+  await r.close();
+}
+
+test('a recorded log verifies; its tiles export reads back and verifies too', async () => {
+  const home = await (async () => { const h = tmp(); await initHome(h); return h; })();
+  await recordCalls(home, 140);
+  const policy = trustPolicyOf((await import('../../src/store/identity.js')).loadIdentity(home));
+  const keys = policyKeyResolver(policy);
+  const db = new LogDb(homePaths(home).db);
+  const report = await verifyLog({ entries: db.entries(), checkpoints: db.checkpoints().map((c) => c.note) }, policy, keys);
+  assert.equal(report.ok, true, JSON.stringify(report.findings));
+  assert.equal(report.size, '280');
+  assert.equal(report.calls, 140);
+  const out = join(home, 'tiles');
+  const latest = db.checkpoints().at(-1)!;
+  exportTiles(out, latest.note, latest.size, (i) => db.entry(i)!, db.read);
+  const t = readTilesDir(out);
+  assert.deepEqual(t.findings, []);
+  const again = await verifyLog({ entries: t.entries, checkpoints: [t.checkpoint] }, policy, keys);
+  assert.equal(again.ok, true);
+  assert.equal(again.size, '280');
+  db.close();
+  rmSync(home, { recursive: true });
+});
+
+test('an attestation without a receipt is reported in flight, not failed', async () => {
+  const home = tmp();
+  await initHome(home);
+  const r = await Recorder.open(home, { durability: 'normal' });
+  await r.attest({ tool: 'echo', args: {}, intent: 'x', server: { name: 's', fingerprint: 'sha256:' + '11'.repeat(32) }, requestDigest: 'sha256:' + '22'.repeat(32) });
+  await r.close();
+  const policy = trustPolicyOf((await import('../../src/store/identity.js')).loadIdentity(home));
+  const db = new LogDb(homePaths(home).db);
+  const report = await verifyLog({ entries: db.entries(), checkpoints: db.checkpoints().map((c) => c.note) }, policy, policyKeyResolver(policy));
+  db.close();
+  assert.equal(report.ok, true);
+  assert.equal(report.inFlight, 1);
+  assert.deepEqual(report.findings.map((f) => f.code), ['NOTE_IN_FLIGHT']);
+  rmSync(home, { recursive: true });
+});
