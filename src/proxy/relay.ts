@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { basename } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { sha256Tagged } from '../bytes/digest.js';
+import { isAttestError } from '../errors.js';
 import type { Attestation } from '../attestation/schema.js';
 import type { OutcomeReason, OutcomeStatus } from '../receipt/schema.js';
 import { LineSplitter, idKey, parseMessage, type RpcMessage } from './lines.js';
@@ -36,6 +37,17 @@ export interface ProxyOptions {
   /** Client side streams (default: process stdin/stdout). */
   input?: Readable;
   output?: Writable;
+}
+
+/** JSON-RPC error code (implementation-defined range) for a call the proxy could not record. */
+export const RECORD_FAILED = -32001;
+
+function describe(e: unknown): string {
+  return isAttestError(e) ? e.code : e instanceof Error ? e.message : String(e);
+}
+
+function report(e: unknown): void {
+  process.stderr.write(`mcp-attest: ${e instanceof Error ? e.message : String(e)}${isAttestError(e) ? ` (${e.code})` : ''}\n`);
 }
 
 interface PendingCall { callId: string; attestation: Attestation; index: bigint; cancelled: boolean }
@@ -65,9 +77,9 @@ export class AttestingProxy {
       void this.shutdown('upstream_exited', 3).then(resolveDone);
     });
     this.child.on('exit', (code) => void this.shutdown('upstream_exited', code ?? 1).then(resolveDone));
-    this.pipe(this.child.stdout!, (line) => (this.toClient = this.toClient.then(() => this.fromUpstream(line))));
+    this.pipe(this.child.stdout!, (line) => (this.toClient = this.toClient.then(() => this.fromUpstream(line)).catch(report)));
     const input = o.input ?? process.stdin;
-    this.pipe(input, (line) => (this.toUpstream = this.toUpstream.then(() => this.fromClient(line))), () => {
+    this.pipe(input, (line) => (this.toUpstream = this.toUpstream.then(() => this.fromClient(line)).catch(report)), () => {
       this.clientGone = true;
       void this.toUpstream.then(() => this.child.stdin?.end());
       // Give the upstream a moment to answer what it has, then stop it.
@@ -110,10 +122,18 @@ export class AttestingProxy {
     const meta = (params['_meta'] ?? {}) as Record<string, unknown>;
     const intent = typeof meta[INTENT_META_KEY] === 'string' && meta[INTENT_META_KEY] !== '' ? (meta[INTENT_META_KEY] as string) : DEFAULT_INTENT;
     const capability = typeof meta[CAPABILITY_META_KEY] === 'string' ? (meta[CAPABILITY_META_KEY] as string) : undefined;
-    const { attestation, callId, index } = await this.recorder.attest({
-      tool: String(params['name']), args: params['arguments'], intent, server: { name: this.serverName, fingerprint: this.fingerprint },
-      requestDigest: sha256Tagged(line), ...(capability === undefined ? {} : { requestedCapability: capability }),
-    });
+    let recorded;
+    try {
+      recorded = await this.recorder.attest({
+        tool: String(params['name']), args: params['arguments'], intent, server: { name: this.serverName, fingerprint: this.fingerprint },
+        requestDigest: sha256Tagged(line), ...(capability === undefined ? {} : { requestedCapability: capability }),
+      });
+    } catch (e) {
+      // Fail closed: a call that cannot be recorded is not forwarded.
+      report(e);
+      return this.writeClient(JSON.stringify({ jsonrpc: '2.0', id: msg.id, error: { code: RECORD_FAILED, message: `mcp-attest: call not forwarded, it could not be recorded (${describe(e)})` } }));
+    }
+    const { attestation, callId, index } = recorded;
     this.pending.set(idKey(msg.id), { callId, attestation, index, cancelled: false });
     if (meta['attestation'] === undefined) params['_meta'] = { ...meta, attestation };
     this.writeUpstream(JSON.stringify({ ...msg, params }));
@@ -130,7 +150,14 @@ export class AttestingProxy {
     if (!p) return this.writeClient(line);
     this.pending.delete(key);
     const { status, reason, value } = outcomeOf(msg);
-    const receiptIndex = await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status, ...(reason ? { reason } : {}), result: value });
+    let receiptIndex: bigint;
+    try {
+      receiptIndex = await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status, ...(reason ? { reason } : {}), result: value });
+    } catch (e) {
+      // Fail closed: an unrecorded response is not released; the client learns why.
+      report(e);
+      return this.writeClient(JSON.stringify({ jsonrpc: '2.0', id: msg.id, error: { code: RECORD_FAILED, message: `mcp-attest: response withheld, its receipt could not be recorded (${describe(e)})` } }));
+    }
     if (this.o.receiptMeta === false || !msg.result) return this.writeClient(line);
     const ref = { callId: p.callId, origin: this.recorder.identity.log.origin, attestationIndex: p.index.toString(), receiptIndex: receiptIndex.toString() };
     const meta = { ...((msg.result['_meta'] ?? {}) as Record<string, unknown>), [RECEIPT_META_KEY]: ref };
