@@ -63,33 +63,29 @@ export function algOfDer(der: Uint8Array): AlgName {
   throw new AttestError('ERR_KEY_INVALID', 'unsupported key type');
 }
 
+async function importPem(pem: string, label: string, format: 'spki' | 'pkcs8', usage: KeyUsage): Promise<{ alg: AlgName; key: CryptoKey }> {
+  const decoded = decodePem(pem);
+  if (decoded.label !== label) throw new AttestError('ERR_KEY_INVALID', `expected a ${label} PEM`);
+  const alg = algOfDer(decoded.der);
+  try {
+    const key = await crypto.subtle.importKey(format, decoded.der as BufferSource, getAlgorithm(alg).importParams, true, [usage]);
+    return { alg, key };
+  } catch (cause) {
+    throw new AttestError('ERR_KEY_INVALID', `invalid ${label.toLowerCase()}`, { cause });
+  }
+}
+
 /**
  * Import a public verification key from SPKI PEM. The algorithm comes from the key itself.
  * Throws `ERR_KEY_INVALID`.
  */
-export async function importPublicPem(pem: string): Promise<{ alg: AlgName; key: CryptoKey }> {
-  const { label, der } = decodePem(pem);
-  if (label !== 'PUBLIC KEY') throw new AttestError('ERR_KEY_INVALID', 'expected a PUBLIC KEY PEM');
-  const alg = algOfDer(der);
-  try {
-    const key = await crypto.subtle.importKey('spki', der as BufferSource, getAlgorithm(alg).importParams, true, ['verify']);
-    return { alg, key };
-  } catch (cause) {
-    throw new AttestError('ERR_KEY_INVALID', 'invalid public key', { cause });
-  }
+export function importPublicPem(pem: string): Promise<{ alg: AlgName; key: CryptoKey }> {
+  return importPem(pem, 'PUBLIC KEY', 'spki', 'verify');
 }
 
 /** Import a PKCS#8 PEM private key for signing. Throws `ERR_KEY_INVALID`. */
-export async function importPrivatePem(pem: string): Promise<{ alg: AlgName; key: CryptoKey }> {
-  const { label, der } = decodePem(pem);
-  if (label !== 'PRIVATE KEY') throw new AttestError('ERR_KEY_INVALID', 'expected a PRIVATE KEY PEM');
-  const alg = algOfDer(der);
-  try {
-    const key = await crypto.subtle.importKey('pkcs8', der as BufferSource, getAlgorithm(alg).importParams, true, ['sign']);
-    return { alg, key };
-  } catch (cause) {
-    throw new AttestError('ERR_KEY_INVALID', 'invalid private key', { cause });
-  }
+export function importPrivatePem(pem: string): Promise<{ alg: AlgName; key: CryptoKey }> {
+  return importPem(pem, 'PRIVATE KEY', 'pkcs8', 'sign');
 }
 
 /** Import a raw HMAC secret (HS256); at least 32 bytes. Throws `ERR_KEY_INVALID`. */
