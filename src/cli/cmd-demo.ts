@@ -7,7 +7,7 @@
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -52,6 +52,12 @@ async function drive(home: string, scratch: string): Promise<void> {
   await client.close();
 }
 
+/** How the user ran us: `mcp-attest` when installed, else `node <path to main.js>`. */
+function invokedAs(): string {
+  const script = process.argv[1] ?? '';
+  return script.endsWith('main.js') ? `node ${relative(process.cwd(), script) || script}` : 'mcp-attest';
+}
+
 /** Register `demo`. */
 export function registerDemoCommand(program: Command): void {
   program.command('demo')
@@ -75,7 +81,8 @@ export function registerDemoCommand(program: Command): void {
       db.close();
       out(`\n${report.ok ? 'VERIFIED' : 'FAILED'}  ${report.size} log entries, checkpoint at ${report.checkpointSize}; ${report.calls} calls, ${report.receipts} receipts`);
       for (const f of report.findings) out(`  ${f.severity}  ${f.code}  ${f.message}`);
-      out(`\nNext: mcp-attest log show --home ${home}\n      mcp-attest trust export --home ${home} > trust.json\n      mcp-attest verify ${home} --trust trust.json`);
+      const me = invokedAs();
+      out(`\nNext: ${me} log show --home ${home}\n      ${me} trust export --home ${home} > trust.json\n      ${me} verify ${home} --trust trust.json`);
       process.exitCode = report.ok ? EXIT_OK : EXIT_FAILED;
     });
 }
