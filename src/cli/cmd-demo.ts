@@ -13,7 +13,7 @@ import type { Command } from 'commander';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { resolveHome } from '../store/home.js';
-import { initHome, loadIdentity } from '../store/identity.js';
+import { ensureHome, loadIdentity } from '../store/identity.js';
 import { LogDb } from '../store/log-db.js';
 import { homePaths } from '../store/home.js';
 import { verifyLog } from '../verify/log.js';
@@ -68,11 +68,7 @@ export function registerDemoCommand(program: Command): void {
       const scratch = mkdtempSync(join(tmpdir(), 'mcp-attest-scratch-'));
       mkdirSync(join(scratch, 'notes'));
       writeFileSync(join(scratch, 'notes', 'todo.txt'), 'archive Q3\n');
-      try {
-        loadIdentity(home);
-      } catch {
-        await initHome(home, { sub: 'agent:demo' });
-      }
+      await ensureHome(home, { sub: 'agent:demo' });
       out(`mcp-attest demo\n  data directory  ${home}\n  upstream        @modelcontextprotocol/server-filesystem on ${scratch}\n`);
       await drive(home, scratch);
       const policy = trustPolicyOf(loadIdentity(home));

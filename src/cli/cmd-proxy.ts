@@ -3,10 +3,9 @@
  * stdio MCP server. The `--` is optional (some clients strip it): options end at the first
  * positional argument. The data directory is initialized on first use (ES256 issuer).
  */
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { resolveHome, homePaths } from '../store/home.js';
-import { initHome } from '../store/identity.js';
+import { resolveHome } from '../store/home.js';
+import { ensureHome } from '../store/identity.js';
 import { Recorder } from '../proxy/recorder.js';
 import { AttestingProxy } from '../proxy/relay.js';
 import { CliExit, EXIT_USAGE, err } from './output.js';
@@ -19,10 +18,8 @@ interface ProxyFlags {
 async function runProxy(command: string, args: string[], o: ProxyFlags): Promise<void> {
   if (o.durability !== 'full' && o.durability !== 'normal') throw new CliExit(EXIT_USAGE, '--durability is full or normal');
   const home = resolveHome(o.home);
-  if (!existsSync(homePaths(home).identity)) {
-    const id = await initHome(home);
-    err(`mcp-attest: initialized ${home} (issuer ${id.iss}, log ${id.log.origin})`);
-  }
+  const { identity: id, created } = await ensureHome(home);
+  if (created) err(`mcp-attest: initialized ${home} (issuer ${id.iss}, log ${id.log.origin})`);
   const recorder = await Recorder.open(home, {
     evidence: o.evidence, durability: o.durability, checkpointMs: Number(o.checkpointMs),
     ...(o.sub ? { sub: o.sub } : {}),

@@ -14,6 +14,7 @@ import { isAttestError } from '../errors.js';
 import type { Attestation } from '../attestation/schema.js';
 import type { OutcomeReason, OutcomeStatus } from '../receipt/schema.js';
 import { LineSplitter, idKey, parseMessage, type RpcMessage } from './lines.js';
+import { addMeta } from './splice.js';
 import { fingerprintOf, type Recorder } from './recorder.js';
 
 /** The `_meta` key of the receipt reference we add to results. */
@@ -108,10 +109,13 @@ export class AttestingProxy {
     if (this.child.stdin?.writable) this.child.stdin.write(line + '\n');
   }
 
+  private errorToClient(id: unknown, code: number, message: string): void {
+    this.writeClient(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } }));
+  }
+
   /** Client -> upstream: attest `tools/call`, note `initialize` ids and cancellations. */
   private async fromClient(line: string): Promise<void> {
-    const interesting = line.includes('"tools/call"') || line.includes('"initialize"') || line.includes('notifications/cancelled');
-    const msg = interesting ? parseMessage(line) : null;
+    const msg = parseMessage(line);
     if (msg?.method === 'initialize' && msg.id !== undefined) this.initIds.add(idKey(msg.id));
     if (msg?.method === 'notifications/cancelled') {
       const p = this.pending.get(idKey((msg.params ?? {})['requestId']));
@@ -119,24 +123,25 @@ export class AttestingProxy {
     }
     if (msg?.method !== 'tools/call' || msg.id === undefined || msg.id === null) return this.writeUpstream(line);
     const params = (msg.params ?? {}) as Record<string, unknown>;
-    const meta = (params['_meta'] ?? {}) as Record<string, unknown>;
+    const meta = (typeof params['_meta'] === 'object' && params['_meta'] !== null ? params['_meta'] : {}) as Record<string, unknown>;
+    if (typeof params['name'] !== 'string' || params['name'] === '') return this.errorToClient(msg.id, -32602, 'mcp-attest: tools/call without a tool name');
     const intent = typeof meta[INTENT_META_KEY] === 'string' && meta[INTENT_META_KEY] !== '' ? (meta[INTENT_META_KEY] as string) : DEFAULT_INTENT;
     const capability = typeof meta[CAPABILITY_META_KEY] === 'string' ? (meta[CAPABILITY_META_KEY] as string) : undefined;
     let recorded;
     try {
       recorded = await this.recorder.attest({
-        tool: String(params['name']), args: params['arguments'], intent, server: { name: this.serverName, fingerprint: this.fingerprint },
+        tool: params['name'], args: params['arguments'], intent, server: { name: this.serverName, fingerprint: this.fingerprint },
         requestDigest: sha256Tagged(line), ...(capability === undefined ? {} : { requestedCapability: capability }),
       });
     } catch (e) {
       // Fail closed: a call that cannot be recorded is not forwarded.
       report(e);
-      return this.writeClient(JSON.stringify({ jsonrpc: '2.0', id: msg.id, error: { code: RECORD_FAILED, message: `mcp-attest: call not forwarded, it could not be recorded (${describe(e)})` } }));
+      return this.errorToClient(msg.id, RECORD_FAILED, `mcp-attest: call not forwarded, it could not be recorded (${describe(e)})`);
     }
     const { attestation, callId, index } = recorded;
     this.pending.set(idKey(msg.id), { callId, attestation, index, cancelled: false });
-    if (meta['attestation'] === undefined) params['_meta'] = { ...meta, attestation };
-    this.writeUpstream(JSON.stringify({ ...msg, params }));
+    // A client-supplied attestation is never replaced; ours is then only in the log.
+    this.writeUpstream(addMeta(line, 'params', 'attestation', attestation) ?? line);
   }
 
   /** Upstream -> client: learn the server name, write receipts for `tools/call` responses. */
@@ -149,19 +154,18 @@ export class AttestingProxy {
     const p = this.pending.get(key);
     if (!p) return this.writeClient(line);
     this.pending.delete(key);
-    const { status, reason, value } = outcomeOf(msg);
+    const { status, reason, value } = outcomeOf(msg, p.cancelled);
     let receiptIndex: bigint;
     try {
       receiptIndex = await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status, ...(reason ? { reason } : {}), result: value });
     } catch (e) {
       // Fail closed: an unrecorded response is not released; the client learns why.
       report(e);
-      return this.writeClient(JSON.stringify({ jsonrpc: '2.0', id: msg.id, error: { code: RECORD_FAILED, message: `mcp-attest: response withheld, its receipt could not be recorded (${describe(e)})` } }));
+      return this.errorToClient(msg.id, RECORD_FAILED, `mcp-attest: response withheld, its receipt could not be recorded (${describe(e)})`);
     }
-    if (this.o.receiptMeta === false || !msg.result) return this.writeClient(line);
+    if (this.o.receiptMeta === false) return this.writeClient(line);
     const ref = { callId: p.callId, origin: this.recorder.identity.log.origin, attestationIndex: p.index.toString(), receiptIndex: receiptIndex.toString() };
-    const meta = { ...((msg.result['_meta'] ?? {}) as Record<string, unknown>), [RECEIPT_META_KEY]: ref };
-    this.writeClient(JSON.stringify({ ...msg, result: { ...msg.result, _meta: meta } }));
+    this.writeClient(addMeta(line, 'result', RECEIPT_META_KEY, ref) ?? line);
   }
 
   private learnServerName(msg: RpcMessage): void {
@@ -187,9 +191,20 @@ export class AttestingProxy {
   }
 }
 
-/** Map a JSON-RPC response to a receipt outcome and the value committed to. */
-export function outcomeOf(msg: RpcMessage): { status: OutcomeStatus; reason?: OutcomeReason; value: unknown } {
+/**
+ * Map a JSON-RPC response to a receipt outcome and the value committed to (the `result`
+ * object as received, or `{error}`). A 2026-07-28 `input_required` result is interim:
+ * `errored` with reason `input_required` (the retried request carries its own attestation).
+ * A response to a call the client cancelled keeps its outcome, with reason `cancelled`.
+ */
+export function outcomeOf(msg: RpcMessage, cancelled = false): { status: OutcomeStatus; reason?: OutcomeReason; value: unknown } {
+  const o = baseOutcome(msg);
+  return cancelled && o.status !== 'refused' ? { ...o, reason: 'cancelled' } : o;
+}
+
+function baseOutcome(msg: RpcMessage): { status: OutcomeStatus; reason?: OutcomeReason; value: unknown } {
   if (msg.error !== undefined || !msg.result) return { status: 'errored', reason: 'jsonrpc_error', value: { error: msg.error ?? null } };
+  if (msg.result['resultType'] === 'input_required') return { status: 'errored', reason: 'input_required', value: msg.result };
   if (msg.result['isError'] !== true) return { status: 'executed', value: msg.result };
   const text = (msg.result['content'] as Array<{ text?: unknown }> | undefined)?.[0]?.text;
   if (typeof text === 'string' && text.includes('"attestationError":true')) return { status: 'refused', reason: 'attestation_refused', value: msg.result };

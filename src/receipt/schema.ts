@@ -14,13 +14,15 @@ export type OutcomeStatus = 'executed' | 'refused' | 'errored';
 /**
  * Why a call errored or was refused (mcp-attest extension): `tool_error` (result with
  * `isError: true`), `jsonrpc_error` (an error response), `attestation_refused` (the server
- * refused the attestation), `upstream_exited` / `client_disconnected` / `shutdown` (no answer
- * ever arrived: the call is unanswered), `cancelled` (the client cancelled it).
+ * refused the attestation), `input_required` (an interim 2026-07-28 result: the client
+ * retries with a new request), `upstream_exited` / `client_disconnected` / `shutdown` (no
+ * answer ever arrived: the call is unanswered), `cancelled` (the client cancelled it; with a
+ * result commitment when an answer arrived anyway, without one when none did).
  */
-export const OUTCOME_REASONS = ['tool_error', 'jsonrpc_error', 'attestation_refused', 'upstream_exited', 'client_disconnected', 'shutdown', 'cancelled'] as const;
+export const OUTCOME_REASONS = ['tool_error', 'jsonrpc_error', 'attestation_refused', 'input_required', 'upstream_exited', 'client_disconnected', 'shutdown', 'cancelled'] as const;
 export type OutcomeReason = (typeof OUTCOME_REASONS)[number];
 
-/** Reasons that mean no response was ever received. */
+/** Reasons that mean no response was received (when the receipt commits to no result). */
 export const UNANSWERED_REASONS: readonly OutcomeReason[] = ['upstream_exited', 'client_disconnected', 'shutdown', 'cancelled'];
 
 /** A signed execution receipt. */

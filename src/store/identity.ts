@@ -3,7 +3,7 @@
  * RS256, HS256 also) and an Ed25519 log key. Private keys are written 0600 with O_EXCL:
  * an existing key is never overwritten (`ERR_KEY_EXISTS`). Also loads the identity back.
  */
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, existsSync, linkSync, unlinkSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { AttestError } from '../errors.js';
 import { getAlgorithm, isAlgName, type AlgName } from '../keys/algorithms.js';
@@ -72,8 +72,34 @@ export async function initHome(home: string, o: InitOptions = {}): Promise<Ident
   const origin = o.origin ?? `mcp-attest.local/${id}`;
   const vkey = formatVerifierKey(origin, 0x01, await exportEd25519Public(logPair.publicKey));
   const identity: Identity = { version: 1, iss: `issuer://${id}`, sub: o.sub ?? 'agent:default', issuer, log: { origin, vkey } };
-  writeFileSync(p.identity, JSON.stringify(identity, null, 2) + '\n', { flag: 'wx' });
+  // Published last and atomically (link fails if it exists): a reader sees all or nothing.
+  const tmp = `${p.identity}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(identity, null, 2) + '\n');
+  try {
+    linkSync(tmp, p.identity);
+  } finally {
+    unlinkSync(tmp);
+  }
   return identity;
+}
+
+/**
+ * Load the identity, initializing the directory first if it has none. Safe when several
+ * processes start at once on a new directory: the losers of the race wait (up to 10 s) for
+ * the winner's `identity.json`. Returns the identity and whether this call created it.
+ */
+export async function ensureHome(home: string, o: InitOptions = {}): Promise<{ identity: Identity; created: boolean }> {
+  if (existsSync(homePaths(home).identity)) return { identity: loadIdentity(home), created: false };
+  try {
+    return { identity: await initHome(home, o), created: true };
+  } catch (e) {
+    if (!(e instanceof AttestError && e.code === 'ERR_KEY_EXISTS')) throw e;
+  }
+  for (let waited = 0; waited < 10_000; waited += 50) {
+    if (existsSync(homePaths(home).identity)) return { identity: loadIdentity(home), created: false };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new AttestError('ERR_STORE_IO', `data directory ${home} is being initialized by another process that did not finish`, { path: home });
 }
 
 /** Read `identity.json`. Throws `ERR_HOME_MISSING` when the directory is not initialized. */

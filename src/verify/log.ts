@@ -101,8 +101,9 @@ async function checkReceiptRecord(r: ReceiptRecord, position: bigint, calls: Map
   const v = await verifyReceipt(r.receipt, { keys, acceptedAlgs: policy.acceptedAlgorithms, ...(pending ? { attestation: pending.record.attestation } : {}) });
   for (const c of v.checks) if (c.status === 'fail') findings.push(fromCheck(c, position, 'receipt'));
   if (pending) pending.answered = true;
-  const reason = (r.receipt['outcomeDerived'] as Record<string, unknown> | undefined)?.['reason'];
-  if (UNANSWERED_REASONS.includes(reason as OutcomeReason)) {
+  const outcome = (r.receipt['outcomeDerived'] ?? {}) as Record<string, unknown>;
+  const reason = outcome['reason'];
+  if (UNANSWERED_REASONS.includes(reason as OutcomeReason) && outcome['resultCommitment'] === undefined) {
     findings.push(notice('NOTE_UNANSWERED', `call ${r.callId} was never answered (${String(reason)})`, position));
     return true;
   }

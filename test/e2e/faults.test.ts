@@ -1,0 +1,142 @@
+/**
+ * Faults around the proxy: the upstream dies mid-call, the client goes away mid-call, two
+ * proxies append to one home at once, the proxy is killed with SIGKILL. In every case the
+ * log must stay verifiable and hold everything that was acknowledged, and a call that got
+ * no answer must be recorded as unanswered (or stay visibly in flight), never as executed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  EVERYTHING, RECEIPT_KEY, RawPeer, cli, codes, connectProxied, exportTrust, initializeRequest, logShow, rawServer, readLog,
+  scope, verify, waitCheckpointed, waitFor,
+} from './helpers.js';
+
+type Ref = { callId: string; attestationIndex: string; receiptIndex: string };
+const refOf = (r: unknown): Ref => ((r as CallToolResult)._meta as Record<string, Ref>)[RECEIPT_KEY]!;
+
+test('upstream crashes mid-call: the client sees the close, the call is receipted upstream_exited', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const raw = rawServer(s);
+  const { client } = await connectProxied(s, raw.argv);
+  let closed = false;
+  client.onclose = () => (closed = true);
+  await client.callTool({ name: 'meta', arguments: {} });
+  await assert.rejects(client.callTool({ name: 'crash', arguments: {} }), /closed/i);
+  assert.equal(closed, true);
+
+  await waitCheckpointed(s.home, 4);
+  assert.deepEqual(logShow(s.home).map((r) => [r.tool, r.status, r.reason]), [['meta', 'executed', null], ['crash', 'errored', 'upstream_exited']]);
+  const { status, report } = verify(s.home, exportTrust(s.home));
+  assert.equal(status, 0, JSON.stringify(report.findings));
+  assert.deepEqual([report.size, report.checkpointSize, report.calls, report.receipts, report.unanswered, report.inFlight], ['4', '4', 2, 2, 1, 0]);
+  assert.deepEqual(report.findings.map((f) => [f.code, f.index]), [['NOTE_UNANSWERED', '3']]);
+});
+
+test('client disconnects while a call is pending: the call is receipted client_disconnected', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const raw = rawServer(s);
+  const { client } = await connectProxied(s, raw.argv);
+  await client.callTool({ name: 'meta', arguments: {} });
+  const pending = client.callTool({ name: 'hang', arguments: {} });
+  const outcome = pending.then(() => 'answered', (e: Error) => e.message);
+  await waitFor('the hang call upstream', () => raw.received().some((l) => l.includes('"hang"')));
+  await client.close();
+  assert.match(await outcome, /closed/i);
+
+  await waitCheckpointed(s.home, 4);
+  assert.deepEqual(logShow(s.home).map((r) => [r.tool, r.status, r.reason]), [['meta', 'executed', null], ['hang', 'errored', 'client_disconnected']]);
+  const { status, report } = verify(s.home, exportTrust(s.home));
+  assert.equal(status, 0, JSON.stringify(report.findings));
+  assert.deepEqual([report.calls, report.receipts, report.unanswered, report.inFlight], [2, 2, 1, 0]);
+  assert.deepEqual(codes(report, 'notice'), ['NOTE_UNANSWERED']);
+});
+
+test('two proxies append to one home at once: nothing lost, the log verifies', { timeout: 120_000 }, async (t) => {
+  const s = scope(t);
+  const CALLS = 30;
+  // Initialized first: two proxies auto-initializing one fresh home race (one exits with
+  // ERR_KEY_EXISTS); this test is about concurrent appends.
+  assert.equal(cli(['init', '--home', s.home]).status, 0);
+  const clients = await Promise.all([connectProxied(s, [EVERYTHING]), connectProxied(s, [EVERYTHING])]);
+  const refs = await Promise.all(clients.map(async ({ client }, c) => {
+    const out: Ref[] = [];
+    for (let i = 0; i < CALLS; i++) out.push(refOf(await client.callTool({ name: 'echo', arguments: { message: `client ${c} call ${i}` } })));
+    return out;
+  }));
+  await Promise.all(clients.map(({ client }) => client.close()));
+
+  const { entries } = await waitCheckpointed(s.home, 2 * CALLS * 2);
+  const all = refs.flat();
+  assert.equal(new Set(all.map((r) => r.callId)).size, 2 * CALLS);
+  const indices = all.flatMap((r) => [Number(r.attestationIndex), Number(r.receiptIndex)]).sort((a, b) => a - b);
+  assert.deepEqual(indices, [...Array(2 * CALLS * 2).keys()], 'every acknowledged entry sits at its own index');
+  for (const r of all) {
+    assert.equal(entries[Number(r.attestationIndex)]!['callId'], r.callId);
+    assert.equal(entries[Number(r.receiptIndex)]!['callId'], r.callId);
+    assert.equal(entries[Number(r.receiptIndex)]!['attestationIndex'], r.attestationIndex);
+  }
+  entries.forEach((e, i) => assert.equal(e['index'], String(i)));
+  const first = refs[0]!.map((r) => Number(r.attestationIndex));
+  assert.notEqual(first[first.length - 1]! - first[0]!, 2 * (CALLS - 1), 'the two sessions interleaved their appends');
+
+  const { status, report } = verify(s.home, exportTrust(s.home));
+  assert.equal(status, 0, JSON.stringify(report.findings));
+  assert.deepEqual([report.size, report.checkpointSize, report.calls, report.receipts, report.unanswered, report.inFlight],
+    [String(4 * CALLS), String(4 * CALLS), 2 * CALLS, 2 * CALLS, 0, 0]);
+  assert.deepEqual(report.findings, []);
+});
+
+test('proxy killed with SIGKILL: what was acknowledged is in the log, it verifies, a new session continues it', { timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  const raw = rawServer(s);
+  const peer = RawPeer.proxy(s, raw.argv, ['--checkpoint-ms', '2000']);
+  peer.send(initializeRequest(0));
+  await peer.response(0);
+  peer.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  const acked: Ref[] = [];
+  for (let id = 1; id <= 3; id++) {
+    peer.send({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'meta', arguments: { n: id } } });
+    acked.push(refOf((JSON.parse(await peer.response(id)) as { result: unknown }).result));
+  }
+  await waitCheckpointed(s.home, 6);
+  // A fourth call is attested (durably, before it is forwarded) but never answered; the
+  // kill comes well inside the 2 s checkpoint window, so no checkpoint covers it.
+  peer.send({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'hang', arguments: {} } });
+  await waitFor('the hang call upstream', () => raw.received().some((l) => l.includes('"hang"')));
+  peer.proc.kill('SIGKILL');
+  assert.equal(await peer.exited, null);
+  await waitFor('the upstream to exit', () => raw.pid() !== null && !isAlive(raw.pid()!));
+
+  const { entries } = readLog(s.home);
+  assert.equal(entries.length, 7);
+  for (const r of acked) assert.equal(entries[Number(r.receiptIndex)]!['callId'], r.callId);
+  assert.equal(entries[6]!['tool'], 'hang');
+  const trust = exportTrust(s.home);
+  const after = verify(s.home, trust);
+  assert.equal(after.status, 0, JSON.stringify(after.report.findings));
+  assert.deepEqual([after.report.size, after.report.checkpointSize, after.report.calls, after.report.receipts, after.report.inFlight], ['7', '6', 4, 3, 1]);
+  assert.deepEqual(after.report.findings.map((f) => [f.severity, f.code, f.index]), [['notice', 'NOTE_IN_FLIGHT', '6'], ['notice', 'NOTE_UNCHECKPOINTED', undefined]]);
+  assert.deepEqual(logShow(s.home).map((r) => r.status), ['executed', 'executed', 'executed', null]);
+
+  // A new session on the same home appends after the killed one and checkpoints everything.
+  const next = RawPeer.proxy(s, raw.argv);
+  next.send({ jsonrpc: '2.0', id: 'again', method: 'tools/call', params: { name: 'meta', arguments: {}, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } } });
+  assert.equal(refOf((JSON.parse(await next.response('again')) as { result: unknown }).result).attestationIndex, '7');
+  next.proc.stdin.end();
+  assert.equal(await next.exited, 0);
+  const final = verify(s.home, trust);
+  assert.equal(final.status, 0, JSON.stringify(final.report.findings));
+  assert.deepEqual([final.report.size, final.report.checkpointSize, final.report.calls, final.report.receipts, final.report.inFlight], ['9', '9', 5, 4, 1]);
+  assert.deepEqual(final.report.findings.map((f) => [f.code, f.index]), [['NOTE_IN_FLIGHT', '6']]);
+});
+
+/** True while `pid` runs (a zombie awaiting its reaper counts as gone). */
+function isAlive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Wire edges of the relay: a `tools/call` whose method is spelled with a JSON escape is still
+ * attested; the request and the result reach the other side byte for byte (integers beyond
+ * 2^53, number spellings, escapes) apart from the spliced `_meta` member; an interim
+ * `input_required` result is receipted as such; two proxies started at once on a new data
+ * directory both come up (one initializes it, the other waits for it).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RawPeer, codes, exportTrust, logShow, rawServer, readLog, scope, verify, waitCheckpointed, waitFor } from './helpers.js';
+
+test('an escaped tools\\/call is attested; its bytes, big integers included, arrive unchanged', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const raw = rawServer(s);
+  const peer = RawPeer.proxy(s, raw.argv);
+  const reply = '{"jsonrpc":"2.0","id":$ID,"result":{"content":[{"type":"text","text":"\\u00e9"}],"n":9007199254740993,"f":1.50}}';
+  const sent = peer.send(`{"jsonrpc":"2.0","id":5,"method":"tools\\/call","params":{"name":"raw","arguments":{"line":${JSON.stringify(reply)},"big":9007199254740993,"rate":1.50}}}`);
+  const got = await peer.response(5);
+  const upstream = await waitFor('call upstream', () => raw.received().find((l) => l.includes('"id":5')));
+  const attestation = (JSON.parse(upstream) as { params: { _meta: { attestation: unknown } } }).params._meta.attestation;
+  assert.ok(attestation, 'the upstream got an attestation');
+  assert.equal(upstream, sent.replace('"params":{', `"params":{"_meta":{"attestation":${JSON.stringify(attestation)}},`));
+  const ref = (JSON.parse(got) as { result: { _meta: Record<string, unknown> } }).result._meta['dev.mcp-attest/receipt'];
+  assert.equal(got, reply.replace('$ID', '5').replace('"result":{', `"result":{"_meta":{"dev.mcp-attest/receipt":${JSON.stringify(ref)}},`));
+  peer.proc.stdin.end();
+  assert.equal(await peer.exited, 0);
+  assert.equal(readLog(s.home).entries.length, 2);
+});
+
+test('an interim input_required result is receipted as errored/input_required; the log verifies', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const raw = rawServer(s);
+  const peer = RawPeer.proxy(s, raw.argv);
+  const reply = '{"jsonrpc":"2.0","id":$ID,"result":{"resultType":"input_required","inputRequests":{"r1":{"method":"elicitation/create","params":{}}}}}';
+  peer.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'raw', arguments: { line: reply } } });
+  await peer.response(1);
+  peer.proc.stdin.end();
+  assert.equal(await peer.exited, 0);
+  assert.deepEqual(logShow(s.home).map((r) => `${r.status}/${r.reason}`), ['errored/input_required']);
+  const { status, report } = verify(s.home, exportTrust(s.home));
+  assert.equal(status, 0);
+  assert.deepEqual([report.unanswered, codes(report, 'notice')], [0, []]);
+});
+
+test('two proxies started at once on a new data directory both serve and share one log', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const raw = rawServer(s);
+  const peers = [RawPeer.proxy(s, raw.argv), RawPeer.proxy(s, raw.argv)];
+  peers.forEach((p, i) => p.send({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'meta', arguments: { i } } }));
+  await Promise.all(peers.map((p, i) => p.response(i)));
+  for (const p of peers) p.proc.stdin.end();
+  assert.deepEqual(await Promise.all(peers.map((p) => p.exited)), [0, 0]);
+  await waitCheckpointed(s.home, 4);
+  const { status, report } = verify(s.home, exportTrust(s.home));
+  assert.equal(status, 0, JSON.stringify(report.findings));
+  assert.equal(report.calls, 2);
+});
