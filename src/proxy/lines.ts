@@ -5,19 +5,27 @@
 
 /** Splits chunks into complete lines (without the LF); keeps the unfinished remainder. */
 export class LineSplitter {
-  private rest = '';
+  // Pieces of the unfinished line: a long message arriving in many chunks is joined once.
+  private rest: string[] = [];
 
   /** Feed a chunk; returns the complete lines it finished. */
   push(chunk: string): string[] {
-    const parts = (this.rest + chunk).split('\n');
-    this.rest = parts.pop()!;
-    return parts;
+    const lines: string[] = [];
+    let start = 0;
+    for (let i = chunk.indexOf('\n'); i >= 0; i = chunk.indexOf('\n', start)) {
+      this.rest.push(chunk.slice(start, i));
+      lines.push(this.rest.join(''));
+      this.rest = [];
+      start = i + 1;
+    }
+    if (start < chunk.length) this.rest.push(chunk.slice(start));
+    return lines;
   }
 
   /** The unterminated tail, if any (on end of stream). */
   flush(): string | null {
-    const r = this.rest;
-    this.rest = '';
+    const r = this.rest.join('');
+    this.rest = [];
     return r.length > 0 ? r : null;
   }
 }

@@ -102,7 +102,8 @@ export class AttestingProxy {
 
   private writeClient(line: string): void {
     const out = this.o.output ?? process.stdout;
-    if (!this.clientGone && out.writable) out.write(line + '\n');
+    // Responses still go out after the client closed its input: it may still be reading.
+    if (out.writable) out.write(line + '\n');
   }
 
   private writeUpstream(line: string): void {

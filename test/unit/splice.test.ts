@@ -38,3 +38,13 @@ test('outcomes: executed, tool error, JSON-RPC error, interim input_required, la
   assert.deepEqual(outcomeOf({ id: 1, result: { resultType: 'input_required' } }).reason, 'input_required');
   assert.deepEqual(outcomeOf({ id: 1, result: { content: [] } }, true), { status: 'executed', reason: 'cancelled', value: { content: [] } });
 });
+
+test('line framing keeps every byte, joins a line split over many chunks, and keeps the tail', async () => {
+  const { LineSplitter } = await import('../../src/proxy/lines.js');
+  const split = new LineSplitter();
+  assert.deepEqual(split.push('{"a":1}\n{"b"'), ['{"a":1}']);
+  assert.deepEqual(split.push(':2'), []);
+  assert.deepEqual(split.push('}\r\n\n{"c"'), ['{"b":2}\r', '']);
+  assert.equal(split.flush(), '{"c"');
+  assert.equal(split.flush(), null);
+});
