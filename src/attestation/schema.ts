@@ -56,7 +56,7 @@ const TOP: ObjectSchema = {
 };
 const ISSUER: ObjectSchema = {
   alg: ['string', true], iss: ['nonempty', true], sub: ['nonempty', true], secretVersion: ['nonempty', true],
-  iat: ['string', true], expSeconds: ['integer', true], nonce: ['nonempty', true],
+  iat: ['timestamp', true], expSeconds: ['integer', true], nonce: ['nonempty', true],
 };
 const PLANNER: ObjectSchema = { intent: ['nonempty', true], requestedCapability: ['string', false] };
 const PAYLOAD: ObjectSchema = { toolCalls: ['array', true] };

@@ -6,13 +6,16 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { LogDb } from '../store/log-db.js';
+import { Recorder } from '../proxy/recorder.js';
 import { homePaths, resolveHome } from '../store/home.js';
 import { loadIdentity } from '../store/identity.js';
 import { exportTiles, isTilesDir, readTilesDir } from '../store/tiles.js';
 import { verifyLog, type LogInput, type LogReport } from '../verify/log.js';
 import { notice, type Finding } from '../verify/findings.js';
 import { policyKeyResolver } from '../verify/policy.js';
-import { keySource } from './keysource.js';
+import { keySource, readInput, type KeyOptions, type KeySource } from './keysource.js';
+import { importSecret } from '../keys/material.js';
+import { isAttestError } from '../errors.js';
 import { trustPolicyOf } from './cmd-keys.js';
 import { CliExit, EXIT_FAILED, EXIT_OK, EXIT_USAGE, out, outJson, jsonReplacer } from './output.js';
 
@@ -46,30 +49,57 @@ function printReport(path: string, r: LogReport): void {
   }
 }
 
-async function verifyCommand(pathArg: string | undefined, o: { home?: string; trust?: string; secret?: string; json?: boolean }): Promise<void> {
+/** Trust material: `--trust`, else (for a data directory) its own keys, with a notice. */
+async function trustFor(loaded: Loaded, o: KeyOptions, pre: Finding[]): Promise<KeySource> {
+  if (o.trust !== undefined) return keySource(o);
+  if (loaded.home === null) throw new CliExit(EXIT_USAGE, 'verifying a log file or tiles directory needs --trust FILE');
+  const policy = trustPolicyOf(loadIdentity(loaded.home));
+  pre.push(notice('NOTE_SELF_TRUST', 'no --trust given: trusting the data directory\'s own keys (an auditor passes --trust)'));
+  const secret = o.secret === undefined ? null : await importSecret(new Uint8Array(readInput(o.secret)));
+  const secrets = new Map(secret ? policy.issuers.filter((i) => i.alg === 'HS256').map((i) => [i.keyId, secret]) : []);
+  return { keys: policyKeyResolver(policy, secrets), accepted: policy.acceptedAlgorithms, policy };
+}
+
+/** A report for a log that could not even be read through: one error finding. */
+function unreadable(path: string, e: unknown): LogReport {
+  const code = isAttestError(e) ? e.code : 'ERR_STORE_CORRUPT';
+  return { ok: false, size: '0', checkpointSize: null, calls: 0, receipts: 0, unanswered: 0, inFlight: 0, findings: [{ severity: 'error', code, message: `cannot read the log at ${path}: ${(e as Error).message}` }] };
+}
+
+async function verifyCommand(pathArg: string | undefined, o: KeyOptions & { home?: string; json?: boolean }): Promise<void> {
   const path = pathArg ?? resolveHome(o.home);
-  const loaded = load(path);
+  let report: LogReport;
+  let loaded: Loaded | null = null;
   try {
-    let ks;
-    const pre: Finding[] = [...loaded.findings];
-    if (o.trust !== undefined) ks = await keySource(o);
-    else if (loaded.home !== null) {
-      const policy = trustPolicyOf(loadIdentity(loaded.home));
-      ks = { keys: policyKeyResolver(policy), accepted: policy.acceptedAlgorithms, policy };
-      pre.push(notice('NOTE_SELF_TRUST', 'no --trust given: trusting the data directory\'s own keys (an auditor passes --trust)'));
-    } else throw new CliExit(EXIT_USAGE, 'verifying a log directory needs --trust FILE');
-    const bar = process.stderr.isTTY && !o.json && loaded.count > 2000 ? new SingleBar({ format: 'verifying {bar} {value}/{total} entries', stream: process.stderr }) : null;
-    bar?.start(loaded.count, 0);
-    const report = await verifyLog(loaded.input, ks.policy!, ks.keys, (n) => bar?.update(n));
-    bar?.stop();
-    report.findings.unshift(...pre);
-    report.ok = !report.findings.some((f) => f.severity === 'error');
-    if (o.json) outJson({ path, verified: report.ok, ...report });
-    else printReport(path, report);
-    process.exitCode = report.ok ? EXIT_OK : EXIT_FAILED;
+    try {
+      loaded = load(path);
+    } catch (e) {
+      if (isAttestError(e, 'ERR_STORE_IO') || e instanceof CliExit) throw e;
+      report = unreadable(path, e);
+    }
+    if (loaded !== null) {
+      const pre: Finding[] = [...loaded.findings];
+      const ks = await trustFor(loaded, o, pre);
+      const bar = process.stderr.isTTY && !o.json && loaded.count > 2000 ? new SingleBar({ format: 'verifying {bar} {value}/{total} entries', stream: process.stderr }) : null;
+      bar?.start(loaded.count, 0);
+      try {
+        report = await verifyLog(loaded.input, ks.policy!, ks.keys, (n) => bar?.update(n));
+        report.findings.unshift(...pre);
+        report.ok = !report.findings.some((f) => f.severity === 'error');
+      } catch (e) {
+        // A store that breaks while being read (corrupt rows, dropped tables) fails the verification.
+        if (isAttestError(e, 'ERR_STORE_IO')) throw e;
+        report = unreadable(path, e);
+      } finally {
+        bar?.stop();
+      }
+    }
   } finally {
-    loaded.close();
+    loaded?.close();
   }
+  if (o.json) outJson({ path, verified: report!.ok, ...report! });
+  else printReport(path, report!);
+  process.exitCode = report!.ok ? EXIT_OK : EXIT_FAILED;
 }
 
 /** Register `verify`, `log export`, `log show`. */
@@ -97,6 +127,15 @@ export function registerLogCommands(program: Command): void {
       } finally {
         db.close();
       }
+    });
+  log.command('checkpoint')
+    .description('sign a checkpoint for the current log size (seals entries a killed proxy left uncovered)')
+    .option('--home <dir>', 'data directory')
+    .action(async (o: { home?: string }) => {
+      const recorder = await Recorder.open(resolveHome(o.home), { evidence: false });
+      const size = recorder.db.size();
+      await recorder.close();
+      out(`checkpoint at size ${size}`);
     });
   log.command('show')
     .description('list the recorded calls: time, server, tool, status, ids')

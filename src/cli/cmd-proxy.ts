@@ -17,6 +17,7 @@ interface ProxyFlags {
 
 async function runProxy(command: string, args: string[], o: ProxyFlags): Promise<void> {
   if (o.durability !== 'full' && o.durability !== 'normal') throw new CliExit(EXIT_USAGE, '--durability is full or normal');
+  if (!/^[1-9][0-9]{0,6}$/.test(o.checkpointMs)) throw new CliExit(EXIT_USAGE, '--checkpoint-ms takes a whole number of milliseconds (1 to 9999999)');
   const home = resolveHome(o.home);
   const { identity: id, created } = await ensureHome(home);
   if (created) err(`mcp-attest: initialized ${home} (issuer ${id.iss}, log ${id.log.origin})`);

@@ -3,14 +3,24 @@
  * present, and each value of the right JSON type. Problems are collected as strings with
  * JSON paths, so a verdict can list them all. No unknown member is ever silently dropped.
  */
+import { parseTimestamp } from './time.js';
 
 /** Expected JSON type of a member. */
-export type FieldType = 'string' | 'nonempty' | 'integer' | 'object' | 'array' | 'digest' | 'hex';
+export type FieldType = 'string' | 'nonempty' | 'integer' | 'object' | 'array' | 'digest' | 'hex' | 'timestamp';
 
 /** A closed object schema: member name -> [type, required]. */
 export type ObjectSchema = Record<string, readonly [FieldType, boolean]>;
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+function isTimestamp(v: unknown): boolean {
+  try {
+    parseTimestamp(v);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function typeOk(t: FieldType, v: unknown): boolean {
   switch (t) {
@@ -21,6 +31,7 @@ function typeOk(t: FieldType, v: unknown): boolean {
     case 'array': return Array.isArray(v);
     case 'digest': return typeof v === 'string' && DIGEST.test(v);
     case 'hex': return typeof v === 'string' && /^([0-9a-f]{2})+$/.test(v);
+    case 'timestamp': return isTimestamp(v);
   }
 }
 

@@ -120,7 +120,8 @@ export class Recorder {
 
   /** Sign and store a checkpoint for the current size, unless one exists for it. */
   checkpoint(): Promise<void> {
-    this.checkpointing = this.checkpointing.then(async () => {
+    // A failed checkpoint must not stop later ones (the final one above all).
+    this.checkpointing = this.checkpointing.catch(() => undefined).then(async () => {
       const size = this.db.size();
       if (this.db.latestCheckpointSize() >= size) return;
       const text = formatCheckpoint({ origin: this.identity.log.origin, size, rootHash: this.db.root(size), extensions: [] });
@@ -133,8 +134,11 @@ export class Recorder {
   async close(): Promise<void> {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    await this.checkpoint();
-    this.db.close();
-    this.evidence?.close();
+    try {
+      await this.checkpoint();
+    } finally {
+      this.db.close();
+      this.evidence?.close();
+    }
   }
 }

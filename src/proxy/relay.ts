@@ -114,6 +114,12 @@ export class AttestingProxy {
     this.writeClient(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } }));
   }
 
+  /** Answer a request the proxy will not forward (notifications are dropped, with a note). */
+  private refuse(id: unknown, code: number, message: string): void {
+    report(new Error(message));
+    if (id !== undefined) this.errorToClient(id, code, message);
+  }
+
   /** Client -> upstream: attest `tools/call`, note `initialize` ids and cancellations. */
   private async fromClient(line: string): Promise<void> {
     const msg = parseMessage(line);
@@ -122,7 +128,12 @@ export class AttestingProxy {
       const p = this.pending.get(idKey((msg.params ?? {})['requestId']));
       if (p) p.cancelled = true;
     }
-    if (msg?.method !== 'tools/call' || msg.id === undefined || msg.id === null) return this.writeUpstream(line);
+    if (msg === null && isBatchWithCall(line)) return this.refuse(null, -32600, 'mcp-attest: batches containing tools/call are not relayed');
+    if (msg?.method !== 'tools/call') return this.writeUpstream(line);
+    // A tools/call that cannot be answered with a receipt is never forwarded unrecorded.
+    if (msg.id === undefined || msg.id === null) return this.refuse(msg.id ?? null, -32600, 'mcp-attest: tools/call without an id is not relayed');
+    if (this.closing) return this.refuse(msg.id, RECORD_FAILED, 'mcp-attest: shutting down, call not forwarded');
+    if (this.pending.has(idKey(msg.id))) return this.refuse(msg.id, -32600, 'mcp-attest: id already in use by a pending call');
     const params = (msg.params ?? {}) as Record<string, unknown>;
     const meta = (typeof params['_meta'] === 'object' && params['_meta'] !== null ? params['_meta'] : {}) as Record<string, unknown>;
     if (typeof params['name'] !== 'string' || params['name'] === '') return this.errorToClient(msg.id, -32602, 'mcp-attest: tools/call without a tool name');
@@ -174,19 +185,27 @@ export class AttestingProxy {
     if (this.o.name === undefined && typeof info?.name === 'string' && info.name !== '') this.serverName = info.name;
   }
 
-  /** Record every unanswered call, write the final checkpoint, close. Idempotent. */
+  /**
+   * Record every unanswered call, write the final checkpoint, close, and let the client's
+   * output drain. Idempotent; never rejects (a failure is reported and exits 3).
+   */
   shutdown(reason: OutcomeReason, code: number): Promise<number> {
     this.closing ??= (async () => {
       await this.toUpstream.catch(() => undefined);
       await this.toClient.catch(() => undefined);
       const why: OutcomeReason = this.clientGone && reason === 'upstream_exited' ? 'client_disconnected' : reason;
+      let failed = false;
       for (const [key, p] of this.pending) {
         this.pending.delete(key);
-        await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status: 'errored', reason: p.cancelled ? 'cancelled' : why });
+        await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status: 'errored', reason: p.cancelled ? 'cancelled' : why })
+          .catch((e: unknown) => { report(e); failed = true; });
       }
-      await this.recorder.close();
+      await this.recorder.close().catch((e: unknown) => { report(e); failed = true; });
       if (this.child.exitCode === null) this.child.kill('SIGTERM');
-      return code;
+      const out = this.o.output ?? process.stdout;
+      // Let what was written reach the client (bounded: a client that stopped reading).
+      if (out.writable) await new Promise<void>((r) => { out.write('', () => r()); setTimeout(r, 5000).unref(); });
+      return failed ? 3 : code;
     })();
     return this.closing;
   }
@@ -207,7 +226,32 @@ function baseOutcome(msg: RpcMessage): { status: OutcomeStatus; reason?: Outcome
   if (msg.error !== undefined || !msg.result) return { status: 'errored', reason: 'jsonrpc_error', value: { error: msg.error ?? null } };
   if (msg.result['resultType'] === 'input_required') return { status: 'errored', reason: 'input_required', value: msg.result };
   if (msg.result['isError'] !== true) return { status: 'executed', value: msg.result };
-  const text = (msg.result['content'] as Array<{ text?: unknown }> | undefined)?.[0]?.text;
-  if (typeof text === 'string' && text.includes('"attestationError":true')) return { status: 'refused', reason: 'attestation_refused', value: msg.result };
+  if (isAttestationRefusal(msg.result)) return { status: 'refused', reason: 'attestation_refused', value: msg.result };
   return { status: 'errored', reason: 'tool_error', value: msg.result };
+}
+
+const SEP_REASONS = ['signature_invalid', 'nonce_replay', 'expired', 'tool_mismatch', 'server_mismatch', 'key_unavailable', 'attestation_required', 'args_commitment_mismatch'];
+
+/** Exactly the SEP-2787 refusal: one text block `{"attestationError":true,"reason":<SEP reason>}`. */
+function isAttestationRefusal(result: Record<string, unknown>): boolean {
+  const content = result['content'];
+  if (!Array.isArray(content) || content.length !== 1) return false;
+  const text = (content[0] as { text?: unknown }).text;
+  if (typeof text !== 'string') return false;
+  try {
+    const v = JSON.parse(text) as Record<string, unknown>;
+    return Object.keys(v).length === 2 && v['attestationError'] === true && SEP_REASONS.includes(v['reason'] as string);
+  } catch {
+    return false;
+  }
+}
+
+/** True when `line` is a JSON-RPC batch (array) with a `tools/call` in it. */
+function isBatchWithCall(line: string): boolean {
+  try {
+    const v: unknown = JSON.parse(line);
+    return Array.isArray(v) && v.some((m) => (m as { method?: unknown } | null)?.method === 'tools/call');
+  } catch {
+    return false;
+  }
 }

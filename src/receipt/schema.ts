@@ -50,11 +50,11 @@ const TOP: ObjectSchema = {
 };
 const BACK: ObjectSchema = { attestationDigest: ['digest', true], attestationNonce: ['nonempty', true], fallbackProjection: ['string', false] };
 const ASSERTED: ObjectSchema = {
-  alg: ['string', true], iat: ['string', true], iss: ['nonempty', true], nonce: ['nonempty', true],
+  alg: ['string', true], iat: ['timestamp', true], iss: ['nonempty', true], nonce: ['nonempty', true],
   secretVersion: ['nonempty', true], sub: ['nonempty', true], sigSuite: ['string', false],
 };
 const OUTCOME: ObjectSchema = {
-  status: ['string', true], completedAt: ['string', true], resultCommitment: ['object', false],
+  status: ['string', true], completedAt: ['timestamp', true], resultCommitment: ['object', false],
   decisionDigest: ['digest', false], reason: ['string', false],
 };
 

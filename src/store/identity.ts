@@ -111,8 +111,13 @@ export function loadIdentity(home: string): Identity {
   } catch {
     throw new AttestError('ERR_HOME_MISSING', `no identity in ${home}: run "mcp-attest init --home ${home}"`, { path: p.identity });
   }
-  const id = JSON.parse(text) as Identity;
-  if (id.version !== 1 || !isAlgName(id.issuer?.alg)) throw new AttestError('ERR_STORE_CORRUPT', 'identity.json is not valid', { path: p.identity });
+  let id: Identity;
+  try {
+    id = JSON.parse(text) as Identity;
+  } catch (cause) {
+    throw new AttestError('ERR_STORE_CORRUPT', 'identity.json is not JSON', { path: p.identity, cause });
+  }
+  if (id?.version !== 1 || !isAlgName(id.issuer?.alg) || typeof id.log?.vkey !== 'string' || typeof id.iss !== 'string') throw new AttestError('ERR_STORE_CORRUPT', 'identity.json is not valid', { path: p.identity });
   return id;
 }
 

@@ -60,11 +60,11 @@ export class LogDb {
         this.db.exec(SCHEMA);
       }
       this.db.pragma('busy_timeout = 15000');
+      this.getNode = this.db.prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?');
+      this.lastIdx = this.db.prepare('SELECT idx FROM entries ORDER BY idx DESC LIMIT 1').safeIntegers(true);
     } catch (cause) {
-      throw new AttestError('ERR_STORE_IO', `cannot open log ${path}`, { path, cause });
+      throw new AttestError('ERR_STORE_CORRUPT', `cannot open log ${path}: ${(cause as Error).message}`, { path, cause });
     }
-    this.getNode = this.db.prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?');
-    this.lastIdx = this.db.prepare('SELECT idx FROM entries ORDER BY idx DESC LIMIT 1').safeIntegers(true);
     this.read = (level, index) => {
       const row = this.getNode.get(level, index) as { hash: Buffer } | undefined;
       if (!row) throw new AttestError('ERR_STORE_CORRUPT', `missing node ${level}/${index}`);
@@ -117,7 +117,10 @@ export class LogDb {
   /** Iterate entries in index order as `[index, bytes]` (the stored index, gaps and all). */
   *entries(): Generator<[bigint, Uint8Array]> {
     const stmt = this.db.prepare('SELECT idx, data FROM entries ORDER BY idx').safeIntegers(true);
-    for (const row of stmt.iterate() as IterableIterator<{ idx: bigint; data: Buffer }>) yield [row.idx, new Uint8Array(row.data)];
+    for (const row of stmt.iterate() as IterableIterator<{ idx: unknown; data: unknown }>) {
+      if (typeof row.idx !== 'bigint' || !Buffer.isBuffer(row.data)) throw new AttestError('ERR_STORE_CORRUPT', 'an entry row is not (integer, blob)', { found: String(row.idx) });
+      yield [row.idx, new Uint8Array(row.data)];
+    }
   }
 
   /** Root hash at `size` (default: current size). */

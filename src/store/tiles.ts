@@ -8,7 +8,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { AttestError } from '../errors.js';
+import { AttestError, isAttestError } from '../errors.js';
 import { concatBytes, equalBytes } from '../bytes/index.js';
 import { entriesPath, formatEntryBundle, parseEntryBundle, partialWidth, tilePath } from '../log/tiles.js';
 import { parseNote } from '../log/note.js';
@@ -71,33 +71,55 @@ export function isTilesDir(dir: string): boolean {
 }
 
 /**
- * Read a tiles directory: its checkpoint note, every entry up to the checkpoint size (from
- * entry bundles), and findings for hash tiles that disagree with the entries.
- * Throws `ERR_STORE_IO` when a file is missing or unreadable.
+ * Read a tiles directory: its checkpoint note, the entries up to the checkpoint size (from
+ * entry bundles), and findings for what is missing, malformed, or disagrees with the entries.
+ * Work is bounded by the files present, never by the (not yet verified) checkpoint size.
+ * Throws `ERR_STORE_IO` only when the `checkpoint` file itself cannot be read.
  */
 export function readTilesDir(dir: string): { checkpoint: string; entries: Array<[bigint, Uint8Array]>; findings: Finding[] } {
-  const read = (p: string): Uint8Array => {
+  const tryRead = (p: string): Uint8Array | null => {
     try {
       return new Uint8Array(readFileSync(join(dir, p)));
-    } catch (cause) {
-      throw new AttestError('ERR_STORE_IO', `missing ${p}`, { path: join(dir, p), cause });
+    } catch {
+      return null;
     }
   };
-  const checkpoint = new TextDecoder().decode(read('checkpoint'));
-  const size = parseCheckpoint(parseNote(checkpoint).text).size;
+  const cpBytes = tryRead('checkpoint');
+  if (cpBytes === null) throw new AttestError('ERR_STORE_IO', `cannot read ${join(dir, 'checkpoint')}`, { path: dir });
+  const checkpoint = new TextDecoder().decode(cpBytes);
   const entries: Array<[bigint, Uint8Array]> = [];
-  const tree = new MemoryTree();
   const findings: Finding[] = [];
-  for (const [level, index, width] of tilesFor(size)) {
-    if (level !== 0) continue;
-    for (const e of parseEntryBundle(read(entriesPath(index, width)), width)) {
+  let size: bigint;
+  try {
+    size = parseCheckpoint(parseNote(checkpoint).text).size;
+  } catch (e) {
+    findings.push(error(isAttestError(e) ? e.code : 'ERR_CHECKPOINT_MALFORMED', `checkpoint file is malformed: ${(e as Error).message}`));
+    return { checkpoint, entries, findings };
+  }
+  const tree = new MemoryTree();
+  for (let n = 0n; n * 256n < size; n++) {
+    const width = Number(size - n * 256n < 256n ? size - n * 256n : 256n);
+    const path = entriesPath(n, width);
+    const bytes = tryRead(path);
+    let bundle: Uint8Array[];
+    try {
+      if (bytes === null) throw new AttestError('ERR_LOG_TRUNCATED', `entry bundle ${path} is missing`);
+      bundle = parseEntryBundle(bytes, width);
+    } catch (e) {
+      findings.push(error(isAttestError(e) ? e.code : 'ERR_ENTRY_MALFORMED', `${path}: ${(e as Error).message}`, { index: n * 256n }));
+      break;
+    }
+    for (const e of bundle) {
       entries.push([BigInt(entries.length), e]);
       tree.append(e);
     }
   }
-  for (const [level, index, width] of tilesFor(size)) {
-    const want = tileBytes(tree.read, level, index, width);
-    if (!equalBytes(read(tilePath(level, index, width)), want)) findings.push(error('ERR_LOG_TILE_MISMATCH', `tile ${tilePath(level, index, width)} does not match the entries`, { index: index * 256n * (1n << BigInt(8 * level)) }));
+  for (const [level, index, width] of tilesFor(tree.size)) {
+    const path = tilePath(level, index, width);
+    const got = tryRead(path);
+    if (got === null || !equalBytes(got, tileBytes(tree.read, level, index, width))) {
+      findings.push(error('ERR_LOG_TILE_MISMATCH', `tile ${path} ${got === null ? 'is missing' : 'does not match the entries'}`, { index: index * (256n ** BigInt(level + 1)) }));
+    }
   }
   return { checkpoint, entries, findings };
 }

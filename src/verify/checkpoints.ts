@@ -9,7 +9,7 @@ import { equalBytes, toBase64 } from '../bytes/index.js';
 import { isAttestError } from '../errors.js';
 import { openNote, ed25519NoteVerifier, type NoteVerifier } from '../log/note.js';
 import { parseCheckpoint, type Checkpoint } from '../log/checkpoint.js';
-import { error, notice, type Finding } from './findings.js';
+import { error, type Finding } from './findings.js';
 import type { TrustPolicy } from './policy.js';
 
 /** Open one note under the policy's log keys; returns the checkpoint or pushes a finding. */
@@ -25,8 +25,8 @@ export async function openCheckpoint(note: string, policy: TrustPolicy, findings
   try {
     const opened = await openNote(note, verifiers);
     const cp = parseCheckpoint(opened.text);
-    const names = new Set(opened.verified.map((v) => v.name));
-    if (!policy.logs.some((l) => l.origin === cp.origin && names.has(l.vkey.split('+')[0]!))) {
+    const signedBy = (l: { vkey: string }): boolean => opened.verified.some((v) => `${v.name}+${v.keyId.toString(16).padStart(8, '0')}` === l.vkey.split('+').slice(0, 2).join('+'));
+    if (!policy.logs.some((l) => l.origin === cp.origin && signedBy(l))) {
       findings.push(error('ERR_CHECKPOINT_ORIGIN', 'checkpoint origin is not the origin of the key that signed it', { found: cp.origin }));
       return null;
     }
@@ -71,6 +71,8 @@ export async function verifyCheckpoints(
         { expected: toBase64(cp.rootHash), found: toBase64(root) }));
     }
   }
-  if (latest.size < size) findings.push(notice('NOTE_UNCHECKPOINTED', `${size - latest.size} entries after the latest checkpoint are not yet covered by one`));
+  // Entries no signed checkpoint covers are not sealed: they could have been added by anyone
+  // with write access. The operator seals them with `mcp-attest log checkpoint`.
+  if (latest.size < size) findings.push(error('ERR_LOG_UNCHECKPOINTED', `${size - latest.size} entries after the latest checkpoint are not covered by one`, { expected: latest.size.toString(), found: size.toString() }));
   return latest.size.toString();
 }

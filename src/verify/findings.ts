@@ -1,7 +1,7 @@
 /**
  * Findings of a log verification: each with a stable code, the entry index it concerns,
  * and expected vs found. `error` findings fail the verification; `notice` findings inform
- * (a call still in flight, entries not yet covered by a checkpoint).
+ * (a call still in flight or never answered, self-trust).
  */
 import type { ErrorCode } from '../errors.js';
 import type { Check } from '../envelope/report.js';
@@ -9,7 +9,7 @@ import type { Check } from '../envelope/report.js';
 /** One finding. `index` is a decimal string (log indices are uint64). */
 export interface Finding {
   severity: 'error' | 'notice';
-  code: ErrorCode | 'NOTE_UNANSWERED' | 'NOTE_IN_FLIGHT' | 'NOTE_UNCHECKPOINTED' | 'NOTE_SELF_TRUST';
+  code: ErrorCode | 'NOTE_UNANSWERED' | 'NOTE_IN_FLIGHT' | 'NOTE_SELF_TRUST';
   message: string;
   index?: string;
   expected?: unknown;

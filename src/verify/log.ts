@@ -61,7 +61,8 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
     claimed.push(BigInt(record.index));
     if (record.type === ATTESTATION_RECORD) {
       await checkAttestationRecord(record, position, policy, keys, findings);
-      calls.set(record.callId, { index: position, record, answered: false });
+      if (calls.has(record.callId)) findings.push(error('ERR_LOG_DUPLICATE_NONCE', 'a second attestation with the same nonce (a replayed call)', { index: position, found: record.callId }));
+      else calls.set(record.callId, { index: position, record, answered: false });
     } else {
       receipts++;
       if (await checkReceiptRecord(record, position, calls, policy, keys, findings)) unanswered++;
@@ -84,7 +85,8 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
 }
 
 async function checkAttestationRecord(r: AttestationRecord, position: bigint, policy: TrustPolicy, keys: KeyResolver, findings: Finding[]): Promise<void> {
-  const v = await verifyAttestation(r.attestation, { keys, acceptedAlgs: policy.acceptedAlgorithms });
+  // The record's unsigned tool and server must be the ones the issuer signed.
+  const v = await verifyAttestation(r.attestation, { keys, acceptedAlgs: policy.acceptedAlgorithms, toolName: r.tool, serverFingerprint: r.server.fingerprint });
   for (const c of v.checks) if (c.status === 'fail') findings.push(fromCheck(c, position, 'attestation'));
   const nonce = (r.attestation['issuerAsserted'] as Record<string, unknown> | undefined)?.['nonce'];
   if (nonce !== r.callId) findings.push(error('ERR_ENTRY_MALFORMED', 'callId differs from the attestation nonce', { index: position, expected: nonce, found: r.callId }));
@@ -110,17 +112,31 @@ async function checkReceiptRecord(r: ReceiptRecord, position: bigint, calls: Map
   return false;
 }
 
-/** Entries that do not sit at the index they name: missing (a gap) or reordered. */
+/** Most findings of one kind listed; the rest are counted in a last one. */
+const MAX_ORDER_FINDINGS = 100;
+
+/**
+ * Entries that do not sit at the index they record: missing (a gap) or reordered. Only
+ * indices below the number of entries are considered, so a hostile claimed index costs
+ * nothing; a claim at or beyond the end is a reordering.
+ */
 function orderFindings(claimed: bigint[]): Finding[] {
+  const n = BigInt(claimed.length);
+  const seen = new Set(claimed.filter((c) => c < n).map(String));
   const out: Finding[] = [];
-  const seen = new Set(claimed.map(String));
-  const max = claimed.reduce((m, x) => (x > m ? x : m), -1n);
-  for (let i = 0n; i <= max; i++) {
-    if (!seen.has(i.toString())) out.push(error('ERR_LOG_ENTRY_MISSING', `entry ${i} is missing`, { index: i }));
+  let missing = 0;
+  for (let i = 0n; i < n; i++) {
+    if (!seen.has(i.toString()) && missing++ < MAX_ORDER_FINDINGS) out.push(error('ERR_LOG_ENTRY_MISSING', `entry ${i} is missing`, { index: i }));
   }
-  if (out.length > 0) return out;
+  if (missing > 0) return capped(out, missing, 'ERR_LOG_ENTRY_MISSING');
+  let moved = 0;
   claimed.forEach((c, p) => {
-    if (c !== BigInt(p)) out.push(error('ERR_LOG_ENTRY_REORDERED', 'entry is not at the index it records', { index: BigInt(p), expected: p.toString(), found: c.toString() }));
+    if (c !== BigInt(p) && moved++ < MAX_ORDER_FINDINGS) out.push(error('ERR_LOG_ENTRY_REORDERED', 'entry is not at the index it records', { index: BigInt(p), expected: p.toString(), found: c.toString() }));
   });
+  return capped(out, moved, 'ERR_LOG_ENTRY_REORDERED');
+}
+
+function capped(out: Finding[], total: number, code: Finding['code']): Finding[] {
+  if (total > MAX_ORDER_FINDINGS) out.push(error(code, `${total - MAX_ORDER_FINDINGS} more entries like the above`));
   return out;
 }

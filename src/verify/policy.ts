@@ -65,6 +65,8 @@ export function parseTrustPolicy(text: string): TrustPolicy {
     (Array.isArray(top['logs']) ? top['logs'] : []).forEach((x, i) => checkObject(x, LOG, `.logs[${i}]`, problems));
     (Array.isArray(top['witnesses']) ? top['witnesses'] : []).forEach((x, i) => checkObject(x, WITNESS, `.witnesses[${i}]`, problems));
     for (const a of Array.isArray(top['acceptedAlgorithms']) ? top['acceptedAlgorithms'] : []) if (!isAlgName(a)) problems.push(`.acceptedAlgorithms: unsupported ${String(a)}`);
+    // Witness cosignatures are not verified yet: a policy that demands them must not pass silently.
+    if ((top['quorum'] ?? 0) !== 0 || (Array.isArray(top['witnesses']) && top['witnesses'].length > 0)) problems.push('.quorum/.witnesses: witness cosignatures are not supported by this version; quorum must be 0');
   }
   if (problems.length > 0) throw new AttestError('ERR_POLICY_INVALID', problems.join('; '), { found: problems });
   const p = top as Record<string, unknown>;

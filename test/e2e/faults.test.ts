@@ -6,7 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import {
   EVERYTHING, RECEIPT_KEY, RawPeer, cli, codes, connectProxied, exportTrust, initializeRequest, logShow, rawServer, readLog,
@@ -114,11 +115,19 @@ test('proxy killed with SIGKILL: what was acknowledged is in the log, it verifie
   for (const r of acked) assert.equal(entries[Number(r.receiptIndex)]!['callId'], r.callId);
   assert.equal(entries[6]!['tool'], 'hang');
   const trust = exportTrust(s.home);
+  // Entry 6 was appended after the last checkpoint: nothing seals it yet, so verify fails
+  // with that one error (the entries themselves verify) until the operator seals the log.
   const after = verify(s.home, trust);
-  assert.equal(after.status, 0, JSON.stringify(after.report.findings));
+  assert.equal(after.status, 1, JSON.stringify(after.report.findings));
   assert.deepEqual([after.report.size, after.report.checkpointSize, after.report.calls, after.report.receipts, after.report.inFlight], ['7', '6', 4, 3, 1]);
-  assert.deepEqual(after.report.findings.map((f) => [f.severity, f.code, f.index]), [['notice', 'NOTE_IN_FLIGHT', '6'], ['notice', 'NOTE_UNCHECKPOINTED', undefined]]);
+  assert.deepEqual(after.report.findings.map((f) => [f.severity, f.code, f.index]), [['notice', 'NOTE_IN_FLIGHT', '6'], ['error', 'ERR_LOG_UNCHECKPOINTED', undefined]]);
   assert.deepEqual(logShow(s.home).map((r) => r.status), ['executed', 'executed', 'executed', null]);
+  const copy = join(s.dir, 'sealed');
+  cpSync(s.home, copy, { recursive: true });
+  assert.equal(cli(['log', 'checkpoint', '--home', copy]).status, 0);
+  const sealed = verify(copy, trust);
+  assert.equal(sealed.status, 0, JSON.stringify(sealed.report.findings));
+  assert.equal(sealed.report.checkpointSize, '7');
 
   // A new session on the same home appends after the killed one and checkpoints everything.
   const next = RawPeer.proxy(s, raw.argv);
