@@ -55,3 +55,23 @@ test('two proxies started at once on a new data directory both serve and share o
   assert.equal(status, 0, JSON.stringify(report.findings));
   assert.equal(report.calls, 2);
 });
+
+test('tools/call messages that could not be receipted are refused, never forwarded unrecorded', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const raw = rawServer(s);
+  const peer = RawPeer.proxy(s, raw.argv);
+  peer.send({ jsonrpc: '2.0', id: null, method: 'tools/call', params: { name: 'meta', arguments: {} } });
+  peer.send({ jsonrpc: '2.0', method: 'tools/call', params: { name: 'meta', arguments: {} } });
+  peer.send([{ jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'meta', arguments: {} } }]);
+  peer.send({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'hang', arguments: {} } });
+  peer.send({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'meta', arguments: {} } });
+  const dup = JSON.parse(await peer.response(9)) as { error?: { code: number } };
+  assert.equal(dup.error?.code, -32600);
+  const nullId = await peer.line('null id refusal', (m) => m['id'] === null && (m['error'] as { code?: number } | undefined)?.code === -32600);
+  assert.ok(nullId);
+  peer.proc.stdin.end();
+  await peer.exited;
+  const calls = raw.received().filter((l) => l.includes('tools/call'));
+  assert.equal(calls.length, 1, 'only the first id-9 call reached the upstream');
+  assert.ok(calls[0]!.includes('"hang"') && calls[0]!.includes('"attestation"'));
+});

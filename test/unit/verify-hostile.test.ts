@@ -1,0 +1,79 @@
+/**
+ * Log verification against keyless tampering found in review: a replayed call (same
+ * nonce), a record whose unsigned tool/server differ from the signed attestation, a hostile
+ * claimed index (bounded work), entries no checkpoint seals, a policy demanding witnesses.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initHome, loadIdentity } from '../../src/store/identity.js';
+import { homePaths } from '../../src/store/home.js';
+import { LogDb } from '../../src/store/log-db.js';
+import { Recorder } from '../../src/proxy/recorder.js';
+import { verifyLog } from '../../src/verify/log.js';
+import { parseTrustPolicy, policyKeyResolver } from '../../src/verify/policy.js';
+import { trustPolicyOf } from '../../src/cli/cmd-keys.js';
+import { canonicalBytes, parseJsonBytes } from '../../src/jcs/index.js';
+import { isAttestError } from '../../src/errors.js';
+
+async function fixture(): Promise<{ entries: Uint8Array[]; notes: string[]; run(entries: Uint8Array[], notes?: string[]): Promise<string[]>; done(): void }> {
+  const home = mkdtempSync(join(tmpdir(), 'mcp-attest-hostile-'));
+  await initHome(home);
+  const r = await Recorder.open(home, { durability: 'normal' });
+  for (const tool of ['read', 'delete_db']) {
+    const { attestation, callId, index } = await r.attest({ tool, args: {}, intent: 'x', server: { name: 's', fingerprint: 'sha256:' + '11'.repeat(32) }, requestDigest: 'sha256:' + '22'.repeat(32) });
+    await r.receipt({ callId, attestation, attestationIndex: index, status: 'executed', result: {} });
+  }
+  await r.close();
+  const db = new LogDb(homePaths(home).db);
+  const entries = [...db.entries()].map(([, e]) => e);
+  const notes = db.checkpoints().map((c) => c.note);
+  db.close();
+  const policy = trustPolicyOf(loadIdentity(home));
+  const run = async (es: Uint8Array[], ns = notes): Promise<string[]> => {
+    const report = await verifyLog({ entries: es.map((e, i) => [BigInt(i), e] as [bigint, Uint8Array]), checkpoints: ns }, policy, policyKeyResolver(policy));
+    return report.findings.filter((f) => f.severity === 'error').map((f) => f.code);
+  };
+  return { entries, notes, run, done: () => rmSync(home, { recursive: true }) };
+}
+
+const edit = (e: Uint8Array, f: (r: Record<string, unknown>) => void): Uint8Array => {
+  const r = parseJsonBytes(e) as Record<string, unknown>;
+  f(r);
+  return canonicalBytes(r);
+};
+
+test('a replayed call (same attestation appended again) fails even with no checkpoint over it', async () => {
+  const f = await fixture();
+  assert.deepEqual(await f.run(f.entries), []);
+  const replay = [...f.entries, edit(f.entries[0]!, (r) => (r['index'] = '4'))];
+  const codes = await f.run(replay);
+  assert.ok(codes.includes('ERR_LOG_DUPLICATE_NONCE'), codes.join());
+  assert.ok(codes.includes('ERR_LOG_UNCHECKPOINTED'), codes.join());
+  f.done();
+});
+
+test('a record whose unsigned tool or server differs from the signed attestation fails', async () => {
+  const f = await fixture();
+  const codes = await f.run([edit(f.entries[0]!, (r) => (r['tool'] = 'delete_everything')), ...f.entries.slice(1)]);
+  assert.ok(codes.includes('ERR_TOOL_MISMATCH'), codes.join());
+  const codes2 = await f.run([edit(f.entries[0]!, (r) => ((r['server'] as Record<string, string>)['fingerprint'] = 'other')), ...f.entries.slice(1)]);
+  assert.ok(codes2.includes('ERR_SERVER_MISMATCH'), codes2.join());
+  f.done();
+});
+
+test('a hostile claimed index costs nothing: the index it should hold is reported missing', async () => {
+  const f = await fixture();
+  const codes = await f.run([...f.entries.slice(0, 3), edit(f.entries[3]!, (r) => (r['index'] = '99999999999999999999'))]);
+  assert.ok(codes.includes('ERR_LOG_ENTRY_MISSING'), codes.join());
+  f.done();
+});
+
+test('a policy that demands witness cosignatures is refused while they are not verified', () => {
+  const base = { version: 1, issuers: [], logs: [] };
+  assert.throws(() => parseTrustPolicy(JSON.stringify({ ...base, quorum: 1 })), (e) => isAttestError(e, 'ERR_POLICY_INVALID'));
+  assert.throws(() => parseTrustPolicy(JSON.stringify({ ...base, witnesses: [{ name: 'w', vkey: 'w+00000000+AA==' }] })), (e) => isAttestError(e, 'ERR_POLICY_INVALID'));
+  assert.equal(parseTrustPolicy(JSON.stringify(base)).quorum, 0);
+});
