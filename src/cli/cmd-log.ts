@@ -12,9 +12,7 @@ import { loadIdentity } from '../store/identity.js';
 import { exportTiles, isTilesDir, readTilesDir } from '../store/tiles.js';
 import { verifyLog, type LogInput, type LogReport } from '../verify/log.js';
 import { notice, type Finding } from '../verify/findings.js';
-import { policyKeyResolver } from '../verify/policy.js';
-import { keySource, readInput, type KeyOptions, type KeySource } from './keysource.js';
-import { importSecret } from '../keys/material.js';
+import { keySource, policyKeySource, type KeyOptions, type KeySource } from './keysource.js';
 import { isAttestError } from '../errors.js';
 import { trustPolicyOf } from './cmd-keys.js';
 import { CliExit, EXIT_FAILED, EXIT_OK, EXIT_USAGE, out, outJson, jsonReplacer } from './output.js';
@@ -53,11 +51,8 @@ function printReport(path: string, r: LogReport): void {
 async function trustFor(loaded: Loaded, o: KeyOptions, pre: Finding[]): Promise<KeySource> {
   if (o.trust !== undefined) return keySource(o);
   if (loaded.home === null) throw new CliExit(EXIT_USAGE, 'verifying a log file or tiles directory needs --trust FILE');
-  const policy = trustPolicyOf(loadIdentity(loaded.home));
   pre.push(notice('NOTE_SELF_TRUST', 'no --trust given: trusting the data directory\'s own keys (an auditor passes --trust)'));
-  const secret = o.secret === undefined ? null : await importSecret(new Uint8Array(readInput(o.secret)));
-  const secrets = new Map(secret ? policy.issuers.filter((i) => i.alg === 'HS256').map((i) => [i.keyId, secret]) : []);
-  return { keys: policyKeyResolver(policy, secrets), accepted: policy.acceptedAlgorithms, policy };
+  return policyKeySource(trustPolicyOf(loadIdentity(loaded.home)), o.secret);
 }
 
 /** A report for a log that could not even be read through: one error finding. */
