@@ -1,13 +1,18 @@
 /**
- * Issue a SEP-2787 request attestation (vector shape, version 1) for one `tools/call`.
- * Arguments are committed by the hash-only identity projection unless asked otherwise.
- * @see SEP-2787; docs/attestation.md
+ * Issue a SEP-2787 request attestation for one `tools/call`, in one of two emission
+ * profiles (docs/attestation.md):
+ * - `vector` (default): vector shape, version 1; arguments committed by the hash-only
+ *   identity projection (`hash`) or the identity projection (`identity`);
+ * - `sep-text`: the SEP text's shape; arguments committed by an `argsRef` naming the
+ *   content-addressed evidence (`hash`) or by an `argsProjection` of JCS(arguments) (`identity`).
+ * @see SEP-2787 §"Envelope"; docs/attestation.md
  */
 import { toBase64Url } from '../bytes/index.js';
-import { hashOnlyCommitment, identityCommitment } from '../envelope/commitment.js';
+import { canonicalize } from '../jcs/index.js';
+import { evidenceArgsRef, hashOnlyCommitment, identityCommitment } from '../envelope/commitment.js';
 import { signEnvelope, type Signer } from '../envelope/sign.js';
 import { formatTimestamp } from '../envelope/time.js';
-import type { Attestation, UnsignedAttestation } from './schema.js';
+import type { Attestation, AttestationShape, IssuerAsserted, PlannerDeclared, UnsignedAttestation } from './schema.js';
 
 /** Inputs for one attestation. */
 export interface AttestationInput {
@@ -26,27 +31,30 @@ export interface AttestationInput {
   nonceBytes: Uint8Array;
   /** `hash` (default: arguments stay local) or `identity` (disclosed in the log). */
   commitment?: 'hash' | 'identity';
+  /** Emission profile (wire shape); default `vector`. */
+  profile?: AttestationShape;
 }
 
-/** Build and sign an attestation. */
-export async function issueAttestation(signer: Signer, input: AttestationInput): Promise<Attestation> {
+/** The unsigned body of an attestation for `input`, in its profile's shape. */
+export function attestationBody(signer: Pick<Signer, 'alg' | 'iss' | 'sub' | 'keyId'>, input: AttestationInput): UnsignedAttestation {
   const args = input.args === undefined ? {} : input.args;
-  const unsigned: UnsignedAttestation = {
-    version: 1,
-    alg: signer.alg,
-    issuerAsserted: {
-      alg: signer.alg, iss: signer.iss, sub: signer.sub, secretVersion: signer.keyId,
-      iat: formatTimestamp(input.now), expSeconds: input.expSeconds ?? 300, nonce: toBase64Url(input.nonceBytes),
-    },
-    plannerDeclared: input.requestedCapability === undefined
-      ? { intent: input.intent }
-      : { intent: input.intent, requestedCapability: input.requestedCapability },
-    payloadDerived: {
-      toolCalls: [{
-        name: input.tool, serverFingerprint: input.serverFingerprint,
-        args: input.commitment === 'identity' ? identityCommitment(args) : hashOnlyCommitment(args),
-      }],
-    },
+  const issuerAsserted: IssuerAsserted = {
+    alg: signer.alg, iss: signer.iss, sub: signer.sub, secretVersion: signer.keyId,
+    iat: formatTimestamp(input.now), expSeconds: input.expSeconds ?? 300, nonce: toBase64Url(input.nonceBytes),
   };
-  return signEnvelope(signer, unsigned);
+  const plannerDeclared: PlannerDeclared = input.requestedCapability === undefined
+    ? { intent: input.intent }
+    : { intent: input.intent, requestedCapability: input.requestedCapability };
+  const call = { name: input.tool, serverFingerprint: input.serverFingerprint };
+  if (input.profile === 'sep-text') {
+    const commitment = input.commitment === 'identity' ? { argsProjection: canonicalize(args) } : { argsRef: evidenceArgsRef(args) };
+    return { issuerAsserted, plannerDeclared, payloadDerived: { toolCalls: [{ ...call, ...commitment }] } };
+  }
+  const commitment = input.commitment === 'identity' ? identityCommitment(args) : hashOnlyCommitment(args);
+  return { version: 1, alg: signer.alg, issuerAsserted, plannerDeclared, payloadDerived: { toolCalls: [{ ...call, args: commitment }] } };
+}
+
+/** Build and sign an attestation (see {@link attestationBody}); lowercase hex signature. */
+export async function issueAttestation(signer: Signer, input: AttestationInput): Promise<Attestation> {
+  return signEnvelope(signer, attestationBody(signer, input));
 }

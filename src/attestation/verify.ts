@@ -11,11 +11,11 @@ import { parseJson, type JsonValue } from '../jcs/index.js';
 import { fromUtf8 } from '../bytes/index.js';
 import { assertAllowed, getAlgorithm, SEP2787_ALGS, type AlgName } from '../keys/algorithms.js';
 import { signingInput, verifyHexSignature, type KeyResolver } from '../envelope/signature.js';
-import { checkCommitment, type RefResolver } from '../envelope/commitment.js';
+import { checkCommitment, checkSepCommitment, type CommitmentResult, type RefResolver } from '../envelope/commitment.js';
 import { allPassed, fail, failFrom, pass, skip, type Check } from '../envelope/report.js';
 import { isObject } from '../envelope/schema.js';
 import { parseTimestamp } from '../envelope/time.js';
-import { validateAttestation, type Attestation } from './schema.js';
+import { attestationShape, validateAttestation, type Attestation, type AttestationShape } from './schema.js';
 
 /** Largest attestation accepted, in bytes of JSON text. */
 export const MAX_ATTESTATION_BYTES = 64 * 1024;
@@ -38,17 +38,27 @@ export interface AttestationVerifyOptions {
   toolName?: string;
   /** Runtime arguments to check the commitment against; `{}` when the call had none. */
   args?: unknown;
-  /** Resolves `ref` commitments. */
+  /** Resolves `ref` / `argsRef` commitments (no resolver: every reference fails). */
   resolve?: RefResolver;
+  /** A redacted projection passes (`accept`, default, reported by `projectionMatch: false`) or fails `ERR_ARGS_REDACTED`. */
+  redacted?: 'accept' | 'refuse';
+  /** ES256: refuse high-S signatures (`s > n/2`). Default false: SEP-2787 has no low-S rule and a published vector is high-S. */
+  requireLowS?: boolean;
 }
 
 /** The verdict: every check, the parsed attestation (null if unparseable), the entry used. */
 export interface AttestationVerdict {
   ok: boolean;
   checks: Check[];
+  /** The wire shape, null when the input is not a JSON object. */
+  shape: AttestationShape | null;
+  /** The attestation when it passed the schema, else null. */
   attestation: Attestation | null;
   toolCallIndex: number | null;
+  /** true identity match, false redacted projection, null not evaluated or a pure reference. */
   projectionMatch: boolean | null;
+  /** The commitment form checked (`hash_only`, `identity`, `redacted`, `ref`), null when not checked. */
+  commitmentKind: CommitmentResult['kind'] | null;
 }
 
 /** Parse attestation input (text, bytes, or an already-parsed value) strictly. */
@@ -60,14 +70,18 @@ function toValue(input: string | Uint8Array | JsonValue): JsonValue {
   return typeof input === 'string' ? parseJson(input, { floats: 'reject', maxBytes: MAX_ATTESTATION_BYTES, maxDepth: 16 }) : input;
 }
 
-/** Algorithm dimension: top-level alg = issuer alg, in the table, accepted. */
+/**
+ * Algorithm dimension: `issuerAsserted.alg` is in the table and accepted; a top-level `alg`
+ * (required in the vector shape, foreign to the SEP-text shape) must equal it.
+ */
 function checkAlgorithm(a: Record<string, unknown>, accepted: readonly AlgName[]): { check: Check; alg: AlgName | null } {
   const issuer = isObject(a['issuerAsserted']) ? a['issuerAsserted'] : {};
-  if (a['alg'] !== issuer['alg']) {
+  const top = Object.prototype.hasOwnProperty.call(a, 'alg') || attestationShape(a) === 'vector';
+  if (top && a['alg'] !== issuer['alg']) {
     return { check: fail('algorithm', 'ERR_ALG_DOWNGRADE', 'top-level alg differs from issuerAsserted.alg', { expected: issuer['alg'], found: a['alg'] }), alg: null };
   }
   try {
-    const alg = getAlgorithm(a['alg']).name;
+    const alg = getAlgorithm(issuer['alg']).name;
     assertAllowed(alg, accepted);
     return { check: pass('algorithm', alg), alg };
   } catch (e) {
@@ -75,11 +89,11 @@ function checkAlgorithm(a: Record<string, unknown>, accepted: readonly AlgName[]
   }
 }
 
-async function checkSignature(a: Record<string, unknown>, alg: AlgName | null, keys: KeyResolver): Promise<Check> {
+async function checkSignature(a: Record<string, unknown>, alg: AlgName | null, o: AttestationVerifyOptions): Promise<Check> {
   if (alg === null) return fail('signature', 'ERR_SIGNATURE_INVALID', 'no acceptable algorithm to verify with');
   const issuer = a['issuerAsserted'] as Record<string, unknown>;
   const query = { iss: String(issuer['iss']), alg, keyId: String(issuer['secretVersion']) };
-  const key = await keys(query);
+  const key = await o.keys(query);
   if (key === null) return fail('signature', 'ERR_KEY_UNAVAILABLE', 'no trusted key for issuer, alg and secretVersion', { found: query });
   let input: Uint8Array;
   try {
@@ -87,7 +101,7 @@ async function checkSignature(a: Record<string, unknown>, alg: AlgName | null, k
   } catch (e) {
     return failFrom('signature', e, 'ERR_SIGNATURE_INVALID');
   }
-  const ok = await verifyHexSignature(alg, key, input, a['signature']);
+  const ok = await verifyHexSignature(alg, key, input, a['signature'], { requireLowS: o.requireLowS === true });
   return ok ? pass('signature', `${alg} ${query.keyId}`) : fail('signature', 'ERR_SIGNATURE_INVALID', 'signature verification failed');
 }
 
@@ -126,40 +140,58 @@ function selectCall(a: Record<string, unknown>, o: AttestationVerifyOptions, che
   return index;
 }
 
-/** Verify an attestation. Never throws for bad input: failures are checks. */
+/** Args-commitment dimension for the selected entry, in the entry's shape; never throws. */
+async function checkArgs(a: Record<string, unknown>, index: number | null, o: AttestationVerifyOptions): Promise<CommitmentResult> {
+  const code = 'ERR_ARGS_COMMITMENT_MISMATCH';
+  const call = index === null ? null : (a['payloadDerived'] as { toolCalls: unknown[] }).toolCalls[index];
+  if (!isObject(call)) return { check: fail('args_commitment', code, 'no toolCalls entry to check the arguments against'), projectionMatch: null, kind: 'unknown' };
+  try {
+    const r = attestationShape(a) === 'vector'
+      ? await checkCommitment('args_commitment', code, isObject(call['args']) ? call['args'] : {}, o.args, o.resolve)
+      : await checkSepCommitment('args_commitment', code, call, o.args, o.resolve);
+    if (r.projectionMatch === false && o.redacted === 'refuse') {
+      return { ...r, check: fail('args_commitment', 'ERR_ARGS_REDACTED', 'redacted projection refused by policy') };
+    }
+    return r;
+  } catch (e) {
+    return { check: failFrom('args_commitment', e, code), projectionMatch: null, kind: 'unknown' };
+  }
+}
+
+/**
+ * Verify an attestation in either wire shape. Never throws for bad input: every failure is
+ * a check with a code (see docs/verification-codes.md).
+ */
 export async function verifyAttestation(input: string | Uint8Array | JsonValue, o: AttestationVerifyOptions): Promise<AttestationVerdict> {
   const checks: Check[] = [];
-  const verdict = (attestation: Attestation | null, toolCallIndex: number | null, projectionMatch: boolean | null): AttestationVerdict =>
-    ({ ok: allPassed(checks), checks, attestation, toolCallIndex, projectionMatch });
+  let shape: AttestationShape | null = null;
+  const verdict = (attestation: Attestation | null, toolCallIndex: number | null, r?: CommitmentResult): AttestationVerdict =>
+    ({ ok: allPassed(checks), checks, shape, attestation, toolCallIndex, projectionMatch: r?.projectionMatch ?? null, commitmentKind: r?.kind ?? null });
   let value: JsonValue;
   try {
     value = toValue(input);
     checks.push(pass('canonicalization'));
   } catch (e) {
     checks.push(failFrom('canonicalization', e, 'ERR_JSON_SYNTAX'));
-    return verdict(null, null, null);
+    return verdict(null, null);
   }
   const problems = validateAttestation(value);
   checks.push(problems.length === 0 ? pass('schema') : fail('schema', 'ERR_SCHEMA', problems.join('; '), { found: problems }));
-  if (!isObject(value)) return verdict(null, null, null);
+  if (!isObject(value)) return verdict(null, null);
   const a = value as Record<string, unknown>;
+  shape = attestationShape(a);
   const { check, alg } = checkAlgorithm(a, o.acceptedAlgs ?? SEP2787_ALGS);
   checks.push(check);
-  checks.push(isObject(a['issuerAsserted']) ? await checkSignature(a, alg, o.keys) : fail('signature', 'ERR_SCHEMA', 'no issuerAsserted'));
+  checks.push(isObject(a['issuerAsserted']) ? await checkSignature(a, alg, o) : fail('signature', 'ERR_SCHEMA', 'no issuerAsserted'));
   if (o.now !== undefined) {
     checks.push(isObject(a['issuerAsserted']) ? checkTtl(a['issuerAsserted'], o.now, o.skewSeconds ?? 30, o.maxExpSeconds) : skip('ttl', 'no issuerAsserted'));
   }
   const index = selectCall(a, o, checks);
   const parsed = problems.length === 0 ? (a as unknown as Attestation) : null;
-  if (o.args === undefined) return verdict(parsed, index, null);
-  const call = index === null ? null : (a['payloadDerived'] as { toolCalls: Array<Record<string, unknown>> }).toolCalls[index];
-  if (!call || !isObject(call['args'])) {
-    checks.push(fail('args_commitment', 'ERR_ARGS_COMMITMENT_MISMATCH', 'no toolCalls entry to check the arguments against'));
-    return verdict(parsed, index, null);
-  }
-  const r = await checkCommitment('args_commitment', 'ERR_ARGS_COMMITMENT_MISMATCH', call['args'], o.args, o.resolve);
+  if (o.args === undefined) return verdict(parsed, index);
+  const r = await checkArgs(a, index, o);
   checks.push(r.check);
-  return verdict(parsed, index, r.projectionMatch);
+  return verdict(parsed, index, r);
 }
 
 /** SEP-2787 reason string for a failed check's code (the external vocabulary). */
@@ -169,7 +201,7 @@ export function sepReason(code: ErrorCode): string {
     case 'ERR_TTL_EXPIRED': case 'ERR_TTL_NOT_YET_VALID': return 'expired';
     case 'ERR_SERVER_MISMATCH': return 'server_mismatch';
     case 'ERR_TOOL_MISMATCH': return 'tool_mismatch';
-    case 'ERR_ARGS_COMMITMENT_MISMATCH': return 'args_commitment_mismatch';
+    case 'ERR_ARGS_COMMITMENT_MISMATCH': case 'ERR_ARGS_REDACTED': return 'args_commitment_mismatch';
     default: return 'signature_invalid';
   }
 }

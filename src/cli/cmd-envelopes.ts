@@ -4,7 +4,8 @@
  * dimension passed, 1 when one failed, 2 on usage or unreadable input.
  */
 import type { Command } from 'commander';
-import { parseJson } from '../jcs/index.js';
+import { canonicalBytes, parseJson } from '../jcs/index.js';
+import { contentAddressedResolver, type RefResolver } from '../envelope/commitment.js';
 import { verifyAttestation } from '../attestation/verify.js';
 import { verifyReceipt } from '../receipt/verify.js';
 import type { Check } from '../envelope/report.js';
@@ -15,6 +16,26 @@ function readJson(path: string): unknown {
   return parseJson(readInput(path).toString('utf8'));
 }
 
+/** `--ref URI=FILE` (repeatable): collect into a map. */
+function collectRef(value: string, map: Map<string, string>): Map<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0 || eq === value.length - 1) throw new CliExit(EXIT_USAGE, '--ref takes URI=FILE');
+  return map.set(value.slice(0, eq), value.slice(eq + 1));
+}
+
+/**
+ * The CLI's reference resolver: the `--ref` files first (exact URI match), then
+ * content-addressed evidence URIs answered from the runtime value itself. No network.
+ */
+function cliResolver(refs: Map<string, string>, runtime: unknown): RefResolver {
+  const inHand = runtime === undefined ? null : contentAddressedResolver([canonicalBytes(runtime)]);
+  return async (uri) => {
+    const file = refs.get(uri);
+    if (file !== undefined) return new Uint8Array(readInput(file));
+    return inHand ? inHand(uri) : null;
+  };
+}
+
 function parseAt(at: string | undefined): number {
   if (at === undefined) return Math.floor(Date.now() / 1000);
   if (!/^(0|[1-9][0-9]{0,15})$/.test(at)) throw new CliExit(EXIT_USAGE, '--at takes POSIX seconds (a non-negative integer)');
@@ -23,8 +44,16 @@ function parseAt(at: string | undefined): number {
 
 function report(kind: string, file: string, ok: boolean, checks: Check[], json: boolean | undefined, extra: Record<string, unknown> = {}): void {
   if (json) outJson({ file, kind, verified: ok, ...extra, checks });
-  else out(`${ok ? 'VERIFIED' : 'FAILED'}  ${kind} ${file}\n${formatChecks(checks)}`);
+  else {
+    const facts = Object.entries(extra).filter(([, v]) => v !== null).map(([k, v]) => `${k}=${String(v)}`).join(' ');
+    out(`${ok ? 'VERIFIED' : 'FAILED'}  ${kind} ${file}${facts ? `  (${facts})` : ''}\n${formatChecks(checks)}`);
+  }
   process.exitCode = ok ? EXIT_OK : EXIT_FAILED;
+}
+
+interface AttestationFlags extends KeyOptions {
+  at?: string; args?: string; server?: string; tool?: string; json?: boolean;
+  ref: Map<string, string>; redacted: string; requireLowS?: boolean;
 }
 
 const keyOptions = (c: Command): Command => c
@@ -41,13 +70,19 @@ export function registerEnvelopeCommands(program: Command): void {
     .option('--args <file>', 'runtime arguments (JSON) to check the commitment against')
     .option('--server <fingerprint>', 'this server\'s fingerprint (selects the toolCalls entry)')
     .option('--tool <name>', 'the tools/call name')
-    .action(async (file: string, o: KeyOptions & { at?: string; args?: string; server?: string; tool?: string; json?: boolean }) => {
+    .option('--ref <uri=file>', 'content behind a ref/argsRef URI (repeatable)', collectRef, new Map<string, string>())
+    .option('--redacted <policy>', 'a redacted projection: accept (reported) or refuse', 'accept')
+    .option('--require-low-s', 'refuse ES256 signatures with s > n/2')
+    .action(async (file: string, o: AttestationFlags) => {
+      if (o.redacted !== 'accept' && o.redacted !== 'refuse') throw new CliExit(EXIT_USAGE, '--redacted is accept or refuse');
       const ks = await keySource(o);
+      const args = o.args ? readJson(o.args) : undefined;
       const v = await verifyAttestation(new Uint8Array(readInput(file)), {
         keys: ks.keys, acceptedAlgs: ks.accepted, now: parseAt(o.at), skewSeconds: ks.policy?.clockSkewSeconds ?? 30,
-        ...(o.args ? { args: readJson(o.args) } : {}), ...(o.server ? { serverFingerprint: o.server } : {}), ...(o.tool ? { toolName: o.tool } : {}),
+        resolve: cliResolver(o.ref, args), redacted: o.redacted, requireLowS: o.requireLowS === true,
+        ...(args === undefined ? {} : { args }), ...(o.server ? { serverFingerprint: o.server } : {}), ...(o.tool ? { toolName: o.tool } : {}),
       });
-      report('attestation', file, v.ok, v.checks, o.json, { projectionMatch: v.projectionMatch });
+      report('attestation', file, v.ok, v.checks, o.json, { shape: v.shape, commitmentKind: v.commitmentKind, projectionMatch: v.projectionMatch });
     });
   const rec = program.command('receipt').description('execution receipts');
   keyOptions(rec.command('verify <file>').description('verify one receipt: schema, signature, back link, result commitment'))

@@ -12,17 +12,18 @@ import { CliExit, EXIT_USAGE, err } from './output.js';
 
 interface ProxyFlags {
   home?: string; name?: string; sub?: string; serverFingerprint?: string;
-  evidence: boolean; receiptMeta: boolean; durability: string; checkpointMs: string;
+  evidence: boolean; receiptMeta: boolean; durability: string; checkpointMs: string; profile: string;
 }
 
 async function runProxy(command: string, args: string[], o: ProxyFlags): Promise<void> {
   if (o.durability !== 'full' && o.durability !== 'normal') throw new CliExit(EXIT_USAGE, '--durability is full or normal');
+  if (o.profile !== 'vector' && o.profile !== 'sep-text') throw new CliExit(EXIT_USAGE, '--profile is vector or sep-text');
   if (!/^[1-9][0-9]{0,6}$/.test(o.checkpointMs)) throw new CliExit(EXIT_USAGE, '--checkpoint-ms takes a whole number of milliseconds (1 to 9999999)');
   const home = resolveHome(o.home);
   const { identity: id, created } = await ensureHome(home);
   if (created) err(`mcp-attest: initialized ${home} (issuer ${id.iss}, log ${id.log.origin})`);
   const recorder = await Recorder.open(home, {
-    evidence: o.evidence, durability: o.durability, checkpointMs: Number(o.checkpointMs),
+    evidence: o.evidence, durability: o.durability, checkpointMs: Number(o.checkpointMs), profile: o.profile,
     ...(o.sub ? { sub: o.sub } : {}),
   });
   const proxy = new AttestingProxy(recorder, {
@@ -51,6 +52,7 @@ export function registerProxyCommand(program: Command): void {
     .option('--no-receipt-meta', 'do not add the receipt reference to results')
     .option('--durability <mode>', 'full: fsync every append (default); normal: survive process crashes only', 'full')
     .option('--checkpoint-ms <ms>', 'checkpoint batch window', '1000')
+    .option('--profile <shape>', 'attestation wire shape: vector (published vectors) or sep-text (SEP-2787 text)', 'vector')
     .passThroughOptions()
     .action(runProxy);
 }

@@ -10,12 +10,15 @@
  * - redacted projection: any other projection; accepted with `projectionMatch: false`.
  * - reference: `digest` = `sha256:` + hex(SHA-256(bytes)) of content a caller-supplied
  *   resolver returns for `ref`, and those bytes must equal JCS(v).
+ * SEP-text shape (`argsRef {uri, digest}` with base64url digest, `argsProjection`): see
+ * {@link checkSepCommitment}.
  * Absent arguments: a `tools/call` without `arguments` is committed as `{}` (normative here).
  */
-import { equalBytes, utf8 } from '../bytes/index.js';
-import { sha256Tagged, TAGGED_DIGEST } from '../bytes/digest.js';
+import { equalBytes, toBase64Url, toHex, utf8 } from '../bytes/index.js';
+import { sha256, sha256Tagged, TAGGED_DIGEST } from '../bytes/digest.js';
 import { canonicalBytes, canonicalize, parseJson } from '../jcs/index.js';
 import { fail, pass, skip, type Check } from './report.js';
+import { isObject } from './schema.js';
 import type { ErrorCode } from '../errors.js';
 
 /** A commitment in the projection form. */
@@ -106,4 +109,76 @@ export async function checkCommitment(
     return { check: pass(dimension, 'identity projection'), projectionMatch: true, kind: 'identity' };
   }
   return { check: pass(dimension, 'redacted projection (not complete)'), projectionMatch: false, kind: 'redacted' };
+}
+
+/** URI prefix of content-addressed evidence: `mcp-attest://evidence/sha256/<64 lowercase hex>`. */
+export const EVIDENCE_URI_PREFIX = 'mcp-attest://evidence/sha256/';
+
+/**
+ * SEP-text `argsRef` for `value`: `uri` names the evidence by the hex SHA-256 of JCS(value)
+ * (the bytes mcp-attest keeps in its evidence store); `digest` = base64url(SHA-256(JCS(value))).
+ */
+export function evidenceArgsRef(value: unknown): { uri: string; digest: string } {
+  const hash = sha256(canonicalBytes(value));
+  return { uri: EVIDENCE_URI_PREFIX + toHex(hash), digest: toBase64Url(hash) };
+}
+
+/**
+ * A resolver for content-addressed evidence URIs whose content the caller already holds
+ * (e.g. a gatekeeper holding the runtime arguments): returns the candidate whose SHA-256
+ * matches the hex in `mcp-attest://evidence/sha256/<hex>`, else null. Sound because the
+ * address is the content's digest; any other URI is not resolved.
+ */
+export function contentAddressedResolver(candidates: readonly Uint8Array[]): RefResolver {
+  return async (uri) => {
+    if (!uri.startsWith(EVIDENCE_URI_PREFIX)) return null;
+    const hex = uri.slice(EVIDENCE_URI_PREFIX.length);
+    return candidates.find((c) => toHex(sha256(c)) === hex) ?? null;
+  };
+}
+
+async function checkArgsRef(dimension: string, code: ErrorCode, ref: unknown, runtime: unknown, resolve?: RefResolver): Promise<Check> {
+  if (!isObject(ref) || typeof ref['uri'] !== 'string') return fail(dimension, code, 'argsRef is malformed');
+  const bytes = resolve ? await resolve(ref['uri']).catch(() => null) : null;
+  if (bytes === null) return fail(dimension, code, 'reference could not be resolved', { found: ref['uri'] });
+  const digest = toBase64Url(sha256(bytes));
+  if (digest !== ref['digest']) return fail(dimension, code, 'reference digest mismatch', { expected: ref['digest'], found: digest });
+  if (!equalBytes(bytes, canonicalBytes(runtime))) return fail(dimension, code, 'referenced content differs from runtime value');
+  return pass(dimension, 'reference');
+}
+
+/**
+ * Check a SEP-text `toolCalls` entry's commitment (`argsRef` and/or `argsProjection`)
+ * against the runtime value (SEP-2787 §"payloadDerived"; spec notes §6):
+ * - `argsRef`: the resolver's bytes for `uri` must hash (base64url SHA-256) to `digest` and
+ *   equal JCS(runtime); no resolver or an unresolvable URI fails.
+ * - `argsProjection`: strictly parsed, then JCS(projection) = JCS(runtime) is an identity
+ *   match, anything else a **redacted** projection (`projectionMatch: false`, passes here;
+ *   the caller's policy may refuse it). An unparseable projection fails.
+ * Both present: both are checked. Fails with `code`.
+ */
+export async function checkSepCommitment(
+  dimension: string,
+  code: ErrorCode,
+  call: Record<string, unknown>,
+  runtime: unknown,
+  resolve?: RefResolver,
+): Promise<CommitmentResult> {
+  const hasRef = 'argsRef' in call;
+  const hasProjection = typeof call['argsProjection'] === 'string';
+  if (!hasRef && !hasProjection) return { check: fail(dimension, code, 'neither argsRef nor argsProjection'), projectionMatch: null, kind: 'unknown' };
+  if (runtime === undefined) return { check: skip(dimension, 'no runtime value given'), projectionMatch: null, kind: hasRef ? 'ref' : 'unknown' };
+  if (hasRef) {
+    const check = await checkArgsRef(dimension, code, call['argsRef'], runtime, resolve);
+    if (check.status === 'fail' || !hasProjection) return { check, projectionMatch: null, kind: 'ref' };
+  }
+  let projected: Uint8Array;
+  try {
+    projected = canonicalBytes(parseJson(call['argsProjection'] as string));
+  } catch {
+    return { check: fail(dimension, code, 'argsProjection is not strict JSON'), projectionMatch: null, kind: 'unknown' };
+  }
+  const kind = hasRef ? 'ref' : 'identity';
+  if (equalBytes(projected, canonicalBytes(runtime))) return { check: pass(dimension, 'identity projection'), projectionMatch: true, kind };
+  return { check: pass(dimension, 'redacted projection (not complete)'), projectionMatch: false, kind: hasRef ? 'ref' : 'redacted' };
 }

@@ -6,12 +6,14 @@
 import { parseTimestamp } from './time.js';
 
 /** Expected JSON type of a member. */
-export type FieldType = 'string' | 'nonempty' | 'integer' | 'object' | 'array' | 'digest' | 'hex' | 'timestamp';
+export type FieldType = 'string' | 'nonempty' | 'integer' | 'object' | 'array' | 'digest' | 'digest64' | 'hex' | 'timestamp';
 
 /** A closed object schema: member name -> [type, required]. */
 export type ObjectSchema = Record<string, readonly [FieldType, boolean]>;
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
+/** base64url, no padding, of 32 bytes, canonical (the 2 unused low bits of the last character are zero). */
+const DIGEST64 = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
 
 function isTimestamp(v: unknown): boolean {
   try {
@@ -30,6 +32,7 @@ function typeOk(t: FieldType, v: unknown): boolean {
     case 'object': return v !== null && typeof v === 'object' && !Array.isArray(v);
     case 'array': return Array.isArray(v);
     case 'digest': return typeof v === 'string' && DIGEST.test(v);
+    case 'digest64': return typeof v === 'string' && DIGEST64.test(v);
     case 'hex': return typeof v === 'string' && /^([0-9a-f]{2})+$/.test(v);
     case 'timestamp': return isTimestamp(v);
   }

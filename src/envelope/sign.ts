@@ -4,7 +4,19 @@
  */
 import { toHex } from '../bytes/index.js';
 import { getAlgorithm, type AlgName } from '../keys/algorithms.js';
-import { signingInput } from './signature.js';
+import { ecdsaS, isLowS, P256_N, signingInput } from './signature.js';
+
+/** The low-S form of a raw ES256 `r||s` signature (`s` replaced by `n - s` when `s > n/2`). */
+export function toLowS(signature: Uint8Array): Uint8Array {
+  if (signature.length !== 64 || isLowS(signature)) return signature;
+  let low = P256_N - ecdsaS(signature);
+  const out = signature.slice();
+  for (let i = 63; i >= 32; i--) {
+    out[i] = Number(low & 0xffn);
+    low >>= 8n;
+  }
+  return out;
+}
 
 /** Signs bytes: returns the signature in the algorithm's encoding (see keys/algorithms.ts). */
 export type SignFn = (data: Uint8Array) => Uint8Array | Promise<Uint8Array>;
@@ -25,8 +37,11 @@ export interface Signer {
   sign: SignFn;
 }
 
-/** Sign an unsigned envelope; returns a copy with `signature` (lowercase hex) added. */
+/**
+ * Sign an unsigned envelope; returns a copy with `signature` (lowercase hex) added. ES256
+ * signatures are always emitted in low-S form, so strict verifiers accept them.
+ */
 export async function signEnvelope<T extends object>(signer: Signer, unsigned: T): Promise<T & { signature: string }> {
   const sig = await signer.sign(signingInput(unsigned as Record<string, unknown>));
-  return { ...unsigned, signature: toHex(sig) };
+  return { ...unsigned, signature: toHex(signer.alg === 'ES256' ? toLowS(sig) : sig) };
 }

@@ -23,11 +23,29 @@ export function signingInput(envelope: Record<string, unknown>): Uint8Array {
   return canonicalBytes(body);
 }
 
+/** The order n of the P-256 group (FIPS 186-5 / SEC 2). */
+export const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+
+/** The `s` half of a raw 64-byte ES256 `r||s` signature, as an integer. */
+export function ecdsaS(signature: Uint8Array): bigint {
+  let s = 0n;
+  for (const b of signature.subarray(32, 64)) s = (s << 8n) | BigInt(b);
+  return s;
+}
+
+/** True when a raw ES256 `r||s` signature has `s <= n/2` (the canonical, non-malleable form; `n - s` is its twin). */
+export function isLowS(signature: Uint8Array): boolean {
+  return signature.length === 64 && ecdsaS(signature) <= P256_N >> 1n;
+}
+
 /**
  * Verify a hex signature over `input`. Returns false (never throws) for non-canonical hex
- * (uppercase, odd length), a wrong length, or a signature that does not verify.
+ * (uppercase, odd length), a wrong length (DER instead of raw `r||s`), a signature that
+ * does not verify, or, with `requireLowS`, an ES256 signature with `s > n/2`.
  */
-export async function verifyHexSignature(alg: AlgName, key: CryptoKey, input: Uint8Array, signatureHex: unknown): Promise<boolean> {
+export async function verifyHexSignature(
+  alg: AlgName, key: CryptoKey, input: Uint8Array, signatureHex: unknown, o: { requireLowS?: boolean } = {},
+): Promise<boolean> {
   if (typeof signatureHex !== 'string') return false;
   let sig: Uint8Array;
   try {
@@ -35,6 +53,7 @@ export async function verifyHexSignature(alg: AlgName, key: CryptoKey, input: Ui
   } catch {
     return false;
   }
+  if (o.requireLowS === true && alg === 'ES256' && !isLowS(sig)) return false;
   return getAlgorithm(alg).verify(key, input, sig);
 }
 

@@ -1,16 +1,32 @@
 /**
  * Ed25519 (RFC 8032) over WebCrypto, for C2SP signed notes and cosignatures. Raw 32-byte
  * public keys; 64-byte signatures. Runtime-neutral (`globalThis.crypto.subtle`).
+ *
+ * Public keys are checked strictly before use: a non-canonical encoding (y >= p, or x = 0
+ * with the sign bit set) or a point of small order is refused. WebCrypto on Node accepts the
+ * identity point as a key, and then a signature (R = identity, S = 0) verifies for every
+ * message; refusing small-order keys closes that.
  */
+import { ed25519 } from '@noble/curves/ed25519.js';
 
 const ED25519 = { name: 'Ed25519' } as const;
 
+/** True when `raw` is a canonical RFC 8032 §5.1.3 encoding of a point not of small order. */
+export function isStrictEd25519Public(raw: Uint8Array): boolean {
+  if (raw.length !== 32) return false;
+  try {
+    return !ed25519.Point.fromBytes(raw, false).isSmallOrder();
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Import a raw 32-byte Ed25519 public key for verification. Returns null when the bytes are
- * not a valid key (wrong length or rejected by the platform).
+ * not a strict key ({@link isStrictEd25519Public}) or the platform rejects them.
  */
 export async function importEd25519Public(raw: Uint8Array): Promise<CryptoKey | null> {
-  if (raw.length !== 32) return null;
+  if (!isStrictEd25519Public(raw)) return null;
   try {
     return await crypto.subtle.importKey('raw', raw as BufferSource, ED25519, true, ['verify']);
   } catch {

@@ -8,6 +8,7 @@ import { fromBase64, toBase64, toBase64Url, utf8 } from '../bytes/index.js';
 import { sha256 } from '../bytes/digest.js';
 import { canonicalize } from '../jcs/index.js';
 import { getAlgorithm, type AlgName } from './algorithms.js';
+import { isStrictEd25519Public } from './ed25519.js';
 
 /** A public JWK as mcp-attest reads and writes it (only the members RFC 7638 hashes). */
 export interface PublicJwk {
@@ -67,11 +68,20 @@ async function importPem(pem: string, label: string, format: 'spki' | 'pkcs8', u
   const decoded = decodePem(pem);
   if (decoded.label !== label) throw new AttestError('ERR_KEY_INVALID', `expected a ${label} PEM`);
   const alg = algOfDer(decoded.der);
+  let key: CryptoKey;
   try {
-    const key = await crypto.subtle.importKey(format, decoded.der as BufferSource, getAlgorithm(alg).importParams, true, [usage]);
-    return { alg, key };
+    key = await crypto.subtle.importKey(format, decoded.der as BufferSource, getAlgorithm(alg).importParams, true, [usage]);
   } catch (cause) {
     throw new AttestError('ERR_KEY_INVALID', `invalid ${label.toLowerCase()}`, { cause });
+  }
+  if (usage === 'verify') await assertStrictPublic(alg, key);
+  return { alg, key };
+}
+
+/** Refuses an EdDSA public key of small order or in a non-canonical encoding (`ERR_KEY_INVALID`). */
+async function assertStrictPublic(alg: AlgName, key: CryptoKey): Promise<void> {
+  if (alg === 'EdDSA' && !isStrictEd25519Public(new Uint8Array(await crypto.subtle.exportKey('raw', key)))) {
+    throw new AttestError('ERR_KEY_INVALID', 'Ed25519 public key is of small order or not canonically encoded');
   }
 }
 
@@ -94,13 +104,16 @@ export async function importSecret(secret: Uint8Array): Promise<CryptoKey> {
   return crypto.subtle.importKey('raw', secret as BufferSource, getAlgorithm('HS256').importParams, true, ['sign', 'verify']);
 }
 
-/** Import a public JWK for `alg`. Throws `ERR_KEY_INVALID`. */
+/** Import a public JWK for `alg`. Throws `ERR_KEY_INVALID` (also for a small-order or non-canonical Ed25519 key). */
 export async function importPublicJwk(alg: AlgName, jwk: PublicJwk): Promise<CryptoKey> {
+  let key: CryptoKey;
   try {
-    return await crypto.subtle.importKey('jwk', jwk as JsonWebKey, getAlgorithm(alg).importParams, true, ['verify']);
+    key = await crypto.subtle.importKey('jwk', jwk as JsonWebKey, getAlgorithm(alg).importParams, true, ['verify']);
   } catch (cause) {
     throw new AttestError('ERR_KEY_INVALID', 'invalid public JWK', { cause });
   }
+  await assertStrictPublic(alg, key);
+  return key;
 }
 
 /** Export the public half of a key as a minimal JWK (the RFC 7638 required members). */

@@ -11,6 +11,7 @@
 import { concatBytes, fromBase64, toBase64, utf8 } from '../bytes/index.js';
 import { sha256 } from '../bytes/digest.js';
 import { AttestError } from '../errors.js';
+import { isStrictEd25519Public } from '../keys/ed25519.js';
 
 /** Signature type 0x01: Ed25519 over the note text (c2sp.org/signed-note). */
 export const SIG_TYPE_ED25519 = 0x01;
@@ -77,12 +78,13 @@ function checkKey(name: string, type: number, publicKey: Uint8Array): void {
   const size = KEY_SIZES.get(type);
   if (size === undefined) throw malformed('unsupported signature type');
   if (publicKey.length !== size) throw malformed('wrong public key length');
+  if (size === 32 && !isStrictEd25519Public(publicKey)) throw malformed('Ed25519 public key is of small order or not canonically encoded');
 }
 
 /**
  * Parse a vkey strictly: first two `+` split it, the ID is exactly 8 lowercase hex digits,
  * the base64 is canonical standard base64 with padding, the type is 0x01, 0x04 (32-byte
- * Ed25519 keys) or 0x06 (1312-byte ML-DSA-44 keys), and the ID equals {@link keyId}.
+ * Ed25519 keys, canonical and not of small order) or 0x06 (1312-byte ML-DSA-44 keys), and the ID equals {@link keyId}.
  * Throws `ERR_VKEY_MALFORMED`.
  * @see https://c2sp.org/signed-note
  */

@@ -10,7 +10,7 @@ import { canonicalize } from '../jcs/index.js';
 import { issueAttestation } from '../attestation/build.js';
 import { issueReceipt } from '../receipt/build.js';
 import type { OutcomeReason, OutcomeStatus } from '../receipt/schema.js';
-import type { Attestation } from '../attestation/schema.js';
+import type { Attestation, AttestationShape } from '../attestation/schema.js';
 import type { Signer } from '../envelope/sign.js';
 import { formatCheckpoint } from '../log/checkpoint.js';
 import { ed25519NoteSigner, signNote, type NoteSigner } from '../log/note-sign.js';
@@ -30,6 +30,8 @@ export interface RecorderOptions {
   durability?: Durability;
   /** Batch window for checkpoints, milliseconds (default 1000). */
   checkpointMs?: number;
+  /** Attestation emission profile (default `vector`; docs/attestation.md). */
+  profile?: AttestationShape;
 }
 
 /** A call as the proxy sees it, before it is forwarded. */
@@ -67,6 +69,7 @@ export class Recorder {
     private readonly logSigner: NoteSigner,
     private readonly evidence: EvidenceStore | null,
     private readonly checkpointMs: number,
+    private readonly profile: AttestationShape,
   ) {}
 
   /** Open the data directory's log and keys. Throws `ERR_HOME_MISSING`, `ERR_STORE_IO`. */
@@ -78,13 +81,13 @@ export class Recorder {
     const logSigner = ed25519NoteSigner(vkey.name, await loadLogKey(home), vkey.publicKey);
     const db = new LogDb(p.db, o.durability ?? 'full');
     const evidence = o.evidence === false ? null : new EvidenceStore(p.evidence);
-    return new Recorder(identity, db, signer, logSigner, evidence, o.checkpointMs ?? 1000);
+    return new Recorder(identity, db, signer, logSigner, evidence, o.checkpointMs ?? 1000, o.profile ?? 'vector');
   }
 
   /** Sign and durably log an attestation for `call`. */
   async attest(call: CallInput): Promise<{ attestation: Attestation; callId: string; index: bigint }> {
     const args = call.args === undefined ? {} : call.args;
-    const input = { tool: call.tool, args, serverFingerprint: call.server.fingerprint, intent: call.intent, now: now(), nonceBytes: nonceBytes() };
+    const input = { tool: call.tool, args, serverFingerprint: call.server.fingerprint, intent: call.intent, now: now(), nonceBytes: nonceBytes(), profile: this.profile };
     const attestation = await issueAttestation(this.signer, call.requestedCapability === undefined ? input : { ...input, requestedCapability: call.requestedCapability });
     const callId = attestation.issuerAsserted.nonce;
     this.evidence?.put(args);

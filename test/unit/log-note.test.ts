@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { concatBytes, fromBase64, fromHex, utf8 } from '../../src/bytes/index.js';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { concatBytes, fromBase64, fromHex, toBase64, utf8 } from '../../src/bytes/index.js';
 import { isAttestError, type ErrorCode } from '../../src/errors.js';
 import {
   formatKeyId,
@@ -93,7 +94,7 @@ test('vkey: strict forms (uppercase ID, bad names, base64, types)', () => {
   bad('PeterNeumann c74f20a3 ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW');
   bad('');
   bad('+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW');
-  const pub = new Uint8Array(32).fill(7);
+  const pub = ed25519.getPublicKey(new Uint8Array(32).fill(7));
   for (const name of ['a b', 'a+b', 'a\u00a0b', 'a\u2003b', 'a\tb', 'a\u0085b', '']) {
     assert.equal(isValidKeyName(name), false, JSON.stringify(name));
     assert.throws(() => formatVerifierKey(name, 1, pub), code('ERR_VKEY_MALFORMED'));
@@ -105,6 +106,21 @@ test('vkey: strict forms (uppercase ID, bad names, base64, types)', () => {
   assert.throws(() => ed25519NoteVerifier(cosigner), code('ERR_VKEY_MALFORMED'));
   // Same key and name, another type: a different key ID (signed-note "Signature types").
   assert.notEqual(keyId('w.example/1', 1, pub), keyId('w.example/1', 4, pub));
+});
+
+test('vkey: Ed25519 keys of small order or in a non-canonical encoding are refused', () => {
+  const identity = new Uint8Array(32);
+  identity[0] = 1; // the neutral point: with it, (R = identity, S = 0) verifies for every message
+  const yIsP = new Uint8Array(32).fill(0xff);
+  yIsP[0] = 0xee; // y = p = 2^255 - 19 (>= p: non-canonical)
+  yIsP[31] = 0x7f;
+  const negZero = identity.slice();
+  negZero[31] = 0x80; // x = 0 with the sign bit set
+  for (const key of [identity, yIsP, negZero, new Uint8Array(32)]) {
+    assert.throws(() => formatVerifierKey('x', 1, key), code('ERR_VKEY_MALFORMED'));
+    const id = keyId('x', 1, key).toString(16).padStart(8, '0');
+    assert.throws(() => parseVerifierKey(`x+${id}+${toBase64(Uint8Array.of(1, ...key))}`), code('ERR_VKEY_MALFORMED'));
+  }
 });
 
 test('open/verify: every case of signed-note.json', async () => {
