@@ -121,20 +121,31 @@ export function checkTtl(issuer: Record<string, unknown>, now: number, skew: num
   return pass('ttl');
 }
 
-/** Pick the toolCalls entry: by server fingerprint, else by name, else the only one. */
+/**
+ * Pick the toolCalls entry: by server fingerprint when one is given (server dimension), else
+ * the only entry, else by tool name. The tool dimension is skipped when no entry is for this
+ * server (the server dimension already failed).
+ */
 function selectCall(a: Record<string, unknown>, o: AttestationVerifyOptions, checks: Check[]): number | null {
-  const calls = (isObject(a['payloadDerived']) && Array.isArray(a['payloadDerived']['toolCalls']) ? a['payloadDerived']['toolCalls'] : []) as Array<Record<string, unknown>>;
-  let index: number | null = calls.length === 1 ? 0 : null;
+  const calls = (isObject(a['payloadDerived']) && Array.isArray(a['payloadDerived']['toolCalls']) ? a['payloadDerived']['toolCalls'] : []) as unknown[];
+  const find = (member: string, value: string): number | null => {
+    const i = calls.findIndex((c) => isObject(c) && c[member] === value);
+    return i >= 0 ? i : null;
+  };
+  let index: number | null;
   if (o.serverFingerprint !== undefined) {
-    const i = calls.findIndex((c) => isObject(c) && c['serverFingerprint'] === o.serverFingerprint);
-    checks.push(i >= 0 ? pass('server') : fail('server', 'ERR_SERVER_MISMATCH', 'no toolCalls entry for this server', { expected: o.serverFingerprint }));
-    index = i >= 0 ? i : null;
-  } else if (o.toolName !== undefined && calls.length > 1) {
-    const i = calls.findIndex((c) => isObject(c) && c['name'] === o.toolName);
-    index = i >= 0 ? i : null;
+    index = find('serverFingerprint', o.serverFingerprint);
+    checks.push(index !== null ? pass('server') : fail('server', 'ERR_SERVER_MISMATCH', 'no toolCalls entry for this server', { expected: o.serverFingerprint }));
+    if (index === null) {
+      if (o.toolName !== undefined) checks.push(skip('tool', 'no toolCalls entry for this server'));
+      return null;
+    }
+  } else {
+    index = calls.length === 1 ? 0 : o.toolName === undefined ? null : find('name', o.toolName);
   }
   if (o.toolName !== undefined) {
-    const name = index === null ? undefined : calls[index]?.['name'];
+    const call = index === null ? undefined : calls[index];
+    const name = isObject(call) ? call['name'] : undefined;
     checks.push(name === o.toolName ? pass('tool') : fail('tool', 'ERR_TOOL_MISMATCH', 'tool name differs', { expected: name, found: o.toolName }));
   }
   return index;
@@ -144,7 +155,11 @@ function selectCall(a: Record<string, unknown>, o: AttestationVerifyOptions, che
 async function checkArgs(a: Record<string, unknown>, index: number | null, o: AttestationVerifyOptions): Promise<CommitmentResult> {
   const code = 'ERR_ARGS_COMMITMENT_MISMATCH';
   const call = index === null ? null : (a['payloadDerived'] as { toolCalls: unknown[] }).toolCalls[index];
-  if (!isObject(call)) return { check: fail('args_commitment', code, 'no toolCalls entry to check the arguments against'), projectionMatch: null, kind: 'unknown' };
+  if (!isObject(call)) {
+    const decided = o.serverFingerprint !== undefined && index === null;
+    const check = decided ? skip('args_commitment', 'no toolCalls entry for this server') : fail('args_commitment', code, 'no toolCalls entry to check the arguments against');
+    return { check, projectionMatch: null, kind: 'unknown' };
+  }
   try {
     const r = attestationShape(a) === 'vector'
       ? await checkCommitment('args_commitment', code, isObject(call['args']) ? call['args'] : {}, o.args, o.resolve)

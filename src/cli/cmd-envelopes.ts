@@ -88,11 +88,14 @@ export function registerEnvelopeCommands(program: Command): void {
   keyOptions(rec.command('verify <file>').description('verify one receipt: schema, signature, back link, result commitment'))
     .option('--attestation <file>', 'the attestation it answers (checks the back link)')
     .option('--result <file>', 'the runtime result (JSON) to check the commitment against')
-    .action(async (file: string, o: KeyOptions & { attestation?: string; result?: string; json?: boolean }) => {
+    .option('--ref <uri=file>', 'content behind a ref URI (repeatable)', collectRef, new Map<string, string>())
+    .option('--require-low-s', 'refuse ES256 signatures with s > n/2')
+    .action(async (file: string, o: KeyOptions & { attestation?: string; result?: string; json?: boolean; ref: Map<string, string>; requireLowS?: boolean }) => {
       const ks = await keySource(o);
-      const v = await verifyReceipt(readInput(file).toString('utf8'), {
-        keys: ks.keys, acceptedAlgs: ks.accepted,
-        ...(o.attestation ? { attestation: readJson(o.attestation) } : {}), ...(o.result ? { result: readJson(o.result) } : {}),
+      const result = o.result ? readJson(o.result) : undefined;
+      const v = await verifyReceipt(new Uint8Array(readInput(file)), {
+        keys: ks.keys, acceptedAlgs: ks.accepted, resolve: cliResolver(o.ref, result), requireLowS: o.requireLowS === true,
+        ...(o.attestation ? { attestation: readJson(o.attestation) } : {}), ...(result === undefined ? {} : { result }),
       });
       report('receipt', file, v.ok, v.checks, o.json);
     });

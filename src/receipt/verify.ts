@@ -4,11 +4,13 @@
  * vectors expect (`signature_ok`, `back_link_ok`, `result_commitment_ok`). No TTL: a receipt
  * is a durable record. No I/O, no clock.
  */
-import { parseJson, canonicalBytes, type JsonValue } from '../jcs/index.js';
+import { parseJson, parseJsonBytes, canonicalBytes, type JsonValue } from '../jcs/index.js';
 import { sha256Tagged } from '../bytes/digest.js';
 import { assertAllowed, getAlgorithm, ALG_NAMES, type AlgName } from '../keys/algorithms.js';
 import { signingInput, verifyHexSignature, type KeyResolver } from '../envelope/signature.js';
-import { checkCommitment } from '../envelope/commitment.js';
+import { checkCommitment, type RefResolver } from '../envelope/commitment.js';
+
+const LIMITS = { floats: 'reject', maxBytes: 64 * 1024, maxDepth: 16 } as const;
 import { allPassed, fail, failFrom, pass, skip, type Check } from '../envelope/report.js';
 import { isObject } from '../envelope/schema.js';
 import { validateReceipt, type Receipt } from './schema.js';
@@ -21,6 +23,10 @@ export interface ReceiptVerifyOptions {
   attestation?: unknown;
   /** The runtime result to check the commitment against. */
   result?: unknown;
+  /** Resolves `ref` result commitments (no resolver: a reference fails). */
+  resolve?: RefResolver;
+  /** ES256: refuse high-S signatures (see AttestationVerifyOptions.requireLowS). */
+  requireLowS?: boolean;
 }
 
 /** Verdict: checks and the parsed receipt (null when the schema failed). */
@@ -44,7 +50,7 @@ async function checkReceiptSignature(r: Record<string, unknown>, o: ReceiptVerif
   const key = await o.keys(query);
   if (key === null) return fail('signature', 'ERR_KEY_UNAVAILABLE', 'no trusted key for the receipt signer', { found: query });
   try {
-    const ok = await verifyHexSignature(alg, key, signingInput(r), r['signature']);
+    const ok = await verifyHexSignature(alg, key, signingInput(r), r['signature'], { requireLowS: o.requireLowS === true });
     return ok ? pass('signature', `${alg} ${query.keyId}`) : fail('signature', 'ERR_SIGNATURE_INVALID', 'signature verification failed');
   } catch (e) {
     return failFrom('signature', e, 'ERR_SIGNATURE_INVALID');
@@ -66,12 +72,29 @@ export function checkBackLink(r: Record<string, unknown>, attestation: unknown):
   return pass('back_link');
 }
 
-/** Verify a receipt. Never throws for bad input. */
-export async function verifyReceipt(input: string | JsonValue, o: ReceiptVerifyOptions): Promise<ReceiptVerdict> {
+/** Result-commitment dimension; never throws. */
+async function checkResult(r: Record<string, unknown>, o: ReceiptVerifyOptions): Promise<Check> {
+  const outcome = isObject(r['outcomeDerived']) ? r['outcomeDerived'] : {};
+  const commitment = outcome['resultCommitment'];
+  if (!isObject(commitment)) return skip('result_commitment', 'receipt carries no result commitment');
+  try {
+    return (await checkCommitment('result_commitment', 'ERR_RESULT_COMMITMENT_MISMATCH', commitment, o.result, o.resolve)).check;
+  } catch (e) {
+    return failFrom('result_commitment', e, 'ERR_RESULT_COMMITMENT_MISMATCH');
+  }
+}
+
+/**
+ * Verify a receipt given as JSON text, UTF-8 bytes or a parsed value (limits: 64 KiB,
+ * depth 16, no floats). Never throws for bad input: every failure is a check with a code.
+ */
+export async function verifyReceipt(input: string | Uint8Array | JsonValue, o: ReceiptVerifyOptions): Promise<ReceiptVerdict> {
   const checks: Check[] = [];
   let value: JsonValue;
   try {
-    value = typeof input === 'string' ? parseJson(input, { floats: 'reject', maxBytes: 64 * 1024, maxDepth: 16 }) : input;
+    if (input instanceof Uint8Array) input = parseJsonBytes(input, LIMITS);
+    value = typeof input === 'string' ? parseJson(input, LIMITS) : input;
+    checks.push(pass('canonicalization'));
   } catch (e) {
     checks.push(failFrom('canonicalization', e, 'ERR_JSON_SYNTAX'));
     return { ok: false, checks, receipt: null };
@@ -82,12 +105,6 @@ export async function verifyReceipt(input: string | JsonValue, o: ReceiptVerifyO
   const r = value as Record<string, unknown>;
   checks.push(await checkReceiptSignature(r, o));
   checks.push(o.attestation === undefined ? skip('back_link', 'no attestation given') : checkBackLink(r, o.attestation));
-  const outcome = isObject(r['outcomeDerived']) ? r['outcomeDerived'] : {};
-  const commitment = outcome['resultCommitment'];
-  if (!isObject(commitment)) {
-    checks.push(skip('result_commitment', 'receipt carries no result commitment'));
-  } else {
-    checks.push((await checkCommitment('result_commitment', 'ERR_RESULT_COMMITMENT_MISMATCH', commitment, o.result)).check);
-  }
+  checks.push(await checkResult(r, o));
   return { ok: allPassed(checks), checks, receipt: problems.length === 0 ? (r as unknown as Receipt) : null };
 }

@@ -42,11 +42,15 @@ for (const alg of ['ES256', 'EdDSA', 'RS256', 'HS256'] as const) {
   });
 }
 
-test('server mismatch, tool mismatch and argument mismatch each fail with their code', async () => {
+test('server mismatch decides alone (tool and arguments are not evaluated); tool and argument mismatches fail with their code', async () => {
   const { signer, keys } = await signerFor('ES256');
   const att = await issueAttestation(signer, input);
-  const v = await verifyAttestation(att as never, { keys, acceptedAlgs: ['ES256'], now: T0, serverFingerprint: 'sha256:' + '00'.repeat(32), toolName: 'rm', args: { path: '/b.md' } });
-  assert.deepEqual(failed(v).sort(), ['ERR_ARGS_COMMITMENT_MISMATCH', 'ERR_SERVER_MISMATCH', 'ERR_TOOL_MISMATCH']);
+  const base = { keys, acceptedAlgs: ['ES256'] as const, now: T0, toolName: 'rm', args: { path: '/b.md' } };
+  const other = await verifyAttestation(att as never, { ...base, serverFingerprint: 'sha256:' + '00'.repeat(32) });
+  assert.deepEqual(failed(other), ['ERR_SERVER_MISMATCH']);
+  assert.deepEqual(other.checks.filter((c) => c.status === 'skip').map((c) => c.dimension), ['tool', 'args_commitment']);
+  const same = await verifyAttestation(att as never, { ...base, serverFingerprint: input.serverFingerprint });
+  assert.deepEqual(failed(same).sort(), ['ERR_ARGS_COMMITMENT_MISMATCH', 'ERR_TOOL_MISMATCH']);
 });
 
 test('TTL edges: exactly iat-30 and iat+exp+30 pass, one second beyond fails', async () => {
