@@ -209,14 +209,28 @@ export async function verifyAttestation(input: string | Uint8Array | JsonValue, 
   return verdict(parsed, index, r);
 }
 
-/** SEP-2787 reason string for a failed check's code (the external vocabulary). */
+/**
+ * The SEP-2787 `reason` for a failure code (the external vocabulary of the eight SEP
+ * strings; docs/verification-codes.md). Failures the SEP has no word for (malformed
+ * envelope, algorithm, canonicalization) are `signature_invalid`: the envelope cannot be
+ * accepted as signed.
+ */
 export function sepReason(code: ErrorCode): string {
   switch (code) {
     case 'ERR_KEY_UNAVAILABLE': return 'key_unavailable';
-    case 'ERR_TTL_EXPIRED': case 'ERR_TTL_NOT_YET_VALID': return 'expired';
+    case 'ERR_NONCE_REPLAY': case 'ERR_LOG_DUPLICATE_NONCE': return 'nonce_replay';
+    case 'ERR_TTL_EXPIRED': case 'ERR_TTL_NOT_YET_VALID': case 'ERR_TIME_INVALID': return 'expired';
     case 'ERR_SERVER_MISMATCH': return 'server_mismatch';
     case 'ERR_TOOL_MISMATCH': return 'tool_mismatch';
     case 'ERR_ARGS_COMMITMENT_MISMATCH': case 'ERR_ARGS_REDACTED': return 'args_commitment_mismatch';
+    case 'ERR_ATTESTATION_REQUIRED': return 'attestation_required';
     default: return 'signature_invalid';
   }
+}
+
+/** The SEP-2787 `reason` of a verdict: that of its first failed check in verification order, null when ok. */
+export function verdictReason(v: Pick<AttestationVerdict, 'ok' | 'checks'>): string | null {
+  if (v.ok) return null;
+  const first = v.checks.find((c) => c.status === 'fail');
+  return sepReason(first?.code ?? 'ERR_SIGNATURE_INVALID');
 }
