@@ -6,7 +6,7 @@
 import { canonicalize } from '../../src/jcs/index.js';
 import { sha256, sha256Tagged } from '../../src/bytes/digest.js';
 import { toBase64, toHex } from '../../src/bytes/index.js';
-import { hashOnly, IAT, sepBody, vectorBody, vectorCase, type CaseSpec } from './build.js';
+import { hashOnly, sepBody, vectorBody, vectorCase, type CaseSpec } from './build.js';
 import { ISS, keyIdOf, signWith, type TestAlg } from './keys.js';
 import type { VectorFile } from './model.js';
 

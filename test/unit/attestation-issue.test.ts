@@ -10,20 +10,11 @@ import { issueAttestation } from '../../src/attestation/build.js';
 import { verifyAttestation } from '../../src/attestation/verify.js';
 import { issueReceipt } from '../../src/receipt/build.js';
 import { verifyReceipt } from '../../src/receipt/verify.js';
-import { signEnvelope, webCryptoSign, type Signer } from '../../src/envelope/sign.js';
-import { getAlgorithm, type AlgName } from '../../src/keys/algorithms.js';
-import type { KeyResolver } from '../../src/envelope/signature.js';
+import { signEnvelope } from '../../src/envelope/sign.js';
+import { signerFor } from './keys-helper.js';
 
 const T0 = Date.parse('2026-11-21T12:00:00Z') / 1000;
 const FP = 'sha256:' + 'ab'.repeat(32);
-
-async function signerFor(alg: AlgName): Promise<{ signer: Signer; keys: KeyResolver }> {
-  const k = await getAlgorithm(alg).generate();
-  const priv = 'privateKey' in k ? k.privateKey : k;
-  const pub = 'publicKey' in k ? k.publicKey : k;
-  const signer: Signer = { iss: 'issuer://t', sub: 'agent:t', alg, keyId: 'k1', sign: webCryptoSign(alg, priv) };
-  return { signer, keys: async (q) => (q.iss === 'issuer://t' && q.alg === alg && q.keyId === 'k1' ? pub : null) };
-}
 
 const input = { tool: 'delete_file', args: { path: '/a.md' }, serverFingerprint: FP, intent: 'tidy up', now: T0, nonceBytes: new Uint8Array(16).fill(7) };
 const failed = (v: { checks: Array<{ status: string; code?: string }> }): string[] => v.checks.filter((c) => c.status === 'fail').map((c) => c.code!);

@@ -18,9 +18,8 @@ import { verifyAttestation, type AttestationVerdict } from '../../src/attestatio
 import type { Attestation } from '../../src/attestation/schema.js';
 import { issueReceipt } from '../../src/receipt/build.js';
 import { verifyReceipt, type ReceiptVerdict } from '../../src/receipt/verify.js';
-import { webCryptoSign, type Signer } from '../../src/envelope/sign.js';
 import type { KeyResolver } from '../../src/envelope/signature.js';
-import { getAlgorithm, type AlgName } from '../../src/keys/algorithms.js';
+import type { AlgName } from '../../src/keys/algorithms.js';
 import { formatCheckpoint, parseCheckpoint, type Checkpoint } from '../../src/log/checkpoint.js';
 import { leafHash } from '../../src/log/hash.js';
 import { ed25519NoteVerifier } from '../../src/log/note.js';
@@ -29,6 +28,7 @@ import { formatVerifierKey } from '../../src/log/vkey.js';
 import {
   costlyPicker, everyOtherByte, exhaustiveCount, jcsHarmless, mutantCount, sweep, sweepNote, type SweepCounts, type ValuePicker,
 } from '../mangle.js';
+import { signerFor } from './keys-helper.js';
 
 const T0 = Date.parse('2026-11-21T12:00:00Z') / 1000;
 const FP = 'sha256:' + 'ab'.repeat(32);
@@ -46,14 +46,6 @@ const RECEIPT_DIMENSIONS = ['canonicalization', 'schema', 'signature', 'back_lin
 function assertAllPass(checks: Array<{ dimension: string; status: string }>, dimensions: string[]): void {
   assert.deepEqual(checks.filter((c) => c.status !== 'pass'), []);
   for (const d of dimensions) assert.ok(checks.some((c) => c.dimension === d), `dimension ${d} evaluated`);
-}
-
-async function signerFor(alg: AlgName): Promise<{ signer: Signer; keys: KeyResolver }> {
-  const k = await getAlgorithm(alg).generate();
-  const priv = 'privateKey' in k ? k.privateKey : k;
-  const pub = 'publicKey' in k ? k.publicKey : k;
-  const signer: Signer = { iss: 'issuer://t', sub: 'agent:t', alg, keyId: 'k1', sign: webCryptoSign(alg, priv) };
-  return { signer, keys: async (q) => (q.iss === 'issuer://t' && q.alg === alg && q.keyId === 'k1' ? pub : null) };
 }
 
 function report(t: TestContext, what: string, bytes: number, c: SweepCounts): void {
