@@ -87,12 +87,8 @@ export async function checkCommitment(
     ({ check: fail(dimension, code, message, { expected, found }), projectionMatch: null, kind });
   if (typeof commitment['ref'] === 'string') {
     if (runtime === undefined) return { check: skip(dimension, 'no runtime value given'), projectionMatch: null, kind: 'ref' };
-    const bytes = resolve ? await resolve(commitment['ref']).catch(() => null) : null;
-    if (bytes === null) return miss('reference could not be resolved', 'ref');
-    const digest = sha256Tagged(bytes);
-    if (digest !== commitment['digest']) return miss('reference digest mismatch', 'ref', commitment['digest'], digest);
-    if (!equalBytes(bytes, canonicalBytes(runtime))) return miss('referenced content differs from runtime value', 'ref');
-    return { check: pass(dimension, 'reference'), projectionMatch: null, kind: 'ref' };
+    const check = await checkReference(dimension, code, commitment['ref'], commitment['digest'], sha256Tagged, runtime, resolve);
+    return { check, projectionMatch: null, kind: 'ref' };
   }
   const projection = commitment['projection'];
   if (typeof projection !== 'string') return miss('no projection or ref', 'unknown');
@@ -137,15 +133,22 @@ export function contentAddressedResolver(candidates: readonly Uint8Array[]): Ref
   };
 }
 
-async function checkArgsRef(dimension: string, code: ErrorCode, ref: unknown, runtime: unknown, resolve?: RefResolver): Promise<Check> {
-  if (!isObject(ref) || typeof ref['uri'] !== 'string') return fail(dimension, code, 'argsRef is malformed');
-  const bytes = resolve ? await resolve(ref['uri']).catch(() => null) : null;
-  if (bytes === null) return fail(dimension, code, 'reference could not be resolved', { found: ref['uri'] });
-  const digest = toBase64Url(sha256(bytes));
-  if (digest !== ref['digest']) return fail(dimension, code, 'reference digest mismatch', { expected: ref['digest'], found: digest });
+/**
+ * A reference: the resolver's bytes for `uri` must have `encode(bytes)` = `digest` and equal
+ * JCS(runtime). No resolver, a resolver error or null: the reference fails.
+ */
+async function checkReference(
+  dimension: string, code: ErrorCode, uri: string, digest: unknown, encode: (b: Uint8Array) => string, runtime: unknown, resolve?: RefResolver,
+): Promise<Check> {
+  const bytes = resolve ? await resolve(uri).catch(() => null) : null;
+  if (bytes === null) return fail(dimension, code, 'reference could not be resolved', { found: uri });
+  const found = encode(bytes);
+  if (found !== digest) return fail(dimension, code, 'reference digest mismatch', { expected: digest, found });
   if (!equalBytes(bytes, canonicalBytes(runtime))) return fail(dimension, code, 'referenced content differs from runtime value');
   return pass(dimension, 'reference');
 }
+
+const base64UrlDigest = (bytes: Uint8Array): string => toBase64Url(sha256(bytes));
 
 /**
  * Check a SEP-text `toolCalls` entry's commitment (`argsRef` and/or `argsProjection`)
@@ -169,7 +172,10 @@ export async function checkSepCommitment(
   if (!hasRef && !hasProjection) return { check: fail(dimension, code, 'neither argsRef nor argsProjection'), projectionMatch: null, kind: 'unknown' };
   if (runtime === undefined) return { check: skip(dimension, 'no runtime value given'), projectionMatch: null, kind: hasRef ? 'ref' : 'unknown' };
   if (hasRef) {
-    const check = await checkArgsRef(dimension, code, call['argsRef'], runtime, resolve);
+    const ref = call['argsRef'];
+    const check = isObject(ref) && typeof ref['uri'] === 'string'
+      ? await checkReference(dimension, code, ref['uri'], ref['digest'], base64UrlDigest, runtime, resolve)
+      : fail(dimension, code, 'argsRef is malformed');
     if (check.status === 'fail' || !hasProjection) return { check, projectionMatch: null, kind: 'ref' };
   }
   let projected: Uint8Array;
