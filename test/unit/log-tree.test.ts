@@ -23,28 +23,12 @@ import {
 } from '../../src/log/tree.js';
 import { MemoryTree } from '../../src/log/memory-tree.js';
 import { verifyConsistency, verifyInclusion } from '../../src/log/proof.js';
+import * as ref from '../reference/rfc9162.js';
 
 const MERKLE = new URL('../../../shared/vectors/merkle/', import.meta.url);
 const readJson = (name: string): any => JSON.parse(readFileSync(new URL(name, MERKLE), 'utf8'));
 const b64 = (list: string[]): Uint8Array[] => list.map(fromBase64);
 const hexList = (list: Uint8Array[]): string[] => list.map(toHex);
-
-// Naive RFC 9162 §2.1.3.1 PATH and §2.1.4.1 PROOF over a list of leaf hashes.
-const split = (n: number): number => 2 ** Math.ceil(Math.log2(n) - 1);
-function naivePath(m: number, d: Uint8Array[]): Uint8Array[] {
-  if (d.length <= 1) return [];
-  const k = split(d.length);
-  return m < k
-    ? [...naivePath(m, d.slice(0, k)), rootFromLeafHashes(d.slice(k))]
-    : [...naivePath(m - k, d.slice(k)), rootFromLeafHashes(d.slice(0, k))];
-}
-function naiveSubproof(m: number, d: Uint8Array[], b: boolean): Uint8Array[] {
-  if (m === d.length) return b ? [] : [rootFromLeafHashes(d)];
-  const k = split(d.length);
-  return m <= k
-    ? [...naiveSubproof(m, d.slice(0, k), b), rootFromLeafHashes(d.slice(k))]
-    : [...naiveSubproof(m - k, d.slice(k), false), rootFromLeafHashes(d.slice(0, k))];
-}
 
 function treeOf(count: number, entry: (i: number) => Uint8Array): MemoryTree {
   const t = new MemoryTree();
@@ -129,23 +113,26 @@ test('tree.ts: draft-ietf-plants-merkle-tree-certs accumulators (subtree hashes,
   assert.equal(toHex(sha256(utf8(paths))), v.accumulators.subtreeInclusion.want);
 });
 
-test('tree.ts: optimized roots and proofs equal the naive RFC recursion for sizes 0..70', () => {
-  const tree = treeOf(70, (i) => utf8(`entry ${i}`));
-  const leaves = Array.from({ length: 70 }, (_, i) => leafHash(utf8(`entry ${i}`)));
+// Exhaustive over small sizes; test/unit/log-reference.test.ts covers random larger ones.
+test('tree.ts: optimized roots and proofs equal the naive RFC recursion (test/reference) for sizes 0..70', () => {
+  const entries = Array.from({ length: 70 }, (_, i) => utf8(`entry ${i}`));
+  const tree = treeOf(70, (i) => entries[i]!);
+  const leaves = entries.map(leafHash);
   for (let n = 0; n <= 70; n++) {
     const size = BigInt(n);
-    const d = leaves.slice(0, n);
-    assert.equal(toHex(rootAt(size, tree.read)), toHex(rootFromLeafHashes(d)), `root ${n}`);
+    const d = entries.slice(0, n);
+    const root = ref.mth(d);
+    assert.equal(toHex(rootAt(size, tree.read)), toHex(root), `root ${n}`);
+    assert.equal(toHex(rootFromLeafHashes(leaves.slice(0, n))), toHex(root), `rootFromLeafHashes ${n}`);
     for (let m = 0; m < n; m++) {
       const proof = inclusionProof(BigInt(m), size, tree.read);
-      assert.deepEqual(hexList(proof), hexList(naivePath(m, d)), `PATH(${m}, ${n})`);
-      assert.ok(verifyInclusion(BigInt(m), size, d[m]!, proof, rootFromLeafHashes(d)));
+      assert.deepEqual(hexList(proof), hexList(ref.path(m, d)), `PATH(${m}, ${n})`);
+      assert.ok(verifyInclusion(BigInt(m), size, leaves[m]!, proof, root));
     }
     for (let m = 1; m <= n; m++) {
       const proof = consistencyProof(BigInt(m), size, tree.read);
-      assert.deepEqual(hexList(proof), hexList(naiveSubproof(m, d, true)), `PROOF(${m}, ${n})`);
-      const root1 = rootFromLeafHashes(d.slice(0, m));
-      assert.ok(verifyConsistency(BigInt(m), size, root1, rootFromLeafHashes(d), proof), `verify ${m}->${n}`);
+      assert.deepEqual(hexList(proof), hexList(ref.proof(m, d)), `PROOF(${m}, ${n})`);
+      assert.ok(verifyConsistency(BigInt(m), size, ref.mth(d.slice(0, m)), root, proof), `verify ${m}->${n}`);
     }
   }
 });
