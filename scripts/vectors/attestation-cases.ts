@@ -11,6 +11,8 @@ import { signWith, type TestAlg } from './keys.js';
 import type { VectorFile } from './model.js';
 
 const OTHER_ARGS = { path: '/keep/forever.md' };
+/** The `uses` tag of cases that rely on EdDSA, an mcp-attest extension. */
+export const EDDSA = 'mcp-attest:EdDSA';
 const REDACTED = '{"path":"<redacted>"}';
 const REF_URI = 'cid://blob/sha256/args-archive';
 const ARGS_BYTES = new TextEncoder().encode(canonicalize(ARGS));
@@ -35,12 +37,14 @@ function meaning(): VectorFile[] {
     v('HS256', { name: 'valid-hs256-hash-only', desc: 'HS256, hash-only identity projection; every dimension passes', expected: { projectionMatch: true, toolCallIndex: 0 } }),
     v('ES256', { name: 'valid-es256-low-s', desc: 'ES256 (RFC 6979, low-S), hash-only identity projection', expected: { projectionMatch: true } }),
     v('RS256', { name: 'valid-rs256', desc: 'RS256 PKCS#1 v1.5, hash-only identity projection', expected: { projectionMatch: true } }),
-    v('EdDSA', { name: 'valid-eddsa-extension', desc: 'EdDSA (an mcp-attest extension, not SEP-2787) accepted because the verifier lists it', verifier: { acceptedAlgs: ['EdDSA'] }, expected: { projectionMatch: true } }),
+    v('EdDSA', { name: 'valid-eddsa-extension', desc: 'EdDSA (an mcp-attest extension, not SEP-2787) accepted because the verifier lists it', verifier: { acceptedAlgs: ['EdDSA'] }, expected: { projectionMatch: true }, uses: [EDDSA] }),
     v('EdDSA', { name: 'eddsa-not-accepted-by-default', desc: 'EdDSA is not a SEP-2787 algorithm: a verifier accepting the SEP set refuses it', fails: { algorithm: 'ERR_ALG_NOT_ALLOWED', signature: 'ERR_SIGNATURE_INVALID' } }),
     v('HS256', { name: 'server-mismatch', desc: 'no toolCalls entry for this server: server fails, tool and arguments are not evaluated', verifier: { serverFingerprint: FP2 }, fails: { server: 'ERR_SERVER_MISMATCH', tool: 'skip', args_commitment: 'skip' }, expected: { toolCallIndex: null } }),
     v('HS256', { name: 'tool-mismatch', desc: 'the entry for this server names another tool', verifier: { toolName: 'read_file' }, fails: { tool: 'ERR_TOOL_MISMATCH' }, expected: { projectionMatch: true } }),
     v('HS256', { name: 'multi-call-second-server-selected', desc: 'two toolCalls; the verifier is the second server and checks the second entry', verifier: { serverFingerprint: FP2, toolName: 'archive_file', runtime: OTHER_ARGS }, expected: { toolCallIndex: 1, projectionMatch: true } }, { alg: 'HS256', nonce: 'nonce-multi-1', calls: two }),
     v('HS256', { name: 'multi-call-args-of-other-entry', desc: 'two toolCalls; the second server receives the first entry\'s arguments', verifier: { serverFingerprint: FP2, toolName: 'archive_file' }, fails: { args_commitment: 'ERR_ARGS_COMMITMENT_MISMATCH' }, expected: { toolCallIndex: 1 } }, { alg: 'HS256', nonce: 'nonce-multi-2', calls: two }),
+    v('HS256', { name: 'multi-call-same-server-second-tool', desc: 'two toolCalls for the same server: the entry naming the called tool is checked', verifier: { toolName: 'archive_file', runtime: OTHER_ARGS }, expected: { toolCallIndex: 1, projectionMatch: true } }, { alg: 'HS256', nonce: 'nonce-multi-4', calls: [two[0]!, { ...two[1]!, serverFingerprint: FP1 }] }),
+    v('HS256', { name: 'expseconds-negative', desc: 'expSeconds -100: not a non-negative integer', fails: { schema: 'ERR_SCHEMA', ttl: 'ERR_SCHEMA' } }, { alg: 'HS256', nonce: 'nonce-negexp', issuer: { expSeconds: -100 } }),
     v('HS256', { name: 'multi-call-tool-of-other-entry', desc: 'two toolCalls; the first server is asked for the second entry\'s tool', verifier: { toolName: 'archive_file' }, fails: { tool: 'ERR_TOOL_MISMATCH' }, expected: { toolCallIndex: 0 } }, { alg: 'HS256', nonce: 'nonce-multi-3', calls: two }),
     v('HS256', { name: 'iat-future-beyond-skew', desc: 'verified 31 s before iat: beyond the 30 s skew', verifier: { at: T0 - 31 }, fails: { ttl: 'ERR_TTL_NOT_YET_VALID' } }),
     v('HS256', { name: 'ttl-edge-iat-minus-30', desc: 'verified exactly 30 s before iat: inside the skew', verifier: { at: T0 - 30 } }, { alg: 'HS256', nonce: 'nonce-edge-1' }),
@@ -86,10 +90,11 @@ function sepText(): VectorFile[] {
     s('HS256', { name: 'sep-text-args-projection-redacted-refused', desc: 'the same, to a verifier that refuses redaction', verifier: { redacted: 'refuse' }, fails: { args_commitment: 'ERR_ARGS_REDACTED' }, expected: { projectionMatch: false } }, [call({ argsProjection: REDACTED })]),
     s('HS256', { name: 'sep-text-args-projection-not-json', desc: 'argsProjection that is not JSON text', fails: { args_commitment: 'ERR_ARGS_COMMITMENT_MISMATCH' } }, [call({ argsProjection: '{path:' })]),
     s('RS256', { name: 'sep-text-args-ref-resolved', desc: 'SEP-text argsRef with base64url digest; the resolver returns JCS(arguments)', verifier: { refs }, expected: { projectionMatch: null } }, [call({ argsRef: argsRef(ARGS_BYTES) })]),
-    s('HS256', { name: 'sep-text-args-ref-evidence-uri', desc: 'argsRef naming content-addressed evidence; resolved from the runtime arguments themselves', expected: { projectionMatch: null } }, [call({ argsRef: evidence })]),
+    s('HS256', { name: 'sep-text-args-ref-evidence-uri', desc: 'argsRef naming content-addressed evidence; resolved from the runtime arguments themselves', expected: { projectionMatch: null }, uses: ['mcp-attest:evidence-uri'] }, [call({ argsRef: evidence })]),
     s('HS256', { name: 'sep-text-args-ref-content-differs', desc: 'argsRef whose content is other arguments', verifier: { refs: { [REF_URI]: toBase64(new TextEncoder().encode(canonicalize(OTHER_ARGS))) } }, fails: { args_commitment: 'ERR_ARGS_COMMITMENT_MISMATCH' } }, [call({ argsRef: argsRef(ARGS_BYTES) })]),
     s('HS256', { name: 'sep-text-args-ref-unresolvable', desc: 'argsRef with no resolver content: a mismatch', fails: { args_commitment: 'ERR_ARGS_COMMITMENT_MISMATCH' } }, [call({ argsRef: argsRef(ARGS_BYTES) })]),
     s('HS256', { name: 'sep-text-args-ref-and-projection', desc: 'both argsRef and an identity argsProjection: both checked', verifier: { refs }, expected: { projectionMatch: true } }, [call({ argsRef: argsRef(ARGS_BYTES), argsProjection: canonicalize(ARGS) })]),
+    s('HS256', { name: 'sep-text-args-ref-and-redacted-projection-refuse', desc: 'a verified argsRef proves the whole arguments: a redacted argsProjection beside it is not refused', verifier: { refs, redacted: 'refuse' }, expected: { projectionMatch: false } }, [call({ argsRef: argsRef(ARGS_BYTES), argsProjection: REDACTED })]),
     s('HS256', { name: 'sep-text-args-ref-hex-digest', desc: 'argsRef digest in the vector shape\'s sha256:<hex> form: the SEP-text shape needs base64url', verifier: { refs }, fails: { schema: 'ERR_SCHEMA', args_commitment: 'ERR_ARGS_COMMITMENT_MISMATCH' } }, [call({ argsRef: { uri: REF_URI, digest: `sha256:${toHex(sha256(ARGS_BYTES))}` } })]),
     s('HS256', { name: 'sep-text-no-commitment', desc: 'a toolCalls entry with neither argsRef nor argsProjection', fails: { schema: 'ERR_SCHEMA', args_commitment: 'ERR_ARGS_COMMITMENT_MISMATCH' } }, [call({})]),
     s('HS256', { name: 'sep-text-planner-ref', desc: 'plannerRef is passed through and signed', expected: { projectionMatch: true } }, undefined, { plannerRef: 'trace://planner/run/42' }),

@@ -76,6 +76,8 @@ export interface CaseSpec {
   /** The exact checks, when the evaluated set differs from the default rule. */
   only?: Record<string, Outcome>;
   expected?: Omit<VectorExpected, 'verdict' | 'checks' | 'reason'>;
+  /** Conventions beyond the published formats the case relies on. */
+  uses?: string[];
 }
 
 /** Default verifier inputs: the envelope's test key, SEP algorithms, every dimension evaluated. */
@@ -102,5 +104,6 @@ export function vectorCase(kind: VectorFile['kind'], alg: TestAlg, spec: CaseSpe
   if (kind === 'attestation') expected.reason = failed[0] === undefined ? null : reasonOf(failed[0]);
   Object.assign(expected, spec.expected);
   const input = spec.envelopeText === undefined ? { envelope: spec.envelope } : { envelopeText: spec.envelopeText };
-  return { name: spec.name, desc: spec.desc, kind, ...input, verifier: verifier as unknown as VectorVerifier, expected };
+  const uses = spec.uses === undefined ? {} : { uses: spec.uses };
+  return { name: spec.name, desc: spec.desc, kind, ...uses, ...input, verifier: verifier as unknown as VectorVerifier, expected };
 }

@@ -9,6 +9,7 @@ import { fromHex, toBase64Url, toHex } from '../../src/bytes/index.js';
 import { T0, vectorBody, vectorCase, type CaseSpec } from './build.js';
 import { ed25519Spki, highS, ISS, keyIdOf, signWith, toDer, type TestAlg } from './keys.js';
 import type { VectorFile } from './model.js';
+import { EDDSA } from './attestation-cases.js';
 
 const signed = (alg: TestAlg, nonce: string, issuer: Record<string, unknown> = {}): Record<string, unknown> =>
   signWith(alg, vectorBody({ alg, nonce, issuer }));
@@ -82,7 +83,7 @@ function ed25519Keys(): VectorFile[] {
   identity[0] = 1;
   const forged = { ...vectorBody({ alg: 'EdDSA', nonce: 'nonce-small-order' }), signature: toHex(new Uint8Array([...identity, ...new Uint8Array(32)])) };
   const key = (raw: Uint8Array) => ({ iss: ISS, alg: 'EdDSA', secretVersion: keyIdOf('EdDSA'), publicKeyPem: ed25519Spki(raw) });
-  const spec = { fails: { signature: 'ERR_KEY_UNAVAILABLE' } as const, expected: { shape: 'vector' as const, keys: ['ERR_KEY_INVALID'] } };
+  const spec = { fails: { signature: 'ERR_KEY_UNAVAILABLE' } as const, expected: { shape: 'vector' as const, keys: ['ERR_KEY_INVALID'] }, uses: [EDDSA] };
   return [
     vectorCase('attestation', 'EdDSA', { name: 'ed25519-key-small-order', desc: 'the trusted key is the neutral point; with it (R = identity, S = 0) would verify any message. The key is refused', envelope: forged, verifier: { keys: [key(identity)], acceptedAlgs: ['EdDSA'] }, ...spec }),
     vectorCase('attestation', 'EdDSA', { name: 'ed25519-key-non-canonical', desc: 'the trusted key encodes y + p instead of y: refused', envelope: signed('EdDSA', 'nonce-noncanon'), verifier: { keys: [key(nonCanonicalEd25519())], acceptedAlgs: ['EdDSA'] }, ...spec }),

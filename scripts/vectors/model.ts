@@ -65,6 +65,8 @@ export interface VectorFile {
   name: string;
   desc: string;
   kind: 'attestation' | 'receipt';
+  /** mcp-attest conventions beyond SEP-2787 and the Vaara receipt that the case relies on (see docs/vectors.md). */
+  uses?: string[];
   envelope?: unknown;
   envelopeText?: string;
   verifier: VectorVerifier;

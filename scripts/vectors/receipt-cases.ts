@@ -40,8 +40,12 @@ function receipt(o: ReceiptOptions): Record<string, unknown> {
   });
 }
 
+/** The `uses` tag of receipts carrying `outcomeDerived.reason`, an mcp-attest extension. */
+const REASON = 'mcp-attest:outcomeDerived.reason';
+
 function r(name: string, desc: string, o: ReceiptOptions, spec: Omit<CaseSpec, 'name' | 'desc' | 'envelope'> = {}): VectorFile {
-  return vectorCase('receipt', o.alg, { name, desc, envelope: receipt(o), ...spec, verifier: { attestation: o.attestation, runtime: RESULT, ...spec.verifier } });
+  const uses = o.outcome !== undefined && 'reason' in o.outcome ? { uses: [REASON] } : {};
+  return vectorCase('receipt', o.alg, { name, desc, envelope: receipt(o), ...uses, ...spec, verifier: { attestation: o.attestation, runtime: RESULT, ...spec.verifier } });
 }
 
 /** Every receipt case. */

@@ -88,7 +88,7 @@ export type UnsignedAttestation = Omit<VectorAttestation, 'signature'> | Omit<Se
 
 const ISSUER: ObjectSchema = {
   alg: ['string', true], iss: ['nonempty', true], sub: ['nonempty', true], secretVersion: ['nonempty', true],
-  iat: ['timestamp', true], expSeconds: ['integer', true], nonce: ['nonempty', true],
+  iat: ['timestamp', true], expSeconds: ['count', true], nonce: ['nonempty', true],
 };
 const PAYLOAD: ObjectSchema = { toolCalls: ['array', true] };
 const BLOCKS = { issuerAsserted: ['object', true], plannerDeclared: ['object', true], payloadDerived: ['object', true], signature: ['hex', true] } as const;

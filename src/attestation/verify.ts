@@ -6,7 +6,7 @@
  * function has no state, no clock (`now` is an input) and no I/O.
  * @see SEP-2787 §"Verification Rules"
  */
-import { AttestError, type ErrorCode } from '../errors.js';
+import { AttestError, isAttestError, type ErrorCode } from '../errors.js';
 import { parseJson, type JsonValue } from '../jcs/index.js';
 import { fromUtf8 } from '../bytes/index.js';
 import { assertAllowed, getAlgorithm, SEP2787_ALGS, type AlgName } from '../keys/algorithms.js';
@@ -57,7 +57,7 @@ export interface AttestationVerdict {
   toolCallIndex: number | null;
   /** true identity match, false redacted projection, null not evaluated or a pure reference. */
   projectionMatch: boolean | null;
-  /** The commitment form checked (`hash_only`, `identity`, `redacted`, `ref`), null when not checked. */
+  /** The commitment form checked (`hash_only`, `identity`, `redacted`, `ref`; `unknown` when it could not be classified), null when not checked. */
   commitmentKind: CommitmentResult['kind'] | null;
 }
 
@@ -76,8 +76,8 @@ function toValue(input: string | Uint8Array | JsonValue): JsonValue {
  */
 function checkAlgorithm(a: Record<string, unknown>, accepted: readonly AlgName[]): { check: Check; alg: AlgName | null } {
   const issuer = isObject(a['issuerAsserted']) ? a['issuerAsserted'] : {};
-  const top = Object.prototype.hasOwnProperty.call(a, 'alg') || attestationShape(a) === 'vector';
-  if (top && a['alg'] !== issuer['alg']) {
+  const compareTopAlg = Object.prototype.hasOwnProperty.call(a, 'alg') || attestationShape(a) === 'vector';
+  if (compareTopAlg && a['alg'] !== issuer['alg']) {
     return { check: fail('algorithm', 'ERR_ALG_DOWNGRADE', 'top-level alg differs from issuerAsserted.alg', { expected: issuer['alg'], found: a['alg'] }), alg: null };
   }
   try {
@@ -92,8 +92,10 @@ function checkAlgorithm(a: Record<string, unknown>, accepted: readonly AlgName[]
 async function checkSignature(a: Record<string, unknown>, alg: AlgName | null, o: AttestationVerifyOptions): Promise<Check> {
   if (alg === null) return fail('signature', 'ERR_SIGNATURE_INVALID', 'no acceptable algorithm to verify with');
   const issuer = a['issuerAsserted'] as Record<string, unknown>;
-  const query = { iss: String(issuer['iss']), alg, keyId: String(issuer['secretVersion']) };
-  const key = await o.keys(query);
+  const { iss, secretVersion: keyId } = issuer;
+  if (typeof iss !== 'string' || typeof keyId !== 'string') return fail('signature', 'ERR_SCHEMA', 'iss and secretVersion must be strings to select a key');
+  const query = { iss, alg, keyId };
+  const key = await o.keys(query).catch(() => null);
   if (key === null) return fail('signature', 'ERR_KEY_UNAVAILABLE', 'no trusted key for issuer, alg and secretVersion', { found: query });
   let input: Uint8Array;
   try {
@@ -105,8 +107,12 @@ async function checkSignature(a: Record<string, unknown>, alg: AlgName | null, o
   return ok ? pass('signature', `${alg} ${query.keyId}`) : fail('signature', 'ERR_SIGNATURE_INVALID', 'signature verification failed');
 }
 
-/** TTL dimension: `iat - skew <= now <= iat + expSeconds + skew`. */
+/**
+ * TTL dimension: `iat - skew <= now <= iat + expSeconds + skew` (seconds). A `now` or `skew`
+ * that is not a finite number (skew also >= 0) fails `ERR_TIME_INVALID`: a bad clock never passes.
+ */
 export function checkTtl(issuer: Record<string, unknown>, now: number, skew: number, maxExp?: number): Check {
+  if (!Number.isFinite(now) || !Number.isFinite(skew) || skew < 0) return fail('ttl', 'ERR_TIME_INVALID', 'verification time or skew is not a finite number', { found: { now, skew } });
   let iat: number;
   try {
     iat = parseTimestamp(issuer['iat'], '.issuerAsserted.iat');
@@ -122,33 +128,29 @@ export function checkTtl(issuer: Record<string, unknown>, now: number, skew: num
 }
 
 /**
- * Pick the toolCalls entry: by server fingerprint when one is given (server dimension), else
- * the only entry, else by tool name. The tool dimension is skipped when no entry is for this
- * server (the server dimension already failed).
+ * Pick the toolCalls entry: among the entries for this server (server dimension) the one
+ * naming the tool, else the first; with no server given, the only entry or the one naming
+ * the tool. The tool dimension is skipped when no entry is for this server (the server
+ * dimension already failed).
  */
 function selectCall(a: Record<string, unknown>, o: AttestationVerifyOptions, checks: Check[]): number | null {
   const calls = (isObject(a['payloadDerived']) && Array.isArray(a['payloadDerived']['toolCalls']) ? a['payloadDerived']['toolCalls'] : []) as unknown[];
-  const find = (member: string, value: string): number | null => {
-    const i = calls.findIndex((c) => isObject(c) && c[member] === value);
-    return i >= 0 ? i : null;
-  };
-  let index: number | null;
+  let candidates = calls.map((c, i) => [c, i] as const).filter(([c]) => isObject(c));
   if (o.serverFingerprint !== undefined) {
-    index = find('serverFingerprint', o.serverFingerprint);
-    checks.push(index !== null ? pass('server') : fail('server', 'ERR_SERVER_MISMATCH', 'no toolCalls entry for this server', { expected: o.serverFingerprint }));
-    if (index === null) {
+    candidates = candidates.filter(([c]) => (c as Record<string, unknown>)['serverFingerprint'] === o.serverFingerprint);
+    checks.push(candidates.length > 0 ? pass('server') : fail('server', 'ERR_SERVER_MISMATCH', 'no toolCalls entry for this server', { expected: o.serverFingerprint }));
+    if (candidates.length === 0) {
       if (o.toolName !== undefined) checks.push(skip('tool', 'no toolCalls entry for this server'));
       return null;
     }
-  } else {
-    index = calls.length === 1 ? 0 : o.toolName === undefined ? null : find('name', o.toolName);
   }
+  const named = o.toolName === undefined ? undefined : candidates.find(([c]) => (c as Record<string, unknown>)['name'] === o.toolName);
+  const chosen = named ?? (o.serverFingerprint !== undefined || calls.length === 1 ? candidates[0] : undefined);
   if (o.toolName !== undefined) {
-    const call = index === null ? undefined : calls[index];
-    const name = isObject(call) ? call['name'] : undefined;
+    const name = chosen === undefined ? undefined : (chosen[0] as Record<string, unknown>)['name'];
     checks.push(name === o.toolName ? pass('tool') : fail('tool', 'ERR_TOOL_MISMATCH', 'tool name differs', { expected: name, found: o.toolName }));
   }
-  return index;
+  return chosen === undefined ? null : chosen[1];
 }
 
 /** Args-commitment dimension for the selected entry, in the entry's shape; never throws. */
@@ -156,20 +158,22 @@ async function checkArgs(a: Record<string, unknown>, index: number | null, o: At
   const code = 'ERR_ARGS_COMMITMENT_MISMATCH';
   const call = index === null ? null : (a['payloadDerived'] as { toolCalls: unknown[] }).toolCalls[index];
   if (!isObject(call)) {
-    const decided = o.serverFingerprint !== undefined && index === null;
-    const check = decided ? skip('args_commitment', 'no toolCalls entry for this server') : fail('args_commitment', code, 'no toolCalls entry to check the arguments against');
+    const serverFailed = o.serverFingerprint !== undefined && index === null;
+    const check = serverFailed ? skip('args_commitment', 'no toolCalls entry for this server') : fail('args_commitment', code, 'no toolCalls entry to check the arguments against');
     return { check, projectionMatch: null, kind: 'unknown' };
   }
   try {
     const r = attestationShape(a) === 'vector'
       ? await checkCommitment('args_commitment', code, isObject(call['args']) ? call['args'] : {}, o.args, o.resolve)
       : await checkSepCommitment('args_commitment', code, call, o.args, o.resolve);
-    if (r.projectionMatch === false && o.redacted === 'refuse') {
+    // A verified reference proves the whole arguments; only a projection alone can be incomplete.
+    if (r.projectionMatch === false && r.kind !== 'ref' && o.redacted === 'refuse') {
       return { ...r, check: fail('args_commitment', 'ERR_ARGS_REDACTED', 'redacted projection refused by policy') };
     }
     return r;
   } catch (e) {
-    return { check: failFrom('args_commitment', e, code), projectionMatch: null, kind: 'unknown' };
+    // E.g. runtime arguments JCS cannot encode: still this dimension's code, the cause in `found`.
+    return { check: fail('args_commitment', code, 'arguments cannot be committed to', { found: isAttestError(e) ? e.code : 'error' }), projectionMatch: null, kind: 'unknown' };
   }
 }
 

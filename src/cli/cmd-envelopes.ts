@@ -16,24 +16,22 @@ function readJson(path: string): unknown {
   return parseJson(readInput(path).toString('utf8'));
 }
 
-/** `--ref URI=FILE` (repeatable): collect into a map. */
+/** `--ref URI=FILE` (repeatable; split at the last `=`, as URIs may contain one): collect into a map. */
 function collectRef(value: string, map: Map<string, string>): Map<string, string> {
-  const eq = value.indexOf('=');
+  const eq = value.lastIndexOf('=');
   if (eq <= 0 || eq === value.length - 1) throw new CliExit(EXIT_USAGE, '--ref takes URI=FILE');
   return map.set(value.slice(0, eq), value.slice(eq + 1));
 }
 
 /**
- * The CLI's reference resolver: the `--ref` files first (exact URI match), then
- * content-addressed evidence URIs answered from the runtime value itself. No network.
+ * The CLI's reference resolver: the `--ref` files first (exact URI match; read now, so an
+ * unreadable file is an I/O error, not an unresolved reference), then content-addressed
+ * evidence URIs answered from the runtime value itself. No network.
  */
 function cliResolver(refs: Map<string, string>, runtime: unknown): RefResolver {
+  const contents = new Map([...refs].map(([uri, file]) => [uri, new Uint8Array(readInput(file))]));
   const inHand = runtime === undefined ? null : contentAddressedResolver([canonicalBytes(runtime)]);
-  return async (uri) => {
-    const file = refs.get(uri);
-    if (file !== undefined) return new Uint8Array(readInput(file));
-    return inHand ? inHand(uri) : null;
-  };
+  return async (uri) => contents.get(uri) ?? (inHand ? inHand(uri) : null);
 }
 
 function parseAt(at: string | undefined): number {

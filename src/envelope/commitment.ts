@@ -54,7 +54,7 @@ export function identityCommitment(value: unknown): ProjectionCommitment {
 /** Result of checking a commitment: a check plus whether the projection matched. */
 export interface CommitmentResult {
   check: Check;
-  /** true identity/hash-only match, false redacted, null for refs or failures. */
+  /** true identity/hash-only match, false redacted, null for a reference alone or a failure (a SEP-text reference beside a projection reports the projection). */
   projectionMatch: boolean | null;
   kind: 'hash_only' | 'identity' | 'redacted' | 'ref' | 'unknown';
 }

@@ -5,8 +5,13 @@
  */
 import { parseTimestamp } from './time.js';
 
-/** Expected JSON type of a member. */
-export type FieldType = 'string' | 'nonempty' | 'integer' | 'object' | 'array' | 'digest' | 'digest64' | 'hex' | 'timestamp';
+/**
+ * Expected JSON type of a member: `nonempty` string; `integer` safe integer (not -0);
+ * `count` non-negative safe integer; `digest` `sha256:<64 lowercase hex>`; `digest64`
+ * canonical unpadded base64url of 32 bytes; `hex` lowercase hex of at least one byte;
+ * `timestamp` `YYYY-MM-DDTHH:MM:SSZ`.
+ */
+export type FieldType = 'string' | 'nonempty' | 'integer' | 'count' | 'object' | 'array' | 'digest' | 'digest64' | 'hex' | 'timestamp';
 
 /** A closed object schema: member name -> [type, required]. */
 export type ObjectSchema = Record<string, readonly [FieldType, boolean]>;
@@ -29,6 +34,7 @@ function typeOk(t: FieldType, v: unknown): boolean {
     case 'string': return typeof v === 'string';
     case 'nonempty': return typeof v === 'string' && v.length > 0;
     case 'integer': return typeof v === 'number' && Number.isSafeInteger(v) && !Object.is(v, -0);
+    case 'count': return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && !Object.is(v, -0);
     case 'object': return v !== null && typeof v === 'object' && !Array.isArray(v);
     case 'array': return Array.isArray(v);
     case 'digest': return typeof v === 'string' && DIGEST.test(v);

@@ -9,11 +9,13 @@ import { sha256Tagged } from '../bytes/digest.js';
 import { assertAllowed, getAlgorithm, ALG_NAMES, type AlgName } from '../keys/algorithms.js';
 import { signingInput, verifyHexSignature, type KeyResolver } from '../envelope/signature.js';
 import { checkCommitment, type RefResolver } from '../envelope/commitment.js';
-
-const LIMITS = { floats: 'reject', maxBytes: 64 * 1024, maxDepth: 16 } as const;
 import { allPassed, fail, failFrom, pass, skip, type Check } from '../envelope/report.js';
 import { isObject } from '../envelope/schema.js';
 import { validateReceipt, type Receipt } from './schema.js';
+import { isAttestError } from '../errors.js';
+
+/** Parse limits for receipts: 64 KiB, depth 16, no floats. */
+const LIMITS = { floats: 'reject', maxBytes: 64 * 1024, maxDepth: 16 } as const;
 
 /** Inputs of {@link verifyReceipt}. */
 export interface ReceiptVerifyOptions {
@@ -46,8 +48,10 @@ async function checkReceiptSignature(r: Record<string, unknown>, o: ReceiptVerif
   } catch (e) {
     return failFrom('signature', e, 'ERR_ALG_UNSUPPORTED');
   }
-  const query = { iss: String(asserted['iss']), alg, keyId: String(asserted['secretVersion']) };
-  const key = await o.keys(query);
+  const { iss, secretVersion: keyId } = asserted;
+  if (typeof iss !== 'string' || typeof keyId !== 'string') return fail('signature', 'ERR_SCHEMA', 'iss and secretVersion must be strings to select a key');
+  const query = { iss, alg, keyId };
+  const key = await o.keys(query).catch(() => null);
   if (key === null) return fail('signature', 'ERR_KEY_UNAVAILABLE', 'no trusted key for the receipt signer', { found: query });
   try {
     const ok = await verifyHexSignature(alg, key, signingInput(r), r['signature'], { requireLowS: o.requireLowS === true });
@@ -64,7 +68,7 @@ export function checkBackLink(r: Record<string, unknown>, attestation: unknown):
   try {
     digest = sha256Tagged(canonicalBytes(attestation));
   } catch (e) {
-    return failFrom('back_link', e, 'ERR_BACK_LINK_MISMATCH');
+    return fail('back_link', 'ERR_BACK_LINK_MISMATCH', 'attestation cannot be canonicalized', { found: isAttestError(e) ? e.code : 'error' });
   }
   if (back['attestationDigest'] !== digest) return fail('back_link', 'ERR_BACK_LINK_MISMATCH', 'attestation digest differs', { expected: back['attestationDigest'], found: digest });
   const nonce = isObject(attestation) && isObject(attestation['issuerAsserted']) ? attestation['issuerAsserted']['nonce'] : undefined;
@@ -80,7 +84,7 @@ async function checkResult(r: Record<string, unknown>, o: ReceiptVerifyOptions):
   try {
     return (await checkCommitment('result_commitment', 'ERR_RESULT_COMMITMENT_MISMATCH', commitment, o.result, o.resolve)).check;
   } catch (e) {
-    return failFrom('result_commitment', e, 'ERR_RESULT_COMMITMENT_MISMATCH');
+    return fail('result_commitment', 'ERR_RESULT_COMMITMENT_MISMATCH', 'result cannot be committed to', { found: isAttestError(e) ? e.code : 'error' });
   }
 }
 

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { issueAttestation } from '../../src/attestation/build.js';
-import { verifyAttestation } from '../../src/attestation/verify.js';
+import { verdictReason, verifyAttestation } from '../../src/attestation/verify.js';
 import { issueReceipt } from '../../src/receipt/build.js';
 import { verifyReceipt } from '../../src/receipt/verify.js';
 import { signEnvelope } from '../../src/envelope/sign.js';
@@ -84,4 +84,25 @@ test('a refused receipt must not carry a result commitment', async () => {
   const bad = await signEnvelope(signer, { ...body, outcomeDerived: { ...body.outcomeDerived, status: 'refused' as const } });
   const v = await verifyReceipt(bad as never, { keys, attestation: att });
   assert.deepEqual(failed(v), ['ERR_SCHEMA']);
+});
+
+test('the verifier API never throws and never passes on a bad caller input: throwing resolver, NaN clock, non-string iss, unencodable arguments', async () => {
+  const { signer, keys } = await signerFor('HS256');
+  const att = await issueAttestation(signer, input) as unknown as Record<string, any>;
+  const base = { keys, acceptedAlgs: ['HS256'] as const };
+  const boom = await verifyAttestation(att as never, { ...base, keys: async () => { throw new Error('key server down'); } });
+  assert.deepEqual(failed(boom), ['ERR_KEY_UNAVAILABLE']);
+  for (const [now, skewSeconds] of [[Number.NaN, 30], [T0, Number.NaN], [T0, -1]] as const) {
+    assert.deepEqual(failed(await verifyAttestation(att as never, { ...base, now, skewSeconds })), ['ERR_TIME_INVALID']);
+  }
+  const odd = { ...att, issuerAsserted: { ...att['issuerAsserted'], iss: Object.create(null) as object } };
+  const v = await verifyAttestation(odd as never, base);
+  assert.equal(v.ok, false);
+  assert.equal(v.checks.find((c) => c.dimension === 'signature')?.code, 'ERR_SCHEMA');
+  const nan = await verifyAttestation(att as never, { ...base, args: { a: Number.NaN } });
+  assert.deepEqual(failed(nan), ['ERR_ARGS_COMMITMENT_MISMATCH']);
+  assert.equal(verdictReason(nan), 'args_commitment_mismatch');
+  const receipt = await issueReceipt(signer, { attestation: att as never, status: 'executed', result: { ok: true }, now: T0, nonceBytes: new Uint8Array(16) });
+  const r = await verifyReceipt(receipt as never, { keys: async () => { throw new Error('down'); }, attestation: { x: Number.NaN }, result: { y: Number.NaN } });
+  assert.deepEqual(r.checks.filter((c) => c.status === 'fail').map((c) => c.code), ['ERR_KEY_UNAVAILABLE', 'ERR_BACK_LINK_MISMATCH', 'ERR_RESULT_COMMITMENT_MISMATCH']);
 });
