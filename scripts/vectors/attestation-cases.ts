@@ -8,11 +8,9 @@ import { sha256 } from '../../src/bytes/digest.js';
 import { toBase64, toBase64Url, toHex } from '../../src/bytes/index.js';
 import { ARGS, FP1, FP2, hashOnly, projectionOf, sepBody, T0, TOOL, vectorBody, vectorCase, type CaseSpec } from './build.js';
 import { signWith, type TestAlg } from './keys.js';
-import type { VectorFile } from './model.js';
+import { EDDSA, type VectorFile } from './model.js';
 
 const OTHER_ARGS = { path: '/keep/forever.md' };
-/** The `uses` tag of cases that rely on EdDSA, an mcp-attest extension. */
-export const EDDSA = 'mcp-attest:EdDSA';
 const REDACTED = '{"path":"<redacted>"}';
 const REF_URI = 'cid://blob/sha256/args-archive';
 const ARGS_BYTES = new TextEncoder().encode(canonicalize(ARGS));

@@ -8,8 +8,7 @@ import { canonicalize } from '../../src/jcs/index.js';
 import { fromHex, toBase64Url, toHex } from '../../src/bytes/index.js';
 import { T0, vectorBody, vectorCase, type CaseSpec } from './build.js';
 import { ed25519Spki, highS, ISS, keyIdOf, signWith, toDer, type TestAlg } from './keys.js';
-import type { VectorFile } from './model.js';
-import { EDDSA } from './attestation-cases.js';
+import { EDDSA, type VectorFile } from './model.js';
 
 const signed = (alg: TestAlg, nonce: string, issuer: Record<string, unknown> = {}): Record<string, unknown> =>
   signWith(alg, vectorBody({ alg, nonce, issuer }));

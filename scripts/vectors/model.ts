@@ -11,6 +11,9 @@ export const ATTESTATION_DIMENSIONS = ['canonicalization', 'schema', 'algorithm'
 /** Receipt dimensions, in order. */
 export const RECEIPT_DIMENSIONS = ['canonicalization', 'schema', 'signature', 'back_link', 'result_commitment'] as const;
 
+/** `uses` tag: the case relies on EdDSA envelopes, an mcp-attest extension to SEP-2787. */
+export const EDDSA = 'mcp-attest:EdDSA';
+
 /** A key the verifier trusts for (iss, alg, secretVersion): an SPKI PEM or a raw secret in hex. */
 export interface VectorKey {
   iss: string;
