@@ -1,0 +1,100 @@
+/**
+ * The replay store (src/store/nonce-store.ts): a nonce is accepted once per issuer, kept
+ * until its own window closes (iat + expSeconds + skew), never evicted while live (a full
+ * store refuses), persists across reopening, and is accepted exactly once when several
+ * processes race on the same file.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { NonceStore } from '../../src/store/nonce-store.js';
+
+const T = 1_800_000_000;
+
+function storePath(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-nonce-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'nonces.db');
+}
+
+test('a nonce is accepted once per issuer; another issuer\'s same nonce is a different pair', (t) => {
+  const s = new NonceStore(storePath(t));
+  t.after(() => s.close());
+  assert.equal(s.record('issuer://a', 'n1', T + 330, T), 'recorded');
+  assert.equal(s.record('issuer://a', 'n1', T + 330, T + 1), 'replay');
+  assert.equal(s.record('issuer://b', 'n1', T + 330, T + 1), 'recorded');
+  assert.equal(s.size(), 2);
+});
+
+test('a nonce is remembered until its own window closes, measured from its iat, then purged', (t) => {
+  const s = new NonceStore(storePath(t));
+  t.after(() => s.close());
+  const closes = T + 300 + 30; // iat + expSeconds + skew
+  assert.equal(s.record('i', 'n', closes, T + 200), 'recorded');
+  assert.equal(s.record('i', 'n', closes, closes), 'replay', 'still live at the last second of the window');
+  assert.equal(s.record('i', 'other', closes + 100, closes + 1), 'recorded');
+  assert.equal(s.size(), 1, 'the closed pair was purged');
+  assert.equal(s.record('i', 'n', closes, closes + 1), 'recorded', 'after the window the TTL check refuses it anyway');
+});
+
+test('a full store fails closed: no live nonce is evicted; space returns only as windows close', (t) => {
+  const s = new NonceStore(storePath(t), { maxEntries: 2 });
+  t.after(() => s.close());
+  assert.equal(s.record('i', 'a', T + 100, T), 'recorded');
+  assert.equal(s.record('i', 'b', T + 200, T), 'recorded');
+  assert.equal(s.record('i', 'c', T + 300, T + 50), 'full');
+  assert.equal(s.record('i', 'a', T + 100, T + 50), 'replay', 'a stays recorded');
+  assert.equal(s.size(), 2);
+  assert.equal(s.record('i', 'c', T + 300, T + 101), 'recorded', 'a expired and was purged');
+  assert.equal(s.record('i', 'b', T + 200, T + 101), 'replay');
+});
+
+test('accepted nonces survive closing and reopening the store', (t) => {
+  const path = storePath(t);
+  const first = new NonceStore(path);
+  assert.equal(first.record('i', 'n', T + 330, T), 'recorded');
+  first.close();
+  const second = new NonceStore(path);
+  t.after(() => second.close());
+  assert.equal(second.record('i', 'n', T + 330, T + 10), 'replay');
+  assert.equal(second.size(), 1);
+});
+
+test('non-integer times are a usage error, not a silent record', (t) => {
+  const s = new NonceStore(storePath(t));
+  t.after(() => s.close());
+  assert.throws(() => s.record('i', 'n', Number.NaN, T), { code: 'ERR_USAGE' });
+  assert.throws(() => s.record('i', 'n', T + 1.5, T), { code: 'ERR_USAGE' });
+  assert.equal(s.size(), 0);
+});
+
+test('six processes racing on one file: the same nonce is recorded exactly once', async (t) => {
+  const path = storePath(t);
+  new NonceStore(path).close();
+  const url = new URL('../../src/store/nonce-store.ts', import.meta.url).href;
+  const script = `import { NonceStore } from ${JSON.stringify(url)};
+const s = new NonceStore(${JSON.stringify(path)});
+const out = [];
+for (let i = 0; i < 50; i++) out.push(s.record('i', 'n' + i, ${T + 330}, ${T}));
+s.close();
+process.stdout.write(JSON.stringify(out));`;
+  const run = (): Promise<string[]> => new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as string[]) : reject(new Error(`exit ${code}`))));
+  });
+  const results = await Promise.all(Array.from({ length: 6 }, run));
+  for (let i = 0; i < 50; i++) {
+    const outcomes = results.map((r) => r[i]);
+    assert.equal(outcomes.filter((o) => o === 'recorded').length, 1, `n${i}: ${outcomes.join(',')}`);
+    assert.equal(outcomes.filter((o) => o === 'replay').length, 5);
+  }
+  const s = new NonceStore(path);
+  t.after(() => s.close());
+  assert.equal(s.size(), 50);
+});
