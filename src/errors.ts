@@ -42,6 +42,12 @@ export const ERROR_CODES = [
   'ERR_BACK_LINK_MISMATCH',
   'ERR_SERVER_MISMATCH',
   'ERR_TOOL_MISMATCH',
+  // gate/: the server-side gatekeeper and its policy
+  'ERR_NONCE_STORE_FULL',
+  'ERR_TOOL_DENIED',
+  'ERR_CAPABILITY_MISSING',
+  'ERR_TOOL_CHANGED',
+  'ERR_RESPONSE_RECEIPT',
   // log/: RFC 6962 proofs, C2SP notes and checkpoints
   'ERR_PROOF_INVALID',
   'ERR_PROOF_RANGE',

@@ -1,11 +1,14 @@
 /**
- * `mcp-attest init` and `mcp-attest trust export`.
+ * `mcp-attest init`, `mcp-attest trust export` and `mcp-attest trust merge`.
  */
 import type { Command } from 'commander';
-import { isAlgName } from '../keys/algorithms.js';
+import { ALG_NAMES, isAlgName } from '../keys/algorithms.js';
 import { initHome, loadIdentity, type Identity } from '../store/identity.js';
 import { resolveHome } from '../store/home.js';
-import type { TrustPolicy } from '../verify/policy.js';
+import { parseTrustPolicy, type TrustPolicy, type TrustedIssuer } from '../verify/policy.js';
+import { AttestError } from '../errors.js';
+import { canonicalize } from '../jcs/index.js';
+import { readInput } from './keysource.js';
 import { CliExit, EXIT_USAGE, out, outJson } from './output.js';
 
 /** The trust policy a verifier needs for a data directory: public keys only. */
@@ -17,7 +20,7 @@ export function trustPolicyOf(identity: Identity): TrustPolicy {
   };
 }
 
-/** Register `init` and `trust export`. */
+/** Register `init`, `trust export` and `trust merge`. */
 export function registerKeyCommands(program: Command): void {
   program.command('init')
     .description('create the data directory: an issuer key and an Ed25519 log key (never overwritten)')
@@ -38,4 +41,29 @@ export function registerKeyCommands(program: Command): void {
     .description('print the trust policy (public keys, ids, algorithms) a verifier needs, as JSON')
     .option('--home <dir>', 'data directory')
     .action((o: { home?: string }) => outJson(trustPolicyOf(loadIdentity(resolveHome(o.home)))));
+  trust.command('merge')
+    .description('print one trust policy trusting everything the given ones do (e.g. the agent\'s and the gatekeeper\'s), as JSON')
+    .argument('<files...>', 'trust policy files')
+    .action((files: string[]) => outJson(mergeTrustPolicies(files.map((f) => parseTrustPolicy(readInput(f).toString('utf8'))))));
+}
+
+/**
+ * Union of trust policies: every issuer and log of each (duplicates once), the accepted
+ * algorithms all of them accept, the smallest clock skew. Throws `ERR_POLICY_INVALID` when
+ * the same issuer id and key id name different keys.
+ */
+export function mergeTrustPolicies(policies: TrustPolicy[]): TrustPolicy {
+  const issuers = new Map<string, TrustedIssuer>();
+  for (const i of policies.flatMap((p) => p.issuers)) {
+    const id = `${i.iss}\n${i.alg}\n${i.keyId}`;
+    const had = issuers.get(id);
+    if (had && canonicalize(had as never) !== canonicalize(i as never)) throw new AttestError('ERR_POLICY_INVALID', `issuer ${i.iss} key ${i.keyId} differs between the policies`);
+    issuers.set(id, i);
+  }
+  const logs = new Map(policies.flatMap((p) => p.logs).map((l) => [`${l.origin}\n${l.vkey}`, l]));
+  return {
+    version: 1, issuers: [...issuers.values()], logs: [...logs.values()], witnesses: [], quorum: 0,
+    acceptedAlgorithms: ALG_NAMES.filter((a) => policies.every((p) => p.acceptedAlgorithms.includes(a))),
+    clockSkewSeconds: Math.min(...policies.map((p) => p.clockSkewSeconds)),
+  };
 }

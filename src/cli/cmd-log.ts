@@ -38,7 +38,7 @@ function load(path: string): Loaded {
 
 function printReport(path: string, r: LogReport): void {
   out(`${r.ok ? 'VERIFIED' : 'FAILED'}  log ${path}`);
-  out(`  entries ${r.size}, checkpoint ${r.checkpointSize ?? 'none'}; calls ${r.calls}, receipts ${r.receipts}, unanswered ${r.unanswered}, in flight ${r.inFlight}`);
+  out(`  entries ${r.size}, checkpoint ${r.checkpointSize ?? 'none'}; calls ${r.calls}, receipts ${r.receipts}, unanswered ${r.unanswered}, in flight ${r.inFlight}${r.refused + r.unattested > 0 ? `; refused ${r.refused}, unattested ${r.unattested}` : ''}`);
   for (const f of r.findings) {
     let line = `  ${f.severity === 'error' ? 'FAIL' : 'note'}  ${f.code}${f.index !== undefined ? ` [entry ${f.index}]` : ''}  ${f.message}`;
     if (f.expected !== undefined) line += `\n        expected: ${JSON.stringify(f.expected, jsonReplacer)}`;
@@ -58,7 +58,7 @@ async function trustFor(loaded: Loaded, o: KeyOptions, pre: Finding[]): Promise<
 /** A report for a log that could not even be read through: one error finding. */
 function unreadable(path: string, e: unknown): LogReport {
   const code = isAttestError(e) ? e.code : 'ERR_STORE_CORRUPT';
-  return { ok: false, size: '0', checkpointSize: null, calls: 0, receipts: 0, unanswered: 0, inFlight: 0, findings: [{ severity: 'error', code, message: `cannot read the log at ${path}: ${(e as Error).message}` }] };
+  return { ok: false, size: '0', checkpointSize: null, calls: 0, receipts: 0, unanswered: 0, inFlight: 0, refused: 0, unattested: 0, findings: [{ severity: 'error', code, message: `cannot read the log at ${path}: ${(e as Error).message}` }] };
 }
 
 async function verifyCommand(pathArg: string | undefined, o: KeyOptions & { home?: string; json?: boolean }): Promise<void> {

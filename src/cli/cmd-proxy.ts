@@ -1,35 +1,102 @@
 /**
- * `mcp-attest proxy [options] [--] CMD [ARGS...]`: the attesting relay in front of one
- * stdio MCP server. The `--` is optional (some clients strip it): options end at the first
- * positional argument. The data directory is initialized on first use (ES256 issuer).
+ * `mcp-attest proxy [options] [--] CMD [ARGS...]`: the relay in front of one stdio MCP
+ * server. `--role client` (default) attests and logs every call; `--role server --policy
+ * FILE` is the gatekeeper that enforces attestations (docs/gate-policy.md). The `--` is
+ * optional (some clients strip it): options end at the first positional argument. The data
+ * directory is initialized on first use (ES256 issuer).
  */
 import type { Command } from 'commander';
-import { resolveHome } from '../store/home.js';
+import { homePaths, resolveHome } from '../store/home.js';
 import { ensureHome } from '../store/identity.js';
+import { NonceStore } from '../store/nonce-store.js';
 import { Recorder } from '../proxy/recorder.js';
-import { AttestingProxy } from '../proxy/relay.js';
+import { AttestingProxy, type AttachMode } from '../proxy/relay.js';
+import { Gatekeeper } from '../proxy/gatekeeper.js';
+import { keyFingerprint } from '../gate/wire.js';
+import { ResponseReceiptChecker, type ResponseReceiptMode } from '../proxy/response-receipt.js';
+import { ToolWatch } from '../proxy/tool-watch.js';
+import { Gate } from '../gate/gate.js';
+import { loadGatePolicy } from '../gate/policy.js';
+import { isAttestError } from '../errors.js';
+import { parseTrustPolicy } from '../verify/policy.js';
+import { policyKeySource, readInput } from './keysource.js';
 import { CliExit, EXIT_USAGE, err } from './output.js';
 
 interface ProxyFlags {
   home?: string; name?: string; sub?: string; serverFingerprint?: string;
   evidence: boolean; receiptMeta: boolean; durability: string; checkpointMs: string; profile: string;
+  role: string; policy?: string; attach: string; trust?: string; secret?: string; responseReceipts: string; toolChanges: string;
 }
 
-async function runProxy(command: string, args: string[], o: ProxyFlags): Promise<void> {
-  if (o.durability !== 'full' && o.durability !== 'normal') throw new CliExit(EXIT_USAGE, '--durability is full or normal');
-  if (o.profile !== 'vector' && o.profile !== 'sep-text') throw new CliExit(EXIT_USAGE, '--profile is vector or sep-text');
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new CliExit(EXIT_USAGE, `${flag} is ${allowed.join(', ')}`);
+  return value as T;
+}
+
+function now(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+async function openRecorder(o: ProxyFlags): Promise<{ home: string; recorder: Recorder }> {
+  const durability = oneOf('--durability', o.durability, ['full', 'normal'] as const);
+  const profile = oneOf('--profile', o.profile, ['vector', 'sep-text'] as const);
   if (!/^[1-9][0-9]{0,6}$/.test(o.checkpointMs)) throw new CliExit(EXIT_USAGE, '--checkpoint-ms takes a whole number of milliseconds (1 to 9999999)');
   const home = resolveHome(o.home);
   const { identity: id, created } = await ensureHome(home);
   if (created) err(`mcp-attest: initialized ${home} (issuer ${id.iss}, log ${id.log.origin})`);
   const recorder = await Recorder.open(home, {
-    evidence: o.evidence, durability: o.durability, checkpointMs: Number(o.checkpointMs), profile: o.profile,
-    ...(o.sub ? { sub: o.sub } : {}),
+    evidence: o.evidence, durability, checkpointMs: Number(o.checkpointMs), profile, ...(o.sub ? { sub: o.sub } : {}),
   });
-  const proxy = new AttestingProxy(recorder, {
-    argv: [command, ...args], receiptMeta: o.receiptMeta,
+  return { home, recorder };
+}
+
+async function clientProxy(argv: string[], o: ProxyFlags): Promise<AttestingProxy> {
+  const attach = oneOf<AttachMode>('--attach', o.attach, ['auto', 'always', 'never']);
+  const mode = oneOf<ResponseReceiptMode | 'ignore'>('--response-receipts', o.responseReceipts, ['ignore', 'warn', 'require']);
+  const toolChanges = oneOf('--tool-changes', o.toolChanges, ['warn', 'hide', 'refuse'] as const);
+  const trust = o.trust === undefined ? null : await policyKeySource(parseTrustPolicy(readInput(o.trust).toString('utf8')), o.secret);
+  const { home, recorder } = await openRecorder(o);
+  const checker = mode === 'ignore' ? undefined : new ResponseReceiptChecker(trust?.keys ?? null, trust?.accepted ?? [], mode);
+  return new AttestingProxy(recorder, {
+    argv, receiptMeta: o.receiptMeta, attach, toolChanges, pinsPath: homePaths(home).pins,
+    ...(checker ? { responseReceipts: checker } : {}),
     ...(o.name ? { name: o.name } : {}), ...(o.serverFingerprint ? { fingerprint: o.serverFingerprint } : {}),
   });
+}
+
+async function loadPolicy(path: string): ReturnType<typeof loadGatePolicy> {
+  try {
+    return await loadGatePolicy(path);
+  } catch (e) {
+    throw isAttestError(e, 'ERR_POLICY_INVALID') ? new CliExit(EXIT_USAGE, `mcp-attest: bad policy ${path}: ${e.message}`) : e;
+  }
+}
+
+async function serverProxy(argv: string[], o: ProxyFlags): Promise<Gatekeeper> {
+  if (o.policy === undefined) throw new CliExit(EXIT_USAGE, '--role server needs --policy FILE');
+  const policyPath = o.policy;
+  const loaded = await loadPolicy(policyPath);
+  const { home, recorder } = await openRecorder(o);
+  const fingerprint = o.serverFingerprint ?? loaded.policy.serverFingerprint ?? keyFingerprint(recorder.identity.issuer.keyId);
+  const paths = homePaths(home);
+  const replay = new NonceStore(paths.nonces, { maxEntries: loaded.policy.nonceStore.maxEntries, durability: o.durability === 'normal' ? 'normal' : 'full' });
+  const tools = new ToolWatch(paths.pins, () => fingerprint, now);
+  const gate = new Gate({ policy: loaded.policy, keys: loaded.keys, serverFingerprint: fingerprint, replay, toolChanged: (n) => tools.changed(n) });
+  err(`mcp-attest: gatekeeper: server fingerprint ${fingerprint}; ${loaded.issuers.length} trusted issuer(s); attestations ${loaded.policy.required ? 'required' : 'optional'}`);
+  // Reload on SIGHUP: calls being decided finish under the old policy; a bad file keeps it.
+  process.on('SIGHUP', () => {
+    loadGatePolicy(policyPath).then((next) => {
+      gate.reload(next.policy, next.keys);
+      err(`mcp-attest: policy reloaded from ${policyPath} (${next.issuers.length} trusted issuer(s))`);
+    }, (e: unknown) => err(`mcp-attest: policy not reloaded, keeping the previous one: ${(e as Error).message}`));
+  });
+  return new Gatekeeper(recorder, { argv, gate, serverFingerprint: fingerprint, tools, ...(o.name ? { name: o.name } : {}) });
+}
+
+async function runProxy(command: string, args: string[], o: ProxyFlags): Promise<void> {
+  const role = oneOf('--role', o.role, ['client', 'server'] as const);
+  if (role === 'client' && o.policy !== undefined) throw new CliExit(EXIT_USAGE, '--policy is for --role server');
+  const proxy = role === 'server' ? await serverProxy([command, ...args], o) : await clientProxy([command, ...args], o);
   const stop = (): void => void proxy.shutdown('shutdown', 0).then((c) => process.exit(c));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
@@ -41,13 +108,20 @@ async function runProxy(command: string, args: string[], o: ProxyFlags): Promise
 /** Register `proxy`. */
 export function registerProxyCommand(program: Command): void {
   program.command('proxy')
-    .description('attest and log every tools/call to an stdio MCP server; the one-line change in mcpServers')
+    .description('attest and log every tools/call to an stdio MCP server (--role client), or enforce attestations in front of one (--role server)')
     .argument('<command>', 'upstream server command')
     .argument('[args...]', 'its arguments')
+    .option('--role <role>', 'client: attest and log calls; server: gatekeeper enforcing --policy', 'client')
+    .option('--policy <file>', 'gatekeeper policy, YAML or JSON (docs/gate-policy.md); reloaded on SIGHUP')
     .option('--home <dir>', 'data directory (created on first use)')
     .option('--name <name>', 'server name in the log (default: serverInfo.name)')
     .option('--sub <subject>', 'attestation subject (issuerAsserted.sub)')
-    .option('--server-fingerprint <fp>', 'serverFingerprint to attest (default: derived from the command line)')
+    .option('--server-fingerprint <fp>', 'client: pin the serverFingerprint attested (default: advertised by the upstream, else derived from the command line); server: this server\'s identity (default: from its key)')
+    .option('--attach <mode>', 'client: put the attestation on the wire: auto (when the upstream advertises attestation/tool-call), always, never', 'auto')
+    .option('--trust <file>', 'client: trust policy for the gatekeeper\'s response receipts')
+    .option('--secret <file>', 'client: HS256 secret for HS256 issuers in --trust')
+    .option('--response-receipts <mode>', 'client: a missing or bad response receipt: warn (pass), require (withhold the response), ignore', 'warn')
+    .option('--tool-changes <action>', 'client: a tool definition changed since pinned: warn, hide (from tools/list), refuse (calls to it)', 'warn')
     .option('--no-evidence', 'keep no argument/result payloads (commitments only)')
     .option('--no-receipt-meta', 'do not add the receipt reference to results')
     .option('--durability <mode>', 'full: fsync every append (default); normal: survive process crashes only', 'full')

@@ -9,6 +9,7 @@ import { registerEnvelopeCommands } from './cmd-envelopes.js';
 import { registerLogCommands } from './cmd-log.js';
 import { registerProxyCommand } from './cmd-proxy.js';
 import { registerDemoCommand } from './cmd-demo.js';
+import { registerToolsCommands } from './cmd-tools.js';
 import { describeError, err, exitCodeOf, EXIT_USAGE } from './output.js';
 
 const program = new Command('mcp-attest')
@@ -23,6 +24,7 @@ registerEnvelopeCommands(program);
 registerLogCommands(program);
 registerProxyCommand(program);
 registerDemoCommand(program);
+registerToolsCommands(program);
 
 try {
   await program.parseAsync(process.argv);

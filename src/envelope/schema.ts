@@ -6,12 +6,12 @@
 import { parseTimestamp } from './time.js';
 
 /**
- * Expected JSON type of a member: `nonempty` string; `integer` safe integer (not -0);
+ * Expected JSON type of a member: `boolean`; `nonempty` string; `integer` safe integer (not -0);
  * `count` non-negative safe integer; `digest` `sha256:<64 lowercase hex>`; `digest64`
  * canonical unpadded base64url of 32 bytes; `hex` lowercase hex of at least one byte;
  * `timestamp` `YYYY-MM-DDTHH:MM:SSZ`.
  */
-export type FieldType = 'string' | 'nonempty' | 'integer' | 'count' | 'object' | 'array' | 'digest' | 'digest64' | 'hex' | 'timestamp';
+export type FieldType = 'boolean' | 'string' | 'nonempty' | 'integer' | 'count' | 'object' | 'array' | 'digest' | 'digest64' | 'hex' | 'timestamp';
 
 /** A closed object schema: member name -> [type, required]. */
 export type ObjectSchema = Record<string, readonly [FieldType, boolean]>;
@@ -31,6 +31,7 @@ function isTimestamp(v: unknown): boolean {
 
 function typeOk(t: FieldType, v: unknown): boolean {
   switch (t) {
+    case 'boolean': return typeof v === 'boolean';
     case 'string': return typeof v === 'string';
     case 'nonempty': return typeof v === 'string' && v.length > 0;
     case 'integer': return typeof v === 'number' && Number.isSafeInteger(v) && !Object.is(v, -0);

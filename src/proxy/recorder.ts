@@ -15,7 +15,8 @@ import type { Signer } from '../envelope/sign.js';
 import { formatCheckpoint } from '../log/checkpoint.js';
 import { ed25519NoteSigner, signNote, type NoteSigner } from '../log/note-sign.js';
 import { parseVerifierKey } from '../log/vkey.js';
-import { ATTESTATION_RECORD, RECEIPT_RECORD, encodeRecord } from '../records/record.js';
+import { ATTESTATION_RECORD, DECISION_RECORD, RECEIPT_RECORD, RESPONSE_RECEIPT_RECORD, encodeRecord, type DecisionRecord } from '../records/record.js';
+import type { Receipt } from '../receipt/schema.js';
 import type { JsonValue } from '../jcs/index.js';
 import { LogDb, type Durability } from '../store/log-db.js';
 import { EvidenceStore } from '../store/evidence.js';
@@ -108,6 +109,43 @@ export class Recorder {
       (i) => encodeRecord({ type: RECEIPT_RECORD, index: i.toString(), callId: p.callId, attestationIndex: p.attestationIndex.toString(), receipt: receipt as unknown as Record<string, JsonValue> }),
       (i) => this.db.upsertCall({ call_id: p.callId, attestation_idx: Number(p.attestationIndex), receipt_idx: Number(i), status: p.status, reason: p.reason ?? null, completed: receipt.outcomeDerived.completedAt }),
     );
+    this.scheduleCheckpoint();
+    return index;
+  }
+
+  /** The issuer signer of this data directory (the gatekeeper signs response receipts with it). */
+  get issuerSigner(): Signer {
+    return this.signer;
+  }
+
+  /** Durably log a gatekeeper decision (before the call is forwarded or refused). */
+  decision(d: Omit<DecisionRecord, 'type' | 'index'>): bigint {
+    const index = this.db.append(
+      (i) => encodeRecord({ type: DECISION_RECORD, index: i.toString(), ...d }),
+      (i) => { if (d.decision === 'allowed' && d.attestation !== null) this.db.upsertCall({ call_id: d.callId, attestation_idx: Number(i), server: d.server.name, tool: d.tool }); },
+    );
+    this.scheduleCheckpoint();
+    return index;
+  }
+
+  /** Durably log a receipt signed elsewhere (the gatekeeper's own, answering a decision). */
+  appendReceipt(p: { callId: string; attestationIndex: bigint; receipt: Receipt; result?: unknown }): bigint {
+    if (p.result !== undefined) this.evidence?.put(p.result);
+    const o = p.receipt.outcomeDerived;
+    const index = this.db.append(
+      (i) => encodeRecord({ type: RECEIPT_RECORD, index: i.toString(), callId: p.callId, attestationIndex: p.attestationIndex.toString(), receipt: p.receipt as unknown as Record<string, JsonValue> }),
+      (i) => this.db.upsertCall({ call_id: p.callId, attestation_idx: Number(p.attestationIndex), receipt_idx: Number(i), status: o.status, reason: o.reason ?? null, completed: o.completedAt }),
+    );
+    this.scheduleCheckpoint();
+    return index;
+  }
+
+  /** Durably log a gatekeeper's response receipt as received, with the code the check found (null: verified). */
+  responseReceipt(p: { callId: string; attestationIndex: bigint; receipt: Record<string, unknown>; code: string | null }): bigint {
+    const index = this.db.append((i) => encodeRecord({
+      type: RESPONSE_RECEIPT_RECORD, index: i.toString(), callId: p.callId, attestationIndex: p.attestationIndex.toString(),
+      receipt: p.receipt as Record<string, JsonValue>, code: p.code,
+    }));
     this.scheduleCheckpoint();
     return index;
   }

@@ -72,3 +72,39 @@ export function addMeta(line: string, outer: 'params' | 'result', key: string, v
   if (line[m] !== '{' || memberStart(line, m, key) >= 0) return null;
   return insertMember(line, m, key, JSON.stringify(value));
 }
+
+/**
+ * The exact text of the value at `path` (member names from the top-level object), or
+ * undefined when a member on the way is absent or not an object. The text must be valid
+ * JSON (the relay has parsed it). Used to hand the attestation to a strict parser as sent.
+ */
+export function memberText(line: string, path: readonly string[]): string | undefined {
+  let at = skipWs(line, 0);
+  for (const key of path) {
+    if (line[at] !== '{') return undefined;
+    at = memberStart(line, at, key);
+    if (at < 0) return undefined;
+  }
+  return line.slice(at, skipValue(line, at));
+}
+
+/**
+ * Set `path...key = value` in a JSON text, creating the objects of `path` that are absent,
+ * changing nothing else. Returns null when an object on the way is not an object, or `key`
+ * is already there (nothing is ever replaced).
+ */
+export function addNested(line: string, path: readonly string[], key: string, value: unknown): string | null {
+  let at = skipWs(line, 0);
+  for (let i = 0; i < path.length; i++) {
+    if (line[at] !== '{') return null;
+    const next = memberStart(line, at, path[i]!);
+    if (next < 0) {
+      let nested: unknown = { [key]: value };
+      for (let j = path.length - 1; j > i; j--) nested = { [path[j]!]: nested };
+      return insertMember(line, at, path[i]!, JSON.stringify(nested));
+    }
+    at = next;
+  }
+  if (line[at] !== '{' || memberStart(line, at, key) >= 0) return null;
+  return insertMember(line, at, key, JSON.stringify(value));
+}

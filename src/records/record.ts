@@ -1,6 +1,6 @@
 /**
  * Log entry records: each log entry is the JCS bytes (RFC 8785) of one record object, at
- * most 65,535 bytes. Two kinds (docs/log-format.md):
+ * most 65,535 bytes. Four kinds (docs/log-format.md):
  *
  * ```
  * {"type":"mcp-attest/attestation@1","index":"<decimal>","callId":"<nonce>","server":{"name":..,"fingerprint":..},
@@ -8,6 +8,19 @@
  * {"type":"mcp-attest/receipt@1","index":"<decimal>","callId":"<nonce>","attestationIndex":"<decimal>",
  *  "receipt":{execution receipt}}
  * ```
+ * The server-side gatekeeper logs its decisions, and the client-side proxy the gatekeeper's
+ * response receipts it received:
+ * ```
+ * {"type":"mcp-attest/decision@1","index":..,"callId":"<nonce, or \"\" when none was read>",
+ *  "server":{..},"tool":"<name>","requestDigest":"sha256:<hex>","decision":"allowed"|"refused",
+ *  "reason":<SEP reason>|null,"code":<error code>|null,"attestation":{envelope}|null}
+ * {"type":"mcp-attest/response-receipt@1","index":..,"callId":..,"attestationIndex":"<decimal>",
+ *  "receipt":{execution receipt signed by the gatekeeper},"code":<error code>|null}
+ * ```
+ * An allowed decision is answered by a `receipt@1` record (the gatekeeper's receipt), whose
+ * `attestationIndex` names the decision. A response receipt's `code` is what the proxy
+ * found when it checked it (null: verified).
+ *
  * `index` is the entry's own position in the log (decimal string: never loses precision),
  * so a dropped or reordered entry is named precisely. The envelopes inside carry their own
  * signatures; the record wrapper is covered by the Merkle tree and the signed checkpoint.
@@ -18,6 +31,8 @@ import { isObject } from '../envelope/schema.js';
 
 export const ATTESTATION_RECORD = 'mcp-attest/attestation@1';
 export const RECEIPT_RECORD = 'mcp-attest/receipt@1';
+export const DECISION_RECORD = 'mcp-attest/decision@1';
+export const RESPONSE_RECEIPT_RECORD = 'mcp-attest/response-receipt@1';
 
 /** The record logged before a call is forwarded. */
 export interface AttestationRecord {
@@ -39,7 +54,31 @@ export interface ReceiptRecord {
   receipt: Record<string, JsonValue>;
 }
 
-export type LogRecord = AttestationRecord | ReceiptRecord;
+/** The gatekeeper's decision on one `tools/call` (logged before it is forwarded or refused). */
+export interface DecisionRecord {
+  type: typeof DECISION_RECORD;
+  index: string;
+  callId: string;
+  server: { name: string; fingerprint: string };
+  tool: string;
+  requestDigest: string;
+  decision: 'allowed' | 'refused';
+  reason: string | null;
+  code: string | null;
+  attestation: Record<string, JsonValue> | null;
+}
+
+/** A gatekeeper's response receipt, as the client-side proxy received and checked it. */
+export interface ResponseReceiptRecord {
+  type: typeof RESPONSE_RECEIPT_RECORD;
+  index: string;
+  callId: string;
+  attestationIndex: string;
+  receipt: Record<string, JsonValue>;
+  code: string | null;
+}
+
+export type LogRecord = AttestationRecord | ReceiptRecord | DecisionRecord | ResponseReceiptRecord;
 
 /** Encode a record as its entry bytes (JCS). */
 export function encodeRecord(record: LogRecord): Uint8Array {
@@ -50,7 +89,26 @@ const DECIMAL = /^(0|[1-9][0-9]{0,19})$/;
 const KEYS: Record<string, string[]> = {
   [ATTESTATION_RECORD]: ['type', 'index', 'callId', 'server', 'tool', 'requestDigest', 'attestation'],
   [RECEIPT_RECORD]: ['type', 'index', 'callId', 'attestationIndex', 'receipt'],
+  [DECISION_RECORD]: ['type', 'index', 'callId', 'server', 'tool', 'requestDigest', 'decision', 'reason', 'code', 'attestation'],
+  [RESPONSE_RECEIPT_RECORD]: ['type', 'index', 'callId', 'attestationIndex', 'receipt', 'code'],
 };
+
+const nullOr = (v: unknown, t: 'string' | 'object'): boolean => v === null || (t === 'object' ? isObject(v) : typeof v === t);
+
+/** Type-specific member checks; returns the problem or null. */
+function memberProblem(v: Record<string, JsonValue>): string | null {
+  const s = v['server'];
+  switch (v['type']) {
+    case ATTESTATION_RECORD: case DECISION_RECORD:
+      if (!isObject(s) || typeof s['name'] !== 'string' || typeof s['fingerprint'] !== 'string' || typeof v['tool'] !== 'string' || typeof v['requestDigest'] !== 'string') return 'bad call record';
+      if (v['type'] === ATTESTATION_RECORD) return isObject(v['attestation']) ? null : 'bad attestation record';
+      return (v['decision'] === 'allowed' || v['decision'] === 'refused') && nullOr(v['reason'], 'string') && nullOr(v['code'], 'string') && nullOr(v['attestation'], 'object')
+        && (v['decision'] === 'refused') === (v['reason'] !== null) ? null : 'bad decision record';
+    default:
+      if (typeof v['attestationIndex'] !== 'string' || !DECIMAL.test(v['attestationIndex']) || !isObject(v['receipt'])) return 'bad receipt record';
+      return v['type'] === RESPONSE_RECEIPT_RECORD && !nullOr(v['code'], 'string') ? 'bad response receipt record' : null;
+  }
+}
 
 /**
  * Decode entry bytes strictly (no floats, no duplicate keys, depth 24) into a record.
@@ -69,12 +127,7 @@ export function decodeRecord(bytes: Uint8Array): LogRecord {
   if (actual.join() !== [...keys].sort().join()) throw new AttestError('ERR_ENTRY_MALFORMED', 'record members differ', { expected: keys, found: actual });
   if (typeof v['index'] !== 'string' || !DECIMAL.test(v['index'])) throw new AttestError('ERR_ENTRY_MALFORMED', 'bad index');
   if (typeof v['callId'] !== 'string') throw new AttestError('ERR_ENTRY_MALFORMED', 'bad callId');
-  if (v['type'] === ATTESTATION_RECORD) {
-    const s = v['server'];
-    if (!isObject(s) || typeof s['name'] !== 'string' || typeof s['fingerprint'] !== 'string' || typeof v['tool'] !== 'string'
-      || typeof v['requestDigest'] !== 'string' || !isObject(v['attestation'])) throw new AttestError('ERR_ENTRY_MALFORMED', 'bad attestation record');
-  } else if (typeof v['attestationIndex'] !== 'string' || !DECIMAL.test(v['attestationIndex']) || !isObject(v['receipt'])) {
-    throw new AttestError('ERR_ENTRY_MALFORMED', 'bad receipt record');
-  }
+  const p = memberProblem(v);
+  if (p !== null) throw new AttestError('ERR_ENTRY_MALFORMED', p);
   return v as unknown as LogRecord;
 }

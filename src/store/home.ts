@@ -10,6 +10,8 @@
  * keys/log.pem           Ed25519 log private key (PKCS#8 PEM), 0600
  * log.db                 the SQLite log: entries, Merkle nodes, checkpoints
  * evidence.db            payloads (arguments, results), content-addressed by SHA-256 of their JCS
+ * nonces.db              the gatekeeper's replay store (nonces until iat + expSeconds + skew)
+ * pins.db                tool definition pins (digest of every tool definition seen in tools/list)
  * ```
  */
 import { homedir } from 'node:os';
@@ -35,5 +37,7 @@ export function homePaths(home: string) {
     logKey: join(home, 'keys', 'log.pem'),
     db: join(home, 'log.db'),
     evidence: join(home, 'evidence.db'),
+    nonces: join(home, 'nonces.db'),
+    pins: join(home, 'pins.db'),
   };
 }

@@ -9,7 +9,8 @@
 import { leafHash } from '../log/hash.js';
 import { rootAt } from '../log/tree.js';
 import { MemoryTree } from '../log/memory-tree.js';
-import { decodeRecord, ATTESTATION_RECORD, type AttestationRecord, type ReceiptRecord } from '../records/record.js';
+import { decodeRecord, ATTESTATION_RECORD, DECISION_RECORD, RECEIPT_RECORD, type DecisionRecord, type ReceiptRecord, type ResponseReceiptRecord } from '../records/record.js';
+import type { JsonValue } from '../jcs/index.js';
 import { verifyAttestation } from '../attestation/verify.js';
 import { verifyReceipt } from '../receipt/verify.js';
 import { UNANSWERED_REASONS, type OutcomeReason } from '../receipt/schema.js';
@@ -34,10 +35,16 @@ export interface LogReport {
   receipts: number;
   unanswered: number;
   inFlight: number;
+  /** Gatekeeper logs: calls refused, and calls allowed without an attestation (policy `required: false`). */
+  refused: number;
+  unattested: number;
   findings: Finding[];
 }
 
-interface Pending { index: bigint; record: AttestationRecord; answered: boolean }
+/** A call awaiting its receipt: an attestation record, or an allowed attested decision. */
+interface Pending { index: bigint; callId: string; tool: string; attestation: Record<string, JsonValue>; answered: boolean }
+
+interface Tally { receipts: number; unanswered: number; refused: number; unattested: number }
 
 /** Verify a log. `onProgress(done)` is called every 256 entries. */
 export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyResolver, onProgress?: (done: number) => void): Promise<LogReport> {
@@ -45,8 +52,7 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
   const tree = new MemoryTree();
   const calls = new Map<string, Pending>();
   const claimed: bigint[] = [];
-  let receipts = 0;
-  let unanswered = 0;
+  const tally: Tally = { receipts: 0, unanswered: 0, refused: 0, unattested: 0 };
   for (const [, bytes] of input.entries) {
     const position = tree.size;
     tree.appendLeafHash(leafHash(bytes));
@@ -59,13 +65,17 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
       continue;
     }
     claimed.push(BigInt(record.index));
-    if (record.type === ATTESTATION_RECORD) {
-      await checkAttestationRecord(record, position, policy, keys, findings);
+    if (record.type === ATTESTATION_RECORD || record.type === DECISION_RECORD) {
+      const attestation = record.type === DECISION_RECORD ? decisionAttestation(record, tally) : record.attestation;
+      if (attestation === null) continue;
+      await checkAttestationRecord({ ...record, attestation }, position, policy, keys, findings);
       if (calls.has(record.callId)) findings.push(error('ERR_LOG_DUPLICATE_NONCE', 'a second attestation with the same nonce (a replayed call)', { index: position, found: record.callId }));
-      else calls.set(record.callId, { index: position, record, answered: false });
+      else calls.set(record.callId, { index: position, callId: record.callId, tool: record.tool, attestation, answered: false });
+    } else if (record.type === RECEIPT_RECORD) {
+      tally.receipts++;
+      if (await checkReceiptRecord(record, position, calls, policy, keys, findings)) tally.unanswered++;
     } else {
-      receipts++;
-      if (await checkReceiptRecord(record, position, calls, policy, keys, findings)) unanswered++;
+      await checkResponseReceipt(record, position, calls, policy, keys, findings);
     }
     if (onProgress && tree.size % 256n === 0n) onProgress(Number(tree.size));
   }
@@ -74,17 +84,24 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
   for (const p of calls.values()) {
     if (!p.answered) {
       inFlight++;
-      findings.push(notice('NOTE_IN_FLIGHT', `call ${p.record.callId} (${p.record.tool}) has no receipt: in flight or the recorder was killed`, p.index));
+      findings.push(notice('NOTE_IN_FLIGHT', `call ${p.callId} (${p.tool}) has no receipt: in flight or the recorder was killed`, p.index));
     }
   }
   const cp = await verifyCheckpoints(input.checkpoints, policy, tree.size, (size) => rootAt(size, tree.read), findings);
   return {
     ok: !findings.some((f) => f.severity === 'error'), size: tree.size.toString(), checkpointSize: cp,
-    calls: calls.size, receipts, unanswered, inFlight, findings,
+    calls: calls.size, receipts: tally.receipts, unanswered: tally.unanswered, inFlight, refused: tally.refused, unattested: tally.unattested, findings,
   };
 }
 
-async function checkAttestationRecord(r: AttestationRecord, position: bigint, policy: TrustPolicy, keys: KeyResolver, findings: Finding[]): Promise<void> {
+/** The attestation of a decision that must be answered by a receipt; refusals and unattested calls are counted. */
+function decisionAttestation(r: DecisionRecord, tally: Tally): Record<string, JsonValue> | null {
+  if (r.decision === 'refused') tally.refused++;
+  else if (r.attestation === null) tally.unattested++;
+  return r.decision === 'allowed' ? r.attestation : null;
+}
+
+async function checkAttestationRecord(r: { attestation: Record<string, JsonValue>; tool: string; callId: string; server: { fingerprint: string } }, position: bigint, policy: TrustPolicy, keys: KeyResolver, findings: Finding[]): Promise<void> {
   // The record's unsigned tool and server must be the ones the issuer signed.
   const v = await verifyAttestation(r.attestation, { keys, acceptedAlgs: policy.acceptedAlgorithms, toolName: r.tool, serverFingerprint: r.server.fingerprint });
   for (const c of v.checks) if (c.status === 'fail') findings.push(fromCheck(c, position, 'attestation'));
@@ -100,7 +117,7 @@ async function checkReceiptRecord(r: ReceiptRecord, position: bigint, calls: Map
   } else if (pending.answered) {
     findings.push(error('ERR_RECEIPT_DUPLICATE', 'second receipt for one call', { index: position }));
   }
-  const v = await verifyReceipt(r.receipt, { keys, acceptedAlgs: policy.acceptedAlgorithms, ...(pending ? { attestation: pending.record.attestation } : {}) });
+  const v = await verifyReceipt(r.receipt, { keys, acceptedAlgs: policy.acceptedAlgorithms, ...(pending ? { attestation: pending.attestation } : {}) });
   for (const c of v.checks) if (c.status === 'fail') findings.push(fromCheck(c, position, 'receipt'));
   if (pending) pending.answered = true;
   const outcome = (r.receipt['outcomeDerived'] ?? {}) as Record<string, unknown>;
@@ -110,6 +127,30 @@ async function checkReceiptRecord(r: ReceiptRecord, position: bigint, calls: Map
     return true;
   }
   return false;
+}
+
+/**
+ * A gatekeeper's response receipt as the client proxy logged it: re-verified here. One the
+ * proxy recorded as verified must still verify (else an error); one it recorded as failed,
+ * or whose issuer this trust policy does not list, is a notice.
+ */
+async function checkResponseReceipt(r: ResponseReceiptRecord, position: bigint, calls: Map<string, Pending>, policy: TrustPolicy, keys: KeyResolver, findings: Finding[]): Promise<void> {
+  const pending = calls.get(r.callId);
+  if (!pending || pending.index.toString() !== r.attestationIndex) {
+    findings.push(error('ERR_RECEIPT_ORPHAN', 'response receipt answers no earlier attestation in this log', { index: position, expected: r.attestationIndex, found: pending?.index.toString() ?? null }));
+    return;
+  }
+  if (r.code !== null) {
+    findings.push(notice('NOTE_RESPONSE_RECEIPT', `the gatekeeper's response receipt for call ${r.callId} did not verify when received (${r.code})`, position));
+    return;
+  }
+  const v = await verifyReceipt(r.receipt, { keys, acceptedAlgs: policy.acceptedAlgorithms, attestation: pending.attestation });
+  const failed = v.checks.filter((c) => c.status === 'fail');
+  if (failed.length > 0 && failed.every((c) => c.code === 'ERR_KEY_UNAVAILABLE')) {
+    findings.push(notice('NOTE_RESPONSE_RECEIPT', `the gatekeeper's response receipt for call ${r.callId} is signed by an issuer this trust policy does not list; not re-checked`, position));
+    return;
+  }
+  for (const c of failed) findings.push(fromCheck(c, position, 'response receipt'));
 }
 
 /** Most findings of one kind listed; the rest are counted in a last one. */

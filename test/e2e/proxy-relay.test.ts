@@ -117,7 +117,8 @@ test('server-filesystem through the proxy: same tools and reads as directly, wri
 test('the upstream receives the attestation that was logged, at params._meta.attestation', { timeout: 60_000 }, async (t) => {
   const s = scope(t);
   const raw = rawServer(s);
-  const { client } = await connectProxied(s, raw.argv);
+  // The raw server advertises no attestation extension: --attach always puts it on the wire anyway.
+  const { client } = await connectProxied(s, raw.argv, ['--attach', 'always']);
   const meta = { 'dev.mcp-attest/intent': 'e2e: read the weather', 'vendor.example/trace': 'abc' };
   const result = (await client.callTool({ name: 'meta', arguments: { city: 'Oslo' }, _meta: meta })) as CallToolResult;
   const seen = (result.structuredContent as { seen: Record<string, unknown> }).seen;
@@ -142,7 +143,7 @@ test('the upstream receives the attestation that was logged, at params._meta.att
 test('modern wire traffic (no initialize) passes byte for byte, except the added _meta', { timeout: 60_000 }, async (t) => {
   const s = scope(t);
   const raw = rawServer(s);
-  const peer = RawPeer.proxy(s, raw.argv);
+  const peer = RawPeer.proxy(s, raw.argv, ['--attach', 'always']);
   const modern = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
 
   // Not a tools/call: relayed as is, odd spacing, escapes and unknown fields included.

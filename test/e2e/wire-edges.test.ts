@@ -12,7 +12,7 @@ import { RawPeer, codes, exportTrust, logShow, rawServer, readLog, scope, verify
 test('an escaped tools\\/call is attested; its bytes, big integers included, arrive unchanged', { timeout: 60_000 }, async (t) => {
   const s = scope(t);
   const raw = rawServer(s);
-  const peer = RawPeer.proxy(s, raw.argv);
+  const peer = RawPeer.proxy(s, raw.argv, ['--attach', 'always']);
   const reply = '{"jsonrpc":"2.0","id":$ID,"result":{"content":[{"type":"text","text":"\\u00e9"}],"n":9007199254740993,"f":1.50}}';
   const sent = peer.send(`{"jsonrpc":"2.0","id":5,"method":"tools\\/call","params":{"name":"raw","arguments":{"line":${JSON.stringify(reply)},"big":9007199254740993,"rate":1.50}}}`);
   const got = await peer.response(5);
@@ -59,7 +59,7 @@ test('two proxies started at once on a new data directory both serve and share o
 test('tools/call messages that could not be receipted are refused, never forwarded unrecorded', { timeout: 60_000 }, async (t) => {
   const s = scope(t);
   const raw = rawServer(s);
-  const peer = RawPeer.proxy(s, raw.argv);
+  const peer = RawPeer.proxy(s, raw.argv, ['--attach', 'always']);
   peer.send({ jsonrpc: '2.0', id: null, method: 'tools/call', params: { name: 'meta', arguments: {} } });
   peer.send({ jsonrpc: '2.0', method: 'tools/call', params: { name: 'meta', arguments: {} } });
   peer.send([{ jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'meta', arguments: {} } }]);

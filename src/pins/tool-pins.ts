@@ -1,0 +1,364 @@
+/**
+ * Tool definition pinning ("rug pull" protection): trust on first use, per server. The
+ * first time a tool name is seen in a `tools/list` result of a server, its whole
+ * definition (every member of the tool object: name, title, description, inputSchema,
+ * outputSchema, annotations, icons, _meta, anything unknown) is pinned as its RFC 8785
+ * canonical JSON and `sha256:<hex>` digest. Every later sighting is compared with the pin;
+ * a definition that differs is a change, recorded for a person to review
+ * (`mcp-attest tools diff`) and to accept (`mcp-attest tools accept`). Observing never
+ * rewrites a pin; only {@link ToolPins.accept} does.
+ *
+ * Storage: a SQLite file (better-sqlite3, WAL, `synchronous=FULL` by default), normally
+ * `pins.db` in the data directory. Tables:
+ * - `pins(server, name, digest, definition, pinned_at, last_digest, last_definition, last_seen)`:
+ *   one row per (server, name); `definition` is the pinned canonical JSON, `last_definition`
+ *   the last seen one when it differs from the pin (else NULL); times are POSIX seconds.
+ * - `pin_changes(id, server, name, pinned_digest, pinned, seen_digest, seen, first_seen, accepted_at)`:
+ *   one row per distinct (pin, seen definition) pair while unaccepted, oldest first.
+ *
+ * Input is hostile (a server writes it). Limits, each counted in `malformed` when hit:
+ * {@link MAX_TOOLS_PER_LIST} entries per list, {@link MAX_DEFINITION_BYTES} of canonical
+ * JSON per definition, {@link MAX_PINS_PER_SERVER} names pinned per server. At most
+ * {@link MAX_OPEN_CHANGES_PER_TOOL} unaccepted definitions are recorded per tool; further
+ * ones are still reported by `observe` and remembered as the last seen definition. A
+ * malformed entry under a pinned name counts as a change of that tool ({@link UNREADABLE}).
+ */
+import Database from 'better-sqlite3';
+import { AttestError, isAttestError } from '../errors.js';
+import { canonicalize, type JsonValue } from '../jcs/index.js';
+import { sha256Tagged } from '../bytes/digest.js';
+import type { Durability } from '../store/log-db.js';
+
+export { jsonDiff, pointerToken, type DiffEntry } from './json-diff.js';
+export { hideTools } from './hide.js';
+
+/** Most entries of one `tools` array that are looked at; the rest count as malformed. */
+export const MAX_TOOLS_PER_LIST = 10_000;
+/** Largest canonical (RFC 8785) JSON of one tool definition, in UTF-8 bytes: 256 KiB. */
+export const MAX_DEFINITION_BYTES = 256 * 1024;
+/** Most names pinned for one server; a new name beyond it is not pinned (counts as malformed). */
+export const MAX_PINS_PER_SERVER = 10_000;
+/** Most unaccepted changes recorded for one (server, tool). */
+export const MAX_OPEN_CHANGES_PER_TOOL = 100;
+/**
+ * The last seen digest of a pinned tool whose last sighting could not be read (a malformed
+ * entry, or one past {@link MAX_TOOLS_PER_LIST}, under a pinned name): its status is
+ * `changed` (fail closed) until its pinned definition is seen again; it cannot be accepted.
+ */
+export const UNREADABLE = 'unreadable';
+
+/** A sighting whose definition differs from the pin. Digests are `sha256:<64 hex>`. */
+export interface PinChange { name: string; pinnedDigest: string; seenDigest: string }
+
+/**
+ * Outcome of one {@link ToolPins.observe}. Names appear in list order (`removed` sorted);
+ * a name listed twice is looked at twice.
+ */
+export interface PinObservation {
+  /** Names pinned by this list (first sighting). */
+  added: string[];
+  /** Sightings that differ from the pin (reported every time, recorded once). */
+  changed: PinChange[];
+  /** Names listed with their pinned definition again after a differing one. */
+  reverted: string[];
+  /** Pinned names absent from this list (their pins are kept). */
+  removed: string[];
+  /** Sightings equal to the pin that are not `reverted`. */
+  unchanged: number;
+  /** Entries skipped: not an object with a non-empty string `name`, not JCS-encodable, or past a limit. */
+  malformed: number;
+}
+
+/** `pinned`: the last seen definition is the pin; `changed`: it differs or could not be read; `unknown`: never pinned. */
+export type PinStatus = 'pinned' | 'changed' | 'unknown';
+
+/** A recorded change. Times are POSIX seconds; `pinned` and `seen` are the definitions. */
+export interface PinChangeRecord {
+  server: string;
+  name: string;
+  pinnedDigest: string;
+  seenDigest: string;
+  pinned: JsonValue;
+  seen: JsonValue;
+  firstSeen: number;
+  accepted: boolean;
+}
+
+/** One pin (see {@link ToolPins.pins}). Times are POSIX seconds. */
+export interface PinRecord {
+  server: string;
+  name: string;
+  status: Exclude<PinStatus, 'unknown'>;
+  /** The pinned digest. */
+  digest: string;
+  /** Digest of the last sighting ({@link UNREADABLE} when it could not be read). */
+  lastDigest: string;
+  pinnedAt: number;
+  lastSeen: number;
+}
+
+/** Options of {@link ToolPins}. */
+export interface ToolPinsOptions {
+  durability?: Durability;
+}
+
+/**
+ * `'sha256:' + 64 lowercase hex` of SHA-256 over the RFC 8785 canonical JSON of `def`,
+ * the whole tool object as received in `tools/list`. Key order and whitespace do not
+ * matter; any change of any member (description, schemas, annotations, `_meta`) does.
+ * Raises the JCS errors for values that are not plain JSON (`ERR_JSON_VALUE`,
+ * `ERR_JSON_LONE_SURROGATE`, `ERR_JSON_TOO_DEEP`).
+ * @see RFC 8785 §3.2, FIPS 180-4
+ */
+export function toolDigest(def: unknown): string {
+  return sha256Tagged(canonicalize(def));
+}
+
+interface Seen { name: string; json: string; digest: string }
+/** State of one {@link ToolPins.observe} pass. */
+interface Pass {
+  server: string; now: number; obs: PinObservation; count: number;
+  listed: Set<string>; differed: Set<string>; unreadable: Set<string>;
+}
+interface PinRow { digest: string; definition: string; last_digest: string; last_definition: string | null }
+interface ChangeRow {
+  server: string; name: string; pinned_digest: string; pinned: string;
+  seen_digest: string; seen: string; first_seen: number; accepted_at: number | null;
+}
+
+/** Canonical JSON, digest and name of one `tools` entry, or null when it is malformed. */
+function readEntry(entry: unknown): Seen | null {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return null;
+  let json: string;
+  try {
+    json = canonicalize(entry); // rejects accessors and proxies' oddities before `name` is read
+  } catch {
+    return null;
+  }
+  if (json.length > MAX_DEFINITION_BYTES || Buffer.byteLength(json, 'utf8') > MAX_DEFINITION_BYTES) return null;
+  const name = (entry as Record<string, unknown>)['name'];
+  return typeof name === 'string' && name !== '' ? { name, json, digest: sha256Tagged(json) } : null;
+}
+
+/** The `name` of a malformed entry when it is an own string data property, else null (never runs a getter). */
+function nameOf(entry: unknown): string | null {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return null;
+  try {
+    const d = Object.getOwnPropertyDescriptor(entry, 'name');
+    return d !== undefined && 'value' in d && typeof d.value === 'string' && d.value !== '' ? d.value : null;
+  } catch {
+    return null; // a proxy's trap
+  }
+}
+
+function parseStored(text: string): JsonValue {
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch (cause) {
+    throw new AttestError('ERR_STORE_CORRUPT', 'a stored tool definition is not JSON', { cause });
+  }
+}
+
+function checkTime(now: number): void {
+  if (!Number.isSafeInteger(now)) throw new AttestError('ERR_USAGE', 'pin times are integer POSIX seconds', { found: now });
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS pins (server TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL, definition TEXT NOT NULL,
+  pinned_at INTEGER NOT NULL, last_digest TEXT NOT NULL, last_definition TEXT, last_seen INTEGER NOT NULL, UNIQUE (server, name));
+CREATE TABLE IF NOT EXISTS pin_changes (id INTEGER PRIMARY KEY, server TEXT NOT NULL, name TEXT NOT NULL,
+  pinned_digest TEXT NOT NULL, pinned TEXT NOT NULL, seen_digest TEXT NOT NULL, seen TEXT NOT NULL,
+  first_seen INTEGER NOT NULL, accepted_at INTEGER);
+CREATE UNIQUE INDEX IF NOT EXISTS pin_changes_open ON pin_changes (server, name, pinned_digest, seen_digest) WHERE accepted_at IS NULL;
+`;
+
+/** The pins of every server, in one SQLite file. Open one per process; close it on exit. */
+export class ToolPins {
+  private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** Open (creating if needed) the pins file at `path`. Throws `ERR_STORE_IO`. */
+  constructor(path: string, o: ToolPinsOptions = {}) {
+    try {
+      this.db = new Database(path);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${o.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
+      this.db.pragma('busy_timeout = 15000');
+      this.db.exec(SCHEMA);
+    } catch (cause) {
+      throw new AttestError('ERR_STORE_IO', `cannot open tool pins ${path}: ${(cause as Error).message}`, { path, cause });
+    }
+  }
+
+  /** A prepared statement, cached by its SQL text. */
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+
+  /** Run `fn` in one `BEGIN IMMEDIATE` transaction; database failures become `ERR_STORE_IO`. */
+  private write<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (cause) {
+      if (isAttestError(cause)) throw cause;
+      throw new AttestError('ERR_STORE_IO', `cannot write tool pins: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  /** Run a query; database failures become `ERR_STORE_IO`. */
+  private read<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (cause) {
+      if (isAttestError(cause)) throw cause;
+      throw new AttestError('ERR_STORE_IO', `cannot read tool pins: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  private pinRow(server: string, name: string): PinRow | undefined {
+    return this.stmt('SELECT digest, definition, last_digest, last_definition FROM pins WHERE server = ? AND name = ?').get(server, name) as PinRow | undefined;
+  }
+
+  /**
+   * Observe one `tools/list` result's `tools` array for `server` (an opaque string: the
+   * server's fingerprint) at `now` (integer POSIX seconds), in one transaction. A first
+   * sighting of a name pins it (`added`); a sighting that differs from the pin is reported
+   * in `changed` (each time), recorded once per distinct seen digest while unaccepted, and
+   * remembered as the tool's last seen definition; a sighting equal to the pin after a
+   * change is `reverted`. Pins are never rewritten here. Pinned names missing from the list
+   * are `removed` (meaningful only for a complete list: join the pages of a paginated
+   * `tools/list` first). A malformed entry (or one past {@link MAX_TOOLS_PER_LIST}) whose
+   * `name` is pinned makes that tool's last sighting {@link UNREADABLE}, so its status is
+   * `changed`; and a name listed twice stays `changed` if either sighting differs: padding
+   * or duplicating an entry cannot hide a change. Throws `ERR_USAGE` (bad arguments),
+   * `ERR_STORE_IO`.
+   */
+  observe(server: string, tools: unknown[], now: number): PinObservation {
+    checkTime(now);
+    if (typeof server !== 'string' || !Array.isArray(tools)) throw new AttestError('ERR_USAGE', 'observe takes a server string and a tools array');
+    return this.write(() => {
+      const obs: PinObservation = { added: [], changed: [], reverted: [], removed: [], unchanged: 0, malformed: 0 };
+      const count = this.stmt('SELECT count(*) FROM pins WHERE server = ?').pluck().get(server) as number;
+      const pass: Pass = { server, now, obs, count, listed: new Set(), differed: new Set(), unreadable: new Set() };
+      for (let i = 0; i < tools.length; i++) {
+        const seen = i < MAX_TOOLS_PER_LIST ? readEntry(tools[i]) : null;
+        if (seen !== null) {
+          this.sight(pass, seen);
+          continue;
+        }
+        obs.malformed++;
+        const name = nameOf(tools[i]);
+        if (name !== null) pass.listed.add(name);
+        if (name !== null) pass.unreadable.add(name);
+      }
+      const pinned = this.stmt('SELECT name FROM pins WHERE server = ? ORDER BY name').pluck().all(server) as string[];
+      const setUnreadable = this.stmt('UPDATE pins SET last_digest = ?, last_definition = NULL, last_seen = ? WHERE server = ? AND name = ?');
+      for (const name of pinned) if (pass.unreadable.has(name)) setUnreadable.run(UNREADABLE, now, server, name);
+      obs.removed = pinned.filter((n) => !pass.listed.has(n));
+      return obs;
+    });
+  }
+
+  /** One well-formed sighting: pin a new name (within the per-server limit) or compare it with its pin. */
+  private sight(pass: Pass, seen: Seen): void {
+    pass.listed.add(seen.name);
+    const pin = this.pinRow(pass.server, seen.name);
+    if (pin !== undefined) return this.compare(pass, seen, pin);
+    if (pass.count >= MAX_PINS_PER_SERVER) {
+      pass.obs.malformed++;
+      return;
+    }
+    this.stmt('INSERT INTO pins (server, name, digest, definition, pinned_at, last_digest, last_definition, last_seen) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)')
+      .run(pass.server, seen.name, seen.digest, seen.json, pass.now, seen.digest, pass.now);
+    pass.obs.added.push(seen.name);
+    pass.count++;
+  }
+
+  /** Compare one sighting with its pin; update the last seen definition and record a change. */
+  private compare(pass: Pass, seen: Seen, pin: PinRow): void {
+    const { server, now, obs } = pass;
+    const setLast = this.stmt('UPDATE pins SET last_digest = ?, last_definition = ?, last_seen = ? WHERE server = ? AND name = ?');
+    if (seen.digest === pin.digest) {
+      if (pass.differed.has(seen.name)) {
+        obs.unchanged++; // a duplicate equal to the pin does not clear a differing one of the same list
+        return;
+      }
+      if (pin.last_digest !== pin.digest) obs.reverted.push(seen.name);
+      else obs.unchanged++;
+      setLast.run(pin.digest, null, now, server, seen.name);
+      return;
+    }
+    pass.differed.add(seen.name);
+    obs.changed.push({ name: seen.name, pinnedDigest: pin.digest, seenDigest: seen.digest });
+    setLast.run(seen.digest, seen.json, now, server, seen.name);
+    const open = this.stmt('SELECT seen_digest FROM pin_changes WHERE server = ? AND name = ? AND pinned_digest = ? AND accepted_at IS NULL')
+      .pluck().all(server, seen.name, pin.digest) as string[];
+    if (open.includes(seen.digest) || open.length >= MAX_OPEN_CHANGES_PER_TOOL) return;
+    this.stmt('INSERT INTO pin_changes (server, name, pinned_digest, pinned, seen_digest, seen, first_seen, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)')
+      .run(server, seen.name, pin.digest, pin.definition, seen.digest, seen.json, now);
+  }
+
+  /**
+   * `pinned` when the last seen definition of `name` on `server` is the pin, `changed` when
+   * it differs or could not be read ({@link UNREADABLE}), `unknown` when never pinned.
+   * Throws `ERR_STORE_IO`.
+   */
+  status(server: string, name: string): PinStatus {
+    const pin = this.read(() => this.pinRow(server, name));
+    if (pin === undefined) return 'unknown';
+    return pin.last_digest === pin.digest ? 'pinned' : 'changed';
+  }
+
+  /**
+   * An operator accepted the change: make the last seen definition of `name` on `server`
+   * the new pin (at `now`, POSIX seconds) and mark every unaccepted change of that tool
+   * accepted (also when the tool had reverted to its pin: that acknowledges the episode).
+   * Returns false when there is nothing to accept, or when the last sighting could not be
+   * read ({@link UNREADABLE}: there is no definition to pin). Throws `ERR_USAGE`, `ERR_STORE_IO`,
+   * `ERR_STORE_CORRUPT`.
+   */
+  accept(server: string, name: string, now: number): boolean {
+    checkTime(now);
+    return this.write(() => {
+      const pin = this.pinRow(server, name);
+      if (pin === undefined || pin.last_digest === UNREADABLE) return false;
+      let done = false;
+      if (pin.last_digest !== pin.digest) {
+        if (pin.last_definition === null) throw new AttestError('ERR_STORE_CORRUPT', 'the last seen tool definition is missing', { path: name });
+        this.stmt('UPDATE pins SET digest = last_digest, definition = last_definition, last_definition = NULL, pinned_at = ? WHERE server = ? AND name = ?')
+          .run(now, server, name);
+        done = true;
+      }
+      const closed = this.stmt('UPDATE pin_changes SET accepted_at = ? WHERE server = ? AND name = ? AND accepted_at IS NULL').run(now, server, name);
+      return done || closed.changes > 0;
+    });
+  }
+
+  /** Recorded changes, oldest first, optionally only those of one server and/or tool name. Throws `ERR_STORE_IO`, `ERR_STORE_CORRUPT`. */
+  changes(filter: { server?: string; name?: string } = {}): PinChangeRecord[] {
+    const rows = this.read(() => this.stmt(`SELECT server, name, pinned_digest, pinned, seen_digest, seen, first_seen, accepted_at FROM pin_changes
+      WHERE (@server IS NULL OR server = @server) AND (@name IS NULL OR name = @name) ORDER BY id`).all({ server: filter.server ?? null, name: filter.name ?? null }) as ChangeRow[]);
+    return rows.map((r) => ({
+      server: r.server, name: r.name, pinnedDigest: r.pinned_digest, seenDigest: r.seen_digest,
+      pinned: parseStored(r.pinned), seen: parseStored(r.seen), firstSeen: r.first_seen, accepted: r.accepted_at !== null,
+    }));
+  }
+
+  /** Every pin, sorted by server then name, optionally only those of one server and/or tool name. Throws `ERR_STORE_IO`. */
+  pins(filter: { server?: string; name?: string } = {}): PinRecord[] {
+    const rows = this.read(() => this.stmt(`SELECT server, name, digest, last_digest, pinned_at, last_seen FROM pins
+      WHERE (@server IS NULL OR server = @server) AND (@name IS NULL OR name = @name) ORDER BY server, name`).all({ server: filter.server ?? null, name: filter.name ?? null }) as
+      Array<{ server: string; name: string; digest: string; last_digest: string; pinned_at: number; last_seen: number }>);
+    return rows.map((r) => ({
+      server: r.server, name: r.name, status: r.last_digest === r.digest ? 'pinned' : 'changed',
+      digest: r.digest, lastDigest: r.last_digest, pinnedAt: r.pinned_at, lastSeen: r.last_seen,
+    }));
+  }
+
+  /** Close the database. */
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,15 @@
+/**
+ * `mcp-attest/verify`: the verifier, with no Node-only dependency (runs in a browser):
+ * strict JSON and JCS (RFC 8785), SEP-2787 attestations, execution receipts, RFC 6962
+ * proofs, C2SP checkpoints and notes, trust policies and whole-log verification.
+ */
+export { AttestError, isAttestError, ERROR_CODES, type ErrorCode } from '../errors.js';
+export { parseJson, parseJsonBytes, canonicalize, canonicalBytes, type JsonValue } from '../jcs/index.js';
+export { verifyAttestation, sepReason, verdictReason, type AttestationVerifyOptions, type AttestationVerdict } from '../attestation/verify.js';
+export { verifyReceipt, type ReceiptVerifyOptions, type ReceiptVerdict } from '../receipt/verify.js';
+export { verifyInclusion, verifyConsistency } from '../log/proof.js';
+export { parseCheckpoint, type Checkpoint } from '../log/checkpoint.js';
+export { openNote, parseNote, ed25519NoteVerifier } from '../log/note.js';
+export { parseTrustPolicy, policyKeyResolver, type TrustPolicy, type TrustedIssuer } from './policy.js';
+export { verifyLog, type LogInput, type LogReport } from './log.js';
+export type { Finding } from './findings.js';
