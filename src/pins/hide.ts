@@ -4,53 +4,10 @@
  * `id`, number spellings, escapes, key order, whitespace) reaches the client as sent. As
  * in `JSON.parse`, the last of duplicate members is the one that counts. Runtime-neutral.
  */
+import { memberStart, skipValue, skipWs } from '../jcs/locate.js';
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function skipWs(text: string, i: number): number {
-  while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
-  return i;
-}
-
-function skipString(text: string, i: number): number {
-  for (i++; i < text.length; i++) {
-    if (text[i] === '\\') i++;
-    else if (text[i] === '"') return i + 1;
-  }
-  return i;
-}
-
-/** Index just past the JSON value starting at `i` (the text is valid JSON). */
-function skipValue(text: string, i: number): number {
-  if (text[i] === '"') return skipString(text, i);
-  if (text[i] !== '{' && text[i] !== '[') {
-    while (i < text.length && !',}] \t\n\r'.includes(text[i]!)) i++;
-    return i;
-  }
-  let depth = 0;
-  for (; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') i = skipString(text, i) - 1;
-    else if (c === '{' || c === '[') depth++;
-    else if ((c === '}' || c === ']') && --depth === 0) return i + 1;
-  }
-  return i;
-}
-
-/** Start of the value of member `key` of the object opening at `open` (last one wins), or -1. */
-function memberValue(text: string, open: number, key: string): number {
-  let found = -1;
-  let i = skipWs(text, open + 1);
-  while (text[i] === '"') {
-    const end = skipString(text, i);
-    const value = skipWs(text, skipWs(text, end) + 1);
-    if ((JSON.parse(text.slice(i, end)) as string) === key) found = value;
-    i = skipWs(text, skipValue(text, value));
-    if (text[i] === ',') i = skipWs(text, i + 1);
-  }
-  return found;
 }
 
 /** `[start, end)` of each element of the array opening at `open`, and the index past its `]`. */
@@ -69,8 +26,8 @@ function elements(text: string, open: number): { spans: Array<[number, number]>;
 /** The line with the elements of `result.tools` flagged in `drop` cut out, or null if the text disagrees. */
 function cut(line: string, drop: readonly boolean[]): string | null {
   const root = skipWs(line, 0);
-  const result = line[root] === '{' ? memberValue(line, root, 'result') : -1;
-  const tools = result >= 0 && line[result] === '{' ? memberValue(line, result, 'tools') : -1;
+  const result = line[root] === '{' ? memberStart(line, root, 'result') : -1;
+  const tools = result >= 0 && line[result] === '{' ? memberStart(line, result, 'tools') : -1;
   if (tools < 0 || line[tools] !== '[') return null;
   const { spans, end } = elements(line, tools);
   if (spans.length !== drop.length) return null;

@@ -23,7 +23,8 @@
  * ones are still reported by `observe` and remembered as the last seen definition. A
  * malformed entry under a pinned name counts as a change of that tool ({@link UNREADABLE}).
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '../store/sqlite.js';
 import { AttestError, isAttestError } from '../errors.js';
 import { canonicalize, type JsonValue } from '../jcs/index.js';
 import { sha256Tagged } from '../bytes/digest.js';
@@ -179,15 +180,7 @@ export class ToolPins {
 
   /** Open (creating if needed) the pins file at `path`. Throws `ERR_STORE_IO`. */
   constructor(path: string, o: ToolPinsOptions = {}) {
-    try {
-      this.db = new Database(path);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma(`synchronous = ${o.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
-      this.db.pragma('busy_timeout = 15000');
-      this.db.exec(SCHEMA);
-    } catch (cause) {
-      throw new AttestError('ERR_STORE_IO', `cannot open tool pins ${path}: ${(cause as Error).message}`, { path, cause });
-    }
+    this.db = openSqlite(path, SCHEMA, { durability: o.durability, code: 'ERR_STORE_IO', what: 'tool pins' });
   }
 
   /** A prepared statement, cached by its SQL text. */

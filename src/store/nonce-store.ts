@@ -14,7 +14,8 @@
  * - Durable: WAL with `synchronous=FULL` by default, so an accepted nonce survives a crash
  *   and a restart.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from './sqlite.js';
 import { AttestError } from '../errors.js';
 import type { Durability } from './log-db.js';
 
@@ -44,15 +45,7 @@ export class NonceStore {
   /** Open (creating if needed) the store at `path`. Throws `ERR_STORE_CORRUPT`. */
   constructor(path: string, o: NonceStoreOptions = {}) {
     this.maxEntries = o.maxEntries ?? 1_000_000;
-    try {
-      this.db = new Database(path);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma(`synchronous = ${o.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
-      this.db.pragma('busy_timeout = 15000');
-      this.db.exec(SCHEMA);
-    } catch (cause) {
-      throw new AttestError('ERR_STORE_CORRUPT', `cannot open nonce store ${path}: ${(cause as Error).message}`, { path, cause });
-    }
+    this.db = openSqlite(path, SCHEMA, { durability: o.durability, code: 'ERR_STORE_CORRUPT', what: 'nonce store' });
     const purge = this.db.prepare('DELETE FROM nonces WHERE expires_at < ?');
     const find = this.db.prepare('SELECT expires_at FROM nonces WHERE iss = ? AND nonce = ?');
     const live = this.db.prepare("SELECT v FROM nonce_meta WHERE k = 'live'").pluck();
