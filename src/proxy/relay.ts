@@ -57,6 +57,8 @@ export interface ProxyOptions extends RelayIo {
 
 /** JSON-RPC error code (implementation-defined range) for a call to a tool whose definition changed. */
 export const TOOL_CHANGED = -32002;
+/** JSON-RPC error code for a response withheld because its response receipt did not verify (`--response-receipts require`). */
+export const RESPONSE_RECEIPT_FAILED = -32003;
 
 interface PendingCall { callId: string; attestation: Attestation; index: bigint; cancelled: boolean; attached: boolean }
 
@@ -135,10 +137,12 @@ export class AttestingProxy extends StdioRelay {
     const { status, reason, value } = outcomeOf(msg, p.cancelled);
     let receiptIndex: bigint;
     try {
-      const check = p.attached && this.o.responseReceipts ? await this.o.responseReceipts.check(p.attestation, msg) : null;
-      if (check?.receipt) await this.recorder.responseReceipt({ callId: p.callId, attestationIndex: p.index, receipt: check.receipt, code: check.code });
-      if (check?.refuse) return this.errorToClient(msg.id, RECORD_FAILED, `mcp-attest: response withheld, ${check.message}`);
+      // A gatekeeper (it advertised the extension) signs its responses to attested calls.
+      const check = p.attached && this.upstreamAsks && this.o.responseReceipts ? await this.o.responseReceipts.check(p.attestation, msg) : null;
+      if (check?.receipt) this.recorder.responseReceipt({ callId: p.callId, attestationIndex: p.index, receipt: check.receipt, code: check.code });
       receiptIndex = await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status, ...(reason ? { reason } : {}), result: value });
+      // Recorded as received, then withheld: the log says what came back and why it did not pass.
+      if (check?.refuse) return this.errorToClient(msg.id, RESPONSE_RECEIPT_FAILED, `mcp-attest: response withheld, ${check.message}`);
     } catch (e) {
       // Fail closed: an unrecorded response is not released; the client learns why.
       report(e);

@@ -79,6 +79,10 @@ test('a response receipt that does not verify is withheld under --response-recei
   await lenient.client.close();
   const { entries } = await waitCheckpointed(s.home);
   assert.deepEqual(entries.filter((e) => e['type'] === 'mcp-attest/response-receipt@1').map((e) => e['code']), ['ERR_KEY_UNAVAILABLE', 'ERR_KEY_UNAVAILABLE']);
+  // The withheld response was still recorded: both calls have receipts, the log verifies.
+  const { status, report } = verify(s.home, clientTrust);
+  assert.equal(status, 0, JSON.stringify(report.findings));
+  assert.deepEqual([report.receipts, report.inFlight], [2, 0]);
 });
 
 test('capability negotiation: the client proxy attaches attestations only when the upstream asks, or with --attach always', { timeout: 60_000 }, async (t) => {
