@@ -1,60 +1,75 @@
 /**
- * `npm run bench`: 1,000 sequential `tools/call` (`echo` on the real
- * `@modelcontextprotocol/server-everything`) direct vs through `mcp-attest proxy`, after 100
- * warm-up calls. Client, proxy and server are separate processes over stdio. Prints median
- * and p99 latency, the added median latency, and attested calls per second, for both
- * durability modes (`full`: fsync per append; `normal`: survives process crashes only).
- * Environment: BENCH_CALLS (default 1000), BENCH_WARMUP (default 100).
+ * `npm run bench`: sequential `tools/call` (`echo` on the real
+ * `@modelcontextprotocol/server-everything`, the official SDK client; client, proxies and
+ * server are separate processes over stdio), `BENCH_WARMUP` untimed warm-up calls (default
+ * 100) then `BENCH_CALLS` timed ones (default 1000) per row. Sections:
+ *
+ * 1. the attesting client proxy: direct vs `mcp-attest proxy` in both durability modes
+ *    (`full`: fsync per append; `normal`: survives process crashes only);
+ * 2. the gatekeeper (`proxy --role server`): direct with pre-signed attestations vs the
+ *    gatekeeper enforcing them, added median and p99 latency, verified calls per second
+ *    (bench/gatekeeper.ts);
+ * 3. the decision alone, in process: `Gate.check` with the SQLite nonce store and the
+ *    in-memory one (bench/gate-check.ts);
+ * 4. client proxy -> gatekeeper -> server with bilateral receipts vs plain direct.
+ *
+ * Median and p99 are nearest-rank over per-call latency; "added" is the difference of a
+ * quantile to the baseline row's; calls per second is `calls / wall time` of the timed loop.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { benchGateCheck } from './gate-check.js';
+import { DURABILITIES, benchChain, benchGatekeeper, type BenchSetup } from './gatekeeper.js';
+import { measureStdio } from './stdio.js';
+import { machine, printTable, printVersus, type Row } from './stats.js';
 
 const CALLS = Number(process.env['BENCH_CALLS'] ?? 1000);
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 100);
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const SERVER = join(dirname(createRequire(import.meta.url).resolve('@modelcontextprotocol/server-everything/package.json')), 'dist', 'index.js');
 
-interface Row { path: string; median: number; p99: number; perSecond: number }
-
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+/** Section 1: direct vs the attesting client proxy (fresh data directory per mode). */
+async function benchClientProxy(s: BenchSetup): Promise<Row[]> {
+  const run = { warmup: s.warmup, calls: s.calls };
+  const rows = [await measureStdio('direct', process.execPath, [s.server], run)];
+  for (const d of DURABILITIES) {
+    const args = [s.cli, 'proxy', '--home', join(s.dir, `client-${d}`), '--durability', d, '--', process.execPath, s.server];
+    rows.push(await measureStdio(`proxy, durability ${d}`, process.execPath, args, run));
+  }
+  return rows;
 }
 
-async function measure(path: string, command: string, args: string[]): Promise<Row> {
-  const client = new Client({ name: 'bench', version: '1.0.0' });
-  await client.connect(new StdioClientTransport({ command, args, stderr: 'ignore' }));
-  for (let i = 0; i < WARMUP; i++) await client.callTool({ name: 'echo', arguments: { message: `warm ${i}` } });
-  const times: number[] = [];
-  const start = performance.now();
-  for (let i = 0; i < CALLS; i++) {
-    const t = performance.now();
-    await client.callTool({ name: 'echo', arguments: { message: `call ${i}` } });
-    times.push(performance.now() - t);
-  }
-  const total = performance.now() - start;
-  await client.close();
-  times.sort((a, b) => a - b);
-  return { path, median: quantile(times, 0.5), p99: quantile(times, 0.99), perSecond: (CALLS / total) * 1000 };
+/** Section 3's table: per-decision latency in microseconds. */
+function printGateCheck(rows: readonly Row[]): void {
+  printTable(['replay store', 'median µs', 'p99 µs', 'verified calls/s'], rows.map((r) => [
+    r.path, (r.median * 1000).toFixed(0), (r.p99 * 1000).toFixed(0), r.perSecond.toFixed(0),
+  ]));
 }
 
 async function main(): Promise<void> {
-  const rows: Row[] = [];
-  rows.push(await measure('direct', process.execPath, [SERVER]));
-  for (const durability of ['full', 'normal']) {
-    const home = mkdtempSync(join(tmpdir(), 'mcp-attest-bench-'));
-    rows.push(await measure(`proxy, durability ${durability}`, process.execPath, [CLI, 'proxy', '--home', home, '--durability', durability, '--', process.execPath, SERVER]));
-    rmSync(home, { recursive: true, force: true });
+  if (!Number.isSafeInteger(CALLS) || CALLS < 1 || !Number.isSafeInteger(WARMUP) || WARMUP < 0) throw new Error('bench: BENCH_CALLS >= 1 and BENCH_WARMUP >= 0, whole numbers');
+  const s: BenchSetup = { cli: CLI, server: SERVER, dir: mkdtempSync(join(tmpdir(), 'mcp-attest-bench-')), warmup: WARMUP, calls: CALLS };
+  try {
+    const client = await benchClientProxy(s);
+    const gated = await benchGatekeeper(s);
+    const decisions = await benchGateCheck(s);
+    const chain = await benchChain(s);
+    console.log(`mcp-attest bench: ${CALLS} sequential tools/call (echo, server-everything) after ${WARMUP} warm-up; ${machine()}`);
+    console.log('\n## Attesting client proxy (proxy -> server) vs direct');
+    printVersus(client[0]!, client);
+    console.log('\n## Gatekeeper (proxy --role server -> server) vs direct, same pre-signed ES256 attestations');
+    printVersus(gated.rows[0]!, gated.rows, 'verified calls/s');
+    console.log(`agent signing, outside the timed region: median ${gated.signing.median.toFixed(3)} ms, p99 ${gated.signing.p99.toFixed(3)} ms per attestation`);
+    console.log(`\n## Decision alone, in process: Gate.check over ${CALLS} pre-signed ES256 attestations after ${WARMUP} warm-up`);
+    printGateCheck(decisions);
+    console.log('\n## Full chain: client proxy (--response-receipts require) -> gatekeeper -> server vs direct (plain, section 1)');
+    printVersus(client[0]!, [client[0]!, ...chain], 'verified calls/s');
+  } finally {
+    rmSync(s.dir, { recursive: true, force: true });
   }
-  const direct = rows[0]!;
-  console.log(`mcp-attest bench: ${CALLS} sequential tools/call (echo, server-everything) after ${WARMUP} warm-up; node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`);
-  console.log('| path | median ms | p99 ms | added median ms | calls/s |');
-  console.log('|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.path} | ${r.median.toFixed(3)} | ${r.p99.toFixed(3)} | ${r === direct ? '-' : (r.median - direct.median).toFixed(3)} | ${r.perSecond.toFixed(0)} |`);
 }
 
 await main();
