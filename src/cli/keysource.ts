@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { importPublicPem, importSecret } from '../keys/material.js';
 import type { AlgName } from '../keys/algorithms.js';
 import type { KeyResolver } from '../envelope/signature.js';
-import { parseTrustPolicy, policyKeyResolver, type TrustPolicy } from '../verify/policy.js';
+import { parseTrustPolicy, policyKeyResolver, secretId, type TrustPolicy } from '../verify/policy.js';
 import { CliExit, EXIT_USAGE } from './output.js';
 
 /** Options naming key material. */
@@ -31,7 +31,7 @@ export function readInput(path: string): Buffer {
 /** Keys from a trust policy; `secretFile` supplies the HS256 secret of its HS256 issuers. */
 export async function policyKeySource(policy: TrustPolicy, secretFile?: string): Promise<KeySource> {
   const secret = secretFile === undefined ? null : await importSecret(new Uint8Array(readInput(secretFile)));
-  const secrets = new Map(secret ? policy.issuers.filter((i) => i.alg === 'HS256').map((i) => [i.keyId, secret]) : []);
+  const secrets = new Map(secret ? policy.issuers.filter((i) => i.alg === 'HS256').map((i) => [secretId(i.iss, i.keyId), secret]) : []);
   return { keys: policyKeyResolver(policy, secrets), accepted: policy.acceptedAlgorithms, policy };
 }
 

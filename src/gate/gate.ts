@@ -13,7 +13,8 @@
  *    `toolCalls` entry for this server's fingerprint), tool name, argument commitment
  *    against the arguments received;
  * 4. per-tool rules: a required `requestedCapability`;
- * 5. only then is the nonce recorded, atomically: a replay is refused `nonce_replay`, and a
+ * 5. only then is the nonce recorded, atomically, until `iat + expSeconds + 300 s` (the
+ *    largest skew a policy may set, so a reload cannot shorten a nonce's memory): a replay is refused `nonce_replay`, and a
  *    full store refuses (`ERR_NONCE_STORE_FULL`) instead of evicting a live nonce.
  *
  * So a forged, untrusted, stale or misdirected copy never touches the replay store.
@@ -24,7 +25,7 @@ import { parseTimestamp } from '../envelope/time.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import type { Attestation } from '../attestation/schema.js';
 import { sepReason, verifyAttestation } from '../attestation/verify.js';
-import type { GatePolicy } from './policy.js';
+import { MAX_SKEW_SECONDS, type GatePolicy } from './policy.js';
 
 /** A replay store: check-and-insert of (issuer, nonce) kept until `expiresAt` (POSIX s). */
 export interface ReplayStore {
@@ -107,7 +108,9 @@ export class Gate {
     const { iss, nonce, iat, expSeconds } = a.issuerAsserted;
     let outcome: 'recorded' | 'replay' | 'full';
     try {
-      outcome = o.replay.record(iss, nonce, parseTimestamp(iat) + expSeconds + policy.clockSkewSeconds, call.now);
+      // Kept until iat + expSeconds + the largest skew any policy may set: a reload that widens
+      // the skew cannot reopen a window in which this nonce would already be forgotten.
+      outcome = o.replay.record(iss, nonce, parseTimestamp(iat) + expSeconds + MAX_SKEW_SECONDS, call.now);
     } catch (e) {
       // The store failed: fail closed, the nonce's freshness cannot be established.
       process.stderr.write(`mcp-attest: replay store failed: ${(e as Error).message}\n`);

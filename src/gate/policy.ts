@@ -32,7 +32,7 @@ import { isAlgName, type AlgName } from '../keys/algorithms.js';
 import { importPublicJwk, importSecret } from '../keys/material.js';
 import { checkObject, isObject, type ObjectSchema } from '../envelope/schema.js';
 import type { KeyResolver } from '../envelope/signature.js';
-import { parseTrustPolicy, policyKeyResolver, type TrustedIssuer } from '../verify/policy.js';
+import { parseTrustPolicy, policyKeyResolver, secretId, type TrustedIssuer } from '../verify/policy.js';
 
 /** Per-tool rule. `requireCapability: true` demands any non-empty `requestedCapability`; a list demands one of its values. */
 export interface ToolRule {
@@ -76,6 +76,8 @@ const TOP: ObjectSchema = {
 const ISSUER: ObjectSchema = { iss: ['nonempty', true], alg: ['string', true], keyId: ['nonempty', true], publicKeyJwk: ['object', false], secretFile: ['nonempty', false] };
 const RULE: ObjectSchema = { deny: ['boolean', false], requireCapability: ['boolean', false] };
 const STORE: ObjectSchema = { maxEntries: ['count', false] };
+/** Largest `clockSkewSeconds` a policy may set; nonces are held for at least this beyond their expiry. */
+export const MAX_SKEW_SECONDS = 300;
 /** Largest policy file, bytes. */
 const MAX_POLICY_BYTES = 1 << 20;
 
@@ -125,7 +127,7 @@ export function parseGatePolicy(text: string): GatePolicy {
     problem(problems, top['toolChanges'] !== undefined && !['warn', 'hide', 'refuse'].includes(top['toolChanges'] as string), '.toolChanges: warn, hide or refuse');
     problem(problems, (Array.isArray(top['trustFiles']) ? top['trustFiles'] : []).some((f) => typeof f !== 'string' || f === ''), '.trustFiles: a list of file names');
     problem(problems, (top['maxTtlSeconds'] as number) > 86_400, '.maxTtlSeconds: at most 86400');
-    problem(problems, (top['clockSkewSeconds'] as number) > 300, '.clockSkewSeconds: at most 300');
+    problem(problems, (top['clockSkewSeconds'] as number) > MAX_SKEW_SECONDS, `.clockSkewSeconds: at most ${MAX_SKEW_SECONDS}`);
     checkIssuers(top['issuers'], problems);
     checkTools(top['tools'], problems);
     const store = top['nonceStore'] === undefined ? null : checkObject(top['nonceStore'], STORE, '.nonceStore', problems);
@@ -175,11 +177,11 @@ function readPolicyFile(path: string, what: string): Buffer {
 export async function loadGatePolicy(path: string): Promise<LoadedGatePolicy> {
   const policy = parseGatePolicy(readPolicyFile(path, 'policy file').toString('utf8'));
   const base = dirname(resolve(path));
-  const issuers: GateIssuer[] = [...policy.issuers];
+  const issuers: Array<GateIssuer & { from: string }> = policy.issuers.map((i) => ({ ...i, from: path }));
   for (const f of policy.trustFiles) {
     const file = resolve(base, f);
     try {
-      issuers.push(...parseTrustPolicy(readPolicyFile(file, 'trust file').toString('utf8')).issuers);
+      issuers.push(...parseTrustPolicy(readPolicyFile(file, 'trust file').toString('utf8')).issuers.map((i) => ({ ...i, from: file })));
     } catch (e) {
       throw new AttestError('ERR_POLICY_INVALID', `trust file ${file}: ${(e as Error).message}`, { path: file, cause: e });
     }
@@ -187,10 +189,15 @@ export async function loadGatePolicy(path: string): Promise<LoadedGatePolicy> {
   const secrets = new Map<string, CryptoKey>();
   for (const i of issuers) {
     // A key that cannot be imported is a startup error, not a silent key_unavailable later.
-    if (i.alg !== 'HS256') await importPublicJwk(i.alg, i.publicKeyJwk!).catch((e: unknown) => { throw new AttestError('ERR_POLICY_INVALID', `issuer ${i.iss} (${i.keyId}): unusable public key: ${(e as Error).message}`, { cause: e }); });
-    if (i.alg !== 'HS256') continue;
-    if (i.secretFile === undefined) throw new AttestError('ERR_POLICY_INVALID', `HS256 issuer ${i.iss} has no secretFile`);
-    secrets.set(i.keyId, await importSecret(new Uint8Array(readPolicyFile(resolve(base, i.secretFile), 'secret file'))));
+    const unusable = (e: unknown): never => { throw new AttestError('ERR_POLICY_INVALID', `${i.from}: issuer ${i.iss} (${i.keyId}): unusable key: ${(e as Error).message}`, { path: i.from, cause: e }); };
+    if (i.alg !== 'HS256') {
+      await importPublicJwk(i.alg, i.publicKeyJwk!).catch(unusable);
+      continue;
+    }
+    if (i.secretFile === undefined) throw new AttestError('ERR_POLICY_INVALID', `${i.from}: HS256 issuer ${i.iss} has no secretFile`, { path: i.from });
+    const file = resolve(base, i.secretFile);
+    secrets.set(secretId(i.iss, i.keyId), await importSecret(new Uint8Array(readPolicyFile(file, 'secret file'))).catch((e: unknown) => unusable(new Error(`secret file ${file}: ${(e as Error).message}`))));
   }
-  return { policy, issuers, keys: policyKeyResolver({ issuers } as Parameters<typeof policyKeyResolver>[0], secrets) };
+  const trusted: GateIssuer[] = issuers.map(({ from: _from, ...i }) => i);
+  return { policy, issuers: trusted, keys: policyKeyResolver({ issuers: trusted } as Parameters<typeof policyKeyResolver>[0], secrets) };
 }

@@ -81,10 +81,16 @@ export function parseTrustPolicy(text: string): TrustPolicy {
   };
 }
 
+/** The key of an HS256 secret in a {@link policyKeyResolver} secrets map: issuer and key id. */
+export function secretId(iss: string, keyId: string): string {
+  return `${iss}\n${keyId}`;
+}
+
 /**
  * A key resolver over the policy's issuers: a key is returned only for an exact
- * (iss, alg, keyId) match. `secrets` supplies HS256 keys by keyId (they are not in the
- * policy). Imported keys are cached.
+ * (iss, alg, keyId) match. `secrets` supplies HS256 keys by {@link secretId} (iss and keyId:
+ * two HS256 issuers may both use key id `v1`; they are not in the policy). Imported keys are
+ * cached.
  */
 export function policyKeyResolver(policy: TrustPolicy, secrets: ReadonlyMap<string, CryptoKey> = new Map()): KeyResolver {
   const cache = new Map<string, Promise<CryptoKey | null>>();
@@ -94,7 +100,7 @@ export function policyKeyResolver(policy: TrustPolicy, secrets: ReadonlyMap<stri
     if (!hit) {
       const issuer = policy.issuers.find((i) => i.iss === q.iss && i.alg === q.alg && i.keyId === q.keyId);
       hit = !issuer ? Promise.resolve(null)
-        : issuer.alg === 'HS256' ? Promise.resolve(secrets.get(issuer.keyId) ?? null)
+        : issuer.alg === 'HS256' ? Promise.resolve(secrets.get(secretId(issuer.iss, issuer.keyId)) ?? null)
         : importPublicJwk(issuer.alg, issuer.publicKeyJwk!).catch(() => null);
       cache.set(id, hit);
     }

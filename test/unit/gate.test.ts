@@ -33,7 +33,7 @@ function reasonOf(d: GateDecision): string {
   return d.allowed ? 'allowed' : `${d.reason}/${d.code}`;
 }
 
-test('a nonce is held until iat + expSeconds + skew exactly: a replay at the last valid second is refused, one second later the TTL refuses', async () => {
+test('a replay at the last valid second (iat + expSeconds + skew) is refused nonce_replay, one second later the TTL refuses', async () => {
   const { gate, attest } = await setup();
   const a = await attest({ now: T0, expSeconds: 60 });
   const edge = T0 + 60 + 30;
@@ -76,8 +76,9 @@ test('a replay store that fails or is full refuses the call (fail closed)', asyn
     const two = await setup('version: 1\nissuers: []\n', store);
     assert.equal(reasonOf(await two.gate.check({ name: 'pay', args: { amount: 5 }, attestation: (await two.attest({ nonce: 1 })) as never, now: T0 })), 'allowed');
     assert.equal(reasonOf(await two.gate.check({ name: 'pay', args: { amount: 5 }, attestation: (await two.attest({ nonce: 2 })) as never, now: T0 })), 'nonce_replay/ERR_NONCE_STORE_FULL');
-    // Once the first nonce's window has passed, its slot is free again.
-    assert.equal(reasonOf(await two.gate.check({ name: 'pay', args: { amount: 5 }, attestation: (await two.attest({ nonce: 3, now: T0 + 100 })) as never, now: T0 + 100 })), 'allowed');
+    // The first nonce is held until iat + expSeconds + 300 s (the largest skew), then its slot is free again.
+    assert.equal(reasonOf(await two.gate.check({ name: 'pay', args: { amount: 5 }, attestation: (await two.attest({ nonce: 3, now: T0 + 360 })) as never, now: T0 + 360 })), 'nonce_replay/ERR_NONCE_STORE_FULL');
+    assert.equal(reasonOf(await two.gate.check({ name: 'pay', args: { amount: 5 }, attestation: (await two.attest({ nonce: 3, now: T0 + 361 })) as never, now: T0 + 361 })), 'allowed');
     store.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -111,4 +112,13 @@ test('wire: the refusal is exactly the SEP shape; committedResult drops our key 
   assert.deepEqual(committedResult({ ...base, _meta: {} }), base);
   assert.deepEqual(committedResult({ ...base, _meta: { a: 1, [RESPONSE_RECEIPT_META_KEY]: {} } }), { ...base, _meta: { a: 1 } });
   assert.equal(keyFingerprint('AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8'), `sha256:${Buffer.from(Array.from({ length: 32 }, (_, i) => i)).toString('hex')}`);
+});
+
+test('a reload that widens the skew keeps nonces recorded under the narrower one for the wider window', async () => {
+  const { gate, attest } = await setup('version: 1\nissuers: []\nclockSkewSeconds: 0\n');
+  const a = await attest({ now: T0, expSeconds: 60 });
+  assert.equal(reasonOf(await gate.check({ name: 'pay', args: { amount: 5 }, attestation: a as never, now: T0 })), 'allowed');
+  gate.reload(parseGatePolicy('version: 1\nissuers: []\nclockSkewSeconds: 30\n'), (gate as unknown as { o: { keys: never } }).o.keys);
+  // Under the new skew the attestation is fresh until T0 + 90: its nonce must still be held.
+  assert.equal(reasonOf(await gate.check({ name: 'pay', args: { amount: 5 }, attestation: a as never, now: T0 + 80 })), 'nonce_replay/ERR_NONCE_REPLAY');
 });
