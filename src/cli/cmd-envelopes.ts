@@ -4,6 +4,7 @@
  * dimension passed, 1 when one failed, 2 on usage or unreadable input.
  */
 import type { Command } from 'commander';
+import { nowSeconds } from '../envelope/time.js';
 import { canonicalBytes, parseJson } from '../jcs/index.js';
 import { contentAddressedResolver, type RefResolver } from '../envelope/commitment.js';
 import { verifyAttestation } from '../attestation/verify.js';
@@ -35,7 +36,7 @@ function cliResolver(refs: Map<string, string>, runtime: unknown): RefResolver {
 }
 
 function parseAt(at: string | undefined): number {
-  if (at === undefined) return Math.floor(Date.now() / 1000);
+  if (at === undefined) return nowSeconds();
   if (!/^(0|[1-9][0-9]{0,15})$/.test(at)) throw new CliExit(EXIT_USAGE, '--at takes POSIX seconds (a non-negative integer)');
   return Number(at);
 }

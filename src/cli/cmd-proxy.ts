@@ -6,6 +6,7 @@
  * directory is initialized on first use (ES256 issuer).
  */
 import type { Command } from 'commander';
+import { nowSeconds } from '../envelope/time.js';
 import { homePaths, resolveHome } from '../store/home.js';
 import { ensureHome } from '../store/identity.js';
 import { NonceStore } from '../store/nonce-store.js';
@@ -31,10 +32,6 @@ interface ProxyFlags {
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(value)) throw new CliExit(EXIT_USAGE, `${flag} is ${allowed.join(', ')}`);
   return value as T;
-}
-
-function now(): number {
-  return Math.floor(Date.now() / 1000);
 }
 
 async function openRecorder(o: ProxyFlags): Promise<{ home: string; recorder: Recorder }> {
@@ -80,7 +77,7 @@ async function serverProxy(argv: string[], o: ProxyFlags): Promise<Gatekeeper> {
   const fingerprint = o.serverFingerprint ?? loaded.policy.serverFingerprint ?? keyFingerprint(recorder.identity.issuer.keyId);
   const paths = homePaths(home);
   const replay = new NonceStore(paths.nonces, { maxEntries: loaded.policy.nonceStore.maxEntries, durability: o.durability === 'normal' ? 'normal' : 'full' });
-  const tools = new ToolWatch(paths.pins, () => fingerprint, now);
+  const tools = new ToolWatch(paths.pins, () => fingerprint, nowSeconds);
   const gate = new Gate({ policy: loaded.policy, keys: loaded.keys, serverFingerprint: fingerprint, replay, toolChanged: (n) => tools.changed(n) });
   err(`mcp-attest: gatekeeper: server fingerprint ${fingerprint}; ${loaded.issuers.length} trusted issuer(s); attestations ${loaded.policy.required ? 'required' : 'optional'}`);
   // Reload on SIGHUP: calls being decided finish under the old policy; a bad file keeps it.

@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
+import { nowSeconds } from '../envelope/time.js';
 import { homePaths, resolveHome } from '../store/home.js';
 import { jsonDiff, ToolPins, UNREADABLE, type DiffEntry, type PinChangeRecord, type PinRecord } from '../pins/tool-pins.js';
 import { CliExit, EXIT_FAILED, EXIT_OK, EXIT_USAGE, out, outJson } from './output.js';
@@ -111,7 +112,7 @@ function acceptCommand(name: string, o: HomeOption & { server?: string }): void 
     if (pins.pins({ server, name })[0]?.lastDigest === UNREADABLE) {
       throw new CliExit(EXIT_USAGE, `the last definition of tool ${safe(name)} listed by server ${safe(server)} could not be read: nothing to pin`);
     }
-    if (!pins.accept(server, name, Math.floor(Date.now() / 1000))) {
+    if (!pins.accept(server, name, nowSeconds())) {
       throw new CliExit(EXIT_USAGE, `no change of tool ${safe(name)} on server ${safe(server)} to accept`);
     }
     const pin = pins.pins({ server, name })[0];

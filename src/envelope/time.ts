@@ -6,6 +6,11 @@
  */
 import { AttestError } from '../errors.js';
 
+/** The system clock in whole POSIX seconds (the default clock of the proxies and the gate; verifiers take `now` as an input). */
+export function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
 const RFC3339_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/;
 
 /** Format POSIX seconds as `YYYY-MM-DDTHH:MM:SSZ`. Requires an integer in years 0000-9999. */

@@ -23,6 +23,7 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { AttestError } from '../errors.js';
 import type { JsonValue } from '../jcs/index.js';
 import { isObject } from '../envelope/schema.js';
+import { nowSeconds } from '../envelope/time.js';
 import type { Signer } from '../envelope/sign.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import type { Attestation } from '../attestation/schema.js';
@@ -115,7 +116,7 @@ export function withAttestationGate(server: McpServer | Server, o: GateMiddlewar
   const fail = (error: unknown): void => low.onerror?.(error instanceof Error ? error : new Error(String(error)));
   const ctx: GateContext = {
     gate, serverFingerprint: o.serverFingerprint, signer: o.signer, fail,
-    now: o.now ?? ((): number => Math.floor(Date.now() / 1000)),
+    now: o.now ?? nowSeconds,
     report: (event) => {
       try {
         o.onDecision?.(event);

@@ -11,15 +11,14 @@
 import { basename } from 'node:path';
 import { sha256Tagged } from '../bytes/digest.js';
 import { isObject } from '../envelope/schema.js';
+import { nowSeconds } from '../envelope/time.js';
 import type { JsonValue } from '../jcs/index.js';
-import type { Attestation } from '../attestation/schema.js';
-import type { OutcomeReason } from '../receipt/schema.js';
 import type { Gate, GateDecision } from '../gate/gate.js';
 import { ATTESTATION_EXTENSION, RESPONSE_RECEIPT_META_KEY, attestationExtension, refusalResult, responseReceipt } from '../gate/wire.js';
 import { idKey, parseMessage } from './lines.js';
 import { addMeta, addNested, memberText } from './splice.js';
 import type { Recorder } from './recorder.js';
-import { RECORD_FAILED, StdioRelay, describe, isBatchWithCall, report, type RelayIo } from './stdio-relay.js';
+import { RECORD_FAILED, StdioRelay, describe, report, type RelayIo } from './stdio-relay.js';
 import type { ToolWatch } from './tool-watch.js';
 
 /** Options of {@link Gatekeeper}. */
@@ -35,38 +34,29 @@ export interface GatekeeperOptions extends RelayIo {
   now?: () => number;
 }
 
-interface Allowed { callId: string; attestation: Attestation; index: bigint }
-
-function systemNow(): number {
-  return Math.floor(Date.now() / 1000);
-}
-
 /** Runs one upstream behind the gate until either side goes away. */
 export class Gatekeeper extends StdioRelay {
-  private readonly pending = new Map<string, Allowed>();
   private readonly capabilityIds = new Set<string>();
   private readonly listIds = new Set<string>();
   private readonly name: string;
   private readonly now: () => number;
 
-  constructor(private readonly recorder: Recorder, private readonly o: GatekeeperOptions) {
-    super(o);
+  constructor(recorder: Recorder, private readonly o: GatekeeperOptions) {
+    super(recorder, o);
+    this.tools = o.tools ?? null;
     this.name = o.name ?? basename(o.argv[0] ?? 'upstream');
-    this.now = o.now ?? systemNow;
+    this.now = o.now ?? nowSeconds;
   }
 
   /** Client -> upstream: decide `tools/call`, note handshake and `tools/list` ids. */
   protected async fromClient(line: string): Promise<void> {
     const msg = parseMessage(line);
-    const id = msg?.id;
-    if ((msg?.method === 'initialize' || msg?.method === 'server/discover') && id !== undefined) this.capabilityIds.add(idKey(id));
-    if (msg?.method === 'tools/list' && id !== undefined) this.listIds.add(idKey(id));
-    if (msg === null && isBatchWithCall(line)) return this.refuse(null, -32600, 'mcp-attest: batches containing tools/call are not relayed');
-    if (msg?.method !== 'tools/call') return this.writeUpstream(line);
-    if (id === undefined || id === null) return this.refuse(id ?? null, -32600, 'mcp-attest: tools/call without an id is not relayed');
-    if (this.closing) return this.refuse(id, RECORD_FAILED, 'mcp-attest: shutting down, call not forwarded');
-    if (this.pending.has(idKey(id))) return this.refuse(id, -32600, 'mcp-attest: id already in use by a pending call');
-    const params = isObject(msg.params) ? msg.params : {};
+    if ((msg?.method === 'initialize' || msg?.method === 'server/discover') && msg.id !== undefined) this.capabilityIds.add(idKey(msg.id));
+    if (msg?.method === 'tools/list' && msg.id !== undefined) this.listIds.add(idKey(msg.id));
+    const call = this.incomingCall(line, msg);
+    if (!call) return;
+    const id = call.id;
+    const params = isObject(call.params) ? call.params : {};
     const meta = isObject(params['_meta']) ? params['_meta'] : {};
     const attestation = meta['attestation'] === undefined ? undefined : memberText(line, ['params', '_meta', 'attestation']);
     const decision = await this.o.gate.check({ name: params['name'], args: params['arguments'], attestation, now: this.now() });
@@ -112,7 +102,7 @@ export class Gatekeeper extends StdioRelay {
       const ext = attestationExtension(this.o.gate.policy, this.o.serverFingerprint);
       return this.writeClient(addNested(line, ['result', 'capabilities', 'extensions'], ATTESTATION_EXTENSION, ext) ?? line);
     }
-    if (this.listIds.delete(key)) return this.writeClient(this.o.tools?.onList(line, msg, this.o.gate.policy.toolChanges) ?? line);
+    if (this.listIds.delete(key)) return this.writeClient(this.tools?.onList(line, msg, this.o.gate.policy.toolChanges) ?? line);
     const p = this.pending.get(key);
     if (!p) return this.writeClient(line);
     this.pending.delete(key);
@@ -127,16 +117,4 @@ export class Gatekeeper extends StdioRelay {
     }
   }
 
-  /** Record every allowed call left unanswered, then close the recorder. */
-  protected async finish(why: OutcomeReason): Promise<boolean> {
-    let ok = true;
-    for (const [key, p] of this.pending) {
-      this.pending.delete(key);
-      await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status: 'errored', reason: why })
-        .catch((e: unknown) => { report(e); ok = false; });
-    }
-    this.o.tools?.close();
-    await this.recorder.close().catch((e: unknown) => { report(e); ok = false; });
-    return ok;
-  }
 }

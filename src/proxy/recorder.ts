@@ -6,6 +6,7 @@
  */
 import { basename } from 'node:path';
 import { sha256Tagged } from '../bytes/digest.js';
+import { nowSeconds as now } from '../envelope/time.js';
 import { canonicalize } from '../jcs/index.js';
 import { issueAttestation } from '../attestation/build.js';
 import { issueReceipt } from '../receipt/build.js';
@@ -48,10 +49,6 @@ export interface CallInput {
 /** Derive the default server fingerprint from the upstream command line (docs/attestation.md). */
 export function fingerprintOf(argv: string[]): string {
   return sha256Tagged(canonicalize({ argv: [basename(argv[0] ?? ''), ...argv.slice(1)] }));
-}
-
-function now(): number {
-  return Math.floor(Date.now() / 1000);
 }
 
 function nonceBytes(): Uint8Array {
@@ -104,13 +101,7 @@ export class Recorder {
   async receipt(p: { callId: string; attestation: Attestation; attestationIndex: bigint; status: OutcomeStatus; reason?: OutcomeReason; result?: unknown }): Promise<bigint> {
     const input = { attestation: p.attestation, status: p.status, now: now(), nonceBytes: nonceBytes() };
     const receipt = await issueReceipt(this.signer, { ...input, ...(p.reason ? { reason: p.reason } : {}), ...(p.result !== undefined ? { result: p.result } : {}) });
-    if (p.result !== undefined) this.evidence?.put(p.result);
-    const index = this.db.append(
-      (i) => encodeRecord({ type: RECEIPT_RECORD, index: i.toString(), callId: p.callId, attestationIndex: p.attestationIndex.toString(), receipt: receipt as unknown as Record<string, JsonValue> }),
-      (i) => this.db.upsertCall({ call_id: p.callId, attestation_idx: Number(p.attestationIndex), receipt_idx: Number(i), status: p.status, reason: p.reason ?? null, completed: receipt.outcomeDerived.completedAt }),
-    );
-    this.scheduleCheckpoint();
-    return index;
+    return this.appendReceipt({ callId: p.callId, attestationIndex: p.attestationIndex, receipt, ...(p.result !== undefined ? { result: p.result } : {}) });
   }
 
   /** The issuer signer of this data directory (the gatekeeper signs response receipts with it). */

@@ -9,14 +9,14 @@
  */
 import { basename } from 'node:path';
 import { sha256Tagged } from '../bytes/digest.js';
-import type { Attestation } from '../attestation/schema.js';
 import type { OutcomeReason, OutcomeStatus } from '../receipt/schema.js';
 import { ATTESTATION_EXTENSION } from '../gate/wire.js';
 import { isObject } from '../envelope/schema.js';
+import { nowSeconds } from '../envelope/time.js';
 import { idKey, parseMessage, type RpcMessage } from './lines.js';
 import { addMeta } from './splice.js';
 import { fingerprintOf, type Recorder } from './recorder.js';
-import { RECORD_FAILED, StdioRelay, describe, isBatchWithCall, report, type RelayIo } from './stdio-relay.js';
+import { RECORD_FAILED, StdioRelay, describe, report, type PendingCall, type RelayIo } from './stdio-relay.js';
 import type { ResponseReceiptChecker } from './response-receipt.js';
 import { ToolWatch } from './tool-watch.js';
 import type { ToolChangeAction } from '../gate/policy.js';
@@ -60,24 +60,22 @@ export const TOOL_CHANGED = -32002;
 /** JSON-RPC error code for a response withheld because its response receipt did not verify (`--response-receipts require`). */
 export const RESPONSE_RECEIPT_FAILED = -32003;
 
-interface PendingCall { callId: string; attestation: Attestation; index: bigint; cancelled: boolean; attached: boolean }
+interface ClientCall extends PendingCall { cancelled: boolean; attached: boolean }
 
 /** Runs one upstream behind the attesting relay until either side goes away. */
-export class AttestingProxy extends StdioRelay {
-  private readonly pending = new Map<string, PendingCall>();
+export class AttestingProxy extends StdioRelay<ClientCall> {
   private readonly initIds = new Set<string>();
   private readonly listIds = new Set<string>();
-  private readonly tools: ToolWatch | null;
   private serverName: string;
   private fingerprint: string;
   /** The upstream advertised the attestation extension. */
   private upstreamAsks = false;
 
-  constructor(private readonly recorder: Recorder, private readonly o: ProxyOptions) {
-    super(o);
+  constructor(recorder: Recorder, private readonly o: ProxyOptions) {
+    super(recorder, o);
     this.serverName = o.name ?? basename(o.argv[0] ?? 'upstream');
     this.fingerprint = o.fingerprint ?? fingerprintOf(o.argv);
-    this.tools = o.pinsPath === undefined ? null : new ToolWatch(o.pinsPath, () => this.fingerprint, () => Math.floor(Date.now() / 1000));
+    this.tools = o.pinsPath === undefined ? null : new ToolWatch(o.pinsPath, () => this.fingerprint, nowSeconds);
   }
 
   /** Client -> upstream: attest `tools/call`, note handshake ids and cancellations. */
@@ -89,17 +87,13 @@ export class AttestingProxy extends StdioRelay {
       const p = this.pending.get(idKey((msg.params ?? {})['requestId']));
       if (p) p.cancelled = true;
     }
-    if (msg === null && isBatchWithCall(line)) return this.refuse(null, -32600, 'mcp-attest: batches containing tools/call are not relayed');
-    if (msg?.method !== 'tools/call') return this.writeUpstream(line);
-    // A tools/call that cannot be answered with a receipt is never forwarded unrecorded.
-    if (msg.id === undefined || msg.id === null) return this.refuse(msg.id ?? null, -32600, 'mcp-attest: tools/call without an id is not relayed');
-    if (this.closing) return this.refuse(msg.id, RECORD_FAILED, 'mcp-attest: shutting down, call not forwarded');
-    if (this.pending.has(idKey(msg.id))) return this.refuse(msg.id, -32600, 'mcp-attest: id already in use by a pending call');
-    const params = (msg.params ?? {}) as Record<string, unknown>;
+    const call = this.incomingCall(line, msg);
+    if (!call) return;
+    const params = (call.params ?? {}) as Record<string, unknown>;
     const meta = (isObject(params['_meta']) ? params['_meta'] : {});
-    if (typeof params['name'] !== 'string' || params['name'] === '') return this.errorToClient(msg.id, -32602, 'mcp-attest: tools/call without a tool name');
+    if (typeof params['name'] !== 'string' || params['name'] === '') return this.errorToClient(call.id, -32602, 'mcp-attest: tools/call without a tool name');
     if ((this.o.toolChanges ?? 'warn') !== 'warn' && this.tools?.changed(params['name']) === true) {
-      return this.refuse(msg.id, TOOL_CHANGED, `mcp-attest: call not forwarded, tool ${params['name']} changed since it was pinned (mcp-attest tools diff)`);
+      return this.refuse(call.id, TOOL_CHANGED, `mcp-attest: call not forwarded, tool ${params['name']} changed since it was pinned (mcp-attest tools diff)`);
     }
     const intent = typeof meta[INTENT_META_KEY] === 'string' && meta[INTENT_META_KEY] !== '' ? (meta[INTENT_META_KEY] as string) : DEFAULT_INTENT;
     const capability = typeof meta[CAPABILITY_META_KEY] === 'string' ? (meta[CAPABILITY_META_KEY] as string) : undefined;
@@ -112,14 +106,14 @@ export class AttestingProxy extends StdioRelay {
     } catch (e) {
       // Fail closed: a call that cannot be recorded is not forwarded.
       report(e);
-      return this.errorToClient(msg.id, RECORD_FAILED, `mcp-attest: call not forwarded, it could not be recorded (${describe(e)})`);
+      return this.errorToClient(call.id, RECORD_FAILED, `mcp-attest: call not forwarded, it could not be recorded (${describe(e)})`);
     }
     const { attestation, callId, index } = recorded;
     const mode = this.o.attach ?? 'auto';
     const wanted = mode === 'always' || (mode === 'auto' && this.upstreamAsks);
     // A client-supplied attestation is never replaced; ours is then only in the log.
     const out = wanted ? addMeta(line, 'params', 'attestation', attestation) : null;
-    this.pending.set(idKey(msg.id), { callId, attestation, index, cancelled: false, attached: out !== null });
+    this.pending.set(idKey(call.id), { callId, attestation, index, cancelled: false, attached: out !== null });
     this.writeUpstream(out ?? line);
   }
 
@@ -168,18 +162,6 @@ export class AttestingProxy extends StdioRelay {
     else if (advertised !== this.o.fingerprint) report(new Error(`upstream advertises server fingerprint ${advertised}; attestations name the pinned ${this.o.fingerprint}`));
   }
 
-  /** Record every unanswered call and close the recorder. */
-  protected async finish(why: OutcomeReason): Promise<boolean> {
-    let ok = true;
-    for (const [key, p] of this.pending) {
-      this.pending.delete(key);
-      await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status: 'errored', reason: p.cancelled ? 'cancelled' : why })
-        .catch((e: unknown) => { report(e); ok = false; });
-    }
-    this.tools?.close();
-    await this.recorder.close().catch((e: unknown) => { report(e); ok = false; });
-    return ok;
-  }
 }
 
 /**

@@ -2,14 +2,17 @@
  * The transport-level relay both proxies are built on (DESIGN.md data flow; MCP notes §2
  * shape B): spawns the upstream stdio server, splits both directions into lines, handles
  * each line in order per direction, and shuts down when either side goes away. Subclasses
- * decide what happens to a line ({@link StdioRelay.fromClient}, {@link StdioRelay.fromUpstream})
- * and what to record on shutdown. Diagnostics go to stderr only.
+ * decide what happens to a line ({@link StdioRelay.fromClient}, {@link StdioRelay.fromUpstream});
+ * the base records the calls left unanswered on shutdown. Diagnostics go to stderr only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { isAttestError } from '../errors.js';
 import type { OutcomeReason } from '../receipt/schema.js';
-import { LineSplitter } from './lines.js';
+import type { Attestation } from '../attestation/schema.js';
+import { LineSplitter, idKey, type RpcMessage } from './lines.js';
+import type { Recorder } from './recorder.js';
+import type { ToolWatch } from './tool-watch.js';
 
 /** Streams and command of a relay. */
 export interface RelayIo {
@@ -33,9 +36,22 @@ export function report(e: unknown): void {
   process.stderr.write(`mcp-attest: ${e instanceof Error ? e.message : String(e)}${isAttestError(e) ? ` (${e.code})` : ''}\n`);
 }
 
+/** A forwarded `tools/call` awaiting its response, by JSON-RPC id. */
+export interface PendingCall {
+  callId: string;
+  attestation: Attestation;
+  /** Log index of the record the receipt answers (attestation or decision). */
+  index: bigint;
+  /** The client cancelled it (`notifications/cancelled`). */
+  cancelled?: boolean;
+}
+
 /** Runs one upstream behind the relay until either side goes away. */
-export abstract class StdioRelay {
+export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   protected readonly child: ChildProcess;
+  protected readonly pending = new Map<string, P>();
+  /** Tool definition pinning, when the subclass has it. */
+  protected tools: ToolWatch | null = null;
   private toUpstream: Promise<void> = Promise.resolve();
   private toClient: Promise<void> = Promise.resolve();
   protected closing: Promise<number> | null = null;
@@ -43,7 +59,7 @@ export abstract class StdioRelay {
   /** Resolves with the exit code once the relay has shut down. */
   readonly done: Promise<number>;
 
-  constructor(protected readonly io: RelayIo) {
+  constructor(protected readonly recorder: Recorder, protected readonly io: RelayIo) {
     this.child = spawn(io.argv[0]!, io.argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], env: process.env });
     let resolveDone!: (code: number) => void;
     this.done = new Promise((r) => (resolveDone = r));
@@ -82,8 +98,32 @@ export abstract class StdioRelay {
   protected abstract fromClient(line: string): Promise<void>;
   /** Handle one line from the upstream (in order). */
   protected abstract fromUpstream(line: string): Promise<void>;
-  /** Record whatever is unfinished and close the recorder; returns false when something failed. */
-  protected abstract finish(reason: OutcomeReason): Promise<boolean>;
+  /**
+   * A `tools/call` this relay must decide, or null when the line was handled here: anything
+   * else is forwarded as is; a batch holding a call, a call without an id, a call while
+   * shutting down, or one reusing a pending id is refused (never forwarded unrecorded).
+   */
+  protected incomingCall(line: string, msg: RpcMessage | null): (RpcMessage & { id: string | number }) | null {
+    if (msg === null && isBatchWithCall(line)) return this.refuse(null, -32600, 'mcp-attest: batches containing tools/call are not relayed'), null;
+    if (msg?.method !== 'tools/call') return this.writeUpstream(line), null;
+    if (msg.id === undefined || msg.id === null) return this.refuse(msg.id ?? null, -32600, 'mcp-attest: tools/call without an id is not relayed'), null;
+    if (this.closing) return this.refuse(msg.id, RECORD_FAILED, 'mcp-attest: shutting down, call not forwarded'), null;
+    if (this.pending.has(idKey(msg.id))) return this.refuse(msg.id, -32600, 'mcp-attest: id already in use by a pending call'), null;
+    return msg as RpcMessage & { id: string | number };
+  }
+
+  /** Record every unanswered call (errored, `cancelled` or `why`) and close the stores; false when something failed. */
+  private async finish(why: OutcomeReason): Promise<boolean> {
+    let ok = true;
+    for (const [key, p] of this.pending) {
+      this.pending.delete(key);
+      await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status: 'errored', reason: p.cancelled === true ? 'cancelled' : why })
+        .catch((e: unknown) => { report(e); ok = false; });
+    }
+    this.tools?.close();
+    await this.recorder.close().catch((e: unknown) => { report(e); ok = false; });
+    return ok;
+  }
 
   protected writeClient(line: string): void {
     const out = this.io.output ?? process.stdout;
