@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { toHex } from '../bytes/index.js';
 import { sha256 } from '../bytes/digest.js';
 import { canonicalBytes } from '../jcs/index.js';
-import { AttestError } from '../errors.js';
+import { openSqlite } from './sqlite.js';
 
 /** Content-addressed payloads in one SQLite file. */
 export class EvidenceStore {
@@ -20,17 +20,7 @@ export class EvidenceStore {
 
   /** Open (creating if needed) `path`. Throws `ERR_STORE_IO`. */
   constructor(path: string, readonly = false) {
-    try {
-      this.db = new Database(path, { readonly, fileMustExist: readonly });
-      if (!readonly) {
-        this.db.pragma('journal_mode = WAL');
-        this.db.pragma('synchronous = NORMAL');
-        this.db.exec('CREATE TABLE IF NOT EXISTS evidence (digest TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID');
-      }
-      this.db.pragma('busy_timeout = 15000');
-    } catch (cause) {
-      throw new AttestError('ERR_STORE_IO', `cannot open evidence store ${path}`, { path, cause });
-    }
+    this.db = openSqlite(path, 'CREATE TABLE IF NOT EXISTS evidence (digest TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID', { durability: 'normal', readonly, code: 'ERR_STORE_IO', what: 'evidence store' });
     this.insert = readonly ? this.db.prepare('SELECT 1') : this.db.prepare('INSERT OR IGNORE INTO evidence (digest, data) VALUES (?, ?)');
     this.select = this.db.prepare('SELECT data FROM evidence WHERE digest = ?');
   }

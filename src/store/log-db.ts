@@ -12,6 +12,7 @@
  */
 import Database from 'better-sqlite3';
 import { AttestError } from '../errors.js';
+import { openSqlite } from './sqlite.js';
 import { leafHash } from '../log/hash.js';
 import { appendNodes, rootAt, inclusionProof, consistencyProof, type NodeReader } from '../log/tree.js';
 
@@ -52,19 +53,9 @@ export class LogDb {
 
   /** Open (creating if needed) the log at `path`. Throws `ERR_STORE_IO`. */
   constructor(path: string, durability: Durability = 'full', readonly = false) {
-    try {
-      this.db = new Database(path, { readonly, fileMustExist: readonly });
-      if (!readonly) {
-        this.db.pragma('journal_mode = WAL');
-        this.db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
-        this.db.exec(SCHEMA);
-      }
-      this.db.pragma('busy_timeout = 15000');
-      this.getNode = this.db.prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?');
-      this.lastIdx = this.db.prepare('SELECT idx FROM entries ORDER BY idx DESC LIMIT 1').safeIntegers(true);
-    } catch (cause) {
-      throw new AttestError('ERR_STORE_CORRUPT', `cannot open log ${path}: ${(cause as Error).message}`, { path, cause });
-    }
+    this.db = openSqlite(path, SCHEMA, { durability, readonly, code: 'ERR_STORE_CORRUPT', what: 'log' });
+    this.getNode = this.db.prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?');
+    this.lastIdx = this.db.prepare('SELECT idx FROM entries ORDER BY idx DESC LIMIT 1').safeIntegers(true);
     this.read = (level, index) => {
       const row = this.getNode.get(level, index) as { hash: Buffer } | undefined;
       if (!row) throw new AttestError('ERR_STORE_CORRUPT', `missing node ${level}/${index}`);

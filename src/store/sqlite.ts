@@ -2,21 +2,61 @@
  * Opening a SQLite file the way every mcp-attest store does: WAL journal, `synchronous`
  * FULL (fsync at every commit) or NORMAL (survives process crashes only), a 15 s busy
  * timeout so several processes can share the file, and the store's schema applied.
+ *
+ * Two processes creating one new file at once can deadlock in the switch to WAL (both hold
+ * a shared lock and want an exclusive one); SQLite then returns `SQLITE_BUSY` at once, without
+ * waiting. The setup is therefore retried, with a short random pause, until the busy timeout.
  */
 import Database from 'better-sqlite3';
 import { AttestError, type ErrorCode } from '../errors.js';
 import type { Durability } from './log-db.js';
 
-/** Open (creating if needed) `path` and apply `schema`. Throws `code` naming `what` and the path. */
-export function openSqlite(path: string, schema: string, o: { durability?: Durability | undefined; code: ErrorCode; what: string }): Database.Database {
+/** How long a store waits for another process's lock, in milliseconds. */
+export const BUSY_TIMEOUT_MS = 15_000;
+
+/** Options of {@link openSqlite}. */
+export interface OpenSqliteOptions {
+  /** `full` (default) or `normal`; ignored when `readonly`. */
+  durability?: Durability | undefined;
+  /** Open an existing file read-only: no pragma that writes, no schema. */
+  readonly?: boolean | undefined;
+  /** The error code thrown when the file cannot be opened. */
+  code: ErrorCode;
+  /** What the file is, for the message ("log", "nonce store"...). */
+  what: string;
+}
+
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function setUp(path: string, schema: string, o: OpenSqliteOptions): Database.Database {
+  const db = new Database(path, { readonly: o.readonly === true, fileMustExist: o.readonly === true, timeout: BUSY_TIMEOUT_MS });
   try {
-    const db = new Database(path);
-    db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${o.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
-    db.pragma('busy_timeout = 15000');
-    db.exec(schema);
+    if (!o.readonly) {
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${o.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
+      db.exec(schema);
+    }
     return db;
-  } catch (cause) {
-    throw new AttestError(o.code, `cannot open ${o.what} ${path}: ${(cause as Error).message}`, { path, cause });
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+/** Open (creating unless `readonly`) `path` and apply `schema`. Throws `o.code` naming `o.what` and the path. */
+export function openSqlite(path: string, schema: string, o: OpenSqliteOptions): Database.Database {
+  const end = Date.now() + BUSY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      return setUp(path, schema, o);
+    } catch (cause) {
+      if ((cause as { code?: string }).code === 'SQLITE_BUSY' && Date.now() < end) {
+        pause(10 + Math.random() * 40);
+        continue;
+      }
+      throw new AttestError(o.code, `cannot open ${o.what} ${path}: ${(cause as Error).message}`, { path, cause });
+    }
   }
 }

@@ -197,7 +197,12 @@ export class RawPeer {
 
   /** The first line (raw) matching `pred` on its parsed form. */
   async line(what: string, pred: (m: Record<string, unknown>) => boolean, ms = 15_000): Promise<string> {
-    return waitFor(what, () => this.lines.find((l) => pred(JSON.parse(l) as Record<string, unknown>)), ms);
+    try {
+      return await waitFor(what, () => this.lines.find((l) => pred(JSON.parse(l) as Record<string, unknown>)), ms);
+    } catch (e) {
+      const state = this.proc.exitCode ?? this.proc.signalCode ?? 'running';
+      throw new Error(`${(e as Error).message}; proxy ${state}; stderr: ${this.stderr.slice(-2000)}`);
+    }
   }
 
   /** The response line to request `id`. */
