@@ -10,6 +10,7 @@ import { registerLogCommands } from './cmd-log.js';
 import { registerProxyCommand } from './cmd-proxy.js';
 import { registerDemoCommand } from './cmd-demo.js';
 import { registerToolsCommands } from './cmd-tools.js';
+import { registerWitnessCommands } from './cmd-witness.js';
 import { describeError, err, exitCodeOf, EXIT_USAGE } from './output.js';
 
 const program = new Command('mcp-attest')
@@ -25,6 +26,7 @@ registerLogCommands(program);
 registerProxyCommand(program);
 registerDemoCommand(program);
 registerToolsCommands(program);
+registerWitnessCommands(program);
 
 try {
   await program.parseAsync(process.argv);
