@@ -9,15 +9,32 @@ import { parseTrustPolicy, type TrustPolicy, type TrustedIssuer } from '../verif
 import { AttestError } from '../errors.js';
 import { canonicalize } from '../jcs/index.js';
 import { readInput } from './keysource.js';
+import { loadWitnesses } from '../store/witnesses.js';
 import { CliExit, EXIT_USAGE, out, outJson } from './output.js';
 
-/** The trust policy a verifier needs for a data directory: public keys only. */
-export function trustPolicyOf(identity: Identity): TrustPolicy {
+/**
+ * The trust policy a verifier needs for a data directory: public keys only. `witnesses` are
+ * the log's configured witnesses (name and vkey); `quorum` defaults to a majority of them
+ * (floor(n/2) + 1; 0 with none).
+ */
+export function trustPolicyOf(identity: Identity, witnesses: Array<{ name: string; vkey: string }> = [], quorum?: number): TrustPolicy {
   const issuer = { iss: identity.iss, alg: identity.issuer.alg, keyId: identity.issuer.keyId, ...(identity.issuer.publicKeyJwk ? { publicKeyJwk: identity.issuer.publicKeyJwk } : {}) };
   return {
     version: 1, issuers: [issuer], logs: [{ origin: identity.log.origin, vkey: identity.log.vkey }],
-    witnesses: [], quorum: 0, acceptedAlgorithms: ['ES256', 'EdDSA', 'RS256', 'HS256'], clockSkewSeconds: 30,
+    witnesses: witnesses.map((w) => ({ name: w.name, vkey: w.vkey })),
+    quorum: quorum ?? (witnesses.length === 0 ? 0 : Math.floor(witnesses.length / 2) + 1),
+    acceptedAlgorithms: ['ES256', 'EdDSA', 'RS256', 'HS256'], clockSkewSeconds: 30,
   };
+}
+
+function exportPolicy(o: { home?: string; quorum?: string }): void {
+  const home = resolveHome(o.home);
+  const witnesses = loadWitnesses(home);
+  const quorum = o.quorum === undefined ? undefined : Number(o.quorum);
+  if (quorum !== undefined && !(Number.isInteger(quorum) && quorum >= 0 && quorum <= witnesses.length)) {
+    throw new CliExit(EXIT_USAGE, `--quorum must be an integer from 0 to the number of configured witnesses (${witnesses.length})`);
+  }
+  outJson(trustPolicyOf(loadIdentity(home), witnesses, quorum));
 }
 
 /** Register `init`, `trust export` and `trust merge`. */
@@ -38,9 +55,10 @@ export function registerKeyCommands(program: Command): void {
     });
   const trust = program.command('trust').description('trust policies for verifiers');
   trust.command('export')
-    .description('print the trust policy (public keys, ids, algorithms) a verifier needs, as JSON')
+    .description('print the trust policy (public keys, ids, algorithms, witness keys and quorum) a verifier needs, as JSON')
     .option('--home <dir>', 'data directory')
-    .action((o: { home?: string }) => outJson(trustPolicyOf(loadIdentity(resolveHome(o.home)))));
+    .option('--quorum <k>', 'how many of the configured witnesses must cosign (default: a majority)')
+    .action(exportPolicy);
   trust.command('merge')
     .description('print one trust policy trusting everything the given ones do (e.g. the agent\'s and the gatekeeper\'s), as JSON')
     .argument('<files...>', 'trust policy files')
@@ -48,8 +66,8 @@ export function registerKeyCommands(program: Command): void {
 }
 
 /**
- * Union of trust policies: every issuer and log of each (duplicates once), the accepted
- * algorithms all of them accept, the smallest clock skew. Throws `ERR_POLICY_INVALID` when
+ * Union of trust policies: every issuer, log and witness of each (duplicates once), the
+ * largest quorum, the accepted algorithms all of them accept, the smallest clock skew. Throws `ERR_POLICY_INVALID` when
  * the same issuer id and key id name different keys.
  */
 export function mergeTrustPolicies(policies: TrustPolicy[]): TrustPolicy {
@@ -61,8 +79,10 @@ export function mergeTrustPolicies(policies: TrustPolicy[]): TrustPolicy {
     issuers.set(id, i);
   }
   const logs = new Map(policies.flatMap((p) => p.logs).map((l) => [`${l.origin}\n${l.vkey}`, l]));
+  const witnesses = new Map(policies.flatMap((p) => p.witnesses).map((w) => [w.vkey, w]));
   return {
-    version: 1, issuers: [...issuers.values()], logs: [...logs.values()], witnesses: [], quorum: 0,
+    version: 1, issuers: [...issuers.values()], logs: [...logs.values()], witnesses: [...witnesses.values()],
+    quorum: Math.max(0, ...policies.map((p) => p.quorum)),
     acceptedAlgorithms: ALG_NAMES.filter((a) => policies.every((p) => p.acceptedAlgorithms.includes(a))),
     clockSkewSeconds: Math.min(...policies.map((p) => p.clockSkewSeconds)),
   };

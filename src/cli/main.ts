@@ -7,11 +7,19 @@ import { Command, CommanderError } from 'commander';
 import { registerKeyCommands } from './cmd-keys.js';
 import { registerEnvelopeCommands } from './cmd-envelopes.js';
 import { registerLogCommands } from './cmd-log.js';
+import { registerVerifyCommand } from './cmd-verify.js';
+import { registerBundleCommand } from './cmd-bundle.js';
 import { registerProxyCommand } from './cmd-proxy.js';
 import { registerDemoCommand } from './cmd-demo.js';
 import { registerToolsCommands } from './cmd-tools.js';
 import { registerWitnessCommands } from './cmd-witness.js';
 import { describeError, err, exitCodeOf, EXIT_USAGE } from './output.js';
+
+// A reader that stops early (`| head`) closes the pipe: end quietly, as Unix tools do.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
 
 const program = new Command('mcp-attest')
   .description('Provable MCP tool calls: SEP-2787 attestations, execution receipts, a verifiable log')
@@ -22,7 +30,9 @@ const program = new Command('mcp-attest')
 
 registerKeyCommands(program);
 registerEnvelopeCommands(program);
+registerVerifyCommand(program);
 registerLogCommands(program);
+registerBundleCommand(program);
 registerProxyCommand(program);
 registerDemoCommand(program);
 registerToolsCommands(program);

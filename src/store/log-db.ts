@@ -7,8 +7,11 @@
  * deleted; checkpoints are kept for every size they were signed at.
  *
  * Tables: `entries(idx, data, leaf)`, `nodes(level, idx, hash)` (complete subtrees, see
- * log/tree.ts), `checkpoints(size, note, created)`, `calls(...)` (an index for `log show`,
- * derived from entries and rebuildable).
+ * log/tree.ts), `checkpoints(size, note, created)`, `cosignatures(size, witness, line,
+ * received)` (witness cosignature/v1 lines collected for a checkpoint; the first per witness
+ * and size is kept), `witness_sizes(witness, size)` (the latest size each witness cosigned
+ * for this log, to send as `old`), `witness_events(...)` (refusals and conflict alarms),
+ * `calls(...)` (an index for `log show`, derived from entries and rebuildable).
  */
 import Database from 'better-sqlite3';
 import { AttestError } from '../errors.js';
@@ -26,6 +29,9 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, data BLOB NOT NULL, leaf BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL, created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS cosignatures (size INTEGER NOT NULL, witness TEXT NOT NULL, line TEXT NOT NULL, received INTEGER NOT NULL, PRIMARY KEY (size, witness)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS witness_sizes (witness TEXT PRIMARY KEY, size INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS witness_events (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, witness TEXT NOT NULL, size INTEGER NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS calls (call_id TEXT PRIMARY KEY, attestation_idx INTEGER NOT NULL, receipt_idx INTEGER,
   server TEXT, tool TEXT, status TEXT, reason TEXT, started TEXT, completed TEXT);
 `;
@@ -90,6 +96,7 @@ export class LogDb {
     });
   }
 
+  private hasCosignatures: boolean | undefined;
   private appendTxn: Database.Transaction<(f: () => bigint) => bigint> | null = null;
 
   /** A prepared statement, cached by its SQL text. */
@@ -134,9 +141,59 @@ export class LogDb {
     this.db.prepare('INSERT OR IGNORE INTO checkpoints (size, note, created) VALUES (?, ?, ?)').run(size, note, created);
   }
 
-  /** All checkpoint notes, oldest (smallest) first. */
+  /** All checkpoint notes, oldest (smallest) first, each with its collected cosignature lines appended. */
   checkpoints(): Array<{ size: bigint; note: string }> {
-    return this.db.prepare('SELECT size, note FROM checkpoints ORDER BY size').safeIntegers(true).all() as Array<{ size: bigint; note: string }>;
+    const rows = this.db.prepare('SELECT size, note FROM checkpoints ORDER BY size').safeIntegers(true).all() as Array<{ size: bigint; note: string }>;
+    return rows.map((r) => ({ size: r.size, note: r.note + this.cosignatureLines(r.size).join('') }));
+  }
+
+  /**
+   * The latest checkpoint, or null when there is none: `note` as the log signed it, and
+   * `cosigned`, the note with the stored cosignature lines appended.
+   */
+  latestCheckpoint(): { size: bigint; note: string; cosigned: string } | null {
+    const row = this.db.prepare('SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1').safeIntegers(true).get() as { size: bigint; note: string } | undefined;
+    return row ? { size: row.size, note: row.note, cosigned: row.note + this.cosignatureLines(row.size).join('') } : null;
+  }
+
+  /** Cosignature lines (`— <name> <base64>\n`) stored for the checkpoint of `size`, by witness name. */
+  cosignatureLines(size: bigint): string[] {
+    // A log written by an earlier version and opened read-only has no cosignatures table.
+    this.hasCosignatures ??= this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cosignatures'").get() !== undefined;
+    if (!this.hasCosignatures) return [];
+    return (this.stmt('SELECT line FROM cosignatures WHERE size = ? ORDER BY witness').all(size) as Array<{ line: string }>).map((r) => r.line);
+  }
+
+  /**
+   * Store a witness's verified cosignature line for the checkpoint of `size`, and raise the
+   * size recorded for that witness. A line already stored for (size, witness) is kept.
+   */
+  addCosignature(size: bigint, witness: string, line: string, received: number): void {
+    this.db.transaction(() => {
+      this.stmt('INSERT OR IGNORE INTO cosignatures (size, witness, line, received) VALUES (?, ?, ?, ?)').run(size, witness, line, received);
+      this.setWitnessSize(witness, size);
+    }).immediate();
+  }
+
+  /** The size `witness` last cosigned for this log (0n when unknown). */
+  witnessSize(witness: string): bigint {
+    const row = this.stmt('SELECT size FROM witness_sizes WHERE witness = ?').safeIntegers(true).get(witness) as { size: bigint } | undefined;
+    return row?.size ?? 0n;
+  }
+
+  /** Record that `witness` holds `size` (raised only; a smaller size is ignored). */
+  setWitnessSize(witness: string, size: bigint): void {
+    this.stmt('INSERT INTO witness_sizes (witness, size) VALUES (?, ?) ON CONFLICT(witness) DO UPDATE SET size = max(size, excluded.size)').run(witness, size);
+  }
+
+  /** Record a witnessing event (a refusal, an unreachable witness, a conflict alarm). */
+  addWitnessEvent(e: { at: number; witness: string; size: bigint; code: string; message: string }): void {
+    this.stmt('INSERT INTO witness_events (at, witness, size, code, message) VALUES (@at, @witness, @size, @code, @message)').run(e);
+  }
+
+  /** The latest `limit` witnessing events, newest first. */
+  witnessEvents(limit = 50): Array<{ at: number; witness: string; size: number; code: string; message: string }> {
+    return this.stmt('SELECT at, witness, size, code, message FROM witness_events ORDER BY id DESC LIMIT ?').all(limit) as Array<{ at: number; witness: string; size: number; code: string; message: string }>;
   }
 
   /** Size of the latest checkpoint, or -1n when there is none. */

@@ -29,7 +29,8 @@ export function tilesFor(size: bigint): Array<[number, bigint, number]> {
   return out;
 }
 
-function tileBytes(read: NodeReader, level: number, index: bigint, width: number): Uint8Array {
+/** The bytes of hash tile (`level`, `index`, `width`): `width` 32-byte hashes read from the stored nodes. */
+export function tileBytes(read: NodeReader, level: number, index: bigint, width: number): Uint8Array {
   const hashes: Uint8Array[] = [];
   for (let i = 0; i < width; i++) hashes.push(read(8 * level, index * 256n + BigInt(i)));
   return concatBytes(...hashes);

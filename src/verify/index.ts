@@ -1,7 +1,8 @@
 /**
  * `mcp-attest/verify`: the verifier, with no Node-only dependency (runs in a browser):
  * strict JSON and JCS (RFC 8785), SEP-2787 attestations, execution receipts, RFC 6962
- * proofs, C2SP checkpoints and notes, trust policies and whole-log verification.
+ * proofs, C2SP checkpoints, notes and witness cosignatures, trust policies, whole-log and
+ * receipt-bundle verification.
  */
 export { AttestError, isAttestError, ERROR_CODES, type ErrorCode } from '../errors.js';
 export { parseJson, parseJsonBytes, canonicalize, canonicalBytes, type JsonValue } from '../jcs/index.js';
@@ -13,3 +14,9 @@ export { openNote, parseNote, ed25519NoteVerifier } from '../log/note.js';
 export { parseTrustPolicy, policyKeyResolver, type TrustPolicy, type TrustedIssuer } from './policy.js';
 export { verifyLog, type LogInput, type LogReport } from './log.js';
 export type { Finding } from './findings.js';
+export { verifyBundle, type BundleReport, type BundleVerifyOptions } from './bundle.js';
+export { parseBundle, formatBundle, toTlogProof, BUNDLE_FORMAT, type Bundle, type BundleEntry } from '../bundle/format.js';
+export { openAnchor, checkCosignatures, type Cosigner, type OpenedCheckpoint } from './checkpoints.js';
+export type { KnownCheckpoint } from './split-view.js';
+export { cosignatureVerifier } from '../log/cosignature.js';
+export { parseTlogProof, type TlogProof } from '../log/tlog-proof.js';

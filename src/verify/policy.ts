@@ -6,10 +6,12 @@
  * {"version":1,
  *  "issuers":[{"iss":"issuer://…","alg":"ES256","keyId":"<RFC 7638 thumbprint>","publicKeyJwk":{…}}],
  *  "logs":[{"origin":"mcp-attest.local/…","vkey":"<C2SP vkey>"}],
- *  "witnesses":[], "quorum":0,
+ *  "witnesses":[{"name":"witness.example/w1","vkey":"<C2SP cosignature/v1 vkey>"}], "quorum":1,
  *  "acceptedAlgorithms":["ES256","EdDSA","RS256","HS256"], "clockSkewSeconds":30}
  * ```
  * HS256 issuers have no public key: their secret is supplied to the verifier separately.
+ * `quorum` is how many distinct listed witnesses must have cosigned the checkpoint a
+ * verification rests on (k of n; 0 = the log's signature alone).
  */
 import { AttestError } from '../errors.js';
 import { parseJson } from '../jcs/index.js';
@@ -17,6 +19,8 @@ import { isAlgName, type AlgName } from '../keys/algorithms.js';
 import { importPublicJwk, type PublicJwk } from '../keys/material.js';
 import { checkObject, isObject, type ObjectSchema } from '../envelope/schema.js';
 import type { KeyResolver } from '../envelope/signature.js';
+import { toHex } from '../bytes/index.js';
+import { parseVerifierKey, SIG_TYPE_COSIGNATURE_V1, type VerifierKey } from '../log/vkey.js';
 
 /** A trusted issuer key. */
 export interface TrustedIssuer {
@@ -45,6 +49,37 @@ const ISSUER: ObjectSchema = { iss: ['nonempty', true], alg: ['string', true], k
 const LOG: ObjectSchema = { origin: ['nonempty', true], vkey: ['nonempty', true] };
 const WITNESS: ObjectSchema = { name: ['nonempty', true], vkey: ['nonempty', true] };
 
+/**
+ * Witnesses: each `vkey` a cosignature/v1 (0x04) verifier key whose name is `name`; no name
+ * or public key listed twice (two vkeys wrapping one key would let one witness count twice);
+ * `quorum` between 0 and the number of witnesses.
+ */
+function checkWitnesses(top: Record<string, unknown>, problems: string[]): void {
+  const list = Array.isArray(top['witnesses']) ? top['witnesses'] : [];
+  const names = new Set<string>();
+  const keys = new Set<string>();
+  list.forEach((x, i) => {
+    const o = checkObject(x, WITNESS, `.witnesses[${i}]`, problems);
+    if (!o) return;
+    let key: VerifierKey;
+    try {
+      key = parseVerifierKey(o['vkey'] as string);
+    } catch {
+      problems.push(`.witnesses[${i}].vkey: not a C2SP verifier key`);
+      return;
+    }
+    if (key.type !== SIG_TYPE_COSIGNATURE_V1) problems.push(`.witnesses[${i}].vkey: not a cosignature/v1 (type 0x04) key`);
+    if (key.name !== o['name']) problems.push(`.witnesses[${i}].name: must be the vkey's name ${key.name}`);
+    if (names.has(key.name)) problems.push(`.witnesses[${i}]: witness ${key.name} listed twice`);
+    const pk = toHex(key.publicKey);
+    if (keys.has(pk)) problems.push(`.witnesses[${i}]: public key listed twice`);
+    names.add(key.name);
+    keys.add(pk);
+  });
+  const q = top['quorum'];
+  if (typeof q === 'number' && (q < 0 || q > list.length)) problems.push(`.quorum: must be between 0 and the number of witnesses (${list.length})`);
+}
+
 /** Parse and validate a trust policy. Throws `ERR_POLICY_INVALID` listing every problem. */
 export function parseTrustPolicy(text: string): TrustPolicy {
   let v: unknown;
@@ -65,8 +100,7 @@ export function parseTrustPolicy(text: string): TrustPolicy {
     (Array.isArray(top['logs']) ? top['logs'] : []).forEach((x, i) => checkObject(x, LOG, `.logs[${i}]`, problems));
     (Array.isArray(top['witnesses']) ? top['witnesses'] : []).forEach((x, i) => checkObject(x, WITNESS, `.witnesses[${i}]`, problems));
     for (const a of Array.isArray(top['acceptedAlgorithms']) ? top['acceptedAlgorithms'] : []) if (!isAlgName(a)) problems.push(`.acceptedAlgorithms: unsupported ${String(a)}`);
-    // Witness cosignatures are not verified yet: a policy that demands them must not pass silently.
-    if ((top['quorum'] ?? 0) !== 0 || (Array.isArray(top['witnesses']) && top['witnesses'].length > 0)) problems.push('.quorum/.witnesses: witness cosignatures are not supported by this version; quorum must be 0');
+    checkWitnesses(top, problems);
   }
   if (problems.length > 0) throw new AttestError('ERR_POLICY_INVALID', problems.join('; '), { found: problems });
   const p = top as Record<string, unknown>;

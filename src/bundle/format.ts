@@ -1,0 +1,149 @@
+/**
+ * Receipt bundles, `mcp-attest/bundle@1`: one self-contained JSON file holding log entries,
+ * an RFC 6962 inclusion proof for each, the checkpoint they are proven against (signed by
+ * the log, cosigned by witnesses) and optional consistency proofs to that checkpoint:
+ *
+ * ```
+ * {"format": "mcp-attest/bundle@1",
+ *  "checkpoint": "<C2SP checkpoint note, verbatim: log signature and cosignature/v1 lines>",
+ *  "entries": [{"index": "<decimal>", "entry": "<the entry: its UTF-8 JSON text>",
+ *               "proof": ["<base64 hash>", ...]}, ...],          (strictly increasing index)
+ *  "consistency": [{"size": "<decimal>", "proof": ["<base64 hash>", ...]}, ...]}   (optional)
+ * ```
+ *
+ * Each element of `entries` together with `checkpoint` is exactly a C2SP tlog-proof
+ * (`index`, the inclusion path leaf sibling first, the checkpoint note): {@link toTlogProof}
+ * writes it in that format. What we add: the entry itself (a tlog-proof leaves the leaf to
+ * the application), several entries sharing one checkpoint, and consistency proofs from
+ * earlier tree sizes so a verifier holding an earlier checkpoint can demand one offline.
+ * @see https://c2sp.org/tlog-proof; docs/bundle.md
+ */
+import { fromBase64, toBase64, utf8 } from '../bytes/index.js';
+import { AttestError } from '../errors.js';
+import { parseJson } from '../jcs/index.js';
+import { HASH_SIZE } from '../log/hash.js';
+import { parseNote } from '../log/note.js';
+import { formatTlogProof, MAX_PROOF_HASHES } from '../log/tlog-proof.js';
+import { parseDecimal } from '../log/u64.js';
+import { checkObject, type ObjectSchema } from '../envelope/schema.js';
+
+/** The `format` member of every bundle. */
+export const BUNDLE_FORMAT = 'mcp-attest/bundle@1';
+/** Largest bundle accepted, in bytes (UTF-8): 256 MiB. */
+export const MAX_BUNDLE_BYTES = 256 * 1024 * 1024;
+/** Most entries in one bundle. */
+export const MAX_BUNDLE_ENTRIES = 1 << 20;
+/** Most consistency proofs in one bundle. */
+export const MAX_CONSISTENCY_PROOFS = 64;
+
+/** One entry with its inclusion proof. `bytes` are the entry as logged (JCS JSON, UTF-8). */
+export interface BundleEntry {
+  index: bigint;
+  bytes: Uint8Array;
+  proof: Uint8Array[];
+}
+
+/** A parsed bundle (nothing verified yet). */
+export interface Bundle {
+  checkpoint: string;
+  entries: BundleEntry[];
+  /** Consistency proofs from tree `size` to the checkpoint's size. */
+  consistency: Array<{ size: bigint; proof: Uint8Array[] }>;
+}
+
+const TOP: ObjectSchema = { format: ['string', true], checkpoint: ['string', true], entries: ['array', true], consistency: ['array', false] };
+const ENTRY: ObjectSchema = { index: ['string', true], entry: ['string', true], proof: ['array', true] };
+const CONSISTENCY: ObjectSchema = { size: ['string', true], proof: ['array', true] };
+
+function malformed(message: string, cause?: unknown): AttestError {
+  return new AttestError('ERR_BUNDLE_MALFORMED', message, cause === undefined ? {} : { cause });
+}
+
+function hashes(v: unknown, where: string): Uint8Array[] {
+  if (!Array.isArray(v) || v.length > MAX_PROOF_HASHES) throw malformed(`${where}: at most ${MAX_PROOF_HASHES} hashes`);
+  return v.map((h, i) => {
+    let b: Uint8Array;
+    try {
+      b = fromBase64(String(h));
+    } catch (cause) {
+      throw malformed(`${where}[${i}]: not canonical base64`, cause);
+    }
+    if (typeof h !== 'string' || b.length !== HASH_SIZE) throw malformed(`${where}[${i}]: not a 32-byte hash`);
+    return b;
+  });
+}
+
+function decimal(v: unknown, where: string): bigint {
+  const n = typeof v === 'string' ? parseDecimal(v) : null;
+  if (n === null) throw malformed(`${where}: not a uint64 decimal string`);
+  return n;
+}
+
+/**
+ * Parse a bundle strictly: size limit first, then our strict JSON parser (no duplicate
+ * members, depth 6), the closed schema above, canonical base64 32-byte hashes, uint64
+ * decimals, strictly increasing entry indexes, a checkpoint that parses as a signed note.
+ * Throws `ERR_BUNDLE_MALFORMED` (or `ERR_JSON_*` for text that is not JSON).
+ * @see docs/bundle.md
+ */
+export function parseBundle(text: string): Bundle {
+  if (text.length > MAX_BUNDLE_BYTES) throw malformed('bundle larger than 256 MiB');
+  const problems: string[] = [];
+  const top = checkObject(parseJson(text, { maxBytes: MAX_BUNDLE_BYTES, maxDepth: 6 }), TOP, '', problems);
+  if (!top || problems.length > 0) throw malformed(problems.join('; ') || 'not an object');
+  if (top['format'] !== BUNDLE_FORMAT) throw malformed(`format must be ${BUNDLE_FORMAT}`);
+  try {
+    parseNote(top['checkpoint'] as string);
+  } catch (cause) {
+    throw malformed(`checkpoint: ${(cause as Error).message}`, cause);
+  }
+  const list = top['entries'] as unknown[];
+  if (list.length === 0 || list.length > MAX_BUNDLE_ENTRIES) throw malformed(`entries: 1 to ${MAX_BUNDLE_ENTRIES}`);
+  let last = -1n;
+  const entries = list.map((x, i): BundleEntry => {
+    const e = checkObject(x, ENTRY, `.entries[${i}]`, problems);
+    if (!e) throw malformed(problems.join('; '));
+    const index = decimal(e['index'], `.entries[${i}].index`);
+    if (index <= last) throw malformed(`.entries[${i}].index: indexes must be strictly increasing`);
+    last = index;
+    // The strict parser has already refused lone surrogates: the string is valid UTF-16.
+    return { index, bytes: utf8(e['entry'] as string), proof: hashes(e['proof'], `.entries[${i}].proof`) };
+  });
+  const cons = (top['consistency'] ?? []) as unknown[];
+  if (cons.length > MAX_CONSISTENCY_PROOFS) throw malformed(`consistency: at most ${MAX_CONSISTENCY_PROOFS}`);
+  const consistency = cons.map((x, i) => {
+    const c = checkObject(x, CONSISTENCY, `.consistency[${i}]`, problems);
+    if (!c) throw malformed(problems.join('; '));
+    return { size: decimal(c['size'], `.consistency[${i}].size`), proof: hashes(c['proof'], `.consistency[${i}].proof`) };
+  });
+  return { checkpoint: top['checkpoint'] as string, entries, consistency };
+}
+
+/**
+ * Serialize a bundle (compact JSON, one entry per line for readable diffs). Entry bytes must
+ * be UTF-8 text (they are JCS JSON); throws `ERR_BUNDLE_MALFORMED` otherwise.
+ */
+export function formatBundle(b: Bundle): string {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const entries = b.entries.map((e) => {
+    let entry: string;
+    try {
+      entry = decoder.decode(e.bytes);
+    } catch (cause) {
+      throw malformed(`entry ${e.index} is not UTF-8`, cause);
+    }
+    return JSON.stringify({ index: e.index.toString(), entry, proof: e.proof.map(toBase64) });
+  });
+  const head = `{"format":${JSON.stringify(BUNDLE_FORMAT)},\n"checkpoint":${JSON.stringify(b.checkpoint)},\n`;
+  const cons = b.consistency.length === 0 ? '' : `,\n"consistency":${JSON.stringify(b.consistency.map((c) => ({ size: c.size.toString(), proof: c.proof.map(toBase64) })))}`;
+  return `${head}"entries":[\n${entries.join(',\n')}\n]${cons}}\n`;
+}
+
+/**
+ * The C2SP tlog-proof of one bundle entry: its index, inclusion path and the bundle's
+ * checkpoint, verbatim. Throws `ERR_PROOF_INVALID` as {@link formatTlogProof}.
+ * @see https://c2sp.org/tlog-proof
+ */
+export function toTlogProof(b: Bundle, e: BundleEntry): string {
+  return formatTlogProof({ index: e.index, proof: e.proof, checkpointNote: b.checkpoint });
+}

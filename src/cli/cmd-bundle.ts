@@ -1,0 +1,63 @@
+/**
+ * `mcp-attest bundle (--call ID... | --range A..B) --out FILE [--since SIZE...]`: write a
+ * receipt bundle (`mcp-attest/bundle@1`, docs/bundle.md) that `mcp-attest verify FILE
+ * --trust T` checks with no network.
+ */
+import { writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { LogDb } from '../store/log-db.js';
+import { homePaths, resolveHome } from '../store/home.js';
+import { buildBundle, selectEntries, type Selection } from '../store/bundle-build.js';
+import { formatBundle } from '../bundle/format.js';
+import { parseNote } from '../log/note.js';
+import { parseDecimal } from '../log/u64.js';
+import { CliExit, EXIT_USAGE, out, outJson } from './output.js';
+
+interface BundleOptions { home?: string; call?: string[]; range?: string; since?: string[]; out: string; json?: boolean }
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+function decimal(text: string, what: string): bigint {
+  const n = parseDecimal(text);
+  if (n === null) throw new CliExit(EXIT_USAGE, `${what}: ${text} is not a decimal number`);
+  return n;
+}
+
+function selection(o: BundleOptions): Selection {
+  if ((o.call === undefined) === (o.range === undefined)) throw new CliExit(EXIT_USAGE, 'give either --call ID (repeatable) or --range A..B');
+  if (o.call !== undefined) return { calls: o.call };
+  const m = /^([0-9]+)\.\.([0-9]+)$/.exec(o.range!);
+  if (!m) throw new CliExit(EXIT_USAGE, `--range ${o.range}: expected A..B (entry indexes, inclusive)`);
+  return { range: [decimal(m[1]!, '--range'), decimal(m[2]!, '--range')] };
+}
+
+function bundleCommand(o: BundleOptions): void {
+  const sel = selection(o);
+  const since = (o.since ?? []).map((s) => decimal(s, '--since'));
+  const db = new LogDb(homePaths(resolveHome(o.home)).db, 'full', true);
+  try {
+    const bundle = buildBundle(db, selectEntries(db, sel), since);
+    const text = formatBundle(bundle);
+    writeFileSync(o.out, text);
+    const lines = parseNote(bundle.checkpoint).signatures.map((s) => s.name);
+    const size = bundle.checkpoint.split('\n')[1]!;
+    const summary = { out: o.out, bytes: Buffer.byteLength(text), entries: bundle.entries.length, checkpointSize: size, signatures: lines, consistencyFrom: bundle.consistency.map((c) => c.size.toString()) };
+    if (o.json) return outJson(summary);
+    out(`wrote ${o.out}: ${summary.entries} entries, ${summary.bytes} bytes, checkpoint at size ${size} signed by ${lines.join(', ')}`);
+  } finally {
+    db.close();
+  }
+}
+
+/** Register `bundle`. */
+export function registerBundleCommand(program: Command): void {
+  program.command('bundle')
+    .description('write a self-contained receipt bundle (entries, inclusion proofs, cosigned checkpoint) for offline verification')
+    .option('--home <dir>', 'data directory')
+    .option('--call <id>', 'a call id (the attestation nonce); repeatable', collect)
+    .option('--range <a..b>', 'entries A to B (log indexes, inclusive)')
+    .option('--since <size>', 'also prove consistency from this tree size (one the recipient holds); repeatable', collect)
+    .requiredOption('--out <file>', 'output file')
+    .option('--json', 'print the summary as JSON')
+    .action(bundleCommand);
+}

@@ -1,0 +1,134 @@
+/**
+ * `mcp-attest log serve`, `log witness`, `log witnesses list|add|remove`: the log over HTTP
+ * (C2SP tlog-tiles) and witnessing from the log side (C2SP tlog-witness).
+ */
+import type { Command } from 'commander';
+import { LogDb } from '../store/log-db.js';
+import { homePaths, resolveHome } from '../store/home.js';
+import { loadIdentity } from '../store/identity.js';
+import { checkWitness, loadWitnesses, saveWitnesses } from '../store/witnesses.js';
+import { witnessLatest, type WitnessResult } from '../store/witnessing.js';
+import { startLogServer } from '../logserver/http.js';
+import { parseListen } from './listen.js';
+import { CliExit, EXIT_FAILED, EXIT_IO, EXIT_USAGE, err, out, outJson } from './output.js';
+
+function openLog(home?: string): { home: string; db: LogDb } {
+  const h = resolveHome(home);
+  loadIdentity(h);
+  return { home: h, db: new LogDb(homePaths(h).db) };
+}
+
+function describe(r: WitnessResult): string {
+  return `${r.status === 'cosigned' || r.status === 'already' ? r.status : `${r.status}: ${r.message ?? ''}`}`;
+}
+
+/** Print a round's results: cosignatures to stdout, failures to stderr, conflicts as ALARM. */
+function report(results: WitnessResult[]): void {
+  for (const r of results) {
+    if (r.status === 'already') continue;
+    if (r.status === 'cosigned') out(`witness ${r.witness} cosigned size ${r.size}`);
+    else err(`${r.status === 'ERR_WITNESS_CONFLICT' ? 'ALARM' : 'warning'} witness ${r.witness} at size ${r.size}: ${describe(r)}`);
+  }
+}
+
+async function serve(o: { home?: string; listen: string; witnessInterval: string; witnessTimeout: string }): Promise<void> {
+  const { home, db } = openLog(o.home);
+  const { host, port } = parseListen(o.listen);
+  const intervalMs = Number(o.witnessInterval) * 1000;
+  if (!(intervalMs > 0)) throw new CliExit(EXIT_USAGE, '--witness-interval must be a positive number of seconds');
+  const server = await startLogServer(db, { host, port });
+  out(`log ${loadIdentity(home).log.origin} serving ${server.url}`);
+  let stopped = false;
+  let round: Promise<void> = Promise.resolve();
+  const tick = (): void => {
+    round = (async () => {
+      try {
+        report(await witnessLatest(db, loadWitnesses(home), { timeoutMs: Number(o.witnessTimeout) }));
+      } catch (e) {
+        err(`warning: witnessing round failed: ${(e as Error).message}`);
+      }
+    })();
+  };
+  tick();
+  const timer = setInterval(() => void round.then(() => (stopped ? undefined : tick())), intervalMs);
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    clearInterval(timer);
+    await server.close();
+    await round;
+    db.close();
+  };
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
+}
+
+async function witnessOnce(o: { home?: string; timeout: string; json?: boolean }): Promise<void> {
+  const { home, db } = openLog(o.home);
+  try {
+    const witnesses = loadWitnesses(home);
+    if (witnesses.length === 0) throw new CliExit(EXIT_USAGE, 'no witnesses configured: mcp-attest log witnesses add --url URL --vkey VKEY');
+    const results = await witnessLatest(db, witnesses, { timeoutMs: Number(o.timeout) });
+    if (results.length === 0) throw new CliExit(EXIT_FAILED, 'the log has no checkpoint yet');
+    if (o.json) outJson(results.map((r) => ({ ...r, size: r.size.toString() })));
+    else for (const r of results) out(`${r.witness.padEnd(40)} size ${r.size}  ${describe(r)}`);
+    process.exitCode = results.some((r) => r.status === 'ERR_WITNESS_CONFLICT') ? EXIT_FAILED
+      : results.some((r) => r.status !== 'cosigned' && r.status !== 'already') ? EXIT_IO : 0;
+  } finally {
+    db.close();
+  }
+}
+
+function registerWitnessList(log: Command): void {
+  const w = log.command('witnesses').description('the witnesses this log submits its checkpoints to');
+  w.command('list').description('list the witnesses, the size each last cosigned, and recent events (alarms)')
+    .option('--home <dir>', 'data directory').option('--json', 'print as JSON')
+    .action((o: { home?: string; json?: boolean }) => {
+      const { home, db } = openLog(o.home);
+      try {
+        const list = loadWitnesses(home).map((x) => ({ ...x, cosignedSize: db.witnessSize(x.name).toString() }));
+        const events = db.witnessEvents(20);
+        if (o.json) return outJson({ witnesses: list, events });
+        for (const x of list) out(`${x.name.padEnd(40)} ${x.url}  cosigned up to ${x.cosignedSize}`);
+        for (const e of events) out(`  ${new Date(e.at * 1000).toISOString()} ${e.witness} size ${e.size} ${e.code}: ${e.message}`);
+      } finally {
+        db.close();
+      }
+    });
+  w.command('add').description('add a witness: its submission URL and its cosignature/v1 vkey')
+    .option('--home <dir>', 'data directory').requiredOption('--url <url>', 'submission prefix (POST <url>/add-checkpoint)')
+    .requiredOption('--vkey <vkey>', 'the witness verifier key (type 0x04)')
+    .action((o: { home?: string; url: string; vkey: string }) => {
+      const home = resolveHome(o.home);
+      const entry = checkWitness({ vkey: o.vkey, url: o.url });
+      const list = loadWitnesses(home).filter((x) => x.name !== entry.name);
+      saveWitnesses(home, [...list, entry]);
+      out(`witness ${entry.name} added (${list.length + 1} configured)`);
+    });
+  w.command('remove').description('remove a witness by name').argument('<name>').option('--home <dir>', 'data directory')
+    .action((name: string, o: { home?: string }) => {
+      const home = resolveHome(o.home);
+      const list = loadWitnesses(home);
+      if (!list.some((x) => x.name === name)) throw new CliExit(EXIT_USAGE, `no witness ${name}`);
+      saveWitnesses(home, list.filter((x) => x.name !== name));
+      out(`witness ${name} removed`);
+    });
+}
+
+/** Register `log serve`, `log witness` and `log witnesses ...` under the `log` command. */
+export function registerLogServeCommands(log: Command): void {
+  log.command('serve')
+    .description('serve the log over HTTP as C2SP tlog-tiles, and submit each new checkpoint to the configured witnesses')
+    .option('--home <dir>', 'data directory')
+    .option('--listen <addr>', 'host:port to listen on (port 0: any free port)', '127.0.0.1:7380')
+    .option('--witness-interval <seconds>', 'how often to submit the latest checkpoint to witnesses that have not cosigned it', '5')
+    .option('--witness-timeout <ms>', 'time limit of one witness request', '10000')
+    .action(serve);
+  log.command('witness')
+    .description('submit the latest checkpoint to the configured witnesses now and store their cosignatures')
+    .option('--home <dir>', 'data directory')
+    .option('--timeout <ms>', 'time limit of one witness request', '10000')
+    .option('--json', 'print the results as JSON')
+    .action(witnessOnce);
+  registerWitnessList(log);
+}

@@ -1,0 +1,166 @@
+/**
+ * `mcp-attest verify [PATH]`: offline verification of a data directory, a log.db, an
+ * exported tiles directory, or a receipt bundle file (`mcp-attest/bundle@1`). With
+ * `--checkpoint FILE` (an earlier checkpoint note) and/or `--state DIR` (the checkpoints this
+ * verifier accepted before), the log or bundle must be consistent with them: a fork or a
+ * rollback fails. With `--state`, a verified checkpoint is remembered for the next run.
+ */
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import type { Command } from 'commander';
+import { SingleBar } from 'cli-progress';
+import { LogDb } from '../store/log-db.js';
+import { homePaths, resolveHome } from '../store/home.js';
+import { loadIdentity } from '../store/identity.js';
+import { isTilesDir, readTilesDir } from '../store/tiles.js';
+import { VerifierState } from '../store/verifier-state.js';
+import { loadWitnesses } from '../store/witnesses.js';
+import { verifyLog, type LogInput, type LogReport } from '../verify/log.js';
+import { verifyBundle, type BundleReport } from '../verify/bundle.js';
+import { openCheckpoint } from '../verify/checkpoints.js';
+import { notice, type Finding } from '../verify/findings.js';
+import type { KnownCheckpoint } from '../verify/split-view.js';
+import type { TrustPolicy } from '../verify/policy.js';
+import { fromBase64 } from '../bytes/index.js';
+import { keySource, policyKeySource, type KeyOptions, type KeySource } from './keysource.js';
+import { isAttestError } from '../errors.js';
+import { trustPolicyOf } from './cmd-keys.js';
+import { CliExit, EXIT_FAILED, EXIT_OK, EXIT_USAGE, out, outJson, jsonReplacer } from './output.js';
+
+interface Loaded { input: LogInput; count: number; findings: Finding[]; home: string | null; close(): void }
+type VerifyOptions = KeyOptions & { home?: string; json?: boolean; checkpoint?: string; state?: string };
+type Report = (LogReport | BundleReport) & { kind: 'log' | 'bundle' };
+
+/** True when `path` is a regular file starting with `{` (after whitespace): a bundle, not a log.db. */
+function isBundleFile(path: string): boolean {
+  if (!existsSync(path) || !statSync(path).isFile()) return false;
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(64);
+    const n = readSync(fd, head, 0, 64, 0);
+    return /^\s*\{/.test(head.subarray(0, n).toString('latin1'));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Load what to verify from a tiles directory, a data directory or a log.db file. */
+function load(path: string): Loaded {
+  if (isTilesDir(path)) {
+    const t = readTilesDir(path);
+    return { input: { entries: t.entries, checkpoints: [t.checkpoint] }, count: t.entries.length, findings: t.findings, home: null, close: () => undefined };
+  }
+  const dbPath = existsSync(path) && statSync(path).isDirectory() ? homePaths(path).db : path;
+  if (!existsSync(dbPath)) throw new CliExit(3, `no log at ${dbPath}`);
+  const db = new LogDb(dbPath, 'full', true);
+  const input = { entries: db.entries(), checkpoints: db.checkpoints().map((c) => c.note) };
+  return { input, count: Number(db.size()), findings: [], home: dbPath === path ? null : path, close: () => db.close() };
+}
+
+function printReport(path: string, r: Report): void {
+  out(`${r.ok ? 'VERIFIED' : 'FAILED'}  ${r.kind} ${path}`);
+  const head = r.kind === 'bundle' ? `entries ${(r as BundleReport).entries}` : `entries ${(r as LogReport).size}`;
+  const witnessed = r.witnesses.length > 0 ? `, cosigned by ${r.witnesses.map((w) => w.name).join(', ')}` : '';
+  out(`  ${head}, checkpoint ${r.checkpoint ? `${r.checkpoint.origin} @ ${r.checkpoint.size}` : 'none'}${witnessed}`);
+  out(`  calls ${r.calls}, receipts ${r.receipts}, unanswered ${r.unanswered}, in flight ${r.inFlight}${r.refused + r.unattested > 0 ? `; refused ${r.refused}, unattested ${r.unattested}` : ''}`);
+  for (const f of r.findings) {
+    let line = `  ${f.severity === 'error' ? 'FAIL' : 'note'}  ${f.code}${f.index !== undefined ? ` [entry ${f.index}]` : ''}  ${f.message}`;
+    if (f.expected !== undefined) line += `\n        expected: ${JSON.stringify(f.expected, jsonReplacer)}`;
+    if (f.found !== undefined) line += `\n        found:    ${JSON.stringify(f.found, jsonReplacer)}`;
+    out(line);
+  }
+}
+
+/** Trust material: `--trust`, else (for a data directory) its own keys, with a notice. */
+async function trustFor(home: string | null, o: KeyOptions, pre: Finding[]): Promise<KeySource> {
+  if (o.trust !== undefined) return keySource(o);
+  if (home === null) throw new CliExit(EXIT_USAGE, 'verifying a bundle, a log file or a tiles directory needs --trust FILE');
+  pre.push(notice('NOTE_SELF_TRUST', 'no --trust given: trusting the data directory\'s own keys (an auditor passes --trust)'));
+  return policyKeySource(trustPolicyOf(loadIdentity(home), loadWitnesses(home), 0), o.secret);
+}
+
+/** A report for a log that could not even be read through: one error finding. */
+function unreadable(path: string, e: unknown): Report {
+  const code = isAttestError(e) ? e.code : 'ERR_STORE_CORRUPT';
+  return { kind: 'log', ok: false, size: '0', checkpointSize: null, checkpoint: null, witnesses: [], calls: 0, receipts: 0, unanswered: 0, inFlight: 0, refused: 0, unattested: 0, findings: [{ severity: 'error', code, message: `cannot read the log at ${path}: ${(e as Error).message}` }] };
+}
+
+/** Checkpoints accepted earlier: `--checkpoint FILE` (must open under the policy) and the `--state` directory's. */
+async function knownCheckpoints(o: VerifyOptions, policy: TrustPolicy, state: VerifierState | null): Promise<KnownCheckpoint[]> {
+  const known = state?.known() ?? [];
+  if (o.checkpoint !== undefined) {
+    const findings: Finding[] = [];
+    const cp = await openCheckpoint(readFileSync(o.checkpoint, 'utf8'), policy, findings);
+    if (!cp) throw new CliExit(EXIT_USAGE, `--checkpoint ${o.checkpoint}: ${findings.map((f) => `${f.code} ${f.message}`).join('; ')}`);
+    known.push({ origin: cp.origin, size: cp.size, rootHash: cp.rootHash });
+  }
+  return known;
+}
+
+async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierState | null): Promise<{ report: Report; note: string | null }> {
+  let loaded: Loaded;
+  try {
+    loaded = load(path);
+  } catch (e) {
+    if (isAttestError(e, 'ERR_STORE_IO') || e instanceof CliExit) throw e;
+    return { report: unreadable(path, e), note: null };
+  }
+  try {
+    const pre: Finding[] = [...loaded.findings];
+    const ks = await trustFor(loaded.home, o, pre);
+    loaded.input.known = await knownCheckpoints(o, ks.policy!, state);
+    const bar = process.stderr.isTTY && !o.json && loaded.count > 2000 ? new SingleBar({ format: 'verifying {bar} {value}/{total} entries', stream: process.stderr }) : null;
+    bar?.start(loaded.count, 0);
+    try {
+      const report: Report = { kind: 'log', ...(await verifyLog(loaded.input, ks.policy!, ks.keys, (n) => bar?.update(n))) };
+      report.findings.unshift(...pre);
+      report.ok = !report.findings.some((f) => f.severity === 'error');
+      const cp = report.checkpoint;
+      return { report, note: cp && (loaded.input.checkpoints.find((n) => n.includes(`\n${cp.size}\n${cp.rootHash}\n`)) ?? null) };
+    } catch (e) {
+      // A store that breaks while being read (corrupt rows, dropped tables) fails the verification.
+      if (isAttestError(e, 'ERR_STORE_IO')) throw e;
+      return { report: unreadable(path, e), note: null };
+    } finally {
+      bar?.stop();
+    }
+  } finally {
+    loaded.close();
+  }
+}
+
+async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierState | null): Promise<{ report: Report; note: string | null }> {
+  const ks = await trustFor(null, o, []);
+  const known = await knownCheckpoints(o, ks.policy!, state);
+  const text = readFileSync(path, 'utf8');
+  const report: Report = { kind: 'bundle', ...(await verifyBundle(text, ks.policy!, ks.keys, { known })) };
+  const note = report.ok ? (JSON.parse(text) as { checkpoint: string }).checkpoint : null;
+  return { report, note };
+}
+
+async function verifyCommand(pathArg: string | undefined, o: VerifyOptions): Promise<void> {
+  const path = pathArg ?? resolveHome(o.home);
+  const state = o.state === undefined ? null : new VerifierState(o.state);
+  try {
+    const { report, note } = isBundleFile(path) ? await verifyBundlePath(path, o, state) : await verifyLogPath(path, o, state);
+    const cp = report.checkpoint;
+    if (state && report.ok && cp && note) state.accept({ origin: cp.origin, size: BigInt(cp.size), rootHash: fromBase64(cp.rootHash) }, note);
+    if (o.json) outJson({ path, verified: report.ok, ...report });
+    else printReport(path, report);
+    process.exitCode = report.ok ? EXIT_OK : EXIT_FAILED;
+  } finally {
+    state?.close();
+  }
+}
+
+/** Register `verify`. */
+export function registerVerifyCommand(program: Command): void {
+  program.command('verify [path]')
+    .description('verify offline: a data directory, a log.db, an exported tiles directory, or a receipt bundle file')
+    .option('--home <dir>', 'data directory (when no path is given)')
+    .option('--trust <file>', 'trust policy (JSON, from "mcp-attest trust export")')
+    .option('--secret <file>', 'HS256 shared secret for HS256 issuers')
+    .option('--checkpoint <file>', 'a checkpoint accepted earlier: the log or bundle must be consistent with it')
+    .option('--state <dir>', 'remember accepted checkpoints here; later runs must be consistent with them')
+    .option('--json', 'print the report as JSON')
+    .action(verifyCommand);
+}

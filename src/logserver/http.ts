@@ -1,0 +1,108 @@
+/**
+ * `mcp-attest log serve`: the log over HTTP in the C2SP tlog-tiles layout, read from the
+ * SQLite log at request time.
+ *
+ * - `GET /checkpoint`: the latest checkpoint with the cosignatures collected so far,
+ *   `text/plain; charset=utf-8`, `Cache-Control: no-cache` (it changes).
+ * - `GET /tile/<L>/<N>[.p/<W>]`: hash tiles, `application/octet-stream`.
+ * - `GET /tile/entries/<N>[.p/<W>]`: entry bundles, gzip-compressed when the client accepts it.
+ * Tiles and bundles are immutable (`Cache-Control: public, max-age=31536000, immutable`):
+ * their bytes are fixed by the tree. Only what the latest checkpoint covers is served, so a
+ * client never sees an entry no signed checkpoint commits to. The same paths and bytes as
+ * `mcp-attest log export` writes, so a static copy behind any web server or CDN is
+ * equivalent. HEAD is answered like GET without a body; other methods get 405.
+ * @see https://c2sp.org/tlog-tiles
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
+import type { AddressInfo } from 'node:net';
+import type { LogDb } from '../store/log-db.js';
+import { tileBytes } from '../store/tiles.js';
+import { formatEntryBundle, parseTilePath, type TileRef } from '../log/tiles.js';
+
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+
+/** A running log server: its base URL and a way to stop it. */
+export interface RunningServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+interface Answer { status: number; type: string; body: Uint8Array | string; cache?: string; gzip?: boolean }
+
+const text = (status: number, body: string): Answer => ({ status, type: 'text/plain; charset=utf-8', body });
+
+/** True when tile `ref` lies within a tree of `size` leaves: (N·256 + W)·256^L ≤ size. */
+export function tileWithin(ref: TileRef, size: bigint): boolean {
+  return (ref.index * 256n + BigInt(ref.width)) << BigInt(8 * ref.level) <= size;
+}
+
+function tile(db: LogDb, path: string, size: bigint): Answer {
+  let ref: TileRef;
+  try {
+    ref = parseTilePath(path);
+  } catch {
+    return text(404, 'not a tile path\n');
+  }
+  if (!tileWithin(ref, size)) return text(404, 'beyond the latest checkpoint\n');
+  if (ref.kind === 'hash') return { status: 200, type: 'application/octet-stream', body: tileBytes(db.read, ref.level, ref.index, ref.width), cache: IMMUTABLE };
+  const entries: Uint8Array[] = [];
+  for (let i = 0; i < ref.width; i++) entries.push(db.entry(ref.index * 256n + BigInt(i))!);
+  return { status: 200, type: 'application/octet-stream', body: formatEntryBundle(entries), cache: IMMUTABLE, gzip: true };
+}
+
+/** Answer one request (pure of the socket): status, type, body and caching. */
+export function answer(db: LogDb, method: string, url: string): Answer {
+  if (method !== 'GET' && method !== 'HEAD') return text(405, 'method not allowed\n');
+  const path = url.split('?')[0]!.replace(/^\/+/, '');
+  const latest = db.latestCheckpoint();
+  if (path === 'checkpoint') return latest ? { status: 200, type: 'text/plain; charset=utf-8', body: latest.cosigned, cache: 'no-cache' } : text(404, 'no checkpoint yet\n');
+  if (path.startsWith('tile/')) return tile(db, path, latest?.size ?? 0n);
+  return text(404, 'not found\n');
+}
+
+function send(req: IncomingMessage, res: ServerResponse, a: Answer): void {
+  let body = typeof a.body === 'string' ? Buffer.from(a.body, 'utf8') : Buffer.from(a.body.buffer, a.body.byteOffset, a.body.byteLength);
+  const headers: Record<string, string> = { 'content-type': a.type };
+  if (a.cache) headers['cache-control'] = a.cache;
+  if (a.gzip) {
+    headers['vary'] = 'Accept-Encoding';
+    if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+      body = gzipSync(body);
+      headers['content-encoding'] = 'gzip';
+    }
+  }
+  headers['content-length'] = String(body.length);
+  res.writeHead(a.status, headers);
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * Serve `db` on `host:port` (port 0 picks a free one). Resolves once listening. A request
+ * that fails inside is answered 500; the server keeps running.
+ */
+export function startLogServer(db: LogDb, o: { host: string; port: number }): Promise<RunningServer> {
+  const server = createServer((req, res) => {
+    let a: Answer;
+    try {
+      a = answer(db, req.method ?? 'GET', req.url ?? '/');
+    } catch (e) {
+      a = text(500, `internal error: ${(e as Error).message}\n`);
+    }
+    send(req, res, a);
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => {
+      const addr = server.address() as AddressInfo;
+      const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      resolve({
+        url: `http://${host}:${addr.port}`,
+        close: () => new Promise<void>((r) => {
+          server.closeAllConnections();
+          server.close(() => r());
+        }),
+      });
+    });
+  });
+}

@@ -1,0 +1,64 @@
+/**
+ * Building a receipt bundle from the SQLite log: the selected entries with their inclusion
+ * proofs against one checkpoint covering them all, and consistency proofs from the sizes a
+ * recipient already holds (`--since`).
+ *
+ * The checkpoint: among the stored checkpoints that cover every selected entry, the one with
+ * the most witness cosignatures, the largest on a tie.
+ * @see src/bundle/format.ts; docs/bundle.md
+ */
+import { AttestError } from '../errors.js';
+import type { Bundle } from '../bundle/format.js';
+import { decodeRecord } from '../records/record.js';
+import type { LogDb } from './log-db.js';
+
+/** What to put in a bundle. */
+export type Selection = { calls: string[] } | { range: [bigint, bigint] };
+
+/** Indexes of every entry of call `callId` (attestation or decision, receipts, response receipts). */
+function callEntries(db: LogDb, callId: string): bigint[] {
+  const row = db.calls().find((c) => c.call_id === callId);
+  if (!row) throw new AttestError('ERR_USAGE', `no call ${callId} in the log`);
+  const end = row.receipt_idx ?? Number(db.size()) - 1;
+  const out: bigint[] = [];
+  for (let i = BigInt(row.attestation_idx); i <= BigInt(end); i++) {
+    try {
+      if (decodeRecord(db.entry(i)!).callId === callId) out.push(i);
+    } catch { /* another call's or a malformed entry: verify reports it, a bundle leaves it out */ }
+  }
+  return out;
+}
+
+/** The selected entry indexes, ascending and unique. Throws `ERR_USAGE` for an unknown call or a bad range. */
+export function selectEntries(db: LogDb, s: Selection): bigint[] {
+  if ('range' in s) {
+    const [a, b] = s.range;
+    if (a > b || b >= db.size()) throw new AttestError('ERR_USAGE', `range ${a}..${b} is not within the log (0..${db.size() - 1n})`);
+    const out: bigint[] = [];
+    for (let i = a; i <= b; i++) out.push(i);
+    return out;
+  }
+  const all = new Set(s.calls.flatMap((c) => callEntries(db, c)));
+  return [...all].sort((x, y) => (x < y ? -1 : 1));
+}
+
+/** The best checkpoint covering index `last`: most cosignatures, then largest. */
+function chooseCheckpoint(db: LogDb, last: bigint): { size: bigint; note: string } {
+  const candidates = db.checkpoints().filter((c) => c.size > last);
+  if (candidates.length === 0) throw new AttestError('ERR_USAGE', `no checkpoint covers entry ${last} yet: run "mcp-attest log checkpoint"`);
+  const lines = (n: string): number => n.split('\n\u2014 ').length;
+  return candidates.reduce((best, c) => (lines(c.note) > lines(best.note) || (lines(c.note) === lines(best.note) && c.size > best.size) ? c : best));
+}
+
+/**
+ * Build the bundle of `indexes` (ascending). `since` lists tree sizes the recipient holds a
+ * checkpoint for; a consistency proof from each (below the chosen checkpoint's size) is
+ * included. Throws `ERR_USAGE` when nothing is selected or no checkpoint covers the entries.
+ */
+export function buildBundle(db: LogDb, indexes: bigint[], since: bigint[] = []): Bundle {
+  if (indexes.length === 0) throw new AttestError('ERR_USAGE', 'nothing selected');
+  const cp = chooseCheckpoint(db, indexes[indexes.length - 1]!);
+  const entries = indexes.map((index) => ({ index, bytes: db.entry(index)!, proof: db.inclusionProof(index, cp.size) }));
+  const consistency = [...new Set(since)].filter((m) => m > 0n && m < cp.size).map((m) => ({ size: m, proof: db.consistencyProof(m, cp.size) }));
+  return { checkpoint: cp.note, entries, consistency };
+}

@@ -1,0 +1,93 @@
+/**
+ * Offline verification of a receipt bundle (`mcp-attest/bundle@1`), in the C2SP tlog-proof
+ * order: (1) the log's signature on the checkpoint and its origin, under the trust policy's
+ * log keys; (2) every listed witness's cosignature, and the policy's quorum; (3) each
+ * entry's leaf hash and inclusion proof against the checkpoint; then the entries as records
+ * (signatures under the policy's issuers, back links, nonces); and, when the verifier holds
+ * earlier checkpoints of the origin, consistency with them (split view). Pure: no I/O, no
+ * clock. Every failure is a finding with a code; nothing is skipped silently.
+ * @see https://c2sp.org/tlog-proof ("Verification"); docs/bundle.md
+ */
+import { toBase64 } from '../bytes/index.js';
+import { isAttestError } from '../errors.js';
+import { parseBundle, type Bundle } from '../bundle/format.js';
+import { leafHash } from '../log/hash.js';
+import { verifyInclusion } from '../log/proof.js';
+import type { KeyResolver } from '../envelope/signature.js';
+import { openAnchor, type OpenedCheckpoint } from './checkpoints.js';
+import { error, type Finding } from './findings.js';
+import { RecordChecker } from './records.js';
+import { checkBundleAgainstKnown, type KnownCheckpoint } from './split-view.js';
+import type { TrustPolicy } from './policy.js';
+
+/** The report of a bundle verification: ok when there is no error finding. */
+export interface BundleReport {
+  ok: boolean;
+  /** The checkpoint the bundle is proven against: origin, size (decimal), root (base64); null when it did not open. */
+  checkpoint: { origin: string; size: string; rootHash: string } | null;
+  /** Listed witnesses whose cosignature verified; timestamps in POSIX seconds. */
+  witnesses: Array<{ name: string; timestamp: string }>;
+  entries: number;
+  calls: number;
+  receipts: number;
+  unanswered: number;
+  inFlight: number;
+  refused: number;
+  unattested: number;
+  findings: Finding[];
+}
+
+/** Options of {@link verifyBundle}. */
+export interface BundleVerifyOptions {
+  /** Checkpoints accepted earlier (any origin; those of the bundle's origin are used). */
+  known?: KnownCheckpoint[];
+}
+
+function emptyReport(findings: Finding[]): BundleReport {
+  return { ok: false, checkpoint: null, witnesses: [], entries: 0, calls: 0, receipts: 0, unanswered: 0, inFlight: 0, refused: 0, unattested: 0, findings };
+}
+
+/** Inclusion of every entry under the anchor: index below the tree size, path to the root. */
+function checkInclusion(b: Bundle, cp: OpenedCheckpoint, findings: Finding[]): void {
+  for (const e of b.entries) {
+    if (e.index >= cp.size) {
+      findings.push(error('ERR_INCLUSION_INVALID', `entry ${e.index} is beyond the checkpoint (size ${cp.size})`, { index: e.index }));
+    } else if (!verifyInclusion(e.index, cp.size, leafHash(e.bytes), e.proof, cp.rootHash)) {
+      findings.push(error('ERR_INCLUSION_INVALID', `entry ${e.index} is not included in the tree of the checkpoint (size ${cp.size})`, { index: e.index, expected: toBase64(cp.rootHash) }));
+    }
+  }
+}
+
+/**
+ * Verify a bundle's text against a trust policy and key resolver (issuer keys). Never
+ * throws for anything in the bundle: a malformed one is an `ERR_BUNDLE_MALFORMED` (or
+ * `ERR_JSON_*`) finding.
+ */
+export async function verifyBundle(text: string, policy: TrustPolicy, keys: KeyResolver, o: BundleVerifyOptions = {}): Promise<BundleReport> {
+  const findings: Finding[] = [];
+  let b: Bundle;
+  try {
+    b = parseBundle(text);
+  } catch (e) {
+    findings.push(error(isAttestError(e) ? e.code : 'ERR_BUNDLE_MALFORMED', `bundle rejected: ${(e as Error).message}`));
+    return emptyReport(findings);
+  }
+  const cp = await openAnchor(b.checkpoint, policy, findings);
+  if (!cp) return { ...emptyReport(findings), entries: b.entries.length };
+  checkInclusion(b, cp, findings);
+  const checker = new RecordChecker(policy, keys, findings, true);
+  for (const e of b.entries) {
+    const claimed = await checker.check(e.index, e.bytes);
+    if (claimed !== e.index) findings.push(error('ERR_LOG_ENTRY_REORDERED', 'entry is not at the index it records', { index: e.index, expected: e.index.toString(), found: claimed.toString() }));
+  }
+  const inFlight = checker.finish();
+  checkBundleAgainstKnown(o.known ?? [], cp, b.consistency, findings);
+  const { tally } = checker;
+  return {
+    ok: !findings.some((f) => f.severity === 'error'),
+    checkpoint: { origin: cp.origin, size: cp.size.toString(), rootHash: toBase64(cp.rootHash) },
+    witnesses: cp.cosigners.map((c) => ({ name: c.name, timestamp: c.timestamp.toString() })),
+    entries: b.entries.length, calls: checker.calls.size, receipts: tally.receipts, unanswered: tally.unanswered, inFlight,
+    refused: tally.refused, unattested: tally.unattested, findings,
+  };
+}

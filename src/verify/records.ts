@@ -1,0 +1,138 @@
+/**
+ * Per-record checks shared by log and bundle verification: every attestation (or allowed
+ * decision) verifies under the trust policy with the tool and server its record names;
+ * every receipt answers an earlier attestation by index and back link and verifies; a
+ * response receipt the client proxy logged is re-checked; nonces are unique. The caller
+ * feeds entries in index order and reads the tally and findings at the end.
+ * @see docs/log-format.md (records); SEP-2787 "Verification Rules"
+ */
+import { decodeRecord, ATTESTATION_RECORD, DECISION_RECORD, RECEIPT_RECORD, type DecisionRecord, type ReceiptRecord, type ResponseReceiptRecord, type LogRecord } from '../records/record.js';
+import type { JsonValue } from '../jcs/index.js';
+import { verifyAttestation } from '../attestation/verify.js';
+import { verifyReceipt } from '../receipt/verify.js';
+import { UNANSWERED_REASONS, type OutcomeReason } from '../receipt/schema.js';
+import type { KeyResolver } from '../envelope/signature.js';
+import { isAttestError } from '../errors.js';
+import { error, fromCheck, notice, type Finding } from './findings.js';
+import type { TrustPolicy } from './policy.js';
+
+/** A call awaiting its receipt: an attestation record, or an allowed attested decision. */
+export interface Pending { index: bigint; callId: string; tool: string; attestation: Record<string, JsonValue>; answered: boolean }
+
+export interface Tally { receipts: number; unanswered: number; refused: number; unattested: number }
+
+/**
+ * Checks records one by one. `partial` is for a bundle (a selection of entries): a receipt
+ * whose attestation is not in the selection is a notice, not an orphan.
+ */
+export class RecordChecker {
+  readonly calls = new Map<string, Pending>();
+  readonly tally: Tally = { receipts: 0, unanswered: 0, refused: 0, unattested: 0 };
+
+  constructor(private readonly policy: TrustPolicy, private readonly keys: KeyResolver, private readonly findings: Finding[], private readonly partial = false) {}
+
+  /**
+   * Check the entry at `position`; returns the index the record claims (its own `index`),
+   * or `position` when the entry does not decode (`ERR_ENTRY_MALFORMED` and the codes of
+   * the strict record decoder are pushed as findings).
+   */
+  async check(position: bigint, bytes: Uint8Array): Promise<bigint> {
+    let record: LogRecord;
+    try {
+      record = decodeRecord(bytes);
+    } catch (e) {
+      this.findings.push(error(isAttestError(e) ? e.code : 'ERR_ENTRY_MALFORMED', `entry is malformed: ${(e as Error).message}`, { index: position }));
+      return position;
+    }
+    const { policy, keys, findings, calls, tally } = this;
+    if (record.type === ATTESTATION_RECORD || record.type === DECISION_RECORD) {
+      const attestation = record.type === DECISION_RECORD ? decisionAttestation(record, tally) : record.attestation;
+      if (attestation !== null) {
+        await checkAttestationRecord({ ...record, attestation }, position, policy, keys, findings);
+        if (calls.has(record.callId)) findings.push(error('ERR_LOG_DUPLICATE_NONCE', 'a second attestation with the same nonce (a replayed call)', { index: position, found: record.callId }));
+        else calls.set(record.callId, { index: position, callId: record.callId, tool: record.tool, attestation, answered: false });
+      }
+    } else if (this.partial && !calls.has(record.callId)) {
+      findings.push(notice('NOTE_OUTSIDE_BUNDLE', `${record.type === RECEIPT_RECORD ? 'receipt' : 'response receipt'} of call ${record.callId}: its attestation (entry ${record.attestationIndex}) is not in this bundle; back link not checked`, position));
+      if (record.type === RECEIPT_RECORD) tally.receipts++;
+    } else if (record.type === RECEIPT_RECORD) {
+      tally.receipts++;
+      if (await checkReceiptRecord(record, position, calls, policy, keys, findings)) tally.unanswered++;
+    } else {
+      await checkResponseReceipt(record, position, calls, policy, keys, findings);
+    }
+    return BigInt(record.index);
+  }
+
+  /** Calls with no receipt among the checked entries (a `NOTE_IN_FLIGHT` notice each); returns their count. */
+  finish(): number {
+    let inFlight = 0;
+    for (const p of this.calls.values()) {
+      if (!p.answered) {
+        inFlight++;
+        this.findings.push(notice('NOTE_IN_FLIGHT', `call ${p.callId} (${p.tool}) has no receipt${this.partial ? ' in this bundle' : ': in flight or the recorder was killed'}`, p.index));
+      }
+    }
+    return inFlight;
+  }
+}
+
+/** The attestation of a decision that must be answered by a receipt; refusals and unattested calls are counted. */
+function decisionAttestation(r: DecisionRecord, tally: Tally): Record<string, JsonValue> | null {
+  if (r.decision === 'refused') tally.refused++;
+  else if (r.attestation === null) tally.unattested++;
+  return r.decision === 'allowed' ? r.attestation : null;
+}
+
+async function checkAttestationRecord(r: { attestation: Record<string, JsonValue>; tool: string; callId: string; server: { fingerprint: string } }, position: bigint, policy: TrustPolicy, keys: KeyResolver, findings: Finding[]): Promise<void> {
+  // The record's unsigned tool and server must be the ones the issuer signed.
+  const v = await verifyAttestation(r.attestation, { keys, acceptedAlgs: policy.acceptedAlgorithms, toolName: r.tool, serverFingerprint: r.server.fingerprint });
+  for (const c of v.checks) if (c.status === 'fail') findings.push(fromCheck(c, position, 'attestation'));
+  const nonce = (r.attestation['issuerAsserted'] as Record<string, unknown> | undefined)?.['nonce'];
+  if (nonce !== r.callId) findings.push(error('ERR_ENTRY_MALFORMED', 'callId differs from the attestation nonce', { index: position, expected: nonce, found: r.callId }));
+}
+
+/** Returns true when the receipt records a call that was never answered. */
+async function checkReceiptRecord(r: ReceiptRecord, position: bigint, calls: Map<string, Pending>, policy: TrustPolicy, keys: KeyResolver, findings: Finding[]): Promise<boolean> {
+  const pending = calls.get(r.callId);
+  if (!pending || pending.index.toString() !== r.attestationIndex) {
+    findings.push(error('ERR_RECEIPT_ORPHAN', 'receipt answers no earlier attestation in this log', { index: position, expected: r.attestationIndex, found: pending?.index.toString() ?? null }));
+  } else if (pending.answered) {
+    findings.push(error('ERR_RECEIPT_DUPLICATE', 'second receipt for one call', { index: position }));
+  }
+  const v = await verifyReceipt(r.receipt, { keys, acceptedAlgs: policy.acceptedAlgorithms, ...(pending ? { attestation: pending.attestation } : {}) });
+  for (const c of v.checks) if (c.status === 'fail') findings.push(fromCheck(c, position, 'receipt'));
+  if (pending) pending.answered = true;
+  const outcome = (r.receipt['outcomeDerived'] ?? {}) as Record<string, unknown>;
+  const reason = outcome['reason'];
+  if (UNANSWERED_REASONS.includes(reason as OutcomeReason) && outcome['resultCommitment'] === undefined) {
+    findings.push(notice('NOTE_UNANSWERED', `call ${r.callId} was never answered (${String(reason)})`, position));
+    return true;
+  }
+  return false;
+}
+
+/**
+ * A gatekeeper's response receipt as the client proxy logged it: re-verified here. One the
+ * proxy recorded as verified must still verify (else an error); one it recorded as failed,
+ * or whose issuer this trust policy does not list, is a notice.
+ */
+async function checkResponseReceipt(r: ResponseReceiptRecord, position: bigint, calls: Map<string, Pending>, policy: TrustPolicy, keys: KeyResolver, findings: Finding[]): Promise<void> {
+  const pending = calls.get(r.callId);
+  if (!pending || pending.index.toString() !== r.attestationIndex) {
+    findings.push(error('ERR_RECEIPT_ORPHAN', 'response receipt answers no earlier attestation in this log', { index: position, expected: r.attestationIndex, found: pending?.index.toString() ?? null }));
+    return;
+  }
+  if (r.code !== null) {
+    findings.push(notice('NOTE_RESPONSE_RECEIPT', `the gatekeeper's response receipt for call ${r.callId} did not verify when received (${r.code})`, position));
+    return;
+  }
+  const v = await verifyReceipt(r.receipt, { keys, acceptedAlgs: policy.acceptedAlgorithms, attestation: pending.attestation });
+  const failed = v.checks.filter((c) => c.status === 'fail');
+  if (failed.length > 0 && failed.every((c) => c.code === 'ERR_KEY_UNAVAILABLE')) {
+    findings.push(notice('NOTE_RESPONSE_RECEIPT', `the gatekeeper's response receipt for call ${r.callId} is signed by an issuer this trust policy does not list; not re-checked`, position));
+    return;
+  }
+  for (const c of failed) findings.push(fromCheck(c, position, 'response receipt'));
+}
+
