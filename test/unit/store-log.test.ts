@@ -20,6 +20,7 @@ import { verifyLog } from '../../src/verify/log.js';
 import { policyKeyResolver } from '../../src/verify/policy.js';
 import { trustPolicyOf } from '../../src/cli/cmd-keys.js';
 import { isAttestError } from '../../src/errors.js';
+import { recordCalls } from './log-helper.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'mcp-attest-unit-'));
 
@@ -52,15 +53,6 @@ test('appends from two connections build the same tree as the reference; proofs 
   b.close();
   rmSync(dir, { recursive: true });
 });
-
-async function recordCalls(home: string, n: number): Promise<void> {
-  const r = await Recorder.open(home, { durability: 'normal', checkpointMs: 5 });
-  for (let i = 0; i < n; i++) {
-    const { attestation, callId, index } = await r.attest({ tool: 'echo', args: { i }, intent: 'test', server: { name: 's', fingerprint: 'sha256:' + '11'.repeat(32) }, requestDigest: 'sha256:' + '22'.repeat(32) });
-    await r.receipt({ callId, attestation, attestationIndex: index, status: 'executed', result: { i } });
-  }
-  await r.close();
-}
 
 test('a recorded log verifies; its tiles export reads back and verifies too', async () => {
   const home = await (async () => { const h = tmp(); await initHome(h); return h; })();

@@ -1,0 +1,177 @@
+/**
+ * Receipt bundles (src/bundle/format.ts, src/store/bundle-build.ts, src/verify/bundle.ts):
+ * built from a real recorded log, verified offline; every entry is a C2SP tlog-proof; witness
+ * cosignatures and the quorum; tampering of every part fails with its own code; split view
+ * and rollback against checkpoints accepted earlier.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync } from 'node:fs';
+import { join } from 'node:path';
+import { toBase64, utf8 } from '../../src/bytes/index.js';
+import { homePaths } from '../../src/store/home.js';
+import { LogDb } from '../../src/store/log-db.js';
+import { buildBundle, selectEntries } from '../../src/store/bundle-build.js';
+import { formatBundle, parseBundle, toTlogProof } from '../../src/bundle/format.js';
+import { parseTlogProof } from '../../src/log/tlog-proof.js';
+import { parseCheckpoint } from '../../src/log/checkpoint.js';
+import { parseNote } from '../../src/log/note.js';
+import { leafHash } from '../../src/log/hash.js';
+import { verifyInclusion } from '../../src/log/proof.js';
+import { getAlgorithm } from '../../src/keys/algorithms.js';
+import { exportEd25519Public } from '../../src/keys/ed25519.js';
+import { cosignatureSigner } from '../../src/log/cosignature-sign.js';
+import { formatVerifierKey, SIG_TYPE_COSIGNATURE_V1 } from '../../src/log/vkey.js';
+import { formatSignatureLine } from '../../src/log/note.js';
+import { verifyBundle } from '../../src/verify/bundle.js';
+import { verifyLog } from '../../src/verify/log.js';
+import { policyKeyResolver, type TrustPolicy } from '../../src/verify/policy.js';
+import type { KnownCheckpoint } from '../../src/verify/split-view.js';
+import { recordCalls, recordedHome } from './log-helper.js';
+
+const codes = (r: { findings: Array<{ code: string; severity: string }> }, severity = 'error'): string[] => [...new Set(r.findings.filter((f) => f.severity === severity).map((f) => f.code))];
+
+async function witnessKey(name: string): Promise<{ name: string; vkey: string; cosign(note: string): Promise<string> }> {
+  const pair = (await getAlgorithm('EdDSA').generate()) as CryptoKeyPair;
+  const pub = await exportEd25519Public(pair.publicKey);
+  const signer = cosignatureSigner(name, pair.privateKey, pub, () => 1_800_000_000n);
+  return {
+    name, vkey: formatVerifierKey(name, SIG_TYPE_COSIGNATURE_V1, pub),
+    cosign: async (note) => formatSignatureLine(name, signer.keyId, await signer.sign(utf8(parseNote(note).text))),
+  };
+}
+
+/** A home with 6 calls (12 entries), its bundle of a range, and what verifies it. */
+async function fixture(t: TestContext, calls = 6): Promise<{ home: string; db: LogDb; policy: TrustPolicy; text: (a?: bigint, b?: bigint, since?: bigint[]) => string }> {
+  const { home, policy } = await recordedHome(t, calls);
+  const db = new LogDb(homePaths(home).db);
+  t.after(() => db.close());
+  const text = (a = 0n, b = db.size() - 1n, since: bigint[] = []): string => formatBundle(buildBundle(db, selectEntries(db, { range: [a, b] }), since));
+  return { home, db, policy, text };
+}
+
+test('a bundle of a range verifies offline; each entry with the checkpoint is a C2SP tlog-proof', async (t) => {
+  const { db, policy, text } = await fixture(t);
+  const bundleText = text();
+  const r = await verifyBundle(bundleText, policy, policyKeyResolver(policy));
+  assert.equal(r.ok, true, JSON.stringify(r.findings));
+  assert.deepEqual([r.entries, r.calls, r.receipts, r.inFlight, codes(r, 'notice')], [12, 6, 6, 0, []]);
+  assert.equal(r.checkpoint?.size, db.size().toString());
+  const b = parseBundle(bundleText);
+  for (const e of b.entries) {
+    const p = parseTlogProof(toTlogProof(b, e));
+    const cp = parseCheckpoint(parseNote(p.checkpointNote).text);
+    assert.equal(p.index, e.index);
+    assert.ok(verifyInclusion(p.index, cp.size, leafHash(e.bytes), p.proof, cp.rootHash));
+  }
+  assert.equal(formatBundle(b), bundleText, 'parse and format round-trip byte for byte');
+});
+
+test('a range that cuts a call in two: the receipt outside is a notice, the attestation in flight', async (t) => {
+  const { policy, text } = await fixture(t);
+  const r = await verifyBundle(text(1n, 4n), policy, policyKeyResolver(policy));
+  assert.equal(r.ok, true, JSON.stringify(r.findings));
+  assert.deepEqual(codes(r, 'notice').sort(), ['NOTE_IN_FLIGHT', 'NOTE_OUTSIDE_BUNDLE']);
+});
+
+test('a call bundle holds exactly that call\'s attestation and receipt', async (t) => {
+  const { db, policy } = await fixture(t);
+  const call = db.calls()[3]!;
+  const idx = selectEntries(db, { calls: [call.call_id] });
+  assert.deepEqual(idx, [BigInt(call.attestation_idx), BigInt(call.receipt_idx!)]);
+  const r = await verifyBundle(formatBundle(buildBundle(db, idx)), policy, policyKeyResolver(policy));
+  assert.equal(r.ok, true, JSON.stringify(r.findings));
+  assert.deepEqual([r.calls, r.receipts], [1, 1]);
+});
+
+test('tampering with any part of a bundle fails with its own code', async (t) => {
+  const { policy, text } = await fixture(t);
+  const good = text();
+  const keys = policyKeyResolver(policy);
+  const b = JSON.parse(good);
+  const cases: Array<[string, (x: any) => void, string]> = [
+    ['entry altered', (x) => { x.entries[1].entry = x.entries[1].entry.replace('executed', 'exeCuted'); }, 'ERR_INCLUSION_INVALID'],
+    ['proof hash altered', (x) => { x.entries[2].proof[0] = toBase64(new Uint8Array(32)); }, 'ERR_INCLUSION_INVALID'],
+    ['proof hash dropped', (x) => { x.entries[2].proof.pop(); }, 'ERR_INCLUSION_INVALID'],
+    ['index changed', (x) => { x.entries[11].index = '12'; }, 'ERR_INCLUSION_INVALID'],
+    ['entries reordered', (x) => { [x.entries[0], x.entries[1]] = [x.entries[1], x.entries[0]]; }, 'ERR_BUNDLE_MALFORMED'],
+    ['checkpoint root altered', (x) => { x.checkpoint = x.checkpoint.replace(/\n([A-Za-z0-9+/]{43}=)\n/, `\n${toBase64(new Uint8Array(32))}\n`); }, 'ERR_CHECKPOINT_SIGNATURE_INVALID'],
+    ['checkpoint signature removed', (x) => { x.checkpoint = x.checkpoint.split('\n\u2014')[0] + '\n\u2014 other.example/log AAAAAAAA\n'; }, 'ERR_CHECKPOINT_UNTRUSTED'],
+    ['unknown member', (x) => { x.extra = 1; }, 'ERR_BUNDLE_MALFORMED'],
+    ['wrong format', (x) => { x.format = 'mcp-attest/bundle@2'; }, 'ERR_BUNDLE_MALFORMED'],
+    ['non-canonical base64', (x) => { x.entries[0].proof[0] = x.entries[0].proof[0].replace(/=$/, ''); }, 'ERR_BUNDLE_MALFORMED'],
+    ['no entries', (x) => { x.entries = []; }, 'ERR_BUNDLE_MALFORMED'],
+  ];
+  for (const [name, mutate, code] of cases) {
+    const x = structuredClone(b);
+    mutate(x);
+    const r = await verifyBundle(JSON.stringify(x), policy, keys);
+    assert.equal(r.ok, false, name);
+    assert.ok(codes(r).includes(code), `${name}: ${codes(r).join(',')}`);
+  }
+  const dup = await verifyBundle(good.replace('"format":', '"format":"x","format":'), policy, keys);
+  assert.deepEqual(codes(dup), ['ERR_JSON_DUPLICATE_KEY']);
+  const other = await recordedHome(t, 1);
+  const foreign = await verifyBundle(good, other.policy, policyKeyResolver(other.policy));
+  assert.deepEqual(codes(foreign), ['ERR_CHECKPOINT_UNTRUSTED']);
+});
+
+test('witness cosignatures: quorum met, not met, a bad cosignature of a listed witness, an unlisted one ignored', async (t) => {
+  const { db, policy, text } = await fixture(t);
+  const [w1, w2, w3] = await Promise.all([witnessKey('w1.example/w'), witnessKey('w2.example/w'), witnessKey('w3.example/w')]);
+  const latest = db.latestCheckpoint()!;
+  db.addCosignature(latest.size, w1.name, await w1.cosign(latest.note), 0);
+  db.addCosignature(latest.size, w3.name, await w3.cosign(latest.note), 0);
+  const keys = policyKeyResolver(policy);
+  const withW = (quorum: number): TrustPolicy => ({ ...policy, witnesses: [w1, w2].map((w) => ({ name: w.name, vkey: w.vkey })), quorum });
+  const one = await verifyBundle(text(), withW(1), keys);
+  assert.equal(one.ok, true, JSON.stringify(one.findings));
+  assert.deepEqual(one.witnesses, [{ name: w1.name, timestamp: '1800000000' }], 'w3 is not listed: ignored');
+  assert.deepEqual(codes(await verifyBundle(text(), withW(2), keys)), ['ERR_QUORUM_NOT_MET']);
+  db.addCosignature(latest.size, w2.name, await w2.cosign(latest.note), 0);
+  const two = await verifyBundle(text(), withW(2), keys);
+  assert.equal(two.ok, true, JSON.stringify(two.findings));
+  assert.equal(two.witnesses.length, 2);
+  const line = db.cosignatureLines(latest.size).find((l) => l.includes(w2.name))!;
+  const bad = line.slice(0, -6) + (line.at(-6) === 'A' ? 'B' : 'A') + line.slice(-5);
+  const forged = text().replace(JSON.stringify(line).slice(1, -1), JSON.stringify(bad).slice(1, -1));
+  assert.notEqual(forged, text());
+  assert.deepEqual(codes(await verifyBundle(forged, withW(1), keys)), ['ERR_COSIGNATURE_INVALID']);
+});
+
+test('split view: a bundle must extend the checkpoint accepted earlier, or carry no conflict with it', async (t) => {
+  const { db, policy, text } = await fixture(t);
+  const keys = policyKeyResolver(policy);
+  const cp = parseCheckpoint(parseNote(db.latestCheckpoint()!.note).text);
+  const at = (size: bigint, root = db.root(size)): KnownCheckpoint[] => [{ origin: cp.origin, size, rootHash: root }];
+  assert.equal((await verifyBundle(text(), policy, keys, { known: at(cp.size) })).ok, true, 'same checkpoint');
+  assert.deepEqual(codes(await verifyBundle(text(), policy, keys, { known: at(cp.size, new Uint8Array(32)) })), ['ERR_CHECKPOINT_INCONSISTENT']);
+  assert.deepEqual(codes(await verifyBundle(text(), policy, keys, { known: at(5n) })), ['ERR_CONSISTENCY_MISSING']);
+  assert.equal((await verifyBundle(text(0n, 11n, [5n]), policy, keys, { known: at(5n) })).ok, true, 'proof from 5 included');
+  assert.deepEqual(codes(await verifyBundle(text(0n, 11n, [5n]), policy, keys, { known: at(5n, new Uint8Array(32)) })), ['ERR_CHECKPOINT_INCONSISTENT']);
+  assert.deepEqual(codes(await verifyBundle(text(), policy, keys, { known: at(cp.size + 1n, new Uint8Array(32)) })), ['ERR_CONSISTENCY_MISSING'], 'older than accepted');
+  assert.equal((await verifyBundle(text(), policy, keys, { known: [{ origin: 'another.example/log', size: 99n, rootHash: new Uint8Array(32) }] })).ok, true, 'other origins are not compared');
+});
+
+test('a forked log (same keys, two histories) and a rolled-back log fail against what was accepted', async (t) => {
+  const { home, policy } = await fixture(t, 3);
+  const twin = join(home, '..', 'twin');
+  const snapshot = join(home, '..', 'snapshot');
+  cpSync(home, twin, { recursive: true });
+  cpSync(home, snapshot, { recursive: true });
+  await recordCalls(home, 2, 100);
+  await recordCalls(twin, 2, 200);
+  const keys = policyKeyResolver(policy);
+  const open = (h: string): LogDb => {
+    const d = new LogDb(homePaths(h).db, 'full', true);
+    t.after(() => d.close());
+    return d;
+  };
+  const branchA = open(home);
+  const accepted = parseCheckpoint(parseNote(branchA.latestCheckpoint()!.note).text);
+  const known = [{ origin: accepted.origin, size: accepted.size, rootHash: accepted.rootHash }];
+  const input = (d: LogDb) => ({ entries: d.entries(), checkpoints: d.checkpoints().map((c) => c.note), known });
+  assert.equal((await verifyLog(input(branchA), policy, keys)).ok, true);
+  assert.deepEqual(codes(await verifyLog(input(open(twin)), policy, keys)), ['ERR_CHECKPOINT_INCONSISTENT'], 'the other branch');
+  assert.deepEqual(codes(await verifyLog(input(open(snapshot)), policy, keys)), ['ERR_LOG_ROLLBACK'], 'the log as it was before');
+});
