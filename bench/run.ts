@@ -11,7 +11,10 @@
  *    (bench/gatekeeper.ts);
  * 3. the decision alone, in process: `Gate.check` with the SQLite nonce store and the
  *    in-memory one (bench/gate-check.ts);
- * 4. client proxy -> gatekeeper -> server with bilateral receipts vs plain direct.
+ * 4. client proxy -> gatekeeper -> server with bilateral receipts vs plain direct;
+ * 5. witness round trip per checkpoint and cosigned checkpoints per second (bench/witness.ts,
+ *    `BENCH_CHECKPOINTS` rounds, default 200);
+ * 6. receipt bundles of 1, 100 and 10,000 calls: size and offline verification time.
  *
  * Median and p99 are nearest-rank over per-call latency; "added" is the difference of a
  * quantile to the baseline row's; calls per second is `calls / wall time` of the timed loop.
@@ -25,9 +28,11 @@ import { benchGateCheck } from './gate-check.js';
 import { DURABILITIES, benchChain, benchGatekeeper, type BenchSetup } from './gatekeeper.js';
 import { measureStdio } from './stdio.js';
 import { machine, printTable, printVersus, type Row } from './stats.js';
+import { benchBundles, benchWitness } from './witness.js';
 
 const CALLS = Number(process.env['BENCH_CALLS'] ?? 1000);
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 100);
+const CHECKPOINTS = Number(process.env['BENCH_CHECKPOINTS'] ?? 200);
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const SERVER = join(dirname(createRequire(import.meta.url).resolve('@modelcontextprotocol/server-everything/package.json')), 'dist', 'index.js');
 
@@ -57,6 +62,8 @@ async function main(): Promise<void> {
     const gated = await benchGatekeeper(s);
     const decisions = await benchGateCheck(s);
     const chain = await benchChain(s);
+    const witnessed = await benchWitness(CLI, s.dir, CHECKPOINTS);
+    const bundles = await benchBundles(s.dir, [1, 100, 10_000], 5);
     console.log(`mcp-attest bench: ${CALLS} sequential tools/call (echo, server-everything) after ${WARMUP} warm-up; ${machine()}`);
     console.log('\n## Attesting client proxy (proxy -> server) vs direct');
     printVersus(client[0]!, client);
@@ -67,6 +74,12 @@ async function main(): Promise<void> {
     printGateCheck(decisions);
     console.log('\n## Full chain: client proxy (--response-receipts require) -> gatekeeper -> server vs direct (plain, section 1)');
     printVersus(client[0]!, [client[0]!, ...chain], 'verified calls/s');
+    console.log(`\n## Witness round trip: ${CHECKPOINTS} checkpoints, each submitted to one witness process (loopback HTTP, fsynced state) and cosigned`);
+    printTable(['path', 'median ms', 'p99 ms', 'cosigned checkpoints/s'], [[witnessed.path, witnessed.median.toFixed(2), witnessed.p99.toFixed(2), witnessed.perSecond.toFixed(0)]]);
+    console.log('\n## Receipt bundles (2 entries per call): size and offline verification, in process, median of 5');
+    printTable(['calls', 'bytes', 'bytes per call', 'verify median ms', 'verify p99 ms'], bundles.map((b) => [
+      String(b.calls), String(b.bytes), (b.bytes / b.calls).toFixed(0), b.median.toFixed(1), b.p99.toFixed(1),
+    ]));
   } finally {
     rmSync(s.dir, { recursive: true, force: true });
   }

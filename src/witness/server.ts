@@ -79,20 +79,24 @@ function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promi
   });
 }
 
-/** Discard what is left of a request body, bounded by {@link LINGER_BYTES} and {@link LINGER_MS}. */
+/**
+ * Discard what is left of a request body, bounded by {@link LINGER_BYTES} and
+ * {@link LINGER_MS}; past either bound (body still incomplete) the connection is closed.
+ */
 function discardRest(req: IncomingMessage): void {
   if (req.complete) return;
   let discarded = 0;
   const cut = (): void => {
-    req.socket.destroy();
+    if (!req.complete) req.socket.destroy();
   };
   const timer = setTimeout(cut, LINGER_MS);
   timer.unref();
+  const done = (): void => clearTimeout(timer);
   req.on('data', (c: Buffer) => {
     discarded += c.length;
     if (discarded > LINGER_BYTES) cut();
   });
-  req.on('close', () => clearTimeout(timer));
+  req.on('end', done).on('close', done);
   req.resume();
 }
 

@@ -64,8 +64,8 @@ test('refusals over HTTP: 404, 403, 400, 409 (size body, text/x.tlog.size), 422,
   assert.equal(stale.status, 409);
   assert.equal(stale.body, '4\n');
   assert.equal(stale.contentType, TLOG_SIZE_CONTENT_TYPE);
-  const proof = log.tree.consistencyProof(4n, 8n);
-  assert.equal((await post(w.url, await log.request(4n, 8n, [...proof.slice(1), proof[0]!]))).status, 422);
+  const badProof = log.tree.consistencyProof(4n, 8n).map((h) => h.map((x, i) => (i === 0 ? x ^ 1 : x)));
+  assert.equal((await post(w.url, await log.request(4n, 8n, badProof))).status, 422);
   assert.equal((await post(w.url, new Uint8Array(MAX_ADD_CHECKPOINT_BYTES + 1).fill(0x61))).status, 413);
   const chunk = new Uint8Array(64 * 1024).fill(0x61);
   let sent = 0;

@@ -3,11 +3,13 @@
  * (src/witness/state.ts), in-process: every status of the C2SP tlog-witness table
  * (transparency-log.md §7) from a real request, cosignatures that verify with the witness
  * vkey, state that survives reopening, a forked log refused and never cosigned, idempotent
- * retries, key rotation, concurrent requests, and the monitoring view.
+ * retries, key rotation, concurrent requests, the monitoring view, and the HTTP server's
+ * 500, 408 and HEAD answers (in-process; the rest of HTTP is in test/e2e/witness.test.ts).
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256 } from '../../src/bytes/digest.js';
@@ -22,6 +24,7 @@ import { ed25519NoteVerifier, openNote, parseNote } from '../../src/log/note.js'
 import { ed25519NoteSigner, importEd25519Seed, signNote, type NoteSigner } from '../../src/log/note-sign.js';
 import { formatVerifierKey, SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519 } from '../../src/log/vkey.js';
 import { formatAddCheckpointRequest, TLOG_SIZE_CONTENT_TYPE } from '../../src/witness/protocol.js';
+import { startWitnessServer } from '../../src/witness/server.js';
 import { WitnessState } from '../../src/witness/state.js';
 import { Witness, type WitnessDecision, type WitnessResponse } from '../../src/witness/witness.js';
 
@@ -275,4 +278,32 @@ test('the state refuses a write that rolls back or swaps the root (ERR_LOG_ROLLB
   const second = new WitnessState(path); // another connection sees the same committed state
   t.after(() => second.close());
   assert.deepEqual(second.latest(ORIGIN), kept);
+});
+
+test('HTTP server: 500 on a handler exception (and it keeps serving), 408 on a body that never arrives, HEAD on the monitoring path', async (t) => {
+  const { witness, state, log } = await setup(t);
+  log.grow(3);
+  const errors: unknown[] = [];
+  const server = await startWitnessServer(witness, { host: '127.0.0.1', port: 0, readTimeoutMs: 200, onError: (e) => errors.push(e) });
+  t.after(() => server.close());
+  assert.equal((await fetch(`${server.url}/add-checkpoint`, { method: 'POST', body: await log.request(0n, 3n) })).status, 200);
+  const head = await fetch(`${server.url}/${toHex(sha256(utf8(ORIGIN)))}/checkpoint`, { method: 'HEAD' });
+  assert.equal(head.status, 200);
+  assert.equal(await head.text(), '');
+  // A body announced but never sent: 408 once the read timeout passes, connection closed.
+  const reply = await new Promise<string>((resolve, reject) => {
+    const { port } = new URL(server.url);
+    const sock = connect(Number(port), '127.0.0.1', () => sock.write('POST /add-checkpoint HTTP/1.1\r\nHost: w\r\nContent-Length: 100\r\n\r\nold 0\n'));
+    let got = '';
+    sock.on('data', (c) => (got += c.toString()));
+    sock.on('close', () => resolve(got));
+    sock.on('error', reject);
+  });
+  assert.match(reply, /^HTTP\/1\.1 408 /);
+  state.close(); // every later state access throws
+  const failed = await fetch(`${server.url}/add-checkpoint`, { method: 'POST', body: await log.request(3n, 3n) });
+  assert.equal(failed.status, 500);
+  assert.equal(await failed.text(), 'internal error\n');
+  assert.equal(errors.length, 1);
+  assert.equal((await fetch(`${server.url}/nope`)).status, 404, 'still serving');
 });
