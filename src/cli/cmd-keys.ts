@@ -68,7 +68,7 @@ export function registerKeyCommands(program: Command): void {
 /**
  * Union of trust policies: every issuer, log and witness of each (duplicates once), the
  * largest quorum, the accepted algorithms all of them accept, the smallest clock skew. Throws `ERR_POLICY_INVALID` when
- * the same issuer id and key id name different keys.
+ * the same issuer id and key id name different keys, or the union is not a valid policy.
  */
 export function mergeTrustPolicies(policies: TrustPolicy[]): TrustPolicy {
   const issuers = new Map<string, TrustedIssuer>();
@@ -80,10 +80,12 @@ export function mergeTrustPolicies(policies: TrustPolicy[]): TrustPolicy {
   }
   const logs = new Map(policies.flatMap((p) => p.logs).map((l) => [`${l.origin}\n${l.vkey}`, l]));
   const witnesses = new Map(policies.flatMap((p) => p.witnesses).map((w) => [w.vkey, w]));
-  return {
+  const merged: TrustPolicy = {
     version: 1, issuers: [...issuers.values()], logs: [...logs.values()], witnesses: [...witnesses.values()],
     quorum: Math.max(0, ...policies.map((p) => p.quorum)),
     acceptedAlgorithms: ALG_NAMES.filter((a) => policies.every((p) => p.acceptedAlgorithms.includes(a))),
     clockSkewSeconds: Math.min(...policies.map((p) => p.clockSkewSeconds)),
   };
+  // The union must itself be a valid policy (e.g. one witness key under two names is not).
+  return parseTrustPolicy(JSON.stringify(merged));
 }

@@ -18,6 +18,13 @@ function openLog(home?: string): { home: string; db: LogDb } {
   return { home: h, db: new LogDb(homePaths(h).db) };
 }
 
+/** A positive whole number of milliseconds from an option, or a usage error. */
+function milliseconds(text: string, what: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new CliExit(EXIT_USAGE, `${what} must be a positive whole number of milliseconds`);
+  return n;
+}
+
 function describe(r: WitnessResult): string {
   return `${r.status === 'cosigned' || r.status === 'already' ? r.status : `${r.status}: ${r.message ?? ''}`}`;
 }
@@ -36,21 +43,20 @@ async function serve(o: { home?: string; listen: string; witnessInterval: string
   const { host, port } = parseListen(o.listen);
   const intervalMs = Number(o.witnessInterval) * 1000;
   if (!(intervalMs > 0)) throw new CliExit(EXIT_USAGE, '--witness-interval must be a positive number of seconds');
+  const timeoutMs = milliseconds(o.witnessTimeout, '--witness-timeout');
   const server = await startLogServer(db, { host, port });
   out(`log ${loadIdentity(home).log.origin} serving ${server.url}`);
   let stopped = false;
-  let round: Promise<void> = Promise.resolve();
+  let round: Promise<void> | null = null;
+  // One round at a time: a tick while a round (slow witnesses) is still running is skipped.
   const tick = (): void => {
-    round = (async () => {
-      try {
-        report(await witnessLatest(db, loadWitnesses(home), { timeoutMs: Number(o.witnessTimeout) }));
-      } catch (e) {
-        err(`warning: witnessing round failed: ${(e as Error).message}`);
-      }
-    })();
+    if (round !== null || stopped) return;
+    round = witnessLatest(db, loadWitnesses(home), { timeoutMs })
+      .then(report, (e: unknown) => err(`warning: witnessing round failed: ${(e as Error).message}`))
+      .finally(() => (round = null));
   };
   tick();
-  const timer = setInterval(() => void round.then(() => (stopped ? undefined : tick())), intervalMs);
+  const timer = setInterval(tick, intervalMs);
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
@@ -68,8 +74,8 @@ async function witnessOnce(o: { home?: string; timeout: string; json?: boolean }
   try {
     const witnesses = loadWitnesses(home);
     if (witnesses.length === 0) throw new CliExit(EXIT_USAGE, 'no witnesses configured: mcp-attest log witnesses add --url URL --vkey VKEY');
-    const results = await witnessLatest(db, witnesses, { timeoutMs: Number(o.timeout) });
-    if (results.length === 0) throw new CliExit(EXIT_FAILED, 'the log has no checkpoint yet');
+    const results = await witnessLatest(db, witnesses, { timeoutMs: milliseconds(o.timeout, '--timeout') });
+    if (results.length === 0) throw new CliExit(EXIT_USAGE, 'the log has no checkpoint yet: mcp-attest log checkpoint');
     if (o.json) outJson(results.map((r) => ({ ...r, size: r.size.toString() })));
     else for (const r of results) out(`${r.witness.padEnd(40)} size ${r.size}  ${describe(r)}`);
     process.exitCode = results.some((r) => r.status === 'ERR_WITNESS_CONFLICT') ? EXIT_FAILED

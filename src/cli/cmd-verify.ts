@@ -22,7 +22,8 @@ import type { KnownCheckpoint } from '../verify/split-view.js';
 import type { TrustPolicy } from '../verify/policy.js';
 import { fromBase64 } from '../bytes/index.js';
 import { keySource, policyKeySource, type KeyOptions, type KeySource } from './keysource.js';
-import { isAttestError } from '../errors.js';
+import { AttestError, isAttestError } from '../errors.js';
+import { MAX_BUNDLE_BYTES } from '../bundle/format.js';
 import { trustPolicyOf } from './cmd-keys.js';
 import { CliExit, EXIT_FAILED, EXIT_OK, EXIT_USAGE, out, outJson, jsonReplacer } from './output.js';
 
@@ -91,7 +92,7 @@ async function knownCheckpoints(o: VerifyOptions, policy: TrustPolicy, state: Ve
     const findings: Finding[] = [];
     const cp = await openCheckpoint(readFileSync(o.checkpoint, 'utf8'), policy, findings);
     if (!cp) throw new CliExit(EXIT_USAGE, `--checkpoint ${o.checkpoint}: ${findings.map((f) => `${f.code} ${f.message}`).join('; ')}`);
-    known.push({ origin: cp.origin, size: cp.size, rootHash: cp.rootHash });
+    known.push({ origin: cp.origin, size: cp.size, rootHash: cp.rootHash, demanded: true });
   }
   return known;
 }
@@ -131,7 +132,14 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
 async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierState | null): Promise<{ report: Report; note: string | null }> {
   const ks = await trustFor(null, o, []);
   const known = await knownCheckpoints(o, ks.policy!, state);
-  const text = readFileSync(path, 'utf8');
+  let text: string;
+  try {
+    if (statSync(path).size > MAX_BUNDLE_BYTES) throw new AttestError('ERR_BUNDLE_MALFORMED', 'bundle larger than 256 MiB');
+    text = new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(path));
+  } catch (e) {
+    const code = isAttestError(e) ? e.code : 'ERR_ENCODING_INVALID';
+    return { report: { kind: 'bundle', ok: false, checkpoint: null, witnesses: [], entries: 0, calls: 0, receipts: 0, unanswered: 0, inFlight: 0, refused: 0, unattested: 0, findings: [{ severity: 'error', code, message: `bundle rejected: ${(e as Error).message}` }] }, note: null };
+  }
   const report: Report = { kind: 'bundle', ...(await verifyBundle(text, ks.policy!, ks.keys, { known })) };
   const note = report.ok ? (JSON.parse(text) as { checkpoint: string }).checkpoint : null;
   return { report, note };
@@ -143,7 +151,7 @@ async function verifyCommand(pathArg: string | undefined, o: VerifyOptions): Pro
   try {
     const { report, note } = isBundleFile(path) ? await verifyBundlePath(path, o, state) : await verifyLogPath(path, o, state);
     const cp = report.checkpoint;
-    if (state && report.ok && cp && note) state.accept({ origin: cp.origin, size: BigInt(cp.size), rootHash: fromBase64(cp.rootHash) }, note);
+    if (state && report.ok && cp && note && cp.size !== '0') state.accept({ origin: cp.origin, size: BigInt(cp.size), rootHash: fromBase64(cp.rootHash) }, note);
     if (o.json) outJson({ path, verified: report.ok, ...report });
     else printReport(path, report);
     process.exitCode = report.ok ? EXIT_OK : EXIT_FAILED;

@@ -60,8 +60,13 @@ export class LogDb {
   /** Open (creating if needed) the log at `path`. Throws `ERR_STORE_IO`. */
   constructor(path: string, durability: Durability = 'full', readonly = false) {
     this.db = openSqlite(path, SCHEMA, { durability, readonly, code: 'ERR_STORE_CORRUPT', what: 'log' });
-    this.getNode = this.db.prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?');
-    this.lastIdx = this.db.prepare('SELECT idx FROM entries ORDER BY idx DESC LIMIT 1').safeIntegers(true);
+    try {
+      this.getNode = this.db.prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?');
+      this.lastIdx = this.db.prepare('SELECT idx FROM entries ORDER BY idx DESC LIMIT 1').safeIntegers(true);
+    } catch (cause) {
+      this.db.close();
+      throw new AttestError('ERR_STORE_CORRUPT', `cannot open log ${path}: ${(cause as Error).message}`, { path, cause });
+    }
     this.read = (level, index) => {
       const row = this.getNode.get(level, index) as { hash: Buffer } | undefined;
       if (!row) throw new AttestError('ERR_STORE_CORRUPT', `missing node ${level}/${index}`);

@@ -24,6 +24,12 @@ function record(db: LogDb, w: WitnessEndpoint, size: bigint, out: SubmitOutcome)
     db.addCosignature(size, w.name, out.line, at);
     return { witness: w.name, size, status: 'cosigned' };
   }
+  // A 409 beyond the tree this round sent, but within the log's latest checkpoint, is a
+  // round that lost a race with a newer one (another round, log witness): not an alarm.
+  const latest = db.latestCheckpoint()?.size ?? 0n;
+  if (out.code === 'ERR_WITNESS_CONFLICT' && out.witnessSize !== undefined && out.witnessSize > size && out.witnessSize <= latest) {
+    return { witness: w.name, size, status: 'ERR_WITNESS_REFUSED', message: `${w.name} already holds size ${out.witnessSize}: a newer round got there first` };
+  }
   // A witness that answers with a size within our tree tells us where it is: remember it
   // (only ever raised), so the next submission starts from there.
   if (out.witnessSize !== undefined && out.witnessSize <= size && out.code !== 'ERR_WITNESS_CONFLICT') db.setWitnessSize(w.name, out.witnessSize);

@@ -15,26 +15,14 @@ import { leafHash } from '../log/hash.js';
 import { verifyInclusion } from '../log/proof.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import { openAnchor, type OpenedCheckpoint } from './checkpoints.js';
-import { error, type Finding } from './findings.js';
+import { error, type Finding, type VerifySummary } from './findings.js';
 import { RecordChecker } from './records.js';
 import { checkBundleAgainstKnown, type KnownCheckpoint } from './split-view.js';
 import type { TrustPolicy } from './policy.js';
 
-/** The report of a bundle verification: ok when there is no error finding. */
-export interface BundleReport {
-  ok: boolean;
-  /** The checkpoint the bundle is proven against: origin, size (decimal), root (base64); null when it did not open. */
-  checkpoint: { origin: string; size: string; rootHash: string } | null;
-  /** Listed witnesses whose cosignature verified; timestamps in POSIX seconds. */
-  witnesses: Array<{ name: string; timestamp: string }>;
+/** The report of a bundle verification: the summary and the number of entries. */
+export interface BundleReport extends VerifySummary {
   entries: number;
-  calls: number;
-  receipts: number;
-  unanswered: number;
-  inFlight: number;
-  refused: number;
-  unattested: number;
-  findings: Finding[];
 }
 
 /** Options of {@link verifyBundle}. */

@@ -37,3 +37,20 @@ export function error(code: Finding['code'], message: string, detail: { index?: 
 export function notice(code: Finding['code'], message: string, index?: bigint): Finding {
   return index === undefined ? { severity: 'notice', code, message } : { severity: 'notice', code, message, index: index.toString() };
 }
+
+/** What a log or a bundle verification reports besides its own counts: ok when there is no error finding. */
+export interface VerifySummary {
+  ok: boolean;
+  /** The checkpoint the verification rests on: origin, size (decimal), root (base64); null when none verified. */
+  checkpoint: { origin: string; size: string; rootHash: string } | null;
+  /** Listed witnesses whose cosignature on that checkpoint verified; timestamps in POSIX seconds. */
+  witnesses: Array<{ name: string; timestamp: string }>;
+  calls: number;
+  receipts: number;
+  unanswered: number;
+  inFlight: number;
+  /** Gatekeeper logs: calls refused, and calls allowed without an attestation (policy `required: false`). */
+  refused: number;
+  unattested: number;
+  findings: Finding[];
+}

@@ -10,7 +10,7 @@ import { leafHash } from '../log/hash.js';
 import { rootAt } from '../log/tree.js';
 import { MemoryTree } from '../log/memory-tree.js';
 import type { KeyResolver } from '../envelope/signature.js';
-import { error, type Finding } from './findings.js';
+import { error, type Finding, type VerifySummary } from './findings.js';
 import { RecordChecker } from './records.js';
 import { checkLogAgainstKnown, type KnownCheckpoint } from './split-view.js';
 import { verifyCheckpoints } from './checkpoints.js';
@@ -25,23 +25,10 @@ export interface LogInput {
   known?: KnownCheckpoint[];
 }
 
-/** The report: ok when there is no error finding. */
-export interface LogReport {
-  ok: boolean;
+/** The report of a log verification: the summary, the tree size and the latest checkpoint's size (decimal). */
+export interface LogReport extends VerifySummary {
   size: string;
   checkpointSize: string | null;
-  /** The latest verified checkpoint, the one the verification rests on: origin, size (decimal), root (base64). */
-  checkpoint: { origin: string; size: string; rootHash: string } | null;
-  /** Listed witnesses whose cosignature on that checkpoint verified; timestamps in POSIX seconds. */
-  witnesses: Array<{ name: string; timestamp: string }>;
-  calls: number;
-  receipts: number;
-  unanswered: number;
-  inFlight: number;
-  /** Gatekeeper logs: calls refused, and calls allowed without an attestation (policy `required: false`). */
-  refused: number;
-  unattested: number;
-  findings: Finding[];
 }
 
 /** Verify a log. `onProgress(done)` is called every 256 entries. */

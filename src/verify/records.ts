@@ -19,6 +19,7 @@ import type { TrustPolicy } from './policy.js';
 /** A call awaiting its receipt: an attestation record, or an allowed attested decision. */
 export interface Pending { index: bigint; callId: string; tool: string; attestation: Record<string, JsonValue>; answered: boolean }
 
+/** Counts of a verification: receipts, never-answered calls, gatekeeper refusals and unattested allowed calls. */
 export interface Tally { receipts: number; unanswered: number; refused: number; unattested: number }
 
 /**
@@ -53,8 +54,7 @@ export class RecordChecker {
         else calls.set(record.callId, { index: position, callId: record.callId, tool: record.tool, attestation, answered: false });
       }
     } else if (this.partial && !calls.has(record.callId)) {
-      findings.push(notice('NOTE_OUTSIDE_BUNDLE', `${record.type === RECEIPT_RECORD ? 'receipt' : 'response receipt'} of call ${record.callId}: its attestation (entry ${record.attestationIndex}) is not in this bundle; back link not checked`, position));
-      if (record.type === RECEIPT_RECORD) tally.receipts++;
+      await this.checkDetached(record, position);
     } else if (record.type === RECEIPT_RECORD) {
       tally.receipts++;
       if (await checkReceiptRecord(record, position, calls, policy, keys, findings)) tally.unanswered++;
@@ -62,6 +62,22 @@ export class RecordChecker {
       await checkResponseReceipt(record, position, calls, policy, keys, findings);
     }
     return BigInt(record.index);
+  }
+
+  /**
+   * A receipt (or response receipt) whose attestation is not in the bundle: its signature is
+   * still verified (a failure is an error, an issuer the policy does not list for a response
+   * receipt a notice, as in a log); only the back link cannot be checked (`NOTE_OUTSIDE_BUNDLE`).
+   */
+  private async checkDetached(record: ReceiptRecord | ResponseReceiptRecord, position: bigint): Promise<void> {
+    const isReceipt = record.type === RECEIPT_RECORD;
+    this.findings.push(notice('NOTE_OUTSIDE_BUNDLE', `${isReceipt ? 'receipt' : 'response receipt'} of call ${record.callId}: its attestation (entry ${record.attestationIndex}) is not in this bundle; back link not checked`, position));
+    if (isReceipt) this.tally.receipts++;
+    if (!isReceipt && record.code !== null) return; // recorded as failed when received: a notice in a log too
+    const v = await verifyReceipt(record.receipt, { keys: this.keys, acceptedAlgs: this.policy.acceptedAlgorithms });
+    const failed = v.checks.filter((c) => c.status === 'fail');
+    if (!isReceipt && failed.length > 0 && failed.every((c) => c.code === 'ERR_KEY_UNAVAILABLE')) return;
+    for (const c of failed) this.findings.push(fromCheck(c, position, isReceipt ? 'receipt' : 'response receipt'));
   }
 
   /** Calls with no receipt among the checked entries (a `NOTE_IN_FLIGHT` notice each); returns their count. */

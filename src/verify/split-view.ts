@@ -15,6 +15,8 @@ export interface KnownCheckpoint {
   origin: string;
   size: bigint;
   rootHash: Uint8Array;
+  /** Given explicitly (`--checkpoint`): a bundle must link to this one too, not only to the latest known. */
+  demanded?: boolean;
 }
 
 function fork(k: KnownCheckpoint, found: Uint8Array, what: string): Finding {
@@ -40,32 +42,38 @@ export function checkLogAgainstKnown(known: KnownCheckpoint[], origin: string, s
 
 /**
  * A bundle's checkpoint (`size`, `rootHash`, `origin`) against the known checkpoints of its
- * origin. An exact match of any is enough; a different root at a known size is a fork. Else
- * the latest known one decides: when it is smaller, the bundle must carry a consistency proof
- * from its size (`ERR_CONSISTENCY_MISSING` if not; `ERR_CHECKPOINT_INCONSISTENT` if it does
- * not verify); when it is larger, an older checkpoint cannot be linked to it offline
- * (`ERR_CONSISTENCY_MISSING`: ask for a bundle against a newer checkpoint).
+ * origin. A known size 0 holds only the empty tree and is consistent with any tree. A
+ * different root at a known size is a fork. Then the latest known one, and every one marked
+ * `demanded` (given with `--checkpoint`), must each be linked: an exact match, or, when it is
+ * smaller, a consistency proof in the bundle from its size (`ERR_CONSISTENCY_MISSING` if
+ * absent; `ERR_CHECKPOINT_INCONSISTENT` if it does not verify); when it is larger, an older
+ * checkpoint cannot be linked to it offline (`ERR_CONSISTENCY_MISSING`: ask for a bundle
+ * against a newer checkpoint).
  */
 export function checkBundleAgainstKnown(
   known: KnownCheckpoint[], cp: KnownCheckpoint, consistency: Array<{ size: bigint; proof: Uint8Array[] }>, findings: Finding[],
 ): void {
-  const mine = known.filter((x) => x.origin === cp.origin).sort((a, b) => (a.size < b.size ? -1 : a.size > b.size ? 1 : 0));
-  if (mine.length === 0) return;
-  const same = mine.filter((k) => k.size === cp.size);
-  if (same.some((k) => !equalBytes(k.rootHash, cp.rootHash))) {
-    findings.push(fork(same[0]!, cp.rootHash, 'the bundle\'s checkpoint'));
+  const mine = known.filter((x) => x.origin === cp.origin && x.size > 0n).sort((a, b) => (a.size < b.size ? -1 : a.size > b.size ? 1 : 0));
+  const forked = mine.find((k) => k.size === cp.size && !equalBytes(k.rootHash, cp.rootHash));
+  if (forked) {
+    findings.push(fork(forked, cp.rootHash, 'the bundle\'s checkpoint'));
     return;
   }
-  if (same.length > 0) return;
-  const latest = mine[mine.length - 1]!;
-  if (latest.size > cp.size) {
-    findings.push(error('ERR_CONSISTENCY_MISSING', `the bundle's checkpoint (size ${cp.size}) is older than the one accepted earlier (size ${latest.size}); an older checkpoint cannot be linked to it offline: ask for a bundle against a newer checkpoint`, { expected: latest.size.toString(), found: cp.size.toString() }));
+  const must = new Set(mine.filter((k) => k.demanded));
+  if (mine.length > 0) must.add(mine[mine.length - 1]!);
+  for (const k of must) linkBundle(k, cp, consistency, findings);
+}
+
+function linkBundle(k: KnownCheckpoint, cp: KnownCheckpoint, consistency: Array<{ size: bigint; proof: Uint8Array[] }>, findings: Finding[]): void {
+  if (k.size === cp.size) return; // same root: checked above
+  if (k.size > cp.size) {
+    findings.push(error('ERR_CONSISTENCY_MISSING', `the bundle's checkpoint (size ${cp.size}) is older than one accepted earlier (size ${k.size}); an older checkpoint cannot be linked to it offline: ask for a bundle against a newer checkpoint`, { expected: k.size.toString(), found: cp.size.toString() }));
     return;
   }
-  const proof = consistency.find((c) => c.size === latest.size);
+  const proof = consistency.find((c) => c.size === k.size);
   if (!proof) {
-    findings.push(error('ERR_CONSISTENCY_MISSING', `no consistency proof from the checkpoint accepted earlier (size ${latest.size}) to the bundle's (size ${cp.size}): make the bundle with --since ${latest.size}`, { expected: latest.size.toString() }));
-  } else if (!verifyConsistency(latest.size, cp.size, latest.rootHash, cp.rootHash, proof.proof)) {
-    findings.push(fork(latest, cp.rootHash, `the bundle's checkpoint (size ${cp.size}, consistency proof from ${latest.size})`));
+    findings.push(error('ERR_CONSISTENCY_MISSING', `no consistency proof from the checkpoint accepted earlier (size ${k.size}) to the bundle's (size ${cp.size}): make the bundle with --since ${k.size}`, { expected: k.size.toString() }));
+  } else if (!verifyConsistency(k.size, cp.size, k.rootHash, cp.rootHash, proof.proof)) {
+    findings.push(fork(k, cp.rootHash, `the bundle's checkpoint (size ${cp.size}, consistency proof from ${k.size})`));
   }
 }

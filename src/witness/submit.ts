@@ -14,7 +14,7 @@
  */
 import type { ErrorCode } from '../errors.js';
 import { cosignatureVerifier } from '../log/cosignature.js';
-import { openNote, formatSignatureLine } from '../log/note.js';
+import { openNote, parseNote, formatSignatureLine } from '../log/note.js';
 import { parseVerifierKey } from '../log/vkey.js';
 import { formatAddCheckpointRequest, parseConflictBody } from './protocol.js';
 
@@ -40,14 +40,30 @@ export interface SubmitOptions {
 /** Longest answer body read from a witness, in bytes. */
 const MAX_ANSWER_BYTES = 64 * 1024;
 
+async function readCapped(res: Response): Promise<string | null> {
+  const reader = res.body?.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = reader ? await reader.read() : { done: true, value: undefined };
+    if (done || value === undefined) break;
+    total += value.length;
+    if (total > MAX_ANSWER_BYTES) {
+      await reader!.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder('utf-8', { fatal: false }).decode(Buffer.concat(chunks));
+}
+
 async function post(url: string, body: string, timeoutMs: number): Promise<{ status: number; text: string } | { error: string }> {
   try {
     const res = await fetch(`${url.replace(/\/+$/, '')}/add-checkpoint`, {
-      method: 'POST', body, headers: { 'content-type': 'text/plain; charset=utf-8' }, signal: AbortSignal.timeout(timeoutMs),
+      method: 'POST', body, redirect: 'error', headers: { 'content-type': 'text/plain; charset=utf-8' }, signal: AbortSignal.timeout(timeoutMs),
     });
-    const buf = new Uint8Array(await res.arrayBuffer());
-    if (buf.length > MAX_ANSWER_BYTES) return { status: res.status, text: '' };
-    return { status: res.status, text: new TextDecoder('utf-8', { fatal: false }).decode(buf) };
+    const text = await readCapped(res);
+    return text === null ? { error: `answer larger than ${MAX_ANSWER_BYTES} bytes` } : { status: res.status, text };
   } catch (e) {
     return { error: (e as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e as Error).message };
   }
@@ -59,9 +75,13 @@ async function post(url: string, body: string, timeoutMs: number): Promise<{ sta
  * or null when there is none that verifies.
  */
 async function ownCosignature(w: WitnessEndpoint, note: string, body: string): Promise<string | null> {
+  // Signature lines only: an empty line in the answer would move the note's separator and
+  // make the witness's "signed text" include our signature lines (a planted bad cosignature).
+  if (body === '' || body.startsWith('\n') || body.includes('\n\n') || !body.endsWith('\n')) return null;
   try {
     const key = parseVerifierKey(w.vkey);
     const opened = await openNote(note + body, [cosignatureVerifier(w.vkey)]);
+    if (opened.text !== parseNote(note).text) return null;
     const sig = opened.verified.find((s) => s.name === key.name && s.keyId === key.keyId);
     return sig ? formatSignatureLine(sig.name, sig.keyId, sig.signature) : null;
   } catch {

@@ -175,3 +175,27 @@ test('a forked log (same keys, two histories) and a rolled-back log fail against
   assert.deepEqual(codes(await verifyLog(input(open(twin)), policy, keys)), ['ERR_CHECKPOINT_INCONSISTENT'], 'the other branch');
   assert.deepEqual(codes(await verifyLog(input(open(snapshot)), policy, keys)), ['ERR_LOG_ROLLBACK'], 'the log as it was before');
 });
+
+test('a receipt whose attestation is outside the bundle still has its signature verified', async (t) => {
+  const { policy, text } = await fixture(t);
+  const alone = text(1n, 1n);
+  const ok = await verifyBundle(alone, policy, policyKeyResolver(policy));
+  assert.equal(ok.ok, true, JSON.stringify(ok.findings));
+  assert.deepEqual(codes(ok, 'notice'), ['NOTE_OUTSIDE_BUNDLE']);
+  const noIssuers = { ...policy, issuers: [] };
+  const r = await verifyBundle(alone, noIssuers, policyKeyResolver(noIssuers));
+  assert.equal(r.ok, false);
+  assert.deepEqual(codes(r), ['ERR_KEY_UNAVAILABLE']);
+});
+
+test('split view: a --checkpoint given explicitly must link too, not only the latest known; size 0 links to anything', async (t) => {
+  const { db, policy, text } = await fixture(t);
+  const keys = policyKeyResolver(policy);
+  const origin = parseCheckpoint(parseNote(db.latestCheckpoint()!.note).text).origin;
+  const bogus = { origin, size: 2n, rootHash: new Uint8Array(32), demanded: true };
+  const good = { origin, size: 4n, rootHash: db.root(4n) };
+  assert.deepEqual(codes(await verifyBundle(text(0n, 11n, [4n]), policy, keys, { known: [bogus, good] })), ['ERR_CONSISTENCY_MISSING']);
+  assert.deepEqual(codes(await verifyBundle(text(0n, 11n, [2n, 4n]), policy, keys, { known: [bogus, good] })), ['ERR_CHECKPOINT_INCONSISTENT']);
+  assert.equal((await verifyBundle(text(0n, 11n, [2n, 4n]), policy, keys, { known: [{ ...bogus, rootHash: db.root(2n) }, good] })).ok, true);
+  assert.equal((await verifyBundle(text(), policy, keys, { known: [{ origin, size: 0n, rootHash: db.root(0n) }] })).ok, true);
+});

@@ -4,12 +4,12 @@
  * store refuses), persists across reopening, and is accepted exactly once when several
  * processes race on the same file.
  */
+import { runScript } from './child.js';
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { NonceStore } from '../../src/store/nonce-store.js';
 
 const T = 1_800_000_000;
@@ -81,13 +81,7 @@ const out = [];
 for (let i = 0; i < 50; i++) out.push(s.record('i', 'n' + i, ${T + 330}, ${T}));
 s.close();
 process.stdout.write(JSON.stringify(out));`;
-  const run = (): Promise<string[]> => new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as string[]) : reject(new Error(`exit ${code}`))));
-  });
+  const run = (): Promise<string[]> => runScript<string[]>(script);
   const results = await Promise.all(Array.from({ length: 6 }, run));
   for (let i = 0; i < 50; i++) {
     const outcomes = results.map((r) => r[i]);
