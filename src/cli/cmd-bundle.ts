@@ -11,11 +11,9 @@ import { buildBundle, selectEntries, type Selection } from '../store/bundle-buil
 import { formatBundle } from '../bundle/format.js';
 import { parseNote } from '../log/note.js';
 import { parseDecimal } from '../log/u64.js';
-import { CliExit, EXIT_USAGE, out, outJson } from './output.js';
+import { CliExit, EXIT_USAGE, collect, out, outJson } from './output.js';
 
 interface BundleOptions { home?: string; call?: string[]; range?: string; since?: string[]; out: string; json?: boolean }
-
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 function decimal(text: string, what: string): bigint {
   const n = parseDecimal(text);

@@ -15,7 +15,7 @@ import { isTilesDir, readTilesDir } from '../store/tiles.js';
 import { VerifierState } from '../store/verifier-state.js';
 import { loadWitnesses } from '../store/witnesses.js';
 import { verifyLog, type LogInput, type LogReport } from '../verify/log.js';
-import { verifyBundle, type BundleReport } from '../verify/bundle.js';
+import { rejectedBundle, verifyBundle, type BundleReport } from '../verify/bundle.js';
 import { openCheckpoint } from '../verify/checkpoints.js';
 import { notice, type Finding } from '../verify/findings.js';
 import type { KnownCheckpoint } from '../verify/split-view.js';
@@ -138,7 +138,7 @@ async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierS
     text = new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(path));
   } catch (e) {
     const code = isAttestError(e) ? e.code : 'ERR_ENCODING_INVALID';
-    return { report: { kind: 'bundle', ok: false, checkpoint: null, witnesses: [], entries: 0, calls: 0, receipts: 0, unanswered: 0, inFlight: 0, refused: 0, unattested: 0, findings: [{ severity: 'error', code, message: `bundle rejected: ${(e as Error).message}` }] }, note: null };
+    return { report: { kind: 'bundle', ...rejectedBundle([{ severity: 'error', code, message: `bundle rejected: ${(e as Error).message}` }]) }, note: null };
   }
   const report: Report = { kind: 'bundle', ...(await verifyBundle(text, ks.policy!, ks.keys, { known })) };
   const note = report.ok ? (JSON.parse(text) as { checkpoint: string }).checkpoint : null;

@@ -22,16 +22,12 @@ import { ensureWitnessKey, witnessPaths, witnessSigner } from '../witness/identi
 import { startWitnessServer } from '../witness/server.js';
 import { WitnessState } from '../witness/state.js';
 import { Witness, type WitnessDecision } from '../witness/witness.js';
-import { CliExit, EXIT_USAGE, describeError, err, out } from './output.js';
+import { CliExit, EXIT_USAGE, collect, describeError, err, out } from './output.js';
 
 /** Default listen address of `witness serve`. */
 export const DEFAULT_WITNESS_LISTEN = '127.0.0.1:7381';
 
 interface ServeFlags { home?: string; listen: string; log: string[]; name?: string }
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 /**
  * Parse the `--log ORIGIN=VKEY` values (split at the first `=`) into origin -> vkeys; a

@@ -67,3 +67,8 @@ export function formatChecks(checks: readonly Check[]): string {
     return line;
   }).join('\n');
 }
+
+/** Commander argument parser for a repeatable option: appends each value (start: none). */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}

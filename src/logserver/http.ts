@@ -15,18 +15,12 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import type { AddressInfo } from 'node:net';
+import { listen, type Listening } from '../http/listen.js';
 import type { LogDb } from '../store/log-db.js';
 import { tileBytes } from '../store/tiles.js';
 import { formatEntryBundle, parseTilePath, type TileRef } from '../log/tiles.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
-
-/** A running log server: its base URL and a way to stop it. */
-export interface RunningServer {
-  url: string;
-  close(): Promise<void>;
-}
 
 interface Answer { status: number; type: string; body: Uint8Array | string; cache?: string; gzip?: boolean }
 
@@ -81,28 +75,15 @@ function send(req: IncomingMessage, res: ServerResponse, a: Answer): void {
  * Serve `db` on `host:port` (port 0 picks a free one). Resolves once listening. A request
  * that fails inside is answered 500; the server keeps running.
  */
-export function startLogServer(db: LogDb, o: { host: string; port: number }): Promise<RunningServer> {
+export function startLogServer(db: LogDb, o: { host: string; port: number }): Promise<Listening> {
   const server = createServer((req, res) => {
     let a: Answer;
     try {
       a = answer(db, req.method ?? 'GET', req.url ?? '/');
-    } catch (e) {
-      a = text(500, `internal error: ${(e as Error).message}\n`);
+    } catch {
+      a = text(500, 'internal error\n');
     }
     send(req, res, a);
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, o.host, () => {
-      const addr = server.address() as AddressInfo;
-      const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-      resolve({
-        url: `http://${host}:${addr.port}`,
-        close: () => new Promise<void>((r) => {
-          server.closeAllConnections();
-          server.close(() => r());
-        }),
-      });
-    });
-  });
+  return listen(server, o);
 }

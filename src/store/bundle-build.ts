@@ -17,7 +17,7 @@ export type Selection = { calls: string[] } | { range: [bigint, bigint] };
 
 /** Indexes of every entry of call `callId` (attestation or decision, receipts, response receipts). */
 function callEntries(db: LogDb, callId: string): bigint[] {
-  const row = db.calls().find((c) => c.call_id === callId);
+  const row = db.call(callId);
   if (!row) throw new AttestError('ERR_USAGE', `no call ${callId} in the log`);
   const end = row.receipt_idx ?? Number(db.size()) - 1;
   const out: bigint[] = [];

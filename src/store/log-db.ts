@@ -215,6 +215,11 @@ export class LogDb {
     this.stmt(sql).run(row);
   }
 
+  /** The `calls` row of one call id, or null. */
+  call(callId: string): CallRow | null {
+    return (this.stmt('SELECT * FROM calls WHERE call_id = ?').get(callId) as CallRow | undefined) ?? null;
+  }
+
   /** All calls, oldest first. */
   calls(): CallRow[] {
     return this.db.prepare('SELECT * FROM calls ORDER BY attestation_idx').all() as CallRow[];

@@ -31,7 +31,8 @@ export interface BundleVerifyOptions {
   known?: KnownCheckpoint[];
 }
 
-function emptyReport(findings: Finding[]): BundleReport {
+/** The report of a bundle rejected before any entry was checked (the findings say why). */
+export function rejectedBundle(findings: Finding[]): BundleReport {
   return { ok: false, checkpoint: null, witnesses: [], entries: 0, calls: 0, receipts: 0, unanswered: 0, inFlight: 0, refused: 0, unattested: 0, findings };
 }
 
@@ -58,10 +59,10 @@ export async function verifyBundle(text: string, policy: TrustPolicy, keys: KeyR
     b = parseBundle(text);
   } catch (e) {
     findings.push(error(isAttestError(e) ? e.code : 'ERR_BUNDLE_MALFORMED', `bundle rejected: ${(e as Error).message}`));
-    return emptyReport(findings);
+    return rejectedBundle(findings);
   }
   const cp = await openAnchor(b.checkpoint, policy, findings);
-  if (!cp) return { ...emptyReport(findings), entries: b.entries.length };
+  if (!cp) return { ...rejectedBundle(findings), entries: b.entries.length };
   checkInclusion(b, cp, findings);
   const checker = new RecordChecker(policy, keys, findings, true);
   for (const e of b.entries) {

@@ -16,8 +16,8 @@
  * @see https://c2sp.org/tlog-witness ("add-checkpoint"; main: monitoring endpoint)
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fromUtf8 } from '../bytes/index.js';
+import { listen } from '../http/listen.js';
 import { AttestError } from '../errors.js';
 import { MAX_ADD_CHECKPOINT_BYTES } from './protocol.js';
 import { TEXT_CONTENT_TYPE, type Witness } from './witness.js';
@@ -28,8 +28,6 @@ export const LINGER_BYTES = 8 << 20;
 export const LINGER_MS = 5_000;
 /** Default time (ms) a client has to send a whole add-checkpoint body. */
 export const DEFAULT_READ_TIMEOUT_MS = 30_000;
-/** Time (ms) `close()` lets requests in flight finish before it cuts their connections. */
-const CLOSE_GRACE_MS = 5_000;
 
 /** Options of {@link startWitnessServer}. */
 export interface WitnessServerOptions {
@@ -174,24 +172,6 @@ export async function startWitnessServer(witness: Witness, o: WitnessServerOptio
       else res.destroy();
     });
   });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = (o.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS) + 10_000;
-  server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, o.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' || address.address.includes(':') ? `[${address.address}]` : address.address;
-  return {
-    url: `http://${host}:${address.port}${prefix}`,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-      setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
-    }),
-  };
+  const bound = await listen(server, { host: o.host, port: o.port, requestTimeoutMs: (o.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS) + 10_000 });
+  return { url: `${bound.url}${prefix}`, close: bound.close };
 }

@@ -1,0 +1,45 @@
+/**
+ * Starting and stopping the node:http servers of `log serve` and `witness serve` the same
+ * way: header and request timeouts (a slow client cannot hold a socket forever), keep-alive,
+ * listen, the base URL actually bound, and a close that lets requests in flight finish for a
+ * grace period before cutting their connections.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** Time (ms) `close()` lets requests in flight finish before it cuts their connections. */
+const CLOSE_GRACE_MS = 5_000;
+
+/** A listening server: its base URL (`http://host:port`, IPv6 in brackets) and a way to stop it. */
+export interface Listening {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Apply the timeouts (`requestTimeoutMs`, default 30 s: the whole request must arrive in it)
+ * and listen on `host:port` (port 0 picks a free one). Resolves once listening; rejects with
+ * the listen error (e.g. `EADDRINUSE`).
+ */
+export async function listen(server: Server, o: { host: string; port: number; requestTimeoutMs?: number }): Promise<Listening> {
+  server.headersTimeout = 10_000;
+  server.requestTimeout = o.requestTimeoutMs ?? 30_000;
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' || address.address.includes(':') ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}`,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+      setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
+    }),
+  };
+}
