@@ -92,6 +92,16 @@ export function parseBundle(text: string): Bundle {
   const top = checkObject(parseJson(text, { maxBytes: MAX_BUNDLE_BYTES, maxDepth: 6 }), TOP, '', problems);
   if (!top || problems.length > 0) throw malformed(problems.join('; ') || 'not an object');
   if (top['format'] !== BUNDLE_FORMAT) throw malformed(`format must be ${BUNDLE_FORMAT}`);
+  return bundleParts(top);
+}
+
+/**
+ * The bundle members (`checkpoint`, `entries`, `consistency`) of an object whose other
+ * members the caller has checked (a bundle, or a session receipt that embeds one). Throws
+ * `ERR_BUNDLE_MALFORMED`.
+ */
+export function bundleParts(top: Record<string, unknown>): Bundle {
+  const problems: string[] = [];
   try {
     parseNote(top['checkpoint'] as string);
   } catch (cause) {
@@ -102,7 +112,7 @@ export function parseBundle(text: string): Bundle {
   let last = -1n;
   const entries = list.map((x, i): BundleEntry => {
     const e = checkObject(x, ENTRY, `.entries[${i}]`, problems);
-    if (!e) throw malformed(problems.join('; '));
+    if (!e || problems.length > 0) throw malformed(problems.join('; '));
     const index = decimal(e['index'], `.entries[${i}].index`);
     if (index <= last) throw malformed(`.entries[${i}].index: indexes must be strictly increasing`);
     last = index;
@@ -113,7 +123,7 @@ export function parseBundle(text: string): Bundle {
   if (cons.length > MAX_CONSISTENCY_PROOFS) throw malformed(`consistency: at most ${MAX_CONSISTENCY_PROOFS}`);
   const consistency = cons.map((x, i) => {
     const c = checkObject(x, CONSISTENCY, `.consistency[${i}]`, problems);
-    if (!c) throw malformed(problems.join('; '));
+    if (!c || problems.length > 0) throw malformed(problems.join('; '));
     return { size: decimal(c['size'], `.consistency[${i}].size`), proof: hashes(c['proof'], `.consistency[${i}].proof`) };
   });
   return { checkpoint: top['checkpoint'] as string, entries, consistency };
@@ -124,6 +134,15 @@ export function parseBundle(text: string): Bundle {
  * be UTF-8 text (they are JCS JSON); throws `ERR_BUNDLE_MALFORMED` otherwise.
  */
 export function formatBundle(b: Bundle): string {
+  return `{"format":${JSON.stringify(BUNDLE_FORMAT)},\n${bundleBody(b)}}\n`;
+}
+
+/**
+ * The bundle members serialized (`"checkpoint":…,\n"entries":[…]` and `consistency` when
+ * any), without braces, for a document that embeds a bundle. Throws `ERR_BUNDLE_MALFORMED`
+ * for entry bytes that are not UTF-8.
+ */
+export function bundleBody(b: Bundle): string {
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const entries = b.entries.map((e) => {
     let entry: string;
@@ -134,9 +153,9 @@ export function formatBundle(b: Bundle): string {
     }
     return JSON.stringify({ index: e.index.toString(), entry, proof: e.proof.map(toBase64) });
   });
-  const head = `{"format":${JSON.stringify(BUNDLE_FORMAT)},\n"checkpoint":${JSON.stringify(b.checkpoint)},\n`;
+  const head = `"checkpoint":${JSON.stringify(b.checkpoint)},\n`;
   const cons = b.consistency.length === 0 ? '' : `,\n"consistency":${JSON.stringify(b.consistency.map((c) => ({ size: c.size.toString(), proof: c.proof.map(toBase64) })))}`;
-  return `${head}"entries":[\n${entries.join(',\n')}\n]${cons}}\n`;
+  return `${head}"entries":[\n${entries.join(',\n')}\n]${cons}`;
 }
 
 /**

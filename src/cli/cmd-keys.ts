@@ -22,7 +22,7 @@ export function trustPolicyOf(identity: Identity, witnesses: Array<{ name: strin
   return {
     version: 1, issuers: [issuer], logs: [{ origin: identity.log.origin, vkey: identity.log.vkey }],
     witnesses: witnesses.map((w) => ({ name: w.name, vkey: w.vkey })),
-    quorum: quorum ?? (witnesses.length === 0 ? 0 : Math.floor(witnesses.length / 2) + 1),
+    quorum: quorum ?? (witnesses.length === 0 ? 0 : Math.floor(witnesses.length / 2) + 1), parties: [],
     acceptedAlgorithms: ['ES256', 'EdDSA', 'RS256', 'HS256'], clockSkewSeconds: 30,
   };
 }
@@ -66,7 +66,8 @@ export function registerKeyCommands(program: Command): void {
 }
 
 /**
- * Union of trust policies: every issuer, log and witness of each (duplicates once), the
+ * Union of trust policies: every issuer, log, witness and party of each (duplicates once; a
+ * party's roles are united), the
  * largest quorum, the accepted algorithms all of them accept, the smallest clock skew. Throws `ERR_POLICY_INVALID` when
  * the same issuer id and key id name different keys, or the union is not a valid policy.
  */
@@ -80,9 +81,15 @@ export function mergeTrustPolicies(policies: TrustPolicy[]): TrustPolicy {
   }
   const logs = new Map(policies.flatMap((p) => p.logs).map((l) => [`${l.origin}\n${l.vkey}`, l]));
   const witnesses = new Map(policies.flatMap((p) => p.witnesses).map((w) => [w.vkey, w]));
+  const parties = new Map<string, TrustPolicy['parties'][number]>();
+  for (const party of policies.flatMap((p) => p.parties)) {
+    const id = `${party.id}\n${party.keyId}`;
+    const had = parties.get(id);
+    parties.set(id, had ? { ...had, roles: [...new Set([...had.roles, ...party.roles])].sort() } : party);
+  }
   const merged: TrustPolicy = {
     version: 1, issuers: [...issuers.values()], logs: [...logs.values()], witnesses: [...witnesses.values()],
-    quorum: Math.max(0, ...policies.map((p) => p.quorum)),
+    quorum: Math.max(0, ...policies.map((p) => p.quorum)), parties: [...parties.values()],
     acceptedAlgorithms: ALG_NAMES.filter((a) => policies.every((p) => p.acceptedAlgorithms.includes(a))),
     clockSkewSeconds: Math.min(...policies.map((p) => p.clockSkewSeconds)),
   };

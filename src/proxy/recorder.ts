@@ -65,7 +65,7 @@ export class Recorder {
     readonly db: LogDb,
     private readonly signer: Signer,
     private readonly logSigner: NoteSigner,
-    private readonly evidence: EvidenceStore | null,
+    readonly evidence: EvidenceStore | null,
     private readonly checkpointMs: number,
     private readonly profile: AttestationShape,
   ) {}

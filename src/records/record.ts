@@ -17,6 +17,11 @@
  * {"type":"mcp-attest/response-receipt@1","index":..,"callId":..,"attestationIndex":"<decimal>",
  *  "receipt":{execution receipt signed by the gatekeeper},"code":<error code>|null}
  * ```
+ * A receipt session (docs/session.md) logs each of its signed statements (start, action,
+ * approval, confirmation, seal) as one record:
+ * ```
+ * {"type":"mcp-attest/session@1","index":..,"sessionId":"ses_…","statement":{signed statement}}
+ * ```
  * An allowed decision is answered by a `receipt@1` record (the gatekeeper's receipt), whose
  * `attestationIndex` names the decision. A response receipt's `code` is what the proxy
  * found when it checked it (null: verified).
@@ -28,11 +33,13 @@
 import { AttestError } from '../errors.js';
 import { canonicalBytes, parseJsonBytes, type JsonValue } from '../jcs/index.js';
 import { isObject } from '../envelope/schema.js';
+import { parseStatement, type Statement } from '../receipt/session.js';
 
 export const ATTESTATION_RECORD = 'mcp-attest/attestation@1';
 export const RECEIPT_RECORD = 'mcp-attest/receipt@1';
 export const DECISION_RECORD = 'mcp-attest/decision@1';
 export const RESPONSE_RECEIPT_RECORD = 'mcp-attest/response-receipt@1';
+export const SESSION_RECORD = 'mcp-attest/session@1';
 
 /** The record logged before a call is forwarded. */
 export interface AttestationRecord {
@@ -78,7 +85,17 @@ export interface ResponseReceiptRecord {
   code: string | null;
 }
 
-export type LogRecord = AttestationRecord | ReceiptRecord | DecisionRecord | ResponseReceiptRecord;
+/** One signed statement of a receipt session; `sessionId` is the statement's own. */
+export interface SessionRecord {
+  type: typeof SESSION_RECORD;
+  index: string;
+  sessionId: string;
+  statement: Statement;
+}
+
+/** The records of calls (everything but session records). */
+export type CallRecord = AttestationRecord | ReceiptRecord | DecisionRecord | ResponseReceiptRecord;
+export type LogRecord = CallRecord | SessionRecord;
 
 /** Encode a record as its entry bytes (JCS). */
 export function encodeRecord(record: LogRecord): Uint8Array {
@@ -91,6 +108,7 @@ const KEYS: Record<string, string[]> = {
   [RECEIPT_RECORD]: ['type', 'index', 'callId', 'attestationIndex', 'receipt'],
   [DECISION_RECORD]: ['type', 'index', 'callId', 'server', 'tool', 'requestDigest', 'decision', 'reason', 'code', 'attestation'],
   [RESPONSE_RECEIPT_RECORD]: ['type', 'index', 'callId', 'attestationIndex', 'receipt', 'code'],
+  [SESSION_RECORD]: ['type', 'index', 'sessionId', 'statement'],
 };
 
 const nullOr = (v: unknown, t: 'string' | 'object'): boolean => v === null || (t === 'object' ? isObject(v) : typeof v === t);
@@ -126,6 +144,11 @@ export function decodeRecord(bytes: Uint8Array): LogRecord {
   const actual = Object.keys(v).sort();
   if (actual.join() !== [...keys].sort().join()) throw new AttestError('ERR_ENTRY_MALFORMED', 'record members differ', { expected: keys, found: actual });
   if (typeof v['index'] !== 'string' || !DECIMAL.test(v['index'])) throw new AttestError('ERR_ENTRY_MALFORMED', 'bad index');
+  if (v['type'] === SESSION_RECORD) {
+    const st = parseStatement(v['statement']); // ERR_SESSION_MALFORMED
+    if (st.sessionId !== v['sessionId']) throw new AttestError('ERR_ENTRY_MALFORMED', 'sessionId differs from the statement\'s', { expected: st.sessionId, found: v['sessionId'] });
+    return v as unknown as SessionRecord;
+  }
   if (typeof v['callId'] !== 'string') throw new AttestError('ERR_ENTRY_MALFORMED', 'bad callId');
   const p = memberProblem(v);
   if (p !== null) throw new AttestError('ERR_ENTRY_MALFORMED', p);

@@ -23,7 +23,8 @@ function callEntries(db: LogDb, callId: string): bigint[] {
   const out: bigint[] = [];
   for (let i = BigInt(row.attestation_idx); i <= BigInt(end); i++) {
     try {
-      if (decodeRecord(db.entry(i)!).callId === callId) out.push(i);
+      const r = decodeRecord(db.entry(i)!);
+      if ('callId' in r && r.callId === callId) out.push(i);
     } catch { /* another call's or a malformed entry: verify reports it, a bundle leaves it out */ }
   }
   return out;

@@ -11,7 +11,10 @@
  * received)` (witness cosignature/v1 lines collected for a checkpoint; the first per witness
  * and size is kept), `witness_sizes(witness, size)` (the latest size each witness cosigned
  * for this log, to send as `old`), `witness_events(...)` (refusals and conflict alarms),
- * `calls(...)` (an index for `log show`, derived from entries and rebuildable).
+ * `calls(...)` (an index for `log show`, derived from entries and rebuildable),
+ * `sessions(...)` and `session_entries(...)` (the state of each receipt session and its
+ * entries, derived from the session records and written in the same transaction; see
+ * store/sessions.ts).
  */
 import Database from 'better-sqlite3';
 import { AttestError } from '../errors.js';
@@ -34,6 +37,10 @@ CREATE TABLE IF NOT EXISTS witness_sizes (witness TEXT PRIMARY KEY, size INTEGER
 CREATE TABLE IF NOT EXISTS witness_events (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, witness TEXT NOT NULL, size INTEGER NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS calls (call_id TEXT PRIMARY KEY, attestation_idx INTEGER NOT NULL, receipt_idx INTEGER,
   server TEXT, tool TEXT, status TEXT, reason TEXT, started TEXT, completed TEXT);
+CREATE TABLE IF NOT EXISTS sessions (session_id TEXT PRIMARY KEY, start_idx INTEGER NOT NULL, agent_key TEXT NOT NULL, task TEXT NOT NULL, delegator TEXT NOT NULL,
+  policy_digest TEXT, created TEXT NOT NULL, action_count INTEGER NOT NULL, last_digest TEXT NOT NULL, last_action_idx INTEGER, seal_idx INTEGER, seal_digest TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS session_entries (session_id TEXT NOT NULL, idx INTEGER NOT NULL, kind TEXT NOT NULL, seq INTEGER, digest TEXT NOT NULL,
+  PRIMARY KEY (session_id, idx)) WITHOUT ROWID;
 `;
 
 /** A row of the `calls` index. */

@@ -53,16 +53,24 @@ function checkInclusion(b: Bundle, cp: OpenedCheckpoint, findings: Finding[]): v
  * `ERR_JSON_*`) finding.
  */
 export async function verifyBundle(text: string, policy: TrustPolicy, keys: KeyResolver, o: BundleVerifyOptions = {}): Promise<BundleReport> {
-  const findings: Finding[] = [];
   let b: Bundle;
   try {
     b = parseBundle(text);
   } catch (e) {
-    findings.push(error(isAttestError(e) ? e.code : 'ERR_BUNDLE_MALFORMED', `bundle rejected: ${(e as Error).message}`));
-    return rejectedBundle(findings);
+    return rejectedBundle([error(isAttestError(e) ? e.code : 'ERR_BUNDLE_MALFORMED', `bundle rejected: ${(e as Error).message}`)]);
   }
+  return (await verifyParsedBundle(b, policy, keys, o)).report;
+}
+
+/**
+ * Verify a parsed bundle (also the bundle inside a session receipt). Returns the report and
+ * the record checker, whose session statements and call records the caller may check
+ * further; `checker` is null when the checkpoint did not open (no entry was checked).
+ */
+export async function verifyParsedBundle(b: Bundle, policy: TrustPolicy, keys: KeyResolver, o: BundleVerifyOptions = {}): Promise<{ report: BundleReport; checker: RecordChecker | null }> {
+  const findings: Finding[] = [];
   const cp = await openAnchor(b.checkpoint, policy, findings);
-  if (!cp) return { ...rejectedBundle(findings), entries: b.entries.length };
+  if (!cp) return { report: { ...rejectedBundle(findings), entries: b.entries.length }, checker: null };
   checkInclusion(b, cp, findings);
   const checker = new RecordChecker(policy, keys, findings, true);
   for (const e of b.entries) {
@@ -72,11 +80,12 @@ export async function verifyBundle(text: string, policy: TrustPolicy, keys: KeyR
   const inFlight = checker.finish();
   checkBundleAgainstKnown(o.known ?? [], cp, b.consistency, findings);
   const { tally } = checker;
-  return {
+  const report: BundleReport = {
     ok: !findings.some((f) => f.severity === 'error'),
     checkpoint: { origin: cp.origin, size: cp.size.toString(), rootHash: toBase64(cp.rootHash) },
     witnesses: cp.cosigners.map((c) => ({ name: c.name, timestamp: c.timestamp.toString() })),
     entries: b.entries.length, calls: checker.calls.size, receipts: tally.receipts, unanswered: tally.unanswered, inFlight,
     refused: tally.refused, unattested: tally.unattested, findings,
   };
+  return { report, checker };
 }

@@ -9,7 +9,8 @@ import type { Check } from '../envelope/report.js';
 /** One finding. `index` is a decimal string (log indices are uint64). */
 export interface Finding {
   severity: 'error' | 'notice';
-  code: ErrorCode | 'NOTE_UNANSWERED' | 'NOTE_IN_FLIGHT' | 'NOTE_SELF_TRUST' | 'NOTE_RESPONSE_RECEIPT' | 'NOTE_OUTSIDE_BUNDLE' | 'NOTE_WITNESS';
+  code: ErrorCode | 'NOTE_UNANSWERED' | 'NOTE_IN_FLIGHT' | 'NOTE_SELF_TRUST' | 'NOTE_RESPONSE_RECEIPT' | 'NOTE_OUTSIDE_BUNDLE' | 'NOTE_WITNESS'
+    | 'NOTE_POLICY_UNCHECKED' | 'NOTE_UNLOGGED' | 'NOTE_SESSION_OPEN' | 'NOTE_PARTY_UNCHECKED' | 'NOTE_DECLARED';
   message: string;
   index?: string;
   expected?: unknown;

@@ -20,3 +20,8 @@ export { openAnchor, checkCosignatures, type Cosigner, type OpenedCheckpoint } f
 export type { KnownCheckpoint } from './split-view.js';
 export { cosignatureVerifier } from '../log/cosignature.js';
 export { parseTlogProof, type TlogProof } from '../log/tlog-proof.js';
+export { verifySessionReceipt, type SessionReceiptReport, type SessionReceiptOptions, type SessionDimensions, type PartyDimension } from './session-receipt.js';
+export { checkSession, type SessionEntry, type SessionResult, type PartyResult, type DimensionStatus } from './session.js';
+export { parseSessionReceipt, formatSessionReceipt, isSessionReceipt, SESSION_RECEIPT_FORMAT, type SessionReceipt } from '../bundle/session-receipt.js';
+export { parseStatement, statementDigest, sessionGenesis, actionsDigest, policyDocDigest, type Statement } from '../receipt/session.js';
+export type { TrustedParty, PartyRole } from './policy.js';

@@ -3,7 +3,8 @@
  * attestation and receipt signature verifies under the trust policy; every receipt's back
  * link holds; every attestation has a receipt (or is reported unanswered / in flight); the
  * Merkle tree matches the latest checkpoint, which a trusted log key signed; every earlier
- * checkpoint is consistent with it. Pure: no I/O, no clock.
+ * checkpoint is consistent with it; every receipt session's statements are signed by its
+ * agent, chained and, when sealed, complete (verify/session.ts). Pure: no I/O, no clock.
  * @see RFC 9162 §2.1; c2sp.org/tlog-checkpoint; docs/log-format.md
  */
 import { leafHash } from '../log/hash.js';
@@ -12,6 +13,7 @@ import { MemoryTree } from '../log/memory-tree.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import { error, type Finding, type VerifySummary } from './findings.js';
 import { RecordChecker } from './records.js';
+import { checkSession } from './session.js';
 import { checkLogAgainstKnown, type KnownCheckpoint } from './split-view.js';
 import { verifyCheckpoints } from './checkpoints.js';
 import { toBase64 } from '../bytes/index.js';
@@ -45,6 +47,10 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
   }
   findings.push(...orderFindings(claimed));
   const inFlight = checker.finish();
+  for (const [id, list] of checker.sessions) {
+    const r = await checkSession(id, list, policy, keys, { calls: checker.lookupCall, context: 'log' });
+    findings.push(...r.findings.agentSignature, ...r.findings.seal, ...r.findings.parties);
+  }
   const cp = await verifyCheckpoints(input.checkpoints, policy, tree.size, (size) => rootAt(size, tree.read), findings);
   if (cp) checkLogAgainstKnown(input.known ?? [], cp.origin, tree.size, (size) => rootAt(size, tree.read), findings);
   const { tally } = checker;

@@ -7,16 +7,21 @@
  *  "issuers":[{"iss":"issuer://…","alg":"ES256","keyId":"<RFC 7638 thumbprint>","publicKeyJwk":{…}}],
  *  "logs":[{"origin":"mcp-attest.local/…","vkey":"<C2SP vkey>"}],
  *  "witnesses":[{"name":"witness.example/w1","vkey":"<C2SP cosignature/v1 vkey>"}], "quorum":1,
+ *  "parties":[{"id":"approver:alice","roles":["approver"],"alg":"EdDSA","keyId":"<RFC 7638 thumbprint>","publicKeyJwk":{…}}],
  *  "acceptedAlgorithms":["ES256","EdDSA","RS256","HS256"], "clockSkewSeconds":30}
  * ```
  * HS256 issuers have no public key: their secret is supplied to the verifier separately.
  * `quorum` is how many distinct listed witnesses must have cosigned the checkpoint a
- * verification rests on (k of n; 0 = the log's signature alone).
+ * verification rests on (k of n; 0 = the log's signature alone). `parties` are the approvers
+ * and counterparties of receipt sessions (docs/session.md): a party's approval or
+ * confirmation counts only when signed by a key listed here for that role; `keyId` must be
+ * the key's RFC 7638 thumbprint, and a party key is never HS256 (a shared secret proves
+ * nothing to a third party).
  */
 import { AttestError } from '../errors.js';
 import { parseJson } from '../jcs/index.js';
 import { isAlgName, type AlgName } from '../keys/algorithms.js';
-import { importPublicJwk, type PublicJwk } from '../keys/material.js';
+import { importPublicJwk, jwkThumbprint, type PublicJwk } from '../keys/material.js';
 import { checkObject, isObject, type ObjectSchema } from '../envelope/schema.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import { toHex } from '../bytes/index.js';
@@ -30,6 +35,19 @@ export interface TrustedIssuer {
   publicKeyJwk?: PublicJwk;
 }
 
+/** Roles a party can hold in receipt sessions. */
+export const PARTY_ROLES = ['approver', 'counterparty'] as const;
+export type PartyRole = (typeof PARTY_ROLES)[number];
+
+/** A trusted approver or counterparty key. */
+export interface TrustedParty {
+  id: string;
+  roles: PartyRole[];
+  alg: Exclude<AlgName, 'HS256'>;
+  keyId: string;
+  publicKeyJwk: PublicJwk;
+}
+
 /** The parsed trust policy. */
 export interface TrustPolicy {
   version: 1;
@@ -37,17 +55,40 @@ export interface TrustPolicy {
   logs: Array<{ origin: string; vkey: string }>;
   witnesses: Array<{ name: string; vkey: string }>;
   quorum: number;
+  /** Approvers and counterparties of receipt sessions (empty when none). */
+  parties: TrustedParty[];
   acceptedAlgorithms: AlgName[];
   clockSkewSeconds: number;
 }
 
 const TOP: ObjectSchema = {
   version: ['integer', true], issuers: ['array', true], logs: ['array', true], witnesses: ['array', false],
-  quorum: ['integer', false], acceptedAlgorithms: ['array', false], clockSkewSeconds: ['integer', false],
+  quorum: ['integer', false], parties: ['array', false], acceptedAlgorithms: ['array', false], clockSkewSeconds: ['integer', false],
 };
 const ISSUER: ObjectSchema = { iss: ['nonempty', true], alg: ['string', true], keyId: ['nonempty', true], publicKeyJwk: ['object', false] };
 const LOG: ObjectSchema = { origin: ['nonempty', true], vkey: ['nonempty', true] };
 const WITNESS: ObjectSchema = { name: ['nonempty', true], vkey: ['nonempty', true] };
+const PARTY: ObjectSchema = { id: ['nonempty', true], roles: ['array', true], alg: ['string', true], keyId: ['nonempty', true], publicKeyJwk: ['object', true] };
+
+/** Parties: known roles, a public-key algorithm, `keyId` the thumbprint of the key, no (id, keyId) twice. */
+function checkParties(top: Record<string, unknown>, problems: string[]): void {
+  const seen = new Set<string>();
+  (Array.isArray(top['parties']) ? top['parties'] : []).forEach((x, i) => {
+    const o = checkObject(x, PARTY, `.parties[${i}]`, problems);
+    if (!o) return;
+    const roles = o['roles'];
+    if (!Array.isArray(roles) || roles.length === 0 || !roles.every((r) => (PARTY_ROLES as readonly unknown[]).includes(r))) problems.push(`.parties[${i}].roles: one or more of ${PARTY_ROLES.join(', ')}`);
+    if (!isAlgName(o['alg']) || o['alg'] === 'HS256') problems.push(`.parties[${i}].alg: a public-key algorithm`);
+    try {
+      if (isObject(o['publicKeyJwk']) && jwkThumbprint(o['publicKeyJwk'] as unknown as PublicJwk) !== o['keyId']) problems.push(`.parties[${i}].keyId: not the thumbprint of publicKeyJwk`);
+    } catch {
+      problems.push(`.parties[${i}].publicKeyJwk: not a public key`);
+    }
+    const id = `${String(o['id'])}\n${String(o['keyId'])}`;
+    if (seen.has(id)) problems.push(`.parties[${i}]: listed twice`);
+    seen.add(id);
+  });
+}
 
 /**
  * Witnesses: each `vkey` a cosignature/v1 (0x04) verifier key whose name is `name`; no name
@@ -101,6 +142,7 @@ export function parseTrustPolicy(text: string): TrustPolicy {
     (Array.isArray(top['witnesses']) ? top['witnesses'] : []).forEach((x, i) => checkObject(x, WITNESS, `.witnesses[${i}]`, problems));
     for (const a of Array.isArray(top['acceptedAlgorithms']) ? top['acceptedAlgorithms'] : []) if (!isAlgName(a)) problems.push(`.acceptedAlgorithms: unsupported ${String(a)}`);
     checkWitnesses(top, problems);
+    checkParties(top, problems);
   }
   if (problems.length > 0) throw new AttestError('ERR_POLICY_INVALID', problems.join('; '), { found: problems });
   const p = top as Record<string, unknown>;
@@ -110,6 +152,7 @@ export function parseTrustPolicy(text: string): TrustPolicy {
     logs: p['logs'] as TrustPolicy['logs'],
     witnesses: (p['witnesses'] ?? []) as TrustPolicy['witnesses'],
     quorum: (p['quorum'] ?? 0) as number,
+    parties: (p['parties'] ?? []) as TrustedParty[],
     acceptedAlgorithms: (p['acceptedAlgorithms'] ?? ['ES256', 'EdDSA', 'RS256', 'HS256']) as AlgName[],
     clockSkewSeconds: (p['clockSkewSeconds'] ?? 30) as number,
   };

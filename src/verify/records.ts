@@ -6,8 +6,10 @@
  * feeds entries in index order and reads the tally and findings at the end.
  * @see docs/log-format.md (records); SEP-2787 "Verification Rules"
  */
-import { decodeRecord, ATTESTATION_RECORD, DECISION_RECORD, RECEIPT_RECORD, type DecisionRecord, type ReceiptRecord, type ResponseReceiptRecord, type LogRecord } from '../records/record.js';
-import type { JsonValue } from '../jcs/index.js';
+import { decodeRecord, ATTESTATION_RECORD, DECISION_RECORD, RECEIPT_RECORD, SESSION_RECORD, type DecisionRecord, type ReceiptRecord, type ResponseReceiptRecord, type LogRecord } from '../records/record.js';
+import { canonicalBytes, type JsonValue } from '../jcs/index.js';
+import { sha256Tagged } from '../bytes/digest.js';
+import type { CallLookup, SessionEntry } from './session.js';
 import { verifyAttestation } from '../attestation/verify.js';
 import { verifyReceipt } from '../receipt/verify.js';
 import { UNANSWERED_REASONS, type OutcomeReason } from '../receipt/schema.js';
@@ -29,6 +31,12 @@ export interface Tally { receipts: number; unanswered: number; refused: number; 
 export class RecordChecker {
   readonly calls = new Map<string, Pending>();
   readonly tally: Tally = { receipts: 0, unanswered: 0, refused: 0, unattested: 0 };
+  /** Session statements by session id, in the order checked. */
+  readonly sessions = new Map<string, SessionEntry[]>();
+  /** Attestation and receipt records by log index: what a session action's captured call is checked against. */
+  private readonly callRecords = new Map<string, ReturnType<CallLookup>>();
+  /** Looks up a checked attestation or receipt record by log index (decimal). */
+  readonly lookupCall: CallLookup = (index) => this.callRecords.get(index) ?? null;
 
   constructor(private readonly policy: TrustPolicy, private readonly keys: KeyResolver, private readonly findings: Finding[], private readonly partial = false) {}
 
@@ -46,6 +54,15 @@ export class RecordChecker {
       return position;
     }
     const { policy, keys, findings, calls, tally } = this;
+    if (record.type === SESSION_RECORD) {
+      // Checked as a whole per session (verify/session.ts) once every entry is read.
+      const list = this.sessions.get(record.sessionId) ?? [];
+      if (list.length === 0) this.sessions.set(record.sessionId, list);
+      list.push({ index: position, statement: record.statement });
+      return BigInt(record.index);
+    }
+    if (record.type === ATTESTATION_RECORD) this.callRecords.set(position.toString(), { kind: 'attestation', digest: sha256Tagged(canonicalBytes(record.attestation)), tool: record.tool });
+    if (record.type === RECEIPT_RECORD) this.callRecords.set(position.toString(), { kind: 'receipt', digest: sha256Tagged(canonicalBytes(record.receipt)), tool: null });
     if (record.type === ATTESTATION_RECORD || record.type === DECISION_RECORD) {
       const attestation = record.type === DECISION_RECORD ? decisionAttestation(record, tally) : record.attestation;
       if (attestation !== null) {

@@ -1,0 +1,253 @@
+/**
+ * Receipt sessions in the log (docs/session.md). Every statement (start, action, approval,
+ * confirmation, seal) is one `mcp-attest/session@1` log entry, appended durably like every
+ * other record; the session's state (`sessions`, `session_entries` in log.db) is derived
+ * from those entries in the same transaction, so a session survives restarts and two
+ * processes (the MCP server and a proxy capturing calls) can append to one session without
+ * forking its chain: an action's `seq` and `prev` are read and signed inside the append.
+ * Evidence payloads go to the evidence store; the log holds their digest.
+ */
+import { randomBytes } from 'node:crypto';
+import { toBase64Url } from '../bytes/index.js';
+import { AttestError } from '../errors.js';
+import { nowSeconds } from '../envelope/time.js';
+import type { Signer } from '../envelope/sign.js';
+import { canonicalBytes } from '../jcs/index.js';
+import { sha256Tagged } from '../bytes/digest.js';
+import { encodeRecord, decodeRecord, SESSION_RECORD, type SessionRecord } from '../records/record.js';
+import { signStatementSync, type StatementBody } from '../receipt/session-build.js';
+import {
+  actionsDigest, parseStatement, sessionGenesis, statementDigest, SESSION_ID,
+  type CallRef, type PartyStatement, type Statement, type Target,
+} from '../receipt/session.js';
+import type { LogDb } from './log-db.js';
+import type { EvidenceStore } from './evidence.js';
+
+/** A row of the `sessions` table. */
+export interface SessionRow {
+  session_id: string;
+  start_idx: number;
+  agent_key: string;
+  task: string;
+  delegator: string;
+  policy_digest: string | null;
+  created: string;
+  action_count: number;
+  last_digest: string;
+  last_action_idx: number | null;
+  seal_idx: number | null;
+  seal_digest: string | null;
+}
+
+/** One logged statement of a session: log index, kind, action number (actions), digest. */
+export interface SessionEntryRow { idx: number; kind: string; seq: number | null; digest: string }
+
+/** What an append returns: the entry's log index, the statement and its digest. */
+export interface Appended { index: bigint; statement: Statement; digest: string }
+
+/** A new session id: `ses_` + base64url of 16 random bytes. */
+export function newSessionId(): string {
+  return `ses_${toBase64Url(new Uint8Array(randomBytes(16)))}`;
+}
+
+/** Throws `ERR_SESSION_UNKNOWN` for a string that is not a session id. */
+export function checkSessionId(id: unknown): string {
+  if (typeof id !== 'string' || !SESSION_ID.test(id)) throw new AttestError('ERR_SESSION_UNKNOWN', 'not a session id (ses_ and 22 base64url characters)', { found: typeof id === 'string' ? id.slice(0, 64) : typeof id });
+  return id;
+}
+
+/** The sessions of one data directory's log, written with the agent's (issuer) key. */
+export class SessionStore {
+  constructor(private readonly db: LogDb, private readonly signer: Signer, private readonly evidence: EvidenceStore | null, private readonly now: () => number = nowSeconds) {}
+
+  private get sql() {
+    return this.db.db;
+  }
+
+  /** The session's row. Throws `ERR_SESSION_UNKNOWN`. */
+  row(sessionId: string): SessionRow {
+    const r = this.sql.prepare('SELECT * FROM sessions WHERE session_id = ?').get(checkSessionId(sessionId)) as SessionRow | undefined;
+    if (!r) throw new AttestError('ERR_SESSION_UNKNOWN', `no session ${sessionId} in this log`, { found: sessionId });
+    return r;
+  }
+
+  /** All sessions, oldest first. */
+  list(): SessionRow[] {
+    return this.sql.prepare('SELECT * FROM sessions ORDER BY start_idx').all() as SessionRow[];
+  }
+
+  /** The logged statements of a session, in log order. */
+  entries(sessionId: string): SessionEntryRow[] {
+    return this.sql.prepare('SELECT idx, kind, seq, digest FROM session_entries WHERE session_id = ? ORDER BY idx').all(this.row(sessionId).session_id) as SessionEntryRow[];
+  }
+
+  /** The statements of a session, in log order, each with its log index. */
+  statements(sessionId: string): Array<{ index: bigint; statement: Statement }> {
+    return this.entries(sessionId).map((e) => ({ index: BigInt(e.idx), statement: (decodeRecord(this.db.entry(BigInt(e.idx))!) as SessionRecord).statement }));
+  }
+
+  /**
+   * Every log index a receipt of the session carries: its statements and, for each captured
+   * call, the call's attestation and receipt records. Ascending, unique.
+   */
+  entryIndexes(sessionId: string): bigint[] {
+    const out = new Set<bigint>();
+    for (const { index, statement } of this.statements(sessionId)) {
+      out.add(index);
+      if (statement.kind === 'action' && statement.call) {
+        out.add(BigInt(statement.call.attestationIndex));
+        out.add(BigInt(statement.call.receiptIndex));
+      }
+    }
+    return [...out].sort((a, b) => (a < b ? -1 : 1));
+  }
+
+  /** Append one statement built (and signed) inside the append transaction; `after` updates the derived tables. */
+  private append(sessionId: string, build: () => Statement, after: (index: number, s: Statement, digest: string) => void): Appended {
+    let statement: Statement | null = null;
+    let digest = '';
+    const index = this.db.append((i) => {
+      statement = build();
+      digest = statementDigest(statement);
+      return encodeRecord({ type: SESSION_RECORD, index: i.toString(), sessionId, statement });
+    }, (i) => {
+      const s = statement!;
+      this.sql.prepare('INSERT INTO session_entries (session_id, idx, kind, seq, digest) VALUES (?, ?, ?, ?, ?)').run(sessionId, i, s.kind, s.kind === 'action' ? s.seq : null, digest);
+      after(Number(i), s, digest);
+    });
+    return { index, statement: statement!, digest };
+  }
+
+  private sign(sessionId: string, body: StatementBody): Statement {
+    return signStatementSync(this.signer, sessionId, this.now(), body);
+  }
+
+  /** Start a session. `policyDigest` binds it to a policy document (`sha256:<hex>` of its bytes). */
+  start(p: { task: string; delegator: string; policyDigest?: string }): Appended & { sessionId: string } {
+    const sessionId = newSessionId();
+    const genesis = sessionGenesis(sessionId);
+    const body = { kind: 'start', task: p.task, delegator: p.delegator, genesis, ...(p.policyDigest ? { policyDigest: p.policyDigest } : {}) } as StatementBody;
+    const a = this.append(sessionId, () => this.sign(sessionId, body), (i, s) => {
+      this.sql.prepare(`INSERT INTO sessions (session_id, start_idx, agent_key, task, delegator, policy_digest, created, action_count, last_digest)
+        VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)`).run(sessionId, i, this.signer.keyId, p.task, p.delegator, p.policyDigest ?? null, s.iat, genesis);
+    });
+    return { ...a, sessionId };
+  }
+
+  /** The open session's row (inside a transaction). Throws `ERR_SESSION_UNKNOWN`, `ERR_SESSION_SEALED`, or `ERR_SESSION_SIGNER` when another key started it. */
+  private open(sessionId: string): SessionRow {
+    const row = this.row(sessionId);
+    if (row.seal_idx !== null) throw new AttestError('ERR_SESSION_SEALED', `session ${sessionId} is sealed: nothing can be added (approvals and confirmations are attached)`);
+    if (row.agent_key !== this.signer.keyId) throw new AttestError('ERR_SESSION_SIGNER', `session ${sessionId} was started by another key`, { expected: row.agent_key, found: this.signer.keyId });
+    return row;
+  }
+
+  /**
+   * Record action number n+1 of an open session, chained to action n. `evidence` (any JSON)
+   * is kept in the evidence store and committed by digest; `call` names a captured tool call.
+   * Throws `ERR_SESSION_UNKNOWN`, `ERR_SESSION_SEALED`, `ERR_SESSION_MALFORMED` (too long),
+   * `ERR_ENTRY_TOO_LARGE`.
+   */
+  action(sessionId: string, p: { name: string; summary?: string; evidence?: unknown; call?: CallRef }): Appended & { seq: number } {
+    const evidence = p.evidence === undefined ? undefined : sha256Tagged(canonicalBytes(p.evidence));
+    if (p.evidence !== undefined) this.evidence?.put(p.evidence);
+    let seq = 0;
+    const a = this.append(sessionId, () => {
+      const row = this.open(sessionId);
+      seq = row.action_count + 1;
+      return this.sign(sessionId, {
+        kind: 'action', seq, prev: row.last_digest, name: p.name,
+        ...(p.summary !== undefined ? { summary: p.summary } : {}), ...(evidence ? { evidence } : {}), ...(p.call ? { call: p.call } : {}),
+      } as StatementBody);
+    }, (i, _s, digest) => {
+      this.sql.prepare('UPDATE sessions SET action_count = ?, last_digest = ?, last_action_idx = ? WHERE session_id = ?').run(seq, digest, i, sessionId);
+    });
+    return { ...a, seq };
+  }
+
+  /**
+   * Seal the session: a statement over the action count, the ordered action digests, the
+   * start, the first and last log index and the policy digest. Idempotent: sealing a sealed
+   * session returns the existing seal (`already: true`). Throws `ERR_SESSION_EMPTY` for a
+   * session without actions, `ERR_SESSION_UNKNOWN`.
+   */
+  seal(sessionId: string): Appended & { already: boolean } {
+    const row = this.row(sessionId);
+    if (row.seal_idx !== null) {
+      const index = BigInt(row.seal_idx);
+      return { index, statement: (decodeRecord(this.db.entry(index)!) as SessionRecord).statement, digest: row.seal_digest!, already: true };
+    }
+    const a = this.append(sessionId, () => {
+      const r = this.open(sessionId);
+      if (r.action_count === 0) throw new AttestError('ERR_SESSION_EMPTY', `session ${sessionId} has no action: an empty session cannot be sealed`);
+      const rows = this.entries(sessionId);
+      const actions = rows.filter((e) => e.kind === 'action').map((e) => e.digest);
+      return this.sign(sessionId, {
+        kind: 'seal', actionCount: r.action_count, actionsDigest: actionsDigest(actions), startDigest: rows.find((e) => e.kind === 'start')!.digest,
+        firstIndex: String(r.start_idx), lastIndex: String(r.last_action_idx), ...(r.policy_digest ? { policyDigest: r.policy_digest } : {}),
+      } as StatementBody);
+    }, (i, _s, digest) => {
+      this.sql.prepare('UPDATE sessions SET seal_idx = ?, seal_digest = ? WHERE session_id = ?').run(i, digest, sessionId);
+    });
+    return { ...a, already: false };
+  }
+
+  /** Throws `ERR_APPROVAL_TARGET` unless `target` is an action of the session (that digest at that position) or its seal. */
+  private checkTarget(sessionId: string, target: Target): void {
+    if ('sealDigest' in target) {
+      const row = this.row(sessionId);
+      if (row.seal_digest !== target.sealDigest) throw new AttestError('ERR_APPROVAL_TARGET', 'the target is not the seal of this session', { expected: row.seal_digest, found: target.sealDigest });
+      return;
+    }
+    const hit = this.sql.prepare("SELECT digest FROM session_entries WHERE session_id = ? AND kind = 'action' AND seq = ?").get(sessionId, target.seq) as { digest: string } | undefined;
+    if (hit?.digest !== target.actionDigest) throw new AttestError('ERR_APPROVAL_TARGET', `the target digest is not action ${target.seq} of this session`, { expected: hit?.digest ?? null, found: target.actionDigest });
+  }
+
+  /**
+   * Log an approval or confirmation a party signed with their own key (`mcp-attest approve`
+   * or `countersign`). `phase` `open` records it on an open session, `sealed` attaches it to
+   * a sealed one (deferred). The signature is checked by verifiers, under their trust policy;
+   * here the statement must parse, belong to the session, target one of its actions (or its
+   * seal) by digest, and not be signed with the agent's key. Logging the same statement twice
+   * returns the first entry. Throws `ERR_SESSION_MALFORMED`, `ERR_SESSION_SEALED`,
+   * `ERR_SESSION_UNSEALED`, `ERR_APPROVAL_TARGET`, `ERR_APPROVER_IS_AGENT`, `ERR_SESSION_SIGNER`.
+   */
+  attach(sessionId: string, value: unknown, phase: 'open' | 'sealed'): Appended & { already: boolean } {
+    const s = parseStatement(value);
+    if (s.kind !== 'approval' && s.kind !== 'confirmation') throw new AttestError('ERR_SESSION_MALFORMED', `a ${s.kind} statement cannot be attached: only approvals and confirmations`);
+    if (s.sessionId !== sessionId) throw new AttestError('ERR_SESSION_SIGNER', 'the statement belongs to another session', { expected: sessionId, found: s.sessionId });
+    if (s.declared) throw new AttestError('ERR_SESSION_MALFORMED', 'a declared statement is the agent\'s own: record it with the declare form');
+    if (s.signer.keyId === this.row(sessionId).agent_key) throw new AttestError('ERR_APPROVER_IS_AGENT', 'signed with the agent\'s own key: an approver or counterparty signs with their own', { found: s.signer.keyId });
+    const digest = statementDigest(s);
+    const had = this.sql.prepare('SELECT idx FROM session_entries WHERE session_id = ? AND digest = ?').get(sessionId, digest) as { idx: number } | undefined;
+    if (had) return { index: BigInt(had.idx), statement: s, digest, already: true };
+    const a = this.append(sessionId, () => {
+      const row = this.row(sessionId);
+      if (phase === 'open' && row.seal_idx !== null) throw new AttestError('ERR_SESSION_SEALED', `session ${sessionId} is sealed: attach the ${s.kind} instead`);
+      if (phase === 'sealed' && row.seal_idx === null) throw new AttestError('ERR_SESSION_UNSEALED', `session ${sessionId} is not sealed yet: record the ${s.kind} instead`);
+      this.checkTarget(sessionId, s.target);
+      return s;
+    }, () => undefined);
+    return { ...a, already: false };
+  }
+
+  /**
+   * Log the agent's own record that a party approved or confirmed (`declared: true`): no
+   * party key is involved, and verifiers report it as declared, never as the party's
+   * signature. Same phases and errors as {@link attach}.
+   */
+  declare(sessionId: string, p: { kind: 'approval' | 'confirmation'; party: string; target: Target; decision: string; note?: string }, phase: 'open' | 'sealed'): Appended {
+    return this.append(sessionId, () => {
+      const row = this.row(sessionId);
+      if (phase === 'open' && row.seal_idx !== null) throw new AttestError('ERR_SESSION_SEALED', `session ${sessionId} is sealed: attach the ${p.kind} instead`);
+      if (phase === 'sealed' && row.seal_idx === null) throw new AttestError('ERR_SESSION_UNSEALED', `session ${sessionId} is not sealed yet: record the ${p.kind} instead`);
+      this.checkTarget(sessionId, p.target);
+      return this.sign(sessionId, { kind: p.kind, party: p.party, declared: true, target: p.target, decision: p.decision, ...(p.note !== undefined ? { note: p.note } : {}) } as StatementBody);
+    }, () => undefined);
+  }
+}
+
+/** The party statements of a session (for listing approvals and confirmations). */
+export function partyStatements(list: Array<{ index: bigint; statement: Statement }>): Array<{ index: bigint; statement: PartyStatement }> {
+  return list.filter((e): e is { index: bigint; statement: PartyStatement } => e.statement.kind === 'approval' || e.statement.kind === 'confirmation');
+}
