@@ -24,12 +24,15 @@ import { fromBase64 } from '../bytes/index.js';
 import { keySource, policyKeySource, type KeyOptions, type KeySource } from './keysource.js';
 import { AttestError, isAttestError } from '../errors.js';
 import { MAX_BUNDLE_BYTES } from '../bundle/format.js';
+import { verifySessionReceipt, type SessionReceiptReport } from '../verify/session-receipt.js';
+import { policyDocDigest } from '../receipt/session.js';
+import { printSession } from './session-report.js';
 import { trustPolicyOf } from './cmd-keys.js';
 import { CliExit, EXIT_FAILED, EXIT_OK, EXIT_USAGE, out, outJson, jsonReplacer } from './output.js';
 
 interface Loaded { input: LogInput; count: number; findings: Finding[]; home: string | null; close(): void }
-type VerifyOptions = KeyOptions & { home?: string; json?: boolean; checkpoint?: string; state?: string };
-type Report = (LogReport | BundleReport) & { kind: 'log' | 'bundle' };
+type VerifyOptions = KeyOptions & { home?: string; json?: boolean; checkpoint?: string; state?: string; policyDoc?: string };
+type Report = (LogReport | BundleReport | SessionReceiptReport) & { kind: 'log' | 'bundle' | 'session' };
 
 /** True when `path` is a regular file starting with `{` (after whitespace): a bundle, not a log.db. */
 function isBundleFile(path: string): boolean {
@@ -59,10 +62,11 @@ function load(path: string): Loaded {
 
 function printReport(path: string, r: Report): void {
   out(`${r.ok ? 'VERIFIED' : 'FAILED'}  ${r.kind} ${path}`);
-  const head = r.kind === 'bundle' ? `entries ${(r as BundleReport).entries}` : `entries ${(r as LogReport).size}`;
+  const head = r.kind === 'log' ? `entries ${(r as LogReport).size}` : `entries ${(r as BundleReport).entries}`;
   const witnessed = r.witnesses.length > 0 ? `, cosigned by ${r.witnesses.map((w) => w.name).join(', ')}` : '';
   out(`  ${head}, checkpoint ${r.checkpoint ? `${r.checkpoint.origin} @ ${r.checkpoint.size}` : 'none'}${witnessed}`);
   out(`  calls ${r.calls}, receipts ${r.receipts}, unanswered ${r.unanswered}, in flight ${r.inFlight}${r.refused + r.unattested > 0 ? `; refused ${r.refused}, unattested ${r.unattested}` : ''}`);
+  if (r.kind === 'session') printSession(r as SessionReceiptReport);
   for (const f of r.findings) {
     let line = `  ${f.severity === 'error' ? 'FAIL' : 'note'}  ${f.code}${f.index !== undefined ? ` [entry ${f.index}]` : ''}  ${f.message}`;
     if (f.expected !== undefined) line += `\n        expected: ${JSON.stringify(f.expected, jsonReplacer)}`;
@@ -129,6 +133,9 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
   }
 }
 
+/** A session receipt starts with its format member (as `receipt export` writes it). */
+const SESSION_HEAD = /^\s*\{\s*"format"\s*:\s*"mcp-attest\/session-receipt@1"/;
+
 async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierState | null): Promise<{ report: Report; note: string | null }> {
   const ks = await trustFor(null, o, []);
   const known = await knownCheckpoints(o, ks.policy!, state);
@@ -140,7 +147,11 @@ async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierS
     const code = isAttestError(e) ? e.code : 'ERR_ENCODING_INVALID';
     return { report: { kind: 'bundle', ...rejectedBundle([{ severity: 'error', code, message: `bundle rejected: ${(e as Error).message}` }]) }, note: null };
   }
-  const report: Report = { kind: 'bundle', ...(await verifyBundle(text, ks.policy!, ks.keys, { known })) };
+  const session = SESSION_HEAD.test(text.slice(0, 256));
+  const policyDoc = o.policyDoc === undefined ? undefined : policyDocDigest(new Uint8Array(readFileSync(o.policyDoc)));
+  const report: Report = session
+    ? { kind: 'session', ...(await verifySessionReceipt(text, ks.policy!, ks.keys, { known, ...(policyDoc ? { policyDocDigest: policyDoc } : {}) })) }
+    : { kind: 'bundle', ...(await verifyBundle(text, ks.policy!, ks.keys, { known })) };
   const note = report.ok ? (JSON.parse(text) as { checkpoint: string }).checkpoint : null;
   return { report, note };
 }
@@ -163,12 +174,13 @@ async function verifyCommand(pathArg: string | undefined, o: VerifyOptions): Pro
 /** Register `verify`. */
 export function registerVerifyCommand(program: Command): void {
   program.command('verify [path]')
-    .description('verify offline: a data directory, a log.db, an exported tiles directory, or a receipt bundle file')
+    .description('verify offline: a data directory, a log.db, an exported tiles directory, a receipt bundle or a session receipt file')
     .option('--home <dir>', 'data directory (when no path is given)')
     .option('--trust <file>', 'trust policy (JSON, from "mcp-attest trust export")')
     .option('--secret <file>', 'HS256 shared secret for HS256 issuers')
     .option('--checkpoint <file>', 'a checkpoint accepted earlier: the log or bundle must be consistent with it')
     .option('--state <dir>', 'remember accepted checkpoints here; later runs must be consistent with them')
+    .option('--policy-doc <file>', 'a session receipt: the policy document the session must be bound to')
     .option('--json', 'print the report as JSON')
     .action(verifyCommand);
 }

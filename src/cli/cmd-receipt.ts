@@ -1,0 +1,97 @@
+/**
+ * `mcp-attest receipt list | export | attach` (docs/session.md): the agent side of receipt
+ * sessions from the command line. `export SESSION --out FILE` writes the session receipt that
+ * travels between parties; `attach SESSION FILE...` logs the approvals and confirmations
+ * parties appended to their copies (deferred: after sealing; logged, so the next export
+ * carries them with inclusion proofs).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { AttestError } from '../errors.js';
+import { parseJson } from '../jcs/index.js';
+import { resolveHome } from '../store/home.js';
+import { SessionHome } from '../store/session-export.js';
+import { isSessionReceipt, parseSessionReceipt } from '../bundle/session-receipt.js';
+import { parseDecimal } from '../log/u64.js';
+import { parseNote } from '../log/note.js';
+import { CliExit, EXIT_USAGE, collect, err, out, outJson } from './output.js';
+
+async function withHome<T>(home: string | undefined, f: (h: SessionHome) => Promise<T> | T): Promise<T> {
+  const h = await SessionHome.open(resolveHome(home));
+  try {
+    return await f(h);
+  } finally {
+    await h.close();
+  }
+}
+
+interface ExportOptions { home?: string; out: string; since?: string[]; evidence?: boolean; witness?: boolean; json?: boolean }
+
+async function exportCommand(sessionId: string, o: ExportOptions): Promise<void> {
+  const since = (o.since ?? []).map((s) => {
+    const n = parseDecimal(s);
+    if (n === null) throw new CliExit(EXIT_USAGE, `--since ${s}: not a decimal tree size`);
+    return n;
+  });
+  await withHome(o.home, async (h) => {
+    const row = h.sessions.row(sessionId);
+    const { receipt, text, witnessing } = await h.exportReceipt(sessionId, { since, evidence: o.evidence === true, witness: o.witness !== false });
+    writeFileSync(o.out, text);
+    for (const w of witnessing) if (w.status !== 'cosigned' && w.status !== 'already') err(`mcp-attest: witness ${w.witness}: ${w.status} ${w.message ?? ''}`);
+    const signers = parseNote(receipt.bundle.checkpoint).signatures.map((s) => s.name);
+    const summary = {
+      out: o.out, sessionId, bytes: Buffer.byteLength(text), entries: receipt.bundle.entries.length, actions: row.action_count, sealed: row.seal_idx !== null,
+      checkpointSize: receipt.bundle.checkpoint.split('\n')[1]!, signatures: signers, evidence: receipt.evidence.length,
+    };
+    if (o.json) return outJson(summary);
+    out(`wrote ${o.out}: session ${sessionId}, ${summary.actions} actions${summary.sealed ? ', sealed' : ', NOT sealed (verification will fail until finalized)'}, ${summary.entries} entries, checkpoint at size ${summary.checkpointSize} signed by ${signers.join(', ')}`);
+  });
+}
+
+/** The approvals and confirmations in FILE: a session receipt's attachments, or one statement. */
+function attachmentsIn(file: string): unknown[] {
+  const text = readFileSync(file, 'utf8');
+  const value = parseJson(text, { maxBytes: 256 * 1024 * 1024, maxDepth: 48 });
+  return isSessionReceipt(value) ? parseSessionReceipt(text).attachments : [value];
+}
+
+async function attachCommand(sessionId: string, files: string[], o: { home?: string; json?: boolean }): Promise<void> {
+  await withHome(o.home, (h) => {
+    const phase = h.sessions.row(sessionId).seal_idx === null ? 'open' : 'sealed';
+    const results = files.flatMap(attachmentsIn).map((a) => {
+      const r = h.sessions.attach(sessionId, a, phase);
+      return { index: r.index.toString(), kind: r.statement.kind, party: 'party' in r.statement ? r.statement.party : null, digest: r.digest, already: r.already };
+    });
+    if (o.json) return outJson(results);
+    for (const r of results) out(`${r.already ? 'already logged' : 'logged'}  ${r.kind} by ${r.party} at entry ${r.index}`);
+    if (results.length === 0) throw new AttestError('ERR_USAGE', 'no approval or confirmation in the given files');
+  });
+}
+
+/** Register `receipt list`, `receipt export` and `receipt attach`. */
+export function registerReceiptCommands(program: Command): void {
+  const receipt = program.command('receipt').description('receipt sessions: list, export a session receipt, log approvals and confirmations');
+  receipt.command('list')
+    .description('list the receipt sessions of the data directory')
+    .option('--home <dir>', 'data directory')
+    .option('--json', 'print as JSON')
+    .action((o: { home?: string; json?: boolean }) => withHome(o.home, (h) => {
+      const rows = h.sessions.list().map((r) => ({ sessionId: r.session_id, task: r.task, delegator: r.delegator, actions: r.action_count, sealed: r.seal_idx !== null, started: r.created }));
+      if (o.json) return outJson(rows);
+      for (const r of rows) out(`${r.sessionId}  ${r.sealed ? 'sealed' : 'open  '}  ${String(r.actions).padStart(4)} actions  ${r.started}  ${JSON.stringify(r.task.slice(0, 60))}`);
+    }));
+  receipt.command('export <session>')
+    .description('write the session receipt (statements, captured calls, inclusion proofs, cosigned checkpoint) for offline verification')
+    .option('--home <dir>', 'data directory')
+    .requiredOption('--out <file>', 'output file')
+    .option('--since <size>', 'also prove consistency from this tree size (one the recipient holds); repeatable', collect)
+    .option('--evidence', 'disclose the actions\' evidence payloads (each checked against its commitment)')
+    .option('--no-witness', 'do not ask the configured witnesses to cosign first')
+    .option('--json', 'print the summary as JSON')
+    .action(exportCommand);
+  receipt.command('attach <session> <files...>')
+    .description('log the approvals and confirmations in FILES (receipts with attachments, or single statements) into the session')
+    .option('--home <dir>', 'data directory')
+    .option('--json', 'print as JSON')
+    .action(attachCommand);
+}
