@@ -13,6 +13,8 @@ import { registerProxyCommand } from './cmd-proxy.js';
 import { registerDemoCommand } from './cmd-demo.js';
 import { registerToolsCommands } from './cmd-tools.js';
 import { registerWitnessCommands } from './cmd-witness.js';
+import { registerReceiptCommands } from './cmd-receipt.js';
+import { registerPartyCommands } from './cmd-party.js';
 import { describeError, err, exitCodeOf, EXIT_USAGE } from './output.js';
 
 // A reader that stops early (`| head`) closes the pipe: end quietly, as Unix tools do.
@@ -37,6 +39,8 @@ registerProxyCommand(program);
 registerDemoCommand(program);
 registerToolsCommands(program);
 registerWitnessCommands(program);
+registerReceiptCommands(program);
+registerPartyCommands(program);
 
 try {
   await program.parseAsync(process.argv);
