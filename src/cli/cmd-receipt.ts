@@ -68,9 +68,11 @@ async function attachCommand(sessionId: string, files: string[], o: { home?: str
   });
 }
 
-/** Register `receipt list`, `receipt export` and `receipt attach`. */
+/** Register `receipt list`, `receipt export` and `receipt attach` (after the envelope commands). */
 export function registerReceiptCommands(program: Command): void {
-  const receipt = program.command('receipt').description('receipt sessions: list, export a session receipt, log approvals and confirmations');
+  // `receipt verify` (one execution receipt) is registered by cmd-envelopes.ts.
+  const receipt = program.commands.find((c) => c.name() === 'receipt') ?? program.command('receipt');
+  receipt.description('execution receipts and session receipts: verify one receipt; list sessions, export a session receipt, log approvals and confirmations');
   receipt.command('list')
     .description('list the receipt sessions of the data directory')
     .option('--home <dir>', 'data directory')
