@@ -78,7 +78,7 @@ function printReport(path: string, r: Report): void {
 /** Trust material: `--trust`, else (for a data directory) its own keys, with a notice. */
 async function trustFor(home: string | null, o: KeyOptions, pre: Finding[]): Promise<KeySource> {
   if (o.trust !== undefined) return keySource(o);
-  if (home === null) throw new CliExit(EXIT_USAGE, 'verifying a bundle, a log file or a tiles directory needs --trust FILE');
+  if (home === null) throw new CliExit(EXIT_USAGE, 'verifying a bundle, a session receipt, a log file or a tiles directory needs --trust FILE (keys in the file itself are never trusted)');
   pre.push(notice('NOTE_SELF_TRUST', 'no --trust given: trusting the data directory\'s own keys (an auditor passes --trust)'));
   return policyKeySource(trustPolicyOf(loadIdentity(home), loadWitnesses(home), 0), o.secret);
 }
