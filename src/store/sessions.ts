@@ -58,7 +58,13 @@ export function checkSessionId(id: unknown): string {
 
 /** The sessions of one data directory's log, written with the agent's (issuer) key. */
 export class SessionStore {
-  constructor(private readonly db: LogDb, private readonly signer: Signer, private readonly evidence: EvidenceStore | null, private readonly now: () => number = nowSeconds) {}
+  /** `signer` null: a read-only view (listing, export selection); writing throws `ERR_USAGE`. */
+  constructor(private readonly db: LogDb, private readonly signer: Signer | null, private readonly evidence: EvidenceStore | null, private readonly now: () => number = nowSeconds) {}
+
+  private get agent(): Signer {
+    if (!this.signer) throw new AttestError('ERR_USAGE', 'this session store is read-only');
+    return this.signer;
+  }
 
   private get sql() {
     return this.db.db;
@@ -119,7 +125,7 @@ export class SessionStore {
   }
 
   private sign(sessionId: string, body: StatementBody): Statement {
-    return signStatementSync(this.signer, sessionId, this.now(), body);
+    return signStatementSync(this.agent, sessionId, this.now(), body);
   }
 
   /** Start a session. `policyDigest` binds it to a policy document (`sha256:<hex>` of its bytes). */
@@ -129,7 +135,7 @@ export class SessionStore {
     const body = { kind: 'start', task: p.task, delegator: p.delegator, genesis, ...(p.policyDigest ? { policyDigest: p.policyDigest } : {}) } as StatementBody;
     const a = this.append(sessionId, () => this.sign(sessionId, body), (i, s) => {
       this.sql.prepare(`INSERT INTO sessions (session_id, start_idx, agent_key, task, delegator, policy_digest, created, action_count, last_digest)
-        VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)`).run(sessionId, i, this.signer.keyId, p.task, p.delegator, p.policyDigest ?? null, s.iat, genesis);
+        VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)`).run(sessionId, i, this.agent.keyId, p.task, p.delegator, p.policyDigest ?? null, s.iat, genesis);
     });
     return { ...a, sessionId };
   }
@@ -138,7 +144,7 @@ export class SessionStore {
   private open(sessionId: string): SessionRow {
     const row = this.row(sessionId);
     if (row.seal_idx !== null) throw new AttestError('ERR_SESSION_SEALED', `session ${sessionId} is sealed: nothing can be added (approvals and confirmations are attached)`);
-    if (row.agent_key !== this.signer.keyId) throw new AttestError('ERR_SESSION_SIGNER', `session ${sessionId} was started by another key`, { expected: row.agent_key, found: this.signer.keyId });
+    if (row.agent_key !== this.agent.keyId) throw new AttestError('ERR_SESSION_SIGNER', `session ${sessionId} was started by another key`, { expected: row.agent_key, found: this.agent.keyId });
     return row;
   }
 
