@@ -14,7 +14,10 @@
  * 4. client proxy -> gatekeeper -> server with bilateral receipts vs plain direct;
  * 5. witness round trip per checkpoint and cosigned checkpoints per second (bench/witness.ts,
  *    `BENCH_CHECKPOINTS` rounds, default 200);
- * 6. receipt bundles of 1, 100 and 10,000 calls: size and offline verification time.
+ * 6. receipt bundles of 1, 100 and 10,000 calls: size and offline verification time;
+ * 7. receipt sessions: `record_action` through `mcp-attest serve` (`BENCH_ACTIONS`, default
+ *    500, after 50 warm-up), and session receipts of 10, 100 and 1,000 actions: export,
+ *    size, offline verification (bench/session.ts).
  *
  * Median and p99 are nearest-rank over per-call latency; "added" is the difference of a
  * quantile to the baseline row's; calls per second is `calls / wall time` of the timed loop.
@@ -29,10 +32,12 @@ import { DURABILITIES, benchChain, benchGatekeeper, type BenchSetup } from './ga
 import { measureStdio } from './stdio.js';
 import { machine, printTable, printVersus, type Row } from './stats.js';
 import { benchBundles, benchWitness } from './witness.js';
+import { benchRecordAction, benchSessionReceipts } from './session.js';
 
 const CALLS = Number(process.env['BENCH_CALLS'] ?? 1000);
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 100);
 const CHECKPOINTS = Number(process.env['BENCH_CHECKPOINTS'] ?? 200);
+const ACTIONS = Number(process.env['BENCH_ACTIONS'] ?? 500);
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const SERVER = join(dirname(createRequire(import.meta.url).resolve('@modelcontextprotocol/server-everything/package.json')), 'dist', 'index.js');
 
@@ -64,6 +69,8 @@ async function main(): Promise<void> {
     const chain = await benchChain(s);
     const witnessed = await benchWitness(CLI, s.dir, CHECKPOINTS);
     const bundles = await benchBundles(s.dir, [1, 100, 10_000], 5);
+    const recorded = await benchRecordAction(CLI, s.dir, 50, ACTIONS);
+    const sessions = await benchSessionReceipts(s.dir, [10, 100, 1000], 5);
     console.log(`mcp-attest bench: ${CALLS} sequential tools/call (echo, server-everything) after ${WARMUP} warm-up; ${machine()}`);
     console.log('\n## Attesting client proxy (proxy -> server) vs direct');
     printVersus(client[0]!, client);
@@ -79,6 +86,12 @@ async function main(): Promise<void> {
     console.log('\n## Receipt bundles (2 entries per call): size and offline verification, in process, median of 5');
     printTable(['calls', 'bytes', 'bytes per call', 'verify median ms', 'verify p99 ms'], bundles.map((b) => [
       String(b.calls), String(b.bytes), (b.bytes / b.calls).toFixed(0), b.median.toFixed(1), b.p99.toFixed(1),
+    ]));
+    console.log(`\n## Receipt sessions: ${ACTIONS} sequential record_action calls (SDK client -> mcp-attest serve, stdio) after 50 warm-up`);
+    printTable(['path', 'median ms', 'p99 ms', 'actions/s'], [[recorded.path, recorded.median.toFixed(2), recorded.p99.toFixed(2), recorded.perSecond.toFixed(0)]]);
+    console.log('\n## Session receipts (sealed, one entry per action): export, size, offline verification in process (median of 5)');
+    printTable(['actions', 'bytes', 'bytes per action', 'export ms', 'verify median ms', 'verify p99 ms'], sessions.map((r) => [
+      String(r.actions), String(r.bytes), (r.bytes / r.actions).toFixed(0), r.exportMs.toFixed(1), r.median.toFixed(1), r.p99.toFixed(1),
     ]));
   } finally {
     rmSync(s.dir, { recursive: true, force: true });

@@ -15,6 +15,7 @@ import { registerToolsCommands } from './cmd-tools.js';
 import { registerWitnessCommands } from './cmd-witness.js';
 import { registerReceiptCommands } from './cmd-receipt.js';
 import { registerPartyCommands } from './cmd-party.js';
+import { registerServeCommand } from './cmd-serve.js';
 import { describeError, err, exitCodeOf, EXIT_USAGE } from './output.js';
 
 // A reader that stops early (`| head`) closes the pipe: end quietly, as Unix tools do.
@@ -41,6 +42,7 @@ registerToolsCommands(program);
 registerWitnessCommands(program);
 registerReceiptCommands(program);
 registerPartyCommands(program);
+registerServeCommand(program);
 
 try {
   await program.parseAsync(process.argv);

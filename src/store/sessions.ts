@@ -23,6 +23,32 @@ import {
 import type { LogDb } from './log-db.js';
 import type { EvidenceStore } from './evidence.js';
 
+/** Deepest evidence payload accepted (JSON nesting), so a receipt disclosing it stays within its depth limit. */
+export const MAX_EVIDENCE_DEPTH = 32;
+/** Largest evidence payload accepted, as JCS bytes: 1 MiB. */
+export const MAX_EVIDENCE_BYTES = 1 << 20;
+
+/**
+ * Check an evidence payload before it is stored: at most {@link MAX_EVIDENCE_DEPTH} levels
+ * deep (checked iteratively: a hostile nesting cannot exhaust the stack), then at most
+ * {@link MAX_EVIDENCE_BYTES} as JCS. Throws `ERR_JSON_TOO_DEEP`, `ERR_JSON_TOO_LARGE`, or
+ * the `ERR_JSON_*` of a value JCS refuses. Returns the JCS bytes. Limits keep a receipt
+ * that discloses the payload within its own (depth 48).
+ */
+export function checkEvidence(value: unknown): Uint8Array {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > MAX_EVIDENCE_DEPTH) throw new AttestError('ERR_JSON_TOO_DEEP', `evidence nested deeper than ${MAX_EVIDENCE_DEPTH} levels`, { expected: MAX_EVIDENCE_DEPTH });
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  const bytes = canonicalBytes(value);
+  const size = bytes.length;
+  if (size > MAX_EVIDENCE_BYTES) throw new AttestError('ERR_JSON_TOO_LARGE', `evidence is ${size} bytes as JCS, more than ${MAX_EVIDENCE_BYTES}`, { expected: MAX_EVIDENCE_BYTES, found: size });
+  return bytes;
+}
+
 /** A row of the `sessions` table. */
 export interface SessionRow {
   session_id: string;
@@ -152,10 +178,12 @@ export class SessionStore {
    * Record action number n+1 of an open session, chained to action n. `evidence` (any JSON)
    * is kept in the evidence store and committed by digest; `call` names a captured tool call.
    * Throws `ERR_SESSION_UNKNOWN`, `ERR_SESSION_SEALED`, `ERR_SESSION_MALFORMED` (too long),
-   * `ERR_ENTRY_TOO_LARGE`.
+   * `ERR_ENTRY_TOO_LARGE`, `ERR_JSON_TOO_DEEP` / `ERR_JSON_TOO_LARGE` (evidence beyond
+   * {@link MAX_EVIDENCE_DEPTH} / {@link MAX_EVIDENCE_BYTES}).
    */
   action(sessionId: string, p: { name: string; summary?: string; evidence?: unknown; call?: CallRef }): Appended & { seq: number } {
-    const evidence = p.evidence === undefined ? undefined : sha256Tagged(canonicalBytes(p.evidence));
+    const bytes = p.evidence === undefined ? undefined : checkEvidence(p.evidence);
+    const evidence = bytes && sha256Tagged(bytes);
     if (p.evidence !== undefined) this.evidence?.put(p.evidence);
     let seq = 0;
     const a = this.append(sessionId, () => {

@@ -14,7 +14,7 @@ import type { TrustPolicy } from '../../src/verify/policy.js';
 import { signerFor } from './keys-helper.js';
 
 const FP = `sha256:${'22'.repeat(32)}`;
-const POLICY: TrustPolicy = { version: 1, issuers: [], logs: [], witnesses: [], quorum: 0, acceptedAlgorithms: ['ES256'], clockSkewSeconds: 30 };
+const POLICY: TrustPolicy = { version: 1, issuers: [], logs: [], witnesses: [], quorum: 0, parties: [], acceptedAlgorithms: ['ES256'], clockSkewSeconds: 30 };
 
 function decision(index: number, over: Record<string, unknown>): Record<string, unknown> {
   return { type: DECISION_RECORD, index: String(index), callId: '', server: { name: 's', fingerprint: FP }, tool: 'pay', requestDigest: `sha256:${'33'.repeat(32)}`, decision: 'refused', reason: 'expired', code: 'ERR_TTL_EXPIRED', attestation: null, ...over };

@@ -1,0 +1,73 @@
+/**
+ * Section 7 of `npm run bench`: receipt sessions. (a) `record_action` through the real
+ * `mcp-attest serve` over stdio with the SDK client (sign, append with fsync, answer), per
+ * call; (b) receipts of sessions of 10, 100 and 1,000 actions: export time, size and offline
+ * verification (in process, median of 5).
+ */
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { initHome, loadIdentity } from '../src/store/identity.js';
+import { SessionHome } from '../src/store/session-export.js';
+import { trustPolicyOf } from '../src/cli/cmd-keys.js';
+import { policyKeyResolver } from '../src/verify/policy.js';
+import { verifySessionReceipt } from '../src/verify/session-receipt.js';
+import { summarize, toRow, type Row, type Summary } from './stats.js';
+
+/** (a): `actions` timed `record_action` calls after `warmup`, one session, full durability. */
+export async function benchRecordAction(cli: string, dir: string, warmup: number, actions: number): Promise<Row> {
+  const client = new Client({ name: 'bench', version: '1.0.0' });
+  await client.connect(new StdioClientTransport({ command: process.execPath, args: [cli, 'serve', '--home', join(dir, 'serve')] }));
+  try {
+    const start = await client.callTool({ name: 'start_session', arguments: { task: 'bench', delegator: 'bench' } });
+    const sessionId = (start.structuredContent as { sessionId: string }).sessionId;
+    const record = async (i: number): Promise<void> => {
+      const r = await client.callTool({ name: 'record_action', arguments: { sessionId, name: `step/${i}`, evidence: { i } } });
+      if (r.isError) throw new Error(`bench: record_action failed: ${JSON.stringify(r.content)}`);
+    };
+    for (let i = 0; i < warmup; i++) await record(i);
+    const times: number[] = [];
+    const t0 = performance.now();
+    for (let i = 0; i < actions; i++) {
+      const t = performance.now();
+      await record(warmup + i);
+      times.push(performance.now() - t);
+    }
+    return toRow('record_action via mcp-attest serve (stdio, fsync per action)', times, performance.now() - t0);
+  } finally {
+    await client.close();
+  }
+}
+
+/** One row of (b). */
+export interface SessionReceiptRow extends Summary { actions: number; bytes: number; exportMs: number }
+
+/** (b): a sealed session of each size in `sizes`, exported and verified `runs` times. */
+export async function benchSessionReceipts(dir: string, sizes: number[], runs: number): Promise<SessionReceiptRow[]> {
+  const home = join(dir, 'sessions');
+  await initHome(home);
+  const h = await SessionHome.open(home, { durability: 'normal', checkpointMs: 1e9 });
+  const policy = trustPolicyOf(loadIdentity(home));
+  const rows: SessionReceiptRow[] = [];
+  try {
+    for (const n of sizes) {
+      const { sessionId } = h.sessions.start({ task: `bench ${n}`, delegator: 'bench' });
+      for (let i = 1; i <= n; i++) h.sessions.action(sessionId, { name: `step/${i}`, evidence: { i } });
+      h.sessions.seal(sessionId);
+      const e0 = performance.now();
+      const { text } = await h.exportReceipt(sessionId, { witness: false });
+      const exportMs = performance.now() - e0;
+      const times: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        const t0 = performance.now();
+        const r = await verifySessionReceipt(text, policy, policyKeyResolver(policy));
+        times.push(performance.now() - t0);
+        if (!r.ok) throw new Error(`bench: session of ${n} actions did not verify: ${JSON.stringify(r.findings.slice(0, 3))}`);
+      }
+      rows.push({ actions: n, bytes: Buffer.byteLength(text), exportMs, ...summarize(times) });
+    }
+    return rows;
+  } finally {
+    await h.close();
+  }
+}
