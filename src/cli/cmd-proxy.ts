@@ -3,7 +3,9 @@
  * server. `--role client` (default) attests and logs every call; `--role server --policy
  * FILE` is the gatekeeper that enforces attestations (docs/gate-policy.md). The `--` is
  * optional (some clients strip it): options end at the first positional argument. The data
- * directory is initialized on first use (ES256 issuer).
+ * directory is initialized on first use (ES256 issuer). `--session ID` (client role) links
+ * every call to a receipt session of the data directory (docs/session.md); a session that
+ * is not there, sealed, or another key's is a usage error at startup (exit 2, with its code).
  */
 import type { Command } from 'commander';
 import { nowSeconds } from '../envelope/time.js';
@@ -19,6 +21,7 @@ import { ToolWatch } from '../proxy/tool-watch.js';
 import { Gate } from '../gate/gate.js';
 import { loadGatePolicy } from '../gate/policy.js';
 import { isAttestError } from '../errors.js';
+import { checkSessionId } from '../store/sessions.js';
 import { parseTrustPolicy } from '../verify/policy.js';
 import { policyKeySource, readInput } from './keysource.js';
 import { CliExit, EXIT_USAGE, err } from './output.js';
@@ -27,6 +30,7 @@ interface ProxyFlags {
   home?: string; name?: string; sub?: string; serverFingerprint?: string;
   evidence: boolean; receiptMeta: boolean; durability: string; checkpointMs: string; profile: string;
   role: string; policy?: string; attach: string; trust?: string; secret?: string; responseReceipts: string; toolChanges: string;
+  session?: string;
 }
 
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
@@ -52,13 +56,30 @@ async function clientProxy(argv: string[], o: ProxyFlags): Promise<AttestingProx
   const mode = oneOf<ResponseReceiptMode | 'ignore'>('--response-receipts', o.responseReceipts, ['ignore', 'warn', 'require']);
   const toolChanges = oneOf('--tool-changes', o.toolChanges, ['warn', 'hide', 'refuse'] as const);
   const trust = o.trust === undefined ? null : await policyKeySource(parseTrustPolicy(readInput(o.trust).toString('utf8')), o.secret);
+  if (o.session !== undefined) usableSession(() => checkSessionId(o.session), o.session);
   const { home, recorder } = await openRecorder(o);
+  try {
+    if (o.session !== undefined) usableSession(() => recorder.openSession(o.session), o.session);
+  } catch (e) {
+    await recorder.close().catch(() => undefined);
+    throw e;
+  }
   const checker = mode === 'ignore' ? undefined : new ResponseReceiptChecker(trust?.keys ?? null, trust?.accepted ?? [], mode);
   return new AttestingProxy(recorder, {
     argv, receiptMeta: o.receiptMeta, attach, toolChanges, pinsPath: homePaths(home).pins,
-    ...(checker ? { responseReceipts: checker } : {}),
+    ...(checker ? { responseReceipts: checker } : {}), ...(o.session !== undefined ? { session: o.session } : {}),
     ...(o.name ? { name: o.name } : {}), ...(o.serverFingerprint ? { fingerprint: o.serverFingerprint } : {}),
   });
+}
+
+/** Run a session check for `--session`; a session error becomes a usage error (exit 2) naming its code. */
+function usableSession(check: () => unknown, id: string): void {
+  try {
+    check();
+  } catch (e) {
+    if (!isAttestError(e) || !e.code.startsWith('ERR_SESSION_')) throw e;
+    throw new CliExit(EXIT_USAGE, `--session ${JSON.stringify(id.slice(0, 64))}: ${e.code}: ${e.message}`);
+  }
 }
 
 async function loadPolicy(path: string): ReturnType<typeof loadGatePolicy> {
@@ -93,6 +114,7 @@ async function serverProxy(argv: string[], o: ProxyFlags): Promise<Gatekeeper> {
 async function runProxy(command: string, args: string[], o: ProxyFlags): Promise<void> {
   const role = oneOf('--role', o.role, ['client', 'server'] as const);
   if (role === 'client' && o.policy !== undefined) throw new CliExit(EXIT_USAGE, '--policy is for --role server');
+  if (role === 'server' && o.session !== undefined) throw new CliExit(EXIT_USAGE, '--session is for --role client');
   const proxy = role === 'server' ? await serverProxy([command, ...args], o) : await clientProxy([command, ...args], o);
   const stop = (): void => void proxy.shutdown('shutdown', 0).then((c) => process.exit(c));
   process.on('SIGTERM', stop);
@@ -118,6 +140,7 @@ export function registerProxyCommand(program: Command): void {
     .option('--trust <file>', 'client: trust policy for the gatekeeper\'s response receipts')
     .option('--secret <file>', 'client: HS256 secret for HS256 issuers in --trust')
     .option('--response-receipts <mode>', 'client: a missing or bad response receipt: warn (pass), require (withhold the response), ignore', 'warn')
+    .option('--session <id>', 'client: link every tools/call to this receipt session (ses_...); a call may name its own in params._meta["mcp-attest/session"]')
     .option('--tool-changes <action>', 'client: a tool definition changed since pinned: warn, hide (from tools/list), refuse (calls to it)', 'warn')
     .option('--no-evidence', 'keep no argument/result payloads (commitments only)')
     .option('--no-receipt-meta', 'do not add the receipt reference to results')

@@ -3,13 +3,22 @@
  * it durably before the call may be forwarded; `receipt` signs a receipt and appends it
  * before the response may be released. Checkpoints (C2SP signed notes by the Ed25519 log
  * key) are published in batches, at most one per `checkpointMs`, and on close.
+ *
+ * Receipt sessions (docs/session.md): a call attested with `session` set joins that
+ * session. Once its receipt is logged (whatever the path: answered, errored, cancelled, or
+ * unanswered at shutdown), an agent-signed `action` statement is appended to the session,
+ * named after the tool, whose `call` names the attestation and receipt records by log index
+ * and digest. Linking is best effort: a failure (the session was sealed meanwhile, ...) is
+ * one line on stderr and never affects the call or its records.
  */
 import { basename } from 'node:path';
 import { sha256Tagged } from '../bytes/digest.js';
+import { isAttestError } from '../errors.js';
 import { nowSeconds as now } from '../envelope/time.js';
-import { canonicalize } from '../jcs/index.js';
+import { canonicalBytes, canonicalize } from '../jcs/index.js';
 import { issueAttestation } from '../attestation/build.js';
-import { issueReceipt } from '../receipt/build.js';
+import { attestationDigest, issueReceipt } from '../receipt/build.js';
+import type { CallRef } from '../receipt/session.js';
 import type { OutcomeReason, OutcomeStatus } from '../receipt/schema.js';
 import type { Attestation, AttestationShape } from '../attestation/schema.js';
 import type { Signer } from '../envelope/sign.js';
@@ -22,6 +31,7 @@ import type { JsonValue } from '../jcs/index.js';
 import { LogDb, type Durability } from '../store/log-db.js';
 import { EvidenceStore } from '../store/evidence.js';
 import { homePaths } from '../store/home.js';
+import { SessionStore, checkSessionId } from '../store/sessions.js';
 import { loadIdentity, loadIssuerSigner, loadLogKey, type Identity } from '../store/identity.js';
 
 /** Options of {@link Recorder.open}. */
@@ -44,7 +54,16 @@ export interface CallInput {
   requestedCapability?: string;
   server: { name: string; fingerprint: string };
   requestDigest: string;
+  /**
+   * The receipt session the call joins (`ses_...`): once its receipt is logged, an action
+   * naming the call is appended to it. Check it first with {@link Recorder.openSession}: an
+   * id that cannot take the call here only fails the link (stderr), never the call.
+   */
+  session?: string;
 }
+
+/** What is remembered at attestation time of a call that joins a session, until its receipt is logged. */
+interface SessionLink { sessionId: string; tool: string; attestationIndex: bigint; attestationDigest: string }
 
 /** Derive the default server fingerprint from the upstream command line (docs/attestation.md). */
 export function fingerprintOf(argv: string[]): string {
@@ -59,6 +78,9 @@ function nonceBytes(): Uint8Array {
 export class Recorder {
   private timer: NodeJS.Timeout | null = null;
   private checkpointing: Promise<void> = Promise.resolve();
+  private sessionStore: SessionStore | null = null;
+  /** Calls that join a session, by call id, from attestation until their receipt is logged. */
+  private readonly links = new Map<string, SessionLink>();
 
   private constructor(
     readonly identity: Identity,
@@ -93,14 +115,16 @@ export class Recorder {
       (i) => encodeRecord({ type: ATTESTATION_RECORD, index: i.toString(), callId, server: call.server, tool: call.tool, requestDigest: call.requestDigest, attestation: attestation as unknown as Record<string, JsonValue> }),
       (i) => this.db.upsertCall({ call_id: callId, attestation_idx: Number(i), server: call.server.name, tool: call.tool, started: attestation.issuerAsserted.iat }),
     );
+    if (call.session !== undefined) this.links.set(callId, { sessionId: call.session, tool: call.tool, attestationIndex: index, attestationDigest: attestationDigest(attestation) });
     this.scheduleCheckpoint();
     return { attestation, callId, index };
   }
 
-  /** Sign and durably log the receipt answering an attestation. */
+  /** Sign and durably log the receipt answering an attestation (and link the call to its session, if any: {@link appendReceipt}). */
   async receipt(p: { callId: string; attestation: Attestation; attestationIndex: bigint; status: OutcomeStatus; reason?: OutcomeReason; result?: unknown }): Promise<bigint> {
     const input = { attestation: p.attestation, status: p.status, now: now(), nonceBytes: nonceBytes() };
-    const receipt = await issueReceipt(this.signer, { ...input, ...(p.reason ? { reason: p.reason } : {}), ...(p.result !== undefined ? { result: p.result } : {}) });
+    const receipt = await issueReceipt(this.signer, { ...input, ...(p.reason ? { reason: p.reason } : {}), ...(p.result !== undefined ? { result: p.result } : {}) })
+      .catch((e: unknown) => { this.links.delete(p.callId); throw e; }); // never receipted: nothing to link
     return this.appendReceipt({ callId: p.callId, attestationIndex: p.attestationIndex, receipt, ...(p.result !== undefined ? { result: p.result } : {}) });
   }
 
@@ -119,16 +143,56 @@ export class Recorder {
     return index;
   }
 
-  /** Durably log a receipt signed elsewhere (the gatekeeper's own, answering a decision). */
+  /**
+   * Durably log a receipt (signed here by {@link receipt}, or elsewhere: the gatekeeper's
+   * own, answering a decision). When the call joins a session, the session action naming it
+   * is appended next (best effort, see {@link CallInput.session}).
+   */
   appendReceipt(p: { callId: string; attestationIndex: bigint; receipt: Receipt; result?: unknown }): bigint {
+    const link = this.links.get(p.callId);
+    // Forgotten whatever happens: a receipt that cannot be logged is never retried.
+    this.links.delete(p.callId);
     if (p.result !== undefined) this.evidence?.put(p.result);
     const o = p.receipt.outcomeDerived;
     const index = this.db.append(
       (i) => encodeRecord({ type: RECEIPT_RECORD, index: i.toString(), callId: p.callId, attestationIndex: p.attestationIndex.toString(), receipt: p.receipt as unknown as Record<string, JsonValue> }),
       (i) => this.db.upsertCall({ call_id: p.callId, attestation_idx: Number(p.attestationIndex), receipt_idx: Number(i), status: o.status, reason: o.reason ?? null, completed: o.completedAt }),
     );
+    if (link) this.link(p.callId, link, index, p.receipt);
     this.scheduleCheckpoint();
     return index;
+  }
+
+  /**
+   * The receipt sessions of this data directory, written with the issuer key (the agent's),
+   * created on first use. Its appends share this recorder's log.
+   */
+  get sessions(): SessionStore {
+    return (this.sessionStore ??= new SessionStore(this.db, this.signer, this.evidence));
+  }
+
+  /**
+   * Check that calls can join session `sessionId` now: a session id, started in this log with
+   * this recorder's issuer key, not sealed. Returns the id. Throws `ERR_SESSION_UNKNOWN` (not
+   * a session id, or no such session), `ERR_SESSION_SEALED`, `ERR_SESSION_SIGNER` (started by
+   * another key: its actions could not be signed).
+   */
+  openSession(sessionId: unknown): string {
+    return this.sessions.checkOpen(checkSessionId(sessionId)).session_id;
+  }
+
+  /** Append the session action naming a call whose receipt was just logged; a failure is one line on stderr. */
+  private link(callId: string, l: SessionLink, receiptIndex: bigint, receipt: Receipt): void {
+    const call: CallRef = {
+      tool: l.tool, attestationIndex: l.attestationIndex.toString(), attestationDigest: l.attestationDigest,
+      receiptIndex: receiptIndex.toString(), receiptDigest: sha256Tagged(canonicalBytes(receipt)),
+    };
+    try {
+      this.sessions.action(l.sessionId, { name: l.tool, call });
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      process.stderr.write(`mcp-attest: warning: call ${callId} not linked to session ${l.sessionId}: ${why.replace(/\s+/g, ' ')}${isAttestError(e) ? ` (${e.code})` : ''}\n`);
+    }
   }
 
   /** Durably log a gatekeeper's response receipt as received, with the code the check found (null: verified). */

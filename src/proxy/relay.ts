@@ -6,12 +6,20 @@
  * receipt, if any, is verified and logged; our receipt is logged, then referenced at
  * `result._meta["dev.mcp-attest/receipt"]`). Era-agnostic: `initialize`, `server/discover`
  * and modern `_meta` pass verbatim.
+ *
+ * Receipt sessions (docs/session.md): a call joins the session named by its
+ * `params._meta["mcp-attest/session"]` or, without one, the proxy's `--session`; its action
+ * is appended once its receipt is logged (Recorder). The key is left in the request. A
+ * session that cannot take the call (not a session id, unknown, sealed, another key's) is a
+ * one-line warning on stderr: the call is attested, forwarded and receipted as usual, and
+ * joins no session (a per-call id never falls back to `--session`).
  */
 import { basename } from 'node:path';
 import { sha256Tagged } from '../bytes/digest.js';
 import type { OutcomeReason, OutcomeStatus } from '../receipt/schema.js';
 import { ATTESTATION_EXTENSION } from '../gate/wire.js';
 import { isObject } from '../envelope/schema.js';
+import { isAttestError } from '../errors.js';
 import { nowSeconds } from '../envelope/time.js';
 import { idKey, parseMessage, type RpcMessage } from './lines.js';
 import { addMeta } from './splice.js';
@@ -28,6 +36,8 @@ export const RECEIPT_META_KEY = 'dev.mcp-attest/receipt';
 /** `_meta` keys a client may use to declare the intent and capability of a call. */
 export const INTENT_META_KEY = 'dev.mcp-attest/intent';
 export const CAPABILITY_META_KEY = 'dev.mcp-attest/requestedCapability';
+/** `_meta` key of `tools/call` params naming the receipt session (`ses_...`) the call joins; wins over {@link ProxyOptions.session}. */
+export const SESSION_META_KEY = 'mcp-attest/session';
 /** Intent recorded when the client declares none. */
 export const DEFAULT_INTENT = 'undeclared: tools/call relayed by mcp-attest proxy';
 
@@ -53,6 +63,8 @@ export interface ProxyOptions extends RelayIo {
   pinsPath?: string;
   /** A tool changed since pinned: `warn`, `hide` from tools/list, or `refuse` calls to it (default warn). */
   toolChanges?: ToolChangeAction;
+  /** Receipt session every call joins unless it names its own in `_meta` (checked at startup by the caller, again at each call). */
+  session?: string;
 }
 
 /** JSON-RPC error code (implementation-defined range) for a call to a tool whose definition changed. */
@@ -97,11 +109,12 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
     }
     const intent = typeof meta[INTENT_META_KEY] === 'string' && meta[INTENT_META_KEY] !== '' ? (meta[INTENT_META_KEY] as string) : DEFAULT_INTENT;
     const capability = typeof meta[CAPABILITY_META_KEY] === 'string' ? (meta[CAPABILITY_META_KEY] as string) : undefined;
+    const session = this.sessionOf(meta, call.id);
     let recorded;
     try {
       recorded = await this.recorder.attest({
         tool: params['name'], args: params['arguments'], intent, server: { name: this.serverName, fingerprint: this.fingerprint },
-        requestDigest: sha256Tagged(line), ...(capability === undefined ? {} : { requestedCapability: capability }),
+        requestDigest: sha256Tagged(line), ...(capability === undefined ? {} : { requestedCapability: capability }), ...(session === null ? {} : { session }),
       });
     } catch (e) {
       // Fail closed: a call that cannot be recorded is not forwarded.
@@ -145,6 +158,24 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
     if (this.o.receiptMeta === false) return this.writeClient(line);
     const ref = { callId: p.callId, origin: this.recorder.identity.log.origin, attestationIndex: p.index.toString(), receiptIndex: receiptIndex.toString() };
     this.writeClient(addMeta(line, 'result', RECEIPT_META_KEY, ref) ?? line);
+  }
+
+  /**
+   * The session a call joins: its `_meta` value when the key is present, else `--session`;
+   * null for none, or (with a warning naming the code) when that session cannot take it.
+   */
+  private sessionOf(meta: Record<string, unknown>, id: string | number): string | null {
+    const own = Object.hasOwn(meta, SESSION_META_KEY);
+    const wanted = own ? meta[SESSION_META_KEY] : this.o.session;
+    if (wanted === undefined) return null;
+    try {
+      return this.recorder.openSession(wanted);
+    } catch (e) {
+      const shown = typeof wanted === 'string' ? JSON.stringify(wanted.slice(0, 64)) : `(${wanted === null ? 'null' : typeof wanted})`;
+      const why = `${isAttestError(e) ? `${e.code}: ` : ''}${e instanceof Error ? e.message : String(e)}`.replace(/\s+/g, ' ');
+      process.stderr.write(`mcp-attest: warning: call ${JSON.stringify(id).slice(0, 64)} joins no session, ${own ? `_meta["${SESSION_META_KEY}"]` : '--session'} ${shown}: ${why}\n`);
+      return null;
+    }
   }
 
   /** From an `initialize` / `server/discover` result: the server name, the attestation extension and fingerprint. */

@@ -112,7 +112,11 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     return msg as RpcMessage & { id: string | number };
   }
 
-  /** Record every unanswered call (errored, `cancelled` or `why`) and close the stores; false when something failed. */
+  /**
+   * Record every unanswered call (errored, `cancelled` or `why`) and close the stores; false
+   * when something failed. A call that joins a receipt session gets its action there as
+   * with any receipt (Recorder.appendReceipt), before the log is closed.
+   */
   private async finish(why: OutcomeReason): Promise<boolean> {
     let ok = true;
     for (const [key, p] of this.pending) {

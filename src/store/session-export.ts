@@ -8,7 +8,7 @@ import { AttestError } from '../errors.js';
 import { parseJsonBytes, type JsonValue } from '../jcs/index.js';
 import { Recorder, type RecorderOptions } from '../proxy/recorder.js';
 import { buildBundle } from './bundle-build.js';
-import { SessionStore } from './sessions.js';
+import type { SessionStore } from './sessions.js';
 import { loadWitnesses } from './witnesses.js';
 import { witnessLatest, type WitnessResult } from './witnessing.js';
 import { formatSessionReceipt, type SessionReceipt } from '../bundle/session-receipt.js';
@@ -20,7 +20,7 @@ export class SessionHome {
   /** Open `home` (initialized). Throws `ERR_HOME_MISSING`, `ERR_STORE_IO`. */
   static async open(home: string, o: RecorderOptions = {}): Promise<SessionHome> {
     const recorder = await Recorder.open(home, o);
-    return new SessionHome(home, recorder, new SessionStore(recorder.db, recorder.issuerSigner, recorder.evidence));
+    return new SessionHome(home, recorder, recorder.sessions);
   }
 
   /**

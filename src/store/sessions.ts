@@ -166,8 +166,12 @@ export class SessionStore {
     return { ...a, sessionId };
   }
 
-  /** The open session's row (inside a transaction). Throws `ERR_SESSION_UNKNOWN`, `ERR_SESSION_SEALED`, or `ERR_SESSION_SIGNER` when another key started it. */
-  private open(sessionId: string): SessionRow {
+  /**
+   * The row of a session this store can add actions to now: known, not sealed, started with
+   * this store's key. Throws `ERR_SESSION_UNKNOWN`, `ERR_SESSION_SEALED`, or
+   * `ERR_SESSION_SIGNER` when another key started it. (Called again inside each append.)
+   */
+  checkOpen(sessionId: string): SessionRow {
     const row = this.row(sessionId);
     if (row.seal_idx !== null) throw new AttestError('ERR_SESSION_SEALED', `session ${sessionId} is sealed: nothing can be added (approvals and confirmations are attached)`);
     if (row.agent_key !== this.agent.keyId) throw new AttestError('ERR_SESSION_SIGNER', `session ${sessionId} was started by another key`, { expected: row.agent_key, found: this.agent.keyId });
@@ -187,7 +191,7 @@ export class SessionStore {
     if (p.evidence !== undefined) this.evidence?.put(p.evidence);
     let seq = 0;
     const a = this.append(sessionId, () => {
-      const row = this.open(sessionId);
+      const row = this.checkOpen(sessionId);
       seq = row.action_count + 1;
       return this.sign(sessionId, {
         kind: 'action', seq, prev: row.last_digest, name: p.name,
@@ -212,7 +216,7 @@ export class SessionStore {
       return { index, statement: (decodeRecord(this.db.entry(index)!) as SessionRecord).statement, digest: row.seal_digest!, already: true };
     }
     const a = this.append(sessionId, () => {
-      const r = this.open(sessionId);
+      const r = this.checkOpen(sessionId);
       if (r.action_count === 0) throw new AttestError('ERR_SESSION_EMPTY', `session ${sessionId} has no action: an empty session cannot be sealed`);
       const rows = this.entries(sessionId);
       const actions = rows.filter((e) => e.kind === 'action').map((e) => e.digest);

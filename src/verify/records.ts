@@ -61,8 +61,8 @@ export class RecordChecker {
       list.push({ index: position, statement: record.statement });
       return BigInt(record.index);
     }
-    if (record.type === ATTESTATION_RECORD) this.callRecords.set(position.toString(), { kind: 'attestation', digest: sha256Tagged(canonicalBytes(record.attestation)), tool: record.tool });
-    if (record.type === RECEIPT_RECORD) this.callRecords.set(position.toString(), { kind: 'receipt', digest: sha256Tagged(canonicalBytes(record.receipt)), tool: null });
+    if (record.type === ATTESTATION_RECORD) this.callRecords.set(position.toString(), { kind: 'attestation', digest: sha256Tagged(canonicalBytes(record.attestation)), tool: record.tool, answers: null });
+    if (record.type === RECEIPT_RECORD) this.callRecords.set(position.toString(), { kind: 'receipt', digest: sha256Tagged(canonicalBytes(record.receipt)), tool: null, answers: record.attestationIndex });
     if (record.type === ATTESTATION_RECORD || record.type === DECISION_RECORD) {
       const attestation = record.type === DECISION_RECORD ? decisionAttestation(record, tally) : record.attestation;
       if (attestation !== null) {

@@ -21,8 +21,11 @@ import type { PartyRole, TrustPolicy } from './policy.js';
 /** A session statement with the log index of its entry (null: an attachment not yet logged). */
 export interface SessionEntry { index: bigint | null; statement: Statement }
 
-/** What an action's captured call resolves to in the same receipt: the digests and tool of its records. */
-export type CallLookup = (index: string) => { kind: 'attestation' | 'receipt'; digest: string; tool: string | null } | null;
+/**
+ * What an action's captured call resolves to in the same receipt, by log index: the record's
+ * kind and envelope digest, the tool (attestations) and the attestation index it answers (receipts).
+ */
+export type CallLookup = (index: string) => { kind: 'attestation' | 'receipt'; digest: string; tool: string | null; answers: string | null } | null;
 
 /** The outcome of one dimension: `pass`, `fail`, or `none` (nothing to check) / `unchecked` (no input to check it against). */
 export type DimensionStatus = 'pass' | 'fail' | 'none' | 'unchecked';
@@ -147,7 +150,7 @@ function checkCalls(actions: Array<{ e: SessionEntry; s: ActionStatement }>, cal
     if (att?.kind !== 'attestation' || att.digest !== c.attestationDigest || att.tool !== c.tool) {
       out.push(error('ERR_SESSION_CALL_MISSING', `action ${s.seq}: the attestation of its call (entry ${c.attestationIndex}) is not in the receipt as signed`, { index: idx(e.index), expected: c.attestationDigest, found: att?.digest ?? null }));
     }
-    if (rcp?.kind !== 'receipt' || rcp.digest !== c.receiptDigest) {
+    if (rcp?.kind !== 'receipt' || rcp.digest !== c.receiptDigest || rcp.answers !== c.attestationIndex) {
       out.push(error('ERR_SESSION_CALL_MISSING', `action ${s.seq}: the receipt of its call (entry ${c.receiptIndex}) is not in the receipt as signed`, { index: idx(e.index), expected: c.receiptDigest, found: rcp?.digest ?? null }));
     }
   }
