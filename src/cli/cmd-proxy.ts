@@ -140,7 +140,7 @@ export function registerProxyCommand(program: Command): void {
     .option('--trust <file>', 'client: trust policy for the gatekeeper\'s response receipts')
     .option('--secret <file>', 'client: HS256 secret for HS256 issuers in --trust')
     .option('--response-receipts <mode>', 'client: a missing or bad response receipt: warn (pass), require (withhold the response), ignore', 'warn')
-    .option('--session <id>', 'client: link every tools/call to this receipt session (ses_...); a call may name its own in params._meta["mcp-attest/session"]')
+    .option('--session <id>', 'client: link every tools/call to this receipt session (ses_...); a call may name its own in params._meta["dev.mcp-attest/session"]')
     .option('--tool-changes <action>', 'client: a tool definition changed since pinned: warn, hide (from tools/list), refuse (calls to it)', 'warn')
     .option('--no-evidence', 'keep no argument/result payloads (commitments only)')
     .option('--no-receipt-meta', 'do not add the receipt reference to results')

@@ -8,7 +8,7 @@
  * and modern `_meta` pass verbatim.
  *
  * Receipt sessions (docs/session.md): a call joins the session named by its
- * `params._meta["mcp-attest/session"]` or, without one, the proxy's `--session`; its action
+ * `params._meta["dev.mcp-attest/session"]` or, without one, the proxy's `--session`; its action
  * is appended once its receipt is logged (Recorder). The key is left in the request. A
  * session that cannot take the call (not a session id, unknown, sealed, another key's) is a
  * one-line warning on stderr: the call is attested, forwarded and receipted as usual, and
@@ -37,7 +37,7 @@ export const RECEIPT_META_KEY = 'dev.mcp-attest/receipt';
 export const INTENT_META_KEY = 'dev.mcp-attest/intent';
 export const CAPABILITY_META_KEY = 'dev.mcp-attest/requestedCapability';
 /** `_meta` key of `tools/call` params naming the receipt session (`ses_...`) the call joins; wins over {@link ProxyOptions.session}. */
-export const SESSION_META_KEY = 'mcp-attest/session';
+export const SESSION_META_KEY = 'dev.mcp-attest/session';
 /** Intent recorded when the client declares none. */
 export const DEFAULT_INTENT = 'undeclared: tools/call relayed by mcp-attest proxy';
 

@@ -119,7 +119,7 @@ function startSession(ctx: SessionServerContext, a: { task: string; delegator: s
   const s = r.statement as StartStatement;
   return {
     data: { sessionId: r.sessionId, index: r.index, genesis: s.genesis, ...(policyDigest ? { policyDigest } : {}) },
-    note: `Session ${r.sessionId} started. Record each step with record_action. Tool calls can join the session by themselves: run the tool server behind \`mcp-attest proxy --session ${r.sessionId} -- <server command>\`, or pass params._meta["mcp-attest/session"] = "${r.sessionId}" on a tools/call through the proxy. Call finalize_session when the task is done.`,
+    note: `Session ${r.sessionId} started. Record each step with record_action. Tool calls can join the session by themselves: run the tool server behind \`mcp-attest proxy --session ${r.sessionId} -- <server command>\`, or pass params._meta["dev.mcp-attest/session"] = "${r.sessionId}" on a tools/call through the proxy. Call finalize_session when the task is done.`,
   };
 }
 

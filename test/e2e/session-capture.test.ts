@@ -1,6 +1,6 @@
 /**
  * Evidence from real calls: tool calls relayed by `mcp-attest proxy` join a receipt session
- * (`--session ID`, or per call `params._meta["mcp-attest/session"]`). A session is started
+ * (`--session ID`, or per call `params._meta["dev.mcp-attest/session"]`). A session is started
  * in-process (SessionHome), calls go through real proxy processes over the official SDK
  * client to `server-everything` and to a fixture server with odd tool names, then the
  * session is sealed, exported and verified offline: each captured call is an action naming
@@ -22,7 +22,7 @@ import { ATTESTATION_RECORD, RECEIPT_RECORD, decodeRecord } from '../../src/reco
 import type { SessionReceipt } from '../../src/bundle/session-receipt.js';
 import { EVERYTHING, RECEIPT_KEY, ROOT, RawPeer, cli, connectProxied, initializeRequest, rawServer, readLog, scope, type Scope } from './helpers.js';
 
-const SESSION_KEY = 'mcp-attest/session';
+const SESSION_KEY = 'dev.mcp-attest/session';
 const ODD_SERVER = join(ROOT, 'test/e2e/fixtures/odd-names-server.mjs');
 const SLASH_TOOL = 'ns/slash-tool';
 const LONG_TOOL = `long-${'x'.repeat(315)}`;

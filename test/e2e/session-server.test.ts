@@ -110,7 +110,7 @@ test('record-seal-verify: three actions, policy binding checked, resources reada
   assert.match(id, SESSION_ID);
   assert.equal(start['policyDigest'], policyDocDigest(POLICY));
   const text = started.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
-  assert.ok(text.includes(`mcp-attest proxy --session ${id}`) && text.includes('_meta["mcp-attest/session"]'), text);
+  assert.ok(text.includes(`mcp-attest proxy --session ${id}`) && text.includes('_meta["dev.mcp-attest/session"]'), text);
 
   const longName = `vendor.example/tools/${'a/b'.repeat(993)}`;
   assert.ok(longName.length >= 3000 && longName.length <= MAX_NAME_CHARS);
