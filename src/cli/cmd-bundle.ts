@@ -1,5 +1,5 @@
 /**
- * `mcp-attest bundle (--call ID... | --range A..B | --session ID) --out FILE [--since SIZE...]`: write a
+ * `mcp-attest bundle (--call ID... | --range A..B) --out FILE [--since SIZE...]`: write a
  * receipt bundle (`mcp-attest/bundle@1`, docs/bundle.md) that `mcp-attest verify FILE
  * --trust T` checks with no network.
  */
@@ -9,12 +9,11 @@ import { LogDb } from '../store/log-db.js';
 import { homePaths, resolveHome } from '../store/home.js';
 import { buildBundle, selectEntries, type Selection } from '../store/bundle-build.js';
 import { formatBundle } from '../bundle/format.js';
-import { SessionStore } from '../store/sessions.js';
 import { parseNote } from '../log/note.js';
 import { parseDecimal } from '../log/u64.js';
 import { CliExit, EXIT_USAGE, collect, out, outJson } from './output.js';
 
-interface BundleOptions { home?: string; call?: string[]; range?: string; session?: string; since?: string[]; out: string; json?: boolean }
+interface BundleOptions { home?: string; call?: string[]; range?: string; since?: string[]; out: string; json?: boolean }
 
 function decimal(text: string, what: string): bigint {
   const n = parseDecimal(text);
@@ -22,10 +21,9 @@ function decimal(text: string, what: string): bigint {
   return n;
 }
 
-function selection(o: BundleOptions): Selection | { session: string } {
-  if ([o.call, o.range, o.session].filter((x) => x !== undefined).length !== 1) throw new CliExit(EXIT_USAGE, 'give one of --call ID (repeatable), --range A..B or --session ID');
+function selection(o: BundleOptions): Selection {
+  if ((o.call === undefined) === (o.range === undefined)) throw new CliExit(EXIT_USAGE, 'give either --call ID (repeatable) or --range A..B');
   if (o.call !== undefined) return { calls: o.call };
-  if (o.session !== undefined) return { session: o.session };
   const m = /^([0-9]+)\.\.([0-9]+)$/.exec(o.range!);
   if (!m) throw new CliExit(EXIT_USAGE, `--range ${o.range}: expected A..B (entry indexes, inclusive)`);
   return { range: [decimal(m[1]!, '--range'), decimal(m[2]!, '--range')] };
@@ -36,8 +34,7 @@ function bundleCommand(o: BundleOptions): void {
   const since = (o.since ?? []).map((s) => decimal(s, '--since'));
   const db = new LogDb(homePaths(resolveHome(o.home)).db, 'full', true);
   try {
-    const indexes = 'session' in sel ? new SessionStore(db, null, null).entryIndexes(sel.session) : selectEntries(db, sel);
-    const bundle = buildBundle(db, indexes, since);
+    const bundle = buildBundle(db, selectEntries(db, sel), since);
     const text = formatBundle(bundle);
     writeFileSync(o.out, text);
     const lines = parseNote(bundle.checkpoint).signatures.map((s) => s.name);
@@ -57,7 +54,6 @@ export function registerBundleCommand(program: Command): void {
     .option('--home <dir>', 'data directory')
     .option('--call <id>', 'a call id (the attestation nonce); repeatable', collect)
     .option('--range <a..b>', 'entries A to B (log indexes, inclusive)')
-    .option('--session <id>', 'every entry of a receipt session and of the calls it captured (for the session receipt itself: "receipt export")')
     .option('--since <size>', 'also prove consistency from this tree size (one the recipient holds); repeatable', collect)
     .requiredOption('--out <file>', 'output file')
     .option('--json', 'print the summary as JSON')

@@ -102,6 +102,7 @@ async function knownCheckpoints(o: VerifyOptions, policy: TrustPolicy, state: Ve
 }
 
 async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierState | null): Promise<{ report: Report; note: string | null }> {
+  if (o.policyDoc !== undefined) throw new CliExit(EXIT_USAGE, '--policy-doc is for session receipts (mcp-attest/session-receipt@1), not logs');
   let loaded: Loaded;
   try {
     loaded = load(path);
@@ -148,6 +149,7 @@ async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierS
     return { report: { kind: 'bundle', ...rejectedBundle([{ severity: 'error', code, message: `bundle rejected: ${(e as Error).message}` }]) }, note: null };
   }
   const session = SESSION_HEAD.test(text.slice(0, 256));
+  if (!session && o.policyDoc !== undefined) throw new CliExit(EXIT_USAGE, '--policy-doc is for session receipts (mcp-attest/session-receipt@1): this is not one');
   const policyDoc = o.policyDoc === undefined ? undefined : policyDocDigest(new Uint8Array(readFileSync(o.policyDoc)));
   const report: Report = session
     ? { kind: 'session', ...(await verifySessionReceipt(text, ks.policy!, ks.keys, { known, ...(policyDoc ? { policyDocDigest: policyDoc } : {}) })) }

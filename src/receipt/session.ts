@@ -13,7 +13,9 @@
  *   the proxy (its attestation and receipt records, by log index and digest).
  * - `seal`: the agent closes the session: `actionCount`, `actionsDigest`
  *   ({@link actionsDigest} of the ordered action digests), `startDigest`, the log index of
- *   the start entry (`firstIndex`) and of the last action (`lastIndex`), and the policy digest.
+ *   the start entry (`firstIndex`) and of the last action (`lastIndex`), the policy digest,
+ *   and `partyCount` / `partiesDigest` over the approvals and confirmations logged before it
+ *   (so none can be dropped from a receipt unnoticed).
  * - `approval` / `confirmation`: a party (approver, counterparty) approves one action, bound
  *   by its digest, or (a confirmation only) the seal. Signed with the party's own key; a
  *   `declared` one is the agent's record that the party agreed, signed by the agent and
@@ -56,6 +58,8 @@ export interface StartStatement extends Common { kind: 'start'; task: string; de
 export interface ActionStatement extends Common { kind: 'action'; seq: number; prev: string; name: string; summary?: string; evidence?: string; call?: CallRef }
 export interface SealStatement extends Common {
   kind: 'seal'; actionCount: number; actionsDigest: string; startDigest: string; firstIndex: string; lastIndex: string; policyDigest?: string;
+  /** Approvals and confirmations logged before the seal: their count and {@link actionsDigest}-style digest, in log order. */
+  partyCount: number; partiesDigest: string;
 }
 export interface PartyStatement extends Common {
   kind: 'approval' | 'confirmation'; party: string; declared: boolean; target: Target;
@@ -73,7 +77,7 @@ const KIND: Record<StatementKind, ObjectSchema> = {
   action: { seq: ['count', true], prev: ['digest', true], name: ['nonempty', true], summary: ['string', false], evidence: ['digest', false], call: ['object', false] },
   seal: {
     actionCount: ['count', true], actionsDigest: ['digest', true], startDigest: ['digest', true], firstIndex: ['string', true], lastIndex: ['string', true],
-    policyDigest: ['digest', false],
+    policyDigest: ['digest', false], partyCount: ['count', true], partiesDigest: ['digest', true],
   },
   approval: { party: ['nonempty', true], declared: ['boolean', true], target: ['object', true], decision: ['string', true], note: ['string', false] },
   confirmation: { party: ['nonempty', true], declared: ['boolean', true], target: ['object', true], decision: ['string', true], note: ['string', false] },
@@ -139,7 +143,7 @@ export function sessionGenesis(sessionId: string): string {
   return sha256Tagged(`mcp-attest/session-genesis@1\n${sessionId}`);
 }
 
-/** The digest of the ordered action list: `sha256:` + hex(SHA-256(JCS([digest of action 1, ...]))). */
+/** The digest of an ordered list of statement digests (the actions, or the parties before the seal): `sha256:` + hex(SHA-256(JCS([digest 1, ...]))). */
 export function actionsDigest(actionDigests: readonly string[]): string {
   return sha256Tagged(canonicalBytes([...actionDigests]));
 }

@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { toBase64Url } from '../bytes/index.js';
-import { AttestError } from '../errors.js';
+import { AttestError, isAttestError } from '../errors.js';
 import { nowSeconds } from '../envelope/time.js';
 import type { Signer } from '../envelope/sign.js';
 import { canonicalBytes } from '../jcs/index.js';
@@ -154,8 +154,13 @@ export class SessionStore {
     return signStatementSync(this.agent, sessionId, this.now(), body);
   }
 
-  /** Start a session. `policyDigest` binds it to a policy document (`sha256:<hex>` of its bytes). */
+  /**
+   * Start a session. `policyDigest` binds it to a policy document (`sha256:<hex>` of its
+   * bytes). Throws `ERR_ALG_NOT_ALLOWED` for an HS256 agent key.
+   */
   start(p: { task: string; delegator: string; policyDigest?: string }): Appended & { sessionId: string } {
+    // A shared secret would let every verifier forge the agent's statements.
+    if (this.agent.alg === 'HS256') throw new AttestError('ERR_ALG_NOT_ALLOWED', 'receipt sessions need a public-key agent key (ES256, EdDSA, RS256), not HS256: every verifier holding the secret could forge them');
     const sessionId = newSessionId();
     const genesis = sessionGenesis(sessionId);
     const body = { kind: 'start', task: p.task, delegator: p.delegator, genesis, ...(p.policyDigest ? { policyDigest: p.policyDigest } : {}) } as StatementBody;
@@ -210,24 +215,41 @@ export class SessionStore {
    * session without actions, `ERR_SESSION_UNKNOWN`.
    */
   seal(sessionId: string): Appended & { already: boolean } {
-    const row = this.row(sessionId);
-    if (row.seal_idx !== null) {
+    const sealed = (): (Appended & { already: boolean }) | null => {
+      const row = this.row(sessionId);
+      if (row.seal_idx === null) return null;
       const index = BigInt(row.seal_idx);
       return { index, statement: (decodeRecord(this.db.entry(index)!) as SessionRecord).statement, digest: row.seal_digest!, already: true };
+    };
+    const had = sealed();
+    if (had) return had;
+    let a: Appended;
+    try {
+      a = this.sealNow(sessionId);
+    } catch (e) {
+      // Another process sealed it between the check and our transaction.
+      const now = isAttestError(e, 'ERR_SESSION_SEALED') ? sealed() : null;
+      if (now) return now;
+      throw e;
     }
-    const a = this.append(sessionId, () => {
+    return { ...a, already: false };
+  }
+
+  private sealNow(sessionId: string): Appended {
+    return this.append(sessionId, () => {
       const r = this.checkOpen(sessionId);
       if (r.action_count === 0) throw new AttestError('ERR_SESSION_EMPTY', `session ${sessionId} has no action: an empty session cannot be sealed`);
       const rows = this.entries(sessionId);
       const actions = rows.filter((e) => e.kind === 'action').map((e) => e.digest);
+      const parties = rows.filter((e) => e.kind === 'approval' || e.kind === 'confirmation').map((e) => e.digest);
       return this.sign(sessionId, {
         kind: 'seal', actionCount: r.action_count, actionsDigest: actionsDigest(actions), startDigest: rows.find((e) => e.kind === 'start')!.digest,
+        partyCount: parties.length, partiesDigest: actionsDigest(parties),
         firstIndex: String(r.start_idx), lastIndex: String(r.last_action_idx), ...(r.policy_digest ? { policyDigest: r.policy_digest } : {}),
       } as StatementBody);
     }, (i, _s, digest) => {
       this.sql.prepare('UPDATE sessions SET seal_idx = ?, seal_digest = ? WHERE session_id = ?').run(i, digest, sessionId);
     });
-    return { ...a, already: false };
   }
 
   /** Throws `ERR_APPROVAL_TARGET` unless `target` is an action of the session (that digest at that position) or its seal. */
@@ -257,16 +279,31 @@ export class SessionStore {
     if (s.declared) throw new AttestError('ERR_SESSION_MALFORMED', 'a declared statement is the agent\'s own: record it with the declare form');
     if (s.signer.keyId === this.row(sessionId).agent_key) throw new AttestError('ERR_APPROVER_IS_AGENT', 'signed with the agent\'s own key: an approver or counterparty signs with their own', { found: s.signer.keyId });
     const digest = statementDigest(s);
-    const had = this.sql.prepare('SELECT idx FROM session_entries WHERE session_id = ? AND digest = ?').get(sessionId, digest) as { idx: number } | undefined;
-    if (had) return { index: BigInt(had.idx), statement: s, digest, already: true };
-    const a = this.append(sessionId, () => {
-      const row = this.row(sessionId);
-      if (phase === 'open' && row.seal_idx !== null) throw new AttestError('ERR_SESSION_SEALED', `session ${sessionId} is sealed: attach the ${s.kind} instead`);
-      if (phase === 'sealed' && row.seal_idx === null) throw new AttestError('ERR_SESSION_UNSEALED', `session ${sessionId} is not sealed yet: record the ${s.kind} instead`);
-      this.checkTarget(sessionId, s.target);
-      return s;
-    }, () => undefined);
+    const had = this.loggedAt(sessionId, digest);
+    if (had !== null) return { index: had, statement: s, digest, already: true };
+    let a: Appended;
+    try {
+      a = this.append(sessionId, () => {
+        const row = this.row(sessionId);
+        if (this.loggedAt(sessionId, digest) !== null) throw new AttestError('ERR_USAGE', 'logged meanwhile', { found: digest });
+        if (phase === 'open' && row.seal_idx !== null) throw new AttestError('ERR_SESSION_SEALED', `session ${sessionId} is sealed: attach the ${s.kind} instead`);
+        if (phase === 'sealed' && row.seal_idx === null) throw new AttestError('ERR_SESSION_UNSEALED', `session ${sessionId} is not sealed yet: record the ${s.kind} instead`);
+        this.checkTarget(sessionId, s.target);
+        return s;
+      }, () => undefined);
+    } catch (e) {
+      // Another process logged the same statement between the check and our transaction.
+      const now = this.loggedAt(sessionId, digest);
+      if (now !== null) return { index: now, statement: s, digest, already: true };
+      throw e;
+    }
     return { ...a, already: false };
+  }
+
+  /** Log index of a session statement with this digest, or null. */
+  private loggedAt(sessionId: string, digest: string): bigint | null {
+    const row = this.sql.prepare('SELECT idx FROM session_entries WHERE session_id = ? AND digest = ?').get(sessionId, digest) as { idx: number } | undefined;
+    return row ? BigInt(row.idx) : null;
   }
 
   /**

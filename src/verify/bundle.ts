@@ -15,7 +15,7 @@ import { leafHash } from '../log/hash.js';
 import { verifyInclusion } from '../log/proof.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import { openAnchor, type OpenedCheckpoint } from './checkpoints.js';
-import { error, type Finding, type VerifySummary } from './findings.js';
+import { error, notice, type Finding, type VerifySummary } from './findings.js';
 import { RecordChecker } from './records.js';
 import { checkBundleAgainstKnown, type KnownCheckpoint } from './split-view.js';
 import type { TrustPolicy } from './policy.js';
@@ -29,6 +29,12 @@ export interface BundleReport extends VerifySummary {
 export interface BundleVerifyOptions {
   /** Checkpoints accepted earlier (any origin; those of the bundle's origin are used). */
   known?: KnownCheckpoint[];
+  /**
+   * Check the entries even when the checkpoint misses the witness quorum (an
+   * `ERR_QUORUM_NOT_MET` finding either way): a session receipt reports `witnessed` apart
+   * from its other dimensions. Default false: a plain bundle stops at the checkpoint.
+   */
+  quorumApart?: boolean;
 }
 
 /** The report of a bundle rejected before any entry was checked (the findings say why). */
@@ -59,7 +65,12 @@ export async function verifyBundle(text: string, policy: TrustPolicy, keys: KeyR
   } catch (e) {
     return rejectedBundle([error(isAttestError(e) ? e.code : 'ERR_BUNDLE_MALFORMED', `bundle rejected: ${(e as Error).message}`)]);
   }
-  return (await verifyParsedBundle(b, policy, keys, o)).report;
+  const { report, checker } = await verifyParsedBundle(b, policy, keys, o);
+  // A plain bundle is a selection: its session statements are not checked as sessions.
+  for (const [id, list] of checker?.sessions ?? []) {
+    report.findings.push(notice('NOTE_SESSION_UNCHECKED', `${list.length} statement(s) of session ${id}: a plain bundle does not check sessions; verify the session receipt ("receipt export")`));
+  }
+  return report;
 }
 
 /**
@@ -69,8 +80,11 @@ export async function verifyBundle(text: string, policy: TrustPolicy, keys: KeyR
  */
 export async function verifyParsedBundle(b: Bundle, policy: TrustPolicy, keys: KeyResolver, o: BundleVerifyOptions = {}): Promise<{ report: BundleReport; checker: RecordChecker | null }> {
   const findings: Finding[] = [];
-  const cp = await openAnchor(b.checkpoint, policy, findings);
+  const cp = await openAnchor(b.checkpoint, o.quorumApart ? { ...policy, quorum: 0 } : policy, findings);
   if (!cp) return { report: { ...rejectedBundle(findings), entries: b.entries.length }, checker: null };
+  if (o.quorumApart && cp.cosigners.length < policy.quorum) {
+    findings.push(error('ERR_QUORUM_NOT_MET', `checkpoint at size ${cp.size} is cosigned by ${cp.cosigners.length} of the ${policy.quorum} witnesses the trust policy requires`, { expected: policy.quorum, found: cp.cosigners.map((c) => c.name) }));
+  }
   checkInclusion(b, cp, findings);
   const checker = new RecordChecker(policy, keys, findings, true);
   for (const e of b.entries) {

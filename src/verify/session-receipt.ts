@@ -11,10 +11,10 @@
  * | `sealCompleteness` | the seal is there, non-empty, and signs exactly the actions presented, chained from the genesis; every captured call is in the receipt |
  * | `policyBinding` | the policy document given matches the session's (`none`: not bound; `unchecked`: none given) |
  * | `witnessed` | the checkpoint is cosigned by the trust policy's quorum (`none`: the policy asks for no witness) |
- * | `approvals`, `counterparty` | every one verifies (bound to its action, trusted party key of that role, not the agent's); `declared`: only the agent's own records; `none`: none |
+ * | `approvals`, `counterparty` | every one verifies (bound to its action, trusted party key of that role, not the agent's) and at least one says `approved` / `confirmed`; `rejected`: a verified one says `rejected` / `disputed`; `declared`: only the agent's own records; `none`: none |
  *
  * The summary `level` is derived: `failed` when any dimension fails; else `countersigned`
- * when witnessed and at least one approval or confirmation verified; else `witnessed`; else
+ * when witnessed, a party dimension passes and none is `rejected`; else `witnessed`; else
  * `sealed`.
  */
 import { isAttestError } from '../errors.js';
@@ -28,8 +28,11 @@ import { error, notice, type Finding } from './findings.js';
 import { checkSession, type DimensionStatus, type PartyResult, type SessionEntry, type SessionResult } from './session.js';
 import type { TrustPolicy } from './policy.js';
 
-/** Status of a party dimension: as {@link DimensionStatus}, or `declared` (only the agent's own records). */
-export type PartyDimension = DimensionStatus | 'declared';
+/**
+ * Status of a party dimension: as {@link DimensionStatus}; `declared` (only the agent's own
+ * records); `rejected` (a verified party said `rejected` / `disputed`: authentic, not approved).
+ */
+export type PartyDimension = DimensionStatus | 'declared' | 'rejected';
 
 /** The verdict dimensions of a session receipt. */
 export interface SessionDimensions {
@@ -78,7 +81,7 @@ function attachmentEntries(r: SessionReceipt, logged: SessionEntry[], out: Findi
       return;
     }
     if (s.sessionId !== r.sessionId || (s.kind !== 'approval' && s.kind !== 'confirmation')) {
-      out.push(error('ERR_SESSION_SIGNER', `attachment ${i}: not an approval or confirmation of session ${r.sessionId}`, { found: `${s.kind} of ${s.sessionId}` }));
+      out.push(error('ERR_APPROVAL_TARGET', `attachment ${i}: not an approval or confirmation of session ${r.sessionId}`, { found: `${s.kind} of ${s.sessionId}` }));
       return;
     }
     const d = statementDigest(s);
@@ -100,16 +103,21 @@ function checkEvidence(r: SessionReceipt, s: SessionResult, out: Finding[]): voi
   }
 }
 
+const POSITIVE = new Set(['approved', 'confirmed']);
+
 function partyDimension(list: PartyResult[]): PartyDimension {
   if (list.length === 0) return 'none';
   if (list.some((p) => p.status === 'failed')) return 'fail';
-  return list.some((p) => p.status === 'verified') ? 'pass' : 'declared';
+  const verified = list.filter((p) => p.status === 'verified');
+  if (verified.some((p) => !POSITIVE.has(p.decision))) return 'rejected';
+  return verified.length > 0 ? 'pass' : 'declared';
 }
 
-function levelOf(d: SessionDimensions, parties: PartyResult[]): SessionReceiptReport['level'] {
+function levelOf(d: SessionDimensions): SessionReceiptReport['level'] {
   if (Object.values(d).includes('fail')) return 'failed';
   if (d.witnessed !== 'pass') return 'sealed';
-  return parties.some((p) => p.status === 'verified') ? 'countersigned' : 'witnessed';
+  const parties = [d.approvals, d.counterparty];
+  return parties.includes('pass') && !parties.includes('rejected') ? 'countersigned' : 'witnessed';
 }
 
 /**
@@ -124,7 +132,7 @@ export async function verifySessionReceipt(text: string, policy: TrustPolicy, ke
   } catch (e) {
     return rejected([error(isAttestError(e) ? e.code : 'ERR_SESSION_MALFORMED', `session receipt rejected: ${(e as Error).message}`)]);
   }
-  const { report, checker } = await verifyParsedBundle(r.bundle, policy, keys, o);
+  const { report, checker } = await verifyParsedBundle(r.bundle, policy, keys, { ...o, quorumApart: true });
   if (!checker) return { ...rejected([], report), sessionId: r.sessionId };
   const extra: Finding[] = [];
   for (const [id, list] of checker.sessions) {
@@ -134,6 +142,7 @@ export async function verifySessionReceipt(text: string, policy: TrustPolicy, ke
   const entries = [...logged, ...attachmentEntries(r, logged, extra)];
   const s = await checkSession(r.sessionId, entries, policy, keys, { calls: checker.lookupCall, ...(o.policyDocDigest ? { policyDocDigest: o.policyDocDigest } : {}) });
   checkEvidence(r, s, extra);
+  for (const p of s.parties) if (p.status === 'verified' && !POSITIVE.has(p.decision)) extra.push(notice('NOTE_REJECTED', `${p.kind} by ${p.party} of ${p.target === 'seal' ? 'the seal' : `action ${p.target}`}: ${p.decision}`));
   const integrityErrors = [...report.findings, ...extra].filter((f) => f.severity === 'error' && !WITNESS_CODES.has(f.code) && f.code !== 'ERR_SESSION_SIGNER');
   const approvals = s.parties.filter((p) => p.kind === 'approval');
   const confirmations = s.parties.filter((p) => p.kind === 'confirmation');
@@ -150,6 +159,6 @@ export async function verifySessionReceipt(text: string, policy: TrustPolicy, ke
   const { findings: _f, parties: _p, agentSignature: _a, sealCompleteness: _s, policyBinding: _b, ...session } = s;
   return {
     ...report, ok: !findings.some((f) => f.severity === 'error'), findings, sessionId: r.sessionId,
-    level: levelOf(dimensions, s.parties), dimensions, session, approvals, confirmations,
+    level: levelOf(dimensions), dimensions, session, approvals, confirmations,
   };
 }

@@ -9,7 +9,7 @@
  * altered or badly signed is an error finding of its dimension. Pure: no I/O, no clock.
  */
 import { verifyHexSignature, signingInput, type KeyResolver } from '../envelope/signature.js';
-import { importPublicJwk } from '../keys/material.js';
+import { importPublicJwk, jwkThumbprint } from '../keys/material.js';
 import type { AlgName } from '../keys/algorithms.js';
 import {
   actionsDigest, sessionGenesis, statementDigest,
@@ -119,8 +119,8 @@ function checkChain(sessionId: string, actions: Array<{ e: SessionEntry; s: Acti
   });
 }
 
-/** The seal against what is presented. */
-function checkSeal(start: SessionEntry & { statement: StartStatement }, seal: SessionEntry & { statement: SealStatement }, actions: Array<{ e: SessionEntry; digest: string }>, out: Finding[]): void {
+/** The seal against what is presented: actions, start, indexes, policy, and the parties logged before it. */
+function checkSeal(start: SessionEntry & { statement: StartStatement }, seal: SessionEntry & { statement: SealStatement }, actions: Array<{ e: SessionEntry; digest: string }>, parties: SessionEntry[], out: Finding[]): void {
   const s = seal.statement;
   const at = idx(seal.index);
   if (s.actionCount === 0) out.push(error('ERR_SESSION_EMPTY', 'the seal covers no action: an empty session is never complete', { index: at }));
@@ -135,6 +135,9 @@ function checkSeal(start: SessionEntry & { statement: StartStatement }, seal: Se
   const last = actions.length > 0 ? String(actions[actions.length - 1]!.e.index) : null;
   if (s.lastIndex !== last) mismatch('last log index', s.lastIndex, last);
   if ((s.policyDigest ?? null) !== (start.statement.policyDigest ?? null)) mismatch('policy digest', start.statement.policyDigest ?? null, s.policyDigest ?? null);
+  const before = parties.filter((p) => p.index! < seal.index!).map((p) => statementDigest(p.statement));
+  if (s.partyCount !== before.length) mismatch('count of approvals and confirmations', s.partyCount, before.length);
+  else if (s.partiesDigest !== actionsDigest(before)) mismatch('digest of approvals and confirmations', s.partiesDigest, actionsDigest(before));
   for (const a of actions) {
     if (a.e.index !== null && seal.index !== null && a.e.index > seal.index) out.push(error('ERR_SESSION_INCOMPLETE', 'an action logged after the seal', { index: idx(a.e.index) }));
   }
@@ -187,6 +190,20 @@ interface PartyContext {
   keys: KeyResolver;
 }
 
+/**
+ * The RFC 7638 thumbprint of the agent's key as the trust policy lists it (null for HS256 or
+ * unlisted): a party key id is that thumbprint, so equal means the same key, whatever key id
+ * the issuer entry uses.
+ */
+function agentThumbprint(ctx: PartyContext): string | null {
+  const i = ctx.policy.issuers.find((x) => x.iss === ctx.agent.id && x.alg === ctx.agent.alg && x.keyId === ctx.agent.keyId);
+  try {
+    return i?.publicKeyJwk ? jwkThumbprint(i.publicKeyJwk) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** One approval or confirmation: target, then signer and signature. Findings go to `out`. */
 async function checkParty(e: SessionEntry & { statement: PartyStatement }, ctx: PartyContext, out: Finding[]): Promise<PartyResult> {
   const s = e.statement;
@@ -203,8 +220,9 @@ async function checkParty(e: SessionEntry & { statement: PartyStatement }, ctx: 
     const ok = await checkAgentSignature(e, ctx.agent, ctx.policy, ctx.keys, out);
     return ok ? { ...r, status: 'declared' } : { ...r, code: out[out.length - 1]!.code };
   }
-  if (s.signer.keyId === ctx.agent.keyId) return failWith('ERR_APPROVER_IS_AGENT', 'signed with the agent\'s own key');
+  if (s.signer.keyId === ctx.agent.keyId || s.signer.keyId === agentThumbprint(ctx)) return failWith('ERR_APPROVER_IS_AGENT', 'signed with the agent\'s own key');
   if (s.signer.id !== s.party) return failWith('ERR_PARTY_UNTRUSTED', 'the signer is not the party it names', { expected: s.party, found: s.signer.id });
+  if (!ctx.policy.acceptedAlgorithms.includes(s.signer.alg)) return failWith('ERR_ALG_NOT_ALLOWED', `algorithm ${s.signer.alg} is not accepted by the trust policy`);
   const key = await partyKey(ctx.policy, s);
   if (!key) return failWith('ERR_PARTY_UNTRUSTED', `the trust policy lists no ${ROLE[s.kind]} ${s.signer.id} with key ${s.signer.keyId}`);
   if (!(await signatureOk(s, key))) return failWith('ERR_SIGNATURE_INVALID', 'the signature does not verify');
@@ -240,7 +258,7 @@ export async function checkSession(sessionId: string, entries: SessionEntry[], p
   }
   checkChain(sessionId, actions, f.seal);
   if (!seal) f.seal.push(error('ERR_SESSION_UNSEALED', 'the session is not sealed: its receipt is not complete'));
-  else if (start) checkSeal(start, seal, actions.map((a) => ({ e: a.e, digest: a.digest })), f.seal);
+  else if (start) checkSeal(start, seal, actions.map((a) => ({ e: a.e, digest: a.digest })), parties, f.seal);
   if (o.calls) checkCalls(actions, o.calls, f.seal);
   const inLog = o.context === 'log';
   const policyBinding = inLog ? 'unchecked' : checkPolicy(start?.statement ?? null, o.policyDocDigest, f.policy);

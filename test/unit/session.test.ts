@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { loadIdentity } from '../../src/store/identity.js';
 import { loadIssuerSigner } from '../../src/store/identity.js';
 import { encodeRecord, SESSION_RECORD } from '../../src/records/record.js';
-import { policyDocDigest, statementDigest } from '../../src/receipt/session.js';
+import { actionsDigest, policyDocDigest, statementDigest } from '../../src/receipt/session.js';
 import { SessionStore } from '../../src/store/sessions.js';
 import { LogDb } from '../../src/store/log-db.js';
 import { homePaths } from '../../src/store/home.js';
@@ -18,6 +18,15 @@ import { buildBundle } from '../../src/store/bundle-build.js';
 import { formatSessionReceipt } from '../../src/bundle/session-receipt.js';
 import { policyKeyResolver } from '../../src/verify/policy.js';
 import { isAttestError } from '../../src/errors.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { join } from 'node:path';
+import { initHome } from '../../src/store/identity.js';
+import { SessionHome } from '../../src/store/session-export.js';
+import { formatBundle } from '../../src/bundle/format.js';
+import { verifyBundle } from '../../src/verify/bundle.js';
+import { fromBase64Url } from '../../src/bytes/index.js';
+import { formatVerifierKey, SIG_TYPE_COSIGNATURE_V1 } from '../../src/log/vkey.js';
+import { tempDir } from './log-helper.js';
 import { codes, edit, forge, kinds, newPartyKey, partyStatement, policyWith, sessionHome, verify } from './session-helper.js';
 
 test('record, seal, export, verify: every dimension passes; evidence disclosed and checked', async (t) => {
@@ -83,7 +92,8 @@ test('an empty session cannot be sealed, and an empty seal forged with the agent
   assert.throws(() => h.sessions.seal(sessionId), (e: unknown) => isAttestError(e, 'ERR_SESSION_EMPTY'));
   const start = h.sessions.statements(sessionId)[0]!;
   const seal = forge(h.recorder.issuerSigner, sessionId, {
-    kind: 'seal', actionCount: 0, actionsDigest: 'sha256:' + '00'.repeat(32), startDigest: statementDigest(start.statement), firstIndex: String(start.index), lastIndex: String(start.index),
+    kind: 'seal', actionCount: 0, actionsDigest: actionsDigest([]), startDigest: statementDigest(start.statement), firstIndex: String(start.index), lastIndex: String(start.index),
+    partyCount: 0, partiesDigest: actionsDigest([]),
   });
   const at = h.recorder.db.append((i) => encodeRecord({ type: SESSION_RECORD, index: i.toString(), sessionId, statement: seal }));
   await h.recorder.checkpoint();
@@ -196,4 +206,58 @@ test('whole-log verification checks sessions too: an open one is a notice, a for
   const r = await verifyLog(input(), policy, policyKeyResolver(policy));
   assert.equal(r.ok, false);
   assert.ok(r.findings.some((f) => f.code === 'ERR_SESSION_SIGNER'));
+});
+
+test('a verified rejection is authentic but not an approval; a logged approval dropped from the receipt fails the seal', async (t) => {
+  const { home, h, sessionId } = await sessionHome(t, 2, { seal: false });
+  const alice = newPartyKey();
+  const policy = policyWith(home, [{ pem: alice, id: 'approver:alice', roles: ['approver'] }]);
+  const d2 = statementDigest(h.sessions.statements(sessionId)[2]!.statement);
+  h.sessions.attach(sessionId, partyStatement(alice, 'approver:alice', sessionId, 'approval', { seq: 2, actionDigest: d2 }, 'rejected'), 'open');
+  h.sessions.seal(sessionId);
+  const { text } = await h.exportReceipt(sessionId);
+  const r = await verify(text, policy);
+  assert.equal(r.ok, true, JSON.stringify(r.findings));
+  assert.equal(r.dimensions.approvals, 'rejected');
+  assert.ok(r.findings.some((f) => f.code === 'NOTE_REJECTED'));
+  assert.notEqual(r.level, 'countersigned');
+  const dropped = await verify(edit(text, (x) => x.entries.splice(kinds(text).indexOf('approval'), 1)), policy);
+  assert.deepEqual(codes(dropped), ['ERR_SESSION_INCOMPLETE']);
+});
+
+test('a party algorithm the policy does not accept fails; an HS256 agent cannot start a session', async (t) => {
+  const { home, h, sessionId } = await sessionHome(t, 1);
+  const bob = newPartyKey();
+  const d1 = statementDigest(h.sessions.statements(sessionId)[1]!.statement);
+  const conf = partyStatement(bob, 'counterparty:bob', sessionId, 'confirmation', { seq: 1, actionDigest: d1 });
+  const text = edit((await h.exportReceipt(sessionId)).text, (r) => { r.attachments = [conf]; });
+  const policy = { ...policyWith(home, [{ pem: bob, id: 'counterparty:bob', roles: ['counterparty'] }]) };
+  policy.acceptedAlgorithms = policy.acceptedAlgorithms.filter((a) => a !== 'EdDSA');
+  assert.ok(codes(await verify(text, policy)).includes('ERR_ALG_NOT_ALLOWED'));
+  const hs = join(tempDir(t), 'hs');
+  await initHome(hs, { alg: 'HS256' });
+  const hh = await SessionHome.open(hs, { durability: 'normal' });
+  t.after(() => hh.close());
+  assert.throws(() => hh.sessions.start({ task: 't', delegator: 'd' }), (e: unknown) => isAttestError(e, 'ERR_ALG_NOT_ALLOWED'));
+});
+
+test('a missed witness quorum fails "witnessed" alone; the other dimensions are still checked', async (t) => {
+  const { home, h, sessionId } = await sessionHome(t, 1);
+  const raw = fromBase64Url((generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }) as { x: string }).x);
+  const policy = { ...policyWith(home), witnesses: [{ name: 'w.example/w1', vkey: formatVerifierKey('w.example/w1', SIG_TYPE_COSIGNATURE_V1, raw) }], quorum: 1 };
+  const r = await verify((await h.exportReceipt(sessionId)).text, policy);
+  assert.equal(r.ok, false);
+  assert.equal(r.dimensions.witnessed, 'fail');
+  assert.deepEqual(codes(r), ['ERR_QUORUM_NOT_MET']);
+  assert.equal(r.dimensions.sealCompleteness, 'pass');
+  assert.equal(r.dimensions.agentSignature, 'pass');
+});
+
+test('session statements in a plain bundle are flagged as not checked as a session', async (t) => {
+  const { home, h, sessionId } = await sessionHome(t, 1);
+  await h.recorder.checkpoint();
+  const text = formatBundle(buildBundle(h.recorder.db, h.sessions.entryIndexes(sessionId)));
+  const policy = policyWith(home);
+  const r = await verifyBundle(text, policy, policyKeyResolver(policy));
+  assert.ok(r.findings.some((f) => f.code === 'NOTE_SESSION_UNCHECKED'));
 });
