@@ -9,7 +9,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { initHome, loadIdentity } from '../src/store/identity.js';
 import { SessionHome } from '../src/store/session-export.js';
-import { trustPolicyOf } from '../src/cli/cmd-keys.js';
+import { trustPolicyOf } from '../src/store/identity.js';
 import { policyKeyResolver } from '../src/verify/policy.js';
 import { verifySessionReceipt } from '../src/verify/session-receipt.js';
 import { summarize, toRow, type Row, type Summary } from './stats.js';

@@ -19,7 +19,7 @@ import { buildBundle, selectEntries } from '../src/store/bundle-build.js';
 import { formatBundle } from '../src/bundle/format.js';
 import { verifyBundle } from '../src/verify/bundle.js';
 import { policyKeyResolver } from '../src/verify/policy.js';
-import { trustPolicyOf } from '../src/cli/cmd-keys.js';
+import { trustPolicyOf } from '../src/store/identity.js';
 import { summarize, toRow, type Row, type Summary } from './stats.js';
 
 const FINGERPRINT = 'sha256:' + '11'.repeat(32);

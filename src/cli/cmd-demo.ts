@@ -18,7 +18,7 @@ import { LogDb } from '../store/log-db.js';
 import { homePaths } from '../store/home.js';
 import { verifyLog } from '../verify/log.js';
 import { policyKeyResolver } from '../verify/policy.js';
-import { trustPolicyOf } from './cmd-keys.js';
+import { trustPolicyOf } from '../store/identity.js';
 import { EXIT_FAILED, EXIT_OK, out } from './output.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), 'main.js');

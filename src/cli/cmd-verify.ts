@@ -27,7 +27,7 @@ import { MAX_BUNDLE_BYTES } from '../bundle/format.js';
 import { verifySessionReceipt, type SessionReceiptReport } from '../verify/session-receipt.js';
 import { policyDocDigest } from '../receipt/session.js';
 import { printSession } from './session-report.js';
-import { trustPolicyOf } from './cmd-keys.js';
+import { trustPolicyOf } from '../store/identity.js';
 import { CliExit, EXIT_FAILED, EXIT_OK, EXIT_USAGE, out, outJson, jsonReplacer } from './output.js';
 
 interface Loaded { input: LogInput; count: number; findings: Finding[]; home: string | null; close(): void }

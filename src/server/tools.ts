@@ -20,6 +20,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { AttestError, isAttestError } from '../errors.js';
+import { TAGGED_DIGEST } from '../bytes/digest.js';
 import { readFileSync } from 'node:fs';
 import {
   MAX_ID_CHARS, MAX_NAME_CHARS, MAX_TEXT_CHARS, parseStatement, policyDocDigest, type SealStatement, type StartStatement, type Target,
@@ -29,9 +30,9 @@ import { homePaths } from '../store/home.js';
 import { loadIdentity } from '../store/identity.js';
 import { loadWitnesses } from '../store/witnesses.js';
 import { importSecret } from '../keys/material.js';
-import { parseTrustPolicy, policyKeyResolver, secretId, type TrustPolicy } from '../verify/policy.js';
+import { mergeTrustPolicies, parseTrustPolicy, policyKeyResolver, secretId, type TrustPolicy } from '../verify/policy.js';
 import { verifySessionReceipt } from '../verify/session-receipt.js';
-import { mergeTrustPolicies, trustPolicyOf } from '../cli/cmd-keys.js';
+import { trustPolicyOf } from '../store/identity.js';
 import type { SessionServerContext } from './session-server.js';
 
 /** The structured content of an error result. */
@@ -101,18 +102,9 @@ export const SESSION_ID_FIELD = z.string().describe('the session id start_sessio
 /** A log index in outputs: a decimal string (log indexes are uint64). */
 export const INDEX_FIELD = z.string().describe('log index of the entry (decimal string)');
 
-/** Throws `ERR_SESSION_MALFORMED` when a text is longer than `max` characters (before anything is stored). */
-function checkLength(value: string | undefined, max: number, what: string): void {
-  if (value !== undefined && value.length > max) throw new AttestError('ERR_SESSION_MALFORMED', `${what} is ${value.length} characters, more than ${max}`, { expected: max, found: value.length });
-}
-
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
-
 function startSession(ctx: SessionServerContext, a: { task: string; delegator: string; policy?: string; policyDigest?: string }): ToolOutput {
   if (a.policy !== undefined && a.policyDigest !== undefined) throw new AttestError('ERR_USAGE', 'give policy (the document text) or policyDigest, not both');
-  if (a.policyDigest !== undefined && !DIGEST.test(a.policyDigest)) throw new AttestError('ERR_USAGE', 'policyDigest must be sha256: and 64 lowercase hex digits');
-  checkLength(a.task, MAX_TEXT_CHARS, 'task');
-  checkLength(a.delegator, MAX_ID_CHARS, 'delegator');
+  if (a.policyDigest !== undefined && !TAGGED_DIGEST.test(a.policyDigest)) throw new AttestError('ERR_USAGE', 'policyDigest must be sha256: and 64 lowercase hex digits');
   const policyDigest = a.policy !== undefined ? policyDocDigest(a.policy) : a.policyDigest;
   const r = ctx.sessions.sessions.start({ task: a.task, delegator: a.delegator, ...(policyDigest ? { policyDigest } : {}) });
   ctx.changed();
@@ -125,8 +117,6 @@ function startSession(ctx: SessionServerContext, a: { task: string; delegator: s
 
 function recordAction(ctx: SessionServerContext, a: { sessionId: string; name: string; summary?: string; evidence?: unknown }): ToolOutput {
   const id = checkSessionId(a.sessionId);
-  checkLength(a.name, MAX_NAME_CHARS, 'name');
-  checkLength(a.summary, MAX_TEXT_CHARS, 'summary');
   const r = ctx.sessions.sessions.action(id, { name: a.name, ...(a.summary !== undefined ? { summary: a.summary } : {}), ...(a.evidence !== undefined ? { evidence: a.evidence } : {}) });
   ctx.changed();
   return { data: { seq: r.seq, index: r.index, actionDigest: r.digest } };
@@ -194,8 +184,6 @@ function partyAction(ctx: SessionServerContext, spec: PartySpec, a: { sessionId:
     return { data: { index: r.index, digest: r.digest, status: 'signed', already: r.already }, note: 'Logged. Its signature is checked by verifiers, against the party keys their trust policy lists.' };
   }
   const d = a.declared!;
-  checkLength(d.party, MAX_ID_CHARS, 'party');
-  checkLength(d.note, MAX_TEXT_CHARS, 'note');
   const target = declaredTarget(store, id, d.seq, spec.kind);
   const r = store.declare(id, { kind: spec.kind, party: d.party, target, decision: d.decision, ...(d.note !== undefined ? { note: d.note } : {}) }, spec.phase);
   ctx.changed();

@@ -1,7 +1,8 @@
 /**
  * `mcp-attest init`: create a data directory with an issuer key (ES256 default; EdDSA,
  * RS256, HS256 also) and an Ed25519 log key. Private keys are written 0600 with O_EXCL:
- * an existing key is never overwritten (`ERR_KEY_EXISTS`). Also loads the identity back.
+ * an existing key is never overwritten (`ERR_KEY_EXISTS`). Also loads the identity back, and
+ * gives the trust policy a verifier needs for it (`trustPolicyOf`).
  */
 import { mkdirSync, readFileSync, writeFileSync, existsSync, linkSync, unlinkSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
@@ -14,6 +15,7 @@ import { exportEd25519Public } from '../keys/ed25519.js';
 import { formatVerifierKey } from '../log/vkey.js';
 import type { Signer } from '../envelope/sign.js';
 import { homePaths } from './home.js';
+import type { TrustPolicy } from '../verify/policy.js';
 
 /** The public identity stored in `identity.json`. */
 export interface Identity {
@@ -132,4 +134,19 @@ export function loadIssuerSigner(home: string, identity: Identity, sub?: string)
 /** Load the Ed25519 log private key. */
 export async function loadLogKey(home: string): Promise<CryptoKey> {
   return (await importPrivatePem(readFileSync(homePaths(home).logKey, 'utf8'))).key;
+}
+
+/**
+ * The trust policy a verifier needs for a data directory: public keys only. `witnesses` are
+ * the log's configured witnesses (name and vkey); `quorum` defaults to a majority of them
+ * (floor(n/2) + 1; 0 with none).
+ */
+export function trustPolicyOf(identity: Identity, witnesses: Array<{ name: string; vkey: string }> = [], quorum?: number): TrustPolicy {
+  const issuer = { iss: identity.iss, alg: identity.issuer.alg, keyId: identity.issuer.keyId, ...(identity.issuer.publicKeyJwk ? { publicKeyJwk: identity.issuer.publicKeyJwk } : {}) };
+  return {
+    version: 1, issuers: [issuer], logs: [{ origin: identity.log.origin, vkey: identity.log.vkey }],
+    witnesses: witnesses.map((w) => ({ name: w.name, vkey: w.vkey })),
+    quorum: quorum ?? (witnesses.length === 0 ? 0 : Math.floor(witnesses.length / 2) + 1), parties: [],
+    acceptedAlgorithms: ['ES256', 'EdDSA', 'RS256', 'HS256'], clockSkewSeconds: 30,
+  };
 }

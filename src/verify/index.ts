@@ -11,7 +11,7 @@ export { verifyReceipt, type ReceiptVerifyOptions, type ReceiptVerdict } from '.
 export { verifyInclusion, verifyConsistency } from '../log/proof.js';
 export { parseCheckpoint, type Checkpoint } from '../log/checkpoint.js';
 export { openNote, parseNote, ed25519NoteVerifier } from '../log/note.js';
-export { parseTrustPolicy, policyKeyResolver, type TrustPolicy, type TrustedIssuer } from './policy.js';
+export { parseTrustPolicy, policyKeyResolver, mergeTrustPolicies, type TrustPolicy, type TrustedIssuer } from './policy.js';
 export { verifyLog, type LogInput, type LogReport } from './log.js';
 export type { Finding } from './findings.js';
 export { verifyBundle, type BundleReport, type BundleVerifyOptions } from './bundle.js';

@@ -19,8 +19,8 @@
  * nothing to a third party).
  */
 import { AttestError } from '../errors.js';
-import { parseJson } from '../jcs/index.js';
-import { isAlgName, type AlgName } from '../keys/algorithms.js';
+import { canonicalize, parseJson } from '../jcs/index.js';
+import { ALG_NAMES, isAlgName, type AlgName } from '../keys/algorithms.js';
 import { importPublicJwk, jwkThumbprint, type PublicJwk } from '../keys/material.js';
 import { checkObject, isObject, type ObjectSchema } from '../envelope/schema.js';
 import type { KeyResolver } from '../envelope/signature.js';
@@ -183,4 +183,36 @@ export function policyKeyResolver(policy: TrustPolicy, secrets: ReadonlyMap<stri
     }
     return hit;
   };
+}
+
+/**
+ * Union of trust policies: every issuer, log, witness and party of each (duplicates once; a
+ * party's roles are united), the
+ * largest quorum, the accepted algorithms all of them accept, the smallest clock skew. Throws `ERR_POLICY_INVALID` when
+ * the same issuer id and key id name different keys, or the union is not a valid policy.
+ */
+export function mergeTrustPolicies(policies: TrustPolicy[]): TrustPolicy {
+  const issuers = new Map<string, TrustedIssuer>();
+  for (const i of policies.flatMap((p) => p.issuers)) {
+    const id = `${i.iss}\n${i.alg}\n${i.keyId}`;
+    const had = issuers.get(id);
+    if (had && canonicalize(had as never) !== canonicalize(i as never)) throw new AttestError('ERR_POLICY_INVALID', `issuer ${i.iss} key ${i.keyId} differs between the policies`);
+    issuers.set(id, i);
+  }
+  const logs = new Map(policies.flatMap((p) => p.logs).map((l) => [`${l.origin}\n${l.vkey}`, l]));
+  const witnesses = new Map(policies.flatMap((p) => p.witnesses).map((w) => [w.vkey, w]));
+  const parties = new Map<string, TrustPolicy['parties'][number]>();
+  for (const party of policies.flatMap((p) => p.parties)) {
+    const id = `${party.id}\n${party.keyId}`;
+    const had = parties.get(id);
+    parties.set(id, had ? { ...had, roles: [...new Set([...had.roles, ...party.roles])].sort() } : party);
+  }
+  const merged: TrustPolicy = {
+    version: 1, issuers: [...issuers.values()], logs: [...logs.values()], witnesses: [...witnesses.values()],
+    quorum: Math.max(0, ...policies.map((p) => p.quorum)), parties: [...parties.values()],
+    acceptedAlgorithms: ALG_NAMES.filter((a) => policies.every((p) => p.acceptedAlgorithms.includes(a))),
+    clockSkewSeconds: Math.min(...policies.map((p) => p.clockSkewSeconds)),
+  };
+  // The union must itself be a valid policy (e.g. one witness key under two names is not).
+  return parseTrustPolicy(JSON.stringify(merged));
 }

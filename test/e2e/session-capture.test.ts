@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { SessionHome } from '../../src/store/session-export.js';
 import { initHome, loadIdentity } from '../../src/store/identity.js';
-import { trustPolicyOf } from '../../src/cli/cmd-keys.js';
+import { trustPolicyOf } from '../../src/store/identity.js';
 import { policyKeyResolver } from '../../src/verify/policy.js';
 import { verifySessionReceipt, type SessionReceiptReport } from '../../src/verify/session-receipt.js';
 import { ATTESTATION_RECORD, RECEIPT_RECORD, decodeRecord } from '../../src/records/record.js';

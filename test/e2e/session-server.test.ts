@@ -15,7 +15,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { CLI, ROOT, RawPeer, connect, initializeRequest, readLog, scope, waitFor, type Scope } from './helpers.js';
 import { loadIdentity, loadIssuerSigner } from '../../src/store/identity.js';
-import { trustPolicyOf } from '../../src/cli/cmd-keys.js';
+import { trustPolicyOf } from '../../src/store/identity.js';
 import { policyKeyResolver, type TrustPolicy } from '../../src/verify/policy.js';
 import { verifySessionReceipt } from '../../src/verify/session-receipt.js';
 import { MAX_NAME_CHARS, SESSION_ID, policyDocDigest, type Target } from '../../src/receipt/session.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { initHome, loadIdentity, type InitOptions } from '../../src/store/identity.js';
 import { Recorder } from '../../src/proxy/recorder.js';
-import { trustPolicyOf } from '../../src/cli/cmd-keys.js';
+import { trustPolicyOf } from '../../src/store/identity.js';
 import type { TrustPolicy } from '../../src/verify/policy.js';
 
 /** A fresh temporary directory, removed when the test ends. */

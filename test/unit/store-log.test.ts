@@ -18,7 +18,7 @@ import { verifyInclusion, verifyConsistency } from '../../src/log/proof.js';
 import { Recorder } from '../../src/proxy/recorder.js';
 import { verifyLog } from '../../src/verify/log.js';
 import { policyKeyResolver } from '../../src/verify/policy.js';
-import { trustPolicyOf } from '../../src/cli/cmd-keys.js';
+import { trustPolicyOf } from '../../src/store/identity.js';
 import { isAttestError } from '../../src/errors.js';
 import { recordCalls } from './log-helper.js';
 

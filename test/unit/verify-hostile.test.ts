@@ -14,7 +14,7 @@ import { LogDb } from '../../src/store/log-db.js';
 import { Recorder } from '../../src/proxy/recorder.js';
 import { verifyLog } from '../../src/verify/log.js';
 import { parseTrustPolicy, policyKeyResolver } from '../../src/verify/policy.js';
-import { trustPolicyOf } from '../../src/cli/cmd-keys.js';
+import { trustPolicyOf } from '../../src/store/identity.js';
 import { canonicalBytes, parseJsonBytes } from '../../src/jcs/index.js';
 import { isAttestError } from '../../src/errors.js';
 
