@@ -1,13 +1,19 @@
 /**
- * Locations of the published conformance vectors, read in place from `../shared/vectors/`
- * (never copied into this repository), and small readers for them.
+ * Locations of the published conformance vectors, vendored verbatim under
+ * `test/vectors/published/` (provenance and licence in each folder's `SOURCE.md`), and small
+ * readers for them.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** Absolute path of a file or folder under `../shared/vectors/`. */
+/** `file:` URL of a file or folder under `test/vectors/published/` (end `rel` with `/` for a folder). */
+export function vectorUrl(rel: string): URL {
+  return new URL(`vectors/published/${rel}`, import.meta.url);
+}
+
+/** Absolute path of a file or folder under `test/vectors/published/`. */
 export function vectorPath(rel: string): string {
-  return fileURLToPath(new URL(`../../shared/vectors/${rel}`, import.meta.url));
+  return fileURLToPath(vectorUrl(rel));
 }
 
 /** Parsed JSON of a vector file. */

@@ -1,6 +1,6 @@
 /**
- * RFC 8785 conformance against the upstream vectors in ../shared/vectors/jcs/, read in place
- * (provenance: ../shared/vectors/jcs/SOURCE.md; cyberphone/json-canonicalization @19d51d7).
+ * RFC 8785 conformance against the upstream vectors vendored in test/vectors/published/jcs/
+ * (provenance: its SOURCE.md; cyberphone/json-canonicalization @19d51d7).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,8 +9,9 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { canonicalBytes, canonicalize, parseJson, parseJsonBytes } from '../../src/jcs/index.js';
 import { isAttestError } from '../../src/errors.js';
+import { vectorUrl } from '../vectors.js';
 
-const VECTORS = new URL('../../../shared/vectors/jcs/', import.meta.url);
+const VECTORS = vectorUrl('jcs/');
 const ES6_FIRST_10K_SHA256 = 'b9f7a8e75ef22a835685a52ccba7f7d6bdc99e34b010992cbc5864cd12be6892';
 
 const read = (rel: string): Buffer => readFileSync(new URL(rel, VECTORS));
@@ -36,7 +37,8 @@ function numberLines(rel: string): Array<[string, string]> {
 
 const CASES = readdirSync(new URL('input/', VECTORS)).filter((f) => f.endsWith('.json')).sort();
 
-test('vector folder resolves to ../shared/vectors/jcs with six cases', () => {
+test('vector folder resolves to test/vectors/published/jcs in this repository, with six cases', () => {
+  assert.equal(VECTORS.href, new URL('../vectors/published/jcs/', import.meta.url).href);
   assert.ok(existsSync(new URL('SOURCE.md', VECTORS)), fileURLToPath(VECTORS));
   assert.deepEqual(CASES, ['arrays.json', 'french.json', 'structures.json', 'unicode.json', 'values.json', 'weird.json']);
 });

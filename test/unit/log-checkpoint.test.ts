@@ -1,6 +1,6 @@
 /**
  * C2SP tlog-checkpoint note text (src/log/checkpoint.ts) against
- * ../shared/vectors/c2sp/checkpoint-body.json (transparency-dev/formats
+ * test/vectors/published/c2sp/checkpoint-body.json (transparency-dev/formats
  * log/checkpoint_test.go, Apache-2.0, plus derived strict cases), the C2SP spec examples,
  * and adversarial mutations of the cosigned checkpoint note (test/mangle.ts).
  */
@@ -14,8 +14,9 @@ import { EMPTY_ROOT, leafHash } from '../../src/log/hash.js';
 import { ed25519NoteVerifier, openNote, parseNote } from '../../src/log/note.js';
 import { cosignatureVerifier, parseCosignature } from '../../src/log/cosignature.js';
 import { costlyPicker, mutantCount, sweepNote } from '../mangle.js';
+import { vectorUrl } from '../vectors.js';
 
-const C2SP = new URL('../../../shared/vectors/c2sp/', import.meta.url);
+const C2SP = vectorUrl('c2sp/');
 const read = (name: string): string => readFileSync(new URL(name, C2SP), 'utf8');
 const V = JSON.parse(read('checkpoint-body.json'));
 const code = (c: ErrorCode) => (e: unknown) => isAttestError(e, c);

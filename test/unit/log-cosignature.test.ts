@@ -1,6 +1,6 @@
 /**
  * cosignature/v1 witness cosignatures (src/log/cosignature.ts, cosignature-sign.ts) against
- * ../shared/vectors/c2sp/cosignature-v1.json, read in place (C2SP tlog-cosignature.md,
+ * test/vectors/published/c2sp/cosignature-v1.json (C2SP tlog-cosignature.md,
  * sigsum-go checkpoint_test.go / cosignature_test.go, and a derived end-to-end example with
  * TEST-ONLY seeds; provenance in c2sp/SOURCE.md).
  */
@@ -20,8 +20,9 @@ import { cosignatureSigner } from '../../src/log/cosignature-sign.js';
 import { ed25519NoteVerifier, formatSignatureLine, openNote, parseNote } from '../../src/log/note.js';
 import { ed25519NoteSigner, importEd25519Seed, signNote } from '../../src/log/note-sign.js';
 import { formatVerifierKey, parseVerifierKey, SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519 } from '../../src/log/vkey.js';
+import { vectorUrl } from '../vectors.js';
 
-const C2SP = new URL('../../../shared/vectors/c2sp/', import.meta.url);
+const C2SP = vectorUrl('c2sp/');
 const read = (name: string): string => readFileSync(new URL(name, C2SP), 'utf8');
 const V = JSON.parse(read('cosignature-v1.json'));
 const code = (c: ErrorCode) => (e: unknown) => isAttestError(e, c);

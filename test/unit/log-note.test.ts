@@ -1,6 +1,6 @@
 /**
  * C2SP signed notes and vkeys (src/log/vkey.ts, note.ts, note-sign.ts) against
- * ../shared/vectors/c2sp/signed-note.json, read in place (C2SP signed-note.md example,
+ * test/vectors/published/c2sp/signed-note.json (C2SP signed-note.md example,
  * golang.org/x/mod sumdb/note tests, sigsum-go tests, a real sum.golang.org checkpoint;
  * provenance in c2sp/SOURCE.md), plus adversarial cases.
  */
@@ -29,8 +29,9 @@ import {
   type NoteVerifier,
 } from '../../src/log/note.js';
 import { ed25519NoteSigner, importEd25519Seed, signNote } from '../../src/log/note-sign.js';
+import { vectorUrl } from '../vectors.js';
 
-const C2SP = new URL('../../../shared/vectors/c2sp/', import.meta.url);
+const C2SP = vectorUrl('c2sp/');
 const V = JSON.parse(readFileSync(new URL('signed-note.json', C2SP), 'utf8'));
 const code = (c: ErrorCode) => (e: unknown) => isAttestError(e, c);
 

@@ -1,7 +1,7 @@
 /**
  * RFC 9162 §2.1.3.2 / §2.1.4.2 verification (src/log/proof.ts) against every inclusion and
- * consistency probe of transparency-dev/merkle @ 417fb0c3 `testdata/` (Apache-2.0), read in
- * place from ../shared/vectors/merkle/transparency-dev-merkle/ (see its SOURCE.md), plus
+ * consistency probe of transparency-dev/merkle @ 417fb0c3 `testdata/` (Apache-2.0), vendored
+ * in test/vectors/published/merkle/transparency-dev-merkle/ (see its SOURCE.md), plus
  * adversarial mutations of valid proofs.
  */
 import { test } from 'node:test';
@@ -17,8 +17,9 @@ import {
   verifyConsistency,
   verifyInclusion,
 } from '../../src/log/proof.js';
+import { vectorUrl } from '../vectors.js';
 
-const TD = new URL('../../../shared/vectors/merkle/transparency-dev-merkle/', import.meta.url);
+const TD = vectorUrl('merkle/transparency-dev-merkle/');
 
 function walk(dir: URL): URL[] {
   return readdirSync(dir).flatMap((name) => {

@@ -4,7 +4,7 @@
  * test/reference/rfc9162.ts with fast-check properties over random tree sizes (0, 1, powers
  * of two and ±1 around them, uniform sizes; up to 4,097 for the trees, 2,049 for the
  * verifiers, 1,025 for SQLite) and random entries. The reference itself is first pinned to
- * the published vectors in ../shared/vectors/merkle/ (provenance in its SOURCE.md), so the
+ * the published vectors in test/vectors/published/merkle/ (provenance in its SOURCE.md), so the
  * two cannot agree on a misreading of the RFC.
  *
  * Runs are reproducible: every property uses the fixed seed {@link SEED}; a failure prints
@@ -23,6 +23,7 @@ import { verifyConsistency, verifyInclusion } from '../../src/log/proof.js';
 import { appendNodes, consistencyProof, inclusionProof, rootAt, rootFromLeafHashes, type NodeReader } from '../../src/log/tree.js';
 import { LogDb } from '../../src/store/log-db.js';
 import * as ref from '../reference/rfc9162.js';
+import { vectorUrl } from '../vectors.js';
 
 /** Fixed fast-check seed: the same cases on every run and every machine. */
 const SEED = 9162;
@@ -126,7 +127,7 @@ function memoryTreeOf(entries: Uint8Array[]): MemoryTree {
 // ---------------------------------------------------------------------------------------
 // The reference against published vectors.
 
-const MERKLE = new URL('../../../shared/vectors/merkle/', import.meta.url);
+const MERKLE = vectorUrl('merkle/');
 const readJson = (url: URL): any => JSON.parse(readFileSync(url, 'utf8'));
 
 test('reference: MTH reproduces reference-tree.json and the d130 roots; PATH and PROOF every d130 proof', () => {

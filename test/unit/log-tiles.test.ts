@@ -1,6 +1,6 @@
 /**
  * C2SP tlog-tiles paths and entry bundles (src/log/tiles.ts) against
- * ../shared/vectors/c2sp/tlog-tiles-paths.json, read in place (C2SP tlog-tiles.md examples,
+ * test/vectors/published/c2sp/tlog-tiles-paths.json (C2SP tlog-tiles.md examples,
  * derived paths, golang.org/x/mod sumdb/tlog tile paths; provenance in c2sp/SOURCE.md).
  */
 import { test } from 'node:test';
@@ -20,8 +20,9 @@ import {
   partialWidth,
   tilePath,
 } from '../../src/log/tiles.js';
+import { vectorUrl } from '../vectors.js';
 
-const C2SP = new URL('../../../shared/vectors/c2sp/', import.meta.url);
+const C2SP = vectorUrl('c2sp/');
 const V = JSON.parse(readFileSync(new URL('tlog-tiles-paths.json', C2SP), 'utf8'));
 const code = (c: ErrorCode) => (e: unknown) => isAttestError(e, c);
 

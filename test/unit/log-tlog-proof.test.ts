@@ -1,5 +1,5 @@
 /**
- * C2SP tlog-proof@v1 files (src/log/tlog-proof.ts): ../shared/vectors/c2sp/
+ * C2SP tlog-proof@v1 files (src/log/tlog-proof.ts): test/vectors/published/c2sp/
  * derived-example.tlog-proof (derived for this project; keys and leaf described in
  * c2sp/SOURCE.md and cosignature-v1.json `derivedEndToEnd`) parsed and verified along the
  * documented pipeline, plus strict-syntax and adversarial cases.
@@ -16,8 +16,9 @@ import { ed25519NoteVerifier, openNote, type NoteVerifier } from '../../src/log/
 import { verifyInclusion } from '../../src/log/proof.js';
 import { formatTlogProof, parseTlogProof, TLOG_PROOF_HEADER } from '../../src/log/tlog-proof.js';
 import { costlyPicker, mutantCount, NOTE_REJECT, rejectCodes, sweep, type ValuePicker } from '../mangle.js';
+import { vectorUrl } from '../vectors.js';
 
-const VECTORS = new URL('../../../shared/vectors/', import.meta.url);
+const VECTORS = vectorUrl('');
 const read = (name: string): string => readFileSync(new URL(name, VECTORS), 'utf8');
 const D = JSON.parse(read('c2sp/cosignature-v1.json')).derivedEndToEnd;
 const D130 = JSON.parse(read('merkle/derived-rfc6962-d130.json'));

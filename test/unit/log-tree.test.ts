@@ -1,6 +1,6 @@
 /**
  * RFC 9162 §2.1 hashing and tree math (src/log/hash.ts, tree.ts, memory-tree.ts).
- * Vectors read in place from ../shared/vectors/merkle/ (provenance in its SOURCE.md):
+ * Vectors from test/vectors/published/merkle/ (provenance in its SOURCE.md):
  * reference-tree.json (transparency-dev/merkle constants) and derived-rfc6962-d130.json
  * (project-derived, validated against the draft-ietf-plants-merkle-tree-certs accumulators).
  */
@@ -24,8 +24,9 @@ import {
 import { MemoryTree } from '../../src/log/memory-tree.js';
 import { verifyConsistency, verifyInclusion } from '../../src/log/proof.js';
 import * as ref from '../reference/rfc9162.js';
+import { vectorUrl } from '../vectors.js';
 
-const MERKLE = new URL('../../../shared/vectors/merkle/', import.meta.url);
+const MERKLE = vectorUrl('merkle/');
 const readJson = (name: string): any => JSON.parse(readFileSync(new URL(name, MERKLE), 'utf8'));
 const b64 = (list: string[]): Uint8Array[] => list.map(fromBase64);
 const hexList = (list: Uint8Array[]): string[] => list.map(toHex);

@@ -1,5 +1,5 @@
 /**
- * Execution receipt vectors (`../shared/vectors/vaara-receipt/`): signature, back link and
+ * Execution receipt vectors (`test/vectors/published/vaara-receipt/`): signature, back link and
  * result commitment verdicts, including the broken back link and the substituted field.
  * Also run through `mcp-attest receipt verify`.
  */

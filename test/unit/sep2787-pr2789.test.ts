@@ -1,5 +1,5 @@
 /**
- * SEP-2787 vectors of PR #2789 (`../shared/vectors/sep2787/mcp-pr2789/v0/`), each run
+ * SEP-2787 vectors of PR #2789 (`test/vectors/published/sep2787/mcp-pr2789/v0/`), each run
  * through `mcp-attest attestation verify` exactly as a user would, and the verdict checked
  * dimension by dimension against the case's `expected.json`.
  */

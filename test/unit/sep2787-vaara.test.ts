@@ -1,5 +1,5 @@
 /**
- * Vaara v0.70.0 SEP-2787 attestation vectors (`../shared/vectors/sep2787/vaara-v0.70.0/`):
+ * Vaara v0.70.0 SEP-2787 attestation vectors (`test/vectors/published/sep2787/vaara-v0.70.0/`):
  * separate verdicts for signature, TTL (at 2026-05-29T10:00:30Z, 30 s skew), argument
  * commitment and projection match; and the extras pair deciding our policy on members
  * outside the schema (closed schema: the extended envelope is rejected).

@@ -1,6 +1,6 @@
 /**
  * The tlog-witness add-checkpoint wire format (src/witness/protocol.ts) against the C2SP
- * spec examples in ../shared/vectors/c2sp/spec-examples/ (read in place; parse only, the
+ * spec examples in test/vectors/published/c2sp/spec-examples/ (parse only, the
  * examples come without public keys), a format -> parse round trip, the 409 body, and the
  * malformed bodies a witness answers with 400.
  */
@@ -17,8 +17,9 @@ import {
   parseAddCheckpointRequest,
   parseConflictBody,
 } from '../../src/witness/protocol.js';
+import { vectorUrl } from '../vectors.js';
 
-const EXAMPLES = new URL('../../../shared/vectors/c2sp/spec-examples/', import.meta.url);
+const EXAMPLES = vectorUrl('c2sp/spec-examples/');
 const read = (name: string): string => readFileSync(new URL(name, EXAMPLES), 'utf8');
 const REQUEST = read('add-checkpoint-request.txt');
 const RESPONSE = read('add-checkpoint-response.txt');
