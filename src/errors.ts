@@ -107,6 +107,15 @@ export const ERROR_CODES = [
   'ERR_HOME_MISSING',
   'ERR_USAGE',
   'ERR_UPSTREAM',
+  'ERR_INPUT_NOT_REGULAR',
+  'ERR_INPUT_TOO_LARGE',
+  // proxy/ wire (docs/wire.md)
+  'ERR_WIRE_MALFORMED',
+  'ERR_WIRE_AMBIGUOUS',
+  'ERR_WIRE_TOO_LARGE',
+  'ERR_WIRE_ID_IN_USE',
+  'ERR_WIRE_UNSOLICITED',
+  'ERR_WIRE_TOO_MANY_PENDING',
 ] as const;
 
 /** A stable error code (public API). */

@@ -25,12 +25,13 @@ import { checkSessionId } from '../store/sessions.js';
 import { parseTrustPolicy } from '../verify/policy.js';
 import { policyKeySource, readInput } from './keysource.js';
 import { CliExit, EXIT_USAGE, err } from './output.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../proxy/message.js';
 
 interface ProxyFlags {
   home?: string; name?: string; sub?: string; serverFingerprint?: string;
   evidence: boolean; receiptMeta: boolean; durability: string; checkpointMs: string; profile: string;
   role: string; policy?: string; attach: string; trust?: string; secret?: string; responseReceipts: string; toolChanges: string;
-  session?: string;
+  session?: string; maxMessageBytes: string;
 }
 
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
@@ -51,7 +52,15 @@ async function openRecorder(o: ProxyFlags): Promise<{ home: string; recorder: Re
   return { home, recorder };
 }
 
+/** `--max-message-bytes`: a whole number of bytes, 1 KiB to 1 GiB (docs/wire.md). */
+function maxMessageBytes(o: ProxyFlags): number {
+  const n = /^[1-9][0-9]{0,9}$/.test(o.maxMessageBytes) ? Number(o.maxMessageBytes) : NaN;
+  if (!(n >= 1024 && n <= 2 ** 30)) throw new CliExit(EXIT_USAGE, '--max-message-bytes takes a whole number of bytes, 1024 to 1073741824');
+  return n;
+}
+
 async function clientProxy(argv: string[], o: ProxyFlags): Promise<AttestingProxy> {
+  const maxBytes = maxMessageBytes(o);
   const attach = oneOf<AttachMode>('--attach', o.attach, ['auto', 'always', 'never']);
   const mode = oneOf<ResponseReceiptMode | 'ignore'>('--response-receipts', o.responseReceipts, ['ignore', 'warn', 'require']);
   const toolChanges = oneOf('--tool-changes', o.toolChanges, ['warn', 'hide', 'refuse'] as const);
@@ -66,7 +75,7 @@ async function clientProxy(argv: string[], o: ProxyFlags): Promise<AttestingProx
   }
   const checker = mode === 'ignore' ? undefined : new ResponseReceiptChecker(trust?.keys ?? null, trust?.accepted ?? [], mode);
   return new AttestingProxy(recorder, {
-    argv, receiptMeta: o.receiptMeta, attach, toolChanges, pinsPath: homePaths(home).pins,
+    argv, maxMessageBytes: maxBytes, receiptMeta: o.receiptMeta, attach, toolChanges, pinsPath: homePaths(home).pins,
     ...(checker ? { responseReceipts: checker } : {}), ...(o.session !== undefined ? { session: o.session } : {}),
     ...(o.name ? { name: o.name } : {}), ...(o.serverFingerprint ? { fingerprint: o.serverFingerprint } : {}),
   });
@@ -93,12 +102,13 @@ async function loadPolicy(path: string): ReturnType<typeof loadGatePolicy> {
 async function serverProxy(argv: string[], o: ProxyFlags): Promise<Gatekeeper> {
   if (o.policy === undefined) throw new CliExit(EXIT_USAGE, '--role server needs --policy FILE');
   const policyPath = o.policy;
+  const maxBytes = maxMessageBytes(o);
   const loaded = await loadPolicy(policyPath);
   const { home, recorder } = await openRecorder(o);
   const fingerprint = o.serverFingerprint ?? loaded.policy.serverFingerprint ?? keyFingerprint(recorder.identity.issuer.keyId);
   const paths = homePaths(home);
   const replay = new NonceStore(paths.nonces, { maxEntries: loaded.policy.nonceStore.maxEntries, durability: o.durability === 'normal' ? 'normal' : 'full' });
-  const tools = new ToolWatch(paths.pins, () => fingerprint, nowSeconds);
+  const tools = new ToolWatch(paths.pins, fingerprint, nowSeconds);
   const gate = new Gate({ policy: loaded.policy, keys: loaded.keys, serverFingerprint: fingerprint, replay, toolChanged: (n) => tools.changed(n) });
   err(`mcp-attest: gatekeeper: server fingerprint ${fingerprint}; ${loaded.issuers.length} trusted issuer(s); attestations ${loaded.policy.required ? 'required' : 'optional'}`);
   // Reload on SIGHUP: calls being decided finish under the old policy; a bad file keeps it.
@@ -108,7 +118,7 @@ async function serverProxy(argv: string[], o: ProxyFlags): Promise<Gatekeeper> {
       err(`mcp-attest: policy reloaded from ${policyPath} (${next.issuers.length} trusted issuer(s))`);
     }, (e: unknown) => err(`mcp-attest: policy not reloaded, keeping the previous one: ${(e as Error).message}`));
   });
-  return new Gatekeeper(recorder, { argv, gate, serverFingerprint: fingerprint, tools, ...(o.name ? { name: o.name } : {}) });
+  return new Gatekeeper(recorder, { argv, maxMessageBytes: maxBytes, gate, serverFingerprint: fingerprint, tools, ...(o.name ? { name: o.name } : {}) });
 }
 
 async function runProxy(command: string, args: string[], o: ProxyFlags): Promise<void> {
@@ -146,6 +156,7 @@ export function registerProxyCommand(program: Command): void {
     .option('--no-receipt-meta', 'do not add the receipt reference to results')
     .option('--durability <mode>', 'full: fsync every append (default); normal: survive process crashes only', 'full')
     .option('--checkpoint-ms <ms>', 'checkpoint batch window', '1000')
+    .option('--max-message-bytes <n>', 'largest message relayed in either direction; a longer line is refused, logged and never held (docs/wire.md)', String(DEFAULT_MAX_MESSAGE_BYTES))
     .option('--profile <shape>', 'attestation wire shape: vector (published vectors) or sep-text (SEP-2787 text)', 'vector')
     .passThroughOptions()
     .action(runProxy);

@@ -1,18 +1,23 @@
 /**
- * `mcp-attest tools diff|accept|list`: review and accept tool definition changes recorded
- * in the data directory's `pins.db` (src/pins/tool-pins.ts). Tool names, paths and server
- * fingerprints come from servers, so they are printed JSON-quoted when they hold control,
- * invisible or bidirectional characters.
+ * `mcp-attest tools diff|accept|list`: review and accept tool definition changes, and
+ * changes of the server fingerprint an upstream advertises, recorded in the data
+ * directory's `pins.db` (src/pins/tool-pins.ts). Servers are named by their pin key (fixed by
+ * the proxy's configuration). Tool names, paths and advertised fingerprints come from
+ * servers, so they are printed JSON-quoted when they hold control, invisible or
+ * bidirectional characters.
  */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { nowSeconds } from '../envelope/time.js';
 import { homePaths, resolveHome } from '../store/home.js';
-import { jsonDiff, ToolPins, UNREADABLE, type DiffEntry, type PinChangeRecord, type PinRecord } from '../pins/tool-pins.js';
+import {
+  jsonDiff, ToolPins, UNREADABLE, type DiffEntry, type FingerprintChangeRecord, type PinChangeRecord, type PinRecord,
+} from '../pins/tool-pins.js';
 import { CliExit, EXIT_FAILED, EXIT_OK, EXIT_USAGE, out, outJson } from './output.js';
 
 interface HomeOption { home?: string }
-interface DiffOptions extends HomeOption { server?: string; tool?: string; all?: boolean; json?: boolean }
+interface DiffOptions extends HomeOption { server?: string; tool?: string; fingerprint?: boolean; all?: boolean; json?: boolean }
+interface AcceptOptions extends HomeOption { server?: string; fingerprint?: boolean }
 
 // C0/C1 controls, zero-width and bidirectional formatting characters, line/paragraph separators.
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff]/;
@@ -61,16 +66,27 @@ function diffCommand(o: DiffOptions): void {
     process.exitCode = EXIT_OK;
     return;
   }
+  if (o.tool !== undefined && o.fingerprint) throw new CliExit(EXIT_USAGE, '--tool and --fingerprint exclude each other');
   try {
-    const shown = pins.changes({ server: o.server, name: o.tool }).filter((c) => o.all || !c.accepted);
+    const toolsShown = !o.fingerprint;
+    const shown = toolsShown ? pins.changes({ server: o.server, name: o.tool }).filter((c) => o.all || !c.accepted) : [];
     const rows = shown.map((c) => ({ ...c, reverted: !c.accepted && pins.status(c.server, c.name) === 'pinned', diff: jsonDiff(c.pinned, c.seen) }));
-    const unreadable = pins.pins({ server: o.server, name: o.tool }).filter((p) => p.lastDigest === UNREADABLE);
+    const unreadable = toolsShown ? pins.pins({ server: o.server, name: o.tool }).filter((p) => p.lastDigest === UNREADABLE) : [];
+    // Fingerprint changes are not a tool's: --tool leaves them out.
+    const fps = o.tool !== undefined ? [] : pins.fingerprintChanges({ server: o.server }).filter((c) => o.all || !c.accepted)
+      .map((c) => ({ ...c, reverted: !c.accepted && pins.fingerprintStatus(c.server) === 'pinned' }));
     if (o.json) {
-      outJson([...rows.map((r) => ({ ...r, firstSeen: isoSeconds(r.firstSeen) })),
-        ...unreadable.map((p) => ({ server: p.server, name: p.name, pinnedDigest: p.digest, seenDigest: UNREADABLE, lastSeen: isoSeconds(p.lastSeen), accepted: false }))]);
-    } else if (rows.length + unreadable.length === 0) out(o.all ? 'no tool definition changes recorded' : 'no unaccepted tool definition changes');
-    else out([...rows.map(formatChange), ...unreadable.map(formatUnreadable)].join('\n\n'));
-    process.exitCode = unreadable.length > 0 || shown.some((c) => !c.accepted) ? EXIT_FAILED : EXIT_OK;
+      outJson([
+        ...fps.map((c) => ({ kind: 'serverFingerprint', server: c.server, pinned: c.pinned, seen: c.seen, firstSeen: isoSeconds(c.firstSeen), accepted: c.accepted, reverted: c.reverted })),
+        ...rows.map((r) => ({ kind: 'tool', ...r, firstSeen: isoSeconds(r.firstSeen) })),
+        ...unreadable.map((p) => ({ kind: 'tool', server: p.server, name: p.name, pinnedDigest: p.digest, seenDigest: UNREADABLE, lastSeen: isoSeconds(p.lastSeen), accepted: false })),
+      ]);
+    } else if (fps.length + rows.length + unreadable.length === 0) {
+      const what = o.fingerprint ? 'server fingerprint changes' : o.tool !== undefined ? 'tool definition changes' : 'tool definition or server fingerprint changes';
+      out(o.all ? `no ${what} recorded` : `no unaccepted ${what}`);
+    } else out([...fps.map(formatFingerprintChange), ...rows.map(formatChange), ...unreadable.map(formatUnreadable)].join('\n\n'));
+    const open = unreadable.length > 0 || shown.some((c) => !c.accepted) || fps.some((c) => !c.accepted);
+    process.exitCode = open ? EXIT_FAILED : EXIT_OK;
   } finally {
     pins.close();
   }
@@ -83,6 +99,15 @@ function formatChange(c: PinChangeRecord & { reverted: boolean; diff: DiffEntry[
     `  ${c.pinnedDigest} -> ${c.seenDigest}`,
     `  first seen ${isoSeconds(c.firstSeen)}`,
     ...c.diff.map((d) => `  ${formatDiffEntry(d)}`),
+  ].join('\n');
+}
+
+function formatFingerprintChange(c: FingerprintChangeRecord & { reverted: boolean }): string {
+  const state = c.accepted ? 'ACCEPTED' : c.reverted ? 'CHANGED (reverted: the server advertises the pinned fingerprint again)' : 'CHANGED';
+  return [
+    `${state}  server fingerprint  server ${safe(c.server)}`,
+    `  pinned ${safe(c.pinned)} -> advertised ${safe(c.seen)}`,
+    `  first seen ${isoSeconds(c.firstSeen)}`,
   ].join('\n');
 }
 
@@ -104,10 +129,29 @@ function serverFor(pins: ToolPins, name: string): string {
   throw new CliExit(EXIT_USAGE, `tool ${safe(name)} changed on ${list.length} servers; pass --server (one of: ${list.map(safe).join(', ')})`);
 }
 
-function acceptCommand(name: string, o: HomeOption & { server?: string }): void {
+/** The one server (pin key) whose advertised fingerprint has something to accept, or a usage error. */
+function fingerprintServerFor(pins: ToolPins): string {
+  const servers = new Set(pins.fingerprintChanges().filter((c) => !c.accepted).map((c) => c.server));
+  for (const p of pins.fingerprints()) if (p.status === 'changed') servers.add(p.server);
+  const list = [...servers].sort();
+  if (list.length === 1) return list[0]!;
+  if (list.length === 0) throw new CliExit(EXIT_USAGE, 'no server fingerprint change to accept');
+  throw new CliExit(EXIT_USAGE, `the advertised fingerprint changed on ${list.length} servers; pass --server (one of: ${list.map(safe).join(', ')})`);
+}
+
+function acceptFingerprint(pins: ToolPins, o: AcceptOptions): void {
+  const server = o.server ?? fingerprintServerFor(pins);
+  if (!pins.acceptFingerprint(server, nowSeconds())) throw new CliExit(EXIT_USAGE, `no server fingerprint change on server ${safe(server)} to accept`);
+  const pin = pins.fingerprints({ server })[0];
+  out(`accepted the server fingerprint of server ${safe(server)}: pinned ${pin === undefined ? '?' : safe(pin.fingerprint)}`);
+}
+
+function acceptCommand(name: string | undefined, o: AcceptOptions): void {
+  if ((name === undefined) === !o.fingerprint) throw new CliExit(EXIT_USAGE, 'tools accept takes a tool NAME or --fingerprint (one of them)');
   const { pins, path } = openPins(o);
   if (pins === null) throw new CliExit(EXIT_USAGE, `nothing has been pinned yet (no ${path})`);
   try {
+    if (name === undefined) return acceptFingerprint(pins, o);
     const server = o.server ?? serverFor(pins, name);
     if (pins.pins({ server, name })[0]?.lastDigest === UNREADABLE) {
       throw new CliExit(EXIT_USAGE, `the last definition of tool ${safe(name)} listed by server ${safe(server)} could not be read: nothing to pin`);
@@ -131,9 +175,19 @@ function listCommand(o: HomeOption & { json?: boolean }): void {
   }
   try {
     const rows = pins.pins();
-    if (o.json) return outJson(rows.map((r) => ({ ...r, pinnedAt: isoSeconds(r.pinnedAt), lastSeen: isoSeconds(r.lastSeen) })));
-    out(['SERVER'.padEnd(34) + 'TOOL'.padEnd(26) + 'STATUS'.padEnd(9) + 'DIGEST']
-      .concat(rows.map((r) => `${safe(r.server).padEnd(33)} ${safe(r.name).padEnd(25)} ${r.status.padEnd(8)} ${r.digest}`)).join('\n'));
+    const fps = pins.fingerprints();
+    if (o.json) {
+      return outJson([
+        ...fps.map((r) => ({ kind: 'serverFingerprint', ...r, pinnedAt: isoSeconds(r.pinnedAt), lastSeen: isoSeconds(r.lastSeen) })),
+        ...rows.map((r) => ({ kind: 'tool', ...r, pinnedAt: isoSeconds(r.pinnedAt), lastSeen: isoSeconds(r.lastSeen) })),
+      ]);
+    }
+    const tools = ['SERVER'.padEnd(34) + 'TOOL'.padEnd(26) + 'STATUS'.padEnd(9) + 'DIGEST']
+      .concat(rows.map((r) => `${safe(r.server).padEnd(33)} ${safe(r.name).padEnd(25)} ${r.status.padEnd(8)} ${r.digest}`));
+    const servers = fps.length === 0 ? [] : ['', 'SERVER'.padEnd(34) + 'STATUS'.padEnd(9) + 'ADVERTISED FINGERPRINT (pinned)']
+      .concat(fps.map((r) => `${safe(r.server).padEnd(33)} ${r.status.padEnd(8)} ${safe(r.fingerprint)}`
+        + (r.status === 'changed' ? `  (last advertised ${safe(r.lastFingerprint)})` : '')));
+    out(tools.concat(servers).join('\n'));
   } finally {
     pins.close();
   }
@@ -141,22 +195,24 @@ function listCommand(o: HomeOption & { json?: boolean }): void {
 
 /** Register `tools diff`, `tools accept`, `tools list`. */
 export function registerToolsCommands(program: Command): void {
-  const tools = program.command('tools').description('tool definition pins: review and accept changed tool definitions ("rug pulls")');
+  const tools = program.command('tools').description('tool definition pins: review and accept changed tool definitions ("rug pulls") and advertised server fingerprints');
   tools.command('diff')
-    .description('show recorded tool definition changes not yet accepted (exit 1 when there is one)')
+    .description('show recorded tool definition and server fingerprint changes not yet accepted (exit 1 when there is one)')
     .option('--home <dir>', 'data directory')
-    .option('--server <fp>', 'only this server (fingerprint)')
-    .option('--tool <name>', 'only this tool')
+    .option('--server <key>', 'only this server (its pin key)')
+    .option('--tool <name>', 'only this tool (no server fingerprint changes)')
+    .option('--fingerprint', 'only server fingerprint changes')
     .option('--all', 'also show accepted changes')
     .option('--json', 'print as JSON')
     .action(diffCommand);
-  tools.command('accept <name>')
-    .description('pin the last seen definition of a changed tool')
+  tools.command('accept [name]')
+    .description('pin the last seen definition of a changed tool, or (--fingerprint) the last advertised server fingerprint')
     .option('--home <dir>', 'data directory')
-    .option('--server <fp>', 'the server (fingerprint); needed when the tool changed on several')
+    .option('--server <key>', 'the server (its pin key); needed when the change is on several')
+    .option('--fingerprint', 'accept the server fingerprint the upstream last advertised instead of a tool')
     .action(acceptCommand);
   tools.command('list')
-    .description('list every pinned tool: server, tool, status, digest')
+    .description('list every pinned tool (server, tool, status, digest) and pinned server fingerprint (server, status, fingerprint)')
     .option('--home <dir>', 'data directory')
     .option('--json', 'print as JSON')
     .action(listCommand);

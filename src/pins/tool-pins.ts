@@ -15,6 +15,16 @@
  *   the last seen one when it differs from the pin (else NULL); times are POSIX seconds.
  * - `pin_changes(id, server, name, pinned_digest, pinned, seen_digest, seen, first_seen, accepted_at)`:
  *   one row per distinct (pin, seen definition) pair while unaccepted, oldest first.
+ * - `server_fingerprints(server, fingerprint, pinned_at, last_fingerprint, last_seen)`: the
+ *   server fingerprint the upstream advertised, pinned on first sight, one row per server.
+ * - `fingerprint_changes(id, server, pinned, seen, first_seen, accepted_at)`: one row per
+ *   distinct (pinned, advertised) pair while unaccepted, oldest first.
+ *
+ * `server` is the pin key, which the proxy fixes on its own side (a configured fingerprint,
+ * or one derived from the configured name and the upstream command line), never a value the
+ * upstream chooses: the fingerprint a server advertises is itself pinned under that key
+ * ({@link ToolPins.observeFingerprint}), so a server that advertises a new one each session
+ * is still compared with its first pins, and the new fingerprint is reported.
  *
  * Input is hostile (a server writes it). Limits, each counted in `malformed` when hit:
  * {@link MAX_TOOLS_PER_LIST} entries per list, {@link MAX_DEFINITION_BYTES} of canonical
@@ -47,6 +57,17 @@ export const MAX_OPEN_CHANGES_PER_TOOL = 100;
  * `changed` (fail closed) until its pinned definition is seen again; it cannot be accepted.
  */
 export const UNREADABLE = 'unreadable';
+
+/** Most unaccepted advertised-fingerprint changes recorded for one server (pin key). */
+export const MAX_OPEN_FINGERPRINT_CHANGES = 100;
+/**
+ * Longest advertised server fingerprint recorded verbatim, in UTF-8 bytes. A longer one, or
+ * one with a lone surrogate (which SQLite cannot store as is), is recorded as
+ * {@link HASHED_FINGERPRINT_PREFIX} + `sha256:<hex>` of its JSON string literal.
+ */
+export const MAX_FINGERPRINT_BYTES = 1024;
+/** Prefix of the recorded form of an advertised fingerprint that cannot be stored verbatim (see {@link recordedFingerprint}). */
+export const HASHED_FINGERPRINT_PREFIX = 'hashed:';
 
 /** A sighting whose definition differs from the pin. Digests are `sha256:<64 hex>`. */
 export interface PinChange { name: string; pinnedDigest: string; seenDigest: string }
@@ -98,6 +119,47 @@ export interface PinRecord {
   lastSeen: number;
 }
 
+/**
+ * Outcome of one advertised-fingerprint sighting: `new` (first one seen for this server:
+ * pinned), `same` (equal to the pin), `changed` (differs from the pin).
+ */
+export type FingerprintSighting = 'new' | 'same' | 'changed';
+
+/** Result of {@link ToolPins.observeFingerprint}: the sighting and both fingerprints as recorded. */
+export interface FingerprintObservation {
+  sighting: FingerprintSighting;
+  /** The pinned fingerprint (after this sighting: for `new`, the one just seen). */
+  pinned: string;
+  /** The advertised fingerprint as recorded ({@link recordedFingerprint}). */
+  seen: string;
+}
+
+/** The pinned advertised fingerprint of one server (see {@link ToolPins.fingerprints}). Times are POSIX seconds. */
+export interface FingerprintPinRecord {
+  /** The pin key. */
+  server: string;
+  /** `pinned`: the last advertised fingerprint is the pin; `changed`: it differs. */
+  status: Exclude<PinStatus, 'unknown'>;
+  /** The pinned fingerprint. */
+  fingerprint: string;
+  /** The last advertised one. */
+  lastFingerprint: string;
+  pinnedAt: number;
+  lastSeen: number;
+}
+
+/** A recorded change of the advertised fingerprint. Times are POSIX seconds. */
+export interface FingerprintChangeRecord {
+  /** The pin key. */
+  server: string;
+  /** The fingerprint pinned when the change was first seen. */
+  pinned: string;
+  /** The differing fingerprint advertised. */
+  seen: string;
+  firstSeen: number;
+  accepted: boolean;
+}
+
 /** Options of {@link ToolPins}. */
 export interface ToolPinsOptions {
   durability?: Durability;
@@ -115,6 +177,23 @@ export function toolDigest(def: unknown): string {
   return sha256Tagged(canonicalize(def));
 }
 
+/** True when `s` holds an unpaired UTF-16 surrogate. */
+function hasLoneSurrogate(s: string): boolean {
+  return /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
+}
+
+/**
+ * How an advertised server fingerprint is recorded: as is, unless it is longer than
+ * {@link MAX_FINGERPRINT_BYTES} (UTF-8) or holds a lone surrogate; then
+ * {@link HASHED_FINGERPRINT_PREFIX} + `sha256:<hex>` over the UTF-8 of its JSON string
+ * literal (`JSON.stringify`, which escapes lone surrogates), so distinct values stay distinct.
+ */
+export function recordedFingerprint(advertised: string): string {
+  const fits = advertised.length <= MAX_FINGERPRINT_BYTES && Buffer.byteLength(advertised, 'utf8') <= MAX_FINGERPRINT_BYTES;
+  if (fits && !hasLoneSurrogate(advertised)) return advertised;
+  return HASHED_FINGERPRINT_PREFIX + sha256Tagged(JSON.stringify(advertised));
+}
+
 interface Seen { name: string; json: string; digest: string }
 /** State of one {@link ToolPins.observe} pass. */
 interface Pass {
@@ -122,6 +201,8 @@ interface Pass {
   listed: Set<string>; differed: Set<string>; unreadable: Set<string>;
 }
 interface PinRow { digest: string; definition: string; last_digest: string; last_definition: string | null }
+interface FingerprintRow { server: string; fingerprint: string; pinned_at: number; last_fingerprint: string; last_seen: number }
+interface FingerprintChangeRow { server: string; pinned: string; seen: string; first_seen: number; accepted_at: number | null }
 interface ChangeRow {
   server: string; name: string; pinned_digest: string; pinned: string;
   seen_digest: string; seen: string; first_seen: number; accepted_at: number | null;
@@ -171,6 +252,11 @@ CREATE TABLE IF NOT EXISTS pin_changes (id INTEGER PRIMARY KEY, server TEXT NOT 
   pinned_digest TEXT NOT NULL, pinned TEXT NOT NULL, seen_digest TEXT NOT NULL, seen TEXT NOT NULL,
   first_seen INTEGER NOT NULL, accepted_at INTEGER);
 CREATE UNIQUE INDEX IF NOT EXISTS pin_changes_open ON pin_changes (server, name, pinned_digest, seen_digest) WHERE accepted_at IS NULL;
+CREATE TABLE IF NOT EXISTS server_fingerprints (server TEXT NOT NULL PRIMARY KEY, fingerprint TEXT NOT NULL, pinned_at INTEGER NOT NULL,
+  last_fingerprint TEXT NOT NULL, last_seen INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS fingerprint_changes (id INTEGER PRIMARY KEY, server TEXT NOT NULL, pinned TEXT NOT NULL, seen TEXT NOT NULL,
+  first_seen INTEGER NOT NULL, accepted_at INTEGER);
+CREATE UNIQUE INDEX IF NOT EXISTS fingerprint_changes_open ON fingerprint_changes (server, pinned, seen) WHERE accepted_at IS NULL;
 `;
 
 /** The pins of every server, in one SQLite file. Open one per process; close it on exit. */
@@ -215,8 +301,8 @@ export class ToolPins {
   }
 
   /**
-   * Observe one `tools/list` result's `tools` array for `server` (an opaque string: the
-   * server's fingerprint) at `now` (integer POSIX seconds), in one transaction. A first
+   * Observe one `tools/list` result's `tools` array for `server` (an opaque string: the pin
+   * key the proxy fixed for this server, never one the server chose) at `now` (integer POSIX seconds), in one transaction. A first
    * sighting of a name pins it (`added`); a sighting that differs from the pin is reported
    * in `changed` (each time), recorded once per distinct seen digest while unaccepted, and
    * remembered as the tool's last seen definition; a sighting equal to the pin after a
@@ -348,6 +434,90 @@ export class ToolPins {
       server: r.server, name: r.name, status: r.last_digest === r.digest ? 'pinned' : 'changed',
       digest: r.digest, lastDigest: r.last_digest, pinnedAt: r.pinned_at, lastSeen: r.last_seen,
     }));
+  }
+
+  /**
+   * Observe the server fingerprint the upstream advertised (in `initialize`) for `server`
+   * (the pin key) at `now` (integer POSIX seconds), in one transaction. The first one seen
+   * is pinned (`new`); one equal to the pin is `same`; a different one is `changed`: it
+   * becomes the last advertised fingerprint (status `changed` until the upstream advertises
+   * the pin again or an operator accepts) and is recorded in `fingerprint_changes` once per
+   * distinct value while unaccepted (at most {@link MAX_OPEN_FINGERPRINT_CHANGES}). The pin
+   * is never rewritten here. Values are recorded as {@link recordedFingerprint} returns them.
+   * Throws `ERR_USAGE` (bad arguments), `ERR_STORE_IO`.
+   */
+  observeFingerprint(server: string, advertised: string, now: number): FingerprintObservation {
+    checkTime(now);
+    if (typeof server !== 'string' || typeof advertised !== 'string') throw new AttestError('ERR_USAGE', 'observeFingerprint takes a server string and a fingerprint string');
+    const seen = recordedFingerprint(advertised);
+    return this.write(() => {
+      const pin = this.fingerprintRow(server);
+      if (pin === undefined) {
+        this.stmt('INSERT INTO server_fingerprints (server, fingerprint, pinned_at, last_fingerprint, last_seen) VALUES (?, ?, ?, ?, ?)')
+          .run(server, seen, now, seen, now);
+        return { sighting: 'new', pinned: seen, seen };
+      }
+      this.stmt('UPDATE server_fingerprints SET last_fingerprint = ?, last_seen = ? WHERE server = ?').run(seen, now, server);
+      if (seen === pin.fingerprint) return { sighting: 'same', pinned: pin.fingerprint, seen };
+      const open = this.stmt('SELECT seen FROM fingerprint_changes WHERE server = ? AND pinned = ? AND accepted_at IS NULL')
+        .pluck().all(server, pin.fingerprint) as string[];
+      if (!open.includes(seen) && open.length < MAX_OPEN_FINGERPRINT_CHANGES) {
+        this.stmt('INSERT INTO fingerprint_changes (server, pinned, seen, first_seen, accepted_at) VALUES (?, ?, ?, ?, NULL)').run(server, pin.fingerprint, seen, now);
+      }
+      return { sighting: 'changed', pinned: pin.fingerprint, seen };
+    });
+  }
+
+  private fingerprintRow(server: string): FingerprintRow | undefined {
+    return this.stmt('SELECT server, fingerprint, pinned_at, last_fingerprint, last_seen FROM server_fingerprints WHERE server = ?').get(server) as FingerprintRow | undefined;
+  }
+
+  /**
+   * `pinned` when the last fingerprint advertised for `server` (the pin key) is the pinned
+   * one, `changed` when it differs, `unknown` when none was ever advertised. Throws `ERR_STORE_IO`.
+   */
+  fingerprintStatus(server: string): PinStatus {
+    const pin = this.read(() => this.fingerprintRow(server));
+    if (pin === undefined) return 'unknown';
+    return pin.last_fingerprint === pin.fingerprint ? 'pinned' : 'changed';
+  }
+
+  /**
+   * An operator accepted the advertised fingerprint of `server` (the pin key): make the last
+   * advertised one the pin (at `now`, POSIX seconds) and mark every unaccepted fingerprint
+   * change of that server accepted (also when the server went back to the pinned one). Returns
+   * false when there is nothing to accept. Throws `ERR_USAGE`, `ERR_STORE_IO`.
+   */
+  acceptFingerprint(server: string, now: number): boolean {
+    checkTime(now);
+    return this.write(() => {
+      const pin = this.fingerprintRow(server);
+      if (pin === undefined) return false;
+      let done = false;
+      if (pin.last_fingerprint !== pin.fingerprint) {
+        this.stmt('UPDATE server_fingerprints SET fingerprint = last_fingerprint, pinned_at = ? WHERE server = ?').run(now, server);
+        done = true;
+      }
+      const closed = this.stmt('UPDATE fingerprint_changes SET accepted_at = ? WHERE server = ? AND accepted_at IS NULL').run(now, server);
+      return done || closed.changes > 0;
+    });
+  }
+
+  /** Pinned advertised fingerprints, sorted by server (pin key), optionally only one server's. Throws `ERR_STORE_IO`. */
+  fingerprints(filter: { server?: string } = {}): FingerprintPinRecord[] {
+    const rows = this.read(() => this.stmt(`SELECT server, fingerprint, pinned_at, last_fingerprint, last_seen FROM server_fingerprints
+      WHERE (@server IS NULL OR server = @server) ORDER BY server`).all({ server: filter.server ?? null }) as FingerprintRow[]);
+    return rows.map((r) => ({
+      server: r.server, status: r.last_fingerprint === r.fingerprint ? 'pinned' : 'changed',
+      fingerprint: r.fingerprint, lastFingerprint: r.last_fingerprint, pinnedAt: r.pinned_at, lastSeen: r.last_seen,
+    }));
+  }
+
+  /** Recorded changes of advertised fingerprints, oldest first, optionally only one server's (pin key). Throws `ERR_STORE_IO`. */
+  fingerprintChanges(filter: { server?: string } = {}): FingerprintChangeRecord[] {
+    const rows = this.read(() => this.stmt(`SELECT server, pinned, seen, first_seen, accepted_at FROM fingerprint_changes
+      WHERE (@server IS NULL OR server = @server) ORDER BY id`).all({ server: filter.server ?? null }) as FingerprintChangeRow[]);
+    return rows.map((r) => ({ server: r.server, pinned: r.pinned, seen: r.seen, firstSeen: r.first_seen, accepted: r.accepted_at !== null }));
   }
 
   /** Close the database. */

@@ -15,10 +15,10 @@ import { nowSeconds } from '../envelope/time.js';
 import type { JsonValue } from '../jcs/index.js';
 import type { Gate, GateDecision } from '../gate/gate.js';
 import { ATTESTATION_EXTENSION, RESPONSE_RECEIPT_META_KEY, attestationExtension, refusalResult, responseReceipt } from '../gate/wire.js';
-import { idKey, parseMessage } from './lines.js';
-import { addMeta, addNested, memberText } from './splice.js';
+import { writeMessage, type RpcMessage } from './message.js';
+import { setNested } from './meta.js';
 import type { Recorder } from './recorder.js';
-import { RECORD_FAILED, StdioRelay, describe, report, type RelayIo } from './stdio-relay.js';
+import { RECORD_FAILED, StdioRelay, describe, report, type CallMessage, type Outstanding, type RelayIo } from './stdio-relay.js';
 import type { ToolWatch } from './tool-watch.js';
 
 /** Options of {@link Gatekeeper}. */
@@ -36,8 +36,6 @@ export interface GatekeeperOptions extends RelayIo {
 
 /** Runs one upstream behind the gate until either side goes away. */
 export class Gatekeeper extends StdioRelay {
-  private readonly capabilityIds = new Set<string>();
-  private readonly listIds = new Set<string>();
   private readonly name: string;
   private readonly now: () => number;
 
@@ -48,21 +46,23 @@ export class Gatekeeper extends StdioRelay {
     this.now = o.now ?? nowSeconds;
   }
 
-  /** Client -> upstream: decide `tools/call`, note handshake and `tools/list` ids. */
-  protected async fromClient(line: string): Promise<void> {
-    const msg = parseMessage(line);
-    if ((msg?.method === 'initialize' || msg?.method === 'server/discover') && msg.id !== undefined) this.capabilityIds.add(idKey(msg.id));
-    if (msg?.method === 'tools/list' && msg.id !== undefined) this.listIds.add(idKey(msg.id));
-    const call = this.incomingCall(line, msg);
-    if (!call) return;
-    const id = call.id;
-    const params = isObject(call.params) ? call.params : {};
+  protected serverRef(): { name: string; fingerprint: string } {
+    return { name: this.name, fingerprint: this.o.serverFingerprint };
+  }
+
+  /**
+   * Decide a `tools/call` on exactly the message that will be forwarded (its strict reading,
+   * re-serialized), log the decision, then forward it or answer the refusal.
+   */
+  protected async onCall(call: CallMessage): Promise<void> {
+    const { id, params } = call;
     const meta = isObject(params['_meta']) ? params['_meta'] : {};
-    const attestation = meta['attestation'] === undefined ? undefined : memberText(line, ['params', '_meta', 'attestation']);
+    const attestation = meta['attestation'] as JsonValue | undefined;
     const decision = await this.o.gate.check({ name: params['name'], args: params['arguments'], attestation, now: this.now() });
+    const text = writeMessage(call);
     let index: bigint;
     try {
-      index = this.logDecision(decision, params['name'], line);
+      index = this.logDecision(decision, params['name'], text);
     } catch (e) {
       // Fail closed: an unlogged decision lets nothing through.
       report(e);
@@ -70,17 +70,17 @@ export class Gatekeeper extends StdioRelay {
     }
     if (!decision.allowed) {
       report(new Error(`refused tools/call ${String(params['name'])}: ${decision.reason}: ${decision.message}`));
-      return this.writeClient(JSON.stringify({ jsonrpc: '2.0', id, result: refusalResult(decision.reason, decision.code, decision.message) }));
+      return this.writeClient({ jsonrpc: '2.0', id, result: refusalResult(decision.reason, decision.code, decision.message) as Record<string, JsonValue> });
     }
-    if (decision.attested) this.pending.set(idKey(id), { callId: decision.attestation.issuerAsserted.nonce, attestation: decision.attestation, index });
-    this.writeUpstream(line);
+    const pending = decision.attested ? { callId: decision.attestation.issuerAsserted.nonce, attestation: decision.attestation, index } : null;
+    this.forward(call, pending, text);
   }
 
-  private logDecision(d: GateDecision, tool: unknown, line: string): bigint {
+  private logDecision(d: GateDecision, tool: unknown, text: string): bigint {
     const a = d.attestation as unknown as Record<string, JsonValue> | null;
     const base = {
-      callId: d.attestation?.issuerAsserted.nonce ?? '', server: { name: this.name, fingerprint: this.o.serverFingerprint },
-      tool: typeof tool === 'string' ? tool : '', requestDigest: sha256Tagged(line),
+      callId: d.attestation?.issuerAsserted.nonce ?? '', server: this.serverRef(),
+      tool: typeof tool === 'string' ? tool : '', requestDigest: sha256Tagged(text),
     };
     if (d.allowed) return this.recorder.decision({ ...base, decision: 'allowed', reason: null, code: null, attestation: a });
     const refused = { ...base, decision: 'refused' as const, reason: d.reason, code: d.code };
@@ -92,29 +92,24 @@ export class Gatekeeper extends StdioRelay {
     }
   }
 
-  /** Upstream -> client: advertise the extension, pin tools, sign response receipts. */
-  protected async fromUpstream(line: string): Promise<void> {
-    if (this.pending.size === 0 && this.capabilityIds.size === 0 && this.listIds.size === 0) return this.writeClient(line);
-    const msg = parseMessage(line);
-    if (!msg || msg.method !== undefined || msg.id === undefined) return this.writeClient(line);
-    const key = idKey(msg.id);
-    if (this.capabilityIds.delete(key)) {
-      const ext = attestationExtension(this.o.gate.policy, this.o.serverFingerprint);
-      return this.writeClient(addNested(line, ['result', 'capabilities', 'extensions'], ATTESTATION_EXTENSION, ext) ?? line);
+  /** Upstream -> client, a response: advertise the extension, pin tools, sign response receipts. */
+  protected override async onResponse(msg: RpcMessage, o: Outstanding): Promise<void> {
+    if (o.method === 'initialize' || o.method === 'server/discover') {
+      const ext = attestationExtension(this.o.gate.policy, this.o.serverFingerprint) as unknown as JsonValue;
+      setNested(msg.result, ['capabilities', 'extensions'], ATTESTATION_EXTENSION, ext);
+      return this.writeClient(msg);
     }
-    if (this.listIds.delete(key)) return this.writeClient(this.tools?.onList(line, msg, this.o.gate.policy.toolChanges) ?? line);
-    const p = this.pending.get(key);
-    if (!p) return this.writeClient(line);
-    this.pending.delete(key);
+    if (o.method === 'tools/list' && this.tools) return this.writeClient(this.tools.onList(writeMessage(msg), msg, this.o.gate.policy.toolChanges));
+    const p = o.call;
+    if (p === null) return this.writeClient(msg);
     try {
       const receipt = await responseReceipt(this.recorder.issuerSigner, p.attestation, msg, this.now(), crypto.getRandomValues(new Uint8Array(16)));
       this.recorder.appendReceipt({ callId: p.callId, attestationIndex: p.index, receipt, ...(msg.result !== undefined ? { result: msg.result } : {}) });
-      if (!this.o.gate.policy.responseReceipts) return this.writeClient(line);
-      this.writeClient(addMeta(line, 'result', RESPONSE_RECEIPT_META_KEY, receipt) ?? line);
+      if (this.o.gate.policy.responseReceipts) setNested(msg.result, ['_meta'], RESPONSE_RECEIPT_META_KEY, receipt as unknown as JsonValue);
+      this.writeClient(msg);
     } catch (e) {
       report(e);
-      this.errorToClient(msg.id, RECORD_FAILED, `mcp-attest: response withheld, its receipt could not be recorded (${describe(e)})`);
+      this.errorToClient(msg.id ?? null, RECORD_FAILED, `mcp-attest: response withheld, its receipt could not be recorded (${describe(e)})`);
     }
   }
-
 }

@@ -25,7 +25,7 @@ import type { Signer } from '../envelope/sign.js';
 import { formatCheckpoint } from '../log/checkpoint.js';
 import { ed25519NoteSigner, signNote, type NoteSigner } from '../log/note-sign.js';
 import { parseVerifierKey } from '../log/vkey.js';
-import { ATTESTATION_RECORD, DECISION_RECORD, RECEIPT_RECORD, RESPONSE_RECEIPT_RECORD, encodeRecord, type DecisionRecord } from '../records/record.js';
+import { ATTESTATION_RECORD, DECISION_RECORD, RECEIPT_RECORD, REFUSED_INPUT_RECORD, RESPONSE_RECEIPT_RECORD, encodeRecord, type DecisionRecord, type RefusedInputRecord } from '../records/record.js';
 import type { Receipt } from '../receipt/schema.js';
 import type { JsonValue } from '../jcs/index.js';
 import { LogDb, type Durability } from '../store/log-db.js';
@@ -201,6 +201,13 @@ export class Recorder {
       type: RESPONSE_RECEIPT_RECORD, index: i.toString(), callId: p.callId, attestationIndex: p.attestationIndex.toString(),
       receipt: p.receipt as Record<string, JsonValue>, code: p.code,
     }));
+    this.scheduleCheckpoint();
+    return index;
+  }
+
+  /** Durably log an input a relay refused to relay (docs/wire.md), stamped now. Throws `ERR_STORE_IO`. */
+  refusedInput(r: Omit<RefusedInputRecord, 'type' | 'index' | 'time'>): bigint {
+    const index = this.db.append((i) => encodeRecord({ type: REFUSED_INPUT_RECORD, index: i.toString(), ...r, time: now() }));
     this.scheduleCheckpoint();
     return index;
   }

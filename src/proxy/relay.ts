@@ -1,11 +1,12 @@
 /**
  * The client-side attesting proxy: a transport-level relay between the client's stdio and
- * an upstream MCP server's stdio (DESIGN.md data flow). Every line passes unchanged except
- * `tools/call` requests (the attestation is logged, then, when the upstream asks for it,
- * added at `params._meta.attestation`) and their responses (the gatekeeper's response
- * receipt, if any, is verified and logged; our receipt is logged, then referenced at
+ * an upstream MCP server's stdio (DESIGN.md data flow). Every message is read strictly and
+ * relayed as read (docs/wire.md), unchanged in value except `tools/call` requests (the
+ * attestation is logged, then, when the upstream asks for it, added at
+ * `params._meta.attestation`) and their responses (the gatekeeper's response receipt, if
+ * any, is verified and logged; our receipt is logged, then referenced at
  * `result._meta["dev.mcp-attest/receipt"]`). Era-agnostic: `initialize`, `server/discover`
- * and modern `_meta` pass verbatim.
+ * and modern `_meta` pass with every member they carry.
  *
  * Receipt sessions (docs/session.md): a call joins the session named by its
  * `params._meta["dev.mcp-attest/session"]` or, without one, the proxy's `--session`; its action
@@ -21,12 +22,13 @@ import { ATTESTATION_EXTENSION } from '../gate/wire.js';
 import { isObject } from '../envelope/schema.js';
 import { isAttestError } from '../errors.js';
 import { nowSeconds } from '../envelope/time.js';
-import { idKey, parseMessage, type RpcMessage } from './lines.js';
-import { addMeta } from './splice.js';
+import type { JsonValue } from '../jcs/index.js';
+import { writeMessage, type RpcId, type RpcMessage } from './message.js';
+import { setNested } from './meta.js';
 import { fingerprintOf, type Recorder } from './recorder.js';
-import { RECORD_FAILED, StdioRelay, describe, report, type PendingCall, type RelayIo } from './stdio-relay.js';
+import { RECORD_FAILED, StdioRelay, describe, report, type CallMessage, type Outstanding, type PendingCall, type RelayIo } from './stdio-relay.js';
 import type { ResponseReceiptChecker } from './response-receipt.js';
-import { ToolWatch } from './tool-watch.js';
+import { ToolWatch, pinKeyOf } from './tool-watch.js';
 import type { ToolChangeAction } from '../gate/policy.js';
 
 export { RECORD_FAILED } from './stdio-relay.js';
@@ -76,8 +78,6 @@ interface ClientCall extends PendingCall { cancelled: boolean; attached: boolean
 
 /** Runs one upstream behind the attesting relay until either side goes away. */
 export class AttestingProxy extends StdioRelay<ClientCall> {
-  private readonly initIds = new Set<string>();
-  private readonly listIds = new Set<string>();
   private serverName: string;
   private fingerprint: string;
   /** The upstream advertised the attestation extension. */
@@ -87,21 +87,21 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
     super(recorder, o);
     this.serverName = o.name ?? basename(o.argv[0] ?? 'upstream');
     this.fingerprint = o.fingerprint ?? fingerprintOf(o.argv);
-    this.tools = o.pinsPath === undefined ? null : new ToolWatch(o.pinsPath, () => this.fingerprint, nowSeconds);
+    // Pins are kept under a key our side fixes (never the fingerprint the upstream advertises).
+    this.tools = o.pinsPath === undefined ? null : new ToolWatch(o.pinsPath, pinKeyOf({ argv: o.argv, name: o.name, fingerprint: o.fingerprint }), nowSeconds);
   }
 
-  /** Client -> upstream: attest `tools/call`, note handshake ids and cancellations. */
-  protected async fromClient(line: string): Promise<void> {
-    const msg = parseMessage(line);
-    if ((msg?.method === 'initialize' || msg?.method === 'server/discover') && msg.id !== undefined) this.initIds.add(idKey(msg.id));
-    if (msg?.method === 'tools/list' && msg.id !== undefined && this.tools) this.listIds.add(idKey(msg.id));
-    if (msg?.method === 'notifications/cancelled') {
-      const p = this.pending.get(idKey((msg.params ?? {})['requestId']));
-      if (p) p.cancelled = true;
-    }
-    const call = this.incomingCall(line, msg);
-    if (!call) return;
-    const params = (call.params ?? {}) as Record<string, unknown>;
+  protected serverRef(): { name: string; fingerprint: string } {
+    return { name: this.serverName, fingerprint: this.fingerprint };
+  }
+
+  /**
+   * Client -> upstream, a `tools/call`: attest exactly the message that will be forwarded
+   * (its strict reading, re-serialized; the request digest is of that text before our
+   * attestation is added), log it, then forward it.
+   */
+  protected async onCall(call: CallMessage): Promise<void> {
+    const params = call.params;
     const meta = (isObject(params['_meta']) ? params['_meta'] : {});
     if (typeof params['name'] !== 'string' || params['name'] === '') return this.errorToClient(call.id, -32602, 'mcp-attest: tools/call without a tool name');
     if ((this.o.toolChanges ?? 'warn') !== 'warn' && this.tools?.changed(params['name']) === true) {
@@ -114,7 +114,7 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
     try {
       recorded = await this.recorder.attest({
         tool: params['name'], args: params['arguments'], intent, server: { name: this.serverName, fingerprint: this.fingerprint },
-        requestDigest: sha256Tagged(line), ...(capability === undefined ? {} : { requestedCapability: capability }), ...(session === null ? {} : { session }),
+        requestDigest: sha256Tagged(writeMessage(call)), ...(capability === undefined ? {} : { requestedCapability: capability }), ...(session === null ? {} : { session }),
       });
     } catch (e) {
       // Fail closed: a call that cannot be recorded is not forwarded.
@@ -125,22 +125,16 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
     const mode = this.o.attach ?? 'auto';
     const wanted = mode === 'always' || (mode === 'auto' && this.upstreamAsks);
     // A client-supplied attestation is never replaced; ours is then only in the log.
-    const out = wanted ? addMeta(line, 'params', 'attestation', attestation) : null;
-    this.pending.set(idKey(call.id), { callId, attestation, index, cancelled: false, attached: out !== null });
-    this.writeUpstream(out ?? line);
+    const attached = wanted && setNested(call, ['params', '_meta'], 'attestation', attestation as unknown as JsonValue);
+    this.forward(call, { callId, attestation, index, cancelled: false, attached });
   }
 
-  /** Upstream -> client: learn the server, check response receipts, write receipts. */
-  protected async fromUpstream(line: string): Promise<void> {
-    if (this.pending.size === 0 && this.initIds.size === 0 && this.listIds.size === 0) return this.writeClient(line);
-    const msg = parseMessage(line);
-    if (!msg || msg.method !== undefined || msg.id === undefined) return this.writeClient(line);
-    const key = idKey(msg.id);
-    if (this.initIds.delete(key)) this.learnServer(msg);
-    if (this.listIds.delete(key) && this.tools) return this.writeClient(this.tools.onList(line, msg, this.o.toolChanges ?? 'warn'));
-    const p = this.pending.get(key);
-    if (!p) return this.writeClient(line);
-    this.pending.delete(key);
+  /** Upstream -> client, a response: learn the server, pin tools, check response receipts, write receipts. */
+  protected override async onResponse(msg: RpcMessage, o: Outstanding<ClientCall>): Promise<void> {
+    if (o.method === 'initialize' || o.method === 'server/discover') this.learnServer(msg);
+    if (o.method === 'tools/list' && this.tools) return this.writeClient(this.tools.onList(writeMessage(msg), msg, this.o.toolChanges ?? 'warn'));
+    const p = o.call;
+    if (p === null) return this.writeClient(msg);
     const { status, reason, value } = outcomeOf(msg, p.cancelled);
     let receiptIndex: bigint;
     try {
@@ -149,22 +143,23 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
       if (check?.receipt) this.recorder.responseReceipt({ callId: p.callId, attestationIndex: p.index, receipt: check.receipt, code: check.code });
       receiptIndex = await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status, ...(reason ? { reason } : {}), result: value });
       // Recorded as received, then withheld: the log says what came back and why it did not pass.
-      if (check?.refuse) return this.errorToClient(msg.id, RESPONSE_RECEIPT_FAILED, `mcp-attest: response withheld, ${check.message}`);
+      if (check?.refuse) return this.errorToClient(msg.id ?? null, RESPONSE_RECEIPT_FAILED, `mcp-attest: response withheld, ${check.message}`);
     } catch (e) {
       // Fail closed: an unrecorded response is not released; the client learns why.
       report(e);
-      return this.errorToClient(msg.id, RECORD_FAILED, `mcp-attest: response withheld, its receipt could not be recorded (${describe(e)})`);
+      return this.errorToClient(msg.id ?? null, RECORD_FAILED, `mcp-attest: response withheld, its receipt could not be recorded (${describe(e)})`);
     }
-    if (this.o.receiptMeta === false) return this.writeClient(line);
+    if (this.o.receiptMeta === false) return this.writeClient(msg);
     const ref = { callId: p.callId, origin: this.recorder.identity.log.origin, attestationIndex: p.index.toString(), receiptIndex: receiptIndex.toString() };
-    this.writeClient(addMeta(line, 'result', RECEIPT_META_KEY, ref) ?? line);
+    setNested(msg.result, ['_meta'], RECEIPT_META_KEY, ref);
+    this.writeClient(msg);
   }
 
   /**
    * The session a call joins: its `_meta` value when the key is present, else `--session`;
    * null for none, or (with a warning naming the code) when that session cannot take it.
    */
-  private sessionOf(meta: Record<string, unknown>, id: string | number): string | null {
+  private sessionOf(meta: Record<string, unknown>, id: RpcId): string | null {
     const own = Object.hasOwn(meta, SESSION_META_KEY);
     const wanted = own ? meta[SESSION_META_KEY] : this.o.session;
     if (wanted === undefined) return null;
@@ -189,6 +184,7 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
     this.upstreamAsks = true;
     const advertised = ext['serverFingerprint'];
     if (typeof advertised !== 'string' || advertised === '') return;
+    this.tools?.observeFingerprint(advertised);
     if (this.o.fingerprint === undefined) this.fingerprint = advertised;
     else if (advertised !== this.o.fingerprint) report(new Error(`upstream advertises server fingerprint ${advertised}; attestations name the pinned ${this.o.fingerprint}`));
   }

@@ -12,7 +12,7 @@ import { isObject } from '../envelope/schema.js';
 import type { Attestation } from '../attestation/schema.js';
 import { verifyReceipt } from '../receipt/verify.js';
 import { RESPONSE_RECEIPT_META_KEY, committedResult } from '../gate/wire.js';
-import type { RpcMessage } from './lines.js';
+import type { RpcMessage } from './message.js';
 import { isAttestationRefusal } from './relay.js';
 
 /** `warn`: a missing or bad receipt is logged and reported, the response passes; `require`: it is withheld. */

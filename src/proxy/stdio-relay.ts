@@ -1,30 +1,46 @@
 /**
  * The transport-level relay both proxies are built on (DESIGN.md data flow; MCP notes §2
- * shape B): spawns the upstream stdio server, splits both directions into lines, handles
- * each line in order per direction, and shuts down when either side goes away. Subclasses
- * decide what happens to a line ({@link StdioRelay.fromClient}, {@link StdioRelay.fromUpstream});
- * the base records the calls left unanswered on shutdown. Diagnostics go to stderr only.
+ * shape B; docs/wire.md): spawns the upstream stdio server, frames both directions into
+ * capped lines, reads each as one strict JSON-RPC message, and relays only what it read,
+ * re-serialized ({@link writeMessage}), in order per direction. Anything else is refused,
+ * never forwarded: answered with a JSON-RPC error where there is someone to answer, and
+ * logged as a refused input. Every request id pending in a direction (any method) is
+ * reserved until its response: a reuse is refused, a response to no pending request is
+ * dropped, so a response is bound to the one request it answers. Subclasses decide what
+ * happens to a `tools/call` ({@link StdioRelay.onCall}) and to the response to a request
+ * ({@link StdioRelay.onResponse}); the base records the calls left unanswered on shutdown.
+ * Diagnostics go to stderr only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
-import { isAttestError } from '../errors.js';
+import { isAttestError, type ErrorCode } from '../errors.js';
 import type { OutcomeReason } from '../receipt/schema.js';
 import type { Attestation } from '../attestation/schema.js';
-import { LineSplitter, idKey, type RpcMessage } from './lines.js';
+import { FrameReader, type Frame, type Oversize } from './frames.js';
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, idKey, lenientId, readMessage, writeMessage, type RpcId, type RpcMessage } from './message.js';
 import type { Recorder } from './recorder.js';
 import type { ToolWatch } from './tool-watch.js';
 
-/** Streams and command of a relay. */
+/** Streams, command and limits of a relay. */
 export interface RelayIo {
   /** Upstream command line. */
   argv: string[];
   /** Client side streams (default: process stdin/stdout). */
   input?: Readable;
   output?: Writable;
+  /** Largest message relayed in either direction, bytes (default 4 MiB, {@link DEFAULT_MAX_MESSAGE_BYTES}). */
+  maxMessageBytes?: number;
+  /** Most requests pending per direction (default {@link DEFAULT_MAX_PENDING}). */
+  maxPending?: number;
 }
 
+/** Default cap of requests pending in one direction. */
+export const DEFAULT_MAX_PENDING = 1024;
 /** JSON-RPC error code (implementation-defined range) for a call the proxy could not record. */
 export const RECORD_FAILED = -32001;
+/** JSON-RPC error code for an input the relay refused (docs/wire.md); `data.code` names why. */
+export const INPUT_REFUSED = -32600;
 
 /** The code of an error, for messages to the client. */
 export function describe(e: unknown): string {
@@ -36,7 +52,7 @@ export function report(e: unknown): void {
   process.stderr.write(`mcp-attest: ${e instanceof Error ? e.message : String(e)}${isAttestError(e) ? ` (${e.code})` : ''}\n`);
 }
 
-/** A forwarded `tools/call` awaiting its response, by JSON-RPC id. */
+/** A forwarded `tools/call` awaiting its response. */
 export interface PendingCall {
   callId: string;
   attestation: Attestation;
@@ -46,20 +62,36 @@ export interface PendingCall {
   cancelled?: boolean;
 }
 
+/** A client request forwarded upstream, awaiting its response: its method, and the call when it is a recorded `tools/call`. */
+export interface Outstanding<P extends PendingCall = PendingCall> { method: string; call: P | null }
+
+/** A `tools/call` request as {@link StdioRelay.onCall} receives it. */
+export type CallMessage = RpcMessage & { id: RpcId; method: 'tools/call'; params: Record<string, unknown> };
+
+/** Where an input came from. */
+type Side = 'client' | 'upstream';
+
 /** Runs one upstream behind the relay until either side goes away. */
 export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   protected readonly child: ChildProcess;
-  protected readonly pending = new Map<string, P>();
+  /** Client requests forwarded upstream, by {@link idKey}. */
+  protected readonly pending = new Map<string, Outstanding<P>>();
+  /** Upstream requests relayed to the client, awaiting its response. */
+  private readonly asked = new Set<string>();
   /** Tool definition pinning, when the subclass has it. */
   protected tools: ToolWatch | null = null;
   private toUpstream: Promise<void> = Promise.resolve();
   private toClient: Promise<void> = Promise.resolve();
   protected closing: Promise<number> | null = null;
   protected clientGone = false;
+  private readonly limits: { maxBytes: number; maxDepth: number };
+  private readonly maxPending: number;
   /** Resolves with the exit code once the relay has shut down. */
   readonly done: Promise<number>;
 
   constructor(protected readonly recorder: Recorder, protected readonly io: RelayIo) {
+    this.limits = { maxBytes: io.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, maxDepth: DEFAULT_MAX_DEPTH };
+    this.maxPending = io.maxPending ?? DEFAULT_MAX_PENDING;
     this.child = spawn(io.argv[0]!, io.argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], env: process.env });
     let resolveDone!: (code: number) => void;
     this.done = new Promise((r) => (resolveDone = r));
@@ -73,8 +105,8 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   }
 
   private start(): void {
-    this.pipe(this.child.stdout!, (line) => (this.toClient = this.toClient.then(() => this.fromUpstream(line)).catch(report)));
-    this.pipe(this.io.input ?? process.stdin, (line) => (this.toUpstream = this.toUpstream.then(() => this.fromClient(line)).catch(report)), () => {
+    this.pipe(this.child.stdout!, (f) => (this.toClient = this.toClient.then(() => this.fromUpstreamFrame(f)).catch(report)));
+    this.pipe(this.io.input ?? process.stdin, (f) => (this.toUpstream = this.toUpstream.then(() => this.fromClientFrame(f)).catch(report)), () => {
       this.clientGone = true;
       void this.toUpstream.then(() => this.child.stdin?.end());
       // Give the upstream a moment to answer what it has, then stop it.
@@ -83,33 +115,145 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     this.child.stdin!.on('error', () => undefined);
   }
 
-  private pipe(stream: Readable, onLine: (line: string) => void, onEnd?: () => void): void {
-    const split = new LineSplitter();
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => { for (const l of split.push(chunk)) onLine(l); });
+  private pipe(stream: Readable, onFrame: (f: Frame) => void, onEnd?: () => void): void {
+    const frames = new FrameReader(this.limits.maxBytes);
+    stream.on('data', (chunk: Buffer) => { for (const f of frames.push(chunk)) onFrame(f); });
     stream.on('end', () => {
-      const tail = split.flush();
-      if (tail !== null) onLine(tail);
+      const tail = frames.flush();
+      if (tail !== null) onFrame(tail);
       onEnd?.();
     });
   }
 
-  /** Handle one line from the client (in order). */
-  protected abstract fromClient(line: string): Promise<void>;
-  /** Handle one line from the upstream (in order). */
-  protected abstract fromUpstream(line: string): Promise<void>;
+  /** Decide a `tools/call` (its id is free and the relay is not closing): record it, then {@link forward} it or answer it. */
+  protected abstract onCall(msg: CallMessage): Promise<void>;
+
+  /** Relay the response to a client request (`o` was removed from {@link pending}); default: as is. */
+  protected async onResponse(msg: RpcMessage, o: Outstanding<P>): Promise<void> {
+    void o;
+    this.writeClient(msg);
+  }
+
+  /** Client -> upstream, one frame. */
+  private async fromClientFrame(frame: Frame): Promise<void> {
+    const read = await this.read('client', frame);
+    if (read === null) return;
+    const { msg, kind } = read;
+    const key = idKey(msg.id);
+    if (kind === 'response') {
+      if (!this.asked.delete(key)) return this.refuseInput('client', frame, 'ERR_WIRE_UNSOLICITED', 'a response to no pending upstream request', undefined);
+      return this.writeUpstream(msg);
+    }
+    if (kind === 'notification') {
+      if (msg.method === 'tools/call') return this.refuseInput('client', frame, 'ERR_WIRE_MALFORMED', 'tools/call without an id is not relayed', undefined);
+      if (msg.method === 'notifications/cancelled') this.markCancelled(msg.params?.['requestId']);
+      return this.writeUpstream(msg);
+    }
+    if (this.pending.has(key)) return this.refuseInput('client', frame, 'ERR_WIRE_ID_IN_USE', `id ${key} is already pending`, msg.id!);
+    if (this.pending.size >= this.maxPending) return this.refuseInput('client', frame, 'ERR_WIRE_TOO_MANY_PENDING', `${this.maxPending} requests already pending`, msg.id!);
+    if (msg.method !== 'tools/call') return this.forward(msg, null);
+    if (this.closing) return this.errorToClient(msg.id!, RECORD_FAILED, 'mcp-attest: shutting down, call not forwarded');
+    return this.onCall(msg as CallMessage);
+  }
+
+  /** Upstream -> client, one frame. */
+  private async fromUpstreamFrame(frame: Frame): Promise<void> {
+    const read = await this.read('upstream', frame);
+    if (read === null) return;
+    const { msg, kind } = read;
+    const key = idKey(msg.id);
+    if (kind === 'notification') return this.writeClient(msg);
+    if (kind === 'request') {
+      if (this.asked.has(key)) return this.refuseInput('upstream', frame, 'ERR_WIRE_ID_IN_USE', `upstream request id ${key} is already pending`, null);
+      if (this.asked.size >= this.maxPending) return this.refuseInput('upstream', frame, 'ERR_WIRE_TOO_MANY_PENDING', `${this.maxPending} upstream requests already pending`, null);
+      this.asked.add(key);
+      return this.writeClient(msg);
+    }
+    const o = this.pending.get(key);
+    if (o === undefined) return this.refuseInput('upstream', frame, 'ERR_WIRE_UNSOLICITED', `a response to no pending request (id ${key.slice(0, 64)})`, null);
+    this.pending.delete(key);
+    return this.onResponse(msg, o);
+  }
+
+  /** The checked message of a frame, or null when it was refused here (or was blank). */
+  private async read(side: Side, frame: Frame): Promise<{ msg: RpcMessage; kind: 'request' | 'notification' | 'response' } | null> {
+    if ('oversize' in frame) {
+      await this.refusedFrame(side, frame.oversize, 'ERR_WIRE_TOO_LARGE', `a message of ${frame.oversize.size} bytes, over the cap of ${this.limits.maxBytes}`);
+      return null;
+    }
+    const line = frame.line;
+    // A blank line (CRLF framing's empty line included) carries nothing: skipped.
+    if (line.length === 0 || (line.length === 1 && line[0] === 0x0d)) return null;
+    const r = readMessage(line, this.limits);
+    if (r.ok) return r;
+    const digest = `sha256:${createHash('sha256').update(line).digest('hex')}`;
+    await this.refusedFrame(side, { size: line.length, digest, id: lenientId(line) }, r.code, r.message);
+    return null;
+  }
+
   /**
-   * A `tools/call` this relay must decide, or null when the line was handled here: anything
-   * else is forwarded as is; a batch holding a call, a call without an id, a call while
-   * shutting down, or one reusing a pending id is refused (never forwarded unrecorded).
+   * Refuse an input: log it, answer the client's request with an error; an unreadable
+   * answer from the upstream to a pending request closes that request (a call gets its
+   * `response_refused` receipt) and the client gets an error in its place.
    */
-  protected incomingCall(line: string, msg: RpcMessage | null): (RpcMessage & { id: string | number }) | null {
-    if (msg === null && isBatchWithCall(line)) return this.refuse(null, -32600, 'mcp-attest: batches containing tools/call are not relayed'), null;
-    if (msg?.method !== 'tools/call') return this.writeUpstream(line), null;
-    if (msg.id === undefined || msg.id === null) return this.refuse(msg.id ?? null, -32600, 'mcp-attest: tools/call without an id is not relayed'), null;
-    if (this.closing) return this.refuse(msg.id, RECORD_FAILED, 'mcp-attest: shutting down, call not forwarded'), null;
-    if (this.pending.has(idKey(msg.id))) return this.refuse(msg.id, -32600, 'mcp-attest: id already in use by a pending call'), null;
-    return msg as RpcMessage & { id: string | number };
+  private async refusedFrame(side: Side, f: Oversize, code: ErrorCode, message: string): Promise<void> {
+    const pendingHere = f.id !== null && this.pending.has(idKey(f.id));
+    if (side === 'client') return this.logRefusal(side, f, code, message, pendingHere ? null : f.id);
+    this.logRefusal(side, f, code, message, f.id);
+    const o = f.id === null ? undefined : this.pending.get(idKey(f.id));
+    if (o === undefined) return;
+    this.pending.delete(idKey(f.id));
+    await this.withheld(f.id!, o, { code, size: f.size, digest: f.digest });
+  }
+
+  /** The upstream's answer to `o` was refused: receipt it as such (for a call) and tell the client. */
+  protected async withheld(id: RpcId, o: Outstanding<P>, refused: { code: ErrorCode; size: number; digest: string }): Promise<void> {
+    const p = o.call;
+    if (p !== null) {
+      try {
+        await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status: 'errored', reason: 'response_refused', result: { refusedResponse: refused } });
+      } catch (e) {
+        report(e);
+      }
+    }
+    this.errorToClient(id, INPUT_REFUSED, `mcp-attest: response withheld, the upstream's answer was refused (${refused.code})`, { code: refused.code });
+  }
+
+  /** Log a refused input and, unless `answerId` is undefined, answer the client with an error addressed to it. */
+  private logRefusal(side: Side, f: Oversize, code: ErrorCode, message: string, answerId: RpcId | null | undefined): void {
+    report(new Error(`refused input from the ${side}: ${message} (${code})`));
+    try {
+      this.recorder.refusedInput({ server: this.serverRef(), direction: side, code, size: f.size, digest: f.digest, id: f.id });
+    } catch (e) {
+      report(e);
+    }
+    if (side === 'client' && answerId !== undefined) this.errorToClient(answerId, INPUT_REFUSED, `mcp-attest: message not relayed: ${message}`, { code });
+  }
+
+  /** Refuse a message that was read but may not pass; `answerId` as in {@link logRefusal}. */
+  private refuseInput(side: Side, frame: Frame, code: ErrorCode, message: string, answerId: RpcId | null | undefined): void {
+    const line = 'line' in frame ? frame.line : Buffer.alloc(0);
+    const digest = `sha256:${createHash('sha256').update(line).digest('hex')}`;
+    const id = 'line' in frame ? lenientId(line) : null;
+    this.logRefusal(side, { size: line.length, digest, id }, code, message, answerId);
+  }
+
+  /** The server name and fingerprint refused inputs are logged under. */
+  protected abstract serverRef(): { name: string; fingerprint: string };
+
+  /**
+   * Forward a request upstream, reserving its id until the response (`call`: the recorded
+   * call it is; `text`: its serialization when the caller already made it, for a digest).
+   */
+  protected forward(msg: RpcMessage, call: P | null, text = writeMessage(msg)): void {
+    this.pending.set(idKey(msg.id), { method: msg.method!, call });
+    if (this.child.stdin?.writable) this.child.stdin.write(text + '\n');
+  }
+
+  private markCancelled(requestId: unknown): void {
+    if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
+    const call = this.pending.get(idKey(requestId))?.call;
+    if (call) call.cancelled = true;
   }
 
   /**
@@ -119,8 +263,9 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
    */
   private async finish(why: OutcomeReason): Promise<boolean> {
     let ok = true;
-    for (const [key, p] of this.pending) {
+    for (const [key, { call: p }] of this.pending) {
       this.pending.delete(key);
+      if (p === null) continue;
       await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status: 'errored', reason: p.cancelled === true ? 'cancelled' : why })
         .catch((e: unknown) => { report(e); ok = false; });
     }
@@ -129,24 +274,25 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     return ok;
   }
 
-  protected writeClient(line: string): void {
+  /** Write a message (or our own line) to the client. */
+  protected writeClient(msg: RpcMessage | string): void {
     const out = this.io.output ?? process.stdout;
     // Responses still go out after the client closed its input: it may still be reading.
-    if (out.writable) out.write(line + '\n');
+    if (out.writable) out.write((typeof msg === 'string' ? msg : writeMessage(msg)) + '\n');
   }
 
-  protected writeUpstream(line: string): void {
-    if (this.child.stdin?.writable) this.child.stdin.write(line + '\n');
+  private writeUpstream(msg: RpcMessage): void {
+    if (this.child.stdin?.writable) this.child.stdin.write(writeMessage(msg) + '\n');
   }
 
-  protected errorToClient(id: unknown, code: number, message: string): void {
-    this.writeClient(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } }));
+  protected errorToClient(id: RpcId | null, code: number, message: string, data?: Record<string, string>): void {
+    this.writeClient({ jsonrpc: '2.0', id, error: { code, message, ...(data ? { data } : {}) } });
   }
 
-  /** Answer a request the relay will not forward (notifications are dropped, with a note). */
-  protected refuse(id: unknown, code: number, message: string): void {
+  /** Answer a request the relay will not forward, with a note on stderr. */
+  protected refuse(id: RpcId, code: number, message: string): void {
     report(new Error(message));
-    if (id !== undefined) this.errorToClient(id, code, message);
+    this.errorToClient(id, code, message);
   }
 
   /**
@@ -166,15 +312,5 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
       return ok ? code : 3;
     })();
     return this.closing;
-  }
-}
-
-/** True when `line` is a JSON-RPC batch (array) with a `tools/call` in it. */
-export function isBatchWithCall(line: string): boolean {
-  try {
-    const v: unknown = JSON.parse(line);
-    return Array.isArray(v) && v.some((m) => (m as { method?: unknown } | null)?.method === 'tools/call');
-  } catch {
-    return false;
   }
 }

@@ -4,19 +4,67 @@
  * changed since it was pinned is reported on stderr and recorded in `pins.db`, and, by
  * policy, `warn` (passes), `hide` (removed from the list the client sees) or `refuse`
  * (listed, but calls to it are refused with `ERR_TOOL_CHANGED` by the gatekeeper).
+ *
+ * The pins of a server are kept under a pin key the proxy fixes at startup from its own
+ * configuration ({@link pinKeyOf}), never under the fingerprint the upstream advertises: a
+ * server that advertises a new fingerprint each session would otherwise get fresh pins each
+ * session and escape rug-pull detection. The advertised fingerprint is pinned too, under the
+ * same key ({@link ToolWatch.observeFingerprint}), and a change of it is reported.
  */
+import { basename } from 'node:path';
 import { isObject } from '../envelope/schema.js';
-import { ToolPins, hideTools } from '../pins/tool-pins.js';
+import { sha256Tagged } from '../bytes/digest.js';
+import { canonicalize } from '../jcs/index.js';
+import { ToolPins, hideTools, type FingerprintSighting } from '../pins/tool-pins.js';
 import type { ToolChangeAction } from '../gate/policy.js';
-import type { RpcMessage } from './lines.js';
+import type { RpcMessage } from './message.js';
+import { fingerprintOf } from './recorder.js';
 import { report } from './stdio-relay.js';
+
+/** What {@link pinKeyOf} derives a client proxy's pin key from: its configuration only. */
+export interface PinKeySource {
+  /** The upstream command line (`argv[0]` is reduced to its basename, as in `fingerprintOf`). */
+  argv: string[];
+  /** `--name`, when configured. */
+  name?: string | undefined;
+  /** `--fingerprint` / `--server-fingerprint`, when configured: it is the pin key as is. */
+  fingerprint?: string | undefined;
+}
+
+/**
+ * The key a client proxy keeps its pins under, fixed by its own side: the configured
+ * fingerprint when there is one; else, without a configured name, `fingerprintOf(argv)`
+ * (`sha256:` over the JCS of `{"argv": [basename(argv[0]), ...]}`, the fingerprint the proxy
+ * already derived for servers that advertise none, so their existing pins still apply);
+ * else `sha256:` over the JCS of `{"argv": [...], "name": name}`. Never what the upstream
+ * advertises.
+ */
+export function pinKeyOf(o: PinKeySource): string {
+  if (o.fingerprint !== undefined && o.fingerprint !== '') return o.fingerprint;
+  if (o.name === undefined || o.name === '') return fingerprintOf(o.argv);
+  return sha256Tagged(canonicalize({ argv: [basename(o.argv[0] ?? ''), ...o.argv.slice(1)], name: o.name }));
+}
+
+// C0/C1 controls, zero-width and bidirectional formatting characters, line/paragraph separators.
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff]/g;
+
+/** A server-chosen string for a stderr line: JSON-quoted, cut to 200 characters, unsafe characters escaped. */
+function quoted(s: string): string {
+  const cut = s.length > 200 ? `${s.slice(0, 200)}…` : s;
+  return JSON.stringify(cut).replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
 
 /** The pins of one server, seen through one proxy. */
 export class ToolWatch {
   private readonly pins: ToolPins;
 
-  /** `path`: the pins file; `serverKey()`: the key pins are kept under (the server fingerprint, which a client proxy may learn late). */
-  constructor(path: string, private readonly serverKey: () => string, private readonly now: () => number) {
+  /**
+   * `path`: the pins file; `pinKey`: the key this server's pins (tool definitions and the
+   * advertised fingerprint) are kept under, fixed by the proxy's configuration (the client
+   * proxy: {@link pinKeyOf}; the gatekeeper: its configured server fingerprint), never a
+   * value the upstream chooses; `now()`: POSIX seconds. Throws `ERR_STORE_IO`.
+   */
+  constructor(path: string, private readonly pinKey: string, private readonly now: () => number) {
     this.pins = new ToolPins(path);
   }
 
@@ -25,12 +73,12 @@ export class ToolWatch {
     const tools = isObject(msg.result) && Array.isArray(msg.result['tools']) ? (msg.result['tools'] as unknown[]) : null;
     if (tools === null) return line;
     try {
-      const seen = this.pins.observe(this.serverKey(), tools, this.now());
+      const seen = this.pins.observe(this.pinKey, tools, this.now());
       for (const c of seen.changed) report(new Error(`tool ${c.name} changed since it was pinned (${c.pinnedDigest} -> ${c.seenDigest}); policy: ${action}; see mcp-attest tools diff`));
       const changed = new Set<string>();
       for (const t of tools) {
         const name = isObject(t) ? t['name'] : undefined;
-        if (typeof name === 'string' && this.pins.status(this.serverKey(), name) === 'changed') changed.add(name);
+        if (typeof name === 'string' && this.pins.status(this.pinKey, name) === 'changed') changed.add(name);
       }
       return action === 'hide' && changed.size > 0 ? hideTools(line, changed) : line;
     } catch (e) {
@@ -39,10 +87,31 @@ export class ToolWatch {
     }
   }
 
+  /**
+   * Observe the server fingerprint the upstream advertised (`initialize` →
+   * `capabilities.extensions["attestation/tool-call"].serverFingerprint`): the first one is
+   * pinned under the pin key (`new`), the pinned one again is `same`, another one is
+   * `changed`, reported on stderr and recorded in `pins.db` until accepted
+   * (`mcp-attest tools accept --fingerprint`). Never throws: a store failure is reported and
+   * counts as `changed`.
+   */
+  observeFingerprint(advertised: string): FingerprintSighting {
+    try {
+      const o = this.pins.observeFingerprint(this.pinKey, advertised, this.now());
+      if (o.sighting === 'changed') {
+        report(new Error(`upstream advertises server fingerprint ${quoted(o.seen)}, not the ${quoted(o.pinned)} pinned for server ${quoted(this.pinKey)}; see mcp-attest tools diff`));
+      }
+      return o.sighting;
+    } catch (e) {
+      report(e);
+      return 'changed';
+    }
+  }
+
   /** True when the tool's last seen definition differs from its pin. */
   changed(name: string): boolean {
     try {
-      return this.pins.status(this.serverKey(), name) === 'changed';
+      return this.pins.status(this.pinKey, name) === 'changed';
     } catch (e) {
       report(e);
       // Fail closed: a tool whose pin cannot be read counts as changed.
@@ -50,6 +119,7 @@ export class ToolWatch {
     }
   }
 
+  /** Close the pins file. */
   close(): void {
     this.pins.close();
   }

@@ -17,9 +17,13 @@ export type OutcomeStatus = 'executed' | 'refused' | 'errored';
  * refused the attestation), `input_required` (an interim 2026-07-28 result: the client
  * retries with a new request), `upstream_exited` / `client_disconnected` / `shutdown` (no
  * answer ever arrived: the call is unanswered), `cancelled` (the client cancelled it; with a
- * result commitment when an answer arrived anyway, without one when none did).
+ * result commitment when an answer arrived anyway, without one when none did),
+ * `response_refused` (an answer arrived that the relay would not relay: not strict JSON-RPC,
+ * or over the message cap; the result committed to is
+ * `{"refusedResponse":{"code","size","digest"}}`, the digest of its bytes as received,
+ * docs/wire.md).
  */
-export const OUTCOME_REASONS = ['tool_error', 'jsonrpc_error', 'attestation_refused', 'input_required', 'upstream_exited', 'client_disconnected', 'shutdown', 'cancelled'] as const;
+export const OUTCOME_REASONS = ['tool_error', 'jsonrpc_error', 'attestation_refused', 'input_required', 'upstream_exited', 'client_disconnected', 'shutdown', 'cancelled', 'response_refused'] as const;
 export type OutcomeReason = (typeof OUTCOME_REASONS)[number];
 
 /** Reasons that mean no response was received (when the receipt commits to no result). */

@@ -1,6 +1,6 @@
 /**
  * Log entry records: each log entry is the JCS bytes (RFC 8785) of one record object, at
- * most 65,535 bytes. Four kinds (docs/log-format.md):
+ * most 65,535 bytes. The kinds (docs/log-format.md):
  *
  * ```
  * {"type":"mcp-attest/attestation@1","index":"<decimal>","callId":"<nonce>","server":{"name":..,"fingerprint":..},
@@ -22,6 +22,13 @@
  * ```
  * {"type":"mcp-attest/session@1","index":..,"sessionId":"ses_…","statement":{signed statement}}
  * ```
+ * Either relay logs each input it refused to relay (docs/wire.md): a line that is not one
+ * strict JSON-RPC message, is over the message cap, reuses a pending id, or answers no
+ * pending request. Only its digest and size are kept (the bytes are hostile):
+ * ```
+ * {"type":"mcp-attest/refused-input@1","index":..,"server":{..},"direction":"client"|"upstream",
+ *  "code":"ERR_…","size":<bytes>,"digest":"sha256:<hex of the line as received>","id":<id>|null,"time":<POSIX s>}
+ * ```
  * An allowed decision is answered by a `receipt@1` record (the gatekeeper's receipt), whose
  * `attestationIndex` names the decision. A response receipt's `code` is what the proxy
  * found when it checked it (null: verified).
@@ -40,6 +47,7 @@ export const RECEIPT_RECORD = 'mcp-attest/receipt@1';
 export const DECISION_RECORD = 'mcp-attest/decision@1';
 export const RESPONSE_RECEIPT_RECORD = 'mcp-attest/response-receipt@1';
 export const SESSION_RECORD = 'mcp-attest/session@1';
+export const REFUSED_INPUT_RECORD = 'mcp-attest/refused-input@1';
 
 /** The record logged before a call is forwarded. */
 export interface AttestationRecord {
@@ -93,9 +101,27 @@ export interface SessionRecord {
   statement: Statement;
 }
 
-/** The records of calls (everything but session records). */
+/**
+ * An input a relay refused to relay (docs/wire.md): `direction` is where it came from,
+ * `code` why (a strict-JSON or `ERR_WIRE_*` code), `size` its length in bytes and `digest`
+ * the SHA-256 of its bytes as received (LF excluded), `id` the JSON-RPC id the error answer
+ * was addressed to (null: none), `time` POSIX seconds.
+ */
+export interface RefusedInputRecord {
+  type: typeof REFUSED_INPUT_RECORD;
+  index: string;
+  server: { name: string; fingerprint: string };
+  direction: 'client' | 'upstream';
+  code: string;
+  size: number;
+  digest: string;
+  id: string | number | null;
+  time: number;
+}
+
+/** The records of calls (everything but session and refused-input records). */
 export type CallRecord = AttestationRecord | ReceiptRecord | DecisionRecord | ResponseReceiptRecord;
-export type LogRecord = CallRecord | SessionRecord;
+export type LogRecord = CallRecord | SessionRecord | RefusedInputRecord;
 
 /** Encode a record as its entry bytes (JCS). */
 export function encodeRecord(record: LogRecord): Uint8Array {
@@ -109,7 +135,21 @@ const KEYS: Record<string, string[]> = {
   [DECISION_RECORD]: ['type', 'index', 'callId', 'server', 'tool', 'requestDigest', 'decision', 'reason', 'code', 'attestation'],
   [RESPONSE_RECEIPT_RECORD]: ['type', 'index', 'callId', 'attestationIndex', 'receipt', 'code'],
   [SESSION_RECORD]: ['type', 'index', 'sessionId', 'statement'],
+  [REFUSED_INPUT_RECORD]: ['type', 'index', 'server', 'direction', 'code', 'size', 'digest', 'id', 'time'],
 };
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/** The member checks of a refused-input record; the problem or null. */
+function refusedInputProblem(v: Record<string, JsonValue>): string | null {
+  const s = v['server'];
+  const id = v['id'];
+  const ok = isObject(s) && typeof s['name'] === 'string' && typeof s['fingerprint'] === 'string'
+    && (v['direction'] === 'client' || v['direction'] === 'upstream') && typeof v['code'] === 'string'
+    && Number.isSafeInteger(v['size']) && (v['size'] as number) >= 0 && typeof v['digest'] === 'string' && DIGEST.test(v['digest'])
+    && (id === null || typeof id === 'string' || Number.isSafeInteger(id)) && Number.isSafeInteger(v['time']) && (v['time'] as number) >= 0;
+  return ok ? null : 'bad refused-input record';
+}
 
 const nullOr = (v: unknown, t: 'string' | 'object'): boolean => v === null || (t === 'object' ? isObject(v) : typeof v === t);
 
@@ -148,6 +188,11 @@ export function decodeRecord(bytes: Uint8Array): LogRecord {
     const st = parseStatement(v['statement']); // ERR_SESSION_MALFORMED
     if (st.sessionId !== v['sessionId']) throw new AttestError('ERR_ENTRY_MALFORMED', 'sessionId differs from the statement\'s', { expected: st.sessionId, found: v['sessionId'] });
     return v as unknown as SessionRecord;
+  }
+  if (v['type'] === REFUSED_INPUT_RECORD) {
+    const p = refusedInputProblem(v);
+    if (p !== null) throw new AttestError('ERR_ENTRY_MALFORMED', p);
+    return v as unknown as RefusedInputRecord;
   }
   if (typeof v['callId'] !== 'string') throw new AttestError('ERR_ENTRY_MALFORMED', 'bad callId');
   const p = memberProblem(v);

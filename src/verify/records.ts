@@ -6,7 +6,7 @@
  * feeds entries in index order and reads the tally and findings at the end.
  * @see docs/log-format.md (records); SEP-2787 "Verification Rules"
  */
-import { decodeRecord, ATTESTATION_RECORD, DECISION_RECORD, RECEIPT_RECORD, SESSION_RECORD, type DecisionRecord, type ReceiptRecord, type ResponseReceiptRecord, type LogRecord } from '../records/record.js';
+import { decodeRecord, ATTESTATION_RECORD, DECISION_RECORD, RECEIPT_RECORD, REFUSED_INPUT_RECORD, SESSION_RECORD, type DecisionRecord, type ReceiptRecord, type ResponseReceiptRecord, type LogRecord } from '../records/record.js';
 import { canonicalBytes, type JsonValue } from '../jcs/index.js';
 import { sha256Tagged } from '../bytes/digest.js';
 import type { CallLookup, SessionEntry } from './session.js';
@@ -22,7 +22,7 @@ import type { TrustPolicy } from './policy.js';
 export interface Pending { index: bigint; callId: string; tool: string; attestation: Record<string, JsonValue>; answered: boolean }
 
 /** Counts of a verification: receipts, never-answered calls, gatekeeper refusals and unattested allowed calls. */
-export interface Tally { receipts: number; unanswered: number; refused: number; unattested: number }
+export interface Tally { receipts: number; unanswered: number; refused: number; unattested: number; refusedInputs: number }
 
 /**
  * Checks records one by one. `partial` is for a bundle (a selection of entries): a receipt
@@ -30,7 +30,7 @@ export interface Tally { receipts: number; unanswered: number; refused: number; 
  */
 export class RecordChecker {
   readonly calls = new Map<string, Pending>();
-  readonly tally: Tally = { receipts: 0, unanswered: 0, refused: 0, unattested: 0 };
+  readonly tally: Tally = { receipts: 0, unanswered: 0, refused: 0, unattested: 0, refusedInputs: 0 };
   /** Session statements by session id, in the order checked. */
   readonly sessions = new Map<string, SessionEntry[]>();
   /** Attestation and receipt records by log index: what a session action's captured call is checked against. */
@@ -59,6 +59,12 @@ export class RecordChecker {
       const list = this.sessions.get(record.sessionId) ?? [];
       if (list.length === 0) this.sessions.set(record.sessionId, list);
       list.push({ index: position, statement: record.statement });
+      return BigInt(record.index);
+    }
+    if (record.type === REFUSED_INPUT_RECORD) {
+      // Evidence of what a relay kept off the wire: counted, nothing to verify.
+      tally.refusedInputs++;
+      findings.push(notice('NOTE_REFUSED_INPUT', `the relay refused an input from the ${record.direction} (${record.code}, ${record.size} bytes, ${record.digest})`, position));
       return BigInt(record.index);
     }
     if (record.type === ATTESTATION_RECORD) this.callRecords.set(position.toString(), { kind: 'attestation', digest: sha256Tagged(canonicalBytes(record.attestation)), tool: record.tool, answers: null });

@@ -221,7 +221,8 @@ export function initializeRequest(id: number | string = 0): object {
  * `<file>` and its pid to `<file>.pid`. tools/call by name: `hang` never answers, `crash`
  * exits 1, `fail` answers a JSON-RPC error, `ask` first sends a server->client `roots/list`
  * request (reusing the call's id) and answers with the client's reply, `raw` answers with
- * `arguments.line` (`$ID` replaced by the request id), anything else answers with the
+ * `arguments.line` (`$ID` replaced by the request id; it may hold several lines), `big` with
+ * a text result of `arguments.bytes` bytes, anything else answers with the
  * `_meta` it received. Exits when its stdin ends.
  */
 const RAW_SERVER = String.raw`
@@ -256,7 +257,8 @@ function onLine(line) {
   if (name === 'hang') return;
   if (name === 'crash') process.exit(1);
   if (name === 'fail') return send({ jsonrpc: '2.0', id: m.id, error: { code: -32000, message: 'boom', data: { tool: name } } });
-  if (name === 'raw') return send(m.params.arguments.line.replace('$ID', JSON.stringify(m.id)));
+  if (name === 'raw') return send(m.params.arguments.line.replaceAll('$ID', JSON.stringify(m.id)));
+  if (name === 'big') return send('{"jsonrpc":"2.0","id":' + JSON.stringify(m.id) + ',"result":{"content":[{"type":"text","text":"' + 'x'.repeat(m.params.arguments.bytes) + '"}]}}');
   if (name === 'ask') {
     asked.set(JSON.stringify(m.id), m);
     return send({ jsonrpc: '2.0', id: m.id, method: 'roots/list', params: { x_unknown: 1 } });

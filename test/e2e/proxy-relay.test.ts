@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeMessage } from '../../src/proxy/message.js';
 import { CallToolResultSchema, CreateMessageRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import {
   FILESYSTEM, RECEIPT_KEY, RawPeer, codes, connect, connectDirect, connectProxied, exportTrust, initializeRequest, logShow, rawServer,
@@ -136,36 +137,41 @@ test('the upstream receives the attestation that was logged, at params._meta.att
   // What the upstream received is the client's request plus the attestation, nothing else.
   const line = raw.received().find((l) => l.includes('"tools/call"'))!;
   const sent = JSON.parse(line) as { params: { _meta: Record<string, unknown>; name: string; arguments: unknown } };
-  assert.deepEqual(Object.keys(sent.params._meta), ['attestation', ...Object.keys(meta)]);
+  assert.deepEqual(Object.keys(sent.params._meta), [...Object.keys(meta), 'attestation']);
   assert.deepEqual([sent.params.name, sent.params.arguments], ['meta', { city: 'Oslo' }]);
 });
 
-test('modern wire traffic (no initialize) passes byte for byte, except the added _meta', { timeout: 60_000 }, async (t) => {
+test('modern wire traffic (no initialize) passes member for member, re-serialized, plus the added _meta', { timeout: 60_000 }, async (t) => {
   const s = scope(t);
   const raw = rawServer(s);
   const peer = RawPeer.proxy(s, raw.argv, ['--attach', 'always']);
   const modern = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+  // The relay writes what it read, as writeMessage serializes it (docs/wire.md).
+  const canonical = (text: string): string => writeMessage(JSON.parse(text) as never);
 
-  // Not a tools/call: relayed as is, odd spacing, escapes and unknown fields included.
-  const discover = `{"jsonrpc":"2.0", "id":1,"method":"server/discover","params":{"_meta":${JSON.stringify(modern)},"x-unknown":[1, 2.50, "\\u00e9", 12345678901234567890]}}`;
+  // Not a tools/call: relayed with every member, odd spacing, escapes and number spellings normalized.
+  const discover = `{"jsonrpc":"2.0", "id":1,"method":"server/discover","params":{"_meta":${JSON.stringify(modern)},"x-unknown":[1, 2.50, "\\u00e9", "12345678901234567890"]}}`;
   peer.send(discover);
   await peer.response(1);
-  await waitFor('discover upstream', () => raw.received().includes(discover));
+  await waitFor('discover upstream', () => raw.received().includes(canonical(discover)));
 
-  // tools/call: the upstream line is the sent line with the attestation spliced in as the
-  // first member of _meta; every other byte is unchanged.
+  // tools/call: the upstream gets the sent message plus the attestation in _meta, nothing else.
   const reply = `{"jsonrpc":"2.0","id":$ID,"result":{"resultType":"complete","content":[{"type":"text","text":"r","x-block":{"b":1,"a":[true,null]}}],"x-top":{"k":"v"},"_meta":{"io.modelcontextprotocol/serverInfo":{"name":"raw","version":"1"}}}}`;
   const call = { jsonrpc: '2.0', id: 'c-2', method: 'tools/call', params: { name: 'raw', arguments: { line: reply }, 'x-extra': { keep: [1, 'two'] }, _meta: { ...modern, 'vendor.example/trace': 'abc' } } };
   const sent = peer.send(call);
   const got = await peer.response('c-2');
   const upstream = raw.received().find((l) => l.includes('"c-2"'))!;
   const attestation = (JSON.parse(upstream) as { params: { _meta: { attestation: unknown } } }).params._meta.attestation;
-  assert.equal(upstream, sent.replace('"_meta":{', `"_meta":{"attestation":${JSON.stringify(attestation)},`));
-  // ... and the client gets the upstream's line with the receipt reference spliced into _meta.
+  const forwarded = JSON.parse(sent) as typeof call & { params: { _meta: Record<string, unknown> } };
+  forwarded.params._meta['attestation'] = attestation;
+  assert.equal(upstream, writeMessage(forwarded as never));
+  // ... and the client gets the upstream's answer with the receipt reference added to _meta.
   const ref = (JSON.parse(got) as { result: { _meta: Record<string, unknown> } }).result._meta[RECEIPT_KEY];
-  assert.equal(got, reply.replace('$ID', '"c-2"').replace('"_meta":{', `"_meta":{"${RECEIPT_KEY}":${JSON.stringify(ref)},`));
+  const answered = JSON.parse(reply.replace('$ID', '"c-2"')) as { result: { _meta: Record<string, unknown> } };
+  answered.result._meta[RECEIPT_KEY] = ref;
+  assert.equal(got, writeMessage(answered as never));
   const record = readLog(s.home).entries[0]!;
-  assert.equal(record['requestDigest'], 'sha256:' + createHash('sha256').update(sent).digest('hex'));
+  assert.equal(record['requestDigest'], 'sha256:' + createHash('sha256').update(canonical(sent)).digest('hex'));
 
   // A JSON-RPC error answering a tools/call is relayed unchanged and receipted as such.
   peer.send({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'fail', arguments: {}, _meta: modern } });

@@ -1,27 +1,33 @@
 /**
  * Wire edges of the relay: a `tools/call` whose method is spelled with a JSON escape is still
- * attested; the request and the result reach the other side byte for byte (integers beyond
- * 2^53, number spellings, escapes) apart from the spliced `_meta` member; an interim
+ * attested; the request and the result reach the other side as the value that was read,
+ * re-serialized (docs/wire.md), plus the added `_meta` member; an interim
  * `input_required` result is receipted as such; two proxies started at once on a new data
  * directory both come up (one initializes it, the other waits for it).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RawPeer, codes, exportTrust, logShow, rawServer, readLog, scope, verify, waitCheckpointed, waitFor } from './helpers.js';
+import { writeMessage } from '../../src/proxy/message.js';
 
-test('an escaped tools\\/call is attested; its bytes, big integers included, arrive unchanged', { timeout: 60_000 }, async (t) => {
+test('an escaped tools\\/call is attested; the upstream reads the value that was attested, re-serialized', { timeout: 60_000 }, async (t) => {
   const s = scope(t);
   const raw = rawServer(s);
   const peer = RawPeer.proxy(s, raw.argv, ['--attach', 'always']);
-  const reply = '{"jsonrpc":"2.0","id":$ID,"result":{"content":[{"type":"text","text":"\\u00e9"}],"n":9007199254740993,"f":1.50}}';
-  const sent = peer.send(`{"jsonrpc":"2.0","id":5,"method":"tools\\/call","params":{"name":"raw","arguments":{"line":${JSON.stringify(reply)},"big":9007199254740993,"rate":1.50}}}`);
+  const reply = '{"jsonrpc":"2.0","id":$ID,"result":{"content":[{"type":"text","text":"\\u00e9"}],"n":"9007199254740993","f":1.50}}';
+  const sent = peer.send(`{"jsonrpc":"2.0","id":5,"method":"tools\\/call","params":{"name":"raw","arguments":{"line":${JSON.stringify(reply)},"big":"9007199254740993","rate":1.50}}}`);
   const got = await peer.response(5);
   const upstream = await waitFor('call upstream', () => raw.received().find((l) => l.includes('"id":5')));
+  const forwarded = JSON.parse(sent) as { params: { _meta?: Record<string, unknown> } };
   const attestation = (JSON.parse(upstream) as { params: { _meta: { attestation: unknown } } }).params._meta.attestation;
   assert.ok(attestation, 'the upstream got an attestation');
-  assert.equal(upstream, sent.replace('"params":{', `"params":{"_meta":{"attestation":${JSON.stringify(attestation)}},`));
+  forwarded.params._meta = { attestation };
+  assert.equal(upstream, writeMessage(forwarded as never));
+  assert.ok(upstream.includes('"method":"tools/call"') && upstream.includes('"rate":1.5}'));
+  const answered = JSON.parse(reply.replace('$ID', '5')) as { result: { _meta?: Record<string, unknown> } };
   const ref = (JSON.parse(got) as { result: { _meta: Record<string, unknown> } }).result._meta['dev.mcp-attest/receipt'];
-  assert.equal(got, reply.replace('$ID', '5').replace('"result":{', `"result":{"_meta":{"dev.mcp-attest/receipt":${JSON.stringify(ref)}},`));
+  answered.result._meta = { 'dev.mcp-attest/receipt': ref };
+  assert.equal(got, writeMessage(answered as never));
   peer.proc.stdin.end();
   assert.equal(await peer.exited, 0);
   assert.equal(readLog(s.home).entries.length, 2);

@@ -1,0 +1,120 @@
+/**
+ * Hostile wire, root causes 3 and 4 (docs/wire.md §1, §4, §5), with real processes: a
+ * response is bound to the one request it answers (a reused pending id is refused in either
+ * direction, an unsolicited or second response dropped), and an over-long line from either
+ * side is refused with an error and a logged record, in bounded memory, the process living
+ * on and no call left without a receipt.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { RawPeer, codes, exportTrust, logShow, rawServer, readLog, scope, verify, waitFor } from './helpers.js';
+
+/** The refused-input records of a log, as [direction, code]. */
+export function refusals(home: string): Array<[string, string]> {
+  return readLog(home).entries.filter((e) => e['type'] === 'mcp-attest/refused-input@1').map((e) => [e['direction'] as string, e['code'] as string]);
+}
+
+/** The `data.code` of the error answering `id`. */
+async function errorCode(peer: RawPeer, id: unknown): Promise<string | undefined> {
+  const m = JSON.parse(await peer.response(id)) as { error?: { data?: { code?: string } } };
+  return m.error?.data?.code;
+}
+
+test('a request reusing a pending id is refused, so a ping can never answer a pending call', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const raw = rawServer(s);
+  const peer = RawPeer.proxy(s, raw.argv);
+  peer.send({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'hang', arguments: {} } });
+  await waitFor('the call upstream', () => raw.received().some((l) => l.includes('"hang"')));
+  peer.send({ jsonrpc: '2.0', id: 5, method: 'ping' });
+  assert.equal(await errorCode(peer, 5), 'ERR_WIRE_ID_IN_USE');
+  // After the refusal the relay still works, and the ping never reached the upstream.
+  peer.send({ jsonrpc: '2.0', id: 6, method: 'ping' });
+  await peer.response(6);
+  assert.deepEqual(raw.received().filter((l) => l.includes('"ping"')).map((l) => (JSON.parse(l) as { id: number }).id), [6]);
+  peer.proc.stdin.end();
+  assert.equal(await peer.exited, 0);
+  // The hanging call was never answered: its receipt says so, never "executed".
+  assert.deepEqual(logShow(s.home).map((r) => [r.tool, r.status, r.reason]), [['hang', 'errored', 'client_disconnected']]);
+  assert.deepEqual(refusals(s.home), [['client', 'ERR_WIRE_ID_IN_USE']]);
+});
+
+test('a second response to one call, and a response to no request, are dropped and logged', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const raw = rawServer(s);
+  const peer = RawPeer.proxy(s, raw.argv);
+  const first = '{"jsonrpc":"2.0","id":$ID,"error":{"code":-32000,"message":"transfer failed"}}';
+  const second = '{"jsonrpc":"2.0","id":$ID,"result":{"content":[{"type":"text","text":"transfer done"}]}}';
+  const stray = '{"jsonrpc":"2.0","id":"never-asked","result":{}}';
+  peer.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'raw', arguments: { line: [first, second, stray].join('\n') } } });
+  const got = JSON.parse(await peer.response(1)) as { error?: { message: string } };
+  assert.equal(got.error?.message, 'transfer failed');
+  peer.send({ jsonrpc: '2.0', id: 2, method: 'ping' });
+  await peer.response(2);
+  assert.equal(peer.lines.filter((l) => l.includes('"id":1,') || l.includes('never-asked')).length, 1, 'only the first answer reached the client');
+  peer.proc.stdin.end();
+  assert.equal(await peer.exited, 0);
+  assert.deepEqual(logShow(s.home).map((r) => [r.status, r.reason]), [['errored', 'jsonrpc_error']]);
+  assert.deepEqual(refusals(s.home), [['upstream', 'ERR_WIRE_UNSOLICITED'], ['upstream', 'ERR_WIRE_UNSOLICITED']]);
+});
+
+test('an over-long line from the client is refused in bounded memory; the proxy lives on', { timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  const raw = rawServer(s);
+  const peer = RawPeer.proxy(s, raw.argv, ['--max-message-bytes', '65536']);
+  peer.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
+  await peer.response(1);
+  const peak = (): number => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${peer.proc.pid}/status`, 'utf8'))![1]) / 1024;
+  const before = peak();
+  // 128 MiB in 1 MiB writes; its id comes last, where only a streaming scan finds it.
+  const chunk = 'x'.repeat(1 << 20);
+  const [head, tail] = ['{"jsonrpc":"2.0","method":"tools/call","params":{"name":"meta","arguments":{"pad":"', '"}},"id":7}'];
+  peer.proc.stdin.write(head);
+  for (let i = 0; i < 128; i++) {
+    if (!peer.proc.stdin.write(chunk)) await new Promise((r) => peer.proc.stdin.once('drain', r));
+  }
+  peer.proc.stdin.write(tail + '\n');
+  assert.equal(await errorCode(peer, 7), 'ERR_WIRE_TOO_LARGE');
+  const grown = peak() - before;
+  assert.ok(grown < 64, `peak resident memory grew ${grown.toFixed(1)} MiB for a 128 MiB line: never held`);
+  peer.send({ jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'meta', arguments: {} } });
+  await peer.response(8);
+  peer.proc.stdin.end();
+  assert.equal(await peer.exited, 0);
+  assert.equal(raw.received().filter((l) => l.includes('tools/call')).length, 1, 'only the second call reached the upstream');
+  const [refused] = readLog(s.home).entries.filter((e) => e['type'] === 'mcp-attest/refused-input@1');
+  assert.deepEqual([refused?.['code'], refused?.['size'], refused?.['id']], ['ERR_WIRE_TOO_LARGE', head.length + 128 * 2 ** 20 + tail.length, 7]);
+});
+
+test('an over-long answer from the upstream withholds the response and still receipts the call', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const raw = rawServer(s);
+  const peer = RawPeer.proxy(s, raw.argv, ['--max-message-bytes', '65536']);
+  peer.send({ jsonrpc: '2.0', id: 'b', method: 'tools/call', params: { name: 'big', arguments: { bytes: 200_000 } } });
+  assert.equal(await errorCode(peer, 'b'), 'ERR_WIRE_TOO_LARGE');
+  peer.send({ jsonrpc: '2.0', id: 'c', method: 'tools/call', params: { name: 'big', arguments: { bytes: 1000 } } });
+  assert.ok(!(JSON.parse(await peer.response('c')) as { error?: unknown }).error);
+  peer.proc.stdin.end();
+  assert.equal(await peer.exited, 0);
+  assert.deepEqual(logShow(s.home).map((r) => [r.status, r.reason]), [['errored', 'response_refused'], ['executed', null]]);
+  assert.deepEqual(refusals(s.home), [['upstream', 'ERR_WIRE_TOO_LARGE']]);
+  const { status, report } = verify(s.home, exportTrust(s.home));
+  assert.equal(status, 0, JSON.stringify(report.findings));
+  assert.deepEqual(codes(report, 'notice'), ['NOTE_REFUSED_INPUT']);
+});
+
+test('a response the relay cannot read strictly is withheld, receipted as refused, and the client told', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const raw = rawServer(s);
+  const peer = RawPeer.proxy(s, raw.argv);
+  // An integer beyond 2^53: JSON.parse and the Python SDK would read two different results.
+  peer.send({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'raw', arguments: { line: '{"jsonrpc":"2.0","id":$ID,"result":{"content":[],"balance":9007199254740993}}' } } });
+  assert.equal(await errorCode(peer, 3), 'ERR_JSON_NUMBER');
+  peer.proc.stdin.end();
+  assert.equal(await peer.exited, 0);
+  const receipt = readLog(s.home).entries.find((e) => e['type'] === 'mcp-attest/receipt@1')!;
+  const outcome = (receipt['receipt'] as { outcomeDerived: { status: string; reason: string; resultCommitment?: unknown } }).outcomeDerived;
+  assert.deepEqual([outcome.status, outcome.reason, outcome.resultCommitment !== undefined], ['errored', 'response_refused', true]);
+  assert.deepEqual(refusals(s.home), [['upstream', 'ERR_JSON_NUMBER']]);
+});

@@ -1,0 +1,114 @@
+/**
+ * The relays' reading of one line (src/proxy/message.ts) and their framing of a byte stream
+ * (src/proxy/frames.ts): what is accepted, what is refused with which code, what the
+ * re-serialization looks like, and that an over-long line is never held.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readMessage, writeMessage, lenientId, type ReadResult } from '../../src/proxy/message.js';
+import { FrameReader, IdSniffer } from '../../src/proxy/frames.js';
+import { outcomeOf } from '../../src/proxy/relay.js';
+
+const LIMITS = { maxBytes: 4096, maxDepth: 16 };
+const read = (s: string | Uint8Array): ReadResult => readMessage(typeof s === 'string' ? Buffer.from(s, 'utf8') : s, LIMITS);
+const code = (s: string | Uint8Array): string => { const r = read(s); return r.ok ? 'ok' : r.code; };
+const call = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"pay","arguments":{"to":"bob"}}}';
+
+test('the three JSON-RPC shapes are read and classified', () => {
+  assert.deepEqual((read(call) as { kind: string }).kind, 'request');
+  assert.deepEqual((read('{"jsonrpc":"2.0","method":"notifications/initialized"}') as { kind: string }).kind, 'notification');
+  assert.deepEqual((read('{"jsonrpc":"2.0","id":"a","result":{}}') as { kind: string }).kind, 'response');
+  assert.deepEqual((read('{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}}') as { kind: string }).kind, 'response');
+  assert.equal(code(call + '\r'), 'ok', 'CRLF framing: the CR is JSON whitespace');
+});
+
+test('bytes other readers read differently are refused, each with its code', () => {
+  const cases: Array<[string | Uint8Array, string]> = [
+    [Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(call)]), 'ERR_JSON_SYNTAX'], // BOM
+    [Buffer.from(call.replace('bob', 'b\xffb'), 'latin1'), 'ERR_ENCODING_INVALID'],
+    [call.replace('"bob"', '"b\u0000b"'), 'ERR_JSON_SYNTAX'], // raw NUL
+    [call.replace('"bob"', 'NaN'), 'ERR_JSON_SYNTAX'],
+    [call.replace('"bob"', 'Infinity'), 'ERR_JSON_SYNTAX'],
+    [call + call, 'ERR_JSON_SYNTAX'], // two values on one line
+    [call + '\r' + call, 'ERR_JSON_SYNTAX'], // two messages to a universal-newline reader
+    [call.replace('"to":"bob"', '"to":"bob","to":"eve"'), 'ERR_JSON_DUPLICATE_KEY'],
+    [call.replace('"bob"', '9007199254740993'), 'ERR_JSON_NUMBER'],
+    [call.replace('"bob"', '"\\ud800"'), 'ERR_JSON_LONE_SURROGATE'],
+    [call.replace('"to":"bob"', '"to":"bob","TO":"eve"'), 'ERR_WIRE_AMBIGUOUS'],
+    [call.replace('"to":"bob"', '"sk":"bob","\u017fk":"eve"'), 'ERR_WIRE_AMBIGUOUS'], // long s folds to s
+    [call.replace('"name":"pay"', '"name":"pay","Arguments":{}'), 'ERR_WIRE_AMBIGUOUS'],
+    [call.replace('"method"', '"METHOD":"ping","method"'), 'ERR_WIRE_MALFORMED'],
+    [call.replace('"jsonrpc":"2.0",', ''), 'ERR_WIRE_MALFORMED'],
+    [call.replace('"id":1', '"id":null'), 'ERR_WIRE_MALFORMED'],
+    [call.replace('"id":1', '"id":1.5'), 'ERR_WIRE_MALFORMED'],
+    [call.replace('"params":{', '"result":{},"params":{'), 'ERR_WIRE_MALFORMED'],
+    ['{"jsonrpc":"2.0","id":1,"result":{},"error":{"code":1,"message":"x"}}', 'ERR_WIRE_MALFORMED'],
+    ['{"jsonrpc":"2.0","id":1,"result":[]}', 'ERR_WIRE_MALFORMED'],
+    ['{"jsonrpc":"2.0","id":1,"method":"x","params":[1]}', 'ERR_WIRE_MALFORMED'],
+    [`[${call}]`, 'ERR_WIRE_MALFORMED'], // batch
+    ['"just a string"', 'ERR_WIRE_MALFORMED'],
+    ['{"jsonrpc":"2.0","id":1,"method":"x","params":' + '{"a":'.repeat(20) + '1' + '}'.repeat(21), 'ERR_JSON_TOO_DEEP'],
+    [call.replace('"bob"', JSON.stringify('x'.repeat(5000))), 'ERR_JSON_TOO_LARGE'],
+  ];
+  for (const [line, want] of cases) assert.equal(code(line), want, typeof line === 'string' ? line.slice(0, 120) : '(bytes)');
+});
+
+test('the re-serialization is printable ASCII, one line, and reads back to the same value', () => {
+  const text = '{"jsonrpc":"2.0","id":2,"method":"x","params":{"s":"é\u2028\u0085\u2029𝄞\u007f\\n","n":1.50,"e":1E3}}';
+  const r = read(text);
+  assert.ok(r.ok);
+  const out = writeMessage(r.msg);
+  assert.match(out, /^[\x20-\x7e]+$/);
+  assert.deepEqual(JSON.parse(out), JSON.parse(text));
+  assert.ok(out.includes('"n":1.5,"e":1000'), 'ECMAScript number spelling, as JCS');
+  assert.ok(out.includes('\\u00e9\\u2028\\u0085\\u2029\\ud834\\udd1e\\u007f\\n'));
+});
+
+test('the lenient id only addresses an error: a string or a safe integer, else null', () => {
+  assert.equal(lenientId(Buffer.from('{"id":7,"method":NaN}')), null);
+  assert.equal(lenientId(Buffer.from('{"id":7,"id":8,"method":"x"}')), 8);
+  assert.equal(lenientId(Buffer.from('{"id":"a"}')), 'a');
+  assert.equal(lenientId(Buffer.from('{"id":{"x":1}}')), null);
+});
+
+test('framing: lines split on LF only, every other byte kept, a line in many chunks joined', () => {
+  const f = new FrameReader(64);
+  assert.deepEqual(f.push(Buffer.from('{"a":1}\r\n{"b"')).map((x) => 'line' in x && x.line.toString()), ['{"a":1}\r']);
+  assert.deepEqual(f.push(Buffer.from(':2}\r{"c":3}\n\n')).map((x) => 'line' in x && x.line.toString()), ['{"b":2}\r{"c":3}', '']);
+  f.push(Buffer.from('tail'));
+  const tail = f.flush();
+  assert.ok(tail !== null && 'line' in tail && tail.line.toString() === 'tail');
+  assert.equal(f.flush(), null);
+});
+
+test('framing: a line over the cap is reported with its size, digest and id, never held', () => {
+  const f = new FrameReader(100);
+  const big = `{"jsonrpc":"2.0","method":"tools/call","params":{"x":"${'y'.repeat(1000)}"},"id":"late-id"}`;
+  const frames = [];
+  for (let i = 0; i < big.length; i += 7) frames.push(...f.push(Buffer.from(big.slice(i, i + 7))));
+  frames.push(...f.push(Buffer.from('\n{"ok":1}\n')));
+  assert.equal(frames.length, 2);
+  const over = frames[0]!;
+  assert.ok('oversize' in over);
+  assert.deepEqual(over.oversize, { size: big.length, digest: 'sha256:' + createHash('sha256').update(big).digest('hex'), id: 'late-id' });
+  assert.ok('line' in frames[1]! && frames[1].line.toString() === '{"ok":1}');
+  assert.ok((f as unknown as { held: number }).held === 0);
+});
+
+test('the id sniffer finds only a single top-level id', () => {
+  const sniff = (s: string): unknown => { const x = new IdSniffer(); x.feed(Buffer.from(s)); return x.id(); };
+  assert.equal(sniff('{"result":{"id":9,"x":"\\"id\\":3"},"id" : 12}'), 12);
+  assert.equal(sniff('{"id":1,"id":2}'), null);
+  assert.equal(sniff('{"params":{"id":1}}'), null);
+  assert.equal(sniff('{"id":"s\\"q"}'), 's"q');
+  assert.equal(sniff(`{"id":"${'z'.repeat(500)}"}`), null);
+});
+
+test('outcomes: executed, tool error, JSON-RPC error, interim input_required, late answer to a cancelled call', () => {
+  assert.deepEqual(outcomeOf({ jsonrpc: '2.0', id: 1, result: { content: [] } }).status, 'executed');
+  assert.deepEqual(outcomeOf({ jsonrpc: '2.0', id: 1, result: { isError: true, content: [] } }).reason, 'tool_error');
+  assert.deepEqual(outcomeOf({ jsonrpc: '2.0', id: 1, error: { code: -32601, message: 'm' } }), { status: 'errored', reason: 'jsonrpc_error', value: { error: { code: -32601, message: 'm' } } });
+  assert.deepEqual(outcomeOf({ jsonrpc: '2.0', id: 1, result: { resultType: 'input_required' } }).reason, 'input_required');
+  assert.deepEqual(outcomeOf({ jsonrpc: '2.0', id: 1, result: { content: [] } }, true), { status: 'executed', reason: 'cancelled', value: { content: [] } });
+});
