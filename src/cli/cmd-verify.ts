@@ -5,13 +5,16 @@
  * verifier accepted before), the log or bundle must be consistent with them: a fork or a
  * rollback fails. With `--state`, a verified checkpoint is remembered for the next run.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, lstatSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { LogDb } from '../store/log-db.js';
 import { homePaths, resolveHome } from '../store/home.js';
 import { loadIdentity } from '../store/identity.js';
-import { isTilesDir, readTilesDir } from '../store/tiles.js';
+import { isTilesDir, MAX_CHECKPOINT_FILE_BYTES, readTilesDir } from '../store/tiles.js';
+import { openRegular, readRegularFile } from '../store/read-regular.js';
+import { checkSqliteFiles, MAX_SQLITE_FILE_BYTES } from '../store/sqlite-guard.js';
 import { VerifierState } from '../store/verifier-state.js';
 import { loadWitnesses } from '../store/witnesses.js';
 import { verifyLog, type LogInput, type LogReport } from '../verify/log.js';
@@ -22,22 +25,33 @@ import type { KnownCheckpoint } from '../verify/split-view.js';
 import type { TrustPolicy } from '../verify/policy.js';
 import { fromBase64 } from '../bytes/index.js';
 import { keySource, policyKeySource, type KeyOptions, type KeySource } from './keysource.js';
-import { AttestError, isAttestError } from '../errors.js';
+import { isAttestError } from '../errors.js';
 import { MAX_BUNDLE_BYTES } from '../bundle/format.js';
 import { verifySessionReceipt, type SessionReceiptReport } from '../verify/session-receipt.js';
 import { policyDocDigest } from '../receipt/session.js';
 import { printSession } from './session-report.js';
 import { trustPolicyOf } from '../store/identity.js';
-import { CliExit, EXIT_FAILED, EXIT_OK, EXIT_USAGE, out, outJson, jsonReplacer } from './output.js';
+import { CliExit, EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, out, outJson, jsonReplacer } from './output.js';
 
 interface Loaded { input: LogInput; count: number; findings: Finding[]; home: string | null; close(): void }
 type VerifyOptions = KeyOptions & { home?: string; json?: boolean; checkpoint?: string; state?: string; policyDoc?: string };
 type Report = (LogReport | BundleReport | SessionReceiptReport) & { kind: 'log' | 'bundle' | 'session' };
 
-/** True when `path` is a regular file starting with `{` (after whitespace): a bundle, not a log.db. */
+/** Largest `--policy-doc` file: 16 MiB. */
+export const MAX_POLICY_DOC_BYTES = 16 * 1024 * 1024;
+
+/**
+ * True when `path` (or the file a symlink named `path` points to) is a regular file starting
+ * with `{` (after whitespace): a bundle, not a log.db. Anything else is left to {@link load},
+ * which refuses what is not a regular file.
+ */
 function isBundleFile(path: string): boolean {
-  if (!existsSync(path) || !statSync(path).isFile()) return false;
-  const fd = openSync(path, 'r');
+  let fd: number;
+  try {
+    fd = openRegular(path, MAX_SQLITE_FILE_BYTES, { follow: true }).fd;
+  } catch {
+    return false;
+  }
   try {
     const head = Buffer.alloc(64);
     const n = readSync(fd, head, 0, 64, 0);
@@ -47,17 +61,33 @@ function isBundleFile(path: string): boolean {
   }
 }
 
-/** Load what to verify from a tiles directory, a data directory or a log.db file. */
+/** `stat` (`lstat` when `link`), or null when there is nothing to stat. */
+function statOrNull(path: string, link = false): Stats | null {
+  try {
+    return (link ? lstatSync(path) : statSync(path)) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Load what to verify from a tiles directory, a data directory or a log.db file. The path
+ * named may be a symlink; the log.db inside a data directory may not (docs/cli.md, "Inputs").
+ * Throws `CliExit` (3) when there is no log, `ERR_STORE_IO`, and for a file that is not what
+ * it should be `ERR_INPUT_NOT_REGULAR`, `ERR_INPUT_TOO_LARGE`, `ERR_STORE_CORRUPT`.
+ */
 function load(path: string): Loaded {
   if (isTilesDir(path)) {
     const t = readTilesDir(path);
     return { input: { entries: t.entries, checkpoints: [t.checkpoint] }, count: t.entries.length, findings: t.findings, home: null, close: () => undefined };
   }
-  const dbPath = existsSync(path) && statSync(path).isDirectory() ? homePaths(path).db : path;
-  if (!existsSync(dbPath)) throw new CliExit(3, `no log at ${dbPath}`);
-  const db = new LogDb(dbPath, 'full', true);
+  const home = statOrNull(path)?.isDirectory() ? path : null;
+  const dbPath = home === null ? path : homePaths(home).db;
+  if (statOrNull(dbPath, true) === null) throw new CliExit(EXIT_IO, `no log at ${dbPath}`);
+  const file = home === null ? checkSqliteFiles(path, { what: 'log', follow: true }) : checkSqliteFiles(join(realpathSync(home), 'log.db'), { what: 'log' });
+  const db = new LogDb(file, 'full', true);
   const input = { entries: db.entries(), checkpoints: db.checkpoints().map((c) => c.note) };
-  return { input, count: Number(db.size()), findings: [], home: dbPath === path ? null : path, close: () => db.close() };
+  return { input, count: Number(db.size()), findings: [], home, close: () => db.close() };
 }
 
 function printReport(path: string, r: Report): void {
@@ -94,7 +124,8 @@ async function knownCheckpoints(o: VerifyOptions, policy: TrustPolicy, state: Ve
   const known = state?.known() ?? [];
   if (o.checkpoint !== undefined) {
     const findings: Finding[] = [];
-    const cp = await openCheckpoint(readFileSync(o.checkpoint, 'utf8'), policy, findings);
+    const text = readRegularFile(o.checkpoint, MAX_CHECKPOINT_FILE_BYTES, { follow: true, what: '--checkpoint' }).toString('utf8');
+    const cp = await openCheckpoint(text, policy, findings);
     if (!cp) throw new CliExit(EXIT_USAGE, `--checkpoint ${o.checkpoint}: ${findings.map((f) => `${f.code} ${f.message}`).join('; ')}`);
     known.push({ origin: cp.origin, size: cp.size, rootHash: cp.rootHash, demanded: true });
   }
@@ -142,15 +173,15 @@ async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierS
   const known = await knownCheckpoints(o, ks.policy!, state);
   let text: string;
   try {
-    if (statSync(path).size > MAX_BUNDLE_BYTES) throw new AttestError('ERR_BUNDLE_MALFORMED', 'bundle larger than 256 MiB');
-    text = new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(path));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(readRegularFile(path, MAX_BUNDLE_BYTES, { follow: true, what: 'bundle' }));
   } catch (e) {
+    if (isAttestError(e, 'ERR_STORE_IO')) throw e;
     const code = isAttestError(e) ? e.code : 'ERR_ENCODING_INVALID';
     return { report: { kind: 'bundle', ...rejectedBundle([{ severity: 'error', code, message: `bundle rejected: ${(e as Error).message}` }]) }, note: null };
   }
   const session = SESSION_HEAD.test(text.slice(0, 256));
   if (!session && o.policyDoc !== undefined) throw new CliExit(EXIT_USAGE, '--policy-doc is for session receipts (mcp-attest/session-receipt@1): this is not one');
-  const policyDoc = o.policyDoc === undefined ? undefined : policyDocDigest(new Uint8Array(readFileSync(o.policyDoc)));
+  const policyDoc = o.policyDoc === undefined ? undefined : policyDocDigest(new Uint8Array(readRegularFile(o.policyDoc, MAX_POLICY_DOC_BYTES, { follow: true, what: '--policy-doc' })));
   const report: Report = session
     ? { kind: 'session', ...(await verifySessionReceipt(text, ks.policy!, ks.keys, { known, ...(policyDoc ? { policyDocDigest: policyDoc } : {}) })) }
     : { kind: 'bundle', ...(await verifyBundle(text, ks.policy!, ks.keys, { known })) };

@@ -3,6 +3,7 @@
  * SPKI public key; accepts only its own algorithm) or `--secret FILE` (raw HS256 secret).
  */
 import { readFileSync } from 'node:fs';
+import { MAX_CONFIG_FILE_BYTES, readRegularFile } from '../store/read-regular.js';
 import { importPublicPem, importSecret } from '../keys/material.js';
 import type { AlgName } from '../keys/algorithms.js';
 import type { KeyResolver } from '../envelope/signature.js';
@@ -28,21 +29,37 @@ export function readInput(path: string): Buffer {
   return readFileSync(path);
 }
 
-/** Keys from a trust policy; `secretFile` supplies the HS256 secret of its HS256 issuers. */
+/**
+ * Read a trust policy, key or secret file: a regular file (the path may be a symlink to
+ * one) of at most 1 MiB (store/read-regular.ts). Throws `ERR_INPUT_NOT_REGULAR`,
+ * `ERR_INPUT_TOO_LARGE`, `ERR_STORE_IO` (a missing or unreadable file): exit 3.
+ */
+export function readKeyFile(path: string, what: string): Buffer {
+  return readRegularFile(path, MAX_CONFIG_FILE_BYTES, { follow: true, what });
+}
+
+/**
+ * Keys from a trust policy; `secretFile` supplies the HS256 secret of its HS256 issuers (read
+ * with {@link readKeyFile}, throwing its codes).
+ */
 export async function policyKeySource(policy: TrustPolicy, secretFile?: string): Promise<KeySource> {
-  const secret = secretFile === undefined ? null : await importSecret(new Uint8Array(readInput(secretFile)));
+  const secret = secretFile === undefined ? null : await importSecret(new Uint8Array(readKeyFile(secretFile, '--secret')));
   const secrets = new Map(secret ? policy.issuers.filter((i) => i.alg === 'HS256').map((i) => [secretId(i.iss, i.keyId), secret]) : []);
   return { keys: policyKeyResolver(policy, secrets), accepted: policy.acceptedAlgorithms, policy };
 }
 
-/** Build the key source from the options; exactly one of them is required. */
+/**
+ * Build the key source from the options; exactly one of them is required (`CliExit` 2
+ * otherwise). Files are read with {@link readKeyFile}, throwing its codes;
+ * `ERR_POLICY_INVALID` for a bad trust policy.
+ */
 export async function keySource(o: KeyOptions): Promise<KeySource> {
   const given = [o.trust, o.key].filter((x) => x !== undefined).length;
   if (given > 1 || (given === 0 && o.secret === undefined)) throw new CliExit(EXIT_USAGE, 'give exactly one of --trust FILE or --key PEM (or --secret FILE)');
-  if (o.trust !== undefined) return policyKeySource(parseTrustPolicy(readInput(o.trust).toString('utf8')), o.secret);
-  const secret = o.secret === undefined ? null : await importSecret(new Uint8Array(readInput(o.secret)));
+  if (o.trust !== undefined) return policyKeySource(parseTrustPolicy(readKeyFile(o.trust, '--trust').toString('utf8')), o.secret);
+  const secret = o.secret === undefined ? null : await importSecret(new Uint8Array(readKeyFile(o.secret, '--secret')));
   if (o.key !== undefined) {
-    const { alg, key } = await importPublicPem(readInput(o.key).toString('utf8'));
+    const { alg, key } = await importPublicPem(readKeyFile(o.key, '--key').toString('utf8'));
     return { keys: async (q) => (q.alg === alg ? key : null), accepted: [alg], policy: null };
   }
   return { keys: async (q) => (q.alg === 'HS256' ? secret : null), accepted: ['HS256'], policy: null };

@@ -6,7 +6,8 @@
  */
 import { mkdirSync, readFileSync, writeFileSync, existsSync, linkSync, unlinkSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { AttestError } from '../errors.js';
+import { AttestError, isAttestError } from '../errors.js';
+import { MAX_CONFIG_FILE_BYTES, readRegularFile } from './read-regular.js';
 import { getAlgorithm, isAlgName, type AlgName } from '../keys/algorithms.js';
 import { encodePem, exportPublicJwk, importPrivatePem, jwkThumbprint, type PublicJwk } from '../keys/material.js';
 import { hmacSigner, nodeSigner } from './node-signer.js';
@@ -104,13 +105,18 @@ export async function ensureHome(home: string, o: InitOptions = {}): Promise<{ i
   throw new AttestError('ERR_STORE_IO', `data directory ${home} is being initialized by another process that did not finish`, { path: home });
 }
 
-/** Read `identity.json`. Throws `ERR_HOME_MISSING` when the directory is not initialized. */
+/**
+ * Read `identity.json`: a regular file (not a symlink) of at most 1 MiB. Throws
+ * `ERR_HOME_MISSING` when the directory is not initialized, `ERR_INPUT_NOT_REGULAR` /
+ * `ERR_INPUT_TOO_LARGE` for a file that is not one, `ERR_STORE_CORRUPT` for a bad one.
+ */
 export function loadIdentity(home: string): Identity {
   const p = homePaths(home);
   let text: string;
   try {
-    text = readFileSync(p.identity, 'utf8');
-  } catch {
+    text = readRegularFile(p.identity, MAX_CONFIG_FILE_BYTES, { what: 'identity' }).toString('utf8');
+  } catch (e) {
+    if (isAttestError(e, 'ERR_INPUT_NOT_REGULAR') || isAttestError(e, 'ERR_INPUT_TOO_LARGE')) throw e;
     throw new AttestError('ERR_HOME_MISSING', `no identity in ${home}: run "mcp-attest init --home ${home}"`, { path: p.identity });
   }
   let id: Identity;

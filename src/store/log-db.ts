@@ -64,9 +64,15 @@ export class LogDb {
   private readonly lastIdx: Database.Statement;
   private readonly statements = new Map<string, Database.Statement>();
 
-  /** Open (creating if needed) the log at `path`. Throws `ERR_STORE_IO`. */
+  /**
+   * Open (creating if needed) the log at `path`. `readonly` opens an existing file as
+   * untrusted input: `trusted_schema` off and the schema checked before any query (a view,
+   * trigger, virtual table or generated column is `ERR_STORE_CORRUPT`; store/sqlite-guard.ts).
+   * A caller handed the path checks the files first (`checkSqliteFiles`). Throws
+   * `ERR_STORE_CORRUPT` when the file cannot be opened or is not a plain log.
+   */
   constructor(path: string, durability: Durability = 'full', readonly = false) {
-    this.db = openSqlite(path, SCHEMA, { durability, readonly, code: 'ERR_STORE_CORRUPT', what: 'log' });
+    this.db = openSqlite(path, SCHEMA, { durability, readonly, untrusted: readonly, code: 'ERR_STORE_CORRUPT', what: 'log' });
     try {
       this.getNode = this.db.prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?');
       this.lastIdx = this.db.prepare('SELECT idx FROM entries ORDER BY idx DESC LIMIT 1').safeIntegers(true);

@@ -10,6 +10,7 @@
 import Database from 'better-sqlite3';
 import { AttestError, type ErrorCode } from '../errors.js';
 import type { Durability } from './log-db.js';
+import { checkPlainSchema } from './sqlite-guard.js';
 
 /** How long a store waits for another process's lock, in milliseconds. */
 export const BUSY_TIMEOUT_MS = 15_000;
@@ -24,6 +25,13 @@ export interface OpenSqliteOptions {
   code: ErrorCode;
   /** What the file is, for the message ("log", "nonce store"...). */
   what: string;
+  /**
+   * The file may come from someone else (a verifier's input): before any query or schema
+   * change, `trusted_schema` is turned off and the schema checked (store/sqlite-guard.ts;
+   * `ERR_STORE_CORRUPT` for a view, trigger, virtual table or generated column). The
+   * caller checks the files first with `checkSqliteFiles`.
+   */
+  untrusted?: boolean | undefined;
 }
 
 function pause(ms: number): void {
@@ -33,6 +41,7 @@ function pause(ms: number): void {
 function setUp(path: string, schema: string, o: OpenSqliteOptions): Database.Database {
   const db = new Database(path, { readonly: o.readonly === true, fileMustExist: o.readonly === true, timeout: BUSY_TIMEOUT_MS });
   try {
+    if (o.untrusted) checkPlainSchema(db, o.what, path);
     if (!o.readonly) {
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${o.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
@@ -45,7 +54,10 @@ function setUp(path: string, schema: string, o: OpenSqliteOptions): Database.Dat
   }
 }
 
-/** Open (creating unless `readonly`) `path` and apply `schema`. Throws `o.code` naming `o.what` and the path. */
+/**
+ * Open (creating unless `readonly`) `path` and apply `schema`. Throws `o.code` naming `o.what`
+ * and the path; with `o.untrusted`, `ERR_STORE_CORRUPT` for a schema that is not plain tables.
+ */
 export function openSqlite(path: string, schema: string, o: OpenSqliteOptions): Database.Database {
   const end = Date.now() + BUSY_TIMEOUT_MS;
   for (;;) {
@@ -56,6 +68,7 @@ export function openSqlite(path: string, schema: string, o: OpenSqliteOptions): 
         pause(10 + Math.random() * 40);
         continue;
       }
+      if (o.untrusted && cause instanceof AttestError) throw cause;
       throw new AttestError(o.code, `cannot open ${o.what} ${path}: ${(cause as Error).message}`, { path, cause });
     }
   }

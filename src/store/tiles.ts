@@ -6,16 +6,18 @@
  * the entries build (`ERR_LOG_TILE_MISMATCH`).
  * @see c2sp.org/tlog-tiles
  */
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { lstatSync, mkdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AttestError, isAttestError } from '../errors.js';
 import { concatBytes, equalBytes } from '../bytes/index.js';
-import { entriesPath, formatEntryBundle, parseEntryBundle, partialWidth, tilePath } from '../log/tiles.js';
-import { parseNote } from '../log/note.js';
+import { entriesPath, formatEntryBundle, MAX_ENTRY_SIZE, parseEntryBundle, partialWidth, TILE_WIDTH, tilePath } from '../log/tiles.js';
+import { MAX_NOTE_SIZE, parseNote } from '../log/note.js';
+import { HASH_SIZE } from '../log/hash.js';
 import { parseCheckpoint } from '../log/checkpoint.js';
 import { MemoryTree } from '../log/memory-tree.js';
 import type { NodeReader } from '../log/tree.js';
 import { error, type Finding } from '../verify/findings.js';
+import { readRegularFile } from './read-regular.js';
 
 /** Tiles `[level, index, width]` a tree of `size` leaves consists of (full and partial). */
 export function tilesFor(size: bigint): Array<[number, bigint, number]> {
@@ -66,26 +68,66 @@ export function exportTiles(outDir: string, note: string, size: bigint, entry: (
   }
 }
 
-/** True when `dir` looks like a tiles directory (has a `checkpoint` file). */
+/** True when `dir` is a directory holding an entry named `checkpoint` (of any type: it is checked when read). */
 export function isTilesDir(dir: string): boolean {
-  return existsSync(join(dir, 'checkpoint'));
+  try {
+    return statSync(dir).isDirectory() && lstatSync(join(dir, 'checkpoint'), { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+/** Largest hash tile file: 256 hashes of 32 bytes. */
+export const MAX_HASH_TILE_BYTES = TILE_WIDTH * HASH_SIZE;
+/** Largest entry bundle file: 256 entries of at most 65,535 bytes, each after its 2-byte length. */
+export const MAX_ENTRY_BUNDLE_BYTES = TILE_WIDTH * (MAX_ENTRY_SIZE + 2);
+/** Largest checkpoint file: the signed-note limit, 1 MiB (a real one is a few hundred bytes). */
+export const MAX_CHECKPOINT_FILE_BYTES = MAX_NOTE_SIZE;
+
+/**
+ * A reader of the files below `root` (itself already resolved): every directory on the way
+ * must be a real directory and the file a regular file, none a symlink. Returns null for a
+ * file that is missing or cannot be read; throws `ERR_INPUT_NOT_REGULAR`, `ERR_INPUT_TOO_LARGE`.
+ */
+function insideReader(root: string): (rel: string, maxBytes: number, what: string) => Uint8Array | null {
+  const dirs = new Set<string>();
+  return (rel, maxBytes, what) => {
+    const parts = rel.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const sub = parts.slice(0, i).join('/');
+      if (dirs.has(sub)) continue;
+      const st = lstatSync(join(root, sub), { throwIfNoEntry: false });
+      if (st === undefined) return null;
+      if (!st.isDirectory()) throw new AttestError('ERR_INPUT_NOT_REGULAR', `${sub} in tiles directory ${root} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}: refused`, { path: join(root, sub) });
+      dirs.add(sub);
+    }
+    try {
+      return new Uint8Array(readRegularFile(join(root, rel), maxBytes, { what }));
+    } catch (e) {
+      if (isAttestError(e, 'ERR_STORE_IO')) return null;
+      throw e;
+    }
+  };
 }
 
 /**
  * Read a tiles directory: its checkpoint note, the entries up to the checkpoint size (from
  * entry bundles), and findings for what is missing, malformed, or disagrees with the entries.
  * Work is bounded by the files present, never by the (not yet verified) checkpoint size.
- * Throws `ERR_STORE_IO` only when the `checkpoint` file itself cannot be read.
+ * `dir` itself may be a symlink; nothing inside it may be one, and every file must be a
+ * regular file within its cap ({@link MAX_CHECKPOINT_FILE_BYTES}, {@link MAX_HASH_TILE_BYTES},
+ * {@link MAX_ENTRY_BUNDLE_BYTES}): a tile that is not is a finding `ERR_INPUT_NOT_REGULAR` or
+ * `ERR_INPUT_TOO_LARGE`. Throws those codes for the `checkpoint` file itself, and
+ * `ERR_STORE_IO` when it cannot be read.
  */
 export function readTilesDir(dir: string): { checkpoint: string; entries: Array<[bigint, Uint8Array]>; findings: Finding[] } {
-  const tryRead = (p: string): Uint8Array | null => {
-    try {
-      return new Uint8Array(readFileSync(join(dir, p)));
-    } catch {
-      return null;
-    }
-  };
-  const cpBytes = tryRead('checkpoint');
+  let read: ReturnType<typeof insideReader>;
+  try {
+    read = insideReader(realpathSync(dir));
+  } catch (cause) {
+    throw new AttestError('ERR_STORE_IO', `cannot read tiles directory ${dir}`, { path: dir, cause });
+  }
+  const cpBytes = read('checkpoint', MAX_CHECKPOINT_FILE_BYTES, 'checkpoint');
   if (cpBytes === null) throw new AttestError('ERR_STORE_IO', `cannot read ${join(dir, 'checkpoint')}`, { path: dir });
   const checkpoint = new TextDecoder().decode(cpBytes);
   const entries: Array<[bigint, Uint8Array]> = [];
@@ -97,13 +139,20 @@ export function readTilesDir(dir: string): { checkpoint: string; entries: Array<
     findings.push(error(isAttestError(e) ? e.code : 'ERR_CHECKPOINT_MALFORMED', `checkpoint file is malformed: ${(e as Error).message}`));
     return { checkpoint, entries, findings };
   }
+  const tree = readEntryBundles(read, size, entries, findings);
+  checkHashTiles(read, tree, findings);
+  return { checkpoint, entries, findings };
+}
+
+/** Append the entries of the entry bundles up to `size` to `entries`; stop at the first bad one. */
+function readEntryBundles(read: ReturnType<typeof insideReader>, size: bigint, entries: Array<[bigint, Uint8Array]>, findings: Finding[]): MemoryTree {
   const tree = new MemoryTree();
   for (let n = 0n; n * 256n < size; n++) {
     const width = Number(size - n * 256n < 256n ? size - n * 256n : 256n);
     const path = entriesPath(n, width);
-    const bytes = tryRead(path);
     let bundle: Uint8Array[];
     try {
+      const bytes = read(path, MAX_ENTRY_BUNDLE_BYTES, 'entry bundle');
       if (bytes === null) throw new AttestError('ERR_LOG_TRUNCATED', `entry bundle ${path} is missing`);
       bundle = parseEntryBundle(bytes, width);
     } catch (e) {
@@ -115,12 +164,23 @@ export function readTilesDir(dir: string): { checkpoint: string; entries: Array<
       tree.append(e);
     }
   }
+  return tree;
+}
+
+/** Check every hash tile of `tree` against the directory's. */
+function checkHashTiles(read: ReturnType<typeof insideReader>, tree: MemoryTree, findings: Finding[]): void {
   for (const [level, index, width] of tilesFor(tree.size)) {
     const path = tilePath(level, index, width);
-    const got = tryRead(path);
+    const at = { index: index * (256n ** BigInt(level + 1)) };
+    let got: Uint8Array | null;
+    try {
+      got = read(path, MAX_HASH_TILE_BYTES, 'tile');
+    } catch (e) {
+      findings.push(error(isAttestError(e) ? e.code : 'ERR_LOG_TILE_MISMATCH', `tile ${path}: ${(e as Error).message}`, at));
+      continue;
+    }
     if (got === null || !equalBytes(got, tileBytes(tree.read, level, index, width))) {
-      findings.push(error('ERR_LOG_TILE_MISMATCH', `tile ${path} ${got === null ? 'is missing' : 'does not match the entries'}`, { index: index * (256n ** BigInt(level + 1)) }));
+      findings.push(error('ERR_LOG_TILE_MISMATCH', `tile ${path} ${got === null ? 'is missing' : 'does not match the entries'}`, at));
     }
   }
-  return { checkpoint, entries, findings };
 }

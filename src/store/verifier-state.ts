@@ -4,10 +4,12 @@
  * origin must be consistent with them (src/verify/split-view.ts). Rows are only ever
  * inserted: a checkpoint accepted once is never replaced, even by one of the same size.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { openSqlite } from './sqlite.js';
+import { checkSqliteFiles } from './sqlite-guard.js';
+import { AttestError } from '../errors.js';
 import type { KnownCheckpoint } from '../verify/split-view.js';
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS accepted (origin TEXT NOT NULL, size INTEGER NOT NULL, root BLOB NOT NULL,
@@ -17,10 +19,23 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS accepted (origin TEXT NOT NULL, size 
 export class VerifierState {
   private readonly db: Database.Database;
 
-  /** Open (creating) the state in `dir`. Throws `ERR_STORE_IO`. */
+  /**
+   * Open (creating) the state in `dir`. `dir` may be a symlink to a directory (a path the
+   * user named); `verifier.db` and its journal files inside it must be regular files, not
+   * symlinks, and its schema plain tables (store/sqlite-guard.ts). Throws `ERR_STORE_IO`,
+   * `ERR_INPUT_NOT_REGULAR`, `ERR_INPUT_TOO_LARGE`, `ERR_STORE_CORRUPT` (a view, trigger,
+   * virtual table or generated column).
+   */
   constructor(dir: string) {
-    mkdirSync(dir, { recursive: true });
-    this.db = openSqlite(join(dir, 'verifier.db'), SCHEMA, { code: 'ERR_STORE_IO', what: 'verifier state' });
+    let real: string;
+    try {
+      mkdirSync(dir, { recursive: true });
+      real = realpathSync(dir);
+    } catch (cause) {
+      throw new AttestError('ERR_STORE_IO', `cannot use verifier state directory ${dir}: ${(cause as Error).message}`, { path: dir, cause });
+    }
+    const file = checkSqliteFiles(join(real, 'verifier.db'), { what: 'verifier state', mayBeMissing: true });
+    this.db = openSqlite(file, SCHEMA, { code: 'ERR_STORE_IO', what: 'verifier state', untrusted: true });
   }
 
   /** Every accepted checkpoint (all origins), smallest size first. */

@@ -4,9 +4,10 @@
  * managed with `mcp-attest log witnesses add|remove`. Written atomically (temp file + rename).
  * @see docs/witnessing.md; c2sp.org/tlog-witness
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { lstatSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AttestError } from '../errors.js';
+import { AttestError, isAttestError } from '../errors.js';
+import { MAX_CONFIG_FILE_BYTES, readRegularFile } from './read-regular.js';
 import { parseJson } from '../jcs/index.js';
 import { parseVerifierKey, SIG_TYPE_COSIGNATURE_V1 } from '../log/vkey.js';
 import type { WitnessEndpoint } from '../witness/submit.js';
@@ -40,15 +41,21 @@ export function checkWitness(w: { name?: unknown; vkey?: unknown; url?: unknown 
   return { name, vkey: String(w.vkey), url: String(w.url) };
 }
 
-/** The configured witnesses (none when the file is absent). Throws `ERR_STORE_CORRUPT` for a bad file. */
+/**
+ * The configured witnesses (none when the file is absent). The file must be a regular file
+ * (not a symlink) of at most 1 MiB: `ERR_INPUT_NOT_REGULAR`, `ERR_INPUT_TOO_LARGE`. Throws
+ * `ERR_STORE_CORRUPT` for a bad file.
+ */
 export function loadWitnesses(home: string): WitnessEndpoint[] {
   const path = witnessesPath(home);
-  if (!existsSync(path)) return [];
+  if (lstatSync(path, { throwIfNoEntry: false }) === undefined) return [];
   try {
-    const list = parseJson(readFileSync(path, 'utf8'), { maxBytes: 1 << 20, maxDepth: 4 });
+    const text = readRegularFile(path, MAX_CONFIG_FILE_BYTES, { what: 'witness list' }).toString('utf8');
+    const list = parseJson(text, { maxBytes: MAX_CONFIG_FILE_BYTES, maxDepth: 4 });
     if (!Array.isArray(list)) throw new Error('not an array');
     return list.map((w) => checkWitness(w as Record<string, unknown>));
   } catch (cause) {
+    if (isAttestError(cause, 'ERR_INPUT_NOT_REGULAR') || isAttestError(cause, 'ERR_INPUT_TOO_LARGE')) throw cause;
     throw new AttestError('ERR_STORE_CORRUPT', `${path}: ${(cause as Error).message}`, { path, cause });
   }
 }

@@ -1,0 +1,136 @@
+/**
+ * Reading a file the verifier was handed without trusting what it is. Only a regular file
+ * is read: it is checked with `lstat` first (a FIFO, device, socket, directory or symbolic
+ * link is never opened), then opened `O_RDONLY | O_NONBLOCK | O_NOFOLLOW` (so a file swapped
+ * for a FIFO in between cannot block the open, and a swapped-in symlink is refused) and
+ * checked again on the handle with `fstat`. Its size is checked against a cap before
+ * anything is read, and reading stops one byte past the cap (a file that grows, or a
+ * `/proc` file that reports size 0, cannot make it read more).
+ *
+ * Symbolic links: a path the user names on the command line may itself be a symlink
+ * (`follow: true`, resolved once with `realpath`; the file it names must be regular). A file
+ * found inside a directory the user named (a tiles or data directory) is opened with
+ * `follow: false`: a symlink there is refused. See docs/cli.md ("Inputs").
+ */
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, realpathSync, type Stats } from 'node:fs';
+import { AttestError } from '../errors.js';
+
+/**
+ * Largest small input file: a trust policy, a key or secret file, `identity.json`,
+ * `witnesses.json`: 1 MiB (the trust-policy parser's own limit).
+ */
+export const MAX_CONFIG_FILE_BYTES = 1 << 20;
+
+/** Options of {@link openRegular} and {@link readRegularFile}. */
+export interface RegularOptions {
+  /** The path itself may be a symbolic link (a top-level path a user named). Default false. */
+  follow?: boolean;
+  /** What the file is, for messages ("bundle", "tile"...). Default "file". */
+  what?: string;
+}
+
+function kindOf(st: Stats): string {
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  if (st.isDirectory()) return 'a directory';
+  return 'not a regular file';
+}
+
+function notRegular(path: string, what: string, kind: string): AttestError {
+  return new AttestError('ERR_INPUT_NOT_REGULAR', `${what} ${path} is ${kind}, not a regular file: refused unread`, { path });
+}
+
+function ioError(path: string, what: string, cause: unknown): AttestError {
+  return new AttestError('ERR_STORE_IO', `cannot read ${what} ${path}: ${(cause as Error).message}`, { path, cause });
+}
+
+function tooLarge(path: string, what: string, maxBytes: number, size: number): AttestError {
+  return new AttestError('ERR_INPUT_TOO_LARGE', `${what} ${path} is ${size} bytes, more than its cap of ${maxBytes}: refused unread`, { path, expected: maxBytes, found: size });
+}
+
+/** True when `e` (from {@link openRegular} or {@link readRegularFile}) means the file does not exist. */
+export function isNotFound(e: unknown): boolean {
+  const cause = e instanceof AttestError ? (e as Error & { cause?: unknown }).cause : e;
+  return (cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
+/**
+ * Check that `path` names a regular file of at most `maxBytes` bytes, without opening
+ * anything else. Returns the path to open (resolved when `o.follow`) and its size. Throws
+ * `ERR_INPUT_NOT_REGULAR`, `ERR_INPUT_TOO_LARGE`, or `ERR_STORE_IO` (the errno error as
+ * `cause`, e.g. ENOENT: see {@link isNotFound}).
+ */
+export function checkRegular(path: string, maxBytes: number, o: RegularOptions = {}): { path: string; size: number } {
+  const what = o.what ?? 'file';
+  let target = path;
+  let st: Stats;
+  try {
+    if (o.follow) target = realpathSync(path);
+    st = lstatSync(target);
+  } catch (cause) {
+    throw ioError(path, what, cause);
+  }
+  if (!st.isFile()) throw notRegular(path, what, kindOf(st));
+  if (st.size > maxBytes) throw tooLarge(path, what, maxBytes, st.size);
+  return { path: target, size: st.size };
+}
+
+/**
+ * Open a regular file of at most `maxBytes` bytes for reading (see the module comment).
+ * Returns the descriptor (the caller closes it), the size and the path opened (resolved when
+ * `o.follow`). Throws as {@link checkRegular}.
+ */
+export function openRegular(path: string, maxBytes: number, o: RegularOptions = {}): { fd: number; size: number; path: string } {
+  const what = o.what ?? 'file';
+  const checked = checkRegular(path, maxBytes, o);
+  let fd: number;
+  try {
+    fd = openSync(checked.path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'ENXIO') throw notRegular(path, what, code === 'ELOOP' ? 'a symbolic link' : 'a socket or device');
+    throw ioError(path, what, cause);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw notRegular(path, what, kindOf(st));
+    if (st.size > maxBytes) throw tooLarge(path, what, maxBytes, st.size);
+    return { fd, size: st.size, path: checked.path };
+  } catch (e) {
+    closeSync(fd);
+    throw e instanceof AttestError ? e : ioError(path, what, e);
+  }
+}
+
+/**
+ * The whole content of the regular file `path`, at most `maxBytes` bytes (see the module
+ * comment; `o.follow` lets `path` itself be a symlink). Throws `ERR_INPUT_NOT_REGULAR`,
+ * `ERR_INPUT_TOO_LARGE` (also when the file grows past the cap while read), `ERR_STORE_IO`.
+ */
+export function readRegularFile(path: string, maxBytes: number, o: RegularOptions = {}): Buffer {
+  const what = o.what ?? 'file';
+  const { fd, size } = openRegular(path, maxBytes, o);
+  try {
+    let buf = Buffer.allocUnsafe(Math.min(size, maxBytes) + 1);
+    let n = 0;
+    for (;;) {
+      if (n === buf.length) {
+        if (n > maxBytes) throw new AttestError('ERR_INPUT_TOO_LARGE', `${what} ${path} grew past its cap of ${maxBytes} bytes while read`, { path, expected: maxBytes });
+        const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, maxBytes + 1));
+        buf.copy(bigger, 0, 0, n);
+        buf = bigger;
+      }
+      const got = readSync(fd, buf, n, buf.length - n, null);
+      if (got === 0) return buf.subarray(0, n);
+      n += got;
+    }
+  } catch (e) {
+    if (e instanceof AttestError) throw e;
+    throw ioError(path, what, e);
+  } finally {
+    closeSync(fd);
+  }
+}
