@@ -105,6 +105,11 @@ export function readLog(home: string): { entries: Array<Record<string, unknown>>
   }
 }
 
+/** The refused-input records of a log (docs/wire.md), as [direction, code]. */
+export function refusals(home: string): Array<[string, string]> {
+  return readLog(home).entries.filter((e) => e['type'] === 'mcp-attest/refused-input@1').map((e) => [e['direction'] as string, e['code'] as string]);
+}
+
 /** Poll `cond` every 25 ms until it returns a truthy value, or fail after `ms`. */
 export async function waitFor<T>(what: string, cond: () => T | undefined | null | false, ms = 15_000): Promise<T> {
   const end = Date.now() + ms;

@@ -8,12 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { RawPeer, codes, exportTrust, logShow, rawServer, readLog, scope, verify, waitFor } from './helpers.js';
-
-/** The refused-input records of a log, as [direction, code]. */
-export function refusals(home: string): Array<[string, string]> {
-  return readLog(home).entries.filter((e) => e['type'] === 'mcp-attest/refused-input@1').map((e) => [e['direction'] as string, e['code'] as string]);
-}
+import { RawPeer, codes, exportTrust, logShow, rawServer, readLog, refusals, scope, verify, waitFor } from './helpers.js';
 
 /** The `data.code` of the error answering `id`. */
 async function errorCode(peer: RawPeer, id: unknown): Promise<string | undefined> {
