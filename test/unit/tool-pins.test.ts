@@ -9,11 +9,11 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { toolsCli } from './tools-cli-helper.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -331,19 +331,6 @@ test('hideTools: duplicates, the last duplicate member, and lines it must leave 
   }
 });
 
-/** Run `tools ARGS...` through commander in a child process; exit code and output. */
-function toolsCli(args: string[]): { status: number; stdout: string; stderr: string } {
-  const script = `import { Command } from 'commander';
-    import { registerToolsCommands } from ${JSON.stringify(join(ROOT, 'src/cli/cmd-tools.ts'))};
-    import { describeError, exitCodeOf } from ${JSON.stringify(join(ROOT, 'src/cli/output.ts'))};
-    const program = new Command('mcp-attest').exitOverride();
-    registerToolsCommands(program);
-    try { await program.parseAsync(process.argv.slice(1), { from: 'user' }); }
-    catch (e) { process.stderr.write(describeError(e) + '\\n'); process.exitCode = e?.code?.startsWith?.('commander.') ? 2 : exitCodeOf(e); }`;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, 'tools', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-  assert.ok(r.status !== null, r.stderr);
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 test('CLI: tools list, diff (exit 1 while a change is unaccepted), accept, diff --all', (t) => {
   const home = tmp(t);

@@ -8,11 +8,10 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { toolsCli } from './tools-cli-helper.js';
 import Database from 'better-sqlite3';
 import { isAttestError } from '../../src/errors.js';
 import {
@@ -22,7 +21,6 @@ import { ToolWatch, pinKeyOf } from '../../src/proxy/tool-watch.js';
 import { fingerprintOf } from '../../src/proxy/recorder.js';
 import type { RpcMessage } from '../../src/proxy/message.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const T = 1_800_000_000;
 const KEY = 'pin-key-1';
 
@@ -72,19 +70,6 @@ function session(path: string, pinKey: string, advertised: string, tools: unknow
   }
 }
 
-/** Run `tools ARGS...` through commander in a child process (as test/unit/tool-pins.test.ts does). */
-function toolsCli(args: string[]): { status: number; stdout: string; stderr: string } {
-  const script = `import { Command } from 'commander';
-    import { registerToolsCommands } from ${JSON.stringify(join(ROOT, 'src/cli/cmd-tools.ts'))};
-    import { describeError, exitCodeOf } from ${JSON.stringify(join(ROOT, 'src/cli/output.ts'))};
-    const program = new Command('mcp-attest').exitOverride();
-    registerToolsCommands(program);
-    try { await program.parseAsync(process.argv.slice(1), { from: 'user' }); }
-    catch (e) { process.stderr.write(describeError(e) + '\\n'); process.exitCode = e?.code?.startsWith?.('commander.') ? 2 : exitCodeOf(e); }`;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, 'tools', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-  assert.ok(r.status !== null, r.stderr);
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 test('pinKeyOf: the configured fingerprint, else fingerprintOf(argv), else argv and name; never anything advertised', () => {
   const argv = ['/usr/bin/node', 'server.js', '--port', '1'];
