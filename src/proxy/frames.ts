@@ -7,6 +7,7 @@
  * by the cap whatever a peer sends. See docs/wire.md.
  */
 import { createHash, type Hash } from 'node:crypto';
+import { MAX_ID_LENGTH } from './message.js';
 
 /** A line longer than the cap, discarded as it arrived. */
 export interface Oversize {
@@ -20,6 +21,8 @@ export interface Oversize {
    * there was none, several, or one that is not a string or a number.
    */
   id: string | number | null;
+  /** A top-level `method` member was seen: it is a request or notification, answering nothing. */
+  request: boolean;
 }
 
 /** One frame: a complete line, or a line over the cap. */
@@ -81,7 +84,7 @@ export class FrameReader {
     const s = this.skip;
     if (s !== null) {
       this.skip = null;
-      return { oversize: { size: s.size, digest: `sha256:${s.hash.digest('hex')}`, id: s.sniff.id() } };
+      return { oversize: { size: s.size, digest: `sha256:${s.hash.digest('hex')}`, id: s.sniff.id(), request: s.sniff.sawMethod } };
     }
     const line = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.held);
     this.parts = [];
@@ -106,6 +109,8 @@ export class IdSniffer {
   private lastKey: string | null = null;
   private value: number[] | null = null;
   private readonly found = new Set<string>();
+  /** A top-level `"method"` member name was seen. */
+  sawMethod = false;
 
   /** Scan more bytes. */
   feed(bytes: Uint8Array): void {
@@ -118,7 +123,7 @@ export class IdSniffer {
     if (this.found.size !== 1) return null;
     try {
       const v: unknown = JSON.parse([...this.found][0]!);
-      return typeof v === 'string' || (typeof v === 'number' && Number.isSafeInteger(v)) ? v : null;
+      return (typeof v === 'string' && v.length <= MAX_ID_LENGTH) || (typeof v === 'number' && Number.isSafeInteger(v)) ? v : null;
     } catch {
       return null;
     }
@@ -144,6 +149,7 @@ export class IdSniffer {
       this.expectKey = true;
     } else if (this.depth === 1 && b === COLON && this.lastKey !== null) {
       if (this.lastKey === 'id') this.value = [];
+      if (this.lastKey === 'method') this.sawMethod = true;
       this.lastKey = null;
     }
   }

@@ -96,7 +96,8 @@ export class Gatekeeper extends StdioRelay {
   protected override async onResponse(msg: RpcMessage, o: Outstanding): Promise<void> {
     if (o.method === 'initialize' || o.method === 'server/discover') {
       const ext = attestationExtension(this.o.gate.policy, this.o.serverFingerprint) as unknown as JsonValue;
-      setNested(msg.result, ['capabilities', 'extensions'], ATTESTATION_EXTENSION, ext);
+      // Ours to advertise: an upstream's own entry is replaced.
+      setNested(msg.result, ['capabilities', 'extensions'], ATTESTATION_EXTENSION, ext, true);
       return this.writeClient(msg);
     }
     if (o.method === 'tools/list' && this.tools) return this.writeClient(this.tools.onList(writeMessage(msg), msg, this.o.gate.policy.toolChanges));
@@ -105,7 +106,7 @@ export class Gatekeeper extends StdioRelay {
     try {
       const receipt = await responseReceipt(this.recorder.issuerSigner, p.attestation, msg, this.now(), crypto.getRandomValues(new Uint8Array(16)));
       this.recorder.appendReceipt({ callId: p.callId, attestationIndex: p.index, receipt, ...(msg.result !== undefined ? { result: msg.result } : {}) });
-      if (this.o.gate.policy.responseReceipts) setNested(msg.result, ['_meta'], RESPONSE_RECEIPT_META_KEY, receipt as unknown as JsonValue);
+      if (this.o.gate.policy.responseReceipts) setNested(msg.result, ['_meta'], RESPONSE_RECEIPT_META_KEY, receipt as unknown as JsonValue, true);
       this.writeClient(msg);
     } catch (e) {
       report(e);

@@ -46,7 +46,11 @@ export const DEFAULT_MAX_DEPTH = 128;
 const REQUEST_KEYS = new Set(['jsonrpc', 'id', 'method', 'params']);
 const RESPONSE_KEYS = new Set(['jsonrpc', 'id', 'result', 'error']);
 /** Members of `params` a typed reader binds by folded name (CallToolParams, GetPromptParams). */
-const PARAMS_BOUND = new Set(['name', 'arguments', '_meta']);
+const PARAMS_BOUND = foldMap(['name', 'arguments', '_meta']);
+/** Members of a `result` a typed reader binds by folded name (CallToolResult, InitializeResult). */
+const RESULT_BOUND = foldMap(['content', 'structuredContent', 'isError', 'resultType', '_meta', 'tools', 'capabilities', 'serverInfo', 'protocolVersion']);
+/** Longest id accepted, UTF-16 code units: an id is a handle, and it is logged. */
+export const MAX_ID_LENGTH = 256;
 
 type Obj = Record<string, JsonValue>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -56,31 +60,46 @@ export function foldName(name: string): string {
   return name.toUpperCase().toLowerCase();
 }
 
+/** Folded name -> the spelling a typed reader binds. */
+function foldMap(names: readonly string[]): ReadonlyMap<string, string> {
+  return new Map(names.map((n) => [foldName(n), n]));
+}
+
 function refuse(code: ErrorCode, message: string): never {
   throw new AttestError(code, message);
 }
 
-/** Throws `ERR_WIRE_AMBIGUOUS` when two member names of one object fold alike, anywhere in `v`. */
-function checkFolding(v: JsonValue): void {
+/**
+ * Throws `ERR_WIRE_AMBIGUOUS` when two member names of one object fold alike, or a member is
+ * named `__proto__` (readers that build objects by assignment drop it or change the
+ * prototype), and `ERR_JSON_NUMBER` for an integral number beyond 2^53 written as a float
+ * (`9.1e15`: re-serialized it would be an integer token that some readers read exactly and
+ * others round), anywhere in `v`.
+ */
+function checkValues(v: JsonValue): void {
   const stack: JsonValue[] = [v];
   while (stack.length > 0) {
     const x = stack.pop()!;
-    if (Array.isArray(x)) { stack.push(...x); continue; }
+    if (typeof x === 'number' && Math.abs(x) > Number.MAX_SAFE_INTEGER && Math.abs(x) < 1e21) {
+      refuse('ERR_JSON_NUMBER', 'a number beyond 2^53 that re-serializes as an integer');
+    }
+    if (Array.isArray(x)) {
+      for (const item of x) stack.push(item);
+      continue;
+    }
     if (!isObj(x)) continue;
     const keys = Object.keys(x);
-    if (keys.length > 1) {
-      const seen = new Set<string>();
-      for (const k of keys) {
-        const f = foldName(k);
-        if (seen.has(f)) refuse('ERR_WIRE_AMBIGUOUS', `member names equal under case folding: ${JSON.stringify(k.slice(0, 64))}`);
-        seen.add(f);
-      }
+    const seen = new Set<string>();
+    for (const k of keys) {
+      const f = foldName(k);
+      if (seen.has(f) || k === '__proto__') refuse('ERR_WIRE_AMBIGUOUS', `member name ${JSON.stringify(k.slice(0, 64))} reads differently to some readers`);
+      seen.add(f);
+      stack.push(x[k]!);
     }
-    for (const k of keys) stack.push(x[k]!);
   }
 }
 
-const isId = (v: unknown): v is RpcId => typeof v === 'string' || (typeof v === 'number' && Number.isSafeInteger(v));
+const isId = (v: unknown): v is RpcId => (typeof v === 'string' && v.length <= MAX_ID_LENGTH) || (typeof v === 'number' && Number.isSafeInteger(v));
 
 /** The shape checks of JSON-RPC 2.0 (§4, §5) as MCP narrows them; throws `ERR_WIRE_MALFORMED`. */
 function checkShape(v: JsonValue): ReadResult & { ok: true } {
@@ -93,22 +112,24 @@ function checkShape(v: JsonValue): ReadResult & { ok: true } {
   const msg = v as unknown as RpcMessage;
   if (request) {
     if (typeof v['method'] !== 'string' || v['method'] === '') refuse('ERR_WIRE_MALFORMED', 'method must be a non-empty string');
-    if (Object.hasOwn(v, 'id') && !isId(v['id'])) refuse('ERR_WIRE_MALFORMED', 'a request id must be a string or an integer');
-    if (Object.hasOwn(v, 'params')) checkParams(v['params']);
+    if (Object.hasOwn(v, 'id') && !isId(v['id'])) refuse('ERR_WIRE_MALFORMED', `a request id must be a string (at most ${MAX_ID_LENGTH} long) or an integer`);
+    if (Object.hasOwn(v, 'params') || v['method'] === 'tools/call') checkBound(v['params'], PARAMS_BOUND, 'params');
     return { ok: true, msg, kind: Object.hasOwn(v, 'id') ? 'request' : 'notification' };
   }
   if (Object.hasOwn(v, 'result') === Object.hasOwn(v, 'error')) refuse('ERR_WIRE_MALFORMED', 'a response has exactly one of result and error');
-  if (Object.hasOwn(v, 'result') && !isObj(v['result'])) refuse('ERR_WIRE_MALFORMED', 'result must be an object');
+  if (Object.hasOwn(v, 'result')) checkBound(v['result'], RESULT_BOUND, 'result');
   if (Object.hasOwn(v, 'error')) checkError(v['error']);
   const idOk = isId(v['id']) || (v['id'] === null && Object.hasOwn(v, 'error'));
   if (!idOk) refuse('ERR_WIRE_MALFORMED', 'a response id must be a string or an integer (null only for an error)');
   return { ok: true, msg, kind: 'response' };
 }
 
-function checkParams(p: JsonValue | undefined): void {
-  if (!isObj(p)) refuse('ERR_WIRE_MALFORMED', 'params must be an object');
+/** `p` is an object (else `ERR_WIRE_MALFORMED`) with no member that folds onto one of `bound` without being spelled so (`ERR_WIRE_AMBIGUOUS`). */
+function checkBound(p: JsonValue | undefined, bound: ReadonlyMap<string, string>, what: string): void {
+  if (!isObj(p)) refuse('ERR_WIRE_MALFORMED', `${what} must be an object`);
   for (const k of Object.keys(p)) {
-    if (!PARAMS_BOUND.has(k) && PARAMS_BOUND.has(foldName(k))) refuse('ERR_WIRE_AMBIGUOUS', `params member ${JSON.stringify(k)} reads as ${foldName(k)} to case-insensitive readers`);
+    const meant = bound.get(foldName(k));
+    if (meant !== undefined && meant !== k) refuse('ERR_WIRE_AMBIGUOUS', `${what} member ${JSON.stringify(k)} reads as ${meant} to case-insensitive readers`);
   }
 }
 
@@ -129,7 +150,7 @@ export function readMessage(line: Uint8Array, limits: WireLimits): ReadResult {
   try {
     const v = parseJsonBytes(line, { maxBytes: limits.maxBytes, maxDepth: limits.maxDepth, floats: 'allow' });
     const read = checkShape(v);
-    checkFolding(v);
+    checkValues(v);
     return read;
   } catch (e) {
     if (isAttestError(e)) return { ok: false, code: e.code, message: e.message };
@@ -150,18 +171,21 @@ export function writeMessage(msg: RpcMessage | JsonValue): string {
   return JSON.stringify(msg).replace(NON_ASCII, escapeUnit);
 }
 
+/** What a refused line seems to be, read leniently: its id, and whether it is a request (it has a `method`). */
+export interface LenientRef { id: RpcId | null; request: boolean }
+
 /**
- * The id of a line that was refused, for addressing the error answer: JSON.parse's reading
- * of its top-level `id` when that is a string or a safe integer, else null. Unchecked bytes:
- * never used for anything but the error's `id`.
+ * The id of a line that was refused, for addressing the error answer or closing the request
+ * it answers: JSON.parse's reading of its top-level `id` when that is a string (at most
+ * {@link MAX_ID_LENGTH} long) or a safe integer, else null. Unchecked bytes: never relayed.
  */
-export function lenientId(line: Uint8Array): RpcId | null {
+export function lenientRef(line: Uint8Array): LenientRef {
   try {
     const v: unknown = JSON.parse(Buffer.from(line.buffer, line.byteOffset, line.byteLength).toString('utf8'));
     const id = isObj(v) ? v['id'] : undefined;
-    return isId(id) ? id : null;
+    return { id: isId(id) ? id : null, request: isObj(v) && Object.hasOwn(v, 'method') };
   } catch {
-    return null;
+    return { id: null, request: false };
   }
 }
 

@@ -11,24 +11,24 @@ const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !
 
 /**
  * Set `root[path[0]]...[path[n-1]][key] = value`, creating the objects of `path` that are
- * absent. Returns false, changing nothing, when `root` or an object on the way is not an
- * object, or `key` is already there.
+ * absent. Without `replace`, returns false, changing nothing, when `root` or an object on
+ * the way is not an object, or `key` is already there. With `replace` (for a key that is
+ * ours to set: a peer's value there is an impostor), a non-object on the way becomes an
+ * object and `key` is overwritten; it returns false only when `root` is not an object.
  */
-export function setNested(root: unknown, path: readonly string[], key: string, value: JsonValue): boolean {
+export function setNested(root: unknown, path: readonly string[], key: string, value: JsonValue, replace = false): boolean {
   if (!isObj(root)) return false;
   let at: Obj = root;
-  for (let i = 0; i < path.length; i++) {
-    const next = Object.hasOwn(at, path[i]!) ? at[path[i]!] : undefined;
-    if (next === undefined) {
-      let nested: Obj = { [key]: value };
-      for (let j = path.length - 1; j > i; j--) nested = { [path[j]!]: nested };
-      defineMember(at, path[i]!, nested);
-      return true;
+  for (const name of path) {
+    let next = Object.hasOwn(at, name) ? at[name] : undefined;
+    if (!isObj(next)) {
+      if (next !== undefined && !replace) return false;
+      next = {};
+      defineMember(at, name, next);
     }
-    if (!isObj(next)) return false;
     at = next;
   }
-  if (Object.hasOwn(at, key)) return false;
+  if (Object.hasOwn(at, key) && !replace) return false;
   defineMember(at, key, value);
   return true;
 }

@@ -27,7 +27,7 @@ import { writeMessage, type RpcId, type RpcMessage } from './message.js';
 import { setNested } from './meta.js';
 import { fingerprintOf, type Recorder } from './recorder.js';
 import { RECORD_FAILED, StdioRelay, describe, report, type CallMessage, type Outstanding, type PendingCall, type RelayIo } from './stdio-relay.js';
-import type { ResponseReceiptChecker } from './response-receipt.js';
+import type { ResponseReceiptCheck, ResponseReceiptChecker } from './response-receipt.js';
 import { ToolWatch, pinKeyOf } from './tool-watch.js';
 import type { ToolChangeAction } from '../gate/policy.js';
 
@@ -135,24 +135,45 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
     if (o.method === 'tools/list' && this.tools) return this.writeClient(this.tools.onList(writeMessage(msg), msg, this.o.toolChanges ?? 'warn'));
     const p = o.call;
     if (p === null) return this.writeClient(msg);
-    const { status, reason, value } = outcomeOf(msg, p.cancelled);
+    // Our receipt first, always: nothing the upstream sends can leave the call without one.
     let receiptIndex: bigint;
     try {
-      // A gatekeeper (it advertised the extension) signs its responses to attested calls.
-      const check = p.attached && this.upstreamAsks && this.o.responseReceipts ? await this.o.responseReceipts.check(p.attestation, msg) : null;
-      if (check?.receipt) this.recorder.responseReceipt({ callId: p.callId, attestationIndex: p.index, receipt: check.receipt, code: check.code });
+      const { status, reason, value } = outcomeOf(msg, p.cancelled);
       receiptIndex = await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status, ...(reason ? { reason } : {}), result: value });
-      // Recorded as received, then withheld: the log says what came back and why it did not pass.
-      if (check?.refuse) return this.errorToClient(msg.id ?? null, RESPONSE_RECEIPT_FAILED, `mcp-attest: response withheld, ${check.message}`);
     } catch (e) {
       // Fail closed: an unrecorded response is not released; the client learns why.
       report(e);
       return this.errorToClient(msg.id ?? null, RECORD_FAILED, `mcp-attest: response withheld, its receipt could not be recorded (${describe(e)})`);
     }
+    const check = await this.checkResponseReceipt(p, msg);
+    // Recorded as received, then withheld: the log says what came back and why it did not pass.
+    if (check?.refuse) return this.errorToClient(msg.id ?? null, RESPONSE_RECEIPT_FAILED, `mcp-attest: response withheld, ${check.message}`);
     if (this.o.receiptMeta === false) return this.writeClient(msg);
     const ref = { callId: p.callId, origin: this.recorder.identity.log.origin, attestationIndex: p.index.toString(), receiptIndex: receiptIndex.toString() };
-    setNested(msg.result, ['_meta'], RECEIPT_META_KEY, ref);
+    // Ours to set: a value the upstream put there is an impostor and is replaced.
+    setNested(msg.result, ['_meta'], RECEIPT_META_KEY, ref, true);
     this.writeClient(msg);
+  }
+
+  /**
+   * The gatekeeper's response receipt of an attested call, checked and logged (null when
+   * none is checked). A gatekeeper (the upstream advertised the extension) signs its
+   * responses to attested calls; under `--response-receipts require`, an upstream that did
+   * not advertise it, or a receipt that cannot be logged, fails the check.
+   */
+  private async checkResponseReceipt(p: ClientCall, msg: RpcMessage): Promise<ResponseReceiptCheck | null> {
+    const checker = this.o.responseReceipts;
+    if (checker === undefined) return null;
+    if (!p.attached || !this.upstreamAsks) return checker.unadvertised();
+    const check = await checker.check(p.attestation, msg);
+    if (check.receipt === null) return check;
+    try {
+      this.recorder.responseReceipt({ callId: p.callId, attestationIndex: p.index, receipt: check.receipt, code: check.code });
+      return check;
+    } catch (e) {
+      report(e);
+      return checker.failedToLog(describe(e));
+    }
   }
 
   /**
@@ -212,15 +233,15 @@ function baseOutcome(msg: RpcMessage): { status: OutcomeStatus; reason?: Outcome
 
 const SEP_REASONS = ['signature_invalid', 'nonce_replay', 'expired', 'tool_mismatch', 'server_mismatch', 'key_unavailable', 'attestation_required', 'args_commitment_mismatch'];
 
-/** Exactly the SEP-2787 refusal: one text block `{"attestationError":true,"reason":<SEP reason>}`. */
+/** Exactly the SEP-2787 refusal: `isError: true` and one text block `{"attestationError":true,"reason":<SEP reason>}`. */
 export function isAttestationRefusal(result: Record<string, unknown>): boolean {
   const content = result['content'];
-  if (!Array.isArray(content) || content.length !== 1) return false;
-  const text = (content[0] as { text?: unknown }).text;
+  if (result['isError'] !== true || !Array.isArray(content) || content.length !== 1 || !isObject(content[0])) return false;
+  const text = content[0]['text'];
   if (typeof text !== 'string') return false;
   try {
-    const v = JSON.parse(text) as Record<string, unknown>;
-    return Object.keys(v).length === 2 && v['attestationError'] === true && SEP_REASONS.includes(v['reason'] as string);
+    const v: unknown = JSON.parse(text);
+    return isObject(v) && Object.keys(v).length === 2 && v['attestationError'] === true && SEP_REASONS.includes(v['reason'] as string);
   } catch {
     return false;
   }

@@ -49,6 +49,16 @@ export class ResponseReceiptChecker {
     return this.failed(receipt, bad?.code ?? 'ERR_RESPONSE_RECEIPT', `the response receipt did not verify (${bad?.dimension ?? 'receipt'}: ${bad?.message ?? ''})`);
   }
 
+  /** For a call to an upstream that did not advertise the extension: a failure under `require` (no gatekeeper signs), else null (nothing to check). */
+  unadvertised(): ResponseReceiptCheck | null {
+    return this.mode === 'require' ? this.failed(null, 'ERR_RESPONSE_RECEIPT', 'the upstream did not advertise attestation/tool-call: no response receipt to require') : null;
+  }
+
+  /** The receipt was checked but could not be logged (`why`): a failure, so `require` withholds the response. */
+  failedToLog(why: string): ResponseReceiptCheck {
+    return this.failed(null, 'ERR_RESPONSE_RECEIPT', `the response receipt could not be logged (${why})`);
+  }
+
   private failed(receipt: Record<string, unknown> | null, code: ErrorCode, message: string): ResponseReceiptCheck {
     process.stderr.write(`mcp-attest: ${this.mode === 'require' ? 'refused' : 'warning'}: ${message} (${code})\n`);
     return { receipt, code, refuse: this.mode === 'require', message };

@@ -17,8 +17,10 @@ import type { Readable, Writable } from 'node:stream';
 import { isAttestError, type ErrorCode } from '../errors.js';
 import type { OutcomeReason } from '../receipt/schema.js';
 import type { Attestation } from '../attestation/schema.js';
-import { FrameReader, type Frame, type Oversize } from './frames.js';
-import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, idKey, lenientId, readMessage, writeMessage, type RpcId, type RpcMessage } from './message.js';
+import type { Frame, Oversize } from './frames.js';
+import { Lane } from './lane.js';
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, idKey, lenientRef, readMessage, writeMessage, type RpcId, type RpcMessage } from './message.js';
+import { RefusalLog } from './refusals.js';
 import type { Recorder } from './recorder.js';
 import type { ToolWatch } from './tool-watch.js';
 
@@ -71,6 +73,14 @@ export type CallMessage = RpcMessage & { id: RpcId; method: 'tools/call'; params
 /** Where an input came from. */
 type Side = 'client' | 'upstream';
 
+/** `sha256:<hex>` of bytes as received. */
+function digestOf(bytes: Buffer): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+/** How long a cancelled call may still be answered before its slot is freed and it is receipted `cancelled`, ms. */
+export const CANCEL_GRACE_MS = 30_000;
+
 /** Runs one upstream behind the relay until either side goes away. */
 export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   protected readonly child: ChildProcess;
@@ -80,9 +90,11 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   private readonly asked = new Set<string>();
   /** Tool definition pinning, when the subclass has it. */
   protected tools: ToolWatch | null = null;
-  private toUpstream: Promise<void> = Promise.resolve();
-  private toClient: Promise<void> = Promise.resolve();
+  private lanes: { client: Lane; upstream: Lane } | null = null;
+  private readonly refusals: RefusalLog;
   protected closing: Promise<number> | null = null;
+  private releaseOutputs!: () => void;
+  private readonly outputsReleased = new Promise<void>((r) => (this.releaseOutputs = r));
   protected clientGone = false;
   private readonly limits: { maxBytes: number; maxDepth: number };
   private readonly maxPending: number;
@@ -92,6 +104,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   constructor(protected readonly recorder: Recorder, protected readonly io: RelayIo) {
     this.limits = { maxBytes: io.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, maxDepth: DEFAULT_MAX_DEPTH };
     this.maxPending = io.maxPending ?? DEFAULT_MAX_PENDING;
+    this.refusals = new RefusalLog(recorder, () => this.serverRef(), report);
     this.child = spawn(io.argv[0]!, io.argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], env: process.env });
     let resolveDone!: (code: number) => void;
     this.done = new Promise((r) => (resolveDone = r));
@@ -105,24 +118,19 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   }
 
   private start(): void {
-    this.pipe(this.child.stdout!, (f) => (this.toClient = this.toClient.then(() => this.fromUpstreamFrame(f)).catch(report)));
-    this.pipe(this.io.input ?? process.stdin, (f) => (this.toUpstream = this.toUpstream.then(() => this.fromClientFrame(f)).catch(report)), () => {
+    const outputs = (): Writable[] => [this.child.stdin!, this.io.output ?? process.stdout];
+    const { maxBytes } = this.limits;
+    // A lane may hold one full frame and a little more before its source is paused.
+    const queue = maxBytes + 65_536;
+    const upstream = new Lane(this.child.stdout!, maxBytes, queue, (f) => this.fromUpstreamFrame(f), outputs, this.outputsReleased, report);
+    const client = new Lane(this.io.input ?? process.stdin, maxBytes, queue, (f) => this.fromClientFrame(f), outputs, this.outputsReleased, report, () => {
       this.clientGone = true;
-      void this.toUpstream.then(() => this.child.stdin?.end());
+      void client.chain.then(() => this.child.stdin?.end());
       // Give the upstream a moment to answer what it has, then stop it.
       setTimeout(() => this.child.kill('SIGTERM'), 2000).unref();
     });
+    this.lanes = { client, upstream };
     this.child.stdin!.on('error', () => undefined);
-  }
-
-  private pipe(stream: Readable, onFrame: (f: Frame) => void, onEnd?: () => void): void {
-    const frames = new FrameReader(this.limits.maxBytes);
-    stream.on('data', (chunk: Buffer) => { for (const f of frames.push(chunk)) onFrame(f); });
-    stream.on('end', () => {
-      const tail = frames.flush();
-      if (tail !== null) onFrame(tail);
-      onEnd?.();
-    });
   }
 
   /** Decide a `tools/call` (its id is free and the relay is not closing): record it, then {@link forward} it or answer it. */
@@ -146,14 +154,20 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     }
     if (kind === 'notification') {
       if (msg.method === 'tools/call') return this.refuseInput('client', frame, 'ERR_WIRE_MALFORMED', 'tools/call without an id is not relayed', undefined);
-      if (msg.method === 'notifications/cancelled') this.markCancelled(msg.params?.['requestId']);
+      if (msg.method === 'notifications/cancelled') this.cancelled(msg.params?.['requestId']);
       return this.writeUpstream(msg);
     }
-    if (this.pending.has(key)) return this.refuseInput('client', frame, 'ERR_WIRE_ID_IN_USE', `id ${key} is already pending`, msg.id!);
+    if (this.pending.has(key)) return this.refuseInput('client', frame, 'ERR_WIRE_ID_IN_USE', `id ${key.slice(0, 64)} is already pending`, msg.id!);
     if (this.pending.size >= this.maxPending) return this.refuseInput('client', frame, 'ERR_WIRE_TOO_MANY_PENDING', `${this.maxPending} requests already pending`, msg.id!);
     if (msg.method !== 'tools/call') return this.forward(msg, null);
     if (this.closing) return this.errorToClient(msg.id!, RECORD_FAILED, 'mcp-attest: shutting down, call not forwarded');
-    return this.onCall(msg as CallMessage);
+    try {
+      await this.onCall(msg as CallMessage);
+    } catch (e) {
+      // Never a call left unanswered: whatever failed, nothing was forwarded.
+      report(e);
+      if (!this.pending.has(key)) this.errorToClient(msg.id!, RECORD_FAILED, `mcp-attest: call not forwarded (${describe(e)})`);
+    }
   }
 
   /** Upstream -> client, one frame. */
@@ -162,10 +176,16 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     if (read === null) return;
     const { msg, kind } = read;
     const key = idKey(msg.id);
-    if (kind === 'notification') return this.writeClient(msg);
+    if (kind === 'notification') {
+      if (msg.method === 'notifications/cancelled') this.asked.delete(idKey(msg.params?.['requestId'] as RpcId));
+      return this.writeClient(msg);
+    }
     if (kind === 'request') {
-      if (this.asked.has(key)) return this.refuseInput('upstream', frame, 'ERR_WIRE_ID_IN_USE', `upstream request id ${key} is already pending`, null);
-      if (this.asked.size >= this.maxPending) return this.refuseInput('upstream', frame, 'ERR_WIRE_TOO_MANY_PENDING', `${this.maxPending} upstream requests already pending`, null);
+      if (this.asked.has(key)) return this.refuseInput('upstream', frame, 'ERR_WIRE_ID_IN_USE', `upstream request id ${key.slice(0, 64)} is already pending`, null);
+      if (this.asked.size >= this.maxPending) {
+        this.writeUpstream({ jsonrpc: '2.0', id: msg.id!, error: { code: INPUT_REFUSED, message: 'mcp-attest: too many requests pending', data: { code: 'ERR_WIRE_TOO_MANY_PENDING' } } });
+        return this.refuseInput('upstream', frame, 'ERR_WIRE_TOO_MANY_PENDING', `${this.maxPending} upstream requests already pending`, null);
+      }
       this.asked.add(key);
       return this.writeClient(msg);
     }
@@ -186,8 +206,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     if (line.length === 0 || (line.length === 1 && line[0] === 0x0d)) return null;
     const r = readMessage(line, this.limits);
     if (r.ok) return r;
-    const digest = `sha256:${createHash('sha256').update(line).digest('hex')}`;
-    await this.refusedFrame(side, { size: line.length, digest, id: lenientId(line) }, r.code, r.message);
+    await this.refusedFrame(side, { size: line.length, digest: digestOf(line), ...lenientRef(line) }, r.code, r.message);
     return null;
   }
 
@@ -197,12 +216,14 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
    * `response_refused` receipt) and the client gets an error in its place.
    */
   private async refusedFrame(side: Side, f: Oversize, code: ErrorCode, message: string): Promise<void> {
-    const pendingHere = f.id !== null && this.pending.has(idKey(f.id));
+    const key = idKey(f.id);
+    const pendingHere = f.id !== null && this.pending.has(key);
     if (side === 'client') return this.logRefusal(side, f, code, message, pendingHere ? null : f.id);
-    this.logRefusal(side, f, code, message, f.id);
-    const o = f.id === null ? undefined : this.pending.get(idKey(f.id));
+    this.logRefusal(side, f, code, message, undefined);
+    // Only what reads as a response answers a request: an upstream request may reuse the id.
+    const o = f.request || !pendingHere ? undefined : this.pending.get(key);
     if (o === undefined) return;
-    this.pending.delete(idKey(f.id));
+    this.pending.delete(key);
     await this.withheld(f.id!, o, { code, size: f.size, digest: f.digest });
   }
 
@@ -222,20 +243,14 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   /** Log a refused input and, unless `answerId` is undefined, answer the client with an error addressed to it. */
   private logRefusal(side: Side, f: Oversize, code: ErrorCode, message: string, answerId: RpcId | null | undefined): void {
     report(new Error(`refused input from the ${side}: ${message} (${code})`));
-    try {
-      this.recorder.refusedInput({ server: this.serverRef(), direction: side, code, size: f.size, digest: f.digest, id: f.id });
-    } catch (e) {
-      report(e);
-    }
+    this.refusals.add({ direction: side, code, size: f.size, digest: f.digest, id: f.id });
     if (side === 'client' && answerId !== undefined) this.errorToClient(answerId, INPUT_REFUSED, `mcp-attest: message not relayed: ${message}`, { code });
   }
 
   /** Refuse a message that was read but may not pass; `answerId` as in {@link logRefusal}. */
   private refuseInput(side: Side, frame: Frame, code: ErrorCode, message: string, answerId: RpcId | null | undefined): void {
     const line = 'line' in frame ? frame.line : Buffer.alloc(0);
-    const digest = `sha256:${createHash('sha256').update(line).digest('hex')}`;
-    const id = 'line' in frame ? lenientId(line) : null;
-    this.logRefusal(side, { size: line.length, digest, id }, code, message, answerId);
+    this.logRefusal(side, { size: line.length, digest: digestOf(line), ...lenientRef(line) }, code, message, answerId);
   }
 
   /** The server name and fingerprint refused inputs are logged under. */
@@ -250,10 +265,24 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     if (this.child.stdin?.writable) this.child.stdin.write(text + '\n');
   }
 
-  private markCancelled(requestId: unknown): void {
+  /**
+   * The client cancelled a request: a plain request's slot is freed at once (a late answer
+   * is then unsolicited); a call keeps its slot for {@link CANCEL_GRACE_MS}, answered or not,
+   * then is receipted `cancelled` and freed, so cancelled calls cannot exhaust the slots.
+   */
+  private cancelled(requestId: unknown): void {
     if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
-    const call = this.pending.get(idKey(requestId))?.call;
-    if (call) call.cancelled = true;
+    const key = idKey(requestId);
+    const o = this.pending.get(key);
+    if (o === undefined) return;
+    if (o.call === null) return void this.pending.delete(key);
+    o.call.cancelled = true;
+    setTimeout(() => this.lanes?.upstream.run(async () => {
+      if (this.pending.get(key) !== o || this.closing) return;
+      this.pending.delete(key);
+      const p = o.call!;
+      await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status: 'errored', reason: 'cancelled' });
+    }, report), CANCEL_GRACE_MS).unref();
   }
 
   /**
@@ -270,6 +299,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
         .catch((e: unknown) => { report(e); ok = false; });
     }
     this.tools?.close();
+    this.refusals.close();
     await this.recorder.close().catch((e: unknown) => { report(e); ok = false; });
     return ok;
   }
@@ -281,7 +311,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     if (out.writable) out.write((typeof msg === 'string' ? msg : writeMessage(msg)) + '\n');
   }
 
-  private writeUpstream(msg: RpcMessage): void {
+  private writeUpstream(msg: RpcMessage | { jsonrpc: '2.0'; id: RpcId; error: { code: number; message: string; data: Record<string, string> } }): void {
     if (this.child.stdin?.writable) this.child.stdin.write(writeMessage(msg) + '\n');
   }
 
@@ -301,8 +331,10 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
    */
   shutdown(reason: OutcomeReason, code: number): Promise<number> {
     this.closing ??= (async () => {
-      await this.toUpstream.catch(() => undefined);
-      await this.toClient.catch(() => undefined);
+      // Outputs are no longer waited for: a peer that stopped reading cannot hold the shutdown.
+      this.releaseOutputs();
+      await this.lanes?.client.chain;
+      await this.lanes?.upstream.chain;
       const why: OutcomeReason = this.clientGone && reason === 'upstream_exited' ? 'client_disconnected' : reason;
       const ok = await this.finish(why).catch((e: unknown) => { report(e); return false; });
       if (this.child.exitCode === null) this.child.kill('SIGTERM');

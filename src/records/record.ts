@@ -27,7 +27,8 @@
  * pending request. Only its digest and size are kept (the bytes are hostile):
  * ```
  * {"type":"mcp-attest/refused-input@1","index":..,"server":{..},"direction":"client"|"upstream",
- *  "code":"ERR_…","size":<bytes>,"digest":"sha256:<hex of the line as received>","id":<id>|null,"time":<POSIX s>}
+ *  "code":"ERR_…","size":<bytes>,"digest":"sha256:<hex of the line as received>","id":<id>|null,
+ *  "suppressed":<refusals over the logging budget since the record before>,"time":<POSIX s>}
  * ```
  * An allowed decision is answered by a `receipt@1` record (the gatekeeper's receipt), whose
  * `attestationIndex` names the decision. A response receipt's `code` is what the proxy
@@ -105,7 +106,8 @@ export interface SessionRecord {
  * An input a relay refused to relay (docs/wire.md): `direction` is where it came from,
  * `code` why (a strict-JSON or `ERR_WIRE_*` code), `size` its length in bytes and `digest`
  * the SHA-256 of its bytes as received (LF excluded), `id` the JSON-RPC id the error answer
- * was addressed to (null: none), `time` POSIX seconds.
+ * was addressed to (null: none), `suppressed` how many refusals just before this one were
+ * over the logging budget and not logged one by one (docs/wire.md §5), `time` POSIX seconds.
  */
 export interface RefusedInputRecord {
   type: typeof REFUSED_INPUT_RECORD;
@@ -116,6 +118,7 @@ export interface RefusedInputRecord {
   size: number;
   digest: string;
   id: string | number | null;
+  suppressed: number;
   time: number;
 }
 
@@ -135,7 +138,7 @@ const KEYS: Record<string, string[]> = {
   [DECISION_RECORD]: ['type', 'index', 'callId', 'server', 'tool', 'requestDigest', 'decision', 'reason', 'code', 'attestation'],
   [RESPONSE_RECEIPT_RECORD]: ['type', 'index', 'callId', 'attestationIndex', 'receipt', 'code'],
   [SESSION_RECORD]: ['type', 'index', 'sessionId', 'statement'],
-  [REFUSED_INPUT_RECORD]: ['type', 'index', 'server', 'direction', 'code', 'size', 'digest', 'id', 'time'],
+  [REFUSED_INPUT_RECORD]: ['type', 'index', 'server', 'direction', 'code', 'size', 'digest', 'id', 'suppressed', 'time'],
 };
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
@@ -147,7 +150,8 @@ function refusedInputProblem(v: Record<string, JsonValue>): string | null {
   const ok = isObject(s) && typeof s['name'] === 'string' && typeof s['fingerprint'] === 'string'
     && (v['direction'] === 'client' || v['direction'] === 'upstream') && typeof v['code'] === 'string'
     && Number.isSafeInteger(v['size']) && (v['size'] as number) >= 0 && typeof v['digest'] === 'string' && DIGEST.test(v['digest'])
-    && (id === null || typeof id === 'string' || Number.isSafeInteger(id)) && Number.isSafeInteger(v['time']) && (v['time'] as number) >= 0;
+    && (id === null || typeof id === 'string' || Number.isSafeInteger(id)) && Number.isSafeInteger(v['time']) && (v['time'] as number) >= 0
+    && Number.isSafeInteger(v['suppressed']) && (v['suppressed'] as number) >= 0;
   return ok ? null : 'bad refused-input record';
 }
 

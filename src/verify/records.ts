@@ -63,8 +63,9 @@ export class RecordChecker {
     }
     if (record.type === REFUSED_INPUT_RECORD) {
       // Evidence of what a relay kept off the wire: counted, nothing to verify.
-      tally.refusedInputs++;
-      findings.push(notice('NOTE_REFUSED_INPUT', `the relay refused an input from the ${record.direction} (${record.code}, ${record.size} bytes, ${record.digest})`, position));
+      tally.refusedInputs += 1 + record.suppressed;
+      const more = record.suppressed > 0 ? `; ${record.suppressed} more before it, over the logging budget` : '';
+      findings.push(notice('NOTE_REFUSED_INPUT', `the relay refused an input from the ${record.direction} (${record.code}, ${record.size} bytes, ${record.digest})${more}`, position));
       return BigInt(record.index);
     }
     if (record.type === ATTESTATION_RECORD) this.callRecords.set(position.toString(), { kind: 'attestation', digest: sha256Tagged(canonicalBytes(record.attestation)), tool: record.tool, answers: null });

@@ -144,3 +144,66 @@ test('an upstream advertising a new fingerprint each session still has its chang
   assert.match(diff.stdout, /server fingerprint/);
   assert.match(diff.stdout, /transfer/);
 });
+
+test('whatever the upstream answers, the call has its receipt; our receipt reference cannot be forged', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const raw = rawServer(s);
+  const peer = RawPeer.proxy(s, raw.argv);
+  // A refusal-shaped result with a null content block, and a result carrying a forged reference.
+  peer.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'raw', arguments: { line: '{"jsonrpc":"2.0","id":$ID,"result":{"isError":true,"content":[null]}}' } } });
+  await peer.response(1);
+  const forged = '{"jsonrpc":"2.0","id":$ID,"result":{"content":[],"_meta":{"dev.mcp-attest/receipt":{"callId":"forged","receiptIndex":"0"}}}}';
+  peer.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'raw', arguments: { line: forged } } });
+  const got = JSON.parse(await peer.response(2)) as { result: { _meta: Record<string, { callId: string }> } };
+  peer.proc.stdin.end();
+  assert.equal(await peer.exited, 0);
+  const rows = logShow(s.home);
+  assert.deepEqual(rows.map((r) => [r.status, r.reason]), [['errored', 'tool_error'], ['executed', null]]);
+  assert.equal(got.result._meta['dev.mcp-attest/receipt']!.callId, rows[1]!.call_id);
+});
+
+test('--response-receipts require withholds the answers of an upstream that signs none', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const raw = rawServer(s);
+  const peer = RawPeer.proxy(s, raw.argv, ['--response-receipts', 'require']);
+  peer.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'raw', arguments: { line: '{"jsonrpc":"2.0","id":$ID,"result":{"content":[{"type":"text","text":"{\\"attestationError\\":true,\\"reason\\":\\"expired\\"}"}],"structuredContent":{"paid":true}}}' } } });
+  const got = JSON.parse(await peer.response(1)) as { error?: { code: number } };
+  assert.equal(got.error?.code, -32003);
+  peer.proc.stdin.end();
+  assert.equal(await peer.exited, 0);
+  assert.deepEqual(logShow(s.home).map((r) => r.status), ['executed'], 'recorded as received, then withheld');
+});
+
+test('a flood of unreadable lines is answered, and logged within a budget that still counts every one', { timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  const raw = rawServer(s);
+  const peer = RawPeer.proxy(s, raw.argv);
+  peer.proc.stdin.write('x\n'.repeat(1000));
+  peer.send({ jsonrpc: '2.0', id: 1, method: 'ping' });
+  await peer.response(1, 60_000);
+  peer.proc.stdin.end();
+  assert.equal(await peer.exited, 0);
+  const records = readLog(s.home).entries.filter((e) => e['type'] === 'mcp-attest/refused-input@1');
+  assert.ok(records.length < 200, `${records.length} records for 1000 refusals`);
+  assert.equal(records.reduce((n, r) => n + 1 + (r['suppressed'] as number), 0), 1000);
+  assert.equal(peer.lines.filter((l) => l.includes('"id":null')).length, 1000, 'each one answered');
+});
+
+test('an upstream that stops reading cannot grow the proxy: the client is held back instead', { timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  const deaf = join(s.dir, 'deaf.mjs');
+  // Never reads its stdin; gone after 8 s (it holds the proxy's stderr, so the test waits for it).
+  writeFileSync(deaf, 'process.stdin.pause(); setTimeout(() => process.exit(0), 8_000);');
+  const peer = RawPeer.proxy(s, [deaf]);
+  await new Promise((r) => setTimeout(r, 1000));
+  const peak = (): number => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${peer.proc.pid}/status`, 'utf8'))![1]) / 1024;
+  const before = peak();
+  const note = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { data: 'n'.repeat(1 << 20) } }) + '\n';
+  for (let i = 0; i < 256; i++) peer.proc.stdin.write(note);
+  await new Promise((r) => setTimeout(r, 3000));
+  const grown = peak() - before;
+  assert.ok(grown < 64, `peak resident memory grew ${grown.toFixed(1)} MiB while 256 MiB were offered`);
+  assert.ok(peer.proc.stdin.writableLength > 128 * 2 ** 20, 'the client is held back');
+  peer.proc.stdin.destroy();
+  peer.proc.kill('SIGKILL');
+});

@@ -6,11 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readMessage, writeMessage, lenientId, type ReadResult } from '../../src/proxy/message.js';
+import { readMessage, writeMessage, lenientRef, type ReadResult } from '../../src/proxy/message.js';
 import { FrameReader, IdSniffer } from '../../src/proxy/frames.js';
 import { outcomeOf } from '../../src/proxy/relay.js';
 
-const LIMITS = { maxBytes: 4096, maxDepth: 16 };
+const LIMITS = { maxBytes: 1 << 20, maxDepth: 16 };
 const read = (s: string | Uint8Array): ReadResult => readMessage(typeof s === 'string' ? Buffer.from(s, 'utf8') : s, LIMITS);
 const code = (s: string | Uint8Array): string => { const r = read(s); return r.ok ? 'ok' : r.code; };
 const call = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"pay","arguments":{"to":"bob"}}}';
@@ -35,6 +35,7 @@ test('bytes other readers read differently are refused, each with its code', () 
     [call.replace('"to":"bob"', '"to":"bob","to":"eve"'), 'ERR_JSON_DUPLICATE_KEY'],
     [call.replace('"bob"', '9007199254740993'), 'ERR_JSON_NUMBER'],
     [call.replace('"bob"', '"\\ud800"'), 'ERR_JSON_LONE_SURROGATE'],
+    [call.replace('"bob"', '9.1e15'), 'ERR_JSON_NUMBER'], // re-serialized: an integer token beyond 2^53
     [call.replace('"to":"bob"', '"to":"bob","TO":"eve"'), 'ERR_WIRE_AMBIGUOUS'],
     [call.replace('"to":"bob"', '"sk":"bob","\u017fk":"eve"'), 'ERR_WIRE_AMBIGUOUS'], // long s folds to s
     [call.replace('"name":"pay"', '"name":"pay","Arguments":{}'), 'ERR_WIRE_AMBIGUOUS'],
@@ -47,11 +48,19 @@ test('bytes other readers read differently are refused, each with its code', () 
     ['{"jsonrpc":"2.0","id":1,"result":[]}', 'ERR_WIRE_MALFORMED'],
     ['{"jsonrpc":"2.0","id":1,"method":"x","params":[1]}', 'ERR_WIRE_MALFORMED'],
     [`[${call}]`, 'ERR_WIRE_MALFORMED'], // batch
+    ['{"jsonrpc":"2.0","id":1,"method":"tools/call"}', 'ERR_WIRE_MALFORMED'], // a call needs params
+    [call.replace('"id":1', `"id":"${'i'.repeat(257)}"`), 'ERR_WIRE_MALFORMED'], // an id is a handle, not a payload
+    [call.replace('"to":"bob"', '"__proto__":{"admin":true}'), 'ERR_WIRE_AMBIGUOUS'],
+    ['{"jsonrpc":"2.0","id":1,"result":{"content":[],"ISERROR":true}}', 'ERR_WIRE_AMBIGUOUS'], // Go reads isError
     ['"just a string"', 'ERR_WIRE_MALFORMED'],
     ['{"jsonrpc":"2.0","id":1,"method":"x","params":' + '{"a":'.repeat(20) + '1' + '}'.repeat(21), 'ERR_JSON_TOO_DEEP'],
-    [call.replace('"bob"', JSON.stringify('x'.repeat(5000))), 'ERR_JSON_TOO_LARGE'],
+    [call.replace('"bob"', JSON.stringify('x'.repeat(1 << 20))), 'ERR_JSON_TOO_LARGE'],
   ];
   for (const [line, want] of cases) assert.equal(code(line), want, typeof line === 'string' ? line.slice(0, 120) : '(bytes)');
+});
+
+test('a valid message with a very large array is read (no call-stack limit on its size)', () => {
+  assert.equal(code(`{"jsonrpc":"2.0","id":1,"method":"x","params":{"a":[${'0,'.repeat(200_000)}0]}}`), 'ok');
 });
 
 test('the re-serialization is printable ASCII, one line, and reads back to the same value', () => {
@@ -65,11 +74,12 @@ test('the re-serialization is printable ASCII, one line, and reads back to the s
   assert.ok(out.includes('\\u00e9\\u2028\\u0085\\u2029\\ud834\\udd1e\\u007f\\n'));
 });
 
-test('the lenient id only addresses an error: a string or a safe integer, else null', () => {
-  assert.equal(lenientId(Buffer.from('{"id":7,"method":NaN}')), null);
-  assert.equal(lenientId(Buffer.from('{"id":7,"id":8,"method":"x"}')), 8);
-  assert.equal(lenientId(Buffer.from('{"id":"a"}')), 'a');
-  assert.equal(lenientId(Buffer.from('{"id":{"x":1}}')), null);
+test('the lenient reading only addresses an error: an id (a string or a safe integer) and whether it is a request', () => {
+  assert.deepEqual(lenientRef(Buffer.from('{"id":7,"method":NaN}')), { id: null, request: false });
+  assert.deepEqual(lenientRef(Buffer.from('{"id":7,"id":8,"method":"x"}')), { id: 8, request: true });
+  assert.deepEqual(lenientRef(Buffer.from('{"id":"a","result":{}}')), { id: 'a', request: false });
+  assert.deepEqual(lenientRef(Buffer.from('{"id":{"x":1}}')), { id: null, request: false });
+  assert.deepEqual(lenientRef(Buffer.from(JSON.stringify({ id: 'x'.repeat(257) }))), { id: null, request: false });
 });
 
 test('framing: lines split on LF only, every other byte kept, a line in many chunks joined', () => {
@@ -91,7 +101,7 @@ test('framing: a line over the cap is reported with its size, digest and id, nev
   assert.equal(frames.length, 2);
   const over = frames[0]!;
   assert.ok('oversize' in over);
-  assert.deepEqual(over.oversize, { size: big.length, digest: 'sha256:' + createHash('sha256').update(big).digest('hex'), id: 'late-id' });
+  assert.deepEqual(over.oversize, { size: big.length, digest: 'sha256:' + createHash('sha256').update(big).digest('hex'), id: 'late-id', request: true });
   assert.ok('line' in frames[1]! && frames[1].line.toString() === '{"ok":1}');
   assert.ok((f as unknown as { held: number }).held === 0);
 });

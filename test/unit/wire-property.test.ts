@@ -22,7 +22,7 @@ const tricky = fc.constantFrom('name', 'Name', 'NAME', 'arguments', 'Arguments',
   'a\rb', 'a\u2028b', 'a\u0085b', 'caf\u00e9', '\ud834\udd1e', '\ud800', '\u0000', 'x"y', 'x\\y', '');
 const text = fc.oneof(tricky, fc.string({ maxLength: 8 }), fc.string({ unit: 'binary', maxLength: 6 }));
 const number = fc.oneof(fc.integer({ min: -(2 ** 53) + 1, max: 2 ** 53 - 1 }), fc.double({ noNaN: true, noDefaultInfinity: true }).filter((d) => !Object.is(d, -0)),
-  fc.constantFrom(9007199254740991, 1e21, 1.5, 0.1, 1e-7));
+  fc.constantFrom(9007199254740991, 9.1e15, 1e20, 1e21, 1.5, 0.1, 1e-7));
 const value = fc.letrec<{ v: unknown }>((tie) => ({
   v: fc.oneof({ depthSize: 'small', maxDepth: 3 }, text, number, fc.boolean(), fc.constant(null),
     fc.array(tie('v'), { maxLength: 3 }), fc.dictionary(text, tie('v'), { maxKeys: 3 })),

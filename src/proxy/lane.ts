@@ -1,0 +1,81 @@
+/**
+ * One direction of a relay: frames a readable stream ({@link FrameReader}), handles the
+ * frames one at a time in order, and applies backpressure both ways so a peer can never
+ * grow the relay's memory: the source is paused while more than `maxQueued` bytes of frames
+ * wait, and after each frame the lane waits until every output it writes to has drained
+ * (a reader that stops reading stops the lane, which stops its source). See docs/wire.md §1.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { FrameReader, type Frame } from './frames.js';
+
+/** The bytes a frame holds while it waits. */
+function heldBytes(f: Frame): number {
+  return 'line' in f ? f.line.length : 0;
+}
+
+/** Resolves once `w` has drained, closed or failed, or `release` resolves. */
+function drained(w: Writable, release: Promise<void>): Promise<void> {
+  if (!w.writableNeedDrain || w.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      w.off('drain', done).off('close', done).off('error', done);
+      resolve();
+    };
+    w.on('drain', done).on('close', done).on('error', done);
+    void release.then(done);
+  });
+}
+
+/** A direction of the relay: its source, its handler, the outputs it must not outrun. */
+export class Lane {
+  /** Resolves when every frame queued so far has been handled. */
+  chain: Promise<void> = Promise.resolve();
+  private queued = 0;
+
+  /**
+   * `maxFrame`: the frame cap (bytes); `maxQueued`: bytes of frames waiting before the
+   * source is paused; `outputs()`: the streams handlers write to; `release`: resolves at
+   * shutdown, when no output is waited for any more. `handle` must not throw (a rejection
+   * is passed to `onError`).
+   */
+  constructor(
+    private readonly source: Readable,
+    maxFrame: number,
+    private readonly maxQueued: number,
+    private readonly handle: (f: Frame) => Promise<void>,
+    private readonly outputs: () => Writable[],
+    private readonly release: Promise<void>,
+    onError: (e: unknown) => void,
+    onEnd?: () => void,
+  ) {
+    const frames = new FrameReader(maxFrame);
+    source.on('data', (chunk: Buffer) => {
+      for (const f of frames.push(chunk)) this.enqueue(f, onError);
+      if (this.queued > this.maxQueued) source.pause();
+    });
+    source.on('end', () => {
+      const tail = frames.flush();
+      if (tail !== null) this.enqueue(tail, onError);
+      onEnd?.();
+    });
+  }
+
+  /** Queue a task on this lane (in order with its frames). */
+  run(task: () => Promise<void>, onError: (e: unknown) => void): void {
+    this.chain = this.chain.then(task).catch(onError);
+  }
+
+  private enqueue(f: Frame, onError: (e: unknown) => void): void {
+    const size = heldBytes(f);
+    this.queued += size;
+    this.run(async () => {
+      try {
+        await this.handle(f);
+        for (const w of this.outputs()) await drained(w, this.release);
+      } finally {
+        this.queued -= size;
+        if (this.queued <= this.maxQueued && this.source.isPaused()) this.source.resume();
+      }
+    }, onError);
+  }
+}
