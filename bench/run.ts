@@ -2,22 +2,26 @@
  * `npm run bench`: sequential `tools/call` (`echo` on the real
  * `@modelcontextprotocol/server-everything`, the official SDK client; client, proxies and
  * server are separate processes over stdio), `BENCH_WARMUP` untimed warm-up calls (default
- * 100) then `BENCH_CALLS` timed ones (default 1000) per row. Sections:
+ * 100) then `BENCH_CALLS` timed ones (default 1000) per row. Sections (their
+ * `BENCH_SECTIONS` names in brackets; a comma list runs only those, default all):
  *
- * 1. the attesting client proxy: direct vs `mcp-attest proxy` in both durability modes
- *    (`full`: fsync per append; `normal`: survives process crashes only);
- * 2. the gatekeeper (`proxy --role server`): direct with pre-signed attestations vs the
- *    gatekeeper enforcing them, added median and p99 latency, verified calls per second
- *    (bench/gatekeeper.ts);
- * 3. the decision alone, in process: `Gate.check` with the SQLite nonce store and the
- *    in-memory one (bench/gate-check.ts);
- * 4. client proxy -> gatekeeper -> server with bilateral receipts vs plain direct;
- * 5. witness round trip per checkpoint and cosigned checkpoints per second (bench/witness.ts,
- *    `BENCH_CHECKPOINTS` rounds, default 200);
- * 6. receipt bundles of 1, 100 and 10,000 calls: size and offline verification time;
- * 7. receipt sessions: `record_action` through `mcp-attest serve` (`BENCH_ACTIONS`, default
- *    500, after 50 warm-up), and session receipts of 10, 100 and 1,000 actions: export,
- *    size, offline verification (bench/session.ts).
+ * 1. [client] the attesting client proxy: direct, the raw line relay (bench/raw-relay.mjs,
+ *    a minimal Node process copying lines both ways, no parsing: the physical limit of a
+ *    stdio relay on this machine, to read each proxy figure against), then `mcp-attest
+ *    proxy` in both durability modes (`full`: fsync per append; `normal`: survives process
+ *    crashes only);
+ * 2. [gatekeeper] the gatekeeper (`proxy --role server`): direct with pre-signed
+ *    attestations vs the gatekeeper enforcing them, added median and p99 latency, verified
+ *    calls per second (bench/gatekeeper.ts);
+ * 3. [decision] the decision alone, in process: `Gate.check` with the SQLite nonce store and
+ *    the in-memory one (bench/gate-check.ts);
+ * 4. [chain] client proxy -> gatekeeper -> server with bilateral receipts vs plain direct;
+ * 5. [witness] witness round trip per checkpoint and cosigned checkpoints per second
+ *    (bench/witness.ts, `BENCH_CHECKPOINTS` rounds, default 200);
+ * 6. [bundles] receipt bundles of 1, 100 and 10,000 calls: size and offline verification;
+ * 7. [sessions] receipt sessions: `record_action` through `mcp-attest serve`
+ *    (`BENCH_ACTIONS`, default 500, after 50 warm-up), and session receipts of 10, 100 and
+ *    1,000 actions: export, size, offline verification (bench/session.ts).
  *
  * Median and p99 are nearest-rank over per-call latency; "added" is the difference of a
  * quantile to the baseline row's; calls per second is `calls / wall time` of the timed loop.
@@ -39,12 +43,30 @@ const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 100);
 const CHECKPOINTS = Number(process.env['BENCH_CHECKPOINTS'] ?? 200);
 const ACTIONS = Number(process.env['BENCH_ACTIONS'] ?? 500);
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const RAW_RELAY = fileURLToPath(new URL('./raw-relay.mjs', import.meta.url));
 const SERVER = join(dirname(createRequire(import.meta.url).resolve('@modelcontextprotocol/server-everything/package.json')), 'dist', 'index.js');
 
-/** Section 1: direct vs the attesting client proxy (fresh data directory per mode). */
+/** `BENCH_SECTIONS` names, in run order. */
+const SECTIONS = ['client', 'gatekeeper', 'decision', 'chain', 'witness', 'bundles', 'sessions'] as const;
+type Section = (typeof SECTIONS)[number];
+
+/** The sections `BENCH_SECTIONS` names (comma list; unset or empty: all). Throws on an unknown name. */
+function selectedSections(): ReadonlySet<Section> {
+  const names = (process.env['BENCH_SECTIONS'] ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '');
+  const unknown = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
+  if (unknown.length > 0) throw new Error(`bench: unknown BENCH_SECTIONS ${unknown.join(', ')} (known: ${SECTIONS.join(', ')})`);
+  return new Set(names.length === 0 ? SECTIONS : (names as Section[]));
+}
+
+/** Section 1's baseline (also section 4's): the SDK client straight to the server. */
+function benchDirect(s: BenchSetup): Promise<Row> {
+  return measureStdio('direct', process.execPath, [s.server], { warmup: s.warmup, calls: s.calls });
+}
+
+/** Section 1 after direct: the raw line relay, then the attesting client proxy (fresh data directory per mode). */
 async function benchClientProxy(s: BenchSetup): Promise<Row[]> {
   const run = { warmup: s.warmup, calls: s.calls };
-  const rows = [await measureStdio('direct', process.execPath, [s.server], run)];
+  const rows = [await measureStdio('raw line relay', process.execPath, [RAW_RELAY, process.execPath, s.server], run)];
   for (const d of DURABILITIES) {
     const args = [s.cli, 'proxy', '--home', join(s.dir, `client-${d}`), '--durability', d, '--', process.execPath, s.server];
     rows.push(await measureStdio(`proxy, durability ${d}`, process.execPath, args, run));
@@ -61,38 +83,54 @@ function printGateCheck(rows: readonly Row[]): void {
 
 async function main(): Promise<void> {
   if (!Number.isSafeInteger(CALLS) || CALLS < 1 || !Number.isSafeInteger(WARMUP) || WARMUP < 0) throw new Error('bench: BENCH_CALLS >= 1 and BENCH_WARMUP >= 0, whole numbers');
+  const on = selectedSections();
   const s: BenchSetup = { cli: CLI, server: SERVER, dir: mkdtempSync(join(tmpdir(), 'mcp-attest-bench-')), warmup: WARMUP, calls: CALLS };
   try {
-    const client = await benchClientProxy(s);
-    const gated = await benchGatekeeper(s);
-    const decisions = await benchGateCheck(s);
-    const chain = await benchChain(s);
-    const witnessed = await benchWitness(CLI, s.dir, CHECKPOINTS);
-    const bundles = await benchBundles(s.dir, [1, 100, 10_000], 5);
-    const recorded = await benchRecordAction(CLI, s.dir, 50, ACTIONS);
-    const sessions = await benchSessionReceipts(s.dir, [10, 100, 1000], 5);
+    const direct = on.has('client') || on.has('chain') ? await benchDirect(s) : undefined;
+    const client = on.has('client') ? [direct!, ...await benchClientProxy(s)] : undefined;
+    const gated = on.has('gatekeeper') ? await benchGatekeeper(s) : undefined;
+    const decisions = on.has('decision') ? await benchGateCheck(s) : undefined;
+    const chain = on.has('chain') ? await benchChain(s) : undefined;
+    const witnessed = on.has('witness') ? await benchWitness(CLI, s.dir, CHECKPOINTS) : undefined;
+    const bundles = on.has('bundles') ? await benchBundles(s.dir, [1, 100, 10_000], 5) : undefined;
+    const recorded = on.has('sessions') ? await benchRecordAction(CLI, s.dir, 50, ACTIONS) : undefined;
+    const sessions = on.has('sessions') ? await benchSessionReceipts(s.dir, [10, 100, 1000], 5) : undefined;
     console.log(`mcp-attest bench: ${CALLS} sequential tools/call (echo, server-everything) after ${WARMUP} warm-up; ${machine()}`);
-    console.log('\n## Attesting client proxy (proxy -> server) vs direct');
-    printVersus(client[0]!, client);
-    console.log('\n## Gatekeeper (proxy --role server -> server) vs direct, same pre-signed ES256 attestations');
-    printVersus(gated.rows[0]!, gated.rows, 'verified calls/s');
-    console.log(`agent signing, outside the timed region: median ${gated.signing.median.toFixed(3)} ms, p99 ${gated.signing.p99.toFixed(3)} ms per attestation`);
-    console.log(`\n## Decision alone, in process: Gate.check over ${CALLS} pre-signed ES256 attestations after ${WARMUP} warm-up`);
-    printGateCheck(decisions);
-    console.log('\n## Full chain: client proxy (--response-receipts require) -> gatekeeper -> server vs direct (plain, section 1)');
-    printVersus(client[0]!, [client[0]!, ...chain], 'verified calls/s');
-    console.log(`\n## Witness round trip: ${CHECKPOINTS} checkpoints, each submitted to one witness process (loopback HTTP, fsynced state) and cosigned`);
-    printTable(['path', 'median ms', 'p99 ms', 'cosigned checkpoints/s'], [[witnessed.path, witnessed.median.toFixed(2), witnessed.p99.toFixed(2), witnessed.perSecond.toFixed(0)]]);
-    console.log('\n## Receipt bundles (2 entries per call): size and offline verification, in process, median of 5');
-    printTable(['calls', 'bytes', 'bytes per call', 'verify median ms', 'verify p99 ms'], bundles.map((b) => [
-      String(b.calls), String(b.bytes), (b.bytes / b.calls).toFixed(0), b.median.toFixed(1), b.p99.toFixed(1),
-    ]));
-    console.log(`\n## Receipt sessions: ${ACTIONS} sequential record_action calls (SDK client -> mcp-attest serve, stdio) after 50 warm-up`);
-    printTable(['path', 'median ms', 'p99 ms', 'actions/s'], [[recorded.path, recorded.median.toFixed(2), recorded.p99.toFixed(2), recorded.perSecond.toFixed(0)]]);
-    console.log('\n## Session receipts (sealed, one entry per action): export, size, offline verification in process (median of 5)');
-    printTable(['actions', 'bytes', 'bytes per action', 'export ms', 'verify median ms', 'verify p99 ms'], sessions.map((r) => [
-      String(r.actions), String(r.bytes), (r.bytes / r.actions).toFixed(0), r.exportMs.toFixed(1), r.median.toFixed(1), r.p99.toFixed(1),
-    ]));
+    if (client !== undefined) {
+      console.log('\n## Attesting client proxy (proxy -> server) vs direct, beside a raw line relay (no parsing)');
+      printVersus(client[0]!, client);
+    }
+    if (gated !== undefined) {
+      console.log('\n## Gatekeeper (proxy --role server -> server) vs direct, same pre-signed ES256 attestations');
+      printVersus(gated.rows[0]!, gated.rows, 'verified calls/s');
+      console.log(`agent signing, outside the timed region: median ${gated.signing.median.toFixed(3)} ms, p99 ${gated.signing.p99.toFixed(3)} ms per attestation`);
+    }
+    if (decisions !== undefined) {
+      console.log(`\n## Decision alone, in process: Gate.check over ${CALLS} pre-signed ES256 attestations after ${WARMUP} warm-up`);
+      printGateCheck(decisions);
+    }
+    if (chain !== undefined) {
+      console.log('\n## Full chain: client proxy (--response-receipts require) -> gatekeeper -> server vs direct (plain, section 1)');
+      printVersus(direct!, [direct!, ...chain], 'verified calls/s');
+    }
+    if (witnessed !== undefined) {
+      console.log(`\n## Witness round trip: ${CHECKPOINTS} checkpoints, each submitted to one witness process (loopback HTTP, fsynced state) and cosigned`);
+      printTable(['path', 'median ms', 'p99 ms', 'cosigned checkpoints/s'], [[witnessed.path, witnessed.median.toFixed(2), witnessed.p99.toFixed(2), witnessed.perSecond.toFixed(0)]]);
+    }
+    if (bundles !== undefined) {
+      console.log('\n## Receipt bundles (2 entries per call): size and offline verification, in process, median of 5');
+      printTable(['calls', 'bytes', 'bytes per call', 'verify median ms', 'verify p99 ms'], bundles.map((b) => [
+        String(b.calls), String(b.bytes), (b.bytes / b.calls).toFixed(0), b.median.toFixed(1), b.p99.toFixed(1),
+      ]));
+    }
+    if (recorded !== undefined && sessions !== undefined) {
+      console.log(`\n## Receipt sessions: ${ACTIONS} sequential record_action calls (SDK client -> mcp-attest serve, stdio) after 50 warm-up`);
+      printTable(['path', 'median ms', 'p99 ms', 'actions/s'], [[recorded.path, recorded.median.toFixed(2), recorded.p99.toFixed(2), recorded.perSecond.toFixed(0)]]);
+      console.log('\n## Session receipts (sealed, one entry per action): export, size, offline verification in process (median of 5)');
+      printTable(['actions', 'bytes', 'bytes per action', 'export ms', 'verify median ms', 'verify p99 ms'], sessions.map((r) => [
+        String(r.actions), String(r.bytes), (r.bytes / r.actions).toFixed(0), r.exportMs.toFixed(1), r.median.toFixed(1), r.p99.toFixed(1),
+      ]));
+    }
   } finally {
     rmSync(s.dir, { recursive: true, force: true });
   }

@@ -15,8 +15,14 @@ import type { JsonValue } from './types.js';
 export type { ParseLimits } from './limits.js';
 
 interface ArrayFrame { readonly kind: 'array'; readonly items: JsonValue[] }
-interface ObjectFrame { readonly kind: 'object'; readonly members: Map<string, JsonValue>; key: string | undefined }
+interface ObjectFrame { readonly kind: 'object'; readonly members: Record<string, JsonValue>; key: string | undefined }
 type Frame = ArrayFrame | ObjectFrame;
+
+/** An own data member, also for the name `__proto__` (an assignment would set the prototype). */
+function setMember(o: Record<string, JsonValue>, key: string, value: JsonValue): void {
+  if (key === '__proto__') Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+  else o[key] = value;
+}
 
 /** Returned instead of a value when a non-empty container was opened. */
 const OPENED = Symbol('opened');
@@ -74,7 +80,7 @@ class Parser {
     if (isArray) {
       this.stack.push({ kind: 'array', items: [] });
     } else {
-      const frame: ObjectFrame = { kind: 'object', members: new Map(), key: undefined };
+      const frame: ObjectFrame = { kind: 'object', members: {}, key: undefined };
       this.stack.push(frame);
       this.memberName(frame);
     }
@@ -88,7 +94,7 @@ class Parser {
     s.skipWhitespace();
     if (s.peek() !== 0x22) this.fail('ERR_JSON_SYNTAX', 'expected member name');
     frame.key = s.string();
-    if (frame.members.has(frame.key)) this.fail('ERR_JSON_DUPLICATE_KEY', 'duplicate member name');
+    if (Object.hasOwn(frame.members, frame.key)) this.fail('ERR_JSON_DUPLICATE_KEY', 'duplicate member name');
     s.skipWhitespace();
     s.expect(0x3a, "':'");
   }
@@ -103,8 +109,8 @@ class Parser {
   /** After a member value: `,` reads the next name, `}` closes and yields the object. */
   private afterMember(frame: ObjectFrame, value: JsonValue): JsonValue | typeof OPENED {
     const more = this.separator(0x7d, '}');
-    frame.members.set(frame.key as string, value); // set by memberName before every value
-    if (!more) return this.close(Object.fromEntries(frame.members) as JsonValue);
+    setMember(frame.members, frame.key as string, value); // key set by memberName before every value
+    if (!more) return this.close(frame.members);
     this.memberName(frame);
     return OPENED;
   }

@@ -43,6 +43,9 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 /** Default nesting limit of one message. */
 export const DEFAULT_MAX_DEPTH = 128;
 
+/** No ASCII capital and nothing outside ASCII: the name folds to itself (the common case, without allocating). */
+const NOTHING_TO_FOLD = /^[^A-Z\u0080-\uffff]*$/;
+
 const REQUEST_KEYS = new Set(['jsonrpc', 'id', 'method', 'params']);
 const RESPONSE_KEYS = new Set(['jsonrpc', 'id', 'result', 'error']);
 /** Members of `params` a typed reader binds by folded name (CallToolParams, GetPromptParams). */
@@ -57,7 +60,7 @@ const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !
 
 /** A member name as case-insensitive readers compare it (Unicode simple folding, roughly: Kelvin sign, long s). */
 export function foldName(name: string): string {
-  return name.toUpperCase().toLowerCase();
+  return NOTHING_TO_FOLD.test(name) ? name : name.toUpperCase().toLowerCase();
 }
 
 /** Folded name -> the spelling a typed reader binds. */
