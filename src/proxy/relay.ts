@@ -110,11 +110,12 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
     const intent = typeof meta[INTENT_META_KEY] === 'string' && meta[INTENT_META_KEY] !== '' ? (meta[INTENT_META_KEY] as string) : DEFAULT_INTENT;
     const capability = typeof meta[CAPABILITY_META_KEY] === 'string' ? (meta[CAPABILITY_META_KEY] as string) : undefined;
     const session = this.sessionOf(meta, call.id);
+    const text = writeMessage(call);
     let recorded;
     try {
       recorded = await this.recorder.attest({
         tool: params['name'], args: params['arguments'], intent, server: { name: this.serverName, fingerprint: this.fingerprint },
-        requestDigest: sha256Tagged(writeMessage(call)), ...(capability === undefined ? {} : { requestedCapability: capability }), ...(session === null ? {} : { session }),
+        requestDigest: sha256Tagged(text), ...(capability === undefined ? {} : { requestedCapability: capability }), ...(session === null ? {} : { session }),
       });
     } catch (e) {
       // Fail closed: a call that cannot be recorded is not forwarded.
@@ -126,7 +127,8 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
     const wanted = mode === 'always' || (mode === 'auto' && this.upstreamAsks);
     // A client-supplied attestation is never replaced; ours is then only in the log.
     const attached = wanted && setNested(call, ['params', '_meta'], 'attestation', attestation as unknown as JsonValue);
-    this.forward(call, { callId, attestation, index, cancelled: false, attached });
+    // Unchanged when nothing was attached: the text digested is the text forwarded.
+    this.forward(call, { callId, attestation, index, cancelled: false, attached }, attached ? writeMessage(call) : text);
   }
 
   /** Upstream -> client, a response: learn the server, pin tools, check response receipts, write receipts. */
