@@ -2,8 +2,10 @@
  * One direction of a relay: frames a readable stream ({@link FrameReader}), handles the
  * frames one at a time in order, and applies backpressure both ways so a peer can never
  * grow the relay's memory: the source is paused while more than `maxQueued` bytes of frames
- * wait, and after each frame the lane waits until every output it writes to has drained
- * (a reader that stops reading stops the lane, which stops its source). See docs/wire.md §1.
+ * wait, and after each frame the lane waits while an output it writes to holds more than
+ * `maxQueued` bytes unread, until it drains (a reader that stops reading stops the lane,
+ * which stops its source; one that reads late, as a simple script may, is not held to a
+ * pipe's 64 KiB). See docs/wire.md §1.
  */
 import type { Readable, Writable } from 'node:stream';
 import { FrameReader, type Frame } from './frames.js';
@@ -13,9 +15,9 @@ function heldBytes(f: Frame): number {
   return 'line' in f ? f.line.length : 0;
 }
 
-/** Resolves once `w` has drained, closed or failed, or `release` resolves. */
-function drained(w: Writable, release: Promise<void>): Promise<void> {
-  if (!w.writableNeedDrain || w.destroyed) return Promise.resolve();
+/** Resolves at once when `w` holds at most `limit` bytes, else once it has drained, closed or failed, or `release` resolves. */
+function drained(w: Writable, limit: number, release: Promise<void>): Promise<void> {
+  if (w.writableLength <= limit || !w.writableNeedDrain || w.destroyed) return Promise.resolve();
   return new Promise<void>((resolve) => {
     const done = (): void => {
       w.off('drain', done).off('close', done).off('error', done);
@@ -71,7 +73,7 @@ export class Lane {
     this.run(async () => {
       try {
         await this.handle(f);
-        for (const w of this.outputs()) await drained(w, this.release);
+        for (const w of this.outputs()) await drained(w, this.maxQueued, this.release);
       } finally {
         this.queued -= size;
         if (this.queued <= this.maxQueued && this.source.isPaused()) this.source.resume();
