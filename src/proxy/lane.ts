@@ -33,10 +33,11 @@ export class Lane {
   /** Resolves when every frame queued so far has been handled. */
   chain: Promise<void> = Promise.resolve();
   private queued = 0;
+  private stopped = false;
 
   /**
    * `maxFrame`: the frame cap (bytes); `maxQueued`: bytes of frames waiting before the
-   * source is paused; `outputs()`: the streams handlers write to; `release`: resolves at
+   * source is paused; `outputs()`: the streams handlers write to, each with the bytes it may hold unread before the lane waits; `release`: resolves at
    * shutdown, when no output is waited for any more. `handle` must not throw (a rejection
    * is passed to `onError`).
    */
@@ -45,7 +46,7 @@ export class Lane {
     maxFrame: number,
     private readonly maxQueued: number,
     private readonly handle: (f: Frame) => Promise<void>,
-    private readonly outputs: () => Writable[],
+    private readonly outputs: () => Array<[Writable, number]>,
     private readonly release: Promise<void>,
     onError: (e: unknown) => void,
     onEnd?: () => void,
@@ -67,13 +68,20 @@ export class Lane {
     this.chain = this.chain.then(task).catch(onError);
   }
 
+  /** Stop taking frames (at shutdown): the source is paused, frames that arrive later are dropped. */
+  stop(): void {
+    this.stopped = true;
+    this.source.pause();
+  }
+
   private enqueue(f: Frame, onError: (e: unknown) => void): void {
+    if (this.stopped) return;
     const size = heldBytes(f);
     this.queued += size;
     this.run(async () => {
       try {
         await this.handle(f);
-        for (const w of this.outputs()) await drained(w, this.maxQueued, this.release);
+        for (const [w, limit] of this.outputs()) await drained(w, limit, this.release);
       } finally {
         this.queued -= size;
         if (this.queued <= this.maxQueued && this.source.isPaused()) this.source.resume();

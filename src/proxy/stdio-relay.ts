@@ -80,12 +80,16 @@ function digestOf(bytes: Buffer): string {
 
 /** How long a cancelled call may still be answered before its slot is freed and it is receipted `cancelled`, ms. */
 export const CANCEL_GRACE_MS = 30_000;
+/** How long an id freed by a cancellation stays reserved, ms. */
+export const FREED_MS = 10 * 60_000;
 
 /** Runs one upstream behind the relay until either side goes away. */
 export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   protected readonly child: ChildProcess;
   /** Client requests forwarded upstream, by {@link idKey}. */
   protected readonly pending = new Map<string, Outstanding<P>>();
+  /** Ids freed by a cancellation, reserved until the time given (ms). */
+  private readonly freed = new Map<string, number>();
   /** Upstream requests relayed to the client, awaiting its response. */
   private readonly asked = new Set<string>();
   /** Tool definition pinning, when the subclass has it. */
@@ -118,12 +122,16 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   }
 
   private start(): void {
-    const outputs = (): Writable[] => [this.child.stdin!, this.io.output ?? process.stdout];
     const { maxBytes } = this.limits;
-    // A lane may hold one full frame and a little more before its source is paused.
+    // A lane may hold one full frame and a little more before its source is paused. It waits
+    // on the output it forwards to at that bound; on the other one (our own error answers)
+    // only at a larger one, so two peers that each answer before reading cannot deadlock it.
     const queue = maxBytes + 65_536;
-    const upstream = new Lane(this.child.stdout!, maxBytes, queue, (f) => this.fromUpstreamFrame(f), outputs, this.outputsReleased, report);
-    const client = new Lane(this.io.input ?? process.stdin, maxBytes, queue, (f) => this.fromClientFrame(f), outputs, this.outputsReleased, report, () => {
+    const toClient = (): Writable => this.io.output ?? process.stdout;
+    const upstream = new Lane(this.child.stdout!, maxBytes, queue, (f) => this.fromUpstreamFrame(f),
+      () => [[toClient(), queue], [this.child.stdin!, 4 * queue]], this.outputsReleased, report);
+    const client = new Lane(this.io.input ?? process.stdin, maxBytes, queue, (f) => this.fromClientFrame(f),
+      () => [[this.child.stdin!, queue], [toClient(), 4 * queue]], this.outputsReleased, report, () => {
       this.clientGone = true;
       void client.chain.then(() => this.child.stdin?.end());
       // Give the upstream a moment to answer what it has, then stop it.
@@ -157,7 +165,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
       if (msg.method === 'notifications/cancelled') this.cancelled(msg.params?.['requestId']);
       return this.writeUpstream(msg);
     }
-    if (this.pending.has(key)) return this.refuseInput('client', frame, 'ERR_WIRE_ID_IN_USE', `id ${key.slice(0, 64)} is already pending`, msg.id!);
+    if (this.pending.has(key) || this.isFreed(key)) return this.refuseInput('client', frame, 'ERR_WIRE_ID_IN_USE', `id ${key.slice(0, 64)} is already pending`, msg.id!);
     if (this.pending.size >= this.maxPending) return this.refuseInput('client', frame, 'ERR_WIRE_TOO_MANY_PENDING', `${this.maxPending} requests already pending`, msg.id!);
     if (msg.method !== 'tools/call') return this.forward(msg, null);
     if (this.closing) return this.errorToClient(msg.id!, RECORD_FAILED, 'mcp-attest: shutting down, call not forwarded');
@@ -275,14 +283,33 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     const key = idKey(requestId);
     const o = this.pending.get(key);
     if (o === undefined) return;
-    if (o.call === null) return void this.pending.delete(key);
+    if (o.call === null) return this.free(key);
     o.call.cancelled = true;
     setTimeout(() => this.lanes?.upstream.run(async () => {
       if (this.pending.get(key) !== o || this.closing) return;
-      this.pending.delete(key);
+      this.free(key);
       const p = o.call!;
       await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status: 'errored', reason: 'cancelled' });
     }, report), CANCEL_GRACE_MS).unref();
+  }
+
+  /**
+   * Release a pending id that may still be answered: it stays reserved for {@link FREED_MS}
+   * (a reuse is refused, a late answer is unsolicited), so no other request can take its answer.
+   */
+  private free(key: string): void {
+    this.pending.delete(key);
+    this.freed.set(key, Date.now() + FREED_MS);
+    if (this.freed.size > 4096) this.freed.delete(this.freed.keys().next().value!);
+  }
+
+  /** The id is still reserved after being freed. */
+  private isFreed(key: string): boolean {
+    const until = this.freed.get(key);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.freed.delete(key);
+    return false;
   }
 
   /**
@@ -333,6 +360,9 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     this.closing ??= (async () => {
       // Outputs are no longer waited for: a peer that stopped reading cannot hold the shutdown.
       this.releaseOutputs();
+      // Nothing read from now on is handled: what is logged is settled before the final checkpoint.
+      this.lanes?.client.stop();
+      this.lanes?.upstream.stop();
       await this.lanes?.client.chain;
       await this.lanes?.upstream.chain;
       const why: OutcomeReason = this.clientGone && reason === 'upstream_exited' ? 'client_disconnected' : reason;
