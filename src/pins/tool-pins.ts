@@ -42,6 +42,8 @@ import type { Durability } from '../store/log-db.js';
 
 export { jsonDiff, pointerToken, type DiffEntry } from './json-diff.js';
 export { hideTools } from './hide.js';
+export * from './fingerprint.js';
+import { MAX_OPEN_FINGERPRINT_CHANGES, recordedFingerprint, type FingerprintChangeRecord, type FingerprintObservation, type FingerprintPinRecord } from './fingerprint.js';
 
 /** Most entries of one `tools` array that are looked at; the rest count as malformed. */
 export const MAX_TOOLS_PER_LIST = 10_000;
@@ -58,16 +60,6 @@ export const MAX_OPEN_CHANGES_PER_TOOL = 100;
  */
 export const UNREADABLE = 'unreadable';
 
-/** Most unaccepted advertised-fingerprint changes recorded for one server (pin key). */
-export const MAX_OPEN_FINGERPRINT_CHANGES = 100;
-/**
- * Longest advertised server fingerprint recorded verbatim, in UTF-8 bytes. A longer one, or
- * one with a lone surrogate (which SQLite cannot store as is), is recorded as
- * {@link HASHED_FINGERPRINT_PREFIX} + `sha256:<hex>` of its JSON string literal.
- */
-export const MAX_FINGERPRINT_BYTES = 1024;
-/** Prefix of the recorded form of an advertised fingerprint that cannot be stored verbatim (see {@link recordedFingerprint}). */
-export const HASHED_FINGERPRINT_PREFIX = 'hashed:';
 
 /** A sighting whose definition differs from the pin. Digests are `sha256:<64 hex>`. */
 export interface PinChange { name: string; pinnedDigest: string; seenDigest: string }
@@ -119,46 +111,6 @@ export interface PinRecord {
   lastSeen: number;
 }
 
-/**
- * Outcome of one advertised-fingerprint sighting: `new` (first one seen for this server:
- * pinned), `same` (equal to the pin), `changed` (differs from the pin).
- */
-export type FingerprintSighting = 'new' | 'same' | 'changed';
-
-/** Result of {@link ToolPins.observeFingerprint}: the sighting and both fingerprints as recorded. */
-export interface FingerprintObservation {
-  sighting: FingerprintSighting;
-  /** The pinned fingerprint (after this sighting: for `new`, the one just seen). */
-  pinned: string;
-  /** The advertised fingerprint as recorded ({@link recordedFingerprint}). */
-  seen: string;
-}
-
-/** The pinned advertised fingerprint of one server (see {@link ToolPins.fingerprints}). Times are POSIX seconds. */
-export interface FingerprintPinRecord {
-  /** The pin key. */
-  server: string;
-  /** `pinned`: the last advertised fingerprint is the pin; `changed`: it differs. */
-  status: Exclude<PinStatus, 'unknown'>;
-  /** The pinned fingerprint. */
-  fingerprint: string;
-  /** The last advertised one. */
-  lastFingerprint: string;
-  pinnedAt: number;
-  lastSeen: number;
-}
-
-/** A recorded change of the advertised fingerprint. Times are POSIX seconds. */
-export interface FingerprintChangeRecord {
-  /** The pin key. */
-  server: string;
-  /** The fingerprint pinned when the change was first seen. */
-  pinned: string;
-  /** The differing fingerprint advertised. */
-  seen: string;
-  firstSeen: number;
-  accepted: boolean;
-}
 
 /** Options of {@link ToolPins}. */
 export interface ToolPinsOptions {
@@ -177,22 +129,7 @@ export function toolDigest(def: unknown): string {
   return sha256Tagged(canonicalize(def));
 }
 
-/** True when `s` holds an unpaired UTF-16 surrogate. */
-function hasLoneSurrogate(s: string): boolean {
-  return /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
-}
 
-/**
- * How an advertised server fingerprint is recorded: as is, unless it is longer than
- * {@link MAX_FINGERPRINT_BYTES} (UTF-8) or holds a lone surrogate; then
- * {@link HASHED_FINGERPRINT_PREFIX} + `sha256:<hex>` over the UTF-8 of its JSON string
- * literal (`JSON.stringify`, which escapes lone surrogates), so distinct values stay distinct.
- */
-export function recordedFingerprint(advertised: string): string {
-  const fits = advertised.length <= MAX_FINGERPRINT_BYTES && Buffer.byteLength(advertised, 'utf8') <= MAX_FINGERPRINT_BYTES;
-  if (fits && !hasLoneSurrogate(advertised)) return advertised;
-  return HASHED_FINGERPRINT_PREFIX + sha256Tagged(JSON.stringify(advertised));
-}
 
 interface Seen { name: string; json: string; digest: string }
 /** State of one {@link ToolPins.observe} pass. */
