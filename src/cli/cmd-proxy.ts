@@ -1,5 +1,6 @@
 /**
- * `mcp-attest proxy [options] [--] CMD [ARGS...]`: the relay in front of one stdio MCP
+ * `mcp-attest proxy [options] [--] CMD [ARGS...]` (or `--url URL` for a Streamable HTTP
+ * server, with `--header` and `--bearer-env`, docs/http.md): the relay in front of one MCP
  * server. `--role client` (default) attests and logs every call; `--role server --policy
  * FILE` is the gatekeeper that enforces attestations (docs/gate-policy.md). The `--` is
  * optional (some clients strip it): options end at the first positional argument. The data
@@ -26,12 +27,48 @@ import { parseTrustPolicy } from '../verify/policy.js';
 import { policyKeySource, readInput } from './keysource.js';
 import { CliExit, EXIT_USAGE, err } from './output.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../proxy/message.js';
+import type { HttpUpstreamOptions } from '../proxy/http-upstream.js';
 
 interface ProxyFlags {
   home?: string; name?: string; sub?: string; serverFingerprint?: string;
   evidence: boolean; receiptMeta: boolean; durability: string; checkpointMs: string; profile: string;
   role: string; policy?: string; attach: string; trust?: string; secret?: string; responseReceipts: string; toolChanges: string;
   session?: string; maxMessageBytes: string;
+  url?: string; header: string[]; bearerEnv?: string;
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Headers the relay sets itself, per request: not settable with `--header`. */
+const OWN_HEADERS = new Set(['content-type', 'content-length', 'accept', 'host', 'mcp-session-id', 'mcp-protocol-version', 'mcp-method', 'mcp-name', 'last-event-id', 'transfer-encoding', 'connection']);
+
+/** `--url`, `--header`, `--bearer-env`: the Streamable HTTP upstream (docs/http.md); usage errors are exit 2. */
+function httpUpstream(o: ProxyFlags, maxMessageBytes: number): HttpUpstreamOptions {
+  let url: URL;
+  try {
+    url = new URL(o.url!);
+  } catch {
+    throw new CliExit(EXIT_USAGE, `--url ${JSON.stringify(o.url)} is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliExit(EXIT_USAGE, '--url must be http: or https:');
+  if (url.username !== '' || url.password !== '') throw new CliExit(EXIT_USAGE, '--url must not carry credentials; use --header or --bearer-env');
+  const headers: Record<string, string> = {};
+  for (const h of o.header) {
+    const colon = h.indexOf(':');
+    const name = colon > 0 ? h.slice(0, colon).trim().toLowerCase() : '';
+    const value = h.slice(colon + 1).trim();
+    if (!TOKEN.test(name) || !/^[\x20-\x7e\t]*$/.test(value)) throw new CliExit(EXIT_USAGE, `--header ${JSON.stringify(h.slice(0, 64))}: expected 'Name: value' in visible ASCII`);
+    if (OWN_HEADERS.has(name)) throw new CliExit(EXIT_USAGE, `--header ${name}: set by the relay itself`);
+    headers[name] = value;
+  }
+  if (o.bearerEnv !== undefined) {
+    const token = process.env[o.bearerEnv];
+    if (token === undefined || !/^[\x21-\x7e]+$/.test(token)) throw new CliExit(EXIT_USAGE, `--bearer-env ${o.bearerEnv}: the variable is unset or not a token`);
+    if (headers['authorization'] !== undefined) throw new CliExit(EXIT_USAGE, '--bearer-env and an Authorization --header exclude each other');
+    headers['authorization'] = `Bearer ${token}`;
+  }
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (url.protocol === 'http:' && !loopback && Object.keys(headers).length > 0) err(`mcp-attest: warning: credentials sent to ${url.host} over plain http`);
+  return { url, headers, maxMessageBytes };
 }
 
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
@@ -75,7 +112,7 @@ async function clientProxy(argv: string[], o: ProxyFlags): Promise<AttestingProx
   }
   const checker = mode === 'ignore' ? undefined : new ResponseReceiptChecker(trust?.keys ?? null, trust?.accepted ?? [], mode);
   return new AttestingProxy(recorder, {
-    argv, maxMessageBytes: maxBytes, receiptMeta: o.receiptMeta, attach, toolChanges, pinsPath: homePaths(home).pins,
+    argv, maxMessageBytes: maxBytes, ...(o.url !== undefined ? { url: httpUpstream(o, maxBytes) } : {}), receiptMeta: o.receiptMeta, attach, toolChanges, pinsPath: homePaths(home).pins,
     ...(checker ? { responseReceipts: checker } : {}), ...(o.session !== undefined ? { session: o.session } : {}),
     ...(o.name ? { name: o.name } : {}), ...(o.serverFingerprint ? { fingerprint: o.serverFingerprint } : {}),
   });
@@ -118,14 +155,18 @@ async function serverProxy(argv: string[], o: ProxyFlags): Promise<Gatekeeper> {
       err(`mcp-attest: policy reloaded from ${policyPath} (${next.issuers.length} trusted issuer(s))`);
     }, (e: unknown) => err(`mcp-attest: policy not reloaded, keeping the previous one: ${(e as Error).message}`));
   });
-  return new Gatekeeper(recorder, { argv, maxMessageBytes: maxBytes, gate, serverFingerprint: fingerprint, tools, ...(o.name ? { name: o.name } : {}) });
+  return new Gatekeeper(recorder, { argv, maxMessageBytes: maxBytes, ...(o.url !== undefined ? { url: httpUpstream(o, maxBytes) } : {}), gate, serverFingerprint: fingerprint, tools, ...(o.name ? { name: o.name } : {}) });
 }
 
-async function runProxy(command: string, args: string[], o: ProxyFlags): Promise<void> {
+async function runProxy(command: string | undefined, args: string[], o: ProxyFlags): Promise<void> {
   const role = oneOf('--role', o.role, ['client', 'server'] as const);
+  if ((command === undefined) === (o.url === undefined)) throw new CliExit(EXIT_USAGE, 'give the upstream as a command or as --url, not both');
+  if (o.url === undefined && (o.header.length > 0 || o.bearerEnv !== undefined)) throw new CliExit(EXIT_USAGE, '--header and --bearer-env are for --url');
+  if (o.url !== undefined) httpUpstream(o, DEFAULT_MAX_MESSAGE_BYTES);
+  const argv = command === undefined ? [] : [command, ...args];
   if (role === 'client' && o.policy !== undefined) throw new CliExit(EXIT_USAGE, '--policy is for --role server');
   if (role === 'server' && o.session !== undefined) throw new CliExit(EXIT_USAGE, '--session is for --role client');
-  const proxy = role === 'server' ? await serverProxy([command, ...args], o) : await clientProxy([command, ...args], o);
+  const proxy = role === 'server' ? await serverProxy(argv, o) : await clientProxy(argv, o);
   const stop = (): void => void proxy.shutdown('shutdown', 0).then((c) => process.exit(c));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
@@ -138,10 +179,13 @@ async function runProxy(command: string, args: string[], o: ProxyFlags): Promise
 export function registerProxyCommand(program: Command): void {
   program.command('proxy')
     .description('attest and log every tools/call to an stdio MCP server (--role client), or enforce attestations in front of one (--role server)')
-    .argument('<command>', 'upstream server command')
+    .argument('[command]', 'upstream server command (or --url)')
     .argument('[args...]', 'its arguments')
     .option('--role <role>', 'client: attest and log calls; server: gatekeeper enforcing --policy', 'client')
     .option('--policy <file>', 'gatekeeper policy, YAML or JSON (docs/gate-policy.md); reloaded on SIGHUP')
+    .option('--url <url>', 'a Streamable HTTP upstream instead of a command (docs/http.md)')
+    .option('--header <header>', "with --url: 'Name: value' sent on every request (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--bearer-env <var>', 'with --url: send Authorization: Bearer $VAR')
     .option('--home <dir>', 'data directory (created on first use)')
     .option('--name <name>', 'server name in the log (default: serverInfo.name)')
     .option('--sub <subject>', 'attestation subject (issuerAsserted.sub)')

@@ -25,8 +25,11 @@ export interface Oversize {
   request: boolean;
 }
 
-/** One frame: a complete line, or a line over the cap. */
-export type Frame = { line: Buffer } | { oversize: Oversize };
+/**
+ * One frame: a complete line (or message), a line over the cap, or, from an HTTP upstream
+ * only, the end of a request's response stream without an answer to it (`lost`: its id).
+ */
+export type Frame = { line: Buffer } | { oversize: Oversize } | { lost: string | number };
 
 /** Splits a byte stream into {@link Frame}s of at most `maxBytes` bytes per line. */
 export class FrameReader {
@@ -49,6 +52,24 @@ export class FrameReader {
     }
     if (start < chunk.length) this.take(chunk.subarray(start));
     return frames;
+  }
+
+  /**
+   * Add bytes to the current message without looking for LFs (a message that arrives
+   * whole by other means: an HTTP body, an SSE event's data); {@link finish} ends it.
+   */
+  append(chunk: Buffer): void {
+    this.take(chunk);
+  }
+
+  /** End the message built by {@link append}: the frame it makes (an empty line when nothing was added). */
+  finish(): Frame {
+    return this.end();
+  }
+
+  /** Nothing has been added since the last frame. */
+  get empty(): boolean {
+    return this.held === 0 && this.skip === null;
   }
 
   /** The unterminated tail at end of stream, if any (a line without its LF). */

@@ -42,7 +42,7 @@ export class Gatekeeper extends StdioRelay {
   constructor(recorder: Recorder, private readonly o: GatekeeperOptions) {
     super(recorder, o);
     this.tools = o.tools ?? null;
-    this.name = o.name ?? basename(o.argv[0] ?? 'upstream');
+    this.name = o.name ?? (o.url !== undefined ? o.url.url.host : basename(o.argv[0] ?? 'upstream'));
     this.now = o.now ?? nowSeconds;
   }
 

@@ -1,5 +1,6 @@
 /**
- * One direction of a relay: frames a readable stream ({@link FrameReader}), handles the
+ * One direction of a relay: frames a readable stream ({@link FrameReader}; an object-mode
+ * stream gives its frames ready-made), handles the
  * frames one at a time in order, and applies backpressure both ways so a peer can never
  * grow the relay's memory: the source is paused while more than `maxQueued` bytes of frames
  * wait, and after each frame the lane waits while an output it writes to holds more than
@@ -52,8 +53,10 @@ export class Lane {
     onEnd?: () => void,
   ) {
     const frames = new FrameReader(maxFrame);
-    source.on('data', (chunk: Buffer) => {
-      for (const f of frames.push(chunk)) this.enqueue(f, onError);
+    // A byte stream is framed here; an object stream (an HTTP upstream) gives frames already.
+    source.on('data', (chunk: Buffer | Frame) => {
+      if (!Buffer.isBuffer(chunk)) this.enqueue(chunk, onError);
+      else for (const f of frames.push(chunk)) this.enqueue(f, onError);
       if (this.queued > this.maxQueued) source.pause();
     });
     source.on('end', () => {

@@ -85,10 +85,11 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
 
   constructor(recorder: Recorder, private readonly o: ProxyOptions) {
     super(recorder, o);
-    this.serverName = o.name ?? basename(o.argv[0] ?? 'upstream');
-    this.fingerprint = o.fingerprint ?? fingerprintOf(o.argv);
+    const url = o.url?.url;
+    this.serverName = o.name ?? (url !== undefined ? url.host : basename(o.argv[0] ?? 'upstream'));
+    this.fingerprint = o.fingerprint ?? fingerprintOf(o.argv, url);
     // Pins are kept under a key our side fixes (never the fingerprint the upstream advertises).
-    this.tools = o.pinsPath === undefined ? null : new ToolWatch(o.pinsPath, pinKeyOf({ argv: o.argv, name: o.name, fingerprint: o.fingerprint }), nowSeconds);
+    this.tools = o.pinsPath === undefined ? null : new ToolWatch(o.pinsPath, pinKeyOf({ argv: o.argv, url, name: o.name, fingerprint: o.fingerprint }), nowSeconds);
   }
 
   protected serverRef(): { name: string; fingerprint: string } {

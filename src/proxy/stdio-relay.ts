@@ -11,7 +11,7 @@
  * ({@link StdioRelay.onResponse}); the base records the calls left unanswered on shutdown.
  * Diagnostics go to stderr only.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import { isAttestError, type ErrorCode } from '../errors.js';
@@ -21,13 +21,29 @@ import type { Frame, Oversize } from './frames.js';
 import { Lane } from './lane.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, idKey, lenientRef, readMessage, writeMessage, type RpcId, type RpcMessage } from './message.js';
 import { RefusalLog } from './refusals.js';
+import { HttpUpstream, type HttpUpstreamOptions } from './http-upstream.js';
 import type { Recorder } from './recorder.js';
 import type { ToolWatch } from './tool-watch.js';
 
+/**
+ * The upstream as the relay drives it: a child process (its stdin takes lines, its stdout
+ * gives bytes) or anything shaped like one (an {@link HttpUpstream}: its stdout gives frames).
+ */
+export interface UpstreamProcess {
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly exitCode: number | null;
+  kill(signal?: NodeJS.Signals): boolean;
+  on(event: 'exit', listener: (code: number | null) => void): this;
+  on(event: 'error', listener: (e: Error) => void): this;
+}
+
 /** Streams, command and limits of a relay. */
 export interface RelayIo {
-  /** Upstream command line. */
+  /** Upstream command line (with {@link RelayIo.url}: empty). */
   argv: string[];
+  /** A Streamable HTTP upstream instead of a command (docs/http.md). */
+  url?: HttpUpstreamOptions;
   /** Client side streams (default: process stdin/stdout). */
   input?: Readable;
   output?: Writable;
@@ -41,6 +57,8 @@ export interface RelayIo {
 export const DEFAULT_MAX_PENDING = 1024;
 /** JSON-RPC error code (implementation-defined range) for a call the proxy could not record. */
 export const RECORD_FAILED = -32001;
+/** JSON-RPC error code for a request whose HTTP response stream ended without an answer. */
+export const CONNECTION_LOST = -32005;
 /** JSON-RPC error code for an input the relay refused (docs/wire.md); `data.code` names why. */
 export const INPUT_REFUSED = -32600;
 
@@ -85,7 +103,7 @@ export const FREED_MS = 10 * 60_000;
 
 /** Runs one upstream behind the relay until either side goes away. */
 export abstract class StdioRelay<P extends PendingCall = PendingCall> {
-  protected readonly child: ChildProcess;
+  protected readonly child: UpstreamProcess;
   /** Client requests forwarded upstream, by {@link idKey}. */
   protected readonly pending = new Map<string, Outstanding<P>>();
   /** Ids freed by a cancellation, reserved until the time given (ms). */
@@ -109,7 +127,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     this.limits = { maxBytes: io.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, maxDepth: DEFAULT_MAX_DEPTH };
     this.maxPending = io.maxPending ?? DEFAULT_MAX_PENDING;
     this.refusals = new RefusalLog(recorder, () => this.serverRef(), report);
-    this.child = spawn(io.argv[0]!, io.argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], env: process.env });
+    this.child = io.url !== undefined ? new HttpUpstream(io.url) : spawn(io.argv[0]!, io.argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], env: process.env });
     let resolveDone!: (code: number) => void;
     this.done = new Promise((r) => (resolveDone = r));
     this.child.on('error', (e) => {
@@ -180,6 +198,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
 
   /** Upstream -> client, one frame. */
   private async fromUpstreamFrame(frame: Frame): Promise<void> {
+    if ('lost' in frame) return this.lost(frame.lost);
     const read = await this.read('upstream', frame);
     if (read === null) return;
     const { msg, kind } = read;
@@ -203,8 +222,29 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     return this.onResponse(msg, o);
   }
 
+  /**
+   * An HTTP upstream's response stream for request `id` ended without an answer: the request
+   * is closed (unless answered already); a call is receipted unanswered (`connection_lost`,
+   * or `cancelled` when the client cancelled it), and the client told, unless it cancelled.
+   */
+  private async lost(id: RpcId): Promise<void> {
+    const key = idKey(id);
+    const o = this.pending.get(key);
+    if (o === undefined) return;
+    const cancelled = o.call?.cancelled === true;
+    if (cancelled) this.free(key);
+    else this.pending.delete(key);
+    const p = o.call;
+    if (p !== null) {
+      await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status: 'errored', reason: cancelled ? 'cancelled' : 'connection_lost' })
+        .catch((e: unknown) => report(e));
+    }
+    if (!cancelled) this.errorToClient(id, CONNECTION_LOST, 'mcp-attest: the upstream\'s response stream ended without an answer');
+  }
+
   /** The checked message of a frame, or null when it was refused here (or was blank). */
   private async read(side: Side, frame: Frame): Promise<{ msg: RpcMessage; kind: 'request' | 'notification' | 'response' } | null> {
+    if ('lost' in frame) return null;
     if ('oversize' in frame) {
       await this.refusedFrame(side, frame.oversize, 'ERR_WIRE_TOO_LARGE', `a message of ${frame.oversize.size} bytes, over the cap of ${this.limits.maxBytes}`);
       return null;

@@ -18,13 +18,15 @@ import { canonicalize } from '../jcs/index.js';
 import { ToolPins, hideTools, type FingerprintSighting } from '../pins/tool-pins.js';
 import type { ToolChangeAction } from '../gate/policy.js';
 import type { RpcMessage } from './message.js';
-import { fingerprintOf } from './recorder.js';
+import { fingerprintOf, publicHref } from './recorder.js';
 import { report } from './stdio-relay.js';
 
 /** What {@link pinKeyOf} derives a client proxy's pin key from: its configuration only. */
 export interface PinKeySource {
   /** The upstream command line (`argv[0]` is reduced to its basename, as in `fingerprintOf`). */
   argv: string[];
+  /** A Streamable HTTP upstream's URL, in place of `argv`. */
+  url?: URL | undefined;
   /** `--name`, when configured. */
   name?: string | undefined;
   /** `--fingerprint` / `--server-fingerprint`, when configured: it is the pin key as is. */
@@ -36,13 +38,15 @@ export interface PinKeySource {
  * fingerprint when there is one; else, without a configured name, `fingerprintOf(argv)`
  * (`sha256:` over the JCS of `{"argv": [basename(argv[0]), ...]}`, the fingerprint the proxy
  * already derived for servers that advertise none, so their existing pins still apply);
- * else `sha256:` over the JCS of `{"argv": [...], "name": name}`. Never what the upstream
+ * else `sha256:` over the JCS of `{"argv": [...], "name": name}` (`{"url": href, "name": name}`
+ * for an HTTP upstream). Never what the upstream
  * advertises.
  */
 export function pinKeyOf(o: PinKeySource): string {
   if (o.fingerprint !== undefined && o.fingerprint !== '') return o.fingerprint;
-  if (o.name === undefined || o.name === '') return fingerprintOf(o.argv);
-  return sha256Tagged(canonicalize({ argv: [basename(o.argv[0] ?? ''), ...o.argv.slice(1)], name: o.name }));
+  if (o.name === undefined || o.name === '') return fingerprintOf(o.argv, o.url);
+  const from = o.url !== undefined ? { url: publicHref(o.url) } : { argv: [basename(o.argv[0] ?? ''), ...o.argv.slice(1)] };
+  return sha256Tagged(canonicalize({ ...from, name: o.name }));
 }
 
 // C0/C1 controls, zero-width and bidirectional formatting characters, line/paragraph separators.

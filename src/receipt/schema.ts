@@ -21,13 +21,14 @@ export type OutcomeStatus = 'executed' | 'refused' | 'errored';
  * `response_refused` (an answer arrived that the relay would not relay: not strict JSON-RPC,
  * or over the message cap; the result committed to is
  * `{"refusedResponse":{"code","size","digest"}}`, the digest of its bytes as received,
- * docs/wire.md).
+ * docs/wire.md), `connection_lost` (an HTTP upstream's response stream ended without an
+ * answer: unanswered, docs/http.md).
  */
-export const OUTCOME_REASONS = ['tool_error', 'jsonrpc_error', 'attestation_refused', 'input_required', 'upstream_exited', 'client_disconnected', 'shutdown', 'cancelled', 'response_refused'] as const;
+export const OUTCOME_REASONS = ['tool_error', 'jsonrpc_error', 'attestation_refused', 'input_required', 'upstream_exited', 'client_disconnected', 'shutdown', 'cancelled', 'response_refused', 'connection_lost'] as const;
 export type OutcomeReason = (typeof OUTCOME_REASONS)[number];
 
 /** Reasons that mean no response was received (when the receipt commits to no result). */
-export const UNANSWERED_REASONS: readonly OutcomeReason[] = ['upstream_exited', 'client_disconnected', 'shutdown', 'cancelled'];
+export const UNANSWERED_REASONS: readonly OutcomeReason[] = ['upstream_exited', 'client_disconnected', 'shutdown', 'cancelled', 'connection_lost'];
 
 /** A signed execution receipt. */
 export interface Receipt {
