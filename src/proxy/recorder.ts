@@ -60,6 +60,8 @@ export interface CallInput {
    * id that cannot take the call here only fails the link (stderr), never the call.
    */
   session?: string;
+  /** The attestation's subject when not the data directory's (the gateway's authenticated principal); its receipt carries the same. */
+  sub?: string;
 }
 
 /** What is remembered at attestation time of a call that joins a session, until its receipt is logged. */
@@ -122,7 +124,8 @@ export class Recorder {
   async attest(call: CallInput): Promise<{ attestation: Attestation; callId: string; index: bigint }> {
     const args = call.args === undefined ? {} : call.args;
     const input = { tool: call.tool, args, serverFingerprint: call.server.fingerprint, intent: call.intent, now: now(), nonceBytes: nonceBytes(), profile: this.profile };
-    const attestation = await issueAttestation(this.signer, call.requestedCapability === undefined ? input : { ...input, requestedCapability: call.requestedCapability });
+    const signer = call.sub === undefined ? this.signer : { ...this.signer, sub: call.sub };
+    const attestation = await issueAttestation(signer, call.requestedCapability === undefined ? input : { ...input, requestedCapability: call.requestedCapability });
     const callId = attestation.issuerAsserted.nonce;
     this.evidence?.put(args);
     const index = this.db.append(
@@ -137,7 +140,10 @@ export class Recorder {
   /** Sign and durably log the receipt answering an attestation (and link the call to its session, if any: {@link appendReceipt}). */
   async receipt(p: { callId: string; attestation: Attestation; attestationIndex: bigint; status: OutcomeStatus; reason?: OutcomeReason; result?: unknown }): Promise<bigint> {
     const input = { attestation: p.attestation, status: p.status, now: now(), nonceBytes: nonceBytes() };
-    const receipt = await issueReceipt(this.signer, { ...input, ...(p.reason ? { reason: p.reason } : {}), ...(p.result !== undefined ? { result: p.result } : {}) })
+    // Our own attestation's receipt names the same subject (a gateway signs for many principals).
+    const asserted = p.attestation.issuerAsserted;
+    const signer = asserted.iss === this.signer.iss && asserted.sub !== this.signer.sub ? { ...this.signer, sub: asserted.sub } : this.signer;
+    const receipt = await issueReceipt(signer, { ...input, ...(p.reason ? { reason: p.reason } : {}), ...(p.result !== undefined ? { result: p.result } : {}) })
       .catch((e: unknown) => { this.links.delete(p.callId); throw e; }); // never receipted: nothing to link
     return this.appendReceipt({ callId: p.callId, attestationIndex: p.attestationIndex, receipt, ...(p.result !== undefined ? { result: p.result } : {}) });
   }

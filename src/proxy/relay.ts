@@ -63,6 +63,10 @@ export interface ProxyOptions extends RelayIo {
   responseReceipts?: ResponseReceiptChecker;
   /** Pins file of tool definitions (absent: no pinning). */
   pinsPath?: string;
+  /** A tool watch shared with other relays (the gateway's, per upstream), used instead of `pinsPath`. */
+  tools?: ToolWatch;
+  /** The attestation's subject (`issuerAsserted.sub`) for every call: the gateway's authenticated principal (default: the data directory's). */
+  sub?: string;
   /** A tool changed since pinned: `warn`, `hide` from tools/list, or `refuse` calls to it (default warn). */
   toolChanges?: ToolChangeAction;
   /** Receipt session every call joins unless it names its own in `_meta` (checked at startup by the caller, again at each call). */
@@ -89,7 +93,7 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
     this.serverName = o.name ?? (url !== undefined ? url.host : basename(o.argv[0] ?? 'upstream'));
     this.fingerprint = o.fingerprint ?? fingerprintOf(o.argv, url);
     // Pins are kept under a key our side fixes (never the fingerprint the upstream advertises).
-    this.tools = o.pinsPath === undefined ? null : new ToolWatch(o.pinsPath, pinKeyOf({ argv: o.argv, url, name: o.name, fingerprint: o.fingerprint }), nowSeconds);
+    this.tools = o.tools !== undefined ? o.tools : o.pinsPath === undefined ? null : new ToolWatch(o.pinsPath, pinKeyOf({ argv: o.argv, url, name: o.name, fingerprint: o.fingerprint }), nowSeconds);
   }
 
   protected serverRef(): { name: string; fingerprint: string } {
@@ -117,6 +121,7 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
       recorded = await this.recorder.attest({
         tool: params['name'], args: params['arguments'], intent, server: { name: this.serverName, fingerprint: this.fingerprint },
         requestDigest: sha256Tagged(text), ...(capability === undefined ? {} : { requestedCapability: capability }), ...(session === null ? {} : { session }),
+        ...(this.o.sub === undefined ? {} : { sub: this.o.sub }),
       });
     } catch (e) {
       // Fail closed: a call that cannot be recorded is not forwarded.

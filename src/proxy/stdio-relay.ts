@@ -44,6 +44,10 @@ export interface RelayIo {
   argv: string[];
   /** A Streamable HTTP upstream instead of a command (docs/http.md). */
   url?: HttpUpstreamOptions;
+  /** Variables added to the upstream command's environment (it inherits the relay's). */
+  env?: Record<string, string>;
+  /** An upstream already made (another relay in the same process: the gateway's attest-then-gate chain), instead of a command. */
+  upstream?: UpstreamProcess;
   /** Client side streams (default: process stdin/stdout). */
   input?: Readable;
   output?: Writable;
@@ -51,6 +55,8 @@ export interface RelayIo {
   maxMessageBytes?: number;
   /** Most requests pending per direction (default {@link DEFAULT_MAX_PENDING}). */
   maxPending?: number;
+  /** The recorder and tool watch are shared with other relays (a gateway's): they stay open when this relay ends. */
+  shared?: boolean;
 }
 
 /** Default cap of requests pending in one direction. */
@@ -127,7 +133,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     this.limits = { maxBytes: io.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, maxDepth: DEFAULT_MAX_DEPTH };
     this.maxPending = io.maxPending ?? DEFAULT_MAX_PENDING;
     this.refusals = new RefusalLog(recorder, () => this.serverRef(), report);
-    this.child = io.url !== undefined ? new HttpUpstream(io.url) : spawn(io.argv[0]!, io.argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], env: process.env });
+    this.child = io.upstream ?? (io.url !== undefined ? new HttpUpstream(io.url) : spawn(io.argv[0]!, io.argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], env: io.env === undefined ? process.env : { ...process.env, ...io.env } }));
     let resolveDone!: (code: number) => void;
     this.done = new Promise((r) => (resolveDone = r));
     this.child.on('error', (e) => {
@@ -365,8 +371,9 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
       await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status: 'errored', reason: p.cancelled === true ? 'cancelled' : why })
         .catch((e: unknown) => { report(e); ok = false; });
     }
-    this.tools?.close();
     this.refusals.close();
+    if (this.io.shared === true) return ok;
+    this.tools?.close();
     await this.recorder.close().catch((e: unknown) => { report(e); ok = false; });
     return ok;
   }

@@ -1,0 +1,190 @@
+/**
+ * The gateway's configuration file (docs/gateway.md; JSON Schema in
+ * docs/gateway.schema.json, generated from {@link GatewayConfigSchema}): YAML or JSON, closed
+ * objects, every problem listed with its path. File names in it are relative to the file.
+ *
+ * ```yaml
+ * version: 1
+ * listen: 127.0.0.1:3030
+ * callers:
+ *   - {principal: alice, token: {env: ALICE_TOKEN}}
+ *   - {principal: ci-bot, token: {sha256: "9f86d0…"}}
+ * upstreams:
+ *   - {name: files, command: [npx, -y, "@modelcontextprotocol/server-filesystem", /srv], role: attest}
+ *   - {name: crm, url: "https://crm.example/mcp", bearerEnv: CRM_TOKEN, role: [attest, gate], policy: crm-gate.yaml,
+ *      tools: {deny: ["delete_*"]}}
+ * ```
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { AttestError } from '../errors.js';
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const PRINCIPAL = /^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/;
+
+/** Where a caller's token comes from: an environment variable, a file (first line), or only its SHA-256 (hex). */
+const Secret = z.union([
+  z.strictObject({ env: z.string().regex(ENV_NAME) }),
+  z.strictObject({ file: z.string().min(1) }),
+  z.strictObject({ sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+]);
+
+const Caller = z.strictObject({
+  /** The principal: the attestation's `sub` for this caller's calls. */
+  principal: z.string().regex(PRINCIPAL, 'printable ASCII, 1 to 256 characters, no leading or trailing space'),
+  token: Secret,
+});
+
+const Role = z.enum(['attest', 'gate']);
+const Pattern = z.string().min(1).max(256);
+
+const Upstream = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, ".", "_" and "-", at most 63, mounted at /<name>/mcp'),
+  command: z.array(z.string().min(1)).min(1).optional(),
+  env: z.record(z.string().regex(ENV_NAME), z.string()).optional(),
+  url: z.url({ protocol: /^https?$/ }).optional(),
+  headers: z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/), z.string().regex(/^[\x20-\x7e\t]*$/)).optional(),
+  bearerEnv: z.string().regex(ENV_NAME).optional(),
+  role: z.union([Role, z.array(Role).min(1).max(2)]).default('attest'),
+  policy: z.string().min(1).optional(),
+  attach: z.enum(['auto', 'always', 'never']).default('auto'),
+  tools: z.strictObject({ allow: z.array(Pattern).optional(), deny: z.array(Pattern).optional() }).optional(),
+}).superRefine((u, ctx) => {
+  if ((u.command === undefined) === (u.url === undefined)) ctx.addIssue({ code: 'custom', message: 'give exactly one of command and url' });
+  const roles = Array.isArray(u.role) ? u.role : [u.role];
+  if (roles.includes('gate') && u.policy === undefined) ctx.addIssue({ code: 'custom', path: ['policy'], message: 'the gate role needs a policy file' });
+  if (u.url === undefined && (u.headers !== undefined || u.bearerEnv !== undefined)) ctx.addIssue({ code: 'custom', message: 'headers and bearerEnv are for url upstreams' });
+  if (u.url !== undefined && u.env !== undefined) ctx.addIssue({ code: 'custom', path: ['env'], message: 'env is for command upstreams' });
+});
+
+const Limits = z.strictObject({
+  /** Largest request body, bytes. */
+  maxBodyBytes: z.int().min(1024).max(2 ** 30).default(4 * 1024 * 1024),
+  /** Largest message relayed from an upstream, bytes. */
+  maxMessageBytes: z.int().min(1024).max(2 ** 30).default(4 * 1024 * 1024),
+  /** Largest request head (request line and headers), bytes. */
+  maxHeaderBytes: z.int().min(1024).max(1024 * 1024).default(16 * 1024),
+  /** Requests one principal may have in flight at once. */
+  maxConcurrentPerPrincipal: z.int().min(1).max(100_000).default(64),
+  /** Sustained requests per second per principal (token bucket), and the burst allowed. */
+  requestsPerSecond: z.number().positive().max(1e6).default(200),
+  burst: z.int().min(1).max(1e6).default(400),
+  /** A session with no request for this long is closed, seconds. */
+  sessionIdleSeconds: z.int().min(1).max(7 * 86_400).default(900),
+  /** Most live sessions (all principals). */
+  maxSessions: z.int().min(1).max(1_000_000).default(1000),
+  /** On shutdown, how long in-flight calls may finish before they are receipted unanswered, seconds. */
+  drainSeconds: z.int().min(0).max(3600).default(10),
+});
+
+/** The configuration file's schema (zod; `z.toJSONSchema` of it is docs/gateway.schema.json). */
+export const GatewayConfigSchema = z.strictObject({
+  version: z.literal(1),
+  /** `HOST:PORT` to bind (default loopback only). */
+  listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/).default('127.0.0.1:3030'),
+  /** Data directory (default: as for every command). */
+  home: z.string().min(1).optional(),
+  /** `Host` values accepted (default: the loopback names with the bound port; required when not bound to loopback). */
+  allowedHosts: z.array(z.string().min(1)).optional(),
+  /** `Origin` values accepted, and answered with CORS headers (exact match; never `*`). A request without `Origin` is not a browser's and passes. */
+  allowedOrigins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'an origin: scheme://host[:port], no path')).default([]),
+  callers: z.array(Caller).default([]),
+  upstreams: z.array(Upstream).min(1),
+  limits: Limits.default(Limits.parse({})),
+  durability: z.enum(['full', 'normal']).default('full'),
+  checkpointMs: z.int().min(1).max(9_999_999).default(1000),
+});
+
+/** A parsed configuration (defaults filled in). */
+export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
+/** One upstream of a {@link GatewayConfig}. */
+export type UpstreamConfig = GatewayConfig['upstreams'][number];
+
+/** A configuration with its secrets resolved and its paths made absolute. */
+export interface LoadedConfig {
+  config: GatewayConfig;
+  /** The file's directory: relative paths in it are resolved against it. */
+  dir: string;
+  /** SHA-256 (hex) of each caller token → principal. */
+  tokens: Map<string, string>;
+}
+
+/** SHA-256 hex of a token's UTF-8 bytes (how tokens are looked up). */
+export function tokenDigest(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+function invalid(problems: string[]): AttestError {
+  return new AttestError('ERR_CONFIG_INVALID', problems.join('; '));
+}
+
+/**
+ * Parse configuration text (YAML or JSON) read from a file in `dir`. Throws
+ * `ERR_CONFIG_INVALID` listing every problem (`path: message`), including a token variable
+ * that is unset, an unreadable token file, two callers with one token, and two upstreams
+ * with one name.
+ */
+export function parseGatewayConfig(text: string, dir: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { uniqueKeys: true, maxAliasCount: 0 });
+  } catch (e) {
+    throw invalid([`not YAML or JSON: ${(e as Error).message.split('\n')[0]}`]);
+  }
+  const r = GatewayConfigSchema.safeParse(raw);
+  if (!r.success) throw invalid(r.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`));
+  const config = r.data;
+  const problems: string[] = [];
+  const tokens = new Map<string, string>();
+  config.callers.forEach((c, i) => {
+    const digest = callerDigest(c.token, dir, env, (m) => problems.push(`callers.${i}.token: ${m}`));
+    if (digest === null) return;
+    if (tokens.has(digest)) problems.push(`callers.${i}.token: the same token as another caller`);
+    tokens.set(digest, c.principal);
+  });
+  const names = new Set<string>();
+  for (const [i, u] of config.upstreams.entries()) {
+    if (names.has(u.name)) problems.push(`upstreams.${i}.name: ${u.name} is used twice`);
+    names.add(u.name);
+    if (u.bearerEnv !== undefined && env[u.bearerEnv] === undefined) problems.push(`upstreams.${i}.bearerEnv: ${u.bearerEnv} is unset`);
+    if (u.policy !== undefined) u.policy = resolve(dir, u.policy);
+  }
+  if (config.home !== undefined) config.home = resolve(dir, config.home);
+  if (problems.length > 0) throw invalid(problems);
+  return { config, dir, tokens };
+}
+
+function callerDigest(s: z.infer<typeof Secret>, dir: string, env: NodeJS.ProcessEnv, problem: (m: string) => void): string | null {
+  let token: string | undefined;
+  if ('sha256' in s) return s.sha256;
+  if ('env' in s) {
+    token = env[s.env];
+    if (token === undefined) problem(`${s.env} is unset`);
+  } else {
+    try {
+      token = readFileSync(resolve(dir, s.file), 'utf8').split(/\r?\n/)[0];
+    } catch (e) {
+      problem(`cannot read ${s.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  if (token === undefined) return null;
+  if (!/^[\x21-\x7e]{16,4096}$/.test(token)) {
+    problem('a token is 16 to 4096 visible ASCII characters');
+    return null;
+  }
+  return tokenDigest(token);
+}
+
+/** Read and parse a configuration file. Throws `ERR_CONFIG_INVALID` (also for an unreadable file). */
+export function loadGatewayConfig(path: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw invalid([`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+  }
+  return parseGatewayConfig(text, dirname(resolve(path)), env);
+}

@@ -1,0 +1,270 @@
+/**
+ * `mcp-attest gateway`: one HTTP server in front of several MCP upstreams (docs/gateway.md).
+ * Each upstream is mounted at `/<name>/mcp` and speaks MCP Streamable HTTP to its callers in
+ * both eras: 2025-11-25 sessions (`initialize` opens one, `Mcp-Session-Id` names it, GET
+ * opens its server-message stream, DELETE ends it) and 2026-07-28 requests (no session; one
+ * relay per request to an HTTP upstream, one per principal to a command). Every request is
+ * checked before any work ({@link ./guard.ts}), read strictly as one JSON-RPC message, and
+ * handed to the conversation's relay, which attests, gates, logs and receipts it exactly as
+ * the stdio proxies do. `/healthz` and `/metrics` are served beside.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { homePaths } from '../store/home.js';
+import { NonceStore } from '../store/nonce-store.js';
+import type { Recorder } from '../proxy/recorder.js';
+import { DEFAULT_MAX_DEPTH, readMessage, type RpcId, type RpcMessage } from '../proxy/message.js';
+import { PROTOCOL_VERSION_META } from '../proxy/http-upstream.js';
+import type { LoadedConfig } from './config.js';
+import { Conversation, EventStream } from './conversation.js';
+import { Limiter, PREFLIGHT_HEADERS, authenticate, checkHostOrigin, corsHeaders, defaultHosts, headerMismatch, readBody, type Refusal } from './guard.js';
+import { GatewayMetrics } from './metrics.js';
+import { UpstreamRuntime } from './upstreams.js';
+
+/** JSON-RPC error code of the 2026-07-28 HeaderMismatch error. */
+export const HEADER_MISMATCH = -32020;
+
+interface Live { conv: Conversation; upstream: UpstreamRuntime; key: string }
+
+/** What one HTTP request was, for the access log. */
+interface Access { principal?: string; upstream?: string; rpc?: string; tool?: string; code?: string }
+
+function isModern(msg: RpcMessage): boolean {
+  const meta = msg.params?.['_meta'];
+  return typeof meta === 'object' && meta !== null && !Array.isArray(meta) && typeof (meta as Record<string, unknown>)[PROTOCOL_VERSION_META] === 'string';
+}
+
+/** The running gateway. */
+export class Gateway {
+  private readonly server: Server;
+  private readonly upstreams = new Map<string, UpstreamRuntime>();
+  /** Live conversations by key: a session id, `<upstream>\0<principal>` (shared), or a per-request key. */
+  private readonly live = new Map<string, Live>();
+  private readonly limiter: Limiter;
+  private hosts = new Set<string>();
+  private origins: Set<string>;
+  readonly metrics: GatewayMetrics;
+  private replay: NonceStore | null = null;
+  private sweeper: NodeJS.Timeout | null = null;
+  private closing: Promise<number> | null = null;
+  private seq = 0;
+
+  constructor(private loaded: LoadedConfig, private readonly recorder: Recorder, home: string) {
+    const { config } = loaded;
+    this.limiter = new Limiter(config.limits);
+    this.origins = new Set(config.allowedOrigins);
+    this.metrics = new GatewayMetrics(() => this.live.size, () => recorder.db);
+    for (const u of config.upstreams) this.upstreams.set(u.name, new UpstreamRuntime(u, recorder, homePaths(home).pins, config.limits.maxMessageBytes));
+    if ([...this.upstreams.values()].some((u) => u.gated)) this.replay = new NonceStore(homePaths(home).nonces, { durability: config.durability });
+    this.server = createServer({ maxHeaderSize: config.limits.maxHeaderBytes, requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
+      this.handle(req, res).catch((e: unknown) => {
+        process.stderr.write(`mcp-attest: gateway: ${(e as Error).message}\n`);
+        if (!res.headersSent) this.refuse(res, { status: 500, code: 'ERR_UPSTREAM', message: 'internal error' }, {});
+        else res.destroy();
+      });
+    });
+  }
+
+  /** Load gate policies, bind, and start the idle sweep; the bound address. Throws `ERR_POLICY_INVALID`, or the listen error. */
+  async start(): Promise<AddressInfo> {
+    for (const u of this.upstreams.values()) await u.loadGate(this.replay!);
+    const [, host, port] = /^\[?(.*?)\]?:([0-9]+)$/.exec(this.loaded.config.listen)!;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(Number(port), host, () => resolve());
+    });
+    const addr = this.server.address() as AddressInfo;
+    const hosts = this.loaded.config.allowedHosts ?? defaultHosts(host!, addr.port) ?? [];
+    this.hosts = new Set(hosts.map((h) => h.toLowerCase()));
+    const idle = this.loaded.config.limits.sessionIdleSeconds * 1000;
+    this.sweeper = setInterval(() => this.sweep(idle), Math.min(idle, 10_000)).unref();
+    return addr;
+  }
+
+  /** Apply a new configuration (SIGHUP): callers, limits, origins, hosts, tool lists and gate policies; the upstream set stays. */
+  async reload(next: LoadedConfig): Promise<void> {
+    const names = next.config.upstreams.map((u) => u.name).sort().join(',');
+    if (names !== [...this.upstreams.keys()].sort().join(',')) throw new Error('the set of upstreams changed: restart the gateway to apply it');
+    for (const u of next.config.upstreams) await this.upstreams.get(u.name)!.reload(u);
+    this.loaded = next;
+    this.limiter.update(next.config.limits);
+    this.origins = new Set(next.config.allowedOrigins);
+    if (next.config.allowedHosts !== undefined) this.hosts = new Set(next.config.allowedHosts.map((h) => h.toLowerCase()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    const access: Access = {};
+    res.on('close', () => this.logAccess(req, res, access, started));
+    const hostOrigin = checkHostOrigin(req, this.hosts, this.origins);
+    if (hostOrigin !== null) return this.refuse(res, hostOrigin, access);
+    const cors = corsHeaders(req, this.origins);
+    if (req.method === 'OPTIONS') {
+      res.writeHead(req.headers.origin !== undefined ? 204 : 405, { ...cors, ...(req.headers.origin !== undefined ? PREFLIGHT_HEADERS : { allow: 'GET, POST, DELETE' }) }).end();
+      return;
+    }
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (path === '/healthz' && req.method === 'GET') return void res.writeHead(200, { 'content-type': 'application/json', ...cors }).end('{"status":"ok"}');
+    if (path === '/metrics' && req.method === 'GET') {
+      const text = await this.metrics.registry.metrics();
+      return void res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text);
+    }
+    const m = /^\/([A-Za-z0-9][A-Za-z0-9._-]{0,62})\/mcp$/.exec(path);
+    const upstream = m === null ? undefined : this.upstreams.get(m[1]!);
+    if (upstream === undefined) return this.refuse(res, { status: 404, code: 'ERR_GATEWAY_BAD_REQUEST', message: 'no MCP endpoint here' }, access, cors);
+    access.upstream = upstream.cfg.name;
+    if (this.closing !== null) return this.refuse(res, { status: 503, code: 'ERR_GATEWAY_BUSY', message: 'shutting down' }, access, cors);
+    const principal = authenticate(req, this.loaded.tokens);
+    if (typeof principal !== 'string') return this.refuse(res, principal, access, cors);
+    access.principal = principal;
+    const release = this.limiter.take(principal);
+    if (typeof release !== 'function') return this.refuse(res, release, access, cors);
+    res.on('close', release);
+    if (req.method === 'POST') return this.post(req, res, upstream, principal, cors, access);
+    const sid = req.headers['mcp-session-id'];
+    const live = typeof sid === 'string' ? this.session(sid, upstream, principal) : null;
+    if (req.method !== 'GET' && req.method !== 'DELETE') return this.refuse(res, { status: 405, code: 'ERR_GATEWAY_BAD_REQUEST', message: 'POST, GET or DELETE', headers: { allow: 'GET, POST, DELETE' } }, access, cors);
+    if (sid === undefined) return this.refuse(res, { status: 405, code: 'ERR_GATEWAY_BAD_REQUEST', message: 'GET and DELETE need an Mcp-Session-Id (2026-07-28 has neither)', headers: { allow: 'POST' } }, access, cors);
+    if (live === null) return this.refuse(res, { status: 404, code: 'ERR_GATEWAY_SESSION', message: 'no such session' }, access, cors);
+    if (req.method === 'DELETE') {
+      live.conv.close();
+      return void res.writeHead(200, cors).end();
+    }
+    const stream = new EventStream(res, cors, () => undefined);
+    if (!live.conv.listen(stream)) {
+      stream.end();
+      return;
+    }
+    res.off('close', release);
+    release(); // a long-lived listening stream holds no request slot
+  }
+
+  /** The live session `sid` of `principal` on `upstream`, or null (unknown, another's, or another upstream's: all look alike). */
+  private session(sid: string, upstream: UpstreamRuntime, principal: string): Live | null {
+    const live = this.live.get(`s:${sid}`);
+    return live !== undefined && live.upstream === upstream && live.conv.principal === principal ? live : null;
+  }
+
+  private async post(req: IncomingMessage, res: ServerResponse, upstream: UpstreamRuntime, principal: string, cors: Record<string, string>, access: Access): Promise<void> {
+    const limits = this.loaded.config.limits;
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json') return this.refuse(res, { status: 415, code: 'ERR_GATEWAY_BAD_REQUEST', message: 'Content-Type must be application/json' }, access, cors);
+    const accept = req.headers.accept ?? '';
+    if (!/text\/event-stream|\*\/\*/.test(accept)) return this.refuse(res, { status: 406, code: 'ERR_GATEWAY_BAD_REQUEST', message: 'Accept must include text/event-stream' }, access, cors);
+    const body = await readBody(req, limits.maxBodyBytes);
+    if (!Buffer.isBuffer(body)) return this.refuse(res, body, access, cors, null, () => req.destroy());
+    const read = readMessage(body, { maxBytes: limits.maxBodyBytes, maxDepth: DEFAULT_MAX_DEPTH });
+    if (!read.ok) return this.refuse(res, { status: 400, code: read.code, message: read.message }, access, cors, null);
+    const { msg, kind } = read;
+    access.rpc = msg.method;
+    const mismatch = headerMismatch(req, msg);
+    if (mismatch !== null) return this.refuse(res, { status: 400, code: 'ERR_GATEWAY_HEADER_MISMATCH', message: `Header mismatch: ${mismatch}` }, access, cors, msg.id ?? null, undefined, HEADER_MISMATCH);
+    const sid = req.headers['mcp-session-id'];
+    if (kind !== 'request') return this.postNotification(res, upstream, principal, msg, body, typeof sid === 'string' ? sid : undefined, cors, access);
+    const id = msg.id!;
+    if (msg.method === 'tools/call') {
+      access.tool = String(msg.params?.['name']);
+      if (!upstream.allowed(access.tool)) return this.refuse(res, { status: 200, code: 'ERR_GATEWAY_TOOL_DENIED', message: `tool ${access.tool.slice(0, 128)} is not available through this gateway` }, access, cors, id, undefined, -32601);
+    }
+    let live: Live | null;
+    const headers = { ...cors };
+    if (msg.method === 'initialize') {
+      if (sid !== undefined) return this.refuse(res, { status: 400, code: 'ERR_GATEWAY_BAD_REQUEST', message: 'initialize inside a session' }, access, cors, id);
+      if (this.live.size >= limits.maxSessions) return this.refuse(res, { status: 503, code: 'ERR_GATEWAY_BUSY', message: 'too many sessions' }, access, cors, id);
+      const newSid = randomBytes(24).toString('base64url');
+      live = this.open(`s:${newSid}`, upstream, principal);
+      headers['mcp-session-id'] = newSid;
+    } else if (typeof sid === 'string') {
+      live = this.session(sid, upstream, principal);
+      if (live === null) return this.refuse(res, { status: 404, code: 'ERR_GATEWAY_SESSION', message: 'no such session' }, access, cors, id);
+    } else if (isModern(msg)) {
+      if (this.live.size >= limits.maxSessions) return this.refuse(res, { status: 503, code: 'ERR_GATEWAY_BUSY', message: 'too many conversations' }, access, cors, id);
+      live = upstream.perRequest ? this.open(`r:${++this.seq}`, upstream, principal) : (this.live.get(`p:${upstream.cfg.name}\0${principal}`) ?? this.open(`p:${upstream.cfg.name}\0${principal}`, upstream, principal));
+    } else {
+      return this.refuse(res, { status: 400, code: 'ERR_GATEWAY_SESSION', message: 'Mcp-Session-Id required (send initialize first)' }, access, cors, id);
+    }
+    if (live.conv.has(id)) return this.refuse(res, { status: 400, code: 'ERR_WIRE_ID_IN_USE', message: 'a request with this id is already pending' }, access, cors, id, undefined, -32600);
+    if (msg.method === 'tools/call') this.callTimer(res, upstream.cfg.name);
+    const modern = isModern(msg);
+    const conv = live.conv;
+    const stream = new EventStream(res, headers, () => { if (modern) conv.cancel(id); });
+    conv.request(msg, body, stream);
+    if (live.key.startsWith('r:')) res.on('close', () => conv.close());
+  }
+
+  private postNotification(res: ServerResponse, upstream: UpstreamRuntime, principal: string, msg: RpcMessage, body: Buffer, sid: string | undefined, cors: Record<string, string>, access: Access): void {
+    if (sid !== undefined) {
+      const live = this.session(sid, upstream, principal);
+      if (live === null) return this.refuse(res, { status: 404, code: 'ERR_GATEWAY_SESSION', message: 'no such session' }, access, cors);
+      live.conv.notify(body);
+    } else if (msg.method === 'notifications/cancelled') {
+      // A 2026-07-28 caller may also say it in words: to whichever of its relays holds that request.
+      const target = msg.params?.['requestId'] as RpcId;
+      for (const l of this.live.values()) if (l.upstream === upstream && l.conv.principal === principal && !l.key.startsWith('s:') && l.conv.has(target)) l.conv.notify(body);
+    }
+    res.writeHead(202, cors).end();
+  }
+
+  private open(key: string, upstream: UpstreamRuntime, principal: string): Live {
+    const conv = new Conversation(principal, {
+      toolAllowed: (n) => upstream.allowed(n),
+      dropped: () => this.metrics.dropped.inc(),
+      ended: () => { if (this.live.get(key)?.conv === conv) this.live.delete(key); },
+    });
+    conv.attach(upstream.relay(principal, conv.input, conv.output));
+    const live = { conv, upstream, key };
+    this.live.set(key, live);
+    return live;
+  }
+
+  private callTimer(res: ServerResponse, upstream: string): void {
+    this.metrics.calls.inc({ upstream });
+    const end = this.metrics.latency.startTimer({ upstream });
+    res.on('close', () => end());
+  }
+
+  private sweep(idleMs: number): void {
+    const cutoff = Date.now() - idleMs;
+    for (const l of this.live.values()) if (l.conv.lastUsed < cutoff && l.conv.inFlight === 0) l.conv.close();
+  }
+
+  /** Answer with a refusal: JSON-RPC error body (`jsonrpcCode`, default -32600) with `data.code`, counted and logged. */
+  private refuse(res: ServerResponse, r: Refusal, access: Access, cors: Record<string, string> = {}, id: RpcId | null = null, then?: () => void, jsonrpcCode = -32600): void {
+    access.code = r.code;
+    this.metrics.refusals.inc({ code: r.code });
+    const body = JSON.stringify({ jsonrpc: '2.0', id, error: { code: jsonrpcCode, message: r.message, data: { code: r.code } } });
+    res.writeHead(r.status, { ...cors, ...r.headers, 'content-type': 'application/json', ...(then ? { connection: 'close' } : {}) }).end(body, then);
+  }
+
+  private logAccess(req: IncomingMessage, res: ServerResponse, a: Access, started: bigint): void {
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    this.metrics.requests.inc({ upstream: a.upstream ?? '', status: String(res.statusCode) });
+    const line = { time: new Date().toISOString(), method: req.method, path: (req.url ?? '').slice(0, 256), status: res.statusCode, ms: Math.round(ms * 1000) / 1000, ...a };
+    process.stderr.write(`${JSON.stringify(line)}\n`);
+  }
+
+  /**
+   * Stop: refuse new requests, give calls in flight `drainSeconds` to finish, then end every
+   * conversation (what is still pending is receipted `shutdown`), write the final checkpoint
+   * and close the stores. Idempotent; resolves with the exit code (3 when a store failed).
+   */
+  shutdown(): Promise<number> {
+    this.closing ??= (async () => {
+      this.server.close();
+      this.server.closeIdleConnections();
+      if (this.sweeper) clearInterval(this.sweeper);
+      const deadline = Date.now() + this.loaded.config.limits.drainSeconds * 1000;
+      while (Date.now() < deadline && [...this.live.values()].some((l) => l.conv.inFlight > 0)) await new Promise((r) => setTimeout(r, 50));
+      const lives = [...this.live.values()];
+      await Promise.all(lives.map((l) => l.conv.relay.shutdown('shutdown', 0)));
+      let code = 0;
+      await this.recorder.close().catch((e: unknown) => { process.stderr.write(`mcp-attest: ${(e as Error).message}\n`); code = 3; });
+      for (const u of this.upstreams.values()) u.close();
+      this.replay?.close();
+      this.server.closeAllConnections();
+      return code;
+    })();
+    return this.closing;
+  }
+}

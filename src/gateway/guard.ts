@@ -1,0 +1,155 @@
+/**
+ * The gateway's checks before any work (docs/gateway.md "Safe by default"): `Host` and
+ * `Origin` (DNS rebinding), CORS for allowlisted origins only, caller tokens, per-principal
+ * rate and concurrency limits, the request body read under its cap, and the 2026-07-28
+ * header/body agreement (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`).
+ */
+import type { IncomingMessage } from 'node:http';
+import { tokenDigest } from './config.js';
+import type { RpcMessage } from '../proxy/message.js';
+import { PROTOCOL_VERSION_META } from '../proxy/http-upstream.js';
+
+/** A refusal: HTTP status, stable code, message. */
+export interface Refusal { status: number; code: string; message: string; headers?: Record<string, string> }
+
+/** The `Host` values a gateway bound to `host:port` accepts by default: the loopback names with the port, when bound to loopback. */
+export function defaultHosts(host: string, port: number): string[] | null {
+  const loopback = ['127.0.0.1', 'localhost', '[::1]', '::1'];
+  if (!loopback.includes(host)) return null;
+  return ['127.0.0.1', 'localhost', '[::1]'].map((h) => `${h}:${port}`);
+}
+
+/** Check `Host` and `Origin`; null when both pass. */
+export function checkHostOrigin(req: IncomingMessage, hosts: ReadonlySet<string>, origins: ReadonlySet<string>): Refusal | null {
+  const host = (req.headers.host ?? '').toLowerCase();
+  if (!hosts.has(host)) return { status: 403, code: 'ERR_GATEWAY_HOST', message: 'Host not allowed' };
+  const origin = req.headers.origin;
+  if (origin !== undefined && !origins.has(origin)) return { status: 403, code: 'ERR_GATEWAY_ORIGIN', message: 'Origin not allowed' };
+  return null;
+}
+
+/** CORS headers for an allowlisted `Origin` (exact origin, never `*`), else none. */
+export function corsHeaders(req: IncomingMessage, origins: ReadonlySet<string>): Record<string, string> {
+  const origin = req.headers.origin;
+  if (origin === undefined || !origins.has(origin)) return {};
+  return {
+    'access-control-allow-origin': origin,
+    'access-control-allow-credentials': 'true',
+    'access-control-expose-headers': 'Mcp-Session-Id, WWW-Authenticate',
+    vary: 'Origin',
+  };
+}
+
+/** Answers to a CORS preflight from an allowlisted origin. */
+export const PREFLIGHT_HEADERS = {
+  'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
+  'access-control-allow-headers': 'Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID',
+  'access-control-max-age': '600',
+};
+
+/** The principal of the request's bearer token, or a 401 refusal. */
+export function authenticate(req: IncomingMessage, tokens: ReadonlyMap<string, string>): string | Refusal {
+  const h = req.headers.authorization;
+  const m = h === undefined ? null : /^Bearer ([\x21-\x7e]{1,4096})$/i.exec(h);
+  // Looked up by digest: no comparison of the token itself that could leak its bytes by timing.
+  const principal = m === null ? undefined : tokens.get(tokenDigest(m[1]!));
+  if (principal !== undefined) return principal;
+  return {
+    status: 401, code: 'ERR_GATEWAY_UNAUTHENTICATED', message: h === undefined ? 'a bearer token is required' : 'the bearer token is not valid',
+    headers: { 'www-authenticate': h === undefined ? 'Bearer' : 'Bearer error="invalid_token"' },
+  };
+}
+
+/** Per-principal token buckets and in-flight counts. */
+export class Limiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly inflight = new Map<string, number>();
+
+  constructor(private limits: { requestsPerSecond: number; burst: number; maxConcurrentPerPrincipal: number }) {}
+
+  /** New limits (a reload): buckets keep their state. */
+  update(limits: { requestsPerSecond: number; burst: number; maxConcurrentPerPrincipal: number }): void {
+    this.limits = limits;
+  }
+
+  /** Take a request slot for `principal`: a release function, or a 429 refusal. */
+  take(principal: string, now = Date.now()): (() => void) | Refusal {
+    const { requestsPerSecond: rate, burst, maxConcurrentPerPrincipal: max } = this.limits;
+    const b = this.buckets.get(principal) ?? { tokens: burst, at: now };
+    b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * rate);
+    b.at = now;
+    this.buckets.set(principal, b);
+    if (b.tokens < 1) {
+      const wait = Math.ceil((1 - b.tokens) / rate);
+      return { status: 429, code: 'ERR_GATEWAY_RATE_LIMITED', message: 'over the request rate', headers: { 'retry-after': String(Math.max(1, wait)) } };
+    }
+    const n = this.inflight.get(principal) ?? 0;
+    if (n >= max) return { status: 429, code: 'ERR_GATEWAY_BUSY', message: `${max} requests already in flight`, headers: { 'retry-after': '1' } };
+    b.tokens -= 1;
+    this.inflight.set(principal, n + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.inflight.get(principal) ?? 1) - 1;
+      if (left <= 0) this.inflight.delete(principal);
+      else this.inflight.set(principal, left);
+    };
+  }
+}
+
+/** Read a request body of at most `max` bytes: the bytes, or a 413 refusal (the rest is never read). */
+export function readBody(req: IncomingMessage, max: number): Promise<Buffer | Refusal> {
+  const tooLarge: Refusal = { status: 413, code: 'ERR_GATEWAY_TOO_LARGE', message: `the body is over ${max} bytes` };
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && !(/^[0-9]{1,15}$/.test(declared) && Number(declared) <= max)) return Promise.resolve(tooLarge);
+  return new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        req.pause();
+        return resolve(tooLarge);
+      }
+      parts.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(parts, size)));
+    req.on('error', () => resolve({ status: 400, code: 'ERR_GATEWAY_BAD_REQUEST', message: 'the request body broke off' }));
+  });
+}
+
+/** Decode a mirrored header value (plain, or the `=?base64?…?=` form). */
+function decoded(v: string): string | null {
+  const m = /^=\?base64\?([A-Za-z0-9+/]*={0,2})\?=$/.exec(v);
+  if (m === null) return v;
+  const text = Buffer.from(m[1]!, 'base64').toString('utf8');
+  return Buffer.from(text, 'utf8').toString('base64') === m[1] ? text : null;
+}
+
+/**
+ * The 2026-07-28 header/body agreement (Streamable HTTP "Server Validation"): for a message
+ * carrying the modern `_meta` version, `MCP-Protocol-Version` must equal it, `Mcp-Method`
+ * the method, and `Mcp-Name` the `params.name` (`tools/call`, `prompts/get`) or `params.uri`
+ * (`resources/read`); each header that is present is checked in either era. The message
+ * explains the first disagreement; null when they agree.
+ */
+export function headerMismatch(req: IncomingMessage, msg: RpcMessage): string | null {
+  const meta = msg.params?.['_meta'];
+  const version = typeof meta === 'object' && meta !== null && !Array.isArray(meta) ? (meta as Record<string, unknown>)[PROTOCOL_VERSION_META] : undefined;
+  const modern = typeof version === 'string';
+  const h = (name: string): string | undefined => {
+    const v = req.headers[name];
+    return Array.isArray(v) ? '\0' : v;
+  };
+  const pv = h('mcp-protocol-version');
+  if (modern && pv !== version) return `MCP-Protocol-Version ${pv === undefined ? 'is missing' : 'does not match the body'}`;
+  const method = h('mcp-method');
+  if ((modern || method !== undefined) && (method === undefined || decoded(method) !== msg.method)) return `Mcp-Method ${method === undefined ? 'is missing' : 'does not match the body'}`;
+  const field = msg.method === 'resources/read' ? 'uri' : msg.method === 'tools/call' || msg.method === 'prompts/get' ? 'name' : null;
+  const name = h('mcp-name');
+  if (field === null) return name === undefined ? null : 'Mcp-Name is not expected for this method';
+  const want = msg.params?.[field];
+  if ((modern || name !== undefined) && (name === undefined || decoded(name) !== want)) return `Mcp-Name ${name === undefined ? 'is missing' : 'does not match the body'}`;
+  return null;
+}

@@ -1,0 +1,118 @@
+/**
+ * An upstream of the gateway, ready to relay to (docs/gateway.md): its transport (a command,
+ * or a Streamable HTTP URL), its roles, its tool allow/deny list, its pins, and its gate. Each
+ * conversation gets its own relay from {@link UpstreamRuntime.relay}: the client-side proxy
+ * (`attest`: attestations and receipts signed for the caller's principal), the gatekeeper
+ * (`gate`), or both chained in the process (the attesting relay's upstream is a gatekeeper
+ * relay whose upstream is the server), all appending to the gateway's one log.
+ */
+import { EventEmitter } from 'node:events';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { nowSeconds } from '../envelope/time.js';
+import { Gate } from '../gate/gate.js';
+import { loadGatePolicy } from '../gate/policy.js';
+import { keyFingerprint } from '../gate/wire.js';
+import { Gatekeeper } from '../proxy/gatekeeper.js';
+import type { HttpUpstreamOptions } from '../proxy/http-upstream.js';
+import { fingerprintOf, type Recorder } from '../proxy/recorder.js';
+import { AttestingProxy } from '../proxy/relay.js';
+import type { RelayIo, StdioRelay, UpstreamProcess } from '../proxy/stdio-relay.js';
+import { ToolWatch, pinKeyOf } from '../proxy/tool-watch.js';
+import type { NonceStore } from '../store/nonce-store.js';
+import type { UpstreamConfig } from './config.js';
+import { toolFilter } from './tools-filter.js';
+
+/** A relay in the same process standing as another relay's upstream process. */
+class RelayUpstream extends EventEmitter implements UpstreamProcess {
+  readonly stdin = new PassThrough();
+  readonly stdout = new PassThrough();
+  exitCode: number | null = null;
+  private readonly inner: StdioRelay;
+
+  constructor(make: (input: Readable, output: Writable) => StdioRelay) {
+    super();
+    this.inner = make(this.stdin, this.stdout);
+    void this.inner.done.then((code) => {
+      this.exitCode = code;
+      this.stdout.end();
+      this.emit('exit', code);
+    });
+  }
+
+  kill(): boolean {
+    void this.inner.shutdown('shutdown', 0);
+    return true;
+  }
+}
+
+/** One configured upstream, with what its relays share. */
+export class UpstreamRuntime {
+  readonly attest: boolean;
+  readonly gated: boolean;
+  /** The tool allow/deny decision. */
+  allowed: (name: string) => boolean;
+  private readonly argv: string[];
+  private readonly http: HttpUpstreamOptions | undefined;
+  private readonly pins: ToolWatch | null;
+  private gate: Gate | null = null;
+  private gatePins: ToolWatch | null = null;
+  private fingerprint = '';
+
+  constructor(readonly cfg: UpstreamConfig, private readonly recorder: Recorder, private readonly pinsPath: string, private readonly maxMessageBytes: number) {
+    const roles = Array.isArray(cfg.role) ? cfg.role : [cfg.role];
+    this.attest = roles.includes('attest');
+    this.gated = roles.includes('gate');
+    this.allowed = toolFilter(cfg.tools);
+    this.argv = cfg.command ?? [];
+    const url = cfg.url === undefined ? undefined : new URL(cfg.url);
+    const headers: Record<string, string> = Object.fromEntries(Object.entries(cfg.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+    if (cfg.bearerEnv !== undefined) headers['authorization'] = `Bearer ${process.env[cfg.bearerEnv] ?? ''}`;
+    this.http = url === undefined ? undefined : { url, headers, maxMessageBytes };
+    this.pins = this.attest ? new ToolWatch(pinsPath, pinKeyOf({ argv: this.argv, url, name: cfg.name }), nowSeconds) : null;
+  }
+
+  /** Load the gate policy (gate role). Throws `ERR_POLICY_INVALID` for a bad policy. */
+  async loadGate(replay: NonceStore): Promise<void> {
+    if (!this.gated) return;
+    const loaded = await loadGatePolicy(this.cfg.policy!);
+    this.fingerprint = loaded.policy.serverFingerprint ?? keyFingerprint(this.recorder.identity.issuer.keyId);
+    const pins = new ToolWatch(this.pinsPath, this.fingerprint, nowSeconds);
+    this.gatePins = pins;
+    this.gate = new Gate({ policy: loaded.policy, keys: loaded.keys, serverFingerprint: this.fingerprint, replay, toolChanged: (n) => pins.changed(n) });
+  }
+
+  /** Re-read the gate policy and take a new tool list (SIGHUP); calls being decided finish under the old policy. */
+  async reload(cfg: UpstreamConfig): Promise<void> {
+    this.allowed = toolFilter(cfg.tools);
+    if (this.gate === null || cfg.policy === undefined) return;
+    const next = await loadGatePolicy(cfg.policy);
+    this.gate.reload(next.policy, next.keys);
+  }
+
+  /** A 2026-07-28 request gets a relay of its own (HTTP upstream) rather than sharing its principal's (command upstream). */
+  get perRequest(): boolean {
+    return this.http !== undefined;
+  }
+
+  /** A new relay for one conversation of `principal`, its client side on `input`/`output`. */
+  relay(principal: string, input: Readable, output: Writable): StdioRelay {
+    const transport: Pick<RelayIo, 'argv' | 'url' | 'env'> = { argv: this.argv, ...(this.http ? { url: this.http } : {}), ...(this.cfg.env ? { env: this.cfg.env } : {}) };
+    const common = { shared: true, maxMessageBytes: this.maxMessageBytes, name: this.cfg.name };
+    const gatekeeper = (io: Partial<RelayIo>): Gatekeeper => new Gatekeeper(this.recorder, {
+      ...transport, ...common, ...io, gate: this.gate!, serverFingerprint: this.fingerprint, ...(this.gatePins ? { tools: this.gatePins } : {}),
+    });
+    if (!this.attest) return gatekeeper({ input, output });
+    const upstream = this.gated ? new RelayUpstream((i, o) => gatekeeper({ input: i, output: o })) : undefined;
+    return new AttestingProxy(this.recorder, {
+      ...transport, ...common, input, output, sub: principal, attach: this.gated ? 'always' : this.cfg.attach,
+      ...(upstream ? { upstream, argv: [], fingerprint: this.fingerprint } : { fingerprint: fingerprintOf(this.argv, this.http?.url) }),
+      ...(this.pins ? { tools: this.pins } : {}),
+    });
+  }
+
+  /** Close the pins files. */
+  close(): void {
+    this.pins?.close();
+    this.gatePins?.close();
+  }
+}
