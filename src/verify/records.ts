@@ -30,6 +30,12 @@ export interface Tally { receipts: number; unanswered: number; refused: number; 
  */
 export class RecordChecker {
   readonly calls = new Map<string, Pending>();
+  /**
+   * Allowed gatekeeper decisions on an attestation this same log recorded first (a gateway's
+   * attest-then-gate chain, docs/gateway.md): the call's second pending record, answered by
+   * the gatekeeper's receipt, by callId.
+   */
+  private readonly gated = new Map<string, Pending>();
   readonly tally: Tally = { receipts: 0, unanswered: 0, refused: 0, unattested: 0, refusedInputs: 0 };
   /** Session statements by session id, in the order checked. */
   readonly sessions = new Map<string, SessionEntry[]>();
@@ -74,16 +80,19 @@ export class RecordChecker {
       const attestation = record.type === DECISION_RECORD ? decisionAttestation(record, tally) : record.attestation;
       if (attestation !== null) {
         await checkAttestationRecord({ ...record, attestation }, position, policy, keys, findings);
-        if (calls.has(record.callId)) findings.push(error('ERR_LOG_DUPLICATE_NONCE', 'a second attestation with the same nonce (a replayed call)', { index: position, found: record.callId }));
-        else calls.set(record.callId, { index: position, callId: record.callId, tool: record.tool, attestation, answered: false });
+        const prior = calls.get(record.callId);
+        const pending = { index: position, callId: record.callId, tool: record.tool, attestation, answered: false };
+        if (prior === undefined) calls.set(record.callId, pending);
+        else if (record.type === DECISION_RECORD && this.chains(prior, attestation)) this.gated.set(record.callId, pending);
+        else findings.push(error('ERR_LOG_DUPLICATE_NONCE', 'a second attestation with the same nonce (a replayed call)', { index: position, found: record.callId }));
       }
     } else if (this.partial && !calls.has(record.callId)) {
       await this.checkDetached(record, position);
     } else if (record.type === RECEIPT_RECORD) {
       tally.receipts++;
-      if (await checkReceiptRecord(record, position, calls, policy, keys, findings)) tally.unanswered++;
+      if (await checkReceiptRecord(record, position, this.pendingFor(record), policy, keys, findings)) tally.unanswered++;
     } else {
-      await checkResponseReceipt(record, position, calls, policy, keys, findings);
+      await checkResponseReceipt(record, position, this.pendingFor(record), policy, keys, findings);
     }
     return BigInt(record.index);
   }
@@ -104,10 +113,26 @@ export class RecordChecker {
     for (const c of failed) this.findings.push(fromCheck(c, position, isReceipt ? 'receipt' : 'response receipt'));
   }
 
+  /**
+   * A decision chains onto an earlier record of the same call when that record is this
+   * log's own attestation record (not a decision), no decision chained onto it yet, and the
+   * decision carries the very same attestation: one call attested, then gated, in one log.
+   */
+  private chains(prior: Pending, attestation: Record<string, JsonValue>): boolean {
+    const first = this.callRecords.get(prior.index.toString());
+    return first?.kind === 'attestation' && !this.gated.has(prior.callId) && first.digest === sha256Tagged(canonicalBytes(attestation));
+  }
+
+  /** The pending record a receipt names (by call id and index): the attestation, or the decision chained onto it. */
+  private pendingFor(r: { callId: string; attestationIndex: string }): Pending | undefined {
+    const g = this.gated.get(r.callId);
+    return g !== undefined && g.index.toString() === r.attestationIndex ? g : this.calls.get(r.callId);
+  }
+
   /** Calls with no receipt among the checked entries (a `NOTE_IN_FLIGHT` notice each); returns their count. */
   finish(): number {
     let inFlight = 0;
-    for (const p of this.calls.values()) {
+    for (const p of [...this.calls.values(), ...this.gated.values()]) {
       if (!p.answered) {
         inFlight++;
         this.findings.push(notice('NOTE_IN_FLIGHT', `call ${p.callId} (${p.tool}) has no receipt${this.partial ? ' in this bundle' : ': in flight or the recorder was killed'}`, p.index));
@@ -133,8 +158,7 @@ async function checkAttestationRecord(r: { attestation: Record<string, JsonValue
 }
 
 /** Returns true when the receipt records a call that was never answered. */
-async function checkReceiptRecord(r: ReceiptRecord, position: bigint, calls: Map<string, Pending>, policy: TrustPolicy, keys: KeyResolver, findings: Finding[]): Promise<boolean> {
-  const pending = calls.get(r.callId);
+async function checkReceiptRecord(r: ReceiptRecord, position: bigint, pending: Pending | undefined, policy: TrustPolicy, keys: KeyResolver, findings: Finding[]): Promise<boolean> {
   if (!pending || pending.index.toString() !== r.attestationIndex) {
     findings.push(error('ERR_RECEIPT_ORPHAN', 'receipt answers no earlier attestation in this log', { index: position, expected: r.attestationIndex, found: pending?.index.toString() ?? null }));
   } else if (pending.answered) {
@@ -157,8 +181,7 @@ async function checkReceiptRecord(r: ReceiptRecord, position: bigint, calls: Map
  * proxy recorded as verified must still verify (else an error); one it recorded as failed,
  * or whose issuer this trust policy does not list, is a notice.
  */
-async function checkResponseReceipt(r: ResponseReceiptRecord, position: bigint, calls: Map<string, Pending>, policy: TrustPolicy, keys: KeyResolver, findings: Finding[]): Promise<void> {
-  const pending = calls.get(r.callId);
+async function checkResponseReceipt(r: ResponseReceiptRecord, position: bigint, pending: Pending | undefined, policy: TrustPolicy, keys: KeyResolver, findings: Finding[]): Promise<void> {
   if (!pending || pending.index.toString() !== r.attestationIndex) {
     findings.push(error('ERR_RECEIPT_ORPHAN', 'response receipt answers no earlier attestation in this log', { index: position, expected: r.attestationIndex, found: pending?.index.toString() ?? null }));
     return;

@@ -50,3 +50,31 @@ test('log verification: an allowed attestation accepted twice is a replay error;
   assert.equal(report.receipts, 1);
   assert.ok(!errors.some((e) => e.endsWith('@2')), 'a refused decision is not verified');
 });
+
+test('one log holding a call attested then gated (a gateway\'s chain): the decision links to the attestation; a second decision, or one with another attestation, is still a replay', async () => {
+  const { signer, keys } = await signerFor('ES256');
+  const a = await issueAttestation(signer, { tool: 'pay', args: {}, serverFingerprint: FP, intent: 'i', now: 1_800_000_000, nonceBytes: new Uint8Array(16).fill(6) });
+  const other = await issueAttestation(signer, { tool: 'pay', args: { x: 1 }, serverFingerprint: FP, intent: 'i', now: 1_800_000_000, nonceBytes: new Uint8Array(16).fill(6) });
+  const r = (nonce: number) => issueReceipt(signer, { attestation: a, status: 'executed', result: { content: [] }, now: 1_800_000_001, nonceBytes: new Uint8Array(16).fill(nonce) });
+  const nonce = a.issuerAsserted.nonce;
+  const attested = { type: 'mcp-attest/attestation@1', index: '0', callId: nonce, server: { name: 's', fingerprint: FP }, tool: 'pay', requestDigest: `sha256:${'33'.repeat(32)}`, attestation: a };
+  const allowed = (i: number, att = a) => decision(i, { callId: nonce, decision: 'allowed', reason: null, code: null, attestation: att });
+  const run = async (records: unknown[]) => {
+    const entries = records.map((x, i) => [BigInt(i), encodeRecord(x as LogRecord)] as [bigint, Uint8Array]);
+    const report = await verifyLog({ entries, checkpoints: [] }, POLICY, keys);
+    return { report, errors: report.findings.filter((f) => f.severity === 'error').map((f) => `${f.code}@${f.index ?? ''}`) };
+  };
+  const chain = await run([
+    attested, allowed(1),
+    { type: 'mcp-attest/receipt@1', index: '2', callId: nonce, attestationIndex: '1', receipt: await r(7) },
+    { type: 'mcp-attest/receipt@1', index: '3', callId: nonce, attestationIndex: '0', receipt: await r(8) },
+  ]);
+  assert.deepEqual(chain.errors.filter((e) => e !== 'ERR_CHECKPOINT_MISSING@'), []);
+  assert.equal(chain.report.calls, 1);
+  assert.equal(chain.report.inFlight, 0);
+  assert.ok((await run([attested, allowed(1), allowed(2)])).errors.includes('ERR_LOG_DUPLICATE_NONCE@2'), 'a second decision on the call');
+  assert.ok((await run([attested, allowed(1, other)])).errors.includes('ERR_LOG_DUPLICATE_NONCE@1'), 'a decision on another attestation with the nonce');
+  assert.ok((await run([allowed(0), { ...attested, index: '1' }])).errors.includes('ERR_LOG_DUPLICATE_NONCE@1'), 'an attestation record after a decision');
+  const unanswered = await run([attested, allowed(1), { type: 'mcp-attest/receipt@1', index: '2', callId: nonce, attestationIndex: '0', receipt: await r(8) }]);
+  assert.equal(unanswered.report.inFlight, 1, 'the gate\'s side without its receipt is in flight');
+});

@@ -1,0 +1,236 @@
+/**
+ * `mcp-attest gateway` end to end, real processes on loopback (docs/gateway.md): the official
+ * SDK's Streamable HTTP client through the gateway to server-everything started as a stdio
+ * command and in its own HTTP mode, answers equal to the direct ones apart from our `_meta`,
+ * every call attested for the caller's principal and the log verifying; 2026-07-28 requests
+ * without a session; every refusal with its HTTP status, JSON-RPC error, access-log line and
+ * metric; the attest-then-gate chain; SIGHUP; a gateway killed mid-call.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CLI, EVERYTHING, RECEIPT_KEY, ROOT, cli, codes, connectDirect, exportTrust, logShow, readLog, scope, stripReceipt, verify, waitFor } from './helpers.js';
+import { connectHttp, everythingHttp, modernHttp } from './http-helpers.js';
+import { ALICE, BOB, CALLERS, mcpHeaders, messagesOf, startGateway } from './gateway-helpers.js';
+
+const SAMPLED = { role: 'assistant', content: { type: 'text', text: 'sampled reply' }, model: 'e2e-model', stopReason: 'endTurn' } as const;
+const CALLS = [
+  { name: 'echo', arguments: { message: 'héllo ✓' } },
+  { name: 'get-sum', arguments: { a: 2, b: 40 } },
+  { name: 'get-structured-content', arguments: { location: 'Chicago' } },
+  { name: 'trigger-sampling-request', arguments: { prompt: 'say hi', maxTokens: 5 } },
+];
+
+test('the SDK client through the gateway to server-everything (stdio and HTTP) gets the direct answers, attested for its principal', { timeout: 120_000 }, async (t) => {
+  const s = scope(t);
+  const url = await everythingHttp(s);
+  const gw = await startGateway(s, `version: 1\nlisten: 127.0.0.1:0\ncheckpointMs: 200\n${CALLERS}upstreams:\n  - {name: local, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}]}\n  - {name: remote, url: ${JSON.stringify(url)}}\n`);
+  const caps = { sampling: {} };
+  const directs = { local: (await connectDirect(s, caps)).client, remote: (await connectHttp(s, url, caps)).client };
+  for (const name of ['local', 'remote'] as const) {
+    const direct = directs[name];
+    const { client } = await connectHttp(s, `${gw.base}/${name}/mcp`, caps, { authorization: `Bearer ${name === 'local' ? ALICE : BOB}` });
+    for (const c of [direct, client]) c.setRequestHandler(CreateMessageRequestSchema, async () => SAMPLED);
+    assert.deepEqual(await client.listTools(), await direct.listTools(), `${name}: tools/list`);
+    for (const call of CALLS) {
+      const got = await client.callTool(call);
+      assert.ok((got._meta as Record<string, unknown> | undefined)?.[RECEIPT_KEY], `${name} ${call.name}: receipt reference`);
+      assert.deepEqual(stripReceipt(got), await direct.callTool(call), `${name} ${call.name}`);
+    }
+    const seen: number[] = [];
+    await client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } }, undefined, { onprogress: (p) => seen.push(p.progress) });
+    assert.ok(seen.length >= 2, `${name}: progress relayed to the caller's stream (${JSON.stringify(seen)})`);
+    await client.close();
+  }
+  assert.equal(await gw.stop(), 0, gw.stderr());
+  const rows = logShow(s.home);
+  assert.equal(rows.length, 2 * (CALLS.length + 1));
+  assert.ok(rows.every((r) => r.status === 'executed'), JSON.stringify(rows.map((r) => [r.tool, r.status, r.reason])));
+  const subs = readLog(s.home).entries.filter((e) => e['type'] === 'mcp-attest/attestation@1')
+    .map((e) => [e['server'] as { name: string }, (e['attestation'] as { issuerAsserted: { sub: string } }).issuerAsserted.sub] as const);
+  assert.deepEqual([...new Set(subs.map(([srv, sub]) => `${srv.name}:${sub}`))].sort(), ['local:alice', 'remote:bob'], 'the attestation\'s sub is the caller\'s principal');
+  const v = verify(s.home, exportTrust(s.home));
+  assert.equal(v.status, 0, v.stdout);
+  assert.deepEqual(codes(v.report), []);
+  const access = gw.access();
+  assert.ok(access.some((a) => a['principal'] === 'alice' && a['tool'] === 'echo' && a['status'] === 200), 'access log names principal and tool');
+});
+
+const MODERN = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+const modernCall = (id: number, name: string, args: Record<string, unknown> = {}) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args, _meta: MODERN } });
+const modernHeaders = (name: string, extra: Record<string, string> = {}) => mcpHeaders(ALICE, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name, ...extra });
+
+test('2026-07-28 callers need no session: headers must match the body; closing the stream cancels the call', { timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  const up = await modernHttp(s);
+  const gw = await startGateway(s, `version: 1\nlisten: 127.0.0.1:0\ncheckpointMs: 200\n${CALLERS}upstreams:\n  - {name: modern, url: ${JSON.stringify(up.url)}}\n`);
+  const endpoint = `${gw.base}/modern/mcp`;
+  const post = (body: object, headers: Record<string, string>, signal?: AbortSignal) => fetch(endpoint, { method: 'POST', headers, body: JSON.stringify(body), ...(signal ? { signal } : {}) });
+
+  const res = await post(modernCall(1, 'stream'), modernHeaders('stream'));
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('mcp-session-id'), null, 'no session minted');
+  const msgs = await messagesOf(res);
+  assert.equal(msgs.at(-1)?.['id'], 1);
+  assert.ok(msgs.some((m) => m['method'] === 'notifications/progress'), 'the progress notification reached the caller');
+  const sent = up.received().find((r) => String(r['body']).includes('"stream"'))!;
+  assert.deepEqual(sent['headers'], { 'mcp-method': 'tools/call', 'mcp-name': 'stream', 'mcp-protocol-version': '2026-07-28' }, 'mirrored upstream; the caller\'s token never passed on');
+
+  for (const [headers, why] of [
+    [modernHeaders('echo', { 'mcp-name': 'rm' }), 'Mcp-Name'],
+    [modernHeaders('echo', { 'mcp-method': 'tools/list' }), 'Mcp-Method'],
+    [mcpHeaders(ALICE, { 'mcp-method': 'tools/call', 'mcp-name': 'echo' }), 'MCP-Protocol-Version'],
+  ] as const) {
+    const r = await post(modernCall(2, 'echo'), headers);
+    assert.equal(r.status, 400, why);
+    const body = (await r.json()) as { id: number; error: { code: number; message: string; data: { code: string } } };
+    assert.equal(body.error.code, -32020, why);
+    assert.equal(body.error.data.code, 'ERR_GATEWAY_HEADER_MISMATCH');
+    assert.match(body.error.message, new RegExp(why));
+  }
+  assert.ok(!up.received().some((r) => String(r['body']).includes('"id":2')), 'no mismatched request reached the upstream');
+
+  // The caller goes away mid-call: that is its cancellation (2026-07-28), passed on by closing the upstream stream.
+  const ac = new AbortController();
+  const hanging = await post(modernCall(3, 'hang'), modernHeaders('hang'), ac.signal);
+  assert.equal(hanging.status, 200);
+  await waitFor('the call to reach the upstream', () => up.received().some((r) => String(r['body']).includes('"hang"')));
+  ac.abort();
+  await waitFor('the upstream stream to close', () => up.received().some((r) => r['closed'] === 3));
+  await waitFor('the cancelled call receipted', () => logShow(s.home).find((r) => r.tool === 'hang')?.reason === 'cancelled');
+  assert.equal(await gw.stop(), 0);
+  const v = verify(s.home, exportTrust(s.home));
+  assert.equal(v.status, 0, v.stdout);
+});
+
+test('refusals: token, Host, Origin, size, session, rate, tool list — each with its status, code, access-log line and metric', { timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  const gw = await startGateway(s, `version: 1\nlisten: 127.0.0.1:0\nallowedOrigins: ["https://app.example"]\nlimits: {maxBodyBytes: 4096, requestsPerSecond: 1, burst: 3}\n${CALLERS}upstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}], tools: {allow: ["echo", "get-*"], deny: ["get-env"]}}\n`);
+  const endpoint = `${gw.base}/ev/mcp`;
+  const init = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'e2e', version: '1' } } };
+  const post = (headers: Record<string, string>, body: string = JSON.stringify(init)) => fetch(endpoint, { method: 'POST', headers, body });
+  const refused = async (r: Response, status: number, code: string): Promise<void> => {
+    assert.equal(r.status, status, code);
+    const body = (await r.json()) as { error: { data: { code: string } } };
+    assert.equal(body.error.data.code, code);
+  };
+  const none = await post(mcpHeaders(null));
+  assert.equal(none.headers.get('www-authenticate'), 'Bearer');
+  await refused(none, 401, 'ERR_GATEWAY_UNAUTHENTICATED');
+  await refused(await post(mcpHeaders('not-a-valid-token-at-all')), 401, 'ERR_GATEWAY_UNAUTHENTICATED');
+  await refused(await post(mcpHeaders(ALICE, { origin: 'https://evil.example' })), 403, 'ERR_GATEWAY_ORIGIN');
+  // A rebinding page reaches us under its own name: the Host header gives it away.
+  const rebinding = await new Promise<number>((resolve) => {
+    const r = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'Host: evil.example', '-H', `Authorization: Bearer ${ALICE}`, `${gw.base}/healthz`], { encoding: 'utf8' });
+    resolve(r.status === 0 ? Number(r.stdout) : -1);
+  });
+  if (rebinding !== -1) assert.equal(rebinding, 403, 'Host not allowed');
+  await refused(await post(mcpHeaders(ALICE), JSON.stringify({ ...init, params: { ...init.params, pad: 'x'.repeat(5000) } })), 413, 'ERR_GATEWAY_TOO_LARGE');
+
+  // CORS: an allowlisted origin gets exactly itself back, never '*'.
+  const pre = await fetch(endpoint, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } });
+  assert.equal(pre.status, 204);
+  assert.equal(pre.headers.get('access-control-allow-origin'), 'https://app.example');
+  const preEvil = await fetch(endpoint, { method: 'OPTIONS', headers: { origin: 'https://evil.example' } });
+  assert.equal(preEvil.status, 403);
+
+  // Bob opens a session; Alice cannot use it (it looks like no session at all).
+  const opened = await post(mcpHeaders(BOB));
+  assert.equal(opened.status, 200);
+  const sid = opened.headers.get('mcp-session-id')!;
+  await messagesOf(opened);
+  const list = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} };
+  await refused(await post(mcpHeaders(ALICE, { 'mcp-session-id': sid }), JSON.stringify(list)), 404, 'ERR_GATEWAY_SESSION');
+  // Bob's tools/list hides what the list refuses; a call to a hidden tool is refused before anything is logged.
+  const tools = (await messagesOf(await post(mcpHeaders(BOB, { 'mcp-session-id': sid }), JSON.stringify(list))))[0] as { result: { tools: Array<{ name: string }> } };
+  const names = tools.result.tools.map((x) => x.name);
+  assert.ok(names.includes('echo') && names.includes('get-sum') && !names.includes('get-env') && !names.includes('trigger-long-running-operation'), names.join());
+  const denied = await post(mcpHeaders(BOB, { 'mcp-session-id': sid }), JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'get-env', arguments: {} } }));
+  const deniedBody = (await denied.json()) as { error: { code: number; data: { code: string } } };
+  assert.deepEqual([deniedBody.error.code, deniedBody.error.data.code], [-32601, 'ERR_GATEWAY_TOOL_DENIED']);
+
+  // Bob has spent his burst of 3: the next request is over his rate.
+  const limited = await post(mcpHeaders(BOB, { 'mcp-session-id': sid }), JSON.stringify(list));
+  assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+  await refused(limited, 429, 'ERR_GATEWAY_RATE_LIMITED');
+
+  const metrics = await (await fetch(`${gw.base}/metrics`)).text();
+  for (const code of ['ERR_GATEWAY_UNAUTHENTICATED', 'ERR_GATEWAY_ORIGIN', 'ERR_GATEWAY_TOO_LARGE', 'ERR_GATEWAY_SESSION', 'ERR_GATEWAY_TOOL_DENIED', 'ERR_GATEWAY_RATE_LIMITED']) {
+    assert.match(metrics, new RegExp(`mcp_attest_gateway_refusals_total\\{code="${code}"\\} [1-9]`), code);
+    assert.ok(gw.access().some((a) => a['code'] === code), `access log: ${code}`);
+  }
+  assert.ok(!gw.stderr().includes(ALICE) && !gw.stderr().includes(BOB), 'no token in the gateway\'s output');
+  assert.equal(logShow(s.home).length, 0, 'nothing refused was logged as a call');
+});
+
+test('attest and gate in one gateway: the gate decides the attestations the gateway signs', { timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  assert.equal(cli(['init', '--home', s.home]).status, 0);
+  const trust = exportTrust(s.home, join(s.dir, 'trust.json'));
+  writeFileSync(join(s.dir, 'gate.yaml'), `version: 1\nrequired: true\ntrustFiles: [trust.json]\ntools:\n  get-sum: {deny: true}\n`);
+  const gw = await startGateway(s, `version: 1\nlisten: 127.0.0.1:0\ncheckpointMs: 200\n${CALLERS}upstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}], role: [attest, gate], policy: gate.yaml}\n`);
+  const { client } = await connectHttp(s, `${gw.base}/ev/mcp`, {}, { authorization: `Bearer ${ALICE}` });
+  const ok = await client.callTool({ name: 'echo', arguments: { message: 'gated' } });
+  assert.equal((ok.content as Array<{ text: string }>)[0]!.text, 'Echo: gated');
+  assert.ok((ok._meta as Record<string, unknown>)['dev.mcp-attest/response-receipt'] !== undefined || JSON.stringify(ok._meta).includes('receipt'));
+  const no = await client.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } });
+  assert.equal(no.isError, true, 'the gate refused the denied tool');
+  await client.close();
+  assert.equal(await gw.stop(), 0);
+  const decisions = readLog(s.home).entries.filter((e) => e['type'] === 'mcp-attest/decision@1').map((e) => e['decision']);
+  assert.deepEqual(decisions, ['allowed', 'refused']);
+  const v = verify(s.home, trust);
+  assert.equal(v.status, 0, v.stdout);
+});
+
+test('a bad configuration is exit 2 with every problem; SIGHUP swaps tokens without dropping a call in flight', { timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  const bad = join(s.dir, 'bad.yaml');
+  writeFileSync(bad, 'version: 1\nlisten: 0.0.0.0:80:1\ncallers: [{principal: a, token: {env: UNSET_VAR_E2E}}]\nupstreams:\n  - {name: x, command: [a], url: "http://h/mcp"}\n  - {name: y, url: "ftp://h/"}\n');
+  const r = cli(['gateway', '--config', bad]);
+  assert.equal(r.status, 2);
+  for (const m of ['listen', 'upstreams.0', 'upstreams.1.url']) assert.match(r.stderr, new RegExp(m.replace('.', '\\.')), m);
+
+  const yaml = (principal: string, env: string) => `version: 1\nlisten: 127.0.0.1:0\ncheckpointMs: 200\ncallers: [{principal: ${principal}, token: {env: ${env}}}]\nupstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}]}\n`;
+  const gw = await startGateway(s, yaml('alice', 'ALICE_TOKEN'));
+  const { client } = await connectHttp(s, `${gw.base}/ev/mcp`, {}, { authorization: `Bearer ${ALICE}` });
+  const long = client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 1.5, steps: 3 } });
+  await new Promise((r) => setTimeout(r, 300));
+  writeFileSync(join(s.dir, 'gateway.yaml'), `home: ${s.home}\n${yaml('bob', 'BOB_TOKEN')}`);
+  gw.proc.kill('SIGHUP');
+  await waitFor('the reload', () => gw.stderr().includes('configuration reloaded'));
+  assert.match(JSON.stringify(await long), /Long running operation completed/, 'the call in flight finished');
+  const init = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'e2e', version: '1' } } };
+  assert.equal((await fetch(`${gw.base}/ev/mcp`, { method: 'POST', headers: mcpHeaders(ALICE), body: JSON.stringify(init) })).status, 401, 'the old token is gone');
+  const bob = await fetch(`${gw.base}/ev/mcp`, { method: 'POST', headers: mcpHeaders(BOB), body: JSON.stringify(init) });
+  assert.equal(bob.status, 200, 'the new token works');
+  await bob.body?.cancel();
+  await client.close();
+  assert.equal(await gw.stop(), 0);
+});
+
+test('a gateway killed mid-call and restarted: the log verifies and names the unanswered call', { timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  const yaml = `version: 1\nlisten: 127.0.0.1:0\ncheckpointMs: 100\n${CALLERS}upstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}]}\n`;
+  const gw = await startGateway(s, yaml);
+  const { client } = await connectHttp(s, `${gw.base}/ev/mcp`, {}, { authorization: `Bearer ${ALICE}` });
+  await client.callTool({ name: 'echo', arguments: { message: 'before' } });
+  void client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 5, steps: 5 } }).catch(() => undefined);
+  await waitFor('the long call attested', () => logShow(s.home).some((r) => r.tool === 'trigger-long-running-operation'));
+  gw.proc.kill('SIGKILL');
+  await gw.exited;
+  const again = await startGateway(s, yaml, 'gateway2.yaml');
+  const c2 = await connectHttp(s, `${again.base}/ev/mcp`, {}, { authorization: `Bearer ${ALICE}` });
+  await c2.client.callTool({ name: 'echo', arguments: { message: 'after' } });
+  await c2.client.close();
+  assert.equal(await again.stop(), 0);
+  const v = verify(s.home, exportTrust(s.home));
+  assert.equal(v.status, 0, v.stdout);
+  assert.equal(v.report.inFlight, 1, 'the call the kill cut off is named in flight, never executed');
+  const row = logShow(s.home).find((r) => r.tool === 'trigger-long-running-operation')!;
+  assert.equal(row.receipt_idx, null);
+  void ROOT; void CLI;
+});
