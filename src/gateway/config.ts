@@ -98,6 +98,13 @@ export const GatewayConfigSchema = z.strictObject({
   checkpointMs: z.int().min(1).max(9_999_999).default(1000),
 });
 
+/** The JSON Schema (draft 2020-12) of the configuration file as written (defaults optional): the text of docs/gateway.schema.json. */
+export function gatewayJsonSchema(): string {
+  const schema = z.toJSONSchema(GatewayConfigSchema, { io: 'input', target: 'draft-2020-12' });
+  const { $schema, ...rest } = schema;
+  return `${JSON.stringify({ $schema, $id: 'urn:mcp-attest:gateway:1', title: 'mcp-attest gateway configuration', ...rest }, null, 2)}\n`;
+}
+
 /** A parsed configuration (defaults filled in). */
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
 /** One upstream of a {@link GatewayConfig}. */
