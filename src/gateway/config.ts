@@ -80,6 +80,25 @@ const Limits = z.strictObject({
   drainSeconds: z.int().min(0).max(3600).default(10),
 });
 
+const OAuth = z.strictObject({
+  /** The authorization server: the `iss` every access token must carry, named in the RFC 9728 metadata. */
+  issuer: z.url(),
+  /** Its JWKS, fetched and cached; or a local JWKS file. */
+  jwksUrl: z.url({ protocol: /^https?$/ }).optional(),
+  jwksFile: z.string().min(1).optional(),
+  /** The gateway's public base URL: an endpoint's resource is `<resource>/<name>/mcp`. */
+  resource: z.url({ protocol: /^https?$/ }),
+  /** The `aud` required (default: the endpoint's resource URL, RFC 8707). */
+  audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  /** The claim naming the principal. */
+  principalClaim: z.string().min(1).default('sub'),
+  /** Scopes every token must grant (space-separated `scope` claim). */
+  scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/)).default([]),
+  algorithms: z.array(z.enum(['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'])).min(1).default(['RS256', 'ES256', 'EdDSA']),
+}).superRefine((o, ctx) => {
+  if ((o.jwksUrl === undefined) === (o.jwksFile === undefined)) ctx.addIssue({ code: 'custom', message: 'give exactly one of jwksUrl and jwksFile' });
+});
+
 /** The configuration file's schema (zod; `z.toJSONSchema` of it is docs/gateway.schema.json). */
 export const GatewayConfigSchema = z.strictObject({
   version: z.literal(1),
@@ -92,6 +111,8 @@ export const GatewayConfigSchema = z.strictObject({
   /** `Origin` values accepted, and answered with CORS headers (exact match; never `*`). A request without `Origin` is not a browser's and passes. */
   allowedOrigins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'an origin: scheme://host[:port], no path')).default([]),
   callers: z.array(Caller).default([]),
+  /** OAuth 2.1 resource-server mode: JWT access tokens from this authorization server (beside the static callers). */
+  oauth: OAuth.optional(),
   upstreams: z.array(Upstream).min(1),
   limits: Limits.default(Limits.parse({})),
   durability: z.enum(['full', 'normal']).default('full'),
@@ -160,6 +181,8 @@ export function parseGatewayConfig(text: string, dir: string, env: NodeJS.Proces
     if (u.policy !== undefined) u.policy = resolve(dir, u.policy);
   }
   if (config.home !== undefined) config.home = resolve(dir, config.home);
+  if (config.oauth?.jwksFile !== undefined) config.oauth.jwksFile = resolve(dir, config.oauth.jwksFile);
+  if (config.callers.length === 0 && config.oauth === undefined) problems.push('callers: no callers and no oauth: nobody could use the gateway');
   if (problems.length > 0) throw invalid(problems);
   return { config, dir, tokens };
 }

@@ -20,6 +20,7 @@ import type { LoadedConfig } from './config.js';
 import { Conversation, EventStream } from './conversation.js';
 import { Limiter, PREFLIGHT_HEADERS, authenticate, checkHostOrigin, corsHeaders, defaultHosts, headerMismatch, readBody, type Refusal } from './guard.js';
 import { GatewayMetrics } from './metrics.js';
+import { OAuthResource } from './oauth.js';
 import { UpstreamRuntime } from './upstreams.js';
 
 /** JSON-RPC error code of the 2026-07-28 HeaderMismatch error. */
@@ -46,6 +47,7 @@ export class Gateway {
   private origins: Set<string>;
   readonly metrics: GatewayMetrics;
   private replay: NonceStore | null = null;
+  private oauth: OAuthResource | null;
   private sweeper: NodeJS.Timeout | null = null;
   private closing: Promise<number> | null = null;
   private seq = 0;
@@ -54,6 +56,7 @@ export class Gateway {
     const { config } = loaded;
     this.limiter = new Limiter(config.limits);
     this.origins = new Set(config.allowedOrigins);
+    this.oauth = config.oauth === undefined ? null : new OAuthResource(config.oauth);
     this.metrics = new GatewayMetrics(() => this.live.size, () => recorder.db);
     for (const u of config.upstreams) this.upstreams.set(u.name, new UpstreamRuntime(u, recorder, homePaths(home).pins, config.limits.maxMessageBytes));
     if ([...this.upstreams.values()].some((u) => u.gated)) this.replay = new NonceStore(homePaths(home).nonces, { durability: config.durability });
@@ -88,6 +91,7 @@ export class Gateway {
     if (names !== [...this.upstreams.keys()].sort().join(',')) throw new Error('the set of upstreams changed: restart the gateway to apply it');
     for (const u of next.config.upstreams) await this.upstreams.get(u.name)!.reload(u);
     this.loaded = next;
+    this.oauth = next.config.oauth === undefined ? null : new OAuthResource(next.config.oauth);
     this.limiter.update(next.config.limits);
     this.origins = new Set(next.config.allowedOrigins);
     if (next.config.allowedHosts !== undefined) this.hosts = new Set(next.config.allowedHosts.map((h) => h.toLowerCase()));
@@ -110,12 +114,16 @@ export class Gateway {
       const text = await this.metrics.registry.metrics();
       return void res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text);
     }
+    const prm = /^\/\.well-known\/oauth-protected-resource\/([A-Za-z0-9][A-Za-z0-9._-]{0,62})\/mcp$/.exec(path);
+    if (prm !== null && req.method === 'GET' && this.oauth !== null && this.upstreams.has(prm[1]!)) {
+      return void res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' }).end(JSON.stringify(this.oauth.metadata(prm[1]!)));
+    }
     const m = /^\/([A-Za-z0-9][A-Za-z0-9._-]{0,62})\/mcp$/.exec(path);
     const upstream = m === null ? undefined : this.upstreams.get(m[1]!);
     if (upstream === undefined) return this.refuse(res, { status: 404, code: 'ERR_GATEWAY_BAD_REQUEST', message: 'no MCP endpoint here' }, access, cors);
     access.upstream = upstream.cfg.name;
     if (this.closing !== null) return this.refuse(res, { status: 503, code: 'ERR_GATEWAY_BUSY', message: 'shutting down' }, access, cors);
-    const principal = authenticate(req, this.loaded.tokens);
+    const principal = await authenticate(req, this.loaded.tokens, this.oauth, upstream.cfg.name);
     if (typeof principal !== 'string') return this.refuse(res, principal, access, cors);
     access.principal = principal;
     const release = this.limiter.take(principal);

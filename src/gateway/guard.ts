@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { tokenDigest } from './config.js';
+import type { OAuthResource } from './oauth.js';
 import type { RpcMessage } from '../proxy/message.js';
 import { PROTOCOL_VERSION_META } from '../proxy/http-upstream.js';
 
@@ -47,16 +48,21 @@ export const PREFLIGHT_HEADERS = {
   'access-control-max-age': '600',
 };
 
-/** The principal of the request's bearer token, or a 401 refusal. */
-export function authenticate(req: IncomingMessage, tokens: ReadonlyMap<string, string>): string | Refusal {
+/**
+ * The principal of the request's bearer token: a configured caller's (looked up by digest,
+ * so no comparison of the token's bytes can leak it by timing), else, with OAuth, the
+ * access token's; or a 401 refusal (with the RFC 9728 challenge under OAuth).
+ */
+export async function authenticate(req: IncomingMessage, tokens: ReadonlyMap<string, string>, oauth: OAuthResource | null, endpoint: string): Promise<string | Refusal> {
   const h = req.headers.authorization;
-  const m = h === undefined ? null : /^Bearer ([\x21-\x7e]{1,4096})$/i.exec(h);
-  // Looked up by digest: no comparison of the token itself that could leak its bytes by timing.
+  const m = h === undefined ? null : /^Bearer ([\x21-\x7e]{1,8192})$/i.exec(h);
   const principal = m === null ? undefined : tokens.get(tokenDigest(m[1]!));
   if (principal !== undefined) return principal;
+  if (oauth !== null && m !== null && m[1]!.split('.').length === 3) return oauth.principal(m[1]!, endpoint);
+  const error = h === undefined ? undefined : 'invalid_token';
   return {
     status: 401, code: 'ERR_GATEWAY_UNAUTHENTICATED', message: h === undefined ? 'a bearer token is required' : 'the bearer token is not valid',
-    headers: { 'www-authenticate': h === undefined ? 'Bearer' : 'Bearer error="invalid_token"' },
+    headers: { 'www-authenticate': oauth !== null ? oauth.challenge(endpoint, error) : error === undefined ? 'Bearer' : `Bearer error="${error}"` },
   };
 }
 

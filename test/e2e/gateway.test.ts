@@ -234,3 +234,41 @@ test('a gateway killed mid-call and restarted: the log verifies and names the un
   assert.equal(row.receipt_idx, null);
   void ROOT; void CLI;
 });
+
+test('OAuth resource server: RFC 9728 metadata, JWT access tokens checked for issuer, audience, expiry and key; the token\'s sub is the attestation\'s', { timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  const { SignJWT, exportJWK, generateKeyPair } = await import('jose');
+  const as = await generateKeyPair('ES256', { extractable: true });
+  const stranger = await generateKeyPair('ES256', { extractable: true });
+  writeFileSync(join(s.dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(as.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] }));
+  const resource = 'https://gw.example/ev/mcp';
+  const token = (claims: Record<string, unknown>, key = as.privateKey, ttl = 300) => new SignJWT({ scope: 'mcp', iss: 'https://as.example', aud: resource, sub: 'agent-7', ...claims })
+    .setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuedAt().setExpirationTime(Math.floor(Date.now() / 1000) + ttl).sign(key);
+  const gw = await startGateway(s, `version: 1\nlisten: 127.0.0.1:0\ncheckpointMs: 200\noauth: {issuer: "https://as.example", jwksFile: jwks.json, resource: "https://gw.example", scopes: [mcp]}\nupstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}]}\n`);
+  const prm = (await (await fetch(`${gw.base}/.well-known/oauth-protected-resource/ev/mcp`)).json()) as Record<string, unknown>;
+  assert.deepEqual(prm, { resource, authorization_servers: ['https://as.example'], bearer_methods_supported: ['header'], scopes_supported: ['mcp'] });
+  const init = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'e2e', version: '1' } } });
+  const none = await fetch(`${gw.base}/ev/mcp`, { method: 'POST', headers: mcpHeaders(null), body: init });
+  assert.equal(none.status, 401);
+  assert.match(none.headers.get('www-authenticate')!, /^Bearer resource_metadata="https:\/\/gw\.example\/\.well-known\/oauth-protected-resource\/ev\/mcp"/);
+  for (const [bad, why] of [
+    [await token({ aud: 'https://other.example/mcp' }), 'aud'],
+    [await token({}, as.privateKey, -120), 'expired'],
+    [await token({ iss: 'https://evil.example' }), 'iss'],
+    [await token({}, stranger.privateKey), 'not valid'],
+  ] as const) {
+    const r = await fetch(`${gw.base}/ev/mcp`, { method: 'POST', headers: mcpHeaders(bad), body: init });
+    assert.equal(r.status, 401, why);
+    assert.match(r.headers.get('www-authenticate')!, /error="invalid_token"/, why);
+    assert.match(((await r.json()) as { error: { message: string } }).error.message, new RegExp(why), why);
+  }
+  const scopeless = await fetch(`${gw.base}/ev/mcp`, { method: 'POST', headers: mcpHeaders(await token({ scope: 'other' })), body: init });
+  assert.equal(scopeless.status, 403);
+  assert.match(scopeless.headers.get('www-authenticate')!, /insufficient_scope/);
+  const { client } = await connectHttp(s, `${gw.base}/ev/mcp`, {}, { authorization: `Bearer ${await token({})}` });
+  await client.callTool({ name: 'echo', arguments: { message: 'oauth' } });
+  await client.close();
+  assert.equal(await gw.stop(), 0);
+  const subs = readLog(s.home).entries.filter((e) => e['type'] === 'mcp-attest/attestation@1').map((e) => (e['attestation'] as { issuerAsserted: { sub: string } }).issuerAsserted.sub);
+  assert.deepEqual(subs, ['agent-7']);
+});

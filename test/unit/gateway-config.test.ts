@@ -14,7 +14,7 @@ import { Limiter, headerMismatch } from '../../src/gateway/guard.js';
 import { toolFilter } from '../../src/gateway/tools-filter.js';
 import type { RpcMessage } from '../../src/proxy/message.js';
 
-const MIN = 'version: 1\nupstreams: [{name: a, command: [node, s.js]}]\n';
+const MIN = 'version: 1\ncallers: [{principal: a, token: {sha256: "' + 'b'.repeat(64) + '"}}]\nupstreams: [{name: a, command: [node, s.js]}]\n';
 
 test('docs/gateway.schema.json is generated from the checking schema, and agrees with it on examples', () => {
   const text = readFileSync(new URL('../../docs/gateway.schema.json', import.meta.url), 'utf8');
@@ -49,6 +49,8 @@ test('every problem is listed with its path', () => {
   const twice = 'version: 1\ncallers: [{principal: a, token: {env: T}}, {principal: b, token: {env: T}}]\nupstreams: [{name: x, command: [a]}, {name: x, command: [b]}]\n';
   assert.throws(() => parseGatewayConfig(twice, '/tmp', { T: 't'.repeat(20) }), (e: Error) => /same token/.test(e.message) && /used twice/.test(e.message));
   assert.throws(() => parseGatewayConfig('version: 1\nupstreams: [{name: a, command: [x]}]\nversion: 1\n', '/tmp'), { code: 'ERR_CONFIG_INVALID' }, 'duplicate key');
+  assert.throws(() => parseGatewayConfig('version: 1\nupstreams: [{name: a, command: [x]}]\n', '/tmp'), /nobody could use the gateway/);
+  assert.throws(() => parseGatewayConfig('version: 1\noauth: {issuer: "https://as.example", resource: "https://gw.example"}\nupstreams: [{name: a, command: [x]}]\n', '/tmp'), /exactly one of jwksUrl and jwksFile/);
   const loaded = parseGatewayConfig('version: 1\ncallers: [{principal: a, token: {env: T}}]\nupstreams: [{name: a, command: [x]}]\n', '/tmp', { T: 't'.repeat(20) });
   assert.equal(loaded.tokens.get(tokenDigest('t'.repeat(20))), 'a');
 });

@@ -1,0 +1,70 @@
+/**
+ * The gateway as an OAuth 2.1 resource server (MCP authorization; docs/gateway.md "OAuth"):
+ * access tokens are JWTs (RFC 9068 profile) validated against the authorization server's
+ * JWKS (a URL, fetched and cached by `jose`, or a file): signature, `iss`, `aud` (the
+ * endpoint's resource URL, RFC 8707, unless the configuration names the audience), `exp`/
+ * `nbf` with 30 s of skew, an allowed algorithm, the required scopes. The principal is the
+ * configured claim (default `sub`). Protected-resource metadata (RFC 9728) is served at
+ * `/.well-known/oauth-protected-resource/<name>/mcp`, and named in every 401's
+ * `WWW-Authenticate`.
+ */
+import { readFileSync } from 'node:fs';
+import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import type { GatewayConfig } from './config.js';
+import type { Refusal } from './guard.js';
+
+/** The `oauth` section of a gateway configuration. */
+export type OAuthConfig = NonNullable<GatewayConfig['oauth']>;
+
+/** Validates access tokens for the gateway's endpoints. */
+export class OAuthResource {
+  private readonly keys: JWTVerifyGetKey;
+
+  /** Throws `ERR_CONFIG_INVALID`-worthy errors (an unreadable JWKS file) as plain errors. */
+  constructor(private readonly o: OAuthConfig) {
+    this.keys = o.jwksUrl !== undefined
+      ? createRemoteJWKSet(new URL(o.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 600_000 })
+      : createLocalJWKSet(JSON.parse(readFileSync(o.jwksFile!, 'utf8')) as Parameters<typeof createLocalJWKSet>[0]);
+  }
+
+  /** The resource URL of an upstream's endpoint (RFC 8707 / RFC 9728 `resource`). */
+  resource(name: string): string {
+    return `${this.o.resource.replace(/\/+$/, '')}/${name}/mcp`;
+  }
+
+  /** The RFC 9728 metadata document of an endpoint. */
+  metadata(name: string): Record<string, unknown> {
+    return {
+      resource: this.resource(name), authorization_servers: [this.o.issuer], bearer_methods_supported: ['header'],
+      ...(this.o.scopes.length > 0 ? { scopes_supported: this.o.scopes } : {}),
+    };
+  }
+
+  /** `WWW-Authenticate` for a 401 on an endpoint. */
+  challenge(name: string, error?: string): string {
+    const metadata = `${this.o.resource.replace(/\/+$/, '')}/.well-known/oauth-protected-resource/${name}/mcp`;
+    return `Bearer resource_metadata="${metadata}"${error ? `, error="${error}"` : ''}${this.o.scopes.length > 0 ? `, scope="${this.o.scopes.join(' ')}"` : ''}`;
+  }
+
+  /** The principal of a valid access token for endpoint `name`, or the 401 refusal. */
+  async principal(token: string, name: string): Promise<string | Refusal> {
+    const refuse = (why: string, error = 'invalid_token'): Refusal => ({
+      status: error === 'insufficient_scope' ? 403 : 401, code: 'ERR_GATEWAY_UNAUTHENTICATED', message: why, headers: { 'www-authenticate': this.challenge(name, error) },
+    });
+    try {
+      const { payload } = await jwtVerify(token, this.keys, {
+        issuer: this.o.issuer, audience: this.o.audience ?? this.resource(name), algorithms: this.o.algorithms, clockTolerance: 30, requiredClaims: ['exp'],
+      });
+      const granted = typeof payload['scope'] === 'string' ? payload['scope'].split(' ') : [];
+      if (!this.o.scopes.every((s) => granted.includes(s))) return refuse('the access token lacks a required scope', 'insufficient_scope');
+      const p = payload[this.o.principalClaim];
+      if (typeof p !== 'string' || !/^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/.test(p)) return refuse(`the access token's ${this.o.principalClaim} is not a usable principal`);
+      return p;
+    } catch (e) {
+      const why = e instanceof errors.JWTExpired ? 'the access token has expired'
+        : e instanceof errors.JWTClaimValidationFailed ? `the access token's ${e.claim} is not accepted`
+          : 'the access token is not valid';
+      return refuse(why);
+    }
+  }
+}
