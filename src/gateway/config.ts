@@ -119,6 +119,13 @@ export const GatewayConfigSchema = z.strictObject({
   checkpointMs: z.int().min(1).max(9_999_999).default(1000),
 });
 
+/**
+ * The configuration of `mcp-attest serve --http` (docs/session.md "Over HTTP"): the
+ * gateway's, without upstreams (the server is the session server itself) and without
+ * `home` checks beyond the gateway's.
+ */
+export const ServeHttpConfigSchema = GatewayConfigSchema.omit({ upstreams: true });
+
 /** The JSON Schema (draft 2020-12) of the configuration file as written (defaults optional): the text of docs/gateway.schema.json. */
 export function gatewayJsonSchema(): string {
   const schema = z.toJSONSchema(GatewayConfigSchema, { io: 'input', target: 'draft-2020-12' });
@@ -155,16 +162,17 @@ function invalid(problems: string[]): AttestError {
  * that is unset, an unreadable token file, two callers with one token, and two upstreams
  * with one name.
  */
-export function parseGatewayConfig(text: string, dir: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function parseGatewayConfig(text: string, dir: string, env: NodeJS.ProcessEnv = process.env, schema: z.ZodType<unknown> = GatewayConfigSchema): LoadedConfig {
   let raw: unknown;
   try {
     raw = parseYaml(text, { uniqueKeys: true, maxAliasCount: 0 });
   } catch (e) {
     throw invalid([`not YAML or JSON: ${(e as Error).message.split('\n')[0]}`]);
   }
-  const r = GatewayConfigSchema.safeParse(raw);
+  const r = schema.safeParse(raw);
   if (!r.success) throw invalid(r.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`));
-  const config = r.data;
+  const config = r.data as GatewayConfig;
+  config.upstreams ??= [];
   const problems: string[] = [];
   const tokens = new Map<string, string>();
   config.callers.forEach((c, i) => {
@@ -208,13 +216,13 @@ function callerDigest(s: z.infer<typeof Secret>, dir: string, env: NodeJS.Proces
   return tokenDigest(token);
 }
 
-/** Read and parse a configuration file. Throws `ERR_CONFIG_INVALID` (also for an unreadable file). */
-export function loadGatewayConfig(path: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+/** Read and parse a configuration file (`schema`: the gateway's, or {@link ServeHttpConfigSchema}). Throws `ERR_CONFIG_INVALID` (also for an unreadable file). */
+export function loadGatewayConfig(path: string, env: NodeJS.ProcessEnv = process.env, schema: z.ZodType<unknown> = GatewayConfigSchema): LoadedConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     throw invalid([`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
   }
-  return parseGatewayConfig(text, dirname(resolve(path)), env);
+  return parseGatewayConfig(text, dirname(resolve(path)), env, schema);
 }
