@@ -28,13 +28,14 @@ import { policyKeySource, readInput } from './keysource.js';
 import { CliExit, EXIT_USAGE, err } from './output.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../proxy/message.js';
 import type { HttpUpstreamOptions } from '../proxy/http-upstream.js';
+import { UpstreamOAuth } from '../proxy/oauth-client.js';
 
 interface ProxyFlags {
   home?: string; name?: string; sub?: string; serverFingerprint?: string;
   evidence: boolean; receiptMeta: boolean; durability: string; checkpointMs: string; profile: string;
   role: string; policy?: string; attach: string; trust?: string; secret?: string; responseReceipts: string; toolChanges: string;
   session?: string; maxMessageBytes: string;
-  url?: string; header: string[]; bearerEnv?: string;
+  url?: string; header: string[]; bearerEnv?: string; oauth?: boolean;
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -68,7 +69,15 @@ function httpUpstream(o: ProxyFlags, maxMessageBytes: number): HttpUpstreamOptio
   }
   const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
   if (url.protocol === 'http:' && !loopback && Object.keys(headers).length > 0) err(`mcp-attest: warning: credentials sent to ${url.host} over plain http`);
+  if (o.oauth === true && headers['authorization'] !== undefined) throw new CliExit(EXIT_USAGE, '--oauth and a static Authorization exclude each other');
   return { url, headers, maxMessageBytes };
+}
+
+/** `--oauth`: the SDK's OAuth client, its tokens in the data directory (docs/http.md "OAuth"). */
+function withOAuth(opts: HttpUpstreamOptions, o: ProxyFlags, home: string): HttpUpstreamOptions {
+  if (o.oauth !== true) return opts;
+  const oauth = new UpstreamOAuth(opts.url, home);
+  return { ...opts, auth: () => oauth.headers(), unauthorized: (res) => oauth.unauthorized(res) };
 }
 
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
@@ -112,7 +121,7 @@ async function clientProxy(argv: string[], o: ProxyFlags): Promise<AttestingProx
   }
   const checker = mode === 'ignore' ? undefined : new ResponseReceiptChecker(trust?.keys ?? null, trust?.accepted ?? [], mode);
   return new AttestingProxy(recorder, {
-    argv, maxMessageBytes: maxBytes, ...(o.url !== undefined ? { url: httpUpstream(o, maxBytes) } : {}), receiptMeta: o.receiptMeta, attach, toolChanges, pinsPath: homePaths(home).pins,
+    argv, maxMessageBytes: maxBytes, ...(o.url !== undefined ? { url: withOAuth(httpUpstream(o, maxBytes), o, home) } : {}), receiptMeta: o.receiptMeta, attach, toolChanges, pinsPath: homePaths(home).pins,
     ...(checker ? { responseReceipts: checker } : {}), ...(o.session !== undefined ? { session: o.session } : {}),
     ...(o.name ? { name: o.name } : {}), ...(o.serverFingerprint ? { fingerprint: o.serverFingerprint } : {}),
   });
@@ -155,13 +164,13 @@ async function serverProxy(argv: string[], o: ProxyFlags): Promise<Gatekeeper> {
       err(`mcp-attest: policy reloaded from ${policyPath} (${next.issuers.length} trusted issuer(s))`);
     }, (e: unknown) => err(`mcp-attest: policy not reloaded, keeping the previous one: ${(e as Error).message}`));
   });
-  return new Gatekeeper(recorder, { argv, maxMessageBytes: maxBytes, ...(o.url !== undefined ? { url: httpUpstream(o, maxBytes) } : {}), gate, serverFingerprint: fingerprint, tools, ...(o.name ? { name: o.name } : {}) });
+  return new Gatekeeper(recorder, { argv, maxMessageBytes: maxBytes, ...(o.url !== undefined ? { url: withOAuth(httpUpstream(o, maxBytes), o, home) } : {}), gate, serverFingerprint: fingerprint, tools, ...(o.name ? { name: o.name } : {}) });
 }
 
 async function runProxy(command: string | undefined, args: string[], o: ProxyFlags): Promise<void> {
   const role = oneOf('--role', o.role, ['client', 'server'] as const);
   if ((command === undefined) === (o.url === undefined)) throw new CliExit(EXIT_USAGE, 'give the upstream as a command or as --url, not both');
-  if (o.url === undefined && (o.header.length > 0 || o.bearerEnv !== undefined)) throw new CliExit(EXIT_USAGE, '--header and --bearer-env are for --url');
+  if (o.url === undefined && (o.header.length > 0 || o.bearerEnv !== undefined || o.oauth === true)) throw new CliExit(EXIT_USAGE, '--header, --bearer-env and --oauth are for --url');
   if (o.url !== undefined) httpUpstream(o, DEFAULT_MAX_MESSAGE_BYTES);
   const argv = command === undefined ? [] : [command, ...args];
   if (role === 'client' && o.policy !== undefined) throw new CliExit(EXIT_USAGE, '--policy is for --role server');
@@ -186,6 +195,7 @@ export function registerProxyCommand(program: Command): void {
     .option('--url <url>', 'a Streamable HTTP upstream instead of a command (docs/http.md)')
     .option('--header <header>', "with --url: 'Name: value' sent on every request (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--bearer-env <var>', 'with --url: send Authorization: Bearer $VAR')
+    .option('--oauth', 'with --url: OAuth 2.1 (discovery, dynamic registration, code + PKCE, resource); the authorization URL is printed on stderr, tokens kept in the data directory')
     .option('--home <dir>', 'data directory (created on first use)')
     .option('--name <name>', 'server name in the log (default: serverInfo.name)')
     .option('--sub <subject>', 'attestation subject (issuerAsserted.sub)')

@@ -36,6 +36,8 @@ export interface HttpUpstreamOptions {
   headers?: Record<string, string>;
   /** Extra headers asked for before each request (an OAuth access token). */
   auth?: () => Promise<Record<string, string>>;
+  /** The upstream answered 401: true when the request may be sent again (OAuth authorized or refreshed). */
+  unauthorized?: (res: Response) => Promise<boolean>;
   /** The relay's message cap, bytes: a longer message becomes an oversize frame. */
   maxMessageBytes: number;
 }
@@ -132,9 +134,12 @@ export class HttpUpstream extends EventEmitter {
     return h;
   }
 
-  private async fetch(method: string, extra: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<Response> {
+  private async fetch(method: string, extra: Record<string, string>, body: string | undefined, signal: AbortSignal, retry = true): Promise<Response> {
     const auth = this.o.auth ? await this.o.auth() : {};
-    return fetch(this.o.url, { method, headers: { ...this.headers(extra), ...auth }, body, signal, redirect: 'manual' });
+    const res = await fetch(this.o.url, { method, headers: { ...this.headers(extra), ...auth }, body, signal, redirect: 'manual' });
+    if (res.status !== 401 || !retry || this.o.unauthorized === undefined) return res;
+    await res.body?.cancel();
+    return (await this.o.unauthorized(res)) ? this.fetch(method, extra, body, signal, false) : res;
   }
 
   /** One message from the relay. */

@@ -137,3 +137,51 @@ test('proxy --url refuses what it cannot use, before starting', { timeout: 30_00
     assert.match(r.stderr, msg);
   }
 });
+
+test('proxy --url --oauth: discovery, dynamic registration, code + PKCE with the resource, tokens kept 0600 and reused', { timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  const { spawn } = await import('node:child_process');
+  const { readdirSync, statSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { ROOT } = await import('./helpers.js');
+  const fixture = spawn(process.execPath, [join(ROOT, 'test/e2e/fixtures/oauth-mcp-server.mjs')], { cwd: ROOT, stdio: ['pipe', 'pipe', 'ignore'] });
+  s.defer(() => fixture.kill('SIGKILL'));
+  let out = '';
+  fixture.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const { mcp } = JSON.parse(await waitFor('the OAuth fixture', () => out.split('\n').find((l) => l.startsWith('{')))) as { mcp: string };
+
+  const init = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'e2e', version: '1' } } };
+  const peer = rawUrlProxy(s, mcp, ['--oauth', '--checkpoint-ms', '200']);
+  peer.send(init);
+  // The user: opens the printed URL; the authorization server approves and redirects to the proxy's loopback callback.
+  const url = await waitFor('the authorization URL', () => /authorize access to .*: open (\S+)/.exec(peer.stderr)?.[1]);
+  const authorize = new URL(url);
+  assert.equal(authorize.searchParams.get('code_challenge_method'), 'S256', 'PKCE');
+  assert.equal(authorize.searchParams.get('resource'), mcp, 'RFC 8707 resource');
+  const approved = await fetch(url, { redirect: 'manual' });
+  const callback = approved.headers.get('location')!;
+  assert.match(callback, /^http:\/\/127\.0\.0\.1:\d+\/callback\?code=/);
+  assert.equal((await fetch(callback)).status, 200);
+  await peer.response(0, 30_000);
+  peer.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  peer.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'authorized' } } });
+  assert.match(await peer.response(1), /Echo: authorized/);
+  peer.proc.stdin.end();
+  assert.equal(await peer.exited, 0, peer.stderr);
+  const files = readdirSync(join(s.home, 'oauth'));
+  assert.equal(files.length, 1);
+  assert.equal(statSync(join(s.home, 'oauth', files[0]!)).mode & 0o777, 0o600, 'tokens file is 0600');
+  assert.equal(statSync(join(s.home, 'oauth')).mode & 0o777, 0o700);
+
+  // A second run uses the stored token: no authorization asked.
+  const again = rawUrlProxy(s, mcp, ['--oauth']);
+  again.send(init);
+  await again.response(0, 30_000);
+  again.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  again.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'again' } } });
+  assert.match(await again.response(1), /Echo: again/);
+  assert.doesNotMatch(again.stderr, /authorize access/);
+  again.proc.stdin.end();
+  assert.equal(await again.exited, 0);
+  assert.equal(logShow(s.home).filter((r) => r.status === 'executed').length, 2);
+});
