@@ -48,7 +48,7 @@ export interface Run { status: number; stdout: string; stderr: string }
 
 /** Run `mcp-attest ARGS...` to completion (bounded). */
 export function cli(args: string[], timeoutMs = 60_000): Run {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: timeoutMs, cwd: ROOT });
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: timeoutMs, cwd: ROOT, maxBuffer: 256 * 1024 * 1024 });
   assert.ok(r.status !== null, `mcp-attest ${args.join(' ')} did not finish: ${String(r.error ?? r.signal)}\n${r.stderr}`);
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
