@@ -34,7 +34,8 @@ const Secret = z.union([
 
 const Caller = z.strictObject({
   /** The principal: the attestation's `sub` for this caller's calls. */
-  principal: z.string().regex(PRINCIPAL, 'printable ASCII, 1 to 256 characters, no leading or trailing space'),
+  principal: z.string().regex(PRINCIPAL, 'printable ASCII, 1 to 256 characters, no leading or trailing space')
+    .refine((p) => !p.startsWith('oauth:'), 'the oauth: prefix is for OAuth principals'),
   token: Secret,
 });
 
@@ -76,6 +77,8 @@ const Limits = z.strictObject({
   sessionIdleSeconds: z.int().min(1).max(7 * 86_400).default(900),
   /** Most live sessions (all principals). */
   maxSessions: z.int().min(1).max(1_000_000).default(1000),
+  /** Most live sessions of one principal (each may hold an upstream process). */
+  maxSessionsPerPrincipal: z.int().min(1).max(1_000_000).default(100),
   /** On shutdown, how long in-flight calls may finish before they are receipted unanswered, seconds. */
   drainSeconds: z.int().min(0).max(3600).default(10),
 });

@@ -21,6 +21,9 @@ export class EventStream {
   private ended = false;
   /** Set when the caller closed it before it ended. */
   gone = false;
+  private settleDone!: () => void;
+  /** Resolves when the request is settled: answered (or refused), forgotten by a cancellation, or its conversation ended. */
+  readonly settled = new Promise<void>((r) => (this.settleDone = r));
 
   constructor(readonly res: ServerResponse, headers: Record<string, string>, readonly onGone: () => void) {
     res.writeHead(200, { ...headers, 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' });
@@ -46,6 +49,12 @@ export class EventStream {
     this.res.end();
   }
 
+  /** The request is settled: end the stream if still open, and resolve {@link settled}. */
+  settle(): void {
+    this.end();
+    this.settleDone();
+  }
+
   get open(): boolean {
     return !this.ended;
   }
@@ -69,7 +78,9 @@ export class Conversation {
   readonly output: Writable;
   relay!: StdioRelay;
   lastUsed = Date.now();
-  private readonly waiting = new Map<string, { stream: EventStream; method: string; token: string | null }>();
+  private readonly waiting = new Map<string, { id: RpcId; stream: EventStream; method: string; token: string | null }>();
+  /** The caller's side was closed: no new request is taken. */
+  closing = false;
   private readonly tokens = new Map<string, EventStream>();
   private listener: EventStream | null = null;
   private closed = false;
@@ -87,7 +98,12 @@ export class Conversation {
     this.relay = relay;
     void relay.done.then(() => {
       this.closed = true;
-      for (const w of this.waiting.values()) w.stream.end();
+      // Whoever still waits is told, not left with an empty response (the log says why: the receipts).
+      for (const w of this.waiting.values()) {
+        w.stream.send(JSON.stringify({ jsonrpc: '2.0', id: w.id, error: { code: -32005, message: 'mcp-attest: the conversation with the upstream ended before an answer', data: { code: 'ERR_UPSTREAM' } } }));
+        w.stream.settle();
+      }
+      this.waiting.clear();
       this.listener?.end();
       this.hooks.ended();
     });
@@ -99,15 +115,31 @@ export class Conversation {
     const meta = msg.params?.['_meta'];
     const raw = typeof meta === 'object' && meta !== null && !Array.isArray(meta) ? (meta as Record<string, unknown>)['progressToken'] : undefined;
     const token = typeof raw === 'string' || typeof raw === 'number' ? idKey(raw) : null;
-    this.waiting.set(idKey(msg.id), { stream, method: msg.method!, token });
+    this.waiting.set(idKey(msg.id), { id: msg.id!, stream, method: msg.method!, token });
     if (token !== null) this.tokens.set(token, stream);
     this.feed({ line: body });
   }
 
-  /** A notification or response the caller POSTed. */
-  notify(body: Buffer): void {
+  /** A notification or response the caller POSTed; false when the relay is behind (see {@link drained}). */
+  notify(body: Buffer): boolean {
     this.lastUsed = Date.now();
-    this.feed({ line: body });
+    return this.feed({ line: body });
+  }
+
+  /** Resolves true once the relay has taken what was fed, false after `ms` or if the conversation ended. */
+  drained(ms: number): Promise<boolean> {
+    if (!this.input.writableNeedDrain) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ok: boolean): void => {
+        clearTimeout(timer);
+        this.input.off('drain', onDrain).off('close', onClose);
+        resolve(ok);
+      };
+      const onDrain = (): void => done(true);
+      const onClose = (): void => done(false);
+      const timer = setTimeout(() => done(false), ms);
+      this.input.on('drain', onDrain).on('close', onClose);
+    });
   }
 
   /** The caller went away from request `id`'s stream: a 2026-07-28 caller cancels that way, so the relay is told. */
@@ -133,14 +165,22 @@ export class Conversation {
     return this.waiting.size;
   }
 
+  /** Requests waiting for an answer whose caller still reads their stream. */
+  get watched(): number {
+    let n = 0;
+    for (const w of this.waiting.values()) if (w.stream.open) n++;
+    return n;
+  }
+
   /** End the caller's side: the relay finishes (calls still pending are receipted) and stops its upstream. */
   close(): void {
+    this.closing = true;
     if (!this.input.writableEnded) this.input.end();
   }
 
-  private feed(f: Frame): void {
-    if (this.closed || this.input.writableEnded) return;
-    this.input.write(f);
+  private feed(f: Frame): boolean {
+    if (this.closed || this.input.writableEnded) return true;
+    return this.input.write(f);
   }
 
   private forget(key: string): void {
@@ -148,6 +188,7 @@ export class Conversation {
     if (w === undefined) return;
     this.waiting.delete(key);
     if (w.token !== null && this.tokens.get(w.token) === w.stream) this.tokens.delete(w.token);
+    w.stream.settle();
   }
 
   private route(line: string, cb: (e?: Error | null) => void): void {
@@ -159,7 +200,8 @@ export class Conversation {
       const key = idKey(msg.id);
       const w = this.waiting.get(key);
       if (w !== undefined) {
-        this.forget(key);
+        this.waiting.delete(key);
+        if (w.token !== null && this.tokens.get(w.token) === w.stream) this.tokens.delete(w.token);
         target = w.stream;
         last = true;
         if (w.method === 'tools/list') line = filterTools(line, msg, (n) => this.hooks.toolAllowed(n));
@@ -169,11 +211,12 @@ export class Conversation {
       target = (typeof token === 'string' || typeof token === 'number' ? this.tokens.get(idKey(token)) : undefined) ?? this.fallback();
     }
     if (target === null || !target.open) {
+      if (last) target?.settle();
       this.hooks.dropped();
       return cb();
     }
     const ok = target.send(line);
-    if (last) target.end();
+    if (last) target.settle();
     if (ok) return cb();
     const done = (): void => {
       target.res.off('drain', done).off('close', done);

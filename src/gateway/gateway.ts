@@ -22,6 +22,7 @@ import { Limiter, PREFLIGHT_HEADERS, authenticate, checkHostOrigin, corsHeaders,
 import { GatewayMetrics } from './metrics.js';
 import { OAuthResource } from './oauth.js';
 import { UpstreamRuntime } from './upstreams.js';
+import { MAX_TOOL_NAME } from './tools-filter.js';
 
 /** JSON-RPC error code of the 2026-07-28 HeaderMismatch error. */
 export const HEADER_MISMATCH = -32020;
@@ -42,6 +43,8 @@ export class Gateway {
   private readonly upstreams = new Map<string, UpstreamRuntime>();
   /** Live conversations by key: a session id, `<upstream>\0<principal>` (shared), or a per-request key. */
   private readonly live = new Map<string, Live>();
+  /** Live conversations per principal. */
+  private readonly perPrincipal = new Map<string, number>();
   private readonly limiter: Limiter;
   private hosts = new Set<string>();
   private origins: Set<string>;
@@ -89,9 +92,13 @@ export class Gateway {
   async reload(next: LoadedConfig): Promise<void> {
     const names = next.config.upstreams.map((u) => u.name).sort().join(',');
     if (names !== [...this.upstreams.keys()].sort().join(',')) throw new Error('the set of upstreams changed: restart the gateway to apply it');
-    for (const u of next.config.upstreams) await this.upstreams.get(u.name)!.reload(u);
+    // Everything that can fail is read first; then all of it is swapped in at once.
+    const oauth = next.config.oauth === undefined ? null : new OAuthResource(next.config.oauth);
+    const commits = [];
+    for (const u of next.config.upstreams) commits.push(await this.upstreams.get(u.name)!.prepareReload(u));
+    for (const commit of commits) commit();
     this.loaded = next;
-    this.oauth = next.config.oauth === undefined ? null : new OAuthResource(next.config.oauth);
+    this.oauth = oauth;
     this.limiter.update(next.config.limits);
     this.origins = new Set(next.config.allowedOrigins);
     if (next.config.allowedHosts !== undefined) this.hosts = new Set(next.config.allowedHosts.map((h) => h.toLowerCase()));
@@ -129,7 +136,7 @@ export class Gateway {
     const release = this.limiter.take(principal);
     if (typeof release !== 'function') return this.refuse(res, release, access, cors);
     res.on('close', release);
-    if (req.method === 'POST') return this.post(req, res, upstream, principal, cors, access);
+    if (req.method === 'POST') return this.post(req, res, upstream, principal, cors, access, release);
     const sid = req.headers['mcp-session-id'];
     const live = typeof sid === 'string' ? this.session(sid, upstream, principal) : null;
     if (req.method !== 'GET' && req.method !== 'DELETE') return this.refuse(res, { status: 405, code: 'ERR_GATEWAY_BAD_REQUEST', message: 'POST, GET or DELETE', headers: { allow: 'GET, POST, DELETE' } }, access, cors);
@@ -151,10 +158,10 @@ export class Gateway {
   /** The live session `sid` of `principal` on `upstream`, or null (unknown, another's, or another upstream's: all look alike). */
   private session(sid: string, upstream: UpstreamRuntime, principal: string): Live | null {
     const live = this.live.get(`s:${sid}`);
-    return live !== undefined && live.upstream === upstream && live.conv.principal === principal ? live : null;
+    return live !== undefined && live.upstream === upstream && live.conv.principal === principal && !live.conv.closing ? live : null;
   }
 
-  private async post(req: IncomingMessage, res: ServerResponse, upstream: UpstreamRuntime, principal: string, cors: Record<string, string>, access: Access): Promise<void> {
+  private async post(req: IncomingMessage, res: ServerResponse, upstream: UpstreamRuntime, principal: string, cors: Record<string, string>, access: Access, release: () => void): Promise<void> {
     const limits = this.loaded.config.limits;
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/json') return this.refuse(res, { status: 415, code: 'ERR_GATEWAY_BAD_REQUEST', message: 'Content-Type must be application/json' }, access, cors);
@@ -165,21 +172,25 @@ export class Gateway {
     const read = readMessage(body, { maxBytes: limits.maxBodyBytes, maxDepth: DEFAULT_MAX_DEPTH });
     if (!read.ok) return this.refuse(res, { status: 400, code: read.code, message: read.message }, access, cors, null);
     const { msg, kind } = read;
-    access.rpc = msg.method;
+    access.rpc = msg.method?.slice(0, 128);
     const mismatch = headerMismatch(req, msg);
     if (mismatch !== null) return this.refuse(res, { status: 400, code: 'ERR_GATEWAY_HEADER_MISMATCH', message: `Header mismatch: ${mismatch}` }, access, cors, msg.id ?? null, undefined, HEADER_MISMATCH);
     const sid = req.headers['mcp-session-id'];
     if (kind !== 'request') return this.postNotification(res, upstream, principal, msg, body, typeof sid === 'string' ? sid : undefined, cors, access);
+    if (msg.method === 'tools/call' && String(msg.params?.['name']).length > MAX_TOOL_NAME) {
+      return this.refuse(res, { status: 200, code: 'ERR_GATEWAY_TOOL_DENIED', message: 'tool name too long' }, access, cors, msg.id!, undefined, -32601);
+    }
     const id = msg.id!;
     if (msg.method === 'tools/call') {
-      access.tool = String(msg.params?.['name']);
-      if (!upstream.allowed(access.tool)) return this.refuse(res, { status: 200, code: 'ERR_GATEWAY_TOOL_DENIED', message: `tool ${access.tool.slice(0, 128)} is not available through this gateway` }, access, cors, id, undefined, -32601);
+      access.tool = String(msg.params?.['name']).slice(0, 128);
+      if (!upstream.allowed(String(msg.params?.['name']))) return this.refuse(res, { status: 200, code: 'ERR_GATEWAY_TOOL_DENIED', message: `tool ${access.tool} is not available through this gateway` }, access, cors, id, undefined, -32601);
     }
     let live: Live | null;
     const headers = { ...cors };
     if (msg.method === 'initialize') {
       if (sid !== undefined) return this.refuse(res, { status: 400, code: 'ERR_GATEWAY_BAD_REQUEST', message: 'initialize inside a session' }, access, cors, id);
-      if (this.live.size >= limits.maxSessions) return this.refuse(res, { status: 503, code: 'ERR_GATEWAY_BUSY', message: 'too many sessions' }, access, cors, id);
+      const busy = this.full(principal);
+      if (busy !== null) return this.refuse(res, busy, access, cors, id);
       const newSid = randomBytes(24).toString('base64url');
       live = this.open(`s:${newSid}`, upstream, principal);
       headers['mcp-session-id'] = newSid;
@@ -187,8 +198,13 @@ export class Gateway {
       live = this.session(sid, upstream, principal);
       if (live === null) return this.refuse(res, { status: 404, code: 'ERR_GATEWAY_SESSION', message: 'no such session' }, access, cors, id);
     } else if (isModern(msg)) {
-      if (this.live.size >= limits.maxSessions) return this.refuse(res, { status: 503, code: 'ERR_GATEWAY_BUSY', message: 'too many conversations' }, access, cors, id);
-      live = upstream.perRequest ? this.open(`r:${++this.seq}`, upstream, principal) : (this.live.get(`p:${upstream.cfg.name}\0${principal}`) ?? this.open(`p:${upstream.cfg.name}\0${principal}`, upstream, principal));
+      const shared = upstream.perRequest ? undefined : this.live.get(`p:${upstream.cfg.name}\0${principal}`);
+      if (shared !== undefined && !shared.conv.closing) live = shared;
+      else {
+        const busy = this.full(principal);
+        if (busy !== null) return this.refuse(res, busy, access, cors, id);
+        live = this.open(upstream.perRequest ? `r:${++this.seq}` : `p:${upstream.cfg.name}\0${principal}`, upstream, principal);
+      }
     } else {
       return this.refuse(res, { status: 400, code: 'ERR_GATEWAY_SESSION', message: 'Mcp-Session-Id required (send initialize first)' }, access, cors, id);
     }
@@ -197,15 +213,20 @@ export class Gateway {
     const modern = isModern(msg);
     const conv = live.conv;
     const stream = new EventStream(res, headers, () => { if (modern) conv.cancel(id); });
+    // The request holds its slot until it is settled, not until its caller hangs up (a
+    // 2025-11-25 call goes on when its stream closes): the in-flight cap counts real work.
+    res.off('close', release);
+    void stream.settled.then(release);
     conv.request(msg, body, stream);
     if (live.key.startsWith('r:')) res.on('close', () => conv.close());
   }
 
-  private postNotification(res: ServerResponse, upstream: UpstreamRuntime, principal: string, msg: RpcMessage, body: Buffer, sid: string | undefined, cors: Record<string, string>, access: Access): void {
+  private async postNotification(res: ServerResponse, upstream: UpstreamRuntime, principal: string, msg: RpcMessage, body: Buffer, sid: string | undefined, cors: Record<string, string>, access: Access): Promise<void> {
     if (sid !== undefined) {
       const live = this.session(sid, upstream, principal);
       if (live === null) return this.refuse(res, { status: 404, code: 'ERR_GATEWAY_SESSION', message: 'no such session' }, access, cors);
-      live.conv.notify(body);
+      // A caller that outpaces its upstream waits here (bounded), then is told to slow down.
+      if (!live.conv.notify(body) && !(await live.conv.drained(10_000))) return this.refuse(res, { status: 503, code: 'ERR_GATEWAY_BUSY', message: 'the upstream is not keeping up', headers: { 'retry-after': '1' } }, access, cors);
     } else if (msg.method === 'notifications/cancelled') {
       // A 2026-07-28 caller may also say it in words: to whichever of its relays holds that request.
       const target = msg.params?.['requestId'] as RpcId;
@@ -214,12 +235,26 @@ export class Gateway {
     res.writeHead(202, cors).end();
   }
 
+  /** A refusal when the gateway, or `principal`, holds its cap of conversations; else null. */
+  private full(principal: string): Refusal | null {
+    const { maxSessions, maxSessionsPerPrincipal } = this.loaded.config.limits;
+    if (this.live.size >= maxSessions) return { status: 503, code: 'ERR_GATEWAY_BUSY', message: 'too many sessions', headers: { 'retry-after': '1' } };
+    if ((this.perPrincipal.get(principal) ?? 0) >= maxSessionsPerPrincipal) return { status: 429, code: 'ERR_GATEWAY_BUSY', message: `${maxSessionsPerPrincipal} sessions already open`, headers: { 'retry-after': '1' } };
+    return null;
+  }
+
   private open(key: string, upstream: UpstreamRuntime, principal: string): Live {
     const conv = new Conversation(principal, {
       toolAllowed: (n) => upstream.allowed(n),
       dropped: () => this.metrics.dropped.inc(),
-      ended: () => { if (this.live.get(key)?.conv === conv) this.live.delete(key); },
+      ended: () => {
+        if (this.live.get(key)?.conv === conv) this.live.delete(key);
+        const n = (this.perPrincipal.get(principal) ?? 1) - 1;
+        if (n <= 0) this.perPrincipal.delete(principal);
+        else this.perPrincipal.set(principal, n);
+      },
     });
+    this.perPrincipal.set(principal, (this.perPrincipal.get(principal) ?? 0) + 1);
     conv.attach(upstream.relay(principal, conv.input, conv.output));
     const live = { conv, upstream, key };
     this.live.set(key, live);
@@ -234,7 +269,8 @@ export class Gateway {
 
   private sweep(idleMs: number): void {
     const cutoff = Date.now() - idleMs;
-    for (const l of this.live.values()) if (l.conv.lastUsed < cutoff && l.conv.inFlight === 0) l.conv.close();
+    // Idle: nothing asked lately, and no caller still reading for an answer.
+    for (const l of this.live.values()) if (l.conv.lastUsed < cutoff && l.conv.watched === 0) l.conv.close();
   }
 
   /** Answer with a refusal: JSON-RPC error body (`jsonrpcCode`, default -32600) with `data.code`, counted and logged. */
@@ -248,7 +284,7 @@ export class Gateway {
   private logAccess(req: IncomingMessage, res: ServerResponse, a: Access, started: bigint): void {
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     this.metrics.requests.inc({ upstream: a.upstream ?? '', status: String(res.statusCode) });
-    const line = { time: new Date().toISOString(), method: req.method, path: (req.url ?? '').slice(0, 256), status: res.statusCode, ms: Math.round(ms * 1000) / 1000, ...a };
+    const line = { time: new Date().toISOString(), method: req.method, path: (req.url ?? '').split('?')[0]!.slice(0, 256), status: res.statusCode, ms: Math.round(ms * 1000) / 1000, ...a };
     process.stderr.write(`${JSON.stringify(line)}\n`);
   }
 

@@ -3,8 +3,9 @@
  * access tokens are JWTs (RFC 9068 profile) validated against the authorization server's
  * JWKS (a URL, fetched and cached by `jose`, or a file): signature, `iss`, `aud` (the
  * endpoint's resource URL, RFC 8707, unless the configuration names the audience), `exp`/
- * `nbf` with 30 s of skew, an allowed algorithm, the required scopes. The principal is the
- * configured claim (default `sub`). Protected-resource metadata (RFC 9728) is served at
+ * `nbf` with 30 s of skew, an allowed algorithm, the required scopes. The principal is
+ * `oauth:` followed by the configured claim (default `sub`), a name space no configured
+ * caller may use. Protected-resource metadata (RFC 9728) is served at
  * `/.well-known/oauth-protected-resource/<name>/mcp`, and named in every 401's
  * `WWW-Authenticate`.
  */
@@ -59,7 +60,8 @@ export class OAuthResource {
       if (!this.o.scopes.every((s) => granted.includes(s))) return refuse('the access token lacks a required scope', 'insufficient_scope');
       const p = payload[this.o.principalClaim];
       if (typeof p !== 'string' || !/^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/.test(p)) return refuse(`the access token's ${this.o.principalClaim} is not a usable principal`);
-      return p;
+      // Its own name space: an access token can never name a configured caller (`alice` vs `oauth:alice`).
+      return `oauth:${p}`;
     } catch (e) {
       const why = e instanceof errors.JWTExpired ? 'the access token has expired'
         : e instanceof errors.JWTClaimValidationFailed ? `the access token's ${e.claim} is not accepted`

@@ -81,12 +81,18 @@ export class UpstreamRuntime {
     this.gate = new Gate({ policy: loaded.policy, keys: loaded.keys, serverFingerprint: this.fingerprint, replay, toolChanged: (n) => pins.changed(n) });
   }
 
-  /** Re-read the gate policy and take a new tool list (SIGHUP); calls being decided finish under the old policy. */
-  async reload(cfg: UpstreamConfig): Promise<void> {
-    this.allowed = toolFilter(cfg.tools);
-    if (this.gate === null || cfg.policy === undefined) return;
-    const next = await loadGatePolicy(cfg.policy);
-    this.gate.reload(next.policy, next.keys);
+  /**
+   * Read a new gate policy and tool list (SIGHUP) without applying them: the function
+   * returned applies both (calls being decided finish under the old policy). Throws
+   * `ERR_POLICY_INVALID` before anything changed.
+   */
+  async prepareReload(cfg: UpstreamConfig): Promise<() => void> {
+    const allowed = toolFilter(cfg.tools);
+    const next = this.gate === null || cfg.policy === undefined ? null : await loadGatePolicy(cfg.policy);
+    return () => {
+      this.allowed = allowed;
+      if (next !== null) this.gate!.reload(next.policy, next.keys);
+    };
   }
 
   /** A 2026-07-28 request gets a relay of its own (HTTP upstream) rather than sharing its principal's (command upstream). */

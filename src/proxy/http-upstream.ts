@@ -18,7 +18,7 @@
  * Redirects are not followed. Authentication: the static headers given (a bearer token
  * among them), or a provider of them asked before each request.
  */
-import { EventEmitter, once } from 'node:events';
+import { EventEmitter } from 'node:events';
 import { PassThrough, Writable } from 'node:stream';
 import { FrameReader, type Frame } from './frames.js';
 import { idKey, lenientRef, readMessage, type RpcId, type RpcMessage } from './message.js';
@@ -26,6 +26,10 @@ import { SseReader } from './sse.js';
 
 /** JSON-RPC error code (implementation-defined range) standing for an HTTP error from the upstream. */
 export const UPSTREAM_HTTP_ERROR = -32004;
+/** Most POSTs in flight to one upstream before the relay is held back. */
+export const MAX_IN_FLIGHT = 1100;
+/** How long a notification or response POST may take before it is abandoned, ms. */
+export const NOTIFY_TIMEOUT_MS = 30_000;
 /** `_meta` key of a 2026-07-28 request's protocol version. */
 export const PROTOCOL_VERSION_META = 'io.modelcontextprotocol/protocolVersion';
 
@@ -85,11 +89,15 @@ export class HttpUpstream extends EventEmitter {
   private sessionId: string | null = null;
   private version: string | null = null;
   private readonly inflight = new Set<AbortController>();
+  /** Requests in flight by id (the latest POST of each id): set answered by an answer on any stream. */
+  private readonly open = new Map<string, { answered: boolean }>();
   /** 2026-07-28 requests by id: closing the stream cancels them. */
   private readonly modern = new Map<string, AbortController>();
   private listening: AbortController | null = null;
   private ending = false;
   private killed = false;
+  /** The relay's last write, held while {@link MAX_IN_FLIGHT} POSTs are in flight. */
+  private waiting: (() => void) | null = null;
 
   constructor(private readonly o: HttpUpstreamOptions) {
     super();
@@ -97,7 +105,12 @@ export class HttpUpstream extends EventEmitter {
       highWaterMark: 1 << 20,
       write: (chunk: Buffer, _enc, cb) => {
         this.send(chunk.toString('utf8'));
-        cb();
+        // Past the cap of POSTs in flight, the relay is held back (its lane waits on this stream).
+        if (this.inflight.size < MAX_IN_FLIGHT) return cb();
+        this.waiting = () => {
+          this.waiting = null;
+          cb();
+        };
       },
       final: (cb) => {
         this.ending = true;
@@ -111,6 +124,7 @@ export class HttpUpstream extends EventEmitter {
   kill(): boolean {
     if (this.killed) return false;
     this.killed = true;
+    this.waiting?.();
     for (const ac of this.inflight) ac.abort();
     this.listening?.abort();
     const done = (): void => {
@@ -163,35 +177,43 @@ export class HttpUpstream extends EventEmitter {
     const ac = new AbortController();
     this.inflight.add(ac);
     const isRequest = msg.method !== undefined && msg.id !== undefined;
-    if (isRequest && modern !== null) this.modern.set(idKey(msg.id), ac);
-    void this.post(msg, line.trimEnd(), extra, ac, isRequest).catch((e: unknown) => note((e as Error).message)).finally(() => {
+    const key = idKey(msg.id);
+    const entry = { answered: false };
+    if (isRequest) this.open.set(key, entry);
+    if (isRequest && modern !== null) this.modern.set(key, ac);
+    void this.post(msg, line.trimEnd(), extra, ac, isRequest ? entry : null).catch((e: unknown) => note((e as Error).message)).finally(() => {
       this.inflight.delete(ac);
-      if (isRequest && this.modern.get(idKey(msg.id)) === ac) this.modern.delete(idKey(msg.id));
+      if (isRequest && this.modern.get(key) === ac) this.modern.delete(key);
+      if (isRequest && this.open.get(key) === entry) this.open.delete(key);
+      if (this.inflight.size < MAX_IN_FLIGHT) this.waiting?.();
       this.idle();
     });
   }
 
-  private async post(msg: RpcMessage, body: string, extra: Record<string, string>, ac: AbortController, isRequest: boolean): Promise<void> {
+  /** POST one message; `entry` (for a request) turns answered when its answer is seen on any stream. */
+  private async post(msg: RpcMessage, body: string, extra: Record<string, string>, ac: AbortController, entry: { answered: boolean } | null): Promise<void> {
     let res: Response;
+    // A notification or response gets its 202 in bounded time; a request's stream may last.
+    const signal = entry === null ? AbortSignal.any([ac.signal, AbortSignal.timeout(NOTIFY_TIMEOUT_MS)]) : ac.signal;
     try {
-      res = await this.fetch('POST', extra, body, ac.signal);
+      res = await this.fetch('POST', extra, body, signal);
     } catch (e) {
       if (!this.killed) note(`POST failed: ${(e as Error).message}`);
-      if (isRequest) await this.push({ lost: msg.id! });
+      if (entry !== null && !entry.answered) await this.push({ lost: msg.id! });
       return;
     }
     if (msg.method === 'initialize') {
       const sid = res.headers.get('mcp-session-id');
       if (sid !== null && SESSION_ID.test(sid)) this.sessionId = sid;
     }
-    if (!isRequest) {
+    if (entry === null) {
       await res.body?.cancel();
       if (!res.ok) note(`${msg.method ?? 'a response'} refused with HTTP ${res.status}`);
       else if (msg.method === 'notifications/initialized' && this.listening === null) void this.listen();
       return;
     }
     const answered = await this.readBody(res, msg, ac.signal);
-    if (answered || this.killed) return;
+    if (answered || entry.answered || this.killed) return;
     if (res.ok) return this.push({ lost: msg.id! });
     await this.push(this.httpError(msg.id!, res.status));
   }
@@ -287,9 +309,26 @@ export class HttpUpstream extends EventEmitter {
     return { line: Buffer.from(text) };
   }
 
-  /** Hand a frame to the relay, waiting while it is behind. */
+  /** Hand a frame to the relay, waiting while it is behind (one listener pair per wait, removed after). */
   private async push(f: Frame): Promise<void> {
     if (this.killed || this.stdout.destroyed || this.stdout.writableEnded) return;
-    if (!this.stdout.write(f)) await Promise.race([once(this.stdout, 'drain'), once(this.stdout, 'close')]);
+    this.noteAnswer(f);
+    if (this.stdout.write(f)) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.stdout.off('drain', done).off('close', done);
+        resolve();
+      };
+      this.stdout.on('drain', done).on('close', done);
+    });
+  }
+
+  /** A frame answering a request in flight, on whatever stream it came: that request is answered (no `lost` for it). */
+  private noteAnswer(f: Frame): void {
+    if ('lost' in f || this.open.size === 0) return;
+    const ref = 'oversize' in f ? f.oversize : lenientRef(f.line);
+    if (ref.request || ref.id === null) return;
+    const entry = this.open.get(idKey(ref.id));
+    if (entry !== undefined) entry.answered = true;
   }
 }

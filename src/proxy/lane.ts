@@ -16,16 +16,39 @@ function heldBytes(f: Frame): number {
   return 'line' in f ? f.line.length : 0;
 }
 
-/** Resolves at once when `w` holds at most `limit` bytes, else once it has drained, closed or failed, or `release` resolves. */
-function drained(w: Writable, limit: number, release: Promise<void>): Promise<void> {
-  if (w.writableLength <= limit || !w.writableNeedDrain || w.destroyed) return Promise.resolve();
+/** Waiters to wake at shutdown, registered and removed per wait (nothing accumulates on the release promise). */
+class Release {
+  released = false;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(release: Promise<void>) {
+    void release.then(() => {
+      this.released = true;
+      for (const w of this.waiters) w();
+      this.waiters.clear();
+    });
+  }
+
+  add(fn: () => void): void {
+    this.waiters.add(fn);
+  }
+
+  delete(fn: () => void): void {
+    this.waiters.delete(fn);
+  }
+}
+
+/** Resolves at once when `w` holds at most `limit` bytes, else once it has drained, closed or failed, or the relay is released. */
+function drained(w: Writable, limit: number, release: Release): Promise<void> {
+  if (w.writableLength <= limit || !w.writableNeedDrain || w.destroyed || release.released) return Promise.resolve();
   return new Promise<void>((resolve) => {
     const done = (): void => {
       w.off('drain', done).off('close', done).off('error', done);
+      release.delete(done);
       resolve();
     };
     w.on('drain', done).on('close', done).on('error', done);
-    void release.then(done);
+    release.add(done);
   });
 }
 
@@ -35,6 +58,7 @@ export class Lane {
   chain: Promise<void> = Promise.resolve();
   private queued = 0;
   private stopped = false;
+  private readonly release: Release;
 
   /**
    * `maxFrame`: the frame cap (bytes); `maxQueued`: bytes of frames waiting before the
@@ -48,10 +72,11 @@ export class Lane {
     private readonly maxQueued: number,
     private readonly handle: (f: Frame) => Promise<void>,
     private readonly outputs: () => Array<[Writable, number]>,
-    private readonly release: Promise<void>,
+    release: Promise<void>,
     onError: (e: unknown) => void,
     onEnd?: () => void,
   ) {
+    this.release = new Release(release);
     const frames = new FrameReader(maxFrame);
     // A byte stream is framed here; an object stream (an HTTP upstream) gives frames already.
     source.on('data', (chunk: Buffer | Frame) => {

@@ -112,6 +112,8 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   protected readonly child: UpstreamProcess;
   /** Client requests forwarded upstream, by {@link idKey}. */
   protected readonly pending = new Map<string, Outstanding<P>>();
+  /** Ids whose answer is being receipted and released right now. */
+  private readonly settling = new Set<string>();
   /** Ids freed by a cancellation, reserved until the time given (ms). */
   private readonly freed = new Map<string, number>();
   /** Upstream requests relayed to the client, awaiting its response. */
@@ -189,7 +191,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
       if (msg.method === 'notifications/cancelled') this.cancelled(msg.params?.['requestId']);
       return this.writeUpstream(msg);
     }
-    if (this.pending.has(key) || this.isFreed(key)) return this.refuseInput('client', frame, 'ERR_WIRE_ID_IN_USE', `id ${key.slice(0, 64)} is already pending`, msg.id!);
+    if (this.pending.has(key) || this.settling.has(key) || this.isFreed(key)) return this.refuseInput('client', frame, 'ERR_WIRE_ID_IN_USE', `id ${key.slice(0, 64)} is already pending`, msg.id!);
     if (this.pending.size >= this.maxPending) return this.refuseInput('client', frame, 'ERR_WIRE_TOO_MANY_PENDING', `${this.maxPending} requests already pending`, msg.id!);
     if (msg.method !== 'tools/call') return this.forward(msg, null);
     if (this.closing) return this.errorToClient(msg.id!, RECORD_FAILED, 'mcp-attest: shutting down, call not forwarded');
@@ -224,8 +226,16 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     }
     const o = this.pending.get(key);
     if (o === undefined) return this.refuseInput('upstream', frame, 'ERR_WIRE_UNSOLICITED', `a response to no pending request (id ${key.slice(0, 64)})`, null);
+    // The id stays taken until the answer is receipted and released: a request reusing it
+    // meanwhile could otherwise be handed this answer. A cancelled call's id stays reserved.
     this.pending.delete(key);
-    return this.onResponse(msg, o);
+    this.settling.add(key);
+    try {
+      await this.onResponse(msg, o);
+    } finally {
+      this.settling.delete(key);
+      if (o.call?.cancelled === true) this.free(key);
+    }
   }
 
   /**

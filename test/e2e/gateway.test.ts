@@ -270,5 +270,5 @@ test('OAuth resource server: RFC 9728 metadata, JWT access tokens checked for is
   await client.close();
   assert.equal(await gw.stop(), 0);
   const subs = readLog(s.home).entries.filter((e) => e['type'] === 'mcp-attest/attestation@1').map((e) => (e['attestation'] as { issuerAsserted: { sub: string } }).issuerAsserted.sub);
-  assert.deepEqual(subs, ['agent-7']);
+  assert.deepEqual(subs, ['oauth:agent-7'], 'an access token\'s principal lives in its own name space');
 });

@@ -11,7 +11,7 @@ import type { IncomingMessage } from 'node:http';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { gatewayJsonSchema, parseGatewayConfig, tokenDigest } from '../../src/gateway/config.js';
 import { Limiter, headerMismatch } from '../../src/gateway/guard.js';
-import { toolFilter } from '../../src/gateway/tools-filter.js';
+import { MAX_TOOL_NAME, globMatch, toolFilter } from '../../src/gateway/tools-filter.js';
 import type { RpcMessage } from '../../src/proxy/message.js';
 
 const MIN = 'version: 1\ncallers: [{principal: a, token: {sha256: "' + 'b'.repeat(64) + '"}}]\nupstreams: [{name: a, command: [node, s.js]}]\n';
@@ -97,4 +97,18 @@ test('tool allow/deny wildcards match whole names, literally apart from * and ?'
   const dots = toolFilter({ deny: ['a.?'] });
   assert.deepEqual(['a.b', 'axb', 'a.bc'].map(dots), [false, true, true]);
   assert.equal(toolFilter(undefined)('anything'), true);
+});
+
+test('wildcards never backtrack exponentially, and over-long names never match', () => {
+  const long = '_'.repeat(MAX_TOOL_NAME);
+  assert.equal(globMatch('*_*_*_drop', long), false);
+  assert.equal(globMatch('*_*_*_drop', `${long}drop`), true);
+  assert.equal(globMatch('a*b*c', 'axxbyyc'), true);
+  assert.equal(globMatch('a*b*c', 'axxbyy'), false);
+  assert.equal(globMatch('?é*', 'xé!'), true, 'code points, not UTF-16 units');
+  assert.equal(toolFilter(undefined)('x'.repeat(MAX_TOOL_NAME + 1)), false);
+});
+
+test('a configured principal may not take the oauth: name space', () => {
+  assert.throws(() => parseGatewayConfig('version: 1\ncallers: [{principal: "oauth:alice", token: {sha256: "' + 'c'.repeat(64) + '"}}]\nupstreams: [{name: a, command: [x]}]\n', '/tmp'), /oauth: prefix/);
 });
