@@ -84,11 +84,17 @@ export class Lane {
       else for (const f of frames.push(chunk)) this.enqueue(f, onError);
       if (this.queued > this.maxQueued) source.pause();
     });
-    source.on('end', () => {
+    // A source may also just close or fail (a socket reset, as some clients' stdio gives):
+    // that ends it too, once.
+    let ended = false;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
       const tail = frames.flush();
       if (tail !== null) this.enqueue(tail, onError);
       onEnd?.();
-    });
+    };
+    source.on('end', end).on('close', end).on('error', end);
   }
 
   /** Queue a task on this lane (in order with its frames). */
