@@ -23,6 +23,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { FrameReader, type Frame } from './frames.js';
 import { idKey, lenientRef, readMessage, type RpcId, type RpcMessage } from './message.js';
 import { SseReader } from './sse.js';
+import { send, type UpstreamResponse } from './http-client.js';
 
 /** JSON-RPC error code (implementation-defined range) standing for an HTTP error from the upstream. */
 export const UPSTREAM_HTTP_ERROR = -32004;
@@ -133,7 +134,7 @@ export class HttpUpstream extends EventEmitter {
       this.emit('exit', 0, null);
     };
     if (this.sessionId === null) queueMicrotask(done);
-    else void this.fetch('DELETE', {}, undefined, AbortSignal.timeout(2000)).then((r) => r.body?.cancel(), () => undefined).finally(done);
+    else void this.fetch('DELETE', {}, undefined, AbortSignal.timeout(2000)).then((r) => r.cancel(), () => undefined).finally(done);
     return true;
   }
 
@@ -148,12 +149,12 @@ export class HttpUpstream extends EventEmitter {
     return h;
   }
 
-  private async fetch(method: string, extra: Record<string, string>, body: string | undefined, signal: AbortSignal, retry = true): Promise<Response> {
+  private async fetch(method: string, extra: Record<string, string>, body: string | undefined, signal: AbortSignal, retry = true): Promise<UpstreamResponse> {
     const auth = this.o.auth ? await this.o.auth() : {};
-    const res = await fetch(this.o.url, { method, headers: { ...this.headers(extra), ...auth }, body, signal, redirect: 'manual' });
+    const res = await send(this.o.url, { method, headers: { ...this.headers(extra), ...auth }, body, signal });
     if (res.status !== 401 || !retry || this.o.unauthorized === undefined) return res;
-    await res.body?.cancel();
-    return (await this.o.unauthorized(res)) ? this.fetch(method, extra, body, signal, false) : res;
+    res.cancel();
+    return (await this.o.unauthorized(res.asFetchResponse())) ? this.fetch(method, extra, body, signal, false) : res;
   }
 
   /** One message from the relay. */
@@ -192,7 +193,7 @@ export class HttpUpstream extends EventEmitter {
 
   /** POST one message; `entry` (for a request) turns answered when its answer is seen on any stream. */
   private async post(msg: RpcMessage, body: string, extra: Record<string, string>, ac: AbortController, entry: { answered: boolean } | null): Promise<void> {
-    let res: Response;
+    let res: UpstreamResponse;
     // A notification or response gets its 202 in bounded time; a request's stream may last.
     const signal = entry === null ? AbortSignal.any([ac.signal, AbortSignal.timeout(NOTIFY_TIMEOUT_MS)]) : ac.signal;
     try {
@@ -203,11 +204,11 @@ export class HttpUpstream extends EventEmitter {
       return;
     }
     if (msg.method === 'initialize') {
-      const sid = res.headers.get('mcp-session-id');
+      const sid = res.header('mcp-session-id');
       if (sid !== null && SESSION_ID.test(sid)) this.sessionId = sid;
     }
     if (entry === null) {
-      await res.body?.cancel();
+      res.cancel();
       if (!res.ok) note(`${msg.method ?? 'a response'} refused with HTTP ${res.status}`);
       else if (msg.method === 'notifications/initialized' && this.listening === null) void this.listen();
       return;
@@ -219,11 +220,11 @@ export class HttpUpstream extends EventEmitter {
   }
 
   /** Pass on the messages of a response body; true when one answered `msg`. */
-  private async readBody(res: Response, msg: RpcMessage | null, signal: AbortSignal): Promise<boolean> {
-    const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  private async readBody(res: UpstreamResponse, msg: RpcMessage | null, signal: AbortSignal): Promise<boolean> {
+    const type = (res.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     const sse = type === 'text/event-stream';
-    if ((!sse && type !== 'application/json') || res.body === null || res.status === 202 || (res.status >= 300 && res.status < 400)) {
-      await res.body?.cancel();
+    if ((!sse && type !== 'application/json') || res.status === 202 || (res.status >= 300 && res.status < 400)) {
+      res.cancel();
       return false;
     }
     const frames = new FrameReader(this.o.maxMessageBytes);
@@ -249,9 +250,8 @@ export class HttpUpstream extends EventEmitter {
       }
     };
     try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      for await (const b of res.body) {
         if (signal.aborted) break;
-        const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
         if (reader !== null) reader.push(b);
         else frames.append(b);
         await flush();
@@ -274,7 +274,7 @@ export class HttpUpstream extends EventEmitter {
       this.listening = ac;
       const extra: Record<string, string> = { accept: 'text/event-stream' };
       if (this.lastEventId !== null) extra['last-event-id'] = this.lastEventId;
-      let res: Response;
+      let res: UpstreamResponse;
       try {
         res = await this.fetch('GET', extra, undefined, ac.signal);
       } catch {
@@ -282,9 +282,9 @@ export class HttpUpstream extends EventEmitter {
         await new Promise((r) => setTimeout(r, 1000).unref());
         continue;
       }
-      const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+      const type = (res.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
       if (!res.ok || type !== 'text/event-stream') {
-        await res.body?.cancel();
+        res.cancel();
         return; // no stream offered (405 and the like): nothing to listen to
       }
       failures = 0;
