@@ -13,86 +13,22 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import type { Readable, Writable } from 'node:stream';
-import { isAttestError, type ErrorCode } from '../errors.js';
+import type { Writable } from 'node:stream';
+import type { ErrorCode } from '../errors.js';
 import type { OutcomeReason } from '../receipt/schema.js';
-import type { Attestation } from '../attestation/schema.js';
 import type { Frame, Oversize } from './frames.js';
 import { Lane } from './lane.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, idKey, lenientRef, readMessage, writeMessage, type RpcId, type RpcMessage } from './message.js';
 import { RefusalLog } from './refusals.js';
-import { HttpUpstream, type HttpUpstreamOptions } from './http-upstream.js';
+import { HttpUpstream } from './http-upstream.js';
+import {
+  CANCEL_GRACE_MS, CONNECTION_LOST, DEFAULT_MAX_PENDING, FREED_MS, INPUT_REFUSED, RECORD_FAILED, describe, report,
+  type CallMessage, type Outstanding, type PendingCall, type RelayIo, type UpstreamProcess,
+} from './relay-io.js';
 import type { Recorder } from './recorder.js';
 import type { ToolWatch } from './tool-watch.js';
 
-/**
- * The upstream as the relay drives it: a child process (its stdin takes lines, its stdout
- * gives bytes) or anything shaped like one (an {@link HttpUpstream}: its stdout gives frames).
- */
-export interface UpstreamProcess {
-  readonly stdin: Writable | null;
-  readonly stdout: Readable | null;
-  readonly exitCode: number | null;
-  kill(signal?: NodeJS.Signals): boolean;
-  on(event: 'exit', listener: (code: number | null) => void): this;
-  on(event: 'error', listener: (e: Error) => void): this;
-}
-
-/** Streams, command and limits of a relay. */
-export interface RelayIo {
-  /** Upstream command line (with {@link RelayIo.url}: empty). */
-  argv: string[];
-  /** A Streamable HTTP upstream instead of a command (docs/http.md). */
-  url?: HttpUpstreamOptions;
-  /** Variables added to the upstream command's environment (it inherits the relay's). */
-  env?: Record<string, string>;
-  /** An upstream already made (another relay in the same process: the gateway's attest-then-gate chain), instead of a command. */
-  upstream?: UpstreamProcess;
-  /** Client side streams (default: process stdin/stdout). */
-  input?: Readable;
-  output?: Writable;
-  /** Largest message relayed in either direction, bytes (default 4 MiB, {@link DEFAULT_MAX_MESSAGE_BYTES}). */
-  maxMessageBytes?: number;
-  /** Most requests pending per direction (default {@link DEFAULT_MAX_PENDING}). */
-  maxPending?: number;
-  /** The recorder and tool watch are shared with other relays (a gateway's): they stay open when this relay ends. */
-  shared?: boolean;
-}
-
-/** Default cap of requests pending in one direction. */
-export const DEFAULT_MAX_PENDING = 1024;
-/** JSON-RPC error code (implementation-defined range) for a call the proxy could not record. */
-export const RECORD_FAILED = -32001;
-/** JSON-RPC error code for a request whose HTTP response stream ended without an answer. */
-export const CONNECTION_LOST = -32005;
-/** JSON-RPC error code for an input the relay refused (docs/wire.md); `data.code` names why. */
-export const INPUT_REFUSED = -32600;
-
-/** The code of an error, for messages to the client. */
-export function describe(e: unknown): string {
-  return isAttestError(e) ? e.code : e instanceof Error ? e.message : String(e);
-}
-
-/** Write an error to stderr with its code. */
-export function report(e: unknown): void {
-  process.stderr.write(`mcp-attest: ${e instanceof Error ? e.message : String(e)}${isAttestError(e) ? ` (${e.code})` : ''}\n`);
-}
-
-/** A forwarded `tools/call` awaiting its response. */
-export interface PendingCall {
-  callId: string;
-  attestation: Attestation;
-  /** Log index of the record the receipt answers (attestation or decision). */
-  index: bigint;
-  /** The client cancelled it (`notifications/cancelled`). */
-  cancelled?: boolean;
-}
-
-/** A client request forwarded upstream, awaiting its response: its method, and the call when it is a recorded `tools/call`. */
-export interface Outstanding<P extends PendingCall = PendingCall> { method: string; call: P | null }
-
-/** A `tools/call` request as {@link StdioRelay.onCall} receives it. */
-export type CallMessage = RpcMessage & { id: RpcId; method: 'tools/call'; params: Record<string, unknown> };
+export * from './relay-io.js';
 
 /** Where an input came from. */
 type Side = 'client' | 'upstream';
@@ -101,11 +37,6 @@ type Side = 'client' | 'upstream';
 function digestOf(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
-
-/** How long a cancelled call may still be answered before its slot is freed and it is receipted `cancelled`, ms. */
-export const CANCEL_GRACE_MS = 30_000;
-/** How long an id freed by a cancellation stays reserved, ms. */
-export const FREED_MS = 10 * 60_000;
 
 /** Runs one upstream behind the relay until either side goes away. */
 export abstract class StdioRelay<P extends PendingCall = PendingCall> {
