@@ -22,6 +22,11 @@
  * 7. [sessions] receipt sessions: `record_action` through `mcp-attest serve`
  *    (`BENCH_ACTIONS`, default 500, after 50 warm-up), and session receipts of 10, 100 and
  *    1,000 actions: export, size, offline verification (bench/session.ts).
+ * 8. [gateway] `mcp-attest gateway` (HTTP) in front of server-everything over Streamable HTTP
+ *    and over stdio: added latency vs direct (one client, both durability modes), calls per
+ *    second with `BENCH_CLIENTS` clients at once (default 50, `BENCH_CLIENT_CALLS` calls
+ *    each, default 100) vs direct, and the gateway's RSS with `BENCH_SESSIONS` idle sessions
+ *    (default 1000) vs none (bench/gateway.ts).
  *
  * Median and p99 are nearest-rank over per-call latency; "added" is the difference of a
  * quantile to the baseline row's; calls per second is `calls / wall time` of the timed loop.
@@ -37,6 +42,8 @@ import { measureStdio } from './stdio.js';
 import { machine, printTable, printVersus, type Row } from './stats.js';
 import { benchBundles, benchWitness } from './witness.js';
 import { benchRecordAction, benchSessionReceipts } from './session.js';
+import { benchGateway, gatewayParams } from './gateway.js';
+import { printGateway } from './gateway-print.js';
 
 const CALLS = Number(process.env['BENCH_CALLS'] ?? 1000);
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 100);
@@ -47,7 +54,7 @@ const RAW_RELAY = fileURLToPath(new URL('./raw-relay.mjs', import.meta.url));
 const SERVER = join(dirname(createRequire(import.meta.url).resolve('@modelcontextprotocol/server-everything/package.json')), 'dist', 'index.js');
 
 /** `BENCH_SECTIONS` names, in run order. */
-const SECTIONS = ['client', 'gatekeeper', 'decision', 'chain', 'witness', 'bundles', 'sessions'] as const;
+const SECTIONS = ['client', 'gatekeeper', 'decision', 'chain', 'witness', 'bundles', 'sessions', 'gateway'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The sections `BENCH_SECTIONS` names (comma list; unset or empty: all). Throws on an unknown name. */
@@ -95,6 +102,7 @@ async function main(): Promise<void> {
     const bundles = on.has('bundles') ? await benchBundles(s.dir, [1, 100, 10_000], 5) : undefined;
     const recorded = on.has('sessions') ? await benchRecordAction(CLI, s.dir, 50, ACTIONS) : undefined;
     const sessions = on.has('sessions') ? await benchSessionReceipts(s.dir, [10, 100, 1000], 5) : undefined;
+    const gateway = on.has('gateway') ? await benchGateway(s, gatewayParams(WARMUP, CALLS)) : undefined;
     console.log(`mcp-attest bench: ${CALLS} sequential tools/call (echo, server-everything) after ${WARMUP} warm-up; ${machine()}`);
     if (client !== undefined) {
       console.log('\n## Attesting client proxy (proxy -> server) vs direct, beside a raw line relay (no parsing)');
@@ -131,6 +139,7 @@ async function main(): Promise<void> {
         String(r.actions), String(r.bytes), (r.bytes / r.actions).toFixed(0), r.exportMs.toFixed(1), r.median.toFixed(1), r.p99.toFixed(1),
       ]));
     }
+    if (gateway !== undefined) printGateway(gateway);
   } finally {
     rmSync(s.dir, { recursive: true, force: true });
   }

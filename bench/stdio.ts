@@ -35,8 +35,8 @@ function checkResult(path: string, i: number, r: CallResult, expectReceipt: bool
   }
 }
 
-/** Issue call `i` and check its result; returns its latency in ms (the check is not timed). */
-async function timedCall(client: Client, path: string, i: number, run: StdioRun): Promise<number> {
+/** Issue call `i` (`echo(callArgs(i))`) on `client` and check its result; returns its latency in ms (the check is not timed). */
+export async function timedCall(client: Client, path: string, i: number, run: Pick<StdioRun, 'attestations' | 'expectReceipt'>): Promise<number> {
   const attestation = run.attestations?.[i];
   const request = { name: TOOL, arguments: callArgs(i), ...(attestation === undefined ? {} : { _meta: { attestation } }) };
   const t = performance.now();
