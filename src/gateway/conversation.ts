@@ -16,7 +16,10 @@ import type { StdioRelay } from '../proxy/stdio-relay.js';
 import type { Frame } from '../proxy/frames.js';
 import { filterTools } from './tools-filter.js';
 
-/** An open HTTP response carrying SSE events to the caller. */
+/** How often an open SSE stream with nothing to say sends a comment, ms. */
+export const KEEP_ALIVE_MS = 15_000;
+
+/** An open HTTP response carrying SSE events to the caller (an SSE comment every {@link KEEP_ALIVE_MS} while idle). */
 export class EventStream {
   private ended = false;
   /** Set when the caller closed it before it ended. */
@@ -25,10 +28,15 @@ export class EventStream {
   /** Resolves when the request is settled: answered (or refused), forgotten by a cancellation, or its conversation ended. */
   readonly settled = new Promise<void>((r) => (this.settleDone = r));
 
+  private readonly keepAlive: NodeJS.Timeout;
+
   constructor(readonly res: ServerResponse, headers: Record<string, string>, readonly onGone: () => void) {
     res.writeHead(200, { ...headers, 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' });
     res.flushHeaders();
+    // An SSE comment now and then: clients and intermediaries drop streams idle too long.
+    this.keepAlive = setInterval(() => { if (!this.ended && res.writableLength === 0) res.write(': keep-alive\n\n'); }, KEEP_ALIVE_MS).unref();
     res.on('close', () => {
+      clearInterval(this.keepAlive);
       if (this.ended) return;
       this.gone = true;
       this.ended = true;
@@ -44,6 +52,7 @@ export class EventStream {
 
   /** End the stream (after its last event). */
   end(): void {
+    clearInterval(this.keepAlive);
     if (this.ended) return;
     this.ended = true;
     this.res.end();
