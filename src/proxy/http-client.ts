@@ -21,7 +21,18 @@ export interface UpstreamResponse {
   asFetchResponse(): Response;
 }
 
-const agents = { http: new HttpAgent({ keepAlive: true, maxSockets: 256 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 256 }) };
+/**
+ * How long a kept-alive connection may sit idle before this side closes it, ms. Servers close
+ * idle connections on their own timer (Node's default: 5 s), and a request sent on a
+ * connection the server is closing fails with ECONNRESET: a POSTed call then ends unanswered.
+ * Node's agent shortens this to a server's `Keep-Alive: timeout=N` hint less one second, but
+ * only when a timeout is set at all; 4 s stays under the common 5 s even without a hint.
+ * (A request in flight is not affected: the timer only emits an event nobody acts on.)
+ */
+export const IDLE_SOCKET_MS = 4000;
+
+const agentOptions = { keepAlive: true, maxSockets: 256, timeout: IDLE_SOCKET_MS };
+const agents = { http: new HttpAgent(agentOptions), https: new HttpsAgent(agentOptions) };
 
 /** Send one request; resolves once the response head has arrived. Rejects on a network error or abort. */
 export function send(url: URL, o: { method: string; headers: Record<string, string>; body?: string | undefined; signal: AbortSignal }): Promise<UpstreamResponse> {

@@ -37,9 +37,11 @@ test(`${CLIENTS} clients x ${CALLS} calls through the gateway to a stdio and an 
       return c;
     }));
     const answers = await Promise.all(clients.map(async (c, i) => {
+      // A failed call carries the gateway's last words, so a failure here says why.
+      const fail = (e: unknown): never => assert.fail(`${name} ${i}: ${(e as Error).message}\n${gw.stderr().slice(-3000)}`);
       let ok = 0;
       for (let k = 0; k < CALLS; k++) {
-        const r = await c.callTool({ name: 'echo', arguments: { message: `${i}:${k}` } });
+        const r = await c.callTool({ name: 'echo', arguments: { message: `${i}:${k}` } }).catch(fail);
         if ((r.content as Array<{ text: string }>)[0]?.text === `Echo: ${i}:${k}`) ok++;
       }
       return ok;
