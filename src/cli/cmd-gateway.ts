@@ -15,11 +15,16 @@ import { loadGatewayConfig, type LoadedConfig } from '../gateway/config.js';
 import { Gateway } from '../gateway/gateway.js';
 import { CliExit, EXIT_IO, EXIT_USAGE, err } from './output.js';
 
+/** Exit 2 listing every problem of a configuration that does not check. */
+function badConfig(path: string, e: Error): CliExit {
+  return new CliExit(EXIT_USAGE, `bad configuration ${path} (ERR_CONFIG_INVALID):\n  ${e.message.split('; ').join('\n  ')}`);
+}
+
 function load(path: string): LoadedConfig {
   try {
     return loadGatewayConfig(path);
   } catch (e) {
-    if (isAttestError(e, 'ERR_CONFIG_INVALID')) throw new CliExit(EXIT_USAGE, `mcp-attest: bad configuration ${path} (ERR_CONFIG_INVALID):\n  ${e.message.split('; ').join('\n  ')}`);
+    if (isAttestError(e, 'ERR_CONFIG_INVALID')) throw badConfig(path, e);
     throw e;
   }
 }
@@ -36,8 +41,9 @@ async function runGateway(o: { config: string; home?: string }): Promise<void> {
     addr = await gateway.start();
   } catch (e) {
     await gateway.shutdown();
-    if (isAttestError(e, 'ERR_POLICY_INVALID')) throw new CliExit(EXIT_USAGE, `mcp-attest: bad gate policy: ${e.message}`);
-    throw new CliExit(EXIT_IO, `mcp-attest: cannot listen on ${loaded.config.listen}: ${(e as Error).message}`);
+    if (isAttestError(e, 'ERR_POLICY_INVALID')) throw new CliExit(EXIT_USAGE, `bad gate policy: ${e.message}`);
+    if (isAttestError(e, 'ERR_CONFIG_INVALID')) throw badConfig(o.config, e);
+    throw new CliExit(EXIT_IO, `cannot listen on ${loaded.config.listen}: ${(e as Error).message}`);
   }
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   err(`mcp-attest: gateway listening on http://${host}:${addr.port} (${loaded.config.upstreams.map((u) => `/${u.name}/mcp`).join(', ')})`);

@@ -141,7 +141,7 @@ async function loadPolicy(path: string): ReturnType<typeof loadGatePolicy> {
   try {
     return await loadGatePolicy(path);
   } catch (e) {
-    throw isAttestError(e, 'ERR_POLICY_INVALID') ? new CliExit(EXIT_USAGE, `mcp-attest: bad policy ${path}: ${e.message}`) : e;
+    throw isAttestError(e, 'ERR_POLICY_INVALID') ? new CliExit(EXIT_USAGE, `bad policy ${path}: ${e.message}`) : e;
   }
 }
 

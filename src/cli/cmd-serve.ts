@@ -62,7 +62,7 @@ async function serveHttp(o: { home?: string; config?: string; listen?: string })
   try {
     loaded = loadGatewayConfig(o.config, process.env, ServeHttpConfigSchema);
   } catch (e) {
-    if (isAttestError(e, 'ERR_CONFIG_INVALID')) throw new CliExit(EXIT_USAGE, `mcp-attest: bad configuration ${o.config} (ERR_CONFIG_INVALID):\n  ${e.message.split('; ').join('\n  ')}`);
+    if (isAttestError(e, 'ERR_CONFIG_INVALID')) throw new CliExit(EXIT_USAGE, `bad configuration ${o.config} (ERR_CONFIG_INVALID):\n  ${e.message.split('; ').join('\n  ')}`);
     throw e;
   }
   const listen = o.listen ?? loaded.config.listen;
@@ -77,7 +77,7 @@ async function serveHttp(o: { home?: string; config?: string; listen?: string })
     addr = await http.start(listen);
   } catch (e) {
     await sessions.close();
-    throw new CliExit(EXIT_IO, `mcp-attest: cannot listen on ${listen}: ${(e as Error).message}`);
+    throw new CliExit(EXIT_IO, `cannot listen on ${listen}: ${(e as Error).message}`);
   }
   err(`mcp-attest: session server listening on http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}/mcp`);
   return new Promise<number>((resolve) => {

@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { LogDb } from '../store/log-db.js';
 import { homePaths, resolveHome } from '../store/home.js';
-import { loadIdentity } from '../store/identity.js';
+import { loadIdentity, loadIssuers, trustPolicyOf } from '../store/identity.js';
 import { isTilesDir, MAX_CHECKPOINT_FILE_BYTES, readTilesDir } from '../store/tiles.js';
 import { openRegular, readRegularFile } from '../store/read-regular.js';
 import { checkSqliteFiles, MAX_SQLITE_FILE_BYTES } from '../store/sqlite-guard.js';
@@ -30,7 +30,6 @@ import { MAX_BUNDLE_BYTES } from '../bundle/format.js';
 import { verifySessionReceipt, type SessionReceiptReport } from '../verify/session-receipt.js';
 import { policyDocDigest } from '../receipt/session.js';
 import { printSession } from './session-report.js';
-import { trustPolicyOf } from '../store/identity.js';
 import { CliExit, EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, out, outJson, jsonReplacer } from './output.js';
 
 interface Loaded { input: LogInput; count: number; findings: Finding[]; home: string | null; close(): void }
@@ -110,7 +109,7 @@ async function trustFor(home: string | null, o: KeyOptions, pre: Finding[]): Pro
   if (o.trust !== undefined) return keySource(o);
   if (home === null) throw new CliExit(EXIT_USAGE, 'verifying a bundle, a session receipt, a log file or a tiles directory needs --trust FILE (keys in the file itself are never trusted)');
   pre.push(notice('NOTE_SELF_TRUST', 'no --trust given: trusting the data directory\'s own keys (an auditor passes --trust)'));
-  return policyKeySource(trustPolicyOf(loadIdentity(home), loadWitnesses(home), 0), o.secret);
+  return policyKeySource(trustPolicyOf(loadIdentity(home), loadWitnesses(home), 0, loadIssuers(home)), o.secret);
 }
 
 /** A report for a log that could not even be read through: one error finding. */

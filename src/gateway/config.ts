@@ -39,6 +39,16 @@ const Caller = z.strictObject({
   token: Secret,
 });
 
+/** A principal's own issuer key: its calls' attestations and receipts are signed with it, not the data directory's. */
+const PrincipalIssuer = z.strictObject({
+  /** A caller's principal, or an OAuth one (`oauth:<claim>`). */
+  principal: z.string().regex(PRINCIPAL, 'printable ASCII, 1 to 256 characters, no leading or trailing space'),
+  /** Its private key: a PKCS#8 PEM file (P-256 for ES256, Ed25519, or RSA for RS256), relative to the configuration file. */
+  key: z.string().min(1),
+  /** Its issuer id (`issuerAsserted.iss`; default `issuer://<RFC 7638 thumbprint of the key>`). */
+  iss: z.string().regex(/^[A-Za-z][A-Za-z0-9+.-]*:[\x21-\x7e]{1,1024}$/, 'a URI without spaces').optional(),
+});
+
 const Role = z.enum(['attest', 'gate']);
 const Pattern = z.string().min(1).max(256);
 
@@ -114,6 +124,8 @@ export const GatewayConfigSchema = z.strictObject({
   /** `Origin` values accepted, and answered with CORS headers (exact match; never `*`). A request without `Origin` is not a browser's and passes. */
   allowedOrigins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'an origin: scheme://host[:port], no path')).default([]),
   callers: z.array(Caller).default([]),
+  /** Principals with issuer keys of their own (default: every call is signed with the data directory's issuer key). */
+  issuers: z.array(PrincipalIssuer).max(100_000).default([]),
   /** OAuth 2.1 resource-server mode: JWT access tokens from this authorization server (beside the static callers). */
   oauth: OAuth.optional(),
   upstreams: z.array(Upstream).min(1),
@@ -127,7 +139,7 @@ export const GatewayConfigSchema = z.strictObject({
  * gateway's, without upstreams (the server is the session server itself) and without
  * `home` checks beyond the gateway's.
  */
-export const ServeHttpConfigSchema = GatewayConfigSchema.omit({ upstreams: true });
+export const ServeHttpConfigSchema = GatewayConfigSchema.omit({ upstreams: true, issuers: true });
 
 /** The JSON Schema (draft 2020-12) of the configuration file as written (defaults optional): the text of docs/gateway.schema.json. */
 export function gatewayJsonSchema(): string {
@@ -184,6 +196,13 @@ export function parseGatewayConfig(text: string, dir: string, env: NodeJS.Proces
     if (tokens.has(digest)) problems.push(`callers.${i}.token: the same token as another caller`);
     tokens.set(digest, c.principal);
   });
+  config.issuers ??= [];
+  const keyed = new Set<string>();
+  for (const [i, k] of config.issuers.entries()) {
+    if (keyed.has(k.principal)) problems.push(`issuers.${i}.principal: ${k.principal} has a key already`);
+    keyed.add(k.principal);
+    k.key = resolve(dir, k.key);
+  }
   const names = new Set<string>();
   for (const [i, u] of config.upstreams.entries()) {
     if (names.has(u.name)) problems.push(`upstreams.${i}.name: ${u.name} is used twice`);

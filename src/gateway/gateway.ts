@@ -13,12 +13,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { homePaths } from '../store/home.js';
 import { NonceStore } from '../store/nonce-store.js';
+import { recordIssuer } from '../store/identity.js';
 import type { Recorder } from '../proxy/recorder.js';
 import { DEFAULT_MAX_DEPTH, readMessage, type RpcId, type RpcMessage } from '../proxy/message.js';
 import { PROTOCOL_VERSION_META } from '../proxy/http-upstream.js';
 import type { LoadedConfig } from './config.js';
 import { Conversation, EventStream } from './conversation.js';
 import { Limiter, PREFLIGHT_HEADERS, authenticate, checkHostOrigin, corsHeaders, defaultHosts, headerMismatch, readBody, type Refusal } from './guard.js';
+import { loadPrincipalIssuers, type PrincipalIssuer } from './issuers.js';
 import { GatewayMetrics } from './metrics.js';
 import { OAuthResource } from './oauth.js';
 import { UpstreamRuntime } from './upstreams.js';
@@ -54,8 +56,10 @@ export class Gateway {
   private sweeper: NodeJS.Timeout | null = null;
   private closing: Promise<number> | null = null;
   private seq = 0;
+  /** Principals with their own issuer keys. */
+  private issuers = new Map<string, PrincipalIssuer>();
 
-  constructor(private loaded: LoadedConfig, private readonly recorder: Recorder, home: string) {
+  constructor(private loaded: LoadedConfig, private readonly recorder: Recorder, private readonly home: string) {
     const { config } = loaded;
     this.limiter = new Limiter(config.limits);
     this.origins = new Set(config.allowedOrigins);
@@ -72,8 +76,9 @@ export class Gateway {
     });
   }
 
-  /** Load gate policies, bind, and start the idle sweep; the bound address. Throws `ERR_POLICY_INVALID`, or the listen error. */
+  /** Load principals' issuer keys and gate policies, bind, and start the idle sweep; the bound address. Throws `ERR_CONFIG_INVALID` (a key), `ERR_POLICY_INVALID`, or the listen error. */
   async start(): Promise<AddressInfo> {
+    this.issuers = await this.loadIssuers(this.loaded);
     for (const u of this.upstreams.values()) await u.loadGate(this.replay!);
     const [, host, port] = /^\[?(.*?)\]?:([0-9]+)$/.exec(this.loaded.config.listen)!;
     await new Promise<void>((resolve, reject) => {
@@ -94,14 +99,23 @@ export class Gateway {
     if (names !== [...this.upstreams.keys()].sort().join(',')) throw new Error('the set of upstreams changed: restart the gateway to apply it');
     // Everything that can fail is read first; then all of it is swapped in at once.
     const oauth = next.config.oauth === undefined ? null : new OAuthResource(next.config.oauth);
+    const issuers = await this.loadIssuers(next);
     const commits = [];
     for (const u of next.config.upstreams) commits.push(await this.upstreams.get(u.name)!.prepareReload(u));
     for (const commit of commits) commit();
     this.loaded = next;
     this.oauth = oauth;
+    this.issuers = issuers;
     this.limiter.update(next.config.limits);
     this.origins = new Set(next.config.allowedOrigins);
     if (next.config.allowedHosts !== undefined) this.hosts = new Set(next.config.allowedHosts.map((h) => h.toLowerCase()));
+  }
+
+  /** The principals' issuer keys of `loaded`, their public halves recorded in the data directory (for `trust export`). */
+  private async loadIssuers(loaded: LoadedConfig): Promise<Map<string, PrincipalIssuer>> {
+    const issuers = await loadPrincipalIssuers(loaded.config.issuers);
+    for (const i of issuers.values()) recordIssuer(this.home, i.trusted);
+    return issuers;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -255,7 +269,7 @@ export class Gateway {
       },
     });
     this.perPrincipal.set(principal, (this.perPrincipal.get(principal) ?? 0) + 1);
-    conv.attach(upstream.relay(principal, conv.input, conv.output));
+    conv.attach(upstream.relay(principal, conv.input, conv.output, this.issuers.get(principal)?.signer));
     const live = { conv, upstream, key };
     this.live.set(key, live);
     return live;

@@ -20,6 +20,7 @@ import type { RelayIo, StdioRelay, UpstreamProcess } from '../proxy/stdio-relay.
 import { ToolWatch, pinKeyOf } from '../proxy/tool-watch.js';
 import type { NonceStore } from '../store/nonce-store.js';
 import type { UpstreamConfig } from './config.js';
+import type { Signer } from '../envelope/sign.js';
 import { toolFilter } from './tools-filter.js';
 
 /** A relay in the same process standing as another relay's upstream process. */
@@ -100,8 +101,8 @@ export class UpstreamRuntime {
     return this.http !== undefined;
   }
 
-  /** A new relay for one conversation of `principal`, its client side on `input`/`output`. */
-  relay(principal: string, input: Readable, output: Writable): StdioRelay {
+  /** A new relay for one conversation of `principal` (signing with `issuer`, its own key, if it has one), its client side on `input`/`output`. */
+  relay(principal: string, input: Readable, output: Writable, issuer?: Signer): StdioRelay {
     const transport: Pick<RelayIo, 'argv' | 'url' | 'env'> = { argv: this.argv, ...(this.http ? { url: this.http } : {}), ...(this.cfg.env ? { env: this.cfg.env } : {}) };
     const common = { shared: true, maxMessageBytes: this.maxMessageBytes, name: this.cfg.name };
     const gatekeeper = (io: Partial<RelayIo>): Gatekeeper => new Gatekeeper(this.recorder, {
@@ -110,7 +111,7 @@ export class UpstreamRuntime {
     if (!this.attest) return gatekeeper({ input, output });
     const upstream = this.gated ? new RelayUpstream((i, o) => gatekeeper({ input: i, output: o })) : undefined;
     return new AttestingProxy(this.recorder, {
-      ...transport, ...common, input, output, sub: principal, attach: this.gated ? 'always' : this.cfg.attach,
+      ...transport, ...common, input, output, sub: principal, ...(issuer ? { issuer } : {}), attach: this.gated ? 'always' : this.cfg.attach,
       ...(upstream ? { upstream, argv: [], fingerprint: this.fingerprint } : { fingerprint: fingerprintOf(this.argv, this.http?.url) }),
       ...(this.pins ? { tools: this.pins } : {}),
     });

@@ -62,6 +62,8 @@ export interface CallInput {
   session?: string;
   /** The attestation's subject when not the data directory's (the gateway's authenticated principal); its receipt carries the same. */
   sub?: string;
+  /** The principal's own issuer key, signing in place of the data directory's (added with {@link Recorder.addIssuer}); `sub` stays as given. */
+  issuer?: Signer;
 }
 
 /** What is remembered at attestation time of a call that joins a session, until its receipt is logged. */
@@ -97,6 +99,8 @@ export class Recorder {
   private sessionStore: SessionStore | null = null;
   /** Calls that join a session, by call id, from attestation until their receipt is logged. */
   private readonly links = new Map<string, SessionLink>();
+  /** Further issuer keys (principals' own), by `iss` and key id: a receipt is signed by its attestation's key. */
+  private readonly issuers = new Map<string, Signer>();
 
   private constructor(
     readonly identity: Identity,
@@ -124,7 +128,8 @@ export class Recorder {
   async attest(call: CallInput): Promise<{ attestation: Attestation; callId: string; index: bigint }> {
     const args = call.args === undefined ? {} : call.args;
     const input = { tool: call.tool, args, serverFingerprint: call.server.fingerprint, intent: call.intent, now: now(), nonceBytes: nonceBytes(), profile: this.profile };
-    const signer = call.sub === undefined ? this.signer : { ...this.signer, sub: call.sub };
+    const base = call.issuer ?? this.signer;
+    const signer = call.sub === undefined ? base : { ...base, sub: call.sub };
     const attestation = await issueAttestation(signer, call.requestedCapability === undefined ? input : { ...input, requestedCapability: call.requestedCapability });
     const callId = attestation.issuerAsserted.nonce;
     this.evidence?.put(args);
@@ -140,12 +145,22 @@ export class Recorder {
   /** Sign and durably log the receipt answering an attestation (and link the call to its session, if any: {@link appendReceipt}). */
   async receipt(p: { callId: string; attestation: Attestation; attestationIndex: bigint; status: OutcomeStatus; reason?: OutcomeReason; result?: unknown }): Promise<bigint> {
     const input = { attestation: p.attestation, status: p.status, now: now(), nonceBytes: nonceBytes() };
-    // Our own attestation's receipt names the same subject (a gateway signs for many principals).
+    // Our own attestation's receipt is signed by the same key and names the same subject (a gateway signs for many principals).
     const asserted = p.attestation.issuerAsserted;
-    const signer = asserted.iss === this.signer.iss && asserted.sub !== this.signer.sub ? { ...this.signer, sub: asserted.sub } : this.signer;
+    const own = this.issuers.get(`${asserted.iss}\n${asserted.secretVersion}`) ?? this.signer;
+    const signer = asserted.iss === own.iss && asserted.sub !== own.sub ? { ...own, sub: asserted.sub } : own;
     const receipt = await issueReceipt(signer, { ...input, ...(p.reason ? { reason: p.reason } : {}), ...(p.result !== undefined ? { result: p.result } : {}) })
       .catch((e: unknown) => { this.links.delete(p.callId); throw e; }); // never receipted: nothing to link
     return this.appendReceipt({ callId: p.callId, attestationIndex: p.attestationIndex, receipt, ...(p.result !== undefined ? { result: p.result } : {}) });
+  }
+
+  /**
+   * Sign with a further issuer key when a call names it ({@link CallInput.issuer}): its
+   * receipts are then signed with it too. Its public key must also be recorded in the data
+   * directory (`recordIssuer`) for `trust export` to list it. Kept for the process's life.
+   */
+  addIssuer(signer: Signer): void {
+    this.issuers.set(`${signer.iss}\n${signer.keyId}`, signer);
   }
 
   /** The issuer signer of this data directory (the gatekeeper signs response receipts with it). */

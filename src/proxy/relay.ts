@@ -30,6 +30,7 @@ import { RECORD_FAILED, StdioRelay, describe, report, type CallMessage, type Out
 import type { ResponseReceiptCheck, ResponseReceiptChecker } from './response-receipt.js';
 import { ToolWatch, pinKeyOf } from './tool-watch.js';
 import type { ToolChangeAction } from '../gate/policy.js';
+import type { Signer } from '../envelope/sign.js';
 
 export { RECORD_FAILED } from './stdio-relay.js';
 
@@ -67,6 +68,8 @@ export interface ProxyOptions extends RelayIo {
   tools?: ToolWatch;
   /** The attestation's subject (`issuerAsserted.sub`) for every call: the gateway's authenticated principal (default: the data directory's). */
   sub?: string;
+  /** The principal's own issuer key (the gateway's `issuers`; its receipts too are signed with it): default the data directory's. */
+  issuer?: Signer;
   /** A tool changed since pinned: `warn`, `hide` from tools/list, or `refuse` calls to it (default warn). */
   toolChanges?: ToolChangeAction;
   /** Receipt session every call joins unless it names its own in `_meta` (checked at startup by the caller, again at each call). */
@@ -94,6 +97,7 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
     this.fingerprint = o.fingerprint ?? fingerprintOf(o.argv, url);
     // Pins are kept under a key our side fixes (never the fingerprint the upstream advertises).
     this.tools = o.tools !== undefined ? o.tools : o.pinsPath === undefined ? null : new ToolWatch(o.pinsPath, pinKeyOf({ argv: o.argv, url, name: o.name, fingerprint: o.fingerprint }), nowSeconds);
+    if (o.issuer !== undefined) recorder.addIssuer(o.issuer);
   }
 
   protected serverRef(): { name: string; fingerprint: string } {
@@ -121,7 +125,7 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
       recorded = await this.recorder.attest({
         tool: params['name'], args: params['arguments'], intent, server: { name: this.serverName, fingerprint: this.fingerprint },
         requestDigest: sha256Tagged(text), ...(capability === undefined ? {} : { requestedCapability: capability }), ...(session === null ? {} : { session }),
-        ...(this.o.sub === undefined ? {} : { sub: this.o.sub }),
+        ...(this.o.sub === undefined ? {} : { sub: this.o.sub }), ...(this.o.issuer === undefined ? {} : { issuer: this.o.issuer }),
       });
     } catch (e) {
       // Fail closed: a call that cannot be recorded is not forwarded.

@@ -27,12 +27,11 @@ import {
 } from '../receipt/session.js';
 import { checkSessionId, MAX_EVIDENCE_BYTES, MAX_EVIDENCE_DEPTH, type SessionStore } from '../store/sessions.js';
 import { homePaths } from '../store/home.js';
-import { loadIdentity } from '../store/identity.js';
+import { loadIdentity, loadIssuers, trustPolicyOf } from '../store/identity.js';
 import { loadWitnesses } from '../store/witnesses.js';
 import { importSecret } from '../keys/material.js';
 import { mergeTrustPolicies, parseTrustPolicy, policyKeyResolver, secretId, type TrustPolicy } from '../verify/policy.js';
 import { verifySessionReceipt } from '../verify/session-receipt.js';
-import { trustPolicyOf } from '../store/identity.js';
 import type { SessionServerContext } from './session-server.js';
 
 /** The structured content of an error result. */
@@ -243,7 +242,7 @@ const VERIFY_OUTPUT = outputSchema({
 
 /** This data directory's trust (its issuer and log; witnesses listed, quorum 0), merged with `extra` (JSON text). Throws `ERR_POLICY_INVALID`. */
 function trustOf(home: string, extra: string | undefined): TrustPolicy {
-  const own = trustPolicyOf(loadIdentity(home), loadWitnesses(home), 0);
+  const own = trustPolicyOf(loadIdentity(home), loadWitnesses(home), 0, loadIssuers(home));
   return extra === undefined ? own : mergeTrustPolicies([own, parseTrustPolicy(extra)]);
 }
 

@@ -12,6 +12,7 @@
  * evidence.db            payloads (arguments, results), content-addressed by SHA-256 of their JCS
  * nonces.db              the gatekeeper's replay store (nonces until iat + expSeconds + skew)
  * pins.db                tool definition pins (digest of every tool definition seen in tools/list)
+ * issuers/<id>.json      public keys of further issuers signing into this log (a gateway principal's own key)
  * ```
  */
 import { homedir } from 'node:os';
@@ -39,5 +40,6 @@ export function homePaths(home: string) {
     evidence: join(home, 'evidence.db'),
     nonces: join(home, 'nonces.db'),
     pins: join(home, 'pins.db'),
+    issuers: join(home, 'issuers'),
   };
 }

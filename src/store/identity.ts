@@ -4,8 +4,9 @@
  * an existing key is never overwritten (`ERR_KEY_EXISTS`). Also loads the identity back, and
  * gives the trust policy a verifier needs for it (`trustPolicyOf`).
  */
-import { mkdirSync, readFileSync, writeFileSync, existsSync, linkSync, unlinkSync } from 'node:fs';
-import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync, existsSync, linkSync, unlinkSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { AttestError, isAttestError } from '../errors.js';
 import { MAX_CONFIG_FILE_BYTES, readRegularFile } from './read-regular.js';
 import { getAlgorithm, isAlgName, type AlgName } from '../keys/algorithms.js';
@@ -16,7 +17,7 @@ import { exportEd25519Public } from '../keys/ed25519.js';
 import { formatVerifierKey } from '../log/vkey.js';
 import type { Signer } from '../envelope/sign.js';
 import { homePaths } from './home.js';
-import type { TrustPolicy } from '../verify/policy.js';
+import type { TrustedIssuer, TrustPolicy } from '../verify/policy.js';
 
 /** The public identity stored in `identity.json`. */
 export interface Identity {
@@ -145,14 +146,68 @@ export async function loadLogKey(home: string): Promise<CryptoKey> {
 /**
  * The trust policy a verifier needs for a data directory: public keys only. `witnesses` are
  * the log's configured witnesses (name and vkey); `quorum` defaults to a majority of them
- * (floor(n/2) + 1; 0 with none).
+ * (floor(n/2) + 1; 0 with none). `more`: further issuers signing into the log ({@link loadIssuers}).
  */
-export function trustPolicyOf(identity: Identity, witnesses: Array<{ name: string; vkey: string }> = [], quorum?: number): TrustPolicy {
+export function trustPolicyOf(identity: Identity, witnesses: Array<{ name: string; vkey: string }> = [], quorum?: number, more: TrustedIssuer[] = []): TrustPolicy {
   const issuer = { iss: identity.iss, alg: identity.issuer.alg, keyId: identity.issuer.keyId, ...(identity.issuer.publicKeyJwk ? { publicKeyJwk: identity.issuer.publicKeyJwk } : {}) };
   return {
-    version: 1, issuers: [issuer], logs: [{ origin: identity.log.origin, vkey: identity.log.vkey }],
+    version: 1, issuers: [issuer, ...more], logs: [{ origin: identity.log.origin, vkey: identity.log.vkey }],
     witnesses: witnesses.map((w) => ({ name: w.name, vkey: w.vkey })),
     quorum: quorum ?? (witnesses.length === 0 ? 0 : Math.floor(witnesses.length / 2) + 1), parties: [],
     acceptedAlgorithms: ['ES256', 'EdDSA', 'RS256', 'HS256'], clockSkewSeconds: 30,
   };
+}
+
+/** The file name of an issuer's record: SHA-256 (hex, first 32 digits) of its id and key id. */
+function issuerFile(home: string, i: TrustedIssuer): string {
+  return join(homePaths(home).issuers, `${createHash('sha256').update(`${i.iss}\n${i.keyId}`).digest('hex').slice(0, 32)}.json`);
+}
+
+/**
+ * Record the public key of a further issuer signing into this data directory's log (a
+ * gateway principal's own key), once: an existing record of the same issuer and key id is
+ * kept. Throws `ERR_KEY_EXISTS` when one exists with another key under that id, `ERR_STORE_IO`.
+ */
+export function recordIssuer(home: string, issuer: TrustedIssuer): void {
+  const path = issuerFile(home, issuer);
+  const text = JSON.stringify(issuer, null, 2) + '\n';
+  try {
+    mkdirSync(homePaths(home).issuers, { recursive: true, mode: 0o700 });
+    if (existsSync(path)) {
+      if (readFileSync(path, 'utf8') !== text) throw new AttestError('ERR_KEY_EXISTS', `issuer ${issuer.iss} key ${issuer.keyId} is recorded with another key: ${path}`, { path });
+      return;
+    }
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, text);
+    renameSync(tmp, path);
+  } catch (e) {
+    if (isAttestError(e)) throw e;
+    throw new AttestError('ERR_STORE_IO', `cannot record issuer ${issuer.iss} in ${path}`, { path, cause: e });
+  }
+}
+
+/** The further issuers recorded by {@link recordIssuer} (none when there are none). Throws `ERR_STORE_CORRUPT` for a bad record. */
+export function loadIssuers(home: string): TrustedIssuer[] {
+  const dir = homePaths(home).issuers;
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((n) => /^[0-9a-f]{32}\.json$/.test(n)).sort().map((n) => {
+    const path = join(dir, n);
+    let i: TrustedIssuer;
+    try {
+      i = JSON.parse(readRegularFile(path, MAX_CONFIG_FILE_BYTES, { what: 'issuer record' }).toString('utf8')) as TrustedIssuer;
+    } catch (cause) {
+      throw new AttestError('ERR_STORE_CORRUPT', `issuer record ${path} cannot be read`, { path, cause });
+    }
+    const thumbprint = (): string | null => {
+      try {
+        return jwkThumbprint(i.publicKeyJwk!);
+      } catch {
+        return null;
+      }
+    };
+    const ok = typeof i?.iss === 'string' && isAlgName(i.alg) && i.alg !== 'HS256' && typeof i.keyId === 'string' && typeof i.publicKeyJwk === 'object' && i.publicKeyJwk !== null
+      && thumbprint() === i.keyId && issuerFile(home, i) === path;
+    if (!ok) throw new AttestError('ERR_STORE_CORRUPT', `issuer record ${path} is not valid`, { path });
+    return { iss: i.iss, alg: i.alg, keyId: i.keyId, publicKeyJwk: i.publicKeyJwk };
+  });
 }

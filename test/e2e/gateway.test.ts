@@ -272,3 +272,39 @@ test('OAuth resource server: RFC 9728 metadata, JWT access tokens checked for is
   const subs = readLog(s.home).entries.filter((e) => e['type'] === 'mcp-attest/attestation@1').map((e) => (e['attestation'] as { issuerAsserted: { sub: string } }).issuerAsserted.sub);
   assert.deepEqual(subs, ['oauth:agent-7'], 'an access token\'s principal lives in its own name space');
 });
+
+type Signed = { iss: string; sub: string; secretVersion: string };
+
+test('a principal with its own issuer key: its calls are signed with it, trust export lists it, and verify needs it', { timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  const { generateKeyPairSync } = await import('node:crypto');
+  const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  writeFileSync(join(s.dir, 'alice.pem'), pem, { mode: 0o600 });
+  const yaml = (key: string) => `version: 1\nlisten: 127.0.0.1:0\ncheckpointMs: 200\n${CALLERS}issuers:\n  - {principal: alice, key: ${key}, iss: "issuer://team-a/alice"}\nupstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}]}\n`;
+  writeFileSync(join(s.dir, 'nokey.yaml'), `home: ${s.home}\n${yaml('missing.pem')}`);
+  const bad = spawnSync(process.execPath, [CLI, 'gateway', '--config', join(s.dir, 'nokey.yaml')], { encoding: 'utf8', cwd: ROOT, timeout: 30_000, env: { ...process.env, ALICE_TOKEN: ALICE, BOB_TOKEN: BOB } });
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.match(bad.stderr, /issuers\.0\.key: .*missing\.pem/, 'an unreadable key is named at startup');
+
+  const gw = await startGateway(s, yaml('alice.pem'));
+  for (const token of [ALICE, BOB]) {
+    const { client } = await connectHttp(s, `${gw.base}/ev/mcp`, {}, { authorization: `Bearer ${token}` });
+    await client.callTool({ name: 'echo', arguments: { message: token } });
+    await client.close();
+  }
+  assert.equal(await gw.stop(), 0, gw.stderr());
+  const own = JSON.parse(cli(['trust', 'export', '--home', s.home]).stdout) as { issuers: Array<{ iss: string; keyId: string }> };
+  assert.equal(own.issuers.length, 2, 'the directory\'s issuer and alice\'s');
+  const alice = own.issuers.find((i) => i.iss === 'issuer://team-a/alice')!;
+  const signed = readLog(s.home).entries.filter((e) => e['type'] === 'mcp-attest/attestation@1' || e['type'] === 'mcp-attest/receipt@1')
+    .map((e) => e['attestation'] !== undefined ? (e['attestation'] as { issuerAsserted: Signed }).issuerAsserted : (e['receipt'] as { receiptAsserted: Signed }).receiptAsserted)
+    .map((a) => `${a.sub} ${a.iss === alice.iss && a.secretVersion === alice.keyId ? 'own key' : 'directory key'}`);
+  assert.deepEqual(signed.sort(), ['alice own key', 'alice own key', 'bob directory key', 'bob directory key'], 'attestation and receipt of alice\'s call under her key, bob\'s under the directory\'s');
+  const v = verify(s.home, exportTrust(s.home));
+  assert.equal(v.status, 0, v.stdout);
+  const without = join(s.dir, 'without-alice.json');
+  writeFileSync(without, JSON.stringify({ ...own, issuers: own.issuers.filter((i) => i !== alice) }));
+  const refused = verify(s.home, without);
+  assert.equal(refused.status, 1, 'a verifier not trusting alice\'s key does not accept her calls');
+  assert.ok(codes(refused.report).includes('ERR_KEY_UNAVAILABLE'), JSON.stringify(codes(refused.report)));
+});

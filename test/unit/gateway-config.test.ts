@@ -112,3 +112,28 @@ test('wildcards never backtrack exponentially, and over-long names never match',
 test('a configured principal may not take the oauth: name space', () => {
   assert.throws(() => parseGatewayConfig('version: 1\ncallers: [{principal: "oauth:alice", token: {sha256: "' + 'c'.repeat(64) + '"}}]\nupstreams: [{name: a, command: [x]}]\n', '/tmp'), /oauth: prefix/);
 });
+
+test('principal issuer keys: paths resolved against the file, one key per principal, keys checked when loaded', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { generateKeyPairSync } = await import('node:crypto');
+  const { loadPrincipalIssuers } = await import('../../src/gateway/issuers.js');
+  const dir = mkdtempSync(join(tmpdir(), 'gw-issuers-'));
+  writeFileSync(join(dir, 'a.pem'), generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  writeFileSync(join(dir, 'p384.pem'), generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  writeFileSync(join(dir, 'junk.pem'), 'not a key');
+  const base = `${MIN}issuers:\n`;
+  assert.throws(() => parseGatewayConfig(`${base}  - {principal: a, key: a.pem}\n  - {principal: a, key: b.pem}\n`, dir), /issuers\.1\.principal: a has a key already/);
+  assert.throws(() => parseGatewayConfig(`${base}  - {principal: a, key: a.pem, iss: "no scheme"}\n`, dir), /issuers\.0\.iss/);
+  const loaded = parseGatewayConfig(`${base}  - {principal: a, key: a.pem}\n  - {principal: "oauth:b", key: a.pem, iss: "issuer://b"}\n`, dir);
+  assert.equal(loaded.config.issuers[0]!.key, join(dir, 'a.pem'));
+  const issuers = await loadPrincipalIssuers(loaded.config.issuers);
+  const a = issuers.get('a')!;
+  assert.equal(a.signer.alg, 'ES256');
+  assert.equal(a.signer.sub, 'a');
+  assert.equal(a.signer.iss, `issuer://${a.trusted.keyId}`, 'default iss: the key thumbprint');
+  assert.equal(issuers.get('oauth:b')!.signer.iss, 'issuer://b');
+  const bad = parseGatewayConfig(`${base}  - {principal: a, key: junk.pem}\n  - {principal: b, key: p384.pem}\n  - {principal: c, key: none.pem}\n`, dir);
+  await assert.rejects(loadPrincipalIssuers(bad.config.issuers), (e: Error) => ['issuers.0.key', 'issuers.1.key', 'issuers.2.key'].every((p) => e.message.includes(p)));
+});
