@@ -31,7 +31,13 @@ export interface UpstreamResponse {
  */
 export const IDLE_SOCKET_MS = 4000;
 
-const agentOptions = { keepAlive: true, maxSockets: 256, timeout: IDLE_SOCKET_MS };
+/**
+ * No cap on connections per upstream: a legacy session's GET stream holds one for the
+ * session's life, so a cap of N would queue every request of the (N+1)th session forever
+ * (the bench's 1,000 idle sessions hung at 256). The gateway's own limits (sessions, POSTs in
+ * flight) bound them instead.
+ */
+const agentOptions = { keepAlive: true, maxSockets: Infinity, timeout: IDLE_SOCKET_MS };
 const agents = { http: new HttpAgent(agentOptions), https: new HttpsAgent(agentOptions) };
 
 /** Send one request; resolves once the response head has arrived. Rejects on a network error or abort. */

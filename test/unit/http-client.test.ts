@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { IDLE_SOCKET_MS, send } from '../../src/proxy/http-client.js';
 
@@ -52,6 +52,32 @@ test('a response silent for longer than the idle time is still read to its end',
     const res = await send(url, { method: 'GET', headers: {}, signal: new AbortController().signal });
     assert.equal(await text(res.body), ': open\n\ndata: late\n\n');
   } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+test('requests are not queued behind long-lived streams: 300 open SSE streams, then one POST', async () => {
+  const streams: ServerResponse[] = [];
+  const server = createServer((req, res) => {
+    if (req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(': open\n\n');
+      streams.push(res);
+      return;
+    }
+    res.end('ok');
+  });
+  const url = await listen(server);
+  const ac = new AbortController();
+  try {
+    const opened = await Promise.all(Array.from({ length: 300 }, () => send(url, { method: 'GET', headers: {}, signal: ac.signal })));
+    assert.equal(opened.length, 300);
+    const res = await send(url, { method: 'POST', headers: {}, body: '{}', signal: new AbortController().signal });
+    assert.equal(await text(res.body), 'ok');
+  } finally {
+    ac.abort();
+    for (const s of streams) s.destroy();
     server.closeAllConnections();
     server.close();
   }
