@@ -62,7 +62,7 @@ export class Gatekeeper extends StdioRelay {
     const text = writeMessage(call);
     let index: bigint;
     try {
-      index = this.logDecision(decision, params['name'], text);
+      index = await this.logDecision(decision, params['name'], text);
     } catch (e) {
       // Fail closed: an unlogged decision lets nothing through.
       report(e);
@@ -76,7 +76,7 @@ export class Gatekeeper extends StdioRelay {
     this.forward(call, pending, text);
   }
 
-  private logDecision(d: GateDecision, tool: unknown, text: string): bigint {
+  private async logDecision(d: GateDecision, tool: unknown, text: string): Promise<bigint> {
     const a = d.attestation as unknown as Record<string, JsonValue> | null;
     const base = {
       callId: d.attestation?.issuerAsserted.nonce ?? '', server: this.serverRef(),
@@ -85,7 +85,7 @@ export class Gatekeeper extends StdioRelay {
     if (d.allowed) return this.recorder.decision({ ...base, decision: 'allowed', reason: null, code: null, attestation: a });
     const refused = { ...base, decision: 'refused' as const, reason: d.reason, code: d.code };
     try {
-      return this.recorder.decision({ ...refused, attestation: a });
+      return await this.recorder.decision({ ...refused, attestation: a });
     } catch {
       // A refused attestation too large to log with its wrapper: the request digest still binds it.
       return this.recorder.decision({ ...refused, attestation: null });
@@ -105,7 +105,7 @@ export class Gatekeeper extends StdioRelay {
     if (p === null) return this.writeClient(msg);
     try {
       const receipt = await responseReceipt(this.recorder.issuerSigner, p.attestation, msg, this.now(), crypto.getRandomValues(new Uint8Array(16)));
-      this.recorder.appendReceipt({ callId: p.callId, attestationIndex: p.index, receipt, ...(msg.result !== undefined ? { result: msg.result } : {}) });
+      await this.recorder.appendReceipt({ callId: p.callId, attestationIndex: p.index, receipt, ...(msg.result !== undefined ? { result: msg.result } : {}) });
       if (this.o.gate.policy.responseReceipts) setNested(msg.result, ['_meta'], RESPONSE_RECEIPT_META_KEY, receipt as unknown as JsonValue, true);
       this.writeClient(msg);
     } catch (e) {

@@ -119,7 +119,7 @@ export class Recorder {
     const signer = loadIssuerSigner(home, identity, o.sub);
     const vkey = parseVerifierKey(identity.log.vkey);
     const logSigner = ed25519NoteSigner(vkey.name, await loadLogKey(home), vkey.publicKey);
-    const db = new LogDb(p.db, o.durability ?? 'full');
+    const db = new LogDb(p.db, o.durability ?? 'full', false, { groupCommit: true });
     const evidence = o.evidence === false ? null : new EvidenceStore(p.evidence);
     return new Recorder(identity, db, signer, logSigner, evidence, o.checkpointMs ?? 1000, o.profile ?? 'vector');
   }
@@ -139,6 +139,7 @@ export class Recorder {
     );
     if (call.session !== undefined) this.links.set(callId, { sessionId: call.session, tool: call.tool, attestationIndex: index, attestationDigest: attestationDigest(attestation) });
     this.scheduleCheckpoint();
+    await this.db.durable();
     return { attestation, callId, index };
   }
 
@@ -163,27 +164,37 @@ export class Recorder {
     this.issuers.set(`${signer.iss}\n${signer.keyId}`, signer);
   }
 
+  /**
+   * Resolves once everything appended so far is on disk (the log uses group commit:
+   * store/wal-sync.ts). The recorder's own methods wait for it; a writer through
+   * {@link sessions} calls it before answering. Rejects with `ERR_STORE_IO`.
+   */
+  durable(): Promise<void> {
+    return this.db.durable();
+  }
+
   /** The issuer signer of this data directory (the gatekeeper signs response receipts with it). */
   get issuerSigner(): Signer {
     return this.signer;
   }
 
-  /** Durably log a gatekeeper decision (before the call is forwarded or refused). */
-  decision(d: Omit<DecisionRecord, 'type' | 'index'>): bigint {
+  /** Durably log a gatekeeper decision (before the call is forwarded or refused); resolves once it is on disk. */
+  async decision(d: Omit<DecisionRecord, 'type' | 'index'>): Promise<bigint> {
     const index = this.db.append(
       (i) => encodeRecord({ type: DECISION_RECORD, index: i.toString(), ...d }),
       (i) => { if (d.decision === 'allowed' && d.attestation !== null) this.db.upsertCall({ call_id: d.callId, attestation_idx: Number(i), server: d.server.name, tool: d.tool }); },
     );
     this.scheduleCheckpoint();
+    await this.db.durable();
     return index;
   }
 
   /**
    * Durably log a receipt (signed here by {@link receipt}, or elsewhere: the gatekeeper's
    * own, answering a decision). When the call joins a session, the session action naming it
-   * is appended next (best effort, see {@link CallInput.session}).
+   * is appended next (best effort, see {@link CallInput.session}). Resolves once both are on disk.
    */
-  appendReceipt(p: { callId: string; attestationIndex: bigint; receipt: Receipt; result?: unknown }): bigint {
+  async appendReceipt(p: { callId: string; attestationIndex: bigint; receipt: Receipt; result?: unknown }): Promise<bigint> {
     const link = this.links.get(p.callId);
     // Forgotten whatever happens: a receipt that cannot be logged is never retried.
     this.links.delete(p.callId);
@@ -195,12 +206,14 @@ export class Recorder {
     );
     if (link) this.link(p.callId, link, index, p.receipt);
     this.scheduleCheckpoint();
+    await this.db.durable();
     return index;
   }
 
   /**
    * The receipt sessions of this data directory, written with the issuer key (the agent's),
-   * created on first use. Its appends share this recorder's log.
+   * created on first use. Its appends share this recorder's log and are on disk once
+   * {@link durable} resolves (or the recorder is closed).
    */
   get sessions(): SessionStore {
     return (this.sessionStore ??= new SessionStore(this.db, this.signer, this.evidence));
@@ -230,20 +243,22 @@ export class Recorder {
     }
   }
 
-  /** Durably log a gatekeeper's response receipt as received, with the code the check found (null: verified). */
-  responseReceipt(p: { callId: string; attestationIndex: bigint; receipt: Record<string, unknown>; code: string | null }): bigint {
+  /** Durably log a gatekeeper's response receipt as received, with the code the check found (null: verified); resolves once on disk. */
+  async responseReceipt(p: { callId: string; attestationIndex: bigint; receipt: Record<string, unknown>; code: string | null }): Promise<bigint> {
     const index = this.db.append((i) => encodeRecord({
       type: RESPONSE_RECEIPT_RECORD, index: i.toString(), callId: p.callId, attestationIndex: p.attestationIndex.toString(),
       receipt: p.receipt as Record<string, JsonValue>, code: p.code,
     }));
     this.scheduleCheckpoint();
+    await this.db.durable();
     return index;
   }
 
-  /** Durably log an input a relay refused to relay (docs/wire.md), stamped now. Throws `ERR_STORE_IO`. */
-  refusedInput(r: Omit<RefusedInputRecord, 'type' | 'index' | 'time'>): bigint {
+  /** Durably log an input a relay refused to relay (docs/wire.md), stamped now; resolves once on disk. Rejects with `ERR_STORE_IO`. */
+  async refusedInput(r: Omit<RefusedInputRecord, 'type' | 'index' | 'time'>): Promise<bigint> {
     const index = this.db.append((i) => encodeRecord({ type: REFUSED_INPUT_RECORD, index: i.toString(), ...r, time: now() }));
     this.scheduleCheckpoint();
+    await this.db.durable();
     return index;
   }
 
@@ -262,8 +277,11 @@ export class Recorder {
     this.checkpointing = this.checkpointing.catch(() => undefined).then(async () => {
       const size = this.db.size();
       if (this.db.latestCheckpointSize() >= size) return;
+      // Never sign a tree that is not on disk yet: a power loss could lose what a witness cosigned.
+      await this.db.durable();
       const text = formatCheckpoint({ origin: this.identity.log.origin, size, rootHash: this.db.root(size), extensions: [] });
       this.db.addCheckpoint(size, await signNote(text, [this.logSigner]), now());
+      await this.db.durable();
     });
     return this.checkpointing;
   }
@@ -274,6 +292,7 @@ export class Recorder {
     this.timer = null;
     try {
       await this.checkpoint();
+      await this.db.durable(); // what sessions and CLI commands appended without waiting
     } finally {
       this.db.close();
       this.evidence?.close();

@@ -55,10 +55,7 @@ export class RefusalLog {
   }
 
   private append(r: Refusal, suppressed: number): void {
-    try {
-      this.recorder.refusedInput({ server: this.server(), ...r, suppressed });
-    } catch (e) {
-      this.report(e);
-    }
+    // Not awaited: the refusal's answer needs no record first; a record that fails is reported.
+    this.recorder.refusedInput({ server: this.server(), ...r, suppressed }).catch((e: unknown) => this.report(e));
   }
 }

@@ -180,7 +180,7 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
     const check = await checker.check(p.attestation, msg);
     if (check.receipt === null) return check;
     try {
-      this.recorder.responseReceipt({ callId: p.callId, attestationIndex: p.index, receipt: check.receipt, code: check.code });
+      await this.recorder.responseReceipt({ callId: p.callId, attestationIndex: p.index, receipt: check.receipt, code: check.code });
       return check;
     } catch (e) {
       report(e);

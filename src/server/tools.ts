@@ -70,6 +70,15 @@ export async function runTool(body: () => Promise<ToolOutput> | ToolOutput): Pro
   }
 }
 
+/** A writing tool's body, answered only once what it appended is on disk (the log syncs in groups: {@link Recorder.durable}). */
+function written(ctx: SessionServerContext, body: () => ToolOutput): () => Promise<ToolOutput> {
+  return async () => {
+    const output = body();
+    await ctx.sessions.recorder.durable();
+    return output;
+  };
+}
+
 /**
  * An output schema admitting the tool's success shape or the error shape `{code, message}`.
  * The v1 SDK client (1.32) validates `structuredContent` against the advertised schema even
@@ -217,7 +226,7 @@ function registerPartyTools(server: McpServer, ctx: SessionServerContext, phase:
         already: z.boolean().optional().describe('signed only: true when this exact statement was logged before (nothing appended)'),
       }),
       annotations: annotations(spec.title, false, false, false),
-    }, (a) => runTool(() => partyAction(ctx, spec, a as { sessionId: string; declared?: DeclaredInput })));
+    }, (a) => runTool(written(ctx, () => partyAction(ctx, spec, a as { sessionId: string; declared?: DeclaredInput }))));
   }
 }
 
@@ -277,7 +286,7 @@ export function registerSessionTools(server: McpServer, ctx: SessionServerContex
       policyDigest: z.string().optional().describe('the recorded policy digest'),
     }),
     annotations: annotations('Start a receipt session', false, false, false),
-  }, (a) => runTool(() => startSession(ctx, a)));
+  }, (a) => runTool(written(ctx, () => startSession(ctx, a))));
   server.registerTool('record_action', {
     title: 'Record an action',
     description: 'Record one step you took in an open session (what you did, optionally a summary and evidence such as the inputs and results). Call it after each step, in order: actions are numbered 1, 2, ... and each is chained to the previous one. Not for sealed sessions.',
@@ -291,7 +300,7 @@ export function registerSessionTools(server: McpServer, ctx: SessionServerContex
       seq: z.number().int().describe('the action number in the session (1, 2, ...)'), index: INDEX_FIELD, actionDigest: z.string().describe('digest of the signed action statement (approvals bind to it)'),
     }),
     annotations: annotations('Record an action', false, false, false),
-  }, (a) => runTool(() => recordAction(ctx, a)));
+  }, (a) => runTool(written(ctx, () => recordAction(ctx, a))));
   registerPartyTools(server, ctx, 'open');
   server.registerTool('finalize_session', {
     title: 'Finalize (seal) a session',
@@ -302,7 +311,7 @@ export function registerSessionTools(server: McpServer, ctx: SessionServerContex
       actionsDigest: z.string().describe('digest of the ordered action digests'), alreadySealed: z.boolean().describe('true when the session was sealed before this call'),
     }),
     annotations: annotations('Finalize (seal) a session', false, false, true),
-  }, (a) => runTool(() => finalizeSession(ctx, a)));
+  }, (a) => runTool(written(ctx, () => finalizeSession(ctx, a))));
   server.registerTool('verify_session', {
     title: 'Verify a session',
     description: 'Verify a session the way its recipient will: export its receipt in memory and check log integrity, the agent signatures, the seal, the policy binding and every approval and confirmation. Use it before handing over a receipt. Give the policy text to check the binding, and a trust policy (JSON) to trust approver and counterparty keys. Records nothing in the session (it may sign a log checkpoint, as every export does).',

@@ -3,7 +3,9 @@
  * once: each append is one `BEGIN IMMEDIATE` transaction that reads the size, builds the
  * entry for that index, and stores the entry, its leaf hash and every Merkle node the
  * append completes. With `synchronous=FULL` (default) an append returns only once it is on
- * disk: that is the write-ahead guarantee the proxy relies on. Nothing is ever updated or
+ * disk; with group commit (the proxy's recorder) it returns once written, and
+ * {@link LogDb.durable} resolves once it is on disk: that is the write-ahead guarantee the
+ * proxy relies on. Nothing is ever updated or
  * deleted; checkpoints are kept for every size they were signed at.
  *
  * Tables: `entries(idx, data, leaf)`, `nodes(level, idx, hash)` (complete subtrees, see
@@ -19,6 +21,7 @@
 import Database from 'better-sqlite3';
 import { AttestError } from '../errors.js';
 import { openSqlite } from './sqlite.js';
+import { WalSync } from './wal-sync.js';
 import { leafHash } from '../log/hash.js';
 import { appendNodes, rootAt, inclusionProof, consistencyProof, type NodeReader } from '../log/tree.js';
 
@@ -65,15 +68,23 @@ export class LogDb {
   private readonly statements = new Map<string, Database.Statement>();
 
   /**
-   * Open (creating if needed) the log at `path`. `readonly` opens an existing file as
+   * Open (creating if needed) the log at `path`. `groupCommit` (with durability `full`):
+   * appends are synced together, off the event loop, by {@link durable}, which the caller
+   * must await before acting on them. `readonly` opens an existing file as
    * untrusted input: `trusted_schema` off and the schema checked before any query (a view,
    * trigger, virtual table or generated column is `ERR_STORE_CORRUPT`; store/sqlite-guard.ts).
    * A caller handed the path checks the files first (`checkSqliteFiles`). Throws
    * `ERR_STORE_CORRUPT` when the file cannot be opened or is not a plain log.
    */
-  constructor(path: string, durability: Durability = 'full', readonly = false) {
-    this.db = openSqlite(path, SCHEMA, { durability, readonly, untrusted: readonly, code: 'ERR_STORE_CORRUPT', what: 'log' });
+  constructor(path: string, durability: Durability = 'full', readonly = false, o: { groupCommit?: boolean } = {}) {
+    const group = o.groupCommit === true && durability === 'full' && !readonly;
+    this.db = openSqlite(path, SCHEMA, { durability: group ? 'normal' : durability, readonly, untrusted: readonly, code: 'ERR_STORE_CORRUPT', what: 'log' });
     try {
+      if (group) {
+        // Only a WAL can be synced apart from its commits; anything else syncs at each commit.
+        if (this.db.pragma('journal_mode', { simple: true }) === 'wal') this.walSync = new WalSync(path);
+        else this.db.pragma('synchronous = FULL');
+      }
       this.getNode = this.db.prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?');
       this.lastIdx = this.db.prepare('SELECT idx FROM entries ORDER BY idx DESC LIMIT 1').safeIntegers(true);
     } catch (cause) {
@@ -85,6 +96,23 @@ export class LogDb {
       if (!row) throw new AttestError('ERR_STORE_CORRUPT', `missing node ${level}/${index}`);
       return new Uint8Array(row.hash);
     };
+  }
+
+  /**
+   * Resolves once every append made so far is on disk. Without `groupCommit` (or with
+   * durability `normal`) there is nothing to wait for: a `full` commit was synced before
+   * {@link append} returned. With it, appends return once written and this is the shared,
+   * off-loop sync (store/wal-sync.ts): call it before acting on an append (forwarding a call,
+   * releasing a response). Rejects with `ERR_STORE_IO` when the disk cannot be synced, now or
+   * at any earlier call.
+   */
+  durable(): Promise<void> {
+    return this.walSync === null ? Promise.resolve() : this.walSync.sync();
+  }
+
+  /** Group syncs run by this connection so far (0 without group commit): the appends per sync tell how well commits are shared. */
+  get syncs(): number {
+    return this.walSync?.syncs ?? 0;
   }
 
   /** Current tree size (number of entries). */
@@ -115,6 +143,7 @@ export class LogDb {
   }
 
   private hasCosignatures: boolean | undefined;
+  private walSync: WalSync | null = null;
   private appendTxn: Database.Transaction<(f: () => bigint) => bigint> | null = null;
 
   /** A prepared statement, cached by its SQL text. */
@@ -241,5 +270,6 @@ export class LogDb {
   /** Close the database. */
   close(): void {
     if (this.db.open) this.db.close();
+    this.walSync?.close();
   }
 }
