@@ -123,7 +123,7 @@ export function registerPartyCommands(program: Command): void {
       }
       outJson(partyFromPem(pem, o.id, [...PARTY_ROLES]));
     });
-  program.commands.find((c) => c.name() === 'trust')!.command('party')
+  (program.commands.find((c) => c.name() === 'trust') ?? program.command('trust')).command('party')
     .description('print a trust policy that trusts one approver or counterparty key (merge it with "trust merge")')
     .requiredOption('--key <file>', 'the party\'s key (PEM, public or private: only the public half is printed)')
     .requiredOption('--id <party>', 'the party id (e.g. approver:alice)')

@@ -2,22 +2,46 @@
 /**
  * The `mcp-attest` command line. Exit codes: 0 success / verified, 1 verification failed,
  * 2 usage or input error, 3 I/O or environment error (DESIGN.md).
+ *
+ * Start-up loads only the modules of the command named (`mcp-attest verify ...` never loads
+ * the MCP SDK or the gateway); `--version` loads none, and top-level help or an unknown
+ * command loads them all, so the list and the suggestions are complete.
  */
+import '../platform/node.js';
 import { Command, CommanderError } from 'commander';
-import { registerKeyCommands } from './cmd-keys.js';
-import { registerEnvelopeCommands } from './cmd-envelopes.js';
-import { registerLogCommands } from './cmd-log.js';
-import { registerVerifyCommand } from './cmd-verify.js';
-import { registerBundleCommand } from './cmd-bundle.js';
-import { registerProxyCommand } from './cmd-proxy.js';
-import { registerGatewayCommand } from './cmd-gateway.js';
-import { registerDemoCommand } from './cmd-demo.js';
-import { registerToolsCommands } from './cmd-tools.js';
-import { registerWitnessCommands } from './cmd-witness.js';
-import { registerReceiptCommands } from './cmd-receipt.js';
-import { registerPartyCommands } from './cmd-party.js';
-import { registerServeCommand } from './cmd-serve.js';
 import { describeError, err, exitCodeOf, EXIT_USAGE } from './output.js';
+
+/** A module's registration function, loaded on demand. */
+type Loader = () => Promise<(program: Command) => void>;
+
+/**
+ * Every command module, in registration order (a later module may add subcommands to an
+ * earlier one's command: `receipt list` to `receipt`, `trust party` to `trust`), with the
+ * top-level commands it registers.
+ */
+const MODULES: ReadonlyArray<{ commands: readonly string[]; load: Loader }> = [
+  { commands: ['init', 'trust'], load: async () => (await import('./cmd-keys.js')).registerKeyCommands },
+  { commands: ['attestation', 'receipt'], load: async () => (await import('./cmd-envelopes.js')).registerEnvelopeCommands },
+  { commands: ['verify'], load: async () => (await import('./cmd-verify.js')).registerVerifyCommand },
+  { commands: ['log'], load: async () => (await import('./cmd-log.js')).registerLogCommands },
+  { commands: ['bundle'], load: async () => (await import('./cmd-bundle.js')).registerBundleCommand },
+  { commands: ['proxy'], load: async () => (await import('./cmd-proxy.js')).registerProxyCommand },
+  { commands: ['gateway'], load: async () => (await import('./cmd-gateway.js')).registerGatewayCommand },
+  { commands: ['demo'], load: async () => (await import('./cmd-demo.js')).registerDemoCommand },
+  { commands: ['tools'], load: async () => (await import('./cmd-tools.js')).registerToolsCommands },
+  { commands: ['witness'], load: async () => (await import('./cmd-witness.js')).registerWitnessCommands },
+  { commands: ['receipt'], load: async () => (await import('./cmd-receipt.js')).registerReceiptCommands },
+  { commands: ['approve', 'countersign', 'key', 'trust'], load: async () => (await import('./cmd-party.js')).registerPartyCommands },
+  { commands: ['serve'], load: async () => (await import('./cmd-serve.js')).registerServeCommand },
+];
+
+/** The modules to load for `argv` (without node and the script): those of the named command, none for `--version`, else all. */
+function modulesFor(argv: readonly string[]): Loader[] {
+  const first = argv[0];
+  if (first === '--version' || first === '-V') return [];
+  const named = MODULES.filter((m) => first !== undefined && m.commands.includes(first));
+  return (named.length > 0 ? named : MODULES).map((m) => m.load);
+}
 
 // A reader that stops early (`| head`) closes the pipe: end quietly, as Unix tools do.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -32,21 +56,8 @@ const program = new Command('mcp-attest')
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-registerKeyCommands(program);
-registerEnvelopeCommands(program);
-registerVerifyCommand(program);
-registerLogCommands(program);
-registerBundleCommand(program);
-registerProxyCommand(program);
-registerGatewayCommand(program);
-registerDemoCommand(program);
-registerToolsCommands(program);
-registerWitnessCommands(program);
-registerReceiptCommands(program);
-registerPartyCommands(program);
-registerServeCommand(program);
-
 try {
+  for (const register of await Promise.all(modulesFor(process.argv.slice(2)).map((load) => load()))) register(program);
   await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof CommanderError) {

@@ -1,13 +1,12 @@
 /**
- * `mcp-attest verify [PATH]`: offline verification of a data directory, a log.db, an
- * exported tiles directory, or a receipt bundle file (`mcp-attest/bundle@1`). With
+ * The work of `mcp-attest verify [PATH]` (registered in cmd-verify.ts, loaded when it runs):
+ * offline verification of a data directory, a log.db, an exported tiles directory, or a receipt bundle file (`mcp-attest/bundle@1`). With
  * `--checkpoint FILE` (an earlier checkpoint note) and/or `--state DIR` (the checkpoints this
  * verifier accepted before), the log or bundle must be consistent with them: a fork or a
  * rollback fails. With `--state`, a verified checkpoint is remembered for the next run.
  */
 import { closeSync, lstatSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { LogDb } from '../store/log-db.js';
 import { homePaths, resolveHome } from '../store/home.js';
@@ -33,7 +32,7 @@ import { printSession } from './session-report.js';
 import { CliExit, EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, out, outJson, jsonReplacer } from './output.js';
 
 interface Loaded { input: LogInput; count: number; findings: Finding[]; home: string | null; close(): void }
-type VerifyOptions = KeyOptions & { home?: string; json?: boolean; checkpoint?: string; state?: string; policyDoc?: string };
+export type VerifyOptions = KeyOptions & { home?: string; json?: boolean; checkpoint?: string; state?: string; policyDoc?: string };
 type Report = (LogReport | BundleReport | SessionReceiptReport) & { kind: 'log' | 'bundle' | 'session' };
 
 /** Largest `--policy-doc` file: 16 MiB. */
@@ -188,7 +187,8 @@ async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierS
   return { report, note };
 }
 
-async function verifyCommand(pathArg: string | undefined, o: VerifyOptions): Promise<void> {
+/** Run `verify` (see the module comment); sets `process.exitCode`. Throws CliExit for usage and I/O errors. */
+export async function verifyCommand(pathArg: string | undefined, o: VerifyOptions): Promise<void> {
   const path = pathArg ?? resolveHome(o.home);
   const state = o.state === undefined ? null : new VerifierState(o.state);
   try {
@@ -201,18 +201,4 @@ async function verifyCommand(pathArg: string | undefined, o: VerifyOptions): Pro
   } finally {
     state?.close();
   }
-}
-
-/** Register `verify`. */
-export function registerVerifyCommand(program: Command): void {
-  program.command('verify [path]')
-    .description('verify offline: a data directory, a log.db, an exported tiles directory, a receipt bundle or a session receipt file')
-    .option('--home <dir>', 'data directory (when no path is given)')
-    .option('--trust <file>', 'trust policy (JSON, from "mcp-attest trust export")')
-    .option('--secret <file>', 'HS256 shared secret for HS256 issuers')
-    .option('--checkpoint <file>', 'a checkpoint accepted earlier: the log or bundle must be consistent with it')
-    .option('--state <dir>', 'remember accepted checkpoints here; later runs must be consistent with them')
-    .option('--policy-doc <file>', 'a session receipt: the policy document the session must be bound to')
-    .option('--json', 'print the report as JSON')
-    .action(verifyCommand);
 }

@@ -1,0 +1,20 @@
+/**
+ * `mcp-attest verify [PATH]`: its options. The verifier itself (verify-run.ts) is loaded only
+ * when the command runs, so `verify --help` starts without it.
+ */
+import type { Command } from 'commander';
+import type { VerifyOptions } from './verify-run.js';
+
+/** Register `verify`. */
+export function registerVerifyCommand(program: Command): void {
+  program.command('verify [path]')
+    .description('verify offline: a data directory, a log.db, an exported tiles directory, a receipt bundle or a session receipt file')
+    .option('--home <dir>', 'data directory (when no path is given)')
+    .option('--trust <file>', 'trust policy (JSON, from "mcp-attest trust export")')
+    .option('--secret <file>', 'HS256 shared secret for HS256 issuers')
+    .option('--checkpoint <file>', 'a checkpoint accepted earlier: the log or bundle must be consistent with it')
+    .option('--state <dir>', 'remember accepted checkpoints here; later runs must be consistent with them')
+    .option('--policy-doc <file>', 'a session receipt: the policy document the session must be bound to')
+    .option('--json', 'print the report as JSON')
+    .action(async (path: string | undefined, o: VerifyOptions) => (await import('./verify-run.js')).verifyCommand(path, o));
+}
