@@ -27,6 +27,9 @@
  *    second with `BENCH_CLIENTS` clients at once (default 50, `BENCH_CLIENT_CALLS` calls
  *    each, default 100) vs direct, and the gateway's RSS with `BENCH_SESSIONS` idle sessions
  *    (default 1000) vs none (bench/gateway.ts).
+ * 9. [hotpath] the recorder's hot path in process (sequential in both durabilities, and
+ *    `BENCH_CONCURRENT` callers at once, default 16), bytes written per call, library sign +
+ *    verify, and start-up, each beside its limit in the same run (bench/hotpath.ts).
  *
  * Median and p99 are nearest-rank over per-call latency; "added" is the difference of a
  * quantile to the baseline row's; calls per second is `calls / wall time` of the timed loop.
@@ -44,6 +47,7 @@ import { benchBundles, benchWitness } from './witness.js';
 import { benchRecordAction, benchSessionReceipts } from './session.js';
 import { benchGateway, gatewayParams } from './gateway.js';
 import { printGateway } from './gateway-print.js';
+import { benchHotPath, printHotPath } from './hotpath.js';
 
 const CALLS = Number(process.env['BENCH_CALLS'] ?? 1000);
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 100);
@@ -54,7 +58,7 @@ const RAW_RELAY = fileURLToPath(new URL('./raw-relay.mjs', import.meta.url));
 const SERVER = join(dirname(createRequire(import.meta.url).resolve('@modelcontextprotocol/server-everything/package.json')), 'dist', 'index.js');
 
 /** `BENCH_SECTIONS` names, in run order. */
-const SECTIONS = ['client', 'gatekeeper', 'decision', 'chain', 'witness', 'bundles', 'sessions', 'gateway'] as const;
+const SECTIONS = ['client', 'gatekeeper', 'decision', 'chain', 'witness', 'bundles', 'sessions', 'gateway', 'hotpath'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The sections `BENCH_SECTIONS` names (comma list; unset or empty: all). Throws on an unknown name. */
@@ -103,6 +107,7 @@ async function main(): Promise<void> {
     const recorded = on.has('sessions') ? await benchRecordAction(CLI, s.dir, 50, ACTIONS) : undefined;
     const sessions = on.has('sessions') ? await benchSessionReceipts(s.dir, [10, 100, 1000], 5) : undefined;
     const gateway = on.has('gateway') ? await benchGateway(s, gatewayParams(WARMUP, CALLS)) : undefined;
+    const hot = on.has('hotpath') ? await benchHotPath(s.dir, CLI) : undefined;
     console.log(`mcp-attest bench: ${CALLS} sequential tools/call (echo, server-everything) after ${WARMUP} warm-up; ${machine()}`);
     if (client !== undefined) {
       console.log('\n## Attesting client proxy (proxy -> server) vs direct, beside a raw line relay (no parsing)');
@@ -140,6 +145,7 @@ async function main(): Promise<void> {
       ]));
     }
     if (gateway !== undefined) printGateway(gateway);
+    if (hot !== undefined) printHotPath(hot);
   } finally {
     rmSync(s.dir, { recursive: true, force: true });
   }

@@ -1,13 +1,28 @@
 /**
  * SHA-256 (FIPS 180-4) and the `sha256:<hex>` digest notation used by SEP-2787 vectors and
- * execution receipts. Synchronous and runtime-neutral (`@noble/hashes`).
+ * execution receipts. Synchronous and runtime-neutral (`@noble/hashes`, unless the platform
+ * module injects its own: {@link useSha256}).
  */
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { toHex, utf8 } from './index.js';
 
+/** A SHA-256 implementation: 32 bytes of FIPS 180-4 SHA-256 over `data`. */
+export type Sha256 = (data: Uint8Array) => Uint8Array;
+
+let impl: Sha256 = nobleSha256;
+
+/**
+ * Use a faster SHA-256 where the platform has one (Node's: src/platform/node.ts). Layers that
+ * run in a browser stay free of `node:*`; the platform module injects it. It must compute
+ * SHA-256 exactly (the vector suites run under both).
+ */
+export function useSha256(f: Sha256): void {
+  impl = f;
+}
+
 /** SHA-256 of `data`: 32 bytes. */
 export function sha256(data: Uint8Array): Uint8Array {
-  return nobleSha256(data);
+  return impl(data);
 }
 
 /** `"sha256:" + lowercase hex(SHA-256(data))`; strings are UTF-8 encoded first. */

@@ -37,6 +37,27 @@ export interface Algorithm {
 
 const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
 
+/**
+ * A platform's own signature verification (Node's node:crypto: src/platform/node.ts), used in
+ * place of WebCrypto's when installed: synchronous, same contract as {@link Algorithm.verify}
+ * (false, never a throw, for a key of another algorithm, type or usage, or a bad signature),
+ * called only with a signature of the algorithm's length. WebCrypto stays the browser path;
+ * the vector and mangling suites run under both.
+ */
+export type PlatformVerify = (alg: AlgName, key: CryptoKey, data: Uint8Array, signature: Uint8Array) => boolean;
+
+let platformVerify: { name: string; verify: PlatformVerify } | null = null;
+
+/** Install a platform verifier under `name` (see {@link PlatformVerify}). */
+export function usePlatformVerify(name: string, verify: PlatformVerify): void {
+  platformVerify = { name, verify };
+}
+
+/** Which verifier runs: `webcrypto`, or the installed platform verifier's name. */
+export function verifierName(): string {
+  return platformVerify?.name ?? 'webcrypto';
+}
+
 function factory(
   name: AlgName,
   params: AlgorithmIdentifier | RsaHashedImportParams | EcKeyImportParams,
@@ -57,6 +78,7 @@ function factory(
     },
     async verify(key, data, signature) {
       if (signature.length !== sigLength(key)) return false;
+      if (platformVerify !== null) return platformVerify.verify(name, key, data, signature);
       try {
         return await subtle().verify(signParams, key, signature as BufferSource, data as BufferSource);
       } catch {

@@ -1,0 +1,208 @@
+/**
+ * Section [hotpath]: the recorder's hot path and start-up, each beside its limit measured in
+ * the same run on this machine (issue 14's targets):
+ *
+ * - the log alone (attest + receipt through a `Recorder`, in process, evidence on), sequential
+ *   in both durabilities, beside two one-page fdatasyncs (the physical floor of `full`: two
+ *   durable appends per call);
+ * - the same with `BENCH_CONCURRENT` callers at once (default 16), `full`: calls/s and the
+ *   appends each group sync served, beside the fdatasyncs per second one thread gets;
+ * - bytes written per call (the process's `wchar`, every write syscall: log WAL and evidence)
+ *   beside the log's own growth per call (the entries' bytes);
+ * - sign + verify one attestation through the library beside raw node:crypto ES256;
+ * - `mcp-attest --version` and `mcp-attest verify --help` beside `node -e 0`.
+ */
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { generateKeyPairSync, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import '../src/platform/node.js';
+import { initHome } from '../src/store/identity.js';
+import { Recorder } from '../src/proxy/recorder.js';
+import type { Durability } from '../src/store/log-db.js';
+import { issueAttestation } from '../src/attestation/build.js';
+import { verifyAttestation } from '../src/attestation/verify.js';
+import { exportPublicJwk, jwkThumbprint } from '../src/keys/material.js';
+import { nodeSigner } from '../src/store/node-signer.js';
+import { getAlgorithm } from '../src/keys/algorithms.js';
+import { TOOL, callArgs } from './agent.js';
+import { printTable, toRow, type Row } from './stats.js';
+
+/** Calls per hot-path row, after {@link WARMUP}. */
+const CALLS = Number(process.env['BENCH_HOT_CALLS'] ?? 2000);
+const WARMUP = 200;
+/** Callers at once in the concurrent row. */
+export const CONCURRENT = Number(process.env['BENCH_CONCURRENT'] ?? 16);
+/** Runs per start-up row (the median is reported). */
+const STARTS = 15;
+const FINGERPRINT = `sha256:${'11'.repeat(32)}`;
+
+/** Results of the section. */
+export interface HotPath {
+  sequential: Row[];
+  fsyncPage: Row;
+  concurrent: { calls: number; perSecond: number; appendsPerSync: number };
+  bytes: { writtenPerCall: number; logGrowthPerCall: number };
+  signVerify: { library: number; raw: number };
+  startup: Array<{ path: string; medianMs: number }>;
+}
+
+/** Bytes this process has passed to write syscalls so far (`wchar` of /proc/self/io). */
+function written(): number {
+  return Number(/wchar: (\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? NaN);
+}
+
+async function timed(path: string, n: number, call: (i: number) => Promise<void> | void): Promise<Row> {
+  for (let i = 0; i < WARMUP; i++) await call(i);
+  const times: number[] = [];
+  const start = performance.now();
+  for (let i = WARMUP; i < WARMUP + n; i++) {
+    const t = performance.now();
+    await call(i);
+    times.push(performance.now() - t);
+  }
+  return toRow(path, times, performance.now() - start);
+}
+
+/** One attested call through the recorder, as a relay makes it. */
+async function oneCall(r: Recorder, i: number): Promise<void> {
+  const { attestation, callId, index } = await r.attest({ tool: TOOL, args: callArgs(i), intent: 'bench', server: { name: 'bench', fingerprint: FINGERPRINT }, requestDigest: FINGERPRINT });
+  await r.receipt({ callId, attestation, attestationIndex: index, status: 'executed', result: { content: [{ type: 'text', text: `Echo: ${callArgs(i).message}` }] } });
+}
+
+async function openRecorder(dir: string, name: string, durability: Durability): Promise<Recorder> {
+  const home = join(dir, name);
+  await initHome(home);
+  return Recorder.open(home, { durability, checkpointMs: 1000 });
+}
+
+/** Log bytes of entries [from, to). */
+function entryBytes(r: Recorder, from: bigint, to: bigint): number {
+  let n = 0;
+  for (let i = from; i < to; i++) n += r.db.entry(i)?.length ?? 0;
+  return n;
+}
+
+async function sequential(dir: string, durability: Durability): Promise<{ row: Row; writtenPerCall: number; logGrowthPerCall: number }> {
+  const r = await openRecorder(dir, `hot-${durability}`, durability);
+  try {
+    for (let i = 0; i < WARMUP; i++) await oneCall(r, i);
+    const size0 = r.db.size();
+    const w0 = written();
+    const row = await timed(`log alone, sequential, durability ${durability}`, CALLS, (i) => oneCall(r, i));
+    const calls = CALLS + WARMUP;
+    return { row, writtenPerCall: (written() - w0) / calls, logGrowthPerCall: entryBytes(r, size0, r.db.size()) / calls };
+  } finally {
+    await r.close();
+  }
+}
+
+async function concurrent(dir: string): Promise<HotPath['concurrent']> {
+  const r = await openRecorder(dir, 'hot-concurrent', 'full');
+  try {
+    await Promise.all(Array.from({ length: CONCURRENT }, async (_, c) => { for (let i = 0; i < 20; i++) await oneCall(r, c * 1000 + i); }));
+    const each = Math.ceil(CALLS / CONCURRENT);
+    const syncs0 = r.db.syncs;
+    const start = performance.now();
+    await Promise.all(Array.from({ length: CONCURRENT }, async (_, c) => { for (let i = 0; i < each; i++) await oneCall(r, c * 100_000 + i); }));
+    const calls = each * CONCURRENT;
+    return { calls, perSecond: calls / ((performance.now() - start) / 1000), appendsPerSync: (2 * calls) / Math.max(1, r.db.syncs - syncs0) };
+  } finally {
+    await r.close();
+  }
+}
+
+/** The floor of one durable append: write one 4 KiB page and fdatasync it, sequentially. */
+async function fsyncPage(dir: string): Promise<Row> {
+  const fd = openSync(join(dir, 'fsync-page'), 'w');
+  const page = Buffer.alloc(4096, 7);
+  try {
+    return await timed('limit: write + fdatasync of one 4 KiB page', CALLS, (i) => {
+      writeSync(fd, page, 0, page.length, (i % 64) * 4096);
+      fdatasyncSync(fd);
+    });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Attestations signed and verified per second through the library, and raw node:crypto ES256 sign + verify per second. */
+async function signVerify(): Promise<HotPath['signVerify']> {
+  // As a Node user of the library signs: a node:crypto signer over a PKCS#8 key (`nodeSigner`).
+  const pair = (await getAlgorithm('ES256').generate()) as CryptoKeyPair;
+  const keyId = jwkThumbprint(await exportPublicJwk(pair.publicKey));
+  const pkcs8 = Buffer.from(await crypto.subtle.exportKey('pkcs8', pair.privateKey)).toString('base64');
+  const pem = `-----BEGIN PRIVATE KEY-----\n${pkcs8}\n-----END PRIVATE KEY-----\n`;
+  const signer = { iss: 'issuer://bench', sub: 'bench', alg: 'ES256' as const, keyId, sign: nodeSigner('ES256', pem) };
+  const keys = async (): Promise<CryptoKey> => pair.publicKey;
+  const n = Math.max(500, Math.floor(CALLS / 2));
+  const lib = await timed('library', n, async (i) => {
+    const a = await issueAttestation(signer, { tool: TOOL, args: callArgs(i), serverFingerprint: FINGERPRINT, intent: 'bench', now: 1_800_000_000, nonceBytes: crypto.getRandomValues(new Uint8Array(16)) });
+    const v = await verifyAttestation(a as never, { keys, acceptedAlgs: ['ES256'] });
+    if (!v.ok) throw new Error('bench: an attestation did not verify');
+  });
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const data = Buffer.alloc(600, 1);
+  const raw = await timed('raw', n, () => {
+    const sig = nodeSign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' });
+    if (!nodeVerify('sha256', data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, sig)) throw new Error('bench: raw verify failed');
+  });
+  return { library: lib.perSecond, raw: raw.perSecond };
+}
+
+/** Median wall time of `STARTS` runs of a command, ms. */
+function startMs(args: readonly string[]): number {
+  const times: number[] = [];
+  for (let i = 0; i < STARTS; i++) {
+    const t = performance.now();
+    const r = spawnSync(process.execPath, args, { stdio: 'ignore' });
+    if (r.status !== 0) throw new Error(`bench: ${args.join(' ')} exited ${r.status}`);
+    times.push(performance.now() - t);
+  }
+  return times.sort((a, b) => a - b)[STARTS >> 1]!;
+}
+
+/** Run the section in `parent` (a scratch directory); `cli` is dist/cli/main.js. */
+export async function benchHotPath(parent: string, cli: string): Promise<HotPath> {
+  const dir = mkdtempSync(join(parent, 'hotpath-'));
+  try {
+    const startup = [
+      { path: 'limit: node -e 0', medianMs: startMs(['-e', '0']) },
+      { path: 'mcp-attest --version', medianMs: startMs([cli, '--version']) },
+      { path: 'mcp-attest verify --help', medianMs: startMs([cli, 'verify', '--help']) },
+    ];
+    const fsync = await fsyncPage(dir);
+    const full = await sequential(dir, 'full');
+    const normal = await sequential(dir, 'normal');
+    return {
+      sequential: [full.row, normal.row], fsyncPage: fsync, concurrent: await concurrent(dir),
+      bytes: { writtenPerCall: full.writtenPerCall, logGrowthPerCall: full.logGrowthPerCall }, signVerify: await signVerify(), startup,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Print the section: each figure beside its limit, then the issue's targets (printed, not asserted). */
+export function printHotPath(h: HotPath): void {
+  const [full, normal] = h.sequential as [Row, Row];
+  const floor = 2 * h.fsyncPage.median;
+  console.log(`\n## Hot path: the log alone (attest + receipt per call, in process, evidence on), ${CALLS} calls after ${WARMUP}, beside the disk's limit`);
+  printTable(['path', 'median ms', 'p99 ms', 'calls/s', 'limit', 'ratio'], [
+    [full.path, full.median.toFixed(3), full.p99.toFixed(3), full.perSecond.toFixed(0), `2 x fdatasync of a page: ${floor.toFixed(3)} ms`, (full.median / floor).toFixed(2)],
+    [normal.path, normal.median.toFixed(3), normal.p99.toFixed(3), normal.perSecond.toFixed(0), '-', '-'],
+    [h.fsyncPage.path, h.fsyncPage.median.toFixed(3), h.fsyncPage.p99.toFixed(3), h.fsyncPage.perSecond.toFixed(0), '-', '-'],
+    [`log alone, ${CONCURRENT} callers at once, durability full`, '-', '-', h.concurrent.perSecond.toFixed(0), `one thread's fdatasyncs/s: ${h.fsyncPage.perSecond.toFixed(0)}`, `${h.concurrent.appendsPerSync.toFixed(1)} appends per sync`],
+  ]);
+  console.log('\n| measure | value | limit | ratio |\n|---|---|---|---|');
+  console.log(`| bytes written per call (full; WAL + evidence) | ${h.bytes.writtenPerCall.toFixed(0)} | log growth per call: ${h.bytes.logGrowthPerCall.toFixed(0)} | ${(h.bytes.writtenPerCall / h.bytes.logGrowthPerCall).toFixed(1)} |`);
+  console.log(`| sign + verify one attestation (library, ES256), per s | ${h.signVerify.library.toFixed(0)} | raw node:crypto ES256 sign + verify: ${h.signVerify.raw.toFixed(0)} | ${(h.signVerify.raw / h.signVerify.library).toFixed(2)} |`);
+  const node0 = h.startup[0]!.medianMs;
+  for (const s of h.startup.slice(1)) console.log(`| ${s.path}, median of ${STARTS} ms | ${s.medianMs.toFixed(0)} | node -e 0: ${node0.toFixed(0)} | ${(s.medianMs / node0).toFixed(2)} |`);
+  const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT met');
+  console.log('\nTargets (issue 14), printed, not asserted; the proxy\'s added latency is section [client]:');
+  console.log(`- ${CONCURRENT} callers at once, full: >= 2000 attested calls/s: ${h.concurrent.perSecond.toFixed(0)} (${verdict(h.concurrent.perSecond >= 2000)})`);
+  console.log(`- bytes written per call <= 4x the log growth: ${(h.bytes.writtenPerCall / h.bytes.logGrowthPerCall).toFixed(1)}x (${verdict(h.bytes.writtenPerCall <= 4 * h.bytes.logGrowthPerCall)})`);
+  console.log(`- sign + verify through the library >= 10000/s: ${h.signVerify.library.toFixed(0)} (${verdict(h.signVerify.library >= 10_000)})`);
+  for (const s of h.startup.slice(1)) console.log(`- ${s.path} <= 120 ms: ${s.medianMs.toFixed(0)} (${verdict(s.medianMs <= 120)})`);
+}

@@ -1,0 +1,66 @@
+/**
+ * Node's own primitives for the runtime-neutral layers, installed on import (by the CLI and
+ * the Node library entry, src/index.ts; never by `mcp-attest/verify`, which stays the
+ * browser's path on WebCrypto and @noble/hashes):
+ *
+ * - SHA-256 through `node:crypto` (OpenSSL; ~10x @noble/hashes on log entries);
+ * - signature verification through `node:crypto`, synchronous, with each WebCrypto key
+ *   converted once (`KeyObject.from`, cached per key) instead of a thread-pool round trip
+ *   per signature.
+ *
+ * Verdicts are WebCrypto's: a key is used only for the algorithm, curve, hash, type and usage
+ * WebCrypto would accept it for (anything else is false, as WebCrypto's `InvalidAccessError`
+ * is), ES256 signatures are raw r||s (IEEE P1363), HS256 tags are compared in constant time.
+ * The vector and mangling suites run under both (test/unit/node-primitives.test.ts).
+ */
+import { createHash, createHmac, KeyObject, timingSafeEqual, verify } from 'node:crypto';
+import { useSha256 } from '../bytes/digest.js';
+import { usePlatformVerify, type AlgName } from '../keys/algorithms.js';
+
+const keyObjects = new WeakMap<CryptoKey, KeyObject>();
+
+function keyObject(key: CryptoKey): KeyObject {
+  let k = keyObjects.get(key);
+  if (k === undefined) keyObjects.set(key, (k = KeyObject.from(key)));
+  return k;
+}
+
+/** True when WebCrypto would verify `alg` signatures with `key` (else it throws `InvalidAccessError`). */
+function usable(alg: AlgName, key: CryptoKey): boolean {
+  if (!key.usages.includes('verify')) return false;
+  const a = key.algorithm as KeyAlgorithm & { namedCurve?: string; hash?: { name: string } };
+  switch (alg) {
+    case 'ES256': return key.type === 'public' && a.name === 'ECDSA' && a.namedCurve === 'P-256';
+    case 'RS256': return key.type === 'public' && a.name === 'RSASSA-PKCS1-v1_5' && a.hash?.name === 'SHA-256';
+    case 'EdDSA': return key.type === 'public' && a.name === 'Ed25519';
+    case 'HS256': return key.type === 'secret' && a.name === 'HMAC' && a.hash?.name === 'SHA-256';
+  }
+}
+
+/** Verify with node:crypto; false, never a throw, for anything WebCrypto would refuse or that does not verify. */
+export function nodeVerify(alg: AlgName, key: CryptoKey, data: Uint8Array, signature: Uint8Array): boolean {
+  if (!usable(alg, key)) return false;
+  try {
+    const k = keyObject(key);
+    switch (alg) {
+      case 'ES256': return verify('sha256', data, { key: k, dsaEncoding: 'ieee-p1363' }, signature);
+      case 'RS256': return verify('sha256', data, k, signature);
+      case 'EdDSA': return verify(null, data, k, signature);
+      case 'HS256': {
+        const tag = createHmac('sha256', k).update(data).digest();
+        return tag.length === signature.length && timingSafeEqual(tag, signature);
+      }
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** SHA-256 through node:crypto, as a plain Uint8Array (not a Buffer: callers compare and slice them as such). */
+export function nodeSha256(data: Uint8Array): Uint8Array {
+  const d = createHash('sha256').update(data).digest();
+  return new Uint8Array(d.buffer, d.byteOffset, d.length);
+}
+
+useSha256(nodeSha256);
+usePlatformVerify('node:crypto', nodeVerify);
