@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { LogDb } from '../store/log-db.js';
+import { listCalls } from '../store/calls.js';
 import { Recorder } from '../proxy/recorder.js';
 import { homePaths, resolveHome } from '../store/home.js';
 import { exportTiles } from '../store/tiles.js';
@@ -50,7 +51,7 @@ export function registerLogCommands(program: Command): void {
     .action((o: { home?: string; json?: boolean }) => {
       const db = openDb(homePaths(resolveHome(o.home)).db);
       try {
-        const calls = db.calls();
+        const calls = listCalls(db);
         if (o.json) return outJson(calls);
         out(['STARTED'.padEnd(21) + 'SERVER'.padEnd(22) + 'TOOL'.padEnd(22) + 'STATUS'.padEnd(28) + 'ENTRIES  CALL']
           .concat(calls.map((c) => `${(c.started ?? '').padEnd(21)}${(c.server ?? '').slice(0, 21).padEnd(22)}${(c.tool ?? '').slice(0, 21).padEnd(22)}`

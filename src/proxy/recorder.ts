@@ -133,10 +133,9 @@ export class Recorder {
     const attestation = await issueAttestation(signer, call.requestedCapability === undefined ? input : { ...input, requestedCapability: call.requestedCapability });
     const callId = attestation.issuerAsserted.nonce;
     this.evidence?.put(args);
-    const index = this.db.append(
-      (i) => encodeRecord({ type: ATTESTATION_RECORD, index: i.toString(), callId, server: call.server, tool: call.tool, requestDigest: call.requestDigest, attestation: attestation as unknown as Record<string, JsonValue> }),
-      (i) => this.db.upsertCall({ call_id: callId, attestation_idx: Number(i), server: call.server.name, tool: call.tool, started: attestation.issuerAsserted.iat }),
-    );
+    const index = this.db.append((i) => encodeRecord({
+      type: ATTESTATION_RECORD, index: i.toString(), callId, server: call.server, tool: call.tool, requestDigest: call.requestDigest, attestation: attestation as unknown as Record<string, JsonValue>,
+    }));
     if (call.session !== undefined) this.links.set(callId, { sessionId: call.session, tool: call.tool, attestationIndex: index, attestationDigest: attestationDigest(attestation) });
     this.scheduleCheckpoint();
     await this.db.durable();
@@ -180,10 +179,7 @@ export class Recorder {
 
   /** Durably log a gatekeeper decision (before the call is forwarded or refused); resolves once it is on disk. */
   async decision(d: Omit<DecisionRecord, 'type' | 'index'>): Promise<bigint> {
-    const index = this.db.append(
-      (i) => encodeRecord({ type: DECISION_RECORD, index: i.toString(), ...d }),
-      (i) => { if (d.decision === 'allowed' && d.attestation !== null) this.db.upsertCall({ call_id: d.callId, attestation_idx: Number(i), server: d.server.name, tool: d.tool }); },
-    );
+    const index = this.db.append((i) => encodeRecord({ type: DECISION_RECORD, index: i.toString(), ...d }));
     this.scheduleCheckpoint();
     await this.db.durable();
     return index;
@@ -199,11 +195,9 @@ export class Recorder {
     // Forgotten whatever happens: a receipt that cannot be logged is never retried.
     this.links.delete(p.callId);
     if (p.result !== undefined) this.evidence?.put(p.result);
-    const o = p.receipt.outcomeDerived;
-    const index = this.db.append(
-      (i) => encodeRecord({ type: RECEIPT_RECORD, index: i.toString(), callId: p.callId, attestationIndex: p.attestationIndex.toString(), receipt: p.receipt as unknown as Record<string, JsonValue> }),
-      (i) => this.db.upsertCall({ call_id: p.callId, attestation_idx: Number(p.attestationIndex), receipt_idx: Number(i), status: o.status, reason: o.reason ?? null, completed: o.completedAt }),
-    );
+    const index = this.db.append((i) => encodeRecord({
+      type: RECEIPT_RECORD, index: i.toString(), callId: p.callId, attestationIndex: p.attestationIndex.toString(), receipt: p.receipt as unknown as Record<string, JsonValue>,
+    }));
     if (link) this.link(p.callId, link, index, p.receipt);
     this.scheduleCheckpoint();
     await this.db.durable();

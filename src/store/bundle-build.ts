@@ -9,24 +9,16 @@
  */
 import { AttestError } from '../errors.js';
 import type { Bundle } from '../bundle/format.js';
-import { decodeRecord } from '../records/record.js';
+import { callEntryIndexes } from './calls.js';
 import type { LogDb } from './log-db.js';
 
 /** What to put in a bundle. */
 export type Selection = { calls: string[] } | { range: [bigint, bigint] };
 
-/** Indexes of every entry of call `callId` (attestation or decision, receipts, response receipts). */
+/** Indexes of every entry of call `callId`; throws `ERR_USAGE` when the log has none. */
 function callEntries(db: LogDb, callId: string): bigint[] {
-  const row = db.call(callId);
-  if (!row) throw new AttestError('ERR_USAGE', `no call ${callId} in the log`);
-  const end = row.receipt_idx ?? Number(db.size()) - 1;
-  const out: bigint[] = [];
-  for (let i = BigInt(row.attestation_idx); i <= BigInt(end); i++) {
-    try {
-      const r = decodeRecord(db.entry(i)!);
-      if ('callId' in r && r.callId === callId) out.push(i);
-    } catch { /* another call's or a malformed entry: verify reports it, a bundle leaves it out */ }
-  }
+  const out = callEntryIndexes(db, callId);
+  if (out.length === 0) throw new AttestError('ERR_USAGE', `no call ${callId} in the log`);
   return out;
 }
 

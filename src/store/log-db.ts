@@ -13,7 +13,6 @@
  * received)` (witness cosignature/v1 lines collected for a checkpoint; the first per witness
  * and size is kept), `witness_sizes(witness, size)` (the latest size each witness cosigned
  * for this log, to send as `old`), `witness_events(...)` (refusals and conflict alarms),
- * `calls(...)` (an index for `log show`, derived from entries and rebuildable),
  * `sessions(...)` and `session_entries(...)` (the state of each receipt session and its
  * entries, derived from the session records and written in the same transaction; see
  * store/sessions.ts).
@@ -38,26 +37,11 @@ CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT 
 CREATE TABLE IF NOT EXISTS cosignatures (size INTEGER NOT NULL, witness TEXT NOT NULL, line TEXT NOT NULL, received INTEGER NOT NULL, PRIMARY KEY (size, witness)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS witness_sizes (witness TEXT PRIMARY KEY, size INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS witness_events (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, witness TEXT NOT NULL, size INTEGER NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS calls (call_id TEXT PRIMARY KEY, attestation_idx INTEGER NOT NULL, receipt_idx INTEGER,
-  server TEXT, tool TEXT, status TEXT, reason TEXT, started TEXT, completed TEXT);
 CREATE TABLE IF NOT EXISTS sessions (session_id TEXT PRIMARY KEY, start_idx INTEGER NOT NULL, agent_key TEXT NOT NULL, task TEXT NOT NULL, delegator TEXT NOT NULL,
   policy_digest TEXT, created TEXT NOT NULL, action_count INTEGER NOT NULL, last_digest TEXT NOT NULL, last_action_idx INTEGER, seal_idx INTEGER, seal_digest TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS session_entries (session_id TEXT NOT NULL, idx INTEGER NOT NULL, kind TEXT NOT NULL, seq INTEGER, digest TEXT NOT NULL,
   PRIMARY KEY (session_id, idx)) WITHOUT ROWID;
 `;
-
-/** A row of the `calls` index. */
-export interface CallRow {
-  call_id: string;
-  attestation_idx: number;
-  receipt_idx: number | null;
-  server: string | null;
-  tool: string | null;
-  status: string | null;
-  reason: string | null;
-  started: string | null;
-  completed: string | null;
-}
 
 /** The SQLite-backed log. Open one per process; close it on exit. */
 export class LogDb {
@@ -249,22 +233,13 @@ export class LogDb {
     return row.s ?? -1n;
   }
 
-  /** Record or update a row of the `calls` index (inside an append's `after`). */
-  upsertCall(row: Partial<CallRow> & { call_id: string }): void {
-    const cols = Object.keys(row);
-    const sql = `INSERT INTO calls (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})
-      ON CONFLICT(call_id) DO UPDATE SET ${cols.filter((c) => c !== 'call_id').map((c) => `${c} = excluded.${c}`).join(', ')}`;
-    this.stmt(sql).run(row);
-  }
-
-  /** The `calls` row of one call id, or null. */
-  call(callId: string): CallRow | null {
-    return (this.stmt('SELECT * FROM calls WHERE call_id = ?').get(callId) as CallRow | undefined) ?? null;
-  }
-
-  /** All calls, oldest first. */
-  calls(): CallRow[] {
-    return this.db.prepare('SELECT * FROM calls ORDER BY attestation_idx').all() as CallRow[];
+  /**
+   * Entries whose bytes contain `needle`, in index order (a byte search inside SQLite: the
+   * caller decodes each and keeps the ones it means; used to find a call's records by id).
+   */
+  *entriesContaining(needle: Uint8Array): Generator<[bigint, Uint8Array]> {
+    const stmt = this.stmt('SELECT idx, data FROM entries WHERE instr(data, ?) > 0 ORDER BY idx').safeIntegers(true);
+    for (const row of stmt.iterate(Buffer.from(needle)) as IterableIterator<{ idx: bigint; data: Buffer }>) yield [row.idx, new Uint8Array(row.data)];
   }
 
   /** Close the database. */

@@ -12,6 +12,7 @@ import { toBase64, utf8 } from '../../src/bytes/index.js';
 import { homePaths } from '../../src/store/home.js';
 import { LogDb } from '../../src/store/log-db.js';
 import { buildBundle, selectEntries } from '../../src/store/bundle-build.js';
+import { listCalls } from '../../src/store/calls.js';
 import { formatBundle, parseBundle, toTlogProof } from '../../src/bundle/format.js';
 import { parseTlogProof } from '../../src/log/tlog-proof.js';
 import { parseCheckpoint } from '../../src/log/checkpoint.js';
@@ -76,7 +77,7 @@ test('a range that cuts a call in two: the receipt outside is a notice, the atte
 
 test('a call bundle holds exactly that call\'s attestation and receipt', async (t) => {
   const { db, policy } = await fixture(t);
-  const call = db.calls()[3]!;
+  const call = listCalls(db)[3]!;
   const idx = selectEntries(db, { calls: [call.call_id] });
   assert.deepEqual(idx, [BigInt(call.attestation_idx), BigInt(call.receipt_idx!)]);
   const r = await verifyBundle(formatBundle(buildBundle(db, idx)), policy, policyKeyResolver(policy));

@@ -1,0 +1,76 @@
+/**
+ * The calls of a log, derived from its entries when asked (`log show`, a bundle by call id)
+ * instead of an index written with every append: the hot path writes the entry and nothing
+ * else (issue 14: a random-key index cost two extra pages and ~10% of an append). An entry
+ * that does not decode is left out here; `verify` reports it.
+ * @see docs/log-format.md (records)
+ */
+import { utf8 } from '../bytes/index.js';
+import { decodeRecord, ATTESTATION_RECORD, DECISION_RECORD, RECEIPT_RECORD, type LogRecord } from '../records/record.js';
+import type { LogDb } from './log-db.js';
+
+/** One call: its attestation (or allowed decision) and receipt entries, and what they say. */
+export interface CallRow {
+  call_id: string;
+  attestation_idx: number;
+  receipt_idx: number | null;
+  server: string | null;
+  tool: string | null;
+  /** `issuerAsserted.iat` of the attestation (RFC 3339 UTC), null for a decision. */
+  started: string | null;
+  status: string | null;
+  reason: string | null;
+  completed: string | null;
+}
+
+function decoded(bytes: Uint8Array): LogRecord | null {
+  try {
+    return decodeRecord(bytes);
+  } catch {
+    return null;
+  }
+}
+
+const field = (o: unknown, k: string): string | null => {
+  const v = (o as Record<string, unknown> | null)?.[k];
+  return typeof v === 'string' ? v : null;
+};
+
+/** Fold one record into the calls by id (first attestation or allowed decision opens a call; its first receipt closes it). */
+function fold(calls: Map<string, CallRow>, index: bigint, r: LogRecord): void {
+  if (r.type === ATTESTATION_RECORD || (r.type === DECISION_RECORD && r.decision === 'allowed' && r.attestation !== null)) {
+    if (calls.has(r.callId)) return;
+    const started = r.type === ATTESTATION_RECORD ? field(r.attestation['issuerAsserted'], 'iat') : null;
+    calls.set(r.callId, { call_id: r.callId, attestation_idx: Number(index), receipt_idx: null, server: r.server.name, tool: r.tool, started, status: null, reason: null, completed: null });
+  } else if (r.type === RECEIPT_RECORD) {
+    const row = calls.get(r.callId);
+    if (row === undefined || row.receipt_idx !== null || String(row.attestation_idx) !== r.attestationIndex) return;
+    const o = r.receipt['outcomeDerived'];
+    Object.assign(row, { receipt_idx: Number(index), status: field(o, 'status'), reason: field(o, 'reason'), completed: field(o, 'completedAt') });
+  }
+}
+
+/** Every call of the log, oldest first (one pass over the entries). */
+export function listCalls(db: LogDb): CallRow[] {
+  const calls = new Map<string, CallRow>();
+  for (const [index, bytes] of db.entries()) {
+    const r = decoded(bytes);
+    if (r !== null) fold(calls, index, r);
+  }
+  return [...calls.values()];
+}
+
+/**
+ * Indexes of every entry of call `callId` (attestation or decision, receipts, response
+ * receipts), ascending; empty when the log has none. Entries are found by a byte search for
+ * the record's canonical `"callId":"..."` member, then decoded and kept only when the record's
+ * own `callId` is `callId`.
+ */
+export function callEntryIndexes(db: LogDb, callId: string): bigint[] {
+  const out: bigint[] = [];
+  for (const [index, bytes] of db.entriesContaining(utf8(`"callId":${JSON.stringify(callId)}`))) {
+    const r = decoded(bytes);
+    if (r !== null && 'callId' in r && r.callId === callId) out.push(index);
+  }
+  return out;
+}
