@@ -109,6 +109,7 @@ export const ERROR_CODES = [
   'ERR_UPSTREAM',
   'ERR_INPUT_NOT_REGULAR',
   'ERR_INPUT_TOO_LARGE',
+  'ERR_VERIFY_WORKER',
   // proxy/ wire (docs/wire.md)
   'ERR_WIRE_MALFORMED',
   'ERR_WIRE_AMBIGUOUS',

@@ -23,7 +23,8 @@ import { notice, type Finding } from '../verify/findings.js';
 import type { KnownCheckpoint } from '../verify/split-view.js';
 import type { TrustPolicy } from '../verify/policy.js';
 import { fromBase64 } from '../bytes/index.js';
-import { keySource, policyKeySource, type KeyOptions, type KeySource } from './keysource.js';
+import { keySource, policyKeySource, readKeyFile, type KeyOptions, type KeySource } from './keysource.js';
+import { MAX_VERIFY_THREADS, workerFacts } from '../platform/verify-workers.js';
 import { isAttestError } from '../errors.js';
 import { MAX_BUNDLE_BYTES } from '../bundle/format.js';
 import { verifySessionReceipt, type SessionReceiptReport } from '../verify/session-receipt.js';
@@ -32,7 +33,7 @@ import { printSession } from './session-report.js';
 import { CliExit, EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, out, outJson, jsonReplacer } from './output.js';
 
 interface Loaded { input: LogInput; count: number; findings: Finding[]; home: string | null; close(): void }
-export type VerifyOptions = KeyOptions & { home?: string; json?: boolean; checkpoint?: string; state?: string; policyDoc?: string };
+export type VerifyOptions = KeyOptions & { home?: string; json?: boolean; checkpoint?: string; state?: string; policyDoc?: string; threads?: string };
 type Report = (LogReport | BundleReport | SessionReceiptReport) & { kind: 'log' | 'bundle' | 'session' };
 
 /** Largest `--policy-doc` file: 16 MiB. */
@@ -130,7 +131,15 @@ async function knownCheckpoints(o: VerifyOptions, policy: TrustPolicy, state: Ve
   return known;
 }
 
-async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierState | null): Promise<{ report: Report; note: string | null }> {
+/** `--threads`: an integer from 1 to {@link MAX_VERIFY_THREADS}, or undefined for the default (`CliExit` 2 otherwise). */
+function threadsOption(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = /^[1-9][0-9]?$/.test(v) ? Number(v) : NaN;
+  if (!(n <= MAX_VERIFY_THREADS)) throw new CliExit(EXIT_USAGE, `--threads takes an integer from 1 to ${MAX_VERIFY_THREADS}`);
+  return n;
+}
+
+async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierState | null, threads: number | undefined): Promise<{ report: Report; note: string | null }> {
   if (o.policyDoc !== undefined) throw new CliExit(EXIT_USAGE, '--policy-doc is for session receipts (mcp-attest/session-receipt@1), not logs');
   let loaded: Loaded;
   try {
@@ -146,14 +155,16 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
     const bar = process.stderr.isTTY && !o.json && loaded.count > 2000 ? new SingleBar({ format: 'verifying {bar} {value}/{total} entries', stream: process.stderr }) : null;
     bar?.start(loaded.count, 0);
     try {
-      const report: Report = { kind: 'log', ...(await verifyLog(loaded.input, ks.policy!, ks.keys, (n) => bar?.update(n))) };
+      const facts = workerFacts({ threads, count: loaded.count, secret: o.secret === undefined ? null : new Uint8Array(readKeyFile(o.secret, '--secret')) });
+      const report: Report = { kind: 'log', ...(await verifyLog(loaded.input, ks.policy!, ks.keys, (n) => bar?.update(n), facts)) };
       report.findings.unshift(...pre);
       report.ok = !report.findings.some((f) => f.severity === 'error');
       const cp = report.checkpoint;
       return { report, note: cp && (loaded.input.checkpoints.find((n) => n.includes(`\n${cp.size}\n${cp.rootHash}\n`)) ?? null) };
     } catch (e) {
-      // A store that breaks while being read (corrupt rows, dropped tables) fails the verification.
-      if (isAttestError(e, 'ERR_STORE_IO')) throw e;
+      // A store that breaks while being read (corrupt rows, dropped tables) fails the verification;
+      // a failed worker thread leaves it undecided.
+      if (isAttestError(e, 'ERR_STORE_IO') || isAttestError(e, 'ERR_VERIFY_WORKER')) throw e;
       return { report: unreadable(path, e), note: null };
     } finally {
       bar?.stop();
@@ -189,10 +200,11 @@ async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierS
 
 /** Run `verify` (see the module comment); sets `process.exitCode`. Throws CliExit for usage and I/O errors. */
 export async function verifyCommand(pathArg: string | undefined, o: VerifyOptions): Promise<void> {
+  const threads = threadsOption(o.threads);
   const path = pathArg ?? resolveHome(o.home);
   const state = o.state === undefined ? null : new VerifierState(o.state);
   try {
-    const { report, note } = isBundleFile(path) ? await verifyBundlePath(path, o, state) : await verifyLogPath(path, o, state);
+    const { report, note } = isBundleFile(path) ? await verifyBundlePath(path, o, state) : await verifyLogPath(path, o, state, threads);
     const cp = report.checkpoint;
     if (state && report.ok && cp && note && cp.size !== '0') state.accept({ origin: cp.origin, size: BigInt(cp.size), rootHash: fromBase64(cp.rootHash) }, note);
     if (o.json) outJson({ path, verified: report.ok, ...report });

@@ -16,9 +16,10 @@ export const UNSIGNED_MEMBERS: readonly string[] = ['signature', 'pqSignature'];
  * codes (`ERR_JSON_VALUE`, `ERR_JSON_LONE_SURROGATE`, ...) for values JCS cannot encode.
  */
 export function signingInput(envelope: Record<string, unknown>): Uint8Array {
-  const body: Record<string, unknown> = {};
+  // A null-prototype object: a member named `__proto__` is an ordinary member here.
+  const body = Object.create(null) as Record<string, unknown>;
   for (const [k, v] of Object.entries(envelope)) {
-    if (!UNSIGNED_MEMBERS.includes(k)) Object.defineProperty(body, k, { value: v, enumerable: true });
+    if (!UNSIGNED_MEMBERS.includes(k)) body[k] = v;
   }
   return canonicalBytes(body);
 }

@@ -22,9 +22,13 @@ function reject(path: string, message: string): never {
   throw new AttestError('ERR_JSON_VALUE', message, { path });
 }
 
-/** `"..."` per RFC 8785 §3.2.2.2 (lowercase hex; `/`, U+007F and non-ASCII stay raw). */
-function quote(text: string, path: string): string {
-  if (hasLoneSurrogate(text)) throw new AttestError('ERR_JSON_LONE_SURROGATE', 'lone surrogate in string', { path });
+// Strings with nothing to escape and no surrogate at all (the common case) are quoted as they are.
+const PLAIN = /^[^\u0000-\u001f"\\\ud800-\udfff]*$/;
+
+/** `"..."` per RFC 8785 §3.2.2.2 (lowercase hex; `/`, U+007F and non-ASCII stay raw). `path` is built only for an error. */
+function quote(text: string, path: () => string): string {
+  if (PLAIN.test(text)) return `"${text}"`;
+  if (hasLoneSurrogate(text)) throw new AttestError('ERR_JSON_LONE_SURROGATE', 'lone surrogate in string', { path: path() });
   return `"${text.replace(MUST_ESCAPE, escapeUnit)}"`;
 }
 
@@ -36,70 +40,78 @@ function escapeUnit(unit: string): string {
  * RFC 8785 §3.2.2.3: ECMAScript Number::toString (ECMA-262 §6.1.6.1.20), the shortest
  * round-tripping form; -0 prints as "0". NaN and ±Infinity are not JSON.
  */
-function formatNumber(value: number, path: string): string {
-  if (!Number.isFinite(value)) reject(path, `${value} is not a JSON number`);
+function formatNumber(value: number, path: () => string): string {
+  if (!Number.isFinite(value)) reject(path(), `${value} is not a JSON number`);
   return String(value);
-}
-
-/** The value of an own, enumerable data property; holes, getters and hidden members are not JSON. */
-function ownValue(container: object, key: string, path: string): unknown {
-  const d = Object.getOwnPropertyDescriptor(container, key);
-  if (d === undefined) reject(path, 'sparse array (missing element)');
-  if (!('value' in d) || !d.enumerable) reject(path, 'accessor or non-enumerable property');
-  return d.value;
 }
 
 class Canonicalizer {
   private readonly ancestors = new Set<object>();
+  /** Member names and indices from the root to the value being written (for error paths only). */
+  private readonly at: Array<string | number> = [];
+  /** The path of the value being written (`.a.b[2]`, `''` for the root), built when an error needs it. */
+  private readonly path = (): string => this.at.map((s) => (typeof s === 'number' ? indexSegment(s) : keySegment(s))).join('');
 
-  value(value: unknown, path: string, depth: number): string {
+  /** The value of an own, enumerable data property; holes, getters and hidden members are not JSON. */
+  private own(container: object, key: string): unknown {
+    const d = Object.getOwnPropertyDescriptor(container, key);
+    if (d === undefined) reject(this.path(), 'sparse array (missing element)');
+    if (!('value' in d) || !d.enumerable) reject(this.path(), 'accessor or non-enumerable property');
+    return d.value;
+  }
+
+  value(value: unknown, depth: number): string {
     switch (typeof value) {
-      case 'string': return quote(value, path);
-      case 'number': return formatNumber(value, path);
+      case 'string': return quote(value, this.path);
+      case 'number': return formatNumber(value, this.path);
       case 'boolean': return value ? 'true' : 'false';
-      case 'object': return value === null ? 'null' : this.container(value, path, depth + 1);
-      default: return reject(path, `${typeof value} is not a JSON value`);
+      case 'object': return value === null ? 'null' : this.container(value, depth + 1);
+      default: return reject(this.path(), `${typeof value} is not a JSON value`);
     }
   }
 
-  private container(value: object, path: string, depth: number): string {
+  private container(value: object, depth: number): string {
     if (depth > MAX_CANONICAL_DEPTH) {
-      throw new AttestError('ERR_JSON_TOO_DEEP', `nesting deeper than ${MAX_CANONICAL_DEPTH}`, { path });
+      throw new AttestError('ERR_JSON_TOO_DEEP', `nesting deeper than ${MAX_CANONICAL_DEPTH}`, { path: this.path() });
     }
-    if (this.ancestors.has(value)) reject(path, 'cyclic structure');
+    if (this.ancestors.has(value)) reject(this.path(), 'cyclic structure');
     this.ancestors.add(value);
-    const text = Array.isArray(value) ? this.array(value, path, depth) : this.object(value, path, depth);
+    const text = Array.isArray(value) ? this.array(value, depth) : this.object(value, depth);
     this.ancestors.delete(value);
     return text;
   }
 
-  private array(value: unknown[], path: string, depth: number): string {
-    if (Object.getPrototypeOf(value) !== Array.prototype) reject(path, 'not a plain array');
-    const parts: string[] = [];
+  private array(value: unknown[], depth: number): string {
+    if (Object.getPrototypeOf(value) !== Array.prototype) reject(this.path(), 'not a plain array');
+    let text = '[';
     for (let i = 0; i < value.length; i++) {
-      const at = path + indexSegment(i);
-      parts.push(this.value(ownValue(value, String(i), at), at, depth));
+      this.at.push(i);
+      text += (i === 0 ? '' : ',') + this.value(this.own(value, String(i)), depth);
+      this.at.pop();
     }
     // Own keys are the indices plus 'length'; anything more is not JSON.
-    if (Reflect.ownKeys(value).length !== value.length + 1) reject(path, 'array with extra properties');
-    return `[${parts.join(',')}]`;
+    if (Reflect.ownKeys(value).length !== value.length + 1) reject(this.path(), 'array with extra properties');
+    return text + ']';
   }
 
   // RFC 8785 §3.2.3: members sorted by their names as arrays of UTF-16 code units.
-  private object(value: object, path: string, depth: number): string {
+  private object(value: object, depth: number): string {
     const proto: unknown = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) reject(path, 'not a plain object');
+    if (proto !== Object.prototype && proto !== null) reject(this.path(), 'not a plain object');
     const names: string[] = [];
     for (const key of Reflect.ownKeys(value)) {
-      if (typeof key !== 'string') reject(path, 'symbol-keyed property');
+      if (typeof key !== 'string') reject(this.path(), 'symbol-keyed property');
       names.push(key);
     }
     names.sort(); // default sort compares UTF-16 code units, exactly what §3.2.3 asks
-    const parts = names.map((name) => {
-      const at = path + keySegment(name);
-      return `${quote(name, at)}:${this.value(ownValue(value, name, at), at, depth)}`;
-    });
-    return `{${parts.join(',')}}`;
+    let text = '{';
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      this.at.push(name);
+      text += `${i === 0 ? '' : ','}${quote(name, this.path)}:${this.value(this.own(value, name), depth)}`;
+      this.at.pop();
+    }
+    return text + '}';
   }
 }
 
@@ -117,7 +129,7 @@ class Canonicalizer {
  */
 export function canonicalize(value: unknown): string {
   try {
-    return new Canonicalizer().value(value, '', 0);
+    return new Canonicalizer().value(value, 0);
   } catch (e) {
     if (e instanceof AttestError) throw e;
     // Safety net: a Proxy trap or an engine limit must not leak a raw error.

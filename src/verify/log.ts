@@ -7,12 +7,12 @@
  * agent, chained and, when sealed, complete (verify/session.ts). Pure: no I/O, no clock.
  * @see RFC 9162 §2.1; c2sp.org/tlog-checkpoint; docs/log-format.md
  */
-import { leafHash } from '../log/hash.js';
 import { rootAt } from '../log/tree.js';
 import { MemoryTree } from '../log/memory-tree.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import { error, type Finding, type VerifySummary } from './findings.js';
 import { RecordChecker } from './records.js';
+import { entryFacts, type EntryFacts } from './entry-facts.js';
 import { checkSession } from './session.js';
 import { checkLogAgainstKnown, type KnownCheckpoint } from './split-view.js';
 import { verifyCheckpoints } from './checkpoints.js';
@@ -33,19 +33,36 @@ export interface LogReport extends VerifySummary {
   checkpointSize: string | null;
 }
 
-/** Verify a log. `onProgress(done)` is called every 256 entries. */
-export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyResolver, onProgress?: (done: number) => void): Promise<LogReport> {
+/**
+ * Computes the {@link EntryFacts} of each entry, yielded in the order given; entry `k` of
+ * the iterable is at position `k` (its stored index is the record's claim, checked by the fold).
+ */
+export type FactsSource = (entries: Iterable<[bigint, Uint8Array]>, policy: TrustPolicy, keys: KeyResolver) => AsyncIterable<EntryFacts>;
+
+/** The facts of each entry computed here, one after another (the runtime-neutral default). */
+export const sequentialFacts: FactsSource = async function* (entries, policy, keys) {
+  let position = 0n;
+  for (const [, bytes] of entries) yield await entryFacts(position++, bytes, policy, keys);
+};
+
+/**
+ * Verify a log. `onProgress(done)` is called every 256 entries. `facts` computes the
+ * per-entry checks (default {@link sequentialFacts}; the Node CLI spreads them over worker
+ * threads); everything else runs here, in index order. Memory: the tree's hashes and one
+ * small record per call and receipt, not the entries.
+ */
+export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyResolver, onProgress?: (done: number) => void, facts: FactsSource = sequentialFacts): Promise<LogReport> {
   const findings: Finding[] = [];
   const tree = new MemoryTree();
   const checker = new RecordChecker(policy, keys, findings);
-  const claimed: bigint[] = [];
-  for (const [, bytes] of input.entries) {
-    const position = tree.size;
-    tree.appendLeafHash(leafHash(bytes));
-    claimed.push(await checker.check(position, bytes));
+  const misplaced: Array<[bigint, bigint]> = [];
+  for await (const f of facts(input.entries, policy, keys)) {
+    tree.appendLeafHash(f.leaf);
+    const claimed = checker.fold(f);
+    if (claimed !== f.position) misplaced.push([f.position, claimed]);
     if (onProgress && tree.size % 256n === 0n) onProgress(Number(tree.size));
   }
-  findings.push(...orderFindings(claimed));
+  findings.push(...orderFindings(misplaced, tree.size));
   const inFlight = checker.finish();
   for (const [id, list] of checker.sessions) {
     const r = await checkSession(id, list, policy, keys, { calls: checker.lookupCall, context: 'log' });
@@ -65,23 +82,24 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
 const MAX_ORDER_FINDINGS = 100;
 
 /**
- * Entries that do not sit at the index they record: missing (a gap) or reordered. Only
- * indices below the number of entries are considered, so a hostile claimed index costs
- * nothing; a claim at or beyond the end is a reordering.
+ * Entries that do not sit at the index they record, from the `[position, claimed]` pairs of
+ * those entries alone (every other entry claims its own position), of `n` entries: missing
+ * (a gap: an index below `n` no entry claims) or, when none is missing, reordered. A hostile
+ * claimed index costs nothing; a claim at or beyond the end is a reordering.
  */
-function orderFindings(claimed: bigint[]): Finding[] {
-  const n = BigInt(claimed.length);
-  const seen = new Set(claimed.filter((c) => c < n).map(String));
+function orderFindings(misplaced: Array<[bigint, bigint]>, n: bigint): Finding[] {
+  const claimedElsewhere = new Set(misplaced.filter(([, c]) => c < n).map(([, c]) => c.toString()));
   const out: Finding[] = [];
   let missing = 0;
-  for (let i = 0n; i < n; i++) {
-    if (!seen.has(i.toString()) && missing++ < MAX_ORDER_FINDINGS) out.push(error('ERR_LOG_ENTRY_MISSING', `entry ${i} is missing`, { index: i }));
+  // Only a position whose own entry claims another index can be missing.
+  for (const [p] of misplaced) {
+    if (!claimedElsewhere.has(p.toString()) && missing++ < MAX_ORDER_FINDINGS) out.push(error('ERR_LOG_ENTRY_MISSING', `entry ${p} is missing`, { index: p }));
   }
   if (missing > 0) return capped(out, missing, 'ERR_LOG_ENTRY_MISSING');
   let moved = 0;
-  claimed.forEach((c, p) => {
-    if (c !== BigInt(p) && moved++ < MAX_ORDER_FINDINGS) out.push(error('ERR_LOG_ENTRY_REORDERED', 'entry is not at the index it records', { index: BigInt(p), expected: p.toString(), found: c.toString() }));
-  });
+  for (const [p, c] of misplaced) {
+    if (moved++ < MAX_ORDER_FINDINGS) out.push(error('ERR_LOG_ENTRY_REORDERED', 'entry is not at the index it records', { index: p, expected: p.toString(), found: c.toString() }));
+  }
   return capped(out, moved, 'ERR_LOG_ENTRY_REORDERED');
 }
 

@@ -1,0 +1,38 @@
+/**
+ * A worker thread of {@link workerFacts}: computes the {@link EntryFacts} of batches of log
+ * entries under the trust policy it was started with (`workerData`: the policy and the HS256
+ * secret's raw bytes or null), with the Node primitives. Messages in: `{ id, start, bytes,
+ * ends }` (the batch's entries concatenated, `ends[k]` the end offset of entry `k`, entry
+ * `k` at position `start + k`); out: `{ id, facts, leaves }` (`leaves`: the 32-byte leaf
+ * hashes concatenated, each fact's `leaf` emptied to be cut from it), or `{ id, error }`.
+ */
+import './node.js';
+import { parentPort, workerData } from 'node:worker_threads';
+import { entryFacts, type EntryFacts } from '../verify/entry-facts.js';
+import { policyKeyResolver, secretId, type TrustPolicy } from '../verify/policy.js';
+import { importSecret } from '../keys/material.js';
+
+const { policy, secret } = workerData as { policy: TrustPolicy; secret: Uint8Array | null };
+const key = secret === null ? null : await importSecret(secret);
+const keys = policyKeyResolver(policy, new Map(key ? policy.issuers.filter((i) => i.alg === 'HS256').map((i) => [secretId(i.iss, i.keyId), key]) : []));
+
+async function batch(start: bigint, bytes: Uint8Array, ends: Uint32Array): Promise<{ facts: EntryFacts[]; leaves: Uint8Array }> {
+  const facts: EntryFacts[] = [];
+  const leaves = new Uint8Array(32 * ends.length);
+  let from = 0;
+  for (let k = 0; k < ends.length; k++) {
+    const f = await entryFacts(start + BigInt(k), bytes.subarray(from, ends[k]), policy, keys);
+    leaves.set(f.leaf, 32 * k);
+    f.leaf = new Uint8Array(0);
+    facts.push(f);
+    from = ends[k]!;
+  }
+  return { facts, leaves };
+}
+
+parentPort!.on('message', (m: { id: number; start: bigint; bytes: Uint8Array; ends: Uint32Array }) => {
+  batch(m.start, m.bytes, m.ends).then(
+    ({ facts, leaves }) => parentPort!.postMessage({ id: m.id, facts, leaves }, [leaves.buffer as ArrayBuffer]),
+    (e: unknown) => parentPort!.postMessage({ id: m.id, error: (e as Error).message }),
+  );
+});

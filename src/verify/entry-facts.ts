@@ -1,0 +1,147 @@
+/**
+ * What can be checked of one log entry alone, with no other entry in view: its strict
+ * decoding, its leaf hash, the signature and schema of the envelope it carries (with the
+ * tool and server its record names), and the digests a later entry binds to. The result is
+ * plain data (structured-cloneable), so entries can be checked in parallel (worker threads
+ * on Node, Web Workers in a browser) and folded in index order by {@link RecordChecker},
+ * which adds what needs other entries: back links, orphans, duplicates, sessions.
+ * Each envelope is canonicalized once for its digest and once for its signing input; a
+ * receipt's back link is then a comparison of digests, not a third canonicalization.
+ * @see docs/log-format.md (records); SEP-2787 "Verification Rules"; RFC 9162 §2.1.1
+ */
+import { decodeRecord, ATTESTATION_RECORD, DECISION_RECORD, RECEIPT_RECORD, REFUSED_INPUT_RECORD, SESSION_RECORD, type LogRecord } from '../records/record.js';
+import { canonicalBytes, type JsonValue } from '../jcs/index.js';
+import { sha256Tagged } from '../bytes/digest.js';
+import { leafHash } from '../log/hash.js';
+import type { Statement } from '../receipt/session.js';
+import { verifyAttestation } from '../attestation/verify.js';
+import { verifyReceipt } from '../receipt/verify.js';
+import { UNANSWERED_REASONS, type OutcomeReason } from '../receipt/schema.js';
+import type { KeyResolver } from '../envelope/signature.js';
+import type { Check } from '../envelope/report.js';
+import { isAttestError } from '../errors.js';
+import { error, fromCheck, notice, type Finding } from './findings.js';
+import type { TrustPolicy } from './policy.js';
+
+/** Facts common to every entry: its position in the input, its RFC 6962 leaf hash, the index it claims. */
+interface Base {
+  position: bigint;
+  leaf: Uint8Array;
+  /** The record's own `index`, or `position` when it does not decode. */
+  claimed: bigint;
+}
+
+/**
+ * An attestation record, or a decision record (`attested`: an allowed decision carrying an
+ * attestation, which a receipt must answer). `digest` is `sha256:` hex of the JCS attestation
+ * (null: none, or it cannot be canonicalized), `nonce` its `issuerAsserted.nonce`;
+ * `findings` are those of the attestation's own checks.
+ */
+export interface CallFacts extends Base {
+  kind: 'call';
+  record: typeof ATTESTATION_RECORD | typeof DECISION_RECORD;
+  callId: string;
+  tool: string;
+  attested: boolean;
+  refused: boolean;
+  digest: string | null;
+  nonce: unknown;
+  findings: Finding[];
+}
+
+/**
+ * A receipt or a response receipt. `fails` are the failed checks of its envelope verified
+ * without its attestation (the back link is the fold's: `back` holds what the receipt
+ * claims); `digest` is that of the JCS receipt; `unanswered` the outcome reason when it
+ * records a call never answered; `code` the response receipt's code as received.
+ */
+export interface ReceiptFacts extends Base {
+  kind: 'receipt';
+  response: boolean;
+  callId: string;
+  attestationIndex: string;
+  code: string | null;
+  digest: string | null;
+  fails: Check[];
+  back: { digest: unknown; nonce: unknown };
+  unanswered: string | null;
+}
+
+/** Every other entry: a session statement, a refused input (one notice), or an entry that does not decode. */
+export type OtherFacts = Base & (
+  | { kind: 'session'; sessionId: string; statement: Statement }
+  | { kind: 'refused'; count: number; finding: Finding }
+  | { kind: 'malformed'; finding: Finding }
+);
+
+/** The facts of one entry. */
+export type EntryFacts = CallFacts | ReceiptFacts | OtherFacts;
+
+function digestOf(v: JsonValue): string | null {
+  try {
+    return sha256Tagged(canonicalBytes(v));
+  } catch {
+    return null;
+  }
+}
+
+async function callFacts(r: Extract<LogRecord, { type: typeof ATTESTATION_RECORD | typeof DECISION_RECORD }>, base: Base, policy: TrustPolicy, keys: KeyResolver): Promise<CallFacts> {
+  const attestation = r.type === DECISION_RECORD ? (r.decision === 'allowed' ? r.attestation : null) : r.attestation;
+  const facts: CallFacts = {
+    ...base, kind: 'call', record: r.type, callId: r.callId, tool: r.tool, attested: attestation !== null,
+    refused: r.type === DECISION_RECORD && r.decision === 'refused', digest: null, nonce: undefined, findings: [],
+  };
+  if (attestation === null) return facts;
+  facts.digest = digestOf(attestation);
+  facts.nonce = (attestation['issuerAsserted'] as Record<string, unknown> | undefined)?.['nonce'];
+  // The record's unsigned tool and server must be the ones the issuer signed.
+  const v = await verifyAttestation(attestation, { keys, acceptedAlgs: policy.acceptedAlgorithms, toolName: r.tool, serverFingerprint: r.server.fingerprint });
+  for (const c of v.checks) if (c.status === 'fail') facts.findings.push(fromCheck(c, base.position, 'attestation'));
+  if (facts.nonce !== r.callId) facts.findings.push(error('ERR_ENTRY_MALFORMED', 'callId differs from the attestation nonce', { index: base.position, expected: facts.nonce, found: r.callId }));
+  return facts;
+}
+
+async function receiptFacts(r: Extract<LogRecord, { type: typeof RECEIPT_RECORD }> | Extract<LogRecord, { type: 'mcp-attest/response-receipt@1' }>, base: Base, policy: TrustPolicy, keys: KeyResolver): Promise<ReceiptFacts> {
+  const response = r.type !== RECEIPT_RECORD;
+  const code = response ? (r as { code: string | null }).code : null;
+  const back = (r.receipt['backLink'] ?? {}) as Record<string, unknown>;
+  const outcome = (r.receipt['outcomeDerived'] ?? {}) as Record<string, unknown>;
+  const reason = outcome['reason'];
+  // A response receipt recorded as failed when received is a notice, not verified again.
+  const fails = code !== null ? [] : (await verifyReceipt(r.receipt, { keys, acceptedAlgs: policy.acceptedAlgorithms })).checks.filter((c) => c.status === 'fail');
+  return {
+    ...base, kind: 'receipt', response, callId: r.callId, attestationIndex: r.attestationIndex, code,
+    digest: response ? null : digestOf(r.receipt), fails, back: { digest: back['attestationDigest'], nonce: back['attestationNonce'] },
+    unanswered: UNANSWERED_REASONS.includes(reason as OutcomeReason) && outcome['resultCommitment'] === undefined ? String(reason) : null,
+  };
+}
+
+/**
+ * The facts of the entry `bytes` found at `position`. Never throws for bad input: an entry
+ * that does not decode gives `ERR_ENTRY_MALFORMED` (or the strict decoder's code) as a finding.
+ */
+export async function entryFacts(position: bigint, bytes: Uint8Array, policy: TrustPolicy, keys: KeyResolver): Promise<EntryFacts> {
+  const leaf = leafHash(bytes);
+  let record: LogRecord;
+  try {
+    record = decodeRecord(bytes);
+  } catch (e) {
+    const finding = error(isAttestError(e) ? e.code : 'ERR_ENTRY_MALFORMED', `entry is malformed: ${(e as Error).message}`, { index: position });
+    return { position, leaf, claimed: position, kind: 'malformed', finding };
+  }
+  const base: Base = { position, leaf, claimed: BigInt(record.index) };
+  switch (record.type) {
+    case SESSION_RECORD:
+      return { ...base, kind: 'session', sessionId: record.sessionId, statement: record.statement };
+    case REFUSED_INPUT_RECORD: {
+      // Evidence of what a relay kept off the wire: counted, nothing to verify.
+      const more = record.suppressed > 0 ? `; ${record.suppressed} more before it, over the logging budget` : '';
+      const finding = notice('NOTE_REFUSED_INPUT', `the relay refused an input from the ${record.direction} (${record.code}, ${record.size} bytes, ${record.digest})${more}`, position);
+      return { ...base, kind: 'refused', count: 1 + record.suppressed, finding };
+    }
+    case ATTESTATION_RECORD: case DECISION_RECORD:
+      return callFacts(record, base, policy, keys);
+    default:
+      return receiptFacts(record, base, policy, keys);
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * `verify --threads`: a log's per-entry checks spread over worker threads give exactly the
+ * report of the single-threaded path, for an intact log and for tampered copies (an entry
+ * re-signed under no key, a back link changed, entries swapped, an entry that does not
+ * decode); `--threads` outside 1..16 is a usage error.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import '../../src/platform/node.js';
+import { initHome } from '../../src/store/identity.js';
+import { Recorder } from '../../src/proxy/recorder.js';
+import { cli, codes, exportTrust, scope, type Report } from './helpers.js';
+
+const CALLS = 400; // 800 entries: more than two batches of 256, so the workers run
+const FP = `sha256:${'11'.repeat(32)}`;
+
+async function buildHome(home: string): Promise<void> {
+  await initHome(home);
+  const r = await Recorder.open(home, { durability: 'normal', checkpointMs: 60_000 });
+  for (let i = 0; i < CALLS; i++) {
+    const { attestation, callId, index } = await r.attest({ tool: 'echo', args: { message: `m${i}` }, intent: 'test', server: { name: 's', fingerprint: FP }, requestDigest: FP });
+    await r.receipt({ callId, attestation, attestationIndex: index, status: 'executed', result: { content: [{ type: 'text', text: `m${i}` }] } });
+  }
+  await r.close();
+}
+
+function verifyWith(target: string, trust: string, threads: string): { status: number; report: Report } {
+  const r = cli(['verify', target, '--trust', trust, '--json', '--threads', threads]);
+  assert.ok(r.status === 0 || r.status === 1, `verify --threads ${threads} exited ${r.status}: ${r.stderr}`);
+  return { status: r.status, report: JSON.parse(r.stdout) as Report };
+}
+
+function edited(home: string, name: string, edit: (db: Database.Database) => void): string {
+  const copy = join(home, '..', name);
+  cpSync(home, copy, { recursive: true });
+  const db = new Database(join(copy, 'log.db'));
+  try {
+    db.transaction(() => edit(db))();
+  } finally {
+    db.close();
+  }
+  return copy;
+}
+
+const get = (db: Database.Database, idx: number): Buffer => (db.prepare('SELECT data FROM entries WHERE idx = ?').get(idx) as { data: Buffer }).data;
+const put = (db: Database.Database, idx: number, b: Buffer): void => void db.prepare('UPDATE entries SET data = ? WHERE idx = ?').run(b, idx);
+const replaced = (b: Buffer, from: RegExp, to: string): Buffer => Buffer.from(b.toString('utf8').replace(from, to));
+
+test('verify --threads 2 reports exactly what --threads 1 does, intact and tampered', async (t) => {
+  const s = scope(t);
+  const home = join(s.dir, 'home');
+  await buildHome(home);
+  const trust = exportTrust(home);
+  const cases: Array<[string, string, string | null]> = [
+    ['intact', home, null],
+    ['signature', edited(home, 'sig', (db) => put(db, 301, replaced(get(db, 301), /"signature":"[0-9a-f]/, '"signature":"0'))), 'ERR_SIGNATURE_INVALID'],
+    ['back link', edited(home, 'link', (db) => put(db, 603, replaced(get(db, 603), /"attestationDigest":"sha256:[0-9a-f]/, '"attestationDigest":"sha256:0'))), 'ERR_BACK_LINK_MISMATCH'],
+    ['swapped', edited(home, 'swap', (db) => { const a = get(db, 500); put(db, 500, get(db, 700)); put(db, 700, a); }), 'ERR_LOG_ENTRY_REORDERED'],
+    ['malformed', edited(home, 'bad', (db) => put(db, 777, Buffer.from('{"type":'))), 'ERR_ENTRY_MALFORMED'],
+  ];
+  for (const [name, target, code] of cases) {
+    const one = verifyWith(target, trust, '1');
+    const two = verifyWith(target, trust, '2');
+    assert.deepEqual(two, one, `${name}: the reports differ`);
+    if (code === null) {
+      assert.equal(one.status, 0, JSON.stringify(one.report.findings.slice(0, 3)));
+      assert.equal(one.report.calls, CALLS);
+    } else {
+      assert.equal(one.status, 1);
+      assert.ok(codes(one.report).includes(code), `${name}: ${code} not in ${codes(one.report).join(', ')}`);
+    }
+  }
+});
+
+test('verify --threads outside 1..16 is a usage error', () => {
+  for (const v of ['0', '17', 'x', '-1', '2.5']) {
+    const r = cli(['verify', '--home', '/nonexistent', '--threads', v]);
+    assert.equal(r.status, 2, `--threads ${v}: ${r.stderr}`);
+    assert.match(r.stderr, /--threads takes an integer from 1 to 16/);
+  }
+});
