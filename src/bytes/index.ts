@@ -9,14 +9,22 @@
 import { AttestError } from '../errors.js';
 
 const HEX = '0123456789abcdef';
+const HEX_CODES = new TextEncoder().encode(HEX);
+/** Decodes ASCII (every byte here is below 0x80, where windows-1252 is ASCII). */
+const ASCII = new TextDecoder('latin1');
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
 /** Encode bytes as lowercase hex. */
 export function toHex(bytes: Uint8Array): string {
-  let out = '';
-  for (const b of bytes) out += HEX[b >> 4]! + HEX[b & 15]!;
-  return out;
+  // Written as ASCII codes and decoded once: one flat string, not a chain of 2n
+  // concatenations that a long-lived digest would keep (~2 KB for 32 bytes).
+  const out = new Uint8Array(bytes.length * 2);
+  for (let i = 0; i < bytes.length; i++) {
+    out[2 * i] = HEX_CODES[bytes[i]! >> 4]!;
+    out[2 * i + 1] = HEX_CODES[bytes[i]! & 15]!;
+  }
+  return ASCII.decode(out);
 }
 
 /**

@@ -77,6 +77,15 @@ export type OtherFacts = Base & (
 /** The facts of one entry. */
 export type EntryFacts = CallFacts | ReceiptFacts | OtherFacts;
 
+/**
+ * A copy of `s` that does not keep the entry's text alive: strings a parser cuts from a
+ * larger text may share its memory, and these outlive the entry (a verifier streaming a
+ * million entries keeps each call's id until its receipt).
+ */
+function detached<T>(s: T): T {
+  return (typeof s === 'string' ? (' ' + s).slice(1) : s) as T;
+}
+
 function digestOf(v: JsonValue): string | null {
   try {
     return sha256Tagged(canonicalBytes(v));
@@ -88,12 +97,12 @@ function digestOf(v: JsonValue): string | null {
 async function callFacts(r: Extract<LogRecord, { type: typeof ATTESTATION_RECORD | typeof DECISION_RECORD }>, base: Base, policy: TrustPolicy, keys: KeyResolver): Promise<CallFacts> {
   const attestation = r.type === DECISION_RECORD ? (r.decision === 'allowed' ? r.attestation : null) : r.attestation;
   const facts: CallFacts = {
-    ...base, kind: 'call', record: r.type, callId: r.callId, tool: r.tool, attested: attestation !== null,
+    ...base, kind: 'call', record: r.type, callId: detached(r.callId), tool: detached(r.tool), attested: attestation !== null,
     refused: r.type === DECISION_RECORD && r.decision === 'refused', digest: null, nonce: undefined, findings: [],
   };
   if (attestation === null) return facts;
   facts.digest = digestOf(attestation);
-  facts.nonce = (attestation['issuerAsserted'] as Record<string, unknown> | undefined)?.['nonce'];
+  facts.nonce = detached((attestation['issuerAsserted'] as Record<string, unknown> | undefined)?.['nonce']);
   // The record's unsigned tool and server must be the ones the issuer signed.
   const v = await verifyAttestation(attestation, { keys, acceptedAlgs: policy.acceptedAlgorithms, toolName: r.tool, serverFingerprint: r.server.fingerprint });
   for (const c of v.checks) if (c.status === 'fail') facts.findings.push(fromCheck(c, base.position, 'attestation'));
@@ -110,7 +119,7 @@ async function receiptFacts(r: Extract<LogRecord, { type: typeof RECEIPT_RECORD 
   // A response receipt recorded as failed when received is a notice, not verified again.
   const fails = code !== null ? [] : (await verifyReceipt(r.receipt, { keys, acceptedAlgs: policy.acceptedAlgorithms })).checks.filter((c) => c.status === 'fail');
   return {
-    ...base, kind: 'receipt', response, callId: r.callId, attestationIndex: r.attestationIndex, code,
+    ...base, kind: 'receipt', response, callId: r.callId, attestationIndex: detached(r.attestationIndex), code,
     digest: response ? null : digestOf(r.receipt), fails, back: { digest: back['attestationDigest'], nonce: back['attestationNonce'] },
     unanswered: UNANSWERED_REASONS.includes(reason as OutcomeReason) && outcome['resultCommitment'] === undefined ? String(reason) : null,
   };

@@ -7,8 +7,7 @@
  * agent, chained and, when sealed, complete (verify/session.ts). Pure: no I/O, no clock.
  * @see RFC 9162 §2.1; c2sp.org/tlog-checkpoint; docs/log-format.md
  */
-import { rootAt } from '../log/tree.js';
-import { MemoryTree } from '../log/memory-tree.js';
+import { CompactRoots } from '../log/compact-range.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import { error, type Finding, type VerifySummary } from './findings.js';
 import { RecordChecker } from './records.js';
@@ -48,12 +47,12 @@ export const sequentialFacts: FactsSource = async function* (entries, policy, ke
 /**
  * Verify a log. `onProgress(done)` is called every 256 entries. `facts` computes the
  * per-entry checks (default {@link sequentialFacts}; the Node CLI spreads them over worker
- * threads); everything else runs here, in index order. Memory: the tree's hashes and one
- * small record per call and receipt, not the entries.
+ * threads); everything else runs here, in index order. Memory: O(log n) tree hashes and
+ * one small record per call and receipt, not the entries.
  */
 export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyResolver, onProgress?: (done: number) => void, facts: FactsSource = sequentialFacts): Promise<LogReport> {
   const findings: Finding[] = [];
-  const tree = new MemoryTree();
+  const tree = new CompactRoots(sizesNamed(input));
   const checker = new RecordChecker(policy, keys, findings);
   const misplaced: Array<[bigint, bigint]> = [];
   for await (const f of facts(input.entries, policy, keys)) {
@@ -68,14 +67,26 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
     const r = await checkSession(id, list, policy, keys, { calls: checker.lookupCall, context: 'log' });
     findings.push(...r.findings.agentSignature, ...r.findings.seal, ...r.findings.parties);
   }
-  const cp = await verifyCheckpoints(input.checkpoints, policy, tree.size, (size) => rootAt(size, tree.read), findings);
-  if (cp) checkLogAgainstKnown(input.known ?? [], cp.origin, tree.size, (size) => rootAt(size, tree.read), findings);
+  const cp = await verifyCheckpoints(input.checkpoints, policy, tree.size, tree.rootAt, findings);
+  if (cp) checkLogAgainstKnown(input.known ?? [], cp.origin, tree.size, tree.rootAt, findings);
   const { tally } = checker;
   return {
     ok: !findings.some((f) => f.severity === 'error'), size: tree.size.toString(), checkpointSize: cp?.size.toString() ?? null,
     checkpoint: cp && { origin: cp.origin, size: cp.size.toString(), rootHash: toBase64(cp.rootHash) }, witnesses: cp?.cosigners.map((c) => ({ name: c.name, timestamp: c.timestamp.toString() })) ?? [],
     calls: checker.calls.size, receipts: tally.receipts, unanswered: tally.unanswered, inFlight, refused: tally.refused, unattested: tally.unattested, findings,
   };
+}
+
+/**
+ * Every tree size a checkpoint note or a known checkpoint could name: each line of a note
+ * that is a decimal number (a superset of the size lines, so no note is parsed twice here).
+ */
+function sizesNamed(input: LogInput): Set<bigint> {
+  const sizes = new Set<bigint>((input.known ?? []).map((k) => k.size));
+  for (const note of input.checkpoints) {
+    for (const line of note.split('\n')) if (/^[0-9]{1,20}$/.test(line)) sizes.add(BigInt(line));
+  }
+  return sizes;
 }
 
 /** Most findings of one kind listed; the rest are counted in a last one. */
