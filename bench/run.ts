@@ -30,6 +30,8 @@
  * 9. [hotpath] the recorder's hot path in process (sequential in both durabilities, and
  *    `BENCH_CONCURRENT` callers at once, default 16), bytes written per call, library sign +
  *    verify, and start-up, each beside its limit in the same run (bench/hotpath.ts).
+ * 10. [verify] `mcp-attest verify` of a `BENCH_VERIFY_CALLS`-call log (default 10,000) in one
+ *    thread and with its default threads, beside raw node:crypto per entry (bench/verify.ts).
  *
  * Median and p99 are nearest-rank over per-call latency; "added" is the difference of a
  * quantile to the baseline row's; calls per second is `calls / wall time` of the timed loop.
@@ -48,6 +50,7 @@ import { benchRecordAction, benchSessionReceipts } from './session.js';
 import { benchGateway, gatewayParams } from './gateway.js';
 import { printGateway } from './gateway-print.js';
 import { benchHotPath, printHotPath } from './hotpath.js';
+import { benchVerify, printVerify } from './verify.js';
 
 const CALLS = Number(process.env['BENCH_CALLS'] ?? 1000);
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 100);
@@ -58,7 +61,7 @@ const RAW_RELAY = fileURLToPath(new URL('./raw-relay.mjs', import.meta.url));
 const SERVER = join(dirname(createRequire(import.meta.url).resolve('@modelcontextprotocol/server-everything/package.json')), 'dist', 'index.js');
 
 /** `BENCH_SECTIONS` names, in run order. */
-const SECTIONS = ['client', 'gatekeeper', 'decision', 'chain', 'witness', 'bundles', 'sessions', 'gateway', 'hotpath'] as const;
+const SECTIONS = ['client', 'gatekeeper', 'decision', 'chain', 'witness', 'bundles', 'sessions', 'gateway', 'hotpath', 'verify'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The sections `BENCH_SECTIONS` names (comma list; unset or empty: all). Throws on an unknown name. */
@@ -108,6 +111,7 @@ async function main(): Promise<void> {
     const sessions = on.has('sessions') ? await benchSessionReceipts(s.dir, [10, 100, 1000], 5) : undefined;
     const gateway = on.has('gateway') ? await benchGateway(s, gatewayParams(WARMUP, CALLS)) : undefined;
     const hot = on.has('hotpath') ? await benchHotPath(s.dir, CLI) : undefined;
+    const verified = on.has('verify') ? await benchVerify(s.dir, CLI) : undefined;
     console.log(`mcp-attest bench: ${CALLS} sequential tools/call (echo, server-everything) after ${WARMUP} warm-up; ${machine()}`);
     if (client !== undefined) {
       console.log('\n## Attesting client proxy (proxy -> server) vs direct, beside a raw line relay (no parsing)');
@@ -146,6 +150,7 @@ async function main(): Promise<void> {
     }
     if (gateway !== undefined) printGateway(gateway);
     if (hot !== undefined) printHotPath(hot);
+    if (verified !== undefined) printVerify(verified);
   } finally {
     rmSync(s.dir, { recursive: true, force: true });
   }

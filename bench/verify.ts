@@ -1,0 +1,115 @@
+/**
+ * Section [verify]: `mcp-attest verify` of a whole log, as a process, beside the machine's
+ * limit measured in the same run. The log is `BENCH_VERIFY_CALLS` calls (default 10,000:
+ * 20,000 entries, attestation + receipt, ES256) written through a `Recorder`. Rows: the
+ * verifier in one thread (`--threads 1`) and with its default threads (the cores), median
+ * of `REPS` interleaved runs, entries per second of wall time (start-up included); the limit
+ * is what raw node:crypto does per entry (SHA-256 of the entry's bytes + one ES256 verify
+ * over them) in one thread and in one worker thread per core at once.
+ */
+import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import '../src/platform/node.js';
+import { initHome } from '../src/store/identity.js';
+import { Recorder } from '../src/proxy/recorder.js';
+import { TOOL, callArgs } from './agent.js';
+import { printTable } from './stats.js';
+
+const CALLS = Number(process.env['BENCH_VERIFY_CALLS'] ?? 10_000);
+const REPS = 3;
+const FINGERPRINT = `sha256:${'11'.repeat(32)}`;
+
+/** Results of the section: entries per second of each row. */
+export interface VerifyBench {
+  entries: number;
+  entryBytes: number;
+  oneThread: number;
+  threads: { count: number; perSecond: number };
+  limitOne: number;
+  limitAll: number;
+}
+
+async function buildLog(home: string): Promise<number> {
+  await initHome(home);
+  const r = await Recorder.open(home, { durability: 'normal', checkpointMs: 60_000 });
+  for (let i = 0; i < CALLS; i++) {
+    const { attestation, callId, index } = await r.attest({ tool: TOOL, args: callArgs(i), intent: 'bench', server: { name: 'bench', fingerprint: FINGERPRINT }, requestDigest: FINGERPRINT });
+    await r.receipt({ callId, attestation, attestationIndex: index, status: 'executed', result: { content: [{ type: 'text', text: `Echo: ${callArgs(i).message}` }] } });
+  }
+  let bytes = 0;
+  for (const [, b] of r.db.entries()) bytes += b.length;
+  await r.close();
+  return bytes / (2 * CALLS);
+}
+
+/** Wall seconds of one `verify` process. */
+function verifySeconds(cli: string, home: string, threads: string | null): number {
+  const t = performance.now();
+  const r = spawnSync(process.execPath, [cli, 'verify', '--home', home, '--json', ...(threads ? ['--threads', threads] : [])], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const s = (performance.now() - t) / 1000;
+  if (r.status !== 0) throw new Error(`bench: verify exited ${r.status}: ${r.stderr}`);
+  return s;
+}
+
+/** The raw per-entry work, as source for a CommonJS worker: SHA-256 + ES256 verify of `n` entries of `size` bytes; posts entries/s. */
+const RAW = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { createHash, verify, createPublicKey } = require('node:crypto');
+const { pem, sig, size, n } = workerData;
+const key = createPublicKey(pem);
+const data = Buffer.alloc(size, 7);
+const t = performance.now();
+for (let i = 0; i < n; i++) {
+  createHash('sha256').update(data).digest();
+  if (!verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(sig))) throw new Error('raw verify failed');
+}
+parentPort.postMessage(n / ((performance.now() - t) / 1000));
+`;
+
+/** Entries/s of the raw work in `threads` worker threads at once (summed). */
+async function rawRate(threads: number, size: number): Promise<number> {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const sig = sign('sha256', Buffer.alloc(size, 7), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  const pem = publicKey.export({ type: 'spki', format: 'pem' });
+  const n = Math.max(2000, Math.floor((2 * CALLS) / threads));
+  const rates = await Promise.all(Array.from({ length: threads }, () => new Promise<number>((resolve, reject) => {
+    const w = new Worker(RAW, { eval: true, workerData: { pem, sig: new Uint8Array(sig), size, n } });
+    w.once('message', (r: number) => { resolve(r); void w.terminate(); });
+    w.once('error', reject);
+  })));
+  return rates.reduce((a, b) => a + b, 0);
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+/** Run the section in `dir`; `cli` is dist/cli/main.js. */
+export async function benchVerify(dir: string, cli: string): Promise<VerifyBench> {
+  const home = join(dir, 'verify-log');
+  const entryBytes = await buildLog(home);
+  const cores = availableParallelism();
+  const one: number[] = [];
+  const many: number[] = [];
+  verifySeconds(cli, home, '1'); // warm the page cache
+  for (let i = 0; i < REPS; i++) {
+    one.push(verifySeconds(cli, home, '1'));
+    many.push(verifySeconds(cli, home, null));
+  }
+  const entries = 2 * CALLS;
+  return {
+    entries, entryBytes, oneThread: entries / median(one), threads: { count: cores, perSecond: entries / median(many) },
+    limitOne: await rawRate(1, Math.round(entryBytes)), limitAll: await rawRate(cores, Math.round(entryBytes)),
+  };
+}
+
+/** Print the section and the issue's target (printed, not asserted). */
+export function printVerify(v: VerifyBench): void {
+  console.log(`\n## verify of a ${v.entries}-entry log (whole process, median of ${REPS}), beside raw node:crypto per entry (SHA-256 + ES256 verify of ${v.entryBytes.toFixed(0)} bytes)`);
+  printTable(['path', 'entries/s', 'limit', 'ratio'], [
+    ['mcp-attest verify --threads 1', v.oneThread.toFixed(0), `raw, one thread: ${v.limitOne.toFixed(0)}`, (v.limitOne / v.oneThread).toFixed(2)],
+    [`mcp-attest verify (${v.threads.count} threads)`, v.threads.perSecond.toFixed(0), `raw, ${v.threads.count} threads: ${v.limitAll.toFixed(0)}`, (v.limitAll / v.threads.perSecond).toFixed(2)],
+  ]);
+  console.log(`\nTarget (issue 14), printed, not asserted: verify of a 20,000-entry log >= 15000 entries/s: ${v.threads.perSecond.toFixed(0)} (${v.threads.perSecond >= 15_000 ? 'met' : 'NOT met'})`);
+}
