@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +51,18 @@ export function cli(args: string[], timeoutMs = 60_000): Run {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: timeoutMs, cwd: ROOT, maxBuffer: 256 * 1024 * 1024 });
   assert.ok(r.status !== null, `mcp-attest ${args.join(' ')} did not finish: ${String(r.error ?? r.signal)}\n${r.stderr}`);
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Copy the data directory `home` to `copy` and edit the copy's log.db with `edit`, in one transaction; returns `copy`. */
+export function editedCopy(home: string, copy: string, edit: (db: Database.Database) => void): string {
+  cpSync(home, copy, { recursive: true });
+  const db = new Database(join(copy, 'log.db'));
+  try {
+    db.transaction(() => edit(db))();
+  } finally {
+    db.close();
+  }
+  return copy;
 }
 
 /** The `verify --json` report. */

@@ -10,7 +10,7 @@ import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { join, relative } from 'node:path';
 import Database from 'better-sqlite3';
-import { cli, codes, connectProxied, exportTrust, readLog, scope, verify, waitCheckpointed, type Report, type Scope } from './helpers.js';
+import { cli, codes, connectProxied, editedCopy, exportTrust, readLog, scope, verify, waitCheckpointed, type Report, type Scope } from './helpers.js';
 
 const DISTINCT = [
   'ERR_SIGNATURE_INVALID', 'ERR_LOG_ENTRY_MISSING', 'ERR_LOG_ENTRY_REORDERED', 'ERR_LOG_TRUNCATED',
@@ -36,15 +36,7 @@ async function buildLog(t: TestContext): Promise<{ s: Scope; trust: string }> {
 
 /** Copy the home to `<dir>/<name>` and edit its log.db with `edit`. */
 function tampered(s: Scope, name: string, edit: (db: Database.Database) => void): string {
-  const copy = join(s.dir, name);
-  cpSync(s.home, copy, { recursive: true });
-  const db = new Database(join(copy, 'log.db'));
-  try {
-    db.transaction(() => edit(db))();
-  } finally {
-    db.close();
-  }
-  return copy;
+  return editedCopy(s.home, join(s.dir, name), edit);
 }
 
 function data(db: Database.Database, idx: number): Buffer {
