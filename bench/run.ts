@@ -136,8 +136,8 @@ async function main(): Promise<void> {
     }
     if (bundles !== undefined) {
       console.log('\n## Receipt bundles (2 entries per call): size and offline verification, in process, median of 5');
-      printTable(['calls', 'bytes', 'bytes per call', 'verify median ms', 'verify p99 ms'], bundles.map((b) => [
-        String(b.calls), String(b.bytes), (b.bytes / b.calls).toFixed(0), b.median.toFixed(1), b.p99.toFixed(1),
+      printTable(['calls', 'format', 'bytes', 'bytes per call', 'entries alone per call', 'verify median ms', 'verify p99 ms', 'entries/s'], bundles.map((b) => [
+        String(b.calls), b.format, String(b.bytes), (b.bytes / b.calls).toFixed(0), (b.entryBytes / b.calls).toFixed(0), b.median.toFixed(1), b.p99.toFixed(1), ((2 * b.calls) / (b.median / 1000)).toFixed(0),
       ]));
     }
     if (recorded !== undefined && sessions !== undefined) {

@@ -71,9 +71,13 @@ export async function benchWitness(cli: string, dir: string, rounds: number): Pr
 }
 
 /** One bundle size's result. */
-export interface BundleRow extends Summary { calls: number; bytes: number }
+export interface BundleRow extends Summary { calls: number; bytes: number; format: string; entryBytes: number }
 
-/** Section 6: bundles of each size in `sizes` (calls) from one log of max(sizes) calls. */
+/**
+ * Section 6: bundles of each size in `sizes` (calls) from one log of max(sizes) calls, in the
+ * form the CLI makes (one call: bundle@1, a proof per entry; more: bundle@2, one shared
+ * proof), beside the bytes of the entries themselves.
+ */
 export async function benchBundles(dir: string, sizes: number[], runs: number): Promise<BundleRow[]> {
   const home = join(dir, 'bundled');
   await initHome(home);
@@ -84,7 +88,8 @@ export async function benchBundles(dir: string, sizes: number[], runs: number): 
   const rows: BundleRow[] = [];
   try {
     for (const calls of sizes) {
-      const text = formatBundle(buildBundle(r.db, selectEntries(r.db, { range: [0n, BigInt(2 * calls - 1)] })));
+      const bundle = buildBundle(r.db, selectEntries(r.db, { range: [0n, BigInt(2 * calls - 1)] }), [], calls > 1);
+      const text = formatBundle(bundle);
       const times: number[] = [];
       for (let i = 0; i < runs; i++) {
         const t0 = performance.now();
@@ -92,7 +97,8 @@ export async function benchBundles(dir: string, sizes: number[], runs: number): 
         times.push(performance.now() - t0);
         if (!report.ok) throw new Error(`bench: bundle of ${calls} calls did not verify: ${JSON.stringify(report.findings.slice(0, 3))}`);
       }
-      rows.push({ calls, bytes: Buffer.byteLength(text), ...summarize(times) });
+      const entryBytes = bundle.entries.reduce((n, e) => n + e.bytes.length, 0);
+      rows.push({ calls, bytes: Buffer.byteLength(text), format: calls > 1 ? '@2' : '@1', entryBytes, ...summarize(times) });
     }
     return rows;
   } finally {

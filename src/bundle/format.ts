@@ -1,7 +1,7 @@
 /**
- * Receipt bundles, `mcp-attest/bundle@1`: one self-contained JSON file holding log entries,
- * an RFC 6962 inclusion proof for each, the checkpoint they are proven against (signed by
- * the log, cosigned by witnesses) and optional consistency proofs to that checkpoint:
+ * Receipt bundles: one self-contained JSON file holding log entries, RFC 6962 inclusion
+ * proofs, the checkpoint they are proven against (signed by the log, cosigned by witnesses)
+ * and optional consistency proofs to that checkpoint. Two forms:
  *
  * ```
  * {"format": "mcp-attest/bundle@1",
@@ -9,13 +9,19 @@
  *  "entries": [{"index": "<decimal>", "entry": "<the entry: its UTF-8 JSON text>",
  *               "proof": ["<base64 hash>", ...]}, ...],          (strictly increasing index)
  *  "consistency": [{"size": "<decimal>", "proof": ["<base64 hash>", ...]}, ...]}   (optional)
+ *
+ * {"format": "mcp-attest/bundle@2", "checkpoint": ..., "consistency": ... (as @1),
+ *  "entries": [{"index": "<decimal>", "entry": "<text>"}, ...],
+ *  "proof": ["<base64 hash>", ...]}        (one multi-leaf inclusion proof of every entry)
  * ```
  *
- * Each element of `entries` together with `checkpoint` is exactly a C2SP tlog-proof
+ * In @1 each element of `entries` together with `checkpoint` is exactly a C2SP tlog-proof
  * (`index`, the inclusion path leaf sibling first, the checkpoint note): {@link toTlogProof}
- * writes it in that format. What we add: the entry itself (a tlog-proof leaves the leaf to
- * the application), several entries sharing one checkpoint, and consistency proofs from
- * earlier tree sizes so a verifier holding an earlier checkpoint can demand one offline.
+ * writes it in that format. @2 shares the proof nodes of all its entries
+ * (log/multiproof.ts): a range of m entries costs O(log n) hashes, not m·log n.
+ * What we add to a tlog-proof: the entry itself (a tlog-proof leaves the leaf to the
+ * application), several entries sharing one checkpoint, and consistency proofs from earlier
+ * tree sizes so a verifier holding an earlier checkpoint can demand one offline.
  * @see https://c2sp.org/tlog-proof; docs/bundle.md
  */
 import { fromBase64, toBase64, utf8 } from '../bytes/index.js';
@@ -27,8 +33,10 @@ import { formatTlogProof, MAX_PROOF_HASHES } from '../log/tlog-proof.js';
 import { parseDecimal } from '../log/u64.js';
 import { checkObject, type ObjectSchema } from '../envelope/schema.js';
 
-/** The `format` member of every bundle. */
+/** The `format` of a bundle with an inclusion proof per entry (each a C2SP tlog-proof). */
 export const BUNDLE_FORMAT = 'mcp-attest/bundle@1';
+/** The `format` of a bundle with one multi-leaf inclusion proof shared by its entries. */
+export const BUNDLE_FORMAT_SHARED = 'mcp-attest/bundle@2';
 /** Largest bundle accepted, in bytes (UTF-8): 256 MiB. */
 export const MAX_BUNDLE_BYTES = 256 * 1024 * 1024;
 /** Most entries in one bundle. */
@@ -36,7 +44,7 @@ export const MAX_BUNDLE_ENTRIES = 1 << 20;
 /** Most consistency proofs in one bundle. */
 export const MAX_CONSISTENCY_PROOFS = 64;
 
-/** One entry with its inclusion proof. `bytes` are the entry as logged (JCS JSON, UTF-8). */
+/** One entry with its inclusion proof (empty in a bundle@2). `bytes` are the entry as logged (JCS JSON, UTF-8). */
 export interface BundleEntry {
   index: bigint;
   bytes: Uint8Array;
@@ -47,20 +55,26 @@ export interface BundleEntry {
 export interface Bundle {
   checkpoint: string;
   entries: BundleEntry[];
+  /** bundle@2: the multi-leaf inclusion proof of every entry (log/multiproof.ts); absent in @1. */
+  proof?: Uint8Array[];
   /** Consistency proofs from tree `size` to the checkpoint's size. */
   consistency: Array<{ size: bigint; proof: Uint8Array[] }>;
 }
 
 const TOP: ObjectSchema = { format: ['string', true], checkpoint: ['string', true], entries: ['array', true], consistency: ['array', false] };
+const TOP_SHARED: ObjectSchema = { ...TOP, proof: ['array', true] };
 const ENTRY: ObjectSchema = { index: ['string', true], entry: ['string', true], proof: ['array', true] };
+const ENTRY_SHARED: ObjectSchema = { index: ['string', true], entry: ['string', true] };
+/** Most hashes of a shared proof per entry: a tree is at most 64 levels deep. */
+const SHARED_HASHES_PER_ENTRY = 64;
 const CONSISTENCY: ObjectSchema = { size: ['string', true], proof: ['array', true] };
 
 function malformed(message: string, cause?: unknown): AttestError {
   return new AttestError('ERR_BUNDLE_MALFORMED', message, cause === undefined ? {} : { cause });
 }
 
-function hashes(v: unknown, where: string): Uint8Array[] {
-  if (!Array.isArray(v) || v.length > MAX_PROOF_HASHES) throw malformed(`${where}: at most ${MAX_PROOF_HASHES} hashes`);
+function hashes(v: unknown, where: string, max = MAX_PROOF_HASHES): Uint8Array[] {
+  if (!Array.isArray(v) || v.length > max) throw malformed(`${where}: at most ${max} hashes`);
   return v.map((h, i) => {
     let b: Uint8Array;
     try {
@@ -89,18 +103,21 @@ function decimal(v: unknown, where: string): bigint {
 export function parseBundle(text: string): Bundle {
   if (text.length > MAX_BUNDLE_BYTES) throw malformed('bundle larger than 256 MiB');
   const problems: string[] = [];
-  const top = checkObject(parseJson(text, { maxBytes: MAX_BUNDLE_BYTES, maxDepth: 6 }), TOP, '', problems);
+  const value = parseJson(text, { maxBytes: MAX_BUNDLE_BYTES, maxDepth: 6 });
+  const format = (value as Record<string, unknown> | null)?.['format'];
+  const shared = format === BUNDLE_FORMAT_SHARED;
+  if (format !== BUNDLE_FORMAT && !shared) throw malformed(`format must be ${BUNDLE_FORMAT} or ${BUNDLE_FORMAT_SHARED}`);
+  const top = checkObject(value, shared ? TOP_SHARED : TOP, '', problems);
   if (!top || problems.length > 0) throw malformed(problems.join('; ') || 'not an object');
-  if (top['format'] !== BUNDLE_FORMAT) throw malformed(`format must be ${BUNDLE_FORMAT}`);
-  return bundleParts(top);
+  return bundleParts(top, shared);
 }
 
 /**
- * The bundle members (`checkpoint`, `entries`, `consistency`) of an object whose other
- * members the caller has checked (a bundle, or a session receipt that embeds one). Throws
- * `ERR_BUNDLE_MALFORMED`.
+ * The bundle members (`checkpoint`, `entries`, `consistency`, and with `shared` the
+ * bundle@2 `proof`) of an object whose other members the caller has checked (a bundle, or
+ * a session receipt that embeds one). Throws `ERR_BUNDLE_MALFORMED`.
  */
-export function bundleParts(top: Record<string, unknown>): Bundle {
+export function bundleParts(top: Record<string, unknown>, shared = false): Bundle {
   const problems: string[] = [];
   try {
     parseNote(top['checkpoint'] as string);
@@ -111,13 +128,13 @@ export function bundleParts(top: Record<string, unknown>): Bundle {
   if (list.length === 0 || list.length > MAX_BUNDLE_ENTRIES) throw malformed(`entries: 1 to ${MAX_BUNDLE_ENTRIES}`);
   let last = -1n;
   const entries = list.map((x, i): BundleEntry => {
-    const e = checkObject(x, ENTRY, `.entries[${i}]`, problems);
+    const e = checkObject(x, shared ? ENTRY_SHARED : ENTRY, `.entries[${i}]`, problems);
     if (!e || problems.length > 0) throw malformed(problems.join('; '));
     const index = decimal(e['index'], `.entries[${i}].index`);
     if (index <= last) throw malformed(`.entries[${i}].index: indexes must be strictly increasing`);
     last = index;
     // The strict parser has already refused lone surrogates: the string is valid UTF-16.
-    return { index, bytes: utf8(e['entry'] as string), proof: hashes(e['proof'], `.entries[${i}].proof`) };
+    return { index, bytes: utf8(e['entry'] as string), proof: shared ? [] : hashes(e['proof'], `.entries[${i}].proof`) };
   });
   const cons = (top['consistency'] ?? []) as unknown[];
   if (cons.length > MAX_CONSISTENCY_PROOFS) throw malformed(`consistency: at most ${MAX_CONSISTENCY_PROOFS}`);
@@ -126,7 +143,9 @@ export function bundleParts(top: Record<string, unknown>): Bundle {
     if (!c || problems.length > 0) throw malformed(problems.join('; '));
     return { size: decimal(c['size'], `.consistency[${i}].size`), proof: hashes(c['proof'], `.consistency[${i}].proof`) };
   });
-  return { checkpoint: top['checkpoint'] as string, entries, consistency };
+  const bundle: Bundle = { checkpoint: top['checkpoint'] as string, entries, consistency };
+  if (shared) bundle.proof = hashes(top['proof'], '.proof', SHARED_HASHES_PER_ENTRY * entries.length);
+  return bundle;
 }
 
 /**
@@ -134,7 +153,8 @@ export function bundleParts(top: Record<string, unknown>): Bundle {
  * be UTF-8 text (they are JCS JSON); throws `ERR_BUNDLE_MALFORMED` otherwise.
  */
 export function formatBundle(b: Bundle): string {
-  return `{"format":${JSON.stringify(BUNDLE_FORMAT)},\n${bundleBody(b)}}\n`;
+  const format = b.proof === undefined ? BUNDLE_FORMAT : BUNDLE_FORMAT_SHARED;
+  return `{"format":${JSON.stringify(format)},\n${bundleBody(b)}}\n`;
 }
 
 /**
@@ -151,18 +171,21 @@ export function bundleBody(b: Bundle): string {
     } catch (cause) {
       throw malformed(`entry ${e.index} is not UTF-8`, cause);
     }
-    return JSON.stringify({ index: e.index.toString(), entry, proof: e.proof.map(toBase64) });
+    return JSON.stringify(b.proof === undefined ? { index: e.index.toString(), entry, proof: e.proof.map(toBase64) } : { index: e.index.toString(), entry });
   });
   const head = `"checkpoint":${JSON.stringify(b.checkpoint)},\n`;
   const cons = b.consistency.length === 0 ? '' : `,\n"consistency":${JSON.stringify(b.consistency.map((c) => ({ size: c.size.toString(), proof: c.proof.map(toBase64) })))}`;
-  return `${head}"entries":[\n${entries.join(',\n')}\n]${cons}`;
+  const proof = b.proof === undefined ? '' : `,\n"proof":${JSON.stringify(b.proof.map(toBase64))}`;
+  return `${head}"entries":[\n${entries.join(',\n')}\n]${cons}${proof}`;
 }
 
 /**
- * The C2SP tlog-proof of one bundle entry: its index, inclusion path and the bundle's
- * checkpoint, verbatim. Throws `ERR_PROOF_INVALID` as {@link formatTlogProof}.
+ * The C2SP tlog-proof of one entry of a bundle@1: its index, inclusion path and the
+ * bundle's checkpoint, verbatim. Throws `ERR_PROOF_INVALID` as {@link formatTlogProof}, and
+ * for an entry of a bundle@2 (its proof is shared: make a bundle@1 of that call).
  * @see https://c2sp.org/tlog-proof
  */
 export function toTlogProof(b: Bundle, e: BundleEntry): string {
+  if (b.proof !== undefined) throw new AttestError('ERR_PROOF_INVALID', 'a bundle@2 entry has no inclusion path of its own');
   return formatTlogProof({ index: e.index, proof: e.proof, checkpointNote: b.checkpoint });
 }

@@ -1,14 +1,15 @@
 /**
  * `mcp-attest bundle (--call ID... | --range A..B) --out FILE [--since SIZE...]`: write a
- * receipt bundle (`mcp-attest/bundle@1`, docs/bundle.md) that `mcp-attest verify FILE
- * --trust T` checks with no network.
+ * receipt bundle (docs/bundle.md) that `mcp-attest verify FILE --trust T` checks with no
+ * network: one call gives `mcp-attest/bundle@1` (a C2SP tlog-proof per entry), a range or
+ * several calls `mcp-attest/bundle@2` (one inclusion proof shared by all entries).
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { LogDb } from '../store/log-db.js';
 import { homePaths, resolveHome } from '../store/home.js';
 import { buildBundle, selectEntries, type Selection } from '../store/bundle-build.js';
-import { formatBundle } from '../bundle/format.js';
+import { BUNDLE_FORMAT, BUNDLE_FORMAT_SHARED, formatBundle } from '../bundle/format.js';
 import { parseNote } from '../log/note.js';
 import { parseDecimal } from '../log/u64.js';
 import { CliExit, EXIT_USAGE, collect, out, outJson } from './output.js';
@@ -34,12 +35,13 @@ function bundleCommand(o: BundleOptions): void {
   const since = (o.since ?? []).map((s) => decimal(s, '--since'));
   const db = new LogDb(homePaths(resolveHome(o.home)).db, 'full', true);
   try {
-    const bundle = buildBundle(db, selectEntries(db, sel), since);
+    const shared = !('calls' in sel) || new Set(sel.calls).size > 1;
+    const bundle = buildBundle(db, selectEntries(db, sel), since, shared);
     const text = formatBundle(bundle);
     writeFileSync(o.out, text);
     const lines = parseNote(bundle.checkpoint).signatures.map((s) => s.name);
     const size = bundle.checkpoint.split('\n')[1]!;
-    const summary = { out: o.out, bytes: Buffer.byteLength(text), entries: bundle.entries.length, checkpointSize: size, signatures: lines, consistencyFrom: bundle.consistency.map((c) => c.size.toString()) };
+    const summary = { out: o.out, format: shared ? BUNDLE_FORMAT_SHARED : BUNDLE_FORMAT, bytes: Buffer.byteLength(text), entries: bundle.entries.length, checkpointSize: size, signatures: lines, consistencyFrom: bundle.consistency.map((c) => c.size.toString()) };
     if (o.json) return outJson(summary);
     out(`wrote ${o.out}: ${summary.entries} entries, ${summary.bytes} bytes, checkpoint at size ${size} signed by ${lines.join(', ')}`);
   } finally {

@@ -16,7 +16,7 @@ import { openRegular, readRegularFile } from '../store/read-regular.js';
 import { checkSqliteFiles, MAX_SQLITE_FILE_BYTES } from '../store/sqlite-guard.js';
 import { VerifierState } from '../store/verifier-state.js';
 import { loadWitnesses } from '../store/witnesses.js';
-import { verifyLog, type LogInput, type LogReport } from '../verify/log.js';
+import { verifyLog, type FactsSource, type LogInput, type LogReport } from '../verify/log.js';
 import { rejectedBundle, verifyBundle, type BundleReport } from '../verify/bundle.js';
 import { openCheckpoint } from '../verify/checkpoints.js';
 import { notice, type Finding } from '../verify/findings.js';
@@ -139,6 +139,11 @@ function threadsOption(v: string | undefined): number | undefined {
   return n;
 }
 
+/** The per-entry checks of a log or bundle: over `threads` worker threads (workers.ts decides when it is worth it). */
+function factsFor(threads: number | undefined, o: VerifyOptions): FactsSource {
+  return workerFacts({ threads, secret: o.secret === undefined ? null : new Uint8Array(readKeyFile(o.secret, '--secret')) });
+}
+
 async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierState | null, threads: number | undefined): Promise<{ report: Report; note: string | null }> {
   if (o.policyDoc !== undefined) throw new CliExit(EXIT_USAGE, '--policy-doc is for session receipts (mcp-attest/session-receipt@1), not logs');
   let loaded: Loaded;
@@ -155,8 +160,7 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
     const bar = process.stderr.isTTY && !o.json && loaded.count > 2000 ? new SingleBar({ format: 'verifying {bar} {value}/{total} entries', stream: process.stderr }) : null;
     bar?.start(loaded.count, 0);
     try {
-      const facts = workerFacts({ threads, count: loaded.count, secret: o.secret === undefined ? null : new Uint8Array(readKeyFile(o.secret, '--secret')) });
-      const report: Report = { kind: 'log', ...(await verifyLog(loaded.input, ks.policy!, ks.keys, (n) => bar?.update(n), facts)) };
+      const report: Report = { kind: 'log', ...(await verifyLog(loaded.input, ks.policy!, ks.keys, (n) => bar?.update(n), factsFor(threads, o))) };
       report.findings.unshift(...pre);
       report.ok = !report.findings.some((f) => f.severity === 'error');
       const cp = report.checkpoint;
@@ -177,7 +181,7 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
 /** A session receipt starts with its format member (as `receipt export` writes it). */
 const SESSION_HEAD = /^\s*\{\s*"format"\s*:\s*"mcp-attest\/session-receipt@1"/;
 
-async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierState | null): Promise<{ report: Report; note: string | null }> {
+async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierState | null, threads: number | undefined): Promise<{ report: Report; note: string | null }> {
   const ks = await trustFor(null, o, []);
   const known = await knownCheckpoints(o, ks.policy!, state);
   let text: string;
@@ -193,7 +197,7 @@ async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierS
   const policyDoc = o.policyDoc === undefined ? undefined : policyDocDigest(new Uint8Array(readRegularFile(o.policyDoc, MAX_POLICY_DOC_BYTES, { follow: true, what: '--policy-doc' })));
   const report: Report = session
     ? { kind: 'session', ...(await verifySessionReceipt(text, ks.policy!, ks.keys, { known, ...(policyDoc ? { policyDocDigest: policyDoc } : {}) })) }
-    : { kind: 'bundle', ...(await verifyBundle(text, ks.policy!, ks.keys, { known })) };
+    : { kind: 'bundle', ...(await verifyBundle(text, ks.policy!, ks.keys, { known, facts: factsFor(threads, o) })) };
   const note = report.ok ? (JSON.parse(text) as { checkpoint: string }).checkpoint : null;
   return { report, note };
 }
@@ -204,7 +208,7 @@ export async function verifyCommand(pathArg: string | undefined, o: VerifyOption
   const path = pathArg ?? resolveHome(o.home);
   const state = o.state === undefined ? null : new VerifierState(o.state);
   try {
-    const { report, note } = isBundleFile(path) ? await verifyBundlePath(path, o, state) : await verifyLogPath(path, o, state, threads);
+    const { report, note } = isBundleFile(path) ? await verifyBundlePath(path, o, state, threads) : await verifyLogPath(path, o, state, threads);
     const cp = report.checkpoint;
     if (state && report.ok && cp && note && cp.size !== '0') state.accept({ origin: cp.origin, size: BigInt(cp.size), rootHash: fromBase64(cp.rootHash) }, note);
     if (o.json) outJson({ path, verified: report.ok, ...report });

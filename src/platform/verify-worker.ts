@@ -1,9 +1,9 @@
 /**
  * A worker thread of {@link workerFacts}: computes the {@link EntryFacts} of batches of log
  * entries under the trust policy it was started with (`workerData`: the policy and the HS256
- * secret's raw bytes or null), with the Node primitives. Messages in: `{ id, start, bytes,
- * ends }` (the batch's entries concatenated, `ends[k]` the end offset of entry `k`, entry
- * `k` at position `start + k`); out: `{ id, facts, leaves }` (`leaves`: the 32-byte leaf
+ * secret's raw bytes or null), with the Node primitives. Messages in: `{ id, positions,
+ * bytes, ends }` (the batch's entries concatenated, `ends[k]` the end offset of entry `k`,
+ * checked at `positions[k]`); out: `{ id, facts, leaves }` (`leaves`: the 32-byte leaf
  * hashes concatenated, each fact's `leaf` emptied to be cut from it), or `{ id, error }`.
  */
 import './node.js';
@@ -16,12 +16,12 @@ const { policy, secret } = workerData as { policy: TrustPolicy; secret: Uint8Arr
 const key = secret === null ? null : await importSecret(secret);
 const keys = policyKeyResolver(policy, new Map(key ? policy.issuers.filter((i) => i.alg === 'HS256').map((i) => [secretId(i.iss, i.keyId), key]) : []));
 
-async function batch(start: bigint, bytes: Uint8Array, ends: Uint32Array): Promise<{ facts: EntryFacts[]; leaves: Uint8Array }> {
+async function batch(positions: BigInt64Array, bytes: Uint8Array, ends: Uint32Array): Promise<{ facts: EntryFacts[]; leaves: Uint8Array }> {
   const facts: EntryFacts[] = [];
   const leaves = new Uint8Array(32 * ends.length);
   let from = 0;
   for (let k = 0; k < ends.length; k++) {
-    const f = await entryFacts(start + BigInt(k), bytes.subarray(from, ends[k]), policy, keys);
+    const f = await entryFacts(BigInt.asUintN(64, positions[k]!), bytes.subarray(from, ends[k]), policy, keys);
     leaves.set(f.leaf, 32 * k);
     f.leaf = new Uint8Array(0);
     facts.push(f);
@@ -30,8 +30,8 @@ async function batch(start: bigint, bytes: Uint8Array, ends: Uint32Array): Promi
   return { facts, leaves };
 }
 
-parentPort!.on('message', (m: { id: number; start: bigint; bytes: Uint8Array; ends: Uint32Array }) => {
-  batch(m.start, m.bytes, m.ends).then(
+parentPort!.on('message', (m: { id: number; positions: BigInt64Array; bytes: Uint8Array; ends: Uint32Array }) => {
+  batch(m.positions, m.bytes, m.ends).then(
     ({ facts, leaves }) => parentPort!.postMessage({ id: m.id, facts, leaves }, [leaves.buffer as ArrayBuffer]),
     (e: unknown) => parentPort!.postMessage({ id: m.id, error: (e as Error).message }),
   );

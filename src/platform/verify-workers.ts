@@ -50,15 +50,16 @@ class Lane {
     this.worker.on('exit', (code) => fail(new AttestError('ERR_VERIFY_WORKER', `a verification worker exited (${code})`)));
   }
 
-  send(id: number, start: bigint, batch: Uint8Array[]): Promise<Reply> {
+  send(id: number, batch: Array<[bigint, Uint8Array]>): Promise<Reply> {
     const ends = new Uint32Array(batch.length);
+    const positions = new BigInt64Array(batch.length);
     let total = 0;
-    batch.forEach((b, k) => { total += b.length; ends[k] = total; });
+    batch.forEach(([p, b], k) => { total += b.length; ends[k] = total; positions[k] = BigInt.asIntN(64, p); });
     const bytes = new Uint8Array(total);
-    batch.forEach((b, k) => bytes.set(b, k === 0 ? 0 : ends[k - 1]));
+    batch.forEach(([, b], k) => bytes.set(b, k === 0 ? 0 : ends[k - 1]));
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ id, start, bytes, ends }, [bytes.buffer, ends.buffer]);
+      this.worker.postMessage({ id, positions, bytes, ends }, [bytes.buffer, ends.buffer, positions.buffer]);
     });
   }
 }
@@ -77,23 +78,29 @@ function unpack(r: Reply): EntryFacts[] {
  * ({@link sequentialFacts}). `secret` is the raw HS256 secret of the policy's HS256 issuers
  * (the workers import it themselves), or null. Throws `ERR_VERIFY_WORKER` when a worker fails.
  */
-export function workerFacts(o: { threads?: number; count: number; secret: Uint8Array | null }): FactsSource {
+export function workerFacts(o: { threads?: number; secret: Uint8Array | null }): FactsSource {
   const threads = Math.max(1, Math.min(o.threads ?? defaultThreads(), MAX_VERIFY_THREADS));
-  if (threads === 1 || o.count < 2 * BATCH) return sequentialFacts;
-  return async function* (entries, policy: TrustPolicy) {
-    const lanes = Array.from({ length: Math.min(threads, Math.ceil(o.count / BATCH)) }, () => new Lane({ policy, secret: o.secret }));
+  if (threads === 1) return sequentialFacts;
+  return async function* (entries, policy: TrustPolicy, keys) {
+    const it = entries[Symbol.iterator]();
+    const head: Array<[bigint, Uint8Array]> = [];
+    while (head.length < 2 * BATCH) {
+      const r = it.next();
+      if (r.done === true) break;
+      head.push(r.value);
+    }
+    if (head.length < 2 * BATCH) return yield* sequentialFacts(head, policy, keys);
+    const lanes = Array.from({ length: threads }, () => new Lane({ policy, secret: o.secret }));
     const inFlight: Array<Promise<Reply>> = [];
     let id = 0;
-    let start = 0n;
-    let batch: Uint8Array[] = [];
+    let batch: Array<[bigint, Uint8Array]> = [];
     const dispatch = (): void => {
-      inFlight.push(lanes[id % lanes.length]!.send(id++, start, batch));
-      start += BigInt(batch.length);
+      inFlight.push(lanes[id % lanes.length]!.send(id++, batch));
       batch = [];
     };
     try {
-      for (const [, bytes] of entries) {
-        batch.push(bytes);
+      for (const entry of chain(head, it)) {
+        batch.push(entry);
         if (batch.length < BATCH) continue;
         dispatch();
         if (inFlight.length >= 2 * lanes.length) yield* unpack(await inFlight.shift()!);
@@ -105,4 +112,10 @@ export function workerFacts(o: { threads?: number; count: number; secret: Uint8A
       await Promise.all(lanes.map((l) => l.worker.terminate()));
     }
   };
+}
+
+/** `head`'s items, then the rest of `rest`. */
+function* chain<T>(head: T[], rest: Iterator<T>): Generator<T> {
+  yield* head;
+  for (let r = rest.next(); !r.done; r = rest.next()) yield r.value;
 }

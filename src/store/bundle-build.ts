@@ -10,6 +10,7 @@
 import { AttestError } from '../errors.js';
 import type { Bundle } from '../bundle/format.js';
 import { callEntryIndexes } from './calls.js';
+import { multiInclusionProof } from '../log/multiproof.js';
 import type { LogDb } from './log-db.js';
 
 /** What to put in a bundle. */
@@ -46,12 +47,16 @@ function chooseCheckpoint(db: LogDb, last: bigint): { size: bigint; note: string
 /**
  * Build the bundle of `indexes` (ascending). `since` lists tree sizes the recipient holds a
  * checkpoint for; a consistency proof from each (below the chosen checkpoint's size) is
- * included. Throws `ERR_USAGE` when nothing is selected or no checkpoint covers the entries.
+ * included. `shared`: one multi-leaf inclusion proof for all entries (bundle@2) instead of
+ * a path per entry (bundle@1). Throws `ERR_USAGE` when nothing is selected or no checkpoint
+ * covers the entries.
  */
-export function buildBundle(db: LogDb, indexes: bigint[], since: bigint[] = []): Bundle {
+export function buildBundle(db: LogDb, indexes: bigint[], since: bigint[] = [], shared = false): Bundle {
   if (indexes.length === 0) throw new AttestError('ERR_USAGE', 'nothing selected');
   const cp = chooseCheckpoint(db, indexes[indexes.length - 1]!);
-  const entries = indexes.map((index) => ({ index, bytes: db.entry(index)!, proof: db.inclusionProof(index, cp.size) }));
+  const entries = indexes.map((index) => ({ index, bytes: db.entry(index)!, proof: shared ? [] : db.inclusionProof(index, cp.size) }));
   const consistency = [...new Set(since)].filter((m) => m > 0n && m < cp.size).map((m) => ({ size: m, proof: db.consistencyProof(m, cp.size) }));
-  return { checkpoint: cp.note, entries, consistency };
+  const bundle: Bundle = { checkpoint: cp.note, entries, consistency };
+  if (shared) bundle.proof = multiInclusionProof(indexes, cp.size, db.read);
+  return bundle;
 }

@@ -1,22 +1,25 @@
 /**
- * Offline verification of a receipt bundle (`mcp-attest/bundle@1`), in the C2SP tlog-proof
- * order: (1) the log's signature on the checkpoint and its origin, under the trust policy's
- * log keys; (2) every listed witness's cosignature, and the policy's quorum; (3) each
- * entry's leaf hash and inclusion proof against the checkpoint; then the entries as records
- * (signatures under the policy's issuers, back links, nonces); and, when the verifier holds
- * earlier checkpoints of the origin, consistency with them (split view). Pure: no I/O, no
- * clock. Every failure is a finding with a code; nothing is skipped silently.
+ * Offline verification of a receipt bundle (`mcp-attest/bundle@1` or `@2`), in the C2SP
+ * tlog-proof order: (1) the log's signature on the checkpoint and its origin, under the
+ * trust policy's log keys; (2) every listed witness's cosignature, and the policy's quorum;
+ * (3) each entry's leaf hash and inclusion proof (@2: the one proof all entries share)
+ * against the checkpoint; then the entries as records (signatures under the policy's
+ * issuers, back links, nonces); and, when the verifier holds earlier checkpoints of the
+ * origin, consistency with them (split view). Pure: no I/O, no clock. Every failure is a
+ * finding with a code; nothing is skipped silently.
  * @see https://c2sp.org/tlog-proof ("Verification"); docs/bundle.md
  */
-import { toBase64 } from '../bytes/index.js';
+import { equalBytes, toBase64 } from '../bytes/index.js';
 import { isAttestError } from '../errors.js';
 import { parseBundle, type Bundle } from '../bundle/format.js';
 import { leafHash } from '../log/hash.js';
 import { verifyInclusion } from '../log/proof.js';
+import { rootFromMultiProof } from '../log/multiproof.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import { openAnchor, type OpenedCheckpoint } from './checkpoints.js';
 import { error, notice, type Finding, type VerifySummary } from './findings.js';
 import { RecordChecker } from './records.js';
+import { sequentialFacts, type FactsSource } from './log.js';
 import { checkBundleAgainstKnown, type KnownCheckpoint } from './split-view.js';
 import type { TrustPolicy } from './policy.js';
 
@@ -35,6 +38,8 @@ export interface BundleVerifyOptions {
    * from its other dimensions. Default false: a plain bundle stops at the checkpoint.
    */
   quorumApart?: boolean;
+  /** Computes the entries' per-entry checks (default: here, one after another; the Node CLI: worker threads). */
+  facts?: FactsSource;
 }
 
 /** The report of a bundle rejected before any entry was checked (the findings say why). */
@@ -42,12 +47,25 @@ export function rejectedBundle(findings: Finding[]): BundleReport {
   return { ok: false, checkpoint: null, witnesses: [], entries: 0, calls: 0, receipts: 0, unanswered: 0, inFlight: 0, refused: 0, unattested: 0, findings };
 }
 
-/** Inclusion of every entry under the anchor: index below the tree size, path to the root. */
+/**
+ * Inclusion of every entry under the anchor: index below the tree size, and its path to the
+ * root (bundle@1), or every entry's leaf through the one shared proof to the root (bundle@2:
+ * a failure there is one finding for the bundle's entries, since no single entry is to blame).
+ */
 function checkInclusion(b: Bundle, cp: OpenedCheckpoint, findings: Finding[]): void {
+  const beyond = b.entries.filter((e) => e.index >= cp.size);
+  for (const e of beyond) findings.push(error('ERR_INCLUSION_INVALID', `entry ${e.index} is beyond the checkpoint (size ${cp.size})`, { index: e.index }));
+  if (b.proof !== undefined) {
+    if (beyond.length > 0) return;
+    const root = rootFromMultiProof(b.entries.map((e) => e.index), b.entries.map((e) => leafHash(e.bytes)), cp.size, b.proof);
+    if (root === null || !equalBytes(root, cp.rootHash)) {
+      findings.push(error('ERR_INCLUSION_INVALID', `the entries are not included in the tree of the checkpoint (size ${cp.size}): the shared proof does not lead to its root`, { expected: toBase64(cp.rootHash), found: root === null ? null : toBase64(root) }));
+    }
+    return;
+  }
   for (const e of b.entries) {
-    if (e.index >= cp.size) {
-      findings.push(error('ERR_INCLUSION_INVALID', `entry ${e.index} is beyond the checkpoint (size ${cp.size})`, { index: e.index }));
-    } else if (!verifyInclusion(e.index, cp.size, leafHash(e.bytes), e.proof, cp.rootHash)) {
+    if (e.index >= cp.size) continue;
+    if (!verifyInclusion(e.index, cp.size, leafHash(e.bytes), e.proof, cp.rootHash)) {
       findings.push(error('ERR_INCLUSION_INVALID', `entry ${e.index} is not included in the tree of the checkpoint (size ${cp.size})`, { index: e.index, expected: toBase64(cp.rootHash) }));
     }
   }
@@ -87,9 +105,9 @@ export async function verifyParsedBundle(b: Bundle, policy: TrustPolicy, keys: K
   }
   checkInclusion(b, cp, findings);
   const checker = new RecordChecker(policy, keys, findings, true);
-  for (const e of b.entries) {
-    const claimed = await checker.check(e.index, e.bytes);
-    if (claimed !== e.index) findings.push(error('ERR_LOG_ENTRY_REORDERED', 'entry is not at the index it records', { index: e.index, expected: e.index.toString(), found: claimed.toString() }));
+  for await (const f of (o.facts ?? sequentialFacts)(b.entries.map((e) => [e.index, e.bytes]), policy, keys)) {
+    const claimed = checker.fold(f);
+    if (claimed !== f.position) findings.push(error('ERR_LOG_ENTRY_REORDERED', 'entry is not at the index it records', { index: f.position, expected: f.position.toString(), found: claimed.toString() }));
   }
   const inFlight = checker.finish();
   checkBundleAgainstKnown(o.known ?? [], cp, b.consistency, findings);

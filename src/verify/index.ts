@@ -9,13 +9,14 @@ export { parseJson, parseJsonBytes, canonicalize, canonicalBytes, type JsonValue
 export { verifyAttestation, sepReason, verdictReason, type AttestationVerifyOptions, type AttestationVerdict } from '../attestation/verify.js';
 export { verifyReceipt, type ReceiptVerifyOptions, type ReceiptVerdict } from '../receipt/verify.js';
 export { verifyInclusion, verifyConsistency } from '../log/proof.js';
+export { rootFromMultiProof } from '../log/multiproof.js';
 export { parseCheckpoint, type Checkpoint } from '../log/checkpoint.js';
 export { openNote, parseNote, ed25519NoteVerifier } from '../log/note.js';
 export { parseTrustPolicy, policyKeyResolver, mergeTrustPolicies, type TrustPolicy, type TrustedIssuer } from './policy.js';
 export { verifyLog, type LogInput, type LogReport } from './log.js';
 export type { Finding } from './findings.js';
 export { verifyBundle, type BundleReport, type BundleVerifyOptions } from './bundle.js';
-export { parseBundle, formatBundle, toTlogProof, BUNDLE_FORMAT, type Bundle, type BundleEntry } from '../bundle/format.js';
+export { parseBundle, formatBundle, toTlogProof, BUNDLE_FORMAT, BUNDLE_FORMAT_SHARED, type Bundle, type BundleEntry } from '../bundle/format.js';
 export { openAnchor, checkCosignatures, type Cosigner, type OpenedCheckpoint } from './checkpoints.js';
 export type { KnownCheckpoint } from './split-view.js';
 export { cosignatureVerifier } from '../log/cosignature.js';

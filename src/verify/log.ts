@@ -33,16 +33,21 @@ export interface LogReport extends VerifySummary {
 }
 
 /**
- * Computes the {@link EntryFacts} of each entry, yielded in the order given; entry `k` of
- * the iterable is at position `k` (its stored index is the record's claim, checked by the fold).
+ * Computes the {@link EntryFacts} of each entry, given as `[position, bytes]` (a log's
+ * position in it, a bundle's entry index), yielded in the order given.
  */
 export type FactsSource = (entries: Iterable<[bigint, Uint8Array]>, policy: TrustPolicy, keys: KeyResolver) => AsyncIterable<EntryFacts>;
 
 /** The facts of each entry computed here, one after another (the runtime-neutral default). */
 export const sequentialFacts: FactsSource = async function* (entries, policy, keys) {
-  let position = 0n;
-  for (const [, bytes] of entries) yield await entryFacts(position++, bytes, policy, keys);
+  for (const [position, bytes] of entries) yield await entryFacts(position, bytes, policy, keys);
 };
+
+/** The entries of a log by position in it (0, 1, ...): the index each is checked against. */
+function* positioned(entries: Iterable<[bigint, Uint8Array]>): Generator<[bigint, Uint8Array]> {
+  let position = 0n;
+  for (const [, bytes] of entries) yield [position++, bytes];
+}
 
 /**
  * Verify a log. `onProgress(done)` is called every 256 entries. `facts` computes the
@@ -55,7 +60,7 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
   const tree = new CompactRoots(sizesNamed(input));
   const checker = new RecordChecker(policy, keys, findings);
   const misplaced: Array<[bigint, bigint]> = [];
-  for await (const f of facts(input.entries, policy, keys)) {
+  for await (const f of facts(positioned(input.entries), policy, keys)) {
     tree.appendLeafHash(f.leaf);
     const claimed = checker.fold(f);
     if (claimed !== f.position) misplaced.push([f.position, claimed]);

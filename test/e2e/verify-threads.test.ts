@@ -1,11 +1,13 @@
 /**
- * `verify --threads`: a log's per-entry checks spread over worker threads give exactly the
- * report of the single-threaded path, for an intact log and for tampered copies (an entry
- * re-signed under no key, a back link changed, entries swapped, an entry that does not
- * decode); `--threads` outside 1..16 is a usage error.
+ * `verify --threads`: a log's or a bundle's per-entry checks spread over worker threads give
+ * exactly the report of the single-threaded path, for an intact log and for tampered copies
+ * (a signature changed, a back link changed, entries swapped, an entry that does not
+ * decode), and for a whole-log bundle intact and tampered; `--threads` outside 1..16 is a
+ * usage error.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import '../../src/platform/node.js';
@@ -67,6 +69,26 @@ test('verify --threads 2 reports exactly what --threads 1 does, intact and tampe
       assert.equal(one.status, 1);
       assert.ok(codes(one.report).includes(code), `${name}: ${code} not in ${codes(one.report).join(', ')}`);
     }
+  }
+});
+
+test('a bundle verified over worker threads reports what one thread does, intact and tampered', async (t) => {
+  const s = scope(t);
+  const home = join(s.dir, 'home');
+  await buildHome(home);
+  const trust = exportTrust(home);
+  const file = join(s.dir, 'all.bundle.json');
+  const made = cli(['bundle', '--home', home, '--range', `0..${2 * CALLS - 1}`, '--out', file, '--json']);
+  assert.equal(made.status, 0, made.stderr);
+  assert.equal((JSON.parse(made.stdout) as { format: string }).format, 'mcp-attest/bundle@2');
+  const bad = join(s.dir, 'bad.bundle.json');
+  writeFileSync(bad, flipped(readFileSync(file), '"signature\\":\\"'));
+  for (const [target, code] of [[file, null], [bad, 'ERR_INCLUSION_INVALID']] as const) {
+    const one = verifyWith(target, trust, '1');
+    const two = verifyWith(target, trust, '2');
+    assert.deepEqual(two, one, `${target}: the reports differ`);
+    assert.equal(one.status, code === null ? 0 : 1, JSON.stringify(one.report.findings.slice(0, 3)));
+    if (code !== null) assert.ok(codes(one.report).includes(code), codes(one.report).join(', '));
   }
 });
 
