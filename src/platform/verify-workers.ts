@@ -46,7 +46,7 @@ class Lane {
       for (const w of this.waiting.values()) w.reject(e);
       this.waiting.clear();
     };
-    this.worker.on('error', fail);
+    this.worker.on('error', (e) => fail(new AttestError('ERR_VERIFY_WORKER', `a verification worker failed: ${e.message}`, { cause: e })));
     this.worker.on('exit', (code) => fail(new AttestError('ERR_VERIFY_WORKER', `a verification worker exited (${code})`)));
   }
 

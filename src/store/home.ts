@@ -8,7 +8,7 @@
  * keys/issuer.pem        issuer private key (PKCS#8 PEM; HS256: keys/issuer.secret, 32 raw bytes), 0600
  * keys/issuer.pub.pem    issuer public key (SPKI PEM; absent for HS256)
  * keys/log.pem           Ed25519 log private key (PKCS#8 PEM), 0600
- * log.db                 the SQLite log: entries, Merkle nodes, checkpoints
+ * log.db                 the SQLite log: entries (with the Merkle nodes each completes), checkpoints
  * evidence.db            payloads (arguments, results), content-addressed by SHA-256 of their JCS
  * nonces.db              the gatekeeper's replay store (nonces until iat + expSeconds + skew)
  * pins.db                tool definition pins (digest of every tool definition seen in tools/list)

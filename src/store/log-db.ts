@@ -6,10 +6,11 @@
  * disk; with group commit (the proxy's recorder) it returns once written, and
  * {@link LogDb.durable} resolves once it is on disk: that is the write-ahead guarantee the
  * proxy relies on. Nothing is ever updated or
- * deleted; checkpoints are kept for every size they were signed at.
+ * deleted (but for the one-time move of a log of the earlier layout, log-nodes.ts); checkpoints are kept for every size they were signed at.
  *
- * Tables: `entries(idx, data, leaf)`, `nodes(level, idx, hash)` (complete subtrees, see
- * log/tree.ts), `checkpoints(size, note, created)`, `cosignatures(size, witness, line,
+ * Tables: `entries(idx, data, leaf, up)` (`up`: the hashes of the complete subtrees the
+ * entry's append completed, bottom up; every Merkle node lives in the row that completed it,
+ * store/log-nodes.ts), `checkpoints(size, note, created)`, `cosignatures(size, witness, line,
  * received)` (witness cosignature/v1 lines collected for a checkpoint; the first per witness
  * and size is kept), `witness_sizes(witness, size)` (the latest size each witness cosigned
  * for this log, to send as `old`), `witness_events(...)` (refusals and conflict alarms),
@@ -21,6 +22,8 @@ import Database from 'better-sqlite3';
 import { AttestError } from '../errors.js';
 import { openSqlite } from './sqlite.js';
 import { WalSync } from './wal-sync.js';
+import { migrateNodes, nodeReader } from './log-nodes.js';
+import { concatBytes } from '../bytes/index.js';
 import { leafHash } from '../log/hash.js';
 import { appendNodes, rootAt, inclusionProof, consistencyProof, type NodeReader } from '../log/tree.js';
 
@@ -31,8 +34,7 @@ export const MAX_ENTRY_BYTES = 65535;
 export type Durability = 'full' | 'normal';
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, data BLOB NOT NULL, leaf BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, data BLOB NOT NULL, leaf BLOB NOT NULL, up BLOB NOT NULL DEFAULT x'');
 CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL, created INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS cosignatures (size INTEGER NOT NULL, witness TEXT NOT NULL, line TEXT NOT NULL, received INTEGER NOT NULL, PRIMARY KEY (size, witness)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS witness_sizes (witness TEXT PRIMARY KEY, size INTEGER NOT NULL) WITHOUT ROWID;
@@ -47,7 +49,6 @@ CREATE TABLE IF NOT EXISTS session_entries (session_id TEXT NOT NULL, idx INTEGE
 export class LogDb {
   readonly db: Database.Database;
   readonly read: NodeReader;
-  private readonly getNode: Database.Statement;
   private readonly lastIdx: Database.Statement;
   private readonly statements = new Map<string, Database.Statement>();
 
@@ -69,17 +70,14 @@ export class LogDb {
         if (this.db.pragma('journal_mode', { simple: true }) === 'wal') this.walSync = new WalSync(path);
         else this.db.pragma('synchronous = FULL');
       }
-      this.getNode = this.db.prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?');
+      if (!readonly) migrateNodes(this.db);
+      this.read = nodeReader(this.db);
       this.lastIdx = this.db.prepare('SELECT idx FROM entries ORDER BY idx DESC LIMIT 1').safeIntegers(true);
     } catch (cause) {
       this.db.close();
+      if (cause instanceof AttestError) throw cause;
       throw new AttestError('ERR_STORE_CORRUPT', `cannot open log ${path}: ${(cause as Error).message}`, { path, cause });
     }
-    this.read = (level, index) => {
-      const row = this.getNode.get(level, index) as { hash: Buffer } | undefined;
-      if (!row) throw new AttestError('ERR_STORE_CORRUPT', `missing node ${level}/${index}`);
-      return new Uint8Array(row.hash);
-    };
   }
 
   /**
@@ -111,16 +109,16 @@ export class LogDb {
    * transaction. Throws `ERR_ENTRY_TOO_LARGE` past 65,535 bytes, `ERR_STORE_IO` on failure.
    */
   append(build: (index: bigint) => Uint8Array, after?: (index: bigint) => void): bigint {
-    const insertEntry = this.stmt('INSERT INTO entries (idx, data, leaf) VALUES (?, ?, ?)');
-    const insertNode = this.stmt('INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)');
+    const insertEntry = this.stmt('INSERT INTO entries (idx, data, leaf, up) VALUES (?, ?, ?, ?)');
     this.appendTxn ??= this.db.transaction((f: () => bigint) => f());
     return this.appendTxn.immediate(() => {
       const index = this.size();
       const data = build(index);
       if (data.length > MAX_ENTRY_BYTES) throw new AttestError('ERR_ENTRY_TOO_LARGE', 'log entry larger than 65535 bytes', { found: data.length });
       const leaf = leafHash(data);
-      insertEntry.run(index, data, leaf);
-      for (const n of appendNodes(index, leaf, this.read)) insertNode.run(n.level, n.index, n.hash);
+      // The parents this leaf completes, bottom up, in the entry's own row (one page per append).
+      const parents = appendNodes(index, leaf, this.read).slice(1).map((n) => n.hash);
+      insertEntry.run(index, data, leaf, concatBytes(...parents));
       after?.(index);
       return index;
     });

@@ -1,0 +1,99 @@
+/**
+ * The log's Merkle nodes in the rows of the entries that complete them (store/log-nodes.ts):
+ * one append writes one row (no nodes table); a log of the earlier layout (entries plus a
+ * `nodes(level, idx, hash)` table, built here as that code wrote it) reads the same roots
+ * and proofs read-only, is moved on its first writable open with every root, proof and
+ * checkpoint unchanged, keeps appending correctly, and a missing node stops the move
+ * (ERR_STORE_CORRUPT) with nothing changed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { LogDb } from '../../src/store/log-db.js';
+import { MemoryTree } from '../../src/log/memory-tree.js';
+import { appendNodes } from '../../src/log/tree.js';
+import { leafHash } from '../../src/log/hash.js';
+import { isAttestError } from '../../src/errors.js';
+
+const entry = (i: number): Uint8Array => new TextEncoder().encode(`entry ${i}`);
+
+/** A log.db in the earlier layout, with `n` entries, as that code wrote it; returns its reference tree. */
+function legacyLog(path: string, n: number): MemoryTree {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.exec(`CREATE TABLE entries (idx INTEGER PRIMARY KEY, data BLOB NOT NULL, leaf BLOB NOT NULL);
+    CREATE TABLE nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;
+    CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL, created INTEGER NOT NULL);`);
+  const ref = new MemoryTree();
+  for (let i = 0; i < n; i++) {
+    const leaf = leafHash(entry(i));
+    db.prepare('INSERT INTO entries VALUES (?, ?, ?)').run(i, entry(i), leaf);
+    for (const node of appendNodes(BigInt(i), leaf, ref.read)) db.prepare('INSERT INTO nodes VALUES (?, ?, ?)').run(node.level, node.index, node.hash);
+    ref.appendLeafHash(leaf);
+  }
+  db.prepare('INSERT INTO checkpoints VALUES (?, ?, ?)').run(n, 'a checkpoint note', 1);
+  db.close();
+  return ref;
+}
+
+function sameTree(db: LogDb, ref: MemoryTree): void {
+  const n = ref.size;
+  for (const size of [1n, 2n, 3n, 64n, 65n, n - 1n, n]) assert.deepEqual(db.root(size), ref.root(size), `root at ${size}`);
+  for (const i of [0n, 1n, 63n, 100n, n - 1n]) assert.deepEqual(db.inclusionProof(i, n), ref.inclusionProof(i, n), `proof of ${i}`);
+  assert.deepEqual(db.consistencyProof(37n, n), ref.consistencyProof(37n, n));
+}
+
+const tables = (path: string): string[] => {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
+  } finally {
+    db.close();
+  }
+};
+
+test('an append writes its nodes into its own row: no nodes table, same tree as the reference', () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'mcp-attest-nodes-')), 'log.db');
+  const db = new LogDb(path);
+  const ref = new MemoryTree();
+  for (let i = 0; i < 300; i++) db.append(() => entry(i)), ref.append(entry(i));
+  sameTree(db, ref);
+  db.close();
+  assert.ok(!tables(path).includes('nodes'));
+});
+
+test('a log of the earlier layout reads the same read-only, then is moved on its first writable open and keeps appending', () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'mcp-attest-nodes-')), 'log.db');
+  const ref = legacyLog(path, 300);
+  const ro = new LogDb(path, 'full', true);
+  sameTree(ro, ref);
+  ro.close();
+  assert.ok(tables(path).includes('nodes'), 'a read-only open changes nothing');
+  const db = new LogDb(path);
+  assert.ok(!tables(path).includes('nodes'), 'moved');
+  sameTree(db, ref);
+  assert.deepEqual(db.checkpoints().map((c) => c.size), [300n]);
+  for (let i = 300; i < 333; i++) db.append(() => entry(i)), ref.append(entry(i));
+  sameTree(db, ref);
+  db.close();
+  const again = new LogDb(path);
+  sameTree(again, ref);
+  again.close();
+});
+
+test('a missing node stops the move with ERR_STORE_CORRUPT, and nothing is changed', () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'mcp-attest-nodes-')), 'log.db');
+  legacyLog(path, 20);
+  const raw = new Database(path);
+  raw.prepare('DELETE FROM nodes WHERE level = 2 AND idx = 1').run();
+  raw.close();
+  assert.throws(() => new LogDb(path), (e: unknown) => isAttestError(e, 'ERR_STORE_CORRUPT'));
+  assert.ok(tables(path).includes('nodes'));
+  const check = new Database(path, { readonly: true });
+  const cols = (check.prepare("SELECT name FROM pragma_table_info('entries')").all() as Array<{ name: string }>).map((c) => c.name);
+  check.close();
+  assert.deepEqual(cols, ['idx', 'data', 'leaf']);
+});
