@@ -120,7 +120,7 @@ export class Recorder {
     const vkey = parseVerifierKey(identity.log.vkey);
     const logSigner = ed25519NoteSigner(vkey.name, await loadLogKey(home), vkey.publicKey);
     const db = new LogDb(p.db, o.durability ?? 'full', false, { groupCommit: true });
-    const evidence = o.evidence === false ? null : new EvidenceStore(p.evidence);
+    const evidence = o.evidence === false ? null : new EvidenceStore(p.evidence, false, db.db);
     return new Recorder(identity, db, signer, logSigner, evidence, o.checkpointMs ?? 1000, o.profile ?? 'vector');
   }
 
@@ -132,10 +132,9 @@ export class Recorder {
     const signer = call.sub === undefined ? base : { ...base, sub: call.sub };
     const attestation = await issueAttestation(signer, call.requestedCapability === undefined ? input : { ...input, requestedCapability: call.requestedCapability });
     const callId = attestation.issuerAsserted.nonce;
-    this.evidence?.put(args);
     const index = this.db.append((i) => encodeRecord({
       type: ATTESTATION_RECORD, index: i.toString(), callId, server: call.server, tool: call.tool, requestDigest: call.requestDigest, attestation: attestation as unknown as Record<string, JsonValue>,
-    }));
+    }), () => this.evidence?.put(args));
     if (call.session !== undefined) this.links.set(callId, { sessionId: call.session, tool: call.tool, attestationIndex: index, attestationDigest: attestationDigest(attestation) });
     this.scheduleCheckpoint();
     await this.db.durable();
@@ -194,10 +193,9 @@ export class Recorder {
     const link = this.links.get(p.callId);
     // Forgotten whatever happens: a receipt that cannot be logged is never retried.
     this.links.delete(p.callId);
-    if (p.result !== undefined) this.evidence?.put(p.result);
     const index = this.db.append((i) => encodeRecord({
       type: RECEIPT_RECORD, index: i.toString(), callId: p.callId, attestationIndex: p.attestationIndex.toString(), receipt: p.receipt as unknown as Record<string, JsonValue>,
-    }));
+    }), () => { if (p.result !== undefined) this.evidence?.put(p.result); });
     if (link) this.link(p.callId, link, index, p.receipt);
     this.scheduleCheckpoint();
     await this.db.durable();

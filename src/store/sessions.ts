@@ -193,7 +193,7 @@ export class SessionStore {
   action(sessionId: string, p: { name: string; summary?: string; evidence?: unknown; call?: CallRef }): Appended & { seq: number } {
     const bytes = p.evidence === undefined ? undefined : checkEvidence(p.evidence);
     const evidence = bytes && sha256Tagged(bytes);
-    if (p.evidence !== undefined) this.evidence?.put(p.evidence);
+    if (bytes !== undefined) this.evidence?.putBytes(bytes);
     let seq = 0;
     const a = this.append(sessionId, () => {
       const row = this.checkOpen(sessionId);
