@@ -109,7 +109,7 @@ export class LogDb {
    * transaction. Throws `ERR_ENTRY_TOO_LARGE` past 65,535 bytes, `ERR_STORE_IO` on failure.
    */
   append(build: (index: bigint) => Uint8Array, after?: (index: bigint) => void): bigint {
-    const insertEntry = this.stmt('INSERT INTO entries (idx, data, leaf, up) VALUES (?, ?, ?, ?)');
+    const insertEntry = this.statement('INSERT INTO entries (idx, data, leaf, up) VALUES (?, ?, ?, ?)');
     this.appendTxn ??= this.db.transaction((f: () => bigint) => f());
     return this.appendTxn.immediate(() => {
       const index = this.size();
@@ -128,8 +128,12 @@ export class LogDb {
   private walSync: WalSync | null = null;
   private appendTxn: Database.Transaction<(f: () => bigint) => bigint> | null = null;
 
-  /** A prepared statement, cached by its SQL text. */
-  private stmt(sql: string): Database.Statement {
+  /**
+   * A prepared statement on this log's connection, cached by its SQL text (preparing costs
+   * more than most single-row statements run). Not for `iterate`: a cached statement runs one
+   * query at a time.
+   */
+  statement(sql: string): Database.Statement {
     let s = this.statements.get(sql);
     if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
     return s;
@@ -137,7 +141,7 @@ export class LogDb {
 
   /** Entry bytes at `index`, or null. */
   entry(index: bigint): Uint8Array | null {
-    const row = this.db.prepare('SELECT data FROM entries WHERE idx = ?').get(index) as { data: Buffer } | undefined;
+    const row = this.statement('SELECT data FROM entries WHERE idx = ?').get(index) as { data: Buffer } | undefined;
     return row ? new Uint8Array(row.data) : null;
   }
 
@@ -167,7 +171,7 @@ export class LogDb {
 
   /** Store a signed checkpoint note for `size` (first one for a size wins). */
   addCheckpoint(size: bigint, note: string, created: number): void {
-    this.db.prepare('INSERT OR IGNORE INTO checkpoints (size, note, created) VALUES (?, ?, ?)').run(size, note, created);
+    this.statement('INSERT OR IGNORE INTO checkpoints (size, note, created) VALUES (?, ?, ?)').run(size, note, created);
   }
 
   /** All checkpoint notes, oldest (smallest) first, each with its collected cosignature lines appended. */
@@ -181,7 +185,7 @@ export class LogDb {
    * `cosigned`, the note with the stored cosignature lines appended.
    */
   latestCheckpoint(): { size: bigint; note: string; cosigned: string } | null {
-    const row = this.db.prepare('SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1').safeIntegers(true).get() as { size: bigint; note: string } | undefined;
+    const row = this.statement('SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1').safeIntegers(true).get() as { size: bigint; note: string } | undefined;
     return row ? { size: row.size, note: row.note, cosigned: row.note + this.cosignatureLines(row.size).join('') } : null;
   }
 
@@ -190,7 +194,7 @@ export class LogDb {
     // A log written by an earlier version and opened read-only has no cosignatures table.
     this.hasCosignatures ??= this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cosignatures'").get() !== undefined;
     if (!this.hasCosignatures) return [];
-    return (this.stmt('SELECT line FROM cosignatures WHERE size = ? ORDER BY witness').all(size) as Array<{ line: string }>).map((r) => r.line);
+    return (this.statement('SELECT line FROM cosignatures WHERE size = ? ORDER BY witness').all(size) as Array<{ line: string }>).map((r) => r.line);
   }
 
   /**
@@ -199,35 +203,35 @@ export class LogDb {
    */
   addCosignature(size: bigint, witness: string, line: string, received: number): void {
     this.db.transaction(() => {
-      this.stmt('INSERT OR IGNORE INTO cosignatures (size, witness, line, received) VALUES (?, ?, ?, ?)').run(size, witness, line, received);
+      this.statement('INSERT OR IGNORE INTO cosignatures (size, witness, line, received) VALUES (?, ?, ?, ?)').run(size, witness, line, received);
       this.setWitnessSize(witness, size);
     }).immediate();
   }
 
   /** The size `witness` last cosigned for this log (0n when unknown). */
   witnessSize(witness: string): bigint {
-    const row = this.stmt('SELECT size FROM witness_sizes WHERE witness = ?').safeIntegers(true).get(witness) as { size: bigint } | undefined;
+    const row = this.statement('SELECT size FROM witness_sizes WHERE witness = ?').safeIntegers(true).get(witness) as { size: bigint } | undefined;
     return row?.size ?? 0n;
   }
 
   /** Record that `witness` holds `size` (raised only; a smaller size is ignored). */
   setWitnessSize(witness: string, size: bigint): void {
-    this.stmt('INSERT INTO witness_sizes (witness, size) VALUES (?, ?) ON CONFLICT(witness) DO UPDATE SET size = max(size, excluded.size)').run(witness, size);
+    this.statement('INSERT INTO witness_sizes (witness, size) VALUES (?, ?) ON CONFLICT(witness) DO UPDATE SET size = max(size, excluded.size)').run(witness, size);
   }
 
   /** Record a witnessing event (a refusal, an unreachable witness, a conflict alarm). */
   addWitnessEvent(e: { at: number; witness: string; size: bigint; code: string; message: string }): void {
-    this.stmt('INSERT INTO witness_events (at, witness, size, code, message) VALUES (@at, @witness, @size, @code, @message)').run(e);
+    this.statement('INSERT INTO witness_events (at, witness, size, code, message) VALUES (@at, @witness, @size, @code, @message)').run(e);
   }
 
   /** The latest `limit` witnessing events, newest first. */
   witnessEvents(limit = 50): Array<{ at: number; witness: string; size: number; code: string; message: string }> {
-    return this.stmt('SELECT at, witness, size, code, message FROM witness_events ORDER BY id DESC LIMIT ?').all(limit) as Array<{ at: number; witness: string; size: number; code: string; message: string }>;
+    return this.statement('SELECT at, witness, size, code, message FROM witness_events ORDER BY id DESC LIMIT ?').all(limit) as Array<{ at: number; witness: string; size: number; code: string; message: string }>;
   }
 
   /** Size of the latest checkpoint, or -1n when there is none. */
   latestCheckpointSize(): bigint {
-    const row = this.db.prepare('SELECT max(size) AS s FROM checkpoints').safeIntegers(true).get() as { s: bigint | null };
+    const row = this.statement('SELECT max(size) AS s FROM checkpoints').safeIntegers(true).get() as { s: bigint | null };
     return row.s ?? -1n;
   }
 
@@ -236,7 +240,7 @@ export class LogDb {
    * caller decodes each and keeps the ones it means; used to find a call's records by id).
    */
   *entriesContaining(needle: Uint8Array): Generator<[bigint, Uint8Array]> {
-    const stmt = this.stmt('SELECT idx, data FROM entries WHERE instr(data, ?) > 0 ORDER BY idx').safeIntegers(true);
+    const stmt = this.db.prepare('SELECT idx, data FROM entries WHERE instr(data, ?) > 0 ORDER BY idx').safeIntegers(true);
     for (const row of stmt.iterate(Buffer.from(needle)) as IterableIterator<{ idx: bigint; data: Buffer }>) yield [row.idx, new Uint8Array(row.data)];
   }
 

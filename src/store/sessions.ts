@@ -92,25 +92,21 @@ export class SessionStore {
     return this.signer;
   }
 
-  private get sql() {
-    return this.db.db;
-  }
-
   /** The session's row. Throws `ERR_SESSION_UNKNOWN`. */
   row(sessionId: string): SessionRow {
-    const r = this.sql.prepare('SELECT * FROM sessions WHERE session_id = ?').get(checkSessionId(sessionId)) as SessionRow | undefined;
+    const r = this.db.statement('SELECT * FROM sessions WHERE session_id = ?').get(checkSessionId(sessionId)) as SessionRow | undefined;
     if (!r) throw new AttestError('ERR_SESSION_UNKNOWN', `no session ${sessionId} in this log`, { found: sessionId });
     return r;
   }
 
   /** All sessions, oldest first. */
   list(): SessionRow[] {
-    return this.sql.prepare('SELECT * FROM sessions ORDER BY start_idx').all() as SessionRow[];
+    return this.db.statement('SELECT * FROM sessions ORDER BY start_idx').all() as SessionRow[];
   }
 
   /** The logged statements of a session, in log order. */
   entries(sessionId: string): SessionEntryRow[] {
-    return this.sql.prepare('SELECT idx, kind, seq, digest FROM session_entries WHERE session_id = ? ORDER BY idx').all(this.row(sessionId).session_id) as SessionEntryRow[];
+    return this.db.statement('SELECT idx, kind, seq, digest FROM session_entries WHERE session_id = ? ORDER BY idx').all(this.row(sessionId).session_id) as SessionEntryRow[];
   }
 
   /** The statements of a session, in log order, each with its log index. */
@@ -144,7 +140,7 @@ export class SessionStore {
       return encodeRecord({ type: SESSION_RECORD, index: i.toString(), sessionId, statement });
     }, (i) => {
       const s = statement!;
-      this.sql.prepare('INSERT INTO session_entries (session_id, idx, kind, seq, digest) VALUES (?, ?, ?, ?, ?)').run(sessionId, i, s.kind, s.kind === 'action' ? s.seq : null, digest);
+      this.db.statement('INSERT INTO session_entries (session_id, idx, kind, seq, digest) VALUES (?, ?, ?, ?, ?)').run(sessionId, i, s.kind, s.kind === 'action' ? s.seq : null, digest);
       after(Number(i), s, digest);
     });
     return { index, statement: statement!, digest };
@@ -165,7 +161,7 @@ export class SessionStore {
     const genesis = sessionGenesis(sessionId);
     const body = { kind: 'start', task: p.task, delegator: p.delegator, genesis, ...(p.policyDigest ? { policyDigest: p.policyDigest } : {}) } as StatementBody;
     const a = this.append(sessionId, () => this.sign(sessionId, body), (i, s) => {
-      this.sql.prepare(`INSERT INTO sessions (session_id, start_idx, agent_key, task, delegator, policy_digest, created, action_count, last_digest)
+      this.db.statement(`INSERT INTO sessions (session_id, start_idx, agent_key, task, delegator, policy_digest, created, action_count, last_digest)
         VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)`).run(sessionId, i, this.agent.keyId, p.task, p.delegator, p.policyDigest ?? null, s.iat, genesis);
     });
     return { ...a, sessionId };
@@ -203,7 +199,7 @@ export class SessionStore {
         ...(p.summary !== undefined ? { summary: p.summary } : {}), ...(evidence ? { evidence } : {}), ...(p.call ? { call: p.call } : {}),
       } as StatementBody);
     }, (i, _s, digest) => {
-      this.sql.prepare('UPDATE sessions SET action_count = ?, last_digest = ?, last_action_idx = ? WHERE session_id = ?').run(seq, digest, i, sessionId);
+      this.db.statement('UPDATE sessions SET action_count = ?, last_digest = ?, last_action_idx = ? WHERE session_id = ?').run(seq, digest, i, sessionId);
     });
     return { ...a, seq };
   }
@@ -248,7 +244,7 @@ export class SessionStore {
         firstIndex: String(r.start_idx), lastIndex: String(r.last_action_idx), ...(r.policy_digest ? { policyDigest: r.policy_digest } : {}),
       } as StatementBody);
     }, (i, _s, digest) => {
-      this.sql.prepare('UPDATE sessions SET seal_idx = ?, seal_digest = ? WHERE session_id = ?').run(i, digest, sessionId);
+      this.db.statement('UPDATE sessions SET seal_idx = ?, seal_digest = ? WHERE session_id = ?').run(i, digest, sessionId);
     });
   }
 
@@ -259,7 +255,7 @@ export class SessionStore {
       if (row.seal_digest !== target.sealDigest) throw new AttestError('ERR_APPROVAL_TARGET', 'the target is not the seal of this session', { expected: row.seal_digest, found: target.sealDigest });
       return;
     }
-    const hit = this.sql.prepare("SELECT digest FROM session_entries WHERE session_id = ? AND kind = 'action' AND seq = ?").get(sessionId, target.seq) as { digest: string } | undefined;
+    const hit = this.db.statement("SELECT digest FROM session_entries WHERE session_id = ? AND kind = 'action' AND seq = ?").get(sessionId, target.seq) as { digest: string } | undefined;
     if (hit?.digest !== target.actionDigest) throw new AttestError('ERR_APPROVAL_TARGET', `the target digest is not action ${target.seq} of this session`, { expected: hit?.digest ?? null, found: target.actionDigest });
   }
 
@@ -302,7 +298,7 @@ export class SessionStore {
 
   /** Log index of a session statement with this digest, or null. */
   private loggedAt(sessionId: string, digest: string): bigint | null {
-    const row = this.sql.prepare('SELECT idx FROM session_entries WHERE session_id = ? AND digest = ?').get(sessionId, digest) as { idx: number } | undefined;
+    const row = this.db.statement('SELECT idx FROM session_entries WHERE session_id = ? AND digest = ?').get(sessionId, digest) as { idx: number } | undefined;
     return row ? BigInt(row.idx) : null;
   }
 
