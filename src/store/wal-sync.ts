@@ -30,8 +30,8 @@ export class WalSync {
   private failed: AttestError | null = null;
   private count = 0;
 
-  /** `dbPath`: the database file; its WAL is `dbPath + "-wal"`. Nothing is opened until the first sync. */
-  constructor(private readonly dbPath: string) {}
+  /** `dbPath`: the database file; its WAL is `dbPath + "-wal"`. Nothing is opened until the first sync. `datasync`: `fs.fdatasync` (another only in tests, to make it fail). */
+  constructor(private readonly dbPath: string, private readonly datasync: typeof fdatasync = fdatasync) {}
 
   /**
    * Resolves once everything committed to the database before this call is on disk. Rejects
@@ -61,6 +61,9 @@ export class WalSync {
 
   private run(): Promise<void> {
     const done: Promise<void> = new Promise<void>((resolve, reject) => {
+      // A sync queued behind one that failed must not run: after a failed fsync the kernel
+      // may have dropped the pages, and a later one could succeed without them.
+      if (this.failed !== null) return reject(this.failed);
       let fd: number;
       try {
         fd = this.open();
@@ -68,7 +71,7 @@ export class WalSync {
         return reject(this.fail(cause));
       }
       this.count++;
-      fdatasync(fd, (e) => (e === null ? resolve() : reject(this.fail(e))));
+      this.datasync(fd, (e) => (e === null ? resolve() : reject(this.fail(e))));
     }).finally(() => {
       if (this.current === done) this.current = null;
     });

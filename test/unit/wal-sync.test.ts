@@ -113,3 +113,25 @@ process.stdout.write(JSON.stringify(syncs));`;
     db.close();
   }
 });
+
+test('after a failed sync, a caller queued behind it is refused too, never told its append is durable', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-walsync-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const db = new LogDb(join(dir, 'log.db'), 'full', false, { groupCommit: true });
+  t.after(() => db.close());
+  db.append(() => new TextEncoder().encode('first'));
+  let calls = 0;
+  // The first fdatasync fails (later, after the caller B queued behind it); any later one would succeed.
+  const sync = new WalSync(join(dir, 'log.db'), ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => {
+    calls++;
+    setTimeout(() => cb(calls === 1 ? Object.assign(new Error('EIO'), { code: 'EIO' }) : null), 20);
+  }) as never);
+  const a = sync.sync();
+  const b = sync.sync(); // arrives while the first sync runs: queued for the next one
+  const results = await Promise.allSettled([a, b]);
+  assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
+  for (const r of results) assert.equal(((r as PromiseRejectedResult).reason as { code: string }).code, 'ERR_STORE_IO');
+  assert.equal(calls, 1, 'no second fdatasync after a failed one');
+  await assert.rejects(sync.sync(), (e: unknown) => (e as { code?: string }).code === 'ERR_STORE_IO');
+  sync.close();
+});
