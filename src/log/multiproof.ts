@@ -10,8 +10,8 @@
  * SHA-256(0x01 || left || right) of its two halves. The proof is the elements in the order
  * the walk emits them, and the verifier recomputes the root with the same walk, consuming
  * them: it must use every element exactly once. Elements are ordered by the leaves they
- * cover, left to right; with one leaf they are that leaf's RFC 9162 §2.1.3.1 inclusion path
- * (in that order). The tree size is the checkpoint's: it fixes the shape of the walk, and the
+ * cover, left to right; with one leaf they are the hashes of its RFC 9162 §2.1.3.1
+ * inclusion path, in that left-to-right order (not the path's leaf-first order). The tree size is the checkpoint's: it fixes the shape of the walk, and the
  * checkpoint binds it to the root.
  * @see RFC 9162 §2.1.1, §2.1.3; docs/bundle.md (bundle@2)
  */
@@ -20,11 +20,9 @@ import { HASH_SIZE, nodeHash } from './hash.js';
 import { subtreeHash, type NodeReader } from './tree.js';
 import { inRange } from './u64.js';
 
-/** Largest power of two strictly below `n` (n >= 2). */
+/** Largest power of two strictly below `n` (n >= 2): 2^(bit length of n - 1, less one). */
 function split(n: bigint): bigint {
-  let k = 1n;
-  while (k << 1n < n) k <<= 1n;
-  return k;
+  return 1n << BigInt((n - 1n).toString(2).length - 1);
 }
 
 /** First position in `indexes[from:to]` (ascending) whose index is >= `mid`. */

@@ -9,7 +9,8 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { AttestError } from '../errors.js';
-import type { EntryFacts } from '../verify/entry-facts.js';
+import { entryFacts, type EntryFacts } from '../verify/entry-facts.js';
+import { MAX_ENTRY_BYTES } from '../store/log-db.js';
 import { sequentialFacts, type FactsSource } from '../verify/log.js';
 import type { TrustPolicy } from '../verify/policy.js';
 
@@ -25,28 +26,31 @@ export function defaultThreads(): number {
 
 interface Reply { id: number; facts?: EntryFacts[]; leaves?: Uint8Array; error?: string }
 
-/** The worker script beside this module (`.ts` when this module runs from source under a TypeScript loader). */
-function workerUrl(): URL {
-  return new URL(import.meta.url.endsWith('.ts') ? './verify-worker.ts' : './verify-worker.js', import.meta.url);
+/** The worker script beside this module; null when this module runs from TypeScript source (no compiled worker to start). */
+function workerUrl(): URL | null {
+  return import.meta.url.endsWith('.ts') ? null : new URL('./verify-worker.js', import.meta.url);
 }
 
-/** One worker and the replies it owes, by batch id. */
+/** One worker and the replies it owes, by batch id. Once it fails, every reply owed and every later send is rejected. */
 class Lane {
   readonly worker: Worker;
   private readonly waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  private dead: AttestError | null = null;
 
-  constructor(workerData: unknown) {
-    this.worker = new Worker(workerUrl(), { workerData });
+  constructor(url: URL, workerData: unknown) {
+    this.worker = new Worker(url, { workerData });
     this.worker.on('message', (r: Reply) => {
       const w = this.waiting.get(r.id);
       this.waiting.delete(r.id);
       w?.resolve(r);
     });
-    const fail = (e: Error): void => {
+    const fail = (e: AttestError): void => {
+      this.dead ??= e;
       for (const w of this.waiting.values()) w.reject(e);
       this.waiting.clear();
     };
     this.worker.on('error', (e) => fail(new AttestError('ERR_VERIFY_WORKER', `a verification worker failed: ${e.message}`, { cause: e })));
+    this.worker.on('messageerror', (e) => fail(new AttestError('ERR_VERIFY_WORKER', `a verification worker's reply could not be read: ${e.message}`, { cause: e })));
     this.worker.on('exit', (code) => fail(new AttestError('ERR_VERIFY_WORKER', `a verification worker exited (${code})`)));
   }
 
@@ -58,29 +62,35 @@ class Lane {
     const bytes = new Uint8Array(total);
     batch.forEach(([, b], k) => bytes.set(b, k === 0 ? 0 : ends[k - 1]));
     return new Promise((resolve, reject) => {
+      if (this.dead !== null) return reject(this.dead);
       this.waiting.set(id, { resolve, reject });
       this.worker.postMessage({ id, positions, bytes, ends }, [bytes.buffer, ends.buffer, positions.buffer]);
     });
   }
 }
 
-/** Facts of one reply, each given its leaf hash back. */
-function unpack(r: Reply): EntryFacts[] {
+/** Facts of one batch in order, each given its leaf hash back; an oversized entry's facts are those computed here. */
+async function unpack(b: { reply: Promise<Reply>; local: Map<number, EntryFacts> }): Promise<EntryFacts[]> {
+  const r = await b.reply;
   if (r.error !== undefined || !r.facts || !r.leaves) throw new AttestError('ERR_VERIFY_WORKER', `a verification worker failed: ${r.error ?? 'no facts'}`);
   const leaves = r.leaves;
-  r.facts.forEach((f, k) => { f.leaf = leaves.subarray(32 * k, 32 * k + 32); });
-  return r.facts;
+  return r.facts.map((f, k) => b.local.get(k) ?? Object.assign(f, { leaf: leaves.subarray(32 * k, 32 * k + 32) }));
 }
 
 /**
  * A {@link FactsSource} over `threads` worker threads (default {@link defaultThreads}); with
- * one thread, or fewer than two batches of entries to check, the facts are computed here
- * ({@link sequentialFacts}). `secret` is the raw HS256 secret of the policy's HS256 issuers
- * (the workers import it themselves), or null. Throws `ERR_VERIFY_WORKER` when a worker fails.
+ * one thread, fewer than two batches of entries to check, or when running from TypeScript
+ * source, the facts are computed here ({@link sequentialFacts}). The workers build their
+ * keys from `policy` and `secret` (the raw HS256 secret of the policy's HS256 issuers, or
+ * null), not from the `keys` passed to the source. An entry larger than a log entry can be
+ * ({@link MAX_ENTRY_BYTES}: a hostile file) is checked here and never buffered, so at most
+ * two batches per worker of at most 16 MiB each are in flight. Throws `ERR_VERIFY_WORKER`
+ * when a worker fails.
  */
 export function workerFacts(o: { threads?: number; secret: Uint8Array | null }): FactsSource {
   const threads = Math.max(1, Math.min(o.threads ?? defaultThreads(), MAX_VERIFY_THREADS));
-  if (threads === 1) return sequentialFacts;
+  const url = workerUrl();
+  if (threads === 1 || url === null) return sequentialFacts;
   return async function* (entries, policy: TrustPolicy, keys) {
     const it = entries[Symbol.iterator]();
     const head: Array<[bigint, Uint8Array]> = [];
@@ -90,25 +100,35 @@ export function workerFacts(o: { threads?: number; secret: Uint8Array | null }):
       head.push(r.value);
     }
     if (head.length < 2 * BATCH) return yield* sequentialFacts(head, policy, keys);
-    const lanes = Array.from({ length: threads }, () => new Lane({ policy, secret: o.secret }));
-    const inFlight: Array<Promise<Reply>> = [];
+    const lanes: Lane[] = [];
+    // Each batch's reply, in order; an oversized entry's facts, computed here, take its place.
+    const inFlight: Array<{ reply: Promise<Reply>; local: Map<number, EntryFacts> }> = [];
     let id = 0;
     let batch: Array<[bigint, Uint8Array]> = [];
+    let local = new Map<number, EntryFacts>();
     const dispatch = (): void => {
-      inFlight.push(lanes[id % lanes.length]!.send(id++, batch));
+      const reply = lanes[id % lanes.length]!.send(id++, batch);
+      reply.catch(() => undefined); // awaited in order below; a lane's failure must not go unhandled meanwhile
+      inFlight.push({ reply, local });
       batch = [];
+      local = new Map();
     };
     try {
-      for (const entry of chain(head, it)) {
-        batch.push(entry);
+      for (let k = 0; k < threads; k++) lanes.push(new Lane(url, { policy, secret: o.secret }));
+      for (const [position, bytes] of chain(head, it)) {
+        if (bytes.length > MAX_ENTRY_BYTES) {
+          local.set(batch.length, await entryFacts(position, bytes, policy, keys));
+          batch.push([position, new Uint8Array(0)]);
+        } else {
+          batch.push([position, bytes]);
+        }
         if (batch.length < BATCH) continue;
         dispatch();
-        if (inFlight.length >= 2 * lanes.length) yield* unpack(await inFlight.shift()!);
+        if (inFlight.length >= 2 * lanes.length) yield* await unpack(inFlight.shift()!);
       }
       if (batch.length > 0) dispatch();
-      while (inFlight.length > 0) yield* unpack(await inFlight.shift()!);
+      while (inFlight.length > 0) yield* await unpack(inFlight.shift()!);
     } finally {
-      inFlight.forEach((p) => p.catch(() => undefined));
       await Promise.all(lanes.map((l) => l.worker.terminate()));
     }
   };

@@ -76,7 +76,9 @@ export class LogDb {
     } catch (cause) {
       this.db.close();
       if (cause instanceof AttestError) throw cause;
-      throw new AttestError('ERR_STORE_CORRUPT', `cannot open log ${path}: ${(cause as Error).message}`, { path, cause });
+      // Busy past the timeout (another process holding the log) is the environment, not the file.
+      const code = (cause as { code?: string }).code === 'SQLITE_BUSY' ? 'ERR_STORE_IO' : 'ERR_STORE_CORRUPT';
+      throw new AttestError(code, `cannot open log ${path}: ${(cause as Error).message}`, { path, cause });
     }
   }
 

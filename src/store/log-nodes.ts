@@ -7,12 +7,14 @@
  * others, not a row per node across a separate index (two or three pages more per append).
  * Logs written before (a `nodes(level, idx, hash)` table) are moved to this layout when
  * first opened for writing, in one transaction; opened read-only they are read as they are.
+ * An earlier version opening a moved log creates an empty `nodes` table again and appends
+ * entries without `up`: the next writable open here repairs both from the leaf hashes.
  * @see RFC 9162 §2.1.1; docs/log-format.md (Storage)
  */
 import type Database from 'better-sqlite3';
 import { AttestError } from '../errors.js';
 import { HASH_SIZE } from '../log/hash.js';
-import type { NodeReader } from '../log/tree.js';
+import { appendNodes, type NodeReader } from '../log/tree.js';
 
 const corrupt = (level: number, index: bigint): AttestError => new AttestError('ERR_STORE_CORRUPT', `missing node ${level}/${index}`);
 
@@ -20,9 +22,17 @@ function hasNodesTable(db: Database.Database): boolean {
   return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'nodes'").get() !== undefined;
 }
 
-/** The log's {@link NodeReader}: from the entries' rows, or from a `nodes` table (a log of the earlier layout opened read-only). Throws `ERR_STORE_CORRUPT` for a node that is not stored. */
+function hasUpColumn(db: Database.Database): boolean {
+  return (db.prepare("SELECT name FROM pragma_table_info('entries')").all() as Array<{ name: string }>).some((c) => c.name === 'up');
+}
+
+/**
+ * The log's {@link NodeReader}: from the entries' rows, or, for a log of the earlier layout
+ * opened read-only (no `up` column), from its `nodes` table. Throws `ERR_STORE_CORRUPT` for a
+ * node that is not stored.
+ */
 export function nodeReader(db: Database.Database): NodeReader {
-  if (hasNodesTable(db)) {
+  if (!hasUpColumn(db)) {
     const get = db.prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?');
     return (level, index) => {
       const row = get.get(level, index) as { hash: Buffer } | undefined;
@@ -44,31 +54,34 @@ export function nodeReader(db: Database.Database): NodeReader {
   };
 }
 
+/** Parents (levels >= 1) entry `idx` completes: as many as its index ends in one-bits. */
+function parentCount(idx: bigint): number {
+  let n = 0;
+  for (let i = idx; (i & 1n) === 1n; i >>= 1n) n++;
+  return n;
+}
+
 /**
- * Move a log of the earlier layout (`nodes` table, no `up` column) to this one, in one
- * immediate transaction (another process opening it at the same time waits, then finds it
- * done). Nothing recorded changes: every entry, leaf and node hash is kept, only moved.
- * Throws `ERR_STORE_CORRUPT` when a node the entries need is missing.
+ * Bring a log to this layout, in one immediate transaction (another process opening it at
+ * the same time waits, then finds it done): add the `up` column if missing, then compute,
+ * in index order from the entries' own leaf hashes, the `up` of every entry that lacks it
+ * (a log of the earlier layout, or entries an earlier version appended after the move), and
+ * drop a `nodes` table (which an earlier version creates again). Runs when the column is
+ * missing or a `nodes` table exists. Nothing recorded changes: entries and leaf hashes are
+ * kept; every node is recomputed from them, as the tree defines it.
  */
 export function migrateNodes(db: Database.Database): void {
-  const hasUp = (): boolean => (db.prepare("SELECT name FROM pragma_table_info('entries')").all() as Array<{ name: string }>).some((c) => c.name === 'up');
-  if (hasUp() && !hasNodesTable(db)) return;
+  if (hasUpColumn(db) && !hasNodesTable(db)) return;
   db.transaction(() => {
-    if (!hasUp()) db.exec("ALTER TABLE entries ADD COLUMN up BLOB NOT NULL DEFAULT x''");
-    if (!hasNodesTable(db)) return;
-    const get = db.prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?');
+    if (!hasUpColumn(db)) db.exec("ALTER TABLE entries ADD COLUMN up BLOB NOT NULL DEFAULT x''");
+    const read = nodeReader(db);
     const set = db.prepare('UPDATE entries SET up = ? WHERE idx = ?');
-    const odd = db.prepare('SELECT idx FROM entries WHERE idx % 2 = 1 ORDER BY idx').safeIntegers(true);
-    for (const { idx } of odd.all() as Array<{ idx: bigint }>) {
-      const parents: Buffer[] = [];
-      for (let level = 1; ((idx + 1n) & ((1n << BigInt(level)) - 1n)) === 0n; level++) {
-        const index = ((idx + 1n) >> BigInt(level)) - 1n;
-        const row = get.get(level, index) as { hash: Buffer } | undefined;
-        if (!row) throw corrupt(level, index);
-        parents.push(row.hash);
-      }
+    const odd = db.prepare('SELECT idx, length(up) AS n FROM entries WHERE idx % 2 = 1 ORDER BY idx').safeIntegers(true);
+    for (const { idx, n } of odd.all() as Array<{ idx: bigint; n: bigint }>) {
+      if (Number(n) === HASH_SIZE * parentCount(idx)) continue;
+      const parents = appendNodes(idx, read(0, idx), read).slice(1).map((p) => p.hash);
       set.run(Buffer.concat(parents), idx);
     }
-    db.exec('DROP TABLE nodes');
+    if (hasNodesTable(db)) db.exec('DROP TABLE nodes');
   }).immediate();
 }
