@@ -92,14 +92,21 @@ export function workerFacts(o: { threads?: number; secret: Uint8Array | null }):
   const url = workerUrl();
   if (threads === 1 || url === null) return sequentialFacts;
   return async function* (entries, policy: TrustPolicy, keys) {
+    // Look ahead two batches, or as many bytes as two batches of the largest entries, to decide.
     const it = entries[Symbol.iterator]();
     const head: Array<[bigint, Uint8Array]> = [];
-    while (head.length < 2 * BATCH) {
+    let headBytes = 0;
+    let ended = false;
+    while (head.length < 2 * BATCH && headBytes <= 2 * BATCH * MAX_ENTRY_BYTES) {
       const r = it.next();
-      if (r.done === true) break;
+      if (r.done === true) {
+        ended = true;
+        break;
+      }
       head.push(r.value);
+      headBytes += r.value[1].length;
     }
-    if (head.length < 2 * BATCH) return yield* sequentialFacts(head, policy, keys);
+    if (ended) return yield* sequentialFacts(head, policy, keys);
     const lanes: Lane[] = [];
     // Each batch's reply, in order; an oversized entry's facts, computed here, take its place.
     const inFlight: Array<{ reply: Promise<Reply>; local: Map<number, EntryFacts> }> = [];
