@@ -7,7 +7,7 @@ import { MAX_CONFIG_FILE_BYTES, readRegularFile } from '../store/read-regular.js
 import { importPublicPem, importSecret } from '../keys/material.js';
 import type { AlgName } from '../keys/algorithms.js';
 import type { KeyResolver } from '../envelope/signature.js';
-import { parseTrustPolicy, policyKeyResolver, secretId, type TrustPolicy } from '../verify/policy.js';
+import { hs256Secrets, parseTrustPolicy, policyKeyResolver, type TrustPolicy } from '../verify/policy.js';
 import { CliExit, EXIT_USAGE } from './output.js';
 
 /** Options naming key material. */
@@ -22,6 +22,8 @@ export interface KeySource {
   keys: KeyResolver;
   accepted: readonly AlgName[];
   policy: TrustPolicy | null;
+  /** The raw HS256 secret read for the policy (once), for checks that import it again elsewhere (verify's worker threads); null when none. */
+  secret?: Uint8Array | null;
 }
 
 /** Read a file or raise an I/O error. */
@@ -43,9 +45,9 @@ export function readKeyFile(path: string, what: string): Buffer {
  * with {@link readKeyFile}, throwing its codes).
  */
 export async function policyKeySource(policy: TrustPolicy, secretFile?: string): Promise<KeySource> {
-  const secret = secretFile === undefined ? null : await importSecret(new Uint8Array(readKeyFile(secretFile, '--secret')));
-  const secrets = new Map(secret ? policy.issuers.filter((i) => i.alg === 'HS256').map((i) => [secretId(i.iss, i.keyId), secret]) : []);
-  return { keys: policyKeyResolver(policy, secrets), accepted: policy.acceptedAlgorithms, policy };
+  const raw = secretFile === undefined ? null : new Uint8Array(readKeyFile(secretFile, '--secret'));
+  const secrets = hs256Secrets(policy, raw === null ? null : await importSecret(raw));
+  return { keys: policyKeyResolver(policy, secrets), accepted: policy.acceptedAlgorithms, policy, secret: raw };
 }
 
 /**

@@ -23,7 +23,7 @@ import { notice, type Finding } from '../verify/findings.js';
 import type { KnownCheckpoint } from '../verify/split-view.js';
 import type { TrustPolicy } from '../verify/policy.js';
 import { fromBase64 } from '../bytes/index.js';
-import { keySource, policyKeySource, readKeyFile, type KeyOptions, type KeySource } from './keysource.js';
+import { keySource, policyKeySource, type KeyOptions, type KeySource } from './keysource.js';
 import { MAX_VERIFY_THREADS, workerFacts } from '../platform/verify-workers.js';
 import { isAttestError } from '../errors.js';
 import { MAX_BUNDLE_BYTES } from '../bundle/format.js';
@@ -139,9 +139,9 @@ function threadsOption(v: string | undefined): number | undefined {
   return n;
 }
 
-/** The per-entry checks of a log or bundle: over `threads` worker threads (workers.ts decides when it is worth it). */
-function factsFor(threads: number | undefined, o: VerifyOptions): FactsSource {
-  return workerFacts({ threads, secret: o.secret === undefined ? null : new Uint8Array(readKeyFile(o.secret, '--secret')) });
+/** The per-entry checks of a log or bundle: over `threads` worker threads (workers.ts decides when it is worth it), with the secret the key source read. */
+function factsFor(threads: number | undefined, ks: KeySource): FactsSource {
+  return workerFacts({ threads, secret: ks.secret ?? null });
 }
 
 async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierState | null, threads: number | undefined): Promise<{ report: Report; note: string | null }> {
@@ -160,7 +160,7 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
     const bar = process.stderr.isTTY && !o.json && loaded.count > 2000 ? new SingleBar({ format: 'verifying {bar} {value}/{total} entries', stream: process.stderr }) : null;
     bar?.start(loaded.count, 0);
     try {
-      const report: Report = { kind: 'log', ...(await verifyLog(loaded.input, ks.policy!, ks.keys, (n) => bar?.update(n), factsFor(threads, o))) };
+      const report: Report = { kind: 'log', ...(await verifyLog(loaded.input, ks.policy!, ks.keys, (n) => bar?.update(n), factsFor(threads, ks))) };
       report.findings.unshift(...pre);
       report.ok = !report.findings.some((f) => f.severity === 'error');
       const cp = report.checkpoint;
@@ -197,7 +197,7 @@ async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierS
   const policyDoc = o.policyDoc === undefined ? undefined : policyDocDigest(new Uint8Array(readRegularFile(o.policyDoc, MAX_POLICY_DOC_BYTES, { follow: true, what: '--policy-doc' })));
   const report: Report = session
     ? { kind: 'session', ...(await verifySessionReceipt(text, ks.policy!, ks.keys, { known, ...(policyDoc ? { policyDocDigest: policyDoc } : {}) })) }
-    : { kind: 'bundle', ...(await verifyBundle(text, ks.policy!, ks.keys, { known, facts: factsFor(threads, o) })) };
+    : { kind: 'bundle', ...(await verifyBundle(text, ks.policy!, ks.keys, { known, facts: factsFor(threads, ks) })) };
   const note = report.ok ? (JSON.parse(text) as { checkpoint: string }).checkpoint : null;
   return { report, note };
 }

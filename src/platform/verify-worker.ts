@@ -9,12 +9,12 @@
 import './node.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { entryFacts, type EntryFacts } from '../verify/entry-facts.js';
-import { policyKeyResolver, secretId, type TrustPolicy } from '../verify/policy.js';
+import { hs256Secrets, policyKeyResolver, type TrustPolicy } from '../verify/policy.js';
 import { importSecret } from '../keys/material.js';
 
 const { policy, secret } = workerData as { policy: TrustPolicy; secret: Uint8Array | null };
 const key = secret === null ? null : await importSecret(secret);
-const keys = policyKeyResolver(policy, new Map(key ? policy.issuers.filter((i) => i.alg === 'HS256').map((i) => [secretId(i.iss, i.keyId), key]) : []));
+const keys = policyKeyResolver(policy, hs256Secrets(policy, key));
 
 async function batch(positions: BigInt64Array, bytes: Uint8Array, ends: Uint32Array): Promise<{ facts: EntryFacts[]; leaves: Uint8Array }> {
   const facts: EntryFacts[] = [];

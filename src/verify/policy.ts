@@ -163,6 +163,11 @@ export function secretId(iss: string, keyId: string): string {
   return `${iss}\n${keyId}`;
 }
 
+/** The {@link policyKeyResolver} secrets map giving `key` (an imported HS256 secret) to every HS256 issuer of `policy`; empty for null. */
+export function hs256Secrets(policy: TrustPolicy, key: CryptoKey | null): Map<string, CryptoKey> {
+  return new Map(key ? policy.issuers.filter((i) => i.alg === 'HS256').map((i) => [secretId(i.iss, i.keyId), key]) : []);
+}
+
 /**
  * A key resolver over the policy's issuers: a key is returned only for an exact
  * (iss, alg, keyId) match. `secrets` supplies HS256 keys by {@link secretId} (iss and keyId:
