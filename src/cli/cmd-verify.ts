@@ -15,7 +15,7 @@ export function registerVerifyCommand(program: Command): void {
     .option('--checkpoint <file>', 'a checkpoint accepted earlier: the log or bundle must be consistent with it')
     .option('--state <dir>', 'remember accepted checkpoints here; later runs must be consistent with them')
     .option('--policy-doc <file>', 'a session receipt: the policy document the session must be bound to')
-    .option('--threads <n>', 'threads checking a log\'s entries (1 to 16; default: the cores available)')
+    .option('--threads <n>', 'threads checking the entries of a log or bundle (1 to 16; default: the cores available)')
     .option('--json', 'print the report as JSON')
     .action(async (path: string | undefined, o: VerifyOptions) => (await import('./verify-run.js')).verifyCommand(path, o));
 }
