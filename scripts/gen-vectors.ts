@@ -1,6 +1,7 @@
 /**
  * Generate the mcp-attest conformance vectors (docs/vectors.md) deterministically into
- * `test/vectors/`: `attestation/<case>.json`, `receipt/<case>.json` and `index.json`.
+ * `test/vectors/`: `attestation/<case>.json`, `receipt/<case>.json`, `entry/<case>.json`
+ * (log format v2 entries) and `index.json`.
  *
  *   node --import tsx scripts/gen-vectors.ts           # write
  *   node --import tsx scripts/gen-vectors.ts --check   # exit 1 if the committed files differ
@@ -12,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { attestationCases } from './vectors/attestation-cases.js';
 import { hostileCases } from './vectors/hostile-cases.js';
 import { receiptCases } from './vectors/receipt-cases.js';
+import { entryCases } from './vectors/entry-cases.js';
 import type { VectorFile } from './vectors/model.js';
 
 /** The committed vector directory. */
@@ -28,6 +30,12 @@ export function generateVectors(): Map<string, string> {
     files.set(path, `${JSON.stringify(f, null, 2)}\n`);
     index.push({ file: path, kind: f.kind, verdict: f.expected.verdict, desc: f.desc });
   }
+  for (const f of entryCases()) {
+    const path = `entry/${f.name}.json`;
+    if (files.has(path)) throw new Error(`duplicate case name ${path}`);
+    files.set(path, `${JSON.stringify(f, null, 2)}\n`);
+    index.push({ file: path, kind: f.kind, verdict: f.expected.verdict, desc: f.desc });
+  }
   files.set('index.json', `${JSON.stringify({ format: 'mcp-attest-vectors/1', cases: index }, null, 2)}\n`);
   return files;
 }
@@ -36,7 +44,7 @@ export function generateVectors(): Map<string, string> {
 export function committedVectors(dir = VECTOR_DIR): Map<string, string> {
   const files = new Map<string, string>();
   files.set('index.json', readFileSync(`${dir}index.json`, 'utf8'));
-  for (const kind of ['attestation', 'receipt']) {
+  for (const kind of ['attestation', 'receipt', 'entry']) {
     for (const name of readdirSync(`${dir}${kind}`)) files.set(`${kind}/${name}`, readFileSync(`${dir}${kind}/${name}`, 'utf8'));
   }
   return files;
@@ -59,7 +67,7 @@ function main(): void {
     process.stdout.write(`${files.size - 1} vectors reproduce exactly\n`);
     return;
   }
-  for (const kind of ['attestation', 'receipt']) mkdirSync(`${VECTOR_DIR}${kind}`, { recursive: true });
+  for (const kind of ['attestation', 'receipt', 'entry']) mkdirSync(`${VECTOR_DIR}${kind}`, { recursive: true });
   for (const [path, text] of files) writeFileSync(`${VECTOR_DIR}${path}`, text);
   process.stdout.write(`wrote ${files.size - 1} vectors to ${VECTOR_DIR}\n`);
 }

@@ -103,6 +103,7 @@ export const ERROR_CODES = [
   'ERR_EVIDENCE_MISMATCH',
   // store/, proxy/, cli/
   'ERR_STORE_IO',
+  'ERR_PUBLISH_CONFLICT',
   'ERR_STORE_CORRUPT',
   'ERR_HOME_MISSING',
   'ERR_USAGE',

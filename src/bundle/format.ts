@@ -15,6 +15,11 @@
  *  "proof": ["<base64 hash>", ...]}        (one multi-leaf inclusion proof of every entry)
  * ```
  *
+ * An entry of a private log (log format v2, log/opening.ts) is *opened* instead: in place of
+ * `"entry"` it carries `"salt"` (base64, 16 bytes) and `"record"` (the record's UTF-8 JSON
+ * text); the entry proven is `0x01 || SHA-256(salt || record)`. An `entry` is always JSON
+ * text (it starts with `{`): a bundle never carries an unopened commitment.
+ *
  * In @1 each element of `entries` together with `checkpoint` is exactly a C2SP tlog-proof
  * (`index`, the inclusion path leaf sibling first, the checkpoint note): {@link toTlogProof}
  * writes it in that format. @2 shares the proof nodes of all its entries
@@ -30,6 +35,7 @@ import { parseJson } from '../jcs/index.js';
 import { HASH_SIZE } from '../log/hash.js';
 import { parseNote } from '../log/note.js';
 import { formatTlogProof, MAX_PROOF_HASHES } from '../log/tlog-proof.js';
+import { COMMITMENT_TAG, SALT_BYTES } from '../log/opening.js';
 import { parseDecimal } from '../log/u64.js';
 import { checkObject, type ObjectSchema } from '../envelope/schema.js';
 
@@ -44,11 +50,16 @@ export const MAX_BUNDLE_ENTRIES = 1 << 20;
 /** Most consistency proofs in one bundle. */
 export const MAX_CONSISTENCY_PROOFS = 64;
 
-/** One entry with its inclusion proof (empty in a bundle@2). `bytes` are the entry as logged (JCS JSON, UTF-8). */
+/**
+ * One entry with its inclusion proof (empty in a bundle@2). `bytes` are the entry as logged
+ * (JCS JSON, UTF-8), or with `salt` the record of the private entry they open (the entry is
+ * `0x01 || SHA-256(salt || record)`, log/opening.ts).
+ */
 export interface BundleEntry {
   index: bigint;
   bytes: Uint8Array;
   proof: Uint8Array[];
+  salt?: Uint8Array;
 }
 
 /** A parsed bundle (nothing verified yet). */
@@ -63,8 +74,8 @@ export interface Bundle {
 
 const TOP: ObjectSchema = { format: ['string', true], checkpoint: ['string', true], entries: ['array', true], consistency: ['array', false] };
 const TOP_SHARED: ObjectSchema = { ...TOP, proof: ['array', true] };
-const ENTRY: ObjectSchema = { index: ['string', true], entry: ['string', true], proof: ['array', true] };
-const ENTRY_SHARED: ObjectSchema = { index: ['string', true], entry: ['string', true] };
+const ENTRY_SHARED: ObjectSchema = { index: ['string', true], entry: ['string', false], salt: ['string', false], record: ['string', false] };
+const ENTRY: ObjectSchema = { ...ENTRY_SHARED, proof: ['array', true] };
 /** Most hashes of a shared proof per entry: a tree is at most 64 levels deep. */
 const SHARED_HASHES_PER_ENTRY = 64;
 const CONSISTENCY: ObjectSchema = { size: ['string', true], proof: ['array', true] };
@@ -91,6 +102,27 @@ function decimal(v: unknown, where: string): bigint {
   const n = typeof v === 'string' ? parseDecimal(v) : null;
   if (n === null) throw malformed(`${where}: not a uint64 decimal string`);
   return n;
+}
+
+/** The bytes of a bundle entry: `entry` (JSON text), or the `record` (JSON text) its `salt` opens. */
+function entryBytes(e: Record<string, unknown>, where: string): { bytes: Uint8Array; salt?: Uint8Array } {
+  // The strict parser has already refused lone surrogates: the strings are valid UTF-16.
+  const text = (k: string): string | null => (typeof e[k] === 'string' ? (e[k] as string) : null);
+  const [entry, salt, record] = [text('entry'), text('salt'), text('record')];
+  if (entry !== null && salt === null && record === null) {
+    if (!entry.startsWith('{')) throw malformed(`${where}.entry: not a JSON record`);
+    return { bytes: utf8(entry) };
+  }
+  if (entry !== null || salt === null || record === null) throw malformed(`${where}: either "entry", or "salt" and "record"`);
+  let s: Uint8Array;
+  try {
+    s = fromBase64(salt);
+  } catch (cause) {
+    throw malformed(`${where}.salt: not canonical base64`, cause);
+  }
+  if (s.length !== SALT_BYTES) throw malformed(`${where}.salt: not ${SALT_BYTES} bytes`);
+  if (!record.startsWith('{')) throw malformed(`${where}.record: not a JSON record`);
+  return { bytes: utf8(record), salt: s };
 }
 
 /**
@@ -133,8 +165,7 @@ export function bundleParts(top: Record<string, unknown>, shared = false): Bundl
     const index = decimal(e['index'], `.entries[${i}].index`);
     if (index <= last) throw malformed(`.entries[${i}].index: indexes must be strictly increasing`);
     last = index;
-    // The strict parser has already refused lone surrogates: the string is valid UTF-16.
-    return { index, bytes: utf8(e['entry'] as string), proof: shared ? [] : hashes(e['proof'], `.entries[${i}].proof`) };
+    return { index, ...entryBytes(e, `.entries[${i}]`), proof: shared ? [] : hashes(e['proof'], `.entries[${i}].proof`) };
   });
   const cons = (top['consistency'] ?? []) as unknown[];
   if (cons.length > MAX_CONSISTENCY_PROOFS) throw malformed(`consistency: at most ${MAX_CONSISTENCY_PROOFS}`);
@@ -165,13 +196,15 @@ export function formatBundle(b: Bundle): string {
 export function bundleBody(b: Bundle): string {
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const entries = b.entries.map((e) => {
-    let entry: string;
+    if (e.salt === undefined && e.bytes[0] === COMMITMENT_TAG) throw malformed(`entry ${e.index} is a commitment without its opening (erased?)`);
+    let text: string;
     try {
-      entry = decoder.decode(e.bytes);
+      text = decoder.decode(e.bytes);
     } catch (cause) {
       throw malformed(`entry ${e.index} is not UTF-8`, cause);
     }
-    return JSON.stringify(b.proof === undefined ? { index: e.index.toString(), entry, proof: e.proof.map(toBase64) } : { index: e.index.toString(), entry });
+    const members = e.salt !== undefined ? { index: e.index.toString(), salt: toBase64(e.salt), record: text } : { index: e.index.toString(), entry: text };
+    return JSON.stringify(b.proof === undefined ? { ...members, proof: e.proof.map(toBase64) } : members);
   });
   const head = `"checkpoint":${JSON.stringify(b.checkpoint)},\n`;
   const cons = b.consistency.length === 0 ? '' : `,\n"consistency":${JSON.stringify(b.consistency.map((c) => ({ size: c.size.toString(), proof: c.proof.map(toBase64) })))}`;

@@ -29,13 +29,14 @@ export function registerKeyCommands(program: Command): void {
     .option('--alg <alg>', 'issuer algorithm: ES256, EdDSA, RS256 or HS256', 'ES256')
     .option('--sub <subject>', 'default subject (issuerAsserted.sub)', 'agent:default')
     .option('--origin <origin>', 'log origin (checkpoint first line)')
+    .option('--public-log', 'log each record in clear (default: a salted commitment per entry, records kept private; docs/log-format.md)')
     .option('--json', 'print the identity as JSON')
-    .action(async (o: { home?: string; alg: string; sub: string; origin?: string; json?: boolean }) => {
+    .action(async (o: { home?: string; alg: string; sub: string; origin?: string; publicLog?: boolean; json?: boolean }) => {
       if (!isAlgName(o.alg)) throw new CliExit(EXIT_USAGE, `unsupported --alg ${o.alg}`);
       const home = resolveHome(o.home);
-      const id = await initHome(home, { alg: o.alg, sub: o.sub, ...(o.origin ? { origin: o.origin } : {}) });
+      const id = await initHome(home, { alg: o.alg, sub: o.sub, ...(o.origin ? { origin: o.origin } : {}), entries: o.publicLog ? 'public' : 'private' });
       if (o.json) return outJson(id);
-      out(`initialized ${home}\n  issuer  ${id.iss} (${id.issuer.alg}, key ${id.issuer.keyId})\n  log     ${id.log.origin}\n  vkey    ${id.log.vkey}`);
+      out(`initialized ${home}\n  issuer  ${id.iss} (${id.issuer.alg}, key ${id.issuer.keyId})\n  log     ${id.log.origin} (entries ${id.log.entries})\n  vkey    ${id.log.vkey}`);
     });
   const trust = program.command('trust').description('trust policies for verifiers');
   trust.command('export')

@@ -1,16 +1,17 @@
 /**
- * `mcp-attest log export`, `log checkpoint`, `log show` (and, from cmd-log-serve.ts,
+ * `mcp-attest log export`, `log publish`, `log checkpoint`, `log show`, `log erase` (and, from cmd-log-serve.ts,
  * `log serve`, `log witness`, `log witnesses`).
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { LogDb } from '../store/log-db.js';
 import { listCalls } from '../store/calls.js';
+import { eraseCall } from '../store/erase.js';
 import { Recorder } from '../proxy/recorder.js';
 import { homePaths, resolveHome } from '../store/home.js';
-import { exportTiles } from '../store/tiles.js';
+import { publishTiles } from '../store/publish.js';
 import { registerLogServeCommands } from './cmd-log-serve.js';
-import { CliExit, EXIT_FAILED, out, outJson } from './output.js';
+import { out, outJson } from './output.js';
 
 function openDb(path: string, readonly = true): LogDb {
   return new LogDb(path, 'full', readonly);
@@ -19,22 +20,28 @@ function openDb(path: string, readonly = true): LogDb {
 /** Register `log export`, `log checkpoint`, `log show`, and the serving and witnessing commands. */
 export function registerLogCommands(program: Command): void {
   const log = program.command('log').description('the transparency log');
+  const publish = (verb: string) => (o: { home?: string; out: string; json?: boolean }): void => {
+    const db = openDb(homePaths(resolveHome(o.home)).db);
+    try {
+      const r = publishTiles(db, o.out);
+      if (o.json) return outJson({ size: r.size.toString(), written: r.written, kept: r.kept });
+      out(`${verb} ${r.size} entries to ${join(o.out)}: ${r.written} files written, ${r.kept} already there`);
+    } finally {
+      db.close();
+    }
+  };
   log.command('export')
-    .description('write the log as a C2SP tlog-tiles directory (checkpoint, tile/..., tile/entries/...)')
+    .description('write the log as a C2SP tlog-tiles directory (checkpoint, tile/..., tile/entries/...): the same files as publish')
     .option('--home <dir>', 'data directory')
     .requiredOption('--out <dir>', 'output directory')
-    .action((o: { home?: string; out: string }) => {
-      const db = openDb(homePaths(resolveHome(o.home)).db);
-      try {
-        const cps = db.checkpoints();
-        const latest = cps[cps.length - 1];
-        if (!latest) throw new CliExit(EXIT_FAILED, 'the log has no checkpoint yet');
-        const files = exportTiles(o.out, latest.note, latest.size, (i) => db.entry(i)!, db.read);
-        out(`exported ${latest.size} entries (${files} files) to ${join(o.out)}`);
-      } finally {
-        db.close();
-      }
-    });
+    .option('--json', 'print as JSON')
+    .action(publish('exported'));
+  log.command('publish')
+    .description('publish the log, incrementally, as immutable static tlog-tiles for any web server or CDN: the partial tiles of every checkpointed size, the checkpoint last')
+    .option('--home <dir>', 'data directory')
+    .requiredOption('--out <dir>', 'output directory (kept between runs: only new files are written)')
+    .option('--json', 'print as JSON')
+    .action(publish('published'));
   log.command('checkpoint')
     .description('sign a checkpoint for the current log size (seals entries a killed proxy left uncovered)')
     .option('--home <dir>', 'data directory')
@@ -56,6 +63,22 @@ export function registerLogCommands(program: Command): void {
         out(['STARTED'.padEnd(21) + 'SERVER'.padEnd(22) + 'TOOL'.padEnd(22) + 'STATUS'.padEnd(28) + 'ENTRIES  CALL']
           .concat(calls.map((c) => `${(c.started ?? '').padEnd(21)}${(c.server ?? '').slice(0, 21).padEnd(22)}${(c.tool ?? '').slice(0, 21).padEnd(22)}`
             + `${(c.status ? c.status + (c.reason ? ` (${c.reason})` : '') : 'in flight').padEnd(28)}${`${c.attestation_idx}/${c.receipt_idx ?? '-'}`.padEnd(9)}${c.call_id}`)).join('\n'));
+      } finally {
+        db.close();
+      }
+    });
+  log.command('erase')
+    .description('erase one call from a private log: its records, salts and payloads are deleted for good; the commitments, tree and checkpoints stay (docs/log-format.md)')
+    .option('--home <dir>', 'data directory')
+    .requiredOption('--call <id>', 'the call id (as `log show` lists it)')
+    .option('--json', 'print as JSON')
+    .action((o: { home?: string; call: string; json?: boolean }) => {
+      const p = homePaths(resolveHome(o.home));
+      const db = openDb(p.db, false);
+      try {
+        const r = eraseCall(db, p.evidence, o.call);
+        if (o.json) return outJson({ callId: o.call, entries: r.entries.map(String), payloads: r.payloads });
+        out(`erased call ${o.call}: entries ${r.entries.join(', ')} can no longer be opened; ${r.payloads} payloads deleted`);
       } finally {
         db.close();
       }

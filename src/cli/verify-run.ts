@@ -85,7 +85,8 @@ function load(path: string): Loaded {
   if (statOrNull(dbPath, true) === null) throw new CliExit(EXIT_IO, `no log at ${dbPath}`);
   const file = home === null ? checkSqliteFiles(path, { what: 'log', follow: true }) : checkSqliteFiles(join(realpathSync(home), 'log.db'), { what: 'log' });
   const db = new LogDb(file, 'full', true);
-  const input = { entries: db.entries(), checkpoints: db.checkpoints().map((c) => c.note) };
+  // The operator's own store keeps every opening: a private entry without one was erased.
+  const input = { entries: db.entries(), checkpoints: db.checkpoints().map((c) => c.note), sealed: 'erased' as const };
   return { input, count: Number(db.size()), findings: [], home, close: () => db.close() };
 }
 
@@ -94,7 +95,9 @@ function printReport(path: string, r: Report): void {
   const head = r.kind === 'log' ? `entries ${(r as LogReport).size}` : `entries ${(r as BundleReport).entries}`;
   const witnessed = r.witnesses.length > 0 ? `, cosigned by ${r.witnesses.map((w) => w.name).join(', ')}` : '';
   out(`  ${head}, checkpoint ${r.checkpoint ? `${r.checkpoint.origin} @ ${r.checkpoint.size}` : 'none'}${witnessed}`);
-  out(`  calls ${r.calls}, receipts ${r.receipts}, unanswered ${r.unanswered}, in flight ${r.inFlight}${r.refused + r.unattested > 0 ? `; refused ${r.refused}, unattested ${r.unattested}` : ''}`);
+  const lr = r as LogReport;
+  const sealed = r.kind !== 'log' ? '' : `${lr.sealed > 0 ? `; sealed ${lr.sealed}` : ''}${lr.erased > 0 ? `; erased ${lr.erased}` : ''}`;
+  out(`  calls ${r.calls}, receipts ${r.receipts}, unanswered ${r.unanswered}, in flight ${r.inFlight}${r.refused + r.unattested > 0 ? `; refused ${r.refused}, unattested ${r.unattested}` : ''}${sealed}`);
   if (r.kind === 'session') printSession(r as SessionReceiptReport);
   for (const f of r.findings) {
     let line = `  ${f.severity === 'error' ? 'FAIL' : 'note'}  ${f.code}${f.index !== undefined ? ` [entry ${f.index}]` : ''}  ${f.message}`;
@@ -115,7 +118,7 @@ async function trustFor(home: string | null, o: KeyOptions, pre: Finding[]): Pro
 /** A report for a log that could not even be read through: one error finding. */
 function unreadable(path: string, e: unknown): Report {
   const code = isAttestError(e) ? e.code : 'ERR_STORE_CORRUPT';
-  return { kind: 'log', ok: false, size: '0', checkpointSize: null, checkpoint: null, witnesses: [], calls: 0, receipts: 0, unanswered: 0, inFlight: 0, refused: 0, unattested: 0, findings: [{ severity: 'error', code, message: `cannot read the log at ${path}: ${(e as Error).message}` }] };
+  return { kind: 'log', ok: false, size: '0', checkpointSize: null, checkpoint: null, witnesses: [], calls: 0, receipts: 0, unanswered: 0, inFlight: 0, refused: 0, unattested: 0, sealed: 0, erased: 0, findings: [{ severity: 'error', code, message: `cannot read the log at ${path}: ${(e as Error).message}` }] };
 }
 
 /** Checkpoints accepted earlier: `--checkpoint FILE` (must open under the policy) and the `--state` directory's. */

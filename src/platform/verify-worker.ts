@@ -2,8 +2,9 @@
  * A worker thread of {@link workerFacts}: computes the {@link EntryFacts} of batches of log
  * entries under the trust policy it was started with (`workerData`: the policy and the HS256
  * secret's raw bytes or null), with the Node primitives. Messages in: `{ id, positions,
- * bytes, ends }` (the batch's entries concatenated, `ends[k]` the end offset of entry `k`,
- * checked at `positions[k]`); out: `{ id, facts, leaves }` (`leaves`: the 32-byte leaf
+ * bytes, ends, salts, salted }` (the batch's entries concatenated, `ends[k]` the end offset
+ * of entry `k`, checked at `positions[k]`; when `salted[k]` is 1, entry k is a record opened
+ * by the salt at `salts[16k..16k+16)`); out: `{ id, facts, leaves }` (`leaves`: the 32-byte leaf
  * hashes concatenated, each fact's `leaf` emptied to be cut from it), or `{ id, error }`.
  */
 import './node.js';
@@ -11,17 +12,20 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { entryFacts, type EntryFacts } from '../verify/entry-facts.js';
 import { hs256Secrets, policyKeyResolver, type TrustPolicy } from '../verify/policy.js';
 import { importSecret } from '../keys/material.js';
+import { SALT_BYTES } from '../log/opening.js';
 
 const { policy, secret } = workerData as { policy: TrustPolicy; secret: Uint8Array | null };
 const key = secret === null ? null : await importSecret(secret);
 const keys = policyKeyResolver(policy, hs256Secrets(policy, key));
 
-async function batch(positions: BigInt64Array, bytes: Uint8Array, ends: Uint32Array): Promise<{ facts: EntryFacts[]; leaves: Uint8Array }> {
+async function batch(m: Message): Promise<{ facts: EntryFacts[]; leaves: Uint8Array }> {
+  const { positions, bytes, ends, salts, salted } = m;
   const facts: EntryFacts[] = [];
   const leaves = new Uint8Array(32 * ends.length);
   let from = 0;
   for (let k = 0; k < ends.length; k++) {
-    const f = await entryFacts(BigInt.asUintN(64, positions[k]!), bytes.subarray(from, ends[k]), policy, keys);
+    const salt = salted[k] === 1 ? salts.subarray(SALT_BYTES * k, SALT_BYTES * (k + 1)) : undefined;
+    const f = await entryFacts(BigInt.asUintN(64, positions[k]!), bytes.subarray(from, ends[k]), policy, keys, salt);
     leaves.set(f.leaf, 32 * k);
     f.leaf = new Uint8Array(0);
     facts.push(f);
@@ -30,8 +34,10 @@ async function batch(positions: BigInt64Array, bytes: Uint8Array, ends: Uint32Ar
   return { facts, leaves };
 }
 
-parentPort!.on('message', (m: { id: number; positions: BigInt64Array; bytes: Uint8Array; ends: Uint32Array }) => {
-  batch(m.positions, m.bytes, m.ends).then(
+interface Message { id: number; positions: BigInt64Array; bytes: Uint8Array; ends: Uint32Array; salts: Uint8Array; salted: Uint8Array }
+
+parentPort!.on('message', (m: Message) => {
+  batch(m).then(
     ({ facts, leaves }) => parentPort!.postMessage({ id: m.id, facts, leaves }, [leaves.buffer as ArrayBuffer]),
     (e: unknown) => parentPort!.postMessage({ id: m.id, error: (e as Error).message }),
   );

@@ -11,7 +11,8 @@ import { availableParallelism } from 'node:os';
 import { AttestError } from '../errors.js';
 import { entryFacts, type EntryFacts } from '../verify/entry-facts.js';
 import { MAX_ENTRY_BYTES } from '../store/log-db.js';
-import { sequentialFacts, type FactsSource } from '../verify/log.js';
+import { SALT_BYTES } from '../log/opening.js';
+import { sequentialFacts, type EntryInput, type FactsSource } from '../verify/log.js';
 import type { TrustPolicy } from '../verify/policy.js';
 
 /** Entries per message to a worker. */
@@ -54,17 +55,28 @@ class Lane {
     this.worker.on('exit', (code) => fail(new AttestError('ERR_VERIFY_WORKER', `a verification worker exited (${code})`)));
   }
 
-  send(id: number, batch: Array<[bigint, Uint8Array]>): Promise<Reply> {
+  send(id: number, batch: EntryInput[]): Promise<Reply> {
     const ends = new Uint32Array(batch.length);
     const positions = new BigInt64Array(batch.length);
+    // An opened entry's salt at 16·k; `salted[k]` says whether entry k has one.
+    const salts = new Uint8Array(SALT_BYTES * batch.length);
+    const salted = new Uint8Array(batch.length);
     let total = 0;
-    batch.forEach(([p, b], k) => { total += b.length; ends[k] = total; positions[k] = BigInt.asIntN(64, p); });
+    batch.forEach(([p, b, salt], k) => {
+      total += b.length;
+      ends[k] = total;
+      positions[k] = BigInt.asIntN(64, p);
+      if (salt !== undefined) {
+        salts.set(salt, SALT_BYTES * k);
+        salted[k] = 1;
+      }
+    });
     const bytes = new Uint8Array(total);
     batch.forEach(([, b], k) => bytes.set(b, k === 0 ? 0 : ends[k - 1]));
     return new Promise((resolve, reject) => {
       if (this.dead !== null) return reject(this.dead);
       this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ id, positions, bytes, ends }, [bytes.buffer, ends.buffer, positions.buffer]);
+      this.worker.postMessage({ id, positions, bytes, ends, salts, salted }, [bytes.buffer, ends.buffer, positions.buffer, salts.buffer, salted.buffer]);
     });
   }
 }
@@ -94,7 +106,7 @@ export function workerFacts(o: { threads?: number; secret: Uint8Array | null }):
   return async function* (entries, policy: TrustPolicy, keys) {
     // Look ahead two batches, or as many bytes as two batches of the largest entries, to decide.
     const it = entries[Symbol.iterator]();
-    const head: Array<[bigint, Uint8Array]> = [];
+    const head: EntryInput[] = [];
     let headBytes = 0;
     let ended = false;
     while (head.length < 2 * BATCH && headBytes <= 2 * BATCH * MAX_ENTRY_BYTES) {
@@ -111,7 +123,7 @@ export function workerFacts(o: { threads?: number; secret: Uint8Array | null }):
     // Each batch's reply, in order; an oversized entry's facts, computed here, take its place.
     const inFlight: Array<{ reply: Promise<Reply>; local: Map<number, EntryFacts> }> = [];
     let id = 0;
-    let batch: Array<[bigint, Uint8Array]> = [];
+    let batch: EntryInput[] = [];
     let local = new Map<number, EntryFacts>();
     const dispatch = (): void => {
       const reply = lanes[id % lanes.length]!.send(id++, batch);
@@ -122,12 +134,14 @@ export function workerFacts(o: { threads?: number; secret: Uint8Array | null }):
     };
     try {
       for (let k = 0; k < threads; k++) lanes.push(new Lane(url, { policy, secret: o.secret }));
-      for (const [position, bytes] of chain(head, it)) {
-        if (bytes.length > MAX_ENTRY_BYTES) {
-          local.set(batch.length, await entryFacts(position, bytes, policy, keys));
+      for (const e of chain(head, it)) {
+        const [position, bytes, salt] = e;
+        // A salt of another length is refused here too (entryFacts throws, as in one thread).
+        if (bytes.length > MAX_ENTRY_BYTES || (salt !== undefined && salt.length !== SALT_BYTES)) {
+          local.set(batch.length, await entryFacts(position, bytes, policy, keys, salt));
           batch.push([position, new Uint8Array(0)]);
         } else {
-          batch.push([position, bytes]);
+          batch.push(e);
         }
         if (batch.length < BATCH) continue;
         dispatch();

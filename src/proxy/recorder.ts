@@ -119,7 +119,7 @@ export class Recorder {
     const signer = loadIssuerSigner(home, identity, o.sub);
     const vkey = parseVerifierKey(identity.log.vkey);
     const logSigner = ed25519NoteSigner(vkey.name, await loadLogKey(home), vkey.publicKey);
-    const db = new LogDb(p.db, o.durability ?? 'full', false, { groupCommit: true });
+    const db = new LogDb(p.db, o.durability ?? 'full', false, { groupCommit: true, ...(identity.log.entries ? { entries: identity.log.entries } : {}) });
     const evidence = o.evidence === false ? null : new EvidenceStore(p.evidence, false, db.db);
     return new Recorder(identity, db, signer, logSigner, evidence, o.checkpointMs ?? 1000, o.profile ?? 'vector');
   }

@@ -49,6 +49,22 @@ export const DECISION_RECORD = 'mcp-attest/decision@1';
 export const RESPONSE_RECEIPT_RECORD = 'mcp-attest/response-receipt@1';
 export const SESSION_RECORD = 'mcp-attest/session@1';
 export const REFUSED_INPUT_RECORD = 'mcp-attest/refused-input@1';
+/** The parameters entry of a v2 log: always index 0, always in clear (docs/log-format.md "Format v2"). */
+export const PARAMETERS_RECORD = 'mcp-attest/log@2';
+
+/**
+ * What a v2 log's entries are: `private` (each a salted commitment to its record,
+ * log/opening.ts) or `public` (each the record in clear, as in v1). A log without a
+ * parameters entry at index 0 is a v1 log: public.
+ */
+export type EntriesMode = 'private' | 'public';
+
+/** Entry 0 of a v2 log, in clear, covered by every checkpoint: the log's signed parameters. */
+export interface ParametersRecord {
+  type: typeof PARAMETERS_RECORD;
+  index: '0';
+  entries: EntriesMode;
+}
 
 /** The record logged before a call is forwarded. */
 export interface AttestationRecord {
@@ -127,8 +143,24 @@ export type CallRecord = AttestationRecord | ReceiptRecord | DecisionRecord | Re
 export type LogRecord = CallRecord | SessionRecord | RefusedInputRecord;
 
 /** Encode a record as its entry bytes (JCS). */
-export function encodeRecord(record: LogRecord): Uint8Array {
+export function encodeRecord(record: LogRecord | ParametersRecord): Uint8Array {
   return canonicalBytes(record);
+}
+
+/**
+ * The parameters `bytes` hold, when they are exactly a parameters entry (strict JSON, the
+ * three members, `index` "0", `entries` private or public); null for anything else. Never throws.
+ */
+export function decodeParameters(bytes: Uint8Array): ParametersRecord | null {
+  if (bytes[0] !== 0x7b || bytes.length > 256) return null;
+  let v: JsonValue;
+  try {
+    v = parseJsonBytes(bytes, { floats: 'reject', maxBytes: 256, maxDepth: 2 });
+  } catch {
+    return null;
+  }
+  if (!isObject(v) || v['type'] !== PARAMETERS_RECORD || Object.keys(v).length !== 3 || v['index'] !== '0') return null;
+  return v['entries'] === 'private' || v['entries'] === 'public' ? (v as unknown as ParametersRecord) : null;
 }
 
 const DECIMAL = /^(0|[1-9][0-9]{0,19})$/;

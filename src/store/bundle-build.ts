@@ -11,6 +11,7 @@ import { AttestError } from '../errors.js';
 import type { Bundle } from '../bundle/format.js';
 import { callEntryIndexes } from './calls.js';
 import { multiInclusionProof } from '../log/multiproof.js';
+import { COMMITMENT_TAG } from '../log/opening.js';
 import type { LogDb } from './log-db.js';
 
 /** What to put in a bundle. */
@@ -36,6 +37,15 @@ export function selectEntries(db: LogDb, s: Selection): bigint[] {
   return [...all].sort((x, y) => (x < y ? -1 : 1));
 }
 
+/** The entry at `index` as a bundle carries it: a private entry opened, its record and salt (log/opening.ts). Throws `ERR_USAGE` for an erased one. */
+function openedEntry(db: LogDb, index: bigint): { bytes: Uint8Array; salt?: Uint8Array } {
+  const entry = db.entry(index)!;
+  if (entry[0] !== COMMITMENT_TAG) return { bytes: entry };
+  const o = db.opening(index);
+  if (o === null) throw new AttestError('ERR_USAGE', `entry ${index} is erased: it cannot be opened in a bundle`);
+  return { bytes: o.record, salt: o.salt };
+}
+
 /** The best checkpoint covering index `last`: most cosignatures, then largest. */
 function chooseCheckpoint(db: LogDb, last: bigint): { size: bigint; note: string } {
   const candidates = db.checkpoints().filter((c) => c.size > last);
@@ -54,7 +64,7 @@ function chooseCheckpoint(db: LogDb, last: bigint): { size: bigint; note: string
 export function buildBundle(db: LogDb, indexes: bigint[], since: bigint[] = [], shared = false): Bundle {
   if (indexes.length === 0) throw new AttestError('ERR_USAGE', 'nothing selected');
   const cp = chooseCheckpoint(db, indexes[indexes.length - 1]!);
-  const entries = indexes.map((index) => ({ index, bytes: db.entry(index)!, proof: shared ? [] : db.inclusionProof(index, cp.size) }));
+  const entries = indexes.map((index) => ({ index, ...openedEntry(db, index), proof: shared ? [] : db.inclusionProof(index, cp.size) }));
   const consistency = [...new Set(since)].filter((m) => m > 0n && m < cp.size).map((m) => ({ size: m, proof: db.consistencyProof(m, cp.size) }));
   const bundle: Bundle = { checkpoint: cp.note, entries, consistency };
   if (shared) bundle.proof = multiInclusionProof(indexes, cp.size, db.read);

@@ -53,7 +53,7 @@ function fold(calls: Map<string, CallRow>, index: bigint, r: LogRecord): void {
 /** Every call of the log, oldest first (one pass over the entries). */
 export function listCalls(db: LogDb): CallRow[] {
   const calls = new Map<string, CallRow>();
-  for (const [index, bytes] of db.entries()) {
+  for (const [index, bytes] of db.records()) {
     const r = decoded(bytes);
     if (r !== null) fold(calls, index, r);
   }
@@ -68,7 +68,7 @@ export function listCalls(db: LogDb): CallRow[] {
  */
 export function callEntryIndexes(db: LogDb, callId: string): bigint[] {
   const out: bigint[] = [];
-  for (const [index, bytes] of db.entriesContaining(utf8(`"callId":${JSON.stringify(callId)}`))) {
+  for (const [index, bytes] of db.recordsContaining(utf8(`"callId":${JSON.stringify(callId)}`))) {
     const r = decoded(bytes);
     if (r !== null && 'callId' in r && r.callId === callId) out.push(index);
   }

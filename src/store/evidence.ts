@@ -2,7 +2,8 @@
  * The local evidence store: payloads (tool arguments, tool results) kept outside the log, in
  * their own SQLite file (`evidence.db`), content-addressed by `hex(SHA-256(JCS(value)))`: the
  * same digest the hash-only commitment in the log carries, so a payload can be disclosed
- * later and checked against its commitment. Rows are inserted once and never changed.
+ * later and checked against its commitment. Rows are inserted once and never changed, only
+ * deleted when a call is erased (store/erase.ts).
  * Writes use `synchronous=NORMAL` (they survive a process crash; a power loss may lose the
  * newest payloads, never a log entry): the log, not the evidence, is the record. The
  * recorder attaches the file to the log's connection, so a payload commits with its entry.
@@ -42,12 +43,36 @@ export class EvidenceStore {
     }
     const conn = attachTo ?? this.db!;
     const table = attachTo === undefined ? 'evidence' : 'evidence.evidence';
+    this.conn = conn;
+    this.schema = attachTo === undefined ? 'main' : 'evidence';
     this.insert = readonly ? conn.prepare('SELECT 1') : conn.prepare(`INSERT OR IGNORE INTO ${table} (digest, data) VALUES (?, ?)`);
     this.select = conn.prepare(`SELECT data FROM ${table} WHERE digest = ?`);
   }
 
   /** Its own connection; null when attached to the log's (closed with it). */
   private readonly db: Database.Database | null;
+  /** The connection it is read through, and the schema name of its file there. */
+  private readonly conn: Database.Database;
+  private readonly schema: string;
+
+  /**
+   * Delete the payloads of `hexes` for good: overwritten on disk (`secure_delete`), the file
+   * rewritten from its live content (`VACUUM`), then the WAL checkpointed and truncated. Returns how many were stored. Throws `ERR_STORE_IO` when
+   * the WAL cannot be truncated (another process reading it).
+   */
+  erase(hexes: string[]): number {
+    const s = this.schema;
+    this.conn.pragma(`${s}.secure_delete = ON`);
+    const del = this.conn.prepare(`DELETE FROM ${s}.evidence WHERE digest = ?`);
+    let n = 0;
+    this.conn.transaction(() => {
+      for (const h of hexes) n += del.run(h).changes;
+    }).immediate();
+    this.conn.exec(`VACUUM ${s}`);
+    const [cp] = this.conn.pragma(`${s}.wal_checkpoint(TRUNCATE)`) as Array<{ busy: number }>;
+    if (cp && cp.busy !== 0) throw new AttestError('ERR_STORE_IO', 'payloads erased, but the evidence WAL is still read by another process: run the erase again once it is idle');
+    return n;
+  }
 
   /** Store JCS(value); returns its hex SHA-256. Idempotent. */
   put(value: unknown): string {

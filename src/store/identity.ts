@@ -16,6 +16,7 @@ import { toBase64Url } from '../bytes/index.js';
 import { exportEd25519Public } from '../keys/ed25519.js';
 import { formatVerifierKey } from '../log/vkey.js';
 import type { Signer } from '../envelope/sign.js';
+import type { EntriesMode } from '../records/record.js';
 import { homePaths } from './home.js';
 import type { TrustedIssuer, TrustPolicy } from '../verify/policy.js';
 
@@ -27,8 +28,12 @@ export interface Identity {
   /** Default subject (`issuerAsserted.sub`) when the proxy is not given `--sub`. */
   sub: string;
   issuer: { alg: AlgName; keyId: string; publicKeyJwk: PublicJwk | null };
-  /** Log origin (checkpoint first line) and its C2SP verifier key. */
-  log: { origin: string; vkey: string };
+  /**
+   * Log origin (checkpoint first line), its C2SP verifier key, and what its entries are
+   * (docs/log-format.md "Format v2"): `private` (salted commitments; the default since v2)
+   * or `public` (records in clear). Absent in a directory made before v2: its log stays v1.
+   */
+  log: { origin: string; vkey: string; entries?: EntriesMode };
 }
 
 function writeSecretFile(path: string, data: string | Uint8Array): void {
@@ -49,6 +54,8 @@ export interface InitOptions {
   alg?: AlgName;
   sub?: string;
   origin?: string;
+  /** What the log's entries are: `private` (default) or `public`. */
+  entries?: EntriesMode;
 }
 
 /** Create the data directory and keys. Throws `ERR_KEY_EXISTS` if already initialized. */
@@ -75,7 +82,7 @@ export async function initHome(home: string, o: InitOptions = {}): Promise<Ident
   writeSecretFile(p.logKey, await exportPkcs8(logPair.privateKey));
   const origin = o.origin ?? `mcp-attest.local/${id}`;
   const vkey = formatVerifierKey(origin, 0x01, await exportEd25519Public(logPair.publicKey));
-  const identity: Identity = { version: 1, iss: `issuer://${id}`, sub: o.sub ?? 'agent:default', issuer, log: { origin, vkey } };
+  const identity: Identity = { version: 1, iss: `issuer://${id}`, sub: o.sub ?? 'agent:default', issuer, log: { origin, vkey, entries: o.entries ?? 'private' } };
   // Published last and atomically (link fails if it exists): a reader sees all or nothing.
   const tmp = `${p.identity}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(identity, null, 2) + '\n');
@@ -126,7 +133,8 @@ export function loadIdentity(home: string): Identity {
   } catch (cause) {
     throw new AttestError('ERR_STORE_CORRUPT', 'identity.json is not JSON', { path: p.identity, cause });
   }
-  if (id?.version !== 1 || !isAlgName(id.issuer?.alg) || typeof id.log?.vkey !== 'string' || typeof id.iss !== 'string') throw new AttestError('ERR_STORE_CORRUPT', 'identity.json is not valid', { path: p.identity });
+  const entries = id?.log?.entries;
+  if (id?.version !== 1 || !isAlgName(id.issuer?.alg) || typeof id.log?.vkey !== 'string' || typeof id.iss !== 'string' || (entries !== undefined && entries !== 'private' && entries !== 'public')) throw new AttestError('ERR_STORE_CORRUPT', 'identity.json is not valid', { path: p.identity });
   return id;
 }
 

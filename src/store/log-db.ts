@@ -8,9 +8,10 @@
  * proxy relies on. Nothing is ever updated or
  * deleted (but for the one-time move of a log of the earlier layout, log-nodes.ts); checkpoints are kept for every size they were signed at.
  *
- * Tables: `entries(idx, data, leaf, up)` (`up`: the hashes of the complete subtrees the
- * entry's append completed, bottom up; every Merkle node lives in the row that completed it,
- * store/log-nodes.ts), `checkpoints(size, note, created)`, `cosignatures(size, witness, line,
+ * Tables: `entries(idx, data, leaf, up, salt, record)` (`data`: the entry as published;
+ * `up`: the hashes of the complete subtrees the entry's append completed, bottom up, every
+ * Merkle node living in the row that completed it, store/log-nodes.ts; `salt`, `record`: a
+ * private entry's opening, NULL for a public one or once erased, log/opening.ts), `checkpoints(size, note, created)`, `cosignatures(size, witness, line,
  * received)` (witness cosignature/v1 lines collected for a checkpoint; the first per witness
  * and size is kept), `witness_sizes(witness, size)` (the latest size each witness cosigned
  * for this log, to send as `old`), `witness_events(...)` (refusals and conflict alarms),
@@ -23,8 +24,11 @@ import { AttestError } from '../errors.js';
 import { openSqlite } from './sqlite.js';
 import { WalSync } from './wal-sync.js';
 import { migrateNodes, nodeReader } from './log-nodes.js';
+import { randomBytes } from 'node:crypto';
 import { concatBytes } from '../bytes/index.js';
 import { leafHash } from '../log/hash.js';
+import { commitmentEntry, SALT_BYTES } from '../log/opening.js';
+import { decodeParameters, encodeRecord, PARAMETERS_RECORD, type EntriesMode } from '../records/record.js';
 import { appendNodes, rootAt, inclusionProof, consistencyProof, type NodeReader } from '../log/tree.js';
 
 /** Largest entry accepted: the C2SP entry-bundle limit. */
@@ -34,7 +38,7 @@ export const MAX_ENTRY_BYTES = 65535;
 export type Durability = 'full' | 'normal';
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, data BLOB NOT NULL, leaf BLOB NOT NULL, up BLOB NOT NULL DEFAULT x'');
+CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, data BLOB NOT NULL, leaf BLOB NOT NULL, up BLOB NOT NULL DEFAULT x'', salt BLOB, record BLOB);
 CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL, created INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS cosignatures (size INTEGER NOT NULL, witness TEXT NOT NULL, line TEXT NOT NULL, received INTEGER NOT NULL, PRIMARY KEY (size, witness)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS witness_sizes (witness TEXT PRIMARY KEY, size INTEGER NOT NULL) WITHOUT ROWID;
@@ -44,6 +48,19 @@ CREATE TABLE IF NOT EXISTS sessions (session_id TEXT PRIMARY KEY, start_idx INTE
 CREATE TABLE IF NOT EXISTS session_entries (session_id TEXT NOT NULL, idx INTEGER NOT NULL, kind TEXT NOT NULL, seq INTEGER, digest TEXT NOT NULL,
   PRIMARY KEY (session_id, idx)) WITHOUT ROWID;
 `;
+
+/** Whether `entries` has the `salt` and `record` columns of a v2 log. */
+function hasOpeningColumns(db: Database.Database): boolean {
+  return (db.prepare("SELECT name FROM pragma_table_info('entries')").all() as Array<{ name: string }>).some((c) => c.name === 'record');
+}
+
+/** Add the `salt` and `record` columns to a log made before v2 (it stays a v1 log: they stay NULL). */
+function addOpeningColumns(db: Database.Database): void {
+  if (hasOpeningColumns(db)) return;
+  db.transaction(() => {
+    if (!hasOpeningColumns(db)) db.exec('ALTER TABLE entries ADD COLUMN salt BLOB; ALTER TABLE entries ADD COLUMN record BLOB');
+  }).immediate();
+}
 
 /** The SQLite-backed log. Open one per process; close it on exit. */
 export class LogDb {
@@ -61,7 +78,7 @@ export class LogDb {
    * A caller handed the path checks the files first (`checkSqliteFiles`). Throws
    * `ERR_STORE_CORRUPT` when the file cannot be opened or is not a plain log.
    */
-  constructor(path: string, durability: Durability = 'full', readonly = false, o: { groupCommit?: boolean } = {}) {
+  constructor(path: string, durability: Durability = 'full', readonly = false, o: { groupCommit?: boolean; entries?: EntriesMode } = {}) {
     const group = o.groupCommit === true && durability === 'full' && !readonly;
     this.db = openSqlite(path, SCHEMA, { durability: group ? 'normal' : durability, readonly, untrusted: readonly, code: 'ERR_STORE_CORRUPT', what: 'log' });
     try {
@@ -71,8 +88,11 @@ export class LogDb {
         else this.db.pragma('synchronous = FULL');
       }
       if (!readonly) migrateNodes(this.db);
+      if (!readonly) addOpeningColumns(this.db);
+      this.openings = hasOpeningColumns(this.db);
       this.read = nodeReader(this.db);
       this.lastIdx = this.db.prepare('SELECT idx FROM entries ORDER BY idx DESC LIMIT 1').safeIntegers(true);
+      if (!readonly && o.entries !== undefined) this.writeParameters(o.entries);
     } catch (cause) {
       this.db.close();
       if (cause instanceof AttestError) throw cause;
@@ -106,27 +126,61 @@ export class LogDb {
   }
 
   /**
-   * Append one entry, durably. `build(index)` returns the entry bytes for the index it will
-   * get (so an entry can name its own index); `after(index)` runs inside the same
-   * transaction. Throws `ERR_ENTRY_TOO_LARGE` past 65,535 bytes, `ERR_STORE_IO` on failure.
+   * The log's format (docs/log-format.md): `private` or `public` as its parameters entry
+   * (index 0) says, `v1` for a log without one (public), null while it is empty.
+   */
+  mode(): EntriesMode | 'v1' | null {
+    if (this.knownMode !== undefined) return this.knownMode;
+    const first = this.entry(0n);
+    if (first === null) return null;
+    this.knownMode = decodeParameters(first)?.entries ?? 'v1';
+    return this.knownMode;
+  }
+
+  /** An empty log gets its parameters entry (index 0) saying `entries`; a log with entries keeps the format it has. */
+  private writeParameters(entries: EntriesMode): void {
+    if (this.size() > 0n) return;
+    this.appendTxn ??= this.db.transaction((f: () => bigint) => f());
+    this.appendTxn.immediate(() => (this.size() === 0n ? this.insert(0n, encodeRecord({ type: PARAMETERS_RECORD, index: '0', entries }), null, null) : 0n));
+  }
+
+  /**
+   * Append one record, durably. `build(index)` returns the record's bytes for the index it
+   * will get (so a record can name its own index); in a private log the entry is their
+   * salted commitment and the record and salt are kept beside it (log/opening.ts), in any
+   * other the entry is the record. `after(index)` runs inside the same transaction. Throws
+   * `ERR_ENTRY_TOO_LARGE` for a record past 65,535 bytes, `ERR_STORE_IO` on failure.
    */
   append(build: (index: bigint) => Uint8Array, after?: (index: bigint) => void): bigint {
-    const insertEntry = this.statement('INSERT INTO entries (idx, data, leaf, up) VALUES (?, ?, ?, ?)');
     this.appendTxn ??= this.db.transaction((f: () => bigint) => f());
     return this.appendTxn.immediate(() => {
       const index = this.size();
-      const data = build(index);
-      if (data.length > MAX_ENTRY_BYTES) throw new AttestError('ERR_ENTRY_TOO_LARGE', 'log entry larger than 65535 bytes', { found: data.length });
-      const leaf = leafHash(data);
-      // The parents this leaf completes, bottom up, in the entry's own row (one page per append).
-      const parents = appendNodes(index, leaf, this.read).slice(1).map((n) => n.hash);
-      insertEntry.run(index, data, leaf, concatBytes(...parents));
+      const record = build(index);
+      if (record.length > MAX_ENTRY_BYTES) throw new AttestError('ERR_ENTRY_TOO_LARGE', 'log entry larger than 65535 bytes', { found: record.length });
+      if (this.mode() === 'private') {
+        const salt = new Uint8Array(randomBytes(SALT_BYTES));
+        this.insert(index, commitmentEntry(salt, record), salt, record);
+      } else {
+        this.insert(index, record, null, null);
+      }
       after?.(index);
       return index;
     });
   }
 
+  /** Insert the entry `data` at `index` (inside the caller's transaction), with its opening when private. */
+  private insert(index: bigint, data: Uint8Array, salt: Uint8Array | null, record: Uint8Array | null): bigint {
+    const leaf = leafHash(data);
+    // The parents this leaf completes, bottom up, in the entry's own row (one page per append).
+    const parents = appendNodes(index, leaf, this.read).slice(1).map((n) => n.hash);
+    this.statement('INSERT INTO entries (idx, data, leaf, up, salt, record) VALUES (?, ?, ?, ?, ?, ?)').run(index, data, leaf, concatBytes(...parents), salt, record);
+    return index;
+  }
+
   private hasCosignatures: boolean | undefined;
+  private knownMode: EntriesMode | 'v1' | undefined;
+  /** Whether the entries table has the `salt` and `record` columns (a log read-only from before v2 has not). */
+  private readonly openings: boolean;
   private walSync: WalSync | null = null;
   private appendTxn: Database.Transaction<(f: () => bigint) => bigint> | null = null;
 
@@ -141,19 +195,78 @@ export class LogDb {
     return s;
   }
 
-  /** Entry bytes at `index`, or null. */
+  /** The entry at `index` as published (a private log's: the commitment), or null. */
   entry(index: bigint): Uint8Array | null {
     const row = this.statement('SELECT data FROM entries WHERE idx = ?').get(index) as { data: Buffer } | undefined;
     return row ? new Uint8Array(row.data) : null;
   }
 
-  /** Iterate entries in index order as `[index, bytes]` (the stored index, gaps and all). */
-  *entries(): Generator<[bigint, Uint8Array]> {
-    const stmt = this.db.prepare('SELECT idx, data FROM entries ORDER BY idx').safeIntegers(true);
-    for (const row of stmt.iterate() as IterableIterator<{ idx: unknown; data: unknown }>) {
-      if (typeof row.idx !== 'bigint' || !Buffer.isBuffer(row.data)) throw new AttestError('ERR_STORE_CORRUPT', 'an entry row is not (integer, blob)', { found: String(row.idx) });
-      yield [row.idx, new Uint8Array(row.data)];
+  /** The salt and record of the private entry at `index`; null when it has none (a public entry, an erased one, none at all). */
+  opening(index: bigint): { salt: Uint8Array; record: Uint8Array } | null {
+    if (!this.openings) return null;
+    const row = this.statement('SELECT salt, record FROM entries WHERE idx = ?').get(index) as { salt: unknown; record: unknown } | undefined;
+    return row && Buffer.isBuffer(row.salt) && Buffer.isBuffer(row.record) ? { salt: new Uint8Array(row.salt), record: new Uint8Array(row.record) } : null;
+  }
+
+  /** The record of the entry at `index`: the entry itself, or a private entry's opened record; null when erased or absent. */
+  record(index: bigint): Uint8Array | null {
+    const e = this.entry(index);
+    return e === null || e[0] !== 0x01 ? e : this.opening(index)?.record ?? null;
+  }
+
+  /**
+   * Iterate entries in index order (the stored index, gaps and all), for a verifier: a
+   * private entry with its opening as `[index, record, salt]` (log/opening.ts), any other
+   * (an erased one: its commitment) as `[index, entry]`.
+   */
+  *entries(): Generator<[bigint, Uint8Array] | [bigint, Uint8Array, Uint8Array]> {
+    for (const row of this.rows('')) yield row.salt !== null && row.record !== null ? [row.idx, row.record, row.salt] : [row.idx, row.data];
+  }
+
+  /** Iterate the records in index order as `[index, record]`, skipping erased entries (and, in a v2 log, its parameters entry). */
+  *records(): Generator<[bigint, Uint8Array]> {
+    for (const row of this.rows('')) {
+      const r = row.record ?? (row.data[0] === 0x01 ? null : row.data);
+      if (r !== null && !(row.idx === 0n && decodeParameters(r) !== null)) yield [row.idx, r];
     }
+  }
+
+  /** The entry rows (index order) matching `where` (SQL over `data` and, when present, `record`; `?` bound to `arg`). Throws `ERR_STORE_CORRUPT` for a row of other types. */
+  private *rows(where: string, arg?: Buffer): Generator<{ idx: bigint; data: Uint8Array; salt: Uint8Array | null; record: Uint8Array | null }> {
+    const cols = this.openings ? 'idx, data, salt, record' : 'idx, data';
+    const stmt = this.db.prepare(`SELECT ${cols} FROM entries ${where} ORDER BY idx`).safeIntegers(true);
+    const it = (arg === undefined ? stmt.iterate() : stmt.iterate(arg)) as IterableIterator<{ idx: unknown; data: unknown; salt?: unknown; record?: unknown }>;
+    for (const row of it) {
+      const blob = (v: unknown): v is Buffer | null | undefined => v == null || Buffer.isBuffer(v);
+      if (typeof row.idx !== 'bigint' || !Buffer.isBuffer(row.data) || !blob(row.salt) || !blob(row.record)) throw new AttestError('ERR_STORE_CORRUPT', 'an entry row is not (integer, blob)', { found: String(row.idx) });
+      const bytes = (v: Buffer | null | undefined): Uint8Array | null => (v == null ? null : new Uint8Array(v));
+      yield { idx: row.idx, data: new Uint8Array(row.data), salt: bytes(row.salt), record: bytes(row.record) };
+    }
+  }
+
+  /**
+   * Erase the openings of the entries at `indexes` (private entries only): their salt and
+   * record are overwritten (`secure_delete`), the file rewritten from its live content
+   * (`VACUUM`: copies an earlier page split left in unused space go too; it takes as long as
+   * copying the log) and the WAL checkpointed and truncated, so the bytes are gone from the
+   * log's files; the commitments, the tree and
+   * every checkpoint stay as they were. The only change ever made to a stored entry.
+   * Returns how many entries were erased (already erased and public ones are not counted).
+   * Throws `ERR_STORE_IO` when the WAL cannot be truncated (another process reading it: retry).
+   */
+  erase(indexes: bigint[]): number {
+    if (!this.openings) return 0;
+    this.db.pragma('secure_delete = ON');
+    let n = 0;
+    this.db.transaction(() => {
+      const stmt = this.statement('UPDATE entries SET salt = NULL, record = NULL WHERE idx = ? AND salt IS NOT NULL');
+      for (const i of indexes) n += stmt.run(i).changes;
+    }).immediate();
+    // Copies from before (a page split, a freed page) may linger in unused space: rewrite the file.
+    this.db.exec('VACUUM');
+    const [cp] = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+    if (cp && cp.busy !== 0) throw new AttestError('ERR_STORE_IO', 'erased, but the WAL is still read by another process: run the erase again once it is idle', {});
+    return n;
   }
 
   /** Root hash at `size` (default: current size). */
@@ -238,12 +351,16 @@ export class LogDb {
   }
 
   /**
-   * Entries whose bytes contain `needle`, in index order (a byte search inside SQLite: the
-   * caller decodes each and keeps the ones it means; used to find a call's records by id).
+   * Records whose bytes contain `needle`, in index order, as `[index, record]` (a byte search
+   * inside SQLite: the caller decodes each and keeps the ones it means; used to find a call's
+   * records by id). Erased entries are not found.
    */
-  *entriesContaining(needle: Uint8Array): Generator<[bigint, Uint8Array]> {
-    const stmt = this.db.prepare('SELECT idx, data FROM entries WHERE instr(data, ?) > 0 ORDER BY idx').safeIntegers(true);
-    for (const row of stmt.iterate(Buffer.from(needle)) as IterableIterator<{ idx: bigint; data: Buffer }>) yield [row.idx, new Uint8Array(row.data)];
+  *recordsContaining(needle: Uint8Array): Generator<[bigint, Uint8Array]> {
+    const where = this.openings ? 'WHERE instr(coalesce(record, data), ?) > 0' : 'WHERE instr(data, ?) > 0';
+    for (const row of this.rows(where, Buffer.from(needle))) {
+      const r = row.record ?? (row.data[0] === 0x01 ? null : row.data);
+      if (r !== null) yield [row.idx, r];
+    }
   }
 
   /** Close the database. */

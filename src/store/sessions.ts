@@ -111,7 +111,7 @@ export class SessionStore {
 
   /** The statements of a session, in log order, each with its log index. */
   statements(sessionId: string): Array<{ index: bigint; statement: Statement }> {
-    return this.entries(sessionId).map((e) => ({ index: BigInt(e.idx), statement: (decodeRecord(this.db.entry(BigInt(e.idx))!) as SessionRecord).statement }));
+    return this.entries(sessionId).map((e) => ({ index: BigInt(e.idx), statement: (decodeRecord(this.db.record(BigInt(e.idx))!) as SessionRecord).statement }));
   }
 
   /**
@@ -215,7 +215,7 @@ export class SessionStore {
       const row = this.row(sessionId);
       if (row.seal_idx === null) return null;
       const index = BigInt(row.seal_idx);
-      return { index, statement: (decodeRecord(this.db.entry(index)!) as SessionRecord).statement, digest: row.seal_digest!, already: true };
+      return { index, statement: (decodeRecord(this.db.record(index)!) as SessionRecord).statement, digest: row.seal_digest!, already: true };
     };
     const had = sealed();
     if (had) return had;

@@ -1,16 +1,15 @@
 /**
  * The log as a C2SP tlog-tiles directory: `checkpoint`, hash tiles `tile/<L>/<N>[.p/<W>]`
- * and entry bundles `tile/entries/<N>[.p/<W>]`, for the tree size of one checkpoint. Static
- * files: any web server or CDN can serve the directory. Reading a directory back returns
- * the entries and checkpoint for the verifier, and checks every hash tile against the tree
- * the entries build (`ERR_LOG_TILE_MISMATCH`).
+ * and entry bundles `tile/entries/<N>[.p/<W>]` (written by store/publish.ts). Reading a
+ * directory back returns the entries and checkpoint for the verifier, and checks every hash
+ * tile against the tree the entries build (`ERR_LOG_TILE_MISMATCH`).
  * @see c2sp.org/tlog-tiles
  */
-import { lstatSync, mkdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { lstatSync, realpathSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { AttestError, isAttestError } from '../errors.js';
 import { concatBytes, equalBytes } from '../bytes/index.js';
-import { entriesPath, formatEntryBundle, MAX_ENTRY_SIZE, parseEntryBundle, partialWidth, TILE_WIDTH, tilePath } from '../log/tiles.js';
+import { entriesPath, MAX_ENTRY_SIZE, parseEntryBundle, partialWidth, TILE_WIDTH, tilePath } from '../log/tiles.js';
 import { MAX_NOTE_SIZE, parseNote } from '../log/note.js';
 import { HASH_SIZE } from '../log/hash.js';
 import { parseCheckpoint } from '../log/checkpoint.js';
@@ -36,36 +35,6 @@ export function tileBytes(read: NodeReader, level: number, index: bigint, width:
   const hashes: Uint8Array[] = [];
   for (let i = 0; i < width; i++) hashes.push(read(8 * level, index * 256n + BigInt(i)));
   return concatBytes(...hashes);
-}
-
-function write(dir: string, path: string, data: Uint8Array | string): void {
-  const file = join(dir, path);
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, data);
-}
-
-/**
- * Write the tiles directory for a checkpoint note of `size`. `entry(i)` returns entry bytes;
- * `read` the stored Merkle nodes. Throws `ERR_STORE_IO`.
- */
-export function exportTiles(outDir: string, note: string, size: bigint, entry: (i: bigint) => Uint8Array, read: NodeReader): number {
-  try {
-    let files = 0;
-    for (const [level, index, width] of tilesFor(size)) {
-      write(outDir, tilePath(level, index, width), tileBytes(read, level, index, width));
-      files++;
-      if (level === 0) {
-        const entries: Uint8Array[] = [];
-        for (let i = 0; i < width; i++) entries.push(entry(index * 256n + BigInt(i)));
-        write(outDir, entriesPath(index, width), formatEntryBundle(entries));
-        files++;
-      }
-    }
-    write(outDir, 'checkpoint', note);
-    return files + 1;
-  } catch (cause) {
-    throw new AttestError('ERR_STORE_IO', `cannot export tiles to ${outDir}`, { path: outDir, cause });
-  }
 }
 
 /** True when `dir` is a directory holding an entry named `checkpoint` (of any type: it is checked when read). */

@@ -10,6 +10,7 @@
  * @see https://c2sp.org/tlog-proof ("Verification"); docs/bundle.md
  */
 import { equalBytes, toBase64 } from '../bytes/index.js';
+import { publishedEntry } from '../log/opening.js';
 import { isAttestError } from '../errors.js';
 import { parseBundle, type Bundle } from '../bundle/format.js';
 import { leafHash } from '../log/hash.js';
@@ -19,7 +20,7 @@ import type { KeyResolver } from '../envelope/signature.js';
 import { openAnchor, type OpenedCheckpoint } from './checkpoints.js';
 import { error, notice, type Finding, type VerifySummary } from './findings.js';
 import { RecordChecker } from './records.js';
-import { sequentialFacts, type FactsSource } from './log.js';
+import { sequentialFacts, type EntryInput, type FactsSource } from './log.js';
 import { checkBundleAgainstKnown, type KnownCheckpoint } from './split-view.js';
 import type { TrustPolicy } from './policy.js';
 
@@ -57,7 +58,7 @@ function checkInclusion(b: Bundle, cp: OpenedCheckpoint, findings: Finding[]): v
   for (const e of beyond) findings.push(error('ERR_INCLUSION_INVALID', `entry ${e.index} is beyond the checkpoint (size ${cp.size})`, { index: e.index }));
   if (b.proof !== undefined) {
     if (beyond.length > 0) return;
-    const root = rootFromMultiProof(b.entries.map((e) => e.index), b.entries.map((e) => leafHash(e.bytes)), cp.size, b.proof);
+    const root = rootFromMultiProof(b.entries.map((e) => e.index), b.entries.map((e) => leafHash(publishedEntry(e.bytes, e.salt))), cp.size, b.proof);
     if (root === null || !equalBytes(root, cp.rootHash)) {
       findings.push(error('ERR_INCLUSION_INVALID', `the entries are not included in the tree of the checkpoint (size ${cp.size}): the shared proof does not lead to its root`, { expected: toBase64(cp.rootHash), found: root === null ? null : toBase64(root) }));
     }
@@ -65,7 +66,7 @@ function checkInclusion(b: Bundle, cp: OpenedCheckpoint, findings: Finding[]): v
   }
   for (const e of b.entries) {
     if (e.index >= cp.size) continue;
-    if (!verifyInclusion(e.index, cp.size, leafHash(e.bytes), e.proof, cp.rootHash)) {
+    if (!verifyInclusion(e.index, cp.size, leafHash(publishedEntry(e.bytes, e.salt)), e.proof, cp.rootHash)) {
       findings.push(error('ERR_INCLUSION_INVALID', `entry ${e.index} is not included in the tree of the checkpoint (size ${cp.size})`, { index: e.index, expected: toBase64(cp.rootHash) }));
     }
   }
@@ -105,7 +106,7 @@ export async function verifyParsedBundle(b: Bundle, policy: TrustPolicy, keys: K
   }
   checkInclusion(b, cp, findings);
   const checker = new RecordChecker(policy, keys, findings, true);
-  for await (const f of (o.facts ?? sequentialFacts)(b.entries.map((e) => [e.index, e.bytes]), policy, keys)) {
+  for await (const f of (o.facts ?? sequentialFacts)(b.entries.map((e): EntryInput => (e.salt === undefined ? [e.index, e.bytes] : [e.index, e.bytes, e.salt])), policy, keys)) {
     const claimed = checker.fold(f);
     if (claimed !== f.position) findings.push(error('ERR_LOG_ENTRY_REORDERED', 'entry is not at the index it records', { index: f.position, expected: f.position.toString(), found: claimed.toString() }));
   }

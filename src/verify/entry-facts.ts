@@ -9,6 +9,8 @@
  * receipt's back link is then a comparison of digests, not a third canonicalization.
  * @see docs/log-format.md (records); SEP-2787 "Verification Rules"; RFC 9162 §2.1.1
  */
+import { entryForm, COMMITMENT_BYTES } from '../log/opening.js';
+import { decodeParameters, type EntriesMode } from '../records/record.js';
 import { decodeRecord, ATTESTATION_RECORD, DECISION_RECORD, RECEIPT_RECORD, REFUSED_INPUT_RECORD, SESSION_RECORD, type LogRecord } from '../records/record.js';
 import { canonicalBytes, type JsonValue } from '../jcs/index.js';
 import { sha256Tagged } from '../bytes/digest.js';
@@ -23,12 +25,17 @@ import { isAttestError } from '../errors.js';
 import { error, fromCheck, notice, type Finding } from './findings.js';
 import type { TrustPolicy } from './policy.js';
 
-/** Facts common to every entry: its position in the input, its RFC 6962 leaf hash, the index it claims. */
+/**
+ * Facts common to every entry: its position in the input, its RFC 6962 leaf hash, the index
+ * it claims, and its form: `record` (the entry is the record, v1 or a public log) or
+ * `commitment` (a private log's salted commitment, opened or not: log/opening.ts).
+ */
 interface Base {
   position: bigint;
   leaf: Uint8Array;
-  /** The record's own `index`, or `position` when it does not decode. */
+  /** The record's own `index`, or `position` when it does not decode (or is sealed). */
   claimed: bigint;
+  form: 'record' | 'commitment';
 }
 
 /**
@@ -67,9 +74,15 @@ export interface ReceiptFacts extends Base {
   unanswered: string | null;
 }
 
-/** Every other entry: a session statement, a refused input (one notice), or an entry that does not decode. */
+/**
+ * Every other entry: a session statement, a refused input (one notice), a v2 log's
+ * parameters entry, a commitment without its opening (`sealed`: erased, or read from
+ * published tiles), or an entry that does not decode.
+ */
 export type OtherFacts = Base & (
   | { kind: 'session'; sessionId: string; statement: Statement }
+  | { kind: 'params'; entries: EntriesMode }
+  | { kind: 'sealed' }
   | { kind: 'refused'; count: number; finding: Finding }
   | { kind: 'malformed'; finding: Finding }
 );
@@ -126,19 +139,26 @@ async function receiptFacts(r: Extract<LogRecord, { type: typeof RECEIPT_RECORD 
 }
 
 /**
- * The facts of the entry `bytes` found at `position`. Never throws for bad input: an entry
- * that does not decode gives `ERR_ENTRY_MALFORMED` (or the strict decoder's code) as a finding.
+ * The facts of the entry `bytes` found at `position`, or with `salt` (16 bytes) of the
+ * private entry the record `bytes` opens (log/opening.ts): its leaf hash is then that of the
+ * commitment they make. Never throws for bad input: an entry that does not decode gives
+ * `ERR_ENTRY_MALFORMED` (or the strict decoder's code) as a finding.
  */
-export async function entryFacts(position: bigint, bytes: Uint8Array, policy: TrustPolicy, keys: KeyResolver): Promise<EntryFacts> {
-  const leaf = leafHash(bytes);
+export async function entryFacts(position: bigint, bytes: Uint8Array, policy: TrustPolicy, keys: KeyResolver, salt?: Uint8Array): Promise<EntryFacts> {
+  const shape = entryForm(bytes, salt);
+  const leaf = leafHash(shape.entry);
+  const form = shape.form === 'record' ? 'record' : 'commitment';
+  const malformed = (code: string, message: string): EntryFacts => ({ position, leaf, claimed: position, form, kind: 'malformed', finding: error(code as Finding['code'], `entry is malformed: ${message}`, { index: position }) });
+  if (shape.form === 'sealed') return bytes.length === COMMITMENT_BYTES ? { position, leaf, claimed: position, form, kind: 'sealed' } : malformed('ERR_ENTRY_MALFORMED', 'a commitment is 33 bytes');
+  const params = shape.form === 'record' ? decodeParameters(shape.record) : null;
+  if (params !== null) return { position, leaf, claimed: 0n, form, kind: 'params', entries: params.entries };
   let record: LogRecord;
   try {
-    record = decodeRecord(bytes);
+    record = decodeRecord(shape.record);
   } catch (e) {
-    const finding = error(isAttestError(e) ? e.code : 'ERR_ENTRY_MALFORMED', `entry is malformed: ${(e as Error).message}`, { index: position });
-    return { position, leaf, claimed: position, kind: 'malformed', finding };
+    return malformed(isAttestError(e) ? e.code : 'ERR_ENTRY_MALFORMED', (e as Error).message);
   }
-  const base: Base = { position, leaf, claimed: BigInt(record.index) };
+  const base: Base = { position, leaf, claimed: BigInt(record.index), form };
   switch (record.type) {
     case SESSION_RECORD:
       return { ...base, kind: 'session', sessionId: record.sessionId, statement: record.statement };

@@ -18,35 +18,51 @@ import { verifyCheckpoints } from './checkpoints.js';
 import { toBase64 } from '../bytes/index.js';
 import type { TrustPolicy } from './policy.js';
 
+/**
+ * One entry handed to a verifier: `[index, bytes]` (the entry), or `[index, record, salt]`
+ * (a private entry opened: the record and its 16-byte salt, log/opening.ts).
+ */
+export type EntryInput = [bigint, Uint8Array] | [bigint, Uint8Array, Uint8Array];
+
 /** What to verify: entries in stored order (with their stored index) and checkpoint notes. */
 export interface LogInput {
-  entries: Iterable<[bigint, Uint8Array]>;
+  entries: Iterable<EntryInput>;
   checkpoints: string[];
   /** Checkpoints the verifier accepted earlier: the log must extend each of its origin (split view, rollback). */
   known?: KnownCheckpoint[];
+  /**
+   * What a private entry given without its opening is: `erased` (the operator's own store,
+   * which keeps every opening until it is erased: `NOTE_ERASED`) or `unopened` (published
+   * tiles, which never hold one: `NOTE_SEALED`). Default `unopened`.
+   */
+  sealed?: 'erased' | 'unopened';
 }
 
 /** The report of a log verification: the summary, the tree size and the latest checkpoint's size (decimal). */
 export interface LogReport extends VerifySummary {
   size: string;
   checkpointSize: string | null;
+  /** Private entries without their opening read from published tiles (`unopened`): in the tree, records not checked. */
+  sealed: number;
+  /** Private entries erased in the operator's store (`erased`): in the tree, never to be opened. */
+  erased: number;
 }
 
 /**
- * Computes the {@link EntryFacts} of each entry, given as `[position, bytes]` (a log's
- * position in it, a bundle's entry index), yielded in the order given.
+ * Computes the {@link EntryFacts} of each entry, given as {@link EntryInput} with its
+ * position (a log's position in it, a bundle's entry index), yielded in the order given.
  */
-export type FactsSource = (entries: Iterable<[bigint, Uint8Array]>, policy: TrustPolicy, keys: KeyResolver) => AsyncIterable<EntryFacts>;
+export type FactsSource = (entries: Iterable<EntryInput>, policy: TrustPolicy, keys: KeyResolver) => AsyncIterable<EntryFacts>;
 
 /** The facts of each entry computed here, one after another (the runtime-neutral default). */
 export const sequentialFacts: FactsSource = async function* (entries, policy, keys) {
-  for (const [position, bytes] of entries) yield await entryFacts(position, bytes, policy, keys);
+  for (const [position, bytes, salt] of entries) yield await entryFacts(position, bytes, policy, keys, salt);
 };
 
 /** The entries of a log by position in it (0, 1, ...): the index each is checked against. */
-function* positioned(entries: Iterable<[bigint, Uint8Array]>): Generator<[bigint, Uint8Array]> {
+function* positioned(entries: Iterable<EntryInput>): Generator<EntryInput> {
   let position = 0n;
-  for (const [, bytes] of entries) yield [position++, bytes];
+  for (const [, bytes, salt] of entries) yield salt === undefined ? [position++, bytes] : [position++, bytes, salt];
 }
 
 /**
@@ -67,7 +83,7 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
     if (onProgress && tree.size % 256n === 0n) onProgress(Number(tree.size));
   }
   findings.push(...orderFindings(misplaced, tree.size));
-  const inFlight = checker.finish();
+  const inFlight = checker.finish(input.sealed);
   for (const [id, list] of checker.sessions) {
     const r = await checkSession(id, list, policy, keys, { calls: checker.lookupCall, context: 'log' });
     findings.push(...r.findings.agentSignature, ...r.findings.seal, ...r.findings.parties);
@@ -78,7 +94,7 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
   return {
     ok: !findings.some((f) => f.severity === 'error'), size: tree.size.toString(), checkpointSize: cp?.size.toString() ?? null,
     checkpoint: cp && { origin: cp.origin, size: cp.size.toString(), rootHash: toBase64(cp.rootHash) }, witnesses: cp?.cosigners.map((c) => ({ name: c.name, timestamp: c.timestamp.toString() })) ?? [],
-    calls: checker.calls.size, receipts: tally.receipts, unanswered: tally.unanswered, inFlight, refused: tally.refused, unattested: tally.unattested, findings,
+    calls: checker.calls.size, receipts: tally.receipts, unanswered: tally.unanswered, inFlight, refused: tally.refused, unattested: tally.unattested, sealed: input.sealed === 'erased' ? 0 : tally.sealed, erased: input.sealed === 'erased' ? tally.sealed : 0, findings,
   };
 }
 

@@ -6,7 +6,7 @@
  * feeds entries in index order and reads the tally and findings at the end.
  * @see docs/log-format.md (records); SEP-2787 "Verification Rules"
  */
-import { ATTESTATION_RECORD, DECISION_RECORD } from '../records/record.js';
+import { ATTESTATION_RECORD, DECISION_RECORD, type EntriesMode } from '../records/record.js';
 import type { CallLookup, SessionEntry } from './session.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import { fail, type Check } from '../envelope/report.js';
@@ -17,8 +17,11 @@ import type { TrustPolicy } from './policy.js';
 /** A call awaiting its receipt: an attestation record, or an allowed attested decision; the digest and nonce its receipt's back link must name. */
 export interface Pending { index: bigint; callId: string; tool: string; digest: string | null; nonce: unknown; answered: boolean }
 
-/** Counts of a verification: receipts, never-answered calls, gatekeeper refusals and unattested allowed calls. */
-export interface Tally { receipts: number; unanswered: number; refused: number; unattested: number; refusedInputs: number }
+/**
+ * Counts of a verification: receipts, never-answered calls, gatekeeper refusals, unattested
+ * allowed calls, refused inputs, and private entries seen without their opening (`sealed`).
+ */
+export interface Tally { receipts: number; unanswered: number; refused: number; unattested: number; refusedInputs: number; sealed: number }
 
 /**
  * Checks records one by one, in index order: {@link entryFacts} checks each entry alone (or
@@ -35,7 +38,11 @@ export class RecordChecker {
    * the gatekeeper's receipt, by callId.
    */
   private readonly gated = new Map<string, Pending>();
-  readonly tally: Tally = { receipts: 0, unanswered: 0, refused: 0, unattested: 0, refusedInputs: 0 };
+  readonly tally: Tally = { receipts: 0, unanswered: 0, refused: 0, unattested: 0, refusedInputs: 0, sealed: 0 };
+  /** The first sealed entries' positions (for the notice). */
+  private readonly sealedAt: bigint[] = [];
+  /** The log's format once entry 0 was seen (its parameters entry, else v1); what every later entry's form must match. */
+  private mode: EntriesMode | 'v1' | null = null;
   /** Session statements by session id, in the order checked. */
   readonly sessions = new Map<string, SessionEntry[]>();
   /** Attestation and receipt records by log index: what a session action's captured call is checked against. */
@@ -57,8 +64,11 @@ export class RecordChecker {
   /** Fold the facts of the next entry (in index order) into the verification; returns the index it claims. */
   fold(f: EntryFacts): bigint {
     const { findings, tally } = this;
+    if (!this.formHolds(f)) return f.claimed;
     switch (f.kind) {
       case 'malformed': findings.push(f.finding); break;
+      case 'params': break;
+      case 'sealed': if (tally.sealed++ < 10) this.sealedAt.push(f.position); break;
       case 'refused': tally.refusedInputs += f.count; findings.push(f.finding); break;
       case 'session': {
         // Checked as a whole per session (verify/session.ts) once every entry is read.
@@ -75,6 +85,27 @@ export class RecordChecker {
         else this.foldReceipt(f);
     }
     return f.claimed;
+  }
+
+  /**
+   * Entry 0 sets the log's format (docs/log-format.md "Format v2"): a parameters entry says
+   * private or public, anything else makes a v1 log. Every later entry must be in that
+   * format's form (a commitment in a private log, a record in any other), and no later entry
+   * may be a parameters entry: else `ERR_ENTRY_MALFORMED`, and the entry is not folded.
+   * A bundle without entry 0 is not checked here (each of its entries is self-describing).
+   */
+  private formHolds(f: EntryFacts): boolean {
+    if (f.position === 0n) {
+      this.mode = f.kind === 'params' ? f.entries : 'v1';
+      return true;
+    }
+    let problem: string | null = null;
+    if (f.kind === 'params') problem = 'a parameters entry after index 0';
+    else if (this.mode === 'private' && f.form !== 'commitment') problem = 'a record in clear in a private log';
+    else if (this.mode !== null && this.mode !== 'private' && f.form !== 'record') problem = 'a commitment in a log whose entries are public';
+    if (problem === null) return true;
+    this.findings.push(error('ERR_ENTRY_MALFORMED', `entry is malformed: ${problem}`, { index: f.position }));
+    return false;
   }
 
   private foldCall(f: CallFacts): void {
@@ -166,8 +197,19 @@ export class RecordChecker {
     for (const c of failed) this.findings.push(fromCheck(c, f.position, 'response receipt'));
   }
 
-  /** Calls with no receipt among the checked entries (a `NOTE_IN_FLIGHT` notice each); returns their count. */
-  finish(): number {
+  /**
+   * Calls with no receipt among the checked entries (a `NOTE_IN_FLIGHT` notice each); returns
+   * their count. Sealed entries are one notice: `NOTE_ERASED` when `sealed` is `erased` (the
+   * operator's own store, where a missing opening was deleted), else `NOTE_SEALED`.
+   */
+  finish(sealed: 'erased' | 'unopened' = 'unopened'): number {
+    if (this.tally.sealed > 0) {
+      const more = this.tally.sealed > this.sealedAt.length ? ', …' : '';
+      const at = `${this.sealedAt.join(', ')}${more}`;
+      this.findings.push(sealed === 'erased'
+        ? notice('NOTE_ERASED', `${this.tally.sealed} private entries are erased (their salt and record deleted): they stay in the tree and cannot be opened (entries ${at})`)
+        : notice('NOTE_SEALED', `${this.tally.sealed} private entries are commitments without their opening: the tree and checkpoints are verified, their records are not (open them with a bundle; entries ${at})`));
+    }
     let inFlight = 0;
     for (const p of [...this.calls.values(), ...this.gated.values()]) {
       if (!p.answered) {

@@ -31,8 +31,8 @@ test('upstream crashes mid-call: the client sees the close, the call is receipte
   assert.deepEqual(logShow(s.home).map((r) => [r.tool, r.status, r.reason]), [['meta', 'executed', null], ['crash', 'errored', 'upstream_exited']]);
   const { status, report } = verify(s.home, exportTrust(s.home));
   assert.equal(status, 0, JSON.stringify(report.findings));
-  assert.deepEqual([report.size, report.checkpointSize, report.calls, report.receipts, report.unanswered, report.inFlight], ['4', '4', 2, 2, 1, 0]);
-  assert.deepEqual(report.findings.map((f) => [f.code, f.index]), [['NOTE_UNANSWERED', '3']]);
+  assert.deepEqual([report.size, report.checkpointSize, report.calls, report.receipts, report.unanswered, report.inFlight], ['5', '5', 2, 2, 1, 0]);
+  assert.deepEqual(report.findings.map((f) => [f.code, f.index]), [['NOTE_UNANSWERED', '4']]);
 });
 
 test('client disconnects while a call is pending: the call is receipted client_disconnected', { timeout: 60_000 }, async (t) => {
@@ -72,7 +72,7 @@ test('two proxies append to one home at once: nothing lost, the log verifies', {
   const all = refs.flat();
   assert.equal(new Set(all.map((r) => r.callId)).size, 2 * CALLS);
   const indices = all.flatMap((r) => [Number(r.attestationIndex), Number(r.receiptIndex)]).sort((a, b) => a - b);
-  assert.deepEqual(indices, [...Array(2 * CALLS * 2).keys()], 'every acknowledged entry sits at its own index');
+  assert.deepEqual(indices, [...Array(2 * CALLS * 2).keys()].map((i) => i + 1), 'every acknowledged entry sits at its own index (after the parameters entry)');
   for (const r of all) {
     assert.equal(entries[Number(r.attestationIndex)]!['callId'], r.callId);
     assert.equal(entries[Number(r.receiptIndex)]!['callId'], r.callId);
@@ -85,7 +85,7 @@ test('two proxies append to one home at once: nothing lost, the log verifies', {
   const { status, report } = verify(s.home, exportTrust(s.home));
   assert.equal(status, 0, JSON.stringify(report.findings));
   assert.deepEqual([report.size, report.checkpointSize, report.calls, report.receipts, report.unanswered, report.inFlight],
-    [String(4 * CALLS), String(4 * CALLS), 2 * CALLS, 2 * CALLS, 0, 0]);
+    [String(4 * CALLS + 1), String(4 * CALLS + 1), 2 * CALLS, 2 * CALLS, 0, 0]);
   assert.deepEqual(report.findings, []);
 });
 
@@ -111,34 +111,34 @@ test('proxy killed with SIGKILL: what was acknowledged is in the log, it verifie
   await waitFor('the upstream to exit', () => raw.pid() !== null && !isAlive(raw.pid()!));
 
   const { entries } = readLog(s.home);
-  assert.equal(entries.length, 7);
+  assert.equal(entries.length, 8, 'the parameters entry and 7 records');
   for (const r of acked) assert.equal(entries[Number(r.receiptIndex)]!['callId'], r.callId);
-  assert.equal(entries[6]!['tool'], 'hang');
+  assert.equal(entries[7]!['tool'], 'hang');
   const trust = exportTrust(s.home);
-  // Entry 6 was appended after the last checkpoint: nothing seals it yet, so verify fails
+  // Entry 7 was appended after the last checkpoint: nothing seals it yet, so verify fails
   // with that one error (the entries themselves verify) until the operator seals the log.
   const after = verify(s.home, trust);
   assert.equal(after.status, 1, JSON.stringify(after.report.findings));
-  assert.deepEqual([after.report.size, after.report.checkpointSize, after.report.calls, after.report.receipts, after.report.inFlight], ['7', '6', 4, 3, 1]);
-  assert.deepEqual(after.report.findings.map((f) => [f.severity, f.code, f.index]), [['notice', 'NOTE_IN_FLIGHT', '6'], ['error', 'ERR_LOG_UNCHECKPOINTED', undefined]]);
+  assert.deepEqual([after.report.size, after.report.checkpointSize, after.report.calls, after.report.receipts, after.report.inFlight], ['8', '7', 4, 3, 1]);
+  assert.deepEqual(after.report.findings.map((f) => [f.severity, f.code, f.index]), [['notice', 'NOTE_IN_FLIGHT', '7'], ['error', 'ERR_LOG_UNCHECKPOINTED', undefined]]);
   assert.deepEqual(logShow(s.home).map((r) => r.status), ['executed', 'executed', 'executed', null]);
   const copy = join(s.dir, 'sealed');
   cpSync(s.home, copy, { recursive: true });
   assert.equal(cli(['log', 'checkpoint', '--home', copy]).status, 0);
   const sealed = verify(copy, trust);
   assert.equal(sealed.status, 0, JSON.stringify(sealed.report.findings));
-  assert.equal(sealed.report.checkpointSize, '7');
+  assert.equal(sealed.report.checkpointSize, '8');
 
   // A new session on the same home appends after the killed one and checkpoints everything.
   const next = RawPeer.proxy(s, raw.argv);
   next.send({ jsonrpc: '2.0', id: 'again', method: 'tools/call', params: { name: 'meta', arguments: {}, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } } });
-  assert.equal(refOf((JSON.parse(await next.response('again')) as { result: unknown }).result).attestationIndex, '7');
+  assert.equal(refOf((JSON.parse(await next.response('again')) as { result: unknown }).result).attestationIndex, '8');
   next.proc.stdin.end();
   assert.equal(await next.exited, 0);
   const final = verify(s.home, trust);
   assert.equal(final.status, 0, JSON.stringify(final.report.findings));
-  assert.deepEqual([final.report.size, final.report.checkpointSize, final.report.calls, final.report.receipts, final.report.inFlight], ['9', '9', 5, 4, 1]);
-  assert.deepEqual(final.report.findings.map((f) => [f.code, f.index]), [['NOTE_IN_FLIGHT', '6']]);
+  assert.deepEqual([final.report.size, final.report.checkpointSize, final.report.calls, final.report.receipts, final.report.inFlight], ['10', '10', 5, 4, 1]);
+  assert.deepEqual(final.report.findings.map((f) => [f.code, f.index]), [['NOTE_IN_FLIGHT', '7']]);
 });
 
 /** True while `pid` runs (a zombie awaiting its reaper counts as gone). */

@@ -105,13 +105,19 @@ export function logShow(home: string): CallRow[] {
   return JSON.parse(r.stdout) as CallRow[];
 }
 
-/** The log's entries (parsed records, in idx order) and checkpoints, read directly. */
-export function readLog(home: string): { entries: Array<Record<string, unknown>>; checkpoints: Array<{ size: number; note: string }> } {
+/**
+ * The log's records (parsed, in idx order, so `entries[i]` is index i: a private entry's
+ * record, an erased one as `{type: "erased"}`, a v2 log's parameters entry as it is),
+ * `records` (how many are not a parameters entry) and checkpoints, read directly.
+ */
+export function readLog(home: string): { entries: Array<Record<string, unknown>>; records: number; checkpoints: Array<{ size: number; note: string }> } {
   const db = new Database(join(home, 'log.db'), { readonly: true });
   try {
-    const rows = db.prepare('SELECT idx, data FROM entries ORDER BY idx').all() as Array<{ idx: number; data: Buffer }>;
+    const rows = db.prepare('SELECT idx, coalesce(record, data) AS data FROM entries ORDER BY idx').all() as Array<{ idx: number; data: Buffer }>;
     const checkpoints = db.prepare('SELECT size, note FROM checkpoints ORDER BY size').all() as Array<{ size: number; note: string }>;
-    return { entries: rows.map((r) => JSON.parse(r.data.toString('utf8')) as Record<string, unknown>), checkpoints };
+    const parse = (b: Buffer): Record<string, unknown> => (b[0] === 1 ? { type: 'erased' } : JSON.parse(b.toString('utf8')) as Record<string, unknown>);
+    const entries = rows.map((r) => parse(r.data));
+    return { entries, records: entries.filter((r) => r['type'] !== 'mcp-attest/log@2').length, checkpoints };
   } finally {
     db.close();
   }
@@ -300,7 +306,7 @@ export function rawServer(s: Scope): { argv: string[]; record: string; received(
   return { argv: [script, record], record, received: () => readFileSync(record, 'utf8').split('\n').filter((l) => l !== ''), pid };
 }
 
-/** Wait until the log has `entries` entries (if given) and its latest checkpoint covers all of them. */
+/** Wait until the log has `entries` records (if given; its parameters entry not counted) and its latest checkpoint covers all of them. */
 export async function waitCheckpointed(home: string, entries?: number, ms = 15_000): Promise<ReturnType<typeof readLog>> {
   return waitFor(`a checkpoint covering ${entries ?? 'all'} entries of ${home}`, () => {
     let log: ReturnType<typeof readLog>;
@@ -310,7 +316,7 @@ export async function waitCheckpointed(home: string, entries?: number, ms = 15_0
       return null; // not created yet
     }
     const last = log.checkpoints[log.checkpoints.length - 1];
-    const ok = (entries === undefined || log.entries.length === entries) && last !== undefined && last.size === log.entries.length;
+    const ok = (entries === undefined || log.records === entries) && last !== undefined && last.size === log.entries.length;
     return ok ? log : null;
   }, ms);
 }

@@ -48,7 +48,7 @@ test('the Inspector CLI sees the same tools and results through the proxy; the l
   assert.equal(listProxied.status, 0);
   assert.deepEqual(listProxied.output, listDirect.output);
   assert.ok((listDirect.output['tools'] as Array<{ name: string }>).some((x) => x.name === 'echo'));
-  assert.equal(readLog(s.home).entries.length, 0, 'tools/list is not a tool call: nothing logged');
+  assert.equal(readLog(s.home).records, 0, 'tools/list is not a tool call: nothing logged');
 
   for (const c of CASES) {
     const [want, got] = await Promise.all([inspect(direct, c.method), inspect(proxied, c.method)]);
@@ -65,7 +65,7 @@ test('the Inspector CLI sees the same tools and results through the proxy; the l
   assert.deepEqual(rows.map((r) => [r.tool, r.status, r.reason]), [['echo', 'executed', null], ['get-sum', 'executed', null], ['get-sum', 'errored', 'tool_error']]);
   const { status, report } = verify(s.home, exportTrust(s.home));
   assert.equal(status, 0, JSON.stringify(report.findings));
-  assert.deepEqual([report.size, report.checkpointSize, report.calls, report.receipts, report.unanswered, report.inFlight], ['6', '6', 3, 3, 0, 0]);
+  assert.deepEqual([report.size, report.checkpointSize, report.calls, report.receipts, report.unanswered, report.inFlight], ['7', '7', 3, 3, 0, 0]);
   assert.deepEqual(codes(report), []);
   assert.ok(readLog(s.home).checkpoints.length >= 3, 'every session wrote its final checkpoint');
 });

@@ -18,7 +18,7 @@ test('proxy --profile sep-text: SEP-text envelopes in the log, verified by the l
   await waitCheckpointed(s.home, 2);
   const trust = exportTrust(s.home);
   assert.equal(verify(s.home, trust).status, 0);
-  const record = readLog(s.home).entries[0] as { attestation: Record<string, any>; server: { fingerprint: string } };
+  const record = readLog(s.home).entries[1] as { attestation: Record<string, any>; server: { fingerprint: string } };
   const att = record.attestation;
   assert.equal('version' in att || 'alg' in att, false);
   const call = att['payloadDerived'].toolCalls[0];

@@ -76,7 +76,7 @@ test('server-everything answers through the proxy exactly as directly, and the l
   const { status, report } = verify(s.home, exportTrust(s.home));
   assert.equal(status, 0, JSON.stringify(report.findings));
   assert.equal(report.verified, true);
-  assert.deepEqual([report.size, report.checkpointSize, report.calls, report.receipts, report.unanswered, report.inFlight], [String(2 * n), String(2 * n), n, n, 0, 0]);
+  assert.deepEqual([report.size, report.checkpointSize, report.calls, report.receipts, report.unanswered, report.inFlight], [String(2 * n + 1), String(2 * n + 1), n, n, 0, 0]);
   assert.deepEqual(codes(report), []);
 
   const rows = logShow(s.home);
@@ -170,7 +170,7 @@ test('modern wire traffic (no initialize) passes member for member, re-serialize
   const answered = JSON.parse(reply.replace('$ID', '"c-2"')) as { result: { _meta: Record<string, unknown> } };
   answered.result._meta[RECEIPT_KEY] = ref;
   assert.equal(got, writeMessage(answered as never));
-  const record = readLog(s.home).entries[0]!;
+  const record = readLog(s.home).entries[1]!;
   assert.equal(record['requestDigest'], 'sha256:' + createHash('sha256').update(canonical(sent)).digest('hex'));
 
   // A JSON-RPC error answering a tools/call is relayed unchanged and receipted as such.
@@ -183,7 +183,7 @@ test('modern wire traffic (no initialize) passes member for member, re-serialize
   assert.deepEqual(logShow(s.home).map((r) => [r.tool, r.status, r.reason]), [['raw', 'executed', null], ['fail', 'errored', 'jsonrpc_error']]);
   const { status, report } = verify(s.home, exportTrust(s.home));
   assert.equal(status, 0, JSON.stringify(report.findings));
-  assert.deepEqual([report.size, report.checkpointSize, report.calls, report.receipts], ['4', '4', 2, 2]);
+  assert.deepEqual([report.size, report.checkpointSize, report.calls, report.receipts], ['5', '5', 2, 2]);
 });
 
 test('legacy: server->client requests (colliding ids) and cancellations pass through', { timeout: 60_000 }, async (t) => {

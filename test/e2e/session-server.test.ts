@@ -301,8 +301,8 @@ test('shutdown: end of input and SIGTERM both exit 0 after a final checkpoint co
     else peer.proc.kill('SIGTERM');
     assert.equal(await peer.exited, 0, peer.stderr);
     const log = readLog(home);
-    assert.equal(log.entries.length, 2);
-    assert.equal(log.checkpoints.at(-1)?.size, 2, `${how}: the last checkpoint covers both entries`);
+    assert.equal(log.records, 2);
+    assert.equal(log.checkpoints.at(-1)?.size, 3, `${how}: the last checkpoint covers both records (and the parameters entry)`);
     assert.ok(peer.lines.every((l) => (JSON.parse(l) as { jsonrpc?: string }).jsonrpc === '2.0'), 'stdout carried only protocol messages');
   }
 });

@@ -17,9 +17,10 @@ const DISTINCT = [
   'ERR_CHECKPOINT_SIGNATURE_INVALID', 'ERR_CHECKPOINT_UNTRUSTED',
 ];
 
-/** A home with 8 entries (4 calls) and exactly one checkpoint, its trust policy. */
-async function buildLog(t: TestContext): Promise<{ s: Scope; trust: string }> {
+/** A home with 9 entries (its parameters entry and 4 calls) and exactly one checkpoint, its trust policy; a private log unless `public`. */
+async function buildLog(t: TestContext, entries: 'private' | 'public' = 'private'): Promise<{ s: Scope; trust: string }> {
   const s = scope(t);
+  if (entries === 'public') assert.equal(cli(['init', '--home', s.home, '--public-log']).status, 0);
   const { client } = await connectProxied(s, undefined, ['--checkpoint-ms', '600000']);
   await client.callTool({ name: 'echo', arguments: { message: 'one' } });
   await client.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } });
@@ -27,7 +28,7 @@ async function buildLog(t: TestContext): Promise<{ s: Scope; trust: string }> {
   await client.callTool({ name: 'get-structured-content', arguments: { location: 'New York' } });
   await client.close();
   const log = await waitCheckpointed(s.home, 8);
-  assert.deepEqual(log.checkpoints.map((c) => c.size), [8]);
+  assert.deepEqual(log.checkpoints.map((c) => c.size), [9]);
   const trust = exportTrust(s.home);
   const base = verify(s.home, trust);
   assert.equal(base.status, 0, base.stdout);
@@ -39,12 +40,24 @@ function tampered(s: Scope, name: string, edit: (db: Database.Database) => void)
   return editedCopy(s.home, join(s.dir, name), edit);
 }
 
+/** The record at `idx`: a private entry's opened record, else the entry. */
 function data(db: Database.Database, idx: number): Buffer {
-  return (db.prepare('SELECT data FROM entries WHERE idx = ?').get(idx) as { data: Buffer }).data;
+  return (db.prepare('SELECT coalesce(record, data) AS r FROM entries WHERE idx = ?').get(idx) as { r: Buffer }).r;
 }
 
+/** Replace the record at `idx` (the opening's record of a private entry, else the entry). */
 function setData(db: Database.Database, idx: number, bytes: Buffer): void {
-  db.prepare('UPDATE entries SET data = ? WHERE idx = ?').run(bytes, idx);
+  const clear = (db.prepare('SELECT record FROM entries WHERE idx = ?').get(idx) as { record: Buffer | null }).record === null;
+  db.prepare(`UPDATE entries SET ${clear ? 'data' : 'record'} = ? WHERE idx = ?`).run(bytes, idx);
+}
+
+/** Swap two whole entries (entry, opening, hashes stay with the row content). */
+function swapRows(db: Database.Database, a: number, b: number): void {
+  const get = db.prepare('SELECT data, salt, record FROM entries WHERE idx = ?');
+  const put = db.prepare('UPDATE entries SET data = ?, salt = ?, record = ? WHERE idx = ?');
+  const [x, y] = [get.get(a) as { data: Buffer; salt: Buffer | null; record: Buffer | null }, get.get(b) as { data: Buffer; salt: Buffer | null; record: Buffer | null }];
+  put.run(y.data, y.salt, y.record, a);
+  put.run(x.data, x.salt, x.record, b);
 }
 
 /** Verify must fail (exit 1) with `code` among its errors, and none of `absent`. */
@@ -75,30 +88,31 @@ test('every kind of tampering with the SQLite log fails verification with its ow
 
   // One byte inside a signed attestation (its declared intent), valid JSON still.
   const byte = tampered(s, 'byte', (db) => {
-    const text = data(db, 2).toString('utf8');
+    const text = data(db, 3).toString('utf8');
     assert.ok(text.includes('relayed by'));
-    setData(db, 2, Buffer.from(text.replace('relayed by', 'relayeD by'), 'utf8'));
+    setData(db, 3, Buffer.from(text.replace('relayed by', 'relayeD by'), 'utf8'));
   });
   const r1 = assertFails(byte, trust, 'ERR_SIGNATURE_INVALID', others('ERR_SIGNATURE_INVALID'));
   assert.ok(codes(r1).includes('ERR_LOG_ROOT_MISMATCH'));
-  assert.ok(r1.findings.some((f) => f.code === 'ERR_SIGNATURE_INVALID' && f.index === '2'));
+  assert.ok(r1.findings.some((f) => f.code === 'ERR_SIGNATURE_INVALID' && f.index === '3'));
 
   // An entry dropped from the middle, the following ones renumbered down.
   const dropped = tampered(s, 'drop', (db) => {
-    db.prepare('DELETE FROM entries WHERE idx = 3').run();
-    for (let i = 4; i < 8; i++) db.prepare('UPDATE entries SET idx = ? WHERE idx = ?').run(i - 1, i);
+    db.prepare('DELETE FROM entries WHERE idx = 4').run();
+    for (let i = 5; i < 9; i++) db.prepare('UPDATE entries SET idx = ? WHERE idx = ?').run(i - 1, i);
   });
   const r2 = assertFails(dropped, trust, 'ERR_LOG_ENTRY_MISSING', ['ERR_SIGNATURE_INVALID', 'ERR_LOG_ENTRY_REORDERED']);
-  assert.deepEqual(r2.findings.filter((f) => f.code === 'ERR_LOG_ENTRY_MISSING').map((f) => f.index), ['3']);
+  assert.deepEqual(r2.findings.filter((f) => f.code === 'ERR_LOG_ENTRY_MISSING').map((f) => f.index), ['4']);
 
   // Two entries swapped (two attestations).
-  const swapped = tampered(s, 'swap', (db) => {
-    const [a, b] = [data(db, 2), data(db, 4)];
-    setData(db, 2, b);
-    setData(db, 4, a);
-  });
+  const swapped = tampered(s, 'swap', (db) => swapRows(db, 3, 5));
   const r3 = assertFails(swapped, trust, 'ERR_LOG_ENTRY_REORDERED', ['ERR_SIGNATURE_INVALID', 'ERR_LOG_ENTRY_MISSING', 'ERR_LOG_TRUNCATED']);
-  assert.deepEqual(r3.findings.filter((f) => f.code === 'ERR_LOG_ENTRY_REORDERED').map((f) => f.index), ['2', '4']);
+  assert.deepEqual(r3.findings.filter((f) => f.code === 'ERR_LOG_ENTRY_REORDERED').map((f) => f.index), ['3', '5']);
+
+  // An opening's record replaced by the record in clear as the entry: the log's form is broken there.
+  const clear = tampered(s, 'clear', (db) => db.prepare('UPDATE entries SET data = record, salt = NULL, record = NULL WHERE idx = 3').run());
+  const r5 = assertFails(clear, trust, 'ERR_ENTRY_MALFORMED');
+  assert.ok(r5.findings.some((f) => f.code === 'ERR_ENTRY_MALFORMED' && f.index === '3'));
 
   // The tail cut off: the checkpoint covers more than the log holds.
   const cut = tampered(s, 'tail', (db) => db.prepare('DELETE FROM entries WHERE idx >= 6').run());
@@ -133,14 +147,14 @@ test('every kind of tampering with the SQLite log fails verification with its ow
   assert.equal(verify(s.home, trust).status, 0);
 });
 
-test('tampering with an exported tiles directory fails verification', { timeout: 120_000 }, async (t) => {
-  const { s, trust } = await buildLog(t);
+test('tampering with an exported tiles directory fails verification (public log: records in the tiles)', { timeout: 120_000 }, async (t) => {
+  const { s, trust } = await buildLog(t, 'public');
   const out = join(s.dir, 'tiles');
   const exported = cli(['log', 'export', '--home', s.home, '--out', out]);
   assert.equal(exported.status, 0, exported.stderr);
   const ok = verify(out, trust);
   assert.equal(ok.status, 0, ok.stdout);
-  assert.deepEqual([ok.report.size, ok.report.checkpointSize, ok.report.calls, ok.report.receipts], ['8', '8', 4, 4]);
+  assert.deepEqual([ok.report.size, ok.report.checkpointSize, ok.report.calls, ok.report.receipts], ['9', '9', 4, 4]);
 
   // The first file under `sub` of a tiles directory, as a path relative to the directory.
   const firstFile = (sub: string): string => {
@@ -171,4 +185,22 @@ test('tampering with an exported tiles directory fails verification', { timeout:
   hashes[0] = hashes[0]! ^ 0xff;
   writeFileSync(tile, hashes);
   assertFails(hashed, trust, 'ERR_LOG_TILE_MISMATCH', ['ERR_LOG_ROOT_MISMATCH', 'ERR_SIGNATURE_INVALID']);
+});
+
+test('a private log\'s tiles verify as sealed commitments; one flipped commitment byte fails', { timeout: 120_000 }, async (t) => {
+  const { s, trust } = await buildLog(t);
+  const out = join(s.dir, 'tiles');
+  assert.equal(cli(['log', 'export', '--home', s.home, '--out', out]).status, 0);
+  const ok = verify(out, trust);
+  assert.equal(ok.status, 0, ok.stdout);
+  assert.deepEqual([ok.report.size, ok.report.calls, codes(ok.report, 'notice')], ['9', 0, ['NOTE_SEALED']]);
+  const bundle = join(out, 'tile/entries/000.p/9');
+  const bytes = readFileSync(bundle);
+  assert.equal(bytes.includes('"tool"'), false, 'no record in clear');
+  // Entry 0 (the parameters entry) first; entry 1's commitment follows its u16 length.
+  const at = 2 + bytes.readUInt16BE(0) + 2 + 5;
+  bytes[at] = bytes[at]! ^ 0x01;
+  writeFileSync(bundle, bytes);
+  const r = assertFails(out, trust, 'ERR_LOG_ROOT_MISMATCH');
+  assert.ok(codes(r).includes('ERR_LOG_TILE_MISMATCH'));
 });

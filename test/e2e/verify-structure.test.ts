@@ -152,10 +152,10 @@ test('a symlinked log.db inside a data directory is refused; a log.db path the u
   failsWith(toZero, 'ERR_INPUT_NOT_REGULAR', 'a character device');
 });
 
-/** The tiles files the export wrote for 6 entries. */
+/** The tiles files the export wrote for 7 entries (the parameters entry and 3 calls). */
 const CHECKPOINT = 'checkpoint';
-const HASH_TILE = 'tile/0/000.p/6';
-const ENTRY_BUNDLE = 'tile/entries/000.p/6';
+const HASH_TILE = 'tile/0/000.p/7';
+const ENTRY_BUNDLE = 'tile/entries/000.p/7';
 
 for (const file of [CHECKPOINT, HASH_TILE, ENTRY_BUNDLE]) {
   test(`a tiles directory whose ${file} is a FIFO, a device or a symlink is refused`, (t) => {

@@ -36,8 +36,9 @@ function verifyWith(target: string, trust: string, threads: string): { status: n
 
 const edited = (home: string, name: string, edit: (db: Database.Database) => void): string => editedCopy(home, join(home, '..', name), edit);
 
-const get = (db: Database.Database, idx: number): Buffer => (db.prepare('SELECT data FROM entries WHERE idx = ?').get(idx) as { data: Buffer }).data;
-const put = (db: Database.Database, idx: number, b: Buffer): void => void db.prepare('UPDATE entries SET data = ? WHERE idx = ?').run(b, idx);
+/** The record at `idx` (a private entry's opened record), and its replacement. */
+const get = (db: Database.Database, idx: number): Buffer => (db.prepare('SELECT record FROM entries WHERE idx = ?').get(idx) as { record: Buffer }).record;
+const put = (db: Database.Database, idx: number, b: Buffer): void => void db.prepare('UPDATE entries SET record = ? WHERE idx = ?').run(b, idx);
 /** `b` with the hex digit right after `prefix` changed (to another digit, whatever it was). */
 const flipped = (b: Buffer, prefix: string): Buffer => {
   const text = b.toString('utf8');
@@ -54,7 +55,7 @@ test('verify --threads 2 reports exactly what --threads 1 does, intact and tampe
   const cases: Array<[string, string, string | null]> = [
     ['intact', home, null],
     ['signature', edited(home, 'sig', (db) => put(db, 301, flipped(get(db, 301), '"signature":"'))), 'ERR_SIGNATURE_INVALID'],
-    ['back link', edited(home, 'link', (db) => put(db, 603, flipped(get(db, 603), '"attestationDigest":"sha256:'))), 'ERR_BACK_LINK_MISMATCH'],
+    ['back link', edited(home, 'link', (db) => put(db, 604, flipped(get(db, 604), '"attestationDigest":"sha256:'))), 'ERR_BACK_LINK_MISMATCH'],
     ['swapped', edited(home, 'swap', (db) => { const a = get(db, 500); put(db, 500, get(db, 700)); put(db, 700, a); }), 'ERR_LOG_ENTRY_REORDERED'],
     ['malformed', edited(home, 'bad', (db) => put(db, 777, Buffer.from('{"type":'))), 'ERR_ENTRY_MALFORMED'],
   ];

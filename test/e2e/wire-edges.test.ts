@@ -30,7 +30,7 @@ test('an escaped tools\\/call is attested; the upstream reads the value that was
   assert.equal(got, writeMessage(answered as never));
   peer.proc.stdin.end();
   assert.equal(await peer.exited, 0);
-  assert.equal(readLog(s.home).entries.length, 2);
+  assert.equal(readLog(s.home).records, 2);
 });
 
 test('an interim input_required result is receipted as errored/input_required; the log verifies', { timeout: 60_000 }, async (t) => {

@@ -90,7 +90,7 @@ test('proxies append, the log server gets two witnesses to cosign, a bundle veri
   const s = scope(t);
   const { home, server } = await setup(s);
   await calls(s, home, 3);
-  const note = await cosigned(server.url, 6, 2);
+  const note = await cosigned(server.url, 7, 2);
   const call = logShow(home)[1]!.call_id;
   const bundle = join(s.dir, 'call.bundle.json');
   ok(['bundle', '--home', home, '--call', call, '--out', bundle]);
@@ -101,7 +101,7 @@ test('proxies append, the log server gets two witnesses to cosign, a bundle veri
   const mirror = join(s.dir, 'mirror');
   const exported = join(s.dir, 'export');
   ok(['log', 'export', '--home', home, '--out', exported]);
-  const paths = ['checkpoint', ...tilesFor(6n).flatMap(([l, n, w]) => (l === 0 ? [tilePath(l, n, w), entriesPath(n, w)] : [tilePath(l, n, w)]))];
+  const paths = ['checkpoint', ...tilesFor(7n).flatMap(([l, n, w]) => (l === 0 ? [tilePath(l, n, w), entriesPath(n, w)] : [tilePath(l, n, w)]))];
   for (const p of paths) {
     const res = await fetch(`${server.url}/${p}`, { headers: { 'accept-encoding': 'gzip' } });
     assert.equal(res.status, 200, p);
@@ -115,15 +115,15 @@ test('proxies append, the log server gets two witnesses to cosign, a bundle veri
   assert.equal(verifyWith(home, mirror, 2).status, 0);
   // On the wire (fetch would decompress): entry bundles are gzip-compressed when accepted.
   const raw = await new Promise<{ encoding?: string; body: Buffer }>((resolve, reject) => {
-    get(`${server.url}/${entriesPath(0n, 6)}`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
+    get(`${server.url}/${entriesPath(0n, 7)}`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ encoding: res.headers['content-encoding'], body: Buffer.concat(chunks) }));
     }).on('error', reject);
   });
   assert.equal(raw.encoding, 'gzip');
-  assert.deepEqual(gunzipSync(raw.body), readFileSync(join(exported, entriesPath(0n, 6))));
-  assert.equal((await fetch(`${server.url}/${tilePath(0, 0n, 7)}`)).status, 404, 'beyond the checkpoint');
+  assert.deepEqual(gunzipSync(raw.body), readFileSync(join(exported, entriesPath(0n, 7))));
+  assert.equal((await fetch(`${server.url}/${tilePath(0, 0n, 8)}`)).status, 404, 'beyond the checkpoint');
   assert.equal((await fetch(`${server.url}/checkpoint`, { method: 'POST' })).status, 405);
 });
 
@@ -133,12 +133,12 @@ test('faults: a witness killed, slow, restarted; the log server restarted; the l
   const { home, w, origin, vkey } = started;
   let server = started.server;
   await calls(s, home, 1);
-  await cosigned(server.url, 2, 2);
+  await cosigned(server.url, 3, 2);
   // w2 killed: the log carries on with w1; quorum 2 is not met for the new checkpoint, 1 is.
   await stopWitness(w[1]!, 'SIGKILL');
   await calls(s, home, 1);
-  await cosigned(server.url, 4, 1);
-  ok(['bundle', '--home', home, '--range', '2..3', '--out', join(s.dir, 'b.json')]);
+  await cosigned(server.url, 5, 1);
+  ok(['bundle', '--home', home, '--range', '3..4', '--out', join(s.dir, 'b.json')]);
   assert.deepEqual(verifyWith(home, join(s.dir, 'b.json'), 2).report.findings.map((f: any) => f.code), ['ERR_QUORUM_NOT_MET']);
   assert.equal(verifyWith(home, join(s.dir, 'b.json'), 1).status, 0);
   const events = JSON.parse(ok(['log', 'witnesses', 'list', '--home', home, '--json'])).events;
@@ -151,13 +151,13 @@ test('faults: a witness killed, slow, restarted; the log server restarted; the l
   const w2 = await startWitness(s, join(s.dir, 'w2'), [`${origin}=${vkey}`], ['--listen', `127.0.0.1:${port}`]);
   server = await startLogServer(s, home);
   await calls(s, home, 1);
-  await cosigned(server.url, 6, 1);
+  await cosigned(server.url, 7, 1);
   await waitFor('w1 reported unreachable', () => server.stderr().includes(`witness ${w[0]!.name}`));
   w[0]!.proc.kill('SIGCONT');
-  const both = await cosigned(server.url, 6, 2);
+  const both = await cosigned(server.url, 7, 2);
   assert.ok(both.includes(w2.name) && both.includes(w[0]!.name));
   const all = join(s.dir, 'all.json');
-  ok(['bundle', '--home', home, '--range', '0..5', '--out', all]);
+  ok(['bundle', '--home', home, '--range', '1..6', '--out', all]);
   assert.equal(verifyWith(home, all, 2).status, 0);
 });
 
@@ -165,7 +165,7 @@ test('a forked log (same origin and key, another history) is refused by the witn
   const s = scope(t);
   const { home, server } = await setup(s);
   await calls(s, home, 1);
-  await cosigned(server.url, 2, 2);
+  await cosigned(server.url, 3, 2);
   await server.stop();
   const twin = join(s.dir, 'twin');
   cpSync(home, twin, { recursive: true });
@@ -183,6 +183,6 @@ test('a forked log (same origin and key, another history) is refused by the witn
   assert.equal(v.status, 1);
   assert.deepEqual(v.report.findings.filter((f: any) => f.severity === 'error').map((f: any) => f.code), ['ERR_CHECKPOINT_INCONSISTENT']);
   const twinBundle = join(s.dir, 'twin.json');
-  ok(['bundle', '--home', twin, '--range', '0..3', '--out', twinBundle]);
+  ok(['bundle', '--home', twin, '--range', '1..4', '--out', twinBundle]);
   assert.deepEqual(verifyWith(home, twinBundle, 0, ['--state', state]).report.findings.filter((f: any) => f.severity === 'error').map((f: any) => f.code), ['ERR_CHECKPOINT_INCONSISTENT']);
 });

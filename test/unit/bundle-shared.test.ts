@@ -45,9 +45,9 @@ test('a shared-proof bundle of a range or of scattered calls verifies as the per
 test('tampering with a shared-proof bundle fails with ERR_INCLUSION_INVALID', async (t) => {
   const { db, verify } = await fixture(t);
   const text = formatBundle(buildBundle(db, selectEntries(db, { range: [2n, 9n] }), [], true));
-  const doc = JSON.parse(text) as { entries: Array<{ index: string; entry: string }>; proof: string[] };
+  const doc = JSON.parse(text) as { entries: Array<{ index: string; record: string }>; proof: string[] };
   const edits: Array<[string, (d: typeof doc) => void]> = [
-    ['entry byte', (d) => { d.entries[3]!.entry = d.entries[3]!.entry.replace('"index":', '"index" :'); }],
+    ['entry byte', (d) => { d.entries[3]!.record = d.entries[3]!.record.replace('"index":', '"index" :'); }],
     ['proof hash', (d) => { d.proof[0] = Buffer.from(Buffer.from(d.proof[0]!, 'base64').map((x, i) => (i === 0 ? x ^ 1 : x))).toString('base64'); }],
     ['hash dropped', (d) => { d.proof.pop(); }],
     ['hash added', (d) => { d.proof.push(d.proof[0]!); }],

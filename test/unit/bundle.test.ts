@@ -18,6 +18,7 @@ import { parseTlogProof } from '../../src/log/tlog-proof.js';
 import { parseCheckpoint } from '../../src/log/checkpoint.js';
 import { parseNote } from '../../src/log/note.js';
 import { leafHash } from '../../src/log/hash.js';
+import { publishedEntry } from '../../src/log/opening.js';
 import { verifyInclusion } from '../../src/log/proof.js';
 import { getAlgorithm } from '../../src/keys/algorithms.js';
 import { exportEd25519Public } from '../../src/keys/ed25519.js';
@@ -42,7 +43,7 @@ async function witnessKey(name: string): Promise<{ name: string; vkey: string; c
   };
 }
 
-/** A home with 6 calls (12 entries), its bundle of a range, and what verifies it. */
+/** A home with 6 calls (13 entries: the parameters entry of its private log, then 12), its bundle of a range, and what verifies it. */
 async function fixture(t: TestContext, calls = 6): Promise<{ home: string; db: LogDb; policy: TrustPolicy; text: (a?: bigint, b?: bigint, since?: bigint[]) => string }> {
   const { home, policy } = await recordedHome(t, calls);
   const db = new LogDb(homePaths(home).db);
@@ -56,21 +57,21 @@ test('a bundle of a range verifies offline; each entry with the checkpoint is a 
   const bundleText = text();
   const r = await verifyBundle(bundleText, policy, policyKeyResolver(policy));
   assert.equal(r.ok, true, JSON.stringify(r.findings));
-  assert.deepEqual([r.entries, r.calls, r.receipts, r.inFlight, codes(r, 'notice')], [12, 6, 6, 0, []]);
+  assert.deepEqual([r.entries, r.calls, r.receipts, r.inFlight, codes(r, 'notice')], [13, 6, 6, 0, []]);
   assert.equal(r.checkpoint?.size, db.size().toString());
   const b = parseBundle(bundleText);
   for (const e of b.entries) {
     const p = parseTlogProof(toTlogProof(b, e));
     const cp = parseCheckpoint(parseNote(p.checkpointNote).text);
     assert.equal(p.index, e.index);
-    assert.ok(verifyInclusion(p.index, cp.size, leafHash(e.bytes), p.proof, cp.rootHash));
+    assert.ok(verifyInclusion(p.index, cp.size, leafHash(publishedEntry(e.bytes, e.salt)), p.proof, cp.rootHash));
   }
   assert.equal(formatBundle(b), bundleText, 'parse and format round-trip byte for byte');
 });
 
 test('a range that cuts a call in two: the receipt outside is a notice, the attestation in flight', async (t) => {
   const { policy, text } = await fixture(t);
-  const r = await verifyBundle(text(1n, 4n), policy, policyKeyResolver(policy));
+  const r = await verifyBundle(text(2n, 5n), policy, policyKeyResolver(policy));
   assert.equal(r.ok, true, JSON.stringify(r.findings));
   assert.deepEqual(codes(r, 'notice').sort(), ['NOTE_IN_FLIGHT', 'NOTE_OUTSIDE_BUNDLE']);
 });
@@ -91,10 +92,16 @@ test('tampering with any part of a bundle fails with its own code', async (t) =>
   const keys = policyKeyResolver(policy);
   const b = JSON.parse(good);
   const cases: Array<[string, (x: any) => void, string]> = [
-    ['entry altered', (x) => { x.entries[1].entry = x.entries[1].entry.replace('executed', 'exeCuted'); }, 'ERR_INCLUSION_INVALID'],
+    ['record altered', (x) => { x.entries[2].record = x.entries[2].record.replace('executed', 'exeCuted'); }, 'ERR_INCLUSION_INVALID'],
+    ['salt altered', (x) => { x.entries[2].salt = toBase64(new Uint8Array(16)); }, 'ERR_INCLUSION_INVALID'],
+    ['salt of 15 bytes', (x) => { x.entries[2].salt = toBase64(new Uint8Array(15)); }, 'ERR_BUNDLE_MALFORMED'],
+    ['opened entry also given in clear', (x) => { x.entries[2].entry = x.entries[2].record; }, 'ERR_BUNDLE_MALFORMED'],
+    ['opening dropped for the record in clear', (x) => { x.entries[2].entry = x.entries[2].record; delete x.entries[2].salt; delete x.entries[2].record; }, 'ERR_INCLUSION_INVALID'],
+    ['entry that is not a JSON record', (x) => { x.entries[2] = { index: x.entries[2].index, entry: '\u0001' + 'x'.repeat(32), proof: x.entries[2].proof }; }, 'ERR_BUNDLE_MALFORMED'],
+    ['parameters entry says public', (x) => { x.entries[0].entry = x.entries[0].entry.replace('private', 'public'); }, 'ERR_INCLUSION_INVALID'],
     ['proof hash altered', (x) => { x.entries[2].proof[0] = toBase64(new Uint8Array(32)); }, 'ERR_INCLUSION_INVALID'],
     ['proof hash dropped', (x) => { x.entries[2].proof.pop(); }, 'ERR_INCLUSION_INVALID'],
-    ['index changed', (x) => { x.entries[11].index = '12'; }, 'ERR_INCLUSION_INVALID'],
+    ['index changed', (x) => { x.entries[12].index = '13'; }, 'ERR_INCLUSION_INVALID'],
     ['entries reordered', (x) => { [x.entries[0], x.entries[1]] = [x.entries[1], x.entries[0]]; }, 'ERR_BUNDLE_MALFORMED'],
     ['checkpoint root altered', (x) => { x.checkpoint = x.checkpoint.replace(/\n([A-Za-z0-9+/]{43}=)\n/, `\n${toBase64(new Uint8Array(32))}\n`); }, 'ERR_CHECKPOINT_SIGNATURE_INVALID'],
     ['checkpoint signature removed', (x) => { x.checkpoint = x.checkpoint.split('\n\u2014')[0] + '\n\u2014 other.example/log AAAAAAAA\n'; }, 'ERR_CHECKPOINT_UNTRUSTED'],
@@ -179,7 +186,7 @@ test('a forked log (same keys, two histories) and a rolled-back log fail against
 
 test('a receipt whose attestation is outside the bundle still has its signature verified', async (t) => {
   const { policy, text } = await fixture(t);
-  const alone = text(1n, 1n);
+  const alone = text(2n, 2n);
   const ok = await verifyBundle(alone, policy, policyKeyResolver(policy));
   assert.equal(ok.ok, true, JSON.stringify(ok.findings));
   assert.deepEqual(codes(ok, 'notice'), ['NOTE_OUTSIDE_BUNDLE']);

@@ -56,16 +56,16 @@ export async function sessionHome(t: TestContext, actions = 3, o: { seal?: boole
 }
 
 /** The receipt as JSON, edited by `f`, back to text. */
-export function edit(text: string, f: (r: { entries: Array<{ index: string; entry: string; proof: string[] }>; attachments?: unknown[] }) => void): string {
-  const r = JSON.parse(text) as { entries: Array<{ index: string; entry: string; proof: string[] }>; attachments?: unknown[] };
+export function edit(text: string, f: (r: { entries: Array<{ index: string; record: string; salt: string; proof: string[] }>; attachments?: unknown[] }) => void): string {
+  const r = JSON.parse(text) as { entries: Array<{ index: string; record: string; salt: string; proof: string[] }>; attachments?: unknown[] };
   f(r);
   return JSON.stringify(r);
 }
 
 /** The kinds of the session statements in a receipt's entries, by position. */
 export function kinds(text: string): string[] {
-  return (JSON.parse(text) as { entries: Array<{ entry: string }> }).entries.map((e) => {
-    const rec = JSON.parse(e.entry) as { type: string; statement?: { kind: string } };
+  return (JSON.parse(text) as { entries: Array<{ record: string }> }).entries.map((e) => {
+    const rec = JSON.parse(e.record) as { type: string; statement?: { kind: string } };
     return rec.statement?.kind ?? rec.type;
   });
 }

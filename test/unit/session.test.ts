@@ -75,9 +75,9 @@ test('reordering: two actions swapped in the receipt fail (inclusion and chain)'
   const { home, h, sessionId } = await sessionHome(t, 3);
   const { text } = await h.exportReceipt(sessionId);
   const swapped = edit(text, (r) => {
-    const a = r.entries[1]!.entry;
-    r.entries[1]!.entry = r.entries[2]!.entry;
-    r.entries[2]!.entry = a;
+    const a = [r.entries[1]!.record, r.entries[1]!.salt];
+    [r.entries[1]!.record, r.entries[1]!.salt] = [r.entries[2]!.record, r.entries[2]!.salt];
+    [r.entries[2]!.record, r.entries[2]!.salt] = a as [string, string];
   });
   const r = await verify(swapped, policyWith(home));
   assert.equal(r.ok, false);

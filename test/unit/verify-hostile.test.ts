@@ -17,10 +17,16 @@ import { parseTrustPolicy, policyKeyResolver } from '../../src/verify/policy.js'
 import { trustPolicyOf } from '../../src/store/identity.js';
 import { canonicalBytes, parseJsonBytes } from '../../src/jcs/index.js';
 import { isAttestError } from '../../src/errors.js';
+import type { EntryInput } from '../../src/verify/log.js';
+import type { EntriesMode } from '../../src/records/record.js';
 
-async function fixture(): Promise<{ entries: Uint8Array[]; notes: string[]; run(entries: Uint8Array[], notes?: string[]): Promise<string[]>; done(): void }> {
+/** A log of two calls (entry 0 its parameters entry, then attestation, receipt, attestation, receipt), private or public. */
+/** An entry as the verifier takes it, without its index: the entry, or a record and its salt. */
+type Entry = [Uint8Array] | [Uint8Array, Uint8Array];
+
+async function fixture(mode: EntriesMode): Promise<{ entries: Entry[]; notes: string[]; run(entries: Entry[], notes?: string[]): Promise<string[]>; done(): void }> {
   const home = mkdtempSync(join(tmpdir(), 'mcp-attest-hostile-'));
-  await initHome(home);
+  await initHome(home, { entries: mode });
   const r = await Recorder.open(home, { durability: 'normal' });
   for (const tool of ['read', 'delete_db']) {
     const { attestation, callId, index } = await r.attest({ tool, args: {}, intent: 'x', server: { name: 's', fingerprint: 'sha256:' + '11'.repeat(32) }, requestDigest: 'sha256:' + '22'.repeat(32) });
@@ -28,48 +34,52 @@ async function fixture(): Promise<{ entries: Uint8Array[]; notes: string[]; run(
   }
   await r.close();
   const db = new LogDb(homePaths(home).db);
-  const entries = [...db.entries()].map(([, e]) => e);
+  const entries = [...db.entries()].map(([, ...e]) => e as Entry);
   const notes = db.checkpoints().map((c) => c.note);
   db.close();
   const policy = trustPolicyOf(loadIdentity(home));
-  const run = async (es: Uint8Array[], ns = notes): Promise<string[]> => {
-    const report = await verifyLog({ entries: es.map((e, i) => [BigInt(i), e] as [bigint, Uint8Array]), checkpoints: ns }, policy, policyKeyResolver(policy));
+  const run = async (es: Entry[], ns = notes): Promise<string[]> => {
+    const report = await verifyLog({ entries: es.map((e, i) => [BigInt(i), ...e] as EntryInput), checkpoints: ns }, policy, policyKeyResolver(policy));
     return report.findings.filter((f) => f.severity === 'error').map((f) => f.code);
   };
   return { entries, notes, run, done: () => rmSync(home, { recursive: true }) };
 }
 
-const edit = (e: Uint8Array, f: (r: Record<string, unknown>) => void): Uint8Array => {
-  const r = parseJsonBytes(e) as Record<string, unknown>;
+/** The record of entry `e` (in clear, or opened) edited by `f`, re-encoded (an opened one keeps its salt). */
+const edit = ([bytes, salt]: Entry, f: (r: Record<string, unknown>) => void): Entry => {
+  const r = parseJsonBytes(bytes) as Record<string, unknown>;
   f(r);
-  return canonicalBytes(r);
+  return salt === undefined ? [canonicalBytes(r)] : [canonicalBytes(r), salt];
 };
 
-test('a replayed call (same attestation appended again) fails even with no checkpoint over it', async () => {
-  const f = await fixture();
+for (const mode of ['private', 'public'] as const) {
+
+test(`a replayed call (same attestation appended again) fails even with no checkpoint over it (${mode} log)`, async () => {
+  const f = await fixture(mode);
   assert.deepEqual(await f.run(f.entries), []);
-  const replay = [...f.entries, edit(f.entries[0]!, (r) => (r['index'] = '4'))];
+  const replay = [...f.entries, edit(f.entries[1]!, (r) => (r['index'] = '5'))];
   const codes = await f.run(replay);
   assert.ok(codes.includes('ERR_LOG_DUPLICATE_NONCE'), codes.join());
   assert.ok(codes.includes('ERR_LOG_UNCHECKPOINTED'), codes.join());
   f.done();
 });
 
-test('a record whose unsigned tool or server differs from the signed attestation fails', async () => {
-  const f = await fixture();
-  const codes = await f.run([edit(f.entries[0]!, (r) => (r['tool'] = 'delete_everything')), ...f.entries.slice(1)]);
+test(`a record whose unsigned tool or server differs from the signed attestation fails (${mode} log)`, async () => {
+  const f = await fixture(mode);
+  const codes = await f.run([f.entries[0]!, edit(f.entries[1]!, (r) => (r['tool'] = 'delete_everything')), ...f.entries.slice(2)]);
   assert.ok(codes.includes('ERR_TOOL_MISMATCH'), codes.join());
-  const codes2 = await f.run([edit(f.entries[0]!, (r) => ((r['server'] as Record<string, string>)['fingerprint'] = 'other')), ...f.entries.slice(1)]);
+  const codes2 = await f.run([f.entries[0]!, edit(f.entries[1]!, (r) => ((r['server'] as Record<string, string>)['fingerprint'] = 'other')), ...f.entries.slice(2)]);
   assert.ok(codes2.includes('ERR_SERVER_MISMATCH'), codes2.join());
   f.done();
 });
 
-test('a hostile claimed index costs nothing: the index it should hold is reported missing', async () => {
-  const f = await fixture();
-  const codes = await f.run([...f.entries.slice(0, 3), edit(f.entries[3]!, (r) => (r['index'] = '99999999999999999999'))]);
+test(`a hostile claimed index costs nothing: the index it should hold is reported missing (${mode} log)`, async () => {
+  const f = await fixture(mode);
+  const codes = await f.run([...f.entries.slice(0, 4), edit(f.entries[4]!, (r) => (r['index'] = '99999999999999999999'))]);
   assert.ok(codes.includes('ERR_LOG_ENTRY_MISSING'), codes.join());
   f.done();
 });
+}
 
 test('a policy that demands witness cosignatures is refused while they are not verified', () => {
   const base = { version: 1, issuers: [], logs: [] };

@@ -1,0 +1,82 @@
+/**
+ * `mcp-attest log publish --out DIR` (and `log export`): the log as a static C2SP
+ * tlog-tiles directory that any web server or CDN can serve. Every tile and entry bundle is
+ * written once and never changed: the full tiles of the latest checkpoint, and the partial
+ * tiles of *every* tree size a checkpoint was signed for (c2sp.org/tlog-tiles: a client
+ * holding an older checkpoint fetches those), then `checkpoint` last, replaced atomically.
+ * Incremental: a file already there is compared, not rewritten; one that differs is
+ * `ERR_PUBLISH_CONFLICT` (the directory holds another log, or was altered), and nothing of
+ * this run's checkpoint is published. A private log publishes its commitments only
+ * (log/opening.ts), never a record or a salt.
+ * @see c2sp.org/tlog-tiles; docs/log-format.md "Publish and export"
+ */
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { AttestError } from '../errors.js';
+import { equalBytes, utf8 } from '../bytes/index.js';
+import { entriesPath, formatEntryBundle, tilePath } from '../log/tiles.js';
+import { tileBytes, tilesFor } from './tiles.js';
+import type { LogDb } from './log-db.js';
+
+/** What a publication wrote: files new this run, files already there and identical, the checkpoint size published. */
+export interface Published { written: number; kept: number; size: bigint }
+
+/** Every tile `[level, index, width]` of every size in `sizes`: full tiles once, each partial width that any size has. */
+function tilesOfSizes(sizes: bigint[]): Array<[number, bigint, number]> {
+  const seen = new Map<string, [number, bigint, number]>();
+  for (const size of sizes) for (const t of tilesFor(size)) seen.set(t.join('/'), t);
+  return [...seen.values()];
+}
+
+/** Write `data` at `dir/rel` through a temporary file and a rename (a reader sees all of it or nothing). */
+function writeAtomic(dir: string, rel: string, data: Uint8Array): void {
+  const file = join(dir, rel);
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, file);
+}
+
+/** Write an immutable file once: true when written, false when already there with the same bytes; `ERR_PUBLISH_CONFLICT` when it differs. */
+function writeOnce(dir: string, rel: string, data: () => Uint8Array): boolean {
+  const file = join(dir, rel);
+  const st = statSync(file, { throwIfNoEntry: false });
+  const bytes = data();
+  if (st === undefined) {
+    writeAtomic(dir, rel, bytes);
+    return true;
+  }
+  if (!st.isFile() || st.size !== bytes.length || !equalBytes(new Uint8Array(readFileSync(file)), bytes)) {
+    throw new AttestError('ERR_PUBLISH_CONFLICT', `${rel} in ${dir} differs from this log's: the directory holds another log or was altered; nothing more published`, { path: file });
+  }
+  return false;
+}
+
+/**
+ * Publish the log `db` into `outDir` up to its latest checkpoint (cosignature lines
+ * included). Throws `ERR_USAGE` when the log has no checkpoint yet, `ERR_PUBLISH_CONFLICT`,
+ * `ERR_STORE_IO` when the directory cannot be written.
+ */
+export function publishTiles(db: LogDb, outDir: string): Published {
+  const checkpoints = db.checkpoints();
+  const latest = checkpoints.at(-1);
+  if (latest === undefined) throw new AttestError('ERR_USAGE', 'the log has no checkpoint yet: run "mcp-attest log checkpoint"');
+  const r: Published = { written: 0, kept: 0, size: latest.size };
+  const count = (wrote: boolean): void => void (wrote ? r.written++ : r.kept++);
+  try {
+    for (const [level, index, width] of tilesOfSizes(checkpoints.map((c) => c.size))) {
+      count(writeOnce(outDir, tilePath(level, index, width), () => tileBytes(db.read, level, index, width)));
+      if (level !== 0) continue;
+      count(writeOnce(outDir, entriesPath(index, width), () => {
+        const entries: Uint8Array[] = [];
+        for (let i = 0; i < width; i++) entries.push(db.entry(index * 256n + BigInt(i))!);
+        return formatEntryBundle(entries);
+      }));
+    }
+    writeAtomic(outDir, 'checkpoint', utf8(latest.note));
+  } catch (cause) {
+    if (cause instanceof AttestError) throw cause;
+    throw new AttestError('ERR_STORE_IO', `cannot publish tiles to ${outDir}: ${(cause as Error).message}`, { path: outDir, cause });
+  }
+  return r;
+}

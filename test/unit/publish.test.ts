@@ -1,0 +1,78 @@
+/**
+ * `log publish` (src/store/publish.ts): static tlog-tiles written once, incrementally, with
+ * the partial tiles of every checkpointed tree size; a directory of another log is refused.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { homePaths } from '../../src/store/home.js';
+import { LogDb } from '../../src/store/log-db.js';
+import { publishTiles } from '../../src/store/publish.js';
+import { readTilesDir, tilesFor } from '../../src/store/tiles.js';
+import { entriesPath, tilePath } from '../../src/log/tiles.js';
+import { verifyLog } from '../../src/verify/log.js';
+import { policyKeyResolver } from '../../src/verify/policy.js';
+import { isAttestError } from '../../src/errors.js';
+import { recordCalls, recordedHome, tempDir } from './log-helper.js';
+
+function snapshot(dir: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  const walk = (rel: string): void => {
+    for (const n of readdirSync(join(dir, rel))) {
+      const r = rel === '' ? n : `${rel}/${n}`;
+      if (statSync(join(dir, r)).isDirectory()) walk(r);
+      else out.set(r, readFileSync(join(dir, r)));
+    }
+  };
+  walk('');
+  return out;
+}
+
+test('publish is incremental and immutable, and keeps the partial tiles of every checkpointed size', async (t) => {
+  const { home, policy } = await recordedHome(t, 3);
+  const out = join(tempDir(t), 'public');
+  const db = (): LogDb => new LogDb(homePaths(home).db, 'full', true);
+  let d = db();
+  const first = publishTiles(d, out);
+  d.close();
+  assert.deepEqual([first.size, first.kept], [7n, 0]);
+  assert.ok(existsSync(join(out, 'tile/0/000.p/7')) && existsSync(join(out, 'tile/entries/000.p/7')));
+  const before = snapshot(out);
+
+  await recordCalls(home, 150, 3);
+  d = db();
+  t.after(() => d.close());
+  const second = publishTiles(d, out);
+  assert.ok(second.size > 256n, `size ${second.size}`);
+  assert.ok(second.kept >= 2, 'the first run\'s tiles are kept, not rewritten');
+  const after = snapshot(out);
+  for (const [rel, bytes] of before) if (rel !== 'checkpoint') assert.deepEqual(after.get(rel), bytes, `${rel} never changes`);
+  // Every tile of every checkpointed size, partial ones included, is there (tlog-tiles).
+  for (const c of d.checkpoints()) {
+    for (const [level, index, width] of tilesFor(c.size)) {
+      assert.ok(after.has(tilePath(level, index, width)), `${tilePath(level, index, width)} for size ${c.size}`);
+      if (level === 0) assert.ok(after.has(entriesPath(index, width)));
+    }
+  }
+  assert.ok(after.has('tile/0/000') && after.has('tile/entries/000'), 'the full tile');
+  assert.equal(after.get('checkpoint')!.toString(), d.checkpoints().at(-1)!.note);
+  const tiles = readTilesDir(out);
+  assert.deepEqual(tiles.findings, []);
+  const r = await verifyLog({ entries: tiles.entries, checkpoints: [tiles.checkpoint] }, policy, policyKeyResolver(policy));
+  assert.equal(r.ok, true, JSON.stringify(r.findings));
+  assert.equal(publishTiles(d, out).written, 0, 'nothing new: nothing written');
+});
+
+test('publishing another log into the directory is ERR_PUBLISH_CONFLICT, and its checkpoint is not published', async (t) => {
+  const a = await recordedHome(t, 2);
+  const b = await recordedHome(t, 2);
+  const out = join(tempDir(t), 'public');
+  const da = new LogDb(homePaths(a.home).db, 'full', true);
+  const dbb = new LogDb(homePaths(b.home).db, 'full', true);
+  t.after(() => { da.close(); dbb.close(); });
+  publishTiles(da, out);
+  const checkpoint = readFileSync(join(out, 'checkpoint'));
+  assert.throws(() => publishTiles(dbb, out), (e) => isAttestError(e, 'ERR_PUBLISH_CONFLICT'));
+  assert.deepEqual(readFileSync(join(out, 'checkpoint')), checkpoint);
+});
