@@ -1,5 +1,5 @@
 /**
- * `mcp-attest log export`, `log publish`, `log checkpoint`, `log show`, `log erase` (and, from cmd-log-serve.ts,
+ * `mcp-attest log export`, `log publish`, `log status`, `log checkpoint`, `log show`, `log erase` (and, from cmd-log-serve.ts,
  * `log serve`, `log witness`, `log witnesses`).
  */
 import { join } from 'node:path';
@@ -7,6 +7,10 @@ import type { Command } from 'commander';
 import { LogDb } from '../store/log-db.js';
 import { listCalls } from '../store/calls.js';
 import { eraseCall } from '../store/erase.js';
+import { formatStatus, logStatus } from '../store/status.js';
+import { loadIdentity } from '../store/identity.js';
+import { loadWitnesses } from '../store/witnesses.js';
+import { nowSeconds } from '../envelope/time.js';
 import { Recorder } from '../proxy/recorder.js';
 import { homePaths, resolveHome } from '../store/home.js';
 import { publishTiles } from '../store/publish.js';
@@ -63,6 +67,22 @@ export function registerLogCommands(program: Command): void {
         out(['STARTED'.padEnd(21) + 'SERVER'.padEnd(22) + 'TOOL'.padEnd(22) + 'STATUS'.padEnd(28) + 'ENTRIES  CALL']
           .concat(calls.map((c) => `${(c.started ?? '').padEnd(21)}${(c.server ?? '').slice(0, 21).padEnd(22)}${(c.tool ?? '').slice(0, 21).padEnd(22)}`
             + `${(c.status ? c.status + (c.reason ? ` (${c.reason})` : '') : 'in flight').padEnd(28)}${`${c.attestation_idx}/${c.receipt_idx ?? '-'}`.padEnd(9)}${c.call_id}`)).join('\n'));
+      } finally {
+        db.close();
+      }
+    });
+  log.command('status')
+    .description('where the log stands: size, integrated size, the latest checkpoint and its age, entries not yet sealed, each witness\'s lag')
+    .option('--home <dir>', 'data directory')
+    .option('--json', 'print as JSON')
+    .action((o: { home?: string; json?: boolean }) => {
+      const home = resolveHome(o.home);
+      const origin = loadIdentity(home).log.origin;
+      const db = openDb(homePaths(home).db);
+      try {
+        const s = logStatus(db, origin, loadWitnesses(home).map((w) => w.name), nowSeconds());
+        if (o.json) return outJson(s);
+        out(formatStatus(s));
       } finally {
         db.close();
       }
