@@ -1,5 +1,5 @@
 /**
- * `mcp-attest log export`, `log publish`, `log status`, `log checkpoint`, `log show`, `log erase` (and, from cmd-log-serve.ts,
+ * `mcp-attest log export`, `log publish`, `log status`, `log migrate`, `log checkpoint`, `log show`, `log erase` (and, from cmd-log-serve.ts,
  * `log serve`, `log witness`, `log witnesses`).
  */
 import { join } from 'node:path';
@@ -71,6 +71,28 @@ export function registerLogCommands(program: Command): void {
         db.close();
       }
     });
+  log.command('migrate')
+    .description('move the data directory\'s log to PostgreSQL: same indices, entries, openings, checkpoints and roots, cosignatures kept (stop the proxies first)')
+    .option('--home <dir>', 'data directory')
+    .requiredOption('--to <url>', 'an empty PostgreSQL database: postgres://user:password@host:port/database')
+    .option('--json', 'print as JSON')
+    .action(async (o: { home?: string; to: string; json?: boolean }) => {
+      // The PostgreSQL client is loaded by the commands that use it only.
+      const [{ PgLog }, { migrateToPostgres }] = await Promise.all([import('../store/pg-log.js'), import('../store/pg-migrate.js')]);
+      const db = openDb(homePaths(resolveHome(o.home)).db);
+      try {
+        const log = await PgLog.open(o.to);
+        try {
+          const m = await migrateToPostgres(db, log);
+          if (o.json) return outJson({ entries: m.entries.toString(), checkpoints: m.checkpoints, cosignatures: m.cosignatures });
+          out(`moved ${m.entries} entries, ${m.checkpoints} checkpoints (every root checked) and ${m.cosignatures} cosignatures to PostgreSQL`);
+        } finally {
+          await log.close();
+        }
+      } finally {
+        db.close();
+      }
+    });
   log.command('status')
     .description('where the log stands: size, integrated size, the latest checkpoint and its age, entries not yet sealed, each witness\'s lag')
     .option('--home <dir>', 'data directory')
@@ -92,16 +114,18 @@ export function registerLogCommands(program: Command): void {
     .option('--home <dir>', 'data directory')
     .requiredOption('--call <id>', 'the call id (as `log show` lists it)')
     .option('--json', 'print as JSON')
-    .action((o: { home?: string; call: string; json?: boolean }) => {
-      const p = homePaths(resolveHome(o.home));
-      const db = openDb(p.db, false);
+    .action(async (o: { home?: string; call: string; json?: boolean }) => {
+      const home = resolveHome(o.home);
+      // The recorder signs a checkpoint over the erasure record when it closes.
+      const recorder = await Recorder.open(home, { evidence: false });
+      let r;
       try {
-        const r = eraseCall(db, p.evidence, o.call);
-        if (o.json) return outJson({ callId: o.call, entries: r.entries.map(String), payloads: r.payloads });
-        out(`erased call ${o.call}: entries ${r.entries.join(', ')} can no longer be opened; ${r.payloads} payloads deleted`);
+        r = await eraseCall(recorder.db, homePaths(home).evidence, o.call, nowSeconds());
       } finally {
-        db.close();
+        await recorder.close();
       }
+      if (o.json) return outJson({ callId: o.call, entries: r.entries.map(String), payloads: r.payloads, erasureRecord: r.record.toString() });
+      out(`erased call ${o.call}: entries ${r.entries.join(', ')} can no longer be opened; ${r.payloads} payloads deleted; erasure recorded at entry ${r.record}`);
     });
   registerLogServeCommands(log);
 }

@@ -19,7 +19,7 @@ import { loadWitnesses } from '../store/witnesses.js';
 import { verifyLog, type FactsSource, type LogInput, type LogReport } from '../verify/log.js';
 import { rejectedBundle, verifyBundle, type BundleReport } from '../verify/bundle.js';
 import { openCheckpoint } from '../verify/checkpoints.js';
-import { notice, type Finding } from '../verify/findings.js';
+import { error, notice, type Finding } from '../verify/findings.js';
 import type { KnownCheckpoint } from '../verify/split-view.js';
 import type { TrustPolicy } from '../verify/policy.js';
 import { fromBase64 } from '../bytes/index.js';
@@ -86,8 +86,10 @@ function load(path: string): Loaded {
   const file = home === null ? checkSqliteFiles(path, { what: 'log', follow: true }) : checkSqliteFiles(join(realpathSync(home), 'log.db'), { what: 'log' });
   const db = new LogDb(file, 'full', true);
   // The operator's own store keeps every opening: a private entry without one was erased.
-  const input = { entries: db.entries(), checkpoints: db.checkpoints().map((c) => c.note), sealed: 'erased' as const };
-  return { input, count: Number(db.size()), findings: [], home, close: () => db.close() };
+  const findings: Finding[] = [];
+  const mismatch = (index: bigint): void => void findings.push(error('ERR_OPENING_MISMATCH', 'the stored opening (salt and record) does not make the entry the log publishes', { index }));
+  const input = { entries: db.entries(mismatch), checkpoints: db.checkpoints().map((c) => c.note), sealed: 'erased' as const };
+  return { input, count: Number(db.size()), findings, home, close: () => db.close() };
 }
 
 function printReport(path: string, r: Report): void {
@@ -157,14 +159,15 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
     return { report: unreadable(path, e), note: null };
   }
   try {
-    const pre: Finding[] = [...loaded.findings];
+    const pre: Finding[] = [];
     const ks = await trustFor(loaded.home, o, pre);
     loaded.input.known = await knownCheckpoints(o, ks.policy!, state);
     const bar = process.stderr.isTTY && !o.json && loaded.count > 2000 ? new SingleBar({ format: 'verifying {bar} {value}/{total} entries', stream: process.stderr }) : null;
     bar?.start(loaded.count, 0);
     try {
       const report: Report = { kind: 'log', ...(await verifyLog(loaded.input, ks.policy!, ks.keys, (n) => bar?.update(n), factsFor(threads, ks))) };
-      report.findings.unshift(...pre);
+      // Read while the entries were (a tiles directory's, an opening that does not match).
+      report.findings.unshift(...loaded.findings, ...pre);
       report.ok = !report.findings.some((f) => f.severity === 'error');
       const cp = report.checkpoint;
       return { report, note: cp && (loaded.input.checkpoints.find((n) => n.includes(`\n${cp.size}\n${cp.rootHash}\n`)) ?? null) };

@@ -13,7 +13,7 @@
  */
 import { basename } from 'node:path';
 import { sha256Tagged } from '../bytes/digest.js';
-import { isAttestError } from '../errors.js';
+import { AttestError, isAttestError } from '../errors.js';
 import { nowSeconds as now } from '../envelope/time.js';
 import { canonicalBytes, canonicalize } from '../jcs/index.js';
 import { issueAttestation } from '../attestation/build.js';
@@ -120,6 +120,11 @@ export class Recorder {
     const vkey = parseVerifierKey(identity.log.vkey);
     const logSigner = ed25519NoteSigner(vkey.name, await loadLogKey(home), vkey.publicKey);
     const db = new LogDb(p.db, o.durability ?? 'full', false, { groupCommit: true, ...(identity.log.entries ? { entries: identity.log.entries } : {}) });
+    const mode = db.mode();
+    if (identity.log.entries !== undefined && mode !== null && mode !== identity.log.entries) {
+      db.close();
+      throw new AttestError('ERR_STORE_CORRUPT', `the log's entries are ${mode} but identity.json says ${identity.log.entries}: refusing to record (was log.db replaced?)`, { expected: identity.log.entries, found: mode });
+    }
     const evidence = o.evidence === false ? null : new EvidenceStore(p.evidence, false, db.db);
     return new Recorder(identity, db, signer, logSigner, evidence, o.checkpointMs ?? 1000, o.profile ?? 'vector');
   }

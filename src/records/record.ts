@@ -22,6 +22,10 @@
  * ```
  * {"type":"mcp-attest/session@1","index":..,"sessionId":"ses_…","statement":{signed statement}}
  * ```
+ * `log erase` logs what it erased (entry indexes, POSIX seconds), before it erases:
+ * ```
+ * {"type":"mcp-attest/erasure@1","index":..,"entries":["3","4"],"time":<POSIX s>}
+ * ```
  * Either relay logs each input it refused to relay (docs/wire.md): a line that is not one
  * strict JSON-RPC message, is over the message cap, reuses a pending id, or answers no
  * pending request. Only its digest and size are kept (the bytes are hostile):
@@ -49,6 +53,9 @@ export const DECISION_RECORD = 'mcp-attest/decision@1';
 export const RESPONSE_RECEIPT_RECORD = 'mcp-attest/response-receipt@1';
 export const SESSION_RECORD = 'mcp-attest/session@1';
 export const REFUSED_INPUT_RECORD = 'mcp-attest/refused-input@1';
+/** The record `log erase` appends: which entries of which call it erased, and when. */
+export const ERASURE_RECORD = 'mcp-attest/erasure@1';
+
 /** The parameters entry of a v2 log: always index 0, always in clear (docs/log-format.md "Format v2"). */
 export const PARAMETERS_RECORD = 'mcp-attest/log@2';
 
@@ -138,9 +145,22 @@ export interface RefusedInputRecord {
   time: number;
 }
 
-/** The records of calls (everything but session and refused-input records). */
+/**
+ * An erasure (docs/log-format.md "Erasure"): `log erase` appends it, and a checkpoint covers
+ * it, before it deletes the openings of `entries` (decimal indexes, at most 1,024: the
+ * entries of one call, which it does not name, so the call id goes too); `time` POSIX seconds. A private entry of the operator's store
+ * without its opening is an erasure only when such a record names it.
+ */
+export interface ErasureRecord {
+  type: typeof ERASURE_RECORD;
+  index: string;
+  entries: string[];
+  time: number;
+}
+
+/** The records of calls (everything but session, refused-input and erasure records). */
 export type CallRecord = AttestationRecord | ReceiptRecord | DecisionRecord | ResponseReceiptRecord;
-export type LogRecord = CallRecord | SessionRecord | RefusedInputRecord;
+export type LogRecord = CallRecord | SessionRecord | RefusedInputRecord | ErasureRecord;
 
 /** Encode a record as its entry bytes (JCS). */
 export function encodeRecord(record: LogRecord | ParametersRecord): Uint8Array {
@@ -171,7 +191,15 @@ const KEYS: Record<string, string[]> = {
   [RESPONSE_RECEIPT_RECORD]: ['type', 'index', 'callId', 'attestationIndex', 'receipt', 'code'],
   [SESSION_RECORD]: ['type', 'index', 'sessionId', 'statement'],
   [REFUSED_INPUT_RECORD]: ['type', 'index', 'server', 'direction', 'code', 'size', 'digest', 'id', 'suppressed', 'time'],
+  [ERASURE_RECORD]: ['type', 'index', 'entries', 'time'],
 };
+
+/** Whether `v` holds a valid erasure record's members. */
+function erasureOk(v: Record<string, JsonValue>): boolean {
+  const e = v['entries'];
+  return Array.isArray(e) && e.length >= 1 && e.length <= 1024
+    && e.every((x) => typeof x === 'string' && DECIMAL.test(x)) && Number.isSafeInteger(v['time']) && (v['time'] as number) >= 0;
+}
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
@@ -224,6 +252,10 @@ export function decodeRecord(bytes: Uint8Array): LogRecord {
     const st = parseStatement(v['statement']); // ERR_SESSION_MALFORMED
     if (st.sessionId !== v['sessionId']) throw new AttestError('ERR_ENTRY_MALFORMED', 'sessionId differs from the statement\'s', { expected: st.sessionId, found: v['sessionId'] });
     return v as unknown as SessionRecord;
+  }
+  if (v['type'] === ERASURE_RECORD) {
+    if (!erasureOk(v)) throw new AttestError('ERR_ENTRY_MALFORMED', 'bad erasure record');
+    return v as unknown as ErasureRecord;
   }
   if (v['type'] === REFUSED_INPUT_RECORD) {
     const p = refusedInputProblem(v);

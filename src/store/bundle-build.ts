@@ -24,8 +24,19 @@ function callEntries(db: LogDb, callId: string): bigint[] {
   return out;
 }
 
-/** The selected entry indexes, ascending and unique. Throws `ERR_USAGE` for an unknown call or a bad range. */
+/**
+ * The selected entry indexes, ascending and unique; in a v2 log entry 0 too (its parameters
+ * entry: what every other entry's form must be, docs/log-format.md), so no verifier of the
+ * bundle has to take the log's format on trust. Throws `ERR_USAGE` for an unknown call or a
+ * bad range.
+ */
 export function selectEntries(db: LogDb, s: Selection): bigint[] {
+  const picked = selected(db, s);
+  const v2 = db.mode() === 'private' || db.mode() === 'public';
+  return v2 && picked[0] !== 0n ? [0n, ...picked] : picked;
+}
+
+function selected(db: LogDb, s: Selection): bigint[] {
   if ('range' in s) {
     const [a, b] = s.range;
     if (a > b || b >= db.size()) throw new AttestError('ERR_USAGE', `range ${a}..${b} is not within the log (0..${db.size() - 1n})`);

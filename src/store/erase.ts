@@ -1,40 +1,70 @@
 /**
- * Erasure of one call from a private log (docs/log-format.md "Erasure"): the salts and
- * records of its entries are deleted, and its payloads from the evidence store unless a
- * record still kept names them too. The commitments stay, so the tree, every checkpoint and
- * every cosignature stay valid; the erased entries can never be opened again (a bundle of
- * them is refused, `verify` reports them as `NOTE_ERASED`). A public or v1 log cannot erase:
- * its records are its entries.
+ * Erasure of one call from a private log (docs/log-format.md "Erasure"): an erasure record
+ * naming the call's entries is appended (and a checkpoint covers it: the caller closes the
+ * recorder), then the salts and records of those entries are deleted, and the call's
+ * payloads from the evidence store unless a record still kept names them too. The
+ * commitments stay, so the tree, every checkpoint and every cosignature stay valid; the
+ * erased entries can never be opened again (a bundle of them is refused, `verify` reports
+ * them as `NOTE_ERASED`, and an opening missing without such a record as tampering). A public
+ * or v1 log cannot erase: its records are its entries.
  */
 import { AttestError } from '../errors.js';
 import { fromUtf8, utf8 } from '../bytes/index.js';
 import { callEntryIndexes } from './calls.js';
 import { EvidenceStore } from './evidence.js';
+import { decodeRecord, encodeRecord, ERASURE_RECORD, SESSION_RECORD } from '../records/record.js';
 import type { LogDb } from './log-db.js';
 
-/** What an erasure removed: entries opened no more, payloads deleted. */
-export interface Erased { entries: bigint[]; payloads: number }
+/** What an erasure removed: entries opened no more, payloads deleted, and the erasure record's index. */
+export interface Erased { entries: bigint[]; payloads: number; record: bigint }
 
-/** The hex digests (`sha256:<hex>`) a record names: the payloads it commits to, among others. */
-function digestsIn(record: Uint8Array): Set<string> {
-  return new Set([...fromUtf8(record).matchAll(/sha256:([0-9a-f]{64})/g)].map((m) => m[1]!));
+/**
+ * The payload digests (hex) a record names: `sha256:<hex>` (a hash-only commitment) and
+ * `…/sha256/<hex>` (an evidence reference, the SEP-text profile's `argsRef`).
+ */
+function digestsIn(record: Uint8Array): string[] {
+  return [...fromUtf8(record).matchAll(/sha256[:/]([0-9a-f]{64})/g)].map((m) => m[1]!);
+}
+
+/** `ERR_USAGE` when a receipt session's action captured one of `entries` (erasing it would break that session's proof). */
+function refuseCaptured(db: LogDb, entries: bigint[]): void {
+  for (const i of entries) {
+    for (const [, r] of db.recordsContaining(utf8(`"attestationIndex":"${i}"`))) {
+      let rec;
+      try {
+        rec = decodeRecord(r);
+      } catch {
+        continue;
+      }
+      if (rec.type === SESSION_RECORD && rec.statement.kind === 'action' && rec.statement.call?.attestationIndex === i.toString()) {
+        throw new AttestError('ERR_USAGE', `the call is captured by receipt session ${rec.sessionId}: erasing it would break that session's proof`);
+      }
+    }
+  }
 }
 
 /**
- * Erase call `callId` from the writable private log `db`, and its payloads from the evidence
- * store at `evidencePath` (attached to the log's connection). Throws `ERR_USAGE` when the log
- * has no such call (or it is erased already) or its entries are public, `ERR_STORE_IO`.
+ * Erase call `callId` from the writable private log `db` (a recorder's: the caller closes it
+ * to sign a checkpoint over the erasure record), and its payloads from the evidence store at
+ * `evidencePath`. Throws `ERR_USAGE` for an empty id, a call the log does not hold opened, a
+ * call a receipt session captured, or a log whose entries are public; `ERR_STORE_IO`.
  */
-export function eraseCall(db: LogDb, evidencePath: string, callId: string): Erased {
+export async function eraseCall(db: LogDb, evidencePath: string, callId: string, now: number): Promise<Erased> {
+  if (callId === '') throw new AttestError('ERR_USAGE', 'an empty call id names no call (it is what unattested decisions carry)');
   if (db.mode() !== 'private') throw new AttestError('ERR_USAGE', 'this log\'s entries are public (a v1 log, or made with --public-log): a record is its entry and cannot be erased without breaking the tree');
   const entries = callEntryIndexes(db, callId);
   if (entries.length === 0) throw new AttestError('ERR_USAGE', `no call ${callId} with entries still opened in the log`);
-  const named = new Set<string>();
-  for (const i of entries) for (const h of digestsIn(db.record(i)!)) named.add(h);
-  // A payload another kept record names (the same arguments in another call) stays.
+  refuseCaptured(db, entries);
+  // One pass: the digests the call's records name, and those every other kept record names.
   const own = new Set(entries);
-  const orphaned = [...named].filter((h) => !namedElsewhere(db, h, own));
-  // Payloads first: a crash in between leaves the call's records, and the erase can run again.
+  const named = new Set<string>();
+  const kept = new Set<string>();
+  for (const [i, r] of db.records()) for (const h of digestsIn(r)) (own.has(i) ? named : kept).add(h);
+  const orphaned = [...named].filter((h) => !kept.has(h));
+  // The erasure is recorded first: a crash before the openings go leaves a record of an
+  // erasure not done yet (harmless, and the erase can run again), never an unrecorded one.
+  const record = db.append((index) => encodeRecord({ type: ERASURE_RECORD, index: index.toString(), entries: entries.map(String), time: now }));
+  await db.durable();
   const evidence = new EvidenceStore(evidencePath, false, db.db);
   let payloads: number;
   try {
@@ -43,11 +73,5 @@ export function eraseCall(db: LogDb, evidencePath: string, callId: string): Eras
     db.db.exec('DETACH DATABASE evidence');
   }
   db.erase(entries);
-  return { entries, payloads };
-}
-
-/** Whether a record outside `own` names the digest `hex`. */
-function namedElsewhere(db: LogDb, hex: string, own: Set<bigint>): boolean {
-  for (const [i] of db.recordsContaining(utf8(hex))) if (!own.has(i)) return true;
-  return false;
+  return { entries, payloads, record };
 }

@@ -25,7 +25,7 @@ import { openSqlite } from './sqlite.js';
 import { WalSync } from './wal-sync.js';
 import { migrateNodes, nodeReader } from './log-nodes.js';
 import { randomBytes } from 'node:crypto';
-import { concatBytes } from '../bytes/index.js';
+import { concatBytes, equalBytes } from '../bytes/index.js';
 import { leafHash } from '../log/hash.js';
 import { commitmentEntry, SALT_BYTES } from '../log/opening.js';
 import { decodeParameters, encodeRecord, PARAMETERS_RECORD, type EntriesMode } from '../records/record.js';
@@ -217,10 +217,19 @@ export class LogDb {
   /**
    * Iterate entries in index order (the stored index, gaps and all), for a verifier: a
    * private entry with its opening as `[index, record, salt]` (log/opening.ts), any other
-   * (an erased one: its commitment) as `[index, entry]`.
+   * (an erased one: its commitment) as `[index, entry]`. An opening that does not make the
+   * stored entry (what the log publishes: the record or the entry was altered) is reported
+   * to `mismatch`; the opening is still what is given, so its record is checked too.
    */
-  *entries(): Generator<[bigint, Uint8Array] | [bigint, Uint8Array, Uint8Array]> {
-    for (const row of this.rows('')) yield row.salt !== null && row.record !== null ? [row.idx, row.record, row.salt] : [row.idx, row.data];
+  *entries(mismatch?: (index: bigint) => void): Generator<[bigint, Uint8Array] | [bigint, Uint8Array, Uint8Array]> {
+    for (const row of this.rows('')) {
+      if (row.salt === null || row.record === null) {
+        yield [row.idx, row.data];
+        continue;
+      }
+      if (mismatch !== undefined && (row.salt.length !== SALT_BYTES || !equalBytes(commitmentEntry(row.salt, row.record), row.data))) mismatch(row.idx);
+      yield [row.idx, row.record, row.salt];
+    }
   }
 
   /** Iterate the records in index order as `[index, record]`, skipping erased entries (and, in a v2 log, its parameters entry). */
@@ -229,6 +238,11 @@ export class LogDb {
       const r = row.record ?? (row.data[0] === 0x01 ? null : row.data);
       if (r !== null && !(row.idx === 0n && decodeParameters(r) !== null)) yield [row.idx, r];
     }
+  }
+
+  /** Every stored row in index order: the entry as published, and a private entry's opening (NULL members when it has none), for copying the log elsewhere. */
+  *storedRows(): Generator<{ idx: bigint; data: Uint8Array; salt: Uint8Array | null; record: Uint8Array | null }> {
+    yield* this.rows('');
   }
 
   /** The entry rows (index order) matching `where` (SQL over `data` and, when present, `record`; `?` bound to `arg`). Throws `ERR_STORE_CORRUPT` for a row of other types. */
@@ -252,21 +266,28 @@ export class LogDb {
    * log's files; the commitments, the tree and
    * every checkpoint stay as they were. The only change ever made to a stored entry.
    * Returns how many entries were erased (already erased and public ones are not counted).
-   * Throws `ERR_STORE_IO` when the WAL cannot be truncated (another process reading it: retry).
+   * Throws `ERR_STORE_IO`, before changing anything, when the WAL cannot be truncated
+   * (another process holds a read open: a `verify`, a `log serve` serving): stop it and retry.
    */
   erase(indexes: bigint[]): number {
     if (!this.openings) return 0;
+    this.truncateWal('nothing erased yet');
     this.db.pragma('secure_delete = ON');
     let n = 0;
     this.db.transaction(() => {
-      const stmt = this.statement('UPDATE entries SET salt = NULL, record = NULL WHERE idx = ? AND salt IS NOT NULL');
+      const stmt = this.statement('UPDATE entries SET salt = NULL, record = NULL WHERE idx = ? AND (salt IS NOT NULL OR record IS NOT NULL)');
       for (const i of indexes) n += stmt.run(i).changes;
     }).immediate();
     // Copies from before (a page split, a freed page) may linger in unused space: rewrite the file.
     this.db.exec('VACUUM');
-    const [cp] = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
-    if (cp && cp.busy !== 0) throw new AttestError('ERR_STORE_IO', 'erased, but the WAL is still read by another process: run the erase again once it is idle', {});
+    this.truncateWal('erased, but the old bytes are still in log.db-wal until its next checkpoint');
     return n;
+  }
+
+  /** Checkpoint the WAL into the file and truncate it to nothing; `ERR_STORE_IO` (saying `state`) when a reader keeps it busy. */
+  private truncateWal(state: string): void {
+    const [cp] = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+    if (cp && cp.busy !== 0) throw new AttestError('ERR_STORE_IO', `the log is being read by another process (a verify, log serve): ${state}; stop it and run the erase again`, {});
   }
 
   /** Root hash at `size` (default: current size). */

@@ -32,7 +32,10 @@ export class SessionHome {
    * `ERR_SESSION_UNKNOWN`.
    */
   async exportReceipt(sessionId: string, o: { since?: bigint[]; evidence?: boolean; witness?: boolean; timeoutMs?: number } = {}): Promise<{ receipt: SessionReceipt; text: string; witnessing: WitnessResult[] }> {
-    const indexes = this.sessions.entryIndexes(sessionId);
+    // Entry 0 too in a v2 log: its parameters entry, the format every other entry must have.
+    const own = this.sessions.entryIndexes(sessionId);
+    const v2 = this.recorder.db.mode() === 'private' || this.recorder.db.mode() === 'public';
+    const indexes = v2 && own[0] !== 0n ? [0n, ...own] : own;
     await this.recorder.checkpoint();
     const witnesses = o.witness === false ? [] : loadWitnesses(this.home);
     const witnessing = witnesses.length === 0 ? [] : await witnessLatest(this.recorder.db, witnesses, { timeoutMs: o.timeoutMs ?? 5000 });

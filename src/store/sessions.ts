@@ -87,6 +87,13 @@ export class SessionStore {
   /** `signer` null: a read-only view (listing, export selection); writing throws `ERR_USAGE`. */
   constructor(private readonly db: LogDb, private readonly signer: Signer | null, private readonly evidence: EvidenceStore | null, private readonly now: () => number = nowSeconds) {}
 
+  /** The record of a session's entry; `ERR_STORE_CORRUPT` when the log holds none (its opening deleted). */
+  private recordAt(index: bigint): Uint8Array {
+    const r = this.db.record(index);
+    if (r === null) throw new AttestError('ERR_STORE_CORRUPT', `session entry ${index} has no record in the log`, { index });
+    return r;
+  }
+
   private get agent(): Signer {
     if (!this.signer) throw new AttestError('ERR_USAGE', 'this session store is read-only');
     return this.signer;
@@ -111,7 +118,7 @@ export class SessionStore {
 
   /** The statements of a session, in log order, each with its log index. */
   statements(sessionId: string): Array<{ index: bigint; statement: Statement }> {
-    return this.entries(sessionId).map((e) => ({ index: BigInt(e.idx), statement: (decodeRecord(this.db.record(BigInt(e.idx))!) as SessionRecord).statement }));
+    return this.entries(sessionId).map((e) => ({ index: BigInt(e.idx), statement: (decodeRecord(this.recordAt(BigInt(e.idx))) as SessionRecord).statement }));
   }
 
   /**
@@ -215,7 +222,7 @@ export class SessionStore {
       const row = this.row(sessionId);
       if (row.seal_idx === null) return null;
       const index = BigInt(row.seal_idx);
-      return { index, statement: (decodeRecord(this.db.record(index)!) as SessionRecord).statement, digest: row.seal_digest!, already: true };
+      return { index, statement: (decodeRecord(this.recordAt(index)) as SessionRecord).statement, digest: row.seal_digest!, already: true };
     };
     const had = sealed();
     if (had) return had;

@@ -9,8 +9,9 @@
  * receipt's back link is then a comparison of digests, not a third canonicalization.
  * @see docs/log-format.md (records); SEP-2787 "Verification Rules"; RFC 9162 §2.1.1
  */
-import { entryForm, COMMITMENT_BYTES } from '../log/opening.js';
+import { entryForm, COMMITMENT_BYTES, SALT_BYTES } from '../log/opening.js';
 import { decodeParameters, type EntriesMode } from '../records/record.js';
+import { ERASURE_RECORD } from '../records/record.js';
 import { decodeRecord, ATTESTATION_RECORD, DECISION_RECORD, RECEIPT_RECORD, REFUSED_INPUT_RECORD, SESSION_RECORD, type LogRecord } from '../records/record.js';
 import { canonicalBytes, type JsonValue } from '../jcs/index.js';
 import { sha256Tagged } from '../bytes/digest.js';
@@ -82,6 +83,7 @@ export interface ReceiptFacts extends Base {
 export type OtherFacts = Base & (
   | { kind: 'session'; sessionId: string; statement: Statement }
   | { kind: 'params'; entries: EntriesMode }
+  | { kind: 'erasure'; entries: string[] }
   | { kind: 'sealed' }
   | { kind: 'refused'; count: number; finding: Finding }
   | { kind: 'malformed'; finding: Finding }
@@ -145,6 +147,9 @@ async function receiptFacts(r: Extract<LogRecord, { type: typeof RECEIPT_RECORD 
  * `ERR_ENTRY_MALFORMED` (or the strict decoder's code) as a finding.
  */
 export async function entryFacts(position: bigint, bytes: Uint8Array, policy: TrustPolicy, keys: KeyResolver, salt?: Uint8Array): Promise<EntryFacts> {
+  if (salt !== undefined && salt.length !== SALT_BYTES) {
+    return { position, leaf: leafHash(bytes), claimed: position, form: 'commitment', kind: 'malformed', finding: error('ERR_ENTRY_MALFORMED', `entry is malformed: a salt of ${salt.length} bytes`, { index: position }) };
+  }
   const shape = entryForm(bytes, salt);
   const leaf = leafHash(shape.entry);
   const form = shape.form === 'record' ? 'record' : 'commitment';
@@ -168,6 +173,8 @@ export async function entryFacts(position: bigint, bytes: Uint8Array, policy: Tr
       const finding = notice('NOTE_REFUSED_INPUT', `the relay refused an input from the ${record.direction} (${record.code}, ${record.size} bytes, ${record.digest})${more}`, position);
       return { ...base, kind: 'refused', count: 1 + record.suppressed, finding };
     }
+    case ERASURE_RECORD:
+      return { ...base, kind: 'erasure', entries: record.entries.map(detached) };
     case ATTESTATION_RECORD: case DECISION_RECORD:
       return callFacts(record, base, policy, keys);
     default:

@@ -39,8 +39,9 @@ export class RecordChecker {
    */
   private readonly gated = new Map<string, Pending>();
   readonly tally: Tally = { receipts: 0, unanswered: 0, refused: 0, unattested: 0, refusedInputs: 0, sealed: 0 };
-  /** The first sealed entries' positions (for the notice). */
+  /** The sealed entries' positions (the first {@link MAX_SEALED_KEPT}), and the entries erasure records name. */
   private readonly sealedAt: bigint[] = [];
+  private readonly declaredErased = new Set<string>();
   /** The log's format once entry 0 was seen (its parameters entry, else v1); what every later entry's form must match. */
   private mode: EntriesMode | 'v1' | null = null;
   /** Session statements by session id, in the order checked. */
@@ -68,7 +69,8 @@ export class RecordChecker {
     switch (f.kind) {
       case 'malformed': findings.push(f.finding); break;
       case 'params': break;
-      case 'sealed': if (tally.sealed++ < 10) this.sealedAt.push(f.position); break;
+      case 'erasure': for (const i of f.entries) this.declaredErased.add(i); break;
+      case 'sealed': if (tally.sealed++ < MAX_SEALED_KEPT) this.sealedAt.push(f.position); break;
       case 'refused': tally.refusedInputs += f.count; findings.push(f.finding); break;
       case 'session': {
         // Checked as a whole per session (verify/session.ts) once every entry is read.
@@ -106,6 +108,23 @@ export class RecordChecker {
     if (problem === null) return true;
     this.findings.push(error('ERR_ENTRY_MALFORMED', `entry is malformed: ${problem}`, { index: f.position }));
     return false;
+  }
+
+  /**
+   * Sealed entries: in published tiles, one `NOTE_SEALED`; in the operator's store, each must
+   * be named by an erasure record of the log (`NOTE_ERASED`), else `ERR_ENTRY_UNOPENED`: an
+   * opening deleted outside `log erase` is tampering, not erasure.
+   */
+  private sealedFindings(sealed: 'erased' | 'unopened'): Finding[] {
+    const list = (at: bigint[], total: number): string => `${at.slice(0, 10).join(', ')}${total > 10 ? ', …' : ''}`;
+    const n = this.tally.sealed;
+    if (sealed === 'unopened') return [notice('NOTE_SEALED', `${n} private entries are commitments without their opening: the tree and checkpoints are verified, their records are not (open them with a bundle; entries ${list(this.sealedAt, n)})`)];
+    const undeclared = this.sealedAt.filter((p) => !this.declaredErased.has(p.toString()));
+    const out: Finding[] = undeclared.slice(0, 100).map((p) => error('ERR_ENTRY_UNOPENED', 'a private entry without its opening that no erasure record names', { index: p }));
+    if (n > this.sealedAt.length) out.push(error('ERR_ENTRY_UNOPENED', `${n - this.sealedAt.length} more private entries without their opening were not checked against erasure records`));
+    const erased = n - undeclared.length;
+    if (erased > 0) out.push(notice('NOTE_ERASED', `${erased} private entries are erased (their salt and record deleted, as erasure records of the log say): they stay in the tree and cannot be opened (entries ${list(this.sealedAt.filter((p) => this.declaredErased.has(p.toString())), erased)})`));
+    return out;
   }
 
   private foldCall(f: CallFacts): void {
@@ -203,13 +222,7 @@ export class RecordChecker {
    * operator's own store, where a missing opening was deleted), else `NOTE_SEALED`.
    */
   finish(sealed: 'erased' | 'unopened' = 'unopened'): number {
-    if (this.tally.sealed > 0) {
-      const more = this.tally.sealed > this.sealedAt.length ? ', …' : '';
-      const at = `${this.sealedAt.join(', ')}${more}`;
-      this.findings.push(sealed === 'erased'
-        ? notice('NOTE_ERASED', `${this.tally.sealed} private entries are erased (their salt and record deleted): they stay in the tree and cannot be opened (entries ${at})`)
-        : notice('NOTE_SEALED', `${this.tally.sealed} private entries are commitments without their opening: the tree and checkpoints are verified, their records are not (open them with a bundle; entries ${at})`));
-    }
+    if (this.tally.sealed > 0) this.findings.push(...this.sealedFindings(sealed));
     let inFlight = 0;
     for (const p of [...this.calls.values(), ...this.gated.values()]) {
       if (!p.answered) {
@@ -220,6 +233,9 @@ export class RecordChecker {
     return inFlight;
   }
 }
+
+/** Most sealed positions kept for the erasure check (beyond them an operator's store is reported as too far gone). */
+const MAX_SEALED_KEPT = 100_000;
 
 /** The back-link dimension as a failed check, or null when it holds: the receipt names the pending attestation's digest and nonce. */
 function backLink(back: ReceiptFacts['back'], pending: Pending): Check | null {

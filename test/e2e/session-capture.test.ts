@@ -69,7 +69,8 @@ function verifyText(home: string, text: string): Promise<SessionReceiptReport> {
 
 /** The receipt's entries by index: record type and, for attestations, the tool. */
 function entriesOf(receipt: SessionReceipt): Map<string, { type: string; tool: string | null }> {
-  return new Map(receipt.bundle.entries.map((e) => {
+  // Entry 0, the log's parameters entry, is no call record.
+  return new Map(receipt.bundle.entries.filter((e) => e.index !== 0n).map((e) => {
     const r = decodeRecord(e.bytes) as { type: string; tool?: string };
     return [e.index.toString(), { type: r.type, tool: r.tool ?? null }];
   }));

@@ -94,6 +94,7 @@ test('every kind of tampering with the SQLite log fails verification with its ow
   });
   const r1 = assertFails(byte, trust, 'ERR_SIGNATURE_INVALID', others('ERR_SIGNATURE_INVALID'));
   assert.ok(codes(r1).includes('ERR_LOG_ROOT_MISMATCH'));
+  assert.ok(r1.findings.some((f) => f.code === 'ERR_OPENING_MISMATCH' && f.index === '3'), 'the altered opening no longer makes the stored entry');
   assert.ok(r1.findings.some((f) => f.code === 'ERR_SIGNATURE_INVALID' && f.index === '3'));
 
   // An entry dropped from the middle, the following ones renumbered down.

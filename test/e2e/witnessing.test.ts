@@ -96,7 +96,7 @@ test('proxies append, the log server gets two witnesses to cosign, a bundle veri
   ok(['bundle', '--home', home, '--call', call, '--out', bundle]);
   const v = verifyWith(home, bundle, 2);
   assert.equal(v.status, 0, JSON.stringify(v.report.findings));
-  assert.deepEqual([v.report.entries, v.report.calls, v.report.witnesses.length], [2, 1, 2]);
+  assert.deepEqual([v.report.entries, v.report.calls, v.report.witnesses.length], [3, 1, 2]);
   // Mirror the served log over HTTP; it is byte for byte what `log export` writes.
   const mirror = join(s.dir, 'mirror');
   const exported = join(s.dir, 'export');

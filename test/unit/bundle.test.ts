@@ -76,11 +76,11 @@ test('a range that cuts a call in two: the receipt outside is a notice, the atte
   assert.deepEqual(codes(r, 'notice').sort(), ['NOTE_IN_FLIGHT', 'NOTE_OUTSIDE_BUNDLE']);
 });
 
-test('a call bundle holds exactly that call\'s attestation and receipt', async (t) => {
+test('a call bundle holds exactly that call\'s attestation and receipt, and the log\'s parameters entry', async (t) => {
   const { db, policy } = await fixture(t);
   const call = listCalls(db)[3]!;
   const idx = selectEntries(db, { calls: [call.call_id] });
-  assert.deepEqual(idx, [BigInt(call.attestation_idx), BigInt(call.receipt_idx!)]);
+  assert.deepEqual(idx, [0n, BigInt(call.attestation_idx), BigInt(call.receipt_idx!)]);
   const r = await verifyBundle(formatBundle(buildBundle(db, idx)), policy, policyKeyResolver(policy));
   assert.equal(r.ok, true, JSON.stringify(r.findings));
   assert.deepEqual([r.calls, r.receipts], [1, 1]);

@@ -27,6 +27,7 @@ import { toHex, utf8 } from '../../src/bytes/index.js';
 import { commitmentEntry } from '../../src/log/opening.js';
 import type { EntryInput } from '../../src/verify/log.js';
 import { isAttestError } from '../../src/errors.js';
+import Database from 'better-sqlite3';
 import type { EntriesMode } from '../../src/records/record.js';
 import { tempDir } from './log-helper.js';
 
@@ -113,7 +114,7 @@ test('a bundle opens exactly the entries it covers, and verifies offline', async
   const call = listCalls(db)[1]!;
   const text = formatBundle(buildBundle(db, selectEntries(db, { calls: [call.call_id] })));
   const doc = JSON.parse(text) as { entries: Array<Record<string, string>> };
-  assert.deepEqual(doc.entries.map((e) => [e['index'], Object.keys(e).sort().join()]), [['3', 'index,proof,record,salt'], ['4', 'index,proof,record,salt']]);
+  assert.deepEqual(doc.entries.map((e) => [e['index'], Object.keys(e).sort().join()]), [['0', 'entry,index,proof'], ['3', 'index,proof,record,salt'], ['4', 'index,proof,record,salt']], 'the parameters entry in clear, the call opened');
   // Another call's arguments are not in it.
   assert.equal(text.includes('"amount\\":1'), false);
   const r = await verifyBundle(text, policy, policyKeyResolver(policy));
@@ -121,21 +122,41 @@ test('a bundle opens exactly the entries it covers, and verifies offline', async
   assert.deepEqual([r.calls, r.receipts], [1, 1]);
 });
 
+/** Erase `callId` as `log erase` does: through a recorder, whose close signs a checkpoint over the erasure record. */
+async function erase(h: string, callId: string): Promise<Awaited<ReturnType<typeof eraseCall>>> {
+  const r = await Recorder.open(h, { evidence: false });
+  try {
+    return await eraseCall(r.db, homePaths(h).evidence, callId, 1_800_000_000);
+  } finally {
+    await r.close();
+  }
+}
+
+async function verifyHome(h: string): Promise<{ r: Awaited<ReturnType<typeof verifyLog>>; mismatched: bigint[] }> {
+  const db = new LogDb(homePaths(h).db, 'full', true);
+  try {
+    const policy = trustPolicyOf(loadIdentity(h));
+    const mismatched: bigint[] = [];
+    const r = await verifyLog({ entries: db.entries((i) => mismatched.push(i)), checkpoints: db.checkpoints().map((c) => c.note), sealed: 'erased' }, policy, policyKeyResolver(policy));
+    return { r, mismatched };
+  } finally {
+    db.close();
+  }
+}
+
 test('erasure: a call\'s records, salts and payloads are gone from the files; the log still verifies, reporting it erased', async (t) => {
-  // Calls 1 and 3 share their arguments' payload? No: their results differ; call 2 repeats call 0's arguments.
+  // Calls 0 and 2 have the same arguments: that payload stays, a kept record names it.
   const h = await home(t, 'private', [5, 6, 5]);
   const p = homePaths(h);
-  const db = new LogDb(p.db);
-  t.after(() => db.close());
+  const db = new LogDb(p.db, 'full', true);
   const [c0, c1] = listCalls(db);
   const salt = db.opening(BigInt(c1!.attestation_idx))!.salt;
   const signature = /"signature":"([^"]+)"/.exec(Buffer.from(db.record(BigInt(c1!.attestation_idx))!).toString())![1]!;
+  db.close();
   const nonce = utf8(c1!.call_id);
-  const erased = eraseCall(db, p.evidence, c1!.call_id);
-  assert.deepEqual(erased.entries, [3n, 4n]);
+  const erased = await erase(h, c1!.call_id);
+  assert.deepEqual([erased.entries, erased.record], [[3n, 4n], 7n]);
   assert.equal(erased.payloads, 2, 'the arguments and the result of call 1');
-  assert.equal(db.record(3n), null);
-  assert.notEqual(db.entry(3n), null, 'the commitment stays');
   for (const f of [p.db, `${p.db}-wal`, p.evidence, `${p.evidence}-wal`]) {
     let bytes: Buffer;
     try {
@@ -147,27 +168,59 @@ test('erasure: a call\'s records, salts and payloads are gone from the files; th
     assert.equal(includes(bytes, signature), false, `the erased attestation's signature is gone from ${f}`);
     assert.equal(includes(bytes, salt), false, `the erased salt is gone from ${f}`);
   }
-  // Call 0's payload (the same arguments as call 2) stays: a kept record names it.
   const ev = new (await import('../../src/store/evidence.js')).EvidenceStore(p.evidence, true);
   t.after(() => ev.close());
   assert.notEqual(ev.get(toHex(sha256(canonicalBytes({ amount: 5, to: 'acct-7' })))), null);
-  const policy = trustPolicyOf(loadIdentity(h));
-  const r = await verifyLog({ entries: db.entries(), checkpoints: db.checkpoints().map((c) => c.note), sealed: 'erased' }, policy, policyKeyResolver(policy));
+  const { r } = await verifyHome(h);
   assert.equal(r.ok, true, JSON.stringify(r.findings));
   assert.deepEqual([r.calls, r.erased, r.findings.map((f) => f.code)], [2, 2, ['NOTE_ERASED']]);
-  assert.throws(() => buildBundle(db, selectEntries(db, { calls: [c1!.call_id] })), (e) => isAttestError(e, 'ERR_USAGE'), 'an erased call is found no more');
-  assert.throws(() => buildBundle(db, selectEntries(db, { range: [1n, 6n] })), (e) => isAttestError(e, 'ERR_USAGE'), 'nor opened in a range');
-  const kept = await verifyBundle(formatBundle(buildBundle(db, selectEntries(db, { calls: [c0!.call_id] }))), policy, policyKeyResolver(policy));
+  const after = new LogDb(p.db, 'full', true);
+  t.after(() => after.close());
+  assert.equal(after.record(3n), null);
+  assert.notEqual(after.entry(3n), null, 'the commitment stays');
+  assert.throws(() => buildBundle(after, selectEntries(after, { calls: [c1!.call_id] })), (e) => isAttestError(e, 'ERR_USAGE'), 'an erased call is found no more');
+  assert.throws(() => buildBundle(after, selectEntries(after, { range: [1n, 6n] })), (e) => isAttestError(e, 'ERR_USAGE'), 'nor opened in a range');
+  const policy = trustPolicyOf(loadIdentity(h));
+  const kept = await verifyBundle(formatBundle(buildBundle(after, selectEntries(after, { calls: [c0!.call_id] }))), policy, policyKeyResolver(policy));
   assert.equal(kept.ok, true);
-  assert.throws(() => eraseCall(db, p.evidence, c1!.call_id), (e) => isAttestError(e, 'ERR_USAGE'), 'erased already');
+  await assert.rejects(erase(h, c1!.call_id), (e) => isAttestError(e, 'ERR_USAGE'), 'erased already');
+  await assert.rejects(erase(h, ''), (e) => isAttestError(e, 'ERR_USAGE'), 'the empty id of unattested decisions names no call');
+});
+
+test('erasure in the SEP-text profile deletes the arguments its evidence reference names', async (t) => {
+  const h = join(tempDir(t), 'home');
+  await initHome(h);
+  const r = await Recorder.open(h, { durability: 'normal', profile: 'sep-text' });
+  const a = await r.attest({ tool: 'transfer', args: { amount: 777123 }, intent: 'pay', server, requestDigest: 'sha256:' + '22'.repeat(32) });
+  await r.receipt({ callId: a.callId, attestation: a.attestation, attestationIndex: a.index, status: 'executed', result: { paid: 1 } });
+  await r.close();
+  assert.equal((await erase(h, a.callId)).payloads, 2);
+  assert.equal(includes(readFileSync(homePaths(h).evidence), '777123'), false);
+});
+
+test('an opening deleted or altered outside log erase is tampering, not erasure', async (t) => {
+  const h = await home(t, 'private', [1, 2]);
+  const edit = (sql: string): void => {
+    const db = new Database(homePaths(h).db);
+    db.exec(sql);
+    db.close();
+  };
+  edit('UPDATE entries SET record = CAST(replace(CAST(record AS TEXT), \'executed\', \'exeCuted\') AS BLOB) WHERE idx = 4');
+  const altered = await verifyHome(h);
+  assert.deepEqual(altered.mismatched, [4n], 'the stored opening no longer makes the published entry');
+  edit('UPDATE entries SET salt = NULL, record = NULL WHERE idx IN (3, 4)');
+  const { r } = await verifyHome(h);
+  assert.equal(r.ok, false);
+  assert.deepEqual(r.findings.filter((f) => f.severity === 'error').map((f) => [f.code, f.index]), [['ERR_ENTRY_UNOPENED', '3'], ['ERR_ENTRY_UNOPENED', '4']]);
 });
 
 test('a public or v1 log cannot erase', async (t) => {
   for (const mode of ['public', 'v1'] as const) {
     const h = await home(t, mode, [1]);
-    const db = new LogDb(homePaths(h).db);
-    t.after(() => db.close());
-    assert.throws(() => eraseCall(db, homePaths(h).evidence, listCalls(db)[0]!.call_id), (e) => isAttestError(e, 'ERR_USAGE'));
+    const db = new LogDb(homePaths(h).db, 'full', true);
+    const id = listCalls(db)[0]!.call_id;
+    db.close();
+    await assert.rejects(erase(h, id), (e) => isAttestError(e, 'ERR_USAGE'));
   }
 });
 

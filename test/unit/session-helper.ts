@@ -62,9 +62,9 @@ export function edit(text: string, f: (r: { entries: Array<{ index: string; reco
   return JSON.stringify(r);
 }
 
-/** The kinds of the session statements in a receipt's entries, by position. */
+/** The kinds of the session statements in a receipt's entries, by position (the log's parameters entry, always first, left out). */
 export function kinds(text: string): string[] {
-  return (JSON.parse(text) as { entries: Array<{ record: string }> }).entries.map((e) => {
+  return (JSON.parse(text) as { entries: Array<{ record: string }> }).entries.slice(1).map((e) => {
     const rec = JSON.parse(e.record) as { type: string; statement?: { kind: string } };
     return rec.statement?.kind ?? rec.type;
   });

@@ -51,11 +51,11 @@ test('record, seal, export, verify: every dimension passes; evidence disclosed a
 test('head truncation: the first action, or the start, cut off the receipt fails the seal', async (t) => {
   const { home, h, sessionId } = await sessionHome(t, 3);
   const { text } = await h.exportReceipt(sessionId);
-  const noFirst = await verify(edit(text, (r) => r.entries.splice(1, 1)), policyWith(home));
+  const noFirst = await verify(edit(text, (r) => r.entries.splice(2, 1)), policyWith(home)); // entry 0 of the receipt: the log's parameters entry
   assert.equal(noFirst.ok, false);
   assert.equal(noFirst.dimensions.sealCompleteness, 'fail');
   assert.deepEqual(codes(noFirst), ['ERR_SESSION_CHAIN_BROKEN', 'ERR_SESSION_INCOMPLETE']);
-  const noStart = await verify(edit(text, (r) => r.entries.splice(0, 1)), policyWith(home));
+  const noStart = await verify(edit(text, (r) => r.entries.splice(1, 1)), policyWith(home));
   assert.equal(noStart.ok, false);
   assert.ok(codes(noStart).includes('ERR_SESSION_INCOMPLETE'));
   assert.equal(noStart.dimensions.agentSignature, 'fail');
@@ -64,10 +64,10 @@ test('head truncation: the first action, or the start, cut off the receipt fails
 test('tail truncation: the last action cut off fails; cut off with the seal, the receipt is unsealed', async (t) => {
   const { home, h, sessionId } = await sessionHome(t, 3);
   const { text } = await h.exportReceipt(sessionId);
-  const noLast = await verify(edit(text, (r) => r.entries.splice(3, 1)), policyWith(home));
+  const noLast = await verify(edit(text, (r) => r.entries.splice(4, 1)), policyWith(home));
   assert.deepEqual(codes(noLast), ['ERR_SESSION_INCOMPLETE']);
   assert.equal(noLast.level, 'failed');
-  const noTail = await verify(edit(text, (r) => r.entries.splice(3, 2)), policyWith(home));
+  const noTail = await verify(edit(text, (r) => r.entries.splice(4, 2)), policyWith(home));
   assert.deepEqual(codes(noTail), ['ERR_SESSION_UNSEALED']);
 });
 
@@ -75,9 +75,9 @@ test('reordering: two actions swapped in the receipt fail (inclusion and chain)'
   const { home, h, sessionId } = await sessionHome(t, 3);
   const { text } = await h.exportReceipt(sessionId);
   const swapped = edit(text, (r) => {
-    const a = [r.entries[1]!.record, r.entries[1]!.salt];
-    [r.entries[1]!.record, r.entries[1]!.salt] = [r.entries[2]!.record, r.entries[2]!.salt];
-    [r.entries[2]!.record, r.entries[2]!.salt] = a as [string, string];
+    const a = [r.entries[2]!.record, r.entries[2]!.salt];
+    [r.entries[2]!.record, r.entries[2]!.salt] = [r.entries[3]!.record, r.entries[3]!.salt];
+    [r.entries[3]!.record, r.entries[3]!.salt] = a as [string, string];
   });
   const r = await verify(swapped, policyWith(home));
   assert.equal(r.ok, false);
@@ -221,7 +221,7 @@ test('a verified rejection is authentic but not an approval; a logged approval d
   assert.equal(r.dimensions.approvals, 'rejected');
   assert.ok(r.findings.some((f) => f.code === 'NOTE_REJECTED'));
   assert.notEqual(r.level, 'countersigned');
-  const dropped = await verify(edit(text, (x) => x.entries.splice(kinds(text).indexOf('approval'), 1)), policy);
+  const dropped = await verify(edit(text, (x) => x.entries.splice(kinds(text).indexOf('approval') + 1, 1)), policy);
   assert.deepEqual(codes(dropped), ['ERR_SESSION_INCOMPLETE']);
 });
 

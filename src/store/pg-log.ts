@@ -1,0 +1,249 @@
+/**
+ * The PostgreSQL driver of the log store (store/log-store.ts): one log for a fleet of
+ * proxies and gateways on many machines (PostgreSQL 13 or later, the `pg` client).
+ *
+ * Sequencing: each process queues its appends and writes them in batches; a batch takes the
+ * counter row (`log_state`, `SELECT … FOR UPDATE`), gives its records the next indices (a
+ * record names its own index), inserts them and advances the counter in one transaction.
+ * An append resolves only once that transaction committed (durable with the server's
+ * default `synchronous_commit = on`): the write-ahead rule holds for every record of the
+ * batch. Many processes' batches interleave; indices never collide or leave gaps.
+ * Integration into the Merkle tree, and checkpoints, are the integrator's
+ * (store/pg-integrator.ts). Tables live in the schema `mcp_attest` (store/pg-schema.ts).
+ * @see docs/fleet.md
+ */
+import pg from 'pg';
+import { randomBytes } from 'node:crypto';
+import { AttestError } from '../errors.js';
+import { commitmentEntry, SALT_BYTES } from '../log/opening.js';
+import { withNodes as withNodesOf, nodeKey } from '../log/async-nodes.js';
+import type { NodeReader } from '../log/tree.js';
+import { decodeParameters, encodeRecord, PARAMETERS_RECORD, type EntriesMode } from '../records/record.js';
+import type { EntryInput } from '../verify/log.js';
+import { MAX_ENTRY_BYTES } from './log-db.js';
+import type { LogStore } from './log-store.js';
+import { migrateSchema } from './pg-schema.js';
+
+/** Most records one batch sequences. */
+const MAX_BATCH = 1024;
+/** Entries read per query when iterating. */
+const PAGE = 2048;
+
+interface Pending { build: (index: bigint) => Uint8Array; resolve: (i: bigint) => void; reject: (e: unknown) => void }
+
+/** `ERR_STORE_IO` for a failure of the database (not of a record). */
+export function storeIo(message: string, cause: unknown): AttestError {
+  return cause instanceof AttestError ? cause : new AttestError('ERR_STORE_IO', `${message}: ${(cause as Error).message}`, { cause });
+}
+
+const bytes = (b: unknown): Uint8Array | null => (Buffer.isBuffer(b) ? new Uint8Array(b) : null);
+
+/** A log in PostgreSQL. Open with {@link PgLog.open}; close it on exit. */
+export class PgLog implements LogStore {
+  readonly driver = 'postgres';
+  private queue: Pending[] = [];
+  private flushing = false;
+  private knownMode: EntriesMode | 'v1' | undefined;
+  private readonly nodes = new Map<string, Uint8Array>();
+
+  private constructor(readonly pool: pg.Pool) {}
+
+  /**
+   * Connect to `url` (`postgres://…`), bring the schema to this version (store/pg-schema.ts)
+   * and, when the log is empty and `entries` is given, write its parameters entry. Throws
+   * `ERR_STORE_IO` when the server cannot be reached, `ERR_STORE_CORRUPT` for a schema of a
+   * newer version.
+   */
+  static async open(url: string, o: { entries?: EntriesMode; max?: number } = {}): Promise<PgLog> {
+    const pool = new pg.Pool({ connectionString: url, max: o.max ?? 4 });
+    pool.on('error', () => undefined); // an idle client's error: the next query reports it
+    const log = new PgLog(pool);
+    try {
+      await migrateSchema(pool);
+      if (o.entries !== undefined) await log.writeParameters(o.entries);
+    } catch (e) {
+      await pool.end();
+      throw storeIo('cannot open the PostgreSQL log', e);
+    }
+    return log;
+  }
+
+  async mode(): Promise<EntriesMode | 'v1' | null> {
+    if (this.knownMode !== undefined) return this.knownMode;
+    const first = await this.entry(0n);
+    if (first === null) return null;
+    return (this.knownMode = decodeParameters(first)?.entries ?? 'v1');
+  }
+
+  /** An empty log gets its parameters entry; a log with entries keeps its format. */
+  private async writeParameters(entries: EntriesMode): Promise<void> {
+    await this.transaction(async (c) => {
+      const next = await lockCounter(c);
+      if (next !== 0n) return;
+      await insertEntries(c, [[0n, encodeRecord({ type: PARAMETERS_RECORD, index: '0', entries }), null, null]]);
+      await c.query('UPDATE mcp_attest.log_state SET next_idx = 1 WHERE id = 1');
+    });
+  }
+
+  append(build: (index: bigint) => Uint8Array): Promise<bigint> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ build, resolve, reject });
+      void this.flush();
+    });
+  }
+
+  /** Sequence the queued appends, a batch at a time, until none is left. */
+  private async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        const done: Array<[Pending, bigint]> = [];
+        try {
+          await this.transaction(async (c) => {
+            done.length = 0;
+            await this.sequence(c, batch, done);
+          });
+          for (const [p, i] of done) p.resolve(i);
+        } catch (e) {
+          const err = storeIo('cannot append to the PostgreSQL log', e);
+          for (const p of batch) p.reject(err); // a record already refused alone stays refused with its own error
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** Inside a transaction: give each record of `batch` the next index and insert them. A record that cannot be built is rejected alone. */
+  private async sequence(c: pg.PoolClient, batch: Pending[], done: Array<[Pending, bigint]>): Promise<void> {
+    let next = await lockCounter(c);
+    const mode = next === 0n ? null : await this.modeIn(c);
+    const rows: Array<[bigint, Uint8Array, Uint8Array | null, Uint8Array | null]> = [];
+    for (const p of batch) {
+      let record: Uint8Array;
+      try {
+        record = p.build(next);
+        if (record.length > MAX_ENTRY_BYTES) throw new AttestError('ERR_ENTRY_TOO_LARGE', 'log entry larger than 65535 bytes', { found: record.length });
+      } catch (e) {
+        p.reject(e);
+        continue;
+      }
+      if (mode === 'private') {
+        const salt = new Uint8Array(randomBytes(SALT_BYTES));
+        rows.push([next, commitmentEntry(salt, record), salt, record]);
+      } else {
+        rows.push([next, record, null, null]);
+      }
+      done.push([p, next]);
+      next++;
+    }
+    if (rows.length === 0) return;
+    await insertEntries(c, rows);
+    await c.query('UPDATE mcp_attest.log_state SET next_idx = $1 WHERE id = 1', [next.toString()]);
+  }
+
+  private async modeIn(c: pg.PoolClient): Promise<EntriesMode | 'v1'> {
+    if (this.knownMode !== undefined) return this.knownMode;
+    const r = await c.query('SELECT data FROM mcp_attest.entries WHERE idx = 0');
+    const first = bytes(r.rows[0]?.data);
+    return (this.knownMode = (first && decodeParameters(first)?.entries) || 'v1');
+  }
+
+  /** Run `f` in a transaction on one pooled connection; rolled back when it throws. */
+  async transaction<T>(f: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const out = await f(c);
+      await c.query('COMMIT');
+      return out;
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  async size(): Promise<bigint> {
+    return BigInt((await this.pool.query('SELECT next_idx FROM mcp_attest.log_state WHERE id = 1')).rows[0].next_idx);
+  }
+
+  async integratedSize(): Promise<bigint> {
+    return BigInt((await this.pool.query('SELECT integrated FROM mcp_attest.log_state WHERE id = 1')).rows[0].integrated);
+  }
+
+  async entry(index: bigint): Promise<Uint8Array | null> {
+    return bytes((await this.pool.query('SELECT data FROM mcp_attest.entries WHERE idx = $1', [index.toString()])).rows[0]?.data);
+  }
+
+  async opening(index: bigint): Promise<{ salt: Uint8Array; record: Uint8Array } | null> {
+    const row = (await this.pool.query('SELECT salt, record FROM mcp_attest.entries WHERE idx = $1', [index.toString()])).rows[0];
+    const [salt, record] = [bytes(row?.salt), bytes(row?.record)];
+    return salt && record ? { salt, record } : null;
+  }
+
+  async *entries(from: bigint, to: bigint): AsyncIterable<EntryInput> {
+    for (let at = from; at < to;) {
+      const r = await this.pool.query('SELECT idx, data, salt, record FROM mcp_attest.entries WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT $3', [at.toString(), to.toString(), PAGE]);
+      if (r.rows.length === 0) return;
+      for (const row of r.rows) {
+        const [data, salt, record] = [bytes(row.data), bytes(row.salt), bytes(row.record)];
+        if (data === null) throw new AttestError('ERR_STORE_CORRUPT', 'an entry row is not bytes', { found: String(row.idx) });
+        yield salt && record ? [BigInt(row.idx), record, salt] : [BigInt(row.idx), data];
+      }
+      at = BigInt(r.rows[r.rows.length - 1].idx) + 1n;
+    }
+  }
+
+  /** Fetch stored Merkle nodes by `[level, index]`. */
+  readonly fetchNodes = async (wanted: Array<[number, bigint]>): Promise<Map<string, Uint8Array>> => {
+    const r = await this.pool.query('SELECT n.level, n.idx, n.hash FROM mcp_attest.nodes n JOIN unnest($1::smallint[], $2::bigint[]) AS w(level, idx) ON n.level = w.level AND n.idx = w.idx',
+      [wanted.map(([l]) => l), wanted.map(([, i]) => i.toString())]);
+    return new Map(r.rows.map((row) => [nodeKey(Number(row.level), BigInt(row.idx)), new Uint8Array(row.hash as Buffer)]));
+  };
+
+  withNodes<T>(compute: (read: NodeReader) => T): Promise<T> {
+    // Nodes never change once stored: the cache is kept for the connection's life.
+    return withNodesOf(this.fetchNodes, compute, this.nodes);
+  }
+
+  async checkpoints(): Promise<Array<{ size: bigint; note: string; created: number }>> {
+    const cps = (await this.pool.query('SELECT size, note, created FROM mcp_attest.checkpoints ORDER BY size')).rows;
+    const cos = (await this.pool.query('SELECT size, line FROM mcp_attest.cosignatures ORDER BY size, witness')).rows;
+    const lines = new Map<string, string>();
+    for (const c of cos) lines.set(String(c.size), (lines.get(String(c.size)) ?? '') + String(c.line));
+    return cps.map((c) => ({ size: BigInt(c.size), note: String(c.note) + (lines.get(String(c.size)) ?? ''), created: Number(c.created) }));
+  }
+
+  async addCosignature(size: bigint, witness: string, line: string, received: number): Promise<void> {
+    await this.transaction(async (c) => {
+      await c.query('INSERT INTO mcp_attest.cosignatures (size, witness, line, received) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [size.toString(), witness, line, received]);
+      await c.query('INSERT INTO mcp_attest.witness_sizes (witness, size) VALUES ($1, $2) ON CONFLICT (witness) DO UPDATE SET size = greatest(mcp_attest.witness_sizes.size, excluded.size)', [witness, size.toString()]);
+    });
+  }
+
+  async witnessSizes(): Promise<Map<string, bigint>> {
+    const r = await this.pool.query('SELECT witness, size FROM mcp_attest.witness_sizes');
+    return new Map(r.rows.map((row) => [String(row.witness), BigInt(row.size)]));
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/** Lock the counter row for the transaction; returns the next index. */
+export async function lockCounter(c: pg.ClientBase): Promise<bigint> {
+  return BigInt((await c.query('SELECT next_idx FROM mcp_attest.log_state WHERE id = 1 FOR UPDATE')).rows[0].next_idx);
+}
+
+/** Insert entry rows `[idx, data, salt, record]` in one statement. */
+export async function insertEntries(c: pg.ClientBase, rows: Array<[bigint, Uint8Array, Uint8Array | null, Uint8Array | null]>): Promise<void> {
+  const col = <T>(k: number, f: (v: unknown) => T): T[] => rows.map((r) => f(r[k]));
+  const buf = (v: unknown): Buffer | null => (v === null ? null : Buffer.from(v as Uint8Array));
+  await c.query('INSERT INTO mcp_attest.entries (idx, data, salt, record) SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bytea[])',
+    [col(0, String), col(1, buf), col(2, buf), col(3, buf)]);
+}

@@ -1,0 +1,65 @@
+/**
+ * The PostgreSQL schema of a fleet's log (schema `mcp_attest`) and its forward migrations.
+ * `mcp_attest.schema_version` holds the version; opening a store brings an older schema up
+ * to this one, in one transaction serialized by a lock on that table, and refuses a newer
+ * one (`ERR_STORE_CORRUPT`: this version cannot know what it holds).
+ *
+ * Tables (version 1): `entries(idx, data, salt, record)` as in SQLite (data = the entry as
+ * published, salt/record a private entry's opening); `log_state`, one row: `next_idx` (the
+ * sequencing counter), `integrated` and `root` (the Merkle tree integrated so far),
+ * `checkpoint_size` (the latest checkpoint: advanced only by compare-and-swap) and `epoch`
+ * (bumped by each integrator that takes over: its fencing token); `nodes(level, idx, hash)`
+ * (every complete subtree, RFC 9162 §2.1.1); `checkpoints`, `cosignatures`, `witness_sizes`
+ * as in SQLite; `nonces` (the gatekeeper's replay store shared by a fleet).
+ * @see docs/fleet.md
+ */
+import type pg from 'pg';
+import { AttestError } from '../errors.js';
+
+/** The advisory lock key serializing schema migrations (distinct from the integrator's). */
+const SCHEMA_LOCK = '7306813489436938613';
+
+/** The schema version this code writes. */
+export const SCHEMA_VERSION = 1;
+
+const MIGRATIONS: string[] = [
+  // 0 -> 1
+  `CREATE TABLE mcp_attest.entries (idx bigint PRIMARY KEY, data bytea NOT NULL, salt bytea, record bytea);
+   CREATE TABLE mcp_attest.log_state (id smallint PRIMARY KEY CHECK (id = 1), next_idx bigint NOT NULL, integrated bigint NOT NULL,
+     root bytea NOT NULL, checkpoint_size bigint NOT NULL, epoch bigint NOT NULL);
+   INSERT INTO mcp_attest.log_state VALUES (1, 0, 0, decode('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 'hex'), 0, 0);
+   CREATE TABLE mcp_attest.nodes (level smallint NOT NULL, idx bigint NOT NULL, hash bytea NOT NULL, PRIMARY KEY (level, idx));
+   CREATE TABLE mcp_attest.checkpoints (size bigint PRIMARY KEY, note text NOT NULL, created bigint NOT NULL);
+   CREATE TABLE mcp_attest.cosignatures (size bigint NOT NULL, witness text NOT NULL, line text NOT NULL, received bigint NOT NULL, PRIMARY KEY (size, witness));
+   CREATE TABLE mcp_attest.witness_sizes (witness text PRIMARY KEY, size bigint NOT NULL);
+   CREATE TABLE mcp_attest.nonces (key text PRIMARY KEY, expires bigint NOT NULL);`,
+];
+
+/**
+ * Bring the schema to {@link SCHEMA_VERSION}. Safe when several processes open the store at
+ * once. Throws `ERR_STORE_CORRUPT` for a newer schema; database errors propagate.
+ */
+export async function migrateSchema(pool: pg.Pool): Promise<void> {
+  const c = await pool.connect();
+  try {
+    // Concurrent CREATE … IF NOT EXISTS can still collide: one process at a time, server-wide.
+    await c.query('SELECT pg_advisory_lock($1::bigint)', [SCHEMA_LOCK]);
+    await c.query('CREATE SCHEMA IF NOT EXISTS mcp_attest');
+    await c.query('CREATE TABLE IF NOT EXISTS mcp_attest.schema_version (version integer NOT NULL)');
+    await c.query('BEGIN');
+    await c.query('LOCK TABLE mcp_attest.schema_version IN EXCLUSIVE MODE');
+    const r = await c.query('SELECT version FROM mcp_attest.schema_version');
+    const version = r.rows.length === 0 ? 0 : Number(r.rows[0].version);
+    if (version > SCHEMA_VERSION) throw new AttestError('ERR_STORE_CORRUPT', `the PostgreSQL log has schema version ${version}; this mcp-attest knows up to ${SCHEMA_VERSION}: upgrade it`, { found: version, expected: SCHEMA_VERSION });
+    for (let v = version; v < SCHEMA_VERSION; v++) await c.query(MIGRATIONS[v]!);
+    if (r.rows.length === 0) await c.query('INSERT INTO mcp_attest.schema_version VALUES ($1)', [SCHEMA_VERSION]);
+    else await c.query('UPDATE mcp_attest.schema_version SET version = $1', [SCHEMA_VERSION]);
+    await c.query('COMMIT');
+  } catch (e) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    await c.query('SELECT pg_advisory_unlock($1::bigint)', [SCHEMA_LOCK]).catch(() => undefined);
+    c.release();
+  }
+}

