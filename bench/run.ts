@@ -32,6 +32,9 @@
  *    verify, and start-up, each beside its limit in the same run (bench/hotpath.ts).
  * 10. [verify] `mcp-attest verify` of a `BENCH_VERIFY_CALLS`-call log (default 10,000) in one
  *    thread and with its default threads, beside raw node:crypto per entry (bench/verify.ts).
+ * 11. [fleet] durable appends from 1, 4 and 8 processes into one PostgreSQL log (a real
+ *    server, one integrator stepping) and into one SQLite log with group commit, beside an
+ *    fdatasync and PostgreSQL's own one-row commit (bench/fleet.ts).
  *
  * Median and p99 are nearest-rank over per-call latency; "added" is the difference of a
  * quantile to the baseline row's; calls per second is `calls / wall time` of the timed loop.
@@ -51,6 +54,7 @@ import { benchGateway, gatewayParams } from './gateway.js';
 import { printGateway } from './gateway-print.js';
 import { benchHotPath, printHotPath } from './hotpath.js';
 import { benchVerify, printVerify } from './verify.js';
+import { benchFleet, printFleet } from './fleet.js';
 
 const CALLS = Number(process.env['BENCH_CALLS'] ?? 1000);
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 100);
@@ -61,7 +65,7 @@ const RAW_RELAY = fileURLToPath(new URL('./raw-relay.mjs', import.meta.url));
 const SERVER = join(dirname(createRequire(import.meta.url).resolve('@modelcontextprotocol/server-everything/package.json')), 'dist', 'index.js');
 
 /** `BENCH_SECTIONS` names, in run order. */
-const SECTIONS = ['client', 'gatekeeper', 'decision', 'chain', 'witness', 'bundles', 'sessions', 'gateway', 'hotpath', 'verify'] as const;
+const SECTIONS = ['client', 'gatekeeper', 'decision', 'chain', 'witness', 'bundles', 'sessions', 'gateway', 'hotpath', 'verify', 'fleet'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The sections `BENCH_SECTIONS` names (comma list; unset or empty: all). Throws on an unknown name. */
@@ -112,6 +116,7 @@ async function main(): Promise<void> {
     const gateway = on.has('gateway') ? await benchGateway(s, gatewayParams(WARMUP, CALLS)) : undefined;
     const hot = on.has('hotpath') ? await benchHotPath(s.dir, CLI) : undefined;
     const verified = on.has('verify') ? await benchVerify(s.dir, CLI) : undefined;
+    const fleet = on.has('fleet') ? await benchFleet(s.dir) : undefined;
     console.log(`mcp-attest bench: ${CALLS} sequential tools/call (echo, server-everything) after ${WARMUP} warm-up; ${machine()}`);
     if (client !== undefined) {
       console.log('\n## Attesting client proxy (proxy -> server) vs direct, beside a raw line relay (no parsing)');
@@ -151,6 +156,10 @@ async function main(): Promise<void> {
     if (gateway !== undefined) printGateway(gateway);
     if (hot !== undefined) printHotPath(hot);
     if (verified !== undefined) printVerify(verified);
+    if (fleet !== undefined) {
+      console.log(`\n## A fleet's log: durable appends from several processes at once (${process.env['BENCH_FLEET_ENTRIES'] ?? 2000} each, ${process.env['BENCH_FLEET_IN_FLIGHT'] ?? 8} in flight each; private entries of ~1.4 KB), beside the limits`);
+      printFleet(fleet);
+    }
   } finally {
     rmSync(s.dir, { recursive: true, force: true });
   }

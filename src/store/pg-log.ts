@@ -101,10 +101,7 @@ export class PgLog implements LogStore {
         const batch = this.queue.splice(0, MAX_BATCH);
         const done: Array<[Pending, bigint]> = [];
         try {
-          await this.transaction(async (c) => {
-            done.length = 0;
-            await this.sequence(c, batch, done);
-          });
+          await this.sequence(batch, done);
           for (const [p, i] of done) p.resolve(i);
         } catch (e) {
           const err = storeIo('cannot append to the PostgreSQL log', e);
@@ -116,9 +113,33 @@ export class PgLog implements LogStore {
     }
   }
 
-  /** Inside a transaction: give each record of `batch` the next index and insert them. A record that cannot be built is rejected alone. */
-  private async sequence(c: pg.PoolClient, batch: Pending[], done: Array<[Pending, bigint]>): Promise<void> {
-    let next = await lockCounter(c);
+  /**
+   * One transaction in three round trips: take the counter row (with BEGIN), insert the
+   * records and advance the counter (one statement), commit. Each record of `batch` gets the
+   * next index; a record that cannot be built is rejected alone. The lock is held from the
+   * first round trip to the commit: batches of all processes are serialized, never overlap.
+   */
+  private async sequence(batch: Pending[], done: Array<[Pending, bigint]>): Promise<void> {
+    const c = await this.pool.connect();
+    try {
+      const [, locked] = (await c.query('BEGIN; SELECT next_idx FROM mcp_attest.log_state WHERE id = 1 FOR UPDATE')) as unknown as pg.QueryResult[];
+      const rows = await this.build(c, BigInt(locked!.rows[0].next_idx), batch, done);
+      if (rows.length > 0) {
+        const next = rows[rows.length - 1]![0] + 1n;
+        await c.query(`WITH inserted AS (${INSERT_ENTRIES} RETURNING 1) UPDATE mcp_attest.log_state SET next_idx = $5 WHERE id = 1`, [...entryColumns(rows), next.toString()]);
+      }
+      await c.query('COMMIT');
+    } catch (e) {
+      done.length = 0;
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  /** The entry rows of `batch` from index `next` on (private: commitment and opening); each built record goes to `done` with its index. */
+  private async build(c: pg.PoolClient, next: bigint, batch: Pending[], done: Array<[Pending, bigint]>): Promise<Array<[bigint, Uint8Array, Uint8Array | null, Uint8Array | null]>> {
     const mode = next === 0n ? null : await this.modeIn(c);
     const rows: Array<[bigint, Uint8Array, Uint8Array | null, Uint8Array | null]> = [];
     for (const p of batch) {
@@ -139,9 +160,7 @@ export class PgLog implements LogStore {
       done.push([p, next]);
       next++;
     }
-    if (rows.length === 0) return;
-    await insertEntries(c, rows);
-    await c.query('UPDATE mcp_attest.log_state SET next_idx = $1 WHERE id = 1', [next.toString()]);
+    return rows;
   }
 
   private async modeIn(c: pg.PoolClient): Promise<EntriesMode | 'v1'> {
@@ -240,10 +259,15 @@ export async function lockCounter(c: pg.ClientBase): Promise<bigint> {
   return BigInt((await c.query('SELECT next_idx FROM mcp_attest.log_state WHERE id = 1 FOR UPDATE')).rows[0].next_idx);
 }
 
+const INSERT_ENTRIES = 'INSERT INTO mcp_attest.entries (idx, data, salt, record) SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bytea[])';
+
+/** The four column arrays of entry rows `[idx, data, salt, record]`, as {@link INSERT_ENTRIES} binds them. */
+function entryColumns(rows: Array<[bigint, Uint8Array, Uint8Array | null, Uint8Array | null]>): unknown[] {
+  const buf = (v: Uint8Array | null): Buffer | null => (v === null ? null : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+  return [rows.map((r) => r[0].toString()), rows.map((r) => buf(r[1])), rows.map((r) => buf(r[2])), rows.map((r) => buf(r[3]))];
+}
+
 /** Insert entry rows `[idx, data, salt, record]` in one statement. */
 export async function insertEntries(c: pg.ClientBase, rows: Array<[bigint, Uint8Array, Uint8Array | null, Uint8Array | null]>): Promise<void> {
-  const col = <T>(k: number, f: (v: unknown) => T): T[] => rows.map((r) => f(r[k]));
-  const buf = (v: unknown): Buffer | null => (v === null ? null : Buffer.from(v as Uint8Array));
-  await c.query('INSERT INTO mcp_attest.entries (idx, data, salt, record) SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bytea[])',
-    [col(0, String), col(1, buf), col(2, buf), col(3, buf)]);
+  await c.query(INSERT_ENTRIES, entryColumns(rows));
 }
