@@ -15,23 +15,40 @@ import { Recorder } from '../proxy/recorder.js';
 import { homePaths, resolveHome } from '../store/home.js';
 import { publishTiles } from '../store/publish.js';
 import { registerLogServeCommands } from './cmd-log-serve.js';
-import { out, outJson } from './output.js';
+import { CliExit, EXIT_USAGE, out, outJson } from './output.js';
+import { SqliteLogStore, type LogStore } from '../store/log-store.js';
 
 function openDb(path: string, readonly = true): LogDb {
   return new LogDb(path, 'full', readonly);
 }
 
+/** `--store`, else `$MCP_ATTEST_STORE`; a usage error when neither names a log. */
+function storeUrl(option: string | undefined): string {
+  const url = option ?? process.env['MCP_ATTEST_STORE'] ?? '';
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new CliExit(EXIT_USAGE, 'a fleet\'s log is named by --store postgres://… or $MCP_ATTEST_STORE');
+  return url;
+}
+
+/** The log to read: the fleet's (`--store`, `$MCP_ATTEST_STORE`) or the data directory's. */
+async function openStore(o: { home?: string; store?: string }): Promise<LogStore> {
+  if (o.store !== undefined || (process.env['MCP_ATTEST_STORE'] ?? '') !== '') {
+    const { PgLog } = await import('../store/pg-log.js');
+    return PgLog.open(storeUrl(o.store));
+  }
+  return new SqliteLogStore(openDb(homePaths(resolveHome(o.home)).db));
+}
+
 /** Register `log export`, `log checkpoint`, `log show`, and the serving and witnessing commands. */
 export function registerLogCommands(program: Command): void {
   const log = program.command('log').description('the transparency log');
-  const publish = (verb: string) => (o: { home?: string; out: string; json?: boolean }): void => {
-    const db = openDb(homePaths(resolveHome(o.home)).db);
+  const publish = (verb: string) => async (o: { home?: string; out: string; store?: string; json?: boolean }): Promise<void> => {
+    const store = await openStore(o);
     try {
-      const r = publishTiles(db, o.out);
+      const r = await publishTiles(store, o.out);
       if (o.json) return outJson({ size: r.size.toString(), written: r.written, kept: r.kept });
       out(`${verb} ${r.size} entries to ${join(o.out)}: ${r.written} files written, ${r.kept} already there`);
     } finally {
-      db.close();
+      await store.close();
     }
   };
   log.command('export')
@@ -44,8 +61,19 @@ export function registerLogCommands(program: Command): void {
     .description('publish the log, incrementally, as immutable static tlog-tiles for any web server or CDN: the partial tiles of every checkpointed size, the checkpoint last')
     .option('--home <dir>', 'data directory')
     .requiredOption('--out <dir>', 'output directory (kept between runs: only new files are written)')
+    .option('--store <url>', 'a fleet\'s log on PostgreSQL (postgres://…; default $MCP_ATTEST_STORE) instead of the data directory\'s')
     .option('--json', 'print as JSON')
     .action(publish('published'));
+  log.command('integrate')
+    .description('be the integrator of a fleet\'s PostgreSQL log: add sequenced entries to the tree and sign checkpoints with this data directory\'s log key, one integrator at a time (others wait on standby); until SIGTERM')
+    .option('--home <dir>', 'data directory holding the log key')
+    .option('--store <url>', 'the fleet\'s log: postgres://… (default $MCP_ATTEST_STORE)')
+    .option('--interval-ms <ms>', 'pause when there is nothing to integrate', '200')
+    .option('--once', 'one step (take the role, integrate, sign a checkpoint) and exit')
+    .action(async (o: { home?: string; store?: string; intervalMs: string; once?: boolean }) => {
+      const { integrateLoop } = await import('./integrate.js');
+      await integrateLoop(resolveHome(o.home), storeUrl(o.store), Number(o.intervalMs), o.once === true);
+    });
   log.command('checkpoint')
     .description('sign a checkpoint for the current log size (seals entries a killed proxy left uncovered)')
     .option('--home <dir>', 'data directory')

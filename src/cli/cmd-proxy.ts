@@ -32,7 +32,7 @@ import { UpstreamOAuth } from '../proxy/oauth-client.js';
 
 interface ProxyFlags {
   home?: string; name?: string; sub?: string; serverFingerprint?: string;
-  evidence: boolean; receiptMeta: boolean; durability: string; checkpointMs: string; profile: string;
+  evidence: boolean; receiptMeta: boolean; durability: string; checkpointMs: string; profile: string; store?: string;
   role: string; policy?: string; attach: string; trust?: string; secret?: string; responseReceipts: string; toolChanges: string;
   session?: string; maxMessageBytes: string;
   url?: string; header: string[]; bearerEnv?: string; oauth?: boolean;
@@ -93,7 +93,7 @@ async function openRecorder(o: ProxyFlags): Promise<{ home: string; recorder: Re
   const { identity: id, created } = await ensureHome(home);
   if (created) err(`mcp-attest: initialized ${home} (issuer ${id.iss}, log ${id.log.origin})`);
   const recorder = await Recorder.open(home, {
-    evidence: o.evidence, durability, checkpointMs: Number(o.checkpointMs), profile, ...(o.sub ? { sub: o.sub } : {}),
+    evidence: o.evidence, durability, checkpointMs: Number(o.checkpointMs), profile, ...(o.sub ? { sub: o.sub } : {}), ...(o.store ? { store: o.store } : {}),
   });
   return { home, recorder };
 }
@@ -209,6 +209,7 @@ export function registerProxyCommand(program: Command): void {
     .option('--no-evidence', 'keep no argument/result payloads (commitments only)')
     .option('--no-receipt-meta', 'do not add the receipt reference to results')
     .option('--durability <mode>', 'full: fsync every append (default); normal: survive process crashes only', 'full')
+    .option('--store <url>', 'a fleet\'s log on PostgreSQL (postgres://…; default $MCP_ATTEST_STORE): records go there, the fleet\'s integrator signs checkpoints (docs/fleet.md)')
     .option('--checkpoint-ms <ms>', 'checkpoint batch window', '1000')
     .option('--max-message-bytes <n>', 'largest message relayed in either direction; a longer line is refused, logged and never held (docs/wire.md)', String(DEFAULT_MAX_MESSAGE_BYTES))
     .option('--profile <shape>', 'attestation wire shape: vector (published vectors) or sep-text (SEP-2787 text)', 'vector')

@@ -29,6 +29,7 @@ import { ATTESTATION_RECORD, DECISION_RECORD, RECEIPT_RECORD, REFUSED_INPUT_RECO
 import type { Receipt } from '../receipt/schema.js';
 import type { JsonValue } from '../jcs/index.js';
 import { LogDb, type Durability } from '../store/log-db.js';
+import type { LogStore } from '../store/log-store.js';
 import { EvidenceStore } from '../store/evidence.js';
 import { homePaths } from '../store/home.js';
 import { SessionStore, checkSessionId } from '../store/sessions.js';
@@ -44,6 +45,12 @@ export interface RecorderOptions {
   checkpointMs?: number;
   /** Attestation emission profile (default `vector`; docs/attestation.md). */
   profile?: AttestationShape;
+  /**
+   * A fleet's log: `postgres://…` (default `$MCP_ATTEST_STORE`; docs/fleet.md). Records go
+   * there, payloads to this directory's evidence store, and the fleet's integrator signs
+   * the checkpoints; receipt sessions need the SQLite log (`ERR_USAGE`).
+   */
+  store?: string;
 }
 
 /** A call as the proxy sees it, before it is forwarded. */
@@ -92,6 +99,13 @@ function nonceBytes(): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(16));
 }
 
+/** `ERR_STORE_CORRUPT` (after `close`) when the log's format is not the one identity.json says. */
+function checkMode(identity: Identity, mode: string | null, close: () => void): void {
+  if (identity.log.entries === undefined || mode === null || mode === identity.log.entries) return;
+  close();
+  throw new AttestError('ERR_STORE_CORRUPT', `the log's entries are ${mode} but identity.json says ${identity.log.entries}: refusing to record (was the log replaced?)`, { expected: identity.log.entries, found: mode });
+}
+
 /** Appends attestations, receipts and checkpoints for one proxy process. */
 export class Recorder {
   private timer: NodeJS.Timeout | null = null;
@@ -104,7 +118,8 @@ export class Recorder {
 
   private constructor(
     readonly identity: Identity,
-    readonly db: LogDb,
+    private readonly local: LogDb | null,
+    private readonly remote: LogStore | null,
     private readonly signer: Signer,
     private readonly logSigner: NoteSigner,
     readonly evidence: EvidenceStore | null,
@@ -112,21 +127,54 @@ export class Recorder {
     private readonly profile: AttestationShape,
   ) {}
 
-  /** Open the data directory's log and keys. Throws `ERR_HOME_MISSING`, `ERR_STORE_IO`. */
+  /**
+   * Open the data directory's log and keys, or the fleet's log `o.store`. Throws
+   * `ERR_HOME_MISSING`, `ERR_STORE_IO`, `ERR_STORE_CORRUPT` (a log whose format is not the
+   * one identity.json says).
+   */
   static async open(home: string, o: RecorderOptions = {}): Promise<Recorder> {
     const identity = loadIdentity(home);
     const p = homePaths(home);
     const signer = loadIssuerSigner(home, identity, o.sub);
     const vkey = parseVerifierKey(identity.log.vkey);
     const logSigner = ed25519NoteSigner(vkey.name, await loadLogKey(home), vkey.publicKey);
-    const db = new LogDb(p.db, o.durability ?? 'full', false, { groupCommit: true, ...(identity.log.entries ? { entries: identity.log.entries } : {}) });
-    const mode = db.mode();
-    if (identity.log.entries !== undefined && mode !== null && mode !== identity.log.entries) {
-      db.close();
-      throw new AttestError('ERR_STORE_CORRUPT', `the log's entries are ${mode} but identity.json says ${identity.log.entries}: refusing to record (was log.db replaced?)`, { expected: identity.log.entries, found: mode });
+    const store = o.store ?? process.env['MCP_ATTEST_STORE'];
+    if (store !== undefined && store !== '') {
+      // The PostgreSQL client is loaded by a fleet's processes only.
+      const { PgLog } = await import('../store/pg-log.js');
+      const log = await PgLog.open(store, identity.log.entries ? { entries: identity.log.entries } : {});
+      checkMode(identity, await log.mode(), () => void log.close());
+      const evidence = o.evidence === false ? null : new EvidenceStore(p.evidence, false);
+      return new Recorder(identity, null, log, signer, logSigner, evidence, o.checkpointMs ?? 1000, o.profile ?? 'vector');
     }
+    const db = new LogDb(p.db, o.durability ?? 'full', false, { groupCommit: true, ...(identity.log.entries ? { entries: identity.log.entries } : {}) });
+    checkMode(identity, db.mode(), () => db.close());
     const evidence = o.evidence === false ? null : new EvidenceStore(p.evidence, false, db.db);
-    return new Recorder(identity, db, signer, logSigner, evidence, o.checkpointMs ?? 1000, o.profile ?? 'vector');
+    return new Recorder(identity, db, null, signer, logSigner, evidence, o.checkpointMs ?? 1000, o.profile ?? 'vector');
+  }
+
+  /**
+   * The data directory's SQLite log. Throws `ERR_USAGE` for a recorder on a fleet's log
+   * (what needs it: receipt sessions, erasure, bundles, witnessing from this process).
+   */
+  get db(): LogDb {
+    if (this.local === null) throw new AttestError('ERR_USAGE', 'this needs the data directory\'s SQLite log: a recorder on a fleet\'s PostgreSQL log has none (docs/fleet.md)');
+    return this.local;
+  }
+
+  /**
+   * Append the record `build` makes (and keep `payload` in the evidence store: with the entry,
+   * in its transaction, on SQLite); resolves with its index once it is durable.
+   */
+  private async put(build: (index: bigint) => Uint8Array, payload?: unknown): Promise<bigint> {
+    if (this.remote !== null) {
+      if (payload !== undefined) this.evidence?.put(payload);
+      return this.remote.append(build);
+    }
+    const index = this.local!.append(build, payload === undefined ? undefined : () => this.evidence?.put(payload));
+    this.scheduleCheckpoint();
+    await this.local!.durable();
+    return index;
   }
 
   /** Sign and durably log an attestation for `call`. */
@@ -137,12 +185,10 @@ export class Recorder {
     const signer = call.sub === undefined ? base : { ...base, sub: call.sub };
     const attestation = await issueAttestation(signer, call.requestedCapability === undefined ? input : { ...input, requestedCapability: call.requestedCapability });
     const callId = attestation.issuerAsserted.nonce;
-    const index = this.db.append((i) => encodeRecord({
+    const index = await this.put((i) => encodeRecord({
       type: ATTESTATION_RECORD, index: i.toString(), callId, server: call.server, tool: call.tool, requestDigest: call.requestDigest, attestation: attestation as unknown as Record<string, JsonValue>,
-    }), () => this.evidence?.put(args));
+    }), args);
     if (call.session !== undefined) this.links.set(callId, { sessionId: call.session, tool: call.tool, attestationIndex: index, attestationDigest: attestationDigest(attestation) });
-    this.scheduleCheckpoint();
-    await this.db.durable();
     return { attestation, callId, index };
   }
 
@@ -173,7 +219,7 @@ export class Recorder {
    * {@link sessions} calls it before answering. Rejects with `ERR_STORE_IO`.
    */
   durable(): Promise<void> {
-    return this.db.durable();
+    return this.local === null ? Promise.resolve() : this.local.durable();
   }
 
   /** The issuer signer of this data directory (the gatekeeper signs response receipts with it). */
@@ -183,10 +229,7 @@ export class Recorder {
 
   /** Durably log a gatekeeper decision (before the call is forwarded or refused); resolves once it is on disk. */
   async decision(d: Omit<DecisionRecord, 'type' | 'index'>): Promise<bigint> {
-    const index = this.db.append((i) => encodeRecord({ type: DECISION_RECORD, index: i.toString(), ...d }));
-    this.scheduleCheckpoint();
-    await this.db.durable();
-    return index;
+    return this.put((i) => encodeRecord({ type: DECISION_RECORD, index: i.toString(), ...d }));
   }
 
   /**
@@ -198,12 +241,13 @@ export class Recorder {
     const link = this.links.get(p.callId);
     // Forgotten whatever happens: a receipt that cannot be logged is never retried.
     this.links.delete(p.callId);
-    const index = this.db.append((i) => encodeRecord({
+    const index = await this.put((i) => encodeRecord({
       type: RECEIPT_RECORD, index: i.toString(), callId: p.callId, attestationIndex: p.attestationIndex.toString(), receipt: p.receipt as unknown as Record<string, JsonValue>,
-    }), () => { if (p.result !== undefined) this.evidence?.put(p.result); });
-    if (link) this.link(p.callId, link, index, p.receipt);
-    this.scheduleCheckpoint();
-    await this.db.durable();
+    }), p.result);
+    if (link) {
+      this.link(p.callId, link, index, p.receipt);
+      await this.durable();
+    }
     return index;
   }
 
@@ -242,21 +286,15 @@ export class Recorder {
 
   /** Durably log a gatekeeper's response receipt as received, with the code the check found (null: verified); resolves once on disk. */
   async responseReceipt(p: { callId: string; attestationIndex: bigint; receipt: Record<string, unknown>; code: string | null }): Promise<bigint> {
-    const index = this.db.append((i) => encodeRecord({
+    return this.put((i) => encodeRecord({
       type: RESPONSE_RECEIPT_RECORD, index: i.toString(), callId: p.callId, attestationIndex: p.attestationIndex.toString(),
       receipt: p.receipt as Record<string, JsonValue>, code: p.code,
     }));
-    this.scheduleCheckpoint();
-    await this.db.durable();
-    return index;
   }
 
   /** Durably log an input a relay refused to relay (docs/wire.md), stamped now; resolves once on disk. Rejects with `ERR_STORE_IO`. */
   async refusedInput(r: Omit<RefusedInputRecord, 'type' | 'index' | 'time'>): Promise<bigint> {
-    const index = this.db.append((i) => encodeRecord({ type: REFUSED_INPUT_RECORD, index: i.toString(), ...r, time: now() }));
-    this.scheduleCheckpoint();
-    await this.db.durable();
-    return index;
+    return this.put((i) => encodeRecord({ type: REFUSED_INPUT_RECORD, index: i.toString(), ...r, time: now() }));
   }
 
   private scheduleCheckpoint(): void {
@@ -268,8 +306,9 @@ export class Recorder {
     this.timer.unref();
   }
 
-  /** Sign and store a checkpoint for the current size, unless one exists for it. */
+  /** Sign and store a checkpoint for the current size, unless one exists for it (on a fleet's log the integrator does: nothing here). */
   checkpoint(): Promise<void> {
+    if (this.local === null) return Promise.resolve();
     // A failed checkpoint must not stop later ones (the final one above all).
     this.checkpointing = this.checkpointing.catch(() => undefined).then(async () => {
       const size = this.db.size();
@@ -289,9 +328,10 @@ export class Recorder {
     this.timer = null;
     try {
       await this.checkpoint();
-      await this.db.durable(); // what sessions and CLI commands appended without waiting
+      await this.durable(); // what sessions and CLI commands appended without waiting
     } finally {
-      this.db.close();
+      this.local?.close();
+      await this.remote?.close();
       this.evidence?.close();
     }
   }

@@ -16,7 +16,7 @@ import { AttestError } from '../errors.js';
 import { equalBytes, utf8 } from '../bytes/index.js';
 import { entriesPath, formatEntryBundle, tilePath } from '../log/tiles.js';
 import { tileBytes, tilesFor } from './tiles.js';
-import type { LogDb } from './log-db.js';
+import type { LogStore } from './log-store.js';
 
 /** What a publication wrote: files new this run, files already there and identical, the checkpoint size published. */
 export interface Published { written: number; kept: number; size: bigint }
@@ -38,10 +38,10 @@ function writeAtomic(dir: string, rel: string, data: Uint8Array): void {
 }
 
 /** Write an immutable file once: true when written, false when already there with the same bytes; `ERR_PUBLISH_CONFLICT` when it differs. */
-function writeOnce(dir: string, rel: string, data: () => Uint8Array): boolean {
+async function writeOnce(dir: string, rel: string, data: () => Promise<Uint8Array>): Promise<boolean> {
   const file = join(dir, rel);
   const st = statSync(file, { throwIfNoEntry: false });
-  const bytes = data();
+  const bytes = await data();
   if (st === undefined) {
     writeAtomic(dir, rel, bytes);
     return true;
@@ -53,23 +53,23 @@ function writeOnce(dir: string, rel: string, data: () => Uint8Array): boolean {
 }
 
 /**
- * Publish the log `db` into `outDir` up to its latest checkpoint (cosignature lines
- * included). Throws `ERR_USAGE` when the log has no checkpoint yet, `ERR_PUBLISH_CONFLICT`,
- * `ERR_STORE_IO` when the directory cannot be written.
+ * Publish the log `db` (either driver) into `outDir` up to its latest checkpoint
+ * (cosignature lines included). Throws `ERR_USAGE` when the log has no checkpoint yet,
+ * `ERR_PUBLISH_CONFLICT`, `ERR_STORE_IO` when the directory cannot be written.
  */
-export function publishTiles(db: LogDb, outDir: string): Published {
-  const checkpoints = db.checkpoints();
+export async function publishTiles(db: LogStore, outDir: string): Promise<Published> {
+  const checkpoints = await db.checkpoints();
   const latest = checkpoints.at(-1);
   if (latest === undefined) throw new AttestError('ERR_USAGE', 'the log has no checkpoint yet: run "mcp-attest log checkpoint"');
   const r: Published = { written: 0, kept: 0, size: latest.size };
   const count = (wrote: boolean): void => void (wrote ? r.written++ : r.kept++);
   try {
     for (const [level, index, width] of tilesOfSizes(checkpoints.map((c) => c.size))) {
-      count(writeOnce(outDir, tilePath(level, index, width), () => tileBytes(db.read, level, index, width)));
+      count(await writeOnce(outDir, tilePath(level, index, width), () => db.withNodes((read) => tileBytes(read, level, index, width))));
       if (level !== 0) continue;
-      count(writeOnce(outDir, entriesPath(index, width), () => {
+      count(await writeOnce(outDir, entriesPath(index, width), async () => {
         const entries: Uint8Array[] = [];
-        for (let i = 0; i < width; i++) entries.push(db.entry(index * 256n + BigInt(i))!);
+        for (let i = 0; i < width; i++) entries.push((await db.entry(index * 256n + BigInt(i)))!);
         return formatEntryBundle(entries);
       }));
     }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { homePaths } from '../../src/store/home.js';
 import { LogDb } from '../../src/store/log-db.js';
 import { publishTiles } from '../../src/store/publish.js';
+import { SqliteLogStore } from '../../src/store/log-store.js';
 import { readTilesDir, tilesFor } from '../../src/store/tiles.js';
 import { entriesPath, tilePath } from '../../src/log/tiles.js';
 import { verifyLog } from '../../src/verify/log.js';
@@ -34,7 +35,7 @@ test('publish is incremental and immutable, and keeps the partial tiles of every
   const out = join(tempDir(t), 'public');
   const db = (): LogDb => new LogDb(homePaths(home).db, 'full', true);
   let d = db();
-  const first = publishTiles(d, out);
+  const first = await publishTiles(new SqliteLogStore(d), out);
   d.close();
   assert.deepEqual([first.size, first.kept], [7n, 0]);
   assert.ok(existsSync(join(out, 'tile/0/000.p/7')) && existsSync(join(out, 'tile/entries/000.p/7')));
@@ -43,7 +44,7 @@ test('publish is incremental and immutable, and keeps the partial tiles of every
   await recordCalls(home, 150, 3);
   d = db();
   t.after(() => d.close());
-  const second = publishTiles(d, out);
+  const second = await publishTiles(new SqliteLogStore(d), out);
   assert.ok(second.size > 256n, `size ${second.size}`);
   assert.ok(second.kept >= 2, 'the first run\'s tiles are kept, not rewritten');
   const after = snapshot(out);
@@ -61,7 +62,7 @@ test('publish is incremental and immutable, and keeps the partial tiles of every
   assert.deepEqual(tiles.findings, []);
   const r = await verifyLog({ entries: tiles.entries, checkpoints: [tiles.checkpoint] }, policy, policyKeyResolver(policy));
   assert.equal(r.ok, true, JSON.stringify(r.findings));
-  assert.equal(publishTiles(d, out).written, 0, 'nothing new: nothing written');
+  assert.equal((await publishTiles(new SqliteLogStore(d), out)).written, 0, 'nothing new: nothing written');
 });
 
 test('publishing another log into the directory is ERR_PUBLISH_CONFLICT, and its checkpoint is not published', async (t) => {
@@ -71,8 +72,8 @@ test('publishing another log into the directory is ERR_PUBLISH_CONFLICT, and its
   const da = new LogDb(homePaths(a.home).db, 'full', true);
   const dbb = new LogDb(homePaths(b.home).db, 'full', true);
   t.after(() => { da.close(); dbb.close(); });
-  publishTiles(da, out);
+  await publishTiles(new SqliteLogStore(da), out);
   const checkpoint = readFileSync(join(out, 'checkpoint'));
-  assert.throws(() => publishTiles(dbb, out), (e) => isAttestError(e, 'ERR_PUBLISH_CONFLICT'));
+  await assert.rejects(publishTiles(new SqliteLogStore(dbb), out), (e) => isAttestError(e, 'ERR_PUBLISH_CONFLICT'));
   assert.deepEqual(readFileSync(join(out, 'checkpoint')), checkpoint);
 });

@@ -13,6 +13,7 @@ import { homePaths } from '../../src/store/home.js';
 import { LogDb } from '../../src/store/log-db.js';
 import { readTilesDir } from '../../src/store/tiles.js';
 import { publishTiles } from '../../src/store/publish.js';
+import { SqliteLogStore } from '../../src/store/log-store.js';
 import { MemoryTree } from '../../src/log/memory-tree.js';
 import { leafHash } from '../../src/log/hash.js';
 import { verifyInclusion, verifyConsistency } from '../../src/log/proof.js';
@@ -66,7 +67,7 @@ test('a recorded log verifies; its tiles export reads back and verifies too', as
   assert.equal(report.size, '281', 'the parameters entry and 140 calls');
   assert.equal(report.calls, 140);
   const out = join(home, 'tiles');
-  publishTiles(db, out);
+  await publishTiles(new SqliteLogStore(db), out);
   const t = readTilesDir(out);
   assert.deepEqual(t.findings, []);
   const again = await verifyLog({ entries: t.entries, checkpoints: [t.checkpoint] }, policy, keys);
