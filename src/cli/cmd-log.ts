@@ -124,17 +124,18 @@ export function registerLogCommands(program: Command): void {
   log.command('status')
     .description('where the log stands: size, integrated size, the latest checkpoint and its age, entries not yet sealed, each witness\'s lag')
     .option('--home <dir>', 'data directory')
+    .option('--store <url>', 'a fleet\'s log on PostgreSQL (postgres://…; default $MCP_ATTEST_STORE) instead of the data directory\'s')
     .option('--json', 'print as JSON')
-    .action((o: { home?: string; json?: boolean }) => {
+    .action(async (o: { home?: string; store?: string; json?: boolean }) => {
       const home = resolveHome(o.home);
       const origin = loadIdentity(home).log.origin;
-      const db = openDb(homePaths(home).db);
+      const store = await openStore(o);
       try {
-        const s = logStatus(db, origin, loadWitnesses(home).map((w) => w.name), nowSeconds());
+        const s = await logStatus(store, origin, loadWitnesses(home).map((w) => w.name), nowSeconds());
         if (o.json) return outJson(s);
         out(formatStatus(s));
       } finally {
-        db.close();
+        await store.close();
       }
     });
   log.command('erase')

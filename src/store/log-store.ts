@@ -38,6 +38,8 @@ export interface LogStore {
   withNodes<T>(compute: (read: NodeReader) => T): Promise<T>;
   /** Every checkpoint, smallest first, with its collected cosignature lines appended. */
   checkpoints(): Promise<Array<{ size: bigint; note: string; created: number }>>;
+  /** The latest checkpoint (as {@link checkpoints} gives each), or null. */
+  latestCheckpoint(): Promise<{ size: bigint; note: string; created: number } | null>;
   /** Store a cosignature line of witness `witness` for the checkpoint of `size` (first one kept). */
   addCosignature(size: bigint, witness: string, line: string, received: number): Promise<void>;
   /** The size each witness last cosigned. */
@@ -91,6 +93,12 @@ export class SqliteLogStore implements LogStore {
   async checkpoints(): Promise<Array<{ size: bigint; note: string; created: number }>> {
     const created = new Map((this.db.db.prepare('SELECT size, created FROM checkpoints').safeIntegers(true).all() as Array<{ size: bigint; created: bigint }>).map((r) => [r.size, Number(r.created)]));
     return this.db.checkpoints().map((c) => ({ ...c, created: created.get(c.size) ?? 0 }));
+  }
+
+  async latestCheckpoint(): Promise<{ size: bigint; note: string; created: number } | null> {
+    const row = this.db.statement('SELECT size, created FROM checkpoints ORDER BY size DESC LIMIT 1').safeIntegers(true).get() as { size: bigint; created: bigint } | undefined;
+    const latest = this.db.latestCheckpoint();
+    return row && latest ? { size: latest.size, note: latest.cosigned, created: Number(row.created) } : null;
   }
 
   async addCosignature(size: bigint, witness: string, line: string, received: number): Promise<void> {

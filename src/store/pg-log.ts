@@ -237,6 +237,13 @@ export class PgLog implements LogStore {
     return cps.map((c) => ({ size: BigInt(c.size), note: String(c.note) + (lines.get(String(c.size)) ?? ''), created: Number(c.created) }));
   }
 
+  async latestCheckpoint(): Promise<{ size: bigint; note: string; created: number } | null> {
+    const c = (await this.pool.query('SELECT size, note, created FROM mcp_attest.checkpoints ORDER BY size DESC LIMIT 1')).rows[0];
+    if (c === undefined) return null;
+    const lines = (await this.pool.query('SELECT line FROM mcp_attest.cosignatures WHERE size = $1 ORDER BY witness', [c.size])).rows.map((r) => String(r.line));
+    return { size: BigInt(c.size), note: String(c.note) + lines.join(''), created: Number(c.created) };
+  }
+
   async addCosignature(size: bigint, witness: string, line: string, received: number): Promise<void> {
     await this.transaction(async (c) => {
       await c.query('INSERT INTO mcp_attest.cosignatures (size, witness, line, received) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [size.toString(), witness, line, received]);

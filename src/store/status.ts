@@ -1,19 +1,20 @@
 /**
- * `mcp-attest log status`: where a log stands, for people and monitoring. Sizes are entry
- * counts; times are POSIX seconds.
- * @see docs/log-format.md "Status"
+ * `mcp-attest log status`: where a log stands, for people and monitoring, on either driver
+ * (store/log-store.ts). Sizes are entry counts; times are POSIX seconds.
+ * @see docs/log-format.md "Status"; docs/fleet.md
  */
 import type { EntriesMode } from '../records/record.js';
-import type { LogDb } from './log-db.js';
+import type { LogStore } from './log-store.js';
 
 /**
- * A log's status. `integrated`: entries in the Merkle tree (the SQLite store integrates each
- * append in its own transaction, so it equals `size`); `unsealed`: entries after the latest
- * checkpoint; per witness, the largest size it cosigned and how far that is behind the
- * latest checkpoint.
+ * A log's status. `size`: entries sequenced (durable); `integrated`: entries in the Merkle
+ * tree (SQLite integrates each append in its own transaction, so it equals `size`; on
+ * PostgreSQL the integrator follows); `unsealed`: entries after the latest checkpoint; per
+ * witness, the largest size it cosigned and how far that is behind the latest checkpoint.
  */
 export interface LogStatus {
   origin: string;
+  driver: 'sqlite' | 'postgres';
   entries: EntriesMode | 'v1' | null;
   size: string;
   integrated: string;
@@ -22,18 +23,19 @@ export interface LogStatus {
   witnesses: Array<{ name: string; size: string; lag: string }>;
 }
 
-/** The status of `db` (of origin `origin`, with the configured witnesses `witnesses`) at time `now` (POSIX seconds). */
-export function logStatus(db: LogDb, origin: string, witnesses: string[], now: number): LogStatus {
-  const size = db.size();
-  const row = db.statement('SELECT size, created FROM checkpoints ORDER BY size DESC LIMIT 1').safeIntegers(true).get() as { size: bigint; created: bigint } | undefined;
-  const cpSize = row?.size ?? 0n;
-  const checkpoint = row === undefined ? null : {
-    size: row.size.toString(), created: Number(row.created), ageSeconds: Math.max(0, now - Number(row.created)), cosignatures: db.cosignatureLines(row.size).length,
+/** The status of `store` (of origin `origin`, with the configured witnesses `witnesses`) at time `now` (POSIX seconds). */
+export async function logStatus(store: LogStore, origin: string, witnesses: string[], now: number): Promise<LogStatus> {
+  const [size, integrated, latest, sizes, entries] = await Promise.all([store.size(), store.integratedSize(), store.latestCheckpoint(), store.witnessSizes(), store.mode()]);
+  const cpSize = latest?.size ?? 0n;
+  // The note's signature lines after its blank line: the log's own, then each cosignature.
+  const signatures = latest === null ? 0 : latest.note.slice(latest.note.indexOf('\n\n') + 2).split('\n').filter((l) => l.startsWith('\u2014 ')).length;
+  const checkpoint = latest === null ? null : {
+    size: latest.size.toString(), created: latest.created, ageSeconds: Math.max(0, now - latest.created), cosignatures: Math.max(0, signatures - 1),
   };
   return {
-    origin, entries: db.mode(), size: size.toString(), integrated: size.toString(), checkpoint, unsealed: (size - cpSize).toString(),
+    origin, driver: store.driver, entries, size: size.toString(), integrated: integrated.toString(), checkpoint, unsealed: (size - cpSize).toString(),
     witnesses: witnesses.map((name) => {
-      const w = db.witnessSize(name);
+      const w = sizes.get(name) ?? 0n;
       return { name, size: w.toString(), lag: (cpSize > w ? cpSize - w : 0n).toString() };
     }),
   };
@@ -42,7 +44,7 @@ export function logStatus(db: LogDb, origin: string, witnesses: string[], now: n
 /** The status as lines for a person. */
 export function formatStatus(s: LogStatus): string {
   const lines = [
-    `log         ${s.origin} (entries ${s.entries ?? 'none yet'})`,
+    `log         ${s.origin} (entries ${s.entries ?? 'none yet'}, ${s.driver})`,
     `size        ${s.size} (integrated ${s.integrated})`,
     `checkpoint  ${s.checkpoint ? `${s.checkpoint.size}, ${s.checkpoint.ageSeconds} s ago, ${s.checkpoint.cosignatures} cosignatures` : 'none'}`,
     `unsealed    ${s.unsealed}`,

@@ -16,6 +16,7 @@ import { SqliteLogStore, type LogStore } from '../../src/store/log-store.js';
 import { PgLog } from '../../src/store/pg-log.js';
 import { Integrator, type CheckpointSigner } from '../../src/store/pg-integrator.js';
 import { migrateToPostgres } from '../../src/store/pg-migrate.js';
+import { logStatus } from '../../src/store/status.js';
 import { rootFromLeafHashes, rootAt, inclusionProof } from '../../src/log/tree.js';
 import { leafHash } from '../../src/log/hash.js';
 import { publishedEntry } from '../../src/log/opening.js';
@@ -121,14 +122,18 @@ test('postgres: one integrator at a time; a killed one\'s successor takes over; 
     await log.append(record);
     await assert.rejects(a.step(), (e) => isAttestError(e, 'ERR_STORE_IO'));
     assert.deepEqual(await b.step(), { integrated: 3n, checkpoint: 3n });
+    await log.append(record);
+    const st = await logStatus(log, sign.origin, [], Math.floor(Date.now() / 1000));
+    assert.deepEqual([st.driver, st.size, st.integrated, st.unsealed, st.checkpoint?.size], ['postgres', '4', '3', '1', '3'], 'status: one entry sequenced, not yet integrated');
+    assert.deepEqual(await b.step(), { integrated: 4n, checkpoint: 4n });
     // A deposed integrator still connected (its successor took over meanwhile) cannot publish.
     const c = (await Integrator.take(log, url, sign)) ?? null;
     assert.equal(c, null);
     await admin.query('UPDATE mcp_attest.log_state SET epoch = epoch + 1 WHERE id = 1');
     await log.append(record);
     await assert.rejects(b.step(), (e) => isAttestError(e, 'ERR_INTEGRATOR_DEPOSED'));
-    assert.equal((await log.checkpoints()).at(-1)!.size, 3n, 'no checkpoint from the deposed integrator');
-    assert.equal(await log.integratedSize(), 3n, 'nor any tree growth');
+    assert.equal((await log.checkpoints()).at(-1)!.size, 4n, 'no checkpoint from the deposed integrator');
+    assert.equal(await log.integratedSize(), 4n, 'nor any tree growth');
     await admin.end();
     await b.release();
   } finally {
