@@ -69,10 +69,11 @@ export function registerLogCommands(program: Command): void {
     .option('--home <dir>', 'data directory holding the log key')
     .option('--store <url>', 'the fleet\'s log: postgres://… (default $MCP_ATTEST_STORE)')
     .option('--interval-ms <ms>', 'pause when there is nothing to integrate', '200')
+    .option('--checkpoint-ms <ms>', 'sign a checkpoint at most this often', '1000')
     .option('--once', 'one step (take the role, integrate, sign a checkpoint) and exit')
-    .action(async (o: { home?: string; store?: string; intervalMs: string; once?: boolean }) => {
+    .action(async (o: { home?: string; store?: string; intervalMs: string; checkpointMs: string; once?: boolean }) => {
       const { integrateLoop } = await import('./integrate.js');
-      await integrateLoop(resolveHome(o.home), storeUrl(o.store), Number(o.intervalMs), o.once === true);
+      await integrateLoop(resolveHome(o.home), storeUrl(o.store), { intervalMs: Number(o.intervalMs), checkpointMs: Number(o.checkpointMs), once: o.once === true });
     });
   log.command('checkpoint')
     .description('sign a checkpoint for the current log size (seals entries a killed proxy left uncovered)')

@@ -24,43 +24,57 @@ async function signerOf(home: string): Promise<CheckpointSigner> {
   return { origin: identity.log.origin, sign: (text) => signNote(text, [signer]) };
 }
 
-/** Run the integrator (see the module comment); `once`: one step, then exit. Throws `ERR_STORE_IO` when the log cannot be opened. */
-export async function integrateLoop(home: string, url: string, intervalMs: number, once: boolean): Promise<void> {
-  if (!Number.isSafeInteger(intervalMs) || intervalMs < 1) throw new CliExit(EXIT_USAGE, '--interval-ms takes a whole number of milliseconds');
+/** Run the integrator (see the module comment); `once`: one step, then exit. Throws `ERR_STORE_IO` when the log cannot be opened, `ERR_STORE_CORRUPT` when its state cannot be trusted. */
+export async function integrateLoop(home: string, url: string, o: { intervalMs: number; checkpointMs: number; once: boolean }): Promise<void> {
+  for (const [k, v] of [['--interval-ms', o.intervalMs], ['--checkpoint-ms', o.checkpointMs]] as const) {
+    if (!Number.isSafeInteger(v) || v < 1) throw new CliExit(EXIT_USAGE, `${k} takes a whole number of milliseconds`);
+  }
   const signer = await signerOf(home);
-  const log = await PgLog.open(url, loadIdentity(home).log.entries ? { entries: loadIdentity(home).log.entries! } : {});
+  const entries = loadIdentity(home).log.entries;
+  const log = await PgLog.open(url, entries ? { entries } : {});
   let stopping = false;
   const stop = (): void => void (stopping = true);
   process.once('SIGTERM', stop).once('SIGINT', stop);
   let role: Integrator | null = null;
-  let standby = false;
+  let backoff = o.intervalMs;
   try {
-    for (;;) {
-      role ??= await Integrator.take(log, url, signer);
-      if (role === null) {
-        if (once) throw new CliExit(EXIT_USAGE, 'another integrator holds the role');
-        if (!standby) err('mcp-attest: standby: another process is the integrator');
-        standby = true;
-        if (stopping) return;
-        await sleep(1000);
-        continue;
-      }
-      standby = false;
+    while (!stopping || role !== null) {
       try {
+        role = role ?? await take(log, url, signer, o, stopping);
+        if (role === null) {
+          if (o.once) throw new CliExit(EXIT_USAGE, 'another integrator holds the role');
+          await sleep(1000);
+          continue;
+        }
         const r = await role.step();
+        backoff = o.intervalMs;
         if (r.checkpoint !== null) out(`checkpoint ${r.checkpoint}`);
-        if (once || (stopping && r.checkpoint === null)) return;
-        if (r.checkpoint === null) await sleep(intervalMs);
+        if (o.once || stopping) return;
+        if (r.checkpoint === null) await sleep(o.intervalMs);
       } catch (e) {
-        err(`mcp-attest: integrator role lost: ${(e as Error).message}${isAttestError(e) ? ` (${e.code})` : ''}`);
-        await role.release();
+        // A state that cannot be trusted is not retried; anything else (the database away, the role lost) is, with backoff.
+        if (e instanceof CliExit || isAttestError(e, 'ERR_STORE_CORRUPT') || o.once) throw e;
+        err(`mcp-attest: integrator: ${(e as Error).message}${isAttestError(e) ? ` (${e.code})` : ''}; retrying in ${backoff} ms`);
+        await role?.release();
         role = null;
-        if (once) throw e;
-        await sleep(intervalMs);
+        if (stopping) return;
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 30_000);
       }
     }
   } finally {
     await role?.release();
     await log.close();
   }
+}
+
+let announced = false;
+
+/** Try to become the integrator; null (after saying `standby` once) while another is. */
+async function take(log: PgLog, url: string, signer: CheckpointSigner, o: { checkpointMs: number }, stopping: boolean): Promise<Integrator | null> {
+  if (stopping) return null;
+  const role = await Integrator.take(log, url, signer, { checkpointMs: o.checkpointMs });
+  if (role === null && !announced) err('mcp-attest: standby: another process is the integrator');
+  announced = role === null;
+  return role;
 }

@@ -140,6 +140,7 @@ export class Recorder {
     const logSigner = ed25519NoteSigner(vkey.name, await loadLogKey(home), vkey.publicKey);
     const store = o.store ?? process.env['MCP_ATTEST_STORE'];
     if (store !== undefined && store !== '') {
+      if (!/^postgres(ql)?:\/\//.test(store)) throw new AttestError('ERR_USAGE', 'a fleet\'s log is a postgres://… URL (--store, $MCP_ATTEST_STORE)');
       // The PostgreSQL client is loaded by a fleet's processes only.
       const { PgLog } = await import('../store/pg-log.js');
       const log = await PgLog.open(store, identity.log.entries ? { entries: identity.log.entries } : {});

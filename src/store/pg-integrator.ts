@@ -15,9 +15,9 @@ import { leafHash } from '../log/hash.js';
 import { appendNodes, rootAt, type NodeReader, type StoredNode } from '../log/tree.js';
 import { nodeKey } from '../log/async-nodes.js';
 import { formatCheckpoint } from '../log/checkpoint.js';
-import { publishedEntry } from '../log/opening.js';
+import { equalBytes } from '../bytes/index.js';
 import type { PgLog } from './pg-log.js';
-import { storeIo } from './pg-log.js';
+import { connectionOptions, storeIo } from './pg-log.js';
 
 /** The advisory lock key of the integrator ("mcp-attest" in ASCII, folded into a bigint). */
 const LOCK_KEY = '7306813489436938612';
@@ -61,14 +61,23 @@ export function integrateLeaves(size: bigint, leaves: Uint8Array[], edge: Map<st
 
 /** The integrator (see the module comment). Start with {@link Integrator.take}. */
 export class Integrator {
-  private constructor(private readonly log: PgLog, private readonly client: pg.Client, readonly epoch: bigint, private readonly signer: CheckpointSigner) {}
+  /** When this integrator last published a checkpoint (ms since the epoch; 0: never). */
+  private lastCheckpoint = 0;
+
+  private constructor(private readonly log: PgLog, private readonly client: pg.Client, readonly epoch: bigint, private readonly signer: CheckpointSigner, private readonly checkpointMs: number) {}
 
   /**
    * Become the integrator of `log` (whose connection string is `url`), signing with
-   * `signer`; null when another process is the integrator now. Throws `ERR_STORE_IO`.
+   * `signer` a checkpoint at most every `checkpointMs` (default 1,000); null when another
+   * process is the integrator now. Throws `ERR_STORE_IO`, `ERR_STORE_CORRUPT` when the log's
+   * latest checkpoint names another origin than `signer`'s (the wrong data directory).
    */
-  static async take(log: PgLog, url: string, signer: CheckpointSigner): Promise<Integrator | null> {
-    const client = new pg.Client({ connectionString: url });
+  static async take(log: PgLog, url: string, signer: CheckpointSigner, o: { checkpointMs?: number } = {}): Promise<Integrator | null> {
+    const latest = await log.latestCheckpoint();
+    if (latest !== null && !latest.note.startsWith(`${signer.origin}\n`)) {
+      throw new AttestError('ERR_STORE_CORRUPT', `this log's checkpoints name another origin than ${signer.origin}: integrate with the data directory holding its log key`, { expected: signer.origin });
+    }
+    const client = new pg.Client({ connectionString: url, ...connectionOptions });
     client.on('error', () => undefined); // a lost connection is a lost lock: the next step reports it
     try {
       await client.connect();
@@ -77,8 +86,9 @@ export class Integrator {
         await client.end();
         return null;
       }
-      const epoch = BigInt((await client.query('UPDATE mcp_attest.log_state SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch')).rows[0].epoch);
-      return new Integrator(log, client, epoch, signer);
+      const r = await client.query('UPDATE mcp_attest.log_state SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch');
+      if (r.rows.length !== 1) throw new AttestError('ERR_STORE_CORRUPT', 'the PostgreSQL log has no state row');
+      return new Integrator(log, client, BigInt(r.rows[0].epoch), signer, o.checkpointMs ?? 1000);
     } catch (e) {
       await client.end().catch(() => undefined);
       throw storeIo('cannot take the integrator lock', e);
@@ -86,34 +96,48 @@ export class Integrator {
   }
 
   /**
-   * Integrate the entries sequenced since the last step (at most 16,384), then sign and
-   * publish a checkpoint of the new tree. Throws `ERR_INTEGRATOR_DEPOSED` when another
-   * integrator took over (nothing of this step is published), `ERR_STORE_IO`.
+   * Integrate the entries sequenced since the last step (at most 16,384), and when the last
+   * checkpoint is `checkpointMs` old, sign and publish one of the tree (its root as computed
+   * here from the entries, never read back). Throws `ERR_INTEGRATOR_DEPOSED` when another
+   * integrator took over (nothing of this step is published), `ERR_STORE_CORRUPT` when the
+   * stored tree is not the one its root says (a node altered), `ERR_STORE_IO`.
    */
   async step(): Promise<StepResult> {
     const c = this.client;
     try {
-      const s = (await c.query('SELECT next_idx, integrated, checkpoint_size, epoch FROM mcp_attest.log_state WHERE id = 1')).rows[0];
+      const s = (await c.query('SELECT next_idx, integrated, root, checkpoint_size, epoch FROM mcp_attest.log_state WHERE id = 1')).rows[0];
+      if (s === undefined) throw new AttestError('ERR_STORE_CORRUPT', 'the PostgreSQL log has no state row');
       if (BigInt(s.epoch) !== this.epoch) throw deposed(this.epoch, s.epoch);
-      const [from, next] = [BigInt(s.integrated), BigInt(s.next_idx)];
+      const [from, next, cp] = [BigInt(s.integrated), BigInt(s.next_idx), BigInt(s.checkpoint_size)];
       const to = next - from > BigInt(MAX_STEP) ? from + BigInt(MAX_STEP) : next;
-      let integrated = from;
-      if (to > from) integrated = await this.integrate(from, to);
-      const checkpoint = integrated > BigInt(s.checkpoint_size) ? await this.publish(BigInt(s.checkpoint_size), integrated) : null;
-      return { integrated, checkpoint };
+      let tree: { size: bigint; root: Uint8Array } = { size: from, root: new Uint8Array(s.root as Buffer) };
+      if (to > from) tree = await this.integrate(from, to, tree.root);
+      const due = Date.now() - this.lastCheckpoint >= this.checkpointMs;
+      const checkpoint = tree.size > cp && due ? await this.publish(cp, tree.size, tree.root) : null;
+      return { integrated: tree.size, checkpoint };
     } catch (e) {
       throw storeIo('integration failed', e);
     }
   }
 
-  /** Add entries [from, to) to the tree, with compare-and-swap on the integrated size and the epoch; returns the new size. */
-  private async integrate(from: bigint, to: bigint): Promise<bigint> {
+  /**
+   * Add entries [from, to) to the tree, after checking the stored compact range makes the
+   * stored root; compare-and-swap on the integrated size and the epoch. Returns the new tree.
+   */
+  private async integrate(from: bigint, to: bigint, storedRoot: Uint8Array): Promise<{ size: bigint; root: Uint8Array }> {
     const edge = await this.log.fetchNodes(compactRange(from));
+    const read: NodeReader = (level, index) => {
+      const h = edge.get(nodeKey(level, index));
+      if (h === undefined) throw new AttestError('ERR_STORE_CORRUPT', `Merkle node ${nodeKey(level, index)} is not stored`);
+      return h;
+    };
+    if (!equalBytes(rootAt(from, read), storedRoot)) throw new AttestError('ERR_STORE_CORRUPT', `the stored Merkle nodes of the tree of ${from} entries do not make its stored root`, { index: from });
     const leaves: Uint8Array[] = [];
     let expect = from;
-    for await (const [index, bytes, salt] of this.log.entries(from, to)) {
+    // The entries as published (never their openings: the integrator has no use for them).
+    for await (const [index, data] of this.log.publishedEntries(from, to)) {
       if (index !== expect) throw new AttestError('ERR_STORE_CORRUPT', `entry ${expect} is missing below the sequenced size`, { index: expect });
-      leaves.push(leafHash(publishedEntry(bytes, salt)));
+      leaves.push(leafHash(data));
       expect++;
     }
     if (expect !== to) throw new AttestError('ERR_STORE_CORRUPT', `entry ${expect} is missing below the sequenced size`, { index: expect });
@@ -121,21 +145,22 @@ export class Integrator {
     const c = this.client;
     await c.query('BEGIN');
     try {
-      await c.query('INSERT INTO mcp_attest.nodes (level, idx, hash) SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[]) ON CONFLICT DO NOTHING',
+      // A node already stored for these positions can only have been written by hand: refused (unique key).
+      await c.query('INSERT INTO mcp_attest.nodes (level, idx, hash) SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])',
         [nodes.map((n) => n.level), nodes.map((n) => n.index.toString()), nodes.map((n) => Buffer.from(n.hash))]);
       const r = await c.query('UPDATE mcp_attest.log_state SET integrated = $1, root = $2 WHERE id = 1 AND integrated = $3 AND epoch = $4', [to.toString(), Buffer.from(root), from.toString(), this.epoch.toString()]);
       if (r.rowCount !== 1) throw deposed(this.epoch, null);
       await c.query('COMMIT');
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
+      if ((e as { code?: string }).code === '23505') throw new AttestError('ERR_STORE_CORRUPT', 'a Merkle node of entries not yet integrated is already stored: the nodes table was written by hand', { index: from });
       throw e;
     }
-    return to;
+    return { size: to, root };
   }
 
-  /** Sign a checkpoint of `size` and publish it, by compare-and-swap from `previous`. */
-  private async publish(previous: bigint, size: bigint): Promise<bigint> {
-    const root = await this.log.withNodes((read) => rootAt(size, read));
+  /** Sign a checkpoint of `size` whose root is `root`, and publish it by compare-and-swap from `previous`. */
+  private async publish(previous: bigint, size: bigint, root: Uint8Array): Promise<bigint> {
     const note = await this.signer.sign(formatCheckpoint({ origin: this.signer.origin, size, rootHash: root, extensions: [] }));
     const c = this.client;
     await c.query('BEGIN');
@@ -144,6 +169,7 @@ export class Integrator {
       if (r.rowCount !== 1) throw deposed(this.epoch, null);
       await c.query('INSERT INTO mcp_attest.checkpoints (size, note, created) VALUES ($1, $2, $3)', [size.toString(), note, Math.floor(Date.now() / 1000)]);
       await c.query('COMMIT');
+      this.lastCheckpoint = Date.now();
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
       throw e;

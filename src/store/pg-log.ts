@@ -38,13 +38,30 @@ export function storeIo(message: string, cause: unknown): AttestError {
 
 const bytes = (b: unknown): Uint8Array | null => (Buffer.isBuffer(b) ? new Uint8Array(b) : null);
 
+/**
+ * Options of every connection: commits are durable whatever the role or database default
+ * says (`synchronous_commit = on`), a client that stalls inside a transaction (a frozen
+ * process holding the counter row) is cut off after 30 s, a lock is waited for at most 30 s,
+ * and dead peers are found by TCP keepalive. Use `sslmode=verify-full` in the URL across a
+ * network: private openings travel in these connections.
+ */
+export const connectionOptions = {
+  keepAlive: true,
+  options: '-c synchronous_commit=on -c idle_in_transaction_session_timeout=30000 -c lock_timeout=30000',
+} as const;
+
+/** The one row of `log_state`, or `ERR_STORE_CORRUPT`. */
+function stateRow(r: pg.QueryResult): Record<string, unknown> {
+  if (r.rows.length !== 1) throw new AttestError('ERR_STORE_CORRUPT', 'the PostgreSQL log has no state row');
+  return r.rows[0] as Record<string, unknown>;
+}
+
 /** A log in PostgreSQL. Open with {@link PgLog.open}; close it on exit. */
 export class PgLog implements LogStore {
   readonly driver = 'postgres';
   private queue: Pending[] = [];
   private flushing = false;
   private knownMode: EntriesMode | 'v1' | undefined;
-  private readonly nodes = new Map<string, Uint8Array>();
 
   private constructor(readonly pool: pg.Pool) {}
 
@@ -55,7 +72,7 @@ export class PgLog implements LogStore {
    * newer version.
    */
   static async open(url: string, o: { entries?: EntriesMode; max?: number } = {}): Promise<PgLog> {
-    const pool = new pg.Pool({ connectionString: url, max: o.max ?? 4 });
+    const pool = new pg.Pool({ connectionString: url, max: o.max ?? 4, ...connectionOptions });
     pool.on('error', () => undefined); // an idle client's error: the next query reports it
     const log = new PgLog(pool);
     try {
@@ -71,7 +88,10 @@ export class PgLog implements LogStore {
   async mode(): Promise<EntriesMode | 'v1' | null> {
     if (this.knownMode !== undefined) return this.knownMode;
     const first = await this.entry(0n);
-    if (first === null) return null;
+    if (first === null) {
+      if ((await this.size()) > 0n) throw new AttestError('ERR_STORE_CORRUPT', 'the PostgreSQL log has entries but no entry 0: its format cannot be known');
+      return null;
+    }
     return (this.knownMode = decodeParameters(first)?.entries ?? 'v1');
   }
 
@@ -123,7 +143,7 @@ export class PgLog implements LogStore {
     const c = await this.pool.connect();
     try {
       const [, locked] = (await c.query('BEGIN; SELECT next_idx FROM mcp_attest.log_state WHERE id = 1 FOR UPDATE')) as unknown as pg.QueryResult[];
-      const rows = await this.build(c, BigInt(locked!.rows[0].next_idx), batch, done);
+      const rows = await this.build(c, BigInt(stateRow(locked!).next_idx as string), batch, done);
       if (rows.length > 0) {
         const next = rows[rows.length - 1]![0] + 1n;
         await c.query(`WITH inserted AS (${INSERT_ENTRIES} RETURNING 1) UPDATE mcp_attest.log_state SET next_idx = $5 WHERE id = 1`, [...entryColumns(rows), next.toString()]);
@@ -167,7 +187,9 @@ export class PgLog implements LogStore {
     if (this.knownMode !== undefined) return this.knownMode;
     const r = await c.query('SELECT data FROM mcp_attest.entries WHERE idx = 0');
     const first = bytes(r.rows[0]?.data);
-    return (this.knownMode = (first && decodeParameters(first)?.entries) || 'v1');
+    // Private by default must not fail open: a log whose entry 0 went missing records nothing.
+    if (first === null) throw new AttestError('ERR_STORE_CORRUPT', 'the PostgreSQL log has entries but no entry 0: its format cannot be known');
+    return (this.knownMode = decodeParameters(first)?.entries ?? 'v1');
   }
 
   /** Run `f` in a transaction on one pooled connection; rolled back when it throws. */
@@ -187,11 +209,25 @@ export class PgLog implements LogStore {
   }
 
   async size(): Promise<bigint> {
-    return BigInt((await this.pool.query('SELECT next_idx FROM mcp_attest.log_state WHERE id = 1')).rows[0].next_idx);
+    return BigInt(stateRow(await this.pool.query('SELECT next_idx FROM mcp_attest.log_state WHERE id = 1')).next_idx as string);
   }
 
   async integratedSize(): Promise<bigint> {
-    return BigInt((await this.pool.query('SELECT integrated FROM mcp_attest.log_state WHERE id = 1')).rows[0].integrated);
+    return BigInt(stateRow(await this.pool.query('SELECT integrated FROM mcp_attest.log_state WHERE id = 1')).integrated as string);
+  }
+
+  /** Entries `[from, to)` as published (`[index, entry]`, never an opening), in index order: what the integrator hashes. */
+  async *publishedEntries(from: bigint, to: bigint): AsyncIterable<[bigint, Uint8Array]> {
+    for (let at = from; at < to;) {
+      const r = await this.pool.query('SELECT idx, data FROM mcp_attest.entries WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT $3', [at.toString(), to.toString(), PAGE]);
+      if (r.rows.length === 0) return;
+      for (const row of r.rows) {
+        const data = bytes(row.data);
+        if (data === null) throw new AttestError('ERR_STORE_CORRUPT', 'an entry row is not bytes', { found: String(row.idx) });
+        yield [BigInt(row.idx), data];
+      }
+      at = BigInt(r.rows[r.rows.length - 1].idx) + 1n;
+    }
   }
 
   async entry(index: bigint): Promise<Uint8Array | null> {
@@ -221,12 +257,15 @@ export class PgLog implements LogStore {
   readonly fetchNodes = async (wanted: Array<[number, bigint]>): Promise<Map<string, Uint8Array>> => {
     const r = await this.pool.query('SELECT n.level, n.idx, n.hash FROM mcp_attest.nodes n JOIN unnest($1::smallint[], $2::bigint[]) AS w(level, idx) ON n.level = w.level AND n.idx = w.idx',
       [wanted.map(([l]) => l), wanted.map(([, i]) => i.toString())]);
-    return new Map(r.rows.map((row) => [nodeKey(Number(row.level), BigInt(row.idx)), new Uint8Array(row.hash as Buffer)]));
+    return new Map(r.rows.map((row) => {
+      if (!Buffer.isBuffer(row.hash) || row.hash.length !== 32) throw new AttestError('ERR_STORE_CORRUPT', `Merkle node ${nodeKey(Number(row.level), BigInt(row.idx))} is not 32 bytes`);
+      return [nodeKey(Number(row.level), BigInt(row.idx)), new Uint8Array(row.hash)];
+    }));
   };
 
   withNodes<T>(compute: (read: NodeReader) => T): Promise<T> {
-    // Nodes never change once stored: the cache is kept for the connection's life.
-    return withNodesOf(this.fetchNodes, compute, this.nodes);
+    // One computation's nodes only: a long-lived process must not end up holding the tree.
+    return withNodesOf(this.fetchNodes, compute);
   }
 
   async checkpoints(): Promise<Array<{ size: bigint; note: string; created: number }>> {

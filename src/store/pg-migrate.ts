@@ -1,8 +1,8 @@
 /**
  * `mcp-attest log migrate --to postgres://…`: move a data directory's SQLite log to
  * PostgreSQL with the same indices, entries, openings, checkpoints (and so the same roots),
- * cosignatures and witness sizes, in one transaction; then check the root of every
- * checkpoint against the moved tree. The SQLite log is only read. Stop the proxies writing to
+ * cosignatures and witness sizes, in one transaction that commits only once the root of
+ * every checkpoint has been checked against the moved tree. The SQLite log is only read. Stop the proxies writing to
  * it first: entries appended during the move are not moved (the command says how many it
  * moved; run it on a copy, or again on an empty database, to move more).
  * @see docs/fleet.md
@@ -13,7 +13,8 @@ import { EMPTY_ROOT, leafHash } from '../log/hash.js';
 import { nodeKey } from '../log/async-nodes.js';
 import { parseCheckpoint } from '../log/checkpoint.js';
 import { parseNote } from '../log/note.js';
-import { rootAt, type StoredNode } from '../log/tree.js';
+import type { StoredNode } from '../log/tree.js';
+import { CompactRoots } from '../log/compact-range.js';
 import type { LogDb } from './log-db.js';
 import { insertEntries, lockCounter, type PgLog } from './pg-log.js';
 import { compactRange, integrateLeaves } from './pg-integrator.js';
@@ -24,8 +25,9 @@ export interface Migrated { entries: bigint; checkpoints: number; cosignatures: 
 
 const CHUNK = 1000;
 
-/** Copy the entries and compute every Merkle node; returns the entry count and the tree's root. */
-async function copyTree(db: LogDb, c: pg.ClientBase): Promise<{ size: bigint; root: Uint8Array }> {
+/** Copy the entries and compute every Merkle node; returns the entry count, the tree's root, and the roots at `sizes`. */
+async function copyTree(db: LogDb, c: pg.ClientBase, sizes: Set<bigint>): Promise<{ size: bigint; root: Uint8Array; roots: CompactRoots }> {
+  const roots = new CompactRoots(sizes);
   const edge = new Map<string, Uint8Array>();
   let size = 0n;
   let rows: Array<[bigint, Uint8Array, Uint8Array | null, Uint8Array | null]> = [];
@@ -33,7 +35,9 @@ async function copyTree(db: LogDb, c: pg.ClientBase): Promise<{ size: bigint; ro
   const flush = async (): Promise<void> => {
     if (rows.length === 0) return;
     await insertEntries(c, rows);
-    const { nodes, root: r } = integrateLeaves(size, rows.map(([, data]) => leafHash(data)), edge);
+    const leaves = rows.map(([, data]) => leafHash(data));
+    for (const l of leaves) roots.appendLeafHash(l);
+    const { nodes, root: r } = integrateLeaves(size, leaves, edge);
     await insertNodes(c, nodes);
     // Only the right edge is needed to go on: keep memory bounded.
     size += BigInt(rows.length);
@@ -48,7 +52,7 @@ async function copyTree(db: LogDb, c: pg.ClientBase): Promise<{ size: bigint; ro
     if (rows.length >= CHUNK) await flush();
   }
   await flush();
-  return { size, root };
+  return { size, root, roots };
 }
 
 async function insertNodes(c: pg.ClientBase, nodes: StoredNode[]): Promise<void> {
@@ -67,7 +71,14 @@ export async function migrateToPostgres(db: LogDb, log: PgLog): Promise<Migrated
   const witnessSizes = db.db.prepare('SELECT witness, size FROM witness_sizes').safeIntegers(true).all() as Array<{ witness: string; size: bigint }>;
   const moved = await log.transaction(async (c) => {
     if ((await lockCounter(c)) !== 0n) throw new AttestError('ERR_USAGE', 'the PostgreSQL log already has entries: migrate into an empty database');
-    const { size, root } = await copyTree(db, c);
+    const { size, root, roots } = await copyTree(db, c, new Set(checkpoints.map((cp) => cp.size)));
+    // Every moved checkpoint must name the moved tree's root at its size, before anything commits.
+    for (const cp of checkpoints) {
+      if (cp.size > size) continue;
+      if (!equalBytes(parseCheckpoint(parseNote(cp.note).text).rootHash, roots.rootAt(cp.size))) {
+        throw new AttestError('ERR_STORE_CORRUPT', `the checkpoint of size ${cp.size} does not name the moved tree's root`, { index: cp.size });
+      }
+    }
     const latest = checkpoints.filter((cp) => cp.size <= size).at(-1)?.size ?? 0n;
     for (const cp of checkpoints) if (cp.size <= size) await c.query('INSERT INTO mcp_attest.checkpoints (size, note, created) VALUES ($1, $2, $3)', [cp.size.toString(), cp.note, cp.created.toString()]);
     for (const x of cosignatures) if (x.size <= size) await c.query('INSERT INTO mcp_attest.cosignatures (size, witness, line, received) VALUES ($1, $2, $3, $4)', [x.size.toString(), x.witness, x.line, x.received.toString()]);
@@ -75,12 +86,5 @@ export async function migrateToPostgres(db: LogDb, log: PgLog): Promise<Migrated
     await c.query('UPDATE mcp_attest.log_state SET next_idx = $1, integrated = $1, root = $2, checkpoint_size = $3 WHERE id = 1', [size.toString(), Buffer.from(root), latest.toString()]);
     return size;
   });
-  // Every moved checkpoint must name the moved tree's root at its size.
-  for (const cp of checkpoints) {
-    if (cp.size > moved) continue;
-    const want = parseCheckpoint(parseNote(cp.note).text).rootHash;
-    const got = await log.withNodes((read) => rootAt(cp.size, read));
-    if (!equalBytes(want, got)) throw new AttestError('ERR_STORE_CORRUPT', `the checkpoint of size ${cp.size} does not name the moved tree's root`, { index: cp.size });
-  }
   return { entries: moved, checkpoints: checkpoints.filter((c) => c.size <= moved).length, cosignatures: cosignatures.filter((c) => c.size <= moved).length };
 }

@@ -37,10 +37,16 @@ function writeAtomic(dir: string, rel: string, data: Uint8Array): void {
   renameSync(tmp, file);
 }
 
-/** Write an immutable file once: true when written, false when already there with the same bytes; `ERR_PUBLISH_CONFLICT` when it differs. */
-async function writeOnce(dir: string, rel: string, data: () => Promise<Uint8Array>): Promise<boolean> {
+/**
+ * Write an immutable file once: true when written, false when already there with the same
+ * bytes; `ERR_PUBLISH_CONFLICT` when it differs. A full tile already there (`full`) is kept
+ * unread, so a run costs the new files, not the whole log: the partial tiles and the
+ * checkpoint still tie the directory to this log.
+ */
+async function writeOnce(dir: string, rel: string, data: () => Promise<Uint8Array>, full: boolean): Promise<boolean> {
   const file = join(dir, rel);
   const st = statSync(file, { throwIfNoEntry: false });
+  if (full && st?.isFile() === true) return false;
   const bytes = await data();
   if (st === undefined) {
     writeAtomic(dir, rel, bytes);
@@ -65,13 +71,17 @@ export async function publishTiles(db: LogStore, outDir: string): Promise<Publis
   const count = (wrote: boolean): void => void (wrote ? r.written++ : r.kept++);
   try {
     for (const [level, index, width] of tilesOfSizes(checkpoints.map((c) => c.size))) {
-      count(await writeOnce(outDir, tilePath(level, index, width), () => db.withNodes((read) => tileBytes(read, level, index, width))));
+      count(await writeOnce(outDir, tilePath(level, index, width), () => db.withNodes((read) => tileBytes(read, level, index, width)), width === 256));
       if (level !== 0) continue;
       count(await writeOnce(outDir, entriesPath(index, width), async () => {
         const entries: Uint8Array[] = [];
-        for (let i = 0; i < width; i++) entries.push((await db.entry(index * 256n + BigInt(i)))!);
+        for (let i = 0; i < width; i++) {
+          const e = await db.entry(index * 256n + BigInt(i));
+          if (e === null) throw new AttestError('ERR_STORE_CORRUPT', `entry ${index * 256n + BigInt(i)} is missing below a checkpoint's size`);
+          entries.push(e);
+        }
         return formatEntryBundle(entries);
-      }));
+      }, width === 256));
     }
     writeAtomic(outDir, 'checkpoint', utf8(latest.note));
   } catch (cause) {

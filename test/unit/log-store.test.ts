@@ -62,7 +62,7 @@ const drivers: Record<string, (t: { after(fn: () => unknown): void }) => Promise
   postgres: async () => {
     const url = await freshUrl();
     const store = await PgLog.open(url, { entries: 'private' });
-    const integrator = (await Integrator.take(store, url, await signer()))!;
+    const integrator = (await Integrator.take(store, url, await signer(), { checkpointMs: 0 }))!;
     return { store, integrate: async () => void (await integrator.step()), close: async () => { await integrator.release(); await store.close(); } };
   },
 };
@@ -110,14 +110,14 @@ test('postgres: one integrator at a time; a killed one\'s successor takes over; 
   const sign = await signer();
   try {
     await log.append(record);
-    const a = (await Integrator.take(log, url, sign))!;
+    const a = (await Integrator.take(log, url, sign, { checkpointMs: 0 }))!;
     assert.equal(await Integrator.take(log, url, sign), null, 'the lock is held');
     assert.deepEqual(await a.step(), { integrated: 2n, checkpoint: 2n });
     // The integrator's session is killed (as a SIGKILL or a lost network would): the lock goes with it.
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     await admin.query("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted");
-    const b = (await Integrator.take(log, url, sign))!;
+    const b = (await Integrator.take(log, url, sign, { checkpointMs: 0 }))!;
     assert.ok(b !== null && b.epoch === a.epoch + 1n);
     await log.append(record);
     await assert.rejects(a.step(), (e) => isAttestError(e, 'ERR_STORE_IO'));
@@ -169,4 +169,30 @@ test('migration of a populated SQLite home: same entries, same roots at every ch
   const r = await verifyLog({ entries, checkpoints: pgCheckpoints.map((c) => c.note) }, policy, policyKeyResolver(policy));
   assert.equal(r.ok, true, JSON.stringify(r.findings.slice(0, 3)));
   assert.equal(r.calls, 40);
+});
+
+test('postgres: an integrator signs only the tree it computed from the entries: an altered or planted Merkle node stops it', async () => {
+  const url = await freshUrl();
+  const log = await PgLog.open(url, { entries: 'private' });
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    for (let i = 0; i < 3; i++) await log.append(record);
+    const sign = await signer();
+    const a = (await Integrator.take(log, url, sign, { checkpointMs: 0 }))!;
+    assert.deepEqual(await a.step(), { integrated: 4n, checkpoint: 4n });
+    // A node of entries not yet integrated, planted: the integrator's insert meets it.
+    await admin.query("INSERT INTO mcp_attest.nodes VALUES (1, 2, decode(repeat('ab', 32), 'hex'))");
+    for (let i = 0; i < 2; i++) await log.append(record);
+    await assert.rejects(a.step(), (e) => isAttestError(e, 'ERR_STORE_CORRUPT'));
+    await admin.query('DELETE FROM mcp_attest.nodes WHERE level = 1 AND idx = 2');
+    // A node of the integrated tree altered: it no longer makes the stored root.
+    await admin.query("UPDATE mcp_attest.nodes SET hash = decode(repeat('cd', 32), 'hex') WHERE level = 2 AND idx = 0");
+    await assert.rejects(a.step(), (e) => isAttestError(e, 'ERR_STORE_CORRUPT'));
+    assert.equal((await log.checkpoints()).at(-1)!.size, 4n, 'nothing signed over the altered tree');
+    await a.release();
+  } finally {
+    await admin.end();
+    await log.close();
+  }
 });
