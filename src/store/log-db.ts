@@ -5,8 +5,9 @@
  * append completes. With `synchronous=FULL` (default) an append returns only once it is on
  * disk; with group commit (the proxy's recorder) it returns once written, and
  * {@link LogDb.durable} resolves once it is on disk: that is the write-ahead guarantee the
- * proxy relies on. Nothing is ever updated or
- * deleted (but for the one-time move of a log of the earlier layout, log-nodes.ts); checkpoints are kept for every size they were signed at.
+ * proxy relies on. Nothing is ever updated or deleted but for the one-time move of a log of
+ * the earlier layout (log-nodes.ts) and the erasure of a private entry's opening
+ * ({@link LogDb.erase}); checkpoints are kept for every size they were signed at.
  *
  * Tables: `entries(idx, data, leaf, up, salt, record)` (`data`: the entry as published;
  * `up`: the hashes of the complete subtrees the entry's append completed, bottom up, every
@@ -127,12 +128,17 @@ export class LogDb {
 
   /**
    * The log's format (docs/log-format.md): `private` or `public` as its parameters entry
-   * (index 0) says, `v1` for a log without one (public), null while it is empty.
+   * (index 0) says, `v1` for a log without one (public), null while it is empty. Throws
+   * `ERR_STORE_CORRUPT` for a log with entries but no entry 0 (its format cannot be known:
+   * private must not fail open).
    */
   mode(): EntriesMode | 'v1' | null {
     if (this.knownMode !== undefined) return this.knownMode;
     const first = this.entry(0n);
-    if (first === null) return null;
+    if (first === null) {
+      if (this.size() > 0n) throw new AttestError('ERR_STORE_CORRUPT', 'the log has entries but no entry 0: its format cannot be known');
+      return null;
+    }
     this.knownMode = decodeParameters(first)?.entries ?? 'v1';
     return this.knownMode;
   }
