@@ -19,7 +19,7 @@ import { Gatekeeper } from '../proxy/gatekeeper.js';
 import { keyFingerprint } from '../gate/wire.js';
 import { ResponseReceiptChecker, type ResponseReceiptMode } from '../proxy/response-receipt.js';
 import { ToolWatch } from '../proxy/tool-watch.js';
-import { Gate } from '../gate/gate.js';
+import { Gate, type ReplayStore } from '../gate/gate.js';
 import { loadGatePolicy } from '../gate/policy.js';
 import { isAttestError } from '../errors.js';
 import { checkSessionId } from '../store/sessions.js';
@@ -153,7 +153,10 @@ async function serverProxy(argv: string[], o: ProxyFlags): Promise<Gatekeeper> {
   const { home, recorder } = await openRecorder(o);
   const fingerprint = o.serverFingerprint ?? loaded.policy.serverFingerprint ?? keyFingerprint(recorder.identity.issuer.keyId);
   const paths = homePaths(home);
-  const replay = new NonceStore(paths.nonces, { maxEntries: loaded.policy.nonceStore.maxEntries, durability: o.durability === 'normal' ? 'normal' : 'full' });
+  const maxEntries = loaded.policy.nonceStore.maxEntries;
+  const store = o.store ?? process.env['MCP_ATTEST_STORE'] ?? '';
+  // A fleet's gatekeepers share one replay store: a nonce accepted on one machine is a replay on all.
+  const replay = store !== '' ? await sharedReplayStore(store, maxEntries) : new NonceStore(paths.nonces, { maxEntries, durability: o.durability === 'normal' ? 'normal' : 'full' });
   const tools = new ToolWatch(paths.pins, fingerprint, nowSeconds);
   const gate = new Gate({ policy: loaded.policy, keys: loaded.keys, serverFingerprint: fingerprint, replay, toolChanged: (n) => tools.changed(n) });
   err(`mcp-attest: gatekeeper: server fingerprint ${fingerprint}; ${loaded.issuers.length} trusted issuer(s); attestations ${loaded.policy.required ? 'required' : 'optional'}`);
@@ -165,6 +168,12 @@ async function serverProxy(argv: string[], o: ProxyFlags): Promise<Gatekeeper> {
     }, (e: unknown) => err(`mcp-attest: policy not reloaded, keeping the previous one: ${(e as Error).message}`));
   });
   return new Gatekeeper(recorder, { argv, maxMessageBytes: maxBytes, ...(o.url !== undefined ? { url: withOAuth(httpUpstream(o, maxBytes), o, home) } : {}), gate, serverFingerprint: fingerprint, tools, ...(o.name ? { name: o.name } : {}) });
+}
+
+/** The replay store in a fleet's PostgreSQL log (docs/fleet.md). Throws `ERR_STORE_IO`. */
+async function sharedReplayStore(url: string, maxEntries: number): Promise<ReplayStore> {
+  const [{ PgLog }, { PgReplayStore }] = await Promise.all([import('../store/pg-log.js'), import('../store/pg-replay.js')]);
+  return new PgReplayStore((await PgLog.open(url, { max: 2 })).pool, maxEntries);
 }
 
 async function runProxy(command: string | undefined, args: string[], o: ProxyFlags): Promise<void> {

@@ -27,9 +27,12 @@ import type { Attestation } from '../attestation/schema.js';
 import { sepReason, verifyAttestation } from '../attestation/verify.js';
 import { MAX_SKEW_SECONDS, type GatePolicy } from './policy.js';
 
-/** A replay store: check-and-insert of (issuer, nonce) kept until `expiresAt` (POSIX s). */
+/**
+ * A replay store: check-and-insert of (issuer, nonce) kept until `expiresAt` (POSIX s);
+ * synchronous (SQLite, memory) or not (a fleet's PostgreSQL store, store/pg-replay.ts).
+ */
 export interface ReplayStore {
-  record(iss: string, nonce: string, expiresAt: number, now: number): 'recorded' | 'replay' | 'full';
+  record(iss: string, nonce: string, expiresAt: number, now: number): 'recorded' | 'replay' | 'full' | Promise<'recorded' | 'replay' | 'full'>;
 }
 
 /** One `tools/call` as the server received it. */
@@ -110,7 +113,7 @@ export class Gate {
     try {
       // Kept until iat + expSeconds + the largest skew any policy may set: a reload that widens
       // the skew cannot reopen a window in which this nonce would already be forgotten.
-      outcome = o.replay.record(iss, nonce, parseTimestamp(iat) + expSeconds + MAX_SKEW_SECONDS, call.now);
+      outcome = await o.replay.record(iss, nonce, parseTimestamp(iat) + expSeconds + MAX_SKEW_SECONDS, call.now);
     } catch (e) {
       // The store failed: fail closed, the nonce's freshness cannot be established.
       process.stderr.write(`mcp-attest: replay store failed: ${(e as Error).message}\n`);

@@ -3,14 +3,16 @@
  * proxies on two data directories (two issuer keys) record into one log; an integrator
  * process signs checkpoints, a standby one takes over when it is SIGKILLed; the published
  * tiles verify with `verify DIR --trust`, and the records, read back from PostgreSQL, verify
- * under both directories' issuers (docs/fleet.md).
+ * under both directories' issuers; two gatekeepers on two data directories share one replay
+ * store (docs/fleet.md).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, EVERYTHING, ROOT, cli, codes, connectProxied, exportTrust, scope, verify, waitFor, type Scope } from './helpers.js';
+import { CLI, EVERYTHING, ROOT, cli, codes, connect, connectProxied, exportTrust, scope, verify, waitFor, type Scope } from './helpers.js';
+import { agentKey, assertEchoed, assertRefused, attest, callWith, writePolicy } from './gate-helpers.js';
 import { startPostgres, type Postgres } from '../support/postgres.js';
 import { PgLog } from '../../src/store/pg-log.js';
 import { parseTrustPolicy, policyKeyResolver } from '../../src/verify/policy.js';
@@ -83,4 +85,18 @@ test('two proxies on two data directories share one PostgreSQL log; the integrat
   const r = await verifyLog({ entries, checkpoints: (await log.checkpoints()).map((c) => c.note) }, policy, policyKeyResolver(policy));
   assert.equal(r.ok, true, JSON.stringify(r.findings.slice(0, 3)));
   assert.deepEqual([r.calls, r.receipts, r.inFlight], [16, 16, 0]);
+});
+
+test('two gatekeepers on two data directories share the fleet\'s replay store: an attestation accepted by one is refused nonce_replay by the other', { timeout: 120_000 }, async (t) => {
+  const s = scope(t);
+  const url = await server.database('fleet_replay');
+  const agent = await agentKey();
+  const policy = writePolicy(s, [agent.issuer]);
+  const gatekeeper = (home: string) => connect(s, process.execPath, [CLI, 'proxy', '--role', 'server', '--policy', policy, '--home', join(s.dir, home), '--store', url, '--', process.execPath, EVERYTHING]);
+  const [one, two] = [await gatekeeper('machine-1'), await gatekeeper('machine-2')];
+  const msg = { message: 'pay once' };
+  const a = await attest(agent.signer, 'echo', msg);
+  assertEchoed(await callWith(one.client, 'echo', msg, a), 'pay once');
+  assertRefused(await callWith(two.client, 'echo', msg, a), 'nonce_replay', 'ERR_NONCE_REPLAY');
+  assertEchoed(await callWith(two.client, 'echo', msg, await attest(agent.signer, 'echo', msg)), 'pay once');
 });

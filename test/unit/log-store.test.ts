@@ -17,6 +17,7 @@ import { PgLog } from '../../src/store/pg-log.js';
 import { Integrator, type CheckpointSigner } from '../../src/store/pg-integrator.js';
 import { migrateToPostgres } from '../../src/store/pg-migrate.js';
 import { logStatus } from '../../src/store/status.js';
+import { PgReplayStore } from '../../src/store/pg-replay.js';
 import { rootFromLeafHashes, rootAt, inclusionProof } from '../../src/log/tree.js';
 import { leafHash } from '../../src/log/hash.js';
 import { publishedEntry } from '../../src/log/opening.js';
@@ -194,5 +195,23 @@ test('postgres: an integrator signs only the tree it computed from the entries: 
   } finally {
     await admin.end();
     await log.close();
+  }
+});
+
+test('postgres: the gatekeepers of a fleet share one replay store: a nonce accepted by one is a replay at another', async () => {
+  const url = await freshUrl();
+  const [one, two] = await Promise.all([PgLog.open(url), PgLog.open(url)]);
+  try {
+    const [a, b] = [new PgReplayStore(one.pool), new PgReplayStore(two.pool)];
+    assert.equal(await a.record('issuer://x', 'n1', 1_000, 500), 'recorded');
+    assert.equal(await b.record('issuer://x', 'n1', 1_000, 501), 'replay', 'another gatekeeper, another connection');
+    assert.equal(await b.record('issuer://y', 'n1', 1_000, 501), 'recorded', 'the pair is (issuer, nonce)');
+    assert.equal(await a.record('issuer://x', 'n1', 3_000, 2_000), 'recorded', 're-armed once its window closed');
+    assert.equal(await b.record('issuer://x', 'n1', 3_000, 2_001), 'replay');
+    const small = new PgReplayStore(one.pool, 1);
+    assert.equal(await small.record('issuer://z', 'n9', 9_000, 2_500), 'full', 'the one live pair (the expired one purged) fills a store of one: a new one is refused');
+    assert.equal(await small.record('issuer://x', 'n1', 9_000, 2_500), 'replay', 'a live pair is still a replay when full');
+  } finally {
+    await Promise.all([one.close(), two.close()]);
   }
 });
