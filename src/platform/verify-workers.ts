@@ -136,7 +136,7 @@ export function workerFacts(o: { threads?: number; secret: Uint8Array | null }):
       for (let k = 0; k < threads; k++) lanes.push(new Lane(url, { policy, secret: o.secret }));
       for (const e of chain(head, it)) {
         const [position, bytes, salt] = e;
-        // A salt of another length is refused here too (entryFacts throws, as in one thread).
+        // A salt of another length is checked here (a finding, as in one thread), never shipped.
         if (bytes.length > MAX_ENTRY_BYTES || (salt !== undefined && salt.length !== SALT_BYTES)) {
           local.set(batch.length, await entryFacts(position, bytes, policy, keys, salt));
           batch.push([position, new Uint8Array(0)]);

@@ -25,15 +25,18 @@ function callEntries(db: LogDb, callId: string): bigint[] {
 }
 
 /**
- * The selected entry indexes, ascending and unique; in a v2 log entry 0 too (its parameters
- * entry: what every other entry's form must be, docs/log-format.md), so no verifier of the
- * bundle has to take the log's format on trust. Throws `ERR_USAGE` for an unknown call or a
- * bad range.
+ * `indexes` (ascending) with, in a v2 log, entry 0 first: its parameters entry, what every
+ * other entry's form must be (docs/log-format.md), so no verifier of a bundle or session
+ * receipt has to take the log's format on trust.
  */
-export function selectEntries(db: LogDb, s: Selection): bigint[] {
-  const picked = selected(db, s);
+export function withParameters(db: LogDb, indexes: bigint[]): bigint[] {
   const v2 = db.mode() === 'private' || db.mode() === 'public';
-  return v2 && picked[0] !== 0n ? [0n, ...picked] : picked;
+  return v2 && indexes[0] !== 0n ? [0n, ...indexes] : indexes;
+}
+
+/** The selected entry indexes, ascending and unique, {@link withParameters}. Throws `ERR_USAGE` for an unknown call or a bad range. */
+export function selectEntries(db: LogDb, s: Selection): bigint[] {
+  return withParameters(db, selected(db, s));
 }
 
 function selected(db: LogDb, s: Selection): bigint[] {

@@ -50,6 +50,18 @@ CREATE TABLE IF NOT EXISTS session_entries (session_id TEXT NOT NULL, idx INTEGE
   PRIMARY KEY (session_id, idx)) WITHOUT ROWID;
 `;
 
+/**
+ * The row a record is stored as, in a log of format `mode`: in a private log its salted
+ * commitment with the opening (a fresh 16-byte salt, log/opening.ts), in any other the record
+ * itself. Shared by both drivers. Throws `ERR_ENTRY_TOO_LARGE` past 65,535 bytes.
+ */
+export function entryRow(record: Uint8Array, mode: EntriesMode | 'v1' | null): { data: Uint8Array; salt: Uint8Array | null; record: Uint8Array | null } {
+  if (record.length > MAX_ENTRY_BYTES) throw new AttestError('ERR_ENTRY_TOO_LARGE', 'log entry larger than 65535 bytes', { found: record.length });
+  if (mode !== 'private') return { data: record, salt: null, record: null };
+  const salt = new Uint8Array(randomBytes(SALT_BYTES));
+  return { data: commitmentEntry(salt, record), salt, record };
+}
+
 /** Whether `entries` has the `salt` and `record` columns of a v2 log. */
 function hasOpeningColumns(db: Database.Database): boolean {
   return (db.prepare("SELECT name FROM pragma_table_info('entries')").all() as Array<{ name: string }>).some((c) => c.name === 'record');
@@ -161,14 +173,8 @@ export class LogDb {
     this.appendTxn ??= this.db.transaction((f: () => bigint) => f());
     return this.appendTxn.immediate(() => {
       const index = this.size();
-      const record = build(index);
-      if (record.length > MAX_ENTRY_BYTES) throw new AttestError('ERR_ENTRY_TOO_LARGE', 'log entry larger than 65535 bytes', { found: record.length });
-      if (this.mode() === 'private') {
-        const salt = new Uint8Array(randomBytes(SALT_BYTES));
-        this.insert(index, commitmentEntry(salt, record), salt, record);
-      } else {
-        this.insert(index, record, null, null);
-      }
+      const row = entryRow(build(index), this.mode());
+      this.insert(index, row.data, row.salt, row.record);
       after?.(index);
       return index;
     });

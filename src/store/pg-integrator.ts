@@ -42,11 +42,7 @@ export function compactRange(size: bigint): Array<[number, bigint]> {
  * and the new root; `edge` holds the compact range of the tree of `size` (key `level/index`).
  */
 export function integrateLeaves(size: bigint, leaves: Uint8Array[], edge: Map<string, Uint8Array>): { nodes: StoredNode[]; root: Uint8Array } {
-  const read: NodeReader = (level, index) => {
-    const h = edge.get(nodeKey(level, index));
-    if (h === undefined) throw new AttestError('ERR_STORE_CORRUPT', `Merkle node ${nodeKey(level, index)} is not stored`);
-    return h;
-  };
+  const read = edgeReader(edge);
   const nodes: StoredNode[] = [];
   let n = size;
   for (const leaf of leaves) {
@@ -57,6 +53,15 @@ export function integrateLeaves(size: bigint, leaves: Uint8Array[], edge: Map<st
     n++;
   }
   return { nodes, root: rootAt(n, read) };
+}
+
+/** A reader of the nodes in `edge` (key `level/index`); `ERR_STORE_CORRUPT` for one not there. */
+function edgeReader(edge: Map<string, Uint8Array>): NodeReader {
+  return (level, index) => {
+    const h = edge.get(nodeKey(level, index));
+    if (h === undefined) throw new AttestError('ERR_STORE_CORRUPT', `Merkle node ${nodeKey(level, index)} is not stored`);
+    return h;
+  };
 }
 
 /** The integrator (see the module comment). Start with {@link Integrator.take}. */
@@ -126,12 +131,7 @@ export class Integrator {
    */
   private async integrate(from: bigint, to: bigint, storedRoot: Uint8Array): Promise<{ size: bigint; root: Uint8Array }> {
     const edge = await this.log.fetchNodes(compactRange(from));
-    const read: NodeReader = (level, index) => {
-      const h = edge.get(nodeKey(level, index));
-      if (h === undefined) throw new AttestError('ERR_STORE_CORRUPT', `Merkle node ${nodeKey(level, index)} is not stored`);
-      return h;
-    };
-    if (!equalBytes(rootAt(from, read), storedRoot)) throw new AttestError('ERR_STORE_CORRUPT', `the stored Merkle nodes of the tree of ${from} entries do not make its stored root`, { index: from });
+    if (!equalBytes(rootAt(from, edgeReader(edge)), storedRoot)) throw new AttestError('ERR_STORE_CORRUPT', `the stored Merkle nodes of the tree of ${from} entries do not make its stored root`, { index: from });
     const leaves: Uint8Array[] = [];
     let expect = from;
     // The entries as published (never their openings: the integrator has no use for them).

@@ -13,14 +13,12 @@
  * @see docs/fleet.md
  */
 import pg from 'pg';
-import { randomBytes } from 'node:crypto';
 import { AttestError } from '../errors.js';
-import { commitmentEntry, SALT_BYTES } from '../log/opening.js';
 import { withNodes as withNodesOf, nodeKey } from '../log/async-nodes.js';
 import type { NodeReader } from '../log/tree.js';
 import { decodeParameters, encodeRecord, PARAMETERS_RECORD, type EntriesMode } from '../records/record.js';
 import type { EntryInput } from '../verify/log.js';
-import { MAX_ENTRY_BYTES } from './log-db.js';
+import { entryRow } from './log-db.js';
 import type { LogStore } from './log-store.js';
 import { migrateSchema } from './pg-schema.js';
 
@@ -86,12 +84,18 @@ export class PgLog implements LogStore {
   }
 
   async mode(): Promise<EntriesMode | 'v1' | null> {
+    return this.knownMode ?? this.readMode(this.pool, await this.size());
+  }
+
+  /**
+   * The format entry 0 says (read through `q`, a log of `size` entries); null while empty.
+   * `ERR_STORE_CORRUPT` for entries without an entry 0: private must not fail open.
+   */
+  private async readMode(q: pg.Pool | pg.PoolClient, size: bigint): Promise<EntriesMode | 'v1' | null> {
     if (this.knownMode !== undefined) return this.knownMode;
-    const first = await this.entry(0n);
-    if (first === null) {
-      if ((await this.size()) > 0n) throw new AttestError('ERR_STORE_CORRUPT', 'the PostgreSQL log has entries but no entry 0: its format cannot be known');
-      return null;
-    }
+    if (size === 0n) return null;
+    const first = bytes((await q.query('SELECT data FROM mcp_attest.entries WHERE idx = 0')).rows[0]?.data);
+    if (first === null) throw new AttestError('ERR_STORE_CORRUPT', 'the PostgreSQL log has entries but no entry 0: its format cannot be known');
     return (this.knownMode = decodeParameters(first)?.entries ?? 'v1');
   }
 
@@ -160,36 +164,21 @@ export class PgLog implements LogStore {
 
   /** The entry rows of `batch` from index `next` on (private: commitment and opening); each built record goes to `done` with its index. */
   private async build(c: pg.PoolClient, next: bigint, batch: Pending[], done: Array<[Pending, bigint]>): Promise<Array<[bigint, Uint8Array, Uint8Array | null, Uint8Array | null]>> {
-    const mode = next === 0n ? null : await this.modeIn(c);
+    const mode = await this.readMode(c, next);
     const rows: Array<[bigint, Uint8Array, Uint8Array | null, Uint8Array | null]> = [];
     for (const p of batch) {
-      let record: Uint8Array;
+      let row: ReturnType<typeof entryRow>;
       try {
-        record = p.build(next);
-        if (record.length > MAX_ENTRY_BYTES) throw new AttestError('ERR_ENTRY_TOO_LARGE', 'log entry larger than 65535 bytes', { found: record.length });
+        row = entryRow(p.build(next), mode);
       } catch (e) {
         p.reject(e);
         continue;
       }
-      if (mode === 'private') {
-        const salt = new Uint8Array(randomBytes(SALT_BYTES));
-        rows.push([next, commitmentEntry(salt, record), salt, record]);
-      } else {
-        rows.push([next, record, null, null]);
-      }
+      rows.push([next, row.data, row.salt, row.record]);
       done.push([p, next]);
       next++;
     }
     return rows;
-  }
-
-  private async modeIn(c: pg.PoolClient): Promise<EntriesMode | 'v1'> {
-    if (this.knownMode !== undefined) return this.knownMode;
-    const r = await c.query('SELECT data FROM mcp_attest.entries WHERE idx = 0');
-    const first = bytes(r.rows[0]?.data);
-    // Private by default must not fail open: a log whose entry 0 went missing records nothing.
-    if (first === null) throw new AttestError('ERR_STORE_CORRUPT', 'the PostgreSQL log has entries but no entry 0: its format cannot be known');
-    return (this.knownMode = decodeParameters(first)?.entries ?? 'v1');
   }
 
   /** Run `f` in a transaction on one pooled connection; rolled back when it throws. */

@@ -7,7 +7,7 @@
 import { AttestError } from '../errors.js';
 import { parseJsonBytes, type JsonValue } from '../jcs/index.js';
 import { Recorder, type RecorderOptions } from '../proxy/recorder.js';
-import { buildBundle } from './bundle-build.js';
+import { buildBundle, withParameters } from './bundle-build.js';
 import type { SessionStore } from './sessions.js';
 import { loadWitnesses } from './witnesses.js';
 import { witnessLatest, type WitnessResult } from './witnessing.js';
@@ -32,10 +32,7 @@ export class SessionHome {
    * `ERR_SESSION_UNKNOWN`.
    */
   async exportReceipt(sessionId: string, o: { since?: bigint[]; evidence?: boolean; witness?: boolean; timeoutMs?: number } = {}): Promise<{ receipt: SessionReceipt; text: string; witnessing: WitnessResult[] }> {
-    // Entry 0 too in a v2 log: its parameters entry, the format every other entry must have.
-    const own = this.sessions.entryIndexes(sessionId);
-    const v2 = this.recorder.db.mode() === 'private' || this.recorder.db.mode() === 'public';
-    const indexes = v2 && own[0] !== 0n ? [0n, ...own] : own;
+    const indexes = withParameters(this.recorder.db, this.sessions.entryIndexes(sessionId));
     await this.recorder.checkpoint();
     const witnesses = o.witness === false ? [] : loadWitnesses(this.home);
     const witnessing = witnesses.length === 0 ? [] : await witnessLatest(this.recorder.db, witnesses, { timeoutMs: o.timeoutMs ?? 5000 });
