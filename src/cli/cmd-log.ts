@@ -70,10 +70,12 @@ export function registerLogCommands(program: Command): void {
     .option('--store <url>', 'the fleet\'s log: postgres://… (default $MCP_ATTEST_STORE)')
     .option('--interval-ms <ms>', 'pause when there is nothing to integrate', '200')
     .option('--checkpoint-ms <ms>', 'sign a checkpoint at most this often', '1000')
-    .option('--once', 'one step (take the role, integrate, sign a checkpoint) and exit')
-    .action(async (o: { home?: string; store?: string; intervalMs: string; checkpointMs: string; once?: boolean }) => {
+    .option('--lease-ms <ms>', 'the role\'s lease: a standby takes over from an integrator frozen this long', '10000')
+    .option('--witness-timeout <ms>', 'time limit of one witness request (witnesses: `log witnesses add` in this data directory)', '10000')
+    .option('--once', 'one step (take the role, integrate, sign a checkpoint, one witnessing round) and exit')
+    .action(async (o: { home?: string; store?: string; intervalMs: string; checkpointMs: string; leaseMs: string; witnessTimeout: string; once?: boolean }) => {
       const { integrateLoop } = await import('./integrate.js');
-      await integrateLoop(resolveHome(o.home), storeUrl(o.store), { intervalMs: Number(o.intervalMs), checkpointMs: Number(o.checkpointMs), once: o.once === true });
+      await integrateLoop(resolveHome(o.home), storeUrl(o.store), { intervalMs: Number(o.intervalMs), checkpointMs: Number(o.checkpointMs), leaseMs: Number(o.leaseMs), witnessTimeoutMs: Number(o.witnessTimeout), once: o.once === true });
     });
   log.command('checkpoint')
     .description('sign a checkpoint for the current log size (seals entries a killed proxy left uncovered)')

@@ -12,14 +12,13 @@ import type { Command } from 'commander';
 import { nowSeconds } from '../envelope/time.js';
 import { homePaths, resolveHome } from '../store/home.js';
 import { ensureHome } from '../store/identity.js';
-import { NonceStore } from '../store/nonce-store.js';
 import { Recorder } from '../proxy/recorder.js';
 import { AttestingProxy, type AttachMode } from '../proxy/relay.js';
 import { Gatekeeper } from '../proxy/gatekeeper.js';
 import { keyFingerprint } from '../gate/wire.js';
 import { ResponseReceiptChecker, type ResponseReceiptMode } from '../proxy/response-receipt.js';
 import { ToolWatch } from '../proxy/tool-watch.js';
-import { Gate, type ReplayStore } from '../gate/gate.js';
+import { Gate } from '../gate/gate.js';
 import { loadGatePolicy } from '../gate/policy.js';
 import { isAttestError } from '../errors.js';
 import { checkSessionId } from '../store/sessions.js';
@@ -154,10 +153,9 @@ async function serverProxy(argv: string[], o: ProxyFlags): Promise<Gatekeeper> {
   const fingerprint = o.serverFingerprint ?? loaded.policy.serverFingerprint ?? keyFingerprint(recorder.identity.issuer.keyId);
   const paths = homePaths(home);
   const maxEntries = loaded.policy.nonceStore.maxEntries;
-  const store = o.store ?? process.env['MCP_ATTEST_STORE'] ?? '';
   // A fleet's gatekeepers share one replay store: a nonce accepted on one machine is a replay on all.
-  const replay = store !== '' ? await sharedReplayStore(store, maxEntries) : new NonceStore(paths.nonces, { maxEntries, durability: o.durability === 'normal' ? 'normal' : 'full' });
-  const tools = new ToolWatch(paths.pins, fingerprint, nowSeconds);
+  const replay = recorder.replayStore(maxEntries, o.durability === 'normal' ? 'normal' : 'full');
+  const tools = new ToolWatch(paths.pins, fingerprint, nowSeconds, recorder.fleetPins());
   const gate = new Gate({ policy: loaded.policy, keys: loaded.keys, serverFingerprint: fingerprint, replay, toolChanged: (n) => tools.changed(n) });
   err(`mcp-attest: gatekeeper: server fingerprint ${fingerprint}; ${loaded.issuers.length} trusted issuer(s); attestations ${loaded.policy.required ? 'required' : 'optional'}`);
   // Reload on SIGHUP: calls being decided finish under the old policy; a bad file keeps it.
@@ -168,12 +166,6 @@ async function serverProxy(argv: string[], o: ProxyFlags): Promise<Gatekeeper> {
     }, (e: unknown) => err(`mcp-attest: policy not reloaded, keeping the previous one: ${(e as Error).message}`));
   });
   return new Gatekeeper(recorder, { argv, maxMessageBytes: maxBytes, ...(o.url !== undefined ? { url: withOAuth(httpUpstream(o, maxBytes), o, home) } : {}), gate, serverFingerprint: fingerprint, tools, ...(o.name ? { name: o.name } : {}) });
-}
-
-/** The replay store in a fleet's PostgreSQL log (docs/fleet.md). Throws `ERR_STORE_IO`. */
-async function sharedReplayStore(url: string, maxEntries: number): Promise<ReplayStore> {
-  const [{ PgLog }, { PgReplayStore }] = await Promise.all([import('../store/pg-log.js'), import('../store/pg-replay.js')]);
-  return new PgReplayStore((await PgLog.open(url, { max: 2 })).pool, maxEntries);
 }
 
 async function runProxy(command: string | undefined, args: string[], o: ProxyFlags): Promise<void> {

@@ -11,13 +11,13 @@ import type { Command } from 'commander';
 import { nowSeconds } from '../envelope/time.js';
 import { homePaths, resolveHome } from '../store/home.js';
 import {
-  jsonDiff, ToolPins, UNREADABLE, type DiffEntry, type FingerprintChangeRecord, type PinChangeRecord, type PinRecord,
+  jsonDiff, ToolPins, UNREADABLE, type SharedPin, type DiffEntry, type FingerprintChangeRecord, type PinChangeRecord, type PinRecord,
 } from '../pins/tool-pins.js';
 import { CliExit, EXIT_FAILED, EXIT_OK, EXIT_USAGE, out, outJson } from './output.js';
 
 interface HomeOption { home?: string }
 interface DiffOptions extends HomeOption { server?: string; tool?: string; fingerprint?: boolean; all?: boolean; json?: boolean }
-interface AcceptOptions extends HomeOption { server?: string; fingerprint?: boolean }
+interface AcceptOptions extends HomeOption { server?: string; fingerprint?: boolean; store?: string }
 
 // C0/C1 controls, zero-width and bidirectional formatting characters, line/paragraph separators.
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff]/;
@@ -146,7 +146,7 @@ function acceptFingerprint(pins: ToolPins, o: AcceptOptions): void {
   out(`accepted the server fingerprint of server ${safe(server)}: pinned ${pin === undefined ? '?' : safe(pin.fingerprint)}`);
 }
 
-function acceptCommand(name: string | undefined, o: AcceptOptions): void {
+async function acceptCommand(name: string | undefined, o: AcceptOptions): Promise<void> {
   if ((name === undefined) === !o.fingerprint) throw new CliExit(EXIT_USAGE, 'tools accept takes a tool NAME or --fingerprint (one of them)');
   const { pins, path } = openPins(o);
   if (pins === null) throw new CliExit(EXIT_USAGE, `nothing has been pinned yet (no ${path})`);
@@ -159,10 +159,25 @@ function acceptCommand(name: string | undefined, o: AcceptOptions): void {
     if (!pins.accept(server, name, nowSeconds())) {
       throw new CliExit(EXIT_USAGE, `no change of tool ${safe(name)} on server ${safe(server)} to accept`);
     }
-    const pin = pins.pins({ server, name })[0];
+    const pin = pins.sharedPin(server, name);
     out(`accepted tool ${safe(name)} on server ${safe(server)}: pinned ${pin?.digest ?? '?'}`);
+    const url = o.store ?? process.env['MCP_ATTEST_STORE'] ?? '';
+    if (url !== '' && pin !== null) await acceptForFleet(url, server, pin);
   } finally {
     pins.close();
+  }
+}
+
+/** Make an accepted pin the fleet's (store/pg-pins.ts): every process of the fleet adopts it at its next `tools/list`. */
+async function acceptForFleet(url: string, server: string, pin: SharedPin): Promise<void> {
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new CliExit(EXIT_USAGE, 'a fleet\'s log is named by --store postgres://… or $MCP_ATTEST_STORE');
+  const [{ PgLog }, { FleetPins }] = await Promise.all([import('../store/pg-log.js'), import('../store/pg-pins.js')]);
+  const log = await PgLog.open(url, { max: 1 });
+  try {
+    await new FleetPins(log.pool).accept(server, pin);
+    out(`the fleet's pin of tool ${safe(pin.name)} on server ${safe(server)} is now ${pin.digest}`);
+  } finally {
+    await log.close();
   }
 }
 
@@ -210,6 +225,7 @@ export function registerToolsCommands(program: Command): void {
     .option('--home <dir>', 'data directory')
     .option('--server <key>', 'the server (its pin key); needed when the change is on several')
     .option('--fingerprint', 'accept the server fingerprint the upstream last advertised instead of a tool')
+    .option('--store <url>', 'also make it the pin of a fleet\'s log (postgres://…; default $MCP_ATTEST_STORE): every process of the fleet adopts it (docs/fleet.md)')
     .action(acceptCommand);
   tools.command('list')
     .description('list every pinned tool (server, tool, status, digest) and pinned server fingerprint (server, status, fingerprint)')

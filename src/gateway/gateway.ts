@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { homePaths } from '../store/home.js';
-import { NonceStore } from '../store/nonce-store.js';
+import type { ReplayStore } from '../gate/gate.js';
 import { recordIssuer } from '../store/identity.js';
 import type { Recorder } from '../proxy/recorder.js';
 import { DEFAULT_MAX_DEPTH, readMessage, type RpcId, type RpcMessage } from '../proxy/message.js';
@@ -51,7 +51,7 @@ export class Gateway {
   private hosts = new Set<string>();
   private origins: Set<string>;
   readonly metrics: GatewayMetrics;
-  private replay: NonceStore | null = null;
+  private replay: (ReplayStore & { close(): void }) | null = null;
   private oauth: OAuthResource | null;
   private sweeper: NodeJS.Timeout | null = null;
   private closing: Promise<number> | null = null;
@@ -64,9 +64,9 @@ export class Gateway {
     this.limiter = new Limiter(config.limits);
     this.origins = new Set(config.allowedOrigins);
     this.oauth = config.oauth === undefined ? null : new OAuthResource(config.oauth);
-    this.metrics = new GatewayMetrics(() => this.live.size, () => recorder.db);
+    this.metrics = new GatewayMetrics(() => this.live.size, recorder.store);
     for (const u of config.upstreams) this.upstreams.set(u.name, new UpstreamRuntime(u, recorder, homePaths(home).pins, config.limits.maxMessageBytes));
-    if ([...this.upstreams.values()].some((u) => u.gated)) this.replay = new NonceStore(homePaths(home).nonces, { durability: config.durability });
+    if ([...this.upstreams.values()].some((u) => u.gated)) this.replay = recorder.replayStore(1_000_000, config.durability);
     this.server = createServer({ maxHeaderSize: config.limits.maxHeaderBytes, requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
       this.handle(req, res).catch((e: unknown) => {
         process.stderr.write(`mcp-attest: gateway: ${(e as Error).message}\n`);

@@ -5,7 +5,7 @@
  * size, checkpointed size and cosignatures of its latest checkpoint.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { LogDb } from '../store/log-db.js';
+import type { LogStore } from '../store/log-store.js';
 
 /** The gateway's metrics, in their own registry. */
 export class GatewayMetrics {
@@ -19,13 +19,15 @@ export class GatewayMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry],
   });
 
-  constructor(sessions: () => number, db: () => LogDb) {
+  /** `sessions` counts live conversations; `log` is the log the gateway records into (either driver: a fleet's log is read from PostgreSQL). */
+  constructor(sessions: () => number, log: LogStore) {
     new Gauge({ name: 'mcp_attest_gateway_sessions', help: 'live conversations (legacy sessions and 2026-07-28 relays)', registers: [this.registry], collect() { this.set(sessions()); } });
-    new Gauge({ name: 'mcp_attest_log_size', help: 'entries in the transparency log', registers: [this.registry], collect() { this.set(Number(db().size())); } });
-    new Gauge({ name: 'mcp_attest_log_checkpoint_size', help: 'tree size of the latest signed checkpoint', registers: [this.registry], collect() { this.set(Number(db().latestCheckpointSize())); } });
+    new Gauge({ name: 'mcp_attest_log_size', help: 'entries in the transparency log', registers: [this.registry], async collect() { this.set(Number(await log.size())); } });
+    new Gauge({ name: 'mcp_attest_log_checkpoint_size', help: 'tree size of the latest signed checkpoint (-1: none)', registers: [this.registry], async collect() { this.set(Number((await log.latestCheckpoint())?.size ?? -1n)); } });
     new Gauge({
       name: 'mcp_attest_log_checkpoint_cosignatures', help: 'witness cosignatures on the latest checkpoint', registers: [this.registry],
-      collect() { const c = db().latestCheckpoint(); this.set(c === null ? 0 : db().cosignatureLines(c.size).length); },
+      // The cosignature lines follow the log's own signature line.
+      async collect() { const c = await log.latestCheckpoint(); this.set(c === null ? 0 : c.note.split('\n').filter((l) => l.startsWith('\u2014 ')).length - 1); },
     });
   }
 }

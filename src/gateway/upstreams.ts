@@ -18,7 +18,7 @@ import { fingerprintOf, type Recorder } from '../proxy/recorder.js';
 import { AttestingProxy } from '../proxy/relay.js';
 import type { RelayIo, StdioRelay, UpstreamProcess } from '../proxy/stdio-relay.js';
 import { ToolWatch, pinKeyOf } from '../proxy/tool-watch.js';
-import type { NonceStore } from '../store/nonce-store.js';
+import type { ReplayStore } from '../gate/gate.js';
 import type { UpstreamConfig } from './config.js';
 import type { Signer } from '../envelope/sign.js';
 import { toolFilter } from './tools-filter.js';
@@ -69,15 +69,15 @@ export class UpstreamRuntime {
     const headers: Record<string, string> = Object.fromEntries(Object.entries(cfg.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
     if (cfg.bearerEnv !== undefined) headers['authorization'] = `Bearer ${process.env[cfg.bearerEnv] ?? ''}`;
     this.http = url === undefined ? undefined : { url, headers, maxMessageBytes };
-    this.pins = this.attest ? new ToolWatch(pinsPath, pinKeyOf({ argv: this.argv, url, name: cfg.name }), nowSeconds) : null;
+    this.pins = this.attest ? new ToolWatch(pinsPath, pinKeyOf({ argv: this.argv, url, name: cfg.name }), nowSeconds, recorder.fleetPins()) : null;
   }
 
   /** Load the gate policy (gate role). Throws `ERR_POLICY_INVALID` for a bad policy. */
-  async loadGate(replay: NonceStore): Promise<void> {
+  async loadGate(replay: ReplayStore): Promise<void> {
     if (!this.gated) return;
     const loaded = await loadGatePolicy(this.cfg.policy!);
     this.fingerprint = loaded.policy.serverFingerprint ?? keyFingerprint(this.recorder.identity.issuer.keyId);
-    const pins = new ToolWatch(this.pinsPath, this.fingerprint, nowSeconds);
+    const pins = new ToolWatch(this.pinsPath, this.fingerprint, nowSeconds, this.recorder.fleetPins());
     this.gatePins = pins;
     this.gate = new Gate({ policy: loaded.policy, keys: loaded.keys, serverFingerprint: this.fingerprint, replay, toolChanged: (n) => pins.changed(n) });
   }

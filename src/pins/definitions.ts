@@ -87,6 +87,9 @@ export function toolDigest(def: unknown): string {
 /** One readable `tools` entry: its name, canonical JSON and digest. */
 export interface Seen { name: string; json: string; digest: string }
 
+/** A fleet's pin of one tool (store/pg-pins.ts): its name, `sha256:<hex>` digest, canonical JSON, and when it was pinned (POSIX seconds). */
+export interface SharedPin { name: string; digest: string; definition: string; pinnedAt: number }
+
 /** Canonical JSON, digest and name of one `tools` entry, or null when it is malformed. */
 export function readEntry(entry: unknown): Seen | null {
   if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return null;

@@ -43,8 +43,8 @@ export { hideTools } from './hide.js';
 export * from './fingerprint.js';
 import { MAX_OPEN_FINGERPRINT_CHANGES, recordedFingerprint, type FingerprintChangeRecord, type FingerprintObservation, type FingerprintPinRecord } from './fingerprint.js';
 
-export { MAX_TOOLS_PER_LIST, MAX_DEFINITION_BYTES, MAX_PINS_PER_SERVER, MAX_OPEN_CHANGES_PER_TOOL, UNREADABLE, toolDigest, type PinChange, type PinObservation, type PinStatus, type PinChangeRecord, type PinRecord } from './definitions.js';
-import { checkTime, MAX_DEFINITION_BYTES, MAX_OPEN_CHANGES_PER_TOOL, MAX_PINS_PER_SERVER, MAX_TOOLS_PER_LIST, nameOf, parseStored, readEntry, UNREADABLE, type PinChangeRecord, type PinObservation, type PinRecord, type PinStatus, type Seen } from './definitions.js';
+export { MAX_TOOLS_PER_LIST, MAX_DEFINITION_BYTES, MAX_PINS_PER_SERVER, MAX_OPEN_CHANGES_PER_TOOL, UNREADABLE, toolDigest, type SharedPin, type PinChange, type PinObservation, type PinStatus, type PinChangeRecord, type PinRecord } from './definitions.js';
+import { checkTime, MAX_DEFINITION_BYTES, MAX_OPEN_CHANGES_PER_TOOL, MAX_PINS_PER_SERVER, MAX_TOOLS_PER_LIST, nameOf, parseStored, readEntry, UNREADABLE, type PinChangeRecord, type PinObservation, type PinRecord, type PinStatus, type Seen, type SharedPin } from './definitions.js';
 
 /** Options of {@link ToolPins}. */
 export interface ToolPinsOptions {
@@ -157,6 +157,35 @@ export class ToolPins {
       obs.removed = pinned.filter((n) => !pass.listed.has(n));
       return obs;
     });
+  }
+
+  /**
+   * Take a fleet's pins (store/pg-pins.ts) of `server`'s tools as this file's pins, in one
+   * transaction: a tool not pinned here gets the fleet's pin (as last seen too, until this
+   * process sees it); a pin that differs from the fleet's is replaced by it (the fleet's is
+   * the one every process compares with), its sightings kept, so the next `observe` compares
+   * them with the fleet's pin. Throws `ERR_STORE_IO`.
+   */
+  adopt(server: string, pins: SharedPin[]): void {
+    this.write(() => {
+      for (const p of pins) {
+        const mine = this.pinRow(server, p.name);
+        if (mine === undefined) {
+          this.stmt('INSERT INTO pins (server, name, digest, definition, pinned_at, last_digest, last_definition, last_seen) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)')
+            .run(server, p.name, p.digest, p.definition, p.pinnedAt, p.digest, p.pinnedAt);
+        } else if (mine.digest !== p.digest) {
+          // The last sighting keeps its definition (the old pin's, when it was the last seen), so it can still be accepted.
+          this.stmt(`UPDATE pins SET digest = ?, definition = ?, pinned_at = ?, last_definition = CASE WHEN last_digest = ? THEN NULL ELSE coalesce(last_definition, definition) END
+            WHERE server = ? AND name = ?`).run(p.digest, p.definition, p.pinnedAt, p.digest, server, p.name);
+        }
+      }
+    });
+  }
+
+  /** The pin of `name` on `server` as a fleet shares it (store/pg-pins.ts), or null. Throws `ERR_STORE_IO`. */
+  sharedPin(server: string, name: string): SharedPin | null {
+    const row = this.read(() => this.stmt('SELECT digest, definition, pinned_at FROM pins WHERE server = ? AND name = ?').get(server, name)) as { digest: string; definition: string; pinned_at: number } | undefined;
+    return row === undefined ? null : { name, digest: row.digest, definition: row.definition, pinnedAt: row.pinned_at };
   }
 
   /** One well-formed sighting: pin a new name (within the per-server limit) or compare it with its pin. */

@@ -100,7 +100,7 @@ export class Gatekeeper extends StdioRelay {
       setNested(msg.result, ['capabilities', 'extensions'], ATTESTATION_EXTENSION, ext, true);
       return this.writeClient(msg);
     }
-    if (o.method === 'tools/list' && this.tools) return this.writeClient(this.tools.onList(writeMessage(msg), msg, this.o.gate.policy.toolChanges));
+    if (o.method === 'tools/list' && this.tools) return this.writeClient(await this.tools.onList(writeMessage(msg), msg, this.o.gate.policy.toolChanges));
     const p = o.call;
     if (p === null) return this.writeClient(msg);
     try {

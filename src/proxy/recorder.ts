@@ -29,7 +29,12 @@ import { ATTESTATION_RECORD, DECISION_RECORD, RECEIPT_RECORD, REFUSED_INPUT_RECO
 import type { Receipt } from '../receipt/schema.js';
 import type { JsonValue } from '../jcs/index.js';
 import { LogDb, type Durability } from '../store/log-db.js';
-import type { LogStore } from '../store/log-store.js';
+import { SqliteLogStore, type LogStore } from '../store/log-store.js';
+import { NonceStore } from '../store/nonce-store.js';
+import { PgReplayStore } from '../store/pg-replay.js';
+import { FleetPins } from '../store/pg-pins.js';
+import type { PgLog } from '../store/pg-log.js';
+import type { ReplayStore } from '../gate/gate.js';
 import { EvidenceStore } from '../store/evidence.js';
 import { homePaths } from '../store/home.js';
 import { SessionStore, checkSessionId } from '../store/sessions.js';
@@ -113,10 +118,13 @@ export class Recorder {
   private sessionStore: SessionStore | null = null;
   /** Calls that join a session, by call id, from attestation until their receipt is logged. */
   private readonly links = new Map<string, SessionLink>();
+  private sqliteStore: SqliteLogStore | undefined;
   /** Further issuer keys (principals' own), by `iss` and key id: a receipt is signed by its attestation's key. */
   private readonly issuers = new Map<string, Signer>();
 
   private constructor(
+    /** The data directory. */
+    readonly home: string,
     readonly identity: Identity,
     private readonly local: LogDb | null,
     private readonly remote: LogStore | null,
@@ -146,12 +154,12 @@ export class Recorder {
       const log = await PgLog.open(store, identity.log.entries ? { entries: identity.log.entries } : {});
       checkMode(identity, await log.mode(), () => void log.close());
       const evidence = o.evidence === false ? null : new EvidenceStore(p.evidence, false);
-      return new Recorder(identity, null, log, signer, logSigner, evidence, o.checkpointMs ?? 1000, o.profile ?? 'vector');
+      return new Recorder(home, identity, null, log, signer, logSigner, evidence, o.checkpointMs ?? 1000, o.profile ?? 'vector');
     }
     const db = new LogDb(p.db, o.durability ?? 'full', false, { groupCommit: true, ...(identity.log.entries ? { entries: identity.log.entries } : {}) });
     checkMode(identity, db.mode(), () => db.close());
     const evidence = o.evidence === false ? null : new EvidenceStore(p.evidence, false, db.db);
-    return new Recorder(identity, db, null, signer, logSigner, evidence, o.checkpointMs ?? 1000, o.profile ?? 'vector');
+    return new Recorder(home, identity, db, null, signer, logSigner, evidence, o.checkpointMs ?? 1000, o.profile ?? 'vector');
   }
 
   /**
@@ -161,6 +169,27 @@ export class Recorder {
   get db(): LogDb {
     if (this.local === null) throw new AttestError('ERR_USAGE', 'this needs the data directory\'s SQLite log: a recorder on a fleet\'s PostgreSQL log has none (docs/fleet.md)');
     return this.local;
+  }
+
+  /** The log this recorder appends to, behind the store interface (either driver). */
+  get store(): LogStore {
+    return this.remote ?? (this.sqliteStore ??= new SqliteLogStore(this.local!));
+  }
+
+  /**
+   * The gatekeeper's replay store (gate/gate.ts): on a fleet's log the fleet's shared one
+   * (store/pg-replay.ts: a nonce accepted on one machine is a replay on all), else the data
+   * directory's `nonces.db` (`durability` applies there). At most `maxEntries` live pairs.
+   * Close it before the recorder. Throws `ERR_STORE_CORRUPT` (a bad `nonces.db`).
+   */
+  replayStore(maxEntries: number, durability: Durability): ReplayStore & { close(): void } {
+    if (this.remote?.driver === 'postgres') return Object.assign(new PgReplayStore((this.remote as PgLog).pool, maxEntries), { close: () => undefined });
+    return new NonceStore(homePaths(this.home).nonces, { maxEntries, durability });
+  }
+
+  /** On a fleet's log, the tool pins the fleet shares (store/pg-pins.ts); else null. */
+  fleetPins(): FleetPins | null {
+    return this.remote?.driver === 'postgres' ? new FleetPins((this.remote as PgLog).pool) : null;
   }
 
   /**

@@ -96,7 +96,7 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
     this.serverName = o.name ?? (url !== undefined ? url.host : basename(o.argv[0] ?? 'upstream'));
     this.fingerprint = o.fingerprint ?? fingerprintOf(o.argv, url);
     // Pins are kept under a key our side fixes (never the fingerprint the upstream advertises).
-    this.tools = o.tools !== undefined ? o.tools : o.pinsPath === undefined ? null : new ToolWatch(o.pinsPath, pinKeyOf({ argv: o.argv, url, name: o.name, fingerprint: o.fingerprint }), nowSeconds);
+    this.tools = o.tools !== undefined ? o.tools : o.pinsPath === undefined ? null : new ToolWatch(o.pinsPath, pinKeyOf({ argv: o.argv, url, name: o.name, fingerprint: o.fingerprint }), nowSeconds, recorder.fleetPins());
     if (o.issuer !== undefined) recorder.addIssuer(o.issuer);
   }
 
@@ -144,7 +144,7 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
   /** Upstream -> client, a response: learn the server, pin tools, check response receipts, write receipts. */
   protected override async onResponse(msg: RpcMessage, o: Outstanding<ClientCall>): Promise<void> {
     if (o.method === 'initialize' || o.method === 'server/discover') this.learnServer(msg);
-    if (o.method === 'tools/list' && this.tools) return this.writeClient(this.tools.onList(writeMessage(msg), msg, this.o.toolChanges ?? 'warn'));
+    if (o.method === 'tools/list' && this.tools) return this.writeClient(await this.tools.onList(writeMessage(msg), msg, this.o.toolChanges ?? 'warn'));
     const p = o.call;
     if (p === null) return this.writeClient(msg);
     // Our receipt first, always: nothing the upstream sends can leave the call without one.

@@ -16,6 +16,7 @@ import { isObject } from '../envelope/schema.js';
 import { sha256Tagged } from '../bytes/digest.js';
 import { canonicalize } from '../jcs/index.js';
 import { ToolPins, hideTools, type FingerprintSighting } from '../pins/tool-pins.js';
+import type { FleetPins } from '../store/pg-pins.js';
 import type { ToolChangeAction } from '../gate/policy.js';
 import type { RpcMessage } from './message.js';
 import { fingerprintOf, publicHref } from './recorder.js';
@@ -66,17 +67,23 @@ export class ToolWatch {
    * `path`: the pins file; `pinKey`: the key this server's pins (tool definitions and the
    * advertised fingerprint) are kept under, fixed by the proxy's configuration (the client
    * proxy: {@link pinKeyOf}; the gatekeeper: its configured server fingerprint), never a
-   * value the upstream chooses; `now()`: POSIX seconds. Throws `ERR_STORE_IO`.
+   * value the upstream chooses; `now()`: POSIX seconds; `fleet`: on a fleet's log, the pins
+   * every process of the fleet compares with (store/pg-pins.ts). Throws `ERR_STORE_IO`.
    */
-  constructor(path: string, private readonly pinKey: string, private readonly now: () => number) {
+  constructor(path: string, private readonly pinKey: string, private readonly now: () => number, private readonly fleet: FleetPins | null = null) {
     this.pins = new ToolPins(path);
   }
 
-  /** Observe a `tools/list` response; returns the line to relay (changed tools removed under `hide`). Never throws. */
-  onList(line: string, msg: RpcMessage, action: ToolChangeAction): string {
+  /**
+   * Observe a `tools/list` response (against the fleet's pins first, when there is a fleet);
+   * resolves with the line to relay (changed tools removed under `hide`). Never rejects.
+   */
+  async onList(line: string, msg: RpcMessage, action: ToolChangeAction): Promise<string> {
     const tools = isObject(msg.result) && Array.isArray(msg.result['tools']) ? (msg.result['tools'] as unknown[]) : null;
     if (tools === null) return line;
     try {
+      // The fleet unreachable: reported, and the local pins still decide (the call itself cannot be recorded then).
+      if (this.fleet !== null) this.pins.adopt(this.pinKey, await this.fleet.share(this.pinKey, tools, this.now()).catch((e: unknown) => (report(e), [])));
       const seen = this.pins.observe(this.pinKey, tools, this.now());
       for (const c of seen.changed) report(new Error(`tool ${c.name} changed since it was pinned (${c.pinnedDigest} -> ${c.seenDigest}); policy: ${action}; see mcp-attest tools diff`));
       const changed = new Set<string>();

@@ -6,7 +6,11 @@
  * write it makes is conditional on that epoch (fencing) and on the state it read
  * (compare-and-swap): an integrator deposed while it slept can never advance the tree or
  * publish a checkpoint, so two can never fork the log (Sunlight's CAS on the checkpoint,
- * Tessera's single integrator).
+ * Tessera's single integrator). The role is also a lease (`log_state.lease_until`, on the
+ * database server's clock) that each step renews: an integrator that is alive but frozen
+ * (a stopped process, a VM paused) keeps its connection and so its lock, and would stall the
+ * log for ever; once its lease ran out a standby terminates its database session (which
+ * frees the lock) and takes over. When it wakes its session is gone and its epoch is stale.
  * @see docs/fleet.md; RFC 9162 §2.1
  */
 import pg from 'pg';
@@ -21,6 +25,9 @@ import { connectionOptions, storeIo } from './pg-log.js';
 
 /** The advisory lock key of the integrator ("mcp-attest" in ASCII, folded into a bigint). */
 const LOCK_KEY = '7306813489436938612';
+/** The advisory lock as `pg_locks` shows a bigint key: high 32 bits in `classid`, low in `objid`. */
+const LOCK_HI = (BigInt(LOCK_KEY) >> 32n).toString();
+const LOCK_LO = (BigInt(LOCK_KEY) & 0xffffffffn).toString();
 /** Most entries integrated in one step. */
 const MAX_STEP = 16_384;
 
@@ -68,16 +75,21 @@ function edgeReader(edge: Map<string, Uint8Array>): NodeReader {
 export class Integrator {
   /** When this integrator last published a checkpoint (ms since the epoch; 0: never). */
   private lastCheckpoint = 0;
+  /** When this integrator last renewed its lease (ms since the epoch, its own clock). */
+  private renewed = Date.now();
 
-  private constructor(private readonly log: PgLog, private readonly client: pg.Client, readonly epoch: bigint, private readonly signer: CheckpointSigner, private readonly checkpointMs: number) {}
+  private constructor(private readonly log: PgLog, private readonly client: pg.Client, readonly epoch: bigint, private readonly signer: CheckpointSigner, private readonly o: { checkpointMs: number; leaseMs: number }) {}
 
   /**
    * Become the integrator of `log` (whose connection string is `url`), signing with
-   * `signer` a checkpoint at most every `checkpointMs` (default 1,000); null when another
-   * process is the integrator now. Throws `ERR_STORE_IO`, `ERR_STORE_CORRUPT` when the log's
-   * latest checkpoint names another origin than `signer`'s (the wrong data directory).
+   * `signer` a checkpoint at most every `checkpointMs` (default 1,000), holding a lease of
+   * `leaseMs` (default 10,000) renewed as it steps; null when another process is the
+   * integrator now and its lease has not run out. Throws `ERR_STORE_IO` (also when the
+   * expired holder's session cannot be terminated: the role needs `pg_signal_backend` or the
+   * holder's role), `ERR_STORE_CORRUPT` when the log's latest checkpoint names another
+   * origin than `signer`'s (the wrong data directory).
    */
-  static async take(log: PgLog, url: string, signer: CheckpointSigner, o: { checkpointMs?: number } = {}): Promise<Integrator | null> {
+  static async take(log: PgLog, url: string, signer: CheckpointSigner, o: { checkpointMs?: number; leaseMs?: number } = {}): Promise<Integrator | null> {
     const latest = await log.latestCheckpoint();
     if (latest !== null && !latest.note.startsWith(`${signer.origin}\n`)) {
       throw new AttestError('ERR_STORE_CORRUPT', `this log's checkpoints name another origin than ${signer.origin}: integrate with the data directory holding its log key`, { expected: signer.origin });
@@ -86,14 +98,14 @@ export class Integrator {
     client.on('error', () => undefined); // a lost connection is a lost lock: the next step reports it
     try {
       await client.connect();
-      const got = (await client.query('SELECT pg_try_advisory_lock($1::bigint) AS got', [LOCK_KEY])).rows[0].got === true;
-      if (!got) {
+      const leaseMs = o.leaseMs ?? 10_000;
+      if (!await tryLock(client) && !(await evictExpired(client) && await tryLock(client, 50))) {
         await client.end();
         return null;
       }
-      const r = await client.query('UPDATE mcp_attest.log_state SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch');
+      const r = await client.query('UPDATE mcp_attest.log_state SET epoch = epoch + 1, lease_until = now() + $1 * interval \'1 millisecond\' WHERE id = 1 RETURNING epoch', [leaseMs]);
       if (r.rows.length !== 1) throw new AttestError('ERR_STORE_CORRUPT', 'the PostgreSQL log has no state row');
-      return new Integrator(log, client, BigInt(r.rows[0].epoch), signer, o.checkpointMs ?? 1000);
+      return new Integrator(log, client, BigInt(r.rows[0].epoch), signer, { checkpointMs: o.checkpointMs ?? 1000, leaseMs });
     } catch (e) {
       await client.end().catch(() => undefined);
       throw storeIo('cannot take the integrator lock', e);
@@ -110,6 +122,7 @@ export class Integrator {
   async step(): Promise<StepResult> {
     const c = this.client;
     try {
+      await this.renew();
       const s = (await c.query('SELECT next_idx, integrated, root, checkpoint_size, epoch FROM mcp_attest.log_state WHERE id = 1')).rows[0];
       if (s === undefined) throw new AttestError('ERR_STORE_CORRUPT', 'the PostgreSQL log has no state row');
       if (BigInt(s.epoch) !== this.epoch) throw deposed(this.epoch, s.epoch);
@@ -117,7 +130,7 @@ export class Integrator {
       const to = next - from > BigInt(MAX_STEP) ? from + BigInt(MAX_STEP) : next;
       let tree: { size: bigint; root: Uint8Array } = { size: from, root: new Uint8Array(s.root as Buffer) };
       if (to > from) tree = await this.integrate(from, to, tree.root);
-      const due = Date.now() - this.lastCheckpoint >= this.checkpointMs;
+      const due = Date.now() - this.lastCheckpoint >= this.o.checkpointMs;
       const checkpoint = tree.size > cp && due ? await this.publish(cp, tree.size, tree.root) : null;
       return { integrated: tree.size, checkpoint };
     } catch (e) {
@@ -177,10 +190,37 @@ export class Integrator {
     return size;
   }
 
+  /** Renew the lease when a third of it has passed; `ERR_INTEGRATOR_DEPOSED` when another took over. */
+  private async renew(): Promise<void> {
+    if (Date.now() - this.renewed < this.o.leaseMs / 3) return;
+    const at = Date.now();
+    const r = await this.client.query('UPDATE mcp_attest.log_state SET lease_until = now() + $1 * interval \'1 millisecond\' WHERE id = 1 AND epoch = $2', [this.o.leaseMs, this.epoch.toString()]);
+    if (r.rowCount !== 1) throw deposed(this.epoch, null);
+    this.renewed = at;
+  }
+
   /** Give up the role (the lock goes with the connection). */
   async release(): Promise<void> {
     await this.client.end().catch(() => undefined);
   }
+}
+
+/** Take the integrator lock on `client`, trying `tries` times 20 ms apart (a terminated holder frees it shortly after). */
+async function tryLock(client: pg.Client, tries = 1): Promise<boolean> {
+  for (let i = 0; i < tries; i++) {
+    if ((await client.query('SELECT pg_try_advisory_lock($1::bigint) AS got', [LOCK_KEY])).rows[0].got === true) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
+
+/** Terminate the session holding the integrator lock when its lease ran out; true when one was. */
+async function evictExpired(client: pg.Client): Promise<boolean> {
+  const holder = await client.query(`SELECT l.pid FROM pg_locks l, mcp_attest.log_state s WHERE l.locktype = 'advisory' AND l.granted
+    AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1 AND s.id = 1 AND s.lease_until < now()`, [LOCK_HI, LOCK_LO]);
+  if (holder.rows.length === 0) return false;
+  const r = await client.query('SELECT pg_terminate_backend($1) AS done', [holder.rows[0].pid]);
+  return r.rows[0].done === true;
 }
 
 function deposed(mine: bigint, now: unknown): AttestError {

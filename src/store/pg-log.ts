@@ -15,12 +15,13 @@
 import pg from 'pg';
 import { AttestError } from '../errors.js';
 import { withNodes as withNodesOf, nodeKey } from '../log/async-nodes.js';
-import type { NodeReader } from '../log/tree.js';
+import { consistencyProof, type NodeReader } from '../log/tree.js';
 import { decodeParameters, encodeRecord, PARAMETERS_RECORD, type EntriesMode } from '../records/record.js';
 import type { EntryInput } from '../verify/log.js';
 import { entryRow } from './log-db.js';
 import type { LogStore } from './log-store.js';
 import { migrateSchema } from './pg-schema.js';
+import type { WitnessingLog } from './witnessing.js';
 
 /** Most records one batch sequences. */
 const MAX_BATCH = 1024;
@@ -275,8 +276,25 @@ export class PgLog implements LogStore {
   async addCosignature(size: bigint, witness: string, line: string, received: number): Promise<void> {
     await this.transaction(async (c) => {
       await c.query('INSERT INTO mcp_attest.cosignatures (size, witness, line, received) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [size.toString(), witness, line, received]);
-      await c.query('INSERT INTO mcp_attest.witness_sizes (witness, size) VALUES ($1, $2) ON CONFLICT (witness) DO UPDATE SET size = greatest(mcp_attest.witness_sizes.size, excluded.size)', [witness, size.toString()]);
+      await c.query(SET_WITNESS_SIZE, [witness, size.toString()]);
     });
+  }
+
+  /** This log as a witnessing round takes it (store/witnessing.ts): what the integrator submits to the witnesses. */
+  witnessing(): WitnessingLog {
+    const q = (sql: string, values: unknown[]): Promise<pg.QueryResult> => this.pool.query(sql, values);
+    return {
+      latestCheckpoint: async () => {
+        const c = (await q('SELECT size, note FROM mcp_attest.checkpoints ORDER BY size DESC LIMIT 1', [])).rows[0];
+        return c === undefined ? null : { size: BigInt(c.size), note: String(c.note) };
+      },
+      cosignatureLines: async (size) => (await q('SELECT line FROM mcp_attest.cosignatures WHERE size = $1 ORDER BY witness', [size.toString()])).rows.map((r) => String(r.line)),
+      witnessSize: async (witness) => BigInt((await q('SELECT size FROM mcp_attest.witness_sizes WHERE witness = $1', [witness])).rows[0]?.size ?? 0),
+      consistencyProof: (size1, size2) => this.withNodes((read) => consistencyProof(size1, size2, read)),
+      addCosignature: (size, witness, line, received) => this.addCosignature(size, witness, line, received),
+      setWitnessSize: async (witness, size) => void await q(SET_WITNESS_SIZE, [witness, size.toString()]),
+      addWitnessEvent: async (e) => void await q('INSERT INTO mcp_attest.witness_events (at, witness, size, code, message) VALUES ($1, $2, $3, $4, $5)', [e.at, e.witness, e.size.toString(), e.code, e.message]),
+    };
   }
 
   async witnessSizes(): Promise<Map<string, bigint>> {
@@ -293,6 +311,9 @@ export class PgLog implements LogStore {
 export async function lockCounter(c: pg.ClientBase): Promise<bigint> {
   return BigInt((await c.query('SELECT next_idx FROM mcp_attest.log_state WHERE id = 1 FOR UPDATE')).rows[0].next_idx);
 }
+
+/** Raise a witness's size (never lowered): `$1` the witness, `$2` the size. */
+const SET_WITNESS_SIZE = 'INSERT INTO mcp_attest.witness_sizes (witness, size) VALUES ($1, $2) ON CONFLICT (witness) DO UPDATE SET size = greatest(mcp_attest.witness_sizes.size, excluded.size)';
 
 const INSERT_ENTRIES = 'INSERT INTO mcp_attest.entries (idx, data, salt, record) SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bytea[])';
 

@@ -10,7 +10,10 @@
  * `checkpoint_size` (the latest checkpoint: advanced only by compare-and-swap) and `epoch`
  * (bumped by each integrator that takes over: its fencing token); `nodes(level, idx, hash)`
  * (every complete subtree, RFC 9162 §2.1.1); `checkpoints`, `cosignatures`, `witness_sizes`
- * as in SQLite; `nonces` (the gatekeeper's replay store shared by a fleet).
+ * as in SQLite; `nonces` (the gatekeeper's replay store shared by a fleet). Version 2 adds
+ * `witness_events` (a witness's refusals and alarms, as in SQLite), `log_state.lease_until`
+ * (the integrator's lease, on the server's clock: store/pg-integrator.ts) and `tool_pins`
+ * (the fleet's pinned tool definitions: store/pg-pins.ts).
  * @see docs/fleet.md
  */
 import type pg from 'pg';
@@ -20,7 +23,7 @@ import { AttestError } from '../errors.js';
 const SCHEMA_LOCK = '7306813489436938613';
 
 /** The schema version this code writes. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const MIGRATIONS: string[] = [
   // 0 -> 1
@@ -33,6 +36,10 @@ const MIGRATIONS: string[] = [
    CREATE TABLE mcp_attest.cosignatures (size bigint NOT NULL, witness text NOT NULL, line text NOT NULL, received bigint NOT NULL, PRIMARY KEY (size, witness));
    CREATE TABLE mcp_attest.witness_sizes (witness text PRIMARY KEY, size bigint NOT NULL);
    CREATE TABLE mcp_attest.nonces (key text PRIMARY KEY, expires bigint NOT NULL);`,
+  // 1 -> 2
+  `CREATE TABLE mcp_attest.witness_events (id bigserial PRIMARY KEY, at bigint NOT NULL, witness text NOT NULL, size bigint NOT NULL, code text NOT NULL, message text NOT NULL);
+   ALTER TABLE mcp_attest.log_state ADD COLUMN lease_until timestamptz NOT NULL DEFAULT now();
+   CREATE TABLE mcp_attest.tool_pins (server text NOT NULL, name text NOT NULL, digest text NOT NULL, definition text NOT NULL, pinned_at bigint NOT NULL, PRIMARY KEY (server, name));`,
 ];
 
 /**

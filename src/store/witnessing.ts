@@ -6,7 +6,6 @@
  * recorded, and returned so the caller shows it to the operator.
  * @see https://c2sp.org/tlog-witness; docs/witnessing.md
  */
-import type { LogDb } from './log-db.js';
 import { submitCheckpoint, type SubmitOptions, type SubmitOutcome, type WitnessEndpoint } from '../witness/submit.js';
 
 /** The result of one witness in one round. */
@@ -18,22 +17,45 @@ export interface WitnessResult {
   message?: string;
 }
 
-function record(db: LogDb, w: WitnessEndpoint, size: bigint, out: SubmitOutcome): WitnessResult {
+type Awaitable<T> = T | Promise<T>;
+
+/**
+ * What a witnessing round needs of a log: the SQLite `LogDb` is one as it is, and
+ * `PgLog.witnessing()` gives the PostgreSQL log's. Sizes are `bigint` tree sizes.
+ */
+export interface WitnessingLog {
+  /** The latest checkpoint: `note` as the log signed it (no cosignatures), or null. */
+  latestCheckpoint(): Awaitable<{ size: bigint; note: string } | null>;
+  /** The cosignature lines stored for the checkpoint of `size`. */
+  cosignatureLines(size: bigint): Awaitable<string[]>;
+  /** The size `witness` last cosigned (0n when unknown). */
+  witnessSize(witness: string): Awaitable<bigint>;
+  /** The RFC 6962 consistency proof from `size1` to `size2` (RFC 9162 §2.1.4). */
+  consistencyProof(size1: bigint, size2: bigint): Awaitable<Uint8Array[]>;
+  /** Store a verified cosignature line (first one kept) and raise the witness's size. */
+  addCosignature(size: bigint, witness: string, line: string, received: number): Awaitable<void>;
+  /** Raise the size recorded for `witness` (never lowered). */
+  setWitnessSize(witness: string, size: bigint): Awaitable<void>;
+  /** Record a refusal, an unreachable witness or a conflict alarm. */
+  addWitnessEvent(e: { at: number; witness: string; size: bigint; code: string; message: string }): Awaitable<void>;
+}
+
+async function record(db: WitnessingLog, w: WitnessEndpoint, size: bigint, out: SubmitOutcome): Promise<WitnessResult> {
   const at = Math.floor(Date.now() / 1000);
   if (out.ok) {
-    db.addCosignature(size, w.name, out.line, at);
+    await db.addCosignature(size, w.name, out.line, at);
     return { witness: w.name, size, status: 'cosigned' };
   }
   // A 409 beyond the tree this round sent, but within the log's latest checkpoint, is a
   // round that lost a race with a newer one (another round, log witness): not an alarm.
-  const latest = db.latestCheckpoint()?.size ?? 0n;
+  const latest = (await db.latestCheckpoint())?.size ?? 0n;
   if (out.code === 'ERR_WITNESS_CONFLICT' && out.witnessSize !== undefined && out.witnessSize > size && out.witnessSize <= latest) {
     return { witness: w.name, size, status: 'ERR_WITNESS_REFUSED', message: `${w.name} already holds size ${out.witnessSize}: a newer round got there first` };
   }
   // A witness that answers with a size within our tree tells us where it is: remember it
   // (only ever raised), so the next submission starts from there.
-  if (out.witnessSize !== undefined && out.witnessSize <= size && out.code !== 'ERR_WITNESS_CONFLICT') db.setWitnessSize(w.name, out.witnessSize);
-  db.addWitnessEvent({ at, witness: w.name, size, code: out.code, message: out.message });
+  if (out.witnessSize !== undefined && out.witnessSize <= size && out.code !== 'ERR_WITNESS_CONFLICT') await db.setWitnessSize(w.name, out.witnessSize);
+  await db.addWitnessEvent({ at, witness: w.name, size, code: out.code, message: out.message });
   return { witness: w.name, size, status: out.code, message: out.message };
 }
 
@@ -42,13 +64,13 @@ function record(db: LogDb, w: WitnessEndpoint, size: bigint, out: SubmitOutcome)
  * (empty when the log has no checkpoint). Never throws for a witness's behaviour; store
  * errors (`ERR_STORE_IO`) propagate.
  */
-export async function witnessLatest(db: LogDb, witnesses: WitnessEndpoint[], o: SubmitOptions = {}): Promise<WitnessResult[]> {
-  const latest = db.latestCheckpoint();
+export async function witnessLatest(db: WitnessingLog, witnesses: WitnessEndpoint[], o: SubmitOptions = {}): Promise<WitnessResult[]> {
+  const latest = await db.latestCheckpoint();
   if (!latest) return [];
-  const have = new Set(db.cosignatureLines(latest.size).map((l) => l.slice(2, l.lastIndexOf(' '))));
+  const have = new Set((await db.cosignatureLines(latest.size)).map((l) => l.slice(2, l.lastIndexOf(' '))));
   return Promise.all(witnesses.map(async (w): Promise<WitnessResult> => {
     if (have.has(w.name)) return { witness: w.name, size: latest.size, status: 'already' };
-    const out = await submitCheckpoint(w, latest.note, latest.size, db.witnessSize(w.name), (m) => db.consistencyProof(m, latest.size), o);
+    const out = await submitCheckpoint(w, latest.note, latest.size, await db.witnessSize(w.name), (m) => db.consistencyProof(m, latest.size), o);
     return record(db, w, latest.size, out);
   }));
 }

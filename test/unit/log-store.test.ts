@@ -142,6 +142,28 @@ test('postgres: one integrator at a time; a killed one\'s successor takes over; 
   }
 });
 
+test('postgres: an integrator frozen past its lease is evicted by a standby; awake again, it publishes nothing', async () => {
+  const url = await freshUrl();
+  const log = await PgLog.open(url, { entries: 'private' });
+  const sign = await signer();
+  try {
+    await log.append(record);
+    const frozen = (await Integrator.take(log, url, sign, { checkpointMs: 0, leaseMs: 400 }))!;
+    assert.deepEqual(await frozen.step(), { integrated: 2n, checkpoint: 2n });
+    assert.equal(await Integrator.take(log, url, sign, { leaseMs: 400 }), null, 'the lease is still running');
+    await new Promise((r) => setTimeout(r, 600)); // frozen: no step renews the lease
+    const standby = await Integrator.take(log, url, sign, { checkpointMs: 0, leaseMs: 400 });
+    assert.ok(standby !== null && standby.epoch === frozen.epoch + 1n, 'the standby took over');
+    await log.append(record);
+    await assert.rejects(frozen.step(), (e) => isAttestError(e, 'ERR_STORE_IO'), 'its session was terminated');
+    assert.deepEqual(await standby.step(), { integrated: 3n, checkpoint: 3n });
+    assert.deepEqual((await log.checkpoints()).map((c) => c.size), [2n, 3n]);
+    await standby.release();
+  } finally {
+    await log.close();
+  }
+});
+
 test('migration of a populated SQLite home: same entries, same roots at every checkpoint, cosignatures kept; the log goes on there', async (t) => {
   const { home } = await recordedHome(t, 20);
   await recordCalls(home, 20, 20); // a second session: a second final checkpoint at least

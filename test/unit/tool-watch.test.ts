@@ -36,17 +36,23 @@ function tmp(t: TestContext): string {
 
 /** Run `fn` with process.stderr captured; returns its result and what it wrote. */
 function withStderr<T>(fn: () => T): { value: T; stderr: string } {
+  const restore = captureStderr();
+  try {
+    return { value: fn(), stderr: restore.text() };
+  } finally {
+    restore();
+  }
+}
+
+/** Replace process.stderr.write by a collector; call the result to restore it, `.text()` for what was written. */
+function captureStderr(): (() => void) & { text(): string } {
   const chunks: string[] = [];
   const write = process.stderr.write;
   process.stderr.write = ((chunk: string | Uint8Array) => {
     chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
     return true;
   }) as typeof process.stderr.write;
-  try {
-    return { value: fn(), stderr: chunks.join('') };
-  } finally {
-    process.stderr.write = write;
-  }
+  return Object.assign(() => void (process.stderr.write = write), { text: () => chunks.join('') });
 }
 
 /** A `tools/list` response line and its parsed message. */
@@ -56,16 +62,16 @@ function listResponse(tools: unknown[]): { line: string; msg: RpcMessage } {
 }
 
 /** One proxy session: a fresh ToolWatch on `path`, the advertised fingerprint, one tools/list. */
-function session(path: string, pinKey: string, advertised: string, tools: unknown[], now: number, action: 'warn' | 'hide' = 'hide') {
+async function session(path: string, pinKey: string, advertised: string, tools: unknown[], now: number, action: 'warn' | 'hide' = 'hide') {
   const watch = new ToolWatch(path, pinKey, () => now);
+  const restore = captureStderr();
   try {
-    return withStderr(() => {
-      const sighting = watch.observeFingerprint(advertised);
-      const { line, msg } = listResponse(tools);
-      const relayed = JSON.parse(watch.onList(line, msg, action)) as { result: { tools: Array<{ name: string }> } };
-      return { sighting, names: relayed.result.tools.map((x) => x.name), transferChanged: watch.changed('transfer') };
-    });
+    const sighting = watch.observeFingerprint(advertised);
+    const { line, msg } = listResponse(tools);
+    const relayed = JSON.parse(await watch.onList(line, msg, action)) as { result: { tools: Array<{ name: string }> } };
+    return { value: { sighting, names: relayed.result.tools.map((x) => x.name), transferChanged: watch.changed('transfer') }, stderr: restore.text() };
   } finally {
+    restore();
     watch.close();
   }
 }
@@ -84,20 +90,20 @@ test('pinKeyOf: the configured fingerprint, else fingerprintOf(argv), else argv 
   assert.equal(named, pinKeyOf({ argv: ['node', ...argv.slice(1)], name: 'bank' }), 'argv[0] by its basename, as fingerprintOf');
 });
 
-test('a server advertising a new fingerprint each session is still compared with its first pins', (t) => {
+test('a server advertising a new fingerprint each session is still compared with its first pins', async (t) => {
   const path = join(tmp(t), 'pins.db');
-  const one = session(path, KEY, 'sha256:session-1', [echo, transfer], T);
+  const one = await session(path, KEY, 'sha256:session-1', [echo, transfer], T);
   assert.deepEqual(one.value, { sighting: 'new', names: ['echo', 'transfer'], transferChanged: false });
   assert.equal(one.stderr, '');
 
-  const two = session(path, KEY, 'sha256:session-2', [echo, evil], T + 60);
+  const two = await session(path, KEY, 'sha256:session-2', [echo, evil], T + 60);
   assert.equal(two.value.sighting, 'changed');
   assert.equal(two.value.transferChanged, true, 'the changed definition is caught despite the new advertised fingerprint');
   assert.deepEqual(two.value.names, ['echo'], 'hidden under --tool-changes hide');
   assert.match(two.stderr, /upstream advertises server fingerprint "sha256:session-2", not the "sha256:session-1" pinned for server "pin-key-1"/);
   assert.match(two.stderr, new RegExp(`tool transfer changed since it was pinned \\(${toolDigest(transfer)} -> ${toolDigest(evil)}\\)`));
 
-  const three = session(path, KEY, 'sha256:session-3', [echo, evil], T + 120, 'warn');
+  const three = await session(path, KEY, 'sha256:session-3', [echo, evil], T + 120, 'warn');
   assert.deepEqual(three.value, { sighting: 'changed', names: ['echo', 'transfer'], transferChanged: true });
 
   const pins = new ToolPins(path);
@@ -198,12 +204,12 @@ test('a pins file from before fingerprint pinning opens, gains the tables, and k
   assert.equal(pins.observeFingerprint(KEY, 'sha256:old-advertised', T + 1).sighting, 'new');
 });
 
-test('CLI: a changed advertised fingerprint is shown by tools diff and list, and accepted with --fingerprint', (t) => {
+test('CLI: a changed advertised fingerprint is shown by tools diff and list, and accepted with --fingerprint', async (t) => {
   const home = tmp(t);
   const path = join(home, 'pins.db');
-  session(path, KEY, 'sha256:first', [echo, transfer], T);
-  session(path, KEY, 'sha256:second\u001b[2J', [echo, transfer], T + 60);
-  session(path, 'quiet-server', 'sha256:q', [echo], T);
+  await session(path, KEY, 'sha256:first', [echo, transfer], T);
+  await session(path, KEY, 'sha256:second\u001b[2J', [echo, transfer], T + 60);
+  await session(path, 'quiet-server', 'sha256:q', [echo], T);
 
   const diff = toolsCli(['diff', '--home', home]);
   assert.equal(diff.status, 1, diff.stderr);
@@ -237,5 +243,5 @@ test('CLI: a changed advertised fingerprint is shown by tools diff and list, and
   assert.equal(toolsCli(['diff', '--home', home]).status, 0);
   const all = JSON.parse(toolsCli(['diff', '--home', home, '--all', '--json']).stdout) as Array<{ kind: string; accepted: boolean }>;
   assert.deepEqual(all.map((r) => [r.kind, r.accepted]), [['serverFingerprint', true]]);
-  assert.equal(session(path, KEY, 'sha256:second\u001b[2J', [echo, transfer], T + 120).value.sighting, 'same');
+  assert.equal((await session(path, KEY, 'sha256:second\u001b[2J', [echo, transfer], T + 120)).value.sighting, 'same');
 });
