@@ -3,6 +3,7 @@
  * `log serve`, `log witness`, `log witnesses`).
  */
 import { join } from 'node:path';
+import { renameSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { LogDb } from '../store/log-db.js';
 import { listCalls } from '../store/calls.js';
@@ -27,6 +28,20 @@ function storeUrl(option: string | undefined): string {
   const url = option ?? process.env['MCP_ATTEST_STORE'] ?? '';
   if (!/^postgres(ql)?:\/\//.test(url)) throw new CliExit(EXIT_USAGE, 'a fleet\'s log is named by --store postgres://… or $MCP_ATTEST_STORE');
   return url;
+}
+
+/**
+ * Record in the data directory that its log moved (`log-moved.json`: where, without the
+ * password, when, how many entries), written through a temp file and a rename: from then on
+ * a recorder refuses to append to the SQLite log, which would otherwise grow a second
+ * history signed by the same log key (a fork). Reading it stays possible.
+ */
+function markMoved(path: string, url: string, entries: bigint): void {
+  const to = new URL(url);
+  to.password = '';
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify({ to: to.href, at: new Date().toISOString(), entries: entries.toString() }, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, path);
 }
 
 /** The log to read: the fleet's (`--store`, `$MCP_ATTEST_STORE`) or the data directory's. */
@@ -110,11 +125,13 @@ export function registerLogCommands(program: Command): void {
     .action(async (o: { home?: string; to: string; json?: boolean }) => {
       // The PostgreSQL client is loaded by the commands that use it only.
       const [{ PgLog }, { migrateToPostgres }] = await Promise.all([import('../store/pg-log.js'), import('../store/pg-migrate.js')]);
-      const db = openDb(homePaths(resolveHome(o.home)).db);
+      const paths = homePaths(resolveHome(o.home));
+      const db = openDb(paths.db);
       try {
         const log = await PgLog.open(o.to);
         try {
           const m = await migrateToPostgres(db, log);
+          markMoved(paths.moved, o.to, m.entries);
           if (o.json) return outJson({ entries: m.entries.toString(), checkpoints: m.checkpoints, cosignatures: m.cosignatures });
           out(`moved ${m.entries} entries, ${m.checkpoints} checkpoints (every root checked) and ${m.cosignatures} cosignatures to PostgreSQL`);
         } finally {

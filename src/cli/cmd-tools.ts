@@ -148,6 +148,8 @@ function acceptFingerprint(pins: ToolPins, o: AcceptOptions): void {
 
 async function acceptCommand(name: string | undefined, o: AcceptOptions): Promise<void> {
   if ((name === undefined) === !o.fingerprint) throw new CliExit(EXIT_USAGE, 'tools accept takes a tool NAME or --fingerprint (one of them)');
+  const url = o.store ?? process.env['MCP_ATTEST_STORE'] ?? '';
+  if (url !== '' && !/^postgres(ql)?:\/\//.test(url)) throw new CliExit(EXIT_USAGE, 'a fleet\'s log is named by --store postgres://… or $MCP_ATTEST_STORE');
   const { pins, path } = openPins(o);
   if (pins === null) throw new CliExit(EXIT_USAGE, `nothing has been pinned yet (no ${path})`);
   try {
@@ -161,7 +163,6 @@ async function acceptCommand(name: string | undefined, o: AcceptOptions): Promis
     }
     const pin = pins.sharedPin(server, name);
     out(`accepted tool ${safe(name)} on server ${safe(server)}: pinned ${pin?.digest ?? '?'}`);
-    const url = o.store ?? process.env['MCP_ATTEST_STORE'] ?? '';
     if (url !== '' && pin !== null) await acceptForFleet(url, server, pin);
   } finally {
     pins.close();
@@ -170,7 +171,6 @@ async function acceptCommand(name: string | undefined, o: AcceptOptions): Promis
 
 /** Make an accepted pin the fleet's (store/pg-pins.ts): every process of the fleet adopts it at its next `tools/list`. */
 async function acceptForFleet(url: string, server: string, pin: SharedPin): Promise<void> {
-  if (!/^postgres(ql)?:\/\//.test(url)) throw new CliExit(EXIT_USAGE, 'a fleet\'s log is named by --store postgres://… or $MCP_ATTEST_STORE');
   const [{ PgLog }, { FleetPins }] = await Promise.all([import('../store/pg-log.js'), import('../store/pg-pins.js')]);
   const log = await PgLog.open(url, { max: 1 });
   try {

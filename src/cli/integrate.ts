@@ -9,12 +9,15 @@
  * or absent witness does not hold the log back.
  * @see docs/fleet.md
  */
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { AttestError, isAttestError } from '../errors.js';
+import { fromHex, toHex } from '../bytes/index.js';
 import { loadIdentity, loadLogKey } from '../store/identity.js';
 import { parseVerifierKey } from '../log/vkey.js';
 import { ed25519NoteSigner, signNote } from '../log/note-sign.js';
 import { PgLog } from '../store/pg-log.js';
-import { Integrator, type CheckpointSigner } from '../store/pg-integrator.js';
-import { isAttestError } from '../errors.js';
+import { Integrator, type CheckpointSigner, type SignedTreeMemory } from '../store/pg-integrator.js';
 import { loadWitnesses } from '../store/witnesses.js';
 import { witnessLatest, type WitnessResult } from '../store/witnessing.js';
 import { CliExit, EXIT_USAGE, err, out } from './output.js';
@@ -29,31 +32,59 @@ async function signerOf(home: string): Promise<CheckpointSigner> {
   return { origin: identity.log.origin, sign: (text) => signNote(text, [signer]) };
 }
 
+/**
+ * The last tree this data directory's key signed as a fleet's integrator, in
+ * `<home>/integrator-signed.json` (`{"size": "<decimal>", "root": "<hex>"}`), replaced
+ * through a synced temp file and a rename. `ERR_STORE_CORRUPT` for a file that does not parse.
+ */
+export function fileMemory(home: string): SignedTreeMemory {
+  const path = join(home, 'integrator-signed.json');
+  return {
+    last() {
+      if (!existsSync(path)) return null;
+      try {
+        const v = JSON.parse(readFileSync(path, 'utf8')) as { size?: unknown; root?: unknown };
+        if (typeof v.size !== 'string' || !/^(0|[1-9][0-9]{0,19})$/.test(v.size) || typeof v.root !== 'string' || !/^[0-9a-f]{64}$/.test(v.root)) throw new Error('not {"size", "root"}');
+        return { size: BigInt(v.size), root: fromHex(v.root) };
+      } catch (e) {
+        throw new AttestError('ERR_STORE_CORRUPT', `${path}: ${(e as Error).message}`, { path });
+      }
+    },
+    remember(size, root) {
+      const tmp = `${path}.tmp`;
+      const fd = openSync(tmp, 'w', 0o600);
+      try {
+        writeSync(fd, `${JSON.stringify({ size: size.toString(), root: toHex(root) })}\n`);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, path);
+    },
+  };
+}
+
 /** Run the integrator (see the module comment); `once`: one step, then exit. Throws `ERR_STORE_IO` when the log cannot be opened, `ERR_STORE_CORRUPT` when its state cannot be trusted. */
 export async function integrateLoop(home: string, url: string, o: { intervalMs: number; checkpointMs: number; leaseMs: number; witnessTimeoutMs: number; once: boolean }): Promise<void> {
   for (const [k, v] of [['--interval-ms', o.intervalMs], ['--checkpoint-ms', o.checkpointMs], ['--lease-ms', o.leaseMs], ['--witness-timeout', o.witnessTimeoutMs]] as const) {
     if (!Number.isSafeInteger(v) || v < 1) throw new CliExit(EXIT_USAGE, `${k} takes a whole number of milliseconds`);
   }
+  // An idle integrator renews at its steps: they must come well within the lease.
+  if (o.intervalMs * 4 > o.leaseMs) throw new CliExit(EXIT_USAGE, '--lease-ms must be at least four times --interval-ms');
   const signer = await signerOf(home);
   const entries = loadIdentity(home).log.entries;
   const log = await PgLog.open(url, entries ? { entries } : {});
   let stopping = false;
   const stop = (): void => void (stopping = true);
   process.once('SIGTERM', stop).once('SIGINT', stop);
+  const memory = fileMemory(home);
   let role: Integrator | null = null;
   let backoff = o.intervalMs;
-  let round: Promise<void> | null = null;
-  const witness = (): void => {
-    const witnesses = loadWitnesses(home);
-    if (round !== null || witnesses.length === 0) return;
-    round = witnessLatest(log.witnessing(), witnesses, { timeoutMs: o.witnessTimeoutMs })
-      .then(reportRound, (e: unknown) => err(`mcp-attest: integrator: witnessing round failed: ${(e as Error).message}`))
-      .finally(() => (round = null));
-  };
+  const rounds = witnessRounds(log, home, o.witnessTimeoutMs);
   try {
     while (!stopping || role !== null) {
       try {
-        role = role ?? await take(log, url, signer, o, stopping);
+        if (role === null && (role = await take(log, url, signer, { ...o, memory }, stopping)) !== null) rounds.kick(); // what the last holder left unwitnessed
         if (role === null) {
           if (o.once) throw new CliExit(EXIT_USAGE, 'another integrator holds the role');
           await sleep(Math.min(1000, o.leaseMs / 2));
@@ -63,7 +94,7 @@ export async function integrateLoop(home: string, url: string, o: { intervalMs: 
         backoff = o.intervalMs;
         if (r.checkpoint !== null) {
           out(`checkpoint ${r.checkpoint}`);
-          witness();
+          rounds.kick();
         }
         if (o.once || stopping) return;
         if (r.checkpoint === null) await sleep(o.intervalMs);
@@ -79,10 +110,41 @@ export async function integrateLoop(home: string, url: string, o: { intervalMs: 
       }
     }
   } finally {
-    await round;
-    await role?.release();
+    await role?.release(); // first: a slow witness must not hold the role
+    await rounds.drain();
     await log.close();
   }
+}
+
+/**
+ * Witnessing rounds of the latest checkpoint, one at a time: `kick()` starts one, or, while
+ * one runs, one more after it (a checkpoint signed meanwhile is not left unwitnessed).
+ * Nothing here throws: a bad `witnesses.json` or a failed round is reported on stderr.
+ */
+function witnessRounds(log: PgLog, home: string, timeoutMs: number): { kick(): void; drain(): Promise<void> } {
+  let round: Promise<void> | null = null;
+  let again = false;
+  const run = async (): Promise<void> => {
+    do {
+      again = false;
+      try {
+        const witnesses = loadWitnesses(home);
+        if (witnesses.length > 0) reportRound(await witnessLatest(log.witnessing(), witnesses, { timeoutMs }));
+      } catch (e) {
+        err(`mcp-attest: integrator: witnessing round failed: ${(e as Error).message}`);
+      }
+    } while (again);
+  };
+  return {
+    kick() {
+      if (round !== null) return void (again = true);
+      round = run().finally(() => (round = null));
+    },
+    drain: async () => {
+      again = false;
+      await round;
+    },
+  };
 }
 
 /** One line per witness that cosigned; a refusal or an alarm on stderr. */
@@ -96,9 +158,9 @@ function reportRound(results: WitnessResult[]): void {
 let announced = false;
 
 /** Try to become the integrator; null (after saying `standby` once) while another is. */
-async function take(log: PgLog, url: string, signer: CheckpointSigner, o: { checkpointMs: number; leaseMs: number }, stopping: boolean): Promise<Integrator | null> {
+async function take(log: PgLog, url: string, signer: CheckpointSigner, o: { checkpointMs: number; leaseMs: number; memory: SignedTreeMemory }, stopping: boolean): Promise<Integrator | null> {
   if (stopping) return null;
-  const role = await Integrator.take(log, url, signer, { checkpointMs: o.checkpointMs, leaseMs: o.leaseMs });
+  const role = await Integrator.take(log, url, signer, o);
   if (role === null && !announced) err('mcp-attest: standby: another process is the integrator');
   announced = role === null;
   return role;

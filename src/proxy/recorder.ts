@@ -11,6 +11,7 @@
  * and digest. Linking is best effort: a failure (the session was sealed meanwhile, ...) is
  * one line on stderr and never affects the call or its records.
  */
+import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { sha256Tagged } from '../bytes/digest.js';
 import { AttestError, isAttestError } from '../errors.js';
@@ -155,6 +156,9 @@ export class Recorder {
       checkMode(identity, await log.mode(), () => void log.close());
       const evidence = o.evidence === false ? null : new EvidenceStore(p.evidence, false);
       return new Recorder(home, identity, null, log, signer, logSigner, evidence, o.checkpointMs ?? 1000, o.profile ?? 'vector');
+    }
+    if (existsSync(p.moved)) {
+      throw new AttestError('ERR_USAGE', `this data directory's log was moved to a fleet's log (${p.moved}): record there with --store or $MCP_ATTEST_STORE; appending here would sign a second history with the same key`);
     }
     const db = new LogDb(p.db, o.durability ?? 'full', false, { groupCommit: true, ...(identity.log.entries ? { entries: identity.log.entries } : {}) });
     checkMode(identity, db.mode(), () => db.close());

@@ -95,8 +95,9 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
     const url = o.url?.url;
     this.serverName = o.name ?? (url !== undefined ? url.host : basename(o.argv[0] ?? 'upstream'));
     this.fingerprint = o.fingerprint ?? fingerprintOf(o.argv, url);
-    // Pins are kept under a key our side fixes (never the fingerprint the upstream advertises).
-    this.tools = o.tools !== undefined ? o.tools : o.pinsPath === undefined ? null : new ToolWatch(o.pinsPath, pinKeyOf({ argv: o.argv, url, name: o.name, fingerprint: o.fingerprint }), nowSeconds, recorder.fleetPins());
+    // Pins are kept under a key our side fixes (never the fingerprint the upstream advertises);
+    // shared with a fleet only under a configured name or fingerprint (a bare command line may name different servers on different machines).
+    this.tools = o.tools !== undefined ? o.tools : o.pinsPath === undefined ? null : new ToolWatch(o.pinsPath, pinKeyOf({ argv: o.argv, url, name: o.name, fingerprint: o.fingerprint }), nowSeconds, o.name !== undefined || o.fingerprint !== undefined ? recorder.fleetPins() : null);
     if (o.issuer !== undefined) recorder.addIssuer(o.issuer);
   }
 

@@ -62,6 +62,8 @@ function quoted(s: string): string {
 /** The pins of one server, seen through one proxy. */
 export class ToolWatch {
   private readonly pins: ToolPins;
+  /** Tools listed while the fleet's pins could not be read. */
+  private readonly unverified = new Set<string>();
 
   /**
    * `path`: the pins file; `pinKey`: the key this server's pins (tool definitions and the
@@ -82,14 +84,13 @@ export class ToolWatch {
     const tools = isObject(msg.result) && Array.isArray(msg.result['tools']) ? (msg.result['tools'] as unknown[]) : null;
     if (tools === null) return line;
     try {
-      // The fleet unreachable: reported, and the local pins still decide (the call itself cannot be recorded then).
-      if (this.fleet !== null) this.pins.adopt(this.pinKey, await this.fleet.share(this.pinKey, tools, this.now()).catch((e: unknown) => (report(e), [])));
+      if (this.fleet !== null) await this.compareWithFleet(tools);
       const seen = this.pins.observe(this.pinKey, tools, this.now());
       for (const c of seen.changed) report(new Error(`tool ${c.name} changed since it was pinned (${c.pinnedDigest} -> ${c.seenDigest}); policy: ${action}; see mcp-attest tools diff`));
       const changed = new Set<string>();
       for (const t of tools) {
         const name = isObject(t) ? t['name'] : undefined;
-        if (typeof name === 'string' && this.pins.status(this.pinKey, name) === 'changed') changed.add(name);
+        if (typeof name === 'string' && this.changed(name)) changed.add(name);
       }
       return action === 'hide' && changed.size > 0 ? hideTools(line, changed) : line;
     } catch (e) {
@@ -119,8 +120,23 @@ export class ToolWatch {
     }
   }
 
-  /** True when the tool's last seen definition differs from its pin. */
+  /**
+   * Take the fleet's pins of the listed tools. The fleet's pins unreadable: reported, and the
+   * tools listed count as changed until a list is compared with them again (fail closed).
+   */
+  private async compareWithFleet(tools: unknown[]): Promise<void> {
+    try {
+      this.pins.adopt(this.pinKey, await this.fleet!.share(this.pinKey, tools, this.now()));
+      this.unverified.clear();
+    } catch (e) {
+      report(e);
+      for (const t of tools) if (isObject(t) && typeof t['name'] === 'string') this.unverified.add(t['name']);
+    }
+  }
+
+  /** True when the tool's last seen definition differs from its pin (or could not be compared with the fleet's). */
   changed(name: string): boolean {
+    if (this.unverified.has(name)) return true;
     try {
       return this.pins.status(this.pinKey, name) === 'changed';
     } catch (e) {

@@ -41,5 +41,7 @@ export function homePaths(home: string) {
     nonces: join(home, 'nonces.db'),
     pins: join(home, 'pins.db'),
     issuers: join(home, 'issuers'),
+    /** Written by `log migrate`: the SQLite log moved to a fleet's log; no process records there again. */
+    moved: join(home, 'log-moved.json'),
   };
 }

@@ -34,6 +34,14 @@ const MAX_STEP = 16_384;
 /** Signs a checkpoint body (C2SP signed note) with the log key; `origin` is the checkpoint's first line. */
 export interface CheckpointSigner { origin: string; sign(text: string): Promise<string> }
 
+/**
+ * The integrator's own memory of the last tree it signed, kept outside the database (a file
+ * in its data directory): before signing, the database's tree must extend it, so a database
+ * restored from an older backup (or altered) and grown again can never make this key sign a
+ * second history. `root` is 32 bytes.
+ */
+export interface SignedTreeMemory { last(): { size: bigint; root: Uint8Array } | null; remember(size: bigint, root: Uint8Array): void }
+
 /** What one step did: the tree size after it, and the checkpoint size it published (null: none new). */
 export interface StepResult { integrated: bigint; checkpoint: bigint | null }
 
@@ -76,9 +84,9 @@ export class Integrator {
   /** When this integrator last published a checkpoint (ms since the epoch; 0: never). */
   private lastCheckpoint = 0;
   /** When this integrator last renewed its lease (ms since the epoch, its own clock). */
-  private renewed = Date.now();
+  private renewed = performance.now();
 
-  private constructor(private readonly log: PgLog, private readonly client: pg.Client, readonly epoch: bigint, private readonly signer: CheckpointSigner, private readonly o: { checkpointMs: number; leaseMs: number }) {}
+  private constructor(private readonly log: PgLog, private readonly client: pg.Client, readonly epoch: bigint, private readonly signer: CheckpointSigner, private readonly o: { checkpointMs: number; leaseMs: number; memory?: SignedTreeMemory | undefined }) {}
 
   /**
    * Become the integrator of `log` (whose connection string is `url`), signing with
@@ -89,7 +97,7 @@ export class Integrator {
    * holder's role), `ERR_STORE_CORRUPT` when the log's latest checkpoint names another
    * origin than `signer`'s (the wrong data directory).
    */
-  static async take(log: PgLog, url: string, signer: CheckpointSigner, o: { checkpointMs?: number; leaseMs?: number } = {}): Promise<Integrator | null> {
+  static async take(log: PgLog, url: string, signer: CheckpointSigner, o: { checkpointMs?: number; leaseMs?: number; memory?: SignedTreeMemory } = {}): Promise<Integrator | null> {
     const latest = await log.latestCheckpoint();
     if (latest !== null && !latest.note.startsWith(`${signer.origin}\n`)) {
       throw new AttestError('ERR_STORE_CORRUPT', `this log's checkpoints name another origin than ${signer.origin}: integrate with the data directory holding its log key`, { expected: signer.origin });
@@ -105,7 +113,7 @@ export class Integrator {
       }
       const r = await client.query('UPDATE mcp_attest.log_state SET epoch = epoch + 1, lease_until = now() + $1 * interval \'1 millisecond\' WHERE id = 1 RETURNING epoch', [leaseMs]);
       if (r.rows.length !== 1) throw new AttestError('ERR_STORE_CORRUPT', 'the PostgreSQL log has no state row');
-      return new Integrator(log, client, BigInt(r.rows[0].epoch), signer, { checkpointMs: o.checkpointMs ?? 1000, leaseMs });
+      return new Integrator(log, client, BigInt(r.rows[0].epoch), signer, { checkpointMs: o.checkpointMs ?? 1000, leaseMs, memory: o.memory });
     } catch (e) {
       await client.end().catch(() => undefined);
       throw storeIo('cannot take the integrator lock', e);
@@ -117,7 +125,8 @@ export class Integrator {
    * checkpoint is `checkpointMs` old, sign and publish one of the tree (its root as computed
    * here from the entries, never read back). Throws `ERR_INTEGRATOR_DEPOSED` when another
    * integrator took over (nothing of this step is published), `ERR_STORE_CORRUPT` when the
-   * stored tree is not the one its root says (a node altered), `ERR_STORE_IO`.
+   * stored tree is not the one its root says (a node altered) or does not extend the last
+   * tree this integrator's memory says it signed (a rolled-back database), `ERR_STORE_IO`.
    */
   async step(): Promise<StepResult> {
     const c = this.client;
@@ -130,6 +139,7 @@ export class Integrator {
       const to = next - from > BigInt(MAX_STEP) ? from + BigInt(MAX_STEP) : next;
       let tree: { size: bigint; root: Uint8Array } = { size: from, root: new Uint8Array(s.root as Buffer) };
       if (to > from) tree = await this.integrate(from, to, tree.root);
+      await this.renew(); // a long integration must not let the lease run out before the checkpoint
       const due = Date.now() - this.lastCheckpoint >= this.o.checkpointMs;
       const checkpoint = tree.size > cp && due ? await this.publish(cp, tree.size, tree.root) : null;
       return { integrated: tree.size, checkpoint };
@@ -174,6 +184,10 @@ export class Integrator {
 
   /** Sign a checkpoint of `size` whose root is `root`, and publish it by compare-and-swap from `previous`. */
   private async publish(previous: bigint, size: bigint, root: Uint8Array): Promise<bigint> {
+    const last = this.o.memory?.last() ?? null;
+    if (last !== null && (size < last.size || !equalBytes(await this.log.withNodes((read) => rootAt(last.size, read)), last.root))) {
+      throw new AttestError('ERR_STORE_CORRUPT', `the log's tree does not extend the tree of ${last.size} entries this data directory signed: the database was rolled back or altered; refusing to sign a second history`, { index: last.size });
+    }
     const note = await this.signer.sign(formatCheckpoint({ origin: this.signer.origin, size, rootHash: root, extensions: [] }));
     const c = this.client;
     await c.query('BEGIN');
@@ -183,6 +197,7 @@ export class Integrator {
       await c.query('INSERT INTO mcp_attest.checkpoints (size, note, created) VALUES ($1, $2, $3)', [size.toString(), note, Math.floor(Date.now() / 1000)]);
       await c.query('COMMIT');
       this.lastCheckpoint = Date.now();
+      this.o.memory?.remember(size, root);
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
       throw e;
@@ -192,8 +207,8 @@ export class Integrator {
 
   /** Renew the lease when a third of it has passed; `ERR_INTEGRATOR_DEPOSED` when another took over. */
   private async renew(): Promise<void> {
-    if (Date.now() - this.renewed < this.o.leaseMs / 3) return;
-    const at = Date.now();
+    if (performance.now() - this.renewed < this.o.leaseMs / 3) return;
+    const at = performance.now();
     const r = await this.client.query('UPDATE mcp_attest.log_state SET lease_until = now() + $1 * interval \'1 millisecond\' WHERE id = 1 AND epoch = $2', [this.o.leaseMs, this.epoch.toString()]);
     if (r.rowCount !== 1) throw deposed(this.epoch, null);
     this.renewed = at;
@@ -216,9 +231,14 @@ async function tryLock(client: pg.Client, tries = 1): Promise<boolean> {
 
 /** Terminate the session holding the integrator lock when its lease ran out; true when one was. */
 async function evictExpired(client: pg.Client): Promise<boolean> {
+  // pg_locks shows every database's advisory locks: only this database's holder is ours to evict.
   const holder = await client.query(`SELECT l.pid FROM pg_locks l, mcp_attest.log_state s WHERE l.locktype = 'advisory' AND l.granted
+    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
     AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1 AND s.id = 1 AND s.lease_until < now()`, [LOCK_HI, LOCK_LO]);
   if (holder.rows.length === 0) return false;
+  // Claim the eviction first: of two standbys only one terminates the holder (the other finds the lease renewed).
+  const claimed = await client.query("UPDATE mcp_attest.log_state SET lease_until = now() + interval '5 seconds' WHERE id = 1 AND lease_until < now()");
+  if (claimed.rowCount !== 1) return false;
   const r = await client.query('SELECT pg_terminate_backend($1) AS done', [holder.rows[0].pid]);
   return r.rows[0].done === true;
 }

@@ -71,7 +71,7 @@ export class PgLog implements LogStore {
    * newer version.
    */
   static async open(url: string, o: { entries?: EntriesMode; max?: number } = {}): Promise<PgLog> {
-    const pool = new pg.Pool({ connectionString: url, max: o.max ?? 4, ...connectionOptions });
+    const pool = new pg.Pool({ connectionString: url, max: o.max ?? 4, connectionTimeoutMillis: 30_000, ...connectionOptions });
     pool.on('error', () => undefined); // an idle client's error: the next query reports it
     const log = new PgLog(pool);
     try {

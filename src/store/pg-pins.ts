@@ -31,16 +31,19 @@ export class FleetPins {
       if (s !== null && !seen.has(s.name)) seen.set(s.name, s);
     }
     if (seen.size === 0) return [];
-    const list = [...seen.values()];
+    const list = [...seen.values()].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0)); // one order for every process: no deadlock
+    const names = list.map((x) => x.name);
     try {
+      const pinned = new Set((await this.pool.query('SELECT name FROM mcp_attest.tool_pins WHERE server = $1 AND name = ANY($2::text[])', [server, names])).rows.map((r) => String(r.name)));
       const have = Number((await this.pool.query('SELECT count(*) AS n FROM mcp_attest.tool_pins WHERE server = $1', [server])).rows[0].n);
-      const room = list.slice(0, Math.max(0, MAX_PINS_PER_SERVER - have));
+      // The limit holds per key, up to what processes pinning at the same moment add.
+      const room = list.filter((x) => !pinned.has(x.name)).slice(0, Math.max(0, MAX_PINS_PER_SERVER - have));
       if (room.length > 0) {
         await this.pool.query(`INSERT INTO mcp_attest.tool_pins (server, name, digest, definition, pinned_at)
           SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[]), (VALUES ($5::bigint)) AS t(at) ON CONFLICT DO NOTHING`,
-        [server, room.map((s) => s.name), room.map((s) => s.digest), room.map((s) => s.json), now]);
+        [server, room.map((x) => x.name), room.map((x) => x.digest), room.map((x) => x.json), now]);
       }
-      const r = await this.pool.query('SELECT name, digest, definition, pinned_at FROM mcp_attest.tool_pins WHERE server = $1 AND name = ANY($2::text[])', [server, list.map((s) => s.name)]);
+      const r = await this.pool.query('SELECT name, digest, definition, pinned_at FROM mcp_attest.tool_pins WHERE server = $1 AND name = ANY($2::text[])', [server, names]);
       return r.rows.map((row) => ({ name: String(row.name), digest: String(row.digest), definition: String(row.definition), pinnedAt: Number(row.pinned_at) }));
     } catch (cause) {
       throw new AttestError('ERR_STORE_IO', `cannot read the fleet's tool pins: ${(cause as Error).message}`, { cause });

@@ -44,9 +44,13 @@ const MIGRATIONS: string[] = [
 
 /**
  * Bring the schema to {@link SCHEMA_VERSION}. Safe when several processes open the store at
- * once. Throws `ERR_STORE_CORRUPT` for a newer schema; database errors propagate.
+ * once. A schema already current is only read, so processes may run under a role that may
+ * read and write the tables but not change them (docs/fleet.md "Roles"). Throws `ERR_STORE_CORRUPT` for a newer schema; database errors propagate.
  */
 export async function migrateSchema(pool: pg.Pool): Promise<void> {
+  // Current already: nothing to take or create, so a role without DDL rights (a proxy's) can open the log.
+  const current = await pool.query("SELECT version FROM mcp_attest.schema_version").catch(() => null);
+  if (current !== null && current.rows.length === 1 && Number(current.rows[0].version) === SCHEMA_VERSION) return;
   const c = await pool.connect();
   try {
     // Concurrent CREATE … IF NOT EXISTS can still collide: one process at a time, server-wide.

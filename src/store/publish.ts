@@ -7,15 +7,21 @@
  * Incremental: a file already there is compared, not rewritten; one that differs is
  * `ERR_PUBLISH_CONFLICT` (the directory holds another log, or was altered), and nothing of
  * this run's checkpoint is published. A private log publishes its commitments only
- * (log/opening.ts), never a record or a salt.
+ * (log/opening.ts), never a record or a salt. Every file is synced before its rename, so the
+ * checkpoint never lands before the tiles it covers; and the checkpoint's root must be the
+ * root of the stored tree at its size (a checkpoint row altered in the store is not
+ * published).
  * @see c2sp.org/tlog-tiles; docs/log-format.md "Publish and export"
  */
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AttestError } from '../errors.js';
 import { equalBytes, utf8 } from '../bytes/index.js';
 import { entriesPath, formatEntryBundle, tilePath } from '../log/tiles.js';
 import { tileBytes, tilesFor } from './tiles.js';
+import { parseCheckpoint } from '../log/checkpoint.js';
+import { parseNote } from '../log/note.js';
+import { rootAt } from '../log/tree.js';
 import type { LogStore } from './log-store.js';
 
 /** What a publication wrote: files new this run, files already there and identical, the checkpoint size published. */
@@ -28,12 +34,18 @@ function tilesOfSizes(sizes: bigint[]): Array<[number, bigint, number]> {
   return [...seen.values()];
 }
 
-/** Write `data` at `dir/rel` through a temporary file and a rename (a reader sees all of it or nothing). */
+/** Write `data` at `dir/rel` through a synced temporary file and a rename (a reader sees all of it or nothing, before or after a crash). */
 function writeAtomic(dir: string, rel: string, data: Uint8Array): void {
   const file = join(dir, rel);
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
+  const fd = openSync(tmp, 'w', 0o644);
+  try {
+    for (let at = 0; at < data.length;) at += writeSync(fd, data, at);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, file);
 }
 
@@ -67,6 +79,10 @@ export async function publishTiles(db: LogStore, outDir: string): Promise<Publis
   const checkpoints = await db.checkpoints();
   const latest = checkpoints.at(-1);
   if (latest === undefined) throw new AttestError('ERR_USAGE', 'the log has no checkpoint yet: run "mcp-attest log checkpoint"');
+  const claimed = parseCheckpoint(parseNote(latest.note).text).rootHash;
+  if (!equalBytes(await db.withNodes((read) => rootAt(latest.size, read)), claimed)) {
+    throw new AttestError('ERR_STORE_CORRUPT', `the checkpoint of size ${latest.size} does not name the stored tree's root: nothing published`, { index: latest.size });
+  }
   const r: Published = { written: 0, kept: 0, size: latest.size };
   const count = (wrote: boolean): void => void (wrote ? r.written++ : r.kept++);
   try {

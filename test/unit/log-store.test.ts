@@ -7,7 +7,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Recorder } from '../../src/proxy/recorder.js';
 import pg from 'pg';
 import { utf8 } from '../../src/bytes/index.js';
 import { homePaths } from '../../src/store/home.js';
@@ -33,6 +37,8 @@ import { policyKeyResolver } from '../../src/verify/policy.js';
 import { loadIdentity, trustPolicyOf } from '../../src/store/identity.js';
 import { startPostgres, type Postgres } from '../support/postgres.js';
 import { recordCalls, recordedHome, tempDir } from './log-helper.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 let server: Postgres;
 let databases = 0;
@@ -192,6 +198,74 @@ test('migration of a populated SQLite home: same entries, same roots at every ch
   const r = await verifyLog({ entries, checkpoints: pgCheckpoints.map((c) => c.note) }, policy, policyKeyResolver(policy));
   assert.equal(r.ok, true, JSON.stringify(r.findings.slice(0, 3)));
   assert.equal(r.calls, 40);
+});
+
+test('log migrate marks the data directory: no recorder appends to its SQLite log again (a second history under the same key); the fleet\'s log takes the records', async (t) => {
+  const { home } = await recordedHome(t, 3);
+  const url = await freshUrl();
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist/cli/main.js'), 'log', 'migrate', '--home', home, '--to', url], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const moved = JSON.parse(readFileSync(homePaths(home).moved, 'utf8')) as { to: string; entries: string };
+  assert.equal(moved.entries, '7');
+  assert.equal(new URL(moved.to).password, '', 'no password kept');
+  await assert.rejects(Recorder.open(home, { store: '' }), (e) => isAttestError(e, 'ERR_USAGE'));
+  const recorder = await Recorder.open(home, { store: url });
+  await recorder.attest({ tool: 'echo', args: {}, intent: 'after the move', server: { name: 's', fingerprint: 'sha256:00' }, requestDigest: 'sha256:00' });
+  await recorder.close();
+  const log = await PgLog.open(url);
+  assert.equal(await log.size(), 8n);
+  await log.close();
+});
+
+test('postgres: an integrator remembers the last tree it signed: a database rolled back (and grown again) is refused, never signed', async () => {
+  const sign = await signer();
+  let remembered: { size: bigint; root: Uint8Array } | null = null;
+  const memory = { last: () => remembered, remember: (size: bigint, root: Uint8Array) => void (remembered = { size, root }) };
+  const history = async (appends: number): Promise<{ url: string; log: PgLog }> => {
+    const url = await freshUrl();
+    const log = await PgLog.open(url, { entries: 'private' });
+    for (let i = 0; i < appends; i++) await log.append(record);
+    return { url, log };
+  };
+  const first = await history(2);
+  const a = (await Integrator.take(first.log, first.url, sign, { checkpointMs: 0, memory }))!;
+  assert.deepEqual(await a.step(), { integrated: 3n, checkpoint: 3n });
+  assert.equal(remembered!.size, 3n);
+  await a.release();
+  await first.log.close();
+  // A restored backup: older (smaller), then grown again with other entries (fresh salts: other leaves).
+  for (const appends of [1, 4]) {
+    const restored = await history(appends);
+    const b = (await Integrator.take(restored.log, restored.url, sign, { checkpointMs: 0, memory }))!;
+    await assert.rejects(b.step(), (e) => isAttestError(e, 'ERR_STORE_CORRUPT'), `${appends + 1} entries`);
+    assert.deepEqual(await restored.log.checkpoints(), [], 'nothing signed');
+    await b.release();
+    await restored.log.close();
+  }
+});
+
+test('postgres: proxies and gatekeepers run under a role that may read and write the tables but not change the schema (docs/fleet.md "Roles")', async () => {
+  const url = await freshUrl();
+  await (await PgLog.open(url, { entries: 'private' })).close(); // the owner creates the schema
+  const role = `fleet_writer_${databases}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'writer'`);
+    await admin.query(`GRANT USAGE ON SCHEMA mcp_attest TO ${role}; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA mcp_attest TO ${role}; GRANT USAGE ON ALL SEQUENCES IN SCHEMA mcp_attest TO ${role}`);
+    const writer = new URL(url);
+    [writer.username, writer.password] = [role, 'writer'];
+    const log = await PgLog.open(writer.href, { entries: 'private' });
+    try {
+      assert.equal(await log.append(record), 1n);
+      assert.equal(await new PgReplayStore(log.pool).record('iss', 'n-1', 2_000_000_000, 1_900_000_000), 'recorded');
+      await assert.rejects(log.pool.query('CREATE TABLE mcp_attest.planted (x int)'), /permission denied/);
+    } finally {
+      await log.close();
+    }
+  } finally {
+    await admin.end();
+  }
 });
 
 test('postgres: an integrator signs only the tree it computed from the entries: an altered or planted Merkle node stops it', async () => {

@@ -13,6 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toolsCli } from './tools-cli-helper.js';
 import Database from 'better-sqlite3';
+import pg from 'pg';
+import { FleetPins } from '../../src/store/pg-pins.js';
 import { isAttestError } from '../../src/errors.js';
 import {
   HASHED_FINGERPRINT_PREFIX, MAX_FINGERPRINT_BYTES, MAX_OPEN_FINGERPRINT_CHANGES, ToolPins, recordedFingerprint, toolDigest,
@@ -244,4 +246,24 @@ test('CLI: a changed advertised fingerprint is shown by tools diff and list, and
   const all = JSON.parse(toolsCli(['diff', '--home', home, '--all', '--json']).stdout) as Array<{ kind: string; accepted: boolean }>;
   assert.deepEqual(all.map((r) => [r.kind, r.accepted]), [['serverFingerprint', true]]);
   assert.equal((await session(path, KEY, 'sha256:second\u001b[2J', [echo, transfer], T + 120)).value.sighting, 'same');
+});
+
+test('a fleet\'s pins that cannot be read fail closed: the tools listed count as changed (hidden under hide) until a list is compared again', async (t) => {
+  const path = join(tmp(t), 'pins.db');
+  // A real client to a port nothing listens on: the fleet's database is down.
+  const pool = new pg.Pool({ connectionString: 'postgres://nobody@127.0.0.1:1/none', connectionTimeoutMillis: 2000 });
+  t.after(() => pool.end());
+  const watch = new ToolWatch(path, KEY, () => T, new FleetPins(pool));
+  t.after(() => watch.close());
+  const { line, msg } = listResponse([echo, transfer]);
+  const restore = captureStderr();
+  let relayed: string;
+  try {
+    relayed = await watch.onList(line, msg, 'hide');
+  } finally {
+    restore();
+  }
+  assert.match(restore.text(), /cannot read the fleet's tool pins/);
+  assert.deepEqual((JSON.parse(relayed) as { result: { tools: unknown[] } }).result.tools, [], 'every listed tool hidden');
+  assert.equal(watch.changed('transfer'), true, 'and refused by a gatekeeper');
 });
