@@ -166,19 +166,19 @@ export class Integrator {
     if (expect !== to) throw new AttestError('ERR_STORE_CORRUPT', `entry ${expect} is missing below the sequenced size`, { index: expect });
     const { nodes, root } = integrateLeaves(from, leaves, edge);
     const c = this.client;
-    await c.query('BEGIN');
+    // One statement, its own transaction: the state row (which sequencing also takes) is held for the server's work and the commit only.
+    // A node already stored for these positions can only have been written by hand: refused (unique key), and nothing of the statement stays.
+    let r: pg.QueryResult;
     try {
-      // A node already stored for these positions can only have been written by hand: refused (unique key).
-      await c.query('INSERT INTO mcp_attest.nodes (level, idx, hash) SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])',
-        [nodes.map((n) => n.level), nodes.map((n) => n.index.toString()), nodes.map((n) => Buffer.from(n.hash))]);
-      const r = await c.query('UPDATE mcp_attest.log_state SET integrated = $1, root = $2 WHERE id = 1 AND integrated = $3 AND epoch = $4', [to.toString(), Buffer.from(root), from.toString(), this.epoch.toString()]);
-      if (r.rowCount !== 1) throw deposed(this.epoch, null);
-      await c.query('COMMIT');
+      r = await c.query(`WITH swap AS (UPDATE mcp_attest.log_state SET integrated = $1, root = $2 WHERE id = 1 AND integrated = $3 AND epoch = $4 RETURNING 1),
+        ins AS (INSERT INTO mcp_attest.nodes (level, idx, hash) SELECT * FROM unnest($5::smallint[], $6::bigint[], $7::bytea[]) WHERE EXISTS (SELECT 1 FROM swap) RETURNING 1)
+        SELECT (SELECT count(*) FROM swap) AS swapped, (SELECT count(*) FROM ins) AS nodes`,
+      [to.toString(), Buffer.from(root), from.toString(), this.epoch.toString(), nodes.map((n) => n.level), nodes.map((n) => n.index.toString()), nodes.map((n) => Buffer.from(n.hash))]);
     } catch (e) {
-      await c.query('ROLLBACK').catch(() => undefined);
       if ((e as { code?: string }).code === '23505') throw new AttestError('ERR_STORE_CORRUPT', 'a Merkle node of entries not yet integrated is already stored: the nodes table was written by hand', { index: from });
       throw e;
     }
+    if (Number(r.rows[0].swapped) !== 1) throw deposed(this.epoch, null);
     return { size: to, root };
   }
 
@@ -190,18 +190,13 @@ export class Integrator {
     }
     const note = await this.signer.sign(formatCheckpoint({ origin: this.signer.origin, size, rootHash: root, extensions: [] }));
     const c = this.client;
-    await c.query('BEGIN');
-    try {
-      const r = await c.query('UPDATE mcp_attest.log_state SET checkpoint_size = $1 WHERE id = 1 AND checkpoint_size = $2 AND epoch = $3 AND integrated >= $1', [size.toString(), previous.toString(), this.epoch.toString()]);
-      if (r.rowCount !== 1) throw deposed(this.epoch, null);
-      await c.query('INSERT INTO mcp_attest.checkpoints (size, note, created) VALUES ($1, $2, $3)', [size.toString(), note, Math.floor(Date.now() / 1000)]);
-      await c.query('COMMIT');
-      this.lastCheckpoint = Date.now();
-      this.o.memory?.remember(size, root);
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    }
+    // One statement: the swap and the checkpoint row commit together, or neither.
+    const r = await c.query(`WITH swap AS (UPDATE mcp_attest.log_state SET checkpoint_size = $1 WHERE id = 1 AND checkpoint_size = $2 AND epoch = $3 AND integrated >= $1 RETURNING 1),
+      ins AS (INSERT INTO mcp_attest.checkpoints (size, note, created) SELECT $1::bigint, $4::text, $5::bigint WHERE EXISTS (SELECT 1 FROM swap) RETURNING 1)
+      SELECT (SELECT count(*) FROM swap) AS swapped, (SELECT count(*) FROM ins) AS inserted`, [size.toString(), previous.toString(), this.epoch.toString(), note, Math.floor(Date.now() / 1000)]);
+    if (Number(r.rows[0].swapped) !== 1) throw deposed(this.epoch, null);
+    this.lastCheckpoint = Date.now();
+    this.o.memory?.remember(size, root);
     return size;
   }
 

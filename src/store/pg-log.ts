@@ -4,7 +4,8 @@
  *
  * Sequencing: each process queues its appends and writes them in batches; a batch takes the
  * counter row (`log_state`, `SELECT … FOR UPDATE`), gives its records the next indices (a
- * record names its own index), inserts them and advances the counter in one transaction.
+ * record names its own index), inserts them and advances the counter in one transaction:
+ * in one statement when its records are templated (store/pg-sequence.ts), else from here.
  * An append resolves only once that transaction committed (durable with the server's
  * default `synchronous_commit = on`): the write-ahead rule holds for every record of the
  * batch. Many processes' batches interleave; indices never collide or leave gaps.
@@ -21,6 +22,9 @@ import type { EntryInput } from '../verify/log.js';
 import { entryRow } from './log-db.js';
 import type { LogStore } from './log-store.js';
 import { migrateSchema } from './pg-schema.js';
+import { sequenceTemplates, templateOf, type Template } from './pg-sequence.js';
+import { randomBytes } from 'node:crypto';
+import { SALT_BYTES } from '../log/opening.js';
 import type { WitnessingLog } from './witnessing.js';
 
 /** Most records one batch sequences. */
@@ -126,7 +130,7 @@ export class PgLog implements LogStore {
         const batch = this.queue.splice(0, MAX_BATCH);
         const done: Array<[Pending, bigint]> = [];
         try {
-          await this.sequence(batch, done);
+          if (!await this.sequenceTemplated(batch, done)) await this.sequence(batch, done);
           for (const [p, i] of done) p.resolve(i);
         } catch (e) {
           const err = storeIo('cannot append to the PostgreSQL log', e);
@@ -136,6 +140,24 @@ export class PgLog implements LogStore {
     } finally {
       this.flushing = false;
     }
+  }
+
+  /**
+   * Sequence `batch` in one statement (store/pg-sequence.ts) when every record of it is
+   * templated; false (nothing done) when one is not.
+   */
+  private async sequenceTemplated(batch: Pending[], done: Array<[Pending, bigint]>): Promise<boolean> {
+    const templates: Template[] = [];
+    for (const p of batch) {
+      const t = templateOf(p.build);
+      if (t === null) return false;
+      templates.push(t);
+    }
+    const mode = await this.mode();
+    const salts = templates.map(() => (mode === 'private' ? new Uint8Array(randomBytes(SALT_BYTES)) : null));
+    const first = await sequenceTemplates(this.pool, templates, salts);
+    batch.forEach((p, i) => done.push([p, first + BigInt(i)]));
+    return true;
   }
 
   /**

@@ -13,17 +13,19 @@
  * as in SQLite; `nonces` (the gatekeeper's replay store shared by a fleet). Version 2 adds
  * `witness_events` (a witness's refusals and alarms, as in SQLite), `log_state.lease_until`
  * (the integrator's lease, on the server's clock: store/pg-integrator.ts) and `tool_pins`
- * (the fleet's pinned tool definitions: store/pg-pins.ts).
+ * (the fleet's pinned tool definitions: store/pg-pins.ts). Version 3 adds the function
+ * `mcp_attest.sequence` (a batch sequenced in one statement: store/pg-sequence.ts).
  * @see docs/fleet.md
  */
 import type pg from 'pg';
 import { AttestError } from '../errors.js';
+import { SEQUENCE_FUNCTION } from './pg-sequence.js';
 
 /** The advisory lock key serializing schema migrations (distinct from the integrator's). */
 const SCHEMA_LOCK = '7306813489436938613';
 
 /** The schema version this code writes. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const MIGRATIONS: string[] = [
   // 0 -> 1
@@ -40,6 +42,8 @@ const MIGRATIONS: string[] = [
   `CREATE TABLE mcp_attest.witness_events (id bigserial PRIMARY KEY, at bigint NOT NULL, witness text NOT NULL, size bigint NOT NULL, code text NOT NULL, message text NOT NULL);
    ALTER TABLE mcp_attest.log_state ADD COLUMN lease_until timestamptz NOT NULL DEFAULT now();
    CREATE TABLE mcp_attest.tool_pins (server text NOT NULL, name text NOT NULL, digest text NOT NULL, definition text NOT NULL, pinned_at bigint NOT NULL, PRIMARY KEY (server, name));`,
+  // 2 -> 3
+  SEQUENCE_FUNCTION,
 ];
 
 /**

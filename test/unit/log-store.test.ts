@@ -24,7 +24,8 @@ import { logStatus } from '../../src/store/status.js';
 import { PgReplayStore } from '../../src/store/pg-replay.js';
 import { rootFromLeafHashes, rootAt, inclusionProof } from '../../src/log/tree.js';
 import { leafHash } from '../../src/log/hash.js';
-import { publishedEntry } from '../../src/log/opening.js';
+import { commitmentEntry, publishedEntry } from '../../src/log/opening.js';
+import { templateOf } from '../../src/store/pg-sequence.js';
 import { verifyInclusion } from '../../src/log/proof.js';
 import { parseCheckpoint } from '../../src/log/checkpoint.js';
 import { parseNote } from '../../src/log/note.js';
@@ -98,6 +99,37 @@ for (const [name, open] of Object.entries(drivers)) {
     assert.equal((await store.entry(5n))!.length, 33, 'a private entry is its commitment');
   });
 }
+
+test('postgres: a batch of templated records is built by the server byte for byte as the client would; others take the client-side path', async () => {
+  assert.notEqual(templateOf(record), null);
+  assert.equal(templateOf(() => utf8('{"type":"no index"}')), null, 'no index in it');
+  assert.equal(templateOf((i) => utf8(`{"a":"${i}","b":"${i}"}`)), null, 'the index twice');
+  assert.equal(templateOf((i) => utf8(`{"index":"${i}","t":${Math.random()}}`)), null, 'not the same bytes around the index');
+  const url = await freshUrl();
+  const log = await PgLog.open(url, { entries: 'private' });
+  try {
+    const plain = (i: bigint): Uint8Array => utf8(`{"at":${i},"index":"${i}"}`); // the index twice: client-side
+    const built = new Map<bigint, Uint8Array>();
+    const tracked = (b: (i: bigint) => Uint8Array) => (i: bigint): Uint8Array => {
+      const r = b(i);
+      if (i < 1_000_000n) built.set(i, r); // not the probes
+      return r;
+    };
+    const indices = await Promise.all([record, record, plain, record, record].map((b) => log.append(tracked(b))));
+    assert.deepEqual([...indices].sort(), [1n, 2n, 3n, 4n, 5n]);
+    for (const i of indices) {
+      const o = (await log.opening(i))!;
+      assert.deepEqual(o.record, built.get(i) ?? record(i), `record ${i}`);
+      assert.deepEqual(await log.entry(i), commitmentEntry(o.salt, o.record), `commitment ${i}`);
+    }
+    const pub = await PgLog.open(await freshUrl(), { entries: 'public' });
+    assert.equal(await pub.append(record), 1n);
+    assert.deepEqual([await pub.entry(1n), await pub.opening(1n)], [record(1n), null], 'in clear');
+    await pub.close();
+  } finally {
+    await log.close();
+  }
+});
 
 test('postgres: three processes\' connections append at once; no index is lost or given twice', async () => {
   const url = await freshUrl();

@@ -1,0 +1,82 @@
+/**
+ * Sequencing a batch in one statement: the PostgreSQL function `mcp_attest.sequence` (schema
+ * v3) takes the counter row, builds each record from its template with the index it gets,
+ * makes a private entry's commitment (`0x01 || SHA-256(salt || record)`, log/opening.ts) with
+ * the server's `sha256`, inserts the entries and advances the counter, and the statement's
+ * own transaction commits: the counter row is held for the server's work and the commit
+ * only, never across a round trip to a client that may be waiting for a CPU. Every
+ * process's batches still serialize on that row, so indices stay contiguous and unique.
+ *
+ * A record is templated when the function that builds it for an index puts that index's
+ * decimal digits at one place and nowhere else (every record of ours: `"index":"<n>"`). Two
+ * probes with indices of 19 digits check it; a record that fails them (or could pass the
+ * 65,535-byte limit) is sequenced by the client-side path (store/pg-log.ts).
+ * @see docs/fleet.md "Appends and the write-ahead rule"; docs/log-format.md "Format v2"
+ */
+import type pg from 'pg';
+import { utf8 } from '../bytes/index.js';
+import { MAX_ENTRY_BYTES } from './log-db.js';
+
+/** The SQL of `mcp_attest.sequence(prefixes, suffixes, salts)`: returns the first index given. */
+export const SEQUENCE_FUNCTION = `CREATE FUNCTION mcp_attest.sequence(prefixes bytea[], suffixes bytea[], salts bytea[]) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE first bigint;
+BEGIN
+  SELECT next_idx INTO first FROM mcp_attest.log_state WHERE id = 1 FOR UPDATE;
+  INSERT INTO mcp_attest.entries (idx, data, salt, record)
+    SELECT first + u.ord - 1, CASE WHEN u.salt IS NULL THEN r.rec ELSE '\\x01'::bytea || sha256(u.salt || r.rec) END, u.salt, CASE WHEN u.salt IS NULL THEN NULL ELSE r.rec END
+    FROM unnest(prefixes, suffixes, salts) WITH ORDINALITY AS u(prefix, suffix, salt, ord),
+      LATERAL (SELECT u.prefix || convert_to((first + u.ord - 1)::text, 'UTF8') || u.suffix AS rec) AS r;
+  UPDATE mcp_attest.log_state SET next_idx = first + cardinality(prefixes) WHERE id = 1;
+  RETURN first;
+END $$`;
+
+/** A record as bytes around its index's decimal digits. */
+export interface Template { prefix: Uint8Array; suffix: Uint8Array }
+
+const PROBES = ['9999999999999999999', '8888888888888888888'] as const;
+
+/** Where `needle` occurs in `hay`: its only offset, or -1 (absent or more than once). */
+function onlyAt(hay: Uint8Array, needle: Uint8Array): number {
+  let found = -1;
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    if (found !== -1) return -1;
+    found = i;
+  }
+  return found;
+}
+
+/** The template of the records `build` makes, or null when it is not one (see the module comment). */
+export function templateOf(build: (index: bigint) => Uint8Array): Template | null {
+  let one: Uint8Array;
+  let two: Uint8Array;
+  try {
+    [one, two] = [build(BigInt(PROBES[0])), build(BigInt(PROBES[1]))];
+  } catch {
+    return null; // the client-side path reports the record's own error
+  }
+  const digits = utf8(PROBES[0]);
+  const at = onlyAt(one, digits);
+  if (at === -1 || one.length !== two.length || one.length > MAX_ENTRY_BYTES) return null;
+  const prefix = one.subarray(0, at);
+  const suffix = one.subarray(at + digits.length);
+  const other = utf8(PROBES[1]);
+  for (let i = 0; i < two.length; i++) {
+    const want = i < at ? prefix[i] : i < at + other.length ? other[i - at] : suffix[i - at - other.length];
+    if (two[i] !== want) return null;
+  }
+  return { prefix, suffix };
+}
+
+const buf = (v: Uint8Array | null): Buffer | null => (v === null ? null : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+
+/**
+ * Sequence `templates` in one statement on `pool` (its own transaction, durable when it
+ * returns); `salts[i]` is the private entry's salt, null for an entry in clear. Returns the
+ * first index given. Database errors propagate.
+ */
+export async function sequenceTemplates(pool: pg.Pool, templates: Template[], salts: Array<Uint8Array | null>): Promise<bigint> {
+  const r = await pool.query('SELECT mcp_attest.sequence($1::bytea[], $2::bytea[], $3::bytea[]) AS first',
+    [templates.map((t) => buf(t.prefix)), templates.map((t) => buf(t.suffix)), salts.map(buf)]);
+  return BigInt(r.rows[0].first);
+}
