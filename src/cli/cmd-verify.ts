@@ -17,5 +17,17 @@ export function registerVerifyCommand(program: Command): void {
     .option('--policy-doc <file>', 'a session receipt: the policy document the session must be bound to')
     .option('--threads <n>', 'threads checking the entries of a log or bundle (1 to 16; default: the cores available)')
     .option('--json', 'print the report as JSON')
-    .action(async (path: string | undefined, o: VerifyOptions) => (await import('./verify-run.js')).verifyCommand(path, o));
+    .option('--html', 'write the offline verify page (one self-contained HTML file for a browser) to stdout, and its SHA-256 to stderr (docs/verify-page.md)')
+    .action(async (path: string | undefined, o: VerifyOptions & { html?: boolean }) => {
+      if (o.html) return writePage();
+      return (await import('./verify-run.js')).verifyCommand(path, o);
+    });
+}
+
+/** `verify --html`: the page on stdout, `sha256 <hex>  verify.html` on stderr. */
+async function writePage(): Promise<void> {
+  const { verifyPage } = await import('../page/file.js');
+  const page = verifyPage();
+  await new Promise<void>((resolve, reject) => process.stdout.write(page.html, (e) => (e ? reject(e) : resolve())));
+  process.stderr.write(`sha256 ${page.sha256}  verify.html\n`);
 }

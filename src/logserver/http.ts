@@ -6,6 +6,8 @@
  *   `text/plain; charset=utf-8`, `Cache-Control: no-cache` (it changes).
  * - `GET /tile/<L>/<N>[.p/<W>]`: hash tiles, `application/octet-stream`.
  * - `GET /tile/entries/<N>[.p/<W>]`: entry bundles, gzip-compressed when the client accepts it.
+ * - `GET /verify`: the offline verify page (docs/verify-page.md), with its
+ *   Content-Security-Policy also sent as a header; it fetches nothing, this log included.
  * Tiles and bundles are immutable (`Cache-Control: public, max-age=31536000, immutable`):
  * their bytes are fixed by the tree. Only what the latest checkpoint covers is served, so a
  * client never sees an entry no signed checkpoint commits to. The same paths and bytes as
@@ -19,10 +21,11 @@ import { listen, type Listening } from '../http/listen.js';
 import type { LogDb } from '../store/log-db.js';
 import { tileBytes } from '../store/tiles.js';
 import { formatEntryBundle, parseTilePath, type TileRef } from '../log/tiles.js';
+import { verifyPage } from '../page/file.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
-interface Answer { status: number; type: string; body: Uint8Array | string; cache?: string; gzip?: boolean }
+interface Answer { status: number; type: string; body: Uint8Array | string; cache?: string; gzip?: boolean; csp?: string }
 
 const text = (status: number, body: string): Answer => ({ status, type: 'text/plain; charset=utf-8', body });
 
@@ -52,6 +55,10 @@ export function answer(db: LogDb, method: string, url: string): Answer {
   const latest = db.latestCheckpoint();
   if (path === 'checkpoint') return latest ? { status: 200, type: 'text/plain; charset=utf-8', body: latest.cosigned, cache: 'no-cache' } : text(404, 'no checkpoint yet\n');
   if (path.startsWith('tile/')) return tile(db, path, latest?.size ?? 0n);
+  if (path === 'verify' || path === 'verify.html') {
+    const page = verifyPage();
+    return { status: 200, type: 'text/html; charset=utf-8', body: page.html, cache: 'no-cache', gzip: true, csp: page.csp };
+  }
   return text(404, 'not found\n');
 }
 
@@ -59,6 +66,7 @@ function send(req: IncomingMessage, res: ServerResponse, a: Answer): void {
   let body = typeof a.body === 'string' ? Buffer.from(a.body, 'utf8') : Buffer.from(a.body.buffer, a.body.byteOffset, a.body.byteLength);
   const headers: Record<string, string> = { 'content-type': a.type };
   if (a.cache) headers['cache-control'] = a.cache;
+  if (a.csp) Object.assign(headers, { 'content-security-policy': a.csp, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' });
   if (a.gzip) {
     headers['vary'] = 'Accept-Encoding';
     if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
