@@ -1,0 +1,77 @@
+/**
+ * Same verdicts everywhere (docs/verify-page.md): every mcp-attest attestation and receipt
+ * vector, and a sample of byte-mangled mutants of valid ones, give in a real headless
+ * Chromium (WebCrypto, the browser's JSON and text decoding) exactly the verdict, checks and
+ * codes they give in Node through the CLI's primitives (node:crypto, src/platform/node.ts).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+import type { Browser, Page } from 'playwright-core';
+import '../../src/platform/node.js';
+import { ROOT } from './helpers.js';
+import { launchBrowser } from '../support/browser.js';
+import { runVector } from '../own-vectors.js';
+import type { VectorFile } from '../../scripts/vectors/model.js';
+
+const VECTORS = join(ROOT, 'test/vectors');
+let browser: Browser;
+let page: Page;
+let dir: string;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'mcp-attest-parity-'));
+  const out = await build({ entryPoints: [join(ROOT, 'test/support/page-harness.ts')], bundle: true, write: false, format: 'iife', platform: 'browser', target: 'chrome120', logLevel: 'warning' });
+  writeFileSync(join(dir, 'harness.html'), `<!doctype html><meta charset="utf-8"><script>${out.outputFiles[0]!.text.replace(/<\/script/gi, '<\\/script')}</script>`);
+  browser = await launchBrowser();
+  page = await browser.newPage();
+  await page.goto(pathToFileURL(join(dir, 'harness.html')).href);
+  assert.equal(await page.evaluate(() => isSecureContext && typeof crypto.subtle), 'object');
+});
+after(async () => {
+  await browser.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const inBrowser = async (f: VectorFile): Promise<unknown> => JSON.parse(await page.evaluate((json) => (globalThis as unknown as { runVector(j: string): Promise<string> }).runVector(json), JSON.stringify(f))) as unknown;
+/** Node's verdict, through JSON as the browser's comes back (undefined members dropped). */
+const inNode = async (f: VectorFile): Promise<unknown> => JSON.parse(JSON.stringify(await runVector(f))) as unknown;
+
+const cases = (JSON.parse(readFileSync(join(VECTORS, 'index.json'), 'utf8')) as { cases: Array<{ file: string }> }).cases
+  .filter((c) => c.file.startsWith('attestation/') || c.file.startsWith('receipt/'))
+  .map((c) => JSON.parse(readFileSync(join(VECTORS, c.file), 'utf8')) as VectorFile);
+
+test('every attestation and receipt vector: the browser\'s verdict, checks and codes are Node\'s', { timeout: 120_000 }, async () => {
+  assert.ok(cases.length > 60, `${cases.length} vectors`);
+  const differ: string[] = [];
+  for (const f of cases) {
+    const [b, n] = [await inBrowser(f), await inNode(f)];
+    if (JSON.stringify(b) !== JSON.stringify(n)) differ.push(`${f.kind}/${f.name}: browser ${JSON.stringify(b)} node ${JSON.stringify(n)}`);
+  }
+  assert.deepEqual(differ, []);
+});
+
+test('a sample of mutants of each valid vector (every 7th byte changed, truncations; attestations and receipts): the browser\'s verdicts are Node\'s', { timeout: 300_000 }, async () => {
+  const valid = cases.filter((f) => f.expected.verdict === 'accept');
+  assert.ok(valid.length >= 4, `${valid.length} valid vectors`);
+  let tried = 0;
+  const differ: string[] = [];
+  for (const f of valid) {
+    const text = f.envelopeText ?? JSON.stringify(f.envelope);
+    const mutants: string[] = [];
+    for (let i = 0; i < text.length; i += 7) mutants.push(text.slice(0, i) + String.fromCharCode(text.charCodeAt(i) ^ 0x01) + text.slice(i + 1));
+    for (let i = 1; i < text.length; i += Math.ceil(text.length / 10)) mutants.push(text.slice(0, i));
+    for (const m of mutants) {
+      const mutant = { ...f, envelope: undefined, envelopeText: m } as VectorFile;
+      const [b, n] = [await inBrowser(mutant), await inNode(mutant)];
+      tried++;
+      if (JSON.stringify(b) !== JSON.stringify(n)) differ.push(`${f.name} ${JSON.stringify(m.slice(0, 40))}…: browser ${JSON.stringify(b)} node ${JSON.stringify(n)}`);
+    }
+  }
+  assert.ok(tried > 300, `${tried} mutants`);
+  assert.deepEqual(differ.slice(0, 5), []);
+});
