@@ -3,7 +3,8 @@
  * `log serve`, `log witness`, `log witnesses`).
  */
 import { join } from 'node:path';
-import { renameSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { writeSynced } from '../store/synced.js';
 import type { Command } from 'commander';
 import { LogDb } from '../store/log-db.js';
 import { listCalls } from '../store/calls.js';
@@ -32,16 +33,14 @@ function storeUrl(option: string | undefined): string {
 
 /**
  * Record in the data directory that its log moved (`log-moved.json`: where, without the
- * password, when, how many entries), written through a temp file and a rename: from then on
+ * password or query, when, how many entries), written durably (store/synced.ts): from then on
  * a recorder refuses to append to the SQLite log, which would otherwise grow a second
  * history signed by the same log key (a fork). Reading it stays possible.
  */
 function markMoved(path: string, url: string, entries: bigint): void {
   const to = new URL(url);
-  to.password = '';
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify({ to: to.href, at: new Date().toISOString(), entries: entries.toString() }, null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, path);
+  [to.password, to.search] = ['', ''];
+  writeSynced(path, `${JSON.stringify({ to: to.href, at: new Date().toISOString(), entries: entries.toString() }, null, 2)}\n`);
 }
 
 /** The log to read: the fleet's (`--store`, `$MCP_ATTEST_STORE`) or the data directory's. */
@@ -130,8 +129,12 @@ export function registerLogCommands(program: Command): void {
       try {
         const log = await PgLog.open(o.to);
         try {
-          const m = await migrateToPostgres(db, log);
-          markMoved(paths.moved, o.to, m.entries);
+          // The marker is durable before the move commits: a crash between them leaves a data directory that refuses to record, never a second history.
+          let marked = false;
+          const m = await migrateToPostgres(db, log, { beforeCommit: (n) => void (markMoved(paths.moved, o.to, n), (marked = true)) }).catch((e: unknown) => {
+            if (marked) rmSync(paths.moved, { force: true });
+            throw e;
+          });
           if (o.json) return outJson({ entries: m.entries.toString(), checkpoints: m.checkpoints, cosignatures: m.cosignatures });
           out(`moved ${m.entries} entries, ${m.checkpoints} checkpoints (every root checked) and ${m.cosignatures} cosignatures to PostgreSQL`);
         } finally {

@@ -9,7 +9,8 @@
  * or absent witness does not hold the log back.
  * @see docs/fleet.md
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeSynced } from '../store/synced.js';
 import { join } from 'node:path';
 import { AttestError, isAttestError } from '../errors.js';
 import { fromHex, toHex } from '../bytes/index.js';
@@ -35,7 +36,8 @@ async function signerOf(home: string): Promise<CheckpointSigner> {
 /**
  * The last tree this data directory's key signed as a fleet's integrator, in
  * `<home>/integrator-signed.json` (`{"size": "<decimal>", "root": "<hex>"}`), replaced
- * through a synced temp file and a rename. `ERR_STORE_CORRUPT` for a file that does not parse.
+ * through a synced temp file and a rename (store/synced.ts). `ERR_STORE_CORRUPT` for a file
+ * that does not parse.
  */
 export function fileMemory(home: string): SignedTreeMemory {
   const path = join(home, 'integrator-signed.json');
@@ -51,15 +53,7 @@ export function fileMemory(home: string): SignedTreeMemory {
       }
     },
     remember(size, root) {
-      const tmp = `${path}.tmp`;
-      const fd = openSync(tmp, 'w', 0o600);
-      try {
-        writeSync(fd, `${JSON.stringify({ size: size.toString(), root: toHex(root) })}\n`);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, path);
+      writeSynced(path, `${JSON.stringify({ size: size.toString(), root: toHex(root) })}\n`);
     },
   };
 }

@@ -8,7 +8,7 @@
  */
 import { AttestError, isAttestError } from '../errors.js';
 import { parseTrustPolicy, policyKeyResolver, hs256Secrets, type TrustPolicy } from '../verify/policy.js';
-import { verifyLog, type LogReport } from '../verify/log.js';
+import { sequentialFacts, verifyLog, type FactsSource, type LogReport } from '../verify/log.js';
 import { verifyBundle, type BundleReport } from '../verify/bundle.js';
 import { verifySessionReceipt, type SessionReceiptReport } from '../verify/session-receipt.js';
 import { verifyAttestation } from '../attestation/verify.js';
@@ -69,8 +69,20 @@ async function verifyTiles(files: ChosenFile[], policy: TrustPolicy, keys: KeyRe
   return { kind: 'log', ...report };
 }
 
+/** The per-entry checks, one after another, counted to `progress(done, total)`. */
+function counted(progress: (done: number, total: number) => void): FactsSource {
+  return async function* (entries, policy, keys) {
+    const total = Array.isArray(entries) ? entries.length : 0;
+    let done = 0;
+    for await (const f of sequentialFacts(entries, policy, keys)) {
+      yield f;
+      progress(++done, total);
+    }
+  };
+}
+
 /** One file: a session receipt, a bundle, or one attestation or receipt (told apart by their members). */
-async function verifyFile(file: ChosenFile, req: PageRequest, policy: TrustPolicy, keys: KeyResolver): Promise<PageReport> {
+async function verifyFile(file: ChosenFile, req: PageRequest, policy: TrustPolicy, keys: KeyResolver, progress: (done: number, total: number) => void): Promise<PageReport> {
   if (file.bytes.length > MAX_BUNDLE_BYTES) throw tooLarge(file.path, MAX_BUNDLE_BYTES, file.bytes.length);
   let text: string;
   try {
@@ -92,12 +104,12 @@ async function verifyFile(file: ChosenFile, req: PageRequest, policy: TrustPolic
     const v = await verifyReceipt(file.bytes, { keys, acceptedAlgs: policy.acceptedAlgorithms, requireLowS: false });
     return { kind: 'receipt', ok: v.ok, checks: v.checks };
   }
-  return { kind: 'bundle', ...(await verifyBundle(text, policy, keys)) };
+  return { kind: 'bundle', ...(await verifyBundle(text, policy, keys, { facts: counted(progress) })) };
 }
 
 /**
- * Verify the chosen files (see the module comment); `progress(done, total)` as entries of a
- * tiles directory are checked. Throws `ERR_POLICY_INVALID` for a trust policy that does not
+ * Verify the chosen files (see the module comment); `progress(done, total)` as the entries of
+ * a tiles directory or a bundle are checked. Throws `ERR_POLICY_INVALID` for a trust policy that does not
  * parse, `ERR_USAGE` (nothing chosen; a policy document beside what is not a session
  * receipt), `ERR_INPUT_TOO_LARGE`, `ERR_ENCODING_INVALID`, `ERR_LOG_TRUNCATED` (a folder
  * without a checkpoint); every other failure is a finding or a check in the report.
@@ -117,5 +129,5 @@ export async function verifyChosen(req: PageRequest, progress: (done: number, to
   const keys = policyKeyResolver(policy, hs256Secrets(policy, null));
   if (isTiles(req.files)) return verifyTiles(req.files, policy, keys, progress);
   if (req.files.length > 1) throw new AttestError('ERR_USAGE', 'choose one file, or a tiles folder (it holds a file named checkpoint)');
-  return verifyFile(req.files[0]!, req, policy, keys);
+  return verifyFile(req.files[0]!, req, policy, keys, progress);
 }

@@ -188,6 +188,8 @@ export class Integrator {
     if (last !== null && (size < last.size || !equalBytes(await this.log.withNodes((read) => rootAt(last.size, read)), last.root))) {
       throw new AttestError('ERR_STORE_CORRUPT', `the log's tree does not extend the tree of ${last.size} entries this data directory signed: the database was rolled back or altered; refusing to sign a second history`, { index: last.size });
     }
+    // Remembered before it is signed: a crash after the signature cannot leave it forgotten (the entries never change, so a successor's tree extends it too).
+    this.o.memory?.remember(size, root);
     const note = await this.signer.sign(formatCheckpoint({ origin: this.signer.origin, size, rootHash: root, extensions: [] }));
     const c = this.client;
     // One statement: the swap and the checkpoint row commit together, or neither.
@@ -196,7 +198,6 @@ export class Integrator {
       SELECT (SELECT count(*) FROM swap) AS swapped, (SELECT count(*) FROM ins) AS inserted`, [size.toString(), previous.toString(), this.epoch.toString(), note, Math.floor(Date.now() / 1000)]);
     if (Number(r.rows[0].swapped) !== 1) throw deposed(this.epoch, null);
     this.lastCheckpoint = Date.now();
-    this.o.memory?.remember(size, root);
     return size;
   }
 
@@ -234,7 +235,9 @@ async function evictExpired(client: pg.Client): Promise<boolean> {
   // Claim the eviction first: of two standbys only one terminates the holder (the other finds the lease renewed).
   const claimed = await client.query("UPDATE mcp_attest.log_state SET lease_until = now() + interval '5 seconds' WHERE id = 1 AND lease_until < now()");
   if (claimed.rowCount !== 1) return false;
-  const r = await client.query('SELECT pg_terminate_backend($1) AS done', [holder.rows[0].pid]);
+  // The holder found again in the statement that terminates it: never a pid reused meanwhile.
+  const r = await client.query(`SELECT bool_or(pg_terminate_backend(l.pid)) AS done FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted
+    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1`, [LOCK_HI, LOCK_LO]);
   return r.rows[0].done === true;
 }
 

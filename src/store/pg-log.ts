@@ -153,7 +153,9 @@ export class PgLog implements LogStore {
       if (t === null) return false;
       templates.push(t);
     }
+    // An empty log's format is not known yet: the client-side path reads it under the counter row's lock.
     const mode = await this.mode();
+    if (mode === null) return false;
     const salts = templates.map(() => (mode === 'private' ? new Uint8Array(randomBytes(SALT_BYTES)) : null));
     const first = await sequenceTemplates(this.pool, templates, salts);
     batch.forEach((p, i) => done.push([p, first + BigInt(i)]));

@@ -61,11 +61,12 @@ async function insertNodes(c: pg.ClientBase, nodes: StoredNode[]): Promise<void>
 }
 
 /**
- * Move the log `db` into the empty PostgreSQL log `log`. Throws `ERR_USAGE` when `log`
+ * Move the log `db` into the empty PostgreSQL log `log`; `beforeCommit(entries)` runs last
+ * inside the transaction (the data directory's marker: store/home.ts `moved`). Throws `ERR_USAGE` when `log`
  * already has entries, `ERR_STORE_CORRUPT` when the SQLite log has a gap or a moved
  * checkpoint's root differs from the moved tree's, `ERR_STORE_IO`.
  */
-export async function migrateToPostgres(db: LogDb, log: PgLog): Promise<Migrated> {
+export async function migrateToPostgres(db: LogDb, log: PgLog, o: { beforeCommit?: (entries: bigint) => void } = {}): Promise<Migrated> {
   const checkpoints = db.db.prepare('SELECT size, note, created FROM checkpoints ORDER BY size').safeIntegers(true).all() as Array<{ size: bigint; note: string; created: bigint }>;
   const cosignatures = db.db.prepare('SELECT size, witness, line, received FROM cosignatures').safeIntegers(true).all() as Array<{ size: bigint; witness: string; line: string; received: bigint }>;
   const witnessSizes = db.db.prepare('SELECT witness, size FROM witness_sizes').safeIntegers(true).all() as Array<{ witness: string; size: bigint }>;
@@ -84,6 +85,7 @@ export async function migrateToPostgres(db: LogDb, log: PgLog): Promise<Migrated
     for (const x of cosignatures) if (x.size <= size) await c.query('INSERT INTO mcp_attest.cosignatures (size, witness, line, received) VALUES ($1, $2, $3, $4)', [x.size.toString(), x.witness, x.line, x.received.toString()]);
     for (const w of witnessSizes) await c.query('INSERT INTO mcp_attest.witness_sizes (witness, size) VALUES ($1, $2)', [w.witness, w.size.toString()]);
     await c.query('UPDATE mcp_attest.log_state SET next_idx = $1, integrated = $1, root = $2, checkpoint_size = $3 WHERE id = 1', [size.toString(), Buffer.from(root), latest.toString()]);
+    o.beforeCommit?.(size);
     return size;
   });
   return { entries: moved, checkpoints: checkpoints.filter((c) => c.size <= moved).length, cosignatures: cosignatures.filter((c) => c.size <= moved).length };

@@ -9,8 +9,9 @@
  *
  * A record is templated when the function that builds it for an index puts that index's
  * decimal digits at one place and nowhere else (every record of ours: `"index":"<n>"`). Two
- * probes with indices of 19 digits check it; a record that fails them (or could pass the
- * 65,535-byte limit) is sequenced by the client-side path (store/pg-log.ts).
+ * probes check it, one of 19 digits (where the digits are) and one of 1 (nothing else depends
+ * on the index's value or length); a record that fails them (or could pass the 65,535-byte
+ * limit) is sequenced by the client-side path (store/pg-log.ts).
  * @see docs/fleet.md "Appends and the write-ahead rule"; docs/log-format.md "Format v2"
  */
 import type pg from 'pg';
@@ -18,7 +19,7 @@ import { utf8 } from '../bytes/index.js';
 import { MAX_ENTRY_BYTES } from './log-db.js';
 
 /** The SQL of `mcp_attest.sequence(prefixes, suffixes, salts)`: returns the first index given. */
-export const SEQUENCE_FUNCTION = `CREATE FUNCTION mcp_attest.sequence(prefixes bytea[], suffixes bytea[], salts bytea[]) RETURNS bigint LANGUAGE plpgsql AS $$
+export const SEQUENCE_FUNCTION = `CREATE FUNCTION mcp_attest.sequence(prefixes bytea[], suffixes bytea[], salts bytea[]) RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE first bigint;
 BEGIN
   SELECT next_idx INTO first FROM mcp_attest.log_state WHERE id = 1 FOR UPDATE;
@@ -33,7 +34,7 @@ END $$`;
 /** A record as bytes around its index's decimal digits. */
 export interface Template { prefix: Uint8Array; suffix: Uint8Array }
 
-const PROBES = ['9999999999999999999', '8888888888888888888'] as const;
+const PROBES = ['9999999999999999999', '7'] as const;
 
 /** Where `needle` occurs in `hay`: its only offset, or -1 (absent or more than once). */
 function onlyAt(hay: Uint8Array, needle: Uint8Array): number {
@@ -57,10 +58,11 @@ export function templateOf(build: (index: bigint) => Uint8Array): Template | nul
   }
   const digits = utf8(PROBES[0]);
   const at = onlyAt(one, digits);
-  if (at === -1 || one.length !== two.length || one.length > MAX_ENTRY_BYTES) return null;
+  if (at === -1 || one.length > MAX_ENTRY_BYTES) return null;
   const prefix = one.subarray(0, at);
   const suffix = one.subarray(at + digits.length);
   const other = utf8(PROBES[1]);
+  if (two.length !== prefix.length + other.length + suffix.length) return null;
   for (let i = 0; i < two.length; i++) {
     const want = i < at ? prefix[i] : i < at + other.length ? other[i - at] : suffix[i - at - other.length];
     if (two[i] !== want) return null;

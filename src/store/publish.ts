@@ -13,7 +13,8 @@
  * published).
  * @see c2sp.org/tlog-tiles; docs/log-format.md "Publish and export"
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { writeSynced } from './synced.js';
 import { dirname, join } from 'node:path';
 import { AttestError } from '../errors.js';
 import { equalBytes, utf8 } from '../bytes/index.js';
@@ -34,19 +35,11 @@ function tilesOfSizes(sizes: bigint[]): Array<[number, bigint, number]> {
   return [...seen.values()];
 }
 
-/** Write `data` at `dir/rel` through a synced temporary file and a rename (a reader sees all of it or nothing, before or after a crash). */
+/** Write `data` at `dir/rel` durably through a synced temporary file and a rename (a reader sees all of it or nothing, before or after a crash). */
 function writeAtomic(dir: string, rel: string, data: Uint8Array): void {
   const file = join(dir, rel);
   mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    for (let at = 0; at < data.length;) at += writeSync(fd, data, at);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
+  writeSynced(file, data, 0o644);
 }
 
 /**

@@ -105,6 +105,7 @@ test('postgres: a batch of templated records is built by the server byte for byt
   assert.equal(templateOf(() => utf8('{"type":"no index"}')), null, 'no index in it');
   assert.equal(templateOf((i) => utf8(`{"a":"${i}","b":"${i}"}`)), null, 'the index twice');
   assert.equal(templateOf((i) => utf8(`{"index":"${i}","t":${Math.random()}}`)), null, 'not the same bytes around the index');
+  assert.equal(templateOf((i) => utf8(`{"index":"${i}","len":${String(i).length}}`)), null, 'something else depends on the index\'s length');
   const url = await freshUrl();
   const log = await PgLog.open(url, { entries: 'private' });
   try {
