@@ -35,6 +35,9 @@
  * 11. [fleet] durable appends from 1, 4 and 8 processes into one PostgreSQL log (a real
  *    server, one integrator stepping) and into one SQLite log with group commit, beside an
  *    fdatasync and PostgreSQL's own one-row commit (bench/fleet.ts).
+ * 12. [page] the verify page in headless Chromium: its size, and the time to verify 1, 100
+ *    and `BENCH_PAGE_CALLS` (10,000) call bundles, beside the CLI on the same files and the
+ *    browser's raw WebCrypto for as many signatures (bench/page.ts).
  *
  * Median and p99 are nearest-rank over per-call latency; "added" is the difference of a
  * quantile to the baseline row's; calls per second is `calls / wall time` of the timed loop.
@@ -55,6 +58,7 @@ import { printGateway } from './gateway-print.js';
 import { benchHotPath, printHotPath } from './hotpath.js';
 import { benchVerify, printVerify } from './verify.js';
 import { benchFleet, printFleet } from './fleet.js';
+import { benchPage } from './page.js';
 
 const CALLS = Number(process.env['BENCH_CALLS'] ?? 1000);
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 100);
@@ -65,7 +69,7 @@ const RAW_RELAY = fileURLToPath(new URL('./raw-relay.mjs', import.meta.url));
 const SERVER = join(dirname(createRequire(import.meta.url).resolve('@modelcontextprotocol/server-everything/package.json')), 'dist', 'index.js');
 
 /** `BENCH_SECTIONS` names, in run order. */
-const SECTIONS = ['client', 'gatekeeper', 'decision', 'chain', 'witness', 'bundles', 'sessions', 'gateway', 'hotpath', 'verify', 'fleet'] as const;
+const SECTIONS = ['client', 'gatekeeper', 'decision', 'chain', 'witness', 'bundles', 'sessions', 'gateway', 'hotpath', 'verify', 'fleet', 'page'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The sections `BENCH_SECTIONS` names (comma list; unset or empty: all). Throws on an unknown name. */
@@ -117,6 +121,7 @@ async function main(): Promise<void> {
     const hot = on.has('hotpath') ? await benchHotPath(s.dir, CLI) : undefined;
     const verified = on.has('verify') ? await benchVerify(s.dir, CLI) : undefined;
     const fleet = on.has('fleet') ? await benchFleet(s.dir) : undefined;
+    const paged = on.has('page') ? await benchPage(s.dir, CLI, fileURLToPath(new URL('..', import.meta.url))) : undefined;
     console.log(`mcp-attest bench: ${CALLS} sequential tools/call (echo, server-everything) after ${WARMUP} warm-up; ${machine()}`);
     if (client !== undefined) {
       console.log('\n## Attesting client proxy (proxy -> server) vs direct, beside a raw line relay (no parsing)');
@@ -159,6 +164,12 @@ async function main(): Promise<void> {
     if (fleet !== undefined) {
       console.log(`\n## A fleet's log: durable appends from several processes at once (${process.env['BENCH_FLEET_ENTRIES'] ?? 2000} each, ${process.env['BENCH_FLEET_IN_FLIGHT'] ?? 8} in flight each; private entries of ~1.4 KB), beside the limits`);
       printFleet(fleet);
+    }
+    if (paged !== undefined) {
+      console.log(`\n## The verify page in headless Chromium (${paged.size} bytes, ${paged.gzip} gzipped) against the CLI on the same bundles, beside the browser's raw WebCrypto (median of 3)`);
+      printTable(['calls', 'bundle bytes', 'page ms (click to verdict)', 'CLI ms (whole process)', 'raw WebCrypto ES256 verifies, 2 per call, ms'], paged.rows.map((r) => [
+        String(r.calls), String(r.bytes), r.pageMs.toFixed(1), r.cliMs.toFixed(1), r.rawMs.toFixed(1),
+      ]));
     }
   } finally {
     rmSync(s.dir, { recursive: true, force: true });

@@ -24,7 +24,8 @@ import { summarize, toRow, type Row, type Summary } from './stats.js';
 
 const FINGERPRINT = 'sha256:' + '11'.repeat(32);
 
-async function appendCalls(r: Recorder, from: number, n: number): Promise<void> {
+/** Append `n` attested and receipted echo calls (numbered from `from`) through `r`. */
+export async function appendCalls(r: Recorder, from: number, n: number): Promise<void> {
   for (let i = from; i < from + n; i++) {
     const { attestation, callId, index } = await r.attest({ tool: 'echo', args: { i }, intent: 'bench', server: { name: 'bench', fingerprint: FINGERPRINT }, requestDigest: FINGERPRINT });
     await r.receipt({ callId, attestation, attestationIndex: index, status: 'executed', result: { content: [{ type: 'text', text: `echo ${i}` }] } });
