@@ -1,12 +1,12 @@
 /**
  * Same verdicts everywhere (docs/verify-page.md): every mcp-attest attestation and receipt
- * vector, and a sample of byte-mangled mutants of valid ones, give in a real headless
+ * vector, every published SEP-2787 case, and a sample of byte-mangled mutants of valid ones, give in a real headless
  * Chromium (WebCrypto, the browser's JSON and text decoding) exactly the verdict, checks and
  * codes they give in Node through the CLI's primitives (node:crypto, src/platform/node.ts).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,6 +17,8 @@ import { ROOT } from './helpers.js';
 import { launchBrowser } from '../support/browser.js';
 import { runVector } from '../own-vectors.js';
 import type { VectorFile } from '../../scripts/vectors/model.js';
+import { runPublished, type PublishedCase } from '../published-run.js';
+import { caseDirs, vectorPath } from '../vectors.js';
 
 const VECTORS = join(ROOT, 'test/vectors');
 let browser: Browser;
@@ -74,4 +76,42 @@ test('a sample of mutants of each valid vector (every 7th byte changed, truncati
   }
   assert.ok(tried > 300, `${tried} mutants`);
   assert.deepEqual(differ.slice(0, 5), []);
+});
+
+/** The published SEP-2787 cases (PR #2789 with its one key per case, Vaara with its three), as {@link PublishedCase}s. */
+function publishedCases(): Array<[string, PublishedCase]> {
+  const out: Array<[string, PublishedCase]> = [];
+  const pr = 'sep2787/mcp-pr2789/v0';
+  const text = (rel: string): string => readFileSync(vectorPath(rel), 'utf8');
+  const keysOf = (dir: string) => ({ HS256: readFileSync(vectorPath(`${dir}/keys/hs256_secret.bin`)).toString('hex'), ES256: text(`${dir}/keys/es256_public.pem`), RS256: text(`${dir}/keys/rs256_public.pem`) });
+  for (const bucket of ['normative/positive', 'normative/negative', 'verifier-policy/negative']) {
+    for (const name of caseDirs(`${pr}/${bucket}`)) {
+      const dir = `${pr}/${bucket}/${name}`;
+      const e = JSON.parse(text(`${dir}/expected.json`)) as { verifying_material?: string; verify_at_epoch?: number };
+      const file = existsSync(vectorPath(`${dir}/signed_envelope.json`)) ? `${dir}/signed_envelope.json` : `${dir}/unsigned_envelope.json`;
+      const material = e.verifying_material ?? 'keys/hs256_secret.bin';
+      const only = material.includes('hs256') ? 'HS256' : material.includes('es256') ? 'ES256' : 'RS256';
+      const iat = (JSON.parse(text(file)) as { issuerAsserted?: { iat?: string } }).issuerAsserted?.iat;
+      out.push([dir, { envelope: text(file), keys: keysOf(pr), only, at: e.verify_at_epoch ?? (iat ? Date.parse(iat) / 1000 : 0) }]);
+    }
+  }
+  const vaara = 'sep2787/vaara-v0.70.0/sep2787_attestation_v0';
+  for (const name of caseDirs(`${vaara}/normative`)) {
+    const dir = `${vaara}/normative/${name}`;
+    const args = existsSync(vectorPath(`${dir}/runtime_args.json`)) ? JSON.parse(text(`${dir}/runtime_args.json`)) as unknown : undefined;
+    out.push([dir, { envelope: text(`${dir}/attestation.json`), keys: keysOf(vaara), at: Date.parse('2026-05-29T10:00:30Z') / 1000, ...(args === undefined ? {} : { args }) }]);
+  }
+  return out;
+}
+
+test('every published SEP-2787 case (PR #2789, Vaara): the browser\'s verdict and checks are Node\'s', { timeout: 120_000 }, async () => {
+  const all = publishedCases();
+  assert.ok(all.length > 20, `${all.length} cases`);
+  const differ: string[] = [];
+  for (const [name, c] of all) {
+    const b = JSON.parse(await page.evaluate((json) => (globalThis as unknown as { runPublished(j: string): Promise<string> }).runPublished(json), JSON.stringify(c))) as unknown;
+    const n = JSON.parse(JSON.stringify(await runPublished(c))) as unknown;
+    if (JSON.stringify(b) !== JSON.stringify(n)) differ.push(`${name}: browser ${JSON.stringify(b)} node ${JSON.stringify(n)}`);
+  }
+  assert.deepEqual(differ, []);
 });
