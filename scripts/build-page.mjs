@@ -21,13 +21,15 @@ const workerCode = worker.outputFiles[0].text;
 const page = await build({ ...common, entryPoints: [join(root, 'src/page/ui.ts')], define: { __WORKER_SOURCE__: JSON.stringify(workerCode) } });
 // `</script` inside the inlined code would end the element early.
 const script = page.outputFiles[0].text.replace(/<\/script/gi, '<\\/script');
-const style = readFileSync(join(root, 'src/page/page.css'), 'utf8');
+// Line ends as a browser sees them (it hashes the style after turning CRLF into LF): a CRLF checkout builds the same page.
+const lf = (text) => text.replace(/\r\n?/g, '\n');
+const style = lf(readFileSync(join(root, 'src/page/page.css'), 'utf8'));
 const b64 = (text) => createHash('sha256').update(text, 'utf8').digest('base64');
 const csp = [
   "default-src 'none'", `script-src 'sha256-${b64(script)}'`, `style-src 'sha256-${b64(style)}'`,
   'worker-src blob:', "connect-src 'none'", "img-src 'none'", "base-uri 'none'", "form-action 'none'",
 ].join('; ');
-const template = readFileSync(join(root, 'src/page/page.html'), 'utf8');
+const template = lf(readFileSync(join(root, 'src/page/page.html'), 'utf8'));
 // Function replacers: `$` in the code must not be read as a replacement pattern.
 const html = template.replace('__CSP__', () => csp).replace('__STYLE__', () => style).replace('__SCRIPT__', () => script);
 mkdirSync(join(root, 'dist'), { recursive: true });

@@ -114,6 +114,7 @@ export const ERROR_CODES = [
   'ERR_INPUT_NOT_REGULAR',
   'ERR_INPUT_TOO_LARGE',
   'ERR_VERIFY_WORKER',
+  'ERR_CRYPTO_UNAVAILABLE',
   // proxy/ wire (docs/wire.md)
   'ERR_WIRE_MALFORMED',
   'ERR_WIRE_AMBIGUOUS',

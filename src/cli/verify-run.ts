@@ -41,7 +41,7 @@ export const MAX_POLICY_DOC_BYTES = 16 * 1024 * 1024;
 
 /**
  * True when `path` (or the file a symlink named `path` points to) is a regular file starting
- * with `{` (after whitespace): a bundle, not a log.db. Anything else is left to {@link load},
+ * with `{` (after a byte order mark or whitespace, within 64 KiB): a bundle, not a log.db. Anything else is left to {@link load},
  * which refuses what is not a regular file.
  */
 function isBundleFile(path: string): boolean {
@@ -52,13 +52,17 @@ function isBundleFile(path: string): boolean {
     return false;
   }
   try {
-    const head = Buffer.alloc(64);
-    const n = readSync(fd, head, 0, 64, 0);
-    return /^\s*\{/.test(head.subarray(0, n).toString('latin1'));
+    const head = Buffer.alloc(HEAD_BYTES);
+    const n = readSync(fd, head, 0, HEAD_BYTES, 0);
+    // A byte order mark too: the bundle path then refuses it as the strict JSON it is not (as the verify page does).
+    return /^(\xef\xbb\xbf)?[ \t\r\n]*\{/.test(head.subarray(0, n).toString('latin1'));
   } finally {
     closeSync(fd);
   }
 }
+
+/** How far {@link isBundleFile} looks for the `{` that starts a bundle: 64 KiB (a log.db starts "SQLite format 3"). */
+const HEAD_BYTES = 64 * 1024;
 
 /** `stat` (`lstat` when `link`), or null when there is nothing to stat. */
 function statOrNull(path: string, link = false): Stats | null {
@@ -192,7 +196,8 @@ async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierS
   const known = await knownCheckpoints(o, ks.policy!, state);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(readRegularFile(path, MAX_BUNDLE_BYTES, { follow: true, what: 'bundle' }));
+    // A byte order mark is kept, so the strict parser refuses it (the verify page reads files the same way).
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(readRegularFile(path, MAX_BUNDLE_BYTES, { follow: true, what: 'bundle' }));
   } catch (e) {
     if (isAttestError(e, 'ERR_STORE_IO')) throw e;
     const code = isAttestError(e) ? e.code : 'ERR_ENCODING_INVALID';

@@ -66,7 +66,8 @@ function send(req: IncomingMessage, res: ServerResponse, a: Answer): void {
   let body = typeof a.body === 'string' ? Buffer.from(a.body, 'utf8') : Buffer.from(a.body.buffer, a.body.byteOffset, a.body.byteLength);
   const headers: Record<string, string> = { 'content-type': a.type };
   if (a.cache) headers['cache-control'] = a.cache;
-  if (a.csp) Object.assign(headers, { 'content-security-policy': a.csp, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' });
+  // frame-ancestors works only as a header: nothing may frame the page (and draw over it).
+  if (a.csp) Object.assign(headers, { 'content-security-policy': `${a.csp}; frame-ancestors 'none'`, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' });
   if (a.gzip) {
     headers['vary'] = 'Accept-Encoding';
     if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {

@@ -1,34 +1,35 @@
 /**
  * The verify page's user interface (docs/verify-page.md): choose or drop a trust policy and
- * what to verify (a file, or a tiles folder), optionally a policy document; the worker
- * (page/worker.ts, inlined by scripts/build-page.mjs as `__WORKER_SOURCE__`) verifies; the
- * verdict is shown as the CLI prints it, each finding with its code, the verifier's message
- * and what it means. Nothing is sent anywhere: the page's Content-Security-Policy allows no
- * connection at all. When done, `document.body.dataset.state` is `done` (or `error`) and
+ * what to verify (a file, or a tiles folder), optionally a policy document, a checkpoint
+ * accepted earlier and a verification time; the worker (page/worker.ts, inlined by
+ * scripts/build-page.mjs as `__WORKER_SOURCE__`) reads and verifies them; the verdict is shown
+ * as the CLI prints it, each finding with its code, the verifier's message, what it expected
+ * and found, and what it means. Files go to the worker unread (`File` objects). Nothing is
+ * sent anywhere: the page's Content-Security-Policy allows no connection at all. One
+ * verification at a time: a new choice or a new run stops the one running, and clears the
+ * verdict shown. When done, `document.body.dataset.state` is `done` (or `error`) and
  * `window.mcpAttestReport` holds the report as the CLI's `--json` prints it.
  */
-import type { ChosenFile, PageReport } from './core.js';
+import type { PageReport } from './core.js';
 import { explain } from './explain.js';
 
 declare const __WORKER_SOURCE__: string;
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
-interface Chosen { trust: ChosenFile | null; files: ChosenFile[]; policyDoc: ChosenFile | null }
-const chosen: Chosen = { trust: null, files: [], policyDoc: null };
+interface Picked { path: string; file: File }
+interface Chosen { trust: File | null; files: Picked[]; policyDoc: File | null; checkpoint: File | null }
+const chosen: Chosen = { trust: null, files: [], policyDoc: null, checkpoint: null };
+let running: Worker | null = null;
 
-async function fromFile(f: File, path = f.webkitRelativePath || f.name): Promise<ChosenFile> {
-  return { path, bytes: new Uint8Array(await f.arrayBuffer()) };
-}
-
-/** Every file under a dropped entry (a folder is walked), with its path from the dropped item. */
-async function walk(entry: FileSystemEntry, prefix: string, out: ChosenFile[]): Promise<void> {
+/** Every file under a dropped entry (a folder is walked), with its path from the dropped item; nothing is read. */
+async function walk(entry: FileSystemEntry, prefix: string, out: Picked[]): Promise<void> {
   const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
   if (entry.isFile) {
-    const file = await new Promise<File>((resolve, reject) => (entry as FileSystemFileEntry).file(resolve, reject));
-    out.push(await fromFile(file, path));
+    out.push({ path, file: await new Promise<File>((resolve, reject) => (entry as FileSystemFileEntry).file(resolve, reject)) });
     return;
   }
+  if (!entry.isDirectory) return;
   const reader = (entry as FileSystemDirectoryEntry).createReader();
   for (;;) {
     const batch = await new Promise<FileSystemEntry[]>((resolve, reject) => reader.readEntries(resolve, reject));
@@ -37,17 +38,31 @@ async function walk(entry: FileSystemEntry, prefix: string, out: ChosenFile[]): 
   }
 }
 
-function describe(files: ChosenFile[]): string {
+function describe(files: Array<{ path: string; file: File }>): string {
   if (files.length === 0) return 'nothing chosen';
-  if (files.length === 1) return `${files[0]!.path} (${files[0]!.bytes.length} bytes)`;
+  if (files.length === 1) return `${files[0]!.path} (${files[0]!.file.size} bytes)`;
   return `folder ${files[0]!.path.split('/')[0]} (${files.length} files)`;
 }
 
+const one = (f: File | null, none = 'nothing chosen'): string => (f ? describe([{ path: f.name, file: f }]) : none);
+
+/** Show what is chosen; stop a verification running and clear the verdict (it was for other files). */
 function refresh(): void {
-  $('trust-chosen').textContent = chosen.trust ? describe([chosen.trust]) : 'nothing chosen';
+  stop();
+  $('trust-chosen').textContent = one(chosen.trust);
   $('target-chosen').textContent = describe(chosen.files);
-  $('policy-doc-chosen').textContent = chosen.policyDoc ? describe([chosen.policyDoc]) : 'none (optional)';
+  $('policy-doc-chosen').textContent = one(chosen.policyDoc, 'none (optional)');
+  $('checkpoint-chosen').textContent = one(chosen.checkpoint, 'none (optional)');
+  $('result').replaceChildren();
+  $('status').textContent = '';
+  document.body.dataset['state'] = 'idle';
   ($('verify') as HTMLButtonElement).disabled = chosen.trust === null || chosen.files.length === 0;
+}
+
+function stop(): void {
+  running?.terminate();
+  running = null;
+  ($('progress') as HTMLProgressElement).hidden = true;
 }
 
 function line(parent: HTMLElement, tag: string, text: string, cls?: string): HTMLElement {
@@ -61,101 +76,129 @@ function line(parent: HTMLElement, tag: string, text: string, cls?: string): HTM
 /** A report as the worker sends it (parsed JSON). */
 interface Shown {
   kind: PageReport['kind']; ok: boolean;
-  findings?: Array<{ severity: string; code: string; message: string; index?: string }>;
-  checks?: Array<{ dimension: string; status: string; code?: string; message?: string }>;
+  findings?: Array<{ severity: string; code: string; message: string; index?: string; expected?: unknown; found?: unknown }>;
+  checks?: Array<{ dimension: string; status: string; code?: string; message?: string; expected?: unknown; found?: unknown }>;
+}
+
+/** One finding or check: its line, what it expected and found, and what it means. */
+function item(list: HTMLElement, text: string, bad: boolean, x: { code?: string; expected?: unknown; found?: unknown }): void {
+  const li = line(list, 'li', text, bad ? 'bad' : undefined);
+  if (x.expected !== undefined) line(li, 'div', `expected: ${JSON.stringify(x.expected)}`, 'detail');
+  if (x.found !== undefined) line(li, 'div', `found: ${JSON.stringify(x.found)}`, 'detail');
+  if (x.code) line(li, 'p', explain(x.code), 'why');
 }
 
 /** The verdict, as the CLI prints it, with an explanation under each finding. */
 function show(r: Shown): void {
   const out = $('result');
   out.replaceChildren();
-  line(out, 'h2', `${r.ok ? 'VERIFIED' : 'FAILED'}: ${r.kind}`, r.ok ? 'ok' : 'bad');
+  const head = line(out, 'h3', `${r.ok ? 'VERIFIED' : 'FAILED'}: ${r.kind}`, r.ok ? 'ok' : 'bad');
+  head.tabIndex = -1;
   const facts = r as unknown as Record<string, unknown>;
   if (r.kind === 'attestation' || r.kind === 'receipt') {
     const list = line(out, 'ul', '');
-    for (const c of r.checks ?? []) {
-      const li = line(list, 'li', `${c.status.toUpperCase()}  ${c.dimension}${c.code ? `  ${c.code}` : ''}${c.message ? `  ${c.message}` : ''}`, c.status === 'fail' ? 'bad' : undefined);
-      if (c.code) line(li, 'p', explain(c.code), 'why');
+    for (const c of r.checks ?? []) item(list, `${c.status.toUpperCase()}  ${c.dimension}${c.code ? `  ${c.code}` : ''}${c.message ? `  ${c.message}` : ''}`, c.status === 'fail', c);
+  } else {
+    const cp = facts['checkpoint'] as { origin: string; size: string } | null;
+    const witnesses = (facts['witnesses'] as Array<{ name: string }>).map((w) => w.name);
+    line(out, 'p', `entries ${String(facts['size'] ?? facts['entries'])}, checkpoint ${cp ? `${cp.origin} @ ${cp.size}` : 'none'}${witnesses.length ? `, cosigned by ${witnesses.join(', ')}` : ''}`);
+    line(out, 'p', `calls ${String(facts['calls'])}, receipts ${String(facts['receipts'])}, unanswered ${String(facts['unanswered'])}, in flight ${String(facts['inFlight'])}`);
+    if (r.kind === 'session') {
+      line(out, 'p', `session ${String(facts['sessionId'] ?? '?')}, level: ${String(facts['level'])}`);
+      const table = line(out, 'table', '');
+      line(table, 'caption', 'Session dimensions');
+      for (const [name, status] of Object.entries(facts['dimensions'] as Record<string, string>)) {
+        const row = line(table, 'tr', '');
+        line(row, 'th', name).setAttribute('scope', 'row');
+        line(row, 'td', status, status === 'fail' ? 'bad' : undefined);
+      }
     }
-    return;
+    const list = line(out, 'ul', '');
+    for (const f of r.findings ?? []) item(list, `${f.severity === 'error' ? 'FAIL' : 'note'}  ${f.code}${f.index !== undefined ? ` [entry ${f.index}]` : ''}  ${f.message}`, f.severity === 'error', f);
   }
-  const cp = facts['checkpoint'] as { origin: string; size: string } | null;
-  const witnesses = (facts['witnesses'] as Array<{ name: string }>).map((w) => w.name);
-  line(out, 'p', `entries ${String(facts['size'] ?? facts['entries'])}, checkpoint ${cp ? `${cp.origin} @ ${cp.size}` : 'none'}${witnesses.length ? `, cosigned by ${witnesses.join(', ')}` : ''}`);
-  line(out, 'p', `calls ${String(facts['calls'])}, receipts ${String(facts['receipts'])}, unanswered ${String(facts['unanswered'])}, in flight ${String(facts['inFlight'])}`);
-  if (r.kind === 'session') {
-    line(out, 'p', `session ${String(facts['sessionId'] ?? '?')}, level: ${String(facts['level'])}`);
-    const table = line(out, 'table', '');
-    line(table, 'caption', 'Session dimensions');
-    for (const [name, status] of Object.entries(facts['dimensions'] as Record<string, string>)) {
-      const row = line(table, 'tr', '');
-      line(row, 'th', name).setAttribute('scope', 'row');
-      line(row, 'td', status, status === 'fail' ? 'bad' : undefined);
-    }
-  }
-  const list = line(out, 'ul', '');
-  for (const f of r.findings ?? []) {
-    const li = line(list, 'li', `${f.severity === 'error' ? 'FAIL' : 'note'}  ${f.code}${f.index !== undefined ? ` [entry ${f.index}]` : ''}  ${f.message}`, f.severity === 'error' ? 'bad' : undefined);
-    line(li, 'p', explain(f.code), 'why');
-  }
+  head.focus();
+}
+
+function failed(code: string, message: string): void {
+  stop();
+  $('result').replaceChildren();
+  line($('result'), 'h3', `Could not verify: ${code}`, 'bad');
+  line($('result'), 'p', message);
+  $('status').textContent = `Could not verify: ${code}.`;
+  document.body.dataset['state'] = 'error';
+}
+
+/** The verification time field: POSIX seconds, or empty for now. */
+function at(): number | null | 'bad' {
+  const v = ($('at') as HTMLInputElement).value.trim();
+  if (v === '') return null;
+  return /^(0|[1-9][0-9]{0,15})$/.test(v) ? Number(v) : 'bad';
 }
 
 function run(): void {
+  const when = at();
+  if (when === 'bad') return failed('ERR_USAGE', 'the verification time is POSIX seconds (a whole number), or empty for now');
+  stop();
   const worker = new Worker(URL.createObjectURL(new Blob([__WORKER_SOURCE__], { type: 'text/javascript' })));
+  running = worker;
   const progress = $('progress') as HTMLProgressElement;
   progress.hidden = false;
   progress.removeAttribute('value');
+  $('result').replaceChildren();
   document.body.dataset['state'] = 'running';
   $('status').textContent = 'Verifying…';
+  worker.onerror = (e) => failed('ERR_INTERNAL', `the verifier stopped: ${e.message || 'out of memory, or the browser refused it'}`);
+  worker.onmessageerror = () => failed('ERR_INTERNAL', 'the verifier\'s answer could not be read');
   worker.onmessage = (e: MessageEvent<{ progress?: [number, number]; report?: string; error?: { code: string; message: string } }>) => {
+    if (running !== worker) return;
     const m = e.data;
     if (m.progress) {
       [progress.value, progress.max] = [m.progress[0], Math.max(1, m.progress[1])];
-      $('status').textContent = `Verifying: ${m.progress[0]} of ${m.progress[1]} entries`;
+      progress.setAttribute('aria-valuetext', `${m.progress[0]} of ${m.progress[1]} entries`);
       return;
     }
-    worker.terminate();
-    progress.hidden = true;
-    if (m.error) {
-      $('result').replaceChildren();
-      line($('result'), 'h2', `Could not verify: ${m.error.code}`, 'bad');
-      line($('result'), 'p', m.error.message);
-      $('status').textContent = `Could not verify: ${m.error.code}`;
-      document.body.dataset['state'] = 'error';
-      return;
-    }
+    if (m.error) return failed(m.error.code, m.error.message);
+    stop();
     (window as unknown as { mcpAttestReport: string }).mcpAttestReport = m.report!;
     const report = JSON.parse(m.report!) as Shown;
+    $('status').textContent = report.ok ? `Verified: ${report.kind}.` : `Verification failed: ${report.kind}.`;
     show(report);
-    $('status').textContent = report.ok ? 'Verified.' : 'Verification failed.';
     document.body.dataset['state'] = 'done';
   };
-  worker.postMessage({ trust: chosen.trust!.bytes, files: chosen.files, policyDoc: chosen.policyDoc?.bytes ?? null, now: Math.floor(Date.now() / 1000) });
+  worker.postMessage({ trust: chosen.trust, files: chosen.files, policyDoc: chosen.policyDoc, checkpoint: chosen.checkpoint, at: when, now: Math.floor(Date.now() / 1000) });
 }
 
 function wire(): void {
-  const pick = (id: string, set: (files: File[]) => Promise<void>): void => {
+  const pick = (id: string, set: (files: File[]) => void, others: string[] = []): void => {
     const input = $(id) as HTMLInputElement;
-    input.addEventListener('change', () => void set([...(input.files ?? [])]).then(refresh));
+    input.addEventListener('change', () => {
+      for (const o of others) ($(o) as HTMLInputElement).value = '';
+      set([...(input.files ?? [])]);
+      refresh();
+    });
   };
-  pick('trust', async (f) => void (chosen.trust = f[0] ? await fromFile(f[0]) : null));
-  pick('policy-doc', async (f) => void (chosen.policyDoc = f[0] ? await fromFile(f[0]) : null));
-  pick('target', async (f) => void (chosen.files = await Promise.all(f.map((x) => fromFile(x)))));
-  pick('folder', async (f) => void (chosen.files = await Promise.all(f.map((x) => fromFile(x)))));
+  pick('trust', (f) => void (chosen.trust = f[0] ?? null));
+  pick('policy-doc', (f) => void (chosen.policyDoc = f[0] ?? null));
+  pick('checkpoint', (f) => void (chosen.checkpoint = f[0] ?? null));
+  pick('target', (f) => void (chosen.files = f.map((file) => ({ path: file.name, file }))), ['folder']);
+  pick('folder', (f) => void (chosen.files = f.map((file) => ({ path: file.webkitRelativePath || file.name, file }))), ['target']);
   const drop = $('drop');
   drop.addEventListener('dragover', (e) => e.preventDefault());
   drop.addEventListener('drop', (e) => {
     e.preventDefault();
     const entries = [...(e.dataTransfer?.items ?? [])].map((i) => i.webkitGetAsEntry()).filter((x): x is FileSystemEntry => x !== null);
-    const files: ChosenFile[] = [];
+    const files: Picked[] = [];
     void (async () => {
       for (const entry of entries) await walk(entry, '', files);
+      for (const o of ['target', 'folder']) ($(o) as HTMLInputElement).value = '';
       chosen.files = files;
       refresh();
-    })();
+    })().catch((err: unknown) => failed('ERR_INPUT_NOT_REGULAR', `the dropped files could not be read: ${(err as Error).message}`));
   });
   drop.addEventListener('keydown', (e) => {
-    if (e.key === 'Enter' || e.key === ' ') ($('target') as HTMLInputElement).click();
+    if (e.key !== 'Enter' && e.key !== ' ') return;
+    e.preventDefault();
+    ($('target') as HTMLInputElement).click();
   });
   $('verify').addEventListener('click', run);
   refresh();

@@ -45,12 +45,14 @@ function codesOf(v: { findings?: Array<{ code: string }>; checks?: Array<{ statu
 }
 
 /** Choose the files in the page, press Verify, and read its verdict. */
-async function pageVerdict(page: Page, trust: string, target: { file?: string; folder?: string }, policyDoc?: string): Promise<{ ok: boolean; codes: string[]; level?: string; text: string }> {
+async function pageVerdict(page: Page, trust: string, target: { file?: string; folder?: string }, policyDoc?: string, o: { checkpoint?: string; at?: number } = {}): Promise<{ ok: boolean; codes: string[]; level?: string; text: string }> {
   await page.reload();
   await page.setInputFiles('#trust', trust);
   if (target.file) await page.setInputFiles('#target', target.file);
   if (target.folder) await page.setInputFiles('#folder', target.folder);
   if (policyDoc) await page.setInputFiles('#policy-doc', policyDoc);
+  if (o.checkpoint) await page.setInputFiles('#checkpoint', o.checkpoint);
+  if (o.at !== undefined) await page.fill('#at', String(o.at));
   await page.waitForFunction(() => !(document.getElementById('verify') as HTMLButtonElement).disabled);
   await page.click('#verify');
   await page.waitForFunction(() => document.body.dataset['state'] === 'done' || document.body.dataset['state'] === 'error', undefined, { timeout: 60_000 });
@@ -212,4 +214,58 @@ test('verify --html writes the built page and prints its SHA-256; log serve serv
   const got = await pageVerdict(page, trust, { file: bundle });
   assert.deepEqual({ ok: got.ok, codes: got.codes }, cliVerdict(['verify', bundle, '--trust', trust]));
   assert.deepEqual(requests.filter((u) => !u.startsWith('blob:') && u !== `${base}/verify`), [], 'the page fetches nothing, not even the log beside it');
+});
+
+test('the same strictness as the CLI: a bundle or trust policy with a byte order mark fails alike; a new choice clears the verdict; a time and an accepted checkpoint as --at and --checkpoint; no WebCrypto is said, not taken for forgery', { timeout: 180_000 }, async (t) => {
+  const s = scope(t);
+  const { home, trust } = await fixtures(s);
+  const { page } = await openPage(browser, PAGE);
+  t.after(() => page.close());
+  const calls = JSON.parse(ok(['log', 'show', '--home', home, '--json'])) as Array<{ call_id: string }>;
+  const bundle = join(s.dir, 'b.json');
+  ok(['bundle', '--home', home, '--call', calls[0]!.call_id, '--out', bundle]);
+  const bom = (from: string, to: string): string => (writeFileSync(to, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), readFileSync(from)])), to);
+  const bomBundle = bom(bundle, join(s.dir, 'bom.json'));
+  const wantBom = cliVerdict(['verify', bomBundle, '--trust', trust]);
+  assert.equal(wantBom.ok, false);
+  assert.deepEqual(await pageVerdict(page, trust, { file: bomBundle }).then((v) => ({ ok: v.ok, codes: v.codes })), wantBom);
+  const bomTrust = bom(trust, join(s.dir, 'bom-trust.json'));
+  assert.equal(cli(['verify', bundle, '--trust', bomTrust]).status, 2, 'the CLI refuses the policy');
+  await page.reload();
+  await page.setInputFiles('#trust', bomTrust);
+  await page.setInputFiles('#target', bundle);
+  await page.click('#verify');
+  await page.waitForFunction(() => document.body.dataset['state'] === 'error');
+  assert.match(await page.textContent('#result') ?? '', /Could not verify: ERR_JSON_SYNTAX|Could not verify: ERR_POLICY_INVALID/);
+
+  // A verdict shown is for the files chosen: choosing another clears it.
+  await pageVerdict(page, trust, { file: bundle });
+  await page.setInputFiles('#target', bomBundle);
+  assert.equal(await page.evaluate(() => document.body.dataset['state']), 'idle');
+  assert.equal(await page.textContent('#result'), '');
+
+  // --checkpoint: a checkpoint accepted earlier (the bundle's own, still consistent) and --at for one attestation.
+  const cp = join(s.dir, 'accepted.checkpoint');
+  writeFileSync(cp, (JSON.parse(readFileSync(bundle, 'utf8')) as { checkpoint: string }).checkpoint);
+  const wantCp = cliVerdict(['verify', bundle, '--trust', trust, '--checkpoint', cp]);
+  assert.equal(wantCp.ok, true);
+  assert.deepEqual(await pageVerdict(page, trust, { file: bundle }, undefined, { checkpoint: cp }).then((v) => ({ ok: v.ok, codes: v.codes })), wantCp);
+  const att = (JSON.parse((JSON.parse(readFileSync(bundle, 'utf8')) as { entries: Array<{ record?: string }> }).entries.find((e) => e.record?.includes('"attestation"'))!.record!) as { attestation: unknown }).attestation;
+  const attFile = join(s.dir, 'attestation.json');
+  writeFileSync(attFile, JSON.stringify(att));
+  const later = Math.floor(Date.now() / 1000) + 86_400;
+  const wantLate = cliVerdict(['attestation', 'verify', attFile, '--trust', trust, '--at', String(later)]);
+  assert.deepEqual(wantLate, { ok: false, codes: ['ERR_TTL_EXPIRED'] });
+  assert.deepEqual(await pageVerdict(page, trust, { file: attFile }, undefined, { at: later }).then((v) => ({ ok: v.ok, codes: v.codes })), wantLate);
+
+  // Served from a host that is not a secure context, the page has no WebCrypto: it says so rather than call a genuine bundle forged.
+  const insecure = await browser.newPage();
+  t.after(() => insecure.close());
+  await insecure.route('http://verify.example/verify', (r) => r.fulfill({ status: 200, contentType: 'text/html', body: readFileSync(join(ROOT, 'dist/verify.html')) }));
+  await insecure.goto('http://verify.example/verify');
+  await insecure.setInputFiles('#trust', trust);
+  await insecure.setInputFiles('#target', bundle);
+  await insecure.click('#verify');
+  await insecure.waitForFunction(() => document.body.dataset['state'] === 'error' || document.body.dataset['state'] === 'done');
+  assert.match(await insecure.textContent('#result') ?? '', /Could not verify: ERR_CRYPTO_UNAVAILABLE/);
 });
