@@ -2,7 +2,13 @@
  * Runs one mcp-attest vector (docs/vectors.md) through the library verifiers and reports the
  * verdict in the vector's own terms, so a test can compare it with `expected`.
  */
-import { fromBase64, fromHex, utf8 } from '../src/bytes/index.js';
+import { fromBase64, fromHex, toHex, utf8 } from '../src/bytes/index.js';
+import { publishedEntry } from '../src/log/opening.js';
+import { entryFacts } from '../src/verify/entry-facts.js';
+import { RecordChecker } from '../src/verify/records.js';
+import { parseTrustPolicy, policyKeyResolver } from '../src/verify/policy.js';
+import type { Finding } from '../src/verify/findings.js';
+import type { EntryVector } from '../scripts/vectors/entry-cases.js';
 import { isAttestError } from '../src/errors.js';
 import { importPublicPem, importSecret } from '../src/keys/material.js';
 import { isAlgName, type AlgName } from '../src/keys/algorithms.js';
@@ -82,4 +88,28 @@ export async function runVector(f: VectorFile): Promise<VectorExpected> {
 /** The members of `actual` that `expected` states (a vector may leave some unstated). */
 export function stated(expected: VectorExpected, actual: VectorExpected): Partial<VectorExpected> {
   return Object.fromEntries(Object.keys(expected).map((k) => [k, actual[k as keyof VectorExpected]]));
+}
+
+/** Run an entry case (scripts/vectors/entry-cases.ts) through the library: opening, leaf hash, and the log's form rule (RecordChecker). */
+export async function runEntryVector(v: EntryVector): Promise<EntryVector['expected']> {
+  const { input } = v;
+  let bytes = fromHex(input.entryHex ?? '');
+  let salt: Uint8Array | undefined;
+  if (input.salt !== undefined && input.record !== undefined) {
+    [bytes, salt] = [utf8(input.record), fromHex(input.salt)];
+    if (input.entryHex !== undefined && toHex(publishedEntry(bytes, salt)) !== input.entryHex) return { verdict: 'reject', code: 'ERR_INCLUSION_INVALID' };
+  }
+  const policy = parseTrustPolicy(JSON.stringify({ version: 1, issuers: [], logs: [] }));
+  const keys = policyKeyResolver(policy);
+  const findings: Finding[] = [];
+  const checker = new RecordChecker(policy, keys, findings);
+  if (v.position > 0) {
+    const first = v.log === 'v1' ? '{"type":"not a parameters entry"}' : `{"entries":"${v.log}","index":"0","type":"mcp-attest/log@2"}`;
+    checker.fold(await entryFacts(0n, utf8(first), policy, keys));
+    findings.length = 0;
+  }
+  const f = await entryFacts(BigInt(v.position), bytes, policy, keys, salt);
+  checker.fold(f);
+  const error = findings.find((x) => x.severity === 'error');
+  return error ? { verdict: 'reject', code: error.code } : { verdict: 'accept', entryHex: toHex(publishedEntry(bytes, salt)), leafHash: toHex(f.leaf) };
 }

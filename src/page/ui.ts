@@ -186,10 +186,14 @@ function wire(): void {
   drop.addEventListener('dragover', (e) => e.preventDefault());
   drop.addEventListener('drop', (e) => {
     e.preventDefault();
-    const entries = [...(e.dataTransfer?.items ?? [])].map((i) => i.webkitGetAsEntry()).filter((x): x is FileSystemEntry => x !== null);
+    // A folder comes as an entry to walk; a plain file without one (some browsers, synthetic drops) as the file itself.
+    const items = [...(e.dataTransfer?.items ?? [])].filter((i) => i.kind === 'file').map((i) => ({ entry: i.webkitGetAsEntry(), file: i.getAsFile() }));
     const files: Picked[] = [];
     void (async () => {
-      for (const entry of entries) await walk(entry, '', files);
+      for (const { entry, file } of items) {
+        if (entry !== null) await walk(entry, '', files);
+        else if (file !== null) files.push({ path: file.name, file });
+      }
       for (const o of ['target', 'folder']) ($(o) as HTMLInputElement).value = '';
       chosen.files = files;
       refresh();

@@ -1,6 +1,6 @@
 /**
  * Same verdicts everywhere (docs/verify-page.md): every mcp-attest attestation and receipt
- * vector, every published SEP-2787 case, and a sample of byte-mangled mutants of valid ones, give in a real headless
+ * vector, every log entry vector, every published SEP-2787 case, and a sample of byte-mangled mutants of valid ones, give in a real headless
  * Chromium (WebCrypto, the browser's JSON and text decoding) exactly the verdict, checks and
  * codes they give in Node through the CLI's primitives (node:crypto, src/platform/node.ts).
  */
@@ -15,7 +15,8 @@ import type { Browser, Page } from 'playwright-core';
 import '../../src/platform/node.js';
 import { ROOT } from './helpers.js';
 import { launchBrowser } from '../support/browser.js';
-import { runVector } from '../own-vectors.js';
+import { runEntryVector, runVector } from '../own-vectors.js';
+import type { EntryVector } from '../../scripts/vectors/entry-cases.js';
 import type { VectorFile } from '../../scripts/vectors/model.js';
 import { runPublished, type PublishedCase } from '../published-run.js';
 import { caseDirs, vectorPath } from '../vectors.js';
@@ -114,4 +115,15 @@ test('every published SEP-2787 case (PR #2789, Vaara): the browser\'s verdict an
     if (JSON.stringify(b) !== JSON.stringify(n)) differ.push(`${name}: browser ${JSON.stringify(b)} node ${JSON.stringify(n)}`);
   }
   assert.deepEqual(differ, []);
+});
+
+test('every log entry vector (private and public forms, openings, the parameters entry): the browser\'s verdict, entry and leaf hash are Node\'s', { timeout: 60_000 }, async () => {
+  const entries = (JSON.parse(readFileSync(join(VECTORS, 'index.json'), 'utf8')) as { cases: Array<{ file: string }> }).cases
+    .filter((c) => c.file.startsWith('entry/')).map((c) => JSON.parse(readFileSync(join(VECTORS, c.file), 'utf8')) as EntryVector);
+  assert.ok(entries.length >= 13, `${entries.length} entry vectors`);
+  for (const v of entries) {
+    const b = JSON.parse(await page.evaluate((json) => (globalThis as unknown as { runEntryVector(j: string): Promise<string> }).runEntryVector(json), JSON.stringify(v))) as unknown;
+    assert.deepEqual(b, JSON.parse(JSON.stringify(await runEntryVector(v))), v.desc);
+    assert.deepEqual(b, v.expected, v.desc);
+  }
 });

@@ -269,3 +269,26 @@ test('the same strictness as the CLI: a bundle or trust policy with a byte order
   await insecure.waitForFunction(() => document.body.dataset['state'] === 'error' || document.body.dataset['state'] === 'done');
   assert.match(await insecure.textContent('#result') ?? '', /Could not verify: ERR_CRYPTO_UNAVAILABLE/);
 });
+
+test('a file dropped on the drop zone is verified as when picked', { timeout: 120_000 }, async (t) => {
+  const s = scope(t);
+  const { home, trust } = await fixtures(s);
+  const calls = JSON.parse(ok(['log', 'show', '--home', home, '--json'])) as Array<{ call_id: string }>;
+  const bundle = join(s.dir, 'b.json');
+  ok(['bundle', '--home', home, '--call', calls[2]!.call_id, '--out', bundle]);
+  const { page } = await openPage(browser, PAGE);
+  t.after(() => page.close());
+  await page.setInputFiles('#trust', trust);
+  const text = readFileSync(bundle, 'utf8');
+  const dt = await page.evaluateHandle((body) => {
+    const d = new DataTransfer();
+    d.items.add(new File([body], 'dropped.bundle.json', { type: 'application/json' }));
+    return d;
+  }, text);
+  await page.dispatchEvent('#drop', 'drop', { dataTransfer: dt });
+  await page.waitForFunction(() => document.getElementById('target-chosen')!.textContent!.startsWith('dropped.bundle.json'));
+  await page.click('#verify');
+  await page.waitForFunction(() => document.body.dataset['state'] === 'done');
+  const v = JSON.parse(await page.evaluate(() => (window as unknown as { mcpAttestReport: string }).mcpAttestReport)) as { ok: boolean; findings: Array<{ code: string }> };
+  assert.deepEqual({ ok: v.ok, codes: v.findings.map((f) => f.code) }, cliVerdict(['verify', bundle, '--trust', trust]));
+});

@@ -9,14 +9,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { committedVectors, diffVectors, generateVectors, VECTOR_DIR } from '../../scripts/gen-vectors.js';
 import type { VectorFile } from '../../scripts/vectors/model.js';
-import { runVector, stated } from '../own-vectors.js';
 import type { EntryVector } from '../../scripts/vectors/entry-cases.js';
-import { fromHex, toHex, utf8 } from '../../src/bytes/index.js';
-import { publishedEntry } from '../../src/log/opening.js';
-import { entryFacts } from '../../src/verify/entry-facts.js';
-import { RecordChecker } from '../../src/verify/records.js';
-import { parseTrustPolicy, policyKeyResolver } from '../../src/verify/policy.js';
-import type { Finding } from '../../src/verify/findings.js';
+import { runEntryVector, runVector, stated } from '../own-vectors.js';
 
 const index = JSON.parse(readFileSync(`${VECTOR_DIR}index.json`, 'utf8')) as { cases: Array<{ file: string }> };
 const load = (file: string): VectorFile => JSON.parse(readFileSync(`${VECTOR_DIR}${file}`, 'utf8')) as VectorFile;
@@ -40,30 +34,6 @@ test('the set covers what issue 3 names, in both kinds', () => {
   ];
   assert.deepEqual(need.filter((n) => !names.has(n)), []);
 });
-
-/** Run an entry case (scripts/vectors/entry-cases.ts) through the library: opening, leaf hash, and the log's form rule (RecordChecker). */
-async function runEntryVector(v: EntryVector): Promise<EntryVector['expected']> {
-  const { input } = v;
-  let bytes = fromHex(input.entryHex ?? '');
-  let salt: Uint8Array | undefined;
-  if (input.salt !== undefined && input.record !== undefined) {
-    [bytes, salt] = [utf8(input.record), fromHex(input.salt)];
-    if (input.entryHex !== undefined && toHex(publishedEntry(bytes, salt)) !== input.entryHex) return { verdict: 'reject', code: 'ERR_INCLUSION_INVALID' };
-  }
-  const policy = parseTrustPolicy(JSON.stringify({ version: 1, issuers: [], logs: [] }));
-  const keys = policyKeyResolver(policy);
-  const findings: Finding[] = [];
-  const checker = new RecordChecker(policy, keys, findings);
-  if (v.position > 0) {
-    const first = v.log === 'v1' ? '{"type":"not a parameters entry"}' : `{"entries":"${v.log}","index":"0","type":"mcp-attest/log@2"}`;
-    checker.fold(await entryFacts(0n, utf8(first), policy, keys));
-    findings.length = 0;
-  }
-  const f = await entryFacts(BigInt(v.position), bytes, policy, keys, salt);
-  checker.fold(f);
-  const error = findings.find((x) => x.severity === 'error');
-  return error ? { verdict: 'reject', code: error.code } : { verdict: 'accept', entryHex: toHex(publishedEntry(bytes, salt)), leafHash: toHex(f.leaf) };
-}
 
 for (const { file } of index.cases) {
   test(`vector ${file}`, async () => {
