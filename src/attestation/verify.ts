@@ -221,11 +221,11 @@ export async function verifyAttestation(input: string | Uint8Array | JsonValue, 
  */
 export function sepReason(code: ErrorCode): string {
   switch (code) {
-    case 'ERR_KEY_UNAVAILABLE': case 'ERR_PARTY_UNTRUSTED': return 'key_unavailable';
+    case 'ERR_KEY_UNAVAILABLE': case 'ERR_PARTY_UNTRUSTED': case 'ERR_CREDENTIAL_UNTRUSTED': case 'ERR_CREDENTIAL_REVOKED': case 'ERR_CREDENTIAL_KEY': case 'ERR_CREDENTIAL_UNLOGGED': return 'key_unavailable';
     case 'ERR_NONCE_REPLAY': case 'ERR_LOG_DUPLICATE_NONCE': case 'ERR_NONCE_STORE_FULL': return 'nonce_replay';
-    case 'ERR_TTL_EXPIRED': case 'ERR_TTL_NOT_YET_VALID': case 'ERR_TIME_INVALID': return 'expired';
+    case 'ERR_TTL_EXPIRED': case 'ERR_TTL_NOT_YET_VALID': case 'ERR_TIME_INVALID': case 'ERR_CREDENTIAL_EXPIRED': case 'ERR_CREDENTIAL_NOT_YET_VALID': case 'ERR_CREDENTIAL_LATE': return 'expired';
     case 'ERR_SERVER_MISMATCH': return 'server_mismatch';
-    case 'ERR_TOOL_MISMATCH': case 'ERR_TOOL_DENIED': case 'ERR_CAPABILITY_MISSING': case 'ERR_TOOL_CHANGED': return 'tool_mismatch';
+    case 'ERR_TOOL_MISMATCH': case 'ERR_TOOL_DENIED': case 'ERR_CAPABILITY_MISSING': case 'ERR_TOOL_CHANGED': case 'ERR_CREDENTIAL_SCOPE': return 'tool_mismatch';
     case 'ERR_ARGS_COMMITMENT_MISMATCH': case 'ERR_ARGS_REDACTED': case 'ERR_EVIDENCE_MISMATCH': return 'args_commitment_mismatch';
     case 'ERR_ATTESTATION_REQUIRED': return 'attestation_required';
     default: return 'signature_invalid';

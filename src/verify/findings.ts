@@ -11,7 +11,7 @@ export interface Finding {
   severity: 'error' | 'notice';
   code: ErrorCode | 'NOTE_UNANSWERED' | 'NOTE_IN_FLIGHT' | 'NOTE_SELF_TRUST' | 'NOTE_RESPONSE_RECEIPT' | 'NOTE_OUTSIDE_BUNDLE' | 'NOTE_WITNESS'
     | 'NOTE_POLICY_UNCHECKED' | 'NOTE_UNLOGGED' | 'NOTE_SESSION_OPEN' | 'NOTE_PARTY_UNCHECKED' | 'NOTE_SESSION_UNCHECKED' | 'NOTE_REJECTED' | 'NOTE_REFUSED_INPUT'
-    | 'NOTE_ERASED' | 'NOTE_SEALED';
+    | 'NOTE_ERASED' | 'NOTE_SEALED' | 'NOTE_REVOCATION_UNTRUSTED';
   message: string;
   index?: string;
   expected?: unknown;

@@ -8,7 +8,8 @@
  *  "logs":[{"origin":"mcp-attest.local/…","vkey":"<C2SP vkey>"}],
  *  "witnesses":[{"name":"witness.example/w1","vkey":"<C2SP cosignature/v1 vkey>"}], "quorum":1,
  *  "parties":[{"id":"approver:alice","roles":["approver"],"alg":"EdDSA","keyId":"<RFC 7638 thumbprint>","publicKeyJwk":{…}}],
- *  "acceptedAlgorithms":["ES256","EdDSA","RS256","HS256"], "clockSkewSeconds":30}
+ *  "acceptedAlgorithms":["ES256","EdDSA","RS256","HS256"], "clockSkewSeconds":30,
+ *  "credentialIssuers":[{"id":"idp:acme","alg":"ES256","keyId":"…","publicKeyJwk":{…},"subjectPrefix":"agent:acme/", …}]}
  * ```
  * HS256 issuers have no public key: their secret is supplied to the verifier separately.
  * `quorum` is how many distinct listed witnesses must have cosigned the checkpoint a
@@ -26,6 +27,7 @@ import { checkObject, isObject, type ObjectSchema } from '../envelope/schema.js'
 import type { KeyResolver } from '../envelope/signature.js';
 import { toHex } from '../bytes/index.js';
 import { parseVerifierKey, SIG_TYPE_COSIGNATURE_V1, type VerifierKey } from '../log/vkey.js';
+import { checkCredentialIssuers, type CredentialIssuer } from '../identity/issuers.js';
 
 /** A trusted issuer key. */
 export interface TrustedIssuer {
@@ -59,11 +61,14 @@ export interface TrustPolicy {
   parties: TrustedParty[];
   acceptedAlgorithms: AlgName[];
   clockSkewSeconds: number;
+  /** Issuers of agent credentials (docs/identity.md); absent when none. */
+  credentialIssuers?: CredentialIssuer[];
 }
 
 const TOP: ObjectSchema = {
   version: ['integer', true], issuers: ['array', true], logs: ['array', true], witnesses: ['array', false],
   quorum: ['integer', false], parties: ['array', false], acceptedAlgorithms: ['array', false], clockSkewSeconds: ['integer', false],
+  credentialIssuers: ['array', false],
 };
 const ISSUER: ObjectSchema = { iss: ['nonempty', true], alg: ['string', true], keyId: ['nonempty', true], publicKeyJwk: ['object', false] };
 const LOG: ObjectSchema = { origin: ['nonempty', true], vkey: ['nonempty', true] };
@@ -131,7 +136,9 @@ export function parseTrustPolicy(text: string): TrustPolicy {
   }
   const problems: string[] = [];
   const top = checkObject(v, TOP, '', problems);
+  let credentialIssuers: CredentialIssuer[] = [];
   if (top) {
+    credentialIssuers = checkCredentialIssuers(top['credentialIssuers'], problems);
     if (top['version'] !== 1) problems.push('.version: must be 1');
     (Array.isArray(top['issuers']) ? top['issuers'] : []).forEach((x, i) => {
       const o = checkObject(x, ISSUER, `.issuers[${i}]`, problems);
@@ -155,6 +162,7 @@ export function parseTrustPolicy(text: string): TrustPolicy {
     parties: (p['parties'] ?? []) as TrustedParty[],
     acceptedAlgorithms: (p['acceptedAlgorithms'] ?? ['ES256', 'EdDSA', 'RS256', 'HS256']) as AlgName[],
     clockSkewSeconds: (p['clockSkewSeconds'] ?? 30) as number,
+    ...(credentialIssuers.length > 0 ? { credentialIssuers } : {}),
   };
 }
 
@@ -218,6 +226,8 @@ export function mergeTrustPolicies(policies: TrustPolicy[]): TrustPolicy {
     acceptedAlgorithms: ALG_NAMES.filter((a) => policies.every((p) => p.acceptedAlgorithms.includes(a))),
     clockSkewSeconds: Math.min(...policies.map((p) => p.clockSkewSeconds)),
   };
+  const credentialIssuers = [...new Map(policies.flatMap((p) => p.credentialIssuers ?? []).map((c) => [`${c.id}\n${c.keyId}`, c])).values()];
+  if (credentialIssuers.length > 0) merged.credentialIssuers = credentialIssuers;
   // The union must itself be a valid policy (e.g. one witness key under two names is not).
   return parseTrustPolicy(JSON.stringify(merged));
 }

@@ -1,0 +1,128 @@
+/**
+ * The offline decision (docs/identity.md "The decision a verifier makes, offline"): was a
+ * call made under a valid, unrevoked credential chain that allowed it? Pure of any store:
+ * the chain and every revocation come with their identity-log indices, the call with the
+ * identity-log size it was checked against, its time, key, server and tool, and when the
+ * witness quorum cosigned a checkpoint covering it. Findings carry the codes of
+ * docs/verification-codes.md. Runtime-neutral.
+ */
+import { error, notice, type Finding } from '../verify/findings.js';
+import type { TrustPolicy } from '../verify/policy.js';
+import { signedBy, type Credential, type CredentialKey, type Revocation } from './credential.js';
+import type { CredentialIssuer } from './issuers.js';
+
+/** A credential and its index in the identity log. */
+export interface LoggedCredential { credential: Credential; index: bigint }
+/** A revocation and its index in the identity log. */
+export interface LoggedRevocation { revocation: Revocation; index: bigint }
+
+/** What is known of the call (times in POSIX seconds). */
+export interface CallFacts {
+  /** The identity log's size the call was checked against: what lies below it was known. */
+  identitySize: bigint;
+  /** The call's time (its attestation's `iat`). */
+  time: number;
+  /** The RFC 7638 thumbprint of the key the attestation is signed with. */
+  keyId: string;
+  /** The server fingerprint and the tool name of the call. */
+  server: string;
+  tool: string;
+  /** When the witness quorum cosigned a checkpoint covering the call, when known. */
+  witnessedAt?: number;
+}
+
+/** The decision: ok when no finding is an error. */
+export interface CallDecision { ok: boolean; findings: Finding[] }
+
+/** True when `pattern` (a name, or a prefix ending in `*`) allows `name` (a name, or itself a pattern). */
+function covers(pattern: string, name: string): boolean {
+  return pattern === name || (pattern.endsWith('*') && name.startsWith(pattern.slice(0, -1)));
+}
+
+/** True when every entry of `child` is allowed by `parent` (absent: anything). A child without a list under a parent with one widens. */
+function narrows(parent: string[] | undefined, child: string[] | undefined, exact: boolean): boolean {
+  if (parent === undefined) return true;
+  if (child === undefined) return false;
+  return child.every((c) => parent.some((p) => (exact ? p === c : covers(p, c))));
+}
+
+/** Why `child` is wider than `parent` (the issuer's grant or the parent credential), or null. */
+function widening(parent: { servers?: string[]; tools?: string[]; maxDepth: number }, child: Credential, lifetime: number, depthBelow: boolean): string | null {
+  if (!narrows(parent.servers, child.servers, true)) return 'servers not within its parent\'s';
+  if (!narrows(parent.tools, child.tools, false)) return 'tools not within its parent\'s';
+  if (depthBelow ? child.maxDepth >= parent.maxDepth : child.maxDepth > parent.maxDepth) return 'maxDepth not below its parent\'s';
+  if (child.notAfter - child.notBefore > lifetime) return `a lifetime over ${lifetime} seconds`;
+  return null;
+}
+
+/** Signatures and narrowing of the chain, root first; findings appended. */
+async function checkChain(chain: Credential[], issuer: CredentialIssuer, out: Finding[]): Promise<void> {
+  const root = chain[0]!;
+  if (root.parent !== undefined) out.push(error('ERR_CREDENTIAL_MALFORMED', `the chain starts at ${root.id}, which names a parent`));
+  if (!await signedBy(root, issuer)) out.push(error('ERR_SIGNATURE_INVALID', `credential ${root.id}: not signed by issuer ${issuer.id}`));
+  if (!root.subject.startsWith(issuer.subjectPrefix)) out.push(error('ERR_CREDENTIAL_WIDENED', `credential ${root.id}: subject outside ${issuer.subjectPrefix}`));
+  const rootWide = widening(issuer, root, issuer.maxLifetimeSeconds, false);
+  if (rootWide) out.push(error('ERR_CREDENTIAL_WIDENED', `credential ${root.id}: ${rootWide.replace('its parent\'s', `issuer ${issuer.id}'s grant`)}`));
+  for (let k = 1; k < chain.length; k++) {
+    const [p, c] = [chain[k - 1]!, chain[k]!];
+    if (c.parent !== p.id || c.issuer !== root.issuer) out.push(error('ERR_CREDENTIAL_MALFORMED', `credential ${c.id} does not name ${p.id} as its parent under ${root.issuer}`));
+    if (!await signedBy(c, p.key)) out.push(error('ERR_SIGNATURE_INVALID', `credential ${c.id}: not signed by its parent's key`));
+    const why = !c.subject.startsWith(`${p.subject}/`) ? 'subject not under its parent\'s'
+      : c.notBefore < p.notBefore || c.notAfter > p.notAfter ? 'window not within its parent\'s'
+      : widening(p, c, issuer.maxLifetimeSeconds, true);
+    if (why) out.push(error('ERR_CREDENTIAL_WIDENED', `credential ${c.id}: ${why}`));
+  }
+}
+
+/** Revocations in force at the call: signed by a key allowed to revoke their target, logged in `[c, s)`. */
+async function checkRevocations(chain: LoggedCredential[], revocations: LoggedRevocation[], issuer: CredentialIssuer, size: bigint, out: Finding[]): Promise<void> {
+  for (const { revocation: r, index } of revocations) {
+    const k = chain.findIndex((l) => l.credential.id === r.credential);
+    if (k === -1 || r.issuer !== issuer.id) continue;
+    // The issuer, or any credential above the revoked one, may revoke it.
+    const allowed: CredentialKey[] = [issuer, ...chain.slice(0, k).map((l) => l.credential.key)];
+    const key = allowed.find((a) => a.keyId === r.signerKeyId);
+    if (!key || !await signedBy(r, key)) {
+      out.push(notice('NOTE_REVOCATION_UNTRUSTED', `a revocation of ${r.credential} at identity entry ${index} is not signed by a key allowed to revoke it: ignored`, index));
+      continue;
+    }
+    if (index >= chain[k]!.index && index < size) out.push(error('ERR_CREDENTIAL_REVOKED', `credential ${r.credential} was revoked at identity entry ${index}, before the call (checked at size ${size})${r.reason ? `: ${r.reason}` : ''}`, { index }));
+  }
+}
+
+/** The call against the chain: logged before, within every window, the leaf's key, within every scope, witnessed in time. */
+function checkCall(chain: LoggedCredential[], issuer: CredentialIssuer, call: CallFacts, skew: number, out: Finding[]): void {
+  const leaf = chain[chain.length - 1]!.credential;
+  for (const { credential: c, index } of chain) {
+    if (index >= call.identitySize) out.push(error('ERR_CREDENTIAL_UNLOGGED', `credential ${c.id} is at identity entry ${index}, not below the size ${call.identitySize} the call was checked against: logged after its use`, { index }));
+    if (call.time < c.notBefore - skew) out.push(error('ERR_CREDENTIAL_NOT_YET_VALID', `credential ${c.id} is valid from ${c.notBefore}; the call is at ${call.time}`));
+    if (call.time > c.notAfter + skew) out.push(error('ERR_CREDENTIAL_EXPIRED', `credential ${c.id} expired at ${c.notAfter}; the call is at ${call.time}`));
+  }
+  if (call.keyId !== leaf.key.keyId) out.push(error('ERR_CREDENTIAL_KEY', `the call is signed with key ${call.keyId}, not the key of credential ${leaf.id}`, { expected: leaf.key.keyId, found: call.keyId }));
+  for (const scope of [issuer, ...chain.map((l) => l.credential)]) {
+    if ((scope.servers && !scope.servers.includes(call.server)) || (scope.tools && !scope.tools.some((t) => covers(t, call.tool)))) {
+      out.push(error('ERR_CREDENTIAL_SCOPE', `${call.tool} at ${call.server} is outside ${'subject' in scope ? `credential ${scope.id}` : `issuer ${scope.id}'s grant`}`));
+      break;
+    }
+  }
+  const end = Math.min(...chain.map((l) => l.credential.notAfter));
+  if (call.witnessedAt !== undefined && call.witnessedAt > end + skew) out.push(error('ERR_CREDENTIAL_LATE', `the call was first witnessed at ${call.witnessedAt}, after the credentials' window ended (${end})`));
+}
+
+/**
+ * Decide a call made under `chain` (root first, each with its identity-log index), given every
+ * revocation in the identity log's prefix the verifier holds (see the module comment).
+ */
+export async function decideCall(chain: LoggedCredential[], revocations: LoggedRevocation[], call: CallFacts, policy: TrustPolicy): Promise<CallDecision> {
+  const findings: Finding[] = [];
+  const root = chain[0]?.credential;
+  const issuer = root && policy.credentialIssuers?.find((i) => i.id === root.issuer);
+  if (!root || !issuer) {
+    findings.push(error('ERR_CREDENTIAL_UNTRUSTED', root ? `credential issuer ${root.issuer} is not in the trust policy` : 'the call names no credential'));
+    return { ok: false, findings };
+  }
+  await checkChain(chain.map((l) => l.credential), issuer, findings);
+  await checkRevocations(chain, revocations, issuer, call.identitySize, findings);
+  checkCall(chain, issuer, call, policy.clockSkewSeconds, findings);
+  return { ok: !findings.some((f) => f.severity === 'error'), findings };
+}

@@ -1,0 +1,52 @@
+/**
+ * Credential issuers in the trust policy (docs/identity.md "Credential issuers in the trust
+ * policy"): `credentialIssuers`, each with an id, a public key, and what it may grant: a
+ * subject prefix, servers, tools, the longest lifetime and the deepest delegation. The
+ * policy, never a credential, says what an issuer may grant.
+ */
+import { checkObject, type ObjectSchema } from '../envelope/schema.js';
+import { checkKey, MAX_SCOPE_ITEMS, type CredentialKey } from './credential.js';
+
+/** The default and largest credential lifetime: 24 hours, in seconds. */
+export const MAX_LIFETIME_SECONDS = 86_400;
+/** The deepest delegation an issuer may allow. */
+export const MAX_DEPTH = 8;
+
+/** A credential issuer the policy trusts (times in seconds). */
+export interface CredentialIssuer extends CredentialKey {
+  id: string;
+  subjectPrefix: string;
+  servers?: string[];
+  tools?: string[];
+  maxLifetimeSeconds: number;
+  maxDepth: number;
+}
+
+const ISSUER: ObjectSchema = {
+  id: ['nonempty', true], alg: ['string', true], keyId: ['nonempty', true], publicKeyJwk: ['object', true], subjectPrefix: ['nonempty', true],
+  servers: ['array', false], tools: ['array', false], maxLifetimeSeconds: ['count', false], maxDepth: ['count', false],
+};
+
+/** Check `credentialIssuers` of a policy (problems appended, with JSON paths); returns them with defaults filled in. */
+export function checkCredentialIssuers(v: unknown, problems: string[]): CredentialIssuer[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) return [];
+  const ids = new Set<string>();
+  return v.flatMap((x, i) => {
+    const path = `.credentialIssuers[${i}]`;
+    const o = checkObject(x, ISSUER, path, problems);
+    if (!o) return [];
+    checkKey({ alg: o['alg'], keyId: o['keyId'], publicKeyJwk: o['publicKeyJwk'] }, path, problems);
+    for (const list of ['servers', 'tools'] as const) {
+      const l = o[list];
+      if (l !== undefined && (!Array.isArray(l) || l.length > MAX_SCOPE_ITEMS || !l.every((s) => typeof s === 'string' && s !== ''))) problems.push(`${path}.${list}: at most ${MAX_SCOPE_ITEMS} non-empty strings`);
+    }
+    const life = (o['maxLifetimeSeconds'] ?? MAX_LIFETIME_SECONDS) as number;
+    if (life < 1 || life > MAX_LIFETIME_SECONDS) problems.push(`${path}.maxLifetimeSeconds: 1 to ${MAX_LIFETIME_SECONDS}`);
+    const depth = (o['maxDepth'] ?? 0) as number;
+    if (depth > MAX_DEPTH) problems.push(`${path}.maxDepth: at most ${MAX_DEPTH}`);
+    if (ids.has(String(o['id']))) problems.push(`${path}: id ${String(o['id'])} listed twice`);
+    ids.add(String(o['id']));
+    return [{ ...(o as unknown as CredentialIssuer), maxLifetimeSeconds: life, maxDepth: depth }];
+  });
+}
