@@ -8,7 +8,8 @@
  * @see docs/identity.md "Objects"
  */
 import { AttestError } from '../errors.js';
-import { parseJson, type JsonValue } from '../jcs/index.js';
+import { canonicalBytes, parseJson, type JsonValue } from '../jcs/index.js';
+import { sha256Tagged } from '../bytes/digest.js';
 import { checkObject, isObject, type ObjectSchema } from '../envelope/schema.js';
 import { signEnvelope, type SignFn } from '../envelope/sign.js';
 import { signingInput, verifyHexSignature } from '../envelope/signature.js';
@@ -50,8 +51,12 @@ export interface Credential {
   signature: string;
 }
 
-/** A revocation: the credential it ends, the root issuer, who signed (key thumbprint), why. */
-export interface Revocation { type: typeof REVOCATION_TYPE; credential: string; issuer: string; signerKeyId: string; reason?: string; signature: string }
+/**
+ * A revocation: the credential it ends, by id and by digest ({@link credentialDigest}: ids are
+ * chosen by whoever signs a credential, so an id alone could name another's), the root
+ * issuer, who signed (key thumbprint), why.
+ */
+export interface Revocation { type: typeof REVOCATION_TYPE; credential: string; credentialDigest: string; issuer: string; signerKeyId: string; reason?: string; signature: string }
 
 const KEY: ObjectSchema = { alg: ['string', true], keyId: ['nonempty', true], publicKeyJwk: ['object', true] };
 const CREDENTIAL: ObjectSchema = {
@@ -60,7 +65,11 @@ const CREDENTIAL: ObjectSchema = {
   maxDepth: ['count', true], binding: ['object', false], signature: ['hex', true],
 };
 const BINDING: ObjectSchema = { jkt: ['nonempty', false], tokenDigest: ['digest', false] };
-const REVOCATION: ObjectSchema = { type: ['string', true], credential: ['string', true], issuer: ['nonempty', true], signerKeyId: ['nonempty', true], reason: ['string', false], signature: ['hex', true] };
+const REVOCATION: ObjectSchema = {
+  type: ['string', true], credential: ['string', true], credentialDigest: ['digest', true], issuer: ['nonempty', true], signerKeyId: ['nonempty', true],
+  reason: ['string', false], signature: ['hex', true],
+};
+const FINGERPRINT = /^sha256:[0-9a-f]{64}$/;
 
 function malformed(problems: string[]): AttestError {
   return new AttestError('ERR_CREDENTIAL_MALFORMED', problems.join('; '), { found: problems });
@@ -106,6 +115,7 @@ export function parseCredential(input: string | Uint8Array | JsonValue): Credent
     checkKey(c['key'], '.key', problems);
     if (typeof c['notBefore'] === 'number' && typeof c['notAfter'] === 'number' && c['notAfter'] <= c['notBefore']) problems.push('.notAfter: after notBefore');
     checkList(c['servers'], '.servers', problems);
+    if (Array.isArray(c['servers']) && !c['servers'].every((x) => typeof x === 'string' && FINGERPRINT.test(x))) problems.push('.servers: server fingerprints (sha256:<64 hex>)');
     checkList(c['tools'], '.tools', problems);
     if (c['binding'] !== undefined) checkObject(c['binding'], BINDING, '.binding', problems);
   }
@@ -123,6 +133,11 @@ export function parseRevocation(input: string | Uint8Array | JsonValue): Revocat
   }
   if (problems.length > 0) throw malformed(problems);
   return r as unknown as Revocation;
+}
+
+/** The digest a revocation names its credential by: `sha256:` over the RFC 8785 bytes of the whole signed credential. */
+export function credentialDigest(c: Credential): string {
+  return sha256Tagged(canonicalBytes(c as unknown as JsonValue));
 }
 
 /** Sign an unsigned credential or revocation with `sign` (the issuer's, or the parent credential's key, of algorithm `alg`). */

@@ -8,13 +8,13 @@
  */
 import { error, notice, type Finding } from '../verify/findings.js';
 import type { TrustPolicy } from '../verify/policy.js';
-import { signedBy, type Credential, type CredentialKey, type Revocation } from './credential.js';
+import { credentialDigest, signedBy, type Credential, type CredentialKey, type Revocation } from './credential.js';
 import type { CredentialIssuer } from './issuers.js';
 
 /** A credential and its index in the identity log. */
 export interface LoggedCredential { credential: Credential; index: bigint }
-/** A revocation and its index in the identity log. */
-export interface LoggedRevocation { revocation: Revocation; index: bigint }
+/** A revocation, its index in the identity log, and when the witness quorum first cosigned an identity checkpoint covering it (POSIX seconds), when known. */
+export interface LoggedRevocation { revocation: Revocation; index: bigint; witnessedAt?: number }
 
 /** What is known of the call (times in POSIX seconds). */
 export interface CallFacts {
@@ -27,8 +27,8 @@ export interface CallFacts {
   /** The server fingerprint and the tool name of the call. */
   server: string;
   tool: string;
-  /** When the witness quorum cosigned a checkpoint covering the call, when known. */
-  witnessedAt?: number;
+  /** When the witness quorum first cosigned a checkpoint covering the call; null when it was not: then nothing bounds a back-dated call, and it fails. */
+  witnessedAt: number | null;
 }
 
 /** The decision: ok when no finding is an error. */
@@ -60,7 +60,8 @@ async function checkChain(chain: Credential[], issuer: CredentialIssuer, out: Fi
   const root = chain[0]!;
   if (root.parent !== undefined) out.push(error('ERR_CREDENTIAL_MALFORMED', `the chain starts at ${root.id}, which names a parent`));
   if (!await signedBy(root, issuer)) out.push(error('ERR_SIGNATURE_INVALID', `credential ${root.id}: not signed by issuer ${issuer.id}`));
-  if (!root.subject.startsWith(issuer.subjectPrefix)) out.push(error('ERR_CREDENTIAL_WIDENED', `credential ${root.id}: subject outside ${issuer.subjectPrefix}`));
+  if (!root.subject.startsWith(issuer.subjectPrefix) || root.subject.length === issuer.subjectPrefix.length) out.push(error('ERR_CREDENTIAL_WIDENED', `credential ${root.id}: subject not a name under ${issuer.subjectPrefix}`));
+  if (new Set(chain.map((c) => c.id)).size !== chain.length) out.push(error('ERR_CREDENTIAL_MALFORMED', 'the chain names one credential id twice'));
   const rootWide = widening(issuer, root, issuer.maxLifetimeSeconds, false);
   if (rootWide) out.push(error('ERR_CREDENTIAL_WIDENED', `credential ${root.id}: ${rootWide.replace('its parent\'s', `issuer ${issuer.id}'s grant`)}`));
   for (let k = 1; k < chain.length; k++) {
@@ -74,11 +75,21 @@ async function checkChain(chain: Credential[], issuer: CredentialIssuer, out: Fi
   }
 }
 
-/** Revocations in force at the call: signed by a key allowed to revoke their target, logged in `[c, s)`. */
-async function checkRevocations(chain: LoggedCredential[], revocations: LoggedRevocation[], issuer: CredentialIssuer, size: bigint, out: Finding[]): Promise<void> {
-  for (const { revocation: r, index } of revocations) {
-    const k = chain.findIndex((l) => l.credential.id === r.credential);
-    if (k === -1 || r.issuer !== issuer.id) continue;
+/**
+ * Revocations in force at the call: naming a credential of the chain by id and digest, signed
+ * by a key allowed to revoke it, logged at or after it and either below the size the call was
+ * checked against, or witnessed before the call was made (a gatekeeper checking against a
+ * stale size does not save the call).
+ */
+async function checkRevocations(chain: LoggedCredential[], revocations: LoggedRevocation[], issuer: CredentialIssuer, call: CallFacts, skew: number, out: Finding[]): Promise<void> {
+  const digests = chain.map((l) => credentialDigest(l.credential));
+  for (const { revocation: r, index, witnessedAt } of revocations) {
+    const k = chain.findIndex((l, i) => l.credential.id === r.credential && digests[i] === r.credentialDigest);
+    if (k === -1) continue;
+    if (r.issuer !== issuer.id) {
+      out.push(notice('NOTE_REVOCATION_UNTRUSTED', `a revocation of ${r.credential} at identity entry ${index} names issuer ${r.issuer}, not ${issuer.id}: ignored`, index));
+      continue;
+    }
     // The issuer, or any credential above the revoked one, may revoke it.
     const allowed: CredentialKey[] = [issuer, ...chain.slice(0, k).map((l) => l.credential.key)];
     const key = allowed.find((a) => a.keyId === r.signerKeyId);
@@ -86,7 +97,12 @@ async function checkRevocations(chain: LoggedCredential[], revocations: LoggedRe
       out.push(notice('NOTE_REVOCATION_UNTRUSTED', `a revocation of ${r.credential} at identity entry ${index} is not signed by a key allowed to revoke it: ignored`, index));
       continue;
     }
-    if (index >= chain[k]!.index && index < size) out.push(error('ERR_CREDENTIAL_REVOKED', `credential ${r.credential} was revoked at identity entry ${index}, before the call (checked at size ${size})${r.reason ? `: ${r.reason}` : ''}`, { index }));
+    if (index < chain[k]!.index) continue;
+    const known = index < call.identitySize;
+    const published = witnessedAt !== undefined && witnessedAt < call.time - skew;
+    if (known || published) {
+      out.push(error('ERR_CREDENTIAL_REVOKED', `credential ${r.credential} was revoked at identity entry ${index}, ${known ? `below the size ${call.identitySize} the call was checked against` : `witnessed at ${witnessedAt}, before the call (${call.time})`}${r.reason ? `: ${r.reason}` : ''}`, { index }));
+    }
   }
 }
 
@@ -106,7 +122,8 @@ function checkCall(chain: LoggedCredential[], issuer: CredentialIssuer, call: Ca
     }
   }
   const end = Math.min(...chain.map((l) => l.credential.notAfter));
-  if (call.witnessedAt !== undefined && call.witnessedAt > end + skew) out.push(error('ERR_CREDENTIAL_LATE', `the call was first witnessed at ${call.witnessedAt}, after the credentials' window ended (${end})`));
+  if (call.witnessedAt === null) out.push(error('ERR_CREDENTIAL_LATE', 'no witnessed checkpoint covers the call: nothing bounds a back-dated call'));
+  else if (call.witnessedAt > end + skew) out.push(error('ERR_CREDENTIAL_LATE', `the call was first witnessed at ${call.witnessedAt}, after the credentials' window ended (${end})`));
 }
 
 /**
@@ -121,8 +138,16 @@ export async function decideCall(chain: LoggedCredential[], revocations: LoggedR
     findings.push(error('ERR_CREDENTIAL_UNTRUSTED', root ? `credential issuer ${root.issuer} is not in the trust policy` : 'the call names no credential'));
     return { ok: false, findings };
   }
+  // Bounded before any signature is checked: no chain deeper than the issuer allows.
+  if (chain.length > issuer.maxDepth + 1) {
+    findings.push(error('ERR_CREDENTIAL_WIDENED', `a chain of ${chain.length} credentials under issuer ${issuer.id}, which allows ${issuer.maxDepth} delegation(s)`));
+    return { ok: false, findings };
+  }
+  for (const alg of new Set([issuer.alg, ...chain.map((l) => l.credential.key.alg)])) {
+    if (!policy.acceptedAlgorithms.includes(alg)) findings.push(error('ERR_ALG_NOT_ALLOWED', `the credential chain uses ${alg}, which the trust policy does not accept`));
+  }
   await checkChain(chain.map((l) => l.credential), issuer, findings);
-  await checkRevocations(chain, revocations, issuer, call.identitySize, findings);
+  await checkRevocations(chain, revocations, issuer, call, policy.clockSkewSeconds, findings);
   checkCall(chain, issuer, call, policy.clockSkewSeconds, findings);
   return { ok: !findings.some((f) => f.severity === 'error'), findings };
 }

@@ -32,6 +32,7 @@ export function checkCredentialIssuers(v: unknown, problems: string[]): Credenti
   if (v === undefined) return [];
   if (!Array.isArray(v)) return [];
   const ids = new Set<string>();
+  const prefixes: string[] = [];
   return v.flatMap((x, i) => {
     const path = `.credentialIssuers[${i}]`;
     const o = checkObject(x, ISSUER, path, problems);
@@ -39,7 +40,7 @@ export function checkCredentialIssuers(v: unknown, problems: string[]): Credenti
     checkKey({ alg: o['alg'], keyId: o['keyId'], publicKeyJwk: o['publicKeyJwk'] }, path, problems);
     for (const list of ['servers', 'tools'] as const) {
       const l = o[list];
-      if (l !== undefined && (!Array.isArray(l) || l.length > MAX_SCOPE_ITEMS || !l.every((s) => typeof s === 'string' && s !== ''))) problems.push(`${path}.${list}: at most ${MAX_SCOPE_ITEMS} non-empty strings`);
+      if (l !== undefined && (!Array.isArray(l) || l.length > MAX_SCOPE_ITEMS || !l.every((s) => typeof s === 'string' && s !== '') || new Set(l).size !== l.length)) problems.push(`${path}.${list}: at most ${MAX_SCOPE_ITEMS} distinct non-empty strings`);
     }
     const life = (o['maxLifetimeSeconds'] ?? MAX_LIFETIME_SECONDS) as number;
     if (life < 1 || life > MAX_LIFETIME_SECONDS) problems.push(`${path}.maxLifetimeSeconds: 1 to ${MAX_LIFETIME_SECONDS}`);
@@ -47,6 +48,11 @@ export function checkCredentialIssuers(v: unknown, problems: string[]): Credenti
     if (depth > MAX_DEPTH) problems.push(`${path}.maxDepth: at most ${MAX_DEPTH}`);
     if (ids.has(String(o['id']))) problems.push(`${path}: id ${String(o['id'])} listed twice`);
     ids.add(String(o['id']));
+    // A prefix is a namespace: it ends a name segment, and no issuer's lies inside another's (a subject is never reassigned).
+    const prefix = String(o['subjectPrefix']);
+    if (!/[/:]$/.test(prefix)) problems.push(`${path}.subjectPrefix: must end in / or :`);
+    for (const other of prefixes) if (prefix.startsWith(other) || other.startsWith(prefix)) problems.push(`${path}.subjectPrefix: overlaps another issuer's (${other})`);
+    prefixes.push(prefix);
     return [{ ...(o as unknown as CredentialIssuer), maxLifetimeSeconds: life, maxDepth: depth }];
   });
 }

@@ -226,7 +226,14 @@ export function mergeTrustPolicies(policies: TrustPolicy[]): TrustPolicy {
     acceptedAlgorithms: ALG_NAMES.filter((a) => policies.every((p) => p.acceptedAlgorithms.includes(a))),
     clockSkewSeconds: Math.min(...policies.map((p) => p.clockSkewSeconds)),
   };
-  const credentialIssuers = [...new Map(policies.flatMap((p) => p.credentialIssuers ?? []).map((c) => [`${c.id}\n${c.keyId}`, c])).values()];
+  const grants = new Map<string, CredentialIssuer>();
+  for (const c of policies.flatMap((p) => p.credentialIssuers ?? [])) {
+    const had = grants.get(c.id);
+    // One issuer, one grant: two policies granting an issuer different things is a conflict, never the last one winning.
+    if (had && canonicalize(had as never) !== canonicalize(c as never)) throw new AttestError('ERR_POLICY_INVALID', `credential issuer ${c.id} differs between the policies`);
+    grants.set(c.id, c);
+  }
+  const credentialIssuers = [...grants.values()];
   if (credentialIssuers.length > 0) merged.credentialIssuers = credentialIssuers;
   // The union must itself be a valid policy (e.g. one witness key under two names is not).
   return parseTrustPolicy(JSON.stringify(merged));

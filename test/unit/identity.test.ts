@@ -11,8 +11,8 @@ import { webCryptoSign } from '../../src/envelope/sign.js';
 import { getAlgorithm } from '../../src/keys/algorithms.js';
 import { exportPublicJwk, jwkThumbprint } from '../../src/keys/material.js';
 import { isAttestError } from '../../src/errors.js';
-import { parseTrustPolicy, type TrustPolicy } from '../../src/verify/policy.js';
-import { CREDENTIAL_TYPE, REVOCATION_TYPE, parseCredential, parseRevocation, signIdentity, type Credential, type CredentialKey, type Revocation } from '../../src/identity/credential.js';
+import { mergeTrustPolicies, parseTrustPolicy, type TrustPolicy } from '../../src/verify/policy.js';
+import { CREDENTIAL_TYPE, REVOCATION_TYPE, credentialDigest, parseCredential, parseRevocation, signIdentity, type Credential, type CredentialKey, type Revocation } from '../../src/identity/credential.js';
 import { decideCall, type CallFacts, type LoggedCredential, type LoggedRevocation } from '../../src/identity/decide.js';
 
 const T = 1_800_000_000;
@@ -37,7 +37,7 @@ async function credential(by: Holder, of: Holder, o: Partial<Credential> & { sub
 }
 
 async function revocation(by: Holder, target: Credential, reason = 'key leaked'): Promise<Revocation> {
-  return parseRevocation(JSON.stringify(await by.sign({ type: REVOCATION_TYPE, credential: target.id, issuer: 'idp:acme', signerKeyId: by.key.keyId, reason })));
+  return parseRevocation(JSON.stringify(await by.sign({ type: REVOCATION_TYPE, credential: target.id, credentialDigest: credentialDigest(target), issuer: 'idp:acme', signerKeyId: by.key.keyId, reason })));
 }
 
 function policyOf(issuer: Holder, grant: Record<string, unknown> = {}): TrustPolicy {
@@ -55,7 +55,7 @@ async function world() {
   const agentCred = await credential(issuer, agent, { subject: 'agent:acme/7f3c', tools: ['crm.*'], servers: [SERVER], maxDepth: 1 });
   const subCred = await credential(agent, sub, { subject: 'agent:acme/7f3c/reader', parent: agentCred.id, tools: ['crm.read*'], servers: [SERVER], notAfter: T + 1800 });
   const chain: LoggedCredential[] = [{ credential: agentCred, index: 0n }, { credential: subCred, index: 1n }];
-  const call: CallFacts = { identitySize: 5n, time: T + 60, keyId: sub.key.keyId, server: SERVER, tool: 'crm.read_contact' };
+  const call: CallFacts = { identitySize: 5n, time: T + 60, keyId: sub.key.keyId, server: SERVER, tool: 'crm.read_contact', witnessedAt: T + 65 };
   return { issuer, agent, sub, agentCred, subCred, chain, call, policy: policyOf(issuer) };
 }
 
@@ -97,7 +97,25 @@ test('revocation: before the call (of the credential or of its parent) fails it;
     const d = await decideCall(w.chain, at(r, 3n), w.call, w.policy);
     assert.deepEqual([codes(d), d.findings.map((f) => f.code)], [[], ['NOTE_REVOCATION_UNTRUSTED']]);
   }
-  // A bundle that omits the revocation decides as if there were none: the identity log's whole prefix must be carried (docs/identity.md).
+  // A gatekeeper that checked against a stale size: a revocation witnessed before the call still fails it.
+  assert.deepEqual(codes(await decideCall(w.chain, [{ revocation: byIssuer, index: 7n, witnessedAt: T + 10 }], w.call, w.policy)), ['ERR_CREDENTIAL_REVOKED']);
+  assert.deepEqual(codes(await decideCall(w.chain, [{ revocation: byIssuer, index: 7n, witnessedAt: T + 100 }], w.call, w.policy)), [], 'witnessed after the call');
+  // A revocation names its credential by digest too: another credential under the same id is not revoked.
+  const sameId = { ...byIssuer, credentialDigest: `sha256:${'00'.repeat(32)}` };
+  assert.deepEqual(codes(await decideCall(w.chain, [{ revocation: sameId, index: 3n }], w.call, w.policy)), []);
+  // A bundle that omits the revocation decides as if there were none: the bundle must carry the identity log's range (docs/identity.md).
+});
+
+test('a chain that repeats an id, is deeper than its issuer allows, or uses an algorithm the policy does not accept is refused (depth before any signature)', async () => {
+  const w = await world();
+  const twin = await credential(w.agent, w.sub, { id: w.agentCred.id, subject: 'agent:acme/7f3c/reader', parent: w.agentCred.id, tools: ['crm.read*'], servers: [SERVER], notAfter: T + 1800 });
+  assert.ok(codes(await decideCall([w.chain[0]!, { credential: twin, index: 1n }], [], w.call, w.policy)).includes('ERR_CREDENTIAL_MALFORMED'));
+  const long = Array.from({ length: 50 }, (_, i) => ({ credential: w.subCred, index: BigInt(i) }));
+  const t0 = performance.now();
+  assert.deepEqual(codes(await decideCall([w.chain[0]!, ...long], [], w.call, w.policy)), ['ERR_CREDENTIAL_WIDENED']);
+  assert.ok(performance.now() - t0 < 1000, 'refused before checking 50 signatures');
+  const edOnly = parseTrustPolicy(JSON.stringify({ ...JSON.parse(JSON.stringify(w.policy)), acceptedAlgorithms: ['EdDSA'] }));
+  assert.ok(codes(await decideCall(w.chain, [], w.call, edOnly)).includes('ERR_ALG_NOT_ALLOWED'));
 });
 
 test('time: expired, not yet valid, and within the clock skew', async () => {
@@ -106,6 +124,7 @@ test('time: expired, not yet valid, and within the clock skew', async () => {
   assert.deepEqual(codes(await decideCall(w.chain, [], { ...w.call, time: T + 1800 + 30 }, w.policy)), [], 'within the skew');
   assert.deepEqual(codes(await decideCall(w.chain, [], { ...w.call, time: T - 31 }, w.policy)), ['ERR_CREDENTIAL_NOT_YET_VALID', 'ERR_CREDENTIAL_NOT_YET_VALID']);
   assert.deepEqual(codes(await decideCall(w.chain, [], { ...w.call, witnessedAt: T + 1800 + 31 }, w.policy)), ['ERR_CREDENTIAL_LATE'], 'witnessed only after the window: back-dated');
+  assert.deepEqual(codes(await decideCall(w.chain, [], { ...w.call, witnessedAt: null }, w.policy)), ['ERR_CREDENTIAL_LATE'], 'never witnessed: nothing bounds a back-dated call');
 });
 
 test('a credential logged after its first use; an issuer the policy does not list; a forged issuer signature; the wrong key; a tool out of scope', async () => {
@@ -141,4 +160,10 @@ test('strict parsing: unknown members, bad ids, a key whose id is not its thumbp
   assert.throws(() => policyOf(w.issuer, { maxLifetimeSeconds: 2 * 86_400 }), (e) => isAttestError(e, 'ERR_POLICY_INVALID'));
   assert.throws(() => policyOf(w.issuer, { keyId: 'not-the-thumbprint' }), (e) => isAttestError(e, 'ERR_POLICY_INVALID'));
   assert.equal(parseTrustPolicy(JSON.stringify({ version: 1, issuers: [], logs: [] })).credentialIssuers, undefined, 'absent when none: trust exports are unchanged');
+  assert.throws(() => policyOf(w.issuer, { subjectPrefix: 'agent:acme' }), (e) => isAttestError(e, 'ERR_POLICY_INVALID'), 'a prefix ends a name segment');
+  const two = { version: 1, issuers: [], logs: [], credentialIssuers: [{ id: 'a', ...w.issuer.key, subjectPrefix: 'agent:acme/' }, { id: 'b', ...w.agent.key, subjectPrefix: 'agent:acme/sub/' }] };
+  assert.throws(() => parseTrustPolicy(JSON.stringify(two)), (e) => isAttestError(e, 'ERR_POLICY_INVALID'), 'overlapping prefixes');
+  assert.throws(() => mergeTrustPolicies([policyOf(w.issuer, { tools: ['crm.read'] }), policyOf(w.issuer, { tools: ['*'] })]), (e) => isAttestError(e, 'ERR_POLICY_INVALID'), 'two grants of one issuer conflict');
+  const root = await credential(w.issuer, w.agent, { subject: 'agent:acme/' });
+  assert.ok(codes(await decideCall([{ credential: root, index: 0n }], [], { ...w.call, keyId: w.agent.key.keyId, tool: 'crm.x' }, w.policy)).includes('ERR_CREDENTIAL_WIDENED'), 'the prefix alone is not a name');
 });
