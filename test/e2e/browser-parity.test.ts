@@ -1,6 +1,6 @@
 /**
  * Same verdicts everywhere (docs/verify-page.md): every mcp-attest attestation and receipt
- * vector, every log entry vector, every published SEP-2787 case, and a sample of byte-mangled mutants of valid ones, give in a real headless
+ * vector, every log entry vector, every published SEP-2787, C2SP note/cosignature and JCS case, and a sample of byte-mangled mutants of valid ones, give in a real headless
  * Chromium (WebCrypto, the browser's JSON and text decoding) exactly the verdict, checks and
  * codes they give in Node through the CLI's primitives (node:crypto, src/platform/node.ts).
  */
@@ -19,6 +19,8 @@ import { runEntryVector, runVector } from '../own-vectors.js';
 import type { EntryVector } from '../../scripts/vectors/entry-cases.js';
 import type { VectorFile } from '../../scripts/vectors/model.js';
 import { runPublished, type PublishedCase } from '../published-run.js';
+import { runPublishedLog, type PublishedLogVectors } from '../published-log-run.js';
+import { readdirSync } from 'node:fs';
 import { caseDirs, vectorPath } from '../vectors.js';
 
 const VECTORS = join(ROOT, 'test/vectors');
@@ -102,10 +104,16 @@ function publishedCases(): Array<[string, PublishedCase]> {
     const args = existsSync(vectorPath(`${dir}/runtime_args.json`)) ? JSON.parse(text(`${dir}/runtime_args.json`)) as unknown : undefined;
     out.push([dir, { envelope: text(`${dir}/attestation.json`), keys: keysOf(vaara), at: Date.parse('2026-05-29T10:00:30Z') / 1000, ...(args === undefined ? {} : { args }) }]);
   }
+  const receipts = 'vaara-receipt/vaara-v0.70.0/execution_receipt_v0';
+  for (const name of caseDirs(`${receipts}/normative`)) {
+    const dir = `${receipts}/normative/${name}`;
+    const result = existsSync(vectorPath(`${dir}/runtime_result.json`)) ? JSON.parse(text(`${dir}/runtime_result.json`)) as unknown : undefined;
+    out.push([dir, { envelope: text(`${dir}/receipt.json`), keys: keysOf(receipts), at: 0, receipt: { attestation: JSON.parse(text(`${dir}/attestation.json`)) as unknown, ...(result === undefined ? {} : { result }) } }]);
+  }
   return out;
 }
 
-test('every published SEP-2787 case (PR #2789, Vaara): the browser\'s verdict and checks are Node\'s', { timeout: 120_000 }, async () => {
+test('every published SEP-2787 case (PR #2789, Vaara attestations and receipts): the browser\'s verdict and checks are Node\'s', { timeout: 120_000 }, async () => {
   const all = publishedCases();
   assert.ok(all.length > 20, `${all.length} cases`);
   const differ: string[] = [];
@@ -126,4 +134,20 @@ test('every log entry vector (private and public forms, openings, the parameters
     assert.deepEqual(b, JSON.parse(JSON.stringify(await runEntryVector(v))), v.desc);
     assert.deepEqual(b, v.expected, v.desc);
   }
+});
+
+test('every published C2SP signed-note and cosignature/v1 case, the 196 transparency-dev Merkle proof probes, and the JCS vectors (with the first 10,000 ES6 numbers): the browser\'s outcomes are Node\'s', { timeout: 120_000 }, async () => {
+  const pub = (rel: string): string => readFileSync(vectorPath(rel), 'utf8');
+  const v: PublishedLogVectors = {
+    signedNote: pub('c2sp/signed-note.json'), cosignature: pub('c2sp/cosignature-v1.json'), es6: pub('jcs/es6testfile-first10k.txt'),
+    jcs: readdirSync(vectorPath('jcs/input')).filter((f) => f.endsWith('.json')).sort().map((name) => ({ name, input: pub(`jcs/input/${name}`) })),
+    probes: ['inclusion', 'consistency'].flatMap((kind) => (readdirSync(vectorPath(`merkle/transparency-dev-merkle/${kind}`), { recursive: true }) as string[])
+      .filter((f) => f.endsWith('.json')).sort().map((f) => ({ path: `${kind}/${f}`, text: pub(`merkle/transparency-dev-merkle/${kind}/${f}`) }))),
+  };
+  const b = JSON.parse(await page.evaluate((json) => (globalThis as unknown as { runPublishedLog(j: string): Promise<string> }).runPublishedLog(json), JSON.stringify(v))) as string[];
+  const n = await runPublishedLog(v);
+  assert.ok(n.length >= 10_210, `${n.length} cases`);
+  assert.ok(n.some((x) => x.startsWith('ok')) && n.some((x) => x.startsWith('ERR_')), 'both outcomes occur');
+  assert.deepEqual(b.map((x, i) => [i, x]).filter(([i, x]) => x !== n[i as number]).slice(0, 5), []);
+  assert.equal(b.length, n.length);
 });
