@@ -48,6 +48,10 @@ function malformed(message: string, cause?: unknown): AttestError {
 }
 
 /** True when parsed JSON text is a session receipt (its `format` member), so `verify` can dispatch. */
+/** How a session receipt file starts (its format member first, as `receipt export` writes it): how `verify` and the verify page tell it from a bundle. */
+export const SESSION_RECEIPT_HEAD = /^\s*\{\s*"format"\s*:\s*"mcp-attest\/session-receipt@1"/;
+
+/** True when `value` is a parsed session receipt (its `format`). */
 export function isSessionReceipt(value: unknown): boolean {
   return typeof value === 'object' && value !== null && (value as Record<string, unknown>)['format'] === SESSION_RECEIPT_FORMAT;
 }

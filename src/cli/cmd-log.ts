@@ -18,7 +18,7 @@ import { homePaths, resolveHome } from '../store/home.js';
 import { publishTiles } from '../store/publish.js';
 import { registerLogServeCommands } from './cmd-log-serve.js';
 import { CliExit, EXIT_USAGE, out, outJson } from './output.js';
-import { SqliteLogStore, type LogStore } from '../store/log-store.js';
+import { isFleetStore, SqliteLogStore, type LogStore } from '../store/log-store.js';
 
 function openDb(path: string, readonly = true): LogDb {
   return new LogDb(path, 'full', readonly);
@@ -27,7 +27,7 @@ function openDb(path: string, readonly = true): LogDb {
 /** `--store`, else `$MCP_ATTEST_STORE`; a usage error when neither names a log. */
 function storeUrl(option: string | undefined): string {
   const url = option ?? process.env['MCP_ATTEST_STORE'] ?? '';
-  if (!/^postgres(ql)?:\/\//.test(url)) throw new CliExit(EXIT_USAGE, 'a fleet\'s log is named by --store postgres://… or $MCP_ATTEST_STORE');
+  if (!isFleetStore(url)) throw new CliExit(EXIT_USAGE, 'a fleet\'s log is named by --store postgres://… or $MCP_ATTEST_STORE');
   return url;
 }
 

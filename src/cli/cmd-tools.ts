@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { nowSeconds } from '../envelope/time.js';
 import { homePaths, resolveHome } from '../store/home.js';
+import { isFleetStore } from '../store/log-store.js';
 import {
   jsonDiff, ToolPins, UNREADABLE, type SharedPin, type DiffEntry, type FingerprintChangeRecord, type PinChangeRecord, type PinRecord,
 } from '../pins/tool-pins.js';
@@ -149,7 +150,7 @@ function acceptFingerprint(pins: ToolPins, o: AcceptOptions): void {
 async function acceptCommand(name: string | undefined, o: AcceptOptions): Promise<void> {
   if ((name === undefined) === !o.fingerprint) throw new CliExit(EXIT_USAGE, 'tools accept takes a tool NAME or --fingerprint (one of them)');
   const url = o.store ?? process.env['MCP_ATTEST_STORE'] ?? '';
-  if (url !== '' && !/^postgres(ql)?:\/\//.test(url)) throw new CliExit(EXIT_USAGE, 'a fleet\'s log is named by --store postgres://… or $MCP_ATTEST_STORE');
+  if (url !== '' && !isFleetStore(url)) throw new CliExit(EXIT_USAGE, 'a fleet\'s log is named by --store postgres://… or $MCP_ATTEST_STORE');
   const { pins, path } = openPins(o);
   if (pins === null) throw new CliExit(EXIT_USAGE, `nothing has been pinned yet (no ${path})`);
   try {

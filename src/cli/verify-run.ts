@@ -28,7 +28,8 @@ import { MAX_VERIFY_THREADS, workerFacts } from '../platform/verify-workers.js';
 import { isAttestError } from '../errors.js';
 import { MAX_BUNDLE_BYTES } from '../bundle/format.js';
 import { verifySessionReceipt, type SessionReceiptReport } from '../verify/session-receipt.js';
-import { policyDocDigest } from '../receipt/session.js';
+import { SESSION_RECEIPT_HEAD } from '../bundle/session-receipt.js';
+import { MAX_POLICY_DOC_BYTES, policyDocDigest } from '../receipt/session.js';
 import { printSession } from './session-report.js';
 import { CliExit, EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, out, outJson, jsonReplacer } from './output.js';
 
@@ -36,8 +37,6 @@ interface Loaded { input: LogInput; count: number; findings: Finding[]; home: st
 export type VerifyOptions = KeyOptions & { home?: string; json?: boolean; checkpoint?: string; state?: string; policyDoc?: string; threads?: string };
 type Report = (LogReport | BundleReport | SessionReceiptReport) & { kind: 'log' | 'bundle' | 'session' };
 
-/** Largest `--policy-doc` file: 16 MiB. */
-export const MAX_POLICY_DOC_BYTES = 16 * 1024 * 1024;
 
 /**
  * True when `path` (or the file a symlink named `path` points to) is a regular file starting
@@ -188,8 +187,6 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
   }
 }
 
-/** A session receipt starts with its format member (as `receipt export` writes it). */
-const SESSION_HEAD = /^\s*\{\s*"format"\s*:\s*"mcp-attest\/session-receipt@1"/;
 
 async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierState | null, threads: number | undefined): Promise<{ report: Report; note: string | null }> {
   const ks = await trustFor(null, o, []);
@@ -203,7 +200,7 @@ async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierS
     const code = isAttestError(e) ? e.code : 'ERR_ENCODING_INVALID';
     return { report: { kind: 'bundle', ...rejectedBundle([{ severity: 'error', code, message: `bundle rejected: ${(e as Error).message}` }]) }, note: null };
   }
-  const session = SESSION_HEAD.test(text.slice(0, 256));
+  const session = SESSION_RECEIPT_HEAD.test(text.slice(0, 256));
   if (!session && o.policyDoc !== undefined) throw new CliExit(EXIT_USAGE, '--policy-doc is for session receipts (mcp-attest/session-receipt@1): this is not one');
   const policyDoc = o.policyDoc === undefined ? undefined : policyDocDigest(new Uint8Array(readRegularFile(o.policyDoc, MAX_POLICY_DOC_BYTES, { follow: true, what: '--policy-doc' })));
   const report: Report = session

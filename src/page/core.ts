@@ -13,12 +13,13 @@ import { verifyBundle, type BundleReport } from '../verify/bundle.js';
 import { verifySessionReceipt, type SessionReceiptReport } from '../verify/session-receipt.js';
 import { verifyAttestation } from '../attestation/verify.js';
 import { verifyReceipt } from '../receipt/verify.js';
-import { policyDocDigest } from '../receipt/session.js';
+import { MAX_POLICY_DOC_BYTES, policyDocDigest } from '../receipt/session.js';
 import { MAX_CHECKPOINT_FILE_BYTES, readTiles, type TileReader } from '../log/tiles-read.js';
 import { openCheckpoint } from '../verify/checkpoints.js';
 import type { KnownCheckpoint } from '../verify/split-view.js';
 import type { Finding } from '../verify/findings.js';
 import { MAX_BUNDLE_BYTES } from '../bundle/format.js';
+import { SESSION_RECEIPT_HEAD } from '../bundle/session-receipt.js';
 import type { Check } from '../envelope/report.js';
 import type { KeyResolver } from '../envelope/signature.js';
 
@@ -47,10 +48,8 @@ export type PageReport =
   | ({ kind: 'session' } & SessionReceiptReport)
   | ({ kind: 'attestation' | 'receipt' } & EnvelopeReport);
 
-/** Largest trust policy or policy document read: 16 MiB. */
+/** Largest trust policy read: 16 MiB (the strict parser then holds it to its own limit). */
 const MAX_SIDE_FILE_BYTES = 16 * 1024 * 1024;
-/** A session receipt starts with its format member (as `receipt export` writes it; as the CLI tells them apart). */
-const SESSION_HEAD = /^\s*\{\s*"format"\s*:\s*"mcp-attest\/session-receipt@1"/;
 
 function tooLarge(what: string, max: number, found: number): AttestError {
   return new AttestError('ERR_INPUT_TOO_LARGE', `${what} is ${found} bytes, more than ${max}`, { expected: max, found });
@@ -114,8 +113,8 @@ async function verifyFile(file: ChosenFile, req: PageRequest, c: Context): Promi
   const bytes = readWithin(file, MAX_BUNDLE_BYTES, file.path);
   const text = utf8Text(bytes, file.path);
   const { policy, keys, known } = c;
-  if (SESSION_HEAD.test(text.slice(0, 256))) {
-    const digest = req.policyDoc ? policyDocDigest(readWithin(req.policyDoc, MAX_SIDE_FILE_BYTES, 'the policy document')) : undefined;
+  if (SESSION_RECEIPT_HEAD.test(text.slice(0, 256))) {
+    const digest = req.policyDoc ? policyDocDigest(readWithin(req.policyDoc, MAX_POLICY_DOC_BYTES, 'the policy document')) : undefined;
     return { kind: 'session', ...(await verifySessionReceipt(text, policy, keys, { known, ...(digest ? { policyDocDigest: digest } : {}) })) };
   }
   if (req.policyDoc) throw new AttestError('ERR_USAGE', 'a policy document is for session receipts (mcp-attest/session-receipt@1): this is not one');

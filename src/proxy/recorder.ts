@@ -30,7 +30,7 @@ import { ATTESTATION_RECORD, DECISION_RECORD, RECEIPT_RECORD, REFUSED_INPUT_RECO
 import type { Receipt } from '../receipt/schema.js';
 import type { JsonValue } from '../jcs/index.js';
 import { LogDb, type Durability } from '../store/log-db.js';
-import { SqliteLogStore, type LogStore } from '../store/log-store.js';
+import { isFleetStore, SqliteLogStore, type LogStore } from '../store/log-store.js';
 import { NonceStore } from '../store/nonce-store.js';
 import { PgReplayStore } from '../store/pg-replay.js';
 import { FleetPins } from '../store/pg-pins.js';
@@ -149,7 +149,7 @@ export class Recorder {
     const logSigner = ed25519NoteSigner(vkey.name, await loadLogKey(home), vkey.publicKey);
     const store = o.store ?? process.env['MCP_ATTEST_STORE'];
     if (store !== undefined && store !== '') {
-      if (!/^postgres(ql)?:\/\//.test(store)) throw new AttestError('ERR_USAGE', 'a fleet\'s log is a postgres://… URL (--store, $MCP_ATTEST_STORE)');
+      if (!isFleetStore(store)) throw new AttestError('ERR_USAGE', 'a fleet\'s log is a postgres://… URL (--store, $MCP_ATTEST_STORE)');
       // The PostgreSQL client is loaded by a fleet's processes only.
       const { PgLog } = await import('../store/pg-log.js');
       const log = await PgLog.open(store, identity.log.entries ? { entries: identity.log.entries } : {});

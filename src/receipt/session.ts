@@ -148,6 +148,9 @@ export function actionsDigest(actionDigests: readonly string[]): string {
   return sha256Tagged(canonicalBytes([...actionDigests]));
 }
 
+/** Largest policy document a verifier reads: 16 MiB. */
+export const MAX_POLICY_DOC_BYTES = 16 * 1024 * 1024;
+
 /** The digest of a policy document: `sha256:` + hex(SHA-256(its bytes)); text is UTF-8 encoded. */
 export function policyDocDigest(doc: Uint8Array | string): string {
   return sha256Tagged(doc);

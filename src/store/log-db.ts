@@ -25,15 +25,14 @@ import { AttestError } from '../errors.js';
 import { openSqlite } from './sqlite.js';
 import { WalSync } from './wal-sync.js';
 import { migrateNodes, nodeReader } from './log-nodes.js';
-import { randomBytes } from 'node:crypto';
 import { concatBytes, equalBytes } from '../bytes/index.js';
 import { leafHash } from '../log/hash.js';
 import { commitmentEntry, SALT_BYTES } from '../log/opening.js';
+import { entryRow } from './entry-row.js';
 import { decodeParameters, encodeRecord, PARAMETERS_RECORD, type EntriesMode } from '../records/record.js';
 import { appendNodes, rootAt, inclusionProof, consistencyProof, type NodeReader } from '../log/tree.js';
 
-/** Largest entry accepted: the C2SP entry-bundle limit. */
-export const MAX_ENTRY_BYTES = 65535;
+export { MAX_ENTRY_BYTES } from './entry-row.js';
 
 /** How hard an append waits for the disk: `full` fsyncs every commit (default). */
 export type Durability = 'full' | 'normal';
@@ -49,18 +48,6 @@ CREATE TABLE IF NOT EXISTS sessions (session_id TEXT PRIMARY KEY, start_idx INTE
 CREATE TABLE IF NOT EXISTS session_entries (session_id TEXT NOT NULL, idx INTEGER NOT NULL, kind TEXT NOT NULL, seq INTEGER, digest TEXT NOT NULL,
   PRIMARY KEY (session_id, idx)) WITHOUT ROWID;
 `;
-
-/**
- * The row a record is stored as, in a log of format `mode`: in a private log its salted
- * commitment with the opening (a fresh 16-byte salt, log/opening.ts), in any other the record
- * itself. Shared by both drivers. Throws `ERR_ENTRY_TOO_LARGE` past 65,535 bytes.
- */
-export function entryRow(record: Uint8Array, mode: EntriesMode | 'v1' | null): { data: Uint8Array; salt: Uint8Array | null; record: Uint8Array | null } {
-  if (record.length > MAX_ENTRY_BYTES) throw new AttestError('ERR_ENTRY_TOO_LARGE', 'log entry larger than 65535 bytes', { found: record.length });
-  if (mode !== 'private') return { data: record, salt: null, record: null };
-  const salt = new Uint8Array(randomBytes(SALT_BYTES));
-  return { data: commitmentEntry(salt, record), salt, record };
-}
 
 /** Whether `entries` has the `salt` and `record` columns of a v2 log. */
 function hasOpeningColumns(db: Database.Database): boolean {

@@ -12,6 +12,11 @@ import type { EntryInput } from '../verify/log.js';
 import type { NodeReader } from '../log/tree.js';
 import { LogDb } from './log-db.js';
 
+/** True when `url` names a fleet's log: a `postgres://` or `postgresql://` URL. */
+export function isFleetStore(url: string): boolean {
+  return /^postgres(ql)?:\/\//.test(url);
+}
+
 /** A log store (see the module comment). Errors: `ERR_STORE_IO` (the store cannot be reached or written), `ERR_STORE_CORRUPT`. */
 export interface LogStore {
   readonly driver: 'sqlite' | 'postgres';

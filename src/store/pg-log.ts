@@ -19,7 +19,7 @@ import { withNodes as withNodesOf, nodeKey } from '../log/async-nodes.js';
 import { consistencyProof, type NodeReader } from '../log/tree.js';
 import { decodeParameters, encodeRecord, PARAMETERS_RECORD, type EntriesMode } from '../records/record.js';
 import type { EntryInput } from '../verify/log.js';
-import { entryRow } from './log-db.js';
+import { entryRow } from './entry-row.js';
 import type { LogStore } from './log-store.js';
 import { migrateSchema } from './pg-schema.js';
 import { sequenceTemplates, templateOf, type Template } from './pg-sequence.js';

@@ -16,7 +16,7 @@
  */
 import type pg from 'pg';
 import { utf8 } from '../bytes/index.js';
-import { MAX_ENTRY_BYTES } from './log-db.js';
+import { MAX_ENTRY_BYTES } from './entry-row.js';
 
 /** The SQL of `mcp_attest.sequence(prefixes, suffixes, salts)`: returns the first index given. */
 export const SEQUENCE_FUNCTION = `CREATE FUNCTION mcp_attest.sequence(prefixes bytea[], suffixes bytea[], salts bytea[]) RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
