@@ -8,8 +8,10 @@
  * every call to a receipt session of the data directory (docs/session.md); a session that
  * is not there, sealed, or another key's is a usage error at startup (exit 2, with its code).
  */
+import { CredentialFile } from '../proxy/credential-file.js';
 import type { Command } from 'commander';
 import { nowSeconds } from '../envelope/time.js';
+import { identitySource } from '../store/identity-log.js';
 import { homePaths, resolveHome } from '../store/home.js';
 import { ensureHome } from '../store/identity.js';
 import { Recorder } from '../proxy/recorder.js';
@@ -33,7 +35,7 @@ interface ProxyFlags {
   home?: string; name?: string; sub?: string; serverFingerprint?: string;
   evidence: boolean; receiptMeta: boolean; durability: string; checkpointMs: string; profile: string; store?: string;
   role: string; policy?: string; attach: string; trust?: string; secret?: string; responseReceipts: string; toolChanges: string;
-  session?: string; maxMessageBytes: string;
+  session?: string; maxMessageBytes: string; credential?: string;
   url?: string; header: string[]; bearerEnv?: string; oauth?: boolean;
 }
 
@@ -114,6 +116,7 @@ async function clientProxy(argv: string[], o: ProxyFlags): Promise<AttestingProx
   const { home, recorder } = await openRecorder(o);
   try {
     if (o.session !== undefined) usableSession(() => recorder.openSession(o.session), o.session);
+    if (o.credential !== undefined) useCredential(recorder, o.credential);
   } catch (e) {
     await recorder.close().catch(() => undefined);
     throw e;
@@ -124,6 +127,18 @@ async function clientProxy(argv: string[], o: ProxyFlags): Promise<AttestingProx
     ...(checker ? { responseReceipts: checker } : {}), ...(o.session !== undefined ? { session: o.session } : {}),
     ...(o.name ? { name: o.name } : {}), ...(o.serverFingerprint ? { fingerprint: o.serverFingerprint } : {}),
   });
+}
+
+/** `--credential FILE`: attest under the agent credential in FILE (read again when it changes); a bad one is a usage error. */
+function useCredential(recorder: Recorder, path: string): void {
+  let file: CredentialFile;
+  try {
+    file = new CredentialFile(path, recorder.identity.issuer.keyId, (m) => err(`mcp-attest: ${m}`));
+  } catch (e) {
+    throw new CliExit(EXIT_USAGE, `--credential ${path}: ${isAttestError(e) ? `${e.code}: ` : ''}${(e as Error).message}`);
+  }
+  recorder.credential = () => file.credential();
+  err(`mcp-attest: attesting under credential ${file.credential().id} (${file.credential().subject})`);
 }
 
 /** Run a session check for `--session`; a session error becomes a usage error (exit 2) naming its code. */
@@ -156,7 +171,7 @@ async function serverProxy(argv: string[], o: ProxyFlags): Promise<Gatekeeper> {
   // A fleet's gatekeepers share one replay store: a nonce accepted on one machine is a replay on all.
   const replay = recorder.replayStore(maxEntries, o.durability === 'normal' ? 'normal' : 'full');
   const tools = new ToolWatch(paths.pins, fingerprint, nowSeconds, recorder.fleetPins());
-  const gate = new Gate({ policy: loaded.policy, keys: loaded.keys, serverFingerprint: fingerprint, replay, toolChanged: (n) => tools.changed(n) });
+  const gate = new Gate({ policy: loaded.policy, keys: loaded.keys, serverFingerprint: fingerprint, replay, toolChanged: (n) => tools.changed(n), identity: identitySource(home) });
   err(`mcp-attest: gatekeeper: server fingerprint ${fingerprint}; ${loaded.issuers.length} trusted issuer(s); attestations ${loaded.policy.required ? 'required' : 'optional'}`);
   // Reload on SIGHUP: calls being decided finish under the old policy; a bad file keeps it.
   process.on('SIGHUP', () => {
@@ -200,6 +215,7 @@ export function registerProxyCommand(program: Command): void {
     .option('--home <dir>', 'data directory (created on first use)')
     .option('--name <name>', 'server name in the log (default: serverInfo.name)')
     .option('--sub <subject>', 'attestation subject (issuerAsserted.sub)')
+    .option('--credential <file>', 'client: attest under this agent credential (iss: its id, sub: its subject; read again when the file changes; docs/identity.md)')
     .option('--server-fingerprint <fp>', 'client: pin the serverFingerprint attested (default: advertised by the upstream, else derived from the command line); server: this server\'s identity (default: from its key)')
     .option('--attach <mode>', 'client: put the attestation on the wire: auto (when the upstream advertises attestation/tool-call), always, never', 'auto')
     .option('--trust <file>', 'client: trust policy for the gatekeeper\'s response receipts')

@@ -32,6 +32,7 @@ const MODULES: ReadonlyArray<{ commands: readonly string[]; load: Loader }> = [
   { commands: ['witness'], load: async () => (await import('./cmd-witness.js')).registerWitnessCommands },
   { commands: ['receipt'], load: async () => (await import('./cmd-receipt.js')).registerReceiptCommands },
   { commands: ['approve', 'countersign', 'key', 'trust'], load: async () => (await import('./cmd-party.js')).registerPartyCommands },
+  { commands: ['agent'], load: async () => (await import('./cmd-agent.js')).registerAgentCommands },
   { commands: ['serve'], load: async () => (await import('./cmd-serve.js')).registerServeCommand },
 ];
 

@@ -12,7 +12,10 @@
  *    policy's trusted issuers, freshness (`iat`/`expSeconds`, skew), audience (the
  *    `toolCalls` entry for this server's fingerprint), tool name, argument commitment
  *    against the arguments received;
- * 4. per-tool rules: a required `requestedCapability`;
+ * 4. an attestation made under an agent credential (`iss` a credential id, the key the
+ *    credential's, docs/identity.md) is decided against the identity log: chain logged, no
+ *    revocation, windows, scope (the `ERR_CREDENTIAL_*` codes); per-tool rules: a required
+ *    `requestedCapability`;
  * 5. only then is the nonce recorded, atomically, until `iat + expSeconds + 300 s` (the
  *    largest skew a policy may set, so a reload cannot shorten a nonce's memory): a replay is refused `nonce_replay`, and a
  *    full store refuses (`ERR_NONCE_STORE_FULL`) instead of evicting a live nonce.
@@ -26,6 +29,7 @@ import type { KeyResolver } from '../envelope/signature.js';
 import type { Attestation } from '../attestation/schema.js';
 import { sepReason, verifyAttestation } from '../attestation/verify.js';
 import { MAX_SKEW_SECONDS, type GatePolicy } from './policy.js';
+import { checkCredentialCall, credentialKeys, namesCredential, type CredentialFacts, type IdentitySource } from '../identity/gate-check.js';
 
 /**
  * A replay store: check-and-insert of (issuer, nonce) kept until `expiresAt` (POSIX s);
@@ -49,9 +53,9 @@ export interface GateCall {
 
 /** The decision. `reason` is the SEP-2787 reason of a refusal; `code` our finer code. */
 export type GateDecision =
-  | { allowed: true; attested: true; attestation: Attestation; tool: string; message: string; projectionMatch: boolean | null }
+  | { allowed: true; attested: true; attestation: Attestation; tool: string; message: string; projectionMatch: boolean | null; credential?: CredentialFacts }
   | { allowed: true; attested: false; attestation: null; tool: string; message: string }
-  | { allowed: false; reason: string; code: ErrorCode; message: string; attestation: Attestation | null };
+  | { allowed: false; reason: string; code: ErrorCode; message: string; attestation: Attestation | null; credential?: CredentialFacts };
 
 /** What the gate needs besides the call. */
 export interface GateOptions {
@@ -63,10 +67,12 @@ export interface GateOptions {
   replay: ReplayStore;
   /** Pinning status of a tool (gatekeeper proxies); absent: not checked. */
   toolChanged?: (name: string) => boolean;
+  /** The identity log credential calls are decided against (docs/identity.md); absent: every credential call is refused. */
+  identity?: IdentitySource;
 }
 
-function refuse(code: ErrorCode, message: string, attestation: Attestation | null = null): GateDecision {
-  return { allowed: false, reason: sepReason(code), code, message, attestation };
+function refuse(code: ErrorCode, message: string, attestation: Attestation | null = null, credential?: CredentialFacts | null): GateDecision {
+  return { allowed: false, reason: sepReason(code), code, message, attestation, ...(credential ? { credential } : {}) };
 }
 
 /** The decision procedure over a policy that may be replaced at any time (SIGHUP reload). */
@@ -96,13 +102,19 @@ export class Gate {
       return { allowed: true, attested: false, attestation: null, tool: call.name, message: 'unattested call allowed by policy' };
     }
     const v = await verifyAttestation(call.attestation, {
-      keys: o.keys, acceptedAlgs: policy.acceptedAlgorithms, now: call.now, skewSeconds: policy.clockSkewSeconds,
+      keys: credentialKeys(o.identity ?? null, policy, o.keys), acceptedAlgs: policy.acceptedAlgorithms, now: call.now, skewSeconds: policy.clockSkewSeconds,
       maxExpSeconds: policy.maxTtlSeconds, serverFingerprint: o.serverFingerprint, toolName: call.name,
       args: call.args === undefined ? {} : call.args, redacted: policy.redacted, requireLowS: policy.requireLowS,
     });
     const failed = v.checks.find((c) => c.status === 'fail');
     if (!v.ok || v.attestation === null) return refuse(failed?.code ?? 'ERR_SIGNATURE_INVALID', `${failed?.dimension ?? 'attestation'}: ${failed?.message ?? 'not verified'}`, v.attestation);
     const a = v.attestation;
+    let credential: CredentialFacts | undefined;
+    if (namesCredential(a.issuerAsserted.iss, policy)) {
+      const c = await checkCredentialCall(a, o.identity ?? null, policy, o.serverFingerprint, call.name, call.now);
+      if (!c.ok) return refuse(c.code, `credential: ${c.message}`, a, c.facts);
+      credential = c.facts;
+    }
     const capability = a.plannerDeclared.requestedCapability;
     if (rule.requireCapability !== undefined && (typeof capability !== 'string' || capability === ''
       || (Array.isArray(rule.requireCapability) && !rule.requireCapability.includes(capability)))) {
@@ -121,7 +133,7 @@ export class Gate {
     }
     if (outcome === 'replay') return refuse('ERR_NONCE_REPLAY', 'nonce already accepted within its validity window', a);
     if (outcome === 'full') return refuse('ERR_NONCE_STORE_FULL', 'replay store is full of live nonces', a);
-    return { allowed: true, attested: true, attestation: a, tool: call.name, message: 'attestation verified', projectionMatch: v.projectionMatch };
+    return { allowed: true, attested: true, attestation: a, tool: call.name, message: 'attestation verified', projectionMatch: v.projectionMatch, ...(credential ? { credential } : {}) };
   }
 }
 

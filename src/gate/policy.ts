@@ -13,6 +13,7 @@
  *   - {iss: "issuer://…", alg: ES256, keyId: "…", publicKeyJwk: {…}}
  *   - {iss: "issuer://ci", alg: HS256, keyId: v1, secretFile: ci.secret}
  * trustFiles: [agent-trust.json]  # issuers of `mcp-attest trust export` files, trusted too
+ * credentialIssuers: [{id: "idp:acme", …}]  # agent credential issuers (docs/identity.md), as in a trust policy
  * tools:
  *   delete_file: {requireCapability: [filesystem.delete]}
  *   drop_database: {deny: true}
@@ -32,6 +33,8 @@ import { isAlgName, type AlgName } from '../keys/algorithms.js';
 import { importPublicJwk, importSecret } from '../keys/material.js';
 import { checkObject, isObject, type ObjectSchema } from '../envelope/schema.js';
 import type { KeyResolver } from '../envelope/signature.js';
+import { canonicalize } from '../jcs/index.js';
+import { checkCredentialIssuers, type CredentialIssuer } from '../identity/issuers.js';
 import { parseTrustPolicy, policyKeyResolver, secretId, type TrustedIssuer } from '../verify/policy.js';
 
 /** Per-tool rule. `requireCapability: true` demands any non-empty `requestedCapability`; a list demands one of its values. */
@@ -59,6 +62,8 @@ export interface GatePolicy {
   requireLowS: boolean;
   issuers: GateIssuer[];
   trustFiles: string[];
+  /** Agent credential issuers (docs/identity.md): the policy's own, and once loaded those of its trust files. */
+  credentialIssuers: CredentialIssuer[];
   tools: Record<string, ToolRule>;
   toolChanges: ToolChangeAction;
   responseReceipts: boolean;
@@ -71,7 +76,7 @@ const TOP: ObjectSchema = {
   maxTtlSeconds: ['count', false], clockSkewSeconds: ['count', false], redacted: ['string', false],
   requireLowS: ['boolean', false], issuers: ['array', false], trustFiles: ['array', false], tools: ['object', false],
   toolChanges: ['string', false], responseReceipts: ['boolean', false], serverFingerprint: ['nonempty', false],
-  nonceStore: ['object', false],
+  nonceStore: ['object', false], credentialIssuers: ['array', false],
 };
 const ISSUER: ObjectSchema = { iss: ['nonempty', true], alg: ['string', true], keyId: ['nonempty', true], publicKeyJwk: ['object', false], secretFile: ['nonempty', false] };
 const RULE: ObjectSchema = { deny: ['boolean', false], requireCapability: ['boolean', false] };
@@ -119,6 +124,7 @@ export function parseGatePolicy(text: string): GatePolicy {
     throw new AttestError('ERR_POLICY_INVALID', `policy is not valid YAML or JSON: ${(e as Error).message}`, { cause: e });
   }
   const problems: string[] = [];
+  let credentialIssuers: CredentialIssuer[] = [];
   const top = checkObject(v, TOP, '', problems);
   if (top) {
     problem(problems, top['version'] !== 1, '.version: must be 1');
@@ -129,6 +135,7 @@ export function parseGatePolicy(text: string): GatePolicy {
     problem(problems, (top['maxTtlSeconds'] as number) > 86_400, '.maxTtlSeconds: at most 86400');
     problem(problems, (top['clockSkewSeconds'] as number) > MAX_SKEW_SECONDS, `.clockSkewSeconds: at most ${MAX_SKEW_SECONDS}`);
     checkIssuers(top['issuers'], problems);
+    credentialIssuers = checkCredentialIssuers(top['credentialIssuers'], problems);
     checkTools(top['tools'], problems);
     const store = top['nonceStore'] === undefined ? null : checkObject(top['nonceStore'], STORE, '.nonceStore', problems);
     problem(problems, store !== null && store['maxEntries'] === 0, '.nonceStore.maxEntries: at least 1');
@@ -146,6 +153,7 @@ export function parseGatePolicy(text: string): GatePolicy {
     requireLowS: (p['requireLowS'] ?? false) as boolean,
     issuers: (p['issuers'] ?? []) as GateIssuer[],
     trustFiles: (p['trustFiles'] ?? []) as string[],
+    credentialIssuers,
     tools: (p['tools'] ?? {}) as Record<string, ToolRule>,
     toolChanges: (p['toolChanges'] ?? 'refuse') as ToolChangeAction,
     responseReceipts: (p['responseReceipts'] ?? true) as boolean,
@@ -178,14 +186,21 @@ export async function loadGatePolicy(path: string): Promise<LoadedGatePolicy> {
   const policy = parseGatePolicy(readPolicyFile(path, 'policy file').toString('utf8'));
   const base = dirname(resolve(path));
   const issuers: Array<GateIssuer & { from: string }> = policy.issuers.map((i) => ({ ...i, from: path }));
+  const grants: unknown[] = [...policy.credentialIssuers];
   for (const f of policy.trustFiles) {
     const file = resolve(base, f);
     try {
-      issuers.push(...parseTrustPolicy(readPolicyFile(file, 'trust file').toString('utf8')).issuers.map((i) => ({ ...i, from: file })));
+      const trust = parseTrustPolicy(readPolicyFile(file, 'trust file').toString('utf8'));
+      issuers.push(...trust.issuers.map((i) => ({ ...i, from: file })));
+      grants.push(...trust.credentialIssuers ?? []);
     } catch (e) {
       throw new AttestError('ERR_POLICY_INVALID', `trust file ${file}: ${(e as Error).message}`, { path: file, cause: e });
     }
   }
+  // One grant per issuer id over every file (the same grant twice is one; two differing grants are a problem).
+  const problems: string[] = [];
+  policy.credentialIssuers = checkCredentialIssuers([...new Map(grants.map((g) => [canonicalize(g), g])).values()], problems);
+  if (problems.length > 0) throw new AttestError('ERR_POLICY_INVALID', `${path}: credential issuers: ${problems.join('; ')}`, { path, found: problems });
   const secrets = new Map<string, CryptoKey>();
   for (const i of issuers) {
     // A key that cannot be imported is a startup error, not a silent key_unavailable later.

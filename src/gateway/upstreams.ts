@@ -6,6 +6,7 @@
  * (`gate`), or both chained in the process (the attesting relay's upstream is a gatekeeper
  * relay whose upstream is the server), all appending to the gateway's one log.
  */
+import { identitySource } from '../store/identity-log.js';
 import { EventEmitter } from 'node:events';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { nowSeconds } from '../envelope/time.js';
@@ -79,7 +80,7 @@ export class UpstreamRuntime {
     this.fingerprint = loaded.policy.serverFingerprint ?? keyFingerprint(this.recorder.identity.issuer.keyId);
     const pins = new ToolWatch(this.pinsPath, this.fingerprint, nowSeconds, this.recorder.fleetPins());
     this.gatePins = pins;
-    this.gate = new Gate({ policy: loaded.policy, keys: loaded.keys, serverFingerprint: this.fingerprint, replay, toolChanged: (n) => pins.changed(n) });
+    this.gate = new Gate({ policy: loaded.policy, keys: loaded.keys, serverFingerprint: this.fingerprint, replay, toolChanged: (n) => pins.changed(n), identity: identitySource(this.recorder.home) });
   }
 
   /**

@@ -31,6 +31,9 @@ export interface CallFacts {
   witnessedAt: number | null;
 }
 
+/** What of a trust (or gate) policy the decision reads. */
+export type DecisionPolicy = Pick<TrustPolicy, 'credentialIssuers' | 'acceptedAlgorithms' | 'clockSkewSeconds'>;
+
 /** The decision: ok when no finding is an error. */
 export interface CallDecision { ok: boolean; findings: Finding[] }
 
@@ -130,7 +133,7 @@ function checkCall(chain: LoggedCredential[], issuer: CredentialIssuer, call: Ca
  * Decide a call made under `chain` (root first, each with its identity-log index), given every
  * revocation in the identity log's prefix the verifier holds (see the module comment).
  */
-export async function decideCall(chain: LoggedCredential[], revocations: LoggedRevocation[], call: CallFacts, policy: TrustPolicy): Promise<CallDecision> {
+export async function decideCall(chain: LoggedCredential[], revocations: LoggedRevocation[], call: CallFacts, policy: DecisionPolicy): Promise<CallDecision> {
   const findings: Finding[] = [];
   const root = chain[0]?.credential;
   const issuer = root && policy.credentialIssuers?.find((i) => i.id === root.issuer);

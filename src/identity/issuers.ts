@@ -5,6 +5,7 @@
  * policy, never a credential, says what an issuer may grant.
  */
 import { checkObject, type ObjectSchema } from '../envelope/schema.js';
+import { parseVerifierKey } from '../log/vkey.js';
 import { checkKey, MAX_SCOPE_ITEMS, type CredentialKey } from './credential.js';
 
 /** The default and largest credential lifetime: 24 hours, in seconds. */
@@ -20,11 +21,19 @@ export interface CredentialIssuer extends CredentialKey {
   tools?: string[];
   maxLifetimeSeconds: number;
   maxDepth: number;
+  /**
+   * The C2SP verifier key of the one identity log this issuer's credentials and revocations are
+   * appended to (its name is the log's origin). A verifier reads credentials only from a log
+   * whose checkpoint this key signed; without it, calls under the issuer's credentials cannot be
+   * decided offline (`ERR_CREDENTIAL_UNLOGGED`).
+   */
+  log?: string;
 }
 
 const ISSUER: ObjectSchema = {
   id: ['nonempty', true], alg: ['string', true], keyId: ['nonempty', true], publicKeyJwk: ['object', true], subjectPrefix: ['nonempty', true],
   servers: ['array', false], tools: ['array', false], maxLifetimeSeconds: ['count', false], maxDepth: ['count', false],
+  log: ['nonempty', false],
 };
 
 /** Check `credentialIssuers` of a policy (problems appended, with JSON paths); returns them with defaults filled in. */
@@ -44,6 +53,13 @@ export function checkCredentialIssuers(v: unknown, problems: string[]): Credenti
     }
     const life = (o['maxLifetimeSeconds'] ?? MAX_LIFETIME_SECONDS) as number;
     if (life < 1 || life > MAX_LIFETIME_SECONDS) problems.push(`${path}.maxLifetimeSeconds: 1 to ${MAX_LIFETIME_SECONDS}`);
+    if (typeof o['log'] === 'string') {
+      try {
+        parseVerifierKey(o['log']);
+      } catch {
+        problems.push(`${path}.log: a C2SP verifier key (name+hash+key)`);
+      }
+    }
     const depth = (o['maxDepth'] ?? 0) as number;
     if (depth > MAX_DEPTH) problems.push(`${path}.maxDepth: at most ${MAX_DEPTH}`);
     if (ids.has(String(o['id']))) problems.push(`${path}: id ${String(o['id'])} listed twice`);

@@ -81,6 +81,7 @@ export class Gatekeeper extends StdioRelay {
     const base = {
       callId: d.attestation?.issuerAsserted.nonce ?? '', server: this.serverRef(),
       tool: typeof tool === 'string' ? tool : '', requestDigest: sha256Tagged(text),
+      ...('credential' in d && d.credential ? { credential: d.credential } : {}),
     };
     if (d.allowed) return this.recorder.decision({ ...base, decision: 'allowed', reason: null, code: null, attestation: a });
     const refused = { ...base, decision: 'refused' as const, reason: d.reason, code: d.code };

@@ -11,6 +11,7 @@
  * and digest. Linking is best effort: a failure (the session was sealed meanwhile, ...) is
  * one line on stderr and never affects the call or its records.
  */
+import type { Credential } from '../identity/credential.js';
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { sha256Tagged } from '../bytes/digest.js';
@@ -211,12 +212,20 @@ export class Recorder {
     return index;
   }
 
+  /**
+   * The agent credential this data directory's attestations are made under (`proxy
+   * --credential`), read at each call; null: none (`iss` is the data directory's issuer id).
+   */
+  credential: (() => Credential) | null = null;
+
   /** Sign and durably log an attestation for `call`. */
   async attest(call: CallInput): Promise<{ attestation: Attestation; callId: string; index: bigint }> {
     const args = call.args === undefined ? {} : call.args;
     const input = { tool: call.tool, args, serverFingerprint: call.server.fingerprint, intent: call.intent, now: now(), nonceBytes: nonceBytes(), profile: this.profile };
+    const credential = call.issuer === undefined ? this.credential?.() : undefined;
     const base = call.issuer ?? this.signer;
-    const signer = call.sub === undefined ? base : { ...base, sub: call.sub };
+    // Under an agent credential: the credential names the call (iss) and its subject (docs/identity.md).
+    const signer = credential ? { ...base, iss: credential.id, sub: credential.subject } : call.sub === undefined ? base : { ...base, sub: call.sub };
     const attestation = await issueAttestation(signer, call.requestedCapability === undefined ? input : { ...input, requestedCapability: call.requestedCapability });
     const callId = attestation.issuerAsserted.nonce;
     const index = await this.put((i) => encodeRecord({

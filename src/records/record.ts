@@ -105,6 +105,11 @@ export interface DecisionRecord {
   reason: string | null;
   code: string | null;
   attestation: Record<string, JsonValue> | null;
+  /**
+   * For a call made under an agent credential (docs/identity.md): the chain it was decided
+   * against (root first, each id with its identity-log index) and the identity log's size.
+   */
+  credential?: { chain: Array<{ id: string; index: string }>; identitySize: string };
 }
 
 /** A gatekeeper's response receipt, as the client-side proxy received and checked it. */
@@ -194,6 +199,17 @@ const KEYS: Record<string, string[]> = {
   [ERASURE_RECORD]: ['type', 'index', 'entries', 'time'],
 };
 
+/** Members a record of a type may carry besides its own. */
+const OPTIONAL: Record<string, string[]> = { [DECISION_RECORD]: ['credential'] };
+
+/** Whether `v` is a decision's credential facts: a chain of 1 to 9 `{id, index}` and the identity size, indices decimal. */
+function credentialFactsOk(v: JsonValue): boolean {
+  if (!isObject(v) || Object.keys(v).sort().join() !== 'chain,identitySize' || typeof v['identitySize'] !== 'string' || !DECIMAL.test(v['identitySize'])) return false;
+  const c = v['chain'];
+  return Array.isArray(c) && c.length >= 1 && c.length <= 9 && c.every((l) => isObject(l) && Object.keys(l).sort().join() === 'id,index'
+    && typeof l['id'] === 'string' && /^cred_[A-Za-z0-9_-]{22}$/.test(l['id']) && typeof l['index'] === 'string' && DECIMAL.test(l['index']));
+}
+
 /** Whether `v` holds a valid erasure record's members. */
 function erasureOk(v: Record<string, JsonValue>): boolean {
   const e = v['entries'];
@@ -225,7 +241,7 @@ function memberProblem(v: Record<string, JsonValue>): string | null {
       if (!isObject(s) || typeof s['name'] !== 'string' || typeof s['fingerprint'] !== 'string' || typeof v['tool'] !== 'string' || typeof v['requestDigest'] !== 'string') return 'bad call record';
       if (v['type'] === ATTESTATION_RECORD) return isObject(v['attestation']) ? null : 'bad attestation record';
       return (v['decision'] === 'allowed' || v['decision'] === 'refused') && nullOr(v['reason'], 'string') && nullOr(v['code'], 'string') && nullOr(v['attestation'], 'object')
-        && (v['decision'] === 'refused') === (v['reason'] !== null) ? null : 'bad decision record';
+        && (v['decision'] === 'refused') === (v['reason'] !== null) && (v['credential'] === undefined || credentialFactsOk(v['credential'])) ? null : 'bad decision record';
     default:
       if (typeof v['attestationIndex'] !== 'string' || !DECIMAL.test(v['attestationIndex']) || !isObject(v['receipt'])) return 'bad receipt record';
       return v['type'] === RESPONSE_RECEIPT_RECORD && !nullOr(v['code'], 'string') ? 'bad response receipt record' : null;
@@ -245,8 +261,9 @@ export function decodeRecord(bytes: Uint8Array): LogRecord {
   }
   const keys = isObject(v) ? KEYS[String(v['type'])] : undefined;
   if (!isObject(v) || !keys) throw new AttestError('ERR_ENTRY_MALFORMED', 'unknown record type');
+  const optional = (OPTIONAL[String(v['type'])] ?? []).filter((k) => Object.hasOwn(v, k));
   const actual = Object.keys(v).sort();
-  if (actual.join() !== [...keys].sort().join()) throw new AttestError('ERR_ENTRY_MALFORMED', 'record members differ', { expected: keys, found: actual });
+  if (actual.join() !== [...keys, ...optional].sort().join()) throw new AttestError('ERR_ENTRY_MALFORMED', 'record members differ', { expected: keys, found: actual });
   if (typeof v['index'] !== 'string' || !DECIMAL.test(v['index'])) throw new AttestError('ERR_ENTRY_MALFORMED', 'bad index');
   if (v['type'] === SESSION_RECORD) {
     const st = parseStatement(v['statement']); // ERR_SESSION_MALFORMED

@@ -36,7 +36,8 @@ export interface Identity {
   log: { origin: string; vkey: string; entries?: EntriesMode };
 }
 
-function writeSecretFile(path: string, data: string | Uint8Array): void {
+/** Write a private key or secret file: mode 0600, O_EXCL (never over an existing one: `ERR_KEY_EXISTS`). */
+export function writeSecretFile(path: string, data: string | Uint8Array): void {
   try {
     writeFileSync(path, data, { mode: 0o600, flag: 'wx' });
   } catch (cause) {
@@ -45,7 +46,8 @@ function writeSecretFile(path: string, data: string | Uint8Array): void {
   }
 }
 
-async function exportPkcs8(key: CryptoKey): Promise<string> {
+/** A private key as PKCS #8 PEM. */
+export async function exportPkcs8(key: CryptoKey): Promise<string> {
   return encodePem('PRIVATE KEY', new Uint8Array(await crypto.subtle.exportKey('pkcs8', key)));
 }
 

@@ -1,0 +1,74 @@
+/**
+ * The gatekeeper's side of agent credentials (docs/identity.md "Enforcement"): an attestation
+ * whose `issuerAsserted.iss` is a credential id (`cred_…`) names the credential it is made
+ * under. Its key is the credential's `key`, found in the identity log the gatekeeper reads
+ * (never in the attestation), and the call is decided by {@link decideCall} against the log
+ * as it stands: the chain logged, no revocation of any link logged, within every window and
+ * scope. What it was decided against (the chain's ids and indices, the identity log's size)
+ * is recorded with the decision, so a verifier makes the same decision offline.
+ */
+import { parseTimestamp } from '../envelope/time.js';
+import type { KeyResolver } from '../envelope/signature.js';
+import type { ErrorCode } from '../errors.js';
+import type { Attestation } from '../attestation/schema.js';
+import { importPublicJwk } from '../keys/material.js';
+import { CREDENTIAL_ID } from './credential.js';
+import { decideCall, type DecisionPolicy } from './decide.js';
+import type { IdentityIndex } from './entries.js';
+
+/** Where the gatekeeper reads the identity log: refreshed before each use. */
+export interface IdentitySource {
+  /** Read what was appended since the last call; returns the size now known. */
+  refresh(): bigint;
+  readonly index: IdentityIndex;
+}
+
+/** What a credential call was decided against, as recorded with the decision (decimal strings: indices never lose precision). */
+export interface CredentialFacts {
+  /** The chain, root first: each credential's id and identity-log index. */
+  chain: Array<{ id: string; index: string }>;
+  /** The identity log's size the call was checked against. */
+  identitySize: string;
+}
+
+/** True when `iss` names a credential (and credentials are in use: the policy lists credential issuers). */
+export function namesCredential(iss: unknown, policy: DecisionPolicy): iss is string {
+  return typeof iss === 'string' && CREDENTIAL_ID.test(iss) && (policy.credentialIssuers?.length ?? 0) > 0;
+}
+
+/**
+ * A key resolver resolving a credential id to its logged credential's key (of the algorithm
+ * asked for), and anything else through `base`. Never throws; null when not logged exactly once.
+ */
+export function credentialKeys(source: IdentitySource | null, policy: DecisionPolicy, base: KeyResolver): KeyResolver {
+  return async (q) => {
+    if (!namesCredential(q.iss, policy)) return base(q);
+    if (source === null) return null;
+    source.refresh();
+    const c = source.index.credential(q.iss)?.credential;
+    return c !== undefined && c.key.alg === q.alg ? importPublicJwk(c.key.alg, c.key.publicKeyJwk).catch(() => null) : null;
+  };
+}
+
+/** The outcome of {@link checkCredentialCall}: allowed with the facts to record, or the refusal's code. */
+export type CredentialCheck = { ok: true; facts: CredentialFacts } | { ok: false; code: ErrorCode; message: string; facts: CredentialFacts | null };
+
+/**
+ * Decide a verified attestation made under a credential (its `iss`) for `tool` at `server`,
+ * at `now` (POSIX seconds), against the identity log as it stands. The call is being made
+ * now, so `now` stands for its witnessing time; its time is the attestation's `iat`.
+ * Codes: `ERR_CREDENTIAL_UNLOGGED` (not logged, or logged twice), and those of {@link decideCall}.
+ */
+export async function checkCredentialCall(a: Attestation, source: IdentitySource | null, policy: DecisionPolicy, server: string, tool: string, now: number): Promise<CredentialCheck> {
+  const id = a.issuerAsserted.iss;
+  if (source === null) return { ok: false, code: 'ERR_CREDENTIAL_UNLOGGED', message: `credential ${id}: this gatekeeper has no identity log`, facts: null };
+  const size = source.refresh();
+  const chain = source.index.chain(id);
+  if (typeof chain === 'string') return { ok: false, code: 'ERR_CREDENTIAL_UNLOGGED', message: `credential ${id}: its chain is ${chain === 'ambiguous' ? 'logged under a repeated id' : chain === 'cycle' ? 'too long' : 'not in the identity log'}`, facts: null };
+  const facts: CredentialFacts = { chain: chain.map((l) => ({ id: l.credential.id, index: l.index.toString() })), identitySize: size.toString() };
+  const d = await decideCall(chain, source.index.revocations(), {
+    identitySize: size, time: parseTimestamp(a.issuerAsserted.iat), keyId: a.issuerAsserted.secretVersion, server, tool, witnessedAt: now,
+  }, policy);
+  const first = d.findings.find((f) => f.severity === 'error');
+  return first === undefined ? { ok: true, facts } : { ok: false, code: first.code as ErrorCode, message: first.message, facts };
+}
