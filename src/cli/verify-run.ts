@@ -5,6 +5,8 @@
  * verifier accepted before), the log or bundle must be consistent with them: a fork or a
  * rollback fails. With `--state`, a verified checkpoint is remembered for the next run.
  */
+import { identityOf } from './verify-identity.js';
+import { loadCredentialIssuer } from '../store/credential-issuer.js';
 import { closeSync, lstatSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
@@ -117,7 +119,9 @@ async function trustFor(home: string | null, o: KeyOptions, pre: Finding[]): Pro
   if (o.trust !== undefined) return keySource(o);
   if (home === null) throw new CliExit(EXIT_USAGE, 'verifying a bundle, a session receipt, a log file or a tiles directory needs --trust FILE (keys in the file itself are never trusted)');
   pre.push(notice('NOTE_SELF_TRUST', 'no --trust given: trusting the data directory\'s own keys (an auditor passes --trust)'));
-  return policyKeySource(trustPolicyOf(loadIdentity(home), loadWitnesses(home), 0, loadIssuers(home)), o.secret);
+  const own = trustPolicyOf(loadIdentity(home), loadWitnesses(home), 0, loadIssuers(home));
+  const credentialIssuer = loadCredentialIssuer(home);
+  return policyKeySource(credentialIssuer ? { ...own, credentialIssuers: [credentialIssuer] } : own, o.secret);
 }
 
 /** A report for a log that could not even be read through: one error finding. */
@@ -163,7 +167,13 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
   }
   try {
     const pre: Finding[] = [];
-    const ks = await trustFor(loaded.home, o, pre);
+    let ks = await trustFor(loaded.home, o, pre);
+    if (loaded.home !== null && ks.policy) {
+      // Calls under agent credentials are decided against the directory's identity log (docs/identity.md).
+      const identity = await identityOf(loaded.home, ks.policy, pre);
+      loaded.input.identity = identity.view;
+      if (identity.view !== null) ks = await policyKeySource(identity.policy, o.secret);
+    }
     loaded.input.known = await knownCheckpoints(o, ks.policy!, state);
     const bar = process.stderr.isTTY && !o.json && loaded.count > 2000 ? new SingleBar({ format: 'verifying {bar} {value}/{total} entries', stream: process.stderr }) : null;
     bar?.start(loaded.count, 0);

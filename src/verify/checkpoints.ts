@@ -95,10 +95,11 @@ export async function openAnchor(note: string, policy: TrustPolicy, findings: Fi
  * Check the checkpoints (notes, any order) against a tree of `size` entries whose root at
  * any size `rootAt` computes. Every note's log signature and witness cosignatures are
  * checked; the quorum applies to the latest (the one the verification rests on). Returns
- * the latest verified checkpoint and its cosigners, or null.
+ * the latest verified checkpoint and its cosigners, or null; `verified` (when given) gets
+ * every checkpoint whose root the entries make, with its cosigners.
  */
 export async function verifyCheckpoints(
-  notes: string[], policy: TrustPolicy, size: bigint, rootAt: (s: bigint) => Uint8Array, findings: Finding[],
+  notes: string[], policy: TrustPolicy, size: bigint, rootAt: (s: bigint) => Uint8Array, findings: Finding[], verified?: OpenedCheckpoint[],
 ): Promise<OpenedCheckpoint | null> {
   const opened: OpenedCheckpoint[] = [];
   for (const n of notes) {
@@ -122,7 +123,8 @@ export async function verifyCheckpoints(
       continue;
     }
     const root = rootAt(cp.size);
-    if (!equalBytes(root, cp.rootHash)) {
+    if (equalBytes(root, cp.rootHash)) verified?.push(cp);
+    else {
       findings.push(error(isLatest ? 'ERR_LOG_ROOT_MISMATCH' : 'ERR_CHECKPOINT_INCONSISTENT',
         isLatest ? 'entries do not hash to the checkpoint root' : `checkpoint at size ${cp.size} is inconsistent with the log`,
         { expected: toBase64(cp.rootHash), found: toBase64(root) }));

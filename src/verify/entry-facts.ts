@@ -23,6 +23,9 @@ import { UNANSWERED_REASONS, type OutcomeReason } from '../receipt/schema.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import type { Check } from '../envelope/report.js';
 import { isAttestError } from '../errors.js';
+import { parseTimestamp } from '../envelope/time.js';
+import { namesCredential } from '../identity/gate-check.js';
+import type { CredentialCall } from '../identity/verify-identity.js';
 import { error, fromCheck, notice, type Finding } from './findings.js';
 import type { TrustPolicy } from './policy.js';
 
@@ -55,6 +58,8 @@ export interface CallFacts extends Base {
   digest: string | null;
   nonce: unknown;
   findings: Finding[];
+  /** For a call made under an agent credential (`iss` a credential id): what the identity decision needs (docs/identity.md). */
+  credential?: CredentialCall;
 }
 
 /**
@@ -121,6 +126,18 @@ async function callFacts(r: Extract<LogRecord, { type: typeof ATTESTATION_RECORD
   // The record's unsigned tool and server must be the ones the issuer signed.
   const v = await verifyAttestation(attestation, { keys, acceptedAlgs: policy.acceptedAlgorithms, toolName: r.tool, serverFingerprint: r.server.fingerprint });
   for (const c of v.checks) if (c.status === 'fail') facts.findings.push(fromCheck(c, base.position, 'attestation'));
+  const asserted = attestation['issuerAsserted'] as Record<string, unknown> | undefined;
+  if (namesCredential(asserted?.['iss'], policy) && v.attestation !== null) {
+    const recorded = r.type === DECISION_RECORD ? r.credential : undefined;
+    let time = NaN;
+    try {
+      time = parseTimestamp(v.attestation.issuerAsserted.iat);
+    } catch { /* the ttl of a logged record is not checked; a bad iat fails the identity decision below */ }
+    facts.credential = {
+      entry: base.position, credential: v.attestation.issuerAsserted.iss, time, keyId: v.attestation.issuerAsserted.secretVersion,
+      server: r.server.fingerprint, tool: r.tool, identitySize: recorded ? BigInt(recorded.identitySize) : null, chain: recorded ? recorded.chain.map((l) => l.id) : null,
+    };
+  }
   if (facts.nonce !== r.callId) facts.findings.push(error('ERR_ENTRY_MALFORMED', 'callId differs from the attestation nonce', { index: base.position, expected: facts.nonce, found: r.callId }));
   return facts;
 }

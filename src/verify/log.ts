@@ -14,7 +14,8 @@ import { RecordChecker } from './records.js';
 import { entryFacts, type EntryFacts } from './entry-facts.js';
 import { checkSession } from './session.js';
 import { checkLogAgainstKnown, type KnownCheckpoint } from './split-view.js';
-import { verifyCheckpoints } from './checkpoints.js';
+import { verifyCheckpoints, type OpenedCheckpoint } from './checkpoints.js';
+import { decideCalls, witnessedAtOf, type CredentialCall, type IdentityView } from '../identity/verify-identity.js';
 import { toBase64 } from '../bytes/index.js';
 import type { TrustPolicy } from './policy.js';
 
@@ -36,6 +37,12 @@ export interface LogInput {
    * tiles, which never hold one: `NOTE_SEALED`). Default `unopened`.
    */
   sealed?: 'erased' | 'unopened';
+  /**
+   * The identity log calls under agent credentials are decided against (docs/identity.md),
+   * verified by {@link openIdentityLog}; null or absent: every such call fails
+   * `ERR_CREDENTIAL_UNLOGGED`.
+   */
+  identity?: IdentityView | null;
 }
 
 /** The report of a log verification: the summary, the tree size and the latest checkpoint's size (decimal). */
@@ -76,8 +83,10 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
   const tree = new CompactRoots(sizesNamed(input));
   const checker = new RecordChecker(policy, keys, findings);
   const misplaced: Array<[bigint, bigint]> = [];
+  const credentialCalls: CredentialCall[] = [];
   for await (const f of facts(positioned(input.entries), policy, keys)) {
     tree.appendLeafHash(f.leaf);
+    if (f.kind === 'call' && f.credential) credentialCalls.push(f.credential);
     const claimed = checker.fold(f);
     if (claimed !== f.position) misplaced.push([f.position, claimed]);
     if (onProgress && tree.size % 256n === 0n) onProgress(Number(tree.size));
@@ -88,7 +97,9 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
     const r = await checkSession(id, list, policy, keys, { calls: checker.lookupCall, context: 'log' });
     findings.push(...r.findings.agentSignature, ...r.findings.seal, ...r.findings.parties);
   }
-  const cp = await verifyCheckpoints(input.checkpoints, policy, tree.size, tree.rootAt, findings);
+  const verified: OpenedCheckpoint[] = [];
+  const cp = await verifyCheckpoints(input.checkpoints, policy, tree.size, tree.rootAt, findings, verified);
+  if (credentialCalls.length > 0) await decideCalls(credentialCalls, input.identity ?? null, policy, (i, t) => witnessedAtOf(verified, policy.quorum, i, t), findings);
   if (cp) checkLogAgainstKnown(input.known ?? [], cp.origin, tree.size, tree.rootAt, findings);
   const { tally } = checker;
   return {

@@ -1,0 +1,34 @@
+/**
+ * `verify` of a data directory whose calls were made under agent credentials: its identity
+ * log (`identity.db` beside `log.db`, opened read-only as untrusted input) verified against
+ * the trust policy's credential issuers (src/identity/verify-identity.ts), and the policy
+ * those credentials' keys are added to, so the calls' own signatures resolve.
+ */
+import { existsSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { LogDb } from '../store/log-db.js';
+import { checkSqliteFiles } from '../store/sqlite-guard.js';
+import { credentialIssuersAsKeys, openIdentityLog, type IdentityView } from '../identity/verify-identity.js';
+import type { Finding } from '../verify/findings.js';
+import type { TrustPolicy } from '../verify/policy.js';
+
+/**
+ * The identity view of data directory `home` under `policy` (null when the policy lists no
+ * credential issuer, or the directory has no identity log), and the policy with the logged
+ * credentials' keys added. Findings of the identity log are pushed.
+ */
+export async function identityOf(home: string, policy: TrustPolicy, findings: Finding[]): Promise<{ view: IdentityView | null; policy: TrustPolicy }> {
+  const path = join(realpathSync(home), 'identity.db');
+  if ((policy.credentialIssuers ?? []).length === 0 || !existsSync(path)) return { view: null, policy };
+  const db = new LogDb(checkSqliteFiles(path, { what: 'identity log' }), 'full', true);
+  try {
+    const size = db.size();
+    const entries = function* (): Generator<Uint8Array> {
+      for (let i = 0n; i < size; i++) yield db.entry(i) ?? new Uint8Array(0);
+    };
+    const view = await openIdentityLog(entries(), db.checkpoints().map((c) => c.note), policy, findings);
+    return { view, policy: view === null ? policy : { ...policy, issuers: [...policy.issuers, ...credentialIssuersAsKeys(view)] } };
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * Offline verification of calls made under agent credentials (docs/identity.md "The decision
+ * a verifier makes, offline"), for `verify` of a log or a bundle and the browser page:
+ *
+ * 1. {@link openIdentityLog}: the identity log's entries (a whole prefix, from index 0) and
+ *    its checkpoints are checked like a log: the latest checkpoint is signed by the identity
+ *    log key a credential issuer of the trust policy is pinned to (its `log`), cosigned by
+ *    the policy's witness quorum, and the entries make its root. Only entries below it count.
+ * 2. {@link credentialIssuersAsKeys}: each credential logged there becomes a trusted key for
+ *    its id, so the attestation's own signature checks resolve `iss = cred_…` to it.
+ * 3. {@link decideCalls}: every call under a credential is decided with the size the
+ *    gatekeeper recorded (`identity` dimension; `revocation` for a revoked link).
+ * Runtime-neutral.
+ */
+import { leafHash } from '../log/hash.js';
+import { CompactRoots } from '../log/compact-range.js';
+import { parseVerifierKey } from '../log/vkey.js';
+import { verifyCheckpoints, type OpenedCheckpoint } from '../verify/checkpoints.js';
+import { error, type Finding } from '../verify/findings.js';
+import type { TrustPolicy, TrustedIssuer } from '../verify/policy.js';
+import { decodeIdentityRecord, IdentityIndex } from './entries.js';
+import { decideCall } from './decide.js';
+
+/** The identity log as verified: what its signed, witnessed prefix holds. */
+export interface IdentityView {
+  index: IdentityIndex;
+  /** The verified size (the latest checkpoint's). */
+  size: bigint;
+  /** Ids of the credential issuers pinned to this log: only their credentials count. */
+  issuers: Set<string>;
+}
+
+/** Prefix an identity-log finding's message so a report says which log it is about. */
+function tagged(f: Finding): Finding {
+  return { ...f, message: `identity log: ${f.message}` };
+}
+
+/**
+ * Verify an identity log: `entries` from index 0 in order (the bytes of each), `notes` its
+ * checkpoints. Findings (prefixed `identity log:`) are pushed; null when no checkpoint of
+ * an identity log a credential issuer is pinned to verifies.
+ */
+export async function openIdentityLog(entries: Iterable<Uint8Array>, notes: string[], policy: TrustPolicy, findings: Finding[]): Promise<IdentityView | null> {
+  const latestOrigin = notes.map((n) => n.split('\n')[0] ?? '').find((o) => o !== '');
+  const pinned = (policy.credentialIssuers ?? []).filter((i) => i.log !== undefined && parseVerifierKey(i.log).name === latestOrigin);
+  if (pinned.length === 0) {
+    findings.push(error('ERR_CREDENTIAL_UNLOGGED', `identity log: ${latestOrigin === undefined ? 'no checkpoint' : `origin ${latestOrigin} is the identity log of no credential issuer in the trust policy`}`));
+    return null;
+  }
+  const bytes = [...entries];
+  const sizes = new Set(notes.flatMap((n) => n.split('\n').filter((l) => /^[0-9]{1,20}$/.test(l)).map(BigInt)));
+  const tree = new CompactRoots(sizes);
+  for (const b of bytes) tree.appendLeafHash(leafHash(b));
+  const own: Finding[] = [];
+  const derived: TrustPolicy = { ...policy, logs: [...new Set(pinned.map((i) => i.log!))].map((vkey) => ({ origin: latestOrigin!, vkey })) };
+  const cp: OpenedCheckpoint | null = await verifyCheckpoints(notes, derived, tree.size, tree.rootAt, own);
+  findings.push(...own.map(tagged));
+  if (cp === null || own.some((f) => f.severity === 'error')) return null;
+  const index = new IdentityIndex();
+  for (let i = 0n; i < cp.size; i++) {
+    if (i === 0n) {
+      index.add(0n, null);
+      continue;
+    }
+    try {
+      index.add(i, decodeIdentityRecord(bytes[Number(i)]!, i));
+    } catch (e) {
+      findings.push(error('ERR_CREDENTIAL_MALFORMED', `identity log: entry ${i}: ${(e as Error).message}`, { index: i }));
+      index.add(i, null);
+    }
+  }
+  return { index, size: cp.size, issuers: new Set(pinned.map((i) => i.id)) };
+}
+
+/**
+ * The credentials of `view` whose issuer is pinned to it, as trusted keys under their ids
+ * (`iss` = the credential id; an id logged twice gives none). Public keys only.
+ */
+export function credentialIssuersAsKeys(view: IdentityView): TrustedIssuer[] {
+  return view.index.credentials().flatMap(({ credential: c }) =>
+    view.issuers.has(c.issuer) && view.index.credential(c.id) !== null ? [{ iss: c.id, alg: c.key.alg, keyId: c.key.keyId, publicKeyJwk: c.key.publicKeyJwk }] : []);
+}
+
+/** One call made under a credential, as the log recorded it. */
+export interface CredentialCall {
+  /** The call's entry index (for findings). */
+  entry: bigint;
+  /** The attestation's `iss` (a credential id), `iat` (POSIX seconds), `secretVersion`. */
+  credential: string;
+  time: number;
+  keyId: string;
+  server: string;
+  tool: string;
+  /** The identity size the gatekeeper recorded (null: none recorded, an agent's own log: the verified size stands in). */
+  identitySize: bigint | null;
+  /** The chain the gatekeeper recorded (ids root first), when it recorded one. */
+  chain: string[] | null;
+}
+
+/**
+ * The time the witness quorum first cosigned a checkpoint covering entry `i` of the call log
+ * (POSIX seconds), from its checkpoints: the quorum-th earliest cosignature of the smallest
+ * such checkpoint. With a quorum of 0 the policy trusts the operator: `fallback` is returned.
+ */
+export function witnessedAtOf(checkpoints: OpenedCheckpoint[], quorum: number, i: bigint, fallback: number): number | null {
+  if (quorum === 0) return fallback;
+  const covering = checkpoints.filter((c) => c.size > i && c.cosigners.length >= quorum).sort((a, b) => (a.size < b.size ? -1 : 1));
+  const times = covering.map((c) => c.cosigners.map((s) => Number(s.timestamp)).sort((a, b) => a - b)[quorum - 1]!);
+  return times.length === 0 ? null : Math.min(...times);
+}
+
+/**
+ * Decide every call under a credential (see the module comment); findings pushed, with the
+ * call's entry index; `witnessedAt(entry, time)` as {@link witnessedAtOf}. A call naming a
+ * credential with no verified identity log fails `ERR_CREDENTIAL_UNLOGGED`.
+ */
+export async function decideCalls(calls: CredentialCall[], view: IdentityView | null, policy: TrustPolicy, witnessedAt: (entry: bigint, time: number) => number | null, findings: Finding[]): Promise<void> {
+  for (const c of calls) {
+    const at = (f: Finding): Finding => ({ ...f, message: `${f.code === 'ERR_CREDENTIAL_REVOKED' ? 'revocation' : 'identity'}: ${f.message}`, index: c.entry.toString() });
+    if (view === null) {
+      findings.push(at(error('ERR_CREDENTIAL_UNLOGGED', `the call names credential ${c.credential}, and no verified identity log holds it`)));
+      continue;
+    }
+    const chain = view.index.chain(c.credential);
+    if (typeof chain === 'string' || !view.issuers.has(chain[0]!.credential.issuer)) {
+      findings.push(at(error('ERR_CREDENTIAL_UNLOGGED', `credential ${c.credential}: ${typeof chain === 'string' ? `its chain is ${chain} in the identity log` : 'its issuer is not pinned to this identity log'}`)));
+      continue;
+    }
+    if (c.identitySize !== null && c.identitySize > view.size) {
+      findings.push(at(error('ERR_CREDENTIAL_UNLOGGED', `the call was checked against identity size ${c.identitySize}; the identity log given ends at ${view.size}, so a revocation could be missing`)));
+      continue;
+    }
+    if (c.chain !== null && c.chain.join() !== chain.map((l) => l.credential.id).join()) {
+      findings.push(at(error('ERR_CREDENTIAL_MALFORMED', `the recorded chain ${c.chain.join(' > ')} is not the logged one`)));
+    }
+    const d = await decideCall(chain, view.index.revocations(), {
+      identitySize: c.identitySize ?? view.size, time: c.time, keyId: c.keyId, server: c.server, tool: c.tool, witnessedAt: witnessedAt(c.entry, c.time),
+    }, policy);
+    findings.push(...d.findings.map(at));
+  }
+}

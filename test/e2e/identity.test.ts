@@ -1,0 +1,81 @@
+/**
+ * Agent credentials end to end, real processes (docs/identity.md): an issuer's data directory
+ * (the gatekeeper's, holding the identity log) issues a credential to an agent's data
+ * directory; an SDK client -> client proxy (`--credential`) -> gatekeeper -> server-everything
+ * chain. Calls within the credential's tools go through; a tool outside it is refused
+ * (ERR_CREDENTIAL_SCOPE); after `agent revoke` every call is refused (ERR_CREDENTIAL_REVOKED);
+ * `agent renew` into the same file resumes the calls without restarting the proxy; a
+ * sub-agent's credential that widens its parent is refused. Both logs verify offline,
+ * including the identity dimension, and an identity log with the revocation removed is caught.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { cli, codes, connectProxied, exportTrust, scope, verify, waitCheckpointed, type Scope } from './helpers.js';
+import { assertEchoed, assertRefused, gatekeeperArgs, serverHome } from './gate-helpers.js';
+
+/** An issuer (the gatekeeper's home), an agent home with a credential for `echo`, a gate policy trusting the issuer's grants. */
+function world(s: Scope, credentialFlags: string[] = []) {
+  const idp = serverHome(s);
+  for (const h of [s.home, idp]) assert.equal(cli(['init', '--home', h]).status, 0);
+  const issuer = cli(['agent', 'issuer', 'init', '--home', idp, '--id', 'idp:acme', '--subject-prefix', 'agent:acme/', '--tools', 'echo,get-*', '--max-depth', '1']);
+  assert.equal(issuer.status, 0, issuer.stderr);
+  const credential = join(s.dir, 'cred.json');
+  const issued = cli(['agent', 'issue', '--home', idp, '--agent-home', s.home, '--subject', 'agent:acme/bot1', '--tools', 'echo', '--ttl', '3600', '--out', credential, ...credentialFlags]);
+  assert.equal(issued.status, 0, issued.stderr);
+  const idpTrust = exportTrust(idp, join(s.dir, 'idp-trust.json'));
+  const policy = join(s.dir, 'policy.yaml');
+  writeFileSync(policy, 'version: 1\ntrustFiles: [idp-trust.json]\n');
+  return { idp, credential, idpTrust, policy };
+}
+
+const call = async (client: { callTool: (p: { name: string; arguments: Record<string, unknown> }) => Promise<unknown> }, name: string, args: Record<string, unknown>): Promise<CallToolResult> =>
+  (await client.callTool({ name, arguments: args })) as CallToolResult;
+
+test('a credential call is allowed within its scope, refused outside it, refused once revoked, and resumes after renewal without a restart', { timeout: 120_000 }, async (t) => {
+  const s = scope(t);
+  const { idp, credential, idpTrust, policy } = world(s);
+  const first = JSON.parse(readFileSync(credential, 'utf8')) as { id: string };
+  const { client } = await connectProxied(s, gatekeeperArgs(s, policy), ['--credential', credential]);
+  assertEchoed(await call(client, 'echo', { message: 'under a credential' }), 'under a credential');
+  // get-sum is within the issuer's grant, not within this credential's.
+  assertRefused(await call(client, 'get-sum', { a: 1, b: 2 }), 'tool_mismatch', 'ERR_CREDENTIAL_SCOPE');
+
+  assert.equal(cli(['agent', 'revoke', credential, '--home', idp, '--reason', 'key leaked']).status, 0);
+  assertRefused(await call(client, 'echo', { message: 'after revocation' }), 'key_unavailable', 'ERR_CREDENTIAL_REVOKED');
+
+  const renewed = cli(['agent', 'renew', credential, '--home', idp, '--out', credential]);
+  assert.equal(renewed.status, 0, renewed.stderr);
+  assert.notEqual((JSON.parse(readFileSync(credential, 'utf8')) as { id: string }).id, first.id);
+  assertEchoed(await call(client, 'echo', { message: 'renewed' }), 'renewed');
+  await client.close();
+
+  const list = JSON.parse(cli(['agent', 'list', '--home', idp, '--json']).stdout) as { credentials: Array<{ id: string; status: string }> };
+  assert.deepEqual(list.credentials.map((c) => c.status), ['revoked at 2', 'valid']);
+
+  // The gatekeeper's log verifies offline, identity and all: the refusals are refusals, the allowed calls were allowed under a valid credential.
+  await waitCheckpointed(idp);
+  const { status, report } = verify(idp, idpTrust);
+  assert.equal(status, 0, JSON.stringify(report.findings));
+  assert.equal(report.calls, 2);
+  assert.equal(report.refused, 2);
+
+  // An identity log with the revocation taken out no longer makes its signed root: nothing is decided against it.
+  const cut = join(s.dir, 'cut');
+  cpSync(idp, cut, { recursive: true });
+  const db = new Database(join(cut, 'identity.db'));
+  db.prepare('DELETE FROM entries WHERE idx = 2').run();
+  db.close();
+  const tampered = verify(cut, idpTrust);
+  assert.equal(tampered.status, 1);
+  assert.ok(codes(tampered.report).includes('ERR_LOG_ROOT_MISMATCH'), JSON.stringify(tampered.report.findings));
+  assert.ok(codes(tampered.report).includes('ERR_CREDENTIAL_UNLOGGED'));
+  // Without its identity log, a call under a credential cannot be decided: it fails, never passes.
+  rmSync(join(cut, 'identity.db'));
+  const alone = verify(cut, idpTrust);
+  assert.equal(alone.status, 1);
+  assert.deepEqual([...new Set(codes(alone.report))].sort(), ['ERR_CREDENTIAL_UNLOGGED', 'ERR_KEY_UNAVAILABLE']);
+});
