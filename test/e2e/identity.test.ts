@@ -79,3 +79,34 @@ test('a credential call is allowed within its scope, refused outside it, refused
   assert.equal(alone.status, 1);
   assert.deepEqual([...new Set(codes(alone.report))].sort(), ['ERR_CREDENTIAL_UNLOGGED', 'ERR_KEY_UNAVAILABLE']);
 });
+
+test('a sub-agent\'s credential, signed by its parent\'s key, works within its parent\'s rights; one that widens them is refused at the gate', { timeout: 120_000 }, async (t) => {
+  const s = scope(t);
+  // The parent credential may delegate once, for echo and get-sum.
+  const { idp, credential, idpTrust, policy } = world(s, ['--max-depth', '1', '--tools', 'echo,get-sum']);
+  const subHome = join(s.dir, 'sub');
+  assert.equal(cli(['init', '--home', subHome]).status, 0);
+  const narrow = join(s.dir, 'narrow.json');
+  const wide = join(s.dir, 'wide.json');
+  for (const [file, tools] of [[narrow, 'get-sum'], [wide, 'get-sum,get-env']] as const) {
+    const r = cli(['agent', 'issue', '--home', idp, '--parent', credential, '--signer-home', s.home, '--agent-home', subHome, '--subject', 'agent:acme/bot1/reader', '--tools', tools, '--ttl', '600', '--out', file]);
+    assert.equal(r.status, 0, r.stderr);
+  }
+  // Signing with a key that is not the parent's is refused before anything is logged.
+  assert.equal(cli(['agent', 'issue', '--home', idp, '--parent', credential, '--signer-home', subHome, '--agent-home', subHome, '--subject', 'agent:acme/bot1/x']).status, 2);
+
+  const sub = { ...s, home: subHome };
+  const ok = await connectProxied(sub, gatekeeperArgs(s, policy), ['--credential', narrow]);
+  const sum = await call(ok.client, 'get-sum', { a: 40, b: 2 });
+  assert.notEqual(sum.isError, true, JSON.stringify(sum));
+  assertRefused(await call(ok.client, 'echo', { message: 'not delegated' }), 'tool_mismatch', 'ERR_CREDENTIAL_SCOPE');
+  await ok.client.close();
+  const widened = await connectProxied(sub, gatekeeperArgs(s, policy), ['--credential', wide]);
+  assertRefused(await call(widened.client, 'get-sum', { a: 1, b: 1 }), 'signature_invalid', 'ERR_CREDENTIAL_WIDENED');
+  await widened.client.close();
+
+  await waitCheckpointed(idp);
+  const { status, report } = verify(idp, idpTrust);
+  assert.equal(status, 0, JSON.stringify(report.findings));
+  assert.deepEqual([report.calls, report.refused], [1, 2]);
+});
