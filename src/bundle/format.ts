@@ -20,6 +20,18 @@
  * text); the entry proven is `0x01 || SHA-256(salt || record)`. An `entry` is always JSON
  * text (it starts with `{`): a bundle never carries an unopened commitment.
  *
+ * Either form may carry, for calls made under agent credentials (docs/identity.md):
+ *
+ * ```
+ *  "identity": {"checkpoint": "<the identity log's checkpoint note, cosigned>", "start": "<decimal>",
+ *               "entries": ["<identity entry: UTF-8 JSON text>", ...],   (every entry from start to the checkpoint's size)
+ *               "proof": ["<base64 hash>", ...]},                        (their multi-leaf inclusion proof)
+ *  "witnessed": ["<an earlier checkpoint note of the log, cosigned>", ...]  (each with a consistency proof in "consistency")
+ * ```
+ * The identity range is contiguous and runs to the end of its checkpoint's tree, so it holds
+ * every revocation that could end a credential logged at or after `start`; a `witnessed`
+ * checkpoint says when the witnesses first saw the calls below its size.
+ *
  * In @1 each element of `entries` together with `checkpoint` is exactly a C2SP tlog-proof
  * (`index`, the inclusion path leaf sibling first, the checkpoint note): {@link toTlogProof}
  * writes it in that format. @2 shares the proof nodes of all its entries
@@ -70,9 +82,24 @@ export interface Bundle {
   proof?: Uint8Array[];
   /** Consistency proofs from tree `size` to the checkpoint's size. */
   consistency: Array<{ size: bigint; proof: Uint8Array[] }>;
+  /** The identity log's range for calls under agent credentials (see the module comment). */
+  identity?: IdentitySection;
+  /** Earlier checkpoints of the log (notes with cosignatures), each consistent with `checkpoint` through `consistency`. */
+  witnessed?: string[];
 }
 
-const TOP: ObjectSchema = { format: ['string', true], checkpoint: ['string', true], entries: ['array', true], consistency: ['array', false] };
+/** A contiguous range of the identity log, from `start` to its checkpoint's size, with its shared inclusion proof. */
+export interface IdentitySection {
+  checkpoint: string;
+  start: bigint;
+  entries: Uint8Array[];
+  proof: Uint8Array[];
+}
+
+const TOP: ObjectSchema = { format: ['string', true], checkpoint: ['string', true], entries: ['array', true], consistency: ['array', false], identity: ['object', false], witnessed: ['array', false] };
+const IDENTITY: ObjectSchema = { checkpoint: ['string', true], start: ['string', true], entries: ['array', true], proof: ['array', true] };
+/** Most witnessed checkpoints in one bundle. */
+const MAX_WITNESSED = 64;
 const TOP_SHARED: ObjectSchema = { ...TOP, proof: ['array', true] };
 const ENTRY_SHARED: ObjectSchema = { index: ['string', true], entry: ['string', false], salt: ['string', false], record: ['string', false] };
 const ENTRY: ObjectSchema = { ...ENTRY_SHARED, proof: ['array', true] };
@@ -176,7 +203,37 @@ export function bundleParts(top: Record<string, unknown>, shared = false): Bundl
   });
   const bundle: Bundle = { checkpoint: top['checkpoint'] as string, entries, consistency };
   if (shared) bundle.proof = hashes(top['proof'], '.proof', SHARED_HASHES_PER_ENTRY * entries.length);
+  if (top['identity'] !== undefined) bundle.identity = identitySection(top['identity']);
+  if (top['witnessed'] !== undefined) bundle.witnessed = notes(top['witnessed'], '.witnessed', MAX_WITNESSED);
   return bundle;
+}
+
+/** A list of at most `max` signed notes (strings that parse as notes). */
+function notes(v: unknown, where: string, max: number): string[] {
+  if (!Array.isArray(v) || v.length > max) throw malformed(`${where}: at most ${max} checkpoints`);
+  return v.map((n, i) => {
+    try {
+      parseNote(n as string);
+    } catch (cause) {
+      throw malformed(`${where}[${i}]: ${(cause as Error).message}`, cause);
+    }
+    return n as string;
+  });
+}
+
+/** The `identity` member: a checkpoint note, the range's start, its entries (JSON texts), the shared proof. */
+function identitySection(v: unknown): IdentitySection {
+  const problems: string[] = [];
+  const o = checkObject(v, IDENTITY, '.identity', problems);
+  if (!o || problems.length > 0) throw malformed(problems.join('; '));
+  const [checkpoint] = notes([o['checkpoint']], '.identity.checkpoint', 1);
+  const list = o['entries'] as unknown[];
+  if (list.length === 0 || list.length > MAX_BUNDLE_ENTRIES) throw malformed(`.identity.entries: 1 to ${MAX_BUNDLE_ENTRIES}`);
+  const entries = list.map((e, i) => {
+    if (typeof e !== 'string' || !e.startsWith('{')) throw malformed(`.identity.entries[${i}]: not a JSON record`);
+    return utf8(e);
+  });
+  return { checkpoint: checkpoint!, start: decimal(o['start'], '.identity.start'), entries, proof: hashes(o['proof'], '.identity.proof', SHARED_HASHES_PER_ENTRY * entries.length) };
 }
 
 /**
@@ -209,7 +266,10 @@ export function bundleBody(b: Bundle): string {
   const head = `"checkpoint":${JSON.stringify(b.checkpoint)},\n`;
   const cons = b.consistency.length === 0 ? '' : `,\n"consistency":${JSON.stringify(b.consistency.map((c) => ({ size: c.size.toString(), proof: c.proof.map(toBase64) })))}`;
   const proof = b.proof === undefined ? '' : `,\n"proof":${JSON.stringify(b.proof.map(toBase64))}`;
-  return `${head}"entries":[\n${entries.join(',\n')}\n]${cons}${proof}`;
+  const id = b.identity;
+  const identity = id === undefined ? '' : `,\n"identity":{"checkpoint":${JSON.stringify(id.checkpoint)},"start":"${id.start}",\n"entries":[\n${id.entries.map((e) => JSON.stringify(decoder.decode(e))).join(',\n')}\n],\n"proof":${JSON.stringify(id.proof.map(toBase64))}}`;
+  const witnessed = b.witnessed === undefined ? '' : `,\n"witnessed":${JSON.stringify(b.witnessed)}`;
+  return `${head}"entries":[\n${entries.join(',\n')}\n]${cons}${proof}${identity}${witnessed}`;
 }
 
 /**

@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { LogDb } from '../store/log-db.js';
 import { homePaths, resolveHome } from '../store/home.js';
 import { buildBundle, selectEntries, type Selection } from '../store/bundle-build.js';
+import { addIdentity } from '../store/bundle-identity.js';
 import { BUNDLE_FORMAT, BUNDLE_FORMAT_SHARED, formatBundle } from '../bundle/format.js';
 import { parseNote } from '../log/note.js';
 import { parseDecimal } from '../log/u64.js';
@@ -33,10 +34,13 @@ function selection(o: BundleOptions): Selection {
 function bundleCommand(o: BundleOptions): void {
   const sel = selection(o);
   const since = (o.since ?? []).map((s) => decimal(s, '--since'));
-  const db = new LogDb(homePaths(resolveHome(o.home)).db, 'full', true);
+  const home = resolveHome(o.home);
+  const db = new LogDb(homePaths(home).db, 'full', true);
   try {
     const shared = !('calls' in sel) || new Set(sel.calls).size > 1;
-    const bundle = buildBundle(db, selectEntries(db, sel), since, shared);
+    const indexes = selectEntries(db, sel);
+    const bundle = buildBundle(db, indexes, since, shared);
+    addIdentity(home, db, indexes, bundle);
     const text = formatBundle(bundle);
     writeFileSync(o.out, text);
     const lines = parseNote(bundle.checkpoint).signatures.map((s) => s.name);

@@ -56,7 +56,12 @@ export class IdentityIndex {
   private readonly byId = new Map<string, LoggedCredential[]>();
   private readonly revoked: LoggedRevocation[] = [];
   /** The size of the prefix added so far (every index below it). */
-  size = 0n;
+  size: bigint;
+
+  /** An index of the log from entry `start` on (a bundle's range; 0: the whole log). */
+  constructor(readonly start = 0n) {
+    this.size = start;
+  }
 
   /** Add the entry at `index` (must be {@link size}: in order). */
   add(index: bigint, statement: IdentityStatement | null): void {

@@ -15,11 +15,15 @@
 import { leafHash } from '../log/hash.js';
 import { CompactRoots } from '../log/compact-range.js';
 import { parseVerifierKey } from '../log/vkey.js';
-import { verifyCheckpoints, type OpenedCheckpoint } from '../verify/checkpoints.js';
+import { equalBytes, toBase64 } from '../bytes/index.js';
+import { rootFromMultiProof } from '../log/multiproof.js';
+import type { IdentitySection } from '../bundle/format.js';
+import { openAnchor, verifyCheckpoints, type OpenedCheckpoint } from '../verify/checkpoints.js';
 import { error, type Finding } from '../verify/findings.js';
 import type { TrustPolicy, TrustedIssuer } from '../verify/policy.js';
 import { decodeIdentityRecord, IdentityIndex } from './entries.js';
 import { decideCall } from './decide.js';
+import type { CredentialIssuer } from './issuers.js';
 
 /** The identity log as verified: what its signed, witnessed prefix holds. */
 export interface IdentityView {
@@ -35,41 +39,80 @@ function tagged(f: Finding): Finding {
   return { ...f, message: `identity log: ${f.message}` };
 }
 
+/** The credential issuers pinned to the identity log of origin `origin` (none: a finding pushed). */
+function pinnedTo(origin: string | undefined, policy: TrustPolicy, findings: Finding[]): CredentialIssuer[] {
+  const pinned = (policy.credentialIssuers ?? []).filter((i) => i.log !== undefined && parseVerifierKey(i.log).name === origin);
+  if (pinned.length === 0) findings.push(error('ERR_CREDENTIAL_UNLOGGED', `identity log: ${origin === undefined ? 'no checkpoint' : `origin ${origin} is the identity log of no credential issuer in the trust policy`}`));
+  return pinned;
+}
+
+/** `policy` with the identity log's keys (those `pinned` issuers name) as its only log keys. */
+function identityPolicy(policy: TrustPolicy, origin: string, pinned: CredentialIssuer[]): TrustPolicy {
+  return { ...policy, logs: [...new Set(pinned.map((i) => i.log!))].map((vkey) => ({ origin, vkey })) };
+}
+
+/** The view of entries `start` .. `start + bytes.length` (verified), each decoded; a malformed one is a finding and counts as nothing. */
+function viewOf(start: bigint, bytes: Uint8Array[], pinned: CredentialIssuer[], findings: Finding[]): IdentityView {
+  const index = new IdentityIndex(start);
+  bytes.forEach((b, k) => {
+    const i = start + BigInt(k);
+    if (i === 0n) return index.add(0n, null);
+    try {
+      index.add(i, decodeIdentityRecord(b, i));
+    } catch (e) {
+      findings.push(error('ERR_CREDENTIAL_MALFORMED', `identity log: entry ${i}: ${(e as Error).message}`, { index: i }));
+      index.add(i, null);
+    }
+  });
+  return { index, size: index.size, issuers: new Set(pinned.map((i) => i.id)) };
+}
+
 /**
  * Verify an identity log: `entries` from index 0 in order (the bytes of each), `notes` its
  * checkpoints. Findings (prefixed `identity log:`) are pushed; null when no checkpoint of
  * an identity log a credential issuer is pinned to verifies.
  */
 export async function openIdentityLog(entries: Iterable<Uint8Array>, notes: string[], policy: TrustPolicy, findings: Finding[]): Promise<IdentityView | null> {
-  const latestOrigin = notes.map((n) => n.split('\n')[0] ?? '').find((o) => o !== '');
-  const pinned = (policy.credentialIssuers ?? []).filter((i) => i.log !== undefined && parseVerifierKey(i.log).name === latestOrigin);
-  if (pinned.length === 0) {
-    findings.push(error('ERR_CREDENTIAL_UNLOGGED', `identity log: ${latestOrigin === undefined ? 'no checkpoint' : `origin ${latestOrigin} is the identity log of no credential issuer in the trust policy`}`));
-    return null;
-  }
+  const origin = notes.map((n) => n.split('\n')[0] ?? '').find((o) => o !== '');
+  const pinned = pinnedTo(origin, policy, findings);
+  if (pinned.length === 0) return null;
   const bytes = [...entries];
   const sizes = new Set(notes.flatMap((n) => n.split('\n').filter((l) => /^[0-9]{1,20}$/.test(l)).map(BigInt)));
   const tree = new CompactRoots(sizes);
   for (const b of bytes) tree.appendLeafHash(leafHash(b));
   const own: Finding[] = [];
-  const derived: TrustPolicy = { ...policy, logs: [...new Set(pinned.map((i) => i.log!))].map((vkey) => ({ origin: latestOrigin!, vkey })) };
-  const cp: OpenedCheckpoint | null = await verifyCheckpoints(notes, derived, tree.size, tree.rootAt, own);
+  const cp = await verifyCheckpoints(notes, identityPolicy(policy, origin!, pinned), tree.size, tree.rootAt, own);
   findings.push(...own.map(tagged));
   if (cp === null || own.some((f) => f.severity === 'error')) return null;
-  const index = new IdentityIndex();
-  for (let i = 0n; i < cp.size; i++) {
-    if (i === 0n) {
-      index.add(0n, null);
-      continue;
-    }
-    try {
-      index.add(i, decodeIdentityRecord(bytes[Number(i)]!, i));
-    } catch (e) {
-      findings.push(error('ERR_CREDENTIAL_MALFORMED', `identity log: entry ${i}: ${(e as Error).message}`, { index: i }));
-      index.add(i, null);
-    }
+  return viewOf(0n, bytes.slice(0, Number(cp.size)), pinned, findings);
+}
+
+/**
+ * Verify a bundle's identity range (bundle/format.ts `identity`): its checkpoint signed by
+ * the identity log key an issuer is pinned to and cosigned by the quorum, the range running
+ * from `start` to the checkpoint's size, its shared proof leading to the root. Findings
+ * pushed (`ERR_INCLUSION_INVALID` for a range that is not the tree's end); null when it fails.
+ */
+export async function openIdentitySection(section: IdentitySection, policy: TrustPolicy, findings: Finding[]): Promise<IdentityView | null> {
+  const origin = section.checkpoint.split('\n')[0];
+  const pinned = pinnedTo(origin, policy, findings);
+  if (pinned.length === 0) return null;
+  const own: Finding[] = [];
+  const cp = await openAnchor(section.checkpoint, identityPolicy(policy, origin!, pinned), own);
+  findings.push(...own.map(tagged));
+  if (cp === null) return null;
+  const n = BigInt(section.entries.length);
+  if (section.start + n !== cp.size) {
+    findings.push(error('ERR_INCLUSION_INVALID', `identity log: the range ${section.start}..${section.start + n} does not run to the end of its checkpoint's tree (size ${cp.size}): entries could be left out`));
+    return null;
   }
-  return { index, size: cp.size, issuers: new Set(pinned.map((i) => i.id)) };
+  const indexes = section.entries.map((_, k) => section.start + BigInt(k));
+  const root = rootFromMultiProof(indexes, section.entries.map(leafHash), cp.size, section.proof);
+  if (root === null || !equalBytes(root, cp.rootHash)) {
+    findings.push(error('ERR_INCLUSION_INVALID', `identity log: the range is not the tree of its checkpoint (size ${cp.size}): an entry was left out or changed`, { expected: toBase64(cp.rootHash), found: root === null ? null : toBase64(root) }));
+    return null;
+  }
+  return viewOf(section.start, section.entries, pinned, findings);
 }
 
 /**

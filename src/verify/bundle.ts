@@ -14,7 +14,9 @@ import { publishedEntry } from '../log/opening.js';
 import { isAttestError } from '../errors.js';
 import { parseBundle, type Bundle } from '../bundle/format.js';
 import { leafHash } from '../log/hash.js';
-import { verifyInclusion } from '../log/proof.js';
+import { verifyConsistency, verifyInclusion } from '../log/proof.js';
+import { credentialKeys } from '../identity/gate-check.js';
+import { credentialIssuersAsKeys, decideCalls, openIdentitySection, witnessedAtOf, type CredentialCall, type IdentityView } from '../identity/verify-identity.js';
 import { rootFromMultiProof } from '../log/multiproof.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import { openAnchor, type OpenedCheckpoint } from './checkpoints.js';
@@ -41,6 +43,36 @@ export interface BundleVerifyOptions {
   quorumApart?: boolean;
   /** Computes the entries' per-entry checks (default: here, one after another; the Node CLI: worker threads). */
   facts?: FactsSource;
+  /** The bundle's identity range as verified ({@link bundleIdentity}); calls under credentials are decided against it. */
+  identity?: IdentityView | null;
+}
+
+/**
+ * The bundle's identity range verified (docs/identity.md), and `policy` with the keys of the
+ * credentials it logs added (so the calls' own signatures resolve). Findings pushed.
+ */
+export async function bundleIdentity(b: Bundle, policy: TrustPolicy, findings: Finding[]): Promise<{ view: IdentityView | null; policy: TrustPolicy }> {
+  if (b.identity === undefined) return { view: null, policy };
+  const view = await openIdentitySection(b.identity, policy, findings);
+  return { view, policy: view === null ? policy : { ...policy, issuers: [...policy.issuers, ...credentialIssuersAsKeys(view)] } };
+}
+
+/**
+ * The bundle's `witnessed` checkpoints that open under the policy with its quorum and are
+ * consistent with the anchor `cp` (a consistency proof from their size in `consistency`):
+ * when the witnesses first saw the entries below their size. Others are findings.
+ */
+async function witnessedCheckpoints(b: Bundle, cp: OpenedCheckpoint, policy: TrustPolicy, findings: Finding[]): Promise<OpenedCheckpoint[]> {
+  const out: OpenedCheckpoint[] = [];
+  for (const note of b.witnessed ?? []) {
+    const w = await openAnchor(note, policy, findings);
+    if (w === null || w.origin !== cp.origin) continue;
+    const proof = b.consistency.find((c) => c.size === w.size)?.proof;
+    const consistent = w.size === cp.size ? equalBytes(w.rootHash, cp.rootHash) : w.size < cp.size && proof !== undefined && verifyConsistency(w.size, cp.size, w.rootHash, cp.rootHash, proof);
+    if (consistent) out.push(w);
+    else findings.push(error('ERR_CHECKPOINT_INCONSISTENT', `a witnessed checkpoint (size ${w.size}) is not consistent with the bundle's (size ${cp.size})`, { found: w.size.toString() }));
+  }
+  return out;
 }
 
 /** The report of a bundle rejected before any entry was checked (the findings say why). */
@@ -84,7 +116,15 @@ export async function verifyBundle(text: string, policy: TrustPolicy, keys: KeyR
   } catch (e) {
     return rejectedBundle([error(isAttestError(e) ? e.code : 'ERR_BUNDLE_MALFORMED', `bundle rejected: ${(e as Error).message}`)]);
   }
-  const { report, checker } = await verifyParsedBundle(b, policy, keys, o);
+  // Calls under agent credentials: their keys and the revocations come from the bundle's identity range.
+  const pre: Finding[] = [];
+  const id = await bundleIdentity(b, policy, pre);
+  const idKeys = id.view === null ? keys : credentialKeys({ refresh: () => id.view!.size, index: id.view.index }, id.policy, keys);
+  const { report, checker } = await verifyParsedBundle(b, id.policy, idKeys, { ...o, identity: id.view });
+  if (pre.length > 0) {
+    report.findings.unshift(...pre);
+    report.ok = !report.findings.some((f) => f.severity === 'error');
+  }
   // A plain bundle is a selection: its session statements are not checked as sessions.
   for (const [id, list] of checker?.sessions ?? []) {
     report.findings.push(notice('NOTE_SESSION_UNCHECKED', `${list.length} statement(s) of session ${id}: a plain bundle does not check sessions; verify the session receipt ("receipt export")`));
@@ -106,11 +146,17 @@ export async function verifyParsedBundle(b: Bundle, policy: TrustPolicy, keys: K
   }
   checkInclusion(b, cp, findings);
   const checker = new RecordChecker(policy, keys, findings, true);
+  const credentialCalls: CredentialCall[] = [];
   for await (const f of (o.facts ?? sequentialFacts)(b.entries.map((e): EntryInput => (e.salt === undefined ? [e.index, e.bytes] : [e.index, e.bytes, e.salt])), policy, keys)) {
+    if (f.kind === 'call' && f.credential) credentialCalls.push(f.credential);
     const claimed = checker.fold(f);
     if (claimed !== f.position) findings.push(error('ERR_LOG_ENTRY_REORDERED', 'entry is not at the index it records', { index: f.position, expected: f.position.toString(), found: claimed.toString() }));
   }
   const inFlight = checker.finish();
+  if (credentialCalls.length > 0) {
+    const witnessed = [cp, ...await witnessedCheckpoints(b, cp, policy, findings)];
+    await decideCalls(credentialCalls, o.identity ?? null, policy, (i, t) => witnessedAtOf(witnessed, policy.quorum, i, t), findings);
+  }
   checkBundleAgainstKnown(o.known ?? [], cp, b.consistency, findings);
   const { tally } = checker;
   const report: BundleReport = {

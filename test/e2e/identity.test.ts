@@ -63,6 +63,32 @@ test('a credential call is allowed within its scope, refused outside it, refused
   assert.equal(report.calls, 2);
   assert.equal(report.refused, 2);
 
+  // A bundle of the whole log carries the identity range its calls need, and verifies offline.
+  const bundle = join(s.dir, 'all.json');
+  const size = Number(JSON.parse(cli(['log', 'status', '--home', idp, '--json']).stdout).size);
+  const made = cli(['bundle', '--home', idp, '--range', `0..${size - 1}`, '--out', bundle]);
+  assert.equal(made.status, 0, made.stderr);
+  const b = JSON.parse(readFileSync(bundle, 'utf8')) as { identity: { start: string; entries: string[] } };
+  assert.equal(b.identity.start, '1', 'the range starts at the first credential used');
+  assert.ok(b.identity.entries.some((e) => e.includes('mcp-attest/revocation@1')));
+  const good = verify(bundle, idpTrust);
+  assert.equal(good.status, 0, JSON.stringify(good.report.findings));
+  // Leaving the revocation out of the range, cutting the range short, or dropping it: caught.
+  const mutants: Array<[string, (x: typeof b) => void, string]> = [
+    ['omitted', (x) => void x.identity.entries.splice(x.identity.entries.findIndex((e) => e.includes('revocation@1')), 1), 'ERR_INCLUSION_INVALID'],
+    ['short', (x) => void x.identity.entries.pop(), 'ERR_INCLUSION_INVALID'],
+    ['none', (x) => void delete (x as Partial<typeof b>).identity, 'ERR_CREDENTIAL_UNLOGGED'],
+  ];
+  for (const [name, edit, code] of mutants) {
+    const copy = JSON.parse(readFileSync(bundle, 'utf8')) as typeof b;
+    edit(copy);
+    const path = join(s.dir, `${name}.json`);
+    writeFileSync(path, JSON.stringify(copy));
+    const r = verify(path, idpTrust);
+    assert.equal(r.status, 1, name);
+    assert.ok(codes(r.report).includes(code), `${name}: ${JSON.stringify(r.report.findings)}`);
+  }
+
   // An identity log with the revocation taken out no longer makes its signed root: nothing is decided against it.
   const cut = join(s.dir, 'cut');
   cpSync(idp, cut, { recursive: true });

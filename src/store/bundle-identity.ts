@@ -1,0 +1,92 @@
+/**
+ * What a bundle carries for its calls made under agent credentials (bundle/format.ts
+ * `identity` and `witnessed`; docs/identity.md "The identity log"): the identity log's range
+ * from the first credential of any chain the calls used to the end of a checkpoint covering
+ * every identity size the gatekeeper checked against, with its shared proof; and for each
+ * such call the first cosigned checkpoint of the log covering it, with a consistency proof to
+ * the bundle's checkpoint, so a verifier knows when the witnesses first saw the call.
+ */
+import { AttestError } from '../errors.js';
+import type { Bundle } from '../bundle/format.js';
+import { DECISION_RECORD, decodeRecord } from '../records/record.js';
+import { multiInclusionProof } from '../log/multiproof.js';
+import { CREDENTIAL_ID } from '../identity/credential.js';
+import { IdentityLog } from './identity-log.js';
+import type { LogDb } from './log-db.js';
+
+/** A call of the bundle made under a credential: its entry index, the chain's identity indices and the size it was checked against (when recorded). */
+interface CredentialUse { entry: bigint; credential: string; chain: bigint[] | null; size: bigint | null }
+
+/** The calls under credentials among `indexes` of `db`. */
+function credentialUses(db: LogDb, indexes: bigint[]): CredentialUse[] {
+  const out: CredentialUse[] = [];
+  for (const i of indexes) {
+    const bytes = db.record(i);
+    if (bytes === null) continue;
+    let r: ReturnType<typeof decodeRecord>;
+    try {
+      r = decodeRecord(bytes);
+    } catch {
+      continue;
+    }
+    if (r.type !== DECISION_RECORD && r.type !== 'mcp-attest/attestation@1') continue;
+    const iss = (r.attestation?.['issuerAsserted'] as Record<string, unknown> | undefined)?.['iss'];
+    if (typeof iss !== 'string' || !CREDENTIAL_ID.test(iss)) continue;
+    const facts = r.type === DECISION_RECORD ? r.credential : undefined;
+    out.push({ entry: i, credential: iss, chain: facts ? facts.chain.map((l) => BigInt(l.index)) : null, size: facts ? BigInt(facts.identitySize) : null });
+  }
+  return out;
+}
+
+/** The smallest checkpoint of `db` of at least `size` with the most cosignature lines. */
+function checkpointFrom(db: LogDb, size: bigint): { size: bigint; note: string } | null {
+  const lines = (n: string): number => n.split('\n\u2014 ').length;
+  return db.checkpoints().filter((c) => c.size >= size).reduce<{ size: bigint; note: string } | null>((best, c) => (best === null || lines(c.note) > lines(best.note) ? c : best), null);
+}
+
+/**
+ * Add the identity range and witnessed checkpoints to `bundle` (of `indexes` of `db`, in data
+ * directory `home`) when any of its calls was made under a credential. Throws `ERR_USAGE`
+ * when such calls are selected and the directory has no identity log, or no identity
+ * checkpoint covers what they were checked against.
+ */
+export function addIdentity(home: string, db: LogDb, indexes: bigint[], bundle: Bundle): void {
+  const uses = credentialUses(db, indexes);
+  if (uses.length === 0) return;
+  const log = IdentityLog.open(home, false);
+  if (log === null) throw new AttestError('ERR_USAGE', `calls under agent credentials are selected and ${home} has no identity log: bundle them where the identity log is`);
+  try {
+    const known = log.refresh();
+    const chains = uses.map((u) => u.chain ?? (() => {
+      const c = log.index.chain(u.credential);
+      return typeof c === 'string' ? [] : c.map((l) => l.index);
+    })());
+    const start = chains.flat().reduce((a, b) => (b < a ? b : a), known);
+    const need = uses.reduce((a, u) => (u.size !== null && u.size > a ? u.size : a), chains.flat().reduce((a, b) => (b + 1n > a ? b + 1n : a), 1n));
+    const cp = checkpointFrom(log.db, need);
+    if (cp === null) throw new AttestError('ERR_USAGE', `no identity checkpoint covers size ${need} yet`);
+    const range: bigint[] = [];
+    for (let i = start; i < cp.size; i++) range.push(i);
+    bundle.identity = { checkpoint: cp.note, start, entries: range.map((i) => log.db.entry(i)!), proof: multiInclusionProof(range, cp.size, log.db.read) };
+  } finally {
+    log.close();
+  }
+  witness(db, uses, bundle);
+}
+
+/** For each call, the first cosigned checkpoint covering it (other than the bundle's), with a consistency proof to it. */
+function witness(db: LogDb, uses: CredentialUse[], bundle: Bundle): void {
+  const anchor = BigInt(bundle.checkpoint.split('\n')[1]!);
+  // A note's first signature line is the log's; any further one a cosignature.
+  const cosigned = db.checkpoints().filter((c) => c.note.split('\n\u2014 ').length > 2 && c.size < anchor);
+  const notes = new Map<bigint, string>();
+  for (const u of uses) {
+    const first = cosigned.find((c) => c.size > u.entry);
+    if (first) notes.set(first.size, first.note);
+  }
+  if (notes.size === 0) return;
+  // At most 64 (bundle/format.ts): calls past them rest on the bundle's own checkpoint.
+  for (const size of [...notes.keys()].slice(64)) notes.delete(size);
+  bundle.witnessed = [...notes.values()];
+  for (const size of notes.keys()) if (!bundle.consistency.some((c) => c.size === size)) bundle.consistency.push({ size, proof: db.consistencyProof(size, anchor) });
+}
