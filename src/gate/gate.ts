@@ -39,6 +39,13 @@ export interface ReplayStore {
   record(iss: string, nonce: string, expiresAt: number, now: number): 'recorded' | 'replay' | 'full' | Promise<'recorded' | 'replay' | 'full'>;
 }
 
+/**
+ * What an OAuth access token the gateway validated says of its caller (docs/identity.md
+ * "Interop"): the token's issuer and subject, its digest (`sha256:` hex of the token), and
+ * with DPoP (RFC 9449) the thumbprint of the key that proved possession.
+ */
+export interface CallerBinding { iss: string; sub: string; tokenDigest: string; jkt?: string }
+
 /** One `tools/call` as the server received it. */
 export interface GateCall {
   /** `params.name`. */
@@ -49,6 +56,8 @@ export interface GateCall {
   attestation: string | JsonValue | undefined;
   /** Decision time, POSIX seconds. */
   now: number;
+  /** The caller's access token, when the gateway validated one. */
+  caller?: CallerBinding;
 }
 
 /** The decision. `reason` is the SEP-2787 reason of a refusal; `code` our finer code. */
@@ -111,7 +120,7 @@ export class Gate {
     const a = v.attestation;
     let credential: CredentialFacts | undefined;
     if (namesCredential(a.issuerAsserted.iss, policy)) {
-      const c = await checkCredentialCall(a, o.identity ?? null, policy, o.serverFingerprint, call.name, call.now);
+      const c = await checkCredentialCall(a, o.identity ?? null, policy, { server: o.serverFingerprint, tool: call.name, now: call.now, caller: call.caller });
       if (!c.ok) return refuse(c.code, `credential: ${c.message}`, a, c.facts);
       credential = c.facts;
     }

@@ -108,6 +108,8 @@ const OAuth = z.strictObject({
   /** Scopes every token must grant (space-separated `scope` claim). */
   scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/)).default([]),
   algorithms: z.array(z.enum(['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'])).min(1).default(['RS256', 'ES256', 'EdDSA']),
+  /** DPoP (RFC 9449): `accept` DPoP-bound tokens beside bearer ones, or `require` them. */
+  dpop: z.enum(['accept', 'require']).default('accept'),
 }).superRefine((o, ctx) => {
   if ((o.jwksUrl === undefined) === (o.jwksFile === undefined)) ctx.addIssue({ code: 'custom', message: 'give exactly one of jwksUrl and jwksFile' });
 });

@@ -12,14 +12,14 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { homePaths } from '../store/home.js';
-import type { ReplayStore } from '../gate/gate.js';
+import type { CallerBinding, ReplayStore } from '../gate/gate.js';
 import { recordIssuer } from '../store/identity.js';
 import type { Recorder } from '../proxy/recorder.js';
 import { DEFAULT_MAX_DEPTH, readMessage, type RpcId, type RpcMessage } from '../proxy/message.js';
 import { PROTOCOL_VERSION_META } from '../proxy/http-upstream.js';
 import type { LoadedConfig } from './config.js';
 import { Conversation, EventStream } from './conversation.js';
-import { Limiter, PREFLIGHT_HEADERS, authenticate, checkHostOrigin, corsHeaders, defaultHosts, headerMismatch, readBody, type Refusal } from './guard.js';
+import { Limiter, PREFLIGHT_HEADERS, authenticate, checkHostOrigin, corsHeaders, defaultHosts, headerMismatch, readBody, type Caller, type Refusal } from './guard.js';
 import { loadPrincipalIssuers, type PrincipalIssuer } from './issuers.js';
 import { GatewayMetrics } from './metrics.js';
 import { OAuthResource } from './oauth.js';
@@ -29,7 +29,8 @@ import { MAX_TOOL_NAME } from './tools-filter.js';
 /** JSON-RPC error code of the 2026-07-28 HeaderMismatch error. */
 export const HEADER_MISMATCH = -32020;
 
-interface Live { conv: Conversation; upstream: UpstreamRuntime; key: string }
+/** A live conversation: its upstream, its key, and its caller's token as of its latest request (what the gate sees; docs/identity.md "Interop"). */
+interface Live { conv: Conversation; upstream: UpstreamRuntime; key: string; binding: CallerBinding | undefined }
 
 /** What one HTTP request was, for the access log. */
 interface Access { principal?: string; upstream?: string; rpc?: string; tool?: string; code?: string }
@@ -144,15 +145,16 @@ export class Gateway {
     if (upstream === undefined) return this.refuse(res, { status: 404, code: 'ERR_GATEWAY_BAD_REQUEST', message: 'no MCP endpoint here' }, access, cors);
     access.upstream = upstream.cfg.name;
     if (this.closing !== null) return this.refuse(res, { status: 503, code: 'ERR_GATEWAY_BUSY', message: 'shutting down' }, access, cors);
-    const principal = await authenticate(req, this.loaded.tokens, this.oauth, upstream.cfg.name);
-    if (typeof principal !== 'string') return this.refuse(res, principal, access, cors);
+    const caller = await authenticate(req, this.loaded.tokens, this.oauth, upstream.cfg.name);
+    if ('status' in caller) return this.refuse(res, caller, access, cors);
+    const principal = caller.principal;
     access.principal = principal;
     const release = this.limiter.take(principal);
     if (typeof release !== 'function') return this.refuse(res, release, access, cors);
     res.on('close', release);
-    if (req.method === 'POST') return this.post(req, res, upstream, principal, cors, access, release);
+    if (req.method === 'POST') return this.post(req, res, upstream, caller, cors, access, release);
     const sid = req.headers['mcp-session-id'];
-    const live = typeof sid === 'string' ? this.session(sid, upstream, principal) : null;
+    const live = typeof sid === 'string' ? this.session(sid, upstream, caller) : null;
     if (req.method !== 'GET' && req.method !== 'DELETE') return this.refuse(res, { status: 405, code: 'ERR_GATEWAY_BAD_REQUEST', message: 'POST, GET or DELETE', headers: { allow: 'GET, POST, DELETE' } }, access, cors);
     if (sid === undefined) return this.refuse(res, { status: 405, code: 'ERR_GATEWAY_BAD_REQUEST', message: 'GET and DELETE need an Mcp-Session-Id (2026-07-28 has neither)', headers: { allow: 'POST' } }, access, cors);
     if (live === null) return this.refuse(res, { status: 404, code: 'ERR_GATEWAY_SESSION', message: 'no such session' }, access, cors);
@@ -169,13 +171,17 @@ export class Gateway {
     release(); // a long-lived listening stream holds no request slot
   }
 
-  /** The live session `sid` of `principal` on `upstream`, or null (unknown, another's, or another upstream's: all look alike). */
-  private session(sid: string, upstream: UpstreamRuntime, principal: string): Live | null {
+  /**
+   * The live session `sid` of `caller` on `upstream`, or null (unknown, another's, another
+   * upstream's, or one opened with another DPoP key: all look alike).
+   */
+  private session(sid: string, upstream: UpstreamRuntime, caller: Caller): Live | null {
     const live = this.live.get(`s:${sid}`);
-    return live !== undefined && live.upstream === upstream && live.conv.principal === principal && !live.conv.closing ? live : null;
+    return live !== undefined && live.upstream === upstream && live.conv.principal === caller.principal && live.binding?.jkt === caller.binding?.jkt && !live.conv.closing ? live : null;
   }
 
-  private async post(req: IncomingMessage, res: ServerResponse, upstream: UpstreamRuntime, principal: string, cors: Record<string, string>, access: Access, release: () => void): Promise<void> {
+  private async post(req: IncomingMessage, res: ServerResponse, upstream: UpstreamRuntime, caller: Caller, cors: Record<string, string>, access: Access, release: () => void): Promise<void> {
+    const principal = caller.principal;
     const limits = this.loaded.config.limits;
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/json') return this.refuse(res, { status: 415, code: 'ERR_GATEWAY_BAD_REQUEST', message: 'Content-Type must be application/json' }, access, cors);
@@ -190,7 +196,7 @@ export class Gateway {
     const mismatch = headerMismatch(req, msg);
     if (mismatch !== null) return this.refuse(res, { status: 400, code: 'ERR_GATEWAY_HEADER_MISMATCH', message: `Header mismatch: ${mismatch}` }, access, cors, msg.id ?? null, undefined, HEADER_MISMATCH);
     const sid = req.headers['mcp-session-id'];
-    if (kind !== 'request') return this.postNotification(res, upstream, principal, msg, body, typeof sid === 'string' ? sid : undefined, cors, access);
+    if (kind !== 'request') return this.postNotification(res, upstream, caller, msg, body, typeof sid === 'string' ? sid : undefined, cors, access);
     if (msg.method === 'tools/call' && String(msg.params?.['name']).length > MAX_TOOL_NAME) {
       return this.refuse(res, { status: 200, code: 'ERR_GATEWAY_TOOL_DENIED', message: 'tool name too long' }, access, cors, msg.id!, undefined, -32601);
     }
@@ -206,22 +212,25 @@ export class Gateway {
       const busy = this.full(principal);
       if (busy !== null) return this.refuse(res, busy, access, cors, id);
       const newSid = randomBytes(24).toString('base64url');
-      live = this.open(`s:${newSid}`, upstream, principal);
+      live = this.open(`s:${newSid}`, upstream, caller);
       headers['mcp-session-id'] = newSid;
     } else if (typeof sid === 'string') {
-      live = this.session(sid, upstream, principal);
+      live = this.session(sid, upstream, caller);
       if (live === null) return this.refuse(res, { status: 404, code: 'ERR_GATEWAY_SESSION', message: 'no such session' }, access, cors, id);
     } else if (isModern(msg)) {
-      const shared = upstream.perRequest ? undefined : this.live.get(`p:${upstream.cfg.name}\0${principal}`);
+      // A principal's shared conversation is per DPoP key too: a call is gated with its own caller's key.
+      const key = `p:${upstream.cfg.name}\0${principal}\0${caller.binding?.jkt ?? ''}`;
+      const shared = upstream.perRequest ? undefined : this.live.get(key);
       if (shared !== undefined && !shared.conv.closing) live = shared;
       else {
         const busy = this.full(principal);
         if (busy !== null) return this.refuse(res, busy, access, cors, id);
-        live = this.open(upstream.perRequest ? `r:${++this.seq}` : `p:${upstream.cfg.name}\0${principal}`, upstream, principal);
+        live = this.open(upstream.perRequest ? `r:${++this.seq}` : key, upstream, caller);
       }
     } else {
       return this.refuse(res, { status: 400, code: 'ERR_GATEWAY_SESSION', message: 'Mcp-Session-Id required (send initialize first)' }, access, cors, id);
     }
+    live.binding = caller.binding;
     if (live.conv.has(id)) return this.refuse(res, { status: 400, code: 'ERR_WIRE_ID_IN_USE', message: 'a request with this id is already pending' }, access, cors, id, undefined, -32600);
     if (msg.method === 'tools/call') this.callTimer(res, upstream.cfg.name);
     const modern = isModern(msg);
@@ -235,9 +244,10 @@ export class Gateway {
     if (live.key.startsWith('r:')) res.on('close', () => conv.close());
   }
 
-  private async postNotification(res: ServerResponse, upstream: UpstreamRuntime, principal: string, msg: RpcMessage, body: Buffer, sid: string | undefined, cors: Record<string, string>, access: Access): Promise<void> {
+  private async postNotification(res: ServerResponse, upstream: UpstreamRuntime, caller: Caller, msg: RpcMessage, body: Buffer, sid: string | undefined, cors: Record<string, string>, access: Access): Promise<void> {
+    const principal = caller.principal;
     if (sid !== undefined) {
-      const live = this.session(sid, upstream, principal);
+      const live = this.session(sid, upstream, caller);
       if (live === null) return this.refuse(res, { status: 404, code: 'ERR_GATEWAY_SESSION', message: 'no such session' }, access, cors);
       // A caller that outpaces its upstream waits here (bounded), then is told to slow down.
       if (!live.conv.notify(body) && !(await live.conv.drained(10_000))) return this.refuse(res, { status: 503, code: 'ERR_GATEWAY_BUSY', message: 'the upstream is not keeping up', headers: { 'retry-after': '1' } }, access, cors);
@@ -257,7 +267,8 @@ export class Gateway {
     return null;
   }
 
-  private open(key: string, upstream: UpstreamRuntime, principal: string): Live {
+  private open(key: string, upstream: UpstreamRuntime, caller: Caller): Live {
+    const principal = caller.principal;
     const conv = new Conversation(principal, {
       toolAllowed: (n) => upstream.allowed(n),
       dropped: () => this.metrics.dropped.inc(),
@@ -269,8 +280,8 @@ export class Gateway {
       },
     });
     this.perPrincipal.set(principal, (this.perPrincipal.get(principal) ?? 0) + 1);
-    conv.attach(upstream.relay(principal, conv.input, conv.output, this.issuers.get(principal)?.signer));
-    const live = { conv, upstream, key };
+    const live: Live = { conv, upstream, key, binding: caller.binding };
+    conv.attach(upstream.relay(principal, conv.input, conv.output, this.issuers.get(principal)?.signer, () => live.binding));
     this.live.set(key, live);
     return live;
   }

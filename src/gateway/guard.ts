@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { tokenDigest } from './config.js';
+import type { CallerBinding } from '../gate/gate.js';
 import type { OAuthResource } from './oauth.js';
 import type { RpcMessage } from '../proxy/message.js';
 import { PROTOCOL_VERSION_META } from '../proxy/http-upstream.js';
@@ -48,17 +49,22 @@ export const PREFLIGHT_HEADERS = {
   'access-control-max-age': '600',
 };
 
+/** An authenticated caller: its principal, and with OAuth what its access token binds (docs/identity.md "Interop"). */
+export interface Caller { principal: string; binding?: CallerBinding }
+
 /**
- * The principal of the request's bearer token: a configured caller's (looked up by digest,
- * so no comparison of the token's bytes can leak it by timing), else, with OAuth, the
- * access token's; or a 401 refusal (with the RFC 9728 challenge under OAuth).
+ * The caller of the request's token: a configured caller's bearer token (looked up by
+ * digest, so no comparison of the token's bytes can leak it by timing), else, with OAuth, the
+ * access token's (`Bearer`, or `DPoP` with its proof, RFC 9449); or a 401 refusal (with the
+ * RFC 9728 challenge under OAuth).
  */
-export async function authenticate(req: IncomingMessage, tokens: ReadonlyMap<string, string>, oauth: OAuthResource | null, endpoint: string): Promise<string | Refusal> {
+export async function authenticate(req: IncomingMessage, tokens: ReadonlyMap<string, string>, oauth: OAuthResource | null, endpoint: string): Promise<Caller | Refusal> {
   const h = req.headers.authorization;
-  const m = h === undefined ? null : /^Bearer ([\x21-\x7e]{1,8192})$/i.exec(h);
-  const principal = m === null ? undefined : tokens.get(tokenDigest(m[1]!));
-  if (principal !== undefined) return principal;
-  if (oauth !== null && m !== null && m[1]!.split('.').length === 3) return oauth.principal(m[1]!, endpoint);
+  const m = h === undefined ? null : /^(Bearer|DPoP) ([\x21-\x7e]{1,8192})$/i.exec(h);
+  const dpop = m !== null && m[1]!.toLowerCase() === 'dpop';
+  const principal = m === null || dpop ? undefined : tokens.get(tokenDigest(m[2]!));
+  if (principal !== undefined) return { principal };
+  if (oauth !== null && m !== null && m[2]!.split('.').length === 3) return oauth.principal(m[2]!, endpoint, dpop ? { proof: req.headers['dpop'], method: req.method ?? '' } : undefined);
   const error = h === undefined ? undefined : 'invalid_token';
   return {
     status: 401, code: 'ERR_GATEWAY_UNAUTHENTICATED', message: h === undefined ? 'a bearer token is required' : 'the bearer token is not valid',

@@ -12,7 +12,10 @@
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { GatewayConfig } from './config.js';
-import type { Refusal } from './guard.js';
+import type { Caller, Refusal } from './guard.js';
+import type { CallerBinding } from '../gate/gate.js';
+import { DpopChecker } from './dpop.js';
+import { createHash } from 'node:crypto';
 
 /** The `oauth` section of a gateway configuration. */
 export type OAuthConfig = NonNullable<GatewayConfig['oauth']>;
@@ -20,6 +23,7 @@ export type OAuthConfig = NonNullable<GatewayConfig['oauth']>;
 /** Validates access tokens for the gateway's endpoints. */
 export class OAuthResource {
   private readonly keys: JWTVerifyGetKey;
+  private readonly proofs = new DpopChecker();
 
   /** Throws `ERR_CONFIG_INVALID`-worthy errors (an unreadable JWKS file) as plain errors. */
   constructor(private readonly o: OAuthConfig) {
@@ -36,7 +40,7 @@ export class OAuthResource {
   /** The RFC 9728 metadata document of an endpoint. */
   metadata(name: string): Record<string, unknown> {
     return {
-      resource: this.resource(name), authorization_servers: [this.o.issuer], bearer_methods_supported: ['header'],
+      resource: this.resource(name), authorization_servers: [this.o.issuer], bearer_methods_supported: ['header'], dpop_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256', 'PS256'],
       ...(this.o.scopes.length > 0 ? { scopes_supported: this.o.scopes } : {}),
     };
   }
@@ -47,8 +51,14 @@ export class OAuthResource {
     return `Bearer resource_metadata="${metadata}"${error ? `, error="${error}"` : ''}${this.o.scopes.length > 0 ? `, scope="${this.o.scopes.join(' ')}"` : ''}`;
   }
 
-  /** The principal of a valid access token for endpoint `name`, or the 401 refusal. */
-  async principal(token: string, name: string): Promise<string | Refusal> {
+  /**
+   * The caller of a valid access token for endpoint `name`: its principal, and what binds a
+   * credential to it (the token's issuer, subject and digest; with DPoP, the proof key's
+   * thumbprint); or the 401 refusal. `dpop`: the request was `Authorization: DPoP …`, with
+   * its `DPoP` header and method. A token bound to a key (`cnf.jkt`) is refused as a plain
+   * bearer token (RFC 9449 §7.1), and so is a bearer token when the configuration requires DPoP.
+   */
+  async principal(token: string, name: string, dpop?: { proof: string | string[] | undefined; method: string }): Promise<Caller | Refusal> {
     const refuse = (why: string, error = 'invalid_token'): Refusal => ({
       status: error === 'insufficient_scope' ? 403 : 401, code: 'ERR_GATEWAY_UNAUTHENTICATED', message: why, headers: { 'www-authenticate': this.challenge(name, error) },
     });
@@ -60,8 +70,20 @@ export class OAuthResource {
       if (!this.o.scopes.every((s) => granted.includes(s))) return refuse('the access token lacks a required scope', 'insufficient_scope');
       const p = payload[this.o.principalClaim];
       if (typeof p !== 'string' || !/^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/.test(p)) return refuse(`the access token's ${this.o.principalClaim} is not a usable principal`);
+      const cnf = payload['cnf'] as Record<string, unknown> | undefined;
+      const bound = typeof cnf?.['jkt'] === 'string' ? cnf['jkt'] : null;
+      if (dpop === undefined && (bound !== null || this.o.dpop === 'require')) return refuse(bound !== null ? 'a DPoP-bound access token must be sent with a DPoP proof' : 'this gateway requires DPoP-bound access tokens');
+      let jkt: string | undefined;
+      if (dpop !== undefined) {
+        if (bound === null) return refuse('a DPoP access token must be bound to a key (cnf.jkt)');
+        const checked = await this.proofs.check(dpop.proof, dpop.method, this.resource(name), token);
+        if ('refused' in checked) return refuse(checked.refused);
+        if (checked.jkt !== bound) return refuse('the DPoP proof is not signed by the key the access token is bound to');
+        jkt = checked.jkt;
+      }
+      const binding: CallerBinding = { iss: String(payload.iss), sub: typeof payload.sub === 'string' ? payload.sub : p, tokenDigest: `sha256:${createHash('sha256').update(token).digest('hex')}`, ...(jkt ? { jkt } : {}) };
       // Its own name space: an access token can never name a configured caller (`alice` vs `oauth:alice`).
-      return `oauth:${p}`;
+      return { principal: `oauth:${p}`, binding };
     } catch (e) {
       const why = e instanceof errors.JWTExpired ? 'the access token has expired'
         : e instanceof errors.JWTClaimValidationFailed ? `the access token's ${e.claim} is not accepted`

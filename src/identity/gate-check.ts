@@ -12,7 +12,8 @@ import type { KeyResolver } from '../envelope/signature.js';
 import type { ErrorCode } from '../errors.js';
 import type { Attestation } from '../attestation/schema.js';
 import { importPublicJwk } from '../keys/material.js';
-import { CREDENTIAL_ID } from './credential.js';
+import { CREDENTIAL_ID, type Credential } from './credential.js';
+import type { CallerBinding } from '../gate/gate.js';
 import { decideCall, type DecisionPolicy } from './decide.js';
 import type { IdentityIndex } from './entries.js';
 
@@ -57,9 +58,12 @@ export type CredentialCheck = { ok: true; facts: CredentialFacts } | { ok: false
  * Decide a verified attestation made under a credential (its `iss`) for `tool` at `server`,
  * at `now` (POSIX seconds), against the identity log as it stands. The call is being made
  * now, so `now` stands for its witnessing time; its time is the attestation's `iat`.
- * Codes: `ERR_CREDENTIAL_UNLOGGED` (not logged, or logged twice), and those of {@link decideCall}.
+ * Codes: `ERR_CREDENTIAL_UNLOGGED` (not logged, or logged twice), those of {@link decideCall},
+ * and `ERR_CREDENTIAL_KEY` when the caller's token does not go with the credential (see
+ * `bindingProblem`).
  */
-export async function checkCredentialCall(a: Attestation, source: IdentitySource | null, policy: DecisionPolicy, server: string, tool: string, now: number): Promise<CredentialCheck> {
+export async function checkCredentialCall(a: Attestation, source: IdentitySource | null, policy: DecisionPolicy, call: { server: string; tool: string; now: number; caller?: CallerBinding | undefined }): Promise<CredentialCheck> {
+  const { server, tool, now } = call;
   const id = a.issuerAsserted.iss;
   if (source === null) return { ok: false, code: 'ERR_CREDENTIAL_UNLOGGED', message: `credential ${id}: this gatekeeper has no identity log`, facts: null };
   const size = source.refresh();
@@ -70,5 +74,19 @@ export async function checkCredentialCall(a: Attestation, source: IdentitySource
     identitySize: size, time: parseTimestamp(a.issuerAsserted.iat), keyId: a.issuerAsserted.secretVersion, server, tool, witnessedAt: now,
   }, policy);
   const first = d.findings.find((f) => f.severity === 'error');
-  return first === undefined ? { ok: true, facts } : { ok: false, code: first.code as ErrorCode, message: first.message, facts };
+  if (first !== undefined) return { ok: false, code: first.code as ErrorCode, message: first.message, facts };
+  const unbound = bindingProblem(chain[chain.length - 1]!.credential, a.issuerAsserted.secretVersion, call.caller);
+  return unbound === null ? { ok: true, facts } : { ok: false, code: 'ERR_CREDENTIAL_KEY', message: unbound, facts };
+}
+
+/**
+ * Why the caller's token does not go with the credential, or null: a DPoP key that is not the
+ * attestation's key (the key the credential names); a credential bound to a DPoP key
+ * (`binding.jkt`) or a token (`binding.tokenDigest`) the caller did not present.
+ */
+function bindingProblem(leaf: Credential, keyId: string, caller: CallerBinding | undefined): string | null {
+  if (caller?.jkt !== undefined && caller.jkt !== keyId) return 'the DPoP key the caller proved is not the key the attestation is signed with';
+  if (leaf.binding?.jkt !== undefined && caller?.jkt !== leaf.binding.jkt) return `credential ${leaf.id} is bound to DPoP key ${leaf.binding.jkt}, which the caller did not prove`;
+  if (leaf.binding?.tokenDigest !== undefined && caller?.tokenDigest !== leaf.binding.tokenDigest) return `credential ${leaf.id} is bound to an access token the caller did not present`;
+  return null;
 }

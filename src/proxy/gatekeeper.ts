@@ -13,7 +13,7 @@ import { sha256Tagged } from '../bytes/digest.js';
 import { isObject } from '../envelope/schema.js';
 import { nowSeconds } from '../envelope/time.js';
 import type { JsonValue } from '../jcs/index.js';
-import type { Gate, GateDecision } from '../gate/gate.js';
+import type { CallerBinding, Gate, GateDecision } from '../gate/gate.js';
 import { ATTESTATION_EXTENSION, RESPONSE_RECEIPT_META_KEY, attestationExtension, refusalResult, responseReceipt } from '../gate/wire.js';
 import { writeMessage, type RpcMessage } from './message.js';
 import { setNested } from './meta.js';
@@ -32,6 +32,8 @@ export interface GatekeeperOptions extends RelayIo {
   tools?: ToolWatch;
   /** POSIX seconds clock (default: the system clock). */
   now?: () => number;
+  /** The caller's validated access token (the gateway's OAuth callers), as of the latest request; recorded with each decision. */
+  caller?: () => CallerBinding | undefined;
 }
 
 /** Runs one upstream behind the gate until either side goes away. */
@@ -58,11 +60,12 @@ export class Gatekeeper extends StdioRelay {
     const { id, params } = call;
     const meta = isObject(params['_meta']) ? params['_meta'] : {};
     const attestation = meta['attestation'] as JsonValue | undefined;
-    const decision = await this.o.gate.check({ name: params['name'], args: params['arguments'], attestation, now: this.now() });
+    const caller = this.o.caller?.();
+    const decision = await this.o.gate.check({ name: params['name'], args: params['arguments'], attestation, now: this.now(), ...(caller ? { caller } : {}) });
     const text = writeMessage(call);
     let index: bigint;
     try {
-      index = await this.logDecision(decision, params['name'], text);
+      index = await this.logDecision(decision, params['name'], text, caller);
     } catch (e) {
       // Fail closed: an unlogged decision lets nothing through.
       report(e);
@@ -76,12 +79,12 @@ export class Gatekeeper extends StdioRelay {
     this.forward(call, pending, text);
   }
 
-  private async logDecision(d: GateDecision, tool: unknown, text: string): Promise<bigint> {
+  private async logDecision(d: GateDecision, tool: unknown, text: string, caller: CallerBinding | undefined): Promise<bigint> {
     const a = d.attestation as unknown as Record<string, JsonValue> | null;
     const base = {
       callId: d.attestation?.issuerAsserted.nonce ?? '', server: this.serverRef(),
       tool: typeof tool === 'string' ? tool : '', requestDigest: sha256Tagged(text),
-      ...('credential' in d && d.credential ? { credential: d.credential } : {}),
+      ...('credential' in d && d.credential ? { credential: d.credential } : {}), ...(caller ? { caller } : {}),
     };
     if (d.allowed) return this.recorder.decision({ ...base, decision: 'allowed', reason: null, code: null, attestation: a });
     const refused = { ...base, decision: 'refused' as const, reason: d.reason, code: d.code };

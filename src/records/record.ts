@@ -110,6 +110,8 @@ export interface DecisionRecord {
    * against (root first, each id with its identity-log index) and the identity log's size.
    */
   credential?: { chain: Array<{ id: string; index: string }>; identitySize: string };
+  /** The caller's access token as the gateway validated it: issuer, subject, digest, DPoP key thumbprint (docs/identity.md "Interop"). */
+  caller?: { iss: string; sub: string; tokenDigest: string; jkt?: string };
 }
 
 /** A gatekeeper's response receipt, as the client-side proxy received and checked it. */
@@ -200,7 +202,15 @@ const KEYS: Record<string, string[]> = {
 };
 
 /** Members a record of a type may carry besides its own. */
-const OPTIONAL: Record<string, string[]> = { [DECISION_RECORD]: ['credential'] };
+const OPTIONAL: Record<string, string[]> = { [DECISION_RECORD]: ['credential', 'caller'] };
+
+/** Whether `v` is a decision's caller: issuer, subject, token digest, optionally a DPoP key thumbprint, all strings. */
+function callerOk(v: JsonValue): boolean {
+  if (!isObject(v)) return false;
+  const keys = Object.keys(v).sort().join();
+  return (keys === 'iss,sub,tokenDigest' || keys === 'iss,jkt,sub,tokenDigest') && Object.values(v).every((x) => typeof x === 'string' && x.length <= 1024)
+    && /^sha256:[0-9a-f]{64}$/.test(v['tokenDigest'] as string);
+}
 
 /** Whether `v` is a decision's credential facts: a chain of 1 to 9 `{id, index}` and the identity size, indices decimal. */
 function credentialFactsOk(v: JsonValue): boolean {
@@ -241,7 +251,7 @@ function memberProblem(v: Record<string, JsonValue>): string | null {
       if (!isObject(s) || typeof s['name'] !== 'string' || typeof s['fingerprint'] !== 'string' || typeof v['tool'] !== 'string' || typeof v['requestDigest'] !== 'string') return 'bad call record';
       if (v['type'] === ATTESTATION_RECORD) return isObject(v['attestation']) ? null : 'bad attestation record';
       return (v['decision'] === 'allowed' || v['decision'] === 'refused') && nullOr(v['reason'], 'string') && nullOr(v['code'], 'string') && nullOr(v['attestation'], 'object')
-        && (v['decision'] === 'refused') === (v['reason'] !== null) && (v['credential'] === undefined || credentialFactsOk(v['credential'])) ? null : 'bad decision record';
+        && (v['decision'] === 'refused') === (v['reason'] !== null) && (v['credential'] === undefined || credentialFactsOk(v['credential'])) && (v['caller'] === undefined || callerOk(v['caller'])) ? null : 'bad decision record';
     default:
       if (typeof v['attestationIndex'] !== 'string' || !DECIMAL.test(v['attestationIndex']) || !isObject(v['receipt'])) return 'bad receipt record';
       return v['type'] === RESPONSE_RECEIPT_RECORD && !nullOr(v['code'], 'string') ? 'bad response receipt record' : null;

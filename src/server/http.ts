@@ -78,8 +78,9 @@ export class SessionHttpServer {
       return void res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' }).end(JSON.stringify(this.oauth.metadata(ENDPOINT)));
     }
     if (path !== '/mcp') return this.refuse(res, { status: 404, code: 'ERR_GATEWAY_BAD_REQUEST', message: 'the MCP endpoint is /mcp' }, cors);
-    const principal = await authenticate(req, this.loaded.tokens, this.oauth, ENDPOINT);
-    if (typeof principal !== 'string') return this.refuse(res, principal, cors);
+    const caller = await authenticate(req, this.loaded.tokens, this.oauth, ENDPOINT);
+    if ('status' in caller) return this.refuse(res, caller, cors);
+    const principal = caller.principal;
     const release = this.limiter.take(principal);
     if (typeof release !== 'function') return this.refuse(res, release, cors);
     res.on('close', release);

@@ -246,7 +246,7 @@ test('OAuth resource server: RFC 9728 metadata, JWT access tokens checked for is
     .setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuedAt().setExpirationTime(Math.floor(Date.now() / 1000) + ttl).sign(key);
   const gw = await startGateway(s, `version: 1\nlisten: 127.0.0.1:0\ncheckpointMs: 200\noauth: {issuer: "https://as.example", jwksFile: jwks.json, resource: "https://gw.example", scopes: [mcp]}\nupstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}]}\n`);
   const prm = (await (await fetch(`${gw.base}/.well-known/oauth-protected-resource/ev/mcp`)).json()) as Record<string, unknown>;
-  assert.deepEqual(prm, { resource, authorization_servers: ['https://as.example'], bearer_methods_supported: ['header'], scopes_supported: ['mcp'] });
+  assert.deepEqual(prm, { resource, authorization_servers: ['https://as.example'], bearer_methods_supported: ['header'], dpop_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256', 'PS256'], scopes_supported: ['mcp'] });
   const init = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'e2e', version: '1' } } });
   const none = await fetch(`${gw.base}/ev/mcp`, { method: 'POST', headers: mcpHeaders(null), body: init });
   assert.equal(none.status, 401);

@@ -69,7 +69,7 @@ export function editedCopy(home: string, copy: string, edit: (db: Database.Datab
 export interface Finding { severity: 'error' | 'notice'; code: string; message: string; index?: string; expected?: unknown; found?: unknown }
 export interface Report {
   verified: boolean; size: string; checkpointSize: string | null; calls: number; receipts: number;
-  unanswered: number; inFlight: number; findings: Finding[];
+  unanswered: number; inFlight: number; refused: number; findings: Finding[];
 }
 
 /** Export the home's trust policy to `<dir>/trust.json` (or `file`); returns the path. */
