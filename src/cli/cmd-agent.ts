@@ -7,16 +7,14 @@
  * directory holding it (its issuer key must be the parent credential's key).
  */
 import type { Command } from 'commander';
-import { CREDENTIAL_TYPE, REVOCATION_TYPE, credentialDigest, parseCredential, signIdentity, type Credential, type CredentialKey } from '../identity/credential.js';
+import { credentialDigest, parseCredential, type Credential } from '../identity/credential.js';
 import { MAX_LIFETIME_SECONDS } from '../identity/issuers.js';
-import type { IdentityStatement } from '../identity/entries.js';
-import { toBase64Url } from '../bytes/index.js';
-import { initCredentialIssuer, issuerSign, loadCredentialIssuer } from '../store/credential-issuer.js';
+import { initCredentialIssuer } from '../store/credential-issuer.js';
+import { agentKeyOf, issueCredential, renewCredential, revokeCredential } from '../store/agent-credentials.js';
 import { identityOrigin, identityVerifierKey, IdentityLog } from '../store/identity-log.js';
-import { loadIdentity, loadIssuerSigner } from '../store/identity.js';
+import { loadIdentity } from '../store/identity.js';
 import { resolveHome } from '../store/home.js';
-import { loadWitnesses } from '../store/witnesses.js';
-import { witnessLatest } from '../store/witnessing.js';
+import type { WitnessResult } from '../store/witnessing.js';
 import { writeSynced } from '../store/synced.js';
 import { readInput } from './keysource.js';
 import { CliExit, EXIT_USAGE, err, out, outJson } from './output.js';
@@ -37,91 +35,44 @@ function readCredential(path: string): Credential {
   }
 }
 
-/** The public key of data directory `dir`'s issuer (the agent's key), as a credential carries it. */
-function agentKey(dir: string): CredentialKey {
-  const id = loadIdentity(resolveHome(dir));
-  if (id.issuer.alg === 'HS256' || id.issuer.publicKeyJwk === null) throw new CliExit(EXIT_USAGE, `${dir}: an HS256 issuer has no public key to bind a credential to`);
-  return { alg: id.issuer.alg, keyId: id.issuer.keyId, publicKeyJwk: id.issuer.publicKeyJwk };
-}
-
-/** Sign `unsigned` with the issuer key of `home`, or with the key of `signerHome` (which must be `parent`'s key). */
-async function signStatement<T extends object>(home: string, unsigned: T, parent: Credential | null, signerHome: string | undefined): Promise<T & { signature: string }> {
-  if (parent === null && signerHome === undefined) return issuerSign(home, unsigned);
-  const dir = resolveHome(signerHome);
-  const signer = loadIssuerSigner(dir, loadIdentity(dir));
-  if (parent !== null && signer.keyId !== parent.key.keyId) throw new CliExit(EXIT_USAGE, `--signer-home ${dir}: its key is not the key of credential ${parent.id}`);
-  return signIdentity(signer.alg, signer.sign, unsigned as never) as Promise<T & { signature: string }>;
-}
-
-/** Append `statement` to `home`'s identity log, sign its checkpoint, send it to the witnesses; returns its index. */
-async function append(home: string, statement: IdentityStatement): Promise<bigint> {
-  const log = IdentityLog.open(home, true)!;
-  try {
-    const index = log.append(statement);
-    await log.checkpoint(home, loadIdentity(home));
-    const witnesses = loadWitnesses(home);
-    if (witnesses.length > 0) {
-      for (const r of await witnessLatest(log.db, witnesses, { timeoutMs: 10_000 })) {
-        if (r.status !== 'cosigned' && r.status !== 'already') err(`mcp-attest: witness ${r.witness}: ${r.status}${r.message ? `: ${r.message}` : ''}`);
-      }
-    }
-    return index;
-  } finally {
-    log.close();
-  }
-}
-
 function emit(c: object, path: string | undefined): void {
   const text = JSON.stringify(c, null, 2) + '\n';
   if (path === undefined) return out(text.trimEnd());
   writeSynced(path, text, 0o644);
 }
 
-interface IssueFlags { home?: string; subject?: string; agentHome?: string; parent?: string; signerHome?: string; tools?: string; servers?: string; ttl?: string; maxDepth?: string; jkt?: string; tokenDigest?: string; out?: string }
-
-/** The unsigned credential `agent issue` (or `renew`, from `base`) makes, now. */
-function unsignedCredential(home: string, o: IssueFlags, parent: Credential | null, base: Credential | null): Omit<Credential, 'signature'> {
-  const issuer = loadCredentialIssuer(home);
-  if (issuer === null && parent === null && base?.parent === undefined) throw new CliExit(EXIT_USAGE, `${home} is not a credential issuer: run "mcp-attest agent issuer init"`);
-  const ttl = whole('--ttl', o.ttl, MAX_LIFETIME_SECONDS) ?? Math.min(issuer?.maxLifetimeSeconds ?? MAX_LIFETIME_SECONDS, base ? base.notAfter - base.notBefore : MAX_LIFETIME_SECONDS);
-  const now = Math.floor(Date.now() / 1000);
-  const subject = o.subject ?? base?.subject;
-  if (subject === undefined) throw new CliExit(EXIT_USAGE, 'give --subject');
-  const key = o.agentHome !== undefined ? agentKey(o.agentHome) : base?.key;
-  if (key === undefined) throw new CliExit(EXIT_USAGE, 'give --agent-home: the data directory of the agent whose key the credential names');
-  const [tools, servers] = [csv(o.tools) ?? base?.tools, csv(o.servers) ?? base?.servers];
-  const binding = o.jkt !== undefined || o.tokenDigest !== undefined ? { ...(o.jkt ? { jkt: o.jkt } : {}), ...(o.tokenDigest ? { tokenDigest: o.tokenDigest } : {}) } : base?.binding;
-  const parentId = parent?.id ?? base?.parent;
-  return {
-    type: CREDENTIAL_TYPE, id: `cred_${toBase64Url(crypto.getRandomValues(new Uint8Array(16)))}`, issuer: parent?.issuer ?? base?.issuer ?? issuer!.id,
-    ...(parentId ? { parent: parentId } : {}), subject, key, notBefore: now, notAfter: now + ttl,
-    ...(servers ? { servers } : {}), ...(tools ? { tools } : {}), maxDepth: whole('--max-depth', o.maxDepth, 8) ?? base?.maxDepth ?? 0,
-    ...(binding ? { binding } : {}),
-  };
+/** Report witnesses that did not cosign the identity log's new checkpoint. */
+function reportWitnesses(results: WitnessResult[]): void {
+  for (const r of results) if (r.status !== 'cosigned' && r.status !== 'already') err(`mcp-attest: witness ${r.witness}: ${r.status}${r.message ? `: ${r.message}` : ''}`);
 }
+
+interface IssueFlags { home?: string; subject?: string; agentHome?: string; parent?: string; signerHome?: string; tools?: string; servers?: string; ttl?: string; maxDepth?: string; jkt?: string; tokenDigest?: string; out?: string }
 
 async function issue(o: IssueFlags, base: Credential | null): Promise<void> {
   const home = resolveHome(o.home);
   const parent = o.parent !== undefined ? readCredential(o.parent) : null;
-  if (base?.parent !== undefined && o.signerHome === undefined) throw new CliExit(EXIT_USAGE, `credential ${base.id} is a sub-agent's: give --signer-home, the data directory holding its parent's key`);
-  const unsigned = unsignedCredential(home, o, parent, base);
-  const signed = parseCredential(JSON.stringify(await signStatement(home, unsigned, parent, o.signerHome)));
-  const index = await append(home, signed);
-  err(`mcp-attest: credential ${signed.id} for ${signed.subject} logged at identity entry ${index}, valid until ${new Date(signed.notAfter * 1000).toISOString()}`);
-  emit(signed, o.out);
+  const signerHome = o.signerHome === undefined ? undefined : resolveHome(o.signerHome);
+  const ttl = whole('--ttl', o.ttl, MAX_LIFETIME_SECONDS);
+  let r: Awaited<ReturnType<typeof issueCredential>>;
+  if (base !== null) {
+    r = await renewCredential(home, base, { ...(ttl !== undefined ? { ttl } : {}), ...(parent ? { parent } : {}), ...(signerHome ? { signerHome } : {}) });
+  } else {
+    if (o.subject === undefined || o.agentHome === undefined) throw new CliExit(EXIT_USAGE, 'give --subject and --agent-home (the data directory of the agent whose key the credential names)');
+    const [tools, servers, maxDepth] = [csv(o.tools), csv(o.servers), whole('--max-depth', o.maxDepth, 8)];
+    const binding = o.jkt !== undefined || o.tokenDigest !== undefined ? { ...(o.jkt ? { jkt: o.jkt } : {}), ...(o.tokenDigest ? { tokenDigest: o.tokenDigest } : {}) } : undefined;
+    r = await issueCredential(home, {
+      subject: o.subject, key: agentKeyOf(resolveHome(o.agentHome)), ...(ttl !== undefined ? { ttl } : {}), ...(tools ? { tools } : {}), ...(servers ? { servers } : {}),
+      ...(maxDepth !== undefined ? { maxDepth } : {}), ...(binding ? { binding } : {}), ...(parent ? { parent } : {}),
+    }, signerHome);
+  }
+  reportWitnesses(r.witnesses);
+  err(`mcp-attest: credential ${r.credential.id} for ${r.credential.subject} logged at identity entry ${r.index}, valid until ${new Date(r.credential.notAfter * 1000).toISOString()}`);
+  emit(r.credential, o.out);
 }
 
 async function revoke(file: string, o: { home?: string; reason?: string; signerHome?: string }): Promise<void> {
-  const home = resolveHome(o.home);
-  const c = readCredential(file);
-  const issuer = loadCredentialIssuer(home);
-  const unsigned = { type: REVOCATION_TYPE, credential: c.id, credentialDigest: credentialDigest(c), issuer: c.issuer, signerKeyId: '', ...(o.reason ? { reason: o.reason } : {}) };
-  if (o.signerHome !== undefined) unsigned.signerKeyId = loadIdentity(resolveHome(o.signerHome)).issuer.keyId;
-  else if (issuer !== null) unsigned.signerKeyId = issuer.keyId;
-  else throw new CliExit(EXIT_USAGE, `${home} is not a credential issuer: give --signer-home (a parent's key)`);
-  const signed = await signStatement(home, unsigned, null, o.signerHome);
-  const index = await append(home, signed as IdentityStatement);
-  out(`revoked ${c.id} at identity entry ${index}`);
+  const { index } = await revokeCredential(resolveHome(o.home), readCredential(file), o.reason, o.signerHome === undefined ? undefined : resolveHome(o.signerHome));
+  out(`revoked ${readCredential(file).id} at identity entry ${index}`);
 }
 
 function list(o: { home?: string; json?: boolean }): void {
@@ -165,19 +116,22 @@ export function registerAgentCommands(program: Command): void {
       err(`mcp-attest: identity log ${identityOrigin(loadIdentity(home).log.origin)}: witnesses take it as --log ${identityOrigin(loadIdentity(home).log.origin)}=${identityVerifierKey(loadIdentity(home))}`);
       outJson(entry);
     });
-  const issueFlags = (c: Command): Command => c.option('--home <dir>', 'data directory: the issuer and its identity log')
+  agent.command('issue').description('sign a credential, append it to the identity log, print it')
+    .option('--home <dir>', 'data directory: the issuer and its identity log')
     .option('--agent-home <dir>', 'the agent\'s data directory: its issuer key is the key the credential names')
     .option('--subject <subject>', 'the agent\'s opaque, never reassigned name (under the issuer\'s prefix, or the parent\'s subject/)')
     .option('--tools <list>', 'tools allowed (comma-separated; prefix*)').option('--servers <list>', 'server fingerprints allowed')
     .option('--ttl <s>', 'lifetime in seconds (default: the issuer\'s longest, at most 86400)').option('--max-depth <n>', 'delegations allowed below it (default 0)')
     .option('--jkt <thumbprint>', 'bind to an OAuth DPoP key (RFC 9449 jkt)').option('--token-digest <sha256:hex>', 'bind to a validated token\'s digest')
-    .option('--signer-home <dir>', 'sign with this data directory\'s issuer key (a sub-agent\'s credential: the parent\'s key)')
-    .option('--out <file>', 'write the credential here (default: stdout)');
-  issueFlags(agent.command('issue').description('sign a credential, append it to the identity log, print it'))
-    .option('--parent <file>', 'the parent credential (for a sub-agent; sign with --signer-home)')
+    .option('--parent <file>', 'the parent credential, for a sub-agent (signed with --signer-home)')
+    .option('--signer-home <dir>', 'a sub-agent\'s: the data directory whose issuer key is the parent credential\'s key')
+    .option('--out <file>', 'write the credential here (default: stdout)')
     .action((o: IssueFlags) => issue(o, null));
-  issueFlags(agent.command('renew').description('a new credential like the one given (same subject, key, scope; a new id and window)'))
+  agent.command('renew').description('a new credential like the one given (same subject, key, scope; a new id and window), logged')
     .argument('<credential>', 'the credential file to renew')
+    .option('--home <dir>', 'data directory: the issuer and its identity log').option('--ttl <s>', 'lifetime in seconds (default: the old one\'s)')
+    .option('--parent <file>', 'a sub-agent\'s: its parent credential').option('--signer-home <dir>', 'a sub-agent\'s: the data directory holding its parent\'s key')
+    .option('--out <file>', 'write the credential here, atomically (default: stdout); a proxy reading it picks it up at its next call')
     .action((file: string, o: IssueFlags) => issue(o, readCredential(file)));
   agent.command('revoke').description('sign a revocation of a credential and append it to the identity log')
     .argument('<credential>', 'the credential file').option('--home <dir>', 'data directory: the identity log')

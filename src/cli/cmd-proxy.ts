@@ -9,6 +9,8 @@
  * is not there, sealed, or another key's is a usage error at startup (exit 2, with its code).
  */
 import { CredentialFile } from '../proxy/credential-file.js';
+import { renewCredential } from '../store/agent-credentials.js';
+import type { Credential } from '../identity/credential.js';
 import type { Command } from 'commander';
 import { nowSeconds } from '../envelope/time.js';
 import { identitySource } from '../store/identity-log.js';
@@ -35,7 +37,7 @@ interface ProxyFlags {
   home?: string; name?: string; sub?: string; serverFingerprint?: string;
   evidence: boolean; receiptMeta: boolean; durability: string; checkpointMs: string; profile: string; store?: string;
   role: string; policy?: string; attach: string; trust?: string; secret?: string; responseReceipts: string; toolChanges: string;
-  session?: string; maxMessageBytes: string; credential?: string;
+  session?: string; maxMessageBytes: string; credential?: string; renewHome?: string;
   url?: string; header: string[]; bearerEnv?: string; oauth?: boolean;
 }
 
@@ -116,7 +118,8 @@ async function clientProxy(argv: string[], o: ProxyFlags): Promise<AttestingProx
   const { home, recorder } = await openRecorder(o);
   try {
     if (o.session !== undefined) usableSession(() => recorder.openSession(o.session), o.session);
-    if (o.credential !== undefined) useCredential(recorder, o.credential);
+    if (o.credential !== undefined) useCredential(recorder, o.credential, o.renewHome);
+    else if (o.renewHome !== undefined) throw new CliExit(EXIT_USAGE, '--renew-home is for --credential');
   } catch (e) {
     await recorder.close().catch(() => undefined);
     throw e;
@@ -129,11 +132,17 @@ async function clientProxy(argv: string[], o: ProxyFlags): Promise<AttestingProx
   });
 }
 
-/** `--credential FILE`: attest under the agent credential in FILE (read again when it changes); a bad one is a usage error. */
-function useCredential(recorder: Recorder, path: string): void {
+/**
+ * `--credential FILE`: attest under the agent credential in FILE (read again when it changes);
+ * with `--renew-home DIR` (the credential issuer's data directory, holding the identity log)
+ * renewed by this proxy before it expires. A bad one is a usage error.
+ */
+function useCredential(recorder: Recorder, path: string, renewHome: string | undefined): void {
   let file: CredentialFile;
+  const home = renewHome === undefined ? undefined : resolveHome(renewHome);
+  const renew = home === undefined ? undefined : async (c: Credential) => (await renewCredential(home, c)).credential;
   try {
-    file = new CredentialFile(path, recorder.identity.issuer.keyId, (m) => err(`mcp-attest: ${m}`));
+    file = new CredentialFile(path, recorder.identity.issuer.keyId, (m) => err(`mcp-attest: ${m}`), renew);
   } catch (e) {
     throw new CliExit(EXIT_USAGE, `--credential ${path}: ${isAttestError(e) ? `${e.code}: ` : ''}${(e as Error).message}`);
   }
@@ -216,6 +225,7 @@ export function registerProxyCommand(program: Command): void {
     .option('--name <name>', 'server name in the log (default: serverInfo.name)')
     .option('--sub <subject>', 'attestation subject (issuerAsserted.sub)')
     .option('--credential <file>', 'client: attest under this agent credential (iss: its id, sub: its subject; read again when the file changes; docs/identity.md)')
+    .option('--renew-home <dir>', 'client, with --credential: renew it when two thirds of its lifetime have passed, in this credential issuer\'s data directory')
     .option('--server-fingerprint <fp>', 'client: pin the serverFingerprint attested (default: advertised by the upstream, else derived from the command line); server: this server\'s identity (default: from its key)')
     .option('--attach <mode>', 'client: put the attestation on the wire: auto (when the upstream advertises attestation/tool-call), always, never', 'auto')
     .option('--trust <file>', 'client: trust policy for the gatekeeper\'s response receipts')

@@ -6,19 +6,31 @@
  * not re-read), so renewing it (`mcp-attest agent renew … --out FILE`, an atomic rename)
  * takes effect at the next call without a restart or a dropped call. A new file that is not
  * a credential for this key is reported and the one in use is kept.
+ *
+ * With a renewer (`proxy --renew-home DIR`), the proxy renews the credential itself once two
+ * thirds of its lifetime have passed, in the background: calls go on under the current one
+ * until the renewed file is written (atomically) and read at the next call. A failed renewal
+ * is reported and tried again 5 s later, until the credential expires.
  */
 import { statSync } from 'node:fs';
 import { AttestError } from '../errors.js';
 import { parseCredential, type Credential } from '../identity/credential.js';
 import { readRegularFile } from '../store/read-regular.js';
+import { writeSynced } from '../store/synced.js';
 
 /** A credential file followed across renewals. */
 export class CredentialFile {
   private current: Credential;
   private stamp: string;
 
-  /** Read `path` now: throws `ERR_CREDENTIAL_MALFORMED`, `ERR_CREDENTIAL_KEY` (not a credential for `keyId`), or the file's read error. */
-  constructor(readonly path: string, private readonly keyId: string, private readonly warn: (message: string) => void = () => undefined) {
+  private renewing = false;
+  private nextTry = 0;
+
+  /**
+   * Read `path` now: throws `ERR_CREDENTIAL_MALFORMED`, `ERR_CREDENTIAL_KEY` (not a credential
+   * for `keyId`), or the file's read error. `renew` (optional) makes the successor of a credential.
+   */
+  constructor(readonly path: string, private readonly keyId: string, private readonly warn: (message: string) => void = () => undefined, private readonly renew?: (c: Credential) => Promise<Credential>) {
     this.stamp = this.stampNow();
     this.current = this.read();
   }
@@ -34,17 +46,29 @@ export class CredentialFile {
     return c;
   }
 
-  /** The credential to attest under now: the file's, re-read when it changed since. */
-  credential(): Credential {
+  /** The credential to attest under now: the file's, re-read when it changed since (and renewed in the background when due). */
+  credential(now = Math.floor(Date.now() / 1000)): Credential {
+    this.reload();
+    const c = this.current;
+    if (this.renew !== undefined && !this.renewing && now >= this.nextTry && now >= c.notBefore + Math.floor((2 * (c.notAfter - c.notBefore)) / 3)) {
+      this.renewing = true;
+      this.renew(c).then((next) => writeSynced(this.path, JSON.stringify(next, null, 2) + '\n', 0o644), (e: unknown) => {
+        this.nextTry = now + 5;
+        this.warn(`credential ${c.id} not renewed, trying again in 5 s: ${(e as Error).message}`);
+      }).finally(() => (this.renewing = false));
+    }
+    return c;
+  }
+
+  private reload(): void {
     try {
       const stamp = this.stampNow();
-      if (stamp === this.stamp) return this.current;
+      if (stamp === this.stamp) return;
       // Tried once per change of the file: a bad file is reported once, not at every call.
       this.stamp = stamp;
       this.current = this.read();
     } catch (e) {
       this.warn(`credential file ${this.path} not reloaded, keeping ${this.current.id}: ${(e as Error).message}`);
     }
-    return this.current;
   }
 }

@@ -136,3 +136,22 @@ test('a sub-agent\'s credential, signed by its parent\'s key, works within its p
   assert.equal(status, 0, JSON.stringify(report.findings));
   assert.deepEqual([report.calls, report.refused], [1, 2]);
 });
+
+test('a proxy with --renew-home renews its credential before it expires: calls spanning three lifetimes all go through', { timeout: 120_000 }, async (t) => {
+  const s = scope(t);
+  const { idp, credential, idpTrust, policy } = world(s, ['--ttl', '6']);
+  const first = (JSON.parse(readFileSync(credential, 'utf8')) as { id: string }).id;
+  const { client } = await connectProxied(s, gatekeeperArgs(s, policy), ['--credential', credential, '--renew-home', idp]);
+  for (let i = 0; i < 16; i++) {
+    assertEchoed(await call(client, 'echo', { message: `call ${i}` }), `call ${i}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  await client.close();
+  const list = JSON.parse(cli(['agent', 'list', '--home', idp, '--json']).stdout) as { credentials: Array<{ id: string }> };
+  assert.ok(list.credentials.length >= 3, `renewed at least twice: ${JSON.stringify(list)}`);
+  assert.notEqual((JSON.parse(readFileSync(credential, 'utf8')) as { id: string }).id, first);
+  await waitCheckpointed(idp);
+  const { status, report } = verify(idp, idpTrust);
+  assert.equal(status, 0, JSON.stringify(report.findings));
+  assert.equal(report.calls, 16);
+});

@@ -1,0 +1,113 @@
+/**
+ * Issuing, renewing and revoking agent credentials in a data directory that is a credential
+ * issuer and keeps the identity log (docs/identity.md): `mcp-attest agent` and a client
+ * proxy renewing its own credential (`proxy --credential FILE --renew-home DIR`) both go
+ * through here. Each statement is signed, parsed back strictly, appended durably to the
+ * identity log, whose new checkpoint is then signed and sent to the configured witnesses.
+ */
+import { AttestError } from '../errors.js';
+import { toBase64Url } from '../bytes/index.js';
+import { CREDENTIAL_TYPE, REVOCATION_TYPE, credentialDigest, parseCredential, parseRevocation, signIdentity, type Credential, type CredentialKey, type Revocation } from '../identity/credential.js';
+import type { IdentityStatement } from '../identity/entries.js';
+import { MAX_LIFETIME_SECONDS } from '../identity/issuers.js';
+import { issuerSign, loadCredentialIssuer } from './credential-issuer.js';
+import { IdentityLog } from './identity-log.js';
+import { loadIdentity, loadIssuerSigner } from './identity.js';
+import { loadWitnesses } from './witnesses.js';
+import { witnessLatest, type WitnessResult } from './witnessing.js';
+
+/** What a new credential says, beyond what the issuer fills in (times in seconds). */
+export interface CredentialSpec {
+  subject: string;
+  key: CredentialKey;
+  /** Lifetime in seconds (default: the issuer's longest). */
+  ttl?: number;
+  servers?: string[];
+  tools?: string[];
+  maxDepth?: number;
+  binding?: Credential['binding'];
+  /** The parent credential, for a sub-agent's (signed then by the parent's key: `signerHome`). */
+  parent?: Credential;
+}
+
+/** The public key of data directory `dir`'s issuer (the agent's key), as a credential names it. Throws `ERR_USAGE` for an HS256 issuer. */
+export function agentKeyOf(dir: string): CredentialKey {
+  const id = loadIdentity(dir);
+  if (id.issuer.alg === 'HS256' || id.issuer.publicKeyJwk === null) throw new AttestError('ERR_USAGE', `${dir}: an HS256 issuer has no public key to bind a credential to`);
+  return { alg: id.issuer.alg, keyId: id.issuer.keyId, publicKeyJwk: id.issuer.publicKeyJwk };
+}
+
+/**
+ * Sign `unsigned` with `home`'s credential issuer key, or with the issuer key of `signerHome`
+ * (which must be `parent`'s key when a parent is given). Throws `ERR_USAGE`.
+ */
+async function sign<T extends object>(home: string, unsigned: T, parent: Credential | null, signerHome: string | undefined): Promise<T & { signature: string }> {
+  if (signerHome === undefined) {
+    if (parent !== null) throw new AttestError('ERR_USAGE', `a sub-agent's credential is signed by its parent's key (${parent.id}): give the data directory holding it`);
+    if (loadCredentialIssuer(home) === null) throw new AttestError('ERR_USAGE', `${home} is not a credential issuer: run "mcp-attest agent issuer init"`);
+    return issuerSign(home, unsigned);
+  }
+  const signer = loadIssuerSigner(signerHome, loadIdentity(signerHome));
+  if (parent !== null && signer.keyId !== parent.key.keyId) throw new AttestError('ERR_USAGE', `${signerHome}: its key is not the key of credential ${parent.id}`);
+  return signIdentity(signer.alg, signer.sign, unsigned as never) as Promise<T & { signature: string }>;
+}
+
+/** Append `statement` to `home`'s identity log, sign its checkpoint, send it to the witnesses; its index and the witnesses' answers. */
+export async function appendIdentity(home: string, statement: IdentityStatement): Promise<{ index: bigint; witnesses: WitnessResult[] }> {
+  const log = IdentityLog.open(home, true)!;
+  try {
+    const index = log.append(statement);
+    await log.checkpoint(home, loadIdentity(home));
+    const witnesses = loadWitnesses(home);
+    return { index, witnesses: witnesses.length === 0 ? [] : await witnessLatest(log.db, witnesses, { timeoutMs: 10_000 }) };
+  } finally {
+    log.close();
+  }
+}
+
+/**
+ * Issue a credential in `home` (a credential issuer, or with `signerHome` the parent's key
+ * for a sub-agent) valid from now, and log it. Throws `ERR_USAGE`, `ERR_CREDENTIAL_MALFORMED`,
+ * the store's codes.
+ */
+export async function issueCredential(home: string, spec: CredentialSpec, signerHome?: string): Promise<{ credential: Credential; index: bigint; witnesses: WitnessResult[] }> {
+  const issuer = loadCredentialIssuer(home);
+  const parent = spec.parent ?? null;
+  if (parent === null && issuer === null) throw new AttestError('ERR_USAGE', `${home} is not a credential issuer: run "mcp-attest agent issuer init"`);
+  if (parent === null && signerHome !== undefined) throw new AttestError('ERR_USAGE', 'a root credential is signed by the issuer\'s key: another signer is for a sub-agent\'s (give its parent)');
+  const ttl = spec.ttl ?? issuer?.maxLifetimeSeconds ?? MAX_LIFETIME_SECONDS;
+  if (!Number.isSafeInteger(ttl) || ttl < 1 || ttl > MAX_LIFETIME_SECONDS) throw new AttestError('ERR_USAGE', `a lifetime is 1 to ${MAX_LIFETIME_SECONDS} seconds`);
+  const now = Math.floor(Date.now() / 1000);
+  const unsigned: Omit<Credential, 'signature'> = {
+    type: CREDENTIAL_TYPE, id: `cred_${toBase64Url(crypto.getRandomValues(new Uint8Array(16)))}`, issuer: parent?.issuer ?? issuer!.id,
+    ...(parent ? { parent: parent.id } : {}), subject: spec.subject, key: spec.key, notBefore: now, notAfter: now + ttl,
+    ...(spec.servers ? { servers: spec.servers } : {}), ...(spec.tools ? { tools: spec.tools } : {}), maxDepth: spec.maxDepth ?? 0,
+    ...(spec.binding ? { binding: spec.binding } : {}),
+  };
+  const credential = parseCredential(JSON.stringify(await sign(home, unsigned, parent, signerHome)));
+  return { credential, ...await appendIdentity(home, credential) };
+}
+
+/**
+ * A new credential like `base` (same subject, key, scope, depth, binding, parent; the same
+ * lifetime unless `ttl`), a new id and window from now. `parent` is needed for a sub-agent's.
+ */
+export function renewCredential(home: string, base: Credential, o: { ttl?: number; parent?: Credential; signerHome?: string } = {}): ReturnType<typeof issueCredential> {
+  if (base.parent !== undefined && o.parent?.id !== base.parent) throw new AttestError('ERR_USAGE', `credential ${base.id} is a sub-agent's: give its parent credential (${base.parent}) and the data directory holding its key`);
+  return issueCredential(home, {
+    subject: base.subject, key: base.key, ttl: o.ttl ?? base.notAfter - base.notBefore, maxDepth: base.maxDepth,
+    ...(base.servers ? { servers: base.servers } : {}), ...(base.tools ? { tools: base.tools } : {}), ...(base.binding ? { binding: base.binding } : {}), ...(o.parent ? { parent: o.parent } : {}),
+  }, o.signerHome);
+}
+
+/**
+ * Revoke `credential` in `home`'s identity log, signed by `home`'s credential issuer key or by
+ * `signerHome`'s issuer key (a parent credential's). Throws `ERR_USAGE`.
+ */
+export async function revokeCredential(home: string, credential: Credential, reason?: string, signerHome?: string): Promise<{ revocation: Revocation; index: bigint }> {
+  const signerKeyId = signerHome !== undefined ? loadIdentity(signerHome).issuer.keyId : loadCredentialIssuer(home)?.keyId;
+  if (signerKeyId === undefined) throw new AttestError('ERR_USAGE', `${home} is not a credential issuer: give the data directory of a parent credential's key`);
+  const unsigned = { type: REVOCATION_TYPE, credential: credential.id, credentialDigest: credentialDigest(credential), issuer: credential.issuer, signerKeyId, ...(reason ? { reason } : {}) };
+  const revocation = parseRevocation(JSON.stringify(await sign(home, unsigned, null, signerHome)));
+  return { revocation, index: (await appendIdentity(home, revocation)).index };
+}
