@@ -1,0 +1,123 @@
+/**
+ * Offline verification against an identity log (src/identity/verify-identity.ts), with a real
+ * identity log in a data directory: a call recorded as checked after a revocation fails,
+ * one before it verifies (what a dishonest gatekeeper allowed is caught); a log no issuer is
+ * pinned to, a recorded size the log given does not reach and a recorded chain that is not
+ * the logged one all fail; the time a call was first witnessed is the quorum-th cosignature
+ * of the smallest checkpoint covering it; a bundle's range must run to its checkpoint's end.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initHome } from '../../src/store/identity.js';
+import { initCredentialIssuer } from '../../src/store/credential-issuer.js';
+import { agentKeyOf, issueCredential, revokeCredential } from '../../src/store/agent-credentials.js';
+import { IdentityLog } from '../../src/store/identity-log.js';
+import { multiInclusionProof } from '../../src/log/multiproof.js';
+import { trustPolicyOf } from '../../src/store/identity.js';
+import { loadCredentialIssuer } from '../../src/store/credential-issuer.js';
+import { loadIdentity } from '../../src/store/identity.js';
+import { decideCalls, openIdentityLog, openIdentitySection, witnessedAtOf, type CredentialCall, type IdentityView } from '../../src/identity/verify-identity.js';
+import type { Finding } from '../../src/verify/findings.js';
+import type { TrustPolicy } from '../../src/verify/policy.js';
+import type { OpenedCheckpoint } from '../../src/verify/checkpoints.js';
+
+const SERVER = `sha256:${'cd'.repeat(32)}`;
+
+/** An issuer home with its identity log: a credential (index 1), a second one (2), the first revoked (3). */
+async function world(t: { after: (fn: () => void) => void }) {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-idv-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const [idp, agent] = [join(dir, 'idp'), join(dir, 'agent')];
+  await initHome(idp);
+  await initHome(agent);
+  await initCredentialIssuer(idp, { id: 'idp:acme', subjectPrefix: 'agent:acme/' });
+  const key = agentKeyOf(agent);
+  const a = (await issueCredential(idp, { subject: 'agent:acme/a', key, ttl: 3600 })).credential;
+  const b = (await issueCredential(idp, { subject: 'agent:acme/b', key, ttl: 3600 })).credential;
+  await revokeCredential(idp, a, 'leaked');
+  const policy: TrustPolicy = { ...trustPolicyOf(loadIdentity(idp)), credentialIssuers: [loadCredentialIssuer(idp)!] };
+  const log = IdentityLog.open(idp, false)!;
+  t.after(() => log.close());
+  const size = log.db.size();
+  const entries = Array.from({ length: Number(size) }, (_, i) => log.db.entry(BigInt(i))!);
+  const notes = log.db.checkpoints().map((c) => c.note);
+  return { idp, a, b, key, policy, log, entries, notes };
+}
+
+const callOf = (credential: string, keyId: string, identitySize: bigint | null, chain: string[] | null = null): CredentialCall => ({
+  entry: 7n, credential, time: Math.floor(Date.now() / 1000), keyId, server: SERVER, tool: 'echo', identitySize, chain,
+});
+const errors = (f: Finding[]): string[] => f.filter((x) => x.severity === 'error').map((x) => x.code);
+
+test('a call recorded as checked after the revocation of its credential fails; one checked before it, and one under another credential, verify', async (t) => {
+  const w = await world(t);
+  const findings: Finding[] = [];
+  const view = await openIdentityLog(w.entries, w.notes, w.policy, findings);
+  assert.ok(view, JSON.stringify(findings));
+  assert.equal(view.size, 4n);
+  const decide = async (c: CredentialCall): Promise<string[]> => {
+    const f: Finding[] = [];
+    await decideCalls([c], view, w.policy, (_i, time) => time, f);
+    return errors(f);
+  };
+  assert.deepEqual(await decide(callOf(w.a.id, w.key.keyId, 3n)), [], 'checked before the revocation at 3');
+  assert.deepEqual(await decide(callOf(w.a.id, w.key.keyId, 4n)), ['ERR_CREDENTIAL_REVOKED'], 'a dishonest gatekeeper that checked against 4 allowed a revoked credential');
+  assert.deepEqual(await decide(callOf(w.b.id, w.key.keyId, 4n)), []);
+  assert.deepEqual(await decide(callOf(w.b.id, w.key.keyId, 2n)), ['ERR_CREDENTIAL_UNLOGGED'], 'b at 2 was logged after a call checked at size 2');
+  assert.deepEqual(await decide(callOf(w.b.id, w.key.keyId, 9n)), ['ERR_CREDENTIAL_UNLOGGED'], 'the log given ends before the recorded size');
+  assert.deepEqual(await decide(callOf(w.b.id, w.key.keyId, 4n, [w.a.id])), ['ERR_CREDENTIAL_MALFORMED'], 'the recorded chain is not the logged one');
+  assert.deepEqual(await decide(callOf(w.b.id, 'another-key', 4n)), ['ERR_CREDENTIAL_KEY']);
+  // Without a verified identity log, nothing is decided in the call's favour.
+  const f: Finding[] = [];
+  await decideCalls([callOf(w.b.id, w.key.keyId, 4n)], null, w.policy, (_i, time) => time, f);
+  assert.deepEqual(errors(f), ['ERR_CREDENTIAL_UNLOGGED']);
+});
+
+test('an identity log is read only under the key its issuer is pinned to, and only as far as its checkpoint', async (t) => {
+  const w = await world(t);
+  // Another issuer pinned to another identity log: this log is none of its.
+  const elsewhere = { ...w.policy, credentialIssuers: [{ ...w.policy.credentialIssuers![0]!, log: w.policy.logs[0]!.vkey }] };
+  const f1: Finding[] = [];
+  assert.equal(await openIdentityLog(w.entries, w.notes, elsewhere, f1), null);
+  assert.deepEqual(errors(f1), ['ERR_CREDENTIAL_UNLOGGED']);
+  // An entry changed under the signed checkpoint.
+  const altered = w.entries.map((e, i) => (i === 3 ? new TextEncoder().encode(new TextDecoder().decode(e).replace('leaked', 'nothing')) : e));
+  const f2: Finding[] = [];
+  assert.equal(await openIdentityLog(altered, w.notes, w.policy, f2), null);
+  assert.ok(errors(f2).includes('ERR_LOG_ROOT_MISMATCH'), JSON.stringify(f2));
+  // Entries past the latest checkpoint are not read.
+  const f3: Finding[] = [];
+  const view = await openIdentityLog(w.entries, w.notes.slice(0, 1), w.policy, f3) as IdentityView;
+  assert.equal(view.size, 2n);
+  assert.deepEqual(errors(f3), []);
+  assert.ok(f3.some((f) => f.code === 'ERR_LOG_UNCHECKPOINTED' && f.severity === 'notice'));
+});
+
+test('a bundle\'s identity range must run from its start to the end of its checkpoint\'s tree, every entry in it', async (t) => {
+  const w = await world(t);
+  const note = w.log.db.latestCheckpoint()!.note;
+  const range = [1n, 2n, 3n];
+  const section = { checkpoint: note, start: 1n, entries: range.map((i) => w.entries[Number(i)]!), proof: multiInclusionProof(range, 4n, w.log.db.read) };
+  const ok: Finding[] = [];
+  const view = await openIdentitySection(section, w.policy, ok);
+  assert.ok(view, JSON.stringify(ok));
+  assert.equal(view.index.chain(w.a.id) !== 'unknown', true);
+  const short: Finding[] = [];
+  assert.equal(await openIdentitySection({ ...section, entries: section.entries.slice(0, 2), proof: multiInclusionProof([1n, 2n], 4n, w.log.db.read) }, w.policy, short), null);
+  assert.deepEqual(errors(short), ['ERR_INCLUSION_INVALID']);
+  const swapped: Finding[] = [];
+  assert.equal(await openIdentitySection({ ...section, entries: [section.entries[0]!, section.entries[1]!, section.entries[1]!] }, w.policy, swapped), null);
+  assert.deepEqual(errors(swapped), ['ERR_INCLUSION_INVALID']);
+});
+
+test('a call is first witnessed when the quorum cosigned the smallest checkpoint covering it; a quorum of 0 trusts the operator', () => {
+  const cp = (size: bigint, times: number[]): OpenedCheckpoint => ({ origin: 'o', size, rootHash: new Uint8Array(32), extensions: [], cosigners: times.map((x, i) => ({ name: `w${i}`, timestamp: BigInt(x) })) });
+  const cps = [cp(5n, [100, 90]), cp(10n, [200, 150, 170]), cp(20n, [300])];
+  assert.equal(witnessedAtOf(cps, 2, 3n, 1), 100, 'the second cosignature of the checkpoint of size 5');
+  assert.equal(witnessedAtOf(cps, 2, 7n, 1), 170);
+  assert.equal(witnessedAtOf(cps, 2, 15n, 1), null, 'the checkpoint of size 20 misses the quorum');
+  assert.equal(witnessedAtOf(cps, 0, 15n, 42), 42);
+});
