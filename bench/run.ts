@@ -38,6 +38,9 @@
  * 12. [page] the verify page in headless Chromium: its size, and the time to verify 1, 100
  *    and `BENCH_PAGE_CALLS` (10,000) call bundles, beside the CLI on the same files and the
  *    browser's raw WebCrypto for as many signatures (bench/page.ts).
+ * 13. [identity] agent credentials: the gate's per-call decision plain and under a credential
+ *    chain of 1 and 2 beside raw node:crypto, and the bytes and verify time a bundle of 1, 100
+ *    and 10,000 calls adds for its identity proof (bench/identity.ts).
  *
  * Median and p99 are nearest-rank over per-call latency; "added" is the difference of a
  * quantile to the baseline row's; calls per second is `calls / wall time` of the timed loop.
@@ -48,6 +51,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchGateCheck } from './gate-check.js';
+import { benchIdentityBundles, benchIdentityGate } from './identity.js';
 import { DURABILITIES, benchChain, benchGatekeeper, type BenchSetup } from './gatekeeper.js';
 import { measureStdio } from './stdio.js';
 import { machine, printTable, printVersus, type Row } from './stats.js';
@@ -69,7 +73,7 @@ const RAW_RELAY = fileURLToPath(new URL('./raw-relay.mjs', import.meta.url));
 const SERVER = join(dirname(createRequire(import.meta.url).resolve('@modelcontextprotocol/server-everything/package.json')), 'dist', 'index.js');
 
 /** `BENCH_SECTIONS` names, in run order. */
-const SECTIONS = ['client', 'gatekeeper', 'decision', 'chain', 'witness', 'bundles', 'sessions', 'gateway', 'hotpath', 'verify', 'fleet', 'page'] as const;
+const SECTIONS = ['client', 'gatekeeper', 'decision', 'chain', 'witness', 'bundles', 'sessions', 'gateway', 'hotpath', 'verify', 'fleet', 'page', 'identity'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The sections `BENCH_SECTIONS` names (comma list; unset or empty: all). Throws on an unknown name. */
@@ -121,6 +125,8 @@ async function main(): Promise<void> {
     const hot = on.has('hotpath') ? await benchHotPath(s.dir, CLI) : undefined;
     const verified = on.has('verify') ? await benchVerify(s.dir, CLI) : undefined;
     const fleet = on.has('fleet') ? await benchFleet(s.dir) : undefined;
+    const idGate = on.has('identity') ? await benchIdentityGate(s.dir, CALLS, WARMUP, 1000) : undefined;
+    const idBundles = on.has('identity') ? await benchIdentityBundles(s.dir, [1, 100, 10_000], 1000, 3) : undefined;
     const paged = on.has('page') ? await benchPage(s.dir, CLI, fileURLToPath(new URL('..', import.meta.url))) : undefined;
     console.log(`mcp-attest bench: ${CALLS} sequential tools/call (echo, server-everything) after ${WARMUP} warm-up; ${machine()}`);
     if (client !== undefined) {
@@ -169,6 +175,16 @@ async function main(): Promise<void> {
       console.log(`\n## The verify page in headless Chromium (${paged.size} bytes, ${paged.gzip} gzipped) against the CLI on the same bundles, beside the browser's raw WebCrypto (median of 3)`);
       printTable(['calls', 'bundle bytes', 'page ms (click to verdict)', 'CLI ms (whole process)', 'raw WebCrypto ES256 verifies, 2 per call, ms'], paged.rows.map((r) => [
         String(r.calls), String(r.bytes), r.pageMs.toFixed(1), r.cliMs.toFixed(1), r.rawMs.toFixed(1),
+      ]));
+    }
+    if (idGate !== undefined) {
+      console.log('\n## Agent credentials: the gate\'s decision (Gate.check, memory replay store) per call, plain and under credentials read from an identity log of 1,000 other credentials, beside raw node:crypto');
+      printTable(['path', 'median µs', 'p99 µs', 'calls/s'], idGate.map((r) => [r.path, (r.median * 1000).toFixed(0), (r.p99 * 1000).toFixed(0), r.perSecond.toFixed(0)]));
+    }
+    if (idBundles !== undefined) {
+      console.log('\n## Agent credentials: what a bundle carries for the identity proof (calls under one credential; other credentials issued before the identity checkpoint), verify median of 3');
+      printTable(['calls', 'other credentials in range', 'identity entries', 'bytes', 'bytes without identity', 'added per call', 'verify ms', 'verify ms without'], idBundles.map((r) => [
+        String(r.calls), String(r.others), String(r.identityEntries), String(r.bytes), String(r.bytesWithout), ((r.bytes - r.bytesWithout) / r.calls).toFixed(0), r.verify.median.toFixed(1), r.verifyWithout.median.toFixed(1),
       ]));
     }
   } finally {

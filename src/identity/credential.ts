@@ -135,9 +135,26 @@ export function parseRevocation(input: string | Uint8Array | JsonValue): Revocat
   return r as unknown as Revocation;
 }
 
-/** The digest a revocation names its credential by: `sha256:` over the RFC 8785 bytes of the whole signed credential. */
+const digests = new WeakMap<Credential, string>();
+
+/**
+ * The digest a revocation names its credential by: `sha256:` over the RFC 8785 bytes of the
+ * whole signed credential. Computed once per credential object (a parsed credential is never
+ * changed: every caller treats them as immutable).
+ */
 export function credentialDigest(c: Credential): string {
-  return sha256Tagged(canonicalBytes(c as unknown as JsonValue));
+  let d = digests.get(c);
+  if (d === undefined) digests.set(c, (d = sha256Tagged(canonicalBytes(c as unknown as JsonValue))));
+  return d;
+}
+
+const imported = new WeakMap<CredentialKey, Promise<CryptoKey>>();
+
+/** `key` imported for verifying, once per key object (rejects for a key that cannot be imported). */
+export function credentialCryptoKey(key: CredentialKey): Promise<CryptoKey> {
+  let k = imported.get(key);
+  if (k === undefined) imported.set(key, (k = importPublicJwk(key.alg, key.publicKeyJwk)));
+  return k;
 }
 
 /** Sign an unsigned credential or revocation with `sign` (the issuer's, or the parent credential's key, of algorithm `alg`). */
@@ -145,10 +162,26 @@ export async function signIdentity<T extends Omit<Credential, 'signature'> | Omi
   return signEnvelope({ iss: '', sub: '', alg, keyId: '', sign }, unsigned);
 }
 
-/** True when `signed` (a credential or revocation) carries a valid signature by `key` (never throws). */
-export async function signedBy(signed: Credential | Revocation, key: CredentialKey): Promise<boolean> {
+const verdicts = new WeakMap<Credential | Revocation, Map<string, Promise<boolean>>>();
+
+/**
+ * True when `signed` (a credential or revocation) carries a valid signature by `key` (never
+ * throws). Decided once per statement object and key (`alg` and RFC 7638 thumbprint, which
+ * every parsed key is checked to match): a gatekeeper or verifier deciding many calls under
+ * one chain verifies each link once.
+ */
+export function signedBy(signed: Credential | Revocation, key: CredentialKey): Promise<boolean> {
+  let byKey = verdicts.get(signed);
+  if (byKey === undefined) verdicts.set(signed, (byKey = new Map()));
+  const id = `${key.alg}:${key.keyId}`;
+  let v = byKey.get(id);
+  if (v === undefined) byKey.set(id, (v = verify(signed, key)));
+  return v;
+}
+
+async function verify(signed: Credential | Revocation, key: CredentialKey): Promise<boolean> {
   try {
-    const k = await importPublicJwk(key.alg, key.publicKeyJwk);
+    const k = await credentialCryptoKey(key);
     return await verifyHexSignature(key.alg, k, signingInput(signed as unknown as Record<string, unknown>), signed.signature, { requireLowS: key.alg === 'ES256' });
   } catch {
     return false;

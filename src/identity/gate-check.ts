@@ -11,8 +11,7 @@ import { parseTimestamp } from '../envelope/time.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import type { ErrorCode } from '../errors.js';
 import type { Attestation } from '../attestation/schema.js';
-import { importPublicJwk } from '../keys/material.js';
-import { CREDENTIAL_ID, type Credential } from './credential.js';
+import { CREDENTIAL_ID, credentialCryptoKey, type Credential } from './credential.js';
 import type { CallerBinding } from '../gate/gate.js';
 import { decideCall, type DecisionPolicy } from './decide.js';
 import type { IdentityIndex } from './entries.js';
@@ -47,7 +46,7 @@ export function credentialKeys(source: IdentitySource | null, policy: DecisionPo
     if (source === null) return null;
     source.refresh();
     const c = source.index.credential(q.iss)?.credential;
-    return c !== undefined && c.key.alg === q.alg ? importPublicJwk(c.key.alg, c.key.publicKeyJwk).catch(() => null) : null;
+    return c !== undefined && c.key.alg === q.alg ? credentialCryptoKey(c.key).catch(() => null) : null;
   };
 }
 
