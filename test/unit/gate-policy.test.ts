@@ -203,7 +203,7 @@ test('defaults: what docs/gate-policy.md documents, and the schema\'s `default` 
   const p = parseGatePolicy('version: 1\nrequired: false\n');
   assert.deepEqual(p, {
     version: 1, required: false, acceptedAlgorithms: ['ES256', 'EdDSA', 'RS256', 'HS256'], maxTtlSeconds: 300, clockSkewSeconds: 30,
-    redacted: 'refuse', requireLowS: false, issuers: [], trustFiles: [], tools: {}, toolChanges: 'refuse', responseReceipts: true,
+    redacted: 'refuse', requireLowS: false, issuers: [], trustFiles: [], credentialIssuers: [], tools: {}, toolChanges: 'refuse', responseReceipts: true,
     serverFingerprint: null, nonceStore: { maxEntries: 1_000_000 },
   });
   assert.equal(parseGatePolicy('version: 1\ntrustFiles: [a.json]\n').required, true, 'attestations are required by default');
