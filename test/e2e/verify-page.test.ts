@@ -18,6 +18,7 @@ import { launchBrowser, openPage } from '../support/browser.js';
 import { recordCalls } from '../unit/log-helper.js';
 import { sessionHome } from '../unit/session-helper.js';
 import { policyDocDigest } from '../../src/receipt/session.js';
+import { identityWorld } from '../support/identity-bundle.js';
 
 const PAGE = pathToFileURL(join(ROOT, 'dist/verify.html')).href;
 let browser: Browser;
@@ -291,4 +292,23 @@ test('a file dropped on the drop zone is verified as when picked', { timeout: 12
   await page.waitForFunction(() => document.body.dataset['state'] === 'done');
   const v = JSON.parse(await page.evaluate(() => (window as unknown as { mcpAttestReport: string }).mcpAttestReport)) as { ok: boolean; findings: Array<{ code: string }> };
   assert.deepEqual({ ok: v.ok, codes: v.findings.map((f) => f.code) }, cliVerdict(['verify', bundle, '--trust', trust]));
+});
+
+test('a bundle of calls under an agent credential carries its identity range: the page gives the CLI\'s verdict, and the CLI\'s code when the range is cut', { timeout: 180_000 }, async (t) => {
+  const s = scope(t);
+  const { home, trust } = await identityWorld(s.dir, 3);
+  const bundle = join(s.dir, 'identity.bundle.json');
+  ok(['bundle', '--home', home, '--range', '1..3', '--out', bundle]);
+  const { page } = await openPage(browser, PAGE);
+  t.after(() => page.close());
+  const want = cliVerdict(['verify', bundle, '--trust', trust]);
+  assert.equal(want.ok, true, JSON.stringify(want));
+  assert.deepEqual(await pageVerdict(page, trust, { file: bundle }).then((v) => ({ ok: v.ok, codes: v.codes })), want);
+  const cut = join(s.dir, 'cut.bundle.json');
+  const b = JSON.parse(readFileSync(bundle, 'utf8')) as { identity: { entries: string[] } };
+  b.identity.entries.pop();
+  writeFileSync(cut, JSON.stringify(b));
+  const wantCut = cliVerdict(['verify', cut, '--trust', trust]);
+  assert.ok(wantCut.codes.includes('ERR_INCLUSION_INVALID'), JSON.stringify(wantCut));
+  assert.deepEqual(await pageVerdict(page, trust, { file: cut }).then((v) => ({ ok: v.ok, codes: v.codes })), wantCut);
 });
