@@ -63,8 +63,8 @@ export class IdentityIndex {
     this.size = start;
   }
 
-  /** Add the entry at `index` (must be {@link size}: in order). */
-  add(index: bigint, statement: IdentityStatement | null): void {
+  /** Add the entry at `index` (must be {@link size}: in order); a revocation with the time the witness quorum first covered it (POSIX seconds), when known. */
+  add(index: bigint, statement: IdentityStatement | null, witnessedAt?: number): void {
     if (index !== this.size) throw new AttestError('ERR_STORE_CORRUPT', `identity entry ${index} added out of order (expected ${this.size})`);
     this.size = index + 1n;
     if (statement === null) return;
@@ -73,7 +73,7 @@ export class IdentityIndex {
       list.push({ credential: statement, index });
       this.byId.set(statement.id, list);
     } else {
-      this.revoked.push({ revocation: statement, index });
+      this.revoked.push({ revocation: statement, index, ...(witnessedAt !== undefined ? { witnessedAt } : {}) });
     }
   }
 

@@ -22,6 +22,7 @@ import { openAnchor, verifyCheckpoints, type OpenedCheckpoint } from '../verify/
 import { error, type Finding } from '../verify/findings.js';
 import type { TrustPolicy, TrustedIssuer } from '../verify/policy.js';
 import { decodeIdentityRecord, IdentityIndex } from './entries.js';
+import { REVOCATION_TYPE } from './credential.js';
 import { decideCall } from './decide.js';
 import type { CredentialIssuer } from './issuers.js';
 
@@ -51,14 +52,21 @@ function identityPolicy(policy: TrustPolicy, origin: string, pinned: CredentialI
   return { ...policy, logs: [...new Set(pinned.map((i) => i.log!))].map((vkey) => ({ origin, vkey })) };
 }
 
-/** The view of entries `start` .. `start + bytes.length` (verified), each decoded; a malformed one is a finding and counts as nothing. */
-function viewOf(start: bigint, bytes: Uint8Array[], pinned: CredentialIssuer[], findings: Finding[]): IdentityView {
+/**
+ * The view of entries `start` .. `start + bytes.length` (verified), each decoded; a malformed
+ * one is a finding and counts as nothing. A revocation gets the time the witness quorum first
+ * cosigned an identity checkpoint covering it (rule 4: a call made after that fails whatever
+ * size its gatekeeper recorded), when `checkpoints` (verified, with cosigners) show one.
+ */
+function viewOf(start: bigint, bytes: Uint8Array[], pinned: CredentialIssuer[], findings: Finding[], checkpoints: OpenedCheckpoint[], quorum: number): IdentityView {
   const index = new IdentityIndex(start);
   bytes.forEach((b, k) => {
     const i = start + BigInt(k);
     if (i === 0n) return index.add(0n, null);
     try {
-      index.add(i, decodeIdentityRecord(b, i));
+      const statement = decodeIdentityRecord(b, i);
+      const at = statement.type === REVOCATION_TYPE && quorum > 0 ? witnessedAtOf(checkpoints, quorum, i, 0) : null;
+      index.add(i, statement, at ?? undefined);
     } catch (e) {
       findings.push(error('ERR_CREDENTIAL_MALFORMED', `identity log: entry ${i}: ${(e as Error).message}`, { index: i }));
       index.add(i, null);
@@ -81,12 +89,13 @@ export async function openIdentityLog(entries: Iterable<Uint8Array>, notes: stri
   const tree = new CompactRoots(sizes);
   for (const b of bytes) tree.appendLeafHash(leafHash(b));
   const own: Finding[] = [];
-  const cp = await verifyCheckpoints(notes, identityPolicy(policy, origin!, pinned), tree.size, tree.rootAt, own);
+  const verified: OpenedCheckpoint[] = [];
+  const cp = await verifyCheckpoints(notes, identityPolicy(policy, origin!, pinned), tree.size, tree.rootAt, own, verified);
   // Entries appended after the latest checkpoint (one not yet signed) are not read: no call can rest on them.
   for (const f of own) if (f.code === 'ERR_LOG_UNCHECKPOINTED') f.severity = 'notice';
   findings.push(...own.map(tagged));
   if (cp === null || own.some((f) => f.severity === 'error')) return null;
-  return viewOf(0n, bytes.slice(0, Number(cp.size)), pinned, findings);
+  return viewOf(0n, bytes.slice(0, Number(cp.size)), pinned, findings, verified, policy.quorum);
 }
 
 /**
@@ -114,7 +123,8 @@ export async function openIdentitySection(section: IdentitySection, policy: Trus
     findings.push(error('ERR_INCLUSION_INVALID', `identity log: the range is not the tree of its checkpoint (size ${cp.size}): an entry was left out or changed`, { expected: toBase64(cp.rootHash), found: root === null ? null : toBase64(root) }));
     return null;
   }
-  return viewOf(section.start, section.entries, pinned, findings);
+  // One checkpoint: its quorum time bounds each revocation's first witnessing from above (never flags a call it should not).
+  return viewOf(section.start, section.entries, pinned, findings, [cp], policy.quorum);
 }
 
 /**

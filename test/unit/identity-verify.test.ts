@@ -4,7 +4,8 @@
  * one before it verifies (what a dishonest gatekeeper allowed is caught); a log no issuer is
  * pinned to, a recorded size the log given does not reach and a recorded chain that is not
  * the logged one all fail; the time a call was first witnessed is the quorum-th cosignature
- * of the smallest checkpoint covering it; a bundle's range must run to its checkpoint's end.
+ * of the smallest checkpoint covering it; a bundle's range must run to its checkpoint's end; a
+ * revocation the witnesses saw before a call fails it whatever size its gatekeeper recorded.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,6 +24,12 @@ import { decideCalls, openIdentityLog, openIdentitySection, witnessedAtOf, type 
 import type { Finding } from '../../src/verify/findings.js';
 import type { TrustPolicy } from '../../src/verify/policy.js';
 import type { OpenedCheckpoint } from '../../src/verify/checkpoints.js';
+import { getAlgorithm } from '../../src/keys/algorithms.js';
+import { exportEd25519Public } from '../../src/keys/ed25519.js';
+import { cosignatureSigner } from '../../src/log/cosignature-sign.js';
+import { formatSignatureLine, parseNote } from '../../src/log/note.js';
+import { formatVerifierKey, SIG_TYPE_COSIGNATURE_V1 } from '../../src/log/vkey.js';
+import { utf8 } from '../../src/bytes/index.js';
 
 const SERVER = `sha256:${'cd'.repeat(32)}`;
 
@@ -120,4 +127,28 @@ test('a call is first witnessed when the quorum cosigned the smallest checkpoint
   assert.equal(witnessedAtOf(cps, 2, 7n, 1), 170);
   assert.equal(witnessedAtOf(cps, 2, 15n, 1), null, 'the checkpoint of size 20 misses the quorum');
   assert.equal(witnessedAtOf(cps, 0, 15n, 42), 42);
+});
+
+test('a revocation the witness quorum saw before a call fails it, whatever stale size its gatekeeper recorded', async (t) => {
+  const w = await world(t);
+  // A witness cosigns the identity checkpoint holding the revocation (size 4) at time T.
+  const T = Math.floor(Date.now() / 1000) + 60; // within the credentials' hour
+  const pair = (await getAlgorithm('EdDSA').generate()) as CryptoKeyPair;
+  const pub = await exportEd25519Public(pair.publicKey);
+  const signer = cosignatureSigner('witness.example/w1', pair.privateKey, pub, () => BigInt(T));
+  const latest = w.notes[w.notes.length - 1]!;
+  const cosigned = latest + formatSignatureLine('witness.example/w1', signer.keyId, await signer.sign(utf8(parseNote(latest).text)));
+  const policy: TrustPolicy = { ...w.policy, witnesses: [{ name: 'witness.example/w1', vkey: formatVerifierKey('witness.example/w1', SIG_TYPE_COSIGNATURE_V1, pub) }], quorum: 1 };
+  const findings: Finding[] = [];
+  const view = await openIdentityLog(w.entries, [...w.notes.slice(0, -1), cosigned], policy, findings);
+  assert.ok(view, JSON.stringify(findings));
+  assert.deepEqual(view.index.revocations().map((r) => r.witnessedAt), [T]);
+  const decide = async (time: number): Promise<string[]> => {
+    const f: Finding[] = [];
+    // The gatekeeper recorded size 3: the revocation at 3 was not below it.
+    await decideCalls([{ ...callOf(w.a.id, w.key.keyId, 3n), time }], view, policy, () => time, f);
+    return errors(f);
+  };
+  assert.deepEqual(await decide(T + 600), ['ERR_CREDENTIAL_REVOKED'], 'made ten minutes after the witnesses saw the revocation');
+  assert.deepEqual(await decide(T - 40), [], 'made before it');
 });
