@@ -46,7 +46,7 @@ function reportWitnesses(results: WitnessResult[]): void {
   for (const r of results) if (r.status !== 'cosigned' && r.status !== 'already') err(`mcp-attest: witness ${r.witness}: ${r.status}${r.message ? `: ${r.message}` : ''}`);
 }
 
-interface IssueFlags { home?: string; subject?: string; agentHome?: string; parent?: string; signerHome?: string; tools?: string; servers?: string; ttl?: string; maxDepth?: string; jkt?: string; tokenDigest?: string; out?: string }
+interface IssueFlags { allowRevokedKey?: boolean; home?: string; subject?: string; agentHome?: string; parent?: string; signerHome?: string; tools?: string; servers?: string; ttl?: string; maxDepth?: string; jkt?: string; tokenDigest?: string; out?: string }
 
 async function issue(o: IssueFlags, base: Credential | null): Promise<void> {
   const home = resolveHome(o.home);
@@ -62,7 +62,7 @@ async function issue(o: IssueFlags, base: Credential | null): Promise<void> {
     const binding = o.jkt !== undefined || o.tokenDigest !== undefined ? { ...(o.jkt ? { jkt: o.jkt } : {}), ...(o.tokenDigest ? { tokenDigest: o.tokenDigest } : {}) } : undefined;
     r = await issueCredential(home, {
       subject: o.subject, key: agentKeyOf(resolveHome(o.agentHome)), ...(ttl !== undefined ? { ttl } : {}), ...(tools ? { tools } : {}), ...(servers ? { servers } : {}),
-      ...(maxDepth !== undefined ? { maxDepth } : {}), ...(binding ? { binding } : {}), ...(parent ? { parent } : {}),
+      ...(maxDepth !== undefined ? { maxDepth } : {}), ...(binding ? { binding } : {}), ...(parent ? { parent } : {}), ...(o.allowRevokedKey ? { allowRevokedKey: true } : {}),
     }, signerHome);
   }
   reportWitnesses(r.witnesses);
@@ -126,6 +126,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--parent <file>', 'the parent credential, for a sub-agent (signed with --signer-home)')
     .option('--signer-home <dir>', 'a sub-agent\'s: the data directory whose issuer key is the parent credential\'s key')
     .option('--out <file>', 'write the credential here (default: stdout)')
+    .option('--allow-revoked-key', 'issue even though a revoked credential named this key (a revocation often means the key leaked)')
     .action((o: IssueFlags) => issue(o, null));
   agent.command('renew').description('a new credential like the one given (same subject, key, scope; a new id and window), logged')
     .argument('<credential>', 'the credential file to renew')

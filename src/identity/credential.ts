@@ -16,7 +16,9 @@ import { signingInput, verifyHexSignature } from '../envelope/signature.js';
 import { isAlgName, type AlgName } from '../keys/algorithms.js';
 import { importPublicJwk, jwkThumbprint, type PublicJwk } from '../keys/material.js';
 
+/** The `type` of a credential. */
 export const CREDENTIAL_TYPE = 'mcp-attest/credential@1';
+/** The `type` of a revocation. */
 export const REVOCATION_TYPE = 'mcp-attest/revocation@1';
 /** A credential id: `cred_` and 22 base64url characters (16 random bytes). */
 export const CREDENTIAL_ID = /^cred_[A-Za-z0-9_-]{22}$/;

@@ -10,6 +10,7 @@ import { error, notice, type Finding } from '../verify/findings.js';
 import type { TrustPolicy } from '../verify/policy.js';
 import { credentialDigest, signedBy, type Credential, type CredentialKey, type Revocation } from './credential.js';
 import type { CredentialIssuer } from './issuers.js';
+import type { CallerBinding } from '../gate/gate.js';
 
 /** A credential and its index in the identity log. */
 export interface LoggedCredential { credential: Credential; index: bigint }
@@ -29,6 +30,19 @@ export interface CallFacts {
   tool: string;
   /** When the witness quorum first cosigned a checkpoint covering the call; null when it was not: then nothing bounds a back-dated call, and it fails. */
   witnessedAt: number | null;
+}
+
+/**
+ * Why the caller's token does not go with the leaf credential of a call signed with key
+ * `keyId`, or null (docs/identity.md "Interop"): a DPoP key that is not the attestation's key;
+ * a credential bound to a DPoP key (`binding.jkt`) or a token (`binding.tokenDigest`) the caller
+ * did not present. `caller` is what the gateway validated (absent: no token).
+ */
+export function bindingProblem(leaf: Credential, keyId: string, caller: CallerBinding | undefined): string | null {
+  if (caller?.jkt !== undefined && caller.jkt !== keyId) return 'the DPoP key the caller proved is not the key the attestation is signed with';
+  if (leaf.binding?.jkt !== undefined && caller?.jkt !== leaf.binding.jkt) return `credential ${leaf.id} is bound to DPoP key ${leaf.binding.jkt}, which the caller did not prove`;
+  if (leaf.binding?.tokenDigest !== undefined && caller?.tokenDigest !== leaf.binding.tokenDigest) return `credential ${leaf.id} is bound to an access token the caller did not present`;
+  return null;
 }
 
 /** What of a trust (or gate) policy the decision reads. */
@@ -135,6 +149,10 @@ function checkCall(chain: LoggedCredential[], issuer: CredentialIssuer, call: Ca
  */
 export async function decideCall(chain: LoggedCredential[], revocations: LoggedRevocation[], call: CallFacts, policy: DecisionPolicy): Promise<CallDecision> {
   const findings: Finding[] = [];
+  if (!Number.isFinite(call.time)) {
+    findings.push(error('ERR_TIME_INVALID', 'the call has no valid time'));
+    return { ok: false, findings };
+  }
   const root = chain[0]?.credential;
   const issuer = root && policy.credentialIssuers?.find((i) => i.id === root.issuer);
   if (!root || !issuer) {

@@ -17,6 +17,7 @@ import { checkObject, isObject, type ObjectSchema } from '../envelope/schema.js'
 import { CREDENTIAL_TYPE, parseCredential, parseRevocation, type Credential, type Revocation } from './credential.js';
 import type { LoggedCredential, LoggedRevocation } from './decide.js';
 
+/** The `type` of an identity log entry's record. */
 export const IDENTITY_RECORD = 'mcp-attest/identity@1';
 /** A credential or a revocation. */
 export type IdentityStatement = Credential | Revocation;
@@ -55,6 +56,7 @@ export type ChainProblem = 'unknown' | 'ambiguous' | 'cycle';
 export class IdentityIndex {
   private readonly byId = new Map<string, LoggedCredential[]>();
   private readonly revoked: LoggedRevocation[] = [];
+  private readonly revokedById = new Map<string, LoggedRevocation[]>();
   /** The size of the prefix added so far (every index below it). */
   size: bigint;
 
@@ -73,7 +75,11 @@ export class IdentityIndex {
       list.push({ credential: statement, index });
       this.byId.set(statement.id, list);
     } else {
-      this.revoked.push({ revocation: statement, index, ...(witnessedAt !== undefined ? { witnessedAt } : {}) });
+      const r: LoggedRevocation = { revocation: statement, index, ...(witnessedAt !== undefined ? { witnessedAt } : {}) };
+      this.revoked.push(r);
+      const list = this.revokedById.get(statement.credential) ?? [];
+      list.push(r);
+      this.revokedById.set(statement.credential, list);
     }
   }
 
@@ -106,6 +112,12 @@ export class IdentityIndex {
   /** Every revocation, in log order. */
   revocations(): LoggedRevocation[] {
     return this.revoked;
+  }
+
+  /** The revocations naming any of `ids` (a chain's), in log order: what a decision reads, without scanning every revocation. */
+  revocationsOf(ids: readonly string[]): LoggedRevocation[] {
+    const out = [...new Set(ids)].flatMap((id) => this.revokedById.get(id) ?? []);
+    return out.sort((a, b) => (a.index < b.index ? -1 : 1));
   }
 
   /** Every credential, in log order. */

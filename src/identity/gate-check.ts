@@ -11,9 +11,9 @@ import { parseTimestamp } from '../envelope/time.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import type { ErrorCode } from '../errors.js';
 import type { Attestation } from '../attestation/schema.js';
-import { CREDENTIAL_ID, credentialCryptoKey, type Credential } from './credential.js';
+import { CREDENTIAL_ID, credentialCryptoKey } from './credential.js';
 import type { CallerBinding } from '../gate/gate.js';
-import { decideCall, type DecisionPolicy } from './decide.js';
+import { bindingProblem, decideCall, type DecisionPolicy } from './decide.js';
 import type { IdentityIndex } from './entries.js';
 
 /** Where the gatekeeper reads the identity log: refreshed before each use. */
@@ -58,8 +58,8 @@ export type CredentialCheck = { ok: true; facts: CredentialFacts } | { ok: false
  * at `now` (POSIX seconds), against the identity log as it stands. The call is being made
  * now, so `now` stands for its witnessing time; its time is the attestation's `iat`.
  * Codes: `ERR_CREDENTIAL_UNLOGGED` (not logged, or logged twice), those of {@link decideCall},
- * and `ERR_CREDENTIAL_KEY` when the caller's token does not go with the credential (see
- * `bindingProblem`).
+ * and `ERR_CREDENTIAL_KEY` when the caller's token does not go with the credential
+ * ({@link bindingProblem}).
  */
 export async function checkCredentialCall(a: Attestation, source: IdentitySource | null, policy: DecisionPolicy, call: { server: string; tool: string; now: number; caller?: CallerBinding | undefined }): Promise<CredentialCheck> {
   const { server, tool, now } = call;
@@ -69,23 +69,11 @@ export async function checkCredentialCall(a: Attestation, source: IdentitySource
   const chain = source.index.chain(id);
   if (typeof chain === 'string') return { ok: false, code: 'ERR_CREDENTIAL_UNLOGGED', message: `credential ${id}: its chain is ${chain === 'ambiguous' ? 'logged under a repeated id' : chain === 'cycle' ? 'too long' : 'not in the identity log'}`, facts: null };
   const facts: CredentialFacts = { chain: chain.map((l) => ({ id: l.credential.id, index: l.index.toString() })), identitySize: size.toString() };
-  const d = await decideCall(chain, source.index.revocations(), {
+  const d = await decideCall(chain, source.index.revocationsOf(chain.map((l) => l.credential.id)), {
     identitySize: size, time: parseTimestamp(a.issuerAsserted.iat), keyId: a.issuerAsserted.secretVersion, server, tool, witnessedAt: now,
   }, policy);
   const first = d.findings.find((f) => f.severity === 'error');
   if (first !== undefined) return { ok: false, code: first.code as ErrorCode, message: first.message, facts };
   const unbound = bindingProblem(chain[chain.length - 1]!.credential, a.issuerAsserted.secretVersion, call.caller);
   return unbound === null ? { ok: true, facts } : { ok: false, code: 'ERR_CREDENTIAL_KEY', message: unbound, facts };
-}
-
-/**
- * Why the caller's token does not go with the credential, or null: a DPoP key that is not the
- * attestation's key (the key the credential names); a credential bound to a DPoP key
- * (`binding.jkt`) or a token (`binding.tokenDigest`) the caller did not present.
- */
-function bindingProblem(leaf: Credential, keyId: string, caller: CallerBinding | undefined): string | null {
-  if (caller?.jkt !== undefined && caller.jkt !== keyId) return 'the DPoP key the caller proved is not the key the attestation is signed with';
-  if (leaf.binding?.jkt !== undefined && caller?.jkt !== leaf.binding.jkt) return `credential ${leaf.id} is bound to DPoP key ${leaf.binding.jkt}, which the caller did not prove`;
-  if (leaf.binding?.tokenDigest !== undefined && caller?.tokenDigest !== leaf.binding.tokenDigest) return `credential ${leaf.id} is bound to an access token the caller did not present`;
-  return null;
 }

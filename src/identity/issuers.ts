@@ -42,6 +42,9 @@ export function checkCredentialIssuers(v: unknown, problems: string[]): Credenti
   if (!Array.isArray(v)) return [];
   const ids = new Set<string>();
   const prefixes: string[] = [];
+  // An identity log is named by its origin: one name, one key. Two keys under one name would let
+  // one issuer's log stand in for another's, without the other's revocations.
+  const logKeys = new Map<string, string>();
   return v.flatMap((x, i) => {
     const path = `.credentialIssuers[${i}]`;
     const o = checkObject(x, ISSUER, path, problems);
@@ -55,7 +58,9 @@ export function checkCredentialIssuers(v: unknown, problems: string[]): Credenti
     if (life < 1 || life > MAX_LIFETIME_SECONDS) problems.push(`${path}.maxLifetimeSeconds: 1 to ${MAX_LIFETIME_SECONDS}`);
     if (typeof o['log'] === 'string') {
       try {
-        parseVerifierKey(o['log']);
+        const name = parseVerifierKey(o['log']).name;
+        if (logKeys.has(name) && logKeys.get(name) !== o['log']) problems.push(`${path}.log: another issuer's identity log has the name ${name} under another key`);
+        logKeys.set(name, o['log']);
       } catch {
         problems.push(`${path}.log: a C2SP verifier key (name+hash+key)`);
       }

@@ -23,7 +23,8 @@ import { error, type Finding } from '../verify/findings.js';
 import type { TrustPolicy, TrustedIssuer } from '../verify/policy.js';
 import { decodeIdentityRecord, IdentityIndex } from './entries.js';
 import { REVOCATION_TYPE } from './credential.js';
-import { decideCall } from './decide.js';
+import { bindingProblem, decideCall } from './decide.js';
+import type { CallerBinding } from '../gate/gate.js';
 import type { CredentialIssuer } from './issuers.js';
 
 /** The identity log as verified: what its signed, witnessed prefix holds. */
@@ -33,6 +34,8 @@ export interface IdentityView {
   size: bigint;
   /** Ids of the credential issuers pinned to this log: only their credentials count. */
   issuers: Set<string>;
+  /** When the witness quorum cosigned the checkpoint the view rests on (POSIX seconds); null under a quorum of 0. */
+  witnessedAt: number | null;
 }
 
 /** Prefix an identity-log finding's message so a report says which log it is about. */
@@ -72,7 +75,14 @@ function viewOf(start: bigint, bytes: Uint8Array[], pinned: CredentialIssuer[], 
       index.add(i, null);
     }
   });
-  return { index, size: index.size, issuers: new Set(pinned.map((i) => i.id)) };
+  const anchor = checkpoints.reduce<OpenedCheckpoint | null>((a, c) => (a === null || c.size > a.size ? c : a), null);
+  return { index, size: index.size, issuers: new Set(pinned.map((i) => i.id)), witnessedAt: quorum > 0 && anchor !== null ? quorumTime(anchor, quorum) : null };
+}
+
+/** The time the `quorum`-th witness cosigned `cp` (POSIX seconds), or null when fewer did. */
+function quorumTime(cp: OpenedCheckpoint, quorum: number): number | null {
+  const t = cp.cosigners.map((s) => Number(s.timestamp)).sort((a, b) => a - b)[quorum - 1];
+  return t === undefined ? null : t;
 }
 
 /**
@@ -150,6 +160,10 @@ export interface CredentialCall {
   identitySize: bigint | null;
   /** The chain the gatekeeper recorded (ids root first), when it recorded one. */
   chain: string[] | null;
+  /** A gatekeeper's decision (which must record the size and chain), not an agent's own attestation record. */
+  gated: boolean;
+  /** The caller's token the gatekeeper recorded with the decision (a gateway's OAuth caller), if any. */
+  caller?: CallerBinding;
 }
 
 /**
@@ -159,38 +173,61 @@ export interface CredentialCall {
  */
 export function witnessedAtOf(checkpoints: OpenedCheckpoint[], quorum: number, i: bigint, fallback: number): number | null {
   if (quorum === 0) return fallback;
-  const covering = checkpoints.filter((c) => c.size > i && c.cosigners.length >= quorum).sort((a, b) => (a.size < b.size ? -1 : 1));
-  const times = covering.map((c) => c.cosigners.map((s) => Number(s.timestamp)).sort((a, b) => a - b)[quorum - 1]!);
+  const times = checkpoints.filter((c) => c.size > i).map((c) => quorumTime(c, quorum)).filter((t): t is number => t !== null);
   return times.length === 0 ? null : Math.min(...times);
 }
 
 /**
+ * Why `view` cannot decide call `c`, or null: no view; a gatekeeper's decision recording no
+ * identity size; a recorded size the view does not reach.
+ */
+function undecidable(c: CredentialCall, view: IdentityView | null): string | null {
+  if (view === null) return `the call names credential ${c.credential}, and no verified identity log holds it`;
+  if (c.gated && c.identitySize === null) return `a gatekeeper's decision under credential ${c.credential} that records no identity size`;
+  if (c.identitySize !== null && c.identitySize > view.size) return `the call was checked against identity size ${c.identitySize}; the identity log given ends at ${view.size}, so a revocation could be missing`;
+  return null;
+}
+
+/**
+ * Under a witness quorum, why `view` is too old for a call first witnessed at `witnessed`, or
+ * null: witnessed before the call was, it could leave out a revocation the witnesses saw in
+ * between (what it does hold is still decided: a revocation in it still fails the call).
+ */
+function stale(view: IdentityView, quorum: number, witnessed: number | null): string | null {
+  if (quorum === 0 || witnessed === null || (view.witnessedAt !== null && view.witnessedAt >= witnessed)) return null;
+  return `the identity log given was witnessed at ${view.witnessedAt}, before the call was (${witnessed}): a revocation published in between could be missing`;
+}
+
+/**
  * Decide every call under a credential (see the module comment); findings pushed, with the
- * call's entry index; `witnessedAt(entry, time)` as {@link witnessedAtOf}. A call naming a
- * credential with no verified identity log fails `ERR_CREDENTIAL_UNLOGGED`.
+ * call's entry index; `witnessedAt(entry, time)` as {@link witnessedAtOf}. A call the view
+ * cannot decide fails `ERR_CREDENTIAL_UNLOGGED`; a gatekeeper's decision must also go with
+ * the caller's token it recorded (`ERR_CREDENTIAL_KEY`).
  */
 export async function decideCalls(calls: CredentialCall[], view: IdentityView | null, policy: TrustPolicy, witnessedAt: (entry: bigint, time: number) => number | null, findings: Finding[]): Promise<void> {
   for (const c of calls) {
     const at = (f: Finding): Finding => ({ ...f, message: `${f.code === 'ERR_CREDENTIAL_REVOKED' ? 'revocation' : 'identity'}: ${f.message}`, index: c.entry.toString() });
-    if (view === null) {
-      findings.push(at(error('ERR_CREDENTIAL_UNLOGGED', `the call names credential ${c.credential}, and no verified identity log holds it`)));
+    const witnessed = witnessedAt(c.entry, c.time);
+    const why = undecidable(c, view);
+    if (why !== null || view === null) {
+      findings.push(at(error('ERR_CREDENTIAL_UNLOGGED', why!)));
       continue;
     }
+    const old = stale(view, policy.quorum, witnessed);
+    if (old !== null) findings.push(at(error('ERR_CREDENTIAL_UNLOGGED', old)));
     const chain = view.index.chain(c.credential);
     if (typeof chain === 'string' || !view.issuers.has(chain[0]!.credential.issuer)) {
       findings.push(at(error('ERR_CREDENTIAL_UNLOGGED', `credential ${c.credential}: ${typeof chain === 'string' ? `its chain is ${chain} in the identity log` : 'its issuer is not pinned to this identity log'}`)));
       continue;
     }
-    if (c.identitySize !== null && c.identitySize > view.size) {
-      findings.push(at(error('ERR_CREDENTIAL_UNLOGGED', `the call was checked against identity size ${c.identitySize}; the identity log given ends at ${view.size}, so a revocation could be missing`)));
-      continue;
-    }
     if (c.chain !== null && c.chain.join() !== chain.map((l) => l.credential.id).join()) {
       findings.push(at(error('ERR_CREDENTIAL_MALFORMED', `the recorded chain ${c.chain.join(' > ')} is not the logged one`)));
     }
-    const d = await decideCall(chain, view.index.revocations(), {
-      identitySize: c.identitySize ?? view.size, time: c.time, keyId: c.keyId, server: c.server, tool: c.tool, witnessedAt: witnessedAt(c.entry, c.time),
+    const d = await decideCall(chain, view.index.revocationsOf(chain.map((l) => l.credential.id)), {
+      identitySize: c.identitySize ?? view.size, time: c.time, keyId: c.keyId, server: c.server, tool: c.tool, witnessedAt: witnessed,
     }, policy);
     findings.push(...d.findings.map(at));
+    const unbound = c.gated ? bindingProblem(chain[chain.length - 1]!.credential, c.keyId, c.caller) : null;
+    if (unbound !== null) findings.push(at(error('ERR_CREDENTIAL_KEY', unbound)));
   }
 }

@@ -7,7 +7,7 @@
  */
 import { AttestError } from '../errors.js';
 import { toBase64Url } from '../bytes/index.js';
-import { CREDENTIAL_TYPE, REVOCATION_TYPE, credentialDigest, parseCredential, parseRevocation, signIdentity, type Credential, type CredentialKey, type Revocation } from '../identity/credential.js';
+import { CREDENTIAL_TYPE, REVOCATION_TYPE, credentialDigest, parseCredential, parseRevocation, signedBy, signIdentity, type Credential, type CredentialKey, type Revocation } from '../identity/credential.js';
 import type { IdentityStatement } from '../identity/entries.js';
 import { MAX_LIFETIME_SECONDS } from '../identity/issuers.js';
 import { issuerSign, loadCredentialIssuer } from './credential-issuer.js';
@@ -28,6 +28,8 @@ export interface CredentialSpec {
   binding?: Credential['binding'];
   /** The parent credential, for a sub-agent's (signed then by the parent's key: `signerHome`). */
   parent?: Credential;
+  /** Issue it even though a revoked credential named the same key (a revocation often means the key leaked). */
+  allowRevokedKey?: boolean;
 }
 
 /** The public key of data directory `dir`'s issuer (the agent's key), as a credential names it. Throws `ERR_USAGE` for an HS256 issuer. */
@@ -52,10 +54,47 @@ async function sign<T extends object>(home: string, unsigned: T, parent: Credent
   return signIdentity(signer.alg, signer.sign, unsigned as never) as Promise<T & { signature: string }>;
 }
 
-/** Append `statement` to `home`'s identity log, sign its checkpoint, send it to the witnesses; its index and the witnesses' answers. */
+/**
+ * Why `statement` may not go into `log` (of `home`), or null: a credential not signed by this
+ * directory's issuer (a root one) or by its logged parent's key (a sub-agent's), or under a
+ * revoked parent; a revocation of a credential not logged here, or signed by a key not allowed
+ * to revoke it. Nothing unverifiable is ever appended.
+ */
+async function appendProblem(home: string, log: IdentityLog, statement: IdentityStatement): Promise<string | null> {
+  log.refresh();
+  const issuer = loadCredentialIssuer(home);
+  if (statement.type === CREDENTIAL_TYPE) {
+    if (statement.parent === undefined) return issuer !== null && statement.issuer === issuer.id && await signedBy(statement, issuer) ? null : `credential ${statement.id} is not signed by this directory's credential issuer`;
+    const chain = log.index.chain(statement.parent);
+    if (typeof chain === 'string') return `the parent credential ${statement.parent} is ${chain} in this identity log`;
+    const parent = chain[chain.length - 1]!.credential;
+    if (revokedIn(log, chain.map((l) => l.credential)) !== null) return `the parent chain of ${statement.id} is revoked`;
+    return await signedBy(statement, parent.key) ? null : `credential ${statement.id} is not signed by its parent's key`;
+  }
+  const chain = log.index.chain(statement.credential);
+  if (typeof chain === 'string') return `credential ${statement.credential} is ${chain} in this identity log`;
+  const k = chain.length - 1;
+  const allowed = [...(issuer !== null && issuer.id === statement.issuer ? [issuer] : []), ...chain.slice(0, k).map((l) => l.credential.key)];
+  const key = allowed.find((a) => a.keyId === statement.signerKeyId);
+  return key !== undefined && await signedBy(statement, key) ? null : `the revocation of ${statement.credential} is not signed by a key allowed to revoke it`;
+}
+
+/** The first credential of `chain` a revocation in `log` names (by id and digest), or null. */
+function revokedIn(log: IdentityLog, chain: Credential[]): Credential | null {
+  const revoked = new Set(log.index.revocationsOf(chain.map((c) => c.id)).map((r) => `${r.revocation.credential}\n${r.revocation.credentialDigest}`));
+  return chain.find((c) => revoked.has(`${c.id}\n${credentialDigest(c)}`)) ?? null;
+}
+
+/**
+ * Append `statement` to `home`'s identity log (checked first: `ERR_CREDENTIAL_UNTRUSTED` for
+ * one this log cannot vouch for), sign its checkpoint, send it to the witnesses; its index
+ * and the witnesses' answers.
+ */
 export async function appendIdentity(home: string, statement: IdentityStatement): Promise<{ index: bigint; witnesses: WitnessResult[] }> {
   const log = IdentityLog.open(home, true)!;
   try {
+    const problem = await appendProblem(home, log, statement);
+    if (problem !== null) throw new AttestError('ERR_CREDENTIAL_UNTRUSTED', problem);
     const index = log.append(statement);
     await log.checkpoint(home, loadIdentity(home));
     const witnesses = loadWitnesses(home);
@@ -77,6 +116,10 @@ export async function issueCredential(home: string, spec: CredentialSpec, signer
   if (parent === null && signerHome !== undefined) throw new AttestError('ERR_USAGE', 'a root credential is signed by the issuer\'s key: another signer is for a sub-agent\'s (give its parent)');
   const ttl = spec.ttl ?? issuer?.maxLifetimeSeconds ?? MAX_LIFETIME_SECONDS;
   if (!Number.isSafeInteger(ttl) || ttl < 1 || ttl > MAX_LIFETIME_SECONDS) throw new AttestError('ERR_USAGE', `a lifetime is 1 to ${MAX_LIFETIME_SECONDS} seconds`);
+  if (spec.allowRevokedKey !== true) {
+    const revokedKey = revokedKeyUse(home, spec.key.keyId);
+    if (revokedKey !== null) throw new AttestError('ERR_CREDENTIAL_REVOKED', `key ${spec.key.keyId} was named by credential ${revokedKey}, since revoked: a revoked key is not given a new credential unless asked to (--allow-revoked-key)`);
+  }
   const now = Math.floor(Date.now() / 1000);
   const unsigned: Omit<Credential, 'signature'> = {
     type: CREDENTIAL_TYPE, id: `cred_${toBase64Url(crypto.getRandomValues(new Uint8Array(16)))}`, issuer: parent?.issuer ?? issuer!.id,
@@ -88,12 +131,46 @@ export async function issueCredential(home: string, spec: CredentialSpec, signer
   return { credential, ...await appendIdentity(home, credential) };
 }
 
+/** The id of a revoked credential of `home`'s identity log that names key `keyId`, or null. */
+function revokedKeyUse(home: string, keyId: string): string | null {
+  const log = IdentityLog.open(home, false);
+  if (log === null) return null;
+  try {
+    log.refresh();
+    return log.index.credentials().find((l) => l.credential.key.keyId === keyId && revokedIn(log, [l.credential]) !== null)?.credential.id ?? null;
+  } finally {
+    log.close();
+  }
+}
+
+/**
+ * Check that `base` may be renewed from `home`'s identity log: logged there, exactly as given
+ * (same digest), and neither it nor any credential above it revoked. Throws
+ * `ERR_CREDENTIAL_UNLOGGED`, `ERR_CREDENTIAL_REVOKED`.
+ */
+function checkRenewable(home: string, base: Credential): void {
+  const log = IdentityLog.open(home, false);
+  if (log === null) throw new AttestError('ERR_CREDENTIAL_UNLOGGED', `${home} has no identity log: credential ${base.id} was not issued here`);
+  try {
+    log.refresh();
+    const logged = log.index.credential(base.id);
+    const chain = log.index.chain(base.id);
+    if (logged === null || credentialDigest(logged.credential) !== credentialDigest(base) || typeof chain === 'string') throw new AttestError('ERR_CREDENTIAL_UNLOGGED', `credential ${base.id} is not in this identity log as given: only a logged credential is renewed`);
+    const revoked = revokedIn(log, chain.map((l) => l.credential));
+    if (revoked !== null) throw new AttestError('ERR_CREDENTIAL_REVOKED', `credential ${revoked.id}${revoked.id === base.id ? '' : `, above ${base.id},`} is revoked: it is not renewed`);
+  } finally {
+    log.close();
+  }
+}
+
 /**
  * A new credential like `base` (same subject, key, scope, depth, binding, parent; the same
- * lifetime unless `ttl`), a new id and window from now. `parent` is needed for a sub-agent's.
+ * lifetime unless `ttl`), a new id and window from now. `base` must be logged in `home`'s
+ * identity log as given and unrevoked ({@link checkRenewable}); `parent` is needed for a sub-agent's.
  */
-export function renewCredential(home: string, base: Credential, o: { ttl?: number; parent?: Credential; signerHome?: string } = {}): ReturnType<typeof issueCredential> {
+export async function renewCredential(home: string, base: Credential, o: { ttl?: number; parent?: Credential; signerHome?: string } = {}): ReturnType<typeof issueCredential> {
   if (base.parent !== undefined && o.parent?.id !== base.parent) throw new AttestError('ERR_USAGE', `credential ${base.id} is a sub-agent's: give its parent credential (${base.parent}) and the data directory holding its key`);
+  checkRenewable(home, base);
   return issueCredential(home, {
     subject: base.subject, key: base.key, ttl: o.ttl ?? base.notAfter - base.notBefore, maxDepth: base.maxDepth,
     ...(base.servers ? { servers: base.servers } : {}), ...(base.tools ? { tools: base.tools } : {}), ...(base.binding ? { binding: base.binding } : {}), ...(o.parent ? { parent: o.parent } : {}),

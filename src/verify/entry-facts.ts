@@ -136,6 +136,7 @@ async function callFacts(r: Extract<LogRecord, { type: typeof ATTESTATION_RECORD
     facts.credential = {
       entry: base.position, credential: v.attestation.issuerAsserted.iss, time, keyId: v.attestation.issuerAsserted.secretVersion,
       server: r.server.fingerprint, tool: r.tool, identitySize: recorded ? BigInt(recorded.identitySize) : null, chain: recorded ? recorded.chain.map((l) => l.id) : null,
+      gated: r.type === DECISION_RECORD, ...(r.type === DECISION_RECORD && r.caller ? { caller: r.caller } : {}),
     };
   }
   if (facts.nonce !== r.callId) facts.findings.push(error('ERR_ENTRY_MALFORMED', 'callId differs from the attestation nonce', { index: base.position, expected: facts.nonce, found: r.callId }));

@@ -3,8 +3,9 @@
  * (the gatekeeper's, holding the identity log) issues a credential to an agent's data
  * directory; an SDK client -> client proxy (`--credential`) -> gatekeeper -> server-everything
  * chain. Calls within the credential's tools go through; a tool outside it is refused
- * (ERR_CREDENTIAL_SCOPE); after `agent revoke` every call is refused (ERR_CREDENTIAL_REVOKED);
- * `agent renew` into the same file resumes the calls without restarting the proxy; a
+ * (ERR_CREDENTIAL_SCOPE); after `agent revoke` every call is refused (ERR_CREDENTIAL_REVOKED)
+ * and the credential is not renewed; a new one written into the same file resumes the calls
+ * without restarting the proxy, as does renewal by the proxy itself (`--renew-home`); a
  * sub-agent's credential that widens its parent is refused. Both logs verify offline,
  * including the identity dimension, and an identity log with the revocation removed is caught.
  */
@@ -35,7 +36,7 @@ function world(s: Scope, credentialFlags: string[] = []) {
 const call = async (client: { callTool: (p: { name: string; arguments: Record<string, unknown> }) => Promise<unknown> }, name: string, args: Record<string, unknown>): Promise<CallToolResult> =>
   (await client.callTool({ name, arguments: args })) as CallToolResult;
 
-test('a credential call is allowed within its scope, refused outside it, refused once revoked, and resumes after renewal without a restart', { timeout: 120_000 }, async (t) => {
+test('a credential call is allowed within its scope, refused outside it, refused once revoked (and not renewed), and resumes under a new credential without a restart', { timeout: 120_000 }, async (t) => {
   const s = scope(t);
   const { idp, credential, idpTrust, policy } = world(s);
   const first = JSON.parse(readFileSync(credential, 'utf8')) as { id: string };
@@ -47,10 +48,17 @@ test('a credential call is allowed within its scope, refused outside it, refused
   assert.equal(cli(['agent', 'revoke', credential, '--home', idp, '--reason', 'key leaked']).status, 0);
   assertRefused(await call(client, 'echo', { message: 'after revocation' }), 'key_unavailable', 'ERR_CREDENTIAL_REVOKED');
 
-  const renewed = cli(['agent', 'renew', credential, '--home', idp, '--out', credential]);
-  assert.equal(renewed.status, 0, renewed.stderr);
+  // A revoked credential is not renewed, and its key gets no new one unless asked to.
+  const again = cli(['agent', 'renew', credential, '--home', idp, '--out', credential]);
+  assert.equal(again.status, 2);
+  assert.match(again.stderr, /ERR_CREDENTIAL_REVOKED/);
+  const issueArgs = ['agent', 'issue', '--home', idp, '--agent-home', s.home, '--subject', 'agent:acme/bot1', '--tools', 'echo', '--ttl', '3600', '--out', credential];
+  assert.equal(cli(issueArgs).status, 2);
+  const reissued = cli([...issueArgs, '--allow-revoked-key']);
+  assert.equal(reissued.status, 0, reissued.stderr);
   assert.notEqual((JSON.parse(readFileSync(credential, 'utf8')) as { id: string }).id, first.id);
-  assertEchoed(await call(client, 'echo', { message: 'renewed' }), 'renewed');
+  // The proxy reads the new file at its next call: no restart.
+  assertEchoed(await call(client, 'echo', { message: 'reissued' }), 'reissued');
   await client.close();
 
   const list = JSON.parse(cli(['agent', 'list', '--home', idp, '--json']).stdout) as { credentials: Array<{ id: string; status: string }> };

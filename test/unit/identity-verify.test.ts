@@ -14,7 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initHome } from '../../src/store/identity.js';
 import { initCredentialIssuer } from '../../src/store/credential-issuer.js';
-import { agentKeyOf, issueCredential, revokeCredential } from '../../src/store/agent-credentials.js';
+import { agentKeyOf, appendIdentity, issueCredential, renewCredential, revokeCredential } from '../../src/store/agent-credentials.js';
+import { isAttestError } from '../../src/errors.js';
+import { parseTrustPolicy } from '../../src/verify/policy.js';
 import { IdentityLog } from '../../src/store/identity-log.js';
 import { multiInclusionProof } from '../../src/log/multiproof.js';
 import { trustPolicyOf } from '../../src/store/identity.js';
@@ -28,7 +30,7 @@ import { getAlgorithm } from '../../src/keys/algorithms.js';
 import { exportEd25519Public } from '../../src/keys/ed25519.js';
 import { cosignatureSigner } from '../../src/log/cosignature-sign.js';
 import { formatSignatureLine, parseNote } from '../../src/log/note.js';
-import { formatVerifierKey, SIG_TYPE_COSIGNATURE_V1 } from '../../src/log/vkey.js';
+import { formatVerifierKey, parseVerifierKey, SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519 } from '../../src/log/vkey.js';
 import { utf8 } from '../../src/bytes/index.js';
 
 const SERVER = `sha256:${'cd'.repeat(32)}`;
@@ -55,7 +57,7 @@ async function world(t: { after: (fn: () => void) => void }) {
 }
 
 const callOf = (credential: string, keyId: string, identitySize: bigint | null, chain: string[] | null = null): CredentialCall => ({
-  entry: 7n, credential, time: Math.floor(Date.now() / 1000), keyId, server: SERVER, tool: 'echo', identitySize, chain,
+  entry: 7n, credential, time: Math.floor(Date.now() / 1000), keyId, server: SERVER, tool: 'echo', identitySize, chain, gated: identitySize !== null,
 });
 const errors = (f: Finding[]): string[] => f.filter((x) => x.severity === 'error').map((x) => x.code);
 
@@ -129,26 +131,57 @@ test('a call is first witnessed when the quorum cosigned the smallest checkpoint
   assert.equal(witnessedAtOf(cps, 0, 15n, 42), 42);
 });
 
-test('a revocation the witness quorum saw before a call fails it, whatever stale size its gatekeeper recorded', async (t) => {
+test('a revocation the witness quorum saw before a call fails it, whatever stale size its gatekeeper recorded; an identity log witnessed before the call cannot clear it', async (t) => {
   const w = await world(t);
-  // A witness cosigns the identity checkpoint holding the revocation (size 4) at time T.
+  // One more credential (entry 4): the identity log has checkpoints of size 4 (holding the revocation) and 5.
+  await issueCredential(w.idp, { subject: 'agent:acme/c', key: w.key, ttl: 3600, allowRevokedKey: true });
+  const entries = Array.from({ length: Number(w.log.db.size()) }, (_, i) => w.log.db.entry(BigInt(i))!);
+  const notes = w.log.db.checkpoints().map((c) => c.note);
   const T = Math.floor(Date.now() / 1000) + 60; // within the credentials' hour
   const pair = (await getAlgorithm('EdDSA').generate()) as CryptoKeyPair;
   const pub = await exportEd25519Public(pair.publicKey);
-  const signer = cosignatureSigner('witness.example/w1', pair.privateKey, pub, () => BigInt(T));
-  const latest = w.notes[w.notes.length - 1]!;
-  const cosigned = latest + formatSignatureLine('witness.example/w1', signer.keyId, await signer.sign(utf8(parseNote(latest).text)));
+  const cosign = async (note: string, at: number): Promise<string> => {
+    const signer = cosignatureSigner('witness.example/w1', pair.privateKey, pub, () => BigInt(at));
+    return note + formatSignatureLine('witness.example/w1', signer.keyId, await signer.sign(utf8(parseNote(note).text)));
+  };
+  // The witness saw the revocation (size 4) at T, and size 5 at T + 700.
+  const [n4, n5] = [notes[notes.length - 2]!, notes[notes.length - 1]!];
   const policy: TrustPolicy = { ...w.policy, witnesses: [{ name: 'witness.example/w1', vkey: formatVerifierKey('witness.example/w1', SIG_TYPE_COSIGNATURE_V1, pub) }], quorum: 1 };
-  const findings: Finding[] = [];
-  const view = await openIdentityLog(w.entries, [...w.notes.slice(0, -1), cosigned], policy, findings);
-  assert.ok(view, JSON.stringify(findings));
-  assert.deepEqual(view.index.revocations().map((r) => r.witnessedAt), [T]);
-  const decide = async (time: number): Promise<string[]> => {
+  const decide = async (noteList: string[], time: number): Promise<string[]> => {
     const f: Finding[] = [];
+    const view = await openIdentityLog(entries, noteList, policy, f);
+    assert.ok(view, JSON.stringify(f));
     // The gatekeeper recorded size 3: the revocation at 3 was not below it.
     await decideCalls([{ ...callOf(w.a.id, w.key.keyId, 3n), time }], view, policy, () => time, f);
     return errors(f);
   };
-  assert.deepEqual(await decide(T + 600), ['ERR_CREDENTIAL_REVOKED'], 'made ten minutes after the witnesses saw the revocation');
-  assert.deepEqual(await decide(T - 40), [], 'made before it');
+  const full = [...notes.slice(0, -2), await cosign(n4, T), await cosign(n5, T + 700)];
+  assert.deepEqual(await decide(full, T + 600), ['ERR_CREDENTIAL_REVOKED'], 'made ten minutes after the witnesses saw the revocation');
+  assert.deepEqual(await decide(full, T - 40), [], 'made before it');
+  // Only the checkpoint of size 4, witnessed at T: too old to clear a call witnessed at T + 650 (though it still shows the revocation).
+  const old = [...notes.slice(0, -2), await cosign(n4, T)];
+  const f: Finding[] = [];
+  const view = await openIdentityLog(entries, old, policy, f);
+  await decideCalls([{ ...callOf(w.b.id, w.key.keyId, 4n), time: T + 650 }], view, policy, () => T + 650, f);
+  assert.deepEqual(errors(f), ['ERR_CREDENTIAL_UNLOGGED']);
+});
+
+test('only what this identity log can vouch for is appended or renewed; two keys may not share an identity log\'s name', async (t) => {
+  const w = await world(t);
+  // A credential file edited by hand (wider tools, another subject) is not renewed: it is not the logged one.
+  const edited = { ...w.b, subject: 'agent:acme/ceo-bot', tools: ['crm.*'] };
+  await assert.rejects(renewCredential(w.idp, edited), (e: unknown) => isAttestError(e, 'ERR_CREDENTIAL_UNLOGGED'));
+  // A revoked credential is not renewed.
+  await assert.rejects(renewCredential(w.idp, w.a), (e: unknown) => isAttestError(e, 'ERR_CREDENTIAL_REVOKED'));
+  // A credential signed by another key than the issuer's is never appended.
+  const stranger = join(mkdtempSync(join(tmpdir(), 'mcp-attest-idv-')), 'x');
+  t.after(() => rmSync(stranger, { recursive: true, force: true }));
+  await initHome(stranger);
+  await initCredentialIssuer(stranger, { id: 'idp:acme', subjectPrefix: 'agent:acme/' });
+  const foreign = (await issueCredential(stranger, { subject: 'agent:acme/intruder', key: w.key, ttl: 600, allowRevokedKey: true })).credential;
+  await assert.rejects(appendIdentity(w.idp, foreign), (e: unknown) => isAttestError(e, 'ERR_CREDENTIAL_UNTRUSTED'));
+  // Two issuers whose identity logs share a name under different keys: one could stand in for the other.
+  const other = loadCredentialIssuer(stranger)!;
+  assert.throws(() => parseTrustPolicy(JSON.stringify({ ...w.policy, credentialIssuers: [w.policy.credentialIssuers![0], { ...other, id: 'idp:other', subjectPrefix: 'agent:other/', log: formatVerifierKey(parseVerifierKey(w.policy.credentialIssuers![0]!.log!).name, SIG_TYPE_ED25519, parseVerifierKey(other.log!).publicKey) }] })),
+    (e: unknown) => isAttestError(e, 'ERR_POLICY_INVALID') && /under another key/.test((e as Error).message));
 });
