@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { LogDb } from '../store/log-db.js';
 import { checkSqliteFiles } from '../store/sqlite-guard.js';
 import { credentialIssuersAsKeys, openIdentityLog, type IdentityView } from '../identity/verify-identity.js';
-import type { Finding } from '../verify/findings.js';
+import { error, type Finding } from '../verify/findings.js';
+import { isAttestError } from '../errors.js';
 import type { TrustPolicy } from '../verify/policy.js';
 
 /**
@@ -20,7 +21,14 @@ import type { TrustPolicy } from '../verify/policy.js';
 export async function identityOf(home: string, policy: TrustPolicy, findings: Finding[]): Promise<{ view: IdentityView | null; policy: TrustPolicy }> {
   const path = join(realpathSync(home), 'identity.db');
   if ((policy.credentialIssuers ?? []).length === 0 || !existsSync(path)) return { view: null, policy };
-  const db = new LogDb(checkSqliteFiles(path, { what: 'identity log' }), 'full', true);
+  let db: LogDb;
+  try {
+    db = new LogDb(checkSqliteFiles(path, { what: 'identity log' }), 'full', true);
+  } catch (e) {
+    // Unreadable: no call can rest on it (reported only if a call needs it).
+    findings.push(error(isAttestError(e) ? e.code : 'ERR_STORE_CORRUPT', `identity log ${path}: ${(e as Error).message}`));
+    return { view: null, policy };
+  }
   try {
     const size = db.size();
     const entries = function* (): Generator<Uint8Array> {

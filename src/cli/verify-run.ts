@@ -170,8 +170,10 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
     let ks = await trustFor(loaded.home, o, pre);
     if (loaded.home !== null && ks.policy) {
       // Calls under agent credentials are decided against the directory's identity log (docs/identity.md).
-      const identity = await identityOf(loaded.home, ks.policy, pre);
+      const identityFindings: Finding[] = [];
+      const identity = await identityOf(loaded.home, ks.policy, identityFindings);
       loaded.input.identity = identity.view;
+      loaded.input.identityFindings = identityFindings;
       if (identity.view !== null) ks = await policyKeySource(identity.policy, o.secret);
     }
     loaded.input.known = await knownCheckpoints(o, ks.policy!, state);

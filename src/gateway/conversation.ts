@@ -9,6 +9,7 @@
  * open, else to the only open request stream, else to the latest one (a stdio upstream does
  * not say which request a message relates to). A line with nowhere to go is dropped and counted.
  */
+import type { CallerBinding } from '../gate/gate.js';
 import { PassThrough, Writable } from 'node:stream';
 import type { ServerResponse } from 'node:http';
 import { idKey, type RpcId, type RpcMessage } from '../proxy/message.js';
@@ -118,15 +119,15 @@ export class Conversation {
     });
   }
 
-  /** A request the caller POSTed (already checked by the gateway): its answer goes to `stream`. */
-  request(msg: RpcMessage, body: Buffer, stream: EventStream): void {
+  /** A request the caller POSTed (already checked by the gateway) with its access token's binding (`caller`): its answer goes to `stream`. */
+  request(msg: RpcMessage, body: Buffer, stream: EventStream, caller?: CallerBinding): void {
     this.lastUsed = Date.now();
     const meta = msg.params?.['_meta'];
     const raw = typeof meta === 'object' && meta !== null && !Array.isArray(meta) ? (meta as Record<string, unknown>)['progressToken'] : undefined;
     const token = typeof raw === 'string' || typeof raw === 'number' ? idKey(raw) : null;
     this.waiting.set(idKey(msg.id), { id: msg.id!, stream, method: msg.method!, token });
     if (token !== null) this.tokens.set(token, stream);
-    this.feed({ line: body });
+    this.feed(caller ? { line: body, caller } : { line: body });
   }
 
   /** A notification or response the caller POSTed; false when the relay is behind (see {@link drained}). */

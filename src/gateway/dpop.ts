@@ -11,6 +11,8 @@
 import { createHash } from 'node:crypto';
 import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify } from 'jose';
 
+/** The algorithms a DPoP proof may be signed with. */
+export const DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
 /** Longest DPoP header accepted, in characters. */
 export const MAX_DPOP_PROOF = 8192;
 /** How old a proof may be (its `iat`), seconds. */
@@ -31,7 +33,7 @@ export class DpopChecker {
     if (typeof proof !== 'string' || proof.length > MAX_DPOP_PROOF) return { refused: 'one DPoP proof header is required with a DPoP token' };
     let verified: Awaited<ReturnType<typeof jwtVerify>>;
     try {
-      verified = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ['ES256', 'EdDSA', 'RS256', 'PS256'], maxTokenAge: `${MAX_AGE_SECONDS}s`, clockTolerance: 5, currentDate: new Date(now * 1000) });
+      verified = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: [...DPOP_ALGORITHMS], maxTokenAge: `${MAX_AGE_SECONDS}s`, clockTolerance: 5, currentDate: new Date(now * 1000) });
     } catch (e) {
       return { refused: `the DPoP proof is not valid: ${(e as Error).message}` };
     }
@@ -48,11 +50,18 @@ export class DpopChecker {
     return { jkt: await calculateJwkThumbprint(jwk, 'sha256') };
   }
 
-  /** Record `jti` until it is too old to be accepted; false when seen already, or when memory is full of live ids. */
+  /**
+   * Record `jti` until it is too old to be accepted; false when seen already, or when memory is
+   * full of live ids. Ids are kept in the order they expire (each for the same time from when
+   * it was seen), so forgetting the expired ones stops at the first live one: no scan.
+   */
   private remember(jti: string, now: number): boolean {
+    for (const [k, t] of this.seen) {
+      if (t >= now) break;
+      this.seen.delete(k);
+    }
     const until = this.seen.get(jti);
-    if (until !== undefined && until >= now) return false;
-    if (this.seen.size >= MAX_REMEMBERED) for (const [k, t] of this.seen) if (t < now) this.seen.delete(k);
+    if (until !== undefined) return false;
     if (this.seen.size >= MAX_REMEMBERED) return false;
     this.seen.set(jti, now + MAX_AGE_SECONDS + 10);
     return true;

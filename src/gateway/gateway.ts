@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { homePaths } from '../store/home.js';
-import type { CallerBinding, ReplayStore } from '../gate/gate.js';
+import type { ReplayStore } from '../gate/gate.js';
 import { recordIssuer } from '../store/identity.js';
 import type { Recorder } from '../proxy/recorder.js';
 import { DEFAULT_MAX_DEPTH, readMessage, type RpcId, type RpcMessage } from '../proxy/message.js';
@@ -29,8 +29,8 @@ import { MAX_TOOL_NAME } from './tools-filter.js';
 /** JSON-RPC error code of the 2026-07-28 HeaderMismatch error. */
 export const HEADER_MISMATCH = -32020;
 
-/** A live conversation: its upstream, its key, and its caller's token as of its latest request (what the gate sees; docs/identity.md "Interop"). */
-interface Live { conv: Conversation; upstream: UpstreamRuntime; key: string; binding: CallerBinding | undefined }
+/** A live conversation: its upstream, its key, and the DPoP key it was opened with (a conversation is never shared across DPoP keys). */
+interface Live { conv: Conversation; upstream: UpstreamRuntime; key: string; jkt: string | undefined }
 
 /** What one HTTP request was, for the access log. */
 interface Access { principal?: string; upstream?: string; rpc?: string; tool?: string; code?: string }
@@ -177,7 +177,7 @@ export class Gateway {
    */
   private session(sid: string, upstream: UpstreamRuntime, caller: Caller): Live | null {
     const live = this.live.get(`s:${sid}`);
-    return live !== undefined && live.upstream === upstream && live.conv.principal === caller.principal && live.binding?.jkt === caller.binding?.jkt && !live.conv.closing ? live : null;
+    return live !== undefined && live.upstream === upstream && live.conv.principal === caller.principal && live.jkt === caller.binding?.jkt && !live.conv.closing ? live : null;
   }
 
   private async post(req: IncomingMessage, res: ServerResponse, upstream: UpstreamRuntime, caller: Caller, cors: Record<string, string>, access: Access, release: () => void): Promise<void> {
@@ -218,19 +218,12 @@ export class Gateway {
       live = this.session(sid, upstream, caller);
       if (live === null) return this.refuse(res, { status: 404, code: 'ERR_GATEWAY_SESSION', message: 'no such session' }, access, cors, id);
     } else if (isModern(msg)) {
-      // A principal's shared conversation is per DPoP key too: a call is gated with its own caller's key.
-      const key = `p:${upstream.cfg.name}\0${principal}\0${caller.binding?.jkt ?? ''}`;
-      const shared = upstream.perRequest ? undefined : this.live.get(key);
-      if (shared !== undefined && !shared.conv.closing) live = shared;
-      else {
-        const busy = this.full(principal);
-        if (busy !== null) return this.refuse(res, busy, access, cors, id);
-        live = this.open(upstream.perRequest ? `r:${++this.seq}` : key, upstream, caller);
-      }
+      const got = this.modern(upstream, caller);
+      if (!('conv' in got)) return this.refuse(res, got, access, cors, id);
+      live = got;
     } else {
       return this.refuse(res, { status: 400, code: 'ERR_GATEWAY_SESSION', message: 'Mcp-Session-Id required (send initialize first)' }, access, cors, id);
     }
-    live.binding = caller.binding;
     if (live.conv.has(id)) return this.refuse(res, { status: 400, code: 'ERR_WIRE_ID_IN_USE', message: 'a request with this id is already pending' }, access, cors, id, undefined, -32600);
     if (msg.method === 'tools/call') this.callTimer(res, upstream.cfg.name);
     const modern = isModern(msg);
@@ -240,8 +233,20 @@ export class Gateway {
     // 2025-11-25 call goes on when its stream closes): the in-flight cap counts real work.
     res.off('close', release);
     void stream.settled.then(release);
-    conv.request(msg, body, stream);
+    conv.request(msg, body, stream, caller.binding);
     if (live.key.startsWith('r:')) res.on('close', () => conv.close());
+  }
+
+  /**
+   * The conversation of a 2026-07-28 request: its own (an HTTP upstream), or its principal's
+   * shared one, per DPoP key too (a call is gated with its own caller's key); or the refusal
+   * when a new one is over the caps.
+   */
+  private modern(upstream: UpstreamRuntime, caller: Caller): Live | Refusal {
+    const key = `p:${upstream.cfg.name}\0${caller.principal}\0${caller.binding?.jkt ?? ''}`;
+    const shared = upstream.perRequest ? undefined : this.live.get(key);
+    if (shared !== undefined && !shared.conv.closing) return shared;
+    return this.full(caller.principal) ?? this.open(upstream.perRequest ? `r:${++this.seq}` : key, upstream, caller);
   }
 
   private async postNotification(res: ServerResponse, upstream: UpstreamRuntime, caller: Caller, msg: RpcMessage, body: Buffer, sid: string | undefined, cors: Record<string, string>, access: Access): Promise<void> {
@@ -280,8 +285,8 @@ export class Gateway {
       },
     });
     this.perPrincipal.set(principal, (this.perPrincipal.get(principal) ?? 0) + 1);
-    const live: Live = { conv, upstream, key, binding: caller.binding };
-    conv.attach(upstream.relay(principal, conv.input, conv.output, this.issuers.get(principal)?.signer, () => live.binding));
+    const live: Live = { conv, upstream, key, jkt: caller.binding?.jkt };
+    conv.attach(upstream.relay(principal, conv.input, conv.output, this.issuers.get(principal)?.signer));
     this.live.set(key, live);
     return live;
   }

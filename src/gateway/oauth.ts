@@ -14,7 +14,7 @@ import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTVerif
 import type { GatewayConfig } from './config.js';
 import type { Caller, Refusal } from './guard.js';
 import type { CallerBinding } from '../gate/gate.js';
-import { DpopChecker } from './dpop.js';
+import { DPOP_ALGORITHMS, DpopChecker } from './dpop.js';
 import { createHash } from 'node:crypto';
 
 /** The `oauth` section of a gateway configuration. */
@@ -40,7 +40,7 @@ export class OAuthResource {
   /** The RFC 9728 metadata document of an endpoint. */
   metadata(name: string): Record<string, unknown> {
     return {
-      resource: this.resource(name), authorization_servers: [this.o.issuer], bearer_methods_supported: ['header'], dpop_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256', 'PS256'],
+      resource: this.resource(name), authorization_servers: [this.o.issuer], bearer_methods_supported: ['header'], dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
       ...(this.o.scopes.length > 0 ? { scopes_supported: this.o.scopes } : {}),
     };
   }
@@ -48,7 +48,9 @@ export class OAuthResource {
   /** `WWW-Authenticate` for a 401 on an endpoint. */
   challenge(name: string, error?: string): string {
     const metadata = `${this.o.resource.replace(/\/+$/, '')}/.well-known/oauth-protected-resource/${name}/mcp`;
-    return `Bearer resource_metadata="${metadata}"${error ? `, error="${error}"` : ''}${this.o.scopes.length > 0 ? `, scope="${this.o.scopes.join(' ')}"` : ''}`;
+    const bearer = `Bearer resource_metadata="${metadata}"${error ? `, error="${error}"` : ''}${this.o.scopes.length > 0 ? `, scope="${this.o.scopes.join(' ')}"` : ''}`;
+    // RFC 9449 §7.1: the DPoP scheme is offered too, with the proof algorithms accepted.
+    return `${bearer}, DPoP algs="${DPOP_ALGORITHMS.join(' ')}"`;
   }
 
   /**

@@ -7,7 +7,6 @@
  * relay whose upstream is the server), all appending to the gateway's one log.
  */
 import { identitySource } from '../store/identity-log.js';
-import type { CallerBinding } from '../gate/gate.js';
 import { EventEmitter } from 'node:events';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { nowSeconds } from '../envelope/time.js';
@@ -103,16 +102,12 @@ export class UpstreamRuntime {
     return this.http !== undefined;
   }
 
-  /**
-   * A new relay for one conversation of `principal` (signing with `issuer`, its own key, if it
-   * has one), its client side on `input`/`output`; `caller()` gives its access token's binding
-   * as of the latest request (the gate checks credentials against it).
-   */
-  relay(principal: string, input: Readable, output: Writable, issuer?: Signer, caller?: () => CallerBinding | undefined): StdioRelay {
+  /** A new relay for one conversation of `principal` (signing with `issuer`, its own key, if it has one), its client side on `input`/`output`. */
+  relay(principal: string, input: Readable, output: Writable, issuer?: Signer): StdioRelay {
     const transport: Pick<RelayIo, 'argv' | 'url' | 'env'> = { argv: this.argv, ...(this.http ? { url: this.http } : {}), ...(this.cfg.env ? { env: this.cfg.env } : {}) };
     const common = { shared: true, maxMessageBytes: this.maxMessageBytes, name: this.cfg.name };
     const gatekeeper = (io: Partial<RelayIo>): Gatekeeper => new Gatekeeper(this.recorder, {
-      ...transport, ...common, ...io, gate: this.gate!, serverFingerprint: this.fingerprint, ...(this.gatePins ? { tools: this.gatePins } : {}), ...(caller ? { caller } : {}),
+      ...transport, ...common, ...io, gate: this.gate!, serverFingerprint: this.fingerprint, ...(this.gatePins ? { tools: this.gatePins } : {}),
     });
     if (!this.attest) return gatekeeper({ input, output });
     const upstream = this.gated ? new RelayUpstream((i, o) => gatekeeper({ input: i, output: o })) : undefined;

@@ -37,6 +37,15 @@ export function namesCredential(iss: unknown, policy: DecisionPolicy): iss is st
 }
 
 /**
+ * `keys` refusing every credential id: a credential's key signs the calls made under it, and
+ * nothing else (no receipt, no session statement) may borrow it, unchecked by the identity
+ * decision, as if its id were an issuer's.
+ */
+export function withoutCredentialKeys(keys: KeyResolver, policy: DecisionPolicy): KeyResolver {
+  return (q) => (namesCredential(q.iss, policy) ? Promise.resolve(null) : keys(q));
+}
+
+/**
  * A key resolver resolving a credential id to its logged credential's key (of the algorithm
  * asked for), and anything else through `base`. Never throws; null when not logged exactly once.
  */

@@ -6,6 +6,7 @@
  * as they stream past, then reported as one {@link Oversize} frame, so memory stays bounded
  * by the cap whatever a peer sends. See docs/wire.md.
  */
+import type { CallerBinding } from '../gate/gate.js';
 import { createHash, type Hash } from 'node:crypto';
 import { MAX_ID_LENGTH } from './message.js';
 
@@ -27,9 +28,11 @@ export interface Oversize {
 
 /**
  * One frame: a complete line (or message), a line over the cap, or, from an HTTP upstream
- * only, the end of a request's response stream without an answer to it (`lost`: its id).
+ * only, the end of a request's response stream without an answer to it (`lost`: its id). A
+ * line the gateway received carries the access token of the request it came in (`caller`):
+ * the gate decides that message with that token, never another request's.
  */
-export type Frame = { line: Buffer } | { oversize: Oversize } | { lost: string | number };
+export type Frame = { line: Buffer; caller?: CallerBinding } | { oversize: Oversize } | { lost: string | number };
 
 /** Splits a byte stream into {@link Frame}s of at most `maxBytes` bytes per line. */
 export class FrameReader {

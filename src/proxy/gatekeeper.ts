@@ -32,8 +32,6 @@ export interface GatekeeperOptions extends RelayIo {
   tools?: ToolWatch;
   /** POSIX seconds clock (default: the system clock). */
   now?: () => number;
-  /** The caller's validated access token (the gateway's OAuth callers), as of the latest request; recorded with each decision. */
-  caller?: () => CallerBinding | undefined;
 }
 
 /** Runs one upstream behind the gate until either side goes away. */
@@ -54,13 +52,13 @@ export class Gatekeeper extends StdioRelay {
 
   /**
    * Decide a `tools/call` on exactly the message that will be forwarded (its strict reading,
-   * re-serialized), log the decision, then forward it or answer the refusal.
+   * re-serialized), with the access token of the request it came in (`caller`, the gateway's
+   * OAuth callers), log the decision, then forward it or answer the refusal.
    */
-  protected async onCall(call: CallMessage): Promise<void> {
+  protected async onCall(call: CallMessage, caller?: CallerBinding): Promise<void> {
     const { id, params } = call;
     const meta = isObject(params['_meta']) ? params['_meta'] : {};
     const attestation = meta['attestation'] as JsonValue | undefined;
-    const caller = this.o.caller?.();
     const decision = await this.o.gate.check({ name: params['name'], args: params['arguments'], attestation, now: this.now(), ...(caller ? { caller } : {}) });
     const text = writeMessage(call);
     let index: bigint;

@@ -11,6 +11,7 @@
  * ({@link StdioRelay.onResponse}); the base records the calls left unanswered on shutdown.
  * Diagnostics go to stderr only.
  */
+import type { CallerBinding } from '../gate/gate.js';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { Writable } from 'node:stream';
@@ -99,7 +100,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   }
 
   /** Decide a `tools/call` (its id is free and the relay is not closing): record it, then {@link forward} it or answer it. */
-  protected abstract onCall(msg: CallMessage): Promise<void>;
+  protected abstract onCall(msg: CallMessage, caller?: CallerBinding): Promise<void>;
 
   /** Relay the response to a client request (`o` was removed from {@link pending}); default: as is. */
   protected async onResponse(msg: RpcMessage, o: Outstanding<P>): Promise<void> {
@@ -127,7 +128,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     if (msg.method !== 'tools/call') return this.forward(msg, null);
     if (this.closing) return this.errorToClient(msg.id!, RECORD_FAILED, 'mcp-attest: shutting down, call not forwarded');
     try {
-      await this.onCall(msg as CallMessage);
+      await this.onCall(msg as CallMessage, 'line' in frame ? frame.caller : undefined);
     } catch (e) {
       // Never a call left unanswered: whatever failed, nothing was forwarded.
       report(e);

@@ -38,10 +38,15 @@ function credentialUses(db: LogDb, indexes: bigint[]): CredentialUse[] {
   return out;
 }
 
-/** The smallest checkpoint of `db` of at least `size` with the most cosignature lines. */
+/**
+ * The checkpoint of `db` the identity range runs to: of those of at least `size`, the latest
+ * among the most cosigned. A verifier decides a call only against an identity log witnessed
+ * no earlier than the call (a revocation the witnesses saw in between could be missing from
+ * an older one), so the newest well-witnessed one serves every call of the bundle.
+ */
 function checkpointFrom(db: LogDb, size: bigint): { size: bigint; note: string } | null {
   const lines = (n: string): number => n.split('\n\u2014 ').length;
-  return db.checkpoints().filter((c) => c.size >= size).reduce<{ size: bigint; note: string } | null>((best, c) => (best === null || lines(c.note) > lines(best.note) ? c : best), null);
+  return db.checkpoints().filter((c) => c.size >= size).reduce<{ size: bigint; note: string } | null>((best, c) => (best === null || lines(c.note) >= lines(best.note) ? c : best), null);
 }
 
 /**

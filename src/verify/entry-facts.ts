@@ -24,7 +24,7 @@ import type { KeyResolver } from '../envelope/signature.js';
 import type { Check } from '../envelope/report.js';
 import { isAttestError } from '../errors.js';
 import { parseTimestamp } from '../envelope/time.js';
-import { namesCredential } from '../identity/gate-check.js';
+import { namesCredential, withoutCredentialKeys } from '../identity/gate-check.js';
 import type { CredentialCall } from '../identity/verify-identity.js';
 import { error, fromCheck, notice, type Finding } from './findings.js';
 import type { TrustPolicy } from './policy.js';
@@ -150,7 +150,7 @@ async function receiptFacts(r: Extract<LogRecord, { type: typeof RECEIPT_RECORD 
   const outcome = (r.receipt['outcomeDerived'] ?? {}) as Record<string, unknown>;
   const reason = outcome['reason'];
   // A response receipt recorded as failed when received is a notice, not verified again.
-  const fails = code !== null ? [] : (await verifyReceipt(r.receipt, { keys, acceptedAlgs: policy.acceptedAlgorithms })).checks.filter((c) => c.status === 'fail');
+  const fails = code !== null ? [] : (await verifyReceipt(r.receipt, { keys: withoutCredentialKeys(keys, policy), acceptedAlgs: policy.acceptedAlgorithms })).checks.filter((c) => c.status === 'fail');
   return {
     ...base, kind: 'receipt', response, callId: r.callId, attestationIndex: detached(r.attestationIndex), code,
     digest: response ? null : digestOf(r.receipt), fails, back: { digest: back['attestationDigest'], nonce: back['attestationNonce'] },

@@ -15,6 +15,7 @@ import { entryFacts, type EntryFacts } from './entry-facts.js';
 import { checkSession } from './session.js';
 import { checkLogAgainstKnown, type KnownCheckpoint } from './split-view.js';
 import { verifyCheckpoints, type OpenedCheckpoint } from './checkpoints.js';
+import { withoutCredentialKeys } from '../identity/gate-check.js';
 import { decideCalls, witnessedAtOf, type CredentialCall, type IdentityView } from '../identity/verify-identity.js';
 import { toBase64 } from '../bytes/index.js';
 import type { TrustPolicy } from './policy.js';
@@ -43,6 +44,8 @@ export interface LogInput {
    * `ERR_CREDENTIAL_UNLOGGED`.
    */
   identity?: IdentityView | null;
+  /** What verifying the identity log found: reported only when some call was made under a credential (an identity log no call needs fails nothing). */
+  identityFindings?: Finding[];
 }
 
 /** The report of a log verification: the summary, the tree size and the latest checkpoint's size (decimal). */
@@ -94,11 +97,12 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
   findings.push(...orderFindings(misplaced, tree.size));
   const inFlight = checker.finish(input.sealed);
   for (const [id, list] of checker.sessions) {
-    const r = await checkSession(id, list, policy, keys, { calls: checker.lookupCall, context: 'log' });
+    const r = await checkSession(id, list, policy, withoutCredentialKeys(keys, policy), { calls: checker.lookupCall, context: 'log' });
     findings.push(...r.findings.agentSignature, ...r.findings.seal, ...r.findings.parties);
   }
   const verified: OpenedCheckpoint[] = [];
   const cp = await verifyCheckpoints(input.checkpoints, policy, tree.size, tree.rootAt, findings, verified);
+  if (credentialCalls.length > 0) findings.push(...input.identityFindings ?? []);
   if (credentialCalls.length > 0) await decideCalls(credentialCalls, input.identity ?? null, policy, (i, t) => witnessedAtOf(verified, policy.quorum, i, t), findings);
   if (cp) checkLogAgainstKnown(input.known ?? [], cp.origin, tree.size, tree.rootAt, findings);
   const { tally } = checker;

@@ -64,7 +64,8 @@ test('DPoP through the gateway: a call under a DPoP-bound credential is allowed 
     assert.equal(opened.status, 200, await opened.clone().text());
     const sid = opened.headers.get('mcp-session-id')!;
     await post(await auth(), { jsonrpc: '2.0', method: 'notifications/initialized' }, sid);
-    const [reply] = await messagesOf(await post(await auth(), await callBody(1, message), sid));
+    // The stream may carry the server's notifications too: the answer is the message with the call's id.
+    const reply = (await messagesOf(await post(await auth(), await callBody(1, message), sid))).find((m) => m['id'] === 1);
     return reply!['result'] as Record<string, unknown>;
   };
   const refusal = (r: Record<string, unknown>) => (r['_meta'] as Record<string, { code?: string }> | undefined)?.['dev.mcp-attest/refusal']?.code;
@@ -84,7 +85,9 @@ test('DPoP through the gateway: a call under a DPoP-bound credential is allowed 
   assert.equal(refusal(bearer), 'ERR_CREDENTIAL_KEY');
 
   // A DPoP-bound token sent as a bearer token, a replayed proof, a proof for another URL: 401.
-  assert.equal((await post({ authorization: `Bearer ${bound}` }, init)).status, 401);
+  const asBearer = await post({ authorization: `Bearer ${bound}` }, init);
+  assert.equal(asBearer.status, 401);
+  assert.match(asBearer.headers.get('www-authenticate')!, /, DPoP algs="ES256 EdDSA RS256 PS256"$/, 'the challenge offers DPoP (RFC 9449 §7.1)');
   const once = await dpop(bound);
   assert.equal((await post(once, init)).status, 200);
   const replayed = await post(once, init);
