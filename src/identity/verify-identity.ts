@@ -19,7 +19,7 @@ import { equalBytes, toBase64 } from '../bytes/index.js';
 import { rootFromMultiProof } from '../log/multiproof.js';
 import type { IdentitySection } from '../bundle/format.js';
 import { openAnchor, verifyCheckpoints, type OpenedCheckpoint } from '../verify/checkpoints.js';
-import { error, type Finding } from '../verify/findings.js';
+import { error, notice, type Finding } from '../verify/findings.js';
 import type { TrustPolicy, TrustedIssuer } from '../verify/policy.js';
 import { decodeIdentityRecord, IdentityIndex } from './entries.js';
 import { REVOCATION_TYPE } from './credential.js';
@@ -34,7 +34,7 @@ export interface IdentityView {
   size: bigint;
   /** Ids of the credential issuers pinned to this log: only their credentials count. */
   issuers: Set<string>;
-  /** When the witness quorum cosigned the checkpoint the view rests on (POSIX seconds); null under a quorum of 0. */
+  /** The time at or after which the witness quorum still cosigned the checkpoint the view rests on (POSIX seconds); null under a quorum of 0. */
   witnessedAt: number | null;
 }
 
@@ -63,12 +63,13 @@ function identityPolicy(policy: TrustPolicy, origin: string, pinned: CredentialI
  */
 function viewOf(start: bigint, bytes: Uint8Array[], pinned: CredentialIssuer[], findings: Finding[], checkpoints: OpenedCheckpoint[], quorum: number): IdentityView {
   const index = new IdentityIndex(start);
+  const clock = quorum > 0 ? witnessClock(checkpoints, quorum) : null;
   bytes.forEach((b, k) => {
     const i = start + BigInt(k);
     if (i === 0n) return index.add(0n, null);
     try {
       const statement = decodeIdentityRecord(b, i);
-      const at = statement.type === REVOCATION_TYPE && quorum > 0 ? witnessedAtOf(checkpoints, quorum, i, 0) : null;
+      const at = statement.type === REVOCATION_TYPE && clock !== null ? clock(i) : null;
       index.add(i, statement, at ?? undefined);
     } catch (e) {
       findings.push(error('ERR_CREDENTIAL_MALFORMED', `identity log: entry ${i}: ${(e as Error).message}`, { index: i }));
@@ -76,12 +77,17 @@ function viewOf(start: bigint, bytes: Uint8Array[], pinned: CredentialIssuer[], 
     }
   });
   const anchor = checkpoints.reduce<OpenedCheckpoint | null>((a, c) => (a === null || c.size > a.size ? c : a), null);
-  return { index, size: index.size, issuers: new Set(pinned.map((i) => i.id)), witnessedAt: quorum > 0 && anchor !== null ? quorumTime(anchor, quorum) : null };
+  return { index, size: index.size, issuers: new Set(pinned.map((i) => i.id)), witnessedAt: quorum > 0 && anchor !== null ? quorumTime(anchor, quorum, true) : null };
 }
 
-/** The time the `quorum`-th witness cosigned `cp` (POSIX seconds), or null when fewer did. */
-function quorumTime(cp: OpenedCheckpoint, quorum: number): number | null {
-  const t = cp.cosigners.map((s) => Number(s.timestamp)).sort((a, b) => a - b)[quorum - 1];
+/**
+ * The time by which `quorum` witnesses had cosigned `cp` (the quorum-th earliest cosignature),
+ * or with `latest` the time at or after which `quorum` of them still cosigned it (the
+ * quorum-th latest: one witness's clock cannot make an old checkpoint look fresh); POSIX
+ * seconds, null when fewer cosigned.
+ */
+function quorumTime(cp: OpenedCheckpoint, quorum: number, latest = false): number | null {
+  const t = cp.cosigners.map((s) => Number(s.timestamp)).sort((a, b) => (latest ? b - a : a - b))[quorum - 1];
   return t === undefined ? null : t;
 }
 
@@ -167,14 +173,40 @@ export interface CredentialCall {
 }
 
 /**
+ * When the witness quorum first cosigned a checkpoint covering each entry of a log (POSIX
+ * seconds), from its verified checkpoints: for entry `i`, the earliest quorum time (the
+ * quorum-th earliest cosignature) of any checkpoint larger than `i`; null when none has the
+ * quorum. Built once (sorted, suffix minima), answered by binary search: O(log n) per entry.
+ */
+export function witnessClock(checkpoints: readonly OpenedCheckpoint[], quorum: number): (i: bigint) => number | null {
+  const timed = checkpoints.map((c) => [c.size, quorumTime(c, quorum)] as const).filter((x): x is readonly [bigint, number] => x[1] !== null).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const minFrom: number[] = new Array<number>(timed.length);
+  for (let k = timed.length - 1, m = Infinity; k >= 0; k--) minFrom[k] = m = Math.min(m, timed[k]![1]);
+  return (i) => {
+    let lo = 0;
+    let hi = timed.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (timed[mid]![0] > i) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo < timed.length ? minFrom[lo]! : null;
+  };
+}
+
+/**
  * The time the witness quorum first cosigned a checkpoint covering entry `i` of the call log
- * (POSIX seconds), from its checkpoints: the quorum-th earliest cosignature of the smallest
- * such checkpoint. With a quorum of 0 the policy trusts the operator: `fallback` is returned.
+ * ({@link witnessClock}). With a quorum of 0 there is no witnessing time: `fallback` (the call's
+ * own time) stands in, and the policy trusts the operator for it.
  */
 export function witnessedAtOf(checkpoints: OpenedCheckpoint[], quorum: number, i: bigint, fallback: number): number | null {
-  if (quorum === 0) return fallback;
-  const times = checkpoints.filter((c) => c.size > i).map((c) => quorumTime(c, quorum)).filter((t): t is number => t !== null);
-  return times.length === 0 ? null : Math.min(...times);
+  return quorum === 0 ? fallback : witnessClock(checkpoints, quorum)(i);
+}
+
+/** `witnessedAt(entry, time)` for {@link decideCalls}: {@link witnessClock} built once; under a quorum of 0, the call's own time. */
+export function clockOf(checkpoints: readonly OpenedCheckpoint[], quorum: number): (entry: bigint, time: number) => number | null {
+  const clock = quorum === 0 ? null : witnessClock(checkpoints, quorum);
+  return (entry, time) => (clock === null ? time : clock(entry));
 }
 
 /**
@@ -195,7 +227,7 @@ function undecidable(c: CredentialCall, view: IdentityView | null): string | nul
  */
 function stale(view: IdentityView, quorum: number, witnessed: number | null): string | null {
   if (quorum === 0 || witnessed === null || (view.witnessedAt !== null && view.witnessedAt >= witnessed)) return null;
-  return `the identity log given was witnessed at ${view.witnessedAt}, before the call was (${witnessed}): a revocation published in between could be missing`;
+  return `the identity log given was last witnessed at ${view.witnessedAt}, before the call was (${witnessed}): a revocation published in between would not be in it`;
 }
 
 /**
@@ -213,8 +245,11 @@ export async function decideCalls(calls: CredentialCall[], view: IdentityView | 
       findings.push(at(error('ERR_CREDENTIAL_UNLOGGED', why!)));
       continue;
     }
+    // Not a failure: an identity log is witnessed when it changes, so an honest one is often
+    // older than the calls it decides. What a newer one could add is said, not assumed.
     const old = stale(view, policy.quorum, witnessed);
-    if (old !== null) findings.push(at(error('ERR_CREDENTIAL_UNLOGGED', old)));
+    if (old !== null) findings.push(at(notice('NOTE_IDENTITY_STALE', old)));
+    if (!c.gated) findings.push(at(notice('NOTE_IDENTITY_UNGATED', `an agent's own record of a call under ${c.credential}: decided against the identity log given (no gatekeeper recorded what it checked); the gatekeeper's log is the record of enforcement`)));
     const chain = view.index.chain(c.credential);
     if (typeof chain === 'string' || !view.issuers.has(chain[0]!.credential.issuer)) {
       findings.push(at(error('ERR_CREDENTIAL_UNLOGGED', `credential ${c.credential}: ${typeof chain === 'string' ? `its chain is ${chain} in the identity log` : 'its issuer is not pinned to this identity log'}`)));

@@ -68,12 +68,16 @@ async function appendProblem(home: string, log: IdentityLog, statement: Identity
     const chain = log.index.chain(statement.parent);
     if (typeof chain === 'string') return `the parent credential ${statement.parent} is ${chain} in this identity log`;
     const parent = chain[chain.length - 1]!.credential;
+    if (statement.issuer !== chain[0]!.credential.issuer) return `credential ${statement.id} names issuer ${statement.issuer}, not its chain's (${chain[0]!.credential.issuer})`;
     if (revokedIn(log, chain.map((l) => l.credential)) !== null) return `the parent chain of ${statement.id} is revoked`;
     return await signedBy(statement, parent.key) ? null : `credential ${statement.id} is not signed by its parent's key`;
   }
   const chain = log.index.chain(statement.credential);
   if (typeof chain === 'string') return `credential ${statement.credential} is ${chain} in this identity log`;
   const k = chain.length - 1;
+  // What verifiers match a revocation by: the logged credential's id, digest and issuer.
+  const target = chain[k]!.credential;
+  if (statement.credentialDigest !== credentialDigest(target) || statement.issuer !== target.issuer) return `the revocation names ${statement.credential} with another digest or issuer than the logged credential's: it would revoke nothing`;
   const allowed = [...(issuer !== null && issuer.id === statement.issuer ? [issuer] : []), ...chain.slice(0, k).map((l) => l.credential.key)];
   const key = allowed.find((a) => a.keyId === statement.signerKeyId);
   return key !== undefined && await signedBy(statement, key) ? null : `the revocation of ${statement.credential} is not signed by a key allowed to revoke it`;
@@ -144,6 +148,23 @@ function revokedKeyUse(home: string, keyId: string): string | null {
 }
 
 /**
+ * The credential logged in `home`'s identity log under `given`'s id, which must be `given`
+ * exactly (a file edited since would name another digest, and revoke nothing). Throws
+ * `ERR_CREDENTIAL_UNLOGGED`.
+ */
+function loggedAsGiven(home: string, given: Credential): Credential {
+  const log = IdentityLog.open(home, false);
+  try {
+    log?.refresh();
+    const logged = log?.index.credential(given.id)?.credential;
+    if (logged === undefined || credentialDigest(logged) !== credentialDigest(given)) throw new AttestError('ERR_CREDENTIAL_UNLOGGED', `credential ${given.id} is not in ${home}'s identity log as given (edited, or issued elsewhere)`);
+    return logged;
+  } finally {
+    log?.close();
+  }
+}
+
+/**
  * Check that `base` may be renewed from `home`'s identity log: logged there, exactly as given
  * (same digest), and neither it nor any credential above it revoked. Throws
  * `ERR_CREDENTIAL_UNLOGGED`, `ERR_CREDENTIAL_REVOKED`.
@@ -178,10 +199,11 @@ export async function renewCredential(home: string, base: Credential, o: { ttl?:
 }
 
 /**
- * Revoke `credential` in `home`'s identity log, signed by `home`'s credential issuer key or by
+ * Revoke `given` (which must be the credential logged under its id) in `home`'s identity log, signed by `home`'s credential issuer key or by
  * `signerHome`'s issuer key (a parent credential's). Throws `ERR_USAGE`.
  */
-export async function revokeCredential(home: string, credential: Credential, reason?: string, signerHome?: string): Promise<{ revocation: Revocation; index: bigint }> {
+export async function revokeCredential(home: string, given: Credential, reason?: string, signerHome?: string): Promise<{ revocation: Revocation; index: bigint }> {
+  const credential = loggedAsGiven(home, given);
   const signerKeyId = signerHome !== undefined ? loadIdentity(signerHome).issuer.keyId : loadCredentialIssuer(home)?.keyId;
   if (signerKeyId === undefined) throw new AttestError('ERR_USAGE', `${home} is not a credential issuer: give the data directory of a parent credential's key`);
   const unsigned = { type: REVOCATION_TYPE, credential: credential.id, credentialDigest: credentialDigest(credential), issuer: credential.issuer, signerKeyId, ...(reason ? { reason } : {}) };

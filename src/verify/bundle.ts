@@ -16,7 +16,7 @@ import { parseBundle, type Bundle } from '../bundle/format.js';
 import { leafHash } from '../log/hash.js';
 import { verifyConsistency, verifyInclusion } from '../log/proof.js';
 import { credentialKeys } from '../identity/gate-check.js';
-import { credentialIssuersAsKeys, decideCalls, openIdentitySection, witnessedAtOf, type CredentialCall, type IdentityView } from '../identity/verify-identity.js';
+import { credentialIssuersAsKeys, clockOf, decideCalls, openIdentitySection, type CredentialCall, type IdentityView } from '../identity/verify-identity.js';
 import { rootFromMultiProof } from '../log/multiproof.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import { openAnchor, type OpenedCheckpoint } from './checkpoints.js';
@@ -155,7 +155,7 @@ export async function verifyParsedBundle(b: Bundle, policy: TrustPolicy, keys: K
   const inFlight = checker.finish();
   if (credentialCalls.length > 0) {
     const witnessed = [cp, ...await witnessedCheckpoints(b, cp, policy, findings)];
-    await decideCalls(credentialCalls, o.identity ?? null, policy, (i, t) => witnessedAtOf(witnessed, policy.quorum, i, t), findings);
+    await decideCalls(credentialCalls, o.identity ?? null, policy, clockOf(witnessed, policy.quorum), findings);
   }
   checkBundleAgainstKnown(o.known ?? [], cp, b.consistency, findings);
   const { tally } = checker;

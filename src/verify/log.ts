@@ -16,7 +16,7 @@ import { checkSession } from './session.js';
 import { checkLogAgainstKnown, type KnownCheckpoint } from './split-view.js';
 import { verifyCheckpoints, type OpenedCheckpoint } from './checkpoints.js';
 import { withoutCredentialKeys } from '../identity/gate-check.js';
-import { decideCalls, witnessedAtOf, type CredentialCall, type IdentityView } from '../identity/verify-identity.js';
+import { clockOf, decideCalls, type CredentialCall, type IdentityView } from '../identity/verify-identity.js';
 import { toBase64 } from '../bytes/index.js';
 import type { TrustPolicy } from './policy.js';
 
@@ -103,7 +103,7 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
   const verified: OpenedCheckpoint[] = [];
   const cp = await verifyCheckpoints(input.checkpoints, policy, tree.size, tree.rootAt, findings, verified);
   if (credentialCalls.length > 0) findings.push(...input.identityFindings ?? []);
-  if (credentialCalls.length > 0) await decideCalls(credentialCalls, input.identity ?? null, policy, (i, t) => witnessedAtOf(verified, policy.quorum, i, t), findings);
+  if (credentialCalls.length > 0) await decideCalls(credentialCalls, input.identity ?? null, policy, clockOf(verified, policy.quorum), findings);
   if (cp) checkLogAgainstKnown(input.known ?? [], cp.origin, tree.size, tree.rootAt, findings);
   const { tally } = checker;
   return {
