@@ -188,3 +188,27 @@ test('only what this identity log can vouch for is appended or renewed; two keys
   assert.throws(() => parseTrustPolicy(JSON.stringify({ ...w.policy, credentialIssuers: [w.policy.credentialIssuers![0], { ...other, id: 'idp:other', subjectPrefix: 'agent:other/', log: formatVerifierKey(parseVerifierKey(w.policy.credentialIssuers![0]!.log!).name, SIG_TYPE_ED25519, parseVerifierKey(other.log!).publicKey) }] })),
     (e: unknown) => isAttestError(e, 'ERR_POLICY_INVALID') && /under another key/.test((e as Error).message));
 });
+
+test('one witness\'s clock cannot make an old identity log look fresh: freshness is the quorum-th latest cosignature', async (t) => {
+  const w = await world(t);
+  const T = Math.floor(Date.now() / 1000);
+  const witnesses = await Promise.all(['witness.example/a', 'witness.example/b'].map(async (name) => {
+    const pair = (await getAlgorithm('EdDSA').generate()) as CryptoKeyPair;
+    const pub = await exportEd25519Public(pair.publicKey);
+    return { name, pair, pub, vkey: formatVerifierKey(name, SIG_TYPE_COSIGNATURE_V1, pub) };
+  }));
+  const latest = w.notes[w.notes.length - 1]!;
+  let note = latest;
+  // An honest witness cosigned at T - 100; the other claims a time far in the future.
+  for (const [x, at] of [[witnesses[0]!, T - 100], [witnesses[1]!, 4_000_000_000]] as const) {
+    const signer = cosignatureSigner(x.name, x.pair.privateKey, x.pub, () => BigInt(at));
+    note += formatSignatureLine(x.name, signer.keyId, await signer.sign(utf8(parseNote(latest).text)));
+  }
+  const policy: TrustPolicy = { ...w.policy, witnesses: witnesses.map((x) => ({ name: x.name, vkey: x.vkey })), quorum: 2 };
+  const f: Finding[] = [];
+  const view = await openIdentityLog(w.entries, [...w.notes.slice(0, -1), note], policy, f);
+  assert.ok(view, JSON.stringify(f));
+  assert.equal(view.witnessedAt, T - 100);
+  await decideCalls([{ ...callOf(w.b.id, w.key.keyId, 4n), time: T }], view, policy, () => T + 600, f);
+  assert.ok(f.some((x) => x.code === 'NOTE_IDENTITY_STALE'));
+});
