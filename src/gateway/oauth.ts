@@ -17,6 +17,9 @@ import type { CallerBinding } from '../gate/gate.js';
 import { DPOP_ALGORITHMS, DpopChecker } from './dpop.js';
 import { createHash } from 'node:crypto';
 
+/** A principal or subject the gateway takes from a token: 1 to 256 printable ASCII characters, no space at either end. */
+const PRINTABLE = /^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/;
+
 /** The `oauth` section of a gateway configuration. */
 export type OAuthConfig = NonNullable<GatewayConfig['oauth']>;
 
@@ -71,7 +74,7 @@ export class OAuthResource {
       const granted = typeof payload['scope'] === 'string' ? payload['scope'].split(' ') : [];
       if (!this.o.scopes.every((s) => granted.includes(s))) return refuse('the access token lacks a required scope', 'insufficient_scope');
       const p = payload[this.o.principalClaim];
-      if (typeof p !== 'string' || !/^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/.test(p)) return refuse(`the access token's ${this.o.principalClaim} is not a usable principal`);
+      if (typeof p !== 'string' || !PRINTABLE.test(p)) return refuse(`the access token's ${this.o.principalClaim} is not a usable principal`);
       const cnf = payload['cnf'] as Record<string, unknown> | undefined;
       const bound = typeof cnf?.['jkt'] === 'string' ? cnf['jkt'] : null;
       if (dpop === undefined && (bound !== null || this.o.dpop === 'require')) return refuse(bound !== null ? 'a DPoP-bound access token must be sent with a DPoP proof' : 'this gateway requires DPoP-bound access tokens');
@@ -83,7 +86,9 @@ export class OAuthResource {
         if (checked.jkt !== bound) return refuse('the DPoP proof is not signed by the key the access token is bound to');
         jkt = checked.jkt;
       }
-      const binding: CallerBinding = { iss: String(payload.iss), sub: typeof payload.sub === 'string' ? payload.sub : p, tokenDigest: `sha256:${createHash('sha256').update(token).digest('hex')}`, ...(jkt ? { jkt } : {}) };
+      // Recorded as the token says them, within the bounds a record takes (the issuer is the configured one).
+      const sub = typeof payload.sub === 'string' && PRINTABLE.test(payload.sub) ? payload.sub : p;
+      const binding: CallerBinding = { iss: this.o.issuer, sub, tokenDigest: `sha256:${createHash('sha256').update(token).digest('hex')}`, ...(jkt ? { jkt } : {}) };
       // Its own name space: an access token can never name a configured caller (`alice` vs `oauth:alice`).
       return { principal: `oauth:${p}`, binding };
     } catch (e) {
