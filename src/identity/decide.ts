@@ -72,8 +72,8 @@ function widening(parent: { servers?: string[]; tools?: string[]; maxDepth: numb
   return null;
 }
 
-/** Signatures and narrowing of the chain, root first; findings appended. */
-async function checkChain(chain: Credential[], issuer: CredentialIssuer, out: Finding[]): Promise<void> {
+/** Signatures and narrowing of the chain, root first, under `issuer`'s grant; findings appended (also used before a credential is appended to an identity log). */
+export async function checkChain(chain: Credential[], issuer: CredentialIssuer, out: Finding[]): Promise<void> {
   const root = chain[0]!;
   if (root.parent !== undefined) out.push(error('ERR_CREDENTIAL_MALFORMED', `the chain starts at ${root.id}, which names a parent`));
   if (!await signedBy(root, issuer)) out.push(error('ERR_SIGNATURE_INVALID', `credential ${root.id}: not signed by issuer ${issuer.id}`));

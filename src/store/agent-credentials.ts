@@ -5,11 +5,13 @@
  * through here. Each statement is signed, parsed back strictly, appended durably to the
  * identity log, whose new checkpoint is then signed and sent to the configured witnesses.
  */
-import { AttestError } from '../errors.js';
+import { AttestError, type ErrorCode } from '../errors.js';
 import { toBase64Url } from '../bytes/index.js';
 import { CREDENTIAL_TYPE, REVOCATION_TYPE, credentialDigest, parseCredential, parseRevocation, signedBy, signIdentity, type Credential, type CredentialKey, type Revocation } from '../identity/credential.js';
 import type { IdentityStatement } from '../identity/entries.js';
 import { MAX_LIFETIME_SECONDS } from '../identity/issuers.js';
+import { checkChain } from '../identity/decide.js';
+import { error, type Finding } from '../verify/findings.js';
 import { issuerSign, loadCredentialIssuer } from './credential-issuer.js';
 import { IdentityLog } from './identity-log.js';
 import { loadIdentity, loadIssuerSigner } from './identity.js';
@@ -58,7 +60,8 @@ async function sign<T extends object>(home: string, unsigned: T, parent: Credent
  * Why `statement` may not go into `log` (of `home`), or null: a credential not signed by this
  * directory's issuer (a root one) or by its logged parent's key (a sub-agent's), or under a
  * revoked parent; a revocation of a credential not logged here, or signed by a key not allowed
- * to revoke it. Nothing unverifiable is ever appended.
+ * to revoke it. A sub-agent's credential that widens its chain under this issuer's grant
+ * throws the verifier's code (`ERR_CREDENTIAL_WIDENED`, …). Nothing unverifiable is appended.
  */
 async function appendProblem(home: string, log: IdentityLog, statement: IdentityStatement): Promise<string | null> {
   log.refresh();
@@ -70,7 +73,14 @@ async function appendProblem(home: string, log: IdentityLog, statement: Identity
     const parent = chain[chain.length - 1]!.credential;
     if (statement.issuer !== chain[0]!.credential.issuer) return `credential ${statement.id} names issuer ${statement.issuer}, not its chain's (${chain[0]!.credential.issuer})`;
     if (revokedIn(log, chain.map((l) => l.credential)) !== null) return `the parent chain of ${statement.id} is revoked`;
-    return await signedBy(statement, parent.key) ? null : `credential ${statement.id} is not signed by its parent's key`;
+    if (!await signedBy(statement, parent.key)) return `credential ${statement.id} is not signed by its parent's key`;
+    // Narrowing, depth and lifetime as a verifier will check them, under this issuer's own grant.
+    if (issuer === null || issuer.id !== statement.issuer) return null;
+    const found: Finding[] = [];
+    await checkChain([...chain.map((l) => l.credential), statement], issuer, found);
+    if (chain.length + 1 > issuer.maxDepth + 1) found.push(error('ERR_CREDENTIAL_WIDENED', `a chain of ${chain.length + 1} credentials under issuer ${issuer.id}, which allows ${issuer.maxDepth} delegation(s)`));
+    if (found.length > 0) throw new AttestError(found[0]!.code as ErrorCode, found.map((f) => f.message).join('; '));
+    return null;
   }
   const chain = log.index.chain(statement.credential);
   if (typeof chain === 'string') return `credential ${statement.credential} is ${chain} in this identity log`;

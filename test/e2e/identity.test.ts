@@ -6,7 +6,8 @@
  * (ERR_CREDENTIAL_SCOPE); after `agent revoke` every call is refused (ERR_CREDENTIAL_REVOKED)
  * and the credential is not renewed; a new one written into the same file resumes the calls
  * without restarting the proxy, as does renewal by the proxy itself (`--renew-home`); a
- * sub-agent's credential that widens its parent is refused. Both logs verify offline,
+ * sub-agent's credential that widens its parent is never logged (the gate's refusal of one is
+ * test/unit/identity-gate.test.ts). Both logs verify offline,
  * including the identity dimension, and an identity log with the revocation removed is caught.
  */
 import { test } from 'node:test';
@@ -114,18 +115,20 @@ test('a credential call is allowed within its scope, refused outside it, refused
   assert.deepEqual([...new Set(codes(alone.report))].sort(), ['ERR_CREDENTIAL_UNLOGGED', 'ERR_KEY_UNAVAILABLE']);
 });
 
-test('a sub-agent\'s credential, signed by its parent\'s key, works within its parent\'s rights; one that widens them is refused at the gate', { timeout: 120_000 }, async (t) => {
+test('a sub-agent\'s credential, signed by its parent\'s key, works within its parent\'s rights; one that widens them is never logged', { timeout: 120_000 }, async (t) => {
   const s = scope(t);
   // The parent credential may delegate once, for echo and get-sum.
   const { idp, credential, idpTrust, policy } = world(s, ['--max-depth', '1', '--tools', 'echo,get-sum']);
   const subHome = join(s.dir, 'sub');
   assert.equal(cli(['init', '--home', subHome]).status, 0);
   const narrow = join(s.dir, 'narrow.json');
-  const wide = join(s.dir, 'wide.json');
-  for (const [file, tools] of [[narrow, 'get-sum'], [wide, 'get-sum,get-env']] as const) {
-    const r = cli(['agent', 'issue', '--home', idp, '--parent', credential, '--signer-home', s.home, '--agent-home', subHome, '--subject', 'agent:acme/bot1/reader', '--tools', tools, '--ttl', '600', '--out', file]);
-    assert.equal(r.status, 0, r.stderr);
-  }
+  const subArgs = (tools: string, file: string) => ['agent', 'issue', '--home', idp, '--parent', credential, '--signer-home', s.home, '--agent-home', subHome, '--subject', 'agent:acme/bot1/reader', '--tools', tools, '--ttl', '600', '--out', file];
+  const issued = cli(subArgs('get-sum', narrow));
+  assert.equal(issued.status, 0, issued.stderr);
+  // A sub-agent's credential wider than its parent is never logged: the issuer checks it as a verifier would.
+  const wide = cli(subArgs('get-sum,get-env', join(s.dir, 'wide.json')));
+  assert.equal(wide.status, 2);
+  assert.match(wide.stderr, /ERR_CREDENTIAL_WIDENED/);
   // Signing with a key that is not the parent's is refused before anything is logged.
   assert.equal(cli(['agent', 'issue', '--home', idp, '--parent', credential, '--signer-home', subHome, '--agent-home', subHome, '--subject', 'agent:acme/bot1/x']).status, 2);
 
@@ -135,14 +138,11 @@ test('a sub-agent\'s credential, signed by its parent\'s key, works within its p
   assert.notEqual(sum.isError, true, JSON.stringify(sum));
   assertRefused(await call(ok.client, 'echo', { message: 'not delegated' }), 'tool_mismatch', 'ERR_CREDENTIAL_SCOPE');
   await ok.client.close();
-  const widened = await connectProxied(sub, gatekeeperArgs(s, policy), ['--credential', wide]);
-  assertRefused(await call(widened.client, 'get-sum', { a: 1, b: 1 }), 'signature_invalid', 'ERR_CREDENTIAL_WIDENED');
-  await widened.client.close();
 
   await waitCheckpointed(idp);
   const { status, report } = verify(idp, idpTrust);
   assert.equal(status, 0, JSON.stringify(report.findings));
-  assert.deepEqual([report.calls, report.refused], [1, 2]);
+  assert.deepEqual([report.calls, report.refused], [1, 1]);
 });
 
 test('a proxy with --renew-home renews its credential before it expires: calls spanning three lifetimes all go through', { timeout: 120_000 }, async (t) => {
