@@ -17,7 +17,7 @@ import { Gate, MemoryReplayStore } from '../src/gate/gate.js';
 import { loadGatePolicy } from '../src/gate/policy.js';
 import { issueAttestation } from '../src/attestation/build.js';
 import { initHome, loadIdentity, loadIssuerSigner, trustPolicyOf } from '../src/store/identity.js';
-import { initCredentialIssuer, loadCredentialIssuer } from '../src/store/credential-issuer.js';
+import { initCredentialIssuer, withOwnCredentialIssuer } from '../src/store/credential-issuer.js';
 import { agentKeyOf, issueCredential } from '../src/store/agent-credentials.js';
 import { identitySource } from '../src/store/identity-log.js';
 import { Recorder } from '../src/proxy/recorder.js';
@@ -90,7 +90,7 @@ async function issuerWorld(dir: string, others: number) {
 export async function benchIdentityGate(dir: string, calls: number, warmup: number, others: number): Promise<Row[]> {
   const w = await issuerWorld(join(dir, 'gate'), others);
   const plain = createAgent();
-  writeFileSync(join(dir, 'gate', 'idp-trust.json'), JSON.stringify({ ...trustPolicyOf(loadIdentity(w.idp)), credentialIssuers: [loadCredentialIssuer(w.idp)] }));
+  writeFileSync(join(dir, 'gate', 'idp-trust.json'), JSON.stringify(withOwnCredentialIssuer(w.idp, trustPolicyOf(loadIdentity(w.idp)))));
   const { policy, keys } = await loadGatePolicy(writeBenchPolicy(join(dir, 'gate'), [plain.issuer], ['idp-trust.json'], 'gate-policy.json'));
   const rows: Row[] = [];
   for (const [name, signer] of [['plain trusted issuer', plain.signer], ['under a credential (chain of 1)', w.agent], ['under a sub-agent\'s credential (chain of 2)', w.sub]] as const) {
@@ -120,7 +120,7 @@ export async function benchIdentityBundles(dir: string, sizes: number[], others:
       }
       await r.checkpoint();
       const plain = trustPolicyOf(loadIdentity(w.idp));
-      const policy = { ...plain, credentialIssuers: [loadCredentialIssuer(w.idp)!] };
+      const policy = withOwnCredentialIssuer(w.idp, plain);
       // The same calls verified with the agent's key trusted as a plain issuer under the credential's id: no identity decision at all.
       const agentKey = agentKeyOf(join(dir, `bundles-${n}`, 'agent'));
       const keyOnly: TrustPolicy = { ...plain, issuers: [...plain.issuers, { iss: cred, alg: agentKey.alg, keyId: agentKey.keyId, publicKeyJwk: agentKey.publicKeyJwk }] };

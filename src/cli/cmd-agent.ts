@@ -71,8 +71,8 @@ async function issue(o: IssueFlags, base: Credential | null): Promise<void> {
 }
 
 async function revoke(file: string, o: { home?: string; reason?: string; signerHome?: string }): Promise<void> {
-  const { index } = await revokeCredential(resolveHome(o.home), readCredential(file), o.reason, o.signerHome === undefined ? undefined : resolveHome(o.signerHome));
-  out(`revoked ${readCredential(file).id} at identity entry ${index}`);
+  const { revocation, index } = await revokeCredential(resolveHome(o.home), readCredential(file), o.reason, o.signerHome === undefined ? undefined : resolveHome(o.signerHome));
+  out(`revoked ${revocation.credential} at identity entry ${index}`);
 }
 
 function list(o: { home?: string; json?: boolean }): void {

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { isAlgName } from '../keys/algorithms.js';
 import { initHome, loadIdentity, loadIssuers, trustPolicyOf } from '../store/identity.js';
 import { resolveHome } from '../store/home.js';
-import { loadCredentialIssuer } from '../store/credential-issuer.js';
+import { withOwnCredentialIssuer } from '../store/credential-issuer.js';
 import { mergeTrustPolicies, parseTrustPolicy } from '../verify/policy.js';
 import { readInput } from './keysource.js';
 import { loadWitnesses } from '../store/witnesses.js';
@@ -19,9 +19,7 @@ function exportPolicy(o: { home?: string; quorum?: string }): void {
   if (quorum !== undefined && !(Number.isInteger(quorum) && quorum >= 0 && quorum <= witnesses.length)) {
     throw new CliExit(EXIT_USAGE, `--quorum must be an integer from 0 to the number of configured witnesses (${witnesses.length})`);
   }
-  const policy = trustPolicyOf(loadIdentity(home), witnesses, quorum, loadIssuers(home));
-  const credentialIssuer = loadCredentialIssuer(home);
-  outJson(credentialIssuer ? { ...policy, credentialIssuers: [credentialIssuer] } : policy);
+  outJson(withOwnCredentialIssuer(home, trustPolicyOf(loadIdentity(home), witnesses, quorum, loadIssuers(home))));
 }
 
 /** Register `init`, `trust export` and `trust merge`. */

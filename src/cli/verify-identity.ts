@@ -8,7 +8,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { LogDb } from '../store/log-db.js';
 import { checkSqliteFiles } from '../store/sqlite-guard.js';
-import { credentialIssuersAsKeys, openIdentityLog, type IdentityView } from '../identity/verify-identity.js';
+import { openIdentityLog, withCredentialKeys, type IdentityView } from '../identity/verify-identity.js';
 import { error, type Finding } from '../verify/findings.js';
 import { isAttestError } from '../errors.js';
 import type { TrustPolicy } from '../verify/policy.js';
@@ -35,7 +35,7 @@ export async function identityOf(home: string, policy: TrustPolicy, findings: Fi
       for (let i = 0n; i < size; i++) yield db.entry(i) ?? new Uint8Array(0);
     };
     const view = await openIdentityLog(entries(), db.checkpoints().map((c) => c.note), policy, findings);
-    return { view, policy: view === null ? policy : { ...policy, issuers: [...policy.issuers, ...credentialIssuersAsKeys(view)] } };
+    return { view, policy: withCredentialKeys(policy, view) };
   } finally {
     db.close();
   }

@@ -6,7 +6,7 @@
  * rollback fails. With `--state`, a verified checkpoint is remembered for the next run.
  */
 import { identityOf } from './verify-identity.js';
-import { loadCredentialIssuer } from '../store/credential-issuer.js';
+import { withOwnCredentialIssuer } from '../store/credential-issuer.js';
 import { closeSync, lstatSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
@@ -119,9 +119,7 @@ async function trustFor(home: string | null, o: KeyOptions, pre: Finding[]): Pro
   if (o.trust !== undefined) return keySource(o);
   if (home === null) throw new CliExit(EXIT_USAGE, 'verifying a bundle, a session receipt, a log file or a tiles directory needs --trust FILE (keys in the file itself are never trusted)');
   pre.push(notice('NOTE_SELF_TRUST', 'no --trust given: trusting the data directory\'s own keys (an auditor passes --trust)'));
-  const own = trustPolicyOf(loadIdentity(home), loadWitnesses(home), 0, loadIssuers(home));
-  const credentialIssuer = loadCredentialIssuer(home);
-  return policyKeySource(credentialIssuer ? { ...own, credentialIssuers: [credentialIssuer] } : own, o.secret);
+  return policyKeySource(withOwnCredentialIssuer(home, trustPolicyOf(loadIdentity(home), loadWitnesses(home), 0, loadIssuers(home))), o.secret);
 }
 
 /** A report for a log that could not even be read through: one error finding. */

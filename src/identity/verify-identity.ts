@@ -6,7 +6,7 @@
  *    its checkpoints are checked like a log: the latest checkpoint is signed by the identity
  *    log key a credential issuer of the trust policy is pinned to (its `log`), cosigned by
  *    the policy's witness quorum, and the entries make its root. Only entries below it count.
- * 2. {@link credentialIssuersAsKeys}: each credential logged there becomes a trusted key for
+ * 2. {@link withCredentialKeys}: each credential logged there becomes a trusted key for
  *    its id, so the attestation's own signature checks resolve `iss = cred_…` to it.
  * 3. {@link decideCalls}: every call under a credential is decided with the size the
  *    gatekeeper recorded (`identity` dimension; `revocation` for a revoked link).
@@ -144,12 +144,16 @@ export async function openIdentitySection(section: IdentitySection, policy: Trus
 }
 
 /**
- * The credentials of `view` whose issuer is pinned to it, as trusted keys under their ids
- * (`iss` = the credential id; an id logged twice gives none). Public keys only.
+ * `policy` with the credentials of `view` whose issuer is pinned to it added as trusted keys
+ * under their ids (`iss` = the credential id; an id logged twice gives none; public keys
+ * only), so calls' own signatures resolve, in this thread and in workers alike; `policy` as
+ * it is without a view.
  */
-export function credentialIssuersAsKeys(view: IdentityView): TrustedIssuer[] {
-  return view.index.credentials().flatMap(({ credential: c }) =>
+export function withCredentialKeys(policy: TrustPolicy, view: IdentityView | null): TrustPolicy {
+  if (view === null) return policy;
+  const keys: TrustedIssuer[] = view.index.credentials().flatMap(({ credential: c }) =>
     view.issuers.has(c.issuer) && view.index.credential(c.id) !== null ? [{ iss: c.id, alg: c.key.alg, keyId: c.key.keyId, publicKeyJwk: c.key.publicKeyJwk }] : []);
+  return { ...policy, issuers: [...policy.issuers, ...keys] };
 }
 
 /** One call made under a credential, as the log recorded it. */

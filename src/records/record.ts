@@ -46,6 +46,7 @@ import { AttestError } from '../errors.js';
 import { canonicalBytes, parseJsonBytes, type JsonValue } from '../jcs/index.js';
 import { isObject } from '../envelope/schema.js';
 import { parseStatement, type Statement } from '../receipt/session.js';
+import { CREDENTIAL_ID } from '../identity/credential.js';
 
 export const ATTESTATION_RECORD = 'mcp-attest/attestation@1';
 export const RECEIPT_RECORD = 'mcp-attest/receipt@1';
@@ -217,7 +218,7 @@ function credentialFactsOk(v: JsonValue): boolean {
   if (!isObject(v) || Object.keys(v).sort().join() !== 'chain,identitySize' || typeof v['identitySize'] !== 'string' || !DECIMAL.test(v['identitySize'])) return false;
   const c = v['chain'];
   return Array.isArray(c) && c.length >= 1 && c.length <= 9 && c.every((l) => isObject(l) && Object.keys(l).sort().join() === 'id,index'
-    && typeof l['id'] === 'string' && /^cred_[A-Za-z0-9_-]{22}$/.test(l['id']) && typeof l['index'] === 'string' && DECIMAL.test(l['index']));
+    && typeof l['id'] === 'string' && CREDENTIAL_ID.test(l['id']) && typeof l['index'] === 'string' && DECIMAL.test(l['index']));
 }
 
 /** Whether `v` holds a valid erasure record's members. */

@@ -145,53 +145,46 @@ export async function issueCredential(home: string, spec: CredentialSpec, signer
   return { credential, ...await appendIdentity(home, credential) };
 }
 
-/** The id of a revoked credential of `home`'s identity log that names key `keyId`, or null. */
-function revokedKeyUse(home: string, keyId: string): string | null {
-  const log = IdentityLog.open(home, false);
-  if (log === null) return null;
-  try {
-    log.refresh();
-    return log.index.credentials().find((l) => l.credential.key.keyId === keyId && revokedIn(log, [l.credential]) !== null)?.credential.id ?? null;
-  } finally {
-    log.close();
-  }
-}
-
-/**
- * The credential logged in `home`'s identity log under `given`'s id, which must be `given`
- * exactly (a file edited since would name another digest, and revoke nothing). Throws
- * `ERR_CREDENTIAL_UNLOGGED`.
- */
-function loggedAsGiven(home: string, given: Credential): Credential {
+/** `fn` over `home`'s identity log read up to date (null when it has none), closed after. */
+function withLog<T>(home: string, fn: (log: IdentityLog | null) => T): T {
   const log = IdentityLog.open(home, false);
   try {
     log?.refresh();
-    const logged = log?.index.credential(given.id)?.credential;
-    if (logged === undefined || credentialDigest(logged) !== credentialDigest(given)) throw new AttestError('ERR_CREDENTIAL_UNLOGGED', `credential ${given.id} is not in ${home}'s identity log as given (edited, or issued elsewhere)`);
-    return logged;
+    return fn(log);
   } finally {
     log?.close();
   }
 }
 
+/** The id of a revoked credential of `home`'s identity log that names key `keyId`, or null. */
+function revokedKeyUse(home: string, keyId: string): string | null {
+  return withLog(home, (log) => log?.index.credentials().find((l) => l.credential.key.keyId === keyId && revokedIn(log, [l.credential]) !== null)?.credential.id ?? null);
+}
+
 /**
- * Check that `base` may be renewed from `home`'s identity log: logged there, exactly as given
- * (same digest), and neither it nor any credential above it revoked. Throws
+ * The logged chain ending at `given`, which must be logged exactly as given (a file edited
+ * since names another digest: it would revoke or renew nothing logged). Throws
+ * `ERR_CREDENTIAL_UNLOGGED`.
+ */
+function loggedChain(home: string, log: IdentityLog | null, given: Credential): Credential[] {
+  const logged = log?.index.credential(given.id)?.credential;
+  const chain = log?.index.chain(given.id);
+  if (logged === undefined || typeof chain !== 'object' || credentialDigest(logged) !== credentialDigest(given)) {
+    throw new AttestError('ERR_CREDENTIAL_UNLOGGED', `credential ${given.id} is not in ${home}'s identity log as given (edited, or issued elsewhere)`);
+  }
+  return chain.map((l) => l.credential);
+}
+
+/**
+ * Check that `base` may be renewed from `home`'s identity log: logged there as given
+ * ({@link loggedChain}), and neither it nor any credential above it revoked. Throws
  * `ERR_CREDENTIAL_UNLOGGED`, `ERR_CREDENTIAL_REVOKED`.
  */
 function checkRenewable(home: string, base: Credential): void {
-  const log = IdentityLog.open(home, false);
-  if (log === null) throw new AttestError('ERR_CREDENTIAL_UNLOGGED', `${home} has no identity log: credential ${base.id} was not issued here`);
-  try {
-    log.refresh();
-    const logged = log.index.credential(base.id);
-    const chain = log.index.chain(base.id);
-    if (logged === null || credentialDigest(logged.credential) !== credentialDigest(base) || typeof chain === 'string') throw new AttestError('ERR_CREDENTIAL_UNLOGGED', `credential ${base.id} is not in this identity log as given: only a logged credential is renewed`);
-    const revoked = revokedIn(log, chain.map((l) => l.credential));
+  withLog(home, (log) => {
+    const revoked = revokedIn(log!, loggedChain(home, log, base));
     if (revoked !== null) throw new AttestError('ERR_CREDENTIAL_REVOKED', `credential ${revoked.id}${revoked.id === base.id ? '' : `, above ${base.id},`} is revoked: it is not renewed`);
-  } finally {
-    log.close();
-  }
+  });
 }
 
 /**
@@ -213,7 +206,7 @@ export async function renewCredential(home: string, base: Credential, o: { ttl?:
  * `signerHome`'s issuer key (a parent credential's). Throws `ERR_USAGE`.
  */
 export async function revokeCredential(home: string, given: Credential, reason?: string, signerHome?: string): Promise<{ revocation: Revocation; index: bigint }> {
-  const credential = loggedAsGiven(home, given);
+  const credential = withLog(home, (log) => loggedChain(home, log, given).at(-1)!);
   const signerKeyId = signerHome !== undefined ? loadIdentity(signerHome).issuer.keyId : loadCredentialIssuer(home)?.keyId;
   if (signerKeyId === undefined) throw new AttestError('ERR_USAGE', `${home} is not a credential issuer: give the data directory of a parent credential's key`);
   const unsigned = { type: REVOCATION_TYPE, credential: credential.id, credentialDigest: credentialDigest(credential), issuer: credential.issuer, signerKeyId, ...(reason ? { reason } : {}) };

@@ -60,12 +60,16 @@ function openedEntry(db: LogDb, index: bigint): { bytes: Uint8Array; salt?: Uint
   return { bytes: o.record, salt: o.salt };
 }
 
+/** How many signature lines a stored checkpoint note carries: the log's own, then each cosignature. */
+export function signatureLines(note: string): number {
+  return note.split('\n\u2014 ').length - 1;
+}
+
 /** The best checkpoint covering index `last`: most cosignatures, then largest. */
 function chooseCheckpoint(db: LogDb, last: bigint): { size: bigint; note: string } {
   const candidates = db.checkpoints().filter((c) => c.size > last);
   if (candidates.length === 0) throw new AttestError('ERR_USAGE', `no checkpoint covers entry ${last} yet: run "mcp-attest log checkpoint"`);
-  const lines = (n: string): number => n.split('\n\u2014 ').length;
-  return candidates.reduce((best, c) => (lines(c.note) > lines(best.note) || (lines(c.note) === lines(best.note) && c.size > best.size) ? c : best));
+  return candidates.reduce((best, c) => (signatureLines(c.note) > signatureLines(best.note) || (signatureLines(c.note) === signatureLines(best.note) && c.size > best.size) ? c : best));
 }
 
 /**

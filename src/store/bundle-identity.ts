@@ -12,6 +12,7 @@ import { DECISION_RECORD, decodeRecord } from '../records/record.js';
 import { multiInclusionProof } from '../log/multiproof.js';
 import { CREDENTIAL_ID } from '../identity/credential.js';
 import { IdentityLog } from './identity-log.js';
+import { signatureLines } from './bundle-build.js';
 import type { LogDb } from './log-db.js';
 
 /** A call of the bundle made under a credential: its entry index, the chain's identity indices and the size it was checked against (when recorded). */
@@ -45,8 +46,7 @@ function credentialUses(db: LogDb, indexes: bigint[]): CredentialUse[] {
  * an older one), so the newest well-witnessed one serves every call of the bundle.
  */
 function checkpointFrom(db: LogDb, size: bigint): { size: bigint; note: string } | null {
-  const lines = (n: string): number => n.split('\n\u2014 ').length;
-  return db.checkpoints().filter((c) => c.size >= size).reduce<{ size: bigint; note: string } | null>((best, c) => (best === null || lines(c.note) >= lines(best.note) ? c : best), null);
+  return db.checkpoints().filter((c) => c.size >= size).reduce<{ size: bigint; note: string } | null>((best, c) => (best === null || signatureLines(c.note) >= signatureLines(best.note) ? c : best), null);
 }
 
 /**
@@ -83,7 +83,7 @@ export function addIdentity(home: string, db: LogDb, indexes: bigint[], bundle: 
 function witness(db: LogDb, uses: CredentialUse[], bundle: Bundle): void {
   const anchor = BigInt(bundle.checkpoint.split('\n')[1]!);
   // A note's first signature line is the log's; any further one a cosignature.
-  const cosigned = db.checkpoints().filter((c) => c.note.split('\n\u2014 ').length > 2 && c.size < anchor);
+  const cosigned = db.checkpoints().filter((c) => signatureLines(c.note) > 1 && c.size < anchor);
   const notes = new Map<bigint, string>();
   for (const u of uses) {
     const first = cosigned.find((c) => c.size > u.entry);

@@ -16,6 +16,7 @@ import { identityVerifierKey } from './identity-log.js';
 import { nodeSigner } from './node-signer.js';
 import { homePaths } from './home.js';
 import { MAX_CONFIG_FILE_BYTES, readRegularFile } from './read-regular.js';
+import type { TrustPolicy } from '../verify/policy.js';
 
 const paths = (home: string): { key: string; entry: string } => ({ key: join(homePaths(home).keys, 'credential-issuer.pem'), entry: join(home, 'credential-issuer.json') });
 
@@ -55,6 +56,12 @@ export function loadCredentialIssuer(home: string): CredentialIssuer | null {
   const [issuer] = checkCredentialIssuers([v], problems);
   if (problems.length > 0 || !issuer) throw new AttestError('ERR_STORE_CORRUPT', `${p.entry}: ${problems.join('; ')}`, { path: p.entry });
   return issuer;
+}
+
+/** `policy` (a data directory's own, `trustPolicyOf`) with `home`'s credential issuer, when it is one. `ERR_STORE_CORRUPT` as {@link loadCredentialIssuer}. */
+export function withOwnCredentialIssuer(home: string, policy: TrustPolicy): TrustPolicy {
+  const issuer = loadCredentialIssuer(home);
+  return issuer ? { ...policy, credentialIssuers: [issuer] } : policy;
 }
 
 /** Sign a credential or revocation with `home`'s credential issuer key. */

@@ -16,7 +16,7 @@ import { parseBundle, type Bundle } from '../bundle/format.js';
 import { leafHash } from '../log/hash.js';
 import { verifyConsistency, verifyInclusion } from '../log/proof.js';
 import { credentialKeys } from '../identity/gate-check.js';
-import { credentialIssuersAsKeys, clockOf, decideCalls, openIdentitySection, type CredentialCall, type IdentityView } from '../identity/verify-identity.js';
+import { clockOf, withCredentialKeys, decideCalls, openIdentitySection, type CredentialCall, type IdentityView } from '../identity/verify-identity.js';
 import { rootFromMultiProof } from '../log/multiproof.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import { openAnchor, type OpenedCheckpoint } from './checkpoints.js';
@@ -54,7 +54,7 @@ export interface BundleVerifyOptions {
 export async function bundleIdentity(b: Bundle, policy: TrustPolicy, findings: Finding[]): Promise<{ view: IdentityView | null; policy: TrustPolicy }> {
   if (b.identity === undefined) return { view: null, policy };
   const view = await openIdentitySection(b.identity, policy, findings);
-  return { view, policy: view === null ? policy : { ...policy, issuers: [...policy.issuers, ...credentialIssuersAsKeys(view)] } };
+  return { view, policy: withCredentialKeys(policy, view) };
 }
 
 /**

@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { issueAttestation } from '../../src/attestation/build.js';
-import { initCredentialIssuer, loadCredentialIssuer } from '../../src/store/credential-issuer.js';
+import { initCredentialIssuer, withOwnCredentialIssuer } from '../../src/store/credential-issuer.js';
 import { agentKeyOf, issueCredential, revokeCredential } from '../../src/store/agent-credentials.js';
 import { initHome, loadIdentity, loadIssuerSigner, trustPolicyOf } from '../../src/store/identity.js';
 import { Recorder } from '../../src/proxy/recorder.js';
@@ -37,6 +37,6 @@ export async function identityWorld(dir: string, calls: number): Promise<{ home:
     await r.close();
   }
   const trust = join(dir, 'trust.json');
-  writeFileSync(trust, JSON.stringify({ ...trustPolicyOf(loadIdentity(home)), credentialIssuers: [loadCredentialIssuer(home)] }));
+  writeFileSync(trust, JSON.stringify(withOwnCredentialIssuer(home, trustPolicyOf(loadIdentity(home)))));
   return { home, trust };
 }

@@ -20,7 +20,7 @@ import { parseTrustPolicy } from '../../src/verify/policy.js';
 import { IdentityLog } from '../../src/store/identity-log.js';
 import { multiInclusionProof } from '../../src/log/multiproof.js';
 import { trustPolicyOf } from '../../src/store/identity.js';
-import { loadCredentialIssuer } from '../../src/store/credential-issuer.js';
+import { loadCredentialIssuer, withOwnCredentialIssuer } from '../../src/store/credential-issuer.js';
 import { loadIdentity } from '../../src/store/identity.js';
 import { decideCalls, openIdentityLog, openIdentitySection, witnessedAtOf, type CredentialCall, type IdentityView } from '../../src/identity/verify-identity.js';
 import type { Finding } from '../../src/verify/findings.js';
@@ -47,7 +47,7 @@ async function world(t: { after: (fn: () => void) => void }) {
   const a = (await issueCredential(idp, { subject: 'agent:acme/a', key, ttl: 3600 })).credential;
   const b = (await issueCredential(idp, { subject: 'agent:acme/b', key, ttl: 3600 })).credential;
   await revokeCredential(idp, a, 'leaked');
-  const policy: TrustPolicy = { ...trustPolicyOf(loadIdentity(idp)), credentialIssuers: [loadCredentialIssuer(idp)!] };
+  const policy: TrustPolicy = withOwnCredentialIssuer(idp, trustPolicyOf(loadIdentity(idp)));
   const log = IdentityLog.open(idp, false)!;
   t.after(() => log.close());
   const size = log.db.size();
