@@ -108,7 +108,7 @@ test('2026-07-28 callers need no session: headers must match the body; closing t
 
 test('refusals: token, Host, Origin, size, session, rate, tool list — each with its status, code, access-log line and metric', { timeout: 90_000 }, async (t) => {
   const s = scope(t);
-  const gw = await startGateway(s, `version: 1\nlisten: 127.0.0.1:0\nallowedOrigins: ["https://app.example"]\nlimits: {maxBodyBytes: 4096, requestsPerSecond: 1, burst: 3}\n${CALLERS}upstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}], tools: {allow: ["echo", "get-*"], deny: ["get-env"]}}\n`);
+  const gw = await startGateway(s, `version: 1\nlisten: 127.0.0.1:0\nallowedOrigins: ["https://app.example"]\nlimits: {maxBodyBytes: 4096, requestsPerSecond: 0.01, burst: 3}\n${CALLERS}upstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}], tools: {allow: ["echo", "get-*"], deny: ["get-env"]}}\n`);
   const endpoint = `${gw.base}/ev/mcp`;
   const init = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'e2e', version: '1' } } };
   const post = (headers: Record<string, string>, body: string = JSON.stringify(init)) => fetch(endpoint, { method: 'POST', headers, body });
