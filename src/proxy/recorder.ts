@@ -361,8 +361,18 @@ export class Recorder {
       const text = formatCheckpoint({ origin: this.identity.log.origin, size, rootHash: this.db.root(size), extensions: [] });
       this.db.addCheckpoint(size, await signNote(text, [this.logSigner]), now());
       await this.db.durable();
+      this.indexEvidence();
     });
     return this.checkpointing;
+  }
+
+  /** Index the payloads appended since the last time (store/evidence.ts), off the calls' path; a failure is one line on stderr (lookups still find them, slower). */
+  private indexEvidence(): void {
+    try {
+      this.evidence?.catchUp();
+    } catch (e) {
+      process.stderr.write(`mcp-attest: warning: evidence index not brought up to date: ${e instanceof Error ? e.message : String(e)}\n`);
+    }
   }
 
   /** Write a final checkpoint and close the log. */
@@ -372,6 +382,7 @@ export class Recorder {
     try {
       await this.checkpoint();
       await this.durable(); // what sessions and CLI commands appended without waiting
+      if (this.remote !== null) this.indexEvidence();
     } finally {
       this.local?.close();
       await this.remote?.close();

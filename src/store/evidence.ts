@@ -1,9 +1,19 @@
 /**
- * The local evidence store: payloads (tool arguments, tool results) kept outside the log, in
- * their own SQLite file (`evidence.db`), content-addressed by `hex(SHA-256(JCS(value)))`: the
- * same digest the hash-only commitment in the log carries, so a payload can be disclosed
- * later and checked against its commitment. Rows are inserted once and never changed, only
- * deleted when a call is erased (store/erase.ts).
+ * The local evidence store: payloads (tool arguments, tool results, session evidence) kept
+ * outside the log, in their own SQLite file (`evidence.db`), named by `hex(SHA-256(JCS(value)))`:
+ * the same digest the hash-only commitment in the log carries, so a payload can be disclosed
+ * later and checked against its commitment.
+ *
+ * Layout (docs/log-format.md "Evidence store"):
+ * - `payloads (id, digest, data)`: appended in order, never changed, deleted only when a call
+ *   is erased (store/erase.ts). An append touches the table's last page, not a page chosen by
+ *   the digest: the write a call waits for stays small.
+ * - `payload_index (digest, id)`: the lookup by digest, brought up to date off the hot path
+ *   ({@link EvidenceStore.catchUp}: the recorder runs it with each checkpoint) up to the id in
+ *   `payload_state`; a lookup also reads the payloads appended since.
+ * - `evidence (digest, data)`: the content-addressed table of earlier versions, still read.
+ * The same payload put twice is kept twice; a lookup returns the first.
+ *
  * Writes use `synchronous=NORMAL` (they survive a process crash; a power loss may lose the
  * newest payloads, never a log entry): the log, not the evidence, is the record. The
  * recorder attaches the file to the log's connection, so a payload commits with its entry.
@@ -15,38 +25,52 @@ import { canonicalBytes } from '../jcs/index.js';
 import { openSqlite } from './sqlite.js';
 import { AttestError } from '../errors.js';
 
-const TABLE = 'evidence (digest TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID';
+const SCHEMA = (s: string): string => `
+CREATE TABLE IF NOT EXISTS ${s}payloads (id INTEGER PRIMARY KEY, digest BLOB NOT NULL, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}payload_index (digest BLOB NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (digest, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ${s}payload_state (k INTEGER PRIMARY KEY CHECK (k = 0), indexed INTEGER NOT NULL);
+INSERT OR IGNORE INTO ${s}payload_state (k, indexed) VALUES (0, 0);
+`;
+const HEX_DIGEST = /^[0-9a-f]{64}$/;
 
-/** Content-addressed payloads in one SQLite file. */
+/** Payloads in one SQLite file, named by the hex SHA-256 of their bytes. */
 export class EvidenceStore {
-  private readonly insert: Database.Statement;
-  private readonly select: Database.Statement;
+  private readonly insert: Database.Statement | null;
+  private readonly lookups: Array<{ stmt: Database.Statement; args: (digest: Buffer, hex: string) => unknown[] }> = [];
 
   /**
    * Open (creating if needed) `path` on its own connection, or, with `attachTo`, attached to
    * that connection (the log's) as schema `evidence`, so a put inside one of its transactions
-   * (a log append's `after`) commits with it: one commit per append, not two. Throws `ERR_STORE_IO`.
+   * (a log append's `after`) commits with it: one commit per append, not two. Read-only, a
+   * file of an earlier version (only the `evidence` table) is read as it is. Throws `ERR_STORE_IO`.
    */
   constructor(path: string, readonly = false, attachTo?: Database.Database) {
     if (attachTo === undefined) {
-      this.db = openSqlite(path, `CREATE TABLE IF NOT EXISTS ${TABLE}`, { durability: 'normal', readonly, code: 'ERR_STORE_IO', what: 'evidence store' });
+      this.db = openSqlite(path, SCHEMA(''), { durability: 'normal', readonly, code: 'ERR_STORE_IO', what: 'evidence store' });
     } else {
       this.db = null;
       try {
         attachTo.prepare('ATTACH DATABASE ? AS evidence').run(path);
         attachTo.pragma('evidence.journal_mode = WAL');
         attachTo.pragma('evidence.synchronous = NORMAL');
-        attachTo.exec(`CREATE TABLE IF NOT EXISTS evidence.${TABLE}`);
+        attachTo.exec(SCHEMA('evidence.'));
       } catch (cause) {
         throw new AttestError('ERR_STORE_IO', `cannot open evidence store ${path}: ${(cause as Error).message}`, { path, cause });
       }
     }
     const conn = attachTo ?? this.db!;
-    const table = attachTo === undefined ? 'evidence' : 'evidence.evidence';
     this.conn = conn;
     this.schema = attachTo === undefined ? 'main' : 'evidence';
-    this.insert = readonly ? conn.prepare('SELECT 1') : conn.prepare(`INSERT OR IGNORE INTO ${table} (digest, data) VALUES (?, ?)`);
-    this.select = conn.prepare(`SELECT data FROM ${table} WHERE digest = ?`);
+    const s = this.schema;
+    const tables = new Set((conn.prepare(`SELECT name FROM ${s}.sqlite_master WHERE type = 'table'`).all() as Array<{ name: string }>).map((r) => r.name));
+    this.current = tables.has('payloads') && tables.has('payload_index') && tables.has('payload_state');
+    this.insert = readonly ? null : conn.prepare(`INSERT INTO ${s}.payloads (digest, data) VALUES (?, ?)`);
+    if (this.current) {
+      this.lookups.push({ stmt: conn.prepare(`SELECT p.data FROM ${s}.payload_index i JOIN ${s}.payloads p ON p.id = i.id WHERE i.digest = ? ORDER BY i.id LIMIT 1`), args: (d) => [d] });
+      this.lookups.push({ stmt: conn.prepare(`SELECT data FROM ${s}.payloads WHERE id > (SELECT indexed FROM ${s}.payload_state WHERE k = 0) AND digest = ? ORDER BY id LIMIT 1`), args: (d) => [d] });
+    }
+    this.legacy = tables.has('evidence');
+    if (this.legacy) this.lookups.push({ stmt: conn.prepare(`SELECT data FROM ${s}.evidence WHERE digest = ?`), args: (_d, hex) => [hex] });
   }
 
   /** Its own connection; null when attached to the log's (closed with it). */
@@ -55,18 +79,51 @@ export class EvidenceStore {
   private readonly conn: Database.Database;
   private readonly schema: string;
 
+  /** Whether the file has this version's tables (an earlier version's, opened read-only, has not). */
+  private readonly current: boolean;
+  /** Whether the file has the `evidence` table of earlier versions. */
+  private readonly legacy: boolean;
+
   /**
-   * Delete the payloads of `hexes` for good: overwritten on disk (`secure_delete`), the file
-   * rewritten from its live content (`VACUUM`), then the WAL checkpointed and truncated. Returns how many were stored. Throws `ERR_STORE_IO` when
-   * the WAL cannot be truncated (another process reading it).
+   * Bring the lookup index up to date: every payload appended since the last catch-up is
+   * indexed, in one transaction. Off the hot path (the recorder runs it with each checkpoint);
+   * lookups are right without it, only slower. Returns how many payloads it indexed. Throws
+   * `ERR_STORE_IO` (a read-only store, or the write failing).
+   */
+  catchUp(): number {
+    const s = this.schema;
+    if (this.insert === null) throw new AttestError('ERR_STORE_IO', 'the evidence store is open read-only');
+    try {
+      return this.conn.transaction(() => {
+        const from = (this.conn.prepare(`SELECT indexed FROM ${s}.payload_state WHERE k = 0`).get() as { indexed: number }).indexed;
+        const n = this.conn.prepare(`INSERT OR IGNORE INTO ${s}.payload_index (digest, id) SELECT digest, id FROM ${s}.payloads WHERE id > ?`).run(from).changes;
+        this.conn.prepare(`UPDATE ${s}.payload_state SET indexed = (SELECT coalesce(max(id), ?) FROM ${s}.payloads) WHERE k = 0`).run(from);
+        return n;
+      }).immediate();
+    } catch (cause) {
+      throw new AttestError('ERR_STORE_IO', `cannot index the evidence store: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  /**
+   * Delete the payloads of `hexes` (every copy) for good: overwritten on disk (`secure_delete`),
+   * the file rewritten from its live content (`VACUUM`), then the WAL checkpointed and
+   * truncated. Returns how many rows were stored. Throws `ERR_STORE_IO` when the WAL cannot be
+   * truncated (another process reading it).
    */
   erase(hexes: string[]): number {
     const s = this.schema;
     this.conn.pragma(`${s}.secure_delete = ON`);
-    const del = this.conn.prepare(`DELETE FROM ${s}.evidence WHERE digest = ?`);
+    this.catchUp();
+    const ids = this.conn.prepare(`DELETE FROM ${s}.payload_index WHERE digest = ? RETURNING id`);
+    const del = this.conn.prepare(`DELETE FROM ${s}.payloads WHERE id = ?`);
+    const legacy = this.legacy ? this.conn.prepare(`DELETE FROM ${s}.evidence WHERE digest = ?`) : null;
     let n = 0;
     this.conn.transaction(() => {
-      for (const h of hexes) n += del.run(h).changes;
+      for (const h of hexes) {
+        for (const { id } of ids.all(Buffer.from(h, 'hex')) as Array<{ id: number }>) n += del.run(id).changes;
+        if (legacy !== null) n += legacy.run(h).changes;
+      }
     }).immediate();
     this.conn.exec(`VACUUM ${s}`);
     const [cp] = this.conn.pragma(`${s}.wal_checkpoint(TRUNCATE)`) as Array<{ busy: number }>;
@@ -74,22 +131,28 @@ export class EvidenceStore {
     return n;
   }
 
-  /** Store JCS(value); returns its hex SHA-256. Idempotent. */
+  /** Store JCS(value); returns its hex SHA-256. */
   put(value: unknown): string {
     return this.putBytes(canonicalBytes(value));
   }
 
-  /** Store `bytes`, which the caller has made as JCS(value) (the bytes a commitment hashed); returns their hex SHA-256. Idempotent. */
+  /** Append `bytes`, which the caller has made as JCS(value) (the bytes a commitment hashed); returns their hex SHA-256. Throws `ERR_STORE_IO` when read-only. */
   putBytes(bytes: Uint8Array): string {
-    const hex = toHex(sha256(bytes));
-    this.insert.run(hex, bytes);
-    return hex;
+    if (this.insert === null) throw new AttestError('ERR_STORE_IO', 'the evidence store is open read-only');
+    const digest = sha256(bytes);
+    this.insert.run(digest, bytes);
+    return toHex(digest);
   }
 
-  /** The stored JCS bytes for a hex digest, or null. */
+  /** The stored JCS bytes for a hex digest (64 lowercase hex digits), or null. */
   get(hex: string): Uint8Array | null {
-    const row = this.select.get(hex) as { data: Buffer } | undefined;
-    return row ? new Uint8Array(row.data) : null;
+    if (!HEX_DIGEST.test(hex)) return null;
+    const digest = Buffer.from(hex, 'hex');
+    for (const l of this.lookups) {
+      const row = l.stmt.get(...l.args(digest, hex)) as { data: Buffer } | undefined;
+      if (row) return new Uint8Array(row.data);
+    }
+    return null;
   }
 
   /** Close its own connection (an attached store closes with the log's). */

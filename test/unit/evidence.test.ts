@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -42,7 +42,7 @@ test('evidence that cannot be written stops the append: the log does not grow', 
   await r.attest(call);
   const size = r.db.size();
   const ev = new Database(homePaths(home).evidence);
-  ev.exec("CREATE TRIGGER refuse BEFORE INSERT ON evidence BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+  ev.exec("CREATE TRIGGER refuse BEFORE INSERT ON payloads BEGIN SELECT RAISE(ABORT, 'disk full'); END");
   ev.close();
   await assert.rejects(r.attest({ ...call, args: { message: 'not kept' } }), /disk full/);
   assert.equal(r.db.size(), size);
@@ -58,4 +58,42 @@ test('an append that fails keeps no evidence of its call: both commit together o
   assert.equal(r.db.size(), 1n, 'only the parameters entry');
   assert.equal(r.evidence?.get(toHex(sha256(canonicalBytes(args)))), null);
   await r.close();
+});
+
+test('payloads are found before and after the index catches up, every copy is erased, and an earlier version\'s table is read and erased', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-evidence-'));
+  const path = join(dir, 'evidence.db');
+  // An evidence.db as earlier versions wrote it: content-addressed, hex digests.
+  const old = new Database(path);
+  old.pragma('journal_mode = WAL');
+  old.exec('CREATE TABLE evidence (digest TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID');
+  const legacy = canonicalBytes({ kept: 'by an earlier version' });
+  old.prepare('INSERT INTO evidence VALUES (?, ?)').run(toHex(sha256(legacy)), legacy);
+  old.close();
+  const readOld = new EvidenceStore(path, true);
+  assert.deepEqual(readOld.get(toHex(sha256(legacy))), legacy, 'an earlier version\'s file, read-only');
+  readOld.close();
+
+  const store = new EvidenceStore(path);
+  const a = canonicalBytes({ a: 1 });
+  const b = canonicalBytes({ b: 2 });
+  const ha = store.putBytes(a);
+  store.putBytes(a);
+  const hb = store.putBytes(b);
+  assert.equal(ha, toHex(sha256(a)));
+  for (const [h, v] of [[ha, a], [hb, b]] as const) assert.deepEqual(store.get(h), v, 'found before the index catches up');
+  assert.equal(store.catchUp(), 3);
+  assert.equal(store.catchUp(), 0, 'nothing new to index');
+  const hc = store.putBytes(canonicalBytes({ c: 3 }));
+  for (const [h, v] of [[ha, a], [hb, b], [toHex(sha256(legacy)), legacy]] as const) assert.deepEqual(store.get(h), v, 'found through the index');
+  assert.notEqual(store.get(hc), null, 'found past the index');
+  assert.equal(store.get('00'.repeat(32)), null);
+  assert.equal(store.get('not hex'), null);
+  assert.equal(store.erase([ha, toHex(sha256(legacy))]), 3, 'both copies of a, and the earlier version\'s row');
+  for (const h of [ha, toHex(sha256(legacy))]) assert.equal(store.get(h), null);
+  assert.deepEqual(store.get(hb), b);
+  store.close();
+  const bytes = readFileSync(path);
+  assert.equal(bytes.indexOf(Buffer.from(a)), -1, 'no copy left in the file');
+  assert.equal(bytes.indexOf(Buffer.from(legacy)), -1);
 });
