@@ -206,9 +206,8 @@ export class Recorder {
       if (payload !== undefined) this.evidence?.put(payload);
       return this.remote.append(build);
     }
-    const index = this.local!.append(build, payload === undefined ? undefined : () => this.evidence?.put(payload));
+    const index = this.local!.appendDurable(build, payload === undefined ? undefined : () => this.evidence?.put(payload));
     this.scheduleCheckpoint();
-    await this.local!.durable();
     return index;
   }
 

@@ -29,23 +29,40 @@ export class WalSync {
   private next: Promise<void> | null = null;
   private failed: AttestError | null = null;
   private count = 0;
+  /** Run just before the next sync starts (store/log-db.ts commits the appends it queued there). */
+  private hooks: Array<() => void> = [];
 
   /** `dbPath`: the database file; its WAL is `dbPath + "-wal"`. Nothing is opened until the first sync. `datasync`: `fs.fdatasync` (another only in tests, to make it fail). */
   constructor(private readonly dbPath: string, private readonly datasync: typeof fdatasync = fdatasync) {}
 
   /**
-   * Resolves once everything committed to the database before this call is on disk. Rejects
-   * with `ERR_STORE_IO` when the WAL cannot be opened or synced, now or at any earlier sync.
+   * Resolves once everything committed to the database before this call is on disk, and,
+   * with `before`, what `before` commits: it runs just before the sync that serves the caller
+   * starts (at once when none is running; else when the running one ends). `before` must not
+   * throw. Rejects with `ERR_STORE_IO` when the WAL cannot be opened or synced, now or at any
+   * earlier sync (`before` then does not run).
    */
-  sync(): Promise<void> {
+  sync(before?: () => void): Promise<void> {
     if (this.failed !== null) return Promise.reject(this.failed);
+    if (this.current === null && this.next === null) {
+      before?.();
+      return (this.current = this.run());
+    }
+    if (before !== undefined) this.hooks.push(before);
     if (this.next !== null) return this.next;
-    if (this.current === null) return (this.current = this.run());
     // The running sync may have begun before the caller's commit: wait for the next one.
-    return (this.next = this.current.catch(() => undefined).then(() => {
+    return (this.next = this.current!.catch(() => undefined).then(() => {
       this.next = null;
+      const hooks = this.hooks;
+      this.hooks = [];
+      if (this.failed === null) for (const h of hooks) h();
       return (this.current = this.run());
     }));
+  }
+
+  /** Whether a sync is running or queued: a commit made now would wait for the next one. */
+  get busy(): boolean {
+    return this.current !== null || this.next !== null;
   }
 
   /** How many fdatasyncs this object has started (each may have served many callers). */

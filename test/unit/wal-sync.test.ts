@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LogDb } from '../../src/store/log-db.js';
@@ -134,4 +134,46 @@ test('after a failed sync, a caller queued behind it is refused too, never told 
   assert.equal(calls, 1, 'no second fdatasync after a failed one');
   await assert.rejects(sync.sync(), (e: unknown) => (e as { code?: string }).code === 'ERR_STORE_IO');
   sync.close();
+});
+
+test('appendDurable: appends that come while a sync runs commit in one transaction just before the next sync, in order, each failing alone', async (t) => {
+  const dir = tempDir(t);
+  const db = new LogDb(join(dir, 'log.db'), 'full', false, { groupCommit: true });
+  try {
+    const first = db.appendDurable(entry);
+    assert.equal(db.size(), 1n, 'no sync running: committed at once');
+    assert.equal(db.syncs, 1);
+    const wal = (): number => statSync(join(dir, 'log.db-wal')).size;
+    const wal0 = wal();
+    const queued = Array.from({ length: 20 }, (_, i) => db.appendDurable(i === 7 ? () => new Uint8Array(70_000) : entry));
+    assert.equal(db.size(), 1n, 'queued while the first sync runs: nothing committed yet');
+    assert.equal(await first, 0n);
+    const settled = await Promise.allSettled(queued);
+    assert.equal(db.syncs, 2, 'the 20 shared the second sync');
+    assert.deepEqual(settled.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as { code: string }).code)),
+      [1n, 2n, 3n, 4n, 5n, 6n, 7n, 'ERR_ENTRY_TOO_LARGE', 8n, 9n, 10n, 11n, 12n, 13n, 14n, 15n, 16n, 17n, 18n, 19n]);
+    for (let i = 1n; i < 20n; i++) assert.deepEqual(db.entry(i), entry(i), `entry ${i} is the one built for it`);
+    assert.equal(db.size(), 20n);
+    // A commit writes at least one WAL frame (a page and its 24-byte header): 19 commits would write 19.
+    assert.ok((wal() - wal0) / (4096 + 24) <= 3, `one transaction: ${(wal() - wal0) / (4096 + 24)} frames`);
+  } finally {
+    db.close();
+  }
+});
+
+test('appendDurable: a queued append is refused with ERR_STORE_IO when the sync it waits for fails, and never committed after a failed one', async (t) => {
+  const dir = tempDir(t);
+  const db = new LogDb(join(dir, 'log.db'), 'full', false, { groupCommit: true });
+  t.after(() => db.close());
+  let calls = 0;
+  (db as unknown as { walSync: WalSync }).walSync = new WalSync(join(dir, 'log.db'), ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => {
+    calls++;
+    setTimeout(() => cb(calls === 1 ? Object.assign(new Error('EIO'), { code: 'EIO' }) : null), 20);
+  }) as never);
+  const a = db.appendDurable(entry);
+  const b = db.appendDurable(entry);
+  const results = await Promise.allSettled([a, b]);
+  assert.deepEqual(results.map((r) => r.status === 'rejected' && (r.reason as { code: string }).code), ['ERR_STORE_IO', 'ERR_STORE_IO']);
+  assert.equal(db.size(), 1n, 'the queued append was never committed');
+  assert.equal(calls, 1);
 });
