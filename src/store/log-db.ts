@@ -24,6 +24,7 @@ import Database from 'better-sqlite3';
 import { AttestError } from '../errors.js';
 import { openSqlite } from './sqlite.js';
 import { WalSync } from './wal-sync.js';
+import { QueuedCommits } from './queued-commits.js';
 import { migrateNodes, nodeReader } from './log-nodes.js';
 import { concatBytes, equalBytes } from '../bytes/index.js';
 import { leafHash } from '../log/hash.js';
@@ -60,14 +61,6 @@ function addOpeningColumns(db: Database.Database): void {
   db.transaction(() => {
     if (!hasOpeningColumns(db)) db.exec('ALTER TABLE entries ADD COLUMN salt BLOB; ALTER TABLE entries ADD COLUMN record BLOB');
   }).immediate();
-}
-
-/** An append queued for the next group commit, and what came of it. */
-interface Queued {
-  build: (index: bigint) => Uint8Array;
-  after: ((index: bigint) => void) | undefined;
-  index: bigint | null;
-  error: unknown;
 }
 
 /** The SQLite-backed log. Open one per process; close it on exit. */
@@ -182,13 +175,13 @@ export class LogDb {
    * {@link append}, resolving once the entry is durable (as {@link durable}). With group
    * commit, an append that comes while a sync runs would wait for the next sync anyway: it is
    * queued instead, and every append queued for that sync is committed in one transaction
-   * (one savepoint each: an append that fails fails alone) just before the sync starts.
+   * (one savepoint each: an append that fails fails alone) just before the sync starts
+   * (store/queued-commits.ts).
    * Resolves with the index; rejects with the append's own error (`ERR_ENTRY_TOO_LARGE`...),
    * or `ERR_STORE_IO` when the commit or the sync fails.
    */
   appendDurable(build: (index: bigint) => Uint8Array, after?: (index: bigint) => void): Promise<bigint> {
-    const ws = this.walSync;
-    if (ws === null || !ws.busy) {
+    if (this.walSync === null || !this.walSync.busy) {
       try {
         const index = this.append(build, after);
         return this.durable().then(() => index);
@@ -196,38 +189,8 @@ export class LogDb {
         return Promise.reject(e);
       }
     }
-    const slot: Queued = { build, after, index: null, error: null };
-    this.queued.push(slot);
-    const synced = this.queued.length === 1 ? ws.sync(() => this.commitQueued()) : ws.sync();
-    return synced.then(() => {
-      if (slot.error !== null) throw slot.error;
-      if (slot.index === null) throw new AttestError('ERR_STORE_IO', 'the append was never committed');
-      return slot.index;
-    });
-  }
-
-  /** Commit the queued appends in one transaction, one savepoint each; each slot gets its index or its error. Never throws. */
-  private commitQueued(): void {
-    const queued = this.queued;
-    this.queued = [];
-    this.nestedAppend ??= this.db.transaction((q: Queued) => this.appendNow(q.build, q.after));
-    try {
-      this.db.transaction(() => {
-        for (const q of queued) {
-          try {
-            q.index = this.nestedAppend!(q);
-          } catch (e) {
-            q.error = e;
-          }
-        }
-      }).immediate();
-    } catch (cause) {
-      const e = cause instanceof AttestError ? cause : new AttestError('ERR_STORE_IO', `cannot commit to the log: ${(cause as Error).message}`, { cause });
-      for (const q of queued) {
-        q.index = null;
-        q.error = e;
-      }
-    }
+    this.queue ??= new QueuedCommits(this.db, this.walSync);
+    return this.queue.add(() => this.appendNow(build, after));
   }
 
   /** Insert the entry `data` at `index` (inside the caller's transaction), with its opening when private. */
@@ -245,10 +208,8 @@ export class LogDb {
   private readonly openings: boolean;
   private walSync: WalSync | null = null;
   private appendTxn: Database.Transaction<(f: () => bigint) => bigint> | null = null;
-  /** One queued append as a savepoint inside {@link commitQueued}'s transaction. */
-  private nestedAppend: Database.Transaction<(q: Queued) => bigint> | null = null;
   /** Appends waiting for the next group sync ({@link appendDurable}). */
-  private queued: Queued[] = [];
+  private queue: QueuedCommits | null = null;
 
   /**
    * A prepared statement on this log's connection, cached by its SQL text (preparing costs
