@@ -4,7 +4,7 @@
  * whitespace. Only plain JSON is accepted; nothing is coerced, dropped or `toJSON`-ed.
  * Recursion is bounded by {@link MAX_CANONICAL_DEPTH}. Runtime-neutral.
  */
-import { AttestError } from '../errors.js';
+import { AttestError, type ErrorCode } from '../errors.js';
 import { utf8 } from '../bytes/index.js';
 import { hasLoneSurrogate, indexSegment, keySegment } from './path.js';
 
@@ -18,18 +18,42 @@ const SHORT_ESCAPES = new Map<string, string>([
   ['\n', '\\n'], ['\f', '\\f'], ['\r', '\\r'],
 ]);
 
-function reject(path: string, message: string): never {
-  throw new AttestError('ERR_JSON_VALUE', message, { path });
+/**
+ * A failure inside the canonicalizer: its code and message, and the path segments from the
+ * failing value up to the root, added as it unwinds (so no path is kept while nothing fails).
+ */
+class Failure {
+  readonly segments: string[] = [];
+  constructor(readonly code: ErrorCode, readonly message: string) {}
+}
+
+function reject(message: string, code: ErrorCode = 'ERR_JSON_VALUE'): never {
+  throw new Failure(code, message);
 }
 
 // Strings with nothing to escape and no surrogate at all (the common case) are quoted as they are.
 const PLAIN = /^[^\u0000-\u001f"\\\ud800-\udfff]*$/;
 
-/** `"..."` per RFC 8785 §3.2.2.2 (lowercase hex; `/`, U+007F and non-ASCII stay raw). `path` is built only for an error. */
-function quote(text: string, path: () => string): string {
+/** `"..."` per RFC 8785 §3.2.2.2 (lowercase hex; `/`, U+007F and non-ASCII stay raw). */
+function quote(text: string): string {
   if (PLAIN.test(text)) return `"${text}"`;
-  if (hasLoneSurrogate(text)) throw new AttestError('ERR_JSON_LONE_SURROGATE', 'lone surrogate in string', { path: path() });
+  if (hasLoneSurrogate(text)) reject('lone surrogate in string', 'ERR_JSON_LONE_SURROGATE');
   return `"${text.replace(MUST_ESCAPE, escapeUnit)}"`;
+}
+
+// Member names repeat from value to value: each is quoted once (at most this many kept, each short).
+const QUOTED_NAMES = new Map<string, string>();
+const MAX_QUOTED_NAMES = 4096;
+const MAX_KEPT_NAME = 64;
+
+/** {@link quote} of a member name, remembered. */
+function quoteName(name: string): string {
+  let q = QUOTED_NAMES.get(name);
+  if (q === undefined) {
+    q = quote(name);
+    if (name.length <= MAX_KEPT_NAME && QUOTED_NAMES.size < MAX_QUOTED_NAMES) QUOTED_NAMES.set(name, q);
+  }
+  return q;
 }
 
 function escapeUnit(unit: string): string {
@@ -40,41 +64,41 @@ function escapeUnit(unit: string): string {
  * RFC 8785 §3.2.2.3: ECMAScript Number::toString (ECMA-262 §6.1.6.1.20), the shortest
  * round-tripping form; -0 prints as "0". NaN and ±Infinity are not JSON.
  */
-function formatNumber(value: number, path: () => string): string {
-  if (!Number.isFinite(value)) reject(path(), `${value} is not a JSON number`);
+function formatNumber(value: number): string {
+  if (!Number.isFinite(value)) reject(`${value} is not a JSON number`);
   return String(value);
+}
+
+/** Add `segment` to a failure unwinding through it; anything else passes unchanged. */
+function under(e: unknown, segment: string): never {
+  if (e instanceof Failure) e.segments.push(segment);
+  throw e;
 }
 
 class Canonicalizer {
   private readonly ancestors = new Set<object>();
-  /** Member names and indices from the root to the value being written (for error paths only). */
-  private readonly at: Array<string | number> = [];
-  /** The path of the value being written (`.a.b[2]`, `''` for the root), built when an error needs it. */
-  private readonly path = (): string => this.at.map((s) => (typeof s === 'number' ? indexSegment(s) : keySegment(s))).join('');
 
   /** The value of an own, enumerable data property; holes, getters and hidden members are not JSON. */
   private own(container: object, key: string): unknown {
     const d = Object.getOwnPropertyDescriptor(container, key);
-    if (d === undefined) reject(this.path(), 'sparse array (missing element)');
-    if (!('value' in d) || !d.enumerable) reject(this.path(), 'accessor or non-enumerable property');
+    if (d === undefined) reject('sparse array (missing element)');
+    if (!('value' in d) || !d.enumerable) reject('accessor or non-enumerable property');
     return d.value;
   }
 
   value(value: unknown, depth: number): string {
     switch (typeof value) {
-      case 'string': return quote(value, this.path);
-      case 'number': return formatNumber(value, this.path);
+      case 'string': return quote(value);
+      case 'number': return formatNumber(value);
       case 'boolean': return value ? 'true' : 'false';
       case 'object': return value === null ? 'null' : this.container(value, depth + 1);
-      default: return reject(this.path(), `${typeof value} is not a JSON value`);
+      default: return reject(`${typeof value} is not a JSON value`);
     }
   }
 
   private container(value: object, depth: number): string {
-    if (depth > MAX_CANONICAL_DEPTH) {
-      throw new AttestError('ERR_JSON_TOO_DEEP', `nesting deeper than ${MAX_CANONICAL_DEPTH}`, { path: this.path() });
-    }
-    if (this.ancestors.has(value)) reject(this.path(), 'cyclic structure');
+    if (depth > MAX_CANONICAL_DEPTH) reject(`nesting deeper than ${MAX_CANONICAL_DEPTH}`, 'ERR_JSON_TOO_DEEP');
+    if (this.ancestors.has(value)) reject('cyclic structure');
     this.ancestors.add(value);
     const text = Array.isArray(value) ? this.array(value, depth) : this.object(value, depth);
     this.ancestors.delete(value);
@@ -82,34 +106,35 @@ class Canonicalizer {
   }
 
   private array(value: unknown[], depth: number): string {
-    if (Object.getPrototypeOf(value) !== Array.prototype) reject(this.path(), 'not a plain array');
+    if (Object.getPrototypeOf(value) !== Array.prototype) reject('not a plain array');
     let text = '[';
     for (let i = 0; i < value.length; i++) {
-      this.at.push(i);
-      text += (i === 0 ? '' : ',') + this.value(this.own(value, String(i)), depth);
-      this.at.pop();
+      try {
+        text += (i === 0 ? '' : ',') + this.value(this.own(value, String(i)), depth);
+      } catch (e) {
+        under(e, indexSegment(i));
+      }
     }
     // Own keys are the indices plus 'length'; anything more is not JSON.
-    if (Reflect.ownKeys(value).length !== value.length + 1) reject(this.path(), 'array with extra properties');
+    if (Reflect.ownKeys(value).length !== value.length + 1) reject('array with extra properties');
     return text + ']';
   }
 
   // RFC 8785 §3.2.3: members sorted by their names as arrays of UTF-16 code units.
   private object(value: object, depth: number): string {
     const proto: unknown = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) reject(this.path(), 'not a plain object');
-    const names: string[] = [];
-    for (const key of Reflect.ownKeys(value)) {
-      if (typeof key !== 'string') reject(this.path(), 'symbol-keyed property');
-      names.push(key);
-    }
-    names.sort(); // default sort compares UTF-16 code units, exactly what §3.2.3 asks
+    if (proto !== Object.prototype && proto !== null) reject('not a plain object');
+    const names = Reflect.ownKeys(value);
+    for (const key of names) if (typeof key !== 'string') reject('symbol-keyed property');
+    (names as string[]).sort(); // default sort compares UTF-16 code units, exactly what §3.2.3 asks
     let text = '{';
     for (let i = 0; i < names.length; i++) {
-      const name = names[i]!;
-      this.at.push(name);
-      text += `${i === 0 ? '' : ','}${quote(name, this.path)}:${this.value(this.own(value, name), depth)}`;
-      this.at.pop();
+      const name = names[i] as string;
+      try {
+        text += `${i === 0 ? '' : ','}${quoteName(name)}:${this.value(this.own(value, name), depth)}`;
+      } catch (e) {
+        under(e, keySegment(name));
+      }
     }
     return text + '}';
   }
@@ -131,7 +156,7 @@ export function canonicalize(value: unknown): string {
   try {
     return new Canonicalizer().value(value, 0);
   } catch (e) {
-    if (e instanceof AttestError) throw e;
+    if (e instanceof Failure) throw new AttestError(e.code, e.message, { path: e.segments.reverse().join('') });
     // Safety net: a Proxy trap or an engine limit must not leak a raw error.
     throw new AttestError('ERR_JSON_VALUE', 'value cannot be canonicalized', { path: '', cause: e });
   }
