@@ -38,6 +38,7 @@ import { FleetPins } from '../store/pg-pins.js';
 import type { PgLog } from '../store/pg-log.js';
 import type { ReplayStore } from '../gate/gate.js';
 import { EvidenceStore } from '../store/evidence.js';
+import { randomBytesPooled } from '../store/random-pool.js';
 import { homePaths } from '../store/home.js';
 import { SessionStore, checkSessionId } from '../store/sessions.js';
 import { loadIdentity, loadIssuerSigner, loadLogKey, type Identity } from '../store/identity.js';
@@ -103,7 +104,7 @@ export function publicHref(url: URL): string {
 }
 
 function nonceBytes(): Uint8Array {
-  return crypto.getRandomValues(new Uint8Array(16));
+  return randomBytesPooled(16);
 }
 
 /** `ERR_STORE_CORRUPT` (after `close`) when the log's format is not the one identity.json says. */

@@ -4,8 +4,8 @@
  * record itself.
  * @see docs/log-format.md "Format v2"
  */
-import { randomBytes } from 'node:crypto';
 import { AttestError } from '../errors.js';
+import { randomBytesPooled } from './random-pool.js';
 import { commitmentEntry, SALT_BYTES } from '../log/opening.js';
 import type { EntriesMode } from '../records/record.js';
 
@@ -20,6 +20,6 @@ export const MAX_ENTRY_BYTES = 65535;
 export function entryRow(record: Uint8Array, mode: EntriesMode | 'v1' | null): { data: Uint8Array; salt: Uint8Array | null; record: Uint8Array | null } {
   if (record.length > MAX_ENTRY_BYTES) throw new AttestError('ERR_ENTRY_TOO_LARGE', 'log entry larger than 65535 bytes', { found: record.length });
   if (mode !== 'private') return { data: record, salt: null, record: null };
-  const salt = new Uint8Array(randomBytes(SALT_BYTES));
+  const salt = randomBytesPooled(SALT_BYTES);
   return { data: commitmentEntry(salt, record), salt, record };
 }

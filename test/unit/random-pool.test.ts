@@ -1,0 +1,23 @@
+/** The pooled random bytes of the hot path (store/random-pool.ts): fresh, never handed out twice, owned by the caller. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytesPooled } from '../../src/store/random-pool.js';
+
+test('pooled random bytes are never handed out twice, across blocks, and each draw is the caller\'s own copy', () => {
+  const seen = new Set<string>();
+  // 1,000 nonces of 16 bytes span four 4 KiB blocks.
+  for (let i = 0; i < 1000; i++) {
+    const b = randomBytesPooled(16);
+    assert.equal(b.length, 16);
+    assert.equal(b.byteOffset, 0, 'not a view into the pool');
+    const hex = Buffer.from(b).toString('hex');
+    assert.ok(!seen.has(hex), `draw ${i} repeats an earlier one`);
+    seen.add(hex);
+  }
+  const a = randomBytesPooled(32);
+  a.fill(0);
+  assert.notDeepEqual(randomBytesPooled(32), new Uint8Array(32), 'writing to one draw leaves the next alone');
+  const big = randomBytesPooled(10_000);
+  assert.equal(big.length, 10_000);
+  assert.ok(big.some((x) => x !== 0));
+});
