@@ -13,7 +13,7 @@
  * is), ES256 signatures are raw r||s (IEEE P1363), HS256 tags are compared in constant time.
  * The vector and mangling suites run under both (test/unit/node-primitives.test.ts).
  */
-import { createHash, createHmac, KeyObject, timingSafeEqual, verify } from 'node:crypto';
+import { createHmac, hash, KeyObject, timingSafeEqual, verify } from 'node:crypto';
 import { useSha256 } from '../bytes/digest.js';
 import { usePlatformVerify, type AlgName } from '../keys/algorithms.js';
 
@@ -58,7 +58,8 @@ export function nodeVerify(alg: AlgName, key: CryptoKey, data: Uint8Array, signa
 
 /** SHA-256 through node:crypto, as a plain Uint8Array (not a Buffer: callers compare and slice them as such). */
 export function nodeSha256(data: Uint8Array): Uint8Array {
-  const d = createHash('sha256').update(data).digest();
+  // The one-shot `crypto.hash` (Node 20.12+): no Hash object per digest.
+  const d = hash('sha256', data, 'buffer');
   return new Uint8Array(d.buffer, d.byteOffset, d.length);
 }
 
