@@ -8,7 +8,7 @@
  * @see SEP-2787 §"Envelope"; docs/attestation.md
  */
 import { toBase64Url } from '../bytes/index.js';
-import { canonicalize } from '../jcs/index.js';
+import { canonicalize, type CanonicalMemo } from '../jcs/index.js';
 import { evidenceArgsRef, hashOnlyCommitment, identityCommitment } from '../envelope/commitment.js';
 import { signEnvelope, type Signer } from '../envelope/sign.js';
 import { formatTimestamp } from '../envelope/time.js';
@@ -35,8 +35,8 @@ export interface AttestationInput {
   profile?: AttestationShape;
 }
 
-/** The unsigned body of an attestation for `input`, in its profile's shape. */
-export function attestationBody(signer: Pick<Signer, 'alg' | 'iss' | 'sub' | 'keyId'>, input: AttestationInput): UnsignedAttestation {
+/** The unsigned body of an attestation for `input`, in its profile's shape (`memo`: see {@link issueAttestation}). */
+export function attestationBody(signer: Pick<Signer, 'alg' | 'iss' | 'sub' | 'keyId'>, input: AttestationInput, memo?: CanonicalMemo): UnsignedAttestation {
   const args = input.args === undefined ? {} : input.args;
   const issuerAsserted: IssuerAsserted = {
     alg: signer.alg, iss: signer.iss, sub: signer.sub, secretVersion: signer.keyId,
@@ -50,11 +50,15 @@ export function attestationBody(signer: Pick<Signer, 'alg' | 'iss' | 'sub' | 'ke
     const commitment = input.commitment === 'identity' ? { argsProjection: canonicalize(args) } : { argsRef: evidenceArgsRef(args) };
     return { issuerAsserted, plannerDeclared, payloadDerived: { toolCalls: [{ ...call, ...commitment }] } };
   }
-  const commitment = input.commitment === 'identity' ? identityCommitment(args) : hashOnlyCommitment(args);
+  const commitment = input.commitment === 'identity' ? identityCommitment(args) : hashOnlyCommitment(args, memo);
   return { version: 1, alg: signer.alg, issuerAsserted, plannerDeclared, payloadDerived: { toolCalls: [{ ...call, args: commitment }] } };
 }
 
-/** Build and sign an attestation (see {@link attestationBody}); lowercase hex signature. */
-export async function issueAttestation(signer: Signer, input: AttestationInput): Promise<Attestation> {
-  return signEnvelope(signer, attestationBody(signer, input));
+/**
+ * Build and sign an attestation (see {@link attestationBody}); lowercase hex signature. With
+ * `memo`, the canonical texts written (the arguments', the envelope's members') are kept for
+ * the caller's later canonicalizations: its digest, its log record, the evidence store.
+ */
+export async function issueAttestation(signer: Signer, input: AttestationInput, memo?: CanonicalMemo): Promise<Attestation> {
+  return signEnvelope(signer, attestationBody(signer, input, memo), memo);
 }

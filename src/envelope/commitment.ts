@@ -16,7 +16,7 @@
  */
 import { equalBytes, toBase64Url, toHex, utf8 } from '../bytes/index.js';
 import { sha256, sha256Tagged, TAGGED_DIGEST } from '../bytes/digest.js';
-import { canonicalBytes, canonicalize, parseJson } from '../jcs/index.js';
+import { canonicalBytes, canonicalize, parseJson, type CanonicalMemo } from '../jcs/index.js';
 import { fail, pass, skip, type Check } from './report.js';
 import { isObject } from './schema.js';
 import type { ErrorCode } from '../errors.js';
@@ -39,9 +39,9 @@ export type Commitment = ProjectionCommitment | RefCommitment;
 /** Fetches the bytes behind a `ref`; null when it cannot. No network unless the caller adds it. */
 export type RefResolver = (ref: string) => Promise<Uint8Array | null>;
 
-/** Hash-only identity projection of `value` (the default; the value stays local). */
-export function hashOnlyCommitment(value: unknown): ProjectionCommitment {
-  const projection = canonicalize({ digest: sha256Tagged(canonicalBytes(value)) });
+/** Hash-only identity projection of `value` (the default; the value stays local). `memo`: keeps JCS(value) for the caller (its evidence store). */
+export function hashOnlyCommitment(value: unknown, memo?: CanonicalMemo): ProjectionCommitment {
+  const projection = canonicalize({ digest: sha256Tagged(canonicalBytes(value, memo)) });
   return { projection, projectionDigest: sha256Tagged(projection) };
 }
 

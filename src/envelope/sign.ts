@@ -5,6 +5,7 @@
 import { toHex } from '../bytes/index.js';
 import { getAlgorithm, type AlgName } from '../keys/algorithms.js';
 import { ecdsaS, isLowS, P256_N, signingInput } from './signature.js';
+import type { CanonicalMemo } from '../jcs/index.js';
 
 /** The low-S form of a raw ES256 `r||s` signature (`s` replaced by `n - s` when `s > n/2`). */
 export function toLowS(signature: Uint8Array): Uint8Array {
@@ -39,9 +40,11 @@ export interface Signer {
 
 /**
  * Sign an unsigned envelope; returns a copy with `signature` (lowercase hex) added. ES256
- * signatures are always emitted in low-S form, so strict verifiers accept them.
+ * signatures are always emitted in low-S form, so strict verifiers accept them. With `memo`,
+ * the members' canonical texts are kept for the caller's later canonicalizations of the
+ * signed envelope (its digest, its log record).
  */
-export async function signEnvelope<T extends object>(signer: Signer, unsigned: T): Promise<T & { signature: string }> {
-  const sig = await signer.sign(signingInput(unsigned as Record<string, unknown>));
+export async function signEnvelope<T extends object>(signer: Signer, unsigned: T, memo?: CanonicalMemo): Promise<T & { signature: string }> {
+  const sig = await signer.sign(signingInput(unsigned as Record<string, unknown>, memo));
   return { ...unsigned, signature: toHex(signer.alg === 'ES256' ? toLowS(sig) : sig) };
 }

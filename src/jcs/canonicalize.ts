@@ -75,8 +75,23 @@ function under(e: unknown, segment: string): never {
   throw e;
 }
 
+/**
+ * Canonical texts already written, reused when the same object is met again: for a caller
+ * that canonicalizes one value several times over (a signing input, then the signed
+ * envelope's digest, then the log record holding it). Valid only while no object it has seen
+ * changes: make one per value built, and drop it with the value.
+ */
+export class CanonicalMemo {
+  /** The text of each container written, and its height (1 for one holding no container). */
+  readonly texts = new WeakMap<object, { text: string; height: number }>();
+}
+
 class Canonicalizer {
   private readonly ancestors = new Set<object>();
+  /** The deepest container level reached so far (for the heights the memo keeps). */
+  private deepest = 0;
+
+  constructor(private readonly memo: CanonicalMemo | undefined) {}
 
   /** The value of an own, enumerable data property; holes, getters and hidden members are not JSON. */
   private own(container: object, key: string): unknown {
@@ -99,9 +114,19 @@ class Canonicalizer {
   private container(value: object, depth: number): string {
     if (depth > MAX_CANONICAL_DEPTH) reject(`nesting deeper than ${MAX_CANONICAL_DEPTH}`, 'ERR_JSON_TOO_DEEP');
     if (this.ancestors.has(value)) reject('cyclic structure');
+    const known = this.memo?.texts.get(value);
+    // Too deep here: written again, so the failure names the container past the limit.
+    if (known !== undefined && depth + known.height - 1 <= MAX_CANONICAL_DEPTH) {
+      this.deepest = Math.max(this.deepest, depth + known.height - 1);
+      return known.text;
+    }
+    const outer = this.deepest;
+    this.deepest = depth;
     this.ancestors.add(value);
     const text = Array.isArray(value) ? this.array(value, depth) : this.object(value, depth);
     this.ancestors.delete(value);
+    this.memo?.texts.set(value, { text, height: this.deepest - depth + 1 });
+    this.deepest = Math.max(outer, this.deepest);
     return text;
   }
 
@@ -150,11 +175,13 @@ class Canonicalizer {
  *   class instances, sparse arrays, accessors, symbol keys, cycles;
  * - `ERR_JSON_LONE_SURROGATE`: an unpaired surrogate in a string or a member name;
  * - `ERR_JSON_TOO_DEEP`: nesting deeper than {@link MAX_CANONICAL_DEPTH}.
+ * With `memo`, the text of a container met before under it is reused, and the texts written
+ * are kept there ({@link CanonicalMemo}).
  * @see RFC 8785 §3.2 (§3.2.2.2 strings, §3.2.2.3 numbers, §3.2.3 sorting)
  */
-export function canonicalize(value: unknown): string {
+export function canonicalize(value: unknown, memo?: CanonicalMemo): string {
   try {
-    return new Canonicalizer().value(value, 0);
+    return new Canonicalizer(memo).value(value, 0);
   } catch (e) {
     if (e instanceof Failure) throw new AttestError(e.code, e.message, { path: e.segments.reverse().join('') });
     // Safety net: a Proxy trap or an engine limit must not leak a raw error.
@@ -167,6 +194,6 @@ export function canonicalize(value: unknown): string {
  * Same errors as {@link canonicalize}.
  * @see RFC 8785 §3.2.4 (UTF-8 generation)
  */
-export function canonicalBytes(value: unknown): Uint8Array {
-  return utf8(canonicalize(value));
+export function canonicalBytes(value: unknown, memo?: CanonicalMemo): Uint8Array {
+  return utf8(canonicalize(value, memo));
 }

@@ -4,4 +4,4 @@
  */
 export type { JsonValue } from './types.js';
 export { parseJson, parseJsonBytes, type ParseLimits } from './parse.js';
-export { canonicalize, canonicalBytes, MAX_CANONICAL_DEPTH } from './canonicalize.js';
+export { canonicalize, canonicalBytes, CanonicalMemo, MAX_CANONICAL_DEPTH } from './canonicalize.js';

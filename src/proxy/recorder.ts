@@ -17,7 +17,7 @@ import { basename } from 'node:path';
 import { sha256Tagged } from '../bytes/digest.js';
 import { AttestError, isAttestError } from '../errors.js';
 import { nowSeconds as now } from '../envelope/time.js';
-import { canonicalBytes, canonicalize } from '../jcs/index.js';
+import { canonicalBytes, canonicalize, CanonicalMemo } from '../jcs/index.js';
 import { issueAttestation } from '../attestation/build.js';
 import { attestationDigest, issueReceipt } from '../receipt/build.js';
 import type { CallRef } from '../receipt/session.js';
@@ -121,6 +121,8 @@ export class Recorder {
   private sessionStore: SessionStore | null = null;
   /** Calls that join a session, by call id, from attestation until their receipt is logged. */
   private readonly links = new Map<string, SessionLink>();
+  /** The canonical texts each attestation was issued with, until its receipt (reused there: the back link, the record). */
+  private readonly memos = new WeakMap<object, CanonicalMemo>();
   private sqliteStore: SqliteLogStore | undefined;
   /** Further issuer keys (principals' own), by `iss` and key id: a receipt is signed by its attestation's key. */
   private readonly issuers = new Map<string, Signer>();
@@ -202,12 +204,12 @@ export class Recorder {
    * Append the record `build` makes (and keep `payload` in the evidence store: with the entry,
    * in its transaction, on SQLite); resolves with its index once it is durable.
    */
-  private async put(build: (index: bigint) => Uint8Array, payload?: unknown): Promise<bigint> {
+  private async put(build: (index: bigint) => Uint8Array, payload?: unknown, memo?: CanonicalMemo): Promise<bigint> {
     if (this.remote !== null) {
-      if (payload !== undefined) this.evidence?.put(payload);
+      if (payload !== undefined) this.evidence?.put(payload, memo);
       return this.remote.append(build);
     }
-    const index = this.local!.appendDurable(build, payload === undefined ? undefined : () => this.evidence?.put(payload));
+    const index = this.local!.appendDurable(build, payload === undefined ? undefined : () => this.evidence?.put(payload, memo));
     this.scheduleCheckpoint();
     return index;
   }
@@ -226,12 +228,16 @@ export class Recorder {
     const base = call.issuer ?? this.signer;
     // Under an agent credential: the credential names the call (iss) and its subject (docs/identity.md).
     const signer = credential ? { ...base, iss: credential.id, sub: credential.subject } : call.sub === undefined ? base : { ...base, sub: call.sub };
-    const attestation = await issueAttestation(signer, call.requestedCapability === undefined ? input : { ...input, requestedCapability: call.requestedCapability });
+    // Each value is canonicalized once: the arguments for their commitment and the evidence
+    // store, the envelope's members for signing, its record and its receipt's back link.
+    const memo = new CanonicalMemo();
+    const attestation = await issueAttestation(signer, call.requestedCapability === undefined ? input : { ...input, requestedCapability: call.requestedCapability }, memo);
     const callId = attestation.issuerAsserted.nonce;
     const index = await this.put((i) => encodeRecord({
       type: ATTESTATION_RECORD, index: i.toString(), callId, server: call.server, tool: call.tool, requestDigest: call.requestDigest, attestation: attestation as unknown as Record<string, JsonValue>,
-    }), args);
-    if (call.session !== undefined) this.links.set(callId, { sessionId: call.session, tool: call.tool, attestationIndex: index, attestationDigest: attestationDigest(attestation) });
+    }, memo), args, memo);
+    if (call.session !== undefined) this.links.set(callId, { sessionId: call.session, tool: call.tool, attestationIndex: index, attestationDigest: attestationDigest(attestation, memo) });
+    this.memos.set(attestation, memo);
     return { attestation, callId, index };
   }
 
@@ -242,9 +248,11 @@ export class Recorder {
     const asserted = p.attestation.issuerAsserted;
     const own = this.issuers.get(`${asserted.iss}\n${asserted.secretVersion}`) ?? this.signer;
     const signer = asserted.iss === own.iss && asserted.sub !== own.sub ? { ...own, sub: asserted.sub } : own;
-    const receipt = await issueReceipt(signer, { ...input, ...(p.reason ? { reason: p.reason } : {}), ...(p.result !== undefined ? { result: p.result } : {}) })
+    const memo = this.memos.get(p.attestation) ?? new CanonicalMemo();
+    this.memos.delete(p.attestation);
+    const receipt = await issueReceipt(signer, { ...input, ...(p.reason ? { reason: p.reason } : {}), ...(p.result !== undefined ? { result: p.result } : {}) }, memo)
       .catch((e: unknown) => { this.links.delete(p.callId); throw e; }); // never receipted: nothing to link
-    return this.appendReceipt({ callId: p.callId, attestationIndex: p.attestationIndex, receipt, ...(p.result !== undefined ? { result: p.result } : {}) });
+    return this.appendReceipt({ callId: p.callId, attestationIndex: p.attestationIndex, receipt, ...(p.result !== undefined ? { result: p.result } : {}), memo });
   }
 
   /**
@@ -279,16 +287,18 @@ export class Recorder {
    * Durably log a receipt (signed here by {@link receipt}, or elsewhere: the gatekeeper's
    * own, answering a decision). When the call joins a session, the session action naming it
    * is appended next (best effort, see {@link CallInput.session}). Resolves once both are on disk.
+   * `memo`: the canonical texts the receipt was signed with (jcs/canonicalize.ts), reused for
+   * its record, the result's evidence and the session link.
    */
-  async appendReceipt(p: { callId: string; attestationIndex: bigint; receipt: Receipt; result?: unknown }): Promise<bigint> {
+  async appendReceipt(p: { callId: string; attestationIndex: bigint; receipt: Receipt; result?: unknown; memo?: CanonicalMemo }): Promise<bigint> {
     const link = this.links.get(p.callId);
     // Forgotten whatever happens: a receipt that cannot be logged is never retried.
     this.links.delete(p.callId);
     const index = await this.put((i) => encodeRecord({
       type: RECEIPT_RECORD, index: i.toString(), callId: p.callId, attestationIndex: p.attestationIndex.toString(), receipt: p.receipt as unknown as Record<string, JsonValue>,
-    }), p.result);
+    }, p.memo), p.result, p.memo);
     if (link) {
-      this.link(p.callId, link, index, p.receipt);
+      this.link(p.callId, link, index, p.receipt, p.memo);
       await this.durable();
     }
     return index;
@@ -314,10 +324,10 @@ export class Recorder {
   }
 
   /** Append the session action naming a call whose receipt was just logged; a failure is one line on stderr. */
-  private link(callId: string, l: SessionLink, receiptIndex: bigint, receipt: Receipt): void {
+  private link(callId: string, l: SessionLink, receiptIndex: bigint, receipt: Receipt, memo?: CanonicalMemo): void {
     const call: CallRef = {
       tool: l.tool, attestationIndex: l.attestationIndex.toString(), attestationDigest: l.attestationDigest,
-      receiptIndex: receiptIndex.toString(), receiptDigest: sha256Tagged(canonicalBytes(receipt)),
+      receiptIndex: receiptIndex.toString(), receiptDigest: sha256Tagged(canonicalBytes(receipt, memo)),
     };
     try {
       this.sessions.action(l.sessionId, { name: l.tool, call });

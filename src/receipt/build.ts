@@ -6,15 +6,15 @@
  */
 import { toBase64Url } from '../bytes/index.js';
 import { sha256Tagged } from '../bytes/digest.js';
-import { canonicalBytes } from '../jcs/index.js';
+import { canonicalBytes, type CanonicalMemo } from '../jcs/index.js';
 import { hashOnlyCommitment } from '../envelope/commitment.js';
 import { signEnvelope, type Signer } from '../envelope/sign.js';
 import { formatTimestamp } from '../envelope/time.js';
 import type { OutcomeReason, OutcomeStatus, Receipt, UnsignedReceipt } from './schema.js';
 
-/** The back-link digest of an attestation: `sha256:` + hex(SHA-256(JCS(attestation))). */
-export function attestationDigest(attestation: unknown): string {
-  return sha256Tagged(canonicalBytes(attestation));
+/** The back-link digest of an attestation: `sha256:` + hex(SHA-256(JCS(attestation))) (`memo`: texts already written). */
+export function attestationDigest(attestation: unknown, memo?: CanonicalMemo): string {
+  return sha256Tagged(canonicalBytes(attestation, memo));
 }
 
 /** Inputs for one receipt. */
@@ -30,20 +30,24 @@ export interface ReceiptInput {
   nonceBytes: Uint8Array;
 }
 
-/** Build and sign a receipt. */
-export async function issueReceipt(signer: Signer, input: ReceiptInput): Promise<Receipt> {
+/**
+ * Build and sign a receipt. With `memo` (the one the attestation was issued with, if kept),
+ * canonical texts already written are reused and the new ones kept for the caller (the
+ * receipt's log record, the result in the evidence store).
+ */
+export async function issueReceipt(signer: Signer, input: ReceiptInput, memo?: CanonicalMemo): Promise<Receipt> {
   const outcome: UnsignedReceipt['outcomeDerived'] = { status: input.status, completedAt: formatTimestamp(input.now) };
-  if (input.result !== undefined && input.status !== 'refused') outcome.resultCommitment = hashOnlyCommitment(input.result);
+  if (input.result !== undefined && input.status !== 'refused') outcome.resultCommitment = hashOnlyCommitment(input.result, memo);
   if (input.reason !== undefined) outcome.reason = input.reason;
   const unsigned: UnsignedReceipt = {
     version: 1,
     alg: signer.alg,
-    backLink: { attestationDigest: attestationDigest(input.attestation), attestationNonce: input.attestation.issuerAsserted.nonce },
+    backLink: { attestationDigest: attestationDigest(input.attestation, memo), attestationNonce: input.attestation.issuerAsserted.nonce },
     receiptAsserted: {
       alg: signer.alg, iat: formatTimestamp(input.now), iss: signer.iss, nonce: toBase64Url(input.nonceBytes),
       secretVersion: signer.keyId, sub: signer.sub,
     },
     outcomeDerived: outcome,
   };
-  return signEnvelope(signer, unsigned);
+  return signEnvelope(signer, unsigned, memo);
 }

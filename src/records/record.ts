@@ -43,7 +43,7 @@
  * signatures; the record wrapper is covered by the Merkle tree and the signed checkpoint.
  */
 import { AttestError } from '../errors.js';
-import { canonicalBytes, parseJsonBytes, type JsonValue } from '../jcs/index.js';
+import { canonicalBytes, parseJsonBytes, type CanonicalMemo, type JsonValue } from '../jcs/index.js';
 import { isObject } from '../envelope/schema.js';
 import { parseStatement, type Statement } from '../receipt/session.js';
 import { CREDENTIAL_ID } from '../identity/credential.js';
@@ -170,9 +170,9 @@ export interface ErasureRecord {
 export type CallRecord = AttestationRecord | ReceiptRecord | DecisionRecord | ResponseReceiptRecord;
 export type LogRecord = CallRecord | SessionRecord | RefusedInputRecord | ErasureRecord;
 
-/** Encode a record as its entry bytes (JCS). */
-export function encodeRecord(record: LogRecord | ParametersRecord): Uint8Array {
-  return canonicalBytes(record);
+/** Encode a record as its entry bytes (JCS; `memo`: the texts of its envelope, already written when it was signed). */
+export function encodeRecord(record: LogRecord | ParametersRecord, memo?: CanonicalMemo): Uint8Array {
+  return canonicalBytes(record, memo);
 }
 
 /**

@@ -21,7 +21,7 @@
 import Database from 'better-sqlite3';
 import { toHex } from '../bytes/index.js';
 import { sha256 } from '../bytes/digest.js';
-import { canonicalBytes } from '../jcs/index.js';
+import { canonicalBytes, type CanonicalMemo } from '../jcs/index.js';
 import { openSqlite } from './sqlite.js';
 import { AttestError } from '../errors.js';
 
@@ -131,9 +131,9 @@ export class EvidenceStore {
     return n;
   }
 
-  /** Store JCS(value); returns its hex SHA-256. */
-  put(value: unknown): string {
-    return this.putBytes(canonicalBytes(value));
+  /** Store JCS(value) (`memo`: its text, if the caller wrote it already); returns its hex SHA-256. */
+  put(value: unknown, memo?: CanonicalMemo): string {
+    return this.putBytes(canonicalBytes(value, memo));
   }
 
   /** Append `bytes`, which the caller has made as JCS(value) (the bytes a commitment hashed); returns their hex SHA-256. Throws `ERR_STORE_IO` when read-only. */

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalBytes, canonicalize, MAX_CANONICAL_DEPTH, parseJson } from '../../src/jcs/index.js';
+import { canonicalBytes, canonicalize, CanonicalMemo, MAX_CANONICAL_DEPTH, parseJson } from '../../src/jcs/index.js';
 import { isAttestError, type ErrorCode } from '../../src/errors.js';
 
 function assertRejects(value: unknown, code: ErrorCode, path: string): void {
@@ -142,4 +142,25 @@ test(`depth: ${MAX_CANONICAL_DEPTH} nested containers pass, one more is ERR_JSON
 test('a throwing Proxy trap surfaces as AttestError', () => {
   const hostile = new Proxy({}, { ownKeys: () => { throw new TypeError('boom'); } });
   assert.throws(() => canonicalize({ h: hostile }), (e) => isAttestError(e, 'ERR_JSON_VALUE'));
+});
+
+test('a memo reuses the text of a container met before, gives the same bytes as none, and keeps the depth limit', () => {
+  const inner = { b: [1, { c: 'x\n' }], a: null };
+  const memo = new CanonicalMemo();
+  const first = canonicalize(inner, memo);
+  assert.equal(first, canonicalize(inner));
+  const outer = { z: inner, y: [inner, { inner }] };
+  assert.equal(canonicalize(outer, memo), canonicalize(outer), 'embedded again: the same text');
+  // The memo is by identity: an equal but distinct object is written, not looked up.
+  assert.equal(canonicalize({ z: { ...inner } }, memo), canonicalize({ z: inner }));
+  // A subtree 500 deep, written once, then embedded 501 levels down: 1,001 levels is one too many.
+  const nest = (n: number, v: unknown): unknown => {
+    for (let i = 0; i < n; i++) v = [v];
+    return v;
+  };
+  const deep = nest(499, []);
+  canonicalize(deep, memo);
+  assert.ok(canonicalize(nest(MAX_CANONICAL_DEPTH - 500, deep), memo).length > 0, '1,000 levels pass');
+  assert.throws(() => canonicalize(nest(MAX_CANONICAL_DEPTH - 499, deep), memo), (e: unknown) => isAttestError(e, 'ERR_JSON_TOO_DEEP') && (e as { path: string }).path === '[0]'.repeat(MAX_CANONICAL_DEPTH));
+  assert.throws(() => canonicalize(nest(MAX_CANONICAL_DEPTH - 499, deep)), (e: unknown) => isAttestError(e, 'ERR_JSON_TOO_DEEP') && (e as { path: string }).path === '[0]'.repeat(MAX_CANONICAL_DEPTH), 'the same path without a memo');
 });
