@@ -7,7 +7,7 @@
  * @see SEP-2787 §"Verification Rules"
  */
 import { AttestError, isAttestError, type ErrorCode } from '../errors.js';
-import { parseJson, type JsonValue } from '../jcs/index.js';
+import { parseJson, type CanonicalMemo, type JsonValue } from '../jcs/index.js';
 import { fromUtf8 } from '../bytes/index.js';
 import { assertAllowed, getAlgorithm, SEP2787_ALGS, type AlgName } from '../keys/algorithms.js';
 import { signingInput, verifyHexSignature, type KeyResolver } from '../envelope/signature.js';
@@ -44,6 +44,8 @@ export interface AttestationVerifyOptions {
   redacted?: 'accept' | 'refuse';
   /** ES256: refuse high-S signatures (`s > n/2`). Default false: SEP-2787 has no low-S rule and a published vector is high-S. */
   requireLowS?: boolean;
+  /** Canonical texts of the envelope the caller wrote already (its digest): reused for the signing input (jcs/canonicalize.ts). */
+  memo?: CanonicalMemo;
 }
 
 /** The verdict: every check, the parsed attestation (null if unparseable), the entry used. */
@@ -99,7 +101,7 @@ async function checkSignature(a: Record<string, unknown>, alg: AlgName | null, o
   if (key === null) return fail('signature', 'ERR_KEY_UNAVAILABLE', 'no trusted key for issuer, alg and secretVersion', { found: query });
   let input: Uint8Array;
   try {
-    input = signingInput(a);
+    input = signingInput(a, o.memo);
   } catch (e) {
     return failFrom('signature', e, 'ERR_SIGNATURE_INVALID');
   }

@@ -4,7 +4,7 @@
  * vectors expect (`signature_ok`, `back_link_ok`, `result_commitment_ok`). No TTL: a receipt
  * is a durable record. No I/O, no clock.
  */
-import { parseJson, parseJsonBytes, canonicalBytes, type JsonValue } from '../jcs/index.js';
+import { parseJson, parseJsonBytes, canonicalBytes, type CanonicalMemo, type JsonValue } from '../jcs/index.js';
 import { sha256Tagged } from '../bytes/digest.js';
 import { assertAllowed, getAlgorithm, ALG_NAMES, type AlgName } from '../keys/algorithms.js';
 import { signingInput, verifyHexSignature, type KeyResolver } from '../envelope/signature.js';
@@ -29,6 +29,8 @@ export interface ReceiptVerifyOptions {
   resolve?: RefResolver;
   /** ES256: refuse high-S signatures (see AttestationVerifyOptions.requireLowS). */
   requireLowS?: boolean;
+  /** Canonical texts of the receipt the caller wrote already (its digest): reused for the signing input (jcs/canonicalize.ts). */
+  memo?: CanonicalMemo;
 }
 
 /** Verdict: checks and the parsed receipt (null when the schema failed). */
@@ -54,7 +56,7 @@ async function checkReceiptSignature(r: Record<string, unknown>, o: ReceiptVerif
   const key = await o.keys(query).catch(() => null);
   if (key === null) return fail('signature', 'ERR_KEY_UNAVAILABLE', 'no trusted key for the receipt signer', { found: query });
   try {
-    const ok = await verifyHexSignature(alg, key, signingInput(r), r['signature'], { requireLowS: o.requireLowS === true });
+    const ok = await verifyHexSignature(alg, key, signingInput(r, o.memo), r['signature'], { requireLowS: o.requireLowS === true });
     return ok ? pass('signature', `${alg} ${query.keyId}`) : fail('signature', 'ERR_SIGNATURE_INVALID', 'signature verification failed');
   } catch (e) {
     return failFrom('signature', e, 'ERR_SIGNATURE_INVALID');

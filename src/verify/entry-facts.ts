@@ -5,15 +5,15 @@
  * plain data (structured-cloneable), so entries can be checked in parallel (worker threads
  * on Node, Web Workers in a browser) and folded in index order by {@link RecordChecker},
  * which adds what needs other entries: back links, orphans, duplicates, sessions.
- * Each envelope is canonicalized once for its digest and once for its signing input; a
- * receipt's back link is then a comparison of digests, not a third canonicalization.
+ * Each envelope is canonicalized once, for its digest; its signing input reuses the members'
+ * texts (a CanonicalMemo); a receipt's back link is then a comparison of digests.
  * @see docs/log-format.md (records); SEP-2787 "Verification Rules"; RFC 9162 §2.1.1
  */
 import { entryForm, COMMITMENT_BYTES, SALT_BYTES } from '../log/opening.js';
 import { decodeParameters, type EntriesMode } from '../records/record.js';
 import { ERASURE_RECORD } from '../records/record.js';
 import { decodeRecord, ATTESTATION_RECORD, DECISION_RECORD, RECEIPT_RECORD, REFUSED_INPUT_RECORD, SESSION_RECORD, type LogRecord } from '../records/record.js';
-import { canonicalBytes, type JsonValue } from '../jcs/index.js';
+import { canonicalBytes, CanonicalMemo, type JsonValue } from '../jcs/index.js';
 import { sha256Tagged } from '../bytes/digest.js';
 import { leafHash } from '../log/hash.js';
 import type { Statement } from '../receipt/session.js';
@@ -106,9 +106,9 @@ function detached<T>(s: T): T {
   return (typeof s === 'string' ? (' ' + s).slice(1) : s) as T;
 }
 
-function digestOf(v: JsonValue): string | null {
+function digestOf(v: JsonValue, memo: CanonicalMemo): string | null {
   try {
-    return sha256Tagged(canonicalBytes(v));
+    return sha256Tagged(canonicalBytes(v, memo));
   } catch {
     return null;
   }
@@ -121,10 +121,11 @@ async function callFacts(r: Extract<LogRecord, { type: typeof ATTESTATION_RECORD
     refused: r.type === DECISION_RECORD && r.decision === 'refused', digest: null, nonce: undefined, findings: [],
   };
   if (attestation === null) return facts;
-  facts.digest = digestOf(attestation);
+  const memo = new CanonicalMemo();
+  facts.digest = digestOf(attestation, memo);
   facts.nonce = detached((attestation['issuerAsserted'] as Record<string, unknown> | undefined)?.['nonce']);
   // The record's unsigned tool and server must be the ones the issuer signed.
-  const v = await verifyAttestation(attestation, { keys, acceptedAlgs: policy.acceptedAlgorithms, toolName: r.tool, serverFingerprint: r.server.fingerprint });
+  const v = await verifyAttestation(attestation, { keys, acceptedAlgs: policy.acceptedAlgorithms, toolName: r.tool, serverFingerprint: r.server.fingerprint, memo });
   for (const c of v.checks) if (c.status === 'fail') facts.findings.push(fromCheck(c, base.position, 'attestation'));
   const asserted = attestation['issuerAsserted'] as Record<string, unknown> | undefined;
   if (namesCredential(asserted?.['iss'], policy) && v.attestation !== null) {
@@ -149,11 +150,13 @@ async function receiptFacts(r: Extract<LogRecord, { type: typeof RECEIPT_RECORD 
   const back = (r.receipt['backLink'] ?? {}) as Record<string, unknown>;
   const outcome = (r.receipt['outcomeDerived'] ?? {}) as Record<string, unknown>;
   const reason = outcome['reason'];
+  const memo = new CanonicalMemo();
+  const digest = response ? null : digestOf(r.receipt, memo);
   // A response receipt recorded as failed when received is a notice, not verified again.
-  const fails = code !== null ? [] : (await verifyReceipt(r.receipt, { keys: withoutCredentialKeys(keys, policy), acceptedAlgs: policy.acceptedAlgorithms })).checks.filter((c) => c.status === 'fail');
+  const fails = code !== null ? [] : (await verifyReceipt(r.receipt, { keys: withoutCredentialKeys(keys, policy), acceptedAlgs: policy.acceptedAlgorithms, memo })).checks.filter((c) => c.status === 'fail');
   return {
     ...base, kind: 'receipt', response, callId: r.callId, attestationIndex: detached(r.attestationIndex), code,
-    digest: response ? null : digestOf(r.receipt), fails, back: { digest: back['attestationDigest'], nonce: back['attestationNonce'] },
+    digest, fails, back: { digest: back['attestationDigest'], nonce: back['attestationNonce'] },
     unanswered: UNANSWERED_REASONS.includes(reason as OutcomeReason) && outcome['resultCommitment'] === undefined ? String(reason) : null,
   };
 }
