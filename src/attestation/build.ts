@@ -58,6 +58,7 @@ export function attestationBody(signer: Pick<Signer, 'alg' | 'iss' | 'sub' | 'ke
  * Build and sign an attestation (see {@link attestationBody}); lowercase hex signature. With
  * `memo`, the canonical texts written (the arguments', the envelope's members') are kept for
  * the caller's later canonicalizations: its digest, its log record, the evidence store.
+ * `input.args` must then not change while the memo is used (jcs/canonicalize.ts).
  */
 export async function issueAttestation(signer: Signer, input: AttestationInput, memo?: CanonicalMemo): Promise<Attestation> {
   return signEnvelope(signer, attestationBody(signer, input, memo), memo);

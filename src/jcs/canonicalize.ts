@@ -79,7 +79,9 @@ function under(e: unknown, segment: string): never {
  * Canonical texts already written, reused when the same object is met again: for a caller
  * that canonicalizes one value several times over (a signing input, then the signed
  * envelope's digest, then the log record holding it). Valid only while no object it has seen
- * changes: make one per value built, and drop it with the value.
+ * changes: make one per value built, and drop it with the value. A text found in the memo is
+ * used as it is, with none of the checks (plain data, accessors, cycles) run again: a value
+ * changed after it was written would be hashed, signed or recorded as it was before.
  */
 export class CanonicalMemo {
   /** The text of each container written, and its height (1 for one holding no container). */

@@ -207,6 +207,7 @@ export class Recorder {
   private async put(build: (index: bigint) => Uint8Array, payload?: unknown, memo?: CanonicalMemo): Promise<bigint> {
     if (this.remote !== null) {
       if (payload !== undefined) this.evidence?.put(payload, memo);
+      this.scheduleCheckpoint(); // on a fleet's log: only the evidence index
       return this.remote.append(build);
     }
     const index = this.local!.appendDurable(build, payload === undefined ? undefined : () => this.evidence?.put(payload, memo));
@@ -359,9 +360,15 @@ export class Recorder {
     this.timer.unref();
   }
 
-  /** Sign and store a checkpoint for the current size, unless one exists for it (on a fleet's log the integrator does: nothing here). */
+  /**
+   * Sign and store a checkpoint for the current size, unless one exists for it, then index the
+   * evidence appended since (on a fleet's log the integrator signs: the evidence index only).
+   */
   checkpoint(): Promise<void> {
-    if (this.local === null) return Promise.resolve();
+    if (this.local === null) {
+      this.indexEvidence();
+      return Promise.resolve();
+    }
     // A failed checkpoint must not stop later ones (the final one above all).
     this.checkpointing = this.checkpointing.catch(() => undefined).then(async () => {
       const size = this.db.size();
@@ -392,7 +399,6 @@ export class Recorder {
     try {
       await this.checkpoint();
       await this.durable(); // what sessions and CLI commands appended without waiting
-      if (this.remote !== null) this.indexEvidence();
     } finally {
       this.local?.close();
       await this.remote?.close();

@@ -33,7 +33,8 @@ export interface ReceiptInput {
 /**
  * Build and sign a receipt. With `memo` (the one the attestation was issued with, if kept),
  * canonical texts already written are reused and the new ones kept for the caller (the
- * receipt's log record, the result in the evidence store).
+ * receipt's log record, the result in the evidence store). `input.result` and the
+ * attestation must then not change while the memo is used (jcs/canonicalize.ts).
  */
 export async function issueReceipt(signer: Signer, input: ReceiptInput, memo?: CanonicalMemo): Promise<Receipt> {
   const outcome: UnsignedReceipt['outcomeDerived'] = { status: input.status, completedAt: formatTimestamp(input.now) };

@@ -7,7 +7,8 @@
  * Layout (docs/log-format.md "Evidence store"):
  * - `payloads (id, digest, data)`: appended in order, never changed, deleted only when a call
  *   is erased (store/erase.ts). An append touches the table's last page, not a page chosen by
- *   the digest: the write a call waits for stays small.
+ *   the digest: the write a call waits for stays small. Ids are never reused (AUTOINCREMENT),
+ *   so one appended after an erase is always past the index's mark.
  * - `payload_index (digest, id)`: the lookup by digest, brought up to date off the hot path
  *   ({@link EvidenceStore.catchUp}: the recorder runs it with each checkpoint) up to the id in
  *   `payload_state`; a lookup also reads the payloads appended since.
@@ -26,7 +27,7 @@ import { openSqlite } from './sqlite.js';
 import { AttestError } from '../errors.js';
 
 const SCHEMA = (s: string): string => `
-CREATE TABLE IF NOT EXISTS ${s}payloads (id INTEGER PRIMARY KEY, digest BLOB NOT NULL, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}payloads (id INTEGER PRIMARY KEY AUTOINCREMENT, digest BLOB NOT NULL, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS ${s}payload_index (digest BLOB NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (digest, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ${s}payload_state (k INTEGER PRIMARY KEY CHECK (k = 0), indexed INTEGER NOT NULL);
 INSERT OR IGNORE INTO ${s}payload_state (k, indexed) VALUES (0, 0);
@@ -97,7 +98,7 @@ export class EvidenceStore {
       return this.conn.transaction(() => {
         const from = (this.conn.prepare(`SELECT indexed FROM ${s}.payload_state WHERE k = 0`).get() as { indexed: number }).indexed;
         const n = this.conn.prepare(`INSERT OR IGNORE INTO ${s}.payload_index (digest, id) SELECT digest, id FROM ${s}.payloads WHERE id > ?`).run(from).changes;
-        this.conn.prepare(`UPDATE ${s}.payload_state SET indexed = (SELECT coalesce(max(id), ?) FROM ${s}.payloads) WHERE k = 0`).run(from);
+        this.conn.prepare(`UPDATE ${s}.payload_state SET indexed = max(?, (SELECT coalesce(max(id), 0) FROM ${s}.payloads)) WHERE k = 0`).run(from);
         return n;
       }).immediate();
     } catch (cause) {
@@ -114,14 +115,16 @@ export class EvidenceStore {
   erase(hexes: string[]): number {
     const s = this.schema;
     this.conn.pragma(`${s}.secure_delete = ON`);
-    this.catchUp();
-    const ids = this.conn.prepare(`DELETE FROM ${s}.payload_index WHERE digest = ? RETURNING id`);
-    const del = this.conn.prepare(`DELETE FROM ${s}.payloads WHERE id = ?`);
+    // By digest, not through the index: a copy not indexed yet is erased too (erasing is rare).
+    const del = this.current ? this.conn.prepare(`DELETE FROM ${s}.payloads WHERE digest = ?`) : null;
+    const unindex = this.current ? this.conn.prepare(`DELETE FROM ${s}.payload_index WHERE digest = ?`) : null;
     const legacy = this.legacy ? this.conn.prepare(`DELETE FROM ${s}.evidence WHERE digest = ?`) : null;
     let n = 0;
     this.conn.transaction(() => {
       for (const h of hexes) {
-        for (const { id } of ids.all(Buffer.from(h, 'hex')) as Array<{ id: number }>) n += del.run(id).changes;
+        const digest = Buffer.from(h, 'hex');
+        if (del !== null) n += del.run(digest).changes;
+        unindex?.run(digest);
         if (legacy !== null) n += legacy.run(h).changes;
       }
     }).immediate();

@@ -2,7 +2,9 @@
  * The commit half of group commit (docs/log-format.md "Group commit"): an append that comes
  * while the log's group sync runs would wait for the next sync anyway, so it is queued, and
  * every append queued for that sync is committed in one transaction, a savepoint each, just
- * before the sync starts (store/wal-sync.ts runs the commit as its `before` hook).
+ * before the sync starts (store/wal-sync.ts runs the commit as its `before` hook). An append
+ * that fails alone (too large, its evidence refused) is rolled back alone; a failure that
+ * ends the transaction (a full disk, an I/O error) fails the whole batch with `ERR_STORE_IO`.
  */
 import type Database from 'better-sqlite3';
 import { AttestError } from '../errors.js';
@@ -51,6 +53,9 @@ export class QueuedCommits {
           try {
             s.index = this.savepoint(s);
           } catch (e) {
+            // Some failures (a full disk, an I/O error) make SQLite roll back the whole
+            // transaction, not the savepoint: then the batch fails as one, never in pieces.
+            if (!this.db.inTransaction) throw e;
             s.error = e;
           }
         }

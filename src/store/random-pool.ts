@@ -2,7 +2,8 @@
  * Random bytes for the nonces and salts of the hot path (one attested call takes four), drawn
  * from node:crypto's CSPRNG a block at a time: one `randomFillSync` of 4 KiB serves 256
  * nonces of 16 bytes, and each call costs a copy instead of a trip into OpenSSL. Every byte is
- * handed out once; each worker thread has its own pool.
+ * handed out once and zeroed in the pool; each worker thread has its own pool. The bytes not
+ * yet handed out (at most 4 KiB) sit in the heap until used, as in any CSPRNG's buffer.
  */
 import { randomFillSync } from 'node:crypto';
 
@@ -18,6 +19,8 @@ export function randomBytesPooled(n: number): Uint8Array {
     offset = 0;
   }
   const out = pool.slice(offset, offset + n);
+  // What was handed out does not stay behind in the pool (an erased entry's salt, say).
+  pool.fill(0, offset, offset + n);
   offset += n;
   return out;
 }

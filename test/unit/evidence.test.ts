@@ -97,3 +97,23 @@ test('payloads are found before and after the index catches up, every copy is er
   assert.equal(bytes.indexOf(Buffer.from(a)), -1, 'no copy left in the file');
   assert.equal(bytes.indexOf(Buffer.from(legacy)), -1);
 });
+
+test('a payload appended after the newest (or every) payload was erased is found, indexed and erasable: ids are never reused', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-evidence-'));
+  const store = new EvidenceStore(join(dir, 'evidence.db'));
+  const bytes = (v: unknown): Uint8Array => canonicalBytes(v);
+  const a = store.putBytes(bytes({ a: 1 }));
+  const b = store.putBytes(bytes({ b: 2 }));
+  store.catchUp();
+  assert.equal(store.erase([b]), 1, 'the newest payload');
+  const c = store.putBytes(bytes({ c: 3 }));
+  assert.deepEqual(store.get(c), bytes({ c: 3 }), 'found past the index before it catches up');
+  assert.equal(store.catchUp(), 1);
+  assert.deepEqual(store.get(c), bytes({ c: 3 }), 'found through the index');
+  assert.equal(store.erase([a, c]), 2, 'every payload');
+  const d = store.putBytes(bytes({ d: 4 }));
+  assert.deepEqual(store.get(d), bytes({ d: 4 }));
+  assert.equal(store.erase([d]), 1, 'erased before it was ever indexed');
+  assert.equal(store.get(d), null);
+  store.close();
+});

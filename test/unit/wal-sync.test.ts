@@ -177,3 +177,18 @@ test('appendDurable: a queued append is refused with ERR_STORE_IO when the sync 
   assert.equal(db.size(), 1n, 'the queued append was never committed');
   assert.equal(calls, 1);
 });
+
+test('appendDurable: a failure that ends the batch\'s transaction (a full disk) fails the whole batch, never commits part of it', async (t) => {
+  const dir = tempDir(t);
+  const db = new LogDb(join(dir, 'log.db'), 'full', false, { groupCommit: true });
+  t.after(() => db.close());
+  const rec = (pad: number) => (i: bigint): Uint8Array => new TextEncoder().encode(`entry ${i} ${'x'.repeat(pad)}`);
+  const first = db.appendDurable(rec(10));
+  db.db.pragma(`max_page_count = ${(db.db.pragma('page_count', { simple: true }) as number) + 3}`);
+  const queued = [db.appendDurable(rec(10)), db.appendDurable(rec(60_000)), db.appendDurable(rec(10)), db.appendDurable(rec(10))];
+  assert.equal(await first, 0n);
+  const settled = await Promise.allSettled(queued);
+  assert.deepEqual(settled.map((r) => r.status === 'rejected' && (r.reason as { code: string }).code), ['ERR_STORE_IO', 'ERR_STORE_IO', 'ERR_STORE_IO', 'ERR_STORE_IO']);
+  assert.equal(db.size(), 1n, 'nothing of the batch is in the log: its callers were told so');
+  assert.equal(db.db.inTransaction, false);
+});
