@@ -7,8 +7,8 @@
  * Layout (docs/log-format.md "Evidence store"):
  * - `payloads (id, digest, data)`: appended in order, never changed, deleted only when a call
  *   is erased (store/erase.ts). An append touches the table's last page, not a page chosen by
- *   the digest: the write a call waits for stays small. Ids are never reused (AUTOINCREMENT),
- *   so one appended after an erase is always past the index's mark.
+ *   the digest: the write a call waits for stays small. An erase that deletes the newest ids
+ *   lowers the index's mark to the newest id left, so an id given again is past the mark.
  * - `payload_index (digest, id)`: the lookup by digest, brought up to date off the hot path
  *   ({@link EvidenceStore.catchUp}: the recorder runs it with each checkpoint) up to the id in
  *   `payload_state`; a lookup also reads the payloads appended since.
@@ -27,7 +27,7 @@ import { openSqlite } from './sqlite.js';
 import { AttestError } from '../errors.js';
 
 const SCHEMA = (s: string): string => `
-CREATE TABLE IF NOT EXISTS ${s}payloads (id INTEGER PRIMARY KEY AUTOINCREMENT, digest BLOB NOT NULL, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}payloads (id INTEGER PRIMARY KEY, digest BLOB NOT NULL, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS ${s}payload_index (digest BLOB NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (digest, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ${s}payload_state (k INTEGER PRIMARY KEY CHECK (k = 0), indexed INTEGER NOT NULL);
 INSERT OR IGNORE INTO ${s}payload_state (k, indexed) VALUES (0, 0);
@@ -127,6 +127,8 @@ export class EvidenceStore {
         unindex?.run(digest);
         if (legacy !== null) n += legacy.run(h).changes;
       }
+      // SQLite gives the next payload the newest id left plus one: keep it past the mark.
+      if (this.current) this.conn.prepare(`UPDATE ${s}.payload_state SET indexed = min(indexed, (SELECT coalesce(max(id), 0) FROM ${s}.payloads)) WHERE k = 0`).run();
     }).immediate();
     this.conn.exec(`VACUUM ${s}`);
     const [cp] = this.conn.pragma(`${s}.wal_checkpoint(TRUNCATE)`) as Array<{ busy: number }>;

@@ -98,7 +98,7 @@ test('payloads are found before and after the index catches up, every copy is er
   assert.equal(bytes.indexOf(Buffer.from(legacy)), -1);
 });
 
-test('a payload appended after the newest (or every) payload was erased is found, indexed and erasable: ids are never reused', () => {
+test('a payload appended after the newest (or every) payload was erased is found, indexed and erasable: an id given again is past the index mark', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-evidence-'));
   const store = new EvidenceStore(join(dir, 'evidence.db'));
   const bytes = (v: unknown): Uint8Array => canonicalBytes(v);
