@@ -6,13 +6,12 @@
  */
 import { VERSION } from './version.js';
 
+// A reader that stops early (`| head`) closes the pipe: end quietly, as Unix tools do.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 const first = process.argv[2];
-if (first === '--version' || first === '-V') {
-  // A reader that has gone (`| true`): end quietly, as the program does.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
-  });
-  process.stdout.write(`${VERSION}\n`);
-} else {
-  await import('./program.js');
-}
+if (first === '--version' || first === '-V') process.stdout.write(`${VERSION}\n`);
+else await import('./program.js');

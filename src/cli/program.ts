@@ -44,12 +44,6 @@ function modulesFor(argv: readonly string[]): Loader[] {
   return (named.length > 0 ? named : MODULES).map((m) => m.load);
 }
 
-// A reader that stops early (`| head`) closes the pipe: end quietly, as Unix tools do.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw e;
-});
-
 const program = new Command('mcp-attest')
   .description('Provable MCP tool calls: SEP-2787 attestations, execution receipts, a verifiable log')
   .version(VERSION)

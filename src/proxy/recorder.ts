@@ -13,11 +13,10 @@
  */
 import type { Credential } from '../identity/credential.js';
 import { existsSync } from 'node:fs';
-import { basename } from 'node:path';
 import { sha256Tagged } from '../bytes/digest.js';
 import { AttestError, isAttestError } from '../errors.js';
 import { nowSeconds as now } from '../envelope/time.js';
-import { canonicalBytes, canonicalize, CanonicalMemo } from '../jcs/index.js';
+import { canonicalBytes, CanonicalMemo } from '../jcs/index.js';
 import { issueAttestation } from '../attestation/build.js';
 import { attestationDigest, issueReceipt } from '../receipt/build.js';
 import type { CallRef } from '../receipt/session.js';
@@ -83,25 +82,6 @@ export interface CallInput {
 
 /** What is remembered at attestation time of a call that joins a session, until its receipt is logged. */
 interface SessionLink { sessionId: string; tool: string; attestationIndex: bigint; attestationDigest: string }
-
-/**
- * Derive the default server fingerprint from the upstream command line (docs/attestation.md):
- * `sha256:` over the JCS of `{"argv": [basename(argv[0]), ...]}`; for a Streamable HTTP
- * upstream (`url`), over the JCS of `{"url": href}` (userinfo and fragment removed).
- */
-export function fingerprintOf(argv: string[], url?: URL): string {
-  if (url !== undefined) return sha256Tagged(canonicalize({ url: publicHref(url) }));
-  return sha256Tagged(canonicalize({ argv: [basename(argv[0] ?? ''), ...argv.slice(1)] }));
-}
-
-/** A URL as it may be logged: without userinfo or fragment. */
-export function publicHref(url: URL): string {
-  const u = new URL(url.href);
-  u.username = '';
-  u.password = '';
-  u.hash = '';
-  return u.href;
-}
 
 function nonceBytes(): Uint8Array {
   return randomBytesPooled(16);

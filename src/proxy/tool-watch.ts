@@ -19,7 +19,7 @@ import { ToolPins, hideTools, type FingerprintSighting } from '../pins/tool-pins
 import type { FleetPins } from '../store/pg-pins.js';
 import type { ToolChangeAction } from '../gate/policy.js';
 import type { RpcMessage } from './message.js';
-import { fingerprintOf, publicHref } from './recorder.js';
+import { fingerprintOf, publicHref } from './fingerprint.js';
 import { report } from './stdio-relay.js';
 
 /** What {@link pinKeyOf} derives a client proxy's pin key from: its configuration only. */

@@ -20,7 +20,7 @@ import {
   HASHED_FINGERPRINT_PREFIX, MAX_FINGERPRINT_BYTES, MAX_OPEN_FINGERPRINT_CHANGES, ToolPins, recordedFingerprint, toolDigest,
 } from '../../src/pins/tool-pins.js';
 import { ToolWatch, pinKeyOf } from '../../src/proxy/tool-watch.js';
-import { fingerprintOf } from '../../src/proxy/recorder.js';
+import { fingerprintOf } from '../../src/proxy/fingerprint.js';
 import type { RpcMessage } from '../../src/proxy/message.js';
 
 const T = 1_800_000_000;
