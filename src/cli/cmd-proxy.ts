@@ -7,23 +7,21 @@
  * directory is initialized on first use (ES256 issuer). `--session ID` (client role) links
  * every call to a receipt session of the data directory (docs/session.md); a session that
  * is not there, sealed, or another key's is a usage error at startup (exit 2, with its code).
+ * The gatekeeper's modules (policy YAML, gate, tool pins) and the OAuth client (the MCP SDK)
+ * are loaded only when the flags ask for them, so a client proxy starts on what it uses.
  */
 import { CredentialFile } from '../proxy/credential-file.js';
 import { renewCredential } from '../store/agent-credentials.js';
 import type { Credential } from '../identity/credential.js';
 import type { Command } from 'commander';
 import { nowSeconds } from '../envelope/time.js';
-import { identitySource } from '../store/identity-log.js';
 import { homePaths, resolveHome } from '../store/home.js';
 import { ensureHome } from '../store/identity.js';
 import { Recorder } from '../proxy/recorder.js';
 import { AttestingProxy, type AttachMode } from '../proxy/relay.js';
-import { Gatekeeper } from '../proxy/gatekeeper.js';
-import { keyFingerprint } from '../gate/wire.js';
 import { ResponseReceiptChecker, type ResponseReceiptMode } from '../proxy/response-receipt.js';
-import { ToolWatch } from '../proxy/tool-watch.js';
-import { Gate } from '../gate/gate.js';
-import { loadGatePolicy } from '../gate/policy.js';
+import type { Gatekeeper } from '../proxy/gatekeeper.js';
+import type { loadGatePolicy } from '../gate/policy.js';
 import { isAttestError } from '../errors.js';
 import { checkSessionId } from '../store/sessions.js';
 import { parseTrustPolicy } from '../verify/policy.js';
@@ -31,7 +29,6 @@ import { policyKeySource, readInput } from './keysource.js';
 import { CliExit, EXIT_USAGE, err } from './output.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../proxy/message.js';
 import type { HttpUpstreamOptions } from '../proxy/http-upstream.js';
-import { UpstreamOAuth } from '../proxy/oauth-client.js';
 
 interface ProxyFlags {
   home?: string; name?: string; sub?: string; serverFingerprint?: string;
@@ -77,8 +74,9 @@ function httpUpstream(o: ProxyFlags, maxMessageBytes: number): HttpUpstreamOptio
 }
 
 /** `--oauth`: the SDK's OAuth client, its tokens in the data directory (docs/http.md "OAuth"). */
-function withOAuth(opts: HttpUpstreamOptions, o: ProxyFlags, home: string): HttpUpstreamOptions {
+async function withOAuth(opts: HttpUpstreamOptions, o: ProxyFlags, home: string): Promise<HttpUpstreamOptions> {
   if (o.oauth !== true) return opts;
+  const { UpstreamOAuth } = await import('../proxy/oauth-client.js');
   const oauth = new UpstreamOAuth(opts.url, home);
   return { ...opts, auth: () => oauth.headers(), unauthorized: (res) => oauth.unauthorized(res) };
 }
@@ -126,7 +124,7 @@ async function clientProxy(argv: string[], o: ProxyFlags): Promise<AttestingProx
   }
   const checker = mode === 'ignore' ? undefined : new ResponseReceiptChecker(trust?.keys ?? null, trust?.accepted ?? [], mode);
   return new AttestingProxy(recorder, {
-    argv, maxMessageBytes: maxBytes, ...(o.url !== undefined ? { url: withOAuth(httpUpstream(o, maxBytes), o, home) } : {}), receiptMeta: o.receiptMeta, attach, toolChanges, pinsPath: homePaths(home).pins,
+    argv, maxMessageBytes: maxBytes, ...(o.url !== undefined ? { url: await withOAuth(httpUpstream(o, maxBytes), o, home) } : {}), receiptMeta: o.receiptMeta, attach, toolChanges, pinsPath: homePaths(home).pins,
     ...(checker ? { responseReceipts: checker } : {}), ...(o.session !== undefined ? { session: o.session } : {}),
     ...(o.name ? { name: o.name } : {}), ...(o.serverFingerprint ? { fingerprint: o.serverFingerprint } : {}),
   });
@@ -161,6 +159,7 @@ function usableSession(check: () => unknown, id: string): void {
 }
 
 async function loadPolicy(path: string): ReturnType<typeof loadGatePolicy> {
+  const { loadGatePolicy } = await import('../gate/policy.js');
   try {
     return await loadGatePolicy(path);
   } catch (e) {
@@ -173,6 +172,9 @@ async function serverProxy(argv: string[], o: ProxyFlags): Promise<Gatekeeper> {
   const policyPath = o.policy;
   const maxBytes = maxMessageBytes(o);
   const loaded = await loadPolicy(policyPath);
+  const [{ Gate }, { Gatekeeper }, { ToolWatch }, { keyFingerprint }, { identitySource }] = await Promise.all([
+    import('../gate/gate.js'), import('../proxy/gatekeeper.js'), import('../proxy/tool-watch.js'), import('../gate/wire.js'), import('../store/identity-log.js'),
+  ]);
   const { home, recorder } = await openRecorder(o);
   const fingerprint = o.serverFingerprint ?? loaded.policy.serverFingerprint ?? keyFingerprint(recorder.identity.issuer.keyId);
   const paths = homePaths(home);
@@ -184,12 +186,12 @@ async function serverProxy(argv: string[], o: ProxyFlags): Promise<Gatekeeper> {
   err(`mcp-attest: gatekeeper: server fingerprint ${fingerprint}; ${loaded.issuers.length} trusted issuer(s); attestations ${loaded.policy.required ? 'required' : 'optional'}`);
   // Reload on SIGHUP: calls being decided finish under the old policy; a bad file keeps it.
   process.on('SIGHUP', () => {
-    loadGatePolicy(policyPath).then((next) => {
+    loadPolicy(policyPath).then((next) => {
       gate.reload(next.policy, next.keys);
       err(`mcp-attest: policy reloaded from ${policyPath} (${next.issuers.length} trusted issuer(s))`);
     }, (e: unknown) => err(`mcp-attest: policy not reloaded, keeping the previous one: ${(e as Error).message}`));
   });
-  return new Gatekeeper(recorder, { argv, maxMessageBytes: maxBytes, ...(o.url !== undefined ? { url: withOAuth(httpUpstream(o, maxBytes), o, home) } : {}), gate, serverFingerprint: fingerprint, tools, ...(o.name ? { name: o.name } : {}) });
+  return new Gatekeeper(recorder, { argv, maxMessageBytes: maxBytes, ...(o.url !== undefined ? { url: await withOAuth(httpUpstream(o, maxBytes), o, home) } : {}), gate, serverFingerprint: fingerprint, tools, ...(o.name ? { name: o.name } : {}) });
 }
 
 async function runProxy(command: string | undefined, args: string[], o: ProxyFlags): Promise<void> {
