@@ -50,6 +50,15 @@ export function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
+/** The members of each schema checked, listed once (schemas are constants). */
+const MEMBERS = new WeakMap<ObjectSchema, ReadonlyArray<readonly [string, FieldType, boolean]>>();
+
+function membersOf(schema: ObjectSchema): ReadonlyArray<readonly [string, FieldType, boolean]> {
+  let list = MEMBERS.get(schema);
+  if (list === undefined) MEMBERS.set(schema, (list = Object.entries(schema).map(([k, [t, r]]) => [k, t, r] as const)));
+  return list;
+}
+
 /**
  * Check `value` against a closed schema; pushes one problem per violation onto `problems`
  * (`path: reason`). Returns the value as a record when it is an object, else null.
@@ -62,7 +71,7 @@ export function checkObject(value: unknown, schema: ObjectSchema, path: string, 
   for (const key of Object.keys(value)) {
     if (!Object.prototype.hasOwnProperty.call(schema, key)) problems.push(`${path}.${key}: unknown member`);
   }
-  for (const [key, [type, required]] of Object.entries(schema)) {
+  for (const [key, type, required] of membersOf(schema)) {
     const present = Object.prototype.hasOwnProperty.call(value, key);
     if (!present) {
       if (required) problems.push(`${path}.${key}: missing`);

@@ -34,8 +34,12 @@ function reject(message: string, code: ErrorCode = 'ERR_JSON_VALUE'): never {
 // Strings with nothing to escape and no surrogate at all (the common case) are quoted as they are.
 const PLAIN = /^[^\u0000-\u001f"\\\ud800-\udfff]*$/;
 
-/** `"..."` per RFC 8785 §3.2.2.2 (lowercase hex; `/`, U+007F and non-ASCII stay raw). */
-function quote(text: string): string {
+/**
+ * `"..."` per RFC 8785 §3.2.2.2 (lowercase hex; `/`, U+007F and non-ASCII stay raw). Internal
+ * to `src/jcs` (the parser compares a string's text with it). Throws (a canonicalizer
+ * failure, not an AttestError) on a lone surrogate, which the parser has already refused.
+ */
+export function quote(text: string): string {
   if (PLAIN.test(text)) return `"${text}"`;
   if (hasLoneSurrogate(text)) reject('lone surrogate in string', 'ERR_JSON_LONE_SURROGATE');
   return `"${text.replace(MUST_ESCAPE, escapeUnit)}"`;

@@ -11,11 +11,18 @@ import { indexSegment, keySegment } from './path.js';
 import { resolveLimits, tooLarge, utf8Length, type Limits, type ParseLimits } from './limits.js';
 import { Scanner, type FloatPolicy } from './scan.js';
 import type { JsonValue } from './types.js';
+import { quote, type CanonicalMemo } from './canonicalize.js';
 
 export type { ParseLimits } from './limits.js';
 
-interface ArrayFrame { readonly kind: 'array'; readonly items: JsonValue[] }
-interface ObjectFrame { readonly kind: 'object'; readonly members: Record<string, JsonValue>; key: string | undefined }
+/**
+ * What a memo needs of an open container: its first offset, whether its text is canonical so
+ * far (no whitespace, members in order, every token in its JCS form), and the greatest
+ * height of the containers it holds (0: none).
+ */
+interface Canon { readonly start: number; canonical: boolean; height: number }
+interface ArrayFrame extends Canon { readonly kind: 'array'; readonly items: JsonValue[] }
+interface ObjectFrame extends Canon { readonly kind: 'object'; readonly members: Record<string, JsonValue>; key: string | undefined }
 type Frame = ArrayFrame | ObjectFrame;
 
 /** An own data member, also for the name `__proto__` (an assignment would set the prototype). */
@@ -31,7 +38,7 @@ class Parser {
   private readonly stack: Frame[] = [];
   private readonly scan: Scanner;
 
-  constructor(text: string, private readonly maxDepth: number, private readonly floats: FloatPolicy) {
+  constructor(text: string, private readonly maxDepth: number, private readonly floats: FloatPolicy, private readonly memo?: CanonicalMemo) {
     this.scan = new Scanner(text, (code, message, offset) => this.fail(code, message, offset));
   }
 
@@ -56,11 +63,20 @@ class Parser {
   /** A scalar, an empty container, or OPENED after pushing a frame for a non-empty one. */
   private value(): JsonValue | typeof OPENED {
     const s = this.scan;
-    s.skipWhitespace();
+    if (s.skipWhitespace()) this.notCanonical();
     const c = s.peek();
     if (c === 0x5b || c === 0x7b) return this.open(c === 0x5b);
-    if (c === 0x22) return s.string();
-    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return s.number(this.floats);
+    const start = s.pos;
+    if (c === 0x22) {
+      const text = s.string();
+      if (s.escaped && this.memo !== undefined) this.tokenIs(quote(text), start);
+      return text;
+    }
+    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      const n = s.number(this.floats);
+      if (this.memo !== undefined) this.tokenIs(String(n), start);
+      return n;
+    }
     if (s.literal('true')) return true;
     if (s.literal('false')) return false;
     if (s.literal('null')) return null;
@@ -71,16 +87,18 @@ class Parser {
   private open(isArray: boolean): JsonValue | typeof OPENED {
     if (this.stack.length >= this.maxDepth) this.fail('ERR_JSON_TOO_DEEP', `nesting deeper than ${this.maxDepth}`);
     const s = this.scan;
-    s.pos++;
-    s.skipWhitespace();
+    const start = s.pos++;
+    const spaced = s.skipWhitespace();
     if (s.peek() === (isArray ? 0x5d : 0x7d)) {
       s.pos++;
-      return isArray ? [] : {};
+      const empty = isArray ? [] : {};
+      this.closed(empty, { start, canonical: !spaced, height: 0 });
+      return empty;
     }
     if (isArray) {
-      this.stack.push({ kind: 'array', items: [] });
+      this.stack.push({ kind: 'array', items: [], start, canonical: !spaced, height: 0 });
     } else {
-      const frame: ObjectFrame = { kind: 'object', members: {}, key: undefined };
+      const frame: ObjectFrame = { kind: 'object', members: {}, key: undefined, start, canonical: !spaced, height: 0 };
       this.stack.push(frame);
       this.memberName(frame);
     }
@@ -90,12 +108,17 @@ class Parser {
   /** Reads `"name" :` into `frame.key`; member names are compared after unescaping. */
   private memberName(frame: ObjectFrame): void {
     const s = this.scan;
+    const previous = frame.key;
     frame.key = undefined;
-    s.skipWhitespace();
+    if (s.skipWhitespace()) frame.canonical = false;
     if (s.peek() !== 0x22) this.fail('ERR_JSON_SYNTAX', 'expected member name');
-    frame.key = s.string();
-    if (Object.hasOwn(frame.members, frame.key)) this.fail('ERR_JSON_DUPLICATE_KEY', 'duplicate member name');
-    s.skipWhitespace();
+    const start = s.pos;
+    const key = (frame.key = s.string());
+    if (Object.hasOwn(frame.members, key)) this.fail('ERR_JSON_DUPLICATE_KEY', 'duplicate member name');
+    // RFC 8785 §3.2.3: in canonical text, names ascend by UTF-16 code units (JavaScript's `<`).
+    if (previous !== undefined && !(previous < key)) frame.canonical = false;
+    if (s.escaped && this.memo !== undefined) this.tokenIs(quote(key), start);
+    if (s.skipWhitespace()) frame.canonical = false;
     s.expect(0x3a, "':'");
   }
 
@@ -118,7 +141,7 @@ class Parser {
   /** Consumes `,` (returns true) or the closing bracket `close` (returns false). */
   private separator(close: number, closeName: string): boolean {
     const s = this.scan;
-    s.skipWhitespace();
+    if (s.skipWhitespace()) this.notCanonical();
     const c = s.peek();
     if (c !== 0x2c && c !== close) this.fail('ERR_JSON_SYNTAX', `expected ',' or '${closeName}'`);
     s.pos++;
@@ -126,8 +149,33 @@ class Parser {
   }
 
   private close(value: JsonValue): JsonValue {
-    this.stack.pop();
+    this.closed(value as object, this.stack.pop()!);
     return value;
+  }
+
+  /**
+   * With a memo: the container `value` just closed (its text ends at the cursor) is kept
+   * there when its text is canonical, and its height and canonicity pass to its parent.
+   */
+  private closed(value: object, c: Canon): void {
+    if (this.memo === undefined) return;
+    const height = c.height + 1;
+    if (c.canonical) this.memo.texts.set(value, { text: this.scan.text.slice(c.start, this.scan.pos), height });
+    const parent = this.stack[this.stack.length - 1];
+    if (parent === undefined) return;
+    parent.height = Math.max(parent.height, height);
+    if (!c.canonical) parent.canonical = false;
+  }
+
+  /** The container being read is not canonical (whitespace inside it). */
+  private notCanonical(): void {
+    const top = this.stack[this.stack.length - 1];
+    if (top !== undefined) top.canonical = false;
+  }
+
+  /** The token read from `start` to the cursor must be `canonical` for its container to be. */
+  private tokenIs(canonical: string, start: number): void {
+    if (this.scan.text.slice(start, this.scan.pos) !== canonical) this.notCanonical();
   }
 
   /** Only whitespace may follow the top-level value. */
@@ -164,9 +212,9 @@ function decodeUtf8(bytes: Uint8Array): string {
   }
 }
 
-function parseText(text: string, limits: Limits): JsonValue {
+function parseText(text: string, limits: Limits, memo?: CanonicalMemo): JsonValue {
   try {
-    return new Parser(text, limits.maxDepth, limits.floats).parse();
+    return new Parser(text, limits.maxDepth, limits.floats, memo).parse();
   } catch (e) {
     if (e instanceof AttestError) throw e;
     // Safety net: nothing but AttestError leaves the parser (e.g. an engine RangeError).
@@ -188,13 +236,18 @@ function parseText(text: string, limits: Limits): JsonValue {
  * - `ERR_JSON_FLOAT`: a fraction or exponent when `floats` is 'reject' (checked first);
  * - `ERR_JSON_TOO_DEEP`: nesting beyond `maxDepth`, checked before descending;
  * - `ERR_USAGE`: invalid `limits`.
- * @see RFC 8259 §2-§7, RFC 7493 §2
+ *
+ * With `memo`, each container whose text is already canonical (RFC 8785: no whitespace,
+ * members in order, every string and number as JCS writes it) is kept there with that text,
+ * so canonicalizing the parsed value, or any part of it, reads it instead of writing it
+ * again ({@link CanonicalMemo}; the value must not be changed while the memo is used).
+ * @see RFC 8259 §2-§7, RFC 7493 §2; RFC 8785 §3.2
  */
-export function parseJson(text: string, limits?: ParseLimits): JsonValue {
+export function parseJson(text: string, limits?: ParseLimits, memo?: CanonicalMemo): JsonValue {
   const resolved = resolveLimits(limits);
   if (typeof text !== 'string') throw new AttestError('ERR_JSON_SYNTAX', 'input is not a string', { path: '' });
   if (utf8Length(text, resolved.maxBytes) > resolved.maxBytes) throw tooLarge(resolved.maxBytes);
-  return parseText(text, resolved);
+  return parseText(text, resolved, memo);
 }
 
 /**
@@ -202,14 +255,15 @@ export function parseJson(text: string, limits?: ParseLimits): JsonValue {
  * decode (`ERR_ENCODING_INVALID` on malformed or overlong sequences and encoded surrogates),
  * then {@link parseJson}. A leading byte order mark (EF BB BF) is `ERR_JSON_SYNTAX`:
  * RFC 8259 §8.1 forbids sending one and only permits ignoring it; we do not.
+ * `memo`: as {@link parseJson}.
  * @see RFC 8259 §8.1, RFC 7493 §2.1
  */
-export function parseJsonBytes(bytes: Uint8Array, limits?: ParseLimits): JsonValue {
+export function parseJsonBytes(bytes: Uint8Array, limits?: ParseLimits, memo?: CanonicalMemo): JsonValue {
   const resolved = resolveLimits(limits);
   if (!(bytes instanceof Uint8Array)) throw new AttestError('ERR_JSON_SYNTAX', 'input is not bytes', { path: '' });
   if (bytes.length > resolved.maxBytes) throw tooLarge(resolved.maxBytes);
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
     throw new AttestError('ERR_JSON_SYNTAX', 'byte order mark', { path: '' });
   }
-  return parseText(decodeUtf8(bytes), resolved);
+  return parseText(decodeUtf8(bytes), resolved, memo);
 }

@@ -27,6 +27,8 @@ const isLow = (u: number): boolean => u >= 0xdc00 && u <= 0xdfff;
 /** A cursor over JSON text. `pos` is a UTF-16 code-unit offset. */
 export class Scanner {
   pos = 0;
+  /** Whether the last string scanned held an escape (its text may then differ from its JCS form). */
+  escaped = false;
 
   constructor(
     readonly text: string,
@@ -38,14 +40,16 @@ export class Scanner {
     return this.pos < this.text.length ? this.text.charCodeAt(this.pos) : -1;
   }
 
-  /** Skips RFC 8259 §2 whitespace: SP, HT, LF and CR only. */
-  skipWhitespace(): void {
+  /** Skips RFC 8259 §2 whitespace: SP, HT, LF and CR only. Returns whether there was any. */
+  skipWhitespace(): boolean {
     const t = this.text;
-    let p = this.pos;
+    const start = this.pos;
+    let p = start;
     for (let c = t.charCodeAt(p); c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d; ) {
       c = t.charCodeAt(++p);
     }
     this.pos = p;
+    return p !== start;
   }
 
   /** Consumes the code unit `unit` or fails with `ERR_JSON_SYNTAX` ("expected `what`"). */
@@ -97,11 +101,13 @@ export class Scanner {
     let p = this.pos + 1;
     let run = p;
     let out = '';
+    this.escaped = false;
     for (;;) {
       const c = t.charCodeAt(p);
       if (c === 0x22) break;
       if (c === 0x5c) {
         const [decoded, next] = this.escape(p);
+        this.escaped = true;
         out += t.slice(run, p) + decoded;
         p = run = next;
       } else if (c >= 0x20 && (c < 0xd800 || c > 0xdfff)) {

@@ -261,12 +261,14 @@ function memberProblem(v: Record<string, JsonValue>): string | null {
 
 /**
  * Decode entry bytes strictly (no floats, no duplicate keys, depth 24) into a record.
- * Throws `ERR_ENTRY_MALFORMED` (the JSON error as cause) on anything else.
+ * Throws `ERR_ENTRY_MALFORMED` (the JSON error as cause) on anything else. `memo`: filled
+ * with the canonical texts of the record's containers as written (an entry is JCS), so its
+ * envelope's digest and signing input are read from them rather than written again.
  */
-export function decodeRecord(bytes: Uint8Array): LogRecord {
+export function decodeRecord(bytes: Uint8Array, memo?: CanonicalMemo): LogRecord {
   let v: JsonValue;
   try {
-    v = parseJsonBytes(bytes, { floats: 'reject', maxBytes: 65535, maxDepth: 24 });
+    v = parseJsonBytes(bytes, { floats: 'reject', maxBytes: 65535, maxDepth: 24 }, memo);
   } catch (cause) {
     throw new AttestError('ERR_ENTRY_MALFORMED', 'entry is not strict JSON', { cause });
   }

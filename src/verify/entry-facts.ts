@@ -5,8 +5,9 @@
  * plain data (structured-cloneable), so entries can be checked in parallel (worker threads
  * on Node, Web Workers in a browser) and folded in index order by {@link RecordChecker},
  * which adds what needs other entries: back links, orphans, duplicates, sessions.
- * Each envelope is canonicalized once, for its digest; its signing input reuses the members'
- * texts (a CanonicalMemo); a receipt's back link is then a comparison of digests.
+ * An entry written canonically (as the recorder writes it) is not canonicalized again: the
+ * parser keeps its containers' texts (a CanonicalMemo), which the envelope's digest and signing
+ * input read; a receipt's back link is then a comparison of digests.
  * @see docs/log-format.md (records); SEP-2787 "Verification Rules"; RFC 9162 §2.1.1
  */
 import { entryForm, COMMITMENT_BYTES, SALT_BYTES } from '../log/opening.js';
@@ -114,14 +115,13 @@ function digestOf(v: JsonValue, memo: CanonicalMemo): string | null {
   }
 }
 
-async function callFacts(r: Extract<LogRecord, { type: typeof ATTESTATION_RECORD | typeof DECISION_RECORD }>, base: Base, policy: TrustPolicy, keys: KeyResolver): Promise<CallFacts> {
+async function callFacts(r: Extract<LogRecord, { type: typeof ATTESTATION_RECORD | typeof DECISION_RECORD }>, base: Base, policy: TrustPolicy, keys: KeyResolver, memo: CanonicalMemo): Promise<CallFacts> {
   const attestation = r.type === DECISION_RECORD ? (r.decision === 'allowed' ? r.attestation : null) : r.attestation;
   const facts: CallFacts = {
     ...base, kind: 'call', record: r.type, callId: detached(r.callId), tool: detached(r.tool), attested: attestation !== null,
     refused: r.type === DECISION_RECORD && r.decision === 'refused', digest: null, nonce: undefined, findings: [],
   };
   if (attestation === null) return facts;
-  const memo = new CanonicalMemo();
   facts.digest = digestOf(attestation, memo);
   facts.nonce = detached((attestation['issuerAsserted'] as Record<string, unknown> | undefined)?.['nonce']);
   // The record's unsigned tool and server must be the ones the issuer signed.
@@ -144,13 +144,12 @@ async function callFacts(r: Extract<LogRecord, { type: typeof ATTESTATION_RECORD
   return facts;
 }
 
-async function receiptFacts(r: Extract<LogRecord, { type: typeof RECEIPT_RECORD }> | Extract<LogRecord, { type: 'mcp-attest/response-receipt@1' }>, base: Base, policy: TrustPolicy, keys: KeyResolver): Promise<ReceiptFacts> {
+async function receiptFacts(r: Extract<LogRecord, { type: typeof RECEIPT_RECORD }> | Extract<LogRecord, { type: 'mcp-attest/response-receipt@1' }>, base: Base, policy: TrustPolicy, keys: KeyResolver, memo: CanonicalMemo): Promise<ReceiptFacts> {
   const response = r.type !== RECEIPT_RECORD;
   const code = response ? (r as { code: string | null }).code : null;
   const back = (r.receipt['backLink'] ?? {}) as Record<string, unknown>;
   const outcome = (r.receipt['outcomeDerived'] ?? {}) as Record<string, unknown>;
   const reason = outcome['reason'];
-  const memo = new CanonicalMemo();
   const digest = response ? null : digestOf(r.receipt, memo);
   // A response receipt recorded as failed when received is a notice, not verified again.
   const fails = code !== null ? [] : (await verifyReceipt(r.receipt, { keys: withoutCredentialKeys(keys, policy), acceptedAlgs: policy.acceptedAlgorithms, memo })).checks.filter((c) => c.status === 'fail');
@@ -179,8 +178,10 @@ export async function entryFacts(position: bigint, bytes: Uint8Array, policy: Tr
   const params = shape.form === 'record' ? decodeParameters(shape.record) : null;
   if (params !== null) return { position, leaf, claimed: 0n, form, kind: 'params', entries: params.entries };
   let record: LogRecord;
+  // The entry's containers as written, when canonical (they are, as the recorder writes them).
+  const memo = new CanonicalMemo();
   try {
-    record = decodeRecord(shape.record);
+    record = decodeRecord(shape.record, memo);
   } catch (e) {
     return malformed(isAttestError(e) ? e.code : 'ERR_ENTRY_MALFORMED', (e as Error).message);
   }
@@ -197,8 +198,8 @@ export async function entryFacts(position: bigint, bytes: Uint8Array, policy: Tr
     case ERASURE_RECORD:
       return { ...base, kind: 'erasure', entries: record.entries.map(detached) };
     case ATTESTATION_RECORD: case DECISION_RECORD:
-      return callFacts(record, base, policy, keys);
+      return callFacts(record, base, policy, keys, memo);
     default:
-      return receiptFacts(record, base, policy, keys);
+      return receiptFacts(record, base, policy, keys, memo);
   }
 }
