@@ -36,7 +36,9 @@ export function fromHex(hex: string): Uint8Array {
     throw new AttestError('ERR_ENCODING_INVALID', 'invalid hex', { found: 'hex' });
   }
   const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  // Only 0-9 and a-f are left: '0'-'9' are 0x30-0x39, 'a'-'f' 0x61-0x66.
+  const nibble = (c: number): number => (c <= 0x39 ? c - 0x30 : c - 0x57);
+  for (let i = 0; i < out.length; i++) out[i] = (nibble(hex.charCodeAt(2 * i)) << 4) | nibble(hex.charCodeAt(2 * i + 1));
   return out;
 }
 
