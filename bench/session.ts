@@ -1,7 +1,9 @@
 /**
  * Section 7 of `npm run bench`: receipt sessions. (a) `record_action` through the real
  * `mcp-attest serve` over stdio with the SDK client (sign, append with fsync, answer), per
- * call; (b) receipts of sessions of 10, 100 and 1,000 actions: export time, size and offline
+ * call, beside its limit measured in the same run: the same action appended in process
+ * (full durability, answered once durable) plus one SDK round trip over stdio to a tool that
+ * records nothing (server-everything's `echo`); (b) receipts of sessions of 10, 100 and 1,000 actions: export time, size and offline
  * verification (in process, median of 5).
  */
 import { join } from 'node:path';
@@ -21,19 +23,52 @@ export async function benchRecordAction(cli: string, dir: string, warmup: number
   try {
     const start = await client.callTool({ name: 'start_session', arguments: { task: 'bench', delegator: 'bench' } });
     const sessionId = (start.structuredContent as { sessionId: string }).sessionId;
-    const record = async (i: number): Promise<void> => {
+    return await timed('record_action via mcp-attest serve (stdio, fsync per action)', warmup, actions, async (i) => {
       const r = await client.callTool({ name: 'record_action', arguments: { sessionId, name: `step/${i}`, evidence: { i } } });
       if (r.isError) throw new Error(`bench: record_action failed: ${JSON.stringify(r.content)}`);
-    };
-    for (let i = 0; i < warmup; i++) await record(i);
-    const times: number[] = [];
-    const t0 = performance.now();
-    for (let i = 0; i < actions; i++) {
-      const t = performance.now();
-      await record(warmup + i);
-      times.push(performance.now() - t);
-    }
-    return toRow('record_action via mcp-attest serve (stdio, fsync per action)', times, performance.now() - t0);
+    });
+  } finally {
+    await client.close();
+  }
+}
+
+/** One row per action: `record(i)` timed `actions` times after `warmup` untimed calls. */
+async function timed(path: string, warmup: number, actions: number, record: (i: number) => Promise<unknown>): Promise<Row> {
+  for (let i = 0; i < warmup; i++) await record(i);
+  const times: number[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < actions; i++) {
+    const t = performance.now();
+    await record(warmup + i);
+    times.push(performance.now() - t);
+  }
+  return toRow(path, times, performance.now() - t0);
+}
+
+/**
+ * (a)'s limit, in two parts: the same action appended in process to a data directory of its
+ * own (full durability: commit and fdatasync, resolved once durable, as serve answers), and
+ * an SDK client's `tools/call` round trip over stdio to `server` (server-everything's `echo`).
+ */
+export async function benchRecordActionLimit(dir: string, server: string, warmup: number, actions: number): Promise<{ inProcess: Row; roundTrip: Row }> {
+  const home = join(dir, 'sessions-limit');
+  await initHome(home);
+  const h = await SessionHome.open(home, { durability: 'full' });
+  let inProcess: Row;
+  try {
+    const { sessionId } = h.sessions.start({ task: 'bench', delegator: 'bench' });
+    inProcess = await timed('the same action in process (append, fdatasync)', warmup, actions, async (i) => {
+      h.sessions.action(sessionId, { name: `step/${i}`, evidence: { i } });
+      await h.recorder.durable();
+    });
+  } finally {
+    await h.close();
+  }
+  const client = new Client({ name: 'bench', version: '1.0.0' });
+  await client.connect(new StdioClientTransport({ command: process.execPath, args: [server] }));
+  try {
+    const roundTrip = await timed('SDK client -> echo tool over stdio (no store)', warmup, actions, (i) => client.callTool({ name: 'echo', arguments: { message: `step/${i}` } }));
+    return { inProcess, roundTrip };
   } finally {
     await client.close();
   }
