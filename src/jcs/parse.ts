@@ -246,7 +246,8 @@ function parseText(text: string, limits: Limits, memo?: CanonicalMemo): JsonValu
 export function parseJson(text: string, limits?: ParseLimits, memo?: CanonicalMemo): JsonValue {
   const resolved = resolveLimits(limits);
   if (typeof text !== 'string') throw new AttestError('ERR_JSON_SYNTAX', 'input is not a string', { path: '' });
-  if (utf8Length(text, resolved.maxBytes) > resolved.maxBytes) throw tooLarge(resolved.maxBytes);
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: a text that short needs no count.
+  if (text.length * 3 > resolved.maxBytes && utf8Length(text, resolved.maxBytes) > resolved.maxBytes) throw tooLarge(resolved.maxBytes);
   return parseText(text, resolved, memo);
 }
 

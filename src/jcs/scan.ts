@@ -21,6 +21,9 @@ const SHORT_ESCAPES = new Map<number, string>([
   [0x66, '\f'], [0x6e, '\n'], [0x72, '\r'], [0x74, '\t'],
 ]);
 
+/** A run of code units a string may hold as they are: no quote, backslash, control character or surrogate. */
+const PLAIN_RUN = /[^"\\\u0000-\u001f\ud800-\udfff]*/y;
+
 const isHigh = (u: number): boolean => u >= 0xd800 && u <= 0xdbff;
 const isLow = (u: number): boolean => u >= 0xdc00 && u <= 0xdfff;
 
@@ -98,20 +101,19 @@ export class Scanner {
    */
   string(): string {
     const t = this.text;
-    let p = this.pos + 1;
-    let run = p;
-    let out = '';
+    const start = this.pos;
+    let p = start + 1;
     this.escaped = false;
     for (;;) {
+      // The run of code units that need no look (the common case) is skipped natively.
+      PLAIN_RUN.lastIndex = p;
+      PLAIN_RUN.test(t);
+      p = PLAIN_RUN.lastIndex;
       const c = t.charCodeAt(p);
       if (c === 0x22) break;
       if (c === 0x5c) {
-        const [decoded, next] = this.escape(p);
         this.escaped = true;
-        out += t.slice(run, p) + decoded;
-        p = run = next;
-      } else if (c >= 0x20 && (c < 0xd800 || c > 0xdfff)) {
-        p++;
+        p = SHORT_ESCAPES.has(t.charCodeAt(p + 1)) ? p + 2 : this.escape(p)[1];
       } else if (isHigh(c) && isLow(t.charCodeAt(p + 1))) {
         p += 2;
       } else if (c >= 0xd800) {
@@ -121,7 +123,9 @@ export class Scanner {
       }
     }
     this.pos = p + 1;
-    return out + t.slice(run, p);
+    // A token checked above is RFC 8259 §7 exactly, with no lone surrogate: the platform's
+    // decoder gives its value as ours would, as one flat string.
+    return this.escaped ? (JSON.parse(t.slice(start, p + 1)) as string) : t.slice(start + 1, p);
   }
 
   /** Decodes the escape at `p` (a backslash): its text and the offset just after it. */
