@@ -4,17 +4,19 @@
  */
 import { toHex } from '../bytes/index.js';
 import { getAlgorithm, type AlgName } from '../keys/algorithms.js';
-import { ecdsaS, isLowS, P256_N, signingInput } from './signature.js';
+import { isLowS, P256_N, signingInput } from './signature.js';
 import type { CanonicalMemo } from '../jcs/index.js';
 
-/** The low-S form of a raw ES256 `r||s` signature (`s` replaced by `n - s` when `s > n/2`). */
+/** The low-S form of a raw ES256 `r||s` signature (`s` replaced by `n - s` when `s > n/2`; a signature's `s` is below `n`). */
 export function toLowS(signature: Uint8Array): Uint8Array {
   if (signature.length !== 64 || isLowS(signature)) return signature;
-  let low = P256_N - ecdsaS(signature);
   const out = signature.slice();
-  for (let i = 63; i >= 32; i--) {
-    out[i] = Number(low & 0xffn);
-    low >>= 8n;
+  // n - s, big-endian, byte by byte with a borrow.
+  let borrow = 0;
+  for (let i = 31; i >= 0; i--) {
+    const d = P256_N[i]! - signature[32 + i]! - borrow;
+    borrow = d < 0 ? 1 : 0;
+    out[32 + i] = d & 0xff;
   }
   return out;
 }

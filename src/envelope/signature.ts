@@ -25,19 +25,20 @@ export function signingInput(envelope: Record<string, unknown>, memo?: Canonical
   return canonicalBytes(body, memo);
 }
 
-/** The order n of the P-256 group (FIPS 186-5 / SEC 2). */
-export const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
-
-/** The `s` half of a raw 64-byte ES256 `r||s` signature, as an integer. */
-export function ecdsaS(signature: Uint8Array): bigint {
-  let s = 0n;
-  for (const b of signature.subarray(32, 64)) s = (s << 8n) | BigInt(b);
-  return s;
-}
+/** The order n of the P-256 group (FIPS 186-5 / SEC 2), as 32 big-endian bytes. */
+export const P256_N = fromHex('ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
+/** n >> 1, as 32 big-endian bytes: the largest low `s`. */
+const HALF_N = fromHex('7fffffff800000007fffffffffffffffde737d56d38bcf4279dce5617e3192a8');
 
 /** True when a raw ES256 `r||s` signature has `s <= n/2` (the canonical, non-malleable form; `n - s` is its twin). */
 export function isLowS(signature: Uint8Array): boolean {
-  return signature.length === 64 && ecdsaS(signature) <= P256_N >> 1n;
+  if (signature.length !== 64) return false;
+  // Big-endian comparison of s (bytes 32-63) with n/2: the first byte that differs decides.
+  for (let i = 0; i < 32; i++) {
+    const d = signature[32 + i]! - HALF_N[i]!;
+    if (d !== 0) return d < 0;
+  }
+  return true;
 }
 
 /**

@@ -13,9 +13,35 @@ export function nowSeconds(): number {
 
 const RFC3339_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/;
 
-/** Format POSIX seconds as `YYYY-MM-DDTHH:MM:SSZ`. Requires an integer in years 0000-9999. */
+/** POSIX seconds of 0000-01-01T00:00:00Z and of 10000-01-01T00:00:00Z: the range of the 4-digit form. */
+const FIRST_SECOND = -62167219200;
+const END_SECOND = 253402300800;
+
+const two = (n: number): string => (n < 10 ? `0${n}` : String(n));
+
+/**
+ * Format POSIX seconds (floored) as `YYYY-MM-DDTHH:MM:SSZ`, for years 0000-9999 (by the
+ * proleptic Gregorian calendar, as RFC 3339 §5.6 reads). Outside that range, or for a value
+ * that is not a finite number, the platform's ISO form is returned, which
+ * {@link parseTimestamp} refuses (or a RangeError for no time at all).
+ */
 export function formatTimestamp(epochSeconds: number): string {
-  return new Date(Math.floor(epochSeconds) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const t = Math.floor(epochSeconds);
+  if (!(t >= FIRST_SECOND && t < END_SECOND)) return new Date(t * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const days = Math.floor(t / 86400);
+  const secs = t - days * 86400;
+  // Civil date from days since 1970-01-01 (eras of 400 years from 0000-03-01).
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  const hms = `${two(Math.floor(secs / 3600))}:${two(Math.floor(secs / 60) % 60)}:${two(secs % 60)}`;
+  return `${String(year).padStart(4, '0')}-${two(month)}-${two(day)}T${hms}Z`;
 }
 
 /** Days in `month` (1-12) of proleptic Gregorian `year`. */

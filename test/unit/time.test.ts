@@ -2,7 +2,8 @@
  * Envelope timestamps (envelope/time.ts): the parser agrees with the platform's own date
  * arithmetic (Date.parse, then formatted back and compared) on every kind of input: valid
  * instants across the whole 0000-9999 range, dates past their month's end, out-of-range
- * fields, leap days and leap seconds, and forms other than `YYYY-MM-DDTHH:MM:SSZ`.
+ * fields, leap days and leap seconds, and forms other than `YYYY-MM-DDTHH:MM:SSZ`; the
+ * formatter agrees with the platform's ISO form on every second it is given.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -55,4 +56,28 @@ test('edges: the ends of the range, leap days, month ends, 24:00 and leap second
   assert.equal(parseTimestamp('2026-05-26T12:00:00Z'), Date.UTC(2026, 4, 26, 12) / 1000);
   for (const t of [0, -62167219200, 253402300799, 1_800_000_000]) assert.equal(parseTimestamp(formatTimestamp(t)), t);
   assert.throws(() => parseTimestamp(1_800_000_000), (e: unknown) => isAttestError(e, 'ERR_TIME_INVALID'));
+});
+
+test('formatting agrees with the platform\'s ISO form: 200,000 seeded instants over 0000-9999, each day\'s ends, fractions, and outside the range', () => {
+  const iso = (t: number): string => new Date(Math.floor(t) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  let a = 11;
+  const next = (): number => {
+    a = (Math.imul(a, 1103515245) + 12345) >>> 0;
+    return a / 2 ** 32;
+  };
+  const first = -62167219200;
+  const end = 253402300800;
+  for (let i = 0; i < 200_000; i++) {
+    const t = Math.floor(first + next() * (end - first));
+    assert.equal(formatTimestamp(t), iso(t), String(t));
+  }
+  for (const t of [first, first + 1, end - 1, -1, 0, 1, 86399, 86400, 951782400, 951868799, 1_800_000_000.9, -0.5, 4107542400, 13574563200]) {
+    assert.equal(formatTimestamp(t), iso(t), String(t));
+  }
+  // Outside 0000-9999: the platform's form, which the parser refuses.
+  for (const t of [first - 1, end, -1e12, 1e12]) {
+    assert.equal(formatTimestamp(t), iso(t), String(t));
+    assert.equal(ours(formatTimestamp(t)), null, String(t));
+  }
+  assert.throws(() => formatTimestamp(NaN), RangeError);
 });
