@@ -8,7 +8,7 @@ import { createHmac, createPrivateKey, sign as nodeSign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { p256 } from '@noble/curves/nist.js';
 import { toHex } from '../../src/bytes/index.js';
-import { P256_N, signingInput } from '../../src/envelope/signature.js';
+import { signingInput } from '../../src/envelope/signature.js';
 import type { VectorKey } from './model.js';
 
 /** Directory of the committed test keys. */
@@ -64,6 +64,9 @@ export function signWith<T extends Record<string, unknown>>(alg: TestAlg, body: 
 export function toDer(raw: Uint8Array): Uint8Array {
   return p256.Signature.fromBytes(raw).toBytes('der');
 }
+
+/** The order n of the P-256 group (FIPS 186-5 / SEC 2). */
+const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 
 /** The high-S twin of a raw low-S ES256 signature: (r, n - s). Verifies under plain ECDSA. */
 export function highS(raw: Uint8Array): Uint8Array {
