@@ -4,6 +4,7 @@
  * record itself.
  * @see docs/log-format.md "Format v2"
  */
+import type Database from 'better-sqlite3';
 import { AttestError } from '../errors.js';
 import { randomBytesPooled } from './random-pool.js';
 import { commitmentEntry, SALT_BYTES } from '../log/opening.js';
@@ -22,4 +23,24 @@ export function entryRow(record: Uint8Array, mode: EntriesMode | 'v1' | null): {
   if (mode !== 'private') return { data: record, salt: null, record: null };
   const salt = randomBytesPooled(SALT_BYTES);
   return { data: commitmentEntry(salt, record), salt, record };
+}
+
+/** A stored row of the SQLite log: the entry as published, and a private entry's opening (null members when it has none). */
+export interface StoredRow { idx: bigint; data: Uint8Array; salt: Uint8Array | null; record: Uint8Array | null }
+
+/**
+ * The rows of the SQLite log's `entries` table (index order) matching `where` (SQL over
+ * `data` and, when the table has them (`openings`), `salt` and `record`; `?` bound to `arg`).
+ * Throws `ERR_STORE_CORRUPT` for a row of other types.
+ */
+export function* storedRows(db: Database.Database, openings: boolean, where: string, arg?: Buffer): Generator<StoredRow> {
+  const cols = openings ? 'idx, data, salt, record' : 'idx, data';
+  const stmt = db.prepare(`SELECT ${cols} FROM entries ${where} ORDER BY idx`).safeIntegers(true);
+  const it = (arg === undefined ? stmt.iterate() : stmt.iterate(arg)) as IterableIterator<{ idx: unknown; data: unknown; salt?: unknown; record?: unknown }>;
+  const blob = (v: unknown): v is Buffer | null | undefined => v == null || Buffer.isBuffer(v);
+  const bytes = (v: Buffer | null | undefined): Uint8Array | null => (v == null ? null : new Uint8Array(v));
+  for (const row of it) {
+    if (typeof row.idx !== 'bigint' || !Buffer.isBuffer(row.data) || !blob(row.salt) || !blob(row.record)) throw new AttestError('ERR_STORE_CORRUPT', 'an entry row is not (integer, blob)', { found: String(row.idx) });
+    yield { idx: row.idx, data: new Uint8Array(row.data), salt: bytes(row.salt), record: bytes(row.record) };
+  }
 }

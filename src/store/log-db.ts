@@ -25,12 +25,13 @@ import { AttestError } from '../errors.js';
 import { openSqlite } from './sqlite.js';
 import { WalSync } from './wal-sync.js';
 import { QueuedCommits } from './queued-commits.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 import { migrateNodes, nodeReader } from './log-nodes.js';
 import { LOG_SCHEMA, addOpeningColumns, hasOpeningColumns } from './log-schema.js';
 import { concatBytes, equalBytes } from '../bytes/index.js';
 import { leafHash } from '../log/hash.js';
 import { commitmentEntry, SALT_BYTES } from '../log/opening.js';
-import { entryRow } from './entry-row.js';
+import { entryRow, storedRows, type StoredRow } from './entry-row.js';
 import { decodeParameters, encodeRecord, PARAMETERS_RECORD, type EntriesMode } from '../records/record.js';
 import { appendNodes, rootAt, inclusionProof, consistencyProof, type NodeReader } from '../log/tree.js';
 
@@ -52,10 +53,12 @@ export class LogDb {
    * must await before acting on them. `readonly` opens an existing file as
    * untrusted input: `trusted_schema` off and the schema checked before any query (a view,
    * trigger, virtual table or generated column is `ERR_STORE_CORRUPT`; store/sqlite-guard.ts).
-   * A caller handed the path checks the files first (`checkSqliteFiles`). Throws
+   * A caller handed the path checks the files first (`checkSqliteFiles`).
+   * `backgroundCheckpoints`: the WAL is checkpointed by a worker thread, with these database
+   * files (the ones attached to this connection) too, not in the commits (store/wal-checkpointer.ts). Throws
    * `ERR_STORE_CORRUPT` when the file cannot be opened or is not a plain log.
    */
-  constructor(path: string, durability: Durability = 'full', readonly = false, o: { groupCommit?: boolean; entries?: EntriesMode } = {}) {
+  constructor(path: string, durability: Durability = 'full', readonly = false, o: { groupCommit?: boolean; entries?: EntriesMode; backgroundCheckpoints?: readonly string[] } = {}) {
     const group = o.groupCommit === true && durability === 'full' && !readonly;
     this.db = openSqlite(path, LOG_SCHEMA, { durability: group ? 'normal' : durability, readonly, untrusted: readonly, code: 'ERR_STORE_CORRUPT', what: 'log' });
     try {
@@ -70,6 +73,9 @@ export class LogDb {
       this.read = nodeReader(this.db);
       this.lastIdx = this.db.prepare('SELECT idx FROM entries ORDER BY idx DESC LIMIT 1').safeIntegers(true);
       if (!readonly && o.entries !== undefined) this.writeParameters(o.entries);
+      if (!readonly && o.backgroundCheckpoints !== undefined && this.db.pragma('journal_mode', { simple: true }) === 'wal') {
+        this.checkpointer = new WalCheckpointer(this.db, [path, ...o.backgroundCheckpoints]);
+      }
     } catch (cause) {
       this.db.close();
       if (cause instanceof AttestError) throw cause;
@@ -144,6 +150,7 @@ export class LogDb {
     const row = entryRow(build(index), this.mode());
     this.insert(index, row.data, row.salt, row.record);
     after?.(index);
+    this.checkpointer?.appended();
     return index;
   }
 
@@ -183,6 +190,7 @@ export class LogDb {
   /** Whether the entries table has the `salt` and `record` columns (a log read-only from before v2 has not). */
   private readonly openings: boolean;
   private walSync: WalSync | null = null;
+  private checkpointer: WalCheckpointer | null = null;
   private appendTxn: Database.Transaction<(f: () => bigint) => bigint> | null = null;
   /** Appends waiting for the next group sync ({@link appendDurable}). */
   private queue: QueuedCommits | null = null;
@@ -244,21 +252,13 @@ export class LogDb {
   }
 
   /** Every stored row in index order: the entry as published, and a private entry's opening (NULL members when it has none), for copying the log elsewhere. */
-  *storedRows(): Generator<{ idx: bigint; data: Uint8Array; salt: Uint8Array | null; record: Uint8Array | null }> {
+  *storedRows(): Generator<StoredRow> {
     yield* this.rows('');
   }
 
-  /** The entry rows (index order) matching `where` (SQL over `data` and, when present, `record`; `?` bound to `arg`). Throws `ERR_STORE_CORRUPT` for a row of other types. */
-  private *rows(where: string, arg?: Buffer): Generator<{ idx: bigint; data: Uint8Array; salt: Uint8Array | null; record: Uint8Array | null }> {
-    const cols = this.openings ? 'idx, data, salt, record' : 'idx, data';
-    const stmt = this.db.prepare(`SELECT ${cols} FROM entries ${where} ORDER BY idx`).safeIntegers(true);
-    const it = (arg === undefined ? stmt.iterate() : stmt.iterate(arg)) as IterableIterator<{ idx: unknown; data: unknown; salt?: unknown; record?: unknown }>;
-    for (const row of it) {
-      const blob = (v: unknown): v is Buffer | null | undefined => v == null || Buffer.isBuffer(v);
-      if (typeof row.idx !== 'bigint' || !Buffer.isBuffer(row.data) || !blob(row.salt) || !blob(row.record)) throw new AttestError('ERR_STORE_CORRUPT', 'an entry row is not (integer, blob)', { found: String(row.idx) });
-      const bytes = (v: Buffer | null | undefined): Uint8Array | null => (v == null ? null : new Uint8Array(v));
-      yield { idx: row.idx, data: new Uint8Array(row.data), salt: bytes(row.salt), record: bytes(row.record) };
-    }
+  /** The entry rows (index order) matching `where` (store/entry-row.ts). */
+  private rows(where: string, arg?: Buffer): Generator<StoredRow> {
+    return storedRows(this.db, this.openings, where, arg);
   }
 
   /**
@@ -389,6 +389,8 @@ export class LogDb {
 
   /** Close the database. */
   close(): void {
+    // The worker's connections first: the writer's close, the last, may then remove the WAL.
+    this.checkpointer?.close();
     if (this.db.open) this.db.close();
     this.walSync?.close();
   }

@@ -1,0 +1,105 @@
+/**
+ * WAL checkpoints off the event loop (Node): a worker thread with its own connections runs
+ * `wal_checkpoint(PASSIVE)` on the log's database file and on the evidence store's
+ * (store/wal-checkpoint-worker.ts), asked every {@link CHECKPOINT_EVERY} appends, one at a
+ * time, and the writing connection's automatic checkpoint waits for a WAL four times larger
+ * than SQLite's default, to rewind it ({@link RESTART_PAGES}).
+ *
+ * Why: SQLite runs an automatic checkpoint inside the commit that takes the WAL past 1,000
+ * pages, on the thread that commits: it copies those pages into the database file and, with
+ * `synchronous=NORMAL`, syncs the WAL before and the database after. In the proxy that is a
+ * stall of milliseconds on the event loop every few hundred calls, which every call in
+ * flight waits out. A PASSIVE checkpoint from another connection does the same work (the
+ * same syncs, in the same order: a WAL frame is overwritten only once the database holding
+ * its page is on disk) and never blocks the writer.
+ *
+ * If the worker cannot start or fails, the writing connection's automatic checkpoints are
+ * turned back on: the WAL stays bounded either way. Running from TypeScript source (tests
+ * under tsx) there is no compiled worker, and the automatic checkpoints stay.
+ */
+import { Worker } from 'node:worker_threads';
+import type Database from 'better-sqlite3';
+
+/** Appends between two checkpoint requests (an append writes 3 to 5 WAL pages; SQLite's own threshold is 1,000 pages). */
+export const CHECKPOINT_EVERY = 128;
+/** SQLite's default `wal_autocheckpoint`, restored when the worker is gone. */
+const AUTOCHECKPOINT_PAGES = 1000;
+/**
+ * The writer's own automatic checkpoint while the worker runs, in WAL pages (16 MiB): it
+ * restarts the WAL. A checkpoint from another connection never ends with the WAL empty while
+ * appends keep coming, and SQLite rewinds the WAL only from an empty one, so without it the
+ * file would grow for as long as the appends do. By then the worker has copied all but the
+ * last few hundred pages: the writer's checkpoint copies those and syncs.
+ */
+const RESTART_PAGES = 4000;
+/** Longest wait at close for the worker to close its connections, ms. */
+const CLOSE_WAIT_MS = 5_000;
+
+/** The worker script beside this module; null from TypeScript source. */
+function workerUrl(): URL | null {
+  return import.meta.url.endsWith('.ts') ? null : new URL('./wal-checkpoint-worker.js', import.meta.url);
+}
+
+/** Background checkpoints of the WAL files of `paths` (database files, the first the writer's own), for the writer `db`. */
+export class WalCheckpointer {
+  private worker: Worker | null = null;
+  private appends = 0;
+  /** A checkpoint was asked for: the worker may hold connections, to be closed before the writer's. */
+  private asked = false;
+  /**
+   * Shared with the worker: [0] set to 1 once its connections are closed, [1] 1 while a
+   * checkpoint is asked for or running. Shared memory, not messages: a writer whose awaits
+   * never reach the event loop (a caller appending in a loop) still sees them.
+   */
+  private readonly state = new Int32Array(new SharedArrayBuffer(8));
+
+  /**
+   * Start the worker for `paths` and turn off `db`'s automatic checkpoints; without a
+   * compiled worker, or when it cannot start, nothing changes. Never throws.
+   */
+  constructor(private readonly db: Database.Database, paths: readonly string[]) {
+    const url = workerUrl();
+    if (url === null) return;
+    try {
+      // No flags of this process (`--input-type` alone makes a worker fail to start): it needs none.
+      this.worker = new Worker(url, { workerData: { paths: [...paths], state: this.state }, execArgv: [] });
+    } catch {
+      return;
+    }
+    this.worker.unref();
+    const gone = (): void => this.fallBack();
+    this.worker.on('error', gone);
+    this.worker.on('exit', gone);
+    db.pragma(`wal_autocheckpoint = ${RESTART_PAGES}`);
+  }
+
+  /** Count an append; every {@link CHECKPOINT_EVERY} of them, ask for a checkpoint unless one is running. */
+  appended(): void {
+    if (this.worker === null || ++this.appends % CHECKPOINT_EVERY !== 0 || Atomics.load(this.state, 1) !== 0) return;
+    Atomics.store(this.state, 1, 1);
+    this.asked = true;
+    this.worker.postMessage('checkpoint');
+  }
+
+  /**
+   * Close the worker's connections (waiting at most {@link CLOSE_WAIT_MS} for a checkpoint it
+   * is running), so the writer's own close is the last and may remove the WAL. Synchronous.
+   */
+  close(): void {
+    const w = this.worker;
+    if (w === null) return;
+    this.worker = null;
+    w.removeAllListeners('exit');
+    w.removeAllListeners('error');
+    w.on('error', () => undefined);
+    w.postMessage('close');
+    if (this.asked) Atomics.wait(this.state, 0, 0, CLOSE_WAIT_MS);
+  }
+
+  /** The worker is gone: SQLite's own checkpoints again. */
+  private fallBack(): void {
+    if (this.worker === null) return;
+    this.worker = null;
+    if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * WAL checkpoints off the event loop (store/wal-checkpointer.ts), on the compiled recorder a
+ * proxy runs (the worker exists in dist/ only), in a process of its own: while calls are
+ * recorded the log's database file grows (the worker copies the WAL into it), the WAL stays
+ * bounded (the writer still rewinds it), every entry verifies afterwards, the WAL files are
+ * gone after close (the worker's connections closed first), and a worker that dies hands
+ * the checkpoints back to SQLite's own.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import test from 'node:test';
+import { CLI, ROOT } from './helpers.js';
+
+const dist = (m: string): string => pathToFileURL(join(ROOT, 'dist', m)).href;
+
+/** Records `calls` calls (attestation + receipt) in `home` with the compiled recorder; prints what it saw as JSON. */
+const SCRIPT = `
+import { statSync, existsSync } from 'node:fs';
+await import(${JSON.stringify(dist('platform/node.js'))});
+const { initHome } = await import(${JSON.stringify(dist('store/identity.js'))});
+const { Recorder } = await import(${JSON.stringify(dist('proxy/recorder.js'))});
+const [home, calls, kill] = [process.argv[1], Number(process.argv[2]), process.argv[3] === 'kill'];
+const size = (f) => (existsSync(f) ? statSync(f).size : -1);
+await initHome(home);
+const r = await Recorder.open(home, { durability: 'normal', checkpointMs: 60000 });
+const out = { dbBefore: size(home + '/log.db'), maxWal: 0, autocheckpoint: null, autocheckpointBefore: r.db.db.pragma('wal_autocheckpoint', { simple: true }) };
+if (kill) {
+  const w = r.db.checkpointer.worker;
+  await new Promise((resolve) => { w.once('exit', resolve); void w.terminate(); });
+  out.autocheckpoint = r.db.db.pragma('wal_autocheckpoint', { simple: true });
+}
+for (let i = 0; i < calls; i++) {
+  const args = { message: 'call ' + i };
+  const a = await r.attest({ tool: 'echo', args, intent: 'test', server: { name: 't', fingerprint: 'sha256:' + '11'.repeat(32) }, requestDigest: 'sha256:' + '22'.repeat(32) });
+  await r.receipt({ callId: a.callId, attestation: a.attestation, attestationIndex: a.index, status: 'executed', result: { content: [{ type: 'text', text: 'Echo: ' + args.message }] } });
+  if (i % 50 === 0) out.maxWal = Math.max(out.maxWal, size(home + '/log.db-wal'), size(home + '/evidence.db-wal'));
+}
+// A pause that reaches the event loop: the worker's last checkpoint ends meanwhile.
+await new Promise((resolve) => setTimeout(resolve, 500));
+out.dbDuring = size(home + '/log.db');
+await r.close();
+out.walAfter = [size(home + '/log.db-wal'), size(home + '/evidence.db-wal')];
+console.log(JSON.stringify(out));
+`;
+
+function record(home: string, calls: number, kill = false): Record<string, unknown> {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', SCRIPT, home, String(calls), kill ? 'kill' : ''], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+test('100 calls (200 appends, ~700 WAL pages, below SQLite\'s own 1,000): the worker has already copied them into the database file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-ckpt-'));
+  try {
+    const out = record(join(dir, 'home'), 100);
+    assert.ok((out['dbDuring'] as number) >= (out['dbBefore'] as number) + 100 * 1024, `log.db grew before close: ${JSON.stringify(out)}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('recording 3,000 calls: the database file fills while appending, the WAL stays bounded, all verifies, no WAL left after close', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-ckpt-'));
+  try {
+    const home = join(dir, 'home');
+    const out = record(home, 3000);
+    // 6,000 entries of ~1 KB: the log's pages reach the database file before close.
+    assert.ok((out['dbDuring'] as number) > 4 * 1024 * 1024, `log.db grew while appending: ${JSON.stringify(out)}`);
+    // 4,000 pages of the writer's rewind threshold plus what is appended meanwhile, far below an unbounded WAL (~25 MB here).
+    assert.ok((out['maxWal'] as number) <= 18 * 1024 * 1024, `WAL bounded: ${JSON.stringify(out)}`);
+    assert.deepEqual(out['walAfter'], [-1, -1]);
+    const v = spawnSync(process.execPath, [CLI, 'verify', '--home', home, '--json'], { encoding: 'utf8' });
+    assert.equal(v.status, 0, v.stdout + v.stderr);
+    const report = JSON.parse(v.stdout) as { ok: boolean; size: string; calls: number; receipts: number };
+    assert.deepEqual([report.ok, report.size, report.calls, report.receipts], [true, '6001', 3000, 3000]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a checkpoint worker that dies hands checkpoints back to SQLite (wal_autocheckpoint 1000), and recording goes on', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-ckpt-'));
+  try {
+    const out = record(join(dir, 'home'), 300, true);
+    // While the worker runs, the writer's own checkpoint only rewinds a WAL of 4,000 pages.
+    assert.equal(out['autocheckpointBefore'], 4000);
+    assert.equal(out['autocheckpoint'], 1000);
+    assert.deepEqual(out['walAfter'], [-1, -1]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
