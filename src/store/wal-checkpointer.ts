@@ -13,9 +13,10 @@
  * same syncs, in the same order: a WAL frame is overwritten only once the database holding
  * its page is on disk) and never blocks the writer.
  *
- * If the worker cannot start or fails, the writing connection's automatic checkpoints are
- * turned back on: the WAL stays bounded either way. Running from TypeScript source (tests
- * under tsx) there is no compiled worker, and the automatic checkpoints stay.
+ * The worker starts at the first request, so a writer that appends little (a CLI command)
+ * never starts a thread. If it cannot start or fails, the writer's automatic checkpoints are
+ * SQLite's own again: the WAL stays bounded either way. Running from TypeScript source
+ * (tests under tsx) there is no compiled worker, and SQLite's own checkpoints stay.
  */
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
@@ -43,6 +44,8 @@ function workerUrl(): URL | null {
 /** Background checkpoints of the WAL files of `paths` (database files, the first the writer's own), for the writer `db`. */
 export class WalCheckpointer {
   private worker: Worker | null = null;
+  /** No worker to start (from TypeScript source), or it failed: SQLite's own checkpoints. */
+  private off: boolean;
   private appends = 0;
   /** A checkpoint was asked for: the worker may hold connections, to be closed before the writer's. */
   private asked = false;
@@ -53,32 +56,36 @@ export class WalCheckpointer {
    */
   private readonly state = new Int32Array(new SharedArrayBuffer(8));
 
-  /**
-   * Start the worker for `paths` and turn off `db`'s automatic checkpoints; without a
-   * compiled worker, or when it cannot start, nothing changes. Never throws.
-   */
-  constructor(private readonly db: Database.Database, paths: readonly string[]) {
-    const url = workerUrl();
-    if (url === null) return;
+  /** Nothing starts before the first {@link CHECKPOINT_EVERY} appends (a short-lived writer never starts a thread). Never throws. */
+  constructor(private readonly db: Database.Database, private readonly paths: readonly string[]) {
+    this.off = workerUrl() === null;
+  }
+
+  /** Count an append; every {@link CHECKPOINT_EVERY} of them, ask for a checkpoint unless one is running. */
+  appended(): void {
+    if (this.off || ++this.appends % CHECKPOINT_EVERY !== 0 || Atomics.load(this.state, 1) !== 0) return;
+    const w = this.worker ?? this.start();
+    if (w === null) return;
+    Atomics.store(this.state, 1, 1);
+    this.asked = true;
+    w.postMessage('checkpoint');
+  }
+
+  /** Start the worker and leave the WAL's rewinding alone to the writer; null (and SQLite's own checkpoints) when it cannot start. */
+  private start(): Worker | null {
     try {
       // No flags of this process (`--input-type` alone makes a worker fail to start): it needs none.
-      this.worker = new Worker(url, { workerData: { paths: [...paths], state: this.state }, execArgv: [] });
+      this.worker = new Worker(workerUrl()!, { workerData: { paths: [...this.paths], state: this.state }, execArgv: [] });
     } catch {
-      return;
+      this.off = true;
+      return null;
     }
     this.worker.unref();
     const gone = (): void => this.fallBack();
     this.worker.on('error', gone);
     this.worker.on('exit', gone);
-    db.pragma(`wal_autocheckpoint = ${RESTART_PAGES}`);
-  }
-
-  /** Count an append; every {@link CHECKPOINT_EVERY} of them, ask for a checkpoint unless one is running. */
-  appended(): void {
-    if (this.worker === null || ++this.appends % CHECKPOINT_EVERY !== 0 || Atomics.load(this.state, 1) !== 0) return;
-    Atomics.store(this.state, 1, 1);
-    this.asked = true;
-    this.worker.postMessage('checkpoint');
+    this.db.pragma(`wal_autocheckpoint = ${RESTART_PAGES}`);
+    return this.worker;
   }
 
   /**
@@ -87,6 +94,7 @@ export class WalCheckpointer {
    */
   close(): void {
     const w = this.worker;
+    this.off = true;
     if (w === null) return;
     this.worker = null;
     w.removeAllListeners('exit');
@@ -100,6 +108,7 @@ export class WalCheckpointer {
   private fallBack(): void {
     if (this.worker === null) return;
     this.worker = null;
+    this.off = true;
     if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
   }
 }

@@ -27,13 +27,15 @@ const [home, calls, kill] = [process.argv[1], Number(process.argv[2]), process.a
 const size = (f) => (existsSync(f) ? statSync(f).size : -1);
 await initHome(home);
 const r = await Recorder.open(home, { durability: 'normal', checkpointMs: 60000 });
-const out = { dbBefore: size(home + '/log.db'), maxWal: 0, autocheckpoint: null, autocheckpointBefore: r.db.db.pragma('wal_autocheckpoint', { simple: true }) };
-if (kill) {
-  const w = r.db.checkpointer.worker;
-  await new Promise((resolve) => { w.once('exit', resolve); void w.terminate(); });
-  out.autocheckpoint = r.db.db.pragma('wal_autocheckpoint', { simple: true });
-}
+const autocheckpoint = () => r.db.db.pragma('wal_autocheckpoint', { simple: true });
+const out = { dbBefore: size(home + '/log.db'), maxWal: 0, autocheckpoint: [autocheckpoint()] };
 for (let i = 0; i < calls; i++) {
+  if (i === 100) out.autocheckpoint.push(autocheckpoint());
+  if (i === 100 && kill) {
+    const w = r.db.checkpointer.worker;
+    await new Promise((resolve) => { w.once('exit', resolve); void w.terminate(); });
+    out.autocheckpoint.push(autocheckpoint());
+  }
   const args = { message: 'call ' + i };
   const a = await r.attest({ tool: 'echo', args, intent: 'test', server: { name: 't', fingerprint: 'sha256:' + '11'.repeat(32) }, requestDigest: 'sha256:' + '22'.repeat(32) });
   await r.receipt({ callId: a.callId, attestation: a.attestation, attestationIndex: a.index, status: 'executed', result: { content: [{ type: 'text', text: 'Echo: ' + args.message }] } });
@@ -57,6 +59,7 @@ test('100 calls (200 appends, ~700 WAL pages, below SQLite\'s own 1,000): the wo
   const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-ckpt-'));
   try {
     const out = record(join(dir, 'home'), 100);
+    assert.deepEqual(out['autocheckpoint'], [1000]);
     assert.ok((out['dbDuring'] as number) >= (out['dbBefore'] as number) + 100 * 1024, `log.db grew before close: ${JSON.stringify(out)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -86,9 +89,9 @@ test('a checkpoint worker that dies hands checkpoints back to SQLite (wal_autoch
   const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-ckpt-'));
   try {
     const out = record(join(dir, 'home'), 300, true);
-    // While the worker runs, the writer's own checkpoint only rewinds a WAL of 4,000 pages.
-    assert.equal(out['autocheckpointBefore'], 4000);
-    assert.equal(out['autocheckpoint'], 1000);
+    // No worker before the first 128 appends (SQLite's 1,000); while it runs, the writer's
+    // own checkpoint only rewinds a WAL of 4,000 pages; once it is gone, 1,000 again.
+    assert.deepEqual(out['autocheckpoint'], [1000, 4000, 1000]);
     assert.deepEqual(out['walAfter'], [-1, -1]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
