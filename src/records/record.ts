@@ -263,7 +263,8 @@ function memberProblem(v: Record<string, JsonValue>): string | null {
  * Decode entry bytes strictly (no floats, no duplicate keys, depth 24) into a record.
  * Throws `ERR_ENTRY_MALFORMED` (the JSON error as cause) on anything else. `memo`: filled
  * with the canonical texts of the record's containers as written (an entry is JCS), so its
- * envelope's digest and signing input are read from them rather than written again.
+ * envelope's digest and signing input are read from them rather than written again (the
+ * caller must not change the record while it uses the memo).
  */
 export function decodeRecord(bytes: Uint8Array, memo?: CanonicalMemo): LogRecord {
   let v: JsonValue;

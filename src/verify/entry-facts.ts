@@ -179,6 +179,7 @@ export async function entryFacts(position: bigint, bytes: Uint8Array, policy: Tr
   if (params !== null) return { position, leaf, claimed: 0n, form, kind: 'params', entries: params.entries };
   let record: LogRecord;
   // The entry's containers as written, when canonical (they are, as the recorder writes them).
+  // Nothing here may change the decoded record: a kept text is the entry's, not the value's.
   const memo = new CanonicalMemo();
   try {
     record = decodeRecord(shape.record, memo);
