@@ -33,8 +33,12 @@ const AUTOCHECKPOINT_PAGES = 1000;
  * last few hundred pages: the writer's checkpoint copies those and syncs.
  */
 const RESTART_PAGES = 4000;
-/** Longest wait at close for the worker to close its connections, ms. */
-const CLOSE_WAIT_MS = 5_000;
+/**
+ * Longest wait at close for the worker to close its connections, ms; then it is terminated.
+ * Nothing durable depends on it (whichever connection closes last removes the WAL): it only
+ * spares a dead worker's exit, not yet seen, from holding a close for long.
+ */
+const CLOSE_WAIT_MS = 1_000;
 
 /** The worker script beside this module; null from TypeScript source. */
 function workerUrl(): URL | null {
@@ -90,7 +94,8 @@ export class WalCheckpointer {
 
   /**
    * Close the worker's connections (waiting at most {@link CLOSE_WAIT_MS} for a checkpoint it
-   * is running), so the writer's own close is the last and may remove the WAL. Synchronous.
+   * is running, then terminating it), so the writer's own close is the last and may remove
+   * the WAL. Synchronous.
    */
   close(): void {
     const w = this.worker;
@@ -101,7 +106,7 @@ export class WalCheckpointer {
     w.removeAllListeners('error');
     w.on('error', () => undefined);
     w.postMessage('close');
-    if (this.asked) Atomics.wait(this.state, 0, 0, CLOSE_WAIT_MS);
+    if (this.asked && Atomics.wait(this.state, 0, 0, CLOSE_WAIT_MS) === 'timed-out') void w.terminate();
   }
 
   /** The worker is gone: SQLite's own checkpoints again. */
