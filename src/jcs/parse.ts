@@ -167,7 +167,7 @@ class Parser {
     if (!c.canonical) parent.canonical = false;
   }
 
-  /** The container being read is not canonical (whitespace inside it). */
+  /** The container being read is not canonical (whitespace, or a token not as JCS writes it, inside it). */
   private notCanonical(): void {
     const top = this.stack[this.stack.length - 1];
     if (top !== undefined) top.canonical = false;
