@@ -27,7 +27,7 @@ import { exportPublicJwk, jwkThumbprint } from '../src/keys/material.js';
 import { nodeSigner } from '../src/store/node-signer.js';
 import { getAlgorithm } from '../src/keys/algorithms.js';
 import { TOOL, callArgs } from './agent.js';
-import { printTable, toRow, type Row } from './stats.js';
+import { printTable, timedRow, type Row } from './stats.js';
 import { canonicalBytes } from '../src/jcs/index.js';
 
 /** Calls per hot-path row, after {@link WARMUP}. */
@@ -52,18 +52,6 @@ export interface HotPath {
 /** Bytes this process has passed to write syscalls so far (`wchar` of /proc/self/io). */
 function written(): number {
   return Number(/wchar: (\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? NaN);
-}
-
-async function timed(path: string, n: number, call: (i: number) => Promise<void> | void): Promise<Row> {
-  for (let i = 0; i < WARMUP; i++) await call(i);
-  const times: number[] = [];
-  const start = performance.now();
-  for (let i = WARMUP; i < WARMUP + n; i++) {
-    const t = performance.now();
-    await call(i);
-    times.push(performance.now() - t);
-  }
-  return toRow(path, times, performance.now() - start);
 }
 
 /** One attested call through the recorder, as a relay makes it. */
@@ -104,9 +92,9 @@ async function sequential(dir: string, durability: Durability): Promise<{ row: R
     for (let i = 0; i < WARMUP; i++) await oneCall(r, i);
     const size0 = r.db.size();
     const w0 = written();
-    const row = await timed(`log alone, sequential, durability ${durability}`, CALLS, (i) => oneCall(r, i));
+    const row = await timedRow(`log alone, sequential, durability ${durability}`, WARMUP, CALLS, (i) => oneCall(r, i));
     const written1 = written();
-    // `timed` made calls 0..WARMUP-1 again before the timed ones.
+    // `timedRow` made calls 0..WARMUP-1 again before the timed ones.
     const calls = CALLS + WARMUP;
     let payloads = 0;
     for (let i = 0; i < calls; i++) payloads += payloadBytes(i);
@@ -138,7 +126,7 @@ async function fsyncPage(dir: string): Promise<Row> {
   const fd = openSync(join(dir, 'fsync-page'), 'w');
   const page = Buffer.alloc(4096, 7);
   try {
-    return await timed('limit: write + fdatasync of one 4 KiB page', CALLS, (i) => {
+    return await timedRow('limit: write + fdatasync of one 4 KiB page', WARMUP, CALLS, (i) => {
       writeSync(fd, page, 0, page.length, (i % 64) * 4096);
       fdatasyncSync(fd);
     });
@@ -157,14 +145,14 @@ async function signVerify(): Promise<HotPath['signVerify']> {
   const signer = { iss: 'issuer://bench', sub: 'bench', alg: 'ES256' as const, keyId, sign: nodeSigner('ES256', pem) };
   const keys = async (): Promise<CryptoKey> => pair.publicKey;
   const n = Math.max(500, Math.floor(CALLS / 2));
-  const lib = await timed('library', n, async (i) => {
+  const lib = await timedRow('library', WARMUP, n, async (i) => {
     const a = await issueAttestation(signer, { tool: TOOL, args: callArgs(i), serverFingerprint: FINGERPRINT, intent: 'bench', now: 1_800_000_000, nonceBytes: crypto.getRandomValues(new Uint8Array(16)) });
     const v = await verifyAttestation(a as never, { keys, acceptedAlgs: ['ES256'] });
     if (!v.ok) throw new Error('bench: an attestation did not verify');
   });
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const data = Buffer.alloc(600, 1);
-  const raw = await timed('raw', n, () => {
+  const raw = await timedRow('raw', WARMUP, n, () => {
     const sig = nodeSign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' });
     if (!nodeVerify('sha256', data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, sig)) throw new Error('bench: raw verify failed');
   });

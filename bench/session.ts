@@ -14,7 +14,7 @@ import { SessionHome } from '../src/store/session-export.js';
 import { trustPolicyOf } from '../src/store/identity.js';
 import { policyKeyResolver } from '../src/verify/policy.js';
 import { verifySessionReceipt } from '../src/verify/session-receipt.js';
-import { summarize, toRow, type Row, type Summary } from './stats.js';
+import { summarize, timedRow, type Row, type Summary } from './stats.js';
 
 /** (a): `actions` timed `record_action` calls after `warmup`, one session, full durability. */
 export async function benchRecordAction(cli: string, dir: string, warmup: number, actions: number): Promise<Row> {
@@ -23,26 +23,13 @@ export async function benchRecordAction(cli: string, dir: string, warmup: number
   try {
     const start = await client.callTool({ name: 'start_session', arguments: { task: 'bench', delegator: 'bench' } });
     const sessionId = (start.structuredContent as { sessionId: string }).sessionId;
-    return await timed('record_action via mcp-attest serve (stdio, fsync per action)', warmup, actions, async (i) => {
+    return await timedRow('record_action via mcp-attest serve (stdio, fsync per action)', warmup, actions, async (i) => {
       const r = await client.callTool({ name: 'record_action', arguments: { sessionId, name: `step/${i}`, evidence: { i } } });
       if (r.isError) throw new Error(`bench: record_action failed: ${JSON.stringify(r.content)}`);
     });
   } finally {
     await client.close();
   }
-}
-
-/** One row per action: `record(i)` timed `actions` times after `warmup` untimed calls. */
-async function timed(path: string, warmup: number, actions: number, record: (i: number) => Promise<unknown>): Promise<Row> {
-  for (let i = 0; i < warmup; i++) await record(i);
-  const times: number[] = [];
-  const t0 = performance.now();
-  for (let i = 0; i < actions; i++) {
-    const t = performance.now();
-    await record(warmup + i);
-    times.push(performance.now() - t);
-  }
-  return toRow(path, times, performance.now() - t0);
 }
 
 /**
@@ -57,7 +44,7 @@ export async function benchRecordActionLimit(dir: string, server: string, warmup
   let inProcess: Row;
   try {
     const { sessionId } = h.sessions.start({ task: 'bench', delegator: 'bench' });
-    inProcess = await timed('the same action in process (append, fdatasync)', warmup, actions, async (i) => {
+    inProcess = await timedRow('the same action in process (append, fdatasync)', warmup, actions, async (i) => {
       h.sessions.action(sessionId, { name: `step/${i}`, evidence: { i } });
       await h.recorder.durable();
     });
@@ -67,7 +54,7 @@ export async function benchRecordActionLimit(dir: string, server: string, warmup
   const client = new Client({ name: 'bench', version: '1.0.0' });
   await client.connect(new StdioClientTransport({ command: process.execPath, args: [server] }));
   try {
-    const roundTrip = await timed('SDK client -> echo tool over stdio (no store)', warmup, actions, (i) => client.callTool({ name: 'echo', arguments: { message: `step/${i}` } }));
+    const roundTrip = await timedRow('SDK client -> echo tool over stdio (no store)', warmup, actions, (i) => client.callTool({ name: 'echo', arguments: { message: `step/${i}` } }));
     return { inProcess, roundTrip };
   } finally {
     await client.close();

@@ -33,6 +33,19 @@ export function toRow(path: string, times: readonly number[], totalMs: number): 
   return { path, ...summarize(times), perSecond: (times.length / totalMs) * 1000 };
 }
 
+/** A row of `n` timed sequential calls `call(i)` for i = warmup .. warmup + n - 1, after `warmup` untimed ones (i = 0 .. warmup - 1). */
+export async function timedRow(path: string, warmup: number, n: number, call: (i: number) => unknown): Promise<Row> {
+  for (let i = 0; i < warmup; i++) await call(i);
+  const times: number[] = [];
+  const start = performance.now();
+  for (let i = warmup; i < warmup + n; i++) {
+    const t = performance.now();
+    await call(i);
+    times.push(performance.now() - t);
+  }
+  return toRow(path, times, performance.now() - start);
+}
+
 /** `node vX, N x CPU model`: the machine the numbers were taken on. */
 export function machine(): string {
   const list = cpus();

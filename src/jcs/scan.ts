@@ -15,11 +15,8 @@ export type FloatPolicy = 'allow' | 'reject';
 const NUMBER = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
 const NUMBER_TAIL = /^[0-9.eE+-]$/;
 const HEX4 = /^[0-9a-fA-F]{4}$/;
-// RFC 8259 §7: the two-character escapes.
-const SHORT_ESCAPES = new Map<number, string>([
-  [0x22, '"'], [0x5c, '\\'], [0x2f, '/'], [0x62, '\b'],
-  [0x66, '\f'], [0x6e, '\n'], [0x72, '\r'], [0x74, '\t'],
-]);
+// RFC 8259 §7: the two-character escapes, by the code unit after the backslash (" \ / b f n r t).
+const SHORT_ESCAPES = new Set([0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74]);
 
 /** A run of code units a string may hold as they are: no quote, backslash, control character or surrogate. */
 const PLAIN_RUN = /[^"\\\u0000-\u001f\ud800-\udfff]*/y;
@@ -113,7 +110,7 @@ export class Scanner {
       if (c === 0x22) break;
       if (c === 0x5c) {
         this.escaped = true;
-        p = SHORT_ESCAPES.has(t.charCodeAt(p + 1)) ? p + 2 : this.escape(p)[1];
+        p = this.escapeEnd(p);
       } else if (isHigh(c) && isLow(t.charCodeAt(p + 1))) {
         p += 2;
       } else if (c >= 0xd800) {
@@ -128,18 +125,14 @@ export class Scanner {
     return this.escaped ? (JSON.parse(t.slice(start, p + 1)) as string) : t.slice(start + 1, p);
   }
 
-  /** Decodes the escape at `p` (a backslash): its text and the offset just after it. */
-  private escape(p: number): [string, number] {
+  /** Checks the escape at `p` (a backslash); returns the offset just after it (a `\\u` surrogate pair is one escape). */
+  private escapeEnd(p: number): number {
     const kind = this.text.charCodeAt(p + 1);
-    const short = SHORT_ESCAPES.get(kind);
-    if (short !== undefined) return [short, p + 2];
+    if (SHORT_ESCAPES.has(kind)) return p + 2;
     if (kind !== 0x75) this.fail('ERR_JSON_SYNTAX', 'invalid escape', p);
     const unit = this.hex4(p + 2);
-    if (!isHigh(unit) && !isLow(unit)) return [String.fromCharCode(unit), p + 6];
-    if (isHigh(unit) && this.text.startsWith('\\u', p + 6)) {
-      const low = this.hex4(p + 8);
-      if (isLow(low)) return [String.fromCharCode(unit, low), p + 12];
-    }
+    if (!isHigh(unit) && !isLow(unit)) return p + 6;
+    if (isHigh(unit) && this.text.startsWith('\\u', p + 6) && isLow(this.hex4(p + 8))) return p + 12;
     return this.fail('ERR_JSON_LONE_SURROGATE', 'lone surrogate escape', p);
   }
 

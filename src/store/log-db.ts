@@ -62,9 +62,10 @@ export class LogDb {
     const group = o.groupCommit === true && durability === 'full' && !readonly;
     this.db = openSqlite(path, LOG_SCHEMA, { durability: group ? 'normal' : durability, readonly, untrusted: readonly, code: 'ERR_STORE_CORRUPT', what: 'log' });
     try {
+      const wal = this.db.pragma('journal_mode', { simple: true }) === 'wal';
       if (group) {
         // Only a WAL can be synced apart from its commits; anything else syncs at each commit.
-        if (this.db.pragma('journal_mode', { simple: true }) === 'wal') this.walSync = new WalSync(path);
+        if (wal) this.walSync = new WalSync(path);
         else this.db.pragma('synchronous = FULL');
       }
       if (!readonly) migrateNodes(this.db);
@@ -73,9 +74,7 @@ export class LogDb {
       this.read = nodeReader(this.db);
       this.lastIdx = this.db.prepare('SELECT idx FROM entries ORDER BY idx DESC LIMIT 1').safeIntegers(true);
       if (!readonly && o.entries !== undefined) this.writeParameters(o.entries);
-      if (!readonly && o.backgroundCheckpoints !== undefined && this.db.pragma('journal_mode', { simple: true }) === 'wal') {
-        this.checkpointer = new WalCheckpointer(this.db, [path, ...o.backgroundCheckpoints]);
-      }
+      if (!readonly && wal && o.backgroundCheckpoints !== undefined) this.checkpointer = new WalCheckpointer(this.db, [path, ...o.backgroundCheckpoints]);
     } catch (cause) {
       this.db.close();
       if (cause instanceof AttestError) throw cause;

@@ -9,12 +9,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import test from 'node:test';
-import { CLI, ROOT } from './helpers.js';
+import { cli, ROOT, scope } from './helpers.js';
 
 const dist = (m: string): string => pathToFileURL(join(ROOT, 'dist', m)).href;
 
@@ -58,51 +56,36 @@ function record(home: string, calls: number, o: { kill?: boolean; durability?: '
 
 /** `mcp-attest verify` of `home`: [ok, size, calls, receipts]. */
 function verified(home: string): [boolean, string, number, number] {
-  const v = spawnSync(process.execPath, [CLI, 'verify', '--home', home, '--json'], { encoding: 'utf8' });
+  const v = cli(['verify', '--home', home, '--json']);
   assert.equal(v.status, 0, v.stdout + v.stderr);
   const r = JSON.parse(v.stdout) as { ok: boolean; size: string; calls: number; receipts: number };
   return [r.ok, r.size, r.calls, r.receipts];
 }
 
-test('100 calls (200 appends, ~700 WAL pages, below SQLite\'s own 1,000): the worker has already copied them into the database file', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-ckpt-'));
-  try {
-    const out = record(join(dir, 'home'), 100);
-    assert.deepEqual(out['autocheckpoint'], [1000]);
-    assert.ok((out['dbDuring'] as number) >= (out['dbBefore'] as number) + 100 * 1024, `log.db grew before close: ${JSON.stringify(out)}`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+test('100 calls (200 appends, ~700 WAL pages, below SQLite\'s own 1,000): the worker has already copied them into the database file', (t) => {
+  const out = record(scope(t).home, 100);
+  assert.deepEqual(out['autocheckpoint'], [1000]);
+  assert.ok((out['dbDuring'] as number) >= (out['dbBefore'] as number) + 100 * 1024, `log.db grew before close: ${JSON.stringify(out)}`);
 });
 
-test('recording 3,000 calls with group commit (durability full, the default): the WAL stays bounded, all verifies, no WAL left after close', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-ckpt-'));
-  try {
-    const home = join(dir, 'home');
-    const out = record(home, 3000, { durability: 'full' });
-    assert.deepEqual((out['autocheckpoint'] as number[]).slice(-1), [4000], 'the worker ran');
-    // 6,000 entries of ~1 KB: the log's pages reach the database file before close.
-    assert.ok((out['dbDuring'] as number) > 4 * 1024 * 1024, `log.db grew while appending: ${JSON.stringify(out)}`);
-    // 4,000 pages of the writer's rewind threshold plus what is appended meanwhile, far below an unbounded WAL (~25 MB here).
-    assert.ok((out['maxWal'] as number) <= 18 * 1024 * 1024, `WAL bounded: ${JSON.stringify(out)}`);
-    assert.deepEqual(out['walAfter'], [-1, -1]);
-    assert.deepEqual(verified(home), [true, '6001', 3000, 3000]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+test('recording 3,000 calls with group commit (durability full, the default): the WAL stays bounded, all verifies, no WAL left after close', (t) => {
+  const { home } = scope(t);
+  const out = record(home, 3000, { durability: 'full' });
+  assert.deepEqual((out['autocheckpoint'] as number[]).slice(-1), [4000], 'the worker ran');
+  // 6,000 entries of ~1 KB: the log's pages reach the database file before close.
+  assert.ok((out['dbDuring'] as number) > 4 * 1024 * 1024, `log.db grew while appending: ${JSON.stringify(out)}`);
+  // 4,000 pages of the writer's rewind threshold plus what is appended meanwhile, far below an unbounded WAL (~25 MB here).
+  assert.ok((out['maxWal'] as number) <= 18 * 1024 * 1024, `WAL bounded: ${JSON.stringify(out)}`);
+  assert.deepEqual(out['walAfter'], [-1, -1]);
+  assert.deepEqual(verified(home), [true, '6001', 3000, 3000]);
 });
 
-test('a checkpoint worker that dies hands checkpoints back to SQLite (wal_autocheckpoint 1000), and recording goes on', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-ckpt-'));
-  try {
-    const home = join(dir, 'home');
-    const out = record(home, 300, { kill: true });
-    // No worker before the first 128 appends (SQLite's 1,000); while it runs, the writer's
-    // own checkpoint only rewinds a WAL of 4,000 pages; once it is gone, 1,000 again.
-    assert.deepEqual(out['autocheckpoint'], [1000, 4000, 1000]);
-    assert.deepEqual(out['walAfter'], [-1, -1]);
-    assert.deepEqual(verified(home), [true, '601', 300, 300]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+test('a checkpoint worker that dies hands checkpoints back to SQLite (wal_autocheckpoint 1000), and recording goes on', (t) => {
+  const { home } = scope(t);
+  const out = record(home, 300, { kill: true });
+  // No worker before the first 128 appends (SQLite's 1,000); while it runs, the writer's
+  // own checkpoint only rewinds a WAL of 4,000 pages; once it is gone, 1,000 again.
+  assert.deepEqual(out['autocheckpoint'], [1000, 4000, 1000]);
+  assert.deepEqual(out['walAfter'], [-1, -1]);
+  assert.deepEqual(verified(home), [true, '601', 300, 300]);
 });
