@@ -23,7 +23,7 @@ import Database from 'better-sqlite3';
 import { toHex } from '../bytes/index.js';
 import { sha256 } from '../bytes/digest.js';
 import { canonicalBytes, type CanonicalMemo } from '../jcs/index.js';
-import { openSqlite } from './sqlite.js';
+import { openSqlite, retryBusy } from './sqlite.js';
 import { AttestError } from '../errors.js';
 
 const SCHEMA = (s: string): string => `
@@ -33,6 +33,19 @@ CREATE TABLE IF NOT EXISTS ${s}payload_state (k INTEGER PRIMARY KEY CHECK (k = 0
 INSERT OR IGNORE INTO ${s}payload_state (k, indexed) VALUES (0, 0);
 `;
 const HEX_DIGEST = /^[0-9a-f]{64}$/;
+
+/** Attach `path` to `db` as schema `evidence`, in WAL, with its tables; detached again on failure. */
+function attach(db: Database.Database, path: string): void {
+  db.prepare('ATTACH DATABASE ? AS evidence').run(path);
+  try {
+    db.pragma('evidence.journal_mode = WAL');
+    db.pragma('evidence.synchronous = NORMAL');
+    db.exec(SCHEMA('evidence.'));
+  } catch (cause) {
+    db.exec('DETACH DATABASE evidence');
+    throw cause;
+  }
+}
 
 /** Payloads in one SQLite file, named by the hex SHA-256 of their bytes. */
 export class EvidenceStore {
@@ -51,10 +64,7 @@ export class EvidenceStore {
     } else {
       this.db = null;
       try {
-        attachTo.prepare('ATTACH DATABASE ? AS evidence').run(path);
-        attachTo.pragma('evidence.journal_mode = WAL');
-        attachTo.pragma('evidence.synchronous = NORMAL');
-        attachTo.exec(SCHEMA('evidence.'));
+        retryBusy(() => attach(attachTo, path));
       } catch (cause) {
         throw new AttestError('ERR_STORE_IO', `cannot open evidence store ${path}: ${(cause as Error).message}`, { path, cause });
       }

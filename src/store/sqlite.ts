@@ -59,17 +59,28 @@ function setUp(path: string, schema: string, o: OpenSqliteOptions): Database.Dat
  * and the path; with `o.untrusted`, `ERR_STORE_CORRUPT` for a schema that is not plain tables.
  */
 export function openSqlite(path: string, schema: string, o: OpenSqliteOptions): Database.Database {
+  try {
+    return retryBusy(() => setUp(path, schema, o));
+  } catch (cause) {
+    if (o.untrusted && cause instanceof AttestError) throw cause;
+    throw new AttestError(o.code, `cannot open ${o.what} ${path}: ${(cause as Error).message}`, { path, cause });
+  }
+}
+
+/**
+ * Run `setUp` (which must undo its own partial work when it throws) until it does not throw
+ * `SQLITE_BUSY`, pausing 10–50 ms between tries, for at most {@link BUSY_TIMEOUT_MS}: the
+ * switch to WAL of a file two processes create at once returns busy at once (see above).
+ * Any other error, or busy after the timeout, is rethrown as it is.
+ */
+export function retryBusy<T>(setUp: () => T): T {
   const end = Date.now() + BUSY_TIMEOUT_MS;
   for (;;) {
     try {
-      return setUp(path, schema, o);
+      return setUp();
     } catch (cause) {
-      if ((cause as { code?: string }).code === 'SQLITE_BUSY' && Date.now() < end) {
-        pause(10 + Math.random() * 40);
-        continue;
-      }
-      if (o.untrusted && cause instanceof AttestError) throw cause;
-      throw new AttestError(o.code, `cannot open ${o.what} ${path}: ${(cause as Error).message}`, { path, cause });
+      if ((cause as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= end) throw cause;
+      pause(10 + Math.random() * 40);
     }
   }
 }
