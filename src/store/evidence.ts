@@ -23,7 +23,7 @@ import Database from 'better-sqlite3';
 import { toHex } from '../bytes/index.js';
 import { sha256 } from '../bytes/digest.js';
 import { canonicalBytes, type CanonicalMemo } from '../jcs/index.js';
-import { openSqlite, retryBusy } from './sqlite.js';
+import { openSqlite, retryBusy, truncateWal } from './sqlite.js';
 import { AttestError } from '../errors.js';
 
 const SCHEMA = (s: string): string => `
@@ -120,7 +120,7 @@ export class EvidenceStore {
    * Delete the payloads of `hexes` (every copy) for good: overwritten on disk (`secure_delete`),
    * the file rewritten from its live content (`VACUUM`), then the WAL checkpointed and
    * truncated. Returns how many rows were stored. Throws `ERR_STORE_IO` when the WAL cannot be
-   * truncated (another process reading it).
+   * truncated (another process kept it busy for 5 s: {@link truncateWal}).
    */
   erase(hexes: string[]): number {
     const s = this.schema;
@@ -141,8 +141,7 @@ export class EvidenceStore {
       if (this.current) this.conn.prepare(`UPDATE ${s}.payload_state SET indexed = min(indexed, (SELECT coalesce(max(id), 0) FROM ${s}.payloads)) WHERE k = 0`).run();
     }).immediate();
     this.conn.exec(`VACUUM ${s}`);
-    const [cp] = this.conn.pragma(`${s}.wal_checkpoint(TRUNCATE)`) as Array<{ busy: number }>;
-    if (cp && cp.busy !== 0) throw new AttestError('ERR_STORE_IO', 'payloads erased, but the evidence WAL is still read by another process: run the erase again once it is idle');
+    if (!truncateWal(this.conn, s)) throw new AttestError('ERR_STORE_IO', 'payloads erased, but the evidence WAL is still read by another process: run the erase again once it is idle');
     return n;
   }
 

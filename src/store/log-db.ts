@@ -22,7 +22,7 @@
  */
 import Database from 'better-sqlite3';
 import { AttestError } from '../errors.js';
-import { openSqlite } from './sqlite.js';
+import { openSqlite, truncateWal } from './sqlite.js';
 import { WalSync } from './wal-sync.js';
 import { QueuedCommits } from './queued-commits.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
@@ -286,10 +286,9 @@ export class LogDb {
     return n;
   }
 
-  /** Checkpoint the WAL into the file and truncate it to nothing; `ERR_STORE_IO` (saying `state`) when a reader keeps it busy. */
+  /** Checkpoint the WAL into the file and truncate it to nothing; `ERR_STORE_IO` (saying `state`) when another process keeps it busy ({@link truncateWal}). */
   private truncateWal(state: string): void {
-    const [cp] = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
-    if (cp && cp.busy !== 0) throw new AttestError('ERR_STORE_IO', `the log is being read by another process (a verify, log serve): ${state}; stop it and run the erase again`, {});
+    if (!truncateWal(this.db)) throw new AttestError('ERR_STORE_IO', `the log is being read by another process (a verify, log serve): ${state}; stop it and run the erase again`, {});
   }
 
   /** Root hash at `size` (default: current size). */

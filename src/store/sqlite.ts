@@ -84,3 +84,24 @@ export function retryBusy<T>(setUp: () => T): T {
     }
   }
 }
+
+/** How long {@link truncateWal} keeps trying, in milliseconds. */
+export const TRUNCATE_RETRY_MS = 5_000;
+
+/**
+ * Checkpoint the WAL of `schema` on `db` into its file and truncate it to nothing
+ * (`wal_checkpoint(TRUNCATE)`), trying again every 20–70 ms for up to
+ * {@link TRUNCATE_RETRY_MS}: another connection's checkpoint (a running recorder's, or its
+ * checkpoint worker's) makes it report busy at once, without waiting, and is over in
+ * milliseconds. Returns whether the WAL is now empty; false only when a reader or writer kept
+ * it busy all that time.
+ */
+export function truncateWal(db: Database.Database, schema = 'main'): boolean {
+  const end = Date.now() + TRUNCATE_RETRY_MS;
+  for (;;) {
+    const [cp] = db.pragma(`${schema}.wal_checkpoint(TRUNCATE)`) as Array<{ busy: number }>;
+    if (cp === undefined || cp.busy === 0) return true;
+    if (Date.now() >= end) return false;
+    pause(20 + Math.random() * 50);
+  }
+}

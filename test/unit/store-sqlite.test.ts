@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LogDb } from '../../src/store/log-db.js';
 import { EvidenceStore } from '../../src/store/evidence.js';
+import { openSqlite, truncateWal } from '../../src/store/sqlite.js';
 
 test('four processes creating the same 40 new log files at once all open every one', { timeout: 120_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-open-'));
@@ -58,4 +59,43 @@ process.stdout.write(JSON.stringify(failures));`;
     assert.equal(store.get('00'.repeat(32)), null);
     store.close();
   }
+});
+
+test('a WAL truncation beside another process checkpointing the same file in a loop waits its turn instead of reporting busy', { timeout: 120_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-truncate-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'busy.db');
+  const db = openSqlite(path, 'CREATE TABLE IF NOT EXISTS t (b BLOB)', { durability: 'normal', code: 'ERR_STORE_IO', what: 'test store' });
+  t.after(() => db.close());
+  const start = Date.now() + 3000;
+  const end = start + 4000;
+  // The other process keeps putting frames in the WAL and checkpointing them: a single try
+  // reports busy about half the time here.
+  const other = runScript<number>(`
+import Database from 'better-sqlite3';
+const db = new Database(${JSON.stringify(path)}, { timeout: 15000 });
+db.pragma('wal_autocheckpoint = 0');
+const put = db.prepare('INSERT INTO t (b) VALUES (?)');
+const blob = Buffer.alloc(256 * 1024, 7);
+let checkpoints = 0;
+while (Date.now() < ${start});
+while (Date.now() < ${end}) {
+  db.transaction(() => { for (let i = 0; i < 8; i++) put.run(blob); })();
+  db.prepare('DELETE FROM t').run();
+  db.pragma('wal_checkpoint(PASSIVE)');
+  checkpoints++;
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3);
+}
+db.close();
+process.stdout.write(JSON.stringify(checkpoints));`);
+  while (Date.now() < start + 200) await new Promise((r) => setTimeout(r, 50));
+  const results: boolean[] = [];
+  while (Date.now() < end - 500) {
+    results.push(truncateWal(db));
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const checkpoints = await other;
+  assert.ok(checkpoints > 10, 'the other process checkpointed all along');
+  assert.ok(results.length >= 10);
+  assert.deepEqual(results.filter((ok) => !ok), []);
 });
