@@ -23,7 +23,7 @@ import Database from 'better-sqlite3';
 import { toHex } from '../bytes/index.js';
 import { sha256 } from '../bytes/digest.js';
 import { canonicalBytes, type CanonicalMemo } from '../jcs/index.js';
-import { openSqlite, retryBusy, truncateWal } from './sqlite.js';
+import { openSqlite, retryBusy, truncateWal, WAL_SIZE_LIMIT } from './sqlite.js';
 import { AttestError } from '../errors.js';
 
 const SCHEMA = (s: string): string => `
@@ -39,6 +39,7 @@ function attach(db: Database.Database, path: string): void {
   db.prepare('ATTACH DATABASE ? AS evidence').run(path);
   try {
     db.pragma('evidence.journal_mode = WAL');
+    db.pragma(`evidence.journal_size_limit = ${WAL_SIZE_LIMIT}`);
     db.pragma('evidence.synchronous = NORMAL');
     db.exec(SCHEMA('evidence.'));
   } catch (cause) {

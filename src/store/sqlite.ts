@@ -1,7 +1,8 @@
 /**
- * Opening a SQLite file the way every mcp-attest store does: WAL journal, `synchronous`
- * FULL (fsync at every commit) or NORMAL (survives process crashes only), a 15 s busy
- * timeout so several processes can share the file, and the store's schema applied.
+ * Opening a SQLite file the way every mcp-attest store does: WAL journal (cut back to
+ * {@link WAL_SIZE_LIMIT} when rewound), `synchronous` FULL (fsync at every commit) or NORMAL
+ * (survives process crashes only), a 15 s busy timeout so several processes can share the
+ * file, and the store's schema applied.
  *
  * Two processes creating one new file at once can deadlock in the switch to WAL (both hold
  * a shared lock and want an exclusive one); SQLite then returns `SQLITE_BUSY` at once, without
@@ -14,6 +15,14 @@ import { checkPlainSchema } from './sqlite-guard.js';
 
 /** How long a store waits for another process's lock, in milliseconds. */
 export const BUSY_TIMEOUT_MS = 15_000;
+
+/**
+ * The size a store's WAL file is cut back to when SQLite next rewinds it
+ * (`journal_size_limit`), in bytes: 24 MiB, above the 16 MiB a recorder's WAL reaches in
+ * steady use (store/wal-checkpointer.ts), so only what a burst left (several writers, a long
+ * reader holding the WAL) is given back to the file system.
+ */
+export const WAL_SIZE_LIMIT = 24 * 1024 * 1024;
 
 /** Options of {@link openSqlite}. */
 export interface OpenSqliteOptions {
@@ -44,6 +53,7 @@ function setUp(path: string, schema: string, o: OpenSqliteOptions): Database.Dat
     if (o.untrusted) checkPlainSchema(db, o.what, path);
     if (!o.readonly) {
       db.pragma('journal_mode = WAL');
+      db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
       db.pragma(`synchronous = ${o.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
       db.exec(schema);
     }

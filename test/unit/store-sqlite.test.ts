@@ -7,12 +7,13 @@
 import { runScript } from './child.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LogDb } from '../../src/store/log-db.js';
 import { EvidenceStore } from '../../src/store/evidence.js';
-import { openSqlite, truncateWal } from '../../src/store/sqlite.js';
+import { openSqlite, truncateWal, WAL_SIZE_LIMIT } from '../../src/store/sqlite.js';
 
 test('four processes creating the same 40 new log files at once all open every one', { timeout: 120_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-open-'));
@@ -98,4 +99,27 @@ process.stdout.write(JSON.stringify(checkpoints));`);
   assert.ok(checkpoints > 10, 'the other process checkpointed all along');
   assert.ok(results.length >= 10);
   assert.deepEqual(results.filter((ok) => !ok), []);
+});
+
+test('a WAL a long reader let grow past the size limit is cut back to it once the reader is gone', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-walsize-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'log.db');
+  const db = new LogDb(path, 'normal');
+  t.after(() => db.close());
+  const record = (i: bigint): Uint8Array => new TextEncoder().encode(JSON.stringify({ index: i.toString(), pad: 'x'.repeat(60_000) }));
+  db.append(record);
+  // A reader holding a snapshot: no checkpoint may pass it, so the WAL only grows.
+  const reader = new Database(path, { readonly: true });
+  reader.exec('BEGIN');
+  reader.prepare('SELECT count(*) FROM entries').get();
+  for (let i = 0; i < 500; i++) db.append(record);
+  const grown = statSync(`${path}-wal`).size;
+  assert.ok(grown > WAL_SIZE_LIMIT, `the WAL grew to ${grown} bytes`);
+  reader.exec('COMMIT');
+  reader.close();
+  for (let i = 0; i < 20; i++) db.append(record);
+  const after = statSync(`${path}-wal`).size;
+  assert.ok(after <= WAL_SIZE_LIMIT, `the WAL is back to ${after} bytes`);
+  assert.equal(db.size(), 521n);
 });
