@@ -27,7 +27,7 @@ import { WalSync } from './wal-sync.js';
 import { QueuedCommits } from './queued-commits.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 import { migrateNodes, nodeReader } from './log-nodes.js';
-import { LOG_SCHEMA, addOpeningColumns, hasOpeningColumns } from './log-schema.js';
+import { LOG_SCHEMA, LOG_PAGE_SIZE, addOpeningColumns, hasOpeningColumns } from './log-schema.js';
 import { concatBytes, equalBytes } from '../bytes/index.js';
 import { leafHash } from '../log/hash.js';
 import { commitmentEntry, SALT_BYTES } from '../log/opening.js';
@@ -60,7 +60,7 @@ export class LogDb {
    */
   constructor(path: string, durability: Durability = 'full', readonly = false, o: { groupCommit?: boolean; entries?: EntriesMode; backgroundCheckpoints?: readonly string[] } = {}) {
     const group = o.groupCommit === true && durability === 'full' && !readonly;
-    this.db = openSqlite(path, LOG_SCHEMA, { durability: group ? 'normal' : durability, readonly, untrusted: readonly, code: 'ERR_STORE_CORRUPT', what: 'log' });
+    this.db = openSqlite(path, LOG_SCHEMA, { durability: group ? 'normal' : durability, readonly, untrusted: readonly, code: 'ERR_STORE_CORRUPT', what: 'log', pageSize: LOG_PAGE_SIZE });
     try {
       const wal = this.db.pragma('journal_mode', { simple: true }) === 'wal';
       if (group) {

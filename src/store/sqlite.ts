@@ -41,6 +41,11 @@ export interface OpenSqliteOptions {
    * caller checks the files first with `checkSqliteFiles`.
    */
   untrusted?: boolean | undefined;
+  /**
+   * The page size of a file created now, bytes (a power of two, 512 to 65,536); SQLite's
+   * 4,096 when absent. A file that already exists keeps its own (a WAL file's cannot change).
+   */
+  pageSize?: number | undefined;
 }
 
 function pause(ms: number): void {
@@ -52,6 +57,7 @@ function setUp(path: string, schema: string, o: OpenSqliteOptions): Database.Dat
   try {
     if (o.untrusted) checkPlainSchema(db, o.what, path);
     if (!o.readonly) {
+      if (o.pageSize !== undefined) db.pragma(`page_size = ${o.pageSize}`);
       db.pragma('journal_mode = WAL');
       db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
       db.pragma(`synchronous = ${o.durability === 'normal' ? 'NORMAL' : 'FULL'}`);

@@ -62,7 +62,7 @@ function verified(home: string): [boolean, string, number, number] {
   return [r.ok, r.size, r.calls, r.receipts];
 }
 
-test('100 calls (200 appends, ~700 WAL pages, below SQLite\'s own 1,000): the worker has already copied them into the database file', (t) => {
+test('100 calls (200 appends, ~630 WAL pages, below SQLite\'s own 1,000): the worker has already copied them into the database file', (t) => {
   const out = record(scope(t).home, 100);
   assert.deepEqual(out['autocheckpoint'], [1000]);
   assert.ok((out['dbDuring'] as number) >= (out['dbBefore'] as number) + 100 * 1024, `log.db grew before close: ${JSON.stringify(out)}`);

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { initHome } from '../../src/store/identity.js';
 import { homePaths } from '../../src/store/home.js';
 import { LogDb } from '../../src/store/log-db.js';
+import { LOG_PAGE_SIZE } from '../../src/store/log-schema.js';
+import Database from 'better-sqlite3';
 import { readTilesDir } from '../../src/store/tiles.js';
 import { publishTiles } from '../../src/store/publish.js';
 import { SqliteLogStore } from '../../src/store/log-store.js';
@@ -93,4 +95,26 @@ test('an attestation without a receipt is reported in flight, not failed', async
   assert.equal(report.inFlight, 1);
   assert.deepEqual(report.findings.map((f) => f.code), ['NOTE_IN_FLIGHT']);
   rmSync(home, { recursive: true });
+});
+
+test('a new log file has 1 KiB pages; a log created with 4 KiB pages keeps them and takes appends', () => {
+  const dir = tmp();
+  try {
+    const fresh = new LogDb(join(dir, 'new.db'), 'normal');
+    fresh.append((i) => new TextEncoder().encode(`{"index":"${i}"}`));
+    assert.equal(fresh.db.pragma('page_size', { simple: true }), LOG_PAGE_SIZE);
+    fresh.close();
+    const oldPath = join(dir, 'old.db');
+    const made = new Database(oldPath);
+    made.pragma('page_size = 4096');
+    made.pragma('journal_mode = WAL');
+    made.close();
+    const old = new LogDb(oldPath, 'normal');
+    for (let k = 0; k < 3; k++) old.append((i) => new TextEncoder().encode(`{"index":"${i}"}`));
+    assert.equal(old.db.pragma('page_size', { simple: true }), 4096);
+    assert.equal(old.size(), 3n);
+    old.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
