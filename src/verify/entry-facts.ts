@@ -117,8 +117,10 @@ function digestOf(v: JsonValue, memo: CanonicalMemo): string | null {
 
 async function callFacts(r: Extract<LogRecord, { type: typeof ATTESTATION_RECORD | typeof DECISION_RECORD }>, base: Base, policy: TrustPolicy, keys: KeyResolver, memo: CanonicalMemo): Promise<CallFacts> {
   const attestation = r.type === DECISION_RECORD ? (r.decision === 'allowed' ? r.attestation : null) : r.attestation;
+  // The base members spelled out, here and in receiptFacts: built with `...base`, an entry's
+  // facts took about a fifth longer to make and fold (V8, Node 20; measured over 20,000 entries).
   const facts: CallFacts = {
-    ...base, kind: 'call', record: r.type, callId: detached(r.callId), tool: detached(r.tool), attested: attestation !== null,
+    position: base.position, leaf: base.leaf, claimed: base.claimed, form: base.form, kind: 'call', record: r.type, callId: detached(r.callId), tool: detached(r.tool), attested: attestation !== null,
     refused: r.type === DECISION_RECORD && r.decision === 'refused', digest: null, nonce: undefined, findings: [],
   };
   if (attestation === null) return facts;
@@ -154,7 +156,7 @@ async function receiptFacts(r: Extract<LogRecord, { type: typeof RECEIPT_RECORD 
   // A response receipt recorded as failed when received is a notice, not verified again.
   const fails = code !== null ? [] : (await verifyReceipt(r.receipt, { keys: withoutCredentialKeys(keys, policy), acceptedAlgs: policy.acceptedAlgorithms, memo })).checks.filter((c) => c.status === 'fail');
   return {
-    ...base, kind: 'receipt', response, callId: r.callId, attestationIndex: detached(r.attestationIndex), code,
+    position: base.position, leaf: base.leaf, claimed: base.claimed, form: base.form, kind: 'receipt', response, callId: r.callId, attestationIndex: detached(r.attestationIndex), code,
     digest, fails, back: { digest: back['attestationDigest'], nonce: back['attestationNonce'] },
     unanswered: UNANSWERED_REASONS.includes(reason as OutcomeReason) && outcome['resultCommitment'] === undefined ? String(reason) : null,
   };
