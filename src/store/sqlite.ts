@@ -18,9 +18,10 @@ export const BUSY_TIMEOUT_MS = 15_000;
 
 /**
  * The size a store's WAL file is cut back to when SQLite next rewinds it
- * (`journal_size_limit`), in bytes: 24 MiB, above the 16 MiB a recorder's WAL reaches in
- * steady use (store/wal-checkpointer.ts), so only what a burst left (several writers, a long
- * reader holding the WAL) is given back to the file system.
+ * (`journal_size_limit`), in bytes: 24 MiB, above what a recorder's WALs reach in steady use
+ * (the evidence store's 16 MiB, the log's 4 MiB: store/wal-checkpointer.ts), so only what a
+ * burst left (several writers, a long reader holding the WAL) is given back to the file
+ * system, and a WAL in steady use is overwritten in place, never cut and grown again.
  */
 export const WAL_SIZE_LIMIT = 24 * 1024 * 1024;
 
