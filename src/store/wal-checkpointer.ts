@@ -26,8 +26,9 @@ export const CHECKPOINT_EVERY = 128;
 /** SQLite's default `wal_autocheckpoint`, restored when the worker is gone. */
 const AUTOCHECKPOINT_PAGES = 1000;
 /**
- * The writer's own automatic checkpoint while the worker runs, in WAL pages (16 MiB): it
- * restarts the WAL. A checkpoint from another connection never ends with the WAL empty while
+ * The writer's own automatic checkpoint while the worker runs, in WAL pages (4 MiB of a log
+ * made now, whose pages are 1 KiB; 16 MiB of the evidence store): it restarts the WAL. A
+ * checkpoint from another connection never ends with the WAL empty while
  * appends keep coming, and SQLite rewinds the WAL only from an empty one, so without it the
  * file would grow for as long as the appends do. By then the worker has copied all but the
  * last few hundred pages: the writer's checkpoint copies those and syncs.
