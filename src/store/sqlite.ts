@@ -115,10 +115,18 @@ export const TRUNCATE_RETRY_MS = 5_000;
  */
 export function truncateWal(db: Database.Database, schema = 'main'): boolean {
   const end = Date.now() + TRUNCATE_RETRY_MS;
-  for (;;) {
-    const [cp] = db.pragma(`${schema}.wal_checkpoint(TRUNCATE)`) as Array<{ busy: number }>;
-    if (cp === undefined || cp.busy === 0) return true;
-    if (Date.now() >= end) return false;
-    pause(20 + Math.random() * 50);
+  // Each try without the busy timeout: a TRUNCATE waiting on a reader holds the WAL's write
+  // lock all the while, and a running proxy's appends would wait out the same 15 s behind it.
+  const timeout = db.pragma('busy_timeout', { simple: true }) as number;
+  db.pragma('busy_timeout = 0');
+  try {
+    for (;;) {
+      const [cp] = db.pragma(`${schema}.wal_checkpoint(TRUNCATE)`) as Array<{ busy: number }>;
+      if (cp === undefined || cp.busy === 0) return true;
+      if (Date.now() >= end) return false;
+      pause(20 + Math.random() * 50);
+    }
+  } finally {
+    db.pragma(`busy_timeout = ${timeout}`);
   }
 }
