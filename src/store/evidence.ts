@@ -23,7 +23,7 @@ import Database from 'better-sqlite3';
 import { toHex } from '../bytes/index.js';
 import { sha256 } from '../bytes/digest.js';
 import { canonicalBytes, type CanonicalMemo } from '../jcs/index.js';
-import { openSqlite, retryBusy, truncateWal, WAL_SIZE_LIMIT } from './sqlite.js';
+import { openSqlite, retryBusy, truncateWal, walMode } from './sqlite.js';
 import { AttestError } from '../errors.js';
 
 const SCHEMA = (s: string): string => `
@@ -38,9 +38,7 @@ const HEX_DIGEST = /^[0-9a-f]{64}$/;
 function attach(db: Database.Database, path: string): void {
   db.prepare('ATTACH DATABASE ? AS evidence').run(path);
   try {
-    db.pragma('evidence.journal_mode = WAL');
-    db.pragma(`evidence.journal_size_limit = ${WAL_SIZE_LIMIT}`);
-    db.pragma('evidence.synchronous = NORMAL');
+    walMode(db, 'evidence', 'normal');
     db.exec(SCHEMA('evidence.'));
   } catch (cause) {
     db.exec('DETACH DATABASE evidence');

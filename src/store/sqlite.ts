@@ -53,15 +53,24 @@ function pause(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+/**
+ * Put schema `schema` of `db` (`main`, or an attached file's name) in WAL mode as every store
+ * is: the WAL cut back to {@link WAL_SIZE_LIMIT} when rewound, `synchronous` FULL or NORMAL.
+ * Throws SQLite's errors (`SQLITE_BUSY` when another process is switching the file too).
+ */
+export function walMode(db: Database.Database, schema: string, durability: Durability): void {
+  db.pragma(`${schema}.journal_mode = WAL`);
+  db.pragma(`${schema}.journal_size_limit = ${WAL_SIZE_LIMIT}`);
+  db.pragma(`${schema}.synchronous = ${durability === 'normal' ? 'NORMAL' : 'FULL'}`);
+}
+
 function setUp(path: string, schema: string, o: OpenSqliteOptions): Database.Database {
   const db = new Database(path, { readonly: o.readonly === true, fileMustExist: o.readonly === true, timeout: BUSY_TIMEOUT_MS });
   try {
     if (o.untrusted) checkPlainSchema(db, o.what, path);
     if (!o.readonly) {
       if (o.pageSize !== undefined) db.pragma(`page_size = ${o.pageSize}`);
-      db.pragma('journal_mode = WAL');
-      db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
-      db.pragma(`synchronous = ${o.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
+      walMode(db, 'main', o.durability ?? 'full');
       db.exec(schema);
     }
     return db;
