@@ -3,14 +3,17 @@
  * limit measured in the same run. The log is `BENCH_VERIFY_CALLS` calls (default 10,000:
  * 20,000 entries, attestation + receipt, ES256) written through a `Recorder`. Rows: the
  * verifier in one thread (`--threads 1`) and with its default threads (the cores), median
- * of `REPS` interleaved runs, entries per second of wall time (start-up included); the limit
+ * of `REPS` interleaved runs, entries per second of wall time (start-up included) and the
+ * process's peak resident set size (bench/maxrss.cjs; workers included); the limit
  * is what raw node:crypto does per entry (SHA-256 of the entry's bytes + one ES256 verify
  * over them) in one thread and in one worker thread per core at once.
  */
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import '../src/platform/node.js';
 import { initHome } from '../src/store/identity.js';
@@ -21,6 +24,8 @@ import { printTable } from './stats.js';
 const CALLS = Number(process.env['BENCH_VERIFY_CALLS'] ?? 10_000);
 const REPS = 3;
 const FINGERPRINT = `sha256:${'11'.repeat(32)}`;
+/** The preload that reports a process's peak memory (bench/maxrss.cjs). */
+const MAXRSS = fileURLToPath(new URL('./maxrss.cjs', import.meta.url));
 
 /** Results of the section: entries per second of each row. */
 export interface VerifyBench {
@@ -28,6 +33,8 @@ export interface VerifyBench {
   entryBytes: number;
   oneThread: number;
   threads: { count: number; perSecond: number };
+  /** Peak resident set size of the verify process, MiB (median of the runs): one thread, and the default threads. */
+  rssMiB: { one: number; many: number };
   limitOne: number;
   limitAll: number;
 }
@@ -45,13 +52,15 @@ async function buildLog(home: string): Promise<number> {
   return bytes / (2 * CALLS);
 }
 
-/** Wall seconds of one `verify` process. */
-function verifySeconds(cli: string, home: string, threads: string | null): number {
+/** Wall seconds and peak resident set size (MiB) of one `verify` process. */
+function verifyRun(cli: string, home: string, threads: string | null): { seconds: number; rssMiB: number } {
+  const rssFile = join(home, '..', 'verify-maxrss');
+  rmSync(rssFile, { force: true });
   const t = performance.now();
-  const r = spawnSync(process.execPath, [cli, 'verify', '--home', home, '--json', ...(threads ? ['--threads', threads] : [])], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  const s = (performance.now() - t) / 1000;
+  const r = spawnSync(process.execPath, ['--require', MAXRSS, cli, 'verify', '--home', home, '--json', ...(threads ? ['--threads', threads] : [])], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, BENCH_MAXRSS_FILE: rssFile } });
+  const seconds = (performance.now() - t) / 1000;
   if (r.status !== 0) throw new Error(`bench: verify exited ${r.status}: ${r.stderr}`);
-  return s;
+  return { seconds, rssMiB: Number(readFileSync(rssFile, 'utf8').trim()) / 1024 };
 }
 
 /** The raw per-entry work, as source for a CommonJS worker: SHA-256 + ES256 verify of `n` entries of `size` bytes; posts entries/s. */
@@ -90,16 +99,18 @@ export async function benchVerify(dir: string, cli: string): Promise<VerifyBench
   const home = join(dir, 'verify-log');
   const entryBytes = await buildLog(home);
   const cores = availableParallelism();
-  const one: number[] = [];
-  const many: number[] = [];
-  verifySeconds(cli, home, '1'); // warm the page cache
+  const one: Array<{ seconds: number; rssMiB: number }> = [];
+  const many: Array<{ seconds: number; rssMiB: number }> = [];
+  verifyRun(cli, home, '1'); // warm the page cache
   for (let i = 0; i < REPS; i++) {
-    one.push(verifySeconds(cli, home, '1'));
-    many.push(verifySeconds(cli, home, null));
+    one.push(verifyRun(cli, home, '1'));
+    many.push(verifyRun(cli, home, null));
   }
   const entries = 2 * CALLS;
+  const seconds = (runs: typeof one): number => median(runs.map((r) => r.seconds));
+  const rss = (runs: typeof one): number => median(runs.map((r) => r.rssMiB));
   return {
-    entries, entryBytes, oneThread: entries / median(one), threads: { count: cores, perSecond: entries / median(many) },
+    entries, entryBytes, oneThread: entries / seconds(one), threads: { count: cores, perSecond: entries / seconds(many) }, rssMiB: { one: rss(one), many: rss(many) },
     limitOne: await rawRate(1, Math.round(entryBytes)), limitAll: await rawRate(cores, Math.round(entryBytes)),
   };
 }
@@ -107,9 +118,9 @@ export async function benchVerify(dir: string, cli: string): Promise<VerifyBench
 /** Print the section and the issue's target (printed, not asserted). */
 export function printVerify(v: VerifyBench): void {
   console.log(`\n## verify of a ${v.entries}-entry log (whole process, median of ${REPS}), beside raw node:crypto per entry (SHA-256 + ES256 verify of ${v.entryBytes.toFixed(0)} bytes)`);
-  printTable(['path', 'entries/s', 'limit', 'ratio'], [
-    ['mcp-attest verify --threads 1', v.oneThread.toFixed(0), `raw, one thread: ${v.limitOne.toFixed(0)}`, (v.limitOne / v.oneThread).toFixed(2)],
-    [`mcp-attest verify (${v.threads.count} threads)`, v.threads.perSecond.toFixed(0), `raw, ${v.threads.count} threads: ${v.limitAll.toFixed(0)}`, (v.limitAll / v.threads.perSecond).toFixed(2)],
+  printTable(['path', 'entries/s', 'limit', 'ratio', 'peak RSS MiB'], [
+    ['mcp-attest verify --threads 1', v.oneThread.toFixed(0), `raw, one thread: ${v.limitOne.toFixed(0)}`, (v.limitOne / v.oneThread).toFixed(2), v.rssMiB.one.toFixed(0)],
+    [`mcp-attest verify (${v.threads.count} threads)`, v.threads.perSecond.toFixed(0), `raw, ${v.threads.count} threads: ${v.limitAll.toFixed(0)}`, (v.limitAll / v.threads.perSecond).toFixed(2), v.rssMiB.many.toFixed(0)],
   ]);
   console.log(`\nTarget (issue 14), printed, not asserted: verify of a 20,000-entry log >= 15000 entries/s: ${v.threads.perSecond.toFixed(0)} (${v.threads.perSecond >= 15_000 ? 'met' : 'NOT met'})`);
 }

@@ -78,8 +78,10 @@ function* positioned(entries: Iterable<EntryInput>): Generator<EntryInput> {
 /**
  * Verify a log. `onProgress(done)` is called every 256 entries. `facts` computes the
  * per-entry checks (default {@link sequentialFacts}; the Node CLI spreads them over worker
- * threads); everything else runs here, in index order. Memory: O(log n) tree hashes and
- * one small record per call and receipt, not the entries.
+ * threads); everything else runs here, in index order. Memory: O(log n) tree hashes, and
+ * per entry not the entry but what later entries check against it: an attestation's or a
+ * receipt's digest and kind in typed arrays (verify/call-records.ts), a call's id, index and
+ * attestation digest (a second receipt, a replayed nonce): about 130 bytes an entry.
  */
 export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyResolver, onProgress?: (done: number) => void, facts: FactsSource = sequentialFacts): Promise<LogReport> {
   const findings: Finding[] = [];

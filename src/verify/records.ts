@@ -13,6 +13,7 @@ import { fail, type Check } from '../envelope/report.js';
 import { error, fromCheck, notice, type Finding } from './findings.js';
 import { entryFacts, type CallFacts, type EntryFacts, type ReceiptFacts } from './entry-facts.js';
 import type { TrustPolicy } from './policy.js';
+import { CallRecords } from './call-records.js';
 
 /** A call awaiting its receipt: an attestation record, or an allowed attested decision; the digest and nonce its receipt's back link must name. */
 export interface Pending { index: bigint; callId: string; tool: string; digest: string | null; nonce: unknown; answered: boolean }
@@ -47,9 +48,9 @@ export class RecordChecker {
   /** Session statements by session id, in the order checked. */
   readonly sessions = new Map<string, SessionEntry[]>();
   /** Attestation and receipt records by log index: what a session action's captured call is checked against. */
-  private readonly callRecords = new Map<string, ReturnType<CallLookup>>();
+  private readonly callRecords = new CallRecords();
   /** Looks up a checked attestation or receipt record by log index (decimal). */
-  readonly lookupCall: CallLookup = (index) => this.callRecords.get(index) ?? null;
+  readonly lookupCall: CallLookup = (index) => this.callRecords.get(index);
 
   constructor(private readonly policy: TrustPolicy, private readonly keys: KeyResolver, private readonly findings: Finding[], private readonly partial = false) {}
 
@@ -81,7 +82,7 @@ export class RecordChecker {
       }
       case 'call': this.foldCall(f); break;
       default:
-        if (f.digest !== null) this.callRecords.set(f.position.toString(), { kind: 'receipt', digest: f.digest, tool: null, answers: f.attestationIndex });
+        if (f.digest !== null) this.callRecords.set(f.position, { kind: 'receipt', digest: f.digest, tool: null, answers: f.attestationIndex });
         if (this.partial && !this.calls.has(f.callId)) this.foldDetached(f);
         else if (f.response) this.foldResponse(f);
         else this.foldReceipt(f);
@@ -129,13 +130,15 @@ export class RecordChecker {
 
   private foldCall(f: CallFacts): void {
     const { calls, tally } = this;
-    if (f.record === ATTESTATION_RECORD && f.digest !== null) this.callRecords.set(f.position.toString(), { kind: 'attestation', digest: f.digest, tool: f.tool, answers: null });
+    if (f.record === ATTESTATION_RECORD && f.digest !== null) this.callRecords.set(f.position, { kind: 'attestation', digest: f.digest, tool: f.tool, answers: null });
     if (f.refused) tally.refused++;
     else if (!f.attested) tally.unattested++;
     if (!f.attested) return;
     this.findings.push(...f.findings);
     const prior = calls.get(f.callId);
-    const pending: Pending = { index: f.position, callId: f.callId, tool: f.tool, digest: f.digest, nonce: f.nonce, answered: false };
+    // Kept until the end for each call (a log may hold millions): one string for a tool's
+    // name, and the nonce as the call id when they are equal (as they must be).
+    const pending: Pending = { index: f.position, callId: f.callId, tool: this.callRecords.intern(f.tool), digest: f.digest, nonce: f.nonce === f.callId ? f.callId : f.nonce, answered: false };
     if (prior === undefined) calls.set(f.callId, pending);
     else if (f.record === DECISION_RECORD && this.chains(prior, f.digest)) this.gated.set(f.callId, pending);
     else this.findings.push(error('ERR_LOG_DUPLICATE_NONCE', 'a second attestation with the same nonce (a replayed call)', { index: f.position, found: f.callId }));
