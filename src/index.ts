@@ -9,7 +9,7 @@ export * from './verify/index.js';
 export { issueAttestation, attestationBody, type AttestationInput } from './attestation/build.js';
 export { issueReceipt, attestationDigest, type ReceiptInput } from './receipt/build.js';
 export { webCryptoSign, signEnvelope, type Signer } from './envelope/sign.js';
-export { nodeSigner, hmacSigner } from './store/node-signer.js';
+export { nodeSigner, nodeSigners, hmacSigner } from './store/node-signer.js';
 export { Gate, MemoryReplayStore, type GateCall, type GateDecision, type GateOptions, type ReplayStore } from './gate/gate.js';
 export { parseGatePolicy, loadGatePolicy, type GatePolicy, type LoadedGatePolicy, type ToolRule } from './gate/policy.js';
 export {

@@ -38,6 +38,12 @@ export interface Signer {
   keyId: string;
   /** Produces the signature; Node callers pass a synchronous node:crypto signer. */
   sign: SignFn;
+  /**
+   * The same key signing off the calling thread (Node: node:crypto on libuv's thread pool),
+   * for a caller with other work waiting meanwhile: a round trip more per signature, but the
+   * thread is free during it (the recorder uses it while other calls are in flight).
+   */
+  offload?: SignFn;
 }
 
 /**

@@ -10,7 +10,7 @@ import { AttestError } from '../errors.js';
 import { exportPublicJwk, importPrivatePem, jwkThumbprint } from '../keys/material.js';
 import type { Signer } from '../envelope/sign.js';
 import type { TrustedIssuer } from '../verify/policy.js';
-import { nodeSigner } from '../store/node-signer.js';
+import { nodeSigners } from '../store/node-signer.js';
 import { MAX_CONFIG_FILE_BYTES, readRegularFile } from '../store/read-regular.js';
 import type { GatewayConfig } from './config.js';
 
@@ -37,7 +37,7 @@ export async function loadPrincipalIssuers(issuers: GatewayConfig['issuers']): P
       const publicKeyJwk = await exportPublicJwk(key);
       const keyId = jwkThumbprint(publicKeyJwk);
       const iss = entry.iss ?? `issuer://${keyId}`;
-      out.set(entry.principal, { signer: { iss, sub: entry.principal, alg, keyId, sign: nodeSigner(alg, pem) }, trusted: { iss, alg, keyId, publicKeyJwk } });
+      out.set(entry.principal, { signer: { iss, sub: entry.principal, alg, keyId, ...nodeSigners(alg, pem) }, trusted: { iss, alg, keyId, publicKeyJwk } });
     } catch (e) {
       problems.push(`issuers.${i}.key: ${entry.key}: ${(e as Error).message}`);
     }

@@ -80,6 +80,9 @@ export interface CallInput {
   issuer?: Signer;
 }
 
+/** A call's outcome, for {@link Recorder.receipt}: the attestation it answers (as logged at `attestationIndex`), its status and reason, the result. */
+export interface ReceiptInput { callId: string; attestation: Attestation; attestationIndex: bigint; status: OutcomeStatus; reason?: OutcomeReason; result?: unknown }
+
 /** What is remembered at attestation time of a call that joins a session, until its receipt is logged. */
 interface SessionLink { sessionId: string; tool: string; attestationIndex: bigint; attestationDigest: string }
 
@@ -201,8 +204,29 @@ export class Recorder {
    */
   credential: (() => Credential) | null = null;
 
+  /** Calls in {@link attest} or {@link receipt} now (signing, or waiting for their append to be durable). */
+  private active = 0;
+
+  /**
+   * `s`, signing on libuv's thread pool ({@link Signer.offload}) while other calls are in the
+   * recorder: their work runs on this thread during the signature. One call alone signs here
+   * (a round trip to the pool would only add to its latency).
+   */
+  private signing(s: Signer): Signer {
+    return this.active > 1 && s.offload !== undefined ? { ...s, sign: s.offload } : s;
+  }
+
   /** Sign and durably log an attestation for `call`. */
   async attest(call: CallInput): Promise<{ attestation: Attestation; callId: string; index: bigint }> {
+    this.active++;
+    try {
+      return await this.attestNow(call);
+    } finally {
+      this.active--;
+    }
+  }
+
+  private async attestNow(call: CallInput): Promise<{ attestation: Attestation; callId: string; index: bigint }> {
     const args = call.args === undefined ? {} : call.args;
     const input = { tool: call.tool, args, serverFingerprint: call.server.fingerprint, intent: call.intent, now: now(), nonceBytes: nonceBytes(), profile: this.profile };
     const credential = call.issuer === undefined ? this.credential?.() : undefined;
@@ -212,7 +236,7 @@ export class Recorder {
     // Each value is canonicalized once: the arguments for their commitment and the evidence
     // store, the envelope's members for signing, its record and its receipt's back link.
     const memo = new CanonicalMemo();
-    const attestation = await issueAttestation(signer, call.requestedCapability === undefined ? input : { ...input, requestedCapability: call.requestedCapability }, memo);
+    const attestation = await issueAttestation(this.signing(signer), call.requestedCapability === undefined ? input : { ...input, requestedCapability: call.requestedCapability }, memo);
     const callId = attestation.issuerAsserted.nonce;
     const index = await this.put((i) => encodeRecord({
       type: ATTESTATION_RECORD, index: i.toString(), callId, server: call.server, tool: call.tool, requestDigest: call.requestDigest, attestation: attestation as unknown as Record<string, JsonValue>,
@@ -223,7 +247,16 @@ export class Recorder {
   }
 
   /** Sign and durably log the receipt answering an attestation (and link the call to its session, if any: {@link appendReceipt}). */
-  async receipt(p: { callId: string; attestation: Attestation; attestationIndex: bigint; status: OutcomeStatus; reason?: OutcomeReason; result?: unknown }): Promise<bigint> {
+  async receipt(p: ReceiptInput): Promise<bigint> {
+    this.active++;
+    try {
+      return await this.receiptNow(p);
+    } finally {
+      this.active--;
+    }
+  }
+
+  private async receiptNow(p: ReceiptInput): Promise<bigint> {
     const input = { attestation: p.attestation, status: p.status, now: now(), nonceBytes: nonceBytes() };
     // Our own attestation's receipt is signed by the same key and names the same subject (a gateway signs for many principals).
     const asserted = p.attestation.issuerAsserted;
@@ -231,7 +264,7 @@ export class Recorder {
     const signer = asserted.iss === own.iss && asserted.sub !== own.sub ? { ...own, sub: asserted.sub } : own;
     const memo = this.memos.get(p.attestation) ?? new CanonicalMemo();
     this.memos.delete(p.attestation);
-    const receipt = await issueReceipt(signer, { ...input, ...(p.reason ? { reason: p.reason } : {}), ...(p.result !== undefined ? { result: p.result } : {}) }, memo)
+    const receipt = await issueReceipt(this.signing(signer), { ...input, ...(p.reason ? { reason: p.reason } : {}), ...(p.result !== undefined ? { result: p.result } : {}) }, memo)
       .catch((e: unknown) => { this.links.delete(p.callId); throw e; }); // never receipted: nothing to link
     return this.appendReceipt({ callId: p.callId, attestationIndex: p.attestationIndex, receipt, ...(p.result !== undefined ? { result: p.result } : {}), memo });
   }

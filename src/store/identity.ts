@@ -11,7 +11,7 @@ import { AttestError, isAttestError } from '../errors.js';
 import { MAX_CONFIG_FILE_BYTES, readRegularFile } from './read-regular.js';
 import { getAlgorithm, isAlgName, type AlgName } from '../keys/algorithms.js';
 import { encodePem, exportPublicJwk, importPrivatePem, jwkThumbprint, type PublicJwk } from '../keys/material.js';
-import { hmacSigner, nodeSigner } from './node-signer.js';
+import { hmacSigner, nodeSigners } from './node-signer.js';
 import { toBase64Url } from '../bytes/index.js';
 import { exportEd25519Public } from '../keys/ed25519.js';
 import { formatVerifierKey } from '../log/vkey.js';
@@ -144,8 +144,8 @@ export function loadIdentity(home: string): Identity {
 export function loadIssuerSigner(home: string, identity: Identity, sub?: string): Signer {
   const p = homePaths(home);
   const alg = identity.issuer.alg;
-  const sign = alg === 'HS256' ? hmacSigner(new Uint8Array(readFileSync(p.issuerSecret))) : nodeSigner(alg, readFileSync(p.issuerKey, 'utf8'));
-  return { iss: identity.iss, sub: sub ?? identity.sub, alg, keyId: identity.issuer.keyId, sign };
+  const signs = alg === 'HS256' ? { sign: hmacSigner(new Uint8Array(readFileSync(p.issuerSecret))) } : nodeSigners(alg, readFileSync(p.issuerKey, 'utf8'));
+  return { iss: identity.iss, sub: sub ?? identity.sub, alg, keyId: identity.issuer.keyId, ...signs };
 }
 
 /** Load the Ed25519 log private key. */
