@@ -47,7 +47,7 @@ export function attestationBody(signer: Pick<Signer, 'alg' | 'iss' | 'sub' | 'ke
     : { intent: input.intent, requestedCapability: input.requestedCapability };
   const call = { name: input.tool, serverFingerprint: input.serverFingerprint };
   if (input.profile === 'sep-text') {
-    const commitment = input.commitment === 'identity' ? { argsProjection: canonicalize(args) } : { argsRef: evidenceArgsRef(args) };
+    const commitment = input.commitment === 'identity' ? { argsProjection: canonicalize(args) } : { argsRef: evidenceArgsRef(args, memo) };
     return { issuerAsserted, plannerDeclared, payloadDerived: { toolCalls: [{ ...call, ...commitment }] } };
   }
   const commitment = input.commitment === 'identity' ? identityCommitment(args) : hashOnlyCommitment(args, memo);

@@ -39,9 +39,25 @@ export type Commitment = ProjectionCommitment | RefCommitment;
 /** Fetches the bytes behind a `ref`; null when it cannot. No network unless the caller adds it. */
 export type RefResolver = (ref: string) => Promise<Uint8Array | null>;
 
-/** Hash-only identity projection of `value` (the default; the value stays local). `memo`: keeps JCS(value) for the caller (its evidence store). */
+/**
+ * The UTF-8 bytes of JCS(`value`) and their SHA-256 (32 bytes). With `memo`, a container's
+ * are kept there and given again for it: a commitment and the evidence store keeping the
+ * value encode and hash it once. Same errors as `canonicalize` (`ERR_JSON_*`).
+ * @see RFC 8785 §3.2.4; FIPS 180-4
+ */
+export function canonicalDigest(value: unknown, memo?: CanonicalMemo): { bytes: Uint8Array; digest: Uint8Array } {
+  const container = memo !== undefined && typeof value === 'object' && value !== null;
+  const known = container ? memo.hashed.get(value) : undefined;
+  if (known !== undefined) return known;
+  const bytes = canonicalBytes(value, memo);
+  const hashed = { bytes, digest: sha256(bytes) };
+  if (container) memo.hashed.set(value, hashed);
+  return hashed;
+}
+
+/** Hash-only identity projection of `value` (the default; the value stays local). `memo`: keeps JCS(value) and its digest for the caller (its evidence store: {@link canonicalDigest}). */
 export function hashOnlyCommitment(value: unknown, memo?: CanonicalMemo): ProjectionCommitment {
-  const projection = canonicalize({ digest: sha256Tagged(canonicalBytes(value, memo)) });
+  const projection = canonicalize({ digest: `sha256:${toHex(canonicalDigest(value, memo).digest)}` });
   return { projection, projectionDigest: sha256Tagged(projection) };
 }
 
@@ -113,9 +129,10 @@ export const EVIDENCE_URI_PREFIX = 'mcp-attest://evidence/sha256/';
 /**
  * SEP-text `argsRef` for `value`: `uri` names the evidence by the hex SHA-256 of JCS(value)
  * (the bytes mcp-attest keeps in its evidence store); `digest` = base64url(SHA-256(JCS(value))).
+ * `memo`: as {@link canonicalDigest}.
  */
-export function evidenceArgsRef(value: unknown): { uri: string; digest: string } {
-  const hash = sha256(canonicalBytes(value));
+export function evidenceArgsRef(value: unknown, memo?: CanonicalMemo): { uri: string; digest: string } {
+  const hash = canonicalDigest(value, memo).digest;
   return { uri: EVIDENCE_URI_PREFIX + toHex(hash), digest: toBase64Url(hash) };
 }
 

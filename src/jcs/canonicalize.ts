@@ -90,6 +90,12 @@ function under(e: unknown, segment: string): never {
 export class CanonicalMemo {
   /** The text of each container written, and its height (1 for one holding no container). */
   readonly texts = new WeakMap<object, { text: string; height: number }>();
+  /**
+   * The UTF-8 bytes of JCS(value) and their SHA-256 (32 bytes), of each container hashed
+   * whole (envelope/commitment.ts `canonicalDigest`): what a commitment hashed, the evidence
+   * store keeps and names, without encoding or hashing it again.
+   */
+  readonly hashed = new WeakMap<object, { bytes: Uint8Array; digest: Uint8Array }>();
 }
 
 class Canonicalizer {

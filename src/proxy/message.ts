@@ -171,7 +171,10 @@ const escapeUnit = (c: string): string => `\\u${c.charCodeAt(0).toString(16).pad
  * (no CR, U+0085, U+2028, U+2029, no UTF-8 at all). Without the LF.
  */
 export function writeMessage(msg: RpcMessage | JsonValue): string {
-  return JSON.stringify(msg).replace(NON_ASCII, escapeUnit);
+  const text = JSON.stringify(msg);
+  // Most lines are ASCII already: a UTF-8 length equal to the UTF-16 length says every unit is
+  // below U+0080 (found in one native pass; the replace's scan cost ~0.7 ns a character).
+  return Buffer.byteLength(text, 'utf8') === text.length && !text.includes('\u007f') ? text : text.replace(NON_ASCII, escapeUnit);
 }
 
 /** What a refused line seems to be, read leniently: its id, and whether it is a request (it has a `method`). */

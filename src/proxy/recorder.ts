@@ -242,6 +242,8 @@ export class Recorder {
       type: ATTESTATION_RECORD, index: i.toString(), callId, server: call.server, tool: call.tool, requestDigest: call.requestDigest, attestation: attestation as unknown as Record<string, JsonValue>,
     }, memo), args, memo);
     if (call.session !== undefined) this.links.set(callId, { sessionId: call.session, tool: call.tool, attestationIndex: index, attestationDigest: attestationDigest(attestation, memo) });
+    // Kept for the receipt: the envelope's texts, not the arguments' bytes (stored by now).
+    if (typeof args === 'object' && args !== null) memo.hashed.delete(args);
     this.memos.set(attestation, memo);
     return { attestation, callId, index };
   }

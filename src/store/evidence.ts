@@ -22,7 +22,8 @@
 import Database from 'better-sqlite3';
 import { toHex } from '../bytes/index.js';
 import { sha256 } from '../bytes/digest.js';
-import { canonicalBytes, type CanonicalMemo } from '../jcs/index.js';
+import type { CanonicalMemo } from '../jcs/index.js';
+import { canonicalDigest } from '../envelope/commitment.js';
 import { openSqlite, retryBusy, truncateWal, walMode } from './sqlite.js';
 import { AttestError } from '../errors.js';
 
@@ -144,9 +145,12 @@ export class EvidenceStore {
     return n;
   }
 
-  /** Store JCS(value) (`memo`: its text, if the caller wrote it already); returns its hex SHA-256. */
+  /** Store JCS(value) (`memo`: its bytes and digest, if a commitment made them already: `canonicalDigest`); returns its hex SHA-256. Throws `ERR_STORE_IO` when read-only, `ERR_JSON_*` for a value JCS cannot write. */
   put(value: unknown, memo?: CanonicalMemo): string {
-    return this.putBytes(canonicalBytes(value, memo));
+    if (this.insert === null) throw new AttestError('ERR_STORE_IO', 'the evidence store is open read-only');
+    const { bytes, digest } = canonicalDigest(value, memo);
+    this.insert.run(digest, bytes);
+    return toHex(digest);
   }
 
   /** Append `bytes`, which the caller has made as JCS(value) (the bytes a commitment hashed); returns their hex SHA-256. Throws `ERR_STORE_IO` when read-only. */

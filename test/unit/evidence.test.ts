@@ -10,13 +10,13 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import '../../src/platform/node.js';
 import { initHome } from '../../src/store/identity.js';
 import { homePaths } from '../../src/store/home.js';
 import { Recorder } from '../../src/proxy/recorder.js';
 import { EvidenceStore } from '../../src/store/evidence.js';
 import { canonicalBytes } from '../../src/jcs/index.js';
-import { sha256 } from '../../src/bytes/digest.js';
+import { sha256, useSha256 } from '../../src/bytes/digest.js';
+import { nodeSha256 } from '../../src/platform/node.js';
 import { toHex } from '../../src/bytes/index.js';
 
 const FP = `sha256:${'11'.repeat(32)}`;
@@ -32,6 +32,26 @@ test('arguments and result are kept by the digest of their JCS bytes', async () 
   await r.close();
   const store = new EvidenceStore(homePaths(home).evidence, true);
   for (const v of [call.args, result]) assert.deepEqual(store.get(toHex(sha256(canonicalBytes(v)))), canonicalBytes(v));
+  store.close();
+});
+
+test('a payload is hashed once: the commitment\'s digest is the one the evidence store keeps it by', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'mcp-attest-evidence-'));
+  await initHome(home);
+  const r = await Recorder.open(home, { durability: 'normal' });
+  const big = { message: 'x'.repeat(100_000) };
+  const hashed: number[] = [];
+  useSha256((d) => (hashed.push(d.length), nodeSha256(d)));
+  try {
+    await r.attest({ ...call, args: big });
+  } finally {
+    useSha256(nodeSha256);
+  }
+  await r.close();
+  const size = canonicalBytes(big).length;
+  assert.equal(hashed.filter((n) => n === size).length, 1, `one SHA-256 of the arguments' ${size} bytes (hashed: ${hashed.join(', ')})`);
+  const store = new EvidenceStore(homePaths(home).evidence, true);
+  assert.deepEqual(store.get(toHex(sha256(canonicalBytes(big)))), canonicalBytes(big));
   store.close();
 });
 

@@ -74,6 +74,19 @@ test('the re-serialization is printable ASCII, one line, and reads back to the s
   assert.ok(out.includes('\\u00e9\\u2028\\u0085\\u2029\\ud834\\udd1e\\u007f\\n'));
 });
 
+test('a line otherwise ASCII is written as it is, but for a DEL (U+007F), which is escaped', () => {
+  const cases: Array<[string, string]> = [
+    ['{"jsonrpc":"2.0","id":3,"method":"x","params":{"s":"plain ~ text"}}', '{"jsonrpc":"2.0","id":3,"method":"x","params":{"s":"plain ~ text"}}'],
+    ['{"jsonrpc":"2.0","id":3,"method":"x","params":{"s":"a\u007fb"}}', '{"jsonrpc":"2.0","id":3,"method":"x","params":{"s":"a\\u007fb"}}'],
+    ['{"jsonrpc":"2.0","id":3,"method":"x","params":{"s":"a\u0080b"}}', '{"jsonrpc":"2.0","id":3,"method":"x","params":{"s":"a\\u0080b"}}'],
+  ];
+  for (const [text, want] of cases) {
+    const r = read(text);
+    assert.ok(r.ok);
+    assert.equal(writeMessage(r.msg), want);
+  }
+});
+
 test('the lenient reading only addresses an error: an id (a string or a safe integer) and whether it is a request', () => {
   assert.deepEqual(lenientRef(Buffer.from('{"id":7,"method":NaN}')), { id: null, request: false });
   assert.deepEqual(lenientRef(Buffer.from('{"id":7,"id":8,"method":"x"}')), { id: 8, request: true });
