@@ -2,10 +2,13 @@
  * The attestation and receipt records a verifier keeps while it reads a log, by log
  * position, for what later entries check against them (verify/session.ts: an action's
  * captured call; verify/records.ts: a decision chained onto an attestation). A log can hold
- * millions, so a record whose position continues a dense run from 0 (every log's do) is kept
- * in typed arrays, chunk by chunk, about 45 bytes each: its digest's 32 bytes, its kind, and its tool (an
- * attestation's, interned) or the index it answers (a receipt's). Anything else (a bundle's
- * scattered indexes, a value that does not fit) is kept as given in a map.
+ * millions. A record is kept in typed arrays by position, chunk by chunk, 41 bytes a
+ * position: its digest's 32 bytes, its kind, and its tool (an attestation's, interned) or
+ * the index it answers (a receipt's). The arrays grow to a position only while it is below
+ * twice the records they hold plus a chunk, so whatever the positions (a bundle's may be
+ * any indexes up to 2^64 - 1) they never cost more than 82 bytes per record plus a few
+ * hundred KB; a log's, read in order, grow as the log does. A record they cannot
+ * hold (past that bound, a value that does not fit) is kept as given in a map.
  */
 import { fromHex, toHex } from '../bytes/index.js';
 import type { CallLookup } from './session.js';
@@ -14,12 +17,10 @@ import type { CallLookup } from './session.js';
 export type CallRecord = NonNullable<ReturnType<CallLookup>>;
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
+/** A decimal index the arrays hold: canonical, below 10^15 (exact as a double). */
 const DECIMAL = /^(0|[1-9][0-9]{0,14})$/;
 const ATTESTATION = 1;
 const RECEIPT = 2;
-/** Positions from here on are kept in the map. */
-const MAX_DENSE = 2 ** 31;
-
 /** Positions per chunk of the typed arrays. */
 const CHUNK = 4096;
 
@@ -29,7 +30,7 @@ interface Chunk {
   kinds: Uint8Array;
   digests: Uint8Array;
   /** An attestation's tool id (-1: none), a receipt's answered index. */
-  extra: Float64Array;
+  toolOrAnswers: Float64Array;
 }
 
 /** Attestation and receipt records by log position (decimal string, as a session action names them). */
@@ -37,28 +38,32 @@ export class CallRecords {
   private readonly chunks: Chunk[] = [];
   private readonly toolIds = new Map<string, number>();
   private readonly tools: string[] = [];
-  private readonly other = new Map<string, CallRecord>();
+  /** The records the arrays do not hold, by position (decimal). */
+  private readonly mapped = new Map<string, CallRecord>();
+  /** Records the arrays hold. */
+  private held = 0;
 
-  /** Keep `r` as the record at `position` (each position is set at most once). */
+  /** Keep `r` as the record at `position`; each position is set at most once. */
   set(position: bigint, r: CallRecord): void {
-    const p = Number(position);
-    const extra = r.kind === 'attestation' ? (r.tool === null ? -1 : this.toolId(r.tool)) : r.answers !== null && DECIMAL.test(r.answers) ? Number(r.answers) : NaN;
-    const n = Math.floor(p / CHUNK);
-    if (p >= MAX_DENSE || n > this.chunks.length || Number.isNaN(extra) || !DIGEST.test(r.digest)) {
-      this.other.set(position.toString(), r);
+    const answers = r.kind === 'receipt' && r.answers !== null && DECIMAL.test(r.answers) ? Number(r.answers) : null;
+    const fits = position < 2n * BigInt(this.held + CHUNK) && DIGEST.test(r.digest) && (r.kind === 'attestation' || answers !== null);
+    if (!fits) {
+      this.mapped.set(position.toString(), r);
       return;
     }
-    if (n === this.chunks.length) this.chunks.push({ kinds: new Uint8Array(CHUNK), digests: new Uint8Array(32 * CHUNK), extra: new Float64Array(CHUNK) });
-    const c = this.chunks[n]!;
+    const p = Number(position);
+    while (this.chunks.length <= Math.floor(p / CHUNK)) this.chunks.push({ kinds: new Uint8Array(CHUNK), digests: new Uint8Array(32 * CHUNK), toolOrAnswers: new Float64Array(CHUNK) });
+    const c = this.chunks[Math.floor(p / CHUNK)]!;
     const k = p % CHUNK;
     c.kinds[k] = r.kind === 'attestation' ? ATTESTATION : RECEIPT;
-    c.digests.set(fromHex(r.digest.slice(7)), 32 * k);
-    c.extra[k] = extra;
+    c.digests.set(fromHex(r.digest.slice('sha256:'.length)), 32 * k);
+    c.toolOrAnswers[k] = r.kind === 'attestation' ? (r.tool === null ? -1 : this.toolId(r.tool)) : answers!;
+    this.held++;
   }
 
   /** The record at `index` (a decimal string, as given: `"007"` names none), or null. */
   get(index: string): CallRecord | null {
-    const kept = this.other.get(index);
+    const kept = this.mapped.get(index);
     if (kept !== undefined) return kept;
     if (!DECIMAL.test(index)) return null;
     const p = Number(index);
@@ -66,11 +71,16 @@ export class CallRecords {
     const k = p % CHUNK;
     if (c === undefined || c.kinds[k] === 0) return null;
     const digest = `sha256:${toHex(c.digests.subarray(32 * k, 32 * k + 32))}`;
-    const x = c.extra[k]!;
+    const x = c.toolOrAnswers[k]!;
     return c.kinds[k] === ATTESTATION ? { kind: 'attestation', digest, tool: x < 0 ? null : this.tools[x]!, answers: null } : { kind: 'receipt', digest, tool: null, answers: x.toString() };
   }
 
-  /** The one copy of tool name `tool` kept here (the first one given). */
+  /** How many records the map holds and how many chunks of {@link CHUNK} positions the arrays: where the memory went. */
+  get footprint(): { mapped: number; chunks: number } {
+    return { mapped: this.mapped.size, chunks: this.chunks.length };
+  }
+
+  /** The one copy of tool name `tool` kept here (the first one given): what the fold keeps for each call, too. */
   intern(tool: string): string {
     return this.tools[this.toolId(tool)]!;
   }

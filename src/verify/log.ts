@@ -81,7 +81,7 @@ function* positioned(entries: Iterable<EntryInput>): Generator<EntryInput> {
  * threads); everything else runs here, in index order. Memory: O(log n) tree hashes, and
  * per entry not the entry but what later entries check against it: an attestation's or a
  * receipt's digest and kind in typed arrays (verify/call-records.ts), a call's id, index and
- * attestation digest (a second receipt, a replayed nonce): about 130 bytes an entry.
+ * attestation digest (a second receipt, a replayed nonce): about 175 bytes an entry.
  */
 export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyResolver, onProgress?: (done: number) => void, facts: FactsSource = sequentialFacts): Promise<LogReport> {
   const findings: Finding[] = [];
