@@ -5,10 +5,10 @@
  * millions. A record is kept in typed arrays by position, chunk by chunk, 41 bytes a
  * position: its digest's 32 bytes, its kind, and its tool (an attestation's, interned) or
  * the index it answers (a receipt's). The arrays grow to a position only while it is below
- * twice the records they hold plus a chunk, so whatever the positions (a bundle's may be
- * any indexes up to 2^64 - 1) they never cost more than 82 bytes per record plus a few
- * hundred KB; a log's, read in order, grow as the log does. A record they cannot
- * hold (past that bound, a value that does not fit) is kept as given in a map.
+ * twice the entries read so far plus a chunk, so whatever the positions (a bundle's may be
+ * any indexes up to 2^64 - 1) they never cost more than 82 bytes per entry read plus a few
+ * hundred KB; a log's, read in order, grow as the log does, gaps and all. A record they
+ * cannot hold (past that bound, a value that does not fit) is kept as given in a map.
  */
 import { fromHex, toHex } from '../bytes/index.js';
 import type { CallLookup } from './session.js';
@@ -40,13 +40,14 @@ export class CallRecords {
   private readonly tools: string[] = [];
   /** The records the arrays do not hold, by position (decimal). */
   private readonly mapped = new Map<string, CallRecord>();
-  /** Records the arrays hold. */
-  private held = 0;
 
-  /** Keep `r` as the record at `position`; each position is set at most once. */
-  set(position: bigint, r: CallRecord): void {
+  /**
+   * Keep `r` as the record at `position`; each position is set at most once. `read`: the
+   * entries read so far, records or not, this one included.
+   */
+  set(position: bigint, r: CallRecord, read: number): void {
     const answers = r.kind === 'receipt' && r.answers !== null && DECIMAL.test(r.answers) ? Number(r.answers) : null;
-    const fits = position < 2n * BigInt(this.held + CHUNK) && DIGEST.test(r.digest) && (r.kind === 'attestation' || answers !== null);
+    const fits = position < 2n * BigInt(read + CHUNK) && DIGEST.test(r.digest) && (r.kind === 'attestation' || answers !== null);
     if (!fits) {
       this.mapped.set(position.toString(), r);
       return;
@@ -58,7 +59,6 @@ export class CallRecords {
     c.kinds[k] = r.kind === 'attestation' ? ATTESTATION : RECEIPT;
     c.digests.set(fromHex(r.digest.slice('sha256:'.length)), 32 * k);
     c.toolOrAnswers[k] = r.kind === 'attestation' ? (r.tool === null ? -1 : this.toolId(r.tool)) : answers!;
-    this.held++;
   }
 
   /** The record at `index` (a decimal string, as given: `"007"` names none), or null. */

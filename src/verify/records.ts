@@ -49,6 +49,8 @@ export class RecordChecker {
   readonly sessions = new Map<string, SessionEntry[]>();
   /** Attestation and receipt records by log index: what a session action's captured call is checked against. */
   private readonly callRecords = new CallRecords();
+  /** Entries folded so far (what bounds the records' typed arrays). */
+  private folded = 0;
   /** Looks up a checked attestation or receipt record by log index (decimal). */
   readonly lookupCall: CallLookup = (index) => this.callRecords.get(index);
 
@@ -66,6 +68,7 @@ export class RecordChecker {
   /** Fold the facts of the next entry (in index order) into the verification; returns the index it claims. */
   fold(f: EntryFacts): bigint {
     const { findings, tally } = this;
+    this.folded++;
     if (!this.formHolds(f)) return f.claimed;
     switch (f.kind) {
       case 'malformed': findings.push(f.finding); break;
@@ -82,7 +85,7 @@ export class RecordChecker {
       }
       case 'call': this.foldCall(f); break;
       default:
-        if (f.digest !== null) this.callRecords.set(f.position, { kind: 'receipt', digest: f.digest, tool: null, answers: f.attestationIndex });
+        if (f.digest !== null) this.callRecords.set(f.position, { kind: 'receipt', digest: f.digest, tool: null, answers: f.attestationIndex }, this.folded);
         if (this.partial && !this.calls.has(f.callId)) this.foldDetached(f);
         else if (f.response) this.foldResponse(f);
         else this.foldReceipt(f);
@@ -130,7 +133,7 @@ export class RecordChecker {
 
   private foldCall(f: CallFacts): void {
     const { calls, tally } = this;
-    if (f.record === ATTESTATION_RECORD && f.digest !== null) this.callRecords.set(f.position, { kind: 'attestation', digest: f.digest, tool: f.tool, answers: null });
+    if (f.record === ATTESTATION_RECORD && f.digest !== null) this.callRecords.set(f.position, { kind: 'attestation', digest: f.digest, tool: f.tool, answers: null }, this.folded);
     if (f.refused) tally.refused++;
     else if (!f.attested) tally.unattested++;
     if (!f.attested) return;
