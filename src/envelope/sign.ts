@@ -41,7 +41,8 @@ export interface Signer {
   /**
    * The same key signing off the calling thread (Node: node:crypto on libuv's thread pool),
    * for a caller with other work waiting meanwhile: a round trip more per signature, but the
-   * thread is free during it (the recorder uses it while other calls are in flight).
+   * thread is free during it (the recorder uses it while other calls are in flight). It must
+   * sign with the same key as `sign`: a copy of a signer given another `sign` must drop it.
    */
   offload?: SignFn;
 }

@@ -81,7 +81,7 @@ export interface CallInput {
 }
 
 /** A call's outcome, for {@link Recorder.receipt}: the attestation it answers (as logged at `attestationIndex`), its status and reason, the result. */
-export interface ReceiptInput { callId: string; attestation: Attestation; attestationIndex: bigint; status: OutcomeStatus; reason?: OutcomeReason; result?: unknown }
+export interface CallOutcome { callId: string; attestation: Attestation; attestationIndex: bigint; status: OutcomeStatus; reason?: OutcomeReason; result?: unknown }
 
 /** What is remembered at attestation time of a call that joins a session, until its receipt is logged. */
 interface SessionLink { sessionId: string; tool: string; attestationIndex: bigint; attestationDigest: string }
@@ -249,7 +249,7 @@ export class Recorder {
   }
 
   /** Sign and durably log the receipt answering an attestation (and link the call to its session, if any: {@link appendReceipt}). */
-  async receipt(p: ReceiptInput): Promise<bigint> {
+  async receipt(p: CallOutcome): Promise<bigint> {
     this.active++;
     try {
       return await this.receiptNow(p);
@@ -258,7 +258,7 @@ export class Recorder {
     }
   }
 
-  private async receiptNow(p: ReceiptInput): Promise<bigint> {
+  private async receiptNow(p: CallOutcome): Promise<bigint> {
     const input = { attestation: p.attestation, status: p.status, now: now(), nonceBytes: nonceBytes() };
     // Our own attestation's receipt is signed by the same key and names the same subject (a gateway signs for many principals).
     const asserted = p.attestation.issuerAsserted;

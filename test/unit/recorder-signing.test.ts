@@ -49,3 +49,27 @@ test('a call alone signs on the event loop, calls made together on the thread po
   assert.equal(report.calls, 11);
   assert.equal(report.receipts, 11);
 });
+
+test('a signature that fails on the thread pool fails its call alone; the others are recorded, and a call alone signs on the loop again', async (t) => {
+  const home = join(tempDir(t), 'home');
+  await initHome(home);
+  const own = loadIssuerSigner(home, loadIdentity(home));
+  let onLoop = 0;
+  let offloads = 0;
+  // Every third signature on the thread pool fails.
+  const flaky: Signer = { ...own, sign: (d) => (onLoop++, own.sign(d)), offload: (d) => (++offloads % 3 === 0 ? Promise.reject(new Error('pool failure')) : own.offload!(d)) };
+  const r = await Recorder.open(home, { durability: 'normal', checkpointMs: 5 });
+  r.addIssuer(flaky);
+  const attest = (i: number) => r.attest({ tool: 'echo', args: { i }, intent: 'test', server, requestDigest: 'sha256:' + '22'.repeat(32), issuer: flaky });
+  const settled = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => attest(i)));
+  const failed = settled.filter((s) => s.status === 'rejected');
+  assert.ok(failed.length > 0 && failed.length < 12, `${failed.length} of 12 failed`);
+  for (const f of failed) assert.match(String((f as PromiseRejectedResult).reason), /pool failure/);
+  const size = r.db.size();
+  assert.equal(size, 1n + BigInt(12 - failed.length), 'the parameters entry and one entry per call that was signed: nothing for a failed one');
+  const loop = onLoop;
+  await attest(100);
+  assert.equal(onLoop, loop + 1, 'alone again: signed on the loop');
+  assert.equal(r.db.size(), size + 1n);
+  await r.close();
+});
