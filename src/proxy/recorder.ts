@@ -20,7 +20,6 @@ import { canonicalBytes, CanonicalMemo } from '../jcs/index.js';
 import { issueAttestation } from '../attestation/build.js';
 import { attestationDigest, issueReceipt } from '../receipt/build.js';
 import type { CallRef } from '../receipt/session.js';
-import type { OutcomeReason, OutcomeStatus } from '../receipt/schema.js';
 import type { Attestation, AttestationShape } from '../attestation/schema.js';
 import type { Signer } from '../envelope/sign.js';
 import { formatCheckpoint } from '../log/checkpoint.js';
@@ -41,50 +40,9 @@ import { randomBytesPooled } from '../store/random-pool.js';
 import { homePaths } from '../store/home.js';
 import { SessionStore, checkSessionId } from '../store/sessions.js';
 import { loadIdentity, loadIssuerSigner, loadLogKey, type Identity } from '../store/identity.js';
+import type { CallInput, CallOutcome, RecorderOptions, SessionLink } from './recorder-input.js';
 
-/** Options of {@link Recorder.open}. */
-export interface RecorderOptions {
-  sub?: string;
-  /** Keep argument and result payloads in the evidence store (default true). */
-  evidence?: boolean;
-  durability?: Durability;
-  /** Batch window for checkpoints, milliseconds (default 1000). */
-  checkpointMs?: number;
-  /** Attestation emission profile (default `vector`; docs/attestation.md). */
-  profile?: AttestationShape;
-  /**
-   * A fleet's log: `postgres://…` (default `$MCP_ATTEST_STORE`; docs/fleet.md). Records go
-   * there, payloads to this directory's evidence store, and the fleet's integrator signs
-   * the checkpoints; receipt sessions need the SQLite log (`ERR_USAGE`).
-   */
-  store?: string;
-}
-
-/** A call as the proxy sees it, before it is forwarded. */
-export interface CallInput {
-  tool: string;
-  args: unknown;
-  intent: string;
-  requestedCapability?: string;
-  server: { name: string; fingerprint: string };
-  requestDigest: string;
-  /**
-   * The receipt session the call joins (`ses_...`): once its receipt is logged, an action
-   * naming the call is appended to it. Check it first with {@link Recorder.openSession}: an
-   * id that cannot take the call here only fails the link (stderr), never the call.
-   */
-  session?: string;
-  /** The attestation's subject when not the data directory's (the gateway's authenticated principal); its receipt carries the same. */
-  sub?: string;
-  /** The principal's own issuer key, signing in place of the data directory's (added with {@link Recorder.addIssuer}); `sub` stays as given. */
-  issuer?: Signer;
-}
-
-/** A call's outcome, for {@link Recorder.receipt}: the attestation it answers (as logged at `attestationIndex`), its status and reason, the result. */
-export interface CallOutcome { callId: string; attestation: Attestation; attestationIndex: bigint; status: OutcomeStatus; reason?: OutcomeReason; result?: unknown }
-
-/** What is remembered at attestation time of a call that joins a session, until its receipt is logged. */
-interface SessionLink { sessionId: string; tool: string; attestationIndex: bigint; attestationDigest: string }
+export type { CallInput, CallOutcome, RecorderOptions } from './recorder-input.js';
 
 function nonceBytes(): Uint8Array {
   return randomBytesPooled(16);

@@ -147,16 +147,17 @@ export class EvidenceStore {
 
   /** Store JCS(value) (`memo`: its bytes and digest, if a commitment made them already: `canonicalDigest`); returns its hex SHA-256. Throws `ERR_STORE_IO` when read-only, `ERR_JSON_*` for a value JCS cannot write. */
   put(value: unknown, memo?: CanonicalMemo): string {
-    if (this.insert === null) throw new AttestError('ERR_STORE_IO', 'the evidence store is open read-only');
     const { bytes, digest } = canonicalDigest(value, memo);
-    this.insert.run(digest, bytes);
-    return toHex(digest);
+    return this.putBytes(bytes, digest);
   }
 
-  /** Append `bytes`, which the caller has made as JCS(value) (the bytes a commitment hashed); returns their hex SHA-256. Throws `ERR_STORE_IO` when read-only. */
-  putBytes(bytes: Uint8Array): string {
+  /**
+   * Append `bytes`, which the caller has made as JCS(value) (the bytes a commitment hashed),
+   * under `digest`, their SHA-256 (computed here when not given); returns its hex. Throws
+   * `ERR_STORE_IO` when read-only.
+   */
+  putBytes(bytes: Uint8Array, digest: Uint8Array = sha256(bytes)): string {
     if (this.insert === null) throw new AttestError('ERR_STORE_IO', 'the evidence store is open read-only');
-    const digest = sha256(bytes);
     this.insert.run(digest, bytes);
     return toHex(digest);
   }
