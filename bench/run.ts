@@ -9,8 +9,7 @@
  *    a minimal Node process copying lines both ways, no parsing: the physical limit of a
  *    stdio relay on this machine, to read each proxy figure against), then `mcp-attest
  *    proxy` in both durability modes (`full`: fsync per append; `normal`: survives process
- *    crashes only), and `full` again after 800 more warm-up calls (its WAL past its first
- *    growth: a proxy that has run a while);
+ *    crashes only);
  * 2. [gatekeeper] the gatekeeper (`proxy --role server`): direct with pre-signed
  *    attestations vs the gatekeeper enforcing them, added median and p99 latency, verified
  *    calls per second (bench/gatekeeper.ts);
@@ -91,25 +90,12 @@ function benchDirect(s: BenchSetup): Promise<Row> {
   return measureStdio('direct', process.execPath, [s.server], { warmup: s.warmup, calls: s.calls });
 }
 
-/**
- * Calls after which a proxy's log WAL has reached its working size (4,000 pages of 1 KiB,
- * about 3.3 KB per append) and is rewound: from then on a commit overwrites WAL blocks
- * instead of growing the file, and an fdatasync no longer commits the file system's journal.
- */
-const FIRST_WAL_CYCLE_CALLS = 800;
-
-/**
- * Section 1 after direct: the raw line relay, then the attesting client proxy (fresh data
- * directory per row), and `full` once more past its WAL's first cycle: a proxy that has been
- * running a while.
- */
+/** Section 1 after direct: the raw line relay, then the attesting client proxy (fresh data directory per row). */
 async function benchClientProxy(s: BenchSetup): Promise<Row[]> {
   const run = { warmup: s.warmup, calls: s.calls };
   const rows = [await measureStdio('raw line relay', process.execPath, [RAW_RELAY, process.execPath, s.server], run)];
   const proxy = (d: string, home: string): string[] => [s.cli, 'proxy', '--home', join(s.dir, home), '--durability', d, '--', process.execPath, s.server];
   for (const d of DURABILITIES) rows.push(await measureStdio(`proxy, durability ${d}`, process.execPath, proxy(d, `client-${d}`), run));
-  const warm = { warmup: s.warmup + FIRST_WAL_CYCLE_CALLS, calls: s.calls };
-  rows.push(await measureStdio(`proxy, durability full, after ${warm.warmup} calls (WAL rewound)`, process.execPath, proxy('full', 'client-full-warm'), warm));
   return rows;
 }
 

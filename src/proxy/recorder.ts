@@ -151,7 +151,7 @@ export class Recorder {
       this.scheduleCheckpoint(); // on a fleet's log: only the evidence index
       return this.remote.append(build);
     }
-    const index = this.local!.appendDurable(build, payload === undefined ? undefined : () => this.evidence?.put(payload, memo));
+    const index = this.local!.appendDurable(build, payload === undefined ? undefined : () => this.evidence?.put(payload, memo), this.alone());
     this.scheduleCheckpoint();
     return index;
   }
@@ -164,6 +164,20 @@ export class Recorder {
 
   /** Calls in {@link attest} or {@link receipt} now (signing, or waiting for their append to be durable). */
   private active = 0;
+  /** Attestations logged here and not yet answered by {@link receipt} (their calls are upstream). */
+  private readonly unanswered = new WeakSet<object>();
+  /** How many: a call never answered (the process ends first) only keeps later calls off {@link alone}'s fast path. */
+  private open = 0;
+
+  /**
+   * True when the one call in {@link attest} or {@link receipt} is the only call in flight
+   * (none other is being recorded or is upstream): its append is then synced on this thread
+   * (store/log-db.ts `appendDurable`), saving the thread pool's round trip, since nothing
+   * would run meanwhile. With other calls in flight the sync runs on the pool and is shared.
+   */
+  private alone(): boolean {
+    return this.active === 1 && this.open === 0;
+  }
 
   /**
    * `s`, signing on libuv's thread pool ({@link Signer.offload}) while other calls are in the
@@ -203,6 +217,8 @@ export class Recorder {
     // Kept for the receipt: the envelope's texts, not the arguments' bytes (stored by now).
     if (typeof args === 'object' && args !== null) memo.hashed.delete(args);
     this.memos.set(attestation, memo);
+    this.unanswered.add(attestation);
+    this.open++;
     return { attestation, callId, index };
   }
 
@@ -224,6 +240,7 @@ export class Recorder {
     const signer = asserted.iss === own.iss && asserted.sub !== own.sub ? { ...own, sub: asserted.sub } : own;
     const memo = this.memos.get(p.attestation) ?? new CanonicalMemo();
     this.memos.delete(p.attestation);
+    if (this.unanswered.delete(p.attestation)) this.open--;
     const receipt = await issueReceipt(this.signing(signer), { ...input, ...(p.reason ? { reason: p.reason } : {}), ...(p.result !== undefined ? { result: p.result } : {}) }, memo)
       .catch((e: unknown) => { this.links.delete(p.callId); throw e; }); // never receipted: nothing to link
     return this.appendReceipt({ callId: p.callId, attestationIndex: p.attestationIndex, receipt, ...(p.result !== undefined ? { result: p.result } : {}), memo });

@@ -23,9 +23,9 @@
 import Database from 'better-sqlite3';
 import { AttestError } from '../errors.js';
 import { openSqlite, truncateWal } from './sqlite.js';
-import { WalSync } from './wal-sync.js';
+import { prefillWal, WalSync } from './wal-sync.js';
 import { QueuedCommits } from './queued-commits.js';
-import { WalCheckpointer } from './wal-checkpointer.js';
+import { AUTOCHECKPOINT_PAGES, WalCheckpointer } from './wal-checkpointer.js';
 import { migrateNodes, nodeReader } from './log-nodes.js';
 import { LOG_SCHEMA, LOG_PAGE_SIZE, addOpeningColumns, hasOpeningColumns } from './log-schema.js';
 import { concatBytes, equalBytes } from '../bytes/index.js';
@@ -75,6 +75,7 @@ export class LogDb {
       this.lastIdx = this.db.prepare('SELECT idx FROM entries ORDER BY idx DESC LIMIT 1').safeIntegers(true);
       if (!readonly && o.entries !== undefined) this.writeParameters(o.entries);
       if (!readonly && wal && o.backgroundCheckpoints !== undefined) this.checkpointer = new WalCheckpointer(this.db, [path, ...o.backgroundCheckpoints]);
+      if (this.walSync !== null) prefillWal(this.db, path, this.checkpointer?.workingFrames ?? AUTOCHECKPOINT_PAGES);
     } catch (cause) {
       this.db.close();
       if (cause instanceof AttestError) throw cause;
@@ -159,13 +160,16 @@ export class LogDb {
    * queued instead, and every append queued for that sync is committed in one transaction
    * (one savepoint each: an append that fails fails alone) just before the sync starts
    * (store/queued-commits.ts).
-   * Resolves with the index; rejects with the append's own error (`ERR_ENTRY_TOO_LARGE`...),
-   * or `ERR_STORE_IO` when the commit or the sync fails.
+   * `alone`: the caller has nothing else to do meanwhile (the recorder with no other call in
+   * it): when no sync is running, this one runs on this thread (`WalSync.syncNow`), without
+   * the thread pool's round trip. Resolves with the index; rejects with the append's own
+   * error (`ERR_ENTRY_TOO_LARGE`...), or `ERR_STORE_IO` when the commit or the sync fails.
    */
-  appendDurable(build: (index: bigint) => Uint8Array, after?: (index: bigint) => void): Promise<bigint> {
+  appendDurable(build: (index: bigint) => Uint8Array, after?: (index: bigint) => void, alone = false): Promise<bigint> {
     if (this.walSync === null || !this.walSync.busy) {
       try {
         const index = this.append(build, after);
+        if (alone && this.walSync?.syncNow() === true) return Promise.resolve(index);
         return this.durable().then(() => index);
       } catch (e) {
         return Promise.reject(e);

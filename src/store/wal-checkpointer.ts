@@ -24,7 +24,7 @@ import type Database from 'better-sqlite3';
 /** Appends between two checkpoint requests (an append writes 3 to 5 WAL pages; SQLite's own threshold is 1,000 pages). */
 export const CHECKPOINT_EVERY = 128;
 /** SQLite's default `wal_autocheckpoint`, restored when the worker is gone. */
-const AUTOCHECKPOINT_PAGES = 1000;
+export const AUTOCHECKPOINT_PAGES = 1000;
 /**
  * The writer's own automatic checkpoint while the worker runs, in WAL pages (4 MiB of a log
  * made now, whose pages are 1 KiB; 16 MiB of the evidence store): it restarts the WAL. A
@@ -64,6 +64,15 @@ export class WalCheckpointer {
   /** Nothing starts before the first {@link CHECKPOINT_EVERY} appends (a short-lived writer never starts a thread). Never throws. */
   constructor(private readonly db: Database.Database, private readonly paths: readonly string[]) {
     this.off = workerUrl() === null;
+  }
+
+  /**
+   * The WAL frames the writer lets its WAL reach before its own automatic checkpoint rewinds
+   * it: {@link RESTART_PAGES} while the worker runs or can start, SQLite's default 1,000
+   * without one (store/wal-sync.ts `prefillWal` sizes the WAL by it).
+   */
+  get workingFrames(): number {
+    return this.off ? AUTOCHECKPOINT_PAGES : RESTART_PAGES;
   }
 
   /** Count an append; every {@link CHECKPOINT_EVERY} of them, ask for a checkpoint unless one is running. */

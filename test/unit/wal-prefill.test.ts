@@ -1,0 +1,144 @@
+/**
+ * The WAL allocated at open (store/wal-sync.ts `prefillWal`) and the sync on the caller's
+ * thread for a call alone (`WalSync.syncNow`, the recorder's `alone`). What can be observed
+ * without pulling the power: the WAL's size before and after use, that a copy of the files
+ * taken while the log is open (what a crash leaves) recovers every durable entry past the
+ * zeros, that a held lock or a failing sync changes nothing SQLite reads or says, and which
+ * sync (the thread pool's or the caller's) a call uses. Real files.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { LogDb } from '../../src/store/log-db.js';
+import { prefillWal, WalSync } from '../../src/store/wal-sync.js';
+import { AUTOCHECKPOINT_PAGES } from '../../src/store/wal-checkpointer.js';
+import { initHome } from '../../src/store/identity.js';
+import { Recorder } from '../../src/proxy/recorder.js';
+
+function tempDir(t: { after(f: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-prefill-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const entry = (i: bigint): Uint8Array => new TextEncoder().encode(JSON.stringify({ index: i.toString(), pad: 'x'.repeat(300 + Number(i % 700n)) }));
+/** The WAL's size for SQLite's default 1,000 frames of 1 KiB pages plus 64: header 32, frames 24 + 1,024 each. */
+const WORKING = 32 + (AUTOCHECKPOINT_PAGES + 64) * (1024 + 24);
+const walSize = (path: string): number => statSync(`${path}-wal`).size;
+
+test('a group-commit log opens with its WAL at its working size, and 3,000 appends overwrite it in place, never growing it', async (t) => {
+  const path = join(tempDir(t), 'log.db');
+  const db = new LogDb(path, 'full', false, { groupCommit: true });
+  t.after(() => db.close());
+  assert.equal(walSize(path), WORKING);
+  for (let i = 0; i < 3000; i++) await db.appendDurable(entry);
+  assert.equal(db.size(), 3000n);
+  assert.equal(walSize(path), WORKING, 'rewound at its checkpoints, never past its working size');
+});
+
+test('durability normal and plain full logs are not prefilled (no fdatasync per commit to spare)', (t) => {
+  const dir = tempDir(t);
+  for (const [name, db] of [['a', new LogDb(join(dir, 'a.db'), 'normal', false, { groupCommit: true })], ['b', new LogDb(join(dir, 'b.db'), 'full')]] as const) {
+    assert.ok(walSize(join(dir, `${name}.db`)) < 100_000, `${name}: ${walSize(join(dir, `${name}.db`))}`);
+    db.close();
+  }
+});
+
+test('a copy of the files taken while the log is open (a crash) recovers every durable entry, past a rewind and the zeros after the frames', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'log.db');
+  const db = new LogDb(path, 'full', false, { groupCommit: true });
+  t.after(() => db.close());
+  for (const n of [5, 1500, 2600]) {
+    while (db.size() < BigInt(n)) await db.appendDurable(entry);
+    const copy = join(dir, `copy-${n}.db`);
+    copyFileSync(path, copy);
+    copyFileSync(`${path}-wal`, `${copy}-wal`);
+    const recovered = new LogDb(copy, 'full', true);
+    try {
+      assert.equal(recovered.size(), BigInt(n));
+      for (const i of [0n, BigInt(n - 1)]) assert.deepEqual(recovered.entry(i), entry(i));
+      assert.deepEqual(recovered.root(), db.root());
+    } finally {
+      recovered.close();
+    }
+  }
+});
+
+test('prefillWal leaves a longer WAL as it is, and gives up at once, changing nothing, while another connection holds the write lock', (t) => {
+  const path = join(tempDir(t), 'log.db');
+  const db = new LogDb(path, 'full', false, { groupCommit: true });
+  t.after(() => db.close());
+  assert.equal(prefillWal(db.db, path, 10), true);
+  assert.equal(walSize(path), WORKING);
+  const other = new Database(path, { timeout: 15_000 });
+  t.after(() => other.close());
+  other.exec('BEGIN IMMEDIATE');
+  const started = Date.now();
+  assert.equal(prefillWal(db.db, path, 4000), false);
+  assert.ok(Date.now() - started < 5000, 'no wait for the lock');
+  assert.equal(walSize(path), WORKING);
+  assert.equal(db.db.pragma('busy_timeout', { simple: true }), 15_000, 'the busy timeout is restored');
+  other.exec('ROLLBACK');
+  assert.equal(prefillWal(db.db, path, 4000), true);
+  assert.equal(walSize(path), 32 + 4064 * 1048);
+  assert.equal(db.db.inTransaction, false);
+});
+
+test('syncNow: false while a sync runs on the pool; a failure throws ERR_STORE_IO and is final for both kinds of sync', async (t) => {
+  const dir = tempDir(t);
+  const db = new LogDb(join(dir, 'log.db'), 'full', false, { groupCommit: true });
+  t.after(() => db.close());
+  db.append(entry);
+  let now = 0;
+  const sync = new WalSync(join(dir, 'log.db'), ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => setTimeout(() => cb(null), 20)) as never, (() => {
+    now++;
+    throw Object.assign(new Error('EIO'), { code: 'EIO' });
+  }) as never);
+  const running = sync.sync();
+  assert.equal(sync.syncNow(), false, 'a sync begun on the pool may predate the caller\'s commit');
+  assert.equal(now, 0);
+  await running;
+  assert.throws(() => sync.syncNow(), { code: 'ERR_STORE_IO' });
+  assert.throws(() => sync.syncNow(), { code: 'ERR_STORE_IO' });
+  await assert.rejects(sync.sync(), { code: 'ERR_STORE_IO' });
+  assert.equal(now, 1, 'never tried again after a failure');
+  sync.close();
+});
+
+test('the recorder syncs a call alone on its own thread and calls in flight together on the pool, shared', async (t) => {
+  const home = join(tempDir(t), 'home');
+  await initHome(home);
+  const r = await Recorder.open(home, { durability: 'full', checkpointMs: 1e9 });
+  t.after(() => r.close());
+  let pooled = 0;
+  let inline = 0;
+  const path = join(home, 'log.db');
+  assert.ok(existsSync(path));
+  (r.db as unknown as { walSync: WalSync }).walSync = new WalSync(path,
+    ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => { pooled++; setTimeout(() => cb(null), 5); }) as never,
+    (() => { inline++; }) as never);
+  const call = async (i: number): Promise<void> => {
+    const fp = `sha256:${'11'.repeat(32)}`;
+    const a = await r.attest({ tool: 'echo', args: { i }, intent: 'test', server: { name: 's', fingerprint: fp }, requestDigest: fp });
+    await r.receipt({ callId: a.callId, attestation: a.attestation, attestationIndex: a.index, status: 'executed', result: { i } });
+  };
+  for (let i = 0; i < 3; i++) await call(i);
+  assert.deepEqual([inline, pooled], [6, 0], 'sequential calls: each append synced inline');
+  // One call upstream (attested, not answered) keeps the next off the fast path.
+  const fp = `sha256:${'22'.repeat(32)}`;
+  const upstream = await r.attest({ tool: 'slow', args: {}, intent: 'test', server: { name: 's', fingerprint: fp }, requestDigest: fp });
+  assert.deepEqual([inline, pooled], [7, 0]);
+  await call(10);
+  assert.deepEqual([inline, pooled], [7, 2], 'with a call upstream, the other call\'s appends use the pool');
+  await r.receipt({ callId: upstream.callId, attestation: upstream.attestation, attestationIndex: upstream.index, status: 'executed', result: {} });
+  assert.deepEqual([inline, pooled], [8, 2], 'its answer, the only call in flight by then: inline');
+  await Promise.all([call(20), call(21), call(22)]);
+  assert.equal(inline, 8, 'calls recorded together never block the thread');
+  assert.ok(pooled >= 2 + 2 && pooled < 2 + 6, `the six appends shared syncs: ${pooled - 2}`);
+  await call(30);
+  assert.equal(inline, 10, 'alone again: inline');
+});
