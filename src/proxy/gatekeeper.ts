@@ -84,14 +84,21 @@ export class Gatekeeper extends StdioRelay {
       tool: typeof tool === 'string' ? tool : '', requestDigest: sha256Tagged(text),
       ...('credential' in d && d.credential ? { credential: d.credential } : {}), ...(caller ? { caller } : {}),
     };
-    if (d.allowed) return this.recorder.decision({ ...base, decision: 'allowed', reason: null, code: null, attestation: a });
+    const alone = this.noCallUpstream();
+    if (d.allowed) return this.recorder.decision({ ...base, decision: 'allowed', reason: null, code: null, attestation: a }, alone);
     const refused = { ...base, decision: 'refused' as const, reason: d.reason, code: d.code };
     try {
-      return await this.recorder.decision({ ...refused, attestation: a });
+      return await this.recorder.decision({ ...refused, attestation: a }, alone);
     } catch {
       // A refused attestation too large to log with its wrapper: the request digest still binds it.
-      return this.recorder.decision({ ...refused, attestation: null });
+      return this.recorder.decision({ ...refused, attestation: null }, alone);
     }
+  }
+
+  /** True when no recorded call is upstream (its decision logged, its response not yet): an append then has nothing to share a sync with (Recorder `decision`). */
+  private noCallUpstream(): boolean {
+    for (const o of this.pending.values()) if (o.call !== null) return false;
+    return true;
   }
 
   /** Upstream -> client, a response: advertise the extension, pin tools, sign response receipts. */
@@ -107,7 +114,7 @@ export class Gatekeeper extends StdioRelay {
     if (p === null) return this.writeClient(msg);
     try {
       const receipt = await responseReceipt(this.recorder.issuerSigner, p.attestation, msg, this.now(), crypto.getRandomValues(new Uint8Array(16)));
-      await this.recorder.appendReceipt({ callId: p.callId, attestationIndex: p.index, receipt, ...(msg.result !== undefined ? { result: msg.result } : {}) });
+      await this.recorder.appendReceipt({ callId: p.callId, attestationIndex: p.index, receipt, ...(msg.result !== undefined ? { result: msg.result } : {}), alone: this.noCallUpstream() });
       if (this.o.gate.policy.responseReceipts) setNested(msg.result, ['_meta'], RESPONSE_RECEIPT_META_KEY, receipt as unknown as JsonValue, true);
       this.writeClient(msg);
     } catch (e) {

@@ -145,13 +145,13 @@ export class Recorder {
    * Append the record `build` makes (and keep `payload` in the evidence store: with the entry,
    * in its transaction, on SQLite); resolves with its index once it is durable.
    */
-  private async put(build: (index: bigint) => Uint8Array, payload?: unknown, memo?: CanonicalMemo): Promise<bigint> {
+  private async put(build: (index: bigint) => Uint8Array, payload?: unknown, memo?: CanonicalMemo, alone = this.alone()): Promise<bigint> {
     if (this.remote !== null) {
       if (payload !== undefined) this.evidence?.put(payload, memo);
       this.scheduleCheckpoint(); // on a fleet's log: only the evidence index
       return this.remote.append(build);
     }
-    const index = this.local!.appendDurable(build, payload === undefined ? undefined : () => this.evidence?.put(payload, memo), this.alone());
+    const index = this.local!.appendDurable(build, payload === undefined ? undefined : () => this.evidence?.put(payload, memo), alone);
     this.scheduleCheckpoint();
     return index;
   }
@@ -269,9 +269,13 @@ export class Recorder {
     return this.signer;
   }
 
-  /** Durably log a gatekeeper decision (before the call is forwarded or refused); resolves once it is on disk. */
-  async decision(d: Omit<DecisionRecord, 'type' | 'index'>): Promise<bigint> {
-    return this.put((i) => encodeRecord({ type: DECISION_RECORD, index: i.toString(), ...d }));
+  /**
+   * Durably log a gatekeeper decision (before the call is forwarded or refused); resolves once
+   * it is on disk. `alone`: the caller has no other call in flight (the gatekeeper's relay
+   * knows), so unless this recorder has calls of its own the append syncs on this thread.
+   */
+  async decision(d: Omit<DecisionRecord, 'type' | 'index'>, alone = false): Promise<bigint> {
+    return this.put((i) => encodeRecord({ type: DECISION_RECORD, index: i.toString(), ...d }), undefined, undefined, alone && this.active === 0);
   }
 
   /**
@@ -279,15 +283,16 @@ export class Recorder {
    * own, answering a decision). When the call joins a session, the session action naming it
    * is appended next (best effort, see {@link CallInput.session}). Resolves once both are on disk.
    * `memo`: the canonical texts the receipt was signed with (jcs/canonicalize.ts), reused for
-   * its record, the result's evidence and the session link.
+   * its record, the result's evidence and the session link. `alone`: as {@link decision}'s
+   * (absent: the recorder's own count, for a receipt it signed).
    */
-  async appendReceipt(p: { callId: string; attestationIndex: bigint; receipt: Receipt; result?: unknown; memo?: CanonicalMemo }): Promise<bigint> {
+  async appendReceipt(p: { callId: string; attestationIndex: bigint; receipt: Receipt; result?: unknown; memo?: CanonicalMemo; alone?: boolean }): Promise<bigint> {
     const link = this.links.get(p.callId);
     // Forgotten whatever happens: a receipt that cannot be logged is never retried.
     this.links.delete(p.callId);
     const index = await this.put((i) => encodeRecord({
       type: RECEIPT_RECORD, index: i.toString(), callId: p.callId, attestationIndex: p.attestationIndex.toString(), receipt: p.receipt as unknown as Record<string, JsonValue>,
-    }, p.memo), p.result, p.memo);
+    }, p.memo), p.result, p.memo, p.alone === undefined ? this.alone() : p.alone && this.active === 0);
     if (link) {
       this.link(p.callId, link, index, p.receipt, p.memo);
       await this.durable();

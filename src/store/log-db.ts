@@ -22,8 +22,8 @@
  */
 import Database from 'better-sqlite3';
 import { AttestError } from '../errors.js';
-import { openSqlite, truncateWal } from './sqlite.js';
-import { prefillWal, WalSync } from './wal-sync.js';
+import { openSqlite, prefillWal, truncateWal } from './sqlite.js';
+import { WalSync } from './wal-sync.js';
 import { QueuedCommits } from './queued-commits.js';
 import { AUTOCHECKPOINT_PAGES, WalCheckpointer } from './wal-checkpointer.js';
 import { migrateNodes, nodeReader } from './log-nodes.js';

@@ -15,7 +15,8 @@
  *   and a restart.
  */
 import type Database from 'better-sqlite3';
-import { openSqlite } from './sqlite.js';
+import { openSqlite, prefillWal } from './sqlite.js';
+import { AUTOCHECKPOINT_PAGES } from './wal-checkpointer.js';
 import { AttestError } from '../errors.js';
 import type { Durability } from './log-db.js';
 
@@ -46,6 +47,8 @@ export class NonceStore {
   constructor(path: string, o: NonceStoreOptions = {}) {
     this.maxEntries = o.maxEntries ?? 1_000_000;
     this.db = openSqlite(path, SCHEMA, { durability: o.durability, code: 'ERR_STORE_CORRUPT', what: 'nonce store' });
+    // Each accepted nonce is an fsync of the WAL: allocated once, it is never grown meanwhile.
+    if ((o.durability ?? 'full') === 'full') prefillWal(this.db, path, AUTOCHECKPOINT_PAGES);
     const purge = this.db.prepare('DELETE FROM nonces WHERE expires_at < ?');
     const find = this.db.prepare('SELECT expires_at FROM nonces WHERE iss = ? AND nonce = ?');
     const live = this.db.prepare("SELECT v FROM nonce_meta WHERE k = 'live'").pluck();

@@ -8,6 +8,7 @@
  * a shared lock and want an exclusive one); SQLite then returns `SQLITE_BUSY` at once, without
  * waiting. The setup is therefore retried, with a short random pause, until the busy timeout.
  */
+import { closeSync, fstatSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { AttestError, type ErrorCode } from '../errors.js';
 import type { Durability } from './log-db.js';
@@ -137,5 +138,57 @@ export function truncateWal(db: Database.Database, schema = 'main'): boolean {
     }
   } finally {
     db.pragma(`busy_timeout = ${timeout}`);
+  }
+}
+
+/** A WAL frame's header, and the WAL file's own header, in bytes (sqlite.org/fileformat2.html §4.1). */
+const FRAME_HEADER = 24;
+const WAL_HEADER = 32;
+
+/**
+ * Extend the WAL of the database `db` has open at `dbPath` with zeros to hold `frames` frames
+ * of its pages (plus 64 for the commit that crosses them), synced, when it is shorter: the
+ * size it reaches in use before its writer rewinds it (store/wal-checkpointer.ts), allocated
+ * once so that growing it never makes a commit's fdatasync commit the file system's journal
+ * too (store/wal-sync.ts: 0.35 ms an append instead of 0.21 here).
+ * Takes ~13 ms for a log's 4 MiB here. Nothing is overwritten: the zeros go past the end of
+ * the file while this connection holds the WAL's write lock (`BEGIN IMMEDIATE`), so no
+ * connection of any process writes frames meanwhile, and to SQLite they are no frames (a
+ * frame's salt and checksum must match the header's; recovery stops at the first that does
+ * not), as the frames left past the end of a rewound WAL are not. The file stays within
+ * `journal_size_limit` ({@link WAL_SIZE_LIMIT}), so SQLite never cuts it back.
+ * Best effort: returns false, having changed nothing SQLite reads, when another connection
+ * holds the lock now (no wait) or the file cannot be written or synced (the appends then pay the
+ * growth, as without it); true when the WAL is at least that long.
+ */
+export function prefillWal(db: Database.Database, dbPath: string, frames: number): boolean {
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  const bytes = Math.min(WAL_HEADER + (frames + 64) * (pageSize + FRAME_HEADER), WAL_SIZE_LIMIT);
+  // Not worth a wait: a writer holding the lock now is growing the WAL itself.
+  const timeout = db.pragma('busy_timeout', { simple: true }) as number;
+  db.pragma('busy_timeout = 0');
+  try {
+    db.exec('BEGIN IMMEDIATE');
+  } catch {
+    return false;
+  } finally {
+    db.pragma(`busy_timeout = ${timeout}`);
+  }
+  try {
+    const fd = openSync(`${dbPath}-wal`, 'r+');
+    try {
+      const size = fstatSync(fd).size;
+      if (size >= bytes) return true;
+      const zeros = Buffer.alloc(Math.min(1 << 20, bytes - size));
+      for (let at = size; at < bytes; at += zeros.length) writeSync(fd, zeros, 0, Math.min(zeros.length, bytes - at), at);
+      fsyncSync(fd);
+      return true;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  } finally {
+    db.exec('ROLLBACK');
   }
 }

@@ -69,7 +69,7 @@ export class WalCheckpointer {
   /**
    * The WAL frames the writer lets its WAL reach before its own automatic checkpoint rewinds
    * it: {@link RESTART_PAGES} while the worker runs or can start, SQLite's default 1,000
-   * without one (store/wal-sync.ts `prefillWal` sizes the WAL by it).
+   * without one (store/sqlite.ts `prefillWal` sizes the WAL by it).
    */
   get workingFrames(): number {
     return this.off ? AUTOCHECKPOINT_PAGES : RESTART_PAGES;

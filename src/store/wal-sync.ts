@@ -16,16 +16,14 @@
  * and blocks change): on ext4 here 0.35 ms per durable append instead of 0.21, until the WAL
  * first reaches its working size and is rewound, which is the first 1,200 or so appends of
  * every process that opens the log (SQLite removes the WAL at the last close).
- * {@link prefillWal} writes that size of zeros once, at open, so a WAL in use is only ever
+ * store/sqlite.ts `prefillWal` writes that size of zeros once, at open, so a WAL in use is only ever
  * overwritten in place.
  *
  * An fdatasync that fails leaves the disk's state unknown (the kernel may drop the dirty
  * pages and report success next time): the failure is sticky, every later
  * {@link WalSync.sync} rejects with `ERR_STORE_IO`, and the log must be reopened.
  */
-import { closeSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import type Database from 'better-sqlite3';
-import { WAL_SIZE_LIMIT } from './sqlite.js';
+import { closeSync, fdatasync, fdatasyncSync, fsyncSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AttestError } from '../errors.js';
 
@@ -144,56 +142,5 @@ export class WalSync {
   private fail(cause: unknown): AttestError {
     this.failed ??= new AttestError('ERR_STORE_IO', `cannot sync the log's write-ahead file ${this.dbPath}-wal: ${(cause as Error).message}`, { path: `${this.dbPath}-wal`, cause });
     return this.failed;
-  }
-}
-
-/** A WAL frame's header, and the WAL file's own header, in bytes (sqlite.org/fileformat2.html §4.1). */
-const FRAME_HEADER = 24;
-const WAL_HEADER = 32;
-
-/**
- * Extend the WAL of the database `db` has open at `dbPath` with zeros to hold `frames` frames
- * of its pages (plus 64 for the commit that crosses them), synced, when it is shorter: the
- * size it reaches in use before its writer rewinds it (store/wal-checkpointer.ts), allocated
- * once so that growing it never makes an append's fdatasync commit the file system's journal.
- * Takes ~13 ms for a log's 4 MiB here. Nothing is overwritten: the zeros go past the end of
- * the file while this connection holds the WAL's write lock (`BEGIN IMMEDIATE`), so no
- * connection of any process writes frames meanwhile, and to SQLite they are no frames (a
- * frame's salt and checksum must match the header's; recovery stops at the first that does
- * not), as the frames left past the end of a rewound WAL are not. The file stays within
- * `journal_size_limit` (store/sqlite.ts WAL_SIZE_LIMIT), so SQLite never cuts it back.
- * Best effort: returns false, having changed nothing SQLite reads, when another connection
- * holds the lock now (no wait) or the file cannot be written or synced (the appends then pay the
- * growth, as without it); true when the WAL is at least that long.
- */
-export function prefillWal(db: Database.Database, dbPath: string, frames: number): boolean {
-  const pageSize = db.pragma('page_size', { simple: true }) as number;
-  const bytes = Math.min(WAL_HEADER + (frames + 64) * (pageSize + FRAME_HEADER), WAL_SIZE_LIMIT);
-  // Not worth a wait: a writer holding the lock now is growing the WAL itself.
-  const timeout = db.pragma('busy_timeout', { simple: true }) as number;
-  db.pragma('busy_timeout = 0');
-  try {
-    db.exec('BEGIN IMMEDIATE');
-  } catch {
-    return false;
-  } finally {
-    db.pragma(`busy_timeout = ${timeout}`);
-  }
-  try {
-    const fd = openSync(`${dbPath}-wal`, 'r+');
-    try {
-      const size = fstatSync(fd).size;
-      if (size >= bytes) return true;
-      const zeros = Buffer.alloc(Math.min(1 << 20, bytes - size));
-      for (let at = size; at < bytes; at += zeros.length) writeSync(fd, zeros, 0, Math.min(zeros.length, bytes - at), at);
-      fsyncSync(fd);
-      return true;
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return false;
-  } finally {
-    db.exec('ROLLBACK');
   }
 }

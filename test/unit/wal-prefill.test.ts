@@ -1,6 +1,7 @@
 /**
- * The WAL allocated at open (store/wal-sync.ts `prefillWal`) and the sync on the caller's
- * thread for a call alone (`WalSync.syncNow`, the recorder's `alone`). What can be observed
+ * The WAL allocated at open (store/sqlite.ts `prefillWal`: the log, the nonce store) and the
+ * sync on the caller's thread for a call alone (`WalSync.syncNow`, the recorder's `alone`,
+ * the gatekeeper's `decision` hint). What can be observed
  * without pulling the power: the WAL's size before and after use, that a copy of the files
  * taken while the log is open (what a crash leaves) recovers every durable entry past the
  * zeros, that a held lock or a failing sync changes nothing SQLite reads or says, and which
@@ -13,10 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { LogDb } from '../../src/store/log-db.js';
-import { prefillWal, WalSync } from '../../src/store/wal-sync.js';
+import { WalSync } from '../../src/store/wal-sync.js';
+import { prefillWal } from '../../src/store/sqlite.js';
 import { AUTOCHECKPOINT_PAGES } from '../../src/store/wal-checkpointer.js';
 import { initHome } from '../../src/store/identity.js';
 import { Recorder } from '../../src/proxy/recorder.js';
+import { NonceStore } from '../../src/store/nonce-store.js';
 
 function tempDir(t: { after(f: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-prefill-'));
@@ -68,6 +71,22 @@ test('a copy of the files taken while the log is open (a crash) recovers every d
   }
 });
 
+test('the gatekeeper\'s nonce store in durability full opens with its WAL allocated too (an fsync per accepted nonce); in normal, not', (t) => {
+  const dir = tempDir(t);
+  const full = new NonceStore(join(dir, 'full.db'));
+  const normal = new NonceStore(join(dir, 'normal.db'), { durability: 'normal' });
+  try {
+    assert.equal(walSize(join(dir, 'full.db')), 32 + (AUTOCHECKPOINT_PAGES + 64) * (4096 + 24));
+    assert.ok(walSize(join(dir, 'normal.db')) < 100_000);
+    for (let i = 0; i < 2000; i++) assert.equal(full.record('iss', `n${i}`, 2_000_000_000, 1_800_000_000), 'recorded');
+    assert.equal(full.record('iss', 'n7', 2_000_000_000, 1_800_000_000), 'replay');
+    assert.equal(walSize(join(dir, 'full.db')), 32 + (AUTOCHECKPOINT_PAGES + 64) * (4096 + 24));
+  } finally {
+    full.close();
+    normal.close();
+  }
+});
+
 test('prefillWal leaves a longer WAL as it is, and gives up at once, changing nothing, while another connection holds the write lock', (t) => {
   const path = join(tempDir(t), 'log.db');
   const db = new LogDb(path, 'full', false, { groupCommit: true });
@@ -109,36 +128,54 @@ test('syncNow: false while a sync runs on the pool; a failure throws ERR_STORE_I
   sync.close();
 });
 
-test('the recorder syncs a call alone on its own thread and calls in flight together on the pool, shared', async (t) => {
+/** A recorder whose log's syncs are counted: `pooled` on the thread pool, `inline` on the caller's thread (both succeed). */
+async function countingRecorder(t: { after(f: () => void): void }): Promise<{ r: Recorder; counts: { inline: number; pooled: number } }> {
   const home = join(tempDir(t), 'home');
   await initHome(home);
   const r = await Recorder.open(home, { durability: 'full', checkpointMs: 1e9 });
   t.after(() => r.close());
-  let pooled = 0;
-  let inline = 0;
+  const counts = { inline: 0, pooled: 0 };
   const path = join(home, 'log.db');
   assert.ok(existsSync(path));
   (r.db as unknown as { walSync: WalSync }).walSync = new WalSync(path,
-    ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => { pooled++; setTimeout(() => cb(null), 5); }) as never,
-    (() => { inline++; }) as never);
+    ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => { counts.pooled++; setTimeout(() => cb(null), 5); }) as never,
+    (() => { counts.inline++; }) as never);
+  return { r, counts };
+}
+
+const FP = `sha256:${'11'.repeat(32)}`;
+
+test('the recorder syncs a call alone on its own thread and calls in flight together on the pool, shared', async (t) => {
+  const { r, counts } = await countingRecorder(t);
   const call = async (i: number): Promise<void> => {
-    const fp = `sha256:${'11'.repeat(32)}`;
-    const a = await r.attest({ tool: 'echo', args: { i }, intent: 'test', server: { name: 's', fingerprint: fp }, requestDigest: fp });
+    const a = await r.attest({ tool: 'echo', args: { i }, intent: 'test', server: { name: 's', fingerprint: FP }, requestDigest: FP });
     await r.receipt({ callId: a.callId, attestation: a.attestation, attestationIndex: a.index, status: 'executed', result: { i } });
   };
   for (let i = 0; i < 3; i++) await call(i);
-  assert.deepEqual([inline, pooled], [6, 0], 'sequential calls: each append synced inline');
+  assert.deepEqual([counts.inline, counts.pooled], [6, 0], 'sequential calls: each append synced inline');
   // One call upstream (attested, not answered) keeps the next off the fast path.
-  const fp = `sha256:${'22'.repeat(32)}`;
-  const upstream = await r.attest({ tool: 'slow', args: {}, intent: 'test', server: { name: 's', fingerprint: fp }, requestDigest: fp });
-  assert.deepEqual([inline, pooled], [7, 0]);
+  const upstream = await r.attest({ tool: 'slow', args: {}, intent: 'test', server: { name: 's', fingerprint: FP }, requestDigest: FP });
+  assert.deepEqual([counts.inline, counts.pooled], [7, 0]);
   await call(10);
-  assert.deepEqual([inline, pooled], [7, 2], 'with a call upstream, the other call\'s appends use the pool');
+  assert.deepEqual([counts.inline, counts.pooled], [7, 2], 'with a call upstream, the other call\'s appends use the pool');
   await r.receipt({ callId: upstream.callId, attestation: upstream.attestation, attestationIndex: upstream.index, status: 'executed', result: {} });
-  assert.deepEqual([inline, pooled], [8, 2], 'its answer, the only call in flight by then: inline');
+  assert.deepEqual([counts.inline, counts.pooled], [8, 2], 'its answer, the only call in flight by then: inline');
   await Promise.all([call(20), call(21), call(22)]);
-  assert.equal(inline, 8, 'calls recorded together never block the thread');
-  assert.ok(pooled >= 2 + 2 && pooled < 2 + 6, `the six appends shared syncs: ${pooled - 2}`);
+  assert.equal(counts.inline, 8, 'calls recorded together never block the thread');
+  assert.ok(counts.pooled >= 2 + 2 && counts.pooled < 2 + 6, `the six appends shared syncs: ${counts.pooled - 2}`);
   await call(30);
-  assert.equal(inline, 10, 'alone again: inline');
+  assert.equal(counts.inline, 10, 'alone again: inline');
+});
+
+test('a gatekeeper decision syncs inline only when its relay has no call upstream and the recorder no call of its own', async (t) => {
+  const { r, counts } = await countingRecorder(t);
+  const decision = { callId: 'c', server: { name: 's', fingerprint: FP }, tool: 'echo', requestDigest: FP, decision: 'refused' as const, reason: 'test', code: 'ERR_TEST', attestation: null };
+  await r.decision(decision, true);
+  assert.deepEqual([counts.inline, counts.pooled], [1, 0]);
+  await r.decision(decision, false);
+  assert.deepEqual([counts.inline, counts.pooled], [1, 1], 'a call upstream: the pool');
+  const own = r.attest({ tool: 'echo', args: {}, intent: 'test', server: { name: 's', fingerprint: FP }, requestDigest: FP });
+  await r.decision(decision, true);
+  await own;
+  assert.equal(counts.inline, 1, 'a call of the recorder\'s own in flight: the pool for both');
 });
