@@ -15,9 +15,9 @@
  * A WAL that grows makes each fdatasync commit the file system's journal too (the file's size
  * and blocks change): on ext4 here 0.35 ms per durable append instead of 0.21, until the WAL
  * first reaches its working size and is rewound, which is the first 1,200 or so appends of
- * every process that opens the log (SQLite removes the WAL at the last close).
- * store/sqlite.ts `prefillWal` writes that size of zeros once, at open, so a WAL in use is only ever
- * overwritten in place.
+ * every process that opens the log (SQLite removes the WAL at the last close). The log
+ * therefore writes that size of zeros once, at open (store/sqlite.ts `prefillWal`), and a
+ * WAL in use is only ever overwritten in place.
  *
  * An fdatasync that fails leaves the disk's state unknown (the kernel may drop the dirty
  * pages and report success next time): the failure is sticky, every later
@@ -81,9 +81,8 @@ export class WalSync {
   syncNow(): boolean {
     if (this.failed !== null) throw this.failed;
     if (this.busy) return false;
-    let fd: number;
     try {
-      fd = this.open();
+      const fd = this.open();
       this.count++;
       this.datasyncNow(fd);
     } catch (cause) {
