@@ -36,6 +36,7 @@ import { FleetPins } from '../store/pg-pins.js';
 import type { PgLog } from '../store/pg-log.js';
 import type { ReplayStore } from '../gate/gate.js';
 import { EvidenceStore } from '../store/evidence.js';
+import { CallsInFlight } from './in-flight.js';
 import { randomBytesPooled } from '../store/random-pool.js';
 import { homePaths } from '../store/home.js';
 import { SessionStore, checkSessionId } from '../store/sessions.js';
@@ -145,7 +146,7 @@ export class Recorder {
    * Append the record `build` makes (and keep `payload` in the evidence store: with the entry,
    * in its transaction, on SQLite); resolves with its index once it is durable.
    */
-  private async put(build: (index: bigint) => Uint8Array, payload?: unknown, memo?: CanonicalMemo, alone = this.alone()): Promise<bigint> {
+  private async put(build: (index: bigint) => Uint8Array, payload?: unknown, memo?: CanonicalMemo, alone = this.inFlight.alone): Promise<bigint> {
     if (this.remote !== null) {
       if (payload !== undefined) this.evidence?.put(payload, memo);
       this.scheduleCheckpoint(); // on a fleet's log: only the evidence index
@@ -162,40 +163,12 @@ export class Recorder {
    */
   credential: (() => Credential) | null = null;
 
-  /** Calls in {@link attest} or {@link receipt} now (signing, or waiting for their append to be durable). */
-  private active = 0;
-  /** Attestations logged here and not yet answered by {@link receipt} (their calls are upstream). */
-  private readonly unanswered = new WeakSet<object>();
-  /** How many: a call never answered (the process ends first) only keeps later calls off {@link alone}'s fast path. */
-  private open = 0;
-
-  /**
-   * True when the one call in {@link attest} or {@link receipt} is the only call in flight
-   * (none other is being recorded or is upstream): its append is then synced on this thread
-   * (store/log-db.ts `appendDurable`), saving the thread pool's round trip, since nothing
-   * would run meanwhile. With other calls in flight the sync runs on the pool and is shared.
-   */
-  private alone(): boolean {
-    return this.active === 1 && this.open === 0;
-  }
-
-  /**
-   * `s`, signing on libuv's thread pool ({@link Signer.offload}) while other calls are in the
-   * recorder: their work runs on this thread during the signature. One call alone signs here
-   * (a round trip to the pool would only add to its latency).
-   */
-  private signing(s: Signer): Signer {
-    return this.active > 1 && s.offload !== undefined ? { ...s, sign: s.offload } : s;
-  }
+  /** Calls being recorded or upstream: which thread signs and syncs (proxy/in-flight.ts). */
+  private readonly inFlight = new CallsInFlight();
 
   /** Sign and durably log an attestation for `call`. */
   async attest(call: CallInput): Promise<{ attestation: Attestation; callId: string; index: bigint }> {
-    this.active++;
-    try {
-      return await this.attestNow(call);
-    } finally {
-      this.active--;
-    }
+    return this.inFlight.recording(() => this.attestNow(call));
   }
 
   private async attestNow(call: CallInput): Promise<{ attestation: Attestation; callId: string; index: bigint }> {
@@ -208,7 +181,7 @@ export class Recorder {
     // Each value is canonicalized once: the arguments for their commitment and the evidence
     // store, the envelope's members for signing, its record and its receipt's back link.
     const memo = new CanonicalMemo();
-    const attestation = await issueAttestation(this.signing(signer), call.requestedCapability === undefined ? input : { ...input, requestedCapability: call.requestedCapability }, memo);
+    const attestation = await issueAttestation(this.inFlight.signing(signer), call.requestedCapability === undefined ? input : { ...input, requestedCapability: call.requestedCapability }, memo);
     const callId = attestation.issuerAsserted.nonce;
     const index = await this.put((i) => encodeRecord({
       type: ATTESTATION_RECORD, index: i.toString(), callId, server: call.server, tool: call.tool, requestDigest: call.requestDigest, attestation: attestation as unknown as Record<string, JsonValue>,
@@ -217,19 +190,13 @@ export class Recorder {
     // Kept for the receipt: the envelope's texts, not the arguments' bytes (stored by now).
     if (typeof args === 'object' && args !== null) memo.hashed.delete(args);
     this.memos.set(attestation, memo);
-    this.unanswered.add(attestation);
-    this.open++;
+    this.inFlight.logged(attestation);
     return { attestation, callId, index };
   }
 
   /** Sign and durably log the receipt answering an attestation (and link the call to its session, if any: {@link appendReceipt}). */
   async receipt(p: CallOutcome): Promise<bigint> {
-    this.active++;
-    try {
-      return await this.receiptNow(p);
-    } finally {
-      this.active--;
-    }
+    return this.inFlight.recording(() => this.receiptNow(p));
   }
 
   private async receiptNow(p: CallOutcome): Promise<bigint> {
@@ -240,8 +207,8 @@ export class Recorder {
     const signer = asserted.iss === own.iss && asserted.sub !== own.sub ? { ...own, sub: asserted.sub } : own;
     const memo = this.memos.get(p.attestation) ?? new CanonicalMemo();
     this.memos.delete(p.attestation);
-    if (this.unanswered.delete(p.attestation)) this.open--;
-    const receipt = await issueReceipt(this.signing(signer), { ...input, ...(p.reason ? { reason: p.reason } : {}), ...(p.result !== undefined ? { result: p.result } : {}) }, memo)
+    this.inFlight.answered(p.attestation);
+    const receipt = await issueReceipt(this.inFlight.signing(signer), { ...input, ...(p.reason ? { reason: p.reason } : {}), ...(p.result !== undefined ? { result: p.result } : {}) }, memo)
       .catch((e: unknown) => { this.links.delete(p.callId); throw e; }); // never receipted: nothing to link
     return this.appendReceipt({ callId: p.callId, attestationIndex: p.attestationIndex, receipt, ...(p.result !== undefined ? { result: p.result } : {}), memo });
   }
@@ -275,7 +242,7 @@ export class Recorder {
    * knows), so unless this recorder has calls of its own the append syncs on this thread.
    */
   async decision(d: Omit<DecisionRecord, 'type' | 'index'>, alone = false): Promise<bigint> {
-    return this.put((i) => encodeRecord({ type: DECISION_RECORD, index: i.toString(), ...d }), undefined, undefined, alone && this.active === 0);
+    return this.put((i) => encodeRecord({ type: DECISION_RECORD, index: i.toString(), ...d }), undefined, undefined, alone && this.inFlight.idle);
   }
 
   /**
@@ -292,7 +259,7 @@ export class Recorder {
     this.links.delete(p.callId);
     const index = await this.put((i) => encodeRecord({
       type: RECEIPT_RECORD, index: i.toString(), callId: p.callId, attestationIndex: p.attestationIndex.toString(), receipt: p.receipt as unknown as Record<string, JsonValue>,
-    }, p.memo), p.result, p.memo, p.alone === undefined ? this.alone() : p.alone && this.active === 0);
+    }, p.memo), p.result, p.memo, p.alone === undefined ? this.inFlight.alone : p.alone && this.inFlight.idle);
     if (link) {
       this.link(p.callId, link, index, p.receipt, p.memo);
       await this.durable();

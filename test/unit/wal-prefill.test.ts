@@ -1,6 +1,6 @@
 /**
  * The WAL allocated at open (store/sqlite.ts `prefillWal`: the log, the nonce store) and the
- * sync on the caller's thread for a call alone (`WalSync.syncNow`, the recorder's `alone`,
+ * sync on the caller's thread for a call alone (`WalSync.syncNow`, proxy/in-flight.ts `alone`,
  * the gatekeeper's `decision` hint). What can be observed
  * without pulling the power: the WAL's size before and after use, that a copy of the files
  * taken while the log is open (what a crash leaves) recovers every durable entry past the
