@@ -95,7 +95,7 @@ export function registerLogCommands(program: Command): void {
     .description('sign a checkpoint for the current log size (seals entries a killed proxy left uncovered)')
     .option('--home <dir>', 'data directory')
     .action(async (o: { home?: string }) => {
-      const recorder = await Recorder.open(resolveHome(o.home), { evidence: false });
+      const recorder = await Recorder.open(resolveHome(o.home), { evidence: false, shortLived: true });
       const size = recorder.db.size();
       await recorder.close();
       out(`checkpoint at size ${size}`);
@@ -169,7 +169,7 @@ export function registerLogCommands(program: Command): void {
     .action(async (o: { home?: string; call: string; json?: boolean }) => {
       const home = resolveHome(o.home);
       // The recorder signs a checkpoint over the erasure record when it closes.
-      const recorder = await Recorder.open(home, { evidence: false });
+      const recorder = await Recorder.open(home, { evidence: false, shortLived: true });
       let r;
       try {
         r = await eraseCall(recorder.db, homePaths(home).evidence, o.call, nowSeconds());

@@ -17,7 +17,7 @@ import { parseNote } from '../log/note.js';
 import { CliExit, EXIT_USAGE, collect, err, out, outJson } from './output.js';
 
 async function withHome<T>(home: string | undefined, f: (h: SessionHome) => Promise<T> | T): Promise<T> {
-  const h = await SessionHome.open(resolveHome(home));
+  const h = await SessionHome.open(resolveHome(home), { shortLived: true });
   try {
     return await f(h);
   } finally {

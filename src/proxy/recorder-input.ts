@@ -23,6 +23,12 @@ export interface RecorderOptions {
    * the checkpoints; receipt sessions need the SQLite log (`ERR_USAGE`).
    */
   store?: string;
+  /**
+   * A command that appends a record or two and closes (`log checkpoint`, `log erase`,
+   * `receipt list | export | attach`): the log's WAL is not allocated at open (store/sqlite.ts `prefillWal`),
+   * which only pays off over many appends. Default false.
+   */
+  shortLived?: boolean;
 }
 
 /** A call as the proxy sees it, before it is forwarded. */

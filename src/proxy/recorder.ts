@@ -106,7 +106,7 @@ export class Recorder {
     if (existsSync(p.moved)) {
       throw new AttestError('ERR_USAGE', `this data directory's log was moved to a fleet's log (${p.moved}): record there with --store or $MCP_ATTEST_STORE; appending here would sign a second history with the same key`);
     }
-    const db = new LogDb(p.db, o.durability ?? 'full', false, { groupCommit: true, backgroundCheckpoints: [p.evidence], ...(identity.log.entries ? { entries: identity.log.entries } : {}) });
+    const db = new LogDb(p.db, o.durability ?? 'full', false, { groupCommit: true, backgroundCheckpoints: [p.evidence], prefill: o.shortLived !== true, ...(identity.log.entries ? { entries: identity.log.entries } : {}) });
     checkMode(identity, db.mode(), () => db.close());
     const evidence = o.evidence === false ? null : new EvidenceStore(p.evidence, false, db.db);
     return new Recorder(home, identity, db, null, signer, logSigner, evidence, o.checkpointMs ?? 1000, o.profile ?? 'vector');

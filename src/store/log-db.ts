@@ -55,10 +55,12 @@ export class LogDb {
    * trigger, virtual table or generated column is `ERR_STORE_CORRUPT`; store/sqlite-guard.ts).
    * A caller handed the path checks the files first (`checkSqliteFiles`).
    * `backgroundCheckpoints`: the WAL is checkpointed by a worker thread, with these database
-   * files (the ones attached to this connection) too, not in the commits (store/wal-checkpointer.ts). Throws
+   * files (the ones attached to this connection) too, not in the commits (store/wal-checkpointer.ts).
+   * `prefill` (default true; with `groupCommit`): allocate the WAL at open (store/sqlite.ts
+   * `prefillWal`); false for a short-lived open that appends a record or two. Throws
    * `ERR_STORE_CORRUPT` when the file cannot be opened or is not a plain log.
    */
-  constructor(path: string, durability: Durability = 'full', readonly = false, o: { groupCommit?: boolean; entries?: EntriesMode; backgroundCheckpoints?: readonly string[] } = {}) {
+  constructor(path: string, durability: Durability = 'full', readonly = false, o: { groupCommit?: boolean; entries?: EntriesMode; backgroundCheckpoints?: readonly string[]; prefill?: boolean } = {}) {
     const group = o.groupCommit === true && durability === 'full' && !readonly;
     this.db = openSqlite(path, LOG_SCHEMA, { durability: group ? 'normal' : durability, readonly, untrusted: readonly, code: 'ERR_STORE_CORRUPT', what: 'log', pageSize: LOG_PAGE_SIZE });
     try {
@@ -75,7 +77,7 @@ export class LogDb {
       this.lastIdx = this.db.prepare('SELECT idx FROM entries ORDER BY idx DESC LIMIT 1').safeIntegers(true);
       if (!readonly && o.entries !== undefined) this.writeParameters(o.entries);
       if (!readonly && wal && o.backgroundCheckpoints !== undefined) this.checkpointer = new WalCheckpointer(this.db, [path, ...o.backgroundCheckpoints]);
-      if (this.walSync !== null) prefillWal(this.db, path, this.checkpointer?.workingFrames ?? AUTOCHECKPOINT_PAGES);
+      if (this.walSync !== null && o.prefill !== false) prefillWal(this.db, path, this.checkpointer?.workingFrames ?? AUTOCHECKPOINT_PAGES);
     } catch (cause) {
       this.db.close();
       if (cause instanceof AttestError) throw cause;

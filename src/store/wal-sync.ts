@@ -27,6 +27,15 @@ import { closeSync, fdatasync, fdatasyncSync, fsyncSync, openSync } from 'node:f
 import { dirname } from 'node:path';
 import { AttestError } from '../errors.js';
 
+/**
+ * Recent syncs slower than this on average (ms, exponentially weighted over both kinds)
+ * keep {@link WalSync.syncNow} off: on a disk loaded by another writer one fdatasync can take
+ * hundreds of milliseconds, which on the event loop would stall every other connection.
+ */
+export const INLINE_SYNC_MAX_MS = 1;
+/** Weight of the newest sync in the running average. */
+const AVERAGE_WEIGHT = 0.25;
+
 /** Shared, off-loop fdatasync of one SQLite database's WAL file (`<path>-wal`). */
 export class WalSync {
   private fd: number | null = null;
@@ -36,6 +45,8 @@ export class WalSync {
   private next: Promise<void> | null = null;
   private failed: AttestError | null = null;
   private count = 0;
+  /** Running average of recent syncs' wall time, ms (on the pool: from start to callback). */
+  private averageMs = 0;
   /** Run just before the next sync starts (store/log-db.ts commits the appends it queued there). */
   private hooks: Array<() => void> = [];
 
@@ -75,19 +86,24 @@ export class WalSync {
    * {@link sync} on this thread, blocking it: for a caller with nothing else to do meanwhile
    * (the thread pool's round trip costs ~65 µs here, an fdatasync of an append ~120 µs).
    * Only while not {@link busy} (a sync on the pool may have begun before the caller's
-   * commit): returns false, having done nothing, when busy; true once everything committed
-   * before the call is on disk. Throws `ERR_STORE_IO` as {@link sync} rejects.
+   * commit) and while recent syncs took {@link INLINE_SYNC_MAX_MS} or less on average (a
+   * slow disk blocks the pool's thread, not the loop): returns false, having done nothing,
+   * otherwise; true once everything committed before the call is on disk. Throws
+   * `ERR_STORE_IO` as {@link sync} rejects.
    */
   syncNow(): boolean {
     if (this.failed !== null) throw this.failed;
-    if (this.busy) return false;
+    if (this.busy || this.averageMs > INLINE_SYNC_MAX_MS) return false;
+    let start: number;
     try {
       const fd = this.open();
       this.count++;
+      start = performance.now();
       this.datasyncNow(fd);
     } catch (cause) {
       throw this.fail(cause);
     }
+    this.timed(start);
     return true;
   }
 
@@ -119,11 +135,21 @@ export class WalSync {
         return reject(this.fail(cause));
       }
       this.count++;
-      this.datasync(fd, (e) => (e === null ? resolve() : reject(this.fail(e))));
+      const start = performance.now();
+      this.datasync(fd, (e) => {
+        this.timed(start);
+        if (e === null) resolve();
+        else reject(this.fail(e));
+      });
     }).finally(() => {
       if (this.current === done) this.current = null;
     });
     return done;
+  }
+
+  /** Add a sync begun at `start` (performance.now(), ms) to the running average. */
+  private timed(start: number): void {
+    this.averageMs += AVERAGE_WEIGHT * (performance.now() - start - this.averageMs);
   }
 
   private open(): number {

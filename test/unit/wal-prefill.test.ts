@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { LogDb } from '../../src/store/log-db.js';
-import { WalSync } from '../../src/store/wal-sync.js';
+import { INLINE_SYNC_MAX_MS, WalSync } from '../../src/store/wal-sync.js';
 import { prefillWal } from '../../src/store/sqlite.js';
 import { AUTOCHECKPOINT_PAGES } from '../../src/store/wal-checkpointer.js';
 import { initHome } from '../../src/store/identity.js';
@@ -113,7 +113,7 @@ test('syncNow: false while a sync runs on the pool; a failure throws ERR_STORE_I
   t.after(() => db.close());
   db.append(entry);
   let now = 0;
-  const sync = new WalSync(join(dir, 'log.db'), ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => setTimeout(() => cb(null), 20)) as never, (() => {
+  const sync = new WalSync(join(dir, 'log.db'), ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => setImmediate(() => cb(null))) as never, (() => {
     now++;
     throw Object.assign(new Error('EIO'), { code: 'EIO' });
   }) as never);
@@ -129,17 +129,22 @@ test('syncNow: false while a sync runs on the pool; a failure throws ERR_STORE_I
 });
 
 /** A recorder whose log's syncs are counted: `pooled` on the thread pool, `inline` on the caller's thread (both succeed). */
-async function countingRecorder(t: { after(f: () => void): void }): Promise<{ r: Recorder; counts: { inline: number; pooled: number } }> {
+async function countingRecorder(t: { after(f: () => void): void }): Promise<{ r: Recorder; counts: { inline: number; pooled: number; seen: number[] } }> {
   const home = join(tempDir(t), 'home');
   await initHome(home);
   const r = await Recorder.open(home, { durability: 'full', checkpointMs: 1e9 });
   t.after(() => r.close());
-  const counts = { inline: 0, pooled: 0 };
+  const counts = { inline: 0, pooled: 0, seen: [] as number[] };
   const path = join(home, 'log.db');
   assert.ok(existsSync(path));
+  // Each sync checks, from another connection, that the appends it serves are committed
+  // before it starts (a sync begun earlier would not cover them): `seen` is the entries then.
+  const other = new Database(path, { readonly: true });
+  t.after(() => other.close());
+  const committed = (): number => (other.prepare('SELECT count(*) AS n FROM entries').get() as { n: number }).n;
   (r.db as unknown as { walSync: WalSync }).walSync = new WalSync(path,
-    ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => { counts.pooled++; setTimeout(() => cb(null), 5); }) as never,
-    (() => { counts.inline++; }) as never);
+    ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => { counts.pooled++; counts.seen.push(committed()); setImmediate(() => cb(null)); }) as never,
+    (() => { counts.inline++; counts.seen.push(committed()); }) as never);
   return { r, counts };
 }
 
@@ -151,8 +156,10 @@ test('the recorder syncs a call alone on its own thread and calls in flight toge
     const a = await r.attest({ tool: 'echo', args: { i }, intent: 'test', server: { name: 's', fingerprint: FP }, requestDigest: FP });
     await r.receipt({ callId: a.callId, attestation: a.attestation, attestationIndex: a.index, status: 'executed', result: { i } });
   };
+  const before = Number(r.db.size());
   for (let i = 0; i < 3; i++) await call(i);
   assert.deepEqual([counts.inline, counts.pooled], [6, 0], 'sequential calls: each append synced inline');
+  assert.deepEqual(counts.seen, [1, 2, 3, 4, 5, 6].map((k) => before + k), 'each sync began after its own append was committed');
   // One call upstream (attested, not answered) keeps the next off the fast path.
   const upstream = await r.attest({ tool: 'slow', args: {}, intent: 'test', server: { name: 's', fingerprint: FP }, requestDigest: FP });
   assert.deepEqual([counts.inline, counts.pooled], [7, 0]);
@@ -165,6 +172,74 @@ test('the recorder syncs a call alone on its own thread and calls in flight toge
   assert.ok(counts.pooled >= 2 + 2 && counts.pooled < 2 + 6, `the six appends shared syncs: ${counts.pooled - 2}`);
   await call(30);
   assert.equal(counts.inline, 10, 'alone again: inline');
+  assert.equal(counts.seen.at(-1), Number(r.db.size()), 'the last sync covered every append');
+});
+
+test('a call alone whose inline sync fails is never forwarded: ERR_STORE_IO, and every later append fails too', async (t) => {
+  const home = join(tempDir(t), 'home');
+  await initHome(home);
+  const r = await Recorder.open(home, { durability: 'full', checkpointMs: 1e9 });
+  t.after(() => r.close().catch(() => undefined));
+  const path = join(home, 'log.db');
+  let tries = 0;
+  (r.db as unknown as { walSync: WalSync }).walSync = new WalSync(path, ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => setImmediate(() => cb(null))) as never, (() => {
+    tries++;
+    throw Object.assign(new Error('EIO'), { code: 'EIO' });
+  }) as never);
+  const input = { tool: 'echo', args: {}, intent: 'test', server: { name: 's', fingerprint: FP }, requestDigest: FP };
+  await assert.rejects(r.attest(input), { code: 'ERR_STORE_IO' });
+  await assert.rejects(r.attest(input), { code: 'ERR_STORE_IO' });
+  assert.equal(tries, 1, 'the failed sync is final: not tried again');
+});
+
+/** Block this thread for `ms` milliseconds (a slow fdatasync). */
+const block = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+test('syncNow stays off while recent syncs are slow (a loaded disk would stall the loop), and comes back once they are fast again', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'log.db');
+  const db = new LogDb(path, 'full', false, { groupCommit: true });
+  t.after(() => db.close());
+  db.append(entry);
+  let slow = true;
+  let inline = 0;
+  const sync = new WalSync(path, ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => setImmediate(() => cb(null))) as never, (() => {
+    inline++;
+    if (slow) block(4 * INLINE_SYNC_MAX_MS + 4);
+  }) as never);
+  t.after(() => sync.close());
+  assert.equal(sync.syncNow(), true);
+  assert.equal(sync.syncNow(), false, 'one slow sync on the loop is enough: the next goes to the pool');
+  assert.equal(inline, 1);
+  slow = false;
+  let pooled = 0;
+  while (!sync.syncNow()) {
+    await sync.sync();
+    pooled++;
+    assert.ok(pooled < 50, 'fast syncs on the pool bring the loop\'s back');
+  }
+  assert.ok(pooled >= 2, `the average forgets a slow sync gradually: ${pooled}`);
+  assert.equal(inline, 2);
+});
+
+test('a short-lived open (prefill false: log checkpoint, log erase, receipt commands) leaves the WAL unallocated', async (t) => {
+  const dir = tempDir(t);
+  const db = new LogDb(join(dir, 'log.db'), 'full', false, { groupCommit: true, prefill: false });
+  db.append(entry);
+  await db.durable();
+  assert.ok(walSize(join(dir, 'log.db')) < 100_000);
+  db.close();
+  const home = join(dir, 'home');
+  await initHome(home);
+  const r = await Recorder.open(home, { shortLived: true });
+  assert.ok(walSize(join(home, 'log.db')) < 100_000);
+  await r.close();
+  const long = await Recorder.open(home);
+  try {
+    assert.ok(walSize(join(home, 'log.db')) >= WORKING);
+  } finally {
+    await long.close();
+  }
 });
 
 test('a gatekeeper decision syncs inline only when its relay has no call upstream and the recorder no call of its own', async (t) => {
