@@ -225,10 +225,11 @@ export class Recorder {
   /**
    * Resolves once everything appended so far is on disk (the log uses group commit:
    * store/wal-sync.ts). The recorder's own methods wait for it; a writer through
-   * {@link sessions} calls it before answering. Rejects with `ERR_STORE_IO`.
+   * {@link sessions} calls it before answering (`soon`: see `LogDb.durable`). Rejects with
+   * `ERR_STORE_IO`.
    */
-  durable(): Promise<void> {
-    return this.local === null ? Promise.resolve() : this.local.durable();
+  durable(soon = false): Promise<void> {
+    return this.local === null ? Promise.resolve() : this.local.durable(soon);
   }
 
   /** The issuer signer of this data directory (the gatekeeper signs response receipts with it). */

@@ -25,7 +25,7 @@
  */
 import { sha256Tagged } from '../bytes/digest.js';
 import { AttestError } from '../errors.js';
-import { canonicalBytes, type JsonValue } from '../jcs/index.js';
+import { canonicalBytes, type CanonicalMemo, type JsonValue } from '../jcs/index.js';
 import { isAlgName, type AlgName } from '../keys/algorithms.js';
 import { checkObject, isObject, type ObjectSchema } from '../envelope/schema.js';
 
@@ -133,9 +133,12 @@ export function parseStatement(value: unknown): Statement {
   return value as unknown as Statement;
 }
 
-/** The digest of a statement: `sha256:` + hex(SHA-256(JCS(statement))), signature included. */
-export function statementDigest(s: Statement | Record<string, JsonValue>): string {
-  return sha256Tagged(canonicalBytes(s));
+/**
+ * The digest of a statement: `sha256:` + hex(SHA-256(JCS(statement))), signature included
+ * (`memo`: texts to reuse and keep, jcs/canonicalize.ts). Throws the JCS codes.
+ */
+export function statementDigest(s: Statement | Record<string, JsonValue>, memo?: CanonicalMemo): string {
+  return sha256Tagged(canonicalBytes(s, memo));
 }
 
 /** The genesis of a session's action chain: `sha256:` + hex(SHA-256("mcp-attest/session-genesis@1\n" + sessionId)). */

@@ -70,11 +70,14 @@ export async function runTool(body: () => Promise<ToolOutput> | ToolOutput): Pro
   }
 }
 
-/** A writing tool's body, answered only once what it appended is on disk (the log syncs in groups: {@link Recorder.durable}). */
+/**
+ * A writing tool's body, answered only once what it appended is on disk: synced at the end of
+ * the event loop's turn, shared by every request of that turn (`Recorder.durable(true)`).
+ */
 function written(ctx: SessionServerContext, body: () => ToolOutput): () => Promise<ToolOutput> {
   return async () => {
     const output = body();
-    await ctx.sessions.recorder.durable();
+    await ctx.sessions.recorder.durable(true);
     return output;
   };
 }

@@ -92,11 +92,14 @@ export class LogDb {
    * durability `normal`) there is nothing to wait for: a `full` commit was synced before
    * {@link append} returned. With it, appends return once written and this is the shared,
    * off-loop sync (store/wal-sync.ts): call it before acting on an append (forwarding a call,
-   * releasing a response). Rejects with `ERR_STORE_IO` when the disk cannot be synced, now or
-   * at any earlier call.
+   * releasing a response). `soon`: the sync is made at the end of this turn of the event
+   * loop, on the loop while syncs are fast (`WalSync.syncSoon`: for a caller with nothing else
+   * to do meanwhile). Rejects with `ERR_STORE_IO` when the disk cannot be synced, now or at
+   * any earlier call.
    */
-  durable(): Promise<void> {
-    return this.walSync === null ? Promise.resolve() : this.walSync.sync();
+  durable(soon = false): Promise<void> {
+    if (this.walSync === null) return Promise.resolve();
+    return soon ? this.walSync.syncSoon() : this.walSync.sync();
   }
 
   /** Group syncs run by this connection so far (0 without group commit): the appends per sync tell how well commits are shared. */

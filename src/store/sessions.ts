@@ -12,7 +12,7 @@ import { toBase64Url } from '../bytes/index.js';
 import { AttestError, isAttestError } from '../errors.js';
 import { nowSeconds } from '../envelope/time.js';
 import type { Signer } from '../envelope/sign.js';
-import { canonicalBytes } from '../jcs/index.js';
+import { canonicalBytes, CanonicalMemo } from '../jcs/index.js';
 import { sha256Tagged } from '../bytes/digest.js';
 import { encodeRecord, decodeRecord, SESSION_RECORD, type SessionRecord } from '../records/record.js';
 import { signStatementSync, type StatementBody } from '../receipt/session-build.js';
@@ -143,8 +143,10 @@ export class SessionStore {
     let digest = '';
     const index = this.db.append((i) => {
       statement = build();
-      digest = statementDigest(statement);
-      return encodeRecord({ type: SESSION_RECORD, index: i.toString(), sessionId, statement });
+      // The statement's text, written for its digest, is reused in its record.
+      const memo = new CanonicalMemo();
+      digest = statementDigest(statement, memo);
+      return encodeRecord({ type: SESSION_RECORD, index: i.toString(), sessionId, statement }, memo);
     }, (i) => {
       const s = statement!;
       this.db.statement('INSERT INTO session_entries (session_id, idx, kind, seq, digest) VALUES (?, ?, ?, ?, ?)').run(sessionId, i, s.kind, s.kind === 'action' ? s.seq : null, digest);

@@ -20,6 +20,7 @@ import { AUTOCHECKPOINT_PAGES } from '../../src/store/wal-checkpointer.js';
 import { initHome } from '../../src/store/identity.js';
 import { Recorder } from '../../src/proxy/recorder.js';
 import { NonceStore } from '../../src/store/nonce-store.js';
+import { SessionHome } from '../../src/store/session-export.js';
 
 function tempDir(t: { after(f: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-prefill-'));
@@ -253,4 +254,80 @@ test('a gatekeeper decision syncs inline only when its relay has no call upstrea
   await r.decision(decision, true);
   await own;
   assert.equal(counts.inline, 1, 'a call of the recorder\'s own in flight: the pool for both');
+});
+
+test('syncSoon: the callers of one turn of the event loop share one sync, made on the loop while syncs are fast, else on the pool', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'log.db');
+  const db = new LogDb(path, 'full', false, { groupCommit: true });
+  t.after(() => db.close());
+  const other = new Database(path, { readonly: true });
+  t.after(() => other.close());
+  const committed = (): number => (other.prepare('SELECT count(*) AS n FROM entries').get() as { n: number }).n;
+  const seen = { inline: [] as number[], pooled: [] as number[] };
+  let slow = false;
+  // A sync on the pool ends when the test says (`finish`): the running sync is running.
+  const pending: Array<(e: null) => void> = [];
+  const finish = async (): Promise<void> => {
+    while (pending.length === 0) await new Promise((r) => setImmediate(r));
+    pending.shift()!(null);
+  };
+  const sync = new WalSync(path, ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => {
+    seen.pooled.push(committed());
+    pending.push(cb);
+  }) as never, (() => {
+    seen.inline.push(committed());
+    if (slow) block(4 * INLINE_SYNC_MAX_MS + 4);
+  }) as never);
+  t.after(() => sync.close());
+  // As handlers of requests read together run: each appends a few microtasks after the last.
+  const burst = (n: number): Array<Promise<void>> => Array.from({ length: n }, async (_, k) => {
+    for (let j = 0; j < 3 * k; j++) await null;
+    db.append(entry);
+    return sync.syncSoon();
+  });
+  await Promise.all(burst(5));
+  assert.deepEqual(seen, { inline: [5], pooled: [] }, 'one sync on the loop for the five, after the last was committed');
+  const running = sync.sync();
+  const two = Promise.all(burst(2));
+  await new Promise((r) => setImmediate(r));
+  await finish();
+  await finish();
+  await Promise.all([running, two]);
+  assert.deepEqual(seen, { inline: [5], pooled: [5, 7] }, 'a sync already running may predate the commits: the next one, on the pool');
+  slow = true;
+  await Promise.all(burst(1));
+  slow = false;
+  const next = Promise.all(burst(1));
+  await finish();
+  await next;
+  assert.deepEqual(seen, { inline: [5, 8], pooled: [5, 7, 9] }, 'a slow sync on the loop sends the next to the pool');
+});
+
+test('a session action answered through serve\'s path (durable soon) syncs on the loop; a failed sync fails it with ERR_STORE_IO', async (t) => {
+  const home = join(tempDir(t), 'home');
+  await initHome(home);
+  const h = await SessionHome.open(home, { durability: 'full', checkpointMs: 1e9 });
+  t.after(() => h.close().catch(() => undefined));
+  const path = join(home, 'log.db');
+  const counts = { inline: 0, pooled: 0 };
+  let fail = false;
+  (h.recorder.db as unknown as { walSync: WalSync }).walSync = new WalSync(path,
+    ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => { counts.pooled++; setImmediate(() => cb(null)); }) as never,
+    (() => {
+      counts.inline++;
+      if (fail) throw Object.assign(new Error('EIO'), { code: 'EIO' });
+    }) as never);
+  const { sessionId } = h.sessions.start({ task: 't', delegator: 'd' });
+  await h.recorder.durable(true);
+  for (let i = 0; i < 3; i++) {
+    h.sessions.action(sessionId, { name: `step/${i}` });
+    await h.recorder.durable(true);
+  }
+  assert.deepEqual(counts, { inline: 4, pooled: 0 });
+  fail = true;
+  h.sessions.action(sessionId, { name: 'step/3' });
+  await assert.rejects(h.recorder.durable(true), { code: 'ERR_STORE_IO' });
+  await assert.rejects(h.recorder.durable(true), { code: 'ERR_STORE_IO' });
+  assert.equal(counts.inline, 5, 'never tried again after a failure');
 });
