@@ -56,9 +56,8 @@ export class LogDb {
    * A caller handed the path checks the files first (`checkSqliteFiles`).
    * `backgroundCheckpoints`: the WAL is checkpointed by a worker thread, with these database
    * files (the ones attached to this connection) too, not in the commits (store/wal-checkpointer.ts).
-   * `prefill` (default true; with `groupCommit`): allocate the WAL at open (store/sqlite.ts
-   * `prefillWal`); false for a short-lived open that appends a record or two. Throws
-   * `ERR_STORE_CORRUPT` when the file cannot be opened or is not a plain log.
+   * `prefill` false: a short-lived open does not allocate the WAL (store/sqlite.ts `prefillWal`).
+   * Throws `ERR_STORE_CORRUPT` when the file cannot be opened or is not a plain log.
    */
   constructor(path: string, durability: Durability = 'full', readonly = false, o: { groupCommit?: boolean; entries?: EntriesMode; backgroundCheckpoints?: readonly string[]; prefill?: boolean } = {}) {
     const group = o.groupCommit === true && durability === 'full' && !readonly;
@@ -92,14 +91,11 @@ export class LogDb {
    * durability `normal`) there is nothing to wait for: a `full` commit was synced before
    * {@link append} returned. With it, appends return once written and this is the shared,
    * off-loop sync (store/wal-sync.ts): call it before acting on an append (forwarding a call,
-   * releasing a response). `soon`: the sync is made at the end of this turn of the event
-   * loop, on the loop while syncs are fast (`WalSync.syncSoon`: for a caller with nothing else
-   * to do meanwhile). Rejects with `ERR_STORE_IO` when the disk cannot be synced, now or at
-   * any earlier call.
+   * releasing a response); `soon`: at the end of this turn of the event loop (`WalSync.syncSoon`).
+   * Rejects with `ERR_STORE_IO` when the disk cannot be synced, now or at any earlier call.
    */
   durable(soon = false): Promise<void> {
-    if (this.walSync === null) return Promise.resolve();
-    return soon ? this.walSync.syncSoon() : this.walSync.sync();
+    return this.walSync === null ? Promise.resolve() : soon ? this.walSync.syncSoon() : this.walSync.sync();
   }
 
   /** Group syncs run by this connection so far (0 without group commit): the appends per sync tell how well commits are shared. */
