@@ -129,23 +129,31 @@ test('syncNow: false while a sync runs on the pool; a failure throws ERR_STORE_I
   sync.close();
 });
 
-/** A recorder whose log's syncs are counted: `pooled` on the thread pool, `inline` on the caller's thread (both succeed). */
-async function countingRecorder(t: { after(f: () => void): void }): Promise<{ r: Recorder; counts: { inline: number; pooled: number; seen: number[] } }> {
+/** A data directory in a temporary directory, initialized, and its log's path. */
+async function tempHome(t: { after(f: () => void): void }): Promise<{ home: string; path: string }> {
   const home = join(tempDir(t), 'home');
   await initHome(home);
+  return { home, path: join(home, 'log.db') };
+}
+
+/** Give `db` a WAL sync whose syncs are test doubles: `pooled(done)` for the pool's (call `done` to finish it), `inline` for the loop's. */
+function fakeSyncs(db: LogDb, path: string, pooled: (done: (e: null) => void) => void, inline: () => void): void {
+  (db as unknown as { walSync: WalSync }).walSync = new WalSync(path, ((fd: number, cb: (e: null) => void) => pooled(cb)) as never, inline as never);
+}
+
+/** A recorder whose log's syncs are counted: `pooled` on the thread pool, `inline` on the caller's thread (both succeed). */
+async function countingRecorder(t: { after(f: () => void): void }): Promise<{ r: Recorder; counts: { inline: number; pooled: number; seen: number[] } }> {
+  const { home, path } = await tempHome(t);
   const r = await Recorder.open(home, { durability: 'full', checkpointMs: 1e9 });
   t.after(() => r.close());
   const counts = { inline: 0, pooled: 0, seen: [] as number[] };
-  const path = join(home, 'log.db');
   assert.ok(existsSync(path));
   // Each sync checks, from another connection, that the appends it serves are committed
   // before it starts (a sync begun earlier would not cover them): `seen` is the entries then.
   const other = new Database(path, { readonly: true });
   t.after(() => other.close());
   const committed = (): number => (other.prepare('SELECT count(*) AS n FROM entries').get() as { n: number }).n;
-  (r.db as unknown as { walSync: WalSync }).walSync = new WalSync(path,
-    ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => { counts.pooled++; counts.seen.push(committed()); setImmediate(() => cb(null)); }) as never,
-    (() => { counts.inline++; counts.seen.push(committed()); }) as never);
+  fakeSyncs(r.db, path, (done) => { counts.pooled++; counts.seen.push(committed()); setImmediate(() => done(null)); }, () => { counts.inline++; counts.seen.push(committed()); });
   return { r, counts };
 }
 
@@ -177,16 +185,14 @@ test('the recorder syncs a call alone on its own thread and calls in flight toge
 });
 
 test('a call alone whose inline sync fails is never forwarded: ERR_STORE_IO, and every later append fails too', async (t) => {
-  const home = join(tempDir(t), 'home');
-  await initHome(home);
+  const { home, path } = await tempHome(t);
   const r = await Recorder.open(home, { durability: 'full', checkpointMs: 1e9 });
   t.after(() => r.close().catch(() => undefined));
-  const path = join(home, 'log.db');
   let tries = 0;
-  (r.db as unknown as { walSync: WalSync }).walSync = new WalSync(path, ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => setImmediate(() => cb(null))) as never, (() => {
+  fakeSyncs(r.db, path, (done) => setImmediate(() => done(null)), () => {
     tries++;
     throw Object.assign(new Error('EIO'), { code: 'EIO' });
-  }) as never);
+  });
   const input = { tool: 'echo', args: {}, intent: 'test', server: { name: 's', fingerprint: FP }, requestDigest: FP };
   await assert.rejects(r.attest(input), { code: 'ERR_STORE_IO' });
   await assert.rejects(r.attest(input), { code: 'ERR_STORE_IO' });
@@ -305,19 +311,15 @@ test('syncSoon: the callers of one turn of the event loop share one sync, made o
 });
 
 test('a session action answered through serve\'s path (durable soon) syncs on the loop; a failed sync fails it with ERR_STORE_IO', async (t) => {
-  const home = join(tempDir(t), 'home');
-  await initHome(home);
+  const { home, path } = await tempHome(t);
   const h = await SessionHome.open(home, { durability: 'full', checkpointMs: 1e9 });
   t.after(() => h.close().catch(() => undefined));
-  const path = join(home, 'log.db');
   const counts = { inline: 0, pooled: 0 };
   let fail = false;
-  (h.recorder.db as unknown as { walSync: WalSync }).walSync = new WalSync(path,
-    ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => { counts.pooled++; setImmediate(() => cb(null)); }) as never,
-    (() => {
-      counts.inline++;
-      if (fail) throw Object.assign(new Error('EIO'), { code: 'EIO' });
-    }) as never);
+  fakeSyncs(h.recorder.db, path, (done) => { counts.pooled++; setImmediate(() => done(null)); }, () => {
+    counts.inline++;
+    if (fail) throw Object.assign(new Error('EIO'), { code: 'EIO' });
+  });
   const { sessionId } = h.sessions.start({ task: 't', delegator: 'd' });
   await h.recorder.durable(true);
   for (let i = 0; i < 3; i++) {
