@@ -54,10 +54,15 @@ export class WalSync {
 
   /**
    * `dbPath`: the database file; its WAL is `dbPath + "-wal"`. Nothing is opened until the
-   * first sync. `datasync`, `datasyncNow`: `fs.fdatasync` and `fs.fdatasyncSync` (others only
-   * in tests, to make them fail).
+   * first sync. `datasync`, `datasyncNow`: `fs.fdatasync` and `fs.fdatasyncSync`; `clock`:
+   * milliseconds, `performance.now` (others only in tests, to make syncs fail or seem slow).
    */
-  constructor(private readonly dbPath: string, private readonly datasync: typeof fdatasync = fdatasync, private readonly datasyncNow: typeof fdatasyncSync = fdatasyncSync) {}
+  constructor(
+    private readonly dbPath: string,
+    private readonly datasync: typeof fdatasync = fdatasync,
+    private readonly datasyncNow: typeof fdatasyncSync = fdatasyncSync,
+    private readonly clock: () => number = () => performance.now(),
+  ) {}
 
   /**
    * Resolves once everything committed to the database before this call is on disk, and,
@@ -100,7 +105,7 @@ export class WalSync {
     try {
       const fd = this.open();
       this.count++;
-      start = performance.now();
+      start = this.clock();
       this.datasyncNow(fd);
     } catch (cause) {
       throw this.fail(cause);
@@ -154,7 +159,7 @@ export class WalSync {
         return reject(this.fail(cause));
       }
       this.count++;
-      const start = performance.now();
+      const start = this.clock();
       this.datasync(fd, (e) => {
         this.timed(start);
         if (e === null) resolve();
@@ -166,9 +171,9 @@ export class WalSync {
     return done;
   }
 
-  /** Add a sync begun at `start` (performance.now(), ms) to the running average. */
+  /** Add a sync begun at `start` ({@link clock}, ms) to the running average. */
   private timed(start: number): void {
-    this.averageMs += AVERAGE_WEIGHT * (performance.now() - start - this.averageMs);
+    this.averageMs += AVERAGE_WEIGHT * (this.clock() - start - this.averageMs);
   }
 
   private open(): number {
