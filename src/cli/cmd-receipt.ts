@@ -56,16 +56,17 @@ function attachmentsIn(file: string): unknown[] {
 }
 
 async function attachCommand(sessionId: string, files: string[], o: { home?: string; json?: boolean }): Promise<void> {
-  await withHome(o.home, (h) => {
+  // Printed once the home is closed, its appends synced: "logged" means on disk.
+  const results = await withHome(o.home, (h) => {
     const phase = h.sessions.row(sessionId).seal_idx === null ? 'open' : 'sealed';
-    const results = files.flatMap(attachmentsIn).map((a) => {
+    return files.flatMap(attachmentsIn).map((a) => {
       const r = h.sessions.attach(sessionId, a, phase);
       return { index: r.index.toString(), kind: r.statement.kind, party: 'party' in r.statement ? r.statement.party : null, digest: r.digest, already: r.already };
     });
-    if (o.json) return outJson(results);
-    for (const r of results) out(`${r.already ? 'already logged' : 'logged'}  ${r.kind} by ${r.party} at entry ${r.index}`);
-    if (results.length === 0) throw new AttestError('ERR_USAGE', 'no approval or confirmation in the given files');
   });
+  if (o.json) return outJson(results);
+  for (const r of results) out(`${r.already ? 'already logged' : 'logged'}  ${r.kind} by ${r.party} at entry ${r.index}`);
+  if (results.length === 0) throw new AttestError('ERR_USAGE', 'no approval or confirmation in the given files');
 }
 
 /** Register `receipt list`, `receipt export` and `receipt attach` (after the envelope commands). */

@@ -1,8 +1,10 @@
 /**
  * Group commit for a SQLite log in WAL mode: commits are written with `synchronous=NORMAL`
  * (the WAL frames reach the kernel at COMMIT, nothing waits for the disk), and durability
- * comes from `fdatasync` of the WAL file, run on libuv's thread pool off the event loop and
- * shared: every caller waiting at once is served by one sync that started after its commit.
+ * comes from `fdatasync` of the WAL file, shared: every caller waiting at once is served by one
+ * sync that started after its commit. It runs on libuv's thread pool ({@link WalSync.sync}), or
+ * on the event loop for a caller with nothing else to do while syncs are fast
+ * ({@link WalSync.syncNow}, {@link WalSync.syncSoon}).
  *
  * Why this is as durable as `synchronous=FULL`: FULL does exactly one thing more per commit,
  * an fsync of the WAL after writing its frames. Here that fsync happens once for all the
@@ -46,6 +48,7 @@ export class WalSync {
   /** The sync queued to start when {@link current} ends (callers that came during it). */
   private next: Promise<void> | null = null;
   private failed: AttestError | null = null;
+  private closed = false;
   private count = 0;
   /** Running average of recent syncs' wall time, ms (on the pool: from start to callback). */
   private averageMs = 0;
@@ -141,10 +144,19 @@ export class WalSync {
     return this.count;
   }
 
-  /** Close the WAL's file descriptor (after the database is closed). */
+  /**
+   * Close the WAL's file descriptor (after the database is closed), once the sync running on
+   * the pool, if any, has ended. Syncs queued or requested from now on reject with
+   * `ERR_STORE_IO` (their callers are told nothing is durable; what the database's close
+   * checkpointed is).
+   */
   close(): void {
-    if (this.fd !== null) closeSync(this.fd);
+    this.closed = true;
+    const fd = this.fd;
     this.fd = null;
+    if (fd === null) return;
+    if (this.current === null) closeSync(fd);
+    else void this.current.catch(() => undefined).finally(() => closeSync(fd));
   }
 
   private run(): Promise<void> {
@@ -178,6 +190,7 @@ export class WalSync {
 
   private open(): number {
     if (this.fd !== null) return this.fd;
+    if (this.closed) throw new Error('the log is closed');
     const fd = openSync(`${this.dbPath}-wal`, 'r');
     const dir = openSync(dirname(this.dbPath), 'r');
     try {

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { LogDb } from '../../src/store/log-db.js';
 import { INLINE_SYNC_MAX_MS, WalSync } from '../../src/store/wal-sync.js';
@@ -21,6 +22,12 @@ import { initHome } from '../../src/store/identity.js';
 import { Recorder } from '../../src/proxy/recorder.js';
 import { NonceStore } from '../../src/store/nonce-store.js';
 import { SessionHome } from '../../src/store/session-export.js';
+import { createSessionServer } from '../../src/server/session-server.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+
+const CLI = join(import.meta.dirname, '../../dist/cli/main.js');
 
 function tempDir(t: { after(f: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-prefill-'));
@@ -256,11 +263,21 @@ test('a short-lived open (prefill false: log checkpoint, log erase, receipt comm
   const r = await Recorder.open(home, { shortLived: true });
   assert.ok(walSize(join(home, 'log.db')) < 100_000);
   await r.close();
-  const long = await Recorder.open(home);
+  // The commands themselves, with a connection of ours keeping the WAL (SQLite removes it at
+  // the last close): each leaves it as small as it found it.
+  const held = new Database(join(home, 'log.db'));
   try {
+    held.prepare('SELECT count(*) FROM entries').get();
+    for (const args of [['log', 'checkpoint'], ['receipt', 'list'], ['log', 'checkpoint']]) {
+      const run = spawnSync(process.execPath, [CLI, ...args, '--home', home], { encoding: 'utf8' });
+      assert.equal(run.status, 0, run.stderr);
+      assert.ok(walSize(join(home, 'log.db')) < 100_000, `${args.join(' ')}: ${walSize(join(home, 'log.db'))}`);
+    }
+    const long = await Recorder.open(home);
     assert.ok(walSize(join(home, 'log.db')) >= WORKING);
-  } finally {
     await long.close();
+  } finally {
+    held.close();
   }
 });
 
@@ -329,26 +346,39 @@ test('syncSoon: the callers of one turn of the event loop share one sync, made o
   assert.deepEqual(seen, { inline: [5, 8], pooled: [5, 7, 9] }, 'a slow sync on the loop sends the next to the pool');
 });
 
-test('a session action answered through serve\'s path (durable soon) syncs on the loop; a failed sync fails it with ERR_STORE_IO', async (t) => {
+test('serve answers a writing tool only after a sync that began after its append, on the loop; a failed sync is an ERR_STORE_IO result', async (t) => {
   const { home, path } = await tempHome(t);
   const h = await SessionHome.open(home, { durability: 'full', checkpointMs: 1e9 });
   t.after(() => h.close().catch(() => undefined));
-  const counts = { inline: 0, pooled: 0 };
+  const other = new Database(path, { readonly: true });
+  t.after(() => other.close());
+  const committed = (): number => (other.prepare('SELECT count(*) AS n FROM entries').get() as { n: number }).n;
+  const counts = { inline: 0, pooled: 0, synced: -1 };
   let fail = false;
   fakeSyncs(h.recorder.db, path, (done) => { counts.pooled++; setImmediate(() => done(null)); }, () => {
     counts.inline++;
     if (fail) throw Object.assign(new Error('EIO'), { code: 'EIO' });
+    counts.synced = committed();
   });
-  const { sessionId } = h.sessions.start({ task: 't', delegator: 'd' });
-  await h.recorder.durable(true);
-  for (let i = 0; i < 3; i++) {
-    h.sessions.action(sessionId, { name: `step/${i}` });
-    await h.recorder.durable(true);
-  }
-  assert.deepEqual(counts, { inline: 4, pooled: 0 });
+  const { server, flush } = createSessionServer(h, { checkpointMs: 1e9 });
+  t.after(flush);
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  const client = new Client({ name: 'test', version: '1' });
+  await Promise.all([server.connect(serverSide), client.connect(clientSide)]);
+  t.after(() => client.close());
+  const call = async (name: string, args: Record<string, unknown>): Promise<CallToolResult> => {
+    const r = (await client.callTool({ name, arguments: args })) as CallToolResult;
+    assert.ok(fail || !r.isError, JSON.stringify(r.content));
+    if (!fail) assert.equal(counts.synced, committed(), `${name} answered after a sync that saw every entry appended`);
+    return r;
+  };
+  const { sessionId } = (await call('start_session', { task: 't', delegator: 'd' })).structuredContent as { sessionId: string };
+  for (let i = 0; i < 3; i++) await call('record_action', { sessionId, name: `step/${i}` });
+  assert.deepEqual([counts.inline, counts.pooled], [4, 0]);
   fail = true;
-  h.sessions.action(sessionId, { name: 'step/3' });
-  await assert.rejects(h.recorder.durable(true), { code: 'ERR_STORE_IO' });
-  await assert.rejects(h.recorder.durable(true), { code: 'ERR_STORE_IO' });
+  for (let i = 3; i < 5; i++) {
+    const r = await call('record_action', { sessionId, name: `step/${i}` });
+    assert.equal((r.structuredContent as { code?: string }).code, 'ERR_STORE_IO');
+  }
   assert.equal(counts.inline, 5, 'never tried again after a failure');
 });

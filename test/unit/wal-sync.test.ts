@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LogDb } from '../../src/store/log-db.js';
@@ -191,4 +191,34 @@ test('appendDurable: a failure that ends the batch\'s transaction (a full disk) 
   assert.deepEqual(settled.map((r) => r.status === 'rejected' && (r.reason as { code: string }).code), ['ERR_STORE_IO', 'ERR_STORE_IO', 'ERR_STORE_IO', 'ERR_STORE_IO']);
   assert.equal(db.size(), 1n, 'nothing of the batch is in the log: its callers were told so');
   assert.equal(db.db.inTransaction, false);
+});
+
+/** The file descriptors of this process open on `path` (Linux: /proc/self/fd). */
+function fdsOn(path: string): number {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).startsWith(path);
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+test('close: a sync running on the pool ends before its descriptor is closed; a sync requested after close is refused ERR_STORE_IO and opens nothing', async (t) => {
+  const path = join(tempDir(t), 'log.db');
+  const db = new LogDb(path, 'full', false, { groupCommit: true, prefill: false });
+  db.append(entry);
+  await db.durable();
+  db.append(entry);
+  const running = db.durable();
+  db.append(entry);
+  const soon = db.durable(true);
+  db.close();
+  await running;
+  await assert.rejects(soon, { code: 'ERR_STORE_IO', message: /closed/ });
+  await assert.rejects(db.durable(), { code: 'ERR_STORE_IO' });
+  assert.equal(fdsOn(`${path}-wal`), 0, 'no descriptor left on the WAL');
+  const reopened = new LogDb(path, 'full', true);
+  assert.equal(reopened.size(), 3n, 'the database\'s close kept every commit');
+  reopened.close();
 });
