@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -19,11 +19,18 @@ import { sha256, useSha256 } from '../../src/bytes/digest.js';
 import { nodeSha256 } from '../../src/platform/node.js';
 import { toHex } from '../../src/bytes/index.js';
 
+/** A temporary directory, removed after the test. */
+function tempDir(t: { after(f: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-evidence-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 const FP = `sha256:${'11'.repeat(32)}`;
 const call = { tool: 'echo', args: { message: 'kept' }, intent: 'test', server: { name: 's', fingerprint: FP }, requestDigest: FP };
 
-test('arguments and result are kept by the digest of their JCS bytes', async () => {
-  const home = mkdtempSync(join(tmpdir(), 'mcp-attest-evidence-'));
+test('arguments and result are kept by the digest of their JCS bytes', async (t) => {
+  const home = tempDir(t);
   await initHome(home);
   const r = await Recorder.open(home, { durability: 'normal' });
   const result = { content: [{ type: 'text', text: 'Echo: kept' }] };
@@ -35,8 +42,8 @@ test('arguments and result are kept by the digest of their JCS bytes', async () 
   store.close();
 });
 
-test('a payload is hashed once: the commitment\'s digest is the one the evidence store keeps it by', async () => {
-  const home = mkdtempSync(join(tmpdir(), 'mcp-attest-evidence-'));
+test('a payload is hashed once: the commitment\'s digest is the one the evidence store keeps it by', async (t) => {
+  const home = tempDir(t);
   await initHome(home);
   const r = await Recorder.open(home, { durability: 'normal' });
   const big = { message: 'x'.repeat(100_000) };
@@ -55,8 +62,8 @@ test('a payload is hashed once: the commitment\'s digest is the one the evidence
   store.close();
 });
 
-test('evidence that cannot be written stops the append: the log does not grow', async () => {
-  const home = mkdtempSync(join(tmpdir(), 'mcp-attest-evidence-'));
+test('evidence that cannot be written stops the append: the log does not grow', async (t) => {
+  const home = tempDir(t);
   await initHome(home);
   const r = await Recorder.open(home, { durability: 'normal' });
   await r.attest(call);
@@ -69,8 +76,8 @@ test('evidence that cannot be written stops the append: the log does not grow', 
   await r.close();
 });
 
-test('an append that fails keeps no evidence of its call: both commit together or neither', async () => {
-  const home = mkdtempSync(join(tmpdir(), 'mcp-attest-evidence-'));
+test('an append that fails keeps no evidence of its call: both commit together or neither', async (t) => {
+  const home = tempDir(t);
   await initHome(home);
   const r = await Recorder.open(home, { durability: 'normal' });
   const args = { message: 'never logged' };
@@ -80,8 +87,8 @@ test('an append that fails keeps no evidence of its call: both commit together o
   await r.close();
 });
 
-test('payloads are found before and after the index catches up, every copy is erased, and an earlier version\'s table is read and erased', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-evidence-'));
+test('payloads are found before and after the index catches up, every copy is erased, and an earlier version\'s table is read and erased', (t) => {
+  const dir = tempDir(t);
   const path = join(dir, 'evidence.db');
   // An evidence.db as earlier versions wrote it: content-addressed, hex digests.
   const old = new Database(path);
@@ -118,8 +125,8 @@ test('payloads are found before and after the index catches up, every copy is er
   assert.equal(bytes.indexOf(Buffer.from(legacy)), -1);
 });
 
-test('a payload appended after the newest (or every) payload was erased is found, indexed and erasable: an id given again is past the index mark', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-evidence-'));
+test('a payload appended after the newest (or every) payload was erased is found, indexed and erasable: an id given again is past the index mark', (t) => {
+  const dir = tempDir(t);
   const store = new EvidenceStore(join(dir, 'evidence.db'));
   const bytes = (v: unknown): Uint8Array => canonicalBytes(v);
   const a = store.putBytes(bytes({ a: 1 }));

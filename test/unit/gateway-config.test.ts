@@ -113,13 +113,14 @@ test('a configured principal may not take the oauth: name space', () => {
   assert.throws(() => parseGatewayConfig('version: 1\ncallers: [{principal: "oauth:alice", token: {sha256: "' + 'c'.repeat(64) + '"}}]\nupstreams: [{name: a, command: [x]}]\n', '/tmp'), /oauth: prefix/);
 });
 
-test('principal issuer keys: paths resolved against the file, one key per principal, keys checked when loaded', async () => {
-  const { mkdtempSync, writeFileSync } = await import('node:fs');
+test('principal issuer keys: paths resolved against the file, one key per principal, keys checked when loaded', async (t) => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const { generateKeyPairSync } = await import('node:crypto');
   const { loadPrincipalIssuers } = await import('../../src/gateway/issuers.js');
   const dir = mkdtempSync(join(tmpdir(), 'gw-issuers-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'a.pem'), generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
   writeFileSync(join(dir, 'p384.pem'), generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
   writeFileSync(join(dir, 'junk.pem'), 'not a key');

@@ -177,8 +177,9 @@ test('only what this identity log can vouch for is appended or renewed; two keys
   // An edited copy is not revoked (it would name another digest and revoke nothing).
   await assert.rejects(revokeCredential(w.idp, { ...w.b, signature: '00'.repeat(64) }), (e: unknown) => isAttestError(e, 'ERR_CREDENTIAL_UNLOGGED'));
   // A credential signed by another key than the issuer's is never appended.
-  const stranger = join(mkdtempSync(join(tmpdir(), 'mcp-attest-idv-')), 'x');
-  t.after(() => rmSync(stranger, { recursive: true, force: true }));
+  const strangerDir = mkdtempSync(join(tmpdir(), 'mcp-attest-idv-'));
+  t.after(() => rmSync(strangerDir, { recursive: true, force: true }));
+  const stranger = join(strangerDir, 'x');
   await initHome(stranger);
   await initCredentialIssuer(stranger, { id: 'idp:acme', subjectPrefix: 'agent:acme/' });
   const foreign = (await issueCredential(stranger, { subject: 'agent:acme/intruder', key: w.key, ttl: 600, allowRevokedKey: true })).credential;

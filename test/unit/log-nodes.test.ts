@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -16,6 +16,13 @@ import { LogDb } from '../../src/store/log-db.js';
 import { MemoryTree } from '../../src/log/memory-tree.js';
 import { appendNodes } from '../../src/log/tree.js';
 import { leafHash } from '../../src/log/hash.js';
+
+/** A temporary directory, removed after the test. */
+function tempDir(t: { after(f: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-nodes-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 const entry = (i: number): Uint8Array => new TextEncoder().encode(`entry ${i}`);
 
@@ -54,8 +61,8 @@ const tables = (path: string): string[] => {
   }
 };
 
-test('an append writes its nodes into its own row: no nodes table, same tree as the reference', () => {
-  const path = join(mkdtempSync(join(tmpdir(), 'mcp-attest-nodes-')), 'log.db');
+test('an append writes its nodes into its own row: no nodes table, same tree as the reference', (t) => {
+  const path = join(tempDir(t), 'log.db');
   const db = new LogDb(path);
   const ref = new MemoryTree();
   for (let i = 0; i < 300; i++) db.append(() => entry(i)), ref.append(entry(i));
@@ -64,8 +71,8 @@ test('an append writes its nodes into its own row: no nodes table, same tree as 
   assert.ok(!tables(path).includes('nodes'));
 });
 
-test('a log of the earlier layout reads the same read-only, then is moved on its first writable open and keeps appending', () => {
-  const path = join(mkdtempSync(join(tmpdir(), 'mcp-attest-nodes-')), 'log.db');
+test('a log of the earlier layout reads the same read-only, then is moved on its first writable open and keeps appending', (t) => {
+  const path = join(tempDir(t), 'log.db');
   const ref = legacyLog(path, 300);
   const ro = new LogDb(path, 'full', true);
   sameTree(ro, ref);
@@ -83,8 +90,8 @@ test('a log of the earlier layout reads the same read-only, then is moved on its
   again.close();
 });
 
-test('entries an earlier version appended to a moved log, and the nodes table it made again, are repaired on the next writable open', () => {
-  const path = join(mkdtempSync(join(tmpdir(), 'mcp-attest-nodes-')), 'log.db');
+test('entries an earlier version appended to a moved log, and the nodes table it made again, are repaired on the next writable open', (t) => {
+  const path = join(tempDir(t), 'log.db');
   const ref = legacyLog(path, 20);
   new LogDb(path).close(); // moved
   // What an earlier version does on opening it: its schema makes an empty nodes table, and
