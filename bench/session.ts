@@ -34,7 +34,8 @@ export async function benchRecordAction(cli: string, dir: string, warmup: number
 
 /**
  * (a)'s limit, in two parts: the same action appended in process to a data directory of its
- * own (full durability: commit and fdatasync, resolved once durable, as serve answers), and
+ * own (full durability: commit and fdatasync, resolved once durable by the same sync serve
+ * answers after, `durable(true)`), and
  * an SDK client's `tools/call` round trip over stdio to `server` (server-everything's `echo`).
  */
 export async function benchRecordActionLimit(dir: string, server: string, warmup: number, actions: number): Promise<{ inProcess: Row; roundTrip: Row }> {
@@ -46,7 +47,7 @@ export async function benchRecordActionLimit(dir: string, server: string, warmup
     const { sessionId } = h.sessions.start({ task: 'bench', delegator: 'bench' });
     inProcess = await timedRow('the same action in process (append, fdatasync)', warmup, actions, async (i) => {
       h.sessions.action(sessionId, { name: `step/${i}`, evidence: { i } });
-      await h.recorder.durable();
+      await h.recorder.durable(true); // as serve answers: synced at the end of the loop's turn
     });
   } finally {
     await h.close();
