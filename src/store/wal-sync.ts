@@ -155,8 +155,16 @@ export class WalSync {
     const fd = this.fd;
     this.fd = null;
     if (fd === null) return;
-    if (this.current === null) closeSync(fd);
-    else void this.current.catch(() => undefined).finally(() => closeSync(fd));
+    // Nothing is left to report a failure to: the descriptor was only ever read.
+    const closeFd = (): void => {
+      try {
+        closeSync(fd);
+      } catch {
+        /* already closed */
+      }
+    };
+    if (this.current === null) closeFd();
+    else void this.current.catch(() => undefined).then(closeFd);
   }
 
   private run(): Promise<void> {
