@@ -122,5 +122,5 @@ export function printVerify(v: VerifyBench): void {
     ['mcp-attest verify --threads 1', v.oneThread.toFixed(0), `raw, one thread: ${v.limitOne.toFixed(0)}`, (v.limitOne / v.oneThread).toFixed(2), v.rssMiB.one.toFixed(0)],
     [`mcp-attest verify (${v.threads.count} threads)`, v.threads.perSecond.toFixed(0), `raw, ${v.threads.count} threads: ${v.limitAll.toFixed(0)}`, (v.limitAll / v.threads.perSecond).toFixed(2), v.rssMiB.many.toFixed(0)],
   ]);
-  console.log(`\nTarget (issue 14), printed, not asserted: verify of a 20,000-entry log >= 15000 entries/s${v.entries === 20_001 ? '' : ` (this log: ${v.entries} entries)`}: ${v.threads.perSecond.toFixed(0)} (${v.threads.perSecond >= 15_000 ? 'met' : 'NOT met'})`);
+  console.log(`\nTarget (issue 14), printed, not asserted: verify of a 20,000-entry log >= 15000 entries/s${v.entries === 20_000 ? '' : ` (this log: ${v.entries} entries)`}: ${v.threads.perSecond.toFixed(0)} (${v.threads.perSecond >= 15_000 ? 'met' : 'NOT met'})`);
 }
