@@ -147,8 +147,8 @@ export class WalSync {
   /**
    * Close the WAL's file descriptor (after the database is closed), once the sync running on
    * the pool, if any, has ended. Syncs queued or requested from now on reject with
-   * `ERR_STORE_IO` (their callers are told nothing is durable; what the database's close
-   * checkpointed is).
+   * `ERR_STORE_IO`: their callers are told nothing is durable, although the database's close
+   * may have made their commits so (it checkpoints the WAL when it is the last connection).
    */
   close(): void {
     this.closed = true;

@@ -251,7 +251,7 @@ test('syncNow stays off while recent syncs are slow (a loaded disk would stall t
   assert.equal(inline, 2);
 });
 
-test('a short-lived open (prefill false: log checkpoint, log erase, receipt commands) leaves the WAL unallocated', async (t) => {
+test('a short-lived open (prefill false: log checkpoint, receipt commands; log erase too, which truncates the WAL anyway) leaves the WAL unallocated', async (t) => {
   const dir = tempDir(t);
   const db = new LogDb(join(dir, 'log.db'), 'full', false, { groupCommit: true, prefill: false });
   db.append(entry);
@@ -346,7 +346,7 @@ test('syncSoon: the callers of one turn of the event loop share one sync, made o
   assert.deepEqual(seen, { inline: [5, 8], pooled: [5, 7, 9] }, 'a slow sync on the loop sends the next to the pool');
 });
 
-test('serve answers a writing tool only after a sync that began after its append, on the loop; a failed sync is an ERR_STORE_IO result', async (t) => {
+test('serve answers every writing tool only after a sync that began after its append, on the loop; a failed sync is an ERR_STORE_IO result', async (t) => {
   const { home, path } = await tempHome(t);
   const h = await SessionHome.open(home, { durability: 'full', checkpointMs: 1e9 });
   t.after(() => h.close().catch(() => undefined));
@@ -366,19 +366,33 @@ test('serve answers a writing tool only after a sync that began after its append
   const client = new Client({ name: 'test', version: '1' });
   await Promise.all([server.connect(serverSide), client.connect(clientSide)]);
   t.after(() => client.close());
+  const called = new Set<string>();
   const call = async (name: string, args: Record<string, unknown>): Promise<CallToolResult> => {
+    const before = committed();
     const r = (await client.callTool({ name, arguments: args })) as CallToolResult;
     assert.ok(fail || !r.isError, JSON.stringify(r.content));
-    if (!fail) assert.equal(counts.synced, committed(), `${name} answered after a sync that saw every entry appended`);
+    if (!fail) {
+      assert.ok(committed() > before, `${name} appended`);
+      assert.equal(counts.synced, committed(), `${name} answered after a sync that saw every entry appended`);
+    }
+    called.add(name);
     return r;
   };
   const { sessionId } = (await call('start_session', { task: 't', delegator: 'd' })).structuredContent as { sessionId: string };
   for (let i = 0; i < 3; i++) await call('record_action', { sessionId, name: `step/${i}` });
-  assert.deepEqual([counts.inline, counts.pooled], [4, 0]);
+  await call('record_approval', { sessionId, declared: { party: 'approver:alice', seq: 1 } });
+  await call('record_counterparty_confirmation', { sessionId, declared: { party: 'counterparty:bob', seq: 2 } });
+  await call('finalize_session', { sessionId });
+  await call('attach_approval', { sessionId, declared: { party: 'approver:carol', seq: 3 } });
+  await call('attach_counterparty_confirmation', { sessionId, declared: { party: 'counterparty:bob' } });
+  assert.deepEqual([counts.inline, counts.pooled], [9, 0]);
+  const { tools } = await client.listTools();
+  assert.deepEqual([...called].sort(), tools.filter((x) => x.annotations?.readOnlyHint === false).map((x) => x.name).sort(), 'every tool that writes is covered');
+  const { sessionId: other2 } = (await call('start_session', { task: 't2', delegator: 'd' })).structuredContent as { sessionId: string };
   fail = true;
   for (let i = 3; i < 5; i++) {
-    const r = await call('record_action', { sessionId, name: `step/${i}` });
+    const r = await call('record_action', { sessionId: other2, name: `step/${i}` });
     assert.equal((r.structuredContent as { code?: string }).code, 'ERR_STORE_IO');
   }
-  assert.equal(counts.inline, 5, 'never tried again after a failure');
+  assert.equal(counts.inline, 11, 'never tried again after a failure');
 });

@@ -204,7 +204,28 @@ function fdsOn(path: string): number {
   }).length;
 }
 
-test('close: a sync running on the pool ends before its descriptor is closed; a sync requested after close is refused ERR_STORE_IO and opens nothing', async (t) => {
+test('close: the descriptor of a sync still running on the pool stays open until it ends; the sync queued behind it is refused ERR_STORE_IO', async (t) => {
+  const path = join(tempDir(t), 'log.db');
+  const db = new LogDb(path, 'full', false, { groupCommit: true, prefill: false });
+  t.after(() => db.close());
+  db.append(entry);
+  const base = fdsOn(`${path}-wal`); // SQLite's own
+  let finish: ((e: null) => void) | null = null;
+  const sync = new WalSync(path, ((fd: number, cb: (e: null) => void) => void (finish = cb)) as never, (() => undefined) as never, () => 0);
+  const running = sync.sync();
+  const queued = sync.sync();
+  assert.equal(fdsOn(`${path}-wal`), base + 1);
+  sync.close();
+  assert.equal(fdsOn(`${path}-wal`), base + 1, 'not closed under the running sync');
+  finish!(null);
+  await running;
+  await assert.rejects(queued, { code: 'ERR_STORE_IO', message: /closed/ });
+  assert.equal(fdsOn(`${path}-wal`), base, 'closed once it ended');
+  sync.close();
+  assert.equal(sync.syncs, 1, 'the queued sync never ran');
+});
+
+test('close: a sync requested after the log is closed is refused ERR_STORE_IO and opens nothing', async (t) => {
   const path = join(tempDir(t), 'log.db');
   const db = new LogDb(path, 'full', false, { groupCommit: true, prefill: false });
   db.append(entry);
