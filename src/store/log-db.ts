@@ -89,10 +89,9 @@ export class LogDb {
   /**
    * Resolves once every append made so far is on disk. Without `groupCommit` (or with
    * durability `normal`) there is nothing to wait for: a `full` commit was synced before
-   * {@link append} returned. With it, appends return once written and this is the shared
-   * sync (store/wal-sync.ts), on the pool: call it before acting on an append (forwarding a
-   * call, releasing a response); `soon`: at the end of this turn of the event loop, on the
-   * loop while syncs are fast (`WalSync.syncSoon`).
+   * {@link append} returned. With it, appends return once written; await this shared sync on the
+   * pool (store/wal-sync.ts) before acting on one (forwarding a call, releasing a response);
+   * `soon`: at the end of this turn of the event loop, on it while syncs are fast (`syncSoon`).
    * Rejects with `ERR_STORE_IO` when the disk cannot be synced, now or at any earlier call.
    */
   durable(soon = false): Promise<void> {

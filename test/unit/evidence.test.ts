@@ -6,8 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { initHome } from '../../src/store/identity.js';
@@ -18,13 +17,8 @@ import { canonicalBytes } from '../../src/jcs/index.js';
 import { sha256, useSha256 } from '../../src/bytes/digest.js';
 import { nodeSha256 } from '../../src/platform/node.js';
 import { toHex } from '../../src/bytes/index.js';
+import { tempDir } from './log-helper.js';
 
-/** A temporary directory, removed after the test. */
-function tempDir(t: { after(f: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-evidence-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 const FP = `sha256:${'11'.repeat(32)}`;
 const call = { tool: 'echo', args: { message: 'kept' }, intent: 'test', server: { name: 's', fingerprint: FP }, requestDigest: FP };

@@ -8,21 +8,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { LogDb } from '../../src/store/log-db.js';
 import { MemoryTree } from '../../src/log/memory-tree.js';
 import { appendNodes } from '../../src/log/tree.js';
 import { leafHash } from '../../src/log/hash.js';
+import { tempDir } from './log-helper.js';
 
-/** A temporary directory, removed after the test. */
-function tempDir(t: { after(f: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-nodes-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 const entry = (i: number): Uint8Array => new TextEncoder().encode(`entry ${i}`);
 

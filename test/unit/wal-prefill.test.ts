@@ -7,10 +7,9 @@
  * zeros, that a held lock or a failing sync changes nothing SQLite reads or says, and which
  * sync (the thread pool's or the caller's) a call uses. Real files.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
@@ -26,14 +25,10 @@ import { createSessionServer } from '../../src/server/session-server.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { tempDir } from './log-helper.js';
 
 const CLI = join(import.meta.dirname, '../../dist/cli/main.js');
 
-function tempDir(t: { after(f: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-prefill-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 /** A clock that does not move: every sync takes no time. */
 const STOPPED = (): number => 0;
@@ -140,7 +135,7 @@ test('syncNow: false while a sync runs on the pool; a failure throws ERR_STORE_I
 });
 
 /** A data directory in a temporary directory, initialized, and its log's path. */
-async function tempHome(t: { after(f: () => void): void }): Promise<{ home: string; path: string }> {
+async function tempHome(t: TestContext): Promise<{ home: string; path: string }> {
   const home = join(tempDir(t), 'home');
   await initHome(home);
   return { home, path: join(home, 'log.db') };
@@ -156,7 +151,7 @@ function fakeSyncs(db: LogDb, path: string, pooled: (done: (e: null) => void) =>
 }
 
 /** A recorder whose log's syncs are counted: `pooled` on the thread pool, `inline` on the caller's thread (both succeed). */
-async function countingRecorder(t: { after(f: () => void): void }): Promise<{ r: Recorder; counts: { inline: number; pooled: number; seen: number[] } }> {
+async function countingRecorder(t: TestContext): Promise<{ r: Recorder; counts: { inline: number; pooled: number; seen: number[] } }> {
   const { home, path } = await tempHome(t);
   const r = await Recorder.open(home, { durability: 'full', checkpointMs: 1e9 });
   t.after(() => r.close());

@@ -7,20 +7,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LogDb } from '../../src/store/log-db.js';
 import { WalSync } from '../../src/store/wal-sync.js';
 import { verifyInclusion } from '../../src/log/proof.js';
 import { leafHash } from '../../src/log/hash.js';
 import { runScript } from './child.js';
-
-function tempDir(t: { after(f: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-wal-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDir } from './log-helper.js';
 
 const entry = (i: bigint): Uint8Array => new TextEncoder().encode(`entry ${i}`);
 
@@ -115,14 +109,13 @@ process.stdout.write(JSON.stringify(syncs));`;
 });
 
 test('after a failed sync, a caller queued behind it is refused too, never told its append is durable', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-walsync-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const db = new LogDb(join(dir, 'log.db'), 'full', false, { groupCommit: true });
+  const path = join(tempDir(t), 'log.db');
+  const db = new LogDb(path, 'full', false, { groupCommit: true });
   t.after(() => db.close());
   db.append(() => new TextEncoder().encode('first'));
   let calls = 0;
   // The first fdatasync fails (later, after the caller B queued behind it); any later one would succeed.
-  const sync = new WalSync(join(dir, 'log.db'), ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => {
+  const sync = new WalSync(path, ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => {
     calls++;
     setTimeout(() => cb(calls === 1 ? Object.assign(new Error('EIO'), { code: 'EIO' }) : null), 20);
   }) as never);
