@@ -39,12 +39,13 @@ const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
 
 /**
  * A platform's own signature verification (Node's node:crypto: src/platform/node.ts), used in
- * place of WebCrypto's when installed: synchronous, same contract as {@link Algorithm.verify}
- * (false, never a throw, for a key of another algorithm, type or usage, or a bad signature),
- * called only with a signature of the algorithm's length. WebCrypto stays the browser path;
- * the vector and mangling suites run under both.
+ * place of WebCrypto's when installed: synchronous (or, while a batch of verifications is
+ * gathered, a promise: src/platform/verify-batch.ts), same contract as {@link Algorithm.verify}
+ * (false, never a throw or a rejection, for a key of another algorithm, type or usage, or a
+ * bad signature), called only with a signature of the algorithm's length. WebCrypto stays the
+ * browser path; the vector and mangling suites run under both.
  */
-export type PlatformVerify = (alg: AlgName, key: CryptoKey, data: Uint8Array, signature: Uint8Array) => boolean;
+export type PlatformVerify = (alg: AlgName, key: CryptoKey, data: Uint8Array, signature: Uint8Array) => boolean | Promise<boolean>;
 
 let platformVerify: { name: string; verify: PlatformVerify } | null = null;
 

@@ -6,7 +6,8 @@
  * - SHA-256 through `node:crypto` (OpenSSL; ~10x @noble/hashes on log entries);
  * - signature verification through `node:crypto`, synchronous, with each WebCrypto key
  *   converted once (`KeyObject.from`, cached per key) instead of a thread-pool round trip
- *   per signature.
+ *   per signature; gathered and run back to back inside {@link verifyBatcher}`.all`
+ *   (verify-batch.ts), direct outside it.
  *
  * Verdicts are WebCrypto's: a key is used only for the algorithm, curve, hash, type and usage
  * WebCrypto would accept it for (anything else is false, as WebCrypto's `InvalidAccessError`
@@ -16,6 +17,7 @@
 import { createHmac, hash, KeyObject, timingSafeEqual, verify } from 'node:crypto';
 import { useSha256 } from '../bytes/digest.js';
 import { usePlatformVerify, type AlgName } from '../keys/algorithms.js';
+import { VerifyBatcher } from './verify-batch.js';
 
 const keyObjects = new WeakMap<CryptoKey, KeyObject>();
 
@@ -63,5 +65,8 @@ export function nodeSha256(data: Uint8Array): Uint8Array {
   return new Uint8Array(d.buffer, d.byteOffset, d.length);
 }
 
+/** The installed verifier's batcher: checks run in `verifyBatcher.all` have their node:crypto verifications gathered. */
+export const verifyBatcher = new VerifyBatcher(nodeVerify);
+
 useSha256(nodeSha256);
-usePlatformVerify('node:crypto', nodeVerify);
+usePlatformVerify('node:crypto', verifyBatcher.verify);

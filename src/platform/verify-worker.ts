@@ -7,7 +7,7 @@
  * by the salt at `salts[16k..16k+16)`); out: `{ id, facts, leaves }` (`leaves`: the 32-byte leaf
  * hashes concatenated, each fact's `leaf` emptied to be cut from it), or `{ id, error }`.
  */
-import './node.js';
+import { verifyBatcher } from './node.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { entryFacts, type EntryFacts } from '../verify/entry-facts.js';
 import { hs256Secrets, policyKeyResolver, type TrustPolicy } from '../verify/policy.js';
@@ -18,19 +18,20 @@ const { policy, secret } = workerData as { policy: TrustPolicy; secret: Uint8Arr
 const key = secret === null ? null : await importSecret(secret);
 const keys = policyKeyResolver(policy, hs256Secrets(policy, key));
 
+/** The batch's facts, its entries checked together so their signatures are verified back to back (verify-batch.ts). */
 async function batch(m: Message): Promise<{ facts: EntryFacts[]; leaves: Uint8Array }> {
   const { positions, bytes, ends, salts, salted } = m;
-  const facts: EntryFacts[] = [];
+  const facts = await verifyBatcher.all(
+    Array.from(ends, (end, k) => () => {
+      const salt = salted[k] === 1 ? salts.subarray(SALT_BYTES * k, SALT_BYTES * (k + 1)) : undefined;
+      return entryFacts(BigInt.asUintN(64, positions[k]!), bytes.subarray(k === 0 ? 0 : ends[k - 1], end), policy, keys, salt);
+    }),
+  );
   const leaves = new Uint8Array(32 * ends.length);
-  let from = 0;
-  for (let k = 0; k < ends.length; k++) {
-    const salt = salted[k] === 1 ? salts.subarray(SALT_BYTES * k, SALT_BYTES * (k + 1)) : undefined;
-    const f = await entryFacts(BigInt.asUintN(64, positions[k]!), bytes.subarray(from, ends[k]), policy, keys, salt);
+  facts.forEach((f, k) => {
     leaves.set(f.leaf, 32 * k);
     f.leaf = new Uint8Array(0);
-    facts.push(f);
-    from = ends[k]!;
-  }
+  });
   return { facts, leaves };
 }
 
