@@ -31,8 +31,9 @@
  * 9. [hotpath] the recorder's hot path in process (sequential in both durabilities, and
  *    `BENCH_CONCURRENT` callers at once, default 16), bytes written per call, library sign +
  *    verify, and start-up, each beside its limit in the same run (bench/hotpath.ts).
- * 10. [verify] `mcp-attest verify` of a `BENCH_VERIFY_CALLS`-call log (default 10,000) in one
- *    thread and with its default threads, beside raw node:crypto per entry (bench/verify.ts).
+ * 10. [verify] `mcp-attest verify` of a `BENCH_VERIFY_CALLS`-call log (default 10,000) and of
+ *    a range bundle of it, in one thread and with its default threads, beside raw node:crypto
+ *    per entry (bench/verify.ts).
  * 11. [fleet] durable appends from 1, 4 and 8 processes into one PostgreSQL log (a real
  *    server, one integrator stepping) and into one SQLite log with group commit, beside an
  *    fdatasync and PostgreSQL's own one-row commit (bench/fleet.ts).

@@ -6,12 +6,14 @@
  * of `REPS` interleaved runs, entries per second of wall time (start-up included) and the
  * process's peak resident set size (bench/maxrss.cjs; workers included); the limit
  * is what raw node:crypto does per entry (SHA-256 of the entry's bytes + one ES256 verify
- * over them) in one thread and in one worker thread per core at once.
+ * over them) in one thread and in one worker thread per core at once. The same rows again
+ * for a range bundle of the whole log (`mcp-attest bundle --range`, `mcp-attest/bundle@2`),
+ * verified as a process under the log's exported trust policy, with its bytes per call.
  */
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -37,6 +39,8 @@ export interface VerifyBench {
   rssMiB: { one: number; many: number };
   limitOne: number;
   limitAll: number;
+  /** The range bundle of the whole log: bytes per call, and entries per second as above. */
+  bundle: { bytesPerCall: number; oneThread: number; perSecond: number; rssMiB: { one: number; many: number } };
 }
 
 async function buildLog(home: string): Promise<number> {
@@ -52,14 +56,22 @@ async function buildLog(home: string): Promise<number> {
   return bytes / (2 * CALLS);
 }
 
-/** Wall seconds and peak resident set size (MiB) of one `verify` process. */
-function verifyRun(cli: string, home: string, threads: string | null): { seconds: number; rssMiB: number } {
-  const rssFile = join(home, '..', 'verify-maxrss');
+/** `mcp-attest ARGS` to completion, its peak RSS written to `rssFile` when given (bench/maxrss.cjs); its standard output. Throws on a non-zero exit. */
+function run(cli: string, args: string[], rssFile?: string): string {
+  const preload = rssFile === undefined ? [] : ['--require', MAXRSS];
+  const env = rssFile === undefined ? process.env : { ...process.env, BENCH_MAXRSS_FILE: rssFile };
+  const r = spawnSync(process.execPath, [...preload, cli, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env });
+  if (r.status !== 0) throw new Error(`bench: mcp-attest ${args[0]} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Wall seconds and peak resident set size (MiB) of one `verify TARGET` process (`--home DIR`, or a file and `--trust FILE`); `dir` holds its RSS file. */
+function verifyRun(cli: string, dir: string, target: string[], threads: string | null): { seconds: number; rssMiB: number } {
+  const rssFile = join(dir, 'verify-maxrss');
   rmSync(rssFile, { force: true });
   const t = performance.now();
-  const r = spawnSync(process.execPath, ['--require', MAXRSS, cli, 'verify', '--home', home, '--json', ...(threads ? ['--threads', threads] : [])], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, BENCH_MAXRSS_FILE: rssFile } });
+  run(cli, ['verify', ...target, '--json', ...(threads ? ['--threads', threads] : [])], rssFile);
   const seconds = (performance.now() - t) / 1000;
-  if (r.status !== 0) throw new Error(`bench: verify exited ${r.status}: ${r.stderr}`);
   return { seconds, rssMiB: Number(readFileSync(rssFile, 'utf8').trim()) / 1024 };
 }
 
@@ -94,23 +106,34 @@ async function rawRate(threads: number, size: number): Promise<number> {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
+/** Entries per second and median peak RSS of `REPS` interleaved runs, one thread and the default threads. */
+function verifyRuns(cli: string, dir: string, target: string[], entries: number): { oneThread: number; perSecond: number; rssMiB: { one: number; many: number } } {
+  const one: Array<{ seconds: number; rssMiB: number }> = [];
+  const many: Array<{ seconds: number; rssMiB: number }> = [];
+  verifyRun(cli, dir, target, '1'); // warm the page cache
+  for (let i = 0; i < REPS; i++) {
+    one.push(verifyRun(cli, dir, target, '1'));
+    many.push(verifyRun(cli, dir, target, null));
+  }
+  const seconds = (runs: typeof one): number => median(runs.map((r) => r.seconds));
+  const rss = (runs: typeof one): number => median(runs.map((r) => r.rssMiB));
+  return { oneThread: entries / seconds(one), perSecond: entries / seconds(many), rssMiB: { one: rss(one), many: rss(many) } };
+}
+
 /** Run the section in `dir`; `cli` is dist/cli/main.js. */
 export async function benchVerify(dir: string, cli: string): Promise<VerifyBench> {
   const home = join(dir, 'verify-log');
   const entryBytes = await buildLog(home);
   const cores = availableParallelism();
-  const one: Array<{ seconds: number; rssMiB: number }> = [];
-  const many: Array<{ seconds: number; rssMiB: number }> = [];
-  verifyRun(cli, home, '1'); // warm the page cache
-  for (let i = 0; i < REPS; i++) {
-    one.push(verifyRun(cli, home, '1'));
-    many.push(verifyRun(cli, home, null));
-  }
   const entries = 2 * CALLS;
-  const seconds = (runs: typeof one): number => median(runs.map((r) => r.seconds));
-  const rss = (runs: typeof one): number => median(runs.map((r) => r.rssMiB));
+  const log = verifyRuns(cli, dir, ['--home', home], entries);
+  const trust = join(dir, 'verify-trust.json');
+  writeFileSync(trust, run(cli, ['trust', 'export', '--home', home]));
+  const file = join(dir, 'verify-range.bundle.json');
+  run(cli, ['bundle', '--home', home, '--range', `0..${entries - 1}`, '--out', file]);
+  const bundle = { bytesPerCall: statSync(file).size / CALLS, ...verifyRuns(cli, dir, [file, '--trust', trust], entries) };
   return {
-    entries, entryBytes, oneThread: entries / seconds(one), threads: { count: cores, perSecond: entries / seconds(many) }, rssMiB: { one: rss(one), many: rss(many) },
+    entries, entryBytes, oneThread: log.oneThread, threads: { count: cores, perSecond: log.perSecond }, rssMiB: log.rssMiB, bundle,
     limitOne: await rawRate(1, Math.round(entryBytes)), limitAll: await rawRate(cores, Math.round(entryBytes)),
   };
 }
@@ -122,5 +145,15 @@ export function printVerify(v: VerifyBench): void {
     ['mcp-attest verify --threads 1', v.oneThread.toFixed(0), `raw, one thread: ${v.limitOne.toFixed(0)}`, (v.limitOne / v.oneThread).toFixed(2), v.rssMiB.one.toFixed(0)],
     [`mcp-attest verify (${v.threads.count} threads)`, v.threads.perSecond.toFixed(0), `raw, ${v.threads.count} threads: ${v.limitAll.toFixed(0)}`, (v.limitAll / v.threads.perSecond).toFixed(2), v.rssMiB.many.toFixed(0)],
   ]);
-  console.log(`\nTarget (issue 14), printed, not asserted: verify of a 20,000-entry log >= 15000 entries/s${v.entries === 20_000 ? '' : ` (this log: ${v.entries} entries)`}: ${v.threads.perSecond.toFixed(0)} (${v.threads.perSecond >= 15_000 ? 'met' : 'NOT met'})`);
+  const b = v.bundle;
+  console.log(`\n## verify of a range bundle of the same ${v.entries / 2} calls (mcp-attest/bundle@2, ${b.bytesPerCall.toFixed(0)} bytes per call; whole process, median of ${REPS}), beside the same limit`);
+  printTable(['path', 'entries/s', 'limit', 'ratio', 'peak RSS MiB'], [
+    ['mcp-attest verify --threads 1', b.oneThread.toFixed(0), `raw, one thread: ${v.limitOne.toFixed(0)}`, (v.limitOne / b.oneThread).toFixed(2), b.rssMiB.one.toFixed(0)],
+    [`mcp-attest verify (${v.threads.count} threads)`, b.perSecond.toFixed(0), `raw, ${v.threads.count} threads: ${v.limitAll.toFixed(0)}`, (v.limitAll / b.perSecond).toFixed(2), b.rssMiB.many.toFixed(0)],
+  ]);
+  const sized = (what: string): string => `${what}${v.entries === 20_000 ? '' : ` (this one: ${v.entries} entries)`}`;
+  const met = (ok: boolean): string => (ok ? 'met' : 'NOT met');
+  console.log(`\nTargets (issue 14), printed, not asserted:`);
+  console.log(`- verify of ${sized('a 20,000-entry log')} >= 15000 entries/s: ${v.threads.perSecond.toFixed(0)} (${met(v.threads.perSecond >= 15_000)})`);
+  console.log(`- verify of ${sized('a 10,000-call range bundle')} >= 15000 entries/s: ${b.perSecond.toFixed(0)} (${met(b.perSecond >= 15_000)}); <= 1600 bytes per call: ${b.bytesPerCall.toFixed(0)} (${met(b.bytesPerCall <= 1600)}), the entries alone ${(2 * v.entryBytes).toFixed(0)}`);
 }
