@@ -2,10 +2,12 @@
  * `verify --threads`: a log's or a bundle's per-entry checks spread over worker threads give
  * exactly the report of the single-threaded path, for an intact log and for tampered copies
  * (a signature changed, a back link changed, entries swapped, an entry that does not
- * decode), and for a whole-log bundle intact and tampered; `--threads` outside 1..16 is a
- * usage error.
+ * decode), and for a whole-log bundle intact and tampered; the workers do start (a preload
+ * counts them), except for fewer than 4,096 entries; `--threads` outside 1..16 is a usage
+ * error.
  */
 import { test } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,9 +15,9 @@ import Database from 'better-sqlite3';
 import '../../src/platform/node.js';
 import { initHome } from '../../src/store/identity.js';
 import { Recorder } from '../../src/proxy/recorder.js';
-import { cli, codes, editedCopy, exportTrust, scope, type Report } from './helpers.js';
+import { CLI, ROOT, cli, codes, editedCopy, exportTrust, scope, type Report } from './helpers.js';
 
-const CALLS = 400; // 800 entries: more than two batches of 256, so the workers run
+const CALLS = 2100; // 4,200 entries: more than the 4,096 below which one thread checks them all, so the workers run
 const FP = `sha256:${'11'.repeat(32)}`;
 
 async function buildHome(home: string): Promise<void> {
@@ -28,9 +30,14 @@ async function buildHome(home: string): Promise<void> {
   await r.close();
 }
 
-function verifyWith(target: string, trust: string, threads: string): { status: number; report: Report } {
-  const r = cli(['verify', target, '--trust', trust, '--json', '--threads', threads]);
+/** Counts the worker threads a process starts (on its standard error). */
+const COUNT_WORKERS = join(ROOT, 'test/e2e/fixtures/count-workers.cjs');
+
+/** `verify TARGET --threads N --json`: exit code and report; asserts it started `workers` worker threads (default: N when N > 1). */
+function verifyWith(target: string, trust: string, threads: string, workers = threads === '1' ? 0 : Number(threads)): { status: number; report: Report } {
+  const r = spawnSync(process.execPath, ['--require', COUNT_WORKERS, CLI, 'verify', target, '--trust', trust, '--json', '--threads', threads], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   assert.ok(r.status === 0 || r.status === 1, `verify --threads ${threads} exited ${r.status}: ${r.stderr}`);
+  assert.equal(r.stderr.split('worker thread started').length - 1, workers, `verify --threads ${threads} of ${target}: worker threads started`);
   return { status: r.status, report: JSON.parse(r.stdout) as Report };
 }
 
@@ -91,6 +98,12 @@ test('a bundle verified over worker threads reports what one thread does, intact
     assert.equal(one.status, code === null ? 0 : 1, JSON.stringify(one.report.findings.slice(0, 3)));
     if (code !== null) assert.ok(codes(one.report).includes(code), codes(one.report).join(', '));
   }
+  // Below 4,096 entries one thread checks them all: no worker starts, and the report is the same.
+  const small = join(s.dir, 'small.bundle.json');
+  assert.equal(cli(['bundle', '--home', home, '--range', '0..4094', '--out', small]).status, 0);
+  const one = verifyWith(small, trust, '1');
+  assert.deepEqual(verifyWith(small, trust, '2', 0), one, 'a small bundle: the reports differ');
+  assert.equal(one.status, 0, JSON.stringify(one.report.findings.slice(0, 3)));
 });
 
 test('verify --threads outside 1..16 is a usage error', () => {
