@@ -216,7 +216,8 @@ async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierS
   const report: Report = session
     ? { kind: 'session', ...(await verifySessionReceipt(text, ks.policy!, ks.keys, { known, ...(policyDoc ? { policyDocDigest: policyDoc } : {}) })) }
     : { kind: 'bundle', ...(await verifyBundle(text, ks.policy!, ks.keys, { known, facts: factsFor(threads, ks) })) };
-  const note = report.ok ? (JSON.parse(text) as { checkpoint: string }).checkpoint : null;
+  // The checkpoint note, for --state only (reading it again costs ~40 ms on a 24 MB bundle).
+  const note = report.ok && state !== null ? (JSON.parse(text) as { checkpoint: string }).checkpoint : null;
   return { report, note };
 }
 
