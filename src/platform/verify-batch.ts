@@ -1,12 +1,13 @@
 /**
  * Signature verifications gathered and run back to back (Node). OpenSSL's P-256 verify runs
  * from precomputed tables that the rest of an entry's checks (JSON, SQLite, hashing) push out
- * of the CPU caches: one ES256 verify between other work takes ~88 µs here, the same verify
- * in a run of them ~66 µs (scratch measurement on 6,000 log entries: 121–136 µs per entry
+ * of the CPU caches: one ES256 verify between other work took ~88 µs here, the same verify in
+ * a run of them 66–70 µs (scratch measurement on 6,000 log entries: 121–136 µs per entry
  * checked one by one, 100–112 µs gathered). {@link VerifyBatcher.all} runs the checks of a
- * batch of entries concurrently; each verification they ask for waits in a queue, and the
- * queue runs whenever every check is waiting (once per turn of the event loop). Verdicts are
- * the direct verifier's, one per request, in order of request.
+ * batch of entries concurrently; a verification one of them asks for is queued, and the queue
+ * runs at the next turn of the event loop, after every check that could go on without
+ * waiting has queued its own. Verdicts are the direct verifier's, one per request, in order
+ * of request.
  */
 import type { AlgName, PlatformVerify } from '../keys/algorithms.js';
 
@@ -21,8 +22,10 @@ interface Pending {
 /**
  * Wraps a synchronous verifier (`direct`, e.g. node:crypto's). {@link verify} is a
  * {@link PlatformVerify} to install: outside {@link all} it is `direct`; while any `all` runs,
- * it returns a promise settled when the queue next runs. A verification queued by someone
- * else meanwhile is run with the batch's and settled the same way.
+ * it queues the verification and returns a promise that the next run of the queue settles
+ * (a run is scheduled whenever the queue gets its first request, so every request is
+ * settled, whatever becomes of the batch that asked). A verification someone else asks for
+ * meanwhile is queued with the batch's.
  */
 export class VerifyBatcher {
   private queue: Pending[] = [];
@@ -33,32 +36,26 @@ export class VerifyBatcher {
   /** The verifier to install (`usePlatformVerify`): direct, or queued while a batch runs. */
   readonly verify: PlatformVerify = (alg, key, data, signature) => {
     if (this.active === 0) return this.direct(alg, key, data, signature);
+    if (this.queue.length === 0) setImmediate(() => this.run());
     return new Promise((resolve) => this.queue.push({ alg, key, data, signature, resolve }));
   };
 
   /**
-   * Start every task at once and resolve with their results in order (as `Promise.all`,
-   * rejecting with the first task's failure). While they run, the queued verifications run
-   * back to back at each turn of the event loop, the last run right before this returns: a
-   * verification asked for later (a task still running after another failed) is direct.
+   * Start every task at once and resolve with their results in order, as `Promise.all`:
+   * rejects with the failure of the first task to fail (a synchronous throw included), and
+   * the others run on. Their verifications are gathered while this runs; one asked for after
+   * it ended is direct.
    */
   async all<T>(tasks: ReadonlyArray<() => Promise<T>>): Promise<T[]> {
     this.active++;
-    let settled = false;
-    const results = Promise.all(tasks.map((t) => t()));
-    const done = (): void => {
-      settled = true;
-    };
-    results.then(done, done);
-    while (!settled) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      this.run();
+    try {
+      return await Promise.all(tasks.map(async (t) => t()));
+    } finally {
+      this.active--;
     }
-    this.active--;
-    return results;
   }
 
-  /** Run what is queued now; a verifier that throws counts as a signature that does not verify. */
+  /** Run what is queued; a verifier that throws counts as a signature that does not verify. */
   private run(): void {
     const q = this.queue;
     this.queue = [];
@@ -72,4 +69,33 @@ export class VerifyBatcher {
       p.resolve(ok);
     }
   }
+}
+
+/**
+ * The most entries checked together (in one {@link VerifyBatcher.all}), and the most bytes of
+ * them: a check holds its decoded entry until its signature is verified, and a hostile entry
+ * can decode to ~140 times its size, so a batch's input is kept small (a typical entry is
+ * 1–2 KiB: 128–256 of them per batch).
+ */
+export const BATCH_ENTRIES = 256;
+export const BATCH_BYTES = 256 * 1024;
+
+/**
+ * `items` in order, in runs of at most `maxEntries` items and `maxBytes` bytes (`bytes(item)`);
+ * an item larger than `maxBytes` runs alone. Lazy: reads `items` one run ahead at most.
+ */
+export function* runs<T>(items: Iterable<T>, bytes: (item: T) => number, maxEntries = BATCH_ENTRIES, maxBytes = BATCH_BYTES): Generator<T[]> {
+  let run: T[] = [];
+  let total = 0;
+  for (const item of items) {
+    const n = bytes(item);
+    if (run.length > 0 && (run.length >= maxEntries || total + n > maxBytes)) {
+      yield run;
+      run = [];
+      total = 0;
+    }
+    run.push(item);
+    total += n;
+  }
+  if (run.length > 0) yield run;
 }

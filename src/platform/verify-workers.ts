@@ -3,7 +3,8 @@
  * ({@link EntryFacts}: decoding, leaf hash, envelope signatures, digests) of batches of
  * entries run in `threads` workers while this thread reads the entries and folds the facts
  * in index order ({@link verifyLog}). Verdicts are those of the sequential path: the same
- * function computes the facts. Memory is bounded: at most two batches per worker in flight.
+ * function computes the facts. Memory is bounded: at most two batches per worker in flight,
+ * one being checked (in runs of at most 256 KiB: verify-batch.ts).
  * @see verify/entry-facts.ts
  */
 import { Worker } from 'node:worker_threads';
@@ -14,6 +15,7 @@ import { MAX_ENTRY_BYTES } from '../store/log-db.js';
 import { SALT_BYTES } from '../log/opening.js';
 import type { EntryInput, FactsSource } from '../verify/log.js';
 import { verifyBatcher } from './node.js';
+import { runs } from './verify-batch.js';
 import type { TrustPolicy } from '../verify/policy.js';
 
 /** Entries per message to a worker. */
@@ -98,8 +100,8 @@ async function unpack(b: { reply: Promise<Reply>; local: Map<number, EntryFacts>
 
 /**
  * A {@link FactsSource} over `threads` worker threads (default {@link defaultThreads}); with
- * one thread, fewer than 4,096 entries to check, or when running from TypeScript
- * source, the facts are computed here ({@link batchedFacts}). The workers build their
+ * one thread, fewer than 4,096 entries to check (totalling under 32 MiB), or when running
+ * from TypeScript source, the facts are computed here ({@link batchedFacts}). The workers build their
  * keys from `policy` and `secret` (the raw HS256 secret of the policy's HS256 issuers, or
  * null), not from the `keys` passed to the source. An entry larger than a log entry can be
  * ({@link MAX_ENTRY_BYTES}: a hostile file) is checked here and never buffered, so at most
@@ -163,23 +165,14 @@ export function workerFacts(o: { threads?: number; secret: Uint8Array | null }):
 }
 
 /**
- * The facts of each entry computed on this thread, in order, {@link BATCH} entries (or 16 MiB
- * of them) at a time checked together so that their signatures are verified back to back
- * (verify-batch.ts): the sequential path's verdicts, faster on Node.
+ * The facts of each entry computed on this thread, in order, in runs of at most 256 entries
+ * and 256 KiB (verify-batch.ts `runs`) checked together so that their signatures are
+ * verified back to back: the sequential path's verdicts, faster on Node.
  */
 export const batchedFacts: FactsSource = async function* (entries, policy, keys) {
-  let batch: EntryInput[] = [];
-  let bytes = 0;
-  const facts = (): Promise<EntryFacts[]> => verifyBatcher.all(batch.map(([position, b, salt]) => () => entryFacts(position, b, policy, keys, salt)));
-  for (const e of entries) {
-    batch.push(e);
-    bytes += e[1].length;
-    if (batch.length < BATCH && bytes < BATCH * MAX_ENTRY_BYTES) continue;
-    yield* await facts();
-    batch = [];
-    bytes = 0;
+  for (const run of runs(entries, (e) => e[1].length)) {
+    yield* await verifyBatcher.all(run.map(([position, bytes, salt]) => () => entryFacts(position, bytes, policy, keys, salt)));
   }
-  if (batch.length > 0) yield* await facts();
 };
 
 /** `head`'s items, then the rest of `rest`. */

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import '../../src/platform/node.js';
-import { VerifyBatcher } from '../../src/platform/verify-batch.js';
+import { VerifyBatcher, runs } from '../../src/platform/verify-batch.js';
 import { batchedFacts } from '../../src/platform/verify-workers.js';
 import { sequentialFacts, verifyLog, type EntryInput, type FactsSource } from '../../src/verify/log.js';
 import { policyKeyResolver } from '../../src/verify/policy.js';
@@ -79,6 +79,34 @@ test('a throwing verifier is a signature that does not verify; a failing task re
     },
   ]);
   assert.equal(await other, true);
+});
+
+test('a task that throws at once rejects all() and leaves the batcher as it was; a task that waits long is verified when it asks', async () => {
+  const log: string[] = [];
+  const b = new VerifyBatcher(fake(log));
+  const throwing = (): Promise<boolean> => {
+    throw new Error('thrown at once');
+  };
+  await assert.rejects(b.all([() => Promise.resolve(true), throwing]), /thrown at once/);
+  assert.equal(b.verify('ES256', KEY, bytes('after'), bytes('ok')), true, 'direct again, not queued forever');
+  const slow = async (): Promise<boolean> => {
+    await new Promise((r) => setTimeout(r, 20));
+    return b.verify('ES256', KEY, bytes('slow'), bytes('ok'));
+  };
+  const quick = async (): Promise<boolean> => b.verify('ES256', KEY, bytes('quick'), bytes('no'));
+  assert.deepEqual(await b.all([slow, quick]), [true, false]);
+  assert.deepEqual(log.slice(-2), ['verify quick', 'verify slow'], 'the quick one did not wait for the slow one');
+});
+
+test('runs: in order, at most the entries and the bytes given, an oversized item alone', () => {
+  const sizes = [3, 3, 3, 10, 1, 1, 1, 1, 1];
+  const got = [...runs(sizes.keys(), (k) => sizes[k]!, 4, 6)].map((r) => r.map((k) => sizes[k]));
+  assert.deepEqual(got, [[3, 3], [3], [10], [1, 1, 1, 1], [1]]);
+  assert.deepEqual([...runs([], () => 1)], []);
+  const many = [...runs(Array.from({ length: 600 }, () => 1000), (n) => n)].map((r) => r.length);
+  assert.deepEqual(many, [256, 256, 88], 'the default: 256 entries');
+  const big = [...runs(Array.from({ length: 600 }, () => 2048), (n) => n)].map((r) => r.length);
+  assert.deepEqual(big, [128, 128, 128, 128, 88], 'the default: 256 KiB');
 });
 
 test('the batched fact sources report exactly what the per-entry path does, intact and tampered', async (t) => {
