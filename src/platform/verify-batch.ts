@@ -44,7 +44,7 @@ export class VerifyBatcher {
    * Start every task at once and resolve with their results in order, as `Promise.all`:
    * rejects with the failure of the first task to fail (a synchronous throw included), and
    * the others run on. Their verifications are gathered while this runs; one asked for after
-   * it ended is direct.
+   * it ended is direct, unless another batch is running then.
    */
   async all<T>(tasks: ReadonlyArray<() => Promise<T>>): Promise<T[]> {
     this.active++;
@@ -73,16 +73,16 @@ export class VerifyBatcher {
 
 /**
  * The most entries checked together (in one {@link VerifyBatcher.all}), and the most bytes of
- * them: a check holds its decoded entry until its signature is verified, and a hostile entry
- * can decode to ~140 times its size, so a batch's input is kept small (a typical entry is
- * 1–2 KiB: 128–256 of them per batch).
+ * them (an entry larger than that is checked alone): a check holds its decoded entry until its
+ * signature is verified, and a hostile entry can decode to ~140 times its size, so a batch's
+ * input is kept small (a typical entry is 1–2 KiB: 128–256 of them per batch).
  */
 export const BATCH_ENTRIES = 256;
 export const BATCH_BYTES = 256 * 1024;
 
 /**
  * `items` in order, in runs of at most `maxEntries` items and `maxBytes` bytes (`bytes(item)`);
- * an item larger than `maxBytes` runs alone. Lazy: reads `items` one run ahead at most.
+ * an item larger than `maxBytes` runs alone. Lazy: reads `items` one item past the run it yields.
  */
 export function* runs<T>(items: Iterable<T>, bytes: (item: T) => number, maxEntries = BATCH_ENTRIES, maxBytes = BATCH_BYTES): Generator<T[]> {
   let run: T[] = [];

@@ -43,11 +43,21 @@ async function batch(m: Message): Promise<{ facts: EntryFacts[]; leaves: Uint8Ar
 
 interface Message { id: number; positions: BigInt64Array; bytes: Uint8Array; ends: Uint32Array; salts: Uint8Array; salted: Uint8Array }
 
-// One batch at a time, in the order sent (a second one waits: at most one batch's checks in memory).
+// One batch at a time, in the order sent (a second one waits: at most one batch's checks in
+// memory). Every batch is answered, and the chain never rejects: a reply that cannot be sent
+// becomes an error reply; when even that fails, the worker exits (its Lane then fails).
 let previous: Promise<void> = Promise.resolve();
 parentPort!.on('message', (m: Message) => {
-  previous = previous.then(() => batch(m)).then(
-    ({ facts, leaves }) => parentPort!.postMessage({ id: m.id, facts, leaves }, [leaves.buffer as ArrayBuffer]),
-    (e: unknown) => parentPort!.postMessage({ id: m.id, error: (e as Error).message }),
-  );
+  previous = previous.then(async () => {
+    try {
+      const { facts, leaves } = await batch(m);
+      parentPort!.postMessage({ id: m.id, facts, leaves }, [leaves.buffer as ArrayBuffer]);
+    } catch (e) {
+      try {
+        parentPort!.postMessage({ id: m.id, error: e instanceof Error ? e.message : String(e) });
+      } catch {
+        process.exit(1);
+      }
+    }
+  });
 });

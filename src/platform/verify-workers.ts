@@ -4,7 +4,8 @@
  * entries run in `threads` workers while this thread reads the entries and folds the facts
  * in index order ({@link verifyLog}). Verdicts are those of the sequential path: the same
  * function computes the facts. Memory is bounded: at most two batches per worker in flight,
- * one being checked (in runs of at most 256 KiB: verify-batch.ts).
+ * one being checked (in runs of at most 256 KiB: verify-batch.ts; worker entries are at most
+ * 64 KiB, and a larger one is checked here, alone).
  * @see verify/entry-facts.ts
  */
 import { Worker } from 'node:worker_threads';
@@ -166,8 +167,8 @@ export function workerFacts(o: { threads?: number; secret: Uint8Array | null }):
 
 /**
  * The facts of each entry computed on this thread, in order, in runs of at most 256 entries
- * and 256 KiB (verify-batch.ts `runs`) checked together so that their signatures are
- * verified back to back: the sequential path's verdicts, faster on Node.
+ * and 256 KiB (verify-batch.ts `runs`; a larger entry alone) checked together so that their
+ * signatures are verified back to back: the sequential path's verdicts, faster on Node.
  */
 export const batchedFacts: FactsSource = async function* (entries, policy, keys) {
   for (const run of runs(entries, (e) => e[1].length)) {
