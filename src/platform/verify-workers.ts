@@ -160,6 +160,9 @@ export function workerFacts(o: { threads?: number; secret: Uint8Array | null }):
       if (batch.length > 0) dispatch();
       while (inFlight.length > 0) yield* await unpack(inFlight.shift()!);
     } finally {
+      // Left early (a worker failed, the caller stopped): the entries' reader is closed too (a
+      // log's open SQLite statement would keep its connection busy).
+      it.return?.();
       await Promise.all(lanes.map((l) => l.worker.terminate()));
     }
   };

@@ -3,8 +3,9 @@
  * exactly the report of the single-threaded path, for an intact log and for tampered copies
  * (a signature changed, a back link changed, entries swapped, an entry that does not
  * decode), and for a whole-log bundle intact and tampered; the workers do start (a preload
- * counts them), except for fewer than 4,096 entries; `--threads` outside 1..16 is a usage
- * error.
+ * counts them), except for fewer than 4,096 entries; a worker whose replies cannot be sent
+ * fails the verification undecided (exit 3) instead of hanging it; `--threads` outside 1..16
+ * is a usage error.
  */
 import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
@@ -104,6 +105,20 @@ test('a bundle verified over worker threads reports what one thread does, intact
   const one = verifyWith(small, trust, '1');
   assert.deepEqual(verifyWith(small, trust, '2', 0), one, 'a small bundle: the reports differ');
   assert.equal(one.status, 0, JSON.stringify(one.report.findings.slice(0, 3)));
+});
+
+test('a worker whose replies cannot be sent fails the verification undecided (exit 3), never hangs it', async (t) => {
+  const s = scope(t);
+  const home = join(s.dir, 'home');
+  await buildHome(home);
+  const trust = exportTrust(home);
+  const BREAK = join(ROOT, 'test/e2e/fixtures/break-worker-replies.cjs');
+  for (const [mode, message] of [['facts', /verification worker failed: reply refused by the test/], ['all', /verification worker exited \(1\)/]] as const) {
+    const r = spawnSync(process.execPath, ['--require', BREAK, CLI, 'verify', home, '--trust', trust, '--json', '--threads', '2'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, BREAK_REPLIES: mode } });
+    assert.equal(r.status, 3, `${mode}: exit ${r.status} (${String(r.signal)}): ${r.stderr}`);
+    assert.match(r.stderr, message, mode);
+    assert.match(r.stderr, /ERR_VERIFY_WORKER/, mode);
+  }
 });
 
 test('verify --threads outside 1..16 is a usage error', () => {
