@@ -71,13 +71,14 @@ export class VerifyBatcher {
   }
 }
 
-/**
- * The most entries checked together (in one {@link VerifyBatcher.all}), and the most bytes of
- * them (an entry larger than that is checked alone): a check holds its decoded entry until its
- * signature is verified, and a hostile entry can decode to ~140 times its size, so a batch's
- * input is kept small (a typical entry is 1–2 KiB: 128–256 of them per batch).
- */
+/** The most entries checked together (in one {@link VerifyBatcher.all}) by {@link runs}. */
 export const BATCH_ENTRIES = 256;
+/**
+ * The most bytes of entries checked together (an entry larger than that is checked alone): a
+ * check holds its decoded entry until its signature is verified, and a hostile entry can
+ * decode to ~140 times its size, so a batch's input is kept small (a typical entry is 1–2 KiB:
+ * 128–256 of them per batch).
+ */
 export const BATCH_BYTES = 256 * 1024;
 
 /**
