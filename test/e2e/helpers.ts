@@ -46,9 +46,10 @@ export function scope(t: TestContext): Scope {
 /** Result of a finished CLI run. */
 export interface Run { status: number; stdout: string; stderr: string }
 
-/** Run `mcp-attest ARGS...` to completion (bounded). */
-export function cli(args: string[], timeoutMs = 60_000): Run {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: timeoutMs, cwd: ROOT, maxBuffer: 256 * 1024 * 1024 });
+/** Run `mcp-attest ARGS...` to completion (bounded); `o.preload`: a module node loads first (`--require`), `o.env`: added to the environment. */
+export function cli(args: string[], timeoutMs = 60_000, o: { preload?: string; env?: Record<string, string> } = {}): Run {
+  const node = o.preload === undefined ? [] : ['--require', o.preload];
+  const r = spawnSync(process.execPath, [...node, CLI, ...args], { encoding: 'utf8', timeout: timeoutMs, cwd: ROOT, maxBuffer: 256 * 1024 * 1024, env: { ...process.env, ...o.env } });
   assert.ok(r.status !== null, `mcp-attest ${args.join(' ')} did not finish: ${String(r.error ?? r.signal)}\n${r.stderr}`);
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -8,7 +8,6 @@
  * is a usage error.
  */
 import { test } from 'node:test';
-import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,7 +15,7 @@ import Database from 'better-sqlite3';
 import '../../src/platform/node.js';
 import { initHome } from '../../src/store/identity.js';
 import { Recorder } from '../../src/proxy/recorder.js';
-import { CLI, ROOT, cli, codes, editedCopy, exportTrust, scope, type Report } from './helpers.js';
+import { ROOT, cli, codes, editedCopy, exportTrust, scope, type Report } from './helpers.js';
 
 const CALLS = 2100; // 4,200 entries: more than the 4,096 below which one thread checks them all, so the workers run
 const FP = `sha256:${'11'.repeat(32)}`;
@@ -36,7 +35,7 @@ const COUNT_WORKERS = join(ROOT, 'test/e2e/fixtures/count-workers.cjs');
 
 /** `verify TARGET --threads N --json`: exit code and report; asserts it started `workers` worker threads (default: N when N > 1). */
 function verifyWith(target: string, trust: string, threads: string, workers = threads === '1' ? 0 : Number(threads)): { status: number; report: Report } {
-  const r = spawnSync(process.execPath, ['--require', COUNT_WORKERS, CLI, 'verify', target, '--trust', trust, '--json', '--threads', threads], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const r = cli(['verify', target, '--trust', trust, '--json', '--threads', threads], 60_000, { preload: COUNT_WORKERS });
   assert.ok(r.status === 0 || r.status === 1, `verify --threads ${threads} exited ${r.status}: ${r.stderr}`);
   assert.equal(r.stderr.split('worker thread started').length - 1, workers, `verify --threads ${threads} of ${target}: worker threads started`);
   return { status: r.status, report: JSON.parse(r.stdout) as Report };
@@ -114,8 +113,8 @@ test('a worker whose replies cannot be sent fails the verification undecided (ex
   const trust = exportTrust(home);
   const BREAK = join(ROOT, 'test/e2e/fixtures/break-worker-replies.cjs');
   for (const [mode, message] of [['facts', /verification worker failed: reply refused by the test/], ['all', /verification worker exited \(1\)/]] as const) {
-    const r = spawnSync(process.execPath, ['--require', BREAK, CLI, 'verify', home, '--trust', trust, '--json', '--threads', '2'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, BREAK_REPLIES: mode } });
-    assert.equal(r.status, 3, `${mode}: exit ${r.status} (${String(r.signal)}): ${r.stderr}`);
+    const r = cli(['verify', home, '--trust', trust, '--json', '--threads', '2'], 60_000, { preload: BREAK, env: { BREAK_REPLIES: mode } });
+    assert.equal(r.status, 3, `${mode}: exit ${r.status}: ${r.stderr}`);
     assert.match(r.stderr, message, mode);
     assert.match(r.stderr, /ERR_VERIFY_WORKER/, mode);
   }
