@@ -81,27 +81,31 @@ export function rejectedBundle(findings: Finding[]): BundleReport {
 }
 
 /**
- * Inclusion of every entry under the anchor: index below the tree size, and its path to the
- * root (bundle@1), or every entry's leaf through the one shared proof to the root (bundle@2:
- * a failure there is one finding for the bundle's entries, since no single entry is to blame).
+ * Inclusion of every entry under the anchor, given each entry's leaf hash (`leaves[k]` of
+ * `b.entries[k]`, as the per-entry checks computed it): index below the tree size, and its
+ * path to the root (bundle@1), or every leaf through the one shared proof to the root
+ * (bundle@2: a failure there is one finding for the bundle's entries, since no single entry
+ * is to blame). Returns the findings.
  */
-function checkInclusion(b: Bundle, cp: OpenedCheckpoint, findings: Finding[]): void {
+function inclusionFindings(b: Bundle, cp: OpenedCheckpoint, leaves: readonly Uint8Array[]): Finding[] {
+  const findings: Finding[] = [];
   const beyond = b.entries.filter((e) => e.index >= cp.size);
   for (const e of beyond) findings.push(error('ERR_INCLUSION_INVALID', `entry ${e.index} is beyond the checkpoint (size ${cp.size})`, { index: e.index }));
   if (b.proof !== undefined) {
-    if (beyond.length > 0) return;
-    const root = rootFromMultiProof(b.entries.map((e) => e.index), b.entries.map((e) => leafHash(publishedEntry(e.bytes, e.salt))), cp.size, b.proof);
+    if (beyond.length > 0) return findings;
+    const root = rootFromMultiProof(b.entries.map((e) => e.index), leaves, cp.size, b.proof);
     if (root === null || !equalBytes(root, cp.rootHash)) {
       findings.push(error('ERR_INCLUSION_INVALID', `the entries are not included in the tree of the checkpoint (size ${cp.size}): the shared proof does not lead to its root`, { expected: toBase64(cp.rootHash), found: root === null ? null : toBase64(root) }));
     }
-    return;
+    return findings;
   }
-  for (const e of b.entries) {
-    if (e.index >= cp.size) continue;
-    if (!verifyInclusion(e.index, cp.size, leafHash(publishedEntry(e.bytes, e.salt)), e.proof, cp.rootHash)) {
+  b.entries.forEach((e, k) => {
+    if (e.index >= cp.size) return;
+    if (!verifyInclusion(e.index, cp.size, leaves[k]!, e.proof, cp.rootHash)) {
       findings.push(error('ERR_INCLUSION_INVALID', `entry ${e.index} is not included in the tree of the checkpoint (size ${cp.size})`, { index: e.index, expected: toBase64(cp.rootHash) }));
     }
-  }
+  });
+  return findings;
 }
 
 /**
@@ -144,14 +148,21 @@ export async function verifyParsedBundle(b: Bundle, policy: TrustPolicy, keys: K
   if (o.quorumApart && cp.cosigners.length < policy.quorum) {
     findings.push(error('ERR_QUORUM_NOT_MET', `checkpoint at size ${cp.size} is cosigned by ${cp.cosigners.length} of the ${policy.quorum} witnesses the trust policy requires`, { expected: policy.quorum, found: cp.cosigners.map((c) => c.name) }));
   }
-  checkInclusion(b, cp, findings);
+  // The leaf hashes are those the per-entry checks compute (not hashed twice); the inclusion
+  // findings are reported first, as the checks run in C2SP order.
+  const included = findings.length;
+  const leaves: Uint8Array[] = [];
   const checker = new RecordChecker(policy, keys, findings, true);
   const credentialCalls: CredentialCall[] = [];
   for await (const f of (o.facts ?? sequentialFacts)(b.entries.map((e): EntryInput => (e.salt === undefined ? [e.index, e.bytes] : [e.index, e.bytes, e.salt])), policy, keys)) {
+    leaves.push(f.leaf);
     if (f.kind === 'call' && f.credential) credentialCalls.push(f.credential);
     const claimed = checker.fold(f);
     if (claimed !== f.position) findings.push(error('ERR_LOG_ENTRY_REORDERED', 'entry is not at the index it records', { index: f.position, expected: f.position.toString(), found: claimed.toString() }));
   }
+  // A source that gave fewer facts than entries: the rest are hashed here.
+  for (let k = leaves.length; k < b.entries.length; k++) leaves.push(leafHash(publishedEntry(b.entries[k]!.bytes, b.entries[k]!.salt)));
+  findings.splice(included, 0, ...inclusionFindings(b, cp, leaves));
   const inFlight = checker.finish();
   if (credentialCalls.length > 0) {
     const witnessed = [cp, ...await witnessedCheckpoints(b, cp, policy, findings)];

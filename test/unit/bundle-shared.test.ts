@@ -2,7 +2,8 @@
  * Receipt bundles with one shared inclusion proof (`mcp-attest/bundle@2`): built from a real
  * recorded log for a range and for scattered calls, they verify offline and report what the
  * per-entry form reports; they are smaller; an entry or a proof hash changed, a hash
- * dropped or added, an entry claimed at another index fail with ERR_INCLUSION_INVALID; the
+ * dropped or added, an entry claimed at another index fail with ERR_INCLUSION_INVALID,
+ * reported before what the entry's own checks find, in either form; the
  * closed schema refuses the two forms mixed; a shared entry has no tlog-proof of its own.
  */
 import { test, type TestContext } from 'node:test';
@@ -61,6 +62,21 @@ test('tampering with a shared-proof bundle fails with ERR_INCLUSION_INVALID', as
     const r = await verify(JSON.stringify(d));
     assert.equal(r.ok, false, name);
     assert.ok(codes(r).includes('ERR_INCLUSION_INVALID'), `${name}: ${codes(r).join(', ')}`);
+  }
+});
+
+test('a signed value changed fails inclusion first, then its signature, in either form', async (t) => {
+  const { db, verify } = await fixture(t);
+  const idx = selectEntries(db, { range: [2n, 9n] });
+  for (const shared of [true, false]) {
+    const d = JSON.parse(formatBundle(buildBundle(db, idx, [], shared))) as { entries: Array<{ record?: string }> };
+    const k = d.entries.findIndex((e) => e.record?.includes('"status":"executed"'));
+    assert.ok(k >= 0, 'the range holds a receipt');
+    const e = d.entries[k]!;
+    e.record = e.record!.replace('"status":"executed"', '"status":"failed"');
+    const errors = (await verify(JSON.stringify(d))).findings.filter((f) => f.severity === 'error').map((f) => f.code);
+    assert.equal(errors[0], 'ERR_INCLUSION_INVALID', `${shared ? '@2' : '@1'}: ${errors.join(', ')}`);
+    assert.ok(errors.slice(1).includes('ERR_SIGNATURE_INVALID'), `${shared ? '@2' : '@1'}: ${errors.join(', ')}`);
   }
 });
 
