@@ -8,12 +8,12 @@
  * Evidence payloads go to the evidence store; the log holds their digest.
  */
 import { randomBytes } from 'node:crypto';
-import { toBase64Url } from '../bytes/index.js';
+import { toBase64Url, toHex } from '../bytes/index.js';
 import { AttestError, isAttestError } from '../errors.js';
 import { nowSeconds } from '../envelope/time.js';
 import type { Signer } from '../envelope/sign.js';
 import { canonicalBytes, CanonicalMemo } from '../jcs/index.js';
-import { sha256Tagged } from '../bytes/digest.js';
+import { sha256 } from '../bytes/digest.js';
 import { encodeRecord, decodeRecord, SESSION_RECORD, type SessionRecord } from '../records/record.js';
 import { signStatementSync, type StatementBody } from '../receipt/session-build.js';
 import {
@@ -190,15 +190,16 @@ export class SessionStore {
 
   /**
    * Record action number n+1 of an open session, chained to action n. `evidence` (any JSON)
-   * is kept in the evidence store and committed by digest; `call` names a captured tool call.
+   * is kept in the evidence store, in the append's transaction (an action refused stores
+   * nothing), and committed by digest; `call` names a captured tool call.
    * Throws `ERR_SESSION_UNKNOWN`, `ERR_SESSION_SEALED`, `ERR_SESSION_MALFORMED` (too long),
    * `ERR_ENTRY_TOO_LARGE`, `ERR_JSON_TOO_DEEP` / `ERR_JSON_TOO_LARGE` (evidence beyond
    * {@link MAX_EVIDENCE_DEPTH} / {@link MAX_EVIDENCE_BYTES}).
    */
   action(sessionId: string, p: { name: string; summary?: string; evidence?: unknown; call?: CallRef }): Appended & { seq: number } {
     const bytes = p.evidence === undefined ? undefined : checkEvidence(p.evidence);
-    const evidence = bytes && sha256Tagged(bytes);
-    if (bytes !== undefined) this.evidence?.putBytes(bytes);
+    const hash = bytes && sha256(bytes);
+    const evidence = hash && `sha256:${toHex(hash)}`;
     let seq = 0;
     const a = this.append(sessionId, () => {
       const row = this.checkOpen(sessionId);
@@ -208,6 +209,8 @@ export class SessionStore {
         ...(p.summary !== undefined ? { summary: p.summary } : {}), ...(evidence ? { evidence } : {}), ...(p.call ? { call: p.call } : {}),
       } as StatementBody);
     }, (i, _s, digest) => {
+      // The payload commits with its entry (the store is attached to the log's connection): one commit, and none when the append fails.
+      if (bytes !== undefined) this.evidence?.putBytes(bytes, hash);
       this.db.statement('UPDATE sessions SET action_count = ?, last_digest = ?, last_action_idx = ? WHERE session_id = ?').run(seq, digest, i, sessionId);
     });
     return { ...a, seq };

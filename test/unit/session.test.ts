@@ -18,7 +18,8 @@ import { buildBundle } from '../../src/store/bundle-build.js';
 import { formatSessionReceipt } from '../../src/bundle/session-receipt.js';
 import { policyKeyResolver } from '../../src/verify/policy.js';
 import { isAttestError } from '../../src/errors.js';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { canonicalBytes } from '../../src/jcs/index.js';
 import { join } from 'node:path';
 import { initHome } from '../../src/store/identity.js';
 import { SessionHome } from '../../src/store/session-export.js';
@@ -176,6 +177,16 @@ test('declared approvals are the agent\'s record, reported as declared, never as
   assert.equal(r.dimensions.approvals, 'declared');
   assert.equal(r.approvals[0]!.status, 'declared');
   assert.equal(r.level, 'sealed');
+});
+
+test('an action\'s evidence is stored with its entry: a refused action (sealed session) leaves no payload', async (t) => {
+  const { h, sessionId } = await sessionHome(t, 1, { seal: false });
+  const stored = (value: unknown): boolean => h.recorder.evidence!.get(createHash('sha256').update(canonicalBytes(value)).digest('hex')) !== null;
+  h.sessions.action(sessionId, { name: 'kept', evidence: { kept: true } });
+  assert.equal(stored({ kept: true }), true);
+  h.sessions.seal(sessionId);
+  assert.throws(() => h.sessions.action(sessionId, { name: 'late', evidence: { late: true } }), (e) => isAttestError(e, 'ERR_SESSION_SEALED'));
+  assert.equal(stored({ late: true }), false);
 });
 
 test('two writers on one session (two store handles, as server and proxy) keep one chain', async (t) => {
