@@ -7,7 +7,8 @@
  * - signature verification through `node:crypto`, synchronous, with each WebCrypto key
  *   converted once (`KeyObject.from`, cached per key) instead of a thread-pool round trip
  *   per signature; gathered and run back to back inside {@link verifyBatcher}`.all`
- *   (verify-batch.ts), direct outside it.
+ *   (verify-batch.ts), direct outside it; installed as the check runner (verify/runs.ts), so
+ *   a verification of a log or bundle on this thread checks its entries in such runs.
  *
  * Verdicts are WebCrypto's: a key is used only for the algorithm, curve, hash, type and usage
  * WebCrypto would accept it for (anything else is false, as WebCrypto's `InvalidAccessError`
@@ -18,6 +19,7 @@ import { createHmac, hash, KeyObject, timingSafeEqual, verify } from 'node:crypt
 import { useSha256 } from '../bytes/digest.js';
 import { usePlatformVerify, type AlgName } from '../keys/algorithms.js';
 import { VerifyBatcher } from './verify-batch.js';
+import { useCheckRunner } from '../verify/runs.js';
 
 const keyObjects = new WeakMap<CryptoKey, KeyObject>();
 
@@ -70,3 +72,4 @@ export const verifyBatcher = new VerifyBatcher(nodeVerify);
 
 useSha256(nodeSha256);
 usePlatformVerify('node:crypto', verifyBatcher.verify);
+useCheckRunner((tasks) => verifyBatcher.all(tasks));

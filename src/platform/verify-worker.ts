@@ -8,7 +8,7 @@
  * hashes concatenated, each fact's `leaf` emptied to be cut from it), or `{ id, error }`.
  */
 import { verifyBatcher } from './node.js';
-import { runs } from './verify-batch.js';
+import { runs } from '../verify/runs.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { entryFacts, type EntryFacts } from '../verify/entry-facts.js';
 import { hs256Secrets, policyKeyResolver, type TrustPolicy } from '../verify/policy.js';

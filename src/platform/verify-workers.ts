@@ -14,9 +14,8 @@ import { AttestError } from '../errors.js';
 import { entryFacts, type EntryFacts } from '../verify/entry-facts.js';
 import { MAX_ENTRY_BYTES } from '../store/log-db.js';
 import { SALT_BYTES } from '../log/opening.js';
-import type { EntryInput, FactsSource } from '../verify/log.js';
-import { verifyBatcher } from './node.js';
-import { runs } from './verify-batch.js';
+import { localFacts, type EntryInput, type FactsSource } from '../verify/log.js';
+import './node.js'; // Node's primitives and check runner: the facts computed here run in batches too
 import type { TrustPolicy } from '../verify/policy.js';
 
 /** Entries per message to a worker. */
@@ -102,7 +101,7 @@ async function unpack(b: { reply: Promise<Reply>; local: Map<number, EntryFacts>
 /**
  * A {@link FactsSource} over `threads` worker threads (default {@link defaultThreads}); with
  * one thread, fewer than 4,096 entries to check (totalling under 32 MiB), or when running
- * from TypeScript source, the facts are computed here ({@link batchedFacts}). The workers build their
+ * from TypeScript source, the facts are computed here ({@link localFacts}). The workers build their
  * keys from `policy` and `secret` (the raw HS256 secret of the policy's HS256 issuers, or
  * null), not from the `keys` passed to the source. An entry larger than a log entry can be
  * ({@link MAX_ENTRY_BYTES}: a hostile file) is checked here and never buffered, so at most
@@ -112,7 +111,7 @@ async function unpack(b: { reply: Promise<Reply>; local: Map<number, EntryFacts>
 export function workerFacts(o: { threads?: number; secret: Uint8Array | null }): FactsSource {
   const threads = Math.max(1, Math.min(o.threads ?? defaultThreads(), MAX_VERIFY_THREADS));
   const url = workerUrl();
-  if (threads === 1 || url === null) return batchedFacts;
+  if (threads === 1 || url === null) return localFacts;
   return async function* (entries, policy: TrustPolicy, keys) {
     // Look ahead WORKERS_FROM entries, or as many bytes as two batches of the largest entries, to decide.
     const it = entries[Symbol.iterator]();
@@ -128,7 +127,7 @@ export function workerFacts(o: { threads?: number; secret: Uint8Array | null }):
       head.push(r.value);
       headBytes += r.value[1].length;
     }
-    if (ended) return yield* batchedFacts(head, policy, keys);
+    if (ended) return yield* localFacts(head, policy, keys);
     const lanes: Lane[] = [];
     // Each batch's reply, in order; an oversized entry's facts, computed here, take its place.
     const inFlight: Array<{ reply: Promise<Reply>; local: Map<number, EntryFacts> }> = [];
@@ -167,17 +166,6 @@ export function workerFacts(o: { threads?: number; secret: Uint8Array | null }):
     }
   };
 }
-
-/**
- * The facts of each entry computed on this thread, in order, in runs of at most 256 entries
- * and 256 KiB (verify-batch.ts `runs`; a larger entry alone) checked together so that their
- * signatures are verified back to back: the sequential path's verdicts, faster on Node.
- */
-export const batchedFacts: FactsSource = async function* (entries, policy, keys) {
-  for (const run of runs(entries, (e) => e[1].length)) {
-    yield* await verifyBatcher.all(run.map(([position, bytes, salt]) => () => entryFacts(position, bytes, policy, keys, salt)));
-  }
-};
 
 /** `head`'s items, then the rest of `rest`. */
 function* chain<T>(head: T[], rest: Iterator<T>): Generator<T> {

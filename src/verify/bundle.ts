@@ -22,7 +22,7 @@ import type { KeyResolver } from '../envelope/signature.js';
 import { openAnchor, type OpenedCheckpoint } from './checkpoints.js';
 import { error, notice, type Finding, type VerifySummary } from './findings.js';
 import { RecordChecker } from './records.js';
-import { sequentialFacts, type EntryInput, type FactsSource } from './log.js';
+import { localFacts, type EntryInput, type FactsSource } from './log.js';
 import { checkBundleAgainstKnown, type KnownCheckpoint } from './split-view.js';
 import type { TrustPolicy } from './policy.js';
 
@@ -41,7 +41,7 @@ export interface BundleVerifyOptions {
    * from its other dimensions. Default false: a plain bundle stops at the checkpoint.
    */
   quorumApart?: boolean;
-  /** Computes the entries' per-entry checks (default: here, one after another; the Node CLI: worker threads). */
+  /** Computes the entries' per-entry checks (default: here, `localFacts`; the Node CLI: worker threads). */
   facts?: FactsSource;
   /** The bundle's identity range as verified ({@link bundleIdentity}); calls under credentials are decided against it. */
   identity?: IdentityView | null;
@@ -154,7 +154,7 @@ export async function verifyParsedBundle(b: Bundle, policy: TrustPolicy, keys: K
   const leaves: Uint8Array[] = [];
   const checker = new RecordChecker(policy, keys, findings, true);
   const credentialCalls: CredentialCall[] = [];
-  for await (const f of (o.facts ?? sequentialFacts)(b.entries.map((e): EntryInput => (e.salt === undefined ? [e.index, e.bytes] : [e.index, e.bytes, e.salt])), policy, keys)) {
+  for await (const f of (o.facts ?? localFacts)(b.entries.map((e): EntryInput => (e.salt === undefined ? [e.index, e.bytes] : [e.index, e.bytes, e.salt])), policy, keys)) {
     leaves.push(f.leaf);
     if (f.kind === 'call' && f.credential) credentialCalls.push(f.credential);
     const claimed = checker.fold(f);

@@ -3,18 +3,20 @@
  * inside `VerifyBatcher.all` every verification waits until all the tasks are waiting, then
  * they run in a row, each settled with the direct verifier's own verdict; outside it the
  * verifier is the direct one, synchronous; a failing task or a throwing verifier leaves
- * nothing waiting. The Node CLI's one-thread fact source built on it (`batchedFacts`)
- * reports exactly what the runtime-neutral per-entry path does, on an intact log and on one
- * with a bad signature, a malformed entry and two entries swapped (the workers use the same
- * batcher; test/e2e/verify-threads.test.ts holds them to one thread's reports).
+ * nothing waiting. The fact source built on it (`localFacts`, installed by the Node platform
+ * as a check runner) reports exactly what the per-entry path does, on an intact log and on
+ * one with a bad signature, a malformed entry and two entries swapped (the workers use the
+ * same batcher; test/e2e/verify-threads.test.ts holds them to one thread's reports); it is
+ * the default of a log's verification, in runs of at most 256 entries, and without a runner
+ * (a browser) entries are checked one after another with the same report.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import '../../src/platform/node.js';
-import { VerifyBatcher, runs } from '../../src/platform/verify-batch.js';
-import { batchedFacts } from '../../src/platform/verify-workers.js';
-import { sequentialFacts, verifyLog, type EntryInput, type FactsSource } from '../../src/verify/log.js';
+import { VerifyBatcher } from '../../src/platform/verify-batch.js';
+import { checkRunner, runs, useCheckRunner, type CheckRunner } from '../../src/verify/runs.js';
+import { localFacts, sequentialFacts, verifyLog, type EntryInput, type FactsSource } from '../../src/verify/log.js';
 import { policyKeyResolver } from '../../src/verify/policy.js';
 import { LogDb } from '../../src/store/log-db.js';
 import type { AlgName } from '../../src/keys/algorithms.js';
@@ -130,9 +132,35 @@ test('the batched fact sources report exactly what the per-entry path does, inta
   for (const [name, list, codes] of [['intact', entries, []], ['tampered', tampered, ['ERR_SIGNATURE_INVALID', 'ERR_ENTRY_MALFORMED', 'ERR_LOG_ENTRY_REORDERED']]] as const) {
     const report = (facts: FactsSource) => verifyLog({ entries: list, checkpoints, sealed: 'erased' }, policy, keys, undefined, facts);
     const one = await report(sequentialFacts);
-    assert.deepEqual(await report(batchedFacts), one, `${name}: the reports differ`);
+    assert.deepEqual(await report(localFacts), one, `${name}: the reports differ`);
     const found = new Set(one.findings.map((f) => f.code));
     for (const c of codes) assert.ok(found.has(c), `${name}: ${c} not in ${[...found].join(', ')}`);
     assert.equal(one.ok, codes.length === 0, `${name}: ${[...found].join(', ')}`);
   }
 });
+
+test('a log verified on this thread is checked through the installed runner in runs of at most 256 entries and 256 KiB; without one, one by one', async (t) => {
+  const { home, policy } = await recordedHome(t, 150); // 301 entries
+  const db = new LogDb(join(home, 'log.db'), 'normal', true);
+  const input = { entries: [...db.entries()] as EntryInput[], checkpoints: db.checkpoints().map((c) => c.note), sealed: 'erased' as const };
+  db.close();
+  const keys = policyKeyResolver(policy);
+  const node = checkRunner();
+  assert.ok(node !== null, 'the Node platform installs a runner');
+  t.after(() => useCheckRunner(node));
+  const sizes: number[] = [];
+  const counting: CheckRunner = (tasks) => {
+    sizes.push(tasks.length);
+    return node(tasks);
+  };
+  useCheckRunner(counting);
+  const batched = await verifyLog(input, policy, keys);
+  assert.equal(batched.ok, true, JSON.stringify(batched.findings));
+  const expected = [...runs(input.entries, (e) => e[1].length)].map((r) => r.length);
+  assert.ok(expected.length > 1 && expected.every((n) => n <= 256), expected.join(', '));
+  assert.deepEqual(sizes, expected, 'the default fact source checks the log in runs(), through the runner');
+  useCheckRunner(null);
+  assert.deepEqual(await verifyLog(input, policy, keys), batched, 'without a runner: the same report');
+  assert.deepEqual(sizes, expected, 'without a runner nothing runs through one');
+});
+
