@@ -21,7 +21,7 @@ import { loadWitnesses } from '../store/witnesses.js';
 import { verifyLog, type FactsSource, type LogInput, type LogReport } from '../verify/log.js';
 import { rejectedBundle, verifyBundle, type BundleReport } from '../verify/bundle.js';
 import { openCheckpoint } from '../verify/checkpoints.js';
-import { error, notice, type Finding } from '../verify/findings.js';
+import { error, insertFindings, notice, type Finding } from '../verify/findings.js';
 import type { KnownCheckpoint } from '../verify/split-view.js';
 import type { TrustPolicy } from '../verify/policy.js';
 import { fromBase64 } from '../bytes/index.js';
@@ -180,7 +180,7 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
     try {
       const report: Report = { kind: 'log', ...(await verifyLog(loaded.input, ks.policy!, ks.keys, (n) => bar?.update(n), factsFor(threads, ks))) };
       // Read while the entries were (a tiles directory's, an opening that does not match).
-      report.findings.unshift(...loaded.findings, ...pre);
+      insertFindings(report.findings, 0, [...loaded.findings, ...pre]);
       report.ok = !report.findings.some((f) => f.severity === 'error');
       const cp = report.checkpoint;
       return { report, note: cp && (loaded.input.checkpoints.find((n) => n.includes(`\n${cp.size}\n${cp.rootHash}\n`)) ?? null) };

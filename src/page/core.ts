@@ -17,7 +17,7 @@ import { MAX_POLICY_DOC_BYTES, policyDocDigest } from '../receipt/session.js';
 import { MAX_CHECKPOINT_FILE_BYTES, readTiles, type TileReader } from '../log/tiles-read.js';
 import { openCheckpoint } from '../verify/checkpoints.js';
 import type { KnownCheckpoint } from '../verify/split-view.js';
-import type { Finding } from '../verify/findings.js';
+import { insertFindings, type Finding } from '../verify/findings.js';
 import { MAX_BUNDLE_BYTES } from '../bundle/format.js';
 import { SESSION_RECEIPT_HEAD } from '../bundle/session-receipt.js';
 import type { Check } from '../envelope/report.js';
@@ -88,7 +88,7 @@ export function isTiles(files: ChosenFile[]): boolean {
 async function verifyTiles(files: ChosenFile[], policy: TrustPolicy, keys: KeyResolver, known: KnownCheckpoint[], progress: (done: number, total: number) => void): Promise<PageReport> {
   const t = readTiles(tilesReader(files));
   const report = await verifyLog({ entries: t.entries, checkpoints: [t.checkpoint], known }, policy, keys, (n) => progress(n, t.entries.length));
-  report.findings.unshift(...t.findings);
+  insertFindings(report.findings, 0, t.findings);
   report.ok = !report.findings.some((f) => f.severity === 'error');
   return { kind: 'log', ...report };
 }

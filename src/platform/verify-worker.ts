@@ -20,7 +20,7 @@ const key = secret === null ? null : await importSecret(secret);
 const keys = policyKeyResolver(policy, hs256Secrets(policy, key));
 
 /**
- * The batch's facts, in order, its entries checked in runs (verify-batch.ts `runs`) so that
+ * The batch's facts, in order, its entries checked in runs (verify/runs.ts `runs`) so that
  * their signatures are verified back to back.
  */
 async function batch(m: Message): Promise<{ facts: EntryFacts[]; leaves: Uint8Array }> {

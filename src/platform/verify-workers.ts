@@ -4,7 +4,7 @@
  * entries run in `threads` workers while this thread reads the entries and folds the facts
  * in index order ({@link verifyLog}). Verdicts are those of the sequential path: the same
  * function computes the facts. Memory is bounded: at most two batches per worker in flight,
- * one being checked (in runs of at most 256 KiB: verify-batch.ts; worker entries are at most
+ * one being checked (in runs of at most 256 KiB: verify/runs.ts; worker entries are at most
  * 64 KiB, and a larger one is checked here, alone).
  * @see verify/entry-facts.ts
  */

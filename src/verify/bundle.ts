@@ -13,14 +13,14 @@ import { equalBytes, toBase64 } from '../bytes/index.js';
 import { publishedEntry } from '../log/opening.js';
 import { isAttestError } from '../errors.js';
 import { parseBundle, type Bundle } from '../bundle/format.js';
-import { leafHash } from '../log/hash.js';
+import { HASH_SIZE, leafHash } from '../log/hash.js';
 import { verifyConsistency, verifyInclusion } from '../log/proof.js';
 import { credentialKeys } from '../identity/gate-check.js';
 import { clockOf, withCredentialKeys, decideCalls, openIdentitySection, type CredentialCall, type IdentityView } from '../identity/verify-identity.js';
 import { rootFromMultiProof } from '../log/multiproof.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import { openAnchor, type OpenedCheckpoint } from './checkpoints.js';
-import { error, notice, type Finding, type VerifySummary } from './findings.js';
+import { error, insertFindings, notice, type Finding, type VerifySummary } from './findings.js';
 import { RecordChecker } from './records.js';
 import { localFacts, type EntryInput, type FactsSource } from './log.js';
 import { checkBundleAgainstKnown, type KnownCheckpoint } from './split-view.js';
@@ -81,19 +81,20 @@ export function rejectedBundle(findings: Finding[]): BundleReport {
 }
 
 /**
- * Inclusion of every entry under the anchor, given each entry's leaf hash (`leaves[k]` of
- * `b.entries[k]`, as the per-entry checks computed it): index below the tree size, and its
+ * Inclusion of every entry under the anchor, given each entry's leaf hash (`b.entries[k]`'s
+ * at `leaves[32k..32k+32)`, as the per-entry checks computed it): index below the tree size, and its
  * path to the root (bundle@1), or every leaf through the one shared proof to the root
  * (bundle@2: a failure there is one finding for the bundle's entries, since no single entry
  * is to blame). Returns the findings.
  */
-function inclusionFindings(b: Bundle, cp: OpenedCheckpoint, leaves: readonly Uint8Array[]): Finding[] {
+function inclusionFindings(b: Bundle, cp: OpenedCheckpoint, leaves: Uint8Array): Finding[] {
+  const leaf = (k: number): Uint8Array => leaves.subarray(HASH_SIZE * k, HASH_SIZE * (k + 1));
   const findings: Finding[] = [];
   const beyond = b.entries.filter((e) => e.index >= cp.size);
   for (const e of beyond) findings.push(error('ERR_INCLUSION_INVALID', `entry ${e.index} is beyond the checkpoint (size ${cp.size})`, { index: e.index }));
   if (b.proof !== undefined) {
     if (beyond.length > 0) return findings;
-    const root = rootFromMultiProof(b.entries.map((e) => e.index), leaves, cp.size, b.proof);
+    const root = rootFromMultiProof(b.entries.map((e) => e.index), b.entries.map((_, k) => leaf(k)), cp.size, b.proof);
     if (root === null || !equalBytes(root, cp.rootHash)) {
       findings.push(error('ERR_INCLUSION_INVALID', `the entries are not included in the tree of the checkpoint (size ${cp.size}): the shared proof does not lead to its root`, { expected: toBase64(cp.rootHash), found: root === null ? null : toBase64(root) }));
     }
@@ -101,7 +102,7 @@ function inclusionFindings(b: Bundle, cp: OpenedCheckpoint, leaves: readonly Uin
   }
   b.entries.forEach((e, k) => {
     if (e.index >= cp.size) return;
-    if (!verifyInclusion(e.index, cp.size, leaves[k]!, e.proof, cp.rootHash)) {
+    if (!verifyInclusion(e.index, cp.size, leaf(k), e.proof, cp.rootHash)) {
       findings.push(error('ERR_INCLUSION_INVALID', `entry ${e.index} is not included in the tree of the checkpoint (size ${cp.size})`, { index: e.index, expected: toBase64(cp.rootHash) }));
     }
   });
@@ -126,7 +127,7 @@ export async function verifyBundle(text: string, policy: TrustPolicy, keys: KeyR
   const idKeys = id.view === null ? keys : credentialKeys({ refresh: () => id.view!.size, index: id.view.index }, id.policy, keys);
   const { report, checker } = await verifyParsedBundle(b, id.policy, idKeys, { ...o, identity: id.view });
   if (pre.length > 0) {
-    report.findings.unshift(...pre);
+    insertFindings(report.findings, 0, pre);
     report.ok = !report.findings.some((f) => f.severity === 'error');
   }
   // A plain bundle is a selection: its session statements are not checked as sessions.
@@ -151,18 +152,20 @@ export async function verifyParsedBundle(b: Bundle, policy: TrustPolicy, keys: K
   // The leaf hashes are those the per-entry checks compute (not hashed twice); the inclusion
   // findings are reported first, as the checks run in C2SP order.
   const included = findings.length;
-  const leaves: Uint8Array[] = [];
+  const leaves = new Uint8Array(HASH_SIZE * b.entries.length);
+  let leafCount = 0;
   const checker = new RecordChecker(policy, keys, findings, true);
   const credentialCalls: CredentialCall[] = [];
   for await (const f of (o.facts ?? localFacts)(b.entries.map((e): EntryInput => (e.salt === undefined ? [e.index, e.bytes] : [e.index, e.bytes, e.salt])), policy, keys)) {
-    leaves.push(f.leaf);
+    // A leaf is taken from the facts of the entry they name, in order (else hashed below).
+    if (leafCount < b.entries.length && f.position === b.entries[leafCount]!.index && f.leaf.length === HASH_SIZE) leaves.set(f.leaf, HASH_SIZE * leafCount++);
     if (f.kind === 'call' && f.credential) credentialCalls.push(f.credential);
     const claimed = checker.fold(f);
     if (claimed !== f.position) findings.push(error('ERR_LOG_ENTRY_REORDERED', 'entry is not at the index it records', { index: f.position, expected: f.position.toString(), found: claimed.toString() }));
   }
-  // A source that gave fewer facts than entries: the rest are hashed here.
-  for (let k = leaves.length; k < b.entries.length; k++) leaves.push(leafHash(publishedEntry(b.entries[k]!.bytes, b.entries[k]!.salt)));
-  findings.splice(included, 0, ...inclusionFindings(b, cp, leaves));
+  // A source that gave fewer facts, or another entry's: the rest are hashed here.
+  for (let k = leafCount; k < b.entries.length; k++) leaves.set(leafHash(publishedEntry(b.entries[k]!.bytes, b.entries[k]!.salt)), HASH_SIZE * k);
+  insertFindings(findings, included, inclusionFindings(b, cp, leaves));
   const inFlight = checker.finish();
   if (credentialCalls.length > 0) {
     const witnessed = [cp, ...await witnessedCheckpoints(b, cp, policy, findings)];

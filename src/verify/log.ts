@@ -75,7 +75,8 @@ export const sequentialFacts: FactsSource = async function* (entries, policy, ke
  * installed (Node: verify/runs.ts), in runs of at most 256 entries and 256 KiB checked
  * together, so that their signatures are verified back to back; else {@link sequentialFacts}
  * (a browser). The same verdicts either way; the default of {@link verifyLog} and of a bundle's
- * verification.
+ * verification. With a runner, the `keys` resolver may be asked for up to a run's entries
+ * at once.
  */
 export const localFacts: FactsSource = async function* (entries, policy, keys) {
   const runner = checkRunner();

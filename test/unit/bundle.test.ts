@@ -86,6 +86,18 @@ test('a call bundle holds exactly that call\'s attestation and receipt, and the 
   assert.deepEqual([r.calls, r.receipts], [1, 1]);
 });
 
+test('a hostile bundle of 130,000 entries beyond its checkpoint is reported, not thrown (more findings than one call takes as arguments)', async (t) => {
+  const { policy, text } = await fixture(t, 1);
+  const doc = JSON.parse(text()) as { entries: Array<Record<string, unknown>> };
+  const N = 130_000;
+  for (let i = 0; i < N; i++) doc.entries.push({ index: String(1000 + i), entry: '{}', proof: [] });
+  const r = await verifyBundle(JSON.stringify(doc), policy, policyKeyResolver(policy));
+  assert.equal(r.ok, false);
+  const beyond = r.findings.filter((f) => f.code === 'ERR_INCLUSION_INVALID');
+  assert.equal(beyond.length, N, 'one inclusion finding per entry beyond the checkpoint');
+  assert.equal(r.findings.findIndex((f) => f.code === 'ERR_INCLUSION_INVALID'), 0, 'reported first');
+});
+
 test('tampering with any part of a bundle fails with its own code', async (t) => {
   const { policy, text } = await fixture(t);
   const good = text();
