@@ -1,7 +1,8 @@
 /**
  * Log verification against keyless tampering found in review: a replayed call (same
  * nonce), a record whose unsigned tool/server differ from the signed attestation, a hostile
- * claimed index (bounded work), entries no checkpoint seals, a policy demanding witnesses.
+ * claimed index (bounded work), entries no checkpoint seals, a policy demanding witnesses;
+ * findings inserted in any number (a hostile input's), in place and in order.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +19,7 @@ import { trustPolicyOf } from '../../src/store/identity.js';
 import { canonicalBytes, parseJsonBytes } from '../../src/jcs/index.js';
 import { isAttestError } from '../../src/errors.js';
 import type { EntryInput } from '../../src/verify/log.js';
+import { error, insertFindings, type Finding } from '../../src/verify/findings.js';
 import type { EntriesMode } from '../../src/records/record.js';
 
 /** A log of two calls (entry 0 its parameters entry, then attestation, receipt, attestation, receipt), private or public. */
@@ -87,3 +89,14 @@ test('a policy that demands witness cosignatures is refused while they are not v
   assert.throws(() => parseTrustPolicy(JSON.stringify({ ...base, witnesses: [{ name: 'w', vkey: 'w+00000000+AA==' }] })), (e) => isAttestError(e, 'ERR_POLICY_INVALID'));
   assert.equal(parseTrustPolicy(JSON.stringify(base)).quorum, 0);
 });
+
+test('findings are inserted in any number (more than one call takes as arguments), in place, in order', () => {
+  const at = (i: number): Finding => error('ERR_ENTRY_MALFORMED', 'x', { index: BigInt(i) });
+  const findings = [at(-2), at(-1), at(1_000_000)];
+  const held = findings;
+  insertFindings(findings, 2, Array.from({ length: 200_000 }, (_, i) => at(i)));
+  assert.equal(held, findings, 'the same array');
+  assert.equal(findings.length, 200_003);
+  assert.deepEqual([0, 1, 2, 200_001, 200_002].map((k) => findings[k]!.index), ['-2', '-1', '0', '199999', '1000000']);
+});
+
