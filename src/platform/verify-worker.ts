@@ -7,10 +7,10 @@
  * by the salt at `salts[16k..16k+16)`); out: `{ id, facts, leaves }` (`leaves`: the 32-byte leaf
  * hashes concatenated, each fact's `leaf` emptied to be cut from it), or `{ id, error }`.
  */
-import { verifyBatcher } from './node.js';
-import { runs } from '../verify/runs.js';
+import './node.js';
 import { parentPort, workerData } from 'node:worker_threads';
-import { entryFacts, type EntryFacts } from '../verify/entry-facts.js';
+import type { EntryFacts } from '../verify/entry-facts.js';
+import { localFacts, type EntryInput } from '../verify/log.js';
 import { hs256Secrets, policyKeyResolver, type TrustPolicy } from '../verify/policy.js';
 import { importSecret } from '../keys/material.js';
 import { SALT_BYTES } from '../log/opening.js';
@@ -19,20 +19,18 @@ const { policy, secret } = workerData as { policy: TrustPolicy; secret: Uint8Arr
 const key = secret === null ? null : await importSecret(secret);
 const keys = policyKeyResolver(policy, hs256Secrets(policy, key));
 
-/**
- * The batch's facts, in order, its entries checked in runs (verify/runs.ts `runs`) so that
- * their signatures are verified back to back.
- */
+/** The batch's facts, in order: checked on this thread as any verification is ({@link localFacts}: runs whose signatures are verified back to back). */
 async function batch(m: Message): Promise<{ facts: EntryFacts[]; leaves: Uint8Array }> {
   const { positions, bytes, ends, salts, salted } = m;
-  const start = (k: number): number => (k === 0 ? 0 : ends[k - 1]!);
-  const facts: EntryFacts[] = [];
-  for (const run of runs(ends.keys(), (k) => ends[k]! - start(k))) {
-    facts.push(...(await verifyBatcher.all(run.map((k) => () => {
-      const salt = salted[k] === 1 ? salts.subarray(SALT_BYTES * k, SALT_BYTES * (k + 1)) : undefined;
-      return entryFacts(BigInt.asUintN(64, positions[k]!), bytes.subarray(start(k), ends[k]), policy, keys, salt);
-    }))));
+  function* entries(): Generator<EntryInput> {
+    for (let k = 0; k < ends.length; k++) {
+      const position = BigInt.asUintN(64, positions[k]!);
+      const entry = bytes.subarray(k === 0 ? 0 : ends[k - 1], ends[k]);
+      yield salted[k] === 1 ? [position, entry, salts.subarray(SALT_BYTES * k, SALT_BYTES * (k + 1))] : [position, entry];
+    }
   }
+  const facts: EntryFacts[] = [];
+  for await (const f of localFacts(entries(), policy, keys)) facts.push(f);
   const leaves = new Uint8Array(32 * ends.length);
   facts.forEach((f, k) => {
     leaves.set(f.leaf, 32 * k);
