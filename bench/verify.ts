@@ -41,6 +41,8 @@ export interface VerifyBench {
   limitAll: number;
   /** The range bundle of the whole log: bytes per call, and entries per second as above; null when it would pass a bundle's 256 MiB limit. */
   bundle: { bytesPerCall: number; oneThread: number; perSecond: number; rssMiB: { one: number; many: number } } | null;
+  /** The same range bundle written gzip'd (`--out FILE.gz`, bundle/gzip.ts). */
+  gzipped: VerifyBench['bundle'];
 }
 
 async function buildLog(home: string): Promise<number> {
@@ -134,8 +136,11 @@ export async function benchVerify(dir: string, cli: string): Promise<VerifyBench
   const fits = 1.25 * entries * entryBytes < 256 * 2 ** 20;
   if (fits) run(cli, ['bundle', '--home', home, '--range', `0..${entries - 1}`, '--out', file]);
   const bundle = fits ? { bytesPerCall: statSync(file).size / CALLS, ...verifyRuns(cli, dir, [file, '--trust', trust], entries) } : null;
+  const gz = `${file}.gz`;
+  if (fits) run(cli, ['bundle', '--home', home, '--range', `0..${entries - 1}`, '--out', gz]);
+  const gzipped = fits ? { bytesPerCall: statSync(gz).size / CALLS, ...verifyRuns(cli, dir, [gz, '--trust', trust], entries) } : null;
   return {
-    entries, entryBytes, oneThread: log.oneThread, threads: { count: cores, perSecond: log.perSecond }, rssMiB: log.rssMiB, bundle,
+    entries, entryBytes, oneThread: log.oneThread, threads: { count: cores, perSecond: log.perSecond }, rssMiB: log.rssMiB, bundle, gzipped,
     limitOne: await rawRate(1, Math.round(entryBytes)), limitAll: await rawRate(cores, Math.round(entryBytes)),
   };
 }
@@ -153,10 +158,16 @@ export function printVerify(v: VerifyBench): void {
     console.log(`\n## verify of a range bundle of the same ${v.entries / 2} calls (mcp-attest/bundle@2, ${b.bytesPerCall.toFixed(0)} bytes per call; whole process, median of ${REPS}), beside the same limit`);
     table(b);
   }
+  const g = v.gzipped;
+  if (g !== null) {
+    console.log(`\n## the same range bundle gzip'd (bundle --out FILE.gz: ${g.bytesPerCall.toFixed(0)} bytes per call; whole process, median of ${REPS})`);
+    table(g);
+  }
   const sized = (what: string): string => `${what}${v.entries === 20_000 ? '' : ` (this one: ${v.entries} entries)`}`;
   const met = (ok: boolean): string => (ok ? 'met' : 'NOT met');
   console.log(`\nTargets (issue 14), printed, not asserted:`);
   console.log(`- verify of ${sized('a 20,000-entry log')} >= 15000 entries/s: ${v.threads.perSecond.toFixed(0)} (${met(v.threads.perSecond >= 15_000)})`);
   if (b === null) console.log(`- a range bundle of ${v.entries} entries would pass a bundle's 256 MiB limit: not made`);
   else console.log(`- verify of ${sized('a 10,000-call range bundle')} >= 15000 entries/s: ${b.perSecond.toFixed(0)} (${met(b.perSecond >= 15_000)}); <= 1600 bytes per call: ${b.bytesPerCall.toFixed(0)} (${met(b.bytesPerCall <= 1600)}), the entries alone ${(2 * v.entryBytes).toFixed(0)}`);
+  if (g !== null) console.log(`- the same gzip'd: ${g.perSecond.toFixed(0)} entries/s (${met(g.perSecond >= 15_000)}); ${g.bytesPerCall.toFixed(0)} bytes per call (${met(g.bytesPerCall <= 1600)})`);
 }

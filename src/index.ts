@@ -10,6 +10,7 @@ export { issueAttestation, attestationBody, type AttestationInput } from './atte
 export { issueReceipt, attestationDigest, type ReceiptInput } from './receipt/build.js';
 export { webCryptoSign, signEnvelope, type Signer } from './envelope/sign.js';
 export { nodeSigner, nodeSigners, hmacSigner } from './store/node-signer.js';
+export { gunzipStrict } from './platform/gunzip.js';
 export { Gate, MemoryReplayStore, type GateCall, type GateDecision, type GateOptions, type ReplayStore } from './gate/gate.js';
 export { parseGatePolicy, loadGatePolicy, type GatePolicy, type LoadedGatePolicy, type ToolRule } from './gate/policy.js';
 export {

@@ -29,6 +29,8 @@ import { keySource, policyKeySource, type KeyOptions, type KeySource } from './k
 import { MAX_VERIFY_THREADS, workerFacts } from '../platform/verify-workers.js';
 import { isAttestError } from '../errors.js';
 import { MAX_BUNDLE_BYTES } from '../bundle/format.js';
+import { isGzip } from '../bundle/gzip.js';
+import { gunzipStrict } from '../platform/gunzip.js';
 import { verifySessionReceipt, type SessionReceiptReport } from '../verify/session-receipt.js';
 import { SESSION_RECEIPT_HEAD } from '../bundle/session-receipt.js';
 import { MAX_POLICY_DOC_BYTES, policyDocDigest } from '../receipt/session.js';
@@ -42,7 +44,7 @@ type Report = (LogReport | BundleReport | SessionReceiptReport) & { kind: 'log' 
 
 /**
  * True when `path` (or the file a symlink named `path` points to) is a regular file starting
- * with `{` (after a byte order mark or whitespace, within 64 KiB): a bundle, not a log.db. Anything else is left to {@link load},
+ * with `{` (after a byte order mark or whitespace, within 64 KiB) or the gzip magic: a bundle, not a log.db. Anything else is left to {@link load},
  * which refuses what is not a regular file.
  */
 function isBundleFile(path: string): boolean {
@@ -55,8 +57,8 @@ function isBundleFile(path: string): boolean {
   try {
     const head = Buffer.alloc(HEAD_BYTES);
     const n = readSync(fd, head, 0, HEAD_BYTES, 0);
-    // A byte order mark too: the bundle path then refuses it as the strict JSON it is not (as the verify page does).
-    return /^(\xef\xbb\xbf)?[ \t\r\n]*\{/.test(head.subarray(0, n).toString('latin1'));
+    // A byte order mark too: the bundle path then refuses it as the strict JSON it is not (as the verify page does); or gzip (bundle/gzip.ts).
+    return isGzip(head.subarray(0, n)) || /^(\xef\xbb\xbf)?[ \t\r\n]*\{/.test(head.subarray(0, n).toString('latin1'));
   } finally {
     closeSync(fd);
   }
@@ -204,7 +206,8 @@ async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierS
   let text: string;
   try {
     // A byte order mark is kept, so the strict parser refuses it (the verify page reads files the same way).
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(readRegularFile(path, MAX_BUNDLE_BYTES, { follow: true, what: 'bundle' }));
+    const bytes: Uint8Array = readRegularFile(path, MAX_BUNDLE_BYTES, { follow: true, what: 'bundle' });
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(isGzip(bytes) ? gunzipStrict(bytes, MAX_BUNDLE_BYTES) : bytes);
   } catch (e) {
     if (isAttestError(e, 'ERR_STORE_IO')) throw e;
     const code = isAttestError(e) ? e.code : 'ERR_ENCODING_INVALID';

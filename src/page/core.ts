@@ -6,10 +6,10 @@
  * `mcp-attest receipt verify` (one envelope), with the same codes, so the page's verdict is
  * the CLI's, dimension by dimension. Runs in the page's worker; no Node module, no network.
  */
-import { AttestError } from '../errors.js';
+import { AttestError, isAttestError } from '../errors.js';
 import { parseTrustPolicy, policyKeyResolver, hs256Secrets, type TrustPolicy } from '../verify/policy.js';
 import { sequentialFacts, verifyLog, type FactsSource, type LogReport } from '../verify/log.js';
-import { verifyBundle, type BundleReport } from '../verify/bundle.js';
+import { rejectedBundle, verifyBundle, type BundleReport } from '../verify/bundle.js';
 import { verifySessionReceipt, type SessionReceiptReport } from '../verify/session-receipt.js';
 import { verifyAttestation } from '../attestation/verify.js';
 import { verifyReceipt } from '../receipt/verify.js';
@@ -19,6 +19,7 @@ import { openCheckpoint } from '../verify/checkpoints.js';
 import type { KnownCheckpoint } from '../verify/split-view.js';
 import { insertFindings, type Finding } from '../verify/findings.js';
 import { MAX_BUNDLE_BYTES } from '../bundle/format.js';
+import { gunzipWeb, isGzip } from '../bundle/gzip.js';
 import { SESSION_RECEIPT_HEAD } from '../bundle/session-receipt.js';
 import type { Check } from '../envelope/report.js';
 import type { KeyResolver } from '../envelope/signature.js';
@@ -108,9 +109,18 @@ function counted(progress: (done: number, total: number) => void): FactsSource {
 /** What one file is checked with: the policy, its keys, checkpoints accepted earlier, progress. */
 interface Context { policy: TrustPolicy; keys: KeyResolver; known: KnownCheckpoint[]; progress: (done: number, total: number) => void }
 
-/** One file: a session receipt, a bundle, or one attestation or receipt (told apart by their members). */
+/** One file: a session receipt, a bundle, or one attestation or receipt (told apart by their members), each as its JSON text or gzip'd (bundle/gzip.ts). */
 async function verifyFile(file: ChosenFile, req: PageRequest, c: Context): Promise<PageReport> {
-  const bytes = readWithin(file, MAX_BUNDLE_BYTES, file.path);
+  let bytes = readWithin(file, MAX_BUNDLE_BYTES, file.path);
+  if (isGzip(bytes)) {
+    try {
+      bytes = await gunzipWeb(bytes, MAX_BUNDLE_BYTES);
+    } catch (e) {
+      // As the CLI: a compressed file that does not decompress strictly is a rejected bundle.
+      if (!isAttestError(e)) throw e;
+      return { kind: 'bundle', ...rejectedBundle([{ severity: 'error', code: e.code, message: `bundle rejected: ${e.message}` }]) };
+    }
+  }
   const text = utf8Text(bytes, file.path);
   const { policy, keys, known } = c;
   if (SESSION_RECEIPT_HEAD.test(text.slice(0, 256))) {

@@ -22,6 +22,9 @@ import { runPublished, type PublishedCase } from '../published-run.js';
 import { runPublishedLog, type PublishedLogVectors } from '../published-log-run.js';
 import { readdirSync } from 'node:fs';
 import { caseDirs, vectorPath } from '../vectors.js';
+import { gzipSync } from 'node:zlib';
+import { gunzipStrict } from '../../src/platform/gunzip.js';
+import { isAttestError } from '../../src/errors.js';
 
 const VECTORS = join(ROOT, 'test/vectors');
 let browser: Browser;
@@ -150,4 +153,44 @@ test('every published C2SP signed-note and cosignature/v1 case, the 196 transpar
   assert.ok(n.some((x) => x.startsWith('ok')) && n.some((x) => x.startsWith('ERR_')), 'both outcomes occur');
   assert.deepEqual(b.map((x, i) => [i, x]).filter(([i, x]) => x !== n[i as number]).slice(0, 5), []);
   assert.equal(b.length, n.length);
+});
+
+/** Node's strict decoder's outcome (platform/gunzip.ts) as the harness gives the browser's: the text as base64, or the error's code. */
+function gunzipInNode(bytes: Buffer, max: number): string {
+  try {
+    return Buffer.from(gunzipStrict(bytes, max)).toString('base64');
+  } catch (e) {
+    return isAttestError(e) ? e.code : `thrown: ${String(e)}`;
+  }
+}
+
+test('compressed bundles: a gzip member, every byte of it changed (two ways), every truncation, what may follow it and every header flag give the browser\'s decoder the outcome of Node\'s strict one', { timeout: 300_000 }, async () => {
+  const text = Buffer.from(JSON.stringify({ format: 'mcp-attest/bundle@2', entries: [{ index: '1', entry: '{"type":"x"}' }, { index: '2', entry: '{"type":"y"}' }] }));
+  const member = gzipSync(text);
+  const named = Buffer.concat([member.subarray(0, 3), Buffer.from([0x08]), member.subarray(4, 10), Buffer.from('b.json\0'), member.subarray(10)]);
+  const inputs: Array<[string, Buffer, number]> = [['member', member, 1 << 20], ['named', named, 1 << 20], ['at its limit', member, text.length], ['past its limit', member, text.length - 1]];
+  for (const base of [member, named]) {
+    for (let i = 0; i < base.length; i++) {
+      for (const bit of [0x01, 0x80]) {
+        const m = Buffer.from(base);
+        m[i] = m[i]! ^ bit;
+        inputs.push([`byte ${i} ^ ${bit}`, m, 1 << 20]);
+      }
+      inputs.push([`first ${i} bytes`, base.subarray(0, i), 1 << 20]);
+    }
+  }
+  for (const [name, tail] of [['a zero', Buffer.alloc(1)], ['its trailer', member.subarray(-8)], ['a member', gzipSync('x')], ['itself', member]] as const) inputs.push([`then ${name}`, Buffer.concat([member, tail]), 1 << 20]);
+  inputs.push(['an empty member first', Buffer.concat([gzipSync(Buffer.alloc(0)), member]), 1 << 20]);
+  for (let flags = 0; flags < 256; flags++) inputs.push([`flags ${flags}`, Buffer.concat([member.subarray(0, 3), Buffer.from([flags]), member.subarray(4)]), 1 << 20]);
+  const differ: string[] = [];
+  let accepted = 0;
+  for (const [name, bytes, max] of inputs) {
+    const b = await page.evaluate(([b64, m]) => (globalThis as unknown as { gunzip(b: string, m: number): Promise<string> }).gunzip(b64, m), [bytes.toString('base64'), max] as const);
+    const n = gunzipInNode(bytes, max);
+    if (n.startsWith('thrown')) differ.push(`${name}: node threw ${n}`);
+    if (b !== n) differ.push(`${name}: browser ${b.slice(0, 60)} node ${n.slice(0, 60)}`);
+    if (!n.startsWith('ERR_')) accepted++;
+  }
+  assert.deepEqual(differ, []);
+  assert.ok(inputs.length > 900 && accepted >= 4, `${inputs.length} inputs, ${accepted} accepted`);
 });

@@ -1,6 +1,6 @@
 /**
  * The verify page (dist/verify.html, docs/verify-page.md) in a real headless Chromium: a
- * receipt bundle, a countersigned session receipt (with its policy document), a published
+ * receipt bundle (as its text or gzip'd), a countersigned session receipt (with its policy document), a published
  * tiles folder, one attestation; each gives the CLI's verdict and codes, and a tampered copy
  * of each fails with the CLI's code. The page makes no request but its own load (and its
  * worker's blob:), and shows what each finding means.
@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { ROOT, cli, scope, waitFor, type Scope } from './helpers.js';
 import { launchBrowser, openPage } from '../support/browser.js';
@@ -118,6 +119,29 @@ test('a receipt bundle and a tiles folder: the page gives the CLI\'s verdict and
   assert.deepEqual(await pageVerdict(page, trust, { folder: bad }).then((v) => ({ ok: v.ok, codes: v.codes })), wantTilesBad);
 
   assert.deepEqual(requests.filter((u) => !u.startsWith('blob:') && u !== PAGE), [], 'no request but the page itself');
+  assert.deepEqual(errors, [], 'no error in the page');
+});
+
+test('a gzip\'d range bundle (bundle --out FILE.gz): the page and the CLI verify it alike; with anything after its member both reject it as ERR_BUNDLE_MALFORMED', { timeout: 180_000 }, async (t) => {
+  const s = scope(t);
+  const { home, trust } = await fixtures(s);
+  const { page, errors } = await openPage(browser, PAGE);
+  t.after(() => page.close());
+  const gz = join(s.dir, 'range.bundle.json.gz');
+  const summary = JSON.parse(ok(['bundle', '--home', home, '--range', '1..6', '--out', gz, '--json'])) as { bytes: number; textBytes: number; entries: number };
+  const bytes = readFileSync(gz);
+  assert.deepEqual([bytes[0], bytes[1], bytes.length], [0x1f, 0x8b, summary.bytes]);
+  assert.equal(gunzipSync(bytes).length, summary.textBytes);
+  assert.ok(summary.bytes < summary.textBytes && summary.entries >= 6, JSON.stringify(summary));
+  const want = cliVerdict(['verify', gz, '--trust', trust]);
+  assert.deepEqual(want, { ok: true, codes: [] });
+  assert.deepEqual(await pageVerdict(page, trust, { file: gz }).then((v) => ({ ok: v.ok, codes: v.codes })), want);
+
+  const two = join(s.dir, 'two.bundle.json.gz');
+  writeFileSync(two, Buffer.concat([bytes, gzipSync(' ')]));
+  const wantTwo = cliVerdict(['verify', two, '--trust', trust]);
+  assert.deepEqual(wantTwo, { ok: false, codes: ['ERR_BUNDLE_MALFORMED'] });
+  assert.deepEqual(await pageVerdict(page, trust, { file: two }).then((v) => ({ ok: v.ok, codes: v.codes })), wantTwo);
   assert.deepEqual(errors, [], 'no error in the page');
 });
 

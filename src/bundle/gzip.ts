@@ -1,0 +1,105 @@
+/**
+ * Compressed bundles (docs/bundle.md, "Compressed bundles"): a receipt bundle, session
+ * receipt or single envelope file may be one gzip member (RFC 1952) of its UTF-8 JSON text,
+ * as `mcp-attest bundle --out FILE.gz` writes it. A 10,000-call range bundle shrinks ~5x
+ * (2,417 to ~480 bytes per call); what is verified is the text inside, unchanged.
+ *
+ * Strict, so every reader sees the same text or refuses: exactly one member; compression
+ * method 8 (deflate); no header flags but FTEXT and FNAME (a name of at most 1,024 bytes,
+ * as `gzip FILE` writes it); nothing after the member's trailer (no second member, no
+ * padding); its CRC-32 and ISIZE those of the text; at most the caller's limit decompressed,
+ * stopping there (a "zip bomb" costs at most the limit). This module parses the header and
+ * trailer; the deflate stream is decoded by the platform's inflater (Node: `node:zlib`,
+ * platform/gunzip.ts; a browser: `DecompressionStream`, {@link gunzipWeb}).
+ * @see https://www.rfc-editor.org/rfc/rfc1952 sections 2.2-2.3
+ */
+import { AttestError } from '../errors.js';
+
+/** True when `bytes` start with the gzip magic (0x1f 0x8b): never the first byte of JSON text or a SQLite file. */
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+/** One gzip member's parts: its deflate stream (the bytes between header and trailer) and the trailer's CRC-32 and ISIZE (bytes, mod 2^32). */
+export interface GzipMember { deflate: Uint8Array; crc32: number; size: number }
+
+const FTEXT = 0x01;
+const FNAME = 0x08;
+/** Longest FNAME accepted, in bytes before its terminating zero. */
+const MAX_NAME_BYTES = 1024;
+/** The fixed header (RFC 1952 2.3) and the trailer (CRC32, ISIZE). */
+const HEADER_BYTES = 10;
+const TRAILER_BYTES = 8;
+
+/** `ERR_BUNDLE_MALFORMED` with a "gzip:" message. */
+export function gzipMalformed(message: string, cause?: unknown): AttestError {
+  return new AttestError('ERR_BUNDLE_MALFORMED', `gzip: ${message}`, cause === undefined ? {} : { cause });
+}
+
+/** `ERR_INPUT_TOO_LARGE`: the member decompresses to more than `max` bytes (found as inflation passes it, whatever its trailer says). */
+export function gzipTooLarge(max: number): AttestError {
+  return new AttestError('ERR_INPUT_TOO_LARGE', `gzip: decompresses to more than ${max} bytes`, { expected: max });
+}
+
+function u32le(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
+/**
+ * Parse `bytes` as one gzip member's frame (RFC 1952 2.3): the header strictly (see the
+ * module comment), the last 8 bytes as its trailer. Nothing is decompressed: whether the
+ * deflate stream ends exactly before the trailer, and the CRC-32, are the inflater's to check.
+ * Throws `ERR_BUNDLE_MALFORMED` (not gzip, truncated, another method, unsupported flags,
+ * an unterminated or overlong name).
+ */
+export function gzipMember(bytes: Uint8Array): GzipMember {
+  if (!isGzip(bytes)) throw gzipMalformed('not a gzip member (no 1f 8b magic)');
+  if (bytes.length < HEADER_BYTES + TRAILER_BYTES) throw gzipMalformed('truncated');
+  if (bytes[2] !== 8) throw gzipMalformed(`compression method ${bytes[2]}: only 8 (deflate) is defined`);
+  const flags = bytes[3]!;
+  if ((flags & ~(FTEXT | FNAME)) !== 0) throw gzipMalformed(`header flags 0x${flags.toString(16)}: only FTEXT and FNAME are accepted`);
+  let at = HEADER_BYTES;
+  if ((flags & FNAME) !== 0) {
+    const end = bytes.subarray(at, at + MAX_NAME_BYTES + 1).indexOf(0);
+    if (end < 0) throw gzipMalformed(`file name unterminated or longer than ${MAX_NAME_BYTES} bytes`);
+    at += end + 1;
+  }
+  const trailer = bytes.length - TRAILER_BYTES;
+  if (trailer <= at) throw gzipMalformed('truncated');
+  return { deflate: bytes.subarray(at, trailer), crc32: u32le(bytes, trailer), size: u32le(bytes, trailer + 4) };
+}
+
+/**
+ * Decompress one gzip member with the Compression Streams API (`DecompressionStream`,
+ * browsers; Node 18+ has it too but is not this function's target: the CLI uses
+ * platform/gunzip.ts). The header is checked by {@link gzipMember}; the browser's decoder
+ * checks the CRC-32 and refuses data after the member; ISIZE is checked here. Reading stops
+ * past `maxBytes`. Throws `ERR_BUNDLE_MALFORMED` (the frame, a corrupt stream, ISIZE) or
+ * `ERR_INPUT_TOO_LARGE`.
+ */
+export async function gunzipWeb(bytes: Uint8Array, maxBytes: number): Promise<Uint8Array> {
+  const member = gzipMember(bytes);
+  const reader = new Blob([bytes as BlobPart]).stream().pipeThrough(new DecompressionStream('gzip')).getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      length += value.length;
+      if (length > maxBytes) throw gzipTooLarge(maxBytes);
+      chunks.push(value);
+    }
+  } catch (e) {
+    await reader.cancel().catch(() => undefined);
+    throw e instanceof AttestError ? e : gzipMalformed(`corrupt member: ${(e as Error).message}`, e);
+  }
+  if (length !== member.size) throw gzipMalformed(`ISIZE ${member.size} but ${length} bytes decompressed`);
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}

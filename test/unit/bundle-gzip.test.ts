@@ -1,0 +1,80 @@
+/**
+ * Compressed bundles on Node (platform/gunzip.ts, bundle/gzip.ts): one strict gzip member
+ * decodes to its exact text; every other framing (a second member, padding, a truncation, a
+ * flag we do not accept, a wrong CRC-32 or ISIZE) is `ERR_BUNDLE_MALFORMED`, and more than
+ * the limit is `ERR_INPUT_TOO_LARGE`. The browser's decoder gives the same verdicts
+ * (test/e2e/browser-parity.test.ts).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
+import { gunzipStrict } from '../../src/platform/gunzip.js';
+import { gzipMember, isGzip } from '../../src/bundle/gzip.js';
+import { isAttestError } from '../../src/errors.js';
+
+const TEXT = Buffer.from(JSON.stringify({ format: 'mcp-attest/bundle@2', entries: Array.from({ length: 50 }, (_, i) => ({ index: String(i), entry: '{"a":1}' })) }));
+const MEMBER = gzipSync(TEXT);
+
+function code(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    assert.ok(isAttestError(e), String(e));
+    return e.code;
+  }
+  return 'accepted';
+}
+
+/** `MEMBER` with its header's flag byte set to `flags` and `extra` inserted after the 10-byte header. */
+function withHeader(flags: number, extra: Uint8Array = new Uint8Array()): Buffer {
+  const head = Buffer.from(MEMBER.subarray(0, 10));
+  head[3] = flags;
+  return Buffer.concat([head, extra, MEMBER.subarray(10)]);
+}
+
+test('one gzip member decodes to exactly its text, with or without a file name (FNAME, as `gzip FILE` writes)', () => {
+  assert.ok(isGzip(MEMBER) && !isGzip(TEXT));
+  assert.deepEqual(Buffer.from(gunzipStrict(MEMBER, 1 << 20)), TEXT);
+  assert.deepEqual(Buffer.from(gunzipStrict(withHeader(0x08, Buffer.from('b.bundle.json\0')), 1 << 20)), TEXT);
+  assert.deepEqual(Buffer.from(gunzipStrict(withHeader(0x01), 1 << 20)), TEXT, 'FTEXT is a hint');
+  assert.deepEqual(Buffer.from(gunzipStrict(gzipSync(TEXT, { level: 9 }), 1 << 20)), TEXT);
+});
+
+test('anything but one member with nothing after it is ERR_BUNDLE_MALFORMED: padding, a second member, an empty member first', () => {
+  const cases: Record<string, Buffer> = {
+    'a zero byte after': Buffer.concat([MEMBER, Buffer.from([0])]),
+    'eight zero bytes after': Buffer.concat([MEMBER, Buffer.alloc(8)]),
+    'its trailer again': Buffer.concat([MEMBER, MEMBER.subarray(-8)]),
+    'a second member': Buffer.concat([MEMBER, gzipSync('x')]),
+    'an empty member, then the member': Buffer.concat([gzipSync(Buffer.alloc(0)), MEMBER]),
+  };
+  for (const [name, bytes] of Object.entries(cases)) assert.equal(code(() => gunzipStrict(bytes, 1 << 20)), 'ERR_BUNDLE_MALFORMED', name);
+});
+
+test('every truncation of a member, and a changed CRC-32 or ISIZE, is ERR_BUNDLE_MALFORMED', () => {
+  for (let n = 0; n < MEMBER.length; n++) assert.equal(code(() => gunzipStrict(MEMBER.subarray(0, n), 1 << 20)), 'ERR_BUNDLE_MALFORMED', `first ${n} bytes`);
+  for (const at of [MEMBER.length - 8, MEMBER.length - 5, MEMBER.length - 4, MEMBER.length - 1]) {
+    const b = Buffer.from(MEMBER);
+    b[at] = b[at]! ^ 0x01;
+    assert.equal(code(() => gunzipStrict(b, 1 << 20)), 'ERR_BUNDLE_MALFORMED', `byte ${at} of the trailer`);
+  }
+});
+
+test('a header we do not accept is ERR_BUNDLE_MALFORMED: another method, FHCRC, FEXTRA, FCOMMENT, reserved flags, an unterminated or overlong name', () => {
+  const method = Buffer.from(MEMBER);
+  method[2] = 7;
+  assert.equal(code(() => gzipMember(method)), 'ERR_BUNDLE_MALFORMED');
+  for (const flags of [0x02, 0x04, 0x10, 0x20, 0x40, 0x80]) assert.equal(code(() => gunzipStrict(withHeader(flags), 1 << 20)), 'ERR_BUNDLE_MALFORMED', `flags 0x${flags.toString(16)}`);
+  assert.equal(code(() => gunzipStrict(withHeader(0x08, Buffer.alloc(1025, 0x61)), 1 << 20)), 'ERR_BUNDLE_MALFORMED', 'a 1,025-byte name');
+  assert.equal(code(() => gunzipStrict(Buffer.concat([withHeader(0x08).subarray(0, 10), Buffer.alloc(20, 0x61)]), 1 << 20)), 'ERR_BUNDLE_MALFORMED', 'a name running to the end');
+  assert.equal(code(() => gunzipStrict(TEXT, 1 << 20)), 'ERR_BUNDLE_MALFORMED', 'not gzip at all');
+});
+
+test('more than the limit is ERR_INPUT_TOO_LARGE, whether the trailer says so or lies (inflation stops at the limit)', () => {
+  assert.equal(code(() => gunzipStrict(MEMBER, TEXT.length - 1)), 'ERR_INPUT_TOO_LARGE');
+  assert.equal(code(() => gunzipStrict(MEMBER, TEXT.length)), 'accepted');
+  // A bomb: 64 MiB of zeros whose trailer claims 10 bytes.
+  const bomb = gzipSync(Buffer.alloc(64 << 20));
+  bomb.writeUInt32LE(10, bomb.length - 4);
+  assert.equal(code(() => gunzipStrict(bomb, 1 << 20)), 'ERR_INPUT_TOO_LARGE');
+});
