@@ -7,8 +7,10 @@
  * Strict, so every reader sees the same text or refuses: exactly one member; compression
  * method 8 (deflate); no header flags but FTEXT and FNAME (a name of at most 1,024 bytes,
  * as `gzip FILE` writes it); nothing after the member's trailer (no second member, no
- * padding); its CRC-32 and ISIZE those of the text; at most the caller's limit decompressed,
- * stopping there (a "zip bomb" costs at most the limit). This module parses the header and
+ * padding); its CRC-32 and ISIZE those of the text. An ISIZE past the caller's limit is
+ * refused before inflating (`ERR_INPUT_TOO_LARGE`), and inflation stops one byte past ISIZE
+ * (a "zip bomb" whose trailer lies is `ERR_BUNDLE_MALFORMED` having cost at most its ISIZE
+ * and, in a browser, one 16 KiB slice's inflation more). This module parses the header and
  * trailer; the deflate stream is decoded by the platform's inflater (Node: `node:zlib`,
  * platform/gunzip.ts; a browser: `DecompressionStream`, {@link gunzipWeb}).
  * @see https://www.rfc-editor.org/rfc/rfc1952 sections 2.2-2.3
@@ -36,9 +38,9 @@ export function gzipMalformed(message: string, cause?: unknown): AttestError {
   return new AttestError('ERR_BUNDLE_MALFORMED', `gzip: ${message}`, cause === undefined ? {} : { cause });
 }
 
-/** `ERR_INPUT_TOO_LARGE`: the member decompresses to more than `max` bytes (found as inflation passes it, whatever its trailer says). */
-export function gzipTooLarge(max: number): AttestError {
-  return new AttestError('ERR_INPUT_TOO_LARGE', `gzip: decompresses to more than ${max} bytes`, { expected: max });
+/** `ERR_INPUT_TOO_LARGE`: the member's trailer says it decompresses to `found` bytes, more than `max`. */
+export function gzipTooLarge(max: number, found: number): AttestError {
+  return new AttestError('ERR_INPUT_TOO_LARGE', `gzip: decompresses to ${found} bytes (its ISIZE), more than ${max}`, { expected: max, found });
 }
 
 function u32le(b: Uint8Array, at: number): number {
@@ -69,37 +71,59 @@ export function gzipMember(bytes: Uint8Array): GzipMember {
   return { deflate: bytes.subarray(at, trailer), crc32: u32le(bytes, trailer), size: u32le(bytes, trailer + 4) };
 }
 
+/** Bytes handed to the browser's decoder at a time: it inflates a whole chunk before anything can be counted, so this bounds the overshoot of a hostile member to ~16 MiB (deflate expands at most ~1,032x). */
+const SLICE_BYTES = 16 * 1024;
+
 /**
- * Decompress one gzip member with the Compression Streams API (`DecompressionStream`,
- * browsers; Node 18+ has it too but is not this function's target: the CLI uses
- * platform/gunzip.ts). The header is checked by {@link gzipMember}; the browser's decoder
- * checks the CRC-32 and refuses data after the member; ISIZE is checked here. Reading stops
- * past `maxBytes`. Throws `ERR_BUNDLE_MALFORMED` (the frame, a corrupt stream, ISIZE) or
- * `ERR_INPUT_TOO_LARGE`.
+ * `ERR_INPUT_TOO_LARGE` when the member's trailer says its text is longer than `maxBytes`;
+ * the inflaters then stop one byte past the ISIZE the trailer gives ({@link gzipLiar}). So
+ * which code a hostile file gets depends on its bytes alone, not on which of a corrupt
+ * block and the limit an inflater meets first.
+ */
+export function checkClaimedSize(member: GzipMember, maxBytes: number): void {
+  if (member.size > maxBytes) throw gzipTooLarge(maxBytes, member.size);
+}
+
+/** `ERR_BUNDLE_MALFORMED`: the member inflates to more than its trailer's ISIZE (inflation stopped there). */
+export function gzipLiar(member: GzipMember): AttestError {
+  return gzipMalformed(`inflates to more than the ${member.size} bytes its trailer (ISIZE) gives`);
+}
+
+/**
+ * Decompress one gzip member with the Compression Streams API (`DecompressionStream`), for
+ * browsers: the verify page. The header is checked by {@link gzipMember}, the size by
+ * {@link checkClaimedSize}; the decoder is fed 16 KiB at a time and read until one byte past
+ * ISIZE. The browser's decoder checks the CRC-32 and, as the Compression Streams standard
+ * requires, refuses data after the member (Chromium does, tested: test/e2e/browser-parity.test.ts).
+ * Node's implementation of the same API joins a second member instead: on Node use
+ * `gunzipStrict` (platform/gunzip.ts). Throws `ERR_BUNDLE_MALFORMED` (the frame, a corrupt
+ * stream, data after it, more or fewer bytes than ISIZE) or `ERR_INPUT_TOO_LARGE` (ISIZE past `maxBytes`).
  */
 export async function gunzipWeb(bytes: Uint8Array, maxBytes: number): Promise<Uint8Array> {
   const member = gzipMember(bytes);
-  const reader = new Blob([bytes as BlobPart]).stream().pipeThrough(new DecompressionStream('gzip')).getReader();
-  const chunks: Uint8Array[] = [];
+  checkClaimedSize(member, maxBytes);
+  let fed = 0;
+  const source = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (fed >= bytes.length) return c.close();
+      c.enqueue(bytes.subarray(fed, (fed += SLICE_BYTES)));
+    },
+  }, { highWaterMark: 0 });
+  const reader = source.pipeThrough(new DecompressionStream('gzip') as unknown as ReadableWritablePair<Uint8Array, Uint8Array>).getReader();
+  const out = new Uint8Array(member.size);
   let length = 0;
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
+      if (length + value.length > member.size) throw gzipLiar(member);
+      out.set(value, length);
       length += value.length;
-      if (length > maxBytes) throw gzipTooLarge(maxBytes);
-      chunks.push(value);
     }
   } catch (e) {
     await reader.cancel().catch(() => undefined);
     throw e instanceof AttestError ? e : gzipMalformed(`corrupt member: ${(e as Error).message}`, e);
   }
   if (length !== member.size) throw gzipMalformed(`ISIZE ${member.size} but ${length} bytes decompressed`);
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
   return out;
 }

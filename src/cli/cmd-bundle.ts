@@ -3,7 +3,7 @@
  * receipt bundle (docs/bundle.md) that `mcp-attest verify FILE --trust T` checks with no
  * network: one call gives `mcp-attest/bundle@1` (a C2SP tlog-proof per entry), a range or
  * several calls `mcp-attest/bundle@2` (one inclusion proof shared by all entries). A FILE
- * ending `.gz` is written as one gzip member of the bundle's text (level 6; bundle/gzip.ts),
+ * ending `.gz` (any case) is written as one gzip member of the bundle's text (level 6; bundle/gzip.ts),
  * ~5x smaller, which `verify` and the verify page read as they read the text.
  */
 import { writeFileSync } from 'node:fs';
@@ -45,7 +45,7 @@ function bundleCommand(o: BundleOptions): void {
     const bundle = buildBundle(db, indexes, since, shared);
     addIdentity(home, db, indexes, bundle);
     const text = formatBundle(bundle);
-    const gzip = o.out.endsWith('.gz');
+    const gzip = /\.gz$/i.test(o.out);
     const bytes = gzip ? gzipSync(text) : Buffer.from(text, 'utf8');
     writeFileSync(o.out, bytes);
     const lines = parseNote(bundle.checkpoint).signatures.map((s) => s.name);

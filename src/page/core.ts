@@ -109,10 +109,11 @@ function counted(progress: (done: number, total: number) => void): FactsSource {
 /** What one file is checked with: the policy, its keys, checkpoints accepted earlier, progress. */
 interface Context { policy: TrustPolicy; keys: KeyResolver; known: KnownCheckpoint[]; progress: (done: number, total: number) => void }
 
-/** One file: a session receipt, a bundle, or one attestation or receipt (told apart by their members), each as its JSON text or gzip'd (bundle/gzip.ts). */
+/** One file: a session receipt or a bundle (either as its text or gzip'd: bundle/gzip.ts), or one attestation or receipt (told apart by their members). */
 async function verifyFile(file: ChosenFile, req: PageRequest, c: Context): Promise<PageReport> {
   let bytes = readWithin(file, MAX_BUNDLE_BYTES, file.path);
-  if (isGzip(bytes)) {
+  const gzipped = isGzip(bytes);
+  if (gzipped) {
     try {
       bytes = await gunzipWeb(bytes, MAX_BUNDLE_BYTES);
     } catch (e) {
@@ -128,7 +129,8 @@ async function verifyFile(file: ChosenFile, req: PageRequest, c: Context): Promi
     return { kind: 'session', ...(await verifySessionReceipt(text, policy, keys, { known, ...(digest ? { policyDocDigest: digest } : {}) })) };
   }
   if (req.policyDoc) throw new AttestError('ERR_USAGE', 'a policy document is for session receipts (mcp-attest/session-receipt@1): this is not one');
-  const members = /"(issuerAsserted|receiptAsserted|format)"\s*:/.exec(text)?.[1];
+  // A gzip'd file is a bundle or session receipt, as for `verify` (`attestation verify` and `receipt verify` read plain files only).
+  const members = gzipped ? 'format' : /"(issuerAsserted|receiptAsserted|format)"\s*:/.exec(text)?.[1];
   if (members === 'issuerAsserted' && !/"format"\s*:/.test(text)) {
     const v = await verifyAttestation(bytes, { keys, acceptedAlgs: policy.acceptedAlgorithms, now: req.at ?? req.now, skewSeconds: policy.clockSkewSeconds, redacted: 'accept', requireLowS: false });
     return { kind: 'attestation', ok: v.ok, checks: v.checks };

@@ -7,24 +7,26 @@
  * @see https://www.rfc-editor.org/rfc/rfc1952 section 2.3
  */
 import { crc32, inflateRawSync } from 'node:zlib';
-import { gzipMalformed, gzipMember, gzipTooLarge } from '../bundle/gzip.js';
+import { checkClaimedSize, gzipLiar, gzipMalformed, gzipMember } from '../bundle/gzip.js';
 
 /**
- * The text of the one gzip member `bytes` (see the module comment), at most `maxBytes`
- * (inflation stops there). Throws `ERR_BUNDLE_MALFORMED` (the frame, a corrupt or truncated
- * stream, data after it, a CRC-32 or ISIZE that differs) or `ERR_INPUT_TOO_LARGE`.
+ * The text of the one gzip member `bytes` (see the module comment): refused when its ISIZE is
+ * past `maxBytes`, inflated only to one byte past its ISIZE. Throws `ERR_BUNDLE_MALFORMED`
+ * (the frame, a corrupt or truncated stream, data after it, a CRC-32 or ISIZE that differs
+ * from the text) or `ERR_INPUT_TOO_LARGE` (ISIZE past `maxBytes`).
  */
 export function gunzipStrict(bytes: Uint8Array, maxBytes: number): Uint8Array {
   const member = gzipMember(bytes);
+  checkClaimedSize(member, maxBytes);
   let out: Buffer;
   let consumed: number;
   try {
     // `info` gives the engine, whose bytesWritten is the input the inflater consumed.
-    const r = inflateRawSync(member.deflate, { info: true, maxOutputLength: Math.max(1, maxBytes) } as object) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+    const r = inflateRawSync(member.deflate, { info: true, maxOutputLength: member.size + 1 } as object) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
     out = r.buffer;
     consumed = r.engine.bytesWritten;
   } catch (e) {
-    if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw gzipTooLarge(maxBytes);
+    if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw gzipLiar(member);
     throw gzipMalformed(`corrupt member: ${(e as Error).message}`, e);
   }
   if (consumed !== member.deflate.length) throw gzipMalformed(`${member.deflate.length - consumed} bytes after the deflate stream: one member, nothing after its trailer`);

@@ -181,6 +181,12 @@ test('compressed bundles: a gzip member, every byte of it changed (two ways), ev
   }
   for (const [name, tail] of [['a zero', Buffer.alloc(1)], ['its trailer', member.subarray(-8)], ['a member', gzipSync('x')], ['itself', member]] as const) inputs.push([`then ${name}`, Buffer.concat([member, tail]), 1 << 20]);
   inputs.push(['an empty member first', Buffer.concat([gzipSync(Buffer.alloc(0)), member]), 1 << 20]);
+  const big = gzipSync(Buffer.alloc(2 << 20, 0x20), { level: 9 });
+  const corruptBig = Buffer.from(big);
+  corruptBig[corruptBig.length - 8] = corruptBig[corruptBig.length - 8]! ^ 0x01;
+  const liar = Buffer.from(big);
+  liar.writeUInt32LE(1000, liar.length - 4);
+  inputs.push(['2 MiB, over its limit', big, 1 << 20], ['2 MiB, over its limit, a CRC-32 changed', corruptBig, 1 << 20], ['2 MiB, its trailer saying 1,000 bytes', liar, 1 << 20]);
   for (let flags = 0; flags < 256; flags++) inputs.push([`flags ${flags}`, Buffer.concat([member.subarray(0, 3), Buffer.from([flags]), member.subarray(4)]), 1 << 20]);
   const differ: string[] = [];
   let accepted = 0;

@@ -122,7 +122,7 @@ test('a receipt bundle and a tiles folder: the page gives the CLI\'s verdict and
   assert.deepEqual(errors, [], 'no error in the page');
 });
 
-test('a gzip\'d range bundle (bundle --out FILE.gz): the page and the CLI verify it alike; with anything after its member both reject it as ERR_BUNDLE_MALFORMED', { timeout: 180_000 }, async (t) => {
+test('a gzip\'d range bundle (bundle --out FILE.gz): the page and the CLI verify it alike; with anything after its member both reject it as ERR_BUNDLE_MALFORMED, as a gzip\'d single attestation', { timeout: 180_000 }, async (t) => {
   const s = scope(t);
   const { home, trust } = await fixtures(s);
   const { page, errors } = await openPage(browser, PAGE);
@@ -142,6 +142,15 @@ test('a gzip\'d range bundle (bundle --out FILE.gz): the page and the CLI verify
   const wantTwo = cliVerdict(['verify', two, '--trust', trust]);
   assert.deepEqual(wantTwo, { ok: false, codes: ['ERR_BUNDLE_MALFORMED'] });
   assert.deepEqual(await pageVerdict(page, trust, { file: two }).then((v) => ({ ok: v.ok, codes: v.codes })), wantTwo);
+
+  // A gzip'd single attestation is no bundle, for `verify` and the page alike (`attestation verify` reads plain files only).
+  const text = gunzipSync(bytes).toString('utf8');
+  const record = (JSON.parse(text) as { entries: Array<{ record?: string }> }).entries.find((e) => e.record?.includes('"attestation"'))!.record!;
+  const att = join(s.dir, 'att.json.gz');
+  writeFileSync(att, gzipSync(JSON.stringify((JSON.parse(record) as { attestation: unknown }).attestation)));
+  const wantAtt = cliVerdict(['verify', att, '--trust', trust]);
+  assert.deepEqual(wantAtt, { ok: false, codes: ['ERR_BUNDLE_MALFORMED'] });
+  assert.deepEqual(await pageVerdict(page, trust, { file: att }).then((v) => ({ ok: v.ok, codes: v.codes })), wantAtt);
   assert.deepEqual(errors, [], 'no error in the page');
 });
 

@@ -1,8 +1,8 @@
 /**
  * Compressed bundles on Node (platform/gunzip.ts, bundle/gzip.ts): one strict gzip member
  * decodes to its exact text; every other framing (a second member, padding, a truncation, a
- * flag we do not accept, a wrong CRC-32 or ISIZE) is `ERR_BUNDLE_MALFORMED`, and more than
- * the limit is `ERR_INPUT_TOO_LARGE`. The browser's decoder gives the same verdicts
+ * flag we do not accept, a wrong CRC-32 or ISIZE) is `ERR_BUNDLE_MALFORMED`, and an ISIZE
+ * past the limit `ERR_INPUT_TOO_LARGE`. The browser's decoder gives the same verdicts
  * (test/e2e/browser-parity.test.ts).
  */
 import { test } from 'node:test';
@@ -51,12 +51,16 @@ test('anything but one member with nothing after it is ERR_BUNDLE_MALFORMED: pad
   for (const [name, bytes] of Object.entries(cases)) assert.equal(code(() => gunzipStrict(bytes, 1 << 20)), 'ERR_BUNDLE_MALFORMED', name);
 });
 
-test('every truncation of a member, and a changed CRC-32 or ISIZE, is ERR_BUNDLE_MALFORMED', () => {
-  for (let n = 0; n < MEMBER.length; n++) assert.equal(code(() => gunzipStrict(MEMBER.subarray(0, n), 1 << 20)), 'ERR_BUNDLE_MALFORMED', `first ${n} bytes`);
+test('every truncation of a member, and a changed CRC-32 or ISIZE, is refused: ERR_INPUT_TOO_LARGE when the last four bytes, read as ISIZE, pass the limit, else ERR_BUNDLE_MALFORMED', () => {
+  const max = 1 << 20;
+  for (let n = 0; n < MEMBER.length; n++) {
+    const want = n > 18 && MEMBER.readUInt32LE(n - 4) > max ? 'ERR_INPUT_TOO_LARGE' : 'ERR_BUNDLE_MALFORMED';
+    assert.equal(code(() => gunzipStrict(MEMBER.subarray(0, n), max)), want, `first ${n} bytes`);
+  }
   for (const at of [MEMBER.length - 8, MEMBER.length - 5, MEMBER.length - 4, MEMBER.length - 1]) {
     const b = Buffer.from(MEMBER);
     b[at] = b[at]! ^ 0x01;
-    assert.equal(code(() => gunzipStrict(b, 1 << 20)), 'ERR_BUNDLE_MALFORMED', `byte ${at} of the trailer`);
+    assert.equal(code(() => gunzipStrict(b, max)), at === MEMBER.length - 1 ? 'ERR_INPUT_TOO_LARGE' : 'ERR_BUNDLE_MALFORMED', `byte ${at} of the trailer`);
   }
 });
 
@@ -70,11 +74,15 @@ test('a header we do not accept is ERR_BUNDLE_MALFORMED: another method, FHCRC, 
   assert.equal(code(() => gunzipStrict(TEXT, 1 << 20)), 'ERR_BUNDLE_MALFORMED', 'not gzip at all');
 });
 
-test('more than the limit is ERR_INPUT_TOO_LARGE, whether the trailer says so or lies (inflation stops at the limit)', () => {
+test('an ISIZE past the limit is ERR_INPUT_TOO_LARGE, even when the member is also corrupt; a member inflating past its ISIZE is ERR_BUNDLE_MALFORMED (inflation stops there)', () => {
   assert.equal(code(() => gunzipStrict(MEMBER, TEXT.length - 1)), 'ERR_INPUT_TOO_LARGE');
   assert.equal(code(() => gunzipStrict(MEMBER, TEXT.length)), 'accepted');
+  const corrupt = gzipSync(Buffer.alloc(2 << 20, 0x20), { level: 9 });
+  corrupt[corrupt.length - 8] = corrupt[corrupt.length - 8]! ^ 0x01;
+  assert.equal(code(() => gunzipStrict(corrupt, 1 << 20)), 'ERR_INPUT_TOO_LARGE', 'which an inflater meets first does not decide the code');
   // A bomb: 64 MiB of zeros whose trailer claims 10 bytes.
   const bomb = gzipSync(Buffer.alloc(64 << 20));
   bomb.writeUInt32LE(10, bomb.length - 4);
-  assert.equal(code(() => gunzipStrict(bomb, 1 << 20)), 'ERR_INPUT_TOO_LARGE');
+  assert.equal(code(() => gunzipStrict(bomb, 1 << 20)), 'ERR_BUNDLE_MALFORMED');
+  assert.match((() => { try { gunzipStrict(bomb, 1 << 20); } catch (e) { return (e as Error).message; } return ''; })(), /more than the 10 bytes its trailer/);
 });
