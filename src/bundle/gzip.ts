@@ -1,7 +1,7 @@
 /**
- * Compressed bundles (docs/bundle.md, "Compressed bundles"): a receipt bundle, session
- * receipt or single envelope file may be one gzip member (RFC 1952) of its UTF-8 JSON text,
- * as `mcp-attest bundle --out FILE.gz` writes it. A 10,000-call range bundle shrinks ~5x
+ * Compressed bundles (docs/bundle.md, "Compressed bundles"): a receipt bundle or session
+ * receipt file may be one gzip member (RFC 1952) of its UTF-8 JSON text, as
+ * `mcp-attest bundle --out FILE.gz` writes it. A 10,000-call range bundle shrinks ~5x
  * (2,417 to ~480 bytes per call); what is verified is the text inside, unchanged.
  *
  * Strict, so every reader sees the same text or refuses: exactly one member; compression
