@@ -57,6 +57,18 @@ export const BUNDLE_FORMAT = 'mcp-attest/bundle@1';
 export const BUNDLE_FORMAT_SHARED = 'mcp-attest/bundle@2';
 /** Largest bundle accepted, in bytes (UTF-8): 256 MiB. */
 export const MAX_BUNDLE_BYTES = 256 * 1024 * 1024;
+/**
+ * Most arrays and objects the strict parser builds for a bundle or session receipt of
+ * `length` characters: one per 16, plus 1,024. Each costs ~60 bytes of heap however short
+ * its text, so 256 MiB of `{},` (which gzip carries in 261 KB) would need ~5 GB and abort
+ * the process; at this bound it needs ~1 GB. A bundle holds one per ~30 characters at the
+ * densest (an entry object around the shortest log entry); a session receipt's evidence
+ * may be denser (`[{"a":1},...]` is one per 8), and is refused only when the receipt as a
+ * whole averages more than one per 16.
+ */
+export function maxContainers(length: number): number {
+  return Math.floor(length / 16) + 1024;
+}
 /** Most entries in one bundle. */
 export const MAX_BUNDLE_ENTRIES = 1 << 20;
 /** Most consistency proofs in one bundle. */
@@ -154,7 +166,7 @@ function entryBytes(e: Record<string, unknown>, where: string): { bytes: Uint8Ar
 
 /**
  * Parse a bundle strictly: size limit first, then our strict JSON parser (no duplicate
- * members, depth 6), the closed schema above, canonical base64 32-byte hashes, uint64
+ * members, depth 6, {@link maxContainers}), the closed schema above, canonical base64 32-byte hashes, uint64
  * decimals, strictly increasing entry indexes, a checkpoint that parses as a signed note.
  * Throws `ERR_BUNDLE_MALFORMED` (or `ERR_JSON_*` for text that is not JSON).
  * @see docs/bundle.md
@@ -162,7 +174,7 @@ function entryBytes(e: Record<string, unknown>, where: string): { bytes: Uint8Ar
 export function parseBundle(text: string): Bundle {
   if (text.length > MAX_BUNDLE_BYTES) throw malformed('bundle larger than 256 MiB');
   const problems: string[] = [];
-  const value = parseJson(text, { maxBytes: MAX_BUNDLE_BYTES, maxDepth: 6 });
+  const value = parseJson(text, { maxBytes: MAX_BUNDLE_BYTES, maxDepth: 6, maxContainers: maxContainers(text.length) });
   const format = (value as Record<string, unknown> | null)?.['format'];
   const shared = format === BUNDLE_FORMAT_SHARED;
   if (format !== BUNDLE_FORMAT && !shared) throw malformed(`format must be ${BUNDLE_FORMAT} or ${BUNDLE_FORMAT_SHARED}`);

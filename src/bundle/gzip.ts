@@ -97,7 +97,8 @@ export function gzipLiar(member: GzipMember): AttestError {
  * requires, refuses data after the member (Chromium does, tested: test/e2e/browser-parity.test.ts).
  * Node's implementation of the same API joins a second member instead: on Node use
  * `gunzipStrict` (platform/gunzip.ts). Throws `ERR_BUNDLE_MALFORMED` (the frame, a corrupt
- * stream, data after it, more or fewer bytes than ISIZE) or `ERR_INPUT_TOO_LARGE` (ISIZE past `maxBytes`).
+ * stream, data after it, more or fewer bytes than ISIZE) or `ERR_INPUT_TOO_LARGE` (ISIZE past
+ * `maxBytes`, or more than this runtime can allocate).
  */
 export async function gunzipWeb(bytes: Uint8Array, maxBytes: number): Promise<Uint8Array> {
   const member = gzipMember(bytes);
@@ -109,8 +110,13 @@ export async function gunzipWeb(bytes: Uint8Array, maxBytes: number): Promise<Ui
       c.enqueue(bytes.subarray(fed, (fed += SLICE_BYTES)));
     },
   }, { highWaterMark: 0 });
+  let out: Uint8Array;
+  try {
+    out = new Uint8Array(member.size);
+  } catch (e) {
+    throw new AttestError('ERR_INPUT_TOO_LARGE', `gzip: its ${member.size} bytes (ISIZE) cannot be allocated here`, { found: member.size, cause: e });
+  }
   const reader = source.pipeThrough(new DecompressionStream('gzip') as unknown as ReadableWritablePair<Uint8Array, Uint8Array>).getReader();
-  const out = new Uint8Array(member.size);
   let length = 0;
   try {
     for (;;) {

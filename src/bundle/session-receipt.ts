@@ -19,7 +19,7 @@ import { parseJson, type JsonValue } from '../jcs/index.js';
 import { checkObject, isObject, type ObjectSchema } from '../envelope/schema.js';
 import { TAGGED_DIGEST } from '../bytes/digest.js';
 import { SESSION_ID } from '../receipt/session.js';
-import { bundleBody, bundleParts, MAX_BUNDLE_BYTES, type Bundle } from './format.js';
+import { bundleBody, bundleParts, MAX_BUNDLE_BYTES, maxContainers, type Bundle } from './format.js';
 
 /** The `format` member of every session receipt. */
 export const SESSION_RECEIPT_FORMAT = 'mcp-attest/session-receipt@1';
@@ -57,7 +57,8 @@ export function isSessionReceipt(value: unknown): boolean {
 }
 
 /**
- * Parse a session receipt strictly: the size limit first, our strict JSON parser (depth 48),
+ * Parse a session receipt strictly: the size limit first, our strict JSON parser (depth 48,
+ * bundle/format.ts `maxContainers`),
  * the closed schema, the session id, the bundle members (bundle/format.ts), limits on
  * attachments and evidence. Throws `ERR_SESSION_MALFORMED`, `ERR_BUNDLE_MALFORMED` or
  * `ERR_JSON_*`.
@@ -65,7 +66,7 @@ export function isSessionReceipt(value: unknown): boolean {
 export function parseSessionReceipt(text: string): SessionReceipt {
   if (text.length > MAX_BUNDLE_BYTES) throw malformed('receipt larger than 256 MiB');
   const problems: string[] = [];
-  const top = checkObject(parseJson(text, { maxBytes: MAX_BUNDLE_BYTES, maxDepth: MAX_RECEIPT_DEPTH }), TOP, '', problems);
+  const top = checkObject(parseJson(text, { maxBytes: MAX_BUNDLE_BYTES, maxDepth: MAX_RECEIPT_DEPTH, maxContainers: maxContainers(text.length) }), TOP, '', problems);
   if (!top || problems.length > 0) throw malformed(problems.join('; ') || 'not an object');
   if (top['format'] !== SESSION_RECEIPT_FORMAT) throw malformed(`format must be ${SESSION_RECEIPT_FORMAT}`);
   if (!SESSION_ID.test(top['sessionId'] as string)) throw malformed('sessionId: not a session id');

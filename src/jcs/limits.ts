@@ -16,22 +16,29 @@ export interface ParseLimits {
    * `1e3`) with `ERR_JSON_FLOAT`. Default 'allow'.
    */
   floats?: FloatPolicy;
+  /**
+   * Maximum number of arrays and objects (empty ones too, at any depth), checked as each
+   * opens: `ERR_JSON_TOO_LARGE`. Each costs ~60 bytes of heap however short its text, so
+   * a text within a large `maxBytes` can hold more than a process has: 256 MiB of `{},` is
+   * ~89 million objects, ~5 GB. A caller with a large limit bounds them. Default: no limit.
+   */
+  maxContainers?: number;
 }
 
 export const DEFAULT_MAX_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_DEPTH = 64;
 
 /** {@link ParseLimits} with defaults applied. */
-export interface Limits { maxBytes: number; maxDepth: number; floats: FloatPolicy }
+export interface Limits { maxBytes: number; maxDepth: number; floats: FloatPolicy; maxContainers: number }
 
 /** Applies defaults; `ERR_USAGE` on a negative or non-integer limit or an unknown policy. */
 export function resolveLimits(limits: ParseLimits = {}): Limits {
-  const { maxBytes = DEFAULT_MAX_BYTES, maxDepth = DEFAULT_MAX_DEPTH, floats = 'allow' } = limits;
+  const { maxBytes = DEFAULT_MAX_BYTES, maxDepth = DEFAULT_MAX_DEPTH, floats = 'allow', maxContainers = Infinity } = limits;
   const isCount = (n: unknown): boolean => Number.isSafeInteger(n) && (n as number) >= 0;
-  if (!isCount(maxBytes) || !isCount(maxDepth) || (floats !== 'allow' && floats !== 'reject')) {
+  if (!isCount(maxBytes) || !isCount(maxDepth) || !(maxContainers === Infinity || isCount(maxContainers)) || (floats !== 'allow' && floats !== 'reject')) {
     throw new AttestError('ERR_USAGE', 'invalid parse limits', { found: limits, path: '' });
   }
-  return { maxBytes, maxDepth, floats };
+  return { maxBytes, maxDepth, floats, maxContainers };
 }
 
 /** UTF-8 length of `text`, counting stops once it exceeds `cap` (lone surrogates count 3). */

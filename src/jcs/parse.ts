@@ -37,8 +37,11 @@ const OPENED = Symbol('opened');
 class Parser {
   private readonly stack: Frame[] = [];
   private readonly scan: Scanner;
+  /** Arrays and objects still allowed ({@link ParseLimits.maxContainers}). */
+  private containersLeft: number;
 
-  constructor(text: string, private readonly maxDepth: number, private readonly floats: FloatPolicy, private readonly memo?: CanonicalMemo) {
+  constructor(text: string, private readonly maxDepth: number, private readonly floats: FloatPolicy, private readonly memo?: CanonicalMemo, maxContainers = Infinity) {
+    this.containersLeft = maxContainers;
     this.scan = new Scanner(text, (code, message, offset) => this.fail(code, message, offset));
   }
 
@@ -83,9 +86,10 @@ class Parser {
     return this.fail('ERR_JSON_SYNTAX', c < 0 ? 'unexpected end of input' : 'unexpected character');
   }
 
-  /** Opens `[` or `{`; the depth limit is checked before anything is pushed. */
+  /** Opens `[` or `{`; the depth and container limits are checked before anything is pushed. */
   private open(isArray: boolean): JsonValue | typeof OPENED {
     if (this.stack.length >= this.maxDepth) this.fail('ERR_JSON_TOO_DEEP', `nesting deeper than ${this.maxDepth}`);
+    if (--this.containersLeft < 0) this.fail('ERR_JSON_TOO_LARGE', 'more arrays and objects than the limit');
     const s = this.scan;
     const start = s.pos++;
     const spaced = s.skipWhitespace();
@@ -214,7 +218,7 @@ function decodeUtf8(bytes: Uint8Array): string {
 
 function parseText(text: string, limits: Limits, memo?: CanonicalMemo): JsonValue {
   try {
-    return new Parser(text, limits.maxDepth, limits.floats, memo).parse();
+    return new Parser(text, limits.maxDepth, limits.floats, memo, limits.maxContainers).parse();
   } catch (e) {
     if (e instanceof AttestError) throw e;
     // Safety net: nothing but AttestError leaves the parser (e.g. an engine RangeError).
@@ -226,7 +230,8 @@ function parseText(text: string, limits: Limits, memo?: CanonicalMemo): JsonValu
  * Parses JSON text strictly (RFC 8259 grammar, I-JSON RFC 7493 values) into plain values.
  * Objects are plain objects built with own data properties, so a `"__proto__"` member is an
  * ordinary member. Raises `AttestError` only, with `path` (`.a.b[2]`, `''` for the root):
- * - `ERR_JSON_TOO_LARGE`: more than `maxBytes` UTF-8 bytes (checked before parsing);
+ * - `ERR_JSON_TOO_LARGE`: more than `maxBytes` UTF-8 bytes (checked before parsing), or
+ *   more than `maxContainers` arrays and objects (checked as each opens);
  * - `ERR_JSON_SYNTAX`: anything outside RFC 8259 (comments, trailing commas, leading zeros,
  *   `+1`, NaN, Infinity, unescaped U+0000-U+001F, whitespace other than SP/HT/LF/CR, a BOM);
  * - `ERR_JSON_DUPLICATE_KEY`: a member name repeated (after unescaping), RFC 7493 §2.3;

@@ -113,16 +113,15 @@ interface Context { policy: TrustPolicy; keys: KeyResolver; known: KnownCheckpoi
 async function verifyFile(file: ChosenFile, req: PageRequest, c: Context): Promise<PageReport> {
   let bytes = readWithin(file, MAX_BUNDLE_BYTES, file.path);
   const gzipped = isGzip(bytes);
-  if (gzipped) {
-    try {
-      bytes = await gunzipWeb(bytes, MAX_BUNDLE_BYTES);
-    } catch (e) {
-      // As the CLI: a compressed file that does not decompress strictly is a rejected bundle.
-      if (!isAttestError(e)) throw e;
-      return { kind: 'bundle', ...rejectedBundle([{ severity: 'error', code: e.code, message: `bundle rejected: ${e.message}` }]) };
-    }
+  let text: string;
+  try {
+    if (gzipped) bytes = await gunzipWeb(bytes, MAX_BUNDLE_BYTES);
+    text = utf8Text(bytes, file.path);
+  } catch (e) {
+    // As `verify`: a compressed file that does not decompress strictly, or text that is not UTF-8, is a rejected bundle.
+    if (!isAttestError(e)) throw e;
+    return { kind: 'bundle', ...rejectedBundle([{ severity: 'error', code: e.code, message: `bundle rejected: ${e.message}` }]) };
   }
-  const text = utf8Text(bytes, file.path);
   const { policy, keys, known } = c;
   if (SESSION_RECEIPT_HEAD.test(text.slice(0, 256))) {
     const digest = req.policyDoc ? policyDocDigest(readWithin(req.policyDoc, MAX_POLICY_DOC_BYTES, 'the policy document')) : undefined;
@@ -157,7 +156,7 @@ async function knownOf(file: ChosenFile | null | undefined, policy: TrustPolicy)
  * limit. Throws `ERR_POLICY_INVALID` (and the strict JSON codes) for a trust policy that does
  * not parse, `ERR_USAGE` (nothing chosen; a policy document beside what is not a session
  * receipt; a checkpoint accepted earlier that does not open), `ERR_INPUT_TOO_LARGE`,
- * `ERR_ENCODING_INVALID`, `ERR_LOG_TRUNCATED` (a folder without a checkpoint); every other
+ * `ERR_ENCODING_INVALID` (a trust policy or checkpoint), `ERR_LOG_TRUNCATED` (a folder without a checkpoint); every other
  * failure is a finding or a check in the report.
  */
 export async function verifyChosen(req: PageRequest, progress: (done: number, total: number) => void = () => undefined): Promise<PageReport> {

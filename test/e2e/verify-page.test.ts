@@ -122,7 +122,7 @@ test('a receipt bundle and a tiles folder: the page gives the CLI\'s verdict and
   assert.deepEqual(errors, [], 'no error in the page');
 });
 
-test('a gzip\'d range bundle (bundle --out FILE.gz): the page and the CLI verify it alike; with anything after its member both reject it as ERR_BUNDLE_MALFORMED, as a gzip\'d single attestation', { timeout: 180_000 }, async (t) => {
+test('a gzip\'d range bundle (bundle --out FILE.gz): the page and the CLI verify it alike; with anything after its member both reject it as ERR_BUNDLE_MALFORMED, as a gzip\'d single attestation; text that is not UTF-8 is a rejected bundle in both', { timeout: 180_000 }, async (t) => {
   const s = scope(t);
   const { home, trust } = await fixtures(s);
   const { page, errors } = await openPage(browser, PAGE);
@@ -151,6 +151,15 @@ test('a gzip\'d range bundle (bundle --out FILE.gz): the page and the CLI verify
   const wantAtt = cliVerdict(['verify', att, '--trust', trust]);
   assert.deepEqual(wantAtt, { ok: false, codes: ['ERR_BUNDLE_MALFORMED'] });
   assert.deepEqual(await pageVerdict(page, trust, { file: att }).then((v) => ({ ok: v.ok, codes: v.codes })), wantAtt);
+
+  // Text that is not UTF-8, gzip'd or not: a rejected bundle in both, as the CLI reports it.
+  for (const [name, body] of [['latin1.json', Buffer.from('{"format":"\xff"}', 'latin1')], ['latin1.json.gz', gzipSync(Buffer.from('{"format":"\xff"}', 'latin1'))]] as const) {
+    const f = join(s.dir, name);
+    writeFileSync(f, body);
+    const wantBad = cliVerdict(['verify', f, '--trust', trust]);
+    assert.deepEqual(wantBad, { ok: false, codes: ['ERR_ENCODING_INVALID'] }, name);
+    assert.deepEqual(await pageVerdict(page, trust, { file: f }).then((v) => ({ ok: v.ok, codes: v.codes })), wantBad, name);
+  }
   assert.deepEqual(errors, [], 'no error in the page');
 });
 

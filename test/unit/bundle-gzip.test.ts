@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { gunzipStrict } from '../../src/platform/gunzip.js';
 import { gzipMember, isGzip } from '../../src/bundle/gzip.js';
+import { maxContainers, parseBundle } from '../../src/bundle/format.js';
+import { parseSessionReceipt } from '../../src/bundle/session-receipt.js';
 import { isAttestError } from '../../src/errors.js';
 
 const TEXT = Buffer.from(JSON.stringify({ format: 'mcp-attest/bundle@2', entries: Array.from({ length: 50 }, (_, i) => ({ index: String(i), entry: '{"a":1}' })) }));
@@ -85,4 +87,24 @@ test('an ISIZE past the limit is ERR_INPUT_TOO_LARGE, even when the member is al
   bomb.writeUInt32LE(10, bomb.length - 4);
   assert.equal(code(() => gunzipStrict(bomb, 1 << 20)), 'ERR_BUNDLE_MALFORMED');
   assert.match((() => { try { gunzipStrict(bomb, 1 << 20); } catch (e) { return (e as Error).message; } return ''; })(), /more than the 10 bytes its trailer/);
+});
+
+test('a bundle or session receipt of empty objects (3 characters each, ~1,000x smaller gzip\'d) is ERR_JSON_TOO_LARGE once it passes one array or object per 16 characters, before the parser builds them all', () => {
+  const objects = (format: string): string => `{"format":"${format}","entries":[${'{},'.repeat(16 << 20 >> 2)}{}]}`;
+  for (const [format, parse] of [['mcp-attest/bundle@2', parseBundle], ['mcp-attest/session-receipt@1', parseSessionReceipt]] as const) {
+    const text = objects(format);
+    const gz = gzipSync(text);
+    assert.ok(gz.length * 500 < text.length, `${gz.length} bytes gzip'd`);
+    const decoded = Buffer.from(gunzipStrict(gz, 1 << 30)).toString('utf8');
+    let offset = -1;
+    assert.equal(code(() => {
+      try {
+        parse(decoded);
+      } catch (e) {
+        offset = Number(/\(offset ([0-9]+)\)/.exec((e as Error).message)?.[1] ?? -1);
+        throw e;
+      }
+    }), 'ERR_JSON_TOO_LARGE', format);
+    assert.ok(offset > 0 && offset < 3 * maxContainers(text.length) + 64, `refused at offset ${offset}`);
+  }
 });

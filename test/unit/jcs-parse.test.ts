@@ -148,6 +148,15 @@ test('size limit: default 1 MiB, checked on text and bytes before parsing', () =
   assertRejects(() => parseJsonBytes(new TextEncoder().encode('"é"'), { maxBytes: 3 }), 'ERR_JSON_TOO_LARGE');
 });
 
+test('container limit: arrays and objects, empty ones too, at any depth, counted as each opens; scalars and member names are not counted', () => {
+  assert.deepStrictEqual(parseJson('[{},[],{"a":[1,"x",null]}]', { maxContainers: 5 }), [{}, [], { a: [1, 'x', null] }]);
+  assertRejects(() => parseJson('[{},[],{"a":[1,"x",null]}]', { maxContainers: 4 }), 'ERR_JSON_TOO_LARGE', '[2].a');
+  assertRejects(() => parseJson('[[],[],[]]', { maxContainers: 3 }), 'ERR_JSON_TOO_LARGE', '[2]');
+  assert.equal((parseJson(`[${'1,'.repeat(1000)}1]`, { maxContainers: 1 }) as number[]).length, 1001);
+  assertRejects(() => parseJson('1', { maxContainers: -1 }), 'ERR_USAGE');
+  assertRejects(() => parseJson('1', { maxContainers: 1.5 }), 'ERR_USAGE');
+});
+
 test('parseJsonBytes: strict UTF-8, BOM rejected', () => {
   assert.deepStrictEqual(parseJsonBytes(new TextEncoder().encode('{"€":"😂"}')), { '€': '😂' });
   assertRejects(() => parseJsonBytes(Uint8Array.of(0xef, 0xbb, 0xbf, 0x31)), 'ERR_JSON_SYNTAX', '');
