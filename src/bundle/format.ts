@@ -59,15 +59,15 @@ export const BUNDLE_FORMAT_SHARED = 'mcp-attest/bundle@2';
 export const MAX_BUNDLE_BYTES = 256 * 1024 * 1024;
 /**
  * Most arrays and objects the strict parser builds for a bundle or session receipt of
- * `length` characters: one per 16, plus 1,024. Each costs ~60 bytes of heap however short
- * its text, so 256 MiB of `{},` (which gzip carries in 261 KB) would need ~5 GB and abort
- * the process; at this bound it needs ~1 GB. A bundle holds one per ~30 characters at the
- * densest (an entry object around the shortest log entry); a session receipt's evidence
- * may be denser (`[{"a":1},...]` is one per 8), and is refused only when the receipt as a
- * whole averages more than one per 16.
+ * `length` characters: 4,194,304 (~250 MB of heap), or one per 16 characters when that is
+ * more. Each costs ~60 bytes of heap however short its text, so 256 MiB of `{},` (which
+ * gzip carries in 261 KB) would need ~5 GB and abort the process; at this bound it needs
+ * ~1 GB. A bundle holds one per ~30 characters at the densest (an entry object around the
+ * shortest log entry); a session receipt's evidence may be denser (`[{"a":1},...]` is one
+ * per 8), which the fixed allowance covers up to ~4 million containers.
  */
 export function maxContainers(length: number): number {
-  return Math.floor(length / 16) + 1024;
+  return Math.max(1 << 22, Math.floor(length / 16));
 }
 /** Most entries in one bundle. */
 export const MAX_BUNDLE_ENTRIES = 1 << 20;

@@ -89,7 +89,7 @@ test('an ISIZE past the limit is ERR_INPUT_TOO_LARGE, even when the member is al
   assert.match((() => { try { gunzipStrict(bomb, 1 << 20); } catch (e) { return (e as Error).message; } return ''; })(), /more than the 10 bytes its trailer/);
 });
 
-test('a bundle or session receipt of empty objects (3 characters each, ~1,000x smaller gzip\'d) is ERR_JSON_TOO_LARGE once it passes one array or object per 16 characters, before the parser builds them all', () => {
+test('a bundle or session receipt of empty objects (3 characters each, ~1,000x smaller gzip\'d) is ERR_JSON_TOO_LARGE past its container bound, before the parser builds them all; dense evidence within the fixed allowance is not', () => {
   const objects = (format: string): string => `{"format":"${format}","entries":[${'{},'.repeat(16 << 20 >> 2)}{}]}`;
   for (const [format, parse] of [['mcp-attest/bundle@2', parseBundle], ['mcp-attest/session-receipt@1', parseSessionReceipt]] as const) {
     const text = objects(format);
@@ -107,4 +107,8 @@ test('a bundle or session receipt of empty objects (3 characters each, ~1,000x s
     }), 'ERR_JSON_TOO_LARGE', format);
     assert.ok(offset > 0 && offset < 3 * maxContainers(text.length) + 64, `refused at offset ${offset}`);
   }
+  assert.equal(maxContainers(256 << 20), 16 << 20, 'one per 16 characters of a 256 MiB text');
+  // Evidence as dense as real JSON gets (one object per 8 characters), 1 MiB of it in a receipt.
+  const dense = `{"format":"mcp-attest/session-receipt@1","evidence":[{"digest":"x","value":[${'{"a":1},'.repeat(1 << 17)}{"a":1}]}]}`;
+  assert.equal(code(() => parseSessionReceipt(dense)), 'ERR_SESSION_MALFORMED', 'refused by its schema, not by the bound');
 });
