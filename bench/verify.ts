@@ -131,14 +131,17 @@ export async function benchVerify(dir: string, cli: string): Promise<VerifyBench
   const log = verifyRuns(cli, dir, ['--home', home], entries);
   const trust = join(dir, 'verify-trust.json');
   writeFileSync(trust, run(cli, ['trust', 'export', '--home', home]));
-  const file = join(dir, 'verify-range.bundle.json');
   // A bundle is its entries, JSON-escaped (~1.16x), plus a few hashes: skipped when that passes the verifier's 256 MiB.
   const fits = 1.25 * entries * entryBytes < 256 * 2 ** 20;
-  if (fits) run(cli, ['bundle', '--home', home, '--range', `0..${entries - 1}`, '--out', file]);
-  const bundle = fits ? { bytesPerCall: statSync(file).size / CALLS, ...verifyRuns(cli, dir, [file, '--trust', trust], entries) } : null;
-  const gz = `${file}.gz`;
-  if (fits) run(cli, ['bundle', '--home', home, '--range', `0..${entries - 1}`, '--out', gz]);
-  const gzipped = fits ? { bytesPerCall: statSync(gz).size / CALLS, ...verifyRuns(cli, dir, [gz, '--trust', trust], entries) } : null;
+  /** The whole log as a range bundle written to `out` (gzip'd when it ends .gz), and its verify runs. */
+  const bundled = (out: string): VerifyBench['bundle'] => {
+    if (!fits) return null;
+    run(cli, ['bundle', '--home', home, '--range', `0..${entries - 1}`, '--out', out]);
+    return { bytesPerCall: statSync(out).size / CALLS, ...verifyRuns(cli, dir, [out, '--trust', trust], entries) };
+  };
+  const file = join(dir, 'verify-range.bundle.json');
+  const bundle = bundled(file);
+  const gzipped = bundled(`${file}.gz`);
   return {
     entries, entryBytes, oneThread: log.oneThread, threads: { count: cores, perSecond: log.perSecond }, rssMiB: log.rssMiB, bundle, gzipped,
     limitOne: await rawRate(1, Math.round(entryBytes)), limitAll: await rawRate(cores, Math.round(entryBytes)),

@@ -39,7 +39,7 @@ export function gzipMalformed(message: string, cause?: unknown): AttestError {
 }
 
 /** `ERR_INPUT_TOO_LARGE`: the member's trailer says it decompresses to `found` bytes, more than `max`. */
-export function gzipTooLarge(max: number, found: number): AttestError {
+function gzipTooLarge(max: number, found: number): AttestError {
   return new AttestError('ERR_INPUT_TOO_LARGE', `gzip: decompresses to ${found} bytes (its ISIZE), more than ${max}`, { expected: max, found });
 }
 
