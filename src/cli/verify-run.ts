@@ -21,7 +21,7 @@ import { loadWitnesses } from '../store/witnesses.js';
 import { verifyLog, type FactsSource, type LogInput, type LogReport } from '../verify/log.js';
 import { rejectedBundle, verifyBundle, type BundleReport } from '../verify/bundle.js';
 import { openCheckpoint } from '../verify/checkpoints.js';
-import { error, insertFindings, notice, type Finding } from '../verify/findings.js';
+import { error, FindingCap, insertFindings, notice, type Finding } from '../verify/findings.js';
 import type { KnownCheckpoint } from '../verify/split-view.js';
 import type { TrustPolicy } from '../verify/policy.js';
 import { fromBase64 } from '../bytes/index.js';
@@ -37,7 +37,8 @@ import { MAX_POLICY_DOC_BYTES, policyDocDigest } from '../receipt/session.js';
 import { printSession } from './session-report.js';
 import { CliExit, EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, out, outJson, jsonReplacer } from './output.js';
 
-interface Loaded { input: LogInput; count: number; findings: Finding[]; home: string | null; close(): void }
+/** A log read for verifying; `findings()`: what reading its entries found, once they were read. */
+interface Loaded { input: LogInput; count: number; findings(): Finding[]; home: string | null; close(): void }
 export type VerifyOptions = KeyOptions & { home?: string; json?: boolean; checkpoint?: string; state?: string; policyDoc?: string; threads?: string };
 type Report = (LogReport | BundleReport | SessionReceiptReport) & { kind: 'log' | 'bundle' | 'session' };
 
@@ -85,7 +86,7 @@ function statOrNull(path: string, link = false): Stats | null {
 function load(path: string): Loaded {
   if (isTilesDir(path)) {
     const t = readTilesDir(path);
-    return { input: { entries: t.entries, checkpoints: [t.checkpoint] }, count: t.entries.length, findings: t.findings, home: null, close: () => undefined };
+    return { input: { entries: t.entries, checkpoints: [t.checkpoint] }, count: t.entries.length, findings: () => t.findings, home: null, close: () => undefined };
   }
   const home = statOrNull(path)?.isDirectory() ? path : null;
   const dbPath = home === null ? path : homePaths(home).db;
@@ -93,9 +94,13 @@ function load(path: string): Loaded {
   const file = home === null ? checkSqliteFiles(path, { what: 'log', follow: true }) : checkSqliteFiles(join(realpathSync(home), 'log.db'), { what: 'log' });
   const db = new LogDb(file, 'full', true);
   // The operator's own store keeps every opening: a private entry without one was erased.
-  const findings: Finding[] = [];
-  const mismatch = (index: bigint): void => void findings.push(error('ERR_OPENING_MISMATCH', 'the stored opening (salt and record) does not make the entry the log publishes', { index }));
+  const found = new FindingCap([]);
+  const mismatch = (index: bigint): void => found.add(error('ERR_OPENING_MISMATCH', 'the stored opening (salt and record) does not make the entry the log publishes', { index }));
   const input = { entries: db.entries(mismatch), checkpoints: db.checkpoints().map((c) => c.note), sealed: 'erased' as const };
+  const findings = (): Finding[] => {
+    found.flush();
+    return found.out;
+  };
   return { input, count: Number(db.size()), findings, home, close: () => db.close() };
 }
 
@@ -182,7 +187,7 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
     try {
       const report: Report = { kind: 'log', ...(await verifyLog(loaded.input, ks.policy!, ks.keys, (n) => bar?.update(n), factsFor(threads, ks))) };
       // Read while the entries were (a tiles directory's, an opening that does not match).
-      insertFindings(report.findings, 0, [...loaded.findings, ...pre]);
+      insertFindings(report.findings, 0, [...loaded.findings(), ...pre]);
       report.ok = !report.findings.some((f) => f.severity === 'error');
       const cp = report.checkpoint;
       return { report, note: cp && (loaded.input.checkpoints.find((n) => n.includes(`\n${cp.size}\n${cp.rootHash}\n`)) ?? null) };

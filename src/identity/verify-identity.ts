@@ -109,7 +109,7 @@ export async function openIdentityLog(entries: Iterable<Uint8Array>, notes: stri
   const cp = await verifyCheckpoints(notes, identityPolicy(policy, origin!, pinned), tree.size, tree.rootAt, own, verified);
   // Entries appended after the latest checkpoint (one not yet signed) are not read: no call can rest on them.
   for (const f of own) if (f.code === 'ERR_LOG_UNCHECKPOINTED') f.severity = 'notice';
-  findings.push(...own.map(tagged));
+  for (const f of own) findings.push(tagged(f));
   if (cp === null || own.some((f) => f.severity === 'error')) return null;
   return viewOf(0n, bytes.slice(0, Number(cp.size)), pinned, findings, verified, policy.quorum);
 }
@@ -126,7 +126,7 @@ export async function openIdentitySection(section: IdentitySection, policy: Trus
   if (pinned.length === 0) return null;
   const own: Finding[] = [];
   const cp = await openAnchor(section.checkpoint, identityPolicy(policy, origin!, pinned), own);
-  findings.push(...own.map(tagged));
+  for (const f of own) findings.push(tagged(f));
   if (cp === null) return null;
   const n = BigInt(section.entries.length);
   if (section.start + n !== cp.size) {

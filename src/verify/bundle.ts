@@ -20,7 +20,7 @@ import { clockOf, withCredentialKeys, decideCalls, openIdentitySection, type Cre
 import { rootFromMultiProof } from '../log/multiproof.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import { openAnchor, type OpenedCheckpoint } from './checkpoints.js';
-import { error, insertFindings, notice, type Finding, type VerifySummary } from './findings.js';
+import { error, insertFindings, limitFindings, notice, type Finding, type VerifySummary } from './findings.js';
 import { RecordChecker } from './records.js';
 import { localFacts, type EntryInput, type FactsSource } from './log.js';
 import { checkBundleAgainstKnown, type KnownCheckpoint } from './split-view.js';
@@ -134,6 +134,7 @@ export async function verifyBundle(text: string, policy: TrustPolicy, keys: KeyR
   for (const [id, list] of checker?.sessions ?? []) {
     report.findings.push(notice('NOTE_SESSION_UNCHECKED', `${list.length} statement(s) of session ${id}: a plain bundle does not check sessions; verify the session receipt ("receipt export")`));
   }
+  report.findings = limitFindings(report.findings);
   return report;
 }
 
@@ -161,7 +162,7 @@ export async function verifyParsedBundle(b: Bundle, policy: TrustPolicy, keys: K
     if (leafCount < b.entries.length && f.position === b.entries[leafCount]!.index && f.leaf.length === HASH_SIZE) leaves.set(f.leaf, HASH_SIZE * leafCount++);
     if (f.kind === 'call' && f.credential) credentialCalls.push(f.credential);
     const claimed = checker.fold(f);
-    if (claimed !== f.position) findings.push(error('ERR_LOG_ENTRY_REORDERED', 'entry is not at the index it records', { index: f.position, expected: f.position.toString(), found: claimed.toString() }));
+    if (claimed !== f.position) checker.report(error('ERR_LOG_ENTRY_REORDERED', 'entry is not at the index it records', { index: f.position, expected: f.position.toString(), found: claimed.toString() }));
   }
   // A source that gave fewer facts, or another entry's: the rest are hashed here.
   for (let k = leafCount; k < b.entries.length; k++) leaves.set(leafHash(publishedEntry(b.entries[k]!.bytes, b.entries[k]!.salt)), HASH_SIZE * k);
@@ -178,7 +179,7 @@ export async function verifyParsedBundle(b: Bundle, policy: TrustPolicy, keys: K
     checkpoint: { origin: cp.origin, size: cp.size.toString(), rootHash: toBase64(cp.rootHash) },
     witnesses: cp.cosigners.map((c) => ({ name: c.name, timestamp: c.timestamp.toString() })),
     entries: b.entries.length, calls: checker.calls.size, receipts: tally.receipts, unanswered: tally.unanswered, inFlight,
-    refused: tally.refused, unattested: tally.unattested, findings,
+    refused: tally.refused, unattested: tally.unattested, findings: limitFindings(findings),
   };
   return { report, checker };
 }

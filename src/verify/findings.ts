@@ -16,6 +16,11 @@ export interface Finding {
   index?: string;
   expected?: unknown;
   found?: unknown;
+  /**
+   * Set on the one finding that stands for the findings of its code not listed (past
+   * {@link MAX_FINDINGS_PER_CODE}): how many there were. Its severity is theirs.
+   */
+  more?: number;
 }
 
 /** An error finding from a failed check of an entry. */
@@ -58,12 +63,76 @@ export interface VerifySummary {
 }
 
 /**
+ * Most findings of one code a report lists; the rest are counted in one last finding of
+ * that code ({@link Finding.more}). A hostile log or bundle can fail every entry, and one
+ * finding an entry would make the report (and the verifier's memory) grow with the input: a
+ * 346 MB log of four million one-byte entries made `verify --json` fail to write its report.
+ */
+export const MAX_FINDINGS_PER_CODE = 1000;
+
+/**
+ * Adds findings to `out`, listing at most `max` of each code and counting the rest; a finding
+ * that already stands for others (`more`) adds its count. {@link flush} then adds, for each
+ * code with findings not listed, one finding of that code and severity saying how many
+ * (`more`). For a checker that reports one finding an entry: its memory stays bounded.
+ */
+export class FindingCap {
+  private readonly listed = new Map<Finding['code'], number>();
+  private readonly over = new Map<Finding['code'], { severity: Finding['severity']; more: number }>();
+
+  constructor(readonly out: Finding[], private readonly max = MAX_FINDINGS_PER_CODE) {}
+
+  /** Add `items`, in order. */
+  push(...items: Finding[]): void {
+    for (const f of items) this.add(f);
+  }
+
+  /** Add one finding. */
+  add(f: Finding): void {
+    const n = this.listed.get(f.code) ?? 0;
+    if (f.more === undefined && n < this.max) {
+      this.listed.set(f.code, n + 1);
+      this.out.push(f);
+      return;
+    }
+    const o = this.over.get(f.code);
+    if (o === undefined) this.over.set(f.code, { severity: f.severity, more: f.more ?? 1 });
+    else o.more += f.more ?? 1;
+  }
+
+  /** Add the finding of each code with findings not listed, and forget them. */
+  flush(): void {
+    for (const [code, o] of this.over) {
+      this.out.push({ severity: o.severity, code, message: `${o.more} more ${code} finding(s) not listed (a report lists ${this.max} of each code)`, more: o.more });
+    }
+    this.over.clear();
+  }
+}
+
+/**
+ * `findings` with at most {@link MAX_FINDINGS_PER_CODE} of each code listed, in their order,
+ * then one finding per code for the rest ({@link FindingCap}). The same array when nothing
+ * is over the limit.
+ */
+export function limitFindings(findings: Finding[]): Finding[] {
+  if (findings.length <= MAX_FINDINGS_PER_CODE && !findings.some((f) => f.more !== undefined)) return findings;
+  const cap = new FindingCap([]);
+  for (const f of findings) cap.add(f);
+  cap.flush();
+  return cap.out;
+}
+
+/**
  * Insert `items` into `findings` at `at`, in place (a checker may hold the array), for any
- * number of items: spreading a hostile bundle's or log's findings into one call's arguments
- * throws past ~125,000 of them (V8's argument limit).
+ * number of items (spreading a hostile bundle's or log's findings into one call's arguments
+ * throws past ~125,000 of them: V8's argument limit); then at most
+ * {@link MAX_FINDINGS_PER_CODE} of each code are listed ({@link limitFindings}).
  */
 export function insertFindings(findings: Finding[], at: number, items: Iterable<Finding>): void {
-  const rest = findings.splice(at);
-  for (const f of items) findings.push(f);
-  for (const f of rest) findings.push(f);
+  const all = findings.slice(0, at);
+  for (const f of items) all.push(f);
+  for (let i = at; i < findings.length; i++) all.push(findings[i]!);
+  const limited = limitFindings(all);
+  findings.length = 0;
+  for (const f of limited) findings.push(f);
 }

@@ -9,7 +9,7 @@
  */
 import { CompactRoots } from '../log/compact-range.js';
 import type { KeyResolver } from '../envelope/signature.js';
-import { error, type Finding, type VerifySummary } from './findings.js';
+import { error, limitFindings, type Finding, type VerifySummary } from './findings.js';
 import { RecordChecker } from './records.js';
 import { entryFacts, type EntryFacts } from './entry-facts.js';
 import { checkRunner, runs } from './runs.js';
@@ -117,18 +117,19 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
   const inFlight = checker.finish(input.sealed);
   for (const [id, list] of checker.sessions) {
     const r = await checkSession(id, list, policy, withoutCredentialKeys(keys, policy), { calls: checker.lookupCall, context: 'log' });
-    findings.push(...r.findings.agentSignature, ...r.findings.seal, ...r.findings.parties);
+    // One finding a statement at most: not spread into push (V8's argument limit).
+    for (const f of [...r.findings.agentSignature, ...r.findings.seal, ...r.findings.parties]) findings.push(f);
   }
   const verified: OpenedCheckpoint[] = [];
   const cp = await verifyCheckpoints(input.checkpoints, policy, tree.size, tree.rootAt, findings, verified);
-  if (credentialCalls.length > 0) findings.push(...input.identityFindings ?? []);
+  if (credentialCalls.length > 0) for (const f of input.identityFindings ?? []) findings.push(f);
   if (credentialCalls.length > 0) await decideCalls(credentialCalls, input.identity ?? null, policy, clockOf(verified, policy.quorum), findings);
   if (cp) checkLogAgainstKnown(input.known ?? [], cp.origin, tree.size, tree.rootAt, findings);
   const { tally } = checker;
   return {
     ok: !findings.some((f) => f.severity === 'error'), size: tree.size.toString(), checkpointSize: cp?.size.toString() ?? null,
     checkpoint: cp && { origin: cp.origin, size: cp.size.toString(), rootHash: toBase64(cp.rootHash) }, witnesses: cp?.cosigners.map((c) => ({ name: c.name, timestamp: c.timestamp.toString() })) ?? [],
-    calls: checker.calls.size, receipts: tally.receipts, unanswered: tally.unanswered, inFlight, refused: tally.refused, unattested: tally.unattested, sealed: input.sealed === 'erased' ? 0 : tally.sealed, erased: input.sealed === 'erased' ? tally.sealed : 0, findings,
+    calls: checker.calls.size, receipts: tally.receipts, unanswered: tally.unanswered, inFlight, refused: tally.refused, unattested: tally.unattested, sealed: input.sealed === 'erased' ? 0 : tally.sealed, erased: input.sealed === 'erased' ? tally.sealed : 0, findings: limitFindings(findings),
   };
 }
 

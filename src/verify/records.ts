@@ -10,7 +10,7 @@ import { ATTESTATION_RECORD, DECISION_RECORD, type EntriesMode } from '../record
 import type { CallLookup, SessionEntry } from './session.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import { fail, type Check } from '../envelope/report.js';
-import { error, fromCheck, notice, type Finding } from './findings.js';
+import { error, FindingCap, fromCheck, notice, type Finding } from './findings.js';
 import { entryFacts, type CallFacts, type EntryFacts, type ReceiptFacts } from './entry-facts.js';
 import type { TrustPolicy } from './policy.js';
 import { CallRecords } from './call-records.js';
@@ -54,7 +54,18 @@ export class RecordChecker {
   /** Looks up a checked attestation or receipt record by log index (decimal). */
   readonly lookupCall: CallLookup = (index) => this.callRecords.get(index);
 
-  constructor(private readonly policy: TrustPolicy, private readonly keys: KeyResolver, private readonly findings: Finding[], private readonly partial = false) {}
+  /** Where the findings go: `out`, at most `MAX_FINDINGS_PER_CODE` (findings.ts) of a code until {@link finish} counts the rest. */
+  private readonly findings: FindingCap;
+
+  /** Findings are added to `out` as entries are folded, the counts of those not listed at {@link finish}. */
+  constructor(private readonly policy: TrustPolicy, private readonly keys: KeyResolver, out: Finding[], private readonly partial = false) {
+    this.findings = new FindingCap(out);
+  }
+
+  /** Add a finding of the caller's about a folded entry (one an entry at most), under the same limit. */
+  report(f: Finding): void {
+    this.findings.add(f);
+  }
 
   /**
    * Check the entry at `position`; returns the index the record claims (its own `index`),
@@ -224,7 +235,7 @@ export class RecordChecker {
 
   /**
    * Calls with no receipt among the checked entries (a `NOTE_IN_FLIGHT` notice each); returns
-   * their count. Sealed entries are one notice: `NOTE_ERASED` when `sealed` is `erased` (the
+   * their count. Then, for each code with findings not listed, one finding counting them. Sealed entries are one notice: `NOTE_ERASED` when `sealed` is `erased` (the
    * operator's own store, where a missing opening was deleted), else `NOTE_SEALED`.
    */
   finish(sealed: 'erased' | 'unopened' = 'unopened'): number {
@@ -236,6 +247,7 @@ export class RecordChecker {
         this.findings.push(notice('NOTE_IN_FLIGHT', `call ${p.callId} (${p.tool}) has no receipt${this.partial ? ' in this bundle' : ': in flight or the recorder was killed'}`, p.index));
       }
     }
+    this.findings.flush();
     return inFlight;
   }
 }

@@ -24,7 +24,7 @@ import { parseSessionReceipt, type SessionReceipt } from '../bundle/session-rece
 import { parseStatement, statementDigest, type Statement } from '../receipt/session.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import { verifyParsedBundle, type BundleReport, type BundleVerifyOptions } from './bundle.js';
-import { error, notice, type Finding } from './findings.js';
+import { error, limitFindings, notice, type Finding } from './findings.js';
 import { checkSession, type DimensionStatus, type PartyResult, type SessionEntry, type SessionResult } from './session.js';
 import type { TrustPolicy } from './policy.js';
 
@@ -158,7 +158,7 @@ export async function verifySessionReceipt(text: string, policy: TrustPolicy, ke
   const findings = [...report.findings, ...extra, ...s.findings.agentSignature, ...s.findings.seal, ...s.findings.policy, ...s.findings.parties];
   const { findings: _f, parties: _p, agentSignature: _a, sealCompleteness: _s, policyBinding: _b, ...session } = s;
   return {
-    ...report, ok: !findings.some((f) => f.severity === 'error'), findings, sessionId: r.sessionId,
+    ...report, ok: !findings.some((f) => f.severity === 'error'), findings: limitFindings(findings), sessionId: r.sessionId,
     level: levelOf(dimensions), dimensions, session, approvals, confirmations,
   };
 }

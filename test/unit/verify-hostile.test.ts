@@ -2,7 +2,8 @@
  * Log verification against keyless tampering found in review: a replayed call (same
  * nonce), a record whose unsigned tool/server differ from the signed attestation, a hostile
  * claimed index (bounded work), entries no checkpoint seals, a policy demanding witnesses;
- * findings inserted in any number (a hostile input's), in place and in order.
+ * findings inserted in any number (a hostile input's), in place and in order, and at most
+ * 1,000 of a code listed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +20,7 @@ import { trustPolicyOf } from '../../src/store/identity.js';
 import { canonicalBytes, parseJsonBytes } from '../../src/jcs/index.js';
 import { isAttestError } from '../../src/errors.js';
 import type { EntryInput } from '../../src/verify/log.js';
-import { error, insertFindings, type Finding } from '../../src/verify/findings.js';
+import { error, FindingCap, insertFindings, limitFindings, notice, type Finding } from '../../src/verify/findings.js';
 import type { EntriesMode } from '../../src/records/record.js';
 
 /** A log of two calls (entry 0 its parameters entry, then attestation, receipt, attestation, receipt), private or public. */
@@ -90,13 +91,44 @@ test('a policy that demands witness cosignatures is refused while they are not v
   assert.equal(parseTrustPolicy(JSON.stringify(base)).quorum, 0);
 });
 
-test('findings are inserted in any number (more than one call takes as arguments), in place, in order', () => {
-  const at = (i: number): Finding => error('ERR_ENTRY_MALFORMED', 'x', { index: BigInt(i) });
-  const findings = [at(-2), at(-1), at(1_000_000)];
+test('findings are inserted in any number (more than one call takes as arguments), in place, in order, 1,000 of a code listed', () => {
+  const at = (i: number, code: Finding['code'] = 'ERR_ENTRY_MALFORMED'): Finding => error(code, 'x', { index: BigInt(i) });
+  const findings = [at(-2), at(-1, 'ERR_LOG_ENTRY_MISSING'), at(1_000_000, 'ERR_LOG_ENTRY_MISSING')];
   const held = findings;
   insertFindings(findings, 2, Array.from({ length: 200_000 }, (_, i) => at(i)));
   assert.equal(held, findings, 'the same array');
-  assert.equal(findings.length, 200_003);
-  assert.deepEqual([0, 1, 2, 200_001, 200_002].map((k) => findings[k]!.index), ['-2', '-1', '0', '199999', '1000000']);
+  assert.equal(findings.length, 1_003);
+  assert.deepEqual([0, 1, 2, 1_000, 1_001].map((k) => findings[k]!.index), ['-2', '-1', '0', '998', '1000000']);
+  assert.deepEqual(findings[1_002], { severity: 'error', code: 'ERR_ENTRY_MALFORMED', message: '199001 more ERR_ENTRY_MALFORMED finding(s) not listed (a report lists 1000 of each code)', more: 199_001 });
 });
 
+test('a report lists 1,000 findings of a code, then one counting the rest; a count carried in is added, a notice stays a notice', () => {
+  const few = [error('ERR_ENTRY_MALFORMED', 'x'), notice('NOTE_IN_FLIGHT', 'y')];
+  assert.equal(limitFindings(few), few, 'nothing over: the same array');
+  const cap = new FindingCap([]);
+  for (let i = 0; i < 1_500; i++) cap.add(notice('NOTE_IN_FLIGHT', `call ${i}`, BigInt(i)));
+  cap.add(error('ERR_ENTRY_MALFORMED', 'z'));
+  cap.flush();
+  assert.equal(cap.out.length, 1_002);
+  assert.equal(cap.out[999]!.index, '999');
+  assert.equal(cap.out[1_000]!.code, 'ERR_ENTRY_MALFORMED');
+  assert.deepEqual({ ...cap.out[1_001], message: '' }, { severity: 'notice', code: 'NOTE_IN_FLIGHT', message: '', more: 500 });
+  // Limited again (with a finding appended after the count): the same listing, the count kept and moved last.
+  const again = limitFindings([...cap.out, notice('NOTE_IN_FLIGHT', 'late')]);
+  assert.equal(again.length, 1_002);
+  assert.deepEqual(again.slice(0, 1_001), cap.out.slice(0, 1_001));
+  assert.equal(again[1_001]!.more, 501);
+});
+
+test('a log whose every entry is malformed gets a report of 1,000 findings and one counting the rest (memory and output bounded)', async () => {
+  const policy = parseTrustPolicy(JSON.stringify({ version: 1, issuers: [], logs: [] }));
+  const junk = new TextEncoder().encode('x');
+  const entries = Array.from({ length: 2_501 }, (_, i): EntryInput => [BigInt(i), junk]);
+  const report = await verifyLog({ entries, checkpoints: [] }, policy, policyKeyResolver(policy));
+  assert.equal(report.ok, false);
+  const malformed = report.findings.filter((f) => f.code === 'ERR_ENTRY_MALFORMED');
+  assert.equal(malformed.length, 1_001);
+  assert.deepEqual(malformed.slice(0, 1_000).map((f) => f.index), Array.from({ length: 1_000 }, (_, i) => String(i)));
+  assert.equal(malformed[1_000]!.more, 1_501);
+  assert.equal(malformed[1_000]!.severity, 'error');
+});
