@@ -82,6 +82,8 @@ const KIND: Record<StatementKind, ObjectSchema> = {
   approval: { party: ['nonempty', true], declared: ['boolean', true], target: ['object', true], decision: ['string', true], note: ['string', false] },
   confirmation: { party: ['nonempty', true], declared: ['boolean', true], target: ['object', true], decision: ['string', true], note: ['string', false] },
 };
+/** Each kind's whole schema, made once (the checker lists a schema's members once per schema object). */
+const STATEMENT_SCHEMA = Object.fromEntries(Object.entries(KIND).map(([k, members]) => [k, { ...COMMON, ...members }])) as Record<StatementKind, ObjectSchema>;
 const SIGNER: ObjectSchema = { id: ['nonempty', true], alg: ['string', true], keyId: ['nonempty', true] };
 const CALL: ObjectSchema = { tool: ['nonempty', true], attestationIndex: ['string', true], attestationDigest: ['digest', true], receiptIndex: ['string', true], receiptDigest: ['digest', true] };
 const ACTION_TARGET: ObjectSchema = { seq: ['count', true], actionDigest: ['digest', true] };
@@ -122,7 +124,7 @@ export function parseStatement(value: unknown): Statement {
   const problems: string[] = [];
   const kind = isObject(value) ? value['kind'] : undefined;
   if (!isObject(value) || !STATEMENT_KINDS.includes(kind as StatementKind)) throw new AttestError('ERR_SESSION_MALFORMED', 'not a session statement (unknown kind)');
-  const s = checkObject(value, { ...COMMON, ...KIND[kind as StatementKind] }, '', problems)!;
+  const s = checkObject(value, STATEMENT_SCHEMA[kind as StatementKind], '', problems)!;
   if (s['format'] !== STATEMENT_FORMAT) problems.push(`.format: must be ${STATEMENT_FORMAT}`);
   if (typeof s['sessionId'] !== 'string' || !SESSION_ID.test(s['sessionId'])) problems.push('.sessionId: not a session id');
   const signer = checkObject(s['signer'], SIGNER, '.signer', problems);
