@@ -19,7 +19,7 @@ import { equalBytes, toBase64 } from '../bytes/index.js';
 import { rootFromMultiProof } from '../log/multiproof.js';
 import type { IdentitySection } from '../bundle/format.js';
 import { openAnchor, verifyCheckpoints, type OpenedCheckpoint } from '../verify/checkpoints.js';
-import { error, notice, type Finding } from '../verify/findings.js';
+import { error, FindingCap, notice, type Finding } from '../verify/findings.js';
 import type { TrustPolicy, TrustedIssuer } from '../verify/policy.js';
 import { decodeIdentityRecord, IdentityIndex } from './entries.js';
 import { REVOCATION_TYPE } from './credential.js';
@@ -240,7 +240,9 @@ function stale(view: IdentityView, quorum: number, witnessed: number | null): st
  * cannot decide fails `ERR_CREDENTIAL_UNLOGGED`; a gatekeeper's decision must also go with
  * the caller's token it recorded (`ERR_CREDENTIAL_KEY`).
  */
-export async function decideCalls(calls: CredentialCall[], view: IdentityView | null, policy: TrustPolicy, witnessedAt: (entry: bigint, time: number) => number | null, findings: Finding[]): Promise<void> {
+export async function decideCalls(calls: CredentialCall[], view: IdentityView | null, policy: TrustPolicy, witnessedAt: (entry: bigint, time: number) => number | null, out: Finding[]): Promise<void> {
+  // Several findings a call, and a call's revocations as many as the identity log holds: capped as they come.
+  const findings = new FindingCap(out);
   for (const c of calls) {
     const at = (f: Finding): Finding => ({ ...f, message: `${f.code === 'ERR_CREDENTIAL_REVOKED' ? 'revocation' : 'identity'}: ${f.message}`, index: c.entry.toString() });
     const witnessed = witnessedAt(c.entry, c.time);
@@ -265,8 +267,9 @@ export async function decideCalls(calls: CredentialCall[], view: IdentityView | 
     const d = await decideCall(chain, view.index.revocationsOf(chain.map((l) => l.credential.id)), {
       identitySize: c.identitySize ?? view.size, time: c.time, keyId: c.keyId, server: c.server, tool: c.tool, witnessedAt: witnessed,
     }, policy);
-    findings.push(...d.findings.map(at));
+    for (const f of d.findings) findings.add(at(f));
     const unbound = c.gated ? bindingProblem(chain[chain.length - 1]!.credential, c.keyId, c.caller) : null;
     if (unbound !== null) findings.push(at(error('ERR_CREDENTIAL_KEY', unbound)));
   }
+  findings.flush();
 }

@@ -129,7 +129,7 @@ export function parseStatement(value: unknown): Statement {
   if (typeof s['sessionId'] !== 'string' || !SESSION_ID.test(s['sessionId'])) problems.push('.sessionId: not a session id');
   const signer = checkObject(s['signer'], SIGNER, '.signer', problems);
   if (signer && !isAlgName(signer['alg'])) problems.push('.signer.alg: unsupported');
-  if (tooLong(signer?.['id'], MAX_ID_CHARS)) problems.push('.signer.id: too long');
+  if (tooLong(signer?.['id'], MAX_ID_CHARS) || tooLong(signer?.['keyId'], MAX_ID_CHARS)) problems.push('.signer: id or keyId too long');
   kindProblems(s, kind as StatementKind, problems);
   if (problems.length > 0) throw new AttestError('ERR_SESSION_MALFORMED', `${String(kind)} statement: ${problems.join('; ')}`, { found: problems });
   return value as unknown as Statement;

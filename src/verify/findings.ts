@@ -23,20 +23,33 @@ export interface Finding {
   more?: number;
 }
 
+/** Longest string a finding's `expected` or `found` carries whole; a longer one is cut there and says its length. */
+export const MAX_DETAIL_CHARS = 1024;
+
+/**
+ * `v` as a finding shows it: a string past {@link MAX_DETAIL_CHARS} cut there, with
+ * `… (N characters)` after it (a hostile entry's value may be 64 KiB, and 1,000 findings
+ * of a code may each show it); other values as they are (their sizes are bounded by the
+ * schemas they passed).
+ */
+function shown(v: unknown): unknown {
+  return typeof v === 'string' && v.length > MAX_DETAIL_CHARS ? `${v.slice(0, MAX_DETAIL_CHARS)}… (${v.length} characters)` : v;
+}
+
 /** An error finding from a failed check of an entry. */
 export function fromCheck(check: Check, index: bigint, what: string): Finding {
   const f: Finding = { severity: 'error', code: check.code ?? 'ERR_ENTRY_MALFORMED', message: `${what} ${check.dimension}: ${check.message ?? 'failed'}`, index: index.toString() };
-  if (check.expected !== undefined) f.expected = check.expected;
-  if (check.found !== undefined) f.found = check.found;
+  if (check.expected !== undefined) f.expected = shown(check.expected);
+  if (check.found !== undefined) f.found = shown(check.found);
   return f;
 }
 
-/** An error finding. */
+/** An error finding; a long string `expected` or `found` is cut ({@link MAX_DETAIL_CHARS}). */
 export function error(code: Finding['code'], message: string, detail: { index?: bigint; expected?: unknown; found?: unknown } = {}): Finding {
   const f: Finding = { severity: 'error', code, message };
   if (detail.index !== undefined) f.index = detail.index.toString();
-  if (detail.expected !== undefined) f.expected = detail.expected;
-  if (detail.found !== undefined) f.found = detail.found;
+  if (detail.expected !== undefined) f.expected = shown(detail.expected);
+  if (detail.found !== undefined) f.found = shown(detail.found);
   return f;
 }
 
@@ -77,8 +90,9 @@ export const MAX_FINDINGS_PER_CODE = 1000;
  * (`more`). For a checker that reports one finding an entry: its memory stays bounded.
  */
 export class FindingCap {
-  private readonly listed = new Map<Finding['code'], number>();
-  private readonly over = new Map<Finding['code'], { severity: Finding['severity']; more: number }>();
+  /** By severity and code (`error ERR_X`): a code reported at two severities is counted apart, so an error is never counted into a notice. */
+  private readonly listed = new Map<string, number>();
+  private readonly over = new Map<string, { severity: Finding['severity']; code: Finding['code']; more: number }>();
 
   constructor(readonly out: Finding[], private readonly max = MAX_FINDINGS_PER_CODE) {}
 
@@ -89,21 +103,22 @@ export class FindingCap {
 
   /** Add one finding. */
   add(f: Finding): void {
-    const n = this.listed.get(f.code) ?? 0;
+    const key = `${f.severity} ${f.code}`;
+    const n = this.listed.get(key) ?? 0;
     if (f.more === undefined && n < this.max) {
-      this.listed.set(f.code, n + 1);
+      this.listed.set(key, n + 1);
       this.out.push(f);
       return;
     }
-    const o = this.over.get(f.code);
-    if (o === undefined) this.over.set(f.code, { severity: f.severity, more: f.more ?? 1 });
+    const o = this.over.get(key);
+    if (o === undefined) this.over.set(key, { severity: f.severity, code: f.code, more: f.more ?? 1 });
     else o.more += f.more ?? 1;
   }
 
-  /** Add the finding of each code with findings not listed, and forget them. */
+  /** Add the finding of each code (and severity) with findings not listed, and forget them. */
   flush(): void {
-    for (const [code, o] of this.over) {
-      this.out.push({ severity: o.severity, code, message: `${o.more} more ${code} finding(s) not listed (a report lists ${this.max} of each code)`, more: o.more });
+    for (const { severity, code, more } of this.over.values()) {
+      this.out.push({ severity, code, message: `${more} more ${code} finding(s) not listed (a report lists ${this.max} of each code)`, more });
     }
     this.over.clear();
   }

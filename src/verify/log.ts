@@ -171,6 +171,6 @@ function orderFindings(misplaced: Array<[bigint, bigint]>, n: bigint): Finding[]
 }
 
 function capped(out: Finding[], total: number, code: Finding['code']): Finding[] {
-  if (total > MAX_ORDER_FINDINGS) out.push(error(code, `${total - MAX_ORDER_FINDINGS} more entries like the above`));
+  if (total > MAX_ORDER_FINDINGS) out.push({ ...error(code, `${total - MAX_ORDER_FINDINGS} more entries like the above`), more: total - MAX_ORDER_FINDINGS });
   return out;
 }

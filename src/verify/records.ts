@@ -135,7 +135,8 @@ export class RecordChecker {
     const n = this.tally.sealed;
     if (sealed === 'unopened') return [notice('NOTE_SEALED', `${n} private entries are commitments without their opening: the tree and checkpoints are verified, their records are not (open them with a bundle; entries ${list(this.sealedAt, n)})`)];
     const undeclared = this.sealedAt.filter((p) => !this.declaredErased.has(p.toString()));
-    const out: Finding[] = undeclared.slice(0, 100).map((p) => error('ERR_ENTRY_UNOPENED', 'a private entry without its opening that no erasure record names', { index: p }));
+    // Each one (up to the positions kept): the caller's cap lists 1,000 and counts the rest.
+    const out: Finding[] = undeclared.map((p) => error('ERR_ENTRY_UNOPENED', 'a private entry without its opening that no erasure record names', { index: p }));
     if (n > this.sealedAt.length) out.push(error('ERR_ENTRY_UNOPENED', `${n - this.sealedAt.length} more private entries without their opening were not checked against erasure records`));
     const erased = n - undeclared.length;
     if (erased > 0) out.push(notice('NOTE_ERASED', `${erased} private entries are erased (their salt and record deleted, as erasure records of the log say): they stay in the tree and cannot be opened (entries ${list(this.sealedAt.filter((p) => this.declaredErased.has(p.toString())), erased)})`));
@@ -239,7 +240,7 @@ export class RecordChecker {
    * operator's own store, where a missing opening was deleted), else `NOTE_SEALED`.
    */
   finish(sealed: 'erased' | 'unopened' = 'unopened'): number {
-    if (this.tally.sealed > 0) this.findings.push(...this.sealedFindings(sealed));
+    if (this.tally.sealed > 0) for (const f of this.sealedFindings(sealed)) this.findings.add(f);
     let inFlight = 0;
     for (const p of [...this.calls.values(), ...this.gated.values()]) {
       if (!p.answered) {

@@ -32,6 +32,7 @@ import { cosignatureSigner } from '../../src/log/cosignature-sign.js';
 import { formatSignatureLine, parseNote } from '../../src/log/note.js';
 import { formatVerifierKey, parseVerifierKey, SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519 } from '../../src/log/vkey.js';
 import { utf8 } from '../../src/bytes/index.js';
+import { credentialDigest, type Revocation } from '../../src/identity/credential.js';
 
 const SERVER = `sha256:${'cd'.repeat(32)}`;
 
@@ -212,4 +213,21 @@ test('one witness\'s clock cannot make an old identity log look fresh: freshness
   assert.equal(view.witnessedAt, T - 100);
   await decideCalls([{ ...callOf(w.b.id, w.key.keyId, 4n), time: T }], view, policy, () => T + 600, f);
   assert.ok(f.some((x) => x.code === 'NOTE_IDENTITY_STALE'));
+});
+
+test('a call against an identity log holding 130,000 revocations of its credential by another issuer is decided, the notices capped (no spread into push)', async (t) => {
+  const w = await world(t);
+  const found: Finding[] = [];
+  const opened = await openIdentityLog(w.entries, w.notes, w.policy, found);
+  assert.ok(opened, JSON.stringify(found));
+  const N = 130_000;
+  const rev: Revocation = { type: 'mcp-attest/revocation@1', credential: w.b.id, credentialDigest: credentialDigest(w.b), issuer: 'idp:someone-else', signerKeyId: 'k', signature: 'ab' } as Revocation;
+  for (let i = 0; i < N; i++) opened.index.add(opened.size + BigInt(i), rev);
+  const view: IdentityView = { ...opened, size: opened.size + BigInt(N) };
+  const f: Finding[] = [];
+  await decideCalls([callOf(w.b.id, w.key.keyId, view.size)], view, w.policy, (_i, time) => time, f);
+  const untrusted = f.filter((x) => x.code === 'NOTE_REVOCATION_UNTRUSTED');
+  assert.equal(untrusted.length, 1_001);
+  assert.equal(untrusted[1_000]!.more, N - 1_000);
+  assert.deepEqual(errors(f), [], 'a revocation its issuer did not sign revokes nothing');
 });

@@ -20,7 +20,7 @@ import { trustPolicyOf } from '../../src/store/identity.js';
 import { canonicalBytes, parseJsonBytes } from '../../src/jcs/index.js';
 import { isAttestError } from '../../src/errors.js';
 import type { EntryInput } from '../../src/verify/log.js';
-import { error, FindingCap, insertFindings, limitFindings, notice, type Finding } from '../../src/verify/findings.js';
+import { error, FindingCap, fromCheck, insertFindings, limitFindings, notice, type Finding } from '../../src/verify/findings.js';
 import type { EntriesMode } from '../../src/records/record.js';
 
 /** A log of two calls (entry 0 its parameters entry, then attestation, receipt, attestation, receipt), private or public. */
@@ -118,6 +118,23 @@ test('a report lists 1,000 findings of a code, then one counting the rest; a cou
   assert.equal(again.length, 1_002);
   assert.deepEqual(again.slice(0, 1_001), cap.out.slice(0, 1_001));
   assert.equal(again[1_001]!.more, 501);
+  // A code seen at two severities is counted apart: an error after 1,000 notices of its code is listed, never counted into them.
+  const mixed = new FindingCap([]);
+  for (let i = 0; i < 1_001; i++) mixed.add(notice('ERR_LOG_UNCHECKPOINTED', 'n'));
+  mixed.add(error('ERR_LOG_UNCHECKPOINTED', 'e'));
+  mixed.flush();
+  assert.deepEqual(mixed.out.filter((f) => f.severity === 'error').map((f) => f.message), ['e']);
+  assert.deepEqual(mixed.out.at(-1), { severity: 'notice', code: 'ERR_LOG_UNCHECKPOINTED', message: '1 more ERR_LOG_UNCHECKPOINTED finding(s) not listed (a report lists 1000 of each code)', more: 1 });
+});
+
+test('a finding shows a long expected or found string cut at 1,024 characters, with its length', () => {
+  const long = 'k'.repeat(64_000);
+  const f = error('ERR_SESSION_SIGNER', 'x', { expected: long, found: 'short' });
+  assert.equal(f.expected, `${'k'.repeat(1_024)}… (64000 characters)`);
+  assert.equal(f.found, 'short');
+  const c = fromCheck({ dimension: 'back_link', status: 'fail', code: 'ERR_BACK_LINK_MISMATCH', expected: long, found: 'k'.repeat(1_024) }, 3n, 'receipt');
+  assert.equal((c.expected as string).length, 1_024 + '… (64000 characters)'.length);
+  assert.equal(c.found, 'k'.repeat(1_024), 'exactly 1,024 stays whole');
 });
 
 test('a log whose every entry is malformed gets a report of 1,000 findings and one counting the rest (memory and output bounded)', async () => {
