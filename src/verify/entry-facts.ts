@@ -14,10 +14,9 @@ import { entryForm, COMMITMENT_BYTES, SALT_BYTES } from '../log/opening.js';
 import { decodeParameters, type EntriesMode } from '../records/record.js';
 import { ERASURE_RECORD } from '../records/record.js';
 import { decodeRecord, ATTESTATION_RECORD, DECISION_RECORD, RECEIPT_RECORD, REFUSED_INPUT_RECORD, SESSION_RECORD, type LogRecord } from '../records/record.js';
-import { canonicalBytes, CanonicalMemo, type JsonValue } from '../jcs/index.js';
+import { canonicalBytes, canonicalize, CanonicalMemo, type JsonValue } from '../jcs/index.js';
 import { sha256Tagged } from '../bytes/digest.js';
 import { leafHash } from '../log/hash.js';
-import type { Statement } from '../receipt/session.js';
 import { verifyAttestation } from '../attestation/verify.js';
 import { verifyReceipt } from '../receipt/verify.js';
 import { UNANSWERED_REASONS, type OutcomeReason } from '../receipt/schema.js';
@@ -87,7 +86,8 @@ export interface ReceiptFacts extends Base {
  * published tiles), or an entry that does not decode.
  */
 export type OtherFacts = Base & (
-  | { kind: 'session'; sessionId: string; statement: Statement }
+  /** `text`: the statement's JCS text (as the entry holds it), parsed again only when its session is checked (verify/records.ts `sessionEntries`): a third of the memory of the parsed statement. */
+  | { kind: 'session'; sessionId: string; text: string }
   | { kind: 'params'; entries: EntriesMode }
   | { kind: 'erasure'; entries: string[] }
   | { kind: 'sealed' }
@@ -191,7 +191,7 @@ export async function entryFacts(position: bigint, bytes: Uint8Array, policy: Tr
   const base: Base = { position, leaf, claimed: BigInt(record.index), form };
   switch (record.type) {
     case SESSION_RECORD:
-      return { ...base, kind: 'session', sessionId: record.sessionId, statement: record.statement };
+      return { ...base, kind: 'session', sessionId: record.sessionId, text: canonicalize(record.statement, memo) };
     case REFUSED_INPUT_RECORD: {
       // Evidence of what a relay kept off the wire: counted, nothing to verify.
       const more = record.suppressed > 0 ? `; ${record.suppressed} more before it, over the logging budget` : '';

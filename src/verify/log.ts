@@ -9,8 +9,8 @@
  */
 import { CompactRoots } from '../log/compact-range.js';
 import type { KeyResolver } from '../envelope/signature.js';
-import { error, limitFindings, type Finding, type VerifySummary } from './findings.js';
-import { RecordChecker } from './records.js';
+import { error, FindingCap, limitFindings, type Finding, type VerifySummary } from './findings.js';
+import { RecordChecker, sessionEntries } from './records.js';
 import { entryFacts, type EntryFacts } from './entry-facts.js';
 import { checkRunner, runs } from './runs.js';
 import { checkSession } from './session.js';
@@ -115,11 +115,15 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
   }
   findings.push(...orderFindings(misplaced, tree.size));
   const inFlight = checker.finish(input.sealed);
+  // A few findings a session, and a statement may be a session: capped as they come.
+  const sessionFindings = new FindingCap(findings);
   for (const [id, list] of checker.sessions) {
-    const r = await checkSession(id, list, policy, withoutCredentialKeys(keys, policy), { calls: checker.lookupCall, context: 'log' });
-    // One finding a statement at most: not spread into push (V8's argument limit).
-    for (const f of [...r.findings.agentSignature, ...r.findings.seal, ...r.findings.parties]) findings.push(f);
+    // One session parsed at a time, and let go once checked.
+    checker.sessions.delete(id);
+    const r = await checkSession(id, sessionEntries(list), policy, withoutCredentialKeys(keys, policy), { calls: checker.lookupCall, context: 'log' });
+    for (const f of [...r.findings.agentSignature, ...r.findings.seal, ...r.findings.parties]) sessionFindings.add(f);
   }
+  sessionFindings.flush();
   const verified: OpenedCheckpoint[] = [];
   const cp = await verifyCheckpoints(input.checkpoints, policy, tree.size, tree.rootAt, findings, verified);
   if (credentialCalls.length > 0) for (const f of input.identityFindings ?? []) findings.push(f);

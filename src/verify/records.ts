@@ -8,12 +8,27 @@
  */
 import { ATTESTATION_RECORD, DECISION_RECORD, type EntriesMode } from '../records/record.js';
 import type { CallLookup, SessionEntry } from './session.js';
+import type { Statement } from '../receipt/session.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import { fail, type Check } from '../envelope/report.js';
 import { error, FindingCap, fromCheck, notice, type Finding } from './findings.js';
 import { entryFacts, type CallFacts, type EntryFacts, type ReceiptFacts } from './entry-facts.js';
 import type { TrustPolicy } from './policy.js';
 import { CallRecords } from './call-records.js';
+
+/** A session statement as a log or bundle holds it: its entry's index and the statement's JCS text. */
+export interface LoggedStatement { index: bigint; text: string }
+
+/**
+ * The statements of one session, parsed, to check them (verify/session.ts): kept as text
+ * until then, a statement takes about a third of the memory it takes parsed. The text is the
+ * canonical form of a statement the strict record decoder accepted, so `JSON.parse` gives
+ * that statement back exactly (JCS writes no duplicate member, no lone surrogate, and only
+ * safe integers here).
+ */
+export function sessionEntries(list: readonly LoggedStatement[]): SessionEntry[] {
+  return list.map((e) => ({ index: e.index, statement: JSON.parse(e.text) as Statement }));
+}
 
 /** A call awaiting its receipt: an attestation record, or an allowed attested decision; the digest and nonce its receipt's back link must name. */
 export interface Pending { index: bigint; callId: string; tool: string; digest: string | null; nonce: unknown; answered: boolean }
@@ -45,8 +60,8 @@ export class RecordChecker {
   private readonly declaredErased = new Set<string>();
   /** The log's format once entry 0 was seen (its parameters entry, else v1); what every later entry's form must match. */
   private mode: EntriesMode | 'v1' | null = null;
-  /** Session statements by session id, in the order checked. */
-  readonly sessions = new Map<string, SessionEntry[]>();
+  /** Session statements by session id, in the order checked, as text ({@link sessionEntries} parses them). */
+  readonly sessions = new Map<string, LoggedStatement[]>();
   /** Attestation and receipt records by log index: what a session action's captured call is checked against. */
   private readonly callRecords = new CallRecords();
   /** Entries folded so far (what bounds the records' typed arrays). */
@@ -89,9 +104,11 @@ export class RecordChecker {
       case 'refused': tally.refusedInputs += f.count; findings.push(f.finding); break;
       case 'session': {
         // Checked as a whole per session (verify/session.ts) once every entry is read.
-        const list = this.sessions.get(f.sessionId) ?? [];
-        if (list.length === 0) this.sessions.set(f.sessionId, list);
-        list.push({ index: f.position, statement: f.statement });
+        const entry = { index: f.position, text: f.text };
+        const list = this.sessions.get(f.sessionId);
+        // A list made with its first entry holds one slot; pushed into an empty one, 17.
+        if (list === undefined) this.sessions.set(f.sessionId, [entry]);
+        else list.push(entry);
         break;
       }
       case 'call': this.foldCall(f); break;

@@ -25,6 +25,7 @@ import { parseStatement, statementDigest, type Statement } from '../receipt/sess
 import type { KeyResolver } from '../envelope/signature.js';
 import { verifyParsedBundle, type BundleReport, type BundleVerifyOptions } from './bundle.js';
 import { error, limitFindings, notice, type Finding } from './findings.js';
+import { sessionEntries } from './records.js';
 import { checkSession, type DimensionStatus, type PartyResult, type SessionEntry, type SessionResult } from './session.js';
 import type { TrustPolicy } from './policy.js';
 
@@ -138,7 +139,7 @@ export async function verifySessionReceipt(text: string, policy: TrustPolicy, ke
   for (const [id, list] of checker.sessions) {
     if (id !== r.sessionId) for (const e of list) extra.push(error('ERR_SESSION_SIGNER', `an entry of another session (${id})`, { index: e.index ?? undefined }));
   }
-  const logged = checker.sessions.get(r.sessionId) ?? [];
+  const logged = sessionEntries(checker.sessions.get(r.sessionId) ?? []);
   const entries = [...logged, ...attachmentEntries(r, logged, extra)];
   const s = await checkSession(r.sessionId, entries, policy, keys, { calls: checker.lookupCall, ...(o.policyDocDigest ? { policyDocDigest: o.policyDocDigest } : {}) });
   checkEvidence(r, s, extra);

@@ -21,7 +21,8 @@ import { canonicalBytes, parseJsonBytes } from '../../src/jcs/index.js';
 import { isAttestError } from '../../src/errors.js';
 import type { EntryInput } from '../../src/verify/log.js';
 import { error, FindingCap, fromCheck, insertFindings, limitFindings, notice, type Finding } from '../../src/verify/findings.js';
-import type { EntriesMode } from '../../src/records/record.js';
+import { encodeRecord, SESSION_RECORD, type EntriesMode } from '../../src/records/record.js';
+import { STATEMENT_FORMAT, type Statement } from '../../src/receipt/session.js';
 
 /** A log of two calls (entry 0 its parameters entry, then attestation, receipt, attestation, receipt), private or public. */
 /** An entry as the verifier takes it, without its index: the entry, or a record and its salt. */
@@ -148,4 +149,20 @@ test('a log whose every entry is malformed gets a report of 1,000 findings and o
   assert.deepEqual(malformed.slice(0, 1_000).map((f) => f.index), Array.from({ length: 1_000 }, (_, i) => String(i)));
   assert.equal(malformed[1_000]!.more, 1_501);
   assert.equal(malformed[1_000]!.severity, 'error');
+});
+
+test('a log of 2,000 one-statement sessions (no start, no seal) reports each session finding 1,000 times and counts the rest', async () => {
+  const policy = parseTrustPolicy(JSON.stringify({ version: 1, issuers: [], logs: [] }));
+  const digest = `sha256:${'0'.repeat(64)}`;
+  const entries = Array.from({ length: 2_000 }, (_, i): EntryInput => {
+    const sessionId = `ses_${i.toString(36).padStart(22, 'A')}`;
+    const statement = { format: STATEMENT_FORMAT, kind: 'action', sessionId, iat: '2026-01-01T00:00:00Z', signer: { id: 'agent://x', alg: 'ES256', keyId: 'k' }, signature: 'ab', seq: 1, prev: digest, name: 'a' };
+    return [BigInt(i), encodeRecord({ type: SESSION_RECORD, index: String(i), sessionId, statement: statement as Statement })];
+  });
+  const report = await verifyLog({ entries, checkpoints: [] }, policy, policyKeyResolver(policy));
+  assert.equal(report.ok, false);
+  const incomplete = report.findings.filter((f) => f.code === 'ERR_SESSION_INCOMPLETE');
+  assert.equal(incomplete.length, 1_001);
+  assert.equal(incomplete[1_000]!.more, 1_000);
+  assert.equal(report.findings.filter((f) => f.code === 'NOTE_SESSION_OPEN').at(-1)!.more, 1_000);
 });
