@@ -86,7 +86,7 @@ function statOrNull(path: string, link = false): Stats | null {
 function load(path: string): Loaded {
   if (isTilesDir(path)) {
     const t = readTilesDir(path);
-    return { input: { entries: t.entries, checkpoints: [t.checkpoint] }, count: t.entries.length, findings: () => t.findings, home: null, close: () => undefined };
+    return { input: { entries: t.entries, checkpoints: [t.checkpoint] }, count: Number(t.size), findings: () => t.findings(), home: null, close: () => undefined };
   }
   const home = statOrNull(path)?.isDirectory() ? path : null;
   const dbPath = home === null ? path : homePaths(home).db;

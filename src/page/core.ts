@@ -88,8 +88,8 @@ export function isTiles(files: ChosenFile[]): boolean {
 
 async function verifyTiles(files: ChosenFile[], policy: TrustPolicy, keys: KeyResolver, known: KnownCheckpoint[], progress: (done: number, total: number) => void): Promise<PageReport> {
   const t = readTiles(tilesReader(files));
-  const report = await verifyLog({ entries: t.entries, checkpoints: [t.checkpoint], known }, policy, keys, (n) => progress(n, t.entries.length));
-  insertFindings(report.findings, 0, t.findings);
+  const report = await verifyLog({ entries: t.entries, checkpoints: [t.checkpoint], known }, policy, keys, (n) => progress(n, Number(t.size)));
+  insertFindings(report.findings, 0, t.findings());
   report.ok = !report.findings.some((f) => f.severity === 'error');
   return { kind: 'log', ...report };
 }

@@ -8,9 +8,8 @@
 import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AttestError, isAttestError } from '../errors.js';
-import type { Finding } from '../verify/findings.js';
 import { readRegularFile } from './read-regular.js';
-import { MAX_CHECKPOINT_FILE_BYTES, readTiles, type TileReader } from '../log/tiles-read.js';
+import { MAX_CHECKPOINT_FILE_BYTES, readTiles, type TileReader, type TilesRead } from '../log/tiles-read.js';
 
 export { tilesFor, tileBytes, MAX_HASH_TILE_BYTES, MAX_ENTRY_BUNDLE_BYTES, MAX_CHECKPOINT_FILE_BYTES } from '../log/tiles-read.js';
 
@@ -50,8 +49,9 @@ function insideReader(root: string): TileReader {
 }
 
 /**
- * Read a tiles directory: its checkpoint note, the entries up to the checkpoint size (from
- * entry bundles), and findings for what is missing, malformed, or disagrees with the entries.
+ * Read a tiles directory (log/tiles-read.ts {@link readTiles}): its checkpoint note, the
+ * entries up to the checkpoint size (from entry bundles, read as they are iterated), and then
+ * findings for what is missing, malformed, or disagrees with the entries.
  * Work is bounded by the files present, never by the (not yet verified) checkpoint size.
  * `dir` itself may be a symlink; nothing inside it may be one, and every file must be a
  * regular file within its cap ({@link MAX_CHECKPOINT_FILE_BYTES}, {@link MAX_HASH_TILE_BYTES},
@@ -59,7 +59,7 @@ function insideReader(root: string): TileReader {
  * `ERR_INPUT_TOO_LARGE`. Throws those codes for the `checkpoint` file itself, and
  * `ERR_STORE_IO` when it cannot be read.
  */
-export function readTilesDir(dir: string): { checkpoint: string; entries: Array<[bigint, Uint8Array]>; findings: Finding[] } {
+export function readTilesDir(dir: string): TilesRead {
   let read: TileReader;
   try {
     read = insideReader(realpathSync(dir));

@@ -6,7 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { utf8 } from '../../src/bytes/index.js';
+import { equalBytes, utf8 } from '../../src/bytes/index.js';
+import { readTiles, tileBytes, tilesFor, type TileReader } from '../../src/log/tiles-read.js';
+import { formatCheckpoint } from '../../src/log/checkpoint.js';
+import { formatSignatureLine } from '../../src/log/note.js';
 import { isAttestError, type ErrorCode } from '../../src/errors.js';
 import { leafHash } from '../../src/log/hash.js';
 import { MemoryTree } from '../../src/log/memory-tree.js';
@@ -115,4 +118,41 @@ test('tiles and bundles agree with the tree: entry j hashes to level-0 hash j', 
   assert.deepEqual(tree.read(8, 0n), subtreeHash(0n, 256n, tree.read));
   assert.equal(partialWidth(1, size), 1);
   assert.equal(tilePath(1, 0n, partialWidth(1, size)), 'tile/1/000.p/1');
+});
+
+test('a tiles directory of 65,836 entries is read one bundle at a time: every tile at levels 0, 1 and 2 is checked, a changed or missing one found', () => {
+  const size = 65_536 + 300;
+  const tree = new MemoryTree();
+  const entries = Array.from({ length: size }, (_, i) => utf8(`entry ${i}`));
+  for (const e of entries) tree.append(e);
+  const files = new Map<string, Uint8Array>();
+  for (let n = 0; n * 256 < size; n++) files.set(entriesPath(BigInt(n), Math.min(256, size - n * 256)), formatEntryBundle(entries.slice(n * 256, n * 256 + 256)));
+  const tiles = tilesFor(BigInt(size));
+  assert.deepEqual([0, 1, 2].map((l) => tiles.filter(([level]) => level === l).length), [258, 2, 1]);
+  for (const [level, index, width] of tiles) files.set(tilePath(level, index, width), tileBytes(tree.read, level, index, width));
+  const note = `${formatCheckpoint({ origin: 'example.com/tiles', size: BigInt(size), rootHash: tree.root(), extensions: [] })}\n${formatSignatureLine('example.com/tiles', 1, new Uint8Array(64))}`;
+  files.set('checkpoint', utf8(note));
+  const read = (changed: Map<string, Uint8Array | null>): TileReader => (rel) => (changed.has(rel) ? changed.get(rel)! : files.get(rel) ?? null);
+  const t = readTiles(read(new Map()));
+  assert.equal(t.size, BigInt(size));
+  let k = 0;
+  for (const [index, bytes] of t.entries) assert.ok(index === BigInt(k) && equalBytes(bytes, entries[k++]!));
+  assert.equal(k, size);
+  assert.deepEqual(t.findings(), []);
+  // One byte of the level-1 tile 0, the level-2 tile missing, a level-0 tile cut: each found, by path.
+  const level1 = tilePath(1, 0n);
+  const flipped = files.get(level1)!.slice();
+  flipped[100]! ^= 1;
+  const bad = readTiles(read(new Map<string, Uint8Array | null>([[level1, flipped], [tilePath(2, 0n, 1), null], [tilePath(0, 5n), files.get(tilePath(0, 5n))!.subarray(32)]])));
+  // Not iterated: findings() reads what was not read yet.
+  assert.deepEqual(bad.findings().map((f) => [f.code, f.message]), [
+    ['ERR_LOG_TILE_MISMATCH', `tile ${tilePath(0, 5n)} does not match the entries`],
+    ['ERR_LOG_TILE_MISMATCH', `tile ${level1} does not match the entries`],
+    ['ERR_LOG_TILE_MISMATCH', `tile ${tilePath(2, 0n, 1)} is missing`],
+  ]);
+  // A missing entry bundle stops the reading there: the tiles are checked for the 768 entries read
+  // (as before this reading was streamed), so the level-1 tile of three nodes is missing too.
+  const cut = readTiles(read(new Map([[entriesPath(3n), null]])));
+  assert.equal([...cut.entries].length, 768);
+  assert.deepEqual(cut.findings().map((f) => f.message), [`${entriesPath(3n)}: entry bundle ${entriesPath(3n)} is missing`, `tile ${tilePath(1, 0n, 3)} is missing`]);
 });
