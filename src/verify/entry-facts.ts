@@ -28,6 +28,7 @@ import { namesCredential, withoutCredentialKeys } from '../identity/gate-check.j
 import type { CredentialCall } from '../identity/verify-identity.js';
 import { error, fromCheck, notice, type Finding } from './findings.js';
 import type { TrustPolicy } from './policy.js';
+import { signatureVerdict, type SignatureVerdict } from './session.js';
 
 /**
  * Facts common to every entry: its position in the input, its RFC 6962 leaf hash, the index
@@ -86,8 +87,14 @@ export interface ReceiptFacts extends Base {
  * published tiles), or an entry that does not decode.
  */
 export type OtherFacts = Base & (
-  /** `text`: the statement's JCS text (as the entry holds it), parsed again only when its session is checked (verify/records.ts `sessionEntries`): less memory than the parsed statement. */
-  | { kind: 'session'; sessionId: string; text: string }
+  /**
+   * `text`: the statement's JCS text (as the entry holds it), parsed again only when its
+   * session is checked (verify/records.ts `sessionEntries`): less memory than the parsed
+   * statement. `signed`: its signature's verdict under the key its signer names, with the
+   * keys a log's sessions are checked with (no credential keys); absent when the trust
+   * policy does not accept its algorithm (its session's check stops before the key).
+   */
+  | { kind: 'session'; sessionId: string; text: string; signed?: SignatureVerdict }
   | { kind: 'params'; entries: EntriesMode }
   | { kind: 'erasure'; entries: string[] }
   | { kind: 'sealed' }
@@ -190,8 +197,13 @@ export async function entryFacts(position: bigint, bytes: Uint8Array, policy: Tr
   }
   const base: Base = { position, leaf, claimed: BigInt(record.index), form };
   switch (record.type) {
-    case SESSION_RECORD:
-      return { ...base, kind: 'session', sessionId: record.sessionId, text: canonicalize(record.statement, memo) };
+    case SESSION_RECORD: {
+      const s = record.statement;
+      const text = canonicalize(s, memo);
+      // Checked here, where a log's entries are checked in parallel, not when its session is.
+      if (!policy.acceptedAlgorithms.includes(s.signer.alg)) return { ...base, kind: 'session', sessionId: record.sessionId, text };
+      return { ...base, kind: 'session', sessionId: record.sessionId, text, signed: await signatureVerdict(s, policy, withoutCredentialKeys(keys, policy), memo) };
+    }
     case REFUSED_INPUT_RECORD: {
       // Evidence of what a relay kept off the wire: counted, nothing to verify.
       const more = record.suppressed > 0 ? `; ${record.suppressed} more before it, over the logging budget` : '';

@@ -7,7 +7,7 @@
  * @see docs/log-format.md (records); SEP-2787 "Verification Rules"
  */
 import { ATTESTATION_RECORD, DECISION_RECORD, type EntriesMode } from '../records/record.js';
-import type { CallLookup, SessionEntry } from './session.js';
+import type { CallLookup, SessionEntry, SignatureVerdict } from './session.js';
 import type { Statement } from '../receipt/session.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import { fail, type Check } from '../envelope/report.js';
@@ -15,19 +15,25 @@ import { error, FindingCap, fromCheck, notice, type Finding } from './findings.j
 import { entryFacts, type CallFacts, type EntryFacts, type ReceiptFacts } from './entry-facts.js';
 import type { TrustPolicy } from './policy.js';
 import { CallRecords } from './call-records.js';
+import { sha256Tagged } from '../bytes/digest.js';
 
-/** A session statement as a log or bundle holds it: its entry's index and the statement's JCS text. */
-export interface LoggedStatement { index: bigint; text: string }
+/** A session statement as a log or bundle holds it: its entry's index, the statement's JCS text, and its signature's verdict from its entry's facts, if checked there. */
+export interface LoggedStatement { index: bigint; text: string; signed?: SignatureVerdict }
 
 /**
- * The statements of one session, parsed, to check them (verify/session.ts): kept as text
- * until then (300,000 one-statement sessions: 196 MB of heap, 327 MB parsed). The text is the
+ * The statements of one session, parsed, to check them (verify/session.ts), each with its
+ * digest and, if its entry's facts checked it, its signature's verdict: kept as text until
+ * then (300,000 one-statement sessions: 196 MB of heap, 327 MB parsed). The text is the
  * canonical form of a statement the strict record decoder accepted, so `JSON.parse` gives
  * that statement back exactly (JCS writes no duplicate member, no lone surrogate, and only
- * safe integers here).
+ * safe integers here), and its digest is that of the text.
  */
 export function sessionEntries(list: readonly LoggedStatement[]): SessionEntry[] {
-  return list.map((e) => ({ index: e.index, statement: JSON.parse(e.text) as Statement }));
+  return list.map((e) => {
+    const entry: SessionEntry = { index: e.index, statement: JSON.parse(e.text) as Statement, digest: sha256Tagged(e.text) };
+    if (e.signed !== undefined) entry.signed = e.signed;
+    return entry;
+  });
 }
 
 /** A call awaiting its receipt: an attestation record, or an allowed attested decision; the digest and nonce its receipt's back link must name. */
@@ -104,7 +110,7 @@ export class RecordChecker {
       case 'refused': tally.refusedInputs += f.count; findings.push(f.finding); break;
       case 'session': {
         // Checked as a whole per session (verify/session.ts) once every entry is read.
-        const entry = { index: f.position, text: f.text };
+        const entry: LoggedStatement = f.signed === undefined ? { index: f.position, text: f.text } : { index: f.position, text: f.text, signed: f.signed };
         const list = this.sessions.get(f.sessionId);
         // A list made with its first entry holds one slot; pushed into an empty one, 17.
         if (list === undefined) this.sessions.set(f.sessionId, [entry]);

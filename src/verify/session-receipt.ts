@@ -28,6 +28,7 @@ import { error, limitFindings, notice, type Finding } from './findings.js';
 import { sessionEntries } from './records.js';
 import { checkSession, type DimensionStatus, type PartyResult, type SessionEntry, type SessionResult } from './session.js';
 import type { TrustPolicy } from './policy.js';
+import { withoutCredentialKeys } from '../identity/gate-check.js';
 
 /**
  * Status of a party dimension: as {@link DimensionStatus}; `declared` (only the agent's own
@@ -141,7 +142,9 @@ export async function verifySessionReceipt(text: string, policy: TrustPolicy, ke
   }
   const logged = sessionEntries(checker.sessions.get(r.sessionId) ?? []);
   const entries = [...logged, ...attachmentEntries(r, logged, extra)];
-  const s = await checkSession(r.sessionId, entries, policy, keys, { calls: checker.lookupCall, ...(o.policyDocDigest ? { policyDocDigest: o.policyDocDigest } : {}) });
+  // The keys the logged statements' signatures were checked with in their entries' facts
+  // (verify/entry-facts.ts): a credential's key signs no session statement.
+  const s = await checkSession(r.sessionId, entries, policy, withoutCredentialKeys(keys, policy), { calls: checker.lookupCall, ...(o.policyDocDigest ? { policyDocDigest: o.policyDocDigest } : {}) });
   checkEvidence(r, s, extra);
   for (const p of s.parties) if (p.status === 'verified' && !POSITIVE.has(p.decision)) extra.push(notice('NOTE_REJECTED', `${p.kind} by ${p.party} of ${p.target === 'seal' ? 'the seal' : `action ${p.target}`}: ${p.decision}`));
   const integrityErrors = [...report.findings, ...extra].filter((f) => f.severity === 'error' && !WITNESS_CODES.has(f.code) && f.code !== 'ERR_SESSION_SIGNER');

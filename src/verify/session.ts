@@ -9,6 +9,7 @@
  * altered or badly signed is an error finding of its dimension. Pure: no I/O, no clock.
  */
 import { verifyHexSignature, signingInput, type KeyResolver } from '../envelope/signature.js';
+import type { CanonicalMemo } from '../jcs/index.js';
 import { importPublicJwk, jwkThumbprint } from '../keys/material.js';
 import type { AlgName } from '../keys/algorithms.js';
 import {
@@ -18,8 +19,24 @@ import {
 import { error, notice, type Finding } from './findings.js';
 import type { PartyRole, TrustPolicy } from './policy.js';
 
-/** A session statement with the log index of its entry (null: an attachment not yet logged). */
-export interface SessionEntry { index: bigint | null; statement: Statement }
+/**
+ * The verdict on a statement's signature under the key its own signer names
+ * ({@link signatureVerdict}): `valid`, `invalid`, or `no-key` (the trust policy gives none).
+ */
+export type SignatureVerdict = 'valid' | 'invalid' | 'no-key';
+
+/**
+ * A session statement with the log index of its entry (null: an attachment not yet logged);
+ * when its JCS text was at hand, its `statementDigest` (`digest`); and, when it was checked
+ * beforehand under the same trust policy and key resolver (a log's entry facts, in worker
+ * threads: verify/entry-facts.ts), its {@link SignatureVerdict} (`signed`).
+ */
+export interface SessionEntry { index: bigint | null; statement: Statement; digest?: string; signed?: SignatureVerdict }
+
+/** The statement's digest (receipt/session.ts `statementDigest`), computed unless given. */
+function digestOf(e: SessionEntry): string {
+  return e.digest ?? statementDigest(e.statement);
+}
 
 /**
  * What an action's captured call resolves to in the same receipt, by log index: the record's
@@ -82,8 +99,18 @@ function relaxForLog(f: Finding[]): Finding[] {
 
 const idx = (i: bigint | null): bigint | undefined => i ?? undefined;
 
-async function signatureOk(s: Statement, key: CryptoKey): Promise<boolean> {
-  return verifyHexSignature(s.signer.alg, key, signingInput(s as unknown as Record<string, unknown>), s.signature, { requireLowS: true });
+/**
+ * The verdict on `s`'s signature under the key its own signer names, as {@link checkSession}
+ * checks it once the signer and algorithm pass: on the agent's path (a start, action or seal,
+ * or a declared approval or confirmation) the key `keys` resolves for the signer's id,
+ * algorithm and key id; on a party's path (any other approval or confirmation) the trust
+ * policy's party of that id, algorithm, key id and role. Low-S ES256 only. `memo`: texts of the
+ * statement kept by the strict parser (src/jcs/parse.ts), which can only save work.
+ */
+export async function signatureVerdict(s: Statement, policy: TrustPolicy, keys: KeyResolver, memo?: CanonicalMemo): Promise<SignatureVerdict> {
+  const key = (s.kind === 'approval' || s.kind === 'confirmation') && !s.declared ? await partyKey(policy, s) : await keys({ iss: s.signer.id, alg: s.signer.alg, keyId: s.signer.keyId });
+  if (!key) return 'no-key';
+  return (await verifyHexSignature(s.signer.alg, key, signingInput(s as unknown as Record<string, unknown>, memo), s.signature, { requireLowS: true })) ? 'valid' : 'invalid';
 }
 
 /** Verify one agent-signed statement: the session's signer, an accepted algorithm, a trusted key, a good signature. */
@@ -97,12 +124,12 @@ async function checkAgentSignature(e: SessionEntry, agent: StartStatement['signe
     out.push(error('ERR_ALG_NOT_ALLOWED', `${s.kind} statement: algorithm ${s.signer.alg} is not accepted by the trust policy`, { index: idx(e.index) }));
     return false;
   }
-  const key = await keys({ iss: s.signer.id, alg: s.signer.alg, keyId: s.signer.keyId });
-  if (!key) {
+  const verdict = e.signed ?? (await signatureVerdict(s, policy, keys));
+  if (verdict === 'no-key') {
     out.push(error('ERR_KEY_UNAVAILABLE', `${s.kind} statement: the trust policy has no key ${s.signer.keyId} for ${s.signer.id}`, { index: idx(e.index) }));
     return false;
   }
-  if (!(await signatureOk(s, key))) {
+  if (verdict === 'invalid') {
     out.push(error('ERR_SIGNATURE_INVALID', `${s.kind} statement: the agent's signature does not verify`, { index: idx(e.index) }));
     return false;
   }
@@ -130,12 +157,13 @@ function checkSeal(start: SessionEntry & { statement: StartStatement }, seal: Se
   if (s.actionCount !== actions.length) mismatch('action count', s.actionCount, actions.length);
   const digest = actionsDigest(actions.map((a) => a.digest));
   if (s.actionsDigest !== digest) mismatch('ordered action digest', s.actionsDigest, digest);
-  if (s.startDigest !== statementDigest(start.statement)) mismatch('start digest', s.startDigest, statementDigest(start.statement));
+  const startDigest = digestOf(start);
+  if (s.startDigest !== startDigest) mismatch('start digest', s.startDigest, startDigest);
   if (s.firstIndex !== String(start.index)) mismatch('first log index', s.firstIndex, String(start.index));
   const last = actions.length > 0 ? String(actions[actions.length - 1]!.e.index) : null;
   if (s.lastIndex !== last) mismatch('last log index', s.lastIndex, last);
   if ((s.policyDigest ?? null) !== (start.statement.policyDigest ?? null)) mismatch('policy digest', start.statement.policyDigest ?? null, s.policyDigest ?? null);
-  const before = parties.filter((p) => p.index! < seal.index!).map((p) => statementDigest(p.statement));
+  const before = parties.filter((p) => p.index! < seal.index!).map(digestOf);
   if (s.partyCount !== before.length) mismatch('count of approvals and confirmations', s.partyCount, before.length);
   else if (s.partiesDigest !== actionsDigest(before)) mismatch('digest of approvals and confirmations', s.partiesDigest, actionsDigest(before));
   for (const a of actions) {
@@ -223,9 +251,9 @@ async function checkParty(e: SessionEntry & { statement: PartyStatement }, ctx: 
   if (s.signer.keyId === ctx.agent.keyId || s.signer.keyId === agentThumbprint(ctx)) return failWith('ERR_APPROVER_IS_AGENT', 'signed with the agent\'s own key');
   if (s.signer.id !== s.party) return failWith('ERR_PARTY_UNTRUSTED', 'the signer is not the party it names', { expected: s.party, found: s.signer.id });
   if (!ctx.policy.acceptedAlgorithms.includes(s.signer.alg)) return failWith('ERR_ALG_NOT_ALLOWED', `algorithm ${s.signer.alg} is not accepted by the trust policy`);
-  const key = await partyKey(ctx.policy, s);
-  if (!key) return failWith('ERR_PARTY_UNTRUSTED', `the trust policy lists no ${ROLE[s.kind]} ${s.signer.id} with key ${s.signer.keyId}`);
-  if (!(await signatureOk(s, key))) return failWith('ERR_SIGNATURE_INVALID', 'the signature does not verify');
+  const verdict = e.signed ?? (await signatureVerdict(s, ctx.policy, ctx.keys));
+  if (verdict === 'no-key') return failWith('ERR_PARTY_UNTRUSTED', `the trust policy lists no ${ROLE[s.kind]} ${s.signer.id} with key ${s.signer.keyId}`);
+  if (verdict === 'invalid') return failWith('ERR_SIGNATURE_INVALID', 'the signature does not verify');
   return { ...r, status: 'verified' };
 }
 
@@ -233,7 +261,7 @@ async function checkParty(e: SessionEntry & { statement: PartyStatement }, ctx: 
 function sortOut(entries: SessionEntry[], out: Finding[]) {
   const starts = entries.filter((e): e is SessionEntry & { statement: StartStatement } => e.statement.kind === 'start');
   const seals = entries.filter((e): e is SessionEntry & { statement: SealStatement } => e.statement.kind === 'seal');
-  const actions = entries.filter((e): e is SessionEntry & { statement: ActionStatement } => e.statement.kind === 'action').map((e) => ({ e, s: e.statement, digest: statementDigest(e.statement) }));
+  const actions = entries.filter((e): e is SessionEntry & { statement: ActionStatement } => e.statement.kind === 'action').map((e) => ({ e, s: e.statement, digest: digestOf(e) }));
   const parties = entries.filter((e): e is SessionEntry & { statement: PartyStatement } => e.statement.kind === 'approval' || e.statement.kind === 'confirmation');
   if (starts.length > 1) out.push(error('ERR_SESSION_CHAIN_BROKEN', 'the session is started twice', { index: idx(starts[1]!.index) }));
   if (seals.length > 1) out.push(error('ERR_SESSION_CHAIN_BROKEN', 'the session is sealed twice', { index: idx(seals[1]!.index) }));
@@ -264,7 +292,7 @@ export async function checkSession(sessionId: string, entries: SessionEntry[], p
   const policyBinding = inLog ? 'unchecked' : checkPolicy(start?.statement ?? null, o.policyDocDigest, f.policy);
   const results: PartyResult[] = [];
   if (agent) {
-    const ctx: PartyContext = { agent, actions: new Map(actions.map((a) => [a.s.seq, a.digest])), sealDigest: seal ? statementDigest(seal.statement) : null, policy, keys };
+    const ctx: PartyContext = { agent, actions: new Map(actions.map((a) => [a.s.seq, a.digest])), sealDigest: seal ? digestOf(seal) : null, policy, keys };
     for (const p of [...parties, ...attachments]) results.push(await checkParty(p, ctx, f.parties));
   }
   if (inLog) {
@@ -276,7 +304,7 @@ export async function checkSession(sessionId: string, entries: SessionEntry[], p
     sessionId, task: start?.statement.task ?? null, delegator: start?.statement.delegator ?? null, policyDigest: start?.statement.policyDigest ?? null,
     agent: agent && { id: agent.id, alg: agent.alg, keyId: agent.keyId },
     actions: actions.map((a) => ({ seq: a.s.seq, index: String(a.e.index), name: a.s.name, digest: a.digest, evidence: a.s.evidence ?? null, call: a.s.call?.tool ?? null })),
-    seal: seal && { index: String(seal.index), digest: statementDigest(seal.statement) },
+    seal: seal && { index: String(seal.index), digest: digestOf(seal) },
     agentSignature: start ? status(f.agentSignature) : 'fail', sealCompleteness: status(f.seal), policyBinding, parties: results, findings: f,
   };
 }

@@ -3,7 +3,8 @@
  * exactly the report of the single-threaded path, for an intact log and for tampered copies
  * (a signature changed, a back link changed, entries swapped, an entry that does not
  * decode), and for a whole-log bundle intact and tampered; the workers do start (a preload
- * counts them), except for fewer than 4,096 entries; a worker whose replies cannot be sent
+ * counts them), except for fewer than 4,096 entries; a log of receipt sessions, whose
+ * statements' signatures the workers check, intact and with one signature changed; a worker whose replies cannot be sent
  * fails the verification undecided (exit 3) instead of hanging it; `--threads` outside 1..16
  * is a usage error.
  */
@@ -15,6 +16,7 @@ import Database from 'better-sqlite3';
 import '../../src/platform/node.js';
 import { initHome } from '../../src/store/identity.js';
 import { Recorder } from '../../src/proxy/recorder.js';
+import { SessionHome } from '../../src/store/session-export.js';
 import { ROOT, cli, codes, editedCopy, exportTrust, scope, type Report } from './helpers.js';
 
 const CALLS = 2100; // 4,200 entries: more than the 4,096 below which one thread checks them all, so the workers run
@@ -104,6 +106,32 @@ test('a bundle verified over worker threads reports what one thread does, intact
   const one = verifyWith(small, trust, '1');
   assert.deepEqual(verifyWith(small, trust, '2', 0), one, 'a small bundle: the reports differ');
   assert.equal(one.status, 0, JSON.stringify(one.report.findings.slice(0, 3)));
+});
+
+test('a session log verified over worker threads reports what one thread does, intact and with a statement\'s signature changed', async (t) => {
+  const s = scope(t);
+  const home = join(s.dir, 'sessions');
+  await initHome(home);
+  const h = await SessionHome.open(home, { durability: 'normal' });
+  // 6 sessions of 700 actions: 4,213 entries with the parameters entry, so the workers run.
+  for (let k = 0; k < 6; k++) {
+    const { sessionId } = h.sessions.start({ task: `task ${k}`, delegator: 'ops@example.com' });
+    for (let i = 1; i <= 700; i++) h.sessions.action(sessionId, { name: `step/${i}` });
+    h.sessions.seal(sessionId);
+  }
+  await h.recorder.checkpoint();
+  await h.close();
+  const trust = exportTrust(home);
+  const cases: Array<[string, string, string | null]> = [
+    ['intact', home, null],
+    ['signature', edited(home, 'sig', (db) => put(db, 2500, flipped(get(db, 2500), '"signature":"'))), 'ERR_SIGNATURE_INVALID'],
+  ];
+  for (const [name, target, code] of cases) {
+    const one = verifyWith(target, trust, '1');
+    assert.deepEqual(verifyWith(target, trust, '2'), one, `${name}: the reports differ`);
+    assert.equal(one.status, code === null ? 0 : 1, JSON.stringify(one.report.findings.slice(0, 3)));
+    if (code !== null) assert.ok(one.report.findings.some((f) => f.code === code && f.index === '2500'), codes(one.report).join(', '));
+  }
 });
 
 test('a worker whose replies cannot be sent fails the verification undecided (exit 3), never hangs it', async (t) => {

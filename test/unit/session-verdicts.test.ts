@@ -1,0 +1,81 @@
+/**
+ * A session statement's signature is checked with its entry (verify/entry-facts.ts), where a
+ * log's entries are checked in parallel, and its session's check takes that verdict instead
+ * of checking it again: the verdicts are those the session check would reach (valid, a bad
+ * signature, an agent key the policy lacks, a party it does not list, a declared approval on
+ * the agent's key), the results with and without them are the same, and a verdict given is
+ * the one used.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { encodeRecord, SESSION_RECORD } from '../../src/records/record.js';
+import { statementDigest, type Statement } from '../../src/receipt/session.js';
+import { policyKeyResolver } from '../../src/verify/policy.js';
+import { RecordChecker, sessionEntries } from '../../src/verify/records.js';
+import { entryFacts } from '../../src/verify/entry-facts.js';
+import { checkSession, type SessionEntry } from '../../src/verify/session.js';
+import { withoutCredentialKeys } from '../../src/identity/gate-check.js';
+import { forge, newPartyKey, partyStatement, policyWith, sessionHome } from './session-helper.js';
+
+/** `hex` with its last digit changed. */
+const flip = (hex: string): string => hex.slice(0, -1) + (hex.endsWith('0') ? '1' : '0');
+
+/** A log with two sessions: ours (good and bad statements of every kind) and an intruder's, whose key no policy here lists. */
+async function mixedLog(t: Parameters<typeof sessionHome>[0]) {
+  const { home, h, sessionId } = await sessionHome(t, 3, { seal: false });
+  const alice = newPartyKey();
+  const digest = (seq: number): string => statementDigest(h.sessions.statements(sessionId)[seq]!.statement);
+  h.sessions.attach(sessionId, partyStatement(alice, 'approver:alice', sessionId, 'approval', { seq: 1, actionDigest: digest(1) }), 'open');
+  h.sessions.attach(sessionId, partyStatement(newPartyKey(), 'approver:bob', sessionId, 'approval', { seq: 2, actionDigest: digest(2) }), 'open');
+  h.sessions.declare(sessionId, { kind: 'approval', party: 'approver:carol', target: { seq: 3, actionDigest: digest(3) }, decision: 'approved' }, 'open');
+  const append = (id: string, s: Statement): void => void h.recorder.db.append((i) => encodeRecord({ type: SESSION_RECORD, index: i.toString(), sessionId: id, statement: s }));
+  const tampered = forge(h.recorder.issuerSigner, sessionId, { kind: 'action', seq: 4, prev: digest(3), name: 'tampered' });
+  append(sessionId, { ...tampered, signature: flip(tampered.signature) });
+  const other = await sessionHome(t, 1, { seal: false });
+  for (const { statement } of other.h.sessions.statements(other.sessionId)) append(other.sessionId, statement);
+  const policy = policyWith(home, [{ pem: alice, id: 'approver:alice', roles: ['approver'] }]);
+  const keys = policyKeyResolver(policy);
+  const checker = new RecordChecker(policy, keys, []);
+  for (const [i, bytes, salt] of h.recorder.db.entries()) checker.fold(await entryFacts(i, bytes, policy, keys, salt));
+  return { sessionId, otherId: other.sessionId, policy, keys: withoutCredentialKeys(keys, policy), checker };
+}
+
+test('a statement\'s signature checked with its entry gets the verdict its session check would reach', async (t) => {
+  const { sessionId, otherId, checker } = await mixedLog(t);
+  const verdicts = (id: string): string[] => sessionEntries(checker.sessions.get(id)!).map((e) => `${e.statement.kind}${'party' in e.statement ? ` ${e.statement.party}` : ''}: ${e.signed}`);
+  assert.deepEqual(verdicts(sessionId), [
+    'start: valid', 'action: valid', 'action: valid', 'action: valid',
+    'approval approver:alice: valid', 'approval approver:bob: no-key', 'approval approver:carol: valid', 'action: invalid',
+  ]);
+  assert.deepEqual(verdicts(otherId), ['start: no-key', 'action: no-key']);
+});
+
+test('a session\'s check gives the same result with the verdicts of its entries as checking each signature itself', async (t) => {
+  const { sessionId, otherId, policy, keys, checker } = await mixedLog(t);
+  const found = new Set<string>();
+  for (const id of [sessionId, otherId]) {
+    const given = sessionEntries(checker.sessions.get(id)!);
+    const bare: SessionEntry[] = given.map(({ index, statement }) => ({ index, statement }));
+    const withVerdicts = await checkSession(id, given, policy, keys, { calls: checker.lookupCall });
+    assert.deepEqual(withVerdicts, await checkSession(id, bare, policy, keys, { calls: checker.lookupCall }), `session ${id}`);
+    for (const list of Object.values(withVerdicts.findings)) for (const f of list) found.add(f.code);
+    if (id === sessionId) assert.deepEqual(withVerdicts.parties.map((p) => p.status), ['verified', 'failed', 'declared']);
+  }
+  // The cases the verdicts stand for all occurred.
+  for (const code of ['ERR_SIGNATURE_INVALID', 'ERR_PARTY_UNTRUSTED', 'ERR_KEY_UNAVAILABLE']) assert.ok(found.has(code), `${code} not among ${[...found].join(', ')}`);
+});
+
+test('a verdict given is the one a session\'s check uses, for the agent\'s statements and a party\'s', async (t) => {
+  const { sessionId, policy, keys, checker } = await mixedLog(t);
+  const given = sessionEntries(checker.sessions.get(sessionId)!);
+  const codesWith = async (at: number, signed: SessionEntry['signed']): Promise<string[]> => {
+    const entries = given.map((e, k) => (k === at ? { ...e, signed } : e));
+    const r = await checkSession(sessionId, entries, policy, keys, { calls: checker.lookupCall });
+    return [...r.findings.agentSignature, ...r.findings.parties].filter((f) => f.index === String(given[at]!.index)).map((f) => f.code);
+  };
+  assert.deepEqual(await codesWith(1, 'valid'), []);
+  assert.deepEqual(await codesWith(1, 'invalid'), ['ERR_SIGNATURE_INVALID']);
+  assert.deepEqual(await codesWith(1, 'no-key'), ['ERR_KEY_UNAVAILABLE']);
+  assert.deepEqual(await codesWith(4, 'no-key'), ['ERR_PARTY_UNTRUSTED']);
+  assert.deepEqual(await codesWith(5, 'valid'), []);
+});
