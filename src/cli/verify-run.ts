@@ -157,8 +157,8 @@ function threadsOption(v: string | undefined): number | undefined {
 }
 
 /** The per-entry checks of a log or bundle: over `threads` worker threads (workers.ts decides when it is worth it), with the secret the key source read. */
-function factsFor(threads: number | undefined, ks: KeySource): FactsSource {
-  return workerFacts({ threads, secret: ks.secret ?? null });
+function factsFor(threads: number | undefined, ks: KeySource, expected?: number): FactsSource {
+  return workerFacts({ threads, secret: ks.secret ?? null, ...(expected === undefined ? {} : { expected }) });
 }
 
 async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierState | null, threads: number | undefined): Promise<{ report: Report; note: string | null }> {
@@ -185,7 +185,7 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
     const bar = process.stderr.isTTY && !o.json && loaded.count > 2000 ? new SingleBar({ format: 'verifying {bar} {value}/{total} entries', stream: process.stderr }) : null;
     bar?.start(loaded.count, 0);
     try {
-      const report: Report = { kind: 'log', ...(await verifyLog(loaded.input, ks.policy!, ks.keys, (n) => bar?.update(n), factsFor(threads, ks))) };
+      const report: Report = { kind: 'log', ...(await verifyLog(loaded.input, ks.policy!, ks.keys, (n) => bar?.update(n), factsFor(threads, ks, loaded.count))) };
       // Read while the entries were (a tiles directory's, an opening that does not match).
       insertFindings(report.findings, 0, [...loaded.findings(), ...pre]);
       report.ok = !report.findings.some((f) => f.severity === 'error');
