@@ -72,7 +72,7 @@ function rejected(findings: Finding[], base?: BundleReport): SessionReceiptRepor
 
 /** Parse the attachments: approvals and confirmations of this session not already logged. */
 function attachmentEntries(r: SessionReceipt, logged: SessionEntry[], out: Finding[]): SessionEntry[] {
-  const seen = new Set(logged.map((e) => statementDigest(e.statement)));
+  const seen = new Set(logged.map((e) => e.digest ?? statementDigest(e.statement)));
   const list: SessionEntry[] = [];
   r.attachments.forEach((a, i) => {
     let s: Statement;
