@@ -120,7 +120,7 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
   for (const [id, list] of checker.sessions) {
     // One session parsed at a time, and let go once checked.
     checker.sessions.delete(id);
-    const r = await checkSession(id, sessionEntries(list), policy, withoutCredentialKeys(keys, policy), { calls: checker.lookupCall, context: 'log' });
+    const r = await checkSession(id, sessionEntries(list, { lean: true }), policy, withoutCredentialKeys(keys, policy), { calls: checker.lookupCall, context: 'log' });
     for (const f of [...r.findings.agentSignature, ...r.findings.seal, ...r.findings.parties]) sessionFindings.add(f);
   }
   sessionFindings.flush();

@@ -4,7 +4,8 @@
  * of checking it again: the verdicts are those the session check would reach (valid, a bad
  * signature, an agent key the policy lacks, a party it does not list, a declared approval on
  * the agent's key), the results with and without them are the same, and a verdict given is
- * the one used.
+ * the one used. Such an action is kept with only the members the check reads, with the same
+ * result.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -50,14 +51,21 @@ test('a statement\'s signature checked with its entry gets the verdict its sessi
   assert.deepEqual(verdicts(otherId), ['start: no-key', 'action: no-key']);
 });
 
-test('a session\'s check gives the same result with the verdicts of its entries as checking each signature itself', async (t) => {
+test('a session\'s check gives the same result with the verdicts of its entries, its actions kept lean, as checking each signature itself', async (t) => {
   const { sessionId, otherId, policy, keys, checker } = await mixedLog(t);
   const found = new Set<string>();
   for (const id of [sessionId, otherId]) {
-    const given = sessionEntries(checker.sessions.get(id)!);
+    const list = checker.sessions.get(id)!;
+    const lean = sessionEntries([...list], { lean: true });
+    const given = sessionEntries(list);
+    assert.equal(list.length, 0, 'the texts are let go once parsed');
+    // Lean: an action with a verdict keeps no signature, a statement without one is whole.
+    for (const e of lean) assert.equal('signature' in e.statement, e.statement.kind !== 'action' || e.signed === undefined, `${e.statement.kind} at ${e.index}`);
+    assert.ok(lean.some((e) => !('signature' in e.statement)), 'no action was kept lean');
     const bare: SessionEntry[] = given.map(({ index, statement }) => ({ index, statement }));
     const withVerdicts = await checkSession(id, given, policy, keys, { calls: checker.lookupCall });
     assert.deepEqual(withVerdicts, await checkSession(id, bare, policy, keys, { calls: checker.lookupCall }), `session ${id}`);
+    assert.deepEqual(withVerdicts, await checkSession(id, lean, policy, keys, { calls: checker.lookupCall }), `session ${id}, lean`);
     for (const list of Object.values(withVerdicts.findings)) for (const f of list) found.add(f.code);
     if (id === sessionId) assert.deepEqual(withVerdicts.parties.map((p) => p.status), ['verified', 'failed', 'declared']);
   }
