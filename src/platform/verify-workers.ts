@@ -10,6 +10,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
+import { statSync } from 'node:fs';
 import { AttestError } from '../errors.js';
 import { entryFacts, type EntryFacts } from '../verify/entry-facts.js';
 import { MAX_ENTRY_BYTES } from '../store/log-db.js';
@@ -38,11 +39,20 @@ interface Reply { id: number; facts?: EntryFacts[]; leaves?: Uint8Array; error?:
 
 /**
  * The worker script beside this module: verify-worker.ts and its imports bundled into one
- * file by `npm run build` (scripts/build-worker.mjs), which starts in half the time; null when
- * this module runs from TypeScript source (no compiled worker to start).
+ * file by `npm run build` (scripts/build-worker.mjs), which starts in half the time, unless
+ * it is missing or older than the compiled verify-worker.js (a build by `tsc` alone: the
+ * bundle would check entries with code other than this thread's); null when this module runs
+ * from TypeScript source (no compiled worker to start).
  */
 function workerUrl(): URL | null {
-  return import.meta.url.endsWith('.ts') ? null : new URL('./verify-worker.bundle.js', import.meta.url);
+  if (import.meta.url.endsWith('.ts')) return null;
+  const compiled = new URL('./verify-worker.js', import.meta.url);
+  const bundled = new URL('./verify-worker.bundle.js', import.meta.url);
+  try {
+    return statSync(bundled).mtimeMs >= statSync(compiled).mtimeMs ? bundled : compiled;
+  } catch {
+    return compiled;
+  }
 }
 
 /** One worker and the replies it owes, by batch id. Once it fails, every reply owed and every later send is rejected. */
@@ -107,7 +117,7 @@ async function unpack(b: { reply: Promise<Reply>; local: Map<number, EntryFacts>
  * one thread, fewer than 4,096 entries to check (totalling under 32 MiB), or when running
  * from TypeScript source, the facts are computed here ({@link localFacts}). `expected`: how
  * many entries the caller expects (a log's row count), when known: from 4,096 the workers
- * start before any entry is read, whatever the entries turn out to be. The workers build their
+ * start once one batch (256 entries) is read, not 4,096. The workers build their
  * keys from `policy` and `secret` (the raw HS256 secret of the policy's HS256 issuers, or
  * null), not from the `keys` passed to the source. An entry larger than a log entry can be
  * ({@link MAX_ENTRY_BYTES}: a hostile file) is checked here and never buffered, so at most
@@ -120,13 +130,14 @@ export function workerFacts(o: { threads?: number; secret: Uint8Array | null; ex
   if (threads === 1 || url === null) return localFacts;
   return async function* (entries, policy: TrustPolicy, keys) {
     // Look ahead WORKERS_FROM entries, or as many bytes as two batches of the largest entries,
-    // to decide; unless the caller expects that many, when the workers start at once and boot
-    // while this thread reads.
+    // to decide; when the caller expects that many (a count the input itself may claim), one
+    // batch, and the workers boot while this thread reads the rest.
+    const lookahead = (o.expected ?? 0) >= WORKERS_FROM ? BATCH : WORKERS_FROM;
     const it = entries[Symbol.iterator]();
     const head: EntryInput[] = [];
     let headBytes = 0;
     let ended = false;
-    while ((o.expected ?? 0) < WORKERS_FROM && head.length < WORKERS_FROM && headBytes <= 2 * BATCH * MAX_ENTRY_BYTES) {
+    while (head.length < lookahead && headBytes <= 2 * BATCH * MAX_ENTRY_BYTES) {
       const r = it.next();
       if (r.done === true) {
         ended = true;

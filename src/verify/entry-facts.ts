@@ -28,7 +28,8 @@ import { namesCredential, withoutCredentialKeys } from '../identity/gate-check.j
 import type { CredentialCall } from '../identity/verify-identity.js';
 import { error, fromCheck, notice, type Finding } from './findings.js';
 import type { TrustPolicy } from './policy.js';
-import { signatureVerdict, type SignatureVerdict } from './session.js';
+import type { SignatureVerdict } from './session.js';
+import { signatureVerdict } from './session-signatures.js';
 
 /**
  * Facts common to every entry: its position in the input, its RFC 6962 leaf hash, the index
@@ -201,8 +202,8 @@ export async function entryFacts(position: bigint, bytes: Uint8Array, policy: Tr
       const s = record.statement;
       const text = canonicalize(s, memo);
       // Checked here, where a log's entries are checked in parallel, not when its session is.
-      if (!policy.acceptedAlgorithms.includes(s.signer.alg)) return { ...base, kind: 'session', sessionId: record.sessionId, text };
-      return { ...base, kind: 'session', sessionId: record.sessionId, text, signed: await signatureVerdict(s, policy, withoutCredentialKeys(keys, policy), memo) };
+      if (!policy.acceptedAlgorithms.includes(s.signer.alg)) return { ...base, kind: 'session', sessionId: detached(record.sessionId), text };
+      return { ...base, kind: 'session', sessionId: detached(record.sessionId), text, signed: await signatureVerdict(s, policy, withoutCredentialKeys(keys, policy), memo) };
     }
     case REFUSED_INPUT_RECORD: {
       // Evidence of what a relay kept off the wire: counted, nothing to verify.

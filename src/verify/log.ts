@@ -10,13 +10,11 @@
 import { CompactRoots } from '../log/compact-range.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import { error, FindingCap, limitFindings, type Finding, type VerifySummary } from './findings.js';
-import { RecordChecker, sessionEntries } from './records.js';
+import { RecordChecker } from './records.js';
 import { entryFacts, type EntryFacts } from './entry-facts.js';
 import { checkRunner, runs } from './runs.js';
-import { checkSession } from './session.js';
 import { checkLogAgainstKnown, type KnownCheckpoint } from './split-view.js';
 import { verifyCheckpoints, type OpenedCheckpoint } from './checkpoints.js';
-import { withoutCredentialKeys } from '../identity/gate-check.js';
 import { clockOf, decideCalls, type CredentialCall, type IdentityView } from '../identity/verify-identity.js';
 import { toBase64 } from '../bytes/index.js';
 import type { TrustPolicy } from './policy.js';
@@ -103,7 +101,7 @@ function* positioned(entries: Iterable<EntryInput>): Generator<EntryInput> {
 export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyResolver, onProgress?: (done: number) => void, facts: FactsSource = localFacts): Promise<LogReport> {
   const findings: Finding[] = [];
   const tree = new CompactRoots(sizesNamed(input));
-  const checker = new RecordChecker(policy, keys, findings);
+  const checker = new RecordChecker(policy, keys, findings, false, true);
   const misplaced: Array<[bigint, bigint]> = [];
   const credentialCalls: CredentialCall[] = [];
   for await (const f of facts(positioned(input.entries), policy, keys)) {
@@ -117,12 +115,7 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
   const inFlight = checker.finish(input.sealed);
   // A few findings a session, and a statement may be a session: capped as they come.
   const sessionFindings = new FindingCap(findings);
-  for (const [id, list] of checker.sessions) {
-    // One session parsed at a time, and let go once checked.
-    checker.sessions.delete(id);
-    const r = await checkSession(id, sessionEntries(list, { lean: true }), policy, withoutCredentialKeys(keys, policy), { calls: checker.lookupCall, context: 'log' });
-    for (const f of [...r.findings.agentSignature, ...r.findings.seal, ...r.findings.parties]) sessionFindings.add(f);
-  }
+  for await (const r of checker.sessionResults()) for (const f of [...r.findings.agentSignature, ...r.findings.seal, ...r.findings.parties]) sessionFindings.add(f);
   sessionFindings.flush();
   const verified: OpenedCheckpoint[] = [];
   const cp = await verifyCheckpoints(input.checkpoints, policy, tree.size, tree.rootAt, findings, verified);

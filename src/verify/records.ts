@@ -7,8 +7,9 @@
  * @see docs/log-format.md (records); SEP-2787 "Verification Rules"
  */
 import { ATTESTATION_RECORD, DECISION_RECORD, type EntriesMode } from '../records/record.js';
-import type { CallLookup, SessionEntry, SignatureVerdict } from './session.js';
-import type { ActionStatement, Statement, StatementSigner } from '../receipt/session.js';
+import { SessionCheck, type CallLookup, type KnownEntry, type SessionCheckOptions, type SessionResult, type SignatureVerdict } from './session.js';
+import { withoutCredentialKeys } from '../identity/gate-check.js';
+import type { Statement, StatementSigner } from '../receipt/session.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import { fail, type Check } from '../envelope/report.js';
 import { error, FindingCap, fromCheck, notice, type Finding } from './findings.js';
@@ -21,45 +22,39 @@ import { sha256Tagged } from '../bytes/digest.js';
 export interface LoggedStatement { index: bigint; text: string; signed?: SignatureVerdict }
 
 /**
- * The statements of one session, parsed, to check them (verify/session.ts), each with its
- * digest and, if its entry's facts checked it, its signature's verdict. They are kept as text
- * until then (300,000 one-statement sessions: 196 MB of heap, 327 MB parsed), and `list` is
- * emptied as it is read, each text let go once parsed. The text is the canonical form of a
- * statement the strict record decoder accepted, so `JSON.parse` gives that statement back
- * exactly (JCS writes no duplicate member, no lone surrogate, and only safe integers here),
- * and its digest is that of the text. With `lean`, an action whose verdict is known keeps
- * only what a session's check reads once it has the digest and the verdict (`kind`, `seq`,
- * `prev`, `name`, `evidence`, `call`, `signer`: not `format`, `iat`, `sessionId`, `summary`
- * or `signature`), with the signer object of the statement before it when equal: one session
- * of 200,000 actions took 116 MB of heap parsed so, 207 MB parsed whole.
+ * A logged statement parsed, with its digest and verdict, for a session's check
+ * (verify/session.ts): the text is the canonical form of a statement the strict record
+ * decoder accepted, so `JSON.parse` gives that statement back exactly (JCS writes no
+ * duplicate member, no lone surrogate, and only safe integers here), and its digest is that
+ * of the text.
  */
-export function sessionEntries(list: LoggedStatement[], o: { lean?: boolean } = {}): SessionEntry[] {
-  const out: SessionEntry[] = [];
-  let signer: StatementSigner | null = null;
+function knownEntry(e: LoggedStatement): KnownEntry {
+  const entry: KnownEntry = { index: e.index, statement: JSON.parse(e.text) as Statement, digest: sha256Tagged(e.text) };
+  if (e.signed !== undefined) entry.signed = e.signed;
+  return entry;
+}
+
+/** `e`'s signer object made `signer` when they are equal (one object for an agent's many statements); returns the one it has. */
+function sharedSigner(e: KnownEntry, signer: StatementSigner | null): StatementSigner {
+  const s = e.statement.signer;
+  if (signer === null || signer.id !== s.id || signer.alg !== s.alg || signer.keyId !== s.keyId) return s;
+  e.statement.signer = signer;
+  return signer;
+}
+
+/**
+ * The statements of one session kept whole ({@link RecordChecker} without `checkSessions`:
+ * a session receipt's), parsed, to check them; `list` is emptied as it is read, each text
+ * let go once parsed.
+ */
+export function sessionEntries(list: LoggedStatement[]): KnownEntry[] {
+  const out: KnownEntry[] = [];
   for (let k = 0; k < list.length; k++) {
-    const e = list[k]!;
+    out.push(knownEntry(list[k]!));
     (list as Array<LoggedStatement | undefined>)[k] = undefined;
-    const statement = JSON.parse(e.text) as Statement;
-    const s = statement.signer;
-    signer = signer !== null && signer.id === s.id && signer.alg === s.alg && signer.keyId === s.keyId ? signer : s;
-    const entry: SessionEntry = { index: e.index, statement, digest: sha256Tagged(e.text) };
-    if (e.signed !== undefined) {
-      entry.signed = e.signed;
-      if (o.lean === true && statement.kind === 'action') entry.statement = leanAction(statement, signer);
-    }
-    out.push(entry);
   }
   list.length = 0;
   return out;
-}
-
-/** The members of an action a session's check reads once it has the action's digest and signature verdict (see {@link sessionEntries}). */
-function leanAction(s: ActionStatement, signer: StatementSigner): Statement {
-  const a: Pick<ActionStatement, 'kind' | 'seq' | 'prev' | 'name' | 'signer' | 'evidence' | 'call'> = { kind: 'action', seq: s.seq, prev: s.prev, name: s.name, signer };
-  if (s.evidence !== undefined) a.evidence = s.evidence;
-  if (s.call !== undefined) a.call = s.call;
-  // Not a whole statement: nothing reads the members left out (format, iat, sessionId, summary, signature).
-  return a as ActionStatement;
 }
 
 /** A call awaiting its receipt: an attestation record, or an allowed attested decision; the digest and nonce its receipt's back link must name. */
@@ -92,8 +87,16 @@ export class RecordChecker {
   private readonly declaredErased = new Set<string>();
   /** The log's format once entry 0 was seen (its parameters entry, else v1); what every later entry's form must match. */
   private mode: EntriesMode | 'v1' | null = null;
-  /** Session statements by session id, in the order checked, as text ({@link sessionEntries} parses them). */
+  /** Session statements by session id, in the order checked, as text ({@link sessionEntries} parses them); none with `checkSessions`. */
   readonly sessions = new Map<string, LoggedStatement[]>();
+  /** With `checkSessions`: each session's check, fed as its statements are folded, by session id in the order first seen. */
+  private readonly sessionChecks = new Map<string, SessionCheck>();
+  /** The signer of the last statement handed to a session's check: the next one's, when equal, is this object. */
+  private signer: StatementSigner | null = null;
+  /** What every session's check is made with: one key resolver and one options object for all. */
+  private sessionCheckArgs: { keys: KeyResolver; o: SessionCheckOptions } | null = null;
+  /** The statements handed to their sessions' checks, one after another (a check's `add` is awaited before the next). */
+  private sessionWork: Promise<void> = Promise.resolve();
   /** Attestation and receipt records by log index: what a session action's captured call is checked against. */
   private readonly callRecords = new CallRecords();
   /** Entries folded so far (what bounds the records' typed arrays). */
@@ -104,9 +107,45 @@ export class RecordChecker {
   /** Where the findings go: `out`, at most `MAX_FINDINGS_PER_CODE` (findings.ts) of a code until {@link finish} counts the rest. */
   private readonly findings: FindingCap;
 
-  /** Findings are added to `out` as entries are folded, the counts of those not listed at {@link finish}. */
-  constructor(private readonly policy: TrustPolicy, private readonly keys: KeyResolver, out: Finding[], private readonly partial = false) {
+  /**
+   * Findings are added to `out` as entries are folded, the counts of those not listed at
+   * {@link finish}. `checkSessions` (a whole log's verification): each session is checked
+   * as its statements are folded, in O(1) memory per action beyond its digest, index and
+   * number (verify/session.ts `SessionCheck`; its findings from {@link sessionResults}),
+   * instead of its statements being kept for the caller ({@link sessions}).
+   */
+  constructor(private readonly policy: TrustPolicy, private readonly keys: KeyResolver, out: Finding[], private readonly partial = false, private readonly checkSessions = false) {
     this.findings = new FindingCap(out);
+  }
+
+  /**
+   * With `checkSessions`, once every entry is folded: each session's result, in the order the
+   * sessions were first seen, each let go once given. Rejects as a session's check would
+   * (a key resolver that throws).
+   */
+  async *sessionResults(): AsyncGenerator<SessionResult> {
+    await this.sessionWork;
+    for (const [id, check] of this.sessionChecks) {
+      this.sessionChecks.delete(id);
+      yield await check.finish();
+    }
+  }
+
+  /** Hand a statement to its session's check (the checks run one statement after another, in fold order). */
+  private checkStatement(sessionId: string, e: LoggedStatement): void {
+    let check = this.sessionChecks.get(sessionId);
+    if (check === undefined) {
+      // A log's sessions: no credential key signs a statement; an open session or an unlisted party is a notice.
+      this.sessionCheckArgs ??= { keys: withoutCredentialKeys(this.keys, this.policy), o: { calls: this.lookupCall, context: 'log', actions: false } };
+      check = new SessionCheck(sessionId, this.policy, this.sessionCheckArgs.keys, this.sessionCheckArgs.o);
+      this.sessionChecks.set(sessionId, check);
+    }
+    const c = check;
+    const entry = knownEntry(e);
+    this.signer = sharedSigner(entry, this.signer);
+    this.sessionWork = this.sessionWork.then(() => c.add(entry));
+    // Awaited in sessionResults; a rejection meanwhile is not unhandled.
+    this.sessionWork.catch(() => undefined);
   }
 
   /** Add a finding of the caller's about a folded entry (one an entry at most), under the same limit. */
@@ -137,6 +176,10 @@ export class RecordChecker {
       case 'session': {
         // Checked as a whole per session (verify/session.ts) once every entry is read.
         const entry: LoggedStatement = f.signed === undefined ? { index: f.position, text: f.text } : { index: f.position, text: f.text, signed: f.signed };
+        if (this.checkSessions) {
+          this.checkStatement(f.sessionId, entry);
+          break;
+        }
         const list = this.sessions.get(f.sessionId);
         // A list made with its first entry holds one slot; pushed into an empty one, 17.
         if (list === undefined) this.sessions.set(f.sessionId, [entry]);

@@ -26,7 +26,7 @@ import type { KeyResolver } from '../envelope/signature.js';
 import { verifyParsedBundle, type BundleReport, type BundleVerifyOptions } from './bundle.js';
 import { error, limitFindings, notice, type Finding } from './findings.js';
 import { sessionEntries } from './records.js';
-import { checkSession, type DimensionStatus, type PartyResult, type SessionEntry, type SessionResult } from './session.js';
+import { checkKnown, type DimensionStatus, type KnownEntry, type PartyResult, type SessionResult } from './session.js';
 import type { TrustPolicy } from './policy.js';
 import { withoutCredentialKeys } from '../identity/gate-check.js';
 
@@ -71,9 +71,9 @@ function rejected(findings: Finding[], base?: BundleReport): SessionReceiptRepor
 }
 
 /** Parse the attachments: approvals and confirmations of this session not already logged. */
-function attachmentEntries(r: SessionReceipt, logged: SessionEntry[], out: Finding[]): SessionEntry[] {
+function attachmentEntries(r: SessionReceipt, logged: KnownEntry[], out: Finding[]): KnownEntry[] {
   const seen = new Set(logged.map((e) => e.digest ?? statementDigest(e.statement)));
-  const list: SessionEntry[] = [];
+  const list: KnownEntry[] = [];
   r.attachments.forEach((a, i) => {
     let s: Statement;
     try {
@@ -144,7 +144,7 @@ export async function verifySessionReceipt(text: string, policy: TrustPolicy, ke
   const entries = [...logged, ...attachmentEntries(r, logged, extra)];
   // The keys the logged statements' signatures were checked with in their entries' facts
   // (verify/entry-facts.ts): a credential's key signs no session statement.
-  const s = await checkSession(r.sessionId, entries, policy, withoutCredentialKeys(keys, policy), { calls: checker.lookupCall, ...(o.policyDocDigest ? { policyDocDigest: o.policyDocDigest } : {}) });
+  const s = await checkKnown(r.sessionId, entries, policy, withoutCredentialKeys(keys, policy), { calls: checker.lookupCall, ...(o.policyDocDigest ? { policyDocDigest: o.policyDocDigest } : {}) });
   checkEvidence(r, s, extra);
   for (const p of s.parties) if (p.status === 'verified' && !POSITIVE.has(p.decision)) extra.push(notice('NOTE_REJECTED', `${p.kind} by ${p.party} of ${p.target === 'seal' ? 'the seal' : `action ${p.target}`}: ${p.decision}`));
   const integrityErrors = [...report.findings, ...extra].filter((f) => f.severity === 'error' && !WITNESS_CODES.has(f.code) && f.code !== 'ERR_SESSION_SIGNER');

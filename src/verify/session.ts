@@ -5,19 +5,22 @@
  * presented (count, ordered digest, start, first and last log index, policy digest); the
  * captured calls the actions name; the policy binding; and each approval and confirmation
  * (bound to an action digest or the seal, signed by a party of that role in the trust
- * policy, never with the agent's key). Fail closed: anything missing, added, reordered,
- * altered or badly signed is an error finding of its dimension. Pure: no I/O, no clock.
+ * policy, never with the agent's key: verify/session-signatures.ts). Fail closed: anything
+ * missing, added, reordered, altered or badly signed is an error finding of its dimension.
+ * The statements are checked as they come ({@link SessionCheck}), so a log's sessions are
+ * checked as it is read. Pure: no I/O, no clock.
  */
-import { verifyHexSignature, signingInput, type KeyResolver } from '../envelope/signature.js';
-import type { CanonicalMemo } from '../jcs/index.js';
-import { importPublicJwk, jwkThumbprint } from '../keys/material.js';
+import type { KeyResolver } from '../envelope/signature.js';
 import type { AlgName } from '../keys/algorithms.js';
+import { fromHex, toHex } from '../bytes/index.js';
+import { TAGGED_DIGEST } from '../bytes/digest.js';
 import {
   actionsDigest, sessionGenesis, statementDigest,
   type ActionStatement, type PartyStatement, type SealStatement, type StartStatement, type Statement,
 } from '../receipt/session.js';
 import { error, notice, type Finding } from './findings.js';
-import type { PartyRole, TrustPolicy } from './policy.js';
+import type { TrustPolicy } from './policy.js';
+import { checkAgentSignature, checkParty, idx, type PartyContext } from './session-signatures.js';
 
 /**
  * The verdict on a statement's signature under the key its own signer names
@@ -25,16 +28,20 @@ import type { PartyRole, TrustPolicy } from './policy.js';
  */
 export type SignatureVerdict = 'valid' | 'invalid' | 'no-key';
 
+/** A session statement with the log index of its entry (null: an attachment not yet logged). */
+export interface SessionEntry { index: bigint | null; statement: Statement }
+
 /**
- * A session statement with the log index of its entry (null: an attachment not yet logged);
- * when its JCS text was at hand, its `statementDigest` (`digest`); and, when it was checked
- * beforehand under the same trust policy and key resolver (a log's entry facts, in worker
- * threads: verify/entry-facts.ts), its {@link SignatureVerdict} (`signed`).
+ * A session statement as a log or bundle verification hands it to {@link SessionCheck}
+ * (internal: not in the public API, which checks every statement itself): with its
+ * `statementDigest`, made from the JCS text its entry holds (`digest`), and the
+ * {@link SignatureVerdict} its entry's facts found under the same trust policy and key
+ * resolver (`signed`, verify/entry-facts.ts, in worker threads), when they did.
  */
-export interface SessionEntry { index: bigint | null; statement: Statement; digest?: string; signed?: SignatureVerdict }
+export interface KnownEntry extends SessionEntry { digest?: string; signed?: SignatureVerdict }
 
 /** The statement's digest (receipt/session.ts `statementDigest`), computed unless given. */
-function digestOf(e: SessionEntry): string {
+function digestOf(e: KnownEntry): string {
   return e.digest ?? statementDigest(e.statement);
 }
 
@@ -89,102 +96,14 @@ export interface SessionCheckOptions {
    * `NOTE_PARTY_UNCHECKED` notice, and the policy binding is not checked.
    */
   context?: 'receipt' | 'log';
+  /** List each action in the result (`actions`; default true). */
+  actions?: boolean;
 }
 
 /** In a whole log, an open session or an unknown party is a notice: the log is still intact. */
 function relaxForLog(f: Finding[]): Finding[] {
   return f.map((x) => (x.code === 'ERR_SESSION_UNSEALED' ? notice('NOTE_SESSION_OPEN', x.message)
     : x.code === 'ERR_PARTY_UNTRUSTED' ? { ...notice('NOTE_PARTY_UNCHECKED', x.message), ...(x.index !== undefined ? { index: x.index } : {}) } : x));
-}
-
-const idx = (i: bigint | null): bigint | undefined => i ?? undefined;
-
-/**
- * The verdict on `s`'s signature under the key its own signer names, as {@link checkSession}
- * checks it once the signer and algorithm pass: on the agent's path (a start, action or seal,
- * or a declared approval or confirmation) the key `keys` resolves for the signer's id,
- * algorithm and key id; on a party's path (any other approval or confirmation) the trust
- * policy's party of that id, algorithm, key id and role. Low-S ES256 only. `memo`: texts of the
- * statement kept by the strict parser (src/jcs/parse.ts), which can only save work.
- */
-export async function signatureVerdict(s: Statement, policy: TrustPolicy, keys: KeyResolver, memo?: CanonicalMemo): Promise<SignatureVerdict> {
-  const key = (s.kind === 'approval' || s.kind === 'confirmation') && !s.declared ? await partyKey(policy, s) : await keys({ iss: s.signer.id, alg: s.signer.alg, keyId: s.signer.keyId });
-  if (!key) return 'no-key';
-  return (await verifyHexSignature(s.signer.alg, key, signingInput(s as unknown as Record<string, unknown>, memo), s.signature, { requireLowS: true })) ? 'valid' : 'invalid';
-}
-
-/** Verify one agent-signed statement: the session's signer, an accepted algorithm, a trusted key, a good signature. */
-async function checkAgentSignature(e: SessionEntry, agent: StartStatement['signer'], policy: TrustPolicy, keys: KeyResolver, out: Finding[]): Promise<boolean> {
-  const s = e.statement;
-  if (s.signer.id !== agent.id || s.signer.keyId !== agent.keyId || s.signer.alg !== agent.alg) {
-    out.push(error('ERR_SESSION_SIGNER', `${s.kind} statement signed by another key than the session's agent`, { index: idx(e.index), expected: agent, found: s.signer }));
-    return false;
-  }
-  if (!policy.acceptedAlgorithms.includes(s.signer.alg)) {
-    out.push(error('ERR_ALG_NOT_ALLOWED', `${s.kind} statement: algorithm ${s.signer.alg} is not accepted by the trust policy`, { index: idx(e.index) }));
-    return false;
-  }
-  const verdict = e.signed ?? (await signatureVerdict(s, policy, keys));
-  if (verdict === 'no-key') {
-    out.push(error('ERR_KEY_UNAVAILABLE', `${s.kind} statement: the trust policy has no key ${s.signer.keyId} for ${s.signer.id}`, { index: idx(e.index) }));
-    return false;
-  }
-  if (verdict === 'invalid') {
-    out.push(error('ERR_SIGNATURE_INVALID', `${s.kind} statement: the agent's signature does not verify`, { index: idx(e.index) }));
-    return false;
-  }
-  return true;
-}
-
-/** The action chain: seq 1..n in log order, each `prev` the digest of the one before (genesis first). */
-function checkChain(sessionId: string, actions: Array<{ e: SessionEntry; s: ActionStatement; digest: string }>, out: Finding[]): void {
-  let prev = sessionGenesis(sessionId);
-  actions.forEach(({ e, s, digest }, i) => {
-    if (s.seq !== i + 1) out.push(error('ERR_SESSION_CHAIN_BROKEN', `action ${s.seq} is at position ${i + 1}: an action is missing, added or reordered`, { index: idx(e.index), expected: i + 1, found: s.seq }));
-    else if (s.prev !== prev) out.push(error('ERR_SESSION_CHAIN_BROKEN', `action ${s.seq} does not link to ${i === 0 ? 'the genesis' : `action ${i}`}`, { index: idx(e.index), expected: prev, found: s.prev }));
-    prev = digest;
-  });
-}
-
-/** The seal against what is presented: actions, start, indexes, policy, and the parties logged before it. */
-function checkSeal(start: SessionEntry & { statement: StartStatement }, seal: SessionEntry & { statement: SealStatement }, actions: Array<{ e: SessionEntry; digest: string }>, parties: SessionEntry[], out: Finding[]): void {
-  const s = seal.statement;
-  const at = idx(seal.index);
-  if (s.actionCount === 0) out.push(error('ERR_SESSION_EMPTY', 'the seal covers no action: an empty session is never complete', { index: at }));
-  const mismatch = (what: string, expected: unknown, found: unknown): void => {
-    out.push(error('ERR_SESSION_INCOMPLETE', `the seal's ${what} differs from the session presented`, { index: at, expected, found }));
-  };
-  if (s.actionCount !== actions.length) mismatch('action count', s.actionCount, actions.length);
-  const digest = actionsDigest(actions.map((a) => a.digest));
-  if (s.actionsDigest !== digest) mismatch('ordered action digest', s.actionsDigest, digest);
-  const startDigest = digestOf(start);
-  if (s.startDigest !== startDigest) mismatch('start digest', s.startDigest, startDigest);
-  if (s.firstIndex !== String(start.index)) mismatch('first log index', s.firstIndex, String(start.index));
-  const last = actions.length > 0 ? String(actions[actions.length - 1]!.e.index) : null;
-  if (s.lastIndex !== last) mismatch('last log index', s.lastIndex, last);
-  if ((s.policyDigest ?? null) !== (start.statement.policyDigest ?? null)) mismatch('policy digest', start.statement.policyDigest ?? null, s.policyDigest ?? null);
-  const before = parties.filter((p) => p.index! < seal.index!).map(digestOf);
-  if (s.partyCount !== before.length) mismatch('count of approvals and confirmations', s.partyCount, before.length);
-  else if (s.partiesDigest !== actionsDigest(before)) mismatch('digest of approvals and confirmations', s.partiesDigest, actionsDigest(before));
-  for (const a of actions) {
-    if (a.e.index !== null && seal.index !== null && a.e.index > seal.index) out.push(error('ERR_SESSION_INCOMPLETE', 'an action logged after the seal', { index: idx(a.e.index) }));
-  }
-}
-
-/** Each captured call an action names must be in the receipt with the digests the action signs. */
-function checkCalls(actions: Array<{ e: SessionEntry; s: ActionStatement }>, calls: CallLookup, out: Finding[]): void {
-  for (const { e, s } of actions) {
-    const c = s.call;
-    if (!c) continue;
-    const att = calls(c.attestationIndex);
-    const rcp = calls(c.receiptIndex);
-    if (att?.kind !== 'attestation' || att.digest !== c.attestationDigest || att.tool !== c.tool) {
-      out.push(error('ERR_SESSION_CALL_MISSING', `action ${s.seq}: the attestation of its call (entry ${c.attestationIndex}) is not in the receipt as signed`, { index: idx(e.index), expected: c.attestationDigest, found: att?.digest ?? null }));
-    }
-    if (rcp?.kind !== 'receipt' || rcp.digest !== c.receiptDigest || rcp.answers !== c.attestationIndex) {
-      out.push(error('ERR_SESSION_CALL_MISSING', `action ${s.seq}: the receipt of its call (entry ${c.receiptIndex}) is not in the receipt as signed`, { index: idx(e.index), expected: c.receiptDigest, found: rcp?.digest ?? null }));
-    }
-  }
 }
 
 /** Policy binding: the session's policy digest against the document the verifier holds. */
@@ -202,109 +121,279 @@ function checkPolicy(start: StartStatement | null, given: string | undefined, ou
   return 'pass';
 }
 
-const ROLE: Record<PartyStatement['kind'], PartyRole> = { approval: 'approver', confirmation: 'counterparty' };
 
-/** Resolve a party key from the trust policy: same id, algorithm, key id, and the role. */
-async function partyKey(policy: TrustPolicy, s: PartyStatement): Promise<CryptoKey | null> {
-  const p = policy.parties.find((x) => x.id === s.signer.id && x.alg === s.signer.alg && x.keyId === s.signer.keyId && x.roles.includes(ROLE[s.kind]));
-  return p ? importPublicJwk(p.alg, p.publicKeyJwk).catch(() => null) : null;
+/** The actions' digests in order: 32 bytes each when `sha256:` hex (as the check makes them), any other form kept as given. */
+class Digests {
+  private bytes = new Uint8Array(32 * 4);
+  private odd: Map<number, string> | null = null;
+  length = 0;
+
+  push(d: string): void {
+    if (32 * (this.length + 1) > this.bytes.length) {
+      const b = new Uint8Array(2 * this.bytes.length);
+      b.set(this.bytes);
+      this.bytes = b;
+    }
+    if (TAGGED_DIGEST.test(d)) this.bytes.set(fromHex(d.slice(7)), 32 * this.length);
+    else (this.odd ??= new Map()).set(this.length, d);
+    this.length++;
+  }
+
+  at(k: number): string {
+    return this.odd?.get(k) ?? `sha256:${toHex(this.bytes.subarray(32 * k, 32 * k + 32))}`;
+  }
 }
 
-interface PartyContext {
-  agent: StartStatement['signer'];
-  actions: Map<number, string>;
-  sealDigest: string | null;
-  policy: TrustPolicy;
-  keys: KeyResolver;
+/** What a session keeps of its actions: digests and log indexes in order, each number's position (the last action of that number), the digest the next must link to. */
+class Actions {
+  readonly digests = new Digests();
+  private indexes = new BigUint64Array(4);
+  readonly bySeq = new Map<number, number>();
+
+  constructor(public prev: string) {}
+
+  get length(): number {
+    return this.digests.length;
+  }
+
+  push(digest: string, index: bigint, seq: number): void {
+    const k = this.digests.length;
+    if (k === this.indexes.length) {
+      const b = new BigUint64Array(2 * k);
+      b.set(this.indexes);
+      this.indexes = b;
+    }
+    this.indexes[k] = BigInt.asUintN(64, index);
+    this.digests.push(digest);
+    this.bySeq.set(seq, k);
+    this.prev = digest;
+  }
+
+  indexAt(k: number): bigint {
+    return this.indexes[k]!;
+  }
+}
+
+type Logged<S> = KnownEntry & { index: bigint; statement: S };
+
+/** `list` with `more` added (made on first use: a session keeps nothing it has no finding for). */
+function added<T>(list: T[] | null, more: T[]): T[] | null {
+  if (more.length === 0) return list;
+  if (list === null) return more;
+  list.push(...more);
+  return list;
 }
 
 /**
- * The RFC 7638 thumbprint of the agent's key as the trust policy lists it (null for HS256 or
- * unlisted): a party key id is that thumbprint, so equal means the same key, whatever key id
- * the issuer entry uses.
+ * The check of one session, fed its statements one at a time ({@link add}: the logged ones
+ * in log order, then attachments, index null) and finished once ({@link finish}): exactly
+ * what {@link checkSession} reports for the same list. What it keeps of an action is its
+ * digest (32 bytes), log index and number, and, while the records it names may still come,
+ * its captured call; statements logged before the session's start, approvals and
+ * confirmations are kept whole until they can be checked, and a start whose digest is given
+ * without its signature and timestamp. Every list is made on first use. Not for concurrent
+ * use: await each {@link add} before the next.
  */
-function agentThumbprint(ctx: PartyContext): string | null {
-  const i = ctx.policy.issuers.find((x) => x.iss === ctx.agent.id && x.alg === ctx.agent.alg && x.keyId === ctx.agent.keyId);
-  try {
-    return i?.publicKeyJwk ? jwkThumbprint(i.publicKeyJwk) : null;
-  } catch {
-    return null;
+export class SessionCheck {
+  private start: Logged<StartStatement> | null = null;
+  /** The start's genesis is not the session's. */
+  private genesis: Finding | null = null;
+  private seal: Logged<SealStatement> | null = null;
+  /** Log indexes of the second start and the second seal, if any. */
+  private secondStart: bigint | null = null;
+  private secondSeal: bigint | null = null;
+  /** Logged before the start came: every statement's index, and the actions (their signatures wait for the start's signer). */
+  private early: { indexes: bigint[]; actions: KnownEntry[] } | null = null;
+  private beforeStart: Finding[] | null = null;
+  /** The agent's signature checks, in the order reported: the start's, then the actions'. */
+  private startSignature: Finding[] | null = null;
+  private actionSignatures: Finding[] | null = null;
+  private chain: Finding[] | null = null;
+  private actions: Actions | null = null;
+  private parties: Array<Logged<PartyStatement>> | null = null;
+  private attachments: Array<KnownEntry & { statement: PartyStatement }> | null = null;
+  /** Actions whose captured call was not found as signed when they came, in order. */
+  private calls: Array<{ index: bigint; s: ActionStatement }> | null = null;
+  private rows: SessionResult['actions'] | null = null;
+
+  constructor(private readonly sessionId: string, private readonly policy: TrustPolicy, private readonly keys: KeyResolver, private readonly o: SessionCheckOptions = {}) {}
+
+  /** Check the next statement as far as it can be now. Never throws for anything in it. */
+  async add(e: KnownEntry): Promise<void> {
+    const s = e.statement;
+    if (e.index === null) {
+      if (s.kind === 'approval' || s.kind === 'confirmation') (this.attachments ??= []).push(e as KnownEntry & { statement: PartyStatement });
+      return;
+    }
+    const start = this.start;
+    if (start === null) {
+      // The first start is not logged before itself.
+      if (s.kind !== 'start') (this.early ??= { indexes: [], actions: [] }).indexes.push(e.index);
+    }
+    else if (e.index < start.index) this.beforeStart = added(this.beforeStart, [beforeStart(e.index)]);
+    switch (s.kind) {
+      case 'start':
+        if (start === null) await this.started(e as Logged<StartStatement>);
+        else this.secondStart ??= e.index;
+        break;
+      case 'seal':
+        if (this.seal === null) this.seal = e as Logged<SealStatement>;
+        else this.secondSeal ??= e.index;
+        break;
+      case 'action':
+        await this.action(e as Logged<ActionStatement>);
+        break;
+      default:
+        (this.parties ??= []).push(e as Logged<PartyStatement>);
+    }
+  }
+
+  /** The first start: the statements before it are checked against it now. */
+  private async started(e: Logged<StartStatement>): Promise<void> {
+    const early = this.early;
+    this.early = null;
+    const out: Finding[] = [];
+    await checkAgentSignature(e, e.statement.signer, this.policy, this.keys, out);
+    this.startSignature = added(null, out);
+    const genesis = sessionGenesis(this.sessionId);
+    if (e.statement.genesis !== genesis) this.genesis = error('ERR_SESSION_CHAIN_BROKEN', 'the genesis is not derived from the session id', { index: e.index, expected: genesis, found: e.statement.genesis });
+    this.start = e.digest === undefined ? e : { index: e.index, digest: e.digest, statement: leanStart(e.statement) };
+    if (early === null) return;
+    this.beforeStart = added(this.beforeStart, early.indexes.filter((i) => i < e.index).map(beforeStart));
+    for (const a of early.actions) await this.actionSignature(a);
+  }
+
+  private async actionSignature(e: KnownEntry): Promise<void> {
+    const out: Finding[] = [];
+    await checkAgentSignature(e, this.start!.statement.signer, this.policy, this.keys, out);
+    this.actionSignatures = added(this.actionSignatures, out);
+  }
+
+  private async action(e: Logged<ActionStatement>): Promise<void> {
+    const s = e.statement;
+    const digest = digestOf(e);
+    const actions = (this.actions ??= new Actions(sessionGenesis(this.sessionId)));
+    const position = actions.length;
+    let broken: Finding | null = null;
+    if (s.seq !== position + 1) broken = error('ERR_SESSION_CHAIN_BROKEN', `action ${s.seq} is at position ${position + 1}: an action is missing, added or reordered`, { index: e.index, expected: position + 1, found: s.seq });
+    else if (s.prev !== actions.prev) broken = error('ERR_SESSION_CHAIN_BROKEN', `action ${s.seq} does not link to ${position === 0 ? 'the genesis' : `action ${position}`}`, { index: e.index, expected: actions.prev, found: s.prev });
+    if (broken !== null) this.chain = added(this.chain, [broken]);
+    actions.push(digest, e.index, s.seq);
+    if (this.o.actions !== false) (this.rows ??= []).push({ seq: s.seq, index: String(e.index), name: s.name, digest, evidence: s.evidence ?? null, call: s.call?.tool ?? null });
+    // In a log, the records an index names are read once, in order: found as signed now, they are found so at the end.
+    if (s.call !== undefined && this.o.calls !== undefined && (this.o.context !== 'log' || callProblems(e.index, s, this.o.calls).length > 0)) (this.calls ??= []).push({ index: e.index, s });
+    if (this.start === null) this.early!.actions.push(e);
+    else await this.actionSignature(e);
+  }
+
+  /** The verdict, once every statement was added. */
+  async finish(): Promise<SessionResult> {
+    const { start, seal } = this;
+    const f = { agentSignature: [] as Finding[], seal: [] as Finding[], policy: [] as Finding[], parties: [] as Finding[] };
+    if (this.secondStart !== null) f.seal.push(error('ERR_SESSION_CHAIN_BROKEN', 'the session is started twice', { index: this.secondStart }));
+    if (this.secondSeal !== null) f.seal.push(error('ERR_SESSION_CHAIN_BROKEN', 'the session is sealed twice', { index: this.secondSeal }));
+    if (!start) f.seal.push(error('ERR_SESSION_INCOMPLETE', 'the session\'s start is missing: the head of the session is cut off'));
+    else {
+      if (this.genesis !== null) f.seal.push(this.genesis);
+      f.seal.push(...(this.beforeStart ?? []));
+      f.agentSignature.push(...(this.startSignature ?? []), ...(this.actionSignatures ?? []));
+      if (seal) await checkAgentSignature(seal, start.statement.signer, this.policy, this.keys, f.agentSignature);
+    }
+    f.seal.push(...(this.chain ?? []));
+    if (!seal) f.seal.push(error('ERR_SESSION_UNSEALED', 'the session is not sealed: its receipt is not complete'));
+    else if (start) this.checkSeal(start, seal, f.seal);
+    if (this.o.calls) for (const { index, s } of this.calls ?? []) f.seal.push(...callProblems(index, s, this.o.calls));
+    const inLog = this.o.context === 'log';
+    const policyBinding = inLog ? 'unchecked' : checkPolicy(start?.statement ?? null, this.o.policyDocDigest, f.policy);
+    const results: PartyResult[] = [];
+    const agent = start?.statement.signer ?? null;
+    if (agent) {
+      const { actions } = this;
+      const bySeq = { get: (seq: number): string | undefined => { const k = actions?.bySeq.get(seq); return k === undefined ? undefined : actions!.digests.at(k); } };
+      const ctx: PartyContext = { agent, actions: bySeq, sealDigest: seal ? digestOf(seal) : null, policy: this.policy, keys: this.keys };
+      for (const p of [...(this.parties ?? []), ...(this.attachments ?? [])]) results.push(await checkParty(p, ctx, f.parties));
+    }
+    if (inLog) {
+      f.seal = relaxForLog(f.seal);
+      f.parties = relaxForLog(f.parties);
+    }
+    const status = (list: Finding[]): DimensionStatus => (list.some((x) => x.severity === 'error') ? 'fail' : 'pass');
+    return {
+      sessionId: this.sessionId, task: start?.statement.task ?? null, delegator: start?.statement.delegator ?? null, policyDigest: start?.statement.policyDigest ?? null,
+      agent: agent && { id: agent.id, alg: agent.alg, keyId: agent.keyId }, actions: this.rows ?? [],
+      seal: seal && { index: String(seal.index), digest: digestOf(seal) },
+      agentSignature: start ? status(f.agentSignature) : 'fail', sealCompleteness: status(f.seal), policyBinding, parties: results, findings: f,
+    };
+  }
+
+  /** The seal against what is presented: actions, start, indexes, policy, and the parties logged before it. */
+  private checkSeal(start: Logged<StartStatement>, seal: Logged<SealStatement>, out: Finding[]): void {
+    const s = seal.statement;
+    const actions = this.actions;
+    const n = actions?.length ?? 0;
+    if (s.actionCount === 0) out.push(error('ERR_SESSION_EMPTY', 'the seal covers no action: an empty session is never complete', { index: seal.index }));
+    const mismatch = (what: string, expected: unknown, found: unknown): void => {
+      out.push(error('ERR_SESSION_INCOMPLETE', `the seal's ${what} differs from the session presented`, { index: seal.index, expected, found }));
+    };
+    if (s.actionCount !== n) mismatch('action count', s.actionCount, n);
+    const digest = actionsDigest(Array.from({ length: n }, (_, k) => actions!.digests.at(k)));
+    if (s.actionsDigest !== digest) mismatch('ordered action digest', s.actionsDigest, digest);
+    const startDigest = digestOf(start);
+    if (s.startDigest !== startDigest) mismatch('start digest', s.startDigest, startDigest);
+    if (s.firstIndex !== String(start.index)) mismatch('first log index', s.firstIndex, String(start.index));
+    const last = n > 0 ? String(actions!.indexAt(n - 1)) : null;
+    if (s.lastIndex !== last) mismatch('last log index', s.lastIndex, last);
+    if ((s.policyDigest ?? null) !== (start.statement.policyDigest ?? null)) mismatch('policy digest', start.statement.policyDigest ?? null, s.policyDigest ?? null);
+    const before = (this.parties ?? []).filter((p) => p.index < seal.index).map(digestOf);
+    if (s.partyCount !== before.length) mismatch('count of approvals and confirmations', s.partyCount, before.length);
+    else if (s.partiesDigest !== actionsDigest(before)) mismatch('digest of approvals and confirmations', s.partiesDigest, actionsDigest(before));
+    for (let k = 0; k < n; k++) {
+      const i = actions!.indexAt(k);
+      if (i > seal.index) out.push(error('ERR_SESSION_INCOMPLETE', 'an action logged after the seal', { index: i }));
+    }
   }
 }
 
-/** One approval or confirmation: target, then signer and signature. Findings go to `out`. */
-async function checkParty(e: SessionEntry & { statement: PartyStatement }, ctx: PartyContext, out: Finding[]): Promise<PartyResult> {
-  const s = e.statement;
-  const t = s.target;
-  const r: PartyResult = { kind: s.kind, party: s.party, target: 'seq' in t ? t.seq : 'seal', decision: s.decision, status: 'failed', index: e.index === null ? null : String(e.index) };
-  const failWith = (code: Finding['code'], message: string, detail: { expected?: unknown; found?: unknown } = {}): PartyResult => {
-    out.push(error(code, `${s.kind} by ${s.party}: ${message}`, { index: idx(e.index), ...detail }));
-    return { ...r, code };
-  };
-  const bound = 'seq' in t ? ctx.actions.get(t.seq) : ctx.sealDigest;
-  const claimed = 'seq' in t ? t.actionDigest : t.sealDigest;
-  if (bound !== claimed) return failWith('ERR_APPROVAL_TARGET', `bound to a digest that is not ${'seq' in t ? `action ${t.seq}` : 'the seal'} of this session`, { expected: bound ?? null, found: claimed });
-  if (s.declared) {
-    const ok = await checkAgentSignature(e, ctx.agent, ctx.policy, ctx.keys, out);
-    return ok ? { ...r, status: 'declared' } : { ...r, code: out[out.length - 1]!.code };
-  }
-  if (s.signer.keyId === ctx.agent.keyId || s.signer.keyId === agentThumbprint(ctx)) return failWith('ERR_APPROVER_IS_AGENT', 'signed with the agent\'s own key');
-  if (s.signer.id !== s.party) return failWith('ERR_PARTY_UNTRUSTED', 'the signer is not the party it names', { expected: s.party, found: s.signer.id });
-  if (!ctx.policy.acceptedAlgorithms.includes(s.signer.alg)) return failWith('ERR_ALG_NOT_ALLOWED', `algorithm ${s.signer.alg} is not accepted by the trust policy`);
-  const verdict = e.signed ?? (await signatureVerdict(s, ctx.policy, ctx.keys));
-  if (verdict === 'no-key') return failWith('ERR_PARTY_UNTRUSTED', `the trust policy lists no ${ROLE[s.kind]} ${s.signer.id} with key ${s.signer.keyId}`);
-  if (verdict === 'invalid') return failWith('ERR_SIGNATURE_INVALID', 'the signature does not verify');
-  return { ...r, status: 'verified' };
+/** The finding of a statement logged before its session's start, at `index`. */
+function beforeStart(index: bigint): Finding {
+  return error('ERR_SESSION_CHAIN_BROKEN', 'a statement logged before the session\'s start', { index });
 }
 
-/** Split the statements of a session by kind (log order); duplicates of start or seal are findings. */
-function sortOut(entries: SessionEntry[], out: Finding[]) {
-  const starts = entries.filter((e): e is SessionEntry & { statement: StartStatement } => e.statement.kind === 'start');
-  const seals = entries.filter((e): e is SessionEntry & { statement: SealStatement } => e.statement.kind === 'seal');
-  const actions = entries.filter((e): e is SessionEntry & { statement: ActionStatement } => e.statement.kind === 'action').map((e) => ({ e, s: e.statement, digest: digestOf(e) }));
-  const parties = entries.filter((e): e is SessionEntry & { statement: PartyStatement } => e.statement.kind === 'approval' || e.statement.kind === 'confirmation');
-  if (starts.length > 1) out.push(error('ERR_SESSION_CHAIN_BROKEN', 'the session is started twice', { index: idx(starts[1]!.index) }));
-  if (seals.length > 1) out.push(error('ERR_SESSION_CHAIN_BROKEN', 'the session is sealed twice', { index: idx(seals[1]!.index) }));
-  return { start: starts[0] ?? null, seal: seals[0] ?? null, actions, parties };
+/** What a session's check reads of a start once its genesis and signature are checked and its digest is given (not its genesis, signature, timestamp, format or session id). */
+function leanStart(s: StartStatement): StartStatement {
+  const lean: Pick<StartStatement, 'kind' | 'signer' | 'task' | 'delegator' | 'policyDigest'> = { kind: 'start', signer: s.signer, task: s.task, delegator: s.delegator };
+  if (s.policyDigest !== undefined) lean.policyDigest = s.policyDigest;
+  // Not a whole statement: nothing reads the members left out once the digest is known.
+  return lean as StartStatement;
+}
+
+/** The findings of an action's captured call: its attestation and receipt must be found (`calls`) with the digests it signs. */
+function callProblems(index: bigint, s: ActionStatement, calls: CallLookup): Finding[] {
+  const c = s.call!;
+  const out: Finding[] = [];
+  const att = calls(c.attestationIndex);
+  const rcp = calls(c.receiptIndex);
+  if (att?.kind !== 'attestation' || att.digest !== c.attestationDigest || att.tool !== c.tool) {
+    out.push(error('ERR_SESSION_CALL_MISSING', `action ${s.seq}: the attestation of its call (entry ${c.attestationIndex}) is not in the receipt as signed`, { index, expected: c.attestationDigest, found: att?.digest ?? null }));
+  }
+  if (rcp?.kind !== 'receipt' || rcp.digest !== c.receiptDigest || rcp.answers !== c.attestationIndex) {
+    out.push(error('ERR_SESSION_CALL_MISSING', `action ${s.seq}: the receipt of its call (entry ${c.receiptIndex}) is not in the receipt as signed`, { index, expected: c.receiptDigest, found: rcp?.digest ?? null }));
+  }
+  return out;
 }
 
 /**
  * Verify one session. `entries` are its logged statements in log order (then attachments,
- * `index` null); every statement must carry `sessionId`. Never throws for anything in the
- * statements.
+ * `index` null); every statement must carry `sessionId`. Every statement's digest and
+ * signature are checked here. Never throws for anything in the statements.
  */
 export async function checkSession(sessionId: string, entries: SessionEntry[], policy: TrustPolicy, keys: KeyResolver, o: SessionCheckOptions = {}): Promise<SessionResult> {
-  const f = { agentSignature: [] as Finding[], seal: [] as Finding[], policy: [] as Finding[], parties: [] as Finding[] };
-  const { start, seal, actions, parties } = sortOut(entries.filter((e) => e.index !== null), f.seal);
-  const attachments = entries.filter((e): e is SessionEntry & { statement: PartyStatement } => e.index === null && (e.statement.kind === 'approval' || e.statement.kind === 'confirmation'));
-  const agent = start?.statement.signer ?? null;
-  if (!start) f.seal.push(error('ERR_SESSION_INCOMPLETE', 'the session\'s start is missing: the head of the session is cut off'));
-  else {
-    if (start.statement.genesis !== sessionGenesis(sessionId)) f.seal.push(error('ERR_SESSION_CHAIN_BROKEN', 'the genesis is not derived from the session id', { index: idx(start.index), expected: sessionGenesis(sessionId), found: start.statement.genesis }));
-    for (const e of entries) if (e.index !== null && e.index < start.index!) f.seal.push(error('ERR_SESSION_CHAIN_BROKEN', 'a statement logged before the session\'s start', { index: e.index }));
-    for (const e of [start, ...actions.map((a) => a.e), ...(seal ? [seal] : [])]) await checkAgentSignature(e, start.statement.signer, policy, keys, f.agentSignature);
-  }
-  checkChain(sessionId, actions, f.seal);
-  if (!seal) f.seal.push(error('ERR_SESSION_UNSEALED', 'the session is not sealed: its receipt is not complete'));
-  else if (start) checkSeal(start, seal, actions.map((a) => ({ e: a.e, digest: a.digest })), parties, f.seal);
-  if (o.calls) checkCalls(actions, o.calls, f.seal);
-  const inLog = o.context === 'log';
-  const policyBinding = inLog ? 'unchecked' : checkPolicy(start?.statement ?? null, o.policyDocDigest, f.policy);
-  const results: PartyResult[] = [];
-  if (agent) {
-    const ctx: PartyContext = { agent, actions: new Map(actions.map((a) => [a.s.seq, a.digest])), sealDigest: seal ? digestOf(seal) : null, policy, keys };
-    for (const p of [...parties, ...attachments]) results.push(await checkParty(p, ctx, f.parties));
-  }
-  if (inLog) {
-    f.seal = relaxForLog(f.seal);
-    f.parties = relaxForLog(f.parties);
-  }
-  const status = (list: Finding[]): DimensionStatus => (list.some((x) => x.severity === 'error') ? 'fail' : 'pass');
-  return {
-    sessionId, task: start?.statement.task ?? null, delegator: start?.statement.delegator ?? null, policyDigest: start?.statement.policyDigest ?? null,
-    agent: agent && { id: agent.id, alg: agent.alg, keyId: agent.keyId },
-    actions: actions.map((a) => ({ seq: a.s.seq, index: String(a.e.index), name: a.s.name, digest: a.digest, evidence: a.s.evidence ?? null, call: a.s.call?.tool ?? null })),
-    seal: seal && { index: String(seal.index), digest: digestOf(seal) },
-    agentSignature: start ? status(f.agentSignature) : 'fail', sealCompleteness: status(f.seal), policyBinding, parties: results, findings: f,
-  };
+  return checkKnown(sessionId, entries.map((e) => ({ index: e.index, statement: e.statement })), policy, keys, o);
+}
+
+/** {@link checkSession} of statements whose digests and verdicts may be known (internal: verify/records.ts, session-receipt.ts). */
+export async function checkKnown(sessionId: string, entries: KnownEntry[], policy: TrustPolicy, keys: KeyResolver, o: SessionCheckOptions = {}): Promise<SessionResult> {
+  const check = new SessionCheck(sessionId, policy, keys, o);
+  for (const e of entries) await check.add(e);
+  return check.finish();
 }

@@ -4,13 +4,15 @@
  * (a signature changed, a back link changed, entries swapped, an entry that does not
  * decode), and for a whole-log bundle intact and tampered; the workers do start (a preload
  * counts them), except for fewer than 4,096 entries; a log of receipt sessions, whose
- * statements' signatures the workers check, intact and with one signature changed; a worker whose replies cannot be sent
+ * statements' signatures the workers check, intact and with one signature changed; a worker
+ * bundle missing or older than the compiled worker gives way to the compiled worker; a worker whose replies cannot be sent
  * fails the verification undecided (exit 3) instead of hanging it; `--threads` outside 1..16
  * is a usage error.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import '../../src/platform/node.js';
@@ -131,6 +133,30 @@ test('a session log verified over worker threads reports what one thread does, i
     assert.deepEqual(verifyWith(target, trust, '2'), one, `${name}: the reports differ`);
     assert.equal(one.status, code === null ? 0 : 1, JSON.stringify(one.report.findings.slice(0, 3)));
     if (code !== null) assert.ok(one.report.findings.some((f) => f.code === code && f.index === '2500'), codes(one.report).join(', '));
+  }
+});
+
+test('a worker bundle missing, or older than the compiled worker (a build by tsc alone), gives way to the compiled worker', async (t) => {
+  const s = scope(t);
+  const home = join(s.dir, 'home');
+  await buildHome(home);
+  const trust = exportTrust(home);
+  const want = verifyWith(home, trust, '2');
+  // A copy of the package whose worker bundle is first older than the compiled worker, then gone.
+  const pkg = join(s.dir, 'pkg');
+  cpSync(join(ROOT, 'dist'), join(pkg, 'dist'), { recursive: true });
+  cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
+  symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
+  const bundle = join(pkg, 'dist/platform/verify-worker.bundle.js');
+  // A bundle that would fail every batch, were it used.
+  writeFileSync(bundle, 'process.exit(7);\n');
+  utimesSync(bundle, new Date(2000, 0, 1), new Date(2000, 0, 1));
+  for (const state of ['older', 'missing']) {
+    if (state === 'missing') rmSync(bundle);
+    const r = spawnSync(process.execPath, ['--require', COUNT_WORKERS, join(pkg, 'dist/cli/main.js'), 'verify', home, '--trust', trust, '--json', '--threads', '2'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    assert.equal(r.status, 0, `${state}: ${r.stderr}`);
+    assert.equal(r.stderr.split('worker thread started').length - 1, 2, `${state}: workers started`);
+    assert.deepEqual(JSON.parse(r.stdout), want.report, `${state}: the reports differ`);
   }
 });
 

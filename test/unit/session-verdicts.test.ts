@@ -4,8 +4,8 @@
  * of checking it again: the verdicts are those the session check would reach (valid, a bad
  * signature, an agent key the policy lacks, a party it does not list, a declared approval on
  * the agent's key), the results with and without them are the same, and a verdict given is
- * the one used. Such an action is kept with only the members the check reads, with the same
- * result.
+ * the one used (not by the public `checkSession`, which checks every signature itself); and a
+ * log's sessions checked as their statements are folded report what they do checked whole.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,8 +13,8 @@ import { encodeRecord, SESSION_RECORD } from '../../src/records/record.js';
 import { statementDigest, type Statement } from '../../src/receipt/session.js';
 import { policyKeyResolver } from '../../src/verify/policy.js';
 import { RecordChecker, sessionEntries } from '../../src/verify/records.js';
-import { entryFacts } from '../../src/verify/entry-facts.js';
-import { checkSession, type SessionEntry } from '../../src/verify/session.js';
+import { entryFacts, type EntryFacts } from '../../src/verify/entry-facts.js';
+import { checkKnown, checkSession, type KnownEntry, type SessionEntry } from '../../src/verify/session.js';
 import { withoutCredentialKeys } from '../../src/identity/gate-check.js';
 import { forge, newPartyKey, partyStatement, policyWith, sessionHome } from './session-helper.js';
 
@@ -36,9 +36,11 @@ async function mixedLog(t: Parameters<typeof sessionHome>[0]) {
   for (const { statement } of other.h.sessions.statements(other.sessionId)) append(other.sessionId, statement);
   const policy = policyWith(home, [{ pem: alice, id: 'approver:alice', roles: ['approver'] }]);
   const keys = policyKeyResolver(policy);
+  const facts: EntryFacts[] = [];
+  for (const [i, bytes, salt] of h.recorder.db.entries()) facts.push(await entryFacts(i, bytes, policy, keys, salt));
   const checker = new RecordChecker(policy, keys, []);
-  for (const [i, bytes, salt] of h.recorder.db.entries()) checker.fold(await entryFacts(i, bytes, policy, keys, salt));
-  return { sessionId, otherId: other.sessionId, policy, keys: withoutCredentialKeys(keys, policy), checker };
+  for (const f of facts) checker.fold(f);
+  return { sessionId, otherId: other.sessionId, policy, keys: withoutCredentialKeys(keys, policy), checker, facts, logKeys: keys };
 }
 
 test('a statement\'s signature checked with its entry gets the verdict its session check would reach', async (t) => {
@@ -51,21 +53,16 @@ test('a statement\'s signature checked with its entry gets the verdict its sessi
   assert.deepEqual(verdicts(otherId), ['start: no-key', 'action: no-key']);
 });
 
-test('a session\'s check gives the same result with the verdicts of its entries, its actions kept lean, as checking each signature itself', async (t) => {
+test('a session\'s check gives the same result with the verdicts of its entries as checking each signature itself', async (t) => {
   const { sessionId, otherId, policy, keys, checker } = await mixedLog(t);
   const found = new Set<string>();
   for (const id of [sessionId, otherId]) {
     const list = checker.sessions.get(id)!;
-    const lean = sessionEntries([...list], { lean: true });
     const given = sessionEntries(list);
     assert.equal(list.length, 0, 'the texts are let go once parsed');
-    // Lean: an action with a verdict keeps no signature, a statement without one is whole.
-    for (const e of lean) assert.equal('signature' in e.statement, e.statement.kind !== 'action' || e.signed === undefined, `${e.statement.kind} at ${e.index}`);
-    assert.ok(lean.some((e) => !('signature' in e.statement)), 'no action was kept lean');
     const bare: SessionEntry[] = given.map(({ index, statement }) => ({ index, statement }));
-    const withVerdicts = await checkSession(id, given, policy, keys, { calls: checker.lookupCall });
+    const withVerdicts = await checkKnown(id, given, policy, keys, { calls: checker.lookupCall });
     assert.deepEqual(withVerdicts, await checkSession(id, bare, policy, keys, { calls: checker.lookupCall }), `session ${id}`);
-    assert.deepEqual(withVerdicts, await checkSession(id, lean, policy, keys, { calls: checker.lookupCall }), `session ${id}, lean`);
     for (const list of Object.values(withVerdicts.findings)) for (const f of list) found.add(f.code);
     if (id === sessionId) assert.deepEqual(withVerdicts.parties.map((p) => p.status), ['verified', 'failed', 'declared']);
   }
@@ -73,12 +70,25 @@ test('a session\'s check gives the same result with the verdicts of its entries,
   for (const code of ['ERR_SIGNATURE_INVALID', 'ERR_PARTY_UNTRUSTED', 'ERR_KEY_UNAVAILABLE']) assert.ok(found.has(code), `${code} not among ${[...found].join(', ')}`);
 });
 
-test('a verdict given is the one a session\'s check uses, for the agent\'s statements and a party\'s', async (t) => {
+test('a log\'s sessions checked as their statements are folded give the results of each session checked whole', async (t) => {
+  const { sessionId, otherId, policy, keys, checker, facts, logKeys } = await mixedLog(t);
+  const streamed = new RecordChecker(policy, logKeys, [], false, true);
+  for (const f of facts) streamed.fold(f);
+  assert.equal(streamed.sessions.size, 0, 'no statement kept for the caller');
+  const results = [];
+  for await (const r of streamed.sessionResults()) results.push(r);
+  const whole = [];
+  for (const id of [sessionId, otherId]) whole.push(await checkKnown(id, sessionEntries(checker.sessions.get(id)!), policy, keys, { calls: checker.lookupCall, context: 'log', actions: false }));
+  assert.deepEqual(results, whole);
+  assert.deepEqual(results.map((r) => r.findings.agentSignature.map((f) => f.code)), [['ERR_SIGNATURE_INVALID'], ['ERR_KEY_UNAVAILABLE', 'ERR_KEY_UNAVAILABLE']]);
+});
+
+test('a verdict given is the one a session\'s check uses, for the agent\'s statements and a party\'s; the public checkSession takes none', async (t) => {
   const { sessionId, policy, keys, checker } = await mixedLog(t);
   const given = sessionEntries(checker.sessions.get(sessionId)!);
-  const codesWith = async (at: number, signed: SessionEntry['signed']): Promise<string[]> => {
+  const codesWith = async (at: number, signed: KnownEntry['signed'], check = checkKnown): Promise<string[]> => {
     const entries = given.map((e, k) => (k === at ? { ...e, signed } : e));
-    const r = await checkSession(sessionId, entries, policy, keys, { calls: checker.lookupCall });
+    const r = await check(sessionId, entries, policy, keys, { calls: checker.lookupCall });
     return [...r.findings.agentSignature, ...r.findings.parties].filter((f) => f.index === String(given[at]!.index)).map((f) => f.code);
   };
   assert.deepEqual(await codesWith(1, 'valid'), []);
@@ -86,4 +96,8 @@ test('a verdict given is the one a session\'s check uses, for the agent\'s state
   assert.deepEqual(await codesWith(1, 'no-key'), ['ERR_KEY_UNAVAILABLE']);
   assert.deepEqual(await codesWith(4, 'no-key'), ['ERR_PARTY_UNTRUSTED']);
   assert.deepEqual(await codesWith(5, 'valid'), []);
+  // The public checkSession takes no verdict from its caller: it checks every signature itself.
+  assert.deepEqual(await codesWith(1, 'invalid', checkSession), []);
+  assert.deepEqual(await codesWith(7, 'valid', checkSession), ['ERR_SIGNATURE_INVALID']);
+  assert.deepEqual(await codesWith(5, 'valid', checkSession), ['ERR_PARTY_UNTRUSTED']);
 });
