@@ -89,9 +89,9 @@ export interface ReceiptFacts extends Base {
  */
 export type OtherFacts = Base & (
   /**
-   * `text`: the statement's JCS text (as the entry holds it), parsed again only when its
-   * session is checked (verify/records.ts `sessionEntries`): less memory than the parsed
-   * statement. `signed`: its signature's verdict under the key its signer names, with the
+   * `text`: the statement's JCS text (as the entry holds it), parsed again when the fold
+   * hands it to its session's check (verify/records.ts): less to clone from a worker than
+   * the parsed statement. `signed`: its signature's verdict under the key its signer names, with the
    * keys a log's sessions are checked with (no credential keys); absent when the trust
    * policy does not accept its algorithm (its session's check stops before the key).
    */

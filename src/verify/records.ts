@@ -174,7 +174,7 @@ export class RecordChecker {
       case 'sealed': if (tally.sealed++ < MAX_SEALED_KEPT) this.sealedAt.push(f.position); break;
       case 'refused': tally.refusedInputs += f.count; findings.push(f.finding); break;
       case 'session': {
-        // Checked as a whole per session (verify/session.ts) once every entry is read.
+        // Handed to its session's check now (checkSessions), or kept for the caller.
         const entry: LoggedStatement = f.signed === undefined ? { index: f.position, text: f.text } : { index: f.position, text: f.text, signed: f.signed };
         if (this.checkSessions) {
           this.checkStatement(f.sessionId, entry);

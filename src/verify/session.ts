@@ -20,11 +20,13 @@ import {
 } from '../receipt/session.js';
 import { error, notice, type Finding } from './findings.js';
 import type { TrustPolicy } from './policy.js';
-import { checkAgentSignature, checkParty, idx, type PartyContext } from './session-signatures.js';
+import { checkAgentSignature, checkParty, type PartyContext } from './session-signatures.js';
+import { MAX_U64 } from '../log/u64.js';
 
 /**
  * The verdict on a statement's signature under the key its own signer names
- * ({@link signatureVerdict}): `valid`, `invalid`, or `no-key` (the trust policy gives none).
+ * (session-signatures.ts `signatureVerdict`): `valid`, `invalid`, or `no-key` (the trust
+ * policy gives none).
  */
 export type SignatureVerdict = 'valid' | 'invalid' | 'no-key';
 
@@ -121,7 +123,6 @@ function checkPolicy(start: StartStatement | null, given: string | undefined, ou
   return 'pass';
 }
 
-
 /** The actions' digests in order: 32 bytes each when `sha256:` hex (as the check makes them), any other form kept as given. */
 class Digests {
   private bytes = new Uint8Array(32 * 4);
@@ -148,6 +149,8 @@ class Digests {
 class Actions {
   readonly digests = new Digests();
   private indexes = new BigUint64Array(4);
+  /** Indexes outside uint64 (a library caller's), by position. */
+  private wide: Map<number, bigint> | null = null;
   readonly bySeq = new Map<number, number>();
 
   constructor(public prev: string) {}
@@ -163,14 +166,15 @@ class Actions {
       b.set(this.indexes);
       this.indexes = b;
     }
-    this.indexes[k] = BigInt.asUintN(64, index);
+    if (index >= 0n && index <= MAX_U64) this.indexes[k] = index;
+    else (this.wide ??= new Map()).set(k, index);
     this.digests.push(digest);
     this.bySeq.set(seq, k);
     this.prev = digest;
   }
 
   indexAt(k: number): bigint {
-    return this.indexes[k]!;
+    return this.wide?.get(k) ?? this.indexes[k]!;
   }
 }
 
