@@ -59,21 +59,17 @@ export async function checkAgentSignature(e: KnownEntry, agent: StartStatement['
 
 const ROLE: Record<PartyStatement['kind'], PartyRole> = { approval: 'approver', confirmation: 'counterparty' };
 
-/** Party keys imported, by trust policy, then role, id, algorithm and key id. */
-const partyKeys = new WeakMap<TrustPolicy, Map<string, Promise<CryptoKey | null>>>();
+/** Each party entry's key as imported, with the algorithm and JWK (JSON) it was imported from: an entry changed since is imported again. */
+const imported = new WeakMap<object, { alg: string; jwk: string; key: Promise<CryptoKey | null> }>();
 
-/** Resolve a party key from the trust policy: same id, algorithm, key id, and the role (each imported once per policy). */
+/** Resolve a party key from the trust policy: same id, algorithm, key id, and the role. */
 function partyKey(policy: TrustPolicy, s: PartyStatement): Promise<CryptoKey | null> {
-  let keys = partyKeys.get(policy);
-  if (keys === undefined) partyKeys.set(policy, (keys = new Map()));
-  const role = ROLE[s.kind];
-  const name = JSON.stringify([role, s.signer.id, s.signer.alg, s.signer.keyId]);
-  let key = keys.get(name);
-  if (key === undefined) {
-    const p = policy.parties.find((x) => x.id === s.signer.id && x.alg === s.signer.alg && x.keyId === s.signer.keyId && x.roles.includes(role));
-    keys.set(name, (key = p ? importPublicJwk(p.alg, p.publicKeyJwk).catch(() => null) : Promise.resolve(null)));
-  }
-  return key;
+  const p = policy.parties.find((x) => x.id === s.signer.id && x.alg === s.signer.alg && x.keyId === s.signer.keyId && x.roles.includes(ROLE[s.kind]));
+  if (!p) return Promise.resolve(null);
+  const jwk = JSON.stringify(p.publicKeyJwk);
+  let made = imported.get(p);
+  if (made === undefined || made.alg !== p.alg || made.jwk !== jwk) imported.set(p, (made = { alg: p.alg, jwk, key: importPublicJwk(p.alg, p.publicKeyJwk).catch(() => null) }));
+  return made.key;
 }
 
 /** What an approval or confirmation is checked against: the session's agent, its actions' digests by number, its seal's digest. */

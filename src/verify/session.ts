@@ -12,8 +12,6 @@
  */
 import type { KeyResolver } from '../envelope/signature.js';
 import type { AlgName } from '../keys/algorithms.js';
-import { fromHex, toHex } from '../bytes/index.js';
-import { TAGGED_DIGEST } from '../bytes/digest.js';
 import {
   actionsDigest, sessionGenesis, statementDigest,
   type ActionStatement, type PartyStatement, type SealStatement, type StartStatement, type Statement,
@@ -21,7 +19,7 @@ import {
 import { error, notice, type Finding } from './findings.js';
 import type { TrustPolicy } from './policy.js';
 import { checkAgentSignature, checkParty, type PartyContext } from './session-signatures.js';
-import { MAX_U64 } from '../log/u64.js';
+import { Actions } from './session-actions.js';
 
 /**
  * The verdict on a statement's signature under the key its own signer names
@@ -121,61 +119,6 @@ function checkPolicy(start: StartStatement | null, given: string | undefined, ou
     return 'fail';
   }
   return 'pass';
-}
-
-/** The actions' digests in order: 32 bytes each when `sha256:` hex (as the check makes them), any other form kept as given. */
-class Digests {
-  private bytes = new Uint8Array(32 * 4);
-  private odd: Map<number, string> | null = null;
-  length = 0;
-
-  push(d: string): void {
-    if (32 * (this.length + 1) > this.bytes.length) {
-      const b = new Uint8Array(2 * this.bytes.length);
-      b.set(this.bytes);
-      this.bytes = b;
-    }
-    if (TAGGED_DIGEST.test(d)) this.bytes.set(fromHex(d.slice(7)), 32 * this.length);
-    else (this.odd ??= new Map()).set(this.length, d);
-    this.length++;
-  }
-
-  at(k: number): string {
-    return this.odd?.get(k) ?? `sha256:${toHex(this.bytes.subarray(32 * k, 32 * k + 32))}`;
-  }
-}
-
-/** What a session keeps of its actions: digests and log indexes in order, each number's position (the last action of that number), the digest the next must link to. */
-class Actions {
-  readonly digests = new Digests();
-  private indexes = new BigUint64Array(4);
-  /** Indexes outside uint64 (a library caller's), by position. */
-  private wide: Map<number, bigint> | null = null;
-  readonly bySeq = new Map<number, number>();
-
-  constructor(public prev: string) {}
-
-  get length(): number {
-    return this.digests.length;
-  }
-
-  push(digest: string, index: bigint, seq: number): void {
-    const k = this.digests.length;
-    if (k === this.indexes.length) {
-      const b = new BigUint64Array(2 * k);
-      b.set(this.indexes);
-      this.indexes = b;
-    }
-    if (index >= 0n && index <= MAX_U64) this.indexes[k] = index;
-    else (this.wide ??= new Map()).set(k, index);
-    this.digests.push(digest);
-    this.bySeq.set(seq, k);
-    this.prev = digest;
-  }
-
-  indexAt(k: number): bigint {
-    return this.wide?.get(k) ?? this.indexes[k]!;
-  }
 }
 
 type Logged<S> = KnownEntry & { index: bigint; statement: S };
@@ -286,7 +229,8 @@ export class SessionCheck {
     if (this.o.actions !== false) (this.rows ??= []).push({ seq: s.seq, index: String(e.index), name: s.name, digest, evidence: s.evidence ?? null, call: s.call?.tool ?? null });
     // In a log, the records an index names are read once, in order: found as signed now, they are found so at the end.
     if (s.call !== undefined && this.o.calls !== undefined && (this.o.context !== 'log' || callProblems(e.index, s, this.o.calls).length > 0)) (this.calls ??= []).push({ index: e.index, s });
-    if (this.start === null) this.early!.actions.push(e);
+    // Before the start, what its signature check reads (the whole statement only when it has no verdict yet).
+    if (this.start === null) this.early!.actions.push(e.signed === undefined ? e : { index: e.index, signed: e.signed, statement: { kind: 'action', signer: s.signer } as ActionStatement });
     else await this.actionSignature(e);
   }
 
@@ -313,7 +257,7 @@ export class SessionCheck {
     const agent = start?.statement.signer ?? null;
     if (agent) {
       const { actions } = this;
-      const bySeq = { get: (seq: number): string | undefined => { const k = actions?.bySeq.get(seq); return k === undefined ? undefined : actions!.digests.at(k); } };
+      const bySeq = { get: (seq: number): string | undefined => actions?.digestOf(seq) };
       const ctx: PartyContext = { agent, actions: bySeq, sealDigest: seal ? digestOf(seal) : null, policy: this.policy, keys: this.keys };
       for (const p of [...(this.parties ?? []), ...(this.attachments ?? [])]) results.push(await checkParty(p, ctx, f.parties));
     }

@@ -5,7 +5,8 @@
  * signature, an agent key the policy lacks, a party it does not list, a declared approval on
  * the agent's key), the results with and without them are the same, and a verdict given is
  * the one used (not by the public `checkSession`, which checks every signature itself); and a
- * log's sessions checked as their statements are folded report what they do checked whole.
+ * log's sessions checked as their statements are folded report what they do checked whole; a
+ * trust policy's party changed in place is what the next check uses.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -100,4 +101,21 @@ test('a verdict given is the one a session\'s check uses, for the agent\'s state
   assert.deepEqual(await codesWith(1, 'invalid', checkSession), []);
   assert.deepEqual(await codesWith(7, 'valid', checkSession), ['ERR_SIGNATURE_INVALID']);
   assert.deepEqual(await codesWith(5, 'valid', checkSession), ['ERR_PARTY_UNTRUSTED']);
+});
+
+test('a trust policy\'s party changed in place, revoked or added, is what the next check uses', async (t) => {
+  const { sessionId, policy, keys, checker } = await mixedLog(t);
+  const given: SessionEntry[] = sessionEntries(checker.sessions.get(sessionId)!).map(({ index, statement }) => ({ index, statement }));
+  const alice = async (): Promise<string> => (await checkSession(sessionId, given, policy, keys)).parties[0]!.status;
+  assert.equal(await alice(), 'verified');
+  const listed = [...policy.parties];
+  policy.parties.length = 0;
+  assert.equal(await alice(), 'failed', 'revoked in place');
+  policy.parties.push(...listed);
+  assert.equal(await alice(), 'verified', 'listed again');
+  // The same entry given another key: that key, not the one imported before.
+  const entry = policy.parties[0]!;
+  const jwk = entry.publicKeyJwk;
+  (entry as { publicKeyJwk: unknown }).publicKeyJwk = { ...jwk, x: (jwk as { x: string }).x.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) };
+  assert.equal(await alice(), 'failed', 'another key in the same entry');
 });
