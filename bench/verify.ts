@@ -8,7 +8,10 @@
  * is what raw node:crypto does per entry (SHA-256 of the entry's bytes + one ES256 verify
  * over them) in one thread and in one worker thread per core at once. The same rows again
  * for a range bundle of the whole log (`mcp-attest bundle --range`, `mcp-attest/bundle@2`),
- * verified as a process under the log's exported trust policy, with its bytes per call.
+ * verified as a process under the log's exported trust policy, with its bytes per call. And
+ * the same rows for a log of receipt sessions (`BENCH_VERIFY_SESSIONS` sessions, default 20,
+ * of 1,000 actions each, written through the session store): its statements' signatures are
+ * checked in the workers, each session as it is read.
  */
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
@@ -20,10 +23,13 @@ import { Worker } from 'node:worker_threads';
 import '../src/platform/node.js';
 import { initHome } from '../src/store/identity.js';
 import { Recorder } from '../src/proxy/recorder.js';
+import { SessionHome } from '../src/store/session-export.js';
 import { TOOL, callArgs } from './agent.js';
 import { printTable } from './stats.js';
 
 const CALLS = Number(process.env['BENCH_VERIFY_CALLS'] ?? 10_000);
+const SESSIONS = Number(process.env['BENCH_VERIFY_SESSIONS'] ?? 20);
+const ACTIONS = 1000;
 const REPS = 3;
 const FINGERPRINT = `sha256:${'11'.repeat(32)}`;
 /** The preload that reports a process's peak memory (bench/maxrss.cjs). */
@@ -43,6 +49,23 @@ export interface VerifyBench {
   bundle: { bytesPerCall: number; oneThread: number; perSecond: number; rssMiB: { one: number; many: number } } | null;
   /** The same range bundle written gzip'd (`--out FILE.gz`, bundle/gzip.ts). */
   gzipped: VerifyBench['bundle'];
+  /** The log of receipt sessions: its entries, and entries per second as above. */
+  sessions: { entries: number; oneThread: number; perSecond: number; rssMiB: { one: number; many: number } };
+}
+
+/** A log of {@link SESSIONS} sealed sessions of {@link ACTIONS} actions; returns its entries. */
+async function buildSessionLog(home: string): Promise<number> {
+  await initHome(home);
+  const h = await SessionHome.open(home, { durability: 'normal' });
+  for (let k = 0; k < SESSIONS; k++) {
+    const { sessionId } = h.sessions.start({ task: `bench ${k}`, delegator: 'bench' });
+    for (let i = 1; i <= ACTIONS; i++) h.sessions.action(sessionId, { name: `step/${i}`, evidence: { i } });
+    h.sessions.seal(sessionId);
+  }
+  await h.recorder.checkpoint();
+  const entries = Number(h.recorder.db.size());
+  await h.close();
+  return entries;
 }
 
 async function buildLog(home: string): Promise<number> {
@@ -142,8 +165,11 @@ export async function benchVerify(dir: string, cli: string): Promise<VerifyBench
   const file = join(dir, 'verify-range.bundle.json');
   const bundle = bundled(file);
   const gzipped = bundled(`${file}.gz`);
+  const sessionHome = join(dir, 'verify-sessions');
+  const sessionEntries = await buildSessionLog(sessionHome);
+  const sessions = { entries: sessionEntries, ...verifyRuns(cli, dir, ['--home', sessionHome], sessionEntries) };
   return {
-    entries, entryBytes, oneThread: log.oneThread, threads: { count: cores, perSecond: log.perSecond }, rssMiB: log.rssMiB, bundle, gzipped,
+    entries, entryBytes, oneThread: log.oneThread, threads: { count: cores, perSecond: log.perSecond }, rssMiB: log.rssMiB, bundle, gzipped, sessions,
     limitOne: await rawRate(1, Math.round(entryBytes)), limitAll: await rawRate(cores, Math.round(entryBytes)),
   };
 }
@@ -166,6 +192,8 @@ export function printVerify(v: VerifyBench): void {
     console.log(`\n## the same range bundle gzip'd (bundle --out FILE.gz: ${g.bytesPerCall.toFixed(0)} bytes per call; whole process, median of ${REPS})`);
     table(g);
   }
+  console.log(`\n## verify of a log of ${SESSIONS} receipt sessions of ${ACTIONS} actions (${v.sessions.entries} entries; whole process, median of ${REPS}), beside the same limit`);
+  table(v.sessions);
   const sized = (what: string): string => `${what}${v.entries === 20_000 ? '' : ` (this one: ${v.entries} entries)`}`;
   const met = (ok: boolean): string => (ok ? 'met' : 'NOT met');
   console.log(`\nTargets (issue 14), printed, not asserted:`);
