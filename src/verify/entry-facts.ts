@@ -93,7 +93,8 @@ export type OtherFacts = Base & (
    * hands it to its session's check (verify/records.ts): less to clone from a worker than
    * the parsed statement. `signed`: its signature's verdict under the key its signer names, with the
    * keys a log's sessions are checked with (no credential keys); absent when the trust
-   * policy does not accept its algorithm (its session's check stops before the key).
+   * policy does not accept its algorithm, or it is HS256 (its session's check stops before
+   * the key).
    */
   | { kind: 'session'; sessionId: string; text: string; signed?: SignatureVerdict }
   | { kind: 'params'; entries: EntriesMode }
@@ -202,7 +203,7 @@ export async function entryFacts(position: bigint, bytes: Uint8Array, policy: Tr
       const s = record.statement;
       const text = canonicalize(s, memo);
       // Checked here, where a log's entries are checked in parallel, not when its session is.
-      if (!policy.acceptedAlgorithms.includes(s.signer.alg)) return { ...base, kind: 'session', sessionId: detached(record.sessionId), text };
+      if (!policy.acceptedAlgorithms.includes(s.signer.alg) || s.signer.alg === 'HS256') return { ...base, kind: 'session', sessionId: detached(record.sessionId), text };
       return { ...base, kind: 'session', sessionId: detached(record.sessionId), text, signed: await signatureVerdict(s, policy, withoutCredentialKeys(keys, policy), memo) };
     }
     case REFUSED_INPUT_RECORD: {

@@ -32,8 +32,9 @@ export async function signatureVerdict(s: Statement, policy: TrustPolicy, keys: 
 }
 
 /**
- * Verify one agent-signed statement: the session's signer, an accepted algorithm, a trusted
- * key, a good signature (its verdict as given, else checked here). Findings go to `out`.
+ * Verify one agent-signed statement: the session's signer, an accepted public-key algorithm
+ * (never HS256: `ERR_ALG_NOT_ALLOWED`), a trusted key, a good signature (its verdict as
+ * given, else checked here). Findings go to `out`.
  */
 export async function checkAgentSignature(e: KnownEntry, agent: StartStatement['signer'], policy: TrustPolicy, keys: KeyResolver, out: Finding[]): Promise<boolean> {
   const s = e.statement;
@@ -43,6 +44,11 @@ export async function checkAgentSignature(e: KnownEntry, agent: StartStatement['
   }
   if (!policy.acceptedAlgorithms.includes(s.signer.alg)) {
     out.push(error('ERR_ALG_NOT_ALLOWED', `${s.kind} statement: algorithm ${s.signer.alg} is not accepted by the trust policy`, { index: idx(e.index) }));
+    return false;
+  }
+  // A shared secret proves nothing to anyone who holds it: the session store never signs with one (docs/session.md).
+  if (s.signer.alg === 'HS256') {
+    out.push(error('ERR_ALG_NOT_ALLOWED', `${s.kind} statement: signed with an HS256 secret, which every verifier holding it could forge; receipt sessions need a public-key agent key`, { index: idx(e.index) }));
     return false;
   }
   const verdict = e.signed ?? (await signatureVerdict(s, policy, keys));

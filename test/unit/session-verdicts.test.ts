@@ -6,12 +6,14 @@
  * the agent's key), the results with and without them are the same, and a verdict given is
  * the one used (not by the public `checkSession`, which checks every signature itself); and a
  * log's sessions checked as their statements are folded report what they do checked whole; a
- * trust policy's party changed in place is what the next check uses.
+ * trust policy's party changed in place is what the next check uses; an HS256 agent's
+ * statements fail.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeRecord, SESSION_RECORD } from '../../src/records/record.js';
-import { statementDigest, type Statement } from '../../src/receipt/session.js';
+import { actionsDigest, sessionGenesis, statementDigest, type Statement } from '../../src/receipt/session.js';
+import { hmacSigner } from '../../src/store/node-signer.js';
 import { policyKeyResolver } from '../../src/verify/policy.js';
 import { RecordChecker, sessionEntries } from '../../src/verify/records.js';
 import { entryFacts, type EntryFacts } from '../../src/verify/entry-facts.js';
@@ -118,4 +120,22 @@ test('a trust policy\'s party changed in place, revoked or added, is what the ne
   const jwk = entry.publicKeyJwk;
   (entry as { publicKeyJwk: unknown }).publicKeyJwk = { ...jwk, x: (jwk as { x: string }).x.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) };
   assert.equal(await alice(), 'failed', 'another key in the same entry');
+});
+
+test('statements signed with an HS256 agent key fail, even under a policy that accepts HS256: every holder of the secret could forge them', async (t) => {
+  const { home } = await sessionHome(t, 0, { seal: false });
+  const secret = crypto.getRandomValues(new Uint8Array(32));
+  const signer = { iss: 'issuer://shared', sub: 'agent', alg: 'HS256' as const, keyId: 'v1', sign: hmacSigner(secret) };
+  const hmac = await crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+  const keys = async (q: { iss: string; alg: string }): Promise<CryptoKey | null> => (q.iss === 'issuer://shared' && q.alg === 'HS256' ? hmac : null);
+  const sessionId = `ses_${'A'.repeat(22)}`;
+  const start = forge(signer, sessionId, { kind: 'start', task: 't', delegator: 'd', genesis: sessionGenesis(sessionId) });
+  const action = forge(signer, sessionId, { kind: 'action', seq: 1, prev: sessionGenesis(sessionId), name: 'step' });
+  const seal = forge(signer, sessionId, { kind: 'seal', actionCount: 1, actionsDigest: actionsDigest([statementDigest(action)]), startDigest: statementDigest(start), firstIndex: '1', lastIndex: '2', partyCount: 0, partiesDigest: actionsDigest([]) });
+  const policy = policyWith(home);
+  assert.ok(policy.acceptedAlgorithms.includes('HS256'));
+  const r = await checkSession(sessionId, [start, action, seal].map((statement, k) => ({ index: BigInt(k + 1), statement })), policy, keys);
+  assert.deepEqual(r.findings.agentSignature.map((f) => f.code), ['ERR_ALG_NOT_ALLOWED', 'ERR_ALG_NOT_ALLOWED', 'ERR_ALG_NOT_ALLOWED']);
+  assert.deepEqual([...r.findings.seal, ...r.findings.parties], [], 'the session is otherwise complete');
+  assert.equal(r.agentSignature, 'fail');
 });
