@@ -10,9 +10,9 @@ import { AttestError, isAttestError } from '../errors.js';
 import { concatBytes, equalBytes } from '../bytes/index.js';
 import { entriesPath, MAX_ENTRY_SIZE, parseEntryBundle, partialWidth, TILE_WIDTH, tilePath } from './tiles.js';
 import { MAX_NOTE_SIZE, parseNote } from './note.js';
-import { HASH_SIZE, leafHash, nodeHash } from './hash.js';
+import { HASH_SIZE, leafHash } from './hash.js';
 import { parseCheckpoint } from './checkpoint.js';
-import type { NodeReader } from './tree.js';
+import { rootFromLeafHashes, type NodeReader } from './tree.js';
 import { error, type Finding } from '../verify/findings.js';
 
 /**
@@ -119,7 +119,7 @@ class TilesReading {
       }
       const leaves = bundle.map(leafHash);
       this.check(0, n, width, concatBytes(...leaves), this.level0Findings);
-      if (width === TILE_WIDTH) this.level8.push(tileRoot(leaves));
+      if (width === TILE_WIDTH) this.level8.push(rootFromLeafHashes(leaves));
       for (const e of bundle) yield [this.count++, e];
     }
   }
@@ -136,7 +136,7 @@ class TilesReading {
         if (l !== level) continue;
         const tile = nodes.slice(Number(index) * TILE_WIDTH, Number(index) * TILE_WIDTH + width);
         this.check(level, index, width, concatBytes(...tile), higher);
-        if (width === TILE_WIDTH) above.push(tileRoot(tile));
+        if (width === TILE_WIDTH) above.push(rootFromLeafHashes(tile));
       }
       nodes = above;
     }
@@ -157,15 +157,4 @@ class TilesReading {
     }
     if (got === null || !equalBytes(got, expected)) out.push(error('ERR_LOG_TILE_MISMATCH', `tile ${path} ${got === null ? 'is missing' : 'does not match the entries'}`, at));
   }
-}
-
-/** The hash of a complete subtree from its 256 nodes one tile below (RFC 9162 §2.1.1: pairs, eight times). */
-function tileRoot(nodes: readonly Uint8Array[]): Uint8Array {
-  let level = nodes;
-  while (level.length > 1) {
-    const up: Uint8Array[] = [];
-    for (let i = 0; i < level.length; i += 2) up.push(nodeHash(level[i]!, level[i + 1]!));
-    level = up;
-  }
-  return level[0]!;
 }

@@ -26,7 +26,7 @@ import type { KeyResolver } from '../envelope/signature.js';
 import { verifyParsedBundle, type BundleReport, type BundleVerifyOptions } from './bundle.js';
 import { error, limitFindings, notice, type Finding } from './findings.js';
 import { sessionEntries } from './records.js';
-import { checkKnown, type DimensionStatus, type KnownEntry, type PartyResult, type SessionResult } from './session.js';
+import { checkKnown, digestOf, type DimensionStatus, type KnownEntry, type PartyResult, type SessionResult } from './session.js';
 import type { TrustPolicy } from './policy.js';
 import { withoutCredentialKeys } from '../identity/gate-check.js';
 
@@ -72,7 +72,7 @@ function rejected(findings: Finding[], base?: BundleReport): SessionReceiptRepor
 
 /** Parse the attachments: approvals and confirmations of this session not already logged. */
 function attachmentEntries(r: SessionReceipt, logged: KnownEntry[], out: Finding[]): KnownEntry[] {
-  const seen = new Set(logged.map((e) => e.digest ?? statementDigest(e.statement)));
+  const seen = new Set(logged.map(digestOf));
   const list: KnownEntry[] = [];
   r.attachments.forEach((a, i) => {
     let s: Statement;

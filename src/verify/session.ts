@@ -40,8 +40,8 @@ export interface SessionEntry { index: bigint | null; statement: Statement }
  */
 export interface KnownEntry extends SessionEntry { digest?: string; signed?: SignatureVerdict }
 
-/** The statement's digest (receipt/session.ts `statementDigest`), computed unless given. */
-function digestOf(e: KnownEntry): string {
+/** The statement's digest (receipt/session.ts `statementDigest`, `sha256:` hex), computed unless given. */
+export function digestOf(e: KnownEntry): string {
   return e.digest ?? statementDigest(e.statement);
 }
 
