@@ -70,6 +70,7 @@ const CALLS = Number(process.env['BENCH_CALLS'] ?? 1000);
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 100);
 const CHECKPOINTS = Number(process.env['BENCH_CHECKPOINTS'] ?? 200);
 const ACTIONS = Number(process.env['BENCH_ACTIONS'] ?? 500);
+const ACTIONS_WARMUP = Number(process.env['BENCH_ACTIONS_WARMUP'] ?? 50);
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const RAW_RELAY = fileURLToPath(new URL('./raw-relay.mjs', import.meta.url));
 const SERVER = join(dirname(createRequire(import.meta.url).resolve('@modelcontextprotocol/server-everything/package.json')), 'dist', 'index.js');
@@ -102,7 +103,7 @@ async function benchClientProxy(s: BenchSetup): Promise<Row[]> {
 
 /** Section 7 (a): record_action through serve, beside its limit (the same action in process + one SDK stdio round trip), and the issue 14 target. */
 function printRecordAction(recorded: Row, limit: { inProcess: Row; roundTrip: Row }): void {
-  console.log(`\n## Receipt sessions: ${ACTIONS} sequential record_action calls (SDK client -> mcp-attest serve, stdio) after 50 warm-up, beside the limit measured in the same run`);
+  console.log(`\n## Receipt sessions: ${ACTIONS} sequential record_action calls (SDK client -> mcp-attest serve, stdio) after ${ACTIONS_WARMUP} warm-up, beside the limit measured in the same run`);
   const bound = limit.inProcess.median + limit.roundTrip.median;
   printTable(['path', 'median ms', 'p99 ms', 'actions/s'], [recorded, limit.inProcess, limit.roundTrip].map((r) => [r.path, r.median.toFixed(3), r.p99.toFixed(3), r.perSecond.toFixed(0)]));
   console.log(`limit (in process + round trip): ${bound.toFixed(3)} ms; record_action via serve is ${(recorded.median / bound).toFixed(2)}x it, ${(recorded.median - bound).toFixed(3)} ms over`);
@@ -128,8 +129,8 @@ async function main(): Promise<void> {
     const chain = on.has('chain') ? await benchChain(s) : undefined;
     const witnessed = on.has('witness') ? await benchWitness(CLI, s.dir, CHECKPOINTS) : undefined;
     const bundles = on.has('bundles') ? await benchBundles(s.dir, [1, 100, 10_000], 5) : undefined;
-    const recorded = on.has('sessions') ? await benchRecordAction(CLI, s.dir, 50, ACTIONS) : undefined;
-    const recordLimit = on.has('sessions') ? await benchRecordActionLimit(s.dir, SERVER, 50, ACTIONS) : undefined;
+    const recorded = on.has('sessions') ? await benchRecordAction(CLI, s.dir, ACTIONS_WARMUP, ACTIONS) : undefined;
+    const recordLimit = on.has('sessions') ? await benchRecordActionLimit(s.dir, SERVER, ACTIONS_WARMUP, ACTIONS) : undefined;
     const sessions = on.has('sessions') ? await benchSessionReceipts(s.dir, [10, 100, 1000], 5) : undefined;
     const gateway = on.has('gateway') ? await benchGateway(s, gatewayParams(WARMUP, CALLS)) : undefined;
     const hot = on.has('hotpath') ? await benchHotPath(s.dir, CLI) : undefined;
