@@ -20,6 +20,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import '../src/platform/node.js';
 import { initHome } from '../src/store/identity.js';
+import { homePaths } from '../src/store/home.js';
 import { Recorder } from '../src/proxy/recorder.js';
 import type { Durability } from '../src/store/log-db.js';
 import { issueAttestation } from '../src/attestation/build.js';
@@ -41,6 +42,10 @@ const WARMUP = 200;
  * and a signing process runs at the steady state.
  */
 const SIGN_WARMUP = 5000;
+/** Payloads already kept in the evidence store of the stored-payloads row (`BENCH_STORED_PAYLOADS`; 0 skips it). */
+const STORED = Number(process.env['BENCH_STORED_PAYLOADS'] ?? 1_000_000);
+/** How long the stored-payloads row runs, s: long enough for its checkpoints (one a second). */
+const STORED_SECONDS = 5;
 /** Callers at once in the concurrent row. */
 export const CONCURRENT = Number(process.env['BENCH_CONCURRENT'] ?? 16);
 /** Runs per start-up row (the median is reported). */
@@ -52,6 +57,8 @@ export interface HotPath {
   sequential: Row[];
   fsyncPage: Row;
   concurrent: { calls: number; perSecond: number; appendsPerSync: number; writtenPerCall: number };
+  /** The concurrent row again on an evidence store already holding {@link STORED} payloads: calls/s, p99.9 ms, bytes per call; null when skipped. */
+  stored: { perSecond: number; p999: number; writtenPerCall: number } | null;
   /** `engineFloor`: what bare SQLite writes per call for the same kept bytes ({@link sqliteFloor}). */
   bytes: { writtenPerCall: number; logGrowthPerCall: number; engineFloor: number };
   signVerify: { library: number; raw: number };
@@ -172,6 +179,51 @@ function sqliteFloor(dir: string, entryPerAppend: number): number {
   }
 }
 
+/**
+ * {@link CONCURRENT} callers for {@link STORED_SECONDS} on a data directory whose evidence
+ * store already holds {@link STORED} payloads, every one indexed (as a long run of an earlier
+ * version leaves it): what a store's size costs a call, its tail latency above all.
+ */
+async function storedRow(dir: string): Promise<HotPath['stored']> {
+  if (STORED <= 0) return null;
+  const home = join(dir, 'hot-stored');
+  await initHome(home);
+  await (await Recorder.open(home, { durability: 'full' })).close();
+  const db = new Database(homePaths(home).evidence);
+  try {
+    const payload = db.prepare('INSERT INTO payloads (digest, data) VALUES (?, ?)');
+    const index = db.prepare('INSERT INTO payload_index (digest, id) VALUES (?, ?)');
+    const data = canonicalBytes(result(0));
+    const fill = db.transaction((n: number) => {
+      for (let i = 0; i < n; i++) {
+        const digest = randomBytes(32);
+        index.run(digest, payload.run(digest, data).lastInsertRowid);
+      }
+    });
+    for (let done = 0; done < STORED; done += 50_000) fill(Math.min(50_000, STORED - done));
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.close();
+  }
+  const r = await Recorder.open(home, { durability: 'full', checkpointMs: 1000 });
+  try {
+    const times: number[] = [];
+    const w0 = written();
+    const end = performance.now() + STORED_SECONDS * 1000;
+    await Promise.all(Array.from({ length: CONCURRENT }, async (_, c) => {
+      for (let i = 0; performance.now() < end; i++) {
+        const t = performance.now();
+        await oneCall(r, c * 1_000_000 + i);
+        times.push(performance.now() - t);
+      }
+    }));
+    times.sort((a, b) => a - b);
+    return { perSecond: times.length / STORED_SECONDS, p999: times[Math.floor(times.length * 0.999)]!, writtenPerCall: (written() - w0) / times.length };
+  } finally {
+    await r.close();
+  }
+}
+
 /** The floor of one durable append: write one 4 KiB page and fdatasync it, sequentially. */
 async function fsyncPage(dir: string): Promise<Row> {
   const fd = openSync(join(dir, 'fsync-page'), 'w');
@@ -235,7 +287,7 @@ export async function benchHotPath(parent: string, cli: string): Promise<HotPath
     const full = await sequential(dir, 'full');
     const normal = await sequential(dir, 'normal');
     return {
-      sequential: [full.row, normal.row], fsyncPage: fsync, concurrent: await concurrent(dir),
+      sequential: [full.row, normal.row], fsyncPage: fsync, concurrent: await concurrent(dir), stored: await storedRow(dir),
       bytes: { writtenPerCall: full.writtenPerCall, logGrowthPerCall: full.logGrowthPerCall, engineFloor: sqliteFloor(dir, Math.round(full.entryPerCall / 2)) },
       signVerify: await signVerify(), startup,
     };
@@ -254,6 +306,7 @@ export function printHotPath(h: HotPath): void {
     [normal.path, normal.median.toFixed(3), normal.p99.toFixed(3), normal.perSecond.toFixed(0), '-', '-'],
     [h.fsyncPage.path, h.fsyncPage.median.toFixed(3), h.fsyncPage.p99.toFixed(3), h.fsyncPage.perSecond.toFixed(0), '-', '-'],
     [`log alone, ${CONCURRENT} callers at once, durability full`, '-', '-', h.concurrent.perSecond.toFixed(0), `one thread's fdatasyncs/s: ${h.fsyncPage.perSecond.toFixed(0)}`, `${h.concurrent.appendsPerSync.toFixed(1)} appends per sync`],
+    ...(h.stored === null ? [] : [[`the same, ${STORED} payloads already stored (${STORED_SECONDS} s)`, '-', `p99.9 ${h.stored.p999.toFixed(2)}`, h.stored.perSecond.toFixed(0), `${h.stored.writtenPerCall.toFixed(0)} bytes written per call`, '-']]),
   ]);
   console.log('\n| measure | value | limit | ratio |\n|---|---|---|---|');
   console.log(`| bytes written per call (full, sequential; WAL + evidence) | ${h.bytes.writtenPerCall.toFixed(0)} | kept per call (entries with openings, payloads): ${h.bytes.logGrowthPerCall.toFixed(0)} | ${(h.bytes.writtenPerCall / h.bytes.logGrowthPerCall).toFixed(1)} |`);

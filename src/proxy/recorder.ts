@@ -149,7 +149,6 @@ export class Recorder {
   private async put(build: (index: bigint) => Uint8Array, payload?: unknown, memo?: CanonicalMemo, alone = this.inFlight.alone): Promise<bigint> {
     if (this.remote !== null) {
       if (payload !== undefined) this.evidence?.put(payload, memo);
-      this.scheduleCheckpoint(); // on a fleet's log: only the evidence index
       return this.remote.append(build);
     }
     const index = this.local!.appendDurable(build, payload === undefined ? undefined : () => this.evidence?.put(payload, memo), alone);
@@ -323,15 +322,9 @@ export class Recorder {
     this.timer.unref();
   }
 
-  /**
-   * Sign and store a checkpoint for the current size, unless one exists for it, then index the
-   * evidence appended since (on a fleet's log the integrator signs: the evidence index only).
-   */
+  /** Sign and store a checkpoint for the current size, unless one exists for it (on a fleet's log the integrator signs: nothing to do). */
   checkpoint(): Promise<void> {
-    if (this.local === null) {
-      this.indexEvidence();
-      return Promise.resolve();
-    }
+    if (this.local === null) return Promise.resolve();
     // A failed checkpoint must not stop later ones (the final one above all).
     this.checkpointing = this.checkpointing.catch(() => undefined).then(async () => {
       const size = this.db.size();
@@ -341,18 +334,8 @@ export class Recorder {
       const text = formatCheckpoint({ origin: this.identity.log.origin, size, rootHash: this.db.root(size), extensions: [] });
       this.db.addCheckpoint(size, await signNote(text, [this.logSigner]), now());
       await this.db.durable();
-      this.indexEvidence();
     });
     return this.checkpointing;
-  }
-
-  /** Index the payloads appended since the last time (store/evidence.ts), off the calls' path; a failure is one line on stderr (lookups still find them, slower). */
-  private indexEvidence(): void {
-    try {
-      this.evidence?.catchUp();
-    } catch (e) {
-      process.stderr.write(`mcp-attest: warning: evidence index not brought up to date: ${e instanceof Error ? e.message : String(e)}\n`);
-    }
   }
 
   /** Write a final checkpoint and close the log. */

@@ -7,11 +7,17 @@
  * Layout (docs/log-format.md "Evidence store"):
  * - `payloads (id, digest, data)`: appended in order, never changed, deleted only when a call
  *   is erased (store/erase.ts). An append touches the table's last page, not a page chosen by
- *   the digest: the write a call waits for stays small. An erase that deletes the newest ids
- *   lowers the index's mark to the newest id left, so an id given again is past the mark.
- * - `payload_index (digest, id)`: the lookup by digest, brought up to date off the hot path
- *   ({@link EvidenceStore.catchUp}: the recorder runs it with each checkpoint) up to the id in
- *   `payload_state`; a lookup also reads the payloads appended since.
+ *   the digest: the write a call waits for stays small.
+ * - `payload_index (digest, id)`: the lookup by digest of the payloads put to be looked up
+ *   (a session action's evidence, which a session receipt discloses), written with them. A
+ *   call's arguments and result are not indexed: nothing reads them by digest but an erase,
+ *   and indexing them wrote a random page per payload (see {@link EvidenceStore.putBytes}).
+ *   A lookup the index does not answer reads the table (an earlier version's unindexed
+ *   payloads, a call's).
+ * - `payload_state (indexed)`: the id up to which an earlier version indexed every payload (it
+ *   caught up once a second). Left as it is, except that an erase deleting the newest ids
+ *   lowers it to the newest id left, so an earlier version opening the file still indexes an
+ *   id given again.
  * - `evidence (digest, data)`: the content-addressed table of earlier versions, still read.
  * The same payload put twice is kept twice; a lookup returns the first.
  *
@@ -76,14 +82,16 @@ export class EvidenceStore {
     const tables = new Set((conn.prepare(`SELECT name FROM ${s}.sqlite_master WHERE type = 'table'`).all() as Array<{ name: string }>).map((r) => r.name));
     this.current = tables.has('payloads') && tables.has('payload_index') && tables.has('payload_state');
     this.insert = readonly ? null : conn.prepare(`INSERT INTO ${s}.payloads (digest, data) VALUES (?, ?)`);
+    this.index = readonly || !this.current ? null : conn.prepare(`INSERT OR IGNORE INTO ${s}.payload_index (digest, id) VALUES (?, ?)`);
     if (this.current) {
       this.lookups.push({ stmt: conn.prepare(`SELECT p.data FROM ${s}.payload_index i JOIN ${s}.payloads p ON p.id = i.id WHERE i.digest = ? ORDER BY i.id LIMIT 1`), args: (d) => [d] });
-      this.lookups.push({ stmt: conn.prepare(`SELECT data FROM ${s}.payloads WHERE id > (SELECT indexed FROM ${s}.payload_state WHERE k = 0) AND digest = ? ORDER BY id LIMIT 1`), args: (d) => [d] });
+      this.lookups.push({ stmt: conn.prepare(`SELECT data FROM ${s}.payloads WHERE digest = ? ORDER BY id LIMIT 1`), args: (d) => [d] });
     }
     this.legacy = tables.has('evidence');
     if (this.legacy) this.lookups.push({ stmt: conn.prepare(`SELECT data FROM ${s}.evidence WHERE digest = ?`), args: (_d, hex) => [hex] });
   }
 
+  private readonly index: Database.Statement | null;
   /** Its own connection; null when attached to the log's (closed with it). */
   private readonly db: Database.Database | null;
   /** The connection it is read through, and the schema name of its file there. */
@@ -94,27 +102,6 @@ export class EvidenceStore {
   private readonly current: boolean;
   /** Whether the file has the `evidence` table of earlier versions. */
   private readonly legacy: boolean;
-
-  /**
-   * Bring the lookup index up to date: every payload appended since the last catch-up is
-   * indexed, in one transaction. Off the hot path (the recorder runs it with each checkpoint);
-   * lookups are right without it, only slower. Returns how many payloads it indexed. Throws
-   * `ERR_STORE_IO` (a read-only store, or the write failing).
-   */
-  catchUp(): number {
-    const s = this.schema;
-    if (this.insert === null) throw new AttestError('ERR_STORE_IO', 'the evidence store is open read-only');
-    try {
-      return this.conn.transaction(() => {
-        const from = (this.conn.prepare(`SELECT indexed FROM ${s}.payload_state WHERE k = 0`).get() as { indexed: number }).indexed;
-        const n = this.conn.prepare(`INSERT OR IGNORE INTO ${s}.payload_index (digest, id) SELECT digest, id FROM ${s}.payloads WHERE id > ?`).run(from).changes;
-        this.conn.prepare(`UPDATE ${s}.payload_state SET indexed = max(?, (SELECT coalesce(max(id), 0) FROM ${s}.payloads)) WHERE k = 0`).run(from);
-        return n;
-      }).immediate();
-    } catch (cause) {
-      throw new AttestError('ERR_STORE_IO', `cannot index the evidence store: ${(cause as Error).message}`, { cause });
-    }
-  }
 
   /**
    * Delete the payloads of `hexes` (every copy) for good: overwritten on disk (`secure_delete`),
@@ -137,7 +124,7 @@ export class EvidenceStore {
         unindex?.run(digest);
         if (legacy !== null) n += legacy.run(h).changes;
       }
-      // SQLite gives the next payload the newest id left plus one: keep it past the mark.
+      // SQLite gives the next payload the newest id left plus one: keep it past an earlier version's mark.
       if (this.current) this.conn.prepare(`UPDATE ${s}.payload_state SET indexed = min(indexed, (SELECT coalesce(max(id), 0) FROM ${s}.payloads)) WHERE k = 0`).run();
     }).immediate();
     this.conn.exec(`VACUUM ${s}`);
@@ -153,12 +140,22 @@ export class EvidenceStore {
 
   /**
    * Append `bytes`, which the caller has made as JCS(value) (the bytes a commitment hashed),
-   * under `digest`, their SHA-256 (computed here when not given); returns its hex. Throws
-   * `ERR_STORE_IO` when read-only.
+   * under `digest`, their SHA-256 (computed here when not given); returns its hex. `indexed`:
+   * the payload will be looked up by digest ({@link get}), so it is indexed too, in the same
+   * transaction. Other payloads are appended only: the index is keyed by digest, so each entry
+   * lands on a page of its own, which a store of a million payloads wrote ~3.5 KB for (and an
+   * index caught up once a second held the recorder's event loop for 6–15 ms with 16 callers,
+   * 163 ms a second at a million). Throws `ERR_STORE_IO` when read-only.
    */
-  putBytes(bytes: Uint8Array, digest: Uint8Array = sha256(bytes)): string {
+  putBytes(bytes: Uint8Array, digest: Uint8Array = sha256(bytes), indexed = false): string {
     if (this.insert === null) throw new AttestError('ERR_STORE_IO', 'the evidence store is open read-only');
-    this.insert.run(digest, bytes);
+    if (indexed && this.index !== null) {
+      const index = this.index;
+      const insert = this.insert;
+      this.conn.transaction(() => index.run(digest, insert.run(digest, bytes).lastInsertRowid))();
+    } else {
+      this.insert.run(digest, bytes);
+    }
     return toHex(digest);
   }
 

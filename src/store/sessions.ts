@@ -210,7 +210,8 @@ export class SessionStore {
       } as StatementBody);
     }, (i, _s, digest) => {
       // The payload commits with its entry (the store is attached to the log's connection): one commit, and none when the append fails.
-      if (bytes !== undefined) this.evidence?.putBytes(bytes, hash);
+      // Indexed: a session receipt discloses it by digest (store/session-export.ts).
+      if (bytes !== undefined) this.evidence?.putBytes(bytes, hash, true);
       this.db.statement('UPDATE sessions SET action_count = ?, last_digest = ?, last_action_idx = ? WHERE session_id = ?').run(seq, digest, i, sessionId);
     });
     return { ...a, seq };

@@ -36,6 +36,23 @@ test('arguments and result are kept by the digest of their JCS bytes', async (t)
   store.close();
 });
 
+test('a session action\'s evidence is indexed as it is stored; a call\'s arguments and result are not (nothing looks them up)', async (t) => {
+  const home = tempDir(t);
+  await initHome(home);
+  const r = await Recorder.open(home, { durability: 'normal' });
+  const result = { content: [{ type: 'text', text: 'Echo: kept' }] };
+  const { attestation, callId, index } = await r.attest(call);
+  await r.receipt({ callId, attestation, attestationIndex: index, status: 'executed', result });
+  const evidence = { step: 'looked up by a session receipt' };
+  const { sessionId } = r.sessions.start({ task: 't', delegator: 'd' });
+  r.sessions.action(sessionId, { name: 'step', evidence });
+  await r.close();
+  const db = new Database(homePaths(home).evidence, { readonly: true });
+  const indexed = (db.prepare('SELECT digest FROM payload_index').all() as Array<{ digest: Buffer }>).map((row) => toHex(row.digest));
+  db.close();
+  assert.deepEqual(indexed, [toHex(sha256(canonicalBytes(evidence)))]);
+});
+
 test('a payload is hashed once: the commitment\'s digest is the one the evidence store keeps it by', async (t) => {
   const home = tempDir(t);
   await initHome(home);
@@ -81,7 +98,7 @@ test('an append that fails keeps no evidence of its call: both commit together o
   await r.close();
 });
 
-test('payloads are found before and after the index catches up, every copy is erased, and an earlier version\'s table is read and erased', (t) => {
+test('payloads are found with and without the index, only those put to be looked up are indexed, every copy is erased, and an earlier version\'s table is read and erased', (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'evidence.db');
   // An evidence.db as earlier versions wrote it: content-addressed, hex digests.
@@ -102,12 +119,13 @@ test('payloads are found before and after the index catches up, every copy is er
   store.putBytes(a);
   const hb = store.putBytes(b);
   assert.equal(ha, toHex(sha256(a)));
-  for (const [h, v] of [[ha, a], [hb, b]] as const) assert.deepEqual(store.get(h), v, 'found before the index catches up');
-  assert.equal(store.catchUp(), 3);
-  assert.equal(store.catchUp(), 0, 'nothing new to index');
-  const hc = store.putBytes(canonicalBytes({ c: 3 }));
-  for (const [h, v] of [[ha, a], [hb, b], [toHex(sha256(legacy)), legacy]] as const) assert.deepEqual(store.get(h), v, 'found through the index');
-  assert.notEqual(store.get(hc), null, 'found past the index');
+  for (const [h, v] of [[ha, a], [hb, b]] as const) assert.deepEqual(store.get(h), v, 'a payload not indexed (a call\'s) is found in the table');
+  const c = canonicalBytes({ c: 3 });
+  const hc = store.putBytes(c, sha256(c), true);
+  const indexed = new Database(path, { readonly: true });
+  assert.deepEqual((indexed.prepare('SELECT digest FROM payload_index').all() as Array<{ digest: Buffer }>).map((r) => toHex(r.digest)), [hc], 'only the payload put to be looked up is indexed');
+  indexed.close();
+  for (const [h, v] of [[hc, c], [toHex(sha256(legacy)), legacy]] as const) assert.deepEqual(store.get(h), v, 'found through the index, and in the earlier version\'s table');
   assert.equal(store.get('00'.repeat(32)), null);
   assert.equal(store.get('not hex'), null);
   assert.equal(store.erase([ha, toHex(sha256(legacy))]), 3, 'both copies of a, and the earlier version\'s row');
@@ -119,22 +137,31 @@ test('payloads are found before and after the index catches up, every copy is er
   assert.equal(bytes.indexOf(Buffer.from(legacy)), -1);
 });
 
-test('a payload appended after the newest (or every) payload was erased is found, indexed and erasable: an id given again is past the index mark', (t) => {
+test('a payload appended after the newest (or every) payload was erased is found, indexed and erasable, and an earlier version\'s mark stays below it', (t) => {
   const dir = tempDir(t);
-  const store = new EvidenceStore(join(dir, 'evidence.db'));
-  const bytes = (v: unknown): Uint8Array => canonicalBytes(v);
-  const a = store.putBytes(bytes({ a: 1 }));
-  const b = store.putBytes(bytes({ b: 2 }));
-  store.catchUp();
+  const path = join(dir, 'evidence.db');
+  const store = new EvidenceStore(path);
+  const put = (v: unknown): string => {
+    const bytes = canonicalBytes(v);
+    return store.putBytes(bytes, sha256(bytes), true);
+  };
+  // As an earlier version left it: every payload so far indexed, the mark at the newest id.
+  const a = put({ a: 1 });
+  const b = put({ b: 2 });
+  const marked = new Database(path);
+  marked.prepare('UPDATE payload_state SET indexed = 2 WHERE k = 0').run();
+  marked.close();
   assert.equal(store.erase([b]), 1, 'the newest payload');
-  const c = store.putBytes(bytes({ c: 3 }));
-  assert.deepEqual(store.get(c), bytes({ c: 3 }), 'found past the index before it catches up');
-  assert.equal(store.catchUp(), 1);
-  assert.deepEqual(store.get(c), bytes({ c: 3 }), 'found through the index');
+  const c = put({ c: 3 });
+  assert.deepEqual(store.get(c), canonicalBytes({ c: 3 }), 'found through the index');
+  const state = new Database(path, { readonly: true });
+  const [{ indexed }, { id }] = [state.prepare('SELECT indexed FROM payload_state').get() as { indexed: number }, state.prepare('SELECT max(id) AS id FROM payloads').get() as { id: number }];
+  state.close();
+  assert.ok(indexed < id, `an earlier version would index the id given again (mark ${indexed}, id ${id})`);
   assert.equal(store.erase([a, c]), 2, 'every payload');
-  const d = store.putBytes(bytes({ d: 4 }));
-  assert.deepEqual(store.get(d), bytes({ d: 4 }));
-  assert.equal(store.erase([d]), 1, 'erased before it was ever indexed');
+  const d = put({ d: 4 });
+  assert.deepEqual(store.get(d), canonicalBytes({ d: 4 }));
+  assert.equal(store.erase([d]), 1);
   assert.equal(store.get(d), null);
   store.close();
 });
