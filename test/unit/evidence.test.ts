@@ -23,20 +23,7 @@ import { tempDir } from './log-helper.js';
 const FP = `sha256:${'11'.repeat(32)}`;
 const call = { tool: 'echo', args: { message: 'kept' }, intent: 'test', server: { name: 's', fingerprint: FP }, requestDigest: FP };
 
-test('arguments and result are kept by the digest of their JCS bytes', async (t) => {
-  const home = tempDir(t);
-  await initHome(home);
-  const r = await Recorder.open(home, { durability: 'normal' });
-  const result = { content: [{ type: 'text', text: 'Echo: kept' }] };
-  const { attestation, callId, index } = await r.attest(call);
-  await r.receipt({ callId, attestation, attestationIndex: index, status: 'executed', result });
-  await r.close();
-  const store = new EvidenceStore(homePaths(home).evidence, true);
-  for (const v of [call.args, result]) assert.deepEqual(store.get(toHex(sha256(canonicalBytes(v)))), canonicalBytes(v));
-  store.close();
-});
-
-test('a session action\'s evidence is indexed as it is stored; a call\'s arguments and result are not (nothing looks them up)', async (t) => {
+test('arguments and result are kept by the digest of their JCS bytes, not indexed (nothing looks them up); a session action\'s evidence is indexed as it is stored', async (t) => {
   const home = tempDir(t);
   await initHome(home);
   const r = await Recorder.open(home, { durability: 'normal' });
@@ -47,6 +34,9 @@ test('a session action\'s evidence is indexed as it is stored; a call\'s argumen
   const { sessionId } = r.sessions.start({ task: 't', delegator: 'd' });
   r.sessions.action(sessionId, { name: 'step', evidence });
   await r.close();
+  const store = new EvidenceStore(homePaths(home).evidence, true);
+  for (const v of [call.args, result, evidence]) assert.deepEqual(store.get(toHex(sha256(canonicalBytes(v)))), canonicalBytes(v));
+  store.close();
   const db = new Database(homePaths(home).evidence, { readonly: true });
   const indexed = (db.prepare('SELECT digest FROM payload_index').all() as Array<{ digest: Buffer }>).map((row) => toHex(row.digest));
   db.close();
