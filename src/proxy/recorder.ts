@@ -149,6 +149,7 @@ export class Recorder {
   private async put(build: (index: bigint) => Uint8Array, payload?: unknown, memo?: CanonicalMemo, alone = this.inFlight.alone): Promise<bigint> {
     if (this.remote !== null) {
       if (payload !== undefined) this.evidence?.put(payload, memo);
+      this.scheduleCheckpoint(); // on a fleet's log: only the evidence settled
       return this.remote.append(build);
     }
     const index = this.local!.appendDurable(build, payload === undefined ? undefined : () => this.evidence?.put(payload, memo), alone);
@@ -322,9 +323,16 @@ export class Recorder {
     this.timer.unref();
   }
 
-  /** Sign and store a checkpoint for the current size, unless one exists for it (on a fleet's log the integrator signs: nothing to do). */
+  /**
+   * Sign and store a checkpoint for the current size, unless one exists for it, then settle
+   * the evidence store (store/evidence.ts: one row written; on a fleet's log the integrator
+   * signs, and only that is done).
+   */
   checkpoint(): Promise<void> {
-    if (this.local === null) return Promise.resolve();
+    if (this.local === null) {
+      this.settleEvidence();
+      return Promise.resolve();
+    }
     // A failed checkpoint must not stop later ones (the final one above all).
     this.checkpointing = this.checkpointing.catch(() => undefined).then(async () => {
       const size = this.db.size();
@@ -334,8 +342,18 @@ export class Recorder {
       const text = formatCheckpoint({ origin: this.identity.log.origin, size, rootHash: this.db.root(size), extensions: [] });
       this.db.addCheckpoint(size, await signNote(text, [this.logSigner]), now());
       await this.db.durable();
+      this.settleEvidence();
     });
     return this.checkpointing;
+  }
+
+  /** {@link EvidenceStore.settle}; a failure is one line on stderr (a lookup then reads more of the table, nothing is lost). */
+  private settleEvidence(): void {
+    try {
+      this.evidence?.settle();
+    } catch (e) {
+      process.stderr.write(`mcp-attest: warning: evidence store not settled: ${e instanceof Error ? e.message : String(e)}\n`);
+    }
   }
 
   /** Write a final checkpoint and close the log. */

@@ -12,14 +12,15 @@
  *   (a session action's evidence, which a session receipt discloses), written with them. A
  *   call's arguments and result are not indexed: nothing reads them by digest but an erase,
  *   and indexing them wrote a random page per payload (see {@link EvidenceStore.putBytes}).
- *   A lookup the index does not answer reads the table (an earlier version's unindexed
- *   payloads, a call's).
- * - `payload_state (indexed)`: the id up to which an earlier version indexed every payload (it
- *   caught up once a second). Left as it is, except that an erase deleting the newest ids
- *   lowers it to the newest id left, so an earlier version opening the file still indexes an
- *   id given again.
+ * - `payload_state (indexed)`: the mark: every payload up to it that is looked up is
+ *   indexed. {@link EvidenceStore.settle} moves it to the newest payload (the recorder, with
+ *   each checkpoint); opening the store writable indexes what lies past it (an earlier
+ *   version's payloads, which it indexed once a second) first. A lookup reads the index, then
+ *   the earlier versions' table, then only the payloads past the mark. An erase deleting the
+ *   newest ids lowers the mark to the newest id left, so the id SQLite gives next is past it.
  * - `evidence (digest, data)`: the content-addressed table of earlier versions, still read.
- * The same payload put twice is kept twice; a lookup returns the first.
+ * The same payload put twice is kept twice; a lookup returns one of them (the same bytes:
+ * the digest is theirs).
  *
  * Writes use `synchronous=NORMAL` (they survive a process crash; a power loss may lose the
  * newest payloads, never a log entry): the log, not the evidence, is the record. The
@@ -82,16 +83,20 @@ export class EvidenceStore {
     const tables = new Set((conn.prepare(`SELECT name FROM ${s}.sqlite_master WHERE type = 'table'`).all() as Array<{ name: string }>).map((r) => r.name));
     this.current = tables.has('payloads') && tables.has('payload_index') && tables.has('payload_state');
     this.insert = readonly ? null : conn.prepare(`INSERT INTO ${s}.payloads (digest, data) VALUES (?, ?)`);
-    this.index = readonly || !this.current ? null : conn.prepare(`INSERT OR IGNORE INTO ${s}.payload_index (digest, id) VALUES (?, ?)`);
-    if (this.current) {
-      this.lookups.push({ stmt: conn.prepare(`SELECT p.data FROM ${s}.payload_index i JOIN ${s}.payloads p ON p.id = i.id WHERE i.digest = ? ORDER BY i.id LIMIT 1`), args: (d) => [d] });
-      this.lookups.push({ stmt: conn.prepare(`SELECT data FROM ${s}.payloads WHERE digest = ? ORDER BY id LIMIT 1`), args: (d) => [d] });
-    }
+    const index = readonly || !this.current ? null : conn.prepare(`INSERT OR IGNORE INTO ${s}.payload_index (digest, id) VALUES (?, ?)`);
+    const insert = this.insert;
+    this.putIndexed = index === null || insert === null ? null : conn.transaction((digest: Uint8Array, bytes: Uint8Array) => index.run(digest, insert.run(digest, bytes).lastInsertRowid));
+    if (this.current) this.lookups.push({ stmt: conn.prepare(`SELECT p.data FROM ${s}.payload_index i JOIN ${s}.payloads p ON p.id = i.id AND p.digest = i.digest WHERE i.digest = ? ORDER BY i.id LIMIT 1`), args: (d) => [d] });
     this.legacy = tables.has('evidence');
     if (this.legacy) this.lookups.push({ stmt: conn.prepare(`SELECT data FROM ${s}.evidence WHERE digest = ?`), args: (_d, hex) => [hex] });
+    if (this.current) {
+      this.lookups.push({ stmt: conn.prepare(`SELECT data FROM ${s}.payloads WHERE id > (SELECT indexed FROM ${s}.payload_state WHERE k = 0) AND digest = ? ORDER BY id LIMIT 1`), args: (d) => [d] });
+      if (!readonly) this.indexTail();
+    }
   }
 
-  private readonly index: Database.Statement | null;
+  /** Appends a payload and indexes it, in one transaction (a savepoint inside the caller's). */
+  private readonly putIndexed: ((digest: Uint8Array, bytes: Uint8Array) => unknown) | null;
   /** Its own connection; null when attached to the log's (closed with it). */
   private readonly db: Database.Database | null;
   /** The connection it is read through, and the schema name of its file there. */
@@ -104,6 +109,40 @@ export class EvidenceStore {
   private readonly legacy: boolean;
 
   /**
+   * Index the payloads past the mark (`payload_state`) and move the mark to the newest: what an
+   * earlier version stored and did not index yet (it indexed once a second), and at most what
+   * this version appended since the last {@link settle}. Run once when the store opens
+   * writable, so a lookup never has to read more of the table than the payloads appended
+   * since a settle. Throws `ERR_STORE_IO`.
+   */
+  private indexTail(): void {
+    const s = this.schema;
+    try {
+      retryBusy(() => this.conn.transaction(() => {
+        this.conn.prepare(`INSERT OR IGNORE INTO ${s}.payload_index (digest, id) SELECT digest, id FROM ${s}.payloads WHERE id > (SELECT indexed FROM ${s}.payload_state WHERE k = 0)`).run();
+        this.settle();
+      }).immediate());
+    } catch (cause) {
+      throw new AttestError('ERR_STORE_IO', `cannot index the evidence store: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  /**
+   * Move the mark to the newest payload: everything below it that is looked up is indexed
+   * (this version indexes a payload as it stores it, when asked to), so a lookup reads the
+   * table only past it. The recorder settles with each checkpoint: one row written, not an
+   * index entry per payload. Throws `ERR_STORE_IO`.
+   */
+  settle(): void {
+    const s = this.schema;
+    try {
+      this.conn.prepare(`UPDATE ${s}.payload_state SET indexed = max(indexed, (SELECT coalesce(max(id), 0) FROM ${s}.payloads)) WHERE k = 0`).run();
+    } catch (cause) {
+      throw new AttestError('ERR_STORE_IO', `cannot settle the evidence store: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  /**
    * Delete the payloads of `hexes` (every copy) for good: overwritten on disk (`secure_delete`),
    * the file rewritten from its live content (`VACUUM`), then the WAL checkpointed and
    * truncated. Returns how many rows were stored. Throws `ERR_STORE_IO` when the WAL cannot be
@@ -112,7 +151,7 @@ export class EvidenceStore {
   erase(hexes: string[]): number {
     const s = this.schema;
     this.conn.pragma(`${s}.secure_delete = ON`);
-    // By digest, not through the index: a copy not indexed yet is erased too (erasing is rare).
+    // By digest, reading the table: copies not indexed (a call's) are erased too (erasing is rare).
     const del = this.current ? this.conn.prepare(`DELETE FROM ${s}.payloads WHERE digest = ?`) : null;
     const unindex = this.current ? this.conn.prepare(`DELETE FROM ${s}.payload_index WHERE digest = ?`) : null;
     const legacy = this.legacy ? this.conn.prepare(`DELETE FROM ${s}.evidence WHERE digest = ?`) : null;
@@ -124,7 +163,7 @@ export class EvidenceStore {
         unindex?.run(digest);
         if (legacy !== null) n += legacy.run(h).changes;
       }
-      // SQLite gives the next payload the newest id left plus one: keep it past an earlier version's mark.
+      // SQLite gives the next payload the newest id left plus one: keep it past the mark.
       if (this.current) this.conn.prepare(`UPDATE ${s}.payload_state SET indexed = min(indexed, (SELECT coalesce(max(id), 0) FROM ${s}.payloads)) WHERE k = 0`).run();
     }).immediate();
     this.conn.exec(`VACUUM ${s}`);
@@ -142,24 +181,22 @@ export class EvidenceStore {
    * Append `bytes`, which the caller has made as JCS(value) (the bytes a commitment hashed),
    * under `digest`, their SHA-256 (computed here when not given); returns its hex. `indexed`:
    * the payload will be looked up by digest ({@link get}), so it is indexed too, in the same
-   * transaction. Other payloads are appended only: the index is keyed by digest, so each entry
-   * lands on a page of its own, which a store of a million payloads wrote ~3.5 KB for (and an
-   * index caught up once a second held the recorder's event loop for 6–15 ms with 16 callers,
-   * 163 ms a second at a million). Throws `ERR_STORE_IO` when read-only.
+   * transaction. Other payloads are appended only: the index is keyed by digest, so each new
+   * entry lands on a page of its own, and indexing every payload made a call's cost grow with
+   * the store (docs/design-notes.md). Throws `ERR_STORE_IO` when read-only.
    */
   putBytes(bytes: Uint8Array, digest: Uint8Array = sha256(bytes), indexed = false): string {
     if (this.insert === null) throw new AttestError('ERR_STORE_IO', 'the evidence store is open read-only');
-    if (indexed && this.index !== null) {
-      const index = this.index;
-      const insert = this.insert;
-      this.conn.transaction(() => index.run(digest, insert.run(digest, bytes).lastInsertRowid))();
-    } else {
-      this.insert.run(digest, bytes);
-    }
+    if (indexed && this.putIndexed !== null) this.putIndexed(digest, bytes);
+    else this.insert.run(digest, bytes);
     return toHex(digest);
   }
 
-  /** The stored JCS bytes for a hex digest (64 lowercase hex digits), or null. */
+  /**
+   * The stored JCS bytes for a hex digest (64 lowercase hex digits), or null: a payload put to
+   * be looked up, one an earlier version stored, or any appended since the last
+   * {@link settle} (a call's arguments and result are not found once settled).
+   */
   get(hex: string): Uint8Array | null {
     if (!HEX_DIGEST.test(hex)) return null;
     const digest = Buffer.from(hex, 'hex');

@@ -9,7 +9,7 @@
  * keys/issuer.pub.pem    issuer public key (SPKI PEM; absent for HS256)
  * keys/log.pem           Ed25519 log private key (PKCS#8 PEM), 0600
  * log.db                 the SQLite log: entries (with the Merkle nodes each completes), checkpoints
- * evidence.db            payloads (arguments, results), content-addressed by SHA-256 of their JCS
+ * evidence.db            payloads (arguments, results, session evidence), named by the SHA-256 of their JCS
  * nonces.db              the gatekeeper's replay store (nonces until iat + expSeconds + skew)
  * pins.db                tool definition pins (digest of every tool definition seen in tools/list)
  * issuers/<id>.json      public keys of further issuers signing into this log (a gateway principal's own key)

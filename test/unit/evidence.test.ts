@@ -34,13 +34,16 @@ test('arguments and result are kept by the digest of their JCS bytes, not indexe
   const { sessionId } = r.sessions.start({ task: 't', delegator: 'd' });
   r.sessions.action(sessionId, { name: 'step', evidence });
   await r.close();
-  const store = new EvidenceStore(homePaths(home).evidence, true);
-  for (const v of [call.args, result, evidence]) assert.deepEqual(store.get(toHex(sha256(canonicalBytes(v)))), canonicalBytes(v));
-  store.close();
   const db = new Database(homePaths(home).evidence, { readonly: true });
+  const kept = db.prepare('SELECT data FROM payloads WHERE digest = ?');
+  for (const v of [call.args, result, evidence]) assert.deepEqual(new Uint8Array((kept.get(sha256(canonicalBytes(v))) as { data: Buffer }).data), canonicalBytes(v));
   const indexed = (db.prepare('SELECT digest FROM payload_index').all() as Array<{ digest: Buffer }>).map((row) => toHex(row.digest));
   db.close();
   assert.deepEqual(indexed, [toHex(sha256(canonicalBytes(evidence)))]);
+  const store = new EvidenceStore(homePaths(home).evidence, true);
+  assert.deepEqual(store.get(toHex(sha256(canonicalBytes(evidence)))), canonicalBytes(evidence), 'the session evidence is looked up');
+  assert.equal(store.get(toHex(sha256(canonicalBytes(call.args)))), null, 'settled at close: the table is not read for a call\'s arguments');
+  store.close();
 });
 
 test('a payload is hashed once: the commitment\'s digest is the one the evidence store keeps it by', async (t) => {
@@ -58,9 +61,9 @@ test('a payload is hashed once: the commitment\'s digest is the one the evidence
   await r.close();
   const size = canonicalBytes(big).length;
   assert.equal(hashed.filter((n) => n === size).length, 1, `one SHA-256 of the arguments' ${size} bytes (hashed: ${hashed.join(', ')})`);
-  const store = new EvidenceStore(homePaths(home).evidence, true);
-  assert.deepEqual(store.get(toHex(sha256(canonicalBytes(big)))), canonicalBytes(big));
-  store.close();
+  const db = new Database(homePaths(home).evidence, { readonly: true });
+  assert.deepEqual(new Uint8Array((db.prepare('SELECT data FROM payloads WHERE digest = ?').get(sha256(canonicalBytes(big))) as { data: Buffer }).data), canonicalBytes(big));
+  db.close();
 });
 
 test('evidence that cannot be written stops the append: the log does not grow', async (t) => {
@@ -88,7 +91,7 @@ test('an append that fails keeps no evidence of its call: both commit together o
   await r.close();
 });
 
-test('payloads are found with and without the index, only those put to be looked up are indexed, every copy is erased, and an earlier version\'s table is read and erased', (t) => {
+test('payloads put to be looked up are indexed and found; others only until the store is settled; every copy is erased; an earlier version\'s table is read and erased', (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'evidence.db');
   // An evidence.db as earlier versions wrote it: content-addressed, hex digests.
@@ -109,25 +112,29 @@ test('payloads are found with and without the index, only those put to be looked
   store.putBytes(a);
   const hb = store.putBytes(b);
   assert.equal(ha, toHex(sha256(a)));
-  for (const [h, v] of [[ha, a], [hb, b]] as const) assert.deepEqual(store.get(h), v, 'a payload not indexed (a call\'s) is found in the table');
+  for (const [h, v] of [[ha, a], [hb, b]] as const) assert.deepEqual(store.get(h), v, 'a payload not indexed (a call\'s) is found until the store is settled');
   const c = canonicalBytes({ c: 3 });
   const hc = store.putBytes(c, sha256(c), true);
   const indexed = new Database(path, { readonly: true });
   assert.deepEqual((indexed.prepare('SELECT digest FROM payload_index').all() as Array<{ digest: Buffer }>).map((r) => toHex(r.digest)), [hc], 'only the payload put to be looked up is indexed');
   indexed.close();
-  for (const [h, v] of [[hc, c], [toHex(sha256(legacy)), legacy]] as const) assert.deepEqual(store.get(h), v, 'found through the index, and in the earlier version\'s table');
+  store.settle();
+  assert.equal(store.get(ha), null, 'settled: a call\'s payload is not read from the table');
+  for (const [h, v] of [[hc, c], [toHex(sha256(legacy)), legacy]] as const) assert.deepEqual(store.get(h), v, 'found through the index (nothing else finds it once settled), and in the earlier version\'s table');
   assert.equal(store.get('00'.repeat(32)), null);
   assert.equal(store.get('not hex'), null);
   assert.equal(store.erase([ha, toHex(sha256(legacy))]), 3, 'both copies of a, and the earlier version\'s row');
   for (const h of [ha, toHex(sha256(legacy))]) assert.equal(store.get(h), null);
-  assert.deepEqual(store.get(hb), b);
+  const kept = new Database(path, { readonly: true });
+  assert.equal((kept.prepare('SELECT count(*) AS n FROM payloads WHERE digest = ?').get(sha256(b)) as { n: number }).n, 1, 'b is kept');
+  kept.close();
   store.close();
   const bytes = readFileSync(path);
   assert.equal(bytes.indexOf(Buffer.from(a)), -1, 'no copy left in the file');
   assert.equal(bytes.indexOf(Buffer.from(legacy)), -1);
 });
 
-test('a payload appended after the newest (or every) payload was erased is found, indexed and erasable, and an earlier version\'s mark stays below it', (t) => {
+test('a payload appended after the newest (or every) payload was erased is found and indexed, past the mark; the erased one is not found under the id given again', (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'evidence.db');
   const store = new EvidenceStore(path);
@@ -135,23 +142,53 @@ test('a payload appended after the newest (or every) payload was erased is found
     const bytes = canonicalBytes(v);
     return store.putBytes(bytes, sha256(bytes), true);
   };
-  // As an earlier version left it: every payload so far indexed, the mark at the newest id.
   const a = put({ a: 1 });
   const b = put({ b: 2 });
-  const marked = new Database(path);
-  marked.prepare('UPDATE payload_state SET indexed = 2 WHERE k = 0').run();
-  marked.close();
+  store.settle();
   assert.equal(store.erase([b]), 1, 'the newest payload');
   const c = put({ c: 3 });
-  assert.deepEqual(store.get(c), canonicalBytes({ c: 3 }), 'found through the index');
+  assert.equal(store.get(b), null, 'erased: not found, though its id is c\'s now');
+  const entries = new Database(path, { readonly: true });
+  assert.deepEqual((entries.prepare('SELECT digest FROM payload_index ORDER BY id').all() as Array<{ digest: Buffer }>).map((r) => toHex(r.digest)), [a, c], 'the erased payload\'s index entry is gone');
+  entries.close();
+  assert.deepEqual(store.get(c), canonicalBytes({ c: 3 }));
   const state = new Database(path, { readonly: true });
   const [{ indexed }, { id }] = [state.prepare('SELECT indexed FROM payload_state').get() as { indexed: number }, state.prepare('SELECT max(id) AS id FROM payloads').get() as { id: number }];
   state.close();
-  assert.ok(indexed < id, `an earlier version would index the id given again (mark ${indexed}, id ${id})`);
+  assert.ok(indexed < id, `the id given again is past the mark (mark ${indexed}, id ${id})`);
   assert.equal(store.erase([a, c]), 2, 'every payload');
   const d = put({ d: 4 });
   assert.deepEqual(store.get(d), canonicalBytes({ d: 4 }));
   assert.equal(store.erase([d]), 1);
   assert.equal(store.get(d), null);
+  store.close();
+});
+
+test('a payload and its index entry are written together or not at all', (t) => {
+  const path = join(tempDir(t), 'evidence.db');
+  const store = new EvidenceStore(path);
+  const other = new Database(path);
+  other.exec("CREATE TRIGGER refuse BEFORE INSERT ON payload_index BEGIN SELECT RAISE(ABORT, 'refused'); END");
+  const x = canonicalBytes({ x: 1 });
+  assert.throws(() => store.putBytes(x, sha256(x), true), /refused/);
+  assert.equal((other.prepare('SELECT count(*) AS n FROM payloads').get() as { n: number }).n, 0, 'no payload without its index entry');
+  other.close();
+  store.close();
+});
+
+test('opening the store writable indexes what an earlier version stored past its mark; read-only, those payloads are still found', (t) => {
+  const path = join(tempDir(t), 'evidence.db');
+  new EvidenceStore(path).close();
+  // As an earlier version killed before its once-a-second catch-up leaves it: payloads past the mark, not indexed.
+  const old = new Database(path);
+  const y = canonicalBytes({ y: 'stored by an earlier version' });
+  old.prepare('INSERT INTO payloads (digest, data) VALUES (?, ?)').run(sha256(y), y);
+  old.close();
+  const readOnly = new EvidenceStore(path, true);
+  assert.deepEqual(readOnly.get(toHex(sha256(y))), y, 'past the mark: read from the table');
+  readOnly.close();
+  const store = new EvidenceStore(path);
+  store.settle();
+  assert.deepEqual(store.get(toHex(sha256(y))), y, 'indexed when opened: found once settled');
   store.close();
 });
