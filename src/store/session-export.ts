@@ -41,19 +41,21 @@ export class SessionHome {
     return { receipt, text: formatSessionReceipt(receipt), witnessing };
   }
 
-  /** The disclosed evidence of a session's actions, from the evidence store. */
+  /** The disclosed evidence of a session's actions, from the evidence store (one read of it for all: `EvidenceStore.getMany`). */
   private evidence(sessionId: string): SessionReceipt['evidence'] {
+    const digests = new Set<string>();
+    for (const { statement } of this.sessions.statements(sessionId)) if (statement.kind === 'action' && statement.evidence) digests.add(statement.evidence);
+    const store = this.recorder.evidence;
+    if (store === null) return [];
+    const found = store.getMany([...digests].map((d) => d.slice('sha256:'.length)));
     const out: SessionReceipt['evidence'] = [];
-    const seen = new Set<string>();
-    for (const { statement } of this.sessions.statements(sessionId)) {
-      if (statement.kind !== 'action' || !statement.evidence || seen.has(statement.evidence)) continue;
-      seen.add(statement.evidence);
-      const bytes = this.recorder.evidence?.get(statement.evidence.slice('sha256:'.length));
+    for (const digest of digests) {
+      const bytes = found.get(digest.slice('sha256:'.length));
       if (!bytes) continue;
       try {
-        out.push({ digest: statement.evidence, value: parseJsonBytes(bytes, { maxDepth: 40 }) as JsonValue });
+        out.push({ digest, value: parseJsonBytes(bytes, { maxDepth: 40 }) as JsonValue });
       } catch (cause) {
-        throw new AttestError('ERR_STORE_CORRUPT', `evidence ${statement.evidence} is not JSON`, { cause });
+        throw new AttestError('ERR_STORE_CORRUPT', `evidence ${digest} is not JSON`, { cause });
       }
     }
     return out;

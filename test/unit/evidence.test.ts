@@ -164,6 +164,23 @@ test('a payload appended after the newest (or every) payload was erased is found
   store.close();
 });
 
+test('getMany finds what get does not: a payload below the mark that is not indexed (an earlier version writing beside this one) is found by one read of the table', (t) => {
+  const path = join(tempDir(t), 'evidence.db');
+  const store = new EvidenceStore(path);
+  const put = (v: unknown, indexed: boolean): string => {
+    const bytes = canonicalBytes(v);
+    return store.putBytes(bytes, sha256(bytes), indexed);
+  };
+  const early = put({ early: 'an earlier version\'s session evidence, not indexed' }, false);
+  const looked = put({ looked: 'up' }, true);
+  store.settle();
+  assert.equal(store.get(early), null, 'below the mark and not indexed: get does not read the table');
+  const found = store.getMany([early, looked, looked, '00'.repeat(32), 'not hex']);
+  assert.deepEqual([...found.keys()].sort(), [early, looked].sort());
+  assert.deepEqual(found.get(early), canonicalBytes({ early: 'an earlier version\'s session evidence, not indexed' }));
+  store.close();
+});
+
 test('a payload and its index entry are written together or not at all', (t) => {
   const path = join(tempDir(t), 'evidence.db');
   const store = new EvidenceStore(path);
