@@ -20,7 +20,7 @@
  *    (bench/witness.ts, `BENCH_CHECKPOINTS` rounds, default 200);
  * 6. [bundles] receipt bundles of 1, 100 and 10,000 calls: size and offline verification;
  * 7. [sessions] receipt sessions: `record_action` through `mcp-attest serve`
- *    (`BENCH_ACTIONS`, default 500, after 50 warm-up) beside its limit (the same action in
+ *    (`BENCH_ACTIONS`, default 500, after `BENCH_ACTIONS_WARMUP`, default 50) beside its limit (the same action in
  *    process, full durability, plus an SDK stdio round trip to `echo`), and session receipts of 10, 100 and
  *    1,000 actions: export, size, offline verification (bench/session.ts).
  * 8. [gateway] `mcp-attest gateway` (HTTP) in front of server-everything over Streamable HTTP
@@ -29,8 +29,10 @@
  *    each, default 100) vs direct, and the gateway's RSS with `BENCH_SESSIONS` idle sessions
  *    (default 1000) vs none (bench/gateway.ts).
  * 9. [hotpath] the recorder's hot path in process (sequential in both durabilities, and
- *    `BENCH_CONCURRENT` callers at once, default 16), bytes written per call, library sign +
- *    verify, and start-up, each beside its limit in the same run (bench/hotpath.ts).
+ *    `BENCH_CONCURRENT` callers at once, default 16, also on an evidence store already holding
+ *    `BENCH_STORED_PAYLOADS`, default 1,000,000, 0 to skip), bytes written per call beside bare
+ *    SQLite's for the same bytes, library sign + verify, and start-up, each beside its limit in
+ *    the same run (bench/hotpath.ts).
  * 10. [verify] `mcp-attest verify` of a `BENCH_VERIFY_CALLS`-call log (default 10,000) and of
  *    a range bundle of it, in one thread and with its default threads, beside raw node:crypto
  *    per entry (bench/verify.ts).

@@ -209,10 +209,10 @@ export class EvidenceStore {
 
   /**
    * The stored JCS bytes of each hex digest in `hexes` that is stored, by hex: {@link get} for
-   * each, then one read of the whole table for those it did not find (a payload an earlier
+   * each, then a read of the whole table for those it did not find (a payload an earlier
    * version stored while this version had moved the mark past it, or one erased), so nothing
-   * stored is left out and a miss costs one pass over the table, not one per digest. Digests
-   * that are not 64 lowercase hex digits are skipped.
+   * stored is left out and misses cost one pass over the table per 500 of them, not one each.
+   * Digests that are not 64 lowercase hex digits are skipped. Throws SQLite's error.
    */
   getMany(hexes: Iterable<string>): Map<string, Uint8Array> {
     const found = new Map<string, Uint8Array>();
