@@ -42,8 +42,8 @@ const WARMUP = 200;
 /**
  * Pairs signed and verified before the sign + verify rows are timed: V8 optimizes the
  * library's building and checking code only after a few thousand calls (a verify with the
- * signature check stubbed took 42, 26, then 16 µs over three runs of 2,000 on this machine),
- * and a signing process runs at the steady state.
+ * signature check stubbed took 42, 26, 17, then 16 µs over four runs of 2,000 on this
+ * machine), and a signing process runs at the steady state.
  */
 const SIGN_WARMUP = 5000;
 /** Payloads already kept in the evidence store of the stored-payloads row (`BENCH_STORED_PAYLOADS`; 0 skips it). */
