@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NonceStore } from '../../src/store/nonce-store.js';
+import { NonceStore, PURGE_RUN } from '../../src/store/nonce-store.js';
 
 const T = 1_800_000_000;
 
@@ -50,6 +50,26 @@ test('a full store fails closed: no live nonce is evicted; space returns only as
   assert.equal(s.size(), 2);
   assert.equal(s.record('i', 'c', T + 300, T + 101), 'recorded', 'a expired and was purged');
   assert.equal(s.record('i', 'b', T + 200, T + 101), 'replay');
+});
+
+test('a record purges at most PURGE_RUN expired pairs, oldest first; an expired pair not purged yet is absent', (t) => {
+  const s = new NonceStore(storePath(t));
+  t.after(() => s.close());
+  for (let k = 0; k < 100; k++) assert.equal(s.record('i', `n${k}`, T + 10 + k, T), 'recorded');
+  assert.equal(s.record('i', 'fresh', T + 1000, T + 200), 'recorded');
+  assert.equal(s.size(), 100 - PURGE_RUN + 1, 'a few purged with the record, not every expired pair');
+  assert.equal(s.record('i', 'n99', T + 1000, T + 200), 'recorded', 'its window closed (T + 109): recorded again though not purged yet');
+  assert.equal(s.record('i', 'n0', T + 1000, T + 200), 'recorded', 'purged: recorded again');
+  assert.equal(s.record('i', 'fresh', T + 1000, T + 201), 'replay', 'a live pair is still a replay');
+});
+
+test('a store full of pairs some of which expired records a new one: purging frees their slots first', (t) => {
+  const s = new NonceStore(storePath(t), { maxEntries: 20 });
+  t.after(() => s.close());
+  for (let k = 0; k < 20; k++) assert.equal(s.record('i', `n${k}`, k < 5 ? T + 10 : T + 1000, T), 'recorded');
+  assert.equal(s.record('i', 'new', T + 1000, T + 1), 'full', 'no pair expired yet');
+  assert.equal(s.record('i', 'new', T + 1000, T + 11), 'recorded', 'five expired: purged, one slot taken');
+  assert.equal(s.size(), 16);
 });
 
 test('accepted nonces survive closing and reopening the store', (t) => {
