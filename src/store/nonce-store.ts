@@ -85,10 +85,9 @@ export class NonceStore {
   /**
    * Atomically record `(iss, nonce)` as accepted until `expiresAt` (`iat + expSeconds +
    * skew`, POSIX seconds), purging up to {@link PURGE_RUN} pairs whose window closed before
-   * `now`. Returns `replay` when the pair is recorded and
-   * its window still open, and `full` when `maxEntries` live pairs exist (nothing is written
-   * then). Throws `ERR_USAGE` for a non-integer time, `ERR_STORE_IO` when the
-   * database cannot be written.
+   * `now`. Returns `replay` when the pair is recorded and its window still open, and `full`
+   * when `maxEntries` live pairs exist (the pair is not recorded then). Throws `ERR_USAGE` for
+   * a non-integer time, `ERR_STORE_IO` when the database cannot be written.
    */
   record(iss: string, nonce: string, expiresAt: number, now: number): NonceOutcome {
     if (!Number.isSafeInteger(expiresAt) || !Number.isSafeInteger(now)) throw new AttestError('ERR_USAGE', 'nonce times are integer POSIX seconds');
