@@ -4,6 +4,7 @@
  * over pre-signed attestations passed as exact JSON text, as the gatekeeper proxy passes
  * them. Replay stores: the SQLite `NonceStore` (durability full and normal, fresh file per
  * run) and `MemoryReplayStore` for reference. Sequential; every decision must be `allowed`.
+ * Then the SQLite store alone in steady state ({@link benchReplaySteady}).
  */
 import { join } from 'node:path';
 import { Gate, MemoryReplayStore, type ReplayStore } from '../src/gate/gate.js';
@@ -11,7 +12,8 @@ import { loadGatePolicy } from '../src/gate/policy.js';
 import { NonceStore } from '../src/store/nonce-store.js';
 import { BENCH_FP, TOOL, callArgs, createAgent, signBatch, writeBenchPolicy } from './agent.js';
 import type { BenchSetup } from './gatekeeper.js';
-import { toRow, type Row } from './stats.js';
+import { quantile, toRow, type Row } from './stats.js';
+import { randomBytes } from 'node:crypto';
 
 /** A replay store to measure and how to release it afterwards. */
 interface StoreCase {
@@ -64,4 +66,33 @@ export async function benchGateCheck(s: BenchSetup): Promise<Row[]> {
     }
   }
   return rows;
+}
+
+/** Records a simulated second and the seconds each pair stays live, for {@link benchReplaySteady}. */
+export const REPLAY_RATE = 1000;
+export const REPLAY_WINDOW = 300;
+
+/**
+ * The SQLite replay store in steady state, in simulated time: {@link REPLAY_RATE} records a
+ * second, each live {@link REPLAY_WINDOW} s (so 300,000 live pairs), durability normal (no
+ * fsync, so the store's own work shows); the records of the last 20 simulated seconds timed,
+ * ms: median, p99.9 and the longest (what purging expired pairs costs one record).
+ */
+export function benchReplaySteady(dir: string): { median: number; p999: number; max: number } {
+  const store = new NonceStore(join(dir, 'nonces-steady.db'), { durability: 'normal' });
+  try {
+    const times: number[] = [];
+    let now = 1_800_000_000;
+    for (let second = 0; second < REPLAY_WINDOW + 20; second++, now++) {
+      for (let i = 0; i < REPLAY_RATE; i++) {
+        const t = performance.now();
+        if (store.record('issuer://bench', randomBytes(16).toString('base64url'), now + REPLAY_WINDOW, now) !== 'recorded') throw new Error('bench: a fresh nonce was not recorded');
+        if (second >= REPLAY_WINDOW) times.push(performance.now() - t);
+      }
+    }
+    times.sort((a, b) => a - b);
+    return { median: quantile(times, 0.5), p999: quantile(times, 0.999), max: times[times.length - 1]! };
+  } finally {
+    store.close();
+  }
 }

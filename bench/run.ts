@@ -14,7 +14,8 @@
  *    attestations vs the gatekeeper enforcing them, added median and p99 latency, verified
  *    calls per second (bench/gatekeeper.ts);
  * 3. [decision] the decision alone, in process: `Gate.check` with the SQLite nonce store and
- *    the in-memory one (bench/gate-check.ts);
+ *    the in-memory one, and the SQLite store alone in steady state, 300,000 live pairs at
+ *    1,000 records a simulated second (bench/gate-check.ts);
  * 4. [chain] client proxy -> gatekeeper -> server with bilateral receipts vs plain direct;
  * 5. [witness] witness round trip per checkpoint and cosigned checkpoints per second
  *    (bench/witness.ts, `BENCH_CHECKPOINTS` rounds, default 200);
@@ -54,7 +55,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchGateCheck } from './gate-check.js';
+import { REPLAY_RATE, REPLAY_WINDOW, benchGateCheck, benchReplaySteady } from './gate-check.js';
 import { benchIdentityBundles, benchIdentityGate } from './identity.js';
 import { DURABILITIES, benchChain, benchGatekeeper, type BenchSetup } from './gatekeeper.js';
 import { measureStdio } from './stdio.js';
@@ -128,6 +129,7 @@ async function main(): Promise<void> {
     const client = on.has('client') ? [direct!, ...await benchClientProxy(s)] : undefined;
     const gated = on.has('gatekeeper') ? await benchGatekeeper(s) : undefined;
     const decisions = on.has('decision') ? await benchGateCheck(s) : undefined;
+    const steady = on.has('decision') ? benchReplaySteady(s.dir) : undefined;
     const chain = on.has('chain') ? await benchChain(s) : undefined;
     const witnessed = on.has('witness') ? await benchWitness(CLI, s.dir, CHECKPOINTS) : undefined;
     const bundles = on.has('bundles') ? await benchBundles(s.dir, [1, 100, 10_000], 5) : undefined;
@@ -154,6 +156,10 @@ async function main(): Promise<void> {
     if (decisions !== undefined) {
       console.log(`\n## Decision alone, in process: Gate.check over ${CALLS} pre-signed ES256 attestations after ${WARMUP} warm-up`);
       printGateCheck(decisions);
+    }
+    if (steady !== undefined) {
+      console.log(`\n## Replay store (NonceStore, durability normal) in steady state: ${REPLAY_RATE} records a simulated second, each live ${REPLAY_WINDOW} s; the last 20 s timed`);
+      printTable(['median µs', 'p99.9 ms', 'longest ms'], [[(steady.median * 1000).toFixed(0), steady.p999.toFixed(2), steady.max.toFixed(2)]]);
     }
     if (chain !== undefined) {
       console.log('\n## Full chain: client proxy (--response-receipts require) -> gatekeeper -> server vs direct (plain, section 1)');
