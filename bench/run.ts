@@ -9,7 +9,8 @@
  *    a minimal Node process copying lines both ways, no parsing: the physical limit of a
  *    stdio relay on this machine, to read each proxy figure against), then `mcp-attest
  *    proxy` in both durability modes (`full`: fsync per append; `normal`: survives process
- *    crashes only);
+ *    crashes only); and start-up, spawn to `initialize` answered, direct and through the
+ *    proxy (median of `BENCH_STARTS` rounds, default 15);
  * 2. [gatekeeper] the gatekeeper (`proxy --role server`): direct with pre-signed
  *    attestations vs the gatekeeper enforcing them, added median and p99 latency, verified
  *    calls per second (bench/gatekeeper.ts);
@@ -58,7 +59,7 @@ import { fileURLToPath } from 'node:url';
 import { REPLAY_RATE, REPLAY_WINDOW, benchGateCheck, benchReplaySteady } from './gate-check.js';
 import { benchIdentityBundles, benchIdentityGate } from './identity.js';
 import { DURABILITIES, benchChain, benchGatekeeper, type BenchSetup } from './gatekeeper.js';
-import { measureStdio } from './stdio.js';
+import { connectMedians, measureStdio } from './stdio.js';
 import { machine, printTable, printVersus, type Row } from './stats.js';
 import { benchBundles, benchWitness } from './witness.js';
 import { benchRecordAction, benchRecordActionLimit, benchSessionReceipts } from './session.js';
@@ -74,6 +75,8 @@ const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 100);
 const CHECKPOINTS = Number(process.env['BENCH_CHECKPOINTS'] ?? 200);
 const ACTIONS = Number(process.env['BENCH_ACTIONS'] ?? 500);
 const ACTIONS_WARMUP = Number(process.env['BENCH_ACTIONS_WARMUP'] ?? 50);
+/** Rounds of the start-up rows of section 1. */
+const STARTS = Number(process.env['BENCH_STARTS'] ?? 15);
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const RAW_RELAY = fileURLToPath(new URL('./raw-relay.mjs', import.meta.url));
 const SERVER = join(dirname(createRequire(import.meta.url).resolve('@modelcontextprotocol/server-everything/package.json')), 'dist', 'index.js');
@@ -104,6 +107,12 @@ async function benchClientProxy(s: BenchSetup): Promise<Row[]> {
   return rows;
 }
 
+/** Section 1's start-up rows: server-everything started directly and behind `mcp-attest proxy` (its data directory made by the untimed first start). */
+function benchStarts(s: BenchSetup): Promise<Record<string, number>> {
+  const proxy = [s.cli, 'proxy', '--home', join(s.dir, 'client-start'), '--', process.execPath, s.server];
+  return connectMedians({ direct: [process.execPath, [s.server]], 'proxy, durability full': [process.execPath, proxy] }, STARTS);
+}
+
 /** Section 7 (a): record_action through serve, beside its limit (the same action in process + one SDK stdio round trip), and the issue 14 target. */
 function printRecordAction(recorded: Row, limit: { inProcess: Row; roundTrip: Row }): void {
   console.log(`\n## Receipt sessions: ${ACTIONS} sequential record_action calls (SDK client -> mcp-attest serve, stdio) after ${ACTIONS_WARMUP} warm-up, beside the limit measured in the same run`);
@@ -121,12 +130,13 @@ function printGateCheck(rows: readonly Row[]): void {
 }
 
 async function main(): Promise<void> {
-  if (!Number.isSafeInteger(CALLS) || CALLS < 1 || !Number.isSafeInteger(WARMUP) || WARMUP < 0) throw new Error('bench: BENCH_CALLS >= 1 and BENCH_WARMUP >= 0, whole numbers');
+  if (!Number.isSafeInteger(CALLS) || CALLS < 1 || !Number.isSafeInteger(WARMUP) || WARMUP < 0 || !Number.isSafeInteger(STARTS) || STARTS < 1) throw new Error('bench: BENCH_CALLS >= 1, BENCH_WARMUP >= 0 and BENCH_STARTS >= 1, whole numbers');
   const on = selectedSections();
   const s: BenchSetup = { cli: CLI, server: SERVER, dir: mkdtempSync(join(tmpdir(), 'mcp-attest-bench-')), warmup: WARMUP, calls: CALLS };
   try {
     const direct = on.has('client') || on.has('chain') ? await benchDirect(s) : undefined;
     const client = on.has('client') ? [direct!, ...await benchClientProxy(s)] : undefined;
+    const starts = on.has('client') ? await benchStarts(s) : undefined;
     const gated = on.has('gatekeeper') ? await benchGatekeeper(s) : undefined;
     const decisions = on.has('decision') ? await benchGateCheck(s) : undefined;
     const steady = on.has('decision') ? benchReplaySteady(s.dir) : undefined;
@@ -147,6 +157,10 @@ async function main(): Promise<void> {
     if (client !== undefined) {
       console.log('\n## Attesting client proxy (proxy -> server) vs direct, beside a raw line relay (no parsing)');
       printVersus(client[0]!, client);
+    }
+    if (starts !== undefined) {
+      console.log(`\n## Start-up: spawn to initialize answered (the SDK client's connect), median of ${STARTS} rounds`);
+      printTable(['path', 'median ms', 'added ms'], Object.entries(starts).map(([k, ms]) => [k, ms.toFixed(0), k === 'direct' ? '-' : (ms - starts['direct']!).toFixed(0)]));
     }
     if (gated !== undefined) {
       console.log('\n## Gatekeeper (proxy --role server -> server) vs direct, same pre-signed ES256 attestations');

@@ -61,3 +61,24 @@ export async function measureStdio(path: string, command: string, args: string[]
     await client.close();
   }
 }
+
+/**
+ * Start-up of each command line in `commands` (label: command and arguments): ms from the SDK
+ * client's spawn to `initialize` answered (its `connect`), median of `rounds` rounds, the
+ * commands taking turns within a round; each is started once first, untimed (a proxy's first
+ * start initializes its data directory).
+ */
+export async function connectMedians(commands: Record<string, [string, string[]]>, rounds: number): Promise<Record<string, number>> {
+  const once = async ([command, args]: [string, string[]]): Promise<number> => {
+    const client = new Client({ name: 'bench', version: '1.0.0' });
+    const t = performance.now();
+    await client.connect(new StdioClientTransport({ command, args, stderr: 'ignore' }));
+    const ms = performance.now() - t;
+    await client.close();
+    return ms;
+  };
+  const times = new Map(Object.keys(commands).map((k) => [k, [] as number[]]));
+  for (const c of Object.values(commands)) await once(c);
+  for (let r = 0; r < rounds; r++) for (const [k, c] of Object.entries(commands)) times.get(k)!.push(await once(c));
+  return Object.fromEntries([...times].map(([k, t]) => [k, t.sort((a, b) => a - b)[t.length >> 1]!]));
+}
