@@ -24,7 +24,8 @@
  * 7. [sessions] receipt sessions: `record_action` through `mcp-attest serve`
  *    (`BENCH_ACTIONS`, default 500, after `BENCH_ACTIONS_WARMUP`, default 50) beside its limit (the same action in
  *    process, full durability, plus an SDK stdio round trip to `echo`), and session receipts of 10, 100 and
- *    1,000 actions: export, size, offline verification (bench/session.ts).
+ *    1,000 actions: export, size, offline verification (bench/session.ts); and `serve`'s
+ *    start-up beside server-everything's (`BENCH_STARTS` rounds).
  * 8. [gateway] `mcp-attest gateway` (HTTP) in front of server-everything over Streamable HTTP
  *    and over stdio: added latency vs direct (one client, both durability modes), calls per
  *    second with `BENCH_CLIENTS` clients at once (default 50, `BENCH_CLIENT_CALLS` calls
@@ -122,6 +123,13 @@ function printRecordAction(recorded: Row, limit: { inProcess: Row; roundTrip: Ro
   console.log(`Target (issue 14), printed, not asserted: record_action through serve <= 0.7 ms in full: ${recorded.median.toFixed(3)} ms (${recorded.median <= 0.7 ? 'met' : 'NOT met'})`);
 }
 
+/** A start-up table (sections 1 and 7): each row's median, and what it adds to the first row's. */
+function printStarts(what: string, starts: Record<string, number>): void {
+  console.log(`\n## Start-up of ${what}: spawn to initialize answered (the SDK client's connect), median of ${STARTS} rounds`);
+  const [first] = Object.values(starts);
+  printTable(['path', 'median ms', 'added ms'], Object.entries(starts).map(([k, ms], i) => [k, ms.toFixed(0), i === 0 ? '-' : (ms - first!).toFixed(0)]));
+}
+
 /** Section 3's table: per-decision latency in microseconds. */
 function printGateCheck(rows: readonly Row[]): void {
   printTable(['replay store', 'median µs', 'p99 µs', 'verified calls/s'], rows.map((r) => [
@@ -146,6 +154,7 @@ async function main(): Promise<void> {
     const recorded = on.has('sessions') ? await benchRecordAction(CLI, s.dir, ACTIONS_WARMUP, ACTIONS) : undefined;
     const recordLimit = on.has('sessions') ? await benchRecordActionLimit(s.dir, SERVER, ACTIONS_WARMUP, ACTIONS) : undefined;
     const sessions = on.has('sessions') ? await benchSessionReceipts(s.dir, [10, 100, 1000], 5) : undefined;
+    const serveStarts = on.has('sessions') ? await connectMedians({ 'server-everything': [process.execPath, [s.server]], 'mcp-attest serve': [process.execPath, [s.cli, 'serve', '--home', join(s.dir, 'serve-start')]] }, STARTS) : undefined;
     const gateway = on.has('gateway') ? await benchGateway(s, gatewayParams(WARMUP, CALLS)) : undefined;
     const hot = on.has('hotpath') ? await benchHotPath(s.dir, CLI) : undefined;
     const verified = on.has('verify') ? await benchVerify(s.dir, CLI) : undefined;
@@ -158,10 +167,7 @@ async function main(): Promise<void> {
       console.log('\n## Attesting client proxy (proxy -> server) vs direct, beside a raw line relay (no parsing)');
       printVersus(client[0]!, client);
     }
-    if (starts !== undefined) {
-      console.log(`\n## Start-up: spawn to initialize answered (the SDK client's connect), median of ${STARTS} rounds`);
-      printTable(['path', 'median ms', 'added ms'], Object.entries(starts).map(([k, ms]) => [k, ms.toFixed(0), k === 'direct' ? '-' : (ms - starts['direct']!).toFixed(0)]));
-    }
+    if (starts !== undefined) printStarts('the proxy in front of server-everything', starts);
     if (gated !== undefined) {
       console.log('\n## Gatekeeper (proxy --role server -> server) vs direct, same pre-signed ES256 attestations');
       printVersus(gated.rows[0]!, gated.rows, 'verified calls/s');
@@ -190,6 +196,7 @@ async function main(): Promise<void> {
       ]));
     }
     if (recorded !== undefined && recordLimit !== undefined && sessions !== undefined) printRecordAction(recorded, recordLimit);
+    if (serveStarts !== undefined) printStarts('mcp-attest serve beside server-everything (an SDK server too)', serveStarts);
     if (sessions !== undefined) {
       console.log('\n## Session receipts (sealed, one entry per action): export, size, offline verification in process (median of 5)');
       printTable(['actions', 'bytes', 'bytes per action', 'export ms', 'verify median ms', 'verify p99 ms'], sessions.map((r) => [
