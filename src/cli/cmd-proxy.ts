@@ -5,12 +5,13 @@
  * FILE` is the gatekeeper that enforces attestations (docs/gate-policy.md). The `--` is
  * optional (some clients strip it): options end at the first positional argument.
  *
- * Here the flags are read and checked (a usage error is exit 2 before anything starts), then
- * the upstream command is started (proxy/early-upstream.ts) and only then are the relay's
- * modules loaded and the data directory opened (proxy-run.ts): the upstream's own start-up
- * runs meanwhile instead of after. When the proxy cannot start after all (its data
- * directory, `--session`, `--credential`, `--trust` or `--policy`), the upstream is stopped
- * (SIGTERM) before the error is reported; nothing was written to it.
+ * Here the flags are read and checked (a flag's usage error is exit 2 before anything
+ * starts), then the upstream command is started (proxy/early-upstream.ts) and only then are
+ * the relay's modules loaded and the data directory opened (proxy-run.ts): the upstream's own
+ * start-up runs meanwhile instead of after. When the proxy cannot start after all (what needs
+ * a file or the data directory: the directory itself, `--session`, `--credential`, `--trust`,
+ * `--policy`, `--store`), the upstream is stopped (stdin ended, SIGTERM, SIGKILL after 2 s)
+ * before the error is reported; nothing was written to it.
  */
 import type { Command } from 'commander';
 import { CliExit, EXIT_USAGE, err } from './output.js';
@@ -101,6 +102,7 @@ export function proxySettings(command: string | undefined, args: string[], o: Pr
   if (role === 'client' && o.policy !== undefined) throw new CliExit(EXIT_USAGE, '--policy is for --role server');
   if (role === 'server' && o.session !== undefined) throw new CliExit(EXIT_USAGE, '--session is for --role client');
   if (role === 'server' && o.policy === undefined) throw new CliExit(EXIT_USAGE, '--role server needs --policy FILE');
+  if (o.renewHome !== undefined && o.credential === undefined) throw new CliExit(EXIT_USAGE, '--renew-home is for --credential');
   const maxBytes = maxMessageBytes(o);
   if (!/^[1-9][0-9]{0,6}$/.test(o.checkpointMs)) throw new CliExit(EXIT_USAGE, '--checkpoint-ms takes a whole number of milliseconds (1 to 9999999)');
   return {
@@ -115,17 +117,25 @@ export function proxySettings(command: string | undefined, args: string[], o: Pr
 async function runProxy(command: string | undefined, args: string[], o: ProxyFlags): Promise<void> {
   const settings = proxySettings(command, args, o);
   const upstream = settings.http === null ? new EarlyUpstream(settings.argv) : undefined;
-  // Until the relay has its own handlers: a signal stops the upstream too, and ends the proxy as Node would.
-  const signalled = (signal: NodeJS.Signals): void => {
-    upstream?.stop();
+  // One listener for the whole run, never swapped (a signal that came while its handle was
+  // replaced would be lost): until the relay takes SIGTERM and SIGINT over, a signal asks the
+  // upstream to stop too, then ends the proxy with 128 + the signal's number, the status a
+  // shell reports for a process the signal ended (raising it again once the listener is gone
+  // can deadlock libuv's handler where the signal was inherited ignored).
+  let onSignal = (signal: NodeJS.Signals): void => {
+    upstream?.signal();
     process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
   };
-  process.once('SIGTERM', signalled).once('SIGINT', signalled);
-  const handOff = (): void => void process.off('SIGTERM', signalled).off('SIGINT', signalled);
+  function listener(signal: NodeJS.Signals): void {
+    onSignal(signal);
+  }
+  process.on('SIGTERM', listener).on('SIGINT', listener);
+  const handOff = (stop: () => void): void => void (onSignal = stop);
   try {
     await (await import('./proxy-run.js')).runProxy(settings, o, upstream, handOff);
   } catch (e) {
-    upstream?.stop();
+    process.off('SIGTERM', listener).off('SIGINT', listener);
+    await upstream?.stop();
     throw e;
   }
 }

@@ -57,7 +57,7 @@ async function serve(o: { home?: string }): Promise<number> {
 /** `serve --http`: the session server behind the gateway's checks (docs/session.md "Over HTTP"); runs until SIGTERM/SIGINT. */
 async function serveHttp(o: { home?: string; config?: string; listen?: string }): Promise<number> {
   if (o.config === undefined) throw new CliExit(EXIT_USAGE, 'serve --http needs --config FILE (callers or oauth, limits; docs/session.md)');
-  // The gateway's configuration and HTTP plumbing: loaded for --http only (stdio serve starts ~70 ms sooner).
+  // The gateway's configuration and HTTP plumbing: loaded for --http only (stdio serve answers `initialize` ~80 ms sooner).
   const [{ ServeHttpConfigSchema, loadGatewayConfig }, { SessionHttpServer }] = await Promise.all([import('../gateway/config.js'), import('../server/http.js')]);
   let loaded;
   try {

@@ -54,7 +54,6 @@ async function clientProxy(settings: ProxySettings, o: ProxyFlags, upstream: Ear
   try {
     if (o.session !== undefined) usableSession(() => recorder.openSession(o.session), o.session);
     if (o.credential !== undefined) useCredential(recorder, o.credential, o.renewHome);
-    else if (o.renewHome !== undefined) throw new CliExit(EXIT_USAGE, '--renew-home is for --credential');
   } catch (e) {
     await recorder.close().catch(() => undefined);
     throw e;
@@ -136,16 +135,13 @@ async function serverProxy(settings: ProxySettings, o: ProxyFlags, upstream: Ear
 /**
  * Build the proxy of `settings` over `upstream` (the command started already; undefined for
  * `--url`) and run it until it ends, then exit with its code (proxy/stdio-relay.ts `done`).
- * `handOff` is called once the proxy exists, before its own SIGTERM and SIGINT handlers are
- * installed (the caller's, for start-up, go then). Throws `CliExit` for what the flags name
- * but the data directory refuses; the caller stops the upstream then.
+ * `handOff(stop)`: from then on SIGTERM and SIGINT call `stop` (the caller listens for them
+ * from the start). Throws `CliExit` for what the flags name but the data directory or a file
+ * refuses, and whatever opening them throws; the caller stops the upstream then.
  */
-export async function runProxy(settings: ProxySettings, o: ProxyFlags, upstream: EarlyUpstream | undefined, handOff: () => void): Promise<void> {
+export async function runProxy(settings: ProxySettings, o: ProxyFlags, upstream: EarlyUpstream | undefined, handOff: (stop: () => void) => void): Promise<void> {
   const proxy = settings.role === 'server' ? await serverProxy(settings, o, upstream) : await clientProxy(settings, o, upstream);
-  handOff();
-  const stop = (): void => void proxy.shutdown('shutdown', 0).then((c) => process.exit(c));
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  handOff(() => void proxy.shutdown('shutdown', 0).then((c) => process.exit(c)));
   process.stdout.on('error', () => undefined);
   const code = await proxy.done;
   process.exit(code);

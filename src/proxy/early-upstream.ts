@@ -1,27 +1,34 @@
 /**
  * An upstream command started before its relay exists (`mcp-attest proxy`): the upstream's
  * own start-up (often a few hundred milliseconds) then runs while the proxy loads its modules
- * and opens its data directory, instead of after. Nothing is written to the upstream, and
- * nothing it writes is read, until the relay takes it over (stdio-relay.ts reads its stdout,
- * which buffers meanwhile), so write-ahead and fail-closed hold as for an upstream
- * the relay starts itself.
+ * and opens its data directory, instead of after. Nothing is written to the upstream until
+ * the relay takes it over, and what the upstream writes meanwhile is kept for the relay to
+ * read (stdio-relay.ts: strict parsing, refusals logged), even when the upstream exits before
+ * that, so write-ahead and fail-closed hold as for an upstream the relay starts itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import type { UpstreamProcess } from './relay-io.js';
 
 type Event = 'exit' | 'error';
 
+/** How long {@link EarlyUpstream.stop} waits after SIGTERM before SIGKILL, ms (the relay gives an upstream as long at the end of its input). */
+export const STOP_GRACE_MS = 2000;
+
 /**
  * A child process as the relay drives it ({@link UpstreamProcess}), spawned now. Its `exit`
  * and `error` events are kept from the start: a listener added after one happened (the
- * command was not found, or exited during the proxy's own start-up) is called with it at the next
- * turn of the event loop (as the child's own events come), and with any later one, so the
- * relay sees it as if it had been listening. The child's `error` never goes unhandled.
+ * command was not found, or exited during the proxy's own start-up) is called with it at the
+ * next turn of the event loop (as the child's own events come), and with any later one, so
+ * the relay sees it as if it had been listening. The child's `error` never goes unhandled.
+ * Its stdout is read from the start into a buffer the relay reads (`stdout`): Node discards
+ * the unread output of a child that exits, and the buffer holds what came before.
  */
 export class EarlyUpstream implements UpstreamProcess {
   private readonly child: ChildProcess;
   private readonly happened = new Map<Event, unknown[]>();
+  /** The child's stdout, piped (with its backpressure) from the spawn on. */
+  readonly stdout: Readable;
 
   /**
    * Spawn `argv` (command and arguments) with this process's environment, its stdin and stdout
@@ -31,14 +38,14 @@ export class EarlyUpstream implements UpstreamProcess {
   constructor(argv: readonly string[]) {
     this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
     for (const event of ['exit', 'error'] as const) this.child.on(event, (...args: unknown[]) => void (this.happened.has(event) || this.happened.set(event, args)));
+    const out = new PassThrough();
+    // A read error ends the relay's reading as it would have on the child's own stream.
+    this.child.stdout!.on('error', (e) => out.destroy(e)).pipe(out);
+    this.stdout = out;
   }
 
   get stdin(): Writable | null {
     return this.child.stdin;
-  }
-
-  get stdout(): Readable | null {
-    return this.child.stdout;
   }
 
   get exitCode(): number | null {
@@ -58,8 +65,29 @@ export class EarlyUpstream implements UpstreamProcess {
     return this;
   }
 
-  /** Stop the child (SIGTERM) when the proxy cannot start after all; nothing when it has exited. */
-  stop(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+  /** Whether the child has ended (exited, killed, or never started). */
+  get ended(): boolean {
+    return this.child.exitCode !== null || this.child.signalCode !== null || this.happened.has('exit');
+  }
+
+  /**
+   * Stop the child when the proxy cannot start after all: its stdin ended and SIGTERM, then
+   * SIGKILL after `graceMs` (default {@link STOP_GRACE_MS}) if it is still running. Resolves
+   * once it has ended (at once when it had).
+   */
+  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
+    if (this.ended) return;
+    const ended = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.signal();
+    const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);
+    await ended;
+    clearTimeout(timer);
+  }
+
+  /** Ask the child to stop (stdin ended, SIGTERM) without waiting: when this process is about to end anyway. */
+  signal(): void {
+    if (this.ended) return;
+    this.child.stdin?.on('error', () => undefined).end();
+    this.kill('SIGTERM');
   }
 }

@@ -1,16 +1,21 @@
 /**
  * `mcp-attest proxy` starts its upstream command as soon as its flags are checked, while it
- * opens its data directory (src/cli/cmd-proxy.ts): an upstream that cannot run or exits during
- * that start-up ends the proxy as before, and a proxy that cannot start after all (here an
- * unknown `--session`), or is stopped by a signal while it starts, does not leave the
- * upstream it started running.
+ * opens its data directory (src/cli/cmd-proxy.ts): an upstream that cannot run, or writes and
+ * exits during that start-up, ends the proxy as before, its output relayed; a proxy that cannot
+ * start after all (here an unknown `--session`), or is signalled while it starts, does not
+ * leave the upstream it started running, even one that ignores SIGTERM and its input's end;
+ * a SIGTERM at any moment of its start-up ends it (none is lost while the relay takes over).
+ * A preload holds the proxy, right after it spawned the upstream, until the upstream has
+ * written a marker file: every case below happens with the upstream running (or gone) while
+ * the proxy is still starting.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
 import { initHome } from '../../src/store/identity.js';
-import { cli, scope, waitFor, type Scope } from './helpers.js';
+import { CLI, cli, ROOT, scope, waitFor, type Scope } from './helpers.js';
 
 /** Pids of the processes whose command line includes `needle`. */
 function running(needle: string): number[] {
@@ -24,48 +29,93 @@ function running(needle: string): number[] {
   return pids;
 }
 
-/** An upstream that outlives the end of its stdin (only a signal ends it), killed when the test ends; its path. */
-function stubbornUpstream(s: Scope): string {
-  const script = join(s.dir, 'stubborn-upstream.cjs');
-  writeFileSync(script, 'process.stdin.on("error", () => {}); setInterval(() => {}, 1000);\n');
+/**
+ * An upstream script: it writes `marker` first, then runs `body`; killed when the test ends.
+ * Returns its path and its marker's.
+ */
+function upstream(s: Scope, name: string, body: string): { script: string; marker: string } {
+  const script = join(s.dir, `${name}.cjs`);
+  const marker = join(s.dir, `${name}.started`);
+  writeFileSync(script, `require('node:fs').writeFileSync(${JSON.stringify(marker)}, ''); ${body}\n`);
   s.defer(() => running(script).forEach((p) => process.kill(p, 'SIGKILL')));
-  return script;
+  return { script, marker };
 }
 
-test('a proxy that cannot start stops the upstream it started', { timeout: 60_000 }, async (t) => {
+/**
+ * Ignores SIGTERM and the end of its input: only SIGKILL ends it. It closes the stderr it
+ * inherits (the test's pipe from the proxy, which spawnSync would otherwise wait on).
+ */
+const STUBBORN = 'require("node:fs").closeSync(2); process.on("SIGTERM", () => {}); process.stdin.on("end", () => {}).on("error", () => {}).resume(); setInterval(() => {}, 1000);';
+
+/** A preload that holds the proxy after its first spawn until `marker` exists (at most 20 s), then runs `then` (a statement). */
+function holdUntilStarted(s: Scope, marker: string, then = ''): string {
+  const preload = join(s.dir, 'hold-after-spawn.cjs');
+  writeFileSync(preload, `const cp = require('node:child_process');
+const fs = require('node:fs');
+const spawn = cp.spawn;
+cp.spawn = function (...a) {
+  cp.spawn = spawn;
+  const child = spawn.apply(this, a);
+  const end = Date.now() + 20000;
+  while (!fs.existsSync(${JSON.stringify(marker)}) && Date.now() < end) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+  ${then}
+  return child;
+};
+`);
+  return preload;
+}
+
+test('a proxy that cannot start stops the upstream it started, one that ignores SIGTERM too', { timeout: 60_000 }, async (t) => {
   const s = scope(t);
   await initHome(s.home);
-  const script = stubbornUpstream(s);
-  const r = cli(['proxy', '--home', s.home, '--session', `ses_${'B'.repeat(22)}`, '--', process.execPath, script]);
+  const { script, marker } = upstream(s, 'stubborn', STUBBORN);
+  const r = cli(['proxy', '--home', s.home, '--session', `ses_${'B'.repeat(22)}`, '--', process.execPath, script], 60_000, { preload: holdUntilStarted(s, marker) });
   assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, /--session .*ERR_SESSION_UNKNOWN/);
+  assert.ok(existsSync(marker), 'the upstream was started');
   await waitFor('the upstream to be stopped', () => running(script).length === 0, 10_000);
 });
 
-test('an upstream that cannot run, or exits while the proxy starts, ends the proxy as before', { timeout: 60_000 }, (t) => {
+test('an upstream that cannot run, or writes and exits while the proxy starts, ends the proxy as before', { timeout: 60_000 }, (t) => {
   const s = scope(t);
   const missing = cli(['proxy', '--home', s.home, '--', join(s.dir, 'no-such-command')]);
   assert.equal(missing.status, 3, missing.stderr);
   assert.match(missing.stderr, /cannot start upstream: .*ENOENT/);
-  const quits = cli(['proxy', '--home', s.home, '--', process.execPath, '-e', 'process.exit(5)']);
+  const note = { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'early' } };
+  const { script, marker } = upstream(s, 'quits', `process.stdout.write(${JSON.stringify(JSON.stringify(note) + '\n')}, () => process.exit(5));`);
+  // Held until the upstream wrote its marker, and a little more for it to write and exit.
+  const quits = cli(['proxy', '--home', s.home, '--', process.execPath, script], 60_000, { preload: holdUntilStarted(s, marker, 'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);') });
   assert.equal(quits.status, 5, quits.stderr);
+  assert.deepEqual(quits.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as unknown), [note]);
 });
 
-test('a signal while the proxy starts stops the upstream too, and ends the proxy as Node would', { timeout: 60_000 }, async (t) => {
+test('a signal while the proxy starts stops the upstream too, and ends the proxy with 128 + its number', { timeout: 60_000 }, async (t) => {
   const s = scope(t);
-  const script = stubbornUpstream(s);
-  // The proxy signals itself at the turn of the event loop after it started the upstream: its
-  // relay's modules are still loading then.
-  const preload = join(s.dir, 'signal-after-spawn.cjs');
-  writeFileSync(preload, `const cp = require('node:child_process');
-const spawn = cp.spawn;
-cp.spawn = function (...a) {
-  cp.spawn = spawn;
-  setImmediate(() => process.kill(process.pid, 'SIGTERM'));
-  return spawn.apply(this, a);
-};
-`);
+  const termed = join(s.dir, 'termed');
+  const { script, marker } = upstream(s, 'stubborn', `process.on("SIGTERM", () => require("node:fs").writeFileSync(${JSON.stringify(termed)}, "")); ${STUBBORN}`);
+  // Signalled at the turn of the event loop after the upstream started: the relay's modules are still loading then.
+  const preload = holdUntilStarted(s, marker, "setImmediate(() => process.kill(process.pid, 'SIGTERM'));");
   const r = cli(['proxy', '--home', s.home, '--', process.execPath, script], 60_000, { preload });
   assert.equal(r.status, 143, r.stderr);
-  await waitFor('the upstream to be stopped', () => running(script).length === 0, 10_000);
+  // This upstream outlives SIGTERM (it records it) and the end of its input: the proxy asked it to stop.
+  await waitFor('the upstream to get SIGTERM', () => existsSync(termed));
+});
+
+test('a SIGTERM at any moment of start-up ends the proxy: none is lost while the relay takes over', { timeout: 120_000 }, async (t) => {
+  const s = scope(t);
+  await initHome(s.home);
+  const { script } = upstream(s, 'stubborn', STUBBORN);
+  const outcomes: string[] = [];
+  for (let delay = 0; delay <= 400; delay += 25) {
+    const p = spawn(process.execPath, [CLI, 'proxy', '--home', s.home, '--', process.execPath, script], { cwd: ROOT, stdio: ['pipe', 'ignore', 'ignore'] });
+    await new Promise((r) => setTimeout(r, delay));
+    p.kill('SIGTERM');
+    outcomes.push(await new Promise<string>((resolve) => {
+      const hung = setTimeout(() => { p.kill('SIGKILL'); resolve(`${delay} ms: still running 10 s later`); }, 10_000);
+      // 0: the relay's own shutdown; SIGTERM: before the proxy listens (Node's default); 143: the start-up handler.
+      p.on('exit', (code, signal) => { clearTimeout(hung); resolve(code === 0 || signal === 'SIGTERM' || code === 143 ? 'ended' : `${delay} ms: ${code ?? signal}`); });
+    }));
+    running(script).forEach((pid) => process.kill(pid, 'SIGKILL'));
+  }
+  assert.deepEqual(outcomes.filter((o) => o !== 'ended'), []);
 });
