@@ -134,8 +134,13 @@ async function runProxy(command: string | undefined, args: string[], o: ProxyFla
   try {
     await (await import('./proxy-run.js')).runProxy(settings, o, upstream, handOff);
   } catch (e) {
-    process.off('SIGTERM', listener).off('SIGINT', listener);
+    // A signal while the upstream is being stopped ends it at once, and the proxy.
+    onSignal = (signal) => {
+      upstream?.kill('SIGKILL');
+      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    };
     await upstream?.stop();
+    process.off('SIGTERM', listener).off('SIGINT', listener);
     throw e;
   }
 }

@@ -38,8 +38,9 @@ export class EarlyUpstream implements UpstreamProcess {
   constructor(argv: readonly string[]) {
     this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
     for (const event of ['exit', 'error'] as const) this.child.on(event, (...args: unknown[]) => void (this.happened.has(event) || this.happened.set(event, args)));
-    const out = new PassThrough();
-    // A read error ends the relay's reading as it would have on the child's own stream.
+    // A read error ends the relay's reading as it would have on the child's own stream (and is
+    // no uncaught exception while no relay listens yet).
+    const out = new PassThrough().on('error', () => undefined);
     this.child.stdout!.on('error', (e) => out.destroy(e)).pipe(out);
     this.stdout = out;
   }

@@ -111,7 +111,7 @@ test('a SIGTERM at any moment of start-up ends the proxy: none is lost while the
     await new Promise((r) => setTimeout(r, delay));
     p.kill('SIGTERM');
     outcomes.push(await new Promise<string>((resolve) => {
-      const hung = setTimeout(() => { p.kill('SIGKILL'); resolve(`${delay} ms: still running 10 s later`); }, 10_000);
+      const hung = setTimeout(() => { p.kill('SIGKILL'); resolve(`${delay} ms: still running 5 s later`); }, 5_000);
       // 0: the relay's own shutdown; SIGTERM: before the proxy listens (Node's default); 143: the start-up handler.
       p.on('exit', (code, signal) => { clearTimeout(hung); resolve(code === 0 || signal === 'SIGTERM' || code === 143 ? 'ended' : `${delay} ms: ${code ?? signal}`); });
     }));
