@@ -76,7 +76,7 @@ const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 100);
 const CHECKPOINTS = Number(process.env['BENCH_CHECKPOINTS'] ?? 200);
 const ACTIONS = Number(process.env['BENCH_ACTIONS'] ?? 500);
 const ACTIONS_WARMUP = Number(process.env['BENCH_ACTIONS_WARMUP'] ?? 50);
-/** Rounds of the start-up rows of section 1. */
+/** Rounds of the start-up rows of sections 1 and 7. */
 const STARTS = Number(process.env['BENCH_STARTS'] ?? 15);
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const RAW_RELAY = fileURLToPath(new URL('./raw-relay.mjs', import.meta.url));

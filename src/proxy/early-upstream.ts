@@ -45,18 +45,22 @@ export class EarlyUpstream implements UpstreamProcess {
     this.stdout = out;
   }
 
+  /** The child's stdin: nothing is written to it before the relay takes it over. */
   get stdin(): Writable | null {
     return this.child.stdin;
   }
 
+  /** The child's exit code once it has exited (Node's negative errno when it never started), else null. */
   get exitCode(): number | null {
     return this.child.exitCode;
   }
 
+  /** Send `signal` (default SIGTERM) to the child; false when it could not be sent. */
   kill(signal?: NodeJS.Signals): boolean {
     return this.child.kill(signal);
   }
 
+  /** Listen for the child's `exit` (code, signal) or `error`, including one that happened before (see the class). */
   on(event: 'exit', listener: (code: number | null) => void): this;
   on(event: 'error', listener: (e: Error) => void): this;
   on(event: Event, listener: (...args: never[]) => void): this {
