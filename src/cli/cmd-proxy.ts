@@ -20,6 +20,9 @@ import { EarlyUpstream } from '../proxy/early-upstream.js';
 import type { HttpUpstreamOptions } from '../proxy/http-upstream.js';
 import type { AttachMode } from '../proxy/relay.js';
 import type { ResponseReceiptMode } from '../proxy/response-receipt.js';
+import type { Durability } from '../store/log-db.js';
+import type { AttestationShape } from '../attestation/schema.js';
+import type { ToolChangeAction } from '../gate/policy.js';
 
 /** The flags of `proxy` as commander gives them. */
 export interface ProxyFlags {
@@ -86,12 +89,12 @@ export interface ProxySettings {
   /** `--url` and its headers, or null for a command. */
   http: HttpUpstreamOptions | null;
   maxBytes: number;
-  durability: 'full' | 'normal';
-  profile: 'vector' | 'sep-text';
+  durability: Durability;
+  profile: AttestationShape;
   checkpointMs: number;
   attach: AttachMode;
   responseReceipts: ResponseReceiptMode | 'ignore';
-  toolChanges: 'warn' | 'hide' | 'refuse';
+  toolChanges: ToolChangeAction;
 }
 
 /** The {@link ProxySettings} of a command line; throws `CliExit` (exit 2) for a usage error. */
@@ -107,10 +110,10 @@ export function proxySettings(command: string | undefined, args: string[], o: Pr
   if (!/^[1-9][0-9]{0,6}$/.test(o.checkpointMs)) throw new CliExit(EXIT_USAGE, '--checkpoint-ms takes a whole number of milliseconds (1 to 9999999)');
   return {
     role, argv: command === undefined ? [] : [command, ...args], http: o.url === undefined ? null : httpUpstream(o, maxBytes), maxBytes,
-    durability: oneOf('--durability', o.durability, ['full', 'normal'] as const), profile: oneOf('--profile', o.profile, ['vector', 'sep-text'] as const),
+    durability: oneOf<Durability>('--durability', o.durability, ['full', 'normal']), profile: oneOf<AttestationShape>('--profile', o.profile, ['vector', 'sep-text']),
     checkpointMs: Number(o.checkpointMs), attach: oneOf<AttachMode>('--attach', o.attach, ['auto', 'always', 'never']),
     responseReceipts: oneOf<ResponseReceiptMode | 'ignore'>('--response-receipts', o.responseReceipts, ['ignore', 'warn', 'require']),
-    toolChanges: oneOf('--tool-changes', o.toolChanges, ['warn', 'hide', 'refuse'] as const),
+    toolChanges: oneOf<ToolChangeAction>('--tool-changes', o.toolChanges, ['warn', 'hide', 'refuse']),
   };
 }
 
@@ -122,9 +125,10 @@ async function runProxy(command: string | undefined, args: string[], o: ProxyFla
   // upstream to stop too, then ends the proxy with 128 + the signal's number, the status a
   // shell reports for a process the signal ended (raising it again once the listener is gone
   // can deadlock libuv's handler where the signal was inherited ignored).
+  const exitBy = (signal: NodeJS.Signals): never => process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
   let onSignal = (signal: NodeJS.Signals): void => {
     upstream?.signal();
-    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    exitBy(signal);
   };
   function listener(signal: NodeJS.Signals): void {
     onSignal(signal);
@@ -137,7 +141,7 @@ async function runProxy(command: string | undefined, args: string[], o: ProxyFla
     // A signal while the upstream is being stopped ends it at once, and the proxy.
     onSignal = (signal) => {
       upstream?.kill('SIGKILL');
-      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+      exitBy(signal);
     };
     await upstream?.stop();
     process.off('SIGTERM', listener).off('SIGINT', listener);

@@ -72,7 +72,7 @@ export class EarlyUpstream implements UpstreamProcess {
 
   /** Whether the child has ended (exited, killed, or never started). */
   get ended(): boolean {
-    return this.child.exitCode !== null || this.child.signalCode !== null || this.happened.has('exit');
+    return this.child.exitCode !== null || this.child.signalCode !== null;
   }
 
   /**
