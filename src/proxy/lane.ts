@@ -56,6 +56,8 @@ function drained(w: Writable, limit: number, release: Release): Promise<void> {
 export class Lane {
   /** Resolves when every frame queued so far has been handled. */
   chain: Promise<void> = Promise.resolve();
+  /** Resolves once the source has ended, closed or failed: every frame it gave is queued by then. */
+  readonly ended: Promise<void>;
   private queued = 0;
   private stopped = false;
   private readonly release: Release;
@@ -87,11 +89,14 @@ export class Lane {
     // A source may also just close or fail (a socket reset, as some clients' stdio gives):
     // that ends it too, once.
     let ended = false;
+    let resolveEnded!: () => void;
+    this.ended = new Promise((r) => (resolveEnded = r));
     const end = (): void => {
       if (ended) return;
       ended = true;
       const tail = frames.flush();
       if (tail !== null) this.enqueue(tail, onError);
+      resolveEnded();
       onEnd?.();
     };
     source.on('end', end).on('close', end).on('error', end);

@@ -23,7 +23,7 @@ import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, idKey, lenientRef, readMe
 import { RefusalLog } from './refusals.js';
 import { HttpUpstream } from './http-upstream.js';
 import {
-  CANCEL_GRACE_MS, CONNECTION_LOST, DEFAULT_MAX_PENDING, FREED_MS, INPUT_REFUSED, RECORD_FAILED, describe, report,
+  CANCEL_GRACE_MS, CONNECTION_LOST, DEFAULT_MAX_PENDING, EXIT_READ_MS, FREED_MS, INPUT_REFUSED, RECORD_FAILED, describe, report,
   type CallMessage, type Outstanding, type PendingCall, type RelayIo, type UpstreamProcess,
 } from './relay-io.js';
 import type { Recorder } from './recorder.js';
@@ -74,7 +74,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
       process.stderr.write(`mcp-attest: cannot start upstream: ${e.message}\n`);
       void this.shutdown('upstream_exited', 3).then(resolveDone);
     });
-    this.child.on('exit', (code) => void this.shutdown('upstream_exited', code ?? 1).then(resolveDone));
+    this.child.on('exit', (code) => void this.upstreamRead().then(() => this.shutdown('upstream_exited', code ?? 1)).then(resolveDone));
     // Start reading on the next tick, once the subclass constructor has run.
     queueMicrotask(() => this.start());
   }
@@ -97,6 +97,20 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     });
     this.lanes = { client, upstream };
     this.child.stdin!.on('error', () => undefined);
+  }
+
+  /**
+   * Resolves once the exited upstream's output has all been read and queued (its stdout
+   * ended), or after {@link EXIT_READ_MS} (a descendant holding the pipe open, a client that
+   * stopped reading), or at once when the relay is closing already: what it wrote before it
+   * exited is relayed and recorded, not dropped with the pipe.
+   */
+  private async upstreamRead(): Promise<void> {
+    const lane = this.lanes?.upstream;
+    if (lane === undefined || this.closing !== null) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([lane.ended, new Promise<void>((r) => (timer = setTimeout(r, EXIT_READ_MS)))]);
+    clearTimeout(timer);
   }
 
   /** Decide a `tools/call` (its id is free and the relay is not closing): record it, then {@link forward} it or answer it. */

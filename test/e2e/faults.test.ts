@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import {
@@ -33,6 +33,35 @@ test('upstream crashes mid-call: the client sees the close, the call is receipte
   assert.equal(status, 0, JSON.stringify(report.findings));
   assert.deepEqual([report.size, report.checkpointSize, report.calls, report.receipts, report.unanswered, report.inFlight], ['5', '5', 2, 2, 1, 0]);
   assert.deepEqual(report.findings.map((f) => [f.code, f.index]), [['NOTE_UNANSWERED', '4']]);
+});
+
+test('upstream answers and exits at once: everything it wrote is relayed, the call is receipted executed', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const raw = rawServer(s);
+  const NOTES = 200;
+  const peer = RawPeer.proxy(s, raw.argv);
+  peer.send(initializeRequest(0));
+  await peer.response(0);
+  // ~200 KB written before the answer: more than a pipe holds when the upstream's exit is seen.
+  peer.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'last', arguments: { notes: NOTES } } });
+  assert.equal(await peer.exited, 0, peer.stderr);
+  const got = peer.lines.map((l) => JSON.parse(l) as { id?: number; method?: string; result?: CallToolResult });
+  assert.equal(got.filter((m) => m.method === 'notifications/message').length, NOTES);
+  assert.equal(got.find((m) => m.id === 1)?.result?.content[0]?.type, 'text');
+  assert.deepEqual(logShow(s.home).map((r) => [r.tool, r.status, r.reason]), [['last', 'executed', null]]);
+});
+
+test('output written after the upstream exited (by a process it left holding the pipe) is still relayed', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const note = { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'after the exit' } };
+  const late = join(s.dir, 'late.cjs');
+  writeFileSync(late, `setTimeout(() => process.stdout.write(${JSON.stringify(JSON.stringify(note) + '\n')}), 300);`);
+  // The upstream starts a process that inherits its stdout, and exits at once.
+  const wrapper = join(s.dir, 'wrapper.cjs');
+  writeFileSync(wrapper, `require('node:child_process').spawn(process.execPath, [${JSON.stringify(late)}], { stdio: ['ignore', 'inherit', 'inherit'] }).unref();`);
+  const peer = RawPeer.proxy(s, [wrapper]);
+  assert.equal(await peer.exited, 0, peer.stderr);
+  assert.deepEqual(peer.lines.map((l) => JSON.parse(l) as unknown), [note]);
 });
 
 test('client disconnects while a call is pending: the call is receipted client_disconnected', { timeout: 60_000 }, async (t) => {

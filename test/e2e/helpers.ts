@@ -243,7 +243,8 @@ export function initializeRequest(id: number | string = 0): object {
 /**
  * A scriptable stdio MCP server (legacy and modern) that appends every line it receives to
  * `<file>` and its pid to `<file>.pid`. tools/call by name: `hang` never answers, `crash`
- * exits 1, `fail` answers a JSON-RPC error, `ask` first sends a server->client `roots/list`
+ * exits 1, `last` writes `arguments.notes` notifications of ~1 KB, answers and exits 0 at once,
+ * `fail` answers a JSON-RPC error, `ask` first sends a server->client `roots/list`
  * request (reusing the call's id) and answers with the client's reply, `raw` answers with
  * `arguments.line` (`$ID` replaced by the request id; it may hold several lines), `big` with
  * a text result of `arguments.bytes` bytes, anything else answers with the
@@ -280,6 +281,13 @@ function onLine(line) {
   const name = m.params.name;
   if (name === 'hang') return;
   if (name === 'crash') process.exit(1);
+  if (name === 'last') {
+    const note = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'n'.repeat(1000) } });
+    for (let i = 0; i < m.params.arguments.notes; i++) send(note);
+    // Exits once all of it is in the pipe (process.exit would drop what Node still queues).
+    process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: 'last' }] } }) + '\n', () => process.exit(0));
+    return;
+  }
   if (name === 'fail') return send({ jsonrpc: '2.0', id: m.id, error: { code: -32000, message: 'boom', data: { tool: name } } });
   if (name === 'raw') return send(m.params.arguments.line.replaceAll('$ID', JSON.stringify(m.id)));
   if (name === 'big') return send('{"jsonrpc":"2.0","id":' + JSON.stringify(m.id) + ',"result":{"content":[{"type":"text","text":"' + 'x'.repeat(m.params.arguments.bytes) + '"}]}}');
