@@ -8,6 +8,7 @@
  * keys/issuer.pem        issuer private key (PKCS#8 PEM; HS256: keys/issuer.secret, 32 raw bytes), 0600
  * keys/issuer.pub.pem    issuer public key (SPKI PEM; absent for HS256)
  * keys/log.pem           Ed25519 log private key (PKCS#8 PEM), 0600
+ * keys/identity.json     the same file as identity.json (a hard link): published with the keys, then linked
  * log.db                 the SQLite log: entries (with the Merkle nodes each completes), checkpoints
  * evidence.db            payloads (arguments, results, session evidence), named by the SHA-256 of their JCS
  * nonces.db              the gatekeeper's replay store (nonces until iat + expSeconds + skew)

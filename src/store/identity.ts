@@ -4,9 +4,9 @@
  * an existing key is never overwritten (`ERR_KEY_EXISTS`). Also loads the identity back, and
  * gives the trust policy a verifier needs for it (`trustPolicyOf`).
  */
-import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync, existsSync, linkSync, unlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, existsSync, linkSync } from 'node:fs';
 import { createHash, randomUUID } from 'node:crypto';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { AttestError, isAttestError } from '../errors.js';
 import { MAX_CONFIG_FILE_BYTES, readRegularFile } from './read-regular.js';
 import { getAlgorithm, isAlgName, type AlgName } from '../keys/algorithms.js';
@@ -58,61 +58,126 @@ export interface InitOptions {
   origin?: string;
   /** What the log's entries are: `private` (default) or `public`. */
   entries?: EntriesMode;
+  /** Told when an interrupted initialization's unused keys are set aside (default: a line on stderr). */
+  notice?: (message: string) => void;
 }
 
-/** Create the data directory and keys. Throws `ERR_KEY_EXISTS` if already initialized. */
-export async function initHome(home: string, o: InitOptions = {}): Promise<Identity> {
-  const p = homePaths(home);
-  if (existsSync(p.identity)) throw new AttestError('ERR_KEY_EXISTS', `already initialized: ${p.identity}`, { path: p.identity });
-  mkdirSync(p.keys, { recursive: true, mode: 0o700 });
+/** How old a `keys/` left without `keys/identity.json` (an interrupted initialization by a version before staging) must be to be set aside, ms. */
+const UNFINISHED_KEYS_MS = 10_000;
+
+/** Generate the keys into `dir` (a fresh directory) and write the identity beside them; returns it. */
+async function writeKeys(dir: string, o: InitOptions): Promise<Identity> {
   const alg = o.alg ?? 'ES256';
   const id = randomUUID();
+  const at = (path: string): string => join(dir, basename(path));
+  const p = homePaths('');
   let issuer: Identity['issuer'];
   if (alg === 'HS256') {
     const secret = crypto.getRandomValues(new Uint8Array(32));
-    writeSecretFile(p.issuerSecret, secret);
+    writeSecretFile(at(p.issuerSecret), secret);
     issuer = { alg, keyId: jwkThumbprint({ kty: 'oct', k: toBase64Url(secret) }), publicKeyJwk: null };
   } else {
     const pair = (await getAlgorithm(alg).generate()) as CryptoKeyPair;
-    writeSecretFile(p.issuerKey, await exportPkcs8(pair.privateKey));
+    writeSecretFile(at(p.issuerKey), await exportPkcs8(pair.privateKey));
     const spki = new Uint8Array(await crypto.subtle.exportKey('spki', pair.publicKey));
-    writeFileSync(p.issuerPublic, encodePem('PUBLIC KEY', spki));
+    writeFileSync(at(p.issuerPublic), encodePem('PUBLIC KEY', spki));
     const jwk = await exportPublicJwk(pair.publicKey);
     issuer = { alg, keyId: jwkThumbprint(jwk), publicKeyJwk: jwk };
   }
   const logPair = (await getAlgorithm('EdDSA').generate()) as CryptoKeyPair;
-  writeSecretFile(p.logKey, await exportPkcs8(logPair.privateKey));
+  writeSecretFile(at(p.logKey), await exportPkcs8(logPair.privateKey));
   const origin = o.origin ?? `mcp-attest.local/${id}`;
   const vkey = formatVerifierKey(origin, 0x01, await exportEd25519Public(logPair.publicKey));
   const identity: Identity = { version: 1, iss: `issuer://${id}`, sub: o.sub ?? 'agent:default', issuer, log: { origin, vkey, entries: o.entries ?? 'private' } };
-  // Published last and atomically (link fails if it exists): a reader sees all or nothing.
-  const tmp = `${p.identity}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(identity, null, 2) + '\n');
-  try {
-    linkSync(tmp, p.identity);
-  } finally {
-    unlinkSync(tmp);
-  }
+  writeFileSync(join(dir, STAGED_IDENTITY), JSON.stringify(identity, null, 2) + '\n');
   return identity;
+}
+
+/** The identity's copy inside `keys/`: published with the keys, then linked to `identity.json`. */
+const STAGED_IDENTITY = 'identity.json';
+
+/**
+ * Finish what an interrupted initialization left (`keys/` without `identity.json`): link the
+ * identity published with the keys; keys without one (left by a version before staging) are
+ * moved to `keys.unfinished-<ms>` once 10 s old, `notice` told. Returns true when the
+ * directory is initialized now; false when `keys/` is too recent to judge.
+ */
+function finishInterrupted(home: string, notice: (message: string) => void): boolean {
+  const p = homePaths(home);
+  try {
+    linkSync(join(p.keys, STAGED_IDENTITY), p.identity);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return true;
+    if (code !== 'ENOENT') throw new AttestError('ERR_STORE_IO', `cannot publish ${p.identity}`, { path: p.identity, cause: e });
+  }
+  const aside = `${p.keys}.unfinished-${Date.now()}`;
+  try {
+    if (Date.now() - statSync(p.keys).mtimeMs < UNFINISHED_KEYS_MS) return false;
+    renameSync(p.keys, aside);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false; // another process set them aside first
+    throw new AttestError('ERR_STORE_IO', `cannot set aside ${p.keys}`, { path: p.keys, cause: e });
+  }
+  notice(`an earlier initialization of ${home} did not finish: its unused keys were moved to ${aside}`);
+  return false;
+}
+
+/**
+ * Create the data directory and keys. The keys and identity are written into a fresh
+ * directory beside `keys/`, which is renamed to `keys/` (atomic: of several processes one
+ * wins), then `identity.json` is linked from it: an initialization interrupted at any point
+ * leaves either nothing published (a stray `.keys-*` directory) or keys the next one
+ * completes. Throws `ERR_KEY_EXISTS` if already initialized (or being initialized: `ensureHome`
+ * waits for it), `ERR_STORE_IO` when the directory cannot be written.
+ */
+export async function initHome(home: string, o: InitOptions = {}): Promise<Identity> {
+  const p = homePaths(home);
+  const exists = (): AttestError => new AttestError('ERR_KEY_EXISTS', `already initialized: ${p.identity}`, { path: p.identity });
+  if (existsSync(p.identity)) throw exists();
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const notice = o.notice ?? ((m: string) => process.stderr.write(`mcp-attest: ${m}\n`));
+  if (existsSync(p.keys) && readdirSync(p.keys).length > 0) {
+    finishInterrupted(home, notice);
+    if (existsSync(p.keys)) throw exists();
+  }
+  const staging = mkdtempSync(join(home, '.keys-'));
+  try {
+    const identity = await writeKeys(staging, o);
+    try {
+      renameSync(staging, p.keys);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') throw exists(); // another process published its keys first
+      throw e;
+    }
+    if (!finishInterrupted(home, notice)) throw new AttestError('ERR_STORE_IO', `cannot publish ${p.identity}`, { path: p.identity });
+    return identity;
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
 }
 
 /**
  * Load the identity, initializing the directory first if it has none. Safe when several
  * processes start at once on a new directory: the losers of the race wait (up to 10 s) for
- * the winner's `identity.json`. Returns the identity and whether this call created it.
+ * the winner's `identity.json`; one left unfinished by an interrupted process is completed.
+ * Returns the identity and whether this call created it.
  */
 export async function ensureHome(home: string, o: InitOptions = {}): Promise<{ identity: Identity; created: boolean }> {
-  if (existsSync(homePaths(home).identity)) return { identity: loadIdentity(home), created: false };
-  try {
-    return { identity: await initHome(home, o), created: true };
-  } catch (e) {
-    if (!(e instanceof AttestError && e.code === 'ERR_KEY_EXISTS')) throw e;
-  }
-  for (let waited = 0; waited < 10_000; waited += 50) {
-    if (existsSync(homePaths(home).identity)) return { identity: loadIdentity(home), created: false };
+  const path = homePaths(home).identity;
+  for (const end = Date.now() + 10_000; ;) {
+    if (existsSync(path)) return { identity: loadIdentity(home), created: false };
+    try {
+      return { identity: await initHome(home, o), created: true };
+    } catch (e) {
+      if (!(e instanceof AttestError && e.code === 'ERR_KEY_EXISTS')) throw e;
+    }
+    if (existsSync(path)) continue;
+    if (Date.now() > end) throw new AttestError('ERR_STORE_IO', `data directory ${home} is being initialized by another process that did not finish`, { path: home });
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new AttestError('ERR_STORE_IO', `data directory ${home} is being initialized by another process that did not finish`, { path: home });
 }
 
 /**

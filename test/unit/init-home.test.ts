@@ -1,0 +1,64 @@
+/**
+ * Initializing a data directory (store/identity.ts `initHome`, `ensureHome`): processes
+ * starting at once on a new directory end with one identity; keys a version without staging
+ * left without an identity are set aside, not waited on forever.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureHome, initHome } from '../../src/store/identity.js';
+import { homePaths } from '../../src/store/home.js';
+import { isAttestError } from '../../src/errors.js';
+
+function tmpHome(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-init-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'home');
+}
+
+test('eight initializations at once on a new directory: one creates it, all get its identity, nothing is left staged', async (t) => {
+  const home = tmpHome(t);
+  const got = await Promise.all(Array.from({ length: 8 }, () => ensureHome(home)));
+  assert.equal(got.filter((g) => g.created).length, 1);
+  assert.deepEqual(new Set(got.map((g) => g.identity.iss)).size, 1);
+  const p = homePaths(home);
+  assert.equal(JSON.parse(readFileSync(p.identity, 'utf8')).iss, got[0]!.identity.iss);
+  assert.deepEqual(readdirSync(home).sort(), ['identity.json', 'keys']);
+  assert.deepEqual(readdirSync(p.keys).sort(), ['identity.json', 'issuer.pem', 'issuer.pub.pem', 'log.pem']);
+  await assert.rejects(initHome(home), (e) => isAttestError(e, 'ERR_KEY_EXISTS'));
+});
+
+test('keys left without an identity are moved aside once 10 s old, with a notice, and the directory is initialized', async (t) => {
+  const home = tmpHome(t);
+  const p = homePaths(home);
+  mkdirSync(p.keys, { recursive: true });
+  writeFileSync(p.issuerKey, 'left by an interrupted init');
+  const notices: string[] = [];
+  // Younger than 10 s: another process may still be writing them.
+  await assert.rejects(initHome(home, { notice: (m) => notices.push(m) }), (e) => isAttestError(e, 'ERR_KEY_EXISTS'));
+  assert.equal(notices.length, 0);
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(p.keys, old, old);
+  const { identity, created } = await ensureHome(home, { notice: (m) => notices.push(m) });
+  assert.equal(created, true);
+  assert.equal(notices.length, 1);
+  const aside = readdirSync(home).filter((n) => n.startsWith('keys.unfinished-'));
+  assert.equal(aside.length, 1);
+  assert.match(notices[0]!, new RegExp(`unused keys were moved to .*${aside[0]!}`));
+  assert.equal(readFileSync(join(home, aside[0]!, 'issuer.pem'), 'utf8'), 'left by an interrupted init');
+  assert.notEqual(readFileSync(p.issuerKey, 'utf8'), 'left by an interrupted init');
+  assert.equal(JSON.parse(readFileSync(p.identity, 'utf8')).iss, identity.iss);
+});
+
+test('published keys whose identity was not linked yet are completed, not replaced', async (t) => {
+  const home = tmpHome(t);
+  const first = await initHome(home);
+  const p = homePaths(home);
+  rmSync(p.identity);
+  assert.ok(existsSync(join(p.keys, 'identity.json')));
+  const { identity, created } = await ensureHome(home);
+  assert.equal(created, false);
+  assert.deepEqual(identity, first);
+});
