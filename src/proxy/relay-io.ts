@@ -47,7 +47,7 @@ export interface RelayIo {
 export const DEFAULT_MAX_PENDING = 1024;
 /** JSON-RPC error code (implementation-defined range) for a call the proxy could not record. */
 export const RECORD_FAILED = -32001;
-/** JSON-RPC error code for a request whose HTTP response stream ended without an answer. */
+/** JSON-RPC error code for a request whose HTTP response stream ended without an answer, or sent after the upstream exited. */
 export const CONNECTION_LOST = -32005;
 /** JSON-RPC error code for an input the relay refused (docs/wire.md); `data.code` names why. */
 export const INPUT_REFUSED = -32600;
@@ -81,6 +81,6 @@ export type CallMessage = RpcMessage & { id: RpcId; method: 'tools/call'; params
 /** How long a cancelled call may still be answered before its slot is freed and it is receipted `cancelled`, ms. */
 export const CANCEL_GRACE_MS = 30_000;
 /** How long the relay keeps reading an upstream that exited, for what it wrote before, ms. */
-export const EXIT_READ_MS = 2000;
+export const EXIT_READ_MS = 1000;
 /** How long an id freed by a cancellation stays reserved, ms. */
 export const FREED_MS = 10 * 60_000;

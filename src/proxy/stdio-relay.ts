@@ -58,6 +58,8 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   private releaseOutputs!: () => void;
   private readonly outputsReleased = new Promise<void>((r) => (this.releaseOutputs = r));
   protected clientGone = false;
+  /** The upstream has exited: its output is still read ({@link upstreamRead}), no request goes to it. */
+  private upstreamGone = false;
   private readonly limits: { maxBytes: number; maxDepth: number };
   private readonly maxPending: number;
   /** Resolves with the exit code once the relay has shut down. */
@@ -106,6 +108,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
    * exited is relayed and recorded, not dropped with the pipe.
    */
   private async upstreamRead(): Promise<void> {
+    this.upstreamGone = true;
     const lane = this.lanes?.upstream;
     if (lane === undefined || this.closing !== null) return;
     let timer: NodeJS.Timeout | undefined;
@@ -139,6 +142,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     }
     if (this.pending.has(key) || this.settling.has(key) || this.isFreed(key)) return this.refuseInput('client', frame, 'ERR_WIRE_ID_IN_USE', `id ${key.slice(0, 64)} is already pending`, msg.id!);
     if (this.pending.size >= this.maxPending) return this.refuseInput('client', frame, 'ERR_WIRE_TOO_MANY_PENDING', `${this.maxPending} requests already pending`, msg.id!);
+    if (this.upstreamGone) return this.errorToClient(msg.id!, CONNECTION_LOST, 'mcp-attest: the upstream exited, request not forwarded');
     if (msg.method !== 'tools/call') return this.forward(msg, null);
     if (this.closing) return this.errorToClient(msg.id!, RECORD_FAILED, 'mcp-attest: shutting down, call not forwarded');
     try {

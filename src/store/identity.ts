@@ -62,7 +62,7 @@ export interface InitOptions {
   notice?: (message: string) => void;
 }
 
-/** How old a `keys/` left without `keys/identity.json` (an interrupted initialization by a version before staging) must be to be set aside, ms. */
+/** How old a `keys/` left without `keys/identity.json` (an interrupted initialization by an earlier build) must be to be set aside, ms. */
 const UNFINISHED_KEYS_MS = 10_000;
 
 /** Generate the keys into `dir` (a fresh directory) and write the identity beside them; returns it. */
@@ -96,32 +96,53 @@ async function writeKeys(dir: string, o: InitOptions): Promise<Identity> {
 /** The identity's copy inside `keys/`: published with the keys, then linked to `identity.json`. */
 const STAGED_IDENTITY = 'identity.json';
 
+/** The error for a data directory whose files contradict each other. */
+function corrupt(home: string, message: string): AttestError {
+  return new AttestError('ERR_STORE_CORRUPT', `${home}: ${message}`, { path: home });
+}
+
 /**
- * Finish what an interrupted initialization left (`keys/` without `identity.json`): link the
- * identity published with the keys; keys without one (left by a version before staging) are
- * moved to `keys.unfinished-<ms>` once 10 s old, `notice` told. Returns true when the
- * directory is initialized now; false when `keys/` is too recent to judge.
+ * Link `identity.json` to the identity published in `keys/`. True when it is that file now
+ * (linked here or before); false when `keys/` holds no identity. Throws `ERR_STORE_CORRUPT`
+ * when `identity.json` is another file, `ERR_STORE_IO`.
  */
-function finishInterrupted(home: string, notice: (message: string) => void): boolean {
+function linkPublished(home: string): boolean {
   const p = homePaths(home);
+  const staged = join(p.keys, STAGED_IDENTITY);
   try {
-    linkSync(join(p.keys, STAGED_IDENTITY), p.identity);
+    linkSync(staged, p.identity);
     return true;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return true;
-    if (code !== 'ENOENT') throw new AttestError('ERR_STORE_IO', `cannot publish ${p.identity}`, { path: p.identity, cause: e });
+    if (code === 'ENOENT') return false;
+    if (code !== 'EEXIST') throw new AttestError('ERR_STORE_IO', `cannot publish ${p.identity}`, { path: p.identity, cause: e });
   }
-  const aside = `${p.keys}.unfinished-${Date.now()}`;
+  const [a, b] = [statSync(staged), statSync(p.identity)];
+  if (a.ino === b.ino && a.dev === b.dev) return true;
+  throw corrupt(home, 'identity.json is not the identity published with keys/');
+}
+
+/**
+ * Set aside `keys/` that has no identity: keys an earlier build, which wrote them in place,
+ * left when its initialization was cut short. Moved to `keys.unfinished` once 10 s old (one
+ * process can: the name is fixed), `notice` told; left while younger. Throws
+ * `ERR_STORE_CORRUPT` when the directory has a log (its identity was lost: the keys are in
+ * use) or `keys.unfinished` is taken, `ERR_STORE_IO`.
+ */
+function setAsideUnfinished(home: string, notice: (message: string) => void): void {
+  const p = homePaths(home);
+  if (existsSync(p.db) || existsSync(p.evidence)) throw corrupt(home, 'keys/ and a log but no identity.json: restore identity.json (the keys of a log are never replaced)');
+  const aside = `${p.keys}.unfinished`;
   try {
-    if (Date.now() - statSync(p.keys).mtimeMs < UNFINISHED_KEYS_MS) return false;
+    if (Date.now() - statSync(p.keys).mtimeMs < UNFINISHED_KEYS_MS) return;
     renameSync(p.keys, aside);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false; // another process set them aside first
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || existsSync(join(p.keys, STAGED_IDENTITY))) return; // another process set them aside and published its own
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') throw corrupt(home, `keys/ without an identity, and ${aside} is taken: move one of them away`);
     throw new AttestError('ERR_STORE_IO', `cannot set aside ${p.keys}`, { path: p.keys, cause: e });
   }
   notice(`an earlier initialization of ${home} did not finish: its unused keys were moved to ${aside}`);
-  return false;
 }
 
 /**
@@ -130,16 +151,25 @@ function finishInterrupted(home: string, notice: (message: string) => void): boo
  * wins), then `identity.json` is linked from it: an initialization interrupted at any point
  * leaves either nothing published (a stray `.keys-*` directory) or keys the next one
  * completes. Throws `ERR_KEY_EXISTS` if already initialized (or being initialized: `ensureHome`
- * waits for it), `ERR_STORE_IO` when the directory cannot be written.
+ * waits for it), `ERR_STORE_CORRUPT` for contradicting files ({@link setAsideUnfinished},
+ * {@link linkPublished}), `ERR_STORE_IO` when the directory cannot be written.
  */
 export async function initHome(home: string, o: InitOptions = {}): Promise<Identity> {
+  try {
+    return await initHomeNow(home, o);
+  } catch (e) {
+    if (isAttestError(e)) throw e;
+    throw new AttestError('ERR_STORE_IO', `cannot initialize ${home}: ${e instanceof Error ? e.message : String(e)}`, { path: home, cause: e });
+  }
+}
+
+async function initHomeNow(home: string, o: InitOptions): Promise<Identity> {
   const p = homePaths(home);
   const exists = (): AttestError => new AttestError('ERR_KEY_EXISTS', `already initialized: ${p.identity}`, { path: p.identity });
   if (existsSync(p.identity)) throw exists();
   mkdirSync(home, { recursive: true, mode: 0o700 });
-  const notice = o.notice ?? ((m: string) => process.stderr.write(`mcp-attest: ${m}\n`));
   if (existsSync(p.keys) && readdirSync(p.keys).length > 0) {
-    finishInterrupted(home, notice);
+    if (!linkPublished(home)) setAsideUnfinished(home, o.notice ?? ((m: string) => process.stderr.write(`mcp-attest: ${m}\n`)));
     if (existsSync(p.keys)) throw exists();
   }
   const staging = mkdtempSync(join(home, '.keys-'));
@@ -152,7 +182,7 @@ export async function initHome(home: string, o: InitOptions = {}): Promise<Ident
       if (code === 'ENOTEMPTY' || code === 'EEXIST') throw exists(); // another process published its keys first
       throw e;
     }
-    if (!finishInterrupted(home, notice)) throw new AttestError('ERR_STORE_IO', `cannot publish ${p.identity}`, { path: p.identity });
+    if (!linkPublished(home)) throw new AttestError('ERR_STORE_IO', `cannot publish ${p.identity}`, { path: p.identity });
     return identity;
   } finally {
     rmSync(staging, { recursive: true, force: true });

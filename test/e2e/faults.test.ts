@@ -51,17 +51,24 @@ test('upstream answers and exits at once: everything it wrote is relayed, the ca
   assert.deepEqual(logShow(s.home).map((r) => [r.tool, r.status, r.reason]), [['last', 'executed', null]]);
 });
 
-test('output written after the upstream exited (by a process it left holding the pipe) is still relayed', { timeout: 60_000 }, async (t) => {
+test('output written after the upstream exited (by a process it left holding the pipe) is still relayed; a request meanwhile is answered, not forwarded', { timeout: 60_000 }, async (t) => {
   const s = scope(t);
   const note = { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'after the exit' } };
   const late = join(s.dir, 'late.cjs');
-  writeFileSync(late, `setTimeout(() => process.stdout.write(${JSON.stringify(JSON.stringify(note) + '\n')}), 300);`);
+  // Holds the pipe 300 ms longer after writing, for the request below.
+  writeFileSync(late, `setTimeout(() => process.stdout.write(${JSON.stringify(JSON.stringify(note) + '\n')}), 200); setTimeout(() => {}, 500);`);
   // The upstream starts a process that inherits its stdout, and exits at once.
   const wrapper = join(s.dir, 'wrapper.cjs');
   writeFileSync(wrapper, `require('node:child_process').spawn(process.execPath, [${JSON.stringify(late)}], { stdio: ['ignore', 'inherit', 'inherit'] }).unref();`);
   const peer = RawPeer.proxy(s, [wrapper]);
+  await peer.line('the late notification', (m) => m['method'] === 'notifications/message');
+  peer.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'meta', arguments: {} } });
+  const answer = JSON.parse(await peer.response(1)) as { error?: { code: number; message: string } };
+  assert.equal(answer.error?.code, -32005);
+  assert.match(answer.error.message, /upstream exited/);
   assert.equal(await peer.exited, 0, peer.stderr);
-  assert.deepEqual(peer.lines.map((l) => JSON.parse(l) as unknown), [note]);
+  assert.deepEqual(peer.lines.map((l) => JSON.parse(l) as unknown)[0], note);
+  assert.deepEqual(logShow(s.home), [], 'the call was not recorded');
 });
 
 test('client disconnects while a call is pending: the call is receipted client_disconnected', { timeout: 60_000 }, async (t) => {

@@ -44,21 +44,27 @@ test('keys left without an identity are moved aside once 10 s old, with a notice
   const { identity, created } = await ensureHome(home, { notice: (m) => notices.push(m) });
   assert.equal(created, true);
   assert.equal(notices.length, 1);
-  const aside = readdirSync(home).filter((n) => n.startsWith('keys.unfinished-'));
-  assert.equal(aside.length, 1);
-  assert.match(notices[0]!, new RegExp(`unused keys were moved to .*${aside[0]!}`));
-  assert.equal(readFileSync(join(home, aside[0]!, 'issuer.pem'), 'utf8'), 'left by an interrupted init');
+  assert.match(notices[0]!, /unused keys were moved to .*keys\.unfinished$/);
+  assert.equal(readFileSync(join(home, 'keys.unfinished', 'issuer.pem'), 'utf8'), 'left by an interrupted init');
   assert.notEqual(readFileSync(p.issuerKey, 'utf8'), 'left by an interrupted init');
   assert.equal(JSON.parse(readFileSync(p.identity, 'utf8')).iss, identity.iss);
 });
 
-test('published keys whose identity was not linked yet are completed, not replaced', async (t) => {
+test('keys without an identity are never set aside beside a log, nor over keys set aside before: a coded error at once', async (t) => {
   const home = tmpHome(t);
-  const first = await initHome(home);
   const p = homePaths(home);
-  rmSync(p.identity);
-  assert.ok(existsSync(join(p.keys, 'identity.json')));
-  const { identity, created } = await ensureHome(home);
-  assert.equal(created, false);
-  assert.deepEqual(identity, first);
+  mkdirSync(p.keys, { recursive: true });
+  writeFileSync(p.issuerKey, 'in use');
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(p.keys, old, old);
+  writeFileSync(p.db, '');
+  // The identity of a log was lost: its keys stay where they are.
+  await assert.rejects(ensureHome(home), (e) => isAttestError(e, 'ERR_STORE_CORRUPT') && /restore identity\.json/.test((e as Error).message));
+  assert.equal(readFileSync(p.issuerKey, 'utf8'), 'in use');
+  rmSync(p.db);
+  mkdirSync(join(home, 'keys.unfinished'));
+  writeFileSync(join(home, 'keys.unfinished', 'issuer.pem'), 'set aside before');
+  await assert.rejects(ensureHome(home), (e) => isAttestError(e, 'ERR_STORE_CORRUPT') && /keys\.unfinished is taken/.test((e as Error).message));
+  assert.equal(readFileSync(p.issuerKey, 'utf8'), 'in use');
+  assert.equal(readFileSync(join(home, 'keys.unfinished', 'issuer.pem'), 'utf8'), 'set aside before');
 });
