@@ -163,6 +163,19 @@ export async function initHome(home: string, o: InitOptions = {}): Promise<Ident
   }
 }
 
+/** The name of a directory keys are written into before they are published as `keys/`. */
+const STAGING_PREFIX = '.keys-';
+/** How old a staging directory must be to be abandoned (an initialization takes a second or two), ms. */
+const ABANDONED_STAGING_MS = 10 * 60_000;
+
+/** Remove staging directories (unused keys) that initializations cut short left over 10 min ago. */
+function removeAbandoned(home: string): void {
+  for (const name of readdirSync(home)) {
+    const dir = join(home, name);
+    if (name.startsWith(STAGING_PREFIX) && Date.now() - statSync(dir).mtimeMs > ABANDONED_STAGING_MS) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function initHomeNow(home: string, o: InitOptions): Promise<Identity> {
   const p = homePaths(home);
   const exists = (): AttestError => new AttestError('ERR_KEY_EXISTS', `already initialized: ${p.identity}`, { path: p.identity });
@@ -172,7 +185,8 @@ async function initHomeNow(home: string, o: InitOptions): Promise<Identity> {
     if (!linkPublished(home)) setAsideUnfinished(home, o.notice ?? ((m: string) => process.stderr.write(`mcp-attest: ${m}\n`)));
     if (existsSync(p.keys)) throw exists();
   }
-  const staging = mkdtempSync(join(home, '.keys-'));
+  removeAbandoned(home);
+  const staging = mkdtempSync(join(home, STAGING_PREFIX));
   try {
     const identity = await writeKeys(staging, o);
     try {

@@ -68,3 +68,25 @@ test('keys without an identity are never set aside beside a log, nor over keys s
   assert.equal(readFileSync(p.issuerKey, 'utf8'), 'in use');
   assert.equal(readFileSync(join(home, 'keys.unfinished', 'issuer.pem'), 'utf8'), 'set aside before');
 });
+
+test('staging directories an interrupted initialization left are removed once 10 min old, younger ones kept', async (t) => {
+  const home = tmpHome(t);
+  mkdirSync(join(home, '.keys-old'), { recursive: true });
+  writeFileSync(join(home, '.keys-old', 'issuer.pem'), 'unused');
+  const old = new Date(Date.now() - 11 * 60_000);
+  utimesSync(join(home, '.keys-old'), old, old);
+  mkdirSync(join(home, '.keys-young'));
+  await initHome(home);
+  assert.deepEqual(readdirSync(home).sort(), ['.keys-young', 'identity.json', 'keys']);
+});
+
+test('published keys whose identity was not linked yet are completed, not replaced', async (t) => {
+  const home = tmpHome(t);
+  const first = await initHome(home);
+  const p = homePaths(home);
+  rmSync(p.identity);
+  assert.ok(existsSync(join(p.keys, 'identity.json')));
+  const { identity, created } = await ensureHome(home);
+  assert.equal(created, false);
+  assert.deepEqual(identity, first);
+});
