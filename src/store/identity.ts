@@ -171,8 +171,11 @@ const ABANDONED_STAGING_MS = 10 * 60_000;
 /** Remove staging directories (unused keys) that initializations cut short left over 10 min ago. */
 function removeAbandoned(home: string): void {
   for (const name of readdirSync(home)) {
+    if (!name.startsWith(STAGING_PREFIX)) continue;
     const dir = join(home, name);
-    if (name.startsWith(STAGING_PREFIX) && Date.now() - statSync(dir).mtimeMs > ABANDONED_STAGING_MS) rmSync(dir, { recursive: true, force: true });
+    // Another process may remove the same one first: no error either way.
+    const age = Date.now() - (statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+    if (age > ABANDONED_STAGING_MS) rmSync(dir, { recursive: true, force: true });
   }
 }
 
