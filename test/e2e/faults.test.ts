@@ -93,8 +93,8 @@ test('client disconnects while a call is pending: the call is receipted client_d
 test('two proxies append to one home at once: nothing lost, the log verifies', { timeout: 120_000 }, async (t) => {
   const s = scope(t);
   const CALLS = 30;
-  // Initialized first: two proxies auto-initializing one fresh home race (one exits with
-  // ERR_KEY_EXISTS); this test is about concurrent appends.
+  // Initialized first: this test is about concurrent appends (concurrent first runs are
+  // test/unit/init-home.test.ts's).
   assert.equal(cli(['init', '--home', s.home]).status, 0);
   const clients = await Promise.all([connectProxied(s, [EVERYTHING]), connectProxied(s, [EVERYTHING])]);
   const refs = await Promise.all(clients.map(async ({ client }, c) => {
