@@ -29,7 +29,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 async function signerOf(home: string): Promise<CheckpointSigner> {
   const identity = loadIdentity(home);
   const vkey = parseVerifierKey(identity.log.vkey);
-  const signer = ed25519NoteSigner(vkey.name, await loadLogKey(home), vkey.publicKey);
+  const signer = ed25519NoteSigner(vkey.name, await loadLogKey(home, identity), vkey.publicKey);
   return { origin: identity.log.origin, sign: (text) => signNote(text, [signer]) };
 }
 

@@ -85,14 +85,14 @@ export class Recorder {
   /**
    * Open the data directory's log and keys, or the fleet's log `o.store`. Throws
    * `ERR_HOME_MISSING`, `ERR_STORE_IO`, `ERR_STORE_CORRUPT` (a log whose format is not the
-   * one identity.json says).
+   * one identity.json says, or a key file that is not the key it names).
    */
   static async open(home: string, o: RecorderOptions = {}): Promise<Recorder> {
     const identity = loadIdentity(home);
     const p = homePaths(home);
     const signer = loadIssuerSigner(home, identity, o.sub);
     const vkey = parseVerifierKey(identity.log.vkey);
-    const logSigner = ed25519NoteSigner(vkey.name, await loadLogKey(home), vkey.publicKey);
+    const logSigner = ed25519NoteSigner(vkey.name, await loadLogKey(home, identity), vkey.publicKey);
     const store = o.store ?? process.env['MCP_ATTEST_STORE'];
     if (store !== undefined && store !== '') {
       if (!isFleetStore(store)) throw new AttestError('ERR_USAGE', 'a fleet\'s log is a postgres://… URL (--store, $MCP_ATTEST_STORE)');

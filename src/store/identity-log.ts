@@ -80,7 +80,7 @@ export class IdentityLog {
     const size = this.db.size();
     if (this.db.latestCheckpointSize() >= size) return;
     const origin = identityOrigin(identity.log.origin);
-    const signer = ed25519NoteSigner(origin, await loadLogKey(home), parseVerifierKey(identity.log.vkey).publicKey);
+    const signer = ed25519NoteSigner(origin, await loadLogKey(home, identity), parseVerifierKey(identity.log.vkey).publicKey);
     const text = formatCheckpoint({ origin, size, rootHash: this.db.root(size), extensions: [] });
     this.db.addCheckpoint(size, await signNote(text, [signer]), Math.floor(Date.now() / 1000));
   }

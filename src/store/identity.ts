@@ -5,14 +5,14 @@
  * gives the trust policy a verifier needs for it (`trustPolicyOf`).
  */
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, existsSync, linkSync } from 'node:fs';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, randomUUID } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { AttestError, isAttestError } from '../errors.js';
 import { MAX_CONFIG_FILE_BYTES, readRegularFile } from './read-regular.js';
 import { getAlgorithm, isAlgName, type AlgName } from '../keys/algorithms.js';
 import { encodePem, exportPublicJwk, importPrivatePem, jwkThumbprint, type PublicJwk } from '../keys/material.js';
 import { hmacSigner, nodeSigners } from './node-signer.js';
-import { toBase64Url } from '../bytes/index.js';
+import { fromBase64Url, toBase64Url } from '../bytes/index.js';
 import { exportEd25519Public } from '../keys/ed25519.js';
 import { formatVerifierKey } from '../log/vkey.js';
 import type { Signer } from '../envelope/sign.js';
@@ -125,24 +125,30 @@ function linkPublished(home: string): boolean {
 /**
  * Set aside `keys/` that has no identity: keys an earlier build, which wrote them in place,
  * left when its initialization was cut short. Moved to `keys.unfinished` once 10 s old (one
- * process can: the name is fixed), `notice` told; left while younger. Throws
+ * process can: the name is fixed), `notice` told; left while younger. True when moved. Throws
  * `ERR_STORE_CORRUPT` when the directory has a log (its identity was lost: the keys are in
  * use) or `keys.unfinished` is taken, `ERR_STORE_IO`.
  */
-function setAsideUnfinished(home: string, notice: (message: string) => void): void {
+function setAsideUnfinished(home: string, notice: (message: string) => void): boolean {
   const p = homePaths(home);
   if (existsSync(p.db) || existsSync(p.evidence)) throw corrupt(home, 'keys/ and a log but no identity.json: restore identity.json (the keys of a log are never replaced)');
   const aside = `${p.keys}.unfinished`;
   try {
-    if (Date.now() - statSync(p.keys).mtimeMs < UNFINISHED_KEYS_MS) return;
+    if (Date.now() - statSync(p.keys).mtimeMs < UNFINISHED_KEYS_MS) return false;
     renameSync(p.keys, aside);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || existsSync(join(p.keys, STAGED_IDENTITY))) return; // another process set them aside and published its own
+    if (code === 'ENOENT' || existsSync(join(p.keys, STAGED_IDENTITY))) return false; // another process set them aside and published its own
     if (code === 'ENOTEMPTY' || code === 'EEXIST') throw corrupt(home, `keys/ without an identity, and ${aside} is taken: move one of them away`);
     throw new AttestError('ERR_STORE_IO', `cannot set aside ${p.keys}`, { path: p.keys, cause: e });
   }
+  if (existsSync(p.identity) || existsSync(join(aside, STAGED_IDENTITY))) {
+    // Its initializer was still running after all and has published, or these were published keys: they go back.
+    renameSync(aside, p.keys);
+    return false;
+  }
   notice(`an earlier initialization of ${home} did not finish: its unused keys were moved to ${aside}`);
+  return true;
 }
 
 /**
@@ -173,9 +179,9 @@ function removeAbandoned(home: string): void {
   for (const name of readdirSync(home)) {
     if (!name.startsWith(STAGING_PREFIX)) continue;
     const dir = join(home, name);
-    // Another process may remove the same one first: no error either way.
-    const age = Date.now() - (statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
-    if (age > ABANDONED_STAGING_MS) rmSync(dir, { recursive: true, force: true });
+    try {
+      if (Date.now() - statSync(dir).mtimeMs > ABANDONED_STAGING_MS) rmSync(dir, { recursive: true, force: true });
+    } catch { /* best effort: removed first by another process, or not ours to remove */ }
   }
 }
 
@@ -184,8 +190,9 @@ async function initHomeNow(home: string, o: InitOptions): Promise<Identity> {
   const exists = (): AttestError => new AttestError('ERR_KEY_EXISTS', `already initialized: ${p.identity}`, { path: p.identity });
   if (existsSync(p.identity)) throw exists();
   mkdirSync(home, { recursive: true, mode: 0o700 });
+  let movedAside = false;
   if (existsSync(p.keys) && readdirSync(p.keys).length > 0) {
-    if (!linkPublished(home)) setAsideUnfinished(home, o.notice ?? ((m: string) => process.stderr.write(`mcp-attest: ${m}\n`)));
+    if (!linkPublished(home)) movedAside = setAsideUnfinished(home, o.notice ?? ((m: string) => process.stderr.write(`mcp-attest: ${m}\n`)));
     if (existsSync(p.keys)) throw exists();
   }
   removeAbandoned(home);
@@ -199,7 +206,15 @@ async function initHomeNow(home: string, o: InitOptions): Promise<Identity> {
       if (code === 'ENOTEMPTY' || code === 'EEXIST') throw exists(); // another process published its keys first
       throw e;
     }
-    if (!linkPublished(home)) throw new AttestError('ERR_STORE_IO', `cannot publish ${p.identity}`, { path: p.identity });
+    try {
+      if (!linkPublished(home)) throw new AttestError('ERR_STORE_IO', `cannot publish ${p.identity}`, { path: p.identity });
+    } catch (e) {
+      // Another process published an identity meanwhile: our keys must not stay beside it, and
+      // the keys this call set aside were that identity's (its initializer was only slow).
+      renameSync(p.keys, staging);
+      if (movedAside) renameSync(`${p.keys}.unfinished`, p.keys);
+      throw isAttestError(e, 'ERR_STORE_CORRUPT') ? exists() : e;
+    }
     return identity;
   } finally {
     rmSync(staging, { recursive: true, force: true });
@@ -219,9 +234,10 @@ export async function ensureHome(home: string, o: InitOptions = {}): Promise<{ i
     try {
       return { identity: await initHome(home, o), created: true };
     } catch (e) {
-      if (!(e instanceof AttestError && e.code === 'ERR_KEY_EXISTS')) throw e;
+      // Initialized meanwhile (by another process, whatever this one's failure): load it.
+      if (existsSync(path)) continue;
+      if (!isAttestError(e, 'ERR_KEY_EXISTS')) throw e;
     }
-    if (existsSync(path)) continue;
     if (Date.now() > end) throw new AttestError('ERR_STORE_IO', `data directory ${home} is being initialized by another process that did not finish`, { path: home });
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -252,17 +268,49 @@ export function loadIdentity(home: string): Identity {
   return id;
 }
 
-/** Load the issuer signer (private key) of a data directory, with subject `sub`. */
+/** `ERR_STORE_CORRUPT` for a key file that is not the key `identity.json` names (files of two initializations, or restored from two backups). */
+function mismatch(path: string): AttestError {
+  return new AttestError('ERR_STORE_CORRUPT', `${path} is not the key identity.json names: refusing to sign with it`, { path });
+}
+
+/** A key file's bytes; `ERR_STORE_IO` when it cannot be read. */
+function readKeyFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (cause) {
+    throw new AttestError('ERR_STORE_IO', `cannot read key ${path}`, { path, cause });
+  }
+}
+
+/**
+ * Load the issuer signer (private key) of a data directory, with subject `sub`. Throws
+ * `ERR_STORE_CORRUPT` when the key is not the one `identity.json` names (its RFC 7638
+ * thumbprint is not `issuer.keyId`), `ERR_STORE_IO` when it cannot be read, node:crypto's error
+ * for a key file it cannot parse.
+ */
 export function loadIssuerSigner(home: string, identity: Identity, sub?: string): Signer {
   const p = homePaths(home);
   const alg = identity.issuer.alg;
-  const signs = alg === 'HS256' ? { sign: hmacSigner(new Uint8Array(readFileSync(p.issuerSecret))) } : nodeSigners(alg, readFileSync(p.issuerKey, 'utf8'));
+  let signs: Pick<Signer, 'sign' | 'offload'>;
+  if (alg === 'HS256') {
+    const secret = new Uint8Array(readKeyFile(p.issuerSecret));
+    if (jwkThumbprint({ kty: 'oct', k: toBase64Url(secret) }) !== identity.issuer.keyId) throw mismatch(p.issuerSecret);
+    signs = { sign: hmacSigner(secret) };
+  } else {
+    const key = createPrivateKey(readKeyFile(p.issuerKey).toString('utf8'));
+    if (jwkThumbprint(createPublicKey(key).export({ format: 'jwk' }) as PublicJwk) !== identity.issuer.keyId) throw mismatch(p.issuerKey);
+    signs = nodeSigners(alg, key);
+  }
   return { iss: identity.iss, sub: sub ?? identity.sub, alg, keyId: identity.issuer.keyId, ...signs };
 }
 
-/** Load the Ed25519 log private key. */
-export async function loadLogKey(home: string): Promise<CryptoKey> {
-  return (await importPrivatePem(readFileSync(homePaths(home).logKey, 'utf8'))).key;
+/** Load the Ed25519 log private key. Throws `ERR_STORE_CORRUPT` when its public key is not the one of `identity.log.vkey`, `ERR_STORE_IO` when it cannot be read. */
+export async function loadLogKey(home: string, identity: Identity): Promise<CryptoKey> {
+  const path = homePaths(home).logKey;
+  const pem = readKeyFile(path).toString('utf8');
+  const x = (createPublicKey(createPrivateKey(pem)).export({ format: 'jwk' }) as { x?: string }).x;
+  if (x === undefined || formatVerifierKey(identity.log.origin, 0x01, fromBase64Url(x)) !== identity.log.vkey) throw mismatch(path);
+  return (await importPrivatePem(pem)).key;
 }
 
 /**

@@ -23,13 +23,13 @@ export function nodeSigner(alg: KeyAlg, pkcs8Pem: string): SignFn {
 }
 
 /**
- * The sign functions of a PKCS#8 PEM private key of `alg`, for a `Signer`'s `sign` and
+ * The sign functions of a private key of `alg` (PKCS#8 PEM, or a node:crypto key object), for a `Signer`'s `sign` and
  * `offload`: `sign` on the calling thread, `offload` on libuv's thread pool (a promise of the
  * same encoding, rejected with node:crypto's error). Throws node:crypto's error for a key it
  * cannot read.
  */
-export function nodeSigners(alg: KeyAlg, pkcs8Pem: string): { sign: SignFn; offload: SignFn } {
-  const [digest, key] = signArgs(alg, createPrivateKey(pkcs8Pem));
+export function nodeSigners(alg: KeyAlg, pkcs8Pem: string | KeyObject): { sign: SignFn; offload: SignFn } {
+  const [digest, key] = signArgs(alg, typeof pkcs8Pem === 'string' ? createPrivateKey(pkcs8Pem) : pkcs8Pem);
   return {
     sign: (data) => sign(digest, data, key),
     offload: (data) => new Promise((resolve, reject) => sign(digest, data, key, (e, signature) => (e === null ? resolve(signature) : reject(e)))),

@@ -3,14 +3,15 @@
  * leaves nothing that blocks the next run: killed while writing its keys, the next run
  * initializes afresh; killed after publishing them but before `identity.json`, the next run
  * completes that identity. The next run here is a real `mcp-attest proxy` in front of an
- * upstream, which answers a call.
+ * upstream, which answers a call. Keys that are not the ones the identity names (files of two
+ * initializations) are refused before anything is signed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, ROOT, RawPeer, initializeRequest, rawServer, scope, type Scope } from './helpers.js';
+import { CLI, ROOT, RawPeer, cli, initializeRequest, rawServer, scope, type Scope } from './helpers.js';
 
 /** A preload that SIGKILLs the process at its first `fs.<fn>` call on a path ending in `/<name>`, after the call when `after`. */
 function killAt(s: Scope, fn: 'writeFileSync' | 'linkSync', name: string, after: boolean): string {
@@ -66,4 +67,16 @@ test('killed after publishing its keys, before identity.json: the next run compl
   assert.doesNotMatch(stderr, /initialized /);
   assert.equal((JSON.parse(readFileSync(join(s.home, 'identity.json'), 'utf8')) as { iss: string }).iss, staged.iss);
   assert.ok(!readdirSync(s.home).some((n) => n.startsWith('keys.unfinished')));
+});
+
+test('a directory whose issuer key is not the one identity.json names: the proxy refuses to start, nothing is logged', { timeout: 60_000 }, (t) => {
+  const s = scope(t);
+  const other = join(s.dir, 'other');
+  assert.equal(cli(['init', '--home', s.home]).status, 0);
+  assert.equal(cli(['init', '--home', other]).status, 0);
+  copyFileSync(join(other, 'keys', 'issuer.pem'), join(s.home, 'keys', 'issuer.pem'));
+  const r = cli(['proxy', '--home', s.home, '--', process.execPath, ...rawServer(s).argv]);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /ERR_STORE_CORRUPT: .*issuer\.pem is not the key identity\.json names/);
+  assert.equal(existsSync(join(s.home, 'log.db')), false);
 });

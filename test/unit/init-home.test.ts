@@ -5,10 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureHome, initHome } from '../../src/store/identity.js';
+import { ensureHome, initHome, loadIdentity, loadIssuerSigner, loadLogKey } from '../../src/store/identity.js';
 import { homePaths } from '../../src/store/home.js';
 import { isAttestError } from '../../src/errors.js';
 
@@ -89,4 +89,22 @@ test('published keys whose identity was not linked yet are completed, not replac
   const { identity, created } = await ensureHome(home);
   assert.equal(created, false);
   assert.deepEqual(identity, first);
+});
+
+test('keys that are not the ones identity.json names are refused before anything is signed (ES256, HS256, the log key)', async (t) => {
+  for (const alg of ['ES256', 'HS256'] as const) {
+    const [a, b] = [tmpHome(t), tmpHome(t)];
+    await initHome(a, { alg });
+    await initHome(b, { alg });
+    const [pa, pb] = [homePaths(a), homePaths(b)];
+    const issuerFile = alg === 'HS256' ? 'issuerSecret' : 'issuerKey';
+    assert.equal(loadIssuerSigner(a, loadIdentity(a)).keyId, loadIdentity(a).issuer.keyId);
+    await loadLogKey(a, loadIdentity(a));
+    copyFileSync(pb[issuerFile], pa[issuerFile]);
+    assert.throws(() => loadIssuerSigner(a, loadIdentity(a)), (e) => isAttestError(e, 'ERR_STORE_CORRUPT') && (e as Error).message.includes(pa[issuerFile]));
+    copyFileSync(pb.logKey, pa.logKey);
+    await assert.rejects(loadLogKey(a, loadIdentity(a)), (e) => isAttestError(e, 'ERR_STORE_CORRUPT') && (e as Error).message.includes(pa.logKey));
+    rmSync(pa.logKey);
+    await assert.rejects(loadLogKey(a, loadIdentity(a)), (e) => isAttestError(e, 'ERR_STORE_IO'));
+  }
 });
