@@ -121,14 +121,19 @@ async function runProxy(command: string | undefined, args: string[], o: ProxyFla
   const settings = proxySettings(command, args, o);
   const upstream = settings.http === null ? new EarlyUpstream(settings.argv) : undefined;
   // One listener for the whole run, never swapped (a signal that came while its handle was
-  // replaced would be lost): until the relay takes SIGTERM and SIGINT over, a signal asks the
-  // upstream to stop too, then ends the proxy with 128 + the signal's number, the status a
-  // shell reports for a process the signal ended (raising it again once the listener is gone
-  // can deadlock libuv's handler where the signal was inherited ignored).
+  // replaced would be lost): until the relay takes SIGTERM and SIGINT over, a signal stops the
+  // upstream too (SIGKILL after STOP_GRACE_MS, or at a second signal), then ends the proxy with
+  // 128 + the signal's number, the status a shell reports for a process the signal ended
+  // (raising it again once the listener is gone can deadlock libuv's handler where the signal
+  // was inherited ignored).
   const exitBy = (signal: NodeJS.Signals): never => process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
-  let onSignal = (signal: NodeJS.Signals): void => {
-    upstream?.signal();
+  const killNow = (signal: NodeJS.Signals): void => {
+    upstream?.kill('SIGKILL');
     exitBy(signal);
+  };
+  let onSignal = (signal: NodeJS.Signals): void => {
+    onSignal = killNow;
+    void (upstream?.stop() ?? Promise.resolve()).then(() => exitBy(signal));
   };
   function listener(signal: NodeJS.Signals): void {
     onSignal(signal);
@@ -139,10 +144,7 @@ async function runProxy(command: string | undefined, args: string[], o: ProxyFla
     await (await import('./proxy-run.js')).runProxy(settings, o, upstream, handOff);
   } catch (e) {
     // A signal while the upstream is being stopped ends it at once, and the proxy.
-    onSignal = (signal) => {
-      upstream?.kill('SIGKILL');
-      exitBy(signal);
-    };
+    onSignal = killNow;
     await upstream?.stop();
     process.off('SIGTERM', listener).off('SIGINT', listener);
     throw e;

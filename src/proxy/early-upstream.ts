@@ -8,12 +8,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import type { UpstreamProcess } from './relay-io.js';
+import { STOP_GRACE_MS, type UpstreamProcess } from './relay-io.js';
 
 type Event = 'exit' | 'error';
-
-/** How long {@link EarlyUpstream.stop} waits after SIGTERM before SIGKILL, ms (the relay gives an upstream as long at the end of its input). */
-export const STOP_GRACE_MS = 2000;
 
 /**
  * A child process as the relay drives it ({@link UpstreamProcess}), spawned now. Its `exit`
@@ -76,23 +73,17 @@ export class EarlyUpstream implements UpstreamProcess {
   }
 
   /**
-   * Stop the child when the proxy cannot start after all: its stdin ended and SIGTERM, then
-   * SIGKILL after `graceMs` (default {@link STOP_GRACE_MS}) if it is still running. Resolves
-   * once it has ended (at once when it had).
+   * Stop the child when the proxy cannot start after all, or is signalled while it starts:
+   * its stdin ended and SIGTERM, then SIGKILL after `graceMs` (default {@link STOP_GRACE_MS})
+   * if it is still running. Resolves once it has ended (at once when it had).
    */
   async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     if (this.ended) return;
     const ended = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.signal();
+    this.child.stdin?.on('error', () => undefined).end();
+    this.kill('SIGTERM');
     const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);
     await ended;
     clearTimeout(timer);
-  }
-
-  /** Ask the child to stop (stdin ended, SIGTERM) without waiting: when this process is about to end anyway. */
-  signal(): void {
-    if (this.ended) return;
-    this.child.stdin?.on('error', () => undefined).end();
-    this.kill('SIGTERM');
   }
 }

@@ -80,6 +80,8 @@ export type CallMessage = RpcMessage & { id: RpcId; method: 'tools/call'; params
 
 /** How long a cancelled call may still be answered before its slot is freed and it is receipted `cancelled`, ms. */
 export const CANCEL_GRACE_MS = 30_000;
+/** How long an upstream asked to stop (SIGTERM) has to exit before it is killed (SIGKILL), ms. */
+export const STOP_GRACE_MS = 2000;
 /** How long the relay keeps reading an upstream that exited, for what it wrote before, ms. */
 export const EXIT_READ_MS = 1000;
 /** How long an id freed by a cancellation stays reserved, ms. */

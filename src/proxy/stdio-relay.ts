@@ -23,7 +23,7 @@ import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, idKey, lenientRef, readMe
 import { RefusalLog } from './refusals.js';
 import { HttpUpstream } from './http-upstream.js';
 import {
-  CANCEL_GRACE_MS, CONNECTION_LOST, DEFAULT_MAX_PENDING, EXIT_READ_MS, FREED_MS, INPUT_REFUSED, RECORD_FAILED, describe, report,
+  CANCEL_GRACE_MS, CONNECTION_LOST, DEFAULT_MAX_PENDING, EXIT_READ_MS, FREED_MS, STOP_GRACE_MS, INPUT_REFUSED, RECORD_FAILED, describe, report,
   type CallMessage, type Outstanding, type PendingCall, type RelayIo, type UpstreamProcess,
 } from './relay-io.js';
 import type { Recorder } from './recorder.js';
@@ -60,6 +60,8 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   protected clientGone = false;
   /** The upstream has exited: its output is still read ({@link upstreamRead}), no request goes to it. */
   private upstreamGone = false;
+  /** Resolves once the upstream has exited (or could not start). */
+  private readonly upstreamEnded: Promise<void>;
   private readonly limits: { maxBytes: number; maxDepth: number };
   private readonly maxPending: number;
   /** Resolves with the exit code once the relay has shut down. */
@@ -77,6 +79,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
       void this.shutdown('upstream_exited', 3).then(resolveDone);
     });
     this.child.on('exit', (code) => void this.upstreamRead().then(() => this.shutdown('upstream_exited', code ?? 1)).then(resolveDone));
+    this.upstreamEnded = new Promise<void>((r) => this.child.on('exit', () => r()).on('error', () => r()));
     // Start reading on the next tick, once the subclass constructor has run.
     queueMicrotask(() => this.start());
   }
@@ -95,7 +98,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
       this.clientGone = true;
       void client.chain.then(() => this.child.stdin?.end());
       // Give the upstream a moment to answer what it has, then stop it.
-      setTimeout(() => this.child.kill('SIGTERM'), 2000).unref();
+      setTimeout(() => void this.stopUpstream(), STOP_GRACE_MS).unref();
     });
     this.lanes = { client, upstream };
     this.child.stdin!.on('error', () => undefined);
@@ -113,6 +116,21 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     if (lane === undefined || this.closing !== null) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([lane.ended, new Promise<void>((r) => (timer = setTimeout(r, EXIT_READ_MS)))]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * Stop the upstream unless it has exited: SIGTERM, then SIGKILL if it is still running
+   * {@link STOP_GRACE_MS} later (an upstream that ignores both SIGTERM and the end of its
+   * input must neither hold the relay open nor outlive it). Resolves once it has exited or
+   * been sent SIGKILL.
+   */
+  private async stopUpstream(): Promise<void> {
+    if (this.upstreamGone) return;
+    this.child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const killed = new Promise<void>((r) => (timer = setTimeout(() => { this.child.kill('SIGKILL'); r(); }, STOP_GRACE_MS)));
+    await Promise.race([this.upstreamEnded, killed]);
     clearTimeout(timer);
   }
 
@@ -374,7 +392,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
       await this.lanes?.upstream.chain;
       const why: OutcomeReason = this.clientGone && reason === 'upstream_exited' ? 'client_disconnected' : reason;
       const ok = await this.finish(why).catch((e: unknown) => { report(e); return false; });
-      if (this.child.exitCode === null) this.child.kill('SIGTERM');
+      await this.stopUpstream();
       const out = this.io.output ?? process.stdout;
       // Let what was written reach the client (bounded: a client that stopped reading).
       if (out.writable) await new Promise<void>((r) => { out.write('', () => r()); setTimeout(r, 5000).unref(); });

@@ -3,7 +3,8 @@
  * opens its data directory (src/cli/cmd-proxy.ts): an upstream that cannot run, or writes and
  * exits during that start-up, ends the proxy as before, its output relayed; a proxy that cannot
  * start after all (here an unknown `--session`), or is signalled while it starts, does not
- * leave the upstream it started running, even one that ignores SIGTERM and its input's end;
+ * leave the upstream it started running, even one that ignores SIGTERM and its input's end
+ * (nor does a running proxy, when its client leaves or it is signalled);
  * a SIGTERM at any moment of its start-up ends it (none is lost while the relay takes over).
  * A preload holds the proxy, right after it spawned the upstream, until the upstream has
  * written a marker file: every case below happens with the upstream running (or gone) while
@@ -11,7 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
 import { initHome } from '../../src/store/identity.js';
@@ -97,8 +98,31 @@ test('a signal while the proxy starts stops the upstream too, and ends the proxy
   const preload = holdUntilStarted(s, marker, "setImmediate(() => process.kill(process.pid, 'SIGTERM'));");
   const r = cli(['proxy', '--home', s.home, '--', process.execPath, script], 60_000, { preload });
   assert.equal(r.status, 143, r.stderr);
-  // This upstream outlives SIGTERM (it records it) and the end of its input: the proxy asked it to stop.
-  await waitFor('the upstream to get SIGTERM', () => existsSync(termed));
+  // This upstream outlives SIGTERM (it records it) and the end of its input: the proxy asked it
+  // to stop, then killed it.
+  assert.ok(existsSync(termed), 'the upstream got SIGTERM first');
+  assert.deepEqual(running(script), []);
+});
+
+test('once running, an upstream that ignores SIGTERM and its input\'s end neither holds the proxy open nor outlives it', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  await initHome(s.home);
+  const { script, marker } = upstream(s, 'stubborn', STUBBORN);
+  // The client goes away: the proxy ends the upstream's input, SIGTERMs it 2 s later, SIGKILLs it 2 s after that.
+  const left = spawn(process.execPath, [CLI, 'proxy', '--home', s.home, '--', process.execPath, script], { cwd: ROOT, stdio: ['pipe', 'ignore', 'ignore'] });
+  await waitFor('the upstream to start', () => existsSync(marker));
+  left.stdin.end();
+  const code = await new Promise<number | null>((r) => left.on('exit', r));
+  assert.equal(code, 1, 'an upstream ended by a signal: 1');
+  await waitFor('the upstream to be gone', () => running(script).length === 0, 5_000);
+  // SIGTERM to the proxy: it stops the upstream the same way before it exits.
+  rmSync(marker);
+  const termed = spawn(process.execPath, [CLI, 'proxy', '--home', s.home, '--', process.execPath, script], { cwd: ROOT, stdio: ['pipe', 'ignore', 'ignore'] });
+  await waitFor('the upstream to start', () => existsSync(marker));
+  await new Promise((r) => setTimeout(r, 300)); // the relay has taken the signals over
+  termed.kill('SIGTERM');
+  assert.equal(await new Promise<number | null>((r) => termed.on('exit', r)), 0);
+  assert.deepEqual(running(script), []);
 });
 
 test('a SIGTERM at any moment of start-up ends the proxy: none is lost while the relay takes over', { timeout: 120_000 }, async (t) => {
