@@ -1,8 +1,10 @@
 /**
  * `mcp-attest init`: create a data directory with an issuer key (ES256 default; EdDSA,
- * RS256, HS256 also) and an Ed25519 log key. Private keys are written 0600 with O_EXCL:
- * an existing key is never overwritten (`ERR_KEY_EXISTS`). Also loads the identity back, and
- * gives the trust policy a verifier needs for it (`trustPolicyOf`).
+ * RS256, HS256 also) and an Ed25519 log key. Private keys are written 0600 with O_EXCL into a
+ * fresh directory published whole as `keys/` (never over existing keys: `ERR_KEY_EXISTS`),
+ * then `identity.json` is linked from it (docs/design-notes.md "First use"). Also loads the
+ * identity and its signers back (checking the keys are the ones it names), and gives the
+ * trust policy a verifier needs for it (`trustPolicyOf`).
  */
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, existsSync, linkSync } from 'node:fs';
 import { createHash, createPrivateKey, createPublicKey, randomUUID } from 'node:crypto';

@@ -91,8 +91,8 @@ test('published keys whose identity was not linked yet are completed, not replac
   assert.deepEqual(identity, first);
 });
 
-test('keys that are not the ones identity.json names are refused before anything is signed (ES256, HS256, the log key)', async (t) => {
-  for (const alg of ['ES256', 'HS256'] as const) {
+test('keys that are not the ones identity.json names are refused before anything is signed (every algorithm, the log key)', async (t) => {
+  for (const alg of ['ES256', 'EdDSA', 'RS256', 'HS256'] as const) {
     const [a, b] = [tmpHome(t), tmpHome(t)];
     await initHome(a, { alg });
     await initHome(b, { alg });
