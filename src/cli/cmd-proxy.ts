@@ -121,25 +121,38 @@ async function runProxy(command: string | undefined, args: string[], o: ProxyFla
   const settings = proxySettings(command, args, o);
   const upstream = settings.http === null ? new EarlyUpstream(settings.argv) : undefined;
   // One listener for the whole run, never swapped (a signal that came while its handle was
-  // replaced would be lost): until the relay takes SIGTERM and SIGINT over, a signal stops the
+  // replaced would be lost). Until the relay takes SIGTERM and SIGINT over, a signal stops the
   // upstream too (SIGKILL after STOP_GRACE_MS, or at a second signal), then ends the proxy with
   // 128 + the signal's number, the status a shell reports for a process the signal ended
   // (raising it again once the listener is gone can deadlock libuv's handler where the signal
-  // was inherited ignored).
-  const exitBy = (signal: NodeJS.Signals): never => process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+  // was inherited ignored). A relay built meanwhile takes the stop over: it shuts down at once,
+  // so what it recorded gets its receipts and checkpoint before the proxy exits.
+  const statusOf = (signal: NodeJS.Signals): number => 128 + (signal === 'SIGINT' ? 2 : 15);
+  const exitBy = (signal: NodeJS.Signals): never => process.exit(statusOf(signal));
   const killNow = (signal: NodeJS.Signals): void => {
     upstream?.kill('SIGKILL');
     exitBy(signal);
   };
+  let signalled: NodeJS.Signals | null = null;
+  let handedOff = false;
   let onSignal = (signal: NodeJS.Signals): void => {
+    signalled = signal;
     onSignal = killNow;
-    void (upstream?.stop() ?? Promise.resolve()).then(() => exitBy(signal));
+    void (upstream?.stop() ?? Promise.resolve()).then(() => handedOff || exitBy(signal));
   };
   function listener(signal: NodeJS.Signals): void {
     onSignal(signal);
   }
   process.on('SIGTERM', listener).on('SIGINT', listener);
-  const handOff = (stop: () => void): void => void (onSignal = stop);
+  // The relay's stop; a second signal also kills the upstream at once.
+  const handOff = (stop: (status?: number) => void): void => {
+    handedOff = true;
+    onSignal = () => {
+      onSignal = () => upstream?.kill('SIGKILL');
+      stop(signalled === null ? undefined : statusOf(signalled));
+    };
+    if (signalled !== null) onSignal(signalled);
+  };
   try {
     await (await import('./proxy-run.js')).runProxy(settings, o, upstream, handOff);
   } catch (e) {

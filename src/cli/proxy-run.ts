@@ -136,12 +136,12 @@ async function serverProxy(settings: ProxySettings, o: ProxyFlags, upstream: Ear
  * Build the proxy of `settings` over `upstream` (the command started already; undefined for
  * `--url`) and run it until it ends, then exit with its code (proxy/stdio-relay.ts `done`).
  * `handOff(stop)`: from then on SIGTERM and SIGINT call `stop` (the caller listens for them
- * from the start). Throws `CliExit` for what the flags name but the data directory or a file
+ * from the start; it passes the exit status for a signal that came during start-up). Throws `CliExit` for what the flags name but the data directory or a file
  * refuses, and whatever opening them throws; the caller stops the upstream then.
  */
-export async function runProxy(settings: ProxySettings, o: ProxyFlags, upstream: EarlyUpstream | undefined, handOff: (stop: () => void) => void): Promise<void> {
+export async function runProxy(settings: ProxySettings, o: ProxyFlags, upstream: EarlyUpstream | undefined, handOff: (stop: (status?: number) => void) => void): Promise<void> {
   const proxy = settings.role === 'server' ? await serverProxy(settings, o, upstream) : await clientProxy(settings, o, upstream);
-  handOff(() => void proxy.shutdown('shutdown', 0).then((c) => process.exit(c)));
+  handOff((status = 0) => void proxy.shutdown('shutdown', status).then((c) => process.exit(c)));
   process.stdout.on('error', () => undefined);
   const code = await proxy.done;
   process.exit(code);

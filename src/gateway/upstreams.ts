@@ -42,7 +42,9 @@ class RelayUpstream extends EventEmitter implements UpstreamProcess {
     });
   }
 
-  kill(): boolean {
+  /** Shut the inner relay down; SIGKILL also kills its own upstream at once (as it would a process). */
+  kill(signal?: NodeJS.Signals): boolean {
+    if (signal === 'SIGKILL') this.inner.killUpstream();
     void this.inner.shutdown('shutdown', 0);
     return true;
   }

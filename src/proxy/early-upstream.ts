@@ -26,6 +26,8 @@ export class EarlyUpstream implements UpstreamProcess {
   private readonly happened = new Map<Event, unknown[]>();
   /** The child's stdout, piped (with its backpressure) from the spawn on. */
   readonly stdout: Readable;
+  private termSent = false;
+  private stopping: Promise<void> | null = null;
 
   /**
    * Spawn `argv` (command and arguments) with this process's environment, its stdin and stdout
@@ -52,8 +54,12 @@ export class EarlyUpstream implements UpstreamProcess {
     return this.child.exitCode;
   }
 
-  /** Send `signal` (default SIGTERM) to the child; false when it could not be sent. */
-  kill(signal?: NodeJS.Signals): boolean {
+  /** Send `signal` (default SIGTERM) to the child; false when it could not be sent. SIGTERM is sent once: {@link stop} and the relay may both ask. */
+  kill(signal: NodeJS.Signals = 'SIGTERM'): boolean {
+    if (signal === 'SIGTERM') {
+      if (this.termSent) return true;
+      this.termSent = true;
+    }
     return this.child.kill(signal);
   }
 
@@ -75,15 +81,19 @@ export class EarlyUpstream implements UpstreamProcess {
   /**
    * Stop the child when the proxy cannot start after all, or is signalled while it starts:
    * its stdin ended and SIGTERM, then SIGKILL after `graceMs` (default {@link STOP_GRACE_MS})
-   * if it is still running. Resolves once it has ended (at once when it had).
+   * if it is still running. Resolves once it has ended (at once when it had). Once: a later
+   * call gets the same promise.
    */
-  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
-    if (this.ended) return;
-    const ended = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.child.stdin?.on('error', () => undefined).end();
-    this.kill('SIGTERM');
-    const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);
-    await ended;
-    clearTimeout(timer);
+  stop(graceMs = STOP_GRACE_MS): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.ended) return;
+      const ended = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+      this.child.stdin?.on('error', () => undefined).end();
+      this.kill('SIGTERM');
+      const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);
+      await ended;
+      clearTimeout(timer);
+    })();
+    return this.stopping;
   }
 }

@@ -62,6 +62,8 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   private upstreamGone = false;
   /** Resolves once the upstream has exited (or could not start). */
   private readonly upstreamEnded: Promise<void>;
+  /** {@link stopUpstream} running or done: the upstream is asked to stop once. */
+  private stopping: Promise<void> | null = null;
   private readonly limits: { maxBytes: number; maxDepth: number };
   private readonly maxPending: number;
   /** Resolves with the exit code once the relay has shut down. */
@@ -122,16 +124,33 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   /**
    * Stop the upstream unless it has exited: SIGTERM, then SIGKILL if it is still running
    * {@link STOP_GRACE_MS} later (an upstream that ignores both SIGTERM and the end of its
-   * input must neither hold the relay open nor outlive it). Resolves once it has exited or
-   * been sent SIGKILL.
+   * input must neither hold the relay open nor outlive it). Resolves once it has exited, or
+   * {@link STOP_GRACE_MS} after SIGKILL. Once per relay: a later call gets the same promise.
    */
-  private async stopUpstream(): Promise<void> {
-    if (this.upstreamGone) return;
-    this.child.kill('SIGTERM');
+  private stopUpstream(): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.upstreamGone) return;
+      this.child.kill('SIGTERM');
+      if (await this.exitWithin(STOP_GRACE_MS)) return;
+      this.child.kill('SIGKILL');
+      // Bounded still: a process in uninterruptible sleep outlives even SIGKILL for a while.
+      await this.exitWithin(STOP_GRACE_MS);
+    })();
+    return this.stopping;
+  }
+
+  /** Whether the upstream exits within `ms` (at once: it has). */
+  private async exitWithin(ms: number): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
-    const killed = new Promise<void>((r) => (timer = setTimeout(() => { this.child.kill('SIGKILL'); r(); }, STOP_GRACE_MS)));
-    await Promise.race([this.upstreamEnded, killed]);
+    const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
+    const exited = await Promise.race([this.upstreamEnded.then(() => true), late]);
     clearTimeout(timer);
+    return exited;
+  }
+
+  /** Send SIGKILL to the upstream now (a relay standing as another's upstream passes it on: gateway/upstreams.ts). */
+  killUpstream(): void {
+    if (!this.upstreamGone) this.child.kill('SIGKILL');
   }
 
   /** Decide a `tools/call` (its id is free and the relay is not closing): record it, then {@link forward} it or answer it. */

@@ -308,3 +308,29 @@ test('a principal with its own issuer key: its calls are signed with it, trust e
   assert.equal(refused.status, 1, 'a verifier not trusting alice\'s key does not accept her calls');
   assert.ok(codes(refused.report).includes('ERR_KEY_UNAVAILABLE'), JSON.stringify(codes(refused.report)));
 });
+
+test('gateway [attest, gate] in front of an upstream that ignores SIGTERM, calls pending: on SIGTERM the upstream does not outlive it', { timeout: 120_000 }, async (t) => {
+  const s = scope(t);
+  assert.equal(cli(['init', '--home', s.home]).status, 0);
+  exportTrust(s.home, join(s.dir, 'trust.json'));
+  writeFileSync(join(s.dir, 'gate.yaml'), 'version: 1\nrequired: false\ntrustFiles: [trust.json]\n');
+  // Answers initialize and tools/list, never a call; ignores SIGTERM and the end of its input.
+  const up = join(s.dir, 'stubborn-upstream.cjs');
+  writeFileSync(up, `process.on('SIGTERM', () => {});
+require('node:readline').createInterface({ input: process.stdin }).on('line', (l) => {
+  const m = JSON.parse(l);
+  if (m.method === 'initialize') process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: m.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'stub', version: '1' } } }) + '\\n');
+  if (m.method === 'tools/list') process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { tools: [{ name: 'hang', inputSchema: { type: 'object' } }] } }) + '\\n');
+});
+setInterval(() => {}, 1000);
+`);
+  const alive = (): boolean => spawnSync('pgrep', ['-f', up]).status === 0;
+  s.defer(() => spawnSync('pkill', ['-9', '-f', up]));
+  const gw = await startGateway(s, `version: 1\nlisten: 127.0.0.1:0\nlimits: {drainSeconds: 0}\n${CALLERS}upstreams:\n  - {name: st, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(up)}], role: [attest, gate], policy: gate.yaml}\n`);
+  const { client } = await connectHttp(s, `${gw.base}/st/mcp`, {}, { authorization: `Bearer ${ALICE}` });
+  for (let i = 0; i < 20; i++) void client.callTool({ name: 'hang', arguments: { i } }).catch(() => undefined);
+  await waitFor('the calls to be logged', () => logShow(s.home).length >= 20);
+  assert.ok(alive());
+  assert.equal(await gw.stop(), 0);
+  await waitFor('the upstream to be gone', () => !alive(), 5_000);
+});

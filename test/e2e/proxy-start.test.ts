@@ -16,7 +16,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import test from 'node:test';
 import { initHome } from '../../src/store/identity.js';
-import { CLI, cli, ROOT, scope, waitFor, type Scope } from './helpers.js';
+import { CLI, cli, exportTrust, ROOT, scope, verify, waitFor, type Scope } from './helpers.js';
 
 /** Pids of the processes whose command line includes `needle`. */
 function running(needle: string): number[] {
@@ -123,6 +123,21 @@ test('once running, an upstream that ignores SIGTERM and its input\'s end neithe
   termed.kill('SIGTERM');
   assert.equal(await new Promise<number | null>((r) => termed.on('exit', r)), 0);
   assert.deepEqual(running(script), []);
+});
+
+test('a signal while the proxy starts, with a call already sent: the relay built meanwhile shuts down, the log verifies', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  await initHome(s.home);
+  // Takes 500 ms to exit on SIGTERM: the relay is built while the start-up handler waits for it.
+  const { script, marker } = upstream(s, 'slow', 'process.on("SIGTERM", () => setTimeout(() => process.exit(0), 500)); process.stdin.resume(); setInterval(() => {}, 1000);');
+  const preload = holdUntilStarted(s, marker, "setImmediate(() => process.kill(process.pid, 'SIGTERM'));");
+  const p = spawn(process.execPath, ['--require', preload, CLI, 'proxy', '--home', s.home, '--checkpoint-ms', '10000', '--', process.execPath, script], { cwd: ROOT, stdio: ['pipe', 'ignore', 'ignore'] });
+  p.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { x: 1 } } }) + '\n');
+  assert.equal(await new Promise<number | null>((r) => p.on('exit', r)), 143);
+  const { status, report } = verify(s.home, exportTrust(s.home));
+  assert.equal(status, 0, JSON.stringify(report.findings));
+  assert.equal(report.calls, report.receipts, 'every call recorded has its receipt');
+  assert.equal(report.checkpointSize, report.size);
 });
 
 test('a SIGTERM at any moment of start-up ends the proxy: none is lost while the relay takes over', { timeout: 120_000 }, async (t) => {
