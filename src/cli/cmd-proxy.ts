@@ -119,7 +119,9 @@ export function proxySettings(command: string | undefined, args: string[], o: Pr
 
 async function runProxy(command: string | undefined, args: string[], o: ProxyFlags): Promise<void> {
   const settings = proxySettings(command, args, o);
-  const upstream = settings.http === null ? new EarlyUpstream(settings.argv) : undefined;
+  // Set right below, after the signal listener: a signal that comes during the spawn (libuv
+  // holds it across the fork) then finds the listener, not Node's default.
+  let upstream: EarlyUpstream | undefined;
   // One listener for the whole run, never swapped (a signal that came while its handle was
   // replaced would be lost). Until the relay takes SIGTERM and SIGINT over, a signal stops the
   // upstream too (SIGKILL after STOP_GRACE_MS, or at a second signal), then ends the proxy with
@@ -144,6 +146,7 @@ async function runProxy(command: string | undefined, args: string[], o: ProxyFla
     onSignal(signal);
   }
   process.on('SIGTERM', listener).on('SIGINT', listener);
+  upstream = settings.http === null ? new EarlyUpstream(settings.argv) : undefined;
   // The relay's stop; a second signal also kills the upstream at once.
   const handOff = (stop: (status?: number) => void): void => {
     handedOff = true;

@@ -51,20 +51,27 @@ async function clientProxy(settings: ProxySettings, o: ProxyFlags, upstream: Ear
   const trust = o.trust === undefined ? null : await policyKeySource(parseTrustPolicy(readInput(o.trust).toString('utf8')), o.secret);
   if (o.session !== undefined) usableSession(() => checkSessionId(o.session), o.session);
   const { home, recorder } = await openRecorder(o, settings);
-  try {
+  return orClose(recorder, async () => {
     if (o.session !== undefined) usableSession(() => recorder.openSession(o.session), o.session);
     if (o.credential !== undefined) useCredential(recorder, o.credential, o.renewHome);
+    const checker = mode === 'ignore' ? undefined : new ResponseReceiptChecker(trust?.keys ?? null, trust?.accepted ?? [], mode);
+    return new AttestingProxy(recorder, {
+      argv, maxMessageBytes: maxBytes, ...(settings.http !== null ? { url: await withOAuth(settings.http, o, home) } : {}), ...(upstream ? { upstream } : {}),
+      receiptMeta: o.receiptMeta, attach, toolChanges, pinsPath: homePaths(home).pins,
+      ...(checker ? { responseReceipts: checker } : {}), ...(o.session !== undefined ? { session: o.session } : {}),
+      ...(o.name ? { name: o.name } : {}), ...(o.serverFingerprint ? { fingerprint: o.serverFingerprint } : {}),
+    });
+  });
+}
+
+/** Build the relay over an open `recorder`; on a failure the recorder is closed (what it appended stays) and the error rethrown. */
+async function orClose<T>(recorder: Recorder, build: () => Promise<T>): Promise<T> {
+  try {
+    return await build();
   } catch (e) {
     await recorder.close().catch(() => undefined);
     throw e;
   }
-  const checker = mode === 'ignore' ? undefined : new ResponseReceiptChecker(trust?.keys ?? null, trust?.accepted ?? [], mode);
-  return new AttestingProxy(recorder, {
-    argv, maxMessageBytes: maxBytes, ...(settings.http !== null ? { url: await withOAuth(settings.http, o, home) } : {}), ...(upstream ? { upstream } : {}),
-    receiptMeta: o.receiptMeta, attach, toolChanges, pinsPath: homePaths(home).pins,
-    ...(checker ? { responseReceipts: checker } : {}), ...(o.session !== undefined ? { session: o.session } : {}),
-    ...(o.name ? { name: o.name } : {}), ...(o.serverFingerprint ? { fingerprint: o.serverFingerprint } : {}),
-  });
 }
 
 /**
@@ -107,10 +114,16 @@ async function loadPolicy(path: string): ReturnType<typeof loadGatePolicy> {
 async function serverProxy(settings: ProxySettings, o: ProxyFlags, upstream: EarlyUpstream | undefined): Promise<Gatekeeper> {
   const policyPath = o.policy!;
   const loaded = await loadPolicy(policyPath);
+  const { home, recorder } = await openRecorder(o, settings);
+  return orClose(recorder, () => gatekeeper(settings, o, upstream, { home, recorder, loaded, policyPath }));
+}
+
+/** The gatekeeper of {@link serverProxy} over its open recorder and loaded policy. */
+async function gatekeeper(settings: ProxySettings, o: ProxyFlags, upstream: EarlyUpstream | undefined, c: { home: string; recorder: Recorder; loaded: Awaited<ReturnType<typeof loadGatePolicy>>; policyPath: string }): Promise<Gatekeeper> {
+  const { home, recorder, loaded, policyPath } = c;
   const [{ Gate }, { Gatekeeper }, { ToolWatch }, { keyFingerprint }, { identitySource }] = await Promise.all([
     import('../gate/gate.js'), import('../proxy/gatekeeper.js'), import('../proxy/tool-watch.js'), import('../gate/wire.js'), import('../store/identity-log.js'),
   ]);
-  const { home, recorder } = await openRecorder(o, settings);
   const fingerprint = o.serverFingerprint ?? loaded.policy.serverFingerprint ?? keyFingerprint(recorder.identity.issuer.keyId);
   const paths = homePaths(home);
   const maxEntries = loaded.policy.nonceStore.maxEntries;

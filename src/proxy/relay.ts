@@ -92,13 +92,15 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
   private upstreamAsks = false;
 
   constructor(recorder: Recorder, private readonly o: ProxyOptions) {
-    super(recorder, o);
     const url = o.url?.url;
-    this.serverName = o.name ?? (url !== undefined ? url.host : basename(o.argv[0] ?? 'upstream'));
-    this.fingerprint = o.fingerprint ?? fingerprintOf(o.argv, url);
     // Pins are kept under a key our side fixes (never the fingerprint the upstream advertises);
     // shared with a fleet only under a configured name or fingerprint (a bare command line may name different servers on different machines).
-    this.tools = o.tools !== undefined ? o.tools : o.pinsPath === undefined ? null : new ToolWatch(o.pinsPath, pinKeyOf({ argv: o.argv, url, name: o.name, fingerprint: o.fingerprint }), nowSeconds, o.name !== undefined || o.fingerprint !== undefined ? recorder.fleetPins() : null);
+    // Opened before the relay attaches to anything: a pins file that cannot be opened leaves no relay reading.
+    const tools = o.tools !== undefined ? o.tools : o.pinsPath === undefined ? null : new ToolWatch(o.pinsPath, pinKeyOf({ argv: o.argv, url, name: o.name, fingerprint: o.fingerprint }), nowSeconds, o.name !== undefined || o.fingerprint !== undefined ? recorder.fleetPins() : null);
+    super(recorder, o);
+    this.tools = tools;
+    this.serverName = o.name ?? (url !== undefined ? url.host : basename(o.argv[0] ?? 'upstream'));
+    this.fingerprint = o.fingerprint ?? fingerprintOf(o.argv, url);
     if (o.issuer !== undefined) recorder.addIssuer(o.issuer);
   }
 

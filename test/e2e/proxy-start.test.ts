@@ -16,7 +16,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import test from 'node:test';
 import { initHome } from '../../src/store/identity.js';
-import { CLI, cli, exportTrust, ROOT, scope, verify, waitFor, type Scope } from './helpers.js';
+import { CLI, cli, exportTrust, logShow, ROOT, scope, verify, waitFor, type Scope } from './helpers.js';
 
 /** Pids of the processes whose command line includes `needle`. */
 function running(needle: string): number[] {
@@ -125,7 +125,7 @@ test('once running, an upstream that ignores SIGTERM and its input\'s end neithe
   assert.deepEqual(running(script), []);
 });
 
-test('a signal while the proxy starts, with a call already sent: the relay built meanwhile shuts down, the log verifies', { timeout: 60_000 }, async (t) => {
+test('a signal while the proxy starts, a call already sent: the relay built meanwhile shuts down, nothing is left in flight, the log verifies', { timeout: 60_000 }, async (t) => {
   const s = scope(t);
   await initHome(s.home);
   // Takes 500 ms to exit on SIGTERM: the relay is built while the start-up handler waits for it.
@@ -137,7 +137,36 @@ test('a signal while the proxy starts, with a call already sent: the relay built
   const { status, report } = verify(s.home, exportTrust(s.home));
   assert.equal(status, 0, JSON.stringify(report.findings));
   assert.equal(report.calls, report.receipts, 'every call recorded has its receipt');
+  assert.equal(report.inFlight, 0);
   assert.equal(report.checkpointSize, report.size);
+});
+
+test('a signal that comes while the upstream is being spawned is handled: the upstream does not outlive the proxy', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const { script, marker } = upstream(s, 'stubborn', STUBBORN);
+  // Raised as spawn returns, before the proxy's code goes on (as one held across the fork is delivered).
+  const preload = holdUntilStarted(s, marker, "process.kill(process.pid, 'SIGTERM');");
+  const r = cli(['proxy', '--home', s.home, '--', process.execPath, script], 60_000, { preload });
+  assert.equal(r.status, 143, r.stderr);
+  assert.deepEqual(running(script), []);
+});
+
+test('a proxy whose tool pins cannot be opened exits with the error at once, its client still connected, and records nothing', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  await initHome(s.home);
+  writeFileSync(join(s.home, 'pins.db'), Buffer.alloc(5000, 0x5a));
+  const { script } = upstream(s, 'quiet', 'process.stdin.resume();');
+  const p = spawn(process.execPath, [CLI, 'proxy', '--home', s.home, '--', process.execPath, script], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  p.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: {} } }) + '\n');
+  const code = await new Promise<number | string>((resolve) => {
+    const hung = setTimeout(() => { p.kill('SIGKILL'); resolve('still running 15 s later'); }, 15_000);
+    p.on('exit', (c) => { clearTimeout(hung); resolve(c ?? 'signal'); });
+  });
+  assert.equal(code, 3, stderr);
+  assert.match(stderr, /tool pins/);
+  assert.deepEqual(logShow(s.home), []);
 });
 
 test('a SIGTERM at any moment of start-up ends the proxy: none is lost while the relay takes over', { timeout: 120_000 }, async (t) => {
