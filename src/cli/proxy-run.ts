@@ -149,8 +149,9 @@ async function gatekeeper(settings: ProxySettings, o: ProxyFlags, upstream: Earl
  * Build the proxy of `settings` over `upstream` (the command started already; undefined for
  * `--url`) and run it until it ends, then exit with its code (proxy/stdio-relay.ts `done`).
  * `handOff(stop)`: from then on SIGTERM and SIGINT call `stop` (the caller listens for them
- * from the start; it passes the exit status for a signal that came during start-up). Throws `CliExit` for what the flags name but the data directory or a file
- * refuses, and whatever opening them throws; the caller stops the upstream then.
+ * from the start; it passes the exit status for a signal that came during start-up). Throws
+ * `CliExit` for what the flags name but the data directory or a file refuses, and whatever
+ * opening them throws (the recorder closed again); the caller stops the upstream then.
  */
 export async function runProxy(settings: ProxySettings, o: ProxyFlags, upstream: EarlyUpstream | undefined, handOff: (stop: (status?: number) => void) => void): Promise<void> {
   const proxy = settings.role === 'server' ? await serverProxy(settings, o, upstream) : await clientProxy(settings, o, upstream);

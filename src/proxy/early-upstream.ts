@@ -54,7 +54,10 @@ export class EarlyUpstream implements UpstreamProcess {
     return this.child.exitCode;
   }
 
-  /** Send `signal` (default SIGTERM) to the child; false when it could not be sent. SIGTERM is sent once: {@link stop} and the relay may both ask. */
+  /**
+   * Send `signal` (default SIGTERM) to the child; false when it could not be sent. SIGTERM is
+   * sent once: {@link stop} and the relay may both ask.
+   */
   kill(signal: NodeJS.Signals = 'SIGTERM'): boolean {
     if (signal === 'SIGTERM') {
       if (this.termSent) return true;
