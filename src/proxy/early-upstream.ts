@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { STOP_GRACE_MS, type UpstreamProcess } from './relay-io.js';
+import { STOP_GRACE_MS, stopProcess, type UpstreamProcess } from './relay-io.js';
 
 type Event = 'exit' | 'error';
 
@@ -83,19 +83,16 @@ export class EarlyUpstream implements UpstreamProcess {
 
   /**
    * Stop the child when the proxy cannot start after all, or is signalled while it starts:
-   * its stdin ended and SIGTERM, then SIGKILL after `graceMs` (default {@link STOP_GRACE_MS})
-   * if it is still running. Resolves once it has ended (at once when it had). Once: a later
-   * call gets the same promise.
+   * its stdin ended, then relay-io.ts `stopProcess`: SIGTERM, SIGKILL after `graceMs`
+   * (default {@link STOP_GRACE_MS}) if it is still running. Resolves once it has ended (at once
+   * when it had), or `graceMs` after SIGKILL. Once: a later call gets the same promise.
    */
   stop(graceMs = STOP_GRACE_MS): Promise<void> {
     this.stopping ??= (async () => {
       if (this.ended) return;
       const ended = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
       this.child.stdin?.on('error', () => undefined).end();
-      this.kill('SIGTERM');
-      const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);
-      await ended;
-      clearTimeout(timer);
+      await stopProcess((signal) => this.kill(signal), ended, graceMs);
     })();
     return this.stopping;
   }

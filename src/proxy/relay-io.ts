@@ -1,7 +1,8 @@
 /**
  * What a relay is made of and speaks with (docs/wire.md, docs/http.md): its upstream (a
  * child process, an HTTP upstream, or another relay), its streams and limits, the shapes of
- * pending requests, the JSON-RPC error codes it answers with, and its stderr reporting.
+ * pending requests, the JSON-RPC error codes it answers with, its stderr reporting, and how an
+ * upstream is stopped ({@link stopProcess}).
  */
 import type { Readable, Writable } from 'node:stream';
 import { isAttestError } from '../errors.js';
@@ -86,3 +87,26 @@ export const STOP_GRACE_MS = 2000;
 export const EXIT_READ_MS = 1000;
 /** How long an id freed by a cancellation stays reserved, ms. */
 export const FREED_MS = 10 * 60_000;
+
+/** True when `p` settles (resolved or rejected) within `ms`, false when the time runs out first; no timer is left behind. */
+export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Stop a process whose end `ended` tells: `kill('SIGTERM')`, then `kill('SIGKILL')` if it has
+ * not ended `graceMs` later. Resolves once it has ended, or `graceMs` after SIGKILL (a process
+ * in uninterruptible sleep outlives even SIGKILL for a while: the wait stays bounded).
+ */
+export async function stopProcess(kill: (signal: NodeJS.Signals) => unknown, ended: Promise<void>, graceMs = STOP_GRACE_MS): Promise<void> {
+  kill('SIGTERM');
+  if (await settlesWithin(ended, graceMs)) return;
+  kill('SIGKILL');
+  await settlesWithin(ended, graceMs);
+}

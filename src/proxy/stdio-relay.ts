@@ -12,7 +12,6 @@
  * Diagnostics go to stderr only.
  */
 import type { CallerBinding } from '../gate/gate.js';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import type { ErrorCode } from '../errors.js';
@@ -21,9 +20,9 @@ import type { Frame, Oversize } from './frames.js';
 import { Lane } from './lane.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, idKey, lenientRef, readMessage, writeMessage, type RpcId, type RpcMessage } from './message.js';
 import { RefusalLog } from './refusals.js';
-import { HttpUpstream } from './http-upstream.js';
+import { UpstreamRun } from './upstream-run.js';
 import {
-  CANCEL_GRACE_MS, CONNECTION_LOST, DEFAULT_MAX_PENDING, EXIT_READ_MS, FREED_MS, STOP_GRACE_MS, INPUT_REFUSED, RECORD_FAILED, describe, report,
+  CANCEL_GRACE_MS, CONNECTION_LOST, DEFAULT_MAX_PENDING, EXIT_READ_MS, FREED_MS, INPUT_REFUSED, RECORD_FAILED, STOP_GRACE_MS, describe, report, settlesWithin,
   type CallMessage, type Outstanding, type PendingCall, type RelayIo, type UpstreamProcess,
 } from './relay-io.js';
 import type { Recorder } from './recorder.js';
@@ -58,12 +57,8 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   private releaseOutputs!: () => void;
   private readonly outputsReleased = new Promise<void>((r) => (this.releaseOutputs = r));
   protected clientGone = false;
-  /** The upstream has exited: its output is still read ({@link upstreamRead}), no request goes to it. */
-  private upstreamGone = false;
-  /** Resolves once the upstream has exited (or could not start). */
-  private readonly upstreamEnded: Promise<void>;
-  /** {@link stopUpstream} running or done: the upstream is asked to stop once. */
-  private stopping: Promise<void> | null = null;
+  /** The upstream's life: once it has exited its output is still read ({@link upstreamRead}), no request goes to it. */
+  private readonly upstream: UpstreamRun;
   private readonly limits: { maxBytes: number; maxDepth: number };
   private readonly maxPending: number;
   /** Resolves with the exit code once the relay has shut down. */
@@ -73,7 +68,8 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     this.limits = { maxBytes: io.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, maxDepth: DEFAULT_MAX_DEPTH };
     this.maxPending = io.maxPending ?? DEFAULT_MAX_PENDING;
     this.refusals = new RefusalLog(recorder, () => this.serverRef(), report);
-    this.child = io.upstream ?? (io.url !== undefined ? new HttpUpstream(io.url) : spawn(io.argv[0]!, io.argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], env: io.env === undefined ? process.env : { ...process.env, ...io.env } }));
+    this.upstream = new UpstreamRun(io);
+    this.child = this.upstream.process;
     let resolveDone!: (code: number) => void;
     this.done = new Promise((r) => (resolveDone = r));
     this.child.on('error', (e) => {
@@ -81,7 +77,6 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
       void this.shutdown('upstream_exited', 3).then(resolveDone);
     });
     this.child.on('exit', (code) => void this.upstreamRead().then(() => this.shutdown('upstream_exited', code ?? 1)).then(resolveDone));
-    this.upstreamEnded = new Promise<void>((r) => this.child.on('exit', () => r()).on('error', () => r()));
     // Start reading on the next tick, once the subclass constructor has run.
     queueMicrotask(() => this.start());
   }
@@ -100,7 +95,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
       this.clientGone = true;
       void client.chain.then(() => this.child.stdin?.end());
       // Give the upstream a moment to answer what it has, then stop it.
-      setTimeout(() => void this.stopUpstream(), STOP_GRACE_MS).unref();
+      setTimeout(() => void this.upstream.stop(), STOP_GRACE_MS).unref();
     });
     this.lanes = { client, upstream };
     this.child.stdin!.on('error', () => undefined);
@@ -113,44 +108,13 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
    * exited is relayed and recorded, not dropped with the pipe.
    */
   private async upstreamRead(): Promise<void> {
-    this.upstreamGone = true;
     const lane = this.lanes?.upstream;
-    if (lane === undefined || this.closing !== null) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([lane.ended, new Promise<void>((r) => (timer = setTimeout(r, EXIT_READ_MS)))]);
-    clearTimeout(timer);
-  }
-
-  /**
-   * Stop the upstream unless it has exited: SIGTERM, then SIGKILL if it is still running
-   * {@link STOP_GRACE_MS} later (an upstream that ignores both SIGTERM and the end of its
-   * input must neither hold the relay open nor outlive it). Resolves once it has exited, or
-   * {@link STOP_GRACE_MS} after SIGKILL. Once per relay: a later call gets the same promise.
-   */
-  private stopUpstream(): Promise<void> {
-    this.stopping ??= (async () => {
-      if (this.upstreamGone) return;
-      this.child.kill('SIGTERM');
-      if (await this.exitWithin(STOP_GRACE_MS)) return;
-      this.child.kill('SIGKILL');
-      // Bounded still: a process in uninterruptible sleep outlives even SIGKILL for a while.
-      await this.exitWithin(STOP_GRACE_MS);
-    })();
-    return this.stopping;
-  }
-
-  /** Whether the upstream exits within `ms` (at once: it has). */
-  private async exitWithin(ms: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
-    const exited = await Promise.race([this.upstreamEnded.then(() => true), late]);
-    clearTimeout(timer);
-    return exited;
+    if (lane !== undefined && this.closing === null) await settlesWithin(lane.ended, EXIT_READ_MS);
   }
 
   /** Send SIGKILL to the upstream now (a relay standing as another's upstream passes it on: gateway/upstreams.ts). */
   killUpstream(): void {
-    if (!this.upstreamGone) this.child.kill('SIGKILL');
+    this.upstream.kill();
   }
 
   /** Decide a `tools/call` (its id is free and the relay is not closing): record it, then {@link forward} it or answer it. */
@@ -179,7 +143,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     }
     if (this.pending.has(key) || this.settling.has(key) || this.isFreed(key)) return this.refuseInput('client', frame, 'ERR_WIRE_ID_IN_USE', `id ${key.slice(0, 64)} is already pending`, msg.id!);
     if (this.pending.size >= this.maxPending) return this.refuseInput('client', frame, 'ERR_WIRE_TOO_MANY_PENDING', `${this.maxPending} requests already pending`, msg.id!);
-    if (this.upstreamGone) return this.errorToClient(msg.id!, CONNECTION_LOST, 'mcp-attest: the upstream exited, request not forwarded');
+    if (this.upstream.exited) return this.errorToClient(msg.id!, CONNECTION_LOST, 'mcp-attest: the upstream exited, request not forwarded');
     if (msg.method !== 'tools/call') return this.forward(msg, null);
     if (this.closing) return this.errorToClient(msg.id!, RECORD_FAILED, 'mcp-attest: shutting down, call not forwarded');
     try {
@@ -411,7 +375,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
       await this.lanes?.upstream.chain;
       const why: OutcomeReason = this.clientGone && reason === 'upstream_exited' ? 'client_disconnected' : reason;
       const ok = await this.finish(why).catch((e: unknown) => { report(e); return false; });
-      await this.stopUpstream();
+      await this.upstream.stop();
       const out = this.io.output ?? process.stdout;
       // Let what was written reach the client (bounded: a client that stopped reading).
       if (out.writable) await new Promise<void>((r) => { out.write('', () => r()); setTimeout(r, 5000).unref(); });
