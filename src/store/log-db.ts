@@ -28,10 +28,10 @@ import { QueuedCommits } from './queued-commits.js';
 import { AUTOCHECKPOINT_PAGES, WalCheckpointer } from './wal-checkpointer.js';
 import { migrateNodes, nodeReader } from './log-nodes.js';
 import { LOG_SCHEMA, LOG_PAGE_SIZE, addOpeningColumns, hasOpeningColumns } from './log-schema.js';
-import { concatBytes, equalBytes } from '../bytes/index.js';
+import { concatBytes } from '../bytes/index.js';
 import { leafHash } from '../log/hash.js';
-import { commitmentEntry, SALT_BYTES } from '../log/opening.js';
 import { entryRow, storedRows, type StoredRow } from './entry-row.js';
+import type { EntryInput } from '../verify/log.js';
 import { decodeParameters, encodeRecord, PARAMETERS_RECORD, type EntriesMode } from '../records/record.js';
 import { appendNodes, rootAt, inclusionProof, consistencyProof, type NodeReader } from '../log/tree.js';
 
@@ -230,21 +230,14 @@ export class LogDb {
   }
 
   /**
-   * Iterate entries in index order (the stored index, gaps and all), for a verifier: a
-   * private entry with its opening as `[index, record, salt]` (log/opening.ts), any other
-   * (an erased one: its commitment) as `[index, entry]`. An opening that does not make the
-   * stored entry (what the log publishes: the record or the entry was altered) is reported
-   * to `mismatch`; the opening is still what is given, so its record is checked too.
+   * Iterate entries in index order (the stored index, gaps and all), for a verifier
+   * (verify/log.ts {@link EntryInput}): a private entry with its opening and the entry the
+   * log publishes as `[index, record, salt, entry]` (log/opening.ts; the verifier reports an
+   * opening that does not make the entry: the record or the entry was altered), any other
+   * (an erased one: its commitment) as `[index, entry]`.
    */
-  *entries(mismatch?: (index: bigint) => void): Generator<[bigint, Uint8Array] | [bigint, Uint8Array, Uint8Array]> {
-    for (const row of this.rows('')) {
-      if (row.salt === null || row.record === null) {
-        yield [row.idx, row.data];
-        continue;
-      }
-      if (mismatch !== undefined && (row.salt.length !== SALT_BYTES || !equalBytes(commitmentEntry(row.salt, row.record), row.data))) mismatch(row.idx);
-      yield [row.idx, row.record, row.salt];
-    }
+  *entries(): Generator<EntryInput> {
+    for (const row of this.rows('')) yield row.salt === null || row.record === null ? [row.idx, row.data] : [row.idx, row.record, row.salt, row.data];
   }
 
   /** Iterate the records in index order as `[index, record]`, skipping erased entries (and, in a v2 log, its parameters entry). */

@@ -261,7 +261,7 @@ export class PgLog implements LogStore {
       for (const row of r.rows) {
         const [data, salt, record] = [bytes(row.data), bytes(row.salt), bytes(row.record)];
         if (data === null) throw new AttestError('ERR_STORE_CORRUPT', 'an entry row is not bytes', { found: String(row.idx) });
-        yield salt && record ? [BigInt(row.idx), record, salt] : [BigInt(row.idx), data];
+        yield salt && record ? [BigInt(row.idx), record, salt, data] : [BigInt(row.idx), data];
       }
       at = BigInt(r.rows[r.rows.length - 1].idx) + 1n;
     }

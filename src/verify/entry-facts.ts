@@ -10,7 +10,8 @@
  * input read; a receipt's back link is then a comparison of digests.
  * @see docs/log-format.md (records); SEP-2787 "Verification Rules"; RFC 9162 §2.1.1
  */
-import { entryForm, COMMITMENT_BYTES, SALT_BYTES } from '../log/opening.js';
+import { entryForm, COMMITMENT_BYTES, SALT_BYTES, type EntryForm } from '../log/opening.js';
+import { equalBytes } from '../bytes/index.js';
 import { decodeParameters, type EntriesMode } from '../records/record.js';
 import { ERASURE_RECORD } from '../records/record.js';
 import { decodeRecord, ATTESTATION_RECORD, DECISION_RECORD, RECEIPT_RECORD, REFUSED_INPUT_RECORD, SESSION_RECORD, type LogRecord } from '../records/record.js';
@@ -42,6 +43,8 @@ interface Base {
   /** The record's own `index`, or `position` when it does not decode (or is sealed). */
   claimed: bigint;
   form: 'record' | 'commitment';
+  /** Set (true) when the entry was given with the entry its store publishes and the opening does not make it. */
+  unpublished?: true;
 }
 
 /**
@@ -174,14 +177,25 @@ async function receiptFacts(r: Extract<LogRecord, { type: typeof RECEIPT_RECORD 
 /**
  * The facts of the entry `bytes` found at `position`, or with `salt` (16 bytes) of the
  * private entry the record `bytes` opens (log/opening.ts): its leaf hash is then that of the
- * commitment they make. Never throws for bad input: an entry that does not decode gives
- * `ERR_ENTRY_MALFORMED` (or the strict decoder's code) as a finding.
+ * commitment they make, and with `published` (the entry the store publishes for it) the
+ * facts are `unpublished` when that commitment is not it. Never throws for bad input: an
+ * entry that does not decode gives `ERR_ENTRY_MALFORMED` (or the strict decoder's code) as a
+ * finding.
  */
-export async function entryFacts(position: bigint, bytes: Uint8Array, policy: TrustPolicy, keys: KeyResolver, salt?: Uint8Array): Promise<EntryFacts> {
+export async function entryFacts(position: bigint, bytes: Uint8Array, policy: TrustPolicy, keys: KeyResolver, salt?: Uint8Array, published?: Uint8Array): Promise<EntryFacts> {
   if (salt !== undefined && salt.length !== SALT_BYTES) {
-    return { position, leaf: leafHash(bytes), claimed: position, form: 'commitment', kind: 'malformed', finding: error('ERR_ENTRY_MALFORMED', `entry is malformed: a salt of ${salt.length} bytes`, { index: position }) };
+    const f: EntryFacts = { position, leaf: leafHash(bytes), claimed: position, form: 'commitment', kind: 'malformed', finding: error('ERR_ENTRY_MALFORMED', `entry is malformed: a salt of ${salt.length} bytes`, { index: position }) };
+    if (published !== undefined) f.unpublished = true;
+    return f;
   }
   const shape = entryForm(bytes, salt);
+  const facts = await formFacts(position, shape, bytes, policy, keys);
+  if (published !== undefined && !equalBytes(shape.entry, published)) facts.unpublished = true;
+  return facts;
+}
+
+/** {@link entryFacts} of an entry in its {@link EntryForm} (`bytes`: as given). */
+async function formFacts(position: bigint, shape: EntryForm, bytes: Uint8Array, policy: TrustPolicy, keys: KeyResolver): Promise<EntryFacts> {
   const leaf = leafHash(shape.entry);
   const form = shape.form === 'record' ? 'record' : 'commitment';
   const malformed = (code: string, message: string): EntryFacts => ({ position, leaf, claimed: position, form, kind: 'malformed', finding: error(code as Finding['code'], `entry is malformed: ${message}`, { index: position }) });

@@ -20,10 +20,13 @@ import { toBase64 } from '../bytes/index.js';
 import type { TrustPolicy } from './policy.js';
 
 /**
- * One entry handed to a verifier: `[index, bytes]` (the entry), or `[index, record, salt]`
- * (a private entry opened: the record and its 16-byte salt, log/opening.ts).
+ * One entry handed to a verifier: `[index, bytes]` (the entry), `[index, record, salt]`
+ * (a private entry opened: the record and its 16-byte salt, log/opening.ts), or
+ * `[index, record, salt, published]`: opened, from a store that also keeps the entry it
+ * publishes, which the opening must make (`ERR_OPENING_MISMATCH` otherwise; the opening is
+ * what is checked and hashed into the tree).
  */
-export type EntryInput = [bigint, Uint8Array] | [bigint, Uint8Array, Uint8Array];
+export type EntryInput = [bigint, Uint8Array] | [bigint, Uint8Array, Uint8Array] | [bigint, Uint8Array, Uint8Array, Uint8Array];
 
 /** What to verify: entries in stored order (with their stored index) and checkpoint notes. */
 export interface LogInput {
@@ -65,7 +68,7 @@ export type FactsSource = (entries: Iterable<EntryInput>, policy: TrustPolicy, k
 
 /** The facts of each entry computed here, one after another. */
 export const sequentialFacts: FactsSource = async function* (entries, policy, keys) {
-  for (const [position, bytes, salt] of entries) yield await entryFacts(position, bytes, policy, keys, salt);
+  for (const [position, bytes, salt, published] of entries) yield await entryFacts(position, bytes, policy, keys, salt, published);
 };
 
 /**
@@ -80,14 +83,18 @@ export const localFacts: FactsSource = async function* (entries, policy, keys) {
   const runner = checkRunner();
   if (runner === null) return yield* sequentialFacts(entries, policy, keys);
   for (const run of runs(entries, (e) => e[1].length)) {
-    yield* await runner(run.map(([position, bytes, salt]) => () => entryFacts(position, bytes, policy, keys, salt)));
+    yield* await runner(run.map(([position, bytes, salt, published]) => () => entryFacts(position, bytes, policy, keys, salt, published)));
   }
 };
 
 /** The entries of a log by position in it (0, 1, ...): the index each is checked against. */
 function* positioned(entries: Iterable<EntryInput>): Generator<EntryInput> {
   let position = 0n;
-  for (const [, bytes, salt] of entries) yield salt === undefined ? [position++, bytes] : [position++, bytes, salt];
+  for (const e of entries) {
+    const moved = [...e] as EntryInput;
+    moved[0] = position++;
+    yield moved;
+  }
 }
 
 /**
@@ -104,13 +111,16 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
   const checker = new RecordChecker(policy, keys, findings, false, true);
   const misplaced: Array<[bigint, bigint]> = [];
   const credentialCalls: CredentialCall[] = [];
+  const unpublished = new FindingCap(findings);
   for await (const f of facts(positioned(input.entries), policy, keys)) {
     tree.appendLeafHash(f.leaf);
+    if (f.unpublished === true) unpublished.add(error('ERR_OPENING_MISMATCH', 'the stored opening (salt and record) does not make the entry the log publishes', { index: f.position }));
     if (f.kind === 'call' && f.credential) credentialCalls.push(f.credential);
     const claimed = checker.fold(f);
     if (claimed !== f.position) misplaced.push([f.position, claimed]);
     if (onProgress && tree.size % 256n === 0n) onProgress(Number(tree.size));
   }
+  unpublished.flush();
   findings.push(...orderFindings(misplaced, tree.size));
   const inFlight = checker.finish(input.sealed);
   // A few findings a session, and a statement may be a session: capped as they come.

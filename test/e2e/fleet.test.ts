@@ -135,6 +135,13 @@ test('two proxies and three gateways share one PostgreSQL log under load; witnes
   assert.equal(r.ok, true, JSON.stringify(r.findings.slice(0, 3)));
   assert.deepEqual([r.calls, r.inFlight], [r.receipts, 0]);
   assert.ok(r.calls >= 75, `${r.calls} calls`);
+  // Each opened record comes with the entry PostgreSQL publishes for it: a record altered after the fact no longer makes it.
+  const k = entries.findIndex((e) => e.length === 4);
+  assert.ok(k > 0, 'opened entries carry the published entry');
+  const [idx, record, salt, entry] = entries[k] as [bigint, Uint8Array, Uint8Array, Uint8Array];
+  entries[k] = [idx, new TextEncoder().encode(new TextDecoder().decode(record).replace('"tool":"', '"tool":"x')), salt, entry];
+  const altered = await verifyLog({ entries, checkpoints: checkpoints.map((c) => c.note) }, policy, policyKeyResolver(policy));
+  assert.ok(altered.findings.some((f) => f.code === 'ERR_OPENING_MISMATCH' && f.index === String(idx)), JSON.stringify(altered.findings.slice(0, 3)));
 });
 
 test('a fleet\'s gatekeepers share tool pins: a definition changed behind one machine is refused there; accepted for the fleet, every machine follows', { timeout: 120_000 }, async (t) => {
