@@ -30,9 +30,15 @@ export async function identityOf(home: string, policy: TrustPolicy, findings: Fi
     return { view: null, policy };
   }
   try {
-    const size = db.size();
+    // The stored entries from index 0, up to the first one missing (a gap, or an index a
+    // hostile file put far beyond the rest: its tree ends there, short of its checkpoints).
     const entries = function* (): Generator<Uint8Array> {
-      for (let i = 0n; i < size; i++) yield db.entry(i) ?? new Uint8Array(0);
+      let next = 0n;
+      for (const row of db.storedRows()) {
+        if (row.idx !== next) return void findings.push(error('ERR_STORE_CORRUPT', `identity log ${path}: entry ${next} is missing`));
+        next++;
+        yield row.data;
+      }
     };
     const view = await openIdentityLog(entries(), db.checkpoints().map((c) => c.note), policy, findings);
     return { view, policy: withCredentialKeys(policy, view) };

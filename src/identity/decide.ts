@@ -93,34 +93,59 @@ export async function checkChain(chain: Credential[], issuer: CredentialIssuer, 
 }
 
 /**
- * Revocations in force at the call: naming a credential of the chain by id and digest, signed
- * by a key allowed to revoke it, logged at or after it and either below the size the call was
- * checked against, or witnessed before the call was made (a gatekeeper checking against a
- * stale size does not save the call).
+ * What the revocations of one chain say, whatever the call: those that revoke a credential of
+ * it (naming it by id and digest, signed by a key allowed to revoke it, logged at or after it),
+ * earliest first, the one of them first witnessed, and a notice for each that is ignored.
  */
-async function checkRevocations(chain: LoggedCredential[], revocations: LoggedRevocation[], issuer: CredentialIssuer, call: CallFacts, skew: number, out: Finding[]): Promise<void> {
+export interface ChainRevocations {
+  applicable: LoggedRevocation[];
+  firstWitnessed: LoggedRevocation | null;
+  ignored: Finding[];
+}
+
+/** The {@link ChainRevocations} of `chain` under `issuer`, from the revocations naming its credentials (any order). */
+async function chainRevocations(chain: LoggedCredential[], revocations: LoggedRevocation[], issuer: CredentialIssuer): Promise<ChainRevocations> {
   const digests = chain.map((l) => credentialDigest(l.credential));
-  for (const { revocation: r, index, witnessedAt } of revocations) {
+  const out: ChainRevocations = { applicable: [], firstWitnessed: null, ignored: [] };
+  for (const logged of revocations) {
+    const { revocation: r, index, witnessedAt } = logged;
     const k = chain.findIndex((l, i) => l.credential.id === r.credential && digests[i] === r.credentialDigest);
     if (k === -1) continue;
     if (r.issuer !== issuer.id) {
-      out.push(notice('NOTE_REVOCATION_UNTRUSTED', `a revocation of ${r.credential} at identity entry ${index} names issuer ${r.issuer}, not ${issuer.id}: ignored`, index));
+      out.ignored.push(notice('NOTE_REVOCATION_UNTRUSTED', `a revocation of ${r.credential} at identity entry ${index} names issuer ${r.issuer}, not ${issuer.id}: ignored`, index));
       continue;
     }
     // The issuer, or any credential above the revoked one, may revoke it.
     const allowed: CredentialKey[] = [issuer, ...chain.slice(0, k).map((l) => l.credential.key)];
     const key = allowed.find((a) => a.keyId === r.signerKeyId);
     if (!key || !await signedBy(r, key)) {
-      out.push(notice('NOTE_REVOCATION_UNTRUSTED', `a revocation of ${r.credential} at identity entry ${index} is not signed by a key allowed to revoke it: ignored`, index));
+      out.ignored.push(notice('NOTE_REVOCATION_UNTRUSTED', `a revocation of ${r.credential} at identity entry ${index} is not signed by a key allowed to revoke it: ignored`, index));
       continue;
     }
     if (index < chain[k]!.index) continue;
-    const known = index < call.identitySize;
-    const published = witnessedAt !== undefined && witnessedAt < call.time - skew;
-    if (known || published) {
-      out.push(error('ERR_CREDENTIAL_REVOKED', `credential ${r.credential} was revoked at identity entry ${index}, ${known ? `below the size ${call.identitySize} the call was checked against` : `witnessed at ${witnessedAt}, before the call (${call.time})`}${r.reason ? `: ${r.reason}` : ''}`, { index }));
-    }
+    out.applicable.push(logged);
+    if (witnessedAt !== undefined && !(out.firstWitnessed !== null && out.firstWitnessed.witnessedAt! <= witnessedAt)) out.firstWitnessed = logged;
   }
+  out.applicable.sort((a, b) => (a.index < b.index ? -1 : a.index > b.index ? 1 : 0));
+  return out;
+}
+
+/**
+ * The revocation in force at the call, as one finding: the earliest applicable one below the
+ * size the call was checked against, else the one first witnessed, if before the call was
+ * made (a gatekeeper checking against a stale size does not save the call). One finding
+ * however many revocations are in force: a call is decided in constant time, whatever a
+ * hostile identity log repeats.
+ */
+function checkRevocations(revs: ChainRevocations, call: CallFacts, skew: number, out: Finding[]): void {
+  const earliest = revs.applicable[0];
+  const w = revs.firstWitnessed;
+  const known = earliest !== undefined && earliest.index < call.identitySize ? earliest : null;
+  const found = known ?? (w !== null && w.witnessedAt! < call.time - skew ? w : null);
+  if (found === null) return;
+  const { revocation: r, index, witnessedAt } = found;
+  const more = revs.applicable.length > 1 ? ` (${revs.applicable.length} revocations apply to the chain)` : '';
+  out.push(error('ERR_CREDENTIAL_REVOKED', `credential ${r.credential} was revoked at identity entry ${index}, ${known ? `below the size ${call.identitySize} the call was checked against` : `witnessed at ${witnessedAt}, before the call (${call.time})`}${r.reason ? `: ${r.reason}` : ''}${more}`, { index }));
 }
 
 /** The call against the chain: logged before, within every window, the leaf's key, within every scope, witnessed in time. */
@@ -146,8 +171,11 @@ function checkCall(chain: LoggedCredential[], issuer: CredentialIssuer, call: Ca
 /**
  * Decide a call made under `chain` (root first, each with its identity-log index), given every
  * revocation in the identity log's prefix the verifier holds (see the module comment).
+ * `memo`: for a caller deciding many calls against one identity log, what each chain's
+ * revocations say, computed once per chain (by its leaf) and reused; the notices of ignored
+ * revocations then come with the chain's first call only.
  */
-export async function decideCall(chain: LoggedCredential[], revocations: LoggedRevocation[], call: CallFacts, policy: DecisionPolicy): Promise<CallDecision> {
+export async function decideCall(chain: LoggedCredential[], revocations: LoggedRevocation[] | (() => LoggedRevocation[]), call: CallFacts, policy: DecisionPolicy, memo?: Map<LoggedCredential, ChainRevocations>): Promise<CallDecision> {
   const findings: Finding[] = [];
   if (!Number.isFinite(call.time)) {
     findings.push(error('ERR_TIME_INVALID', 'the call has no valid time'));
@@ -168,7 +196,14 @@ export async function decideCall(chain: LoggedCredential[], revocations: LoggedR
     if (!policy.acceptedAlgorithms.includes(alg)) findings.push(error('ERR_ALG_NOT_ALLOWED', `the credential chain uses ${alg}, which the trust policy does not accept`));
   }
   await checkChain(chain.map((l) => l.credential), issuer, findings);
-  await checkRevocations(chain, revocations, issuer, call, policy.clockSkewSeconds, findings);
+  const leaf = chain[chain.length - 1]!;
+  let revs = memo?.get(leaf);
+  if (revs === undefined) {
+    revs = await chainRevocations(chain, typeof revocations === 'function' ? revocations() : revocations, issuer);
+    memo?.set(leaf, revs);
+    for (const f of revs.ignored) findings.push(f);
+  }
+  checkRevocations(revs, call, policy.clockSkewSeconds, findings);
   checkCall(chain, issuer, call, policy.clockSkewSeconds, findings);
   return { ok: !findings.some((f) => f.severity === 'error'), findings };
 }

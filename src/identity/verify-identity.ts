@@ -23,7 +23,7 @@ import { error, FindingCap, notice, type Finding } from '../verify/findings.js';
 import type { TrustPolicy, TrustedIssuer } from '../verify/policy.js';
 import { decodeIdentityRecord, IdentityIndex } from './entries.js';
 import { REVOCATION_TYPE } from './credential.js';
-import { bindingProblem, decideCall } from './decide.js';
+import { bindingProblem, decideCall, type ChainRevocations, type LoggedCredential } from './decide.js';
 import type { CallerBinding } from '../gate/gate.js';
 import type { CredentialIssuer } from './issuers.js';
 
@@ -241,8 +241,10 @@ function stale(view: IdentityView, quorum: number, witnessed: number | null): st
  * the caller's token it recorded (`ERR_CREDENTIAL_KEY`).
  */
 export async function decideCalls(calls: CredentialCall[], view: IdentityView | null, policy: TrustPolicy, witnessedAt: (entry: bigint, time: number) => number | null, out: Finding[]): Promise<void> {
-  // Several findings a call, and a call's revocations as many as the identity log holds: capped as they come.
+  // Several findings a call: capped as they come.
   const findings = new FindingCap(out);
+  // What each chain's revocations say, worked out with its first call.
+  const chains = new Map<LoggedCredential, ChainRevocations>();
   for (const c of calls) {
     const at = (f: Finding): Finding => ({ ...f, message: `${f.code === 'ERR_CREDENTIAL_REVOKED' ? 'revocation' : 'identity'}: ${f.message}`, index: c.entry.toString() });
     const witnessed = witnessedAt(c.entry, c.time);
@@ -264,9 +266,9 @@ export async function decideCalls(calls: CredentialCall[], view: IdentityView | 
     if (c.chain !== null && c.chain.join() !== chain.map((l) => l.credential.id).join()) {
       findings.push(at(error('ERR_CREDENTIAL_MALFORMED', `the recorded chain ${c.chain.join(' > ')} is not the logged one`)));
     }
-    const d = await decideCall(chain, view.index.revocationsOf(chain.map((l) => l.credential.id)), {
+    const d = await decideCall(chain, () => view.index.revocationsOf(chain.map((l) => l.credential.id)), {
       identitySize: c.identitySize ?? view.size, time: c.time, keyId: c.keyId, server: c.server, tool: c.tool, witnessedAt: witnessed,
-    }, policy);
+    }, policy, chains);
     for (const f of d.findings) findings.add(at(f));
     const unbound = c.gated ? bindingProblem(chain[chain.length - 1]!.credential, c.keyId, c.caller) : null;
     if (unbound !== null) findings.push(at(error('ERR_CREDENTIAL_KEY', unbound)));

@@ -201,7 +201,7 @@ export function workerFacts(o: { threads?: number; secret: Uint8Array | null; ex
         }
         if (batch.length < BATCH) continue;
         await dispatch();
-        // Folded as soon as they are in; at most two batches per worker, and one, wait besides.
+        // Folded as soon as they are in; the oldest is awaited once more than two batches per worker and one more wait.
         while (inFlight.length > 0 && (inFlight[0]!.settled || inFlight.length > 2 * lanes.length + 1)) yield* await inFlight.shift()!.facts!;
       }
       if (batch.length > 0) await dispatch();

@@ -15,7 +15,7 @@ import { isAttestError } from '../errors.js';
 import { parseBundle, type Bundle } from '../bundle/format.js';
 import { HASH_SIZE, leafHash } from '../log/hash.js';
 import { verifyConsistency, verifyInclusion } from '../log/proof.js';
-import { credentialKeys } from '../identity/gate-check.js';
+import { namesCredential } from '../identity/gate-check.js';
 import { clockOf, withCredentialKeys, decideCalls, openIdentitySection, type CredentialCall, type IdentityView } from '../identity/verify-identity.js';
 import { rootFromMultiProof } from '../log/multiproof.js';
 import type { KeyResolver } from '../envelope/signature.js';
@@ -24,7 +24,7 @@ import { error, insertFindings, limitFindings, notice, type Finding, type Verify
 import { RecordChecker } from './records.js';
 import { localFacts, type EntryInput, type FactsSource } from './log.js';
 import { checkBundleAgainstKnown, type KnownCheckpoint } from './split-view.js';
-import type { TrustPolicy } from './policy.js';
+import { policyKeyResolver, type TrustPolicy } from './policy.js';
 
 /** The report of a bundle verification: the summary and the number of entries. */
 export interface BundleReport extends VerifySummary {
@@ -124,7 +124,9 @@ export async function verifyBundle(text: string, policy: TrustPolicy, keys: KeyR
   // Calls under agent credentials: their keys and the revocations come from the bundle's identity range.
   const pre: Finding[] = [];
   const id = await bundleIdentity(b, policy, pre);
-  const idKeys = id.view === null ? keys : credentialKeys({ refresh: () => id.view!.size, index: id.view.index }, id.policy, keys);
+  // A credential's key exactly as the policy with the logged credentials gives it (iss, alg and key id), as a worker thread resolves it.
+  const credentials = policyKeyResolver(id.policy);
+  const idKeys: KeyResolver = id.view === null ? keys : (q) => (namesCredential(q.iss, id.policy) ? credentials(q) : keys(q));
   const { report, checker } = await verifyParsedBundle(b, id.policy, idKeys, { ...o, identity: id.view });
   if (pre.length > 0) {
     insertFindings(report.findings, 0, pre);

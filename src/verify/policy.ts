@@ -179,20 +179,25 @@ export function hs256Secrets(policy: TrustPolicy, key: CryptoKey | null): Map<st
 /**
  * A key resolver over the policy's issuers: a key is returned only for an exact
  * (iss, alg, keyId) match. `secrets` supplies HS256 keys by {@link secretId} (iss and keyId:
- * two HS256 issuers may both use key id `v1`; they are not in the policy). Imported keys are
- * cached.
+ * two HS256 issuers may both use key id `v1`; they are not in the policy). The policy's keys
+ * are imported once each, when first asked for; a query matching none is answered null and
+ * kept nowhere (a hostile log's entries may each name an issuer of their own).
  */
 export function policyKeyResolver(policy: TrustPolicy, secrets: ReadonlyMap<string, CryptoKey> = new Map()): KeyResolver {
-  const cache = new Map<string, Promise<CryptoKey | null>>();
+  // By (iss, alg, keyId) as a JSON array: no two triples share a key, whatever their members hold.
+  const id = (iss: string, alg: string, keyId: string): string => JSON.stringify([iss, alg, keyId]);
+  const issuers = new Map<string, TrustedIssuer>();
+  for (const i of policy.issuers) if (!issuers.has(id(i.iss, i.alg, i.keyId))) issuers.set(id(i.iss, i.alg, i.keyId), i);
+  const imported = new Map<TrustedIssuer, Promise<CryptoKey | null>>();
+  const none = Promise.resolve(null);
   return (q) => {
-    const id = `${q.iss}\n${q.alg}\n${q.keyId}`;
-    let hit = cache.get(id);
+    const issuer = issuers.get(id(q.iss, q.alg, q.keyId));
+    if (issuer === undefined) return none;
+    let hit = imported.get(issuer);
     if (!hit) {
-      const issuer = policy.issuers.find((i) => i.iss === q.iss && i.alg === q.alg && i.keyId === q.keyId);
-      hit = !issuer ? Promise.resolve(null)
-        : issuer.alg === 'HS256' ? Promise.resolve(secrets.get(secretId(issuer.iss, issuer.keyId)) ?? null)
+      hit = issuer.alg === 'HS256' ? Promise.resolve(secrets.get(secretId(issuer.iss, issuer.keyId)) ?? null)
         : importPublicJwk(issuer.alg, issuer.publicKeyJwk!).catch(() => null);
-      cache.set(id, hit);
+      imported.set(issuer, hit);
     }
     return hit;
   };

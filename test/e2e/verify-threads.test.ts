@@ -7,7 +7,8 @@
  * N - 1 workers, this thread checking batches too (a preload counts them), and none for
  * fewer than 4,096 entries; a log of receipt sessions, whose
  * statements' signatures the workers check, intact and with one signature changed; a worker
- * bundle missing or older than the compiled worker gives way to the compiled worker; a worker whose replies cannot be sent
+ * bundle missing or older than the compiled worker gives way to the compiled worker; a bundle
+ * of calls under an agent credential signed with a key id it does not have, the same; a worker whose replies cannot be sent
  * fails the verification undecided (exit 3) instead of hanging it; `--threads` outside 1..16
  * is a usage error.
  */
@@ -18,7 +19,11 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import '../../src/platform/node.js';
-import { initHome } from '../../src/store/identity.js';
+import { initHome, loadIdentity, loadIssuerSigner, trustPolicyOf } from '../../src/store/identity.js';
+import { initCredentialIssuer, withOwnCredentialIssuer } from '../../src/store/credential-issuer.js';
+import { agentKeyOf, issueCredential } from '../../src/store/agent-credentials.js';
+import { IdentityLog } from '../../src/store/identity-log.js';
+import { issueAttestation } from '../../src/attestation/build.js';
 import { Recorder } from '../../src/proxy/recorder.js';
 import { SessionHome } from '../../src/store/session-export.js';
 import { ROOT, cli, codes, editedCopy, exportTrust, scope, type Report } from './helpers.js';
@@ -189,4 +194,31 @@ test('verify --threads outside 1..16 is a usage error', () => {
     assert.equal(r.status, 2, `--threads ${v}: ${r.stderr}`);
     assert.match(r.stderr, /--threads takes an integer from 1 to 16/);
   }
+});
+
+test('a bundle of calls under an agent credential, signed with a key id the credential does not have, reports the same in one thread and two', async (t) => {
+  const s = scope(t);
+  const [home, agent] = [join(s.dir, 'gate'), join(s.dir, 'agent')];
+  for (const h of [home, agent]) await initHome(h);
+  await initCredentialIssuer(home, { id: 'idp:acme', subjectPrefix: 'agent:acme/' });
+  const { credential, index } = await issueCredential(home, { subject: 'agent:acme/bot', key: agentKeyOf(agent), ttl: 3600, tools: ['echo'] });
+  const log = IdentityLog.open(home, false)!;
+  await log.checkpoint(home, loadIdentity(home));
+  log.close();
+  const signer = { ...loadIssuerSigner(agent, loadIdentity(agent)), iss: credential.id, sub: credential.subject, keyId: 'not-the-credential-key' };
+  const r = await Recorder.open(home, { durability: 'normal', checkpointMs: 60_000, evidence: false });
+  for (let i = 0; i < CALLS * 2; i++) {
+    const a = await issueAttestation(signer, { tool: 'echo', args: { message: `m${i}` }, serverFingerprint: FP, intent: 'test', now: Math.floor(Date.now() / 1000), nonceBytes: crypto.getRandomValues(new Uint8Array(16)) });
+    await r.decision({ callId: a.issuerAsserted.nonce, server: { name: 'echo', fingerprint: FP }, tool: 'echo', requestDigest: FP, decision: 'allowed', reason: null, code: null, attestation: a as never,
+      credential: { chain: [{ id: credential.id, index: index.toString() }], identitySize: (index + 1n).toString() } });
+  }
+  await r.close();
+  const trust = join(s.dir, 'trust.json');
+  writeFileSync(trust, JSON.stringify(withOwnCredentialIssuer(home, trustPolicyOf(loadIdentity(home)))));
+  const file = join(s.dir, 'cred.bundle.json');
+  assert.equal(cli(['bundle', '--home', home, '--range', `0..${2 * CALLS}`, '--out', file]).status, 0);
+  const one = verifyWith(file, trust, '1');
+  assert.deepEqual(verifyWith(file, trust, '2'), one, 'the reports differ');
+  // The attestation names a key the credential does not have: no key, in either thread, and the decision says why.
+  assert.ok(codes(one.report).includes('ERR_KEY_UNAVAILABLE') && codes(one.report).includes('ERR_CREDENTIAL_KEY'), codes(one.report).join(', '));
 });

@@ -33,6 +33,8 @@ import { formatSignatureLine, parseNote } from '../../src/log/note.js';
 import { formatVerifierKey, parseVerifierKey, SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519 } from '../../src/log/vkey.js';
 import { utf8 } from '../../src/bytes/index.js';
 import { credentialDigest, type Revocation } from '../../src/identity/credential.js';
+import { identityOf } from '../../src/cli/verify-identity.js';
+import Database from 'better-sqlite3';
 
 const SERVER = `sha256:${'cd'.repeat(32)}`;
 
@@ -230,4 +232,39 @@ test('a call against an identity log holding 130,000 revocations of its credenti
   assert.equal(untrusted.length, 1_001);
   assert.equal(untrusted[1_000]!.more, N - 1_000);
   assert.deepEqual(errors(f), [], 'a revocation its issuer did not sign revokes nothing');
+});
+
+test('many calls under a credential the identity log revokes many times over: each call gets one finding naming the earliest revocation, the revocations checked once per chain', async (t) => {
+  const w = await world(t);
+  const found: Finding[] = [];
+  const opened = await openIdentityLog(w.entries, w.notes, w.policy, found);
+  assert.ok(opened, JSON.stringify(found));
+  // The logged revocation of `a` (entry 3), repeated 400 times after it, and one another issuer signed.
+  const revocation = opened.index.revocations()[0]!.revocation;
+  const R = 400;
+  for (let i = 0; i < R; i++) opened.index.add(opened.size + BigInt(i), revocation);
+  opened.index.add(opened.size + BigInt(R), { ...revocation, issuer: 'idp:someone-else' } as Revocation);
+  const view: IdentityView = { ...opened, size: opened.size + BigInt(R + 1) };
+  const C = 300;
+  const f: Finding[] = [];
+  await decideCalls(Array.from({ length: C }, () => callOf(w.a.id, w.key.keyId, view.size)), view, w.policy, (_i, time) => time, f);
+  const revoked = f.filter((x) => x.code === 'ERR_CREDENTIAL_REVOKED');
+  assert.equal(revoked.length, C, 'one finding a call');
+  assert.ok(revoked.every((x) => x.message.includes('revoked at identity entry 3,') && x.message.includes(`(${R + 1} revocations apply to the chain)`)), revoked[0]!.message);
+  assert.equal(f.filter((x) => x.code === 'NOTE_REVOCATION_UNTRUSTED').length, 1, 'an ignored revocation is said once, with the chain\'s first call');
+  // A call checked before the revocation, made before anyone saw it, stands.
+  const early: Finding[] = [];
+  await decideCalls([callOf(w.a.id, w.key.keyId, 3n)], view, w.policy, (_i, time) => time, early);
+  assert.deepEqual(errors(early), []);
+});
+
+test('an identity log file with an entry at index 10^12 is read up to its gap, not through it', { timeout: 30_000 }, async (t) => {
+  const w = await world(t);
+  const db = new Database(join(w.idp, 'identity.db'));
+  db.prepare('INSERT INTO entries (idx, data, leaf) VALUES (?, ?, ?)').run(10n ** 12n, Buffer.from('{}'), Buffer.alloc(32));
+  db.close();
+  const findings: Finding[] = [];
+  const { view } = await identityOf(w.idp, w.policy, findings);
+  assert.ok(findings.some((f) => f.code === 'ERR_STORE_CORRUPT' && f.message.includes('entry 4 is missing')), JSON.stringify(findings));
+  assert.equal(view?.size, 4n, 'the entries before the gap, which the checkpoint covers, still verify');
 });

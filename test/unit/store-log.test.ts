@@ -1,7 +1,8 @@
 /**
  * The durable log: init (0600 keys, never overwritten), SQLite appends from two connections
  * against the in-memory reference tree, proofs, tiles export read back, and log
- * verification of what the recorder writes.
+ * verification of what the recorder writes; a hostile file's checkpoint notes and
+ * cosignature lines read only as long as a note may be.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,7 +23,8 @@ import { verifyInclusion, verifyConsistency } from '../../src/log/proof.js';
 import { Recorder } from '../../src/proxy/recorder.js';
 import { verifyLog } from '../../src/verify/log.js';
 import { policyKeyResolver } from '../../src/verify/policy.js';
-import { trustPolicyOf } from '../../src/store/identity.js';
+import { loadIdentity, trustPolicyOf } from '../../src/store/identity.js';
+import { MAX_NOTE_SIZE, parseNote } from '../../src/log/note.js';
 import { isAttestError } from '../../src/errors.js';
 import { recordCalls } from './log-helper.js';
 
@@ -114,6 +116,33 @@ test('a new log file has 1 KiB pages; a log created with 4 KiB pages keeps them 
     assert.equal(old.db.pragma('page_size', { simple: true }), 4096);
     assert.equal(old.size(), 3n);
     old.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a hostile log file\'s checkpoint notes and cosignature lines are read only as long as a note may be: refused as too large, never read whole', async () => {
+  const dir = tmp();
+  try {
+    const path = join(dir, 'log.db');
+    new LogDb(path, 'normal').close();
+    const edit = new Database(path);
+    const big = `origin\n1\n${'A'.repeat(3 * MAX_NOTE_SIZE)}\n`;
+    edit.prepare('INSERT INTO checkpoints (size, note, created) VALUES (?, ?, 0), (?, ?, 0)').run(1, big, 2, 'origin\n2\nAAAA\n');
+    const insert = edit.prepare('INSERT INTO cosignatures (size, witness, line, received) VALUES (2, ?, ?, 0)');
+    for (let k = 0; k < 40; k++) insert.run(`w${String(k).padStart(2, '0')}`, `\u2014 w${k} ${'B'.repeat(MAX_NOTE_SIZE / 8)}\n`);
+    insert.run('zz', `\u2014 zz ${'C'.repeat(3 * MAX_NOTE_SIZE)}\n`);
+    edit.close();
+    const db = new LogDb(path, 'full', true);
+    const [one, two] = db.checkpoints();
+    assert.equal(one!.note.length, MAX_NOTE_SIZE + 1, 'the note is cut one character past the limit');
+    assert.ok(two!.note.length > MAX_NOTE_SIZE && two!.note.length < 2 * MAX_NOTE_SIZE, `the lines stop once the note is too large: ${two!.note.length}`);
+    assert.equal(db.latestCheckpoint()!.cosigned, two!.note);
+    for (const c of [one!, two!]) assert.throws(() => parseNote(c.note), (e) => isAttestError(e, 'ERR_NOTE_MALFORMED'));
+    const policy = trustPolicyOf(await (async () => { const h = join(dir, 'home'); await initHome(h); return loadIdentity(h); })());
+    const r = await verifyLog({ entries: db.entries(), checkpoints: db.checkpoints().map((c) => c.note) }, policy, policyKeyResolver(policy));
+    assert.ok(r.findings.some((f) => f.code === 'ERR_NOTE_MALFORMED'), JSON.stringify(r.findings.slice(0, 3)));
+    db.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

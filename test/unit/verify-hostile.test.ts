@@ -3,7 +3,7 @@
  * nonce), a record whose unsigned tool/server differ from the signed attestation, a hostile
  * claimed index (bounded work), entries no checkpoint seals, a policy demanding witnesses;
  * findings inserted in any number (a hostile input's), in place and in order, and at most
- * 1,000 of a code listed.
+ * 1,000 of a code listed; a key resolver that answers only an exact (iss, alg, keyId).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -165,4 +165,19 @@ test('a log of 2,000 one-statement sessions (no start, no seal) reports each ses
   assert.equal(incomplete.length, 1_001);
   assert.equal(incomplete[1_000]!.more, 1_000);
   assert.equal(report.findings.filter((f) => f.code === 'NOTE_SESSION_OPEN').at(-1)!.more, 1_000);
+});
+
+test('the policy\'s key resolver answers only an exact (iss, alg, keyId): members holding the separator do not stand for another issuer\'s', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'mcp-attest-hostile-'));
+  try {
+    await initHome(home);
+    const own = trustPolicyOf(loadIdentity(home)).issuers[0]!;
+    const policy = parseTrustPolicy(JSON.stringify({ version: 1, issuers: [{ ...own, iss: 'x', keyId: `y\n${own.alg}\nz` }], logs: [] }));
+    const keys = policyKeyResolver(policy);
+    assert.ok(await keys({ iss: 'x', alg: own.alg, keyId: `y\n${own.alg}\nz` }), 'the issuer itself');
+    assert.equal(await keys({ iss: `x\n${own.alg}\ny`, alg: own.alg, keyId: 'z' }), null, 'another triple with the same text once joined by newlines');
+    assert.equal(await keys({ iss: 'x', alg: own.alg, keyId: 'y' }), null);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 });
