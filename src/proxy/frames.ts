@@ -122,7 +122,8 @@ const MAX_TOKEN = 128;
 
 /**
  * Finds the values of the top-level `"id"` members of a JSON object streaming past, in
- * bounded memory (a key or value longer than {@link MAX_TOKEN} bytes is not kept).
+ * bounded memory (a key or value longer than {@link MAX_TOKEN} bytes is not kept, nor any
+ * value once two differ: the id is then ambiguous, however many more a peer sends).
  */
 export class IdSniffer {
   private depth = 0;
@@ -157,7 +158,7 @@ export class IdSniffer {
     if (this.value !== null) {
       if (!this.inString && this.depth === 1 && (b === COMMA || b === 0x7d)) this.endValue();
       else if (this.value.length < MAX_TOKEN) this.value.push(b);
-      else this.found.add('!'); // too long to be an id: ambiguous
+      else this.keep('!'); // too long to be an id: ambiguous
     }
     if (this.inString) return this.stringByte(b);
     if (b === QUOTE) {
@@ -192,7 +193,12 @@ export class IdSniffer {
 
   private endValue(): void {
     if (this.value === null) return;
-    this.found.add(Buffer.from(this.value).toString('utf8').trim());
+    this.keep(Buffer.from(this.value).toString('utf8').trim());
     this.value = null;
+  }
+
+  /** Keep a value found; two distinct ones already make the id ambiguous, and no more are kept. */
+  private keep(value: string): void {
+    if (this.found.size < 2) this.found.add(value);
   }
 }

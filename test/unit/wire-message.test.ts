@@ -1,7 +1,7 @@
 /**
  * The relays' reading of one line (src/proxy/message.ts) and their framing of a byte stream
  * (src/proxy/frames.ts): what is accepted, what is refused with which code, what the
- * re-serialization looks like, and that an over-long line is never held.
+ * re-serialization looks like, and that an over-long line is never held, nor the ids it repeats.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -126,6 +126,14 @@ test('the id sniffer finds only a single top-level id', () => {
   assert.equal(sniff('{"params":{"id":1}}'), null);
   assert.equal(sniff('{"id":"s\\"q"}'), 's"q');
   assert.equal(sniff(`{"id":"${'z'.repeat(500)}"}`), null);
+  // An over-long line of a million ids (a hostile peer's): none kept past the second, the id ambiguous.
+  const flood = new IdSniffer();
+  flood.feed(Buffer.from('{"jsonrpc":"2.0"'));
+  const chunk = Buffer.from(Array.from({ length: 10_000 }, (_, i) => `,"id":${i}`).join(''));
+  for (let k = 0; k < 100; k++) flood.feed(chunk);
+  flood.feed(Buffer.from('}'));
+  assert.equal((flood as unknown as { found: Set<string> }).found.size, 2);
+  assert.equal(flood.id(), null);
 });
 
 test('outcomes: executed, tool error, JSON-RPC error, interim input_required, late answer to a cancelled call', () => {
