@@ -4,8 +4,11 @@
  * session (2025-11-25 sessions), behind the gateway's checks in the same order
  * (src/gateway/guard.ts): `Host` and `Origin`, the caller's token (or OAuth access token),
  * the principal's rate and in-flight limits, `Content-Type`, the body cap, one strict
- * JSON-RPC message, header/body agreement. A session belongs to the principal that opened
- * it; another principal's session id is answered as unknown (404).
+ * JSON-RPC message, header/body agreement. An MCP session belongs to the principal that
+ * opened it (another principal's session id is answered as unknown, 404), and so does a
+ * receipt session: one started over HTTP is usable by its principal alone, and one started
+ * any other way by none (owners.ts; another's id is `ERR_SESSION_UNKNOWN`, as one that does
+ * not exist).
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -17,6 +20,7 @@ import { OAuthResource } from '../gateway/oauth.js';
 import { DEFAULT_MAX_DEPTH, readMessage, type RpcId } from '../proxy/message.js';
 import type { SessionHome } from '../store/session-export.js';
 import { createSessionServer } from './session-server.js';
+import { SessionOwners } from './owners.js';
 
 /** The endpoint's name in URLs and OAuth metadata: the server is served at `/mcp`. */
 const ENDPOINT = 'sessions';
@@ -31,11 +35,13 @@ export class SessionHttpServer {
   private readonly oauth: OAuthResource | null;
   private hosts = new Set<string>();
   private sweeper: NodeJS.Timeout | null = null;
+  private readonly owners: SessionOwners;
 
   constructor(private readonly loaded: LoadedConfig, private readonly sessions: SessionHome, private readonly onCheckpointError: (e: unknown) => void) {
     const { limits } = loaded.config;
     this.limiter = new Limiter(limits);
     this.oauth = loaded.config.oauth === undefined ? null : new OAuthResource(loaded.config.oauth);
+    this.owners = new SessionOwners(sessions.recorder.db.db);
     this.server = createServer({ maxHeaderSize: limits.maxHeaderBytes, requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
       this.handle(req, res).catch((e: unknown) => {
         process.stderr.write(`mcp-attest: serve: ${(e as Error).message}\n`);
@@ -105,12 +111,17 @@ export class SessionHttpServer {
       return live.transport.handleRequest(req, res, read.msg);
     }
     if (read.msg.method !== 'initialize') return this.refuse(res, { status: 400, code: 'ERR_GATEWAY_SESSION', message: 'Mcp-Session-Id required (send initialize first)' }, cors, read.msg.id ?? null);
-    if (this.live.size >= this.loaded.config.limits.maxSessions) return this.refuse(res, { status: 503, code: 'ERR_GATEWAY_BUSY', message: 'too many sessions' }, cors);
+    const { maxSessions, maxSessionsPerPrincipal } = this.loaded.config.limits;
+    if (this.live.size >= maxSessions) return this.refuse(res, { status: 503, code: 'ERR_GATEWAY_BUSY', message: 'too many sessions', headers: { 'retry-after': '1' } }, cors);
+    // As the gateway: one principal cannot take every session.
+    let own = 0;
+    for (const l of this.live.values()) if (l.principal === principal) own++;
+    if (own >= maxSessionsPerPrincipal) return this.refuse(res, { status: 429, code: 'ERR_GATEWAY_BUSY', message: `${maxSessionsPerPrincipal} sessions already open`, headers: { 'retry-after': '1' } }, cors);
     await (await this.open(principal)).transport.handleRequest(req, res, read.msg);
   }
 
   private async open(principal: string): Promise<Live> {
-    const { server, flush } = createSessionServer(this.sessions, { onCheckpointError: this.onCheckpointError });
+    const { server, flush } = createSessionServer(this.sessions, { onCheckpointError: this.onCheckpointError, access: this.owners.of(principal) });
     let entry: Live;
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomBytes(24).toString('base64url'),

@@ -16,9 +16,9 @@ import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/serv
 import { ErrorCode, McpError, type ReadResourceResult, type Resource } from '@modelcontextprotocol/sdk/types.js';
 import { isAttestError } from '../errors.js';
 import { statementDigest } from '../receipt/session.js';
-import { checkSessionId, type SessionRow, type SessionStore } from '../store/sessions.js';
+import type { SessionRow, SessionStore } from '../store/sessions.js';
 import type { SessionServerContext } from './session-server.js';
-import { jsonText } from './tools.js';
+import { jsonText, usableSession } from './tools.js';
 
 /** The URI of the session list. */
 export const SESSIONS_URI = 'mcp-attest://sessions';
@@ -67,10 +67,10 @@ export function sessionState(store: SessionStore, sessionId: string): Record<str
   return state;
 }
 
-/** The session id of a template read, checked; a bad or unknown one is "resource not found". */
-function sessionOf(store: SessionStore, uri: URL, value: string | string[] | undefined): string {
+/** The session id of a template read, checked (and this client's: tools.ts `usableSession`); a bad or unknown one is "resource not found". */
+function sessionOf(ctx: SessionServerContext, uri: URL, value: string | string[] | undefined): string {
   try {
-    return store.row(checkSessionId(Array.isArray(value) ? value[0] : value)).session_id;
+    return ctx.sessions.sessions.row(usableSession(ctx, Array.isArray(value) ? value[0] : value)).session_id;
   } catch (e) {
     throw resourceError(e, uri);
   }
@@ -89,13 +89,19 @@ function jsonContents(uri: URL, value: unknown): ReadResourceResult {
   return { contents: [{ uri: uri.href, mimeType: JSON_TYPE, text: jsonText(value, 2) }] };
 }
 
-/** A template listing every session as `uriOf(id)`, completing `sessionId` by prefix. */
-function sessionTemplate(store: SessionStore, pattern: string, uriOf: (id: string) => string, describe: (r: SessionRow) => string): ResourceTemplate {
+/** The sessions this client may use (every one without an access rule), oldest first. */
+function visible(ctx: SessionServerContext): SessionRow[] {
+  const all = ctx.sessions.sessions.list();
+  return ctx.access === undefined ? all : all.filter((r) => ctx.access!.allows(r.session_id));
+}
+
+/** A template listing every session the client may use as `uriOf(id)`, completing `sessionId` by prefix. */
+function sessionTemplate(ctx: SessionServerContext, pattern: string, uriOf: (id: string) => string, describe: (r: SessionRow) => string): ResourceTemplate {
   return new ResourceTemplate(pattern, {
     list: () => ({
-      resources: store.list().map((r): Resource => ({ uri: uriOf(r.session_id), name: r.session_id, title: describe(r), mimeType: JSON_TYPE })),
+      resources: visible(ctx).map((r): Resource => ({ uri: uriOf(r.session_id), name: r.session_id, title: describe(r), mimeType: JSON_TYPE })),
     }),
-    complete: { sessionId: (value) => store.list().map((r) => r.session_id).filter((id) => id.startsWith(value)).slice(0, 100) },
+    complete: { sessionId: (value) => visible(ctx).map((r) => r.session_id).filter((id) => id.startsWith(value)).slice(0, 100) },
   });
 }
 
@@ -106,33 +112,33 @@ export function registerSessionResources(server: McpServer, ctx: SessionServerCo
   const store = ctx.sessions.sessions;
   server.registerResource('sessions', SESSIONS_URI, {
     title: 'Receipt sessions',
-    description: 'Every receipt session of this data directory, oldest first: id, task, delegator, action count, sealed or not.',
+    description: 'Every receipt session of this data directory you may use (over HTTP: those your principal started), oldest first: id, task, delegator, action count, sealed or not.',
     mimeType: JSON_TYPE,
   }, (uri) => {
     try {
-      return jsonContents(uri, store.list().map(listed));
+      return jsonContents(uri, visible(ctx).map(listed));
     } catch (e) {
       throw resourceError(e, uri);
     }
   });
-  server.registerResource('session', sessionTemplate(store, `${SESSIONS_URI}/{sessionId}`, sessionUri, (r) => `Session: ${clip(r.task)}`), {
+  server.registerResource('session', sessionTemplate(ctx, `${SESSIONS_URI}/{sessionId}`, sessionUri, (r) => `Session: ${clip(r.task)}`), {
     title: 'Receipt session state',
     description: 'One session as logged: its start, its actions (seq, name, digest, log index), approvals and confirmations (signed or declared), and its seal.',
     mimeType: JSON_TYPE,
   }, (uri, vars) => {
-    const id = sessionOf(store, uri, vars['sessionId']);
+    const id = sessionOf(ctx, uri, vars['sessionId']);
     try {
       return jsonContents(uri, sessionState(store, id));
     } catch (e) {
       throw resourceError(e, uri);
     }
   });
-  server.registerResource('session-receipt', sessionTemplate(store, `${SESSIONS_URI}/{sessionId}/receipt`, receiptUri, (r) => `Receipt: ${clip(r.task)}`), {
+  server.registerResource('session-receipt', sessionTemplate(ctx, `${SESSIONS_URI}/{sessionId}/receipt`, receiptUri, (r) => `Receipt: ${clip(r.task)}`), {
     title: 'Session receipt',
     description: 'The session receipt to hand to the delegator, approvers or counterparties: the session\'s log entries with inclusion proofs under a freshly signed checkpoint (evidence not disclosed). Verify it offline with `mcp-attest verify FILE --trust POLICY`; it passes once the session is finalized.',
     mimeType: JSON_TYPE,
   }, async (uri, vars) => {
-    const id = sessionOf(store, uri, vars['sessionId']);
+    const id = sessionOf(ctx, uri, vars['sessionId']);
     try {
       const { text } = await ctx.sessions.exportReceipt(id, { witness: false });
       return { contents: [{ uri: uri.href, mimeType: JSON_TYPE, text }] };

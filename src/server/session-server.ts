@@ -19,6 +19,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { SessionHome } from '../store/session-export.js';
 import { registerSessionTools } from './tools.js';
 import { registerSessionResources } from './resources.js';
+import type { SessionAccess } from './owners.js';
 
 /** Server name and version reported in `initialize`. */
 export const SERVER_INFO = { name: 'mcp-attest-sessions', version: '0.1.0' } as const;
@@ -31,6 +32,8 @@ export interface SessionServerContext {
   sessions: SessionHome;
   /** Called after every append, so a checkpoint follows soon (see {@link SessionServerOptions.checkpointMs}). */
   changed(): void;
+  /** The sessions this client may use (over HTTP: those its principal started, owners.ts); absent: every session of the directory. */
+  access?: SessionAccess;
 }
 
 /** Options of {@link createSessionServer}. */
@@ -39,6 +42,8 @@ export interface SessionServerOptions {
   checkpointMs?: number;
   /** Called with a failure of a background checkpoint (default: ignored; the next one retries). */
   onCheckpointError?: (e: unknown) => void;
+  /** The sessions this server's client may use, and where the ones it starts are recorded as its own (default: every session). */
+  access?: SessionAccess;
 }
 
 const INSTRUCTIONS = [
@@ -65,7 +70,7 @@ export function createSessionServer(sessions: SessionHome, o: SessionServerOptio
     }, o.checkpointMs ?? 1000);
     timer.unref();
   };
-  const ctx: SessionServerContext = { home: sessions.home, sessions, changed };
+  const ctx: SessionServerContext = { home: sessions.home, sessions, changed, ...(o.access ? { access: o.access } : {}) };
   registerSessionTools(server, ctx);
   registerSessionResources(server, ctx);
   return { server, flush: () => { if (timer !== null) clearTimeout(timer); timer = null; } };

@@ -108,6 +108,17 @@ export function annotations(title: string, readOnlyHint: boolean, destructiveHin
   return { title, readOnlyHint, destructiveHint, idempotentHint, openWorldHint: false };
 }
 
+/**
+ * `raw` as a session id this client may use: checked (`checkSessionId`), and one of its own
+ * when the server has an access rule; another's is `ERR_SESSION_UNKNOWN`, as one that does
+ * not exist (nothing tells a client which ids others hold).
+ */
+export function usableSession(ctx: SessionServerContext, raw: unknown): string {
+  const id = checkSessionId(raw);
+  if (ctx.access !== undefined && !ctx.access.allows(id)) throw new AttestError('ERR_SESSION_UNKNOWN', `no session ${id} in this log`, { found: id });
+  return id;
+}
+
 /** The `sessionId` input field. */
 export const SESSION_ID_FIELD = z.string().describe('the session id start_session returned (ses_ and 22 base64url characters)');
 /** A log index in outputs: a decimal string (log indexes are uint64). */
@@ -118,6 +129,7 @@ function startSession(ctx: SessionServerContext, a: { task: string; delegator: s
   if (a.policyDigest !== undefined && !TAGGED_DIGEST.test(a.policyDigest)) throw new AttestError('ERR_USAGE', 'policyDigest must be sha256: and 64 lowercase hex digits');
   const policyDigest = a.policy !== undefined ? policyDocDigest(a.policy) : a.policyDigest;
   const r = ctx.sessions.sessions.start({ task: a.task, delegator: a.delegator, ...(policyDigest ? { policyDigest } : {}) });
+  ctx.access?.claim(r.sessionId);
   ctx.changed();
   const s = r.statement as StartStatement;
   return {
@@ -127,14 +139,14 @@ function startSession(ctx: SessionServerContext, a: { task: string; delegator: s
 }
 
 function recordAction(ctx: SessionServerContext, a: { sessionId: string; name: string; summary?: string; evidence?: unknown }): ToolOutput {
-  const id = checkSessionId(a.sessionId);
+  const id = usableSession(ctx, a.sessionId);
   const r = ctx.sessions.sessions.action(id, { name: a.name, ...(a.summary !== undefined ? { summary: a.summary } : {}), ...(a.evidence !== undefined ? { evidence: a.evidence } : {}) });
   ctx.changed();
   return { data: { seq: r.seq, index: r.index, actionDigest: r.digest } };
 }
 
 function finalizeSession(ctx: SessionServerContext, a: { sessionId: string }): ToolOutput {
-  const r = ctx.sessions.sessions.seal(checkSessionId(a.sessionId));
+  const r = ctx.sessions.sessions.seal(usableSession(ctx, a.sessionId));
   if (!r.already) ctx.changed();
   const s = r.statement as SealStatement;
   return {
@@ -180,7 +192,7 @@ function declaredTarget(store: SessionStore, sessionId: string, seq: number | un
 interface DeclaredInput { party: string; seq?: number; decision: string; note?: string }
 
 function partyAction(ctx: SessionServerContext, spec: PartySpec, a: { sessionId: string; declared?: DeclaredInput } & Record<string, unknown>): ToolOutput {
-  const id = checkSessionId(a.sessionId);
+  const id = usableSession(ctx, a.sessionId);
   const store = ctx.sessions.sessions;
   const sealed = store.row(id).seal_idx !== null;
   if (spec.phase === 'open' && sealed) throw new AttestError('ERR_SESSION_SEALED', `session ${id} is sealed: use ${spec.kind === 'approval' ? 'attach_approval' : 'attach_counterparty_confirmation'}`);
@@ -259,7 +271,7 @@ function trustOf(home: string, extra: string | undefined): TrustPolicy {
 }
 
 async function verifySession(ctx: SessionServerContext, a: { sessionId: string; policy?: string; trustPolicy?: string }): Promise<ToolOutput> {
-  const id = checkSessionId(a.sessionId);
+  const id = usableSession(ctx, a.sessionId);
   const policy = trustOf(ctx.home, a.trustPolicy);
   const identity = ctx.sessions.recorder.identity;
   const secrets = new Map<string, CryptoKey>();

@@ -2,11 +2,13 @@
  * `mcp-attest serve --http`: the receipt-session server over Streamable HTTP, behind the
  * gateway's checks (docs/session.md "Over HTTP"). The official SDK's HTTP client records and
  * seals a session that then verifies; unauthenticated, foreign-origin and other principals'
- * requests are refused; a bad configuration is exit 2.
+ * requests are refused; a bad configuration is exit 2. A receipt session is its starter's:
+ * another principal neither sees, reads, adds to nor seals it, also after a restart, and
+ * one principal cannot open more MCP sessions than its share.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -14,18 +16,24 @@ import { CLI, ROOT, cli, scope, waitFor } from './helpers.js';
 import { connectHttp } from './http-helpers.js';
 import { ALICE, BOB, CALLERS, mcpHeaders } from './gateway-helpers.js';
 
-test('serve --http: the SDK client records, seals and verifies a session; strangers and other principals are refused', { timeout: 90_000 }, async (t) => {
-  const s = scope(t);
+/** `serve --http` with `yaml` added to a configuration of Alice and Bob; its URL, its stderr so far, and its exit. */
+async function serveHttp(s: ReturnType<typeof scope>, yaml = ''): Promise<{ url: string; proc: ChildProcess; err: () => string; exited: Promise<number | null> }> {
   const config = join(s.dir, 'serve.yaml');
-  writeFileSync(config, `version: 1\nlisten: 127.0.0.1:0\n${CALLERS}`);
-  assert.equal(cli(['serve', '--http', '--config', join(s.dir, 'missing.yaml')]).status, 2);
-  assert.equal(cli(['serve', '--listen', '127.0.0.1:0']).status, 2, '--listen without --http');
+  writeFileSync(config, `version: 1\nlisten: 127.0.0.1:0\n${CALLERS}${yaml}`);
   const proc = spawn(process.execPath, [CLI, 'serve', '--http', '--config', config, '--home', s.home], { cwd: ROOT, env: { ...process.env, ALICE_TOKEN: ALICE, BOB_TOKEN: BOB }, stdio: 'pipe' });
   let err = '';
   proc.stderr.on('data', (c: Buffer) => (err += c.toString()));
   const exited = new Promise<number | null>((r) => proc.on('exit', (c) => r(c)));
   s.defer(async () => { if (proc.exitCode === null) proc.kill('SIGKILL'); await exited; });
   const url = await waitFor('the server to listen', () => /listening on (http:\/\/127\.0\.0\.1:\d+\/mcp)/.exec(err)?.[1], 20_000);
+  return { url, proc, err: () => err, exited };
+}
+
+test('serve --http: the SDK client records, seals and verifies a session; strangers and other principals are refused', { timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  assert.equal(cli(['serve', '--http', '--config', join(s.dir, 'missing.yaml')]).status, 2);
+  assert.equal(cli(['serve', '--listen', '127.0.0.1:0']).status, 2, '--listen without --http');
+  const { url, proc, err: stderr, exited } = await serveHttp(s);
 
   const { client, transport } = await connectHttp(s, url, {}, { authorization: `Bearer ${ALICE}` });
   const call = async (name: string, args: Record<string, unknown>) => {
@@ -50,5 +58,53 @@ test('serve --http: the SDK client records, seals and verifies a session; strang
   assert.equal(bad.status, 400, 'not strict JSON-RPC');
   await client.close();
   proc.kill('SIGTERM');
-  assert.equal(await exited, 0, err);
+  assert.equal(await exited, 0, stderr());
+});
+
+test('serve --http: a receipt session is its starter\'s alone, also after a restart; one principal cannot take every MCP session', { timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  const as = async (url: string, token: string) => {
+    const { client, transport } = await connectHttp(s, url, {}, { authorization: `Bearer ${token}` });
+    const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;
+    const listed = async () => JSON.parse(((await client.readResource({ uri: 'mcp-attest://sessions' })).contents[0] as { text: string }).text) as Array<{ sessionId: string }>;
+    return { client, transport, call, listed };
+  };
+  const first = await serveHttp(s, 'limits: {maxSessionsPerPrincipal: 3}\n');
+  const alice = await as(first.url, ALICE);
+  const id = ((await alice.call('start_session', { task: 'alice: refund order 1234', delegator: 'user:carol' })).structuredContent as { sessionId: string }).sessionId;
+  assert.ok(!(await alice.call('record_action', { sessionId: id, name: 'payments/refund' })).isError);
+  const check = async (url: string): Promise<void> => {
+    const bob = await as(url, BOB);
+    assert.deepEqual(await bob.listed(), [], 'Bob sees none of Alice\'s sessions');
+    for (const [name, args] of [['record_action', { sessionId: id, name: 'bob/was/here' }], ['finalize_session', { sessionId: id }], ['verify_session', { sessionId: id }]] as const) {
+      const r = await bob.call(name, args);
+      assert.equal(r.isError, true, name);
+      assert.equal((r.structuredContent as { code: string }).code, 'ERR_SESSION_UNKNOWN', name);
+    }
+    await assert.rejects(bob.client.readResource({ uri: `mcp-attest://sessions/${id}` }), /Resource not found/);
+    await assert.rejects(bob.client.readResource({ uri: `mcp-attest://sessions/${id}/receipt` }), /Resource not found/);
+    await bob.transport.terminateSession();
+    await bob.client.close();
+  };
+  await check(first.url);
+  // Bob's share is 3 MCP sessions at once: a fourth is refused, Alice's still open.
+  const bobs = await Promise.all([1, 2, 3].map(() => as(first.url, BOB)));
+  const init = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'e2e', version: '1' } } });
+  const fourth = await fetch(first.url, { method: 'POST', headers: mcpHeaders(BOB), body: init });
+  assert.equal(fourth.status, 429);
+  assert.equal((await fetch(first.url, { method: 'POST', headers: mcpHeaders(ALICE), body: init })).status, 200);
+  for (const b of bobs) await b.client.close();
+  await alice.client.close();
+  first.proc.kill('SIGTERM');
+  assert.equal(await first.exited, 0, first.err());
+  // Restarted on the same directory: the session is still Alice's, and only hers.
+  const second = await serveHttp(s);
+  await check(second.url);
+  const again = await as(second.url, ALICE);
+  assert.deepEqual((await again.listed()).map((l) => l.sessionId), [id]);
+  const sealed = await again.call('finalize_session', { sessionId: id });
+  assert.equal((sealed.structuredContent as { actionCount: number }).actionCount, 1, 'only Alice\'s action');
+  await again.client.close();
+  second.proc.kill('SIGTERM');
+  assert.equal(await second.exited, 0, second.err());
 });

@@ -1,0 +1,39 @@
+/**
+ * Who may use which receipt session over HTTP (`mcp-attest serve --http`, docs/session.md
+ * "Over HTTP"): the principal (caller token or OAuth subject) that started it. Kept in the
+ * data directory's `log.db`, table `session_owners(session_id, principal)`, written in the
+ * start's own commit window (before the tool's answer waits for the disk), so a session
+ * outlives a restart with its owner. A session with no owner (started over stdio, by the
+ * proxy's `--session` or by an earlier version) is no principal's: over HTTP it is unknown.
+ * Verifiers never read the table: ownership is access control, not evidence.
+ */
+import type Database from 'better-sqlite3';
+
+/** What a session server's tools and resources ask of one client ({@link SessionOwners.of}). */
+export interface SessionAccess {
+  /** Record that this client started `sessionId`. */
+  claim(sessionId: string): void;
+  /** Whether this client may use (read, add to, seal) `sessionId`. */
+  allows(sessionId: string): boolean;
+}
+
+/** The owners table of a data directory's log database. */
+export class SessionOwners {
+  private readonly insert: Database.Statement;
+  private readonly select: Database.Statement;
+
+  /** Open over `db` (the log's connection), creating the table when missing. Throws SQLite's error. */
+  constructor(db: Database.Database) {
+    db.exec('CREATE TABLE IF NOT EXISTS session_owners (session_id TEXT PRIMARY KEY, principal TEXT NOT NULL) WITHOUT ROWID');
+    this.insert = db.prepare('INSERT INTO session_owners (session_id, principal) VALUES (?, ?)');
+    this.select = db.prepare('SELECT principal FROM session_owners WHERE session_id = ?').pluck();
+  }
+
+  /** The access of `principal`: the sessions it started. */
+  of(principal: string): SessionAccess {
+    return {
+      claim: (sessionId) => void this.insert.run(sessionId, principal),
+      allows: (sessionId) => this.select.get(sessionId) === principal,
+    };
+  }
+}
