@@ -16,7 +16,8 @@
  * @see https://c2sp.org/tlog-tiles
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { gzipSync } from 'node:zlib';
+import { gzip } from 'node:zlib';
+import { promisify } from 'node:util';
 import { listen, type Listening } from '../http/listen.js';
 import type { LogDb } from '../store/log-db.js';
 import { tileBytes } from '../store/tiles.js';
@@ -25,7 +26,8 @@ import { verifyPage } from '../page/file.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
-interface Answer { status: number; type: string; body: Uint8Array | string; cache?: string; gzip?: boolean; csp?: string }
+/** An answer; `constant`: a text the same for every request of this process (the page), compressed once. */
+interface Answer { status: number; type: string; body: Uint8Array | string; cache?: string; gzip?: boolean; csp?: string; constant?: boolean }
 
 const text = (status: number, body: string): Answer => ({ status, type: 'text/plain; charset=utf-8', body });
 
@@ -57,12 +59,27 @@ export function answer(db: LogDb, method: string, url: string): Answer {
   if (path.startsWith('tile/')) return tile(db, path, latest?.size ?? 0n);
   if (path === 'verify' || path === 'verify.html') {
     const page = verifyPage();
-    return { status: 200, type: 'text/html; charset=utf-8', body: page.html, cache: 'no-cache', gzip: true, csp: page.csp };
+    return { status: 200, type: 'text/html; charset=utf-8', body: page.html, cache: 'no-cache', gzip: true, csp: page.csp, constant: true };
   }
   return text(404, 'not found\n');
 }
 
-function send(req: IncomingMessage, res: ServerResponse, a: Answer): void {
+/** The page's text gzip'd, made once (it is the same for every request). */
+const gzippedPages = new Map<string, Promise<Buffer>>();
+
+/**
+ * `body` gzip'd on libuv's thread pool, not on the event loop (an entry bundle takes
+ * milliseconds to compress, and any client may ask); the page's text once per process.
+ */
+function gzipped(body: Buffer, page: string | null): Promise<Buffer> {
+  const made = page === null ? undefined : gzippedPages.get(page);
+  if (made !== undefined) return made;
+  const p = promisify(gzip)(body);
+  if (page !== null) gzippedPages.set(page, p);
+  return p;
+}
+
+async function send(req: IncomingMessage, res: ServerResponse, a: Answer): Promise<void> {
   let body = typeof a.body === 'string' ? Buffer.from(a.body, 'utf8') : Buffer.from(a.body.buffer, a.body.byteOffset, a.body.byteLength);
   const headers: Record<string, string> = { 'content-type': a.type };
   if (a.cache) headers['cache-control'] = a.cache;
@@ -71,7 +88,7 @@ function send(req: IncomingMessage, res: ServerResponse, a: Answer): void {
   if (a.gzip) {
     headers['vary'] = 'Accept-Encoding';
     if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
-      body = gzipSync(body);
+      body = await gzipped(body, a.constant === true && typeof a.body === 'string' ? a.body : null);
       headers['content-encoding'] = 'gzip';
     }
   }
@@ -92,7 +109,7 @@ export function startLogServer(db: LogDb, o: { host: string; port: number }): Pr
     } catch {
       a = text(500, 'internal error\n');
     }
-    send(req, res, a);
+    send(req, res, a).catch(() => res.destroy());
   });
   return listen(server, o);
 }

@@ -95,6 +95,16 @@ async function ownCosignature(w: WitnessEndpoint, note: string, body: string): P
  * (empty for m = 0 or m = size; it may be asynchronous). Retries once after a 409 that names a size within the tree.
  * @see https://c2sp.org/tlog-witness
  */
+/**
+ * `text` with each control character (C0, DEL, C1) and bidirectional override written as
+ * `\uXXXX`: a witness's own words, kept in the log's witness events and printed by
+ * `log witnesses list` and `log serve`, can then neither move a terminal's cursor nor draw a
+ * line of ours.
+ */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export async function submitCheckpoint(
   w: WitnessEndpoint, note: string, size: bigint, old: bigint, proofFrom: (m: bigint) => Uint8Array[] | Promise<Uint8Array[]>, o: SubmitOptions = {},
 ): Promise<SubmitOutcome> {
@@ -119,7 +129,7 @@ export async function submitCheckpoint(
       return { ok: false, code: 'ERR_WITNESS_REFUSED', message: `${w.name}: 409 again at size ${theirs}`, witnessSize: theirs };
     }
     if (res.status === 422) return { ok: false, code: 'ERR_WITNESS_CONFLICT', message: `${w.name} refused the checkpoint as inconsistent with the tree it cosigned (422): possible fork`, witnessSize: from };
-    return { ok: false, code: res.status >= 500 ? 'ERR_WITNESS_UNREACHABLE' : 'ERR_WITNESS_REFUSED', message: `${w.name}: HTTP ${res.status} ${res.text.slice(0, 200).trim()}` };
+    return { ok: false, code: res.status >= 500 ? 'ERR_WITNESS_UNREACHABLE' : 'ERR_WITNESS_REFUSED', message: `${w.name}: HTTP ${res.status} ${printable(res.text.slice(0, 200).trim())}` };
   }
   return { ok: false, code: 'ERR_WITNESS_REFUSED', message: `${w.name}: no agreement on the old size` };
 }

@@ -1,7 +1,8 @@
 /**
  * The log side of the witness protocol against witnesses that misbehave (an HTTP server in
  * the test plays the hostile witness; the real one cannot be made to lie): a planted
- * cosignature over a shifted text, an answer too large, a redirect, a 409 beyond our tree.
+ * cosignature over a shifted text, an answer too large, a redirect, a 409 beyond our tree; a
+ * refusal's text kept with its control characters written out.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -56,6 +57,10 @@ test('a witness answer that shifts the note separator, is too large, redirects, 
     assert.equal(out.ok, false, what);
     assert.equal(!out.ok && out.code, code, what);
   }
+  // A refusal's words are kept for the operator, with nothing a terminal would act on.
+  const refusal = await submitCheckpoint({ name, vkey, url: await hostile(t, (_q, res) => { res.writeHead(400); res.end('\u001b[2J\u001b[32mwitness OK\u0007\u202e'); }) }, note, 0n, 0n, () => []);
+  assert.ok(!refusal.ok);
+  assert.equal(refusal.message, `${name}: HTTP 400 \\u001b[2J\\u001b[32mwitness OK\\u0007\\u202e`);
   const url = await hostile(t, (_q, res) => res.end(honest));
   const out = await submitCheckpoint({ name, vkey, url }, note, 0n, 0n, () => []);
   assert.ok(out.ok && out.line === honest, 'the honest answer is kept');
