@@ -68,6 +68,14 @@ function foldMap(names: readonly string[]): ReadonlyMap<string, string> {
   return new Map(names.map((n) => [foldName(n), n]));
 }
 
+/**
+ * The methods a relay or the gateway treats apart (attests, gates, filters, pins), by their
+ * folded spelling: a method folding (case, Unicode simple folding, surrounding spaces) onto
+ * one of them without being it is refused, since an upstream matching methods loosely would
+ * run it as that method, unchecked.
+ */
+const GUARDED_METHODS = foldMap(['tools/call', 'tools/list', 'resources/read', 'resources/list', 'prompts/get', 'prompts/list', 'initialize', 'notifications/cancelled']);
+
 function refuse(code: ErrorCode, message: string): never {
   throw new AttestError(code, message);
 }
@@ -115,6 +123,8 @@ function checkShape(v: JsonValue): ReadResult & { ok: true } {
   const msg = v as unknown as RpcMessage;
   if (request) {
     if (typeof v['method'] !== 'string' || v['method'] === '') refuse('ERR_WIRE_MALFORMED', 'method must be a non-empty string');
+    const spelled = GUARDED_METHODS.get(foldName(v['method'].trim()));
+    if (spelled !== undefined && spelled !== v['method']) refuse('ERR_WIRE_AMBIGUOUS', `method ${JSON.stringify(v['method'].slice(0, 64))} reads as ${spelled} to some readers`);
     if (Object.hasOwn(v, 'id') && !isId(v['id'])) refuse('ERR_WIRE_MALFORMED', `a request id must be a string (at most ${MAX_ID_LENGTH} long) or an integer`);
     if (Object.hasOwn(v, 'params') || v['method'] === 'tools/call') checkBound(v['params'], PARAMS_BOUND, 'params');
     return { ok: true, msg, kind: Object.hasOwn(v, 'id') ? 'request' : 'notification' };

@@ -52,6 +52,10 @@ test('bytes other readers read differently are refused, each with its code', () 
     [call.replace('"id":1', `"id":"${'i'.repeat(257)}"`), 'ERR_WIRE_MALFORMED'], // an id is a handle, not a payload
     [call.replace('"to":"bob"', '"__proto__":{"admin":true}'), 'ERR_WIRE_AMBIGUOUS'],
     ['{"jsonrpc":"2.0","id":1,"result":{"content":[],"ISERROR":true}}', 'ERR_WIRE_AMBIGUOUS'], // Go reads isError
+    [call.replace('"tools/call"', '"Tools/call"'), 'ERR_WIRE_AMBIGUOUS'], // a loose upstream would run it unattested, ungated
+    [call.replace('"tools/call"', '"tools/call "'), 'ERR_WIRE_AMBIGUOUS'],
+    [call.replace('"tools/call"', '"TOOLS/LIſT"'), 'ERR_WIRE_AMBIGUOUS'], // long s folds to s
+    ['{"jsonrpc":"2.0","method":"Notifications/Cancelled","params":{"requestId":1}}', 'ERR_WIRE_AMBIGUOUS'],
     ['"just a string"', 'ERR_WIRE_MALFORMED'],
     ['{"jsonrpc":"2.0","id":1,"method":"x","params":' + '{"a":'.repeat(20) + '1' + '}'.repeat(21), 'ERR_JSON_TOO_DEEP'],
     [call.replace('"bob"', JSON.stringify('x'.repeat(1 << 20))), 'ERR_JSON_TOO_LARGE'],
