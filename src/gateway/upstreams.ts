@@ -115,7 +115,7 @@ export class UpstreamRuntime {
     if (!this.attest) return gatekeeper({ input, output });
     const upstream = this.gated ? new RelayUpstream((i, o) => gatekeeper({ input: i, output: o })) : undefined;
     return new AttestingProxy(this.recorder, {
-      ...transport, ...common, input, output, sub: principal, ...(issuer ? { issuer } : {}), attach: this.gated ? 'always' : this.cfg.attach,
+      ...transport, ...common, input, output, sub: principal, principal, ...(issuer ? { issuer } : {}), attach: this.gated ? 'always' : this.cfg.attach,
       ...(upstream ? { upstream, argv: [], fingerprint: this.fingerprint } : { fingerprint: fingerprintOf(this.argv, this.http?.url) }),
       ...(this.pins ? { tools: this.pins } : {}),
     });

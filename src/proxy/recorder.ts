@@ -40,6 +40,7 @@ import { CallsInFlight } from './in-flight.js';
 import { randomBytesPooled } from '../store/random-pool.js';
 import { homePaths } from '../store/home.js';
 import { SessionStore, checkSessionId } from '../store/sessions.js';
+import { SessionOwners } from '../store/session-owners.js';
 import { loadIdentity, loadIssuerSigner, loadLogKey, type Identity } from '../store/identity.js';
 import type { CallInput, CallOutcome, RecorderOptions, SessionLink } from './recorder-input.js';
 
@@ -61,6 +62,8 @@ export class Recorder {
   private timer: NodeJS.Timeout | null = null;
   private checkpointing: Promise<void> = Promise.resolve();
   private sessionStore: SessionStore | null = null;
+  /** Who started which receipt session over HTTP (store/session-owners.ts), opened on first use. */
+  private owners: SessionOwners | undefined;
   /** Calls that join a session, by call id, from attestation until their receipt is logged. */
   private readonly links = new Map<string, SessionLink>();
   /** The canonical texts each attestation was issued with, until its receipt (reused there: the back link, the record). */
@@ -279,12 +282,16 @@ export class Recorder {
 
   /**
    * Check that calls can join session `sessionId` now: a session id, started in this log with
-   * this recorder's issuer key, not sealed. Returns the id. Throws `ERR_SESSION_UNKNOWN` (not
-   * a session id, or no such session), `ERR_SESSION_SEALED`, `ERR_SESSION_SIGNER` (started by
+   * this recorder's issuer key, not sealed, and, for calls of an authenticated `principal` (the
+   * gateway's), started by that principal over HTTP. Returns the id. Throws
+   * `ERR_SESSION_UNKNOWN` (not a session id, no such session, or not the principal's), `ERR_SESSION_SEALED`, `ERR_SESSION_SIGNER` (started by
    * another key: its actions could not be signed).
    */
-  openSession(sessionId: unknown): string {
-    return this.sessions.checkOpen(checkSessionId(sessionId)).session_id;
+  openSession(sessionId: unknown, principal?: string): string {
+    const id = this.sessions.checkOpen(checkSessionId(sessionId)).session_id;
+    // Another principal's session, or one no principal started, is unknown to this one (store/session-owners.ts).
+    if (principal !== undefined && !(this.owners ??= new SessionOwners(this.db.db)).of(principal).allows(id)) throw new AttestError('ERR_SESSION_UNKNOWN', `no session ${id} in this log`, { found: id });
+    return id;
   }
 
   /** Append the session action naming a call whose receipt was just logged; a failure is one line on stderr. */

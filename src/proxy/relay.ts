@@ -75,6 +75,8 @@ export interface ProxyOptions extends RelayIo {
   toolChanges?: ToolChangeAction;
   /** Receipt session every call joins unless it names its own in `_meta` (checked at startup by the caller, again at each call). */
   session?: string;
+  /** The calls' authenticated principal (the gateway's): a call joins only a receipt session that principal started over HTTP (absent: any open session). */
+  principal?: string;
 }
 
 /** JSON-RPC error code (implementation-defined range) for a call to a tool whose definition changed. */
@@ -201,7 +203,7 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
     const wanted = own ? meta[SESSION_META_KEY] : this.o.session;
     if (wanted === undefined) return null;
     try {
-      return this.recorder.openSession(wanted);
+      return this.recorder.openSession(wanted, this.o.principal);
     } catch (e) {
       const shown = typeof wanted === 'string' ? JSON.stringify(wanted.slice(0, 64)) : `(${wanted === null ? 'null' : typeof wanted})`;
       const why = `${isAttestError(e) ? `${e.code}: ` : ''}${e instanceof Error ? e.message : String(e)}`.replace(/\s+/g, ' ');

@@ -7,7 +7,7 @@
  * JSON-RPC message, header/body agreement. An MCP session belongs to the principal that
  * opened it (another principal's session id is answered as unknown, 404), and so does a
  * receipt session: one started over HTTP is usable by its principal alone, and one started
- * any other way by none (owners.ts; another's id is `ERR_SESSION_UNKNOWN`, as one that does
+ * any other way by none (store/session-owners.ts; another's id is `ERR_SESSION_UNKNOWN`, as one that does
  * not exist).
  */
 import { randomBytes } from 'node:crypto';
@@ -20,7 +20,7 @@ import { OAuthResource } from '../gateway/oauth.js';
 import { DEFAULT_MAX_DEPTH, readMessage, type RpcId } from '../proxy/message.js';
 import type { SessionHome } from '../store/session-export.js';
 import { createSessionServer } from './session-server.js';
-import { SessionOwners } from './owners.js';
+import { SessionOwners } from '../store/session-owners.js';
 
 /** The endpoint's name in URLs and OAuth metadata: the server is served at `/mcp`. */
 const ENDPOINT = 'sessions';

@@ -19,7 +19,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { SessionHome } from '../store/session-export.js';
 import { registerSessionTools } from './tools.js';
 import { registerSessionResources } from './resources.js';
-import type { SessionAccess } from './owners.js';
+import type { SessionAccess } from '../store/session-owners.js';
 
 /** Server name and version reported in `initialize`. */
 export const SERVER_INFO = { name: 'mcp-attest-sessions', version: '0.1.0' } as const;
@@ -32,7 +32,7 @@ export interface SessionServerContext {
   sessions: SessionHome;
   /** Called after every append, so a checkpoint follows soon (see {@link SessionServerOptions.checkpointMs}). */
   changed(): void;
-  /** The sessions this client may use (over HTTP: those its principal started, owners.ts); absent: every session of the directory. */
+  /** The sessions this client may use (over HTTP: those its principal started, store/session-owners.ts); absent: every session of the directory. */
   access?: SessionAccess;
 }
 

@@ -128,8 +128,8 @@ function startSession(ctx: SessionServerContext, a: { task: string; delegator: s
   if (a.policy !== undefined && a.policyDigest !== undefined) throw new AttestError('ERR_USAGE', 'give policy (the document text) or policyDigest, not both');
   if (a.policyDigest !== undefined && !TAGGED_DIGEST.test(a.policyDigest)) throw new AttestError('ERR_USAGE', 'policyDigest must be sha256: and 64 lowercase hex digits');
   const policyDigest = a.policy !== undefined ? policyDocDigest(a.policy) : a.policyDigest;
-  const r = ctx.sessions.sessions.start({ task: a.task, delegator: a.delegator, ...(policyDigest ? { policyDigest } : {}) });
-  ctx.access?.claim(r.sessionId);
+  const access = ctx.access;
+  const r = ctx.sessions.sessions.start({ task: a.task, delegator: a.delegator, ...(policyDigest ? { policyDigest } : {}) }, access && ((id) => access.claim(id)));
   ctx.changed();
   const s = r.statement as StartStatement;
   return {

@@ -161,9 +161,11 @@ export class SessionStore {
 
   /**
    * Start a session. `policyDigest` binds it to a policy document (`sha256:<hex>` of its
-   * bytes). Throws `ERR_ALG_NOT_ALLOWED` for an HS256 agent key.
+   * bytes). `claim(sessionId)` runs in the start's own transaction (serve --http records the
+   * session's owner there: both are written or neither). Throws `ERR_ALG_NOT_ALLOWED` for an
+   * HS256 agent key.
    */
-  start(p: { task: string; delegator: string; policyDigest?: string }): Appended & { sessionId: string } {
+  start(p: { task: string; delegator: string; policyDigest?: string }, claim?: (sessionId: string) => void): Appended & { sessionId: string } {
     // A shared secret would let every verifier forge the agent's statements.
     if (this.agent.alg === 'HS256') throw new AttestError('ERR_ALG_NOT_ALLOWED', 'receipt sessions need a public-key agent key (ES256, EdDSA, RS256), not HS256: every verifier holding the secret could forge them');
     const sessionId = newSessionId();
@@ -172,6 +174,7 @@ export class SessionStore {
     const a = this.append(sessionId, () => this.sign(sessionId, body), (i, s) => {
       this.db.statement(`INSERT INTO sessions (session_id, start_idx, agent_key, task, delegator, policy_digest, created, action_count, last_digest)
         VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)`).run(sessionId, i, this.agent.keyId, p.task, p.delegator, p.policyDigest ?? null, s.iat, genesis);
+      claim?.(sessionId);
     });
     return { ...a, sessionId };
   }

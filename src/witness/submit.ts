@@ -90,12 +90,6 @@ async function ownCosignature(w: WitnessEndpoint, note: string, body: string): P
 }
 
 /**
- * Submit the checkpoint `note` (of tree `size`) to witness `w`, believing it last cosigned
- * `old`. `proofFrom(m)` returns the RFC 6962 consistency proof from size `m` to `size`
- * (empty for m = 0 or m = size; it may be asynchronous). Retries once after a 409 that names a size within the tree.
- * @see https://c2sp.org/tlog-witness
- */
-/**
  * `text` with each control character (C0, DEL, C1) and bidirectional override written as
  * `\uXXXX`: a witness's own words, kept in the log's witness events and printed by
  * `log witnesses list` and `log serve`, can then neither move a terminal's cursor nor draw a
@@ -105,6 +99,12 @@ function printable(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/**
+ * Submit the checkpoint `note` (of tree `size`) to witness `w`, believing it last cosigned
+ * `old`. `proofFrom(m)` returns the RFC 6962 consistency proof from size `m` to `size`
+ * (empty for m = 0 or m = size; it may be asynchronous). Retries once after a 409 that names a size within the tree.
+ * @see https://c2sp.org/tlog-witness
+ */
 export async function submitCheckpoint(
   w: WitnessEndpoint, note: string, size: bigint, old: bigint, proofFrom: (m: bigint) => Uint8Array[] | Promise<Uint8Array[]>, o: SubmitOptions = {},
 ): Promise<SubmitOutcome> {

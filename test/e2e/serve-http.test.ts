@@ -3,8 +3,9 @@
  * gateway's checks (docs/session.md "Over HTTP"). The official SDK's HTTP client records and
  * seals a session that then verifies; unauthenticated, foreign-origin and other principals'
  * requests are refused; a bad configuration is exit 2. A receipt session is its starter's:
- * another principal neither sees, reads, adds to nor seals it, also after a restart, and
- * one principal cannot open more MCP sessions than its share.
+ * another principal neither sees, reads, adds to nor seals it, nor joins it by `_meta`
+ * through the gateway, also after a restart, and one principal cannot open more MCP
+ * sessions than its share.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,9 +13,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { CLI, ROOT, cli, scope, waitFor } from './helpers.js';
+import { CLI, EVERYTHING, ROOT, cli, scope, waitFor } from './helpers.js';
 import { connectHttp } from './http-helpers.js';
-import { ALICE, BOB, CALLERS, mcpHeaders } from './gateway-helpers.js';
+import { ALICE, BOB, CALLERS, mcpHeaders, startGateway } from './gateway-helpers.js';
 
 /** `serve --http` with `yaml` added to a configuration of Alice and Bob; its URL, its stderr so far, and its exit. */
 async function serveHttp(s: ReturnType<typeof scope>, yaml = ''): Promise<{ url: string; proc: ChildProcess; err: () => string; exited: Promise<number | null> }> {
@@ -87,6 +88,18 @@ test('serve --http: a receipt session is its starter\'s alone, also after a rest
     await bob.client.close();
   };
   await check(first.url);
+  // Through the gateway on the same directory, a call joins a session by _meta only if its principal started it.
+  const gw = await startGateway(s, `version: 1\nlisten: 127.0.0.1:0\n${CALLERS}upstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}]}\n`);
+  s.defer(() => gw.stop());
+  for (const [token, message] of [[BOB, 'bob was here'], [ALICE, 'alice was here']] as const) {
+    const { client } = await connectHttp(s, `${gw.base}/ev/mcp`, {}, { authorization: `Bearer ${token}` });
+    assert.ok(!((await client.callTool({ name: 'echo', arguments: { message }, _meta: { 'dev.mcp-attest/session': id } })) as CallToolResult).isError);
+    await client.close();
+  }
+  await waitFor('the gateway to say Bob\'s call joins no session', () => /joins no session[^\n]*ERR_SESSION_UNKNOWN/.test(gw.stderr()) || undefined, 10_000);
+  const joined = JSON.parse(((await alice.client.readResource({ uri: `mcp-attest://sessions/${id}` })).contents[0] as { text: string }).text) as { actions: Array<{ name: string }> };
+  assert.deepEqual(joined.actions.map((a) => a.name), ['payments/refund', 'echo'], 'Alice\'s call joined; Bob\'s did not');
+  await gw.stop();
   // Bob's share is 3 MCP sessions at once: a fourth is refused, Alice's still open.
   const bobs = await Promise.all([1, 2, 3].map(() => as(first.url, BOB)));
   const init = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'e2e', version: '1' } } });
@@ -103,7 +116,7 @@ test('serve --http: a receipt session is its starter\'s alone, also after a rest
   const again = await as(second.url, ALICE);
   assert.deepEqual((await again.listed()).map((l) => l.sessionId), [id]);
   const sealed = await again.call('finalize_session', { sessionId: id });
-  assert.equal((sealed.structuredContent as { actionCount: number }).actionCount, 1, 'only Alice\'s action');
+  assert.equal((sealed.structuredContent as { actionCount: number }).actionCount, 2, 'only Alice\'s actions');
   await again.client.close();
   second.proc.kill('SIGTERM');
   assert.equal(await second.exited, 0, second.err());

@@ -1,11 +1,12 @@
 /**
- * Who may use which receipt session over HTTP (`mcp-attest serve --http`, docs/session.md
- * "Over HTTP"): the principal (caller token or OAuth subject) that started it. Kept in the
- * data directory's `log.db`, table `session_owners(session_id, principal)`, written in the
- * start's own commit window (before the tool's answer waits for the disk), so a session
- * outlives a restart with its owner. A session with no owner (started over stdio, by the
- * proxy's `--session` or by an earlier version) is no principal's: over HTTP it is unknown.
- * Verifiers never read the table: ownership is access control, not evidence.
+ * Who may use which receipt session over HTTP (`mcp-attest serve --http`, and calls through
+ * the gateway joining one by `_meta`; docs/session.md "Over HTTP"): the principal (caller
+ * token or OAuth subject) that started it. Kept in the data directory's `log.db`, table
+ * `session_owners(session_id, principal)`, written in the start's own transaction: a session
+ * started over HTTP outlives a restart with its owner, and never exists without one. A
+ * session started any other way (stdio `serve`, the CLI, an earlier version) is no
+ * principal's: over HTTP it is unknown. Verifiers never read the table: ownership is access
+ * control, not evidence.
  */
 import type Database from 'better-sqlite3';
 
