@@ -40,7 +40,7 @@ import { CallsInFlight } from './in-flight.js';
 import { randomBytesPooled } from '../store/random-pool.js';
 import { homePaths } from '../store/home.js';
 import { SessionStore, checkSessionId } from '../store/sessions.js';
-import { SessionOwners } from '../store/session-owners.js';
+import { allowedSession, SessionOwners } from '../store/session-owners.js';
 import { loadIdentity, loadIssuerSigner, loadLogKey, type Identity } from '../store/identity.js';
 import type { CallInput, CallOutcome, RecorderOptions, SessionLink } from './recorder-input.js';
 
@@ -290,8 +290,7 @@ export class Recorder {
   openSession(sessionId: unknown, principal?: string): string {
     const id = this.sessions.checkOpen(checkSessionId(sessionId)).session_id;
     // Another principal's session, or one no principal started, is unknown to this one (store/session-owners.ts).
-    if (principal !== undefined && !(this.owners ??= new SessionOwners(this.db.db)).of(principal).allows(id)) throw new AttestError('ERR_SESSION_UNKNOWN', `no session ${id} in this log`, { found: id });
-    return id;
+    return principal === undefined ? id : allowedSession((this.owners ??= new SessionOwners(this.db.db)).of(principal), id);
   }
 
   /** Append the session action naming a call whose receipt was just logged; a failure is one line on stderr. */

@@ -25,6 +25,7 @@ import { readFileSync } from 'node:fs';
 import {
   MAX_ID_CHARS, MAX_NAME_CHARS, MAX_TEXT_CHARS, parseStatement, policyDocDigest, type SealStatement, type StartStatement, type Target,
 } from '../receipt/session.js';
+import { allowedSession } from '../store/session-owners.js';
 import { checkSessionId, MAX_EVIDENCE_BYTES, MAX_EVIDENCE_DEPTH, type SessionStore } from '../store/sessions.js';
 import { homePaths } from '../store/home.js';
 import { loadIdentity, loadIssuers, trustPolicyOf } from '../store/identity.js';
@@ -115,8 +116,7 @@ export function annotations(title: string, readOnlyHint: boolean, destructiveHin
  */
 export function usableSession(ctx: SessionServerContext, raw: unknown): string {
   const id = checkSessionId(raw);
-  if (ctx.access !== undefined && !ctx.access.allows(id)) throw new AttestError('ERR_SESSION_UNKNOWN', `no session ${id} in this log`, { found: id });
-  return id;
+  return ctx.access === undefined ? id : allowedSession(ctx.access, id);
 }
 
 /** The `sessionId` input field. */

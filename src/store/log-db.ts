@@ -30,16 +30,13 @@ import { migrateNodes, nodeReader } from './log-nodes.js';
 import { LOG_SCHEMA, LOG_PAGE_SIZE, addOpeningColumns, hasOpeningColumns } from './log-schema.js';
 import { concatBytes } from '../bytes/index.js';
 import { leafHash } from '../log/hash.js';
-import { MAX_NOTE_SIZE } from '../log/note.js';
+import { boundedLines, LINE_COLUMN, NOTE_COLUMN } from './note-rows.js';
 import { entryRow, storedRows, type StoredRow } from './entry-row.js';
 import type { EntryInput } from '../verify/log.js';
 import { decodeParameters, encodeRecord, PARAMETERS_RECORD, type EntriesMode } from '../records/record.js';
 import { appendNodes, rootAt, inclusionProof, consistencyProof, type NodeReader } from '../log/tree.js';
 
 export { MAX_ENTRY_BYTES } from './entry-row.js';
-
-/** A stored checkpoint note as read: at most one character more than a note may be (log/note.ts), so a longer one is refused, never read whole. */
-const NOTE = `substr(note, 1, ${MAX_NOTE_SIZE + 1}) AS note`;
 
 /** How hard an append waits for the disk: `full` fsyncs every commit (default). */
 export type Durability = 'full' | 'normal';
@@ -313,14 +310,9 @@ export class LogDb {
     this.statement('INSERT OR IGNORE INTO checkpoints (size, note, created) VALUES (?, ?, ?)').run(size, note, created);
   }
 
-  /**
-   * All checkpoint notes, oldest (smallest) first, each with its collected cosignature lines
-   * appended. A stored note or line is read at most {@link MAX_NOTE_SIZE} + 1 characters
-   * long, and lines only until the note is that long: a longer one is refused by the note's
-   * parser as too large, without a hostile file's note or lines being read whole.
-   */
+  /** All checkpoint notes, oldest (smallest) first, each with its collected cosignature lines appended; read bounded (store/note-rows.ts). */
   checkpoints(): Array<{ size: bigint; note: string }> {
-    const rows = this.db.prepare(`SELECT size, ${NOTE} FROM checkpoints ORDER BY size`).safeIntegers(true).all() as Array<{ size: bigint; note: string }>;
+    const rows = this.db.prepare(`SELECT size, ${NOTE_COLUMN} FROM checkpoints ORDER BY size`).safeIntegers(true).all() as Array<{ size: bigint; note: string }>;
     return rows.map((r) => ({ size: r.size, note: r.note + this.cosignatureLines(r.size).join('') }));
   }
 
@@ -329,28 +321,16 @@ export class LogDb {
    * `cosigned`, the note with the stored cosignature lines appended.
    */
   latestCheckpoint(): { size: bigint; note: string; cosigned: string } | null {
-    const row = this.statement(`SELECT size, ${NOTE} FROM checkpoints ORDER BY size DESC LIMIT 1`).safeIntegers(true).get() as { size: bigint; note: string } | undefined;
+    const row = this.statement(`SELECT size, ${NOTE_COLUMN} FROM checkpoints ORDER BY size DESC LIMIT 1`).safeIntegers(true).get() as { size: bigint; note: string } | undefined;
     return row ? { size: row.size, note: row.note, cosigned: row.note + this.cosignatureLines(row.size).join('') } : null;
   }
 
-  /**
-   * Cosignature lines (`— <name> <base64>\n`) stored for the checkpoint of `size`, by witness
-   * name; each read at most {@link MAX_NOTE_SIZE} + 1 characters long, and no more once they
-   * total that (the note they would make is too large).
-   */
+  /** Cosignature lines (`— <name> <base64>\n`) stored for the checkpoint of `size`, by witness name; read bounded (store/note-rows.ts). */
   cosignatureLines(size: bigint): string[] {
     // A log written by an earlier version and opened read-only has no cosignatures table.
     this.hasCosignatures ??= this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cosignatures'").get() !== undefined;
     if (!this.hasCosignatures) return [];
-    const lines: string[] = [];
-    let total = 0;
-    for (const r of this.statement(`SELECT substr(line, 1, ${MAX_NOTE_SIZE + 1}) AS line FROM cosignatures WHERE size = ? ORDER BY witness`).iterate(size) as IterableIterator<{ line: unknown }>) {
-      const line = String(r.line);
-      lines.push(line);
-      total += line.length;
-      if (total > MAX_NOTE_SIZE) break;
-    }
-    return lines;
+    return boundedLines(this.statement(`SELECT ${LINE_COLUMN} FROM cosignatures WHERE size = ? ORDER BY witness`).iterate(size) as IterableIterator<{ line: unknown }>);
   }
 
   /**

@@ -9,6 +9,7 @@
  * control, not evidence.
  */
 import type Database from 'better-sqlite3';
+import { AttestError } from '../errors.js';
 
 /** What a session server's tools and resources ask of one client ({@link SessionOwners.of}). */
 export interface SessionAccess {
@@ -37,4 +38,10 @@ export class SessionOwners {
       allows: (sessionId) => this.select.get(sessionId) === principal,
     };
   }
+}
+
+/** `sessionId` when `access` allows it; else `ERR_SESSION_UNKNOWN`, worded as for a session that does not exist (nothing tells a client which ids others hold). */
+export function allowedSession(access: SessionAccess, sessionId: string): string {
+  if (!access.allows(sessionId)) throw new AttestError('ERR_SESSION_UNKNOWN', `no session ${sessionId} in this log`, { found: sessionId });
+  return sessionId;
 }

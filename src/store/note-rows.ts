@@ -1,0 +1,25 @@
+/**
+ * Reading a log file's checkpoint notes and cosignature lines as hostile input (store/log-db.ts):
+ * each at most one character longer than a note may be (log/note.ts `MAX_NOTE_SIZE`), and lines
+ * only until they make a note that long, so the note's parser refuses it as too large
+ * (`ERR_NOTE_MALFORMED`) without a file's note or lines ever being read whole.
+ */
+import { MAX_NOTE_SIZE } from '../log/note.js';
+
+/** SQL column `note`, cut one character past the largest note. */
+export const NOTE_COLUMN = `substr(note, 1, ${MAX_NOTE_SIZE + 1}) AS note`;
+/** SQL column `line`, cut the same way. */
+export const LINE_COLUMN = `substr(line, 1, ${MAX_NOTE_SIZE + 1}) AS line`;
+
+/** The lines of `rows` (a statement's `{ line }` rows, in order) until they total more than a note may be; the statement is closed early then. */
+export function boundedLines(rows: IterableIterator<{ line: unknown }>): string[] {
+  const lines: string[] = [];
+  let total = 0;
+  for (const r of rows) {
+    const line = String(r.line);
+    lines.push(line);
+    total += line.length;
+    if (total > MAX_NOTE_SIZE) break;
+  }
+  return lines;
+}
