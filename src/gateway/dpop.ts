@@ -4,12 +4,18 @@
  * `dpop+jwt`, signed by the public key in its own header (never a private one), naming the
  * request's method (`htm`) and URL (`htu`, the endpoint's resource URL: never taken from the
  * request's Host), the token's hash (`ath`), issued within the last 60 s (`iat`), with a `jti`
- * never seen before. The key's RFC 7638 thumbprint must be the token's `cnf.jkt`; it is what
- * the gate then compares with the attestation's key (docs/identity.md "Enforcement").
- * Verification is `jose`'s; the rules of the RFC are ours.
+ * never seen before (RFC 9449 §11.1). The key's RFC 7638 thumbprint must be the token's
+ * `cnf.jkt`; it is what the gate then compares with the attestation's key (docs/identity.md
+ * "Enforcement"). Verification is `jose`'s; the rules of the RFC are ours.
+ *
+ * Proof ids are recorded in a replay store, not in this process's memory: the data
+ * directory's `nonces.db`, or a fleet's PostgreSQL log (store/pg-replay.ts), so a proof is
+ * refused again after a restart, after a configuration reload, and at every other gateway of
+ * the fleet.
  */
 import { createHash } from 'node:crypto';
 import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify } from 'jose';
+import type { ReplayStore } from '../gate/gate.js';
 
 /** The algorithms a DPoP proof may be signed with. */
 export const DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
@@ -17,17 +23,28 @@ export const DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
 export const MAX_DPOP_PROOF = 8192;
 /** How old a proof may be (its `iat`), seconds. */
 const MAX_AGE_SECONDS = 60;
-/** Most proof ids remembered (replay): past it, a new proof is refused rather than an old id forgotten early. */
-const MAX_REMEMBERED = 1_000_000;
+/**
+ * The replay store's issuer field for the proof ids of the key whose RFC 7638 thumbprint is
+ * `jkt`: a name no attestation issuer has (it holds a space), so proof ids and attestation
+ * nonces never meet, and one key's ids cannot collide with another's.
+ */
+export function dpopReplayIssuer(jkt: string): string {
+  return `dpop-proof ${jkt}`;
+}
 
-/** Checks DPoP proofs and remembers their ids until they are too old to be accepted again. */
+/**
+ * Checks DPoP proofs and records their ids in `store` until they are too old to be accepted
+ * again (the proof's `iat` window and 10 s more). A store that is full of live ids refuses
+ * new proofs rather than forget one early.
+ */
 export class DpopChecker {
-  private readonly seen = new Map<string, number>();
+  constructor(private readonly store: ReplayStore) {}
 
   /**
    * The thumbprint of the proof's key, or why the proof is refused. `method` and `url` are the
    * request's method and the endpoint's resource URL; `token` the access token it goes with;
-   * `now` POSIX seconds.
+   * `now` POSIX seconds. A store that cannot be reached (`ERR_STORE_IO`) refuses the proof:
+   * an id that cannot be recorded could be replayed.
    */
   async check(proof: string | string[] | undefined, method: string, url: string, token: string, now = Math.floor(Date.now() / 1000)): Promise<{ jkt: string } | { refused: string }> {
     if (typeof proof !== 'string' || proof.length > MAX_DPOP_PROOF) return { refused: 'one DPoP proof header is required with a DPoP token' };
@@ -46,24 +63,15 @@ export class DpopChecker {
     if (payload['ath'] !== ath) return { refused: 'the DPoP proof is for another access token' };
     const jti = payload.jti;
     if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256) return { refused: 'the DPoP proof has no usable jti' };
-    if (!this.remember(jti, now)) return { refused: 'the DPoP proof was used before' };
-    return { jkt: await calculateJwkThumbprint(jwk, 'sha256') };
-  }
-
-  /**
-   * Record `jti` until it is too old to be accepted; false when seen already, or when memory is
-   * full of live ids. Ids are kept in the order they expire (each for the same time from when
-   * it was seen), so forgetting the expired ones stops at the first live one: no scan.
-   */
-  private remember(jti: string, now: number): boolean {
-    for (const [k, t] of this.seen) {
-      if (t >= now) break;
-      this.seen.delete(k);
+    const jkt = await calculateJwkThumbprint(jwk, 'sha256');
+    let recorded: 'recorded' | 'replay' | 'full';
+    try {
+      recorded = await this.store.record(dpopReplayIssuer(jkt), jti, now + MAX_AGE_SECONDS + 10, now);
+    } catch (e) {
+      return { refused: `the DPoP proof's id cannot be recorded: ${(e as Error).message}` };
     }
-    const until = this.seen.get(jti);
-    if (until !== undefined) return false;
-    if (this.seen.size >= MAX_REMEMBERED) return false;
-    this.seen.set(jti, now + MAX_AGE_SECONDS + 10);
-    return true;
+    if (recorded === 'replay') return { refused: 'the DPoP proof was used before' };
+    if (recorded === 'full') return { refused: 'too many DPoP proofs are live: try again later' };
+    return { jkt };
   }
 }

@@ -53,6 +53,8 @@ export class Gateway {
   private origins: Set<string>;
   readonly metrics: GatewayMetrics;
   private replay: (ReplayStore & { close(): void }) | null = null;
+  /** Where DPoP proof ids are recorded (gateway/dpop.ts); opened with the first OAuth configuration. */
+  private proofs: (ReplayStore & { close(): void }) | null = null;
   private oauth: OAuthResource | null;
   private sweeper: NodeJS.Timeout | null = null;
   private closing: Promise<number> | null = null;
@@ -64,7 +66,7 @@ export class Gateway {
     const { config } = loaded;
     this.limiter = new Limiter(config.limits);
     this.origins = new Set(config.allowedOrigins);
-    this.oauth = config.oauth === undefined ? null : new OAuthResource(config.oauth);
+    this.oauth = config.oauth === undefined ? null : new OAuthResource(config.oauth, this.proofStore());
     this.metrics = new GatewayMetrics(() => this.live.size, recorder.store);
     for (const u of config.upstreams) this.upstreams.set(u.name, new UpstreamRuntime(u, recorder, homePaths(home).pins, config.limits.maxMessageBytes));
     if ([...this.upstreams.values()].some((u) => u.gated)) this.replay = recorder.replayStore(1_000_000, config.durability);
@@ -99,7 +101,7 @@ export class Gateway {
     const names = next.config.upstreams.map((u) => u.name).sort().join(',');
     if (names !== [...this.upstreams.keys()].sort().join(',')) throw new Error('the set of upstreams changed: restart the gateway to apply it');
     // Everything that can fail is read first; then all of it is swapped in at once.
-    const oauth = next.config.oauth === undefined ? null : new OAuthResource(next.config.oauth);
+    const oauth = next.config.oauth === undefined ? null : new OAuthResource(next.config.oauth, this.proofStore());
     const issuers = await this.loadIssuers(next);
     const commits = [];
     for (const u of next.config.upstreams) commits.push(await this.upstreams.get(u.name)!.prepareReload(u));
@@ -110,6 +112,14 @@ export class Gateway {
     this.limiter.update(next.config.limits);
     this.origins = new Set(next.config.allowedOrigins);
     if (next.config.allowedHosts !== undefined) this.hosts = new Set(next.config.allowedHosts.map((h) => h.toLowerCase()));
+  }
+
+  /**
+   * The replay store of DPoP proof ids, opened once: `nonces.db` without fsync (a proof id
+   * must outlive a restart, not a power loss: its window is 70 s), or a fleet's shared one.
+   */
+  private proofStore(): ReplayStore {
+    return (this.proofs ??= this.recorder.replayStore(1_000_000, 'normal'));
   }
 
   /** The principals' issuer keys of `loaded`, their public halves recorded in the data directory (for `trust export`). */
@@ -336,6 +346,7 @@ export class Gateway {
       await this.recorder.close().catch((e: unknown) => { process.stderr.write(`mcp-attest: ${(e as Error).message}\n`); code = 3; });
       for (const u of this.upstreams.values()) u.close();
       this.replay?.close();
+      this.proofs?.close();
       this.server.closeAllConnections();
       return code;
     })();

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { GatewayConfig } from './config.js';
 import type { Caller, Refusal } from './guard.js';
-import type { CallerBinding } from '../gate/gate.js';
+import type { CallerBinding, ReplayStore } from '../gate/gate.js';
 import { DPOP_ALGORITHMS, DpopChecker } from './dpop.js';
 import { createHash } from 'node:crypto';
 
@@ -26,10 +26,14 @@ export type OAuthConfig = NonNullable<GatewayConfig['oauth']>;
 /** Validates access tokens for the gateway's endpoints. */
 export class OAuthResource {
   private readonly keys: JWTVerifyGetKey;
-  private readonly proofs = new DpopChecker();
+  private readonly proofs: DpopChecker;
 
-  /** Throws `ERR_CONFIG_INVALID`-worthy errors (an unreadable JWKS file) as plain errors. */
-  constructor(private readonly o: OAuthConfig) {
+  /**
+   * `proofs`: where DPoP proof ids are recorded (dpop.ts), kept across restarts and reloads.
+   * Throws `ERR_CONFIG_INVALID`-worthy errors (an unreadable JWKS file) as plain errors.
+   */
+  constructor(private readonly o: OAuthConfig, proofs: ReplayStore) {
+    this.proofs = new DpopChecker(proofs);
     this.keys = o.jwksUrl !== undefined
       ? createRemoteJWKSet(new URL(o.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 600_000 })
       : createLocalJWKSet(JSON.parse(readFileSync(o.jwksFile!, 'utf8')) as Parameters<typeof createLocalJWKSet>[0]);

@@ -17,6 +17,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import type { LoadedConfig } from '../gateway/config.js';
 import { Limiter, authenticate, checkHostOrigin, corsHeaders, defaultHosts, headerMismatch, readBody, PREFLIGHT_HEADERS, type Refusal } from '../gateway/guard.js';
 import { OAuthResource } from '../gateway/oauth.js';
+import type { ReplayStore } from '../gate/gate.js';
 import { DEFAULT_MAX_DEPTH, readMessage, type RpcId } from '../proxy/message.js';
 import type { SessionHome } from '../store/session-export.js';
 import { createSessionServer } from './session-server.js';
@@ -33,6 +34,8 @@ export class SessionHttpServer {
   private readonly live = new Map<string, Live>();
   private readonly limiter: Limiter;
   private readonly oauth: OAuthResource | null;
+  /** Where DPoP proof ids are recorded (gateway/dpop.ts), with an OAuth configuration. */
+  private readonly proofs: (ReplayStore & { close(): void }) | null;
   private hosts = new Set<string>();
   private sweeper: NodeJS.Timeout | null = null;
   private readonly owners: SessionOwners;
@@ -40,7 +43,9 @@ export class SessionHttpServer {
   constructor(private readonly loaded: LoadedConfig, private readonly sessions: SessionHome, private readonly onCheckpointError: (e: unknown) => void) {
     const { limits } = loaded.config;
     this.limiter = new Limiter(limits);
-    this.oauth = loaded.config.oauth === undefined ? null : new OAuthResource(loaded.config.oauth);
+    // Proof ids outlive a restart, not a power loss (their window is 70 s): no fsync.
+    this.proofs = loaded.config.oauth === undefined ? null : sessions.recorder.replayStore(1_000_000, 'normal');
+    this.oauth = this.proofs === null ? null : new OAuthResource(loaded.config.oauth!, this.proofs);
     this.owners = new SessionOwners(sessions.recorder.db.db);
     this.server = createServer({ maxHeaderSize: limits.maxHeaderBytes, requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
       this.handle(req, res).catch((e: unknown) => {
@@ -139,5 +144,6 @@ export class SessionHttpServer {
     this.server.close();
     await Promise.all([...this.live.values()].map((l) => l.close()));
     this.server.closeAllConnections();
+    this.proofs?.close();
   }
 }

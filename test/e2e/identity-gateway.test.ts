@@ -4,15 +4,16 @@
  * the agent's key; the agent proves possession on every request and attests each call under
  * its credential, itself bound to the same key. The gate allows it; a thief holding the
  * token and its own DPoP key, a bearer token where the credential demands a DPoP key, a
- * DPoP-bound token sent as a bearer token and a replayed proof are all refused. The decisions
- * record the token's issuer, subject, digest and key, and the log verifies offline.
+ * DPoP-bound token sent as a bearer token and a replayed proof are all refused, the proof also
+ * after a configuration reload and after a restart (its id is in nonces.db, not in memory).
+ * The decisions record the token's issuer, subject, digest and key, and the log verifies offline.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EVERYTHING, cli, exportTrust, readLog, scope, verify, waitCheckpointed } from './helpers.js';
+import { EVERYTHING, cli, exportTrust, readLog, scope, verify, waitCheckpointed, waitFor } from './helpers.js';
 import { mcpHeaders, messagesOf, startGateway } from './gateway-helpers.js';
 import { GATED_FP } from './gate-helpers.js';
 import { issueAttestation } from '../../src/attestation/build.js';
@@ -48,7 +49,8 @@ test('DPoP through the gateway: a call under a DPoP-bound credential is allowed 
   const proof = (key: CryptoKey, jwk: Record<string, unknown>, access: string, htu = RESOURCE) => new SignJWT({ htm: 'POST', htu, ath: createHash('sha256').update(access).digest('base64url') })
     .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk }).setIssuedAt().setJti(randomUUID()).sign(key);
 
-  const gw = await startGateway(s, `version: 1\nlisten: 127.0.0.1:0\ncheckpointMs: 200\noauth: {issuer: "https://as.example", jwksFile: jwks.json, resource: "https://gw.example", scopes: [mcp]}\nupstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}], role: gate, policy: gate.yaml}\n`);
+  const config = `version: 1\nlisten: 127.0.0.1:0\ncheckpointMs: 200\noauth: {issuer: "https://as.example", jwksFile: jwks.json, resource: "https://gw.example", scopes: [mcp]}\nupstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}], role: gate, policy: gate.yaml}\n`;
+  let gw = await startGateway(s, config);
   const post = async (auth: Record<string, string>, body: Record<string, unknown>, sid?: string): Promise<Response> =>
     fetch(`${gw.base}/ev/mcp`, { method: 'POST', headers: mcpHeaders(null, { ...auth, ...(sid ? { 'mcp-session-id': sid } : {}) }), body: JSON.stringify(body) });
   const dpop = async (access: string, key = agentKey, jwk: Record<string, unknown> = agentPublic) => ({ authorization: `DPoP ${access}`, dpop: await proof(key, jwk, access) });
@@ -94,6 +96,16 @@ test('DPoP through the gateway: a call under a DPoP-bound credential is allowed 
   assert.equal(replayed.status, 401);
   assert.match(await replayed.text(), /used before/);
   assert.equal((await post({ authorization: `DPoP ${bound}`, dpop: await proof(agentKey, agentPublic, bound, 'https://gw.example/other/mcp') }, init)).status, 401);
+  // The proof's id outlives a reload (a new OAuth resource) and a restart of the gateway: still used before.
+  gw.proc.kill('SIGHUP');
+  await waitFor('the reload', () => gw.stderr().includes('configuration reloaded'));
+  assert.match(await (await post(once, init)).text(), /used before/, 'after a reload');
+  assert.equal(await gw.stop(), 0);
+  gw = await startGateway(s, config);
+  const restarted = await post(once, init);
+  assert.equal(restarted.status, 401);
+  assert.match(await restarted.text(), /used before/, 'after a restart');
+  assert.equal((await post(await dpop(bound), init)).status, 200, 'a fresh proof is accepted');
   assert.equal(await gw.stop(), 0);
 
   // The decisions name the token that carried each call; the log verifies offline.
