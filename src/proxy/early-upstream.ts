@@ -67,7 +67,7 @@ export class EarlyUpstream implements UpstreamProcess {
   }
 
   /** Listen for the child's `exit` (code, signal) or `error`, including one that happened before (see the class). */
-  on(event: 'exit', listener: (code: number | null) => void): this;
+  on(event: 'exit', listener: (code: number | null, signal?: NodeJS.Signals | null) => void): this;
   on(event: 'error', listener: (e: Error) => void): this;
   on(event: Event, listener: (...args: never[]) => void): this {
     const args = this.happened.get(event);

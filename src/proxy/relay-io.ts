@@ -19,7 +19,7 @@ export interface UpstreamProcess {
   readonly stdout: Readable | null;
   readonly exitCode: number | null;
   kill(signal?: NodeJS.Signals): boolean;
-  on(event: 'exit', listener: (code: number | null) => void): this;
+  on(event: 'exit', listener: (code: number | null, signal?: NodeJS.Signals | null) => void): this;
   on(event: 'error', listener: (e: Error) => void): this;
 }
 

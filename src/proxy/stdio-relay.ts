@@ -13,6 +13,7 @@
  */
 import type { CallerBinding } from '../gate/gate.js';
 import { createHash } from 'node:crypto';
+import { constants } from 'node:os';
 import type { Writable } from 'node:stream';
 import type { ErrorCode } from '../errors.js';
 import type { OutcomeReason } from '../receipt/schema.js';
@@ -76,7 +77,8 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
       process.stderr.write(`mcp-attest: cannot start upstream: ${e.message}\n`);
       void this.shutdown('upstream_exited', 3).then(resolveDone);
     });
-    this.child.on('exit', (code) => void this.upstreamRead().then(() => this.shutdown('upstream_exited', code ?? 1)).then(resolveDone));
+    // Its exit code, or as a shell reports a signal: 128 + its number.
+    this.child.on('exit', (code, signal) => void this.upstreamRead().then(() => this.shutdown('upstream_exited', code ?? (signal ? 128 + constants.signals[signal] : 1))).then(resolveDone));
     // Start reading on the next tick, once the subclass constructor has run.
     queueMicrotask(() => this.start());
   }

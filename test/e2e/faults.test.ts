@@ -35,6 +35,19 @@ test('upstream crashes mid-call: the client sees the close, the call is receipte
   assert.deepEqual(report.findings.map((f) => [f.code, f.index]), [['NOTE_UNANSWERED', '4']]);
 });
 
+test('the proxy exits as its upstream did: its exit code, or 128 + the signal that ended it (as a shell reports)', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const raw = rawServer(s);
+  for (const [tool, code] of [['crash', 1], ['killed', 137]] as const) {
+    const peer = RawPeer.proxy(s, raw.argv);
+    peer.send(initializeRequest(0));
+    await peer.response(0);
+    peer.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: tool, arguments: {} } });
+    assert.equal(await peer.exited, code, `${tool}: ${peer.stderr}`);
+  }
+  assert.deepEqual(logShow(s.home).map((r) => [r.tool, r.status, r.reason]), [['crash', 'errored', 'upstream_exited'], ['killed', 'errored', 'upstream_exited']]);
+});
+
 test('upstream answers and exits at once: everything it wrote is relayed, the call is receipted executed', { timeout: 60_000 }, async (t) => {
   const s = scope(t);
   const raw = rawServer(s);

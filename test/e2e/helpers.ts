@@ -281,6 +281,7 @@ function onLine(line) {
   const name = m.params.name;
   if (name === 'hang') return;
   if (name === 'crash') process.exit(1);
+  if (name === 'killed') process.kill(process.pid, 'SIGKILL');
   if (name === 'last') {
     const note = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'n'.repeat(1000) } });
     for (let i = 0; i < m.params.arguments.notes; i++) send(note);
