@@ -324,15 +324,21 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   /**
    * Record every unanswered call (errored, `cancelled` or `why`) and close the stores; false
    * when something failed. A call that joins a receipt session gets its action there as
-   * with any receipt (Recorder.appendReceipt), before the log is closed.
+   * with any receipt (Recorder.appendReceipt), before the log is closed. Each request left
+   * unanswered and not cancelled is then answered `-32005` (`data.code` `ERR_UPSTREAM`,
+   * `data.reason` `why`), as the gateway answers its callers: the client learns it got no
+   * answer, and why, rather than only that the stream closed.
    */
   private async finish(why: OutcomeReason): Promise<boolean> {
     let ok = true;
     for (const [key, { call: p }] of this.pending) {
       this.pending.delete(key);
-      if (p === null) continue;
-      await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status: 'errored', reason: p.cancelled === true ? 'cancelled' : why })
-        .catch((e: unknown) => { report(e); ok = false; });
+      if (p !== null) {
+        await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status: 'errored', reason: p.cancelled === true ? 'cancelled' : why })
+          .catch((e: unknown) => { report(e); ok = false; });
+      }
+      // A cancelled request is not answered (MCP: the receiver of a cancellation sends no response).
+      if (p?.cancelled !== true) this.errorToClient(JSON.parse(key) as RpcId, CONNECTION_LOST, `mcp-attest: no answer came before the relay ended (${why})`, { code: 'ERR_UPSTREAM', reason: why });
     }
     this.refusals.close();
     if (this.io.shared === true) return ok;

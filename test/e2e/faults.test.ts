@@ -17,15 +17,19 @@ import {
 type Ref = { callId: string; attestationIndex: string; receiptIndex: string };
 const refOf = (r: unknown): Ref => ((r as CallToolResult)._meta as Record<string, Ref>)[RECEIPT_KEY]!;
 
-test('upstream crashes mid-call: the client sees the close, the call is receipted upstream_exited', { timeout: 60_000 }, async (t) => {
+test('upstream crashes mid-call: the client is answered that no answer came and why, then sees the close; the call is receipted upstream_exited', { timeout: 60_000 }, async (t) => {
   const s = scope(t);
   const raw = rawServer(s);
   const { client } = await connectProxied(s, raw.argv);
   let closed = false;
   client.onclose = () => (closed = true);
   await client.callTool({ name: 'meta', arguments: {} });
-  await assert.rejects(client.callTool({ name: 'crash', arguments: {} }), /closed/i);
-  assert.equal(closed, true);
+  await assert.rejects(client.callTool({ name: 'crash', arguments: {} }), (e: Error & { code?: number; data?: unknown }) => {
+    assert.equal(e.code, -32005);
+    assert.deepEqual(e.data, { code: 'ERR_UPSTREAM', reason: 'upstream_exited' });
+    return true;
+  });
+  await waitFor('the close', () => closed);
 
   await waitCheckpointed(s.home, 4);
   assert.deepEqual(logShow(s.home).map((r) => [r.tool, r.status, r.reason]), [['meta', 'executed', null], ['crash', 'errored', 'upstream_exited']]);
@@ -46,6 +50,20 @@ test('the proxy exits as its upstream did: its exit code, or 128 + the signal th
     assert.equal(await peer.exited, code, `${tool}: ${peer.stderr}`);
   }
   assert.deepEqual(logShow(s.home).map((r) => [r.tool, r.status, r.reason]), [['crash', 'errored', 'upstream_exited'], ['killed', 'errored', 'upstream_exited']]);
+});
+
+test('a SIGTERM with a call pending: the call is receipted shutdown and answered -32005 before the proxy exits', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const raw = rawServer(s);
+  const peer = RawPeer.proxy(s, raw.argv);
+  peer.send(initializeRequest(0));
+  await peer.response(0);
+  peer.send({ jsonrpc: '2.0', id: 'h', method: 'tools/call', params: { name: 'hang', arguments: {} } });
+  await waitFor('the hang call upstream', () => raw.received().some((l) => l.includes('"hang"')));
+  peer.proc.kill('SIGTERM');
+  assert.equal(await peer.exited, 0, peer.stderr);
+  assert.deepEqual(JSON.parse(await peer.response('h')), { jsonrpc: '2.0', id: 'h', error: { code: -32005, message: 'mcp-attest: no answer came before the relay ended (shutdown)', data: { code: 'ERR_UPSTREAM', reason: 'shutdown' } } });
+  assert.deepEqual(logShow(s.home).map((r) => [r.tool, r.status, r.reason]), [['hang', 'errored', 'shutdown']]);
 });
 
 test('upstream answers and exits at once: everything it wrote is relayed, the call is receipted executed', { timeout: 60_000 }, async (t) => {
@@ -84,7 +102,7 @@ test('output written after the upstream exited (by a process it left holding the
   assert.deepEqual(logShow(s.home), [], 'the call was not recorded');
 });
 
-test('client disconnects while a call is pending: the call is receipted client_disconnected', { timeout: 60_000 }, async (t) => {
+test('client disconnects while a call is pending: the call is receipted client_disconnected, and answered so while the client still reads', { timeout: 60_000 }, async (t) => {
   const s = scope(t);
   const raw = rawServer(s);
   const { client } = await connectProxied(s, raw.argv);
@@ -93,7 +111,8 @@ test('client disconnects while a call is pending: the call is receipted client_d
   const outcome = pending.then(() => 'answered', (e: Error) => e.message);
   await waitFor('the hang call upstream', () => raw.received().some((l) => l.includes('"hang"')));
   await client.close();
-  assert.match(await outcome, /closed/i);
+  // The client closed its end but still reads until the proxy exits: it is told why no answer came.
+  assert.match(await outcome, /-32005: mcp-attest: no answer came before the relay ended \(client_disconnected\)/);
 
   await waitCheckpointed(s.home, 4);
   assert.deepEqual(logShow(s.home).map((r) => [r.tool, r.status, r.reason]), [['meta', 'executed', null], ['hang', 'errored', 'client_disconnected']]);
