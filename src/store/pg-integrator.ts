@@ -21,7 +21,7 @@ import { nodeKey } from '../log/async-nodes.js';
 import { formatCheckpoint } from '../log/checkpoint.js';
 import { equalBytes } from '../bytes/index.js';
 import type { PgLog } from './pg-log.js';
-import { connectionOptions, storeIo } from './pg-log.js';
+import { connectionConfig, storeIo } from './pg-log.js';
 
 /** The advisory lock key of the integrator ("mcp-attest" in ASCII, folded into a bigint). */
 const LOCK_KEY = '7306813489436938612';
@@ -102,7 +102,7 @@ export class Integrator {
     if (latest !== null && !latest.note.startsWith(`${signer.origin}\n`)) {
       throw new AttestError('ERR_STORE_CORRUPT', `this log's checkpoints name another origin than ${signer.origin}: integrate with the data directory holding its log key`, { expected: signer.origin });
     }
-    const client = new pg.Client({ connectionString: url, ...connectionOptions });
+    const client = new pg.Client(connectionConfig(url));
     client.on('error', () => undefined); // a lost connection is a lost lock: the next step reports it
     try {
       await client.connect();
@@ -111,7 +111,7 @@ export class Integrator {
         await client.end();
         return null;
       }
-      const r = await client.query('UPDATE mcp_attest.log_state SET epoch = epoch + 1, lease_until = now() + $1 * interval \'1 millisecond\' WHERE id = 1 RETURNING epoch', [leaseMs]);
+      const r = await client.query('UPDATE mcp_attest.log_state SET epoch = epoch + 1, lease_until = now() + $1::bigint * interval \'1 millisecond\' WHERE id = 1 RETURNING epoch', [leaseMs]);
       if (r.rows.length !== 1) throw new AttestError('ERR_STORE_CORRUPT', 'the PostgreSQL log has no state row');
       return new Integrator(log, client, BigInt(r.rows[0].epoch), signer, { checkpointMs: o.checkpointMs ?? 1000, leaseMs, memory: o.memory });
     } catch (e) {
@@ -205,7 +205,7 @@ export class Integrator {
   private async renew(): Promise<void> {
     if (performance.now() - this.renewed < this.o.leaseMs / 3) return;
     const at = performance.now();
-    const r = await this.client.query('UPDATE mcp_attest.log_state SET lease_until = now() + $1 * interval \'1 millisecond\' WHERE id = 1 AND epoch = $2', [this.o.leaseMs, this.epoch.toString()]);
+    const r = await this.client.query('UPDATE mcp_attest.log_state SET lease_until = now() + $1::bigint * interval \'1 millisecond\' WHERE id = 1 AND epoch = $2', [this.o.leaseMs, this.epoch.toString()]);
     if (r.rowCount !== 1) throw deposed(this.epoch, null);
     this.renewed = at;
   }

@@ -42,16 +42,29 @@ export function storeIo(message: string, cause: unknown): AttestError {
 const bytes = (b: unknown): Uint8Array | null => (Buffer.isBuffer(b) ? new Uint8Array(b) : null);
 
 /**
- * Options of every connection: commits are durable whatever the role or database default
- * says (`synchronous_commit = on`), a client that stalls inside a transaction (a frozen
- * process holding the counter row) is cut off after 30 s, a lock is waited for at most 30 s,
- * and dead peers are found by TCP keepalive. Use `sslmode=verify-full` in the URL across a
- * network: private openings travel in these connections.
+ * The configuration of every connection to the log at `url`: commits are durable whatever
+ * the role or database default says (`synchronous_commit = on`), a client that stalls inside
+ * a transaction (a frozen process holding the counter row) is cut off after 30 s, a lock is
+ * waited for at most 30 s, names resolve only in `pg_catalog` (every table of ours is
+ * qualified: an operator or function another database user created in `public` can never
+ * run in our sessions), and dead peers are found by TCP keepalive. Use `sslmode=verify-full`
+ * in the URL across a network: private openings travel in these connections. Throws
+ * `ERR_USAGE` for a URL with `options`, which the client would apply instead of these.
  */
-export const connectionOptions = {
-  keepAlive: true,
-  options: '-c synchronous_commit=on -c idle_in_transaction_session_timeout=30000 -c lock_timeout=30000',
-} as const;
+export function connectionConfig(url: string): { connectionString: string; keepAlive: true; options: string } {
+  let given: boolean;
+  try {
+    given = new URL(url).searchParams.has('options');
+  } catch {
+    given = false; // not a URL: the client reports it
+  }
+  if (given) throw new AttestError('ERR_USAGE', 'a PostgreSQL URL with options= is refused: it would replace the durability, timeout and search_path settings of every connection');
+  return {
+    connectionString: url,
+    keepAlive: true,
+    options: '-c synchronous_commit=on -c idle_in_transaction_session_timeout=30000 -c lock_timeout=30000 -c search_path=pg_catalog,pg_temp',
+  };
+}
 
 /** The one row of `log_state`, or `ERR_STORE_CORRUPT`. */
 function stateRow(r: pg.QueryResult): Record<string, unknown> {
@@ -75,7 +88,7 @@ export class PgLog implements LogStore {
    * newer version.
    */
   static async open(url: string, o: { entries?: EntriesMode; max?: number } = {}): Promise<PgLog> {
-    const pool = new pg.Pool({ connectionString: url, max: o.max ?? 4, connectionTimeoutMillis: 30_000, ...connectionOptions });
+    const pool = new pg.Pool({ ...connectionConfig(url), max: o.max ?? 4, connectionTimeoutMillis: 30_000 });
     pool.on('error', () => undefined); // an idle client's error: the next query reports it
     const log = new PgLog(pool);
     try {

@@ -344,3 +344,28 @@ test('postgres: the gatekeepers of a fleet share one replay store: a nonce accep
     await Promise.all([one.close(), two.close()]);
   }
 });
+
+test('postgres: names resolve only in pg_catalog: an operator another user put in public never runs in our sessions; a URL with options= is refused', async () => {
+  const url = await freshUrl();
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    // What any user with CREATE on public (PostgreSQL 13/14's default) could plant: the lease arithmetic would call it.
+    await admin.query(`CREATE TABLE public.loot (n int);
+      CREATE FUNCTION public.evil_mul(a interval, b interval) RETURNS interval LANGUAGE plpgsql AS $$ BEGIN INSERT INTO public.loot VALUES (1); RETURN extract(epoch FROM a) * b; END $$;
+      CREATE OPERATOR public.* (LEFTARG = interval, RIGHTARG = interval, FUNCTION = public.evil_mul)`);
+    const log = await PgLog.open(url, { entries: 'private' });
+    try {
+      await log.append(record);
+      const integrator = (await Integrator.take(log, url, await signer(), { checkpointMs: 0 }))!;
+      assert.deepEqual(await integrator.step(), { integrated: 2n, checkpoint: 2n });
+      await integrator.release();
+    } finally {
+      await log.close();
+    }
+    assert.equal((await admin.query('SELECT count(*)::int AS n FROM public.loot')).rows[0].n, 0);
+  } finally {
+    await admin.end();
+  }
+  await assert.rejects(PgLog.open(`${url}?options=-c%20synchronous_commit%3Doff`), (e) => isAttestError(e, 'ERR_USAGE'));
+});
