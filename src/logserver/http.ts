@@ -46,7 +46,7 @@ function tile(db: LogDb, path: string, size: bigint): Answer {
   if (!tileWithin(ref, size)) return text(404, 'beyond the latest checkpoint\n');
   if (ref.kind === 'hash') return { status: 200, type: 'application/octet-stream', body: tileBytes(db.read, ref.level, ref.index, ref.width), cache: IMMUTABLE };
   const entries: Uint8Array[] = [];
-  for (let i = 0; i < ref.width; i++) entries.push(db.entry(ref.index * 256n + BigInt(i))!);
+  for (let i = 0; i < ref.width; i++) entries.push(db.presentEntry(ref.index * 256n + BigInt(i)));
   return { status: 200, type: 'application/octet-stream', body: formatEntryBundle(entries), cache: IMMUTABLE, gzip: true };
 }
 

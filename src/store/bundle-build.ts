@@ -53,7 +53,7 @@ function selected(db: LogDb, s: Selection): bigint[] {
 
 /** The entry at `index` as a bundle carries it: a private entry opened, its record and salt (log/opening.ts). Throws `ERR_USAGE` for an erased one. */
 function openedEntry(db: LogDb, index: bigint): { bytes: Uint8Array; salt?: Uint8Array } {
-  const entry = db.entry(index)!;
+  const entry = db.presentEntry(index);
   if (entry[0] !== COMMITMENT_TAG) return { bytes: entry };
   const o = db.opening(index);
   if (o === null) throw new AttestError('ERR_USAGE', `entry ${index} is erased: it cannot be opened in a bundle`);

@@ -72,7 +72,7 @@ export function addIdentity(home: string, db: LogDb, indexes: bigint[], bundle: 
     if (cp === null) throw new AttestError('ERR_USAGE', `no identity checkpoint covers size ${need} yet`);
     const range: bigint[] = [];
     for (let i = start; i < cp.size; i++) range.push(i);
-    bundle.identity = { checkpoint: cp.note, start, entries: range.map((i) => log.db.entry(i)!), proof: multiInclusionProof(range, cp.size, log.db.read) };
+    bundle.identity = { checkpoint: cp.note, start, entries: range.map((i) => log.db.presentEntry(i)), proof: multiInclusionProof(range, cp.size, log.db.read) };
   } finally {
     log.close();
   }

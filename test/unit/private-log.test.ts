@@ -256,3 +256,30 @@ test('the parameters entry fixes every later entry\'s form; a v1 log (no paramet
   const short = await run(priv, (es) => es.map((e, i): Entry => (i === 3 ? [commitmentEntry(new Uint8Array(16), e[0]).subarray(0, 20)] : e)));
   assert.ok(short.errors.includes('ERR_ENTRY_MALFORMED@3'), short.errors.join());
 });
+
+test('a bundle from a hostile log.db: a row of another type or past 65,535 bytes, or a missing row, is ERR_STORE_CORRUPT before anything is allocated', async (t) => {
+  const h = await home(t, 'private', [1, 2, 3]);
+  const build = (): string => {
+    const db = new LogDb(homePaths(h).db, 'full', true);
+    try {
+      return formatBundle(buildBundle(db, selectEntries(db, { range: [0n, 6n] })));
+    } finally {
+      db.close();
+    }
+  };
+  build(); // the untouched log bundles
+  const edit = (sql: string): void => {
+    const db = new Database(homePaths(h).db);
+    db.exec(sql);
+    db.close();
+  };
+  const corrupt = (what: string): void => assert.throws(build, (e) => isAttestError(e, 'ERR_STORE_CORRUPT'), what);
+  edit('UPDATE entries SET data = 2000000000 WHERE idx = 5');
+  corrupt('an integer where the entry is (read as a 2 GB buffer before)');
+  edit("UPDATE entries SET data = 'text' WHERE idx = 5");
+  corrupt('text (read as an empty entry before)');
+  edit('UPDATE entries SET data = zeroblob(70000) WHERE idx = 5');
+  corrupt('a blob past the entry limit');
+  edit('DELETE FROM entries WHERE idx = 5');
+  corrupt('a missing row (a TypeError before)');
+});
