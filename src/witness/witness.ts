@@ -165,8 +165,10 @@ export class Witness {
     d.origin = text.slice(0, text.indexOf('\n'));
     const verifiers = this.verifiers.get(d.origin);
     if (verifiers === undefined) return this.answer(d, 404, 'unknown origin');
+    let logLines: string;
     try {
-      await openNote(req.checkpointNote, verifiers);
+      // Only the log signatures that verified are kept: the monitoring note republishes what was stored.
+      logLines = (await openNote(req.checkpointNote, verifiers)).verified.map((v) => formatSignatureLine(v.name, v.keyId, v.signature)).join('');
     } catch (e) {
       if (!isAttestError(e, 'ERR_NOTE_UNVERIFIED') && !isAttestError(e, 'ERR_NOTE_SIGNATURE_INVALID')) throw e;
       return this.answer(d, 403, 'no valid signature by a trusted log key');
@@ -181,7 +183,7 @@ export class Witness {
     const cp = read.checkpoint;
     d.size = cp.size;
     if (req.oldSize > cp.size) return this.answer(d, 400, 'old size larger than the checkpoint size');
-    const outcome = this.config.state.update(cp.origin, (stored) => decide(req, cp, read.badEmptyRoot, stored));
+    const outcome = this.config.state.update(cp.origin, (stored) => decide({ ...req, checkpointNote: `${text}\n${logLines}` }, cp, read.badEmptyRoot, stored));
     if (outcome.status === 409) return this.answer(d, 409, outcome.reason, formatConflictBody(outcome.stored), TLOG_SIZE_CONTENT_TYPE);
     if (outcome.status === 422) return this.answer(d, 422, outcome.reason);
     return this.answer(d, 200, outcome.reason, await this.cosign(text));
@@ -189,7 +191,7 @@ export class Witness {
 
   /**
    * The latest checkpoint this witness cosigned for the origin whose lowercase hex
-   * SHA-256 is `originHashHex`, as a note: the stored checkpoint with its log signatures
+   * SHA-256 is `originHashHex`, as a note: the stored checkpoint with the log signatures it verified
    * and a fresh cosignature of this witness (timestamp now; any older line of this key is
    * dropped). Null when it never cosigned one. Throws `ERR_STORE_IO`, `ERR_STORE_CORRUPT`.
    * @see c2sp.org/tlog-witness main, `GET <monitoring prefix>/<origin hash>/checkpoint`

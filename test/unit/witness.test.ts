@@ -256,7 +256,13 @@ test('monitoring view: the latest cosigned note with a fresh cosignature; null f
   // The log retries with the note it got back (already carrying this witness's line).
   const cosigned = (await log.checkpoint(7n)) + first.body;
   assert.equal((await witness.addCheckpoint(formatAddCheckpointRequest({ oldSize: 7n, proof: [], checkpointNote: cosigned }))).status, 200);
+  // Anyone may resend the public checkpoint with lines of keys this witness does not know
+  // (here another witness's name and a garbage signature): accepted, and never republished.
+  const junk = `\u2014 witness.example/w2 ${toBase64(new Uint8Array(76).fill(9))}\n`;
+  const poisoned = (await log.checkpoint(7n)) + junk.repeat(3);
+  assert.equal((await witness.addCheckpoint(formatAddCheckpointRequest({ oldSize: 7n, proof: [], checkpointNote: poisoned }))).status, 200);
   const note = (await witness.latestCheckpoint(hash))!;
+  assert.equal(note.includes('witness.example/w2'), false, 'only the log signatures it verified are kept');
   assert.equal(parseNote(note).text, log.text(7n));
   assert.equal(parseNote(note).signatures.length, 2, 'the log signature and one cosignature (an older one is replaced)');
   await openNote(note, [ed25519NoteVerifier(logVkey)]);
