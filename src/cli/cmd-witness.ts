@@ -20,6 +20,7 @@ import { parseVerifierKey, SIG_TYPE_ED25519 } from '../log/vkey.js';
 import { resolveHome } from '../store/home.js';
 import { ensureWitnessKey, witnessPaths, witnessSigner } from '../witness/identity.js';
 import { startWitnessServer } from '../witness/server.js';
+import { printable } from '../witness/submit.js';
 import { WitnessState } from '../witness/state.js';
 import { Witness, type WitnessDecision } from '../witness/witness.js';
 import { CliExit, EXIT_USAGE, collect, describeError, err, out } from './output.js';
@@ -62,9 +63,15 @@ export function parseLogFlags(values: readonly string[]): Map<string, string[]> 
   return logs;
 }
 
+/**
+ * One decision line. The origin and the reason may come from the request: at most 200
+ * characters of each, controls and bidi overrides escaped, so a request can neither flood
+ * the log nor draw a line of ours.
+ */
 function describeDecision(d: WitnessDecision): string {
   const n = (v: bigint | null): string => (v === null ? '-' : v.toString());
-  return `witness: origin=${d.origin === null ? '-' : JSON.stringify(d.origin)} old=${n(d.oldSize)} size=${n(d.size)} status=${d.status} ${d.reason}`;
+  const bounded = (t: string): string => (t.length > 200 ? `${t.slice(0, 200)}...` : t);
+  return printable(`witness: origin=${d.origin === null ? '-' : JSON.stringify(bounded(d.origin))} old=${n(d.oldSize)} size=${n(d.size)} status=${d.status} ${bounded(d.reason)}`);
 }
 
 async function serve(o: ServeFlags): Promise<void> {

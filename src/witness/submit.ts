@@ -95,7 +95,7 @@ async function ownCosignature(w: WitnessEndpoint, note: string, body: string): P
  * `log witnesses list` and `log serve`, can then neither move a terminal's cursor nor draw a
  * line of ours.
  */
-function printable(text: string): string {
+export function printable(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 

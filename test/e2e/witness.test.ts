@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseNote } from '../../src/log/note.js';
 import { parseCheckpoint } from '../../src/log/checkpoint.js';
 import { MAX_ADD_CHECKPOINT_BYTES, TLOG_SIZE_CONTENT_TYPE } from '../../src/witness/protocol.js';
-import { cli, scope } from './helpers.js';
+import { cli, scope, waitFor } from './helpers.js';
 import { assertCosigned, latest, newLogKey, post, startWitness, stopWitness, TestLog } from './witness-helpers.js';
 
 const ORIGIN = 'example.com/e2e-log';
@@ -57,6 +57,11 @@ test('refusals over HTTP: 404, 403, 400, 409 (size body, text/x.tlog.size), 422,
   assert.equal((await post(w.url, await log.request(0n, 4n))).status, 200);
   const other = await newLogKey('example.com/other');
   assert.equal((await post(w.url, await new TestLog('example.com/other', other.signer, 'o').grow(2).request(0n, 2n))).status, 404);
+  // An origin of the requester's choosing reaches the decision line bounded, its bidi override escaped.
+  const spoof = `example.com/x\u202e status=200 cosigned${'y'.repeat(5000)}`;
+  assert.equal((await post(w.url, await new TestLog(spoof, other.signer, 's').grow(2).request(0n, 2n))).status, 404);
+  await waitFor('the decision line', () => w.stderr().includes('example.com/x\\u202e status=200 cosigned'));
+  assert.ok(w.stderr().split('\n').every((l) => l.length < 400 && !l.includes('\u202e')), 'no line past 400 characters, no raw override');
   const impostor = new TestLog(ORIGIN, (await newLogKey(ORIGIN)).signer, 'a').grow(8);
   assert.equal((await post(w.url, await impostor.request(4n, 8n))).status, 403);
   assert.equal((await post(w.url, await log.request(6n, 5n, []))).status, 400);
