@@ -79,6 +79,20 @@ function gzipped(body: Buffer, page: string | null): Promise<Buffer> {
   return p;
 }
 
+/** Whether an Accept-Encoding header accepts gzip (RFC 9110 §12.5.3): `gzip` or `x-gzip` listed with a nonzero q, or `*` with one and gzip not refused. */
+export function acceptsGzip(header: string | string[] | undefined): boolean {
+  const q = new Map<string, number>();
+  for (const part of String(header ?? '').toLowerCase().split(',')) {
+    const [coding, ...params] = part.split(';').map((x) => x.trim());
+    if (!coding) continue;
+    const weight = params.find((p) => p.startsWith('q='));
+    const n = weight === undefined ? 1 : Number(weight.slice(2));
+    q.set(coding, Number.isFinite(n) ? n : 0);
+  }
+  const gz = q.get('gzip') ?? q.get('x-gzip');
+  return gz !== undefined ? gz > 0 : (q.get('*') ?? 0) > 0;
+}
+
 async function send(req: IncomingMessage, res: ServerResponse, a: Answer): Promise<void> {
   let body = typeof a.body === 'string' ? Buffer.from(a.body, 'utf8') : Buffer.from(a.body.buffer, a.body.byteOffset, a.body.byteLength);
   const headers: Record<string, string> = { 'content-type': a.type };
@@ -87,11 +101,12 @@ async function send(req: IncomingMessage, res: ServerResponse, a: Answer): Promi
   if (a.csp) Object.assign(headers, { 'content-security-policy': `${a.csp}; frame-ancestors 'none'`, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' });
   if (a.gzip) {
     headers['vary'] = 'Accept-Encoding';
-    if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+    if (acceptsGzip(req.headers['accept-encoding'])) {
       body = await gzipped(body, a.constant === true && typeof a.body === 'string' ? a.body : null);
       headers['content-encoding'] = 'gzip';
     }
   }
+  if (a.status === 405) headers['allow'] = 'GET, HEAD';
   headers['content-length'] = String(body.length);
   res.writeHead(a.status, headers);
   res.end(req.method === 'HEAD' ? undefined : body);

@@ -124,7 +124,14 @@ test('proxies append, the log server gets two witnesses to cosign, a bundle veri
   assert.equal(raw.encoding, 'gzip');
   assert.deepEqual(gunzipSync(raw.body), readFileSync(join(exported, entriesPath(0n, 7))));
   assert.equal((await fetch(`${server.url}/${tilePath(0, 0n, 8)}`)).status, 404, 'beyond the checkpoint');
-  assert.equal((await fetch(`${server.url}/checkpoint`, { method: 'POST' })).status, 405);
+  // gzip refused with q=0 is not sent gzip'd (RFC 9110 §12.5.3).
+  const refused = await new Promise<string | undefined>((resolve, reject) => {
+    get(`${server.url}/${entriesPath(0n, 7)}`, { headers: { 'accept-encoding': 'gzip;q=0, identity' } }, (res) => { res.resume(); resolve(res.headers['content-encoding']); }).on('error', reject);
+  });
+  assert.equal(refused, undefined);
+  const post = await fetch(`${server.url}/checkpoint`, { method: 'POST' });
+  assert.equal(post.status, 405);
+  assert.equal(post.headers.get('allow'), 'GET, HEAD', 'a 405 names the methods allowed (RFC 9110 §15.5.6)');
 });
 
 test('faults: a witness killed, slow, restarted; the log server restarted; the log never stops and state is never lost', { timeout: 180_000 }, async (t) => {
