@@ -19,7 +19,8 @@ import { withNodes as withNodesOf, nodeKey } from '../log/async-nodes.js';
 import { consistencyProof, type NodeReader } from '../log/tree.js';
 import { decodeParameters, encodeRecord, PARAMETERS_RECORD, type EntriesMode } from '../records/record.js';
 import type { EntryInput } from '../verify/log.js';
-import { entryRow } from './entry-row.js';
+import { entryRow, MAX_ENTRY_BYTES } from './entry-row.js';
+import { LINE_COLUMN, NOTE_COLUMN } from './note-rows.js';
 import type { LogStore } from './log-store.js';
 import { migrateSchema } from './pg-schema.js';
 import { sequenceTemplates, templateOf, type Template } from './pg-sequence.js';
@@ -40,6 +41,21 @@ export function storeIo(message: string, cause: unknown): AttestError {
 }
 
 const bytes = (b: unknown): Uint8Array | null => (Buffer.isBuffer(b) ? new Uint8Array(b) : null);
+
+/**
+ * A bytea column as read from a hostile database: cut in SQL one byte past the largest entry,
+ * so a row of hundreds of MB is never sent (it would exhaust the client's memory or crash its
+ * protocol parser), and refused here when it is that long (`ERR_STORE_CORRUPT`).
+ */
+const cut = (column: string): string => `substring(${column} from 1 for ${MAX_ENTRY_BYTES + 1}) AS ${column}`;
+const ENTRY_COLUMNS = `idx, ${cut('data')}, ${cut('salt')}, ${cut('record')}`;
+
+/** {@link bytes} of a column read through {@link cut}: `ERR_STORE_CORRUPT` when it is longer than an entry may be. */
+function bounded(b: unknown, index: unknown): Uint8Array | null {
+  const v = bytes(b);
+  if (v !== null && v.length > MAX_ENTRY_BYTES) throw new AttestError('ERR_STORE_CORRUPT', `a column of entry ${String(index)} is larger than ${MAX_ENTRY_BYTES} bytes`);
+  return v;
+}
 
 /**
  * The configuration of every connection to the log at `url`: commits are durable whatever
@@ -112,7 +128,7 @@ export class PgLog implements LogStore {
   private async readMode(q: pg.Pool | pg.PoolClient, size: bigint): Promise<EntriesMode | 'v1' | null> {
     if (this.knownMode !== undefined) return this.knownMode;
     if (size === 0n) return null;
-    const first = bytes((await q.query('SELECT data FROM mcp_attest.entries WHERE idx = 0')).rows[0]?.data);
+    const first = bounded((await q.query(`SELECT ${cut('data')} FROM mcp_attest.entries WHERE idx = 0`)).rows[0]?.data, 0);
     if (first === null) throw new AttestError('ERR_STORE_CORRUPT', 'the PostgreSQL log has entries but no entry 0: its format cannot be known');
     return (this.knownMode = decodeParameters(first)?.entries ?? 'v1');
   }
@@ -246,10 +262,10 @@ export class PgLog implements LogStore {
   /** Entries `[from, to)` as published (`[index, entry]`, never an opening), in index order: what the integrator hashes. */
   async *publishedEntries(from: bigint, to: bigint): AsyncIterable<[bigint, Uint8Array]> {
     for (let at = from; at < to;) {
-      const r = await this.pool.query('SELECT idx, data FROM mcp_attest.entries WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT $3', [at.toString(), to.toString(), PAGE]);
+      const r = await this.pool.query(`SELECT idx, ${cut('data')} FROM mcp_attest.entries WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT $3`, [at.toString(), to.toString(), PAGE]);
       if (r.rows.length === 0) return;
       for (const row of r.rows) {
-        const data = bytes(row.data);
+        const data = bounded(row.data, row.idx);
         if (data === null) throw new AttestError('ERR_STORE_CORRUPT', 'an entry row is not bytes', { found: String(row.idx) });
         yield [BigInt(row.idx), data];
       }
@@ -258,21 +274,21 @@ export class PgLog implements LogStore {
   }
 
   async entry(index: bigint): Promise<Uint8Array | null> {
-    return bytes((await this.pool.query('SELECT data FROM mcp_attest.entries WHERE idx = $1', [index.toString()])).rows[0]?.data);
+    return bounded((await this.pool.query(`SELECT ${cut('data')} FROM mcp_attest.entries WHERE idx = $1`, [index.toString()])).rows[0]?.data, index);
   }
 
   async opening(index: bigint): Promise<{ salt: Uint8Array; record: Uint8Array } | null> {
-    const row = (await this.pool.query('SELECT salt, record FROM mcp_attest.entries WHERE idx = $1', [index.toString()])).rows[0];
-    const [salt, record] = [bytes(row?.salt), bytes(row?.record)];
+    const row = (await this.pool.query(`SELECT ${cut('salt')}, ${cut('record')} FROM mcp_attest.entries WHERE idx = $1`, [index.toString()])).rows[0];
+    const [salt, record] = [bounded(row?.salt, index), bounded(row?.record, index)];
     return salt && record ? { salt, record } : null;
   }
 
   async *entries(from: bigint, to: bigint): AsyncIterable<EntryInput> {
     for (let at = from; at < to;) {
-      const r = await this.pool.query('SELECT idx, data, salt, record FROM mcp_attest.entries WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT $3', [at.toString(), to.toString(), PAGE]);
+      const r = await this.pool.query(`SELECT ${ENTRY_COLUMNS} FROM mcp_attest.entries WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT $3`, [at.toString(), to.toString(), PAGE]);
       if (r.rows.length === 0) return;
       for (const row of r.rows) {
-        const [data, salt, record] = [bytes(row.data), bytes(row.salt), bytes(row.record)];
+        const [data, salt, record] = [bounded(row.data, row.idx), bounded(row.salt, row.idx), bounded(row.record, row.idx)];
         if (data === null) throw new AttestError('ERR_STORE_CORRUPT', 'an entry row is not bytes', { found: String(row.idx) });
         yield salt && record ? [BigInt(row.idx), record, salt, data] : [BigInt(row.idx), data];
       }
@@ -282,7 +298,7 @@ export class PgLog implements LogStore {
 
   /** Fetch stored Merkle nodes by `[level, index]`. */
   readonly fetchNodes = async (wanted: Array<[number, bigint]>): Promise<Map<string, Uint8Array>> => {
-    const r = await this.pool.query('SELECT n.level, n.idx, n.hash FROM mcp_attest.nodes n JOIN unnest($1::smallint[], $2::bigint[]) AS w(level, idx) ON n.level = w.level AND n.idx = w.idx',
+    const r = await this.pool.query('SELECT n.level, n.idx, substring(n.hash from 1 for 33) AS hash FROM mcp_attest.nodes n JOIN unnest($1::smallint[], $2::bigint[]) AS w(level, idx) ON n.level = w.level AND n.idx = w.idx',
       [wanted.map(([l]) => l), wanted.map(([, i]) => i.toString())]);
     return new Map(r.rows.map((row) => {
       if (!Buffer.isBuffer(row.hash) || row.hash.length !== 32) throw new AttestError('ERR_STORE_CORRUPT', `Merkle node ${nodeKey(Number(row.level), BigInt(row.idx))} is not 32 bytes`);
@@ -296,17 +312,17 @@ export class PgLog implements LogStore {
   }
 
   async checkpoints(): Promise<Array<{ size: bigint; note: string; created: number }>> {
-    const cps = (await this.pool.query('SELECT size, note, created FROM mcp_attest.checkpoints ORDER BY size')).rows;
-    const cos = (await this.pool.query('SELECT size, line FROM mcp_attest.cosignatures ORDER BY size, witness')).rows;
+    const cps = (await this.pool.query(`SELECT size, ${NOTE_COLUMN}, created FROM mcp_attest.checkpoints ORDER BY size`)).rows;
+    const cos = (await this.pool.query(`SELECT size, ${LINE_COLUMN} FROM mcp_attest.cosignatures ORDER BY size, witness`)).rows;
     const lines = new Map<string, string>();
     for (const c of cos) lines.set(String(c.size), (lines.get(String(c.size)) ?? '') + String(c.line));
     return cps.map((c) => ({ size: BigInt(c.size), note: String(c.note) + (lines.get(String(c.size)) ?? ''), created: Number(c.created) }));
   }
 
   async latestCheckpoint(): Promise<{ size: bigint; note: string; created: number } | null> {
-    const c = (await this.pool.query('SELECT size, note, created FROM mcp_attest.checkpoints ORDER BY size DESC LIMIT 1')).rows[0];
+    const c = (await this.pool.query(`SELECT size, ${NOTE_COLUMN}, created FROM mcp_attest.checkpoints ORDER BY size DESC LIMIT 1`)).rows[0];
     if (c === undefined) return null;
-    const lines = (await this.pool.query('SELECT line FROM mcp_attest.cosignatures WHERE size = $1 ORDER BY witness', [c.size])).rows.map((r) => String(r.line));
+    const lines = (await this.pool.query(`SELECT ${LINE_COLUMN} FROM mcp_attest.cosignatures WHERE size = $1 ORDER BY witness`, [c.size])).rows.map((r) => String(r.line));
     return { size: BigInt(c.size), note: String(c.note) + lines.join(''), created: Number(c.created) };
   }
 
@@ -322,10 +338,10 @@ export class PgLog implements LogStore {
     const q = (sql: string, values: unknown[]): Promise<pg.QueryResult> => this.pool.query(sql, values);
     return {
       latestCheckpoint: async () => {
-        const c = (await q('SELECT size, note FROM mcp_attest.checkpoints ORDER BY size DESC LIMIT 1', [])).rows[0];
+        const c = (await q(`SELECT size, ${NOTE_COLUMN} FROM mcp_attest.checkpoints ORDER BY size DESC LIMIT 1`, [])).rows[0];
         return c === undefined ? null : { size: BigInt(c.size), note: String(c.note) };
       },
-      cosignatureLines: async (size) => (await q('SELECT line FROM mcp_attest.cosignatures WHERE size = $1 ORDER BY witness', [size.toString()])).rows.map((r) => String(r.line)),
+      cosignatureLines: async (size) => (await q(`SELECT ${LINE_COLUMN} FROM mcp_attest.cosignatures WHERE size = $1 ORDER BY witness`, [size.toString()])).rows.map((r) => String(r.line)),
       witnessSize: async (witness) => BigInt((await q('SELECT size FROM mcp_attest.witness_sizes WHERE witness = $1', [witness])).rows[0]?.size ?? 0),
       consistencyProof: (size1, size2) => this.withNodes((read) => consistencyProof(size1, size2, read)),
       addCosignature: (size, witness, line, received) => this.addCosignature(size, witness, line, received),

@@ -30,6 +30,7 @@ import { verifyInclusion } from '../../src/log/proof.js';
 import { parseCheckpoint } from '../../src/log/checkpoint.js';
 import { parseNote } from '../../src/log/note.js';
 import { isAttestError } from '../../src/errors.js';
+import { MAX_NOTE_SIZE } from '../../src/log/note.js';
 import { ed25519NoteSigner, signNote } from '../../src/log/note-sign.js';
 import { getAlgorithm } from '../../src/keys/algorithms.js';
 import { exportEd25519Public } from '../../src/keys/ed25519.js';
@@ -368,4 +369,28 @@ test('postgres: names resolve only in pg_catalog: an operator another user put i
     await admin.end();
   }
   await assert.rejects(PgLog.open(`${url}?options=-c%20synchronous_commit%3Doff`), (e) => isAttestError(e, 'ERR_USAGE'));
+});
+
+test('postgres: hostile rows are cut in SQL before they are sent: a note past the limit arrives one character too long, an entry past 65,535 bytes is ERR_STORE_CORRUPT, and the integrator signs nothing over it', async () => {
+  const url = await freshUrl();
+  const log = await PgLog.open(url, { entries: 'private' });
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await log.append(record);
+    const integrator = (await Integrator.take(log, url, await signer(), { checkpointMs: 0 }))!;
+    assert.deepEqual(await integrator.step(), { integrated: 2n, checkpoint: 2n });
+    await admin.query(`INSERT INTO mcp_attest.checkpoints (size, note, created) VALUES (999999, repeat('x', ${MAX_NOTE_SIZE + 5_000_000}), 0)`);
+    assert.equal((await log.latestCheckpoint())!.note.length, MAX_NOTE_SIZE + 1, 'cut one past the limit: the note parser refuses it');
+    await admin.query('DELETE FROM mcp_attest.checkpoints WHERE size = 999999');
+    await log.append(record);
+    await admin.query("UPDATE mcp_attest.entries SET data = decode(repeat('00', 70000), 'hex') WHERE idx = 2");
+    await assert.rejects(log.entry(2n), (e) => isAttestError(e, 'ERR_STORE_CORRUPT'));
+    await assert.rejects(integrator.step(), (e) => isAttestError(e, 'ERR_STORE_CORRUPT'));
+    assert.equal((await log.latestCheckpoint())!.size, 2n, 'nothing signed over the oversized entry');
+    await integrator.release();
+  } finally {
+    await admin.end();
+    await log.close();
+  }
 });
