@@ -22,6 +22,7 @@ import { formatCheckpoint } from '../log/checkpoint.js';
 import { equalBytes } from '../bytes/index.js';
 import type { PgLog } from './pg-log.js';
 import { connectionConfig, storeIo } from './pg-log.js';
+import { COMMITMENT_BYTES, COMMITMENT_TAG } from '../log/opening.js';
 
 /** The advisory lock key of the integrator ("mcp-attest" in ASCII, folded into a bigint). */
 const LOCK_KEY = '7306813489436938612';
@@ -157,9 +158,12 @@ export class Integrator {
     if (!equalBytes(rootAt(from, edgeReader(edge)), storedRoot)) throw new AttestError('ERR_STORE_CORRUPT', `the stored Merkle nodes of the tree of ${from} entries do not make its stored root`, { index: from });
     const leaves: Uint8Array[] = [];
     let expect = from;
+    // A private log publishes commitments only: clear text written by hand is never signed into it.
+    const commitments = (await this.log.mode()) === 'private';
     // The entries as published (never their openings: the integrator has no use for them).
     for await (const [index, data] of this.log.publishedEntries(from, to)) {
       if (index !== expect) throw new AttestError('ERR_STORE_CORRUPT', `entry ${expect} is missing below the sequenced size`, { index: expect });
+      if (commitments && index > 0n && (data.length !== COMMITMENT_BYTES || data[0] !== COMMITMENT_TAG)) throw new AttestError('ERR_STORE_CORRUPT', `entry ${index} of a private log is not a commitment: it is not integrated`, { index });
       leaves.push(leafHash(data));
       expect++;
     }

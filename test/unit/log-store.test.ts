@@ -371,7 +371,7 @@ test('postgres: names resolve only in pg_catalog: an operator another user put i
   await assert.rejects(PgLog.open(`${url}?options=-c%20synchronous_commit%3Doff`), (e) => isAttestError(e, 'ERR_USAGE'));
 });
 
-test('postgres: hostile rows are cut in SQL before they are sent: a note past the limit arrives one character too long, an entry past 65,535 bytes is ERR_STORE_CORRUPT, and the integrator signs nothing over it', async () => {
+test('postgres: hostile rows are cut in SQL before they are sent: a note past the limit arrives one character too long, an entry past 65,535 bytes is ERR_STORE_CORRUPT, and the integrator signs nothing over it nor over clear text in a private log', async () => {
   const url = await freshUrl();
   const log = await PgLog.open(url, { entries: 'private' });
   const admin = new pg.Client({ connectionString: url });
@@ -388,6 +388,10 @@ test('postgres: hostile rows are cut in SQL before they are sent: a note past th
     await assert.rejects(log.entry(2n), (e) => isAttestError(e, 'ERR_STORE_CORRUPT'));
     await assert.rejects(integrator.step(), (e) => isAttestError(e, 'ERR_STORE_CORRUPT'));
     assert.equal((await log.latestCheckpoint())!.size, 2n, 'nothing signed over the oversized entry');
+    // Clear text where a private log's commitment should be: not signed into the tree either.
+    await admin.query("UPDATE mcp_attest.entries SET data = convert_to('{\"secret\":1}', 'UTF8') WHERE idx = 2");
+    await assert.rejects(integrator.step(), (e) => isAttestError(e, 'ERR_STORE_CORRUPT') && /not a commitment/.test(e.message));
+    assert.equal((await log.latestCheckpoint())!.size, 2n);
     await integrator.release();
   } finally {
     await admin.end();
