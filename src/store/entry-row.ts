@@ -25,6 +25,24 @@ export function entryRow(record: Uint8Array, mode: EntriesMode | 'v1' | null): {
   return { data: commitmentEntry(salt, record), salt, record };
 }
 
+/**
+ * SQL selecting `column` cut one byte past the largest entry (`substr`, the same for SQLite
+ * and PostgreSQL, blobs and bytea alike): a hostile row of hundreds of MB is never read whole
+ * (in PostgreSQL, never even sent), and {@link entryBytes} refuses it as too long.
+ */
+export const cutColumn = (column: string): string => `substr(${column}, 1, ${MAX_ENTRY_BYTES + 1}) AS ${column}`;
+
+/**
+ * A column read through {@link cutColumn}: its bytes, or null when it holds no bytes (NULL,
+ * or a value of another type); throws `ERR_STORE_CORRUPT` when it is longer than an entry
+ * may be (entry `index`).
+ */
+export function entryBytes(v: unknown, index: unknown): Uint8Array | null {
+  if (!Buffer.isBuffer(v)) return null;
+  if (v.length > MAX_ENTRY_BYTES) throw new AttestError('ERR_STORE_CORRUPT', `a column of entry ${String(index)} is larger than ${MAX_ENTRY_BYTES} bytes`);
+  return new Uint8Array(v);
+}
+
 /** A stored row of the SQLite log: the entry as published, and a private entry's opening (null members when it has none). */
 export interface StoredRow { idx: bigint; data: Uint8Array; salt: Uint8Array | null; record: Uint8Array | null }
 

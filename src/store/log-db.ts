@@ -31,7 +31,7 @@ import { LOG_SCHEMA, LOG_PAGE_SIZE, addOpeningColumns, hasOpeningColumns } from 
 import { concatBytes } from '../bytes/index.js';
 import { leafHash } from '../log/hash.js';
 import { boundedLines, LINE_COLUMN, NOTE_COLUMN } from './note-rows.js';
-import { entryRow, MAX_ENTRY_BYTES, storedRows, type StoredRow } from './entry-row.js';
+import { cutColumn, entryBytes, entryRow, storedRows, type StoredRow } from './entry-row.js';
 import type { EntryInput } from '../verify/log.js';
 import { decodeParameters, encodeRecord, PARAMETERS_RECORD, type EntriesMode } from '../records/record.js';
 import { appendNodes, rootAt, inclusionProof, consistencyProof, type NodeReader } from '../log/tree.js';
@@ -213,12 +213,11 @@ export class LogDb {
 
   /** The entry at `index` as published (a private log's: the commitment), or null. Throws `ERR_STORE_CORRUPT` for a row that is not a blob of at most 65,535 bytes. */
   entry(index: bigint): Uint8Array | null {
-    // Type and length first: a hostile row (an integer of 2e9, a huge blob) is refused before anything is allocated.
-    const row = this.statement(`SELECT typeof(data) AS t, length(data) AS n, CASE WHEN typeof(data) = 'blob' AND length(data) <= ${MAX_ENTRY_BYTES} THEN data END AS data FROM entries WHERE idx = ?`)
-      .get(index) as { t: string; n: number; data: Buffer | null } | undefined;
+    const row = this.statement(`SELECT ${cutColumn('data')} FROM entries WHERE idx = ?`).get(index) as { data: unknown } | undefined;
     if (row === undefined) return null;
-    if (row.data === null) throw new AttestError('ERR_STORE_CORRUPT', `entry ${index} is not a blob of at most ${MAX_ENTRY_BYTES} bytes`, { found: `${row.t} of ${row.n}` });
-    return new Uint8Array(row.data);
+    const data = entryBytes(row.data, index);
+    if (data === null) throw new AttestError('ERR_STORE_CORRUPT', `entry ${index} is not a blob`);
+    return data;
   }
 
   /** {@link entry}, for an index below a checkpoint's size: throws `ERR_STORE_CORRUPT` when it is missing. */
@@ -231,10 +230,9 @@ export class LogDb {
   /** The salt and record of the private entry at `index`; null when it has none (a public entry, an erased one, none at all). Throws `ERR_STORE_CORRUPT` for a record past 65,535 bytes. */
   opening(index: bigint): { salt: Uint8Array; record: Uint8Array } | null {
     if (!this.openings) return null;
-    // A record past the entry limit is refused before it is read.
-    const row = this.statement(`SELECT salt, CASE WHEN length(record) <= ${MAX_ENTRY_BYTES} THEN record END AS record, length(record) AS n FROM entries WHERE idx = ?`).get(index) as { salt: unknown; record: unknown; n: number | null } | undefined;
-    if (row !== undefined && row.n !== null && row.n > MAX_ENTRY_BYTES) throw new AttestError('ERR_STORE_CORRUPT', `the record of entry ${index} is larger than ${MAX_ENTRY_BYTES} bytes`, { found: row.n });
-    return row && Buffer.isBuffer(row.salt) && Buffer.isBuffer(row.record) ? { salt: new Uint8Array(row.salt), record: new Uint8Array(row.record) } : null;
+    const row = this.statement(`SELECT ${cutColumn('salt')}, ${cutColumn('record')} FROM entries WHERE idx = ?`).get(index) as { salt: unknown; record: unknown } | undefined;
+    const [salt, record] = [entryBytes(row?.salt, index), entryBytes(row?.record, index)];
+    return salt && record ? { salt, record } : null;
   }
 
   /** The record of the entry at `index`: the entry itself, or a private entry's opened record; null when erased or absent. */

@@ -19,7 +19,7 @@ import { withNodes as withNodesOf, nodeKey } from '../log/async-nodes.js';
 import { consistencyProof, type NodeReader } from '../log/tree.js';
 import { decodeParameters, encodeRecord, PARAMETERS_RECORD, type EntriesMode } from '../records/record.js';
 import type { EntryInput } from '../verify/log.js';
-import { entryRow, MAX_ENTRY_BYTES } from './entry-row.js';
+import { cutColumn, entryBytes, entryRow } from './entry-row.js';
 import { LINE_COLUMN, NOTE_COLUMN } from './note-rows.js';
 import type { LogStore } from './log-store.js';
 import { migrateSchema } from './pg-schema.js';
@@ -40,22 +40,8 @@ export function storeIo(message: string, cause: unknown): AttestError {
   return cause instanceof AttestError ? cause : new AttestError('ERR_STORE_IO', `${message}: ${(cause as Error).message}`, { cause });
 }
 
-const bytes = (b: unknown): Uint8Array | null => (Buffer.isBuffer(b) ? new Uint8Array(b) : null);
-
-/**
- * A bytea column as read from a hostile database: cut in SQL one byte past the largest entry,
- * so a row of hundreds of MB is never sent (it would exhaust the client's memory or crash its
- * protocol parser), and refused here when it is that long (`ERR_STORE_CORRUPT`).
- */
-const cut = (column: string): string => `substring(${column} from 1 for ${MAX_ENTRY_BYTES + 1}) AS ${column}`;
-const ENTRY_COLUMNS = `idx, ${cut('data')}, ${cut('salt')}, ${cut('record')}`;
-
-/** {@link bytes} of a column read through {@link cut}: `ERR_STORE_CORRUPT` when it is longer than an entry may be. */
-function bounded(b: unknown, index: unknown): Uint8Array | null {
-  const v = bytes(b);
-  if (v !== null && v.length > MAX_ENTRY_BYTES) throw new AttestError('ERR_STORE_CORRUPT', `a column of entry ${String(index)} is larger than ${MAX_ENTRY_BYTES} bytes`);
-  return v;
-}
+/** The columns of a verifier's entry rows, each cut ({@link cutColumn}). */
+const ENTRY_COLUMNS = `idx, ${cutColumn('data')}, ${cutColumn('salt')}, ${cutColumn('record')}`;
 
 /**
  * The configuration of every connection to the log at `url`: commits are durable whatever
@@ -128,7 +114,7 @@ export class PgLog implements LogStore {
   private async readMode(q: pg.Pool | pg.PoolClient, size: bigint): Promise<EntriesMode | 'v1' | null> {
     if (this.knownMode !== undefined) return this.knownMode;
     if (size === 0n) return null;
-    const first = bounded((await q.query(`SELECT ${cut('data')} FROM mcp_attest.entries WHERE idx = 0`)).rows[0]?.data, 0);
+    const first = entryBytes((await q.query(`SELECT ${cutColumn('data')} FROM mcp_attest.entries WHERE idx = 0`)).rows[0]?.data, 0);
     if (first === null) throw new AttestError('ERR_STORE_CORRUPT', 'the PostgreSQL log has entries but no entry 0: its format cannot be known');
     return (this.knownMode = decodeParameters(first)?.entries ?? 'v1');
   }
@@ -262,10 +248,10 @@ export class PgLog implements LogStore {
   /** Entries `[from, to)` as published (`[index, entry]`, never an opening), in index order: what the integrator hashes. */
   async *publishedEntries(from: bigint, to: bigint): AsyncIterable<[bigint, Uint8Array]> {
     for (let at = from; at < to;) {
-      const r = await this.pool.query(`SELECT idx, ${cut('data')} FROM mcp_attest.entries WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT $3`, [at.toString(), to.toString(), PAGE]);
+      const r = await this.pool.query(`SELECT idx, ${cutColumn('data')} FROM mcp_attest.entries WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT $3`, [at.toString(), to.toString(), PAGE]);
       if (r.rows.length === 0) return;
       for (const row of r.rows) {
-        const data = bounded(row.data, row.idx);
+        const data = entryBytes(row.data, row.idx);
         if (data === null) throw new AttestError('ERR_STORE_CORRUPT', 'an entry row is not bytes', { found: String(row.idx) });
         yield [BigInt(row.idx), data];
       }
@@ -274,12 +260,12 @@ export class PgLog implements LogStore {
   }
 
   async entry(index: bigint): Promise<Uint8Array | null> {
-    return bounded((await this.pool.query(`SELECT ${cut('data')} FROM mcp_attest.entries WHERE idx = $1`, [index.toString()])).rows[0]?.data, index);
+    return entryBytes((await this.pool.query(`SELECT ${cutColumn('data')} FROM mcp_attest.entries WHERE idx = $1`, [index.toString()])).rows[0]?.data, index);
   }
 
   async opening(index: bigint): Promise<{ salt: Uint8Array; record: Uint8Array } | null> {
-    const row = (await this.pool.query(`SELECT ${cut('salt')}, ${cut('record')} FROM mcp_attest.entries WHERE idx = $1`, [index.toString()])).rows[0];
-    const [salt, record] = [bounded(row?.salt, index), bounded(row?.record, index)];
+    const row = (await this.pool.query(`SELECT ${cutColumn('salt')}, ${cutColumn('record')} FROM mcp_attest.entries WHERE idx = $1`, [index.toString()])).rows[0];
+    const [salt, record] = [entryBytes(row?.salt, index), entryBytes(row?.record, index)];
     return salt && record ? { salt, record } : null;
   }
 
@@ -288,7 +274,7 @@ export class PgLog implements LogStore {
       const r = await this.pool.query(`SELECT ${ENTRY_COLUMNS} FROM mcp_attest.entries WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT $3`, [at.toString(), to.toString(), PAGE]);
       if (r.rows.length === 0) return;
       for (const row of r.rows) {
-        const [data, salt, record] = [bounded(row.data, row.idx), bounded(row.salt, row.idx), bounded(row.record, row.idx)];
+        const [data, salt, record] = [entryBytes(row.data, row.idx), entryBytes(row.salt, row.idx), entryBytes(row.record, row.idx)];
         if (data === null) throw new AttestError('ERR_STORE_CORRUPT', 'an entry row is not bytes', { found: String(row.idx) });
         yield salt && record ? [BigInt(row.idx), record, salt, data] : [BigInt(row.idx), data];
       }
