@@ -26,11 +26,12 @@ export function entryRow(record: Uint8Array, mode: EntriesMode | 'v1' | null): {
 }
 
 /**
- * SQL selecting `column` cut one byte past the largest entry (`substr`, the same for SQLite
- * and PostgreSQL, blobs and bytea alike): a hostile row of hundreds of MB is never read whole
+ * SQL selecting `column` cut one byte past the largest entry when it is longer (`length` and
+ * `substr`, the same for SQLite and PostgreSQL, blobs and bytea alike; an empty blob stays one,
+ * which SQLite's `substr` would make NULL): a hostile row of hundreds of MB is never read whole
  * (in PostgreSQL, never even sent), and {@link entryBytes} refuses it as too long.
  */
-export const cutColumn = (column: string): string => `substr(${column}, 1, ${MAX_ENTRY_BYTES + 1}) AS ${column}`;
+export const cutColumn = (column: string): string => `CASE WHEN length(${column}) > ${MAX_ENTRY_BYTES} THEN substr(${column}, 1, ${MAX_ENTRY_BYTES + 1}) ELSE ${column} END AS ${column}`;
 
 /**
  * A column read through {@link cutColumn}: its bytes, or null when it holds no bytes (NULL,
