@@ -6,7 +6,9 @@
  * the standby SIGKILLed, the first takes the role back; the published tiles verify with
  * `verify DIR --trust` and a witness quorum, and the records, read back from PostgreSQL,
  * verify under every directory's issuer. A replayed attestation is refused by a gateway on
- * another "machine"; two gatekeepers share the fleet's tool pins (docs/fleet.md).
+ * another "machine"; two gatekeepers share the fleet's tool pins (docs/fleet.md). Every process
+ * runs under docs/fleet.md's roles: proxies, gateways and gatekeepers as the writer, integrators
+ * and `log publish` as the integrator; only the test's reader and `tools accept` are the owner.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,7 +20,7 @@ import { agentKey, assertEchoed, assertRefused, attest, callWith, writePolicy, G
 import { ALICE, CALLERS, startGateway } from './gateway-helpers.js';
 import { connectHttp } from './http-helpers.js';
 import { startWitness } from './witness-helpers.js';
-import { startPostgres, type Postgres } from '../support/postgres.js';
+import { grantFleetRoles, startPostgres, type Postgres } from '../support/postgres.js';
 import { PgLog } from '../../src/store/pg-log.js';
 import { parseTrustPolicy, policyKeyResolver } from '../../src/verify/policy.js';
 import { verifyLog, type EntryInput } from '../../src/verify/log.js';
@@ -74,15 +76,17 @@ test('two proxies and three gateways share one PostgreSQL log under load; witnes
     const w = await startWitness(s, join(s.dir, `witness-${n}`), [`${id.origin}=${id.vkey}`]);
     assert.equal(cli(['log', 'witnesses', 'add', '--home', homeA, '--url', w.url, '--vkey', w.vkey]).status, 0);
   }
-  const first = integrator(s, homeA, url);
-  const a = await connectProxied({ ...s, home: homeA }, [EVERYTHING], ['--store', url]);
-  const b = await connectProxied({ ...s, home: homeB }, [EVERYTHING], ['--store', url]);
-  const agent = await agentKey();
-  const gws = await gateways(s, url, writePolicy(s, [agent.issuer]));
-  const load = async (tag: string): Promise<void> => void await Promise.all([calls(a.client, 5, `a${tag}`), calls(b.client, 5, `b${tag}`), ...gws.map((g, n) => calls(g.ev as never, 5, `g${n}${tag}`))]);
-  await load('1');
+  // The owner (this test's reader) makes the schema; every process runs under docs/fleet.md's roles.
   const log = await PgLog.open(url);
   t.after(() => log.close());
+  const roles = await grantFleetRoles(url);
+  const first = integrator(s, homeA, roles.integrator);
+  const a = await connectProxied({ ...s, home: homeA }, [EVERYTHING], ['--store', roles.writer]);
+  const b = await connectProxied({ ...s, home: homeB }, [EVERYTHING], ['--store', roles.writer]);
+  const agent = await agentKey();
+  const gws = await gateways(s, roles.writer, writePolicy(s, [agent.issuer]));
+  const load = async (tag: string): Promise<void> => void await Promise.all([calls(a.client, 5, `a${tag}`), calls(b.client, 5, `b${tag}`), ...gws.map((g, n) => calls(g.ev as never, 5, `g${n}${tag}`))]);
+  await load('1');
   const sealed = async (): Promise<boolean> => (await log.checkpoints()).at(-1)?.size === await log.size();
   await until('a checkpoint over every entry', sealed);
   await waitFor('two cosignatures', () => /witness .* cosigned[\s\S]*witness .* cosigned/.test(first.output()), 20_000);
@@ -94,7 +98,7 @@ test('two proxies and three gateways share one PostgreSQL log under load; witnes
   assertRefused(await callWith(gws[1]!.gated as never, 'echo', msg, once), 'nonce_replay', 'ERR_NONCE_REPLAY');
 
   // The integrator freezes: once its lease ran out the standby evicts it and signs on.
-  const standby = integrator(s, homeA, url);
+  const standby = integrator(s, homeA, roles.integrator);
   await waitFor('the standby to say so', () => standby.output().includes('standby'));
   first.kill('SIGSTOP');
   await load('2');
@@ -109,10 +113,10 @@ test('two proxies and three gateways share one PostgreSQL log under load; witnes
 
   // The published tiles verify with the log key and a quorum of both witnesses.
   const out = join(s.dir, 'public');
-  const published = cli(['log', 'publish', '--store', url, '--out', out]);
+  const published = cli(['log', 'publish', '--store', roles.integrator, '--out', out]);
   assert.equal(published.status, 0, published.stderr);
   await until('the latest checkpoint cosigned', async () => ((await log.latestCheckpoint())!.note.match(/^\u2014 /gm) ?? []).length === 3);
-  assert.equal(cli(['log', 'publish', '--store', url, '--out', out]).status, 0);
+  assert.equal(cli(['log', 'publish', '--store', roles.integrator, '--out', out]).status, 0);
   const trustA = join(s.dir, 'trust-a.json');
   writeFileSync(trustA, cli(['trust', 'export', '--home', homeA, '--quorum', '2']).stdout);
   const tiles = verify(out, trustA);
@@ -147,9 +151,11 @@ test('two proxies and three gateways share one PostgreSQL log under load; witnes
 test('a fleet\'s gatekeepers share tool pins: a definition changed behind one machine is refused there; accepted for the fleet, every machine follows', { timeout: 120_000 }, async (t) => {
   const s = scope(t);
   const url = await server.database('fleet_pins');
+  await (await PgLog.open(url)).close(); // the owner makes the schema; it alone may change a fleet pin
+  const { writer } = await grantFleetRoles(url, '_pins');
   const agent = await agentKey();
   const policy = writePolicy(s, [agent.issuer], { toolChanges: 'refuse' });
-  const gatekeeper = (home: string) => connect(s, process.execPath, [CLI, 'proxy', '--role', 'server', '--policy', policy, '--home', join(s.dir, home), '--store', url, '--', process.execPath, CHANGING]);
+  const gatekeeper = (home: string) => connect(s, process.execPath, [CLI, 'proxy', '--role', 'server', '--policy', policy, '--home', join(s.dir, home), '--store', writer, '--', process.execPath, CHANGING]);
   const [one, two] = [await gatekeeper('machine-1'), await gatekeeper('machine-2')];
   const transfer = { amount: 10, to: 'acct-1' };
   const call = async (c: typeof one, tool: string, args: Record<string, unknown>) => callWith(c.client, tool, args, await attest(agent.signer, tool, args));

