@@ -31,13 +31,14 @@ function running(needle: string): number[] {
 }
 
 /**
- * An upstream script: it writes `marker` first, then runs `body`; killed when the test ends.
- * Returns its path and its marker's.
+ * An upstream script: it runs `body`, then writes `marker` (so the marker says its signal
+ * handlers are in place: a SIGTERM sent once it exists meets them); killed when the test
+ * ends. Returns its path and its marker's.
  */
 function upstream(s: Scope, name: string, body: string): { script: string; marker: string } {
   const script = join(s.dir, `${name}.cjs`);
   const marker = join(s.dir, `${name}.started`);
-  writeFileSync(script, `require('node:fs').writeFileSync(${JSON.stringify(marker)}, ''); ${body}\n`);
+  writeFileSync(script, `${body}\nrequire('node:fs').writeFileSync(${JSON.stringify(marker)}, '');\n`);
   s.defer(() => running(script).forEach((p) => process.kill(p, 'SIGKILL')));
   return { script, marker };
 }
