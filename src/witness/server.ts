@@ -10,7 +10,12 @@
  *   charset=utf-8`), or 404. Another method on that path: 405.
  * - Anything else: 404. An exception in a handler: 500 with a short text (never a crash).
  *
- * After answering a request whose body was not read (413, 404, 405), the server discards at
+ * Bodies being read share one budget ({@link DEFAULT_MAX_BUFFERED_BYTES}, `maxBufferedBytes`):
+ * a body that would take the bytes buffered by all requests past it is answered 503 with
+ * `Retry-After: 1` and its connection closed, so stalled senders cannot hold more memory
+ * than that until their read timeout. A body's bytes count until its answer is sent.
+ *
+ * After answering a request whose body was not read (413, 404, 405, 503), the server discards at
  * most {@link LINGER_BYTES} more bytes for at most {@link LINGER_MS}, so that the client can
  * read the answer before the connection is reset, then closes the connection.
  * @see https://c2sp.org/tlog-witness ("add-checkpoint"; main: monitoring endpoint)
@@ -28,6 +33,8 @@ export const LINGER_BYTES = 8 << 20;
 export const LINGER_MS = 5_000;
 /** Default time (ms) a client has to send a whole add-checkpoint body. */
 export const DEFAULT_READ_TIMEOUT_MS = 30_000;
+/** Default bytes of request bodies buffered at once, all requests together: 64 MiB (64 bodies of the largest size). */
+export const DEFAULT_MAX_BUFFERED_BYTES = 64 << 20;
 
 /** Options of {@link startWitnessServer}. */
 export interface WitnessServerOptions {
@@ -39,6 +46,8 @@ export interface WitnessServerOptions {
   prefix?: string;
   /** Time (ms) to receive a whole request body (default 30 s); then 408. */
   readTimeoutMs?: number;
+  /** Bytes of request bodies buffered at once, all requests together (default {@link DEFAULT_MAX_BUFFERED_BYTES}); past it, 503. */
+  maxBufferedBytes?: number;
   /** Called with every exception answered with 500. */
   onError?: (e: unknown) => void;
 }
@@ -51,23 +60,37 @@ export interface WitnessServer {
   close(): Promise<void>;
 }
 
-type BodyResult = Uint8Array | 'too-large' | 'timeout' | 'aborted';
+type BodyResult = Uint8Array | 'too-large' | 'timeout' | 'aborted' | 'busy';
 
-/** Read a request body of at most `limit` bytes within `timeoutMs`; stops buffering at the cap. */
-function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<BodyResult> {
+/** The bytes of request bodies buffered by all requests of one server, and its cap. */
+interface Budget { used: number; readonly max: number }
+
+/**
+ * Read a request body of at most `limit` bytes within `timeoutMs`; stops buffering at the
+ * cap, or when `budget` has no room for a chunk ('busy'). The bytes a body took stay counted
+ * in `budget` until `release()`; a body not returned is released at once.
+ */
+function readBody(req: IncomingMessage, limit: number, timeoutMs: number, budget: Budget): Promise<{ body: BodyResult; release(): void }> {
+  let total = 0;
+  const release = (): void => {
+    budget.used -= total;
+    total = 0;
+  };
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) return Promise.resolve('too-large');
+  if (declared !== undefined && Number(declared) > limit) return Promise.resolve({ body: 'too-large', release });
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
-    let total = 0;
     const finish = (r: BodyResult): void => {
       clearTimeout(timer);
       req.off('data', onData).off('end', onEnd).off('close', onClose);
-      resolve(r);
+      if (!(r instanceof Uint8Array)) release();
+      resolve({ body: r, release });
     };
     const onData = (c: Buffer): void => {
+      if (total + c.length > limit) return finish('too-large');
+      if (budget.used + c.length > budget.max) return finish('busy');
       total += c.length;
-      if (total > limit) return finish('too-large');
+      budget.used += c.length;
       chunks.push(c);
     };
     const onEnd = (): void => finish(new Uint8Array(Buffer.concat(chunks, total)));
@@ -112,22 +135,27 @@ function send(res: ServerResponse, status: number, body: string, o: SendOptions 
   res.end(bytes);
 }
 
-async function addCheckpoint(witness: Witness, req: IncomingMessage, res: ServerResponse, timeoutMs: number): Promise<void> {
-  const body = await readBody(req, MAX_ADD_CHECKPOINT_BYTES, timeoutMs);
-  if (body === 'aborted') return;
-  if (body === 'timeout') return send(res, 408, 'request body not received in time\n', { close: true });
-  if (body === 'too-large') {
-    send(res, 413, `request body larger than ${MAX_ADD_CHECKPOINT_BYTES} bytes\n`);
-    return discardRest(req);
-  }
-  let text: string;
+async function addCheckpoint(witness: Witness, req: IncomingMessage, res: ServerResponse, timeoutMs: number, budget: Budget): Promise<void> {
+  const { body, release } = await readBody(req, MAX_ADD_CHECKPOINT_BYTES, timeoutMs, budget);
   try {
-    text = fromUtf8(body);
-  } catch {
-    return send(res, 400, 'request body is not valid UTF-8\n');
+    if (body === 'aborted') return;
+    if (body === 'timeout') return send(res, 408, 'request body not received in time\n', { close: true });
+    if (body === 'too-large' || body === 'busy') {
+      if (body === 'busy') send(res, 503, 'witness busy: too many request bodies in flight\n', { close: true, headers: { 'Retry-After': '1' } });
+      else send(res, 413, `request body larger than ${MAX_ADD_CHECKPOINT_BYTES} bytes\n`);
+      return discardRest(req);
+    }
+    let text: string;
+    try {
+      text = fromUtf8(body);
+    } catch {
+      return send(res, 400, 'request body is not valid UTF-8\n');
+    }
+    const answer = await witness.addCheckpoint(text);
+    send(res, answer.status, answer.body, { contentType: answer.contentType });
+  } finally {
+    release();
   }
-  const answer = await witness.addCheckpoint(text);
-  send(res, answer.status, answer.body, { contentType: answer.contentType });
 }
 
 async function monitor(witness: Witness, hash: string, res: ServerResponse): Promise<void> {
@@ -138,13 +166,14 @@ async function monitor(witness: Witness, hash: string, res: ServerResponse): Pro
 
 function route(witness: Witness, o: WitnessServerOptions, prefix: string) {
   const timeoutMs = o.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
+  const budget: Budget = { used: 0, max: o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES };
   const checkpointPath = /^\/([0-9a-f]{64})\/checkpoint$/;
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = req.url ?? '';
     const path = url.split('?', 1)[0]!;
     const rest = path.startsWith(prefix) ? path.slice(prefix.length) : null;
     if (rest === '/add-checkpoint') {
-      if (req.method === 'POST') return addCheckpoint(witness, req, res, timeoutMs);
+      if (req.method === 'POST') return addCheckpoint(witness, req, res, timeoutMs, budget);
       send(res, 405, 'use POST\n', { headers: { Allow: 'POST' } });
       return discardRest(req);
     }

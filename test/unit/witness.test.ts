@@ -23,7 +23,7 @@ import { MemoryTree } from '../../src/log/memory-tree.js';
 import { ed25519NoteVerifier, openNote, parseNote } from '../../src/log/note.js';
 import { ed25519NoteSigner, importEd25519Seed, signNote, type NoteSigner } from '../../src/log/note-sign.js';
 import { formatVerifierKey, SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519 } from '../../src/log/vkey.js';
-import { formatAddCheckpointRequest, TLOG_SIZE_CONTENT_TYPE } from '../../src/witness/protocol.js';
+import { formatAddCheckpointRequest, MAX_ADD_CHECKPOINT_BYTES, TLOG_SIZE_CONTENT_TYPE } from '../../src/witness/protocol.js';
 import { startWitnessServer } from '../../src/witness/server.js';
 import { WitnessState } from '../../src/witness/state.js';
 import { Witness, type WitnessDecision, type WitnessResponse } from '../../src/witness/witness.js';
@@ -312,4 +312,33 @@ test('HTTP server: 500 on a handler exception (and it keeps serving), 408 on a b
   assert.equal(await failed.text(), 'internal error\n');
   assert.equal(errors.length, 1);
   assert.equal((await fetch(`${server.url}/nope`)).status, 404, 'still serving');
+});
+
+test('HTTP server: request bodies share one memory budget: past it 503 Retry-After, closed; the bytes are freed when a body is answered or its sender leaves', async (t) => {
+  const { witness, log } = await setup(t);
+  log.grow(3);
+  const server = await startWitnessServer(witness, { host: '127.0.0.1', port: 0, maxBufferedBytes: 1 << 20 });
+  t.after(() => server.close());
+  const { port } = new URL(server.url);
+  // A sender that stalls after 900,000 bytes of a body announced whole.
+  const stalled = connect(Number(port), '127.0.0.1', () => stalled.write(`POST /add-checkpoint HTTP/1.1\r\nHost: w\r\nContent-Length: ${MAX_ADD_CHECKPOINT_BYTES}\r\n\r\n${'a'.repeat(900_000)}`));
+  stalled.on('error', () => undefined);
+  const junk = (n: number) => fetch(`${server.url}/add-checkpoint`, { method: 'POST', body: 'a'.repeat(n) });
+  // Until the server has read the stalled bytes, a probe is answered (400: not a request); then it no longer fits.
+  let busy: Response | undefined;
+  for (let i = 0; i < 200 && busy === undefined; i++) {
+    const r = await junk(200_000);
+    if (r.status === 503) busy = r;
+    else assert.equal(r.status, 400);
+  }
+  assert.ok(busy, 'a body past the budget is refused');
+  assert.equal(busy.headers.get('retry-after'), '1');
+  assert.equal(busy.headers.get('connection'), 'close');
+  assert.equal(await busy.text(), 'witness busy: too many request bodies in flight\n');
+  // The stalled sender leaves: its bytes are freed.
+  await new Promise<void>((resolve) => stalled.once('close', () => resolve()).destroy());
+  for (let i = 0; i < 200 && (await junk(800_000)).status === 503; i++) await new Promise((r) => setTimeout(r, 10));
+  // Answered bodies are freed too: together these are past the budget, one after another they fit.
+  for (let i = 0; i < 3; i++) assert.equal((await junk(800_000)).status, 400);
+  assert.equal((await fetch(`${server.url}/add-checkpoint`, { method: 'POST', body: await log.request(0n, 3n) })).status, 200);
 });
