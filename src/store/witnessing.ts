@@ -2,8 +2,9 @@
  * Witnessing from the log side: send the latest checkpoint to every configured witness that
  * has not cosigned it yet, concurrently, and store each cosignature that verifies. A witness
  * that is down, slow or refuses is recorded as an event and skipped: the log never waits on
- * it. A conflict (the witness holds a larger or different tree for this origin) is an alarm:
- * recorded, and returned so the caller shows it to the operator.
+ * it. A conflict (the witness holds a larger or different tree for this origin, or is found
+ * below the size it cosigned for us: it lost its state) is an alarm: recorded, and returned
+ * so the caller shows it to the operator.
  * @see https://c2sp.org/tlog-witness; docs/witnessing.md
  */
 import { submitCheckpoint, type SubmitOptions, type SubmitOutcome, type WitnessEndpoint } from '../witness/submit.js';
@@ -44,7 +45,10 @@ async function record(db: WitnessingLog, w: WitnessEndpoint, size: bigint, out: 
   const at = Math.floor(Date.now() / 1000);
   if (out.ok) {
     await db.addCosignature(size, w.name, out.line, at);
-    return { witness: w.name, size, status: 'cosigned' };
+    if (out.alarm === undefined) return { witness: w.name, size, status: 'cosigned' };
+    // Cosigned again from where it now is (so it guards what comes next), and an alarm once.
+    await db.addWitnessEvent({ at, witness: w.name, size, code: 'ERR_WITNESS_CONFLICT', message: out.alarm });
+    return { witness: w.name, size, status: 'ERR_WITNESS_CONFLICT', message: out.alarm };
   }
   // A 409 beyond the tree this round sent, but within the log's latest checkpoint, is a
   // round that lost a race with a newer one (another round, log witness): not an alarm.

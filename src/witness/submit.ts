@@ -28,7 +28,7 @@ export interface WitnessEndpoint {
 
 /** What became of one submission. */
 export type SubmitOutcome =
-  | { ok: true; line: string; witnessSize: bigint }
+  | { ok: true; line: string; witnessSize: bigint; /** Set when the witness was found below the size it had cosigned for us (it lost or rolled back its state): the alarm's text. */ alarm?: string }
   | { ok: false; code: Extract<ErrorCode, 'ERR_WITNESS_UNREACHABLE' | 'ERR_WITNESS_REFUSED' | 'ERR_WITNESS_CONFLICT'>; message: string; witnessSize?: bigint };
 
 /** Options of {@link submitCheckpoint}. */
@@ -103,6 +103,8 @@ export function printable(text: string): string {
  * Submit the checkpoint `note` (of tree `size`) to witness `w`, believing it last cosigned
  * `old`. `proofFrom(m)` returns the RFC 6962 consistency proof from size `m` to `size`
  * (empty for m = 0 or m = size; it may be asynchronous). Retries once after a 409 that names a size within the tree.
+ * A 409 below `old` (the witness lost or rolled back its state) is retried too, and is an
+ * alarm whatever follows: `alarm` on a cosignature, else `ERR_WITNESS_CONFLICT` with it.
  * @see https://c2sp.org/tlog-witness
  */
 export async function submitCheckpoint(
@@ -110,26 +112,33 @@ export async function submitCheckpoint(
 ): Promise<SubmitOutcome> {
   const timeoutMs = o.timeoutMs ?? 10_000;
   let from = old > size ? 0n : old;
+  let alarm: string | undefined;
+  const outcome = (out: SubmitOutcome): SubmitOutcome => {
+    if (alarm === undefined) return out;
+    return out.ok ? { ...out, alarm } : { ok: false, code: 'ERR_WITNESS_CONFLICT', message: `${alarm}; then ${out.message}`, witnessSize: from };
+  };
   for (let attempt = 0; attempt < 2; attempt++) {
     const proof = from === 0n || from === size ? [] : await proofFrom(from);
     const res = await post(w.url, formatAddCheckpointRequest({ oldSize: from, proof, checkpointNote: note }), timeoutMs);
-    if ('error' in res) return { ok: false, code: 'ERR_WITNESS_UNREACHABLE', message: `${w.name}: ${res.error}` };
+    if ('error' in res) return outcome({ ok: false, code: 'ERR_WITNESS_UNREACHABLE', message: `${w.name}: ${res.error}` });
     if (res.status === 200) {
       const line = await ownCosignature(w, note, res.text);
-      return line ? { ok: true, line, witnessSize: size } : { ok: false, code: 'ERR_WITNESS_REFUSED', message: `${w.name}: answered 200 without a cosignature that verifies under its key` };
+      return outcome(line ? { ok: true, line, witnessSize: size } : { ok: false, code: 'ERR_WITNESS_REFUSED', message: `${w.name}: answered 200 without a cosignature that verifies under its key` });
     }
     if (res.status === 409) {
       const theirs = parseConflictBody(res.text);
       if (theirs === null) return { ok: false, code: 'ERR_WITNESS_REFUSED', message: `${w.name}: 409 without a size` };
       if (theirs > size) return { ok: false, code: 'ERR_WITNESS_CONFLICT', message: `${w.name} has cosigned a tree of ${theirs} entries for this origin; ours has ${size}: rollback or fork`, witnessSize: theirs };
       if (attempt === 0 && theirs !== from) {
+        // Below the size it cosigned for us: a witness never goes back, unless it lost its state.
+        if (theirs < from) alarm = `${w.name} answered 409 at size ${theirs}, below the size ${from} it had cosigned for this origin: it lost or rolled back its state (what it saw before vouches for nothing now)`;
         from = theirs;
         continue;
       }
-      return { ok: false, code: 'ERR_WITNESS_REFUSED', message: `${w.name}: 409 again at size ${theirs}`, witnessSize: theirs };
+      return outcome({ ok: false, code: 'ERR_WITNESS_REFUSED', message: `${w.name}: 409 again at size ${theirs}`, witnessSize: theirs });
     }
-    if (res.status === 422) return { ok: false, code: 'ERR_WITNESS_CONFLICT', message: `${w.name} refused the checkpoint as inconsistent with the tree it cosigned (422): possible fork`, witnessSize: from };
-    return { ok: false, code: res.status >= 500 ? 'ERR_WITNESS_UNREACHABLE' : 'ERR_WITNESS_REFUSED', message: `${w.name}: HTTP ${res.status} ${printable(res.text.slice(0, 200).trim())}` };
+    if (res.status === 422) return outcome({ ok: false, code: 'ERR_WITNESS_CONFLICT', message: `${w.name} refused the checkpoint as inconsistent with the tree it cosigned (422): possible fork`, witnessSize: from });
+    return outcome({ ok: false, code: res.status >= 500 ? 'ERR_WITNESS_UNREACHABLE' : 'ERR_WITNESS_REFUSED', message: `${w.name}: HTTP ${res.status} ${printable(res.text.slice(0, 200).trim())}` });
   }
-  return { ok: false, code: 'ERR_WITNESS_REFUSED', message: `${w.name}: no agreement on the old size` };
+  return outcome({ ok: false, code: 'ERR_WITNESS_REFUSED', message: `${w.name}: no agreement on the old size` });
 }

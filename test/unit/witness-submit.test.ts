@@ -2,7 +2,7 @@
  * The log side of the witness protocol against witnesses that misbehave (an HTTP server in
  * the test plays the hostile witness; the real one cannot be made to lie): a planted
  * cosignature over a shifted text, an answer too large, a redirect, a 409 beyond our tree; a
- * refusal's text kept with its control characters written out.
+ * refusal's text kept with its control characters written out; a witness that lost its state.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +18,7 @@ import { formatCheckpoint } from '../../src/log/checkpoint.js';
 import { EMPTY_ROOT } from '../../src/log/hash.js';
 import { formatVerifierKey, SIG_TYPE_COSIGNATURE_V1 } from '../../src/log/vkey.js';
 import { submitCheckpoint } from '../../src/witness/submit.js';
+import { witnessLatest, type WitnessingLog } from '../../src/store/witnessing.js';
 
 async function keyPair(): Promise<{ privateKey: CryptoKey; pub: Uint8Array }> {
   const pair = (await getAlgorithm('EdDSA').generate()) as CryptoKeyPair;
@@ -26,8 +27,9 @@ async function keyPair(): Promise<{ privateKey: CryptoKey; pub: Uint8Array }> {
 
 async function hostile(t: TestContext, answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
   const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => answer(req, res));
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => answer(Object.assign(req, { body }), res));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
@@ -64,4 +66,52 @@ test('a witness answer that shifts the note separator, is too large, redirects, 
   const url = await hostile(t, (_q, res) => res.end(honest));
   const out = await submitCheckpoint({ name, vkey, url }, note, 0n, 0n, () => []);
   assert.ok(out.ok && out.line === honest, 'the honest answer is kept');
+});
+
+test('a witness found below the size it cosigned for us (it lost its state) is an alarm: cosigned again from where it is, the alarm recorded once', async (t) => {
+  const log = await keyPair();
+  const w = await keyPair();
+  const name = 'reset.example/w';
+  const vkey = formatVerifierKey(name, SIG_TYPE_COSIGNATURE_V1, w.pub);
+  const note = await signNote(formatCheckpoint({ origin: 'example.com/log', size: 5n, rootHash: new Uint8Array(32).fill(9), extensions: [] }), [ed25519NoteSigner('example.com/log', log.privateKey, log.pub)]);
+  const signer = cosignatureSigner(name, w.privateKey, w.pub);
+  const honest = formatSignatureLine(name, signer.keyId, await signer.sign(utf8(note.slice(0, note.indexOf('\n\n') + 1))));
+  // As a witness whose state was wiped answers: it holds nothing (409 at 0) until sent old 0.
+  const olds: string[] = [];
+  const url = await hostile(t, (req, res) => {
+    const old = ((req as IncomingMessage & { body?: string }).body ?? '').split('\n', 1)[0]!;
+    olds.push(old);
+    if (old === 'old 0') return res.end(honest);
+    res.writeHead(409, { 'content-type': 'text/x.tlog.size' });
+    res.end('0\n');
+  });
+  const events: Array<{ code: string; message: string }> = [];
+  const cosigned: string[] = [];
+  let witnessSize = 3n;
+  const store: WitnessingLog = {
+    latestCheckpoint: () => ({ size: 5n, note }),
+    cosignatureLines: () => cosigned,
+    witnessSize: () => witnessSize,
+    consistencyProof: () => [new Uint8Array(32)],
+    addCosignature: (size, _w, line) => { cosigned.push(line); witnessSize = size; },
+    setWitnessSize: (_w, size) => { witnessSize = size > witnessSize ? size : witnessSize; },
+    addWitnessEvent: (e) => void events.push(e),
+  };
+  const [r] = await witnessLatest(store, [{ name, vkey, url }]);
+  assert.deepEqual(olds, ['old 3', 'old 0'], 'retried from where the witness is');
+  assert.equal(r!.status, 'ERR_WITNESS_CONFLICT');
+  assert.match(r!.message!, /answered 409 at size 0, below the size 3 it had cosigned .*lost or rolled back its state/);
+  assert.deepEqual(cosigned, [honest], 'its new cosignature is kept');
+  assert.deepEqual(events.map((e) => e.code), ['ERR_WITNESS_CONFLICT']);
+  // Once: the next round finds it cosigned.
+  assert.equal((await witnessLatest(store, [{ name, vkey, url }]))[0]!.status, 'already');
+  // Found below and then unreachable: still the alarm, with what followed.
+  let first = true;
+  const url2 = await hostile(t, (_req, res) => {
+    if (first) { first = false; res.writeHead(409, { 'content-type': 'text/x.tlog.size' }); res.end('1\n'); return; }
+    res.writeHead(503); res.end();
+  });
+  const out = await submitCheckpoint({ name, vkey, url: url2 }, note, 5n, 4n, () => [new Uint8Array(32)]);
+  assert.ok(!out.ok && out.code === 'ERR_WITNESS_CONFLICT', out.ok ? 'cosigned' : out.code);
+  assert.match(out.message, /below the size 4 .*; then .*HTTP 503/);
 });
