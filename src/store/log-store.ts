@@ -11,6 +11,7 @@ import type { EntriesMode } from '../records/record.js';
 import type { EntryInput } from '../verify/log.js';
 import type { NodeReader } from '../log/tree.js';
 import { LogDb } from './log-db.js';
+import { sizesOf } from './note-rows.js';
 
 /** True when `url` names a fleet's log: a `postgres://` or `postgresql://` URL. */
 export function isFleetStore(url: string): boolean {
@@ -43,6 +44,8 @@ export interface LogStore {
   withNodes<T>(compute: (read: NodeReader) => T): Promise<T>;
   /** Every checkpoint, smallest first, with its collected cosignature lines appended. */
   checkpoints(): Promise<Array<{ size: bigint; note: string; created: number }>>;
+  /** The tree sizes of the checkpoints of size `from` or more, smallest first (notes unread). */
+  checkpointSizes(from: bigint): Promise<bigint[]>;
   /** The latest checkpoint (as {@link checkpoints} gives each), or null. */
   latestCheckpoint(): Promise<{ size: bigint; note: string; created: number } | null>;
   /** Store a cosignature line of witness `witness` for the checkpoint of `size` (first one kept). */
@@ -100,6 +103,10 @@ export class SqliteLogStore implements LogStore {
     return this.db.checkpoints().map((c) => ({ ...c, created: created.get(c.size) ?? 0 }));
   }
 
+  async checkpointSizes(from: bigint): Promise<bigint[]> {
+    return sizesOf(this.db.db.prepare('SELECT size FROM checkpoints WHERE size >= ? ORDER BY size').safeIntegers(true).all(from) as Array<{ size: unknown }>);
+  }
+
   async latestCheckpoint(): Promise<{ size: bigint; note: string; created: number } | null> {
     const row = this.db.statement('SELECT size, created FROM checkpoints ORDER BY size DESC LIMIT 1').safeIntegers(true).get() as { size: bigint; created: bigint } | undefined;
     const latest = this.db.latestCheckpoint();
@@ -119,3 +126,4 @@ export class SqliteLogStore implements LogStore {
     this.db.close();
   }
 }
+

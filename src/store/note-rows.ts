@@ -1,9 +1,10 @@
 /**
- * Reading a log file's checkpoint notes and cosignature lines as hostile input (store/log-db.ts):
+ * Reading a log file's checkpoint notes, cosignature lines and sizes as hostile input (store/log-db.ts, store/pg-log.ts):
  * each at most one character longer than a note may be (log/note.ts `MAX_NOTE_SIZE`), and lines
  * only until they make a note that long, so the note's parser refuses it as too large
  * (`ERR_NOTE_MALFORMED`) without a file's note or lines ever being read whole.
  */
+import { AttestError } from '../errors.js';
 import { MAX_NOTE_SIZE } from '../log/note.js';
 
 /** SQL column `note`, cut one character past the largest note. */
@@ -22,4 +23,13 @@ export function boundedLines(rows: IterableIterator<{ line: unknown }>): string[
     if (total > MAX_NOTE_SIZE) break;
   }
   return lines;
+}
+
+/** The `size` column of checkpoint rows as tree sizes; `ERR_STORE_CORRUPT` for a value that is not one (a hostile row). */
+export function sizesOf(rows: Array<{ size: unknown }>): bigint[] {
+  return rows.map((r) => {
+    const v = typeof r.size === 'string' && /^(0|[1-9][0-9]{0,19})$/.test(r.size) ? BigInt(r.size) : r.size;
+    if (typeof v !== 'bigint' || v < 0n || v >= 1n << 64n) throw new AttestError('ERR_STORE_CORRUPT', `a checkpoint row's size is not a tree size: ${String(v).slice(0, 40)}`);
+    return v;
+  });
 }

@@ -20,7 +20,7 @@ import { consistencyProof, type NodeReader } from '../log/tree.js';
 import { decodeParameters, encodeRecord, PARAMETERS_RECORD, type EntriesMode } from '../records/record.js';
 import type { EntryInput } from '../verify/log.js';
 import { cutColumn, entryBytes, entryRow } from './entry-row.js';
-import { LINE_COLUMN, NOTE_COLUMN } from './note-rows.js';
+import { LINE_COLUMN, NOTE_COLUMN, sizesOf } from './note-rows.js';
 import type { LogStore } from './log-store.js';
 import { migrateSchema } from './pg-schema.js';
 import { sequenceTemplates, templateOf, type Template } from './pg-sequence.js';
@@ -303,6 +303,10 @@ export class PgLog implements LogStore {
     const lines = new Map<string, string>();
     for (const c of cos) lines.set(String(c.size), (lines.get(String(c.size)) ?? '') + String(c.line));
     return cps.map((c) => ({ size: BigInt(c.size), note: String(c.note) + (lines.get(String(c.size)) ?? ''), created: Number(c.created) }));
+  }
+
+  async checkpointSizes(from: bigint): Promise<bigint[]> {
+    return sizesOf((await this.pool.query('SELECT size FROM mcp_attest.checkpoints WHERE size >= $1 ORDER BY size', [from.toString()])).rows);
   }
 
   async latestCheckpoint(): Promise<{ size: bigint; note: string; created: number } | null> {

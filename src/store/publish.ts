@@ -6,7 +6,11 @@
  * holding an older checkpoint fetches those), then `checkpoint` last, replaced atomically.
  * Incremental: a file already there is compared, not rewritten; one that differs is
  * `ERR_PUBLISH_CONFLICT` (the directory holds another log, or was altered), and nothing of
- * this run's checkpoint is published. A private log publishes its commitments only
+ * this run's checkpoint is published. A run starts from the checkpoint the directory holds
+ * (written last by a run that completed, so every tile of the sizes below it is there),
+ * once its root is found to be this log's at its size: a run costs the checkpoints signed
+ * since, not every checkpoint ever signed (a log checkpointed every second signs 86,400 a
+ * day). A private log publishes its commitments only
  * (log/opening.ts), never a record or a salt. Every file is synced before its rename, so the
  * checkpoint never lands before the tiles it covers; and the checkpoint's root must be the
  * root of the stored tree at its size (a checkpoint row altered in the store is not
@@ -17,11 +21,12 @@ import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { writeSynced } from './synced.js';
 import { dirname, join } from 'node:path';
 import { AttestError } from '../errors.js';
-import { equalBytes, utf8 } from '../bytes/index.js';
+import { equalBytes, fromUtf8, utf8 } from '../bytes/index.js';
 import { entriesPath, formatEntryBundle, tilePath } from '../log/tiles.js';
 import { tileBytes, tilesFor } from './tiles.js';
 import { parseCheckpoint } from '../log/checkpoint.js';
-import { parseNote } from '../log/note.js';
+import { MAX_NOTE_SIZE, parseNote } from '../log/note.js';
+import { isNotFound, readRegularFile } from './read-regular.js';
 import { rootAt } from '../log/tree.js';
 import type { LogStore } from './log-store.js';
 
@@ -64,22 +69,43 @@ async function writeOnce(dir: string, rel: string, data: () => Promise<Uint8Arra
 }
 
 /**
+ * The tree size of the checkpoint `outDir` holds (0n when it holds none), once found to be
+ * this log's: origin `origin`, a size up to `latest`, and the stored tree's root at that
+ * size. `ERR_PUBLISH_CONFLICT` otherwise, or when the file cannot be read as a checkpoint.
+ */
+async function publishedSize(db: LogStore, outDir: string, origin: string, latest: bigint): Promise<bigint> {
+  const path = join(outDir, 'checkpoint');
+  let held;
+  try {
+    held = parseCheckpoint(parseNote(fromUtf8(readRegularFile(path, MAX_NOTE_SIZE))).text);
+  } catch (e) {
+    if (isNotFound(e)) return 0n;
+    throw new AttestError('ERR_PUBLISH_CONFLICT', `${path} is not a checkpoint this log published (${(e as Error).message}): nothing more published`, { path, cause: e });
+  }
+  const size = held.size;
+  if (held.origin !== origin || size > latest || !equalBytes(await db.withNodes((read) => rootAt(size, read)), held.rootHash)) {
+    throw new AttestError('ERR_PUBLISH_CONFLICT', `${path} is a checkpoint of another log, or of another tree: the directory holds another log or was altered; nothing more published`, { path });
+  }
+  return size;
+}
+
+/**
  * Publish the log `db` (either driver) into `outDir` up to its latest checkpoint
  * (cosignature lines included). Throws `ERR_USAGE` when the log has no checkpoint yet,
  * `ERR_PUBLISH_CONFLICT`, `ERR_STORE_IO` when the directory cannot be written.
  */
 export async function publishTiles(db: LogStore, outDir: string): Promise<Published> {
-  const checkpoints = await db.checkpoints();
-  const latest = checkpoints.at(-1);
-  if (latest === undefined) throw new AttestError('ERR_USAGE', 'the log has no checkpoint yet: run "mcp-attest log checkpoint"');
-  const claimed = parseCheckpoint(parseNote(latest.note).text).rootHash;
-  if (!equalBytes(await db.withNodes((read) => rootAt(latest.size, read)), claimed)) {
+  const latest = await db.latestCheckpoint();
+  if (latest === null) throw new AttestError('ERR_USAGE', 'the log has no checkpoint yet: run "mcp-attest log checkpoint"');
+  const checkpoint = parseCheckpoint(parseNote(latest.note).text);
+  if (!equalBytes(await db.withNodes((read) => rootAt(latest.size, read)), checkpoint.rootHash)) {
     throw new AttestError('ERR_STORE_CORRUPT', `the checkpoint of size ${latest.size} does not name the stored tree's root: nothing published`, { index: latest.size });
   }
+  const from = await publishedSize(db, outDir, checkpoint.origin, latest.size);
   const r: Published = { written: 0, kept: 0, size: latest.size };
   const count = (wrote: boolean): void => void (wrote ? r.written++ : r.kept++);
   try {
-    for (const [level, index, width] of tilesOfSizes(checkpoints.map((c) => c.size))) {
+    for (const [level, index, width] of tilesOfSizes(await db.checkpointSizes(from))) {
       count(await writeOnce(outDir, tilePath(level, index, width), () => db.withNodes((read) => tileBytes(read, level, index, width)), width === 256));
       if (level !== 0) continue;
       count(await writeOnce(outDir, entriesPath(index, width), async () => {

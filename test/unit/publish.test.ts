@@ -1,10 +1,11 @@
 /**
  * `log publish` (src/store/publish.ts): static tlog-tiles written once, incrementally, with
- * the partial tiles of every checkpointed tree size; a directory of another log is refused.
+ * the partial tiles of every checkpointed tree size, each run from the checkpoint the directory
+ * holds; a directory of another log, or holding another tree's checkpoint, is refused.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { homePaths } from '../../src/store/home.js';
 import { LogDb } from '../../src/store/log-db.js';
@@ -76,4 +77,49 @@ test('publishing another log into the directory is ERR_PUBLISH_CONFLICT, and its
   const checkpoint = readFileSync(join(out, 'checkpoint'));
   await assert.rejects(publishTiles(new SqliteLogStore(dbb), out), (e) => isAttestError(e, 'ERR_PUBLISH_CONFLICT'));
   assert.deepEqual(readFileSync(join(out, 'checkpoint')), checkpoint);
+});
+
+test('a run starts from the checkpoint the directory holds: only the tiles of the sizes signed since are read', async (t) => {
+  const { home } = await recordedHome(t, 3);
+  const out = join(tempDir(t), 'public');
+  const run = async (): Promise<{ kept: number; held: bigint }> => {
+    const d = new LogDb(homePaths(home).db, 'full', true);
+    try {
+      const r = await publishTiles(new SqliteLogStore(d), out);
+      return { kept: r.kept, held: r.size };
+    } finally {
+      d.close();
+    }
+  };
+  let previous = (await run()).held;
+  for (let i = 0; i < 3; i++) {
+    await recordCalls(home, 1, 3 + i); // one more checkpoint
+    const r = await run();
+    // The held checkpoint's tiles are compared (they tie the directory to this log); the older sizes' are not read again.
+    const files = tilesFor(previous).length * 2;
+    assert.equal(r.kept, files, `run ${i + 2}: the ${files} files of size ${previous}`);
+    previous = r.held;
+  }
+});
+
+test('a checkpoint in the directory that is not of this log\'s tree is ERR_PUBLISH_CONFLICT, and nothing is published', async (t) => {
+  const { home } = await recordedHome(t, 2);
+  const d = new LogDb(homePaths(home).db, 'full', true);
+  t.after(() => d.close());
+  const note = d.checkpoints().at(-1)!.note;
+  const [origin, size, root] = note.split('\n');
+  const cases: Array<[string, string]> = [
+    ['not a note', 'hello\n'],
+    ['a larger tree', note.replace(`\n${size}\n`, '\n999\n')],
+    ['another root', note.replace(`\n${root}\n`, `\n${Buffer.alloc(32, 7).toString('base64')}\n`)],
+    ['another origin', note.replace(`${origin}\n`, 'example.com/other\n')],
+  ];
+  for (const [what, text] of cases) {
+    const out = join(tempDir(t), 'public');
+    mkdirSync(out);
+    writeFileSync(join(out, 'checkpoint'), text);
+    await assert.rejects(publishTiles(new SqliteLogStore(d), out), (e) => isAttestError(e, 'ERR_PUBLISH_CONFLICT'), what);
+    assert.deepEqual(readdirSync(out), ['checkpoint'], `${what}: nothing published`);
+    assert.equal(readFileSync(join(out, 'checkpoint'), 'utf8'), text);
+  }
 });
