@@ -13,6 +13,7 @@ import { callEntryIndexes } from './calls.js';
 import { multiInclusionProof } from '../log/multiproof.js';
 import { COMMITMENT_TAG } from '../log/opening.js';
 import type { LogDb } from './log-db.js';
+import { NOTE_COLUMN, sizesOf } from './note-rows.js';
 
 /** What to put in a bundle. */
 export type Selection = { calls: string[] } | { range: [bigint, bigint] };
@@ -65,11 +66,25 @@ export function signatureLines(note: string): number {
   return note.split('\n\u2014 ').length - 1;
 }
 
+/**
+ * The checkpoint of `db` that `where` (SQL over checkpoint `c`, `?` bound to `args`) picks
+ * first in `order`, with its cosignature lines; null when none. Chosen in SQL, the notes
+ * unread: a log checkpointed every second holds 86,400 more a day, and a bundle reads one.
+ * `c.n` (in `where` and `order`) is a checkpoint's number of stored cosignatures.
+ */
+export function pickCheckpoint(db: LogDb, where: string, order: string, ...args: bigint[]): { size: bigint; note: string } | null {
+  const n = db.cosigned() ? '(SELECT count(*) FROM cosignatures s WHERE s.size = c.size)' : '0';
+  const row = db.statement(`SELECT size, ${NOTE_COLUMN} FROM (SELECT size, note, ${n} AS n FROM checkpoints c) AS c WHERE ${where} ORDER BY ${order} LIMIT 1`).safeIntegers(true).get(...args) as { size: unknown; note: unknown } | undefined;
+  if (row === undefined) return null;
+  const [size] = sizesOf([row]);
+  return { size: size!, note: String(row.note) + db.cosignatureLines(size!).join('') };
+}
+
 /** The best checkpoint covering index `last`: most cosignatures, then largest. */
 function chooseCheckpoint(db: LogDb, last: bigint): { size: bigint; note: string } {
-  const candidates = db.checkpoints().filter((c) => c.size > last);
-  if (candidates.length === 0) throw new AttestError('ERR_USAGE', `no checkpoint covers entry ${last} yet: run "mcp-attest log checkpoint"`);
-  return candidates.reduce((best, c) => (signatureLines(c.note) > signatureLines(best.note) || (signatureLines(c.note) === signatureLines(best.note) && c.size > best.size) ? c : best));
+  const best = pickCheckpoint(db, 'c.size > ?', 'c.n DESC, c.size DESC', last);
+  if (best === null) throw new AttestError('ERR_USAGE', `no checkpoint covers entry ${last} yet: run "mcp-attest log checkpoint"`);
+  return best;
 }
 
 /**

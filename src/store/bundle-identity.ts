@@ -12,7 +12,7 @@ import { DECISION_RECORD, decodeRecord } from '../records/record.js';
 import { multiInclusionProof } from '../log/multiproof.js';
 import { CREDENTIAL_ID } from '../identity/credential.js';
 import { IdentityLog } from './identity-log.js';
-import { signatureLines } from './bundle-build.js';
+import { pickCheckpoint, signatureLines } from './bundle-build.js';
 import type { LogDb } from './log-db.js';
 
 /** A call of the bundle made under a credential: its entry index, the chain's identity indices and the size it was checked against (when recorded). */
@@ -82,11 +82,9 @@ export function addIdentity(home: string, db: LogDb, indexes: bigint[], bundle: 
 /** For each call, the first cosigned checkpoint covering it (other than the bundle's), with a consistency proof to it. */
 function witness(db: LogDb, uses: CredentialUse[], bundle: Bundle): void {
   const anchor = BigInt(bundle.checkpoint.split('\n')[1]!);
-  // A note's first signature line is the log's; any further one a cosignature.
-  const cosigned = db.checkpoints().filter((c) => signatureLines(c.note) > 1 && c.size < anchor);
   const notes = new Map<bigint, string>();
   for (const u of uses) {
-    const first = cosigned.find((c) => c.size > u.entry);
+    const first = pickCheckpoint(db, 'c.size > ? AND c.size < ? AND c.n > 0', 'c.size', u.entry, anchor);
     if (first) notes.set(first.size, first.note);
   }
   if (notes.size === 0) return;

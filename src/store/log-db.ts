@@ -336,11 +336,14 @@ export class LogDb {
     return row ? { size: row.size, note: row.note, cosigned: row.note + this.cosignatureLines(row.size).join('') } : null;
   }
 
+  /** Whether the file has a `cosignatures` table (a log written by an earlier version and opened read-only has none). */
+  cosigned(): boolean {
+    return (this.hasCosignatures ??= this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cosignatures'").get() !== undefined);
+  }
+
   /** Cosignature lines (`— <name> <base64>\n`) stored for the checkpoint of `size`, by witness name; read bounded (store/note-rows.ts). */
   cosignatureLines(size: bigint): string[] {
-    // A log written by an earlier version and opened read-only has no cosignatures table.
-    this.hasCosignatures ??= this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cosignatures'").get() !== undefined;
-    if (!this.hasCosignatures) return [];
+    if (!this.cosigned()) return [];
     return boundedLines(this.statement(`SELECT ${LINE_COLUMN} FROM cosignatures WHERE size = ? ORDER BY witness`).iterate(size) as IterableIterator<{ line: unknown }>);
   }
 

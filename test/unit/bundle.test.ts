@@ -26,6 +26,8 @@ import { cosignatureSigner } from '../../src/log/cosignature-sign.js';
 import { formatVerifierKey, SIG_TYPE_COSIGNATURE_V1 } from '../../src/log/vkey.js';
 import { formatSignatureLine } from '../../src/log/note.js';
 import { verifyBundle } from '../../src/verify/bundle.js';
+import { isAttestError } from '../../src/errors.js';
+import { Recorder } from '../../src/proxy/recorder.js';
 import { verifyLog } from '../../src/verify/log.js';
 import { policyKeyResolver, type TrustPolicy } from '../../src/verify/policy.js';
 import type { KnownCheckpoint } from '../../src/verify/split-view.js';
@@ -219,4 +221,35 @@ test('split view: a --checkpoint given explicitly must link too, not only the la
   assert.deepEqual(codes(await verifyBundle(text(0n, 11n, [2n, 4n]), policy, keys, { known: [bogus, good] })), ['ERR_CHECKPOINT_INCONSISTENT']);
   assert.equal((await verifyBundle(text(0n, 11n, [2n, 4n]), policy, keys, { known: [{ ...bogus, rootHash: db.root(2n) }, good] })).ok, true);
   assert.equal((await verifyBundle(text(), policy, keys, { known: [{ origin, size: 0n, rootHash: db.root(0n) }] })).ok, true);
+});
+
+test('the bundle\'s checkpoint: among those covering every entry, the most cosigned, the largest on a tie; none covering is ERR_USAGE', async (t) => {
+  const { home, policy } = await recordedHome(t, 0);
+  const recorder = await Recorder.open(home, { durability: 'normal', checkpointMs: 3_600_000 });
+  for (let i = 0; i < 5; i++) {
+    const { attestation, callId, index } = await recorder.attest({ tool: 'echo', args: { i }, intent: 'test', server: { name: 's', fingerprint: `sha256:${'11'.repeat(32)}` }, requestDigest: `sha256:${'22'.repeat(32)}` });
+    await recorder.receipt({ callId, attestation, attestationIndex: index, status: 'executed', result: { i } });
+    if (i >= 1) await recorder.checkpoint(); // at 5, 7, 9, 11
+  }
+  await recorder.close();
+  const db = new LogDb(homePaths(home).db);
+  t.after(() => db.close());
+  assert.deepEqual(db.checkpoints().map((c) => c.size), [1n, 5n, 7n, 9n, 11n]);
+  const [w1, w2] = await Promise.all([witnessKey('w1.example/w'), witnessKey('w2.example/w')]);
+  const cosign = async (size: bigint, w: typeof w1): Promise<void> => db.addCosignature(size, w.name, await w.cosign(db.checkpoints().find((c) => c.size === size)!.note), 0);
+  const chosen = (a: bigint, b: bigint): bigint => parseCheckpoint(parseNote(buildBundle(db, selectEntries(db, { range: [a, b] })).checkpoint).text).size;
+  assert.equal(chosen(1n, 4n), 11n, 'none cosigned: the largest');
+  await cosign(5n, w1); // covers 0..4 only
+  await cosign(7n, w1);
+  await cosign(7n, w2);
+  await cosign(9n, w1);
+  assert.equal(chosen(1n, 4n), 7n, 'the most cosigned');
+  assert.equal(chosen(1n, 7n), 9n, '7 does not cover entry 7: of 9 and 11, the cosigned one');
+  await cosign(11n, w2);
+  assert.equal(chosen(1n, 7n), 11n, 'a tie: the largest');
+  const b = buildBundle(db, selectEntries(db, { range: [1n, 4n] }));
+  assert.equal((b.checkpoint.match(/^\u2014 /gm) ?? []).length, 3, 'the log\'s signature and both cosignatures');
+  const r = await verifyBundle(formatBundle(b), { ...policy, witnesses: [w1, w2].map((w) => ({ name: w.name, vkey: w.vkey })), quorum: 2 }, policyKeyResolver(policy));
+  assert.equal(r.ok, true, JSON.stringify(r.findings));
+  assert.throws(() => buildBundle(db, [12n]), (e) => isAttestError(e, 'ERR_USAGE'));
 });
