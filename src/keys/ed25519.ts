@@ -8,6 +8,7 @@
  * message; refusing small-order keys closes that.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { getAlgorithm } from './algorithms.js';
 
 const ED25519 = { name: 'Ed25519' } as const;
 
@@ -35,8 +36,10 @@ export async function importEd25519Public(raw: Uint8Array): Promise<CryptoKey | 
 }
 
 /**
- * Verify an Ed25519 signature. Primitive: returns false (never throws) for a bad key,
- * a signature of the wrong length, or a signature that does not verify.
+ * Verify an Ed25519 signature through the installed platform verifier (node:crypto on Node,
+ * synchronous: no thread-pool round trip per checkpoint note; WebCrypto elsewhere: keys/algorithms.ts).
+ * Primitive: returns false (never throws) for a bad key, a signature of the wrong length, or
+ * a signature that does not verify.
  */
 export async function ed25519Verify(
   publicKey: Uint8Array | CryptoKey,
@@ -47,7 +50,7 @@ export async function ed25519Verify(
   const key = publicKey instanceof Uint8Array ? await importEd25519Public(publicKey) : publicKey;
   if (key === null) return false;
   try {
-    return await crypto.subtle.verify(ED25519, key, signature as BufferSource, message as BufferSource);
+    return await getAlgorithm('EdDSA').verify(key, message, signature);
   } catch {
     return false;
   }

@@ -14,16 +14,36 @@ import { parseCheckpoint, type Checkpoint } from '../log/checkpoint.js';
 import { error, type Finding } from './findings.js';
 import type { TrustPolicy } from './policy.js';
 
+/** A policy's log-key verifiers (and the malformed log vkeys), and its witnesses' once built. */
+interface PolicyVerifiers { logs: NoteVerifier[]; malformed: string[]; witnesses?: NoteVerifier[] }
+
+/**
+ * Verifiers are built once per policy (by identity), not once per note: each imports and
+ * checks its public key on first use, which costs more than the signature it then checks
+ * (a log with 30,000 checkpoints spent most of its checkpoint time re-importing keys).
+ */
+const policyVerifiers = new WeakMap<TrustPolicy, PolicyVerifiers>();
+
+function verifiersOf(policy: TrustPolicy): PolicyVerifiers {
+  let v = policyVerifiers.get(policy);
+  if (v === undefined) {
+    v = { logs: [], malformed: [] };
+    for (const l of policy.logs) {
+      try {
+        v.logs.push(ed25519NoteVerifier(l.vkey));
+      } catch {
+        v.malformed.push(l.vkey);
+      }
+    }
+    policyVerifiers.set(policy, v);
+  }
+  return v;
+}
+
 /** Open one note under the policy's log keys; returns the checkpoint or pushes a finding. */
 export async function openCheckpoint(note: string, policy: TrustPolicy, findings: Finding[]): Promise<Checkpoint | null> {
-  const verifiers: NoteVerifier[] = [];
-  for (const l of policy.logs) {
-    try {
-      verifiers.push(ed25519NoteVerifier(l.vkey));
-    } catch {
-      findings.push(error('ERR_POLICY_INVALID', `log vkey in the trust policy is malformed: ${l.vkey}`));
-    }
-  }
+  const { logs: verifiers, malformed } = verifiersOf(policy);
+  for (const vkey of malformed) findings.push(error('ERR_POLICY_INVALID', `log vkey in the trust policy is malformed: ${vkey}`));
   try {
     const opened = await openNote(note, verifiers);
     const cp = parseCheckpoint(opened.text);
@@ -61,7 +81,8 @@ export interface OpenedCheckpoint extends Checkpoint {
  */
 export async function checkCosignatures(note: string, policy: TrustPolicy, findings: Finding[]): Promise<Cosigner[] | null> {
   if (policy.witnesses.length === 0) return [];
-  const verifiers = policy.witnesses.map((w) => cosignatureVerifier(w.vkey));
+  const cached = verifiersOf(policy);
+  const verifiers = (cached.witnesses ??= policy.witnesses.map((w) => cosignatureVerifier(w.vkey)));
   try {
     const opened = await openNote(note, verifiers);
     return opened.verified.map((v) => ({ name: v.name, timestamp: parseCosignature(v.signature).timestamp }));
