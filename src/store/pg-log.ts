@@ -335,7 +335,6 @@ export class PgLog implements LogStore {
       witnessSize: async (witness) => BigInt((await q('SELECT size FROM mcp_attest.witness_sizes WHERE witness = $1', [witness])).rows[0]?.size ?? 0),
       consistencyProof: (size1, size2) => this.withNodes((read) => consistencyProof(size1, size2, read)),
       addCosignature: (size, witness, line, received) => this.addCosignature(size, witness, line, received),
-      setWitnessSize: async (witness, size) => void await q(SET_WITNESS_SIZE, [witness, size.toString()]),
       addWitnessEvent: async (e) => void await q('INSERT INTO mcp_attest.witness_events (at, witness, size, code, message) VALUES ($1, $2, $3, $4, $5)', [e.at, e.witness, e.size.toString(), e.code, e.message]),
     };
   }

@@ -33,10 +33,11 @@ export interface WitnessingLog {
   witnessSize(witness: string): Awaitable<bigint>;
   /** The RFC 6962 consistency proof from `size1` to `size2` (RFC 9162 §2.1.4). */
   consistencyProof(size1: bigint, size2: bigint): Awaitable<Uint8Array[]>;
-  /** Store a verified cosignature line (first one kept) and raise the witness's size. */
+  /**
+   * Store a verified cosignature line (first one kept) and raise the witness's size: the only
+   * way it moves, so it is always a size the witness cosigned (a 409's size is not signed).
+   */
   addCosignature(size: bigint, witness: string, line: string, received: number): Awaitable<void>;
-  /** Raise the size recorded for `witness` (never lowered). */
-  setWitnessSize(witness: string, size: bigint): Awaitable<void>;
   /** Record a refusal, an unreachable witness or a conflict alarm. */
   addWitnessEvent(e: { at: number; witness: string; size: bigint; code: string; message: string }): Awaitable<void>;
 }
@@ -56,9 +57,6 @@ async function record(db: WitnessingLog, w: WitnessEndpoint, size: bigint, out: 
   if (out.code === 'ERR_WITNESS_CONFLICT' && out.witnessSize !== undefined && out.witnessSize > size && out.witnessSize <= latest) {
     return { witness: w.name, size, status: 'ERR_WITNESS_REFUSED', message: `${w.name} already holds size ${out.witnessSize}: a newer round got there first` };
   }
-  // A witness that answers with a size within our tree tells us where it is: remember it
-  // (only ever raised), so the next submission starts from there.
-  if (out.witnessSize !== undefined && out.witnessSize <= size && out.code !== 'ERR_WITNESS_CONFLICT') await db.setWitnessSize(w.name, out.witnessSize);
   await db.addWitnessEvent({ at, witness: w.name, size, code: out.code, message: out.message });
   return { witness: w.name, size, status: out.code, message: out.message };
 }

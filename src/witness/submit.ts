@@ -127,8 +127,8 @@ export async function submitCheckpoint(
     }
     if (res.status === 409) {
       const theirs = parseConflictBody(res.text);
-      if (theirs === null) return { ok: false, code: 'ERR_WITNESS_REFUSED', message: `${w.name}: 409 without a size` };
-      if (theirs > size) return { ok: false, code: 'ERR_WITNESS_CONFLICT', message: `${w.name} has cosigned a tree of ${theirs} entries for this origin; ours has ${size}: rollback or fork`, witnessSize: theirs };
+      if (theirs === null) return outcome({ ok: false, code: 'ERR_WITNESS_REFUSED', message: `${w.name}: 409 without a size` });
+      if (theirs > size) return outcome({ ok: false, code: 'ERR_WITNESS_CONFLICT', message: `${w.name} has cosigned a tree of ${theirs} entries for this origin; ours has ${size}: rollback or fork`, witnessSize: theirs });
       if (attempt === 0 && theirs !== from) {
         // Below the size it cosigned for us: a witness never goes back, unless it lost its state.
         if (theirs < from) alarm = `${w.name} answered 409 at size ${theirs}, below the size ${from} it had cosigned for this origin: it lost or rolled back its state (what it saw before vouches for nothing now)`;

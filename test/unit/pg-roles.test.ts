@@ -100,7 +100,6 @@ test('docs/fleet.md "Roles": an integrator integrates, signs, publishes and keep
     assert.equal(published.size, 4n);
     const w = log.witnessing();
     await w.addCosignature(4n, 'witness.example/w1', '— witness.example/w1 AAAA\n', 1_900_000_000);
-    await w.setWitnessSize('witness.example/w2', 4n);
     await w.addWitnessEvent({ at: 1_900_000_000, witness: 'witness.example/w3', size: 4n, code: 'ERR_WITNESS_REFUSED', message: 'no' });
     assert.equal((await log.witnessSizes()).get('witness.example/w1'), 4n);
     assert.equal(await log.append(templated), 4n, 'an integrator is a writer too');

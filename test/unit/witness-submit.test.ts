@@ -94,7 +94,6 @@ test('a witness found below the size it cosigned for us (it lost its state) is a
     witnessSize: () => witnessSize,
     consistencyProof: () => [new Uint8Array(32)],
     addCosignature: (size, _w, line) => { cosigned.push(line); witnessSize = size; },
-    setWitnessSize: (_w, size) => { witnessSize = size > witnessSize ? size : witnessSize; },
     addWitnessEvent: (e) => void events.push(e),
   };
   const [r] = await witnessLatest(store, [{ name, vkey, url }]);
@@ -114,4 +113,44 @@ test('a witness found below the size it cosigned for us (it lost its state) is a
   const out = await submitCheckpoint({ name, vkey, url: url2 }, note, 5n, 4n, () => [new Uint8Array(32)]);
   assert.ok(!out.ok && out.code === 'ERR_WITNESS_CONFLICT', out.ok ? 'cosigned' : out.code);
   assert.match(out.message, /below the size 4 .*; then .*HTTP 503/);
+});
+
+test('a 409\'s size is not signed: it never raises the size the log holds for the witness, so a forged one cannot make a later honest answer look like lost state', async (t) => {
+  const log = await keyPair();
+  const w = await keyPair();
+  const name = 'honest.example/w';
+  const vkey = formatVerifierKey(name, SIG_TYPE_COSIGNATURE_V1, w.pub);
+  const note = await signNote(formatCheckpoint({ origin: 'example.com/log', size: 5n, rootHash: new Uint8Array(32).fill(9), extensions: [] }), [ed25519NoteSigner('example.com/log', log.privateKey, log.pub)]);
+  const signer = cosignatureSigner(name, w.privateKey, w.pub);
+  const honest = formatSignatureLine(name, signer.keyId, await signer.sign(utf8(note.slice(0, note.indexOf('\n\n') + 1))));
+  let forged = true;
+  const url = await hostile(t, (req, res) => {
+    const old = ((req as IncomingMessage & { body?: string }).body ?? '').split('\n', 1)[0]!;
+    if (!forged && old === 'old 0') return res.end(honest);
+    res.writeHead(409, { 'content-type': 'text/x.tlog.size' });
+    res.end(forged ? '3\n' : '0\n'); // a man in the middle's 409s, then the witness's own
+  });
+  const sizes: bigint[] = [];
+  const store: WitnessingLog = {
+    latestCheckpoint: () => ({ size: 5n, note }),
+    cosignatureLines: () => [],
+    witnessSize: () => sizes.at(-1) ?? 0n,
+    consistencyProof: () => [new Uint8Array(32)],
+    addCosignature: (size) => void sizes.push(size),
+    addWitnessEvent: () => undefined,
+  };
+  assert.equal((await witnessLatest(store, [{ name, vkey, url }]))[0]!.status, 'ERR_WITNESS_REFUSED');
+  assert.deepEqual(sizes, [], 'the forged size is not kept');
+  forged = false;
+  assert.equal((await witnessLatest(store, [{ name, vkey, url }]))[0]!.status, 'cosigned', 'no false alarm');
+  // Found below what it cosigned, then a 409 without a size: still the alarm.
+  let first = true;
+  const url2 = await hostile(t, (_req, res) => {
+    res.writeHead(409, { 'content-type': 'text/x.tlog.size' });
+    res.end(first ? '1\n' : 'x\n');
+    first = false;
+  });
+  const out = await submitCheckpoint({ name, vkey, url: url2 }, note, 5n, 4n, () => [new Uint8Array(32)]);
+  assert.ok(!out.ok && out.code === 'ERR_WITNESS_CONFLICT', out.ok ? 'cosigned' : out.code);
+  assert.match(out.message, /below the size 4 .*; then .*409 without a size/);
 });
