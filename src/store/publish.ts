@@ -20,7 +20,7 @@
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { writeSynced } from './synced.js';
 import { dirname, join } from 'node:path';
-import { AttestError } from '../errors.js';
+import { AttestError, isAttestError } from '../errors.js';
 import { equalBytes, fromUtf8, utf8 } from '../bytes/index.js';
 import { entriesPath, formatEntryBundle, tilePath } from '../log/tiles.js';
 import { tileBytes, tilesFor } from './tiles.js';
@@ -69,9 +69,12 @@ async function writeOnce(dir: string, rel: string, data: () => Promise<Uint8Arra
 }
 
 /**
- * The tree size of the checkpoint `outDir` holds (0n when it holds none), once found to be
- * this log's: origin `origin`, a size up to `latest`, and the stored tree's root at that
- * size. `ERR_PUBLISH_CONFLICT` otherwise, or when the file cannot be read as a checkpoint.
+ * The tree size to publish from: that of the checkpoint `outDir` holds, once found to be
+ * this log's (origin `origin`, a size up to `latest`, the stored tree's root at that size)
+ * and its partial tiles are there; 0n (every size) when it holds none, or when one of them
+ * is missing (a directory seeded with the checkpoint alone: the older sizes' tiles are
+ * written then). `ERR_PUBLISH_CONFLICT` when it is not this log's or not a checkpoint;
+ * `ERR_STORE_IO` when it cannot be read.
  */
 async function publishedSize(db: LogStore, outDir: string, origin: string, latest: bigint): Promise<bigint> {
   const path = join(outDir, 'checkpoint');
@@ -80,13 +83,17 @@ async function publishedSize(db: LogStore, outDir: string, origin: string, lates
     held = parseCheckpoint(parseNote(fromUtf8(readRegularFile(path, MAX_NOTE_SIZE))).text);
   } catch (e) {
     if (isNotFound(e)) return 0n;
+    if (isAttestError(e, 'ERR_STORE_IO')) throw e;
     throw new AttestError('ERR_PUBLISH_CONFLICT', `${path} is not a checkpoint this log published (${(e as Error).message}): nothing more published`, { path, cause: e });
   }
   const size = held.size;
   if (held.origin !== origin || size > latest || !equalBytes(await db.withNodes((read) => rootAt(size, read)), held.rootHash)) {
     throw new AttestError('ERR_PUBLISH_CONFLICT', `${path} is a checkpoint of another log, or of another tree: the directory holds another log or was altered; nothing more published`, { path });
   }
-  return size;
+  const present = (rel: string): boolean => statSync(join(outDir, rel), { throwIfNoEntry: false })?.isFile() === true;
+  // Its partial tiles (its full ones are the latest size's too, written or checked below).
+  const complete = tilesFor(size).every(([level, index, width]) => width === 256 || (present(tilePath(level, index, width)) && (level !== 0 || present(entriesPath(index, width)))));
+  return complete ? size : 0n;
 }
 
 /**

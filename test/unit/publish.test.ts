@@ -123,3 +123,22 @@ test('a checkpoint in the directory that is not of this log\'s tree is ERR_PUBLI
     assert.equal(readFileSync(join(out, 'checkpoint'), 'utf8'), text);
   }
 });
+
+test('a directory seeded with the checkpoint alone gets every older size\'s partial tiles; a checkpoint that cannot be read is ERR_STORE_IO', async (t) => {
+  const { home } = await recordedHome(t, 2);
+  await recordCalls(home, 1, 2);
+  await recordCalls(home, 1, 3);
+  const d = new LogDb(homePaths(home).db, 'full', true);
+  t.after(() => d.close());
+  const full = join(tempDir(t), 'full');
+  await publishTiles(new SqliteLogStore(d), full);
+  const seeded = join(tempDir(t), 'seeded');
+  mkdirSync(seeded);
+  writeFileSync(join(seeded, 'checkpoint'), readFileSync(join(full, 'checkpoint')));
+  await publishTiles(new SqliteLogStore(d), seeded);
+  assert.deepEqual([...snapshot(seeded).keys()].sort(), [...snapshot(full).keys()].sort(), 'the same files as a directory published from the start');
+  // --out naming a file: its checkpoint cannot be read (ENOTDIR), an I/O error, not another log's directory.
+  const file = join(tempDir(t), 'a-file');
+  writeFileSync(file, 'x');
+  await assert.rejects(publishTiles(new SqliteLogStore(d), file), (e) => isAttestError(e, 'ERR_STORE_IO'));
+});
