@@ -10,10 +10,12 @@
  *   charset=utf-8`), or 404. Another method on that path: 405.
  * - Anything else: 404. An exception in a handler: 500 with a short text (never a crash).
  *
- * Bodies being read share one budget ({@link DEFAULT_MAX_BUFFERED_BYTES}, `maxBufferedBytes`):
- * a body that would take the bytes buffered by all requests past it is answered 503 with
- * `Retry-After: 1` and its connection closed, so stalled senders cannot hold more memory
- * than that until their read timeout. A body's bytes count until its answer is sent.
+ * Bodies being read share one budget ({@link DEFAULT_MAX_BUFFERED_BYTES}, `maxBufferedBytes`),
+ * and each peer (an IPv4 address, an IPv6 /64) an eighth of it (`maxBufferedBytesPerPeer`):
+ * a body that would take the bytes buffered by all requests, or by its peer's, past either
+ * is answered 503 with `Retry-After: 1` and its connection closed, so stalled senders cannot
+ * hold more memory than that until their read timeout, nor one host lock the others out. A
+ * body's bytes count until its answer is sent.
  *
  * After answering a request whose body was not read (413, 404, 405, 503), the server discards at
  * most {@link LINGER_BYTES} more bytes for at most {@link LINGER_MS}, so that the client can
@@ -33,7 +35,7 @@ export const LINGER_BYTES = 8 << 20;
 export const LINGER_MS = 5_000;
 /** Default time (ms) a client has to send a whole add-checkpoint body. */
 export const DEFAULT_READ_TIMEOUT_MS = 30_000;
-/** Default bytes of request bodies buffered at once, all requests together: 64 MiB (64 bodies of the largest size). */
+/** Default bytes of request bodies buffered at once, all requests together: 64 MiB (64 bodies of the largest size); a peer's, an eighth of it. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 64 << 20;
 
 /** Options of {@link startWitnessServer}. */
@@ -48,6 +50,8 @@ export interface WitnessServerOptions {
   readTimeoutMs?: number;
   /** Bytes of request bodies buffered at once, all requests together (default {@link DEFAULT_MAX_BUFFERED_BYTES}); past it, 503. */
   maxBufferedBytes?: number;
+  /** The same, for the requests of one peer (an IPv4 address, an IPv6 /64); default an eighth of `maxBufferedBytes`. */
+  maxBufferedBytesPerPeer?: number;
   /** Called with every exception answered with 500. */
   onError?: (e: unknown) => void;
 }
@@ -62,8 +66,44 @@ export interface WitnessServer {
 
 type BodyResult = Uint8Array | 'too-large' | 'timeout' | 'aborted' | 'busy';
 
-/** The bytes of request bodies buffered by all requests of one server, and its cap. */
-interface Budget { used: number; readonly max: number }
+/** The bytes of request bodies buffered by the requests of one server: in all, and by peer. */
+class Budget {
+  private used = 0;
+  private readonly byPeer = new Map<string, number>();
+
+  constructor(private readonly max: number, private readonly perPeer: number) {}
+
+  /** Take `n` bytes for `peer`: false, nothing taken, when either cap has no room for them. */
+  take(peer: string, n: number): boolean {
+    const mine = this.byPeer.get(peer) ?? 0;
+    if (this.used + n > this.max || mine + n > this.perPeer) return false;
+    this.used += n;
+    this.byPeer.set(peer, mine + n);
+    return true;
+  }
+
+  /** Give back `n` bytes `peer` took. */
+  give(peer: string, n: number): void {
+    this.used -= n;
+    const left = (this.byPeer.get(peer) ?? 0) - n;
+    if (left > 0) this.byPeer.set(peer, left);
+    else this.byPeer.delete(peer);
+  }
+}
+
+/**
+ * The budget key of a remote address: an IPv4 address (a v4-mapped one too), or the /64 of
+ * an IPv6 address (a host commonly holds a whole /64), e.g. `2001:db8:0:1::/64`.
+ */
+export function peerOf(address: string | undefined): string {
+  if (address === undefined) return '';
+  if (address.includes('.')) return address.slice(address.lastIndexOf(':') + 1);
+  const [head = '', tail = ''] = address.split('::');
+  const h = head === '' ? [] : head.split(':');
+  const t = tail === '' ? [] : tail.split(':');
+  const groups = address.includes('::') ? [...h, ...new Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t] : h;
+  return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
 
 /**
  * Read a request body of at most `limit` bytes within `timeoutMs`; stops buffering at the
@@ -72,8 +112,9 @@ interface Budget { used: number; readonly max: number }
  */
 function readBody(req: IncomingMessage, limit: number, timeoutMs: number, budget: Budget): Promise<{ body: BodyResult; release(): void }> {
   let total = 0;
+  const peer = peerOf(req.socket.remoteAddress);
   const release = (): void => {
-    budget.used -= total;
+    budget.give(peer, total);
     total = 0;
   };
   const declared = req.headers['content-length'];
@@ -88,9 +129,8 @@ function readBody(req: IncomingMessage, limit: number, timeoutMs: number, budget
     };
     const onData = (c: Buffer): void => {
       if (total + c.length > limit) return finish('too-large');
-      if (budget.used + c.length > budget.max) return finish('busy');
+      if (!budget.take(peer, c.length)) return finish('busy');
       total += c.length;
-      budget.used += c.length;
       chunks.push(c);
     };
     const onEnd = (): void => finish(new Uint8Array(Buffer.concat(chunks, total)));
@@ -166,7 +206,8 @@ async function monitor(witness: Witness, hash: string, res: ServerResponse): Pro
 
 function route(witness: Witness, o: WitnessServerOptions, prefix: string) {
   const timeoutMs = o.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
-  const budget: Budget = { used: 0, max: o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES };
+  const max = o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+  const budget = new Budget(max, o.maxBufferedBytesPerPeer ?? Math.floor(max / 8));
   const checkpointPath = /^\/([0-9a-f]{64})\/checkpoint$/;
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = req.url ?? '';

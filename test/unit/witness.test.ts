@@ -24,7 +24,7 @@ import { ed25519NoteVerifier, openNote, parseNote } from '../../src/log/note.js'
 import { ed25519NoteSigner, importEd25519Seed, signNote, type NoteSigner } from '../../src/log/note-sign.js';
 import { formatVerifierKey, SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519 } from '../../src/log/vkey.js';
 import { formatAddCheckpointRequest, MAX_ADD_CHECKPOINT_BYTES, TLOG_SIZE_CONTENT_TYPE } from '../../src/witness/protocol.js';
-import { startWitnessServer } from '../../src/witness/server.js';
+import { peerOf, startWitnessServer } from '../../src/witness/server.js';
 import { WitnessState } from '../../src/witness/state.js';
 import { Witness, type WitnessDecision, type WitnessResponse } from '../../src/witness/witness.js';
 
@@ -317,7 +317,7 @@ test('HTTP server: 500 on a handler exception (and it keeps serving), 408 on a b
 test('HTTP server: request bodies share one memory budget: past it 503 Retry-After, closed; the bytes are freed when a body is answered or its sender leaves', async (t) => {
   const { witness, log } = await setup(t);
   log.grow(3);
-  const server = await startWitnessServer(witness, { host: '127.0.0.1', port: 0, maxBufferedBytes: 1 << 20 });
+  const server = await startWitnessServer(witness, { host: '127.0.0.1', port: 0, maxBufferedBytes: 1 << 20, maxBufferedBytesPerPeer: 1 << 20 });
   t.after(() => server.close());
   const { port } = new URL(server.url);
   // A sender that stalls after 900,000 bytes of a body announced whole.
@@ -350,4 +350,46 @@ test('HTTP server: request bodies share one memory budget: past it 503 Retry-Aft
   // Answered bodies are freed too: together these are past the budget, one after another they fit.
   for (let i = 0; i < 3; i++) assert.equal((await junk(800_000)).status, 400);
   assert.equal((await fetch(`${server.url}/add-checkpoint`, { method: 'POST', body: await log.request(0n, 3n) })).status, 200);
+});
+
+test('HTTP server: one peer cannot take the whole body budget: its own share is refused past an eighth, another peer is still read', async (t) => {
+  const { witness } = await setup(t);
+  const server = await startWitnessServer(witness, { host: '127.0.0.1', port: 0, maxBufferedBytes: 1 << 20 });
+  t.after(() => server.close());
+  const port = Number(new URL(server.url).port);
+  // A raw request from `from` (any 127/8 address reaches the loopback server); resolves with the status line.
+  const post = (from: string, body: string, declared = body.length) => {
+    const sock = connect({ port, host: '127.0.0.1', localAddress: from }, () => sock.write(`POST /add-checkpoint HTTP/1.1\r\nHost: w\r\nContent-Length: ${declared}\r\n\r\n${body}`));
+    sock.on('error', () => undefined);
+    let got = '';
+    const reply = new Promise<string>((resolve) => {
+      sock.on('data', (c) => {
+        got += c.toString();
+        if (got.includes('\r\n')) resolve(got.split('\r\n', 1)[0]!);
+      });
+      sock.on('close', () => resolve(got));
+    });
+    return { sock, reply };
+  };
+  const stalled = post('127.0.0.2', 'a'.repeat(100_000), 900_000); // within its share (128 KiB): kept reading
+  t.after(() => stalled.sock.destroy());
+  // The same peer again: past its share, whichever body came last is refused.
+  const again = post('127.0.0.2', 'a'.repeat(100_000));
+  const first = await Promise.race([again.reply, stalled.reply]);
+  assert.match(first, /^HTTP\/1\.1 503 /, 'a peer past its share');
+  // Another peer is read as ever: its body parsed (400: not a request), not refused.
+  const other = post('127.0.0.3', 'a'.repeat(100_000));
+  assert.match(await other.reply, /^HTTP\/1\.1 400 /);
+  other.sock.destroy();
+  again.sock.destroy();
+});
+
+test('peerOf: an IPv4 address (v4-mapped too) is its own peer; IPv6 addresses share their /64', () => {
+  assert.equal(peerOf('192.0.2.7'), '192.0.2.7');
+  assert.equal(peerOf('::ffff:192.0.2.7'), '192.0.2.7');
+  assert.equal(peerOf('2001:db8:0:1::5'), '2001:db8:0:1::/64');
+  assert.equal(peerOf('2001:0DB8:0000:0001:ffff:1:2:3'), '2001:db8:0:1::/64');
+  assert.equal(peerOf('::1'), '0:0:0:0::/64');
+  assert.equal(peerOf('2001:db8::'), '2001:db8:0:0::/64');
+  assert.equal(peerOf(undefined), '');
 });
