@@ -122,10 +122,8 @@ export class PgLog implements LogStore {
   /** An empty log gets its parameters entry; a log with entries keeps its format. */
   private async writeParameters(entries: EntriesMode): Promise<void> {
     await this.transaction(async (c) => {
-      const next = await lockCounter(c);
-      if (next !== 0n) return;
-      await insertEntries(c, [[0n, encodeRecord({ type: PARAMETERS_RECORD, index: '0', entries }), null, null]]);
-      await c.query('UPDATE mcp_attest.log_state SET next_idx = 1 WHERE id = 1');
+      if (await lockCounter(c) !== 0n) return;
+      await appendRows(c, 0n, [[0n, encodeRecord({ type: PARAMETERS_RECORD, index: '0', entries }), null, null]]);
     });
   }
 
@@ -178,20 +176,19 @@ export class PgLog implements LogStore {
   }
 
   /**
-   * One transaction in three round trips: take the counter row (with BEGIN), insert the
-   * records and advance the counter (one statement), commit. Each record of `batch` gets the
-   * next index; a record that cannot be built is rejected alone. The lock is held from the
-   * first round trip to the commit: batches of all processes are serialized, never overlap.
+   * One transaction in three round trips: take the counter row (with BEGIN), append the
+   * records (`mcp_attest.append_rows`, which advances the counter), commit. Each record of
+   * `batch` gets the next index; a record that cannot be built is rejected alone. The lock is
+   * held from the first round trip to the commit: batches of all processes are serialized,
+   * never overlap.
    */
   private async sequence(batch: Pending[], done: Array<[Pending, bigint]>): Promise<void> {
     const c = await this.pool.connect();
     try {
-      const [, locked] = (await c.query('BEGIN; SELECT next_idx FROM mcp_attest.log_state WHERE id = 1 FOR UPDATE')) as unknown as pg.QueryResult[];
-      const rows = await this.build(c, BigInt(stateRow(locked!).next_idx as string), batch, done);
-      if (rows.length > 0) {
-        const next = rows[rows.length - 1]![0] + 1n;
-        await c.query(`WITH inserted AS (${INSERT_ENTRIES} RETURNING 1) UPDATE mcp_attest.log_state SET next_idx = $5 WHERE id = 1`, [...entryColumns(rows), next.toString()]);
-      }
+      const [, locked] = (await c.query('BEGIN; SELECT mcp_attest.lock_counter() AS next_idx')) as unknown as pg.QueryResult[];
+      const first = BigInt(stateRow(locked!).next_idx as string);
+      const rows = await this.build(c, first, batch, done);
+      if (rows.length > 0) await appendRows(c, first, rows);
       await c.query('COMMIT');
     } catch (e) {
       done.length = 0;
@@ -349,9 +346,18 @@ export class PgLog implements LogStore {
   }
 }
 
-/** Lock the counter row for the transaction; returns the next index. */
+/** Lock the counter row for the transaction (`mcp_attest.lock_counter`, any role); returns the next index. */
 export async function lockCounter(c: pg.ClientBase): Promise<bigint> {
-  return BigInt((await c.query('SELECT next_idx FROM mcp_attest.log_state WHERE id = 1 FOR UPDATE')).rows[0].next_idx);
+  return BigInt((await c.query('SELECT mcp_attest.lock_counter() AS next_idx')).rows[0].next_idx);
+}
+
+/**
+ * Append entry rows `[idx, data, salt, record]` from index `first` through
+ * `mcp_attest.append_rows` (store/pg-sequence.ts: a private row's commitment is the
+ * server's), in the transaction of `c`, which holds the counter row.
+ */
+async function appendRows(c: pg.ClientBase, first: bigint, rows: Array<[bigint, Uint8Array, Uint8Array | null, Uint8Array | null]>): Promise<void> {
+  await c.query('SELECT mcp_attest.append_rows($1::bigint, $2::bytea[], $3::bytea[], $4::bytea[])', [first.toString(), ...entryColumns(rows).slice(1)]);
 }
 
 /** Raise a witness's size (never lowered): `$1` the witness, `$2` the size. */

@@ -14,18 +14,20 @@
  * `witness_events` (a witness's refusals and alarms, as in SQLite), `log_state.lease_until`
  * (the integrator's lease, on the server's clock: store/pg-integrator.ts) and `tool_pins`
  * (the fleet's pinned tool definitions: store/pg-pins.ts). Version 3 adds the function
- * `mcp_attest.sequence` (a batch sequenced in one statement: store/pg-sequence.ts).
+ * `mcp_attest.sequence` (a batch sequenced in one statement: store/pg-sequence.ts). Version
+ * 4 adds `mcp_attest.append_rows` and `mcp_attest.lock_counter`, and makes every append
+ * function run with the owner's rights, so writers need no write grant on the tables.
  * @see docs/fleet.md
  */
 import type pg from 'pg';
 import { AttestError } from '../errors.js';
-import { SEQUENCE_FUNCTION } from './pg-sequence.js';
+import { APPEND_FUNCTION, LOCK_FUNCTION, SEQUENCE_FUNCTION } from './pg-sequence.js';
 
 /** The advisory lock key serializing schema migrations (distinct from the integrator's). */
 const SCHEMA_LOCK = '7306813489436938613';
 
 /** The schema version this code writes. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 const MIGRATIONS: string[] = [
   // 0 -> 1
@@ -42,8 +44,10 @@ const MIGRATIONS: string[] = [
   `CREATE TABLE mcp_attest.witness_events (id bigserial PRIMARY KEY, at bigint NOT NULL, witness text NOT NULL, size bigint NOT NULL, code text NOT NULL, message text NOT NULL);
    ALTER TABLE mcp_attest.log_state ADD COLUMN lease_until timestamptz NOT NULL DEFAULT now();
    CREATE TABLE mcp_attest.tool_pins (server text NOT NULL, name text NOT NULL, digest text NOT NULL, definition text NOT NULL, pinned_at bigint NOT NULL, PRIMARY KEY (server, name));`,
-  // 2 -> 3
+  // 2 -> 3 (the function as v4 has it: a database at v3 gets it again below)
   SEQUENCE_FUNCTION,
+  // 3 -> 4: writers append only through functions that run with the owner's rights (docs/fleet.md "Roles")
+  `${APPEND_FUNCTION};\n${LOCK_FUNCTION};\n${SEQUENCE_FUNCTION}`,
 ];
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Sequencing a batch in one statement: the PostgreSQL function `mcp_attest.sequence` (schema
- * v3) takes the counter row, builds each record from its template with the index it gets,
+ * v3; from v4 it writes through `mcp_attest.append_rows`, with the owner's rights) takes the counter row, builds each record from its template with the index it gets,
  * makes a private entry's commitment (`0x01 || SHA-256(salt || record)`, log/opening.ts) with
  * the server's `sha256`, inserts the entries and advances the counter, and the statement's
  * own transaction commits: the counter row is held for the server's work and the commit
@@ -17,17 +17,58 @@
 import type pg from 'pg';
 import { utf8 } from '../bytes/index.js';
 import { MAX_ENTRY_BYTES } from './entry-row.js';
+import { SALT_BYTES } from '../log/opening.js';
 
-/** The SQL of `mcp_attest.sequence(prefixes, suffixes, salts)`: returns the first index given. */
-export const SEQUENCE_FUNCTION = `CREATE FUNCTION mcp_attest.sequence(prefixes bytea[], suffixes bytea[], salts bytea[]) RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE first bigint;
+/**
+ * The SQL of `mcp_attest.append_rows(first, datas, salts, records)`: the one way a role that
+ * is not the schema's owner writes entries (it runs with the owner's rights; docs/fleet.md
+ * "Roles"). Under the counter row's lock it takes rows only at the next index (`first`, else
+ * SQLSTATE 40001), each an entry this log takes (else 23514): an entry in clear of at most
+ * 65,535 bytes (none past entry 0 in a private log), or a 16-byte salt and a record of at
+ * most 65,535 bytes, whose commitment `0x01 || SHA-256(salt || record)` it computes itself
+ * (log/opening.ts). So no writer can leave a hole, take an index twice, or log a commitment
+ * its opening does not make: what would stop the integrator or fail an audit.
+ */
+export const APPEND_FUNCTION = `CREATE OR REPLACE FUNCTION mcp_attest.append_rows(first bigint, datas bytea[], salts bytea[], records bytea[]) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE expected bigint; is_private boolean;
+BEGIN
+  SELECT next_idx INTO expected FROM mcp_attest.log_state WHERE id = 1 FOR UPDATE;
+  IF first IS DISTINCT FROM expected THEN
+    RAISE EXCEPTION 'mcp_attest.append_rows: % is not the next index (%)', first, expected USING ERRCODE = '40001';
+  END IF;
+  IF cardinality(datas) IS DISTINCT FROM cardinality(salts) OR cardinality(datas) IS DISTINCT FROM cardinality(records) OR cardinality(datas) = 0 THEN
+    RAISE EXCEPTION 'mcp_attest.append_rows: no rows, or columns of unequal lengths' USING ERRCODE = '23514';
+  END IF;
+  SELECT convert_from(e.data, 'UTF8')::jsonb ->> 'entries' = 'private' INTO is_private FROM mcp_attest.entries e WHERE e.idx = 0;
+  IF EXISTS (SELECT 1 FROM unnest(datas, salts, records) WITH ORDINALITY AS u(data, salt, rec, ord)
+      WHERE CASE WHEN u.salt IS NULL THEN u.data IS NULL OR length(u.data) > ${MAX_ENTRY_BYTES} OR (coalesce(is_private, false) AND first + u.ord > 1)
+                 ELSE length(u.salt) <> ${SALT_BYTES} OR u.rec IS NULL OR length(u.rec) > ${MAX_ENTRY_BYTES} END) THEN
+    RAISE EXCEPTION 'mcp_attest.append_rows: a row is not an entry this log takes' USING ERRCODE = '23514';
+  END IF;
+  INSERT INTO mcp_attest.entries (idx, data, salt, record)
+    SELECT first + u.ord - 1, CASE WHEN u.salt IS NULL THEN u.data ELSE '\\x01'::bytea || sha256(u.salt || u.rec) END, u.salt, CASE WHEN u.salt IS NULL THEN NULL ELSE u.rec END
+    FROM unnest(datas, salts, records) WITH ORDINALITY AS u(data, salt, rec, ord);
+  UPDATE mcp_attest.log_state SET next_idx = first + cardinality(datas) WHERE id = 1;
+END $$`;
+
+/**
+ * The SQL of `mcp_attest.lock_counter()`: takes the counter row for the caller's transaction
+ * and returns the next index (with the owner's rights: a writer may not update the row
+ * itself).
+ */
+export const LOCK_FUNCTION = `CREATE OR REPLACE FUNCTION mcp_attest.lock_counter() RETURNS bigint LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT next_idx FROM mcp_attest.log_state WHERE id = 1 FOR UPDATE $$`;
+
+/** The SQL of `mcp_attest.sequence(prefixes, suffixes, salts)`: returns the first index given. Its rows go through {@link APPEND_FUNCTION}. */
+export const SEQUENCE_FUNCTION = `CREATE OR REPLACE FUNCTION mcp_attest.sequence(prefixes bytea[], suffixes bytea[], salts bytea[]) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE first bigint; recs bytea[];
 BEGIN
   SELECT next_idx INTO first FROM mcp_attest.log_state WHERE id = 1 FOR UPDATE;
-  INSERT INTO mcp_attest.entries (idx, data, salt, record)
-    SELECT first + u.ord - 1, CASE WHEN u.salt IS NULL THEN r.rec ELSE '\\x01'::bytea || sha256(u.salt || r.rec) END, u.salt, CASE WHEN u.salt IS NULL THEN NULL ELSE r.rec END
-    FROM unnest(prefixes, suffixes, salts) WITH ORDINALITY AS u(prefix, suffix, salt, ord),
-      LATERAL (SELECT u.prefix || convert_to((first + u.ord - 1)::text, 'UTF8') || u.suffix AS rec) AS r;
-  UPDATE mcp_attest.log_state SET next_idx = first + cardinality(prefixes) WHERE id = 1;
+  SELECT array_agg(u.prefix || convert_to((first + u.ord - 1)::text, 'UTF8') || u.suffix ORDER BY u.ord) INTO recs
+    FROM unnest(prefixes, suffixes) WITH ORDINALITY AS u(prefix, suffix, ord);
+  PERFORM mcp_attest.append_rows(first, recs, salts, recs);
   RETURN first;
 END $$`;
 

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { utf8 } from '../../src/bytes/index.js';
+import { commitmentEntry } from '../../src/log/opening.js';
 import { isAttestError } from '../../src/errors.js';
 import { PgLog } from '../../src/store/pg-log.js';
 import { PgReplayStore } from '../../src/store/pg-replay.js';
@@ -64,6 +65,8 @@ test('docs/fleet.md "Roles": a writer appends, records nonces and pins first; it
       'SELECT * FROM mcp_attest.entries',
       "UPDATE mcp_attest.entries SET data = '\\x00' WHERE idx = 1",
       'DELETE FROM mcp_attest.entries WHERE idx = 2',
+      "INSERT INTO mcp_attest.entries VALUES (9, '\\x00', NULL, NULL)",
+      'UPDATE mcp_attest.log_state SET next_idx = 7',
       "INSERT INTO mcp_attest.nodes VALUES (0, 0, '\\x00')",
       'DELETE FROM mcp_attest.nodes',
       "INSERT INTO mcp_attest.checkpoints VALUES (9, 'x', 0)",
@@ -73,6 +76,24 @@ test('docs/fleet.md "Roles": a writer appends, records nonces and pins first; it
       'CREATE TABLE mcp_attest.planted (x int)',
     ]) await assert.rejects(writer.pool.query(sql), denied, sql);
     assert.equal((await owner.opening(1n))?.record.length, templated(1n).length, 'the owner reads openings');
+
+    // The append functions, called by hand: only the next index, only entries this private log takes.
+    const salt = Buffer.alloc(16, 3);
+    const rec = Buffer.from('{"index":"4","type":"test/record"}');
+    const appendRows = (first: number, datas: Array<Buffer | null>, salts: Array<Buffer | null>, records: Array<Buffer | null>) =>
+      writer.pool.query('SELECT mcp_attest.append_rows($1::bigint, $2::bytea[], $3::bytea[], $4::bytea[])', [first, datas, salts, records]);
+    const code = (want: string) => (e: unknown): boolean => (e as { code?: string }).code === want;
+    await assert.rejects(appendRows(7, [Buffer.from('x')], [salt], [rec]), code('40001'), 'a hole');
+    await assert.rejects(appendRows(2, [Buffer.from('x')], [salt], [rec]), code('40001'), 'an index taken');
+    await assert.rejects(appendRows(3, [Buffer.from('{"clear":"text"}')], [null], [null]), code('23514'), 'clear text in a private log');
+    await assert.rejects(appendRows(3, [Buffer.from('x')], [Buffer.alloc(15)], [rec]), code('23514'), 'a salt of 15 bytes');
+    await assert.rejects(appendRows(3, [Buffer.from('x')], [salt], [Buffer.alloc(70_000, 0x61)]), code('23514'), 'a record past 65,535 bytes');
+    await assert.rejects(appendRows(3, [Buffer.from('x'), Buffer.from('y')], [salt], [rec]), code('23514'), 'columns of unequal lengths');
+    await assert.rejects(writer.pool.query('SELECT mcp_attest.sequence($1::bytea[], $2::bytea[], $3::bytea[])', [[Buffer.from('{"index":"')], [Buffer.from('"}')], [null]]), code('23514'), 'sequence: clear text in a private log');
+    // A commitment given by the writer is not taken: the server makes it from the opening.
+    await appendRows(3, [Buffer.alloc(33, 0xee)], [salt], [rec]);
+    assert.deepEqual(await owner.entry(3n), commitmentEntry(salt, rec), 'the commitment of the opening');
+    assert.equal(await owner.size(), 4n);
   } finally {
     await writer.close();
     await owner.close();
