@@ -36,6 +36,16 @@ async function hostile(t: TestContext, answer: (req: IncomingMessage, res: Serve
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
+/** A witness `name` and a log's checkpoint of size 5: its vkey, the note, and the witness's own cosignature line of it. */
+async function witnessOf(name: string): Promise<{ name: string; vkey: string; note: string; honest: string }> {
+  const log = await keyPair();
+  const w = await keyPair();
+  const note = await signNote(formatCheckpoint({ origin: 'example.com/log', size: 5n, rootHash: new Uint8Array(32).fill(9), extensions: [] }), [ed25519NoteSigner('example.com/log', log.privateKey, log.pub)]);
+  const signer = cosignatureSigner(name, w.privateKey, w.pub);
+  const honest = formatSignatureLine(name, signer.keyId, await signer.sign(utf8(note.slice(0, note.indexOf('\n\n') + 1))));
+  return { name, vkey: formatVerifierKey(name, SIG_TYPE_COSIGNATURE_V1, w.pub), note, honest };
+}
+
 test('a witness answer that shifts the note separator, is too large, redirects, or claims a larger tree is never stored as a cosignature', async (t) => {
   const log = await keyPair();
   const w = await keyPair();
@@ -69,13 +79,7 @@ test('a witness answer that shifts the note separator, is too large, redirects, 
 });
 
 test('a witness found below the size it cosigned for us (it lost its state) is an alarm: cosigned again from where it is, the alarm recorded once', async (t) => {
-  const log = await keyPair();
-  const w = await keyPair();
-  const name = 'reset.example/w';
-  const vkey = formatVerifierKey(name, SIG_TYPE_COSIGNATURE_V1, w.pub);
-  const note = await signNote(formatCheckpoint({ origin: 'example.com/log', size: 5n, rootHash: new Uint8Array(32).fill(9), extensions: [] }), [ed25519NoteSigner('example.com/log', log.privateKey, log.pub)]);
-  const signer = cosignatureSigner(name, w.privateKey, w.pub);
-  const honest = formatSignatureLine(name, signer.keyId, await signer.sign(utf8(note.slice(0, note.indexOf('\n\n') + 1))));
+  const { name, vkey, note, honest } = await witnessOf('reset.example/w');
   // As a witness whose state was wiped answers: it holds nothing (409 at 0) until sent old 0.
   const olds: string[] = [];
   const url = await hostile(t, (req, res) => {
@@ -116,13 +120,7 @@ test('a witness found below the size it cosigned for us (it lost its state) is a
 });
 
 test('a 409\'s size is not signed: it never raises the size the log holds for the witness, so a forged one cannot make a later honest answer look like lost state', async (t) => {
-  const log = await keyPair();
-  const w = await keyPair();
-  const name = 'honest.example/w';
-  const vkey = formatVerifierKey(name, SIG_TYPE_COSIGNATURE_V1, w.pub);
-  const note = await signNote(formatCheckpoint({ origin: 'example.com/log', size: 5n, rootHash: new Uint8Array(32).fill(9), extensions: [] }), [ed25519NoteSigner('example.com/log', log.privateKey, log.pub)]);
-  const signer = cosignatureSigner(name, w.privateKey, w.pub);
-  const honest = formatSignatureLine(name, signer.keyId, await signer.sign(utf8(note.slice(0, note.indexOf('\n\n') + 1))));
+  const { name, vkey, note, honest } = await witnessOf('honest.example/w');
   let forged = true;
   const url = await hostile(t, (req, res) => {
     const old = ((req as IncomingMessage & { body?: string }).body ?? '').split('\n', 1)[0]!;
