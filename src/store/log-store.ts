@@ -126,4 +126,3 @@ export class SqliteLogStore implements LogStore {
     this.db.close();
   }
 }
-

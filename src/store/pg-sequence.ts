@@ -1,6 +1,7 @@
 /**
  * Sequencing a batch in one statement: the PostgreSQL function `mcp_attest.sequence` (schema
- * v3; from v4 it writes through `mcp_attest.append_rows`, with the owner's rights) takes the counter row, builds each record from its template with the index it gets,
+ * v3; from v4 with the owner's rights, its rows written through `mcp_attest.append_rows`)
+ * takes the counter row, builds each record from its template with the index it gets,
  * makes a private entry's commitment (`0x01 || SHA-256(salt || record)`, log/opening.ts) with
  * the server's `sha256`, inserts the entries and advances the counter, and the statement's
  * own transaction commits: the counter row is held for the server's work and the commit

@@ -10,8 +10,8 @@
  * (written last by a run that completed, so every tile of the sizes below it is there),
  * once its root is found to be this log's at its size: a run costs the checkpoints signed
  * since, not every checkpoint ever signed (a log checkpointed every second signs 86,400 a
- * day). A private log publishes its commitments only
- * (log/opening.ts), never a record or a salt. Every file is synced before its rename, so the
+ * day). A private log publishes its commitments only (log/opening.ts), never a record or a
+ * salt. Every file is synced before its rename, so the
  * checkpoint never lands before the tiles it covers; and the checkpoint's root must be the
  * root of the stored tree at its size (a checkpoint row altered in the store is not
  * published).
