@@ -15,13 +15,15 @@
  * (the integrator's lease, on the server's clock: store/pg-integrator.ts) and `tool_pins`
  * (the fleet's pinned tool definitions: store/pg-pins.ts). Version 3 adds the function
  * `mcp_attest.sequence` (a batch sequenced in one statement: store/pg-sequence.ts). Version
- * 4 adds `mcp_attest.append_rows` and `mcp_attest.lock_counter`, and makes every append
- * function run with the owner's rights, so writers need no write grant on the tables.
+ * 4 adds `mcp_attest.append_rows`, `mcp_attest.lock_counter`, `mcp_attest.record_nonce` and
+ * `mcp_attest.purge_nonces`, and makes every append function run with the owner's rights, so
+ * writers need no write grant on the tables.
  * @see docs/fleet.md
  */
 import type pg from 'pg';
 import { AttestError } from '../errors.js';
 import { APPEND_FUNCTION, LOCK_FUNCTION, SEQUENCE_FUNCTION } from './pg-sequence.js';
+import { REPLAY_FUNCTIONS } from './pg-replay.js';
 
 /** The advisory lock key serializing schema migrations (distinct from the integrator's). */
 const SCHEMA_LOCK = '7306813489436938613';
@@ -47,7 +49,7 @@ const MIGRATIONS: string[] = [
   // 2 -> 3 (the function as v4 has it: a database at v3 gets it again below)
   SEQUENCE_FUNCTION,
   // 3 -> 4: writers append only through functions that run with the owner's rights (docs/fleet.md "Roles")
-  `${APPEND_FUNCTION};\n${LOCK_FUNCTION};\n${SEQUENCE_FUNCTION}`,
+  `${APPEND_FUNCTION};\n${LOCK_FUNCTION};\n${SEQUENCE_FUNCTION};\n${REPLAY_FUNCTIONS}`,
 ];
 
 /**

@@ -50,6 +50,12 @@ test('docs/fleet.md "Roles": a writer appends, records nonces and pins first; it
     assert.equal(await replay.record('iss', 'n-1', 2_000_000_000, 1_900_000_000), 'recorded');
     assert.equal(await replay.record('dpop-proof jkt', 'jti-1', 2_000_000_000, 1_900_000_000), 'recorded');
     assert.equal(await replay.record('iss', 'n-1', 2_000_000_000, 1_900_000_000), 'replay');
+    // A writer claiming a later time cannot close a live window: not by the server's clock.
+    const live = Math.floor(Date.now() / 1000) + 3600;
+    assert.equal(await replay.record('iss', 'n-live', live, live - 3600), 'recorded');
+    assert.equal((await writer.pool.query('SELECT mcp_attest.record_nonce($1, 1, $2) AS ok', ['iss\nn-live', live + 10])).rows[0].ok, null, 'not re-armed');
+    await writer.pool.query('SELECT mcp_attest.purge_nonces($1)', [live + 10]);
+    assert.equal(await replay.record('iss', 'n-live', live, live - 3600), 'replay', 'not purged');
     const pins = new FleetPins(writer.pool);
     const tool = { name: 'send', description: 'send it', inputSchema: { type: 'object' } };
     const [pin] = await pins.share('srv', [tool], 1_900_000_000);
@@ -74,6 +80,8 @@ test('docs/fleet.md "Roles": a writer appends, records nonces and pins first; it
       'UPDATE mcp_attest.log_state SET epoch = epoch + 1',
       "INSERT INTO mcp_attest.witness_sizes VALUES ('w', 9)",
       'CREATE TABLE mcp_attest.planted (x int)',
+      'DELETE FROM mcp_attest.nonces',
+      'UPDATE mcp_attest.nonces SET expires = 0',
     ]) await assert.rejects(writer.pool.query(sql), denied, sql);
     assert.equal((await owner.opening(1n))?.record.length, templated(1n).length, 'the owner reads openings');
 
