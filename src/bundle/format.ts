@@ -43,7 +43,7 @@
  */
 import { fromBase64, toBase64, utf8 } from '../bytes/index.js';
 import { AttestError } from '../errors.js';
-import { parseJson } from '../jcs/index.js';
+import { parseJsonDeferring, parseJsonSpan } from '../jcs/parse.js';
 import { HASH_SIZE } from '../log/hash.js';
 import { parseNote } from '../log/note.js';
 import { formatTlogProof, MAX_PROOF_HASHES } from '../log/tlog-proof.js';
@@ -164,23 +164,65 @@ function entryBytes(e: Record<string, unknown>, where: string): { bytes: Uint8Ar
   return { bytes: utf8(record), salt: s };
 }
 
+/** A bundle whose entries are parsed one at a time as they are read ({@link openBundle}). */
+export interface OpenedBundle extends Omit<Bundle, 'entries'> {
+  /** How many entries it holds. */
+  count: number;
+  /**
+   * Its entries in order, each parsed and checked as it is reached (so a verifier holds one,
+   * not all): throws `ERR_BUNDLE_MALFORMED` (or `ERR_JSON_*`) at the first bad one. Each call
+   * starts again from the first entry.
+   */
+  entries(): Generator<BundleEntry>;
+}
+
+/**
+ * Open a bundle strictly, as {@link parseBundle} checks it, but with its entries left in the
+ * text until {@link OpenedBundle.entries} reads them: the rest (format, checkpoint note,
+ * consistency and shared proofs, identity section, witnessed checkpoints, the number of
+ * entries) is checked here. The strict parser's `entries` elements are skipped and parsed
+ * later one by one (jcs/parse.ts `parseJsonDeferring`), under the same limits shared: a
+ * bundle of 256 MiB is never held parsed whole. Throws `ERR_BUNDLE_MALFORMED` (or
+ * `ERR_JSON_*` for text that is not JSON; more than {@link MAX_BUNDLE_ENTRIES} + 1 entries
+ * is `ERR_JSON_TOO_LARGE`).
+ * @see docs/bundle.md
+ */
+export function openBundle(text: string): OpenedBundle {
+  if (text.length > MAX_BUNDLE_BYTES) throw malformed('bundle larger than 256 MiB');
+  const limits = { maxBytes: MAX_BUNDLE_BYTES, maxDepth: 6, maxContainers: maxContainers(text.length) };
+  const { value, spans, containersLeft } = parseJsonDeferring(text, 'entries', MAX_BUNDLE_ENTRIES + 1, limits);
+  const format = (value as Record<string, unknown> | null)?.['format'];
+  const shared = format === BUNDLE_FORMAT_SHARED;
+  if (format !== BUNDLE_FORMAT && !shared) throw malformed(`format must be ${BUNDLE_FORMAT} or ${BUNDLE_FORMAT_SHARED}`);
+  const problems: string[] = [];
+  const top = checkObject(value, shared ? TOP_SHARED : TOP, '', problems);
+  if (!top || problems.length > 0) throw malformed(problems.join('; ') || 'not an object');
+  const count = spans.length / 2;
+  function* entries(): Generator<BundleEntry> {
+    let left = containersLeft;
+    let last = -1n;
+    for (let k = 0; k < count; k++) {
+      const r = parseJsonSpan(text, spans[2 * k]!, spans[2 * k + 1]!, `.entries[${k}]`, 2, { ...limits, maxContainers: left });
+      left = r.containersLeft;
+      const e = bundleEntry(r.value, k, shared, last);
+      last = e.index;
+      yield e;
+    }
+  }
+  return { ...bundleHead(top, shared, count), count, entries };
+}
+
 /**
  * Parse a bundle strictly: size limit first, then our strict JSON parser (no duplicate
  * members, depth 6, {@link maxContainers}), the closed schema above, canonical base64 32-byte hashes, uint64
  * decimals, strictly increasing entry indexes, a checkpoint that parses as a signed note.
+ * Every entry is parsed ({@link openBundle} reads them one at a time instead).
  * Throws `ERR_BUNDLE_MALFORMED` (or `ERR_JSON_*` for text that is not JSON).
  * @see docs/bundle.md
  */
 export function parseBundle(text: string): Bundle {
-  if (text.length > MAX_BUNDLE_BYTES) throw malformed('bundle larger than 256 MiB');
-  const problems: string[] = [];
-  const value = parseJson(text, { maxBytes: MAX_BUNDLE_BYTES, maxDepth: 6, maxContainers: maxContainers(text.length) });
-  const format = (value as Record<string, unknown> | null)?.['format'];
-  const shared = format === BUNDLE_FORMAT_SHARED;
-  if (format !== BUNDLE_FORMAT && !shared) throw malformed(`format must be ${BUNDLE_FORMAT} or ${BUNDLE_FORMAT_SHARED}`);
-  const top = checkObject(value, shared ? TOP_SHARED : TOP, '', problems);
-  if (!top || problems.length > 0) throw malformed(problems.join('; ') || 'not an object');
-  return bundleParts(top, shared);
+  const { entries, count: _count, ...head } = openBundle(text);
+  return { ...head, entries: [...entries()] };
 }
 
 /**
@@ -189,23 +231,26 @@ export function parseBundle(text: string): Bundle {
  * a session receipt that embeds one). Throws `ERR_BUNDLE_MALFORMED`.
  */
 export function bundleParts(top: Record<string, unknown>, shared = false): Bundle {
+  const list = top['entries'] as unknown[];
+  const head = bundleHead(top, shared, list.length);
+  let last = -1n;
+  const entries = list.map((x, i) => {
+    const e = bundleEntry(x, i, shared, last);
+    last = e.index;
+    return e;
+  });
+  return { ...head, entries };
+}
+
+/** Every member of a bundle but its entries, of which it holds `count`. Throws `ERR_BUNDLE_MALFORMED`. */
+function bundleHead(top: Record<string, unknown>, shared: boolean, count: number): Omit<Bundle, 'entries'> {
   const problems: string[] = [];
   try {
     parseNote(top['checkpoint'] as string);
   } catch (cause) {
     throw malformed(`checkpoint: ${(cause as Error).message}`, cause);
   }
-  const list = top['entries'] as unknown[];
-  if (list.length === 0 || list.length > MAX_BUNDLE_ENTRIES) throw malformed(`entries: 1 to ${MAX_BUNDLE_ENTRIES}`);
-  let last = -1n;
-  const entries = list.map((x, i): BundleEntry => {
-    const e = checkObject(x, shared ? ENTRY_SHARED : ENTRY, `.entries[${i}]`, problems);
-    if (!e || problems.length > 0) throw malformed(problems.join('; '));
-    const index = decimal(e['index'], `.entries[${i}].index`);
-    if (index <= last) throw malformed(`.entries[${i}].index: indexes must be strictly increasing`);
-    last = index;
-    return { index, ...entryBytes(e, `.entries[${i}]`), proof: shared ? [] : hashes(e['proof'], `.entries[${i}].proof`) };
-  });
+  if (count === 0 || count > MAX_BUNDLE_ENTRIES) throw malformed(`entries: 1 to ${MAX_BUNDLE_ENTRIES}`);
   const cons = (top['consistency'] ?? []) as unknown[];
   if (cons.length > MAX_CONSISTENCY_PROOFS) throw malformed(`consistency: at most ${MAX_CONSISTENCY_PROOFS}`);
   const consistency = cons.map((x, i) => {
@@ -213,11 +258,21 @@ export function bundleParts(top: Record<string, unknown>, shared = false): Bundl
     if (!c || problems.length > 0) throw malformed(problems.join('; '));
     return { size: decimal(c['size'], `.consistency[${i}].size`), proof: hashes(c['proof'], `.consistency[${i}].proof`) };
   });
-  const bundle: Bundle = { checkpoint: top['checkpoint'] as string, entries, consistency };
-  if (shared) bundle.proof = hashes(top['proof'], '.proof', SHARED_HASHES_PER_ENTRY * entries.length);
-  if (top['identity'] !== undefined) bundle.identity = identitySection(top['identity']);
-  if (top['witnessed'] !== undefined) bundle.witnessed = notes(top['witnessed'], '.witnessed', MAX_WITNESSED);
-  return bundle;
+  const head: Omit<Bundle, 'entries'> = { checkpoint: top['checkpoint'] as string, consistency };
+  if (shared) head.proof = hashes(top['proof'], '.proof', SHARED_HASHES_PER_ENTRY * count);
+  if (top['identity'] !== undefined) head.identity = identitySection(top['identity']);
+  if (top['witnessed'] !== undefined) head.witnessed = notes(top['witnessed'], '.witnessed', MAX_WITNESSED);
+  return head;
+}
+
+/** Element `i` of `entries` (parsed), checked: its schema, and an index above `last`. Throws `ERR_BUNDLE_MALFORMED`. */
+function bundleEntry(x: unknown, i: number, shared: boolean, last: bigint): BundleEntry {
+  const problems: string[] = [];
+  const e = checkObject(x, shared ? ENTRY_SHARED : ENTRY, `.entries[${i}]`, problems);
+  if (!e || problems.length > 0) throw malformed(problems.join('; '));
+  const index = decimal(e['index'], `.entries[${i}].index`);
+  if (index <= last) throw malformed(`.entries[${i}].index: indexes must be strictly increasing`);
+  return { index, ...entryBytes(e, `.entries[${i}]`), proof: shared ? [] : hashes(e['proof'], `.entries[${i}].proof`) };
 }
 
 /** A list of at most `max` signed notes (strings that parse as notes). */

@@ -34,15 +34,29 @@ function setMember(o: Record<string, JsonValue>, key: string, value: JsonValue):
 /** Returned instead of a value when a non-empty container was opened. */
 const OPENED = Symbol('opened');
 
+/**
+ * Where a parse runs in its text: from `start` to exactly `end` (a span another parse
+ * deferred: no whitespace around it), with `prefix` the JSON path of the value there; and
+ * `defer`: the elements of the array that is the top-level object's member `member` are not
+ * parsed but skipped, each one's `[start, end)` pushed to `spans`, at most `max` of them.
+ */
+interface Placement {
+  start?: number;
+  end?: number;
+  prefix?: string;
+  defer?: { member: string; max: number; spans: number[] };
+}
+
 class Parser {
   private readonly stack: Frame[] = [];
   private readonly scan: Scanner;
   /** Arrays and objects still allowed ({@link ParseLimits.maxContainers}). */
-  private containersLeft: number;
+  containersLeft: number;
 
-  constructor(text: string, private readonly maxDepth: number, private readonly floats: FloatPolicy, private readonly memo?: CanonicalMemo, maxContainers = Infinity) {
+  constructor(text: string, private readonly maxDepth: number, private readonly floats: FloatPolicy, private readonly memo?: CanonicalMemo, maxContainers = Infinity, private readonly at: Placement = {}) {
     this.containersLeft = maxContainers;
     this.scan = new Scanner(text, (code, message, offset) => this.fail(code, message, offset));
+    this.scan.pos = at.start ?? 0;
   }
 
   /** Parses the whole text as one JSON value (RFC 8259 §2: ws value ws). */
@@ -68,6 +82,7 @@ class Parser {
     const s = this.scan;
     if (s.skipWhitespace()) this.notCanonical();
     const c = s.peek();
+    if (c === 0x5b && this.at.defer !== undefined && this.stack.length === 1 && (this.stack[0] as ObjectFrame).key === this.at.defer.member) return this.deferred(this.at.defer);
     if (c === 0x5b || c === 0x7b) return this.open(c === 0x5b);
     const start = s.pos;
     if (c === 0x22) {
@@ -107,6 +122,35 @@ class Parser {
       this.memberName(frame);
     }
     return OPENED;
+  }
+
+  /**
+   * The deferred array at the cursor: its elements skipped (Scanner.skipValue), their spans
+   * recorded, its separators checked; an empty array stands in for it. Counts as one
+   * container; more than `max` elements is `ERR_JSON_TOO_LARGE`.
+   */
+  private deferred(d: NonNullable<Placement['defer']>): JsonValue {
+    if (this.stack.length >= this.maxDepth) this.fail('ERR_JSON_TOO_DEEP', `nesting deeper than ${this.maxDepth}`);
+    if (--this.containersLeft < 0) this.fail('ERR_JSON_TOO_LARGE', 'more arrays and objects than the limit');
+    const s = this.scan;
+    s.pos++;
+    s.skipWhitespace();
+    if (s.peek() === 0x5d) {
+      s.pos++;
+      return [];
+    }
+    for (let n = 1; ; n++) {
+      if (n > d.max) this.fail('ERR_JSON_TOO_LARGE', `more than ${d.max} elements`);
+      const start = s.pos;
+      s.skipValue();
+      d.spans.push(start, s.pos);
+      s.skipWhitespace();
+      const c = s.peek();
+      if (c !== 0x2c && c !== 0x5d) this.fail('ERR_JSON_SYNTAX', "expected ',' or ']'");
+      s.pos++;
+      if (c === 0x5d) return [];
+      s.skipWhitespace();
+    }
   }
 
   /** Reads `"name" :` into `frame.key`; member names are compared after unescaping. */
@@ -182,10 +226,10 @@ class Parser {
     if (this.scan.text.slice(start, this.scan.pos) !== canonical) this.notCanonical();
   }
 
-  /** Only whitespace may follow the top-level value. */
+  /** Only whitespace may follow the top-level value; nothing may follow a span's. */
   private end(value: JsonValue): JsonValue {
-    this.scan.skipWhitespace();
-    if (this.scan.pos !== this.scan.text.length) this.fail('ERR_JSON_SYNTAX', 'unexpected data after value');
+    if (this.at.end === undefined) this.scan.skipWhitespace();
+    if (this.scan.pos !== (this.at.end ?? this.scan.text.length)) this.fail('ERR_JSON_SYNTAX', 'unexpected data after value');
     return value;
   }
 
@@ -198,7 +242,7 @@ class Parser {
   }
 
   private path(): string {
-    let path = '';
+    let path = this.at.prefix ?? '';
     for (const f of this.stack) {
       if (f.kind === 'array') path += indexSegment(f.items.length);
       else if (f.key !== undefined) path += keySegment(f.key);
@@ -216,9 +260,15 @@ function decodeUtf8(bytes: Uint8Array): string {
   }
 }
 
-function parseText(text: string, limits: Limits, memo?: CanonicalMemo): JsonValue {
+function parseText(text: string, limits: Limits, memo?: CanonicalMemo, at?: Placement): JsonValue {
+  return parsed(text, limits, memo, at).value;
+}
+
+/** A parse's value, and the arrays and objects it could still have built under its limit. */
+function parsed(text: string, limits: Limits, memo?: CanonicalMemo, at?: Placement): { value: JsonValue; containersLeft: number } {
   try {
-    return new Parser(text, limits.maxDepth, limits.floats, memo, limits.maxContainers).parse();
+    const p = new Parser(text, limits.maxDepth, limits.floats, memo, limits.maxContainers, at);
+    return { value: p.parse(), containersLeft: p.containersLeft };
   } catch (e) {
     if (e instanceof AttestError) throw e;
     // Safety net: nothing but AttestError leaves the parser (e.g. an engine RangeError).
@@ -249,11 +299,16 @@ function parseText(text: string, limits: Limits, memo?: CanonicalMemo): JsonValu
  * @see RFC 8259 §2-§7, RFC 7493 §2; RFC 8785 §3.2
  */
 export function parseJson(text: string, limits?: ParseLimits, memo?: CanonicalMemo): JsonValue {
-  const resolved = resolveLimits(limits);
+  return parseText(checkedText(text, limits), resolveLimits(limits), memo);
+}
+
+/** `text`, once it is a string of at most `limits.maxBytes` UTF-8 bytes (`ERR_JSON_SYNTAX`, `ERR_JSON_TOO_LARGE`, `ERR_USAGE` otherwise). */
+function checkedText(text: string, limits: ParseLimits | undefined): string {
+  const { maxBytes } = resolveLimits(limits);
   if (typeof text !== 'string') throw new AttestError('ERR_JSON_SYNTAX', 'input is not a string', { path: '' });
   // A UTF-16 code unit is at most 3 UTF-8 bytes: a text that short needs no count.
-  if (text.length * 3 > resolved.maxBytes && utf8Length(text, resolved.maxBytes) > resolved.maxBytes) throw tooLarge(resolved.maxBytes);
-  return parseText(text, resolved, memo);
+  if (text.length * 3 > maxBytes && utf8Length(text, maxBytes) > maxBytes) throw tooLarge(maxBytes);
+  return text;
 }
 
 /**
@@ -272,4 +327,42 @@ export function parseJsonBytes(bytes: Uint8Array, limits?: ParseLimits, memo?: C
     throw new AttestError('ERR_JSON_SYNTAX', 'byte order mark', { path: '' });
   }
   return parseText(decodeUtf8(bytes), resolved, memo);
+}
+
+/** A top-level object parsed with one array member left unparsed: see {@link parseJsonDeferring}. */
+export interface DeferredJson {
+  /** The object, with an empty array in place of the deferred member. */
+  value: JsonValue;
+  /** The deferred array's elements as `[start, end)` offsets (UTF-16 code units) into the text, flat: start0, end0, start1, ... */
+  spans: number[];
+  /** Arrays and objects the elements' parses may still build under `limits.maxContainers`. */
+  containersLeft: number;
+}
+
+/**
+ * {@link parseJson} of a text whose value is an object, except that the elements of the
+ * array that is its member `member` are skipped, not parsed (each one's text span kept, at
+ * most `maxItems`), so the caller can parse them one at a time with {@link parseJsonSpan}:
+ * a large array is never held parsed whole. The text is valid I-JSON exactly when this and
+ * every element's parse succeed, and their values are then the whole parse's. Errors: those
+ * of {@link parseJson}; more than `maxItems` elements is `ERR_JSON_TOO_LARGE`; an error
+ * inside an element may surface only when that element is parsed.
+ * @see RFC 8259 §2-§7, RFC 7493 §2
+ */
+export function parseJsonDeferring(text: string, member: string, maxItems: number, limits?: ParseLimits): DeferredJson {
+  const spans: number[] = [];
+  const r = parsed(checkedText(text, limits), resolveLimits(limits), undefined, { defer: { member, max: maxItems, spans } });
+  return { value: r.value, spans, containersLeft: r.containersLeft };
+}
+
+/**
+ * Parse the span `[start, end)` of `text` that {@link parseJsonDeferring} skipped: element
+ * `path` (e.g. `.entries[3]`, the prefix of every error's path; offsets stay the whole
+ * text's), nested in `depth` containers (its depth limit is what they leave of
+ * `limits.maxDepth`), building at most `limits.maxContainers` arrays and objects. Returns
+ * the value and the containers left. Errors: those of {@link parseJson}.
+ */
+export function parseJsonSpan(text: string, start: number, end: number, path: string, depth: number, limits: ParseLimits): { value: JsonValue; containersLeft: number } {
+  const resolved = resolveLimits(limits);
+  return parsed(text, { ...resolved, maxDepth: Math.max(0, resolved.maxDepth - depth) }, undefined, { start, end, prefix: path });
 }

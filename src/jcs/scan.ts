@@ -125,6 +125,55 @@ export class Scanner {
     return this.escaped ? (JSON.parse(t.slice(start, p + 1)) as string) : t.slice(start + 1, p);
   }
 
+  /**
+   * Moves the cursor past one value's text without checking it, for a caller that parses
+   * that span strictly afterwards: a string up to its closing quote (a quote with an even
+   * run of backslashes before it), a container up to the bracket that brings the depth back
+   * to zero (brackets in strings skipped, their kinds not matched), a scalar up to a comma,
+   * a bracket or whitespace. For valid JSON the span is exactly the value; any other text
+   * the strict parse of the span refuses. Linear: each backslash is looked at once more at
+   * most. Fails with `ERR_JSON_SYNTAX` at the end of the text or when no value starts here.
+   */
+  skipValue(): void {
+    const t = this.text;
+    const start = this.pos;
+    let p = start;
+    let depth = 0;
+    for (;;) {
+      const c = t.charCodeAt(p);
+      if (c === 0x22) {
+        p = this.stringEnd(p);
+        if (depth === 0) break;
+      } else if (c === 0x5b || c === 0x7b) {
+        depth++;
+        p++;
+      } else if (c === 0x5d || c === 0x7d) {
+        if (depth === 0) break;
+        p++;
+        if (--depth === 0) break;
+      } else if (Number.isNaN(c)) {
+        this.fail('ERR_JSON_SYNTAX', 'unexpected end of input', p);
+      } else if (depth === 0 && (c === 0x2c || c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d)) {
+        break;
+      } else {
+        p++;
+      }
+    }
+    if (p === start) this.fail('ERR_JSON_SYNTAX', 'unexpected character', p);
+    this.pos = p;
+  }
+
+  /** The offset just past the closing quote of the string opening at `p`, unchecked. */
+  private stringEnd(p: number): number {
+    const t = this.text;
+    for (let q = t.indexOf('"', p + 1); ; q = t.indexOf('"', q + 1)) {
+      if (q < 0) return this.fail('ERR_JSON_SYNTAX', 'unterminated string', t.length);
+      let b = q - 1;
+      while (t.charCodeAt(b) === 0x5c) b--;
+      if ((q - 1 - b) % 2 === 0) return q + 1;
+    }
+  }
+
   /** Checks the escape at `p` (a backslash); returns the offset just after it (a `\\u` surrogate pair is one escape). */
   private escapeEnd(p: number): number {
     const kind = this.text.charCodeAt(p + 1);

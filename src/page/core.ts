@@ -97,7 +97,9 @@ async function verifyTiles(files: ChosenFile[], policy: TrustPolicy, keys: KeyRe
 /** The per-entry checks, one after another, counted to `progress(done, total)`. */
 function counted(progress: (done: number, total: number) => void): FactsSource {
   return async function* (entries, policy, keys) {
-    const total = Array.isArray(entries) ? entries.length : 0;
+    // A bundle's entries come with their count (verify/bundle.ts), an array with its length.
+    const length = (entries as { length?: unknown }).length;
+    const total = typeof length === 'number' ? length : 0;
     let done = 0;
     for await (const f of sequentialFacts(entries, policy, keys)) {
       yield f;

@@ -7,7 +7,7 @@
  * start, compiling and memory, and this thread does not sit idle (on 2 cores: 20,001 entries
  * in about the same time as two workers, 20% less peak memory). Verdicts are those of the
  * sequential path: the same function computes the facts. Memory is bounded: at most two
- * batches per worker and one more in flight (in runs of at most 256 KiB: verify/runs.ts;
+ * batches per worker, one more and {@link AHEAD} checked here in flight (in runs of at most 256 KiB: verify/runs.ts;
  * worker entries are at most 64 KiB, and a larger one is checked here, alone).
  * @see verify/entry-facts.ts
  */
@@ -30,6 +30,13 @@ const BATCH = 256;
  * thread against 0.84 s in two, 8,001 entries 1.31 s against 1.29 s).
  */
 const WORKERS_FROM = 16 * BATCH;
+/**
+ * Batches this thread may check beyond the in-flight bound while the oldest batch is still
+ * a worker's: a worker's first answer comes only once it has started (~150–250 ms here),
+ * which this thread spent waiting before (measured: a 20,001-entry bundle verified in
+ * 3.15 s idled ~200 ms at the start). Their facts are held until the worker's come.
+ */
+const AHEAD = 4;
 /** Largest number of verification threads (this one and the workers). */
 export const MAX_VERIFY_THREADS = 16;
 
@@ -129,12 +136,13 @@ async function unpack(reply: Promise<Reply>, local: Map<number, EntryFacts>): Pr
  * {@link defaultThreads}); with
  * one thread, fewer than 4,096 entries to check (totalling under 32 MiB), or when running
  * from TypeScript source, the facts are computed here ({@link localFacts}). `expected`: how
- * many entries the caller expects (a log's row count), when known: from 4,096 the workers
+ * many entries the caller expects (a log's row count; else the `length` the entries come
+ * with, a bundle's entry count), when known: from 4,096 the workers
  * start once one batch (256 entries) is read, not 4,096. The workers build their
  * keys from `policy` and `secret` (the raw HS256 secret of the policy's HS256 issuers, or
  * null), not from the `keys` passed to the source. An entry larger than a log entry can be
  * ({@link MAX_ENTRY_BYTES}: a hostile file) is checked here and never buffered, so at most
- * two batches per worker and one more, of at most 16 MiB each, are in flight. Throws `ERR_VERIFY_WORKER`
+ * two batches per worker, one more and {@link AHEAD} checked here, of at most 16 MiB each, are in flight. Throws `ERR_VERIFY_WORKER`
  * when a worker fails.
  */
 export function workerFacts(o: { threads?: number; secret: Uint8Array | null; expected?: number }): FactsSource {
@@ -145,7 +153,9 @@ export function workerFacts(o: { threads?: number; secret: Uint8Array | null; ex
     // Look ahead WORKERS_FROM entries, or as many bytes as two batches of the largest entries,
     // to decide; when the caller expects that many (a count the input itself may claim), one
     // batch, and the workers boot while this thread reads the rest.
-    const lookahead = (o.expected ?? 0) >= WORKERS_FROM ? BATCH : WORKERS_FROM;
+    const count = (entries as { length?: unknown }).length; // a bundle's entry count
+    const expected = o.expected ?? (typeof count === 'number' ? count : 0);
+    const lookahead = expected >= WORKERS_FROM ? BATCH : WORKERS_FROM;
     const it = entries[Symbol.iterator]();
     const head: EntryInput[] = [];
     let headBytes = 0;
@@ -201,8 +211,9 @@ export function workerFacts(o: { threads?: number; secret: Uint8Array | null; ex
         }
         if (batch.length < BATCH) continue;
         await dispatch();
-        // Folded as soon as they are in; the oldest is awaited once more than two batches per worker and one more wait.
-        while (inFlight.length > 0 && (inFlight[0]!.settled || inFlight.length > 2 * lanes.length + 1)) yield* await inFlight.shift()!.facts!;
+        // Folded as soon as they are in; the oldest is awaited once more than two batches per
+        // worker, one more and those checked here ahead of it wait.
+        while (inFlight.length > 0 && (inFlight[0]!.settled || inFlight.length > 2 * lanes.length + 1 + AHEAD)) yield* await inFlight.shift()!.facts!;
       }
       if (batch.length > 0) await dispatch();
       while (inFlight.length > 0) yield* await inFlight.shift()!.facts!;

@@ -12,7 +12,7 @@
 import { equalBytes, toBase64 } from '../bytes/index.js';
 import { publishedEntry } from '../log/opening.js';
 import { isAttestError } from '../errors.js';
-import { parseBundle, type Bundle } from '../bundle/format.js';
+import { openBundle, type Bundle, type BundleEntry, type OpenedBundle } from '../bundle/format.js';
 import { HASH_SIZE, leafHash } from '../log/hash.js';
 import { verifyConsistency, verifyInclusion } from '../log/proof.js';
 import { namesCredential } from '../identity/gate-check.js';
@@ -51,7 +51,7 @@ export interface BundleVerifyOptions {
  * The bundle's identity range verified (docs/identity.md), and `policy` with the keys of the
  * credentials it logs added (so the calls' own signatures resolve). Findings pushed.
  */
-export async function bundleIdentity(b: Bundle, policy: TrustPolicy, findings: Finding[]): Promise<{ view: IdentityView | null; policy: TrustPolicy }> {
+export async function bundleIdentity(b: Pick<Bundle, 'identity'>, policy: TrustPolicy, findings: Finding[]): Promise<{ view: IdentityView | null; policy: TrustPolicy }> {
   if (b.identity === undefined) return { view: null, policy };
   const view = await openIdentitySection(b.identity, policy, findings);
   return { view, policy: withCredentialKeys(policy, view) };
@@ -62,7 +62,7 @@ export async function bundleIdentity(b: Bundle, policy: TrustPolicy, findings: F
  * consistent with the anchor `cp` (a consistency proof from their size in `consistency`):
  * when the witnesses first saw the entries below their size. Others are findings.
  */
-async function witnessedCheckpoints(b: Bundle, cp: OpenedCheckpoint, policy: TrustPolicy, findings: Finding[]): Promise<OpenedCheckpoint[]> {
+async function witnessedCheckpoints(b: Pick<Bundle, 'witnessed' | 'consistency'>, cp: OpenedCheckpoint, policy: TrustPolicy, findings: Finding[]): Promise<OpenedCheckpoint[]> {
   const out: OpenedCheckpoint[] = [];
   for (const note of b.witnessed ?? []) {
     const w = await openAnchor(note, policy, findings);
@@ -80,33 +80,49 @@ export function rejectedBundle(findings: Finding[]): BundleReport {
   return { ok: false, checkpoint: null, witnesses: [], entries: 0, calls: 0, receipts: 0, unanswered: 0, inFlight: 0, refused: 0, unattested: 0, findings };
 }
 
+/** What the inclusion checks need of each entry, gathered as the entries are read: its index, and in a bundle@1 its proof. */
+interface Included { indexes: bigint[]; proofs: Uint8Array[][] }
+
 /**
- * Inclusion of every entry under the anchor, given each entry's leaf hash (`b.entries[k]`'s
- * at `leaves[32k..32k+32)`, as the per-entry checks computed it): index below the tree size, and its
+ * Inclusion of every entry under the anchor, given each entry's index and leaf hash (entry
+ * k's at `leaves[32k..32k+32)`, as the per-entry checks computed it): index below the tree size, and its
  * path to the root (bundle@1), or every leaf through the one shared proof to the root
  * (bundle@2: a failure there is one finding for the bundle's entries, since no single entry
  * is to blame). Returns the findings.
  */
-function inclusionFindings(b: Bundle, cp: OpenedCheckpoint, leaves: Uint8Array): Finding[] {
+function inclusionFindings(b: Pick<Bundle, 'proof'>, { indexes, proofs }: Included, cp: OpenedCheckpoint, leaves: Uint8Array): Finding[] {
   const leaf = (k: number): Uint8Array => leaves.subarray(HASH_SIZE * k, HASH_SIZE * (k + 1));
   const findings: Finding[] = [];
-  const beyond = b.entries.filter((e) => e.index >= cp.size);
-  for (const e of beyond) findings.push(error('ERR_INCLUSION_INVALID', `entry ${e.index} is beyond the checkpoint (size ${cp.size})`, { index: e.index }));
+  const beyond = indexes.filter((i) => i >= cp.size);
+  for (const i of beyond) findings.push(error('ERR_INCLUSION_INVALID', `entry ${i} is beyond the checkpoint (size ${cp.size})`, { index: i }));
   if (b.proof !== undefined) {
     if (beyond.length > 0) return findings;
-    const root = rootFromMultiProof(b.entries.map((e) => e.index), b.entries.map((_, k) => leaf(k)), cp.size, b.proof);
+    const root = rootFromMultiProof(indexes, indexes.map((_, k) => leaf(k)), cp.size, b.proof);
     if (root === null || !equalBytes(root, cp.rootHash)) {
       findings.push(error('ERR_INCLUSION_INVALID', `the entries are not included in the tree of the checkpoint (size ${cp.size}): the shared proof does not lead to its root`, { expected: toBase64(cp.rootHash), found: root === null ? null : toBase64(root) }));
     }
     return findings;
   }
-  b.entries.forEach((e, k) => {
-    if (e.index >= cp.size) return;
-    if (!verifyInclusion(e.index, cp.size, leaf(k), e.proof, cp.rootHash)) {
-      findings.push(error('ERR_INCLUSION_INVALID', `entry ${e.index} is not included in the tree of the checkpoint (size ${cp.size})`, { index: e.index, expected: toBase64(cp.rootHash) }));
+  indexes.forEach((index, k) => {
+    if (index >= cp.size) return;
+    if (!verifyInclusion(index, cp.size, leaf(k), proofs[k]!, cp.rootHash)) {
+      findings.push(error('ERR_INCLUSION_INVALID', `entry ${index} is not included in the tree of the checkpoint (size ${cp.size})`, { index, expected: toBase64(cp.rootHash) }));
     }
   });
   return findings;
+}
+
+/** The leaf hashes of `b`'s entries from the `from`-th on, into `leaves`, reading them again; `into` gets the indexes (and proofs) not recorded yet. */
+function hashLeaves(b: Bundle | OpenedBundle, from: number, leaves: Uint8Array, into: Included): void {
+  let k = 0;
+  for (const e of Array.isArray(b.entries) ? b.entries : (b as OpenedBundle).entries()) {
+    if (k >= into.indexes.length) {
+      into.indexes.push(e.index);
+      if (b.proof === undefined) into.proofs.push(e.proof);
+    }
+    if (k >= from) leaves.set(leafHash(publishedEntry(e.bytes, e.salt)), HASH_SIZE * k);
+    k++;
+  }
 }
 
 /**
@@ -115,11 +131,11 @@ function inclusionFindings(b: Bundle, cp: OpenedCheckpoint, leaves: Uint8Array):
  * `ERR_JSON_*`) finding.
  */
 export async function verifyBundle(text: string, policy: TrustPolicy, keys: KeyResolver, o: BundleVerifyOptions = {}): Promise<BundleReport> {
-  let b: Bundle;
+  let b: OpenedBundle;
   try {
-    b = parseBundle(text);
+    b = openBundle(text);
   } catch (e) {
-    return rejectedBundle([error(isAttestError(e) ? e.code : 'ERR_BUNDLE_MALFORMED', `bundle rejected: ${(e as Error).message}`)]);
+    return malformedBundle(e);
   }
   // Calls under agent credentials: their keys and the revocations come from the bundle's identity range.
   const pre: Finding[] = [];
@@ -127,7 +143,8 @@ export async function verifyBundle(text: string, policy: TrustPolicy, keys: KeyR
   // A credential's key exactly as the policy with the logged credentials gives it (iss, alg and key id), as a worker thread resolves it.
   const credentials = policyKeyResolver(id.policy);
   const idKeys: KeyResolver = id.view === null ? keys : (q) => (namesCredential(q.iss, id.policy) ? credentials(q) : keys(q));
-  const { report, checker } = await verifyParsedBundle(b, id.policy, idKeys, { ...o, identity: id.view });
+  const { report, checker, rejected } = await verifyParsedBundle(b, id.policy, idKeys, { ...o, identity: id.view });
+  if (rejected === true) return report;
   if (pre.length > 0) {
     insertFindings(report.findings, 0, pre);
     report.ok = !report.findings.some((f) => f.severity === 'error');
@@ -140,35 +157,69 @@ export async function verifyBundle(text: string, policy: TrustPolicy, keys: KeyR
   return report;
 }
 
+/** The report of a bundle refused as malformed (`e`, thrown while it was read). */
+function malformedBundle(e: unknown): BundleReport {
+  return rejectedBundle([error(isAttestError(e) ? e.code : 'ERR_BUNDLE_MALFORMED', `bundle rejected: ${(e as Error).message}`)]);
+}
+
 /**
- * Verify a parsed bundle (also the bundle inside a session receipt). Returns the report and
- * the record checker, whose session statements and call records the caller may check
- * further; `checker` is null when the checkpoint did not open (no entry was checked).
+ * The entries of `b` as the per-entry checks take them, in order: an iterable with the
+ * bundle's entry count as its `length` (a progress bar's total, the workers' early start),
+ * recording each entry's index (and in a bundle@1 its proof) in `into` as it is read.
  */
-export async function verifyParsedBundle(b: Bundle, policy: TrustPolicy, keys: KeyResolver, o: BundleVerifyOptions = {}): Promise<{ report: BundleReport; checker: RecordChecker | null }> {
+function entryInputs(b: Bundle | OpenedBundle, into: Included): Iterable<EntryInput> & { length: number } {
+  const read = (): Iterable<BundleEntry> => (Array.isArray(b.entries) ? b.entries : (b as OpenedBundle).entries());
+  return {
+    length: Array.isArray(b.entries) ? b.entries.length : (b as OpenedBundle).count,
+    *[Symbol.iterator]() {
+      for (const e of read()) {
+        into.indexes.push(e.index);
+        if (b.proof === undefined) into.proofs.push(e.proof);
+        yield e.salt === undefined ? [e.index, e.bytes] : [e.index, e.bytes, e.salt];
+      }
+    },
+  };
+}
+
+/**
+ * Verify a bundle, parsed or opened (its entries read one at a time; also the bundle inside
+ * a session receipt). Returns the report and the record checker, whose session statements
+ * and call records the caller may check further; `checker` is null when the checkpoint did
+ * not open (no entry was checked) or, with `rejected` set, when an opened bundle's entry was
+ * malformed (the report is then that rejection alone).
+ */
+export async function verifyParsedBundle(b: Bundle | OpenedBundle, policy: TrustPolicy, keys: KeyResolver, o: BundleVerifyOptions = {}): Promise<{ report: BundleReport; checker: RecordChecker | null; rejected?: true }> {
+  const included: Included = { indexes: [], proofs: [] };
+  const input = entryInputs(b, included);
   const findings: Finding[] = [];
   const cp = await openAnchor(b.checkpoint, o.quorumApart ? { ...policy, quorum: 0 } : policy, findings);
-  if (!cp) return { report: { ...rejectedBundle(findings), entries: b.entries.length }, checker: null };
+  if (!cp) return { report: { ...rejectedBundle(findings), entries: input.length }, checker: null };
   if (o.quorumApart && cp.cosigners.length < policy.quorum) {
     findings.push(error('ERR_QUORUM_NOT_MET', `checkpoint at size ${cp.size} is cosigned by ${cp.cosigners.length} of the ${policy.quorum} witnesses the trust policy requires`, { expected: policy.quorum, found: cp.cosigners.map((c) => c.name) }));
   }
   // The leaf hashes are those the per-entry checks compute (not hashed twice); the inclusion
   // findings are reported first, as the checks run in C2SP order.
-  const included = findings.length;
-  const leaves = new Uint8Array(HASH_SIZE * b.entries.length);
+  const leaves = new Uint8Array(HASH_SIZE * input.length);
   let leafCount = 0;
   const checker = new RecordChecker(policy, keys, findings, true);
   const credentialCalls: CredentialCall[] = [];
-  for await (const f of (o.facts ?? localFacts)(b.entries.map((e): EntryInput => (e.salt === undefined ? [e.index, e.bytes] : [e.index, e.bytes, e.salt])), policy, keys)) {
-    // A leaf is taken from the facts of the entry they name, in order (else hashed below).
-    if (leafCount < b.entries.length && f.position === b.entries[leafCount]!.index && f.leaf.length === HASH_SIZE) leaves.set(f.leaf, HASH_SIZE * leafCount++);
-    if (f.kind === 'call' && f.credential) credentialCalls.push(f.credential);
-    const claimed = checker.fold(f);
-    if (claimed !== f.position) checker.report(error('ERR_LOG_ENTRY_REORDERED', 'entry is not at the index it records', { index: f.position, expected: f.position.toString(), found: claimed.toString() }));
+  const anchored = findings.length;
+  try {
+    for await (const f of (o.facts ?? localFacts)(input, policy, keys)) {
+      // A leaf is taken from the facts of the entry they name, in order (else hashed below).
+      if (leafCount < included.indexes.length && f.position === included.indexes[leafCount] && f.leaf.length === HASH_SIZE) leaves.set(f.leaf, HASH_SIZE * leafCount++);
+      if (f.kind === 'call' && f.credential) credentialCalls.push(f.credential);
+      const claimed = checker.fold(f);
+      if (claimed !== f.position) checker.report(error('ERR_LOG_ENTRY_REORDERED', 'entry is not at the index it records', { index: f.position, expected: f.position.toString(), found: claimed.toString() }));
+    }
+    // A source that gave fewer facts, or another entry's (or one that left off reading): the rest are hashed here.
+    if (leafCount < input.length) hashLeaves(b, leafCount, leaves, included);
+  } catch (e) {
+    // An opened bundle's entry that does not parse: the bundle is refused, as if it had been parsed whole first.
+    if (isAttestError(e) && (e.code === 'ERR_BUNDLE_MALFORMED' || e.code.startsWith('ERR_JSON_'))) return { report: malformedBundle(e), checker: null, rejected: true };
+    throw e;
   }
-  // A source that gave fewer facts, or another entry's: the rest are hashed here.
-  for (let k = leafCount; k < b.entries.length; k++) leaves.set(leafHash(publishedEntry(b.entries[k]!.bytes, b.entries[k]!.salt)), HASH_SIZE * k);
-  insertFindings(findings, included, inclusionFindings(b, cp, leaves));
+  insertFindings(findings, anchored, inclusionFindings(b, included, cp, leaves));
   const inFlight = checker.finish();
   if (credentialCalls.length > 0) {
     const witnessed = [cp, ...await witnessedCheckpoints(b, cp, policy, findings)];
@@ -180,7 +231,7 @@ export async function verifyParsedBundle(b: Bundle, policy: TrustPolicy, keys: K
     ok: !findings.some((f) => f.severity === 'error'),
     checkpoint: { origin: cp.origin, size: cp.size.toString(), rootHash: toBase64(cp.rootHash) },
     witnesses: cp.cosigners.map((c) => ({ name: c.name, timestamp: c.timestamp.toString() })),
-    entries: b.entries.length, calls: checker.calls.size, receipts: tally.receipts, unanswered: tally.unanswered, inFlight,
+    entries: input.length, calls: checker.calls.size, receipts: tally.receipts, unanswered: tally.unanswered, inFlight,
     refused: tally.refused, unattested: tally.unattested, findings: limitFindings(findings),
   };
   return { report, checker };

@@ -3,7 +3,8 @@
  * exactly the report of the single-threaded path, for an intact log and for tampered copies
  * (a signature changed, a back link changed, entries swapped, an entry that does not
  * decode, a published entry its stored opening does not make, in a worker's batch and of a
- * length checked here), and for a whole-log bundle intact and tampered; `--threads N` starts
+ * length checked here), and for a whole-log bundle intact, tampered and with an entry near its
+ * end malformed (refused whole, one finding); `--threads N` starts
  * N - 1 workers, this thread checking batches too (a preload counts them), and none for
  * fewer than 4,096 entries; a log of receipt sessions, whose
  * statements' signatures the workers check, intact and with one signature changed; a worker
@@ -119,6 +120,21 @@ test('a bundle verified over worker threads reports what one thread does, intact
     assert.deepEqual(two, one, `${target}: the reports differ`);
     assert.equal(one.status, code === null ? 0 : 1, JSON.stringify(one.report.findings.slice(0, 3)));
     if (code !== null) assert.ok(codes(one.report).includes(code), codes(one.report).join(', '));
+  }
+  // An entry near the end that does not parse, or breaks the schema: its entries are read one
+  // at a time, so this is found after thousands were checked, and the bundle is still refused
+  // whole, with that one finding, the workers stopped.
+  const last = `{"index":"${2 * CALLS - 2}"`;
+  for (const [name, replacement, code] of [['syntax', `{"index":"${2 * CALLS - 2}",,`, 'ERR_JSON_SYNTAX'], ['schema', `{"index":${2 * CALLS - 2}`, 'ERR_BUNDLE_MALFORMED']] as const) {
+    const broken = join(s.dir, `${name}.bundle.json`);
+    const text = readFileSync(file, 'utf8');
+    assert.ok(text.includes(last));
+    writeFileSync(broken, text.replace(last, replacement));
+    const one = verifyWith(broken, trust, '1');
+    assert.deepEqual(verifyWith(broken, trust, '2'), one, `${name}: the reports differ`);
+    assert.equal(one.status, 1);
+    assert.deepEqual(one.report.findings.map((f) => f.code), [code], JSON.stringify(one.report.findings));
+    assert.equal((one.report as Report & { entries: number }).entries, 0);
   }
   // Below 4,096 entries one thread checks them all: no worker starts, and the report is the same.
   const small = join(s.dir, 'small.bundle.json');

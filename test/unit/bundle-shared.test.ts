@@ -4,7 +4,8 @@
  * per-entry form reports; they are smaller; an entry or a proof hash changed, a hash
  * dropped or added, an entry claimed at another index fail with ERR_INCLUSION_INVALID,
  * reported before what the entry's own checks find, in either form; the
- * closed schema refuses the two forms mixed; a shared entry has no tlog-proof of its own.
+ * closed schema refuses the two forms mixed; a shared entry has no tlog-proof of its own; an
+ * opened bundle parses each entry only when it is read, and one bad entry still refuses it whole.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import { homePaths } from '../../src/store/home.js';
 import { LogDb } from '../../src/store/log-db.js';
 import { buildBundle, selectEntries } from '../../src/store/bundle-build.js';
 import { listCalls } from '../../src/store/calls.js';
-import { BUNDLE_FORMAT, BUNDLE_FORMAT_SHARED, formatBundle, parseBundle, toTlogProof } from '../../src/bundle/format.js';
+import { BUNDLE_FORMAT, BUNDLE_FORMAT_SHARED, formatBundle, openBundle, parseBundle, toTlogProof } from '../../src/bundle/format.js';
 import { verifyBundle } from '../../src/verify/bundle.js';
 import { policyKeyResolver, type TrustPolicy } from '../../src/verify/policy.js';
 import { isAttestError } from '../../src/errors.js';
@@ -98,4 +99,24 @@ test('the two forms are not mixed, and a shared entry has no tlog-proof of its o
   }
   const b = parseBundle(JSON.stringify(shared));
   assert.throws(() => toTlogProof(b, b.entries[0]!), (e: unknown) => isAttestError(e, 'ERR_PROOF_INVALID'));
+});
+
+test('an opened bundle parses each entry only when it is read: a bad entry is found there, and the bundle is still refused whole', async (t) => {
+  const { db, verify } = await fixture(t);
+  const text = formatBundle(buildBundle(db, selectEntries(db, { range: [0n, 9n] }), [], true));
+  const cases = [['{"index":"6"', '{"index":6', 'ERR_BUNDLE_MALFORMED'], ['{"index":"6"', '{"index":"6",,', 'ERR_JSON_SYNTAX'], ['{"index":"6"', '{"index":"5"', 'ERR_BUNDLE_MALFORMED']] as const;
+  for (const [from, to, code] of cases) {
+    const bad = text.replace(from, to);
+    assert.notEqual(bad, text);
+    const opened = openBundle(bad);
+    assert.equal(opened.count, 10);
+    const read: bigint[] = [];
+    assert.throws(() => { for (const e of opened.entries()) read.push(e.index); }, (e: unknown) => isAttestError(e, code));
+    assert.deepEqual(read, [0n, 1n, 2n, 3n, 4n, 5n], `${to}: the entries before the bad one are read`);
+    assert.throws(() => parseBundle(bad), (e: unknown) => isAttestError(e, code));
+    const r = await verify(bad);
+    assert.equal(r.ok, false);
+    assert.deepEqual(r.findings.map((f) => f.code), [code], JSON.stringify(r.findings));
+    assert.equal(r.entries, 0);
+  }
 });
