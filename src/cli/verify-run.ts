@@ -38,7 +38,8 @@ import { printSession } from './session-report.js';
 import { CliExit, EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, out, outJson, jsonReplacer } from './output.js';
 
 /** A log read for verifying; `findings()`: what reading its entries found, once they were read. */
-interface Loaded { input: LogInput; count: number; findings(): Finding[]; home: string | null; close(): void }
+/** A log to verify, and `notes()` to read its checkpoint notes again (the accepted one is looked up for `--state`). */
+interface Loaded { input: LogInput; count: number; findings(): Finding[]; home: string | null; close(): void; notes(): Iterable<string> }
 export type VerifyOptions = KeyOptions & { home?: string; json?: boolean; checkpoint?: string; state?: string; policyDoc?: string; threads?: string };
 type Report = (LogReport | BundleReport | SessionReceiptReport) & { kind: 'log' | 'bundle' | 'session' };
 
@@ -86,7 +87,7 @@ function statOrNull(path: string, link = false): Stats | null {
 function load(path: string): Loaded {
   if (isTilesDir(path)) {
     const t = readTilesDir(path);
-    return { input: { entries: t.entries, checkpoints: [t.checkpoint] }, count: Number(t.size), findings: () => t.findings(), home: null, close: () => undefined };
+    return { input: { entries: t.entries, checkpoints: [t.checkpoint] }, count: Number(t.size), findings: () => t.findings(), home: null, close: () => undefined, notes: () => [t.checkpoint] };
   }
   const home = statOrNull(path)?.isDirectory() ? path : null;
   const dbPath = home === null ? path : homePaths(home).db;
@@ -94,8 +95,12 @@ function load(path: string): Loaded {
   const file = home === null ? checkSqliteFiles(path, { what: 'log', follow: true }) : checkSqliteFiles(join(realpathSync(home), 'log.db'), { what: 'log' });
   const db = new LogDb(file, 'full', true);
   // The operator's own store keeps every opening: a private entry without one was erased.
-  const input = { entries: db.entries(), checkpoints: db.checkpoints().map((c) => c.note), sealed: 'erased' as const };
-  return { input, count: Number(db.size()), findings: () => [], home, close: () => db.close() };
+  // The checkpoints are read one at a time, as the verification reaches their sizes.
+  const notes = function* (): Generator<string> {
+    for (const c of db.checkpointRows()) yield c.note;
+  };
+  const input = { entries: db.entries(), checkpoints: notes(), sealed: 'erased' as const };
+  return { input, count: Number(db.size()), findings: () => [], home, close: () => db.close(), notes };
 }
 
 function printReport(path: string, r: Report): void {
@@ -155,6 +160,12 @@ function factsFor(threads: number | undefined, ks: KeySource, expected?: number)
   return workerFacts({ threads, secret: ks.secret ?? null, ...(expected === undefined ? {} : { expected }) });
 }
 
+/** The first of `notes` that holds `lines` (the accepted checkpoint's size and root), or null. */
+function noteOf(notes: Iterable<string>, lines: string): string | null {
+  for (const n of notes) if (n.includes(lines)) return n;
+  return null;
+}
+
 async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierState | null, threads: number | undefined): Promise<{ report: Report; note: string | null }> {
   if (o.policyDoc !== undefined) throw new CliExit(EXIT_USAGE, '--policy-doc is for session receipts (mcp-attest/session-receipt@1), not logs');
   let loaded: Loaded;
@@ -184,7 +195,7 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
       insertFindings(report.findings, 0, [...loaded.findings(), ...pre]);
       report.ok = !report.findings.some((f) => f.severity === 'error');
       const cp = report.checkpoint;
-      return { report, note: cp && (loaded.input.checkpoints.find((n) => n.includes(`\n${cp.size}\n${cp.rootHash}\n`)) ?? null) };
+      return { report, note: cp && state !== null ? noteOf(loaded.notes(), `\n${cp.size}\n${cp.rootHash}\n`) : null };
     } catch (e) {
       // A store that breaks while being read (corrupt rows, dropped tables) fails the verification;
       // a failed worker thread leaves it undecided.

@@ -18,7 +18,7 @@ import { parseVerifierKey } from '../log/vkey.js';
 import { equalBytes, toBase64 } from '../bytes/index.js';
 import { rootFromMultiProof } from '../log/multiproof.js';
 import type { IdentitySection } from '../bundle/format.js';
-import { openAnchor, verifyCheckpoints, type OpenedCheckpoint } from '../verify/checkpoints.js';
+import { openAnchor, quorumTime, verifyCheckpoints, type OpenedCheckpoint } from '../verify/checkpoints.js';
 import { error, FindingCap, notice, type Finding } from '../verify/findings.js';
 import type { TrustPolicy, TrustedIssuer } from '../verify/policy.js';
 import { decodeIdentityRecord, IdentityIndex } from './entries.js';
@@ -80,16 +80,6 @@ function viewOf(start: bigint, bytes: Uint8Array[], pinned: CredentialIssuer[], 
   return { index, size: index.size, issuers: new Set(pinned.map((i) => i.id)), witnessedAt: quorum > 0 && anchor !== null ? quorumTime(anchor, quorum, true) : null };
 }
 
-/**
- * The time by which `quorum` witnesses had cosigned `cp` (the quorum-th earliest cosignature),
- * or with `latest` the time at or after which `quorum` of them still cosigned it (the
- * quorum-th latest: one witness's clock cannot make an old checkpoint look fresh); POSIX
- * seconds, null when fewer cosigned.
- */
-function quorumTime(cp: OpenedCheckpoint, quorum: number, latest = false): number | null {
-  const t = cp.cosigners.map((s) => Number(s.timestamp)).sort((a, b) => (latest ? b - a : a - b))[quorum - 1];
-  return t === undefined ? null : t;
-}
 
 /**
  * Verify an identity log: `entries` from index 0 in order (the bytes of each), `notes` its
@@ -183,7 +173,17 @@ export interface CredentialCall {
  * quorum. Built once (sorted, suffix minima), answered by binary search: O(log n) per entry.
  */
 export function witnessClock(checkpoints: readonly OpenedCheckpoint[], quorum: number): (i: bigint) => number | null {
-  const timed = checkpoints.map((c) => [c.size, quorumTime(c, quorum)] as const).filter((x): x is readonly [bigint, number] => x[1] !== null).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return timesClock(quorumTimes(checkpoints, quorum));
+}
+
+/** `[size, quorum time]` of each of `checkpoints` the quorum cosigned (the quorum-th earliest cosignature, POSIX seconds). */
+export function quorumTimes(checkpoints: readonly OpenedCheckpoint[], quorum: number): Array<readonly [bigint, number]> {
+  return checkpoints.map((c) => [c.size, quorumTime(c, quorum)] as const).filter((x): x is readonly [bigint, number] => x[1] !== null);
+}
+
+/** {@link witnessClock} of checkpoints given as `[size, quorum time]` (any order; verify/checkpoints.ts `CheckpointStream.witnessed`). */
+export function timesClock(times: ReadonlyArray<readonly [bigint, number]>): (i: bigint) => number | null {
+  const timed = [...times].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const minFrom: number[] = new Array<number>(timed.length);
   for (let k = timed.length - 1, m = Infinity; k >= 0; k--) minFrom[k] = m = Math.min(m, timed[k]![1]);
   return (i) => {
@@ -207,9 +207,12 @@ export function witnessedAtOf(checkpoints: OpenedCheckpoint[], quorum: number, i
   return quorum === 0 ? fallback : witnessClock(checkpoints, quorum)(i);
 }
 
-/** `witnessedAt(entry, time)` for {@link decideCalls}: {@link witnessClock} built once; under a quorum of 0, the call's own time. */
-export function clockOf(checkpoints: readonly OpenedCheckpoint[], quorum: number): (entry: bigint, time: number) => number | null {
-  const clock = quorum === 0 ? null : witnessClock(checkpoints, quorum);
+/**
+ * `witnessedAt(entry, time)` for {@link decideCalls}: the witness clock of checkpoints given as
+ * `[size, quorum time]` ({@link quorumTimes}) built once; under a quorum of 0, the call's own time.
+ */
+export function clockOf(times: ReadonlyArray<readonly [bigint, number]>, quorum: number): (entry: bigint, time: number) => number | null {
+  const clock = quorum === 0 ? null : timesClock(times);
   return (entry, time) => (clock === null ? time : clock(entry));
 }
 

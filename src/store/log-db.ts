@@ -323,8 +323,13 @@ export class LogDb {
 
   /** All checkpoint notes, oldest (smallest) first, each with its collected cosignature lines appended; read bounded (store/note-rows.ts). */
   checkpoints(): Array<{ size: bigint; note: string }> {
-    const rows = this.db.prepare(`SELECT size, ${NOTE_COLUMN} FROM checkpoints ORDER BY size`).safeIntegers(true).all() as Array<{ size: bigint; note: string }>;
-    return rows.map((r) => ({ size: r.size, note: r.note + this.cosignatureLines(r.size).join('') }));
+    return [...this.checkpointRows()];
+  }
+
+  /** {@link checkpoints} read one row at a time (a verifier holds one note, not a log's thousands). */
+  *checkpointRows(): Generator<{ size: bigint; note: string }> {
+    const rows = this.db.prepare(`SELECT size, ${NOTE_COLUMN} FROM checkpoints ORDER BY size`).safeIntegers(true).iterate() as IterableIterator<{ size: bigint; note: string }>;
+    for (const r of rows) yield { size: r.size, note: r.note + this.cosignatureLines(r.size).join('') };
   }
 
   /**

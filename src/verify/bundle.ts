@@ -16,7 +16,7 @@ import { openBundle, type Bundle, type BundleEntry, type OpenedBundle } from '..
 import { HASH_SIZE, leafHash } from '../log/hash.js';
 import { verifyConsistency, verifyInclusion } from '../log/proof.js';
 import { namesCredential } from '../identity/gate-check.js';
-import { clockOf, withCredentialKeys, decideCalls, openIdentitySection, type CredentialCall, type IdentityView } from '../identity/verify-identity.js';
+import { clockOf, quorumTimes, withCredentialKeys, decideCalls, openIdentitySection, type CredentialCall, type IdentityView } from '../identity/verify-identity.js';
 import { rootFromMultiProof } from '../log/multiproof.js';
 import type { KeyResolver } from '../envelope/signature.js';
 import { openAnchor, type OpenedCheckpoint } from './checkpoints.js';
@@ -223,7 +223,7 @@ export async function verifyParsedBundle(b: Bundle | OpenedBundle, policy: Trust
   const inFlight = checker.finish();
   if (credentialCalls.length > 0) {
     const witnessed = [cp, ...await witnessedCheckpoints(b, cp, policy, findings)];
-    await decideCalls(credentialCalls, o.identity ?? null, policy, clockOf(witnessed, policy.quorum), findings);
+    await decideCalls(credentialCalls, o.identity ?? null, policy, clockOf(quorumTimes(witnessed, policy.quorum), policy.quorum), findings);
   }
   checkBundleAgainstKnown(o.known ?? [], cp, b.consistency, findings);
   const { tally } = checker;

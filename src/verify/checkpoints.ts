@@ -74,6 +74,17 @@ export interface OpenedCheckpoint extends Checkpoint {
 }
 
 /**
+ * The time by which `quorum` witnesses had cosigned `cp` (the quorum-th earliest cosignature),
+ * or with `latest` the time at or after which `quorum` of them still cosigned it (the
+ * quorum-th latest: one witness's clock cannot make an old checkpoint look fresh); POSIX
+ * seconds, null when fewer cosigned.
+ */
+export function quorumTime(cp: OpenedCheckpoint, quorum: number, latest = false): number | null {
+  const t = cp.cosigners.map((s) => Number(s.timestamp)).sort((a, b) => (latest ? b - a : a - b))[quorum - 1];
+  return t === undefined ? null : t;
+}
+
+/**
  * The cosignatures of the policy's witnesses on `note`. Lines of unknown keys are ignored;
  * a listed witness's line that does not verify fails the checkpoint (`ERR_COSIGNATURE_INVALID`
  * pushed, null returned): a bad signature is never just left uncounted.
@@ -113,46 +124,149 @@ export async function openAnchor(note: string, policy: TrustPolicy, findings: Fi
 }
 
 /**
+ * The checkpoints of a log checked as its tree grows, holding one note at a time: the notes
+ * come in ascending tree size (a store's order; {@link verifyCheckpoints} sorts an array),
+ * each opened when reached (log signature and origin, witness cosignatures), its root
+ * compared with the tree's once the tree has its size ({@link at}). A note whose size the
+ * tree has passed when it comes (a store's row out of order) cannot be compared:
+ * `ERR_CHECKPOINT_INCONSISTENT`. Every note's log signature and witness cosignatures are
+ * checked; the quorum applies to the latest (the one the verification rests on). {@link finish}
+ * writes the findings in the order of the whole check: each note's own, the latest's quorum,
+ * each root's in size order, the notes beyond the tree, the entries no checkpoint covers.
+ */
+export class CheckpointStream {
+  private readonly notes: Iterator<string>;
+  private readonly opening: Finding[] = [];
+  private readonly roots: Finding[] = [];
+  /** The next opened checkpoint, not yet compared (its size is at least the tree's). */
+  private next: OpenedCheckpoint | null = null;
+  private latest: OpenedCheckpoint | null = null;
+  /** The root finding of the last checkpoint compared when its root differed: the latest's is `ERR_LOG_ROOT_MISMATCH`. */
+  private mismatch: { cp: OpenedCheckpoint; at: number; found: Uint8Array } | null = null;
+  private seen = 0;
+  /**
+   * `[size, quorum time]` of each checkpoint whose root the entries make and that the policy's
+   * quorum cosigned (the quorum-th earliest cosignature, POSIX seconds), in size order: the
+   * witness clock's input (identity/verify-identity.ts `clockOf`). Empty under a quorum of 0.
+   */
+  readonly witnessed: Array<readonly [bigint, number]> = [];
+  /** With `keep`: every checkpoint whose root the entries make, with its cosigners, in size order. */
+  readonly checked: OpenedCheckpoint[] = [];
+
+  constructor(notes: Iterable<string>, private readonly policy: TrustPolicy, private readonly keep = false) {
+    this.notes = notes[Symbol.iterator]();
+  }
+
+  /** Stop reading notes (a store's open statement is released); the stream checks nothing more. */
+  close(): void {
+    this.notes.return?.();
+  }
+
+  /** The size of the next checkpoint to compare ({@link at} it), or null when no note is left. */
+  get nextSize(): bigint | null {
+    return this.next?.size ?? null;
+  }
+
+  /** Open notes until one of at least `size` is pending or none is left; one below is a finding. */
+  private async advance(size: bigint): Promise<void> {
+    while (this.next === null) {
+      const r = this.notes.next();
+      if (r.done === true) return;
+      this.seen++;
+      const cp = await openCheckpoint(r.value, this.policy, this.opening);
+      const cosigners = cp ? await checkCosignatures(r.value, this.policy, this.opening) : null;
+      if (!cp || !cosigners) continue;
+      const opened: OpenedCheckpoint = { ...cp, cosigners };
+      if (this.latest === null || opened.size >= this.latest.size) this.latest = opened;
+      if (opened.size >= size) this.next = opened;
+      else this.roots.push(error('ERR_CHECKPOINT_INCONSISTENT', `checkpoint at size ${opened.size} is stored after a larger one: it cannot be checked against the log`, { found: opened.size.toString() }));
+    }
+  }
+
+  /** The tree has `size` entries (0 before the first), of root `root()`: each note of that size is compared with it. */
+  async at(size: bigint, root: () => Uint8Array): Promise<void> {
+    await this.advance(size);
+    while (this.next !== null && this.next.size === size) {
+      const cp = this.next;
+      this.next = null;
+      const r = root();
+      if (equalBytes(r, cp.rootHash)) {
+        const t = this.policy.quorum > 0 ? quorumTime(cp, this.policy.quorum) : null;
+        if (t !== null) this.witnessed.push([cp.size, t]);
+        if (this.keep) this.checked.push(cp);
+      } else {
+        this.mismatch = { cp, at: this.roots.length, found: r };
+        this.roots.push(error('ERR_CHECKPOINT_INCONSISTENT', `checkpoint at size ${cp.size} is inconsistent with the log`, { expected: toBase64(cp.rootHash), found: toBase64(r) }));
+      }
+      await this.advance(size);
+    }
+  }
+
+  /**
+   * After the last entry (a tree of `size`): the notes left are beyond it
+   * (`ERR_LOG_TRUNCATED`); the findings are pushed to `findings`. Returns the latest
+   * checkpoint that opened, or null (`ERR_CHECKPOINT_MISSING` when there was no note).
+   */
+  async finish(size: bigint, findings: Finding[]): Promise<OpenedCheckpoint | null> {
+    for (;;) {
+      await this.advance(size + 1n);
+      if (this.next === null) break;
+      const cp = this.next;
+      this.next = null;
+      this.roots.push(error('ERR_LOG_TRUNCATED', `checkpoint covers ${cp.size} entries, the log has ${size}`, { expected: cp.size.toString(), found: size.toString() }));
+    }
+    findings.push(...this.opening);
+    const latest = this.latest;
+    if (latest === null) {
+      if (this.seen === 0) findings.push(error('ERR_CHECKPOINT_MISSING', size > 0n ? 'no checkpoint covers the entries' : 'no checkpoint'));
+      return null;
+    }
+    if (latest.cosigners.length < this.policy.quorum) {
+      findings.push(error('ERR_QUORUM_NOT_MET', `the latest checkpoint (size ${latest.size}) is cosigned by ${latest.cosigners.length} of the ${this.policy.quorum} witnesses the trust policy requires`, { expected: this.policy.quorum, found: latest.cosigners.map((c) => c.name) }));
+    }
+    const m = this.mismatch;
+    if (m !== null && m.cp === latest) this.roots[m.at] = error('ERR_LOG_ROOT_MISMATCH', 'entries do not hash to the checkpoint root', { expected: toBase64(latest.rootHash), found: toBase64(m.found) });
+    findings.push(...this.roots);
+    // Entries no signed checkpoint covers are not sealed: they could have been added by anyone
+    // with write access. The operator seals them with `mcp-attest log checkpoint`.
+    if (latest.size < size) findings.push(error('ERR_LOG_UNCHECKPOINTED', `${size - latest.size} entries after the latest checkpoint are not covered by one`, { expected: latest.size.toString(), found: size.toString() }));
+    return latest;
+  }
+}
+
+/**
  * Check the checkpoints (notes, any order) against a tree of `size` entries whose root at
- * any size `rootAt` computes. Every note's log signature and witness cosignatures are
- * checked; the quorum applies to the latest (the one the verification rests on). Returns
- * the latest verified checkpoint and its cosigners, or null; `verified` (when given) gets
- * every checkpoint whose root the entries make, with its cosigners.
+ * any size `rootAt` computes, as {@link CheckpointStream} does in size order (the notes are
+ * put in that order first; one that does not parse, first). Returns the latest verified
+ * checkpoint and its cosigners, or null; `verified` (when given) gets every checkpoint whose
+ * root the entries make, with its cosigners.
  */
 export async function verifyCheckpoints(
   notes: string[], policy: TrustPolicy, size: bigint, rootAt: (s: bigint) => Uint8Array, findings: Finding[], verified?: OpenedCheckpoint[],
 ): Promise<OpenedCheckpoint | null> {
-  const opened: OpenedCheckpoint[] = [];
-  for (const n of notes) {
-    const cp = await openCheckpoint(n, policy, findings);
-    const cosigners = cp ? await checkCosignatures(n, policy, findings) : null;
-    if (cp && cosigners) opened.push({ ...cp, cosigners });
+  const stream = new CheckpointStream(inSizeOrder(notes), policy, verified !== undefined);
+  await stream.at(0n, () => rootAt(0n));
+  for (let s = stream.nextSize; s !== null && s <= size; s = stream.nextSize) {
+    const at = s;
+    await stream.at(at, () => rootAt(at));
   }
-  if (opened.length === 0) {
-    if (notes.length === 0) findings.push(error('ERR_CHECKPOINT_MISSING', size > 0n ? 'no checkpoint covers the entries' : 'no checkpoint'));
-    return null;
-  }
-  opened.sort((a, b) => (a.size < b.size ? -1 : a.size > b.size ? 1 : 0));
-  const latest = opened[opened.length - 1]!;
-  if (latest.cosigners.length < policy.quorum) {
-    findings.push(error('ERR_QUORUM_NOT_MET', `the latest checkpoint (size ${latest.size}) is cosigned by ${latest.cosigners.length} of the ${policy.quorum} witnesses the trust policy requires`, { expected: policy.quorum, found: latest.cosigners.map((c) => c.name) }));
-  }
-  for (const cp of opened) {
-    const isLatest = cp === latest;
-    if (cp.size > size) {
-      findings.push(error('ERR_LOG_TRUNCATED', `checkpoint covers ${cp.size} entries, the log has ${size}`, { expected: cp.size.toString(), found: size.toString() }));
-      continue;
-    }
-    const root = rootAt(cp.size);
-    if (equalBytes(root, cp.rootHash)) verified?.push(cp);
-    else {
-      findings.push(error(isLatest ? 'ERR_LOG_ROOT_MISMATCH' : 'ERR_CHECKPOINT_INCONSISTENT',
-        isLatest ? 'entries do not hash to the checkpoint root' : `checkpoint at size ${cp.size} is inconsistent with the log`,
-        { expected: toBase64(cp.rootHash), found: toBase64(root) }));
-    }
-  }
-  // Entries no signed checkpoint covers are not sealed: they could have been added by anyone
-  // with write access. The operator seals them with `mcp-attest log checkpoint`.
-  if (latest.size < size) findings.push(error('ERR_LOG_UNCHECKPOINTED', `${size - latest.size} entries after the latest checkpoint are not covered by one`, { expected: latest.size.toString(), found: size.toString() }));
+  const latest = await stream.finish(size, findings);
+  verified?.push(...stream.checked);
   return latest;
+}
+
+/**
+ * `notes` in ascending tree size, as {@link CheckpointStream} reads them (stable: equal sizes
+ * keep their order); a note whose text does not parse as a checkpoint comes first (opening
+ * it fails).
+ */
+export function inSizeOrder(notes: readonly string[]): string[] {
+  const sizeOf = (n: string): bigint => {
+    try {
+      return parseCheckpoint(n.slice(0, n.indexOf('\n\n') + 1)).size;
+    } catch {
+      return -1n;
+    }
+  };
+  return notes.map((n) => [sizeOf(n), n] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, n]) => n);
 }

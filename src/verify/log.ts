@@ -14,7 +14,7 @@ import { RecordChecker } from './records.js';
 import { entryFacts, type EntryFacts } from './entry-facts.js';
 import { checkRunner, runs } from './runs.js';
 import { checkLogAgainstKnown, type KnownCheckpoint } from './split-view.js';
-import { verifyCheckpoints, type OpenedCheckpoint } from './checkpoints.js';
+import { CheckpointStream, inSizeOrder, type OpenedCheckpoint } from './checkpoints.js';
 import { clockOf, decideCalls, type CredentialCall, type IdentityView } from '../identity/verify-identity.js';
 import { toBase64 } from '../bytes/index.js';
 import type { TrustPolicy } from './policy.js';
@@ -28,10 +28,14 @@ import type { TrustPolicy } from './policy.js';
  */
 export type EntryInput = [bigint, Uint8Array] | [bigint, Uint8Array, Uint8Array] | [bigint, Uint8Array, Uint8Array, Uint8Array];
 
-/** What to verify: entries in stored order (with their stored index) and checkpoint notes. */
+/**
+ * What to verify: entries in stored order (with their stored index) and checkpoint notes: an
+ * array (any order), or any other iterable in ascending tree size, as a store keeps them
+ * (read one at a time: a note stored after a larger one is `ERR_CHECKPOINT_INCONSISTENT`).
+ */
 export interface LogInput {
   entries: Iterable<EntryInput>;
-  checkpoints: string[];
+  checkpoints: string[] | Iterable<string>;
   /** Checkpoints the verifier accepted earlier: the log must extend each of its origin (split view, rollback). */
   known?: KnownCheckpoint[];
   /**
@@ -97,23 +101,24 @@ function* positioned(entries: Iterable<EntryInput>): Generator<EntryInput> {
   }
 }
 
+/** What {@link foldEntries} folds the entries' facts into. */
+interface Fold { tree: CompactRoots; checkpoints: CheckpointStream; checker: RecordChecker; findings: Finding[] }
+
 /**
- * Verify a log. `onProgress(done)` is called every 256 entries. `facts` computes the
- * per-entry checks (default {@link localFacts}; the Node CLI spreads them over worker
- * threads); everything else runs here, in index order. Memory: O(log n) tree hashes, and
- * per entry not the entry but what later entries check against it: an attestation's or a
- * receipt's digest and kind in typed arrays (verify/call-records.ts), a call's id, index and
- * attestation digest (a second receipt, a replayed nonce): about 175 bytes an entry.
+ * Fold the facts of `entries` (by position) in order: each leaf into the tree, each
+ * checkpoint compared when the tree reaches its size, each record into the checker; then the
+ * order findings. `onProgress(done)` every 256 entries. Returns the calls made under agent
+ * credentials.
  */
-export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyResolver, onProgress?: (done: number) => void, facts: FactsSource = localFacts): Promise<LogReport> {
-  const findings: Finding[] = [];
-  const tree = new CompactRoots(sizesNamed(input));
-  const checker = new RecordChecker(policy, keys, findings, false, true);
+async function foldEntries(entries: Iterable<EntryInput>, { tree, checkpoints, checker, findings }: Fold, policy: TrustPolicy, keys: KeyResolver, facts: FactsSource, onProgress?: (done: number) => void): Promise<CredentialCall[]> {
+  const root = (): Uint8Array => tree.rootAt(tree.size);
+  await checkpoints.at(0n, root);
   const misplaced: Array<[bigint, bigint]> = [];
   const credentialCalls: CredentialCall[] = [];
   const unpublished = new FindingCap(findings);
-  for await (const f of facts(positioned(input.entries), policy, keys)) {
+  for await (const f of facts(positioned(entries), policy, keys)) {
     tree.appendLeafHash(f.leaf);
+    if (checkpoints.nextSize === tree.size) await checkpoints.at(tree.size, root);
     if (f.unpublished === true) unpublished.add(error('ERR_OPENING_MISMATCH', 'the stored opening (salt and record) does not make the entry the log publishes', { index: f.position }));
     if (f.kind === 'call' && f.credential) credentialCalls.push(f.credential);
     const claimed = checker.fold(f);
@@ -122,15 +127,44 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
   }
   unpublished.flush();
   findings.push(...orderFindings(misplaced, tree.size));
-  const inFlight = checker.finish(input.sealed);
-  // A few findings a session, and a statement may be a session: capped as they come.
-  const sessionFindings = new FindingCap(findings);
-  for await (const r of checker.sessionResults()) for (const f of [...r.findings.agentSignature, ...r.findings.seal, ...r.findings.parties]) sessionFindings.add(f);
-  sessionFindings.flush();
-  const verified: OpenedCheckpoint[] = [];
-  const cp = await verifyCheckpoints(input.checkpoints, policy, tree.size, tree.rootAt, findings, verified);
+  return credentialCalls;
+}
+
+/**
+ * Verify a log. `onProgress(done)` is called every 256 entries. `facts` computes the
+ * per-entry checks (default {@link localFacts}; the Node CLI spreads them over worker
+ * threads); everything else runs here, in index order. Memory: O(log n) tree hashes, and
+ * per entry not the entry but what later entries check against it: an attestation's or a
+ * receipt's digest and kind in typed arrays (verify/call-records.ts), a call's id, index and
+ * attestation digest (a second receipt, a replayed nonce): about 175 bytes an entry. The
+ * checkpoints are read one note at a time, each checked when the tree reaches its size
+ * ({@link CheckpointStream}); of those that verify, a witnessed log keeps a size and a time
+ * each (the witness clock of calls under agent credentials). An array of notes is put in
+ * size order first; another iterable must come in that order, as a store keeps them.
+ */
+export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyResolver, onProgress?: (done: number) => void, facts: FactsSource = localFacts): Promise<LogReport> {
+  const findings: Finding[] = [];
+  const tree = new CompactRoots(new Set((input.known ?? []).map((k) => k.size)));
+  // Each checkpoint is checked when the tree reaches its size: one note held at a time.
+  const checkpoints = new CheckpointStream(Array.isArray(input.checkpoints) ? inSizeOrder(input.checkpoints) : input.checkpoints, policy);
+  const checker = new RecordChecker(policy, keys, findings, false, true);
+  let cp: OpenedCheckpoint | null;
+  let credentialCalls: CredentialCall[];
+  let inFlight: number;
+  try {
+    credentialCalls = await foldEntries(input.entries, { tree, checkpoints, checker, findings }, policy, keys, facts, onProgress);
+    inFlight = checker.finish(input.sealed);
+    // A few findings a session, and a statement may be a session: capped as they come.
+    const sessionFindings = new FindingCap(findings);
+    for await (const r of checker.sessionResults()) for (const f of [...r.findings.agentSignature, ...r.findings.seal, ...r.findings.parties]) sessionFindings.add(f);
+    sessionFindings.flush();
+    cp = await checkpoints.finish(tree.size, findings);
+  } finally {
+    // Left early (a store that breaks while read): its open statement is released.
+    checkpoints.close();
+  }
   if (credentialCalls.length > 0) for (const f of input.identityFindings ?? []) findings.push(f);
-  if (credentialCalls.length > 0) await decideCalls(credentialCalls, input.identity ?? null, policy, clockOf(verified, policy.quorum), findings);
+  if (credentialCalls.length > 0) await decideCalls(credentialCalls, input.identity ?? null, policy, clockOf(checkpoints.witnessed, policy.quorum), findings);
   if (cp) checkLogAgainstKnown(input.known ?? [], cp.origin, tree.size, tree.rootAt, findings);
   const { tally } = checker;
   return {
@@ -138,18 +172,6 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
     checkpoint: cp && { origin: cp.origin, size: cp.size.toString(), rootHash: toBase64(cp.rootHash) }, witnesses: cp?.cosigners.map((c) => ({ name: c.name, timestamp: c.timestamp.toString() })) ?? [],
     calls: checker.calls.size, receipts: tally.receipts, unanswered: tally.unanswered, inFlight, refused: tally.refused, unattested: tally.unattested, sealed: input.sealed === 'erased' ? 0 : tally.sealed, erased: input.sealed === 'erased' ? tally.sealed : 0, findings: limitFindings(findings),
   };
-}
-
-/**
- * Every tree size a checkpoint note or a known checkpoint could name: each line of a note
- * that is a decimal number (a superset of the size lines, so no note is parsed twice here).
- */
-function sizesNamed(input: LogInput): Set<bigint> {
-  const sizes = new Set<bigint>((input.known ?? []).map((k) => k.size));
-  for (const note of input.checkpoints) {
-    for (const line of note.split('\n')) if (/^[0-9]{1,20}$/.test(line)) sizes.add(BigInt(line));
-  }
-  return sizes;
 }
 
 /** Most findings of one kind listed; the rest are counted in a last one. */
