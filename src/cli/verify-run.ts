@@ -37,8 +37,10 @@ import { MAX_POLICY_DOC_BYTES, policyDocDigest } from '../receipt/session.js';
 import { printSession } from './session-report.js';
 import { CliExit, EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, out, outJson, jsonReplacer } from './output.js';
 
-/** A log read for verifying; `findings()`: what reading its entries found, once they were read. */
-/** A log to verify, and `notes()` to read its checkpoint notes again (the accepted one is looked up for `--state`). */
+/**
+ * A log read for verifying; `findings()`: what reading its entries found, once they were
+ * read; `notes()`: its checkpoint notes read again (the accepted one is looked up for `--state`).
+ */
 interface Loaded { input: LogInput; count: number; findings(): Finding[]; home: string | null; close(): void; notes(): Iterable<string> }
 export type VerifyOptions = KeyOptions & { home?: string; json?: boolean; checkpoint?: string; state?: string; policyDoc?: string; threads?: string };
 type Report = (LogReport | BundleReport | SessionReceiptReport) & { kind: 'log' | 'bundle' | 'session' };

@@ -80,7 +80,6 @@ function viewOf(start: bigint, bytes: Uint8Array[], pinned: CredentialIssuer[], 
   return { index, size: index.size, issuers: new Set(pinned.map((i) => i.id)), witnessedAt: quorum > 0 && anchor !== null ? quorumTime(anchor, quorum, true) : null };
 }
 
-
 /**
  * Verify an identity log: `entries` from index 0 in order (the bytes of each), `notes` its
  * checkpoints. Findings (prefixed `identity log:`) are pushed; null when no checkpoint of
