@@ -183,21 +183,19 @@ export interface OpenedBundle extends Omit<Bundle, 'entries'> {
  * entries) is checked here. The strict parser's `entries` elements are skipped and parsed
  * later one by one (jcs/parse.ts `parseJsonDeferring`), under the same limits shared: a
  * bundle of 256 MiB is never held parsed whole. Throws `ERR_BUNDLE_MALFORMED` (or
- * `ERR_JSON_*` for text that is not JSON; more than {@link MAX_BUNDLE_ENTRIES} + 1 entries
- * is `ERR_JSON_TOO_LARGE`).
+ * `ERR_JSON_*` for text that is not JSON).
  * @see docs/bundle.md
  */
 export function openBundle(text: string): OpenedBundle {
   if (text.length > MAX_BUNDLE_BYTES) throw malformed('bundle larger than 256 MiB');
   const limits = { maxBytes: MAX_BUNDLE_BYTES, maxDepth: 6, maxContainers: maxContainers(text.length) };
-  const { value, spans, containersLeft } = parseJsonDeferring(text, 'entries', MAX_BUNDLE_ENTRIES + 1, limits);
+  const { value, count, spans, containersLeft } = parseJsonDeferring(text, 'entries', MAX_BUNDLE_ENTRIES, limits);
   const format = (value as Record<string, unknown> | null)?.['format'];
   const shared = format === BUNDLE_FORMAT_SHARED;
   if (format !== BUNDLE_FORMAT && !shared) throw malformed(`format must be ${BUNDLE_FORMAT} or ${BUNDLE_FORMAT_SHARED}`);
   const problems: string[] = [];
   const top = checkObject(value, shared ? TOP_SHARED : TOP, '', problems);
   if (!top || problems.length > 0) throw malformed(problems.join('; ') || 'not an object');
-  const count = spans.length / 2;
   function* entries(): Generator<BundleEntry> {
     let left = containersLeft;
     let last = -1n;

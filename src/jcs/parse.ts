@@ -38,13 +38,14 @@ const OPENED = Symbol('opened');
  * Where a parse runs in its text: from `start` to exactly `end` (a span another parse
  * deferred: no whitespace around it), with `prefix` the JSON path of the value there; and
  * `defer`: the elements of the array that is the top-level object's member `member` are not
- * parsed but skipped, each one's `[start, end)` pushed to `spans`, at most `max` of them.
+ * parsed but skipped and counted in `count`, the `[start, end)` of each of the first `max`
+ * pushed to `spans`.
  */
 interface Placement {
   start?: number;
   end?: number;
   prefix?: string;
-  defer?: { member: string; max: number; spans: number[] };
+  defer?: { member: string; max: number; spans: number[]; count: number };
 }
 
 class Parser {
@@ -125,9 +126,9 @@ class Parser {
   }
 
   /**
-   * The deferred array at the cursor: its elements skipped (Scanner.skipValue), their spans
-   * recorded, its separators checked; an empty array stands in for it. Counts as one
-   * container; more than `max` elements is `ERR_JSON_TOO_LARGE`.
+   * The deferred array at the cursor: its elements skipped (Scanner.skipValue) and counted,
+   * the spans of the first `max` recorded, its separators checked; an empty array stands in
+   * for it. Counts as one container.
    */
   private deferred(d: NonNullable<Placement['defer']>): JsonValue {
     if (this.stack.length >= this.maxDepth) this.fail('ERR_JSON_TOO_DEEP', `nesting deeper than ${this.maxDepth}`);
@@ -139,11 +140,10 @@ class Parser {
       s.pos++;
       return [];
     }
-    for (let n = 1; ; n++) {
-      if (n > d.max) this.fail('ERR_JSON_TOO_LARGE', `more than ${d.max} elements`);
+    for (;;) {
       const start = s.pos;
       s.skipValue();
-      d.spans.push(start, s.pos);
+      if (++d.count <= d.max) d.spans.push(start, s.pos);
       s.skipWhitespace();
       const c = s.peek();
       if (c !== 0x2c && c !== 0x5d) this.fail('ERR_JSON_SYNTAX', "expected ',' or ']'");
@@ -333,7 +333,9 @@ export function parseJsonBytes(bytes: Uint8Array, limits?: ParseLimits, memo?: C
 export interface DeferredJson {
   /** The object, with an empty array in place of the deferred member. */
   value: JsonValue;
-  /** The deferred array's elements as `[start, end)` offsets (UTF-16 code units) into the text, flat: start0, end0, start1, ... */
+  /** How many elements the deferred array has. */
+  count: number;
+  /** Its first `maxItems` elements as `[start, end)` offsets (UTF-16 code units) into the text, flat: start0, end0, start1, ... */
   spans: number[];
   /** Arrays and objects the elements' parses may still build under `limits.maxContainers`. */
   containersLeft: number;
@@ -341,18 +343,25 @@ export interface DeferredJson {
 
 /**
  * {@link parseJson} of a text whose value is an object, except that the elements of the
- * array that is its member `member` are skipped, not parsed (each one's text span kept, at
- * most `maxItems`), so the caller can parse them one at a time with {@link parseJsonSpan}:
- * a large array is never held parsed whole. The text is valid I-JSON exactly when this and
- * every element's parse succeed, and their values are then the whole parse's. Errors: those
- * of {@link parseJson}; more than `maxItems` elements is `ERR_JSON_TOO_LARGE`; an error
- * inside an element may surface only when that element is parsed.
+ * array that is its member `member` are skipped, not parsed (counted, and the text span of
+ * each of the first `maxItems` kept), so the caller can parse them one at a time with
+ * {@link parseJsonSpan}: a large array is never held parsed whole. The text is valid I-JSON
+ * exactly when this and every element's parse succeed, and their values are then the whole
+ * parse's. Errors: those of {@link parseJson}, the very error it raises for any failure
+ * here (the skipping does not match bracket kinds, so a bracket missing in an element would
+ * otherwise be reported further on); an error inside an element, when that element is parsed.
  * @see RFC 8259 §2-§7, RFC 7493 §2
  */
 export function parseJsonDeferring(text: string, member: string, maxItems: number, limits?: ParseLimits): DeferredJson {
-  const spans: number[] = [];
-  const r = parsed(checkedText(text, limits), resolveLimits(limits), undefined, { defer: { member, max: maxItems, spans } });
-  return { value: r.value, spans, containersLeft: r.containersLeft };
+  const defer = { member, max: maxItems, spans: [] as number[], count: 0 };
+  try {
+    const r = parsed(checkedText(text, limits), resolveLimits(limits), undefined, { defer });
+    return { value: r.value, count: defer.count, spans: defer.spans, containersLeft: r.containersLeft };
+  } catch (e) {
+    // The failure as the whole parse finds it, which parses (and fails) under the same limits.
+    parseJson(text, limits);
+    throw e;
+  }
 }
 
 /**

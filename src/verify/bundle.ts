@@ -112,14 +112,12 @@ function inclusionFindings(b: Pick<Bundle, 'proof'>, { indexes, proofs }: Includ
   return findings;
 }
 
-/** The leaf hashes of `b`'s entries from the `from`-th on, into `leaves`, reading them again; `into` gets the indexes (and proofs) not recorded yet. */
+/** The leaf hashes of `b`'s entries from the `from`-th on, into `leaves`, reading them again; `into` gets every index (and proof). */
 function hashLeaves(b: Bundle | OpenedBundle, from: number, leaves: Uint8Array, into: Included): void {
   let k = 0;
-  for (const e of Array.isArray(b.entries) ? b.entries : (b as OpenedBundle).entries()) {
-    if (k >= into.indexes.length) {
-      into.indexes.push(e.index);
-      if (b.proof === undefined) into.proofs.push(e.proof);
-    }
+  for (const e of entriesOf(b)) {
+    into.indexes[k] = e.index;
+    if (b.proof === undefined) into.proofs[k] = e.proof;
     if (k >= from) leaves.set(leafHash(publishedEntry(e.bytes, e.salt)), HASH_SIZE * k);
     k++;
   }
@@ -157,24 +155,34 @@ export async function verifyBundle(text: string, policy: TrustPolicy, keys: KeyR
   return report;
 }
 
+/** True for what reading an opened bundle's entry throws when the entry is malformed. */
+const isMalformation = (e: unknown): boolean => isAttestError(e) && (e.code === 'ERR_BUNDLE_MALFORMED' || e.code.startsWith('ERR_JSON_'));
+
 /** The report of a bundle refused as malformed (`e`, thrown while it was read). */
 function malformedBundle(e: unknown): BundleReport {
   return rejectedBundle([error(isAttestError(e) ? e.code : 'ERR_BUNDLE_MALFORMED', `bundle rejected: ${(e as Error).message}`)]);
 }
 
+/** The entries of `b`, parsed or read one at a time from an opened bundle's text. */
+function entriesOf(b: Bundle | OpenedBundle): Iterable<BundleEntry> {
+  return Array.isArray(b.entries) ? b.entries : (b as OpenedBundle).entries();
+}
+
 /**
  * The entries of `b` as the per-entry checks take them, in order: an iterable with the
  * bundle's entry count as its `length` (a progress bar's total, the workers' early start),
- * recording each entry's index (and in a bundle@1 its proof) in `into` as it is read.
+ * recording entry k's index (and in a bundle@1 its proof) at k in `into` as it is read
+ * (each reading writes the same places).
  */
 function entryInputs(b: Bundle | OpenedBundle, into: Included): Iterable<EntryInput> & { length: number } {
-  const read = (): Iterable<BundleEntry> => (Array.isArray(b.entries) ? b.entries : (b as OpenedBundle).entries());
   return {
     length: Array.isArray(b.entries) ? b.entries.length : (b as OpenedBundle).count,
     *[Symbol.iterator]() {
-      for (const e of read()) {
-        into.indexes.push(e.index);
-        if (b.proof === undefined) into.proofs.push(e.proof);
+      let k = 0;
+      for (const e of entriesOf(b)) {
+        into.indexes[k] = e.index;
+        if (b.proof === undefined) into.proofs[k] = e.proof;
+        k++;
         yield e.salt === undefined ? [e.index, e.bytes] : [e.index, e.bytes, e.salt];
       }
     },
@@ -193,7 +201,17 @@ export async function verifyParsedBundle(b: Bundle | OpenedBundle, policy: Trust
   const input = entryInputs(b, included);
   const findings: Finding[] = [];
   const cp = await openAnchor(b.checkpoint, o.quorumApart ? { ...policy, quorum: 0 } : policy, findings);
-  if (!cp) return { report: { ...rejectedBundle(findings), entries: input.length }, checker: null };
+  if (!cp) {
+    // No entry is checked; an opened bundle's are still read through, so one that is not a
+    // bundle is reported as that, as when it was parsed whole first.
+    try {
+      for (const _ of entriesOf(b)) { /* each entry parsed and checked as it is read */ }
+    } catch (e) {
+      if (isMalformation(e)) return { report: malformedBundle(e), checker: null, rejected: true };
+      throw e;
+    }
+    return { report: { ...rejectedBundle(findings), entries: input.length }, checker: null };
+  }
   if (o.quorumApart && cp.cosigners.length < policy.quorum) {
     findings.push(error('ERR_QUORUM_NOT_MET', `checkpoint at size ${cp.size} is cosigned by ${cp.cosigners.length} of the ${policy.quorum} witnesses the trust policy requires`, { expected: policy.quorum, found: cp.cosigners.map((c) => c.name) }));
   }
@@ -216,7 +234,7 @@ export async function verifyParsedBundle(b: Bundle | OpenedBundle, policy: Trust
     if (leafCount < input.length) hashLeaves(b, leafCount, leaves, included);
   } catch (e) {
     // An opened bundle's entry that does not parse: the bundle is refused, as if it had been parsed whole first.
-    if (isAttestError(e) && (e.code === 'ERR_BUNDLE_MALFORMED' || e.code.startsWith('ERR_JSON_'))) return { report: malformedBundle(e), checker: null, rejected: true };
+    if (isMalformation(e)) return { report: malformedBundle(e), checker: null, rejected: true };
     throw e;
   }
   insertFindings(findings, anchored, inclusionFindings(b, included, cp, leaves));

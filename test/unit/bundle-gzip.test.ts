@@ -89,9 +89,12 @@ test('an ISIZE past the limit is ERR_INPUT_TOO_LARGE, even when the member is al
   assert.match((() => { try { gunzipStrict(bomb, 1 << 20); } catch (e) { return (e as Error).message; } return ''; })(), /more than the 10 bytes its trailer/);
 });
 
-test('a bundle or session receipt of empty objects (3 characters each, ~1,000x smaller gzip\'d) is ERR_JSON_TOO_LARGE past its container bound, before the parser builds them all; dense evidence within the fixed allowance is not', () => {
+test('a bundle or session receipt of empty objects (3 characters each, ~1,000x smaller gzip\'d) is refused before the parser builds them all: a session receipt ERR_JSON_TOO_LARGE past its container bound, a bundle (whose entries are parsed one at a time) by its schema, none built; dense evidence within the fixed allowance is not', () => {
   const objects = (format: string): string => `{"format":"${format}","entries":[${'{},'.repeat(16 << 20 >> 2)}{}]}`;
-  for (const [format, parse] of [['mcp-attest/bundle@2', parseBundle], ['mcp-attest/session-receipt@1', parseSessionReceipt]] as const) {
+  const bundle = objects('mcp-attest/bundle@2');
+  // Refused by its schema (no checkpoint, no proof) once the entries are counted, none of them built.
+  assert.throws(() => parseBundle(bundle), (e) => isAttestError(e, 'ERR_BUNDLE_MALFORMED'));
+  for (const [format, parse] of [['mcp-attest/session-receipt@1', parseSessionReceipt]] as const) {
     const text = objects(format);
     const gz = gzipSync(text);
     assert.ok(gz.length * 500 < text.length, `${gz.length} bytes gzip'd`);

@@ -5,7 +5,8 @@
  * dropped or added, an entry claimed at another index fail with ERR_INCLUSION_INVALID,
  * reported before what the entry's own checks find, in either form; the
  * closed schema refuses the two forms mixed; a shared entry has no tlog-proof of its own; an
- * opened bundle parses each entry only when it is read, and one bad entry still refuses it whole.
+ * opened bundle parses each entry only when it is read, and one bad entry still refuses it whole,
+ * also when its checkpoint does not open; a check source may read the entries twice.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +19,7 @@ import { verifyBundle } from '../../src/verify/bundle.js';
 import { policyKeyResolver, type TrustPolicy } from '../../src/verify/policy.js';
 import { isAttestError } from '../../src/errors.js';
 import { recordedHome } from './log-helper.js';
+import { localFacts, type FactsSource } from '../../src/verify/log.js';
 
 const codes = (r: { findings: Array<{ code: string; severity: string }> }): string[] => [...new Set(r.findings.filter((f) => f.severity === 'error').map((f) => f.code))];
 
@@ -119,4 +121,28 @@ test('an opened bundle parses each entry only when it is read: a bad entry is fo
     assert.deepEqual(r.findings.map((f) => f.code), [code], JSON.stringify(r.findings));
     assert.equal(r.entries, 0);
   }
+});
+
+test('an opened bundle whose checkpoint does not open still has its entries read: one that is not a bundle is reported as that', async (t) => {
+  const { db } = await fixture(t);
+  const { policy: stranger } = await recordedHome(t, 1);
+  const text = formatBundle(buildBundle(db, selectEntries(db, { range: [0n, 9n] }), [], true));
+  const untrusted = await verifyBundle(text, stranger, policyKeyResolver(stranger));
+  assert.deepEqual(codes(untrusted), ['ERR_CHECKPOINT_UNTRUSTED']);
+  assert.equal(untrusted.entries, 10);
+  const broken = await verifyBundle(text.replace('{"index":"6"', '{"index":"6",,'), stranger, policyKeyResolver(stranger));
+  assert.deepEqual(broken.findings.map((f) => f.code), ['ERR_JSON_SYNTAX'], JSON.stringify(broken.findings));
+  assert.equal(broken.entries, 0);
+});
+
+test('a per-entry check source that reads the entries twice gets the same report', async (t) => {
+  const { db, policy, verify } = await fixture(t);
+  const text = formatBundle(buildBundle(db, selectEntries(db, { range: [0n, 9n] }), [], true));
+  const twice: FactsSource = async function* (entries, p, keys) {
+    for (const _ of entries) { /* read once before */ }
+    yield* localFacts(entries, p, keys);
+  };
+  const r = await verifyBundle(text, policy, policyKeyResolver(policy), { facts: twice });
+  assert.equal(r.ok, true, JSON.stringify(r.findings));
+  assert.deepEqual(r, await verify(text));
 });

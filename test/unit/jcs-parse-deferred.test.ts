@@ -3,8 +3,9 @@
  * as bundles are read: the deferred parse and its elements' parses accept exactly the texts
  * the whole parse accepts, with the same values, under the same depth and container limits,
  * over every prefix and single-unit mutation of documents chosen to trip a skipper (brackets,
- * commas and escaped quotes and backslashes inside strings, scalars, nesting); an element's
- * error names its path and its offset in the whole text; the element count is bounded.
+ * commas and escaped quotes and backslashes inside strings, scalars, nesting); a failure of
+ * the top-level pass is the whole parse's very error; an element's error names its path and
+ * its offset in the whole text; the elements are counted, and only the first maxItems kept.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,6 +35,17 @@ function outcome(f: () => JsonValue): { value: JsonValue } | { code: string } {
   } catch (e) {
     assert.ok(isAttestError(e), `a raw error escaped: ${String(e)}`);
     return { code: e.code };
+  }
+}
+
+/** `f()`'s error as code, message and path, or null when it returns. */
+function errorOf(f: () => unknown): { code: string; message: string; path: unknown } | null {
+  try {
+    f();
+    return null;
+  } catch (e) {
+    assert.ok(isAttestError(e));
+    return { code: e.code, message: e.message, path: e.path };
   }
 }
 
@@ -72,11 +84,21 @@ test('every prefix and single-unit mutation: the deferred parse accepts exactly 
         const deferred = outcome(() => deferredValue(text, limits));
         assert.equal('value' in deferred, 'value' in whole, `${JSON.stringify(text)} ${JSON.stringify(limits)}: whole ${JSON.stringify(whole)}, deferred ${JSON.stringify(deferred)}`);
         if ('value' in whole && 'value' in deferred) assert.deepEqual(deferred.value, whole.value, JSON.stringify(text));
+        // A failure of the top-level pass is the whole parse's very error.
+        const top = errorOf(() => parseJsonDeferring(text, 'entries', 1000, limits));
+        if (top !== null) assert.deepEqual(top, errorOf(() => parseJson(text, limits)), JSON.stringify(text));
         checked++;
       }
     }
   }
   assert.ok(checked > 10_000, `${checked} texts checked`);
+});
+
+test('a bracket missing in an element is reported where the whole parse reports it, not where the skipping ends', () => {
+  const text = `{"entries":[{"a":[,"b":1},${'{"c":2},'.repeat(50)}3],"z":[]}`;
+  const e = errorOf(() => parseJsonDeferring(text, 'entries', 1000));
+  assert.deepEqual(e, errorOf(() => parseJson(text)));
+  assert.match(e!.message, /offset 18\)/);
 });
 
 test('an error inside an element is found when that element is parsed, with its path and its offset in the whole text', () => {
@@ -92,9 +114,11 @@ test('an error inside an element is found when that element is parsed, with its 
   assert.throws(() => parseJson(text), (e) => isAttestError(e, 'ERR_JSON_SYNTAX') && e.path === '.entries[1].a[1]');
 });
 
-test('the element count is bounded (ERR_JSON_TOO_LARGE); a missing element or an unterminated string is ERR_JSON_SYNTAX in the top-level parse', () => {
+test('the elements are counted, the spans of the first maxItems kept; a missing element or an unterminated string is ERR_JSON_SYNTAX in the top-level parse', () => {
   assert.equal(parseJsonDeferring('{"entries":[1,2,3]}', 'entries', 3).spans.length, 6);
-  assert.throws(() => parseJsonDeferring('{"entries":[1,2,3,4]}', 'entries', 3), (e) => isAttestError(e, 'ERR_JSON_TOO_LARGE'));
+  const over = parseJsonDeferring('{"entries":[1,2,3,4,5]}', 'entries', 3);
+  assert.equal(over.count, 5);
+  assert.equal(over.spans.length, 6);
   for (const text of ['{"entries":[1,]}', '{"entries":[,1]}', '{"entries":[1 2]}', '{"entries":["a]}', '{"entries":[1', '{"entries":[{"a":[1]}']) {
     assert.throws(() => parseJsonDeferring(text, 'entries', 10), (e) => isAttestError(e, 'ERR_JSON_SYNTAX'), text);
   }
