@@ -37,11 +37,8 @@ import { MAX_POLICY_DOC_BYTES, policyDocDigest } from '../receipt/session.js';
 import { printSession } from './session-report.js';
 import { CliExit, EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, out, outJson, jsonReplacer } from './output.js';
 
-/**
- * A log read for verifying; `findings()`: what reading its entries found, once they were
- * read; `notes()`: its checkpoint notes read again (the accepted one is looked up for `--state`).
- */
-interface Loaded { input: LogInput; count: number; findings(): Finding[]; home: string | null; close(): void; notes(): Iterable<string> }
+/** A log read for verifying; `findings()`: what reading its entries found, once they were read. */
+interface Loaded { input: LogInput; count: number; findings(): Finding[]; home: string | null; close(): void }
 export type VerifyOptions = KeyOptions & { home?: string; json?: boolean; checkpoint?: string; state?: string; policyDoc?: string; threads?: string };
 type Report = (LogReport | BundleReport | SessionReceiptReport) & { kind: 'log' | 'bundle' | 'session' };
 
@@ -89,7 +86,7 @@ function statOrNull(path: string, link = false): Stats | null {
 function load(path: string): Loaded {
   if (isTilesDir(path)) {
     const t = readTilesDir(path);
-    return { input: { entries: t.entries, checkpoints: [t.checkpoint] }, count: Number(t.size), findings: () => t.findings(), home: null, close: () => undefined, notes: () => [t.checkpoint] };
+    return { input: { entries: t.entries, checkpoints: [t.checkpoint] }, count: Number(t.size), findings: () => t.findings(), home: null, close: () => undefined };
   }
   const home = statOrNull(path)?.isDirectory() ? path : null;
   const dbPath = home === null ? path : homePaths(home).db;
@@ -102,7 +99,7 @@ function load(path: string): Loaded {
     for (const c of db.checkpointRows()) yield c.note;
   };
   const input = { entries: db.entries(), checkpoints: notes(), sealed: 'erased' as const };
-  return { input, count: Number(db.size()), findings: () => [], home, close: () => db.close(), notes };
+  return { input, count: Number(db.size()), findings: () => [], home, close: () => db.close() };
 }
 
 function printReport(path: string, r: Report): void {
@@ -162,12 +159,6 @@ function factsFor(threads: number | undefined, ks: KeySource, expected?: number)
   return workerFacts({ threads, secret: ks.secret ?? null, ...(expected === undefined ? {} : { expected }) });
 }
 
-/** The first of `notes` that holds `lines` (the accepted checkpoint's size and root), or null. */
-function noteOf(notes: Iterable<string>, lines: string): string | null {
-  for (const n of notes) if (n.includes(lines)) return n;
-  return null;
-}
-
 async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierState | null, threads: number | undefined): Promise<{ report: Report; note: string | null }> {
   if (o.policyDoc !== undefined) throw new CliExit(EXIT_USAGE, '--policy-doc is for session receipts (mcp-attest/session-receipt@1), not logs');
   let loaded: Loaded;
@@ -189,6 +180,11 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
       if (identity.view !== null) ks = await policyKeySource(identity.policy, o.secret);
     }
     loaded.input.known = await knownCheckpoints(o, ks.policy!, state);
+    // For --state: the note of the checkpoint the report rests on, as it was read and checked.
+    let anchor: string | null = null;
+    loaded.input.onAnchor = (note) => {
+      anchor = note;
+    };
     const bar = process.stderr.isTTY && !o.json && loaded.count > 2000 ? new SingleBar({ format: 'verifying {bar} {value}/{total} entries', stream: process.stderr }) : null;
     bar?.start(loaded.count, 0);
     try {
@@ -196,8 +192,7 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
       // Read while the entries were (a tiles directory's, an opening that does not match).
       insertFindings(report.findings, 0, [...loaded.findings(), ...pre]);
       report.ok = !report.findings.some((f) => f.severity === 'error');
-      const cp = report.checkpoint;
-      return { report, note: cp && state !== null ? noteOf(loaded.notes(), `\n${cp.size}\n${cp.rootHash}\n`) : null };
+      return { report, note: report.checkpoint === null ? null : anchor };
     } catch (e) {
       // A store that breaks while being read (corrupt rows, dropped tables) fails the verification;
       // a failed worker thread leaves it undecided.

@@ -141,6 +141,8 @@ export class CheckpointStream {
   /** The next opened checkpoint, not yet compared (its size is at least the tree's). */
   private next: OpenedCheckpoint | null = null;
   private latest: OpenedCheckpoint | null = null;
+  /** The note of {@link latest}, as read: what a verifier that remembers accepted checkpoints keeps. */
+  latestNote: string | null = null;
   /** The root finding of the last checkpoint compared when its root differed: the latest's is `ERR_LOG_ROOT_MISMATCH`. */
   private mismatch: { cp: OpenedCheckpoint; at: number; found: Uint8Array } | null = null;
   private seen = 0;
@@ -177,7 +179,10 @@ export class CheckpointStream {
       const cosigners = cp ? await checkCosignatures(r.value, this.policy, this.opening) : null;
       if (!cp || !cosigners) continue;
       const opened: OpenedCheckpoint = { ...cp, cosigners };
-      if (this.latest === null || opened.size >= this.latest.size) this.latest = opened;
+      if (this.latest === null || opened.size >= this.latest.size) {
+        this.latest = opened;
+        this.latestNote = r.value;
+      }
       if (opened.size >= size) this.next = opened;
       else this.roots.push(error('ERR_CHECKPOINT_INCONSISTENT', `checkpoint at size ${opened.size} is stored after a larger one: it cannot be checked against the log`, { found: opened.size.toString() }));
     }

@@ -52,6 +52,8 @@ export interface LogInput {
   identity?: IdentityView | null;
   /** What verifying the identity log found: reported only when some call was made under a credential (an identity log no call needs fails nothing). */
   identityFindings?: Finding[];
+  /** Called with the note of the checkpoint the report rests on (the latest that opened), as it was read and checked, when there is one. */
+  onAnchor?: (note: string) => void;
 }
 
 /** The report of a log verification: the summary, the tree size and the latest checkpoint's size (decimal). */
@@ -166,6 +168,7 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
   if (credentialCalls.length > 0) for (const f of input.identityFindings ?? []) findings.push(f);
   if (credentialCalls.length > 0) await decideCalls(credentialCalls, input.identity ?? null, policy, clockOf(checkpoints.witnessed, policy.quorum), findings);
   if (cp) checkLogAgainstKnown(input.known ?? [], cp.origin, tree.size, tree.rootAt, findings);
+  if (cp && checkpoints.latestNote !== null) input.onAnchor?.(checkpoints.latestNote);
   const { tally } = checker;
   return {
     ok: !findings.some((f) => f.severity === 'error'), size: tree.size.toString(), checkpointSize: cp?.size.toString() ?? null,

@@ -5,7 +5,8 @@
  * inconsistent, the latest's root a mismatch), with a note's signature broken, and truncated;
  * each note is read only once the tree has reached the size of the one before; a row stored
  * under another size, after a larger one, cannot be checked and is ERR_CHECKPOINT_INCONSISTENT;
- * a store that breaks mid-way leaves no statement open.
+ * a store that breaks mid-way leaves no statement open; the note the report rests on is handed
+ * over as read and checked.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -125,4 +126,20 @@ test('a store that breaks while its entries are read leaves no statement open: t
   const notes = (function* () { for (const c of db.checkpointRows()) yield c.note; })();
   await assert.rejects(verifyLog({ entries: db.entries(), checkpoints: notes, sealed: 'erased' }, policy, policyKeyResolver(policy)), (e: unknown) => isAttestError(e, 'ERR_STORE_CORRUPT'));
   db.close();
+});
+
+test('the note the report rests on is handed over as it was read and checked (what --state keeps), and only when one opened', async (t) => {
+  const { home, policy } = await checkpointedHome(t);
+  const db = new LogDb(homePaths(home).db, 'full', true);
+  t.after(() => db.close());
+  const anchors: string[] = [];
+  const notes = (function* () { for (const c of db.checkpointRows()) yield c.note; })();
+  const r = await verifyLog({ entries: db.entries(), checkpoints: notes, sealed: 'erased', onAnchor: (n) => anchors.push(n) }, policy, policyKeyResolver(policy));
+  assert.equal(r.checkpointSize, '25');
+  assert.deepEqual(anchors, [db.checkpoints().at(-1)!.note]);
+  const { policy: stranger } = await checkpointedHome(t);
+  const none: string[] = [];
+  const u = await verifyLog({ entries: db.entries(), checkpoints: db.checkpoints().map((c) => c.note), sealed: 'erased', onAnchor: (n) => none.push(n) }, stranger, policyKeyResolver(stranger));
+  assert.equal(u.checkpoint, null);
+  assert.deepEqual(none, []);
 });
