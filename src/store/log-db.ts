@@ -15,7 +15,8 @@
  * private entry's opening, NULL for a public one or once erased, log/opening.ts), `checkpoints(size, note, created)`, `cosignatures(size, witness, line,
  * received)` (witness cosignature/v1 lines collected for a checkpoint; the first per witness
  * and size is kept), `witness_sizes(witness, size)` (the latest size each witness cosigned
- * for this log, to send as `old`), `witness_events(...)` (refusals and conflict alarms),
+ * for this log, to send as `old`), `witness_events(...)` (refusals and conflict alarms; these four
+ * are the checkpoint side, store/log-checkpoints.ts, which `LogDb` extends),
  * `sessions(...)` and `session_entries(...)` (the state of each receipt session and its
  * entries, derived from the session records and written in the same transaction; see
  * store/sessions.ts).
@@ -30,7 +31,7 @@ import { migrateNodes, nodeReader } from './log-nodes.js';
 import { LOG_SCHEMA, LOG_PAGE_SIZE, addOpeningColumns, hasOpeningColumns } from './log-schema.js';
 import { concatBytes } from '../bytes/index.js';
 import { leafHash } from '../log/hash.js';
-import { boundedLines, LINE_COLUMN, NOTE_COLUMN } from './note-rows.js';
+import { LogCheckpoints } from './log-checkpoints.js';
 import { cutColumn, entryBytes, entryRow, storedRows, type StoredRow } from './entry-row.js';
 import type { EntryInput } from '../verify/log.js';
 import { decodeParameters, encodeRecord, PARAMETERS_RECORD, type EntriesMode } from '../records/record.js';
@@ -42,11 +43,10 @@ export { MAX_ENTRY_BYTES } from './entry-row.js';
 export type Durability = 'full' | 'normal';
 
 /** The SQLite-backed log. Open one per process; close it on exit. */
-export class LogDb {
+export class LogDb extends LogCheckpoints {
   readonly db: Database.Database;
   readonly read: NodeReader;
   private readonly lastIdx: Database.Statement;
-  private readonly statements = new Map<string, Database.Statement>();
 
   /**
    * Open (creating if needed) the log at `path`. `groupCommit` (with durability `full`):
@@ -61,6 +61,7 @@ export class LogDb {
    * Throws `ERR_STORE_CORRUPT` when the file cannot be opened or is not a plain log.
    */
   constructor(path: string, durability: Durability = 'full', readonly = false, o: { groupCommit?: boolean; entries?: EntriesMode; backgroundCheckpoints?: readonly string[]; prefill?: boolean } = {}) {
+    super();
     const group = o.groupCommit === true && durability === 'full' && !readonly;
     this.db = openSqlite(path, LOG_SCHEMA, { durability: group ? 'normal' : durability, readonly, untrusted: readonly, code: 'ERR_STORE_CORRUPT', what: 'log', pageSize: LOG_PAGE_SIZE });
     try {
@@ -190,7 +191,6 @@ export class LogDb {
     return index;
   }
 
-  private hasCosignatures: boolean | undefined;
   private knownMode: EntriesMode | 'v1' | undefined;
   /** Whether the entries table has the `salt` and `record` columns (a log read-only from before v2 has not). */
   private readonly openings: boolean;
@@ -199,17 +199,6 @@ export class LogDb {
   private appendTxn: Database.Transaction<(f: () => bigint) => bigint> | null = null;
   /** Appends waiting for the next group sync ({@link appendDurable}). */
   private queue: QueuedCommits | null = null;
-
-  /**
-   * A prepared statement on this log's connection, cached by its SQL text (preparing costs
-   * more than most single-row statements run). Not for `iterate`: a cached statement runs one
-   * query at a time.
-   */
-  statement(sql: string): Database.Statement {
-    let s = this.statements.get(sql);
-    if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
-    return s;
-  }
 
   /** The entry at `index` as published (a private log's: the commitment), or null. Throws `ERR_STORE_CORRUPT` for a row that is not a blob of at most 65,535 bytes. */
   entry(index: bigint): Uint8Array | null {
@@ -314,80 +303,6 @@ export class LogDb {
   /** Consistency proof from `size1` to `size2`. */
   consistencyProof(size1: bigint, size2: bigint): Uint8Array[] {
     return consistencyProof(size1, size2, this.read);
-  }
-
-  /** Store a signed checkpoint note for `size` (first one for a size wins). */
-  addCheckpoint(size: bigint, note: string, created: number): void {
-    this.statement('INSERT OR IGNORE INTO checkpoints (size, note, created) VALUES (?, ?, ?)').run(size, note, created);
-  }
-
-  /** All checkpoint notes, oldest (smallest) first, each with its collected cosignature lines appended; read bounded (store/note-rows.ts). */
-  checkpoints(): Array<{ size: bigint; note: string }> {
-    return [...this.checkpointRows()];
-  }
-
-  /** {@link checkpoints} read one row at a time (a verifier holds one note, not a log's thousands). */
-  *checkpointRows(): Generator<{ size: bigint; note: string }> {
-    const rows = this.db.prepare(`SELECT size, ${NOTE_COLUMN} FROM checkpoints ORDER BY size`).safeIntegers(true).iterate() as IterableIterator<{ size: bigint; note: string }>;
-    for (const r of rows) yield { size: r.size, note: r.note + this.cosignatureLines(r.size).join('') };
-  }
-
-  /**
-   * The latest checkpoint, or null when there is none: `note` as the log signed it, and
-   * `cosigned`, the note with the stored cosignature lines appended.
-   */
-  latestCheckpoint(): { size: bigint; note: string; cosigned: string } | null {
-    const row = this.statement(`SELECT size, ${NOTE_COLUMN} FROM checkpoints ORDER BY size DESC LIMIT 1`).safeIntegers(true).get() as { size: bigint; note: string } | undefined;
-    return row ? { size: row.size, note: row.note, cosigned: row.note + this.cosignatureLines(row.size).join('') } : null;
-  }
-
-  /** Whether the file has a `cosignatures` table (a log written by an earlier version and opened read-only has none). */
-  cosigned(): boolean {
-    return (this.hasCosignatures ??= this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cosignatures'").get() !== undefined);
-  }
-
-  /** Cosignature lines (`— <name> <base64>\n`) stored for the checkpoint of `size`, by witness name; read bounded (store/note-rows.ts). */
-  cosignatureLines(size: bigint): string[] {
-    if (!this.cosigned()) return [];
-    return boundedLines(this.statement(`SELECT ${LINE_COLUMN} FROM cosignatures WHERE size = ? ORDER BY witness`).iterate(size) as IterableIterator<{ line: unknown }>);
-  }
-
-  /**
-   * Store a witness's verified cosignature line for the checkpoint of `size`, and raise the
-   * size recorded for that witness. A line already stored for (size, witness) is kept.
-   */
-  addCosignature(size: bigint, witness: string, line: string, received: number): void {
-    this.db.transaction(() => {
-      this.statement('INSERT OR IGNORE INTO cosignatures (size, witness, line, received) VALUES (?, ?, ?, ?)').run(size, witness, line, received);
-      this.setWitnessSize(witness, size);
-    }).immediate();
-  }
-
-  /** The size `witness` last cosigned for this log (0n when unknown). */
-  witnessSize(witness: string): bigint {
-    const row = this.statement('SELECT size FROM witness_sizes WHERE witness = ?').safeIntegers(true).get(witness) as { size: bigint } | undefined;
-    return row?.size ?? 0n;
-  }
-
-  /** Record that `witness` holds `size` (raised only; a smaller size is ignored). */
-  setWitnessSize(witness: string, size: bigint): void {
-    this.statement('INSERT INTO witness_sizes (witness, size) VALUES (?, ?) ON CONFLICT(witness) DO UPDATE SET size = max(size, excluded.size)').run(witness, size);
-  }
-
-  /** Record a witnessing event (a refusal, an unreachable witness, a conflict alarm). */
-  addWitnessEvent(e: { at: number; witness: string; size: bigint; code: string; message: string }): void {
-    this.statement('INSERT INTO witness_events (at, witness, size, code, message) VALUES (@at, @witness, @size, @code, @message)').run(e);
-  }
-
-  /** The latest `limit` witnessing events, newest first. */
-  witnessEvents(limit = 50): Array<{ at: number; witness: string; size: number; code: string; message: string }> {
-    return this.statement('SELECT at, witness, size, code, message FROM witness_events ORDER BY id DESC LIMIT ?').all(limit) as Array<{ at: number; witness: string; size: number; code: string; message: string }>;
-  }
-
-  /** Size of the latest checkpoint, or -1n when there is none. */
-  latestCheckpointSize(): bigint {
-    const row = this.statement('SELECT max(size) AS s FROM checkpoints').safeIntegers(true).get() as { s: bigint | null };
-    return row.s ?? -1n;
   }
 
   /**
