@@ -112,13 +112,11 @@ function inclusionFindings(b: Pick<Bundle, 'proof'>, { indexes, proofs }: Includ
   return findings;
 }
 
-/** The leaf hashes of `b`'s entries from the `from`-th on, into `leaves`, reading them again; `into` gets every index (and proof). */
-function hashLeaves(b: Bundle | OpenedBundle, from: number, leaves: Uint8Array, into: Included): void {
+/** The leaf hashes of the entries of `input` (read again: it records their indexes and proofs as it goes) from the `from`-th on, into `leaves`. */
+function hashLeaves(input: Iterable<EntryInput>, from: number, leaves: Uint8Array): void {
   let k = 0;
-  for (const e of entriesOf(b)) {
-    into.indexes[k] = e.index;
-    if (b.proof === undefined) into.proofs[k] = e.proof;
-    if (k >= from) leaves.set(leafHash(publishedEntry(e.bytes, e.salt)), HASH_SIZE * k);
+  for (const [, bytes, salt] of input) {
+    if (k >= from) leaves.set(leafHash(publishedEntry(bytes, salt)), HASH_SIZE * k);
     k++;
   }
 }
@@ -231,7 +229,7 @@ export async function verifyParsedBundle(b: Bundle | OpenedBundle, policy: Trust
       if (claimed !== f.position) checker.report(error('ERR_LOG_ENTRY_REORDERED', 'entry is not at the index it records', { index: f.position, expected: f.position.toString(), found: claimed.toString() }));
     }
     // A source that gave fewer facts, or another entry's (or one that left off reading): the rest are hashed here.
-    if (leafCount < input.length) hashLeaves(b, leafCount, leaves, included);
+    if (leafCount < input.length) hashLeaves(input, leafCount, leaves);
   } catch (e) {
     // An opened bundle's entry that does not parse: the bundle is refused, as if it had been parsed whole first.
     if (isMalformation(e)) return { report: malformedBundle(e), checker: null, rejected: true };
