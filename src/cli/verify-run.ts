@@ -94,11 +94,9 @@ function load(path: string): Loaded {
   const file = home === null ? checkSqliteFiles(path, { what: 'log', follow: true }) : checkSqliteFiles(join(realpathSync(home), 'log.db'), { what: 'log' });
   const db = new LogDb(file, 'full', true);
   // The operator's own store keeps every opening: a private entry without one was erased.
-  // The checkpoints are read one at a time, as the verification reaches their sizes.
-  const notes = function* (): Generator<string> {
-    for (const c of db.checkpointRows()) yield c.note;
-  };
-  const input = { entries: db.entries(), checkpoints: notes(), sealed: 'erased' as const };
+  // The checkpoints are read one at a time, as the verification reaches their sizes, each
+  // with the size it is stored under.
+  const input = { entries: db.entries(), checkpoints: db.checkpointRows(), sealed: 'erased' as const };
   return { input, count: Number(db.size()), findings: () => [], home, close: () => db.close() };
 }
 

@@ -124,18 +124,28 @@ export async function openAnchor(note: string, policy: TrustPolicy, findings: Fi
 }
 
 /**
+ * A checkpoint note as a store keeps it: under the tree size it was stored for (`size`, as
+ * read: a hostile store's value may be of any type), which must be the note's own.
+ */
+export interface StoredNote {
+  size: unknown;
+  note: string;
+}
+
+/**
  * The checkpoints of a log checked as its tree grows, holding one note at a time: the notes
  * come in ascending tree size (a store's order; {@link verifyCheckpoints} sorts an array),
  * each opened when reached (log signature and origin, witness cosignatures), its root
  * compared with the tree's once the tree has its size ({@link at}). A note whose size the
- * tree has passed when it comes (a store's row out of order) cannot be compared:
- * `ERR_CHECKPOINT_INCONSISTENT`. Every note's log signature and witness cosignatures are
+ * tree has passed when it comes, or given as a {@link StoredNote} stored under another size
+ * than its own (an edited store), cannot be compared: `ERR_CHECKPOINT_INCONSISTENT`, naming
+ * the stored size (`expected`) and the note's (`found`); the notes after it are still compared. Every note's log signature and witness cosignatures are
  * checked; the quorum applies to the latest (the one the verification rests on). {@link finish}
  * writes the findings in the order of the whole check: each note's own, the latest's quorum,
  * each root's in size order, the notes beyond the tree, the entries no checkpoint covers.
  */
 export class CheckpointStream {
-  private readonly notes: Iterator<string>;
+  private readonly notes: Iterator<string | StoredNote>;
   private readonly opening: Finding[] = [];
   private readonly roots: Finding[] = [];
   /** The next opened checkpoint, not yet compared (its size is at least the tree's). */
@@ -155,7 +165,7 @@ export class CheckpointStream {
   /** With `keep`: every checkpoint whose root the entries make, with its cosigners, in size order. */
   readonly checked: OpenedCheckpoint[] = [];
 
-  constructor(notes: Iterable<string>, private readonly policy: TrustPolicy, private readonly keep = false) {
+  constructor(notes: Iterable<string | StoredNote>, private readonly policy: TrustPolicy, private readonly keep = false) {
     this.notes = notes[Symbol.iterator]();
   }
 
@@ -175,13 +185,20 @@ export class CheckpointStream {
       const r = this.notes.next();
       if (r.done === true) return;
       this.seen++;
-      const cp = await openCheckpoint(r.value, this.policy, this.opening);
-      const cosigners = cp ? await checkCosignatures(r.value, this.policy, this.opening) : null;
+      const note = typeof r.value === 'string' ? r.value : r.value.note;
+      const cp = await openCheckpoint(note, this.policy, this.opening);
+      const cosigners = cp ? await checkCosignatures(note, this.policy, this.opening) : null;
       if (!cp || !cosigners) continue;
+      // A row labelled with another size is out of the order the notes are compared in: it is
+      // named, and left out, so the notes after it are still compared (not blamed for it).
+      if (typeof r.value !== 'string' && r.value.size !== cp.size) {
+        this.opening.push(error('ERR_CHECKPOINT_INCONSISTENT', `checkpoint at size ${cp.size} is stored as the checkpoint at size ${String(r.value.size)}: it cannot be checked against the log`, { expected: String(r.value.size), found: cp.size.toString() }));
+        continue;
+      }
       const opened: OpenedCheckpoint = { ...cp, cosigners };
       if (this.latest === null || opened.size >= this.latest.size) {
         this.latest = opened;
-        this.latestNote = r.value;
+        this.latestNote = note;
       }
       if (opened.size >= size) this.next = opened;
       else this.roots.push(error('ERR_CHECKPOINT_INCONSISTENT', `checkpoint at size ${opened.size} is stored after a larger one: it cannot be checked against the log`, { found: opened.size.toString() }));

@@ -18,7 +18,7 @@ export type { Finding } from './findings.js';
 export { verifyBundle, type BundleReport, type BundleVerifyOptions } from './bundle.js';
 export { parseBundle, formatBundle, toTlogProof, BUNDLE_FORMAT, BUNDLE_FORMAT_SHARED, type Bundle, type BundleEntry } from '../bundle/format.js';
 export { isGzip, gzipMember, gunzipWeb, type GzipMember } from '../bundle/gzip.js';
-export { openAnchor, checkCosignatures, type Cosigner, type OpenedCheckpoint } from './checkpoints.js';
+export { openAnchor, checkCosignatures, type Cosigner, type OpenedCheckpoint, type StoredNote } from './checkpoints.js';
 export type { KnownCheckpoint } from './split-view.js';
 export { cosignatureVerifier } from '../log/cosignature.js';
 export { parseTlogProof, type TlogProof } from '../log/tlog-proof.js';

@@ -14,7 +14,7 @@ import { RecordChecker } from './records.js';
 import { entryFacts, type EntryFacts } from './entry-facts.js';
 import { checkRunner, runs } from './runs.js';
 import { checkLogAgainstKnown, type KnownCheckpoint } from './split-view.js';
-import { CheckpointStream, inSizeOrder, type OpenedCheckpoint } from './checkpoints.js';
+import { CheckpointStream, inSizeOrder, type OpenedCheckpoint, type StoredNote } from './checkpoints.js';
 import { clockOf, decideCalls, type CredentialCall, type IdentityView } from '../identity/verify-identity.js';
 import { toBase64 } from '../bytes/index.js';
 import type { TrustPolicy } from './policy.js';
@@ -30,12 +30,13 @@ export type EntryInput = [bigint, Uint8Array] | [bigint, Uint8Array, Uint8Array]
 
 /**
  * What to verify: entries in stored order (with their stored index) and checkpoint notes: an
- * array (any order), or any other iterable in ascending tree size, as a store keeps them
- * (read one at a time: a note stored after a larger one is `ERR_CHECKPOINT_INCONSISTENT`).
+ * array (any order), or any other iterable in ascending tree size, as a store keeps them,
+ * best with the size each is stored under (read one at a time: a note stored under another
+ * size, or after a larger one, is `ERR_CHECKPOINT_INCONSISTENT`; verify/checkpoints.ts).
  */
 export interface LogInput {
   entries: Iterable<EntryInput>;
-  checkpoints: string[] | Iterable<string>;
+  checkpoints: string[] | Iterable<string | StoredNote>;
   /** Checkpoints the verifier accepted earlier: the log must extend each of its origin (split view, rollback). */
   known?: KnownCheckpoint[];
   /**

@@ -49,11 +49,11 @@ function editedLog(home: string, name: string, edit: (db: Database.Database) => 
   return path;
 }
 
-/** The report of the log at `path`, its checkpoints read one at a time from the store, or as an array in reverse. */
+/** The report of the log at `path`, its checkpoints read one at a time from the store (with the sizes they are stored under, as `verify` reads them), or as an array of notes in reverse. */
 async function reportOf(path: string, policy: TrustPolicy, streamed: boolean): Promise<unknown> {
   const db = new LogDb(path, 'full', true);
   try {
-    const notes = streamed ? (function* () { for (const c of db.checkpointRows()) yield c.note; })() : db.checkpoints().map((c) => c.note).reverse();
+    const notes = streamed ? db.checkpointRows() : db.checkpoints().map((c) => c.note).reverse();
     return await verifyLog({ entries: db.entries(), checkpoints: notes, sealed: 'erased' }, policy, policyKeyResolver(policy));
   } finally {
     db.close();
@@ -117,6 +117,22 @@ test('a checkpoint row stored under another size, after a larger one, cannot be 
   const r = await reportOf(path, policy, true);
   assert.deepEqual(codes(r), ['ERR_CHECKPOINT_INCONSISTENT'], JSON.stringify((r as { findings: unknown[] }).findings));
   assert.equal(((await reportOf(path, policy, false)) as { ok: boolean }).ok, true, 'the notes themselves are sound');
+});
+
+test('a checkpoint row stored under a smaller size is named with both sizes, and the notes after it are still compared, not blamed', async (t) => {
+  const { home, policy } = await checkpointedHome(t);
+  // Rows in stored order: 7, 8 (the note of 19), 13, 25.
+  const path = editedLog(home, 'relabelled.db', (db) => db.prepare('UPDATE checkpoints SET size = 8 WHERE size = 19').run());
+  const r = (await reportOf(path, policy, true)) as { findings: Array<{ code: string; expected?: unknown; found?: unknown }>; checkpointSize: string };
+  assert.deepEqual(r.findings.map((f) => [f.code, f.expected, f.found]), [['ERR_CHECKPOINT_INCONSISTENT', '8', '19']]);
+  assert.equal(r.checkpointSize, '25');
+  // The note of 13 after it is compared: a wrong root there is still found, as that note's.
+  const forged = editedLog(home, 'relabelled-forged.db', (db) => {
+    db.prepare('UPDATE checkpoints SET size = 8 WHERE size = 19').run();
+    db.prepare("UPDATE entries SET record = CAST(CAST(record AS TEXT) || ' ' AS BLOB) WHERE idx = 10").run();
+  });
+  const f = (await reportOf(forged, policy, true)) as { findings: Array<{ code: string; message: string }> };
+  assert.ok(f.findings.some((x) => x.code === 'ERR_CHECKPOINT_INCONSISTENT' && x.message.includes('at size 13 is inconsistent')), JSON.stringify(f.findings));
 });
 
 test('a store that breaks while its entries are read leaves no statement open: the error is the store\'s, and the log closes', async (t) => {
