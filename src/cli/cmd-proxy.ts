@@ -17,6 +17,7 @@ import type { Command } from 'commander';
 import { CliExit, EXIT_USAGE, err } from './output.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../proxy/message.js';
 import { EarlyUpstream } from '../proxy/early-upstream.js';
+import { SESSION_ID } from '../receipt/session-id.js';
 import type { HttpUpstreamOptions } from '../proxy/http-upstream.js';
 import type { AttachMode } from '../proxy/relay.js';
 import type { ResponseReceiptMode } from '../proxy/response-receipt.js';
@@ -104,6 +105,8 @@ export function proxySettings(command: string | undefined, args: string[], o: Pr
   if (o.url === undefined && (o.header.length > 0 || o.bearerEnv !== undefined || o.oauth === true)) throw new CliExit(EXIT_USAGE, '--header, --bearer-env and --oauth are for --url');
   if (role === 'client' && o.policy !== undefined) throw new CliExit(EXIT_USAGE, '--policy is for --role server');
   if (role === 'server' && o.session !== undefined) throw new CliExit(EXIT_USAGE, '--session is for --role client');
+  // Its syntax here, before the upstream is spawned; whether the data directory has it, once the recorder is open.
+  if (o.session !== undefined && !SESSION_ID.test(o.session)) throw new CliExit(EXIT_USAGE, `--session ${JSON.stringify(o.session.slice(0, 64))}: ERR_SESSION_UNKNOWN: not a session id (ses_ and 22 base64url characters)`);
   if (role === 'server' && o.policy === undefined) throw new CliExit(EXIT_USAGE, '--role server needs --policy FILE');
   if (o.renewHome !== undefined && o.credential === undefined) throw new CliExit(EXIT_USAGE, '--renew-home is for --credential');
   const maxBytes = maxMessageBytes(o);

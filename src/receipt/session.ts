@@ -28,6 +28,7 @@ import { AttestError } from '../errors.js';
 import { canonicalBytes, type CanonicalMemo, type JsonValue } from '../jcs/index.js';
 import { isAlgName, type AlgName } from '../keys/algorithms.js';
 import { checkObject, isObject, type ObjectSchema } from '../envelope/schema.js';
+import { SESSION_ID } from './session-id.js';
 
 /** The `format` member of every session statement. */
 export const STATEMENT_FORMAT = 'mcp-attest/session-statement@1';
@@ -35,8 +36,7 @@ export const STATEMENT_FORMAT = 'mcp-attest/session-statement@1';
 export const STATEMENT_KINDS = ['start', 'action', 'approval', 'confirmation', 'seal'] as const;
 export type StatementKind = (typeof STATEMENT_KINDS)[number];
 
-/** A session id: `ses_` and 22 base64url characters (16 random bytes); safe in URIs and file names. */
-export const SESSION_ID = /^ses_[A-Za-z0-9_-]{22}$/;
+export { SESSION_ID };
 /** Most characters of an action name (a tool name may be long and contain `/`). */
 export const MAX_NAME_CHARS = 8192;
 /** Most characters of a task, summary or note. */

@@ -12,6 +12,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SessionHome } from '../../src/store/session-export.js';
 import { initHome, loadIdentity } from '../../src/store/identity.js';
@@ -161,7 +162,7 @@ test('tools named with a slash and with 320 characters are captured; a session s
   assert.equal(entriesOf(receipt).has(refOf(after).attestationIndex), false);
 });
 
-test('proxy --session with an unknown or malformed session id exits 2 naming the code', { timeout: 60_000 }, async (t) => {
+test('proxy --session with an unknown or malformed session id exits 2 naming the code; a malformed one before the upstream is spawned', { timeout: 60_000 }, async (t) => {
   const s = scope(t);
   await initHome(s.home);
   for (const id of [`ses_${'B'.repeat(22)}`, 'not-a-session']) {
@@ -169,6 +170,12 @@ test('proxy --session with an unknown or malformed session id exits 2 naming the
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /--session .*ERR_SESSION_UNKNOWN/);
   }
+  // An upstream that leaves a mark as soon as it runs: none is left for a malformed id.
+  const mark = join(s.dir, 'spawned');
+  const marking = cli(['proxy', '--home', s.home, '--session', 'ses_short', '--', process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(mark)}, ''); setInterval(() => {}, 1000)`]);
+  assert.equal(marking.status, 2, marking.stderr);
+  assert.match(marking.stderr, /--session "ses_short": ERR_SESSION_UNKNOWN/);
+  assert.equal(existsSync(mark), false, 'the upstream was spawned');
   const server = cli(['proxy', '--home', s.home, '--role', 'server', '--policy', 'p.yaml', '--session', `ses_${'B'.repeat(22)}`, '--', process.execPath, EVERYTHING]);
   assert.equal(server.status, 2, server.stderr);
   assert.match(server.stderr, /--session is for --role client/);
