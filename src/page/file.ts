@@ -16,7 +16,7 @@ let cached: { html: Buffer; sha256: string; csp: string } | null = null;
  */
 export function verifyPage(): { html: Buffer; sha256: string; csp: string } {
   if (cached !== null) return cached;
-  // Beside this module's directory when built (dist/page/file.js); from the sources (tests), in dist.
+  // Beside this module's directory when built (dist/page/file.js, or its chunk in dist/cli); from the sources (tests), in dist.
   const candidates = [new URL('../verify.html', import.meta.url), new URL('../../dist/verify.html', import.meta.url)];
   for (const url of candidates) {
     let html: Buffer;

@@ -61,16 +61,18 @@ interface Reply { id: number; facts?: EntryFacts[]; leaves?: Uint8Array; error?:
 interface Slot { facts: Promise<EntryFacts[]> | null; settled: boolean }
 
 /**
- * The worker script beside this module: verify-worker.ts and its imports bundled into one
+ * The worker script in dist/platform: verify-worker.ts and its imports bundled into one
  * file by `npm run build` (scripts/build-worker.mjs), which starts in half the time, unless
  * it is missing or older than the compiled verify-worker.js (a build by `tsc` alone: the
  * bundle would check entries with code other than this thread's); null when this module runs
- * from TypeScript source (no compiled worker to start).
+ * from TypeScript source (no compiled worker to start). Named from `..`: this module runs
+ * one directory below dist/, compiled in dist/platform or bundled into dist/cli
+ * (scripts/build-cli.mjs).
  */
 function workerUrl(): URL | null {
   if (import.meta.url.endsWith('.ts')) return null;
-  const compiled = new URL('./verify-worker.js', import.meta.url);
-  const bundled = new URL('./verify-worker.bundle.js', import.meta.url);
+  const compiled = new URL('../platform/verify-worker.js', import.meta.url);
+  const bundled = new URL('../platform/verify-worker.bundle.js', import.meta.url);
   try {
     return statSync(bundled).mtimeMs >= statSync(compiled).mtimeMs ? bundled : compiled;
   } catch {

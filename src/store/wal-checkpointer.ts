@@ -41,9 +41,13 @@ const RESTART_PAGES = 4000;
  */
 const CLOSE_WAIT_MS = 1_000;
 
-/** The worker script beside this module; null from TypeScript source. */
+/**
+ * The worker script in dist/store; null from TypeScript source. Named from `..`: this module
+ * runs one directory below dist/, compiled in dist/store or bundled into dist/cli
+ * (scripts/build-cli.mjs).
+ */
 function workerUrl(): URL | null {
-  return import.meta.url.endsWith('.ts') ? null : new URL('./wal-checkpoint-worker.js', import.meta.url);
+  return import.meta.url.endsWith('.ts') ? null : new URL('../store/wal-checkpoint-worker.js', import.meta.url);
 }
 
 /** Background checkpoints of the WAL files of `paths` (database files, the first the writer's own), for the writer `db`. */
