@@ -12,6 +12,17 @@ export const NOTE_COLUMN = `substr(note, 1, ${MAX_NOTE_SIZE + 1}) AS note`;
 /** SQL column `line`, cut the same way. */
 export const LINE_COLUMN = `substr(line, 1, ${MAX_NOTE_SIZE + 1}) AS line`;
 
+/**
+ * PostgreSQL: the cosignature lines (cut as {@link LINE_COLUMN}) of the checkpoints `where`
+ * selects (SQL over `size`, with its `$n` parameters), each size's in witness order and only
+ * until they total more than a note may be, as {@link boundedLines} reads SQLite's rows: the
+ * server counts, so a table of a million lines for one size never reaches the client.
+ * Columns `size` and `line`, ordered by size, then witness.
+ */
+export const boundedLinesSql = (where: string): string => `SELECT size, line FROM (SELECT size, witness, ${LINE_COLUMN},
+  coalesce(sum(length(substr(line, 1, ${MAX_NOTE_SIZE + 1}))) OVER (PARTITION BY size ORDER BY witness ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+  FROM mcp_attest.cosignatures WHERE ${where}) AS lines WHERE before <= ${MAX_NOTE_SIZE} ORDER BY size, witness`;
+
 /** The lines of `rows` (a statement's `{ line }` rows, in order) until they total more than a note may be; the statement is closed early then. */
 export function boundedLines(rows: IterableIterator<{ line: unknown }>): string[] {
   const lines: string[] = [];

@@ -20,7 +20,7 @@ import { consistencyProof, type NodeReader } from '../log/tree.js';
 import { decodeParameters, encodeRecord, PARAMETERS_RECORD, type EntriesMode } from '../records/record.js';
 import type { EntryInput } from '../verify/log.js';
 import { cutColumn, entryBytes, entryRow } from './entry-row.js';
-import { LINE_COLUMN, NOTE_COLUMN, sizesOf } from './note-rows.js';
+import { boundedLinesSql, NOTE_COLUMN, sizesOf } from './note-rows.js';
 import type { LogStore } from './log-store.js';
 import { migrateSchema } from './pg-schema.js';
 import { sequenceTemplates, templateOf, type Template } from './pg-sequence.js';
@@ -296,7 +296,7 @@ export class PgLog implements LogStore {
 
   async checkpoints(): Promise<Array<{ size: bigint; note: string; created: number }>> {
     const cps = (await this.pool.query(`SELECT size, ${NOTE_COLUMN}, created FROM mcp_attest.checkpoints ORDER BY size`)).rows;
-    const cos = (await this.pool.query(`SELECT size, ${LINE_COLUMN} FROM mcp_attest.cosignatures ORDER BY size, witness`)).rows;
+    const cos = (await this.pool.query(boundedLinesSql('true'))).rows;
     const lines = new Map<string, string>();
     for (const c of cos) lines.set(String(c.size), (lines.get(String(c.size)) ?? '') + String(c.line));
     return cps.map((c) => ({ size: BigInt(c.size), note: String(c.note) + (lines.get(String(c.size)) ?? ''), created: Number(c.created) }));
@@ -309,7 +309,7 @@ export class PgLog implements LogStore {
   async latestCheckpoint(): Promise<{ size: bigint; note: string; created: number } | null> {
     const c = (await this.pool.query(`SELECT size, ${NOTE_COLUMN}, created FROM mcp_attest.checkpoints ORDER BY size DESC LIMIT 1`)).rows[0];
     if (c === undefined) return null;
-    const lines = (await this.pool.query(`SELECT ${LINE_COLUMN} FROM mcp_attest.cosignatures WHERE size = $1 ORDER BY witness`, [c.size])).rows.map((r) => String(r.line));
+    const lines = (await this.pool.query(boundedLinesSql('size = $1'), [c.size])).rows.map((r) => String(r.line));
     return { size: BigInt(c.size), note: String(c.note) + lines.join(''), created: Number(c.created) };
   }
 
@@ -328,7 +328,7 @@ export class PgLog implements LogStore {
         const c = (await q(`SELECT size, ${NOTE_COLUMN} FROM mcp_attest.checkpoints ORDER BY size DESC LIMIT 1`, [])).rows[0];
         return c === undefined ? null : { size: BigInt(c.size), note: String(c.note) };
       },
-      cosignatureLines: async (size) => (await q(`SELECT ${LINE_COLUMN} FROM mcp_attest.cosignatures WHERE size = $1 ORDER BY witness`, [size.toString()])).rows.map((r) => String(r.line)),
+      cosignatureLines: async (size) => (await q(boundedLinesSql('size = $1'), [size.toString()])).rows.map((r) => String(r.line)),
       witnessSize: async (witness) => BigInt((await q('SELECT size FROM mcp_attest.witness_sizes WHERE witness = $1', [witness])).rows[0]?.size ?? 0),
       consistencyProof: (size1, size2) => this.withNodes((read) => consistencyProof(size1, size2, read)),
       addCosignature: (size, witness, line, received) => this.addCosignature(size, witness, line, received),

@@ -347,7 +347,7 @@ test('postgres: names resolve only in pg_catalog: an operator another user put i
   await assert.rejects(PgLog.open(`${url}?options=-c%20synchronous_commit%3Doff`), (e) => isAttestError(e, 'ERR_USAGE'));
 });
 
-test('postgres: hostile rows are cut in SQL before they are sent: a note past the limit arrives one character too long, an entry past 65,535 bytes is ERR_STORE_CORRUPT, and the integrator signs nothing over it nor over clear text in a private log', async () => {
+test('postgres: hostile rows are cut in SQL before they are sent: a note past the limit arrives one character too long, cosignature lines only until they pass it, an entry past 65,535 bytes is ERR_STORE_CORRUPT, and the integrator signs nothing over it nor over clear text in a private log', async () => {
   const url = await freshUrl();
   const log = await PgLog.open(url, { entries: 'private' });
   const admin = new pg.Client({ connectionString: url });
@@ -359,6 +359,18 @@ test('postgres: hostile rows are cut in SQL before they are sent: a note past th
     await admin.query(`INSERT INTO mcp_attest.checkpoints (size, note, created) VALUES (999999, repeat('x', ${MAX_NOTE_SIZE + 5_000_000}), 0)`);
     assert.equal((await log.latestCheckpoint())!.note.length, MAX_NOTE_SIZE + 1, 'cut one past the limit: the note parser refuses it');
     await admin.query('DELETE FROM mcp_attest.checkpoints WHERE size = 999999');
+    // 30,000 cosignature lines of 100 characters for the checkpoint (3 MB): read only until
+    // they make a note too large (the first 10,486, one past 1 MiB), in witness order, by
+    // every reader of the lines.
+    const signed = (await log.latestCheckpoint())!.note;
+    await admin.query(`INSERT INTO mcp_attest.cosignatures (size, witness, line, received) SELECT 2, 'w' || lpad(i::text, 5, '0'), lpad(i::text, 99, '-') || E'\n', 0 FROM generate_series(1, 30000) AS i`);
+    const lines = Math.floor(MAX_NOTE_SIZE / 100) + 1;
+    const cut = (await log.latestCheckpoint())!.note;
+    assert.equal(cut.length, signed.length + 100 * lines);
+    assert.ok(cut.endsWith(`${String(lines).padStart(99, '-')}\n`), 'the lines in witness order, the last one past the limit');
+    assert.equal((await log.witnessing().cosignatureLines(2n)).length, lines);
+    assert.equal((await log.checkpoints()).find((c) => c.size === 2n)!.note, cut);
+    await admin.query('DELETE FROM mcp_attest.cosignatures');
     await log.append(record);
     await admin.query("UPDATE mcp_attest.entries SET data = decode(repeat('00', 70000), 'hex') WHERE idx = 2");
     await assert.rejects(log.entry(2n), (e) => isAttestError(e, 'ERR_STORE_CORRUPT'));
