@@ -139,10 +139,11 @@ export interface StoredNote {
  * compared with the tree's once the tree has its size ({@link at}). A note whose size the
  * tree has passed when it comes, or given as a {@link StoredNote} stored under another size
  * than its own (an edited store), cannot be compared: `ERR_CHECKPOINT_INCONSISTENT`, naming
- * the stored size (`expected`) and the note's (`found`); the notes after it are still compared. Every note's log signature and witness cosignatures are
- * checked; the quorum applies to the latest (the one the verification rests on). {@link finish}
- * writes the findings in the order of the whole check: each note's own, the latest's quorum,
- * each root's in size order, the notes beyond the tree, the entries no checkpoint covers.
+ * the stored size (`expected`) and the note's (`found`); the notes after it are still
+ * compared. Every note's log signature and witness cosignatures are checked; the quorum
+ * applies to the latest (the one the verification rests on). {@link finish} writes the
+ * findings in the order of the whole check: each note's own, the latest's quorum, each
+ * root's in size order, the notes beyond the tree, the entries no checkpoint covers.
  */
 export class CheckpointStream {
   private readonly notes: Iterator<string | StoredNote>;
