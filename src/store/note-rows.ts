@@ -11,26 +11,36 @@ import { MAX_NOTE_SIZE } from '../log/note.js';
 export const NOTE_COLUMN = `substr(note, 1, ${MAX_NOTE_SIZE + 1}) AS note`;
 /** SQL column `line`, cut the same way. */
 export const LINE_COLUMN = `substr(line, 1, ${MAX_NOTE_SIZE + 1}) AS line`;
+/**
+ * The least a cosignature line counts towards a note's size while lines are read: no valid
+ * line is shorter (its signature alone is 104 base64 characters), and an empty or NULL line
+ * counted as nothing would let a table of millions through; at most 16,385 lines are read.
+ */
+const MIN_LINE_CHARGE = 64;
 
 /**
  * PostgreSQL: the cosignature lines (cut as {@link LINE_COLUMN}) of the checkpoints `where`
  * selects (SQL over `size`, with its `$n` parameters), each size's in witness order and only
- * until they total more than a note may be, as {@link boundedLines} reads SQLite's rows: the
- * server counts, so a table of a million lines for one size never reaches the client.
- * Columns `size` and `line`, ordered by size, then witness.
+ * until they total more than a note may be (each counted as at least {@link MIN_LINE_CHARGE}),
+ * as {@link boundedLines} reads SQLite's rows: the server counts, so a table of a million
+ * lines for one size never reaches the client. Columns `size` and `line`, ordered by size,
+ * then witness. `where` is SQL: a constant of the caller's, never input.
  */
 export const boundedLinesSql = (where: string): string => `SELECT size, line FROM (SELECT size, witness, ${LINE_COLUMN},
-  coalesce(sum(length(substr(line, 1, ${MAX_NOTE_SIZE + 1}))) OVER (PARTITION BY size ORDER BY witness ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+  coalesce(sum(greatest(coalesce(length(substr(line, 1, ${MAX_NOTE_SIZE + 1})), 0), ${MIN_LINE_CHARGE})) OVER (PARTITION BY size ORDER BY witness ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
   FROM mcp_attest.cosignatures WHERE ${where}) AS lines WHERE before <= ${MAX_NOTE_SIZE} ORDER BY size, witness`;
 
-/** The lines of `rows` (a statement's `{ line }` rows, in order) until they total more than a note may be; the statement is closed early then. */
+/**
+ * The lines of `rows` (a statement's `{ line }` rows, in order) until they total more than a
+ * note may be, each counted as at least {@link MIN_LINE_CHARGE}; the statement is closed early then.
+ */
 export function boundedLines(rows: IterableIterator<{ line: unknown }>): string[] {
   const lines: string[] = [];
   let total = 0;
   for (const r of rows) {
     const line = String(r.line);
     lines.push(line);
-    total += line.length;
+    total += Math.max(line.length, MIN_LINE_CHARGE);
     if (total > MAX_NOTE_SIZE) break;
   }
   return lines;

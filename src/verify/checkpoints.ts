@@ -132,6 +132,11 @@ export interface StoredNote {
   note: string;
 }
 
+/** A stored size as a finding shows it: a tree size in decimal; any other value (a hostile store's) quoted, cut to 40 characters, its type apparent. */
+function storedSize(size: unknown): string {
+  return typeof size === 'bigint' ? size.toString() : JSON.stringify(String(size).slice(0, 40));
+}
+
 /**
  * The checkpoints of a log checked as its tree grows, holding one note at a time: the notes
  * come in ascending tree size (a store's order; {@link verifyCheckpoints} sorts an array),
@@ -192,8 +197,10 @@ export class CheckpointStream {
       if (!cp || !cosigners) continue;
       // A row labelled with another size is out of the order the notes are compared in: it is
       // named, and left out, so the notes after it are still compared (not blamed for it).
+      // Its finding goes with the comparisons, in the order the rows come: a run of such rows
+      // after the tree's end cannot bury the real mismatches under the code's finding cap.
       if (typeof r.value !== 'string' && r.value.size !== cp.size) {
-        this.opening.push(error('ERR_CHECKPOINT_INCONSISTENT', `checkpoint at size ${cp.size} is stored as the checkpoint at size ${String(r.value.size)}: it cannot be checked against the log`, { expected: String(r.value.size), found: cp.size.toString() }));
+        this.roots.push(error('ERR_CHECKPOINT_INCONSISTENT', `checkpoint at size ${cp.size} is stored under another size: it cannot be checked against the log`, { expected: storedSize(r.value.size), found: cp.size.toString() }));
         continue;
       }
       const opened: OpenedCheckpoint = { ...cp, cosigners };

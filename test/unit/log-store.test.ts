@@ -347,7 +347,7 @@ test('postgres: names resolve only in pg_catalog: an operator another user put i
   await assert.rejects(PgLog.open(`${url}?options=-c%20synchronous_commit%3Doff`), (e) => isAttestError(e, 'ERR_USAGE'));
 });
 
-test('postgres: hostile rows are cut in SQL before they are sent: a note past the limit arrives one character too long, cosignature lines only until they pass it, an entry past 65,535 bytes is ERR_STORE_CORRUPT, and the integrator signs nothing over it nor over clear text in a private log', async () => {
+test('postgres: hostile rows are cut in SQL before they are sent: a note past the limit arrives one character too long, cosignature lines (empty ones too) only until they pass it, an entry past 65,535 bytes is ERR_STORE_CORRUPT, and the integrator signs nothing over it nor over clear text in a private log', async () => {
   const url = await freshUrl();
   const log = await PgLog.open(url, { entries: 'private' });
   const admin = new pg.Client({ connectionString: url });
@@ -370,6 +370,9 @@ test('postgres: hostile rows are cut in SQL before they are sent: a note past th
     assert.ok(cut.endsWith(`${String(lines).padStart(99, '-')}\n`), 'the lines in witness order, the last one past the limit');
     assert.equal((await log.witnessing().cosignatureLines(2n)).length, lines);
     assert.equal((await log.checkpoints()).find((c) => c.size === 2n)!.note, cut);
+    // Empty lines count too (as 64 characters): 100,000 of them are not sent.
+    await admin.query("INSERT INTO mcp_attest.cosignatures (size, witness, line, received) SELECT 3, 'e' || lpad(i::text, 6, '0'), '', 0 FROM generate_series(1, 100000) AS i");
+    assert.equal((await log.witnessing().cosignatureLines(3n)).length, MAX_NOTE_SIZE / 64 + 1);
     await admin.query('DELETE FROM mcp_attest.cosignatures');
     await log.append(record);
     await admin.query("UPDATE mcp_attest.entries SET data = decode(repeat('00', 70000), 'hex') WHERE idx = 2");

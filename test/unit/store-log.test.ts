@@ -121,7 +121,7 @@ test('a new log file has 1 KiB pages; a log created with 4 KiB pages keeps them 
   }
 });
 
-test('a hostile log file\'s checkpoint notes and cosignature lines are read only as long as a note may be: refused as too large, never read whole', async () => {
+test('a hostile log file\'s checkpoint notes and cosignature lines are read only as long as a note may be (an empty line counted too): refused as too large, never read whole', async () => {
   const dir = tmp();
   try {
     const path = join(dir, 'log.db');
@@ -139,6 +139,12 @@ test('a hostile log file\'s checkpoint notes and cosignature lines are read only
     assert.ok(two!.note.length > MAX_NOTE_SIZE && two!.note.length < 2 * MAX_NOTE_SIZE, `the lines stop once the note is too large: ${two!.note.length}`);
     assert.equal(db.latestCheckpoint()!.cosigned, two!.note);
     for (const c of [one!, two!]) assert.throws(() => parseNote(c.note), (e) => isAttestError(e, 'ERR_NOTE_MALFORMED'));
+    // Empty lines count too: 100,000 of them for one size are read only until they would make a note too large.
+    const fill = new Database(path);
+    const empty = fill.prepare("INSERT INTO cosignatures (size, witness, line, received) VALUES (3, ?, '', 0)");
+    fill.transaction(() => { for (let k = 0; k < 100_000; k++) empty.run(`e${String(k).padStart(6, '0')}`); })();
+    fill.close();
+    assert.equal(db.cosignatureLines(3n).length, MAX_NOTE_SIZE / 64 + 1);
     const policy = trustPolicyOf(await (async () => { const h = join(dir, 'home'); await initHome(h); return loadIdentity(h); })());
     const r = await verifyLog({ entries: db.entries(), checkpoints: db.checkpoints().map((c) => c.note) }, policy, policyKeyResolver(policy));
     assert.ok(r.findings.some((f) => f.code === 'ERR_NOTE_MALFORMED'), JSON.stringify(r.findings.slice(0, 3)));

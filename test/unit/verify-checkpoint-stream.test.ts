@@ -135,6 +135,24 @@ test('a checkpoint row stored under a smaller size is named with both sizes, and
   assert.ok(f.findings.some((x) => x.code === 'ERR_CHECKPOINT_INCONSISTENT' && x.message.includes('at size 13 is inconsistent')), JSON.stringify(f.findings));
 });
 
+test('rows stored under another size are reported where they come, after the comparisons before them, and a hostile size is shown quoted and cut, never in the message', async (t) => {
+  const { home, policy } = await checkpointedHome(t);
+  const path = editedLog(home, 'copies.db', (db) => {
+    db.prepare("UPDATE entries SET record = CAST(CAST(record AS TEXT) || ' ' AS BLOB) WHERE idx = 10").run();
+    // The note of 7 copied under sizes past the tree's end, and under a text size (an untyped column).
+    db.exec('CREATE TABLE kept AS SELECT * FROM checkpoints; DROP TABLE checkpoints; CREATE TABLE checkpoints (size, note TEXT NOT NULL, created INTEGER NOT NULL); INSERT INTO checkpoints SELECT * FROM kept; DROP TABLE kept');
+    const note = (db.prepare('SELECT note FROM checkpoints WHERE size = 7').get() as { note: string }).note;
+    for (let k = 0; k < 5; k++) db.prepare('INSERT INTO checkpoints VALUES (?, ?, 0)').run(BigInt(1000 + k), note);
+    db.prepare('INSERT INTO checkpoints VALUES (?, ?, 0)').run(`\u001b[2K${'x'.repeat(100)}`, note);
+  });
+  const r = (await reportOf(path, policy, true)) as { findings: Array<{ code: string; message: string; expected?: unknown }> };
+  const moved = r.findings.filter((f) => f.message.includes('stored under another size'));
+  assert.deepEqual(moved.map((f) => f.expected), ['1000', '1001', '1002', '1003', '1004', JSON.stringify(`\u001b[2K${'x'.repeat(100)}`.slice(0, 40))]);
+  assert.ok(r.findings.every((f) => !f.message.includes('\u001b')), 'no stored text in a message');
+  const at13 = r.findings.findIndex((f) => f.message.includes('at size 13 is inconsistent'));
+  assert.ok(at13 >= 0 && at13 < r.findings.indexOf(moved[0]!), JSON.stringify(r.findings.map((f) => f.message)));
+});
+
 test('a store that breaks while its entries are read leaves no statement open: the error is the store\'s, and the log closes', async (t) => {
   const { home, policy } = await checkpointedHome(t);
   const path = editedLog(home, 'corrupt.db', (db) => db.prepare("UPDATE entries SET data = 'text' WHERE idx = 15").run());
