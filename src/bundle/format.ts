@@ -196,18 +196,15 @@ export function openBundle(text: string): OpenedBundle {
   const problems: string[] = [];
   const top = checkObject(value, shared ? TOP_SHARED : TOP, '', problems);
   if (!top || problems.length > 0) throw malformed(problems.join('; ') || 'not an object');
-  function* entries(): Generator<BundleEntry> {
+  function* elements(): Generator<unknown> {
     let left = containersLeft;
-    let last = -1n;
     for (let k = 0; k < count; k++) {
       const r = parseJsonSpan(text, spans[2 * k]!, spans[2 * k + 1]!, `.entries[${k}]`, 2, { ...limits, maxContainers: left });
       left = r.containersLeft;
-      const e = bundleEntry(r.value, k, shared, last);
-      last = e.index;
-      yield e;
+      yield r.value;
     }
   }
-  return { ...bundleHead(top, shared, count), count, entries };
+  return { ...bundleHead(top, shared, count), count, entries: () => checkedEntries(elements(), shared) };
 }
 
 /**
@@ -230,14 +227,7 @@ export function parseBundle(text: string): Bundle {
  */
 export function bundleParts(top: Record<string, unknown>, shared = false): Bundle {
   const list = top['entries'] as unknown[];
-  const head = bundleHead(top, shared, list.length);
-  let last = -1n;
-  const entries = list.map((x, i) => {
-    const e = bundleEntry(x, i, shared, last);
-    last = e.index;
-    return e;
-  });
-  return { ...head, entries };
+  return { ...bundleHead(top, shared, list.length), entries: [...checkedEntries(list, shared)] };
 }
 
 /** Every member of a bundle but its entries, of which it holds `count`. Throws `ERR_BUNDLE_MALFORMED`. */
@@ -261,6 +251,17 @@ function bundleHead(top: Record<string, unknown>, shared: boolean, count: number
   if (top['identity'] !== undefined) head.identity = identitySection(top['identity']);
   if (top['witnessed'] !== undefined) head.witnessed = notes(top['witnessed'], '.witnessed', MAX_WITNESSED);
   return head;
+}
+
+/** The parsed `entries` elements, each checked as it is reached ({@link bundleEntry}). Throws `ERR_BUNDLE_MALFORMED`. */
+function* checkedEntries(elements: Iterable<unknown>, shared: boolean): Generator<BundleEntry> {
+  let last = -1n;
+  let i = 0;
+  for (const x of elements) {
+    const e = bundleEntry(x, i++, shared, last);
+    last = e.index;
+    yield e;
+  }
 }
 
 /** Element `i` of `entries` (parsed), checked: its schema, and an index above `last`. Throws `ERR_BUNDLE_MALFORMED`. */
