@@ -40,7 +40,7 @@ const now = (): number => Math.floor(Date.now() / 1000);
 async function sign(signer: Signer, count: number): Promise<string[]> {
   const out: string[] = [];
   for (let i = 0; i < count; i++) {
-    out.push(JSON.stringify(await issueAttestation(signer, { tool: TOOL, args: callArgs(i), serverFingerprint: BENCH_FP, intent: 'bench', now: now(), nonceBytes: crypto.getRandomValues(new Uint8Array(16)) })));
+    out.push(JSON.stringify(await issueAttestation(signer, { tool: TOOL, args: callArgs(i), serverFingerprint: BENCH_FP, intent: 'bench', now: now() })));
   }
   return out;
 }

@@ -8,6 +8,7 @@
  * @see SEP-2787 §"Envelope"; docs/attestation.md
  */
 import { toBase64Url } from '../bytes/index.js';
+import { nonceBytes } from '../bytes/random.js';
 import { canonicalize, type CanonicalMemo } from '../jcs/index.js';
 import { evidenceArgsRef, hashOnlyCommitment, identityCommitment } from '../envelope/commitment.js';
 import { signEnvelope, type Signer } from '../envelope/sign.js';
@@ -27,8 +28,12 @@ export interface AttestationInput {
   now: number;
   /** Validity in seconds (default 300, the SEP's recommended maximum). */
   expSeconds?: number;
-  /** 16 random bytes; the nonce is their base64url. */
-  nonceBytes: Uint8Array;
+  /**
+   * 16 random bytes; the nonce is their base64url. Default: fresh ones from the runtime's
+   * CSPRNG (bytes/random.ts). Given ones must be as fresh and unpredictable: a verifier
+   * refuses a nonce it has seen (replay), and the log names the call by it.
+   */
+  nonceBytes?: Uint8Array;
   /** `hash` (default: arguments stay local) or `identity` (disclosed in the log). */
   commitment?: 'hash' | 'identity';
   /** Emission profile (wire shape); default `vector`. */
@@ -40,7 +45,7 @@ export function attestationBody(signer: Pick<Signer, 'alg' | 'iss' | 'sub' | 'ke
   const args = input.args === undefined ? {} : input.args;
   const issuerAsserted: IssuerAsserted = {
     alg: signer.alg, iss: signer.iss, sub: signer.sub, secretVersion: signer.keyId,
-    iat: formatTimestamp(input.now), expSeconds: input.expSeconds ?? 300, nonce: toBase64Url(input.nonceBytes),
+    iat: formatTimestamp(input.now), expSeconds: input.expSeconds ?? 300, nonce: toBase64Url(input.nonceBytes ?? nonceBytes()),
   };
   const plannerDeclared: PlannerDeclared = input.requestedCapability === undefined
     ? { intent: input.intent }

@@ -196,7 +196,7 @@ async function signResult(ctx: GateContext, signer: Signer, attestation: Attesta
   try {
     const sent: unknown = JSON.parse(JSON.stringify(result) ?? 'null');
     if (!isObject(sent)) throw new AttestError('ERR_JSON_VALUE', 'tools/call result is not a JSON object');
-    const receipt = await responseReceipt(signer, attestation, { result: sent }, ctx.now(), crypto.getRandomValues(new Uint8Array(16)));
+    const receipt = await responseReceipt(signer, attestation, { result: sent }, ctx.now());
     const meta = isObject(sent['_meta']) ? sent['_meta'] : {};
     return { result: { ...sent, _meta: { ...meta, [RESPONSE_RECEIPT_META_KEY]: receipt } }, receipt };
   } catch (e) {

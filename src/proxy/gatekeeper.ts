@@ -113,7 +113,7 @@ export class Gatekeeper extends StdioRelay {
     const p = o.call;
     if (p === null) return this.writeClient(msg);
     try {
-      const receipt = await responseReceipt(this.recorder.issuerSigner, p.attestation, msg, this.now(), crypto.getRandomValues(new Uint8Array(16)));
+      const receipt = await responseReceipt(this.recorder.issuerSigner, p.attestation, msg, this.now());
       await this.recorder.appendReceipt({ callId: p.callId, attestationIndex: p.index, receipt, ...(msg.result !== undefined ? { result: msg.result } : {}), alone: this.noCallUpstream() });
       if (this.o.gate.policy.responseReceipts) setNested(msg.result, ['_meta'], RESPONSE_RECEIPT_META_KEY, receipt as unknown as JsonValue, true);
       this.writeClient(msg);

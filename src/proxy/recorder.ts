@@ -37,7 +37,6 @@ import type { PgLog } from '../store/pg-log.js';
 import type { ReplayStore } from '../gate/gate.js';
 import { EvidenceStore } from '../store/evidence.js';
 import { CallsInFlight } from './in-flight.js';
-import { randomBytesPooled } from '../store/random-pool.js';
 import { homePaths } from '../store/home.js';
 import { SessionStore, checkSessionId } from '../store/sessions.js';
 import { allowedSession, SessionOwners } from '../store/session-owners.js';
@@ -45,10 +44,6 @@ import { loadIdentity, loadIssuerSigner, loadLogKey, type Identity } from '../st
 import type { CallInput, CallOutcome, RecorderOptions, SessionLink } from './recorder-input.js';
 
 export type { CallInput, CallOutcome, RecorderOptions } from './recorder-input.js';
-
-function nonceBytes(): Uint8Array {
-  return randomBytesPooled(16);
-}
 
 /** `ERR_STORE_CORRUPT` (after `close`) when the log's format is not the one identity.json says. */
 function checkMode(identity: Identity, mode: string | null, close: () => void): void {
@@ -176,7 +171,7 @@ export class Recorder {
 
   private async attestNow(call: CallInput): Promise<{ attestation: Attestation; callId: string; index: bigint }> {
     const args = call.args === undefined ? {} : call.args;
-    const input = { tool: call.tool, args, serverFingerprint: call.server.fingerprint, intent: call.intent, now: now(), nonceBytes: nonceBytes(), profile: this.profile };
+    const input = { tool: call.tool, args, serverFingerprint: call.server.fingerprint, intent: call.intent, now: now(), profile: this.profile };
     const credential = call.issuer === undefined ? this.credential?.() : undefined;
     const base = call.issuer ?? this.signer;
     // Under an agent credential: the credential names the call (iss) and its subject (docs/identity.md).
@@ -203,7 +198,7 @@ export class Recorder {
   }
 
   private async receiptNow(p: CallOutcome): Promise<bigint> {
-    const input = { attestation: p.attestation, status: p.status, now: now(), nonceBytes: nonceBytes() };
+    const input = { attestation: p.attestation, status: p.status, now: now() };
     // Our own attestation's receipt is signed by the same key and names the same subject (a gateway signs for many principals).
     const asserted = p.attestation.issuerAsserted;
     const own = this.issuers.get(`${asserted.iss}\n${asserted.secretVersion}`) ?? this.signer;

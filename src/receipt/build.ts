@@ -5,6 +5,7 @@
  * @see docs/receipt.md; SEP-2787 notes §7
  */
 import { toBase64Url } from '../bytes/index.js';
+import { nonceBytes } from '../bytes/random.js';
 import { sha256Tagged } from '../bytes/digest.js';
 import { canonicalBytes, type CanonicalMemo } from '../jcs/index.js';
 import { hashOnlyCommitment } from '../envelope/commitment.js';
@@ -27,7 +28,8 @@ export interface ReceiptInput {
   result?: unknown;
   /** Completion time, POSIX seconds. */
   now: number;
-  nonceBytes: Uint8Array;
+  /** 16 random bytes, the receipt's nonce (base64url). Default: fresh ones from the runtime's CSPRNG (bytes/random.ts). */
+  nonceBytes?: Uint8Array;
 }
 
 /**
@@ -45,7 +47,7 @@ export async function issueReceipt(signer: Signer, input: ReceiptInput, memo?: C
     alg: signer.alg,
     backLink: { attestationDigest: attestationDigest(input.attestation, memo), attestationNonce: input.attestation.issuerAsserted.nonce },
     receiptAsserted: {
-      alg: signer.alg, iat: formatTimestamp(input.now), iss: signer.iss, nonce: toBase64Url(input.nonceBytes),
+      alg: signer.alg, iat: formatTimestamp(input.now), iss: signer.iss, nonce: toBase64Url(input.nonceBytes ?? nonceBytes()),
       secretVersion: signer.keyId, sub: signer.sub,
     },
     outcomeDerived: outcome,

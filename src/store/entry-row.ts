@@ -6,7 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import { AttestError } from '../errors.js';
-import { randomBytesPooled } from './random-pool.js';
+import { randomBytesPooled } from '../bytes/random.js';
 import { commitmentEntry, SALT_BYTES } from '../log/opening.js';
 import type { EntriesMode } from '../records/record.js';
 

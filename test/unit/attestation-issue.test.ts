@@ -106,3 +106,19 @@ test('the verifier API never throws and never passes on a bad caller input: thro
   const r = await verifyReceipt(receipt as never, { keys: async () => { throw new Error('down'); }, attestation: { x: Number.NaN }, result: { y: Number.NaN } });
   assert.deepEqual(r.checks.filter((c) => c.status === 'fail').map((c) => c.code), ['ERR_KEY_UNAVAILABLE', 'ERR_BACK_LINK_MISMATCH', 'ERR_RESULT_COMMITMENT_MISMATCH']);
 });
+
+test('an attestation or receipt issued without nonceBytes gets a fresh 16-byte nonce of its own, and verifies', async () => {
+  const { signer, keys } = await signerFor('ES256');
+  const { nonceBytes: _given, ...fresh } = input;
+  const [a, b] = [await issueAttestation(signer, fresh), await issueAttestation(signer, fresh)];
+  const nonces = [a.issuerAsserted.nonce, b.issuerAsserted.nonce];
+  for (const n of nonces) assert.equal(Buffer.from(n, 'base64url').length, 16, `${n}: not 16 bytes`);
+  assert.notEqual(nonces[0], nonces[1], 'two attestations drew the same nonce');
+  assert.notEqual(nonces[0], Buffer.from(new Uint8Array(16).fill(7)).toString('base64url'));
+  const v = await verifyAttestation(JSON.stringify(a), { keys, acceptedAlgs: ['ES256'], now: T0, serverFingerprint: FP, toolName: 'delete_file', args: { path: '/a.md' } });
+  assert.deepEqual(failed(v), []);
+  const r = await issueReceipt(signer, { attestation: a, status: 'executed', result: { ok: 1 }, now: T0 + 1 });
+  assert.equal(Buffer.from(r.receiptAsserted.nonce, 'base64url').length, 16);
+  assert.ok(!nonces.includes(r.receiptAsserted.nonce), 'the receipt reused an attestation\'s nonce');
+  assert.deepEqual(failed(await verifyReceipt(JSON.stringify(r), { keys, acceptedAlgs: ['ES256'], attestation: a, result: { ok: 1 } })), []);
+});

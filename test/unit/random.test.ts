@@ -1,7 +1,7 @@
-/** The pooled random bytes of the hot path (store/random-pool.ts): fresh, never handed out twice, owned by the caller. */
+/** The pooled random bytes of nonces and salts (bytes/random.ts): fresh, never handed out twice, owned by the caller. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytesPooled } from '../../src/store/random-pool.js';
+import { randomBytesPooled } from '../../src/bytes/random.js';
 
 test('pooled random bytes are never handed out twice, across blocks, and each draw is the caller\'s own copy', () => {
   const seen = new Set<string>();
@@ -17,7 +17,8 @@ test('pooled random bytes are never handed out twice, across blocks, and each dr
   const a = randomBytesPooled(32);
   a.fill(0);
   assert.notDeepEqual(randomBytesPooled(32), new Uint8Array(32), 'writing to one draw leaves the next alone');
-  const big = randomBytesPooled(10_000);
-  assert.equal(big.length, 10_000);
-  assert.ok(big.some((x) => x !== 0));
+  // Past getRandomValues' 65,536 bytes a call: drawn in parts, every part filled.
+  const big = randomBytesPooled(100_000);
+  assert.equal(big.length, 100_000);
+  assert.ok(big.subarray(0, 65_536).some((x) => x !== 0) && big.subarray(65_536).some((x) => x !== 0));
 });

@@ -1,0 +1,39 @@
+/**
+ * Random bytes for nonces and salts (an attested call takes four), drawn from the runtime's
+ * CSPRNG (`crypto.getRandomValues`: Node's and every browser's) a block at a time: one draw of
+ * 4 KiB serves 256 nonces of 16 bytes, and each costs a copy instead of a trip into the
+ * CSPRNG (~7–12 µs each through Node's `getRandomValues` on this project's machine, a copy
+ * ~0.2 µs). Every byte is handed out once and zeroed in the pool; each thread (worker, page
+ * worker) has its own pool. The bytes not yet handed out (at most 4 KiB) sit in the heap
+ * until used, as in any CSPRNG's buffer. Runtime-neutral.
+ */
+
+/** Bytes drawn from the CSPRNG at once (within `getRandomValues`' 65,536-byte limit per call). */
+const BLOCK = 4096;
+let pool = new Uint8Array(new ArrayBuffer(0));
+let offset = 0;
+
+/** `n` fresh random bytes (a copy the caller owns); more than 4 KiB are drawn directly. */
+export function randomBytesPooled(n: number): Uint8Array {
+  if (n > BLOCK) return fill(new Uint8Array(n));
+  if (offset + n > pool.length) {
+    pool = fill(new Uint8Array(BLOCK));
+    offset = 0;
+  }
+  const out = pool.slice(offset, offset + n);
+  // What was handed out does not stay behind in the pool (an erased entry's salt, say).
+  pool.fill(0, offset, offset + n);
+  offset += n;
+  return out;
+}
+
+/** `bytes` filled from the CSPRNG, in draws of at most 65,536 bytes (`getRandomValues`' limit). */
+function fill(bytes: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
+  for (let k = 0; k < bytes.length; k += 65_536) globalThis.crypto.getRandomValues(bytes.subarray(k, k + 65_536));
+  return bytes;
+}
+
+/** A fresh nonce: 16 random bytes, what an attestation's or a receipt's `nonce` encodes (SEP-2787 §"Envelope"). */
+export function nonceBytes(): Uint8Array {
+  return randomBytesPooled(16);
+}
