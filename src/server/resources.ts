@@ -107,6 +107,18 @@ function sessionTemplate(ctx: SessionServerContext, pattern: string, uriOf: (id:
 
 const clip = (s: string, n = 80): string => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
+/**
+ * `read()`, answered once what it read is on disk, as the writing tools are (tools.ts
+ * `written`): a statement whose sync is still pending is not shown as logged before its tool
+ * answers, and after a failed sync a read fails `ERR_STORE_IO` instead of showing what may
+ * be lost.
+ */
+async function durably<T>(ctx: SessionServerContext, read: () => T): Promise<T> {
+  const value = read();
+  await ctx.sessions.recorder.durable(true);
+  return value;
+}
+
 /** Register the session list, the session state template and the session receipt template. */
 export function registerSessionResources(server: McpServer, ctx: SessionServerContext): void {
   const store = ctx.sessions.sessions;
@@ -114,9 +126,9 @@ export function registerSessionResources(server: McpServer, ctx: SessionServerCo
     title: 'Receipt sessions',
     description: 'Every receipt session of this data directory you may use (over HTTP: those your principal started), oldest first: id, task, delegator, action count, sealed or not.',
     mimeType: JSON_TYPE,
-  }, (uri) => {
+  }, async (uri) => {
     try {
-      return jsonContents(uri, visible(ctx).map(listed));
+      return await durably(ctx, () => jsonContents(uri, visible(ctx).map(listed)));
     } catch (e) {
       throw resourceError(e, uri);
     }
@@ -125,10 +137,10 @@ export function registerSessionResources(server: McpServer, ctx: SessionServerCo
     title: 'Receipt session state',
     description: 'One session as logged: its start, its actions (seq, name, digest, log index), approvals and confirmations (signed or declared), and its seal.',
     mimeType: JSON_TYPE,
-  }, (uri, vars) => {
+  }, async (uri, vars) => {
     const id = sessionOf(ctx, uri, vars['sessionId']);
     try {
-      return jsonContents(uri, sessionState(store, id));
+      return await durably(ctx, () => jsonContents(uri, sessionState(store, id)));
     } catch (e) {
       throw resourceError(e, uri);
     }

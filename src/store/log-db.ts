@@ -68,7 +68,10 @@ export class LogDb extends LogCheckpoints {
       const wal = this.db.pragma('journal_mode', { simple: true }) === 'wal';
       if (group) {
         // Only a WAL can be synced apart from its commits; anything else syncs at each commit.
-        if (wal) this.walSync = new WalSync(path);
+        if (wal) {
+          this.walSync = new WalSync(path);
+          this.walSync.start();
+        }
         else this.db.pragma('synchronous = FULL');
       }
       if (!readonly) migrateNodes(this.db);
@@ -140,9 +143,11 @@ export class LogDb extends LogCheckpoints {
    * will get (so a record can name its own index); in a private log the entry is their
    * salted commitment and the record and salt are kept beside it (log/opening.ts), in any
    * other the entry is the record. `after(index)` runs inside the same transaction. Throws
-   * `ERR_ENTRY_TOO_LARGE` for a record past 65,535 bytes, `ERR_STORE_IO` on failure.
+   * `ERR_ENTRY_TOO_LARGE` for a record past 65,535 bytes, `ERR_STORE_IO` on failure, and
+   * before committing anything once a group sync has failed (store/wal-sync.ts).
    */
   append(build: (index: bigint) => Uint8Array, after?: (index: bigint) => void): bigint {
+    this.walSync?.assertHealthy();
     this.appendTxn ??= this.db.transaction((f: () => bigint) => f());
     return this.appendTxn.immediate(() => this.appendNow(build, after));
   }

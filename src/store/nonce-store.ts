@@ -51,12 +51,19 @@ export class NonceStore {
   private readonly maxEntries: number;
   private readonly recordTx: (iss: string, nonce: string, expiresAt: number, now: number) => NonceOutcome;
 
-  /** Open (creating if needed) the store at `path`. Throws `ERR_STORE_CORRUPT`. */
+  /** Open (creating if needed) the store at `path`. Throws `ERR_STORE_CORRUPT`, and `ERR_STORE_IO` when its WAL cannot be synced (store/sqlite.ts `prefillWal`). */
   constructor(path: string, o: NonceStoreOptions = {}) {
     this.maxEntries = o.maxEntries ?? 1_000_000;
     this.db = openSqlite(path, SCHEMA, { durability: o.durability, code: 'ERR_STORE_CORRUPT', what: 'nonce store' });
     // Each accepted nonce is an fsync of the WAL: allocated once, it is never grown meanwhile.
-    if ((o.durability ?? 'full') === 'full') prefillWal(this.db, path, AUTOCHECKPOINT_PAGES);
+    if ((o.durability ?? 'full') === 'full') {
+      try {
+        prefillWal(this.db, path, AUTOCHECKPOINT_PAGES);
+      } catch (e) {
+        this.db.close();
+        throw e;
+      }
+    }
     const purgeSome = this.db.prepare(`DELETE FROM nonces WHERE (iss, nonce) IN (SELECT iss, nonce FROM nonces WHERE expires_at < ? ORDER BY expires_at LIMIT ${PURGE_RUN})`);
     const find = this.db.prepare('SELECT expires_at FROM nonces WHERE iss = ? AND nonce = ?').pluck();
     const forget = this.db.prepare('DELETE FROM nonces WHERE iss = ? AND nonce = ?');

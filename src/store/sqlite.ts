@@ -158,8 +158,11 @@ const WAL_HEADER = 32;
  * not), as the frames left past the end of a rewound WAL are not. The file stays within
  * `journal_size_limit` ({@link WAL_SIZE_LIMIT}), so SQLite never cuts it back.
  * Best effort: returns false, having changed nothing SQLite reads, when another connection
- * holds the lock now (no wait) or the file cannot be written or synced (the appends then pay the
- * growth, as without it); true when the WAL is at least that long.
+ * holds the lock now (no wait) or the zeros cannot be written (the appends then pay the
+ * growth, as without it); true when the WAL is at least that long. But a failed fsync is
+ * not the size's matter: it is the first sync of frames already committed (a new log's
+ * schema), which the kernel may have dropped, so it throws `ERR_STORE_IO` (the log is not
+ * opened) rather than let a later sync report them durable.
  */
 export function prefillWal(db: Database.Database, dbPath: string, frames: number): boolean {
   const pageSize = db.pragma('page_size', { simple: true }) as number;
@@ -181,12 +184,17 @@ export function prefillWal(db: Database.Database, dbPath: string, frames: number
       if (size >= bytes) return true;
       const zeros = Buffer.alloc(Math.min(1 << 20, bytes - size));
       for (let at = size; at < bytes; at += zeros.length) writeSync(fd, zeros, 0, Math.min(zeros.length, bytes - at), at);
-      fsyncSync(fd);
+      try {
+        fsyncSync(fd);
+      } catch (cause) {
+        throw new AttestError('ERR_STORE_IO', `cannot sync the write-ahead file ${dbPath}-wal: ${(cause as Error).message}`, { path: `${dbPath}-wal`, cause });
+      }
       return true;
     } finally {
       closeSync(fd);
     }
-  } catch {
+  } catch (e) {
+    if (e instanceof AttestError) throw e;
     return false;
   } finally {
     db.exec('ROLLBACK');

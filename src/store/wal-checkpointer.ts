@@ -9,9 +9,10 @@
  * pages, on the thread that commits: it copies those pages into the database file and, with
  * `synchronous=NORMAL`, syncs the WAL before and the database after. In the proxy that is a
  * stall of milliseconds on the event loop every few hundred calls, which every call in
- * flight waits out. A PASSIVE checkpoint from another connection does the same work (the
- * same syncs, in the same order: a WAL frame is overwritten only once the database holding
- * its page is on disk) and never blocks the writer.
+ * flight waits out. A PASSIVE checkpoint from another connection does the same work and
+ * never blocks the writer. It syncs the WAL before copying; it syncs the database file only
+ * when it has copied the whole WAL (strace), and only then may the writer rewind the WAL: a
+ * WAL frame is overwritten only once the database holding its page is on disk.
  *
  * The worker starts at the first request, so a writer that appends little (a CLI command)
  * never starts a thread. If it cannot start or fails, the writer's automatic checkpoints are

@@ -23,7 +23,11 @@
  *
  * An fdatasync that fails leaves the disk's state unknown (the kernel may drop the dirty
  * pages and report success next time): the failure is sticky, every later
- * {@link WalSync.sync} rejects with `ERR_STORE_IO`, and the log must be reopened.
+ * {@link WalSync.sync} rejects with `ERR_STORE_IO`, the log takes no more commits
+ * ({@link WalSync.assertHealthy}), and the log must be reopened. The kernel reports a
+ * write-back error to the descriptors open when it happens, so the WAL's is opened with the
+ * log ({@link WalSync.start}), before anything waits on it; the prefill's fsync at open fails
+ * the open (store/sqlite.ts `prefillWal`).
  */
 import { closeSync, fdatasync, fdatasyncSync, fsyncSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -132,6 +136,31 @@ export class WalSync {
       return this.syncNow() ? undefined : this.sync();
     });
     return this.soon;
+  }
+
+  /**
+   * Open the WAL's descriptor now (and sync the directory), before the log commits anything
+   * a caller will wait on: Linux reports a write-back error of the file to the descriptors
+   * open when it happens (or to the first that asks, when none did), so one opened later,
+   * after another descriptor (the WAL's prefill, another process's) took the report, would
+   * sync "successfully" over pages the kernel dropped. A failure to open is final, as a failed
+   * sync is: every later sync rejects with `ERR_STORE_IO`.
+   */
+  start(): void {
+    try {
+      this.open();
+    } catch (cause) {
+      this.fail(cause);
+    }
+  }
+
+  /**
+   * Throws the `ERR_STORE_IO` of an earlier failed sync, if any: after one the disk's state is
+   * unknown, so the log takes no more commits (LogDb `append`: a call refused for it leaves no
+   * record behind).
+   */
+  assertHealthy(): void {
+    if (this.failed !== null) throw this.failed;
   }
 
   /** Whether a sync is running or queued: a commit made now would wait for the next one. */

@@ -9,7 +9,8 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, statSync } from 'node:fs';
+import fs, { copyFileSync, existsSync, readlinkSync, statSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
@@ -111,6 +112,26 @@ test('prefillWal leaves a longer WAL as it is, and gives up at once, changing no
   assert.equal(prefillWal(db.db, path, 4000), true);
   assert.equal(walSize(path), 32 + 4064 * 1048);
   assert.equal(db.db.inTransaction, false);
+});
+
+test('a failed fsync of the WAL at open is not best effort: the log and the nonce store refuse to open, ERR_STORE_IO (the frames already committed may be lost)', (t) => {
+  const dir = tempDir(t);
+  // Write-back errors of the WAL, as the kernel reports them to an fsync (EIO); the directory's fsync is left alone.
+  const real = fs.fsyncSync;
+  fs.fsyncSync = ((fd: number) => {
+    if (readlinkSync(`/proc/self/fd/${fd}`).endsWith('-wal')) throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+    real(fd);
+  }) as typeof fs.fsyncSync;
+  syncBuiltinESMExports();
+  t.after(() => {
+    fs.fsyncSync = real;
+    syncBuiltinESMExports();
+  });
+  assert.throws(() => new LogDb(join(dir, 'log.db'), 'full', false, { groupCommit: true }), { code: 'ERR_STORE_IO' });
+  assert.throws(() => new NonceStore(join(dir, 'nonces.db')), { code: 'ERR_STORE_IO' });
+  // Where nothing is synced at open (durability normal, a short-lived open), nothing changes.
+  new LogDb(join(dir, 'log.db'), 'full', false, { groupCommit: true, prefill: false }).close();
+  new NonceStore(join(dir, 'nonces.db'), { durability: 'normal' }).close();
 });
 
 test('syncNow: false while a sync runs on the pool; a failure throws ERR_STORE_IO and is final for both kinds of sync', async (t) => {
@@ -383,11 +404,21 @@ test('serve answers every writing tool only after a sync that began after its ap
   assert.deepEqual([counts.inline, counts.pooled], [9, 0]);
   const { tools } = await client.listTools();
   assert.deepEqual([...called].sort(), tools.filter((x) => x.annotations?.readOnlyHint === false).map((x) => x.name).sort(), 'every tool that writes is covered');
+  // A session's state is read, then answered once what it shows is on disk: a sync.
+  const read = (id: string) => client.readResource({ uri: `mcp-attest://sessions/${id}` });
+  assert.match(JSON.stringify((await read(sessionId)).contents), /step\/2/);
+  assert.equal(counts.inline, 10);
   const { sessionId: other2 } = (await call('start_session', { task: 't2', delegator: 'd' })).structuredContent as { sessionId: string };
   fail = true;
+  const entries = committed();
   for (let i = 3; i < 5; i++) {
     const r = await call('record_action', { sessionId: other2, name: `step/${i}` });
     assert.equal((r.structuredContent as { code?: string }).code, 'ERR_STORE_IO');
   }
-  assert.equal(counts.inline, 11, 'never tried again after a failure');
+  assert.equal(counts.inline, 12, 'never tried again after a failure');
+  // The first action was committed before its sync failed; the second was refused before it: nothing after the failure is in the log.
+  assert.equal(committed(), entries + 1);
+  // Neither the state nor the list shows what may be lost: the reads fail as the tools did.
+  await assert.rejects(read(other2), /ERR_STORE_IO/);
+  await assert.rejects(client.readResource({ uri: 'mcp-attest://sessions' }), /ERR_STORE_IO/);
 });

@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LogDb } from '../../src/store/log-db.js';
 import { WalSync } from '../../src/store/wal-sync.js';
@@ -73,6 +73,48 @@ test('a sync that fails is final: every later wait is refused with ERR_STORE_IO'
   db.append(entry);
   db.close();
   await assert.rejects(sync.sync(), { code: 'ERR_STORE_IO' });
+});
+
+/** The file descriptors of this process open on `path` (Linux: /proc/self/fd); `readOnly`: only those opened read-only (WalSync's: SQLite's own are read-write). */
+function fdsOn(path: string, readOnly = false): number {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      if (!readlinkSync(`/proc/self/fd/${fd}`).startsWith(path)) return false;
+      const flags = Number.parseInt(/flags:\s*([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!, 8);
+      return !readOnly || (flags & 3) === 0; // O_ACCMODE: O_RDONLY
+    } catch {
+      return false; // closed meanwhile (readdir's own descriptor)
+    }
+  }).length;
+}
+
+test('the WAL\'s sync descriptor is open from the moment a group-commit log is, before anything waits on a sync (a later one could miss a write-back error another took)', (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'log.db');
+  const db = new LogDb(path, 'full', false, { groupCommit: true, prefill: false });
+  try {
+    assert.equal(db.syncs, 0, 'no sync has run');
+    assert.equal(fdsOn(`${path}-wal`, true), 1, 'WalSync\'s descriptor of the WAL is open');
+  } finally {
+    db.close();
+  }
+  assert.equal(fdsOn(`${path}-wal`, true), 0, 'closed with the log');
+});
+
+test('after a failed sync the log takes no more commits: an append is refused ERR_STORE_IO and leaves no record', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'log.db');
+  const db = new LogDb(path, 'full', false, { groupCommit: true, prefill: false });
+  t.after(() => db.close());
+  (db as unknown as { walSync: WalSync }).walSync = new WalSync(path, ((fd: number, cb: (e: NodeJS.ErrnoException) => void) => {
+    setImmediate(() => cb(Object.assign(new Error('EIO'), { code: 'EIO' })));
+  }) as never);
+  // The first append is committed, then its sync fails: it is refused, its record stays (no power was lost).
+  await assert.rejects(db.appendDurable(entry), { code: 'ERR_STORE_IO' });
+  assert.equal(db.size(), 1n);
+  await assert.rejects(db.appendDurable(entry), { code: 'ERR_STORE_IO' });
+  assert.throws(() => db.append(entry), { code: 'ERR_STORE_IO' });
+  assert.equal(db.size(), 1n, 'nothing committed after the failure');
 });
 
 test('four processes appending with group commit build one tree: 400 entries, every inclusion proof verifies', { timeout: 120_000 }, async (t) => {
@@ -185,17 +227,6 @@ test('appendDurable: a failure that ends the batch\'s transaction (a full disk) 
   assert.equal(db.size(), 1n, 'nothing of the batch is in the log: its callers were told so');
   assert.equal(db.db.inTransaction, false);
 });
-
-/** The file descriptors of this process open on `path` (Linux: /proc/self/fd). */
-function fdsOn(path: string): number {
-  return readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return readlinkSync(`/proc/self/fd/${fd}`).startsWith(path);
-    } catch {
-      return false;
-    }
-  }).length;
-}
 
 test('close: the descriptor of a sync still running on the pool stays open until it ends; the sync queued behind it is refused ERR_STORE_IO', async (t) => {
   const path = join(tempDir(t), 'log.db');
