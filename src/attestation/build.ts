@@ -40,7 +40,7 @@ export interface AttestationInput {
   profile?: AttestationShape;
 }
 
-/** The unsigned body of an attestation for `input`, in its profile's shape (`memo`: see {@link issueAttestation}). */
+/** The unsigned body of an attestation for `input`, in its profile's shape (`memo`: see {@link issueAttestation}); without `input.nonceBytes`, each call draws a fresh nonce. */
 export function attestationBody(signer: Pick<Signer, 'alg' | 'iss' | 'sub' | 'keyId'>, input: AttestationInput, memo?: CanonicalMemo): UnsignedAttestation {
   const args = input.args === undefined ? {} : input.args;
   const issuerAsserted: IssuerAsserted = {

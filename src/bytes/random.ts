@@ -5,16 +5,22 @@
  * CSPRNG (~7–12 µs each through Node's `getRandomValues` on this project's machine, a copy
  * ~0.2 µs). Every byte is handed out once and zeroed in the pool; each thread (worker, page
  * worker) has its own pool. The bytes not yet handed out (at most 4 KiB) sit in the heap
- * until used, as in any CSPRNG's buffer. Runtime-neutral.
+ * until used, as in any CSPRNG's buffer. The CSPRNG is the one the runtime had when this
+ * module loaded: code that replaces `globalThis.crypto` later does not choose salts and nonces.
+ * Runtime-neutral.
  */
+import { AttestError } from '../errors.js';
+
+const getRandomValues = globalThis.crypto.getRandomValues.bind(globalThis.crypto);
 
 /** Bytes drawn from the CSPRNG at once (within `getRandomValues`' 65,536-byte limit per call). */
 const BLOCK = 4096;
 let pool = new Uint8Array(new ArrayBuffer(0));
 let offset = 0;
 
-/** `n` fresh random bytes (a copy the caller owns); more than 4 KiB are drawn directly. */
+/** `n` fresh random bytes (a copy the caller owns); more than 4 KiB are drawn directly. Throws `ERR_USAGE` unless `n` is a non-negative safe integer. */
 export function randomBytesPooled(n: number): Uint8Array {
+  if (!Number.isSafeInteger(n) || n < 0) throw new AttestError('ERR_USAGE', 'a count of random bytes must be a non-negative integer', { found: n });
   if (n > BLOCK) return fill(new Uint8Array(n));
   if (offset + n > pool.length) {
     pool = fill(new Uint8Array(BLOCK));
@@ -29,7 +35,7 @@ export function randomBytesPooled(n: number): Uint8Array {
 
 /** `bytes` filled from the CSPRNG, in draws of at most 65,536 bytes (`getRandomValues`' limit). */
 function fill(bytes: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
-  for (let k = 0; k < bytes.length; k += 65_536) globalThis.crypto.getRandomValues(bytes.subarray(k, k + 65_536));
+  for (let k = 0; k < bytes.length; k += 65_536) getRandomValues(bytes.subarray(k, k + 65_536));
   return bytes;
 }
 

@@ -230,6 +230,11 @@ export class Recorder {
     return this.local === null ? Promise.resolve() : this.local.durable(soon);
   }
 
+  /** Resolves once the syncs asked for so far have ended, starting none (`LogDb.settled`); rejects with `ERR_STORE_IO` after a failed one. */
+  settled(): Promise<void> {
+    return this.local === null ? Promise.resolve() : this.local.settled();
+  }
+
   /** The issuer signer of this data directory (the gatekeeper signs response receipts with it). */
   get issuerSigner(): Signer {
     return this.signer;

@@ -98,10 +98,10 @@ function visible(ctx: SessionServerContext): SessionRow[] {
 /** A template listing every session the client may use as `uriOf(id)`, completing `sessionId` by prefix. */
 function sessionTemplate(ctx: SessionServerContext, pattern: string, uriOf: (id: string) => string, describe: (r: SessionRow) => string): ResourceTemplate {
   return new ResourceTemplate(pattern, {
-    list: () => ({
+    list: () => coded(durably(ctx, () => ({
       resources: visible(ctx).map((r): Resource => ({ uri: uriOf(r.session_id), name: r.session_id, title: describe(r), mimeType: JSON_TYPE })),
-    }),
-    complete: { sessionId: (value) => visible(ctx).map((r) => r.session_id).filter((id) => id.startsWith(value)).slice(0, 100) },
+    }))),
+    complete: { sessionId: (value) => coded(durably(ctx, () => visible(ctx).map((r) => r.session_id).filter((id) => id.startsWith(value)).slice(0, 100))) },
   });
 }
 
@@ -109,14 +109,21 @@ const clip = (s: string, n = 80): string => (s.length > n ? `${s.slice(0, n - 1)
 
 /**
  * `read()`, answered once what it read is on disk, as the writing tools are (tools.ts
- * `written`): a statement whose sync is still pending is not shown as logged before its tool
- * answers, and after a failed sync a read fails `ERR_STORE_IO` instead of showing what may
- * be lost.
+ * `written`): once the syncs the tools asked for meanwhile have ended (`Recorder.settled`,
+ * no sync of its own), so a statement is not shown as logged before its tool answers; after
+ * a failed sync a read fails `ERR_STORE_IO` instead of showing what may be lost.
  */
 async function durably<T>(ctx: SessionServerContext, read: () => T): Promise<T> {
   const value = read();
-  await ctx.sessions.recorder.durable(true);
+  await ctx.sessions.recorder.settled();
   return value;
+}
+
+/** `p`, its failure as the resource reads give theirs (code first: {@link resourceError}). */
+function coded<T>(p: Promise<T>): Promise<T> {
+  return p.catch((e: unknown) => {
+    throw resourceError(e, new URL(SESSIONS_URI));
+  });
 }
 
 /** Register the session list, the session state template and the session receipt template. */

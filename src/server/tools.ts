@@ -73,11 +73,20 @@ export async function runTool(body: () => Promise<ToolOutput> | ToolOutput): Pro
 
 /**
  * A writing tool's body, answered only once what it appended is on disk: synced at the end of
- * the event loop's turn, shared by every request of that turn (`Recorder.durable(true)`).
+ * the event loop's turn, shared by every request of that turn (`Recorder.durable(true)`). A
+ * body that fails is answered once the syncs pending meanwhile have ended (`settled`): its
+ * error may rest on a statement not yet on disk (a seal: "the session is sealed"), and when
+ * that sync fails the answer is its `ERR_STORE_IO`.
  */
 function written(ctx: SessionServerContext, body: () => ToolOutput): () => Promise<ToolOutput> {
   return async () => {
-    const output = body();
+    let output: ToolOutput;
+    try {
+      output = body();
+    } catch (e) {
+      await ctx.sessions.recorder.settled();
+      throw e;
+    }
     await ctx.sessions.recorder.durable(true);
     return output;
   };

@@ -23,7 +23,7 @@
  */
 import Database from 'better-sqlite3';
 import { AttestError } from '../errors.js';
-import { openSqlite, prefillWal, truncateWal } from './sqlite.js';
+import { databaseFile, openSqlite, prefillWal, truncateWal } from './sqlite.js';
 import { WalSync } from './wal-sync.js';
 import { QueuedCommits } from './queued-commits.js';
 import { AUTOCHECKPOINT_PAGES, WalCheckpointer } from './wal-checkpointer.js';
@@ -68,8 +68,9 @@ export class LogDb extends LogCheckpoints {
       const wal = this.db.pragma('journal_mode', { simple: true }) === 'wal';
       if (group) {
         // Only a WAL can be synced apart from its commits; anything else syncs at each commit.
+        // The file SQLite opened (a symlink resolved): its WAL is the one to sync.
         if (wal) {
-          this.walSync = new WalSync(path);
+          this.walSync = new WalSync(databaseFile(this.db));
           this.walSync.start();
         }
         else this.db.pragma('synchronous = FULL');
@@ -81,9 +82,11 @@ export class LogDb extends LogCheckpoints {
       this.lastIdx = this.db.prepare('SELECT idx FROM entries ORDER BY idx DESC LIMIT 1').safeIntegers(true);
       if (!readonly && o.entries !== undefined) this.writeParameters(o.entries);
       if (!readonly && wal && o.backgroundCheckpoints !== undefined) this.checkpointer = new WalCheckpointer(this.db, [path, ...o.backgroundCheckpoints]);
-      if (this.walSync !== null && o.prefill !== false) prefillWal(this.db, path, this.checkpointer?.workingFrames ?? AUTOCHECKPOINT_PAGES);
+      if (this.walSync !== null && o.prefill !== false) prefillWal(this.db, databaseFile(this.db), this.checkpointer?.workingFrames ?? AUTOCHECKPOINT_PAGES);
     } catch (cause) {
+      this.checkpointer?.close();
       this.db.close();
+      this.walSync?.close();
       if (cause instanceof AttestError) throw cause;
       // Busy past the timeout (another process holding the log) is the environment, not the file.
       const code = (cause as { code?: string }).code === 'SQLITE_BUSY' ? 'ERR_STORE_IO' : 'ERR_STORE_CORRUPT';
@@ -101,6 +104,14 @@ export class LogDb extends LogCheckpoints {
    */
   durable(soon = false): Promise<void> {
     return this.walSync === null ? Promise.resolve() : soon ? this.walSync.syncSoon() : this.walSync.sync();
+  }
+
+  /**
+   * Resolves once the syncs asked for so far have ended, starting none when none is (at once
+   * without group commit); rejects with `ERR_STORE_IO` after a failed sync (`WalSync.settled`).
+   */
+  settled(): Promise<void> {
+    return this.walSync === null ? Promise.resolve() : this.walSync.settled();
   }
 
   /** Group syncs run by this connection so far (0 without group commit): the appends per sync tell how well commits are shared. */

@@ -20,7 +20,7 @@
  *   and a restart.
  */
 import type Database from 'better-sqlite3';
-import { openSqlite, prefillWal } from './sqlite.js';
+import { databaseFile, openSqlite, prefillWal } from './sqlite.js';
 import { AUTOCHECKPOINT_PAGES } from './wal-checkpointer.js';
 import { AttestError } from '../errors.js';
 import type { Durability } from './log-db.js';
@@ -58,7 +58,7 @@ export class NonceStore {
     // Each accepted nonce is an fsync of the WAL: allocated once, it is never grown meanwhile.
     if ((o.durability ?? 'full') === 'full') {
       try {
-        prefillWal(this.db, path, AUTOCHECKPOINT_PAGES);
+        prefillWal(this.db, databaseFile(this.db), AUTOCHECKPOINT_PAGES);
       } catch (e) {
         this.db.close();
         throw e;

@@ -141,6 +141,13 @@ export function truncateWal(db: Database.Database, schema = 'main'): boolean {
   }
 }
 
+/** The file `db` has open as schema `main`, as SQLite resolved it (a symlink followed): beside it are its WAL and shared memory. */
+export function databaseFile(db: Database.Database): string {
+  const main = (db.pragma('database_list') as Array<{ name: string; file: string }>).find((d) => d.name === 'main');
+  if (main === undefined || main.file === '') throw new AttestError('ERR_STORE_IO', 'the database has no file');
+  return main.file;
+}
+
 /** A WAL frame's header, and the WAL file's own header, in bytes (sqlite.org/fileformat2.html §4.1). */
 const FRAME_HEADER = 24;
 const WAL_HEADER = 32;

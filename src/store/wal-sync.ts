@@ -143,14 +143,15 @@ export class WalSync {
    * a caller will wait on: Linux reports a write-back error of the file to the descriptors
    * open when it happens (or to the first that asks, when none did), so one opened later,
    * after another descriptor (the WAL's prefill, another process's) took the report, would
-   * sync "successfully" over pages the kernel dropped. A failure to open is final, as a failed
-   * sync is: every later sync rejects with `ERR_STORE_IO`.
+   * sync "successfully" over pages the kernel dropped. Throws `ERR_STORE_IO` when the WAL or
+   * its directory cannot be opened (the log cannot be made durable: it is not opened); that
+   * failure is final, as a failed sync is.
    */
   start(): void {
     try {
       this.open();
     } catch (cause) {
-      this.fail(cause);
+      throw this.fail(cause);
     }
   }
 
@@ -161,6 +162,18 @@ export class WalSync {
    */
   assertHealthy(): void {
     if (this.failed !== null) throw this.failed;
+  }
+
+  /**
+   * Resolves once the syncs asked for so far (running, queued, or due at the end of this turn:
+   * {@link syncSoon}) have ended, without starting one when none is; rejects with the
+   * `ERR_STORE_IO` of a failed sync. For a reader that shows what was committed only once it
+   * is on disk, when every commit of this process is followed, in the same turn, by a sync
+   * request (the session server's tools): reading costs no sync of its own.
+   */
+  settled(): Promise<void> {
+    if (this.failed !== null) return Promise.reject(this.failed);
+    return this.busy || this.soon !== null ? this.syncSoon() : Promise.resolve();
   }
 
   /** Whether a sync is running or queued: a commit made now would wait for the next one. */
@@ -229,11 +242,16 @@ export class WalSync {
     if (this.fd !== null) return this.fd;
     if (this.closed) throw new Error('the log is closed');
     const fd = openSync(`${this.dbPath}-wal`, 'r');
-    const dir = openSync(dirname(this.dbPath), 'r');
     try {
-      fsyncSync(dir);
-    } finally {
-      closeSync(dir);
+      const dir = openSync(dirname(this.dbPath), 'r');
+      try {
+        fsyncSync(dir);
+      } finally {
+        closeSync(dir);
+      }
+    } catch (e) {
+      closeSync(fd);
+      throw e;
     }
     return (this.fd = fd);
   }

@@ -2,7 +2,7 @@
  * Test helper: a data directory with `n` recorded calls (attestation + receipt each), made by
  * the real recorder, and the trust policy and key resolver that verify it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -16,6 +16,19 @@ export function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-unit-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** The file descriptors of this process open on `path` (Linux: /proc/self/fd); `readOnly`: only those opened read-only (WalSync's: SQLite's own are read-write). */
+export function fdsOn(path: string, readOnly = false): number {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      if (!readlinkSync(`/proc/self/fd/${fd}`).startsWith(path)) return false;
+      const flags = Number.parseInt(/flags:\s*([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!, 8);
+      return !readOnly || (flags & 3) === 0; // O_ACCMODE: O_RDONLY
+    } catch {
+      return false; // closed meanwhile (readdir's own descriptor)
+    }
+  }).length;
 }
 
 /** Append `n` calls (tool `echo`, arguments `{i}`) to the log of `home`, checkpointed on close. */

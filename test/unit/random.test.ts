@@ -22,3 +22,17 @@ test('pooled random bytes are never handed out twice, across blocks, and each dr
   assert.equal(big.length, 100_000);
   assert.ok(big.subarray(0, 65_536).some((x) => x !== 0) && big.subarray(65_536).some((x) => x !== 0));
 });
+
+test('a count of random bytes that is not a non-negative integer is ERR_USAGE, and the pool is left as it was', () => {
+  for (const n of [Number.NaN, -1, 1.5, Number.POSITIVE_INFINITY]) assert.throws(() => randomBytesPooled(n), { code: 'ERR_USAGE' });
+  assert.equal(randomBytesPooled(16).length, 16);
+  assert.notDeepEqual(randomBytesPooled(16), new Uint8Array(16));
+});
+
+test('code that replaces globalThis.crypto after the pool loaded does not choose the bytes', (t) => {
+  const real = Object.getOwnPropertyDescriptor(globalThis, 'crypto')!;
+  Object.defineProperty(globalThis, 'crypto', { configurable: true, value: { getRandomValues: <T extends ArrayBufferView>(b: T): T => b } });
+  t.after(() => Object.defineProperty(globalThis, 'crypto', real));
+  // Past the block: drawn directly from the CSPRNG, not from bytes drawn before the swap.
+  assert.ok(randomBytesPooled(5000).some((x) => x !== 0));
+});

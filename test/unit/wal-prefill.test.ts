@@ -26,7 +26,7 @@ import { createSessionServer } from '../../src/server/session-server.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { tempDir } from './log-helper.js';
+import { fdsOn, tempDir } from './log-helper.js';
 
 const CLI = join(import.meta.dirname, '../../dist/cli/main.js');
 
@@ -128,10 +128,30 @@ test('a failed fsync of the WAL at open is not best effort: the log and the nonc
     syncBuiltinESMExports();
   });
   assert.throws(() => new LogDb(join(dir, 'log.db'), 'full', false, { groupCommit: true }), { code: 'ERR_STORE_IO' });
+  assert.equal(fdsOn(join(dir, 'log.db')), 0, 'the failed open left no descriptor behind');
   assert.throws(() => new NonceStore(join(dir, 'nonces.db')), { code: 'ERR_STORE_IO' });
   // Where nothing is synced at open (durability normal, a short-lived open), nothing changes.
   new LogDb(join(dir, 'log.db'), 'full', false, { groupCommit: true, prefill: false }).close();
   new NonceStore(join(dir, 'nonces.db'), { durability: 'normal' }).close();
+});
+
+test('a group-commit log whose WAL directory cannot be opened to sync is not opened: ERR_STORE_IO, no descriptor left', (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'log.db');
+  const real = fs.openSync;
+  fs.openSync = ((p: fs.PathLike, ...rest: unknown[]) => {
+    if (p === dir) throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+    return (real as (...a: unknown[]) => number)(p, ...rest);
+  }) as typeof fs.openSync;
+  syncBuiltinESMExports();
+  t.after(() => {
+    fs.openSync = real;
+    syncBuiltinESMExports();
+  });
+  assert.throws(() => new LogDb(path, 'full', false, { groupCommit: true }), { code: 'ERR_STORE_IO' });
+  assert.equal(fdsOn(path), 0);
+  // Without group commit nothing is synced apart from SQLite's commits: it opens.
+  new LogDb(path, 'full').close();
 });
 
 test('syncNow: false while a sync runs on the pool; a failure throws ERR_STORE_IO and is final for both kinds of sync', async (t) => {
@@ -404,10 +424,11 @@ test('serve answers every writing tool only after a sync that began after its ap
   assert.deepEqual([counts.inline, counts.pooled], [9, 0]);
   const { tools } = await client.listTools();
   assert.deepEqual([...called].sort(), tools.filter((x) => x.annotations?.readOnlyHint === false).map((x) => x.name).sort(), 'every tool that writes is covered');
-  // A session's state is read, then answered once what it shows is on disk: a sync.
+  // A read is answered once the syncs pending meanwhile have ended; with none pending it costs none.
   const read = (id: string) => client.readResource({ uri: `mcp-attest://sessions/${id}` });
   assert.match(JSON.stringify((await read(sessionId)).contents), /step\/2/);
-  assert.equal(counts.inline, 10);
+  assert.equal((await client.listResources()).resources.length, 3, 'the list, the session and its receipt');
+  assert.equal(counts.inline, 9, 'a read made no sync of its own');
   const { sessionId: other2 } = (await call('start_session', { task: 't2', delegator: 'd' })).structuredContent as { sessionId: string };
   fail = true;
   const entries = committed();
@@ -415,10 +436,14 @@ test('serve answers every writing tool only after a sync that began after its ap
     const r = await call('record_action', { sessionId: other2, name: `step/${i}` });
     assert.equal((r.structuredContent as { code?: string }).code, 'ERR_STORE_IO');
   }
-  assert.equal(counts.inline, 12, 'never tried again after a failure');
+  assert.equal(counts.inline, 11, 'never tried again after a failure');
   // The first action was committed before its sync failed; the second was refused before it: nothing after the failure is in the log.
   assert.equal(committed(), entries + 1);
   // Neither the state nor the list shows what may be lost: the reads fail as the tools did.
   await assert.rejects(read(other2), /ERR_STORE_IO/);
   await assert.rejects(client.readResource({ uri: 'mcp-attest://sessions' }), /ERR_STORE_IO/);
+  await assert.rejects(client.listResources(), /ERR_STORE_IO/);
+  // A tool's own error (an unknown session) is not answered as if the log were sound either.
+  const unknown = await call('record_action', { sessionId: `ses_${'A'.repeat(22)}`, name: 'x' });
+  assert.equal((unknown.structuredContent as { code?: string }).code, 'ERR_STORE_IO');
 });

@@ -7,14 +7,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { mkdirSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { LogDb } from '../../src/store/log-db.js';
 import { WalSync } from '../../src/store/wal-sync.js';
 import { verifyInclusion } from '../../src/log/proof.js';
 import { leafHash } from '../../src/log/hash.js';
 import { runScript } from './child.js';
-import { tempDir } from './log-helper.js';
+import { fdsOn, tempDir } from './log-helper.js';
 
 const entry = (i: bigint): Uint8Array => new TextEncoder().encode(`entry ${i}`);
 
@@ -75,19 +75,6 @@ test('a sync that fails is final: every later wait is refused with ERR_STORE_IO'
   await assert.rejects(sync.sync(), { code: 'ERR_STORE_IO' });
 });
 
-/** The file descriptors of this process open on `path` (Linux: /proc/self/fd); `readOnly`: only those opened read-only (WalSync's: SQLite's own are read-write). */
-function fdsOn(path: string, readOnly = false): number {
-  return readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      if (!readlinkSync(`/proc/self/fd/${fd}`).startsWith(path)) return false;
-      const flags = Number.parseInt(/flags:\s*([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!, 8);
-      return !readOnly || (flags & 3) === 0; // O_ACCMODE: O_RDONLY
-    } catch {
-      return false; // closed meanwhile (readdir's own descriptor)
-    }
-  }).length;
-}
-
 test('the WAL\'s sync descriptor is open from the moment a group-commit log is, before anything waits on a sync (a later one could miss a write-back error another took)', (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'log.db');
@@ -99,6 +86,23 @@ test('the WAL\'s sync descriptor is open from the moment a group-commit log is, 
     db.close();
   }
   assert.equal(fdsOn(`${path}-wal`, true), 0, 'closed with the log');
+});
+
+test('a log opened through a symlink syncs the WAL SQLite writes, beside the file the link names', async (t) => {
+  const dir = tempDir(t);
+  mkdirSync(join(dir, 'real'));
+  mkdirSync(join(dir, 'home'));
+  const real = join(dir, 'real', 'log.db');
+  new LogDb(real, 'full', false, { groupCommit: true, prefill: false }).close();
+  symlinkSync(real, join(dir, 'home', 'log.db'));
+  const db = new LogDb(join(dir, 'home', 'log.db'), 'full', false, { groupCommit: true });
+  try {
+    assert.equal(fdsOn(`${real}-wal`, true), 1, 'the real WAL is the one synced');
+    assert.equal(await db.appendDurable(entry), 0n);
+    assert.equal(db.syncs, 1);
+  } finally {
+    db.close();
+  }
 });
 
 test('after a failed sync the log takes no more commits: an append is refused ERR_STORE_IO and leaves no record', async (t) => {
