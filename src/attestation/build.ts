@@ -7,8 +7,7 @@
  *   content-addressed evidence (`hash`) or by an `argsProjection` of JCS(arguments) (`identity`).
  * @see SEP-2787 §"Envelope"; docs/attestation.md
  */
-import { toBase64Url } from '../bytes/index.js';
-import { nonceBytes } from '../bytes/random.js';
+import { nonceText } from '../bytes/random.js';
 import { canonicalize, type CanonicalMemo } from '../jcs/index.js';
 import { evidenceArgsRef, hashOnlyCommitment, identityCommitment } from '../envelope/commitment.js';
 import { signEnvelope, type Signer } from '../envelope/sign.js';
@@ -31,7 +30,8 @@ export interface AttestationInput {
   /**
    * 16 random bytes; the nonce is their base64url. Default: fresh ones from the runtime's
    * CSPRNG (bytes/random.ts). Given ones must be as fresh and unpredictable: a verifier
-   * refuses a nonce it has seen (replay), and the log names the call by it.
+   * refuses a nonce it has seen (replay), and the log names the call by it. Other than 16
+   * bytes: `ERR_USAGE`.
    */
   nonceBytes?: Uint8Array;
   /** `hash` (default: arguments stay local) or `identity` (disclosed in the log). */
@@ -45,7 +45,7 @@ export function attestationBody(signer: Pick<Signer, 'alg' | 'iss' | 'sub' | 'ke
   const args = input.args === undefined ? {} : input.args;
   const issuerAsserted: IssuerAsserted = {
     alg: signer.alg, iss: signer.iss, sub: signer.sub, secretVersion: signer.keyId,
-    iat: formatTimestamp(input.now), expSeconds: input.expSeconds ?? 300, nonce: toBase64Url(input.nonceBytes ?? nonceBytes()),
+    iat: formatTimestamp(input.now), expSeconds: input.expSeconds ?? 300, nonce: nonceText(input.nonceBytes),
   };
   const plannerDeclared: PlannerDeclared = input.requestedCapability === undefined
     ? { intent: input.intent }

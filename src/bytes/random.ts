@@ -10,6 +10,7 @@
  * Runtime-neutral.
  */
 import { AttestError } from '../errors.js';
+import { toBase64Url } from './index.js';
 
 const getRandomValues = globalThis.crypto.getRandomValues.bind(globalThis.crypto);
 
@@ -39,7 +40,15 @@ function fill(bytes: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
-/** A fresh nonce: 16 random bytes, what an attestation's or a receipt's `nonce` encodes (SEP-2787 §"Envelope"). */
-export function nonceBytes(): Uint8Array {
-  return randomBytesPooled(16);
+/** Bytes in a nonce: an attestation's or a receipt's `nonce` is 16 random bytes, base64url (docs/attestation.md). */
+export const NONCE_BYTES = 16;
+
+/**
+ * The `nonce` member for the given bytes (base64url), or for fresh ones when none are given.
+ * Throws `ERR_USAGE` for given bytes that are not {@link NONCE_BYTES} long (an envelope a
+ * verifier would refuse, or a guessable one).
+ */
+export function nonceText(given?: Uint8Array): string {
+  if (given !== undefined && given.length !== NONCE_BYTES) throw new AttestError('ERR_USAGE', `a nonce is ${NONCE_BYTES} random bytes`, { expected: NONCE_BYTES, found: given.length });
+  return toBase64Url(given ?? randomBytesPooled(NONCE_BYTES));
 }

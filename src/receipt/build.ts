@@ -4,8 +4,7 @@
  * attestation including its signature; `backLink.attestationNonce` = its nonce.
  * @see docs/receipt.md; SEP-2787 notes §7
  */
-import { toBase64Url } from '../bytes/index.js';
-import { nonceBytes } from '../bytes/random.js';
+import { nonceText } from '../bytes/random.js';
 import { sha256Tagged } from '../bytes/digest.js';
 import { canonicalBytes, type CanonicalMemo } from '../jcs/index.js';
 import { hashOnlyCommitment } from '../envelope/commitment.js';
@@ -28,7 +27,7 @@ export interface ReceiptInput {
   result?: unknown;
   /** Completion time, POSIX seconds. */
   now: number;
-  /** 16 random bytes, the receipt's nonce (base64url). Default: fresh ones from the runtime's CSPRNG (bytes/random.ts). */
+  /** 16 random bytes, the receipt's nonce (base64url). Default: fresh ones from the runtime's CSPRNG (bytes/random.ts); other than 16 bytes: `ERR_USAGE`. */
   nonceBytes?: Uint8Array;
 }
 
@@ -47,7 +46,7 @@ export async function issueReceipt(signer: Signer, input: ReceiptInput, memo?: C
     alg: signer.alg,
     backLink: { attestationDigest: attestationDigest(input.attestation, memo), attestationNonce: input.attestation.issuerAsserted.nonce },
     receiptAsserted: {
-      alg: signer.alg, iat: formatTimestamp(input.now), iss: signer.iss, nonce: toBase64Url(input.nonceBytes ?? nonceBytes()),
+      alg: signer.alg, iat: formatTimestamp(input.now), iss: signer.iss, nonce: nonceText(input.nonceBytes),
       secretVersion: signer.keyId, sub: signer.sub,
     },
     outcomeDerived: outcome,

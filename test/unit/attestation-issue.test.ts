@@ -122,3 +122,12 @@ test('an attestation or receipt issued without nonceBytes gets a fresh 16-byte n
   assert.ok(!nonces.includes(r.receiptAsserted.nonce), 'the receipt reused an attestation\'s nonce');
   assert.deepEqual(failed(await verifyReceipt(JSON.stringify(r), { keys, acceptedAlgs: ['ES256'], attestation: a, result: { ok: 1 } })), []);
 });
+
+test('given nonceBytes must be 16 bytes: an empty or short nonce is ERR_USAGE at issue, not an envelope a verifier refuses later', async () => {
+  const { signer } = await signerFor('ES256');
+  for (const bytes of [new Uint8Array(0), new Uint8Array(15), new Uint8Array(17)]) {
+    await assert.rejects(issueAttestation(signer, { ...input, nonceBytes: bytes }), { code: 'ERR_USAGE' });
+    const att = await issueAttestation(signer, input);
+    await assert.rejects(issueReceipt(signer, { attestation: att, status: 'executed', now: T0, nonceBytes: bytes }), { code: 'ERR_USAGE' });
+  }
+});
