@@ -77,15 +77,15 @@ export function committedResult(result: unknown): unknown {
  * Sign the response receipt of an allowed call: back link to the attestation (digest of
  * its whole object, nonce), outcome `executed` (or `errored` with reason `tool_error` for
  * an `isError` result, `jsonrpc_error` for an error response) and a hash-only commitment
- * to {@link committedResult} (or `{error}`). `now` in POSIX seconds; `nonceBytes`: the receipt's
- * nonce, fresh ones when absent (receipt/build.ts).
+ * to {@link committedResult} (or `{error}`), under a fresh nonce (receipt/build.ts). `now` in
+ * POSIX seconds.
  * @see docs/receipt.md; SEP-2787 notes §7
  */
-export async function responseReceipt(signer: Signer, attestation: Attestation, response: { result?: unknown; error?: unknown }, now: number, nonceBytes?: Uint8Array): Promise<Receipt> {
+export async function responseReceipt(signer: Signer, attestation: Attestation, response: { result?: unknown; error?: unknown }, now: number): Promise<Receipt> {
   if (response.result === undefined) {
-    return issueReceipt(signer, { attestation, status: 'errored', reason: 'jsonrpc_error', result: { error: response.error ?? null }, now, nonceBytes });
+    return issueReceipt(signer, { attestation, status: 'errored', reason: 'jsonrpc_error', result: { error: response.error ?? null }, now });
   }
   const value = committedResult(response.result);
   const isError = isObject(value) && value['isError'] === true;
-  return issueReceipt(signer, { attestation, status: isError ? 'errored' : 'executed', ...(isError ? { reason: 'tool_error' as const } : {}), result: value, now, nonceBytes });
+  return issueReceipt(signer, { attestation, status: isError ? 'errored' : 'executed', ...(isError ? { reason: 'tool_error' as const } : {}), result: value, now });
 }

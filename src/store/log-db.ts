@@ -66,11 +66,12 @@ export class LogDb extends LogCheckpoints {
     this.db = openSqlite(path, LOG_SCHEMA, { durability: group ? 'normal' : durability, readonly, untrusted: readonly, code: 'ERR_STORE_CORRUPT', what: 'log', pageSize: LOG_PAGE_SIZE });
     try {
       const wal = this.db.pragma('journal_mode', { simple: true }) === 'wal';
+      // The file SQLite opened (a symlink resolved): its WAL is the one to sync and allocate.
+      const file = group && wal ? databaseFile(this.db) : path;
       if (group) {
         // Only a WAL can be synced apart from its commits; anything else syncs at each commit.
-        // The file SQLite opened (a symlink resolved): its WAL is the one to sync.
         if (wal) {
-          this.walSync = new WalSync(databaseFile(this.db));
+          this.walSync = new WalSync(file);
           this.walSync.start();
         }
         else this.db.pragma('synchronous = FULL');
@@ -82,7 +83,7 @@ export class LogDb extends LogCheckpoints {
       this.lastIdx = this.db.prepare('SELECT idx FROM entries ORDER BY idx DESC LIMIT 1').safeIntegers(true);
       if (!readonly && o.entries !== undefined) this.writeParameters(o.entries);
       if (!readonly && wal && o.backgroundCheckpoints !== undefined) this.checkpointer = new WalCheckpointer(this.db, [path, ...o.backgroundCheckpoints]);
-      if (this.walSync !== null && o.prefill !== false) prefillWal(this.db, databaseFile(this.db), this.checkpointer?.workingFrames ?? AUTOCHECKPOINT_PAGES);
+      if (this.walSync !== null && o.prefill !== false) prefillWal(this.db, file, this.checkpointer?.workingFrames ?? AUTOCHECKPOINT_PAGES);
     } catch (cause) {
       this.checkpointer?.close();
       this.db.close();
