@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /**
- * The `mcp-attest` entry point. `mcp-attest --version` (or `-V`) is answered here, before
- * anything is loaded; every other command line goes to the program (cli/program.ts), which
- * loads only the modules of the command named.
+ * The `mcp-attest` entry point. `mcp-attest --version` (or `-V`), and a command's `--help`
+ * when stdout is not a terminal (cli/help.ts), are answered here, before anything else is
+ * loaded; every other command line goes to the program (cli/program.ts), which loads only the
+ * modules of the command named.
  */
 import { VERSION } from './version.js';
+import { prerenderedHelp } from './help.js';
 
 // A reader that stops early (`| head`) closes the pipe: end quietly, as Unix tools do.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -12,6 +14,8 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
-const first = process.argv[2];
-if (first === '--version' || first === '-V') process.stdout.write(`${VERSION}\n`);
+const args = process.argv.slice(2);
+const help = prerenderedHelp(args, process.stdout.isTTY === true, new URL('.', import.meta.url));
+if (args[0] === '--version' || args[0] === '-V') process.stdout.write(`${VERSION}\n`);
+else if (help !== null) process.stdout.write(help);
 else await import('./program.js');

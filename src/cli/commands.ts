@@ -1,0 +1,56 @@
+/**
+ * The `mcp-attest` command tree: the program with its global settings, and every command
+ * module, loaded on demand. cli/program.ts parses a command line with it;
+ * scripts/build-help.mjs renders each command's help from it at build time (cli/help.ts).
+ */
+import { Command } from 'commander';
+import { VERSION } from './version.js';
+
+/** A module's registration function, loaded on demand. */
+type Loader = () => Promise<(program: Command) => void>;
+
+/**
+ * Every command module, in registration order (a later module may add subcommands to an
+ * earlier one's command: `receipt list` to `receipt`, `trust party` to `trust`), with the
+ * top-level commands it registers.
+ */
+const MODULES: ReadonlyArray<{ commands: readonly string[]; load: Loader }> = [
+  { commands: ['init', 'trust'], load: async () => (await import('./cmd-keys.js')).registerKeyCommands },
+  { commands: ['attestation', 'receipt'], load: async () => (await import('./cmd-envelopes.js')).registerEnvelopeCommands },
+  { commands: ['verify'], load: async () => (await import('./cmd-verify.js')).registerVerifyCommand },
+  { commands: ['log'], load: async () => (await import('./cmd-log.js')).registerLogCommands },
+  { commands: ['bundle'], load: async () => (await import('./cmd-bundle.js')).registerBundleCommand },
+  { commands: ['proxy'], load: async () => (await import('./cmd-proxy.js')).registerProxyCommand },
+  { commands: ['gateway'], load: async () => (await import('./cmd-gateway.js')).registerGatewayCommand },
+  { commands: ['demo'], load: async () => (await import('./cmd-demo.js')).registerDemoCommand },
+  { commands: ['tools'], load: async () => (await import('./cmd-tools.js')).registerToolsCommands },
+  { commands: ['witness'], load: async () => (await import('./cmd-witness.js')).registerWitnessCommands },
+  { commands: ['receipt'], load: async () => (await import('./cmd-receipt.js')).registerReceiptCommands },
+  { commands: ['approve', 'countersign', 'key', 'trust'], load: async () => (await import('./cmd-party.js')).registerPartyCommands },
+  { commands: ['agent'], load: async () => (await import('./cmd-agent.js')).registerAgentCommands },
+  { commands: ['serve'], load: async () => (await import('./cmd-serve.js')).registerServeCommand },
+];
+
+/**
+ * The program with the commands `argv` (the arguments after node and the script) needs: the
+ * modules of the command it names, else every module (top-level help or an unknown command:
+ * the list and the suggestions are complete). Output goes to this process's stdout, errors to
+ * its stderr; a command's action first loads Node's primitives (platform/node.ts), which help
+ * never does.
+ */
+export async function createProgram(argv: readonly string[]): Promise<Command> {
+  const program = new Command('mcp-attest')
+    .description('Provable MCP tool calls: SEP-2787 attestations, execution receipts, a verifiable log')
+    .version(VERSION)
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    // Before any command's action (of this program or a subcommand): node:crypto under the runtime-neutral layers.
+    .hook('preAction', async () => {
+      await import('../platform/node.js');
+    });
+  const first = argv[0];
+  const named = MODULES.filter((m) => first !== undefined && m.commands.includes(first));
+  for (const register of await Promise.all((named.length > 0 ? named : MODULES).map((m) => m.load()))) register(program);
+  return program;
+}
