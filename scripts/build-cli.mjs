@@ -11,10 +11,13 @@
  * The chunks are written beside main.js, named `bundle.<name>.<hash>.js`, so a module's
  * `import.meta.url` is one directory below dist/ whether it runs from a chunk or from tsc's
  * output (the paths of the worker scripts rely on it); those of an earlier build are removed
- * first. Run by `npm run build` after tsc.
+ * first. Each build gets an id, defined in main.js as `MCP_ATTEST_BUILD` and written to
+ * `dist/cli/build-id`, which scripts/build-help.mjs puts into the help texts it renders
+ * for that main.js (src/cli/help.ts). Run by `npm run build` after tsc.
  */
 import { build } from 'esbuild';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,8 +25,11 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist/cli');
 for (const f of readdirSync(out)) if (/^bundle\..+\.js$/.test(f)) rmSync(join(out, f));
 const { dependencies } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const id = randomUUID();
 await build({
   entryPoints: [join(root, 'src/cli/main.ts')], outdir: out, allowOverwrite: true, chunkNames: 'bundle.[name].[hash]',
   bundle: true, splitting: true, format: 'esm', platform: 'node', target: 'node20', logLevel: 'warning', legalComments: 'inline',
   external: Object.keys(dependencies).filter((d) => !d.startsWith('@noble/')),
+  define: { MCP_ATTEST_BUILD: JSON.stringify(id) },
 });
+writeFileSync(join(out, 'build-id'), `${id}\n`);

@@ -1,16 +1,19 @@
 /**
  * Render every command's help with commander, as `mcp-attest <command> --help` prints it when
- * stdout is not a terminal (80 columns, no colour), into `dist/cli/help.json` (command path,
- * names joined by spaces, '' for the program -> text), which the entry point answers from
- * without loading commander or the command's module (src/cli/help.ts). Run by `npm run build`
- * after scripts/build-cli.mjs: the file must be newer than `dist/cli/main.js` to be used.
+ * stdout is not a terminal (80 columns, no colour), into `dist/cli/help.json`: `{ build,
+ * commander, texts }`, the id of the build of `dist/cli/main.js` it was rendered for
+ * (`dist/cli/build-id`, written by scripts/build-cli.mjs), the commander release that rendered
+ * it, and the texts by command path (names joined by spaces, '' for the program). The entry
+ * point answers from it without loading commander or the command's module (src/cli/help.ts).
+ * Run by `npm run build` after scripts/build-cli.mjs.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createProgram } from '../dist/cli/commands.js';
+import { commanderVersion } from '../dist/cli/help.js';
 
-const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist/cli/help.json');
+const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist/cli');
 const program = await createProgram([]);
 const texts = {};
 function render(command, path) {
@@ -21,4 +24,7 @@ function render(command, path) {
   for (const sub of command.commands) render(sub, [...path, sub.name()]);
 }
 render(program, []);
-writeFileSync(out, `${JSON.stringify(texts, null, 1)}\n`);
+const build = readFileSync(join(dir, 'build-id'), 'utf8').trim();
+const commander = commanderVersion(pathToFileURL(`${dir}/`));
+if (commander === null) throw new Error('build-help: the commander package is not found from dist/cli');
+writeFileSync(join(dir, 'help.json'), `${JSON.stringify({ build, commander, texts }, null, 1)}\n`);

@@ -8,6 +8,9 @@
 import { VERSION } from './version.js';
 import { prerenderedHelp } from './help.js';
 
+/** The build id scripts/build-cli.mjs defines in the bundled entry point; absent from a plain compile. */
+declare const MCP_ATTEST_BUILD: string | undefined;
+
 // A reader that stops early (`| head`) closes the pipe: end quietly, as Unix tools do.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
@@ -15,7 +18,8 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 });
 
 const args = process.argv.slice(2);
-const help = prerenderedHelp(args, process.stdout.isTTY === true, new URL('.', import.meta.url));
+const build = typeof MCP_ATTEST_BUILD === 'string' ? MCP_ATTEST_BUILD : null;
+const help = prerenderedHelp(args, process.stdout.isTTY === true, new URL('.', import.meta.url), build);
 if (args[0] === '--version' || args[0] === '-V') process.stdout.write(`${VERSION}\n`);
 else if (help !== null) process.stdout.write(help);
 else await import('./program.js');

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import test from 'node:test';
@@ -47,9 +47,13 @@ async function commandPaths(): Promise<string[]> {
 }
 
 test('every command\'s --help through the entry point is commander\'s own, byte for byte (stdout a pipe), with -h too', async () => {
-  const texts = JSON.parse(readFileSync(join(dirname(CLI), 'help.json'), 'utf8')) as Record<string, string>;
+  const help = JSON.parse(readFileSync(join(dirname(CLI), 'help.json'), 'utf8')) as { build: string; texts: Record<string, string> };
+  // The texts are this build's: the entry point answers from them (and the comparison below is not commander's with itself).
+  const build = readFileSync(join(dirname(CLI), 'build-id'), 'utf8').trim();
+  assert.equal(help.build, build);
+  assert.ok(readFileSync(CLI, 'utf8').includes(JSON.stringify(build)), 'main.js carries the build id');
   const paths = await commandPaths();
-  assert.deepEqual(Object.keys(texts).sort(), [...paths].sort(), 'help.json has exactly the commands of the program');
+  assert.deepEqual(Object.keys(help.texts).sort(), [...paths].sort(), 'help.json has exactly the commands of the program');
   const program = join(dirname(CLI), 'program.js');
   const spawned = (script: string, args: string[]) => new Promise<[number | null, string, string]>((resolve, reject) => {
     execFile(process.execPath, [script, ...args], { encoding: 'utf8' }, (e, stdout, stderr) => {
@@ -63,27 +67,34 @@ test('every command\'s --help through the entry point is commander\'s own, byte 
     const [fast, real] = await Promise.all([spawned(CLI, [...words, flag]), spawned(program, [...words, flag])]);
     assert.deepEqual(fast, real, `${path} ${flag}`);
     assert.equal(fast[0], 0, path);
-    assert.equal(fast[1], texts[path], path);
+    assert.equal(fast[1], help.texts[path], path);
   }
 });
 
-test('the entry point answers help from help.json alone, and ignores one older than itself', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cli-help-'));
+test('the entry point answers help from the help.json of its own build beside the same commander release, and from no other', () => {
+  const root = mkdtempSync(join(tmpdir(), 'cli-help-'));
+  const dir = join(root, 'cli');
   try {
     // The built entry point and what it imports statically (not the program's chunks, nor any
-    // package): only help.json can answer.
+    // package but commander's package.json): only help.json can answer.
+    mkdirSync(dir);
     const main = readFileSync(CLI, 'utf8');
     for (const [, file] of main.matchAll(/^} from "\.\/([^"]+)";$/gm)) copyFileSync(join(dirname(CLI), file!), join(dir, file!));
     copyFileSync(CLI, join(dir, 'main.js'));
-    writeFileSync(join(dir, 'help.json'), JSON.stringify({ verify: 'from help.json\n' }));
-    const answered = spawnSync(process.execPath, [join(dir, 'main.js'), 'verify', '--help'], { encoding: 'utf8' });
+    const { build, commander } = JSON.parse(readFileSync(join(dirname(CLI), 'help.json'), 'utf8')) as { build: string; commander: string };
+    mkdirSync(join(root, 'node_modules', 'commander'), { recursive: true });
+    writeFileSync(join(root, 'node_modules', 'commander', 'package.json'), JSON.stringify({ version: commander }));
+    const helpWith = (b: string) => {
+      writeFileSync(join(dir, 'help.json'), JSON.stringify({ build: b, commander, texts: { verify: 'from help.json\n' } }));
+      return spawnSync(process.execPath, [join(dir, 'main.js'), 'verify', '--help'], { encoding: 'utf8' });
+    };
+    const answered = helpWith(build);
     assert.deepEqual([answered.status, answered.stdout, answered.stderr], [0, 'from help.json\n', '']);
-    // Older than main.js (a compile after the last build): commander is asked, and is not here.
-    utimesSync(join(dir, 'help.json'), new Date(0), new Date(0));
-    const stale = spawnSync(process.execPath, [join(dir, 'main.js'), 'verify', '--help'], { encoding: 'utf8' });
-    assert.notEqual(stale.status, 0);
-    assert.equal(stale.stdout, '');
+    // Another build's texts (a copy, a package, a later compile): commander is asked, and is not here.
+    const other = helpWith(`${build}-other`);
+    assert.notEqual(other.status, 0);
+    assert.equal(other.stdout, '');
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
   }
 });

@@ -3,57 +3,88 @@
  * which are left to commander.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import test from 'node:test';
-import { prerenderedHelp } from '../../src/cli/help.js';
+import { commanderVersion, prerenderedHelp } from '../../src/cli/help.js';
 
-/** A directory with a main.js and a help.json of `texts` (raw text when a string), help.json newer unless `stale`. */
-function built(texts: unknown, stale = false): { dir: URL; done: () => void } {
-  const path = mkdtempSync(join(tmpdir(), 'help-'));
-  writeFileSync(join(path, 'main.js'), '');
-  writeFileSync(join(path, 'help.json'), typeof texts === 'string' ? texts : JSON.stringify(texts));
-  const [older, newer] = [new Date(1_000_000_000_000), new Date(1_000_000_100_000)];
-  utimesSync(join(path, 'main.js'), stale ? newer : older, stale ? newer : older);
-  utimesSync(join(path, 'help.json'), stale ? older : newer, stale ? older : newer);
-  return { dir: pathToFileURL(`${path}/`), done: () => rmSync(path, { recursive: true, force: true }) };
-}
-
+const BUILD = 'build-1';
 const TEXTS = { '': 'program\n', verify: 'verify\n', 'log show': 'log show\n' };
 
-test('command names followed by --help or -h are answered from help.json when stdout is not a terminal', () => {
-  const { dir, done } = built(TEXTS);
+/** A directory `<tmp>/dist/cli/` with a help.json of `file` (raw text when a string), and commander `version` installed at `<tmp>` (none when null). */
+function built(file: unknown, version: string | null = '14.0.3'): { dir: URL; done: () => void } {
+  const root = mkdtempSync(join(tmpdir(), 'help-'));
+  const dir = join(root, 'dist', 'cli');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'help.json'), typeof file === 'string' ? file : JSON.stringify(file));
+  if (version !== null) {
+    mkdirSync(join(root, 'node_modules', 'commander'), { recursive: true });
+    writeFileSync(join(root, 'node_modules', 'commander', 'package.json'), JSON.stringify({ name: 'commander', version }));
+  }
+  return { dir: pathToFileURL(`${dir}/`), done: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+test('command names followed by --help or -h are answered from the help.json of this build and commander release, stdout not a terminal', () => {
+  const { dir, done } = built({ build: BUILD, commander: '14.0.3', texts: TEXTS });
   try {
-    assert.equal(prerenderedHelp(['verify', '--help'], false, dir), 'verify\n');
-    assert.equal(prerenderedHelp(['log', 'show', '-h'], false, dir), 'log show\n');
-    assert.equal(prerenderedHelp(['--help'], false, dir), 'program\n');
+    assert.equal(prerenderedHelp(['verify', '--help'], false, dir, BUILD), 'verify\n');
+    assert.equal(prerenderedHelp(['log', 'show', '-h'], false, dir, BUILD), 'log show\n');
+    assert.equal(prerenderedHelp(['--help'], false, dir, BUILD), 'program\n');
   } finally {
     done();
   }
 });
 
 test('a terminal, another argument, an unknown command or a member that is no text is left to commander', () => {
-  const { dir, done } = built({ ...TEXTS, odd: 42 });
+  const { dir, done } = built({ build: BUILD, commander: '14.0.3', texts: { ...TEXTS, odd: 42 } });
   try {
-    assert.equal(prerenderedHelp(['verify', '--help'], true, dir), null, 'a terminal: commander renders to its width');
+    assert.equal(prerenderedHelp(['verify', '--help'], true, dir, BUILD), null, 'a terminal: commander renders to its width');
     for (const args of [[], ['verify'], ['verify', '--json', '--help'], ['verify', 'x.json', '--help'], ['--help', 'verify'], ['verifx', '--help'], ['log', '--help'], ['__proto__', '--help'], ['constructor', '--help'], ['odd', '--help'], ['Verify', '--help']]) {
-      assert.equal(prerenderedHelp(args, false, dir), null, args.join(' '));
+      assert.equal(prerenderedHelp(args, false, dir, BUILD), null, args.join(' '));
     }
   } finally {
     done();
   }
 });
 
-test('a help.json older than main.js, unreadable, not JSON or not an object, or none at all, is not used', () => {
-  for (const [texts, stale] of [[TEXTS, true], ['{"verify": "ver', false], ['"verify"', false], ['null', false]] as const) {
-    const { dir, done } = built(texts, stale);
+test('help.json of another build, of another commander release, unreadable or malformed, or none, is not used; nor by an entry point without a build id', () => {
+  const cases: Array<[unknown, string | null, string | null]> = [
+    [{ build: 'build-0', commander: '14.0.3', texts: TEXTS }, '14.0.3', BUILD],
+    [{ build: BUILD, commander: '14.0.3', texts: TEXTS }, null, null],
+    [{ build: BUILD, commander: '14.0.3', texts: TEXTS }, '14.1.0', BUILD],
+    [{ build: BUILD, commander: '14.0.3', texts: TEXTS }, null, BUILD],
+    [{ build: BUILD, texts: TEXTS }, '14.0.3', BUILD],
+    [{ build: BUILD, commander: '14.0.3', texts: null }, '14.0.3', BUILD],
+    [{ build: BUILD, commander: '14.0.3', texts: 'verify' }, '14.0.3', BUILD],
+    ['{"build": "build-1", "texts": {"verify": "ver', '14.0.3', BUILD],
+    ['null', '14.0.3', BUILD],
+  ];
+  for (const [file, version, build] of cases) {
+    const { dir, done } = built(file, version);
     try {
-      assert.equal(prerenderedHelp(['verify', '--help'], false, dir), null, `${JSON.stringify(texts)} ${stale}`);
+      const answer = prerenderedHelp(['verify', '--help'], false, dir, version === null && build === null ? null : build);
+      assert.equal(answer, null, `${JSON.stringify(file)} ${version} ${build}`);
     } finally {
       done();
     }
   }
-  assert.equal(prerenderedHelp(['verify', '--help'], false, pathToFileURL(join(tmpdir(), 'no-such-dir-for-help/'))), null);
+  assert.equal(prerenderedHelp(['verify', '--help'], false, pathToFileURL(join(tmpdir(), 'no-such-dir-for-help/')), BUILD), null);
+});
+
+test('commanderVersion is that of the nearest node_modules/commander from the directory up, null when there is none', () => {
+  const { dir, done } = built({}, '14.2.0');
+  try {
+    assert.equal(commanderVersion(dir), '14.2.0', 'found two directories up');
+    assert.equal(commanderVersion(new URL('../../', dir)), '14.2.0', 'found beside');
+  } finally {
+    done();
+  }
+  const bare = built({}, null);
+  try {
+    assert.equal(commanderVersion(bare.dir), null);
+  } finally {
+    bare.done();
+  }
 });
