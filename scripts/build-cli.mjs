@@ -11,12 +11,13 @@
  * The chunks are written beside main.js, named `bundle.<name>.<hash>.js`, so a module's
  * `import.meta.url` is one directory below dist/ whether it runs from a chunk or from tsc's
  * output (the paths of the worker scripts rely on it); those of an earlier build are removed
- * first. Each build gets an id, defined in main.js as `MCP_ATTEST_BUILD` and written to
- * `dist/cli/build-id`, which scripts/build-help.mjs puts into the help texts it renders
+ * first. Each build gets an id, the SHA-256 of the sources it is made of (the same sources,
+ * the same id: the build stays reproducible), defined in main.js as `MCP_ATTEST_BUILD` and
+ * written to `dist/cli/build-id`, which scripts/build-help.mjs puts into the help texts it renders
  * for that main.js (src/cli/help.ts). Run by `npm run build` after tsc.
  */
 import { build } from 'esbuild';
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +26,11 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist/cli');
 for (const f of readdirSync(out)) if (/^bundle\..+\.js$/.test(f)) rmSync(join(out, f));
 const { dependencies } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const id = randomUUID();
+const sources = createHash('sha256');
+for (const f of readdirSync(join(root, 'src'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath ?? e.path, e.name)).sort()) {
+  sources.update(`${f.slice(root.length)}\0`).update(readFileSync(f)).update('\0');
+}
+const id = sources.update(readFileSync(join(root, 'package.json'))).digest('hex');
 await build({
   entryPoints: [join(root, 'src/cli/main.ts')], outdir: out, allowOverwrite: true, chunkNames: 'bundle.[name].[hash]',
   bundle: true, splitting: true, format: 'esm', platform: 'node', target: 'node20', logLevel: 'warning', legalComments: 'inline',
