@@ -19,7 +19,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 
 const args = process.argv.slice(2);
 const build = typeof MCP_ATTEST_BUILD === 'string' ? MCP_ATTEST_BUILD : null;
-const help = prerenderedHelp(args, process.stdout.isTTY === true, new URL('.', import.meta.url), build);
-if (args[0] === '--version' || args[0] === '-V') process.stdout.write(`${VERSION}\n`);
-else if (help !== null) process.stdout.write(help);
+// What is answered here: the version, or a command's help rendered at build time.
+const answer = args[0] === '--version' || args[0] === '-V' ? `${VERSION}\n` : prerenderedHelp(args, process.stdout.isTTY === true, new URL('.', import.meta.url), build);
+if (answer !== null) process.stdout.write(answer);
 else await import('./program.js');
