@@ -7,7 +7,7 @@
  * Both builds are CLI entry points, e.g. a worktree of the base revision built beside this one
  * (`git worktree add ../before REV && cd ../before && npm ci && npm run build`):
  *
- *   AB_BEFORE=../before/dist/cli/main.js AB_AFTER=dist/cli/main.js \
+ *   AB_BEFORE=../before/dist/cli/main.cjs AB_AFTER=dist/cli/main.cjs \
  *   BENCH_CALLS=1000 BENCH_WARMUP=100 AB_REPS=3 npm run bench:ab
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,7 +25,7 @@ const REPS = Number(process.env['AB_REPS'] ?? 3);
 const BEFORE = process.env['AB_BEFORE'] ?? '';
 const AFTER = process.env['AB_AFTER'] ?? '';
 if (BEFORE === '' || AFTER === '') {
-  process.stderr.write('bench:ab: set AB_BEFORE and AB_AFTER to the two builds\' dist/cli/main.js\n');
+  process.stderr.write('bench:ab: set AB_BEFORE and AB_AFTER to the two builds\' dist/cli/main.cjs\n');
   process.exit(2);
 }
 const GATEKEEPER = process.env['AB_GATEKEEPER'] !== '0';

@@ -20,7 +20,7 @@ import { summarize, type Row, type Summary } from './stats.js';
 
 /** Where the bench's processes are and how many calls each run makes. */
 export interface BenchSetup {
-  /** `dist/cli/main.js`. */
+  /** `dist/cli/main.cjs`. */
   cli: string;
   /** server-everything's entry point. */
   server: string;

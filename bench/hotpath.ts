@@ -278,7 +278,7 @@ function startMs(args: readonly string[]): number {
   return times.sort((a, b) => a - b)[STARTS >> 1]!;
 }
 
-/** Run the section in `parent` (a scratch directory); `cli` is dist/cli/main.js. */
+/** Run the section in `parent` (a scratch directory); `cli` is dist/cli/main.cjs. */
 export async function benchHotPath(parent: string, cli: string): Promise<HotPath> {
   const dir = mkdtempSync(join(parent, 'hotpath-'));
   try {

@@ -32,7 +32,7 @@ async function median(f: () => Promise<number> | number): Promise<number> {
   return summarize(times).median;
 }
 
-/** Measure (see the module comment); `cli` is dist/cli/main.js. */
+/** Measure (see the module comment); `cli` is dist/cli/main.cjs. */
 export async function benchPage(dir: string, cli: string, root: string): Promise<{ size: number; gzip: number; rows: PageRow[] }> {
   const html = readFileSync(join(root, 'dist/verify.html'));
   const sizes = [1, 100, Number(process.env['BENCH_PAGE_CALLS'] ?? 10_000)];

@@ -78,7 +78,7 @@ const ACTIONS = Number(process.env['BENCH_ACTIONS'] ?? 500);
 const ACTIONS_WARMUP = Number(process.env['BENCH_ACTIONS_WARMUP'] ?? 50);
 /** Rounds of the start-up rows of sections 1 and 7. */
 const STARTS = Number(process.env['BENCH_STARTS'] ?? 15);
-const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../dist/cli/main.cjs', import.meta.url));
 const RAW_RELAY = fileURLToPath(new URL('./raw-relay.mjs', import.meta.url));
 const SERVER = join(dirname(createRequire(import.meta.url).resolve('@modelcontextprotocol/server-everything/package.json')), 'dist', 'index.js');
 

@@ -145,7 +145,7 @@ function verifyRuns(cli: string, dir: string, target: string[], entries: number)
   return { oneThread: entries / seconds(one), perSecond: entries / seconds(many), rssMiB: { one: rss(one), many: rss(many) } };
 }
 
-/** Run the section in `dir`; `cli` is dist/cli/main.js. */
+/** Run the section in `dir`; `cli` is dist/cli/main.cjs. */
 export async function benchVerify(dir: string, cli: string): Promise<VerifyBench> {
   const home = join(dir, 'verify-log');
   const entryBytes = await buildLog(home);

@@ -1,7 +1,7 @@
 /**
  * Render every command's help with commander, as `mcp-attest <command> --help` prints it when
  * stdout is not a terminal (80 columns, no colour), into `dist/cli/help.json`: `{ build,
- * commander, texts }`, the id of the build of `dist/cli/main.js` it was rendered for
+ * commander, texts }`, the id of the build of `dist/cli/main.cjs` it was rendered for
  * (`dist/cli/build-id`, written by scripts/build-cli.mjs), the commander release that rendered
  * it, and the texts by command path (names joined by spaces, '' for the program). The entry
  * point answers from it without loading commander or the command's module (src/cli/help.ts).

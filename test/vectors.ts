@@ -27,4 +27,4 @@ export function caseDirs(rel: string): string[] {
 }
 
 /** Absolute path of the built CLI. */
-export const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../dist/cli/main.cjs', import.meta.url));

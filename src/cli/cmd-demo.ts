@@ -21,7 +21,7 @@ import { policyKeyResolver } from '../verify/policy.js';
 import { trustPolicyOf } from '../store/identity.js';
 import { EXIT_FAILED, EXIT_OK, out } from './output.js';
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), 'main.js');
+const CLI = join(dirname(fileURLToPath(import.meta.url)), 'main.cjs');
 
 /** Path of the filesystem server's entry point inside node_modules. */
 export function filesystemServerEntry(): string {
@@ -52,10 +52,10 @@ async function drive(home: string, scratch: string): Promise<void> {
   await client.close();
 }
 
-/** How the user ran us: `mcp-attest` when installed, else `node <path to main.js>`. */
+/** How the user ran us: `mcp-attest` when installed, else `node <path to main.cjs>` (or to tsc's main.js). */
 function invokedAs(): string {
   const script = process.argv[1] ?? '';
-  return script.endsWith('main.js') ? `node ${relative(process.cwd(), script) || script}` : 'mcp-attest';
+  return /main\.c?js$/.test(script) ? `node ${relative(process.cwd(), script) || script}` : 'mcp-attest';
 }
 
 /** Register `demo`. */

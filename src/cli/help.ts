@@ -5,7 +5,7 @@
  * prints them when stdout is not a terminal (80 columns, no colour). On a terminal commander
  * renders the help to its width, so it is not answered here. The texts are used only by the
  * entry point built with them (the same build id, which scripts/build-cli.mjs puts into
- * `main.js`: no file dates, which copies and packages do not keep) and only beside the
+ * `main.cjs`: no file dates, which copies and packages do not keep) and only beside the
  * commander release that rendered them. Tests keep every command's text equal to
  * commander's (test/e2e/cli-start.test.ts, test/unit/cli-help.test.ts).
  */

@@ -51,7 +51,7 @@ test('every command\'s --help through the entry point is commander\'s own, byte 
   // The texts are this build's: the entry point answers from them (and the comparison below is not commander's with itself).
   const build = readFileSync(join(dirname(CLI), 'build-id'), 'utf8').trim();
   assert.equal(help.build, build);
-  assert.ok(readFileSync(CLI, 'utf8').includes(JSON.stringify(build)), 'main.js carries the build id');
+  assert.ok(readFileSync(CLI, 'utf8').includes(JSON.stringify(build)), 'main.cjs carries the build id');
   const paths = await commandPaths();
   assert.deepEqual(Object.keys(help.texts).sort(), [...paths].sort(), 'help.json has exactly the commands of the program');
   const program = join(dirname(CLI), 'program.js');
@@ -75,18 +75,16 @@ test('the entry point answers help from the help.json of its own build beside th
   const root = mkdtempSync(join(tmpdir(), 'cli-help-'));
   const dir = join(root, 'cli');
   try {
-    // The built entry point and what it imports statically (not the program's chunks, nor any
-    // package but commander's package.json): only help.json can answer.
+    // The built entry point alone (not the program, nor any package but commander's
+    // package.json): only help.json can answer.
     mkdirSync(dir);
-    const main = readFileSync(CLI, 'utf8');
-    for (const [, file] of main.matchAll(/^} from "\.\/([^"]+)";$/gm)) copyFileSync(join(dirname(CLI), file!), join(dir, file!));
-    copyFileSync(CLI, join(dir, 'main.js'));
+    copyFileSync(CLI, join(dir, 'main.cjs'));
     const { build, commander } = JSON.parse(readFileSync(join(dirname(CLI), 'help.json'), 'utf8')) as { build: string; commander: string };
     mkdirSync(join(root, 'node_modules', 'commander'), { recursive: true });
     writeFileSync(join(root, 'node_modules', 'commander', 'package.json'), JSON.stringify({ version: commander }));
     const helpWith = (b: string) => {
       writeFileSync(join(dir, 'help.json'), JSON.stringify({ build: b, commander, texts: { verify: 'from help.json\n' } }));
-      return spawnSync(process.execPath, [join(dir, 'main.js'), 'verify', '--help'], { encoding: 'utf8' });
+      return spawnSync(process.execPath, [join(dir, 'main.cjs'), 'verify', '--help'], { encoding: 'utf8' });
     };
     const answered = helpWith(build);
     assert.deepEqual([answered.status, answered.stdout, answered.stderr], [0, 'from help.json\n', '']);

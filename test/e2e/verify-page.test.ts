@@ -232,14 +232,14 @@ function policyDigestOf(text: string): string {
 
 test('verify --html writes the built page and prints its SHA-256; log serve serves it at /verify under the same policy, and it verifies from there', { timeout: 120_000 }, async (t) => {
   const s = scope(t);
-  const r = spawnSync(process.execPath, [join(ROOT, 'dist/cli/main.js'), 'verify', '--html'], { cwd: ROOT });
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist/cli/main.cjs'), 'verify', '--html'], { cwd: ROOT });
   assert.equal(r.status, 0, r.stderr.toString());
   const built = readFileSync(join(ROOT, 'dist/verify.html'));
   assert.deepEqual(r.stdout, built);
   assert.equal(r.stderr.toString(), `sha256 ${createHash('sha256').update(built).digest('hex')}  verify.html\n`);
 
   const { home, trust } = await fixtures(s);
-  const server = spawn(process.execPath, [join(ROOT, 'dist/cli/main.js'), 'log', 'serve', '--home', home, '--listen', '127.0.0.1:0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(process.execPath, [join(ROOT, 'dist/cli/main.cjs'), 'log', 'serve', '--home', home, '--listen', '127.0.0.1:0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   s.defer(() => server.kill('SIGKILL'));
   let stdout = '';
   server.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

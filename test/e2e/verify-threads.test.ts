@@ -187,7 +187,7 @@ test('a worker bundle missing, or older than the compiled worker (a build by tsc
   utimesSync(bundle, new Date(2000, 0, 1), new Date(2000, 0, 1));
   for (const state of ['older', 'missing']) {
     if (state === 'missing') rmSync(bundle);
-    const r = spawnSync(process.execPath, ['--require', COUNT_WORKERS, join(pkg, 'dist/cli/main.js'), 'verify', home, '--trust', trust, '--json', '--threads', '2'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    const r = spawnSync(process.execPath, ['--require', COUNT_WORKERS, join(pkg, 'dist/cli/main.cjs'), 'verify', home, '--trust', trust, '--json', '--threads', '2'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
     assert.equal(r.status, 0, `${state}: ${r.stderr}`);
     assert.equal(r.stderr.split('worker thread started').length - 1, 1, `${state}: workers started`);
     assert.deepEqual(JSON.parse(r.stdout), want.report, `${state}: the reports differ`);

@@ -237,7 +237,7 @@ test('migration of a populated SQLite home: same entries, same roots at every ch
 test('log migrate marks the data directory: no recorder appends to its SQLite log again (a second history under the same key); the fleet\'s log takes the records', async (t) => {
   const { home } = await recordedHome(t, 3);
   const url = await freshUrl();
-  const r = spawnSync(process.execPath, [join(ROOT, 'dist/cli/main.js'), 'log', 'migrate', '--home', home, '--to', url], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist/cli/main.cjs'), 'log', 'migrate', '--home', home, '--to', url], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const moved = JSON.parse(readFileSync(homePaths(home).moved, 'utf8')) as { to: string; entries: string };
   assert.equal(moved.entries, '7');
