@@ -19,7 +19,7 @@ import { parseJson, type JsonValue } from '../jcs/index.js';
 import { checkObject, isObject, type ObjectSchema } from '../envelope/schema.js';
 import { TAGGED_DIGEST } from '../bytes/digest.js';
 import { SESSION_ID } from '../receipt/session.js';
-import { bundleBody, bundleParts, MAX_BUNDLE_BYTES, maxContainers, type Bundle } from './format.js';
+import { asciiJson, bundleBody, bundleParts, MAX_BUNDLE_BYTES, maxContainers, type Bundle } from './format.js';
 
 /** The `format` member of every session receipt. */
 export const SESSION_RECEIPT_FORMAT = 'mcp-attest/session-receipt@1';
@@ -82,9 +82,9 @@ export function parseSessionReceipt(text: string): SessionReceipt {
   return { sessionId: top['sessionId'] as string, bundle: bundleParts(top), attachments, evidence };
 }
 
-/** Serialize a session receipt (one entry per line, like bundles). Throws `ERR_BUNDLE_MALFORMED` for non-UTF-8 entries. */
+/** Serialize a session receipt (one entry per line, in ASCII, like bundles: {@link asciiJson}). Throws `ERR_BUNDLE_MALFORMED` for non-UTF-8 entries. */
 export function formatSessionReceipt(r: SessionReceipt): string {
   const att = r.attachments.length === 0 ? '' : `,\n"attachments":[\n${r.attachments.map((a) => JSON.stringify(a)).join(',\n')}\n]`;
   const ev = r.evidence.length === 0 ? '' : `,\n"evidence":[\n${r.evidence.map((e) => JSON.stringify(e)).join(',\n')}\n]`;
-  return `{"format":${JSON.stringify(SESSION_RECEIPT_FORMAT)},\n"sessionId":${JSON.stringify(r.sessionId)},\n${bundleBody(r.bundle)}${att}${ev}}\n`;
+  return asciiJson(`{"format":${JSON.stringify(SESSION_RECEIPT_FORMAT)},\n"sessionId":${JSON.stringify(r.sessionId)},\n${bundleBody(r.bundle)}${att}${ev}}\n`);
 }

@@ -13,7 +13,7 @@ import { homePaths } from '../../src/store/home.js';
 import { LogDb } from '../../src/store/log-db.js';
 import { buildBundle, selectEntries } from '../../src/store/bundle-build.js';
 import { listCalls } from '../../src/store/calls.js';
-import { formatBundle, parseBundle, toTlogProof } from '../../src/bundle/format.js';
+import { asciiJson, formatBundle, parseBundle, toTlogProof } from '../../src/bundle/format.js';
 import { parseTlogProof } from '../../src/log/tlog-proof.js';
 import { parseCheckpoint } from '../../src/log/checkpoint.js';
 import { parseNote } from '../../src/log/note.js';
@@ -69,6 +69,35 @@ test('a bundle of a range verifies offline; each entry with the checkpoint is a 
     assert.ok(verifyInclusion(p.index, cp.size, leafHash(publishedEntry(e.bytes, e.salt)), p.proof, cp.rootHash));
   }
   assert.equal(formatBundle(b), bundleText, 'parse and format round-trip byte for byte');
+});
+
+test('a bundle is written in ASCII: the checkpoint\'s em dash and a record\'s non-ASCII text are \\u escapes, read back as the same values', async (t) => {
+  const { home, policy } = await recordedHome(t, 0);
+  const recorder = await Recorder.open(home, { durability: 'normal', checkpointMs: 3_600_000 });
+  const intent = 'pay é — 漢字 🙂 \u0080\u07ff\u0800\uffff';
+  const { attestation, callId, index } = await recorder.attest({ tool: 'échoé', args: { note: intent }, intent, server: { name: 'sérveur', fingerprint: `sha256:${'11'.repeat(32)}` }, requestDigest: `sha256:${'22'.repeat(32)}` });
+  await recorder.receipt({ callId, attestation, attestationIndex: index, status: 'executed', result: { note: intent } });
+  await recorder.checkpoint();
+  await recorder.close();
+  const db = new LogDb(homePaths(home).db);
+  t.after(() => db.close());
+  const b = buildBundle(db, selectEntries(db, { range: [0n, db.size() - 1n] }));
+  const text = formatBundle(b);
+  assert.ok(/^[\x00-\x7f]*$/.test(text), 'every byte ASCII');
+  assert.match(text, /\\u2014 mcp-attest\.local\//, 'the checkpoint\'s em dash escaped');
+  assert.match(text, /\\ud83d\\ude42/, 'a pair as two escapes');
+  const back = parseBundle(text);
+  assert.equal(back.checkpoint, b.checkpoint);
+  assert.deepEqual(back.entries.map((e) => e.bytes), b.entries.map((e) => e.bytes), 'the same record bytes');
+  assert.ok(new TextDecoder().decode(back.entries[1]!.bytes).includes('漢字 🙂'), 'the record itself is UTF-8, not escaped');
+  assert.equal(formatBundle(back), text, 'round-trips byte for byte');
+  const r = await verifyBundle(text, policy, policyKeyResolver(policy));
+  assert.equal(r.ok, true, JSON.stringify(r.findings));
+  // The escape itself: only code units above U+007F, each as JSON reads it back.
+  const value = { s: '\u007f\u0080 \ud800 \ud83d\ude42 \u2014 "\\' };
+  const ascii = asciiJson(JSON.stringify(value));
+  assert.equal(ascii, '{"s":"\u007f\\u0080 \\ud800 \\ud83d\\ude42 \\u2014 \\"\\\\"}');
+  assert.deepEqual(JSON.parse(ascii), value);
 });
 
 test('a range that cuts a call in two: the receipt outside is a notice, the attestation in flight', async (t) => {
@@ -157,7 +186,7 @@ test('witness cosignatures: quorum met, not met, a bad cosignature of a listed w
   assert.equal(two.witnesses.length, 2);
   const line = db.cosignatureLines(latest.size).find((l) => l.includes(w2.name))!;
   const bad = line.slice(0, -6) + (line.at(-6) === 'A' ? 'B' : 'A') + line.slice(-5);
-  const forged = text().replace(JSON.stringify(line).slice(1, -1), JSON.stringify(bad).slice(1, -1));
+  const forged = text().replace(asciiJson(JSON.stringify(line)).slice(1, -1), asciiJson(JSON.stringify(bad)).slice(1, -1));
   assert.notEqual(forged, text());
   assert.deepEqual(codes(await verifyBundle(forged, withW(1), keys)), ['ERR_COSIGNATURE_INVALID']);
 });
