@@ -303,9 +303,9 @@ function identitySection(v: unknown): IdentitySection {
 }
 
 /**
- * Serialize a bundle (compact JSON, one entry per line for readable diffs), in ASCII
- * ({@link asciiJson}). Entry bytes must be UTF-8 text (they are JCS JSON); throws
- * `ERR_BUNDLE_MALFORMED` otherwise.
+ * Serialize a bundle (compact JSON, one entry per line for readable diffs), in ASCII when its
+ * characters outside ASCII are few ({@link asciiJson}). Entry bytes must be UTF-8 text (they
+ * are JCS JSON); throws `ERR_BUNDLE_MALFORMED` otherwise.
  */
 export function formatBundle(b: Bundle): string {
   const format = b.proof === undefined ? BUNDLE_FORMAT : BUNDLE_FORMAT_SHARED;
@@ -316,17 +316,23 @@ export function formatBundle(b: Bundle): string {
 const NON_ASCII = /[\u0080-\uffff]/g;
 
 /**
- * `json` (a JSON text, as `JSON.stringify` writes it: a lone surrogate already escaped) with
- * every code unit outside ASCII written as a `\uXXXX` escape, a pair as two (RFC 8259 §7):
- * the same JSON value, in ASCII bytes. Outside strings JSON has no such character, and a
- * string's escapes are read back as the characters by every JSON reader. A bundle's one
- * non-ASCII character is usually the checkpoint's em dash, and it alone would make the text
- * of a whole bundle, read back, a string of two bytes per character: an ASCII bundle of
- * 10,000 calls (24 MB) is decoded in ~100 ms instead of ~180 and verified 5–8% sooner.
+ * `json` (a JSON text, as `JSON.stringify` writes it: a lone surrogate already escaped), in
+ * ASCII when escaping adds little: each code unit outside ASCII as a `\uXXXX` escape, a pair
+ * as two (RFC 8259 §7), when that adds at most 1 KiB or a thousandth of the text (5 bytes an
+ * escape; e.g. a bundle's checkpoint em dashes, a few names) and keeps it within `maxBytes`
+ * (default {@link MAX_BUNDLE_BYTES}, what a verifier reads); otherwise `json` as it is. The
+ * same JSON value either way: outside strings JSON has no such character, and every JSON
+ * reader reads a string's escapes back as the characters. One em dash makes a whole text,
+ * decoded, a string of two bytes per character: a 10,000-call bundle (24 MB) in ASCII is
+ * decoded in ~100 ms instead of ~180 and verified 5–8% sooner. A text rich in other scripts
+ * is decoded two bytes a character anyway, and escaped it would grow up to threefold.
  * @see RFC 8259 §7
  */
-export function asciiJson(json: string): string {
-  return json.replace(NON_ASCII, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+export function asciiJson(json: string, maxBytes: number = MAX_BUNDLE_BYTES): string {
+  const allowed = Math.min(Math.max(1024, json.length / 1000), maxBytes - json.length);
+  let added = 0;
+  for (NON_ASCII.lastIndex = 0; NON_ASCII.test(json); ) if ((added += 5) > allowed) return json;
+  return added === 0 ? json : json.replace(NON_ASCII, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**

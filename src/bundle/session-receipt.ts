@@ -82,7 +82,7 @@ export function parseSessionReceipt(text: string): SessionReceipt {
   return { sessionId: top['sessionId'] as string, bundle: bundleParts(top), attachments, evidence };
 }
 
-/** Serialize a session receipt (one entry per line, in ASCII, like bundles: {@link asciiJson}). Throws `ERR_BUNDLE_MALFORMED` for non-UTF-8 entries. */
+/** Serialize a session receipt (one entry per line, like bundles, in ASCII when its characters outside ASCII are few: {@link asciiJson}). Throws `ERR_BUNDLE_MALFORMED` for non-UTF-8 entries. */
 export function formatSessionReceipt(r: SessionReceipt): string {
   const att = r.attachments.length === 0 ? '' : `,\n"attachments":[\n${r.attachments.map((a) => JSON.stringify(a)).join(',\n')}\n]`;
   const ev = r.evidence.length === 0 ? '' : `,\n"evidence":[\n${r.evidence.map((e) => JSON.stringify(e)).join(',\n')}\n]`;

@@ -24,4 +24,15 @@ const build = typeof MCP_ATTEST_BUILD === 'string' ? MCP_ATTEST_BUILD : null;
 // What is answered here: the version, or a command's help rendered at build time.
 const answer = args[0] === '--version' || args[0] === '-V' ? `${VERSION}\n` : prerenderedHelp(args, process.stdout.isTTY === true, new URL('.', import.meta.url), build);
 if (answer !== null) process.stdout.write(answer);
-else void import('./program.js');
+else {
+  // The program's failure is an unhandled rejection (printed, exit 1). A program that never
+  // settles, once nothing is left to run, ends as Node ends an ES module whose top-level
+  // await never settles (exit 13), never with a silent 0 a script would take for success.
+  let settled = false;
+  import('./program.js').then(() => { settled = true; }, (e: unknown) => { settled = true; throw e; });
+  process.once('beforeExit', () => {
+    if (settled) return;
+    process.stderr.write('mcp-attest: the command ended without finishing (a promise never settled)\n');
+    process.exit(13);
+  });
+}

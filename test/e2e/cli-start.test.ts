@@ -96,3 +96,25 @@ test('the entry point answers help from the help.json of its own build beside th
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('the entry point ends with the program: its output and exit code, 1 when it throws, 13 (never a silent 0) when it never settles', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-program-'));
+  try {
+    copyFileSync(CLI, join(dir, 'main.cjs'));
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
+    const withProgram = (source: string) => {
+      writeFileSync(join(dir, 'program.js'), source);
+      return spawnSync(process.execPath, [join(dir, 'main.cjs'), 'verify', 'x'], { encoding: 'utf8' });
+    };
+    const ran = withProgram("process.stdout.write(process.argv.slice(2).join(' ') + '\\n'); process.exitCode = 2;");
+    assert.deepEqual([ran.status, ran.stdout, ran.stderr], [2, 'verify x\n', '']);
+    const threw = withProgram("throw new Error('boom');");
+    assert.equal(threw.status, 1);
+    assert.match(threw.stderr, /Error: boom/);
+    const hung = withProgram('await new Promise(() => {});');
+    assert.deepEqual([hung.status, hung.stdout], [13, '']);
+    assert.match(hung.stderr, /never settled/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

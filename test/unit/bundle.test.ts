@@ -71,7 +71,7 @@ test('a bundle of a range verifies offline; each entry with the checkpoint is a 
   assert.equal(formatBundle(b), bundleText, 'parse and format round-trip byte for byte');
 });
 
-test('a bundle is written in ASCII: the checkpoint\'s em dash and a record\'s non-ASCII text are \\u escapes, read back as the same values', async (t) => {
+test('a bundle is written in ASCII when escaping adds little: the checkpoint\'s em dash and a record\'s non-ASCII text are \\u escapes, read back as the same values', async (t) => {
   const { home, policy } = await recordedHome(t, 0);
   const recorder = await Recorder.open(home, { durability: 'normal', checkpointMs: 3_600_000 });
   const intent = 'pay é — 漢字 🙂 \u0080\u07ff\u0800\uffff';
@@ -98,6 +98,16 @@ test('a bundle is written in ASCII: the checkpoint\'s em dash and a record\'s no
   const ascii = asciiJson(JSON.stringify(value));
   assert.equal(ascii, '{"s":"\u007f\\u0080 \\ud800 \\ud83d\\ude42 \\u2014 \\"\\\\"}');
   assert.deepEqual(JSON.parse(ascii), value);
+  // Only when escaping adds little (5 bytes an escape: at most 1 KiB or a thousandth of the
+  // text) and the text stays within what a verifier reads; else as it is.
+  const dense = JSON.stringify({ s: 'ж'.repeat(205) });
+  assert.equal(asciiJson(dense), dense, '1,025 bytes more: as it is');
+  assert.match(asciiJson(JSON.stringify({ s: 'ж'.repeat(204) })), /^[\x00-\x7f]*$/, '1,020 bytes more: escaped');
+  const long = JSON.stringify({ s: 'ж'.repeat(400), t: 'a'.repeat(2_000_000) });
+  assert.match(asciiJson(long), /^[\x00-\x7f]*$/, 'a thousandth of a long text: escaped');
+  assert.equal(asciiJson(JSON.stringify({ s: 'é' })), '{"s":"\\u00e9"}');
+  assert.equal(asciiJson(JSON.stringify({ s: 'é' }), 13), '{"s":"é"}', 'escaped it would pass maxBytes');
+  assert.equal(asciiJson(JSON.stringify({ s: 'é' }), 14), '{"s":"\\u00e9"}');
 });
 
 test('a range that cuts a call in two: the receipt outside is a notice, the attestation in flight', async (t) => {
