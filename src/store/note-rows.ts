@@ -24,11 +24,13 @@ const MIN_LINE_CHARGE = 64;
  * until they total more than a note may be (each counted as at least {@link MIN_LINE_CHARGE}),
  * as {@link boundedLines} reads SQLite's rows: the server counts, so a table of a million
  * lines for one size never reaches the client. Columns `size` and `line`, ordered by size,
- * then witness. `where` is SQL: a constant of the caller's, never input.
+ * then witness. Witness names are ordered by their bytes (`COLLATE "C"`), as SQLite orders
+ * them, whatever the database's collation: both stores give the same cosigned note and cut
+ * the same lines. `where` is SQL: a constant of the caller's, never input.
  */
 export const boundedLinesSql = (where: string): string => `SELECT size, line FROM (SELECT size, witness, ${LINE_COLUMN},
-  coalesce(sum(greatest(coalesce(length(substr(line, 1, ${MAX_NOTE_SIZE + 1})), 0), ${MIN_LINE_CHARGE})) OVER (PARTITION BY size ORDER BY witness ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
-  FROM mcp_attest.cosignatures WHERE ${where}) AS lines WHERE before <= ${MAX_NOTE_SIZE} ORDER BY size, witness`;
+  coalesce(sum(greatest(coalesce(length(substr(line, 1, ${MAX_NOTE_SIZE + 1})), 0), ${MIN_LINE_CHARGE})) OVER (PARTITION BY size ORDER BY witness COLLATE "C" ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+  FROM mcp_attest.cosignatures WHERE ${where}) AS lines WHERE before <= ${MAX_NOTE_SIZE} ORDER BY size, witness COLLATE "C"`;
 
 /**
  * The lines of `rows` (a statement's `{ line }` rows, in order) until they total more than a
