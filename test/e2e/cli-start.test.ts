@@ -46,6 +46,37 @@ async function commandPaths(): Promise<string[]> {
   return paths;
 }
 
+/** What commander prints and throws for `argv` parsed by `program` (its exit overridden). */
+async function parsed(program: Command, argv: string[]): Promise<{ out: string; err: string; code: string | null; exitCode: number | null }> {
+  const r = { out: '', err: '', code: null as string | null, exitCode: null as number | null };
+  program.configureOutput({ writeOut: (s) => { r.out += s; }, writeErr: (s) => { r.err += s; } });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    r.code = (e as { code: string }).code;
+    r.exitCode = (e as { exitCode: number }).exitCode;
+  }
+  return r;
+}
+
+test('an unknown command is answered from the command names alone, as commander answers it with every command loaded', async () => {
+  const { COMMAND_NAMES, createProgram } = await import('../../src/cli/commands.js');
+  const full = await createProgram([]);
+  const { Help } = await import('commander');
+  const visible = new Help().visibleCommands(full).flatMap((c) => [c.name(), ...c.aliases()]).filter((n) => n !== 'help');
+  assert.deepEqual([...COMMAND_NAMES].sort(), visible.sort(), 'the names are every visible command and alias');
+  for (const argv of [['verifx'], ['lgo'], ['receit', 'list'], ['sreve', '--json'], ['x'], ['Verify'], ['verifx', '-V'], ['proxi', '--', 'node', 's.js'], ['witnes', 'serve'], ['countersing', '--home', 'h']]) {
+    const fast = await createProgram(argv);
+    assert.equal(fast.commands.every((c) => c.commands.length === 0 && c.options.length === 0), true, `${argv.join(' ')}: no module loaded`);
+    const want = await parsed(await createProgram([]), argv);
+    assert.notEqual(want.code, null, argv.join(' '));
+    assert.deepEqual(await parsed(fast, argv), want, argv.join(' '));
+  }
+  for (const argv of [['verifx', '--help'], ['verify', 'x'], ['help', 'verifx'], ['-x']]) {
+    assert.equal((await createProgram(argv)).commands.some((c) => c.options.length > 0), true, `${argv.join(' ')}: modules loaded`);
+  }
+});
+
 test('every command\'s --help through the entry point is commander\'s own, byte for byte (stdout a pipe), with -h too', async () => {
   const help = JSON.parse(readFileSync(join(dirname(CLI), 'help.json'), 'utf8')) as { build: string; texts: Record<string, string> };
   // The texts are this build's: the entry point answers from them (and the comparison below is not commander's with itself).
