@@ -19,9 +19,9 @@
  *   tsc's output (the paths of the worker scripts rely on it); those of an earlier build are
  *   removed first.
  * Each build gets an id, the SHA-256 of the sources it is made of (the same sources, the same
- * id: the build stays reproducible), defined in main.cjs as `MCP_ATTEST_BUILD` and written to
- * `dist/cli/build-id`, which scripts/build-help.mjs puts into the help texts it renders for
- * that main.cjs (src/cli/help.ts). Run by `npm run build` after tsc.
+ * id: the build stays reproducible), defined in main.cjs and the program as `MCP_ATTEST_BUILD`
+ * and written to `dist/cli/build-id`, which scripts/build-help.mjs puts into the help texts it
+ * renders for that build (src/cli/help.ts). Run by `npm run build` after tsc.
  */
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
@@ -41,6 +41,7 @@ const id = sources.update(readFileSync(join(root, 'package.json'))).digest('hex'
 await build({
   entryPoints: [join(root, 'src/cli/program.ts')], outdir: out, allowOverwrite: true, chunkNames: 'bundle.[name].[hash]',
   bundle: true, splitting: true, format: 'esm', platform: 'node', target: 'node20', logLevel: 'warning', legalComments: 'inline',
+  define: { MCP_ATTEST_BUILD: JSON.stringify(id) },
   external: Object.keys(dependencies).filter((d) => !d.startsWith('@noble/')),
 });
 await build({

@@ -3,8 +3,12 @@
  * module, loaded on demand. cli/program.ts parses a command line with it;
  * scripts/build-help.mjs renders each command's help from it at build time (cli/help.ts).
  */
-import { Command } from 'commander';
+import { Command, Help } from 'commander';
+import { commandSummaries, type CommandSummary } from './help.js';
 import { VERSION } from './version.js';
+
+/** The build id scripts/build-cli.mjs defines in the bundled program; absent from a plain compile. */
+declare const MCP_ATTEST_BUILD: string | undefined;
 
 /** A module's registration function, loaded on demand. */
 type Loader = () => Promise<(program: Command) => void>;
@@ -38,21 +42,39 @@ export const COMMAND_NAMES: readonly string[] = [...new Set(MODULES.flatMap((m) 
  * Whether `argv` names a top-level command this CLI does not have, with nothing that prints
  * help: its first argument is neither an option, `help` nor a command name, and no argument
  * is `--help` or `-h`. Commander then answers only with its error and a suggestion drawn from
- * the command names, so the program is given the names alone (no module loaded: ~0.7 s less).
+ * the command names, so the program is given the names alone (no module loaded: ~0.4 s less).
  */
 function unknownCommand(argv: readonly string[]): boolean {
   const first = argv[0];
   return first !== undefined && first !== '' && !first.startsWith('-') && first !== 'help' && !COMMAND_NAMES.includes(first) && !argv.some((a) => a === '--help' || a === '-h');
 }
 
+/** Whether `argv` asks for the program's own help and nothing else: no argument, `help`, `--help` or `-h`. */
+const programHelp = (argv: readonly string[]): boolean => argv.length === 0 || (argv.length === 1 && ['help', '--help', '-h'].includes(argv[0]!));
+
+/**
+ * What the program's help lists of each top-level command of `program` (every module
+ * registered), in its order: scripts/build-help.mjs writes it into help.json.
+ */
+export function summarize(program: Command): CommandSummary[] {
+  const help = program.createHelp();
+  return help.visibleCommands(program).filter((c) => c.name() !== 'help').map((c) => ({ name: c.name(), term: help.subcommandTerm(c), description: help.subcommandDescription(c) }));
+}
+
+/** The summaries in the help.json of this build (cli/help.ts), or null (a plain compile, or none usable). */
+const builtSummaries = (): CommandSummary[] | null => (typeof MCP_ATTEST_BUILD === 'string' ? commandSummaries(new URL('.', import.meta.url), MCP_ATTEST_BUILD) : null);
+
 /**
  * The program with the commands `argv` (the arguments after node and the script) needs: the
- * modules of the command it names; for an unknown command, the command names alone (its error
- * and suggestion are commander's, from the same names); else every module (top-level help:
- * the list is complete). Output goes to this process's stdout, errors to its stderr; a
- * command's action first loads Node's primitives (platform/node.ts), which help never does.
+ * modules of the command it names (or `help` names); for an unknown command, the command
+ * names alone (its error and suggestion are commander's, from the same names); for the
+ * program's own help with `summaries` (by default those the build wrote, when `argv` asks
+ * for it), commands that are their summaries alone: commander renders the same help from
+ * them, to the terminal's width, without any module loaded (~0.4 s less); else every module.
+ * Output goes to this process's stdout, errors to its stderr; a command's action first loads
+ * Node's primitives (platform/node.ts), which help never does.
  */
-export async function createProgram(argv: readonly string[]): Promise<Command> {
+export async function createProgram(argv: readonly string[], summaries: readonly CommandSummary[] | null = programHelp(argv) ? builtSummaries() : null): Promise<Command> {
   const program = new Command('mcp-attest')
     .description('Provable MCP tool calls: SEP-2787 attestations, execution receipts, a verifiable log')
     .version(VERSION)
@@ -67,7 +89,12 @@ export async function createProgram(argv: readonly string[]): Promise<Command> {
     for (const name of COMMAND_NAMES) program.command(name);
     return program;
   }
-  const first = argv[0];
+  if (summaries !== null && programHelp(argv)) {
+    const terms = new Map(summaries.map((c) => [c.name, c.term]));
+    for (const c of summaries) program.command(c.name).description(c.description);
+    return program.configureHelp({ subcommandTerm(this: Help, c: Command) { return terms.get(c.name()) ?? Help.prototype.subcommandTerm.call(this, c); } });
+  }
+  const first = argv[0] === 'help' ? argv[1] : argv[0];
   const named = MODULES.filter((m) => first !== undefined && m.commands.includes(first));
   for (const register of await Promise.all((named.length > 0 ? named : MODULES).map((m) => m.load()))) register(program);
   return program;

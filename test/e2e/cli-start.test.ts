@@ -46,10 +46,10 @@ async function commandPaths(): Promise<string[]> {
   return paths;
 }
 
-/** What commander prints and throws for `argv` parsed by `program` (its exit overridden). */
-async function parsed(program: Command, argv: string[]): Promise<{ out: string; err: string; code: string | null; exitCode: number | null }> {
+/** What commander prints and throws for `argv` parsed by `program` (its exit overridden), help rendered `width` columns wide (a terminal's; 80 as on a pipe). */
+async function parsed(program: Command, argv: string[], width = 80): Promise<{ out: string; err: string; code: string | null; exitCode: number | null }> {
   const r = { out: '', err: '', code: null as string | null, exitCode: null as number | null };
-  program.configureOutput({ writeOut: (s) => { r.out += s; }, writeErr: (s) => { r.err += s; } });
+  program.configureOutput({ writeOut: (s) => { r.out += s; }, writeErr: (s) => { r.err += s; }, getOutHelpWidth: () => width, getErrHelpWidth: () => width });
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
@@ -75,6 +75,27 @@ test('an unknown command is answered from the command names alone, as commander 
   for (const argv of [['verifx', '--help'], ['verify', 'x'], ['help', 'verifx'], ['-x']]) {
     assert.equal((await createProgram(argv)).commands.some((c) => c.options.length > 0), true, `${argv.join(' ')}: modules loaded`);
   }
+});
+
+test('the program\'s own help is rendered from the command summaries alone, as commander renders it with every command loaded, at any width', async () => {
+  const { createProgram, summarize } = await import('../../src/cli/commands.js');
+  const summaries = summarize(await createProgram([], null));
+  assert.ok(summaries.some((c) => c.name === 'verify' && c.term.startsWith('verify [options]')), 'a summary has the command\'s term');
+  for (const argv of [[], ['help'], ['--help'], ['-h']]) {
+    for (const width of [40, 57, 80, 100, 180]) {
+      const fast = await createProgram(argv, summaries);
+      assert.equal(fast.commands.every((c) => c.commands.length === 0 && c.options.length === 0), true, `${argv.join(' ')}: no module loaded`);
+      const want = await parsed(await createProgram(argv, null), argv, width);
+      assert.match(want.out + want.err, /\n {2}verify \[options\] /, argv.join(' '));
+      assert.deepEqual(await parsed(fast, argv, width), want, `${argv.join(' ')} at ${width}`);
+    }
+  }
+  assert.equal((await createProgram(['verify'], summaries)).commands.find((c) => c.name() === 'verify')?.options.length !== 0, true, 'a command line is not given summaries');
+  const helpVerify = await createProgram(['help', 'verify']);
+  assert.deepEqual(helpVerify.commands.map((c) => c.name()), ['verify'], 'help of a command loads that command alone');
+  assert.deepEqual(await parsed(helpVerify, ['help', 'verify']), await parsed(await createProgram([], null), ['help', 'verify']));
+  const help = JSON.parse(readFileSync(join(dirname(CLI), 'help.json'), 'utf8')) as { commands: unknown };
+  assert.deepEqual(help.commands, summaries, 'the build wrote the summaries');
 });
 
 test('every command\'s --help through the entry point is commander\'s own, byte for byte (stdout a pipe), with -h too', async () => {

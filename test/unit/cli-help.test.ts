@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import test from 'node:test';
-import { commanderVersion, prerenderedHelp } from '../../src/cli/help.js';
+import { commandSummaries, commanderVersion, prerenderedHelp } from '../../src/cli/help.js';
 
 const BUILD = 'build-1';
 const TEXTS = { '': 'program\n', verify: 'verify\n', 'log show': 'log show\n' };
@@ -86,5 +86,31 @@ test('commanderVersion is that of the nearest node_modules/commander from the di
     assert.equal(commanderVersion(bare.dir), null);
   } finally {
     bare.done();
+  }
+});
+
+test('commandSummaries are the commands of the help.json of this build and commander release, null when any is not a summary', () => {
+  const verify = { name: 'verify', term: 'verify [options] <input>', description: 'check it' };
+  const { dir, done } = built({ build: BUILD, commander: '14.0.3', texts: TEXTS, commands: [verify, { ...verify, name: 'log', term: 'log', extra: 1 }] });
+  try {
+    assert.deepEqual(commandSummaries(dir, BUILD), [verify, { ...verify, name: 'log', term: 'log' }], 'members past a summary\'s are left out');
+    assert.equal(commandSummaries(dir, 'build-0'), null, 'another build');
+    assert.equal(commandSummaries(dir, null), null, 'a compile without a build id');
+  } finally {
+    done();
+  }
+  for (const commands of [undefined, null, {}, [null], [{ name: 'verify', term: 'verify' }], [{ ...verify, description: 1 }], 'verify']) {
+    const other = built({ build: BUILD, commander: '14.0.3', texts: TEXTS, commands });
+    try {
+      assert.equal(commandSummaries(other.dir, BUILD), null, JSON.stringify(commands));
+    } finally {
+      other.done();
+    }
+  }
+  const release = built({ build: BUILD, commander: '14.0.3', texts: TEXTS, commands: [verify] }, '14.1.0');
+  try {
+    assert.equal(commandSummaries(release.dir, BUILD), null, 'rendered by another commander release');
+  } finally {
+    release.done();
   }
 });
