@@ -9,7 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import type { Command } from 'commander';
-import { LogDb } from '../store/log-db.js';
+import { openHomeLog } from './home-log.js';
 import { homePaths, resolveHome } from '../store/home.js';
 import { buildBundle, selectEntries, type Selection } from '../store/bundle-build.js';
 import { addIdentity } from '../store/bundle-identity.js';
@@ -38,7 +38,7 @@ function bundleCommand(o: BundleOptions): void {
   const sel = selection(o);
   const since = (o.since ?? []).map((s) => decimal(s, '--since'));
   const home = resolveHome(o.home);
-  const db = new LogDb(homePaths(home).db, 'full', true);
+  const db = openHomeLog(homePaths(home).db);
   try {
     const shared = !('calls' in sel) || new Set(sel.calls).size > 1;
     const indexes = selectEntries(db, sel);

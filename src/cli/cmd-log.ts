@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { writeSynced } from '../store/synced.js';
 import type { Command } from 'commander';
-import { LogDb } from '../store/log-db.js';
+import { logExists, openHomeLog } from './home-log.js';
 import { listCalls } from '../store/calls.js';
 import { eraseCall } from '../store/erase.js';
 import { formatStatus, logStatus } from '../store/status.js';
@@ -20,9 +20,6 @@ import { registerLogServeCommands } from './cmd-log-serve.js';
 import { CliExit, EXIT_USAGE, out, outJson } from './output.js';
 import { isFleetStore, SqliteLogStore, type LogStore } from '../store/log-store.js';
 
-function openDb(path: string, readonly = true): LogDb {
-  return new LogDb(path, 'full', readonly);
-}
 
 /** `--store`, else `$MCP_ATTEST_STORE`; a usage error when neither names a log. */
 function storeUrl(option: string | undefined): string {
@@ -43,13 +40,16 @@ function markMoved(path: string, url: string, entries: bigint): void {
   writeSynced(path, `${JSON.stringify({ to: to.href, at: new Date().toISOString(), entries: entries.toString() }, null, 2)}\n`);
 }
 
-/** The log to read: the fleet's (`--store`, `$MCP_ATTEST_STORE`) or the data directory's. */
+/** Whether the log to read is a fleet's (`--store`, `$MCP_ATTEST_STORE`) rather than the data directory's. */
+const fleetLog = (o: { store?: string }): boolean => o.store !== undefined || (process.env['MCP_ATTEST_STORE'] ?? '') !== '';
+
+/** The log to read: the fleet's (`--store`, `$MCP_ATTEST_STORE`) or the data directory's (exit 3 when it has none yet). */
 async function openStore(o: { home?: string; store?: string }): Promise<LogStore> {
-  if (o.store !== undefined || (process.env['MCP_ATTEST_STORE'] ?? '') !== '') {
+  if (fleetLog(o)) {
     const { PgLog } = await import('../store/pg-log.js');
     return PgLog.open(storeUrl(o.store));
   }
-  return new SqliteLogStore(openDb(homePaths(resolveHome(o.home)).db));
+  return new SqliteLogStore(openHomeLog(homePaths(resolveHome(o.home)).db));
 }
 
 /** Register `log export`, `log checkpoint`, `log show`, and the serving and witnessing commands. */
@@ -105,7 +105,7 @@ export function registerLogCommands(program: Command): void {
     .option('--home <dir>', 'data directory')
     .option('--json', 'print as JSON')
     .action((o: { home?: string; json?: boolean }) => {
-      const db = openDb(homePaths(resolveHome(o.home)).db);
+      const db = openHomeLog(homePaths(resolveHome(o.home)).db);
       try {
         const calls = listCalls(db);
         if (o.json) return outJson(calls);
@@ -125,7 +125,7 @@ export function registerLogCommands(program: Command): void {
       // The PostgreSQL client is loaded by the commands that use it only.
       const [{ PgLog }, { migrateToPostgres }] = await Promise.all([import('../store/pg-log.js'), import('../store/pg-migrate.js')]);
       const paths = homePaths(resolveHome(o.home));
-      const db = openDb(paths.db);
+      const db = openHomeLog(paths.db);
       try {
         const log = await PgLog.open(o.to);
         try {
@@ -152,13 +152,14 @@ export function registerLogCommands(program: Command): void {
     .action(async (o: { home?: string; store?: string; json?: boolean }) => {
       const home = resolveHome(o.home);
       const origin = loadIdentity(home).log.origin;
-      const store = await openStore(o);
+      // A data directory nothing has recorded in yet has no log: its status is that of an empty one.
+      const store = fleetLog(o) || logExists(homePaths(home).db) ? await openStore(o) : null;
       try {
         const s = await logStatus(store, origin, loadWitnesses(home).map((w) => w.name), nowSeconds());
         if (o.json) return outJson(s);
         out(formatStatus(s));
       } finally {
-        await store.close();
+        await store?.close();
       }
     });
   log.command('erase')

@@ -23,9 +23,15 @@ export interface LogStatus {
   witnesses: Array<{ name: string; size: string; lag: string }>;
 }
 
-/** The status of `store` (of origin `origin`, with the configured witnesses `witnesses`) at time `now` (POSIX seconds). */
-export async function logStatus(store: LogStore, origin: string, witnesses: string[], now: number): Promise<LogStatus> {
-  const [size, integrated, latest, sizes, entries] = await Promise.all([store.size(), store.integratedSize(), store.latestCheckpoint(), store.witnessSizes(), store.mode()]);
+/**
+ * The status of `store` (of origin `origin`, with the configured witnesses `witnesses`) at
+ * time `now` (POSIX seconds); with `store` null, of a data directory's log not created yet
+ * (nothing recorded: size 0, no checkpoint, format `null`).
+ */
+export async function logStatus(store: LogStore | null, origin: string, witnesses: string[], now: number): Promise<LogStatus> {
+  const [size, integrated, latest, sizes, entries] = store === null
+    ? [0n, 0n, null, new Map<string, bigint>(), null]
+    : await Promise.all([store.size(), store.integratedSize(), store.latestCheckpoint(), store.witnessSizes(), store.mode()]);
   const cpSize = latest?.size ?? 0n;
   // The note's signature lines after its blank line: the log's own, then each cosignature.
   const signatures = latest === null ? 0 : latest.note.slice(latest.note.indexOf('\n\n') + 2).split('\n').filter((l) => l.startsWith('\u2014 ')).length;
@@ -33,7 +39,7 @@ export async function logStatus(store: LogStore, origin: string, witnesses: stri
     size: latest.size.toString(), created: latest.created, ageSeconds: Math.max(0, now - latest.created), cosignatures: Math.max(0, signatures - 1),
   };
   return {
-    origin, driver: store.driver, entries, size: size.toString(), integrated: integrated.toString(), checkpoint, unsealed: (size - cpSize).toString(),
+    origin, driver: store?.driver ?? 'sqlite', entries, size: size.toString(), integrated: integrated.toString(), checkpoint, unsealed: (size - cpSize).toString(),
     witnesses: witnesses.map((name) => {
       const w = sizes.get(name) ?? 0n;
       return { name, size: w.toString(), lag: (cpSize > w ? cpSize - w : 0n).toString() };
