@@ -40,9 +40,10 @@ export const COMMAND_NAMES: readonly string[] = [...new Set(MODULES.flatMap((m) 
 
 /**
  * Whether `argv` names a top-level command this CLI does not have, with nothing that prints
- * help: its first argument is neither an option, `help` nor a command name, and no argument
- * is `--help` or `-h`. Commander then answers only with its error and a suggestion drawn from
- * the command names, so the program is given the names alone (no module loaded: ~0.4 s less).
+ * help: its first argument is neither empty, an option, `help` nor a command name, and no
+ * argument is `--help` or `-h`. Commander then answers with its error and a suggestion drawn
+ * from the command names (or, for `-V`, the version), so the program is given the names
+ * alone (no module loaded: ~0.4 s less).
  */
 function unknownCommand(argv: readonly string[]): boolean {
   const first = argv[0];
@@ -60,6 +61,9 @@ export function summarize(program: Command): CommandSummary[] {
   const help = program.createHelp();
   return help.visibleCommands(program).filter((c) => c.name() !== 'help').map((c) => ({ name: c.name(), term: help.subcommandTerm(c), description: help.subcommandDescription(c) }));
 }
+
+/** Whether `summaries` name exactly the commands of {@link COMMAND_NAMES}, each once, in any order (else the modules are loaded). */
+const sameNames = (summaries: readonly CommandSummary[]): boolean => summaries.length === COMMAND_NAMES.length && new Set(summaries.map((c) => c.name)).size === COMMAND_NAMES.length && summaries.every((c) => COMMAND_NAMES.includes(c.name));
 
 /** The summaries in the help.json of this build (cli/help.ts), or null (a plain compile, or none usable). */
 const builtSummaries = (): CommandSummary[] | null => (typeof MCP_ATTEST_BUILD === 'string' ? commandSummaries(new URL('.', import.meta.url), MCP_ATTEST_BUILD) : null);
@@ -89,11 +93,12 @@ export async function createProgram(argv: readonly string[], summaries: readonly
     for (const name of COMMAND_NAMES) program.command(name);
     return program;
   }
-  if (summaries !== null && programHelp(argv)) {
+  if (summaries !== null && programHelp(argv) && sameNames(summaries)) {
     const terms = new Map(summaries.map((c) => [c.name, c.term]));
     for (const c of summaries) program.command(c.name).description(c.description);
-    return program.configureHelp({ subcommandTerm(this: Help, c: Command) { return terms.get(c.name()) ?? Help.prototype.subcommandTerm.call(this, c); } });
+    return program.configureHelp({ ...program.configureHelp(), subcommandTerm(this: Help, c: Command) { return terms.get(c.name()) ?? Help.prototype.subcommandTerm.call(this, c); } });
   }
+  // `help X` prints X's help: the modules registering X.
   const first = argv[0] === 'help' ? argv[1] : argv[0];
   const named = MODULES.filter((m) => first !== undefined && m.commands.includes(first));
   for (const register of await Promise.all((named.length > 0 ? named : MODULES).map((m) => m.load()))) register(program);

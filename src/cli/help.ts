@@ -3,9 +3,10 @@
  * `npm run build` renders with commander itself (scripts/build-help.mjs writes
  * `dist/cli/help.json`: `{ build, commander, texts, commands }`, texts by command path), as
  * commander prints them when stdout is not a terminal (80 columns, no colour). On a terminal
- * commander renders the help to its width, so it is not answered here; the program's own help
- * is then rendered by commander from `commands`, what it lists of each top-level command,
- * without loading the command modules (cli/commands.ts). The texts are used only by the
+ * commander renders the help to its width, so it is not answered here. The program's own help
+ * (on a terminal, and for `mcp-attest` and `mcp-attest help` everywhere) is rendered by
+ * commander from `commands`, what it lists of each top-level command, without loading the
+ * command modules (cli/commands.ts). The texts are used only by the
  * entry point built with them (the same build id, which scripts/build-cli.mjs puts into
  * `main.cjs`: no file dates, which copies and packages do not keep) and only beside the
  * commander release that rendered them. Tests keep every command's text equal to
@@ -20,7 +21,7 @@ const COMMAND_NAME = /^[a-z][a-z0-9-]*$/;
 
 /**
  * A top-level command as the program's help lists it: its `name`, its `term` (commander's
- * `Help.subcommandTerm`: the name, `[options]`, the arguments) and its `description`
+ * `Help.subcommandTerm`: the name, `|` and an alias if it has one, `[options]`, the arguments) and its `description`
  * (`Help.subcommandDescription`).
  */
 export interface CommandSummary { name: string; term: string; description: string }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import test from 'node:test';
@@ -46,10 +46,13 @@ async function commandPaths(): Promise<string[]> {
   return paths;
 }
 
-/** What commander prints and throws for `argv` parsed by `program` (its exit overridden), help rendered `width` columns wide (a terminal's; 80 as on a pipe). */
-async function parsed(program: Command, argv: string[], width = 80): Promise<{ out: string; err: string; code: string | null; exitCode: number | null }> {
+/** What commander prints and throws for `argv` parsed by `program` (its exit overridden), help rendered `width` columns wide (a terminal's; 80 as on a pipe), in colour when `colour`. */
+async function parsed(program: Command, argv: string[], width = 80, colour = false): Promise<{ out: string; err: string; code: string | null; exitCode: number | null }> {
   const r = { out: '', err: '', code: null as string | null, exitCode: null as number | null };
-  program.configureOutput({ writeOut: (s) => { r.out += s; }, writeErr: (s) => { r.err += s; }, getOutHelpWidth: () => width, getErrHelpWidth: () => width });
+  program.configureOutput({
+    writeOut: (s) => { r.out += s; }, writeErr: (s) => { r.err += s; },
+    getOutHelpWidth: () => width, getErrHelpWidth: () => width, getOutHasColors: () => colour, getErrHasColors: () => colour,
+  });
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
@@ -82,13 +85,17 @@ test('the program\'s own help is rendered from the command summaries alone, as c
   const summaries = summarize(await createProgram([], null));
   assert.ok(summaries.some((c) => c.name === 'verify' && c.term.startsWith('verify [options]')), 'a summary has the command\'s term');
   for (const argv of [[], ['help'], ['--help'], ['-h']]) {
-    for (const width of [40, 57, 80, 100, 180]) {
+    for (const [width, colour] of [[40, false], [79, true], [80, false], [81, false], [120, true], [180, false]] as const) {
       const fast = await createProgram(argv, summaries);
       assert.equal(fast.commands.every((c) => c.commands.length === 0 && c.options.length === 0), true, `${argv.join(' ')}: no module loaded`);
-      const want = await parsed(await createProgram(argv, null), argv, width);
+      const want = await parsed(await createProgram(argv, null), argv, width, colour);
       assert.match(want.out + want.err, /\n {2}verify \[options\] /, argv.join(' '));
-      assert.deepEqual(await parsed(fast, argv, width), want, `${argv.join(' ')} at ${width}`);
+      assert.deepEqual(await parsed(fast, argv, width, colour), want, `${argv.join(' ')} at ${width}`);
     }
+  }
+  // Summaries that do not name exactly the program's commands are not used: every module is loaded.
+  for (const other of [summaries.slice(1), [...summaries, summaries[0]!], [...summaries.slice(1), { ...summaries[0]!, name: 'other' }]]) {
+    assert.equal((await createProgram(['help'], other)).commands.some((c) => c.options.length > 0), true);
   }
   assert.equal((await createProgram(['verify'], summaries)).commands.find((c) => c.name() === 'verify')?.options.length !== 0, true, 'a command line is not given summaries');
   const helpVerify = await createProgram(['help', 'verify']);
@@ -96,6 +103,25 @@ test('the program\'s own help is rendered from the command summaries alone, as c
   assert.deepEqual(await parsed(helpVerify, ['help', 'verify']), await parsed(await createProgram([], null), ['help', 'verify']));
   const help = JSON.parse(readFileSync(join(dirname(CLI), 'help.json'), 'utf8')) as { commands: unknown };
   assert.deepEqual(help.commands, summaries, 'the build wrote the summaries');
+});
+
+test('the built CLI answers its own help and an unknown command without the command modules: their chunks deleted, the same bytes and exit codes', (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'cli-nomodules-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  cpSync(join(ROOT, 'dist'), join(root, 'dist'), { recursive: true });
+  copyFileSync(join(ROOT, 'package.json'), join(root, 'package.json'));
+  symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'));
+  const chunks = readdirSync(join(root, 'dist', 'cli')).filter((f) => f.startsWith('bundle.cmd-'));
+  assert.ok(chunks.length >= 10, 'the command modules are chunks of their own');
+  for (const f of chunks) rmSync(join(root, 'dist', 'cli', f));
+  for (const args of [[], ['help'], ['verifx'], ['lgo', '--json']]) {
+    const want = run(args);
+    const got = spawnSync(process.execPath, [join(root, 'dist', 'cli', 'main.cjs'), ...args], { encoding: 'utf8' });
+    assert.deepEqual([got.status, got.stdout, got.stderr], [want.status, want.stdout, want.stderr], args.join(' '));
+    assert.match(want.stdout + want.stderr, args.length === 0 || args[0] === 'help' ? /\n {2}verify \[options\] / : /unknown command/);
+  }
+  // What needs a module fails without it (the chunks are really gone).
+  assert.notEqual(spawnSync(process.execPath, [join(root, 'dist', 'cli', 'main.cjs'), 'help', 'verify'], { encoding: 'utf8' }).status, 0);
 });
 
 test('every command\'s --help through the entry point is commander\'s own, byte for byte (stdout a pipe), with -h too', async () => {
