@@ -101,7 +101,8 @@ export interface ProxySettings {
 /** The {@link ProxySettings} of a command line; throws `CliExit` (exit 2) for a usage error. */
 export function proxySettings(command: string | undefined, args: string[], o: ProxyFlags): ProxySettings {
   const role = oneOf('--role', o.role, ['client', 'server'] as const);
-  if ((command === undefined) === (o.url === undefined)) throw new CliExit(EXIT_USAGE, 'give the upstream as a command or as --url, not both');
+  if (command === undefined && o.url === undefined) throw new CliExit(EXIT_USAGE, 'give the upstream: its command after -- (mcp-attest proxy -- npx -y SERVER), or --url URL');
+  if (command !== undefined && o.url !== undefined) throw new CliExit(EXIT_USAGE, 'give the upstream as a command or as --url, not both');
   if (o.url === undefined && (o.header.length > 0 || o.bearerEnv !== undefined || o.oauth === true)) throw new CliExit(EXIT_USAGE, '--header, --bearer-env and --oauth are for --url');
   if (role === 'client' && o.policy !== undefined) throw new CliExit(EXIT_USAGE, '--policy is for --role server');
   if (role === 'server' && o.session !== undefined) throw new CliExit(EXIT_USAGE, '--session is for --role client');

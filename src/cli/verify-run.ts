@@ -87,9 +87,10 @@ function load(path: string): Loaded {
     const t = readTilesDir(path);
     return { input: { entries: t.entries, checkpoints: [t.checkpoint] }, count: Number(t.size), findings: () => t.findings(), home: null, close: () => undefined };
   }
+  if (statOrNull(path, true) === null) throw new CliExit(EXIT_IO, `nothing at ${path}: no such file or directory`);
   const home = statOrNull(path)?.isDirectory() ? path : null;
   const dbPath = home === null ? path : homePaths(home).db;
-  if (statOrNull(dbPath, true) === null) throw new CliExit(EXIT_IO, `no log at ${dbPath}`);
+  if (statOrNull(dbPath, true) === null) throw new CliExit(EXIT_IO, `no log at ${dbPath}: nothing has been recorded in this data directory yet`);
   const file = home === null ? checkSqliteFiles(path, { what: 'log', follow: true }) : checkSqliteFiles(join(realpathSync(home), 'log.db'), { what: 'log' });
   const db = new LogDb(file, 'full', true);
   // The operator's own store keeps every opening: a private entry without one was erased.

@@ -9,7 +9,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, scope } from './helpers.js';
 
-test('a data directory nothing has recorded in: log status is an empty log; show, export, bundle and verify say there is no log yet', { timeout: 60_000 }, (t) => {
+test('a data directory nothing has recorded in: log status is an empty log; show, export, bundle and verify say there is no log yet (and verify of a missing path, that nothing is there)', { timeout: 60_000 }, (t) => {
   const s = scope(t);
   assert.equal(cli(['init', '--home', s.home]).status, 0);
   const files = readdirSync(s.home).sort();
@@ -25,8 +25,10 @@ test('a data directory nothing has recorded in: log status is an empty log; show
     assert.equal(r.stderr, `mcp-attest: no log at ${db}: nothing has been recorded in this data directory yet\n`, args.join(' '));
   }
   const v = cli(['verify', s.home]);
-  assert.equal(v.status, 3);
-  assert.match(v.stderr, /no log at /);
+  assert.deepEqual([v.status, v.stderr], [3, `mcp-attest: no log at ${db}: nothing has been recorded in this data directory yet\n`]);
+  const missing = join(s.dir, 'no-such.bundle.json');
+  const m = cli(['verify', missing]);
+  assert.deepEqual([m.status, m.stderr], [3, `mcp-attest: nothing at ${missing}: no such file or directory\n`], 'a path with nothing there is not called a log');
   assert.deepEqual(readdirSync(s.home).sort(), files, 'nothing was created');
   assert.equal(existsSync(join(s.dir, 'tiles')) || existsSync(join(s.dir, 'b.json')), false);
 });

@@ -131,6 +131,7 @@ test('proxy --url refuses what it cannot use, before starting', { timeout: 30_00
     [['--url', 'http://127.0.0.1/mcp', '--header', 'no colon'], /Name: value/],
     [['--url', 'http://127.0.0.1/mcp', '--bearer-env', 'E2E_UNSET_VARIABLE'], /unset/],
     [['--url', 'http://127.0.0.1/mcp', 'node', 'x.js'], /not both/],
+    [[], /give the upstream: its command after -- .*, or --url URL/],
   ] as const) {
     const r = cli(['proxy', '--home', '/nonexistent/never-created', ...args]);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
