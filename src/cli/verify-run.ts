@@ -90,7 +90,10 @@ function load(path: string): Loaded {
   if (statOrNull(path, true) === null) throw new CliExit(EXIT_IO, `nothing at ${path}: no such file or directory`);
   const home = statOrNull(path)?.isDirectory() ? path : null;
   const dbPath = home === null ? path : homePaths(home).db;
-  if (statOrNull(dbPath, true) === null) throw new CliExit(EXIT_IO, `no log at ${dbPath}: nothing has been recorded in this data directory yet`);
+  if (statOrNull(dbPath, true) === null) {
+    const why = home !== null && statOrNull(homePaths(home).identity, true) !== null ? 'nothing has been recorded in this data directory yet' : 'not a log file, a data directory or a tiles directory';
+    throw new CliExit(EXIT_IO, `no log at ${dbPath}: ${why}`);
+  }
   const file = home === null ? checkSqliteFiles(path, { what: 'log', follow: true }) : checkSqliteFiles(join(realpathSync(home), 'log.db'), { what: 'log' });
   const db = new LogDb(file, 'full', true);
   // The operator's own store keeps every opening: a private entry without one was erased.

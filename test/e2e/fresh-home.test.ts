@@ -29,6 +29,8 @@ test('a data directory nothing has recorded in: log status is an empty log; show
   const missing = join(s.dir, 'no-such.bundle.json');
   const m = cli(['verify', missing]);
   assert.deepEqual([m.status, m.stderr], [3, `mcp-attest: nothing at ${missing}: no such file or directory\n`], 'a path with nothing there is not called a log');
+  const plain = cli(['verify', s.dir]);
+  assert.deepEqual([plain.status, plain.stderr], [3, `mcp-attest: no log at ${join(s.dir, 'log.db')}: not a log file, a data directory or a tiles directory\n`], 'a directory that is no data directory is not called one');
   assert.deepEqual(readdirSync(s.home).sort(), files, 'nothing was created');
   assert.equal(existsSync(join(s.dir, 'tiles')) || existsSync(join(s.dir, 'b.json')), false);
 });
