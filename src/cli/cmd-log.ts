@@ -20,7 +20,6 @@ import { registerLogServeCommands } from './cmd-log-serve.js';
 import { CliExit, EXIT_USAGE, out, outJson } from './output.js';
 import { isFleetStore, SqliteLogStore, type LogStore } from '../store/log-store.js';
 
-
 /** `--store`, else `$MCP_ATTEST_STORE`; a usage error when neither names a log. */
 function storeUrl(option: string | undefined): string {
   const url = option ?? process.env['MCP_ATTEST_STORE'] ?? '';

@@ -21,8 +21,8 @@ const COMMAND_NAME = /^[a-z][a-z0-9-]*$/;
 
 /**
  * A top-level command as the program's help lists it: its `name`, its `term` (commander's
- * `Help.subcommandTerm`: the name, `|` and an alias if it has one, `[options]`, the arguments) and its `description`
- * (`Help.subcommandDescription`).
+ * `Help.subcommandTerm`: the name, `|` and an alias if it has one, `[options]`, the
+ * arguments) and its `description` (`Help.subcommandDescription`).
  */
 export interface CommandSummary { name: string; term: string; description: string }
 
