@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import type { Command } from 'commander';
 import { openHomeLog } from './home-log.js';
-import { homePaths, resolveHome } from '../store/home.js';
+import { resolveHome } from '../store/home.js';
 import { buildBundle, selectEntries, type Selection } from '../store/bundle-build.js';
 import { addIdentity } from '../store/bundle-identity.js';
 import { BUNDLE_FORMAT, BUNDLE_FORMAT_SHARED, formatBundle } from '../bundle/format.js';
@@ -38,7 +38,7 @@ function bundleCommand(o: BundleOptions): void {
   const sel = selection(o);
   const since = (o.since ?? []).map((s) => decimal(s, '--since'));
   const home = resolveHome(o.home);
-  const db = openHomeLog(homePaths(home).db);
+  const db = openHomeLog(home);
   try {
     const shared = !('calls' in sel) || new Set(sel.calls).size > 1;
     const indexes = selectEntries(db, sel);

@@ -15,7 +15,6 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { resolveHome } from '../store/home.js';
 import { ensureHome, loadIdentity } from '../store/identity.js';
 import { openHomeLog } from './home-log.js';
-import { homePaths } from '../store/home.js';
 import { verifyLog } from '../verify/log.js';
 import { policyKeyResolver } from '../verify/policy.js';
 import { trustPolicyOf } from '../store/identity.js';
@@ -72,7 +71,7 @@ export function registerDemoCommand(program: Command): void {
       out(`mcp-attest demo\n  data directory  ${home}\n  upstream        @modelcontextprotocol/server-filesystem on ${scratch}\n`);
       await drive(home, scratch);
       const policy = trustPolicyOf(loadIdentity(home));
-      const db = openHomeLog(homePaths(home).db);
+      const db = openHomeLog(home);
       const report = await verifyLog({ entries: db.entries(), checkpoints: db.checkpoints().map((c) => c.note) }, policy, policyKeyResolver(policy));
       db.close();
       out(`\n${report.ok ? 'VERIFIED' : 'FAILED'}  ${report.size} log entries, checkpoint at ${report.checkpointSize}; ${report.calls} calls, ${report.receipts} receipts`);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { writeSynced } from '../store/synced.js';
 import type { Command } from 'commander';
-import { logExists, openHomeLog } from './home-log.js';
+import { hasHomeLog, openHomeLog } from './home-log.js';
 import { listCalls } from '../store/calls.js';
 import { eraseCall } from '../store/erase.js';
 import { formatStatus, logStatus } from '../store/status.js';
@@ -48,7 +48,7 @@ async function openStore(o: { home?: string; store?: string }): Promise<LogStore
     const { PgLog } = await import('../store/pg-log.js');
     return PgLog.open(storeUrl(o.store));
   }
-  return new SqliteLogStore(openHomeLog(homePaths(resolveHome(o.home)).db));
+  return new SqliteLogStore(openHomeLog(resolveHome(o.home)));
 }
 
 /** Register `log export`, `log checkpoint`, `log show`, and the serving and witnessing commands. */
@@ -104,7 +104,7 @@ export function registerLogCommands(program: Command): void {
     .option('--home <dir>', 'data directory')
     .option('--json', 'print as JSON')
     .action((o: { home?: string; json?: boolean }) => {
-      const db = openHomeLog(homePaths(resolveHome(o.home)).db);
+      const db = openHomeLog(resolveHome(o.home));
       try {
         const calls = listCalls(db);
         if (o.json) return outJson(calls);
@@ -124,7 +124,7 @@ export function registerLogCommands(program: Command): void {
       // The PostgreSQL client is loaded by the commands that use it only.
       const [{ PgLog }, { migrateToPostgres }] = await Promise.all([import('../store/pg-log.js'), import('../store/pg-migrate.js')]);
       const paths = homePaths(resolveHome(o.home));
-      const db = openHomeLog(paths.db);
+      const db = openHomeLog(paths.home);
       try {
         const log = await PgLog.open(o.to);
         try {
@@ -152,7 +152,7 @@ export function registerLogCommands(program: Command): void {
       const home = resolveHome(o.home);
       const origin = loadIdentity(home).log.origin;
       // A data directory nothing has recorded in yet has no log: its status is that of an empty one.
-      const store = fleetLog(o) || logExists(homePaths(home).db) ? await openStore(o) : null;
+      const store = fleetLog(o) || hasHomeLog(home) ? await openStore(o) : null;
       try {
         const s = await logStatus(store, origin, loadWitnesses(home).map((w) => w.name), nowSeconds());
         if (o.json) return outJson(s);

@@ -1,15 +1,19 @@
 /**
  * The data directory's own log as the commands that only read it open it (`log show`,
- * `log status`, `log export`, `bundle`, `demo`'s summary): read-only, never created. A data
- * directory that `init` made and nothing has recorded in yet has no `log.db`: the first
- * proxy, `serve` or `log checkpoint` creates it.
+ * `log status`, `log export`, `log publish`, `log migrate`, `bundle`, `verify`, `demo`'s
+ * summary): read-only, never created. A data directory `init` made has no `log.db` until a
+ * command opens the log for writing (the first proxy, `serve`, `log checkpoint`, the
+ * `log witnesses` and `receipt` commands); one whose proxies record to a fleet's log never has
+ * one.
  */
 import { lstatSync } from 'node:fs';
+import { homePaths } from '../store/home.js';
+import { loadIdentity } from '../store/identity.js';
 import { LogDb } from '../store/log-db.js';
 import { CliExit, EXIT_IO } from './output.js';
 
-/** Whether anything is at `path` (a link counts, even a dangling one: opening it says what is wrong). */
-export function logExists(path: string): boolean {
+/** Whether anything is at `path` (a link counts, even a dangling one: opening it says what is wrong); throws what `lstat` throws but ENOENT / ENOTDIR. */
+export function exists(path: string): boolean {
   try {
     lstatSync(path);
     return true;
@@ -20,11 +24,28 @@ export function logExists(path: string): boolean {
 }
 
 /**
- * The log at `path` (a data directory's `log.db`), opened read-only. Throws `CliExit` with
- * exit 3 and "no log at PATH: nothing has been recorded in this data directory yet" when
- * there is no such file, and what {@link LogDb} throws otherwise (`ERR_STORE_CORRUPT`).
+ * Whether the data directory `home` has its `log.db`; false for one nothing has recorded in
+ * yet. Throws `ERR_HOME_MISSING` (from `loadIdentity`, with the `init` hint) for a path that is
+ * no data directory, and `CliExit` (exit 3) for one without a log that is not new: its log
+ * moved to a fleet's (`log-moved.json`), or calls were recorded here (`evidence.db`) to a
+ * fleet's log or to a log since removed.
  */
-export function openHomeLog(path: string): LogDb {
-  if (!logExists(path)) throw new CliExit(EXIT_IO, `no log at ${path}: nothing has been recorded in this data directory yet`);
+export function hasHomeLog(home: string): boolean {
+  const p = homePaths(home);
+  if (exists(p.db)) return true;
+  loadIdentity(home);
+  if (exists(p.moved)) throw new CliExit(EXIT_IO, `no log at ${p.db}: it moved to a fleet's log (${p.moved}): read it with --store URL or $MCP_ATTEST_STORE`);
+  if (exists(p.evidence)) throw new CliExit(EXIT_IO, `no log at ${p.db}, though calls were recorded here: a proxy with --store records to a fleet's log (read it with --store URL or $MCP_ATTEST_STORE); otherwise the log was removed`);
+  return false;
+}
+
+/**
+ * The log of the data directory `home`, opened read-only. Throws what {@link hasHomeLog}
+ * throws, `CliExit` (exit 3, "no log at PATH: nothing has been recorded in this data
+ * directory yet") for a new one, and what {@link LogDb} throws (`ERR_STORE_CORRUPT`).
+ */
+export function openHomeLog(home: string): LogDb {
+  const path = homePaths(home).db;
+  if (!hasHomeLog(home)) throw new CliExit(EXIT_IO, `no log at ${path}: nothing has been recorded in this data directory yet`);
   return new LogDb(path, 'full', true);
 }

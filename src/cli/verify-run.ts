@@ -35,6 +35,7 @@ import { SESSION_RECEIPT_HEAD } from '../bundle/session-receipt.js';
 import { MAX_POLICY_DOC_BYTES, policyDocDigest } from '../receipt/session.js';
 import { printSession } from './session-report.js';
 import { CliExit, EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, out, outJson, jsonReplacer } from './output.js';
+import { hasHomeLog } from './home-log.js';
 
 /** A log read for verifying; `findings()`: what reading its entries found, once they were read. */
 interface Loaded { input: LogInput; count: number; findings(): Finding[]; home: string | null; close(): void }
@@ -67,12 +68,14 @@ function isBundleFile(path: string): boolean {
 /** How far {@link isBundleFile} looks for the `{` that starts a bundle: 64 KiB (a log.db starts "SQLite format 3"). */
 const HEAD_BYTES = 64 * 1024;
 
-/** `stat` (`lstat` when `link`), or null when there is nothing to stat. */
+/** `stat` (`lstat` when `link`), or null when there is nothing there (ENOENT, ENOTDIR); `CliExit` (exit 3) for any other failure (EACCES). */
 function statOrNull(path: string, link = false): Stats | null {
   try {
     return (link ? lstatSync(path) : statSync(path)) ?? null;
-  } catch {
-    return null;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw new CliExit(EXIT_IO, `cannot read ${path}: ${(e as Error).message}`);
   }
 }
 
@@ -90,9 +93,9 @@ function load(path: string): Loaded {
   if (statOrNull(path, true) === null) throw new CliExit(EXIT_IO, `nothing at ${path}: no such file or directory`);
   const home = statOrNull(path)?.isDirectory() ? path : null;
   const dbPath = home === null ? path : homePaths(home).db;
-  if (statOrNull(dbPath, true) === null) {
-    const why = home !== null && statOrNull(homePaths(home).identity, true) !== null ? 'nothing has been recorded in this data directory yet' : 'not a log file, a data directory or a tiles directory';
-    throw new CliExit(EXIT_IO, `no log at ${dbPath}: ${why}`);
+  if (home !== null && statOrNull(dbPath, true) === null) {
+    if (statOrNull(homePaths(home).identity, true) === null) throw new CliExit(EXIT_IO, `nothing to verify at ${path}: not a log file, a data directory (no identity.json) or a tiles directory (no checkpoint)`);
+    if (!hasHomeLog(home)) throw new CliExit(EXIT_IO, `no log at ${dbPath}: nothing has been recorded in this data directory yet`);
   }
   const file = home === null ? checkSqliteFiles(path, { what: 'log', follow: true }) : checkSqliteFiles(join(realpathSync(home), 'log.db'), { what: 'log' });
   const db = new LogDb(file, 'full', true);

@@ -1,36 +1,66 @@
 /**
- * A data directory `init` made and nothing has recorded in yet has no log (the first proxy,
- * `serve` or `log checkpoint` creates it): `log status` reports an empty log, and the commands
- * that read the log say there is none yet (exit 3), never that it is corrupt, and create nothing.
+ * A data directory `init` made and nothing has recorded in yet has no log (the first command
+ * that opens it for writing creates it): `log status` reports an empty log, and the commands
+ * that read the log say there is none yet (exit 3), never that it is corrupt, and create
+ * nothing. A path that is no data directory, or one without a log that is not new (its log
+ * moved to a fleet's, or calls were recorded here), is said to be that.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, scope } from './helpers.js';
 
-test('a data directory nothing has recorded in: log status is an empty log; show, export, bundle and verify say there is no log yet (and verify of a missing path, that nothing is there)', { timeout: 60_000 }, (t) => {
+/** `mcp-attest ARGS` with no fleet's log named by the environment. */
+const run = (args: string[]) => cli(args, 60_000, { env: { MCP_ATTEST_STORE: '' } });
+
+/** The command lines that read a data directory's log, each given `--home`. */
+const readers = (dir: string): string[][] => [
+  ['log', 'show'], ['log', 'export', '--out', join(dir, 'tiles')], ['log', 'publish', '--out', join(dir, 'tiles')],
+  ['bundle', '--range', '0..0', '--out', join(dir, 'b.json')], ['log', 'migrate', '--to', 'postgres://u@127.0.0.1:1/db'],
+];
+
+test('a data directory nothing has recorded in: log status is an empty log; show, export, publish, migrate, bundle and verify say there is no log yet', { timeout: 60_000 }, (t) => {
   const s = scope(t);
-  assert.equal(cli(['init', '--home', s.home]).status, 0);
+  assert.equal(run(['init', '--home', s.home]).status, 0);
   const files = readdirSync(s.home).sort();
   const db = join(s.home, 'log.db');
   assert.equal(existsSync(db), false);
-  const status = cli(['log', 'status', '--home', s.home, '--json']);
+  const status = run(['log', 'status', '--home', s.home, '--json']);
   assert.equal(status.status, 0, status.stderr);
   assert.deepEqual({ ...JSON.parse(status.stdout), origin: null }, { origin: null, driver: 'sqlite', entries: null, size: '0', integrated: '0', checkpoint: null, unsealed: '0', witnesses: [] });
-  assert.match(cli(['log', 'status', '--home', s.home]).stdout, /^log {9}mcp-attest\.local\/\S+ \(entries none yet, sqlite\)\nsize {8}0 \(integrated 0\)\ncheckpoint {2}none\n/);
-  for (const args of [['log', 'show'], ['log', 'export', '--out', join(s.dir, 'tiles')], ['bundle', '--range', '0..0', '--out', join(s.dir, 'b.json')], ['log', 'migrate', '--to', 'postgres://u@127.0.0.1:1/db']]) {
-    const r = cli([...args, '--home', s.home]);
-    assert.equal(r.status, 3, args.join(' '));
-    assert.equal(r.stderr, `mcp-attest: no log at ${db}: nothing has been recorded in this data directory yet\n`, args.join(' '));
+  assert.match(run(['log', 'status', '--home', s.home]).stdout, /^log {9}mcp-attest\.local\/\S+ \(entries none yet, sqlite\)\nsize {8}0 \(integrated 0\)\ncheckpoint {2}none\nunsealed {4}0\n$/);
+  for (const args of [...readers(s.dir), ['verify']]) {
+    const r = run([...args, ...(args[0] === 'verify' ? [s.home] : ['--home', s.home])]);
+    assert.deepEqual([r.status, r.stderr], [3, `mcp-attest: no log at ${db}: nothing has been recorded in this data directory yet\n`], args.join(' '));
   }
-  const v = cli(['verify', s.home]);
-  assert.deepEqual([v.status, v.stderr], [3, `mcp-attest: no log at ${db}: nothing has been recorded in this data directory yet\n`]);
-  const missing = join(s.dir, 'no-such.bundle.json');
-  const m = cli(['verify', missing]);
-  assert.deepEqual([m.status, m.stderr], [3, `mcp-attest: nothing at ${missing}: no such file or directory\n`], 'a path with nothing there is not called a log');
-  const plain = cli(['verify', s.dir]);
-  assert.deepEqual([plain.status, plain.stderr], [3, `mcp-attest: no log at ${join(s.dir, 'log.db')}: not a log file, a data directory or a tiles directory\n`], 'a directory that is no data directory is not called one');
   assert.deepEqual(readdirSync(s.home).sort(), files, 'nothing was created');
   assert.equal(existsSync(join(s.dir, 'tiles')) || existsSync(join(s.dir, 'b.json')), false);
+});
+
+test('no data directory, or one whose log moved or whose calls went to a fleet\'s log, is not called new; verify of a missing path says nothing is there', { timeout: 60_000 }, (t) => {
+  const s = scope(t);
+  const none = join(s.dir, 'no-such-home');
+  for (const args of [...readers(s.dir), ['log', 'status']]) {
+    const r = run([...args, '--home', none]);
+    assert.deepEqual([r.status, r.stderr], [3, `mcp-attest: ERR_HOME_MISSING: no identity in ${none}: run "mcp-attest init --home ${none}"\n`], args.join(' '));
+  }
+  const v = run(['verify', s.dir]);
+  assert.deepEqual([v.status, v.stderr], [3, `mcp-attest: nothing to verify at ${s.dir}: not a log file, a data directory (no identity.json) or a tiles directory (no checkpoint)\n`]);
+  const missing = join(s.dir, 'no-such.bundle.json');
+  const m = run(['verify', missing]);
+  assert.deepEqual([m.status, m.stderr], [3, `mcp-attest: nothing at ${missing}: no such file or directory\n`]);
+  assert.equal(run(['init', '--home', s.home]).status, 0);
+  const db = join(s.home, 'log.db');
+  // A proxy with --store keeps its payloads here and its log in PostgreSQL.
+  writeFileSync(join(s.home, 'evidence.db'), '');
+  for (const args of [...readers(s.dir), ['log', 'status'], ['verify']]) {
+    const r = run([...args, ...(args[0] === 'verify' ? [s.home] : ['--home', s.home])]);
+    assert.equal(r.status, 3, args.join(' '));
+    assert.equal(r.stderr, `mcp-attest: no log at ${db}, though calls were recorded here: a proxy with --store records to a fleet's log (read it with --store URL or $MCP_ATTEST_STORE); otherwise the log was removed\n`, args.join(' '));
+  }
+  writeFileSync(join(s.home, 'log-moved.json'), '{}\n');
+  const moved = run(['log', 'status', '--home', s.home]);
+  assert.equal(moved.status, 3);
+  assert.match(moved.stderr, /^mcp-attest: no log at .*: it moved to a fleet's log \(.*log-moved\.json\): read it with --store URL or \$MCP_ATTEST_STORE\n$/);
 });
