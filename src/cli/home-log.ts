@@ -40,12 +40,17 @@ export function hasHomeLog(home: string): boolean {
 }
 
 /**
- * The log of the data directory `home`, opened read-only. Throws what {@link hasHomeLog}
- * throws, `CliExit` (exit 3, "no log at PATH: nothing has been recorded in this data
- * directory yet") for a new one, and what {@link LogDb} throws (`ERR_STORE_CORRUPT`).
+ * The path of the data directory `home`'s `log.db`. Throws what {@link hasHomeLog} throws,
+ * and `CliExit` (exit 3, "no log at PATH: nothing has been recorded in this data directory
+ * yet") for a new one.
  */
-export function openHomeLog(home: string): LogDb {
+export function homeLogPath(home: string): string {
   const path = homePaths(home).db;
   if (!hasHomeLog(home)) throw new CliExit(EXIT_IO, `no log at ${path}: nothing has been recorded in this data directory yet`);
-  return new LogDb(path, 'full', true);
+  return path;
+}
+
+/** The log of the data directory `home`, opened read-only. Throws what {@link homeLogPath} throws, and what {@link LogDb} throws (`ERR_STORE_CORRUPT`). */
+export function openHomeLog(home: string): LogDb {
+  return new LogDb(homeLogPath(home), 'full', true);
 }

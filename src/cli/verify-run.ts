@@ -35,7 +35,7 @@ import { SESSION_RECEIPT_HEAD } from '../bundle/session-receipt.js';
 import { MAX_POLICY_DOC_BYTES, policyDocDigest } from '../receipt/session.js';
 import { printSession } from './session-report.js';
 import { CliExit, EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, out, outJson, jsonReplacer } from './output.js';
-import { hasHomeLog } from './home-log.js';
+import { homeLogPath } from './home-log.js';
 
 /** A log read for verifying; `findings()`: what reading its entries found, once they were read. */
 interface Loaded { input: LogInput; count: number; findings(): Finding[]; home: string | null; close(): void }
@@ -95,7 +95,7 @@ function load(path: string): Loaded {
   const dbPath = home === null ? path : homePaths(home).db;
   if (home !== null && statOrNull(dbPath, true) === null) {
     if (statOrNull(homePaths(home).identity, true) === null) throw new CliExit(EXIT_IO, `nothing to verify at ${path}: not a log file, a data directory (no identity.json) or a tiles directory (no checkpoint)`);
-    if (!hasHomeLog(home)) throw new CliExit(EXIT_IO, `no log at ${dbPath}: nothing has been recorded in this data directory yet`);
+    homeLogPath(home);
   }
   const file = home === null ? checkSqliteFiles(path, { what: 'log', follow: true }) : checkSqliteFiles(join(realpathSync(home), 'log.db'), { what: 'log' });
   const db = new LogDb(file, 'full', true);
