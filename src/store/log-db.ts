@@ -120,6 +120,17 @@ export class LogDb extends LogCheckpoints {
     return this.walSync?.syncs ?? 0;
   }
 
+  /**
+   * {@link LogCheckpoints.addCheckpoint}, refused with `ERR_STORE_IO` once a group sync has
+   * failed, as an append is: the disk's state is then unknown, and a checkpoint stored after
+   * it could be served and cosigned for a tree a power loss takes back (a caller that synced
+   * before signing can meet a sync failing while it signs).
+   */
+  override addCheckpoint(size: bigint, note: string, created: number): void {
+    this.walSync?.assertHealthy();
+    super.addCheckpoint(size, note, created);
+  }
+
   /** Current tree size (number of entries). */
   size(): bigint {
     const row = this.lastIdx.get() as { idx: bigint } | undefined;

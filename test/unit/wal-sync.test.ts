@@ -105,7 +105,7 @@ test('a log opened through a symlink syncs the WAL SQLite writes, beside the fil
   }
 });
 
-test('after a failed sync the log takes no more commits: an append is refused ERR_STORE_IO and leaves no record', async (t) => {
+test('after a failed sync the log takes no more commits: an append or a checkpoint is refused ERR_STORE_IO and leaves no record', async (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'log.db');
   const db = new LogDb(path, 'full', false, { groupCommit: true, prefill: false });
@@ -119,6 +119,8 @@ test('after a failed sync the log takes no more commits: an append is refused ER
   await assert.rejects(db.appendDurable(entry), { code: 'ERR_STORE_IO' });
   assert.throws(() => db.append(entry), { code: 'ERR_STORE_IO' });
   assert.equal(db.size(), 1n, 'nothing committed after the failure');
+  assert.throws(() => db.addCheckpoint(1n, 'a signed note', 0), { code: 'ERR_STORE_IO' });
+  assert.equal(db.latestCheckpointSize(), -1n, 'no checkpoint stored after the failure');
 });
 
 test('four processes appending with group commit build one tree: 400 entries, every inclusion proof verifies', { timeout: 120_000 }, async (t) => {
