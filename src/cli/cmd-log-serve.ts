@@ -7,11 +7,14 @@ import { LogDb } from '../store/log-db.js';
 import { homePaths, resolveHome } from '../store/home.js';
 import { loadIdentity } from '../store/identity.js';
 import { checkWitness, loadWitnesses, saveWitnesses } from '../store/witnesses.js';
+import type { WitnessEndpoint } from '../witness/submit.js';
+import { hasHomeLog, openHomeLog } from './home-log.js';
 import { witnessLatest, type WitnessResult } from '../store/witnessing.js';
 import { startLogServer } from '../logserver/http.js';
 import { parseListen } from './listen.js';
 import { CliExit, EXIT_FAILED, EXIT_IO, EXIT_USAGE, err, out, outJson } from './output.js';
 
+/** The data directory's log opened for writing (created when new). Throws `ERR_HOME_MISSING`, `ERR_STORE_CORRUPT`. */
 function openLog(home?: string): { home: string; db: LogDb } {
   const h = resolveHome(home);
   loadIdentity(h);
@@ -69,13 +72,18 @@ async function serve(o: { home?: string; listen: string; witnessInterval: string
   process.once('SIGINT', () => void stop());
 }
 
+const noCheckpoint = (): CliExit => new CliExit(EXIT_USAGE, 'the log has no checkpoint yet: mcp-attest log checkpoint');
+
 async function witnessOnce(o: { home?: string; timeout: string; json?: boolean }): Promise<void> {
-  const { home, db } = openLog(o.home);
+  const home = resolveHome(o.home);
+  const fresh = !hasHomeLog(home);
+  const witnesses = loadWitnesses(home);
+  if (witnesses.length === 0) throw new CliExit(EXIT_USAGE, 'no witnesses configured: mcp-attest log witnesses add --url URL --vkey VKEY');
+  if (fresh) throw noCheckpoint();
+  const { db } = openLog(home);
   try {
-    const witnesses = loadWitnesses(home);
-    if (witnesses.length === 0) throw new CliExit(EXIT_USAGE, 'no witnesses configured: mcp-attest log witnesses add --url URL --vkey VKEY');
     const results = await witnessLatest(db, witnesses, { timeoutMs: milliseconds(o.timeout, '--timeout') });
-    if (results.length === 0) throw new CliExit(EXIT_USAGE, 'the log has no checkpoint yet: mcp-attest log checkpoint');
+    if (results.length === 0) throw noCheckpoint();
     if (o.json) outJson(results.map((r) => ({ ...r, size: r.size.toString() })));
     else for (const r of results) out(`${r.witness.padEnd(40)} size ${r.size}  ${describe(r)}`);
     process.exitCode = results.some((r) => r.status === 'ERR_WITNESS_CONFLICT') ? EXIT_FAILED
@@ -85,21 +93,26 @@ async function witnessOnce(o: { home?: string; timeout: string; json?: boolean }
   }
 }
 
+/** The configured witnesses of `home`, each with the size it last cosigned, and the latest witnessing events; read without writing (none yet in a data directory nothing has recorded in). */
+function witnessList(home: string): { witnesses: Array<WitnessEndpoint & { cosignedSize: string }>; events: ReturnType<LogDb['witnessEvents']> } {
+  const db = hasHomeLog(home) ? openHomeLog(home) : null;
+  try {
+    const witnesses = loadWitnesses(home).map((x) => ({ ...x, cosignedSize: (db?.witnessSize(x.name) ?? 0n).toString() }));
+    return { witnesses, events: db?.witnessEvents(20) ?? [] };
+  } finally {
+    db?.close();
+  }
+}
+
 function registerWitnessList(log: Command): void {
   const w = log.command('witnesses').description('the witnesses this log submits its checkpoints to');
   w.command('list').description('list the witnesses, the size each last cosigned, and recent events (alarms)')
     .option('--home <dir>', 'data directory').option('--json', 'print as JSON')
     .action((o: { home?: string; json?: boolean }) => {
-      const { home, db } = openLog(o.home);
-      try {
-        const list = loadWitnesses(home).map((x) => ({ ...x, cosignedSize: db.witnessSize(x.name).toString() }));
-        const events = db.witnessEvents(20);
-        if (o.json) return outJson({ witnesses: list, events });
-        for (const x of list) out(`${x.name.padEnd(40)} ${x.url}  cosigned up to ${x.cosignedSize}`);
-        for (const e of events) out(`  ${new Date(e.at * 1000).toISOString()} ${e.witness} size ${e.size} ${e.code}: ${e.message}`);
-      } finally {
-        db.close();
-      }
+      const { witnesses, events } = witnessList(resolveHome(o.home));
+      if (o.json) return outJson({ witnesses, events });
+      for (const x of witnesses) out(`${x.name.padEnd(40)} ${x.url}  cosigned up to ${x.cosignedSize}`);
+      for (const e of events) out(`  ${new Date(e.at * 1000).toISOString()} ${e.witness} size ${e.size} ${e.code}: ${e.message}`);
     });
   w.command('add').description('add a witness: its submission URL and its cosignature/v1 vkey')
     .option('--home <dir>', 'data directory').requiredOption('--url <url>', 'submission prefix (POST <url>/add-checkpoint)')

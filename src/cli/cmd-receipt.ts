@@ -3,7 +3,8 @@
  * sessions from the command line. `export SESSION --out FILE` writes the session receipt that
  * travels between parties; `attach SESSION FILE...` logs the approvals and confirmations
  * parties appended to their copies (deferred: after sealing; logged, so the next export
- * carries them with inclusion proofs).
+ * carries them with inclusion proofs). `list` only reads the log; none of them creates one in
+ * a data directory nothing has recorded in yet.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -11,17 +12,38 @@ import { AttestError } from '../errors.js';
 import { parseJson } from '../jcs/index.js';
 import { resolveHome } from '../store/home.js';
 import { SessionHome } from '../store/session-export.js';
+import { checkSessionId, SessionStore, type SessionRow } from '../store/sessions.js';
+import { hasHomeLog, openHomeLog } from './home-log.js';
 import { isSessionReceipt, parseSessionReceipt } from '../bundle/session-receipt.js';
 import { parseDecimal } from '../log/u64.js';
 import { parseNote } from '../log/note.js';
 import { CliExit, EXIT_USAGE, collect, err, out, outJson } from './output.js';
 
-async function withHome<T>(home: string | undefined, f: (h: SessionHome) => Promise<T> | T): Promise<T> {
-  const h = await SessionHome.open(resolveHome(home), { shortLived: true });
+/**
+ * Run `f` on the data directory's sessions, the log opened for writing (`export` signs a
+ * checkpoint, `attach` appends). A data directory nothing has recorded in yet has no session:
+ * `sessionId` is refused `ERR_SESSION_UNKNOWN` there, and no log is created for it.
+ */
+async function withHome<T>(home: string | undefined, sessionId: string, f: (h: SessionHome) => Promise<T> | T): Promise<T> {
+  const dir = resolveHome(home);
+  if (!hasHomeLog(dir)) throw new AttestError('ERR_SESSION_UNKNOWN', `no session ${checkSessionId(sessionId)}: nothing has been recorded in this data directory yet`, { found: sessionId });
+  const h = await SessionHome.open(dir, { shortLived: true });
   try {
     return await f(h);
   } finally {
     await h.close();
+  }
+}
+
+/** The receipt sessions of the data directory `home`, oldest first, read without writing: none in one nothing has recorded in yet. */
+function listSessions(home: string | undefined): SessionRow[] {
+  const dir = resolveHome(home);
+  if (!hasHomeLog(dir)) return [];
+  const db = openHomeLog(dir);
+  try {
+    return new SessionStore(db, null, null).list();
+  } finally {
+    db.close();
   }
 }
 
@@ -33,7 +55,7 @@ async function exportCommand(sessionId: string, o: ExportOptions): Promise<void>
     if (n === null) throw new CliExit(EXIT_USAGE, `--since ${s}: not a decimal tree size`);
     return n;
   });
-  await withHome(o.home, async (h) => {
+  await withHome(o.home, sessionId, async (h) => {
     const row = h.sessions.row(sessionId);
     const { receipt, text, witnessing } = await h.exportReceipt(sessionId, { since, evidence: o.evidence === true, witness: o.witness !== false });
     writeFileSync(o.out, text);
@@ -57,7 +79,7 @@ function attachmentsIn(file: string): unknown[] {
 
 async function attachCommand(sessionId: string, files: string[], o: { home?: string; json?: boolean }): Promise<void> {
   // Printed once the home is closed, its appends synced: "logged" means on disk.
-  const results = await withHome(o.home, (h) => {
+  const results = await withHome(o.home, sessionId, (h) => {
     const phase = h.sessions.row(sessionId).seal_idx === null ? 'open' : 'sealed';
     return files.flatMap(attachmentsIn).map((a) => {
       const r = h.sessions.attach(sessionId, a, phase);
@@ -78,11 +100,11 @@ export function registerReceiptCommands(program: Command): void {
     .description('list the receipt sessions of the data directory')
     .option('--home <dir>', 'data directory')
     .option('--json', 'print as JSON')
-    .action((o: { home?: string; json?: boolean }) => withHome(o.home, (h) => {
-      const rows = h.sessions.list().map((r) => ({ sessionId: r.session_id, task: r.task, delegator: r.delegator, actions: r.action_count, sealed: r.seal_idx !== null, started: r.created }));
+    .action((o: { home?: string; json?: boolean }) => {
+      const rows = listSessions(o.home).map((r) => ({ sessionId: r.session_id, task: r.task, delegator: r.delegator, actions: r.action_count, sealed: r.seal_idx !== null, started: r.created }));
       if (o.json) return outJson(rows);
       for (const r of rows) out(`${r.sessionId}  ${r.sealed ? 'sealed' : 'open  '}  ${String(r.actions).padStart(4)} actions  ${r.started}  ${JSON.stringify(r.task.slice(0, 60))}`);
-    }));
+    });
   receipt.command('export <session>')
     .description('write the session receipt (statements, captured calls, inclusion proofs, cosigned checkpoint) for offline verification')
     .option('--home <dir>', 'data directory')

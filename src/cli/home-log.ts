@@ -1,9 +1,9 @@
 /**
  * The data directory's own log as the commands that only read it open it (`log show`,
  * `log status`, `log export`, `log publish`, `log migrate`, `bundle`, `verify`, `demo`'s
- * summary): read-only, never created. A data directory `init` made has no `log.db` until a
- * command opens the log for writing (the first proxy, `serve`, `log checkpoint`, the
- * `log witnesses` and `receipt` commands); one whose proxies record to a fleet's log never has
+ * summary, `receipt list`, `log witnesses list`): read-only, never created. A data directory
+ * `init` made has no `log.db` until a command opens the log for writing (the first proxy,
+ * `serve`, `log serve`, `log checkpoint`); one whose proxies record to a fleet's log never has
  * one.
  */
 import { lstatSync } from 'node:fs';

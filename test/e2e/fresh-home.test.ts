@@ -64,3 +64,29 @@ test('no data directory, or one whose log moved or whose calls went to a fleet\'
   assert.equal(moved.status, 3);
   assert.match(moved.stderr, /^mcp-attest: no log at .*: it moved to a fleet's log \(.*log-moved\.json\): read it with --store URL or \$MCP_ATTEST_STORE\n$/);
 });
+
+test('a data directory nothing has recorded in: receipt list and log witnesses list read nothing and create nothing; receipt export, receipt attach and log witness refuse', { timeout: 60_000 }, (t) => {
+  const s = scope(t);
+  assert.equal(run(['init', '--home', s.home]).status, 0);
+  const vkey = run(['witness', 'key', '--home', join(s.dir, 'witness')]).stdout.trim();
+  const added = run(['log', 'witnesses', 'add', '--home', s.home, '--url', 'http://127.0.0.1:9', '--vkey', vkey]);
+  assert.equal(added.status, 0, added.stderr);
+  const files = readdirSync(s.home).sort();
+  const list = run(['receipt', 'list', '--home', s.home, '--json']);
+  assert.deepEqual([list.status, JSON.parse(list.stdout), list.stderr], [0, [], '']);
+  assert.deepEqual([run(['receipt', 'list', '--home', s.home]).stdout], ['']);
+  const witnesses = run(['log', 'witnesses', 'list', '--home', s.home, '--json']);
+  assert.equal(witnesses.status, 0, witnesses.stderr);
+  const parsed = JSON.parse(witnesses.stdout) as { witnesses: Array<{ vkey: string; cosignedSize: string }>; events: unknown[] };
+  assert.deepEqual([parsed.witnesses.map((w) => [w.vkey, w.cosignedSize]), parsed.events], [[[vkey, '0']], []]);
+  const witness = run(['log', 'witness', '--home', s.home]);
+  assert.deepEqual([witness.status, witness.stderr], [2, 'mcp-attest: the log has no checkpoint yet: mcp-attest log checkpoint\n']);
+  const session = 'ses_AAAAAAAAAAAAAAAAAAAAAA';
+  writeFileSync(join(s.dir, 'approval.json'), '{}');
+  for (const args of [['receipt', 'export', session, '--out', join(s.dir, 'r.json')], ['receipt', 'attach', session, join(s.dir, 'approval.json')]]) {
+    const r = run([...args, '--home', s.home]);
+    assert.deepEqual([r.status, r.stderr], [2, `mcp-attest: ERR_SESSION_UNKNOWN: no session ${session}: nothing has been recorded in this data directory yet\n`], args.join(' '));
+  }
+  assert.deepEqual(readdirSync(s.home).sort(), files, 'nothing was created');
+  assert.equal(existsSync(join(s.dir, 'r.json')), false);
+});

@@ -46,6 +46,9 @@ test('multi-party: record and seal over stdio, approve and countersign on separa
   await call('record_action', { sessionId, name: 'payments/prepare', summary: 'transfer prepared, awaiting approval' });
   await call('record_action', { sessionId, name: 'payments/send', summary: 'sent' });
   await call('finalize_session', { sessionId });
+  // Listed read-only beside the running server, which holds the log open for writing.
+  const listed = JSON.parse(ok(cli(['receipt', 'list', '--home', s.home, '--json']), 'receipt list')) as Array<Record<string, unknown>>;
+  assert.deepEqual(listed.map((r) => [r['sessionId'], r['actions'], r['sealed'], r['delegator']]), [[sessionId, 3, true, 'cfo@example.com']]);
 
   // A witness, run by someone else, cosigns the agent's log.
   const identity = JSON.parse(readFileSync(join(s.home, 'identity.json'), 'utf8')) as { log: { origin: string; vkey: string } };
