@@ -3,8 +3,8 @@
  * module, loaded on demand. cli/program.ts parses a command line with it;
  * scripts/build-help.mjs renders each command's help from it at build time (cli/help.ts).
  */
-import { Command, Help } from 'commander';
-import { commandSummaries, type CommandSummary } from './help.js';
+import { Command, Help, type Argument } from 'commander';
+import { COMMAND_NAME, helpModel, type HelpModel } from './help.js';
 import { VERSION } from './version.js';
 
 /** The build id scripts/build-cli.mjs defines in the bundled program; absent from a plain compile. */
@@ -50,36 +50,76 @@ function unknownCommand(argv: readonly string[]): boolean {
   return first !== undefined && first !== '' && !first.startsWith('-') && first !== 'help' && !COMMAND_NAMES.includes(first) && !argv.some((a) => a === '--help' || a === '-h');
 }
 
-/** Whether `argv` asks for the program's own help and nothing else: no argument, `help`, `--help` or `-h`. */
-const programHelp = (argv: readonly string[]): boolean => argv.length === 0 || (argv.length === 1 && ['help', '--help', '-h'].includes(argv[0]!));
-
 /**
- * What the program's help lists of each top-level command of `program` (every module
- * registered), in its order: scripts/build-help.mjs writes it into help.json.
+ * The command path whose help `argv` asks for, and nothing else: [] (the program) for no
+ * argument, `help`, `--help` or `-h`; the names before a final `--help` or `-h`; null for any
+ * other command line.
  */
-export function summarize(program: Command): CommandSummary[] {
-  const help = program.createHelp();
-  return help.visibleCommands(program).filter((c) => c.name() !== 'help').map((c) => ({ name: c.name(), term: help.subcommandTerm(c), description: help.subcommandDescription(c) }));
+function helpPath(argv: readonly string[]): string[] | null {
+  if (argv.length === 0 || (argv.length === 1 && argv[0] === 'help')) return [];
+  if (argv[argv.length - 1] !== '--help' && argv[argv.length - 1] !== '-h') return null;
+  const names = argv.slice(0, -1);
+  return names.every((n) => COMMAND_NAME.test(n)) ? names : null;
 }
 
-/** Whether `summaries` name exactly the commands of {@link COMMAND_NAMES}, each once, in any order (else the modules are loaded). */
-const sameNames = (summaries: readonly CommandSummary[]): boolean => summaries.length === COMMAND_NAMES.length && new Set(summaries.map((c) => c.name)).size === COMMAND_NAMES.length && summaries.every((c) => COMMAND_NAMES.includes(c.name));
-
-/** The summaries in the help.json of this build (cli/help.ts), or null (a plain compile, or none usable). */
-const builtSummaries = (): CommandSummary[] | null => (typeof MCP_ATTEST_BUILD === 'string' ? commandSummaries(new URL('.', import.meta.url), MCP_ATTEST_BUILD) : null);
+/** An argument as commander shows it in a usage line: `<name>` (required) or `[name]`, with `...` after a variadic one's name. */
+function argumentTerm(a: Argument): string {
+  const name = a.name() + (a.variadic ? '...' : '');
+  return a.required ? `<${name}>` : `[${name}]`;
+}
 
 /**
- * The program with the commands `argv` (the arguments after node and the script) needs: the
- * modules of the command it names (or `help` names); for an unknown command, the command
- * names alone (its error and suggestion are commander's, from the same names); for the
- * program's own help with `summaries` (by default those the build wrote, when `argv` asks
- * for it), commands that are their summaries alone: commander renders the same help from
- * them, to the terminal's width, without any module loaded (~0.4 s less); else every module.
- * Output goes to this process's stdout, errors to its stderr; a command's action first loads
- * Node's primitives (platform/node.ts), which help never does.
+ * The {@link HelpModel} of every command of `program` (every module registered), by command
+ * path (names joined by spaces, '' for the program): scripts/build-help.mjs writes them into
+ * help.json.
  */
-export async function createProgram(argv: readonly string[], summaries: readonly CommandSummary[] | null = programHelp(argv) ? builtSummaries() : null): Promise<Command> {
-  const program = new Command('mcp-attest')
+export function helpModels(program: Command): Record<string, HelpModel> {
+  const models: Record<string, HelpModel> = {};
+  const walk = (cmd: Command, path: readonly string[]): void => {
+    const help = cmd.createHelp();
+    const shown = help.visibleArguments(cmd).length > 0;
+    const visible = help.visibleCommands(cmd);
+    models[path.join(' ')] = {
+      description: help.commandDescription(cmd),
+      arguments: cmd.registeredArguments.map((a) => ({ term: argumentTerm(a), description: shown ? help.argumentDescription(a) : '' })),
+      options: cmd.options.filter((o) => !o.hidden).map((o) => ({ flags: o.flags, description: help.optionDescription(o) })),
+      commands: visible.filter((c) => cmd.commands.includes(c)).map((c) => ({ name: c.name(), term: help.subcommandTerm(c), description: help.subcommandDescription(c) })),
+      helpCommand: visible.some((c) => !cmd.commands.includes(c)),
+    };
+    for (const sub of cmd.commands) walk(sub, [...path, sub.name()]);
+  };
+  walk(program, []);
+  return models;
+}
+
+/**
+ * `program` given the command `path` (a chain of bare commands) and, for its last command,
+ * a stub of `model`: its description, arguments, options and subcommands (their
+ * names, terms and descriptions alone), so commander renders the same help from it. Throws
+ * what commander throws for a model it cannot register (a repeated name, malformed flags).
+ */
+function modelProgram(program: Command, path: readonly string[], model: HelpModel): Command {
+  let cmd = program;
+  for (const name of path) cmd = cmd.command(name);
+  cmd.description(model.description);
+  for (const a of model.arguments) cmd.argument(a.term, a.description);
+  // The program's version option is registered already.
+  for (const o of model.options) if (!cmd.options.some((x) => x.flags === o.flags)) cmd.option(o.flags, o.description);
+  const terms = new Map(model.commands.map((c) => [cmd.command(c.name).description(c.description), c.term]));
+  cmd.helpCommand(model.helpCommand);
+  cmd.configureHelp({ ...cmd.configureHelp(), subcommandTerm(this: Help, c: Command) { return terms.get(c) ?? Help.prototype.subcommandTerm.call(this, c); } });
+  return program;
+}
+
+/** The model in the help.json of this build (cli/help.ts) for the help `argv` asks for, or null (another command line, a plain compile, none usable). */
+function builtModel(argv: readonly string[]): HelpModel | null {
+  const path = helpPath(argv);
+  return path === null || typeof MCP_ATTEST_BUILD !== 'string' ? null : helpModel(new URL('.', import.meta.url), MCP_ATTEST_BUILD, path);
+}
+
+/** The program alone: its name, description, version and settings, no command. */
+function baseProgram(): Command {
+  return new Command('mcp-attest')
     .description('Provable MCP tool calls: SEP-2787 attestations, execution receipts, a verifiable log')
     .version(VERSION)
     .enablePositionalOptions()
@@ -89,15 +129,35 @@ export async function createProgram(argv: readonly string[], summaries: readonly
     .hook('preAction', async () => {
       await import('../platform/node.js');
     });
+}
+
+/**
+ * The program with the commands `argv` (the arguments after node and the script) needs:
+ * - for an unknown command, the command names alone (its error and suggestion are
+ *   commander's, from the same names);
+ * - for the help of the program or of a command (`argv` is `help`, or command names and a
+ *   final `--help` or `-h`) with its `model` (by default the one the build wrote), that
+ *   command's stub alone (modelProgram): commander renders the same help from it, to the
+ *   terminal's width, with no command module loaded (0.05-0.3 s less);
+ * - else the modules of the command it names (or `help` names), or every module.
+ * Output goes to this process's stdout, errors to its stderr; a command's action first loads
+ * Node's primitives (platform/node.ts), which help never does.
+ */
+export async function createProgram(argv: readonly string[], model: HelpModel | null = builtModel(argv)): Promise<Command> {
   if (unknownCommand(argv)) {
+    const program = baseProgram();
     for (const name of COMMAND_NAMES) program.command(name);
     return program;
   }
-  if (summaries !== null && programHelp(argv) && sameNames(summaries)) {
-    const terms = new Map(summaries.map((c) => [c.name, c.term]));
-    for (const c of summaries) program.command(c.name).description(c.description);
-    return program.configureHelp({ ...program.configureHelp(), subcommandTerm(this: Help, c: Command) { return terms.get(c.name()) ?? Help.prototype.subcommandTerm.call(this, c); } });
+  const path = helpPath(argv);
+  if (path !== null && model !== null) {
+    try {
+      return modelProgram(baseProgram(), path, model);
+    } catch {
+      // A model commander cannot register (a hand-edited help.json): the modules, below.
+    }
   }
+  const program = baseProgram();
   // `help X` prints X's help: the modules registering X.
   const first = argv[0] === 'help' ? argv[1] : argv[0];
   const named = MODULES.filter((m) => first !== undefined && m.commands.includes(first));

@@ -1,33 +1,50 @@
 /**
  * A command's `--help` answered without loading commander or any command module: the texts
  * `npm run build` renders with commander itself (scripts/build-help.mjs writes
- * `dist/cli/help.json`: `{ build, commander, texts, commands }`, texts by command path), as
+ * `dist/cli/help.json`: `{ build, commander, texts, models }`, both by command path), as
  * commander prints them when stdout is not a terminal (80 columns, no colour). On a terminal
- * commander renders the help to its width, so it is not answered here. The program's own help
- * (on a terminal, and for `mcp-attest` and `mcp-attest help` everywhere) is rendered by
- * commander from `commands`, what it lists of each top-level command, without loading the
- * command modules (cli/commands.ts). The texts are used only by the
+ * commander renders the help to its width, so it is not answered here: commander renders it
+ * from the command's model, a stub of what its help shows (cli/commands.ts), without loading
+ * the command modules; so too the program's own help for `mcp-attest` and `mcp-attest help`
+ * everywhere. The texts and models are used only by the
  * entry point built with them (the same build id, which scripts/build-cli.mjs puts into
  * `main.cjs`: no file dates, which copies and packages do not keep) and only beside the
- * commander release that rendered them. Tests keep every command's text equal to
- * commander's (test/e2e/cli-start.test.ts, test/unit/cli-help.test.ts).
+ * commander release that rendered them. Tests keep every command's text, and its help
+ * rendered from its model at any width, equal to commander's (test/e2e/cli-start.test.ts,
+ * test/unit/cli-help.test.ts).
  */
 import { readFileSync } from 'node:fs';
 
 /** The help options commander gives every command. */
 const HELP_FLAGS: ReadonlySet<string> = new Set(['--help', '-h']);
 /** A command name as this CLI spells them. */
-const COMMAND_NAME = /^[a-z][a-z0-9-]*$/;
+export const COMMAND_NAME = /^[a-z][a-z0-9-]*$/;
 
 /**
- * A top-level command as the program's help lists it: its `name`, its `term` (commander's
- * `Help.subcommandTerm`: the name, `|` and an alias if it has one, `[options]`, the
- * arguments) and its `description` (`Help.subcommandDescription`).
+ * A command's help as commander renders it, what it shows of the command alone (scripts/
+ * build-help.mjs writes one for every command path; cli/commands.ts registers a stub command
+ * from it, and commander renders the help from the stub, to a terminal's width):
+ * - `description`: `Help.commandDescription` (its usage line commander derives from the
+ *   rest, as for the command itself: no command has an alias or a usage of its own);
+ * - `arguments`: each registered argument, its `term` as the usage shows it (`<input>`,
+ *   `[dir]`, `<files...>`) and its description as `Help.argumentDescription` renders it
+ *   (defaults included), or '' for each when none has one (commander then lists none);
+ * - `options`: its own visible options but the help option, each `flags` and the description
+ *   `Help.optionDescription` renders (defaults, choices);
+ * - `commands`: its visible subcommands but the help command, each `name`, `term`
+ *   (`Help.subcommandTerm`) and `description` (`Help.subcommandDescription`);
+ * - `helpCommand`: whether commander lists its `help [command]`.
  */
-export interface CommandSummary { name: string; term: string; description: string }
+export interface HelpModel {
+  description: string;
+  arguments: Array<{ term: string; description: string }>;
+  options: Array<{ flags: string; description: string }>;
+  commands: Array<{ name: string; term: string; description: string }>;
+  helpCommand: boolean;
+}
 
 /** What scripts/build-help.mjs writes. */
-interface HelpFile { build: string; commander: string; texts: Record<string, unknown>; commands: unknown }
+interface HelpFile { build: string; commander: string; texts: Record<string, unknown>; models: Record<string, unknown> }
 
 /**
  * The version of the `commander` package a module in `dir` imports: the first
@@ -85,15 +102,28 @@ export function prerenderedHelp(args: readonly string[], stdoutIsTty: boolean, d
   return typeof text === 'string' ? text : null;
 }
 
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** `v` as an array of objects whose members `keys` are all strings, those members alone; null when it is not one. */
+function stringRecords<K extends string>(v: unknown, keys: readonly K[]): Array<Record<K, string>> | null {
+  if (!Array.isArray(v) || !v.every((x) => isRecord(x) && keys.every((k) => isString(x[k])))) return null;
+  return v.map((x: Record<string, unknown>) => Object.fromEntries(keys.map((k) => [k, x[k]])) as Record<K, string>);
+}
+
 /**
- * The top-level commands as the help.json of this build in `dir` lists them (the same checks
- * as {@link prerenderedHelp}), in the order the program's help lists them; null when there is
- * no such file or its `commands` is not an array of {@link CommandSummary}. Never throws.
+ * The {@link HelpModel} of the command `path` (names; [] for the program) in the help.json of
+ * this build in `dir` (the same checks as {@link prerenderedHelp}), with its members alone;
+ * null when there is no such file, no model for that path, or one of another shape (a
+ * subcommand name not spelled as this CLI spells them included). Never throws.
  */
-export function commandSummaries(dir: URL, build: string | null): CommandSummary[] | null {
-  const commands = builtHelp(dir, build)?.commands;
-  if (!Array.isArray(commands)) return null;
-  const isSummary = (c: unknown): c is CommandSummary => typeof c === 'object' && c !== null
-    && typeof (c as CommandSummary).name === 'string' && typeof (c as CommandSummary).term === 'string' && typeof (c as CommandSummary).description === 'string';
-  return commands.every(isSummary) ? commands.map(({ name, term, description }) => ({ name, term, description })) : null;
+export function helpModel(dir: URL, build: string | null, path: readonly string[]): HelpModel | null {
+  const models = builtHelp(dir, build)?.models;
+  const key = path.join(' ');
+  const m = isRecord(models) && Object.hasOwn(models, key) ? models[key] : undefined;
+  if (!isRecord(m) || !isString(m['description']) || typeof m['helpCommand'] !== 'boolean') return null;
+  const args = stringRecords(m['arguments'], ['term', 'description'] as const);
+  const options = stringRecords(m['options'], ['flags', 'description'] as const);
+  const commands = stringRecords(m['commands'], ['name', 'term', 'description'] as const);
+  if (args === null || options === null || commands === null || !commands.every((c) => COMMAND_NAME.test(c.name))) return null;
+  return { description: m['description'], arguments: args, options, commands, helpCommand: m['helpCommand'] };
 }

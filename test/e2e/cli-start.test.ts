@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import test from 'node:test';
 import type { Command } from 'commander';
+import type { HelpModel } from '../../src/cli/help.js';
 import { CLI, ROOT } from './helpers.js';
 
 const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
@@ -49,10 +50,15 @@ async function commandPaths(): Promise<string[]> {
 /** What commander prints and throws for `argv` parsed by `program` (its exit overridden), help rendered `width` columns wide (a terminal's; 80 as on a pipe), in colour when `colour`. */
 async function parsed(program: Command, argv: string[], width = 80, colour = false): Promise<{ out: string; err: string; code: string | null; exitCode: number | null }> {
   const r = { out: '', err: '', code: null as string | null, exitCode: null as number | null };
-  program.configureOutput({
-    writeOut: (s) => { r.out += s; }, writeErr: (s) => { r.err += s; },
-    getOutHelpWidth: () => width, getErrHelpWidth: () => width, getOutHasColors: () => colour, getErrHasColors: () => colour,
-  });
+  // Each command has its own output settings (copied from its parent when it was added).
+  const configure = (c: Command): void => {
+    c.configureOutput({
+      writeOut: (s) => { r.out += s; }, writeErr: (s) => { r.err += s; },
+      getOutHelpWidth: () => width, getErrHelpWidth: () => width, getOutHasColors: () => colour, getErrHasColors: () => colour,
+    });
+    c.commands.forEach(configure);
+  };
+  configure(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
@@ -80,32 +86,51 @@ test('an unknown command is answered from the command names alone, as commander 
   }
 });
 
-test('the program\'s own help is rendered from the command summaries alone, as commander renders it with every command loaded, at any width', async () => {
-  const { createProgram, summarize } = await import('../../src/cli/commands.js');
-  const summaries = summarize(await createProgram([], null));
-  assert.ok(summaries.some((c) => c.name === 'verify' && c.term.startsWith('verify [options]')), 'a summary has the command\'s term');
-  for (const argv of [[], ['help'], ['--help'], ['-h']]) {
-    for (const [width, colour] of [[40, false], [79, true], [80, false], [81, false], [120, true], [180, false]] as const) {
-      const fast = await createProgram(argv, summaries);
-      assert.equal(fast.commands.every((c) => c.commands.length === 0 && c.options.length === 0), true, `${argv.join(' ')}: no module loaded`);
-      const want = await parsed(await createProgram(argv, null), argv, width, colour);
-      assert.match(want.out + want.err, /\n {2}verify \[options\] /, argv.join(' '));
-      assert.deepEqual(await parsed(fast, argv, width, colour), want, `${argv.join(' ')} at ${width}`);
+test('the help of the program and of every command is rendered from its model alone, as commander renders it with every command loaded, at any width', async () => {
+  const { COMMAND_NAMES, createProgram, helpModels } = await import('../../src/cli/commands.js');
+  const models = helpModels(await createProgram([], null));
+  assert.deepEqual(Object.keys(models).sort(), (await commandPaths()).sort(), 'a model for every command');
+  assert.ok(models['']!.commands.some((c) => c.name === 'verify' && c.term.startsWith('verify [options]')), 'the program\'s model has each command\'s term');
+  for (const [path, model] of Object.entries(models)) {
+    const words = path === '' ? [] : path.split(' ');
+    for (const argv of [[...words, '--help'], [...words, '-h'], ...(path === '' ? [[], ['help']] : [])]) {
+      for (const [width, colour] of [[40, false], [79, true], [80, false], [81, false], [120, true], [180, false]] as const) {
+        const fast = await createProgram(argv, model);
+        assert.equal(fast.commands.length, words.length === 0 ? COMMAND_NAMES.length : 1, `${argv.join(' ')}: the command's stub alone`);
+        // Above the stub, a bare chain of the path's names.
+        let stub = fast;
+        for (const name of words) {
+          assert.deepEqual([stub.commands.length, stub === fast || stub.options.length === 0, stub.commands[0]?.name()], [1, true, name], argv.join(' '));
+          stub = stub.commands[0]!;
+        }
+        if (words.length === 0) assert.equal(fast.commands.every((c) => c.options.length === 0 && c.commands.length === 0), true, 'the program\'s commands are stubs');
+        const want = await parsed(await createProgram(argv, null), argv, width, colour);
+        assert.match(want.out + want.err, /^Usage: mcp-attest /, argv.join(' '));
+        assert.deepEqual(await parsed(fast, argv, width, colour), want, `${argv.join(' ')} at ${width}`);
+      }
     }
   }
-  // Summaries that do not name exactly the program's commands are not used: every module is loaded.
-  for (const other of [summaries.slice(1), [...summaries, summaries[0]!], [...summaries.slice(1), { ...summaries[0]!, name: 'other' }]]) {
-    assert.equal((await createProgram(['help'], other)).commands.some((c) => c.options.length > 0), true);
+  // A model commander cannot register is not used: every module is loaded.
+  const log = models['log']!;
+  const unusable: Array<[string[], HelpModel]> = [
+    [['log', '--help'], { ...log, commands: [...log.commands, log.commands[0]!] }],
+    [['log', '-h'], { ...log, options: [{ flags: '', description: '' }] }],
+    [[], { ...models['']!, commands: [...models['']!.commands, models['']!.commands[0]!] }],
+  ];
+  for (const [argv, other] of unusable) {
+    const program = await createProgram(argv, other);
+    assert.equal(program.commands.some((c) => c.commands.some((sub) => sub.options.length > 0) || (argv.length === 0 && c.options.length > 0)), true, `${argv.join(' ')}: the modules`);
+    assert.deepEqual(await parsed(program, argv), await parsed(await createProgram(argv, null), argv));
   }
-  assert.equal((await createProgram(['verify'], summaries)).commands.find((c) => c.name() === 'verify')?.options.length !== 0, true, 'a command line is not given summaries');
+  assert.equal((await createProgram(['verify'], models['verify']!)).commands.find((c) => c.name() === 'verify')?.options.length !== 0, true, 'a command line is not given a model');
   const helpVerify = await createProgram(['help', 'verify']);
   assert.deepEqual(helpVerify.commands.map((c) => c.name()), ['verify'], 'help of a command loads that command alone');
   assert.deepEqual(await parsed(helpVerify, ['help', 'verify']), await parsed(await createProgram([], null), ['help', 'verify']));
-  const help = JSON.parse(readFileSync(join(dirname(CLI), 'help.json'), 'utf8')) as { commands: unknown };
-  assert.deepEqual(help.commands, summaries, 'the build wrote the summaries');
+  const help = JSON.parse(readFileSync(join(dirname(CLI), 'help.json'), 'utf8')) as { models: unknown };
+  assert.deepEqual(help.models, models, 'the build wrote the models');
 });
 
-test('the built CLI answers its own help and an unknown command without the command modules: their chunks deleted, the same bytes and exit codes', (t) => {
+test('the built CLI answers the help of the program and of each command, and an unknown command, without the command modules: their chunks deleted, the same bytes and exit codes', (t) => {
   const root = mkdtempSync(join(tmpdir(), 'cli-nomodules-'));
   t.after(() => rmSync(root, { recursive: true, force: true }));
   cpSync(join(ROOT, 'dist'), join(root, 'dist'), { recursive: true });
@@ -120,8 +145,15 @@ test('the built CLI answers its own help and an unknown command without the comm
     assert.deepEqual([got.status, got.stdout, got.stderr], [want.status, want.stdout, want.stderr], args.join(' '));
     assert.match(want.stdout + want.stderr, args.length === 0 || args[0] === 'help' ? /\n {2}verify \[options\] / : /unknown command/);
   }
+  // A command's help on a terminal is the program's (the entry point answers a pipe from the texts): the same bytes as on a pipe, commander's own.
+  const texts = (JSON.parse(readFileSync(join(ROOT, 'dist', 'cli', 'help.json'), 'utf8')) as { texts: Record<string, string> }).texts;
+  for (const args of [['serve', '--help'], ['log', 'witnesses', 'list', '-h'], ['receipt', 'export', '--help'], ['gateway', '-h']]) {
+    const got = spawnSync(process.execPath, [join(root, 'dist', 'cli', 'program.js'), ...args], { encoding: 'utf8' });
+    assert.deepEqual([got.status, got.stdout, got.stderr], [0, texts[args.slice(0, -1).join(' ')], ''], args.join(' '));
+  }
   // What needs a module fails without it (the chunks are really gone).
   assert.notEqual(spawnSync(process.execPath, [join(root, 'dist', 'cli', 'main.cjs'), 'help', 'verify'], { encoding: 'utf8' }).status, 0);
+  assert.notEqual(spawnSync(process.execPath, [join(root, 'dist', 'cli', 'program.js'), 'verify', 'nothing', '--help'], { encoding: 'utf8' }).status, 0);
 });
 
 test('every command\'s --help through the entry point is commander\'s own, byte for byte (stdout a pipe), with -h too', async () => {
@@ -132,19 +164,20 @@ test('every command\'s --help through the entry point is commander\'s own, byte 
   assert.ok(readFileSync(CLI, 'utf8').includes(JSON.stringify(build)), 'main.cjs carries the build id');
   const paths = await commandPaths();
   assert.deepEqual(Object.keys(help.texts).sort(), [...paths].sort(), 'help.json has exactly the commands of the program');
-  const program = join(dirname(CLI), 'program.js');
-  const spawned = (script: string, args: string[]) => new Promise<[number | null, string, string]>((resolve, reject) => {
-    execFile(process.execPath, [script, ...args], { encoding: 'utf8' }, (e, stdout, stderr) => {
+  const { createProgram } = await import('../../src/cli/commands.js');
+  const spawned = (args: string[]) => new Promise<[number | null, string, string]>((resolve, reject) => {
+    execFile(process.execPath, [CLI, ...args], { encoding: 'utf8' }, (e, stdout, stderr) => {
       if (e !== null && typeof e.code !== 'number') reject(e);
       else resolve([e === null ? 0 : (e.code as number), stdout, stderr]);
     });
   });
   for (const path of paths) {
-    const words = path === '' ? [] : path.split(' ');
-    const flag = path.length % 2 === 0 ? '--help' : '-h';
-    const [fast, real] = await Promise.all([spawned(CLI, [...words, flag]), spawned(program, [...words, flag])]);
-    assert.deepEqual(fast, real, `${path} ${flag}`);
-    assert.equal(fast[0], 0, path);
+    const argv = [...(path === '' ? [] : path.split(' ')), path.length % 2 === 0 ? '--help' : '-h'];
+    // Commander's own: every module loaded, stdout a pipe (80 columns, no colour).
+    const real = await parsed(await createProgram(argv, null), argv);
+    assert.equal(real.exitCode, 0, path);
+    const fast = await spawned(argv);
+    assert.deepEqual(fast, [0, real.out, real.err], argv.join(' '));
     assert.equal(fast[1], help.texts[path], path);
   }
 });

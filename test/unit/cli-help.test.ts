@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import test from 'node:test';
-import { commandSummaries, commanderVersion, prerenderedHelp } from '../../src/cli/help.js';
+import { commanderVersion, helpModel, prerenderedHelp, type HelpModel } from '../../src/cli/help.js';
 
 const BUILD = 'build-1';
 const TEXTS = { '': 'program\n', verify: 'verify\n', 'log show': 'log show\n' };
@@ -89,27 +89,40 @@ test('commanderVersion is that of the nearest node_modules/commander from the di
   }
 });
 
-test('commandSummaries are the commands of the help.json of this build and commander release, null when any is not a summary', () => {
-  const verify = { name: 'verify', term: 'verify [options] <input>', description: 'check it' };
-  const { dir, done } = built({ build: BUILD, commander: '14.0.3', texts: TEXTS, commands: [verify, { ...verify, name: 'log', term: 'log', extra: 1 }] });
+test('helpModel is the model of a command path in the help.json of this build and commander release, null for any other shape', () => {
+  const model: HelpModel = {
+    description: 'the log', arguments: [{ term: '<input>', description: '' }],
+    options: [{ flags: '--home <dir>', description: 'data directory' }], commands: [{ name: 'show', term: 'show [options]', description: 'print it' }], helpCommand: true,
+  };
+  const extra = { ...model, extra: 1, options: [{ ...model.options[0], extra: 2 }] };
+  const { dir, done } = built({ build: BUILD, commander: '14.0.3', texts: TEXTS, models: { log: extra, '': { ...model, helpCommand: false } } });
   try {
-    assert.deepEqual(commandSummaries(dir, BUILD), [verify, { ...verify, name: 'log', term: 'log' }], 'members past a summary\'s are left out');
-    assert.equal(commandSummaries(dir, 'build-0'), null, 'another build');
-    assert.equal(commandSummaries(dir, null), null, 'a compile without a build id');
+    assert.deepEqual(helpModel(dir, BUILD, ['log']), model, 'members past a model\'s are left out');
+    assert.deepEqual(helpModel(dir, BUILD, []), { ...model, helpCommand: false }, 'the program\'s');
+    assert.equal(helpModel(dir, BUILD, ['log', 'show']), null, 'no model for that path');
+    assert.equal(helpModel(dir, BUILD, ['constructor']), null, 'an inherited member is no model');
+    assert.equal(helpModel(dir, 'build-0', ['log']), null, 'another build');
+    assert.equal(helpModel(dir, null, ['log']), null, 'a compile without a build id');
   } finally {
     done();
   }
-  for (const commands of [undefined, null, {}, [null], [{ name: 'verify', term: 'verify' }], [{ ...verify, description: 1 }], 'verify']) {
-    const other = built({ build: BUILD, commander: '14.0.3', texts: TEXTS, commands });
+  const malformed: unknown[] = [
+    undefined, null, [], 'log', { ...model, description: null }, { ...model, description: undefined },
+    { ...model, helpCommand: 'yes' }, { ...model, arguments: {} }, { ...model, arguments: [{ term: '<x>' }] }, { ...model, options: [null] },
+    { ...model, options: [{ flags: 1, description: '' }] }, { ...model, commands: [{ name: 'show', term: 'show' }] },
+    { ...model, commands: [{ name: 'Show', term: 'Show', description: '' }] }, { ...model, commands: [{ name: 'a b', term: 'a', description: '' }] },
+  ];
+  for (const m of [...malformed.map((log) => ({ log })), null, [], 'models']) {
+    const other = built({ build: BUILD, commander: '14.0.3', texts: TEXTS, models: m });
     try {
-      assert.equal(commandSummaries(other.dir, BUILD), null, JSON.stringify(commands));
+      assert.equal(helpModel(other.dir, BUILD, ['log']), null, JSON.stringify(m));
     } finally {
       other.done();
     }
   }
-  const release = built({ build: BUILD, commander: '14.0.3', texts: TEXTS, commands: [verify] }, '14.1.0');
+  const release = built({ build: BUILD, commander: '14.0.3', texts: TEXTS, models: { log: model } }, '14.1.0');
   try {
-    assert.equal(commandSummaries(release.dir, BUILD), null, 'rendered by another commander release');
+    assert.equal(helpModel(release.dir, BUILD, ['log']), null, 'rendered by another commander release');
   } finally {
     release.done();
   }
