@@ -8,16 +8,22 @@ import { homePaths, resolveHome } from '../store/home.js';
 import { loadIdentity } from '../store/identity.js';
 import { checkWitness, loadWitnesses, saveWitnesses } from '../store/witnesses.js';
 import type { WitnessEndpoint } from '../witness/submit.js';
-import { hasHomeLog, openHomeLog } from './home-log.js';
+import { exists, hasHomeLog, openHomeLog } from './home-log.js';
 import { witnessLatest, type WitnessResult } from '../store/witnessing.js';
 import { startLogServer } from '../logserver/http.js';
 import { parseListen } from './listen.js';
 import { CliExit, EXIT_FAILED, EXIT_IO, EXIT_USAGE, err, out, outJson } from './output.js';
 
-/** The data directory's log opened for writing (created when new). Throws `ERR_HOME_MISSING`, `ERR_STORE_CORRUPT`. */
+/**
+ * The data directory's log opened for writing (created when new). Throws `ERR_HOME_MISSING`,
+ * `ERR_STORE_CORRUPT`, and `CliExit` for one whose log is a fleet's (exit 2: its checkpoints
+ * are the integrator's) or whose calls went to one (exit 3, as {@link hasHomeLog}).
+ */
 function openLog(home?: string): { home: string; db: LogDb } {
   const h = resolveHome(home);
-  loadIdentity(h);
+  hasHomeLog(h);
+  const moved = homePaths(h).moved;
+  if (exists(moved)) throw new CliExit(EXIT_USAGE, `this data directory's log is a fleet's (${moved}): serve and witness it with log publish and log integrate, --store URL or $MCP_ATTEST_STORE`);
   return { home: h, db: new LogDb(homePaths(h).db) };
 }
 

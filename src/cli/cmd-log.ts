@@ -4,9 +4,8 @@
  */
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
-import { writeSynced } from '../store/synced.js';
 import type { Command } from 'commander';
-import { hasHomeLog, openHomeLog } from './home-log.js';
+import { hasHomeLog, markMoved, openHomeLog } from './home-log.js';
 import { listCalls } from '../store/calls.js';
 import { eraseCall } from '../store/erase.js';
 import { formatStatus, logStatus } from '../store/status.js';
@@ -25,18 +24,6 @@ function storeUrl(option: string | undefined): string {
   const url = option ?? process.env['MCP_ATTEST_STORE'] ?? '';
   if (!isFleetStore(url)) throw new CliExit(EXIT_USAGE, 'a fleet\'s log is named by --store postgres://… or $MCP_ATTEST_STORE');
   return url;
-}
-
-/**
- * Record in the data directory that its log moved (`log-moved.json`: where, without the
- * password or query, when, how many entries), written durably (store/synced.ts): from then on
- * a recorder refuses to append to the SQLite log, which would otherwise grow a second
- * history signed by the same log key (a fork). Reading it stays possible.
- */
-function markMoved(path: string, url: string, entries: bigint): void {
-  const to = new URL(url);
-  [to.password, to.search] = ['', ''];
-  writeSynced(path, `${JSON.stringify({ to: to.href, at: new Date().toISOString(), entries: entries.toString() }, null, 2)}\n`);
 }
 
 /** Whether the log to read is a fleet's (`--store`, `$MCP_ATTEST_STORE`) rather than the data directory's. */

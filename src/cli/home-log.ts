@@ -7,6 +7,7 @@
  * one.
  */
 import { lstatSync } from 'node:fs';
+import { writeSynced } from '../store/synced.js';
 import { homePaths } from '../store/home.js';
 import { loadIdentity } from '../store/identity.js';
 import { LogDb } from '../store/log-db.js';
@@ -53,4 +54,18 @@ export function homeLogPath(home: string): string {
 /** The log of the data directory `home`, opened read-only. Throws what {@link homeLogPath} throws, and what {@link LogDb} throws (`ERR_STORE_CORRUPT`). */
 export function openHomeLog(home: string): LogDb {
   return new LogDb(homeLogPath(home), 'full', true);
+}
+
+/**
+ * Record in the data directory that its log is a fleet's (`log-moved.json`: where, without
+ * the password or query, when, how many entries moved), written durably (store/synced.ts):
+ * by `log migrate` before the move commits, by `log integrate` before it signs anything. From
+ * then on a recorder refuses to append to a SQLite log here, which would otherwise grow a
+ * second history signed by the same log key (a fork). Reading the log left here stays
+ * possible. Throws what `new URL` and `writeSynced` throw.
+ */
+export function markMoved(path: string, url: string, entries: bigint): void {
+  const to = new URL(url);
+  [to.password, to.search] = ['', ''];
+  writeSynced(path, `${JSON.stringify({ to: to.href, at: new Date().toISOString(), entries: entries.toString() }, null, 2)}\n`);
 }
