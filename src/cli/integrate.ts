@@ -67,7 +67,7 @@ export function fileMemory(home: string): SignedTreeMemory {
  * Refuse a data directory whose key signs a log of its own: a SQLite log (`log.db`) with
  * entries or a checkpoint, not moved to a fleet's (`log-moved.json`, `log migrate`). Its
  * integrator would sign a second history under the same origin and key (a fork). An empty
- * `log.db` (as `log serve` leaves) is no history. Throws `CliExit` (exit 2), and what
+ * `log.db` (as `log serve`, or an earlier version's `log witnesses list`, leaves) is no history. Throws `CliExit` (exit 2), and what
  * {@link LogDb} throws (`ERR_STORE_CORRUPT`).
  */
 function checkOwnLog(home: string): void {
@@ -92,17 +92,13 @@ export async function integrateLoop(home: string, url: string, o: { intervalMs: 
   // An idle integrator renews at its steps: they must come well within the lease.
   if (o.intervalMs * 4 > o.leaseMs) throw new CliExit(EXIT_USAGE, '--lease-ms must be at least four times --interval-ms');
   const signer = await signerOf(home);
+  // Checked and marked with nothing awaited between (a recorder opening meanwhile would see
+  // neither), before anything is signed: from now on nothing records into a SQLite log here.
+  const moved = homePaths(home).moved;
   checkOwnLog(home);
+  if (!exists(moved)) markMoved(moved, url, 0n);
   const entries = loadIdentity(home).log.entries;
   const log = await PgLog.open(url, entries ? { entries } : {});
-  const moved = homePaths(home).moved;
-  try {
-    // Before anything is signed: from now on nothing records into a SQLite log with this key.
-    if (!exists(moved)) markMoved(moved, url, 0n);
-  } catch (e) {
-    await log.close();
-    throw e;
-  }
   let stopping = false;
   const stop = (): void => void (stopping = true);
   process.once('SIGTERM', stop).once('SIGINT', stop);
