@@ -7,7 +7,7 @@
  * directory holding it (its issuer key must be the parent credential's key).
  */
 import type { Command } from 'commander';
-import { credentialDigest, parseCredential, type Credential } from '../identity/credential.js';
+import { credentialDigest, MAX_CREDENTIAL_BYTES, parseCredential, type Credential } from '../identity/credential.js';
 import { MAX_LIFETIME_SECONDS } from '../identity/issuers.js';
 import { initCredentialIssuer } from '../store/credential-issuer.js';
 import { agentKeyOf, issueCredential, renewCredential, revokeCredential } from '../store/agent-credentials.js';
@@ -28,8 +28,10 @@ function whole(flag: string, v: string | undefined, max: number): number | undef
 }
 
 function readCredential(path: string): Credential {
+  // Read first: a missing or unreadable file is an I/O error (exit 3), not "not a credential".
+  const bytes = readInput(path, MAX_CREDENTIAL_BYTES, 'credential');
   try {
-    return parseCredential(readInput(path));
+    return parseCredential(bytes);
   } catch (e) {
     throw new CliExit(EXIT_USAGE, `${path}: not a credential: ${(e as Error).message}`);
   }

@@ -10,12 +10,17 @@ import { contentAddressedResolver, type RefResolver } from '../envelope/commitme
 import { verifyAttestation } from '../attestation/verify.js';
 import { verifyReceipt } from '../receipt/verify.js';
 import type { Check } from '../envelope/report.js';
-import { keySource, readInput, type KeyOptions } from './keysource.js';
+import { keySource, MAX_VALUE_FILE_BYTES, readInput, type KeyOptions } from './keysource.js';
+import { MAX_CONFIG_FILE_BYTES } from '../store/read-regular.js';
 import { CliExit, EXIT_FAILED, EXIT_OK, EXIT_USAGE, formatChecks, out, outJson } from './output.js';
 
-function readJson(path: string): unknown {
-  return parseJson(readInput(path).toString('utf8'));
+/** A JSON value file (`--args`, `--result`, `--attestation`), read as {@link readInput} reads, parsed strictly (up to its size). */
+function readJson(path: string, what: string): unknown {
+  return parseJson(readInput(path, MAX_VALUE_FILE_BYTES, what).toString('utf8'), { maxBytes: MAX_VALUE_FILE_BYTES });
 }
+
+/** An attestation or receipt file: at most 1 MiB is read (the verifier refuses one past its own, smaller, limit). */
+const readEnvelope = (path: string, what: string): Uint8Array => new Uint8Array(readInput(path, MAX_CONFIG_FILE_BYTES, what));
 
 /** `--ref URI=FILE` (repeatable; split at the last `=`, as URIs may contain one): collect into a map. */
 function collectRef(value: string, map: Map<string, string>): Map<string, string> {
@@ -30,7 +35,7 @@ function collectRef(value: string, map: Map<string, string>): Map<string, string
  * evidence URIs answered from the runtime value itself. No network.
  */
 function cliResolver(refs: Map<string, string>, runtime: unknown): RefResolver {
-  const contents = new Map([...refs].map(([uri, file]) => [uri, new Uint8Array(readInput(file))]));
+  const contents = new Map([...refs].map(([uri, file]) => [uri, new Uint8Array(readInput(file, MAX_VALUE_FILE_BYTES, '--ref'))]));
   const inHand = runtime === undefined ? null : contentAddressedResolver([canonicalBytes(runtime)]);
   return async (uri) => contents.get(uri) ?? (inHand ? inHand(uri) : null);
 }
@@ -75,8 +80,8 @@ export function registerEnvelopeCommands(program: Command): void {
     .action(async (file: string, o: AttestationFlags) => {
       if (o.redacted !== 'accept' && o.redacted !== 'refuse') throw new CliExit(EXIT_USAGE, '--redacted is accept or refuse');
       const ks = await keySource(o);
-      const args = o.args ? readJson(o.args) : undefined;
-      const v = await verifyAttestation(new Uint8Array(readInput(file)), {
+      const args = o.args ? readJson(o.args, '--args') : undefined;
+      const v = await verifyAttestation(readEnvelope(file, 'attestation'), {
         keys: ks.keys, acceptedAlgs: ks.accepted, now: parseAt(o.at), skewSeconds: ks.policy?.clockSkewSeconds ?? 30,
         resolve: cliResolver(o.ref, args), redacted: o.redacted, requireLowS: o.requireLowS === true,
         ...(args === undefined ? {} : { args }), ...(o.server ? { serverFingerprint: o.server } : {}), ...(o.tool ? { toolName: o.tool } : {}),
@@ -91,10 +96,10 @@ export function registerEnvelopeCommands(program: Command): void {
     .option('--require-low-s', 'refuse ES256 signatures with s > n/2')
     .action(async (file: string, o: KeyOptions & { attestation?: string; result?: string; json?: boolean; ref: Map<string, string>; requireLowS?: boolean }) => {
       const ks = await keySource(o);
-      const result = o.result ? readJson(o.result) : undefined;
-      const v = await verifyReceipt(new Uint8Array(readInput(file)), {
+      const result = o.result ? readJson(o.result, '--result') : undefined;
+      const v = await verifyReceipt(readEnvelope(file, 'receipt'), {
         keys: ks.keys, acceptedAlgs: ks.accepted, resolve: cliResolver(o.ref, result), requireLowS: o.requireLowS === true,
-        ...(o.attestation ? { attestation: readJson(o.attestation) } : {}), ...(result === undefined ? {} : { result }),
+        ...(o.attestation ? { attestation: readJson(o.attestation, '--attestation') } : {}), ...(result === undefined ? {} : { result }),
       });
       report('receipt', file, v.ok, v.checks, o.json);
     });

@@ -8,7 +8,7 @@ import { initHome, loadIdentity, loadIssuers, trustPolicyOf } from '../store/ide
 import { resolveHome } from '../store/home.js';
 import { withOwnCredentialIssuer } from '../store/credential-issuer.js';
 import { mergeTrustPolicies, parseTrustPolicy } from '../verify/policy.js';
-import { readInput } from './keysource.js';
+import { readKeyFile } from './keysource.js';
 import { loadWitnesses } from '../store/witnesses.js';
 import { CliExit, EXIT_USAGE, out, outJson } from './output.js';
 
@@ -48,5 +48,5 @@ export function registerKeyCommands(program: Command): void {
   trust.command('merge')
     .description('print one trust policy trusting everything the given ones do (e.g. the agent\'s and the gatekeeper\'s), as JSON')
     .argument('<files...>', 'trust policy files')
-    .action((files: string[]) => outJson(mergeTrustPolicies(files.map((f) => parseTrustPolicy(readInput(f).toString('utf8'))))));
+    .action((files: string[]) => outJson(mergeTrustPolicies(files.map((f) => parseTrustPolicy(readKeyFile(f, 'trust policy').toString('utf8'))))));
 }

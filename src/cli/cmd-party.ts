@@ -8,7 +8,7 @@
  * server never creates or holds these keys.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AttestError } from '../errors.js';
 import { partyFromPem, partySigner } from '../store/party-key.js';
@@ -19,12 +19,12 @@ import { DECISIONS, statementDigest, type Statement, type Target } from '../rece
 import { signStatementSync } from '../receipt/session-build.js';
 import { PARTY_ROLES, type PartyRole, type TrustPolicy } from '../verify/policy.js';
 import { verifySessionReceipt } from '../verify/session-receipt.js';
-import { keySource } from './keysource.js';
+import { keySource, readInput, readKeyFile } from './keysource.js';
+import { MAX_BUNDLE_BYTES } from '../bundle/format.js';
 import { CliExit, EXIT_FAILED, EXIT_USAGE, collect, out, outJson } from './output.js';
 
-function readText(path: string): string {
-  return readFileSync(path, 'utf8');
-}
+/** A session receipt file (at most a bundle's 256 MiB), read as {@link readInput} reads. */
+const readReceiptText = (path: string): string => readInput(path, MAX_BUNDLE_BYTES, 'session receipt').toString('utf8');
 
 /** Find the agent's statements in a receipt: start signer, action digests by seq, seal digest. */
 function receiptFacts(r: SessionReceipt): { agentKeyId: string | null; actions: Map<number, string>; seal: string | null } {
@@ -57,7 +57,7 @@ async function checkFirst(text: string, trust: string | undefined): Promise<void
 
 /** Sign an approval or confirmation of `file` and append it to its attachments. */
 async function signAttachment(kind: 'approval' | 'confirmation', file: string, o: SignOptions): Promise<void> {
-  const text = readText(file);
+  const text = readReceiptText(file);
   await checkFirst(text, o.trust);
   const r = parseSessionReceipt(text);
   const facts = receiptFacts(r);
@@ -74,7 +74,7 @@ async function signAttachment(kind: 'approval' | 'confirmation', file: string, o
   }
   const decision = o.decision ?? DECISIONS[kind][0];
   if (!(DECISIONS[kind] as readonly string[]).includes(decision)) throw new CliExit(EXIT_USAGE, `--decision: one of ${DECISIONS[kind].join(', ')}`);
-  const pem = readText(o.key);
+  const pem = readKeyFile(o.key, '--key').toString('utf8');
   const signer = partySigner(pem, o.id);
   if (signer.keyId === facts.agentKeyId) throw new AttestError('ERR_APPROVER_IS_AGENT', 'this is the agent\'s own key: a party signs with their own');
   const statement = signStatementSync(signer, r.sessionId, nowSeconds(), { kind, party: o.id, declared: false, target, decision, ...(o.note !== undefined ? { note: o.note } : {}) } as never, o.id);
@@ -131,7 +131,7 @@ export function registerPartyCommands(program: Command): void {
     .action((o: { key: string; id: string; role: string[] }) => {
       const roles = [...new Set(o.role)];
       if (!roles.every((r) => (PARTY_ROLES as readonly string[]).includes(r))) throw new CliExit(EXIT_USAGE, `--role: ${PARTY_ROLES.join(' or ')}`);
-      const policy: TrustPolicy = { version: 1, issuers: [], logs: [], witnesses: [], quorum: 0, parties: [partyFromPem(readText(o.key), o.id, roles as PartyRole[])], acceptedAlgorithms: ['ES256', 'EdDSA', 'RS256', 'HS256'], clockSkewSeconds: 30 };
+      const policy: TrustPolicy = { version: 1, issuers: [], logs: [], witnesses: [], quorum: 0, parties: [partyFromPem(readKeyFile(o.key, '--key').toString('utf8'), o.id, roles as PartyRole[])], acceptedAlgorithms: ['ES256', 'EdDSA', 'RS256', 'HS256'], clockSkewSeconds: 30 };
       outJson(policy);
     });
 }

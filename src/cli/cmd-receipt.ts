@@ -6,7 +6,7 @@
  * carries them with inclusion proofs). `list` only reads the log; none of them creates one in
  * a data directory nothing has recorded in yet.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AttestError } from '../errors.js';
 import { parseJson } from '../jcs/index.js';
@@ -14,6 +14,8 @@ import { resolveHome } from '../store/home.js';
 import { SessionHome } from '../store/session-export.js';
 import { checkSessionId, SessionStore, type SessionRow } from '../store/sessions.js';
 import { hasHomeLog, openHomeLog } from './home-log.js';
+import { readInput } from './keysource.js';
+import { MAX_BUNDLE_BYTES } from '../bundle/format.js';
 import { isSessionReceipt, parseSessionReceipt } from '../bundle/session-receipt.js';
 import { parseDecimal } from '../log/u64.js';
 import { parseNote } from '../log/note.js';
@@ -72,16 +74,18 @@ async function exportCommand(sessionId: string, o: ExportOptions): Promise<void>
 
 /** The approvals and confirmations in FILE: a session receipt's attachments, or one statement. */
 function attachmentsIn(file: string): unknown[] {
-  const text = readFileSync(file, 'utf8');
-  const value = parseJson(text, { maxBytes: 256 * 1024 * 1024, maxDepth: 48 });
+  const text = readInput(file, MAX_BUNDLE_BYTES, 'attachment file').toString('utf8');
+  const value = parseJson(text, { maxBytes: MAX_BUNDLE_BYTES, maxDepth: 48 });
   return isSessionReceipt(value) ? parseSessionReceipt(text).attachments : [value];
 }
 
 async function attachCommand(sessionId: string, files: string[], o: { home?: string; json?: boolean }): Promise<void> {
+  // Every file read before the log is opened for writing.
+  const attachments = files.flatMap(attachmentsIn);
   // Printed once the home is closed, its appends synced: "logged" means on disk.
   const results = await withHome(o.home, sessionId, (h) => {
     const phase = h.sessions.row(sessionId).seal_idx === null ? 'open' : 'sealed';
-    return files.flatMap(attachmentsIn).map((a) => {
+    return attachments.map((a) => {
       const r = h.sessions.attach(sessionId, a, phase);
       return { index: r.index.toString(), kind: r.statement.kind, party: 'party' in r.statement ? r.statement.party : null, digest: r.digest, already: r.already };
     });

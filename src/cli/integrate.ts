@@ -11,7 +11,8 @@
  * refused: its key would sign two histories.
  * @see docs/fleet.md
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { MAX_CONFIG_FILE_BYTES, readRegularFile } from '../store/read-regular.js';
 import { writeSynced } from '../store/synced.js';
 import { join } from 'node:path';
 import { AttestError, isAttestError } from '../errors.js';
@@ -50,7 +51,7 @@ export function fileMemory(home: string): SignedTreeMemory {
     last() {
       if (!existsSync(path)) return null;
       try {
-        const v = JSON.parse(readFileSync(path, 'utf8')) as { size?: unknown; root?: unknown };
+        const v = JSON.parse(readRegularFile(path, MAX_CONFIG_FILE_BYTES, { what: 'integrator-signed.json' }).toString('utf8')) as { size?: unknown; root?: unknown };
         if (typeof v.size !== 'string' || !/^(0|[1-9][0-9]{0,19})$/.test(v.size) || typeof v.root !== 'string' || !/^[0-9a-f]{64}$/.test(v.root)) throw new Error('not {"size", "root"}');
         return { size: BigInt(v.size), root: fromHex(v.root) };
       } catch (e) {

@@ -2,7 +2,6 @@
  * Where a CLI verifier gets its keys: `--trust FILE` (a trust policy), `--key PEM` (one
  * SPKI public key; accepts only its own algorithm) or `--secret FILE` (raw HS256 secret).
  */
-import { readFileSync } from 'node:fs';
 import { MAX_CONFIG_FILE_BYTES, readRegularFile } from '../store/read-regular.js';
 import { importPublicPem, importSecret } from '../keys/material.js';
 import type { AlgName } from '../keys/algorithms.js';
@@ -26,9 +25,17 @@ export interface KeySource {
   secret?: Uint8Array | null;
 }
 
-/** Read a file or raise an I/O error. */
-export function readInput(path: string): Buffer {
-  return readFileSync(path);
+/** Largest JSON value or document file the envelope commands read (`--args`, `--result`, `--ref`): 64 MiB. */
+export const MAX_VALUE_FILE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Read an input file the user named: a regular file (the path may be a symlink to one; a
+ * FIFO or device is never opened) of at most `maxBytes`, refused unread when larger
+ * (store/read-regular.ts). `what` names it in messages. Throws `ERR_INPUT_NOT_REGULAR`,
+ * `ERR_INPUT_TOO_LARGE`, `ERR_STORE_IO` (a missing or unreadable file): exit 3.
+ */
+export function readInput(path: string, maxBytes: number, what: string): Buffer {
+  return readRegularFile(path, maxBytes, { follow: true, what });
 }
 
 /**
@@ -37,7 +44,7 @@ export function readInput(path: string): Buffer {
  * `ERR_INPUT_TOO_LARGE`, `ERR_STORE_IO` (a missing or unreadable file): exit 3.
  */
 export function readKeyFile(path: string, what: string): Buffer {
-  return readRegularFile(path, MAX_CONFIG_FILE_BYTES, { follow: true, what });
+  return readInput(path, MAX_CONFIG_FILE_BYTES, what);
 }
 
 /**

@@ -22,7 +22,7 @@ import type { loadGatePolicy } from '../gate/policy.js';
 import { isAttestError } from '../errors.js';
 import { checkSessionId } from '../store/sessions.js';
 import { parseTrustPolicy } from '../verify/policy.js';
-import { policyKeySource, readInput } from './keysource.js';
+import { policyKeySource, readKeyFile } from './keysource.js';
 import { CliExit, EXIT_USAGE, err } from './output.js';
 import type { HttpUpstreamOptions } from '../proxy/http-upstream.js';
 import type { EarlyUpstream } from '../proxy/early-upstream.js';
@@ -48,7 +48,7 @@ async function openRecorder(o: ProxyFlags, settings: ProxySettings): Promise<{ h
 
 async function clientProxy(settings: ProxySettings, o: ProxyFlags, upstream: EarlyUpstream | undefined): Promise<AttestingProxy> {
   const { argv, maxBytes, attach, toolChanges, responseReceipts: mode } = settings;
-  const trust = o.trust === undefined ? null : await policyKeySource(parseTrustPolicy(readInput(o.trust).toString('utf8')), o.secret);
+  const trust = o.trust === undefined ? null : await policyKeySource(parseTrustPolicy(readKeyFile(o.trust, '--trust').toString('utf8')), o.secret);
   if (o.session !== undefined) usableSession(() => checkSessionId(o.session), o.session);
   const { home, recorder } = await openRecorder(o, settings);
   return orClose(recorder, async () => {
@@ -107,7 +107,7 @@ async function loadPolicy(path: string): ReturnType<typeof loadGatePolicy> {
   try {
     return await loadGatePolicy(path);
   } catch (e) {
-    throw isAttestError(e, 'ERR_POLICY_INVALID') ? new CliExit(EXIT_USAGE, `bad policy ${path}: ${e.message}`) : e;
+    throw isAttestError(e, 'ERR_POLICY_INVALID') ? new CliExit(EXIT_USAGE, `bad policy ${path} (ERR_POLICY_INVALID): ${e.message}`) : e;
   }
 }
 

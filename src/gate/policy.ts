@@ -25,7 +25,7 @@
  * File names are relative to the policy file. Pure parsing here; {@link loadGatePolicy}
  * reads the files.
  */
-import { readFileSync } from 'node:fs';
+import { MAX_CONFIG_FILE_BYTES, readRegularFile } from '../store/read-regular.js';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { AttestError } from '../errors.js';
@@ -170,11 +170,12 @@ export interface LoadedGatePolicy {
   keys: KeyResolver;
 }
 
+/** A policy, trust or secret file: a regular file of at most 1 MiB (store/read-regular.ts: a FIFO or device is never opened, a larger file never read). */
 function readPolicyFile(path: string, what: string): Buffer {
   try {
-    return readFileSync(path);
+    return readRegularFile(path, MAX_CONFIG_FILE_BYTES, { follow: true, what });
   } catch (e) {
-    throw new AttestError('ERR_POLICY_INVALID', `cannot read ${what} ${path}: ${(e as Error).message}`, { path, cause: e });
+    throw new AttestError('ERR_POLICY_INVALID', (e as Error).message, { path, cause: e });
   }
 }
 

@@ -16,7 +16,7 @@
  * ```
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { MAX_CONFIG_FILE_BYTES, readRegularFile } from '../store/read-regular.js';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -227,9 +227,9 @@ function callerDigest(s: z.infer<typeof Secret>, dir: string, env: NodeJS.Proces
     if (token === undefined) problem(`${s.env} is unset`);
   } else {
     try {
-      token = readFileSync(resolve(dir, s.file), 'utf8').split(/\r?\n/)[0];
+      token = readRegularFile(resolve(dir, s.file), MAX_CONFIG_FILE_BYTES, { follow: true, what: 'token file' }).toString('utf8').split(/\r?\n/)[0];
     } catch (e) {
-      problem(`cannot read ${s.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      problem(`cannot read ${s.file}: ${(e as Error).message}`);
     }
   }
   if (token === undefined) return null;
@@ -244,9 +244,9 @@ function callerDigest(s: z.infer<typeof Secret>, dir: string, env: NodeJS.Proces
 export function loadGatewayConfig(path: string, env: NodeJS.ProcessEnv = process.env, schema: z.ZodType<unknown> = GatewayConfigSchema): LoadedConfig {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readRegularFile(path, MAX_CONFIG_FILE_BYTES, { follow: true, what: 'configuration' }).toString('utf8');
   } catch (e) {
-    throw invalid([`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+    throw invalid([(e as Error).message]);
   }
   return parseGatewayConfig(text, dirname(resolve(path)), env, schema);
 }

@@ -9,7 +9,7 @@
  * `/.well-known/oauth-protected-resource/<name>/mcp`, and named in every 401's
  * `WWW-Authenticate`.
  */
-import { readFileSync } from 'node:fs';
+import { MAX_CONFIG_FILE_BYTES, readRegularFile } from '../store/read-regular.js';
 import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { GatewayConfig } from './config.js';
 import type { Caller, Refusal } from './guard.js';
@@ -36,7 +36,7 @@ export class OAuthResource {
     this.proofs = new DpopChecker(proofs);
     this.keys = o.jwksUrl !== undefined
       ? createRemoteJWKSet(new URL(o.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 600_000 })
-      : createLocalJWKSet(JSON.parse(readFileSync(o.jwksFile!, 'utf8')) as Parameters<typeof createLocalJWKSet>[0]);
+      : createLocalJWKSet(JSON.parse(readRegularFile(o.jwksFile!, MAX_CONFIG_FILE_BYTES, { follow: true, what: 'JWKS file' }).toString('utf8')) as Parameters<typeof createLocalJWKSet>[0]);
   }
 
   /** The resource URL of an upstream's endpoint (RFC 8707 / RFC 9728 `resource`). */

@@ -10,7 +10,8 @@
  * the request that met the 401 waits with it (up to {@link AUTHORIZE_TIMEOUT_MS}), then is sent again.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { MAX_CONFIG_FILE_BYTES, readRegularFile } from '../store/read-regular.js';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { auth, extractResourceMetadataUrl, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
@@ -29,7 +30,7 @@ class FileProvider implements OAuthClientProvider {
 
   private read(): Stored {
     try {
-      return JSON.parse(readFileSync(this.file, 'utf8')) as Stored;
+      return JSON.parse(readRegularFile(this.file, MAX_CONFIG_FILE_BYTES, { what: 'OAuth client state' }).toString('utf8')) as Stored;
     } catch {
       return {};
     }

@@ -21,7 +21,7 @@ import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/
 import { z } from 'zod';
 import { AttestError, isAttestError } from '../errors.js';
 import { TAGGED_DIGEST } from '../bytes/digest.js';
-import { readFileSync } from 'node:fs';
+import { MAX_CONFIG_FILE_BYTES, readRegularFile } from '../store/read-regular.js';
 import {
   MAX_ID_CHARS, MAX_NAME_CHARS, MAX_TEXT_CHARS, parseStatement, policyDocDigest, type SealStatement, type StartStatement, type Target,
 } from '../receipt/session.js';
@@ -284,7 +284,7 @@ async function verifySession(ctx: SessionServerContext, a: { sessionId: string; 
   const policy = trustOf(ctx.home, a.trustPolicy);
   const identity = ctx.sessions.recorder.identity;
   const secrets = new Map<string, CryptoKey>();
-  if (identity.issuer.alg === 'HS256') secrets.set(secretId(identity.iss, identity.issuer.keyId), await importSecret(new Uint8Array(readFileSync(homePaths(ctx.home).issuerSecret))));
+  if (identity.issuer.alg === 'HS256') secrets.set(secretId(identity.iss, identity.issuer.keyId), await importSecret(new Uint8Array(readRegularFile(homePaths(ctx.home).issuerSecret, MAX_CONFIG_FILE_BYTES, { follow: true, what: 'issuer secret' }))));
   const { text } = await ctx.sessions.exportReceipt(id, { witness: false });
   const r = await verifySessionReceipt(text, policy, policyKeyResolver(policy, secrets), a.policy !== undefined ? { policyDocDigest: policyDocDigest(a.policy) } : {});
   const errors = r.findings.filter((f) => f.severity === 'error').map((f) => f.code);

@@ -4,7 +4,7 @@
  * (`credentialIssuers`: id, key, what it may grant, and the verifier key of this directory's
  * identity log, the one log its credentials go to). `mcp-attest trust export` includes it.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AttestError } from '../errors.js';
 import { getAlgorithm } from '../keys/algorithms.js';
@@ -66,6 +66,6 @@ export function withOwnCredentialIssuer(home: string, policy: TrustPolicy): Trus
 
 /** Sign a credential or revocation with `home`'s credential issuer key. */
 export function issuerSign<T extends object>(home: string, unsigned: T): Promise<T & { signature: string }> {
-  const sign = nodeSigner('ES256', readFileSync(paths(home).key, 'utf8'));
+  const sign = nodeSigner('ES256', readRegularFile(paths(home).key, MAX_CONFIG_FILE_BYTES, { follow: true, what: 'credential issuer key' }).toString('utf8'));
   return signIdentity('ES256', sign, unsigned as never) as Promise<T & { signature: string }>;
 }

@@ -6,7 +6,7 @@
  * identity and its signers back (checking the keys are the ones it names), and gives the
  * trust policy a verifier needs for it (`trustPolicyOf`).
  */
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, existsSync, linkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, existsSync, linkSync } from 'node:fs';
 import { createHash, createPrivateKey, createPublicKey, randomUUID } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { AttestError, isAttestError } from '../errors.js';
@@ -275,10 +275,10 @@ function mismatch(path: string): AttestError {
   return new AttestError('ERR_STORE_CORRUPT', `${path} is not the key identity.json names: refusing to sign with it`, { path });
 }
 
-/** A key file's bytes; `ERR_STORE_IO` when it cannot be read. */
+/** A key file's bytes: a regular file (or a link to one) of at most 1 MiB; `ERR_STORE_IO` when it cannot be read or is not one (a FIFO is never opened). */
 function readKeyFile(path: string): Buffer {
   try {
-    return readFileSync(path);
+    return readRegularFile(path, MAX_CONFIG_FILE_BYTES, { follow: true, what: 'key' });
   } catch (cause) {
     throw new AttestError('ERR_STORE_IO', `cannot read key ${path}`, { path, cause });
   }
@@ -346,7 +346,7 @@ export function recordIssuer(home: string, issuer: TrustedIssuer): void {
   try {
     mkdirSync(homePaths(home).issuers, { recursive: true, mode: 0o700 });
     if (existsSync(path)) {
-      if (readFileSync(path, 'utf8') !== text) throw new AttestError('ERR_KEY_EXISTS', `issuer ${issuer.iss} key ${issuer.keyId} is recorded with another key: ${path}`, { path });
+      if (readRegularFile(path, MAX_CONFIG_FILE_BYTES, { what: 'issuer record' }).toString('utf8') !== text) throw new AttestError('ERR_KEY_EXISTS', `issuer ${issuer.iss} key ${issuer.keyId} is recorded with another key: ${path}`, { path });
       return;
     }
     const tmp = `${path}.${process.pid}.tmp`;

@@ -14,7 +14,8 @@
  * @see https://c2sp.org/tlog-cosignature (witness vkeys use signature type 0x04)
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { MAX_CONFIG_FILE_BYTES, readRegularFile } from '../store/read-regular.js';
 import { join } from 'node:path';
 import { equalBytes, fromBase64Url } from '../bytes/index.js';
 import { AttestError } from '../errors.js';
@@ -99,8 +100,8 @@ export async function loadWitnessKey(home: string): Promise<WitnessIdentity> {
   let info: { name?: unknown; vkey?: unknown };
   let pem: string;
   try {
-    info = JSON.parse(readFileSync(p.info, 'utf8')) as typeof info;
-    pem = readFileSync(p.key, 'utf8');
+    info = JSON.parse(readRegularFile(p.info, MAX_CONFIG_FILE_BYTES, { what: 'witness.json' }).toString('utf8')) as typeof info;
+    pem = readRegularFile(p.key, MAX_CONFIG_FILE_BYTES, { follow: true, what: 'witness key' }).toString('utf8');
   } catch (cause) {
     if (cause instanceof SyntaxError) throw corrupt('witness.json is not JSON', cause);
     throw new AttestError('ERR_STORE_IO', `cannot read the witness key in ${home}`, { path: home, cause });

@@ -1,0 +1,76 @@
+/**
+ * Every file a command is handed, and the files of a data directory, are read as hostile
+ * (store/read-regular.ts): a FIFO, a link to a device or a file past its cap is refused
+ * unread with a coded error, never read until memory runs out, never waited on for ever.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cli, scope } from './helpers.js';
+
+/** `mcp-attest ARGS` with no fleet's log named by the environment; 20 s at most (a read that waits fails the test). */
+const run = (args: string[]) => cli(args, 20_000, { env: { MCP_ATTEST_STORE: '' } });
+
+test('a FIFO, a link to /dev/zero or an oversized file named on the command line is refused unread, with a coded error', { timeout: 300_000 }, (t) => {
+  const s = scope(t);
+  assert.equal(run(['init', '--home', s.home]).status, 0);
+  const trust = join(s.dir, 'trust.json');
+  writeFileSync(trust, run(['trust', 'export', '--home', s.home]).stdout);
+  const key = join(s.dir, 'key.pem');
+  assert.equal(run(['key', 'generate', '--out', key]).status, 0);
+  const envelope = join(s.dir, 'envelope.json');
+  writeFileSync(envelope, '{}');
+  const fifo = join(s.dir, 'fifo.json');
+  execFileSync('mkfifo', [fifo]);
+  const zero = join(s.dir, 'zero.json');
+  symlinkSync('/dev/zero', zero);
+  const large = join(s.dir, 'large.json');
+  writeFileSync(large, '');
+  truncateSync(large, (1 << 20) + 1);
+  const session = 'ses_AAAAAAAAAAAAAAAAAAAAAA';
+  // Each command line with F for the hostile file; `large`: its cap is 1 MiB (the others' are larger).
+  const lines: Array<{ args: (f: string) => string[]; large: boolean }> = [
+    { args: (f) => ['proxy', '--home', s.home, '--trust', f, '--', process.execPath, '-e', '0'], large: true },
+    { args: (f) => ['proxy', '--role', 'server', '--policy', f, '--home', s.home, '--', process.execPath, '-e', '0'], large: true },
+    { args: (f) => ['agent', 'revoke', f, '--home', s.home], large: false },
+    { args: (f) => ['agent', 'renew', f, '--home', s.home], large: false },
+    { args: (f) => ['attestation', 'verify', f, '--trust', trust], large: true },
+    { args: (f) => ['attestation', 'verify', envelope, '--args', f, '--trust', trust], large: false },
+    { args: (f) => ['receipt', 'verify', f, '--trust', trust], large: true },
+    { args: (f) => ['receipt', 'verify', envelope, '--result', f, '--trust', trust], large: false },
+    { args: (f) => ['approve', f, '--key', key, '--id', 'approver:alice', '--action', '1'], large: false },
+    { args: (f) => ['countersign', f, '--key', key, '--id', 'counterparty:acme', '--action', '1'], large: false },
+    { args: (f) => ['trust', 'merge', f], large: true },
+    { args: (f) => ['trust', 'party', '--key', f, '--id', 'approver:alice', '--role', 'approver'], large: true },
+    { args: (f) => ['receipt', 'attach', session, f, '--home', s.home], large: false },
+    { args: (f) => ['gateway', '--config', f], large: true },
+  ];
+  for (const { args, large: capped } of lines) {
+    for (const [file, found] of [[fifo, /is a FIFO, not a regular file: refused unread/], [zero, /is a character device, not a regular file: refused unread/], ...(capped ? [[large, /is 1048577 bytes, more than its cap of 1048576: refused unread/] as const] : [])] as const) {
+      const argv = args(file);
+      const r = run(argv);
+      assert.notEqual(r.status, 0, argv.join(' '));
+      assert.match(r.stderr, found, argv.join(' '));
+      assert.match(r.stderr, /ERR_[A-Z_]+/, `${argv.join(' ')}: a coded error`);
+    }
+  }
+});
+
+test('a FIFO or a link to /dev/zero in place of a witness\'s key files is refused unread', { timeout: 60_000 }, (t) => {
+  const s = scope(t);
+  const w = join(s.dir, 'witness');
+  mkdirSync(w);
+  execFileSync('mkfifo', [join(w, 'witness.json')]);
+  const r = run(['witness', 'key', '--home', w]);
+  assert.equal(r.status, 3);
+  assert.match(r.stderr, /ERR_STORE_IO: cannot read the witness key/);
+  const k = join(s.dir, 'witness-2');
+  assert.equal(run(['witness', 'key', '--home', k]).status, 0);
+  rmSync(join(k, 'witness-key.pem'));
+  symlinkSync('/dev/zero', join(k, 'witness-key.pem'));
+  const z = run(['witness', 'key', '--home', k]);
+  assert.equal(z.status, 3);
+  assert.match(z.stderr, /ERR_STORE_IO: cannot read the witness key/);
+});
