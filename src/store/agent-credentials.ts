@@ -9,7 +9,7 @@ import { AttestError, type ErrorCode } from '../errors.js';
 import { toBase64Url } from '../bytes/index.js';
 import { CREDENTIAL_TYPE, REVOCATION_TYPE, credentialDigest, parseCredential, parseRevocation, signedBy, signIdentity, type Credential, type CredentialKey, type Revocation } from '../identity/credential.js';
 import type { IdentityStatement } from '../identity/entries.js';
-import { MAX_LIFETIME_SECONDS } from '../identity/issuers.js';
+import { MAX_LIFETIME_SECONDS, type CredentialIssuer } from '../identity/issuers.js';
 import { checkChain } from '../identity/decide.js';
 import { error, type Finding } from '../verify/findings.js';
 import { issuerSign, loadCredentialIssuer } from './credential-issuer.js';
@@ -56,18 +56,36 @@ async function sign<T extends object>(home: string, unsigned: T, parent: Credent
   return signIdentity(signer.alg, signer.sign, unsigned as never) as Promise<T & { signature: string }>;
 }
 
+/** {@link checkChain}'s findings on `chain` under `issuer`'s grant. */
+async function chainFindings(chain: Credential[], issuer: CredentialIssuer): Promise<Finding[]> {
+  const found: Finding[] = [];
+  await checkChain(chain, issuer, found);
+  return found;
+}
+
+/** Null when `found` is empty; else throws the first finding's code with every message (`ERR_CREDENTIAL_WIDENED`...). */
+function widened(found: Finding[]): null {
+  if (found.length > 0) throw new AttestError(found[0]!.code as ErrorCode, found.map((f) => f.message).join('; '));
+  return null;
+}
+
 /**
  * Why `statement` may not go into `log` (of `home`), or null: a credential not signed by this
  * directory's issuer (a root one) or by its logged parent's key (a sub-agent's), or under a
  * revoked parent; a revocation of a credential not logged here, or signed by a key not allowed
- * to revoke it. A sub-agent's credential that widens its chain under this issuer's grant
- * throws the verifier's code (`ERR_CREDENTIAL_WIDENED`, …). Nothing unverifiable is appended.
+ * to revoke it. A root credential outside this issuer's grant, or a sub-agent's that widens
+ * its chain under it, throws the verifier's code (`ERR_CREDENTIAL_WIDENED`, …). Nothing
+ * unverifiable is appended.
  */
 async function appendProblem(home: string, log: IdentityLog, statement: IdentityStatement): Promise<string | null> {
   log.refresh();
   const issuer = loadCredentialIssuer(home);
   if (statement.type === CREDENTIAL_TYPE) {
-    if (statement.parent === undefined) return issuer !== null && statement.issuer === issuer.id && await signedBy(statement, issuer) ? null : `credential ${statement.id} is not signed by this directory's credential issuer`;
+    if (statement.parent === undefined) {
+      if (issuer === null || statement.issuer !== issuer.id || !await signedBy(statement, issuer)) return `credential ${statement.id} is not signed by this directory's credential issuer`;
+      // Within the issuer's own grant (subject prefix, servers, tools, lifetime, depth), as a verifier will check it.
+      return widened(await chainFindings([statement], issuer));
+    }
     const chain = log.index.chain(statement.parent);
     if (typeof chain === 'string') return `the parent credential ${statement.parent} is ${chain} in this identity log`;
     const parent = chain[chain.length - 1]!.credential;
@@ -76,11 +94,9 @@ async function appendProblem(home: string, log: IdentityLog, statement: Identity
     if (!await signedBy(statement, parent.key)) return `credential ${statement.id} is not signed by its parent's key`;
     // Narrowing, depth and lifetime as a verifier will check them, under this issuer's own grant.
     if (issuer === null || issuer.id !== statement.issuer) return null;
-    const found: Finding[] = [];
-    await checkChain([...chain.map((l) => l.credential), statement], issuer, found);
+    const found = await chainFindings([...chain.map((l) => l.credential), statement], issuer);
     if (chain.length + 1 > issuer.maxDepth + 1) found.push(error('ERR_CREDENTIAL_WIDENED', `a chain of ${chain.length + 1} credentials under issuer ${issuer.id}, which allows ${issuer.maxDepth} delegation(s)`));
-    if (found.length > 0) throw new AttestError(found[0]!.code as ErrorCode, found.map((f) => f.message).join('; '));
-    return null;
+    return widened(found);
   }
   const chain = log.index.chain(statement.credential);
   if (typeof chain === 'string') return `credential ${statement.credential} is ${chain} in this identity log`;
@@ -128,13 +144,16 @@ export async function issueCredential(home: string, spec: CredentialSpec, signer
   const parent = spec.parent ?? null;
   if (parent === null && issuer === null) throw new AttestError('ERR_USAGE', `${home} is not a credential issuer: run "mcp-attest agent issuer init"`);
   if (parent === null && signerHome !== undefined) throw new AttestError('ERR_USAGE', 'a root credential is signed by the issuer\'s key: another signer is for a sub-agent\'s (give its parent)');
-  const ttl = spec.ttl ?? issuer?.maxLifetimeSeconds ?? MAX_LIFETIME_SECONDS;
+  const now = Math.floor(Date.now() / 1000);
+  // By default the longest the grant allows, and for a sub-agent no longer than its parent lives.
+  const longest = issuer?.maxLifetimeSeconds ?? MAX_LIFETIME_SECONDS;
+  const ttl = spec.ttl ?? (parent === null ? longest : Math.min(longest, parent.notAfter - now));
+  if (parent !== null && spec.ttl === undefined && ttl < 1) throw new AttestError('ERR_CREDENTIAL_EXPIRED', `the parent credential ${parent.id} has expired: renew it first`);
   if (!Number.isSafeInteger(ttl) || ttl < 1 || ttl > MAX_LIFETIME_SECONDS) throw new AttestError('ERR_USAGE', `a lifetime is 1 to ${MAX_LIFETIME_SECONDS} seconds`);
   if (spec.allowRevokedKey !== true) {
     const revokedKey = revokedKeyUse(home, spec.key.keyId);
     if (revokedKey !== null) throw new AttestError('ERR_CREDENTIAL_REVOKED', `key ${spec.key.keyId} was named by credential ${revokedKey}, since revoked: a revoked key is not given a new credential unless asked to (--allow-revoked-key)`);
   }
-  const now = Math.floor(Date.now() / 1000);
   const unsigned: Omit<Credential, 'signature'> = {
     type: CREDENTIAL_TYPE, id: `cred_${toBase64Url(crypto.getRandomValues(new Uint8Array(16)))}`, issuer: parent?.issuer ?? issuer!.id,
     ...(parent ? { parent: parent.id } : {}), subject: spec.subject, key: spec.key, notBefore: now, notAfter: now + ttl,

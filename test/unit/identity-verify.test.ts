@@ -193,6 +193,38 @@ test('only what this identity log can vouch for is appended or renewed; two keys
     (e: unknown) => isAttestError(e, 'ERR_POLICY_INVALID') && /under another key/.test((e as Error).message));
 });
 
+test('a root credential outside its issuer\'s own grant is never signed into the identity log; a sub-agent\'s lifetime defaults to what its parent has left', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-idv-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const [idp, agent, kid] = [join(dir, 'idp'), join(dir, 'agent'), join(dir, 'kid')];
+  for (const h of [idp, agent, kid]) await initHome(h);
+  await initCredentialIssuer(idp, { id: 'idp:acme', subjectPrefix: 'agent:acme/', tools: ['crm.*'], servers: [SERVER], maxLifetimeSeconds: 600, maxDepth: 1 });
+  const key = agentKeyOf(agent);
+  const credentials = (): number => {
+    const log = IdentityLog.open(idp, false);
+    try {
+      log?.refresh();
+      return log?.index.credentials().length ?? 0;
+    } finally {
+      log?.close();
+    }
+  };
+  const base = { key, tools: ['crm.read'], servers: [SERVER], ttl: 600 };
+  const widened = [
+    { ...base, subject: 'agent:evil/bot' }, { ...base, subject: 'agent:acme/' }, { ...base, subject: 'agent:acme/bot', tools: ['mail.send'] },
+    { ...base, subject: 'agent:acme/bot', tools: undefined }, { ...base, subject: 'agent:acme/bot', servers: [`sha256:${'ef'.repeat(32)}`] },
+    { ...base, subject: 'agent:acme/bot', ttl: 601 }, { ...base, subject: 'agent:acme/bot', maxDepth: 2 },
+  ];
+  for (const spec of widened) await assert.rejects(issueCredential(idp, spec), (e: unknown) => isAttestError(e, 'ERR_CREDENTIAL_WIDENED'), JSON.stringify(spec));
+  assert.equal(credentials(), 0, 'nothing was appended');
+  const parent = (await issueCredential(idp, { ...base, subject: 'agent:acme/bot', maxDepth: 1 })).credential;
+  assert.equal(parent.notAfter - parent.notBefore, 600);
+  // A sub-agent's default lifetime is the grant's, cut to its parent's end: it is issued, not refused as wider.
+  const child = (await issueCredential(idp, { subject: 'agent:acme/bot/kid', key: agentKeyOf(kid), tools: ['crm.read'], servers: [SERVER], parent }, agent)).credential;
+  assert.equal(child.notAfter, parent.notAfter);
+  assert.equal(credentials(), 2);
+});
+
 test('one witness\'s clock cannot make an old identity log look fresh: freshness is the quorum-th latest cosignature', async (t) => {
   const w = await world(t);
   const T = Math.floor(Date.now() / 1000);
