@@ -73,8 +73,9 @@ async function issue(o: IssueFlags, base: Credential | null): Promise<void> {
 }
 
 async function revoke(file: string, o: { home?: string; reason?: string; signerHome?: string }): Promise<void> {
-  const { revocation, index } = await revokeCredential(resolveHome(o.home), readCredential(file), o.reason, o.signerHome === undefined ? undefined : resolveHome(o.signerHome));
+  const { revocation, index, sameKey } = await revokeCredential(resolveHome(o.home), readCredential(file), o.reason, o.signerHome === undefined ? undefined : resolveHome(o.signerHome));
   out(`revoked ${revocation.credential} at identity entry ${index}`);
+  if (sameKey.length > 0) err(`mcp-attest: warning: ${sameKey.join(', ')} name${sameKey.length === 1 ? 's' : ''} the same key and stay${sameKey.length === 1 ? 's' : ''} valid: if the key leaked, revoke ${sameKey.length === 1 ? 'it' : 'them'} too`);
 }
 
 function list(o: { home?: string; json?: boolean }): void {

@@ -12,7 +12,7 @@ import { verifyReceipt } from '../receipt/verify.js';
 import type { Check } from '../envelope/report.js';
 import { keySource, MAX_VALUE_FILE_BYTES, readInput, type KeyOptions } from './keysource.js';
 import { MAX_CONFIG_FILE_BYTES } from '../store/read-regular.js';
-import { CliExit, EXIT_FAILED, EXIT_OK, EXIT_USAGE, formatChecks, out, outJson } from './output.js';
+import { CliExit, EXIT_FAILED, EXIT_OK, EXIT_USAGE, err, formatChecks, out, outJson } from './output.js';
 
 /** A JSON value file (`--args`, `--result`, `--attestation`), read as {@link readInput} reads, parsed strictly (up to its size). */
 function readJson(path: string, what: string): unknown {
@@ -87,6 +87,7 @@ export function registerEnvelopeCommands(program: Command): void {
         ...(args === undefined ? {} : { args }), ...(o.server ? { serverFingerprint: o.server } : {}), ...(o.tool ? { toolName: o.tool } : {}),
       });
       report('attestation', file, v.ok, v.checks, o.json, { shape: v.shape, commitmentKind: v.commitmentKind, projectionMatch: v.projectionMatch });
+      if (o.at === undefined && v.checks.some((c) => c.code === 'ERR_TTL_EXPIRED')) err('mcp-attest: note: checked at the current time; an attestation taken from a log is checked at the time it was used: --at <its iat, in POSIX seconds>');
     });
   const rec = program.command('receipt').description('execution receipts');
   keyOptions(rec.command('verify <file>').description('verify one receipt: schema, signature, back link, result commitment'))

@@ -17,7 +17,7 @@ import { decodeRecord, SESSION_RECORD } from '../records/record.js';
 import { parseSessionReceipt, formatSessionReceipt, type SessionReceipt } from '../bundle/session-receipt.js';
 import { DECISIONS, statementDigest, type Statement, type Target } from '../receipt/session.js';
 import { signStatementSync } from '../receipt/session-build.js';
-import { PARTY_ROLES, type PartyRole, type TrustPolicy } from '../verify/policy.js';
+import { PARTY_ROLES, parseTrustPolicy, type PartyRole, type TrustPolicy } from '../verify/policy.js';
 import { verifySessionReceipt } from '../verify/session-receipt.js';
 import { keySource, readInput, readKeyFile } from './keysource.js';
 import { MAX_BUNDLE_BYTES } from '../bundle/format.js';
@@ -132,6 +132,7 @@ export function registerPartyCommands(program: Command): void {
       const roles = [...new Set(o.role)];
       if (!roles.every((r) => (PARTY_ROLES as readonly string[]).includes(r))) throw new CliExit(EXIT_USAGE, `--role: ${PARTY_ROLES.join(' or ')}`);
       const policy: TrustPolicy = { version: 1, issuers: [], logs: [], witnesses: [], quorum: 0, parties: [partyFromPem(readKeyFile(o.key, '--key').toString('utf8'), o.id, roles as PartyRole[])], acceptedAlgorithms: ['ES256', 'EdDSA', 'RS256', 'HS256'], clockSkewSeconds: 30 };
-      outJson(policy);
+      // Printed only as a verifier will read it (an empty --id, say, is refused here, not there).
+      outJson(parseTrustPolicy(JSON.stringify(policy)));
     });
 }

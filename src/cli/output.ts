@@ -59,7 +59,7 @@ const MARK = { pass: 'ok  ', fail: 'FAIL', skip: 'skip' } as const;
 /** Human lines for a list of checks: `ok   signature  ES256 <kid>`. */
 export function formatChecks(checks: readonly Check[]): string {
   return checks.map((c) => {
-    let line = `  ${MARK[c.status]}  ${c.dimension.padEnd(17)}`;
+    let line = `  ${MARK[c.status]}  ${c.dimension.padEnd(17)} `;
     if (c.code) line += `${c.code}  `;
     if (c.message) line += c.message;
     if (c.status === 'fail' && c.expected !== undefined) line += `\n        expected: ${JSON.stringify(c.expected, jsonReplacer)}`;

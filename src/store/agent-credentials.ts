@@ -222,13 +222,24 @@ export async function renewCredential(home: string, base: Credential, o: { ttl?:
 
 /**
  * Revoke `given` (which must be the credential logged under its id) in `home`'s identity log, signed by `home`'s credential issuer key or by
- * `signerHome`'s issuer key (a parent credential's). Throws `ERR_USAGE`.
+ * `signerHome`'s issuer key (a parent credential's). Returns the revocation, its index and
+ * `sameKey`: the ids of the other logged credentials naming the same key, unrevoked and not
+ * expired (renewals, or issued again), which stay valid. Throws `ERR_USAGE`,
+ * `ERR_CREDENTIAL_UNLOGGED`, `ERR_CREDENTIAL_REVOKED` (revoked already: a second revocation
+ * adds nothing).
  */
-export async function revokeCredential(home: string, given: Credential, reason?: string, signerHome?: string): Promise<{ revocation: Revocation; index: bigint }> {
-  const credential = withLog(home, (log) => loggedChain(home, log, given).at(-1)!);
+export async function revokeCredential(home: string, given: Credential, reason?: string, signerHome?: string): Promise<{ revocation: Revocation; index: bigint; sameKey: string[] }> {
+  const now = Math.floor(Date.now() / 1000);
+  const { credential, sameKey } = withLog(home, (log) => {
+    const c = loggedChain(home, log, given).at(-1)!;
+    if (revokedIn(log!, [c]) !== null) throw new AttestError('ERR_CREDENTIAL_REVOKED', `credential ${c.id} is revoked already`);
+    // A revocation often means the key leaked: the other live credentials naming it stay valid.
+    const others = log!.index.credentials().map((l) => l.credential).filter((o) => o.id !== c.id && o.key.keyId === c.key.keyId && o.notAfter >= now && revokedIn(log!, [o]) === null);
+    return { credential: c, sameKey: others.map((o) => o.id) };
+  });
   const signerKeyId = signerHome !== undefined ? loadIdentity(signerHome).issuer.keyId : loadCredentialIssuer(home)?.keyId;
   if (signerKeyId === undefined) throw new AttestError('ERR_USAGE', `${home} is not a credential issuer: give the data directory of a parent credential's key`);
   const unsigned = { type: REVOCATION_TYPE, credential: credential.id, credentialDigest: credentialDigest(credential), issuer: credential.issuer, signerKeyId, ...(reason ? { reason } : {}) };
   const revocation = parseRevocation(JSON.stringify(await sign(home, unsigned, null, signerHome)));
-  return { revocation, index: (await appendIdentity(home, revocation)).index };
+  return { revocation, index: (await appendIdentity(home, revocation)).index, sameKey };
 }

@@ -37,6 +37,23 @@ function world(s: Scope, credentialFlags: string[] = []) {
 const call = async (client: { callTool: (p: { name: string; arguments: Record<string, unknown> }) => Promise<unknown> }, name: string, args: Record<string, unknown>): Promise<CallToolResult> =>
   (await client.callTool({ name, arguments: args })) as CallToolResult;
 
+test('agent revoke of a credential whose key a renewal still names says so; a revoked credential is not revoked again', { timeout: 60_000 }, (t) => {
+  const s = scope(t);
+  const { idp, credential } = world(s);
+  const renewal = join(s.dir, 'renewed.json');
+  assert.equal(cli(['agent', 'renew', credential, '--home', idp, '--out', renewal]).status, 0);
+  const renewedId = (JSON.parse(readFileSync(renewal, 'utf8')) as { id: string }).id;
+  const revoked = cli(['agent', 'revoke', credential, '--home', idp, '--reason', 'key leaked']);
+  assert.equal(revoked.status, 0);
+  assert.equal(revoked.stderr, `mcp-attest: warning: ${renewedId} names the same key and stays valid: if the key leaked, revoke it too\n`);
+  const twice = cli(['agent', 'revoke', credential, '--home', idp]);
+  assert.equal(twice.status, 2);
+  assert.match(twice.stderr, /ERR_CREDENTIAL_REVOKED: credential \S+ is revoked already/);
+  // The renewal revoked too: nothing else names the key.
+  const last = cli(['agent', 'revoke', renewal, '--home', idp]);
+  assert.deepEqual([last.status, last.stderr], [0, '']);
+});
+
 test('a credential call is allowed within its scope, refused outside it, refused once revoked (and not renewed), and resumes under a new credential without a restart', { timeout: 120_000 }, async (t) => {
   const s = scope(t);
   const { idp, credential, idpTrust, policy } = world(s);

@@ -43,6 +43,14 @@ test('proxy --profile sep-text: SEP-text envelopes in the log, verified by the l
   const bad = cli([...base, '--args', args]);
   assert.equal(bad.status, 1);
   assert.ok(JSON.parse(bad.stdout).checks.some((c: { code?: string }) => c.code === 'ERR_ARGS_COMMITMENT_MISMATCH'));
+
+  // Checked at the current time long after it was used, it has expired: the command says to give --at.
+  const late = cli(base.map((a) => (a === at ? String(Number(at) + 3600) : a)));
+  assert.equal(late.status, 1);
+  assert.equal(late.stderr, '');
+  const now = cli(base.filter((a, i) => a !== '--at' && base[i - 1] !== '--at'), 60_000, { preload: join(ROOT, 'test/fixtures/clock-plus-hour.cjs') });
+  assert.equal(now.status, 1);
+  assert.match(now.stderr, /note: checked at the current time; an attestation taken from a log is checked at the time it was used: --at <its iat, in POSIX seconds>/);
 });
 
 test('attestation verify: --ref supplies reference content; --redacted refuse fails a redacted projection', (t) => {

@@ -85,6 +85,9 @@ test('multi-party: record and seal over stdio, approve and countersign on separa
     writeFileSync(f, ok(cli(['trust', 'party', '--key', key!, '--id', id!, '--role', role!]), 'trust party'));
     return f;
   });
+  // A party the verifier would refuse is not printed.
+  const empty = cli(['trust', 'party', '--key', alice.key, '--id', '', '--role', 'approver']);
+  assert.deepEqual([empty.status, empty.stdout, empty.stderr], [2, '', 'mcp-attest: ERR_POLICY_INVALID: .parties[0].id: expected nonempty\n']);
   writeFileSync(join(s.dir, 'agent-trust-w.json'), ok(cli(['trust', 'export', '--home', s.home]), 'trust export'));
   writeFileSync(trust, ok(cli(['trust', 'merge', join(s.dir, 'agent-trust-w.json'), ...fragments]), 'trust merge'));
   const doc = join(s.dir, 'policy.md');

@@ -49,14 +49,14 @@ async function world(t: { after: (fn: () => void) => void }) {
   const key = agentKeyOf(agent);
   const a = (await issueCredential(idp, { subject: 'agent:acme/a', key, ttl: 3600 })).credential;
   const b = (await issueCredential(idp, { subject: 'agent:acme/b', key, ttl: 3600 })).credential;
-  await revokeCredential(idp, a, 'leaked');
+  const { sameKey } = await revokeCredential(idp, a, 'leaked');
   const policy: TrustPolicy = withOwnCredentialIssuer(idp, trustPolicyOf(loadIdentity(idp)));
   const log = IdentityLog.open(idp, false)!;
   t.after(() => log.close());
   const size = log.db.size();
   const entries = Array.from({ length: Number(size) }, (_, i) => log.db.entry(BigInt(i))!);
   const notes = log.db.checkpoints().map((c) => c.note);
-  return { idp, a, b, key, policy, log, entries, notes };
+  return { idp, a, b, key, policy, log, entries, notes, sameKey };
 }
 
 const callOf = (credential: string, keyId: string, identitySize: bigint | null, chain: string[] | null = null): CredentialCall => ({
@@ -175,8 +175,10 @@ test('only what this identity log can vouch for is appended or renewed; two keys
   // A credential file edited by hand (wider tools, another subject) is not renewed: it is not the logged one.
   const edited = { ...w.b, subject: 'agent:acme/ceo-bot', tools: ['crm.*'] };
   await assert.rejects(renewCredential(w.idp, edited), (e: unknown) => isAttestError(e, 'ERR_CREDENTIAL_UNLOGGED'));
-  // A revoked credential is not renewed.
+  // A revoked credential is not renewed, nor revoked again; its revocation named the live credential with the same key.
   await assert.rejects(renewCredential(w.idp, w.a), (e: unknown) => isAttestError(e, 'ERR_CREDENTIAL_REVOKED'));
+  await assert.rejects(revokeCredential(w.idp, w.a), (e: unknown) => isAttestError(e, 'ERR_CREDENTIAL_REVOKED'));
+  assert.deepEqual(w.sameKey, [w.b.id]);
   // An edited copy is not revoked (it would name another digest and revoke nothing).
   await assert.rejects(revokeCredential(w.idp, { ...w.b, signature: '00'.repeat(64) }), (e: unknown) => isAttestError(e, 'ERR_CREDENTIAL_UNLOGGED'));
   // A credential signed by another key than the issuer's is never appended.
