@@ -16,14 +16,14 @@ import { CliExit, EXIT_FAILED, EXIT_IO, EXIT_USAGE, err, out, outJson } from './
 
 /**
  * The data directory's log opened for writing (created when new). Throws `ERR_HOME_MISSING`,
- * `ERR_STORE_CORRUPT`, and `CliExit` for one whose log is a fleet's (exit 2: its checkpoints
- * are the integrator's) or whose calls went to one (exit 3, as {@link hasHomeLog}).
+ * `ERR_STORE_CORRUPT`, and `CliExit` (exit 3) for one whose log is a fleet's (its checkpoints
+ * are the integrator's) or whose calls went to one (as {@link hasHomeLog}).
  */
 function openLog(home?: string): { home: string; db: LogDb } {
   const h = resolveHome(home);
   hasHomeLog(h);
   const moved = homePaths(h).moved;
-  if (exists(moved)) throw new CliExit(EXIT_USAGE, `this data directory's log is a fleet's (${moved}): serve and witness it with log publish and log integrate, --store URL or $MCP_ATTEST_STORE`);
+  if (exists(moved)) throw new CliExit(EXIT_IO, `this data directory's log is a fleet's (${moved}): serve and witness it with log publish and log integrate, --store URL or $MCP_ATTEST_STORE`);
   return { home: h, db: new LogDb(homePaths(h).db) };
 }
 
@@ -99,12 +99,21 @@ async function witnessOnce(o: { home?: string; timeout: string; json?: boolean }
   }
 }
 
-/** The configured witnesses of `home`, each with the size it last cosigned, and the latest witnessing events; read without writing (none yet in a data directory nothing has recorded in). */
-function witnessList(home: string): { witnesses: Array<WitnessEndpoint & { cosignedSize: string }>; events: ReturnType<LogDb['witnessEvents']> } {
-  const db = hasHomeLog(home) ? openHomeLog(home) : null;
+/**
+ * The configured witnesses of `home`, each with the size it last cosigned, and the latest
+ * witnessing events, read without writing: none yet in a data directory nothing has recorded
+ * in (or in a log of an earlier version without those tables); `cosignedSize` null where the
+ * log is a fleet's (moved, or the calls recorded there): its sizes are there (`log status --store`).
+ */
+function witnessList(home: string): { witnesses: Array<WitnessEndpoint & { cosignedSize: string | null }>; events: ReturnType<LogDb['witnessEvents']> } {
+  const p = homePaths(home);
+  loadIdentity(home);
+  const fleet = exists(p.moved) || (!exists(p.db) && exists(p.evidence));
+  const db = !fleet && exists(p.db) ? openHomeLog(home) : null;
   try {
-    const witnesses = loadWitnesses(home).map((x) => ({ ...x, cosignedSize: (db?.witnessSize(x.name) ?? 0n).toString() }));
-    return { witnesses, events: db?.witnessEvents(20) ?? [] };
+    const sizes = db?.hasTable('witness_sizes') === true;
+    const witnesses = loadWitnesses(home).map((x) => ({ ...x, cosignedSize: fleet ? null : (sizes ? db.witnessSize(x.name) : 0n).toString() }));
+    return { witnesses, events: db?.hasTable('witness_events') === true ? db.witnessEvents(20) : [] };
   } finally {
     db?.close();
   }
@@ -117,7 +126,7 @@ function registerWitnessList(log: Command): void {
     .action((o: { home?: string; json?: boolean }) => {
       const { witnesses, events } = witnessList(resolveHome(o.home));
       if (o.json) return outJson({ witnesses, events });
-      for (const x of witnesses) out(`${x.name.padEnd(40)} ${x.url}  cosigned up to ${x.cosignedSize}`);
+      for (const x of witnesses) out(`${x.name.padEnd(40)} ${x.url}  ${x.cosignedSize === null ? 'cosigned sizes: mcp-attest log status --store URL (a fleet\'s log)' : `cosigned up to ${x.cosignedSize}`}`);
       for (const e of events) out(`  ${new Date(e.at * 1000).toISOString()} ${e.witness} size ${e.size} ${e.code}: ${e.message}`);
     });
   w.command('add').description('add a witness: its submission URL and its cosignature/v1 vkey')

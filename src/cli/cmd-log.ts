@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import type { Command } from 'commander';
-import { hasHomeLog, markMoved, openHomeLog } from './home-log.js';
+import { exists, hasHomeLog, markMoved, openHomeLog } from './home-log.js';
 import { listCalls } from '../store/calls.js';
 import { eraseCall } from '../store/erase.js';
 import { formatStatus, logStatus } from '../store/status.js';
@@ -111,6 +111,8 @@ export function registerLogCommands(program: Command): void {
       // The PostgreSQL client is loaded by the commands that use it only.
       const [{ PgLog }, { migrateToPostgres }] = await Promise.all([import('../store/pg-log.js'), import('../store/pg-migrate.js')]);
       const paths = homePaths(resolveHome(o.home));
+      // Moved once (or claimed by an integrator): a second move would point its key at a second fleet's log.
+      if (exists(paths.moved)) throw new CliExit(EXIT_USAGE, `this data directory's log is a fleet's already (${paths.moved}): it is not moved again`);
       const db = openHomeLog(paths.home);
       try {
         const log = await PgLog.open(o.to);

@@ -43,7 +43,8 @@ function listSessions(home: string | undefined): SessionRow[] {
   if (!hasHomeLog(dir)) return [];
   const db = openHomeLog(dir);
   try {
-    return new SessionStore(db, null, null).list();
+    // A log of an earlier version, from before receipt sessions, has none.
+    return db.hasTable('sessions') ? new SessionStore(db, null, null).list() : [];
   } finally {
     db.close();
   }

@@ -6,12 +6,11 @@
  * back to standby; nothing it signs after that is ever published. After each checkpoint it
  * publishes, a witnessing round (store/witnessing.ts) submits it to the data directory's
  * witnesses (`witnesses.json`), one round at a time and never awaited by integration: a slow
- * or absent witness does not hold the log back. The data directory is marked as a fleet's
- * (`log-moved.json`) before anything is signed, and one with a SQLite log of its own is
- * refused: its key would sign two histories.
+ * or absent witness does not hold the log back. Before anything is signed the data
+ * directory is claimed as a fleet's (cli/fleet-home.ts): its key signs one history.
  * @see docs/fleet.md
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { MAX_CONFIG_FILE_BYTES, readRegularFile } from '../store/read-regular.js';
 import { writeSynced } from '../store/synced.js';
 import { join } from 'node:path';
@@ -25,9 +24,8 @@ import { Integrator, type CheckpointSigner, type SignedTreeMemory } from '../sto
 import { loadWitnesses } from '../store/witnesses.js';
 import { witnessLatest, type WitnessResult } from '../store/witnessing.js';
 import { CliExit, EXIT_USAGE, err, out } from './output.js';
-import { exists, markMoved } from './home-log.js';
+import { claimFleetHome } from './fleet-home.js';
 import { homePaths } from '../store/home.js';
-import { LogDb } from '../store/log-db.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -64,28 +62,7 @@ export function fileMemory(home: string): SignedTreeMemory {
   };
 }
 
-/**
- * Refuse a data directory whose key signs a log of its own: a SQLite log (`log.db`) with
- * entries or a checkpoint, not moved to a fleet's (`log-moved.json`, `log migrate`). Its
- * integrator would sign a second history under the same origin and key (a fork). An empty
- * `log.db` (as `log serve`, or an earlier version's `log witnesses list`, leaves) is no history. Throws `CliExit` (exit 2), and what
- * {@link LogDb} throws (`ERR_STORE_CORRUPT`).
- */
-function checkOwnLog(home: string): void {
-  const p = homePaths(home);
-  if (exists(p.moved) || !exists(p.db)) return;
-  const db = new LogDb(p.db, 'full', true);
-  let size: bigint;
-  try {
-    size = db.size();
-    if (size === 0n && db.latestCheckpointSize() < 0n) return;
-  } finally {
-    db.close();
-  }
-  throw new CliExit(EXIT_USAGE, `this data directory has a log of its own (${p.db}, ${size} entries): integrating a fleet's log with its key would sign a second history (a fork); move it to the fleet's log first (mcp-attest log migrate --to URL), or integrate from another data directory`);
-}
-
-/** Run the integrator (see the module comment); `once`: one step, then exit. Throws `ERR_STORE_IO` when the log cannot be opened, `ERR_STORE_CORRUPT` when its state cannot be trusted, `CliExit` (exit 2) for a data directory with a log of its own. */
+/** Run the integrator (see the module comment); `once`: one step, then exit. Throws `ERR_STORE_IO` when the log cannot be opened, `ERR_STORE_CORRUPT` when its state cannot be trusted, `CliExit` (exit 2) for a data directory with a log of its own (cli/fleet-home.ts). */
 export async function integrateLoop(home: string, url: string, o: { intervalMs: number; checkpointMs: number; leaseMs: number; witnessTimeoutMs: number; once: boolean }): Promise<void> {
   for (const [k, v] of [['--interval-ms', o.intervalMs], ['--checkpoint-ms', o.checkpointMs], ['--lease-ms', o.leaseMs], ['--witness-timeout', o.witnessTimeoutMs]] as const) {
     if (!Number.isSafeInteger(v) || v < 1) throw new CliExit(EXIT_USAGE, `${k} takes a whole number of milliseconds`);
@@ -93,17 +70,39 @@ export async function integrateLoop(home: string, url: string, o: { intervalMs: 
   // An idle integrator renews at its steps: they must come well within the lease.
   if (o.intervalMs * 4 > o.leaseMs) throw new CliExit(EXIT_USAGE, '--lease-ms must be at least four times --interval-ms');
   const signer = await signerOf(home);
-  // Checked and marked with nothing awaited between (a recorder opening meanwhile would see
-  // neither), before anything is signed: from now on nothing records into a SQLite log here.
-  const moved = homePaths(home).moved;
-  checkOwnLog(home);
-  if (!exists(moved)) markMoved(moved, url, 0n);
   const entries = loadIdentity(home).log.entries;
   const log = await PgLog.open(url, entries ? { entries } : {});
+  const memory = fileMemory(home);
+  let created: boolean;
+  try {
+    created = claimFleetHome(home, url, memory);
+  } catch (e) {
+    await log.close();
+    throw e;
+  }
+  try {
+    await run(log, home, url, signer, memory, o);
+  } catch (e) {
+    // Refused before it signed anything (another origin, the database away): the data directory is not a fleet's.
+    if (created && signedNothing(memory)) rmSync(homePaths(home).moved, { force: true });
+    throw e;
+  }
+}
+
+/** Whether `memory` holds no tree this key signed (false when it cannot be read: keep the marker). */
+function signedNothing(memory: SignedTreeMemory): boolean {
+  try {
+    return memory.last() === null;
+  } catch {
+    return false;
+  }
+}
+
+/** The integrator's loop on the opened `log` (see the module comment); the log is closed when it ends. */
+async function run(log: PgLog, home: string, url: string, signer: CheckpointSigner, memory: SignedTreeMemory, o: { intervalMs: number; checkpointMs: number; leaseMs: number; witnessTimeoutMs: number; once: boolean }): Promise<void> {
   let stopping = false;
   const stop = (): void => void (stopping = true);
   process.once('SIGTERM', stop).once('SIGINT', stop);
-  const memory = fileMemory(home);
   let role: Integrator | null = null;
   let backoff = o.intervalMs;
   const rounds = witnessRounds(log, home, o.witnessTimeoutMs);

@@ -52,6 +52,16 @@ function checkMode(identity: Identity, mode: string | null, close: () => void): 
   throw new AttestError('ERR_STORE_CORRUPT', `the log's entries are ${mode} but identity.json says ${identity.log.entries}: refusing to record (was the log replaced?)`, { expected: identity.log.entries, found: mode });
 }
 
+/**
+ * `ERR_USAGE` when `home`'s log is a fleet's (`log-moved.json`: moved by `log migrate`, or
+ * claimed by `log integrate`): a SQLite log here, appended to or signed, would be a second
+ * history under the same key.
+ */
+function refuseMoved(home: string): void {
+  const moved = homePaths(home).moved;
+  if (existsSync(moved)) throw new AttestError('ERR_USAGE', `this data directory's log was moved to a fleet's log (${moved}): record there with --store or $MCP_ATTEST_STORE; appending here would sign a second history with the same key`);
+}
+
 /** Appends attestations, receipts and checkpoints for one proxy process. */
 export class Recorder {
   private timer: NodeJS.Timeout | null = null;
@@ -101,9 +111,7 @@ export class Recorder {
       const evidence = o.evidence === false ? null : new EvidenceStore(p.evidence, false);
       return new Recorder(home, identity, null, log, signer, logSigner, evidence, o.checkpointMs ?? 1000, o.profile ?? 'vector');
     }
-    if (existsSync(p.moved)) {
-      throw new AttestError('ERR_USAGE', `this data directory's log was moved to a fleet's log (${p.moved}): record there with --store or $MCP_ATTEST_STORE; appending here would sign a second history with the same key`);
-    }
+    refuseMoved(home);
     const db = new LogDb(p.db, o.durability ?? 'full', false, { groupCommit: true, backgroundCheckpoints: [p.evidence], prefill: o.shortLived !== true, ...(identity.log.entries ? { entries: identity.log.entries } : {}) });
     checkMode(identity, db.mode(), () => db.close());
     const evidence = o.evidence === false ? null : new EvidenceStore(p.evidence, false, db.db);
@@ -346,7 +354,10 @@ export class Recorder {
       // Never sign a tree that is not on disk yet: a power loss could lose what a witness cosigned.
       await this.db.durable();
       const text = formatCheckpoint({ origin: this.identity.log.origin, size, rootHash: this.db.root(size), extensions: [] });
-      this.db.addCheckpoint(size, await signNote(text, [this.logSigner]), now());
+      const note = await signNote(text, [this.logSigner]);
+      // Looked at again right before the row is stored: a fleet's integrator may have claimed the key since this log was opened.
+      refuseMoved(this.home);
+      this.db.addCheckpoint(size, note, now());
       await this.db.durable();
       this.settleEvidence();
     });

@@ -52,7 +52,12 @@ export abstract class LogCheckpoints {
 
   /** Whether the file has a `cosignatures` table (a log written by an earlier version and opened read-only has none). */
   cosigned(): boolean {
-    return (this.hasCosignatures ??= this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cosignatures'").get() !== undefined);
+    return (this.hasCosignatures ??= this.hasTable('cosignatures'));
+  }
+
+  /** Whether the file has the table `name` (one an earlier version did not create, in a log opened read-only, has not). */
+  hasTable(name: string): boolean {
+    return this.statement("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
   }
 
   /** Cosignature lines (`— <name> <base64>\n`) stored for the checkpoint of `size`, by witness name; read bounded (store/note-rows.ts). */

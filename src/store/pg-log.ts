@@ -74,6 +74,14 @@ function stateRow(r: pg.QueryResult): Record<string, unknown> {
   return r.rows[0] as Record<string, unknown>;
 }
 
+const ignoreError = (): void => undefined;
+
+/** Give back a connection from `PgLog.checkout`; one whose transaction failed is closed, not pooled (its connection may be the one lost). */
+function checkin(c: pg.PoolClient, failed: boolean): void {
+  c.off('error', ignoreError);
+  c.release(failed);
+}
+
 /** A log in PostgreSQL. Open with {@link PgLog.open}; close it on exit. */
 export class PgLog implements LogStore {
   readonly driver = 'postgres';
@@ -183,7 +191,8 @@ export class PgLog implements LogStore {
    * never overlap.
    */
   private async sequence(batch: Pending[], done: Array<[Pending, bigint]>): Promise<void> {
-    const c = await this.pool.connect();
+    const c = await this.checkout();
+    let failed = false;
     try {
       const [, locked] = (await c.query('BEGIN; SELECT mcp_attest.lock_counter() AS next_idx')) as unknown as pg.QueryResult[];
       const first = BigInt(stateRow(locked!).next_idx as string);
@@ -191,11 +200,12 @@ export class PgLog implements LogStore {
       if (rows.length > 0) await appendRows(c, first, rows);
       await c.query('COMMIT');
     } catch (e) {
+      failed = true;
       done.length = 0;
       await c.query('ROLLBACK').catch(() => undefined);
       throw e;
     } finally {
-      c.release();
+      checkin(c, failed);
     }
   }
 
@@ -220,18 +230,31 @@ export class PgLog implements LogStore {
 
   /** Run `f` in a transaction on one pooled connection; rolled back when it throws. */
   async transaction<T>(f: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const c = await this.pool.connect();
+    const c = await this.checkout();
+    let failed = false;
     try {
       await c.query('BEGIN');
       const out = await f(c);
       await c.query('COMMIT');
       return out;
     } catch (e) {
+      failed = true;
       await c.query('ROLLBACK').catch(() => undefined);
       throw e;
     } finally {
-      c.release();
+      checkin(c, failed);
     }
+  }
+
+  /**
+   * A pooled connection, listened to while it is out: a connection lost mid-transaction
+   * rejects the query in flight, and its `error` event, unheard, would end the process (the
+   * pool hears only its idle connections). Given back with {@link checkin}.
+   */
+  private async checkout(): Promise<pg.PoolClient> {
+    const c = await this.pool.connect();
+    c.on('error', ignoreError);
+    return c;
   }
 
   async size(): Promise<bigint> {

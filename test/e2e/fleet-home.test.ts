@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, scope } from './helpers.js';
+import { cli, connect, EVERYTHING, CLI, readLog, scope, waitFor } from './helpers.js';
 import { startPostgres, type Postgres } from '../support/postgres.js';
 import { LogDb } from '../../src/store/log-db.js';
 
@@ -60,11 +60,65 @@ test('log integrate refuses a data directory with a log of its own, and marks th
   assert.equal(run(['log', 'migrate', '--home', own, '--to', moved]).status, 0);
   assert.equal(integrate(own, moved).status, 0);
   const serve = run(['log', 'serve', '--home', own, '--listen', '127.0.0.1:0']);
-  assert.deepEqual([serve.status, serve.stderr], [2, `mcp-attest: this data directory's log is a fleet's (${join(own, 'log-moved.json')}): serve and witness it with log publish and log integrate, --store URL or $MCP_ATTEST_STORE\n`]);
+  assert.deepEqual([serve.status, serve.stderr], [3, `mcp-attest: this data directory's log is a fleet's (${join(own, 'log-moved.json')}): serve and witness it with log publish and log integrate, --store URL or $MCP_ATTEST_STORE\n`]);
 
   // An empty log.db (an earlier version's `log witnesses list` left one) is no history.
   const empty = init('empty');
   new LogDb(join(empty, 'log.db')).close();
   assert.equal(integrate(empty, await server.database('fleet_c')).status, 0);
   assert.equal(existsSync(join(empty, 'log-moved.json')), true);
+});
+
+/** One echo call recorded by a proxy on `home` (SQLite log, or the fleet's at `store`); the proxy is closed after, its final checkpoint signed. */
+async function recordCall(s: ReturnType<typeof scope>, home: string, store?: string): Promise<void> {
+  const { client } = await connect(s, process.execPath, [CLI, 'proxy', '--home', home, ...(store ? ['--store', store] : []), '--', process.execPath, EVERYTHING]);
+  await client.callTool({ name: 'echo', arguments: { message: `from ${home}` } });
+  await client.close();
+}
+
+test('a moved data directory\'s integrator signs only a fleet\'s tree that extends what its key signed in SQLite; a recorder open across the move signs nothing after it', { timeout: 120_000 }, async (t) => {
+  const s = scope(t);
+  const [moved, other, open] = [join(s.dir, 'moved'), join(s.dir, 'other'), join(s.dir, 'open')];
+  for (const h of [moved, other, open]) assert.equal(run(['init', '--home', h]).status, 0);
+  await recordCall(s, moved);
+  const signed = readLog(moved).checkpoints.at(-1)!.size;
+  const [a, b] = [await server.database('fleet_d'), await server.database('fleet_e')];
+  assert.equal(run(['log', 'migrate', '--home', moved, '--to', a]).status, 0);
+  assert.equal(run(['log', 'migrate', '--home', moved, '--to', b]).status, 2, 'moved once, not again');
+  // Another fleet's log, with other entries: this key signing it would sign a second history.
+  await recordCall(s, other, b);
+  const wrong = integrate(moved, b);
+  assert.equal(wrong.status, 3);
+  assert.match(wrong.stderr, new RegExp(`ERR_STORE_CORRUPT: the log's tree does not extend the tree of ${signed} entries this data directory signed`));
+  assert.equal(integrate(moved, a).status, 0, 'the fleet\'s log it moved to extends it');
+
+  // A recorder opened before its data directory's log moved records on, but signs no checkpoint after.
+  await recordCall(s, open);
+  const { client, stderr } = await connect(s, process.execPath, [CLI, 'proxy', '--home', open, '--', process.execPath, EVERYTHING]);
+  await client.callTool({ name: 'echo', arguments: { message: 'before the move' } });
+  await waitFor('its checkpoint', () => readLog(open).checkpoints.at(-1)!.size === readLog(open).entries.length);
+  assert.equal(run(['log', 'migrate', '--home', open, '--to', await server.database('fleet_f')]).status, 0);
+  const before = readLog(open).checkpoints.at(-1)!.size;
+  await client.callTool({ name: 'echo', arguments: { message: 'after the move' } });
+  await waitFor('a refused checkpoint', () => /checkpoint failed: .*was moved to a fleet's log/.test(stderr()));
+  await client.close();
+  assert.equal(readLog(open).checkpoints.at(-1)!.size, before, 'no checkpoint signed after the move');
+  assert.ok(readLog(open).entries.length > before);
+});
+
+test('log integrate that fails before signing anything leaves the data directory as it was', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const home = join(s.dir, 'home');
+  assert.equal(run(['init', '--home', home]).status, 0);
+  const url = await server.database('fleet_g');
+  // The fleet's log holds checkpoints of another origin.
+  assert.equal(integrate(join(s.dir, 'first'), url).status, 3, 'no such data directory');
+  const first = join(s.dir, 'first');
+  assert.equal(run(['init', '--home', first]).status, 0);
+  assert.equal(integrate(first, url).status, 0);
+  const refused = integrate(home, url);
+  assert.equal(refused.status, 3);
+  assert.match(refused.stderr, /another origin/);
+  assert.equal(existsSync(join(home, 'log-moved.json')), false, 'not marked');
+  assert.equal(run(['log', 'checkpoint', '--home', home]).status, 0, 'it records on its own');
 });

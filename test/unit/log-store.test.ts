@@ -389,3 +389,27 @@ test('postgres: hostile rows are cut in SQL before they are sent: a note past th
     await log.close();
   }
 });
+
+test('postgres: a connection lost in the middle of a transaction fails that transaction, never the process (its error event is heard)', async () => {
+  const url = await freshUrl();
+  const log = await PgLog.open(url);
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    const lost: unknown[] = [];
+    const pid = new Promise<number>((resolve) => {
+      void log.transaction(async (c) => {
+        resolve(Number((await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid));
+        await c.query('SELECT pg_sleep(10)');
+      }).then(() => assert.fail('the transaction committed'), (e: unknown) => lost.push(e));
+    });
+    await admin.query('SELECT pg_terminate_backend($1)', [await pid]);
+    for (let i = 0; lost.length === 0 && i < 100; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(lost.length, 1, 'the transaction was refused');
+    // The pool gives a working connection again.
+    assert.equal(await log.size(), 0n);
+  } finally {
+    await admin.end();
+    await log.close();
+  }
+});
