@@ -80,6 +80,7 @@ async function revoke(file: string, o: { home?: string; reason?: string; signerH
 
 function list(o: { home?: string; json?: boolean }): void {
   const home = resolveHome(o.home);
+  loadIdentity(home); // ERR_HOME_MISSING for a path that is no data directory
   const log = IdentityLog.open(home, false);
   if (log === null) return o.json ? outJson({ size: '0', credentials: [] }) : out('no identity log');
   try {

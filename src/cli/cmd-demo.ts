@@ -4,7 +4,7 @@
  * drives it with the official SDK client (several calls, one failing), then verifies the
  * log offline against the exported trust policy and prints the verdict.
  */
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -64,12 +64,17 @@ export function registerDemoCommand(program: Command): void {
     .option('--home <dir>', 'data directory (default: a fresh temporary one)')
     .action(async (o: { home?: string }) => {
       const home = o.home ? resolveHome(o.home) : mkdtempSync(join(tmpdir(), 'mcp-attest-demo-'));
-      const scratch = mkdtempSync(join(tmpdir(), 'mcp-attest-scratch-'));
-      mkdirSync(join(scratch, 'notes'));
-      writeFileSync(join(scratch, 'notes', 'todo.txt'), 'archive Q3\n');
       await ensureHome(home, { sub: 'agent:demo' });
-      out(`mcp-attest demo\n  data directory  ${home}\n  upstream        @modelcontextprotocol/server-filesystem on ${scratch}\n`);
-      await drive(home, scratch);
+      // The server's folder is removed once the calls are made (the data directory is kept: the next commands read it).
+      const scratch = mkdtempSync(join(tmpdir(), 'mcp-attest-scratch-'));
+      try {
+        mkdirSync(join(scratch, 'notes'));
+        writeFileSync(join(scratch, 'notes', 'todo.txt'), 'archive Q3\n');
+        out(`mcp-attest demo\n  data directory  ${home}\n  upstream        @modelcontextprotocol/server-filesystem on ${scratch}\n`);
+        await drive(home, scratch);
+      } finally {
+        rmSync(scratch, { recursive: true, force: true });
+      }
       const policy = trustPolicyOf(loadIdentity(home));
       const db = openHomeLog(home);
       const report = await verifyLog({ entries: db.entries(), checkpoints: db.checkpoints().map((c) => c.note) }, policy, policyKeyResolver(policy));

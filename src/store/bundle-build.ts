@@ -80,23 +80,25 @@ export function pickCheckpoint(db: LogDb, where: string, order: string, ...args:
   return { size: size!, note: String(row.note) + db.cosignatureLines(size!).join('') };
 }
 
-/** The best checkpoint covering index `last`: most cosignatures, then largest. */
-function chooseCheckpoint(db: LogDb, last: bigint): { size: bigint; note: string } {
-  const best = pickCheckpoint(db, 'c.size > ?', 'c.n DESC, c.size DESC', last);
-  if (best === null) throw new AttestError('ERR_USAGE', `no checkpoint covers entry ${last} yet: run "mcp-attest log checkpoint"`);
-  return best;
+/** The best checkpoint covering index `last` and at least `held` entries (the largest the recipient holds): most cosignatures, then largest. */
+function chooseCheckpoint(db: LogDb, last: bigint, held: bigint): { size: bigint; note: string } {
+  const best = pickCheckpoint(db, 'c.size > ? AND c.size >= ?', 'c.n DESC, c.size DESC', last, held);
+  if (best !== null) return best;
+  if (held > last) throw new AttestError('ERR_USAGE', `--since ${held}: no checkpoint of the log is that large (a consistency proof reaches a checkpoint from a smaller size): run "mcp-attest log checkpoint", or check the size`);
+  throw new AttestError('ERR_USAGE', `no checkpoint covers entry ${last} yet: run "mcp-attest log checkpoint"`);
 }
 
 /**
  * Build the bundle of `indexes` (ascending). `since` lists tree sizes the recipient holds a
  * checkpoint for; a consistency proof from each (below the chosen checkpoint's size) is
  * included. `shared`: one multi-leaf inclusion proof for all entries (bundle@2) instead of
- * a path per entry (bundle@1). Throws `ERR_USAGE` when nothing is selected or no checkpoint
- * covers the entries.
+ * a path per entry (bundle@1). The checkpoint is the best covering the entries and every
+ * `since` size. Throws `ERR_USAGE` when nothing is selected or no checkpoint covers them
+ * (a `since` size past the log's largest checkpoint included: it was silently dropped).
  */
 export function buildBundle(db: LogDb, indexes: bigint[], since: bigint[] = [], shared = false): Bundle {
   if (indexes.length === 0) throw new AttestError('ERR_USAGE', 'nothing selected');
-  const cp = chooseCheckpoint(db, indexes[indexes.length - 1]!);
+  const cp = chooseCheckpoint(db, indexes[indexes.length - 1]!, since.reduce((a, b) => (b > a ? b : a), 0n));
   const entries = indexes.map((index) => ({ index, ...openedEntry(db, index), proof: shared ? [] : db.inclusionProof(index, cp.size) }));
   const consistency = [...new Set(since)].filter((m) => m > 0n && m < cp.size).map((m) => ({ size: m, proof: db.consistencyProof(m, cp.size) }));
   const bundle: Bundle = { checkpoint: cp.note, entries, consistency };

@@ -291,4 +291,10 @@ test('the bundle\'s checkpoint: among those covering every entry, the most cosig
   const r = await verifyBundle(formatBundle(b), { ...policy, witnesses: [w1, w2].map((w) => ({ name: w.name, vkey: w.vkey })), quorum: 2 }, policyKeyResolver(policy));
   assert.equal(r.ok, true, JSON.stringify(r.findings));
   assert.throws(() => buildBundle(db, [12n]), (e) => isAttestError(e, 'ERR_USAGE'));
+  // A recipient holding a larger tree than the best cosigned checkpoint gets one at least as large, its consistency proven.
+  const since = (held: bigint): bigint => parseCheckpoint(parseNote(buildBundle(db, selectEntries(db, { range: [1n, 4n] }), [held]).checkpoint).text).size;
+  assert.equal(since(8n), 11n, 'of 9 and 11 (both cosigned once), the largest');
+  assert.equal(since(7n), 7n, 'the most cosigned covers 7');
+  assert.equal(buildBundle(db, selectEntries(db, { range: [1n, 4n] }), [8n]).consistency[0]!.size, 8n);
+  assert.throws(() => buildBundle(db, [1n], [12n]), (e) => isAttestError(e, 'ERR_USAGE') && /--since 12: no checkpoint of the log is that large/.test((e as Error).message));
 });
