@@ -99,11 +99,24 @@ async function witnessOnce(o: { home?: string; timeout: string; json?: boolean }
   }
 }
 
+/** `url` with a password in it shown as `***` (a listing is no place for a secret). */
+function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password === '') return url;
+    u.password = '***';
+    return u.href;
+  } catch {
+    return url;
+  }
+}
+
 /**
  * The configured witnesses of `home`, each with the size it last cosigned, and the latest
  * witnessing events, read without writing: none yet in a data directory nothing has recorded
  * in (or in a log of an earlier version without those tables); `cosignedSize` null where the
  * log is a fleet's (moved, or the calls recorded there): its sizes are there (`log status --store`).
+ * A password in a witness's URL is shown as `***`.
  */
 function witnessList(home: string): { witnesses: Array<WitnessEndpoint & { cosignedSize: string | null }>; events: ReturnType<LogDb['witnessEvents']> } {
   const p = homePaths(home);
@@ -112,7 +125,7 @@ function witnessList(home: string): { witnesses: Array<WitnessEndpoint & { cosig
   const db = !fleet && exists(p.db) ? openHomeLog(home) : null;
   try {
     const sizes = db?.hasTable('witness_sizes') === true;
-    const witnesses = loadWitnesses(home).map((x) => ({ ...x, cosignedSize: fleet ? null : (sizes ? db.witnessSize(x.name) : 0n).toString() }));
+    const witnesses = loadWitnesses(home).map((x) => ({ ...x, url: withoutPassword(x.url), cosignedSize: fleet ? null : (sizes ? db.witnessSize(x.name) : 0n).toString() }));
     return { witnesses, events: db?.hasTable('witness_events') === true ? db.witnessEvents(20) : [] };
   } finally {
     db?.close();

@@ -71,7 +71,8 @@ const REVOCATION: ObjectSchema = {
   type: ['string', true], credential: ['string', true], credentialDigest: ['digest', true], issuer: ['nonempty', true], signerKeyId: ['nonempty', true],
   reason: ['string', false], signature: ['hex', true],
 };
-const FINGERPRINT = /^sha256:[0-9a-f]{64}$/;
+/** A server fingerprint as a credential (and an issuer's grant) lists it: `sha256:<64 lowercase hex>`. */
+export const FINGERPRINT = /^sha256:[0-9a-f]{64}$/;
 
 function malformed(problems: string[]): AttestError {
   return new AttestError('ERR_CREDENTIAL_MALFORMED', problems.join('; '), { found: problems });

@@ -6,7 +6,7 @@
  */
 import { checkObject, type ObjectSchema } from '../envelope/schema.js';
 import { parseVerifierKey } from '../log/vkey.js';
-import { checkKey, MAX_SCOPE_ITEMS, type CredentialKey } from './credential.js';
+import { checkKey, FINGERPRINT, MAX_SCOPE_ITEMS, type CredentialKey } from './credential.js';
 
 /** The default and largest credential lifetime: 24 hours, in seconds. */
 export const MAX_LIFETIME_SECONDS = 86_400;
@@ -54,6 +54,8 @@ export function checkCredentialIssuers(v: unknown, problems: string[]): Credenti
       const l = o[list];
       if (l !== undefined && (!Array.isArray(l) || l.length > MAX_SCOPE_ITEMS || !l.every((s) => typeof s === 'string' && s !== '') || new Set(l).size !== l.length)) problems.push(`${path}.${list}: at most ${MAX_SCOPE_ITEMS} distinct non-empty strings`);
     }
+    // A grant names servers as credentials do: one no credential can name grants nothing.
+    if (Array.isArray(o['servers']) && !o['servers'].every((s) => typeof s === 'string' && FINGERPRINT.test(s))) problems.push(`${path}.servers: server fingerprints (sha256:<64 hex>)`);
     const life = (o['maxLifetimeSeconds'] ?? MAX_LIFETIME_SECONDS) as number;
     if (life < 1 || life > MAX_LIFETIME_SECONDS) problems.push(`${path}.maxLifetimeSeconds: 1 to ${MAX_LIFETIME_SECONDS}`);
     if (typeof o['log'] === 'string') {

@@ -69,7 +69,7 @@ test('a data directory nothing has recorded in: receipt list and log witnesses l
   const s = scope(t);
   assert.equal(run(['init', '--home', s.home]).status, 0);
   const vkey = run(['witness', 'key', '--home', join(s.dir, 'witness')]).stdout.trim();
-  const added = run(['log', 'witnesses', 'add', '--home', s.home, '--url', 'http://127.0.0.1:9', '--vkey', vkey]);
+  const added = run(['log', 'witnesses', 'add', '--home', s.home, '--url', 'http://user:secret@127.0.0.1:9', '--vkey', vkey]);
   assert.equal(added.status, 0, added.stderr);
   const files = readdirSync(s.home).sort();
   const list = run(['receipt', 'list', '--home', s.home, '--json']);
@@ -77,8 +77,9 @@ test('a data directory nothing has recorded in: receipt list and log witnesses l
   assert.deepEqual([run(['receipt', 'list', '--home', s.home]).stdout], ['']);
   const witnesses = run(['log', 'witnesses', 'list', '--home', s.home, '--json']);
   assert.equal(witnesses.status, 0, witnesses.stderr);
-  const parsed = JSON.parse(witnesses.stdout) as { witnesses: Array<{ vkey: string; cosignedSize: string }>; events: unknown[] };
-  assert.deepEqual([parsed.witnesses.map((w) => [w.vkey, w.cosignedSize]), parsed.events], [[[vkey, '0']], []]);
+  const parsed = JSON.parse(witnesses.stdout) as { witnesses: Array<{ vkey: string; url: string; cosignedSize: string }>; events: unknown[] };
+  assert.deepEqual([parsed.witnesses.map((w) => [w.vkey, w.url, w.cosignedSize]), parsed.events], [[[vkey, 'http://user:***@127.0.0.1:9/', '0']], []], 'the password is not shown');
+  assert.doesNotMatch(run(['log', 'witnesses', 'list', '--home', s.home]).stdout, /secret/);
   const witness = run(['log', 'witness', '--home', s.home]);
   assert.deepEqual([witness.status, witness.stderr], [2, 'mcp-attest: the log has no checkpoint yet: mcp-attest log checkpoint\n']);
   const session = 'ses_AAAAAAAAAAAAAAAAAAAAAA';

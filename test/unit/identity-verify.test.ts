@@ -200,6 +200,8 @@ test('a root credential outside its issuer\'s own grant is never signed into the
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const [idp, agent, kid] = [join(dir, 'idp'), join(dir, 'agent'), join(dir, 'kid')];
   for (const h of [idp, agent, kid]) await initHome(h);
+  // A grant naming a server no credential can name is refused, as a credential naming it would be.
+  await assert.rejects(initCredentialIssuer(idp, { id: 'idp:acme', subjectPrefix: 'agent:acme/', servers: ['sha256:abc'] }), (e: unknown) => isAttestError(e, 'ERR_POLICY_INVALID') && /servers: server fingerprints/.test((e as Error).message));
   await initCredentialIssuer(idp, { id: 'idp:acme', subjectPrefix: 'agent:acme/', tools: ['crm.*'], servers: [SERVER], maxLifetimeSeconds: 600, maxDepth: 1 });
   const key = agentKeyOf(agent);
   const credentials = (): number => {
