@@ -10,7 +10,6 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { nowSeconds } from '../envelope/time.js';
 import { homePaths, resolveHome } from '../store/home.js';
-import { loadIdentity } from '../store/identity.js';
 import { isFleetStore } from '../store/log-store.js';
 import {
   jsonDiff, ToolPins, UNREADABLE, type SharedPin, type DiffEntry, type FingerprintChangeRecord, type PinChangeRecord, type PinRecord,
@@ -55,11 +54,8 @@ function formatDiffEntry(d: DiffEntry): string {
 }
 
 /** Open `pins.db` of the home, or null when nothing has been pinned there yet. */
-/** The data directory's tool pins, or null when nothing was pinned yet. Throws `ERR_HOME_MISSING` for a path that is no data directory. */
 function openPins(o: HomeOption): { pins: ToolPins | null; path: string } {
-  const home = resolveHome(o.home);
-  loadIdentity(home);
-  const path = homePaths(home).pins;
+  const path = homePaths(resolveHome(o.home)).pins;
   return { pins: existsSync(path) ? new ToolPins(path) : null, path };
 }
 

@@ -41,7 +41,7 @@ test('a data directory nothing has recorded in: log status is an empty log; show
 test('no data directory, or one whose log moved or whose calls went to a fleet\'s log, is not called new; verify of a missing path says nothing is there', { timeout: 60_000 }, (t) => {
   const s = scope(t);
   const none = join(s.dir, 'no-such-home');
-  for (const args of [...readers(s.dir), ['log', 'status'], ['receipt', 'list'], ['log', 'witnesses', 'list'], ['agent', 'list'], ['tools', 'list'], ['tools', 'diff']]) {
+  for (const args of [...readers(s.dir), ['log', 'status'], ['receipt', 'list'], ['log', 'witnesses', 'list'], ['agent', 'list']]) {
     const r = run([...args, '--home', none]);
     assert.deepEqual([r.status, r.stderr], [3, `mcp-attest: ERR_HOME_MISSING: no identity in ${none}: run "mcp-attest init --home ${none}"\n`], args.join(' '));
   }
