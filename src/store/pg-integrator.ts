@@ -16,7 +16,8 @@
 import pg from 'pg';
 import { AttestError } from '../errors.js';
 import { leafHash } from '../log/hash.js';
-import { appendNodes, rootAt, type NodeReader, type StoredNode } from '../log/tree.js';
+import { appendNodes, consistencyProof, rootAt, type NodeReader, type StoredNode } from '../log/tree.js';
+import { verifyConsistency } from '../log/proof.js';
 import { nodeKey } from '../log/async-nodes.js';
 import { formatCheckpoint } from '../log/checkpoint.js';
 import { equalBytes } from '../bytes/index.js';
@@ -45,6 +46,12 @@ export interface SignedTreeMemory { last(): { size: bigint; root: Uint8Array } |
 
 /** What one step did: the tree size after it, and the checkpoint size it published (null: none new). */
 export interface StepResult { integrated: bigint; checkpoint: bigint | null }
+
+/** A consistency proof that could not be made for want of a stored node: none (it fails to verify); any other error is thrown. */
+function noProof(e: unknown): Uint8Array[] {
+  if (e instanceof AttestError && e.code === 'ERR_STORE_CORRUPT') return [];
+  throw e;
+}
 
 /** The roots of the perfect subtrees of a tree of `size` leaves: the nodes appending a leaf reads (RFC 9162 §2.1.2). */
 export function compactRange(size: bigint): Array<[number, bigint]> {
@@ -189,7 +196,10 @@ export class Integrator {
   /** Sign a checkpoint of `size` whose root is `root`, and publish it by compare-and-swap from `previous`. */
   private async publish(previous: bigint, size: bigint, root: Uint8Array): Promise<bigint> {
     const last = this.o.memory?.last() ?? null;
-    if (last !== null && (size < last.size || !equalBytes(await this.log.withNodes((read) => rootAt(last.size, read)), last.root))) {
+    // The tree signed now must extend the one remembered: a consistency proof between the two roots (RFC 9162 §2.1.4), not
+    // the root at its size recomputed from stored nodes, which altered nodes could make agree while the new root comes from others.
+    // A proof that cannot be made (a node missing: ERR_STORE_CORRUPT) proves nothing; the database away is thrown as it is.
+    if (last !== null && last.size > 0n && (size < last.size || !verifyConsistency(last.size, size, last.root, root, await this.log.withNodes((read) => consistencyProof(last.size, size, read)).catch(noProof)))) {
       throw new AttestError('ERR_STORE_CORRUPT', `the log's tree does not extend the tree of ${last.size} entries this data directory signed: the database was rolled back or altered; refusing to sign a second history`, { index: last.size });
     }
     // Remembered before it is signed: a crash after the signature cannot leave it forgotten (the entries never change, so a successor's tree extends it too).

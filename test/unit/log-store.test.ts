@@ -278,6 +278,34 @@ test('postgres: an integrator remembers the last tree it signed: a database roll
   }
 });
 
+test('postgres: an integrator signs only a tree consistent with the one it remembers: nodes altered so that the remembered root still recomputes are caught by the consistency proof', async () => {
+  const sign = await signer();
+  let remembered: { size: bigint; root: Uint8Array } | null = null;
+  const memory = { last: () => remembered, remember: (size: bigint, root: Uint8Array) => void (remembered = { size, root }) };
+  const url = await freshUrl();
+  const log = await PgLog.open(url, { entries: 'private' });
+  const owner = new pg.Client({ connectionString: url });
+  await owner.connect();
+  try {
+    await log.append(record);
+    const a = (await Integrator.take(log, url, sign, { checkpointMs: 0, memory }))!;
+    assert.deepEqual(await a.step(), { integrated: 2n, checkpoint: 2n });
+    await a.release();
+    for (let i = 0; i < 3; i++) await log.append(record);
+    // By hand: a planted node over leaves 0..3 and the state moved past it; the nodes of the remembered tree are untouched.
+    const planted = Buffer.alloc(32, 0x58);
+    await owner.query('INSERT INTO mcp_attest.nodes VALUES (2, 0, $1)', [planted]);
+    await owner.query('UPDATE mcp_attest.log_state SET integrated = 4, root = $1', [planted]);
+    const b = (await Integrator.take(log, url, sign, { checkpointMs: 0, memory }))!;
+    await assert.rejects(b.step(), (e) => isAttestError(e, 'ERR_STORE_CORRUPT') && /does not extend the tree of 2 entries/.test((e as Error).message));
+    assert.deepEqual((await log.checkpoints()).map((c) => c.size), [2n], 'nothing more signed');
+    await b.release();
+  } finally {
+    await owner.end();
+    await log.close();
+  }
+});
+
 test('postgres: an integrator signs only the tree it computed from the entries: an altered or planted Merkle node stops it', async () => {
   const url = await freshUrl();
   const log = await PgLog.open(url, { entries: 'private' });
