@@ -8,13 +8,13 @@
  * nothing after it.
  */
 import { rmSync } from 'node:fs';
-import { homePaths } from '../store/home.js';
+import { exists, homePaths } from '../store/home.js';
 import { LogDb } from '../store/log-db.js';
 import type { SignedTreeMemory } from '../store/pg-integrator.js';
 import { parseCheckpoint } from '../log/checkpoint.js';
 import { parseNote } from '../log/note.js';
 import { AttestError } from '../errors.js';
-import { exists, markMoved } from './home-log.js';
+import { markMoved } from './home-log.js';
 import { CliExit, EXIT_USAGE } from './output.js';
 
 /** The latest checkpoint the SQLite log at `path` holds (its size and root, as signed), its entry count; null for no log. Throws `ERR_STORE_CORRUPT`. */
@@ -47,20 +47,18 @@ function ownLog(path: string): { size: bigint; checkpoint: { size: bigint; root:
  *    tree), so the integrator signs only a fleet's tree that extends it: not one in another
  *    database than the move's, nor one a move that never committed left empty, nor one
  *    missing entries a recorder added after the move.
- * Returns whether the marker was written here. Throws `CliExit` (exit 2), `ERR_STORE_CORRUPT`,
- * what `markMoved` throws.
+ * Throws `CliExit` (exit 2), `ERR_STORE_CORRUPT`, what `markMoved` throws.
  */
-export function claimFleetHome(home: string, url: string, memory: SignedTreeMemory): boolean {
+export function claimFleetHome(home: string, url: string, memory: SignedTreeMemory): void {
   const p = homePaths(home);
   const created = !exists(p.moved);
   if (created) markMoved(p.moved, url, 0n);
   try {
     const own = ownLog(p.db);
-    if (own === null || (own.size === 0n && own.checkpoint === null)) return created;
+    if (own === null || (own.size === 0n && own.checkpoint === null)) return;
     if (created) throw new CliExit(EXIT_USAGE, `this data directory has a log of its own (${p.db}, ${own.size} entries): integrating a fleet's log with its key would sign a second history (a fork); move it to the fleet's log first (mcp-attest log migrate --to URL), or integrate from another data directory`);
     const last = memory.last();
     if (own.checkpoint !== null && (last === null || last.size < own.checkpoint.size)) memory.remember(own.checkpoint.size, own.checkpoint.root);
-    return created;
   } catch (e) {
     if (created) rmSync(p.moved, { force: true });
     throw e;

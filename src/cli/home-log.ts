@@ -6,23 +6,13 @@
  * `serve`, `log serve`, `log checkpoint`); one whose proxies record to a fleet's log never has
  * one.
  */
-import { lstatSync } from 'node:fs';
 import { writeSynced } from '../store/synced.js';
-import { homePaths } from '../store/home.js';
+import { exists, homePaths } from '../store/home.js';
+
+export { exists } from '../store/home.js';
 import { loadIdentity } from '../store/identity.js';
 import { LogDb } from '../store/log-db.js';
 import { CliExit, EXIT_IO } from './output.js';
-
-/** Whether anything is at `path` (a link counts, even a dangling one: opening it says what is wrong); throws what `lstat` throws but ENOENT / ENOTDIR. */
-export function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return false;
-    throw e;
-  }
-}
 
 /**
  * Whether the data directory `home` has its `log.db`; false for one nothing has recorded in

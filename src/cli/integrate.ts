@@ -10,17 +10,16 @@
  * directory is claimed as a fleet's (cli/fleet-home.ts): its key signs one history.
  * @see docs/fleet.md
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { MAX_CONFIG_FILE_BYTES, readRegularFile } from '../store/read-regular.js';
 import { writeSynced } from '../store/synced.js';
-import { join } from 'node:path';
 import { AttestError, isAttestError } from '../errors.js';
 import { fromHex, toHex } from '../bytes/index.js';
 import { loadIdentity, loadLogKey } from '../store/identity.js';
 import { parseVerifierKey } from '../log/vkey.js';
 import { ed25519NoteSigner, signNote } from '../log/note-sign.js';
 import { PgLog } from '../store/pg-log.js';
-import { Integrator, type CheckpointSigner, type SignedTreeMemory } from '../store/pg-integrator.js';
+import { checkOrigin, Integrator, type CheckpointSigner, type SignedTreeMemory } from '../store/pg-integrator.js';
 import { loadWitnesses } from '../store/witnesses.js';
 import { witnessLatest, type WitnessResult } from '../store/witnessing.js';
 import { CliExit, EXIT_USAGE, err, out } from './output.js';
@@ -44,7 +43,7 @@ async function signerOf(home: string): Promise<CheckpointSigner> {
  * that does not parse.
  */
 export function fileMemory(home: string): SignedTreeMemory {
-  const path = join(home, 'integrator-signed.json');
+  const path = homePaths(home).integratorSigned;
   return {
     last() {
       if (!existsSync(path)) return null;
@@ -73,29 +72,16 @@ export async function integrateLoop(home: string, url: string, o: { intervalMs: 
   const entries = loadIdentity(home).log.entries;
   const log = await PgLog.open(url, entries ? { entries } : {});
   const memory = fileMemory(home);
-  let created: boolean;
   try {
-    created = claimFleetHome(home, url, memory);
+    // The fleet's log is this key's (no other origin signed it) before the data directory is claimed for it; once
+    // claimed it stays so, whatever fails later (another integrator, the database away).
+    await checkOrigin(log, signer.origin);
+    claimFleetHome(home, url, memory);
   } catch (e) {
     await log.close();
     throw e;
   }
-  try {
-    await run(log, home, url, signer, memory, o);
-  } catch (e) {
-    // Refused before it signed anything (another origin, the database away): the data directory is not a fleet's.
-    if (created && signedNothing(memory)) rmSync(homePaths(home).moved, { force: true });
-    throw e;
-  }
-}
-
-/** Whether `memory` holds no tree this key signed (false when it cannot be read: keep the marker). */
-function signedNothing(memory: SignedTreeMemory): boolean {
-  try {
-    return memory.last() === null;
-  } catch {
-    return false;
-  }
+  await run(log, home, url, signer, memory, o);
 }
 
 /** The integrator's loop on the opened `log` (see the module comment); the log is closed when it ends. */

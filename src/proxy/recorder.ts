@@ -12,7 +12,6 @@
  * one line on stderr and never affects the call or its records.
  */
 import type { Credential } from '../identity/credential.js';
-import { existsSync } from 'node:fs';
 import { sha256Tagged } from '../bytes/digest.js';
 import { AttestError, isAttestError } from '../errors.js';
 import { nowSeconds as now } from '../envelope/time.js';
@@ -37,7 +36,7 @@ import type { PgLog } from '../store/pg-log.js';
 import type { ReplayStore } from '../gate/gate.js';
 import { EvidenceStore } from '../store/evidence.js';
 import { CallsInFlight } from './in-flight.js';
-import { homePaths } from '../store/home.js';
+import { exists, homePaths } from '../store/home.js';
 import { SessionStore, checkSessionId } from '../store/sessions.js';
 import { allowedSession, SessionOwners } from '../store/session-owners.js';
 import { loadIdentity, loadIssuerSigner, loadLogKey, type Identity } from '../store/identity.js';
@@ -53,13 +52,14 @@ function checkMode(identity: Identity, mode: string | null, close: () => void): 
 }
 
 /**
- * `ERR_USAGE` when `home`'s log is a fleet's (`log-moved.json`: moved by `log migrate`, or
- * claimed by `log integrate`): a SQLite log here, appended to or signed, would be a second
- * history under the same key.
+ * `ERR_USAGE` when `home`'s log is a fleet's (anything at `log-moved.json`, a dangling link
+ * too: moved by `log migrate`, or claimed by `log integrate`; or its key signed a fleet's
+ * tree, `integrator-signed.json`): a SQLite log here, appended to or signed, would be a
+ * second history under the same key.
  */
 function refuseMoved(home: string): void {
-  const moved = homePaths(home).moved;
-  if (existsSync(moved)) throw new AttestError('ERR_USAGE', `this data directory's log was moved to a fleet's log (${moved}): record there with --store or $MCP_ATTEST_STORE; appending here would sign a second history with the same key`);
+  const { moved, integratorSigned } = homePaths(home);
+  if (exists(moved) || exists(integratorSigned)) throw new AttestError('ERR_USAGE', `this data directory's log was moved to a fleet's log (${moved}): record there with --store or $MCP_ATTEST_STORE; appending here would sign a second history with the same key`);
 }
 
 /** Appends attestations, receipts and checkpoints for one proxy process. */

@@ -14,8 +14,10 @@
  * nonces.db              the gatekeeper's replay store (nonces until iat + expSeconds + skew)
  * pins.db                tool definition pins (digest of every tool definition seen in tools/list)
  * issuers/<id>.json      public keys of further issuers signing into this log (a gateway principal's own key)
+ * log-moved.json         the log is a fleet's (log migrate, log integrate); integrator-signed.json: what its integrator signed
  * ```
  */
+import { lstatSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -42,7 +44,20 @@ export function homePaths(home: string) {
     nonces: join(home, 'nonces.db'),
     pins: join(home, 'pins.db'),
     issuers: join(home, 'issuers'),
-    /** Written by `log migrate`: the SQLite log moved to a fleet's log; no process records there again. */
+    /** Written by `log migrate` or `log integrate`: the log is a fleet's; no process records into a SQLite log there again. */
     moved: join(home, 'log-moved.json'),
+    /** Written by `log integrate`: the last tree this key signed as a fleet's integrator (cli/integrate.ts). */
+    integratorSigned: join(home, 'integrator-signed.json'),
   };
+}
+
+/** Whether anything is at `path` (a link counts, even a dangling one); throws what `lstat` throws but ENOENT / ENOTDIR. */
+export function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return false;
+    throw e;
+  }
 }

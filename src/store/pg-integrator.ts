@@ -53,6 +53,14 @@ function noProof(e: unknown): Uint8Array[] {
   throw e;
 }
 
+/** `ERR_STORE_CORRUPT` when the latest checkpoint of `log` names another origin than `origin` (the wrong data directory); `ERR_STORE_IO`. */
+export async function checkOrigin(log: PgLog, origin: string): Promise<void> {
+  const latest = await log.latestCheckpoint();
+  if (latest !== null && !latest.note.startsWith(`${origin}\n`)) {
+    throw new AttestError('ERR_STORE_CORRUPT', `this log's checkpoints name another origin than ${origin}: integrate with the data directory holding its log key`, { expected: origin });
+  }
+}
+
 /** The roots of the perfect subtrees of a tree of `size` leaves: the nodes appending a leaf reads (RFC 9162 §2.1.2). */
 export function compactRange(size: bigint): Array<[number, bigint]> {
   const out: Array<[number, bigint]> = [];
@@ -106,10 +114,7 @@ export class Integrator {
    * origin than `signer`'s (the wrong data directory).
    */
   static async take(log: PgLog, url: string, signer: CheckpointSigner, o: { checkpointMs?: number; leaseMs?: number; memory?: SignedTreeMemory } = {}): Promise<Integrator | null> {
-    const latest = await log.latestCheckpoint();
-    if (latest !== null && !latest.note.startsWith(`${signer.origin}\n`)) {
-      throw new AttestError('ERR_STORE_CORRUPT', `this log's checkpoints name another origin than ${signer.origin}: integrate with the data directory holding its log key`, { expected: signer.origin });
-    }
+    await checkOrigin(log, signer.origin);
     const client = new pg.Client(connectionConfig(url));
     client.on('error', () => undefined); // a lost connection is a lost lock: the next step reports it
     try {

@@ -7,7 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, connect, EVERYTHING, CLI, readLog, scope, waitFor } from './helpers.js';
 import { startPostgres, type Postgres } from '../support/postgres.js';
@@ -121,4 +121,18 @@ test('log integrate that fails before signing anything leaves the data directory
   assert.match(refused.stderr, /another origin/);
   assert.equal(existsSync(join(home, 'log-moved.json')), false, 'not marked');
   assert.equal(run(['log', 'checkpoint', '--home', home]).status, 0, 'it records on its own');
+});
+
+test('a dangling link at log-moved.json, or an integrator-signed.json, makes a fleet\'s data directory to every recorder', { timeout: 60_000 }, (t) => {
+  const s = scope(t);
+  const [linked, signedFleet] = [join(s.dir, 'linked'), join(s.dir, 'signed')];
+  for (const h of [linked, signedFleet]) assert.equal(run(['init', '--home', h]).status, 0);
+  symlinkSync(join(s.dir, 'nowhere'), join(linked, 'log-moved.json'));
+  writeFileSync(join(signedFleet, 'integrator-signed.json'), `{"size":"1","root":"${'00'.repeat(32)}"}\n`);
+  for (const home of [linked, signedFleet]) {
+    const r = run(['log', 'checkpoint', '--home', home]);
+    assert.equal(r.status, 2, home);
+    assert.match(r.stderr, /ERR_USAGE: this data directory's log was moved to a fleet's log/);
+    assert.equal(existsSync(join(home, 'log.db')), false);
+  }
 });
