@@ -124,7 +124,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--home <dir>', 'data directory: the issuer and its identity log')
     .option('--agent-home <dir>', 'the agent\'s data directory: its issuer key is the key the credential names')
     .option('--subject <subject>', 'the agent\'s opaque, never reassigned name (under the issuer\'s prefix, or the parent\'s subject/)')
-    .option('--tools <list>', 'tools allowed (comma-separated; prefix*)').option('--servers <list>', 'server fingerprints allowed')
+    .option('--tools <list>', 'tools allowed (comma-separated; prefix*; default: the parent\'s, or the issuer\'s grant)').option('--servers <list>', 'server fingerprints allowed (default as --tools)')
     .option('--ttl <s>', 'lifetime in seconds (default: the issuer\'s longest, at most 86400)').option('--max-depth <n>', 'delegations allowed below it (default 0)')
     .option('--jkt <thumbprint>', 'bind to an OAuth DPoP key (RFC 9449 jkt)').option('--token-digest <sha256:hex>', 'bind to a validated token\'s digest')
     .option('--parent <file>', 'the parent credential, for a sub-agent (signed with --signer-home)')

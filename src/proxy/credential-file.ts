@@ -41,7 +41,7 @@ export class CredentialFile {
   }
 
   private read(): Credential {
-    const c = parseCredential(new Uint8Array(readRegularFile(this.path, 64 * 1024, { what: 'credential' })));
+    const c = parseCredential(new Uint8Array(readRegularFile(this.path, 64 * 1024, { follow: true, what: 'credential' })));
     if (c.key.keyId !== this.keyId) throw new AttestError('ERR_CREDENTIAL_KEY', `${this.path}: credential ${c.id} names key ${c.key.keyId}, not this data directory's ${this.keyId}`);
     return c;
   }

@@ -22,9 +22,11 @@ import { witnessLatest, type WitnessResult } from './witnessing.js';
 export interface CredentialSpec {
   subject: string;
   key: CredentialKey;
-  /** Lifetime in seconds (default: the issuer's longest). */
+  /** Lifetime in seconds (default: the issuer's longest; for a sub-agent, no longer than its parent lives). */
   ttl?: number;
+  /** Server fingerprints allowed (default: its parent's, or for a root credential the issuer's grant: none, anything). */
   servers?: string[];
+  /** Tool patterns allowed (default as `servers`). */
   tools?: string[];
   maxDepth?: number;
   binding?: Credential['binding'];
@@ -154,10 +156,13 @@ export async function issueCredential(home: string, spec: CredentialSpec, signer
     const revokedKey = revokedKeyUse(home, spec.key.keyId);
     if (revokedKey !== null) throw new AttestError('ERR_CREDENTIAL_REVOKED', `key ${spec.key.keyId} was named by credential ${revokedKey}, since revoked: a revoked key is not given a new credential unless asked to (--allow-revoked-key)`);
   }
+  // Servers and tools not given are those it is given within: its parent's, or for a root the issuer's grant.
+  const within = parent ?? issuer;
+  const [servers, tools] = [spec.servers ?? within?.servers, spec.tools ?? within?.tools];
   const unsigned: Omit<Credential, 'signature'> = {
     type: CREDENTIAL_TYPE, id: `cred_${toBase64Url(crypto.getRandomValues(new Uint8Array(16)))}`, issuer: parent?.issuer ?? issuer!.id,
     ...(parent ? { parent: parent.id } : {}), subject: spec.subject, key: spec.key, notBefore: now, notAfter: now + ttl,
-    ...(spec.servers ? { servers: spec.servers } : {}), ...(spec.tools ? { tools: spec.tools } : {}), maxDepth: spec.maxDepth ?? 0,
+    ...(servers ? { servers } : {}), ...(tools ? { tools } : {}), maxDepth: spec.maxDepth ?? 0,
     ...(spec.binding ? { binding: spec.binding } : {}),
   };
   const credential = parseCredential(JSON.stringify(await sign(home, unsigned, parent, signerHome)));
@@ -234,7 +239,11 @@ export async function revokeCredential(home: string, given: Credential, reason?:
     const c = loggedChain(home, log, given).at(-1)!;
     if (revokedIn(log!, [c]) !== null) throw new AttestError('ERR_CREDENTIAL_REVOKED', `credential ${c.id} is revoked already`);
     // A revocation often means the key leaked: the other live credentials naming it stay valid.
-    const others = log!.index.credentials().map((l) => l.credential).filter((o) => o.id !== c.id && o.key.keyId === c.key.keyId && o.notAfter >= now && revokedIn(log!, [o]) === null);
+    const live = (o: Credential): boolean => {
+      const chain = log!.index.chain(o.id);
+      return typeof chain !== 'string' && revokedIn(log!, chain.map((l) => l.credential)) === null;
+    };
+    const others = log!.index.credentials().map((l) => l.credential).filter((o) => o.id !== c.id && o.key.keyId === c.key.keyId && o.notAfter >= now && live(o));
     return { credential: c, sameKey: others.map((o) => o.id) };
   });
   const signerKeyId = signerHome !== undefined ? loadIdentity(signerHome).issuer.keyId : loadCredentialIssuer(home)?.keyId;

@@ -4,7 +4,9 @@
  * cosignatures and witness sizes, in one transaction that commits only once the root of
  * every checkpoint has been checked against the moved tree. The SQLite log is only read. Stop the proxies writing to
  * it first: entries appended during the move are not moved (the command says how many it
- * moved; run it on a copy, or again on an empty database, to move more).
+ * moved), and the data directory, once moved, is not moved again; a recorder still open signs
+ * no checkpoint after the move, and the integrator signs only a fleet's tree extending the
+ * SQLite log's latest checkpoint (cli/fleet-home.ts).
  * @see docs/fleet.md
  */
 import { AttestError } from '../errors.js';

@@ -100,7 +100,7 @@ export async function loadWitnessKey(home: string): Promise<WitnessIdentity> {
   let info: { name?: unknown; vkey?: unknown };
   let pem: string;
   try {
-    info = JSON.parse(readRegularFile(p.info, MAX_CONFIG_FILE_BYTES, { what: 'witness.json' }).toString('utf8')) as typeof info;
+    info = JSON.parse(readRegularFile(p.info, MAX_CONFIG_FILE_BYTES, { follow: true, what: 'witness.json' }).toString('utf8')) as typeof info;
     pem = readRegularFile(p.key, MAX_CONFIG_FILE_BYTES, { follow: true, what: 'witness key' }).toString('utf8');
   } catch (cause) {
     if (cause instanceof SyntaxError) throw corrupt('witness.json is not JSON', cause);

@@ -195,7 +195,7 @@ test('only what this identity log can vouch for is appended or renewed; two keys
     (e: unknown) => isAttestError(e, 'ERR_POLICY_INVALID') && /under another key/.test((e as Error).message));
 });
 
-test('a root credential outside its issuer\'s own grant is never signed into the identity log; a sub-agent\'s lifetime defaults to what its parent has left', async (t) => {
+test('a root credential outside its issuer\'s own grant is never signed into the identity log; what is not given defaults to the grant or the parent (a sub-agent\'s lifetime to what its parent has left)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-idv-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const [idp, agent, kid] = [join(dir, 'idp'), join(dir, 'agent'), join(dir, 'kid')];
@@ -216,16 +216,17 @@ test('a root credential outside its issuer\'s own grant is never signed into the
   const base = { key, tools: ['crm.read'], servers: [SERVER], ttl: 600 };
   const widened = [
     { ...base, subject: 'agent:evil/bot' }, { ...base, subject: 'agent:acme/' }, { ...base, subject: 'agent:acme/bot', tools: ['mail.send'] },
-    { ...base, subject: 'agent:acme/bot', tools: undefined }, { ...base, subject: 'agent:acme/bot', servers: [`sha256:${'ef'.repeat(32)}`] },
+    { ...base, subject: 'agent:acme/bot', servers: [`sha256:${'ef'.repeat(32)}`] },
     { ...base, subject: 'agent:acme/bot', ttl: 601 }, { ...base, subject: 'agent:acme/bot', maxDepth: 2 },
   ];
   for (const spec of widened) await assert.rejects(issueCredential(idp, spec), (e: unknown) => isAttestError(e, 'ERR_CREDENTIAL_WIDENED'), JSON.stringify(spec));
   assert.equal(credentials(), 0, 'nothing was appended');
-  const parent = (await issueCredential(idp, { ...base, subject: 'agent:acme/bot', maxDepth: 1 })).credential;
-  assert.equal(parent.notAfter - parent.notBefore, 600);
-  // A sub-agent's default lifetime is the grant's, cut to its parent's end: it is issued, not refused as wider.
-  const child = (await issueCredential(idp, { subject: 'agent:acme/bot/kid', key: agentKeyOf(kid), tools: ['crm.read'], servers: [SERVER], parent }, agent)).credential;
-  assert.equal(child.notAfter, parent.notAfter);
+  // Servers and tools not given are the grant's; the lifetime, the grant's longest.
+  const parent = (await issueCredential(idp, { key, subject: 'agent:acme/bot', maxDepth: 1 })).credential;
+  assert.deepEqual([parent.tools, parent.servers, parent.notAfter - parent.notBefore], [['crm.*'], [SERVER], 600]);
+  // A sub-agent's are its parent's, its default lifetime cut to its parent's end: it is issued, not refused as wider.
+  const child = (await issueCredential(idp, { subject: 'agent:acme/bot/kid', key: agentKeyOf(kid), parent }, agent)).credential;
+  assert.deepEqual([child.tools, child.servers, child.notAfter], [parent.tools, parent.servers, parent.notAfter]);
   assert.equal(credentials(), 2);
 });
 
