@@ -355,9 +355,11 @@ export class Recorder {
       await this.db.durable();
       const text = formatCheckpoint({ origin: this.identity.log.origin, size, rootHash: this.db.root(size), extensions: [] });
       const note = await signNote(text, [this.logSigner]);
-      // Looked at again right before the row is stored: a fleet's integrator may have claimed the key since this log was opened.
-      refuseMoved(this.home);
-      this.db.addCheckpoint(size, note, now());
+      // Looked at again once the log's write lock is held, then the row stored: a fleet's integrator may have claimed the key since this log was opened.
+      this.db.db.transaction(() => {
+        refuseMoved(this.home);
+        this.db.addCheckpoint(size, note, now());
+      }).immediate();
       await this.db.durable();
       this.settleEvidence();
     });
