@@ -4,11 +4,11 @@
  */
 import type { Command } from 'commander';
 import { LogDb } from '../store/log-db.js';
-import { homePaths, resolveHome } from '../store/home.js';
+import { exists, homePaths, resolveHome } from '../store/home.js';
 import { loadIdentity } from '../store/identity.js';
 import { checkWitness, loadWitnesses, saveWitnesses } from '../store/witnesses.js';
 import type { WitnessEndpoint } from '../witness/submit.js';
-import { exists, hasHomeLog, openHomeLog } from './home-log.js';
+import { hasHomeLog, openHomeLog } from './home-log.js';
 import { witnessLatest, type WitnessResult } from '../store/witnessing.js';
 import { startLogServer } from '../logserver/http.js';
 import { parseListen } from './listen.js';

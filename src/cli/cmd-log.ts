@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import type { Command } from 'commander';
-import { exists, hasHomeLog, markMoved, openHomeLog } from './home-log.js';
+import { hasHomeLog, markMoved, openHomeLog } from './home-log.js';
 import { listCalls } from '../store/calls.js';
 import { eraseCall } from '../store/erase.js';
 import { formatStatus, logStatus } from '../store/status.js';
@@ -13,7 +13,7 @@ import { loadIdentity } from '../store/identity.js';
 import { loadWitnesses } from '../store/witnesses.js';
 import { nowSeconds } from '../envelope/time.js';
 import { Recorder } from '../proxy/recorder.js';
-import { homePaths, resolveHome } from '../store/home.js';
+import { exists, homePaths, resolveHome } from '../store/home.js';
 import { publishTiles } from '../store/publish.js';
 import { registerLogServeCommands } from './cmd-log-serve.js';
 import { CliExit, EXIT_USAGE, out, outJson } from './output.js';

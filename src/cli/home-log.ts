@@ -8,8 +8,6 @@
  */
 import { writeSynced } from '../store/synced.js';
 import { exists, homePaths } from '../store/home.js';
-
-export { exists } from '../store/home.js';
 import { loadIdentity } from '../store/identity.js';
 import { LogDb } from '../store/log-db.js';
 import { CliExit, EXIT_IO } from './output.js';
