@@ -1,29 +1,56 @@
 /**
- * `verify` of a data directory whose calls were made under agent credentials: its identity
- * log (`identity.db` beside `log.db`, opened read-only as untrusted input) verified against
- * the trust policy's credential issuers (src/identity/verify-identity.ts), and the policy
- * those credentials' keys are added to, so the calls' own signatures resolve.
+ * `verify` of a log whose calls were made under agent credentials: the identity log they are
+ * decided against (`identity.db` beside `log.db`, or the one `--identity` names; opened
+ * read-only as untrusted input) verified against the trust policy's credential issuers
+ * (src/identity/verify-identity.ts), and the policy those credentials' keys are added to, so
+ * the calls' own signatures resolve.
  */
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LogDb } from '../store/log-db.js';
 import { checkSqliteFiles } from '../store/sqlite-guard.js';
 import { openIdentityLog, withCredentialKeys, type IdentityView } from '../identity/verify-identity.js';
 import { error, type Finding } from '../verify/findings.js';
 import { isAttestError } from '../errors.js';
+import { CliExit, EXIT_IO, EXIT_USAGE } from './output.js';
 import type { TrustPolicy } from '../verify/policy.js';
 
 /**
- * The identity view of data directory `home` under `policy` (null when the policy lists no
- * credential issuer, or the directory has no identity log), and the policy with the logged
- * credentials' keys added. Findings of the identity log are pushed.
+ * Where the identity log of `verify --identity PATH` is: `PATH/identity.db` for a data
+ * directory (the issuer's, or a gatekeeper's), else PATH itself (an `identity.db`, which may
+ * be a symlink). `CliExit` 3 when there is nothing there.
  */
-export async function identityOf(home: string, policy: TrustPolicy, findings: Finding[]): Promise<{ view: IdentityView | null; policy: TrustPolicy }> {
-  const path = join(realpathSync(home), 'identity.db');
-  if ((policy.credentialIssuers ?? []).length === 0 || !existsSync(path)) return { view: null, policy };
+export function identityPath(path: string): { path: string; follow: boolean } {
+  let dir: boolean;
+  try {
+    dir = statSync(path).isDirectory();
+  } catch (e) {
+    throw new CliExit(EXIT_IO, `--identity ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+  }
+  if (!dir) return { path, follow: true };
+  const db = join(realpathSync(path), 'identity.db');
+  if (!existsSync(db)) throw new CliExit(EXIT_IO, `--identity ${path}: no identity log (identity.db) in this directory`);
+  return { path: db, follow: false };
+}
+
+/**
+ * The identity view under `policy` of the identity log at `at` (from {@link identityPath}, or
+ * `identity.db` in the data directory verified: null when there is none), and the policy with
+ * the logged credentials' keys added; the view is null when the policy lists no credential
+ * issuer. Findings of the identity log are pushed. `CliExit` 2 when `given` (the log was
+ * named with `--identity`) and the policy lists no credential issuer: nothing could be
+ * decided against it.
+ */
+export async function identityOf(at: { path: string; follow: boolean } | null, policy: TrustPolicy, findings: Finding[], given = false): Promise<{ view: IdentityView | null; policy: TrustPolicy }> {
+  if ((policy.credentialIssuers ?? []).length === 0) {
+    if (given) throw new CliExit(EXIT_USAGE, '--identity: the trust policy lists no credential issuer (merge in the issuer\'s "mcp-attest trust export")');
+    return { view: null, policy };
+  }
+  if (at === null || !existsSync(at.path)) return { view: null, policy };
+  const path = at.path;
   let db: LogDb;
   try {
-    db = new LogDb(checkSqliteFiles(path, { what: 'identity log' }), 'full', true);
+    db = new LogDb(checkSqliteFiles(path, { what: 'identity log', follow: at.follow }), 'full', true);
   } catch (e) {
     // Unreadable: no call can rest on it (reported only if a call needs it).
     findings.push(error(isAttestError(e) ? e.code : 'ERR_STORE_CORRUPT', `identity log ${path}: ${(e as Error).message}`));

@@ -5,7 +5,7 @@
  * verifier accepted before), the log or bundle must be consistent with them: a fork or a
  * rollback fails. With `--state`, a verified checkpoint is remembered for the next run.
  */
-import { identityOf } from './verify-identity.js';
+import { identityOf, identityPath } from './verify-identity.js';
 import { withOwnCredentialIssuer } from '../store/credential-issuer.js';
 import { closeSync, lstatSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
@@ -39,7 +39,7 @@ import { homeLogPath } from './home-log.js';
 
 /** A log read for verifying; `findings()`: what reading its entries found, once they were read. */
 interface Loaded { input: LogInput; count: number; findings(): Finding[]; home: string | null; close(): void }
-export type VerifyOptions = KeyOptions & { home?: string; json?: boolean; checkpoint?: string; state?: string; policyDoc?: string; threads?: string };
+export type VerifyOptions = KeyOptions & { home?: string; json?: boolean; checkpoint?: string; state?: string; policyDoc?: string; threads?: string; identity?: string };
 type Report = (LogReport | BundleReport | SessionReceiptReport) & { kind: 'log' | 'bundle' | 'session' };
 
 
@@ -123,12 +123,15 @@ function printReport(path: string, r: Report): void {
   }
 }
 
-/** Trust material: `--trust`, else (for a data directory) its own keys, with a notice. */
-async function trustFor(home: string | null, o: KeyOptions, pre: Finding[]): Promise<KeySource> {
+/**
+ * Trust material: `--trust`, else (for a data directory) its own keys, with a notice, and the
+ * credential issuer of `issuerHome` (the data directory `--identity` names, else `home`).
+ */
+async function trustFor(home: string | null, o: KeyOptions, pre: Finding[], issuerHome = home): Promise<KeySource> {
   if (o.trust !== undefined) return keySource(o);
   if (home === null) throw new CliExit(EXIT_USAGE, 'verifying a bundle, a session receipt, a log file or a tiles directory needs --trust FILE (keys in the file itself are never trusted)');
   pre.push(notice('NOTE_SELF_TRUST', 'no --trust given: trusting the data directory\'s own keys (an auditor passes --trust)'));
-  return policyKeySource(withOwnCredentialIssuer(home, trustPolicyOf(loadIdentity(home), loadWitnesses(home), 0, loadIssuers(home))), o.secret);
+  return policyKeySource(withOwnCredentialIssuer(issuerHome ?? home, trustPolicyOf(loadIdentity(home), loadWitnesses(home), 0, loadIssuers(home))), o.secret);
 }
 
 /** A report for a log that could not even be read through: one error finding. */
@@ -165,6 +168,7 @@ function factsFor(threads: number | undefined, ks: KeySource, expected?: number)
 
 async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierState | null, threads: number | undefined): Promise<{ report: Report; note: string | null }> {
   if (o.policyDoc !== undefined) throw new CliExit(EXIT_USAGE, '--policy-doc is for session receipts (mcp-attest/session-receipt@1), not logs');
+  const given = o.identity === undefined ? null : identityPath(o.identity);
   let loaded: Loaded;
   try {
     loaded = load(path);
@@ -174,11 +178,12 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
   }
   try {
     const pre: Finding[] = [];
-    let ks = await trustFor(loaded.home, o, pre);
-    if (loaded.home !== null && ks.policy) {
-      // Calls under agent credentials are decided against the directory's identity log (docs/identity.md).
+    let ks = await trustFor(loaded.home, o, pre, given !== null && !given.follow ? o.identity : loaded.home);
+    const own = loaded.home === null ? null : { path: join(realpathSync(loaded.home), 'identity.db'), follow: false };
+    if ((given ?? own) !== null && ks.policy) {
+      // Calls under agent credentials are decided against the identity log given, else the directory's own (docs/identity.md).
       const identityFindings: Finding[] = [];
-      const identity = await identityOf(loaded.home, ks.policy, identityFindings);
+      const identity = await identityOf(given ?? own, ks.policy, identityFindings, given !== null);
       loaded.input.identity = identity.view;
       loaded.input.identityFindings = identityFindings;
       if (identity.view !== null) ks = await policyKeySource(identity.policy, o.secret);
@@ -213,6 +218,7 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
 
 
 async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierState | null, threads: number | undefined): Promise<{ report: Report; note: string | null }> {
+  if (o.identity !== undefined) throw new CliExit(EXIT_USAGE, '--identity is for logs: a bundle carries the identity range its calls need (bundle --identity)');
   const ks = await trustFor(null, o, []);
   const known = await knownCheckpoints(o, ks.policy!, state);
   let text: string;

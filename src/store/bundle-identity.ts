@@ -50,8 +50,9 @@ function checkpointFrom(db: LogDb, size: bigint): { size: bigint; note: string }
 }
 
 /**
- * Add the identity range and witnessed checkpoints to `bundle` (of `indexes` of `db`, in data
- * directory `home`) when any of its calls was made under a credential. Throws `ERR_USAGE`
+ * Add the identity range and witnessed checkpoints to `bundle` (of `indexes` of `db`) when any
+ * of its calls was made under a credential; the identity log is data directory `home`'s (the
+ * log's own, or the credential issuer's: `bundle --identity`). Throws `ERR_USAGE`
  * when such calls are selected and the directory has no identity log, or no identity
  * checkpoint covers what they were checked against.
  */
@@ -59,7 +60,7 @@ export function addIdentity(home: string, db: LogDb, indexes: bigint[], bundle: 
   const uses = credentialUses(db, indexes);
   if (uses.length === 0) return;
   const log = IdentityLog.open(home, false);
-  if (log === null) throw new AttestError('ERR_USAGE', `calls under agent credentials are selected and ${home} has no identity log: bundle them where the identity log is`);
+  if (log === null) throw new AttestError('ERR_USAGE', `calls under agent credentials are selected and ${home} has no identity log: give --identity DIR, the data directory holding it (the credential issuer's)`);
   try {
     const known = log.refresh();
     const chains = uses.map((u) => u.chain ?? (() => {

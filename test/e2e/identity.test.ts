@@ -181,3 +181,58 @@ test('a proxy with --renew-home renews its credential before it expires: calls s
   assert.equal(status, 0, JSON.stringify(report.findings));
   assert.equal(report.calls, 16);
 });
+
+test('an agent\'s own log of calls under a credential verifies against the issuer\'s identity log named with --identity, and bundles with it', { timeout: 120_000 }, async (t) => {
+  const s = scope(t);
+  const { idp, credential, idpTrust, policy } = world(s);
+  const { client } = await connectProxied(s, gatekeeperArgs(s, policy), ['--credential', credential]);
+  for (let i = 0; i < 3; i++) assertEchoed(await call(client, 'echo', { message: `call ${i}` }), `call ${i}`);
+  await client.close();
+  await waitCheckpointed(s.home);
+  const trust = join(s.dir, 'both.json');
+  const merged = cli(['trust', 'merge', exportTrust(s.home, join(s.dir, 'agent-trust.json')), idpTrust]);
+  assert.equal(merged.status, 0, merged.stderr);
+  writeFileSync(trust, merged.stdout);
+  const run = (args: string[]) => {
+    const r = cli(['verify', s.home, '--trust', trust, '--json', ...args]);
+    return { status: r.status, stderr: r.stderr, report: r.status === 0 || r.status === 1 ? JSON.parse(r.stdout) as Parameters<typeof codes>[0] : null };
+  };
+  // The agent's directory holds no identity log: its calls cannot be decided, and fail.
+  const alone = run([]);
+  assert.equal(alone.status, 1);
+  assert.ok(codes(alone.report!).includes('ERR_CREDENTIAL_UNLOGGED'), JSON.stringify(alone.report!.findings));
+  // Against the issuer's, as a directory or as the file itself: verified, each call said to be the agent's own record.
+  for (const at of [idp, join(idp, 'identity.db')]) {
+    const r = run(['--identity', at]);
+    assert.equal(r.status, 0, JSON.stringify(r.report?.findings ?? r.stderr));
+    assert.equal(r.report!.calls, 3);
+    assert.equal(codes(r.report!, 'notice').filter((c) => c === 'NOTE_IDENTITY_UNGATED').length, 3);
+  }
+  // A path with no identity log, and a policy without the issuer: nothing is decided.
+  assert.equal(run(['--identity', join(s.dir, 'nowhere')]).status, 3);
+  assert.equal(run(['--identity', s.home]).status, 3, 'a data directory without identity.db');
+  const agentOnly = cli(['verify', s.home, '--trust', join(s.dir, 'agent-trust.json'), '--identity', idp]);
+  assert.equal(agentOnly.status, 2);
+  assert.match(agentOnly.stderr, /lists no credential issuer/);
+
+  // A bundle of the agent's calls: refused without the identity log, made with it, verified offline.
+  const size = Number(JSON.parse(cli(['log', 'status', '--home', s.home, '--json']).stdout).size);
+  const out = join(s.dir, 'agent.json');
+  const refused = cli(['bundle', '--home', s.home, '--range', `0..${size - 1}`, '--out', out]);
+  assert.equal(refused.status, 2);
+  assert.match(refused.stderr, /give --identity DIR/);
+  const made = cli(['bundle', '--home', s.home, '--range', `0..${size - 1}`, '--identity', idp, '--out', out]);
+  assert.equal(made.status, 0, made.stderr);
+  const b = verify(out, trust);
+  assert.equal(b.status, 0, JSON.stringify(b.report.findings));
+  assert.equal(b.report.calls, 3);
+  assert.equal(cli(['verify', out, '--trust', trust, '--identity', idp]).status, 2, 'a bundle carries its own identity range');
+
+  // An agent's own record says nothing a gatekeeper checked, so a revocation logged after its
+  // calls fails them too (they could be back-dated): the gatekeeper's log is the record that
+  // rests on what was checked when.
+  assert.equal(cli(['agent', 'revoke', credential, '--home', idp, '--reason', 'key leaked']).status, 0);
+  const revoked = run(['--identity', idp]);
+  assert.equal(revoked.status, 1);
+  assert.equal(codes(revoked.report!).filter((c) => c === 'ERR_CREDENTIAL_REVOKED').length, 3);
+});

@@ -33,7 +33,7 @@ import { formatSignatureLine, parseNote } from '../../src/log/note.js';
 import { formatVerifierKey, parseVerifierKey, SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519 } from '../../src/log/vkey.js';
 import { utf8 } from '../../src/bytes/index.js';
 import { credentialDigest, type Revocation } from '../../src/identity/credential.js';
-import { identityOf } from '../../src/cli/verify-identity.js';
+import { identityOf, identityPath } from '../../src/cli/verify-identity.js';
 import Database from 'better-sqlite3';
 
 const SERVER = `sha256:${'cd'.repeat(32)}`;
@@ -301,7 +301,7 @@ test('an identity log file with an entry at index 10^12 is read up to its gap, n
   db.prepare('INSERT INTO entries (idx, data, leaf) VALUES (?, ?, ?)').run(10n ** 12n, Buffer.from('{}'), Buffer.alloc(32));
   db.close();
   const findings: Finding[] = [];
-  const { view } = await identityOf(w.idp, w.policy, findings);
+  const { view } = await identityOf(identityPath(w.idp), w.policy, findings);
   assert.ok(findings.some((f) => f.code === 'ERR_STORE_CORRUPT' && f.message.includes('entry 4 is missing')), JSON.stringify(findings));
   assert.equal(view?.size, 4n, 'the entries before the gap, which the checkpoint covers, still verify');
 });
