@@ -44,28 +44,30 @@ type Report = (LogReport | BundleReport | SessionReceiptReport) & { kind: 'log' 
 
 
 /**
- * True when `path` (or the file a symlink named `path` points to) is a regular file starting
- * with `{` (after a byte order mark or whitespace, within 64 KiB) or the gzip magic: a bundle, not a log.db. Anything else is left to {@link load},
- * which refuses what is not a regular file.
+ * What the regular file at `path` (or the one a symlink named `path` points to) starts with:
+ * `bundle` for `{` (after a byte order mark or whitespace, within 64 KiB) or the gzip magic (a
+ * bundle or session receipt), `sqlite` for SQLite's header (a log.db), `other` for anything
+ * else; null when it is no regular file we can open (left to {@link load}, which refuses it).
  */
-function isBundleFile(path: string): boolean {
+function sniff(path: string): 'bundle' | 'sqlite' | 'other' | null {
   let fd: number;
   try {
     fd = openRegular(path, MAX_SQLITE_FILE_BYTES, { follow: true }).fd;
   } catch {
-    return false;
+    return null;
   }
   try {
     const head = Buffer.alloc(HEAD_BYTES);
     const n = readSync(fd, head, 0, HEAD_BYTES, 0);
     // A byte order mark too: the bundle path then refuses it as the strict JSON it is not (as the verify page does); or gzip (bundle/gzip.ts).
-    return isGzip(head.subarray(0, n)) || /^(\xef\xbb\xbf)?[ \t\r\n]*\{/.test(head.subarray(0, n).toString('latin1'));
+    if (isGzip(head.subarray(0, n)) || /^(\xef\xbb\xbf)?[ \t\r\n]*\{/.test(head.subarray(0, n).toString('latin1'))) return 'bundle';
+    return head.subarray(0, n).toString('latin1').startsWith('SQLite format 3\0') ? 'sqlite' : 'other';
   } finally {
     closeSync(fd);
   }
 }
 
-/** How far {@link isBundleFile} looks for the `{` that starts a bundle: 64 KiB (a log.db starts "SQLite format 3"). */
+/** How far {@link sniff} looks for the `{` that starts a bundle: 64 KiB (a log.db starts "SQLite format 3"). */
 const HEAD_BYTES = 64 * 1024;
 
 /** `stat` (`lstat` when `link`), or null when there is nothing there (ENOENT, ENOTDIR); `CliExit` (exit 3) for any other failure (EACCES). */
@@ -166,7 +168,8 @@ function factsFor(threads: number | undefined, ks: KeySource, expected?: number)
   return workerFacts({ threads, secret: ks.secret ?? null, ...(expected === undefined ? {} : { expected }) });
 }
 
-async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierState | null, threads: number | undefined): Promise<{ report: Report; note: string | null }> {
+/** Verify the log at `path`; `headless`: a file with neither SQLite's header nor a bundle's start (said so when it cannot be read). */
+async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierState | null, threads: number | undefined, headless = false): Promise<{ report: Report; note: string | null }> {
   if (o.policyDoc !== undefined) throw new CliExit(EXIT_USAGE, '--policy-doc is for session receipts (mcp-attest/session-receipt@1), not logs');
   const given = o.identity === undefined ? null : identityPath(o.identity);
   let loaded: Loaded;
@@ -174,7 +177,8 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
     loaded = load(path);
   } catch (e) {
     if (isAttestError(e, 'ERR_STORE_IO') || e instanceof CliExit) throw e;
-    return { report: unreadable(path, e), note: null };
+    const what = headless ? new Error('it is neither a log.db (no SQLite header) nor a receipt bundle or session receipt (a JSON object, or gzip\'d)') : e;
+    return { report: unreadable(path, what), note: null };
   }
   try {
     const pre: Finding[] = [];
@@ -248,7 +252,8 @@ export async function verifyCommand(pathArg: string | undefined, o: VerifyOption
   const path = pathArg ?? resolveHome(o.home);
   const state = o.state === undefined ? null : new VerifierState(o.state);
   try {
-    const { report, note } = isBundleFile(path) ? await verifyBundlePath(path, o, state, threads) : await verifyLogPath(path, o, state, threads);
+    const kind = sniff(path);
+    const { report, note } = kind === 'bundle' ? await verifyBundlePath(path, o, state, threads) : await verifyLogPath(path, o, state, threads, kind === 'other');
     const cp = report.checkpoint;
     if (state && report.ok && cp && note && cp.size !== '0') state.accept({ origin: cp.origin, size: BigInt(cp.size), rootHash: fromBase64(cp.rootHash) }, note);
     if (o.json) outJson({ path, verified: report.ok, ...report });

@@ -117,6 +117,11 @@ test('a tool whose definition changes between two tools/list calls is pinned, re
   assert.match(diff.stdout, /transfer/);
   assert.match(diff.stdout, /\/description/);
   assert.match(diff.stdout, /attacker@example\.com/);
+  // --tool names one pinned tool; a name nothing pinned is a usage error, not "no changes".
+  assert.equal(cli(['tools', 'diff', '--home', serverHome(s), '--tool', 'transfer']).status, 1);
+  const nosuch = cli(['tools', 'diff', '--home', serverHome(s), '--tool', 'transfr']);
+  assert.equal(nosuch.status, 2);
+  assert.match(nosuch.stderr, /no tool transfr is pinned/);
   // The operator accepts the new definition: calls go through again.
   assert.equal(cli(['tools', 'accept', 'transfer', '--home', serverHome(s)]).status, 0);
   assert.notEqual((await callWith(client, 'transfer', transfer, await attest(agent.signer, 'transfer', transfer))).isError, true);

@@ -11,7 +11,7 @@
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, cpSync, openSync, writeSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -108,6 +108,21 @@ test('a log.db whose entries table is an endless recursive view is refused unque
     CREATE VIEW entries AS ${ENDLESS} SELECT x AS idx, zeroblob(10) AS data, zeroblob(32) AS leaf FROM c;`);
   failsWith(join(h, 'log.db'), 'ERR_STORE_CORRUPT', 'view "entries"');
   failsWith(h, 'ERR_STORE_CORRUPT', 'view "entries"');
+});
+
+test('a file that is neither a log.db nor a bundle fails, saying what verify reads; a log.db whose header is overwritten fails too', () => {
+  for (const [name, text] of [['array.json', '[{"type":"mcp-attest/bundle@2"}]'], ['notes.txt', 'hello'], ['empty', '']] as const) {
+    const file = join(base, name);
+    writeFileSync(file, text);
+    failsWith(file, 'ERR_STORE_CORRUPT', 'neither a log.db (no SQLite header) nor a receipt bundle');
+  }
+  const h = copyOf(home);
+  const db = join(h, 'log.db');
+  const fd = openSync(db, 'r+');
+  writeSync(fd, Buffer.alloc(16));
+  closeSync(fd);
+  failsWith(db, 'ERR_STORE_CORRUPT', 'neither a log.db');
+  failsWith(h, 'ERR_STORE_CORRUPT');
 });
 
 test('a log.db holding a trigger, a view elsewhere or a generated column is refused', () => {
