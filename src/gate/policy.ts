@@ -28,7 +28,7 @@
 import { MAX_CONFIG_FILE_BYTES, readRegularFile } from '../store/read-regular.js';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { AttestError } from '../errors.js';
+import { AttestError, isAttestError } from '../errors.js';
 import { isAlgName, type AlgName } from '../keys/algorithms.js';
 import { importPublicJwk, importSecret } from '../keys/material.js';
 import { checkObject, isObject, type ObjectSchema } from '../envelope/schema.js';
@@ -171,20 +171,24 @@ export interface LoadedGatePolicy {
 }
 
 /** A policy, trust or secret file: a regular file of at most 1 MiB (store/read-regular.ts: a FIFO or device is never opened, a larger file never read). */
-function readPolicyFile(path: string, what: string): Buffer {
+/** A file of the policy (`io`: a file that cannot be read stays `ERR_STORE_IO`, not a policy problem). */
+function readPolicyFile(path: string, what: string, io = false): Buffer {
   try {
     return readRegularFile(path, MAX_CONFIG_FILE_BYTES, { follow: true, what });
   } catch (e) {
+    if (io && isAttestError(e, 'ERR_STORE_IO')) throw e;
     throw new AttestError('ERR_POLICY_INVALID', (e as Error).message, { path, cause: e });
   }
 }
 
 /**
  * Read and parse a policy file, then its trust files and HS256 secret files (relative to
- * the policy file's directory). Throws `ERR_POLICY_INVALID` on any problem, naming the file.
+ * the policy file's directory). Throws `ERR_STORE_IO` when the policy file itself cannot be
+ * read (missing, unreadable: exit 3, as every input file), and `ERR_POLICY_INVALID` on any
+ * other problem, naming the file (a trust or secret file it names that is missing too).
  */
 export async function loadGatePolicy(path: string): Promise<LoadedGatePolicy> {
-  const policy = parseGatePolicy(readPolicyFile(path, 'policy file').toString('utf8'));
+  const policy = parseGatePolicy(readPolicyFile(path, 'policy file', true).toString('utf8'));
   const base = dirname(resolve(path));
   const issuers: Array<GateIssuer & { from: string }> = policy.issuers.map((i) => ({ ...i, from: path }));
   const grants: unknown[] = [...policy.credentialIssuers];

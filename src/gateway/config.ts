@@ -20,7 +20,7 @@ import { MAX_CONFIG_FILE_BYTES, readRegularFile } from '../store/read-regular.js
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { AttestError } from '../errors.js';
+import { AttestError, isAttestError } from '../errors.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const PRINCIPAL = /^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/;
@@ -240,12 +240,17 @@ function callerDigest(s: z.infer<typeof Secret>, dir: string, env: NodeJS.Proces
   return tokenDigest(token);
 }
 
-/** Read and parse a configuration file (`schema`: the gateway's, or {@link ServeHttpConfigSchema}). Throws `ERR_CONFIG_INVALID` (also for an unreadable file). */
+/**
+ * Read and parse a configuration file (`schema`: the gateway's, or {@link ServeHttpConfigSchema}).
+ * Throws `ERR_CONFIG_INVALID` (also for a file that is no regular file, or too large), and
+ * `ERR_STORE_IO` when it cannot be read (missing, unreadable: exit 3, as for every input file).
+ */
 export function loadGatewayConfig(path: string, env: NodeJS.ProcessEnv = process.env, schema: z.ZodType<unknown> = GatewayConfigSchema): LoadedConfig {
   let text: string;
   try {
     text = readRegularFile(path, MAX_CONFIG_FILE_BYTES, { follow: true, what: 'configuration' }).toString('utf8');
   } catch (e) {
+    if (isAttestError(e, 'ERR_STORE_IO')) throw e;
     throw invalid([(e as Error).message]);
   }
   return parseGatewayConfig(text, dirname(resolve(path)), env, schema);

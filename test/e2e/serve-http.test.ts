@@ -32,7 +32,9 @@ async function serveHttp(s: ReturnType<typeof scope>, yaml = ''): Promise<{ url:
 
 test('serve --http: the SDK client records, seals and verifies a session; strangers and other principals are refused', { timeout: 90_000 }, async (t) => {
   const s = scope(t);
-  assert.equal(cli(['serve', '--http', '--config', join(s.dir, 'missing.yaml')]).status, 2);
+  const missing = cli(['serve', '--http', '--config', join(s.dir, 'missing.yaml')]);
+  assert.equal(missing.status, 3, 'a configuration that cannot be read is an I/O error, as every input file');
+  assert.match(missing.stderr, /ERR_STORE_IO: cannot read configuration .*missing\.yaml/);
   assert.equal(cli(['serve', '--listen', '127.0.0.1:0']).status, 2, '--listen without --http');
   const { url, proc, err: stderr, exited } = await serveHttp(s);
 

@@ -319,11 +319,11 @@ test('examples/policy.yaml loads beside the files it names', async (t) => {
   assert.deepEqual(loaded.policy.tools['drop_database'], { deny: true });
 });
 
-test('loadGatePolicy: a missing policy, trust or secret file is ERR_POLICY_INVALID naming the file', async (t) => {
+test('loadGatePolicy: a missing policy file is ERR_STORE_IO, a missing trust or secret file it names ERR_POLICY_INVALID, each naming the file', async (t) => {
   const dir = tempDir(t);
   const missingPolicy = join(dir, 'nope.yaml');
   const e0 = await loadError(missingPolicy);
-  assert.ok(isAttestError(e0, 'ERR_POLICY_INVALID'));
+  assert.ok(isAttestError(e0, 'ERR_STORE_IO'), String(e0));
   assert.ok(e0.message.includes(missingPolicy), e0.message);
 
   const p1 = join(dir, 'p1.yaml');
