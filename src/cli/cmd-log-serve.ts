@@ -48,11 +48,12 @@ function report(results: WitnessResult[]): void {
 }
 
 async function serve(o: { home?: string; listen: string; witnessInterval: string; witnessTimeout: string }): Promise<void> {
-  const { home, db } = openLog(o.home);
+  // Options first: a usage error opens (and creates) nothing.
   const { host, port } = parseListen(o.listen);
   const intervalMs = Number(o.witnessInterval) * 1000;
   if (!(intervalMs > 0)) throw new CliExit(EXIT_USAGE, '--witness-interval must be a positive number of seconds');
   const timeoutMs = milliseconds(o.witnessTimeout, '--witness-timeout');
+  const { home, db } = openLog(o.home);
   const server = await startLogServer(db, { host, port });
   out(`log ${loadIdentity(home).log.origin} serving ${server.url}`);
   let stopped = false;

@@ -34,6 +34,10 @@ test('a data directory nothing has recorded in: log status is an empty log; show
     const r = run([...args, ...(args[0] === 'verify' ? [s.home] : ['--home', s.home])]);
     assert.deepEqual([r.status, r.stderr], [3, `mcp-attest: no log at ${db}: nothing has been recorded in this data directory yet\n`], args.join(' '));
   }
+  // A command that would write, refused for its options, opens nothing either.
+  for (const args of [['log', 'serve', '--listen', 'bogus'], ['log', 'serve', '--witness-interval', '0'], ['log', 'serve', '--witness-timeout', 'x']]) {
+    assert.equal(run([...args, '--home', s.home]).status, 2, args.join(' '));
+  }
   assert.deepEqual(readdirSync(s.home).sort(), files, 'nothing was created');
   assert.equal(existsSync(join(s.dir, 'tiles')) || existsSync(join(s.dir, 'b.json')), false);
 });
