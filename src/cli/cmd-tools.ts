@@ -199,10 +199,14 @@ function listCommand(o: HomeOption & { json?: boolean }): void {
         ...rows.map((r) => ({ kind: 'tool', ...r, pinnedAt: isoSeconds(r.pinnedAt), lastSeen: isoSeconds(r.lastSeen) })),
       ]);
     }
-    const tools = ['SERVER'.padEnd(34) + 'TOOL'.padEnd(26) + 'STATUS'.padEnd(9) + 'DIGEST']
-      .concat(rows.map((r) => `${safe(r.server).padEnd(33)} ${safe(r.name).padEnd(25)} ${r.status.padEnd(8)} ${r.digest}`));
-    const servers = fps.length === 0 ? [] : ['', 'SERVER'.padEnd(34) + 'STATUS'.padEnd(9) + 'ADVERTISED FINGERPRINT (pinned)']
-      .concat(fps.map((r) => `${safe(r.server).padEnd(33)} ${r.status.padEnd(8)} ${safe(r.fingerprint)}`
+    // Columns as wide as their longest value (a server's pin key can be long), at least as before.
+    const width = (values: string[], min: number): number => Math.max(min, ...values.map((v) => v.length));
+    const sw = width([...rows, ...fps].map((r) => safe(r.server)), 33);
+    const tw = width(rows.map((r) => safe(r.name)), 25);
+    const tools = [`${'SERVER'.padEnd(sw)} ${'TOOL'.padEnd(tw)} ${'STATUS'.padEnd(8)} DIGEST`]
+      .concat(rows.map((r) => `${safe(r.server).padEnd(sw)} ${safe(r.name).padEnd(tw)} ${r.status.padEnd(8)} ${r.digest}`));
+    const servers = fps.length === 0 ? [] : ['', `${'SERVER'.padEnd(sw)} ${'STATUS'.padEnd(8)} ADVERTISED FINGERPRINT (pinned)`]
+      .concat(fps.map((r) => `${safe(r.server).padEnd(sw)} ${r.status.padEnd(8)} ${safe(r.fingerprint)}`
         + (r.status === 'changed' ? `  (last advertised ${safe(r.lastFingerprint)})` : '')));
     out(tools.concat(servers).join('\n'));
   } finally {

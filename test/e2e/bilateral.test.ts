@@ -126,6 +126,15 @@ test('a tool whose definition changes between two tools/list calls is pinned, re
   assert.equal(cli(['tools', 'accept', 'transfer', '--home', serverHome(s)]).status, 0);
   assert.notEqual((await callWith(client, 'transfer', transfer, await attest(agent.signer, 'transfer', transfer))).isError, true);
   assert.equal(cli(['tools', 'diff', '--home', serverHome(s)]).status, 0);
+  // tools list: a column per field, each as wide as its longest value (server pin keys are long).
+  const list = cli(['tools', 'list', '--home', serverHome(s)]);
+  assert.equal(list.status, 0, list.stderr);
+  const [head, ...lines] = list.stdout.trimEnd().split('\n');
+  assert.deepEqual(lines.map((l) => l.split(/ +/)[1]).sort(), ['echo', 'mutate', 'transfer']);
+  for (const col of ['TOOL', 'STATUS', 'DIGEST']) {
+    const at = head!.indexOf(col);
+    for (const l of lines) assert.ok(l[at - 1] === ' ' && l[at] !== ' ', `${col} at ${at} in\n${list.stdout}`);
+  }
 });
 
 test('the client proxy hides a changed tool from tools/list under --tool-changes hide', { timeout: 60_000 }, async (t) => {
