@@ -19,7 +19,7 @@ import { issueAttestation } from '../src/attestation/build.js';
 import { initHome, loadIdentity, loadIssuerSigner, trustPolicyOf } from '../src/store/identity.js';
 import { initCredentialIssuer, withOwnCredentialIssuer } from '../src/store/credential-issuer.js';
 import { agentKeyOf, issueCredential } from '../src/store/agent-credentials.js';
-import { identitySource } from '../src/store/identity-log.js';
+import { homeIdentityLog, identitySource } from '../src/store/identity-log.js';
 import { Recorder } from '../src/proxy/recorder.js';
 import { buildBundle, selectEntries } from '../src/store/bundle-build.js';
 import { addIdentity } from '../src/store/bundle-identity.js';
@@ -128,7 +128,7 @@ export async function benchIdentityBundles(dir: string, sizes: number[], others:
         const indexes = selectEntries(r.db, { range: [1n, BigInt(calls)] });
         const bundle = buildBundle(r.db, indexes, [], calls > 1);
         const withoutText = formatBundle(bundle);
-        addIdentity(w.idp, r.db, indexes, bundle);
+        addIdentity(homeIdentityLog(w.idp), r.db, indexes, bundle);
         const withText = formatBundle(bundle);
         const time = async (text: string, p: TrustPolicy): Promise<Summary> => {
           const times: number[] = [];

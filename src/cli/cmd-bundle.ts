@@ -6,18 +6,19 @@
  * ending `.gz` (any case) is written as one gzip member of the bundle's text (level 6; bundle/gzip.ts),
  * ~5x smaller, which `verify` and the verify page read as they read the text.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import type { Command } from 'commander';
 import { openHomeLog } from './home-log.js';
 import { resolveHome } from '../store/home.js';
 import { buildBundle, selectEntries, type Selection } from '../store/bundle-build.js';
 import { addIdentity } from '../store/bundle-identity.js';
-import { identityLogPath } from '../store/identity-log.js';
+import { homeIdentityLog } from '../store/identity-log.js';
 import { BUNDLE_FORMAT, BUNDLE_FORMAT_SHARED, formatBundle } from '../bundle/format.js';
 import { parseNote } from '../log/note.js';
 import { parseDecimal } from '../log/u64.js';
-import { CliExit, EXIT_IO, EXIT_USAGE, collect, out, outJson } from './output.js';
+import { CliExit, EXIT_USAGE, collect, out, outJson } from './output.js';
+import { identityPath } from './verify-identity.js';
 
 interface BundleOptions { home?: string; call?: string[]; range?: string; since?: string[]; identity?: string; out: string; json?: boolean }
 
@@ -39,13 +40,13 @@ function bundleCommand(o: BundleOptions): void {
   const sel = selection(o);
   const since = (o.since ?? []).map((s) => decimal(s, '--since'));
   const home = resolveHome(o.home);
-  if (o.identity !== undefined && !existsSync(identityLogPath(o.identity))) throw new CliExit(EXIT_IO, `--identity ${o.identity}: no identity log (identity.db) in this directory`);
+  const identity = o.identity === undefined ? homeIdentityLog(home) : identityPath(o.identity);
   const db = openHomeLog(home);
   try {
     const shared = !('calls' in sel) || new Set(sel.calls).size > 1;
     const indexes = selectEntries(db, sel);
     const bundle = buildBundle(db, indexes, since, shared);
-    addIdentity(o.identity ?? home, db, indexes, bundle);
+    addIdentity(identity, db, indexes, bundle);
     const text = formatBundle(bundle);
     const gzip = /\.gz$/i.test(o.out);
     const bytes = gzip ? gzipSync(text) : Buffer.from(text, 'utf8');
@@ -68,7 +69,7 @@ export function registerBundleCommand(program: Command): void {
     .option('--call <id>', 'a call id (the attestation nonce); repeatable', collect)
     .option('--range <a..b>', 'entries A to B (log indexes, inclusive)')
     .option('--since <size>', 'also prove consistency from this tree size (one the recipient holds); repeatable', collect)
-    .option('--identity <dir>', 'the data directory holding the identity log that calls under agent credentials are decided against (the credential issuer\'s; default: this one)')
+    .option('--identity <path>', 'the identity log that calls under agent credentials are decided against: the data directory holding it (the credential issuer\'s) or its identity.db (default: this data directory\'s own)')
     .requiredOption('--out <file>', 'output file (ending .gz: gzip\'d)')
     .option('--json', 'print the summary as JSON')
     .action(bundleCommand);

@@ -43,7 +43,7 @@ export function identityPath(path: string): { path: string; follow: boolean } {
  */
 export async function identityOf(at: { path: string; follow: boolean } | null, policy: TrustPolicy, findings: Finding[], given = false): Promise<{ view: IdentityView | null; policy: TrustPolicy }> {
   if ((policy.credentialIssuers ?? []).length === 0) {
-    if (given) throw new CliExit(EXIT_USAGE, '--identity: the trust policy lists no credential issuer (merge in the issuer\'s "mcp-attest trust export")');
+    if (given) throw new CliExit(EXIT_USAGE, '--identity: the trust policy lists no credential issuer, so nothing could be decided against it (give --trust with the issuer\'s "mcp-attest trust export" merged in; without --trust, --identity names the issuer\'s data directory)');
     return { view: null, policy };
   }
   if (at === null || !existsSync(at.path)) return { view: null, policy };
@@ -53,7 +53,8 @@ export async function identityOf(at: { path: string; follow: boolean } | null, p
     db = new LogDb(checkSqliteFiles(path, { what: 'identity log', follow: at.follow }), 'full', true);
   } catch (e) {
     // Unreadable: no call can rest on it (reported only if a call needs it).
-    findings.push(error(isAttestError(e) ? e.code : 'ERR_STORE_CORRUPT', `identity log ${path}: ${(e as Error).message}`));
+    const m = (e as Error).message;
+    findings.push(error(isAttestError(e) ? e.code : 'ERR_STORE_CORRUPT', m.includes(path) ? m : `identity log ${path}: ${m}`));
     return { view: null, policy };
   }
   try {

@@ -132,7 +132,8 @@ function printReport(path: string, r: Report): void {
 async function trustFor(home: string | null, o: KeyOptions, pre: Finding[], issuerHome = home): Promise<KeySource> {
   if (o.trust !== undefined) return keySource(o);
   if (home === null) throw new CliExit(EXIT_USAGE, 'verifying a bundle, a session receipt, a log file or a tiles directory needs --trust FILE (keys in the file itself are never trusted)');
-  pre.push(notice('NOTE_SELF_TRUST', 'no --trust given: trusting the data directory\'s own keys (an auditor passes --trust)'));
+  const also = issuerHome !== null && issuerHome !== home ? ` and the credential issuer of ${issuerHome}` : '';
+  pre.push(notice('NOTE_SELF_TRUST', `no --trust given: trusting the data directory's own keys${also} (an auditor passes --trust)`));
   return policyKeySource(withOwnCredentialIssuer(issuerHome ?? home, trustPolicyOf(loadIdentity(home), loadWitnesses(home), 0, loadIssuers(home))), o.secret);
 }
 

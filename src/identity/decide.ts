@@ -30,6 +30,8 @@ export interface CallFacts {
   tool: string;
   /** When the witness quorum first cosigned a checkpoint covering the call; null when it was not: then nothing bounds a back-dated call, and it fails. */
   witnessedAt: number | null;
+  /** An agent's own record of the call, which no gatekeeper checked: `identitySize` is the whole identity log given. */
+  ungated?: boolean;
 }
 
 /**
@@ -145,7 +147,7 @@ function checkRevocations(revs: ChainRevocations, call: CallFacts, skew: number,
   if (found === null) return;
   const { revocation: r, index, witnessedAt } = found;
   const more = revs.applicable.length > 1 ? ` (${revs.applicable.length} revocations apply to the chain)` : '';
-  out.push(error('ERR_CREDENTIAL_REVOKED', `credential ${r.credential} was revoked at identity entry ${index}, ${known ? `below the size ${call.identitySize} the call was checked against` : `witnessed at ${witnessedAt}, before the call (${call.time})`}${r.reason ? `: ${r.reason}` : ''}${more}`, { index }));
+  out.push(error('ERR_CREDENTIAL_REVOKED', `credential ${r.credential} was revoked at identity entry ${index}, ${known ? (call.ungated ? 'in the identity log given (an agent\'s own record: a revocation counts whenever it was logged, as nothing shows when the call was made)' : `below the size ${call.identitySize} the call was checked against`) : `witnessed at ${witnessedAt}, before the call (${call.time})`}${r.reason ? `: ${r.reason}` : ''}${more}`, { index }));
 }
 
 /** The call against the chain: logged before, within every window, the leaf's key, within every scope, witnessed in time. */

@@ -30,6 +30,8 @@ import type { CredentialIssuer } from './issuers.js';
 /** The identity log as verified: what its signed, witnessed prefix holds. */
 export interface IdentityView {
   index: IdentityIndex;
+  /** The identity log's origin (its checkpoints' first line). */
+  origin: string;
   /** The verified size (the latest checkpoint's). */
   size: bigint;
   /** Ids of the credential issuers pinned to this log: only their credentials count. */
@@ -61,7 +63,7 @@ function identityPolicy(policy: TrustPolicy, origin: string, pinned: CredentialI
  * cosigned an identity checkpoint covering it (rule 4: a call made after that fails whatever
  * size its gatekeeper recorded), when `checkpoints` (verified, with cosigners) show one.
  */
-function viewOf(start: bigint, bytes: Uint8Array[], pinned: CredentialIssuer[], findings: Finding[], checkpoints: OpenedCheckpoint[], quorum: number): IdentityView {
+function viewOf(origin: string, start: bigint, bytes: Uint8Array[], pinned: CredentialIssuer[], findings: Finding[], checkpoints: OpenedCheckpoint[], quorum: number): IdentityView {
   const index = new IdentityIndex(start);
   const clock = quorum > 0 ? witnessClock(checkpoints, quorum) : null;
   bytes.forEach((b, k) => {
@@ -77,7 +79,7 @@ function viewOf(start: bigint, bytes: Uint8Array[], pinned: CredentialIssuer[], 
     }
   });
   const anchor = checkpoints.reduce<OpenedCheckpoint | null>((a, c) => (a === null || c.size > a.size ? c : a), null);
-  return { index, size: index.size, issuers: new Set(pinned.map((i) => i.id)), witnessedAt: quorum > 0 && anchor !== null ? quorumTime(anchor, quorum, true) : null };
+  return { origin, index, size: index.size, issuers: new Set(pinned.map((i) => i.id)), witnessedAt: quorum > 0 && anchor !== null ? quorumTime(anchor, quorum, true) : null };
 }
 
 /**
@@ -100,7 +102,7 @@ export async function openIdentityLog(entries: Iterable<Uint8Array>, notes: stri
   for (const f of own) if (f.code === 'ERR_LOG_UNCHECKPOINTED') f.severity = 'notice';
   for (const f of own) findings.push(tagged(f));
   if (cp === null || own.some((f) => f.severity === 'error')) return null;
-  return viewOf(0n, bytes.slice(0, Number(cp.size)), pinned, findings, verified, policy.quorum);
+  return viewOf(origin!, 0n, bytes.slice(0, Number(cp.size)), pinned, findings, verified, policy.quorum);
 }
 
 /**
@@ -129,7 +131,7 @@ export async function openIdentitySection(section: IdentitySection, policy: Trus
     return null;
   }
   // One checkpoint: its quorum time bounds each revocation's first witnessing from above (never flags a call it should not).
-  return viewOf(section.start, section.entries, pinned, findings, [cp], policy.quorum);
+  return viewOf(origin!, section.start, section.entries, pinned, findings, [cp], policy.quorum);
 }
 
 /**
@@ -237,6 +239,17 @@ function stale(view: IdentityView, quorum: number, witnessed: number | null): st
 }
 
 /**
+ * Which identity log the calls were decided against, and what shows it is the latest: a
+ * reader compares the size with the issuer's (`agent list`), since an older copy leaves out
+ * the revocations logged after it.
+ */
+function identityLogSaid(view: IdentityView): string {
+  const head = `calls under agent credentials were decided against identity log ${view.origin} at size ${view.size}`;
+  if (view.witnessedAt !== null) return `${head}, cosigned by the witness quorum at ${new Date(view.witnessedAt * 1000).toISOString()}`;
+  return `${head}; with no witness quorum nothing shows it is the latest, nor when a call was made: an older copy leaves out the revocations logged since (compare the size with the issuer's "mcp-attest agent list"), and a gatekeeper's decision rests on its log's operator`;
+}
+
+/**
  * Decide every call under a credential (see the module comment); findings pushed, with the
  * call's entry index; `witnessedAt(entry, time)` as {@link witnessedAtOf}. A call the view
  * cannot decide fails `ERR_CREDENTIAL_UNLOGGED`; a gatekeeper's decision must also go with
@@ -247,6 +260,7 @@ export async function decideCalls(calls: CredentialCall[], view: IdentityView | 
   const findings = new FindingCap(out);
   // What each chain's revocations say, worked out with its first call.
   const chains = new Map<LoggedCredential, ChainRevocations>();
+  if (view !== null && calls.length > 0) findings.push(notice('NOTE_IDENTITY_LOG', identityLogSaid(view)));
   for (const c of calls) {
     const at = (f: Finding): Finding => ({ ...f, message: `${f.code === 'ERR_CREDENTIAL_REVOKED' ? 'revocation' : 'identity'}: ${f.message}`, index: c.entry.toString() });
     const witnessed = witnessedAt(c.entry, c.time);
@@ -269,7 +283,7 @@ export async function decideCalls(calls: CredentialCall[], view: IdentityView | 
       findings.push(at(error('ERR_CREDENTIAL_MALFORMED', `the recorded chain ${c.chain.join(' > ')} is not the logged one`)));
     }
     const d = await decideCall(chain, () => view.index.revocationsOf(chain.map((l) => l.credential.id)), {
-      identitySize: c.identitySize ?? view.size, time: c.time, keyId: c.keyId, server: c.server, tool: c.tool, witnessedAt: witnessed,
+      identitySize: c.identitySize ?? view.size, time: c.time, keyId: c.keyId, server: c.server, tool: c.tool, witnessedAt: witnessed, ungated: !c.gated,
     }, policy, chains);
     for (const f of d.findings) findings.add(at(f));
     const unbound = c.gated ? bindingProblem(chain[chain.length - 1]!.credential, c.keyId, c.caller) : null;

@@ -6,6 +6,7 @@
  * such call the first cosigned checkpoint of the log covering it, with a consistency proof to
  * the bundle's checkpoint, so a verifier knows when the witnesses first saw the call.
  */
+import { existsSync } from 'node:fs';
 import { AttestError } from '../errors.js';
 import type { Bundle } from '../bundle/format.js';
 import { DECISION_RECORD, decodeRecord } from '../records/record.js';
@@ -51,22 +52,28 @@ function checkpointFrom(db: LogDb, size: bigint): { size: bigint; note: string }
 
 /**
  * Add the identity range and witnessed checkpoints to `bundle` (of `indexes` of `db`) when any
- * of its calls was made under a credential; the identity log is data directory `home`'s (the
- * log's own, or the credential issuer's: `bundle --identity`). Throws `ERR_USAGE`
- * when such calls are selected and the directory has no identity log, or no identity
- * checkpoint covers what they were checked against.
+ * of its calls was made under a credential, from the identity log file `at` (data directory
+ * `home`'s own, or the one `bundle --identity` names: the credential issuer's), opened
+ * read-only as untrusted input ({@link IdentityLog.read}). Throws `ERR_USAGE` when such calls
+ * are selected and there is no identity log at `at`, a call's credential is not in it (another
+ * issuer's), or no identity checkpoint covers what they were checked against; the codes of
+ * {@link IdentityLog.read} for a file that is not a sound identity log.
  */
-export function addIdentity(home: string, db: LogDb, indexes: bigint[], bundle: Bundle): void {
+export function addIdentity(at: { path: string; follow: boolean }, db: LogDb, indexes: bigint[], bundle: Bundle): void {
   const uses = credentialUses(db, indexes);
   if (uses.length === 0) return;
-  const log = IdentityLog.open(home, false);
-  if (log === null) throw new AttestError('ERR_USAGE', `calls under agent credentials are selected and ${home} has no identity log: give --identity DIR, the data directory holding it (the credential issuer's)`);
+  if (!existsSync(at.path)) throw new AttestError('ERR_USAGE', `calls under agent credentials are selected and there is no identity log at ${at.path}: give --identity DIR, the data directory holding it (the credential issuer's)`);
+  const log = IdentityLog.read(at.path, at.follow);
   try {
     const known = log.refresh();
-    const chains = uses.map((u) => u.chain ?? (() => {
+    const chains = uses.map((u) => {
       const c = log.index.chain(u.credential);
-      return typeof c === 'string' ? [] : c.map((l) => l.index);
-    })());
+      if (typeof c === 'string') throw new AttestError('ERR_USAGE', `the call at entry ${u.entry} names credential ${u.credential}, whose chain is ${c} in the identity log ${at.path}: is it its issuer's?`);
+      const chain = u.chain ?? c.map((l) => l.index);
+      const past = chain.find((i) => i >= known);
+      if (past !== undefined) throw new AttestError('ERR_USAGE', `the call at entry ${u.entry} was checked against identity entry ${past}; the identity log ${at.path} ends at ${known}`);
+      return chain;
+    });
     const start = chains.flat().reduce((a, b) => (b < a ? b : a), known);
     const need = uses.reduce((a, u) => (u.size !== null && u.size > a ? u.size : a), chains.flat().reduce((a, b) => (b + 1n > a ? b + 1n : a), 1n));
     const cp = checkpointFrom(log.db, need);

@@ -16,10 +16,14 @@ import { CREDENTIAL_TYPE } from '../identity/credential.js';
 import type { IdentitySource } from '../identity/gate-check.js';
 import { decodeIdentityRecord, encodeIdentityRecord, IdentityIndex, type IdentityStatement } from '../identity/entries.js';
 import { LogDb } from './log-db.js';
+import { checkSqliteFiles } from './sqlite-guard.js';
 import { loadLogKey, type Identity } from './identity.js';
 
 /** The identity log's file in data directory `home`. */
 export const identityLogPath = (home: string): string => join(home, 'identity.db');
+
+/** Data directory `home`'s own identity log, as {@link IdentityLog.read} opens it (no symlink). */
+export const homeIdentityLog = (home: string): { path: string; follow: boolean } => ({ path: identityLogPath(home), follow: false });
 
 /** The identity log's origin for a call log's origin. */
 export const identityOrigin = (logOrigin: string): string => `${logOrigin}/identity`;
@@ -40,6 +44,16 @@ export class IdentityLog {
     const path = identityLogPath(home);
     if (!create && !existsSync(path)) return null;
     return new IdentityLog(new LogDb(path, 'full', false, { entries: 'public' }), path);
+  }
+
+  /**
+   * Open the identity log file `path` read-only, as untrusted input (`bundle --identity`: another
+   * party's data directory): the file checked before SQLite opens it (`follow`: `path` may be a
+   * symlink), its schema as `verify` checks it. Throws `ERR_INPUT_NOT_REGULAR`,
+   * `ERR_INPUT_TOO_LARGE`, `ERR_STORE_IO`, `ERR_STORE_CORRUPT`.
+   */
+  static read(path: string, follow: boolean): IdentityLog {
+    return new IdentityLog(new LogDb(checkSqliteFiles(path, { what: 'identity log', follow }), 'full', true), path);
   }
 
   /** Read the entries appended since the last refresh into {@link index}; returns the size. A malformed entry is `ERR_STORE_CORRUPT`. */

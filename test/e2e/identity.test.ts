@@ -207,6 +207,10 @@ test('an agent\'s own log of calls under a credential verifies against the issue
     assert.equal(r.status, 0, JSON.stringify(r.report?.findings ?? r.stderr));
     assert.equal(r.report!.calls, 3);
     assert.equal(codes(r.report!, 'notice').filter((c) => c === 'NOTE_IDENTITY_UNGATED').length, 3);
+    // Which identity log, at which size, and (no witnesses here) that nothing shows it is the latest.
+    const said = r.report!.findings.filter((f) => f.code === 'NOTE_IDENTITY_LOG');
+    assert.equal(said.length, 1);
+    assert.match(said[0]!.message, /decided against identity log \S+\/identity at size 2; with no witness quorum nothing shows it is the latest/);
   }
   // A path with no identity log, and a policy without the issuer: nothing is decided.
   assert.equal(run(['--identity', join(s.dir, 'nowhere')]).status, 3);
@@ -221,11 +225,30 @@ test('an agent\'s own log of calls under a credential verifies against the issue
   const refused = cli(['bundle', '--home', s.home, '--range', `0..${size - 1}`, '--out', out]);
   assert.equal(refused.status, 2);
   assert.match(refused.stderr, /give --identity DIR/);
-  const made = cli(['bundle', '--home', s.home, '--range', `0..${size - 1}`, '--identity', idp, '--out', out]);
-  assert.equal(made.status, 0, made.stderr);
-  const b = verify(out, trust);
-  assert.equal(b.status, 0, JSON.stringify(b.report.findings));
-  assert.equal(b.report.calls, 3);
+  for (const at of [idp, join(idp, 'identity.db')]) {
+    const made = cli(['bundle', '--home', s.home, '--range', `0..${size - 1}`, '--identity', at, '--out', out]);
+    assert.equal(made.status, 0, made.stderr);
+    const b = verify(out, trust);
+    assert.equal(b.status, 0, JSON.stringify(b.report.findings));
+    assert.equal(b.report.calls, 3);
+  }
+  // Another issuer's identity log holds none of the credentials: said so, nothing written.
+  const other = join(s.dir, 'other-idp');
+  assert.equal(cli(['init', '--home', other]).status, 0);
+  assert.equal(cli(['agent', 'issuer', 'init', '--home', other, '--id', 'idp:other', '--subject-prefix', 'agent:other/']).status, 0);
+  assert.equal(cli(['agent', 'issue', '--home', other, '--agent-home', s.home, '--subject', 'agent:other/x', '--out', join(s.dir, 'x.json')]).status, 0);
+  const wrong = cli(['bundle', '--home', s.home, '--range', `0..${size - 1}`, '--identity', other, '--out', join(s.dir, 'wrong.json')]);
+  assert.equal(wrong.status, 2);
+  assert.match(wrong.stderr, /names credential cred_\S+, whose chain is unknown in the identity log \S+: is it its issuer's\?/);
+  // A hostile identity.db (an endless view in place of its entries) is refused unqueried, and not written to.
+  const hostile = join(s.dir, 'hostile');
+  cpSync(idp, hostile, { recursive: true });
+  const hdb = new Database(join(hostile, 'identity.db'));
+  hdb.exec('ALTER TABLE entries RENAME TO real_entries; CREATE VIEW entries AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x AS idx, zeroblob(10) AS data, zeroblob(32) AS leaf FROM c;');
+  hdb.close();
+  const refusedView = cli(['bundle', '--home', s.home, '--range', `0..${size - 1}`, '--identity', hostile, '--out', join(s.dir, 'h.json')], 20_000);
+  assert.equal(refusedView.status, 3, refusedView.stderr);
+  assert.match(refusedView.stderr, /ERR_STORE_CORRUPT: .*view "entries"/);
   assert.equal(cli(['verify', out, '--trust', trust, '--identity', idp]).status, 2, 'a bundle carries its own identity range');
 
   // An agent's own record says nothing a gatekeeper checked, so a revocation logged after its
@@ -234,5 +257,7 @@ test('an agent\'s own log of calls under a credential verifies against the issue
   assert.equal(cli(['agent', 'revoke', credential, '--home', idp, '--reason', 'key leaked']).status, 0);
   const revoked = run(['--identity', idp]);
   assert.equal(revoked.status, 1);
-  assert.equal(codes(revoked.report!).filter((c) => c === 'ERR_CREDENTIAL_REVOKED').length, 3);
+  const revocations = revoked.report!.findings.filter((f) => f.code === 'ERR_CREDENTIAL_REVOKED');
+  assert.equal(revocations.length, 3);
+  assert.match(revocations[0]!.message, /revoked at identity entry 2, in the identity log given \(an agent's own record/);
 });
