@@ -55,8 +55,8 @@ function checkpointFrom(db: LogDb, size: bigint): { size: bigint; note: string }
  * of its calls was made under a credential, from the identity log file `at` (data directory
  * `home`'s own, or the one `bundle --identity` names: the credential issuer's), opened
  * read-only as untrusted input ({@link IdentityLog.read}). Throws `ERR_USAGE` when such calls
- * are selected and there is no identity log at `at`, a call's credential is not in it (another
- * issuer's), or no identity checkpoint covers what they were checked against; the codes of
+ * are selected and there is no identity log at `at`, no call's credential is in it (another
+ * issuer's), a call was checked against entries past its end, or no identity checkpoint covers what they were checked against; the codes of
  * {@link IdentityLog.read} for a file that is not a sound identity log.
  */
 export function addIdentity(at: { path: string; follow: boolean }, db: LogDb, indexes: bigint[], bundle: Bundle): void {
@@ -66,10 +66,14 @@ export function addIdentity(at: { path: string; follow: boolean }, db: LogDb, in
   const log = IdentityLog.read(at.path, at.follow);
   try {
     const known = log.refresh();
-    const chains = uses.map((u) => {
-      const c = log.index.chain(u.credential);
-      if (typeof c === 'string') throw new AttestError('ERR_USAGE', `the call at entry ${u.entry} names credential ${u.credential}, whose chain is ${c} in the identity log ${at.path}: is it its issuer's?`);
-      const chain = u.chain ?? c.map((l) => l.index);
+    // A call whose credential this log does not hold adds nothing (a gatekeeper's refusal of an
+    // unknown one is decided without it); when none is held, it is another issuer's log.
+    const logged = uses.map((u) => log.index.chain(u.credential));
+    const none = logged.findIndex((c) => typeof c !== 'string') === -1;
+    if (none) throw new AttestError('ERR_USAGE', `the calls name credentials (${uses[0]!.credential} first) that are not in the identity log ${at.path}: is it their issuer's?`);
+    const chains = uses.map((u, k) => {
+      const c = logged[k]!;
+      const chain = u.chain ?? (typeof c === 'string' ? [] : c.map((l) => l.index));
       const past = chain.find((i) => i >= known);
       if (past !== undefined) throw new AttestError('ERR_USAGE', `the call at entry ${u.entry} was checked against identity entry ${past}; the identity log ${at.path} ends at ${known}`);
       return chain;

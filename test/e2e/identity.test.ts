@@ -239,7 +239,7 @@ test('an agent\'s own log of calls under a credential verifies against the issue
   assert.equal(cli(['agent', 'issue', '--home', other, '--agent-home', s.home, '--subject', 'agent:other/x', '--out', join(s.dir, 'x.json')]).status, 0);
   const wrong = cli(['bundle', '--home', s.home, '--range', `0..${size - 1}`, '--identity', other, '--out', join(s.dir, 'wrong.json')]);
   assert.equal(wrong.status, 2);
-  assert.match(wrong.stderr, /names credential cred_\S+, whose chain is unknown in the identity log \S+: is it its issuer's\?/);
+  assert.match(wrong.stderr, /the calls name credentials \(cred_\S+ first\) that are not in the identity log \S+: is it their issuer's\?/);
   // A hostile identity.db (an endless view in place of its entries) is refused unqueried, and not written to.
   const hostile = join(s.dir, 'hostile');
   cpSync(idp, hostile, { recursive: true });
