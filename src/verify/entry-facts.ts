@@ -83,6 +83,8 @@ export interface ReceiptFacts extends Base {
   fails: Check[];
   back: { digest: unknown; nonce: unknown };
   unanswered: string | null;
+  /** A client proxy's receipt of a call the gatekeeper refused (`refused`, `attestation_refused`): nothing ran under the call's credential. */
+  refused: boolean;
 }
 
 /**
@@ -171,6 +173,7 @@ async function receiptFacts(r: Extract<LogRecord, { type: typeof RECEIPT_RECORD 
     position: base.position, leaf: base.leaf, claimed: base.claimed, form: base.form, kind: 'receipt', response, callId: r.callId, attestationIndex: detached(r.attestationIndex), code,
     digest, fails, back: { digest: back['attestationDigest'], nonce: back['attestationNonce'] },
     unanswered: UNANSWERED_REASONS.includes(reason as OutcomeReason) && outcome['resultCommitment'] === undefined ? String(reason) : null,
+    refused: !response && outcome['status'] === 'refused' && reason === 'attestation_refused',
   };
 }
 

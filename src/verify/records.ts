@@ -82,6 +82,8 @@ export class RecordChecker {
    */
   private readonly gated = new Map<string, Pending>();
   readonly tally: Tally = { receipts: 0, unanswered: 0, refused: 0, unattested: 0, refusedInputs: 0, sealed: 0 };
+  /** Entry indexes of the attestation records whose receipt says the gatekeeper refused the call (a client proxy's log): nothing ran under them. */
+  readonly refusedByGatekeeper = new Set<bigint>();
   /** The sealed entries' positions (the first {@link MAX_SEALED_KEPT}), and the entries erasure records name. */
   private readonly sealedAt: bigint[] = [];
   private readonly declaredErased = new Set<string>();
@@ -297,6 +299,10 @@ export class RecordChecker {
     }
     for (const c of RecordChecker.withBackLink(f, pending)) this.findings.push(fromCheck(c, f.position, 'receipt'));
     if (pending) pending.answered = true;
+    if (f.refused && pending !== undefined && pending.index.toString() === f.attestationIndex && this.callRecords.get(f.attestationIndex)?.kind === 'attestation') {
+      this.refusedByGatekeeper.add(pending.index);
+      this.tally.refused++;
+    }
     if (f.unanswered !== null) {
       this.tally.unanswered++;
       this.findings.push(notice('NOTE_UNANSWERED', `call ${f.callId} was never answered (${f.unanswered})`, f.position));

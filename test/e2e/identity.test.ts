@@ -187,6 +187,8 @@ test('an agent\'s own log of calls under a credential verifies against the issue
   const { idp, credential, idpTrust, policy } = world(s);
   const { client } = await connectProxied(s, gatekeeperArgs(s, policy), ['--credential', credential]);
   for (let i = 0; i < 3; i++) assertEchoed(await call(client, 'echo', { message: `call ${i}` }), `call ${i}`);
+  // Outside the credential: the gatekeeper refuses it, and the agent's log records the refusal (nothing ran under it).
+  assertRefused(await call(client, 'get-sum', { a: 1, b: 2 }), 'tool_mismatch', 'ERR_CREDENTIAL_SCOPE');
   await client.close();
   await waitCheckpointed(s.home);
   const trust = join(s.dir, 'both.json');
@@ -205,7 +207,8 @@ test('an agent\'s own log of calls under a credential verifies against the issue
   for (const at of [idp, join(idp, 'identity.db')]) {
     const r = run(['--identity', at]);
     assert.equal(r.status, 0, JSON.stringify(r.report?.findings ?? r.stderr));
-    assert.equal(r.report!.calls, 3);
+    assert.equal(r.report!.calls, 4);
+    assert.equal(r.report!.refused, 1, 'the refused call is counted, and its credential not decided');
     assert.equal(codes(r.report!, 'notice').filter((c) => c === 'NOTE_IDENTITY_UNGATED').length, 3);
     // Which identity log, at which size, and (no witnesses here) that nothing shows it is the latest.
     const said = r.report!.findings.filter((f) => f.code === 'NOTE_IDENTITY_LOG');
@@ -230,7 +233,7 @@ test('an agent\'s own log of calls under a credential verifies against the issue
     assert.equal(made.status, 0, made.stderr);
     const b = verify(out, trust);
     assert.equal(b.status, 0, JSON.stringify(b.report.findings));
-    assert.equal(b.report.calls, 3);
+    assert.deepEqual([b.report.calls, b.report.refused], [4, 1]);
   }
   // Another issuer's identity log holds none of the credentials: said so, nothing written.
   const other = join(s.dir, 'other-idp');
@@ -258,6 +261,6 @@ test('an agent\'s own log of calls under a credential verifies against the issue
   const revoked = run(['--identity', idp]);
   assert.equal(revoked.status, 1);
   const revocations = revoked.report!.findings.filter((f) => f.code === 'ERR_CREDENTIAL_REVOKED');
-  assert.equal(revocations.length, 3);
+  assert.equal(revocations.length, 3, 'the three calls that ran; not the refused one');
   assert.match(revocations[0]!.message, /revoked at identity entry 2, in the identity log given \(an agent's own record/);
 });
