@@ -7,7 +7,8 @@
  * directory holding it (its issuer key must be the parent credential's key).
  */
 import type { Command } from 'commander';
-import { credentialDigest, MAX_CREDENTIAL_BYTES, parseCredential, type Credential } from '../identity/credential.js';
+import { existsSync } from 'node:fs';
+import { CREDENTIAL_ID, credentialDigest, MAX_CREDENTIAL_BYTES, parseCredential, type Credential } from '../identity/credential.js';
 import { MAX_LIFETIME_SECONDS } from '../identity/issuers.js';
 import { initCredentialIssuer } from '../store/credential-issuer.js';
 import { agentKeyOf, issueCredential, renewCredential, revokeCredential } from '../store/agent-credentials.js';
@@ -72,10 +73,28 @@ async function issue(o: IssueFlags, base: Credential | null): Promise<void> {
   emit(r.credential, o.out);
 }
 
-async function revoke(file: string, o: { home?: string; reason?: string; signerHome?: string }): Promise<void> {
-  const { revocation, index, sameKey } = await revokeCredential(resolveHome(o.home), readCredential(file), o.reason, o.signerHome === undefined ? undefined : resolveHome(o.signerHome));
+/** The credential logged under `id` in `home`'s identity log (`agent revoke cred_…`: its file may be gone, or renewed over). `CliExit` 2 when none is. */
+function loggedCredential(home: string, id: string): Credential {
+  const log = IdentityLog.open(home, false);
+  try {
+    log?.refresh();
+    const found = log?.index.credentials().find((c) => c.credential.id === id);
+    if (found === undefined) throw new CliExit(EXIT_USAGE, `credential ${id} is not in the identity log of ${home}`);
+    return found.credential;
+  } finally {
+    log?.close();
+  }
+}
+
+async function revoke(which: string, o: { home?: string; reason?: string; signerHome?: string }): Promise<void> {
+  const home = resolveHome(o.home);
+  const credential = CREDENTIAL_ID.test(which) && !existsSync(which) ? loggedCredential(home, which) : readCredential(which);
+  const { revocation, index, sameKey } = await revokeCredential(home, credential, o.reason, o.signerHome === undefined ? undefined : resolveHome(o.signerHome));
   out(`revoked ${revocation.credential} at identity entry ${index}`);
-  if (sameKey.length > 0) err(`mcp-attest: warning: ${sameKey.join(', ')} name${sameKey.length === 1 ? 's' : ''} the same key and stay${sameKey.length === 1 ? 's' : ''} valid: if the key leaked, revoke ${sameKey.length === 1 ? 'it' : 'them'} too`);
+  if (sameKey.length > 0) {
+    const [them, verb] = sameKey.length === 1 ? ['it', 'names'] : ['them', 'name'];
+    err(`mcp-attest: warning: ${sameKey.join(', ')} ${verb} the same key and stay${sameKey.length === 1 ? 's' : ''} valid: if the key leaked, revoke ${them} too ("mcp-attest agent revoke ID" takes an id)`);
+  }
 }
 
 function list(o: { home?: string; json?: boolean }): void {
@@ -93,7 +112,7 @@ function list(o: { home?: string; json?: boolean }): void {
       return { id: c.id, index: index.toString(), subject: c.subject, ...(c.parent ? { parent: c.parent } : {}), notAfter: new Date(c.notAfter * 1000).toISOString(), status };
     });
     if (o.json) return outJson({ size: size.toString(), credentials: rows });
-    out(rows.map((r) => `${r.index.padStart(6)}  ${r.id}  ${r.subject}  until ${r.notAfter}  ${r.status}`).join('\n') || 'no credentials');
+    out([`identity log ${identityOrigin(loadIdentity(home).log.origin)}, size ${size}`, ...rows.map((r) => `${r.index.padStart(6)}  ${r.id}  ${r.subject}  until ${r.notAfter}  ${r.status}`)].join('\n') + (rows.length === 0 ? '\nno credentials' : ''));
   } finally {
     log.close();
   }
@@ -139,7 +158,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--out <file>', 'write the credential here, atomically (default: stdout); a proxy reading it picks it up at its next call')
     .action((file: string, o: IssueFlags) => issue(o, readCredential(file)));
   agent.command('revoke').description('sign a revocation of a credential and append it to the identity log')
-    .argument('<credential>', 'the credential file').option('--home <dir>', 'data directory: the identity log')
+    .argument('<credential>', 'the credential file, or the id (cred_…) of a credential in the identity log').option('--home <dir>', 'data directory: the identity log')
     .option('--reason <text>', 'why').option('--signer-home <dir>', 'sign with this data directory\'s issuer key (a parent credential\'s key)')
     .action(revoke);
   agent.command('list').description('credentials in the identity log and their status').option('--home <dir>', 'data directory').option('--json', 'as JSON')

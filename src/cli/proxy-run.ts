@@ -8,6 +8,7 @@
  * gate, tool pins) and the OAuth client (the MCP SDK) are loaded only when the flags ask for
  * them, so a client proxy starts on what it uses.
  */
+import { existsSync } from 'node:fs';
 import { CredentialFile } from '../proxy/credential-file.js';
 import { renewCredential } from '../store/agent-credentials.js';
 import type { Credential } from '../identity/credential.js';
@@ -121,7 +122,7 @@ async function serverProxy(settings: ProxySettings, o: ProxyFlags, upstream: Ear
 /** The gatekeeper of {@link serverProxy} over its open recorder and loaded policy. */
 async function gatekeeper(settings: ProxySettings, o: ProxyFlags, upstream: EarlyUpstream | undefined, c: { home: string; recorder: Recorder; loaded: Awaited<ReturnType<typeof loadGatePolicy>>; policyPath: string }): Promise<Gatekeeper> {
   const { home, recorder, loaded, policyPath } = c;
-  const [{ Gate }, { Gatekeeper }, { ToolWatch }, { keyFingerprint }, { identitySource }] = await Promise.all([
+  const [{ Gate }, { Gatekeeper }, { ToolWatch }, { keyFingerprint }, { identitySource, identityLogPath }] = await Promise.all([
     import('../gate/gate.js'), import('../proxy/gatekeeper.js'), import('../proxy/tool-watch.js'), import('../gate/wire.js'), import('../store/identity-log.js'),
   ]);
   const fingerprint = o.serverFingerprint ?? loaded.policy.serverFingerprint ?? keyFingerprint(recorder.identity.issuer.keyId);
@@ -131,7 +132,10 @@ async function gatekeeper(settings: ProxySettings, o: ProxyFlags, upstream: Earl
   const replay = recorder.replayStore(maxEntries, settings.durability);
   const tools = new ToolWatch(paths.pins, fingerprint, nowSeconds, recorder.fleetPins());
   const gate = new Gate({ policy: loaded.policy, keys: loaded.keys, serverFingerprint: fingerprint, replay, toolChanged: (n) => tools.changed(n), identity: identitySource(home) });
-  err(`mcp-attest: gatekeeper: server fingerprint ${fingerprint}; ${loaded.issuers.length} trusted issuer(s); attestations ${loaded.policy.required ? 'required' : 'optional'}`);
+  const grants = loaded.policy.credentialIssuers.length;
+  err(`mcp-attest: gatekeeper: server fingerprint ${fingerprint}; ${loaded.issuers.length} trusted issuer(s)${grants > 0 ? `, ${grants} credential issuer(s)` : ''}; attestations ${loaded.policy.required ? 'required' : 'optional'}`);
+  // Calls under credentials are decided against this directory's identity log (docs/identity.md): without one, each is refused.
+  if (grants > 0 && !existsSync(identityLogPath(home))) err(`mcp-attest: warning: the policy trusts credential issuers, and ${home} holds no identity log: every call under a credential is refused (run the gatekeeper with --home set to the issuer's data directory)`);
   // Reload on SIGHUP: calls being decided finish under the old policy; a bad file keeps it.
   process.on('SIGHUP', () => {
     loadPolicy(policyPath).then((next) => {

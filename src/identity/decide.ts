@@ -147,7 +147,7 @@ function checkRevocations(revs: ChainRevocations, call: CallFacts, skew: number,
   if (found === null) return;
   const { revocation: r, index, witnessedAt } = found;
   const more = revs.applicable.length > 1 ? ` (${revs.applicable.length} revocations apply to the chain)` : '';
-  out.push(error('ERR_CREDENTIAL_REVOKED', `credential ${r.credential} was revoked at identity entry ${index}, ${known ? (call.ungated ? 'in the identity log given (an agent\'s own record: a revocation counts whenever it was logged, as nothing shows when the call was made)' : `below the size ${call.identitySize} the call was checked against`) : `witnessed at ${witnessedAt}, before the call (${call.time})`}${r.reason ? `: ${r.reason}` : ''}${more}`, { index }));
+  out.push(error('ERR_CREDENTIAL_REVOKED', `credential ${r.credential} was revoked at identity entry ${index}, ${known ? (call.ungated ? 'in the identity log given (an agent\'s own record: a revocation counts whenever it was logged; a gatekeeper\'s log shows what was known when a call was checked)' : `below the size ${call.identitySize} the call was checked against`) : `witnessed at ${witnessedAt}, before the call (${call.time})`}${r.reason ? `: ${r.reason}` : ''}${more}`, { index }));
 }
 
 /** The call against the chain: logged before, within every window, the leaf's key, within every scope, witnessed in time. */

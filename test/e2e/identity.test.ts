@@ -45,13 +45,18 @@ test('agent revoke of a credential whose key a renewal still names says so; a re
   const renewedId = (JSON.parse(readFileSync(renewal, 'utf8')) as { id: string }).id;
   const revoked = cli(['agent', 'revoke', credential, '--home', idp, '--reason', 'key leaked']);
   assert.equal(revoked.status, 0);
-  assert.equal(revoked.stderr, `mcp-attest: warning: ${renewedId} names the same key and stays valid: if the key leaked, revoke it too\n`);
+  assert.equal(revoked.stderr, `mcp-attest: warning: ${renewedId} names the same key and stays valid: if the key leaked, revoke it too ("mcp-attest agent revoke ID" takes an id)\n`);
   const twice = cli(['agent', 'revoke', credential, '--home', idp]);
   assert.equal(twice.status, 2);
   assert.match(twice.stderr, /ERR_CREDENTIAL_REVOKED: credential \S+ is revoked already/);
-  // The renewal revoked too: nothing else names the key.
-  const last = cli(['agent', 'revoke', renewal, '--home', idp]);
-  assert.deepEqual([last.status, last.stderr], [0, '']);
+  // The renewal revoked too, by its id (its file may be gone): nothing else names the key.
+  rmSync(renewal);
+  const unknown = cli(['agent', 'revoke', `cred_${'A'.repeat(22)}`, '--home', idp]);
+  assert.deepEqual([unknown.status, unknown.stderr], [2, `mcp-attest: credential cred_${'A'.repeat(22)} is not in the identity log of ${idp}\n`]);
+  const last = cli(['agent', 'revoke', renewedId, '--home', idp]);
+  assert.deepEqual([last.status, last.stderr, last.stdout], [0, '', `revoked ${renewedId} at identity entry 4\n`]);
+  const list = cli(['agent', 'list', '--home', idp]);
+  assert.match(list.stdout, /^identity log \S+\/identity, size 5\n +1 {2}cred_\S+ {2}agent:acme\/bot1 {2}until \S+ {2}revoked at 3\n +2 {2}cred_\S+ {2}agent:acme\/bot1 {2}until \S+ {2}revoked at 4\n$/);
 });
 
 test('a credential call is allowed within its scope, refused outside it, refused once revoked (and not renewed), and resumes under a new credential without a restart', { timeout: 120_000 }, async (t) => {
@@ -185,6 +190,9 @@ test('a proxy with --renew-home renews its credential before it expires: calls s
 test('an agent\'s own log of calls under a credential verifies against the issuer\'s identity log named with --identity, and bundles with it', { timeout: 120_000 }, async (t) => {
   const s = scope(t);
   const { idp, credential, idpTrust, policy } = world(s);
+  // A gatekeeper outside the issuer's data directory has no identity log to decide credentials against: it says so at start.
+  const elsewhere = cli(['proxy', '--role', 'server', '--policy', policy, '--home', join(s.dir, 'gate-elsewhere'), '--', process.execPath, '-e', '0']);
+  assert.match(elsewhere.stderr, /1 credential issuer\(s\); .*\nmcp-attest: warning: the policy trusts credential issuers, and \S+ holds no identity log: every call under a credential is refused/);
   const { client } = await connectProxied(s, gatekeeperArgs(s, policy), ['--credential', credential]);
   for (let i = 0; i < 3; i++) assertEchoed(await call(client, 'echo', { message: `call ${i}` }), `call ${i}`);
   // Outside the credential: the gatekeeper refuses it, and the agent's log records the refusal (nothing ran under it).
