@@ -213,14 +213,17 @@ function checkRenewable(home: string, base: Credential): void {
 
 /**
  * A new credential like `base` (same subject, key, scope, depth, binding, parent; the same
- * lifetime unless `ttl`), a new id and window from now. `base` must be logged in `home`'s
+ * lifetime unless `ttl`, a sub-agent's cut to end with its parent), a new id and window from now. `base` must be logged in `home`'s
  * identity log as given and unrevoked ({@link checkRenewable}); `parent` is needed for a sub-agent's.
  */
 export async function renewCredential(home: string, base: Credential, o: { ttl?: number; parent?: Credential; signerHome?: string } = {}): ReturnType<typeof issueCredential> {
   if (base.parent !== undefined && o.parent?.id !== base.parent) throw new AttestError('ERR_USAGE', `credential ${base.id} is a sub-agent's: give its parent credential (${base.parent}) and the data directory holding its key`);
   checkRenewable(home, base);
+  // A sub-agent's ends no later than its parent, as when it was issued (its old lifetime may reach past it now).
+  const left = o.parent === undefined ? Infinity : o.parent.notAfter - Math.floor(Date.now() / 1000);
+  if (o.ttl === undefined && left < 1) throw new AttestError('ERR_CREDENTIAL_EXPIRED', `the parent credential ${o.parent!.id} has expired: renew it first`);
   return issueCredential(home, {
-    subject: base.subject, key: base.key, ttl: o.ttl ?? base.notAfter - base.notBefore, maxDepth: base.maxDepth,
+    subject: base.subject, key: base.key, ttl: o.ttl ?? Math.min(base.notAfter - base.notBefore, left), maxDepth: base.maxDepth,
     ...(base.servers ? { servers: base.servers } : {}), ...(base.tools ? { tools: base.tools } : {}), ...(base.binding ? { binding: base.binding } : {}), ...(o.parent ? { parent: o.parent } : {}),
   }, o.signerHome);
 }

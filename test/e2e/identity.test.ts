@@ -154,6 +154,14 @@ test('a sub-agent\'s credential, signed by its parent\'s key, works within its p
   assert.match(wide.stderr, /ERR_CREDENTIAL_WIDENED/);
   // Signing with a key that is not the parent's is refused before anything is logged.
   assert.equal(cli(['agent', 'issue', '--home', idp, '--parent', credential, '--signer-home', subHome, '--agent-home', subHome, '--subject', 'agent:acme/bot1/x']).status, 2);
+  // A sub-agent issued for as long as its parent lives is renewed, later, to end with it too.
+  const whole = join(s.dir, 'whole.json');
+  assert.equal(cli(subArgs('get-sum', whole).filter((a, i, all) => a !== '--ttl' && all[i - 1] !== '--ttl')).status, 0);
+  await new Promise((r) => setTimeout(r, 1100));
+  const renewed = cli(['agent', 'renew', whole, '--home', idp, '--parent', credential, '--signer-home', s.home, '--out', whole]);
+  assert.equal(renewed.status, 0, renewed.stderr);
+  const parentEnd = (JSON.parse(readFileSync(credential, 'utf8')) as { notAfter: number }).notAfter;
+  assert.equal((JSON.parse(readFileSync(whole, 'utf8')) as { notAfter: number }).notAfter, parentEnd);
 
   const sub = { ...s, home: subHome };
   const ok = await connectProxied(sub, gatekeeperArgs(s, policy), ['--credential', narrow]);
