@@ -9,11 +9,14 @@
  *
  * With a renewer (`proxy --renew-home DIR`), the proxy renews the credential itself once two
  * thirds of its lifetime have passed, in the background: calls go on under the current one
- * until the renewed file is written (atomically) and read at the next call. A failed renewal
- * is reported and tried again 5 s later, until the credential expires.
+ * until the renewed file is written (atomically) and read at the next call, and says so. A
+ * renewal that failed for a reason that will not pass (`ERR_CREDENTIAL_*`: revoked, its key
+ * revoked, not the logged one) is reported once and not tried again for that credential; any
+ * other failure is reported and tried again 5 s later, then 10, 20… up to every 5 minutes,
+ * until the credential expires.
  */
 import { statSync } from 'node:fs';
-import { AttestError } from '../errors.js';
+import { AttestError, isAttestError } from '../errors.js';
 import { parseCredential, type Credential } from '../identity/credential.js';
 import { readRegularFile } from '../store/read-regular.js';
 import { writeSynced } from '../store/synced.js';
@@ -25,6 +28,10 @@ export class CredentialFile {
 
   private renewing = false;
   private nextTry = 0;
+  /** Renewals failed in a row (the wait before the next doubles with each). */
+  private failures = 0;
+  /** The credential whose renewal failed for good: not tried again. */
+  private gaveUp: string | null = null;
 
   /**
    * Read `path` now: throws `ERR_CREDENTIAL_MALFORMED`, `ERR_CREDENTIAL_KEY` (not a credential
@@ -50,14 +57,26 @@ export class CredentialFile {
   credential(now = Math.floor(Date.now() / 1000)): Credential {
     this.reload();
     const c = this.current;
-    if (this.renew !== undefined && !this.renewing && now >= this.nextTry && now >= c.notBefore + Math.floor((2 * (c.notAfter - c.notBefore)) / 3)) {
+    if (this.renew !== undefined && !this.renewing && c.id !== this.gaveUp && now >= this.nextTry && now >= c.notBefore + Math.floor((2 * (c.notAfter - c.notBefore)) / 3)) {
       this.renewing = true;
-      this.renew(c).then((next) => writeSynced(this.path, JSON.stringify(next, null, 2) + '\n', 0o644), (e: unknown) => {
-        this.nextTry = now + 5;
-        this.warn(`credential ${c.id} not renewed, trying again in 5 s: ${(e as Error).message}`);
-      }).finally(() => (this.renewing = false));
+      this.renew(c).then(async (next) => {
+        await writeSynced(this.path, JSON.stringify(next, null, 2) + '\n', 0o644);
+        this.failures = 0;
+        this.warn(`credential ${c.id} renewed: ${next.id}, valid until ${new Date(next.notAfter * 1000).toISOString()}`);
+      }).catch((e: unknown) => this.failed(c, now, e)).finally(() => (this.renewing = false));
     }
     return c;
+  }
+
+  /** A renewal of `c` at `now` failed with `e`: given up (a reason that will not pass) or tried again later. */
+  private failed(c: Credential, now: number, e: unknown): void {
+    if (isAttestError(e) && e.code.startsWith('ERR_CREDENTIAL_')) {
+      this.gaveUp = c.id;
+      return this.warn(`credential ${c.id} not renewed, and not tried again: ${e.code}: ${e.message}`);
+    }
+    const wait = Math.min(300, 5 * 2 ** this.failures++);
+    this.nextTry = now + wait;
+    this.warn(`credential ${c.id} not renewed, trying again in ${wait} s: ${(e as Error).message}`);
   }
 
   private reload(): void {

@@ -1,0 +1,84 @@
+/**
+ * The proxy's own renewal of its credential (src/proxy/credential-file.ts, `proxy
+ * --credential FILE --renew-home DIR`): once two thirds of the lifetime have passed, the
+ * renewal runs in the background and says so when it lands; a failure that will not pass
+ * (`ERR_CREDENTIAL_*`) is reported once and not tried again; any other is tried again after
+ * 5 s, then 10, 20… The renewer is the proxy's seam (a function), given failures here.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initHome } from '../../src/store/identity.js';
+import { initCredentialIssuer } from '../../src/store/credential-issuer.js';
+import { agentKeyOf, issueCredential } from '../../src/store/agent-credentials.js';
+import { CredentialFile } from '../../src/proxy/credential-file.js';
+import { AttestError } from '../../src/errors.js';
+import type { Credential } from '../../src/identity/credential.js';
+
+async function world(t: { after: (fn: () => void) => void }) {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-credfile-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const [idp, agent] = [join(dir, 'idp'), join(dir, 'agent')];
+  await initHome(idp);
+  await initHome(agent);
+  await initCredentialIssuer(idp, { id: 'idp:acme', subjectPrefix: 'agent:acme/' });
+  const key = agentKeyOf(agent);
+  const issue = async (): Promise<Credential> => (await issueCredential(idp, { subject: 'agent:acme/a', key, ttl: 3600 })).credential;
+  const first = await issue();
+  const path = join(dir, 'cred.json');
+  writeFileSync(path, JSON.stringify(first));
+  return { path, first, keyId: key.keyId, issue };
+}
+
+/** Let the background renewal settle (it writes the file, then reports). */
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
+
+test('a renewal that fails for good is reported once and not tried again; another failure is tried again after 5, then 10 s', async (t) => {
+  const w = await world(t);
+  const due = w.first.notAfter - 60;
+  const said: string[] = [];
+  let tries = 0;
+  let failure: Error = new AttestError('ERR_CREDENTIAL_REVOKED', `credential ${w.first.id} is revoked`);
+  const file = new CredentialFile(w.path, w.keyId, (m) => said.push(m), async () => {
+    tries++;
+    throw failure;
+  });
+  assert.equal(file.credential(w.first.notBefore + 10).id, w.first.id);
+  await settle();
+  assert.equal(tries, 0, 'not due before two thirds of the lifetime');
+  for (const now of [due, due + 5, due + 600]) {
+    file.credential(now);
+    await settle();
+  }
+  assert.equal(tries, 1);
+  assert.deepEqual(said, [`credential ${w.first.id} not renewed, and not tried again: ERR_CREDENTIAL_REVOKED: credential ${w.first.id} is revoked`]);
+
+  // A new credential in the file (renewed by hand): its renewal is tried; a store error backs off.
+  const second = await w.issue();
+  writeFileSync(w.path, JSON.stringify(second));
+  failure = new Error('database is locked');
+  said.length = 0;
+  const start = second.notAfter - 60;
+  for (const now of [start, start + 4, start + 5, start + 14, start + 15]) {
+    file.credential(now);
+    await settle();
+  }
+  assert.equal(tries, 1 + 3, 'at the start, 5 s later, then 10 s after that');
+  assert.deepEqual(said.map((m) => /trying again in (\d+) s/.exec(m)?.[1]), ['5', '10', '20']);
+});
+
+test('a renewal that lands is written to the file, read at the next call, and said', async (t) => {
+  const w = await world(t);
+  const said: string[] = [];
+  let next: Credential | null = null;
+  const file = new CredentialFile(w.path, w.keyId, (m) => said.push(m), async () => (next = await w.issue()));
+  file.credential(w.first.notAfter - 60);
+  for (let i = 0; i < 40 && said.length === 0; i++) await settle();
+  assert.ok(next !== null);
+  const renewed = next as Credential;
+  assert.equal((JSON.parse(readFileSync(w.path, 'utf8')) as Credential).id, renewed.id);
+  assert.equal(file.credential().id, renewed.id);
+  assert.deepEqual(said, [`credential ${w.first.id} renewed: ${renewed.id}, valid until ${new Date(renewed.notAfter * 1000).toISOString()}`]);
+});
