@@ -22,9 +22,9 @@ import { CliExit, EXIT_USAGE, err, out, outJson } from './output.js';
 
 const csv = (v: string | undefined): string[] | undefined => (v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter((s) => s !== ''));
 
-function whole(flag: string, v: string | undefined, max: number): number | undefined {
+function whole(flag: string, v: string | undefined, max: number, min = 0): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^[0-9]{1,9}$/.test(v) || Number(v) > max) throw new CliExit(EXIT_USAGE, `${flag} takes a whole number from 0 to ${max}`);
+  if (!/^[0-9]{1,9}$/.test(v) || Number(v) > max || Number(v) < min) throw new CliExit(EXIT_USAGE, `${flag} takes a whole number from ${min} to ${max}`);
   return Number(v);
 }
 
@@ -52,10 +52,11 @@ function reportWitnesses(results: WitnessResult[]): void {
 interface IssueFlags { allowRevokedKey?: boolean; home?: string; subject?: string; agentHome?: string; parent?: string; signerHome?: string; tools?: string; servers?: string; ttl?: string; maxDepth?: string; jkt?: string; tokenDigest?: string; out?: string }
 
 async function issue(o: IssueFlags, base: Credential | null): Promise<void> {
+  const ttl = whole('--ttl', o.ttl, MAX_LIFETIME_SECONDS, 1);
   const home = resolveHome(o.home);
+  loadIdentity(home); // ERR_HOME_MISSING for a path that is no data directory (exit 3), not "no credential issuer"
   const parent = o.parent !== undefined ? readCredential(o.parent) : null;
   const signerHome = o.signerHome === undefined ? undefined : resolveHome(o.signerHome);
-  const ttl = whole('--ttl', o.ttl, MAX_LIFETIME_SECONDS);
   let r: Awaited<ReturnType<typeof issueCredential>>;
   if (base !== null) {
     r = await renewCredential(home, base, { ...(ttl !== undefined ? { ttl } : {}), ...(parent ? { parent } : {}), ...(signerHome ? { signerHome } : {}) });
@@ -128,7 +129,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--max-lifetime <s>', 'longest credential lifetime, seconds (at most 86400)').option('--max-depth <n>', 'deepest delegation (0: no sub-agents)')
     .action(async (o: { home?: string; id: string; subjectPrefix: string; tools?: string; servers?: string; maxLifetime?: string; maxDepth?: string }) => {
       const home = resolveHome(o.home);
-      const maxLifetimeSeconds = whole('--max-lifetime', o.maxLifetime, MAX_LIFETIME_SECONDS);
+      const maxLifetimeSeconds = whole('--max-lifetime', o.maxLifetime, MAX_LIFETIME_SECONDS, 1);
       const maxDepth = whole('--max-depth', o.maxDepth, 8);
       const tools = csv(o.tools);
       const servers = csv(o.servers);

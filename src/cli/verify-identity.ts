@@ -9,6 +9,7 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LogDb } from '../store/log-db.js';
 import { checkSqliteFiles } from '../store/sqlite-guard.js';
+import { readHead } from '../store/read-regular.js';
 import { openIdentityLog, withCredentialKeys, type IdentityView } from '../identity/verify-identity.js';
 import { error, type Finding } from '../verify/findings.js';
 import { isAttestError } from '../errors.js';
@@ -27,7 +28,11 @@ export function identityPath(path: string): { path: string; follow: boolean } {
   } catch (e) {
     throw new CliExit(EXIT_IO, `--identity ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
   }
-  if (!dir) return { path, follow: true };
+  if (!dir) {
+    const head = readHead(path, 16);
+    if (head !== null && head.toString('latin1') !== 'SQLite format 3\0') throw new CliExit(EXIT_USAGE, `--identity ${path}: not an identity log (no SQLite header): give the credential issuer's data directory, or its identity.db`);
+    return { path, follow: true };
+  }
   const db = join(realpathSync(path), 'identity.db');
   if (!existsSync(db)) throw new CliExit(EXIT_IO, `--identity ${path}: no identity log (identity.db) in this directory`);
   return { path: db, follow: false };

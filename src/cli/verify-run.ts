@@ -7,14 +7,14 @@
  */
 import { identityOf, identityPath } from './verify-identity.js';
 import { withOwnCredentialIssuer } from '../store/credential-issuer.js';
-import { closeSync, lstatSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { LogDb } from '../store/log-db.js';
 import { homePaths, resolveHome } from '../store/home.js';
 import { loadIdentity, loadIssuers, trustPolicyOf } from '../store/identity.js';
 import { isTilesDir, MAX_CHECKPOINT_FILE_BYTES, readTilesDir } from '../store/tiles.js';
-import { openRegular, readRegularFile } from '../store/read-regular.js';
-import { checkSqliteFiles, MAX_SQLITE_FILE_BYTES } from '../store/sqlite-guard.js';
+import { readHead, readRegularFile } from '../store/read-regular.js';
+import { checkSqliteFiles } from '../store/sqlite-guard.js';
 import { VerifierState } from '../store/verifier-state.js';
 import { loadWitnesses } from '../store/witnesses.js';
 import { verifyLog, type FactsSource, type LogInput, type LogReport } from '../verify/log.js';
@@ -34,7 +34,7 @@ import { verifySessionReceipt, type SessionReceiptReport } from '../verify/sessi
 import { SESSION_RECEIPT_HEAD } from '../bundle/session-receipt.js';
 import { MAX_POLICY_DOC_BYTES, policyDocDigest } from '../receipt/session.js';
 import { printSession } from './session-report.js';
-import { CliExit, EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, out, outJson, jsonReplacer } from './output.js';
+import { CliExit, EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, err, out, outJson, jsonReplacer } from './output.js';
 import { homeLogPath } from './home-log.js';
 
 /** A log read for verifying; `findings()`: what reading its entries found, once they were read. */
@@ -50,21 +50,11 @@ type Report = (LogReport | BundleReport | SessionReceiptReport) & { kind: 'log' 
  * else; null when it is no regular file we can open (left to {@link load}, which refuses it).
  */
 function sniff(path: string): 'bundle' | 'sqlite' | 'other' | null {
-  let fd: number;
-  try {
-    fd = openRegular(path, MAX_SQLITE_FILE_BYTES, { follow: true }).fd;
-  } catch {
-    return null;
-  }
-  try {
-    const head = Buffer.alloc(HEAD_BYTES);
-    const n = readSync(fd, head, 0, HEAD_BYTES, 0);
-    // A byte order mark too: the bundle path then refuses it as the strict JSON it is not (as the verify page does); or gzip (bundle/gzip.ts).
-    if (isGzip(head.subarray(0, n)) || /^(\xef\xbb\xbf)?[ \t\r\n]*\{/.test(head.subarray(0, n).toString('latin1'))) return 'bundle';
-    return head.subarray(0, n).toString('latin1').startsWith('SQLite format 3\0') ? 'sqlite' : 'other';
-  } finally {
-    closeSync(fd);
-  }
+  const head = readHead(path, HEAD_BYTES);
+  if (head === null) return null;
+  // A byte order mark too: the bundle path then refuses it as the strict JSON it is not (as the verify page does); or gzip (bundle/gzip.ts).
+  if (isGzip(head) || /^(\xef\xbb\xbf)?[ \t\r\n]*\{/.test(head.toString('latin1'))) return 'bundle';
+  return head.toString('latin1').startsWith('SQLite format 3\0') ? 'sqlite' : 'other';
 }
 
 /** How far {@link sniff} looks for the `{` that starts a bundle: 64 KiB (a log.db starts "SQLite format 3"). */
@@ -178,7 +168,7 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
     loaded = load(path);
   } catch (e) {
     if (isAttestError(e, 'ERR_STORE_IO') || e instanceof CliExit) throw e;
-    const what = headless ? new Error('it is neither a log.db (no SQLite header) nor a receipt bundle or session receipt (a JSON object, or gzip\'d)') : e;
+    const what = headless && !(isAttestError(e) && e.code.startsWith('ERR_INPUT_')) ? new Error('it is neither a log.db (no SQLite header) nor a receipt bundle or session receipt (a JSON object, or gzip\'d)') : e;
     return { report: unreadable(path, what), note: null };
   }
   try {
@@ -259,6 +249,10 @@ export async function verifyCommand(pathArg: string | undefined, o: VerifyOption
     if (state && report.ok && cp && note && cp.size !== '0') state.accept({ origin: cp.origin, size: BigInt(cp.size), rootHash: fromBase64(cp.rootHash) }, note);
     if (o.json) outJson({ path, verified: report.ok, ...report });
     else printReport(path, report);
+    // An agent's own data directory holds no identity log: say where one comes from.
+    if (kind !== 'bundle' && o.identity === undefined && report.findings.some((f) => f.code === 'ERR_CREDENTIAL_UNLOGGED' && f.message.includes('no verified identity log holds it'))) {
+      err('mcp-attest: calls under agent credentials are decided against the credential issuer\'s identity log: give --identity DIR, its data directory');
+    }
     process.exitCode = report.ok ? EXIT_OK : EXIT_FAILED;
   } finally {
     state?.close();

@@ -134,3 +134,23 @@ export function readRegularFile(path: string, maxBytes: number, o: RegularOption
     closeSync(fd);
   }
 }
+
+/**
+ * The first `n` bytes (fewer when the file is shorter) of the regular file at `path` (a
+ * symlink followed), to tell what it is; null when it is no regular file that opens, which
+ * the reader that follows refuses with its code.
+ */
+export function readHead(path: string, n: number): Buffer | null {
+  let fd: number;
+  try {
+    fd = openRegular(path, Number.MAX_SAFE_INTEGER, { follow: true }).fd;
+  } catch {
+    return null;
+  }
+  try {
+    const head = Buffer.alloc(n);
+    return head.subarray(0, readSync(fd, head, 0, n, 0));
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -43,6 +43,11 @@ test('agent revoke of a credential whose key a renewal still names says so; a re
   const renewal = join(s.dir, 'renewed.json');
   assert.equal(cli(['agent', 'renew', credential, '--home', idp, '--out', renewal]).status, 0);
   const renewedId = (JSON.parse(readFileSync(renewal, 'utf8')) as { id: string }).id;
+  // A data directory that is not there is said to be (exit 3); a lifetime of 0 is refused as the range says.
+  const nohome = cli(['agent', 'issue', '--home', join(s.dir, 'nohome'), '--agent-home', s.home, '--subject', 'agent:acme/x']);
+  assert.equal(nohome.status, 3);
+  assert.match(nohome.stderr, /ERR_HOME_MISSING/);
+  assert.deepEqual([cli(['agent', 'issue', '--home', idp, '--agent-home', s.home, '--subject', 'agent:acme/x', '--ttl', '0']).stderr], ['mcp-attest: --ttl takes a whole number from 1 to 86400\n']);
   const revoked = cli(['agent', 'revoke', credential, '--home', idp, '--reason', 'key leaked']);
   assert.equal(revoked.status, 0);
   assert.equal(revoked.stderr, `mcp-attest: warning: ${renewedId} names the same key and stays valid: if the key leaked, revoke it too ("mcp-attest agent revoke ID" takes an id)\n`);
@@ -219,6 +224,7 @@ test('an agent\'s own log of calls under a credential verifies against the issue
   const alone = run([]);
   assert.equal(alone.status, 1);
   assert.ok(codes(alone.report!).includes('ERR_CREDENTIAL_UNLOGGED'), JSON.stringify(alone.report!.findings));
+  assert.match(alone.stderr, /give --identity DIR, its data directory/);
   // Against the issuer's, as a directory or as the file itself: verified, each call said to be the agent's own record.
   for (const at of [idp, join(idp, 'identity.db')]) {
     const r = run(['--identity', at]);
@@ -234,6 +240,8 @@ test('an agent\'s own log of calls under a credential verifies against the issue
   // A path with no identity log, and a policy without the issuer: nothing is decided.
   assert.equal(run(['--identity', join(s.dir, 'nowhere')]).status, 3);
   assert.equal(run(['--identity', s.home]).status, 3, 'a data directory without identity.db');
+  const notDb = run(['--identity', credential]);
+  assert.deepEqual([notDb.status, notDb.stderr], [2, `mcp-attest: --identity ${credential}: not an identity log (no SQLite header): give the credential issuer's data directory, or its identity.db\n`]);
   const agentOnly = cli(['verify', s.home, '--trust', join(s.dir, 'agent-trust.json'), '--identity', idp]);
   assert.equal(agentOnly.status, 2);
   assert.match(agentOnly.stderr, /lists no credential issuer/);
