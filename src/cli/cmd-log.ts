@@ -95,9 +95,12 @@ export function registerLogCommands(program: Command): void {
       try {
         const calls = listCalls(db);
         if (o.json) return outJson(calls);
-        out(['STARTED'.padEnd(21) + 'SERVER'.padEnd(22) + 'TOOL'.padEnd(22) + 'STATUS'.padEnd(28) + 'ENTRIES  CALL']
+        const status = (c: (typeof calls)[number]): string => (c.status ? c.status + (c.reason ? ` (${c.reason})` : '') : 'in flight');
+        // The status column as wide as its longest value: a reason such as attestation_refused ran into the entries.
+        const sw = Math.max(27, ...calls.map((c) => status(c).length)) + 1;
+        out(['STARTED'.padEnd(21) + 'SERVER'.padEnd(22) + 'TOOL'.padEnd(22) + 'STATUS'.padEnd(sw) + 'ENTRIES  CALL']
           .concat(calls.map((c) => `${(c.started ?? '').padEnd(21)}${(c.server ?? '').slice(0, 21).padEnd(22)}${(c.tool ?? '').slice(0, 21).padEnd(22)}`
-            + `${(c.status ? c.status + (c.reason ? ` (${c.reason})` : '') : 'in flight').padEnd(28)}${`${c.attestation_idx}/${c.receipt_idx ?? '-'}`.padEnd(9)}${c.call_id}`)).join('\n'));
+            + `${status(c).padEnd(sw)}${`${c.attestation_idx}/${c.receipt_idx ?? '-'}`.padEnd(9)}${c.call_id}`)).join('\n'));
       } finally {
         db.close();
       }

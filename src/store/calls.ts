@@ -16,7 +16,7 @@ export interface CallRow {
   receipt_idx: number | null;
   server: string | null;
   tool: string | null;
-  /** `issuerAsserted.iat` of the attestation (RFC 3339 UTC), null for a decision. */
+  /** `issuerAsserted.iat` of the attestation (RFC 3339 UTC; a decision's, when it carries one), or null. */
   started: string | null;
   status: string | null;
   reason: string | null;
@@ -36,12 +36,19 @@ const field = (o: unknown, k: string): string | null => {
   return typeof v === 'string' ? v : null;
 };
 
-/** Fold one record into the calls by id (first attestation or allowed decision opens a call; its first receipt closes it). */
+/**
+ * Fold one record into the calls by id: the first attestation or decision opens a call (a
+ * gatekeeper's refusal is one: refused, with its code), its first receipt closes it.
+ */
 function fold(calls: Map<string, CallRow>, index: bigint, r: LogRecord): void {
-  if (r.type === ATTESTATION_RECORD || (r.type === DECISION_RECORD && r.decision === 'allowed' && r.attestation !== null)) {
+  if (r.type === ATTESTATION_RECORD || (r.type === DECISION_RECORD && (r.decision === 'refused' || r.attestation !== null))) {
     if (calls.has(r.callId)) return;
-    const started = r.type === ATTESTATION_RECORD ? field(r.attestation['issuerAsserted'], 'iat') : null;
-    calls.set(r.callId, { call_id: r.callId, attestation_idx: Number(index), receipt_idx: null, server: r.server.name, tool: r.tool, started, status: null, reason: null, completed: null });
+    const started = r.attestation === null ? null : field(r.attestation['issuerAsserted'], 'iat');
+    const refused = r.type === DECISION_RECORD && r.decision === 'refused';
+    calls.set(r.callId, {
+      call_id: r.callId, attestation_idx: Number(index), receipt_idx: null, server: r.server.name, tool: r.tool, started,
+      status: refused ? 'refused' : null, reason: refused ? r.code ?? r.reason : null, completed: null,
+    });
   } else if (r.type === RECEIPT_RECORD) {
     const row = calls.get(r.callId);
     if (row === undefined || row.receipt_idx !== null || String(row.attestation_idx) !== r.attestationIndex) return;

@@ -16,7 +16,7 @@ import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { cli, codes, connectProxied, exportTrust, scope, verify, waitCheckpointed, type Scope } from './helpers.js';
+import { cli, codes, connectProxied, exportTrust, logShow, scope, verify, waitCheckpointed, type Scope } from './helpers.js';
 import { assertEchoed, assertRefused, gatekeeperArgs, serverHome } from './gate-helpers.js';
 
 /** An issuer (the gatekeeper's home), an agent home with a credential for `echo`, a gate policy trusting the issuer's grants. */
@@ -98,6 +98,12 @@ test('a credential call is allowed within its scope, refused outside it, refused
   assert.equal(status, 0, JSON.stringify(report.findings));
   assert.equal(report.calls, 2);
   assert.equal(report.refused, 2);
+  // log show lists the refusals too, with their codes; the agent's own log shows them refused by the gatekeeper.
+  assert.deepEqual(logShow(idp).map((r) => [r.tool, r.status, r.reason]).filter((r) => r[1] === 'refused'), [['get-sum', 'refused', 'ERR_CREDENTIAL_SCOPE'], ['echo', 'refused', 'ERR_CREDENTIAL_REVOKED']]);
+  const agentShow = cli(['log', 'show', '--home', s.home]).stdout.split('\n');
+  const entriesAt = agentShow[0]!.indexOf('ENTRIES');
+  const refusedLines = agentShow.slice(1).filter((l) => l.includes('refused (attestation_refused)'));
+  assert.ok(refusedLines.length >= 2 && refusedLines.every((l) => l[entriesAt - 1] === ' ' && l[entriesAt] !== ' '), agentShow.join('\n'));
 
   // A bundle of the whole log carries the identity range its calls need, and verifies offline.
   const bundle = join(s.dir, 'all.json');
