@@ -89,8 +89,10 @@ function useCredential(recorder: Recorder, path: string, renewHome: string | und
   } catch (e) {
     throw new CliExit(EXIT_USAGE, `--credential ${path}: ${isAttestError(e) ? `${e.code}: ` : ''}${(e as Error).message}`);
   }
-  recorder.credential = () => file.credential();
-  err(`mcp-attest: attesting under credential ${file.credential().id} (${file.credential().subject})`);
+  recorder.credential = (tool) => file.forCall(tool);
+  const c = file.credential();
+  err(`mcp-attest: attesting under credential ${c.id} (${c.subject}), valid until ${new Date(c.notAfter * 1000).toISOString()}`);
+  file.checkWindow(c);
 }
 
 /** Run a session check for `--session`; a session error becomes a usage error (exit 2) naming its code. */

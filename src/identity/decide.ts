@@ -54,7 +54,7 @@ export type DecisionPolicy = Pick<TrustPolicy, 'credentialIssuers' | 'acceptedAl
 export interface CallDecision { ok: boolean; findings: Finding[] }
 
 /** True when `pattern` (a name, or a prefix ending in `*`) allows `name` (a name, or itself a pattern). */
-function covers(pattern: string, name: string): boolean {
+export function covers(pattern: string, name: string): boolean {
   return pattern === name || (pattern.endsWith('*') && name.startsWith(pattern.slice(0, -1)));
 }
 

@@ -18,8 +18,14 @@
 import { statSync } from 'node:fs';
 import { AttestError, isAttestError } from '../errors.js';
 import { parseCredential, type Credential } from '../identity/credential.js';
+import { covers } from '../identity/decide.js';
 import { readRegularFile } from '../store/read-regular.js';
 import { writeSynced } from '../store/synced.js';
+
+/** Most warnings kept in mind (a client naming endless tools is not remembered past it). */
+const MAX_WARNED = 1000;
+
+const iso = (t: number): string => new Date(t * 1000).toISOString();
 
 /** A credential file followed across renewals. */
 export class CredentialFile {
@@ -32,6 +38,8 @@ export class CredentialFile {
   private failures = 0;
   /** The credential whose renewal failed for good: not tried again. */
   private gaveUp: string | null = null;
+  /** What was warned about (a credential's window, a credential and tool): each said once. */
+  private readonly warned = new Set<string>();
 
   /**
    * Read `path` now: throws `ERR_CREDENTIAL_MALFORMED`, `ERR_CREDENTIAL_KEY` (not a credential
@@ -62,7 +70,7 @@ export class CredentialFile {
       this.renew(c).then(async (next) => {
         await writeSynced(this.path, JSON.stringify(next, null, 2) + '\n', 0o644);
         this.failures = 0;
-        this.warn(`credential ${c.id} renewed: ${next.id}, valid until ${new Date(next.notAfter * 1000).toISOString()}`);
+        this.warn(`credential ${c.id} renewed: ${next.id}, valid until ${iso(next.notAfter)}`);
       }).catch((e: unknown) => this.failed(c, now, e)).finally(() => (this.renewing = false));
     }
     return c;
@@ -77,6 +85,30 @@ export class CredentialFile {
     const wait = Math.min(300, 5 * 2 ** this.failures++);
     this.nextTry = now + wait;
     this.warn(`credential ${c.id} not renewed, trying again in ${wait} s: ${(e as Error).message}`);
+  }
+
+  /**
+   * The credential for a call of `tool` at `now`: {@link credential}, with a warning when its
+   * tools do not cover `tool` (once per credential and tool, for the first {@link MAX_WARNED})
+   * or its window does not hold `now` (once per credential): the gatekeeper will refuse it.
+   */
+  forCall(tool: string, now = Math.floor(Date.now() / 1000)): Credential {
+    const c = this.credential(now);
+    this.checkWindow(c, now);
+    const key = `${c.id}\n${tool}`;
+    if (c.tools !== undefined && !c.tools.some((p) => covers(p, tool)) && !this.warned.has(key) && this.warned.size < MAX_WARNED) {
+      this.warned.add(key);
+      this.warn(`warning: tool ${JSON.stringify(tool.slice(0, 200))} is outside the tools of credential ${c.id} (${c.tools.join(', ')}): the gatekeeper will refuse it`);
+    }
+    return c;
+  }
+
+  /** Warn, once per credential, when `c`'s window does not hold `now`: the gatekeeper will refuse every call. */
+  checkWindow(c: Credential, now = Math.floor(Date.now() / 1000)): void {
+    const why = now > c.notAfter ? `expired at ${iso(c.notAfter)}` : now < c.notBefore ? `is not valid before ${iso(c.notBefore)}` : null;
+    if (why === null || this.warned.has(c.id) || this.warned.size >= MAX_WARNED) return;
+    this.warned.add(c.id);
+    this.warn(`warning: credential ${c.id} ${why}: the gatekeeper will refuse every call under it${this.renew === undefined ? ' (mcp-attest agent renew, or --renew-home)' : ''}`);
   }
 
   private reload(): void {

@@ -167,7 +167,7 @@ export class Recorder {
    * The agent credential this data directory's attestations are made under (`proxy
    * --credential`), read at each call; null: none (`iss` is the data directory's issuer id).
    */
-  credential: (() => Credential) | null = null;
+  credential: ((tool: string) => Credential) | null = null;
 
   /** Calls being recorded or upstream: which thread signs and syncs (proxy/in-flight.ts). */
   private readonly inFlight = new CallsInFlight();
@@ -180,7 +180,7 @@ export class Recorder {
   private async attestNow(call: CallInput): Promise<{ attestation: Attestation; callId: string; index: bigint }> {
     const args = call.args === undefined ? {} : call.args;
     const input = { tool: call.tool, args, serverFingerprint: call.server.fingerprint, intent: call.intent, now: now(), profile: this.profile };
-    const credential = call.issuer === undefined ? this.credential?.() : undefined;
+    const credential = call.issuer === undefined ? this.credential?.(call.tool) : undefined;
     const base = call.issuer ?? this.signer;
     // Under an agent credential: the credential names the call (iss) and its subject (docs/identity.md).
     const signer = credential ? { ...base, iss: credential.id, sub: credential.subject } : call.sub === undefined ? base : { ...base, sub: call.sub };

@@ -3,7 +3,8 @@
  * --credential FILE --renew-home DIR`): once two thirds of the lifetime have passed, the
  * renewal runs in the background and says so when it lands; a failure that will not pass
  * (`ERR_CREDENTIAL_*`) is reported once and not tried again; any other is tried again after
- * 5 s, then 10, 20… The renewer is the proxy's seam (a function), given failures here.
+ * 5 s, then 10, 20… The renewer is the proxy's seam (a function), given failures here. A
+ * call outside the credential's tools or window is warned about once.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +18,7 @@ import { CredentialFile } from '../../src/proxy/credential-file.js';
 import { AttestError } from '../../src/errors.js';
 import type { Credential } from '../../src/identity/credential.js';
 
-async function world(t: { after: (fn: () => void) => void }) {
+async function world(t: { after: (fn: () => void) => void }, tools?: string[]) {
   const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-credfile-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const [idp, agent] = [join(dir, 'idp'), join(dir, 'agent')];
@@ -25,7 +26,7 @@ async function world(t: { after: (fn: () => void) => void }) {
   await initHome(agent);
   await initCredentialIssuer(idp, { id: 'idp:acme', subjectPrefix: 'agent:acme/' });
   const key = agentKeyOf(agent);
-  const issue = async (): Promise<Credential> => (await issueCredential(idp, { subject: 'agent:acme/a', key, ttl: 3600 })).credential;
+  const issue = async (): Promise<Credential> => (await issueCredential(idp, { subject: 'agent:acme/a', key, ttl: 3600, ...(tools ? { tools } : {}) })).credential;
   const first = await issue();
   const path = join(dir, 'cred.json');
   writeFileSync(path, JSON.stringify(first));
@@ -81,4 +82,17 @@ test('a renewal that lands is written to the file, read at the next call, and sa
   assert.equal((JSON.parse(readFileSync(w.path, 'utf8')) as Credential).id, renewed.id);
   assert.equal(file.credential().id, renewed.id);
   assert.deepEqual(said, [`credential ${w.first.id} renewed: ${renewed.id}, valid until ${new Date(renewed.notAfter * 1000).toISOString()}`]);
+});
+
+test('a call outside the credential\'s tools, or outside its window, is warned about once: the gatekeeper will refuse it', async (t) => {
+  const w = await world(t, ['crm.*', 'mail.send']);
+  const said: string[] = [];
+  const file = new CredentialFile(w.path, w.keyId, (m) => said.push(m));
+  const now = w.first.notBefore + 10;
+  for (const tool of ['crm.read', 'mail.send', 'drop_db', 'drop_db', 'crm.write']) assert.equal(file.forCall(tool, now).id, w.first.id);
+  assert.deepEqual(said, [`warning: tool "drop_db" is outside the tools of credential ${w.first.id} (crm.*, mail.send): the gatekeeper will refuse it`]);
+  said.length = 0;
+  file.forCall('crm.read', w.first.notAfter + 1);
+  file.forCall('crm.read', w.first.notAfter + 2);
+  assert.deepEqual(said, [`warning: credential ${w.first.id} expired at ${new Date(w.first.notAfter * 1000).toISOString()}: the gatekeeper will refuse every call under it (mcp-attest agent renew, or --renew-home)`]);
 });
