@@ -76,3 +76,13 @@ export function parseTimestamp(text: unknown, path = ''): number {
   }
   return daysFromEpoch(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
 }
+
+/**
+ * POSIX seconds as a finding shows a time: RFC 3339 UTC with milliseconds dropped, or the
+ * number itself when no date holds it (a hostile witness timestamp), `none` for null.
+ * Never throws.
+ */
+export function showTime(epochSeconds: number | null): string {
+  if (epochSeconds === null) return 'none';
+  return Number.isFinite(epochSeconds) && Math.abs(epochSeconds) <= 8.64e12 ? new Date(Math.floor(epochSeconds) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') : String(epochSeconds);
+}

@@ -6,6 +6,7 @@
  * witness quorum cosigned a checkpoint covering it. Findings carry the codes of
  * docs/verification-codes.md. Runtime-neutral.
  */
+import { showTime } from '../envelope/time.js';
 import { error, notice, type Finding } from '../verify/findings.js';
 import type { TrustPolicy } from '../verify/policy.js';
 import { credentialDigest, signedBy, type Credential, type CredentialKey, type Revocation } from './credential.js';
@@ -147,7 +148,7 @@ function checkRevocations(revs: ChainRevocations, call: CallFacts, skew: number,
   if (found === null) return;
   const { revocation: r, index, witnessedAt } = found;
   const more = revs.applicable.length > 1 ? ` (${revs.applicable.length} revocations apply to the chain)` : '';
-  out.push(error('ERR_CREDENTIAL_REVOKED', `credential ${r.credential} was revoked at identity entry ${index}, ${known ? (call.ungated ? 'in the identity log given (an agent\'s own record: a revocation counts whenever it was logged; a gatekeeper\'s log shows what was known when a call was checked)' : `below the size ${call.identitySize} the call was checked against`) : `witnessed at ${witnessedAt}, before the call (${call.time})`}${r.reason ? `: ${r.reason}` : ''}${more}`, { index }));
+  out.push(error('ERR_CREDENTIAL_REVOKED', `credential ${r.credential} was revoked at identity entry ${index}, ${known ? (call.ungated ? 'in the identity log given (an agent\'s own record: a revocation counts whenever it was logged; a gatekeeper\'s log shows what was known when a call was checked)' : `below the size ${call.identitySize} the call was checked against`) : `witnessed at ${showTime(witnessedAt!)}, before the call (${showTime(call.time)})`}${r.reason ? `: ${r.reason}` : ''}${more}`, { index }));
 }
 
 /** The call against the chain: logged before, within every window, the leaf's key, within every scope, witnessed in time. */
@@ -155,8 +156,8 @@ function checkCall(chain: LoggedCredential[], issuer: CredentialIssuer, call: Ca
   const leaf = chain[chain.length - 1]!.credential;
   for (const { credential: c, index } of chain) {
     if (index >= call.identitySize) out.push(error('ERR_CREDENTIAL_UNLOGGED', `credential ${c.id} is at identity entry ${index}, not below the size ${call.identitySize} the call was checked against: logged after its use`, { index }));
-    if (call.time < c.notBefore - skew) out.push(error('ERR_CREDENTIAL_NOT_YET_VALID', `credential ${c.id} is valid from ${c.notBefore}; the call is at ${call.time}`));
-    if (call.time > c.notAfter + skew) out.push(error('ERR_CREDENTIAL_EXPIRED', `credential ${c.id} expired at ${c.notAfter}; the call is at ${call.time}`));
+    if (call.time < c.notBefore - skew) out.push(error('ERR_CREDENTIAL_NOT_YET_VALID', `credential ${c.id} is valid from ${showTime(c.notBefore)}; the call is at ${showTime(call.time)}`));
+    if (call.time > c.notAfter + skew) out.push(error('ERR_CREDENTIAL_EXPIRED', `credential ${c.id} expired at ${showTime(c.notAfter)}; the call is at ${showTime(call.time)}`));
   }
   if (call.keyId !== leaf.key.keyId) out.push(error('ERR_CREDENTIAL_KEY', `the call is signed with key ${call.keyId}, not the key of credential ${leaf.id}`, { expected: leaf.key.keyId, found: call.keyId }));
   for (const scope of [issuer, ...chain.map((l) => l.credential)]) {
@@ -167,7 +168,8 @@ function checkCall(chain: LoggedCredential[], issuer: CredentialIssuer, call: Ca
   }
   const end = Math.min(...chain.map((l) => l.credential.notAfter));
   if (call.witnessedAt === null) out.push(error('ERR_CREDENTIAL_LATE', 'no witnessed checkpoint covers the call: nothing bounds a back-dated call'));
-  else if (call.witnessedAt > end + skew) out.push(error('ERR_CREDENTIAL_LATE', `the call was first witnessed at ${call.witnessedAt}, after the credentials' window ended (${end})`));
+  // Under a quorum of 0 the call's own time stands in for its witnessing: ERR_CREDENTIAL_EXPIRED says it already.
+  else if (call.witnessedAt > end + skew && call.witnessedAt !== call.time) out.push(error('ERR_CREDENTIAL_LATE', `the call was first witnessed at ${showTime(call.witnessedAt)}, after the credentials' window ended (${showTime(end)})`));
 }
 
 /**

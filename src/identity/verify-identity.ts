@@ -12,6 +12,7 @@
  *    gatekeeper recorded (`identity` dimension; `revocation` for a revoked link).
  * Runtime-neutral.
  */
+import { showTime } from '../envelope/time.js';
 import { leafHash } from '../log/hash.js';
 import { CompactRoots } from '../log/compact-range.js';
 import { parseVerifierKey } from '../log/vkey.js';
@@ -235,7 +236,7 @@ function undecidable(c: CredentialCall, view: IdentityView | null): string | nul
  */
 function stale(view: IdentityView, quorum: number, witnessed: number | null): string | null {
   if (quorum === 0 || witnessed === null || (view.witnessedAt !== null && view.witnessedAt >= witnessed)) return null;
-  return `the identity log given was last witnessed at ${view.witnessedAt}, before the call was (${witnessed}): a revocation published in between would not be in it`;
+  return `the identity log given was last witnessed at ${showTime(view.witnessedAt)}, before the call was (${showTime(witnessed)}): a revocation published in between would not be in it`;
 }
 
 /**
@@ -245,7 +246,7 @@ function stale(view: IdentityView, quorum: number, witnessed: number | null): st
  */
 function identityLogSaid(view: IdentityView): string {
   const head = `calls under agent credentials were decided against identity log ${view.origin} at size ${view.size}`;
-  if (view.witnessedAt !== null) return `${head}, cosigned by the witness quorum at ${new Date(view.witnessedAt * 1000).toISOString()}`;
+  if (view.witnessedAt !== null) return `${head}, cosigned by the witness quorum at ${showTime(view.witnessedAt)}`;
   return `${head}; with no witness quorum nothing shows it is the latest, nor when a call was made: an older copy leaves out the revocations logged since (compare the size with the issuer's "mcp-attest agent list"), and a gatekeeper's decision rests on its log's operator`;
 }
 

@@ -19,13 +19,12 @@ import { statSync } from 'node:fs';
 import { AttestError, isAttestError } from '../errors.js';
 import { parseCredential, type Credential } from '../identity/credential.js';
 import { covers } from '../identity/decide.js';
+import { showTime } from '../envelope/time.js';
 import { readRegularFile } from '../store/read-regular.js';
 import { writeSynced } from '../store/synced.js';
 
 /** Most warnings kept in mind (a client naming endless tools is not remembered past it). */
 const MAX_WARNED = 1000;
-
-const iso = (t: number): string => new Date(t * 1000).toISOString();
 
 /** A credential file followed across renewals. */
 export class CredentialFile {
@@ -70,7 +69,7 @@ export class CredentialFile {
       this.renew(c).then(async (next) => {
         await writeSynced(this.path, JSON.stringify(next, null, 2) + '\n', 0o644);
         this.failures = 0;
-        this.warn(`credential ${c.id} renewed: ${next.id}, valid until ${iso(next.notAfter)}`);
+        this.warn(`credential ${c.id} renewed: ${next.id}, valid until ${showTime(next.notAfter)}`);
       }).catch((e: unknown) => this.failed(c, now, e)).finally(() => (this.renewing = false));
     }
     return c;
@@ -105,7 +104,7 @@ export class CredentialFile {
 
   /** Warn, once per credential, when `c`'s window does not hold `now`: the gatekeeper will refuse every call. */
   checkWindow(c: Credential, now = Math.floor(Date.now() / 1000)): void {
-    const why = now > c.notAfter ? `expired at ${iso(c.notAfter)}` : now < c.notBefore ? `is not valid before ${iso(c.notBefore)}` : null;
+    const why = now > c.notAfter ? `expired at ${showTime(c.notAfter)}` : now < c.notBefore ? `is not valid before ${showTime(c.notBefore)}` : null;
     if (why === null || this.warned.has(c.id) || this.warned.size >= MAX_WARNED) return;
     this.warned.add(c.id);
     this.warn(`warning: credential ${c.id} ${why}: the gatekeeper will refuse every call under it${this.renew === undefined ? ' (mcp-attest agent renew, or --renew-home)' : ''}`);

@@ -17,6 +17,7 @@ import { agentKeyOf, issueCredential } from '../../src/store/agent-credentials.j
 import { CredentialFile } from '../../src/proxy/credential-file.js';
 import { AttestError } from '../../src/errors.js';
 import type { Credential } from '../../src/identity/credential.js';
+import { showTime } from '../../src/envelope/time.js';
 
 async function world(t: { after: (fn: () => void) => void }, tools?: string[]) {
   const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-credfile-'));
@@ -81,7 +82,7 @@ test('a renewal that lands is written to the file, read at the next call, and sa
   const renewed = next as Credential;
   assert.equal((JSON.parse(readFileSync(w.path, 'utf8')) as Credential).id, renewed.id);
   assert.equal(file.credential().id, renewed.id);
-  assert.deepEqual(said, [`credential ${w.first.id} renewed: ${renewed.id}, valid until ${new Date(renewed.notAfter * 1000).toISOString()}`]);
+  assert.deepEqual(said, [`credential ${w.first.id} renewed: ${renewed.id}, valid until ${showTime(renewed.notAfter)}`]);
 });
 
 test('a call outside the credential\'s tools, or outside its window, is warned about once: the gatekeeper will refuse it', async (t) => {
@@ -94,5 +95,5 @@ test('a call outside the credential\'s tools, or outside its window, is warned a
   said.length = 0;
   file.forCall('crm.read', w.first.notAfter + 1);
   file.forCall('crm.read', w.first.notAfter + 2);
-  assert.deepEqual(said, [`warning: credential ${w.first.id} expired at ${new Date(w.first.notAfter * 1000).toISOString()}: the gatekeeper will refuse every call under it (mcp-attest agent renew, or --renew-home)`]);
+  assert.deepEqual(said, [`warning: credential ${w.first.id} expired at ${showTime(w.first.notAfter)}: the gatekeeper will refuse every call under it (mcp-attest agent renew, or --renew-home)`]);
 });

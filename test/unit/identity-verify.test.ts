@@ -8,6 +8,7 @@
  * revocation the witnesses saw before a call fails it whatever size its gatekeeper recorded.
  */
 import { test } from 'node:test';
+import { showTime } from '../../src/envelope/time.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -304,4 +305,20 @@ test('an identity log file with an entry at index 10^12 is read up to its gap, n
   const { view } = await identityOf(identityPath(w.idp), w.policy, findings);
   assert.ok(findings.some((f) => f.code === 'ERR_STORE_CORRUPT' && f.message.includes('entry 4 is missing')), JSON.stringify(findings));
   assert.equal(view?.size, 4n, 'the entries before the gap, which the checkpoint covers, still verify');
+});
+
+test('under a quorum of 0 a call after its credential\'s window is ERR_CREDENTIAL_EXPIRED alone (its own time stands in for its witnessing), with times in RFC 3339', async (t) => {
+  const w = await world(t);
+  const findings: Finding[] = [];
+  const view = await openIdentityLog(w.entries, w.notes, w.policy, findings);
+  assert.ok(view, JSON.stringify(findings));
+  const late = w.b.notAfter + 1000;
+  const f: Finding[] = [];
+  await decideCalls([{ ...callOf(w.b.id, w.key.keyId, 4n), time: late }], view, w.policy, (_i, time) => time, f);
+  assert.deepEqual(errors(f), ['ERR_CREDENTIAL_EXPIRED']);
+  assert.ok(f.some((x) => x.message === `identity: credential ${w.b.id} expired at ${showTime(w.b.notAfter)}; the call is at ${showTime(late)}`), JSON.stringify(f));
+  // Witnessed (a quorum), late: both said, each with its own time.
+  const g: Finding[] = [];
+  await decideCalls([{ ...callOf(w.b.id, w.key.keyId, 4n), time: w.b.notAfter - 10 }], view, w.policy, () => late, g);
+  assert.deepEqual(errors(g), ['ERR_CREDENTIAL_LATE']);
 });
