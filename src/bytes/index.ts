@@ -133,3 +133,12 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
   return diff === 0;
 }
+
+/**
+ * `text` with each control character (C0, DEL, C1) and bidirectional override written as
+ * `\uXXXX`: words from elsewhere (a witness's, a log's tool names and call ids, a client's)
+ * printed to a terminal can then neither move its cursor nor draw a line of ours.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -7,6 +7,7 @@ import { rmSync } from 'node:fs';
 import type { Command } from 'commander';
 import { hasHomeLog, markMoved, openHomeLog } from './home-log.js';
 import { listCalls } from '../store/calls.js';
+import { printable } from '../bytes/index.js';
 import { eraseCall } from '../store/erase.js';
 import { formatStatus, logStatus } from '../store/status.js';
 import { loadIdentity } from '../store/identity.js';
@@ -95,12 +96,16 @@ export function registerLogCommands(program: Command): void {
       try {
         const calls = listCalls(db);
         if (o.json) return outJson(calls);
-        const status = (c: (typeof calls)[number]): string => (c.status ? c.status + (c.reason ? ` (${c.reason})` : '') : 'in flight');
+        // Every column is cut, then its control characters escaped: a refusal's tool and call id are
+        // a stranger's words, and a terminal must not take them as commands.
+        const cell = (v: string | null, n: number): string => printable((v ?? '').length > n ? `${(v ?? '').slice(0, n - 1)}…` : v ?? '');
+        const status = (c: (typeof calls)[number]): string => cell(c.status ? c.status + (c.reason ? ` (${c.reason})` : '') : 'in flight', 60);
         // The status column as wide as its longest value: a reason such as attestation_refused ran into the entries.
-        const sw = Math.max(27, ...calls.map((c) => status(c).length)) + 1;
-        out(['STARTED'.padEnd(21) + 'SERVER'.padEnd(22) + 'TOOL'.padEnd(22) + 'STATUS'.padEnd(sw) + 'ENTRIES  CALL']
-          .concat(calls.map((c) => `${(c.started ?? '').padEnd(21)}${(c.server ?? '').slice(0, 21).padEnd(22)}${(c.tool ?? '').slice(0, 21).padEnd(22)}`
-            + `${status(c).padEnd(sw)}${`${c.attestation_idx}/${c.receipt_idx ?? '-'}`.padEnd(9)}${c.call_id}`)).join('\n'));
+        let sw = 27;
+        for (const c of calls) sw = Math.max(sw, status(c).length);
+        out(['STARTED'.padEnd(21) + 'SERVER'.padEnd(22) + 'TOOL'.padEnd(22) + 'STATUS'.padEnd(sw + 1) + 'ENTRIES  CALL']
+          .concat(calls.map((c) => `${cell(c.started, 20).padEnd(21)}${cell(c.server, 21).padEnd(22)}${cell(c.tool, 21).padEnd(22)}`
+            + `${status(c).padEnd(sw + 1)}${`${c.attestation_idx}/${c.receipt_idx ?? '-'}`.padEnd(9)}${cell(c.call_id, 32)}`)).join('\n'));
       } finally {
         db.close();
       }

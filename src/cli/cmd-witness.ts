@@ -20,7 +20,7 @@ import { parseVerifierKey, SIG_TYPE_ED25519 } from '../log/vkey.js';
 import { resolveHome } from '../store/home.js';
 import { ensureWitnessKey, witnessPaths, witnessSigner } from '../witness/identity.js';
 import { startWitnessServer } from '../witness/server.js';
-import { printable } from '../witness/submit.js';
+import { printable } from '../bytes/index.js';
 import { WitnessState } from '../witness/state.js';
 import { Witness, type WitnessDecision } from '../witness/witness.js';
 import { CliExit, EXIT_USAGE, collect, describeError, err, out } from './output.js';

@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { CredentialFile } from '../proxy/credential-file.js';
 import { renewCredential } from '../store/agent-credentials.js';
 import type { Credential } from '../identity/credential.js';
-import { nowSeconds } from '../envelope/time.js';
+import { nowSeconds, showTime } from '../envelope/time.js';
 import { homePaths, resolveHome } from '../store/home.js';
 import { ensureHome } from '../store/identity.js';
 import { Recorder } from '../proxy/recorder.js';
@@ -91,7 +91,7 @@ function useCredential(recorder: Recorder, path: string, renewHome: string | und
   }
   recorder.credential = (tool) => file.forCall(tool);
   const c = file.credential();
-  err(`mcp-attest: attesting under credential ${c.id} (${c.subject}), valid until ${new Date(c.notAfter * 1000).toISOString()}`);
+  err(`mcp-attest: attesting under credential ${c.id} (${c.subject}), valid until ${showTime(c.notAfter)}`);
   file.checkWindow(c);
 }
 

@@ -164,6 +164,8 @@ export interface CredentialCall {
   chain: string[] | null;
   /** A gatekeeper's decision (which must record the size and chain), not an agent's own attestation record. */
   gated: boolean;
+  /** The agent's own receipt says the gatekeeper refused the call (its word only: the call is still decided, and its findings say so). */
+  saidRefused?: boolean;
   /** The caller's token the gatekeeper recorded with the decision (a gateway's OAuth caller), if any. */
   caller?: CallerBinding;
 }
@@ -263,7 +265,8 @@ export async function decideCalls(calls: CredentialCall[], view: IdentityView | 
   const chains = new Map<LoggedCredential, ChainRevocations>();
   if (view !== null && calls.length > 0) findings.push(notice('NOTE_IDENTITY_LOG', identityLogSaid(view)));
   for (const c of calls) {
-    const at = (f: Finding): Finding => ({ ...f, message: `${f.code === 'ERR_CREDENTIAL_REVOKED' ? 'revocation' : 'identity'}: ${f.message}`, index: c.entry.toString() });
+    const refused = c.saidRefused === true && !c.gated ? ' (the agent\'s receipt says the gatekeeper refused this call: if so, nothing ran under it, as the gatekeeper\'s log shows; its receipt alone does not)' : '';
+    const at = (f: Finding): Finding => ({ ...f, message: `${f.code === 'ERR_CREDENTIAL_REVOKED' ? 'revocation' : 'identity'}: ${f.message}${f.severity === 'error' ? refused : ''}`, index: c.entry.toString() });
     const witnessed = witnessedAt(c.entry, c.time);
     const why = undecidable(c, view);
     if (why !== null || view === null) {

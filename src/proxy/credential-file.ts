@@ -20,10 +20,11 @@ import { AttestError, isAttestError } from '../errors.js';
 import { parseCredential, type Credential } from '../identity/credential.js';
 import { covers } from '../identity/decide.js';
 import { showTime } from '../envelope/time.js';
+import { printable } from '../bytes/index.js';
 import { readRegularFile } from '../store/read-regular.js';
 import { writeSynced } from '../store/synced.js';
 
-/** Most warnings kept in mind (a client naming endless tools is not remembered past it). */
+/** Most warnings of each kind kept in mind (a client naming endless tools is not remembered past it). */
 const MAX_WARNED = 1000;
 
 /** A credential file followed across renewals. */
@@ -37,8 +38,12 @@ export class CredentialFile {
   private failures = 0;
   /** The credential whose renewal failed for good: not tried again. */
   private gaveUp: string | null = null;
-  /** What was warned about (a credential's window, a credential and tool): each said once. */
-  private readonly warned = new Set<string>();
+  /** The credential whose renewals are failing (its back-off is `failures`, `nextTry`). */
+  private failingFor: string | null = null;
+  /** A successor issued (and logged) whose file was not written yet: written, not issued again. */
+  private unwritten: { base: string; next: Credential } | null = null;
+  /** What was warned about, each said once: credentials' windows, and (credential, tool) pairs. */
+  private readonly warned = { window: new Set<string>(), tool: new Set<string>() };
 
   /**
    * Read `path` now: throws `ERR_CREDENTIAL_MALFORMED`, `ERR_CREDENTIAL_KEY` (not a credential
@@ -64,19 +69,30 @@ export class CredentialFile {
   credential(now = Math.floor(Date.now() / 1000)): Credential {
     this.reload();
     const c = this.current;
+    // Another credential in the file (renewed by hand): the back-off was the old one's.
+    if (this.failingFor !== null && this.failingFor !== c.id) [this.failingFor, this.failures, this.nextTry] = [null, 0, 0];
     if (this.renew !== undefined && !this.renewing && c.id !== this.gaveUp && now >= this.nextTry && now >= c.notBefore + Math.floor((2 * (c.notAfter - c.notBefore)) / 3)) {
       this.renewing = true;
-      this.renew(c).then(async (next) => {
+      this.renewed(c, now).then(async (next) => {
         await writeSynced(this.path, JSON.stringify(next, null, 2) + '\n', 0o644);
-        this.failures = 0;
+        [this.unwritten, this.failingFor, this.failures] = [null, null, 0];
         this.warn(`credential ${c.id} renewed: ${next.id}, valid until ${showTime(next.notAfter)}`);
       }).catch((e: unknown) => this.failed(c, now, e)).finally(() => (this.renewing = false));
     }
     return c;
   }
 
+  /** The successor of `c`: the one issued already when only writing it failed (each renewal is logged for good), else a new one. */
+  private async renewed(c: Credential, now: number): Promise<Credential> {
+    if (this.unwritten?.base === c.id && this.unwritten.next.notAfter > now) return this.unwritten.next;
+    const next = await this.renew!(c);
+    this.unwritten = { base: c.id, next };
+    return next;
+  }
+
   /** A renewal of `c` at `now` failed with `e`: given up (a reason that will not pass) or tried again later. */
   private failed(c: Credential, now: number, e: unknown): void {
+    this.failingFor = c.id;
     if (isAttestError(e) && e.code.startsWith('ERR_CREDENTIAL_')) {
       this.gaveUp = c.id;
       return this.warn(`credential ${c.id} not renewed, and not tried again: ${e.code}: ${e.message}`);
@@ -94,10 +110,12 @@ export class CredentialFile {
   forCall(tool: string, now = Math.floor(Date.now() / 1000)): Credential {
     const c = this.credential(now);
     this.checkWindow(c, now);
-    const key = `${c.id}\n${tool}`;
-    if (c.tools !== undefined && !c.tools.some((p) => covers(p, tool)) && !this.warned.has(key) && this.warned.size < MAX_WARNED) {
-      this.warned.add(key);
-      this.warn(`warning: tool ${JSON.stringify(tool.slice(0, 200))} is outside the tools of credential ${c.id} (${c.tools.join(', ')}): the gatekeeper will refuse it`);
+    // The name as shown: a client's tool name may be megabytes long, and is kept here.
+    const shown = tool.slice(0, 200);
+    const key = `${c.id}\n${shown}`;
+    if (c.tools !== undefined && !c.tools.some((p) => covers(p, tool)) && !this.warned.tool.has(key) && this.warned.tool.size < MAX_WARNED) {
+      this.warned.tool.add(key);
+      this.warn(`warning: tool ${printable(JSON.stringify(shown))} is outside the tools of credential ${c.id} (${c.tools.join(', ')}): the gatekeeper will refuse it`);
     }
     return c;
   }
@@ -105,8 +123,8 @@ export class CredentialFile {
   /** Warn, once per credential, when `c`'s window does not hold `now`: the gatekeeper will refuse every call. */
   checkWindow(c: Credential, now = Math.floor(Date.now() / 1000)): void {
     const why = now > c.notAfter ? `expired at ${showTime(c.notAfter)}` : now < c.notBefore ? `is not valid before ${showTime(c.notBefore)}` : null;
-    if (why === null || this.warned.has(c.id) || this.warned.size >= MAX_WARNED) return;
-    this.warned.add(c.id);
+    if (why === null || this.warned.window.has(c.id) || this.warned.window.size >= MAX_WARNED) return;
+    this.warned.window.add(c.id);
     this.warn(`warning: credential ${c.id} ${why}: the gatekeeper will refuse every call under it${this.renew === undefined ? ' (mcp-attest agent renew, or --renew-home)' : ''}`);
   }
 

@@ -237,11 +237,10 @@ export async function verifyParsedBundle(b: Bundle | OpenedBundle, policy: Trust
   }
   insertFindings(findings, anchored, inclusionFindings(b, included, cp, leaves));
   const inFlight = checker.finish();
-  // A call the gatekeeper refused ran under nothing: its credential is not decided.
-  const decided = credentialCalls.filter((c) => !checker.refusedByGatekeeper.has(c.entry));
-  if (decided.length > 0) {
+  for (const c of credentialCalls) if (checker.refusedByGatekeeper.has(c.entry)) c.saidRefused = true;
+  if (credentialCalls.length > 0) {
     const witnessed = [cp, ...await witnessedCheckpoints(b, cp, policy, findings)];
-    await decideCalls(decided, o.identity ?? null, policy, clockOf(quorumTimes(witnessed, policy.quorum), policy.quorum), findings);
+    await decideCalls(credentialCalls, o.identity ?? null, policy, clockOf(quorumTimes(witnessed, policy.quorum), policy.quorum), findings);
   }
   checkBundleAgainstKnown(o.known ?? [], cp, b.consistency, findings);
   const { tally } = checker;

@@ -166,10 +166,9 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
     // Left early (a store that breaks while read): its open statement is released.
     checkpoints.close();
   }
-  // A call the gatekeeper refused ran under nothing: its credential is not decided.
-  const decided = credentialCalls.filter((c) => !checker.refusedByGatekeeper.has(c.entry));
-  if (decided.length > 0) for (const f of input.identityFindings ?? []) findings.push(f);
-  if (decided.length > 0) await decideCalls(decided, input.identity ?? null, policy, clockOf(checkpoints.witnessed, policy.quorum), findings);
+  for (const c of credentialCalls) if (checker.refusedByGatekeeper.has(c.entry)) c.saidRefused = true;
+  if (credentialCalls.length > 0) for (const f of input.identityFindings ?? []) findings.push(f);
+  if (credentialCalls.length > 0) await decideCalls(credentialCalls, input.identity ?? null, policy, clockOf(checkpoints.witnessed, policy.quorum), findings);
   if (cp) checkLogAgainstKnown(input.known ?? [], cp.origin, tree.size, tree.rootAt, findings);
   if (cp && checkpoints.latestNote !== null) input.onAnchor?.(checkpoints.latestNote);
   const { tally } = checker;

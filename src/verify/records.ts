@@ -82,7 +82,11 @@ export class RecordChecker {
    */
   private readonly gated = new Map<string, Pending>();
   readonly tally: Tally = { receipts: 0, unanswered: 0, refused: 0, unattested: 0, refusedInputs: 0, sealed: 0 };
-  /** Entry indexes of the attestation records whose receipt says the gatekeeper refused the call (a client proxy's log): nothing ran under them. */
+  /**
+   * Entry indexes of the attestation records whose receipt says the gatekeeper refused the call
+   * (a client proxy's log). Said by the agent's own receipt, from the server's answer: nothing
+   * a gatekeeper signed. Their identity decisions stand, and say so.
+   */
   readonly refusedByGatekeeper = new Set<bigint>();
   /** The sealed entries' positions (the first {@link MAX_SEALED_KEPT}), and the entries erasure records name. */
   private readonly sealedAt: bigint[] = [];

@@ -12,6 +12,7 @@
  * Nothing here throws for a witness's behaviour: the log never stops for a witness.
  * @see https://c2sp.org/tlog-witness ("add-checkpoint", client behaviour)
  */
+import { printable } from '../bytes/index.js';
 import type { ErrorCode } from '../errors.js';
 import { cosignatureVerifier } from '../log/cosignature.js';
 import { openNote, parseNote, formatSignatureLine } from '../log/note.js';
@@ -89,15 +90,6 @@ async function ownCosignature(w: WitnessEndpoint, note: string, body: string): P
   }
 }
 
-/**
- * `text` with each control character (C0, DEL, C1) and bidirectional override written as
- * `\uXXXX`: a witness's own words, kept in the log's witness events and printed by
- * `log witnesses list` and `log serve`, can then neither move a terminal's cursor nor draw a
- * line of ours.
- */
-export function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
 
 /**
  * Submit the checkpoint `note` (of tree `size`) to witness `w`, believing it last cosigned

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, RawPeer, cli, codes, exportTrust, initializeRequest, logShow, rawServer, readLog, refusals, scope, verify, waitFor } from './helpers.js';
+import { EVERYTHING, ROOT, RawPeer, cli, codes, exportTrust, initializeRequest, logShow, rawServer, readLog, refusals, scope, verify, waitFor } from './helpers.js';
 
 /** The `data.code` of the error answering `id`. */
 async function errorCode(peer: RawPeer, id: unknown): Promise<string | undefined> {
@@ -206,4 +206,25 @@ test('an upstream that stops reading cannot grow the proxy: the client is held b
   assert.ok(peer.proc.stdin.writableLength > 128 * 2 ** 20, 'the client is held back');
   peer.proc.stdin.destroy();
   peer.proc.kill('SIGKILL');
+});
+
+test('log show lists a gatekeeper\'s refusals, a stranger\'s tool name with its control characters escaped', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const policy = join(s.dir, 'policy.json');
+  writeFileSync(policy, JSON.stringify({ version: 1, issuers: [], required: true }));
+  const peer = RawPeer.proxy(s, [EVERYTHING], ['--role', 'server', '--policy', policy]);
+  peer.send(initializeRequest(0));
+  await peer.response(0);
+  // OSC 52 (writes the clipboard) and a screen clear, as tool names: each refused, unattested.
+  const osc = '\u001b]52;c;cm0gLXJmIH4K\u0007';
+  peer.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: osc, arguments: {} } });
+  peer.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: '\u001b[2J', arguments: {} } });
+  for (const id of [1, 2]) await peer.response(id);
+  peer.proc.stdin.end();
+  await peer.exited;
+  const rows = logShow(s.home);
+  assert.deepEqual(rows.map((r) => [r.tool, r.status, r.reason]), [[osc, 'refused', 'ERR_ATTESTATION_REQUIRED'], ['\u001b[2J', 'refused', 'ERR_ATTESTATION_REQUIRED']], 'each refusal its own row, though neither has a call id');
+  const text = cli(['log', 'show', '--home', s.home]).stdout;
+  assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(text), JSON.stringify(text));
+  assert.match(text, /\\u001b\]52;c;cm0gLXJmIH4K\\u0007/);
 });

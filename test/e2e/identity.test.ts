@@ -214,8 +214,6 @@ test('an agent\'s own log of calls under a credential verifies against the issue
   assert.match(elsewhere.stderr, /1 credential issuer\(s\); .*\nmcp-attest: warning: the policy trusts credential issuers, and \S+ holds no identity log: every call under a credential is refused/);
   const { client } = await connectProxied(s, gatekeeperArgs(s, policy), ['--credential', credential]);
   for (let i = 0; i < 3; i++) assertEchoed(await call(client, 'echo', { message: `call ${i}` }), `call ${i}`);
-  // Outside the credential: the gatekeeper refuses it, and the agent's log records the refusal (nothing ran under it).
-  assertRefused(await call(client, 'get-sum', { a: 1, b: 2 }), 'tool_mismatch', 'ERR_CREDENTIAL_SCOPE');
   await client.close();
   await waitCheckpointed(s.home);
   const trust = join(s.dir, 'both.json');
@@ -235,8 +233,7 @@ test('an agent\'s own log of calls under a credential verifies against the issue
   for (const at of [idp, join(idp, 'identity.db')]) {
     const r = run(['--identity', at]);
     assert.equal(r.status, 0, JSON.stringify(r.report?.findings ?? r.stderr));
-    assert.equal(r.report!.calls, 4);
-    assert.equal(r.report!.refused, 1, 'the refused call is counted, and its credential not decided');
+    assert.equal(r.report!.calls, 3);
     assert.equal(codes(r.report!, 'notice').filter((c) => c === 'NOTE_IDENTITY_UNGATED').length, 3);
     // Which identity log, at which size, and (no witnesses here) that nothing shows it is the latest.
     const said = r.report!.findings.filter((f) => f.code === 'NOTE_IDENTITY_LOG');
@@ -263,7 +260,7 @@ test('an agent\'s own log of calls under a credential verifies against the issue
     assert.equal(made.status, 0, made.stderr);
     const b = verify(out, trust);
     assert.equal(b.status, 0, JSON.stringify(b.report.findings));
-    assert.deepEqual([b.report.calls, b.report.refused], [4, 1]);
+    assert.equal(b.report.calls, 3);
   }
   // Another issuer's identity log holds none of the credentials: said so, nothing written.
   const other = join(s.dir, 'other-idp');
@@ -284,6 +281,16 @@ test('an agent\'s own log of calls under a credential verifies against the issue
   assert.match(refusedView.stderr, /ERR_STORE_CORRUPT: .*view "entries"/);
   assert.equal(cli(['verify', out, '--trust', trust, '--identity', idp]).status, 2, 'a bundle carries its own identity range');
 
+  // A call outside the credential: the gatekeeper refuses it, and the agent's log records that it did. Its receipt is the
+  // agent's own (from the server's answer), nothing the gatekeeper signed: the call is still decided, and the failure says so.
+  const again = await connectProxied(s, gatekeeperArgs(s, policy), ['--credential', credential]);
+  assertRefused(await call(again.client, 'get-sum', { a: 1, b: 2 }), 'tool_mismatch', 'ERR_CREDENTIAL_SCOPE');
+  await again.client.close();
+  await waitCheckpointed(s.home);
+  const outside = run(['--identity', idp]);
+  assert.deepEqual([outside.status, outside.report!.calls, outside.report!.refused, codes(outside.report!)], [1, 4, 1, ['ERR_CREDENTIAL_SCOPE']]);
+  assert.match(outside.report!.findings.find((f) => f.code === 'ERR_CREDENTIAL_SCOPE')!.message, /the agent's receipt says the gatekeeper refused this call: if so, nothing ran under it, as the gatekeeper's log shows/);
+
   // An agent's own record says nothing a gatekeeper checked, so a revocation logged after its
   // calls fails them too (they could be back-dated): the gatekeeper's log is the record that
   // rests on what was checked when.
@@ -291,6 +298,6 @@ test('an agent\'s own log of calls under a credential verifies against the issue
   const revoked = run(['--identity', idp]);
   assert.equal(revoked.status, 1);
   const revocations = revoked.report!.findings.filter((f) => f.code === 'ERR_CREDENTIAL_REVOKED');
-  assert.equal(revocations.length, 3, 'the three calls that ran; not the refused one');
+  assert.equal(revocations.length, 4, 'every call, the refused one too');
   assert.match(revocations[0]!.message, /revoked at identity entry 2, in the identity log given \(an agent's own record/);
 });

@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initHome } from '../../src/store/identity.js';
@@ -96,4 +96,41 @@ test('a call outside the credential\'s tools, or outside its window, is warned a
   file.forCall('crm.read', w.first.notAfter + 1);
   file.forCall('crm.read', w.first.notAfter + 2);
   assert.deepEqual(said, [`warning: credential ${w.first.id} expired at ${showTime(w.first.notAfter)}: the gatekeeper will refuse every call under it (mcp-attest agent renew, or --renew-home)`]);
+});
+
+test('another credential written into the file starts without the old one\'s back-off; a successor whose file could not be written is written, not issued again', async (t) => {
+  const w = await world(t);
+  const said: string[] = [];
+  let [attempts, issued, fail] = [0, 0, true];
+  const file = new CredentialFile(w.path, w.keyId, (m) => said.push(m), async () => {
+    attempts++;
+    if (fail) throw new Error('database is locked');
+    issued++;
+    return w.issue();
+  });
+  const t0 = w.first.notAfter - 60;
+  file.credential(t0);
+  await settle();
+  assert.equal(attempts, 1);
+  // Renewed by hand meanwhile: tried at once, not 5 s later.
+  const second = await w.issue();
+  writeFileSync(w.path, JSON.stringify(second));
+  assert.equal(file.credential(t0 + 1).id, second.id);
+  await settle();
+  assert.equal(attempts, 2, 'the new credential\'s renewal did not wait out the old one\'s back-off');
+  // Its file cannot be written now (a directory in its way): the successor is issued once, and kept.
+  fail = false;
+  rmSync(w.path);
+  mkdirSync(w.path);
+  file.credential(t0 + 6);
+  await settle();
+  assert.equal(issued, 1);
+  assert.match(said.at(-1)!, /credential \S+ not renewed, trying again in 10 s/);
+  // Writable again: the same successor is written, no second one issued.
+  rmSync(w.path, { recursive: true });
+  file.credential(t0 + 16);
+  for (let i = 0; i < 40 && !said.at(-1)!.includes('renewed:'); i++) await settle();
+  assert.equal(issued, 1);
+  const written = JSON.parse(readFileSync(w.path, 'utf8')) as Credential;
+  assert.equal(said.at(-1), `credential ${second.id} renewed: ${written.id}, valid until ${showTime(written.notAfter)}`);
 });
