@@ -67,7 +67,8 @@ async function chainFindings(chain: Credential[], issuer: CredentialIssuer): Pro
 
 /** Null when `found` is empty; else throws the first finding's code with every message (`ERR_CREDENTIAL_WIDENED`...). */
 function widened(found: Finding[]): null {
-  if (found.length > 0) throw new AttestError(found[0]!.code as ErrorCode, found.map((f) => f.message).join('; '));
+  // The credential named is the one refused: its id never enters the log.
+  if (found.length > 0) throw new AttestError(found[0]!.code as ErrorCode, `refused, not logged: ${found.map((f) => f.message).join('; ')}`);
   return null;
 }
 
