@@ -8,25 +8,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initHome } from '../../src/store/identity.js';
-import { initCredentialIssuer } from '../../src/store/credential-issuer.js';
-import { agentKeyOf, issueCredential } from '../../src/store/agent-credentials.js';
+import { issueCredential } from '../../src/store/agent-credentials.js';
+import { issuerAndAgent } from './identity-helper.js';
 import { CredentialFile } from '../../src/proxy/credential-file.js';
 import { AttestError } from '../../src/errors.js';
 import type { Credential } from '../../src/identity/credential.js';
 import { showTime } from '../../src/envelope/time.js';
 
 async function world(t: { after: (fn: () => void) => void }, tools?: string[]) {
-  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-credfile-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const [idp, agent] = [join(dir, 'idp'), join(dir, 'agent')];
-  await initHome(idp);
-  await initHome(agent);
-  await initCredentialIssuer(idp, { id: 'idp:acme', subjectPrefix: 'agent:acme/' });
-  const key = agentKeyOf(agent);
+  const { dir, idp, key } = await issuerAndAgent(t, 'mcp-attest-credfile-');
   const issue = async (): Promise<Credential> => (await issueCredential(idp, { subject: 'agent:acme/a', key, ttl: 3600, ...(tools ? { tools } : {}) })).credential;
   const first = await issue();
   const path = join(dir, 'cred.json');

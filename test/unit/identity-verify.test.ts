@@ -9,6 +9,7 @@
  */
 import { test } from 'node:test';
 import { showTime } from '../../src/envelope/time.js';
+import { issuerAndAgent } from './identity-helper.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,13 +42,7 @@ const SERVER = `sha256:${'cd'.repeat(32)}`;
 
 /** An issuer home with its identity log: a credential (index 1), a second one (2), the first revoked (3). */
 async function world(t: { after: (fn: () => void) => void }) {
-  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-idv-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const [idp, agent] = [join(dir, 'idp'), join(dir, 'agent')];
-  await initHome(idp);
-  await initHome(agent);
-  await initCredentialIssuer(idp, { id: 'idp:acme', subjectPrefix: 'agent:acme/' });
-  const key = agentKeyOf(agent);
+  const { idp, key } = await issuerAndAgent(t, 'mcp-attest-idv-');
   const a = (await issueCredential(idp, { subject: 'agent:acme/a', key, ttl: 3600 })).credential;
   const b = (await issueCredential(idp, { subject: 'agent:acme/b', key, ttl: 3600 })).credential;
   const { sameKey } = await revokeCredential(idp, a, 'leaked');
