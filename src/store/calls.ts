@@ -42,11 +42,12 @@ const field = (o: unknown, k: string): string | null => {
  */
 function fold(calls: Map<string, CallRow>, index: bigint, r: LogRecord): void {
   if (r.type === ATTESTATION_RECORD || (r.type === DECISION_RECORD && (r.decision === 'refused' || r.attestation !== null))) {
-    // A refusal with no attestation has no call id: each is its own row.
-    const key = r.callId === '' ? `#${index}` : r.callId;
+    // A refusal is its own row: its call id is a stranger's unverified nonce (or none), which
+    // must not take the place of a call's that ran.
+    const refused = r.type === DECISION_RECORD && r.decision === 'refused';
+    const key = refused ? `#${index}` : r.callId;
     if (calls.has(key)) return;
     const started = r.attestation === null ? null : field(r.attestation['issuerAsserted'], 'iat');
-    const refused = r.type === DECISION_RECORD && r.decision === 'refused';
     calls.set(key, {
       call_id: r.callId, attestation_idx: Number(index), receipt_idx: null, server: r.server.name, tool: r.tool, started,
       status: refused ? 'refused' : null, reason: refused ? r.code ?? r.reason : null, completed: null,
