@@ -78,11 +78,10 @@ export function parseTimestamp(text: unknown, path = ''): number {
 }
 
 /**
- * POSIX seconds as a finding shows a time: RFC 3339 UTC with milliseconds dropped, or the
- * number itself when no date holds it (a hostile witness timestamp), `none` for null.
- * Never throws.
+ * POSIX seconds as a finding shows a time: {@link formatTimestamp} for years 0000 to 9999, the
+ * number itself otherwise (a hostile witness timestamp), `none` for null. Never throws.
  */
 export function showTime(epochSeconds: number | null): string {
   if (epochSeconds === null) return 'none';
-  return Number.isFinite(epochSeconds) && Math.abs(epochSeconds) <= 8.64e12 ? new Date(Math.floor(epochSeconds) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') : String(epochSeconds);
+  return epochSeconds >= FIRST_SECOND && epochSeconds < END_SECOND ? formatTimestamp(epochSeconds) : String(epochSeconds);
 }
