@@ -6,6 +6,7 @@
  */
 import { checkObject, type ObjectSchema } from '../envelope/schema.js';
 import { parseVerifierKey } from '../log/vkey.js';
+import { equalBytes } from '../bytes/index.js';
 import { checkKey, FINGERPRINT, MAX_SCOPE_ITEMS, type CredentialKey } from './credential.js';
 
 /** The default and largest credential lifetime: 24 hours, in seconds. */
@@ -28,13 +29,47 @@ export interface CredentialIssuer extends CredentialKey {
    * decided offline (`ERR_CREDENTIAL_UNLOGGED`).
    */
   log?: string;
+  /**
+   * The C2SP verifier keys of the call logs whose decision records count as this issuer's
+   * gatekeepers' (docs/identity.md "Which gatekeepers count"), beyond the issuer's own data
+   * directory (a log signed by the key of `log`), which always counts. A decision recorded in
+   * any other log is decided as an agent's own record: against the whole identity log given.
+   */
+  gatekeepers?: string[];
 }
 
 const ISSUER: ObjectSchema = {
   id: ['nonempty', true], alg: ['string', true], keyId: ['nonempty', true], publicKeyJwk: ['object', true], subjectPrefix: ['nonempty', true],
   servers: ['array', false], tools: ['array', false], maxLifetimeSeconds: ['count', false], maxDepth: ['count', false],
-  log: ['nonempty', false],
+  log: ['nonempty', false], gatekeepers: ['array', false],
 };
+
+function isVerifierKey(v: unknown): boolean {
+  try {
+    return typeof v === 'string' && parseVerifierKey(v) !== null;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether a decision recorded in a call log signed by any of `signers` (C2SP vkeys) counts as
+ * a gatekeeper's of `issuer`: a signer is one of its `gatekeepers`, or its public key is the
+ * one that signs the issuer's identity log (`log`: the issuer's own data directory).
+ */
+export function designatesGatekeeper(issuer: CredentialIssuer, signers: readonly string[]): boolean {
+  const own = issuer.log === undefined ? null : parseVerifierKey(issuer.log);
+  return signers.some((v) => {
+    if (issuer.gatekeepers?.includes(v) === true) return true;
+    if (own === null) return false;
+    try {
+      const k = parseVerifierKey(v);
+      return k.type === own.type && equalBytes(k.publicKey, own.publicKey);
+    } catch {
+      return false;
+    }
+  });
+}
 
 /** Check `credentialIssuers` of a policy (problems appended, with JSON paths); returns them with defaults filled in. */
 export function checkCredentialIssuers(v: unknown, problems: string[]): CredentialIssuer[] {
@@ -67,6 +102,8 @@ export function checkCredentialIssuers(v: unknown, problems: string[]): Credenti
         problems.push(`${path}.log: a C2SP verifier key (name+hash+key)`);
       }
     }
+    const gk = o['gatekeepers'];
+    if (gk !== undefined && (!Array.isArray(gk) || gk.length > MAX_SCOPE_ITEMS || new Set(gk).size !== gk.length || !gk.every(isVerifierKey))) problems.push(`${path}.gatekeepers: at most ${MAX_SCOPE_ITEMS} distinct C2SP verifier keys of call logs`);
     const depth = (o['maxDepth'] ?? 0) as number;
     if (depth > MAX_DEPTH) problems.push(`${path}.maxDepth: at most ${MAX_DEPTH}`);
     if (ids.has(String(o['id']))) problems.push(`${path}: id ${String(o['id'])} listed twice`);

@@ -26,7 +26,7 @@ import { decodeIdentityRecord, IdentityIndex } from './entries.js';
 import { REVOCATION_TYPE } from './credential.js';
 import { bindingProblem, decideCall, type ChainRevocations, type LoggedCredential } from './decide.js';
 import type { CallerBinding } from '../gate/gate.js';
-import type { CredentialIssuer } from './issuers.js';
+import { designatesGatekeeper, type CredentialIssuer } from './issuers.js';
 
 /** The identity log as verified: what its signed, witnessed prefix holds. */
 export interface IdentityView {
@@ -254,22 +254,39 @@ function identityLogSaid(view: IdentityView): string {
 
 /**
  * Decide every call under a credential (see the module comment); findings pushed, with the
- * call's entry index; `witnessedAt(entry, time)` as {@link witnessedAtOf}. A call the view
- * cannot decide fails `ERR_CREDENTIAL_UNLOGGED`; a gatekeeper's decision must also go with
- * the caller's token it recorded (`ERR_CREDENTIAL_KEY`).
+ * call's entry index; `witnessedAt(entry, time)` as {@link witnessedAtOf}. `callLog`: the trust
+ * policy's log keys (C2SP vkeys) that signed the call log's checkpoint. A decision record
+ * counts as a gatekeeper's only when its issuer designates that log (issuers.ts
+ * `designatesGatekeeper`); any other is decided as an agent's own record, against the whole
+ * identity log given (`NOTE_GATEKEEPER_UNDESIGNATED`): an agent running a gatekeeper of its own
+ * over an old copy of the identity log saves no call. A call the view cannot decide fails
+ * `ERR_CREDENTIAL_UNLOGGED`; a gatekeeper's decision must also go with the caller's token it
+ * recorded (`ERR_CREDENTIAL_KEY`).
  */
-export async function decideCalls(calls: CredentialCall[], view: IdentityView | null, policy: TrustPolicy, witnessedAt: (entry: bigint, time: number) => number | null, out: Finding[]): Promise<void> {
+export async function decideCalls(calls: CredentialCall[], view: IdentityView | null, policy: TrustPolicy, witnessedAt: (entry: bigint, time: number) => number | null, callLog: readonly string[], out: Finding[]): Promise<void> {
   // Several findings a call: capped as they come.
   const findings = new FindingCap(out);
   // What each chain's revocations say, worked out with its first call.
   const chains = new Map<LoggedCredential, ChainRevocations>();
+  const designated = new Map<string, boolean>();
+  const gatekeeperOf = (id: string): boolean | undefined => {
+    if (!designated.has(id)) {
+      const issuer = policy.credentialIssuers?.find((i) => i.id === id);
+      if (issuer !== undefined) designated.set(id, designatesGatekeeper(issuer, callLog));
+    }
+    return designated.get(id);
+  };
   if (view !== null && calls.length > 0) findings.push(notice('NOTE_IDENTITY_LOG', identityLogSaid(view)));
-  for (const c of calls) {
-    const refused = c.saidRefused === true && !c.gated ? ' (the agent\'s receipt says the gatekeeper refused this call: if so, nothing ran under it, as the gatekeeper\'s log shows; its receipt alone does not)' : '';
+  for (const recorded of calls) {
+    const chain = view?.index.chain(recorded.credential);
+    const root = chain === undefined || typeof chain === 'string' ? undefined : chain[0]!.credential.issuer;
+    const undesignated = recorded.gated && root !== undefined && gatekeeperOf(root) === false;
+    const c: CredentialCall = undesignated ? { ...recorded, gated: false, identitySize: null } : recorded;
+    const refused = c.saidRefused === true && !recorded.gated ? ' (the agent\'s receipt says the gatekeeper refused this call: if so, nothing ran under it, as the gatekeeper\'s log shows; its receipt alone does not)' : '';
     const at = (f: Finding): Finding => ({ ...f, message: `${f.code === 'ERR_CREDENTIAL_REVOKED' ? 'revocation' : 'identity'}: ${f.message}${f.severity === 'error' ? refused : ''}`, index: c.entry.toString() });
     const witnessed = witnessedAt(c.entry, c.time);
     const why = undecidable(c, view);
-    if (why !== null || view === null) {
+    if (why !== null || view === null || chain === undefined) {
       findings.push(at(error('ERR_CREDENTIAL_UNLOGGED', why!)));
       continue;
     }
@@ -277,8 +294,8 @@ export async function decideCalls(calls: CredentialCall[], view: IdentityView | 
     // older than the calls it decides. What a newer one could add is said, not assumed.
     const old = stale(view, policy.quorum, witnessed);
     if (old !== null) findings.push(at(notice('NOTE_IDENTITY_STALE', old)));
-    if (!c.gated) findings.push(at(notice('NOTE_IDENTITY_UNGATED', `an agent's own record of a call under ${c.credential}: decided against the identity log given (no gatekeeper recorded what it checked); the gatekeeper's log is the record of enforcement`)));
-    const chain = view.index.chain(c.credential);
+    if (undesignated) findings.push(at(notice('NOTE_GATEKEEPER_UNDESIGNATED', `a decision under ${c.credential} recorded in a log the trust policy does not name as a gatekeeper of issuer ${root} (its own data directory's log, or one in its "gatekeepers"): decided as an agent's own record, against the identity log given`)));
+    else if (!c.gated) findings.push(at(notice('NOTE_IDENTITY_UNGATED', `an agent's own record of a call under ${c.credential}: decided against the identity log given (no gatekeeper recorded what it checked); the gatekeeper's log is the record of enforcement`)));
     if (typeof chain === 'string' || !view.issuers.has(chain[0]!.credential.issuer)) {
       findings.push(at(error('ERR_CREDENTIAL_UNLOGGED', `credential ${c.credential}: ${typeof chain === 'string' ? `its chain is ${chain} in the identity log` : 'its issuer is not pinned to this identity log'}`)));
       continue;
@@ -290,7 +307,7 @@ export async function decideCalls(calls: CredentialCall[], view: IdentityView | 
       identitySize: c.identitySize ?? view.size, time: c.time, keyId: c.keyId, server: c.server, tool: c.tool, witnessedAt: witnessed, ungated: !c.gated,
     }, policy, chains);
     for (const f of d.findings) findings.add(at(f));
-    const unbound = c.gated ? bindingProblem(chain[chain.length - 1]!.credential, c.keyId, c.caller) : null;
+    const unbound = recorded.gated ? bindingProblem(chain[chain.length - 1]!.credential, c.keyId, c.caller) : null;
     if (unbound !== null) findings.push(at(error('ERR_CREDENTIAL_KEY', unbound)));
   }
   findings.flush();

@@ -240,7 +240,7 @@ export async function verifyParsedBundle(b: Bundle | OpenedBundle, policy: Trust
   for (const c of credentialCalls) if (checker.refusedByGatekeeper.has(c.entry)) c.saidRefused = true;
   if (credentialCalls.length > 0) {
     const witnessed = [cp, ...await witnessedCheckpoints(b, cp, policy, findings)];
-    await decideCalls(credentialCalls, o.identity ?? null, policy, clockOf(quorumTimes(witnessed, policy.quorum), policy.quorum), findings);
+    await decideCalls(credentialCalls, o.identity ?? null, policy, clockOf(quorumTimes(witnessed, policy.quorum), policy.quorum), cp.signers, findings);
   }
   checkBundleAgainstKnown(o.known ?? [], cp, b.consistency, findings);
   const { tally } = checker;

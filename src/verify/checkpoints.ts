@@ -40,19 +40,26 @@ function verifiersOf(policy: TrustPolicy): PolicyVerifiers {
   return v;
 }
 
+/** A checkpoint whose note opened under the trust policy's log keys for its origin. */
+export interface SignedCheckpoint extends Checkpoint {
+  /** The trust policy's log verifier keys (C2SP vkeys, as listed) that signed it, for its origin: at least one. */
+  signers: string[];
+}
+
 /** Open one note under the policy's log keys; returns the checkpoint or pushes a finding. */
-export async function openCheckpoint(note: string, policy: TrustPolicy, findings: Finding[]): Promise<Checkpoint | null> {
+export async function openCheckpoint(note: string, policy: TrustPolicy, findings: Finding[]): Promise<SignedCheckpoint | null> {
   const { logs: verifiers, malformed } = verifiersOf(policy);
   for (const vkey of malformed) findings.push(error('ERR_POLICY_INVALID', `log vkey in the trust policy is malformed: ${vkey}`));
   try {
     const opened = await openNote(note, verifiers);
     const cp = parseCheckpoint(opened.text);
     const signedBy = (l: { vkey: string }): boolean => opened.verified.some((v) => `${v.name}+${v.keyId.toString(16).padStart(8, '0')}` === l.vkey.split('+').slice(0, 2).join('+'));
-    if (!policy.logs.some((l) => l.origin === cp.origin && signedBy(l))) {
+    const signers = policy.logs.filter((l) => l.origin === cp.origin && signedBy(l)).map((l) => l.vkey);
+    if (signers.length === 0) {
       findings.push(error('ERR_CHECKPOINT_ORIGIN', 'checkpoint origin is not the origin of the key that signed it', { found: cp.origin }));
       return null;
     }
-    return cp;
+    return { ...cp, signers };
   } catch (e) {
     const code = isAttestError(e, 'ERR_NOTE_SIGNATURE_INVALID') ? 'ERR_CHECKPOINT_SIGNATURE_INVALID'
       : isAttestError(e, 'ERR_NOTE_UNVERIFIED') ? 'ERR_CHECKPOINT_UNTRUSTED'
@@ -69,7 +76,7 @@ export interface Cosigner {
 }
 
 /** A checkpoint that opened under the policy, with the listed witnesses that cosigned it. */
-export interface OpenedCheckpoint extends Checkpoint {
+export interface OpenedCheckpoint extends SignedCheckpoint {
   cosigners: Cosigner[];
 }
 

@@ -168,7 +168,7 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
   }
   for (const c of credentialCalls) if (checker.refusedByGatekeeper.has(c.entry)) c.saidRefused = true;
   if (credentialCalls.length > 0) for (const f of input.identityFindings ?? []) findings.push(f);
-  if (credentialCalls.length > 0) await decideCalls(credentialCalls, input.identity ?? null, policy, clockOf(checkpoints.witnessed, policy.quorum), findings);
+  if (credentialCalls.length > 0) await decideCalls(credentialCalls, input.identity ?? null, policy, clockOf(checkpoints.witnessed, policy.quorum), cp?.signers ?? [], findings);
   if (cp) checkLogAgainstKnown(input.known ?? [], cp.origin, tree.size, tree.rootAt, findings);
   if (cp && checkpoints.latestNote !== null) input.onAnchor?.(checkpoints.latestNote);
   const { tally } = checker;

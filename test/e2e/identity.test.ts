@@ -16,7 +16,7 @@ import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { cli, codes, connectProxied, exportTrust, logShow, scope, verify, waitCheckpointed, type Scope } from './helpers.js';
+import { CLI, EVERYTHING, cli, codes, connectProxied, exportTrust, logShow, scope, verify, waitCheckpointed, type Scope } from './helpers.js';
 import { assertEchoed, assertRefused, gatekeeperArgs, serverHome } from './gate-helpers.js';
 
 /** An issuer (the gatekeeper's home), an agent home with a credential for `echo`, a gate policy trusting the issuer's grants. */
@@ -300,4 +300,38 @@ test('an agent\'s own log of calls under a credential verifies against the issue
   const revocations = revoked.report!.findings.filter((f) => f.code === 'ERR_CREDENTIAL_REVOKED');
   assert.equal(revocations.length, 4, 'every call, the refused one too');
   assert.match(revocations[0]!.message, /revoked at identity entry 2, in the identity log given \(an agent's own record/);
+});
+
+test('a gatekeeper of the agent\'s own, over an old copy of the identity log, saves no call made after a revocation: its decisions count as the agent\'s own record', { timeout: 120_000 }, async (t) => {
+  const s = scope(t);
+  const { idp, credential, idpTrust, policy } = world(s);
+  // The agent copies the issuer's identity log while its credential is valid, then the issuer revokes it.
+  const ownGate = join(s.dir, 'own-gate');
+  assert.equal(cli(['init', '--home', ownGate]).status, 0);
+  const copy = new Database(join(idp, 'identity.db'), { readonly: true });
+  await copy.backup(join(ownGate, 'identity.db'));
+  copy.close();
+  assert.equal(cli(['agent', 'revoke', credential, '--home', idp, '--reason', 'key leaked']).status, 0);
+  const gate = [CLI, 'proxy', '--role', 'server', '--policy', policy, '--home', ownGate, '--', process.execPath, EVERYTHING];
+  const { client } = await connectProxied(s, gate, ['--credential', credential]);
+  assertEchoed(await call(client, 'echo', { message: 'after revocation' }), 'after revocation');
+  await client.close();
+  await waitCheckpointed(ownGate);
+  const trust = join(s.dir, 'both.json');
+  const merged = cli(['trust', 'merge', exportTrust(ownGate, join(s.dir, 'gate-trust.json')), idpTrust]);
+  assert.equal(merged.status, 0, merged.stderr);
+  writeFileSync(trust, merged.stdout);
+  // Its decision recorded the old size; its log is not the issuer's, nor one the issuer names: decided against the whole identity log.
+  const r = cli(['verify', ownGate, '--trust', trust, '--identity', idp, '--json']);
+  assert.equal(r.status, 1, r.stdout);
+  const report = JSON.parse(r.stdout) as Parameters<typeof codes>[0];
+  assert.deepEqual(codes(report), ['ERR_CREDENTIAL_REVOKED']);
+  assert.ok(codes(report, 'notice').includes('NOTE_GATEKEEPER_UNDESIGNATED'), JSON.stringify(report.findings));
+  // Named among the issuer's gatekeepers (its operator vouches for it), its decision stands on the size it recorded.
+  const named = JSON.parse(merged.stdout) as { logs: Array<{ vkey: string }>; credentialIssuers: Array<Record<string, unknown>> };
+  const gateKey = (JSON.parse(readFileSync(join(s.dir, 'gate-trust.json'), 'utf8')) as { logs: Array<{ vkey: string }> }).logs[0]!.vkey;
+  named.credentialIssuers[0]!['gatekeepers'] = [gateKey];
+  writeFileSync(trust, JSON.stringify(named));
+  const vouched = cli(['verify', ownGate, '--trust', trust, '--identity', idp, '--json']);
+  assert.equal(vouched.status, 0, vouched.stdout);
 });

@@ -58,6 +58,8 @@ async function world(t: { after: (fn: () => void) => void }) {
 const callOf = (credential: string, keyId: string, identitySize: bigint | null, chain: string[] | null = null): CredentialCall => ({
   entry: 7n, credential, time: Math.floor(Date.now() / 1000), keyId, server: SERVER, tool: 'echo', identitySize, chain, gated: identitySize !== null,
 });
+/** The issuer's own call log: its gatekeeper's decisions count. */
+const own = (p: TrustPolicy): string[] => p.logs.map((l) => l.vkey);
 const errors = (f: Finding[]): string[] => f.filter((x) => x.severity === 'error').map((x) => x.code);
 
 test('a call recorded as checked after the revocation of its credential fails; one checked before it, and one under another credential, verify', async (t) => {
@@ -68,7 +70,7 @@ test('a call recorded as checked after the revocation of its credential fails; o
   assert.equal(view.size, 4n);
   const decide = async (c: CredentialCall): Promise<string[]> => {
     const f: Finding[] = [];
-    await decideCalls([c], view, w.policy, (_i, time) => time, f);
+    await decideCalls([c], view, w.policy, (_i, time) => time, own(w.policy), f);
     return errors(f);
   };
   assert.deepEqual(await decide(callOf(w.a.id, w.key.keyId, 3n)), [], 'checked before the revocation at 3');
@@ -80,8 +82,33 @@ test('a call recorded as checked after the revocation of its credential fails; o
   assert.deepEqual(await decide(callOf(w.b.id, 'another-key', 4n)), ['ERR_CREDENTIAL_KEY']);
   // Without a verified identity log, nothing is decided in the call's favour.
   const f: Finding[] = [];
-  await decideCalls([callOf(w.b.id, w.key.keyId, 4n)], null, w.policy, (_i, time) => time, f);
+  await decideCalls([callOf(w.b.id, w.key.keyId, 4n)], null, w.policy, (_i, time) => time, own(w.policy), f);
   assert.deepEqual(errors(f), ['ERR_CREDENTIAL_UNLOGGED']);
+});
+
+test('a decision counts as a gatekeeper\'s only in a log its issuer designates: one in any other log (an agent\'s own gatekeeper over an old copy) is decided against the whole identity log', async (t) => {
+  const w = await world(t);
+  const view = await openIdentityLog(w.entries, w.notes, w.policy, []);
+  assert.ok(view);
+  const pair = (await getAlgorithm('EdDSA').generate()) as CryptoKeyPair;
+  const agentLog = formatVerifierKey('mcp-attest.local/agent', SIG_TYPE_ED25519, await exportEd25519Public(pair.publicKey));
+  const decide = async (policy: TrustPolicy, signers: string[]): Promise<Finding[]> => {
+    const f: Finding[] = [];
+    await decideCalls([callOf(w.a.id, w.key.keyId, 3n)], view, policy, (_i, time) => time, signers, f);
+    return f;
+  };
+  // Checked at size 3, before the revocation at 3: the issuer's own gatekeeper's decision stands.
+  assert.deepEqual(errors(await decide(w.policy, own(w.policy))), []);
+  const elsewhere = await decide(w.policy, [agentLog]);
+  assert.deepEqual(errors(elsewhere), ['ERR_CREDENTIAL_REVOKED']);
+  assert.ok(elsewhere.some((x) => x.code === 'NOTE_GATEKEEPER_UNDESIGNATED' && x.message.includes('idp:')), JSON.stringify(elsewhere));
+  assert.deepEqual(errors(await decide(w.policy, [])), ['ERR_CREDENTIAL_REVOKED'], 'no log key known: no gatekeeper');
+  // The issuer names that log among its gatekeepers: its decision counts.
+  const named = parseTrustPolicy(JSON.stringify({ ...w.policy, credentialIssuers: [{ ...w.policy.credentialIssuers![0]!, gatekeepers: [agentLog] }] }));
+  const f = await decide(named, [agentLog]);
+  assert.deepEqual(errors(f), []);
+  assert.ok(!f.some((x) => x.code === 'NOTE_GATEKEEPER_UNDESIGNATED'));
+  assert.throws(() => parseTrustPolicy(JSON.stringify({ ...w.policy, credentialIssuers: [{ ...w.policy.credentialIssuers![0]!, gatekeepers: ['not a vkey'] }] })), /gatekeepers/);
 });
 
 test('an identity log is read only under the key its issuer is pinned to, and only as far as its checkpoint', async (t) => {
@@ -122,7 +149,7 @@ test('a bundle\'s identity range must run from its start to the end of its check
 });
 
 test('a call is first witnessed when the quorum cosigned the smallest checkpoint covering it; a quorum of 0 trusts the operator', () => {
-  const cp = (size: bigint, times: number[]): OpenedCheckpoint => ({ origin: 'o', size, rootHash: new Uint8Array(32), extensions: [], cosigners: times.map((x, i) => ({ name: `w${i}`, timestamp: BigInt(x) })) });
+  const cp = (size: bigint, times: number[]): OpenedCheckpoint => ({ origin: 'o', size, rootHash: new Uint8Array(32), extensions: [], signers: [], cosigners: times.map((x, i) => ({ name: `w${i}`, timestamp: BigInt(x) })) });
   const cps = [cp(5n, [100, 90]), cp(10n, [200, 150, 170]), cp(20n, [300])];
   assert.equal(witnessedAtOf(cps, 2, 3n, 1), 100, 'the second cosignature of the checkpoint of size 5');
   assert.equal(witnessedAtOf(cps, 2, 7n, 1), 170);
@@ -151,7 +178,7 @@ test('a revocation the witness quorum saw before a call fails it, whatever stale
     const view = await openIdentityLog(entries, noteList, policy, f);
     assert.ok(view, JSON.stringify(f));
     // The gatekeeper recorded size 3: the revocation at 3 was not below it.
-    await decideCalls([{ ...callOf(w.a.id, w.key.keyId, 3n), time }], view, policy, () => time, f);
+    await decideCalls([{ ...callOf(w.a.id, w.key.keyId, 3n), time }], view, policy, () => time, own(w.policy), f);
     return errors(f);
   };
   const full = [...notes.slice(0, -2), await cosign(n4, T), await cosign(n5, T + 700)];
@@ -161,7 +188,7 @@ test('a revocation the witness quorum saw before a call fails it, whatever stale
   const old = [...notes.slice(0, -2), await cosign(n4, T)];
   const f: Finding[] = [];
   const view = await openIdentityLog(entries, old, policy, f);
-  await decideCalls([{ ...callOf(w.b.id, w.key.keyId, 4n), time: T + 650 }], view, policy, () => T + 650, f);
+  await decideCalls([{ ...callOf(w.b.id, w.key.keyId, 4n), time: T + 650 }], view, policy, () => T + 650, own(w.policy), f);
   assert.deepEqual(errors(f), [], 'an identity log is witnessed when it changes: an honest one older than the call is no failure');
   assert.ok(f.some((x) => x.code === 'NOTE_IDENTITY_STALE'), 'but what a newer one could add is said');
 });
@@ -246,7 +273,7 @@ test('one witness\'s clock cannot make an old identity log look fresh: freshness
   const view = await openIdentityLog(w.entries, [...w.notes.slice(0, -1), note], policy, f);
   assert.ok(view, JSON.stringify(f));
   assert.equal(view.witnessedAt, T - 100);
-  await decideCalls([{ ...callOf(w.b.id, w.key.keyId, 4n), time: T }], view, policy, () => T + 600, f);
+  await decideCalls([{ ...callOf(w.b.id, w.key.keyId, 4n), time: T }], view, policy, () => T + 600, own(w.policy), f);
   assert.ok(f.some((x) => x.code === 'NOTE_IDENTITY_STALE'));
 });
 
@@ -260,7 +287,7 @@ test('a call against an identity log holding 130,000 revocations of its credenti
   for (let i = 0; i < N; i++) opened.index.add(opened.size + BigInt(i), rev);
   const view: IdentityView = { ...opened, size: opened.size + BigInt(N) };
   const f: Finding[] = [];
-  await decideCalls([callOf(w.b.id, w.key.keyId, view.size)], view, w.policy, (_i, time) => time, f);
+  await decideCalls([callOf(w.b.id, w.key.keyId, view.size)], view, w.policy, (_i, time) => time, own(w.policy), f);
   const untrusted = f.filter((x) => x.code === 'NOTE_REVOCATION_UNTRUSTED');
   assert.equal(untrusted.length, 1_001);
   assert.equal(untrusted[1_000]!.more, N - 1_000);
@@ -280,14 +307,14 @@ test('many calls under a credential the identity log revokes many times over: ea
   const view: IdentityView = { ...opened, size: opened.size + BigInt(R + 1) };
   const C = 300;
   const f: Finding[] = [];
-  await decideCalls(Array.from({ length: C }, () => callOf(w.a.id, w.key.keyId, view.size)), view, w.policy, (_i, time) => time, f);
+  await decideCalls(Array.from({ length: C }, () => callOf(w.a.id, w.key.keyId, view.size)), view, w.policy, (_i, time) => time, own(w.policy), f);
   const revoked = f.filter((x) => x.code === 'ERR_CREDENTIAL_REVOKED');
   assert.equal(revoked.length, C, 'one finding a call');
   assert.ok(revoked.every((x) => x.message.includes('revoked at identity entry 3,') && x.message.includes(`(${R + 1} revocations apply to the chain)`)), revoked[0]!.message);
   assert.equal(f.filter((x) => x.code === 'NOTE_REVOCATION_UNTRUSTED').length, 1, 'an ignored revocation is said once, with the chain\'s first call');
   // A call checked before the revocation, made before anyone saw it, stands.
   const early: Finding[] = [];
-  await decideCalls([callOf(w.a.id, w.key.keyId, 3n)], view, w.policy, (_i, time) => time, early);
+  await decideCalls([callOf(w.a.id, w.key.keyId, 3n)], view, w.policy, (_i, time) => time, own(w.policy), early);
   assert.deepEqual(errors(early), []);
 });
 
@@ -309,11 +336,11 @@ test('under a quorum of 0 a call after its credential\'s window is ERR_CREDENTIA
   assert.ok(view, JSON.stringify(findings));
   const late = w.b.notAfter + 1000;
   const f: Finding[] = [];
-  await decideCalls([{ ...callOf(w.b.id, w.key.keyId, 4n), time: late }], view, w.policy, (_i, time) => time, f);
+  await decideCalls([{ ...callOf(w.b.id, w.key.keyId, 4n), time: late }], view, w.policy, (_i, time) => time, own(w.policy), f);
   assert.deepEqual(errors(f), ['ERR_CREDENTIAL_EXPIRED']);
   assert.ok(f.some((x) => x.message === `identity: credential ${w.b.id} expired at ${showTime(w.b.notAfter)}; the call is at ${showTime(late)}`), JSON.stringify(f));
   // Witnessed (a quorum), late: both said, each with its own time.
   const g: Finding[] = [];
-  await decideCalls([{ ...callOf(w.b.id, w.key.keyId, 4n), time: w.b.notAfter - 10 }], view, w.policy, () => late, g);
+  await decideCalls([{ ...callOf(w.b.id, w.key.keyId, 4n), time: w.b.notAfter - 10 }], view, w.policy, () => late, own(w.policy), g);
   assert.deepEqual(errors(g), ['ERR_CREDENTIAL_LATE']);
 });
