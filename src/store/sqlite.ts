@@ -8,7 +8,9 @@
  * a shared lock and want an exclusive one); SQLite then returns `SQLITE_BUSY` at once, without
  * waiting. The setup is therefore retried, with a short random pause, until the busy timeout.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, statSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { AttestError, type ErrorCode } from '../errors.js';
 import type { Durability } from './log-db.js';
@@ -65,8 +67,68 @@ export function walMode(db: Database.Database, schema: string, durability: Durab
   db.pragma(`${schema}.synchronous = ${durability === 'normal' ? 'NORMAL' : 'FULL'}`);
 }
 
+/** SQLite's primary result code of `cause` (`SQLITE_READONLY` of `SQLITE_READONLY_DIRECTORY`), or null. */
+function sqliteCode(cause: unknown): string | null {
+  const code = (cause as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('SQLITE_') ? code.replace(/^(SQLITE_[A-Z]+)_.*$/, '$1') : null;
+}
+
+let uriFilenames = false;
+
+/**
+ * Load better-sqlite3's addon with URI filenames on (its `SQLITE_USE_URI` switch, read once,
+ * when the addon loads: set only for that moment, so no child process inherits it), so a
+ * read-only open can fall back to `immutable=1` ({@link openReadOnly}). Every path this
+ * module opens is made absolute first, so none is read as a URI by accident.
+ */
+function loadWithUriFilenames(): void {
+  if (uriFilenames) return;
+  uriFilenames = true;
+  const had = process.env['SQLITE_USE_URI'];
+  process.env['SQLITE_USE_URI'] = '1';
+  try {
+    new Database(':memory:').close();
+  } finally {
+    if (had === undefined) delete process.env['SQLITE_USE_URI'];
+    else process.env['SQLITE_USE_URI'] = had;
+  }
+}
+
+/** The size of `path`'s WAL file in bytes; 0 when there is none. */
+function walBytes(path: string): number {
+  try {
+    return statSync(`${path}-wal`).size;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Open an existing file read-only. A WAL file needs its `-shm` beside it, which SQLite
+ * creates; where the reader cannot write (read-only media, another user's directory) and the
+ * file has no `-wal`, or an empty one (every commit is in the file itself), it is opened
+ * `immutable` instead, which reads the file alone and creates nothing.
+ */
+function openReadOnly(path: string): Database.Database {
+  const db = new Database(path, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+  try {
+    // The first read opens the WAL (and its -shm): where that fails, it fails here.
+    db.pragma('schema_version', { simple: true });
+    return db;
+  } catch (cause) {
+    db.close();
+    if (!['SQLITE_READONLY', 'SQLITE_CANTOPEN'].includes(sqliteCode(cause) ?? '')) throw cause;
+    if (walBytes(path) > 0) {
+      const said = `${(cause as Error).message} (SQLite needs to create ${path}-shm to read the commits in ${path}-wal, and cannot: verify a copy of the directory where you can write)`;
+      throw Object.assign(new Error(said, { cause }), { code: (cause as { code: unknown }).code });
+    }
+    return new Database(`${pathToFileURL(path).href}?immutable=1`, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+  }
+}
+
 function setUp(path: string, schema: string, o: OpenSqliteOptions): Database.Database {
-  const db = new Database(path, { readonly: o.readonly === true, fileMustExist: o.readonly === true, timeout: BUSY_TIMEOUT_MS });
+  loadWithUriFilenames();
+  const db = o.readonly === true ? openReadOnly(path) : new Database(path, { timeout: BUSY_TIMEOUT_MS });
   try {
     if (o.untrusted) checkPlainSchema(db, o.what, path);
     if (!o.readonly) {
@@ -83,14 +145,18 @@ function setUp(path: string, schema: string, o: OpenSqliteOptions): Database.Dat
 
 /**
  * Open (creating unless `readonly`) `path` and apply `schema`. Throws `o.code` naming `o.what`
- * and the path; with `o.untrusted`, `ERR_STORE_CORRUPT` for a schema that is not plain tables.
+ * and the path, or `ERR_STORE_IO` when SQLite cannot reach or write the file (permissions, a
+ * read-only directory, an I/O error); with `o.untrusted`, `ERR_STORE_CORRUPT` for a schema that
+ * is not plain tables.
  */
 export function openSqlite(path: string, schema: string, o: OpenSqliteOptions): Database.Database {
   try {
-    return retryBusy(() => setUp(path, schema, o));
+    return retryBusy(() => setUp(resolve(path), schema, o));
   } catch (cause) {
     if (o.untrusted && cause instanceof AttestError) throw cause;
-    throw new AttestError(o.code, `cannot open ${o.what} ${path}: ${(cause as Error).message}`, { path, cause });
+    // A file that cannot be reached or written is no corrupt file, whatever the caller's code.
+    const io = ['SQLITE_CANTOPEN', 'SQLITE_READONLY', 'SQLITE_PERM', 'SQLITE_IOERR'].includes(sqliteCode(cause) ?? '');
+    throw new AttestError(io ? 'ERR_STORE_IO' : o.code, `cannot open ${o.what} ${path}: ${(cause as Error).message}`, { path, cause });
   }
 }
 

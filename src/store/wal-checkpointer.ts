@@ -19,6 +19,7 @@
  * SQLite's own again: the WAL stays bounded either way. Running from TypeScript source
  * (tests under tsx) there is no compiled worker, and SQLite's own checkpoints stay.
  */
+import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 
@@ -94,7 +95,8 @@ export class WalCheckpointer {
   private start(): Worker | null {
     try {
       // No flags of this process (`--input-type` alone makes a worker fail to start): it needs none.
-      this.worker = new Worker(workerUrl()!, { workerData: { paths: [...this.paths], state: this.state }, execArgv: [] });
+      // Absolute: the process reads a path beginning "file:" as a URI (store/sqlite.ts).
+      this.worker = new Worker(workerUrl()!, { workerData: { paths: this.paths.map((p) => resolve(p)), state: this.state }, execArgv: [] });
     } catch {
       this.off = true;
       return null;

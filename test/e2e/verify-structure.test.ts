@@ -11,7 +11,7 @@
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, execFileSync } from 'node:child_process';
-import { closeSync, copyFileSync, cpSync, openSync, writeSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, cpSync, readdirSync, openSync, writeSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -43,10 +43,10 @@ before(async () => {
 
 after(() => rmSync(base, { recursive: true, force: true }));
 
-/** `mcp-attest ARGS...`, killed after RUN_TIMEOUT_MS; asserts it ended by itself. */
-function run(args: string[]): { status: number; stdout: string; stderr: string } {
+/** `mcp-attest ARGS...`, killed after RUN_TIMEOUT_MS; asserts it ended by itself. `as`: run under that user and group id. */
+function run(args: string[], as?: number): { status: number; stdout: string; stderr: string } {
   const started = Date.now();
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: RUN_TIMEOUT_MS, cwd: ROOT });
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: RUN_TIMEOUT_MS, cwd: ROOT, ...(as === undefined ? {} : { uid: as, gid: as }) });
   assert.ok(r.status !== null, `mcp-attest ${args.join(' ')} hung (killed after ${Date.now() - started} ms)`);
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -151,6 +151,29 @@ test('a log.db that is a FIFO or a device, or whose journal is a FIFO, is refuse
   failsWith(join(w, 'log.db'), 'ERR_INPUT_NOT_REGULAR', 'log.db-wal');
   const dev = join(base, `dev-${n++}.db`);
   if (mkzero(t, dev)) failsWith(dev, 'ERR_INPUT_NOT_REGULAR', 'a character device');
+});
+
+test('a data directory the verifier cannot write verifies from log.db alone when no WAL holds commits; with one that does, it exits 3 saying to verify a copy', () => {
+  const h = copyOf(home);
+  editDb(join(h, 'log.db'), 'PRAGMA schema_version'); // read, then closed: its WAL folded into the file and removed
+  // Root writes anywhere: the verifier runs as nobody (65534), over a directory it may read.
+  const reader = ROOT_USER ? 65534 : undefined;
+  chmodSync(base, 0o755);
+  for (const f of readdirSync(h)) chmodSync(join(h, f), f === 'keys' ? 0o700 : 0o444);
+  chmodSync(h, 0o555);
+  try {
+    const r = run(['verify', h, '--trust', trust, '--json'], reader);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.deepEqual(readdirSync(h).filter((f) => f.startsWith('log.db-')), [], 'nothing created beside log.db');
+    chmodSync(h, 0o755);
+    writeFileSync(join(h, 'log.db-wal'), Buffer.alloc(4224));
+    chmodSync(h, 0o555);
+    const walled = run(['verify', h, '--trust', trust], reader);
+    assert.equal(walled.status, 3, walled.stdout + walled.stderr);
+    assert.match(walled.stderr, /ERR_STORE_IO: cannot open log .*log\.db-wal, and cannot: verify a copy of the directory where you can write/);
+  } finally {
+    chmodSync(h, 0o755);
+  }
 });
 
 test('a symlinked log.db inside a data directory is refused; a log.db path the user names may be one', () => {
