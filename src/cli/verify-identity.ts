@@ -11,6 +11,7 @@ import { LogDb } from '../store/log-db.js';
 import { checkSqliteFiles } from '../store/sqlite-guard.js';
 import { readHead } from '../store/read-regular.js';
 import { openIdentityLog, withCredentialKeys, type IdentityView } from '../identity/verify-identity.js';
+import type { KnownCheckpoint } from '../verify/split-view.js';
 import { error, type Finding } from '../verify/findings.js';
 import { isAttestError } from '../errors.js';
 import { CliExit, EXIT_IO, EXIT_USAGE } from './output.js';
@@ -44,9 +45,10 @@ export function identityPath(path: string): { path: string; follow: boolean } {
  * the logged credentials' keys added; the view is null when the policy lists no credential
  * issuer. Findings of the identity log are pushed. `CliExit` 2 when `given` (the log was
  * named with `--identity`) and the policy lists no credential issuer: nothing could be
- * decided against it.
+ * decided against it. `known`: checkpoints accepted earlier (`--state`), which the identity log
+ * must not have rolled back from.
  */
-export async function identityOf(at: { path: string; follow: boolean } | null, policy: TrustPolicy, findings: Finding[], given = false): Promise<{ view: IdentityView | null; policy: TrustPolicy }> {
+export async function identityOf(at: { path: string; follow: boolean } | null, policy: TrustPolicy, findings: Finding[], given = false, known: KnownCheckpoint[] = []): Promise<{ view: IdentityView | null; policy: TrustPolicy }> {
   if ((policy.credentialIssuers ?? []).length === 0) {
     if (given) throw new CliExit(EXIT_USAGE, '--identity: the trust policy lists no credential issuer, so nothing could be decided against it (give --trust with the issuer\'s "mcp-attest trust export" merged in; without --trust, --identity names the issuer\'s data directory)');
     return { view: null, policy };
@@ -73,7 +75,7 @@ export async function identityOf(at: { path: string; follow: boolean } | null, p
         yield row.data;
       }
     };
-    const view = await openIdentityLog(entries(), db.checkpoints().map((c) => c.note), policy, findings);
+    const view = await openIdentityLog(entries(), db.checkpoints().map((c) => c.note), policy, findings, known);
     return { view, policy: withCredentialKeys(policy, view) };
   } finally {
     db.close();

@@ -22,6 +22,7 @@ import { rejectedBundle, verifyBundle, type BundleReport } from '../verify/bundl
 import { openCheckpoint } from '../verify/checkpoints.js';
 import { insertFindings, notice, type Finding } from '../verify/findings.js';
 import type { KnownCheckpoint } from '../verify/split-view.js';
+import type { IdentityView } from '../identity/verify-identity.js';
 import type { TrustPolicy } from '../verify/policy.js';
 import { fromBase64 } from '../bytes/index.js';
 import { keySource, policyKeySource, type KeyOptions, type KeySource } from './keysource.js';
@@ -127,6 +128,9 @@ async function trustFor(home: string | null, o: KeyOptions, pre: Finding[], issu
   return policyKeySource(withOwnCredentialIssuer(issuerHome ?? home, trustPolicyOf(loadIdentity(home), loadWitnesses(home), 0, loadIssuers(home))), o.secret);
 }
 
+/** What one verification gives `verifyCommand`: the report, the note of the checkpoint it rests on (for `--state`), and the identity log it decided calls under credentials against. */
+interface Verified { report: Report; note: string | null; identity?: IdentityView | null }
+
 /** A report for a log that could not even be read through: one error finding. */
 function unreadable(path: string, e: unknown): Report {
   const code = isAttestError(e) ? e.code : 'ERR_STORE_CORRUPT';
@@ -160,7 +164,7 @@ function factsFor(threads: number | undefined, ks: KeySource, expected?: number)
 }
 
 /** Verify the log at `path`; `headless`: a file with neither SQLite's header nor a bundle's start (said so when it cannot be read). */
-async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierState | null, threads: number | undefined, headless = false): Promise<{ report: Report; note: string | null }> {
+async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierState | null, threads: number | undefined, headless = false): Promise<Verified> {
   if (o.policyDoc !== undefined) throw new CliExit(EXIT_USAGE, '--policy-doc is for session receipts (mcp-attest/session-receipt@1), not logs');
   const given = o.identity === undefined ? null : identityPath(o.identity);
   let loaded: Loaded;
@@ -178,7 +182,7 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
     if ((given ?? own) !== null && ks.policy) {
       // Calls under agent credentials are decided against the identity log given, else the directory's own (docs/identity.md).
       const identityFindings: Finding[] = [];
-      const identity = await identityOf(given ?? own, ks.policy, identityFindings, given !== null);
+      const identity = await identityOf(given ?? own, ks.policy, identityFindings, given !== null, state?.known() ?? []);
       loaded.input.identity = identity.view;
       loaded.input.identityFindings = identityFindings;
       if (identity.view !== null) ks = await policyKeySource(identity.policy, o.secret);
@@ -197,7 +201,7 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
       // Read while the entries were (a tiles directory's, an opening that does not match).
       insertFindings(report.findings, 0, [...loaded.findings(), ...pre]);
       report.ok = !report.findings.some((f) => f.severity === 'error');
-      return { report, note: report.checkpoint === null ? null : anchor };
+      return { report, note: report.checkpoint === null ? null : anchor, identity: loaded.input.identity ?? null };
     } catch (e) {
       // A store that breaks while being read (corrupt rows, dropped tables) fails the verification;
       // a failed worker thread leaves it undecided.
@@ -212,7 +216,7 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
 }
 
 
-async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierState | null, threads: number | undefined): Promise<{ report: Report; note: string | null }> {
+async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierState | null, threads: number | undefined): Promise<Verified> {
   if (o.identity !== undefined) throw new CliExit(EXIT_USAGE, '--identity is for logs: a bundle carries the identity range its calls need (bundle --identity)');
   const ks = await trustFor(null, o, []);
   const known = await knownCheckpoints(o, ks.policy!, state);
@@ -228,13 +232,14 @@ async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierS
   }
   const session = SESSION_RECEIPT_HEAD.test(text.slice(0, 256));
   if (!session && o.policyDoc !== undefined) throw new CliExit(EXIT_USAGE, '--policy-doc is for session receipts (mcp-attest/session-receipt@1): this is not one');
+  let identity: IdentityView | null = null;
   const policyDoc = o.policyDoc === undefined ? undefined : policyDocDigest(new Uint8Array(readRegularFile(o.policyDoc, MAX_POLICY_DOC_BYTES, { follow: true, what: '--policy-doc' })));
   const report: Report = session
     ? { kind: 'session', ...(await verifySessionReceipt(text, ks.policy!, ks.keys, { known, ...(policyDoc ? { policyDocDigest: policyDoc } : {}) })) }
-    : { kind: 'bundle', ...(await verifyBundle(text, ks.policy!, ks.keys, { known, facts: factsFor(threads, ks) })) };
+    : { kind: 'bundle', ...(await verifyBundle(text, ks.policy!, ks.keys, { known, facts: factsFor(threads, ks), onIdentity: (v) => void (identity = v) })) };
   // The checkpoint note, for --state only (reading it again costs ~40 ms on a 24 MB bundle).
   const note = report.ok && state !== null ? (JSON.parse(text) as { checkpoint: string }).checkpoint : null;
-  return { report, note };
+  return { report, note, identity };
 }
 
 /** Run `verify` (see the module comment); sets `process.exitCode`. Throws CliExit for usage and I/O errors. */
@@ -244,9 +249,11 @@ export async function verifyCommand(pathArg: string | undefined, o: VerifyOption
   const state = o.state === undefined ? null : new VerifierState(o.state);
   try {
     const kind = sniff(path);
-    const { report, note } = kind === 'bundle' ? await verifyBundlePath(path, o, state, threads) : await verifyLogPath(path, o, state, threads, kind === 'other');
+    const { report, note, identity } = kind === 'bundle' ? await verifyBundlePath(path, o, state, threads) : await verifyLogPath(path, o, state, threads, kind === 'other');
     const cp = report.checkpoint;
     if (state && report.ok && cp && note && cp.size !== '0') state.accept({ origin: cp.origin, size: BigInt(cp.size), rootHash: fromBase64(cp.rootHash) }, note);
+    // The identity log the calls were decided against: a later run refuses an older copy of it.
+    if (state && report.ok && identity && identity.size > 0n) state.accept({ origin: identity.origin, size: identity.size, rootHash: identity.rootHash }, identity.note);
     if (o.json) outJson({ path, verified: report.ok, ...report });
     else printReport(path, report);
     // An agent's own data directory holds no identity log: say where one comes from.

@@ -21,6 +21,7 @@ import { rootFromMultiProof } from '../log/multiproof.js';
 import type { IdentitySection } from '../bundle/format.js';
 import { openAnchor, quorumTime, verifyCheckpoints, type OpenedCheckpoint } from '../verify/checkpoints.js';
 import { error, FindingCap, notice, type Finding } from '../verify/findings.js';
+import { checkLogAgainstKnown, checkRangeAgainstKnown, type KnownCheckpoint } from '../verify/split-view.js';
 import type { TrustPolicy, TrustedIssuer } from '../verify/policy.js';
 import { decodeIdentityRecord, IdentityIndex } from './entries.js';
 import { REVOCATION_TYPE } from './credential.js';
@@ -39,6 +40,9 @@ export interface IdentityView {
   issuers: Set<string>;
   /** The time at or after which the witness quorum still cosigned the checkpoint the view rests on (POSIX seconds); null under a quorum of 0. */
   witnessedAt: number | null;
+  /** The checkpoint the view rests on: its root hash (32 bytes) and its note as read (for a verifier's `--state`). */
+  rootHash: Uint8Array;
+  note: string;
 }
 
 /** Prefix an identity-log finding's message so a report says which log it is about. */
@@ -64,7 +68,7 @@ function identityPolicy(policy: TrustPolicy, origin: string, pinned: CredentialI
  * cosigned an identity checkpoint covering it (rule 4: a call made after that fails whatever
  * size its gatekeeper recorded), when `checkpoints` (verified, with cosigners) show one.
  */
-function viewOf(origin: string, start: bigint, bytes: Uint8Array[], pinned: CredentialIssuer[], findings: Finding[], checkpoints: OpenedCheckpoint[], quorum: number): IdentityView {
+function viewOf(origin: string, start: bigint, bytes: Uint8Array[], pinned: CredentialIssuer[], findings: Finding[], checkpoints: OpenedCheckpoint[], quorum: number, rests: { rootHash: Uint8Array; note: string }): IdentityView {
   const index = new IdentityIndex(start);
   const clock = quorum > 0 ? witnessClock(checkpoints, quorum) : null;
   bytes.forEach((b, k) => {
@@ -80,39 +84,47 @@ function viewOf(origin: string, start: bigint, bytes: Uint8Array[], pinned: Cred
     }
   });
   const anchor = checkpoints.reduce<OpenedCheckpoint | null>((a, c) => (a === null || c.size > a.size ? c : a), null);
-  return { origin, index, size: index.size, issuers: new Set(pinned.map((i) => i.id)), witnessedAt: quorum > 0 && anchor !== null ? quorumTime(anchor, quorum, true) : null };
+  return { origin, index, size: index.size, issuers: new Set(pinned.map((i) => i.id)), witnessedAt: quorum > 0 && anchor !== null ? quorumTime(anchor, quorum, true) : null, ...rests };
 }
 
 /**
  * Verify an identity log: `entries` from index 0 in order (the bytes of each), `notes` its
- * checkpoints. Findings (prefixed `identity log:`) are pushed; null when no checkpoint of
- * an identity log a credential issuer is pinned to verifies.
+ * checkpoints, `known` checkpoints accepted earlier (a verifier's `--state`; those of its
+ * origin must be within it, with the same roots: `ERR_LOG_ROLLBACK`, `ERR_CHECKPOINT_INCONSISTENT`).
+ * Findings (prefixed `identity log:`) are pushed; null when no checkpoint of an identity log a
+ * credential issuer is pinned to verifies, or a known one fails.
  */
-export async function openIdentityLog(entries: Iterable<Uint8Array>, notes: string[], policy: TrustPolicy, findings: Finding[]): Promise<IdentityView | null> {
+export async function openIdentityLog(entries: Iterable<Uint8Array>, notes: string[], policy: TrustPolicy, findings: Finding[], known: KnownCheckpoint[] = []): Promise<IdentityView | null> {
   const origin = notes.map((n) => n.split('\n')[0] ?? '').find((o) => o !== '');
   const pinned = pinnedTo(origin, policy, findings);
   if (pinned.length === 0) return null;
   const bytes = [...entries];
   const sizes = new Set(notes.flatMap((n) => n.split('\n').filter((l) => /^[0-9]{1,20}$/.test(l)).map(BigInt)));
+  for (const k of known) if (k.origin === origin) sizes.add(k.size);
   const tree = new CompactRoots(sizes);
   for (const b of bytes) tree.appendLeafHash(leafHash(b));
   const own: Finding[] = [];
   const verified: OpenedCheckpoint[] = [];
-  const cp = await verifyCheckpoints(notes, identityPolicy(policy, origin!, pinned), tree.size, tree.rootAt, own, verified);
+  const anchor = { note: null as string | null };
+  const cp = await verifyCheckpoints(notes, identityPolicy(policy, origin!, pinned), tree.size, tree.rootAt, own, verified, anchor);
   // Entries appended after the latest checkpoint (one not yet signed) are not read: no call can rest on them.
   for (const f of own) if (f.code === 'ERR_LOG_UNCHECKPOINTED') f.severity = 'notice';
+  // An older copy than one this verifier saw before leaves out what was logged since.
+  if (cp !== null) checkLogAgainstKnown(known, origin!, cp.size, tree.rootAt, own);
   for (const f of own) findings.push(tagged(f));
-  if (cp === null || own.some((f) => f.severity === 'error')) return null;
-  return viewOf(origin!, 0n, bytes.slice(0, Number(cp.size)), pinned, findings, verified, policy.quorum);
+  if (cp === null || anchor.note === null || own.some((f) => f.severity === 'error')) return null;
+  return viewOf(origin!, 0n, bytes.slice(0, Number(cp.size)), pinned, findings, verified, policy.quorum, { rootHash: cp.rootHash, note: anchor.note });
 }
 
 /**
  * Verify a bundle's identity range (bundle/format.ts `identity`): its checkpoint signed by
  * the identity log key an issuer is pinned to and cosigned by the quorum, the range running
- * from `start` to the checkpoint's size, its shared proof leading to the root. Findings
- * pushed (`ERR_INCLUSION_INVALID` for a range that is not the tree's end); null when it fails.
+ * from `start` to the checkpoint's size, its shared proof leading to the root, and no
+ * checkpoint of its origin accepted earlier (`known`) beyond it or forked from it
+ * (split-view.ts `checkRangeAgainstKnown`). Findings pushed (`ERR_INCLUSION_INVALID` for a
+ * range that is not the tree's end); null when it fails.
  */
-export async function openIdentitySection(section: IdentitySection, policy: TrustPolicy, findings: Finding[]): Promise<IdentityView | null> {
+export async function openIdentitySection(section: IdentitySection, policy: TrustPolicy, findings: Finding[], known: KnownCheckpoint[] = []): Promise<IdentityView | null> {
   const origin = section.checkpoint.split('\n')[0];
   const pinned = pinnedTo(origin, policy, findings);
   if (pinned.length === 0) return null;
@@ -131,8 +143,13 @@ export async function openIdentitySection(section: IdentitySection, policy: Trus
     findings.push(error('ERR_INCLUSION_INVALID', `identity log: the range is not the tree of its checkpoint (size ${cp.size}): an entry was left out or changed`, { expected: toBase64(cp.rootHash), found: root === null ? null : toBase64(root) }));
     return null;
   }
+  const older: Finding[] = [];
+  if (!checkRangeAgainstKnown(known, cp, 'the identity range\'s checkpoint', older)) {
+    for (const f of older) findings.push(tagged(f));
+    return null;
+  }
   // One checkpoint: its quorum time bounds each revocation's first witnessing from above (never flags a call it should not).
-  return viewOf(origin!, section.start, section.entries, pinned, findings, [cp], policy.quorum);
+  return viewOf(origin!, section.start, section.entries, pinned, findings, [cp], policy.quorum, { rootHash: cp.rootHash, note: section.checkpoint });
 }
 
 /**

@@ -45,15 +45,18 @@ export interface BundleVerifyOptions {
   facts?: FactsSource;
   /** The bundle's identity range as verified ({@link bundleIdentity}); calls under credentials are decided against it. */
   identity?: IdentityView | null;
+  /** Called with the bundle's identity range once verified (a verifier's `--state` remembers its checkpoint). */
+  onIdentity?: (view: IdentityView) => void;
 }
 
 /**
- * The bundle's identity range verified (docs/identity.md), and `policy` with the keys of the
- * credentials it logs added (so the calls' own signatures resolve). Findings pushed.
+ * The bundle's identity range verified (docs/identity.md) against `known` checkpoints, and
+ * `policy` with the keys of the credentials it logs added (so the calls' own signatures
+ * resolve). Findings pushed.
  */
-export async function bundleIdentity(b: Pick<Bundle, 'identity'>, policy: TrustPolicy, findings: Finding[]): Promise<{ view: IdentityView | null; policy: TrustPolicy }> {
+export async function bundleIdentity(b: Pick<Bundle, 'identity'>, policy: TrustPolicy, findings: Finding[], known: KnownCheckpoint[] = []): Promise<{ view: IdentityView | null; policy: TrustPolicy }> {
   if (b.identity === undefined) return { view: null, policy };
-  const view = await openIdentitySection(b.identity, policy, findings);
+  const view = await openIdentitySection(b.identity, policy, findings, known);
   return { view, policy: withCredentialKeys(policy, view) };
 }
 
@@ -135,7 +138,8 @@ export async function verifyBundle(text: string, policy: TrustPolicy, keys: KeyR
   }
   // Calls under agent credentials: their keys and the revocations come from the bundle's identity range.
   const pre: Finding[] = [];
-  const id = await bundleIdentity(b, policy, pre);
+  const id = await bundleIdentity(b, policy, pre, o.known);
+  if (id.view !== null) o.onIdentity?.(id.view);
   // A credential's key exactly as the policy with the logged credentials gives it (iss, alg and key id), as a worker thread resolves it.
   const credentials = policyKeyResolver(id.policy);
   const idKeys: KeyResolver = id.view === null ? keys : (q) => (namesCredential(q.iss, id.policy) ? credentials(q) : keys(q));

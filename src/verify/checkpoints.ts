@@ -276,10 +276,10 @@ export class CheckpointStream {
  * any size `rootAt` computes, as {@link CheckpointStream} does in size order (the notes are
  * put in that order first; one that does not parse, first). Returns the latest verified
  * checkpoint and its cosigners, or null; `verified` (when given) gets every checkpoint whose
- * root the entries make, with its cosigners.
+ * root the entries make, with its cosigners; `anchor.note` (when given) the latest's note, as read.
  */
 export async function verifyCheckpoints(
-  notes: string[], policy: TrustPolicy, size: bigint, rootAt: (s: bigint) => Uint8Array, findings: Finding[], verified?: OpenedCheckpoint[],
+  notes: string[], policy: TrustPolicy, size: bigint, rootAt: (s: bigint) => Uint8Array, findings: Finding[], verified?: OpenedCheckpoint[], anchor?: { note: string | null },
 ): Promise<OpenedCheckpoint | null> {
   const stream = new CheckpointStream(inSizeOrder(notes), policy, verified !== undefined);
   await stream.at(0n, () => rootAt(0n));
@@ -289,6 +289,7 @@ export async function verifyCheckpoints(
   }
   const latest = await stream.finish(size, findings);
   verified?.push(...stream.checked);
+  if (anchor !== undefined) anchor.note = latest === null ? null : stream.latestNote;
   return latest;
 }
 

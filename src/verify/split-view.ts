@@ -77,3 +77,22 @@ function linkBundle(k: KnownCheckpoint, cp: KnownCheckpoint, consistency: Array<
     findings.push(fork(k, cp.rootHash, `the bundle's checkpoint (size ${cp.size}, consistency proof from ${k.size})`));
   }
 }
+
+/**
+ * A range of a log that ends at its checkpoint `cp` (a bundle's identity range: docs/identity.md)
+ * against the known checkpoints of its origin: a different root at a known size is a fork
+ * (`ERR_CHECKPOINT_INCONSISTENT`); a known size beyond `cp` means entries accepted earlier are
+ * not in it (`ERR_CONSISTENCY_MISSING`: a newer range is needed). A smaller known size cannot be
+ * linked without a consistency proof, which such a range does not carry: it is not checked.
+ * Returns whether none failed.
+ */
+export function checkRangeAgainstKnown(known: KnownCheckpoint[], cp: KnownCheckpoint, what: string, findings: Finding[]): boolean {
+  let ok = true;
+  for (const k of known.filter((x) => x.origin === cp.origin)) {
+    if (k.size === cp.size && !equalBytes(k.rootHash, cp.rootHash)) findings.push(fork(k, cp.rootHash, `${what} (size ${cp.size})`));
+    else if (k.size > cp.size) findings.push(error('ERR_CONSISTENCY_MISSING', `${what} (size ${cp.size}) is older than one accepted earlier (size ${k.size}): what was logged in between is not in it; ask for one made against a newer checkpoint`, { expected: k.size.toString(), found: cp.size.toString() }));
+    else continue;
+    ok = false;
+  }
+  return ok;
+}

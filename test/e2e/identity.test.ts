@@ -335,3 +335,40 @@ test('a gatekeeper of the agent\'s own, over an old copy of the identity log, sa
   const vouched = cli(['verify', ownGate, '--trust', trust, '--identity', idp, '--json']);
   assert.equal(vouched.status, 0, vouched.stdout);
 });
+
+test('verify --state remembers the identity log the calls were decided against: an older copy of it, given later, is refused', { timeout: 120_000 }, async (t) => {
+  const s = scope(t);
+  const { idp, credential, idpTrust, policy } = world(s);
+  const { client } = await connectProxied(s, gatekeeperArgs(s, policy), ['--credential', credential]);
+  assertEchoed(await call(client, 'echo', { message: 'one' }), 'one');
+  await client.close();
+  await waitCheckpointed(s.home);
+  // A copy of the identity log as it stands (size 2), then another credential logged (size 3).
+  const old = join(s.dir, 'old-identity.db');
+  const copy = new Database(join(idp, 'identity.db'), { readonly: true });
+  await copy.backup(old);
+  copy.close();
+  assert.equal(cli(['agent', 'issue', '--home', idp, '--agent-home', s.home, '--subject', 'agent:acme/bot2', '--tools', 'echo', '--out', join(s.dir, 'cred2.json')]).status, 0);
+  const trust = join(s.dir, 'both.json');
+  writeFileSync(trust, cli(['trust', 'merge', exportTrust(s.home, join(s.dir, 'agent-trust.json')), idpTrust]).stdout);
+  const state = join(s.dir, 'state');
+  const run = (args: string[]) => {
+    const r = cli(['verify', '--trust', trust, '--state', state, '--json', ...args]);
+    return { status: r.status, report: JSON.parse(r.stdout) as Parameters<typeof codes>[0] };
+  };
+  // The older copy verifies while nothing newer was seen; the current log is then remembered.
+  assert.equal(run([s.home, '--identity', old]).status, 0);
+  const now = run([s.home, '--identity', idp]);
+  assert.equal(now.status, 0, JSON.stringify(now.report.findings));
+  const rolled = run([s.home, '--identity', old]);
+  assert.equal(rolled.status, 1);
+  assert.ok(rolled.report.findings.some((f) => f.code === 'ERR_LOG_ROLLBACK' && f.message.startsWith('identity log: ')), JSON.stringify(rolled.report.findings));
+  assert.ok(codes(rolled.report).includes('ERR_CREDENTIAL_UNLOGGED'), 'no call is decided against it');
+  // A bundle carrying the older identity range: refused the same way.
+  const size = Number(JSON.parse(cli(['log', 'status', '--home', s.home, '--json']).stdout).size);
+  const bundle = join(s.dir, 'old.json');
+  assert.equal(cli(['bundle', '--home', s.home, '--range', `0..${size - 1}`, '--identity', old, '--out', bundle]).status, 0);
+  const b = run([bundle]);
+  assert.equal(b.status, 1);
+  assert.ok(b.report.findings.some((f) => f.code === 'ERR_CONSISTENCY_MISSING' && f.message.startsWith('identity log: the identity range\'s checkpoint (size 2) is older than one accepted earlier (size 3)')), JSON.stringify(b.report.findings));
+});
