@@ -6,7 +6,7 @@
  * ending `.gz` (any case) is written as one gzip member of the bundle's text (level 6; bundle/gzip.ts),
  * ~5x smaller, which `verify` and the verify page read as they read the text.
  */
-import { writeFileSync } from 'node:fs';
+import { writeOutput } from '../store/synced.js';
 import { gzipSync } from 'node:zlib';
 import type { Command } from 'commander';
 import { openHomeLog } from './home-log.js';
@@ -50,7 +50,7 @@ function bundleCommand(o: BundleOptions): void {
     const text = formatBundle(bundle);
     const gzip = /\.gz$/i.test(o.out);
     const bytes = gzip ? gzipSync(text) : Buffer.from(text, 'utf8');
-    writeFileSync(o.out, bytes);
+    writeOutput(o.out, bytes);
     const lines = parseNote(bundle.checkpoint).signatures.map((s) => s.name);
     const size = bundle.checkpoint.split('\n')[1]!;
     const summary = { out: o.out, format: shared ? BUNDLE_FORMAT_SHARED : BUNDLE_FORMAT, bytes: bytes.length, ...(gzip ? { textBytes: Buffer.byteLength(text) } : {}), entries: bundle.entries.length, checkpointSize: size, signatures: lines, consistencyFrom: bundle.consistency.map((c) => c.size.toString()) };

@@ -8,7 +8,8 @@
  * server never creates or holds these keys.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { realpathSync, writeFileSync } from 'node:fs';
+import { writeOutput } from '../store/synced.js';
 import type { Command } from 'commander';
 import { AttestError } from '../errors.js';
 import { partyFromPem, partySigner } from '../store/party-key.js';
@@ -79,8 +80,9 @@ async function signAttachment(kind: 'approval' | 'confirmation', file: string, o
   if (signer.keyId === facts.agentKeyId) throw new AttestError('ERR_APPROVER_IS_AGENT', 'this is the agent\'s own key: a party signs with their own');
   const statement = signStatementSync(signer, r.sessionId, nowSeconds(), { kind, party: o.id, declared: false, target, decision, ...(o.note !== undefined ? { note: o.note } : {}) } as never, o.id);
   r.attachments.push(statement as never);
-  const dest = o.out ?? file;
-  writeFileSync(dest, formatSessionReceipt(r));
+  // In place: the receipt FILE names, through a symlink if it is one (a new --out path is never written through one).
+  const dest = o.out ?? realpathSync(file);
+  writeOutput(dest, formatSessionReceipt(r));
   const summary = { out: dest, kind, party: o.id, keyId: signer.keyId, target: 'seq' in target ? target.seq : 'seal', decision, digest: statementDigest(statement) };
   if (o.json) return outJson(summary);
   out(`${kind} by ${o.id} of ${'seq' in target ? `action ${target.seq}` : 'the seal'} (${decision}) appended to ${dest}`);

@@ -6,7 +6,7 @@
  * carries them with inclusion proofs). `list` only reads the log; none of them creates one in
  * a data directory nothing has recorded in yet.
  */
-import { writeFileSync } from 'node:fs';
+import { writeOutput } from '../store/synced.js';
 import type { Command } from 'commander';
 import { AttestError } from '../errors.js';
 import { parseJson } from '../jcs/index.js';
@@ -61,7 +61,7 @@ async function exportCommand(sessionId: string, o: ExportOptions): Promise<void>
   await withHome(o.home, sessionId, async (h) => {
     const row = h.sessions.row(sessionId);
     const { receipt, text, witnessing } = await h.exportReceipt(sessionId, { since, evidence: o.evidence === true, witness: o.witness !== false });
-    writeFileSync(o.out, text);
+    writeOutput(o.out, text);
     for (const w of witnessing) if (w.status !== 'cosigned' && w.status !== 'already') err(`mcp-attest: witness ${w.witness}: ${w.status} ${w.message ?? ''}`);
     const signers = parseNote(receipt.bundle.checkpoint).signatures.map((s) => s.name);
     const summary = {

@@ -2,11 +2,14 @@
  * Every file a command is handed, and the files of a data directory, are read as hostile
  * (store/read-regular.ts): a FIFO, a link to a device or a file past its cap is refused
  * unread with a coded error, never read until memory runs out, never waited on for ever.
+ * An `--out` file is replaced whole, never written through a symlink planted at its path.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { initHome } from '../../src/store/identity.js';
+import { recordCalls } from '../unit/log-helper.js';
 import { join } from 'node:path';
 import { cli, scope } from './helpers.js';
 
@@ -73,4 +76,30 @@ test('a FIFO or a link to /dev/zero in place of a witness\'s key files is refuse
   const z = run(['witness', 'key', '--home', k]);
   assert.equal(z.status, 3);
   assert.match(z.stderr, /ERR_STORE_IO: cannot read the witness key/);
+});
+
+test('an --out path is replaced whole: a symlink planted there is replaced, never written through; a FIFO is written to', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  await initHome(s.home);
+  await recordCalls(s.home, 2);
+  const victim = join(s.dir, 'victim.txt');
+  writeFileSync(victim, 'keep me\n');
+  const out = join(s.dir, 'calls.json');
+  symlinkSync(victim, out);
+  const made = run(['bundle', '--home', s.home, '--range', '0..1', '--out', out]);
+  assert.equal(made.status, 0, made.stderr);
+  assert.equal(readFileSync(victim, 'utf8'), 'keep me\n');
+  assert.ok(lstatSync(out).isFile() && readFileSync(out, 'utf8').startsWith('{'));
+  assert.deepEqual(readdirSync(s.dir).filter((f) => f.endsWith('.tmp')), [], 'no temporary file left');
+  // A FIFO (a shell's >(…), /dev/stdout) is written as it is: a reader on the other end gets the bundle.
+  const fifo = join(s.dir, 'pipe.json');
+  execFileSync('mkfifo', [fifo]);
+  const copied = join(s.dir, 'through-pipe.json');
+  const reader = spawn('sh', ['-c', 'cat "$1" > "$2"', 'sh', fifo, copied], { stdio: 'ignore' });
+  const ended = new Promise((resolve) => reader.on('exit', resolve));
+  const piped = run(['bundle', '--home', s.home, '--range', '0..1', '--out', fifo]);
+  assert.equal(piped.status, 0, piped.stderr);
+  assert.equal(await ended, 0);
+  assert.ok(lstatSync(fifo).isFIFO());
+  assert.equal(readFileSync(copied, 'utf8'), readFileSync(out, 'utf8'));
 });

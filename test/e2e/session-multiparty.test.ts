@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, lstatSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, cli, connect, scope } from './helpers.js';
 import { startWitness } from './witness-helpers.js';
@@ -70,7 +70,12 @@ test('multi-party: record and seal over stdio, approve and countersign on separa
   const agentTrust = join(s.dir, 'agent-trust.json');
   writeFileSync(agentTrust, ok(cli(['trust', 'export', '--home', s.home]), 'trust export'));
   ok(cli(['approve', alice.copy, '--key', alice.key, '--id', 'approver:alice', '--action', '2', '--note', 'within budget', '--trust', agentTrust]), 'approve');
+  // Bob's receipt.json is a link to the file he keeps: signing in place updates that file, the link stays.
+  renameSync(bob.copy, join(bob.dir, 'kept.json'));
+  symlinkSync('kept.json', bob.copy);
   ok(cli(['countersign', bob.copy, '--key', bob.key, '--id', 'counterparty:acme', '--action', '3']), 'countersign');
+  assert.ok(lstatSync(bob.copy).isSymbolicLink());
+  assert.equal((JSON.parse(readFileSync(join(bob.dir, 'kept.json'), 'utf8')) as { attachments: unknown[] }).attachments.length, 1);
 
   // The agent logs both: one through its MCP server, one from the command line.
   const aliceAttachment = (JSON.parse(readFileSync(alice.copy, 'utf8')) as { attachments: unknown[] }).attachments[0];
