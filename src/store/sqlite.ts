@@ -8,7 +8,7 @@
  * a shared lock and want an exclusive one); SQLite then returns `SQLITE_BUSY` at once, without
  * waiting. The setup is therefore retried, with a short random pause, until the busy timeout.
  */
-import { closeSync, fstatSync, statSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, realpathSync, statSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
@@ -94,10 +94,10 @@ function loadWithUriFilenames(): void {
   }
 }
 
-/** The size of `path`'s WAL file in bytes; 0 when there is none. */
-function walBytes(path: string): number {
+/** The size of `path`'s journal file of that `suffix` (`-wal`, `-journal`) in bytes; 0 when there is none. */
+function sideBytes(path: string, suffix: string): number {
   try {
-    return statSync(`${path}-wal`).size;
+    return statSync(`${path}${suffix}`).size;
   } catch {
     return 0;
   }
@@ -117,13 +117,31 @@ function openReadOnly(path: string): Database.Database {
     return db;
   } catch (cause) {
     db.close();
-    if (!['SQLITE_READONLY', 'SQLITE_CANTOPEN'].includes(sqliteCode(cause) ?? '')) throw cause;
-    if (walBytes(path) > 0) {
+    // Only where the -shm cannot be made; never past a hot rollback journal (SQLITE_READONLY_ROLLBACK).
+    const code = (cause as { code?: unknown }).code;
+    if (!['SQLITE_READONLY_DIRECTORY', 'SQLITE_READONLY_CANTINIT', 'SQLITE_CANTOPEN'].includes(String(code)) || sideBytes(path, '-journal') > 0) throw cause;
+    if (sideBytes(path, '-wal') > 0) {
       const said = `${(cause as Error).message} (SQLite needs to create ${path}-shm to read the commits in ${path}-wal, and cannot: verify a copy of the directory where you can write)`;
-      throw Object.assign(new Error(said, { cause }), { code: (cause as { code: unknown }).code });
+      throw Object.assign(new Error(said, { cause }), { code });
     }
-    return new Database(`${pathToFileURL(path).href}?immutable=1`, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+    return openImmutable(path, cause);
   }
+}
+
+/** `path` opened `immutable` (a URI filename); `cause` rethrown unless SQLite reports it opened that very file (a process whose addon was loaded before {@link loadWithUriFilenames} reads the URI as a relative file name). */
+function openImmutable(path: string, cause: unknown): Database.Database {
+  // Were URI filenames off, SQLite would open the URI as a path under the working directory: not tried when anything is there.
+  if (existsSync(resolve('file:'))) throw cause;
+  let db: Database.Database;
+  try {
+    db = new Database(`${pathToFileURL(path).href}?immutable=1`, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+  } catch {
+    throw cause;
+  }
+  const [main] = db.pragma('database_list') as Array<{ file: string }>;
+  if (main?.file === path || main?.file === realpathSync(path)) return db;
+  db.close();
+  throw cause;
 }
 
 function setUp(path: string, schema: string, o: OpenSqliteOptions): Database.Database {
