@@ -15,7 +15,7 @@ export function registerVerifyCommand(program: Command): void {
     .option('--checkpoint <file>', 'a checkpoint accepted earlier: the log or bundle must be consistent with it')
     .option('--state <dir>', 'remember accepted checkpoints here; later runs must be consistent with them')
     .option('--policy-doc <file>', 'a session receipt: the policy document the session must be bound to')
-    .option('--identity <path>', 'decide calls under agent credentials against this identity log: the data directory holding it (the credential issuer\'s) or its identity.db (default: the verified data directory\'s own)')
+    .option('--identity <path>', 'decide calls under agent credentials against this identity log: the data directory holding it (the credential issuer\'s) or its identity.db (default: the verified data directory\'s own, a bundle\'s own range)')
     .option('--threads <n>', 'threads checking the entries of a log or bundle (1 to 16; default: the cores available)')
     .option('--json', 'print the report as JSON')
     .option('--html', 'write the offline verify page (one self-contained HTML file for a browser) to stdout, and its SHA-256 to stderr (docs/verify-page.md)')

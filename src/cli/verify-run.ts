@@ -217,8 +217,11 @@ async function verifyLogPath(path: string, o: VerifyOptions, state: VerifierStat
 
 
 async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierState | null, threads: number | undefined): Promise<Verified> {
-  if (o.identity !== undefined) throw new CliExit(EXIT_USAGE, '--identity is for logs: a bundle carries the identity range its calls need (bundle --identity)');
   const ks = await trustFor(null, o, []);
+  // --identity: the calls are decided against the issuer's identity log as it stands, not the range the bundle's maker chose.
+  const given = o.identity === undefined ? null : identityPath(o.identity);
+  const identityLog = given === null ? undefined : async (range: KnownCheckpoint | null, findings: Finding[]) =>
+    (await identityOf(given, ks.policy!, findings, true, [...(state?.known() ?? []), ...(range === null ? [] : [range])])).view;
   const known = await knownCheckpoints(o, ks.policy!, state);
   let text: string;
   try {
@@ -232,11 +235,12 @@ async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierS
   }
   const session = SESSION_RECEIPT_HEAD.test(text.slice(0, 256));
   if (!session && o.policyDoc !== undefined) throw new CliExit(EXIT_USAGE, '--policy-doc is for session receipts (mcp-attest/session-receipt@1): this is not one');
+  if (session && given !== null) throw new CliExit(EXIT_USAGE, '--identity is for logs and bundles: a session receipt is not decided under agent credentials');
   let identity: IdentityView | null = null;
   const policyDoc = o.policyDoc === undefined ? undefined : policyDocDigest(new Uint8Array(readRegularFile(o.policyDoc, MAX_POLICY_DOC_BYTES, { follow: true, what: '--policy-doc' })));
   const report: Report = session
     ? { kind: 'session', ...(await verifySessionReceipt(text, ks.policy!, ks.keys, { known, ...(policyDoc ? { policyDocDigest: policyDoc } : {}) })) }
-    : { kind: 'bundle', ...(await verifyBundle(text, ks.policy!, ks.keys, { known, facts: factsFor(threads, ks), onIdentity: (v) => void (identity = v) })) };
+    : { kind: 'bundle', ...(await verifyBundle(text, ks.policy!, ks.keys, { known, facts: factsFor(threads, ks), onIdentity: (v) => void (identity = v), ...(identityLog ? { identityLog } : {}) })) };
   // The checkpoint note, for --state only (reading it again costs ~40 ms on a 24 MB bundle).
   const note = report.ok && state !== null ? (JSON.parse(text) as { checkpoint: string }).checkpoint : null;
   return { report, note, identity };

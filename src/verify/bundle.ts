@@ -45,8 +45,16 @@ export interface BundleVerifyOptions {
   facts?: FactsSource;
   /** The bundle's identity range as verified ({@link bundleIdentity}); calls under credentials are decided against it. */
   identity?: IdentityView | null;
-  /** Called with the bundle's identity range once verified (a verifier's `--state` remembers its checkpoint). */
+  /** Called with the identity view the calls are decided against once verified (a verifier's `--state` remembers its checkpoint). */
   onIdentity?: (view: IdentityView) => void;
+  /**
+   * Decide the calls against this identity log rather than the range the bundle's maker chose
+   * (`verify BUNDLE --identity`): called with the bundle's identity range's checkpoint once
+   * verified (null when it carries none, or none verifies), which the log must hold (the same
+   * root at its size); the view it returns (null: none verifies, every call fails), findings
+   * pushed to `findings`.
+   */
+  identityLog?: (range: KnownCheckpoint | null, findings: Finding[]) => Promise<IdentityView | null>;
 }
 
 /**
@@ -138,7 +146,12 @@ export async function verifyBundle(text: string, policy: TrustPolicy, keys: KeyR
   }
   // Calls under agent credentials: their keys and the revocations come from the bundle's identity range.
   const pre: Finding[] = [];
-  const id = await bundleIdentity(b, policy, pre, o.known);
+  let id = await bundleIdentity(b, policy, pre, o.known);
+  if (o.identityLog !== undefined) {
+    const range = id.view === null ? null : { origin: id.view.origin, size: id.view.size, rootHash: id.view.rootHash };
+    const view = await o.identityLog(range, pre);
+    id = { view, policy: withCredentialKeys(policy, view) };
+  }
   if (id.view !== null) o.onIdentity?.(id.view);
   // A credential's key exactly as the policy with the logged credentials gives it (iss, alg and key id), as a worker thread resolves it.
   const credentials = policyKeyResolver(id.policy);

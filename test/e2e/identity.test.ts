@@ -279,7 +279,8 @@ test('an agent\'s own log of calls under a credential verifies against the issue
   const refusedView = cli(['bundle', '--home', s.home, '--range', `0..${size - 1}`, '--identity', hostile, '--out', join(s.dir, 'h.json')], 20_000);
   assert.equal(refusedView.status, 3, refusedView.stderr);
   assert.match(refusedView.stderr, /ERR_STORE_CORRUPT: .*view "entries"/);
-  assert.equal(cli(['verify', out, '--trust', trust, '--identity', idp]).status, 2, 'a bundle carries its own identity range');
+  const againstIssuer = cli(['verify', out, '--trust', trust, '--identity', idp]);
+  assert.equal(againstIssuer.status, 0, `a bundle decided against the issuer's identity log: ${againstIssuer.stdout}`);
 
   // A call outside the credential: the gatekeeper refuses it, and the agent's log records that it did. Its receipt is the
   // agent's own (from the server's answer), nothing the gatekeeper signed: the call is still decided, and the failure says so.
@@ -334,6 +335,23 @@ test('a gatekeeper of the agent\'s own, over an old copy of the identity log, sa
   writeFileSync(trust, JSON.stringify(named));
   const vouched = cli(['verify', ownGate, '--trust', trust, '--identity', idp, '--json']);
   assert.equal(vouched.status, 0, vouched.stdout);
+  // A bundle carries the identity range its maker chose (here the old copy): verify --identity decides against the issuer's log instead.
+  writeFileSync(trust, merged.stdout);
+  const size = Number(JSON.parse(cli(['log', 'status', '--home', ownGate, '--json']).stdout).size);
+  const bundle = join(s.dir, 'own-gate.json');
+  assert.equal(cli(['bundle', '--home', ownGate, '--range', `0..${size - 1}`, '--out', bundle]).status, 0);
+  assert.equal(cli(['verify', bundle, '--trust', trust]).status, 0, 'its own range holds no revocation');
+  const decided = cli(['verify', bundle, '--trust', trust, '--identity', idp, '--json']);
+  assert.equal(decided.status, 1, decided.stdout);
+  assert.deepEqual(codes(JSON.parse(decided.stdout) as Parameters<typeof codes>[0]), ['ERR_CREDENTIAL_REVOKED']);
+  // An identity log older than the bundle's own range is refused, not decided against.
+  const newer = join(s.dir, 'newer.json');
+  assert.equal(cli(['bundle', '--home', ownGate, '--range', `0..${size - 1}`, '--identity', idp, '--out', newer]).status, 0);
+  const behind = cli(['verify', newer, '--trust', trust, '--identity', ownGate, '--json']);
+  assert.equal(behind.status, 1, behind.stdout);
+  const rolled = JSON.parse(behind.stdout) as Parameters<typeof codes>[0];
+  assert.ok(rolled.findings.some((f) => f.code === 'ERR_LOG_ROLLBACK' && f.message.startsWith('identity log: ')), behind.stdout);
+  assert.ok(codes(rolled).includes('ERR_CREDENTIAL_UNLOGGED'), 'no call is decided against it');
 });
 
 test('verify --state remembers the identity log the calls were decided against: an older copy of it, given later, is refused', { timeout: 120_000 }, async (t) => {
