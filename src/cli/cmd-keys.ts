@@ -34,6 +34,8 @@ export function registerKeyCommands(program: Command): void {
     .option('--json', 'print the identity as JSON')
     .action(async (o: { home?: string; alg: string; sub: string; origin?: string; publicLog?: boolean; json?: boolean }) => {
       if (!isAlgName(o.alg)) throw new CliExit(EXIT_USAGE, `unsupported --alg ${o.alg}`);
+      // The identity log of a directory is "<origin>/identity": no call log takes such a name.
+      if (o.origin?.endsWith('/identity') === true) throw new CliExit(EXIT_USAGE, `--origin ${o.origin}: an origin ending in /identity names an identity log (docs/identity.md)`);
       const home = resolveHome(o.home);
       const id = await initHome(home, { alg: o.alg, sub: o.sub, ...(o.origin ? { origin: o.origin } : {}), entries: o.publicLog ? 'public' : 'private' });
       if (o.json) return outJson(id);

@@ -124,7 +124,8 @@ function baseProgram(): Command {
     .version(VERSION)
     .enablePositionalOptions()
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    // Commander's own usage errors ("error: unknown option …") coded as every other error.
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`mcp-attest: ERR_USAGE: ${s.replace(/^error: /, '')}`) })
     // Before any command's action (of this program or a subcommand): node:crypto under the runtime-neutral layers.
     .hook('preAction', async () => {
       await import('../platform/node.js');

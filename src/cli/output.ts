@@ -31,6 +31,8 @@ export function exitCodeOf(e: unknown): number {
 /** One line for an error, with its code. */
 export function describeError(e: unknown): string {
   if (isAttestError(e)) return `${e.code}: ${e.message}`;
+  // A command's own refusal: usage (exit 2) or I/O (exit 3), coded as any other error.
+  if (e instanceof CliExit) return `${e.exitCode === EXIT_IO ? 'ERR_STORE_IO: ' : e.exitCode === EXIT_USAGE ? 'ERR_USAGE: ' : ''}${e.message}`;
   return e instanceof Error ? e.message : String(e);
 }
 

@@ -1,9 +1,10 @@
 /**
  * Small files replaced so that a crash leaves the old or the new one, never a part or
- * nothing: written to a temp file named for this process, synced, renamed over the target,
+ * nothing: written to a temp file of a name no one else uses, synced, renamed over the target,
  * and the directory synced so the rename itself is durable. Node only.
  */
-import { closeSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants, fsyncSync, lstatSync, openSync, renameSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 
 /** Sync the directory `dir` (a rename or a new file in it becomes durable). */
@@ -17,41 +18,62 @@ export function syncDir(dir: string): void {
 }
 
 /**
- * Create `tmp` anew (`O_EXCL`: never through a symlink someone put at its name); one left
- * there (a crash of a process with this pid, or a planted link) is removed first, itself.
+ * A temp file beside `path`, created anew (`O_EXCL`: never through a symlink someone put at
+ * its name, never another process's file), under a random name; returns its name and fd.
  */
-function createTemp(tmp: string, mode: number): number {
-  try {
-    return openSync(tmp, 'wx', mode);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    unlinkSync(tmp);
-    return openSync(tmp, 'wx', mode);
+function createTemp(path: string, mode: number): { tmp: string; fd: number } {
+  for (let tries = 0; ; tries++) {
+    const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      return { tmp, fd: openSync(tmp, 'wx', mode) };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || tries >= 8) throw e;
+    }
   }
 }
 
+/** Open the existing `path` with `flags` (never creating it) and write `data` whole. */
+function writeThrough(path: string, data: string | Uint8Array, flags: number): void {
+  const fd = openSync(path, flags);
+  try {
+    writeFileSync(fd, data);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A path that names one of this process's own file descriptors (`/dev/stdout`, `/dev/fd/3`, `/proc/self/fd/1`): written to that descriptor, at its offset, as a shell redirected it (what is printed after it follows it). */
+const OWN_DESCRIPTOR = /^\/(?:dev\/(?:stdout|stderr|fd\/([0-9]{1,9}))|proc\/self\/fd\/([0-9]{1,9}))$/;
+
 /**
- * Write a command's `--out` file: a regular file (or a new one) is replaced whole
+ * Write a command's `--out` file. A regular file (or a new one) is replaced whole
  * ({@link writeSynced}: a crash leaves the old file or the new one, never a part, as when
- * `approve` updates a receipt in place; a symlink at `path` is replaced, never written
- * through), keeping its permissions (0644 for a new one); a FIFO or a device (`/dev/stdout`,
- * a shell's `>(…)`) is written to as it is. Errors propagate (errno codes).
+ * `approve` updates a receipt in place), keeping its permissions (0644 for a new one), and
+ * only when this user may write it (`EACCES` otherwise, as a plain write). A symlink at `path`
+ * is replaced, never written through, except one naming this process's own descriptor
+ * (`/dev/stdout`, `/dev/fd/N`: a shell's redirection or `>(…)`), which is written to that
+ * descriptor; a FIFO or a character device is written as it is. Errors propagate (errno codes; `EINVAL` for a block
+ * device or a socket).
  */
 export function writeOutput(path: string, data: string | Uint8Array): void {
   let st: Stats | undefined;
   try {
-    st = statSync(path);
+    st = lstatSync(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  if (st !== undefined && !st.isFile()) return writeFileSync(path, data);
-  writeSynced(path, data, st === undefined ? 0o644 : st.mode & 0o777);
+  // Through: a descriptor alias as the shell set it up; a FIFO or a device itself, never a link swapped in since (O_NOFOLLOW).
+  const own = OWN_DESCRIPTOR.exec(path);
+  if (st?.isSymbolicLink() === true && own !== null) return writeFileSync(Number(own[1] ?? own[2] ?? (path.endsWith('stderr') ? 2 : 1)), data);
+  if (st !== undefined && (st.isFIFO() || st.isCharacterDevice())) return writeThrough(path, data, constants.O_WRONLY | constants.O_NOFOLLOW);
+  if (st !== undefined && !st.isFile() && !st.isSymbolicLink()) throw Object.assign(new Error(`${path}: not a regular file, a FIFO or a terminal: not written`), { code: st.isDirectory() ? 'EISDIR' : 'EINVAL' });
+  if (st?.isFile() === true) accessSync(path, constants.W_OK);
+  writeSynced(path, data, st?.isFile() === true ? st.mode & 0o777 : 0o644);
 }
 
 /** Replace `path` with `data` durably (see the module comment); `mode` for a new file. Errors propagate. */
 export function writeSynced(path: string, data: string | Uint8Array, mode = 0o600): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = createTemp(tmp, mode);
+  const { tmp, fd } = createTemp(path, mode);
   try {
     try {
       const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;

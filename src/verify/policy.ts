@@ -126,6 +126,24 @@ function checkWitnesses(top: Record<string, unknown>, problems: string[]): void 
   if (typeof q === 'number' && (q < 0 || q > list.length)) problems.push(`.quorum: must be between 0 and the number of witnesses (${list.length})`);
 }
 
+/**
+ * No call log may have the origin of a credential issuer's identity log: the two would be one
+ * log to whatever keeps checkpoints by origin (a verifier's `--state`), and a call log's
+ * checkpoint remembered as the identity log's would fail the real one as a rollback.
+ */
+function checkLogOrigins(top: Record<string, unknown>, issuers: CredentialIssuer[], problems: string[]): void {
+  const identity = new Set(issuers.flatMap((i) => {
+    try {
+      return i.log === undefined ? [] : [parseVerifierKey(i.log).name];
+    } catch {
+      return [];
+    }
+  }));
+  (Array.isArray(top['logs']) ? top['logs'] : []).forEach((l, i) => {
+    if (isObject(l) && identity.has(l['origin'] as string)) problems.push(`.logs[${i}].origin: ${String(l['origin'])} is a credential issuer's identity log, not a call log`);
+  });
+}
+
 /** Parse and validate a trust policy. Throws `ERR_POLICY_INVALID` listing every problem. */
 export function parseTrustPolicy(text: string): TrustPolicy {
   let v: unknown;
@@ -146,6 +164,7 @@ export function parseTrustPolicy(text: string): TrustPolicy {
       if (o && o['alg'] !== 'HS256' && !isObject(o['publicKeyJwk'])) problems.push(`.issuers[${i}].publicKeyJwk: missing`);
     });
     (Array.isArray(top['logs']) ? top['logs'] : []).forEach((x, i) => checkObject(x, LOG, `.logs[${i}]`, problems));
+    checkLogOrigins(top, credentialIssuers, problems);
     (Array.isArray(top['witnesses']) ? top['witnesses'] : []).forEach((x, i) => checkObject(x, WITNESS, `.witnesses[${i}]`, problems));
     for (const a of Array.isArray(top['acceptedAlgorithms']) ? top['acceptedAlgorithms'] : []) if (!isAlgName(a)) problems.push(`.acceptedAlgorithms: unsupported ${String(a)}`);
     checkWitnesses(top, problems);

@@ -35,7 +35,7 @@ test('log integrate refuses a data directory with a log of its own, and marks th
   assert.equal(run(['log', 'checkpoint', '--home', own]).status, 0);
   const url = await server.database('fleet_a');
   const refused = integrate(own, url);
-  assert.deepEqual([refused.status, refused.stderr], [2, `mcp-attest: this data directory has a log of its own (${join(own, 'log.db')}, 1 entries): integrating a fleet's log with its key would sign a second history (a fork); move it to the fleet's log first (mcp-attest log migrate --to URL), or integrate from another data directory\n`]);
+  assert.deepEqual([refused.status, refused.stderr], [2, `mcp-attest: ERR_USAGE: this data directory has a log of its own (${join(own, 'log.db')}, 1 entries): integrating a fleet's log with its key would sign a second history (a fork); move it to the fleet's log first (mcp-attest log migrate --to URL), or integrate from another data directory\n`]);
   assert.equal(existsSync(join(own, 'log-moved.json')) || existsSync(join(own, 'integrator-signed.json')), false, 'nothing marked or signed');
 
   // A new data directory is marked, then integrates.
@@ -50,7 +50,7 @@ test('log integrate refuses a data directory with a log of its own, and marks th
   for (const args of [['log', 'serve', '--listen', '127.0.0.1:0'], ['log', 'witness']]) {
     const r = run([...args, '--home', fleet]);
     assert.equal(r.status, 3, args.join(' '));
-    assert.match(r.stderr, /^mcp-attest: no log at .*: it moved to a fleet's log/, args.join(' '));
+    assert.match(r.stderr, /^mcp-attest: ERR_STORE_IO: no log at .*: it moved to a fleet's log/, args.join(' '));
   }
   assert.equal(existsSync(join(fleet, 'log.db')), false, 'no log of its own was created');
   assert.equal(integrate(fleet, url).status, 0, 'it integrates again');
@@ -60,7 +60,7 @@ test('log integrate refuses a data directory with a log of its own, and marks th
   assert.equal(run(['log', 'migrate', '--home', own, '--to', moved]).status, 0);
   assert.equal(integrate(own, moved).status, 0);
   const serve = run(['log', 'serve', '--home', own, '--listen', '127.0.0.1:0']);
-  assert.deepEqual([serve.status, serve.stderr], [3, `mcp-attest: this data directory's log is a fleet's (${join(own, 'log-moved.json')}): serve and witness it with log publish and log integrate, --store URL or $MCP_ATTEST_STORE\n`]);
+  assert.deepEqual([serve.status, serve.stderr], [3, `mcp-attest: ERR_STORE_IO: this data directory's log is a fleet's (${join(own, 'log-moved.json')}): serve and witness it with log publish and log integrate, --store URL or $MCP_ATTEST_STORE\n`]);
 
   // An empty log.db (an earlier version's `log witnesses list` left one) is no history.
   const empty = init('empty');

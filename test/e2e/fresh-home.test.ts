@@ -32,7 +32,7 @@ test('a data directory nothing has recorded in: log status is an empty log; show
   assert.match(run(['log', 'status', '--home', s.home]).stdout, /^log {9}mcp-attest\.local\/\S+ \(entries none yet, sqlite\)\nsize {8}0 \(integrated 0\)\ncheckpoint {2}none\nunsealed {4}0\n$/);
   for (const args of [...readers(s.dir), ['verify']]) {
     const r = run([...args, ...(args[0] === 'verify' ? [s.home] : ['--home', s.home])]);
-    assert.deepEqual([r.status, r.stderr], [3, `mcp-attest: no log at ${db}: nothing has been recorded in this data directory yet\n`], args.join(' '));
+    assert.deepEqual([r.status, r.stderr], [3, `mcp-attest: ERR_STORE_IO: no log at ${db}: nothing has been recorded in this data directory yet\n`], args.join(' '));
   }
   // A command that would write, refused for its options, opens nothing either.
   for (const args of [['log', 'serve', '--listen', 'bogus'], ['log', 'serve', '--witness-interval', '0'], ['log', 'serve', '--witness-timeout', 'x']]) {
@@ -50,10 +50,13 @@ test('no data directory, or one whose log moved or whose calls went to a fleet\'
     assert.deepEqual([r.status, r.stderr], [3, `mcp-attest: ERR_HOME_MISSING: no identity in ${none}: run "mcp-attest init --home ${none}"\n`], args.join(' '));
   }
   const v = run(['verify', s.dir]);
-  assert.deepEqual([v.status, v.stderr], [3, `mcp-attest: nothing to verify at ${s.dir}: not a log file, a data directory (no identity.json) or a tiles directory (no checkpoint)\n`]);
+  assert.deepEqual([v.status, v.stderr], [3, `mcp-attest: ERR_STORE_IO: nothing to verify at ${s.dir}: not a log file, a data directory (no identity.json) or a tiles directory (no checkpoint)\n`]);
   const missing = join(s.dir, 'no-such.bundle.json');
   const m = run(['verify', missing]);
-  assert.deepEqual([m.status, m.stderr], [3, `mcp-attest: nothing at ${missing}: no such file or directory\n`]);
+  assert.deepEqual([m.status, m.stderr], [3, `mcp-attest: ERR_STORE_IO: nothing at ${missing}: no such file or directory\n`]);
+  // An origin ending in /identity is an identity log's name: no data directory's log takes it.
+  const named = run(['init', '--home', join(s.dir, 'named'), '--origin', 'example.com/log/identity']);
+  assert.deepEqual([named.status, named.stderr], [2, 'mcp-attest: ERR_USAGE: --origin example.com/log/identity: an origin ending in /identity names an identity log (docs/identity.md)\n']);
   assert.equal(run(['init', '--home', s.home]).status, 0);
   const db = join(s.home, 'log.db');
   // A proxy with --store keeps its payloads here and its log in PostgreSQL.
@@ -61,12 +64,12 @@ test('no data directory, or one whose log moved or whose calls went to a fleet\'
   for (const args of [...readers(s.dir), ['log', 'status'], ['verify']]) {
     const r = run([...args, ...(args[0] === 'verify' ? [s.home] : ['--home', s.home])]);
     assert.equal(r.status, 3, args.join(' '));
-    assert.equal(r.stderr, `mcp-attest: no log at ${db}, though calls were recorded here: a proxy with --store records to a fleet's log (read it with --store URL or $MCP_ATTEST_STORE); otherwise the log was removed\n`, args.join(' '));
+    assert.equal(r.stderr, `mcp-attest: ERR_STORE_IO: no log at ${db}, though calls were recorded here: a proxy with --store records to a fleet's log (read it with --store URL or $MCP_ATTEST_STORE); otherwise the log was removed\n`, args.join(' '));
   }
   writeFileSync(join(s.home, 'log-moved.json'), '{}\n');
   const moved = run(['log', 'status', '--home', s.home]);
   assert.equal(moved.status, 3);
-  assert.match(moved.stderr, /^mcp-attest: no log at .*: it moved to a fleet's log \(.*log-moved\.json\): read it with --store URL or \$MCP_ATTEST_STORE\n$/);
+  assert.match(moved.stderr, /^mcp-attest: ERR_STORE_IO: no log at .*: it moved to a fleet's log \(.*log-moved\.json\): read it with --store URL or \$MCP_ATTEST_STORE\n$/);
 });
 
 test('a data directory nothing has recorded in: receipt list and log witnesses list read nothing and create nothing; receipt export, receipt attach and log witness refuse', { timeout: 60_000 }, (t) => {
@@ -85,7 +88,7 @@ test('a data directory nothing has recorded in: receipt list and log witnesses l
   assert.deepEqual([parsed.witnesses.map((w) => [w.vkey, w.url, w.cosignedSize]), parsed.events], [[[vkey, 'http://user:***@127.0.0.1:9/', '0']], []], 'the password is not shown');
   assert.doesNotMatch(run(['log', 'witnesses', 'list', '--home', s.home]).stdout, /secret/);
   const witness = run(['log', 'witness', '--home', s.home]);
-  assert.deepEqual([witness.status, witness.stderr], [2, 'mcp-attest: the log has no checkpoint yet: mcp-attest log checkpoint\n']);
+  assert.deepEqual([witness.status, witness.stderr], [2, 'mcp-attest: ERR_USAGE: the log has no checkpoint yet: mcp-attest log checkpoint\n']);
   const session = 'ses_AAAAAAAAAAAAAAAAAAAAAA';
   writeFileSync(join(s.dir, 'approval.json'), '{}');
   for (const args of [['receipt', 'export', session, '--out', join(s.dir, 'r.json')], ['receipt', 'attach', session, join(s.dir, 'approval.json')]]) {

@@ -11,7 +11,7 @@ import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, t
 import { initHome } from '../../src/store/identity.js';
 import { recordCalls } from '../unit/log-helper.js';
 import { join } from 'node:path';
-import { cli, scope } from './helpers.js';
+import { CLI, cli, scope } from './helpers.js';
 
 /** `mcp-attest ARGS` with no fleet's log named by the environment; 20 s at most (a read that waits fails the test). */
 const run = (args: string[]) => cli(args, 20_000, { env: { MCP_ATTEST_STORE: '' } });
@@ -102,4 +102,9 @@ test('an --out path is replaced whole: a symlink planted there is replaced, neve
   assert.equal(await ended, 0);
   assert.ok(lstatSync(fifo).isFIFO());
   assert.equal(readFileSync(copied, 'utf8'), readFileSync(out, 'utf8'));
+  // /dev/stdout redirected to a file: the bundle goes to that descriptor, and the summary printed after it follows it.
+  const redirected = join(s.dir, 'stdout.txt');
+  execFileSync('sh', ['-c', '"$@" > "$0"', redirected, process.execPath, CLI, 'bundle', '--home', s.home, '--range', '0..1', '--out', '/dev/stdout'], { env: { ...process.env, MCP_ATTEST_STORE: '' } });
+  assert.ok(readFileSync(redirected, 'utf8').startsWith(readFileSync(out, 'utf8') + 'wrote /dev/stdout: 2 entries'));
+  assert.ok(lstatSync('/dev/stdout').isSymbolicLink());
 });

@@ -47,7 +47,7 @@ test('agent revoke of a credential whose key a renewal still names says so; a re
   const nohome = cli(['agent', 'issue', '--home', join(s.dir, 'nohome'), '--agent-home', s.home, '--subject', 'agent:acme/x']);
   assert.equal(nohome.status, 3);
   assert.match(nohome.stderr, /ERR_HOME_MISSING/);
-  assert.deepEqual([cli(['agent', 'issue', '--home', idp, '--agent-home', s.home, '--subject', 'agent:acme/x', '--ttl', '0']).stderr], ['mcp-attest: --ttl takes a whole number from 1 to 86400\n']);
+  assert.deepEqual([cli(['agent', 'issue', '--home', idp, '--agent-home', s.home, '--subject', 'agent:acme/x', '--ttl', '0']).stderr], ['mcp-attest: ERR_USAGE: --ttl takes a whole number from 1 to 86400\n']);
   const revoked = cli(['agent', 'revoke', credential, '--home', idp, '--reason', 'key leaked']);
   assert.equal(revoked.status, 0);
   assert.equal(revoked.stderr, `mcp-attest: warning: ${renewedId} names the same key and stays valid: if the key leaked, revoke it too ("mcp-attest agent revoke ID" takes an id)\n`);
@@ -57,7 +57,7 @@ test('agent revoke of a credential whose key a renewal still names says so; a re
   // The renewal revoked too, by its id (its file may be gone): nothing else names the key.
   rmSync(renewal);
   const unknown = cli(['agent', 'revoke', `cred_${'A'.repeat(22)}`, '--home', idp]);
-  assert.deepEqual([unknown.status, unknown.stderr], [2, `mcp-attest: credential cred_${'A'.repeat(22)} is not in the identity log of ${idp}\n`]);
+  assert.deepEqual([unknown.status, unknown.stderr], [2, `mcp-attest: ERR_USAGE: credential cred_${'A'.repeat(22)} is not in the identity log of ${idp}\n`]);
   const last = cli(['agent', 'revoke', renewedId, '--home', idp]);
   assert.deepEqual([last.status, last.stderr, last.stdout], [0, '', `revoked ${renewedId} at identity entry 4\n`]);
   const list = cli(['agent', 'list', '--home', idp]);
@@ -244,7 +244,7 @@ test('an agent\'s own log of calls under a credential verifies against the issue
   assert.equal(run(['--identity', join(s.dir, 'nowhere')]).status, 3);
   assert.equal(run(['--identity', s.home]).status, 3, 'a data directory without identity.db');
   const notDb = run(['--identity', credential]);
-  assert.deepEqual([notDb.status, notDb.stderr], [2, `mcp-attest: --identity ${credential}: not an identity log (no SQLite header): give the credential issuer's data directory, or its identity.db\n`]);
+  assert.deepEqual([notDb.status, notDb.stderr], [2, `mcp-attest: ERR_USAGE: --identity ${credential}: not an identity log (no SQLite header): give the credential issuer's data directory, or its identity.db\n`]);
   const agentOnly = cli(['verify', s.home, '--trust', join(s.dir, 'agent-trust.json'), '--identity', idp]);
   assert.equal(agentOnly.status, 2);
   assert.match(agentOnly.stderr, /lists no credential issuer/);

@@ -109,6 +109,9 @@ test('a decision counts as a gatekeeper\'s only in a log its issuer designates: 
   assert.deepEqual(errors(f), []);
   assert.ok(!f.some((x) => x.code === 'NOTE_GATEKEEPER_UNDESIGNATED'));
   assert.throws(() => parseTrustPolicy(JSON.stringify({ ...w.policy, credentialIssuers: [{ ...w.policy.credentialIssuers![0]!, gatekeepers: ['not a vkey'] }] })), /gatekeepers/);
+  // No call log takes an identity log's origin (a verifier's --state keeps checkpoints by origin).
+  const identityName = parseVerifierKey(w.policy.credentialIssuers![0]!.log!).name;
+  assert.throws(() => parseTrustPolicy(JSON.stringify({ ...w.policy, logs: [...w.policy.logs, { origin: identityName, vkey: agentLog }] })), /is a credential issuer's identity log, not a call log/);
 });
 
 test('an identity log is read only under the key its issuer is pinned to, and only as far as its checkpoint', async (t) => {
