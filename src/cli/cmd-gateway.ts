@@ -17,7 +17,7 @@ import { CliExit, EXIT_IO, EXIT_USAGE, err } from './output.js';
 
 /** Exit 2 listing every problem of a configuration that does not check. */
 function badConfig(path: string, e: Error): CliExit {
-  return new CliExit(EXIT_USAGE, `bad configuration ${path} (ERR_CONFIG_INVALID):\n  ${e.message.split('; ').join('\n  ')}`);
+  return new CliExit(EXIT_USAGE, `bad configuration ${path}:\n  ${e.message.split('; ').join('\n  ')}`, 'ERR_CONFIG_INVALID');
 }
 
 function load(path: string): LoadedConfig {

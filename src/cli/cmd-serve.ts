@@ -63,7 +63,7 @@ async function serveHttp(o: { home?: string; config?: string; listen?: string })
   try {
     loaded = loadGatewayConfig(o.config, process.env, ServeHttpConfigSchema);
   } catch (e) {
-    if (isAttestError(e, 'ERR_CONFIG_INVALID')) throw new CliExit(EXIT_USAGE, `bad configuration ${o.config} (ERR_CONFIG_INVALID):\n  ${e.message.split('; ').join('\n  ')}`);
+    if (isAttestError(e, 'ERR_CONFIG_INVALID')) throw new CliExit(EXIT_USAGE, `bad configuration ${o.config}:\n  ${e.message.split('; ').join('\n  ')}`, 'ERR_CONFIG_INVALID');
     throw e;
   }
   const listen = o.listen ?? loaded.config.listen;

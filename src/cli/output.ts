@@ -15,7 +15,8 @@ const IO_CODES: readonly ErrorCode[] = ['ERR_STORE_IO', 'ERR_PUBLISH_CONFLICT', 
 
 /** Raised by command handlers to exit with a code after printing a message. */
 export class CliExit extends Error {
-  constructor(readonly exitCode: number, message: string) {
+  /** `code`: the error code printed with the message (default `ERR_USAGE` for exit 2, `ERR_STORE_IO` for exit 3). */
+  constructor(readonly exitCode: number, message: string, readonly code?: ErrorCode) {
     super(message);
   }
 }
@@ -32,7 +33,7 @@ export function exitCodeOf(e: unknown): number {
 export function describeError(e: unknown): string {
   if (isAttestError(e)) return `${e.code}: ${e.message}`;
   // A command's own refusal: usage (exit 2) or I/O (exit 3), coded as any other error.
-  if (e instanceof CliExit) return `${e.exitCode === EXIT_IO ? 'ERR_STORE_IO: ' : e.exitCode === EXIT_USAGE ? 'ERR_USAGE: ' : ''}${e.message}`;
+  if (e instanceof CliExit) return `${e.code !== undefined ? `${e.code}: ` : e.exitCode === EXIT_IO ? 'ERR_STORE_IO: ' : e.exitCode === EXIT_USAGE ? 'ERR_USAGE: ' : ''}${e.message}`;
   return e instanceof Error ? e.message : String(e);
 }
 

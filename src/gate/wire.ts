@@ -4,6 +4,7 @@
  * extension a gated server advertises (docs/gate-policy.md).
  */
 import { fromBase64Url, toHex } from '../bytes/index.js';
+import { sha256Tagged } from '../bytes/digest.js';
 import { isObject } from '../envelope/schema.js';
 import type { Signer } from '../envelope/sign.js';
 import type { AlgName } from '../keys/algorithms.js';
@@ -40,6 +41,16 @@ export interface AttestationExtension {
  */
 export function keyFingerprint(keyId: string): string {
   return `sha256:${toHex(fromBase64Url(keyId))}`;
+}
+
+/**
+ * A gateway upstream's default fingerprint (gate role): `sha256:` + hex of SHA-256 of the
+ * UTF-8 of `mcp-attest gateway upstream\n<keyId>\n<name>`. One gateway key answers for every
+ * upstream it gates, so the key alone would name them all: an attestation addressed to one
+ * upstream would be accepted by another. The policy's `serverFingerprint` overrides it.
+ */
+export function upstreamFingerprint(keyId: string, name: string): string {
+  return sha256Tagged(`mcp-attest gateway upstream\n${keyId}\n${name}`);
 }
 
 /** The extension value advertised under `policy` for a server with this fingerprint. */

@@ -8,6 +8,7 @@
  * handed to the conversation's relay, which attests, gates, logs and receipts it exactly as
  * the stdio proxies do. `/healthz` and `/metrics` are served beside.
  */
+import { AttestError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -79,10 +80,14 @@ export class Gateway {
     });
   }
 
-  /** Load principals' issuer keys and gate policies, bind, and start the idle sweep; the bound address. Throws `ERR_CONFIG_INVALID` (a key), `ERR_POLICY_INVALID`, or the listen error. */
+  /** Load principals' issuer keys and gate policies, bind, and start the idle sweep; the bound address. Throws `ERR_CONFIG_INVALID` (a key, two gated upstreams with one server fingerprint), `ERR_POLICY_INVALID`, or the listen error. */
   async start(): Promise<AddressInfo> {
     this.issuers = await this.loadIssuers(this.loaded);
     for (const u of this.upstreams.values()) await u.loadGate(this.replay!);
+    // An attestation names the one server it is for: two gated upstreams answering to one fingerprint would take each other's.
+    const gated = [...this.upstreams.values()].filter((u) => u.gated);
+    const shared = gated.find((u, i) => gated.findIndex((v) => v.serverFingerprint === u.serverFingerprint) !== i);
+    if (shared !== undefined) throw new AttestError('ERR_CONFIG_INVALID', `upstreams: ${shared.cfg.name} answers to the serverFingerprint of another gated upstream (${shared.serverFingerprint}), so an attestation for one would be accepted by the other: give each its own in its gate policy`);
     const [, host, port] = /^\[?(.*?)\]?:([0-9]+)$/.exec(this.loaded.config.listen)!;
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);

@@ -12,7 +12,7 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { nowSeconds } from '../envelope/time.js';
 import { Gate } from '../gate/gate.js';
 import { loadGatePolicy } from '../gate/policy.js';
-import { keyFingerprint } from '../gate/wire.js';
+import { upstreamFingerprint } from '../gate/wire.js';
 import { Gatekeeper } from '../proxy/gatekeeper.js';
 import type { HttpUpstreamOptions } from '../proxy/http-upstream.js';
 import type { Recorder } from '../proxy/recorder.js';
@@ -63,6 +63,11 @@ export class UpstreamRuntime {
   private gatePins: ToolWatch | null = null;
   private fingerprint = '';
 
+  /** The server fingerprint attestations to this upstream must name (gate role, once {@link loadGate} ran; '' otherwise). */
+  get serverFingerprint(): string {
+    return this.fingerprint;
+  }
+
   constructor(readonly cfg: UpstreamConfig, private readonly recorder: Recorder, private readonly pinsPath: string, private readonly maxMessageBytes: number) {
     const roles = Array.isArray(cfg.role) ? cfg.role : [cfg.role];
     this.attest = roles.includes('attest');
@@ -80,7 +85,7 @@ export class UpstreamRuntime {
   async loadGate(replay: ReplayStore): Promise<void> {
     if (!this.gated) return;
     const loaded = await loadGatePolicy(this.cfg.policy!);
-    this.fingerprint = loaded.policy.serverFingerprint ?? keyFingerprint(this.recorder.identity.issuer.keyId);
+    this.fingerprint = loaded.policy.serverFingerprint ?? upstreamFingerprint(this.recorder.identity.issuer.keyId, this.cfg.name);
     const pins = new ToolWatch(this.pinsPath, this.fingerprint, nowSeconds, this.recorder.fleetPins());
     this.gatePins = pins;
     this.gate = new Gate({ policy: loaded.policy, keys: loaded.keys, serverFingerprint: this.fingerprint, replay, toolChanged: (n) => pins.changed(n), identity: identitySource(this.recorder.home) });
