@@ -58,8 +58,10 @@ function checkMode(identity: Identity, mode: string | null, close: () => void): 
  * second history under the same key.
  */
 function refuseMoved(home: string): void {
-  const { moved, integratorSigned } = homePaths(home);
+  const { moved, integratorSigned, db, evidence } = homePaths(home);
   if (exists(moved) || exists(integratorSigned)) throw new AttestError('ERR_USAGE', `this data directory's log was moved to a fleet's log (${moved}): record there with --store or $MCP_ATTEST_STORE; appending here would sign a second history with the same key`);
+  // Payloads kept here, no log.db: this directory's calls went to a fleet's log (or its log was removed). A new log would split them silently.
+  if (!exists(db) && exists(evidence)) throw new AttestError('ERR_USAGE', `calls were recorded from this data directory to a fleet's log (${evidence} is here, no log.db): record there with --store URL or $MCP_ATTEST_STORE; a log started here would split its calls between two logs (if its log.db was removed instead, move ${evidence} aside to start anew)`);
 }
 
 /** Appends attestations, receipts and checkpoints for one proxy process. */
@@ -93,7 +95,9 @@ export class Recorder {
   /**
    * Open the data directory's log and keys, or the fleet's log `o.store`. Throws
    * `ERR_HOME_MISSING`, `ERR_STORE_IO`, `ERR_STORE_CORRUPT` (a log whose format is not the
-   * one identity.json says, or a key file that is not the key it names).
+   * one identity.json says, or a key file that is not the key it names), and `ERR_USAGE` for
+   * a data directory whose calls went to a fleet's log when no store is named (its log moved,
+   * or it keeps payloads and no log.db).
    */
   static async open(home: string, o: RecorderOptions = {}): Promise<Recorder> {
     const identity = loadIdentity(home);

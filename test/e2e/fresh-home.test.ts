@@ -66,6 +66,11 @@ test('no data directory, or one whose log moved or whose calls went to a fleet\'
     assert.equal(r.status, 3, args.join(' '));
     assert.equal(r.stderr, `mcp-attest: ERR_STORE_IO: no log at ${db}, though calls were recorded here: a proxy with --store records to a fleet's log (read it with --store URL or $MCP_ATTEST_STORE); otherwise the log was removed\n`, args.join(' '));
   }
+  // A recorder started here without the fleet's log (a service that lost $MCP_ATTEST_STORE) refuses, creating no log.db.
+  const lost = run(['proxy', '--home', s.home, '--', process.execPath, '-e', '0']);
+  assert.equal(lost.status, 2, lost.stderr);
+  assert.match(lost.stderr, /ERR_USAGE: calls were recorded from this data directory to a fleet's log .*: record there with --store URL or \$MCP_ATTEST_STORE/);
+  assert.equal(existsSync(db), false);
   writeFileSync(join(s.home, 'log-moved.json'), '{}\n');
   const moved = run(['log', 'status', '--home', s.home]);
   assert.equal(moved.status, 3);
