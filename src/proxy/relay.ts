@@ -233,7 +233,8 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
 /**
  * Map a JSON-RPC response to a receipt outcome and the value committed to (the `result`
  * object as received, or `{error}`). A 2026-07-28 `input_required` result is interim:
- * `errored` with reason `input_required` (the retried request carries its own attestation).
+ * `errored` with reason `input_required` (the retried request carries its own attestation); so
+ * is a task-augmented call's task handle, reason `task_created` (its result is not receipted).
  * A response to a call the client cancelled keeps its outcome, with reason `cancelled`.
  */
 export function outcomeOf(msg: RpcMessage, cancelled = false): { status: OutcomeStatus; reason?: OutcomeReason; value: unknown } {
@@ -244,6 +245,8 @@ export function outcomeOf(msg: RpcMessage, cancelled = false): { status: Outcome
 function baseOutcome(msg: RpcMessage): { status: OutcomeStatus; reason?: OutcomeReason; value: unknown } {
   if (msg.error !== undefined || !msg.result) return { status: 'errored', reason: 'jsonrpc_error', value: { error: msg.error ?? null } };
   if (msg.result['resultType'] === 'input_required') return { status: 'errored', reason: 'input_required', value: msg.result };
+  // A task handle (CreateTaskResult: a task, no content) says the call was accepted, not what it did.
+  if (msg.result['content'] === undefined && isObject(msg.result['task'])) return { status: 'errored', reason: 'task_created', value: msg.result };
   if (msg.result['isError'] !== true) return { status: 'executed', value: msg.result };
   if (isAttestationRefusal(msg.result)) return { status: 'refused', reason: 'attestation_refused', value: msg.result };
   return { status: 'errored', reason: 'tool_error', value: msg.result };

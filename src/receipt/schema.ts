@@ -15,7 +15,8 @@ export type OutcomeStatus = 'executed' | 'refused' | 'errored';
  * Why a call errored or was refused (mcp-attest extension): `tool_error` (result with
  * `isError: true`), `jsonrpc_error` (an error response), `attestation_refused` (the server
  * refused the attestation), `input_required` (an interim 2026-07-28 result: the client
- * retries with a new request), `upstream_exited` / `client_disconnected` / `shutdown` (no
+ * retries with a new request), `task_created` (a task-augmented call's result is a task
+ * handle, `{task: {taskId, …}}`: the tool's own result comes later, through `tasks/result`), `upstream_exited` / `client_disconnected` / `shutdown` (no
  * answer ever arrived: the call is unanswered), `cancelled` (the client cancelled it; with a
  * result commitment when an answer arrived anyway, without one when none did),
  * `response_refused` (an answer arrived that the relay would not relay: not strict JSON-RPC,
@@ -24,7 +25,7 @@ export type OutcomeStatus = 'executed' | 'refused' | 'errored';
  * docs/wire.md), `connection_lost` (an HTTP upstream's response stream ended without an
  * answer: unanswered, docs/http.md).
  */
-export const OUTCOME_REASONS = ['tool_error', 'jsonrpc_error', 'attestation_refused', 'input_required', 'upstream_exited', 'client_disconnected', 'shutdown', 'cancelled', 'response_refused', 'connection_lost'] as const;
+export const OUTCOME_REASONS = ['tool_error', 'jsonrpc_error', 'attestation_refused', 'input_required', 'task_created', 'upstream_exited', 'client_disconnected', 'shutdown', 'cancelled', 'response_refused', 'connection_lost'] as const;
 export type OutcomeReason = (typeof OUTCOME_REASONS)[number];
 
 /** Reasons that mean no response was received (when the receipt commits to no result). */

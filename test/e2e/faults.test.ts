@@ -217,3 +217,18 @@ function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+test('a task-augmented call (server-everything): the task handle is relayed, and receipted errored task_created, never executed', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const peer = RawPeer.proxy(s, [EVERYTHING]);
+  peer.send(initializeRequest(0));
+  await peer.response(0);
+  peer.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  peer.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'simulate-research-query', arguments: { topic: 'receipts' }, task: { ttl: 60_000 } } });
+  const handle = (JSON.parse(await peer.response(1)) as { result: { task?: { taskId?: unknown }; content?: unknown } }).result;
+  assert.equal(typeof handle.task?.taskId, 'string', JSON.stringify(handle));
+  assert.equal(handle.content, undefined);
+  peer.proc.stdin.end();
+  await peer.exited;
+  assert.deepEqual(logShow(s.home).map((r) => [r.tool, r.status, r.reason]), [['simulate-research-query', 'errored', 'task_created']]);
+});
