@@ -147,11 +147,13 @@ export function registerLogCommands(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (o: { home?: string; store?: string; json?: boolean }) => {
       const home = resolveHome(o.home);
-      const origin = loadIdentity(home).log.origin;
+      // A fleet's log needs no data directory unless one is named: its origin is its checkpoints', its witnesses the directory's.
+      const own = !fleetLog(o) || o.home !== undefined || exists(homePaths(home).identity);
+      const origin = own ? loadIdentity(home).log.origin : null;
       // A data directory nothing has recorded in yet has no log: its status is that of an empty one.
       const store = fleetLog(o) || hasHomeLog(home) ? await openStore(o) : null;
       try {
-        const s = await logStatus(store, origin, loadWitnesses(home).map((w) => w.name), nowSeconds());
+        const s = await logStatus(store, origin, own ? loadWitnesses(home).map((w) => w.name) : [], nowSeconds());
         if (o.json) return outJson(s);
         out(formatStatus(s));
       } finally {

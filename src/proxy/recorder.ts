@@ -90,6 +90,8 @@ export class Recorder {
     readonly evidence: EvidenceStore | null,
     private readonly checkpointMs: number,
     private readonly profile: AttestationShape,
+    /** The origin of the log appended to, as a receipt reference names it: the data directory's, or a fleet's (its integrator's, from its latest checkpoint; the data directory's until it has one). */
+    readonly logOrigin: string = identity.log.origin,
   ) {}
 
   /**
@@ -113,7 +115,9 @@ export class Recorder {
       const log = await PgLog.open(store, identity.log.entries ? { entries: identity.log.entries } : {});
       checkMode(identity, await log.mode(), () => void log.close());
       const evidence = o.evidence === false ? null : new EvidenceStore(p.evidence, false);
-      return new Recorder(home, identity, null, log, signer, logSigner, evidence, o.checkpointMs ?? 1000, o.profile ?? 'vector');
+      const latest = await log.latestCheckpoint();
+      const origin = latest === null ? identity.log.origin : latest.note.slice(0, latest.note.indexOf('\n'));
+      return new Recorder(home, identity, null, log, signer, logSigner, evidence, o.checkpointMs ?? 1000, o.profile ?? 'vector', origin);
     }
     refuseMoved(home);
     const db = new LogDb(p.db, o.durability ?? 'full', false, { groupCommit: true, backgroundCheckpoints: [p.evidence], prefill: o.shortLived !== true, ...(identity.log.entries ? { entries: identity.log.entries } : {}) });

@@ -167,7 +167,7 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
     // Recorded as received, then withheld: the log says what came back and why it did not pass.
     if (check?.refuse) return this.errorToClient(msg.id ?? null, RESPONSE_RECEIPT_FAILED, `mcp-attest: response withheld, ${check.message}`);
     if (this.o.receiptMeta === false) return this.writeClient(msg);
-    const ref = { callId: p.callId, origin: this.recorder.identity.log.origin, attestationIndex: p.index.toString(), receiptIndex: receiptIndex.toString() };
+    const ref = { callId: p.callId, origin: this.recorder.logOrigin, attestationIndex: p.index.toString(), receiptIndex: receiptIndex.toString() };
     // Ours to set: a value the upstream put there is an impostor and is replaced.
     setNested(msg.result, ['_meta'], RECEIPT_META_KEY, ref, true);
     this.writeClient(msg);

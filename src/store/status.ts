@@ -13,7 +13,8 @@ import type { LogStore } from './log-store.js';
  * witness, the largest size it cosigned and how far that is behind the latest checkpoint.
  */
 export interface LogStatus {
-  origin: string;
+  /** The origin of the latest checkpoint (a fleet's: its integrator's); before any, the data directory's; null when neither is known. */
+  origin: string | null;
   driver: 'sqlite' | 'postgres';
   entries: EntriesMode | 'v1' | null;
   size: string;
@@ -24,11 +25,11 @@ export interface LogStatus {
 }
 
 /**
- * The status of `store` (of origin `origin`, with the configured witnesses `witnesses`) at
+ * The status of `store` (named by its latest checkpoint's origin, else `origin`; with the configured witnesses `witnesses`) at
  * time `now` (POSIX seconds); with `store` null, of a data directory's log not created yet
  * (nothing recorded: size 0, no checkpoint, format `null`).
  */
-export async function logStatus(store: LogStore | null, origin: string, witnesses: string[], now: number): Promise<LogStatus> {
+export async function logStatus(store: LogStore | null, origin: string | null, witnesses: string[], now: number): Promise<LogStatus> {
   const [size, integrated, latest, sizes, entries] = store === null
     ? [0n, 0n, null, new Map<string, bigint>(), null]
     : await Promise.all([store.size(), store.integratedSize(), store.latestCheckpoint(), store.witnessSizes(), store.mode()]);
@@ -39,7 +40,8 @@ export async function logStatus(store: LogStore | null, origin: string, witnesse
     size: latest.size.toString(), created: latest.created, ageSeconds: Math.max(0, now - latest.created), cosignatures: Math.max(0, signatures - 1),
   };
   return {
-    origin, driver: store?.driver ?? 'sqlite', entries, size: size.toString(), integrated: integrated.toString(), checkpoint, unsealed: (size - cpSize).toString(),
+    // The log's own name, as its latest checkpoint says (a fleet's is its integrator's); until it has one, the data directory's.
+    origin: latest === null ? origin : latest.note.slice(0, latest.note.indexOf('\n')), driver: store?.driver ?? 'sqlite', entries, size: size.toString(), integrated: integrated.toString(), checkpoint, unsealed: (size - cpSize).toString(),
     witnesses: witnesses.map((name) => {
       const w = sizes.get(name) ?? 0n;
       return { name, size: w.toString(), lag: (cpSize > w ? cpSize - w : 0n).toString() };
@@ -50,7 +52,7 @@ export async function logStatus(store: LogStore | null, origin: string, witnesse
 /** The status as lines for a person. */
 export function formatStatus(s: LogStatus): string {
   const lines = [
-    `log         ${s.origin} (entries ${s.entries ?? 'none yet'}, ${s.driver})`,
+    `log         ${s.origin ?? '(no checkpoint yet)'} (entries ${s.entries ?? 'none yet'}, ${s.driver})`,
     `size        ${s.size} (integrated ${s.integrated})`,
     `checkpoint  ${s.checkpoint ? `${s.checkpoint.size}, ${s.checkpoint.ageSeconds} s ago, ${s.checkpoint.cosignatures} cosignatures` : 'none'}`,
     `unsealed    ${s.unsealed}`,

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, EVERYTHING, ROOT, cli, codes, connect, connectProxied, exportTrust, scope, verify, waitFor, type Scope } from './helpers.js';
+import { CLI, EVERYTHING, RECEIPT_KEY, ROOT, cli, codes, connect, connectProxied, exportTrust, scope, verify, waitFor, type Scope } from './helpers.js';
 import { agentKey, assertEchoed, assertRefused, attest, callWith, writePolicy, GATED_FP } from './gate-helpers.js';
 import { ALICE, CALLERS, startGateway } from './gateway-helpers.js';
 import { connectHttp } from './http-helpers.js';
@@ -89,6 +89,12 @@ test('two proxies and three gateways share one PostgreSQL log under load; witnes
   await load('1');
   const sealed = async (): Promise<boolean> => (await log.checkpoints()).at(-1)?.size === await log.size();
   await until('a checkpoint over every entry', sealed);
+  // A receipt names the fleet's log by its origin (its integrator's: data directory a's), whichever data directory made it; so does log status.
+  const c = await connectProxied({ ...s, home: homeB }, [EVERYTHING], ['--store', roles.writer]);
+  const named = await c.client.callTool({ name: 'echo', arguments: { message: 'where' } });
+  assert.equal((named._meta as Record<string, { origin?: string }>)[RECEIPT_KEY]?.origin, id.origin);
+  await c.client.close();
+  assert.equal((JSON.parse(cli(['log', 'status', '--home', homeB, '--store', roles.writer, '--json']).stdout) as { origin: string }).origin, id.origin);
   await waitFor('two cosignatures', () => /witness .* cosigned[\s\S]*witness .* cosigned/.test(first.output()), 20_000);
 
   // A replayed attestation: accepted by gateway 1, refused by gateway 2 (another machine).
