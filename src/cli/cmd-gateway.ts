@@ -53,7 +53,7 @@ async function runGateway(o: { config: string; home?: string }): Promise<void> {
   process.on('SIGHUP', () => {
     try {
       const next = loadGatewayConfig(o.config);
-      gateway.reload(next).then(() => err(`mcp-attest: configuration reloaded from ${o.config}`),
+      gateway.reload(next).then((later) => err(`mcp-attest: configuration reloaded from ${o.config}${later.length > 0 ? `; not applied until a restart: ${later.join(', ')}` : ''}`),
         (e: unknown) => err(`mcp-attest: configuration not reloaded, keeping the previous one: ${(e as Error).message}`));
     } catch (e) {
       err(`mcp-attest: configuration not reloaded, keeping the previous one: ${(e as Error).message}`);

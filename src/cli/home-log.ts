@@ -12,6 +12,9 @@ import { loadIdentity } from '../store/identity.js';
 import { LogDb } from '../store/log-db.js';
 import { CliExit, EXIT_IO } from './output.js';
 
+/** How a fleet's log is read: the commands that take --store, and verify of what log publish writes. */
+const FLEET_READERS = 'log status or log publish --store URL (or $MCP_ATTEST_STORE), and verify the tiles log publish writes';
+
 /**
  * Whether the data directory `home` has its `log.db`; false for one nothing has recorded in
  * yet. Throws `ERR_HOME_MISSING` (from `loadIdentity`, with the `init` hint) for a path that is
@@ -23,8 +26,8 @@ export function hasHomeLog(home: string): boolean {
   const p = homePaths(home);
   if (exists(p.db)) return true;
   loadIdentity(home);
-  if (exists(p.moved)) throw new CliExit(EXIT_IO, `no log at ${p.db}: it moved to a fleet's log (${p.moved}): read it with --store URL or $MCP_ATTEST_STORE`);
-  if (exists(p.evidence)) throw new CliExit(EXIT_IO, `no log at ${p.db}, though calls were recorded here: a proxy with --store records to a fleet's log (read it with --store URL or $MCP_ATTEST_STORE); otherwise the log was removed`);
+  if (exists(p.moved)) throw new CliExit(EXIT_IO, `no log at ${p.db}: it moved to a fleet's log (${p.moved}): read it with ${FLEET_READERS}`);
+  if (exists(p.evidence)) throw new CliExit(EXIT_IO, `no log at ${p.db}, though calls were recorded here: a proxy with --store records to a fleet's log (read it with ${FLEET_READERS}); otherwise the log was removed`);
   return false;
 }
 

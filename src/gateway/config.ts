@@ -21,6 +21,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AttestError, isAttestError } from '../errors.js';
+import { defaultHosts } from './guard.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const PRINCIPAL = /^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/;
@@ -212,6 +213,9 @@ export function parseGatewayConfig(text: string, dir: string, env: NodeJS.Proces
     if (u.bearerEnv !== undefined && env[u.bearerEnv] === undefined) problems.push(`upstreams.${i}.bearerEnv: ${u.bearerEnv} is unset`);
     if (u.policy !== undefined) u.policy = resolve(dir, u.policy);
   }
+  // Bound beyond loopback, no Host could be allowed by default: every request would be refused (403), the gateway up for nothing.
+  const host = /^\[?(.*?)\]?:[0-9]+$/.exec(config.listen)?.[1] ?? '';
+  if (config.allowedHosts === undefined && defaultHosts(host, 0) === null) problems.push(`allowedHosts: required when listening on ${host} (not loopback): the Host names clients reach it by, e.g. [mcp.example.com:443]`);
   if (config.home !== undefined) config.home = resolve(dir, config.home);
   if (config.oauth?.jwksFile !== undefined) config.oauth.jwksFile = resolve(dir, config.oauth.jwksFile);
   if (config.callers.length === 0 && config.oauth === undefined) problems.push('callers: no callers and no oauth: nobody could use the gateway');

@@ -101,8 +101,13 @@ export class Gateway {
     return addr;
   }
 
-  /** Apply a new configuration (SIGHUP): callers, limits, origins, hosts, tool lists and gate policies; the upstream set stays. */
-  async reload(next: LoadedConfig): Promise<void> {
+  /**
+   * Apply a new configuration (SIGHUP): callers, limits, origins, hosts, tool lists and gate
+   * policies; the upstream set stays. Returns the settings it changes that apply only at a
+   * restart (config paths, e.g. `upstreams.ev.url`): they are not applied. Throws before
+   * anything changed when it cannot be applied (another set of upstreams, a bad key or policy).
+   */
+  async reload(next: LoadedConfig): Promise<string[]> {
     const names = next.config.upstreams.map((u) => u.name).sort().join(',');
     if (names !== [...this.upstreams.keys()].sort().join(',')) throw new Error('the set of upstreams changed: restart the gateway to apply it');
     // Everything that can fail is read first; then all of it is swapped in at once.
@@ -111,12 +116,14 @@ export class Gateway {
     const commits = [];
     for (const u of next.config.upstreams) commits.push(await this.upstreams.get(u.name)!.prepareReload(u));
     for (const commit of commits) commit();
+    const was = this.loaded.config;
     this.loaded = next;
     this.oauth = oauth;
     this.issuers = issuers;
     this.limiter.update(next.config.limits);
     this.origins = new Set(next.config.allowedOrigins);
     if (next.config.allowedHosts !== undefined) this.hosts = new Set(next.config.allowedHosts.map((h) => h.toLowerCase()));
+    return restartOnly(was, next.config);
   }
 
   /**
@@ -357,4 +364,15 @@ export class Gateway {
     })();
     return this.closing;
   }
+}
+
+/** The settings `next` changes from `was` that a running gateway takes only at start (config paths); its upstreams are the same set. */
+function restartOnly(was: LoadedConfig['config'], next: LoadedConfig['config']): string[] {
+  const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+  const out = (['listen', 'home', 'durability', 'checkpointMs'] as const).filter((k) => !same(was[k], next[k])).map(String);
+  for (const u of next.upstreams) {
+    const old = was.upstreams.find((x) => x.name === u.name);
+    for (const k of ['command', 'url', 'headers', 'bearerEnv', 'role', 'attach'] as const) if (old !== undefined && !same(old[k as keyof typeof old], u[k as keyof typeof u])) out.push(`upstreams.${u.name}.${k}`);
+  }
+  return out;
 }

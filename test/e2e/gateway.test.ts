@@ -193,6 +193,12 @@ test('a bad configuration is exit 2 with every problem; SIGHUP swaps tokens with
   const r = cli(['gateway', '--config', bad]);
   assert.equal(r.status, 2);
   for (const m of ['listen', 'upstreams.0', 'upstreams.1.url']) assert.match(r.stderr, new RegExp(m.replace('.', '\\.')), m);
+  // Bound beyond loopback with no allowedHosts: every Host would be refused; it is a configuration error instead.
+  const open = join(s.dir, 'open.yaml');
+  writeFileSync(open, `version: 1\nlisten: 0.0.0.0:0\n${CALLERS}upstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}]}\n`);
+  const wide = cli(['gateway', '--config', open], 60_000, { env: { ALICE_TOKEN: ALICE, BOB_TOKEN: ALICE + 'b' } });
+  assert.equal(wide.status, 2, wide.stderr);
+  assert.match(wide.stderr, /ERR_CONFIG_INVALID: .*\n {2}allowedHosts: required when listening on 0\.0\.0\.0 \(not loopback\)/);
 
   const yaml = (principal: string, env: string) => `version: 1\nlisten: 127.0.0.1:0\ncheckpointMs: 200\ncallers: [{principal: ${principal}, token: {env: ${env}}}]\nupstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}]}\n`;
   const gw = await startGateway(s, yaml('alice', 'ALICE_TOKEN'));
@@ -208,6 +214,10 @@ test('a bad configuration is exit 2 with every problem; SIGHUP swaps tokens with
   const bob = await fetch(`${gw.base}/ev/mcp`, { method: 'POST', headers: mcpHeaders(BOB), body: JSON.stringify(init) });
   assert.equal(bob.status, 200, 'the new token works');
   await bob.body?.cancel();
+  // An upstream's command changes only at a restart: the reload says so rather than claim it.
+  writeFileSync(join(s.dir, 'gateway.yaml'), `home: ${s.home}\n${yaml('bob', 'BOB_TOKEN').replace('checkpointMs: 200', 'checkpointMs: 300').replace(`${JSON.stringify(EVERYTHING)}]`, `${JSON.stringify(EVERYTHING)}, stdio]`)}`);
+  gw.proc.kill('SIGHUP');
+  await waitFor('the second reload', () => gw.stderr().includes('not applied until a restart: checkpointMs, upstreams.ev.command'));
   await client.close();
   assert.equal(await gw.stop(), 0);
 });
