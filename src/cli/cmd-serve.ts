@@ -58,7 +58,7 @@ async function serve(o: { home?: string }): Promise<number> {
 async function serveHttp(o: { home?: string; config?: string; listen?: string }): Promise<number> {
   if (o.config === undefined) throw new CliExit(EXIT_USAGE, 'serve --http needs --config FILE (callers or oauth, limits; docs/session.md)');
   // The gateway's configuration and HTTP plumbing: loaded for --http only (stdio serve answers `initialize` ~80 ms sooner).
-  const [{ ServeHttpConfigSchema, loadGatewayConfig }, { SessionHttpServer }] = await Promise.all([import('../gateway/config.js'), import('../server/http.js')]);
+  const [{ ServeHttpConfigSchema, hostsProblem, loadGatewayConfig }, { SessionHttpServer }] = await Promise.all([import('../gateway/config.js'), import('../server/http.js')]);
   let loaded;
   try {
     loaded = loadGatewayConfig(o.config, process.env, ServeHttpConfigSchema);
@@ -68,6 +68,8 @@ async function serveHttp(o: { home?: string; config?: string; listen?: string })
   }
   const listen = o.listen ?? loaded.config.listen;
   if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/.test(listen)) throw new CliExit(EXIT_USAGE, '--listen takes HOST:PORT');
+  const unhosted = hostsProblem(listen, loaded.config.allowedHosts);
+  if (unhosted !== null) throw new CliExit(EXIT_USAGE, `--listen ${listen}: ${unhosted}, in ${o.config}`, 'ERR_CONFIG_INVALID');
   const home = resolveHome(o.home ?? loaded.config.home);
   const { identity, created } = await ensureHome(home);
   if (created) err(`mcp-attest: initialized ${home} (issuer ${identity.iss}, log ${identity.log.origin})`);

@@ -6,8 +6,8 @@
  * `serve`, `log serve`, `log checkpoint`); one whose proxies record to a fleet's log never has
  * one.
  */
-import { writeSynced } from '../store/synced.js';
 import { exists, homePaths } from '../store/home.js';
+export { markMoved } from '../store/synced.js';
 import { loadIdentity } from '../store/identity.js';
 import { LogDb } from '../store/log-db.js';
 import { CliExit, EXIT_IO } from './output.js';
@@ -47,16 +47,3 @@ export function openHomeLog(home: string): LogDb {
   return new LogDb(homeLogPath(home), 'full', true);
 }
 
-/**
- * Record in the data directory that its log is a fleet's (`log-moved.json`: where, without
- * the password or query, when, how many entries moved), written durably (store/synced.ts):
- * by `log migrate` before the move commits, by `log integrate` before it signs anything. From
- * then on a recorder refuses to append to a SQLite log here, which would otherwise grow a
- * second history signed by the same log key (a fork). Reading the log left here stays
- * possible. Throws what `new URL` and `writeSynced` throw.
- */
-export function markMoved(path: string, url: string, entries: bigint): void {
-  const to = new URL(url);
-  [to.password, to.search] = ['', ''];
-  writeSynced(path, `${JSON.stringify({ to: to.href, at: new Date().toISOString(), entries: entries.toString() }, null, 2)}\n`);
-}

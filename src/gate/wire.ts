@@ -53,6 +53,15 @@ export function upstreamFingerprint(keyId: string, name: string): string {
   return sha256Tagged(`mcp-attest gateway upstream\n${keyId}\n${name}`);
 }
 
+/**
+ * The answer to a task-augmented call (`params.task`) when it is a task handle
+ * (CreateTaskResult: a `task` object, no `content`): the call was accepted, its result comes
+ * later (`tasks/result`). Receipted `errored`, reason `task_created`, never `executed`.
+ */
+export function isTaskHandle(result: unknown): boolean {
+  return isObject(result) && result['content'] === undefined && isObject(result['task']);
+}
+
 /** The extension value advertised under `policy` for a server with this fingerprint. */
 export function attestationExtension(policy: GatePolicy, serverFingerprint: string): AttestationExtension {
   return { algorithms: [...policy.acceptedAlgorithms], required: policy.required, multiServer: true, serverFingerprint };
@@ -92,11 +101,12 @@ export function committedResult(result: unknown): unknown {
  * POSIX seconds.
  * @see docs/receipt.md; SEP-2787 notes §7
  */
-export async function responseReceipt(signer: Signer, attestation: Attestation, response: { result?: unknown; error?: unknown }, now: number): Promise<Receipt> {
+export async function responseReceipt(signer: Signer, attestation: Attestation, response: { result?: unknown; error?: unknown }, now: number, task = false): Promise<Receipt> {
   if (response.result === undefined) {
     return issueReceipt(signer, { attestation, status: 'errored', reason: 'jsonrpc_error', result: { error: response.error ?? null }, now });
   }
   const value = committedResult(response.result);
+  if (task && isTaskHandle(value)) return issueReceipt(signer, { attestation, status: 'errored', reason: 'task_created', result: value, now });
   const isError = isObject(value) && value['isError'] === true;
   return issueReceipt(signer, { attestation, status: isError ? 'errored' : 'executed', ...(isError ? { reason: 'tool_error' as const } : {}), result: value, now });
 }

@@ -213,14 +213,22 @@ export function parseGatewayConfig(text: string, dir: string, env: NodeJS.Proces
     if (u.bearerEnv !== undefined && env[u.bearerEnv] === undefined) problems.push(`upstreams.${i}.bearerEnv: ${u.bearerEnv} is unset`);
     if (u.policy !== undefined) u.policy = resolve(dir, u.policy);
   }
-  // Bound beyond loopback, no Host could be allowed by default: every request would be refused (403), the gateway up for nothing.
-  const host = /^\[?(.*?)\]?:[0-9]+$/.exec(config.listen)?.[1] ?? '';
-  if (config.allowedHosts === undefined && defaultHosts(host, 0) === null) problems.push(`allowedHosts: required when listening on ${host} (not loopback): the Host names clients reach it by, e.g. [mcp.example.com:443]`);
+  const unhosted = hostsProblem(config.listen, config.allowedHosts);
+  if (unhosted !== null) problems.push(unhosted);
   if (config.home !== undefined) config.home = resolve(dir, config.home);
   if (config.oauth?.jwksFile !== undefined) config.oauth.jwksFile = resolve(dir, config.oauth.jwksFile);
   if (config.callers.length === 0 && config.oauth === undefined) problems.push('callers: no callers and no oauth: nobody could use the gateway');
   if (problems.length > 0) throw invalid(problems);
   return { config, dir, tokens };
+}
+
+/**
+ * Why `allowedHosts` must be given for `listen` (`HOST:PORT`), or null: bound beyond loopback,
+ * no Host is allowed by default, and every request would be refused (403) by a server up for nothing.
+ */
+export function hostsProblem(listen: string, allowedHosts: string[] | undefined): string | null {
+  const host = /^\[?(.*?)\]?:[0-9]+$/.exec(listen)?.[1] ?? '';
+  return allowedHosts === undefined && defaultHosts(host, 0) === null ? `allowedHosts: required when listening on ${host} (not loopback): the Host names clients reach it by, e.g. [mcp.example.com:443]` : null;
 }
 
 function callerDigest(s: z.infer<typeof Secret>, dir: string, env: NodeJS.ProcessEnv, problem: (m: string) => void): string | null {

@@ -113,9 +113,9 @@ export class Gateway {
     // Everything that can fail is read first; then all of it is swapped in at once.
     const oauth = next.config.oauth === undefined ? null : new OAuthResource(next.config.oauth, this.proofStore());
     const issuers = await this.loadIssuers(next);
-    const commits = [];
-    for (const u of next.config.upstreams) commits.push(await this.upstreams.get(u.name)!.prepareReload(u));
-    for (const commit of commits) commit();
+    const prepared = [];
+    for (const u of next.config.upstreams) prepared.push(await this.upstreams.get(u.name)!.prepareReload(u));
+    for (const p of prepared) p.commit();
     const was = this.loaded.config;
     this.loaded = next;
     this.oauth = oauth;
@@ -123,7 +123,7 @@ export class Gateway {
     this.limiter.update(next.config.limits);
     this.origins = new Set(next.config.allowedOrigins);
     if (next.config.allowedHosts !== undefined) this.hosts = new Set(next.config.allowedHosts.map((h) => h.toLowerCase()));
-    return restartOnly(was, next.config);
+    return [...restartOnly(was, next.config), ...prepared.flatMap((p) => p.later)];
   }
 
   /**
@@ -370,9 +370,10 @@ export class Gateway {
 function restartOnly(was: LoadedConfig['config'], next: LoadedConfig['config']): string[] {
   const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
   const out = (['listen', 'home', 'durability', 'checkpointMs'] as const).filter((k) => !same(was[k], next[k])).map(String);
+  for (const k of ['maxMessageBytes', 'maxHeaderBytes', 'sessionIdleSeconds'] as const) if (was.limits[k] !== next.limits[k]) out.push(`limits.${k}`);
   for (const u of next.upstreams) {
     const old = was.upstreams.find((x) => x.name === u.name);
-    for (const k of ['command', 'url', 'headers', 'bearerEnv', 'role', 'attach'] as const) if (old !== undefined && !same(old[k as keyof typeof old], u[k as keyof typeof u])) out.push(`upstreams.${u.name}.${k}`);
+    for (const k of ['command', 'env', 'url', 'headers', 'bearerEnv', 'role', 'attach'] as const) if (old !== undefined && !same(old[k], u[k])) out.push(`upstreams.${u.name}.${k}`);
   }
   return out;
 }

@@ -94,14 +94,21 @@ export class UpstreamRuntime {
   /**
    * Read a new gate policy and tool list (SIGHUP) without applying them: the function
    * returned applies both (calls being decided finish under the old policy). Throws
-   * `ERR_POLICY_INVALID` before anything changed.
+   * `ERR_POLICY_INVALID` before anything changed. `later`: what the new policy changes that
+   * applies only at a restart (the server fingerprint).
    */
-  async prepareReload(cfg: UpstreamConfig): Promise<() => void> {
+  async prepareReload(cfg: UpstreamConfig): Promise<{ commit: () => void; later: string[] }> {
     const allowed = toolFilter(cfg.tools);
     const next = this.gate === null || cfg.policy === undefined ? null : await loadGatePolicy(cfg.policy);
-    return () => {
-      this.allowed = allowed;
-      if (next !== null) this.gate!.reload(next.policy, next.keys);
+    // The fingerprint is fixed at start: a policy naming another one applies at a restart.
+    const fixed = next?.policy.serverFingerprint;
+    const later = fixed !== undefined && fixed !== this.fingerprint ? [`upstreams.${cfg.name}.policy (serverFingerprint)`] : [];
+    return {
+      later,
+      commit: () => {
+        this.allowed = allowed;
+        if (next !== null) this.gate!.reload(next.policy, next.keys);
+      },
     };
   }
 

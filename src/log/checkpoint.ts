@@ -75,3 +75,23 @@ export function parseCheckpoint(text: string): Checkpoint {
   if (formatCheckpoint(checkpoint) !== text) throw malformed('non-canonical checkpoint');
   return checkpoint;
 }
+
+/** The longest origin {@link noteOrigin} reports, in UTF-16 code units. */
+export const MAX_ORIGIN_CHARS = 1024;
+
+/**
+ * The origin of a signed checkpoint note as a store holds it (unverified): its text (before
+ * the blank line) must parse as a checkpoint ({@link parseCheckpoint}: one line, no control
+ * character) and the origin be at most {@link MAX_ORIGIN_CHARS} long; null otherwise. Never
+ * throws. For naming a log (a receipt reference, a status), never for trusting it.
+ */
+export function noteOrigin(note: string): string | null {
+  const end = note.indexOf('\n\n');
+  if (end < 0 || end > 64 * 1024) return null;
+  try {
+    const { origin } = parseCheckpoint(note.slice(0, end + 1));
+    return origin.length <= MAX_ORIGIN_CHARS ? origin : null;
+  } catch {
+    return null;
+  }
+}

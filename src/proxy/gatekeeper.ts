@@ -73,7 +73,7 @@ export class Gatekeeper extends StdioRelay {
       report(new Error(`refused tools/call ${String(params['name'])}: ${decision.reason}: ${decision.message}`));
       return this.writeClient({ jsonrpc: '2.0', id, result: refusalResult(decision.reason, decision.code, decision.message) as Record<string, JsonValue> });
     }
-    const pending = decision.attested ? { callId: decision.attestation.issuerAsserted.nonce, attestation: decision.attestation, index } : null;
+    const pending = decision.attested ? { callId: decision.attestation.issuerAsserted.nonce, attestation: decision.attestation, index, task: params['task'] !== undefined } : null;
     this.forward(call, pending, text);
   }
 
@@ -113,7 +113,7 @@ export class Gatekeeper extends StdioRelay {
     const p = o.call;
     if (p === null) return this.writeClient(msg);
     try {
-      const receipt = await responseReceipt(this.recorder.issuerSigner, p.attestation, msg, this.now());
+      const receipt = await responseReceipt(this.recorder.issuerSigner, p.attestation, msg, this.now(), p.task === true);
       await this.recorder.appendReceipt({ callId: p.callId, attestationIndex: p.index, receipt, ...(msg.result !== undefined ? { result: msg.result } : {}), alone: this.noCallUpstream() });
       if (this.o.gate.policy.responseReceipts) setNested(msg.result, ['_meta'], RESPONSE_RECEIPT_META_KEY, receipt as unknown as JsonValue, true);
       this.writeClient(msg);

@@ -21,7 +21,7 @@ import { attestationDigest, issueReceipt } from '../receipt/build.js';
 import type { CallRef } from '../receipt/session.js';
 import type { Attestation, AttestationShape } from '../attestation/schema.js';
 import type { Signer } from '../envelope/sign.js';
-import { formatCheckpoint } from '../log/checkpoint.js';
+import { formatCheckpoint, noteOrigin } from '../log/checkpoint.js';
 import { ed25519NoteSigner, signNote, type NoteSigner } from '../log/note-sign.js';
 import { parseVerifierKey } from '../log/vkey.js';
 import { ATTESTATION_RECORD, DECISION_RECORD, RECEIPT_RECORD, REFUSED_INPUT_RECORD, RESPONSE_RECEIPT_RECORD, encodeRecord, type DecisionRecord, type RefusedInputRecord } from '../records/record.js';
@@ -37,6 +37,7 @@ import type { ReplayStore } from '../gate/gate.js';
 import { EvidenceStore } from '../store/evidence.js';
 import { CallsInFlight } from './in-flight.js';
 import { exists, homePaths } from '../store/home.js';
+import { markMoved } from '../store/synced.js';
 import { SessionStore, checkSessionId } from '../store/sessions.js';
 import { allowedSession, SessionOwners } from '../store/session-owners.js';
 import { loadIdentity, loadIssuerSigner, loadLogKey, type Identity } from '../store/identity.js';
@@ -114,9 +115,11 @@ export class Recorder {
       const { PgLog } = await import('../store/pg-log.js');
       const log = await PgLog.open(store, identity.log.entries ? { entries: identity.log.entries } : {});
       checkMode(identity, await log.mode(), () => void log.close());
+      // From now on this directory's calls are the fleet's: a recorder started here without the URL refuses (refuseMoved), whatever it keeps.
+      if (!exists(p.moved) && !exists(p.db)) markMoved(p.moved, store, 0n);
       const evidence = o.evidence === false ? null : new EvidenceStore(p.evidence, false);
       const latest = await log.latestCheckpoint();
-      const origin = latest === null ? identity.log.origin : latest.note.slice(0, latest.note.indexOf('\n'));
+      const origin = (latest === null ? null : noteOrigin(latest.note)) ?? identity.log.origin;
       return new Recorder(home, identity, null, log, signer, logSigner, evidence, o.checkpointMs ?? 1000, o.profile ?? 'vector', origin);
     }
     refuseMoved(home);

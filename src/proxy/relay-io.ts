@@ -71,6 +71,8 @@ export interface PendingCall {
   index: bigint;
   /** The client cancelled it (`notifications/cancelled`). */
   cancelled?: boolean;
+  /** A task-augmented call (`params.task`): its answer is a task handle, not the tool's result. */
+  task?: boolean;
 }
 
 /** A client request forwarded upstream, awaiting its response: its method, and the call when it is a recorded `tools/call`. */

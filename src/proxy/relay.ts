@@ -18,7 +18,7 @@
 import { basename } from 'node:path';
 import { sha256Tagged } from '../bytes/digest.js';
 import type { OutcomeReason, OutcomeStatus } from '../receipt/schema.js';
-import { ATTESTATION_EXTENSION } from '../gate/wire.js';
+import { ATTESTATION_EXTENSION, isTaskHandle } from '../gate/wire.js';
 import { isObject } from '../envelope/schema.js';
 import { isAttestError } from '../errors.js';
 import { nowSeconds } from '../envelope/time.js';
@@ -144,7 +144,7 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
     // A client-supplied attestation is never replaced; ours is then only in the log.
     const attached = wanted && setNested(call, ['params', '_meta'], 'attestation', attestation as unknown as JsonValue);
     // Unchanged when nothing was attached: the text digested is the text forwarded.
-    this.forward(call, { callId, attestation, index, cancelled: false, attached }, attached ? writeMessage(call) : text);
+    this.forward(call, { callId, attestation, index, cancelled: false, attached, task: call.params['task'] !== undefined }, attached ? writeMessage(call) : text);
   }
 
   /** Upstream -> client, a response: learn the server, pin tools, check response receipts, write receipts. */
@@ -156,7 +156,7 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
     // Our receipt first, always: nothing the upstream sends can leave the call without one.
     let receiptIndex: bigint;
     try {
-      const { status, reason, value } = outcomeOf(msg, p.cancelled);
+      const { status, reason, value } = outcomeOf(msg, p.cancelled, p.task === true);
       receiptIndex = await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status, ...(reason ? { reason } : {}), result: value });
     } catch (e) {
       // Fail closed: an unrecorded response is not released; the client learns why.
@@ -234,19 +234,20 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
  * Map a JSON-RPC response to a receipt outcome and the value committed to (the `result`
  * object as received, or `{error}`). A 2026-07-28 `input_required` result is interim:
  * `errored` with reason `input_required` (the retried request carries its own attestation); so
- * is a task-augmented call's task handle, reason `task_created` (its result is not receipted).
+ * is the task handle answering a task-augmented call (`task`), reason `task_created` (its
+ * result is not receipted).
  * A response to a call the client cancelled keeps its outcome, with reason `cancelled`.
  */
-export function outcomeOf(msg: RpcMessage, cancelled = false): { status: OutcomeStatus; reason?: OutcomeReason; value: unknown } {
-  const o = baseOutcome(msg);
+export function outcomeOf(msg: RpcMessage, cancelled = false, task = false): { status: OutcomeStatus; reason?: OutcomeReason; value: unknown } {
+  const o = baseOutcome(msg, task);
   return cancelled && o.status !== 'refused' ? { ...o, reason: 'cancelled' } : o;
 }
 
-function baseOutcome(msg: RpcMessage): { status: OutcomeStatus; reason?: OutcomeReason; value: unknown } {
+function baseOutcome(msg: RpcMessage, task: boolean): { status: OutcomeStatus; reason?: OutcomeReason; value: unknown } {
   if (msg.error !== undefined || !msg.result) return { status: 'errored', reason: 'jsonrpc_error', value: { error: msg.error ?? null } };
   if (msg.result['resultType'] === 'input_required') return { status: 'errored', reason: 'input_required', value: msg.result };
-  // A task handle (CreateTaskResult: a task, no content) says the call was accepted, not what it did.
-  if (msg.result['content'] === undefined && isObject(msg.result['task'])) return { status: 'errored', reason: 'task_created', value: msg.result };
+  // To a task-augmented call, a task handle says the call was accepted, not what it did.
+  if (task && isTaskHandle(msg.result)) return { status: 'errored', reason: 'task_created', value: msg.result };
   if (msg.result['isError'] !== true) return { status: 'executed', value: msg.result };
   if (isAttestationRefusal(msg.result)) return { status: 'refused', reason: 'attestation_refused', value: msg.result };
   return { status: 'errored', reason: 'tool_error', value: msg.result };

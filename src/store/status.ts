@@ -5,6 +5,8 @@
  */
 import type { EntriesMode } from '../records/record.js';
 import type { LogStore } from './log-store.js';
+import { noteOrigin } from '../log/checkpoint.js';
+import { printable } from '../bytes/index.js';
 
 /**
  * A log's status. `size`: entries sequenced (durable); `integrated`: entries in the Merkle
@@ -41,7 +43,7 @@ export async function logStatus(store: LogStore | null, origin: string | null, w
   };
   return {
     // The log's own name, as its latest checkpoint says (a fleet's is its integrator's); until it has one, the data directory's.
-    origin: latest === null ? origin : latest.note.slice(0, latest.note.indexOf('\n')), driver: store?.driver ?? 'sqlite', entries, size: size.toString(), integrated: integrated.toString(), checkpoint, unsealed: (size - cpSize).toString(),
+    origin: (latest === null ? null : noteOrigin(latest.note)) ?? origin, driver: store?.driver ?? 'sqlite', entries, size: size.toString(), integrated: integrated.toString(), checkpoint, unsealed: (size - cpSize).toString(),
     witnesses: witnesses.map((name) => {
       const w = sizes.get(name) ?? 0n;
       return { name, size: w.toString(), lag: (cpSize > w ? cpSize - w : 0n).toString() };
@@ -52,7 +54,7 @@ export async function logStatus(store: LogStore | null, origin: string | null, w
 /** The status as lines for a person. */
 export function formatStatus(s: LogStatus): string {
   const lines = [
-    `log         ${s.origin ?? '(no checkpoint yet)'} (entries ${s.entries ?? 'none yet'}, ${s.driver})`,
+    `log         ${s.origin === null ? '(no checkpoint yet)' : printable(s.origin)} (entries ${s.entries ?? 'none yet'}, ${s.driver})`,
     `size        ${s.size} (integrated ${s.integrated})`,
     `checkpoint  ${s.checkpoint ? `${s.checkpoint.size}, ${s.checkpoint.ageSeconds} s ago, ${s.checkpoint.cosignatures} cosignatures` : 'none'}`,
     `unsealed    ${s.unsealed}`,

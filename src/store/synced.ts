@@ -3,7 +3,7 @@
  * nothing: written to a temp file of a name no one else uses, synced, renamed over the target,
  * and the directory synced so the rename itself is durable. Node only.
  */
-import { accessSync, closeSync, constants, fsyncSync, lstatSync, openSync, renameSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, renameSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 
@@ -42,7 +42,7 @@ function writeThrough(path: string, data: string | Uint8Array, flags: number): v
   }
 }
 
-/** A path that names one of this process's own file descriptors (`/dev/stdout`, `/dev/fd/3`, `/proc/self/fd/1`): written to that descriptor, at its offset, as a shell redirected it (what is printed after it follows it). */
+/** A path that names one of this process's own file descriptors (`/dev/stdout`, `/dev/fd/3`, `/proc/self/fd/1`), as a shell redirected it: written through, never replaced. */
 const OWN_DESCRIPTOR = /^\/(?:dev\/(?:stdout|stderr|fd\/([0-9]{1,9}))|proc\/self\/fd\/([0-9]{1,9}))$/;
 
 /**
@@ -51,8 +51,9 @@ const OWN_DESCRIPTOR = /^\/(?:dev\/(?:stdout|stderr|fd\/([0-9]{1,9}))|proc\/self
  * `approve` updates a receipt in place), keeping its permissions (0644 for a new one), and
  * only when this user may write it (`EACCES` otherwise, as a plain write). A symlink at `path`
  * is replaced, never written through, except one naming this process's own descriptor
- * (`/dev/stdout`, `/dev/fd/N`: a shell's redirection or `>(…)`), which is written to that
- * descriptor; a FIFO or a character device is written as it is. Errors propagate (errno codes; `EINVAL` for a block
+ * (`/dev/stdout`, `/dev/fd/N`: a shell's redirection or `>(…)`), which is written through:
+ * stdout or stderr redirected to a file at its offset (what is printed after follows it),
+ * anything else opened anew (blocking); a FIFO or a character device is written as it is. Errors propagate (errno codes; `EINVAL` for a block
  * device or a socket).
  */
 export function writeOutput(path: string, data: string | Uint8Array): void {
@@ -64,7 +65,13 @@ export function writeOutput(path: string, data: string | Uint8Array): void {
   }
   // Through: a descriptor alias as the shell set it up; a FIFO or a device itself, never a link swapped in since (O_NOFOLLOW).
   const own = OWN_DESCRIPTOR.exec(path);
-  if (st?.isSymbolicLink() === true && own !== null) return writeFileSync(Number(own[1] ?? own[2] ?? (path.endsWith('stderr') ? 2 : 1)), data);
+  if (st?.isSymbolicLink() === true && own !== null) {
+    const fd = Number(own[1] ?? own[2] ?? (path.endsWith('stderr') ? 2 : 1));
+    // Redirected to a file: written at the descriptor's offset, so what is printed after it follows it.
+    if (fd <= 2 && fstatSync(fd).isFile()) return writeFileSync(fd, data);
+    // A pipe or a terminal (which Node may have made non-blocking) is opened anew, blocking.
+    return writeThrough(path, data, constants.O_WRONLY | constants.O_TRUNC);
+  }
   if (st !== undefined && (st.isFIFO() || st.isCharacterDevice())) return writeThrough(path, data, constants.O_WRONLY | constants.O_NOFOLLOW);
   if (st !== undefined && !st.isFile() && !st.isSymbolicLink()) throw Object.assign(new Error(`${path}: not a regular file, a FIFO or a terminal: not written`), { code: st.isDirectory() ? 'EISDIR' : 'EINVAL' });
   if (st?.isFile() === true) accessSync(path, constants.W_OK);
@@ -91,4 +98,19 @@ export function writeSynced(path: string, data: string | Uint8Array, mode = 0o60
     throw e;
   }
   syncDir(dirname(path));
+}
+
+/**
+ * Record in the data directory that its log is a fleet's (`log-moved.json`: where, without
+ * the password or query, when, how many entries moved), written durably (store/synced.ts):
+ * by `log migrate` before the move commits, by `log integrate` before it signs anything, by a
+ * recorder the first time it records to a fleet's log from a data directory with no log of its own. From
+ * then on a recorder refuses to append to a SQLite log here, which would otherwise grow a
+ * second history signed by the same log key (a fork). Reading the log left here stays
+ * possible. Throws what `new URL` and `writeSynced` throw.
+ */
+export function markMoved(path: string, url: string, entries: bigint): void {
+  const to = new URL(url);
+  [to.password, to.search] = ['', ''];
+  writeSynced(path, `${JSON.stringify({ to: to.href, at: new Date().toISOString(), entries: entries.toString() }, null, 2)}\n`);
 }

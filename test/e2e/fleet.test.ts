@@ -95,6 +95,10 @@ test('two proxies and three gateways share one PostgreSQL log under load; witnes
   assert.equal((named._meta as Record<string, { origin?: string }>)[RECEIPT_KEY]?.origin, id.origin);
   await c.client.close();
   assert.equal((JSON.parse(cli(['log', 'status', '--home', homeB, '--store', roles.writer, '--json']).stdout) as { origin: string }).origin, id.origin);
+  // Having recorded to the fleet's log, data directory b refuses a log of its own when the URL goes missing, even keeping no payloads.
+  const lost = cli(['proxy', '--home', homeB, '--no-evidence', '--', process.execPath, '-e', '0'], 60_000, { env: { MCP_ATTEST_STORE: '' } });
+  assert.equal(lost.status, 2, lost.stderr);
+  assert.match(lost.stderr, /ERR_USAGE: this data directory's log was moved to a fleet's log/);
   await waitFor('two cosignatures', () => /witness .* cosigned[\s\S]*witness .* cosigned/.test(first.output()), 20_000);
 
   // A replayed attestation: accepted by gateway 1, refused by gateway 2 (another machine).

@@ -215,9 +215,9 @@ test('a bad configuration is exit 2 with every problem; SIGHUP swaps tokens with
   assert.equal(bob.status, 200, 'the new token works');
   await bob.body?.cancel();
   // An upstream's command changes only at a restart: the reload says so rather than claim it.
-  writeFileSync(join(s.dir, 'gateway.yaml'), `home: ${s.home}\n${yaml('bob', 'BOB_TOKEN').replace('checkpointMs: 200', 'checkpointMs: 300').replace(`${JSON.stringify(EVERYTHING)}]`, `${JSON.stringify(EVERYTHING)}, stdio]`)}`);
+  writeFileSync(join(s.dir, 'gateway.yaml'), `home: ${s.home}\n${yaml('bob', 'BOB_TOKEN').replace('checkpointMs: 200', 'checkpointMs: 300\nlimits: {sessionIdleSeconds: 60}').replace(`${JSON.stringify(EVERYTHING)}]`, `${JSON.stringify(EVERYTHING)}, stdio]`)}`);
   gw.proc.kill('SIGHUP');
-  await waitFor('the second reload', () => gw.stderr().includes('not applied until a restart: checkpointMs, upstreams.ev.command'));
+  await waitFor('the second reload', () => gw.stderr().includes('not applied until a restart: checkpointMs, limits.sessionIdleSeconds, upstreams.ev.command'));
   await client.close();
   assert.equal(await gw.stop(), 0);
 });

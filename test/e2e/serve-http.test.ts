@@ -37,6 +37,10 @@ test('serve --http: the SDK client records, seals and verifies a session; strang
   assert.match(missing.stderr, /ERR_STORE_IO: cannot read configuration .*missing\.yaml/);
   assert.equal(cli(['serve', '--listen', '127.0.0.1:0']).status, 2, '--listen without --http');
   const { url, proc, err: stderr, exited } = await serveHttp(s);
+  // --listen beyond loopback, the configuration naming no allowedHosts: refused at start, not 403 to every request.
+  const wide = cli(['serve', '--http', '--config', join(s.dir, 'serve.yaml'), '--listen', '0.0.0.0:0', '--home', join(s.dir, 'wide')], 60_000, { env: { ALICE_TOKEN: ALICE, BOB_TOKEN: ALICE + 'b' } });
+  assert.equal(wide.status, 2, wide.stderr);
+  assert.match(wide.stderr, /ERR_CONFIG_INVALID: --listen 0\.0\.0\.0:0: allowedHosts: required when listening on 0\.0\.0\.0/);
 
   const { client, transport } = await connectHttp(s, url, {}, { authorization: `Bearer ${ALICE}` });
   const call = async (name: string, args: Record<string, unknown>) => {

@@ -22,7 +22,7 @@ import { policyKeyResolver, type TrustPolicy } from '../../src/verify/policy.js'
 import { verifyReceipt } from '../../src/receipt/verify.js';
 import { isAttestError } from '../../src/errors.js';
 import { parseGatePolicy, type GatePolicy } from '../../src/gate/policy.js';
-import { ATTESTATION_EXTENSION, REFUSAL_META_KEY, RESPONSE_RECEIPT_META_KEY, committedResult } from '../../src/gate/wire.js';
+import { ATTESTATION_EXTENSION, REFUSAL_META_KEY, RESPONSE_RECEIPT_META_KEY, committedResult, responseReceipt } from '../../src/gate/wire.js';
 import { withAttestationGate, type GateDecisionEvent, type GateMiddlewareOptions } from '../../src/gate/middleware.js';
 import { signerFor } from './keys-helper.js';
 
@@ -327,4 +327,14 @@ test('SDK internals other than 1.32.x, or a second gate, fail loudly at wrap tim
   // The assumption the whole module rests on: the SDK keeps handlers in a Map keyed by method.
   const map = (new Server({ name: 'x', version: '1' }) as unknown as { _requestHandlers: unknown })._requestHandlers;
   assert.ok(map instanceof Map && map.has('initialize'));
+});
+
+test('responseReceipt: a task handle answering a task-augmented call is errored task_created; to a plain call, or with content, it is not', async () => {
+  const { server } = await keys();
+  const a = await attest();
+  const handle = { task: { taskId: 't1', status: 'working', createdAt: '2026-11-21T12:00:00Z', ttl: 60000 } };
+  const outcome = async (result: unknown, task: boolean) => (await responseReceipt(server, a, { result }, T0, task)).outcomeDerived;
+  assert.deepEqual([(await outcome(handle, true)).status, (await outcome(handle, true)).reason], ['errored', 'task_created']);
+  assert.equal((await outcome(handle, false)).status, 'executed');
+  assert.equal((await outcome({ ...handle, content: [] }, true)).status, 'executed');
 });

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fromBase64, toBase64, utf8 } from '../../src/bytes/index.js';
 import { isAttestError, type ErrorCode } from '../../src/errors.js';
-import { formatCheckpoint, parseCheckpoint, type Checkpoint } from '../../src/log/checkpoint.js';
+import { formatCheckpoint, noteOrigin, parseCheckpoint, type Checkpoint } from '../../src/log/checkpoint.js';
 import { EMPTY_ROOT, leafHash } from '../../src/log/hash.js';
 import { ed25519NoteVerifier, openNote, parseNote } from '../../src/log/note.js';
 import { cosignatureVerifier, parseCosignature } from '../../src/log/cosignature.js';
@@ -144,4 +144,15 @@ test('adversarial: no mutation of the cosigned example keeps all three signature
   t.diagnostic(`cosigned checkpoint: ${note.length} bytes, tried ${c.tried}, rejected ${c.rejected}, ${c.ms} ms`);
   assert.equal(c.tried, mutantCount(note, costlyPicker));
   assert.equal(c.rejected, c.tried);
+});
+
+test('noteOrigin names a stored note\'s log only when its text is a checkpoint: no control character, at most 1,024 characters, never throwing', () => {
+  const root = Buffer.alloc(32, 7).toString('base64');
+  const note = (origin: string) => `${origin}\n5\n${root}\n\n\u2014 example.com/log AAAAAA==\n`;
+  assert.equal(noteOrigin(note('example.com/log')), 'example.com/log');
+  assert.equal(noteOrigin(note('\u001b]0;pwned\u0007example.com')), null);
+  assert.equal(noteOrigin(note('a'.repeat(1025))), null);
+  assert.equal(noteOrigin(note('a'.repeat(1024))), 'a'.repeat(1024));
+  assert.equal(noteOrigin('example.com/log'), null, 'no blank line: no note');
+  assert.equal(noteOrigin(`example.com/log\n5\nnot base64\n\n`), null);
 });

@@ -142,7 +142,9 @@ test('the id sniffer finds only a single top-level id', () => {
 
 test('outcomes: executed, tool error, JSON-RPC error, interim input_required, a task handle, late answer to a cancelled call', () => {
   const handle = { task: { taskId: 't1', status: 'working', createdAt: '2026-12-07T00:00:00Z', ttl: 60000 } };
-  assert.deepEqual(outcomeOf({ jsonrpc: '2.0', id: 1, result: handle }), { status: 'errored', reason: 'task_created', value: handle });
+  assert.deepEqual(outcomeOf({ jsonrpc: '2.0', id: 1, result: handle }, false, true), { status: 'errored', reason: 'task_created', value: handle });
+  // Only to a task-augmented call: an upstream cannot turn a plain call's answer into a "task".
+  assert.equal(outcomeOf({ jsonrpc: '2.0', id: 1, result: handle }).status, 'executed');
   assert.deepEqual(outcomeOf({ jsonrpc: '2.0', id: 1, result: { content: [] } }).status, 'executed');
   assert.deepEqual(outcomeOf({ jsonrpc: '2.0', id: 1, result: { isError: true, content: [] } }).reason, 'tool_error');
   assert.deepEqual(outcomeOf({ jsonrpc: '2.0', id: 1, error: { code: -32601, message: 'm' } }), { status: 'errored', reason: 'jsonrpc_error', value: { error: { code: -32601, message: 'm' } } });
