@@ -53,8 +53,8 @@ const OWN_DESCRIPTOR = /^\/(?:dev\/(?:stdout|stderr|fd\/([0-9]{1,9}))|proc\/self
  * is replaced, never written through, except one naming this process's own descriptor
  * (`/dev/stdout`, `/dev/fd/N`: a shell's redirection or `>(…)`), which is written through:
  * stdout or stderr redirected to a file at its offset (what is printed after follows it),
- * anything else opened anew (blocking); a FIFO or a character device is written as it is. Errors propagate (errno codes; `EINVAL` for a block
- * device or a socket).
+ * anything else opened anew (blocking); a FIFO or a character device is written as it is.
+ * Errors propagate (errno codes; `EINVAL` for a block device or a socket).
  */
 export function writeOutput(path: string, data: string | Uint8Array): void {
   let st: Stats | undefined;
@@ -104,9 +104,9 @@ export function writeSynced(path: string, data: string | Uint8Array, mode = 0o60
  * Record in the data directory that its log is a fleet's (`log-moved.json`: where, without
  * the password or query, when, how many entries moved), written durably (store/synced.ts):
  * by `log migrate` before the move commits, by `log integrate` before it signs anything, by a
- * recorder the first time it records to a fleet's log from a data directory with no log of its own. From
- * then on a recorder refuses to append to a SQLite log here, which would otherwise grow a
- * second history signed by the same log key (a fork). Reading the log left here stays
+ * recorder the first time it records to a fleet's log from a data directory with no log of
+ * its own. From then on a recorder refuses to append to a SQLite log here, which would
+ * otherwise grow a second history signed by the same log key (a fork), or split the calls. Reading the log left here stays
  * possible. Throws what `new URL` and `writeSynced` throw.
  */
 export function markMoved(path: string, url: string, entries: bigint): void {
