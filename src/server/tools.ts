@@ -258,7 +258,7 @@ const DIMENSION = z.enum(['pass', 'fail', 'none', 'unchecked']);
 const PARTY_DIMENSION = z.enum(['pass', 'fail', 'none', 'unchecked', 'declared']);
 const PARTY_RESULT = z.looseObject({
   kind: z.string(), party: z.string(), target: z.union([z.number(), z.literal('seal')]), decision: z.string(),
-  status: z.enum(['verified', 'declared', 'failed']), index: z.string().nullable(), code: z.string().optional(),
+  status: z.enum(['verified', 'declared', 'failed', 'ignored']), index: z.string().nullable(), code: z.string().optional(),
 });
 const VERIFY_OUTPUT = outputSchema({
   ok: z.boolean().describe('true when no finding is an error'),

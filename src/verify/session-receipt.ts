@@ -11,7 +11,7 @@
  * | `sealCompleteness` | the seal is there, non-empty, and signs exactly the actions presented, chained from the genesis; every captured call is in the receipt |
  * | `policyBinding` | the policy document given matches the session's (`none`: not bound; `unchecked`: none given) |
  * | `witnessed` | the checkpoint is cosigned by the trust policy's quorum (`none`: the policy asks for no witness) |
- * | `approvals`, `counterparty` | every one verifies (bound to its action, trusted party key of that role, not the agent's) and at least one says `approved` / `confirmed`; `rejected`: a verified one says `rejected` / `disputed`; `declared`: only the agent's own records; `none`: none |
+ * | `approvals`, `counterparty` | every one verifies (bound to its action, trusted party key of that role, not the agent's; a logged one no listed party signed is not counted: `NOTE_PARTY_IGNORED`) and at least one says `approved` / `confirmed`; `rejected`: a verified one says `rejected` / `disputed`; `declared`: only the agent's own records; `none`: none |
  *
  * The summary `level` is derived: `failed` when any dimension fails; else `countersigned`
  * when witnessed, a party dimension passes and none is `rejected`; else `witnessed`; else
@@ -107,7 +107,9 @@ function checkEvidence(r: SessionReceipt, s: SessionResult, out: Finding[]): voi
 
 const POSITIVE = new Set(['approved', 'confirmed']);
 
-function partyDimension(list: PartyResult[]): PartyDimension {
+function partyDimension(all: PartyResult[]): PartyDimension {
+  // A logged statement no trusted party signed counts as none (NOTE_PARTY_IGNORED).
+  const list = all.filter((p) => p.status !== 'ignored');
   if (list.length === 0) return 'none';
   if (list.some((p) => p.status === 'failed')) return 'fail';
   const verified = list.filter((p) => p.status === 'verified');

@@ -10,7 +10,7 @@ import { verifyHexSignature, signingInput, type KeyResolver } from '../envelope/
 import type { CanonicalMemo } from '../jcs/index.js';
 import { importPublicJwk, jwkThumbprint } from '../keys/material.js';
 import type { PartyStatement, StartStatement, Statement } from '../receipt/session.js';
-import { error, type Finding } from './findings.js';
+import { error, notice, type Finding } from './findings.js';
 import type { PartyRole, TrustPolicy } from './policy.js';
 import type { KnownEntry, PartyResult, SignatureVerdict } from './session.js';
 
@@ -118,11 +118,19 @@ export async function checkParty(e: KnownEntry & { statement: PartyStatement }, 
     return ok ? { ...r, status: 'declared' } : { ...r, code: out[out.length - 1]!.code };
   }
   if (s.signer.keyId === ctx.agent.keyId || s.signer.keyId === agentThumbprint(ctx)) return failWith('ERR_APPROVER_IS_AGENT', 'signed with the agent\'s own key');
-  if (s.signer.id !== s.party) return failWith('ERR_PARTY_UNTRUSTED', 'the signer is not the party it names', { expected: s.party, found: s.signer.id });
-  if (!ctx.policy.acceptedAlgorithms.includes(s.signer.alg)) return failWith('ERR_ALG_NOT_ALLOWED', `algorithm ${s.signer.alg} is not accepted by the trust policy`);
+  // Once logged, a statement no party of this policy signed proves nothing, and the log keeps it
+  // for good: it is not counted, and said so, rather than failing every later verification
+  // (a verifier trusting other parties, a garbled statement the agent logged). An attachment
+  // not logged still fails: it can be left out of the receipt.
+  const unproven = e.index === null ? failWith : (code: Finding['code'], message: string): PartyResult => {
+    out.push(notice('NOTE_PARTY_IGNORED', `${s.kind} by ${s.party} logged at entry ${e.index} proves nothing under this trust policy (${code}: ${message}): not counted`, idx(e.index)));
+    return { ...r, status: 'ignored', code };
+  };
+  if (s.signer.id !== s.party) return unproven('ERR_PARTY_UNTRUSTED', 'the signer is not the party it names');
+  if (!ctx.policy.acceptedAlgorithms.includes(s.signer.alg)) return unproven('ERR_ALG_NOT_ALLOWED', `algorithm ${s.signer.alg} is not accepted by the trust policy`);
   const verdict = e.signed ?? (await signatureVerdict(s, ctx.policy, ctx.keys));
-  if (verdict === 'no-key') return failWith('ERR_PARTY_UNTRUSTED', `the trust policy lists no ${ROLE[s.kind]} ${s.signer.id} with key ${s.signer.keyId}`);
-  if (verdict === 'invalid') return failWith('ERR_SIGNATURE_INVALID', 'the signature does not verify');
+  if (verdict === 'no-key') return unproven('ERR_PARTY_UNTRUSTED', `the trust policy lists no ${ROLE[s.kind]} ${s.signer.id} with key ${s.signer.keyId}`);
+  if (verdict === 'invalid') return unproven('ERR_SIGNATURE_INVALID', 'the signature does not verify');
   return { ...r, status: 'verified' };
 }
 

@@ -61,8 +61,8 @@ export interface PartyResult {
   /** The action number it is bound to, or `seal`. */
   target: number | 'seal';
   decision: string;
-  /** `verified`: signed by a trusted party key; `declared`: the agent's own record; `failed`: see `code`. */
-  status: 'verified' | 'declared' | 'failed';
+  /** `verified`: signed by a trusted party key; `declared`: the agent's own record; `failed`: see `code`; `ignored`: logged, but no party of the trust policy signed it (see `code`): not counted. */
+  status: 'verified' | 'declared' | 'failed' | 'ignored';
   /** Log index of its entry, or null for an attachment not (yet) logged. */
   index: string | null;
   code?: string;
@@ -92,18 +92,17 @@ export interface SessionCheckOptions {
   calls?: CallLookup;
   /**
    * `receipt` (default): the session is presented as complete. `log`: a session inside a whole
-   * log; an open session is a `NOTE_SESSION_OPEN` notice, a party the policy does not list a
-   * `NOTE_PARTY_UNCHECKED` notice, and the policy binding is not checked.
+   * log; an open session is a `NOTE_SESSION_OPEN` notice, and the policy binding is not checked
+   * (a logged statement no listed party signed is a `NOTE_PARTY_IGNORED` notice in both).
    */
   context?: 'receipt' | 'log';
   /** List each action in the result (`actions`; default true). */
   actions?: boolean;
 }
 
-/** In a whole log, an open session or an unknown party is a notice: the log is still intact. */
+/** In a whole log, an open session is a notice: the log is still intact. */
 function relaxForLog(f: Finding[]): Finding[] {
-  return f.map((x) => (x.code === 'ERR_SESSION_UNSEALED' ? notice('NOTE_SESSION_OPEN', x.message)
-    : x.code === 'ERR_PARTY_UNTRUSTED' ? { ...notice('NOTE_PARTY_UNCHECKED', x.message), ...(x.index !== undefined ? { index: x.index } : {}) } : x));
+  return f.map((x) => (x.code === 'ERR_SESSION_UNSEALED' ? notice('NOTE_SESSION_OPEN', x.message) : x));
 }
 
 /** Policy binding: the session's policy digest against the document the verifier holds. */
