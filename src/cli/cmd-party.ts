@@ -48,12 +48,20 @@ function receiptFacts(r: SessionReceipt): { agentKeyId: string | null; actions: 
 
 interface SignOptions { key: string; id: string; action?: string; decision?: string; note?: string; out?: string; trust?: string; json?: boolean }
 
+/**
+ * What a party need not hold against a receipt before signing: it is not sealed yet (an
+ * approval may come before the seal), and other parties' statements its policy does not list
+ * (the party's policy need only trust the agent).
+ */
+const NOT_MINE = new Set(['ERR_SESSION_UNSEALED', 'ERR_PARTY_UNTRUSTED']);
+
 /** Check the receipt first when `--trust` is given: a party should not sign what does not verify. */
 async function checkFirst(text: string, trust: string | undefined): Promise<void> {
   if (trust === undefined) return;
   const ks = await keySource({ trust });
   const report = await verifySessionReceipt(text, ks.policy!, ks.keys);
-  if (!report.ok) throw new CliExit(EXIT_FAILED, `the receipt does not verify (${report.findings.filter((f) => f.severity === 'error').map((f) => f.code).join(', ')}): not signed`);
+  const failed = report.findings.filter((f) => f.severity === 'error' && !NOT_MINE.has(f.code)).map((f) => f.code);
+  if (failed.length > 0) throw new CliExit(EXIT_FAILED, `the receipt does not verify (${failed.join(', ')}): not signed`);
 }
 
 /** Sign an approval or confirmation of `file` and append it to its attachments. */

@@ -76,6 +76,8 @@ test('multi-party: record and seal over stdio, approve and countersign on separa
   ok(cli(['countersign', bob.copy, '--key', bob.key, '--id', 'counterparty:acme', '--action', '3']), 'countersign');
   assert.ok(lstatSync(bob.copy).isSymbolicLink());
   assert.equal((JSON.parse(readFileSync(join(bob.dir, 'kept.json'), 'utf8')) as { attachments: unknown[] }).attachments.length, 1);
+  // An approver whose policy trusts only the agent still signs a copy holding another party's statement (not theirs to judge).
+  ok(cli(['approve', bob.copy, '--key', alice.key, '--id', 'approver:alice', '--action', '2', '--trust', agentTrust, '--out', join(s.dir, 'both.json')]), 'approve over another party\'s statement');
 
   // The agent logs both: one through its MCP server, one from the command line.
   const aliceAttachment = (JSON.parse(readFileSync(alice.copy, 'utf8')) as { attachments: unknown[] }).attachments[0];
