@@ -11,7 +11,7 @@ const clip = (s: string, n = 80): string => (s.length > n ? `${s.slice(0, n - 1)
 
 function party(p: PartyResult): string {
   const where = p.index === null ? 'attached, not logged' : `entry ${p.index}`;
-  return `      ${p.status === 'verified' ? 'ok  ' : p.status === 'declared' ? 'decl' : 'FAIL'}  ${p.target === 'seal' ? 'seal    ' : `action ${p.target}`.padEnd(8)}  ${clip(p.party, 40)}  ${p.decision}  (${where})${p.code ? `  ${p.code}` : ''}`;
+  return `      ${p.status === 'verified' ? 'ok  ' : p.status === 'declared' ? 'decl' : p.status === 'ignored' ? 'ign ' : 'FAIL'}  ${p.target === 'seal' ? 'seal    ' : `action ${p.target}`.padEnd(8)}  ${clip(p.party, 40)}  ${p.decision}  (${where})${p.code ? `  ${p.code}` : ''}`;
 }
 
 /** Print the dimensions, actions and parties of a session receipt report (after the common header). */

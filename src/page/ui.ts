@@ -88,6 +88,30 @@ function item(list: HTMLElement, text: string, bad: boolean, x: { code?: string;
   if (x.code) line(li, 'p', explain(x.code), 'why');
 }
 
+/** A hostile string as shown: at most `n` characters. */
+const clip = (v: unknown, n = 120): string => {
+  const t = String(v ?? '');
+  return t.length > n ? `${t.slice(0, n)}…` : t;
+};
+
+interface PartyShown { kind: string; party: string; target: number | 'seal'; decision: string; status: string; index: string | null; code?: string }
+
+/** A session receipt's task, actions, and who approved or confirmed which, as the CLI lists them (cli/session-report.ts). */
+function sessionDetails(out: HTMLElement, facts: Record<string, unknown>): void {
+  const s = facts['session'] as { task?: string | null; delegator?: string | null; actions?: Array<{ seq: number; name: string }> } | null;
+  if (s) line(out, 'p', `task ${JSON.stringify(clip(s.task))}, delegator ${JSON.stringify(clip(s.delegator))}`);
+  const actions = line(out, 'ol', '');
+  actions.setAttribute('aria-label', 'Actions');
+  for (const a of s?.actions ?? []) line(actions, 'li', `#${a.seq}  ${clip(a.name, 80)}`).setAttribute('value', String(a.seq));
+  const parties = line(out, 'ul', '');
+  parties.setAttribute('aria-label', 'Approvals and confirmations');
+  for (const p of [...(facts['approvals'] as PartyShown[] ?? []), ...(facts['confirmations'] as PartyShown[] ?? [])]) {
+    const of = p.target === 'seal' ? 'the seal' : `action ${p.target}`;
+    const where = p.index === null ? 'attached, not logged' : `entry ${p.index}`;
+    line(parties, 'li', `${p.kind} by ${clip(p.party, 80)} of ${of}: ${p.decision}, ${p.status} (${where})${p.code ? `  ${p.code}` : ''}`, p.status === 'failed' ? 'bad' : undefined);
+  }
+}
+
 /** The verdict, as the CLI prints it, with an explanation under each finding. */
 function show(r: Shown): void {
   const out = $('result');
@@ -112,6 +136,7 @@ function show(r: Shown): void {
         line(row, 'th', name).setAttribute('scope', 'row');
         line(row, 'td', status, status === 'fail' ? 'bad' : undefined);
       }
+      sessionDetails(out, facts);
     }
     const list = line(out, 'ul', '');
     for (const f of r.findings ?? []) item(list, `${f.severity === 'error' ? 'FAIL' : 'note'}  ${f.code}${f.index !== undefined ? ` [entry ${f.index}]` : ''}  ${f.message}`, f.severity === 'error', f);

@@ -191,6 +191,9 @@ test('a countersigned session receipt with its policy document, and one attestat
   const got = await pageVerdict(page, trust, { file: final }, doc);
   assert.deepEqual({ ok: got.ok, codes: got.codes, level: got.level }, want);
   assert.match(got.text, /counterparty/);
+  // Who confirmed which action, as the CLI lists it, not only the dimension.
+  assert.match(got.text, /confirmation by counterparty:acme of action 3: confirmed, verified \(entry \d+\)/);
+  assert.match(got.text, /#3 {2}\S/);
   // The wrong policy document: the CLI's code.
   const other = join(s.dir, 'other.md');
   writeFileSync(other, 'anything goes\n');
