@@ -7,8 +7,7 @@
  */
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { LogDb } from '../store/log-db.js';
-import { checkSqliteFiles } from '../store/sqlite-guard.js';
+import { IdentityLog } from '../store/identity-log.js';
 import { readHead } from '../store/read-regular.js';
 import { openIdentityLog, withCredentialKeys, type IdentityView } from '../identity/verify-identity.js';
 import type { KnownCheckpoint } from '../verify/split-view.js';
@@ -55,9 +54,9 @@ export async function identityOf(at: { path: string; follow: boolean } | null, p
   }
   if (at === null || !existsSync(at.path)) return { view: null, policy };
   const path = at.path;
-  let db: LogDb;
+  let log: IdentityLog;
   try {
-    db = new LogDb(checkSqliteFiles(path, { what: 'identity log', follow: at.follow }), 'full', true);
+    log = IdentityLog.read(path, at.follow);
   } catch (e) {
     // Unreadable: no call can rest on it (reported only if a call needs it).
     const m = (e as Error).message;
@@ -69,15 +68,15 @@ export async function identityOf(at: { path: string; follow: boolean } | null, p
     // hostile file put far beyond the rest: its tree ends there, short of its checkpoints).
     const entries = function* (): Generator<Uint8Array> {
       let next = 0n;
-      for (const row of db.storedRows()) {
+      for (const row of log.db.storedRows()) {
         if (row.idx !== next) return void findings.push(error('ERR_STORE_CORRUPT', `identity log ${path}: entry ${next} is missing`));
         next++;
         yield row.data;
       }
     };
-    const view = await openIdentityLog(entries(), db.checkpoints().map((c) => c.note), policy, findings, known);
+    const view = await openIdentityLog(entries(), log.db.checkpoints().map((c) => c.note), policy, findings, known);
     return { view, policy: withCredentialKeys(policy, view) };
   } finally {
-    db.close();
+    log.close();
   }
 }

@@ -21,7 +21,7 @@ import { attestationDigest, issueReceipt } from '../receipt/build.js';
 import type { CallRef } from '../receipt/session.js';
 import type { Attestation, AttestationShape } from '../attestation/schema.js';
 import type { Signer } from '../envelope/sign.js';
-import { formatCheckpoint, noteOrigin } from '../log/checkpoint.js';
+import { formatCheckpoint } from '../log/checkpoint.js';
 import { ed25519NoteSigner, signNote, type NoteSigner } from '../log/note-sign.js';
 import { parseVerifierKey } from '../log/vkey.js';
 import { ATTESTATION_RECORD, DECISION_RECORD, RECEIPT_RECORD, REFUSED_INPUT_RECORD, RESPONSE_RECEIPT_RECORD, encodeRecord, type DecisionRecord, type RefusedInputRecord } from '../records/record.js';
@@ -36,34 +36,14 @@ import type { PgLog } from '../store/pg-log.js';
 import type { ReplayStore } from '../gate/gate.js';
 import { EvidenceStore } from '../store/evidence.js';
 import { CallsInFlight } from './in-flight.js';
-import { exists, homePaths } from '../store/home.js';
-import { markMoved } from '../store/synced.js';
+import { homePaths } from '../store/home.js';
+import { checkMode, claimForFleet, fleetOrigin, refuseMoved } from './log-home.js';
 import { SessionStore, checkSessionId } from '../store/sessions.js';
 import { allowedSession, SessionOwners } from '../store/session-owners.js';
 import { loadIdentity, loadIssuerSigner, loadLogKey, type Identity } from '../store/identity.js';
 import type { CallInput, CallOutcome, RecorderOptions, SessionLink } from './recorder-input.js';
 
 export type { CallInput, CallOutcome, RecorderOptions } from './recorder-input.js';
-
-/** `ERR_STORE_CORRUPT` (after `close`) when the log's format is not the one identity.json says. */
-function checkMode(identity: Identity, mode: string | null, close: () => void): void {
-  if (identity.log.entries === undefined || mode === null || mode === identity.log.entries) return;
-  close();
-  throw new AttestError('ERR_STORE_CORRUPT', `the log's entries are ${mode} but identity.json says ${identity.log.entries}: refusing to record (was the log replaced?)`, { expected: identity.log.entries, found: mode });
-}
-
-/**
- * `ERR_USAGE` when `home`'s log is a fleet's (anything at `log-moved.json`, a dangling link
- * too: moved by `log migrate`, or claimed by `log integrate`; or its key signed a fleet's
- * tree, `integrator-signed.json`): a SQLite log here, appended to or signed, would be a
- * second history under the same key.
- */
-function refuseMoved(home: string): void {
-  const { moved, integratorSigned, db, evidence } = homePaths(home);
-  if (exists(moved) || exists(integratorSigned)) throw new AttestError('ERR_USAGE', `this data directory's log was moved to a fleet's log (${moved}): record there with --store or $MCP_ATTEST_STORE; appending here would sign a second history with the same key`);
-  // Payloads kept here, no log.db: this directory's calls went to a fleet's log (or its log was removed). A new log would split them silently.
-  if (!exists(db) && exists(evidence)) throw new AttestError('ERR_USAGE', `calls were recorded from this data directory to a fleet's log (${evidence} is here, no log.db): record there with --store URL or $MCP_ATTEST_STORE; a log started here would split its calls between two logs (if its log.db was removed instead, move ${evidence} aside to start anew)`);
-}
 
 /** Appends attestations, receipts and checkpoints for one proxy process. */
 export class Recorder {
@@ -115,12 +95,9 @@ export class Recorder {
       const { PgLog } = await import('../store/pg-log.js');
       const log = await PgLog.open(store, identity.log.entries ? { entries: identity.log.entries } : {});
       checkMode(identity, await log.mode(), () => void log.close());
-      // From now on this directory's calls are the fleet's: a recorder started here without the URL refuses (refuseMoved), whatever it keeps.
-      if (!exists(p.moved) && !exists(p.db)) markMoved(p.moved, store, 0n);
+      claimForFleet(home, store);
       const evidence = o.evidence === false ? null : new EvidenceStore(p.evidence, false);
-      const latest = await log.latestCheckpoint();
-      const origin = (latest === null ? null : noteOrigin(latest.note)) ?? identity.log.origin;
-      return new Recorder(home, identity, null, log, signer, logSigner, evidence, o.checkpointMs ?? 1000, o.profile ?? 'vector', origin);
+      return new Recorder(home, identity, null, log, signer, logSigner, evidence, o.checkpointMs ?? 1000, o.profile ?? 'vector', await fleetOrigin(log, identity));
     }
     refuseMoved(home);
     const db = new LogDb(p.db, o.durability ?? 'full', false, { groupCommit: true, backgroundCheckpoints: [p.evidence], prefill: o.shortLived !== true, ...(identity.log.entries ? { entries: identity.log.entries } : {}) });

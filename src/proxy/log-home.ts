@@ -1,0 +1,48 @@
+/**
+ * What a recorder checks in its data directory before it opens a log, and what it leaves
+ * there (src/proxy/recorder.ts `Recorder.open`): the log's format is the one identity.json
+ * says; a directory whose calls are a fleet's records nowhere else (docs/fleet.md).
+ */
+import { AttestError } from '../errors.js';
+import { noteOrigin } from '../log/checkpoint.js';
+import { exists, homePaths } from '../store/home.js';
+import { markMoved } from '../store/synced.js';
+import type { Identity } from '../store/identity.js';
+import type { LogStore } from '../store/log-store.js';
+
+/** `ERR_STORE_CORRUPT` (after `close`) when the log's format is not the one identity.json says. */
+export function checkMode(identity: Identity, mode: string | null, close: () => void): void {
+  if (identity.log.entries === undefined || mode === null || mode === identity.log.entries) return;
+  close();
+  throw new AttestError('ERR_STORE_CORRUPT', `the log's entries are ${mode} but identity.json says ${identity.log.entries}: refusing to record (was the log replaced?)`, { expected: identity.log.entries, found: mode });
+}
+
+/**
+ * `ERR_USAGE` when `home`'s log is a fleet's (anything at `log-moved.json`, a dangling link
+ * too: moved by `log migrate`, or claimed by `log integrate`; or its key signed a fleet's
+ * tree, `integrator-signed.json`): a SQLite log here, appended to or signed, would be a
+ * second history under the same key.
+ */
+export function refuseMoved(home: string): void {
+  const { moved, integratorSigned, db, evidence } = homePaths(home);
+  if (exists(moved) || exists(integratorSigned)) throw new AttestError('ERR_USAGE', `this data directory's log was moved to a fleet's log (${moved}): record there with --store or $MCP_ATTEST_STORE; appending here would sign a second history with the same key`);
+  // Payloads kept here, no log.db: this directory's calls went to a fleet's log (or its log was removed). A new log would split them silently.
+  if (!exists(db) && exists(evidence)) throw new AttestError('ERR_USAGE', `calls were recorded from this data directory to a fleet's log (${evidence} is here, no log.db): record there with --store URL or $MCP_ATTEST_STORE; a log started here would split its calls between two logs (if its log.db was removed instead, move ${evidence} aside to start anew)`);
+}
+
+/**
+ * Mark `home` as recording to the fleet's log at `url` (`log-moved.json`, store/synced.ts
+ * `markMoved`) unless it is marked already or has a log of its own: a recorder started here
+ * later without the URL then refuses ({@link refuseMoved}), whatever it keeps. Throws what
+ * `markMoved` throws.
+ */
+export function claimForFleet(home: string, url: string): void {
+  const p = homePaths(home);
+  if (!exists(p.moved) && !exists(p.db)) markMoved(p.moved, url, 0n);
+}
+
+/** The origin a fleet's log goes by: its latest checkpoint's (its integrator's); the data directory's until it has one. */
+export async function fleetOrigin(log: LogStore, identity: Identity): Promise<string> {
+  const latest = await log.latestCheckpoint();
+  return (latest === null ? null : noteOrigin(latest.note)) ?? identity.log.origin;
+}
