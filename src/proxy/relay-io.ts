@@ -89,6 +89,8 @@ export const STOP_GRACE_MS = 2000;
 export const EXIT_READ_MS = 1000;
 /** How long an id freed by a cancellation stays reserved, ms. */
 export const FREED_MS = 10 * 60_000;
+/** Most ids reserved after a cancellation at once; past it a cancelled request keeps its pending slot. */
+export const MAX_FREED = 4096;
 
 /** True when `p` settles (resolved or rejected) within `ms`, false when the time runs out first; no timer is left behind. */
 export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {

@@ -23,7 +23,7 @@ import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, idKey, lenientRef, readMe
 import { RefusalLog } from './refusals.js';
 import { UpstreamRun } from './upstream-run.js';
 import {
-  CANCEL_GRACE_MS, CONNECTION_LOST, DEFAULT_MAX_PENDING, EXIT_READ_MS, FREED_MS, INPUT_REFUSED, RECORD_FAILED, STOP_GRACE_MS, describe, report, settlesWithin,
+  CANCEL_GRACE_MS, CONNECTION_LOST, DEFAULT_MAX_PENDING, EXIT_READ_MS, FREED_MS, INPUT_REFUSED, MAX_FREED, RECORD_FAILED, STOP_GRACE_MS, describe, report, settlesWithin,
   type CallMessage, type Outstanding, type PendingCall, type RelayIo, type UpstreamProcess,
 } from './relay-io.js';
 import type { Recorder } from './recorder.js';
@@ -46,7 +46,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   protected readonly pending = new Map<string, Outstanding<P>>();
   /** Ids whose answer is being receipted and released right now. */
   private readonly settling = new Set<string>();
-  /** Ids freed by a cancellation, reserved until the time given (ms). */
+  /** Ids freed by a cancellation, reserved until the time given (ms), at most {@link MAX_FREED}. */
   private readonly freed = new Map<string, number>();
   /** Upstream requests relayed to the client, awaiting its response. */
   private readonly asked = new Set<string>();
@@ -201,8 +201,8 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     const o = this.pending.get(key);
     if (o === undefined) return;
     const cancelled = o.call?.cancelled === true;
-    if (cancelled) this.free(key);
-    else this.pending.delete(key);
+    // Its stream is closed: no answer can come on it, reserved or not.
+    if (!cancelled || !this.free(key)) this.pending.delete(key);
     const p = o.call;
     if (p !== null) {
       await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status: 'errored', reason: cancelled ? 'cancelled' : 'connection_lost' })
@@ -292,11 +292,14 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     const key = idKey(requestId);
     const o = this.pending.get(key);
     if (o === undefined) return;
-    if (o.call === null) return this.free(key);
+    if (o.call === null) {
+      this.free(key);
+      return;
+    }
     o.call.cancelled = true;
     setTimeout(() => this.lanes?.upstream.run(async () => {
-      if (this.pending.get(key) !== o || this.closing) return;
-      this.free(key);
+      // Not freed (every reserved id still reserved): it stays pending, receipted when answered.
+      if (this.pending.get(key) !== o || this.closing || !this.free(key)) return;
       const p = o.call!;
       await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status: 'errored', reason: 'cancelled' });
     }, report), CANCEL_GRACE_MS).unref();
@@ -305,11 +308,20 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   /**
    * Release a pending id that may still be answered: it stays reserved for {@link FREED_MS}
    * (a reuse is refused, a late answer is unsolicited), so no other request can take its answer.
+   * A reservation is never cut short: with {@link MAX_FREED} ids reserved and none expired, the
+   * id is not released (false) and stays pending, where the pending cap bounds what follows.
    */
-  private free(key: string): void {
+  private free(key: string): boolean {
+    const now = Date.now();
+    // Reserved in order, each for FREED_MS: the expired ones are first.
+    for (const [k, until] of this.freed) {
+      if (until > now) break;
+      this.freed.delete(k);
+    }
+    if (this.freed.size >= MAX_FREED) return false;
     this.pending.delete(key);
-    this.freed.set(key, Date.now() + FREED_MS);
-    if (this.freed.size > 4096) this.freed.delete(this.freed.keys().next().value!);
+    this.freed.set(key, now + FREED_MS);
+    return true;
   }
 
   /** The id is still reserved after being freed. */

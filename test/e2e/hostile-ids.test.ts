@@ -38,6 +38,27 @@ test('a request reusing a pending id is refused, so a ping can never answer a pe
   assert.deepEqual(refusals(s.home), [['client', 'ERR_WIRE_ID_IN_USE']]);
 });
 
+test('a cancelled id stays reserved however many more are cancelled: a later request cannot take its late answer', { timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  // An upstream that answers nothing: every request stays pending until cancelled.
+  const silent = join(s.dir, 'silent.mjs');
+  writeFileSync(silent, "process.stdin.resume(); process.stdin.on('end', () => process.exit(0));\n");
+  const peer = RawPeer.proxy(s, [silent]);
+  const cancel = (id: number): string => peer.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id } });
+  peer.send({ jsonrpc: '2.0', id: 7, method: 'x/slow' });
+  cancel(7);
+  // 4,096 more cancelled (the most kept reserved): the last finds no room and stays pending.
+  for (let i = 1; i <= 4096; i++) {
+    peer.send({ jsonrpc: '2.0', id: 1000 + i, method: 'x/slow' });
+    cancel(1000 + i);
+  }
+  peer.send({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'transfer', arguments: { to: 'B' } } });
+  assert.equal(await errorCode(peer, 7), 'ERR_WIRE_ID_IN_USE', 'id 7 still reserved: the answer to the cancelled request could be taken for this call');
+  peer.proc.stdin.end();
+  assert.equal(await peer.exited, 0);
+  assert.deepEqual(logShow(s.home), [], 'the call was never attested or forwarded');
+});
+
 test('a second response to one call, and a response to no request, are dropped and logged', { timeout: 60_000 }, async (t) => {
   const s = scope(t);
   const raw = rawServer(s);
