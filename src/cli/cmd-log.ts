@@ -164,14 +164,15 @@ export function registerLogCommands(program: Command): void {
     .description('erase one call from a private log: its records, salts and payloads are deleted for good; the commitments, tree and checkpoints stay (docs/log-format.md)')
     .option('--home <dir>', 'data directory')
     .requiredOption('--call <id>', 'the call id (as `log show` lists it)')
+    .option('--in-flight', 'erase a call that has no receipt yet: one a proxy killed mid-call left in flight (a proxy still running it logs the receipt after)')
     .option('--json', 'print as JSON')
-    .action(async (o: { home?: string; call: string; json?: boolean }) => {
+    .action(async (o: { home?: string; call: string; inFlight?: boolean; json?: boolean }) => {
       const home = resolveHome(o.home);
       // The recorder signs a checkpoint over the erasure record when it closes.
       const recorder = await Recorder.open(home, { evidence: false, shortLived: true });
       let r;
       try {
-        r = await eraseCall(recorder.db, homePaths(home).evidence, o.call, nowSeconds());
+        r = await eraseCall(recorder.db, homePaths(home).evidence, o.call, nowSeconds(), { inFlight: o.inFlight === true });
       } finally {
         await recorder.close();
       }

@@ -12,7 +12,7 @@ import { AttestError } from '../errors.js';
 import { fromUtf8, utf8 } from '../bytes/index.js';
 import { callEntryIndexes } from './calls.js';
 import { EvidenceStore } from './evidence.js';
-import { decodeRecord, encodeRecord, ERASURE_RECORD, SESSION_RECORD } from '../records/record.js';
+import { decodeRecord, encodeRecord, ATTESTATION_RECORD, DECISION_RECORD, ERASURE_RECORD, RECEIPT_RECORD, SESSION_RECORD } from '../records/record.js';
 import type { LogDb } from './log-db.js';
 
 /** What an erasure removed: entries opened no more, payloads deleted, and the erasure record's index. */
@@ -44,16 +44,43 @@ function refuseCaptured(db: LogDb, entries: bigint[]): void {
 }
 
 /**
+ * `ERR_USAGE` when an attestation (or allowed decision) among `entries` has no receipt among
+ * them: the call is in flight, and the proxy running it would log its receipt, and its
+ * result, after the erasure (a receipt then answering an erased entry).
+ */
+function refuseInFlight(db: LogDb, callId: string, entries: bigint[]): void {
+  const calls = new Set<string>();
+  const answered = new Set<string>();
+  for (const i of entries) {
+    const bytes = db.record(i);
+    let r;
+    try {
+      r = bytes === null ? null : decodeRecord(bytes);
+    } catch {
+      continue;
+    }
+    if (r?.type === ATTESTATION_RECORD || (r?.type === DECISION_RECORD && r.decision === 'allowed' && r.attestation !== null)) calls.add(i.toString());
+    else if (r?.type === RECEIPT_RECORD) answered.add(r.attestationIndex);
+  }
+  if ([...calls].some((i) => !answered.has(i))) {
+    throw new AttestError('ERR_USAGE', `call ${callId} is in flight (no receipt yet): erase it once it is answered (its proxy logs the receipt when the call returns, or when the proxy stops); --in-flight erases it now, for a call whose proxy was killed`);
+  }
+}
+
+/**
  * Erase call `callId` from the writable private log `db` (a recorder's: the caller closes it
  * to sign a checkpoint over the erasure record), and its payloads from the evidence store at
- * `evidencePath`. Throws `ERR_USAGE` for an empty id, a call the log does not hold opened, a
- * call a receipt session captured, or a log whose entries are public; `ERR_STORE_IO`.
+ * `evidencePath`. A call in flight (no receipt yet) only with `o.inFlight`: for one a proxy
+ * killed mid-call left so; a proxy still running it would log its receipt after. Throws
+ * `ERR_USAGE` for an empty id, a call the log does not hold opened, a call in flight, a call a
+ * receipt session captured, or a log whose entries are public; `ERR_STORE_IO`.
  */
-export async function eraseCall(db: LogDb, evidencePath: string, callId: string, now: number): Promise<Erased> {
+export async function eraseCall(db: LogDb, evidencePath: string, callId: string, now: number, o: { inFlight?: boolean } = {}): Promise<Erased> {
   if (callId === '') throw new AttestError('ERR_USAGE', 'an empty call id names no call (it is what unattested decisions carry)');
   if (db.mode() !== 'private') throw new AttestError('ERR_USAGE', 'this log\'s entries are public (a v1 log, or made with --public-log): a record is its entry and cannot be erased without breaking the tree');
   const entries = callEntryIndexes(db, callId);
   if (entries.length === 0) throw new AttestError('ERR_USAGE', `no call ${callId} with entries still opened in the log`);
+  if (o.inFlight !== true) refuseInFlight(db, callId, entries);
   refuseCaptured(db, entries);
   // One pass: the digests the call's records name, and those every other kept record names.
   const own = new Set(entries);

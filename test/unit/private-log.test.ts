@@ -187,6 +187,29 @@ test('erasure: a call\'s records, salts and payloads are gone from the files; th
   await assert.rejects(erase(h, ''), (e) => isAttestError(e, 'ERR_USAGE'), 'the empty id of unattested decisions names no call');
 });
 
+test('erasure of a call in flight: refused; with inFlight, erased, and a receipt its proxy logs after is erased by erasing the call again', async (t) => {
+  const h = await home(t, 'private', [1]);
+  const r = await Recorder.open(h, { durability: 'normal' });
+  const a = await r.attest({ tool: 'transfer', args: { amount: 2, to: 'acct-7' }, intent: 'pay', server, requestDigest: 'sha256:' + '22'.repeat(32) });
+  await assert.rejects(erase(h, a.callId), (e) => isAttestError(e, 'ERR_USAGE') && /in flight/.test(e.message), 'no receipt yet');
+  const inFlight = await Recorder.open(h, { evidence: false });
+  try {
+    assert.deepEqual((await eraseCall(inFlight.db, homePaths(h).evidence, a.callId, 1_800_000_000, { inFlight: true })).entries, [a.index]);
+  } finally {
+    await inFlight.close();
+  }
+  const before = await verifyHome(h);
+  assert.equal(before.r.ok, true, JSON.stringify(before.r.findings));
+  // The proxy, still running, answers the call: its receipt names an erased attestation.
+  await r.receipt({ callId: a.callId, attestation: a.attestation, attestationIndex: a.index, status: 'executed', result: { paid: 2 } });
+  await r.close();
+  assert.deepEqual((await verifyHome(h)).r.findings.filter((f) => f.severity === 'error').map((f) => f.code), ['ERR_RECEIPT_ORPHAN']);
+  await erase(h, a.callId);
+  const after = await verifyHome(h);
+  assert.equal(after.r.ok, true, JSON.stringify(after.r.findings));
+  assert.equal(includes(readFileSync(homePaths(h).evidence), '"paid":2'), false, 'the result is gone too');
+});
+
 test('erasure in the SEP-text profile deletes the arguments its evidence reference names', async (t) => {
   const h = join(tempDir(t), 'home');
   await initHome(h);
