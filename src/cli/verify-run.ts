@@ -46,15 +46,19 @@ type Report = (LogReport | BundleReport | SessionReceiptReport) & { kind: 'log' 
 
 /**
  * What the regular file at `path` (or the one a symlink named `path` points to) starts with:
- * `bundle` for `{` (after a byte order mark or whitespace, within 64 KiB) or the gzip magic (a
- * bundle or session receipt), `sqlite` for SQLite's header (a log.db), `other` for anything
- * else; null when it is no regular file we can open (left to {@link load}, which refuses it).
+ * `bundle` for `{` (after a byte order mark or whitespace, within 64 KiB), for 64 KiB of
+ * whitespace alone, or for the gzip magic (a bundle or session receipt), `sqlite` for
+ * SQLite's header (a log.db), `other` for anything else; null when it is no regular file we
+ * can open (left to {@link load}, which refuses it).
  */
 function sniff(path: string): 'bundle' | 'sqlite' | 'other' | null {
   const head = readHead(path, HEAD_BYTES);
   if (head === null) return null;
   // A byte order mark too: the bundle path then refuses it as the strict JSON it is not (as the verify page does); or gzip (bundle/gzip.ts).
-  if (isGzip(head) || /^(\xef\xbb\xbf)?[ \t\r\n]*\{/.test(head.toString('latin1'))) return 'bundle';
+  // A head of whitespace alone, the file going on: JSON may have more before its `{`, and the
+  // verify page reads it so; the strict parser decides what follows.
+  const json = /^(\xef\xbb\xbf)?[ \t\r\n]*(\{|$)/.exec(head.toString('latin1'));
+  if (isGzip(head) || (json !== null && (json[2] === '{' || head.length === HEAD_BYTES))) return 'bundle';
   return head.toString('latin1').startsWith('SQLite format 3\0') ? 'sqlite' : 'other';
 }
 

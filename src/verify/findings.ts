@@ -6,12 +6,17 @@
 import type { ErrorCode } from '../errors.js';
 import type { Check } from '../envelope/report.js';
 
+/** The notices' codes: findings that fail nothing (docs/verification-codes.md lists each). */
+export const NOTE_CODES = [
+  'NOTE_UNANSWERED', 'NOTE_IN_FLIGHT', 'NOTE_SELF_TRUST', 'NOTE_RESPONSE_RECEIPT', 'NOTE_OUTSIDE_BUNDLE',
+  'NOTE_POLICY_UNCHECKED', 'NOTE_UNLOGGED', 'NOTE_SESSION_OPEN', 'NOTE_SESSION_UNCHECKED', 'NOTE_REJECTED', 'NOTE_REFUSED_INPUT',
+  'NOTE_ERASED', 'NOTE_SEALED', 'NOTE_REVOCATION_UNTRUSTED', 'NOTE_IDENTITY_STALE', 'NOTE_IDENTITY_UNGATED', 'NOTE_IDENTITY_LOG', 'NOTE_GATEKEEPER_UNDESIGNATED', 'NOTE_PARTY_IGNORED',
+] as const;
+
 /** One finding. `index` is a decimal string (log indices are uint64). */
 export interface Finding {
   severity: 'error' | 'notice';
-  code: ErrorCode | 'NOTE_UNANSWERED' | 'NOTE_IN_FLIGHT' | 'NOTE_SELF_TRUST' | 'NOTE_RESPONSE_RECEIPT' | 'NOTE_OUTSIDE_BUNDLE' | 'NOTE_WITNESS'
-    | 'NOTE_POLICY_UNCHECKED' | 'NOTE_UNLOGGED' | 'NOTE_SESSION_OPEN' | 'NOTE_SESSION_UNCHECKED' | 'NOTE_REJECTED' | 'NOTE_REFUSED_INPUT'
-    | 'NOTE_ERASED' | 'NOTE_SEALED' | 'NOTE_REVOCATION_UNTRUSTED' | 'NOTE_IDENTITY_STALE' | 'NOTE_IDENTITY_UNGATED' | 'NOTE_IDENTITY_LOG' | 'NOTE_GATEKEEPER_UNDESIGNATED' | 'NOTE_PARTY_IGNORED';
+  code: ErrorCode | (typeof NOTE_CODES)[number];
   message: string;
   index?: string;
   expected?: unknown;

@@ -24,12 +24,26 @@ function fork(k: KnownCheckpoint, found: Uint8Array, what: string): Finding {
 }
 
 /**
+ * A checkpoint given to be checked against (`demanded`) of another origin than the one
+ * verified: nothing links the two, and it must not pass unchecked (`ERR_CHECKPOINT_ORIGIN`;
+ * a keeper holding two trusted logs' keys could otherwise show one log under the other's
+ * origin).
+ */
+function demandedElsewhere(known: KnownCheckpoint[], origin: string, findings: Finding[]): void {
+  for (const k of known) {
+    if (k.demanded === true && k.origin !== origin) findings.push(error('ERR_CHECKPOINT_ORIGIN', `the checkpoint given to check against is of another log (origin ${JSON.stringify(k.origin)}, size ${k.size}) than this one's (${JSON.stringify(origin)}): it cannot be checked here`, { expected: k.origin, found: origin }));
+  }
+}
+
+/**
  * A whole log of `size` entries (root at any size from `rootAt`) against every known
  * checkpoint of its `origin`: a known size within the log must have the same root
  * (`ERR_CHECKPOINT_INCONSISTENT`); a known size beyond it means the log was rolled back
- * (`ERR_LOG_ROLLBACK`).
+ * (`ERR_LOG_ROLLBACK`). One given to check against (`demanded`) of another origin is
+ * `ERR_CHECKPOINT_ORIGIN`.
  */
 export function checkLogAgainstKnown(known: KnownCheckpoint[], origin: string, size: bigint, rootAt: (s: bigint) => Uint8Array, findings: Finding[]): void {
+  demandedElsewhere(known, origin, findings);
   for (const k of known.filter((x) => x.origin === origin)) {
     if (k.size > size) {
       findings.push(error('ERR_LOG_ROLLBACK', `the log has ${size} entries, but a checkpoint of ${k.size} was accepted earlier: rolled back`, { expected: k.size.toString(), found: size.toString() }));
@@ -48,11 +62,13 @@ export function checkLogAgainstKnown(known: KnownCheckpoint[], origin: string, s
  * smaller, a consistency proof in the bundle from its size (`ERR_CONSISTENCY_MISSING` if
  * absent; `ERR_CHECKPOINT_INCONSISTENT` if it does not verify); when it is larger, an older
  * checkpoint cannot be linked to it offline (`ERR_CONSISTENCY_MISSING`: ask for a bundle
- * against a newer checkpoint).
+ * against a newer checkpoint). One given to check against (`demanded`) of another origin is
+ * `ERR_CHECKPOINT_ORIGIN`.
  */
 export function checkBundleAgainstKnown(
   known: KnownCheckpoint[], cp: KnownCheckpoint, consistency: Array<{ size: bigint; proof: Uint8Array[] }>, findings: Finding[],
 ): void {
+  demandedElsewhere(known, cp.origin, findings);
   const mine = known.filter((x) => x.origin === cp.origin && x.size > 0n).sort((a, b) => (a.size < b.size ? -1 : a.size > b.size ? 1 : 0));
   const forked = mine.find((k) => k.size === cp.size && !equalBytes(k.rootHash, cp.rootHash));
   if (forked) {

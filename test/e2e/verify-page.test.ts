@@ -266,7 +266,7 @@ test('verify --html writes the built page and prints its SHA-256; log serve serv
   assert.deepEqual(requests.filter((u) => !u.startsWith('blob:') && u !== `${base}/verify`), [], 'the page fetches nothing, not even the log beside it');
 });
 
-test('the same strictness as the CLI: a bundle or trust policy with a byte order mark fails alike; a new choice clears the verdict; a time and an accepted checkpoint as --at and --checkpoint; no WebCrypto is said, not taken for forgery', { timeout: 180_000 }, async (t) => {
+test('the same strictness as the CLI: a bundle or trust policy with a byte order mark fails alike, one after 70,000 spaces passes alike; a new choice clears the verdict; a time and an accepted checkpoint as --at and --checkpoint; no WebCrypto is said, not taken for forgery', { timeout: 180_000 }, async (t) => {
   const s = scope(t);
   const { home, trust } = await fixtures(s);
   const { page } = await openPage(browser, PAGE);
@@ -279,6 +279,12 @@ test('the same strictness as the CLI: a bundle or trust policy with a byte order
   const wantBom = cliVerdict(['verify', bomBundle, '--trust', trust]);
   assert.equal(wantBom.ok, false);
   assert.deepEqual(await pageVerdict(page, trust, { file: bomBundle }).then((v) => ({ ok: v.ok, codes: v.codes })), wantBom);
+  // JSON may start with any whitespace: 70,000 spaces, past the 64 KiB the CLI looks at first, verify alike.
+  const spaced = join(s.dir, 'spaced.json');
+  writeFileSync(spaced, Buffer.concat([Buffer.alloc(70_000, ' '), readFileSync(bundle)]));
+  const wantSpaced = cliVerdict(['verify', spaced, '--trust', trust]);
+  assert.equal(wantSpaced.ok, true, JSON.stringify(wantSpaced));
+  assert.deepEqual(await pageVerdict(page, trust, { file: spaced }).then((v) => ({ ok: v.ok, codes: v.codes })), wantSpaced);
   const bomTrust = bom(trust, join(s.dir, 'bom-trust.json'));
   assert.equal(cli(['verify', bundle, '--trust', bomTrust]).status, 2, 'the CLI refuses the policy');
   await page.reload();

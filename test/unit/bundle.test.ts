@@ -262,6 +262,19 @@ test('split view: a --checkpoint given explicitly must link too, not only the la
   assert.equal((await verifyBundle(text(), policy, keys, { known: [{ origin, size: 0n, rootHash: db.root(0n) }] })).ok, true);
 });
 
+test('split view: a --checkpoint of another origin fails the bundle and the log (ERR_CHECKPOINT_ORIGIN), one only kept (--state) does not', async (t) => {
+  const { db, policy, text } = await fixture(t);
+  const keys = policyKeyResolver(policy);
+  const elsewhere = { origin: 'other.example/log', size: 20n, rootHash: new Uint8Array(32) };
+  const bundle = await verifyBundle(text(0n, 11n), policy, keys, { known: [{ ...elsewhere, demanded: true }] });
+  assert.deepEqual(codes(bundle), ['ERR_CHECKPOINT_ORIGIN']);
+  assert.equal(bundle.findings.find((f) => f.code === 'ERR_CHECKPOINT_ORIGIN')!.expected, 'other.example/log');
+  const log = (known: KnownCheckpoint[]) => verifyLog({ entries: db.entries(), checkpoints: db.checkpoints().map((c) => c.note), known }, policy, keys);
+  assert.deepEqual(codes(await log([{ ...elsewhere, demanded: true }])), ['ERR_CHECKPOINT_ORIGIN']);
+  assert.equal((await log([elsewhere])).ok, true, 'a verifier\'s state holds other logs\' checkpoints too');
+  assert.equal((await verifyBundle(text(0n, 11n), policy, keys, { known: [elsewhere] })).ok, true);
+});
+
 test('the bundle\'s checkpoint: among those covering every entry, the most cosigned, the largest on a tie; none covering is ERR_USAGE', async (t) => {
   const { home, policy } = await recordedHome(t, 0);
   const recorder = await Recorder.open(home, { durability: 'normal', checkpointMs: 3_600_000 });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
 import { sepReason } from '../../src/attestation/verify.js';
+import { NOTE_CODES } from '../../src/verify/findings.js';
 
 const SEP_REASONS = ['signature_invalid', 'nonce_replay', 'expired', 'tool_mismatch', 'server_mismatch', 'key_unavailable', 'attestation_required', 'args_commitment_mismatch'];
 const doc = readFileSync(new URL('../../docs/verification-codes.md', import.meta.url), 'utf8');
@@ -14,6 +15,11 @@ const rows = [...doc.matchAll(/^\| `(ERR_[A-Z0-9_]+)` \|[^|]*\|[^|]*\| `([a-z_]+
 
 test('every code appears in the table exactly once, and nothing else does', () => {
   assert.deepEqual(rows.map(([c]) => c).sort(), [...ERROR_CODES].sort());
+});
+
+test('every notice code appears in the table exactly once, and nothing else does', () => {
+  const notes = [...doc.matchAll(/^\| `(NOTE_[A-Z0-9_]+)` \|[^|]*\|[^|]*\| — \|$/gm)].map((m) => m[1]);
+  assert.deepEqual(notes.sort(), [...NOTE_CODES].sort());
 });
 
 test('each row\'s SEP reason is sepReason(code), one of the eight SEP-2787 reasons', () => {
