@@ -210,6 +210,26 @@ test('a flood of unreadable lines is answered, and logged within a budget that s
   assert.equal(peer.lines.filter((l) => l.includes('"id":null')).length, 1000, 'each one answered');
 });
 
+test('refusals over the budget are logged once it allows, not only at shutdown: a proxy killed after a flood has counted every one', { timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  const raw = rawServer(s);
+  const peer = RawPeer.proxy(s, raw.argv);
+  peer.proc.stdin.write('x\n'.repeat(200));
+  const refused = (): Array<Record<string, unknown>> => {
+    try {
+      return readLog(s.home).entries.filter((e) => e['type'] === 'mcp-attest/refused-input@1');
+    } catch {
+      return []; // not created yet
+    }
+  };
+  const counted = (): number => refused().reduce((n, r) => n + 1 + (r['suppressed'] as number), 0);
+  await waitFor('every refusal counted in the log', () => counted() === 200);
+  peer.proc.kill('SIGKILL');
+  await peer.exited;
+  assert.equal(counted(), 200);
+  assert.ok(refused().length <= 66, `${refused().length} records: the burst and the held one`);
+});
+
 test('an upstream that stops reading cannot grow the proxy: the client is held back instead', { timeout: 90_000 }, async (t) => {
   const s = scope(t);
   const deaf = join(s.dir, 'deaf.mjs');
