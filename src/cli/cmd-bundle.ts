@@ -4,23 +4,30 @@
  * network: one call gives `mcp-attest/bundle@1` (a C2SP tlog-proof per entry), a range or
  * several calls `mcp-attest/bundle@2` (one inclusion proof shared by all entries). A FILE
  * ending `.gz` (any case) is written as one gzip member of the bundle's text (level 6; bundle/gzip.ts),
- * ~5x smaller, which `verify` and the verify page read as they read the text.
+ * ~5x smaller, which `verify` and the verify page read as they read the text. With witnesses
+ * configured, they are first asked to cosign the latest checkpoint (one round, best effort, as
+ * `receipt export` does; `--no-witness` skips it): a bundle made right after a call, with no
+ * `log serve` running, then carries their cosignatures.
  */
 import { writeOutput } from '../store/synced.js';
 import { gzipSync } from 'node:zlib';
 import type { Command } from 'commander';
-import { openHomeLog } from './home-log.js';
-import { resolveHome } from '../store/home.js';
+import { hasHomeLog, openHomeLog } from './home-log.js';
+import { homePaths, resolveHome } from '../store/home.js';
+import { existsSync } from 'node:fs';
+import { LogDb } from '../store/log-db.js';
+import { loadWitnesses } from '../store/witnesses.js';
+import { witnessLatest } from '../store/witnessing.js';
 import { buildBundle, selectEntries, type Selection } from '../store/bundle-build.js';
 import { addIdentity } from '../store/bundle-identity.js';
 import { homeIdentityLog } from '../store/identity-log.js';
 import { BUNDLE_FORMAT, BUNDLE_FORMAT_SHARED, formatBundle } from '../bundle/format.js';
 import { parseNote } from '../log/note.js';
 import { parseDecimal } from '../log/u64.js';
-import { CliExit, EXIT_USAGE, collect, out, outJson } from './output.js';
+import { CliExit, EXIT_USAGE, collect, describeError, err, out, outJson } from './output.js';
 import { identityPath } from './verify-identity.js';
 
-interface BundleOptions { home?: string; call?: string[]; range?: string; since?: string[]; identity?: string; out: string; json?: boolean }
+interface BundleOptions { home?: string; call?: string[]; range?: string; since?: string[]; identity?: string; out: string; witness?: boolean; json?: boolean }
 
 function decimal(text: string, what: string): bigint {
   const n = parseDecimal(text);
@@ -36,11 +43,36 @@ function selection(o: BundleOptions): Selection {
   return { range: [decimal(m[1]!, '--range'), decimal(m[2]!, '--range')] };
 }
 
-function bundleCommand(o: BundleOptions): void {
+/**
+ * One witnessing round for the latest checkpoint of `home`'s log, when witnesses are
+ * configured and the log is its own (a fleet's is witnessed by its integrator): each failure,
+ * and a log that cannot be opened for writing (read-only media), is one line on stderr; the
+ * bundle is made all the same.
+ */
+async function witnessFirst(home: string): Promise<void> {
+  if (!hasHomeLog(home) || existsSync(homePaths(home).moved)) return;
+  try {
+    const witnesses = loadWitnesses(home);
+    if (witnesses.length === 0) return;
+    const db = new LogDb(homePaths(home).db);
+    try {
+      for (const r of await witnessLatest(db, witnesses, { timeoutMs: 5000 })) {
+        if (r.status !== 'cosigned' && r.status !== 'already') err(`mcp-attest: witness ${r.witness}: ${r.status} ${r.message ?? ''}`);
+      }
+    } finally {
+      db.close();
+    }
+  } catch (e) {
+    err(`mcp-attest: warning: the witnesses were not asked to cosign first: ${describeError(e)}`);
+  }
+}
+
+async function bundleCommand(o: BundleOptions): Promise<void> {
   const sel = selection(o);
   const since = (o.since ?? []).map((s) => decimal(s, '--since'));
   const home = resolveHome(o.home);
   const identity = o.identity === undefined ? homeIdentityLog(home) : identityPath(o.identity);
+  if (o.witness !== false) await witnessFirst(home);
   const db = openHomeLog(home);
   try {
     const shared = !('calls' in sel) || new Set(sel.calls).size > 1;
@@ -71,6 +103,7 @@ export function registerBundleCommand(program: Command): void {
     .option('--since <size>', 'also prove consistency from this tree size (one the recipient holds); repeatable', collect)
     .option('--identity <path>', 'the identity log that calls under agent credentials are decided against: the data directory holding it (the credential issuer\'s) or its identity.db (default: this data directory\'s own)')
     .requiredOption('--out <file>', 'output file (ending .gz: gzip\'d)')
+    .option('--no-witness', 'do not ask the configured witnesses to cosign the latest checkpoint first')
     .option('--json', 'print the summary as JSON')
     .action(bundleCommand);
 }

@@ -107,7 +107,7 @@ function printReport(path: string, r: Report): void {
   out(`${r.ok ? 'VERIFIED' : 'FAILED'}  ${r.kind} ${path}`);
   const head = r.kind === 'log' ? `entries ${(r as LogReport).size}` : `entries ${(r as BundleReport).entries}`;
   const witnessed = r.witnesses.length > 0 ? `, cosigned by ${r.witnesses.map((w) => w.name).join(', ')}` : '';
-  out(`  ${head}, checkpoint ${r.checkpoint ? `${r.checkpoint.origin} @ ${r.checkpoint.size}` : 'none'}${witnessed}`);
+  out(`  ${head}, checkpoint ${r.checkpoint ? `${r.checkpoint.origin} @ ${r.checkpoint.size}` : 'none accepted'}${witnessed}`);
   const lr = r as LogReport;
   const sealed = r.kind !== 'log' ? '' : `${lr.sealed > 0 ? `; sealed ${lr.sealed}` : ''}${lr.erased > 0 ? `; erased ${lr.erased}` : ''}`;
   out(`  calls ${r.calls}, receipts ${r.receipts}, unanswered ${r.unanswered}, in flight ${r.inFlight}${r.refused + r.unattested > 0 ? `; refused ${r.refused}, unattested ${r.unattested}` : ''}${sealed}`);

@@ -134,6 +134,25 @@ test('proxies append, the log server gets two witnesses to cosign, a bundle veri
   assert.equal(post.headers.get('allow'), 'GET, HEAD', 'a 405 names the methods allowed (RFC 9110 §15.5.6)');
 });
 
+test('bundle asks the configured witnesses to cosign first: made right after a call, with no log server, it verifies with a quorum; --no-witness does not ask', { timeout: 120_000 }, async (t) => {
+  const s = scope(t);
+  const home = join(s.dir, 'log');
+  ok(['init', '--home', home]);
+  const id = JSON.parse(readFileSync(join(home, 'identity.json'), 'utf8'));
+  const w = await startWitness(s, join(s.dir, 'w1'), [`${id.log.origin}=${id.log.vkey}`]);
+  ok(['log', 'witnesses', 'add', '--home', home, '--url', w.url, '--vkey', w.vkey]);
+  await calls(s, home, 1);
+  const call = logShow(home)[0]!.call_id;
+  const plain = join(s.dir, 'plain.bundle.json');
+  ok(['bundle', '--home', home, '--call', call, '--out', plain, '--no-witness']);
+  assert.equal(verifyWith(home, plain, 1).report.findings.some((f: { code: string }) => f.code === 'ERR_QUORUM_NOT_MET'), true, 'not asked: not cosigned');
+  const bundle = join(s.dir, 'call.bundle.json');
+  ok(['bundle', '--home', home, '--call', call, '--out', bundle]);
+  const v = verifyWith(home, bundle, 1);
+  assert.equal(v.status, 0, JSON.stringify(v.report.findings));
+  assert.equal(v.report.witnesses.length, 1);
+});
+
 test('faults: a witness killed, slow, restarted; the log server restarted; the log never stops and state is never lost', { timeout: 180_000 }, async (t) => {
   const s = scope(t);
   const started = await setup(s);
