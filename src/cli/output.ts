@@ -34,6 +34,8 @@ export function describeError(e: unknown): string {
   if (isAttestError(e)) return `${e.code}: ${e.message}`;
   // A command's own refusal: usage (exit 2) or I/O (exit 3), coded as any other error.
   if (e instanceof CliExit) return `${e.code !== undefined ? `${e.code}: ` : e.exitCode === EXIT_IO ? 'ERR_STORE_IO: ' : e.exitCode === EXIT_USAGE ? 'ERR_USAGE: ' : ''}${e.message}`;
+  // The system's own (a port in use, a permission, not a directory): exit 3, ERR_STORE_IO.
+  if (exitCodeOf(e) === EXIT_IO) return `ERR_STORE_IO: ${e instanceof Error ? e.message : String(e)}`;
   return e instanceof Error ? e.message : String(e);
 }
 

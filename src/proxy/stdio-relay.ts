@@ -374,9 +374,9 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     this.writeClient({ jsonrpc: '2.0', id, error: { code, message, ...(data ? { data } : {}) } });
   }
 
-  /** Answer a request the relay will not forward, with a note on stderr. */
+  /** Answer a request the relay will not forward, with a note on stderr (`message` starts `mcp-attest: `, said once there). */
   protected refuse(id: RpcId, code: number, message: string): void {
-    report(new Error(message));
+    report(new Error(message.replace(/^mcp-attest: /, '')));
     this.errorToClient(id, code, message);
   }
 

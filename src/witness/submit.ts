@@ -66,7 +66,10 @@ async function post(url: string, body: string, timeoutMs: number): Promise<{ sta
     const text = await readCapped(res);
     return text === null ? { error: `answer larger than ${MAX_ANSWER_BYTES} bytes` } : { status: res.status, text };
   } catch (e) {
-    return { error: (e as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e as Error).message };
+    // fetch says "fetch failed" and keeps why (ECONNREFUSED, a name not found) in its cause.
+    const cause = (e as { cause?: { code?: unknown; message?: unknown } }).cause;
+    const why = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : null;
+    return { error: (e as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : `${(e as Error).message}${why === null ? '' : ` (${why})`}` };
   }
 }
 
