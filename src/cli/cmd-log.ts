@@ -168,6 +168,8 @@ export function registerLogCommands(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (o: { home?: string; call: string; inFlight?: boolean; json?: boolean }) => {
       const home = resolveHome(o.home);
+      // Nothing recorded: no call to erase, and no log.db made for it.
+      if (!hasHomeLog(home)) throw new CliExit(EXIT_USAGE, `no call ${o.call}: nothing has been recorded in this data directory yet`);
       // The recorder signs a checkpoint over the erasure record when it closes.
       const recorder = await Recorder.open(home, { evidence: false, shortLived: true });
       let r;

@@ -70,6 +70,8 @@ function diffCommand(o: DiffOptions): void {
   if (o.tool !== undefined && o.fingerprint) throw new CliExit(EXIT_USAGE, '--tool and --fingerprint exclude each other');
   try {
     if (o.tool !== undefined && pins.pins({ server: o.server, name: o.tool }).length === 0) throw new CliExit(EXIT_USAGE, `no tool ${o.tool} is pinned${o.server === undefined ? '' : ` for server ${o.server}`} ("mcp-attest tools list" shows the pinned ones)`);
+    // A server named wrongly must not read as one without changes.
+    if (o.server !== undefined && pins.pins({ server: o.server }).length === 0 && pins.fingerprints({ server: o.server }).length === 0) throw new CliExit(EXIT_USAGE, `no server ${safe(o.server)} is pinned ("mcp-attest tools list" shows the pinned ones)`);
     const toolsShown = !o.fingerprint;
     const shown = toolsShown ? pins.changes({ server: o.server, name: o.tool }).filter((c) => o.all || !c.accepted) : [];
     const rows = shown.map((c) => ({ ...c, reverted: !c.accepted && pins.status(c.server, c.name) === 'pinned', diff: jsonDiff(c.pinned, c.seen) }));

@@ -57,7 +57,7 @@ function openedEntry(db: LogDb, index: bigint): { bytes: Uint8Array; salt?: Uint
   const entry = db.presentEntry(index);
   if (entry[0] !== COMMITMENT_TAG) return { bytes: entry };
   const o = db.opening(index);
-  if (o === null) throw new AttestError('ERR_USAGE', `entry ${index} is erased: it cannot be opened in a bundle`);
+  if (o === null) throw new AttestError('ERR_USAGE', `entry ${index} is erased: it cannot be opened in a bundle (bundle the ranges on either side of it, or the calls you need with --call)`);
   return { bytes: o.record, salt: o.salt };
 }
 

@@ -77,7 +77,7 @@ test('no data directory, or one whose log moved or whose calls went to a fleet\'
   assert.match(moved.stderr, /^mcp-attest: ERR_STORE_IO: no log at .*: it moved to a fleet's log \(.*log-moved\.json\): read it with log status or log publish --store URL \(or \$MCP_ATTEST_STORE\), and verify the tiles log publish writes\n$/);
 });
 
-test('a data directory nothing has recorded in: receipt list and log witnesses list read nothing and create nothing; receipt export, receipt attach and log witness refuse', { timeout: 60_000 }, (t) => {
+test('a data directory nothing has recorded in: receipt list and log witnesses list read nothing and create nothing; receipt export, receipt attach, log witness and log erase refuse', { timeout: 60_000 }, (t) => {
   const s = scope(t);
   assert.equal(run(['init', '--home', s.home]).status, 0);
   const vkey = run(['witness', 'key', '--home', join(s.dir, 'witness')]).stdout.trim();
@@ -94,6 +94,8 @@ test('a data directory nothing has recorded in: receipt list and log witnesses l
   assert.doesNotMatch(run(['log', 'witnesses', 'list', '--home', s.home]).stdout, /secret/);
   const witness = run(['log', 'witness', '--home', s.home]);
   assert.deepEqual([witness.status, witness.stderr], [2, 'mcp-attest: ERR_USAGE: the log has no checkpoint yet: mcp-attest log checkpoint\n']);
+  const erase = run(['log', 'erase', '--home', s.home, '--call', 'abc']);
+  assert.deepEqual([erase.status, erase.stderr], [2, 'mcp-attest: ERR_USAGE: no call abc: nothing has been recorded in this data directory yet\n']);
   const session = 'ses_AAAAAAAAAAAAAAAAAAAAAA';
   writeFileSync(join(s.dir, 'approval.json'), '{}');
   for (const args of [['receipt', 'export', session, '--out', join(s.dir, 'r.json')], ['receipt', 'attach', session, join(s.dir, 'approval.json')]]) {

@@ -219,6 +219,8 @@ test('CLI: a changed advertised fingerprint is shown by tools diff and list, and
   assert.doesNotMatch(diff.stdout, /\u001b/);
   assert.equal(toolsCli(['diff', '--home', home, '--tool', 'transfer']).status, 0, '--tool shows tool changes only');
   assert.equal(toolsCli(['diff', '--home', home, '--fingerprint', '--server', 'quiet-server']).status, 0);
+  const typo = toolsCli(['diff', '--home', home, '--server', 'quiet-sever']);
+  assert.deepEqual([typo.status, /ERR_USAGE: no server quiet-sever is pinned/.test(typo.stderr)], [2, true], 'a server named wrongly is not one without changes');
   const json = toolsCli(['diff', '--home', home, '--json']);
   assert.equal(json.status, 1);
   assert.deepEqual(JSON.parse(json.stdout), [{
