@@ -57,6 +57,8 @@ export class IdentityIndex {
   private readonly byId = new Map<string, LoggedCredential[]>();
   private readonly revoked: LoggedRevocation[] = [];
   private readonly revokedById = new Map<string, LoggedRevocation[]>();
+  /** By key id (RFC 7638 thumbprint): the earliest `notBefore` of the credentials naming that key, and one of their ids. */
+  private readonly byKey = new Map<string, { since: number; id: string }>();
   /** The size of the prefix added so far (every index below it). */
   size: bigint;
 
@@ -74,6 +76,8 @@ export class IdentityIndex {
       const list = this.byId.get(statement.id) ?? [];
       list.push({ credential: statement, index });
       this.byId.set(statement.id, list);
+      const key = this.byKey.get(statement.key.keyId);
+      if (key === undefined || statement.notBefore < key.since) this.byKey.set(statement.key.keyId, { since: statement.notBefore, id: statement.id });
     } else {
       const r: LoggedRevocation = { revocation: statement, index, ...(witnessedAt !== undefined ? { witnessedAt } : {}) };
       this.revoked.push(r);
@@ -81,6 +85,14 @@ export class IdentityIndex {
       list.push(r);
       this.revokedById.set(statement.credential, list);
     }
+  }
+
+  /**
+   * When the key `keyId` (RFC 7638 thumbprint) was first named by a logged credential: the
+   * earliest `notBefore` (POSIX seconds) and one such credential's id; undefined when none names it.
+   */
+  credentialedSince(keyId: string): { since: number; id: string } | undefined {
+    return this.byKey.get(keyId);
   }
 
   /** True when a credential under `id` is logged (once or more). */

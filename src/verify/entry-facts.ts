@@ -65,6 +65,12 @@ export interface CallFacts extends Base {
   findings: Finding[];
   /** For a call made under an agent credential (`iss` a credential id): what the identity decision needs (docs/identity.md). */
   credential?: CredentialCall;
+  /**
+   * For any other call, when the trust policy trusts credential issuers: its signing key's id
+   * (`secretVersion`) and `iat` (POSIX seconds, NaN when unreadable). A key an agent credential
+   * names signs under that credential only (verify/records.ts).
+   */
+  plainKey?: { keyId: string; time: number };
 }
 
 /**
@@ -121,6 +127,15 @@ function detached<T>(s: T): T {
   return (typeof s === 'string' ? (' ' + s).slice(1) : s) as T;
 }
 
+/** An attestation's `iat` in POSIX seconds; NaN when it does not parse (the ttl of a logged record is not checked; the identity checks fail on it). */
+function timeOf(iat: string): number {
+  try {
+    return parseTimestamp(iat);
+  } catch {
+    return NaN;
+  }
+}
+
 function digestOf(v: JsonValue, memo: CanonicalMemo): string | null {
   try {
     return sha256Tagged(canonicalBytes(v, memo));
@@ -144,12 +159,13 @@ async function callFacts(r: Extract<LogRecord, { type: typeof ATTESTATION_RECORD
   const v = await verifyAttestation(attestation, { keys, acceptedAlgs: policy.acceptedAlgorithms, toolName: r.tool, serverFingerprint: r.server.fingerprint, memo });
   for (const c of v.checks) if (c.status === 'fail') facts.findings.push(fromCheck(c, base.position, 'attestation'));
   const asserted = attestation['issuerAsserted'] as Record<string, unknown> | undefined;
-  if (namesCredential(asserted?.['iss'], policy) && v.attestation !== null) {
+  if (v.attestation === null) {
+    // Not an attestation: its own checks failed.
+  } else if (!namesCredential(asserted?.['iss'], policy)) {
+    if ((policy.credentialIssuers?.length ?? 0) > 0) facts.plainKey = { keyId: detached(v.attestation.issuerAsserted.secretVersion), time: timeOf(v.attestation.issuerAsserted.iat) };
+  } else {
     const recorded = r.type === DECISION_RECORD ? r.credential : undefined;
-    let time = NaN;
-    try {
-      time = parseTimestamp(v.attestation.issuerAsserted.iat);
-    } catch { /* the ttl of a logged record is not checked; a bad iat fails the identity decision below */ }
+    const time = timeOf(v.attestation.issuerAsserted.iat);
     facts.credential = {
       entry: base.position, credential: v.attestation.issuerAsserted.iss, time, keyId: v.attestation.issuerAsserted.secretVersion,
       server: r.server.fingerprint, tool: r.tool, identitySize: recorded ? BigInt(recorded.identitySize) : null, chain: recorded ? recorded.chain.map((l) => l.id) : null,

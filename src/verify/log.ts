@@ -151,6 +151,8 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
   // Each checkpoint is checked when the tree reaches its size: one note held at a time.
   const checkpoints = new CheckpointStream(Array.isArray(input.checkpoints) ? inSizeOrder(input.checkpoints) : input.checkpoints, policy);
   const checker = new RecordChecker(policy, keys, findings, false, true);
+  const identity = input.identity ?? null;
+  if (identity !== null) checker.credentialedSince = (k) => identity.index.credentialedSince(k);
   let cp: OpenedCheckpoint | null;
   let credentialCalls: CredentialCall[];
   let inFlight: number;

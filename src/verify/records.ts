@@ -88,6 +88,13 @@ export class RecordChecker {
    * a gatekeeper signed. Their identity decisions stand, and say so.
    */
   readonly refusedByGatekeeper = new Set<bigint>();
+  /**
+   * The identity log's credentials by key (identity/entries.ts `credentialedSince`), when calls
+   * are decided against one: a call under no credential, signed with a key a credential named
+   * by then, is `ERR_CREDENTIAL_UNTRUSTED` (an agent's key trusted on its own too, e.g. merged
+   * from its `trust export`, must not sign around its credential: docs/identity.md).
+   */
+  credentialedSince: ((keyId: string) => { since: number; id: string } | undefined) | null = null;
   /** The sealed entries' positions (the first {@link MAX_SEALED_KEPT}), and the entries erasure records name. */
   private readonly sealedAt: bigint[] = [];
   private readonly declaredErased = new Set<string>();
@@ -248,6 +255,10 @@ export class RecordChecker {
     else if (!f.attested) tally.unattested++;
     if (!f.attested) return;
     this.findings.push(...f.findings);
+    const named = f.plainKey === undefined ? undefined : this.credentialedSince?.(f.plainKey.keyId);
+    if (named !== undefined && !(f.plainKey!.time < named.since)) {
+      this.findings.push(error('ERR_CREDENTIAL_UNTRUSTED', `signed under no credential with the key agent credential ${named.id} names (valid from ${named.since}, POSIX seconds): that key's calls count only under its credentials`, { index: f.position }));
+    }
     const prior = calls.get(f.callId);
     // Kept until the end for each call (a log may hold millions): one string for a tool's
     // name, and the nonce as the call id when they are equal (as they must be).

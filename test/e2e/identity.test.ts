@@ -206,6 +206,33 @@ test('a proxy with --renew-home renews its credential before it expires: calls s
   assert.equal(report.calls, 16);
 });
 
+test('a call signed with a credentialed agent\'s key under no credential fails, though the agent\'s trust export (its key on its own) is merged in', { timeout: 120_000 }, async (t) => {
+  const s = scope(t);
+  const { idp, credential, idpTrust, policy } = world(s);
+  const gated = await connectProxied(s, gatekeeperArgs(s, policy), ['--credential', credential]);
+  assertEchoed(await call(gated.client, 'echo', { message: 'under the credential' }), 'under the credential');
+  await gated.client.close();
+  // The same data directory straight to the server, no credential: the credential's key, and a tool it does not grant.
+  const plain = await connectProxied(s);
+  await call(plain.client, 'get-sum', { a: 1, b: 2 });
+  await plain.client.close();
+  await waitCheckpointed(s.home);
+  const trust = join(s.dir, 'both.json');
+  writeFileSync(trust, cli(['trust', 'merge', exportTrust(s.home, join(s.dir, 'agent-trust.json')), idpTrust]).stdout);
+  const around = logShow(s.home).find((c) => c.tool === 'get-sum')!.attestation_idx;
+  const untrusted = (r: { status: number; report: { findings: Array<{ code: string; index?: string }> } }): string[] => r.report.findings.filter((f) => f.code === 'ERR_CREDENTIAL_UNTRUSTED').map((f) => f.index!);
+  const r = cli(['verify', s.home, '--trust', trust, '--identity', idp, '--json']);
+  assert.equal(r.status, 1);
+  assert.deepEqual(untrusted({ status: r.status, report: JSON.parse(r.stdout) }), [String(around)]);
+  // Bundled: decided against the identity log given with --identity.
+  const size = Number(JSON.parse(cli(['log', 'status', '--home', s.home, '--json']).stdout).size);
+  const out = join(s.dir, 'plain.json');
+  assert.equal(cli(['bundle', '--home', s.home, '--range', `${around}..${size - 1}`, '--out', out]).status, 0);
+  const b = cli(['verify', out, '--trust', trust, '--identity', idp, '--json']);
+  assert.equal(b.status, 1);
+  assert.deepEqual(untrusted({ status: b.status, report: JSON.parse(b.stdout) }), [String(around)]);
+});
+
 test('an agent\'s own log of calls under a credential verifies against the issuer\'s identity log named with --identity, and bundles with it', { timeout: 120_000 }, async (t) => {
   const s = scope(t);
   const { idp, credential, idpTrust, policy } = world(s);
