@@ -26,6 +26,7 @@ import { GatewayMetrics } from './metrics.js';
 import { OAuthResource } from './oauth.js';
 import { UpstreamRuntime } from './upstreams.js';
 import { MAX_TOOL_NAME } from './tools-filter.js';
+import { closeSilentConnections } from '../http/listen.js';
 
 /** JSON-RPC error code of the 2026-07-28 HeaderMismatch error. */
 export const HEADER_MISMATCH = -32020;
@@ -78,6 +79,7 @@ export class Gateway {
         else res.destroy();
       });
     });
+    closeSilentConnections(this.server);
   }
 
   /** Load principals' issuer keys and gate policies, bind, and start the idle sweep; the bound address. Throws `ERR_CONFIG_INVALID` (a key, two gated upstreams with one server fingerprint), `ERR_POLICY_INVALID`, or the listen error. */
@@ -279,9 +281,10 @@ export class Gateway {
       // A caller that outpaces its upstream waits here (bounded), then is told to slow down.
       if (!live.conv.notify(body) && !(await live.conv.drained(10_000))) return this.refuse(res, { status: 503, code: 'ERR_GATEWAY_BUSY', message: 'the upstream is not keeping up', headers: { 'retry-after': '1' } }, access, cors);
     } else if (msg.method === 'notifications/cancelled') {
-      // A 2026-07-28 caller may also say it in words: to whichever of its relays holds that request.
+      // A 2026-07-28 caller may also say it in words: to whichever of its relays holds that
+      // request, with its own DPoP key (a principal's conversations are kept apart per key).
       const target = msg.params?.['requestId'] as RpcId;
-      for (const l of this.live.values()) if (l.upstream === upstream && l.conv.principal === principal && !l.key.startsWith('s:') && l.conv.has(target)) l.conv.notify(body);
+      for (const l of this.live.values()) if (l.upstream === upstream && l.conv.principal === principal && l.jkt === caller.binding?.jkt && !l.key.startsWith('s:') && l.conv.has(target)) l.conv.notify(body);
     }
     res.writeHead(202, cors).end();
   }

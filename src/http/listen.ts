@@ -1,6 +1,6 @@
 /**
  * Starting and stopping the node:http servers of `log serve` and `witness serve` the same
- * way: header and request timeouts (a slow client cannot hold a socket forever), keep-alive,
+ * way: header and request timeouts (a slow or silent client cannot hold a socket forever), keep-alive,
  * listen, the base URL actually bound, and a close that lets requests in flight finish for a
  * grace period before cutting their connections.
  */
@@ -16,12 +16,27 @@ export interface Listening {
   close(): Promise<void>;
 }
 
+/** Time (ms) a connection may stay open before its first request starts. */
+export const FIRST_REQUEST_MS = 10_000;
+
 /**
- * Apply the timeouts (`requestTimeoutMs`, default 30 s: the whole request must arrive in it)
- * and listen on `host:port` (port 0 picks a free one). Resolves once listening; rejects with
- * the listen error (e.g. `EADDRINUSE`).
+ * Close a connection that sends no request within {@link FIRST_REQUEST_MS} of opening: Node's
+ * `headersTimeout` runs from a request's first byte, so a socket that never sends one was
+ * held for ever (an unauthenticated client could use up the server's file descriptors).
+ * Once a request starts, the request, keep-alive and response timeouts apply as before.
+ */
+export function closeSilentConnections(server: Server): void {
+  server.on('connection', (socket) => socket.setTimeout(FIRST_REQUEST_MS));
+  server.on('request', (req) => req.socket.setTimeout(0));
+}
+
+/**
+ * Apply the timeouts (`requestTimeoutMs`, default 30 s: the whole request must arrive in it;
+ * {@link closeSilentConnections}) and listen on `host:port` (port 0 picks a free one).
+ * Resolves once listening; rejects with the listen error (e.g. `EADDRINUSE`).
  */
 export async function listen(server: Server, o: { host: string; port: number; requestTimeoutMs?: number }): Promise<Listening> {
+  closeSilentConnections(server);
   server.headersTimeout = 10_000;
   server.requestTimeout = o.requestTimeoutMs ?? 30_000;
   server.keepAliveTimeout = 5_000;

@@ -84,6 +84,9 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   }
 
   private start(): void {
+    // Not spawned, for want of file descriptors (EMFILE, ENFILE): no pipes were made, and its
+    // 'error' shuts this relay down alone (it threw here, and took a gateway's every session).
+    if (this.child.stdout == null || this.child.stdin == null) return;
     const { maxBytes } = this.limits;
     // A lane may hold one full frame and a little more before its source is paused. It waits
     // on the output it forwards to at that bound; on the other one (our own error answers)

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { CLI, EVERYTHING, RECEIPT_KEY, ROOT, cli, codes, connectDirect, exportTrust, logShow, readLog, scope, stripReceipt, verify, waitFor } from './helpers.js';
 import { connectHttp, everythingHttp, modernHttp } from './http-helpers.js';
@@ -164,6 +165,20 @@ test('refusals: token, Host, Origin, size, session, rate, tool list — each wit
   }
   assert.ok(!gw.stderr().includes(ALICE) && !gw.stderr().includes(BOB), 'no token in the gateway\'s output');
   assert.equal(logShow(s.home).length, 0, 'nothing refused was logged as a call');
+});
+
+test('a connection that sends no request is closed after 10 s (it held a file descriptor for ever), and the gateway serves on', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const gw = await startGateway(s, `version: 1\nlisten: 127.0.0.1:0\n${CALLERS}upstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}]}\n`);
+  const opened = Date.now();
+  const silent = connect(gw.port, '127.0.0.1');
+  silent.on('error', () => undefined);
+  const closed = new Promise<number>((r) => silent.on('close', () => r(Date.now() - opened)));
+  const ms = await closed;
+  assert.ok(ms >= 9_000 && ms < 20_000, `closed after ${ms} ms`);
+  const r = await fetch(`${gw.base}/ev/mcp`, { method: 'POST', headers: mcpHeaders(ALICE), body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'e2e', version: '1' } } }) });
+  assert.equal(r.status, 200, 'the gateway serves on');
+  await r.body?.cancel();
 });
 
 test('attest and gate in one gateway: the gate decides the attestations the gateway signs', { timeout: 90_000 }, async (t) => {
