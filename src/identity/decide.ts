@@ -26,6 +26,8 @@ export interface CallFacts {
   time: number;
   /** The RFC 7638 thumbprint of the key the attestation is signed with. */
   keyId: string;
+  /** The subject the attestation names (`issuerAsserted.sub`), when known: it must be the leaf credential's. */
+  subject?: string;
   /** The server fingerprint and the tool name of the call. */
   server: string;
   tool: string;
@@ -160,6 +162,8 @@ function checkCall(chain: LoggedCredential[], issuer: CredentialIssuer, call: Ca
     if (call.time > c.notAfter + skew) out.push(error('ERR_CREDENTIAL_EXPIRED', `credential ${c.id} expired at ${showTime(c.notAfter)}; the call is at ${showTime(call.time)}`));
   }
   if (call.keyId !== leaf.key.keyId) out.push(error('ERR_CREDENTIAL_KEY', `the call is signed with key ${call.keyId}, not the key of credential ${leaf.id}`, { expected: leaf.key.keyId, found: call.keyId }));
+  // The record names who called: the credential's subject, not one the agent chose.
+  if (call.subject !== undefined && call.subject !== leaf.subject) out.push(error('ERR_CREDENTIAL_KEY', `the call names subject ${JSON.stringify(call.subject)}, not credential ${leaf.id}'s`, { expected: leaf.subject, found: call.subject }));
   for (const scope of [issuer, ...chain.map((l) => l.credential)]) {
     if ((scope.servers && !scope.servers.includes(call.server)) || (scope.tools && !scope.tools.some((t) => covers(t, call.tool)))) {
       out.push(error('ERR_CREDENTIAL_SCOPE', `${call.tool} at ${call.server} is outside ${'subject' in scope ? `credential ${scope.id}` : `issuer ${scope.id}'s grant`}`));

@@ -79,7 +79,7 @@ export async function checkCredentialCall(a: Attestation, source: IdentitySource
   if (typeof chain === 'string') return { ok: false, code: 'ERR_CREDENTIAL_UNLOGGED', message: `credential ${id}: its chain is ${chain === 'ambiguous' ? 'logged under a repeated id' : chain === 'cycle' ? 'too long' : 'not in the identity log'}`, facts: null };
   const facts: CredentialFacts = { chain: chain.map((l) => ({ id: l.credential.id, index: l.index.toString() })), identitySize: size.toString() };
   const d = await decideCall(chain, source.index.revocationsOf(chain.map((l) => l.credential.id)), {
-    identitySize: size, time: parseTimestamp(a.issuerAsserted.iat), keyId: a.issuerAsserted.secretVersion, server, tool, witnessedAt: now,
+    identitySize: size, time: parseTimestamp(a.issuerAsserted.iat), keyId: a.issuerAsserted.secretVersion, subject: a.issuerAsserted.sub, server, tool, witnessedAt: now,
   }, policy);
   const first = d.findings.find((f) => f.severity === 'error');
   if (first !== undefined) return { ok: false, code: first.code as ErrorCode, message: first.message, facts };

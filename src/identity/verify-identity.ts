@@ -169,10 +169,11 @@ export function withCredentialKeys(policy: TrustPolicy, view: IdentityView | nul
 export interface CredentialCall {
   /** The call's entry index (for findings). */
   entry: bigint;
-  /** The attestation's `iss` (a credential id), `iat` (POSIX seconds), `secretVersion`. */
+  /** The attestation's `iss` (a credential id), `iat` (POSIX seconds), `secretVersion`, `sub`. */
   credential: string;
   time: number;
   keyId: string;
+  subject?: string;
   server: string;
   tool: string;
   /** The identity size the gatekeeper recorded (null: none recorded, an agent's own log: the verified size stands in). */
@@ -321,7 +322,7 @@ export async function decideCalls(calls: CredentialCall[], view: IdentityView | 
       findings.push(at(error('ERR_CREDENTIAL_MALFORMED', `the recorded chain ${c.chain.join(' > ')} is not the logged one`)));
     }
     const d = await decideCall(chain, () => view.index.revocationsOf(chain.map((l) => l.credential.id)), {
-      identitySize: c.identitySize ?? view.size, time: c.time, keyId: c.keyId, server: c.server, tool: c.tool, witnessedAt: witnessed, ungated: !c.gated,
+      identitySize: c.identitySize ?? view.size, time: c.time, keyId: c.keyId, ...(c.subject !== undefined ? { subject: c.subject } : {}), server: c.server, tool: c.tool, witnessedAt: witnessed, ungated: !c.gated,
     }, policy, chains);
     for (const f of d.findings) findings.add(at(f));
     const unbound = recorded.gated ? bindingProblem(chain[chain.length - 1]!.credential, c.keyId, c.caller) : null;

@@ -167,7 +167,7 @@ async function callFacts(r: Extract<LogRecord, { type: typeof ATTESTATION_RECORD
     const recorded = r.type === DECISION_RECORD ? r.credential : undefined;
     const time = timeOf(v.attestation.issuerAsserted.iat);
     facts.credential = {
-      entry: base.position, credential: v.attestation.issuerAsserted.iss, time, keyId: v.attestation.issuerAsserted.secretVersion,
+      entry: base.position, credential: v.attestation.issuerAsserted.iss, time, keyId: v.attestation.issuerAsserted.secretVersion, subject: detached(v.attestation.issuerAsserted.sub),
       server: r.server.fingerprint, tool: r.tool, identitySize: recorded ? BigInt(recorded.identitySize) : null, chain: recorded ? recorded.chain.map((l) => l.id) : null,
       gated: r.type === DECISION_RECORD, ...(r.type === DECISION_RECORD && r.caller ? { caller: r.caller } : {}),
     };

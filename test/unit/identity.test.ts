@@ -127,7 +127,7 @@ test('time: expired, not yet valid, and within the clock skew', async () => {
   assert.deepEqual(codes(await decideCall(w.chain, [], { ...w.call, witnessedAt: null }, w.policy)), ['ERR_CREDENTIAL_LATE'], 'never witnessed: nothing bounds a back-dated call');
 });
 
-test('a credential logged after its first use; an issuer the policy does not list; a forged issuer signature; the wrong key; a tool out of scope', async () => {
+test('a credential logged after its first use; an issuer the policy does not list; a forged issuer signature; the wrong key or subject; a tool out of scope', async () => {
   const w = await world();
   assert.deepEqual(codes(await decideCall(w.chain, [], { ...w.call, identitySize: 1n }, w.policy)), ['ERR_CREDENTIAL_UNLOGGED']);
   const other = parseTrustPolicy(JSON.stringify({ version: 1, issuers: [], logs: [] }));
@@ -138,6 +138,8 @@ test('a credential logged after its first use; an issuer the policy does not lis
   const tampered = { ...w.subCred, tools: ['crm.*'] };
   assert.ok(codes(await decideCall([w.chain[0]!, { credential: tampered, index: 1n }], [], w.call, w.policy)).includes('ERR_SIGNATURE_INVALID'), 'altered after signing');
   assert.deepEqual(codes(await decideCall(w.chain, [], { ...w.call, keyId: w.agent.key.keyId }, w.policy)), ['ERR_CREDENTIAL_KEY'], 'the parent\'s key is not the sub-agent\'s');
+  assert.deepEqual(codes(await decideCall(w.chain, [], { ...w.call, subject: 'agent:acme/7f3c/reader' }, w.policy)), [], 'the leaf credential\'s own subject');
+  assert.deepEqual(codes(await decideCall(w.chain, [], { ...w.call, subject: 'agent:acme/admin' }, w.policy)), ['ERR_CREDENTIAL_KEY'], 'a call naming another subject than its credential\'s');
   assert.deepEqual(codes(await decideCall(w.chain, [], { ...w.call, tool: 'crm.delete_contact' }, w.policy)), ['ERR_CREDENTIAL_SCOPE']);
   assert.deepEqual(codes(await decideCall(w.chain, [], { ...w.call, server: `sha256:${'cd'.repeat(32)}` }, w.policy)), ['ERR_CREDENTIAL_SCOPE']);
 });
