@@ -119,7 +119,7 @@ export class UpstreamRuntime {
 
   /** A new relay for one conversation of `principal` (signing with `issuer`, its own key, if it has one), its client side on `input`/`output`. */
   relay(principal: string, input: Readable, output: Writable, issuer?: Signer): StdioRelay {
-    const transport: Pick<RelayIo, 'argv' | 'url' | 'env'> = { argv: this.argv, ...(this.http ? { url: this.http } : {}), ...(this.cfg.env ? { env: this.cfg.env } : {}) };
+    const transport: Pick<RelayIo, 'argv' | 'url' | 'env' | 'stderrLabel'> = { argv: this.argv, stderrLabel: this.cfg.name, ...(this.http ? { url: this.http } : {}), ...(this.cfg.env ? { env: this.cfg.env } : {}) };
     const common = { shared: true, maxMessageBytes: this.maxMessageBytes, name: this.cfg.name };
     const gatekeeper = (io: Partial<RelayIo>): Gatekeeper => new Gatekeeper(this.recorder, {
       ...transport, ...common, ...io, gate: this.gate!, serverFingerprint: this.fingerprint, ...(this.gatePins ? { tools: this.gatePins } : {}),

@@ -31,6 +31,12 @@ export interface RelayIo {
   url?: HttpUpstreamOptions;
   /** Variables added to the upstream command's environment (it inherits the relay's). */
   env?: Record<string, string>;
+  /**
+   * The upstream command's stderr: inherited (absent), or each line written to this process's
+   * stderr as `mcp-attest: upstream LABEL: <line>`, control characters escaped (a gateway,
+   * whose stderr carries its access log: an upstream must not write lines of it).
+   */
+  stderrLabel?: string;
   /** An upstream already made (another relay in the same process: the gateway's attest-then-gate chain), instead of a command. */
   upstream?: UpstreamProcess;
   /** Client side streams (default: process stdin/stdout). */

@@ -6,8 +6,31 @@
  * nor outlives it.
  */
 import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { HttpUpstream } from './http-upstream.js';
 import { stopProcess, type RelayIo, type UpstreamProcess } from './relay-io.js';
+import { printable } from '../bytes/index.js';
+
+/** Longest piece of an upstream's stderr line written at once; a longer line is cut in pieces of it. */
+const STDERR_LINE_CHARS = 8192;
+
+/** Write each line of `stderr` to ours as `mcp-attest: upstream LABEL: <line>`, printable (relay-io.ts `RelayIo.stderrLabel`). */
+function labelLines(stderr: Readable, label: string): void {
+  let line = '';
+  const put = (text: string): void => void process.stderr.write(`mcp-attest: upstream ${printable(label)}: ${printable(text)}\n`);
+  stderr.setEncoding('utf8');
+  stderr.on('data', (chunk: string) => {
+    const parts = (line + chunk).split('\n');
+    line = parts.pop()!;
+    for (const p of parts) put(p);
+    while (line.length > STDERR_LINE_CHARS) {
+      put(line.slice(0, STDERR_LINE_CHARS));
+      line = line.slice(STDERR_LINE_CHARS);
+    }
+  });
+  stderr.on('end', () => void (line !== '' && put(line)));
+  stderr.on('error', () => undefined);
+}
 
 /** The upstream of one relay: its process, whether it has exited, its stop. */
 export class UpstreamRun {
@@ -18,9 +41,9 @@ export class UpstreamRun {
   readonly ended: Promise<void>;
   private stopping: Promise<void> | null = null;
 
-  /** The upstream `io` names: `io.upstream` as it is, an HTTP upstream for `io.url`, else `io.argv` spawned (stderr inherited, `io.env` added). */
+  /** The upstream `io` names: `io.upstream` as it is, an HTTP upstream for `io.url`, else `io.argv` spawned (stderr inherited, or labelled: `io.stderrLabel`; `io.env` added). */
   constructor(io: RelayIo) {
-    this.process = io.upstream ?? (io.url !== undefined ? new HttpUpstream(io.url) : spawn(io.argv[0]!, io.argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], env: io.env === undefined ? process.env : { ...process.env, ...io.env } }));
+    this.process = io.upstream ?? (io.url !== undefined ? new HttpUpstream(io.url) : this.spawned(io));
     this.ended = new Promise<void>((resolve) => {
       const end = (): void => {
         this.exited = true;
@@ -28,6 +51,12 @@ export class UpstreamRun {
       };
       this.process.on('exit', end).on('error', end);
     });
+  }
+
+  private spawned(io: RelayIo): UpstreamProcess {
+    const child = spawn(io.argv[0]!, io.argv.slice(1), { stdio: ['pipe', 'pipe', io.stderrLabel === undefined ? 'inherit' : 'pipe'], env: io.env === undefined ? process.env : { ...process.env, ...io.env } });
+    if (io.stderrLabel !== undefined && child.stderr) labelLines(child.stderr, io.stderrLabel);
+    return child;
   }
 
   /** {@link stopProcess} unless it has exited; once: a later call gets the same promise. */

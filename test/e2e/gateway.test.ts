@@ -167,7 +167,7 @@ test('refusals: token, Host, Origin, size, session, rate, tool list — each wit
   assert.equal(logShow(s.home).length, 0, 'nothing refused was logged as a call');
 });
 
-test('a connection that sends no request is closed after 10 s (it held a file descriptor for ever), and the gateway serves on', { timeout: 60_000 }, async (t) => {
+test('a connection that sends no request is closed after 10 s (it held a file descriptor for ever), and the gateway serves on; an upstream\'s stderr comes labelled', { timeout: 60_000 }, async (t) => {
   const s = scope(t);
   const gw = await startGateway(s, `version: 1\nlisten: 127.0.0.1:0\n${CALLERS}upstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}]}\n`);
   const opened = Date.now();
@@ -179,6 +179,9 @@ test('a connection that sends no request is closed after 10 s (it held a file de
   const r = await fetch(`${gw.base}/ev/mcp`, { method: 'POST', headers: mcpHeaders(ALICE), body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'e2e', version: '1' } } }) });
   assert.equal(r.status, 200, 'the gateway serves on');
   await r.body?.cancel();
+  // The upstream's own stderr comes labelled, a line at a time: it cannot write access-log lines.
+  await waitFor('the upstream\'s stderr, labelled', () => gw.stderr().includes('\nmcp-attest: upstream ev: Starting default (STDIO) server...\n'));
+  assert.equal(gw.stderr().split('\n').some((l) => l.startsWith('Starting')), false);
 });
 
 test('attest and gate in one gateway: the gate decides the attestations the gateway signs', { timeout: 90_000 }, async (t) => {
