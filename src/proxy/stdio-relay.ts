@@ -21,9 +21,10 @@ import type { Frame, Oversize } from './frames.js';
 import { Lane } from './lane.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, idKey, lenientRef, readMessage, writeMessage, type RpcId, type RpcMessage } from './message.js';
 import { RefusalLog } from './refusals.js';
+import { FreedIds } from './freed-ids.js';
 import { UpstreamRun } from './upstream-run.js';
 import {
-  CANCEL_GRACE_MS, CONNECTION_LOST, DEFAULT_MAX_PENDING, EXIT_READ_MS, FREED_MS, INPUT_REFUSED, MAX_FREED, RECORD_FAILED, STOP_GRACE_MS, describe, report, settlesWithin,
+  CANCEL_GRACE_MS, CONNECTION_LOST, DEFAULT_MAX_PENDING, EXIT_READ_MS, INPUT_REFUSED, RECORD_FAILED, STOP_GRACE_MS, describe, report, settlesWithin,
   type CallMessage, type Outstanding, type PendingCall, type RelayIo, type UpstreamProcess,
 } from './relay-io.js';
 import type { Recorder } from './recorder.js';
@@ -46,8 +47,8 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   protected readonly pending = new Map<string, Outstanding<P>>();
   /** Ids whose answer is being receipted and released right now. */
   private readonly settling = new Set<string>();
-  /** Ids freed by a cancellation, reserved until the time given (ms), at most {@link MAX_FREED}. */
-  private readonly freed = new Map<string, number>();
+  /** Ids freed by a cancellation, still reserved. */
+  private readonly freed = new FreedIds();
   /** Upstream requests relayed to the client, awaiting its response. */
   private readonly asked = new Set<string>();
   /** Tool definition pinning, when the subclass has it. */
@@ -146,7 +147,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
       if (msg.method === 'notifications/cancelled') this.cancelled(msg.params?.['requestId']);
       return this.writeUpstream(msg);
     }
-    if (this.pending.has(key) || this.settling.has(key) || this.isFreed(key)) return this.refuseInput('client', frame, 'ERR_WIRE_ID_IN_USE', `id ${key.slice(0, 64)} is already pending`, msg.id!);
+    if (this.pending.has(key) || this.settling.has(key) || this.freed.has(key)) return this.refuseInput('client', frame, 'ERR_WIRE_ID_IN_USE', `id ${key.slice(0, 64)} is already pending`, msg.id!);
     if (this.pending.size >= this.maxPending) return this.refuseInput('client', frame, 'ERR_WIRE_TOO_MANY_PENDING', `${this.maxPending} requests already pending`, msg.id!);
     if (this.upstream.exited) return this.errorToClient(msg.id!, CONNECTION_LOST, 'mcp-attest: the upstream exited, request not forwarded');
     if (msg.method !== 'tools/call') return this.forward(msg, null);
@@ -309,31 +310,13 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   }
 
   /**
-   * Release a pending id that may still be answered: it stays reserved for {@link FREED_MS}
-   * (a reuse is refused, a late answer is unsolicited), so no other request can take its answer.
-   * A reservation is never cut short: with {@link MAX_FREED} ids reserved and none expired, the
-   * id is not released (false) and stays pending, where the pending cap bounds what follows.
+   * Release a pending id that may still be answered, reserved ({@link FreedIds}); false when
+   * no reservation can be taken now: it then stays pending, where the pending cap bounds what follows.
    */
   private free(key: string): boolean {
-    const now = Date.now();
-    // Reserved in order, each for FREED_MS: the expired ones are first.
-    for (const [k, until] of this.freed) {
-      if (until > now) break;
-      this.freed.delete(k);
-    }
-    if (this.freed.size >= MAX_FREED) return false;
+    if (!this.freed.reserve(key)) return false;
     this.pending.delete(key);
-    this.freed.set(key, now + FREED_MS);
     return true;
-  }
-
-  /** The id is still reserved after being freed. */
-  private isFreed(key: string): boolean {
-    const until = this.freed.get(key);
-    if (until === undefined) return false;
-    if (until > Date.now()) return true;
-    this.freed.delete(key);
-    return false;
   }
 
   /**
