@@ -26,11 +26,17 @@ export const ALICE = 'alice-token-0123456789abcdef';
 export const BOB = 'bob-token-0123456789abcdef';
 export const CALLERS = 'callers:\n  - {principal: alice, token: {env: ALICE_TOKEN}}\n  - {principal: bob, token: {env: BOB_TOKEN}}\n';
 
-/** Write `yaml` as the configuration (`home` set to the scope's unless given) and start the gateway on a free port, with `env` added to its environment. */
-export async function startGateway(s: Scope, yaml: string, file = 'gateway.yaml', env: Record<string, string> = {}): Promise<GatewayProc> {
+/**
+ * Write `yaml` as the configuration (`home` set to the scope's unless given) and start the
+ * gateway on a free port, with `env` added to its environment; with `fdLimit`, under that many
+ * file descriptors (bash's `ulimit -n`).
+ */
+export async function startGateway(s: Scope, yaml: string, file = 'gateway.yaml', env: Record<string, string> = {}, fdLimit?: number): Promise<GatewayProc> {
   const path = join(s.dir, file);
   writeFileSync(path, `${yaml.includes('\nhome:') || yaml.startsWith('home:') ? '' : `home: ${s.home}\n`}${yaml}`);
-  const proc = spawn(process.execPath, [CLI, 'gateway', '--config', path], { cwd: ROOT, env: { ...process.env, ALICE_TOKEN: ALICE, BOB_TOKEN: BOB, ...env }, stdio: 'pipe' });
+  const argv = [process.execPath, CLI, 'gateway', '--config', path];
+  const o = { cwd: ROOT, env: { ...process.env, ALICE_TOKEN: ALICE, BOB_TOKEN: BOB, ...env }, stdio: 'pipe' as const };
+  const proc = fdLimit === undefined ? spawn(argv[0]!, argv.slice(1), o) : spawn('bash', ['-c', `ulimit -n ${fdLimit} && exec "$@"`, 'bash', ...argv], o);
   let err = '';
   proc.stderr.on('data', (c: Buffer) => (err += c.toString()));
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));

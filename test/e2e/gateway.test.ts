@@ -184,6 +184,31 @@ test('a connection that sends no request is closed after 10 s (it held a file de
   assert.equal(gw.stderr().split('\n').some((l) => l.startsWith('Starting')), false);
 });
 
+test('out of file descriptors, a conversation whose upstream cannot be spawned ends alone: the gateway, and the calls in flight, live on', { timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  const gw = await startGateway(s, `version: 1\nlisten: 127.0.0.1:0\n${CALLERS}upstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}]}\n`, 'gateway.yaml', {}, 200);
+  const init = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'e2e', version: '1' } } });
+  // Alice's connection is open before the descriptors run out; then idle sockets take the rest.
+  const alice = connect(gw.port, '127.0.0.1');
+  let answer = '';
+  alice.on('data', (c: Buffer) => (answer += c.toString()));
+  alice.on('error', () => undefined);
+  await new Promise((r) => alice.once('connect', r));
+  const idle = Array.from({ length: 220 }, () => connect(gw.port, '127.0.0.1').on('error', () => undefined));
+  t.after(() => { for (const c of idle) c.destroy(); alice.destroy(); });
+  await new Promise((r) => setTimeout(r, 1500));
+  alice.write(`POST /ev/mcp HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\nAuthorization: Bearer ${ALICE}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${init.length}\r\n\r\n${init}`);
+  await waitFor('an answer to alice', () => (answer.includes('"id":0') ? answer : null), 20_000);
+  assert.match(gw.stderr(), /cannot start upstream: spawn \S+ EMFILE/, 'the upstream could not be spawned');
+  assert.match(answer, /"code":-32005/, 'her conversation ended, with an error');
+  for (const c of idle) c.destroy();
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(gw.proc.exitCode, null, 'the gateway lives on');
+  const r = await fetch(`${gw.base}/ev/mcp`, { method: 'POST', headers: mcpHeaders(BOB), body: init });
+  assert.equal(r.status, 200);
+  await r.body?.cancel();
+});
+
 test('attest and gate in one gateway: the gate decides the attestations the gateway signs', { timeout: 90_000 }, async (t) => {
   const s = scope(t);
   assert.equal(cli(['init', '--home', s.home]).status, 0);
