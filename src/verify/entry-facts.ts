@@ -159,11 +159,10 @@ async function callFacts(r: Extract<LogRecord, { type: typeof ATTESTATION_RECORD
   const v = await verifyAttestation(attestation, { keys, acceptedAlgs: policy.acceptedAlgorithms, toolName: r.tool, serverFingerprint: r.server.fingerprint, memo });
   for (const c of v.checks) if (c.status === 'fail') facts.findings.push(fromCheck(c, base.position, 'attestation'));
   const asserted = attestation['issuerAsserted'] as Record<string, unknown> | undefined;
-  if (v.attestation === null) {
-    // Not an attestation: its own checks failed.
-  } else if (!namesCredential(asserted?.['iss'], policy)) {
+  // (No attestation, v.attestation null: its own checks failed, and say so.)
+  if (v.attestation !== null && !namesCredential(asserted?.['iss'], policy)) {
     if ((policy.credentialIssuers?.length ?? 0) > 0) facts.plainKey = { keyId: detached(v.attestation.issuerAsserted.secretVersion), time: timeOf(v.attestation.issuerAsserted.iat) };
-  } else {
+  } else if (v.attestation !== null) {
     const recorded = r.type === DECISION_RECORD ? r.credential : undefined;
     const time = timeOf(v.attestation.issuerAsserted.iat);
     facts.credential = {
