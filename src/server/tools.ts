@@ -255,7 +255,7 @@ function registerPartyTools(server: McpServer, ctx: SessionServerContext, phase:
 }
 
 const DIMENSION = z.enum(['pass', 'fail', 'none', 'unchecked']);
-const PARTY_DIMENSION = z.enum(['pass', 'fail', 'none', 'unchecked', 'declared']);
+const PARTY_DIMENSION = z.enum(['pass', 'fail', 'none', 'unchecked', 'declared', 'rejected']);
 const PARTY_RESULT = z.looseObject({
   kind: z.string(), party: z.string(), target: z.union([z.number(), z.literal('seal')]), decision: z.string(),
   status: z.enum(['verified', 'declared', 'failed', 'ignored']), index: z.string().nullable(), code: z.string().optional(),

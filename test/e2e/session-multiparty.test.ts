@@ -33,7 +33,7 @@ function ok(r: { status: number; stderr: string; stdout: string }, what: string)
   return r.stdout;
 }
 
-test('multi-party: record and seal over stdio, approve and countersign on separate copies, log both, one verify shows every leg', async (t) => {
+test('multi-party: record and seal over stdio, approve and countersign on separate copies, log both, one verify shows every leg; a rejection shows in verify_session', async (t) => {
   const s = scope(t);
   const { client } = await connect(s, process.execPath, [CLI, 'serve', '--home', s.home]);
   const call = async (name: string, args: Record<string, unknown>): Promise<Record<string, unknown>> => {
@@ -107,6 +107,13 @@ test('multi-party: record and seal over stdio, approve and countersign on separa
   assert.deepEqual(v.witnesses.map((x) => x.name), [w.name]);
   assert.deepEqual(v.approvals.map((a) => [a.target, a.party, a.status, a.index !== null]), [[2, 'approver:alice', 'verified', true]]);
   assert.deepEqual(v.confirmations.map((a) => [a.target, a.party, a.status, a.index !== null]), [[3, 'counterparty:acme', 'verified', true]]);
+  // Alice rejects action 1: the agent's own verify_session says so, with its notice (its output schema refused the verdict before).
+  ok(cli(['approve', alice.copy, '--key', alice.key, '--id', 'approver:alice', '--action', '1', '--decision', 'rejected', '--out', join(s.dir, 'rejected.json')]), 'reject');
+  const rejection = (JSON.parse(readFileSync(join(s.dir, 'rejected.json'), 'utf8')) as { attachments: Array<{ decision?: string }> }).attachments.find((a) => a.decision === 'rejected');
+  await call('attach_approval', { sessionId, attachment: rejection });
+  const told = await call('verify_session', { sessionId, trustPolicy: readFileSync(trust, 'utf8'), policy: POLICY }) as { dimensions: Record<string, string>; findings: Array<{ code: string }> };
+  assert.equal(told.dimensions['approvals'], 'rejected');
+  assert.ok(told.findings.some((f) => f.code === 'NOTE_REJECTED'), JSON.stringify(told.findings));
 
   // Keys are never taken from the receipt: no --trust is a usage error.
   assert.equal(cli(['verify', final]).status, 2);
