@@ -24,6 +24,7 @@ import { equalBytes } from '../bytes/index.js';
 import type { PgLog } from './pg-log.js';
 import { connectionConfig, storeIo } from './pg-log.js';
 import { COMMITMENT_BYTES, COMMITMENT_TAG } from '../log/opening.js';
+import { CompactRoots } from '../log/compact-range.js';
 
 /** The advisory lock key of the integrator ("mcp-attest" in ASCII, folded into a bigint). */
 const LOCK_KEY = '7306813489436938612';
@@ -101,6 +102,12 @@ export class Integrator {
   private lastCheckpoint = 0;
   /** When this integrator last renewed its lease (ms since the epoch, its own clock). */
   private renewed = performance.now();
+  /**
+   * The tree this process knows is made of the entries: computed by its own integration, or
+   * recomputed from the entries (once when it starts, or after another hand wrote the tree).
+   * A stored root is trusted, to integrate from or to sign, only when it is this one.
+   */
+  private known: { size: bigint; root: Uint8Array } | null = null;
 
   private constructor(private readonly log: PgLog, private readonly client: pg.Client, readonly epoch: bigint, private readonly signer: CheckpointSigner, private readonly o: { checkpointMs: number; leaseMs: number; memory?: SignedTreeMemory | undefined }) {}
 
@@ -151,7 +158,8 @@ export class Integrator {
       const [from, next, cp] = [BigInt(s.integrated), BigInt(s.next_idx), BigInt(s.checkpoint_size)];
       const to = next - from > BigInt(MAX_STEP) ? from + BigInt(MAX_STEP) : next;
       let tree: { size: bigint; root: Uint8Array } = { size: from, root: new Uint8Array(s.root as Buffer) };
-      if (to > from) tree = await this.integrate(from, to, tree.root);
+      await this.checkKnown(tree);
+      if (to > from) tree = this.known = await this.integrate(from, to, tree.root);
       await this.renew(); // a long integration must not let the lease run out before the checkpoint
       const due = Date.now() - this.lastCheckpoint >= this.o.checkpointMs;
       const checkpoint = tree.size > cp && due ? await this.publish(cp, tree.size, tree.root) : null;
@@ -159,6 +167,28 @@ export class Integrator {
     } catch (e) {
       throw storeIo('integration failed', e);
     }
+  }
+
+  /**
+   * Check that the stored tree (its size and root) is made of the entries, unless it is the one
+   * this process computed: its root recomputed from every entry below its size (once for a new
+   * integrator; reading the published entries, ~32 bytes of hashing each). Throws
+   * `ERR_STORE_CORRUPT` when it is not: tree nodes and a root written by hand, which this
+   * integrator would otherwise extend and sign.
+   */
+  private async checkKnown(tree: { size: bigint; root: Uint8Array }): Promise<void> {
+    if (this.known !== null && this.known.size === tree.size && equalBytes(this.known.root, tree.root)) return;
+    const leaves = new CompactRoots(new Set([tree.size]));
+    let expect = 0n;
+    for await (const [index, data] of this.log.publishedEntries(0n, tree.size)) {
+      if (index !== expect) break;
+      leaves.appendLeafHash(leafHash(data));
+      expect++;
+    }
+    if (expect !== tree.size) throw new AttestError('ERR_STORE_CORRUPT', `entry ${expect} is missing below the integrated size ${tree.size}`, { index: expect });
+    if (!equalBytes(leaves.rootAt(tree.size), tree.root)) throw new AttestError('ERR_STORE_CORRUPT', `the stored root of the tree of ${tree.size} entries is not the root of the entries: the tree was written by hand; refusing to extend or sign it`, { index: tree.size });
+    this.known = tree;
+    await this.renew(); // a long recomputation must not let the lease run out
   }
 
   /**

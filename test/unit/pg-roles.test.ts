@@ -16,7 +16,8 @@ import { isAttestError } from '../../src/errors.js';
 import { PgLog } from '../../src/store/pg-log.js';
 import { PgReplayStore } from '../../src/store/pg-replay.js';
 import { FleetPins } from '../../src/store/pg-pins.js';
-import { Integrator } from '../../src/store/pg-integrator.js';
+import { Integrator, compactRange, integrateLeaves } from '../../src/store/pg-integrator.js';
+import { leafHash } from '../../src/log/hash.js';
 import { publishTiles } from '../../src/store/publish.js';
 import { logStatus } from '../../src/store/status.js';
 import { ed25519NoteSigner, signNote } from '../../src/log/note-sign.js';
@@ -139,3 +140,37 @@ test('docs/fleet.md "Roles": an integrator integrates, signs, publishes and keep
     await owner.close();
   }
 });
+
+test('the integrator signs no tree written by hand: nodes and a root planted by a holder of the integrator role over entries not yet integrated are refused (ERR_STORE_CORRUPT), by a running integrator and a new one', async () => {
+  const url = await server.database('roles_planted');
+  const owner = await PgLog.open(url, { entries: 'private' });
+  const iurl = (await grantFleetRoles(url, '_3')).integrator;
+  const log = await PgLog.open(iurl, { entries: 'private' });
+  const pair = (await getAlgorithm('EdDSA').generate()) as CryptoKeyPair;
+  const s = ed25519NoteSigner(ORIGIN, pair.privateKey, await exportEd25519Public(pair.publicKey));
+  const signer = { origin: ORIGIN, sign: (text: string) => signNote(text, [s]) };
+  const integrator = (await Integrator.take(log, iurl, signer, { checkpointMs: 0 }))!;
+  try {
+    for (let i = 0; i < 3; i++) await owner.append(templated);
+    assert.deepEqual(await integrator.step(), { integrated: 4n, checkpoint: 4n });
+    for (let i = 0; i < 4; i++) await owner.append(templated);
+    // Another holder of the role, by hand: the nodes of fake leaves for entries 4..7, and the state moved past them.
+    const edge = await log.fetchNodes(compactRange(4n));
+    const { nodes, root } = integrateLeaves(4n, [0, 1, 2, 3].map((i) => leafHash(utf8(`fake ${i}`))), edge);
+    await log.pool.query('INSERT INTO mcp_attest.nodes (level, idx, hash) SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])', [nodes.map((n) => n.level), nodes.map((n) => n.index.toString()), nodes.map((n) => Buffer.from(n.hash))]);
+    await log.pool.query('UPDATE mcp_attest.log_state SET integrated = 8, root = $1', [Buffer.from(root)]);
+    await assert.rejects(integrator.step(), (e) => isAttestError(e, 'ERR_STORE_CORRUPT') && /not the root of the entries/.test(e.message));
+    assert.equal((await owner.latestCheckpoint())!.size, 4n, 'nothing signed over them');
+  } finally {
+    await integrator.release();
+  }
+  const next = (await Integrator.take(log, iurl, signer, { checkpointMs: 0, leaseMs: 100 }))!;
+  try {
+    await assert.rejects(next.step(), (e) => isAttestError(e, 'ERR_STORE_CORRUPT') && /not the root of the entries/.test(e.message));
+  } finally {
+    await next.release();
+    await log.close();
+    await owner.close();
+  }
+});
+
