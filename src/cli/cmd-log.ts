@@ -19,6 +19,7 @@ import { publishTiles } from '../store/publish.js';
 import { registerLogServeCommands } from './cmd-log-serve.js';
 import { CliExit, EXIT_USAGE, out, outJson } from './output.js';
 import { isFleetStore, SqliteLogStore, type LogStore } from '../store/log-store.js';
+import type { EntriesMode } from '../records/record.js';
 
 /** `--store`, else `$MCP_ATTEST_STORE`; a usage error when neither names a log. */
 function storeUrl(option: string | undefined): string {
@@ -30,13 +31,15 @@ function storeUrl(option: string | undefined): string {
 /** Whether the log to read is a fleet's (`--store`, `$MCP_ATTEST_STORE`) rather than the data directory's. */
 const fleetLog = (o: { store?: string }): boolean => o.store !== undefined || (process.env['MCP_ATTEST_STORE'] ?? '') !== '';
 
+/** The fleet's log (`--store`, `$MCP_ATTEST_STORE`); when it is empty and `entries` is given, with its parameters entry written first. */
+async function openFleet(o: { store?: string }, entries?: EntriesMode): Promise<LogStore> {
+  const { PgLog } = await import('../store/pg-log.js');
+  return PgLog.open(storeUrl(o.store), entries === undefined ? {} : { entries });
+}
+
 /** The log to read: the fleet's (`--store`, `$MCP_ATTEST_STORE`) or the data directory's (exit 3 when it has none yet). */
 async function openStore(o: { home?: string; store?: string }): Promise<LogStore> {
-  if (fleetLog(o)) {
-    const { PgLog } = await import('../store/pg-log.js');
-    return PgLog.open(storeUrl(o.store));
-  }
-  return new SqliteLogStore(openHomeLog(resolveHome(o.home)));
+  return fleetLog(o) ? openFleet(o) : new SqliteLogStore(openHomeLog(resolveHome(o.home)));
 }
 
 /** Register `log export`, `log checkpoint`, `log show`, and the serving and witnessing commands. */
@@ -149,9 +152,13 @@ export function registerLogCommands(program: Command): void {
       const home = resolveHome(o.home);
       // A fleet's log needs no data directory unless one is named: its origin is its checkpoints', its witnesses the directory's.
       const own = !fleetLog(o) || o.home !== undefined || exists(homePaths(home).identity);
-      const origin = own ? loadIdentity(home).log.origin : null;
+      const identity = own ? loadIdentity(home) : null;
+      const origin = identity?.log.origin ?? null;
+      // A fleet's log made here (its owner's first `log status`) gets its parameters entry now, the
+      // format of the data directory named: the first writer to append does not decide it.
+      const entries = fleetLog(o) ? identity?.log.entries : undefined;
       // A data directory nothing has recorded in yet has no log: its status is that of an empty one.
-      const store = fleetLog(o) || hasHomeLog(home) ? await openStore(o) : null;
+      const store = entries !== undefined ? await openFleet(o, entries) : fleetLog(o) || hasHomeLog(home) ? await openStore(o) : null;
       try {
         const s = await logStatus(store, origin, own ? loadWitnesses(home).map((w) => w.name) : [], nowSeconds());
         if (o.json) return outJson(s);

@@ -136,3 +136,20 @@ test('a dangling link at log-moved.json, or an integrator-signed.json, makes a f
     assert.equal(existsSync(join(home, 'log.db')), false);
   }
 });
+
+test('the owner\'s first log status --store writes the fleet\'s parameters entry, the format of the data directory named: the first writer does not decide it', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const home = join(s.dir, 'integrator');
+  assert.equal(run(['init', '--home', home]).status, 0);
+  const url = await server.database('fleet_params');
+  const status = run(['log', 'status', '--home', home, '--store', url, '--json']);
+  assert.equal(status.status, 0, status.stderr);
+  assert.equal((JSON.parse(status.stdout) as { size: string }).size, '1');
+  const { PgLog } = await import('../../src/store/pg-log.js');
+  const log = await PgLog.open(url);
+  t.after(() => log.close());
+  assert.equal(await log.mode(), 'private');
+  assert.equal(run(['log', 'status', '--store', url, '--json']).status, 0, 'again, and without a data directory: nothing more written');
+  assert.equal(await log.size(), 1n);
+});
+
