@@ -278,7 +278,7 @@ test('postgres: an integrator remembers the last tree it signed: a database roll
   }
 });
 
-test('postgres: an integrator signs only a tree consistent with the one it remembers: nodes altered so that the remembered root still recomputes are caught by the consistency proof', async () => {
+test('postgres: an integrator signs only a tree made of the entries: nodes altered so that the remembered root still recomputes are caught (the root recomputed from the entries, before the consistency proof with the remembered tree)', async () => {
   const sign = await signer();
   let remembered: { size: bigint; root: Uint8Array } | null = null;
   const memory = { last: () => remembered, remember: (size: bigint, root: Uint8Array) => void (remembered = { size, root }) };
@@ -297,7 +297,7 @@ test('postgres: an integrator signs only a tree consistent with the one it remem
     await owner.query('INSERT INTO mcp_attest.nodes VALUES (2, 0, $1)', [planted]);
     await owner.query('UPDATE mcp_attest.log_state SET integrated = 4, root = $1', [planted]);
     const b = (await Integrator.take(log, url, sign, { checkpointMs: 0, memory }))!;
-    await assert.rejects(b.step(), (e) => isAttestError(e, 'ERR_STORE_CORRUPT') && /does not extend the tree of 2 entries/.test((e as Error).message));
+    await assert.rejects(b.step(), (e) => isAttestError(e, 'ERR_STORE_CORRUPT') && /the stored root of the tree of 4 entries is not the root of the entries/.test((e as Error).message));
     assert.deepEqual((await log.checkpoints()).map((c) => c.size), [2n], 'nothing more signed');
     await b.release();
   } finally {
