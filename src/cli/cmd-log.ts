@@ -155,10 +155,9 @@ export function registerLogCommands(program: Command): void {
       const identity = own ? loadIdentity(home) : null;
       const origin = identity?.log.origin ?? null;
       // A fleet's log made here (its owner's first `log status`) gets its parameters entry now, the
-      // format of the data directory named: the first writer to append does not decide it.
-      const entries = fleetLog(o) ? identity?.log.entries : undefined;
-      // A data directory nothing has recorded in yet has no log: its status is that of an empty one.
-      const store = entries !== undefined ? await openFleet(o, entries) : fleetLog(o) || hasHomeLog(home) ? await openStore(o) : null;
+      // format of the data directory named: the first writer to append does not decide it. A data
+      // directory nothing has recorded in yet has no log: its status is that of an empty one.
+      const store = fleetLog(o) ? await openFleet(o, identity?.log.entries) : hasHomeLog(home) ? await openStore(o) : null;
       try {
         const s = await logStatus(store, origin, own ? loadWitnesses(home).map((w) => w.name) : [], nowSeconds());
         if (o.json) return outJson(s);

@@ -235,8 +235,7 @@ export async function verifyParsedBundle(b: Bundle | OpenedBundle, policy: Trust
   const leaves = new Uint8Array(HASH_SIZE * input.length);
   let leafCount = 0;
   const checker = new RecordChecker(policy, keys, findings, true);
-  const identity = o.identity ?? null;
-  if (identity !== null) checker.credentialedSince = (k) => identity.index.credentialedSince(k);
+  checker.credentials = o.identity?.index ?? null;
   const credentialCalls: CredentialCall[] = [];
   const anchored = findings.length;
   try {

@@ -151,8 +151,7 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
   // Each checkpoint is checked when the tree reaches its size: one note held at a time.
   const checkpoints = new CheckpointStream(Array.isArray(input.checkpoints) ? inSizeOrder(input.checkpoints) : input.checkpoints, policy);
   const checker = new RecordChecker(policy, keys, findings, false, true);
-  const identity = input.identity ?? null;
-  if (identity !== null) checker.credentialedSince = (k) => identity.index.credentialedSince(k);
+  checker.credentials = input.identity?.index ?? null;
   let cp: OpenedCheckpoint | null;
   let credentialCalls: CredentialCall[];
   let inFlight: number;

@@ -15,6 +15,7 @@ import { fail, type Check } from '../envelope/report.js';
 import { error, FindingCap, fromCheck, notice, type Finding } from './findings.js';
 import { entryFacts, type CallFacts, type EntryFacts, type ReceiptFacts } from './entry-facts.js';
 import type { TrustPolicy } from './policy.js';
+import type { IdentityIndex } from '../identity/entries.js';
 import { CallRecords } from './call-records.js';
 import { sha256Tagged } from '../bytes/digest.js';
 
@@ -89,12 +90,12 @@ export class RecordChecker {
    */
   readonly refusedByGatekeeper = new Set<bigint>();
   /**
-   * The identity log's credentials by key (identity/entries.ts `credentialedSince`), when calls
+   * The identity log's credentials (identity/entries.ts `IdentityIndex`), when calls
    * are decided against one: a call under no credential, signed with a key a credential named
    * by then, is `ERR_CREDENTIAL_UNTRUSTED` (an agent's key trusted on its own too, e.g. merged
    * from its `trust export`, must not sign around its credential: docs/identity.md).
    */
-  credentialedSince: ((keyId: string) => { since: number; id: string } | undefined) | null = null;
+  credentials: Pick<IdentityIndex, 'credentialedSince'> | null = null;
   /** The sealed entries' positions (the first {@link MAX_SEALED_KEPT}), and the entries erasure records name. */
   private readonly sealedAt: bigint[] = [];
   private readonly declaredErased = new Set<string>();
@@ -255,7 +256,7 @@ export class RecordChecker {
     else if (!f.attested) tally.unattested++;
     if (!f.attested) return;
     this.findings.push(...f.findings);
-    const named = f.plainKey === undefined ? undefined : this.credentialedSince?.(f.plainKey.keyId);
+    const named = f.plainKey === undefined ? undefined : this.credentials?.credentialedSince(f.plainKey.keyId);
     if (named !== undefined && !(f.plainKey!.time < named.since)) {
       this.findings.push(error('ERR_CREDENTIAL_UNTRUSTED', `signed under no credential with the key agent credential ${named.id} names (valid from ${named.since}, POSIX seconds): that key's calls count only under its credentials`, { index: f.position }));
     }
