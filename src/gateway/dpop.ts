@@ -32,6 +32,9 @@ export function dpopReplayIssuer(jkt: string): string {
   return `dpop-proof ${jkt}`;
 }
 
+/** A verified proof, its id not yet recorded: its key's RFC 7638 thumbprint, its `jti`, and the time it was checked at (POSIX seconds). */
+export interface DpopProof { jkt: string; jti: string; now: number }
+
 /**
  * Checks DPoP proofs and records their ids in `store` until they are too old to be accepted
  * again (the proof's `iat` window and 10 s more). A store that is full of live ids refuses
@@ -41,12 +44,24 @@ export class DpopChecker {
   constructor(private readonly store: ReplayStore) {}
 
   /**
-   * The thumbprint of the proof's key, or why the proof is refused. `method` and `url` are the
-   * request's method and the endpoint's resource URL; `token` the access token it goes with;
-   * `now` POSIX seconds. A store that cannot be reached (`ERR_STORE_IO`) refuses the proof:
-   * an id that cannot be recorded could be replayed.
+   * Verify a proof and record its id ({@link inspect} then {@link record}): the thumbprint
+   * of the proof's key, or why the proof is refused.
    */
   async check(proof: string | string[] | undefined, method: string, url: string, token: string, now = Math.floor(Date.now() / 1000)): Promise<{ jkt: string } | { refused: string }> {
+    const seen = await this.inspect(proof, method, url, token, now);
+    if ('refused' in seen) return seen;
+    const refused = await this.record(seen);
+    return refused ?? { jkt: seen.jkt };
+  }
+
+  /**
+   * Verify a proof without recording its id: the thumbprint of its key and its `jti` (for
+   * {@link record}), or why it is refused. `method` and `url` are the request's method and
+   * the endpoint's resource URL; `token` the access token it goes with; `now` POSIX seconds.
+   * The gateway records the id only once the caller is within its rate limit, so a caller
+   * over it cannot fill the store its own and the gate's nonces share.
+   */
+  async inspect(proof: string | string[] | undefined, method: string, url: string, token: string, now = Math.floor(Date.now() / 1000)): Promise<DpopProof | { refused: string }> {
     if (typeof proof !== 'string' || proof.length > MAX_DPOP_PROOF) return { refused: 'one DPoP proof header is required with a DPoP token' };
     let verified: Awaited<ReturnType<typeof jwtVerify>>;
     try {
@@ -63,15 +78,23 @@ export class DpopChecker {
     if (payload['ath'] !== ath) return { refused: 'the DPoP proof is for another access token' };
     const jti = payload.jti;
     if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256) return { refused: 'the DPoP proof has no usable jti' };
-    const jkt = await calculateJwkThumbprint(jwk, 'sha256');
+    return { jkt: await calculateJwkThumbprint(jwk, 'sha256'), jti, now };
+  }
+
+  /**
+   * Record a verified proof's id until it is too old to be accepted again: null, or why the
+   * proof is refused (used before; the store full of live ids; the store cannot be reached,
+   * `ERR_STORE_IO`: an id that cannot be recorded could be replayed).
+   */
+  async record(p: DpopProof): Promise<{ refused: string } | null> {
     let recorded: 'recorded' | 'replay' | 'full';
     try {
-      recorded = await this.store.record(dpopReplayIssuer(jkt), jti, now + MAX_AGE_SECONDS + 10, now);
+      recorded = await this.store.record(dpopReplayIssuer(p.jkt), p.jti, p.now + MAX_AGE_SECONDS + 10, p.now);
     } catch (e) {
       return { refused: `the DPoP proof's id cannot be recorded: ${(e as Error).message}` };
     }
     if (recorded === 'replay') return { refused: 'the DPoP proof was used before' };
     if (recorded === 'full') return { refused: 'too many DPoP proofs are live: try again later' };
-    return { jkt };
+    return null;
   }
 }

@@ -176,6 +176,8 @@ export class Gateway {
     const release = this.limiter.take(principal);
     if (typeof release !== 'function') return this.refuse(res, release, access, cors);
     res.on('close', release);
+    const refused = caller.admit === undefined ? null : await caller.admit();
+    if (refused !== null) return this.refuse(res, refused, access, cors);
     if (req.method === 'POST') return this.post(req, res, upstream, caller, cors, access, release);
     const sid = req.headers['mcp-session-id'];
     const live = typeof sid === 'string' ? this.session(sid, upstream, caller) : null;

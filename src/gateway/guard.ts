@@ -50,7 +50,16 @@ export const PREFLIGHT_HEADERS = {
 };
 
 /** An authenticated caller: its principal, and with OAuth what its access token binds (docs/identity.md "Interop"). */
-export interface Caller { principal: string; binding?: CallerBinding }
+export interface Caller {
+  principal: string;
+  binding?: CallerBinding;
+  /**
+   * What is left to do once the request is within the principal's limits: record its DPoP
+   * proof's id (RFC 9449 §11.1); null, or the 401 refusal (a replayed proof, a full or
+   * unreachable replay store).
+   */
+  admit?: () => Promise<Refusal | null>;
+}
 
 /**
  * The caller of the request's token: a configured caller's bearer token (looked up by

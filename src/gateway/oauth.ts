@@ -14,7 +14,7 @@ import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTVerif
 import type { GatewayConfig } from './config.js';
 import type { Caller, Refusal } from './guard.js';
 import type { CallerBinding, ReplayStore } from '../gate/gate.js';
-import { DPOP_ALGORITHMS, DpopChecker } from './dpop.js';
+import { DPOP_ALGORITHMS, DpopChecker, type DpopProof } from './dpop.js';
 import { createHash } from 'node:crypto';
 
 /** A principal or subject the gateway takes from a token: 1 to 256 printable ASCII characters, no space at either end. */
@@ -66,6 +66,8 @@ export class OAuthResource {
    * thumbprint); or the 401 refusal. `dpop`: the request was `Authorization: DPoP …`, with
    * its `DPoP` header and method. A token bound to a key (`cnf.jkt`) is refused as a plain
    * bearer token (RFC 9449 §7.1), and so is a bearer token when the configuration requires DPoP.
+   * A DPoP proof's id is not recorded here: the caller's `admit` records it, once the
+   * request is within its principal's limits.
    */
   async principal(token: string, name: string, dpop?: { proof: string | string[] | undefined; method: string }): Promise<Caller | Refusal> {
     const refuse = (why: string, error = 'invalid_token'): Refusal => ({
@@ -82,19 +84,24 @@ export class OAuthResource {
       const cnf = payload['cnf'] as Record<string, unknown> | undefined;
       const bound = typeof cnf?.['jkt'] === 'string' ? cnf['jkt'] : null;
       if (dpop === undefined && (bound !== null || this.o.dpop === 'require')) return refuse(bound !== null ? 'a DPoP-bound access token must be sent with a DPoP proof' : 'this gateway requires DPoP-bound access tokens');
-      let jkt: string | undefined;
+      let proof: DpopProof | undefined;
       if (dpop !== undefined) {
         if (bound === null) return refuse('a DPoP access token must be bound to a key (cnf.jkt)');
-        const checked = await this.proofs.check(dpop.proof, dpop.method, this.resource(name), token);
+        const checked = await this.proofs.inspect(dpop.proof, dpop.method, this.resource(name), token);
         if ('refused' in checked) return refuse(checked.refused);
         if (checked.jkt !== bound) return refuse('the DPoP proof is not signed by the key the access token is bound to');
-        jkt = checked.jkt;
+        proof = checked;
       }
+      const jkt = proof?.jkt;
       // Recorded as the token says them, within the bounds a record takes (the issuer is the configured one).
       const sub = typeof payload.sub === 'string' && PRINTABLE.test(payload.sub) ? payload.sub : p;
       const binding: CallerBinding = { iss: this.o.issuer, sub, tokenDigest: `sha256:${createHash('sha256').update(token).digest('hex')}`, ...(jkt ? { jkt } : {}) };
       // Its own name space: an access token can never name a configured caller (`alice` vs `oauth:alice`).
-      return { principal: `oauth:${p}`, binding };
+      const admit = proof === undefined ? undefined : async (): Promise<Refusal | null> => {
+        const refused = await this.proofs.record(proof);
+        return refused === null ? null : refuse(refused.refused);
+      };
+      return { principal: `oauth:${p}`, binding, ...(admit ? { admit } : {}) };
     } catch (e) {
       const why = e instanceof errors.JWTExpired ? 'the access token has expired'
         : e instanceof errors.JWTClaimValidationFailed ? `the access token's ${e.claim} is not accepted`

@@ -5,7 +5,8 @@
  * its credential, itself bound to the same key. The gate allows it; a thief holding the
  * token and its own DPoP key, a bearer token where the credential demands a DPoP key, a
  * DPoP-bound token sent as a bearer token and a replayed proof are all refused, the proof also
- * after a configuration reload and after a restart (its id is in nonces.db, not in memory).
+ * after a configuration reload and after a restart (its id is in nonces.db, not in memory);
+ * a caller over its rate limit records no proof id.
  * The decisions record the token's issuer, subject, digest and key, and the log verifies offline.
  */
 import { test } from 'node:test';
@@ -17,6 +18,7 @@ import { EVERYTHING, cli, exportTrust, readLog, scope, verify, waitCheckpointed,
 import { mcpHeaders, messagesOf, startGateway } from './gateway-helpers.js';
 import { GATED_FP } from './gate-helpers.js';
 import { issueAttestation } from '../../src/attestation/build.js';
+import Database from 'better-sqlite3';
 import { nodeSigner } from '../../src/store/node-signer.js';
 
 const RESOURCE = 'https://gw.example/ev/mcp';
@@ -106,6 +108,20 @@ test('DPoP through the gateway: a call under a DPoP-bound credential is allowed 
   assert.equal(restarted.status, 401);
   assert.match(await restarted.text(), /used before/, 'after a restart');
   assert.equal((await post(await dpop(bound), init)).status, 200, 'a fresh proof is accepted');
+  assert.equal(await gw.stop(), 0);
+
+  // A caller over its rate limit records no proof id: its requests cannot fill the store the
+  // gate's nonces share (each id is kept 70 s; unlimited, one principal could fill it).
+  const proofIds = () => {
+    const db = new Database(join(s.home, 'nonces.db'), { readonly: true });
+    try { return (db.prepare(`SELECT count(*) AS n FROM nonces WHERE iss LIKE 'dpop-proof %'`).get() as { n: number }).n; } finally { db.close(); }
+  };
+  gw = await startGateway(s, config.replace('checkpointMs: 200\n', 'checkpointMs: 200\nlimits: {requestsPerSecond: 0.001, burst: 2}\n'));
+  const before = proofIds();
+  const statuses: number[] = [];
+  for (let i = 0; i < 8; i++) statuses.push((await post(await dpop(bound), init)).status);
+  assert.deepEqual(statuses, [200, 200, 429, 429, 429, 429, 429, 429]);
+  assert.equal(proofIds() - before, 2, 'only the admitted requests\' proof ids are recorded');
   assert.equal(await gw.stop(), 0);
 
   // The decisions name the token that carried each call; the log verifies offline.
