@@ -64,12 +64,15 @@ const Upstream = z.strictObject({
   policy: z.string().min(1).optional(),
   attach: z.enum(['auto', 'always', 'never']).default('auto'),
   tools: z.strictObject({ allow: z.array(Pattern).optional(), deny: z.array(Pattern).optional() }).optional(),
+  /** A command upstream's most live processes (one per conversation), all principals (default 64); 503 over it. */
+  maxProcesses: z.int().min(1).max(100_000).optional(),
 }).superRefine((u, ctx) => {
   if ((u.command === undefined) === (u.url === undefined)) ctx.addIssue({ code: 'custom', message: 'give exactly one of command and url' });
   const roles = Array.isArray(u.role) ? u.role : [u.role];
   if (roles.includes('gate') && u.policy === undefined) ctx.addIssue({ code: 'custom', path: ['policy'], message: 'the gate role needs a policy file' });
   if (u.url === undefined && (u.headers !== undefined || u.bearerEnv !== undefined)) ctx.addIssue({ code: 'custom', message: 'headers and bearerEnv are for url upstreams' });
   if (u.url !== undefined && u.env !== undefined) ctx.addIssue({ code: 'custom', path: ['env'], message: 'env is for command upstreams' });
+  if (u.url !== undefined && u.maxProcesses !== undefined) ctx.addIssue({ code: 'custom', path: ['maxProcesses'], message: 'maxProcesses is for command upstreams' });
 });
 
 const Limits = z.strictObject({

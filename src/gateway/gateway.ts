@@ -235,7 +235,7 @@ export class Gateway {
     const headers = { ...cors };
     if (msg.method === 'initialize') {
       if (sid !== undefined) return this.refuse(res, { status: 400, code: 'ERR_GATEWAY_BAD_REQUEST', message: 'initialize inside a session' }, access, cors, id);
-      const busy = this.full(principal);
+      const busy = this.full(principal, upstream);
       if (busy !== null) return this.refuse(res, busy, access, cors, id);
       const newSid = randomBytes(24).toString('base64url');
       live = this.open(`s:${newSid}`, upstream, caller);
@@ -272,7 +272,7 @@ export class Gateway {
     const key = `p:${upstream.cfg.name}\0${caller.principal}\0${caller.binding?.jkt ?? ''}`;
     const shared = upstream.perRequest ? undefined : this.live.get(key);
     if (shared !== undefined && !shared.conv.closing) return shared;
-    return this.full(caller.principal) ?? this.open(upstream.perRequest ? `r:${++this.seq}` : key, upstream, caller);
+    return this.full(caller.principal, upstream) ?? this.open(upstream.perRequest ? `r:${++this.seq}` : key, upstream, caller);
   }
 
   private async postNotification(res: ServerResponse, upstream: UpstreamRuntime, caller: Caller, msg: RpcMessage, body: Buffer, sid: string | undefined, cors: Record<string, string>, access: Access): Promise<void> {
@@ -291,10 +291,12 @@ export class Gateway {
     res.writeHead(202, cors).end();
   }
 
-  /** A refusal when the gateway, or `principal`, holds its cap of conversations; else null. */
-  private full(principal: string): Refusal | null {
+  /** A refusal when the gateway, `principal`, or a command `upstream`'s processes hold their cap of conversations; else null. */
+  private full(principal: string, upstream: UpstreamRuntime): Refusal | null {
     const { maxSessions, maxSessionsPerPrincipal } = this.loaded.config.limits;
     if (this.live.size >= maxSessions) return { status: 503, code: 'ERR_GATEWAY_BUSY', message: 'too many sessions', headers: { 'retry-after': '1' } };
+    const cap = upstream.maxProcesses;
+    if (cap !== null && upstream.live >= cap) return { status: 503, code: 'ERR_GATEWAY_BUSY', message: `upstream ${upstream.cfg.name} already runs ${cap} process${cap === 1 ? '' : 'es'}, its cap`, headers: { 'retry-after': '1' } };
     if ((this.perPrincipal.get(principal) ?? 0) >= maxSessionsPerPrincipal) return { status: 429, code: 'ERR_GATEWAY_BUSY', message: `${maxSessionsPerPrincipal} sessions already open`, headers: { 'retry-after': '1' } };
     return null;
   }
@@ -306,12 +308,14 @@ export class Gateway {
       dropped: () => this.metrics.dropped.inc(),
       ended: () => {
         if (this.live.get(key)?.conv === conv) this.live.delete(key);
+        upstream.live--;
         const n = (this.perPrincipal.get(principal) ?? 1) - 1;
         if (n <= 0) this.perPrincipal.delete(principal);
         else this.perPrincipal.set(principal, n);
       },
     });
     this.perPrincipal.set(principal, (this.perPrincipal.get(principal) ?? 0) + 1);
+    upstream.live++;
     const live: Live = { conv, upstream, key, jkt: caller.binding?.jkt };
     conv.attach(upstream.relay(principal, conv.input, conv.output, this.issuers.get(principal)?.signer));
     this.live.set(key, live);

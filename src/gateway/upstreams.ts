@@ -62,6 +62,10 @@ export class UpstreamRuntime {
   private gate: Gate | null = null;
   private gatePins: ToolWatch | null = null;
   private fingerprint = '';
+  /** Its live conversations (for a command upstream, each one process). */
+  live = 0;
+  /** A command upstream's cap of live processes (`maxProcesses`); null for a URL upstream. */
+  maxProcesses: number | null;
 
   /** The server fingerprint attestations to this upstream must name (gate role, once {@link loadGate} ran; '' otherwise). */
   get serverFingerprint(): string {
@@ -74,6 +78,7 @@ export class UpstreamRuntime {
     this.gated = roles.includes('gate');
     this.allowed = toolFilter(cfg.tools);
     this.argv = cfg.command ?? [];
+    this.maxProcesses = processCap(cfg);
     const url = cfg.url === undefined ? undefined : new URL(cfg.url);
     const headers: Record<string, string> = Object.fromEntries(Object.entries(cfg.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
     if (cfg.bearerEnv !== undefined) headers['authorization'] = `Bearer ${process.env[cfg.bearerEnv] ?? ''}`;
@@ -107,6 +112,7 @@ export class UpstreamRuntime {
       later,
       commit: () => {
         this.allowed = allowed;
+        this.maxProcesses = processCap(cfg);
         if (next !== null) this.gate!.reload(next.policy, next.keys);
       },
     };
@@ -138,4 +144,11 @@ export class UpstreamRuntime {
     this.pins?.close();
     this.gatePins?.close();
   }
+}
+
+/** The default cap of a command upstream's live processes. */
+export const DEFAULT_MAX_PROCESSES = 64;
+
+function processCap(cfg: UpstreamConfig): number | null {
+  return cfg.command === undefined ? null : cfg.maxProcesses ?? DEFAULT_MAX_PROCESSES;
 }

@@ -107,9 +107,9 @@ test('2026-07-28 callers need no session: headers must match the body; closing t
   assert.equal(v.status, 0, v.stdout);
 });
 
-test('refusals: token, Host, Origin, size, session, rate, tool list — each with its status, code, access-log line and metric', { timeout: 90_000 }, async (t) => {
+test('refusals: token, Host, Origin, size, an upstream\'s process cap, session, rate, tool list — each with its status, code, access-log line and metric', { timeout: 90_000 }, async (t) => {
   const s = scope(t);
-  const gw = await startGateway(s, `version: 1\nlisten: 127.0.0.1:0\nallowedOrigins: ["https://app.example"]\nlimits: {maxBodyBytes: 4096, requestsPerSecond: 0.01, burst: 3}\n${CALLERS}upstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}], tools: {allow: ["echo", "get-*"], deny: ["get-env"]}}\n`);
+  const gw = await startGateway(s, `version: 1\nlisten: 127.0.0.1:0\nallowedOrigins: ["https://app.example"]\nlimits: {maxBodyBytes: 4096, requestsPerSecond: 0.01, burst: 3}\n${CALLERS}upstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}], tools: {allow: ["echo", "get-*"], deny: ["get-env"]}, maxProcesses: 1}\n`);
   const endpoint = `${gw.base}/ev/mcp`;
   const init = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'e2e', version: '1' } } };
   const post = (headers: Record<string, string>, body: string = JSON.stringify(init)) => fetch(endpoint, { method: 'POST', headers, body });
@@ -143,6 +143,10 @@ test('refusals: token, Host, Origin, size, session, rate, tool list — each wit
   assert.equal(opened.status, 200);
   const sid = opened.headers.get('mcp-session-id')!;
   await messagesOf(opened);
+  // The upstream runs its one process (maxProcesses: 1): Alice's conversation would need another.
+  const capped = await post(mcpHeaders(ALICE));
+  assert.match(await capped.clone().text(), /already runs 1 process, its cap/);
+  await refused(capped, 503, 'ERR_GATEWAY_BUSY');
   const list = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} };
   await refused(await post(mcpHeaders(ALICE, { 'mcp-session-id': sid }), JSON.stringify(list)), 404, 'ERR_GATEWAY_SESSION');
   // Bob's tools/list hides what the list refuses; a call to a hidden tool is refused before anything is logged.
@@ -159,7 +163,7 @@ test('refusals: token, Host, Origin, size, session, rate, tool list — each wit
   await refused(limited, 429, 'ERR_GATEWAY_RATE_LIMITED');
 
   const metrics = await (await fetch(`${gw.base}/metrics`)).text();
-  for (const code of ['ERR_GATEWAY_UNAUTHENTICATED', 'ERR_GATEWAY_ORIGIN', 'ERR_GATEWAY_TOO_LARGE', 'ERR_GATEWAY_SESSION', 'ERR_GATEWAY_TOOL_DENIED', 'ERR_GATEWAY_RATE_LIMITED']) {
+  for (const code of ['ERR_GATEWAY_UNAUTHENTICATED', 'ERR_GATEWAY_ORIGIN', 'ERR_GATEWAY_TOO_LARGE', 'ERR_GATEWAY_BUSY', 'ERR_GATEWAY_SESSION', 'ERR_GATEWAY_TOOL_DENIED', 'ERR_GATEWAY_RATE_LIMITED']) {
     assert.match(metrics, new RegExp(`mcp_attest_gateway_refusals_total\\{code="${code}"\\} [1-9]`), code);
     assert.ok(gw.access().some((a) => a['code'] === code), `access log: ${code}`);
   }
