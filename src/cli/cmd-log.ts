@@ -102,13 +102,13 @@ export function registerLogCommands(program: Command): void {
         // Every column is cut, then its control characters escaped: a refusal's tool and call id are
         // a stranger's words, and a terminal must not take them as commands.
         const cell = (v: string | null, n: number): string => printable((v ?? '').length > n ? `${(v ?? '').slice(0, n - 1)}…` : v ?? '');
-        const status = (c: (typeof calls)[number]): string => cell(c.status ? c.status + (c.reason ? ` (${c.reason})` : '') : 'in flight', 60);
+        const status = (c: (typeof calls)[number]): string => cell(c.status ? c.status + (c.reason ? ` (${c.reason})` : '') + (c.task_result_idx !== null ? ' [task]' : '') : 'in flight', 60);
         // The status column as wide as its longest value: a reason such as attestation_refused ran into the entries.
         let sw = 27;
         for (const c of calls) sw = Math.max(sw, status(c).length);
         out(['STARTED'.padEnd(21) + 'SERVER'.padEnd(22) + 'TOOL'.padEnd(22) + 'STATUS'.padEnd(sw + 1) + 'ENTRIES  CALL']
           .concat(calls.map((c) => `${cell(c.started, 20).padEnd(21)}${cell(c.server, 21).padEnd(22)}${cell(c.tool, 21).padEnd(22)}`
-            + `${status(c).padEnd(sw + 1)}${`${c.attestation_idx}/${c.receipt_idx ?? '-'}`.padEnd(9)}${cell(c.call_id, 32)}`)).join('\n'));
+            + `${status(c).padEnd(sw + 1)}${`${c.attestation_idx}/${c.receipt_idx ?? '-'}${c.task_result_idx !== null ? `/${c.task_result_idx}` : ''}`.padEnd(9)}${cell(c.call_id, 32)}`)).join('\n'));
       } finally {
         db.close();
       }

@@ -98,15 +98,17 @@ export function committedResult(result: unknown): unknown {
  * its whole object, nonce), outcome `executed` (or `errored` with reason `tool_error` for
  * an `isError` result, `jsonrpc_error` for an error response) and a hash-only commitment
  * to {@link committedResult} (or `{error}`), under a fresh nonce (receipt/build.ts). `now` in
- * POSIX seconds.
+ * POSIX seconds. With `taskReceiptDigest`, the answer to `tasks/result`: the task's result,
+ * naming the receipt of the task handle.
  * @see docs/receipt.md; SEP-2787 notes §7
  */
-export async function responseReceipt(signer: Signer, attestation: Attestation, response: { result?: unknown; error?: unknown }, now: number, task = false): Promise<Receipt> {
+export async function responseReceipt(signer: Signer, attestation: Attestation, response: { result?: unknown; error?: unknown }, now: number, task = false, taskReceiptDigest?: string): Promise<Receipt> {
+  const of = taskReceiptDigest === undefined ? {} : { taskReceiptDigest };
   if (response.result === undefined) {
-    return issueReceipt(signer, { attestation, status: 'errored', reason: 'jsonrpc_error', result: { error: response.error ?? null }, now });
+    return issueReceipt(signer, { attestation, status: 'errored', reason: 'jsonrpc_error', result: { error: response.error ?? null }, now, ...of });
   }
   const value = committedResult(response.result);
   if (task && isTaskHandle(value)) return issueReceipt(signer, { attestation, status: 'errored', reason: 'task_created', result: value, now });
   const isError = isObject(value) && value['isError'] === true;
-  return issueReceipt(signer, { attestation, status: isError ? 'errored' : 'executed', ...(isError ? { reason: 'tool_error' as const } : {}), result: value, now });
+  return issueReceipt(signer, { attestation, status: isError ? 'errored' : 'executed', ...(isError ? { reason: 'tool_error' as const } : {}), result: value, now, ...of });
 }

@@ -51,8 +51,12 @@ export interface CallInput {
   issuer?: Signer;
 }
 
-/** A call's outcome, for `Recorder.receipt`: the attestation it answers (as logged at `attestationIndex`), its status and reason, the result. */
-export interface CallOutcome { callId: string; attestation: Attestation; attestationIndex: bigint; status: OutcomeStatus; reason?: OutcomeReason; result?: unknown }
+/**
+ * A call's outcome, for `Recorder.receipt`: the attestation it answers (as logged at
+ * `attestationIndex`), its status and reason, the result; for a task's result
+ * (`tasks/result`), the digest of the receipt of its task handle.
+ */
+export interface CallOutcome { callId: string; attestation: Attestation; attestationIndex: bigint; status: OutcomeStatus; reason?: OutcomeReason; result?: unknown; taskReceiptDigest?: string }
 
 /** What is remembered at attestation time of a call that joins a session, until its receipt is logged. */
 export interface SessionLink { sessionId: string; tool: string; attestationIndex: bigint; attestationDigest: string }

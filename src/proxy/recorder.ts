@@ -190,10 +190,15 @@ export class Recorder {
 
   /** Sign and durably log the receipt answering an attestation (and link the call to its session, if any: {@link appendReceipt}). */
   async receipt(p: CallOutcome): Promise<bigint> {
+    return (await this.receiptWith(p)).index;
+  }
+
+  /** {@link receipt}, with the receipt signed: what a task's result names (receipt/build.ts `receiptDigest`). */
+  receiptWith(p: CallOutcome): Promise<{ index: bigint; receipt: Receipt }> {
     return this.inFlight.recording(() => this.receiptNow(p));
   }
 
-  private async receiptNow(p: CallOutcome): Promise<bigint> {
+  private async receiptNow(p: CallOutcome): Promise<{ index: bigint; receipt: Receipt }> {
     const input = { attestation: p.attestation, status: p.status, now: now() };
     // Our own attestation's receipt is signed by the same key and names the same subject (a gateway signs for many principals).
     const asserted = p.attestation.issuerAsserted;
@@ -202,9 +207,11 @@ export class Recorder {
     const memo = this.memos.get(p.attestation) ?? new CanonicalMemo();
     this.memos.delete(p.attestation);
     this.inFlight.answered(p.attestation);
-    const receipt = await issueReceipt(this.inFlight.signing(signer), { ...input, ...(p.reason ? { reason: p.reason } : {}), ...(p.result !== undefined ? { result: p.result } : {}) }, memo)
+    const extra = { ...(p.reason ? { reason: p.reason } : {}), ...(p.result !== undefined ? { result: p.result } : {}), ...(p.taskReceiptDigest ? { taskReceiptDigest: p.taskReceiptDigest } : {}) };
+    const receipt = await issueReceipt(this.inFlight.signing(signer), { ...input, ...extra }, memo)
       .catch((e: unknown) => { this.links.delete(p.callId); throw e; }); // never receipted: nothing to link
-    return this.appendReceipt({ callId: p.callId, attestationIndex: p.attestationIndex, receipt, ...(p.result !== undefined ? { result: p.result } : {}), memo });
+    const index = await this.appendReceipt({ callId: p.callId, attestationIndex: p.attestationIndex, receipt, ...(p.result !== undefined ? { result: p.result } : {}), memo });
+    return { index, receipt };
   }
 
   /**

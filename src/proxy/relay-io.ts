@@ -79,6 +79,9 @@ export interface PendingCall {
   cancelled?: boolean;
   /** A task-augmented call (`params.task`): its answer is a task handle, not the tool's result. */
   task?: boolean;
+  /** A `tasks/result` request for the call's task (proxy/tasks.ts): its `taskId`, and the digest of the receipt of its task handle, which its answer's receipt names. */
+  taskId?: string;
+  taskReceiptDigest?: string;
 }
 
 /** A client request forwarded upstream, awaiting its response: its method, and the call when it is a recorded `tools/call`. */

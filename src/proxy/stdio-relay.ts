@@ -22,6 +22,7 @@ import { Lane } from './lane.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, idKey, lenientRef, readMessage, writeMessage, type RpcId, type RpcMessage } from './message.js';
 import { RefusalLog } from './refusals.js';
 import { FreedIds } from './freed-ids.js';
+import { OpenTasks } from './tasks.js';
 import { UpstreamRun } from './upstream-run.js';
 import {
   CANCEL_GRACE_MS, CONNECTION_LOST, DEFAULT_MAX_PENDING, EXIT_READ_MS, INPUT_REFUSED, RECORD_FAILED, STOP_GRACE_MS, describe, report, settlesWithin,
@@ -31,6 +32,11 @@ import type { Recorder } from './recorder.js';
 import type { ToolWatch } from './tool-watch.js';
 
 export * from './relay-io.js';
+
+/** The receipt fields of a task's result, when `p` is one (proxy/tasks.ts). */
+export function taskOf(p: PendingCall): { taskReceiptDigest?: string } {
+  return p.taskReceiptDigest === undefined ? {} : { taskReceiptDigest: p.taskReceiptDigest };
+}
 
 /** Where an input came from. */
 type Side = 'client' | 'upstream';
@@ -51,6 +57,8 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   private readonly freed = new FreedIds();
   /** Upstream requests relayed to the client, awaiting its response. */
   private readonly asked = new Set<string>();
+  /** Task handles receipted, awaiting their `tasks/result` (proxy/tasks.ts). */
+  protected readonly tasks = new OpenTasks<P>((m) => report(new Error(m)));
   /** Tool definition pinning, when the subclass has it. */
   protected tools: ToolWatch | null = null;
   private lanes: { client: Lane; upstream: Lane } | null = null;
@@ -150,7 +158,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     if (this.pending.has(key) || this.settling.has(key) || this.freed.has(key)) return this.refuseInput('client', frame, 'ERR_WIRE_ID_IN_USE', `id ${key.slice(0, 64)} is already pending`, msg.id!);
     if (this.pending.size >= this.maxPending) return this.refuseInput('client', frame, 'ERR_WIRE_TOO_MANY_PENDING', `${this.maxPending} requests already pending`, msg.id!);
     if (this.upstream.exited) return this.errorToClient(msg.id!, CONNECTION_LOST, 'mcp-attest: the upstream exited, request not forwarded');
-    if (msg.method !== 'tools/call') return this.forward(msg, null);
+    if (msg.method !== 'tools/call') return this.forward(msg, this.tasks.take(msg));
     if (this.closing) return this.errorToClient(msg.id!, RECORD_FAILED, 'mcp-attest: shutting down, call not forwarded');
     try {
       await this.onCall(msg as CallMessage, 'line' in frame ? frame.caller : undefined);
@@ -208,7 +216,8 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     // Its stream is closed: no answer can come on it, reserved or not.
     if (!cancelled || !this.free(key)) this.pending.delete(key);
     const p = o.call;
-    if (p !== null) {
+    if (p?.taskId !== undefined) this.tasks.giveBack(p);
+    else if (p !== null) {
       await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status: 'errored', reason: cancelled ? 'cancelled' : 'connection_lost' })
         .catch((e: unknown) => report(e));
     }
@@ -253,7 +262,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     const p = o.call;
     if (p !== null) {
       try {
-        await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status: 'errored', reason: 'response_refused', result: { refusedResponse: refused } });
+        await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status: 'errored', reason: 'response_refused', result: { refusedResponse: refused }, ...taskOf(p) });
       } catch (e) {
         report(e);
       }
@@ -296,8 +305,9 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     const key = idKey(requestId);
     const o = this.pending.get(key);
     if (o === undefined) return;
-    if (o.call === null) {
-      this.free(key);
+    if (o.call === null || o.call.taskId !== undefined) {
+      // A tasks/result given up on does not end its task: a later one may still fetch it.
+      if (this.free(key) && o.call !== null) this.tasks.giveBack(o.call);
       return;
     }
     o.call.cancelled = true;
@@ -331,7 +341,8 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     let ok = true;
     for (const [key, { call: p }] of this.pending) {
       this.pending.delete(key);
-      if (p !== null) {
+      // A task's result never came: its call's receipt (task_created) stands, nothing more was seen.
+      if (p !== null && p.taskId === undefined) {
         await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status: 'errored', reason: p.cancelled === true ? 'cancelled' : why })
           .catch((e: unknown) => { report(e); ok = false; });
       }

@@ -17,6 +17,11 @@ export function attestationDigest(attestation: unknown, memo?: CanonicalMemo): s
   return sha256Tagged(canonicalBytes(attestation, memo));
 }
 
+/** A receipt's digest, as a task's result names it: `sha256:` + hex(SHA-256(JCS(receipt))), over the whole receipt including its signature. */
+export function receiptDigest(receipt: unknown, memo?: CanonicalMemo): string {
+  return sha256Tagged(canonicalBytes(receipt, memo));
+}
+
 /** Inputs for one receipt. */
 export interface ReceiptInput {
   /** The attestation answered (its whole signed object). */
@@ -25,6 +30,8 @@ export interface ReceiptInput {
   reason?: OutcomeReason;
   /** The value committed to (JSON-RPC `result`, or `{error}`), hash-only. Omit for none. */
   result?: unknown;
+  /** For a task's result (`tasks/result`): the digest of the receipt that answered the call with the task handle ({@link receiptDigest}). */
+  taskReceiptDigest?: string;
   /** Completion time, POSIX seconds. */
   now: number;
   /** 16 random bytes, the receipt's nonce (base64url). Default: fresh ones from the runtime's CSPRNG (bytes/random.ts); other than 16 bytes: `ERR_USAGE`. */
@@ -41,6 +48,7 @@ export async function issueReceipt(signer: Signer, input: ReceiptInput, memo?: C
   const outcome: UnsignedReceipt['outcomeDerived'] = { status: input.status, completedAt: formatTimestamp(input.now) };
   if (input.result !== undefined && input.status !== 'refused') outcome.resultCommitment = hashOnlyCommitment(input.result, memo);
   if (input.reason !== undefined) outcome.reason = input.reason;
+  if (input.taskReceiptDigest !== undefined) outcome.taskReceiptDigest = input.taskReceiptDigest;
   const unsigned: UnsignedReceipt = {
     version: 1,
     alg: signer.alg,

@@ -1,8 +1,9 @@
 /**
  * The execution receipt (vector shape of the published receipt vectors, Vaara v0.70.0),
- * with one documented mcp-attest extension: `outcomeDerived.reason`, a code from
+ * with two documented mcp-attest extensions: `outcomeDerived.reason`, a code from
  * {@link OUTCOME_REASONS} saying why a call errored (tool error, JSON-RPC error, or never
- * answered). Closed schema otherwise. See docs/receipt.md.
+ * answered), and `outcomeDerived.taskReceiptDigest`, which makes the receipt a task's
+ * result. Closed schema otherwise. See docs/receipt.md.
  */
 import { checkCommitmentSchema, checkObject, type ObjectSchema } from '../envelope/schema.js';
 import type { Commitment } from '../envelope/commitment.js';
@@ -44,6 +45,12 @@ export interface Receipt {
     resultCommitment?: Commitment;
     decisionDigest?: string;
     reason?: OutcomeReason;
+    /**
+     * A task's result (mcp-attest extension): `sha256:` hex of the JCS of the receipt that
+     * answered the same call with a task handle (reason `task_created`); this receipt says
+     * what `tasks/result` brought back for that task.
+     */
+    taskReceiptDigest?: string;
   };
   signature: string;
 }
@@ -61,7 +68,7 @@ const ASSERTED: ObjectSchema = {
 };
 const OUTCOME: ObjectSchema = {
   status: ['string', true], completedAt: ['timestamp', true], resultCommitment: ['object', false],
-  decisionDigest: ['digest', false], reason: ['string', false],
+  decisionDigest: ['digest', false], reason: ['string', false], taskReceiptDigest: ['digest', false],
 };
 
 /** Validate a receipt against the closed schema; returns every problem (empty when valid). */
@@ -76,6 +83,7 @@ export function validateReceipt(value: unknown): string[] {
   if (outcome) {
     if (!['executed', 'refused', 'errored'].includes(outcome['status'] as string)) problems.push('.outcomeDerived.status: unknown status');
     if (outcome['reason'] !== undefined && !(OUTCOME_REASONS as readonly unknown[]).includes(outcome['reason'])) problems.push('.outcomeDerived.reason: unknown reason');
+    if (outcome['taskReceiptDigest'] !== undefined && (outcome['reason'] === 'task_created' || outcome['reason'] === 'input_required')) problems.push('.outcomeDerived.taskReceiptDigest: a task\'s result is final, not another interim answer');
     if (outcome['resultCommitment'] !== undefined) {
       if (outcome['status'] === 'refused') problems.push('.outcomeDerived.resultCommitment: a refused call has no result');
       checkCommitmentSchema(outcome['resultCommitment'], '.outcomeDerived.resultCommitment', problems);

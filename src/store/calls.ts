@@ -14,6 +14,8 @@ export interface CallRow {
   call_id: string;
   attestation_idx: number;
   receipt_idx: number | null;
+  /** A task-augmented call's: the entry of its task's result (status, reason and completion are then the result's), or null. */
+  task_result_idx: number | null;
   server: string | null;
   tool: string | null;
   /** `issuerAsserted.iat` of the attestation (RFC 3339 UTC; a decision's, when it carries one), or null. */
@@ -38,7 +40,8 @@ const field = (o: unknown, k: string): string | null => {
 
 /**
  * Fold one record into the calls by id: the first attestation or decision opens a call (a
- * gatekeeper's refusal is one: refused, with its code), its first receipt closes it.
+ * gatekeeper's refusal is one: refused, with its code), its first receipt closes it; a task
+ * handle's call then takes its task's result.
  */
 function fold(calls: Map<string, CallRow>, index: bigint, r: LogRecord): void {
   if (r.type === ATTESTATION_RECORD || (r.type === DECISION_RECORD && (r.decision === 'refused' || r.attestation !== null))) {
@@ -49,14 +52,20 @@ function fold(calls: Map<string, CallRow>, index: bigint, r: LogRecord): void {
     if (calls.has(key)) return;
     const started = r.attestation === null ? null : field(r.attestation['issuerAsserted'], 'iat');
     calls.set(key, {
-      call_id: r.callId, attestation_idx: Number(index), receipt_idx: null, server: r.server.name, tool: r.tool, started,
+      call_id: r.callId, attestation_idx: Number(index), receipt_idx: null, task_result_idx: null, server: r.server.name, tool: r.tool, started,
       status: refused ? 'refused' : null, reason: refused ? r.code ?? r.reason : null, completed: null,
     });
   } else if (r.type === RECEIPT_RECORD) {
     const row = calls.get(r.callId);
-    if (row === undefined || row.receipt_idx !== null || String(row.attestation_idx) !== r.attestationIndex) return;
+    if (row === undefined || String(row.attestation_idx) !== r.attestationIndex) return;
     const o = r.receipt['outcomeDerived'];
-    Object.assign(row, { receipt_idx: Number(index), status: field(o, 'status'), reason: field(o, 'reason'), completed: field(o, 'completedAt') });
+    const outcome = { status: field(o, 'status'), reason: field(o, 'reason'), completed: field(o, 'completedAt') };
+    // A task's result (`verify` checks it names the task handle's receipt): the call's outcome is the task's.
+    if (row.receipt_idx !== null) {
+      if (row.reason === 'task_created' && row.task_result_idx === null && field(o, 'taskReceiptDigest') !== null) Object.assign(row, { task_result_idx: Number(index), ...outcome });
+      return;
+    }
+    Object.assign(row, { receipt_idx: Number(index), ...outcome });
   }
 }
 

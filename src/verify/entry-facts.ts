@@ -91,6 +91,10 @@ export interface ReceiptFacts extends Base {
   unanswered: string | null;
   /** A client proxy's receipt of a call the gatekeeper refused (`refused`, `attestation_refused`): nothing ran under the call's credential. */
   refused: boolean;
+  /** The receipt answers with a task handle (reason `task_created`). */
+  taskCreated: boolean;
+  /** A task's result: the digest of the task handle's receipt it names (`outcomeDerived.taskReceiptDigest`); null otherwise. */
+  taskOf: string | null;
 }
 
 /**
@@ -189,6 +193,7 @@ async function receiptFacts(r: Extract<LogRecord, { type: typeof RECEIPT_RECORD 
     digest, fails, back: { digest: back['attestationDigest'], nonce: back['attestationNonce'] },
     unanswered: UNANSWERED_REASONS.includes(reason as OutcomeReason) && outcome['resultCommitment'] === undefined ? String(reason) : null,
     refused: !response && outcome['status'] === 'refused' && reason === 'attestation_refused',
+    taskCreated: reason === 'task_created', taskOf: typeof outcome['taskReceiptDigest'] === 'string' ? outcome['taskReceiptDigest'] : null,
   };
 }
 

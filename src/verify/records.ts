@@ -82,6 +82,8 @@ export class RecordChecker {
    * the gatekeeper's receipt, by callId.
    */
   private readonly gated = new Map<string, Pending>();
+  /** Calls answered with a task handle: the digest of that receipt, and whether the task's result was receipted (by callId). */
+  private readonly tasks = new Map<string, { digest: string; answered: boolean }>();
   readonly tally: Tally = { receipts: 0, unanswered: 0, refused: 0, unattested: 0, refusedInputs: 0, sealed: 0 };
   /**
    * Entry indexes of the attestation records whose receipt says the gatekeeper refused the call
@@ -306,6 +308,7 @@ export class RecordChecker {
   }
 
   private foldReceipt(f: ReceiptFacts): void {
+    if (f.taskOf !== null) return this.foldTaskResult(f);
     const pending = this.pendingFor(f);
     this.tally.receipts++;
     if (!pending || pending.index.toString() !== f.attestationIndex) {
@@ -314,6 +317,7 @@ export class RecordChecker {
       this.findings.push(error('ERR_RECEIPT_DUPLICATE', 'second receipt for one call', { index: f.position }));
     }
     for (const c of RecordChecker.withBackLink(f, pending)) this.findings.push(fromCheck(c, f.position, 'receipt'));
+    if (pending && !pending.answered && f.taskCreated && f.digest !== null) this.tasks.set(f.callId, { digest: f.digest, answered: false });
     if (pending) pending.answered = true;
     if (f.refused && pending !== undefined && pending.index.toString() === f.attestationIndex && this.callRecords.get(f.attestationIndex)?.kind === 'attestation') {
       this.refusedByGatekeeper.add(pending.index);
@@ -323,6 +327,24 @@ export class RecordChecker {
       this.tally.unanswered++;
       this.findings.push(notice('NOTE_UNANSWERED', `call ${f.callId} was never answered (${f.unanswered})`, f.position));
     }
+  }
+
+  /**
+   * A task's result (`outcomeDerived.taskReceiptDigest`): it must answer the same call as
+   * the receipt of the task handle it names, which this log holds earlier
+   * (`ERR_RECEIPT_ORPHAN` otherwise), once per task (`ERR_RECEIPT_DUPLICATE`).
+   */
+  private foldTaskResult(f: ReceiptFacts): void {
+    const pending = this.pendingFor(f);
+    const task = this.tasks.get(f.callId);
+    this.tally.receipts++;
+    if (!pending || pending.index.toString() !== f.attestationIndex || task === undefined || task.digest !== f.taskOf) {
+      this.findings.push(error('ERR_RECEIPT_ORPHAN', 'task result receipt answers no task handle receipted earlier in this log for its call', { index: f.position, expected: f.taskOf, found: task?.digest ?? null }));
+    } else if (task.answered) {
+      this.findings.push(error('ERR_RECEIPT_DUPLICATE', 'second result receipt for one task', { index: f.position }));
+    }
+    for (const c of RecordChecker.withBackLink(f, pending)) this.findings.push(fromCheck(c, f.position, 'receipt'));
+    if (task !== undefined && task.digest === f.taskOf) task.answered = true;
   }
 
   /**

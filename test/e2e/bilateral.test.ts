@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { EVERYTHING, ROOT, cli, codes, connectDirect, connectProxied, exportTrust, rawServer, scope, stripReceipt, verify, waitCheckpointed, waitFor } from './helpers.js';
+import { EVERYTHING, ROOT, RawPeer, cli, codes, connectDirect, connectProxied, exportTrust, initializeRequest, logShow, rawServer, scope, stripReceipt, verify, waitCheckpointed, waitFor } from './helpers.js';
 import { agentKey, assertEchoed, assertRefused, attest, callWith, connectGated, gatekeeperArgs, serverHome, writePolicy } from './gate-helpers.js';
 
 const RESPONSE_KEY = 'dev.mcp-attest/response-receipt';
@@ -168,4 +168,30 @@ test('SIGHUP reloads the policy between calls; a bad policy is a startup error n
   const r = cli(['proxy', '--role', 'server', '--policy', bad, '--home', serverHome(s), '--', process.execPath, EVERYTHING]);
   assert.equal(r.status, 2, r.stderr);
   for (const path of ['.maxTtlSeconds', '.issuers[0].alg', '.tools["t"].requireCapability']) assert.ok(r.stderr.includes(path), `${path} in ${r.stderr}`);
+});
+
+test('a task through both proxies: the task handle and the task\'s result are receipted on each side, the result naming the handle\'s receipt; both logs verify', { timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  const { clientTrust, serverTrust, policy } = chain(s);
+  const peer = RawPeer.proxy(s, gatekeeperArgs(s, policy), ['--trust', serverTrust, '--response-receipts', 'require']);
+  peer.send(initializeRequest(0));
+  await peer.response(0);
+  peer.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  peer.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'simulate-research-query', arguments: { topic: 'receipts' }, task: { ttl: 60_000 } } });
+  const handle = (JSON.parse(await peer.response(1)) as { result: { task: { taskId: string } } }).result;
+  peer.send({ jsonrpc: '2.0', id: 2, method: 'tasks/result', params: { taskId: handle.task.taskId } });
+  const result = (JSON.parse(await peer.response(2, 30_000)) as { result: CallToolResult }).result;
+  assert.match(JSON.stringify(result.content), /Research/);
+  assert.equal((result._meta?.[RESPONSE_KEY] as { outcomeDerived?: { taskReceiptDigest?: string } } | undefined)?.outcomeDerived?.taskReceiptDigest?.slice(0, 7), 'sha256:', 'the gatekeeper\'s receipt is the task\'s result');
+  peer.proc.stdin.end();
+  assert.equal(await peer.exited, 0, peer.stderr);
+  const both = join(s.dir, 'both.json');
+  writeFileSync(both, cli(['trust', 'merge', clientTrust, serverTrust]).stdout);
+  for (const home of [s.home, serverHome(s)]) {
+    await waitCheckpointed(home);
+    const rows = logShow(home);
+    assert.deepEqual(rows.map((r) => [r.status, r.task_result_idx !== null]), [['executed', true]], home);
+    const { status, report } = verify(home, both);
+    assert.equal(status, 0, JSON.stringify(report.findings));
+  }
 });

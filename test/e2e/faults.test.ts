@@ -14,6 +14,8 @@ import {
   scope, verify, waitCheckpointed, waitFor,
 } from './helpers.js';
 
+import { receiptDigest } from '../../src/receipt/build.js';
+
 type Ref = { callId: string; attestationIndex: string; receiptIndex: string };
 const refOf = (r: unknown): Ref => ((r as CallToolResult)._meta as Record<string, Ref>)[RECEIPT_KEY]!;
 
@@ -218,7 +220,7 @@ function isAlive(pid: number): boolean {
   }
 }
 
-test('a task-augmented call (server-everything): the task handle is relayed, and receipted errored task_created, never executed', { timeout: 60_000 }, async (t) => {
+test('a task-augmented call (server-everything): the task handle is receipted errored task_created; the first tasks/result is receipted as the task\'s result, naming that receipt; the log verifies', { timeout: 60_000 }, async (t) => {
   const s = scope(t);
   const peer = RawPeer.proxy(s, [EVERYTHING]);
   peer.send(initializeRequest(0));
@@ -228,7 +230,22 @@ test('a task-augmented call (server-everything): the task handle is relayed, and
   const handle = (JSON.parse(await peer.response(1)) as { result: { task?: { taskId?: unknown }; content?: unknown } }).result;
   assert.equal(typeof handle.task?.taskId, 'string', JSON.stringify(handle));
   assert.equal(handle.content, undefined);
+  // tasks/result waits for the task to finish (a few seconds of simulated research).
+  peer.send({ jsonrpc: '2.0', id: 2, method: 'tasks/result', params: { taskId: handle.task!.taskId } });
+  const result = (JSON.parse(await peer.response(2, 30_000)) as { result: CallToolResult }).result;
+  assert.match(JSON.stringify(result.content), /Research/);
+  assert.equal(refOf(result).receiptIndex, '3', 'the proxy names the task result\'s receipt');
+  // Fetched again: relayed, not receipted a second time.
+  peer.send({ jsonrpc: '2.0', id: 3, method: 'tasks/result', params: { taskId: handle.task!.taskId } });
+  await peer.response(3, 30_000);
   peer.proc.stdin.end();
   await peer.exited;
-  assert.deepEqual(logShow(s.home).map((r) => [r.tool, r.status, r.reason]), [['simulate-research-query', 'errored', 'task_created']]);
+  const rows = logShow(s.home);
+  assert.deepEqual(rows.map((r) => [r.tool, r.status, r.reason, r.receipt_idx, r.task_result_idx]), [['simulate-research-query', 'executed', null, 2, 3]]);
+  const receipts = readLog(s.home).entries.filter((e) => e['type'] === 'mcp-attest/receipt@1').map((e) => e['receipt'] as { outcomeDerived: Record<string, unknown> });
+  assert.equal(receipts.length, 2);
+  assert.equal(receipts[0]!.outcomeDerived['reason'], 'task_created');
+  assert.equal(receipts[1]!.outcomeDerived['taskReceiptDigest'], receiptDigest(receipts[0]));
+  const { status, report } = verify(s.home, exportTrust(s.home));
+  assert.equal(status, 0, JSON.stringify(report.findings));
 });

@@ -95,7 +95,7 @@ export function codes(report: Report, severity: 'error' | 'notice' = 'error'): s
 
 /** A row of `log show --json`. */
 export interface CallRow {
-  call_id: string; attestation_idx: number; receipt_idx: number | null; server: string | null;
+  call_id: string; attestation_idx: number; receipt_idx: number | null; task_result_idx: number | null; server: string | null;
   tool: string | null; status: string | null; reason: string | null;
 }
 
