@@ -46,11 +46,14 @@ function refuseCaptured(db: LogDb, entries: bigint[]): void {
 /**
  * `ERR_USAGE` when an attestation (or allowed decision) among `entries` has no receipt among
  * them: the call is in flight, and the proxy running it would log its receipt, and its
- * result, after the erasure (a receipt then answering an erased entry).
+ * result, after the erasure (a receipt then answering an erased entry); or when its receipt
+ * is a task handle's and its task's result is not receipted yet (the same, for that result).
  */
 function refuseInFlight(db: LogDb, callId: string, entries: bigint[]): void {
   const calls = new Set<string>();
   const answered = new Set<string>();
+  /** Calls answered with a task handle whose task's result is not receipted (docs/receipt.md "Tasks"). */
+  const tasks = new Set<string>();
   for (const i of entries) {
     const bytes = db.record(i);
     let r;
@@ -60,10 +63,18 @@ function refuseInFlight(db: LogDb, callId: string, entries: bigint[]): void {
       continue;
     }
     if (r?.type === ATTESTATION_RECORD || (r?.type === DECISION_RECORD && r.decision === 'allowed' && r.attestation !== null)) calls.add(i.toString());
-    else if (r?.type === RECEIPT_RECORD) answered.add(r.attestationIndex);
+    else if (r?.type === RECEIPT_RECORD) {
+      const outcome = r.receipt['outcomeDerived'] as Record<string, unknown> | undefined;
+      answered.add(r.attestationIndex);
+      if (outcome?.['reason'] === 'task_created') tasks.add(r.attestationIndex);
+      else if (outcome?.['taskReceiptDigest'] !== undefined) tasks.delete(r.attestationIndex);
+    }
   }
   if ([...calls].some((i) => !answered.has(i))) {
     throw new AttestError('ERR_USAGE', `call ${callId} is in flight (no receipt yet): erase it once it is answered (its proxy logs the receipt when the call returns, or when the proxy stops); --in-flight erases it now, for a call whose proxy was killed`);
+  }
+  if (tasks.size > 0) {
+    throw new AttestError('ERR_USAGE', `call ${callId} was answered with a task handle and its task's result is not receipted yet: erase it once its result is fetched (tasks/result); --in-flight erases it now, when no one will fetch it`);
   }
 }
 

@@ -4,7 +4,7 @@
  * digest (`outcomeDerived.taskReceiptDigest`). `verify` accepts one per task, naming the
  * call's own task handle receipt, and refuses one naming another receipt or none
  * (`ERR_RECEIPT_ORPHAN`) and a second one (`ERR_RECEIPT_DUPLICATE`); `log show` gives the call
- * its task's outcome. Real recorder, real log.
+ * its task's outcome; erasing a call whose task is open is refused. Real recorder, real log.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +19,8 @@ import { validateReceipt } from '../../src/receipt/schema.js';
 import { verifyLog } from '../../src/verify/log.js';
 import { policyKeyResolver } from '../../src/verify/policy.js';
 import { tempDir } from './log-helper.js';
+import { eraseCall } from '../../src/store/erase.js';
+import { isAttestError } from '../../src/errors.js';
 
 const server = { name: 'research', fingerprint: 'sha256:' + '11'.repeat(32) };
 const digest = 'sha256:' + '22'.repeat(32);
@@ -86,4 +88,22 @@ test('the receipt schema: a task\'s result is a digest, and is never itself an i
   assert.deepEqual(validateReceipt(receipt({ reason: 'tool_error', taskReceiptDigest: digest })), []);
   assert.match(validateReceipt(receipt({ taskReceiptDigest: 'not-a-digest' })).join(), /taskReceiptDigest/);
   assert.match(validateReceipt(receipt({ reason: 'task_created', taskReceiptDigest: digest })).join(), /taskReceiptDigest: a task's result is final/);
+});
+
+test('erasure of a call whose task is open is refused until its result is receipted: the result would be logged after it', async (t) => {
+  const home = join(tempDir(t), 'home');
+  await initHome(home);
+  const r = await Recorder.open(home, { durability: 'normal' });
+  const a = await r.attest({ tool: 'research', args: { topic: 'x' }, intent: 'test', server, requestDigest: digest });
+  const created = await r.receiptWith({ callId: a.callId, attestation: a.attestation, attestationIndex: a.index, status: 'errored', reason: 'task_created', result: handle });
+  await assert.rejects(eraseCall(r.db, homePaths(home).evidence, a.callId, 1_800_000_000), (e) => isAttestError(e, 'ERR_USAGE') && /task's result is not receipted yet/.test(e.message));
+  await r.receipt({ callId: a.callId, attestation: a.attestation, attestationIndex: a.index, status: 'executed', result: { content: [] }, taskReceiptDigest: receiptDigest(created.receipt) });
+  await r.close();
+  const eraser = await Recorder.open(home, { evidence: false });
+  try {
+    assert.deepEqual((await eraseCall(eraser.db, homePaths(home).evidence, a.callId, 1_800_000_000)).entries, [a.index, a.index + 1n, a.index + 2n]);
+  } finally {
+    await eraser.close();
+  }
+  assert.deepEqual(await errors(home), []);
 });
