@@ -220,7 +220,7 @@ function isAlive(pid: number): boolean {
   }
 }
 
-test('a task-augmented call (server-everything): the task handle is receipted errored task_created; the first tasks/result is receipted as the task\'s result, naming that receipt; the log verifies', { timeout: 60_000 }, async (t) => {
+test('a task-augmented call (server-everything): the task handle is receipted errored task_created; the first tasks/result is receipted as the task\'s result, naming that receipt; the log and the call's bundle verify', { timeout: 60_000 }, async (t) => {
   const s = scope(t);
   const peer = RawPeer.proxy(s, [EVERYTHING]);
   peer.send(initializeRequest(0));
@@ -246,6 +246,14 @@ test('a task-augmented call (server-everything): the task handle is receipted er
   assert.equal(receipts.length, 2);
   assert.equal(receipts[0]!.outcomeDerived['reason'], 'task_created');
   assert.equal(receipts[1]!.outcomeDerived['taskReceiptDigest'], receiptDigest(receipts[0]));
-  const { status, report } = verify(s.home, exportTrust(s.home));
+  const trust = exportTrust(s.home);
+  const { status, report } = verify(s.home, trust);
   assert.equal(status, 0, JSON.stringify(report.findings));
+  // The call's bundle carries both receipts, and verifies offline.
+  const file = join(s.dir, 'task.bundle.json');
+  const made = cli(['bundle', '--home', s.home, '--call', rows[0]!.call_id, '--out', file]);
+  assert.equal(made.status, 0, made.stderr);
+  const bundled = verify(file, trust);
+  assert.equal(bundled.status, 0, JSON.stringify(bundled.report.findings));
+  assert.equal(bundled.report.receipts, 2);
 });
