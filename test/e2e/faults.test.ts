@@ -220,7 +220,7 @@ function isAlive(pid: number): boolean {
   }
 }
 
-test('a task-augmented call (server-everything): the task handle is receipted errored task_created; the first tasks/result is receipted as the task\'s result, naming that receipt; the log and the call's bundle verify', { timeout: 60_000 }, async (t) => {
+test('a task-augmented call (server-everything): the task handle is receipted errored task_created; the first tasks/result is receipted as the task\'s result, naming that receipt; the log and the call\'s bundle verify', { timeout: 60_000 }, async (t) => {
   const s = scope(t);
   const peer = RawPeer.proxy(s, [EVERYTHING]);
   peer.send(initializeRequest(0));
