@@ -18,7 +18,7 @@ import { CliExit, EXIT_FAILED, EXIT_OK, EXIT_USAGE, out, outJson } from './outpu
 
 interface HomeOption { home?: string }
 interface DiffOptions extends HomeOption { server?: string; tool?: string; fingerprint?: boolean; all?: boolean; json?: boolean }
-interface AcceptOptions extends HomeOption { server?: string; fingerprint?: boolean; store?: string }
+interface AcceptOptions extends HomeOption { server?: string; fingerprint?: boolean; store?: string; digest?: string }
 
 // C0/C1 controls, zero-width and bidirectional formatting characters, line/paragraph separators.
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff]/;
@@ -152,6 +152,7 @@ function acceptFingerprint(pins: ToolPins, o: AcceptOptions): void {
 
 async function acceptCommand(name: string | undefined, o: AcceptOptions): Promise<void> {
   if ((name === undefined) === !o.fingerprint) throw new CliExit(EXIT_USAGE, 'tools accept takes a tool NAME or --fingerprint (one of them)');
+  if (o.digest !== undefined && (name === undefined || !/^sha256:[0-9a-f]{64}$/.test(o.digest))) throw new CliExit(EXIT_USAGE, '--digest is a tool definition\'s sha256:<64 hex>, as tools diff shows it');
   const url = o.store ?? process.env['MCP_ATTEST_STORE'] ?? '';
   if (url !== '' && !isFleetStore(url)) throw new CliExit(EXIT_USAGE, 'a fleet\'s log is named by --store postgres://… or $MCP_ATTEST_STORE');
   const { pins, path } = openPins(o);
@@ -162,7 +163,7 @@ async function acceptCommand(name: string | undefined, o: AcceptOptions): Promis
     if (pins.pins({ server, name })[0]?.lastDigest === UNREADABLE) {
       throw new CliExit(EXIT_USAGE, `the last definition of tool ${safe(name)} listed by server ${safe(server)} could not be read: nothing to pin`);
     }
-    if (!pins.accept(server, name, nowSeconds())) {
+    if (!pins.accept(server, name, nowSeconds(), o.digest)) {
       throw new CliExit(EXIT_USAGE, `no change of tool ${safe(name)} on server ${safe(server)} to accept`);
     }
     const pin = pins.sharedPin(server, name);
@@ -233,6 +234,7 @@ export function registerToolsCommands(program: Command): void {
     .option('--home <dir>', 'data directory')
     .option('--server <key>', 'the server (its pin key); needed when the change is on several')
     .option('--fingerprint', 'accept the server fingerprint the upstream last advertised instead of a tool')
+    .option('--digest <sha256>', 'pin only this definition (its digest, as tools diff shows it): refused when the last seen is another')
     .option('--store <url>', 'also make it the pin of a fleet\'s log (postgres://…; default $MCP_ATTEST_STORE): every process of the fleet adopts it (docs/fleet.md)')
     .action(acceptCommand);
   tools.command('list')

@@ -30,7 +30,8 @@
  * {@link MAX_TOOLS_PER_LIST} entries per list, {@link MAX_DEFINITION_BYTES} of canonical
  * JSON per definition, {@link MAX_PINS_PER_SERVER} names pinned per server. At most
  * {@link MAX_OPEN_CHANGES_PER_TOOL} unaccepted definitions are recorded per tool; further
- * ones are still reported by `observe` and remembered as the last seen definition. A
+ * ones are still reported by `observe`, and each takes the last of those places in turn, so
+ * the last seen definition (what {@link ToolPins.accept} pins) is always recorded. A
  * malformed entry under a pinned name counts as a change of that tool ({@link UNREADABLE}).
  */
 import type Database from 'better-sqlite3';
@@ -222,7 +223,13 @@ export class ToolPins {
     setLast.run(seen.digest, seen.json, now, server, seen.name);
     const open = this.stmt('SELECT seen_digest FROM pin_changes WHERE server = ? AND name = ? AND pinned_digest = ? AND accepted_at IS NULL')
       .pluck().all(server, seen.name, pin.digest) as string[];
-    if (open.includes(seen.digest) || open.length >= MAX_OPEN_CHANGES_PER_TOOL) return;
+    if (open.includes(seen.digest)) return;
+    if (open.length >= MAX_OPEN_CHANGES_PER_TOOL) {
+      // The last slot holds the newest: what `accept` would pin is always one `tools diff` shows.
+      this.stmt(`UPDATE pin_changes SET seen_digest = ?, seen = ?, first_seen = ? WHERE id = (SELECT max(id) FROM pin_changes
+        WHERE server = ? AND name = ? AND pinned_digest = ? AND accepted_at IS NULL)`).run(seen.digest, seen.json, now, server, seen.name, pin.digest);
+      return;
+    }
     this.stmt('INSERT INTO pin_changes (server, name, pinned_digest, pinned, seen_digest, seen, first_seen, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)')
       .run(server, seen.name, pin.digest, pin.definition, seen.digest, seen.json, now);
   }
@@ -243,14 +250,18 @@ export class ToolPins {
    * the new pin (at `now`, POSIX seconds) and mark every unaccepted change of that tool
    * accepted (also when the tool had reverted to its pin: that acknowledges the episode).
    * Returns false when there is nothing to accept, or when the last sighting could not be
-   * read ({@link UNREADABLE}: there is no definition to pin). Throws `ERR_USAGE`, `ERR_STORE_IO`,
-   * `ERR_STORE_CORRUPT`.
+   * read ({@link UNREADABLE}: there is no definition to pin). With `digest`, only that
+   * definition is pinned: `ERR_USAGE` when the last seen is another (it changed since the
+   * operator reviewed it). Throws `ERR_USAGE`, `ERR_STORE_IO`, `ERR_STORE_CORRUPT`.
    */
-  accept(server: string, name: string, now: number): boolean {
+  accept(server: string, name: string, now: number, digest?: string): boolean {
     checkTime(now);
     return this.write(() => {
       const pin = this.pinRow(server, name);
       if (pin === undefined || pin.last_digest === UNREADABLE) return false;
+      if (digest !== undefined && pin.last_digest !== digest) {
+        throw new AttestError('ERR_USAGE', `the last seen definition of tool ${name} is ${pin.last_digest}, not ${digest}: it changed since; review it again (mcp-attest tools diff)`);
+      }
       let done = false;
       if (pin.last_digest !== pin.digest) {
         if (pin.last_definition === null) throw new AttestError('ERR_STORE_CORRUPT', 'the last seen tool definition is missing', { path: name });

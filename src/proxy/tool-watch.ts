@@ -64,6 +64,12 @@ export class ToolWatch {
   private readonly pins: ToolPins;
   /** Tools listed while the fleet's pins could not be read. */
   private readonly unverified = new Set<string>();
+  /**
+   * Tools this process saw listed changed, by name, with the pin they differed from: they
+   * stay changed until that pin is replaced (accepted), even when a later list, or a later
+   * page of the same one, shows the pinned definition again: a client may hold the changed one.
+   */
+  private readonly seenChanged = new Map<string, string>();
 
   /**
    * `path`: the pins file; `pinKey`: the key this server's pins (tool definitions and the
@@ -86,7 +92,10 @@ export class ToolWatch {
     try {
       if (this.fleet !== null) await this.compareWithFleet(tools);
       const seen = this.pins.observe(this.pinKey, tools, this.now());
-      for (const c of seen.changed) report(new Error(`tool ${c.name} changed since it was pinned (${c.pinnedDigest} -> ${c.seenDigest}); policy: ${action}; see mcp-attest tools diff`));
+      for (const c of seen.changed) {
+        this.seenChanged.set(c.name, c.pinnedDigest);
+        report(new Error(`tool ${c.name} changed since it was pinned (${c.pinnedDigest} -> ${c.seenDigest}); policy: ${action}; see mcp-attest tools diff`));
+      }
       const changed = new Set<string>();
       for (const t of tools) {
         const name = isObject(t) ? t['name'] : undefined;
@@ -134,11 +143,19 @@ export class ToolWatch {
     }
   }
 
-  /** True when the tool's last seen definition differs from its pin (or could not be compared with the fleet's). */
+  /**
+   * True when the tool's last seen definition differs from its pin (or could not be compared
+   * with the fleet's), or this process saw it listed changed from the pin it still has.
+   */
   changed(name: string): boolean {
     if (this.unverified.has(name)) return true;
     try {
-      return this.pins.status(this.pinKey, name) === 'changed';
+      if (this.pins.status(this.pinKey, name) === 'changed') return true;
+      const from = this.seenChanged.get(name);
+      if (from === undefined) return false;
+      if (this.pins.sharedPin(this.pinKey, name)?.digest === from) return true;
+      this.seenChanged.delete(name); // accepted since: the new pin is the one compared with
+      return false;
     } catch (e) {
       report(e);
       // Fail closed: a tool whose pin cannot be read counts as changed.

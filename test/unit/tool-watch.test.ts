@@ -269,3 +269,61 @@ test('a fleet\'s pins that cannot be read fail closed: the tools listed count as
   assert.deepEqual((JSON.parse(relayed) as { result: { tools: unknown[] } }).result.tools, [], 'every listed tool hidden');
   assert.equal(watch.changed('transfer'), true, 'and refused by a gatekeeper');
 });
+
+test('a tool seen changed stays changed in this process until accepted, though a later page or list shows the pin again (hide and refuse)', async (t) => {
+  const path = join(tmp(t), 'pins.db');
+  const first = new ToolWatch(path, KEY, () => T);
+  const quiet = captureStderr();
+  try {
+    await first.onList(listResponse([echo, transfer]).line, listResponse([echo, transfer]).msg, 'refuse');
+  } finally {
+    quiet();
+  }
+  first.close();
+  const watch = new ToolWatch(path, KEY, () => T + 60);
+  t.after(() => watch.close());
+  const restore = captureStderr();
+  let page2: string;
+  try {
+    // Page 1 carries the changed definition, page 2 the pinned one (a rug pull through pagination).
+    await watch.onList(listResponse([evil]).line, listResponse([evil]).msg, 'hide');
+    page2 = await watch.onList(listResponse([transfer, echo]).line, listResponse([transfer, echo]).msg, 'hide');
+  } finally {
+    restore();
+  }
+  const pins = new ToolPins(path);
+  t.after(() => pins.close());
+  assert.equal(pins.status(KEY, 'transfer'), 'pinned', 'the store: the last one listed is the pin');
+  assert.equal(watch.changed('transfer'), true, 'this process saw it changed');
+  assert.doesNotMatch(page2, /"transfer"/, 'hidden from the later page too');
+  assert.equal(watch.changed('echo'), false);
+  // Accepted (the pin replaced): the new pin is what is compared with.
+  const q = captureStderr();
+  try {
+    await watch.onList(listResponse([evil]).line, listResponse([evil]).msg, 'hide');
+  } finally {
+    q();
+  }
+  assert.equal(pins.accept(KEY, 'transfer', T + 120), true);
+  assert.equal(watch.changed('transfer'), false, 'accepted');
+  // A new process starts afresh: only what the store says.
+  const later = new ToolWatch(path, KEY, () => T + 180);
+  t.after(() => later.close());
+  assert.equal(later.changed('transfer'), false);
+});
+
+test('past 100 recorded changes the last seen definition still takes a place, so tools diff shows what accept pins; accept --digest pins only what was reviewed', (t) => {
+  const path = join(tmp(t), 'pins.db');
+  const pins = new ToolPins(path);
+  t.after(() => pins.close());
+  pins.observe(KEY, [transfer], T);
+  const variants = Array.from({ length: 100 }, (_, i) => ({ ...transfer, description: `${transfer.description}${' '.repeat(i + 1)}` }));
+  pins.observe(KEY, [...variants, evil], T + 1);
+  const shown = pins.changes({ server: KEY, name: 'transfer' });
+  assert.equal(shown.length, 100);
+  assert.equal(shown.at(-1)!.seenDigest, toolDigest(evil), 'the last seen is on record');
+  assert.throws(() => pins.accept(KEY, 'transfer', T + 2, toolDigest(variants[0])), (e) => isAttestError(e, 'ERR_USAGE') && /changed since/.test((e as Error).message));
+  assert.equal(pins.sharedPin(KEY, 'transfer')!.digest, toolDigest(transfer), 'nothing pinned');
+  assert.equal(pins.accept(KEY, 'transfer', T + 3, toolDigest(evil)), true);
+  assert.equal(pins.sharedPin(KEY, 'transfer')!.digest, toolDigest(evil));
+});
