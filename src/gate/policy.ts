@@ -27,7 +27,7 @@
  */
 import { MAX_CONFIG_FILE_BYTES, readRegularFile } from '../store/read-regular.js';
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseStrictYaml } from './yaml.js';
 import { AttestError, isAttestError } from '../errors.js';
 import { isAlgName, type AlgName } from '../keys/algorithms.js';
 import { importPublicJwk, importSecret } from '../keys/material.js';
@@ -119,7 +119,7 @@ export function parseGatePolicy(text: string): GatePolicy {
   if (text.length > MAX_POLICY_BYTES) throw new AttestError('ERR_POLICY_INVALID', 'policy file is larger than 1 MiB');
   let v: unknown;
   try {
-    v = parseYaml(text, { uniqueKeys: true, maxAliasCount: 100, prettyErrors: true, strict: true });
+    v = parseStrictYaml(text, 100);
   } catch (e) {
     throw new AttestError('ERR_POLICY_INVALID', `policy is not valid YAML or JSON: ${(e as Error).message}`, { cause: e });
   }

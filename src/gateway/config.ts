@@ -18,7 +18,7 @@
 import { createHash } from 'node:crypto';
 import { MAX_CONFIG_FILE_BYTES, readRegularFile } from '../store/read-regular.js';
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseStrictYaml } from '../gate/yaml.js';
 import { z } from 'zod';
 import { AttestError, isAttestError } from '../errors.js';
 import { defaultHosts } from './guard.js';
@@ -186,7 +186,7 @@ function invalid(problems: string[]): AttestError {
 export function parseGatewayConfig(text: string, dir: string, env: NodeJS.ProcessEnv = process.env, schema: z.ZodType<unknown> = GatewayConfigSchema): LoadedConfig {
   let raw: unknown;
   try {
-    raw = parseYaml(text, { uniqueKeys: true, maxAliasCount: 0 });
+    raw = parseStrictYaml(text, 0);
   } catch (e) {
     throw invalid([`not YAML or JSON: ${(e as Error).message.split('\n')[0]}`]);
   }

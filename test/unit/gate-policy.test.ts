@@ -406,3 +406,12 @@ test('loadGatePolicy: two HS256 issuers with the same keyId keep their own secre
   const mac = createHmac('sha256', a).update('probe').digest();
   assert.equal(await crypto.subtle.verify('HMAC', key, mac, new TextEncoder().encode('probe')), true);
 });
+
+test('a mapping key YAML reads as another type is refused (007 and 0x1F as numbers, true, a sequence): it would name another tool than the one written, or slip past the duplicate check', () => {
+  for (const tools of ['007: {deny: true}', '0x1F: {deny: true}', '1: {deny: true}\n  "1": {requireCapability: true}', 'true: {deny: true}', '[a, b]: {deny: true}', '~: {deny: true}']) {
+    const e = parseError(`version: 1\nrequired: false\ntools:\n  ${tools}\n`);
+    assert.ok(isAttestError(e, 'ERR_POLICY_INVALID') && /a mapping key must be a string/.test(e.message), `${tools}: ${String(e?.message)}`);
+  }
+  // Quoted, the same names are tools like any other.
+  assert.equal(parseError('version: 1\nrequired: false\ntools:\n  "007": {deny: true}\n  "true": {deny: true}\n'), null);
+});

@@ -138,3 +138,7 @@ test('principal issuer keys: paths resolved against the file, one key per princi
   const bad = parseGatewayConfig(`${base}  - {principal: a, key: junk.pem}\n  - {principal: b, key: p384.pem}\n  - {principal: c, key: none.pem}\n`, dir);
   await assert.rejects(loadPrincipalIssuers(bad.config.issuers), (e: Error) => ['issuers.0.key', 'issuers.1.key', 'issuers.2.key'].every((p) => e.message.includes(p)));
 });
+
+test('a mapping key YAML reads as another type is refused (quote it)', () => {
+  assert.throws(() => parseGatewayConfig(MIN.replace('upstreams: [{name: a, command: [node, s.js]}]', 'upstreams: [{name: a, command: [node, s.js], headers: {0x1F: x}}]'), '/tmp'), /a mapping key must be a string/);
+});
