@@ -121,8 +121,11 @@ export function registerPartyCommands(program: Command): void {
     .requiredOption('--out <file>', 'private key file to create (PKCS#8 PEM)')
     .option('--alg <alg>', 'EdDSA or ES256', 'EdDSA')
     .option('--id <party>', 'party id for the printed entry', 'party:unnamed')
-    .action((o: { out: string; alg: string; id: string }) => {
+    .option('--role <role>', `the roles the printed entry gives the key: ${PARTY_ROLES.join(' or ')}; repeatable (default: both)`, collect)
+    .action((o: { out: string; alg: string; id: string; role?: string[] }) => {
       if (o.alg !== 'EdDSA' && o.alg !== 'ES256') throw new CliExit(EXIT_USAGE, '--alg: EdDSA or ES256');
+      const roles = [...new Set(o.role ?? PARTY_ROLES)];
+      if (!roles.every((r) => (PARTY_ROLES as readonly string[]).includes(r))) throw new CliExit(EXIT_USAGE, `--role: ${PARTY_ROLES.join(' or ')}`);
       const pair = o.alg === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
       const pem = pair.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
       try {
@@ -131,7 +134,8 @@ export function registerPartyCommands(program: Command): void {
         if ((cause as NodeJS.ErrnoException).code === 'EEXIST') throw new AttestError('ERR_KEY_EXISTS', `key exists, not overwritten: ${o.out}`);
         throw cause;
       }
-      outJson(partyFromPem(pem, o.id, [...PARTY_ROLES]));
+      if (o.role === undefined) process.stderr.write(`mcp-attest: the entry printed trusts this key as ${PARTY_ROLES.join(' and ')}; --role gives it only the one it has\n`);
+      outJson(partyFromPem(pem, o.id, roles as PartyRole[]));
     });
   (program.commands.find((c) => c.name() === 'trust') ?? program.command('trust')).command('party')
     .description('print a trust policy that trusts one approver or counterparty key (merge it with "trust merge")')

@@ -67,6 +67,12 @@ test('multi-party: record and seal over stdio, approve and countersign on separa
   };
   const alice = party('alice');
   const bob = party('bob');
+  // The entry key generate prints gives the key both roles unless told which, and says so.
+  const limited = cli(['key', 'generate', '--out', join(s.dir, 'approver.pem'), '--id', 'approver:carol', '--role', 'approver']);
+  assert.deepEqual([limited.status, (JSON.parse(limited.stdout) as { roles: string[] }).roles, limited.stderr], [0, ['approver'], '']);
+  const both = cli(['key', 'generate', '--out', join(s.dir, 'both.pem')]);
+  assert.deepEqual((JSON.parse(both.stdout) as { roles: string[] }).roles, ['approver', 'counterparty']);
+  assert.match(both.stderr, /trusts this key as approver and counterparty; --role/);
   const agentTrust = join(s.dir, 'agent-trust.json');
   writeFileSync(agentTrust, ok(cli(['trust', 'export', '--home', s.home]), 'trust export'));
   ok(cli(['approve', alice.copy, '--key', alice.key, '--id', 'approver:alice', '--action', '2', '--note', 'within budget', '--trust', agentTrust]), 'approve');
