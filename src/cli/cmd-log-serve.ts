@@ -9,7 +9,8 @@ import { loadIdentity } from '../store/identity.js';
 import { checkWitness, loadWitnesses, saveWitnesses } from '../store/witnesses.js';
 import type { WitnessEndpoint } from '../witness/submit.js';
 import { hasHomeLog, openHomeLog } from './home-log.js';
-import { witnessLatest, type WitnessResult } from '../store/witnessing.js';
+import { WitnessBackoff, witnessLatest, type WitnessResult } from '../store/witnessing.js';
+import { isAttestError } from '../errors.js';
 import { startLogServer } from '../logserver/http.js';
 import { parseListen } from './listen.js';
 import { CliExit, EXIT_FAILED, EXIT_IO, EXIT_USAGE, err, out, outJson } from './output.js';
@@ -54,15 +55,27 @@ async function serve(o: { home?: string; listen: string; witnessInterval: string
   if (!(intervalMs > 0)) throw new CliExit(EXIT_USAGE, '--witness-interval must be a positive number of seconds');
   const timeoutMs = milliseconds(o.witnessTimeout, '--witness-timeout');
   const { home, db } = openLog(o.home);
+  try {
+    loadWitnesses(home); // a witness list that cannot be read is a startup error, before anything is served
+  } catch (e) {
+    db.close();
+    throw e;
+  }
   const server = await startLogServer(db, { host, port });
   out(`log ${loadIdentity(home).log.origin} serving ${server.url}`);
   let stopped = false;
   let round: Promise<void> | null = null;
-  // One round at a time: a tick while a round (slow witnesses) is still running is skipped.
+  const backoff = new WitnessBackoff(intervalMs);
+  // One round at a time: a tick while a round (slow witnesses) is still running is skipped. The
+  // list is read again each round (witnesses added meanwhile); one that became unreadable is a
+  // warning, and the server serves on.
   const tick = (): void => {
     if (round !== null || stopped) return;
-    round = witnessLatest(db, loadWitnesses(home), { timeoutMs })
-      .then(report, (e: unknown) => err(`warning: witnessing round failed: ${(e as Error).message}`))
+    round = Promise.resolve().then(() => witnessLatest(db, backoff.due(loadWitnesses(home)), { timeoutMs }))
+      .then((results) => {
+        backoff.after(results);
+        report(results);
+      }, (e: unknown) => err(`warning: witnessing round failed: ${(e as Error).message}${isAttestError(e) ? ` (${e.code})` : ''}`))
       .finally(() => (round = null));
   };
   tick();

@@ -21,7 +21,7 @@ import { ed25519NoteSigner, signNote } from '../log/note-sign.js';
 import { PgLog } from '../store/pg-log.js';
 import { checkOrigin, Integrator, type CheckpointSigner, type SignedTreeMemory } from '../store/pg-integrator.js';
 import { loadWitnesses } from '../store/witnesses.js';
-import { witnessLatest, type WitnessResult } from '../store/witnessing.js';
+import { WitnessBackoff, witnessLatest, type WitnessResult } from '../store/witnessing.js';
 import { CliExit, EXIT_USAGE, err, out } from './output.js';
 import { claimFleetHome } from './fleet-home.js';
 import { homePaths } from '../store/home.js';
@@ -128,19 +128,24 @@ async function run(log: PgLog, home: string, url: string, signer: CheckpointSign
 }
 
 /**
- * Witnessing rounds of the latest checkpoint, one at a time: `kick()` starts one, or, while
+ * Witnessing rounds of the latest checkpoint, one at a time (a failing witness asked again after a pause: WitnessBackoff): `kick()` starts one, or, while
  * one runs, one more after it (a checkpoint signed meanwhile is not left unwitnessed).
  * Nothing here throws: a bad `witnesses.json` or a failed round is reported on stderr.
  */
 function witnessRounds(log: PgLog, home: string, timeoutMs: number): { kick(): void; drain(): Promise<void> } {
   let round: Promise<void> | null = null;
   let again = false;
+  const backoff = new WitnessBackoff(1000);
   const run = async (): Promise<void> => {
     do {
       again = false;
       try {
-        const witnesses = loadWitnesses(home);
-        if (witnesses.length > 0) reportRound(await witnessLatest(log.witnessing(), witnesses, { timeoutMs }));
+        const witnesses = backoff.due(loadWitnesses(home));
+        if (witnesses.length > 0) {
+          const results = await witnessLatest(log.witnessing(), witnesses, { timeoutMs });
+          backoff.after(results);
+          reportRound(results);
+        }
       } catch (e) {
         err(`mcp-attest: integrator: witnessing round failed: ${(e as Error).message}`);
       }

@@ -149,7 +149,8 @@ export function formatSignatureLine(name: string, keyId: number, signature: Uint
  * matching verifier MUST accept its signature, else the whole note is rejected with
  * `ERR_NOTE_SIGNATURE_INVALID`; with no verified signature, `ERR_NOTE_UNVERIFIED`.
  * Malformed notes throw `ERR_NOTE_MALFORMED`. Stricter than Go x/mod, which skips repeated
- * signatures of a key unverified: here each one must verify (it is listed once).
+ * signatures of a key unverified: here each one must verify (it is listed once; a line
+ * repeated byte for byte is verified once).
  * @see https://c2sp.org/signed-note ("Signatures": MUST ignore unknown, MUST verify known)
  */
 export async function openNote(
@@ -159,6 +160,8 @@ export async function openNote(
   const parsed = typeof note === 'string' ? parseNote(note) : parseNoteBytes(note);
   const message = utf8(parsed.text);
   const verified: NoteSignature[] = [];
+  /** Signatures verified already, as name, key ID and bytes: a line repeated verbatim is verified once (a repeat costs a hostile sender nothing, its check a verification). */
+  const checked = new Set<string>();
   let ignored = 0;
   for (const sig of parsed.signatures) {
     const known = verifiers.filter((v) => v.name === sig.name && v.keyId === sig.keyId);
@@ -166,6 +169,9 @@ export async function openNote(
       ignored++;
       continue;
     }
+    const line = `${sig.name} ${sig.keyId} ${toBase64(sig.signature)}`;
+    if (checked.has(line)) continue;
+    checked.add(line);
     for (const v of known) {
       if (!(await v.verify(message, sig.signature))) {
         throw new AttestError('ERR_NOTE_SIGNATURE_INVALID', 'signature verification failed', {

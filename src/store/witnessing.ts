@@ -76,3 +76,37 @@ export async function witnessLatest(db: WitnessingLog, witnesses: WitnessEndpoin
     return record(db, w, latest.size, out);
   }));
 }
+
+/** Longest pause before a witness that keeps failing is asked again, ms. */
+export const MAX_WITNESS_BACKOFF_MS = 5 * 60_000;
+
+/**
+ * Which witnesses a periodic round asks (`log serve`, `log integrate`): one that was
+ * unreachable or refused is asked again only after a pause that doubles with each failure in
+ * a row (from the round interval up to {@link MAX_WITNESS_BACKOFF_MS}), so a witness that is
+ * down or refuses every checkpoint costs an event and a warning a few times an hour, not every
+ * round; a cosignature (or one stored already) ends its pause. A conflict is an alarm and is
+ * never paused.
+ */
+export class WitnessBackoff {
+  private readonly paused = new Map<string, { failures: number; until: number }>();
+
+  constructor(private readonly baseMs: number) {}
+
+  /** The witnesses to ask now (`now`: ms since the epoch). */
+  due(witnesses: WitnessEndpoint[], now = Date.now()): WitnessEndpoint[] {
+    return witnesses.filter((w) => (this.paused.get(w.name)?.until ?? 0) <= now);
+  }
+
+  /** Take a round's results into account. */
+  after(results: WitnessResult[], now = Date.now()): void {
+    for (const r of results) {
+      if (r.status === 'cosigned' || r.status === 'already' || r.status === 'ERR_WITNESS_CONFLICT') {
+        this.paused.delete(r.witness);
+        continue;
+      }
+      const failures = (this.paused.get(r.witness)?.failures ?? 0) + 1;
+      this.paused.set(r.witness, { failures, until: now + Math.min(MAX_WITNESS_BACKOFF_MS, this.baseMs * 2 ** Math.min(failures - 1, 20)) });
+    }
+  }
+}

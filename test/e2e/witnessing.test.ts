@@ -12,7 +12,8 @@ import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { get } from 'node:http';
+import { createServer, get } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { CLI, ROOT, RawPeer, cli, rawServer, scope, waitFor, waitCheckpointed, logShow, type Scope } from './helpers.js';
 import { startWitness, stopWitness, type WitnessProcess } from './witness-helpers.js';
 import { tilesFor } from '../../src/store/tiles.js';
@@ -211,4 +212,34 @@ test('a forked log (same origin and key, another history) is refused by the witn
   const twinBundle = join(s.dir, 'twin.json');
   ok(['bundle', '--home', twin, '--range', '1..4', '--out', twinBundle]);
   assert.deepEqual(verifyWith(home, twinBundle, 0, ['--state', state]).report.findings.filter((f: any) => f.severity === 'error').map((f: any) => f.code), ['ERR_CHECKPOINT_INCONSISTENT']);
+});
+
+test('log serve: an unreadable witnesses.json is a startup error, nothing served; one broken while serving is a warning each round and the log serves on; a witness that is down is asked again only after a pause', { timeout: 120_000 }, async (t) => {
+  const s = scope(t);
+  const home = join(s.dir, 'log');
+  ok(['init', '--home', home]);
+  await calls(s, home, 1);
+  const id = JSON.parse(readFileSync(join(home, 'identity.json'), 'utf8')) as { log: { origin: string; vkey: string } };
+  writeFileSync(join(home, 'witnesses.json'), '[{"name": ');
+  const bad = cli(['log', 'serve', '--home', home, '--listen', '127.0.0.1:0'], 20_000);
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /mcp-attest: .*\(?ERR_STORE_CORRUPT\)?/);
+  assert.doesNotMatch(bad.stdout, /serving/);
+  // A witness nobody answers at (a closed port): asked at 0.2 s, then after pauses of 0.4, 0.8, 1.6 s...
+  writeFileSync(join(home, 'witnesses.json'), '[]');
+  const closed = await new Promise<number>((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+  ok(['log', 'witnesses', 'add', '--home', home, '--url', `http://127.0.0.1:${closed}`, '--vkey', (await startWitness(s, join(s.dir, 'w'), [`${id.log.origin}=${id.log.vkey}`])).vkey]);
+  const server = await startLogServer(s, home);
+  await new Promise((r) => setTimeout(r, 3000));
+  const warnings = server.stderr().split('\n').filter((l) => l.includes('ERR_WITNESS_UNREACHABLE') || l.includes('unreachable')).length;
+  assert.ok(warnings >= 1 && warnings <= 6, `${warnings} warnings in 3 s of 0.2 s rounds:\n${server.stderr()}`);
+  writeFileSync(join(home, 'witnesses.json'), '{');
+  await waitFor('the warning', () => server.stderr().includes('warning: witnessing round failed'));
+  assert.equal((await fetch(`${server.url}/checkpoint`)).status, 200, 'still serving');
+  await server.stop();
 });

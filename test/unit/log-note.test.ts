@@ -268,3 +268,17 @@ test('verification rules: unknown (name, keyID) ignored; known must verify', asy
   await assert.rejects(openNote(PETER_NOTE, [peter, liar]), code('ERR_NOTE_SIGNATURE_INVALID'));
   await assert.rejects(openNote(PETER_NOTE, []), code('ERR_NOTE_UNVERIFIED'));
 });
+
+test('a signature line repeated byte for byte is verified once (a hostile sender\'s repeats cost it nothing); a bad repeat of another signature still fails the note', async () => {
+  const peter = ed25519NoteVerifier(PETER);
+  let calls = 0;
+  const counting: NoteVerifier = { ...peter, verify: (m, s) => { calls++; return peter.verify(m, s); } };
+  const [text, sigLine] = [PETER_NOTE.slice(0, PETER_NOTE.indexOf('\n\n') + 2), PETER_NOTE.slice(PETER_NOTE.indexOf('\n\n') + 2)];
+  const opened = await openNote(text + sigLine.repeat(50), [counting]);
+  assert.equal(calls, 1);
+  assert.deepEqual(opened.verified.map((s) => s.name), ['PeterNeumann']);
+  // Another signature under the same key (one byte changed) is checked, and fails the note.
+  const sig = fromBase64(sigLine.slice(sigLine.lastIndexOf(' ') + 1).trimEnd());
+  sig[sig.length - 1]! ^= 1;
+  await assert.rejects(openNote(text + sigLine + `\u2014 PeterNeumann ${toBase64(sig)}\n`, [peter]), code('ERR_NOTE_SIGNATURE_INVALID'));
+});

@@ -18,7 +18,7 @@ import { formatCheckpoint } from '../../src/log/checkpoint.js';
 import { EMPTY_ROOT } from '../../src/log/hash.js';
 import { formatVerifierKey, SIG_TYPE_COSIGNATURE_V1 } from '../../src/log/vkey.js';
 import { submitCheckpoint } from '../../src/witness/submit.js';
-import { witnessLatest, type WitnessingLog } from '../../src/store/witnessing.js';
+import { MAX_WITNESS_BACKOFF_MS, WitnessBackoff, witnessLatest, type WitnessingLog } from '../../src/store/witnessing.js';
 
 async function keyPair(): Promise<{ privateKey: CryptoKey; pub: Uint8Array }> {
   const pair = (await getAlgorithm('EdDSA').generate()) as CryptoKeyPair;
@@ -151,4 +151,25 @@ test('a 409\'s size is not signed: it never raises the size the log holds for th
   const out = await submitCheckpoint({ name, vkey, url: url2 }, note, 5n, 4n, () => [new Uint8Array(32)]);
   assert.ok(!out.ok && out.code === 'ERR_WITNESS_CONFLICT', out.ok ? 'cosigned' : out.code);
   assert.match(out.message, /below the size 4 .*; then .*409 without a size/);
+});
+
+test('a witness that keeps failing is asked again after a pause that doubles, up to 5 minutes; a cosignature ends it, and a conflict is never paused', () => {
+  const w = (name: string) => ({ name, url: `http://${name}`, vkey: '' }) as unknown as Parameters<WitnessBackoff['due']>[0][number];
+  const [a, b] = [w('a'), w('b')];
+  const backoff = new WitnessBackoff(200);
+  const fail = (name: string, at: number) => backoff.after([{ witness: name, size: 5n, status: 'ERR_WITNESS_UNREACHABLE' }], at);
+  const due = (at: number) => backoff.due([a, b], at).map((x) => x.name);
+  fail('a', 0);
+  assert.deepEqual(due(199), ['b']);
+  assert.deepEqual(due(200), ['a', 'b']);
+  fail('a', 200);
+  assert.deepEqual(due(599), ['b'], 'doubled');
+  for (let i = 0; i < 30; i++) fail('a', 1000);
+  assert.deepEqual(due(1000 + MAX_WITNESS_BACKOFF_MS - 1), ['b']);
+  assert.deepEqual(due(1000 + MAX_WITNESS_BACKOFF_MS), ['a', 'b'], 'capped');
+  backoff.after([{ witness: 'a', size: 6n, status: 'cosigned' }], 2000);
+  assert.deepEqual(due(2000), ['a', 'b'], 'a cosignature ends the pause');
+  fail('b', 3000);
+  backoff.after([{ witness: 'b', size: 6n, status: 'ERR_WITNESS_CONFLICT' }], 3001);
+  assert.deepEqual(due(3001), ['a', 'b'], 'an alarm is raised every round');
 });
