@@ -20,7 +20,7 @@ import { DEFAULT_MAX_DEPTH, readMessage, type RpcId, type RpcMessage } from '../
 import { PROTOCOL_VERSION_META } from '../proxy/http-upstream.js';
 import type { LoadedConfig } from './config.js';
 import { Conversation, EventStream } from './conversation.js';
-import { Limiter, PREFLIGHT_HEADERS, authenticate, checkHostOrigin, corsHeaders, defaultHosts, headerMismatch, readBody, type Caller, type Refusal } from './guard.js';
+import { Limiter, PREFLIGHT_HEADERS, authorize, checkHostOrigin, corsHeaders, defaultHosts, headerMismatch, readBody, type Caller, type Refusal } from './guard.js';
 import { loadPrincipalIssuers, type PrincipalIssuer } from './issuers.js';
 import { GatewayMetrics } from './metrics.js';
 import { OAuthResource } from './oauth.js';
@@ -169,15 +169,14 @@ export class Gateway {
     if (upstream === undefined) return this.refuse(res, { status: 404, code: 'ERR_GATEWAY_BAD_REQUEST', message: 'no MCP endpoint here' }, access, cors);
     access.upstream = upstream.cfg.name;
     if (this.closing !== null) return this.refuse(res, { status: 503, code: 'ERR_GATEWAY_BUSY', message: 'shutting down' }, access, cors);
-    const caller = await authenticate(req, this.loaded.tokens, this.oauth, upstream.cfg.name);
-    if ('status' in caller) return this.refuse(res, caller, access, cors);
-    const principal = caller.principal;
-    access.principal = principal;
-    const release = this.limiter.take(principal);
-    if (typeof release !== 'function') return this.refuse(res, release, access, cors);
+    const authorized = await authorize(req, this.loaded.tokens, this.oauth, upstream.cfg.name, this.limiter);
+    if ('refused' in authorized) {
+      if (authorized.principal !== undefined) access.principal = authorized.principal;
+      return this.refuse(res, authorized.refused, access, cors);
+    }
+    const { caller, release } = authorized;
+    access.principal = caller.principal;
     res.on('close', release);
-    const refused = caller.admit === undefined ? null : await caller.admit();
-    if (refused !== null) return this.refuse(res, refused, access, cors);
     if (req.method === 'POST') return this.post(req, res, upstream, caller, cors, access, release);
     const sid = req.headers['mcp-session-id'];
     const live = typeof sid === 'string' ? this.session(sid, upstream, caller) : null;

@@ -67,7 +67,7 @@ export interface Caller {
  * access token's (`Bearer`, or `DPoP` with its proof, RFC 9449); or a 401 refusal (with the
  * RFC 9728 challenge under OAuth).
  */
-export async function authenticate(req: IncomingMessage, tokens: ReadonlyMap<string, string>, oauth: OAuthResource | null, endpoint: string): Promise<Caller | Refusal> {
+async function authenticate(req: IncomingMessage, tokens: ReadonlyMap<string, string>, oauth: OAuthResource | null, endpoint: string): Promise<Caller | Refusal> {
   const h = req.headers.authorization;
   const m = h === undefined ? null : /^(Bearer|DPoP) ([\x21-\x7e]{1,8192})$/i.exec(h);
   const dpop = m !== null && m[1]!.toLowerCase() === 'dpop';
@@ -79,6 +79,26 @@ export async function authenticate(req: IncomingMessage, tokens: ReadonlyMap<str
     status: 401, code: 'ERR_GATEWAY_UNAUTHENTICATED', message: h === undefined ? 'a bearer token is required' : 'the bearer token is not valid',
     headers: { 'www-authenticate': oauth !== null ? oauth.challenge(endpoint, error) : error === undefined ? 'Bearer' : `Bearer error="${error}"` },
   };
+}
+
+/**
+ * Authenticate a request ({@link authenticate}) and take a slot of its principal's limits
+ * ({@link Limiter.take}), then admit it (record its DPoP proof's id: {@link Caller.admit});
+ * one function, so no endpoint can take a caller without admitting it. The caller and the
+ * release of its slot, or the refusal (401, 429) with the principal when one was known.
+ */
+export async function authorize(req: IncomingMessage, tokens: ReadonlyMap<string, string>, oauth: OAuthResource | null, endpoint: string, limiter: Limiter): Promise<{ caller: Caller; release: () => void } | { refused: Refusal; principal?: string }> {
+  const caller = await authenticate(req, tokens, oauth, endpoint);
+  if ('status' in caller) return { refused: caller };
+  const principal = caller.principal;
+  const release = limiter.take(principal);
+  if (typeof release !== 'function') return { refused: release, principal };
+  const refused = caller.admit === undefined ? null : await caller.admit();
+  if (refused !== null) {
+    release();
+    return { refused, principal };
+  }
+  return { caller, release };
 }
 
 /** Per-principal token buckets and in-flight counts. */

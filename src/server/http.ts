@@ -15,7 +15,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { LoadedConfig } from '../gateway/config.js';
-import { Limiter, authenticate, checkHostOrigin, corsHeaders, defaultHosts, headerMismatch, readBody, PREFLIGHT_HEADERS, type Refusal } from '../gateway/guard.js';
+import { Limiter, authorize, checkHostOrigin, corsHeaders, defaultHosts, headerMismatch, readBody, PREFLIGHT_HEADERS, type Refusal } from '../gateway/guard.js';
 import { OAuthResource } from '../gateway/oauth.js';
 import type { ReplayStore } from '../gate/gate.js';
 import { DEFAULT_MAX_DEPTH, readMessage, type RpcId } from '../proxy/message.js';
@@ -91,11 +91,10 @@ export class SessionHttpServer {
       return void res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' }).end(JSON.stringify(this.oauth.metadata(ENDPOINT)));
     }
     if (path !== '/mcp') return this.refuse(res, { status: 404, code: 'ERR_GATEWAY_BAD_REQUEST', message: 'the MCP endpoint is /mcp' }, cors);
-    const caller = await authenticate(req, this.loaded.tokens, this.oauth, ENDPOINT);
-    if ('status' in caller) return this.refuse(res, caller, cors);
+    const authorized = await authorize(req, this.loaded.tokens, this.oauth, ENDPOINT, this.limiter);
+    if ('refused' in authorized) return this.refuse(res, authorized.refused, cors);
+    const { caller, release } = authorized;
     const principal = caller.principal;
-    const release = this.limiter.take(principal);
-    if (typeof release !== 'function') return this.refuse(res, release, cors);
     res.on('close', release);
     const sid = req.headers['mcp-session-id'];
     const live = typeof sid === 'string' ? this.live.get(sid) : undefined;

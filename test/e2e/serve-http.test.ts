@@ -5,12 +5,13 @@
  * requests are refused; a bad configuration is exit 2. A receipt session is its starter's:
  * another principal neither sees, reads, adds to nor seals it, nor joins it by `_meta`
  * through the gateway, also after a restart, and one principal cannot open more MCP
- * sessions than its share.
+ * sessions than its share. A DPoP proof is accepted once.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { CLI, EVERYTHING, ROOT, cli, scope, waitFor } from './helpers.js';
@@ -126,4 +127,26 @@ test('serve --http: a receipt session is its starter\'s alone, also after a rest
   await again.client.close();
   second.proc.kill('SIGTERM');
   assert.equal(await second.exited, 0, second.err());
+});
+
+test('serve --http with DPoP-bound access tokens: a proof is accepted once (its id recorded, as at the gateway), a replay is 401', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const { SignJWT, exportJWK, generateKeyPair, calculateJwkThumbprint } = await import('jose');
+  const as = await generateKeyPair('ES256', { extractable: true });
+  writeFileSync(join(s.dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(as.publicKey)), kid: 'as1', alg: 'ES256', use: 'sig' }] }));
+  const resource = 'https://srv.example';
+  const { url } = await serveHttp(s, `oauth: {issuer: "https://as.example", jwksFile: jwks.json, resource: "${resource}", scopes: [mcp]}\n`);
+  const key = await generateKeyPair('ES256', { extractable: true });
+  const jwk = await exportJWK(key.publicKey);
+  const endpoint = `${resource}/sessions/mcp`;
+  const token = await new SignJWT({ scope: 'mcp', iss: 'https://as.example', aud: endpoint, sub: 'bot', cnf: { jkt: await calculateJwkThumbprint(jwk, 'sha256') } })
+    .setProtectedHeader({ alg: 'ES256', kid: 'as1' }).setIssuedAt().setExpirationTime('5m').sign(as.privateKey);
+  const proof = await new SignJWT({ htm: 'POST', htu: endpoint, ath: createHash('sha256').update(token).digest('base64url') })
+    .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk }).setIssuedAt().setJti(randomUUID()).sign(key.privateKey);
+  const init = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'e2e', version: '1' } } };
+  const post = () => fetch(url, { method: 'POST', headers: mcpHeaders(null, { authorization: `DPoP ${token}`, dpop: proof }), body: JSON.stringify(init) });
+  assert.equal((await post()).status, 200);
+  const replayed = await post();
+  assert.equal(replayed.status, 401);
+  assert.match(await replayed.text(), /used before/);
 });
