@@ -30,6 +30,13 @@ export class OpenTasks<P extends PendingCall> {
     const task = isObject(result) ? result['task'] : undefined;
     const id = isObject(task) ? task['taskId'] : undefined;
     if (typeof id !== 'string' || id === '' || id.length > MAX_TASK_ID) return;
+    const open = this.open.get(id);
+    if (open !== undefined) {
+      // Two calls under one task id: which one a result answers cannot be told, so neither is receipted.
+      this.open.delete(id);
+      this.warn(`task ${JSON.stringify(id.slice(0, 64))} was given to call ${open.callId} and again to call ${call.callId}: its result will be relayed without a receipt`);
+      return;
+    }
     this.remember(id, { ...call, cancelled: false, task: false, taskId: id, taskReceiptDigest: receiptDigest });
   }
 

@@ -59,17 +59,22 @@ function quoted(s: string): string {
   return JSON.stringify(cut).replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** Most changed definitions of one tool a process remembers ({@link ToolWatch}); past it the tool stays changed until the process ends. */
+const MAX_SEEN_CHANGES = 100;
+
 /** The pins of one server, seen through one proxy. */
 export class ToolWatch {
   private readonly pins: ToolPins;
   /** Tools listed while the fleet's pins could not be read. */
   private readonly unverified = new Set<string>();
   /**
-   * Tools this process saw listed changed, by name, with the pin they differed from: they
-   * stay changed until that pin is replaced (accepted), even when a later list, or a later
-   * page of the same one, shows the pinned definition again: a client may hold the changed one.
+   * Tools this process saw listed changed, by name, with the digests of the definitions that
+   * differed from the pin: they stay changed until each of those is the pin (accepted), even
+   * when a later list, or a later page of the same one, shows the pinned definition again (a
+   * client may hold any of them). Past {@link MAX_SEEN_CHANGES} definitions of one tool, it
+   * stays changed for the life of the process.
    */
-  private readonly seenChanged = new Map<string, string>();
+  private readonly seenChanged = new Map<string, Set<string>>();
 
   /**
    * `path`: the pins file; `pinKey`: the key this server's pins (tool definitions and the
@@ -93,7 +98,9 @@ export class ToolWatch {
       if (this.fleet !== null) await this.compareWithFleet(tools);
       const seen = this.pins.observe(this.pinKey, tools, this.now());
       for (const c of seen.changed) {
-        this.seenChanged.set(c.name, c.pinnedDigest);
+        const digests = this.seenChanged.get(c.name) ?? new Set<string>();
+        if (digests.size <= MAX_SEEN_CHANGES) digests.add(c.seenDigest);
+        this.seenChanged.set(c.name, digests);
         report(new Error(`tool ${c.name} changed since it was pinned (${c.pinnedDigest} -> ${c.seenDigest}); policy: ${action}; see mcp-attest tools diff`));
       }
       const changed = new Set<string>();
@@ -151,10 +158,11 @@ export class ToolWatch {
     if (this.unverified.has(name)) return true;
     try {
       if (this.pins.status(this.pinKey, name) === 'changed') return true;
-      const from = this.seenChanged.get(name);
-      if (from === undefined) return false;
-      if (this.pins.sharedPin(this.pinKey, name)?.digest === from) return true;
-      this.seenChanged.delete(name); // accepted since: the new pin is the one compared with
+      const seen = this.seenChanged.get(name);
+      if (seen === undefined) return false;
+      const pin = this.pins.sharedPin(this.pinKey, name)?.digest;
+      if (seen.size > MAX_SEEN_CHANGES || [...seen].some((d) => d !== pin)) return true;
+      this.seenChanged.delete(name); // every definition seen is the pin now (accepted)
       return false;
     } catch (e) {
       report(e);

@@ -83,7 +83,7 @@ export function validateReceipt(value: unknown): string[] {
   if (outcome) {
     if (!['executed', 'refused', 'errored'].includes(outcome['status'] as string)) problems.push('.outcomeDerived.status: unknown status');
     if (outcome['reason'] !== undefined && !(OUTCOME_REASONS as readonly unknown[]).includes(outcome['reason'])) problems.push('.outcomeDerived.reason: unknown reason');
-    if (outcome['taskReceiptDigest'] !== undefined && (outcome['reason'] === 'task_created' || outcome['reason'] === 'input_required')) problems.push('.outcomeDerived.taskReceiptDigest: a task\'s result is final, not another interim answer');
+    if (outcome['taskReceiptDigest'] !== undefined && outcome['reason'] === 'task_created') problems.push('.outcomeDerived.taskReceiptDigest: a task\'s result is not another task handle');
     if (outcome['resultCommitment'] !== undefined) {
       if (outcome['status'] === 'refused') problems.push('.outcomeDerived.resultCommitment: a refused call has no result');
       checkCommitmentSchema(outcome['resultCommitment'], '.outcomeDerived.resultCommitment', problems);

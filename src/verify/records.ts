@@ -82,7 +82,11 @@ export class RecordChecker {
    * the gatekeeper's receipt, by callId.
    */
   private readonly gated = new Map<string, Pending>();
-  /** Calls answered with a task handle: the digest of that receipt, and whether the task's result was receipted (by callId). */
+  /**
+   * Calls answered with a task handle: the digest of that receipt, and whether the task's
+   * result was receipted; by callId and the index of the record answered (a gateway's
+   * attest-then-gate chain logs two handle receipts of one call, its own and its gatekeeper's).
+   */
   private readonly tasks = new Map<string, { digest: string; answered: boolean }>();
   readonly tally: Tally = { receipts: 0, unanswered: 0, refused: 0, unattested: 0, refusedInputs: 0, sealed: 0 };
   /**
@@ -317,7 +321,7 @@ export class RecordChecker {
       this.findings.push(error('ERR_RECEIPT_DUPLICATE', 'second receipt for one call', { index: f.position }));
     }
     for (const c of RecordChecker.withBackLink(f, pending)) this.findings.push(fromCheck(c, f.position, 'receipt'));
-    if (pending && !pending.answered && f.taskCreated && f.digest !== null) this.tasks.set(f.callId, { digest: f.digest, answered: false });
+    if (pending && !pending.answered && f.taskCreated && f.digest !== null) this.tasks.set(`${f.callId}\n${f.attestationIndex}`, { digest: f.digest, answered: false });
     if (pending) pending.answered = true;
     if (f.refused && pending !== undefined && pending.index.toString() === f.attestationIndex && this.callRecords.get(f.attestationIndex)?.kind === 'attestation') {
       this.refusedByGatekeeper.add(pending.index);
@@ -336,7 +340,7 @@ export class RecordChecker {
    */
   private foldTaskResult(f: ReceiptFacts): void {
     const pending = this.pendingFor(f);
-    const task = this.tasks.get(f.callId);
+    const task = this.tasks.get(`${f.callId}\n${f.attestationIndex}`);
     this.tally.receipts++;
     if (!pending || pending.index.toString() !== f.attestationIndex || task === undefined || task.digest !== f.taskOf) {
       this.findings.push(error('ERR_RECEIPT_ORPHAN', 'task result receipt answers no task handle receipted earlier in this log for its call', { index: f.position, expected: f.taskOf, found: task?.digest ?? null }));

@@ -391,3 +391,24 @@ setInterval(() => {}, 1000);
   assert.equal(await gw.stop(), 0);
   await waitFor('the upstream to be gone', () => !alive(), 5_000);
 });
+
+test('attest and gate in one gateway, a task call: the gateway\'s and its gatekeeper\'s handle receipts, then both result receipts, each naming its own; the log verifies', { timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  assert.equal(cli(['init', '--home', s.home]).status, 0);
+  const trust = exportTrust(s.home, join(s.dir, 'trust.json'));
+  writeFileSync(join(s.dir, 'gate.yaml'), 'version: 1\nrequired: true\ntrustFiles: [trust.json]\n');
+  const gw = await startGateway(s, `version: 1\nlisten: 127.0.0.1:0\ncheckpointMs: 200\n${CALLERS}upstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}], role: [attest, gate], policy: gate.yaml}\n`);
+  const post = (body: Record<string, unknown>, sid?: string) => fetch(`${gw.base}/ev/mcp`, { method: 'POST', headers: mcpHeaders(ALICE, sid ? { 'mcp-session-id': sid } : {}), body: JSON.stringify(body) });
+  const opened = await post({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'e2e', version: '1' } } });
+  const sid = opened.headers.get('mcp-session-id')!;
+  await messagesOf(opened);
+  await (await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, sid)).text();
+  const handle = (await messagesOf(await post({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'simulate-research-query', arguments: { topic: 'x' }, task: { ttl: 60_000 } } }, sid))).find((m) => m['id'] === 1) as { result: { task: { taskId: string } } };
+  const result = (await messagesOf(await post({ jsonrpc: '2.0', id: 2, method: 'tasks/result', params: { taskId: handle.result.task.taskId } }, sid))).find((m) => m['id'] === 2) as { result: { content: unknown } };
+  assert.match(JSON.stringify(result.result.content), /Research/);
+  assert.equal(await gw.stop(), 0);
+  const receipts = readLog(s.home).entries.filter((e) => e['type'] === 'mcp-attest/receipt@1').map((e) => (e['receipt'] as { outcomeDerived: Record<string, unknown> }).outcomeDerived);
+  assert.deepEqual(receipts.map((o) => [o['reason'] ?? null, typeof o['taskReceiptDigest']]), [['task_created', 'undefined'], ['task_created', 'undefined'], [null, 'string'], [null, 'string']]);
+  const v = verify(s.home, trust);
+  assert.equal(v.status, 0, v.stdout);
+});

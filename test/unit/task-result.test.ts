@@ -20,6 +20,9 @@ import { verifyLog } from '../../src/verify/log.js';
 import { policyKeyResolver } from '../../src/verify/policy.js';
 import { tempDir } from './log-helper.js';
 import { eraseCall } from '../../src/store/erase.js';
+import { OpenTasks } from '../../src/proxy/tasks.js';
+import type { PendingCall } from '../../src/proxy/relay-io.js';
+import type { RpcMessage } from '../../src/proxy/message.js';
 import { isAttestError } from '../../src/errors.js';
 
 const server = { name: 'research', fingerprint: 'sha256:' + '11'.repeat(32) };
@@ -79,7 +82,7 @@ test('a call answered without a task handle has no task result to receipt', asyn
   assert.deepEqual(await errors(home), ['ERR_RECEIPT_ORPHAN']);
 });
 
-test('the receipt schema: a task\'s result is a digest, and is never itself an interim answer', () => {
+test('the receipt schema: a task\'s result is a digest, and never another task handle', () => {
   const receipt = (outcome: Record<string, unknown>) => ({
     version: 1, alg: 'ES256', backLink: { attestationDigest: digest, attestationNonce: 'n' },
     receiptAsserted: { alg: 'ES256', iat: '2026-12-07T00:00:00Z', iss: 'issuer://x', nonce: 'm', secretVersion: 'k', sub: 's' },
@@ -87,7 +90,8 @@ test('the receipt schema: a task\'s result is a digest, and is never itself an i
   });
   assert.deepEqual(validateReceipt(receipt({ reason: 'tool_error', taskReceiptDigest: digest })), []);
   assert.match(validateReceipt(receipt({ taskReceiptDigest: 'not-a-digest' })).join(), /taskReceiptDigest/);
-  assert.match(validateReceipt(receipt({ reason: 'task_created', taskReceiptDigest: digest })).join(), /taskReceiptDigest: a task's result is final/);
+  assert.match(validateReceipt(receipt({ reason: 'task_created', taskReceiptDigest: digest })).join(), /taskReceiptDigest: a task's result is not another task handle/);
+  assert.deepEqual(validateReceipt(receipt({ reason: 'input_required', taskReceiptDigest: digest })), [], 'an interim answer is receipted as it came');
 });
 
 test('erasure of a call whose task is open is refused until its result is receipted: the result would be logged after it', async (t) => {
@@ -106,4 +110,18 @@ test('erasure of a call whose task is open is refused until its result is receip
     await eraser.close();
   }
   assert.deepEqual(await errors(home), []);
+});
+
+test('a task id the upstream gives two calls is receipted for neither (which call its result answers cannot be told), and stderr says so; another id is unaffected', () => {
+  const warnings: string[] = [];
+  const tasks = new OpenTasks<PendingCall>((m) => warnings.push(m));
+  const call = (callId: string) => ({ callId, attestation: {} as PendingCall['attestation'], index: 1n });
+  const handleOf = (taskId: string) => ({ task: { taskId, status: 'working' } });
+  const ask = (taskId: string) => ({ jsonrpc: '2.0', id: 9, method: 'tasks/result', params: { taskId } }) as unknown as RpcMessage;
+  tasks.created(handleOf('t-1'), call('a'), digest);
+  tasks.created(handleOf('t-1'), call('b'), digest);
+  tasks.created(handleOf('t-2'), call('c'), digest);
+  assert.equal(tasks.take(ask('t-1')), null);
+  assert.match(warnings.join('\n'), /task "t-1" was given to call a and again to call b/);
+  assert.deepEqual([tasks.take(ask('t-2'))?.callId, tasks.take(ask('t-2'))], ['c', null], 'taken once');
 });

@@ -327,3 +327,23 @@ test('past 100 recorded changes the last seen definition still takes a place, so
   assert.equal(pins.accept(KEY, 'transfer', T + 3, toolDigest(evil)), true);
   assert.equal(pins.sharedPin(KEY, 'transfer')!.digest, toolDigest(evil));
 });
+
+test('two changed definitions of one tool seen (pages 1 and 2): accepting one leaves the tool changed in this process, the client may hold the other', async (t) => {
+  const path = join(tmp(t), 'pins.db');
+  const watch = new ToolWatch(path, KEY, () => T);
+  t.after(() => watch.close());
+  const other = { ...transfer, description: 'Transfer funds, and more.' };
+  const restore = captureStderr();
+  try {
+    await watch.onList(listResponse([transfer]).line, listResponse([transfer]).msg, 'refuse');
+    await watch.onList(listResponse([evil]).line, listResponse([evil]).msg, 'refuse');
+    await watch.onList(listResponse([other]).line, listResponse([other]).msg, 'refuse');
+  } finally {
+    restore();
+  }
+  const pins = new ToolPins(path);
+  t.after(() => pins.close());
+  assert.equal(pins.accept(KEY, 'transfer', T + 1, toolDigest(other)), true);
+  assert.equal(pins.status(KEY, 'transfer'), 'pinned');
+  assert.equal(watch.changed('transfer'), true, 'the evil definition was shown and never accepted');
+});
