@@ -77,9 +77,11 @@ export interface TilesRead {
 export function readTiles(read: TileReader): TilesRead {
   const cpBytes = read('checkpoint', MAX_CHECKPOINT_FILE_BYTES, 'checkpoint');
   if (cpBytes === null) throw new AttestError('ERR_LOG_TRUNCATED', 'the tiles directory has no checkpoint file');
-  const checkpoint = new TextDecoder().decode(cpBytes);
+  let checkpoint = '';
   let size: bigint;
   try {
+    // Strict: bytes that are not UTF-8, or a byte-order mark, are no checkpoint (never replaced or dropped on the way to the verifier).
+    checkpoint = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(cpBytes);
     size = parseCheckpoint(parseNote(checkpoint).text).size;
   } catch (e) {
     const findings = [error(isAttestError(e) ? e.code : 'ERR_CHECKPOINT_MALFORMED', `checkpoint file is malformed: ${(e as Error).message}`)];

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { equalBytes, utf8 } from '../../src/bytes/index.js';
+import { concatBytes, equalBytes, utf8 } from '../../src/bytes/index.js';
 import { readTiles, tileBytes, tilesFor, type TileReader } from '../../src/log/tiles-read.js';
 import { formatCheckpoint } from '../../src/log/checkpoint.js';
 import { formatSignatureLine } from '../../src/log/note.js';
@@ -155,4 +155,9 @@ test('a tiles directory of 65,836 entries is read one bundle at a time: every ti
   const cut = readTiles(read(new Map([[entriesPath(3n), null]])));
   assert.equal([...cut.entries].length, 768);
   assert.deepEqual(cut.findings().map((f) => f.message), [`${entriesPath(3n)}: entry bundle ${entriesPath(3n)} is missing`, `tile ${tilePath(1, 0n, 3)} is missing`]);
+  // A checkpoint file that is not strict UTF-8 is malformed, and a byte-order mark is kept (then part of the origin the
+  // verifier compares): never decoded leniently into another text than its bytes.
+  const invalid = readTiles(read(new Map([['checkpoint', concatBytes(utf8(note.slice(0, 10)), new Uint8Array([0xff]), utf8(note.slice(10)))]])));
+  assert.deepEqual([invalid.size, invalid.findings().map((f) => f.code)], [0n, ['ERR_CHECKPOINT_MALFORMED']]);
+  assert.equal(readTiles(read(new Map([['checkpoint', concatBytes(new Uint8Array([0xef, 0xbb, 0xbf]), utf8(note))]]))).checkpoint, `\ufeff${note}`);
 });
