@@ -128,9 +128,10 @@ async function run(log: PgLog, home: string, url: string, signer: CheckpointSign
 }
 
 /**
- * Witnessing rounds of the latest checkpoint, one at a time (a failing witness asked again after a pause: WitnessBackoff): `kick()` starts one, or, while
- * one runs, one more after it (a checkpoint signed meanwhile is not left unwitnessed).
- * Nothing here throws: a bad `witnesses.json` or a failed round is reported on stderr.
+ * Witnessing rounds of the latest checkpoint, one at a time: `kick()` starts one, or, while
+ * one runs, one more after it (a checkpoint signed meanwhile is not left unwitnessed). A
+ * failing witness is asked again only after a pause (WitnessBackoff). Nothing here throws:
+ * a bad `witnesses.json` or a failed round is reported on stderr.
  */
 function witnessRounds(log: PgLog, home: string, timeoutMs: number): { kick(): void; drain(): Promise<void> } {
   let round: Promise<void> | null = null;
