@@ -9,6 +9,7 @@ import { exists, homePaths } from '../store/home.js';
 import { markMoved } from '../store/synced.js';
 import type { Identity } from '../store/identity.js';
 import type { LogStore } from '../store/log-store.js';
+import { LogDb } from '../store/log-db.js';
 
 /** `ERR_STORE_CORRUPT` (after `close`) when the log's format is not the one identity.json says. */
 export function checkMode(identity: Identity, mode: string | null, close: () => void): void {
@@ -32,13 +33,25 @@ export function refuseMoved(home: string): void {
 
 /**
  * Mark `home` as recording to the fleet's log at `url` (`log-moved.json`, store/synced.ts
- * `markMoved`) unless it is marked already or has a log of its own: a recorder started here
- * later without the URL then refuses ({@link refuseMoved}), whatever it keeps. Throws what
- * `markMoved` throws.
+ * `markMoved`) unless it is marked already: a recorder started here later without the URL
+ * then refuses ({@link refuseMoved}), whatever it keeps. `ERR_USAGE` when `home` has a log
+ * of its own holding calls (more than its parameters entry): its calls would be split
+ * between two logs (`log migrate` moves them first). Throws what `markMoved` throws.
  */
 export function claimForFleet(home: string, url: string): void {
   const p = homePaths(home);
-  if (!exists(p.moved) && !exists(p.db)) markMoved(p.moved, url, 0n);
+  if (exists(p.moved)) return;
+  if (exists(p.db)) {
+    const db = new LogDb(p.db, 'normal', true);
+    let held: bigint;
+    try {
+      held = db.size() - (db.mode() === 'v1' ? 0n : 1n);
+    } finally {
+      db.close();
+    }
+    if (held > 0n) throw new AttestError('ERR_USAGE', `this data directory has a log of its own with ${held} entries (${p.db}): recording its calls to a fleet's log would split them between two logs; move its log there first (mcp-attest log migrate --home ${home} --to URL) or record from another data directory`);
+  }
+  markMoved(p.moved, url, 0n);
 }
 
 /** The origin a fleet's log goes by: its latest checkpoint's (its integrator's); the data directory's until it has one. */

@@ -1,0 +1,33 @@
+/**
+ * A data directory records to one log (src/proxy/log-home.ts, docs/fleet.md): one whose own
+ * SQLite log holds calls is not switched to a fleet's log (its calls would be split between
+ * two logs: `log migrate` moves them first); a fresh one, or one whose log holds only its
+ * parameters entry, is claimed for the fleet, and then refuses a log of its own.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { initHome } from '../../src/store/identity.js';
+import { homePaths } from '../../src/store/home.js';
+import { LogDb } from '../../src/store/log-db.js';
+import { claimForFleet, refuseMoved } from '../../src/proxy/log-home.js';
+import { isAttestError } from '../../src/errors.js';
+import { recordCalls, tempDir } from './log-helper.js';
+
+const URL_ = 'postgres://writer@db.example/mcp_attest';
+
+test('a data directory whose own log holds calls is not claimed for a fleet\'s log; a fresh one, or one holding only its parameters entry, is', async (t) => {
+  const used = join(tempDir(t), 'used');
+  await initHome(used);
+  await recordCalls(used, 1);
+  assert.throws(() => claimForFleet(used, URL_), (e) => isAttestError(e, 'ERR_USAGE') && /split them between two logs/.test((e as Error).message) && /log migrate/.test((e as Error).message));
+  assert.equal(existsSync(homePaths(used).moved), false, 'nothing marked');
+
+  const fresh = join(tempDir(t), 'fresh');
+  await initHome(fresh);
+  new LogDb(homePaths(fresh).db, 'normal', false, { entries: 'private' }).close(); // its parameters entry only
+  claimForFleet(fresh, URL_);
+  assert.equal(existsSync(homePaths(fresh).moved), true);
+  assert.throws(() => refuseMoved(fresh), (e) => isAttestError(e, 'ERR_USAGE'), 'a log of its own is then refused');
+});
