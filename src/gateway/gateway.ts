@@ -8,7 +8,7 @@
  * handed to the conversation's relay, which attests, gates, logs and receipts it exactly as
  * the stdio proxies do. `/healthz` and `/metrics` are served beside.
  */
-import { AttestError } from '../errors.js';
+import { AttestError, isAttestError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -85,7 +85,15 @@ export class Gateway {
   /** Load principals' issuer keys and gate policies, bind, and start the idle sweep; the bound address. Throws `ERR_CONFIG_INVALID` (a key, two gated upstreams with one server fingerprint), `ERR_POLICY_INVALID`, or the listen error. */
   async start(): Promise<AddressInfo> {
     this.issuers = await this.loadIssuers(this.loaded);
-    for (const u of this.upstreams.values()) await u.loadGate(this.replay!);
+    for (const u of this.upstreams.values()) {
+      try {
+        await u.loadGate(this.replay!);
+      } catch (e) {
+        // A policy file that cannot be read is the configuration's problem, named by its upstream (not the listen's).
+        if (isAttestError(e, 'ERR_STORE_IO')) throw new AttestError('ERR_CONFIG_INVALID', `upstreams.${u.cfg.name}.policy: ${(e as Error).message}`, { cause: e });
+        throw e;
+      }
+    }
     // An attestation names the one server it is for: two gated upstreams answering to one fingerprint would take each other's.
     const gated = [...this.upstreams.values()].filter((u) => u.gated);
     const shared = gated.find((u, i) => gated.findIndex((v) => v.serverFingerprint === u.serverFingerprint) !== i);

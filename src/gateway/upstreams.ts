@@ -107,7 +107,7 @@ export class UpstreamRuntime {
     const next = this.gate === null || cfg.policy === undefined ? null : await loadGatePolicy(cfg.policy);
     // The fingerprint is fixed at start: a policy naming another one applies at a restart.
     const fixed = next?.policy.serverFingerprint;
-    const later = fixed !== undefined && fixed !== this.fingerprint ? [`upstreams.${cfg.name}.policy (serverFingerprint)`] : [];
+    const later = fixed !== undefined && fixed !== null && fixed !== this.fingerprint ? [`upstreams.${cfg.name}.policy (serverFingerprint)`] : [];
     return {
       later,
       commit: () => {

@@ -225,6 +225,10 @@ test('attest and gate in one gateway: the gate decides the attestations the gate
   assert.ok((ok._meta as Record<string, unknown>)['dev.mcp-attest/response-receipt'] !== undefined || JSON.stringify(ok._meta).includes('receipt'));
   const no = await client.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } });
   assert.equal(no.isError, true, 'the gate refused the denied tool');
+  // Reloaded unchanged: nothing is said to wait for a restart (the policy names no serverFingerprint).
+  gw.proc.kill('SIGHUP');
+  await waitFor('the reload', () => gw.stderr().includes('configuration reloaded'));
+  assert.doesNotMatch(gw.stderr(), /not applied until a restart/);
   await client.close();
   assert.equal(await gw.stop(), 0);
   const decisions = readLog(s.home).entries.filter((e) => e['type'] === 'mcp-attest/decision@1').map((e) => e['decision']);
@@ -246,6 +250,17 @@ test('a bad configuration is exit 2 with every problem; SIGHUP swaps tokens with
   const wide = cli(['gateway', '--config', open], 60_000, { env: { ALICE_TOKEN: ALICE, BOB_TOKEN: ALICE + 'b' } });
   assert.equal(wide.status, 2, wide.stderr);
   assert.match(wide.stderr, /ERR_CONFIG_INVALID: .*\n {2}allowedHosts: required when listening on 0\.0\.0\.0 \(not loopback\)/);
+  // A gate policy file that cannot be read: the configuration's problem, named by its upstream (not the listen address's).
+  const nopolicy = join(s.dir, 'nopolicy.yaml');
+  writeFileSync(nopolicy, `version: 1
+listen: 127.0.0.1:0
+home: ${join(s.dir, 'np')}
+${CALLERS}upstreams:
+  - {name: crm, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}], role: gate, policy: missing-gate.yaml}
+`);
+  const np = cli(['gateway', '--config', nopolicy], 60_000, { env: { ALICE_TOKEN: ALICE, BOB_TOKEN: ALICE + 'b' } });
+  assert.equal(np.status, 2, np.stderr);
+  assert.match(np.stderr, /ERR_CONFIG_INVALID: bad configuration .*\n {2}upstreams\.crm\.policy: cannot read policy file .*missing-gate\.yaml/);
 
   const yaml = (principal: string, env: string) => `version: 1\nlisten: 127.0.0.1:0\ncheckpointMs: 200\ncallers: [{principal: ${principal}, token: {env: ${env}}}]\nupstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}]}\n`;
   const gw = await startGateway(s, yaml('alice', 'ALICE_TOKEN'));
