@@ -39,6 +39,8 @@ export interface GateDecisionEvent {
   decision: GateDecision;
   /** The response receipt added to the result, when one was signed. */
   receipt?: Receipt;
+  /** Set when the client cancelled the call while its handler ran: the SDK sends no result, so none is signed. */
+  cancelled?: true;
 }
 
 /** Options of {@link withAttestationGate}. */
@@ -179,9 +181,11 @@ function gateToolsCall(ctx: GateContext, inner: StoredHandler): StoredHandler {
       throw e;
     }
     const signer = ctx.signer;
-    const signed = decision.attested && policy.responseReceipts && signer !== undefined && params['task'] === undefined
+    // A cancelled request's result is dropped by the SDK (MCP: no response after a cancellation): no receipt for what is never sent.
+    const cancelled = isObject(extra) && (extra['signal'] as AbortSignal | undefined)?.aborted === true;
+    const signed = decision.attested && policy.responseReceipts && signer !== undefined && params['task'] === undefined && !cancelled
       ? await signResult(ctx, signer, decision.attestation, result) : null;
-    ctx.report(signed === null ? { tool, decision } : { tool, decision, receipt: signed.receipt });
+    ctx.report(signed === null ? { tool, decision, ...(cancelled ? { cancelled: true as const } : {}) } : { tool, decision, receipt: signed.receipt });
     return signed === null ? result : signed.result;
   };
 }

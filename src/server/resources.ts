@@ -89,10 +89,16 @@ function jsonContents(uri: URL, value: unknown): ReadResourceResult {
   return { contents: [{ uri: uri.href, mimeType: JSON_TYPE, text: jsonText(value, 2) }] };
 }
 
-/** The sessions this client may use (every one without an access rule), oldest first. */
-function visible(ctx: SessionServerContext): SessionRow[] {
-  const all = ctx.sessions.sessions.list();
-  return ctx.access === undefined ? all : all.filter((r) => ctx.access!.allows(r.session_id));
+/** Most sessions a list or a completion shows: the latest (one is read by its id whatever its age). */
+export const MAX_LISTED_SESSIONS = 1000;
+
+/**
+ * The sessions this client may use (every one without an access rule), oldest first, at most
+ * `limit` (the latest), with ids starting with `prefix`: the database finds them, so a list
+ * costs what the client's own sessions cost, whatever others started.
+ */
+function visible(ctx: SessionServerContext, limit = MAX_LISTED_SESSIONS, prefix?: string): SessionRow[] {
+  return ctx.sessions.sessions.list({ limit, ...(prefix !== undefined ? { prefix } : {}), ...(ctx.access !== undefined ? { owner: ctx.access.principal } : {}) });
 }
 
 /** A template listing every session the client may use as `uriOf(id)`, completing `sessionId` by prefix. */
@@ -101,7 +107,7 @@ function sessionTemplate(ctx: SessionServerContext, pattern: string, uriOf: (id:
     list: () => coded(durably(ctx, () => ({
       resources: visible(ctx).map((r): Resource => ({ uri: uriOf(r.session_id), name: r.session_id, title: describe(r), mimeType: JSON_TYPE })),
     }))),
-    complete: { sessionId: (value) => coded(durably(ctx, () => visible(ctx).map((r) => r.session_id).filter((id) => id.startsWith(value)).slice(0, 100))) },
+    complete: { sessionId: (value) => coded(durably(ctx, () => visible(ctx, 100, value).map((r) => r.session_id))) },
   });
 }
 
@@ -131,7 +137,7 @@ export function registerSessionResources(server: McpServer, ctx: SessionServerCo
   const store = ctx.sessions.sessions;
   server.registerResource('sessions', SESSIONS_URI, {
     title: 'Receipt sessions',
-    description: 'Every receipt session of this data directory you may use (over HTTP: those your principal started), oldest first: id, task, delegator, action count, sealed or not.',
+    description: 'The receipt sessions of this data directory you may use (over HTTP: those your principal started), oldest first, the latest 1,000: id, task, delegator, action count, sealed or not.',
     mimeType: JSON_TYPE,
   }, async (uri) => {
     try {

@@ -13,6 +13,8 @@ import { AttestError } from '../errors.js';
 
 /** What a session server's tools and resources ask of one client ({@link SessionOwners.of}). */
 export interface SessionAccess {
+  /** The principal whose sessions these are. */
+  readonly principal: string;
   /** Record that this client started `sessionId`. */
   claim(sessionId: string): void;
   /** Whether this client may use (read, add to, seal) `sessionId`. */
@@ -34,6 +36,7 @@ export class SessionOwners {
   /** The access of `principal`: the sessions it started. */
   of(principal: string): SessionAccess {
     return {
+      principal,
       claim: (sessionId) => void this.insert.run(sessionId, principal),
       allows: (sessionId) => this.select.get(sessionId) === principal,
     };

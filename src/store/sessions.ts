@@ -106,9 +106,17 @@ export class SessionStore {
     return r;
   }
 
-  /** All sessions, oldest first. */
-  list(): SessionRow[] {
-    return this.db.statement('SELECT * FROM sessions ORDER BY start_idx').all() as SessionRow[];
+  /**
+   * Sessions, oldest first: all of them; with `owner`, only those the principal started
+   * (store/session-owners.ts), found by the database rather than read and filtered; with
+   * `prefix`, only ids starting with it; with `limit`, the latest `limit` of those.
+   */
+  list(o: { owner?: string; prefix?: string; limit?: number } = {}): SessionRow[] {
+    const where = [o.owner !== undefined ? 'session_id IN (SELECT session_id FROM session_owners WHERE principal = @owner)' : null,
+      o.prefix !== undefined ? 'substr(session_id, 1, length(@prefix)) = @prefix' : null].filter((w) => w !== null);
+    const sql = `SELECT * FROM sessions${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY start_idx DESC${o.limit !== undefined ? ' LIMIT @limit' : ''}`;
+    const rows = this.db.statement(sql).all({ ...(o.owner !== undefined ? { owner: o.owner } : {}), ...(o.prefix !== undefined ? { prefix: o.prefix } : {}), ...(o.limit !== undefined ? { limit: o.limit } : {}) }) as SessionRow[];
+    return rows.reverse();
   }
 
   /** The logged statements of a session, in log order. */

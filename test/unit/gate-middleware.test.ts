@@ -338,3 +338,25 @@ test('responseReceipt: a task handle answering a task-augmented call is errored 
   assert.equal((await outcome(handle, false)).status, 'executed');
   assert.equal((await outcome({ ...handle, content: [] }, true)).status, 'executed');
 });
+
+test('a call the client cancels while its handler runs: the SDK sends no result, and no receipt is signed for it (onDecision says cancelled)', async () => {
+  const events: GateDecisionEvent[] = [];
+  let finished!: () => void;
+  const done = new Promise<void>((r) => (finished = r));
+  const server = new McpServer({ name: 'gated', version: '1.0.0' });
+  server.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }) => {
+    await new Promise((r) => setTimeout(r, 100));
+    setImmediate(finished);
+    return { content: [{ type: 'text', text }] };
+  });
+  withAttestationGate(server, { ...(await policyWith()), serverFingerprint: FP, signer: (await keys()).server, now: () => T0 + 1, onDecision: (e) => events.push(e) });
+  const { client, sent } = await connect(server);
+  const abort = new AbortController();
+  const pending = client.callTool({ name: 'echo', arguments: { text: 'hi' }, _meta: { attestation: await attest() } }, undefined, { signal: abort.signal });
+  setTimeout(() => abort.abort(), 20);
+  await assert.rejects(pending);
+  await done;
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(events.map((e) => [e.decision.allowed, e.receipt !== undefined, e.cancelled ?? false]), [[true, false, true]]);
+  assert.equal(sent.some((m) => 'id' in m && m.id === 1 && 'result' in m), false, 'no result was sent');
+});
