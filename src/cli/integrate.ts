@@ -179,6 +179,7 @@ async function take(log: PgLog, url: string, signer: CheckpointSigner, o: { chec
   if (stopping) return null;
   const role = await Integrator.take(log, url, signer, o);
   if (role === null && !announced) err('mcp-attest: standby: another process is the integrator');
+  if (role !== null) err(`mcp-attest: integrator: took the role (epoch ${role.epoch})`);
   announced = role === null;
   return role;
 }
