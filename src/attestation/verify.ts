@@ -98,7 +98,7 @@ async function checkSignature(a: Record<string, unknown>, alg: AlgName | null, o
   if (typeof iss !== 'string' || typeof keyId !== 'string') return fail('signature', 'ERR_SCHEMA', 'iss and secretVersion must be strings to select a key');
   const query = { iss, alg, keyId };
   const key = await o.keys(query).catch(() => null);
-  if (key === null) return fail('signature', 'ERR_KEY_UNAVAILABLE', 'no trusted key for issuer, alg and secretVersion', { found: query });
+  if (key === null) return fail('signature', 'ERR_KEY_UNAVAILABLE', `no trusted key for issuer ${JSON.stringify(iss.slice(0, 200))}, alg ${alg} and secretVersion ${JSON.stringify(keyId.slice(0, 100))}`, { found: query });
   let input: Uint8Array;
   try {
     input = signingInput(a, o.memo);

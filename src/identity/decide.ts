@@ -62,16 +62,19 @@ export function covers(pattern: string, name: string): boolean {
 }
 
 /** True when every entry of `child` is allowed by `parent` (absent: anything). A child without a list under a parent with one widens. */
-function narrows(parent: string[] | undefined, child: string[] | undefined, exact: boolean): boolean {
-  if (parent === undefined) return true;
-  if (child === undefined) return false;
-  return child.every((c) => parent.some((p) => (exact ? p === c : covers(p, c))));
+/** The first of `child`'s entries `parent` does not cover (`'(any)'` when the child lists none: unlimited), or null when every one is. */
+function outside(parent: string[] | undefined, child: string[] | undefined, exact: boolean): string | null {
+  if (parent === undefined) return null;
+  if (child === undefined) return '(any)';
+  return child.find((c) => !parent.some((p) => (exact ? p === c : covers(p, c)))) ?? null;
 }
 
 /** Why `child` is wider than `parent` (the issuer's grant or the parent credential), or null. */
 function widening(parent: { servers?: string[]; tools?: string[]; maxDepth: number }, child: Credential, lifetime: number, depthBelow: boolean): string | null {
-  if (!narrows(parent.servers, child.servers, true)) return 'servers not within its parent\'s';
-  if (!narrows(parent.tools, child.tools, false)) return 'tools not within its parent\'s';
+  const server = outside(parent.servers, child.servers, true);
+  if (server !== null) return `servers not within its parent's (${JSON.stringify(server.slice(0, 128))})`;
+  const tool = outside(parent.tools, child.tools, false);
+  if (tool !== null) return `tools not within its parent's (${JSON.stringify(tool.slice(0, 128))})`;
   if (depthBelow ? child.maxDepth >= parent.maxDepth : child.maxDepth > parent.maxDepth) return 'maxDepth not below its parent\'s';
   if (child.notAfter - child.notBefore > lifetime) return `a lifetime over ${lifetime} seconds`;
   return null;

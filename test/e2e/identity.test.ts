@@ -162,7 +162,7 @@ test('a sub-agent\'s credential, signed by its parent\'s key, works within its p
   // A sub-agent's credential wider than its parent is never logged: the issuer checks it as a verifier would.
   const wide = cli(subArgs('get-sum,get-env', join(s.dir, 'wide.json')));
   assert.equal(wide.status, 2);
-  assert.match(wide.stderr, /ERR_CREDENTIAL_WIDENED: refused, not logged: credential cred_\S+: tools not within its parent.s/);
+  assert.match(wide.stderr, /ERR_CREDENTIAL_WIDENED: refused, not logged: credential cred_\S+: tools not within its parent.s \("get-env"\)/);
   // Signing with a key that is not the parent's is refused before anything is logged.
   assert.equal(cli(['agent', 'issue', '--home', idp, '--parent', credential, '--signer-home', subHome, '--agent-home', subHome, '--subject', 'agent:acme/bot1/x']).status, 2);
   // A sub-agent issued for as long as its parent lives is renewed, later, to end with it too.

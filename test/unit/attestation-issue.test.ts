@@ -92,6 +92,7 @@ test('the verifier API never throws and never passes on a bad caller input: thro
   const base = { keys, acceptedAlgs: ['HS256'] as const };
   const boom = await verifyAttestation(att as never, { ...base, keys: async () => { throw new Error('key server down'); } });
   assert.deepEqual(failed(boom), ['ERR_KEY_UNAVAILABLE']);
+  assert.match(boom.checks.find((c) => c.status === 'fail')!.message ?? '', new RegExp(`no trusted key for issuer "${att['issuerAsserted'].iss}", alg HS256 and secretVersion "`), 'the message names what no key was found for');
   for (const [now, skewSeconds] of [[Number.NaN, 30], [T0, Number.NaN], [T0, -1]] as const) {
     assert.deepEqual(failed(await verifyAttestation(att as never, { ...base, now, skewSeconds })), ['ERR_TIME_INVALID']);
   }
