@@ -137,6 +137,7 @@ function witnessRounds(log: PgLog, home: string, timeoutMs: number): { kick(): v
   let round: Promise<void> | null = null;
   let again = false;
   const backoff = new WitnessBackoff(1000);
+  let retry: NodeJS.Timeout | null = null;
   const run = async (): Promise<void> => {
     do {
       again = false;
@@ -147,18 +148,23 @@ function witnessRounds(log: PgLog, home: string, timeoutMs: number): { kick(): v
           backoff.after(results);
           reportRound(results);
         }
+        // A paused witness is asked again when its pause ends, also if no new checkpoint comes.
+        const due = backoff.nextDue();
+        if (due !== null && retry === null) retry = setTimeout(() => { retry = null; kick(); }, Math.max(0, due - Date.now())).unref();
       } catch (e) {
         err(`mcp-attest: integrator: witnessing round failed: ${(e as Error).message}`);
       }
     } while (again);
   };
+  const kick = (): void => {
+    if (round !== null) return void (again = true);
+    round = run().finally(() => (round = null));
+  };
   return {
-    kick() {
-      if (round !== null) return void (again = true);
-      round = run().finally(() => (round = null));
-    },
+    kick,
     drain: async () => {
       again = false;
+      if (retry !== null) clearTimeout(retry);
       await round;
     },
   };

@@ -177,14 +177,13 @@ export class Gateway {
     if (upstream === undefined) return this.refuse(res, { status: 404, code: 'ERR_GATEWAY_BAD_REQUEST', message: 'no MCP endpoint here' }, access, cors);
     access.upstream = upstream.cfg.name;
     if (this.closing !== null) return this.refuse(res, { status: 503, code: 'ERR_GATEWAY_BUSY', message: 'shutting down' }, access, cors);
-    const authorized = await authorize(req, this.loaded.tokens, this.oauth, upstream.cfg.name, this.limiter);
+    const authorized = await authorize(req, res, this.loaded.tokens, this.oauth, upstream.cfg.name, this.limiter);
     if ('refused' in authorized) {
       if (authorized.principal !== undefined) access.principal = authorized.principal;
       return this.refuse(res, authorized.refused, access, cors);
     }
     const { caller, release } = authorized;
     access.principal = caller.principal;
-    res.on('close', release);
     if (req.method === 'POST') return this.post(req, res, upstream, caller, cors, access, release);
     const sid = req.headers['mcp-session-id'];
     const live = typeof sid === 'string' ? this.session(sid, upstream, caller) : null;

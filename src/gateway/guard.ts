@@ -4,7 +4,7 @@
  * rate and concurrency limits, the request body read under its cap, and the 2026-07-28
  * header/body agreement (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`).
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tokenDigest } from './config.js';
 import type { CallerBinding } from '../gate/gate.js';
 import type { OAuthResource } from './oauth.js';
@@ -84,18 +84,23 @@ async function authenticate(req: IncomingMessage, tokens: ReadonlyMap<string, st
 /**
  * Authenticate a request ({@link authenticate}) and take a slot of its principal's limits
  * ({@link Limiter.take}), then admit it (record its DPoP proof's id: {@link Caller.admit});
- * one function, so no endpoint can take a caller without admitting it. The caller and the
+ * one function, so no endpoint can take a caller without admitting it. The slot is released
+ * when `res` closes (the caller may keep it longer: remove that listener). The caller and the
  * release of its slot, or the refusal (401, 429) with the principal when one was known.
  */
-export async function authorize(req: IncomingMessage, tokens: ReadonlyMap<string, string>, oauth: OAuthResource | null, endpoint: string, limiter: Limiter): Promise<{ caller: Caller; release: () => void } | { refused: Refusal; principal?: string }> {
+export async function authorize(req: IncomingMessage, res: ServerResponse, tokens: ReadonlyMap<string, string>, oauth: OAuthResource | null, endpoint: string, limiter: Limiter): Promise<{ caller: Caller; release: () => void } | { refused: Refusal; principal?: string }> {
   const caller = await authenticate(req, tokens, oauth, endpoint);
   if ('status' in caller) return { refused: caller };
   const principal = caller.principal;
   const release = limiter.take(principal);
   if (typeof release !== 'function') return { refused: release, principal };
+  // Released when the caller hangs up, from now on (a caller gone while its proof is recorded must not keep the slot); idempotent.
+  res.on('close', release);
+  if (res.closed) release();
   const refused = caller.admit === undefined ? null : await caller.admit();
   if (refused !== null) {
     release();
+    limiter.refund(principal); // a replayed proof is not the principal's request: it spends none of its rate
     return { refused, principal };
   }
   return { caller, release };
@@ -111,6 +116,12 @@ export class Limiter {
   /** New limits (a reload): buckets keep their state. */
   update(limits: { requestsPerSecond: number; burst: number; maxConcurrentPerPrincipal: number }): void {
     this.limits = limits;
+  }
+
+  /** Give back the rate token of a request {@link take} counted that was not the principal's (a replayed DPoP proof). */
+  refund(principal: string): void {
+    const b = this.buckets.get(principal);
+    if (b !== undefined) b.tokens = Math.min(this.limits.burst, b.tokens + 1);
   }
 
   /** Take a request slot for `principal`: a release function, or a 429 refusal. */

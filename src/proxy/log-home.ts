@@ -3,6 +3,7 @@
  * there (src/proxy/recorder.ts `Recorder.open`): the log's format is the one identity.json
  * says; a directory whose calls are a fleet's records nowhere else (docs/fleet.md).
  */
+import { statSync } from 'node:fs';
 import { AttestError } from '../errors.js';
 import { noteOrigin } from '../log/checkpoint.js';
 import { exists, homePaths } from '../store/home.js';
@@ -41,7 +42,8 @@ export function refuseMoved(home: string): void {
 export function claimForFleet(home: string, url: string): void {
   const p = homePaths(home);
   if (exists(p.moved)) return;
-  if (exists(p.db)) {
+  // A file of no bytes (a crash while it was created) is an empty log, as the recorder reads it.
+  if (exists(p.db) && statSync(p.db).size > 0) {
     const db = new LogDb(p.db, 'normal', true);
     let held: bigint;
     try {

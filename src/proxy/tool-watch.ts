@@ -59,7 +59,7 @@ function quoted(s: string): string {
   return JSON.stringify(cut).replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-/** Most changed definitions of one tool a process remembers ({@link ToolWatch}); past it the tool stays changed until the process ends. */
+/** Most changed definitions of one tool a process remembers ({@link ToolWatch}). */
 const MAX_SEEN_CHANGES = 100;
 
 /** The pins of one server, seen through one proxy. */
@@ -68,13 +68,14 @@ export class ToolWatch {
   /** Tools listed while the fleet's pins could not be read. */
   private readonly unverified = new Set<string>();
   /**
-   * Tools this process saw listed changed, by name, with the digests of the definitions that
-   * differed from the pin: they stay changed until each of those is the pin (accepted), even
-   * when a later list, or a later page of the same one, shows the pinned definition again (a
-   * client may hold any of them). Past {@link MAX_SEEN_CHANGES} definitions of one tool, it
-   * stays changed for the life of the process.
+   * Tools this process saw listed changed, by name: the digest of each definition that
+   * differed from the pin, with the pin it differed from. The tool stays changed while that
+   * pin stands, even when a later list, or a later page of the same one, shows the pinned
+   * definition again (a client may hold the changed one); `tools accept` replaces the pin and
+   * so acknowledges every change seen against it, as it marks them accepted in `pins.db`.
+   * Past {@link MAX_SEEN_CHANGES} definitions of one tool, the newest are not remembered.
    */
-  private readonly seenChanged = new Map<string, Set<string>>();
+  private readonly seenChanged = new Map<string, Map<string, string>>();
 
   /**
    * `path`: the pins file; `pinKey`: the key this server's pins (tool definitions and the
@@ -98,9 +99,9 @@ export class ToolWatch {
       if (this.fleet !== null) await this.compareWithFleet(tools);
       const seen = this.pins.observe(this.pinKey, tools, this.now());
       for (const c of seen.changed) {
-        const digests = this.seenChanged.get(c.name) ?? new Set<string>();
-        if (digests.size <= MAX_SEEN_CHANGES) digests.add(c.seenDigest);
-        this.seenChanged.set(c.name, digests);
+        const seen = this.seenChanged.get(c.name) ?? new Map<string, string>();
+        if (seen.size < MAX_SEEN_CHANGES) seen.set(c.seenDigest, c.pinnedDigest);
+        this.seenChanged.set(c.name, seen);
         report(new Error(`tool ${c.name} changed since it was pinned (${c.pinnedDigest} -> ${c.seenDigest}); policy: ${action}; see mcp-attest tools diff`));
       }
       const changed = new Set<string>();
@@ -161,8 +162,10 @@ export class ToolWatch {
       const seen = this.seenChanged.get(name);
       if (seen === undefined) return false;
       const pin = this.pins.sharedPin(this.pinKey, name)?.digest;
-      if (seen.size > MAX_SEEN_CHANGES || [...seen].some((d) => d !== pin)) return true;
-      this.seenChanged.delete(name); // every definition seen is the pin now (accepted)
+      // A change seen against a pin since replaced was acknowledged by the accept that replaced it.
+      for (const [digest, against] of seen) if (against !== pin || digest === pin) seen.delete(digest);
+      if (seen.size > 0) return true;
+      this.seenChanged.delete(name);
       return false;
     } catch (e) {
       report(e);

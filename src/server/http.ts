@@ -91,11 +91,10 @@ export class SessionHttpServer {
       return void res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' }).end(JSON.stringify(this.oauth.metadata(ENDPOINT)));
     }
     if (path !== '/mcp') return this.refuse(res, { status: 404, code: 'ERR_GATEWAY_BAD_REQUEST', message: 'the MCP endpoint is /mcp' }, cors);
-    const authorized = await authorize(req, this.loaded.tokens, this.oauth, ENDPOINT, this.limiter);
+    const authorized = await authorize(req, res, this.loaded.tokens, this.oauth, ENDPOINT, this.limiter);
     if ('refused' in authorized) return this.refuse(res, authorized.refused, cors);
-    const { caller, release } = authorized;
+    const { caller } = authorized;
     const principal = caller.principal;
-    res.on('close', release);
     const sid = req.headers['mcp-session-id'];
     const live = typeof sid === 'string' ? this.live.get(sid) : undefined;
     if (sid !== undefined && (live === undefined || live.principal !== principal)) return this.refuse(res, { status: 404, code: 'ERR_GATEWAY_SESSION', message: 'no such session' }, cors);

@@ -16,6 +16,8 @@ export interface WitnessResult {
   /** `cosigned` (now), `already` (stored earlier), or the failure's code. */
   status: 'cosigned' | 'already' | 'ERR_WITNESS_UNREACHABLE' | 'ERR_WITNESS_REFUSED' | 'ERR_WITNESS_CONFLICT';
   message?: string;
+  /** Refused only because a newer round got there first: the witness is well. */
+  raced?: true;
 }
 
 type Awaitable<T> = T | Promise<T>;
@@ -55,7 +57,7 @@ async function record(db: WitnessingLog, w: WitnessEndpoint, size: bigint, out: 
   // round that lost a race with a newer one (another round, log witness): not an alarm.
   const latest = (await db.latestCheckpoint())?.size ?? 0n;
   if (out.code === 'ERR_WITNESS_CONFLICT' && out.witnessSize !== undefined && out.witnessSize > size && out.witnessSize <= latest) {
-    return { witness: w.name, size, status: 'ERR_WITNESS_REFUSED', message: `${w.name} already holds size ${out.witnessSize}: a newer round got there first` };
+    return { witness: w.name, size, status: 'ERR_WITNESS_REFUSED', message: `${w.name} already holds size ${out.witnessSize}: a newer round got there first`, raced: true };
   }
   await db.addWitnessEvent({ at, witness: w.name, size, code: out.code, message: out.message });
   return { witness: w.name, size, status: out.code, message: out.message };
@@ -93,6 +95,13 @@ export class WitnessBackoff {
 
   constructor(private readonly baseMs: number) {}
 
+  /** When the first pause ends (ms since the epoch), or null when none is paused: a log gone quiet asks then (its latest checkpoint is still owed). */
+  nextDue(): number | null {
+    let next: number | null = null;
+    for (const p of this.paused.values()) if (next === null || p.until < next) next = p.until;
+    return next;
+  }
+
   /** The witnesses to ask now (`now`: ms since the epoch). */
   due(witnesses: WitnessEndpoint[], now = Date.now()): WitnessEndpoint[] {
     return witnesses.filter((w) => (this.paused.get(w.name)?.until ?? 0) <= now);
@@ -101,7 +110,7 @@ export class WitnessBackoff {
   /** Take a round's results into account. */
   after(results: WitnessResult[], now = Date.now()): void {
     for (const r of results) {
-      if (r.status === 'cosigned' || r.status === 'already' || r.status === 'ERR_WITNESS_CONFLICT') {
+      if (r.status === 'cosigned' || r.status === 'already' || r.status === 'ERR_WITNESS_CONFLICT' || r.raced === true) {
         this.paused.delete(r.witness);
         continue;
       }

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initHome } from '../../src/store/identity.js';
 import { homePaths } from '../../src/store/home.js';
@@ -30,4 +30,11 @@ test('a data directory whose own log holds calls is not claimed for a fleet\'s l
   claimForFleet(fresh, URL_);
   assert.equal(existsSync(homePaths(fresh).moved), true);
   assert.throws(() => refuseMoved(fresh), (e) => isAttestError(e, 'ERR_USAGE'), 'a log of its own is then refused');
+
+  // A log.db of no bytes (a crash while it was created) holds no calls.
+  const empty = join(tempDir(t), 'empty');
+  await initHome(empty);
+  writeFileSync(homePaths(empty).db, '');
+  claimForFleet(empty, URL_);
+  assert.equal(existsSync(homePaths(empty).moved), true);
 });

@@ -328,22 +328,31 @@ test('past 100 recorded changes the last seen definition still takes a place, so
   assert.equal(pins.sharedPin(KEY, 'transfer')!.digest, toolDigest(evil));
 });
 
-test('two changed definitions of one tool seen (pages 1 and 2): accepting one leaves the tool changed in this process, the client may hold the other', async (t) => {
+test('an accept replaces the pin and so acknowledges every change seen against it (as pins.db marks them accepted); a change seen against the new pin is a new one', async (t) => {
   const path = join(tmp(t), 'pins.db');
   const watch = new ToolWatch(path, KEY, () => T);
   t.after(() => watch.close());
   const other = { ...transfer, description: 'Transfer funds, and more.' };
-  const restore = captureStderr();
-  try {
-    await watch.onList(listResponse([transfer]).line, listResponse([transfer]).msg, 'refuse');
-    await watch.onList(listResponse([evil]).line, listResponse([evil]).msg, 'refuse');
-    await watch.onList(listResponse([other]).line, listResponse([other]).msg, 'refuse');
-  } finally {
-    restore();
-  }
+  const list = async (tools: unknown[]) => {
+    const restore = captureStderr();
+    try {
+      await watch.onList(listResponse(tools).line, listResponse(tools).msg, 'refuse');
+    } finally {
+      restore();
+    }
+  };
+  await list([transfer]);
+  await list([evil]);
+  await list([other]);
   const pins = new ToolPins(path);
   t.after(() => pins.close());
+  assert.equal(watch.changed('transfer'), true);
   assert.equal(pins.accept(KEY, 'transfer', T + 1, toolDigest(other)), true);
-  assert.equal(pins.status(KEY, 'transfer'), 'pinned');
-  assert.equal(watch.changed('transfer'), true, 'the evil definition was shown and never accepted');
+  assert.equal(pins.changes({ name: 'transfer' }).every((c) => c.accepted), true, 'pins.db: every change of the tool accepted');
+  assert.equal(watch.changed('transfer'), false, 'so here too');
+  // The old definition again: a change against the new pin, until it is accepted in turn.
+  await list([transfer]);
+  assert.equal(watch.changed('transfer'), true);
+  assert.equal(pins.accept(KEY, 'transfer', T + 2), true);
+  assert.equal(watch.changed('transfer'), false);
 });

@@ -172,4 +172,10 @@ test('a witness that keeps failing is asked again after a pause that doubles, up
   fail('b', 3000);
   backoff.after([{ witness: 'b', size: 6n, status: 'ERR_WITNESS_CONFLICT' }], 3001);
   assert.deepEqual(due(3001), ['a', 'b'], 'an alarm is raised every round');
+  backoff.after([{ witness: 'b', size: 7n, status: 'ERR_WITNESS_REFUSED', raced: true }], 3002);
+  assert.deepEqual(due(3002), ['a', 'b'], 'a round that lost a race with a newer one: the witness is well');
+  assert.equal(backoff.nextDue(), null);
+  fail('a', 4000);
+  fail('b', 4100);
+  assert.equal(backoff.nextDue(), 4200, 'the first pause to end: a quiet log asks then');
 });
