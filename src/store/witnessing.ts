@@ -95,15 +95,17 @@ export class WitnessBackoff {
 
   constructor(private readonly baseMs: number) {}
 
-  /** When the first pause ends (ms since the epoch), or null when none is paused: a log gone quiet asks then (its latest checkpoint is still owed). */
-  nextDue(): number | null {
+  /** When the first pause still running at `now` ends (ms since the epoch), or null when none is: a log gone quiet asks then (its latest checkpoint is still owed). */
+  nextDue(now = Date.now()): number | null {
     let next: number | null = null;
-    for (const p of this.paused.values()) if (next === null || p.until < next) next = p.until;
+    for (const p of this.paused.values()) if (p.until > now && (next === null || p.until < next)) next = p.until;
     return next;
   }
 
-  /** The witnesses to ask now (`now`: ms since the epoch). */
+  /** The witnesses to ask now (`now`: ms since the epoch); one no longer configured is forgotten. */
   due(witnesses: WitnessEndpoint[], now = Date.now()): WitnessEndpoint[] {
+    const names = new Set(witnesses.map((w) => w.name));
+    for (const name of this.paused.keys()) if (!names.has(name)) this.paused.delete(name);
     return witnesses.filter((w) => (this.paused.get(w.name)?.until ?? 0) <= now);
   }
 

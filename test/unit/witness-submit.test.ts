@@ -177,5 +177,9 @@ test('a witness that keeps failing is asked again after a pause that doubles, up
   assert.equal(backoff.nextDue(), null);
   fail('a', 4000);
   fail('b', 4100);
-  assert.equal(backoff.nextDue(), 4200, 'the first pause to end: a quiet log asks then');
+  assert.equal(backoff.nextDue(4100), 4200, 'the first pause to end: a quiet log asks then');
+  assert.equal(backoff.nextDue(4250), 4300, 'a pause that has ended is not waited for');
+  assert.deepEqual(backoff.due([b], 4250).map((x) => x.name), [], 'b still paused; a, removed from the list, forgotten');
+  assert.deepEqual(backoff.due([a, b], 4250).map((x) => x.name), ['a'], 'a is new again');
+  assert.equal(backoff.nextDue(4300), null);
 });
