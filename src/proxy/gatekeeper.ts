@@ -19,7 +19,6 @@ import { writeMessage, type RpcMessage } from './message.js';
 import { setNested } from './meta.js';
 import type { Recorder } from './recorder.js';
 import { RECORD_FAILED, StdioRelay, describe, report, type CallMessage, type Outstanding, type RelayIo } from './stdio-relay.js';
-import { receiptDigest } from '../receipt/build.js';
 import type { ToolWatch } from './tool-watch.js';
 
 /** Options of {@link Gatekeeper}. */
@@ -116,7 +115,7 @@ export class Gatekeeper extends StdioRelay {
     try {
       const receipt = await responseReceipt(this.recorder.issuerSigner, p.attestation, msg, this.now(), p.task === true, p.taskReceiptDigest);
       await this.recorder.appendReceipt({ callId: p.callId, attestationIndex: p.index, receipt, ...(msg.result !== undefined ? { result: msg.result } : {}), alone: this.noCallUpstream() });
-      if (receipt.outcomeDerived.reason === 'task_created') this.tasks.created(msg.result, p, receiptDigest(receipt));
+      this.tasks.created(msg.result, p, receipt);
       if (this.o.gate.policy.responseReceipts) setNested(msg.result, ['_meta'], RESPONSE_RECEIPT_META_KEY, receipt as unknown as JsonValue, true);
       this.writeClient(msg);
     } catch (e) {

@@ -27,8 +27,8 @@ import { writeMessage, type RpcId, type RpcMessage } from './message.js';
 import { setNested } from './meta.js';
 import type { Recorder } from './recorder.js';
 import { fingerprintOf } from './fingerprint.js';
-import { RECORD_FAILED, StdioRelay, describe, report, taskOf, type CallMessage, type Outstanding, type PendingCall, type RelayIo } from './stdio-relay.js';
-import { receiptDigest } from '../receipt/build.js';
+import { RECORD_FAILED, StdioRelay, describe, report, type CallMessage, type Outstanding, type PendingCall, type RelayIo } from './stdio-relay.js';
+import { taskOf } from './tasks.js';
 import type { ResponseReceiptCheck, ResponseReceiptChecker } from './response-receipt.js';
 import { ToolWatch, pinKeyOf } from './tool-watch.js';
 import type { ToolChangeAction } from '../gate/policy.js';
@@ -160,7 +160,7 @@ export class AttestingProxy extends StdioRelay<ClientCall> {
       const { status, reason, value } = outcomeOf(msg, p.cancelled, p.task === true);
       const logged = await this.recorder.receiptWith({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status, ...(reason ? { reason } : {}), result: value, ...taskOf(p) });
       receiptIndex = logged.index;
-      if (reason === 'task_created') this.tasks.created(value, p, receiptDigest(logged.receipt));
+      this.tasks.created(value, p, logged.receipt);
     } catch (e) {
       // Fail closed: an unrecorded response is not released; the client learns why.
       report(e);

@@ -12,7 +12,6 @@
  * Diagnostics go to stderr only.
  */
 import type { CallerBinding } from '../gate/gate.js';
-import { createHash } from 'node:crypto';
 import { constants } from 'node:os';
 import type { Writable } from 'node:stream';
 import type { ErrorCode } from '../errors.js';
@@ -22,7 +21,8 @@ import { Lane } from './lane.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, idKey, lenientRef, readMessage, writeMessage, type RpcId, type RpcMessage } from './message.js';
 import { RefusalLog } from './refusals.js';
 import { FreedIds } from './freed-ids.js';
-import { OpenTasks } from './tasks.js';
+import { OpenTasks, taskOf } from './tasks.js';
+import { sha256Tagged } from '../bytes/digest.js';
 import { UpstreamRun } from './upstream-run.js';
 import {
   CANCEL_GRACE_MS, CONNECTION_LOST, DEFAULT_MAX_PENDING, EXIT_READ_MS, INPUT_REFUSED, RECORD_FAILED, STOP_GRACE_MS, describe, report, settlesWithin,
@@ -33,18 +33,8 @@ import type { ToolWatch } from './tool-watch.js';
 
 export * from './relay-io.js';
 
-/** The receipt fields of a task's result, when `p` is one (proxy/tasks.ts). */
-export function taskOf(p: PendingCall): { taskReceiptDigest?: string } {
-  return p.taskReceiptDigest === undefined ? {} : { taskReceiptDigest: p.taskReceiptDigest };
-}
-
 /** Where an input came from. */
 type Side = 'client' | 'upstream';
-
-/** `sha256:<hex>` of bytes as received. */
-function digestOf(bytes: Buffer): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-}
 
 /** Runs one upstream behind the relay until either side goes away. */
 export abstract class StdioRelay<P extends PendingCall = PendingCall> {
@@ -216,8 +206,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     // Its stream is closed: no answer can come on it, reserved or not.
     if (!cancelled || !this.free(key)) this.pending.delete(key);
     const p = o.call;
-    if (p?.taskId !== undefined) this.tasks.giveBack(p);
-    else if (p !== null) {
+    if (p !== null && !this.tasks.unanswered(p)) {
       await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status: 'errored', reason: cancelled ? 'cancelled' : 'connection_lost' })
         .catch((e: unknown) => report(e));
     }
@@ -236,7 +225,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     if (line.length === 0 || (line.length === 1 && line[0] === 0x0d)) return null;
     const r = readMessage(line, this.limits);
     if (r.ok) return r;
-    await this.refusedFrame(side, { size: line.length, digest: digestOf(line), ...lenientRef(line) }, r.code, r.message);
+    await this.refusedFrame(side, { size: line.length, digest: sha256Tagged(line), ...lenientRef(line) }, r.code, r.message);
     return null;
   }
 
@@ -280,7 +269,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
   /** Refuse a message that was read but may not pass; `answerId` as in {@link logRefusal}. */
   private refuseInput(side: Side, frame: Frame, code: ErrorCode, message: string, answerId: RpcId | null | undefined): void {
     const line = 'line' in frame ? frame.line : Buffer.alloc(0);
-    this.logRefusal(side, { size: line.length, digest: digestOf(line), ...lenientRef(line) }, code, message, answerId);
+    this.logRefusal(side, { size: line.length, digest: sha256Tagged(line), ...lenientRef(line) }, code, message, answerId);
   }
 
   /** The server name and fingerprint refused inputs are logged under. */
@@ -306,8 +295,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     const o = this.pending.get(key);
     if (o === undefined) return;
     if (o.call === null || o.call.taskId !== undefined) {
-      // A tasks/result given up on does not end its task: a later one may still fetch it.
-      if (this.free(key) && o.call !== null) this.tasks.giveBack(o.call);
+      if (this.free(key) && o.call !== null) this.tasks.unanswered(o.call);
       return;
     }
     o.call.cancelled = true;
@@ -341,8 +329,7 @@ export abstract class StdioRelay<P extends PendingCall = PendingCall> {
     let ok = true;
     for (const [key, { call: p }] of this.pending) {
       this.pending.delete(key);
-      // A task's result never came: its call's receipt (task_created) stands, nothing more was seen.
-      if (p !== null && p.taskId === undefined) {
+      if (p !== null && !this.tasks.unanswered(p)) {
         await this.recorder.receipt({ callId: p.callId, attestation: p.attestation, attestationIndex: p.index, status: 'errored', reason: p.cancelled === true ? 'cancelled' : why })
           .catch((e: unknown) => { report(e); ok = false; });
       }

@@ -13,6 +13,8 @@
 import { isObject } from '../envelope/schema.js';
 import type { RpcMessage } from './message.js';
 import type { PendingCall } from './relay-io.js';
+import type { Receipt } from '../receipt/schema.js';
+import { receiptDigest } from '../receipt/build.js';
 
 /** Most task handles remembered per relay; past it the oldest is forgotten (its result is then relayed unreceipted, and stderr says so). */
 export const MAX_OPEN_TASKS = 4096;
@@ -25,8 +27,9 @@ export class OpenTasks<P extends PendingCall> {
 
   constructor(private readonly warn: (message: string) => void) {}
 
-  /** The call `call` was answered with the task handle `result`, receipted with the receipt of digest `receiptDigest`. */
-  created(result: unknown, call: P, receiptDigest: string): void {
+  /** The call `call` was answered with `result`, receipted with `receipt`: when that is a task handle's receipt (`task_created`), the task is open. */
+  created(result: unknown, call: P, receipt: Receipt): void {
+    if (receipt.outcomeDerived.reason !== 'task_created') return;
     const task = isObject(result) ? result['task'] : undefined;
     const id = isObject(task) ? task['taskId'] : undefined;
     if (typeof id !== 'string' || id === '' || id.length > MAX_TASK_ID) return;
@@ -37,7 +40,7 @@ export class OpenTasks<P extends PendingCall> {
       this.warn(`task ${JSON.stringify(id.slice(0, 64))} was given to call ${open.callId} and again to call ${call.callId}: its result will be relayed without a receipt`);
       return;
     }
-    this.remember(id, { ...call, cancelled: false, task: false, taskId: id, taskReceiptDigest: receiptDigest });
+    this.remember(id, { ...call, cancelled: false, task: false, taskId: id, taskReceiptDigest: receiptDigest(receipt) });
   }
 
   /** For a `tasks/result` request naming a remembered task: the call its answer is receipted for (the task is taken); else null. */
@@ -50,9 +53,15 @@ export class OpenTasks<P extends PendingCall> {
     return call;
   }
 
-  /** A `tasks/result` got no answer: its task is open again. */
-  giveBack(call: P): void {
-    if (call.taskId !== undefined && call.taskReceiptDigest !== undefined) this.remember(call.taskId, { ...call, cancelled: false });
+  /**
+   * A request got no answer (cancelled, its stream lost, the relay ending): when it is a
+   * `tasks/result`, its task is open again (a later one may still fetch it) and true is
+   * returned, nothing being receipted (the handle's receipt stands); false for a call.
+   */
+  unanswered(call: P): boolean {
+    if (call.taskId === undefined || call.taskReceiptDigest === undefined) return false;
+    this.remember(call.taskId, { ...call, cancelled: false });
+    return true;
   }
 
   private remember(id: string, call: P): void {
@@ -63,4 +72,9 @@ export class OpenTasks<P extends PendingCall> {
     this.open.delete(oldest);
     this.warn(`more than ${MAX_OPEN_TASKS} tasks open: the result of task ${JSON.stringify(oldest.slice(0, 64))} (call ${old.callId}) will be relayed without a receipt`);
   }
+}
+
+/** The receipt fields of a task's result, when `p` is one. */
+export function taskOf(p: PendingCall): { taskReceiptDigest?: string } {
+  return p.taskReceiptDigest === undefined ? {} : { taskReceiptDigest: p.taskReceiptDigest };
 }

@@ -25,7 +25,7 @@ import { parseStatement, statementDigest, type Statement } from '../receipt/sess
 import type { KeyResolver } from '../envelope/signature.js';
 import { verifyParsedBundle, type BundleReport, type BundleVerifyOptions } from './bundle.js';
 import { error, limitFindings, notice, type Finding } from './findings.js';
-import { sessionEntries } from './records.js';
+import { sessionEntries } from './logged-statements.js';
 import { checkKnown, digestOf, type DimensionStatus, type KnownEntry, type PartyResult, type SessionResult } from './session.js';
 import type { TrustPolicy } from './policy.js';
 import { withoutCredentialKeys } from '../identity/gate-check.js';

@@ -23,6 +23,7 @@ import { eraseCall } from '../../src/store/erase.js';
 import { OpenTasks } from '../../src/proxy/tasks.js';
 import type { PendingCall } from '../../src/proxy/relay-io.js';
 import type { RpcMessage } from '../../src/proxy/message.js';
+import type { Receipt } from '../../src/receipt/schema.js';
 import { isAttestError } from '../../src/errors.js';
 
 const server = { name: 'research', fingerprint: 'sha256:' + '11'.repeat(32) };
@@ -118,9 +119,10 @@ test('a task id the upstream gives two calls is receipted for neither (which cal
   const call = (callId: string) => ({ callId, attestation: {} as PendingCall['attestation'], index: 1n });
   const handleOf = (taskId: string) => ({ task: { taskId, status: 'working' } });
   const ask = (taskId: string) => ({ jsonrpc: '2.0', id: 9, method: 'tasks/result', params: { taskId } }) as unknown as RpcMessage;
-  tasks.created(handleOf('t-1'), call('a'), digest);
-  tasks.created(handleOf('t-1'), call('b'), digest);
-  tasks.created(handleOf('t-2'), call('c'), digest);
+  const handleReceipt = { outcomeDerived: { status: 'errored', reason: 'task_created' } } as unknown as Receipt;
+  tasks.created(handleOf('t-1'), call('a'), handleReceipt);
+  tasks.created(handleOf('t-1'), call('b'), handleReceipt);
+  tasks.created(handleOf('t-2'), call('c'), handleReceipt);
   assert.equal(tasks.take(ask('t-1')), null);
   assert.match(warnings.join('\n'), /task "t-1" was given to call a and again to call b/);
   assert.deepEqual([tasks.take(ask('t-2'))?.callId, tasks.take(ask('t-2'))], ['c', null], 'taken once');
