@@ -1,16 +1,17 @@
 /**
  * The integrator of a PostgreSQL log: the one process that adds sequenced entries to the
- * Merkle tree and signs checkpoints. One at a time: it holds a session-level advisory lock
- * on its own connection (released by the server when that connection ends, so a killed
- * integrator's successor takes over), and on taking over it bumps `log_state.epoch`. Every
- * write it makes is conditional on that epoch (fencing) and on the state it read
- * (compare-and-swap): an integrator deposed while it slept can never advance the tree or
- * publish a checkpoint, so two can never fork the log (Sunlight's CAS on the checkpoint,
- * Tessera's single integrator). The role is also a lease (`log_state.lease_until`, on the
- * database server's clock) that each step renews: an integrator that is alive but frozen
- * (a stopped process, a VM paused) keeps its connection and so its lock, and would stall the
- * log for ever; once its lease ran out a standby terminates its database session (which
- * frees the lock) and takes over. When it wakes its session is gone and its epoch is stale.
+ * Merkle tree and signs checkpoints. One at a time, elected through the state row alone: a
+ * process takes the role by bumping `log_state.epoch` and naming its own database session
+ * (`holder`, its backend pid) with a lease (`lease_until`, on the database server's clock),
+ * which only succeeds when there is no live holder: none named, the named session gone (a
+ * killed integrator's successor takes over at once), or its lease run out (an integrator
+ * alive but frozen, a stopped process or a paused VM, whose session lives on). Each step
+ * renews the lease. Every write the integrator makes is conditional on its epoch (fencing)
+ * and on the state it read (compare-and-swap): an integrator deposed while it slept can
+ * never advance the tree or publish a checkpoint, so two can never fork the log (Sunlight's
+ * CAS on the checkpoint, Tessera's single integrator). Only a role that may update the
+ * state row can take part: a writer cannot take or block the role (schema v5; before, an
+ * advisory lock any role could queue on).
  * @see docs/fleet.md; RFC 9162 §2.1
  */
 import pg from 'pg';
@@ -26,11 +27,6 @@ import { connectionConfig, storeIo } from './pg-log.js';
 import { COMMITMENT_BYTES, COMMITMENT_TAG } from '../log/opening.js';
 import { CompactRoots } from '../log/compact-range.js';
 
-/** The advisory lock key of the integrator ("mcp-attest" in ASCII, folded into a bigint). */
-const LOCK_KEY = '7306813489436938612';
-/** The advisory lock as `pg_locks` shows a bigint key: high 32 bits in `classid`, low in `objid`. */
-const LOCK_HI = (BigInt(LOCK_KEY) >> 32n).toString();
-const LOCK_LO = (BigInt(LOCK_KEY) & 0xffffffffn).toString();
 /** Most entries integrated in one step. */
 const MAX_STEP = 16_384;
 
@@ -115,28 +111,29 @@ export class Integrator {
    * Become the integrator of `log` (whose connection string is `url`), signing with
    * `signer` a checkpoint at most every `checkpointMs` (default 1,000), holding a lease of
    * `leaseMs` (default 10,000) renewed as it steps; null when another process is the
-   * integrator now and its lease has not run out. Throws `ERR_STORE_IO` (also when the
-   * expired holder's session cannot be terminated: the role needs `pg_signal_backend` or the
-   * holder's role), `ERR_STORE_CORRUPT` when the log's latest checkpoint names another
+   * integrator now: its session is alive and its lease has not run out. Throws
+   * `ERR_STORE_IO` (also for a role that may not update the state row: a writer's),
+   * `ERR_STORE_CORRUPT` when the log has no state row or its latest checkpoint names another
    * origin than `signer`'s (the wrong data directory).
    */
   static async take(log: PgLog, url: string, signer: CheckpointSigner, o: { checkpointMs?: number; leaseMs?: number; memory?: SignedTreeMemory } = {}): Promise<Integrator | null> {
     await checkOrigin(log, signer.origin);
     const client = new pg.Client(connectionConfig(url));
-    client.on('error', () => undefined); // a lost connection is a lost lock: the next step reports it
+    client.on('error', () => undefined); // a lost connection is a lost role: the next step reports it
     try {
       await client.connect();
       const leaseMs = o.leaseMs ?? 10_000;
-      if (!await tryLock(client) && !(await evictExpired(client) && await tryLock(client, 50))) {
-        await client.end();
-        return null;
-      }
-      const r = await client.query('UPDATE mcp_attest.log_state SET epoch = epoch + 1, lease_until = now() + $1::bigint * interval \'1 millisecond\' WHERE id = 1 RETURNING epoch', [leaseMs]);
-      if (r.rows.length !== 1) throw new AttestError('ERR_STORE_CORRUPT', 'the PostgreSQL log has no state row');
-      return new Integrator(log, client, BigInt(r.rows[0].epoch), signer, { checkpointMs: o.checkpointMs ?? 1000, leaseMs, memory: o.memory });
+      // One statement: of two standbys racing, the second finds the first's live session named and its lease fresh.
+      const r = await client.query(`UPDATE mcp_attest.log_state s SET epoch = epoch + 1, lease_until = now() + $1::bigint * interval '1 millisecond', holder = pg_backend_pid()
+        WHERE id = 1 AND (s.holder IS NULL OR s.lease_until < now() OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = s.holder)) RETURNING epoch`, [leaseMs]);
+      if (r.rows.length === 1) return new Integrator(log, client, BigInt(r.rows[0].epoch), signer, { checkpointMs: o.checkpointMs ?? 1000, leaseMs, memory: o.memory });
+      const state = await client.query('SELECT 1 FROM mcp_attest.log_state WHERE id = 1');
+      if (state.rows.length !== 1) throw new AttestError('ERR_STORE_CORRUPT', 'the PostgreSQL log has no state row');
+      await client.end();
+      return null;
     } catch (e) {
       await client.end().catch(() => undefined);
-      throw storeIo('cannot take the integrator lock', e);
+      throw storeIo('cannot take the integrator role', e);
     }
   }
 
@@ -259,35 +256,11 @@ export class Integrator {
     this.renewed = at;
   }
 
-  /** Give up the role (the lock goes with the connection). */
+  /** Give up the role: a standby may take it at once (the holder unnamed; a session ended is not a holder either). */
   async release(): Promise<void> {
+    await this.client.query('UPDATE mcp_attest.log_state SET holder = NULL WHERE id = 1 AND epoch = $1', [this.epoch.toString()]).catch(() => undefined);
     await this.client.end().catch(() => undefined);
   }
-}
-
-/** Take the integrator lock on `client`, trying `tries` times 20 ms apart (a terminated holder frees it shortly after). */
-async function tryLock(client: pg.Client, tries = 1): Promise<boolean> {
-  for (let i = 0; i < tries; i++) {
-    if ((await client.query('SELECT pg_try_advisory_lock($1::bigint) AS got', [LOCK_KEY])).rows[0].got === true) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return false;
-}
-
-/** Terminate the session holding the integrator lock when its lease ran out; true when one was. */
-async function evictExpired(client: pg.Client): Promise<boolean> {
-  // pg_locks shows every database's advisory locks: only this database's holder is ours to evict.
-  const holder = await client.query(`SELECT l.pid FROM pg_locks l, mcp_attest.log_state s WHERE l.locktype = 'advisory' AND l.granted
-    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-    AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1 AND s.id = 1 AND s.lease_until < now()`, [LOCK_HI, LOCK_LO]);
-  if (holder.rows.length === 0) return false;
-  // Claim the eviction first: of two standbys only one terminates the holder (the other finds the lease renewed).
-  const claimed = await client.query("UPDATE mcp_attest.log_state SET lease_until = now() + interval '5 seconds' WHERE id = 1 AND lease_until < now()");
-  if (claimed.rowCount !== 1) return false;
-  // The holder found again in the statement that terminates it: never a pid reused meanwhile.
-  const r = await client.query(`SELECT bool_or(pg_terminate_backend(l.pid)) AS done FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted
-    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1`, [LOCK_HI, LOCK_LO]);
-  return r.rows[0].done === true;
 }
 
 function deposed(mine: bigint, now: unknown): AttestError {

@@ -127,11 +127,13 @@ export class PgLog implements LogStore {
     return (this.knownMode = decodeParameters(first)?.entries ?? 'v1');
   }
 
-  /** An empty log gets its parameters entry; a log with entries keeps its format. */
+  /** An empty log gets its parameters entry, only from its owner (`ERR_USAGE` for another role: store/pg-sequence.ts); a log with entries keeps its format. */
   private async writeParameters(entries: EntriesMode): Promise<void> {
     await this.transaction(async (c) => {
       if (await lockCounter(c) !== 0n) return;
-      await appendRows(c, 0n, [[0n, encodeRecord({ type: PARAMETERS_RECORD, index: '0', entries }), null, null]]);
+      await appendRows(c, 0n, [[0n, encodeRecord({ type: PARAMETERS_RECORD, index: '0', entries }), null, null]]).catch((e: { code?: string }) => {
+        throw e.code !== '42501' ? e : new AttestError('ERR_USAGE', "this fleet's log is empty, and its first entry (which says whether it is private) is written only by the log's owner: run `mcp-attest log status --store URL` once as the owner (docs/fleet.md \"Roles\")");
+      });
     });
   }
 

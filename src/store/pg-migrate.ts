@@ -1,7 +1,7 @@
 /**
  * `mcp-attest log migrate --to postgres://…`: move a data directory's SQLite log to
  * PostgreSQL with the same indices, entries, openings, checkpoints (and so the same roots),
- * cosignatures and witness sizes, in one transaction that commits only once the root of
+ * cosignatures, witness sizes and witness events, in one transaction that commits only once the root of
  * every checkpoint has been checked against the moved tree. The SQLite log is only read. Stop the proxies writing to
  * it first: entries appended during the move are not moved (the command says how many it
  * moved), and the data directory, once moved, is not moved again; a recorder still open signs
@@ -72,6 +72,7 @@ export async function migrateToPostgres(db: LogDb, log: PgLog, o: { beforeCommit
   const checkpoints = db.db.prepare('SELECT size, note, created FROM checkpoints ORDER BY size').safeIntegers(true).all() as Array<{ size: bigint; note: string; created: bigint }>;
   const cosignatures = db.db.prepare('SELECT size, witness, line, received FROM cosignatures').safeIntegers(true).all() as Array<{ size: bigint; witness: string; line: string; received: bigint }>;
   const witnessSizes = db.db.prepare('SELECT witness, size FROM witness_sizes').safeIntegers(true).all() as Array<{ witness: string; size: bigint }>;
+  const events = db.hasTable('witness_events') ? db.db.prepare('SELECT at, witness, size, code, message FROM witness_events ORDER BY id').safeIntegers(true).all() as Array<{ at: bigint; witness: string; size: bigint; code: string; message: string }> : [];
   const moved = await log.transaction(async (c) => {
     if ((await lockCounter(c)) !== 0n) throw new AttestError('ERR_USAGE', 'the PostgreSQL log already has entries: migrate into an empty database');
     const { size, root, roots } = await copyTree(db, c, new Set(checkpoints.map((cp) => cp.size)));
@@ -86,6 +87,8 @@ export async function migrateToPostgres(db: LogDb, log: PgLog, o: { beforeCommit
     for (const cp of checkpoints) if (cp.size <= size) await c.query('INSERT INTO mcp_attest.checkpoints (size, note, created) VALUES ($1, $2, $3)', [cp.size.toString(), cp.note, cp.created.toString()]);
     for (const x of cosignatures) if (x.size <= size) await c.query('INSERT INTO mcp_attest.cosignatures (size, witness, line, received) VALUES ($1, $2, $3, $4)', [x.size.toString(), x.witness, x.line, x.received.toString()]);
     for (const w of witnessSizes) await c.query('INSERT INTO mcp_attest.witness_sizes (witness, size) VALUES ($1, $2)', [w.witness, w.size.toString()]);
+    // The witnesses' refusals and alarms, in order: `log status` and `log serve` show them after the move too.
+    for (const e of events) await c.query('INSERT INTO mcp_attest.witness_events (at, witness, size, code, message) VALUES ($1, $2, $3, $4, $5)', [e.at.toString(), e.witness, e.size.toString(), e.code, e.message]);
     await c.query('UPDATE mcp_attest.log_state SET next_idx = $1, integrated = $1, root = $2, checkpoint_size = $3 WHERE id = 1', [size.toString(), Buffer.from(root), latest.toString()]);
     o.beforeCommit?.(size);
     return size;

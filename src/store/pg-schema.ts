@@ -17,7 +17,9 @@
  * `mcp_attest.sequence` (a batch sequenced in one statement: store/pg-sequence.ts). Version
  * 4 adds `mcp_attest.append_rows`, `mcp_attest.lock_counter`, `mcp_attest.record_nonce` and
  * `mcp_attest.purge_nonces`, and makes every append function run with the owner's rights, so
- * writers need no write grant on the tables.
+ * writers need no write grant on the tables. Version 5 adds `log_state.holder` (the
+ * integrator's backend pid: store/pg-integrator.ts), granted for update to every role that
+ * may update `epoch`, and takes entry 0 only from the owner (store/pg-sequence.ts).
  * @see docs/fleet.md
  */
 import type pg from 'pg';
@@ -25,11 +27,11 @@ import { AttestError } from '../errors.js';
 import { APPEND_FUNCTION, LOCK_FUNCTION, SEQUENCE_FUNCTION } from './pg-sequence.js';
 import { REPLAY_FUNCTIONS } from './pg-replay.js';
 
-/** The advisory lock key serializing schema migrations (distinct from the integrator's). */
+/** The advisory lock key serializing schema migrations. */
 const SCHEMA_LOCK = '7306813489436938613';
 
 /** The schema version this code writes. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 const MIGRATIONS: string[] = [
   // 0 -> 1
@@ -50,6 +52,14 @@ const MIGRATIONS: string[] = [
   SEQUENCE_FUNCTION,
   // 3 -> 4: writers append only through functions that run with the owner's rights (docs/fleet.md "Roles")
   `${APPEND_FUNCTION};\n${LOCK_FUNCTION};\n${SEQUENCE_FUNCTION};\n${REPLAY_FUNCTIONS}`,
+  // 4 -> 5: the integrator's election by lease and holder (store/pg-integrator.ts); every role that may move the epoch may name the holder; entry 0 is the owner's
+  `ALTER TABLE mcp_attest.log_state ADD COLUMN holder integer;
+   DO $grant$ DECLARE g regrole; BEGIN
+     FOR g IN SELECT DISTINCT a.grantee::regrole FROM pg_catalog.pg_attribute t, pg_catalog.aclexplode(t.attacl) a
+       WHERE t.attrelid = 'mcp_attest.log_state'::regclass AND t.attname = 'epoch' AND a.privilege_type = 'UPDATE' AND a.grantee <> 0
+     LOOP EXECUTE format('GRANT UPDATE (holder) ON mcp_attest.log_state TO %s', g); END LOOP;
+   END $grant$;
+   ${APPEND_FUNCTION}`,
 ];
 
 /**

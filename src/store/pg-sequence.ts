@@ -28,7 +28,10 @@ import { SALT_BYTES } from '../log/opening.js';
  * 65,535 bytes (none past entry 0 in a private log), or a 16-byte salt and a record of at
  * most 65,535 bytes, whose commitment `0x01 || SHA-256(salt || record)` it computes itself
  * (log/opening.ts). So no writer can leave a hole, take an index twice, or log a commitment
- * its opening does not make: what would stop the integrator or fail an audit.
+ * its opening does not make: what would stop the integrator or fail an audit. Entry 0, the
+ * parameters entry that decides whether the log is private, is taken only from a member of
+ * the owner's role (`session_user`; inside the function `current_user` is the owner), else
+ * SQLSTATE 42501 (v5): a writer first to an empty log cannot make it public.
  */
 export const APPEND_FUNCTION = `CREATE OR REPLACE FUNCTION mcp_attest.append_rows(first bigint, datas bytea[], salts bytea[], records bytea[]) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -37,6 +40,9 @@ BEGIN
   SELECT next_idx INTO expected FROM mcp_attest.log_state WHERE id = 1 FOR UPDATE;
   IF first IS DISTINCT FROM expected THEN
     RAISE EXCEPTION 'mcp_attest.append_rows: % is not the next index (%)', first, expected USING ERRCODE = '40001';
+  END IF;
+  IF first = 0 AND NOT pg_has_role(session_user, current_user, 'MEMBER') THEN
+    RAISE EXCEPTION 'mcp_attest.append_rows: entry 0 (the log''s parameters) is written by the log''s owner' USING ERRCODE = '42501';
   END IF;
   IF cardinality(datas) IS DISTINCT FROM cardinality(salts) OR cardinality(datas) IS DISTINCT FROM cardinality(records) OR cardinality(datas) = 0 THEN
     RAISE EXCEPTION 'mcp_attest.append_rows: no rows, or columns of unequal lengths' USING ERRCODE = '23514';

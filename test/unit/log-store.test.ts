@@ -152,12 +152,12 @@ test('postgres: one integrator at a time; a killed one\'s successor takes over; 
   try {
     await log.append(record);
     const a = (await Integrator.take(log, url, sign, { checkpointMs: 0 }))!;
-    assert.equal(await Integrator.take(log, url, sign), null, 'the lock is held');
+    assert.equal(await Integrator.take(log, url, sign), null, 'the role is held');
     assert.deepEqual(await a.step(), { integrated: 2n, checkpoint: 2n });
-    // The integrator's session is killed (as a SIGKILL or a lost network would): the lock goes with it.
+    // The integrator's session is killed (as a SIGKILL or a lost network would): its lease still runs, but a holder gone holds nothing.
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
-    await admin.query("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted");
+    await admin.query('SELECT pg_terminate_backend(holder) FROM mcp_attest.log_state');
     const b = (await Integrator.take(log, url, sign, { checkpointMs: 0 }))!;
     assert.ok(b !== null && b.epoch === a.epoch + 1n);
     await log.append(record);
@@ -182,7 +182,7 @@ test('postgres: one integrator at a time; a killed one\'s successor takes over; 
   }
 });
 
-test('postgres: an integrator frozen past its lease is evicted by a standby; awake again, it publishes nothing', async () => {
+test('postgres: an integrator frozen past its lease is replaced by a standby; awake again, it publishes nothing', async () => {
   const url = await freshUrl();
   const log = await PgLog.open(url, { entries: 'private' });
   const sign = await signer();
@@ -195,10 +195,16 @@ test('postgres: an integrator frozen past its lease is evicted by a standby; awa
     const standby = await Integrator.take(log, url, sign, { checkpointMs: 0, leaseMs: 400 });
     assert.ok(standby !== null && standby.epoch === frozen.epoch + 1n, 'the standby took over');
     await log.append(record);
-    await assert.rejects(frozen.step(), (e) => isAttestError(e, 'ERR_STORE_IO'), 'its session was terminated');
+    await assert.rejects(frozen.step(), (e) => isAttestError(e, 'ERR_INTEGRATOR_DEPOSED'), 'its epoch is stale');
     assert.deepEqual(await standby.step(), { integrated: 3n, checkpoint: 3n });
     assert.deepEqual((await log.checkpoints()).map((c) => c.size), [2n, 3n]);
+    await frozen.release(); // deposed: it names no holder (the standby's stays)
+    assert.equal(await Integrator.take(log, url, sign), null, 'the standby still holds the role');
     await standby.release();
+    // Given up: the next takes the role at once, its predecessor's lease not run out.
+    const next = await Integrator.take(log, url, sign);
+    assert.ok(next !== null && next.epoch === standby.epoch + 1n, 'taken at once after a release');
+    await next.release();
   } finally {
     await log.close();
   }
@@ -211,6 +217,7 @@ test('migration of a populated SQLite home: same entries, same roots at every ch
   t.after(() => db.close());
   const cp = db.latestCheckpoint()!;
   db.addCosignature(cp.size, 'w1.example', `\u2014 w1.example ${Buffer.alloc(76, 7).toString('base64')}\n`, 1);
+  db.addWitnessEvent({ at: 5, witness: 'w2.example', size: cp.size, code: 'conflict', message: 'a checkpoint inconsistent with one cosigned' });
   const url = await freshUrl();
   const log = await PgLog.open(url);
   t.after(() => log.close());
@@ -224,6 +231,7 @@ test('migration of a populated SQLite home: same entries, same roots at every ch
   }
   assert.equal(await log.mode(), 'private');
   assert.deepEqual(await log.opening(3n), db.opening(3n));
+  assert.deepEqual((await log.pool.query('SELECT at, witness, size, code FROM mcp_attest.witness_events')).rows, [{ at: '5', witness: 'w2.example', size: String(cp.size), code: 'conflict' }], 'witness events moved');
   await assert.rejects(migrateToPostgres(db, log), (e) => isAttestError(e, 'ERR_USAGE'), 'only into an empty log');
   // The moved log verifies as the SQLite one does, under the home's own trust policy.
   const policy = trustPolicyOf(loadIdentity(home));

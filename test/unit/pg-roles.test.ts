@@ -141,6 +141,54 @@ test('docs/fleet.md "Roles": an integrator integrates, signs, publishes and keep
   }
 });
 
+test('a writer can neither decide entry 0 of an empty log nor take (or block) the integrator\'s role; an upgrade from schema v4 lets the integrators name the holder', async () => {
+  const url = await server.database('roles_election');
+  const empty = await PgLog.open(url); // the schema, no entry 0 yet
+  const roles = await grantFleetRoles(url, '_4');
+  const pair = (await getAlgorithm('EdDSA').generate()) as CryptoKeyPair;
+  const s = ed25519NoteSigner(ORIGIN, pair.privateKey, await exportEd25519Public(pair.publicKey));
+  const signer = { origin: ORIGIN, sign: (text: string) => signNote(text, [s]) };
+  const writer = await PgLog.open(roles.writer);
+  try {
+    // First to an empty log, a writer would decide whether it is private: refused, whichever path.
+    await assert.rejects(PgLog.open(roles.writer, { entries: 'public' }), (e) => isAttestError(e, 'ERR_USAGE') && /log status --store/.test(e.message));
+    await assert.rejects(writer.append(templated), /entry 0/);
+    await assert.rejects(writer.pool.query('SELECT mcp_attest.append_rows(0, $1::bytea[], $2::bytea[], $3::bytea[])', [[Buffer.from('{"entries":"public","index":"0","type":"mcp-attest/log@2"}')], [null], [null]]),
+      (e) => (e as { code?: string }).code === '42501');
+    assert.equal(await empty.size(), 0n, 'nothing written');
+    const owner = await PgLog.open(url, { entries: 'private' });
+    await owner.close();
+    assert.equal(await writer.append(templated), 1n, 'entry 0 written by the owner, the writer appends');
+
+    await assert.rejects(Integrator.take(writer, roles.writer, signer), (e) => isAttestError(e, 'ERR_STORE_IO') && denied(e), 'a writer cannot take the role');
+    // Holding the advisory lock integrators once queued on (any role may take one) blocks nothing now.
+    await writer.pool.query('SELECT pg_advisory_lock(7306813489436938612)');
+    const integrators = await PgLog.open(roles.integrator);
+    try {
+      const a = (await Integrator.take(integrators, roles.integrator, signer, { checkpointMs: 0 }))!;
+      assert.ok(a !== null, 'taken, whatever lock a writer holds');
+      assert.equal(await Integrator.take(integrators, roles.integrator, signer), null, 'held');
+      assert.deepEqual(await a.step(), { integrated: 2n, checkpoint: 2n });
+      await a.release();
+      // Schema v4 had no holder: the grants made then, without it, are extended by the owner's upgrade.
+      await empty.pool.query('ALTER TABLE mcp_attest.log_state DROP COLUMN holder; UPDATE mcp_attest.schema_version SET version = 4');
+      await (await PgLog.open(url)).close();
+      const can = async (role: string): Promise<boolean> => (await empty.pool.query("SELECT has_column_privilege($1, 'mcp_attest.log_state', 'holder', 'UPDATE') AS ok", [role])).rows[0].ok;
+      assert.deepEqual([await can('fleet_integrator_4'), await can('fleet_writer_4')], [true, false]);
+      const b = (await Integrator.take(integrators, roles.integrator, signer, { checkpointMs: 0 }))!;
+      assert.equal(b.epoch, a.epoch + 1n);
+      await writer.append(templated);
+      assert.deepEqual(await b.step(), { integrated: 3n, checkpoint: 3n });
+      await b.release();
+    } finally {
+      await integrators.close();
+    }
+  } finally {
+    await writer.close();
+    await empty.close();
+  }
+});
+
 test('the integrator signs no tree written by hand: nodes and a root planted by a holder of the integrator role over entries not yet integrated are refused (ERR_STORE_CORRUPT), by a running integrator and a new one', async () => {
   const url = await server.database('roles_planted');
   const owner = await PgLog.open(url, { entries: 'private' });
