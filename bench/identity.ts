@@ -21,7 +21,7 @@ import { initCredentialIssuer, withOwnCredentialIssuer } from '../src/store/cred
 import { agentKeyOf, issueCredential } from '../src/store/agent-credentials.js';
 import { homeIdentityLog, identitySource } from '../src/store/identity-log.js';
 import { Recorder } from '../src/proxy/recorder.js';
-import { buildBundle, selectEntries } from '../src/store/bundle-build.js';
+import { buildBundle, selectEntries, sqliteCheckpoints } from '../src/store/bundle-build.js';
 import { addIdentity } from '../src/store/bundle-identity.js';
 import { formatBundle } from '../src/bundle/format.js';
 import { verifyBundle } from '../src/verify/bundle.js';
@@ -128,7 +128,7 @@ export async function benchIdentityBundles(dir: string, sizes: number[], others:
         const indexes = selectEntries(r.db, { range: [1n, BigInt(calls)] });
         const bundle = buildBundle(r.db, indexes, [], calls > 1);
         const withoutText = formatBundle(bundle);
-        addIdentity(homeIdentityLog(w.idp), r.db, indexes, bundle);
+        await addIdentity(homeIdentityLog(w.idp), sqliteCheckpoints(r.db), bundle);
         const withText = formatBundle(bundle);
         const time = async (text: string, p: TrustPolicy): Promise<Summary> => {
           const times: number[] = [];

@@ -12,22 +12,22 @@
 import { writeOutput } from '../store/synced.js';
 import { gzipSync } from 'node:zlib';
 import type { Command } from 'commander';
-import { hasHomeLog, openHomeLog } from './home-log.js';
+import { fleetLog, hasHomeLog, openHomeLog, storeUrl } from './home-log.js';
 import { homePaths, resolveHome } from '../store/home.js';
 import { existsSync } from 'node:fs';
 import { LogDb } from '../store/log-db.js';
 import { loadWitnesses } from '../store/witnesses.js';
 import { witnessLatest } from '../store/witnessing.js';
-import { buildBundle, selectEntries, type Selection } from '../store/bundle-build.js';
+import { buildBundle, selectEntries, sqliteCheckpoints, type Selection } from '../store/bundle-build.js';
 import { addIdentity } from '../store/bundle-identity.js';
 import { homeIdentityLog } from '../store/identity-log.js';
-import { BUNDLE_FORMAT, BUNDLE_FORMAT_SHARED, formatBundle } from '../bundle/format.js';
+import { BUNDLE_FORMAT, BUNDLE_FORMAT_SHARED, formatBundle, type Bundle } from '../bundle/format.js';
 import { parseNote } from '../log/note.js';
 import { parseDecimal } from '../log/u64.js';
 import { CliExit, EXIT_USAGE, collect, describeError, err, out, outJson } from './output.js';
 import { identityPath } from './verify-identity.js';
 
-interface BundleOptions { home?: string; call?: string[]; range?: string; since?: string[]; identity?: string; out: string; witness?: boolean; json?: boolean }
+interface BundleOptions { home?: string; store?: string; call?: string[]; range?: string; since?: string[]; identity?: string; out: string; witness?: boolean; json?: boolean }
 
 function decimal(text: string, what: string): bigint {
   const n = parseDecimal(text);
@@ -67,30 +67,50 @@ async function witnessFirst(home: string): Promise<void> {
   }
 }
 
+/** The bundle of `sel` from the data directory's SQLite log (its witnesses asked first, unless `--no-witness`). */
+async function homeBundle(o: BundleOptions, home: string, sel: Selection, since: bigint[], shared: boolean): Promise<Bundle> {
+  if (o.witness !== false) await witnessFirst(home);
+  const db = openHomeLog(home);
+  try {
+    const bundle = buildBundle(db, selectEntries(db, sel), since, shared);
+    await addIdentity(identityOf(o, home), sqliteCheckpoints(db), bundle);
+    return bundle;
+  } finally {
+    db.close();
+  }
+}
+
+/** The bundle of `sel` from a fleet's log (`--store`, `$MCP_ATTEST_STORE`), read as its owner; its integrator witnesses its checkpoints. */
+async function fleetBundle(o: BundleOptions, home: string, sel: Selection, since: bigint[], shared: boolean): Promise<Bundle> {
+  const url = storeUrl(o.store);
+  const [{ PgLog }, { buildFleetBundle, fleetCheckpoints, selectFleetEntries }] = await Promise.all([import('../store/pg-log.js'), import('../store/pg-bundle.js')]);
+  const log = await PgLog.open(url, { max: 1 });
+  try {
+    const bundle = await buildFleetBundle(log, await selectFleetEntries(log, sel), since, shared);
+    await addIdentity(identityOf(o, home), fleetCheckpoints(log), bundle);
+    return bundle;
+  } finally {
+    await log.close();
+  }
+}
+
+const identityOf = (o: BundleOptions, home: string): { path: string; follow: boolean } => (o.identity === undefined ? homeIdentityLog(home) : identityPath(o.identity));
+
 async function bundleCommand(o: BundleOptions): Promise<void> {
   const sel = selection(o);
   const since = (o.since ?? []).map((s) => decimal(s, '--since'));
   const home = resolveHome(o.home);
-  const identity = o.identity === undefined ? homeIdentityLog(home) : identityPath(o.identity);
-  if (o.witness !== false) await witnessFirst(home);
-  const db = openHomeLog(home);
-  try {
-    const shared = !('calls' in sel) || new Set(sel.calls).size > 1;
-    const indexes = selectEntries(db, sel);
-    const bundle = buildBundle(db, indexes, since, shared);
-    addIdentity(identity, db, indexes, bundle);
-    const text = formatBundle(bundle);
-    const gzip = /\.gz$/i.test(o.out);
-    const bytes = gzip ? gzipSync(text) : Buffer.from(text, 'utf8');
-    writeOutput(o.out, bytes);
-    const lines = parseNote(bundle.checkpoint).signatures.map((s) => s.name);
-    const size = bundle.checkpoint.split('\n')[1]!;
-    const summary = { out: o.out, format: shared ? BUNDLE_FORMAT_SHARED : BUNDLE_FORMAT, bytes: bytes.length, ...(gzip ? { textBytes: Buffer.byteLength(text) } : {}), entries: bundle.entries.length, checkpointSize: size, signatures: lines, consistencyFrom: bundle.consistency.map((c) => c.size.toString()) };
-    if (o.json) return outJson(summary);
-    out(`wrote ${o.out}: ${summary.entries} entries, ${summary.bytes} bytes${gzip ? ` (gzip of ${summary.textBytes})` : ''}, checkpoint at size ${size} signed by ${lines.join(', ')}`);
-  } finally {
-    db.close();
-  }
+  const shared = !('calls' in sel) || new Set(sel.calls).size > 1;
+  const bundle = await (fleetLog(o) ? fleetBundle : homeBundle)(o, home, sel, since, shared);
+  const text = formatBundle(bundle);
+  const gzip = /\.gz$/i.test(o.out);
+  const bytes = gzip ? gzipSync(text) : Buffer.from(text, 'utf8');
+  writeOutput(o.out, bytes);
+  const lines = parseNote(bundle.checkpoint).signatures.map((s) => s.name);
+  const size = bundle.checkpoint.split('\n')[1]!;
+  const summary = { out: o.out, format: shared ? BUNDLE_FORMAT_SHARED : BUNDLE_FORMAT, bytes: bytes.length, ...(gzip ? { textBytes: Buffer.byteLength(text) } : {}), entries: bundle.entries.length, checkpointSize: size, signatures: lines, consistencyFrom: bundle.consistency.map((c) => c.size.toString()) };
+  if (o.json) return outJson(summary);
+  out(`wrote ${o.out}: ${summary.entries} entries, ${summary.bytes} bytes${gzip ? ` (gzip of ${summary.textBytes})` : ''}, checkpoint at size ${size} signed by ${lines.join(', ')}`);
 }
 
 /** Register `bundle`. */
@@ -98,6 +118,7 @@ export function registerBundleCommand(program: Command): void {
   program.command('bundle')
     .description('write a self-contained receipt bundle (entries, inclusion proofs, cosigned checkpoint) for offline verification')
     .option('--home <dir>', 'data directory')
+    .option('--store <url>', 'a fleet\'s log (postgres://…, as its owner: default $MCP_ATTEST_STORE) instead of the data directory\'s')
     .option('--call <id>', 'a call id (the attestation nonce); repeatable', collect)
     .option('--range <a..b>', 'entries A to B (log indexes, inclusive)')
     .option('--since <size>', 'also prove consistency from this tree size (one the recipient holds); repeatable', collect)

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import type { Command } from 'commander';
-import { hasHomeLog, markMoved, openHomeLog } from './home-log.js';
+import { fleetLog, hasHomeLog, markMoved, openHomeLog, storeUrl } from './home-log.js';
 import { listCalls } from '../store/calls.js';
 import { printable } from '../bytes/index.js';
 import { eraseCall } from '../store/erase.js';
@@ -18,18 +18,9 @@ import { exists, homePaths, resolveHome } from '../store/home.js';
 import { publishTiles } from '../store/publish.js';
 import { registerLogServeCommands } from './cmd-log-serve.js';
 import { CliExit, EXIT_USAGE, out, outJson } from './output.js';
-import { isFleetStore, SqliteLogStore, type LogStore } from '../store/log-store.js';
+import { SqliteLogStore, type LogStore } from '../store/log-store.js';
 import type { EntriesMode } from '../records/record.js';
 
-/** `--store`, else `$MCP_ATTEST_STORE`; a usage error when neither names a log. */
-function storeUrl(option: string | undefined): string {
-  const url = option ?? process.env['MCP_ATTEST_STORE'] ?? '';
-  if (!isFleetStore(url)) throw new CliExit(EXIT_USAGE, 'a fleet\'s log is named by --store postgres://… or $MCP_ATTEST_STORE');
-  return url;
-}
-
-/** Whether the log to read is a fleet's (`--store`, `$MCP_ATTEST_STORE`) rather than the data directory's. */
-const fleetLog = (o: { store?: string }): boolean => o.store !== undefined || (process.env['MCP_ATTEST_STORE'] ?? '') !== '';
 
 /** The fleet's log (`--store`, `$MCP_ATTEST_STORE`); when it is empty and `entries` is given, with its parameters entry written first. */
 async function openFleet(o: { store?: string }, entries?: EntriesMode): Promise<LogStore> {

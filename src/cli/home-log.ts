@@ -10,10 +10,21 @@ import { exists, homePaths } from '../store/home.js';
 export { markMoved } from '../store/synced.js';
 import { loadIdentity } from '../store/identity.js';
 import { LogDb } from '../store/log-db.js';
-import { CliExit, EXIT_IO } from './output.js';
+import { CliExit, EXIT_IO, EXIT_USAGE } from './output.js';
+import { isFleetStore } from '../store/log-store.js';
+
+/** `--store`, else `$MCP_ATTEST_STORE`; a usage error (exit 2) when neither names a fleet's log. */
+export function storeUrl(option: string | undefined): string {
+  const url = option ?? process.env['MCP_ATTEST_STORE'] ?? '';
+  if (!isFleetStore(url)) throw new CliExit(EXIT_USAGE, 'a fleet\'s log is named by --store postgres://… or $MCP_ATTEST_STORE');
+  return url;
+}
+
+/** Whether the log to read is a fleet's (`--store`, `$MCP_ATTEST_STORE`) rather than the data directory's. */
+export const fleetLog = (o: { store?: string }): boolean => o.store !== undefined || (process.env['MCP_ATTEST_STORE'] ?? '') !== '';
 
 /** How a fleet's log is read: the commands that take --store, and verify of what log publish writes. */
-const FLEET_READERS = 'log status or log publish --store URL (or $MCP_ATTEST_STORE), and verify the tiles log publish writes';
+const FLEET_READERS = 'log status, log publish or bundle --store URL (or $MCP_ATTEST_STORE), and verify the tiles log publish writes or the bundle';
 
 /**
  * Whether the data directory `home` has its `log.db`; false for one nothing has recorded in

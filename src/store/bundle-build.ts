@@ -8,12 +8,13 @@
  * @see src/bundle/format.ts; docs/bundle.md
  */
 import { AttestError } from '../errors.js';
-import type { Bundle } from '../bundle/format.js';
+import { MAX_BUNDLE_ENTRIES, type Bundle } from '../bundle/format.js';
 import { callEntryIndexes } from './calls.js';
 import { multiInclusionProof } from '../log/multiproof.js';
 import { COMMITMENT_TAG } from '../log/opening.js';
 import type { LogDb } from './log-db.js';
 import { NOTE_COLUMN, sizesOf } from './note-rows.js';
+import type { CheckpointSource } from './bundle-identity.js';
 
 /** What to put in a bundle. */
 export type Selection = { calls: string[] } | { range: [bigint, bigint] };
@@ -26,28 +27,33 @@ function callEntries(db: LogDb, callId: string): bigint[] {
 }
 
 /**
- * `indexes` (ascending) with, in a v2 log, entry 0 first: its parameters entry, what every
+ * `indexes` (ascending) with, in a v2 log (`mode`: the log's, store/log-store.ts), entry 0 first: its parameters entry, what every
  * other entry's form must be (docs/log-format.md), so no verifier of a bundle or session
  * receipt has to take the log's format on trust.
  */
-export function withParameters(db: LogDb, indexes: bigint[]): bigint[] {
-  const v2 = db.mode() === 'private' || db.mode() === 'public';
-  return v2 && indexes[0] !== 0n ? [0n, ...indexes] : indexes;
+export function withParameters(mode: string | null, indexes: bigint[]): bigint[] {
+  return (mode === 'private' || mode === 'public') && indexes[0] !== 0n ? [0n, ...indexes] : indexes;
 }
 
 /** The selected entry indexes, ascending and unique, {@link withParameters}. Throws `ERR_USAGE` for an unknown call or a bad range. */
 export function selectEntries(db: LogDb, s: Selection): bigint[] {
-  return withParameters(db, selected(db, s));
+  return withParameters(db.mode(), selected(db, s));
+}
+
+/**
+ * The indexes of `range` (inclusive) in a log of `size` entries. Throws `ERR_USAGE` when it is
+ * not within the log, or holds more entries than a bundle may (bundle/format.ts; entry 0 counted).
+ */
+export function rangeIndexes([a, b]: [bigint, bigint], size: bigint): bigint[] {
+  if (a > b || b >= size) throw new AttestError('ERR_USAGE', `range ${a}..${b} is not within the log (0..${size - 1n})`);
+  if (b - a + 1n >= BigInt(MAX_BUNDLE_ENTRIES)) throw new AttestError('ERR_USAGE', `range ${a}..${b}: a bundle holds fewer than ${MAX_BUNDLE_ENTRIES} entries of a range (with entry 0, at most ${MAX_BUNDLE_ENTRIES}): bundle it in parts`);
+  const out: bigint[] = [];
+  for (let i = a; i <= b; i++) out.push(i);
+  return out;
 }
 
 function selected(db: LogDb, s: Selection): bigint[] {
-  if ('range' in s) {
-    const [a, b] = s.range;
-    if (a > b || b >= db.size()) throw new AttestError('ERR_USAGE', `range ${a}..${b} is not within the log (0..${db.size() - 1n})`);
-    const out: bigint[] = [];
-    for (let i = a; i <= b; i++) out.push(i);
-    return out;
-  }
+  if ('range' in s) return rangeIndexes(s.range, db.size());
   const all = new Set(s.calls.flatMap((c) => callEntries(db, c)));
   return [...all].sort((x, y) => (x < y ? -1 : 1));
 }
@@ -86,6 +92,14 @@ function chooseCheckpoint(db: LogDb, last: bigint, held: bigint): { size: bigint
   if (best !== null) return best;
   if (held > last) throw new AttestError('ERR_USAGE', `--since ${held}: no checkpoint of the log is that large (a consistency proof reaches a checkpoint from a smaller size): run "mcp-attest log checkpoint", or check the size`);
   throw new AttestError('ERR_USAGE', `no checkpoint covers entry ${last} yet: run "mcp-attest log checkpoint"`);
+}
+
+/** The {@link CheckpointSource} of `db` (store/bundle-identity.ts). */
+export function sqliteCheckpoints(db: LogDb): CheckpointSource {
+  return {
+    firstCosigned: async (entry, below) => pickCheckpoint(db, 'c.size > ? AND c.size < ? AND c.n > 0', 'c.size', entry, below),
+    consistencyProof: async (size1, size2) => db.consistencyProof(size1, size2),
+  };
 }
 
 /**

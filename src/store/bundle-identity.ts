@@ -13,18 +13,27 @@ import { DECISION_RECORD, decodeRecord } from '../records/record.js';
 import { multiInclusionProof } from '../log/multiproof.js';
 import { CREDENTIAL_ID } from '../identity/credential.js';
 import { IdentityLog } from './identity-log.js';
-import { pickCheckpoint, signatureLines } from './bundle-build.js';
+import { signatureLines } from './bundle-build.js';
 import type { LogDb } from './log-db.js';
+
+/**
+ * What {@link addIdentity} reads of the bundle's own log (SQLite's or a fleet's): the first
+ * checkpoint with at least one cosignature covering entry `entry` and smaller than `below`
+ * (the note with its cosignature lines), and a consistency proof between two tree sizes
+ * (RFC 9162 §2.1.4). Errors: the store's (`ERR_STORE_IO`, `ERR_STORE_CORRUPT`).
+ */
+export interface CheckpointSource {
+  firstCosigned(entry: bigint, below: bigint): Promise<{ size: bigint; note: string } | null>;
+  consistencyProof(size1: bigint, size2: bigint): Promise<Uint8Array[]>;
+}
 
 /** A call of the bundle made under a credential: its entry index, the chain's identity indices and the size it was checked against (when recorded). */
 interface CredentialUse { entry: bigint; credential: string; chain: bigint[] | null; size: bigint | null }
 
-/** The calls under credentials among `indexes` of `db`. */
-function credentialUses(db: LogDb, indexes: bigint[]): CredentialUse[] {
+/** The calls under credentials among the bundle's entries (each a record: a private entry is bundled opened). */
+function credentialUses(bundle: Bundle): CredentialUse[] {
   const out: CredentialUse[] = [];
-  for (const i of indexes) {
-    const bytes = db.record(i);
-    if (bytes === null) continue;
+  for (const { index: i, bytes } of bundle.entries) {
     let r: ReturnType<typeof decodeRecord>;
     try {
       r = decodeRecord(bytes);
@@ -51,7 +60,7 @@ function checkpointFrom(db: LogDb, size: bigint): { size: bigint; note: string }
 }
 
 /**
- * Add the identity range and witnessed checkpoints to `bundle` (of `indexes` of `db`) when any
+ * Add the identity range and witnessed checkpoints to `bundle` (of the log `source` reads) when any
  * of its calls was made under a credential, from the identity log file `at` (data directory
  * `home`'s own, or the one `bundle --identity` names: the credential issuer's), opened
  * read-only as untrusted input ({@link IdentityLog.read}). Throws `ERR_USAGE` when such calls
@@ -59,8 +68,8 @@ function checkpointFrom(db: LogDb, size: bigint): { size: bigint; note: string }
  * issuer's), a call was checked against entries past its end, or no identity checkpoint covers what they were checked against; the codes of
  * {@link IdentityLog.read} for a file that is not a sound identity log.
  */
-export function addIdentity(at: { path: string; follow: boolean }, db: LogDb, indexes: bigint[], bundle: Bundle): void {
-  const uses = credentialUses(db, indexes);
+export async function addIdentity(at: { path: string; follow: boolean }, source: CheckpointSource, bundle: Bundle): Promise<void> {
+  const uses = credentialUses(bundle);
   if (uses.length === 0) return;
   if (!existsSync(at.path)) throw new AttestError('ERR_USAGE', `calls under agent credentials are selected and there is no identity log at ${at.path}: give --identity DIR, the data directory holding it (the credential issuer's)`);
   const log = IdentityLog.read(at.path, at.follow);
@@ -88,20 +97,20 @@ export function addIdentity(at: { path: string; follow: boolean }, db: LogDb, in
   } finally {
     log.close();
   }
-  witness(db, uses, bundle);
+  await witness(source, uses, bundle);
 }
 
 /** For each call, the first cosigned checkpoint covering it (other than the bundle's), with a consistency proof to it. */
-function witness(db: LogDb, uses: CredentialUse[], bundle: Bundle): void {
+async function witness(source: CheckpointSource, uses: CredentialUse[], bundle: Bundle): Promise<void> {
   const anchor = BigInt(bundle.checkpoint.split('\n')[1]!);
   const notes = new Map<bigint, string>();
   for (const u of uses) {
-    const first = pickCheckpoint(db, 'c.size > ? AND c.size < ? AND c.n > 0', 'c.size', u.entry, anchor);
+    const first = await source.firstCosigned(u.entry, anchor);
     if (first) notes.set(first.size, first.note);
   }
   if (notes.size === 0) return;
   // At most 64 (bundle/format.ts): calls past them rest on the bundle's own checkpoint.
   for (const size of [...notes.keys()].slice(64)) notes.delete(size);
   bundle.witnessed = [...notes.values()];
-  for (const size of notes.keys()) if (!bundle.consistency.some((c) => c.size === size)) bundle.consistency.push({ size, proof: db.consistencyProof(size, anchor) });
+  for (const size of notes.keys()) if (!bundle.consistency.some((c) => c.size === size)) bundle.consistency.push({ size, proof: await source.consistencyProof(size, anchor) });
 }

@@ -32,7 +32,7 @@ export class SessionHome {
    * `ERR_SESSION_UNKNOWN`.
    */
   async exportReceipt(sessionId: string, o: { since?: bigint[]; evidence?: boolean; witness?: boolean; timeoutMs?: number } = {}): Promise<{ receipt: SessionReceipt; text: string; witnessing: WitnessResult[] }> {
-    const indexes = withParameters(this.recorder.db, this.sessions.entryIndexes(sessionId));
+    const indexes = withParameters(this.recorder.db.mode(), this.sessions.entryIndexes(sessionId));
     await this.recorder.checkpoint();
     const witnesses = o.witness === false ? [] : loadWitnesses(this.home);
     const witnessing = witnesses.length === 0 ? [] : await witnessLatest(this.recorder.db, witnesses, { timeoutMs: o.timeoutMs ?? 5000 });

@@ -18,7 +18,7 @@ import { formatSignatureLine, parseNote } from '../../src/log/note.js';
 import { formatVerifierKey, SIG_TYPE_COSIGNATURE_V1 } from '../../src/log/vkey.js';
 import { Recorder } from '../../src/proxy/recorder.js';
 import { agentKeyOf, issueCredential } from '../../src/store/agent-credentials.js';
-import { buildBundle, selectEntries } from '../../src/store/bundle-build.js';
+import { buildBundle, selectEntries, sqliteCheckpoints } from '../../src/store/bundle-build.js';
 import { addIdentity } from '../../src/store/bundle-identity.js';
 import { homeIdentityLog } from '../../src/store/identity-log.js';
 import { initCredentialIssuer, withOwnCredentialIssuer } from '../../src/store/credential-issuer.js';
@@ -57,7 +57,7 @@ test('a bundle of credential calls carries, per call, the first cosigned checkpo
       r.db.addCosignature(size, name, formatSignatureLine(name, cosigner.keyId, await cosigner.sign(utf8(parseNote(note).text))), 0);
     }
     const bundle = buildBundle(r.db, selectEntries(r.db, { range: [calls[0]!, calls[3]!] }), [], true);
-    addIdentity(homeIdentityLog(idp), r.db, [calls[0]!, calls[1]!, calls[2]!, calls[3]!], bundle);
+    await addIdentity(homeIdentityLog(idp), sqliteCheckpoints(r.db), bundle);
     const witnessed = (bundle.witnessed ?? []).map((n) => parseCheckpoint(parseNote(n).text).size);
     assert.deepEqual(witnessed.sort(), [sizes[0]!, sizes[2]!], 'calls 0 → its own; 1 and 2 → the one after call 2; 3 → none but the bundle\'s');
     assert.deepEqual(bundle.consistency.map((c) => c.size).sort(), [sizes[0]!, sizes[2]!]);

