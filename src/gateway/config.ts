@@ -53,6 +53,9 @@ const PrincipalIssuer = z.strictObject({
 const Role = z.enum(['attest', 'gate']);
 const Pattern = z.string().min(1).max(256);
 
+/** The default cap of a command upstream's live processes. */
+export const DEFAULT_MAX_PROCESSES = 64;
+
 const Upstream = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, ".", "_" and "-", at most 63, mounted at /<name>/mcp'),
   command: z.array(z.string().min(1)).min(1).optional(),
@@ -66,6 +69,8 @@ const Upstream = z.strictObject({
   tools: z.strictObject({ allow: z.array(Pattern).optional(), deny: z.array(Pattern).optional() }).optional(),
   /** A command upstream's most live processes (one per conversation), all principals (default 64); 503 over it. */
   maxProcesses: z.int().min(1).max(100_000).optional(),
+  /** A command upstream's most live processes of one principal (default a quarter of `maxProcesses`, at least 1); 429 over it. */
+  maxProcessesPerPrincipal: z.int().min(1).max(100_000).optional(),
 }).superRefine((u, ctx) => {
   if ((u.command === undefined) === (u.url === undefined)) ctx.addIssue({ code: 'custom', message: 'give exactly one of command and url' });
   const roles = Array.isArray(u.role) ? u.role : [u.role];
@@ -73,6 +78,8 @@ const Upstream = z.strictObject({
   if (u.url === undefined && (u.headers !== undefined || u.bearerEnv !== undefined)) ctx.addIssue({ code: 'custom', message: 'headers and bearerEnv are for url upstreams' });
   if (u.url !== undefined && u.env !== undefined) ctx.addIssue({ code: 'custom', path: ['env'], message: 'env is for command upstreams' });
   if (u.url !== undefined && u.maxProcesses !== undefined) ctx.addIssue({ code: 'custom', path: ['maxProcesses'], message: 'maxProcesses is for command upstreams' });
+  if (u.url !== undefined && u.maxProcessesPerPrincipal !== undefined) ctx.addIssue({ code: 'custom', path: ['maxProcessesPerPrincipal'], message: 'maxProcessesPerPrincipal is for command upstreams' });
+  if (u.maxProcessesPerPrincipal !== undefined && u.maxProcessesPerPrincipal > (u.maxProcesses ?? DEFAULT_MAX_PROCESSES)) ctx.addIssue({ code: 'custom', path: ['maxProcessesPerPrincipal'], message: 'at most maxProcesses' });
 });
 
 const Limits = z.strictObject({

@@ -297,12 +297,12 @@ export class Gateway {
     res.writeHead(202, cors).end();
   }
 
-  /** A refusal when the gateway, `principal`, or a command `upstream`'s processes hold their cap of conversations; else null. */
+  /** A refusal when the gateway, `principal`, or a command `upstream`'s processes (all, or `principal`'s share) hold their cap of conversations; else null. */
   private full(principal: string, upstream: UpstreamRuntime): Refusal | null {
     const { maxSessions, maxSessionsPerPrincipal } = this.loaded.config.limits;
     if (this.live.size >= maxSessions) return { status: 503, code: 'ERR_GATEWAY_BUSY', message: 'too many sessions', headers: { 'retry-after': '1' } };
-    const cap = upstream.maxProcesses;
-    if (cap !== null && upstream.live >= cap) return { status: 503, code: 'ERR_GATEWAY_BUSY', message: `upstream ${upstream.cfg.name} already runs ${cap} process${cap === 1 ? '' : 'es'}, its cap`, headers: { 'retry-after': '1' } };
+    const busy = upstream.busy(principal);
+    if (busy !== null) return { ...busy, code: 'ERR_GATEWAY_BUSY', headers: { 'retry-after': '1' } };
     if ((this.perPrincipal.get(principal) ?? 0) >= maxSessionsPerPrincipal) return { status: 429, code: 'ERR_GATEWAY_BUSY', message: `${maxSessionsPerPrincipal} sessions already open`, headers: { 'retry-after': '1' } };
     return null;
   }
@@ -314,14 +314,14 @@ export class Gateway {
       dropped: () => this.metrics.dropped.inc(),
       ended: () => {
         if (this.live.get(key)?.conv === conv) this.live.delete(key);
-        upstream.live--;
+        upstream.count(principal, -1);
         const n = (this.perPrincipal.get(principal) ?? 1) - 1;
         if (n <= 0) this.perPrincipal.delete(principal);
         else this.perPrincipal.set(principal, n);
       },
     });
     this.perPrincipal.set(principal, (this.perPrincipal.get(principal) ?? 0) + 1);
-    upstream.live++;
+    upstream.count(principal, 1);
     const live: Live = { conv, upstream, key, jkt: caller.binding?.jkt };
     conv.attach(upstream.relay(principal, conv.input, conv.output, this.issuers.get(principal)?.signer));
     this.live.set(key, live);

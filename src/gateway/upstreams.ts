@@ -21,7 +21,7 @@ import { AttestingProxy } from '../proxy/relay.js';
 import type { RelayIo, StdioRelay, UpstreamProcess } from '../proxy/stdio-relay.js';
 import { ToolWatch, pinKeyOf } from '../proxy/tool-watch.js';
 import type { ReplayStore } from '../gate/gate.js';
-import type { UpstreamConfig } from './config.js';
+import { DEFAULT_MAX_PROCESSES, type UpstreamConfig } from './config.js';
 import type { Signer } from '../envelope/sign.js';
 import { toolFilter } from './tools-filter.js';
 
@@ -63,9 +63,11 @@ export class UpstreamRuntime {
   private gatePins: ToolWatch | null = null;
   private fingerprint = '';
   /** Its live conversations (for a command upstream, each one process). */
-  live = 0;
-  /** A command upstream's cap of live processes (`maxProcesses`); null for a URL upstream. */
-  maxProcesses: number | null;
+  private live = 0;
+  /** Its live conversations by principal. */
+  private readonly held = new Map<string, number>();
+  /** A command upstream's caps of live processes ({@link processCaps}); null for a URL upstream. */
+  private caps: { all: number; each: number } | null;
 
   /** The server fingerprint attestations to this upstream must name (gate role, once {@link loadGate} ran; '' otherwise). */
   get serverFingerprint(): string {
@@ -78,7 +80,7 @@ export class UpstreamRuntime {
     this.gated = roles.includes('gate');
     this.allowed = toolFilter(cfg.tools);
     this.argv = cfg.command ?? [];
-    this.maxProcesses = processCap(cfg);
+    this.caps = processCaps(cfg);
     const url = cfg.url === undefined ? undefined : new URL(cfg.url);
     const headers: Record<string, string> = Object.fromEntries(Object.entries(cfg.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
     if (cfg.bearerEnv !== undefined) headers['authorization'] = `Bearer ${process.env[cfg.bearerEnv] ?? ''}`;
@@ -112,10 +114,31 @@ export class UpstreamRuntime {
       later,
       commit: () => {
         this.allowed = allowed;
-        this.maxProcesses = processCap(cfg);
+        this.caps = processCaps(cfg);
         if (next !== null) this.gate!.reload(next.policy, next.keys);
       },
     };
+  }
+
+  /**
+   * Why `principal` may not start a conversation now: this command upstream runs its cap of
+   * processes (503), or `principal` holds its share of them (429: one principal cannot take
+   * every process from the others); null when it may.
+   */
+  busy(principal: string): { status: 429 | 503; message: string } | null {
+    if (this.caps === null) return null;
+    const { all, each } = this.caps;
+    if (this.live >= all) return { status: 503, message: `upstream ${this.cfg.name} already runs ${all} process${all === 1 ? '' : 'es'}, its cap` };
+    if ((this.held.get(principal) ?? 0) >= each) return { status: 429, message: `${principal} already holds ${each} process${each === 1 ? '' : 'es'} of upstream ${this.cfg.name}, its share` };
+    return null;
+  }
+
+  /** Count a conversation of `principal` opened (`+1`) or ended (`-1`). */
+  count(principal: string, delta: 1 | -1): void {
+    this.live += delta;
+    const n = (this.held.get(principal) ?? 0) + delta;
+    if (n <= 0) this.held.delete(principal);
+    else this.held.set(principal, n);
   }
 
   /** A 2026-07-28 request gets a relay of its own (HTTP upstream) rather than sharing its principal's (command upstream). */
@@ -146,9 +169,9 @@ export class UpstreamRuntime {
   }
 }
 
-/** The default cap of a command upstream's live processes. */
-export const DEFAULT_MAX_PROCESSES = 64;
-
-function processCap(cfg: UpstreamConfig): number | null {
-  return cfg.command === undefined ? null : cfg.maxProcesses ?? DEFAULT_MAX_PROCESSES;
+/** A command upstream's caps of live processes, all principals' and one's (`maxProcesses`, `maxProcessesPerPrincipal`); null for a URL upstream. */
+function processCaps(cfg: UpstreamConfig): { all: number; each: number } | null {
+  if (cfg.command === undefined) return null;
+  const all = cfg.maxProcesses ?? DEFAULT_MAX_PROCESSES;
+  return { all, each: cfg.maxProcessesPerPrincipal ?? Math.max(1, Math.ceil(all / 4)) };
 }

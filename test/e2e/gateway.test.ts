@@ -171,6 +171,42 @@ test('refusals: token, Host, Origin, size, an upstream\'s process cap, session, 
   assert.equal(logShow(s.home).length, 0, 'nothing refused was logged as a call');
 });
 
+test('a command upstream\'s processes are shared: one principal holds at most its share (429), all at most the cap (503); a share comes back when its session ends', { timeout: 90_000 }, async (t) => {
+  const s = scope(t);
+  const gw = await startGateway(s, `version: 1\nlisten: 127.0.0.1:0\n${CALLERS}upstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}], maxProcesses: 2, maxProcessesPerPrincipal: 1}\n`);
+  const endpoint = `${gw.base}/ev/mcp`;
+  const init = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'e2e', version: '1' } } });
+  const open = (token: string) => fetch(endpoint, { method: 'POST', headers: mcpHeaders(token), body: init });
+  const refusal = async (r: Response): Promise<[number, string, string]> => {
+    const body = (await r.json()) as { error: { message: string; data: { code: string } } };
+    return [r.status, body.error.data.code, body.error.message];
+  };
+  const bob = await open(BOB);
+  assert.equal(bob.status, 200);
+  await messagesOf(bob);
+  const [status, code, message] = await refusal(await open(BOB));
+  assert.deepEqual([status, code], [429, 'ERR_GATEWAY_BUSY']);
+  assert.match(message, /bob already holds 1 process of upstream ev, its share/);
+  const alice = await open(ALICE);
+  assert.equal(alice.status, 200, 'another principal still gets a process');
+  await messagesOf(alice);
+  const full = await refusal(await open(ALICE));
+  assert.equal(full[0], 503);
+  assert.match(full[2], /already runs 2 processes, its cap/);
+  // Bob ends his session: his share is his again.
+  const ended = await fetch(endpoint, { method: 'DELETE', headers: mcpHeaders(BOB, { 'mcp-session-id': bob.headers.get('mcp-session-id')! }) });
+  assert.ok(ended.status < 300, String(ended.status));
+  let again = await open(BOB);
+  for (let i = 0; i < 40 && again.status !== 200; i++) {
+    await again.body?.cancel();
+    await new Promise((r) => setTimeout(r, 50));
+    again = await open(BOB);
+  }
+  assert.equal(again.status, 200);
+  await messagesOf(again);
+  assert.equal(await gw.stop(), 0);
+});
+
 test('a connection that sends no request is closed after 10 s (it held a file descriptor for ever), and the gateway serves on; an upstream\'s stderr comes labelled', { timeout: 60_000 }, async (t) => {
   const s = scope(t);
   const gw = await startGateway(s, `version: 1\nlisten: 127.0.0.1:0\n${CALLERS}upstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}]}\n`);

@@ -51,6 +51,8 @@ test('every problem is listed with its path', () => {
   assert.throws(() => parseGatewayConfig('version: 1\nupstreams: [{name: a, command: [x]}]\nversion: 1\n', '/tmp'), { code: 'ERR_CONFIG_INVALID' }, 'duplicate key');
   assert.throws(() => parseGatewayConfig('version: 1\nupstreams: [{name: a, command: [x]}]\n', '/tmp'), /nobody could use the gateway/);
   assert.throws(() => parseGatewayConfig('version: 1\noauth: {issuer: "https://as.example", resource: "https://gw.example"}\nupstreams: [{name: a, command: [x]}]\n', '/tmp'), /exactly one of jwksUrl and jwksFile/);
+  assert.throws(() => parseGatewayConfig('version: 1\nupstreams: [{name: a, command: [x], maxProcesses: 2, maxProcessesPerPrincipal: 3}]\n', '/tmp'), /upstreams\.0\.maxProcessesPerPrincipal: at most maxProcesses/);
+  assert.throws(() => parseGatewayConfig('version: 1\nupstreams: [{name: a, url: "https://h.example/mcp", maxProcessesPerPrincipal: 1}]\n', '/tmp'), /maxProcessesPerPrincipal is for command upstreams/);
   const loaded = parseGatewayConfig('version: 1\ncallers: [{principal: a, token: {env: T}}]\nupstreams: [{name: a, command: [x]}]\n', '/tmp', { T: 't'.repeat(20) });
   assert.equal(loaded.tokens.get(tokenDigest('t'.repeat(20))), 'a');
 });
