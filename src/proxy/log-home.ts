@@ -3,8 +3,9 @@
  * there (src/proxy/recorder.ts `Recorder.open`): the log's format is the one identity.json
  * says; a directory whose calls are a fleet's records nowhere else (docs/fleet.md).
  */
-import { statSync } from 'node:fs';
-import { AttestError } from '../errors.js';
+import { rmSync, statSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { AttestError, isAttestError } from '../errors.js';
 import { noteOrigin } from '../log/checkpoint.js';
 import { exists, homePaths } from '../store/home.js';
 import { markMoved } from '../store/synced.js';
@@ -37,23 +38,43 @@ export function refuseMoved(home: string): void {
  * `markMoved`) unless it is marked already: a recorder started here later without the URL
  * then refuses ({@link refuseMoved}), whatever it keeps. `ERR_USAGE` when `home` has a log
  * of its own holding calls (more than its parameters entry): its calls would be split
- * between two logs (`log migrate` moves them first). Throws what `markMoved` throws.
+ * between two logs (`log migrate` moves them first). The mark is made first, then the log
+ * is read under its write lock: a local recorder appending at the same moment has either
+ * committed its call (then this refuses, and removes the mark) or will find the mark before
+ * its first append (store/log-db.ts `firstAppend`; src/proxy/recorder.ts). Throws what
+ * `markMoved` throws; `ERR_STORE_IO` when the log stays locked past the busy timeout.
  */
 export function claimForFleet(home: string, url: string): void {
   const p = homePaths(home);
   if (exists(p.moved)) return;
+  markMoved(p.moved, url, 0n);
+  try {
+    const held = callsHeld(p.db);
+    if (held > 0n) throw new AttestError('ERR_USAGE', `this data directory has a log of its own with ${held} entries (${p.db}): recording its calls to a fleet's log would split them between two logs; move its log there first (mcp-attest log migrate --home ${home} --to URL) or record from another data directory`);
+  } catch (e) {
+    rmSync(p.moved, { force: true });
+    throw e;
+  }
+}
+
+/** The calls a data directory's `log.db` holds (its entries but the parameters entry), read while its write lock is held; 0 without one. */
+function callsHeld(path: string): bigint {
   // A file of no bytes (a crash while it was created) is an empty log, as the recorder reads it.
-  if (exists(p.db) && statSync(p.db).size > 0) {
-    const db = new LogDb(p.db, 'normal', true);
-    let held: bigint;
+  if (!exists(path) || statSync(path).size === 0) return 0n;
+  const lock = new Database(path, { fileMustExist: true, timeout: 30_000 });
+  try {
+    lock.exec('BEGIN IMMEDIATE');
+    const db = new LogDb(path, 'normal', true);
     try {
-      held = db.size() - (db.mode() === 'v1' ? 0n : 1n);
+      return db.size() - (db.mode() === 'v1' ? 0n : 1n);
     } finally {
       db.close();
     }
-    if (held > 0n) throw new AttestError('ERR_USAGE', `this data directory has a log of its own with ${held} entries (${p.db}): recording its calls to a fleet's log would split them between two logs; move its log there first (mcp-attest log migrate --home ${home} --to URL) or record from another data directory`);
+  } catch (e) {
+    throw isAttestError(e) ? e : new AttestError('ERR_STORE_IO', `cannot read ${path} under its write lock: ${(e as Error).message}`, { path, cause: e });
+  } finally {
+    lock.close();
   }
-  markMoved(p.moved, url, 0n);
 }
 
 /** The origin a fleet's log goes by: its latest checkpoint's (its integrator's); the data directory's until it has one. */

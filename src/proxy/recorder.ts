@@ -100,7 +100,8 @@ export class Recorder {
       return new Recorder(home, identity, null, log, signer, logSigner, evidence, o.checkpointMs ?? 1000, o.profile ?? 'vector', await fleetOrigin(log, identity));
     }
     refuseMoved(home);
-    const db = new LogDb(p.db, o.durability ?? 'full', false, { groupCommit: true, backgroundCheckpoints: [p.evidence], prefill: o.shortLived !== true, ...(identity.log.entries ? { entries: identity.log.entries } : {}) });
+    // Looked at again under the log's write lock before the first call is appended: a fleet's claim made since (log-home.ts) wins.
+    const db = new LogDb(p.db, o.durability ?? 'full', false, { groupCommit: true, backgroundCheckpoints: [p.evidence], prefill: o.shortLived !== true, firstAppend: () => refuseMoved(home), ...(identity.log.entries ? { entries: identity.log.entries } : {}) });
     checkMode(identity, db.mode(), () => db.close());
     const evidence = o.evidence === false ? null : new EvidenceStore(p.evidence, false, db.db);
     return new Recorder(home, identity, db, null, signer, logSigner, evidence, o.checkpointMs ?? 1000, o.profile ?? 'vector');

@@ -58,10 +58,13 @@ export class LogDb extends LogCheckpoints {
    * `backgroundCheckpoints`: the WAL is checkpointed by a worker thread, with these database
    * files (the ones attached to this connection) too, not in the commits (store/wal-checkpointer.ts).
    * `prefill` false: a short-lived open does not allocate the WAL (store/sqlite.ts `prefillWal`).
+   * `firstAppend` runs inside the first append's transaction (holding the write lock), and
+   * again before each later one until it once returns: what it throws fails the append.
    * Throws `ERR_STORE_CORRUPT` when the file cannot be opened or is not a plain log.
    */
-  constructor(path: string, durability: Durability = 'full', readonly = false, o: { groupCommit?: boolean; entries?: EntriesMode; backgroundCheckpoints?: readonly string[]; prefill?: boolean } = {}) {
+  constructor(path: string, durability: Durability = 'full', readonly = false, o: { groupCommit?: boolean; entries?: EntriesMode; backgroundCheckpoints?: readonly string[]; prefill?: boolean; firstAppend?: () => void } = {}) {
     super();
+    this.firstAppend = o.firstAppend ?? null;
     const group = o.groupCommit === true && durability === 'full' && !readonly;
     this.db = openSqlite(path, LOG_SCHEMA, { durability: group ? 'normal' : durability, readonly, untrusted: readonly, code: 'ERR_STORE_CORRUPT', what: 'log', pageSize: LOG_PAGE_SIZE });
     try {
@@ -177,6 +180,10 @@ export class LogDb extends LogCheckpoints {
 
   /** The append itself, inside the caller's transaction. */
   private appendNow(build: (index: bigint) => Uint8Array, after?: (index: bigint) => void): bigint {
+    if (this.firstAppend !== null) {
+      this.firstAppend();
+      this.firstAppend = null;
+    }
     const index = this.size();
     const row = entryRow(build(index), this.mode());
     this.insert(index, row.data, row.salt, row.record);
@@ -220,6 +227,8 @@ export class LogDb extends LogCheckpoints {
   }
 
   private knownMode: EntriesMode | 'v1' | undefined;
+  /** The check the first append runs (constructor option `firstAppend`), until it once passed. */
+  private firstAppend: (() => void) | null;
   /** Whether the entries table has the `salt` and `record` columns (a log read-only from before v2 has not). */
   private readonly openings: boolean;
   private walSync: WalSync | null = null;

@@ -14,6 +14,7 @@ import { LogDb } from '../../src/store/log-db.js';
 import { claimForFleet, refuseMoved } from '../../src/proxy/log-home.js';
 import { isAttestError } from '../../src/errors.js';
 import { recordCalls, tempDir } from './log-helper.js';
+import { Recorder } from '../../src/proxy/recorder.js';
 
 const URL_ = 'postgres://writer@db.example/mcp_attest';
 
@@ -37,4 +38,26 @@ test('a data directory whose own log holds calls is not claimed for a fleet\'s l
   writeFileSync(homePaths(empty).db, '');
   claimForFleet(empty, URL_);
   assert.equal(existsSync(homePaths(empty).moved), true);
+});
+
+test('a local recorder and a fleet\'s claim starting at the same moment never split the calls: a recorder opened before the claim finds it under the log\'s write lock before its first call, and appends nothing', async (t) => {
+  const home = join(tempDir(t), 'raced');
+  await initHome(home);
+  const local = await Recorder.open(home, { durability: 'normal' }); // past its start-up check: nothing marked yet
+  t.after(() => local.close());
+  claimForFleet(home, URL_); // its log holds no call yet: claimed
+  const call = { tool: 'echo', args: {}, intent: 'test', server: { name: 's', fingerprint: 'sha256:' + '11'.repeat(32) }, requestDigest: 'sha256:' + '22'.repeat(32) };
+  await assert.rejects(local.attest(call), (e) => isAttestError(e, 'ERR_USAGE') && /moved to a fleet's log/.test((e as Error).message));
+  await assert.rejects(local.attest(call), (e) => isAttestError(e, 'ERR_USAGE'), 'and every later call');
+  const db = new LogDb(homePaths(home).db, 'normal', true);
+  assert.equal(db.size(), 1n, 'its parameters entry only: no call recorded here');
+  db.close();
+
+  // The other order: the call committed first, the claim refuses and takes its mark back.
+  const first = join(tempDir(t), 'first');
+  await initHome(first);
+  await recordCalls(first, 1);
+  assert.throws(() => claimForFleet(first, URL_), (e) => isAttestError(e, 'ERR_USAGE'));
+  assert.equal(existsSync(homePaths(first).moved), false, 'the mark is taken back');
+  refuseMoved(first);
 });
