@@ -8,13 +8,25 @@
  * @see src/bundle/format.ts; docs/bundle.md
  */
 import { AttestError } from '../errors.js';
-import { MAX_BUNDLE_ENTRIES, type Bundle } from '../bundle/format.js';
+import { MAX_BUNDLE_BYTES, MAX_BUNDLE_ENTRIES, type Bundle } from '../bundle/format.js';
 import { callEntryIndexes } from './calls.js';
 import { multiInclusionProof } from '../log/multiproof.js';
 import { COMMITMENT_TAG } from '../log/opening.js';
 import type { LogDb } from './log-db.js';
 import { NOTE_COLUMN, sizesOf } from './note-rows.js';
 import type { CheckpointSource } from './bundle-identity.js';
+
+/**
+ * The most bytes of entries a bundle is built from: a bundle file holds at most
+ * `MAX_BUNDLE_BYTES` (bundle/format.ts, what a verifier reads), and an entry written as a
+ * JSON string takes more than its bytes.
+ */
+export const MAX_BUNDLE_ENTRY_BYTES = MAX_BUNDLE_BYTES / 2;
+
+/** `ERR_USAGE`: the selection makes a bundle larger than a verifier reads. */
+export function tooLarge(): AttestError {
+  return new AttestError('ERR_USAGE', `the selected entries make a bundle larger than ${MAX_BUNDLE_BYTES / 2 ** 20} MiB, which no verifier reads: bundle a smaller range, or fewer calls`);
+}
 
 /** What to put in a bundle. */
 export type Selection = { calls: string[] } | { range: [bigint, bigint] };
@@ -113,7 +125,12 @@ export function sqliteCheckpoints(db: LogDb): CheckpointSource {
 export function buildBundle(db: LogDb, indexes: bigint[], since: bigint[] = [], shared = false): Bundle {
   if (indexes.length === 0) throw new AttestError('ERR_USAGE', 'nothing selected');
   const cp = chooseCheckpoint(db, indexes[indexes.length - 1]!, since.reduce((a, b) => (b > a ? b : a), 0n));
-  const entries = indexes.map((index) => ({ index, ...openedEntry(db, index), proof: shared ? [] : db.inclusionProof(index, cp.size) }));
+  let bytes = 0;
+  const entries = indexes.map((index) => {
+    const opened = openedEntry(db, index);
+    if ((bytes += opened.bytes.length) > MAX_BUNDLE_ENTRY_BYTES) throw tooLarge();
+    return { index, ...opened, proof: shared ? [] : db.inclusionProof(index, cp.size) };
+  });
   const consistency = [...new Set(since)].filter((m) => m > 0n && m < cp.size).map((m) => ({ size: m, proof: db.consistencyProof(m, cp.size) }));
   const bundle: Bundle = { checkpoint: cp.note, entries, consistency };
   if (shared) bundle.proof = multiInclusionProof(indexes, cp.size, db.read);

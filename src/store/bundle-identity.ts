@@ -13,6 +13,8 @@ import { DECISION_RECORD, decodeRecord } from '../records/record.js';
 import { multiInclusionProof } from '../log/multiproof.js';
 import { CREDENTIAL_ID } from '../identity/credential.js';
 import { IdentityLog } from './identity-log.js';
+import { parseCheckpoint } from '../log/checkpoint.js';
+import { parseNote } from '../log/note.js';
 import { signatureLines } from './bundle-build.js';
 import type { LogDb } from './log-db.js';
 
@@ -63,34 +65,55 @@ function checkpointFrom(db: LogDb, size: bigint): { size: bigint; note: string }
  * Add the identity range and witnessed checkpoints to `bundle` (of the log `source` reads) when any
  * of its calls was made under a credential, from the identity log file `at` (data directory
  * `home`'s own, or the one `bundle --identity` names: the credential issuer's), opened
- * read-only as untrusted input ({@link IdentityLog.read}). Throws `ERR_USAGE` when such calls
- * are selected and there is no identity log at `at`, no call's credential is in it (another
- * issuer's), a call was checked against entries past its end, or no identity checkpoint covers what they were checked against; the codes of
+ * read-only as untrusted input ({@link IdentityLog.read}). A call the identity log cannot
+ * decide is a problem: there is no identity log at `at`, its credential is not in it (when
+ * none is, it is another issuer's log), it was checked against entries past its end, or no
+ * identity checkpoint covers what it was checked against. `strict` (calls named one by one):
+ * the first problem throws `ERR_USAGE`. Otherwise (a range, which in a fleet's log may hold
+ * entries another writer planted) the call is left out of the identity part and the problem
+ * returned, one line each: `verify` then reports that call. Throws the codes of
  * {@link IdentityLog.read} for a file that is not a sound identity log.
  */
-export async function addIdentity(at: { path: string; follow: boolean }, source: CheckpointSource, bundle: Bundle): Promise<void> {
-  const uses = credentialUses(bundle);
-  if (uses.length === 0) return;
-  if (!existsSync(at.path)) throw new AttestError('ERR_USAGE', `calls under agent credentials are selected and there is no identity log at ${at.path}: give --identity DIR, the data directory holding it (the credential issuer's)`);
+export async function addIdentity(at: { path: string; follow: boolean }, source: CheckpointSource, bundle: Bundle, strict = true): Promise<string[]> {
+  const problems: string[] = [];
+  const problem = (message: string): void => {
+    if (strict) throw new AttestError('ERR_USAGE', message);
+    problems.push(message);
+  };
+  let uses = credentialUses(bundle);
+  if (uses.length === 0) return problems;
+  if (!existsSync(at.path)) {
+    problem(`calls under agent credentials are selected and there is no identity log at ${at.path}: give --identity DIR, the data directory holding it (the credential issuer's)`);
+    return problems;
+  }
   const log = IdentityLog.read(at.path, at.follow);
   try {
     const known = log.refresh();
     // A call whose credential this log does not hold adds nothing (a gatekeeper's refusal of an
     // unknown one is decided without it); when none is held, it is another issuer's log.
     const logged = uses.map((u) => log.index.chain(u.credential));
-    const none = logged.findIndex((c) => typeof c !== 'string') === -1;
-    if (none) throw new AttestError('ERR_USAGE', `the calls name credentials (${uses[0]!.credential} first) that are not in the identity log ${at.path}: is it their issuer's?`);
-    const chains = uses.map((u, k) => {
+    if (logged.every((c) => typeof c === 'string')) {
+      problem(`the calls name credentials (${uses[0]!.credential} first) that are not in the identity log ${at.path}: is it their issuer's?`);
+      return problems;
+    }
+    const chains = new Map<CredentialUse, bigint[]>();
+    uses.forEach((u, k) => {
       const c = logged[k]!;
       const chain = u.chain ?? (typeof c === 'string' ? [] : c.map((l) => l.index));
-      const past = chain.find((i) => i >= known);
-      if (past !== undefined) throw new AttestError('ERR_USAGE', `the call at entry ${u.entry} was checked against identity entry ${past}; the identity log ${at.path} ends at ${known}`);
-      return chain;
+      const past = [...chain, ...(u.size === null ? [] : [u.size - 1n])].find((i) => i >= known);
+      if (past === undefined) chains.set(u, chain);
+      else problem(`the call at entry ${u.entry} was checked against identity entry ${past}; the identity log ${at.path} ends at ${known}`);
     });
-    const start = chains.flat().reduce((a, b) => (b < a ? b : a), known);
-    const need = uses.reduce((a, u) => (u.size !== null && u.size > a ? u.size : a), chains.flat().reduce((a, b) => (b + 1n > a ? b + 1n : a), 1n));
+    uses = uses.filter((u) => chains.has(u));
+    if (uses.length === 0) return problems;
+    const all = [...chains.values()].flat();
+    const start = all.reduce((a, b) => (b < a ? b : a), known);
+    const need = uses.reduce((a, u) => (u.size !== null && u.size > a ? u.size : a), all.reduce((a, b) => (b + 1n > a ? b + 1n : a), 1n));
     const cp = checkpointFrom(log.db, need);
-    if (cp === null) throw new AttestError('ERR_USAGE', `no identity checkpoint covers size ${need} yet`);
+    if (cp === null) {
+      problem(`no identity checkpoint covers size ${need} yet`);
+      return problems;
+    }
     const range: bigint[] = [];
     for (let i = start; i < cp.size; i++) range.push(i);
     bundle.identity = { checkpoint: cp.note, start, entries: range.map((i) => log.db.presentEntry(i)), proof: multiInclusionProof(range, cp.size, log.db.read) };
@@ -98,11 +121,12 @@ export async function addIdentity(at: { path: string; follow: boolean }, source:
     log.close();
   }
   await witness(source, uses, bundle);
+  return problems;
 }
 
 /** For each call, the first cosigned checkpoint covering it (other than the bundle's), with a consistency proof to it. */
 async function witness(source: CheckpointSource, uses: CredentialUse[], bundle: Bundle): Promise<void> {
-  const anchor = BigInt(bundle.checkpoint.split('\n')[1]!);
+  const anchor = parseCheckpoint(parseNote(bundle.checkpoint).text).size;
   const notes = new Map<bigint, string>();
   for (const u of uses) {
     const first = await source.firstCosigned(u.entry, anchor);

@@ -12,22 +12,21 @@
  * @see docs/bundle.md; docs/fleet.md
  */
 import { AttestError } from '../errors.js';
-import type { Bundle, BundleEntry } from '../bundle/format.js';
+import { MAX_BUNDLE_ENTRIES, type Bundle, type BundleEntry } from '../bundle/format.js';
 import { utf8 } from '../bytes/index.js';
 import { decodeRecord } from '../records/record.js';
 import { inclusionProof, consistencyProof } from '../log/tree.js';
 import { multiInclusionProof } from '../log/multiproof.js';
-import { COMMITMENT_TAG } from '../log/opening.js';
 import { cutColumn, entryBytes } from './entry-row.js';
 import { NOTE_COLUMN, boundedLinesSql, sizesOf } from './note-rows.js';
-import { rangeIndexes, withParameters, type Selection } from './bundle-build.js';
+import { parseCheckpoint } from '../log/checkpoint.js';
+import { parseNote } from '../log/note.js';
+import { MAX_BUNDLE_ENTRY_BYTES, rangeIndexes, tooLarge, withParameters, type Selection } from './bundle-build.js';
 import type { CheckpointSource } from './bundle-identity.js';
 import type { PgLog } from './pg-log.js';
 
-/** Most rows a call id's byte search reads (a call has a handful of entries). */
-const MAX_CALL_ROWS = 4096;
-/** Most entries read in one statement. */
-const CHUNK = 2048;
+/** Rows per statement: of a call id's byte search (candidates), and of entries read. */
+const PAGE = 2048;
 
 /** The database's "permission denied" as what it means here: the bundle needs the owner's role. */
 function ownerOnly(e: unknown): never {
@@ -35,20 +34,29 @@ function ownerOnly(e: unknown): never {
   throw e;
 }
 
-/** Indexes of the entries of call `callId`: a byte search for its canonical `"callId":"..."` member, each match decoded and kept when the record's own `callId` is it. */
+/**
+ * Indexes of the entries of call `callId`: a byte search for its canonical `"callId":"..."`
+ * member, each match decoded and kept only when the record's own `callId` is it. Matches are
+ * read a page at a time, and none is refused for their number: entries a writer planted with
+ * the bytes nested elsewhere slow the search (one pass over the log), never stop it.
+ */
 async function callIndexes(log: PgLog, callId: string): Promise<bigint[]> {
-  const r = await log.pool.query(`SELECT idx, ${cutColumn('data')}, ${cutColumn('record')} FROM mcp_attest.entries WHERE position($1 in coalesce(record, data)) > 0 ORDER BY idx LIMIT ${MAX_CALL_ROWS + 1}`,
-    [Buffer.from(utf8(`"callId":${JSON.stringify(callId)}`))]).catch(ownerOnly);
-  if (r.rows.length > MAX_CALL_ROWS) throw new AttestError('ERR_USAGE', `more than ${MAX_CALL_ROWS} entries name call ${callId}: bundle a range instead`);
+  const needle = Buffer.from(utf8(`"callId":${JSON.stringify(callId)}`));
   const out: bigint[] = [];
-  for (const row of r.rows) {
-    const bytes = entryBytes(row.record, row.idx) ?? entryBytes(row.data, row.idx);
-    try {
-      const rec = bytes === null ? null : decodeRecord(bytes);
-      if (rec !== null && 'callId' in rec && rec.callId === callId) out.push(BigInt(row.idx));
-    } catch {
-      // Not a record: `verify` reports it; it names no call.
+  for (let after = -1n; ;) {
+    const page = (await log.pool.query(`SELECT idx FROM mcp_attest.entries WHERE idx > $1 AND position($2 in coalesce(record, data)) > 0 ORDER BY idx LIMIT ${PAGE}`,
+      [after.toString(), needle]).catch(ownerOnly)).rows.map((r) => BigInt(r.idx));
+    if (page.length === 0) break;
+    for (const { index, bytes } of await readEntries(log, page)) {
+      try {
+        const rec = decodeRecord(bytes);
+        if ('callId' in rec && rec.callId === callId) out.push(index);
+      } catch {
+        // Not a record: `verify` reports it; it names no call.
+      }
     }
+    if (out.length > MAX_BUNDLE_ENTRIES) throw new AttestError('ERR_USAGE', `call ${callId} has more entries than a bundle holds`);
+    after = page[page.length - 1]!;
   }
   if (out.length === 0) throw new AttestError('ERR_USAGE', `no call ${callId} in the log`);
   return out;
@@ -66,21 +74,32 @@ export async function selectFleetEntries(log: PgLog, s: Selection): Promise<bigi
   return withParameters(await log.mode(), picked);
 }
 
-/** The entries at `indexes` (ascending) as a bundle carries them: a commitment opened (its record and salt), else the entry itself. */
+/**
+ * The entries at `indexes` (ascending, at most {@link PAGE}) as a bundle carries them: one
+ * with an opening (a private entry: its salt and record) opened, any other as it is published;
+ * `ERR_STORE_CORRUPT` for one missing.
+ */
+async function readEntries(log: PgLog, indexes: bigint[]): Promise<Array<Omit<BundleEntry, 'proof'>>> {
+  const r = await log.pool.query(`SELECT idx, ${cutColumn('data')}, ${cutColumn('salt')}, ${cutColumn('record')} FROM mcp_attest.entries WHERE idx = ANY($1::bigint[]) ORDER BY idx`,
+    [indexes.map(String)]).catch(ownerOnly);
+  if (r.rows.length !== indexes.length) throw new AttestError('ERR_STORE_CORRUPT', 'an entry of the selection is missing from the log');
+  return r.rows.map((row) => {
+    const [data, salt, record] = [entryBytes(row.data, row.idx), entryBytes(row.salt, row.idx), entryBytes(row.record, row.idx)];
+    if (data === null) throw new AttestError('ERR_STORE_CORRUPT', 'an entry row is not bytes', { found: String(row.idx) });
+    // Its opening, not its first byte, says what an entry is: a public log takes any clear bytes, a 0x01 first too.
+    return salt !== null && record !== null ? { index: BigInt(row.idx), bytes: record, salt } : { index: BigInt(row.idx), bytes: data };
+  });
+}
+
+/** {@link readEntries} of any number of `indexes`, refused (`ERR_USAGE`) once their bytes pass what a bundle file may hold. */
 async function openedEntries(log: PgLog, indexes: bigint[]): Promise<Array<Omit<BundleEntry, 'proof'>>> {
   const out: Array<Omit<BundleEntry, 'proof'>> = [];
-  for (let k = 0; k < indexes.length; k += CHUNK) {
-    const chunk = indexes.slice(k, k + CHUNK);
-    const r = await log.pool.query(`SELECT idx, ${cutColumn('data')}, ${cutColumn('salt')}, ${cutColumn('record')} FROM mcp_attest.entries WHERE idx = ANY($1::bigint[]) ORDER BY idx`,
-      [chunk.map(String)]).catch(ownerOnly);
-    if (r.rows.length !== chunk.length) throw new AttestError('ERR_STORE_CORRUPT', 'an entry of the selection is missing from the log');
-    for (const row of r.rows) {
-      const [data, salt, record] = [entryBytes(row.data, row.idx), entryBytes(row.salt, row.idx), entryBytes(row.record, row.idx)];
-      if (data === null) throw new AttestError('ERR_STORE_CORRUPT', 'an entry row is not bytes', { found: String(row.idx) });
-      const index = BigInt(row.idx);
-      if (data[0] !== COMMITMENT_TAG || index === 0n) out.push({ index, bytes: data });
-      else if (salt !== null && record !== null) out.push({ index, bytes: record, salt });
-      else throw new AttestError('ERR_STORE_CORRUPT', `entry ${index} is a commitment with no opening`, { index });
+  let bytes = 0;
+  for (let k = 0; k < indexes.length; k += PAGE) {
+    for (const e of await readEntries(log, indexes.slice(k, k + PAGE))) {
+      bytes += e.bytes.length;
+      if (bytes > MAX_BUNDLE_ENTRY_BYTES) throw tooLarge();
+      out.push(e);
     }
   }
   return out;
@@ -93,7 +112,10 @@ async function pick(log: PgLog, where: string, order: string, args: bigint[]): P
   if (row === undefined) return null;
   const [size] = sizesOf([row]);
   const lines = (await log.pool.query(boundedLinesSql('size = $1'), [size!.toString()])).rows.map((l) => String(l.line));
-  return { size: size!, note: String(row.note) + lines.join('') };
+  const note = String(row.note) + lines.join('');
+  // A row is hostile: its note must be a checkpoint of the size it is stored under (the codes of the parsers otherwise).
+  if (parseCheckpoint(parseNote(note).text).size !== size) throw new AttestError('ERR_STORE_CORRUPT', `the checkpoint stored under size ${size} is of another size`, { index: size });
+  return { size: size!, note };
 }
 
 /** The {@link CheckpointSource} of the fleet's log (store/bundle-identity.ts). */

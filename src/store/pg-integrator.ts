@@ -3,10 +3,11 @@
  * Merkle tree and signs checkpoints. One at a time, elected through the state row alone: a
  * process takes the role by bumping `log_state.epoch` and naming its own database session
  * (`holder`, its backend pid) with a lease (`lease_until`, on the database server's clock),
- * which only succeeds when there is no live holder: none named, the named session gone (a
- * killed integrator's successor takes over at once), or its lease run out (an integrator
- * alive but frozen, a stopped process or a paused VM, whose session lives on). Each step
- * renews the lease. Every write the integrator makes is conditional on its epoch (fencing)
+ * which only succeeds when the lease has run out (an integrator that gave the role up, or
+ * one alive but frozen, a stopped process or a paused VM, whose session lives on) or the
+ * named session is gone (a killed integrator's successor takes over at once). Each step
+ * renews the lease. A holder not named (an integrator of schema v4, during an upgrade) is
+ * waited out by its lease. Every write the integrator makes is conditional on its epoch (fencing)
  * and on the state it read (compare-and-swap): an integrator deposed while it slept can
  * never advance the tree or publish a checkpoint, so two can never fork the log (Sunlight's
  * CAS on the checkpoint, Tessera's single integrator). Only a role that may update the
@@ -125,7 +126,7 @@ export class Integrator {
       const leaseMs = o.leaseMs ?? 10_000;
       // One statement: of two standbys racing, the second finds the first's live session named and its lease fresh.
       const r = await client.query(`UPDATE mcp_attest.log_state s SET epoch = epoch + 1, lease_until = now() + $1::bigint * interval '1 millisecond', holder = pg_backend_pid()
-        WHERE id = 1 AND (s.holder IS NULL OR s.lease_until < now() OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = s.holder)) RETURNING epoch`, [leaseMs]);
+        WHERE id = 1 AND (s.lease_until < now() OR (s.holder IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = s.holder))) RETURNING epoch`, [leaseMs]);
       if (r.rows.length === 1) return new Integrator(log, client, BigInt(r.rows[0].epoch), signer, { checkpointMs: o.checkpointMs ?? 1000, leaseMs, memory: o.memory });
       const state = await client.query('SELECT 1 FROM mcp_attest.log_state WHERE id = 1');
       if (state.rows.length !== 1) throw new AttestError('ERR_STORE_CORRUPT', 'the PostgreSQL log has no state row');
@@ -149,7 +150,8 @@ export class Integrator {
     const c = this.client;
     try {
       await this.renew();
-      const s = (await c.query('SELECT next_idx, integrated, root, checkpoint_size, epoch FROM mcp_attest.log_state WHERE id = 1')).rows[0];
+      // The counter read, never locked: a writer holding its row does not stall integration.
+      const s = (await c.query('SELECT (SELECT next_idx FROM mcp_attest.counter WHERE id = 1) AS next_idx, integrated, root, checkpoint_size, epoch FROM mcp_attest.log_state WHERE id = 1')).rows[0];
       if (s === undefined) throw new AttestError('ERR_STORE_CORRUPT', 'the PostgreSQL log has no state row');
       if (BigInt(s.epoch) !== this.epoch) throw deposed(this.epoch, s.epoch);
       const [from, next, cp] = [BigInt(s.integrated), BigInt(s.next_idx), BigInt(s.checkpoint_size)];
@@ -256,9 +258,9 @@ export class Integrator {
     this.renewed = at;
   }
 
-  /** Give up the role: a standby may take it at once (the holder unnamed; a session ended is not a holder either). */
+  /** Give up the role: a standby may take it at once (its lease ended; a session ended holds nothing either). */
   async release(): Promise<void> {
-    await this.client.query('UPDATE mcp_attest.log_state SET holder = NULL WHERE id = 1 AND epoch = $1', [this.epoch.toString()]).catch(() => undefined);
+    await this.client.query("UPDATE mcp_attest.log_state SET holder = NULL, lease_until = now() - interval '1 second' WHERE id = 1 AND epoch = $1", [this.epoch.toString()]).catch(() => undefined);
     await this.client.end().catch(() => undefined);
   }
 }

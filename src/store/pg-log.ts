@@ -260,7 +260,7 @@ export class PgLog implements LogStore {
   }
 
   async size(): Promise<bigint> {
-    return BigInt(stateRow(await this.pool.query('SELECT next_idx FROM mcp_attest.log_state WHERE id = 1')).next_idx as string);
+    return BigInt(stateRow(await this.pool.query('SELECT next_idx FROM mcp_attest.counter WHERE id = 1')).next_idx as string);
   }
 
   async integratedSize(): Promise<bigint> {

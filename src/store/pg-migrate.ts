@@ -89,7 +89,8 @@ export async function migrateToPostgres(db: LogDb, log: PgLog, o: { beforeCommit
     for (const w of witnessSizes) await c.query('INSERT INTO mcp_attest.witness_sizes (witness, size) VALUES ($1, $2)', [w.witness, w.size.toString()]);
     // The witnesses' refusals and alarms, in order: `log status` and `log serve` show them after the move too.
     for (const e of events) await c.query('INSERT INTO mcp_attest.witness_events (at, witness, size, code, message) VALUES ($1, $2, $3, $4, $5)', [e.at.toString(), e.witness, e.size.toString(), e.code, e.message]);
-    await c.query('UPDATE mcp_attest.log_state SET next_idx = $1, integrated = $1, root = $2, checkpoint_size = $3 WHERE id = 1', [size.toString(), Buffer.from(root), latest.toString()]);
+    await c.query('UPDATE mcp_attest.counter SET next_idx = $1 WHERE id = 1', [size.toString()]);
+    await c.query('UPDATE mcp_attest.log_state SET integrated = $1, root = $2, checkpoint_size = $3 WHERE id = 1', [size.toString(), Buffer.from(root), latest.toString()]);
     o.beforeCommit?.(size);
     return size;
   });

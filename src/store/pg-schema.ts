@@ -19,7 +19,9 @@
  * `mcp_attest.purge_nonces`, and makes every append function run with the owner's rights, so
  * writers need no write grant on the tables. Version 5 adds `log_state.holder` (the
  * integrator's backend pid: store/pg-integrator.ts), granted for update to every role that
- * may update `epoch`, and takes entry 0 only from the owner (store/pg-sequence.ts).
+ * may update `epoch`; moves `next_idx` to its own table `counter` (readable by every role
+ * that reads `log_state`), so a writer holding the counter's row stalls appends but never
+ * the integrator; and takes entry 0 only from the owner (store/pg-sequence.ts).
  * @see docs/fleet.md
  */
 import type pg from 'pg';
@@ -53,13 +55,22 @@ const MIGRATIONS: string[] = [
   // 3 -> 4: writers append only through functions that run with the owner's rights (docs/fleet.md "Roles")
   `${APPEND_FUNCTION};\n${LOCK_FUNCTION};\n${SEQUENCE_FUNCTION};\n${REPLAY_FUNCTIONS}`,
   // 4 -> 5: the integrator's election by lease and holder (store/pg-integrator.ts); every role that may move the epoch may name the holder; entry 0 is the owner's
+  // and the sequencing counter moves to its own row, readable by every role that reads log_state
   `ALTER TABLE mcp_attest.log_state ADD COLUMN holder integer;
+   CREATE TABLE mcp_attest.counter (id smallint PRIMARY KEY CHECK (id = 1), next_idx bigint NOT NULL);
+   INSERT INTO mcp_attest.counter SELECT 1, next_idx FROM mcp_attest.log_state WHERE id = 1;
+   ALTER TABLE mcp_attest.log_state DROP COLUMN next_idx;
    DO $grant$ DECLARE g regrole; BEGIN
      FOR g IN SELECT DISTINCT a.grantee::regrole FROM pg_catalog.pg_attribute t, pg_catalog.aclexplode(t.attacl) a
        WHERE t.attrelid = 'mcp_attest.log_state'::regclass AND t.attname = 'epoch' AND a.privilege_type = 'UPDATE' AND a.grantee <> 0
      LOOP EXECUTE format('GRANT UPDATE (holder) ON mcp_attest.log_state TO %s', g); END LOOP;
+     FOR g IN SELECT DISTINCT a.grantee::regrole FROM pg_catalog.pg_class t, pg_catalog.aclexplode(t.relacl) a
+       WHERE t.oid = 'mcp_attest.log_state'::regclass AND a.privilege_type = 'SELECT' AND a.grantee <> 0 AND a.grantee <> t.relowner
+     LOOP EXECUTE format('GRANT SELECT ON mcp_attest.counter TO %s', g); END LOOP;
    END $grant$;
-   ${APPEND_FUNCTION}`,
+   ${APPEND_FUNCTION};
+   ${LOCK_FUNCTION};
+   ${SEQUENCE_FUNCTION}`,
 ];
 
 /**
@@ -78,6 +89,8 @@ export async function migrateSchema(pool: pg.Pool): Promise<void> {
     await c.query('CREATE SCHEMA IF NOT EXISTS mcp_attest');
     await c.query('CREATE TABLE IF NOT EXISTS mcp_attest.schema_version (version integer NOT NULL)');
     await c.query('BEGIN');
+    // A function written by an older step may name a table a later step makes (all commit together).
+    await c.query('SET LOCAL check_function_bodies = off');
     await c.query('LOCK TABLE mcp_attest.schema_version IN EXCLUSIVE MODE');
     const r = await c.query('SELECT version FROM mcp_attest.schema_version');
     const version = r.rows.length === 0 ? 0 : Number(r.rows[0].version);

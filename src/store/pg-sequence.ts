@@ -37,7 +37,7 @@ export const APPEND_FUNCTION = `CREATE OR REPLACE FUNCTION mcp_attest.append_row
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE expected bigint; is_private boolean;
 BEGIN
-  SELECT next_idx INTO expected FROM mcp_attest.log_state WHERE id = 1 FOR UPDATE;
+  SELECT next_idx INTO expected FROM mcp_attest.counter WHERE id = 1 FOR UPDATE;
   IF first IS DISTINCT FROM expected THEN
     RAISE EXCEPTION 'mcp_attest.append_rows: % is not the next index (%)', first, expected USING ERRCODE = '40001';
   END IF;
@@ -56,23 +56,24 @@ BEGIN
   INSERT INTO mcp_attest.entries (idx, data, salt, record)
     SELECT first + u.ord - 1, CASE WHEN u.salt IS NULL THEN u.data ELSE '\\x01'::bytea || sha256(u.salt || u.rec) END, u.salt, CASE WHEN u.salt IS NULL THEN NULL ELSE u.rec END
     FROM unnest(datas, salts, records) WITH ORDINALITY AS u(data, salt, rec, ord);
-  UPDATE mcp_attest.log_state SET next_idx = first + cardinality(datas) WHERE id = 1;
+  UPDATE mcp_attest.counter SET next_idx = first + cardinality(datas) WHERE id = 1;
 END $$`;
 
 /**
- * The SQL of `mcp_attest.lock_counter()`: takes the counter row for the caller's transaction
- * and returns the next index (with the owner's rights: a writer may not update the row
- * itself).
+ * The SQL of `mcp_attest.lock_counter()`: takes the counter row (`mcp_attest.counter`, v5:
+ * apart from `log_state`, so a writer holding it stalls appends, never the integrator's
+ * election, lease or swaps) for the caller's transaction and returns the next index (with
+ * the owner's rights: a writer may not update the row itself).
  */
 export const LOCK_FUNCTION = `CREATE OR REPLACE FUNCTION mcp_attest.lock_counter() RETURNS bigint LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$ SELECT next_idx FROM mcp_attest.log_state WHERE id = 1 FOR UPDATE $$`;
+AS $$ SELECT next_idx FROM mcp_attest.counter WHERE id = 1 FOR UPDATE $$`;
 
 /** The SQL of `mcp_attest.sequence(prefixes, suffixes, salts)`: returns the first index given. Its rows go through {@link APPEND_FUNCTION}. */
 export const SEQUENCE_FUNCTION = `CREATE OR REPLACE FUNCTION mcp_attest.sequence(prefixes bytea[], suffixes bytea[], salts bytea[]) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE first bigint; recs bytea[];
 BEGIN
-  SELECT next_idx INTO first FROM mcp_attest.log_state WHERE id = 1 FOR UPDATE;
+  SELECT next_idx INTO first FROM mcp_attest.counter WHERE id = 1 FOR UPDATE;
   SELECT array_agg(u.prefix || convert_to((first + u.ord - 1)::text, 'UTF8') || u.suffix ORDER BY u.ord) INTO recs
     FROM unnest(prefixes, suffixes) WITH ORDINALITY AS u(prefix, suffix, ord);
   PERFORM mcp_attest.append_rows(first, recs, salts, recs);

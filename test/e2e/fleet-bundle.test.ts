@@ -20,15 +20,20 @@ before(async () => {
 });
 after(() => server.stop());
 
-/** The call ids of the attestations in `log` (read as its owner), in log order. */
-async function callIds(log: PgLog): Promise<string[]> {
-  const ids: string[] = [];
+type Attestation = { type: string; callId: string; index: string; attestation: { issuerAsserted: { iss: string } } };
+
+/** The attestation records in `log` (read as its owner), in log order. */
+async function attestations(log: PgLog): Promise<Attestation[]> {
+  const out: Attestation[] = [];
   for await (const [, bytes] of log.entries(1n, await log.size())) {
-    const r = JSON.parse(Buffer.from(bytes).toString('utf8')) as { type: string; callId?: string };
-    if (r.type === 'mcp-attest/attestation@1') ids.push(r.callId!);
+    const r = JSON.parse(Buffer.from(bytes).toString('utf8')) as Attestation;
+    if (r.type === 'mcp-attest/attestation@1') out.push(r);
   }
-  return ids;
+  return out;
 }
+
+/** The call ids of the attestations in `log`, in log order. */
+const callIds = async (log: PgLog): Promise<string[]> => (await attestations(log)).map((a) => a.callId);
 
 test('a fleet\'s log is bundled by its owner, by call and by range, and the bundles verify offline; a writer is refused; a call not yet under a checkpoint waits for the integrator', { timeout: 180_000 }, async (t) => {
   const s = scope(t);
@@ -45,22 +50,36 @@ test('a fleet\'s log is bundled by its owner, by call and by range, and the bund
   const ids = await callIds(owner);
   assert.equal(ids.length, 3);
   const trust = exportTrust(home);
+  // A compromised writer plants records: the bytes of a call's id nested in another record, and an unsigned attestation under a credential.
+  const writer = await PgLog.open(roles.writer);
+  for (let i = 0; i < 3; i++) await writer.append((n) => Buffer.from(`{"index":"${n}","type":"x","y":{"callId":${JSON.stringify(ids[1])}}}`));
+  const forged = (await attestations(owner))[0]!;
+  forged.attestation.issuerAsserted.iss = `cred_${'A'.repeat(22)}`;
+  await writer.append((n) => Buffer.from(JSON.stringify({ ...forged, callId: 'planted', index: String(n) })));
+  await writer.close();
+  integrate();
 
   const one = join(s.dir, 'one.bundle.json');
   const made = cli(['bundle', '--home', home, '--store', url, '--call', ids[1]!, '--out', one, '--json']);
   assert.equal(made.status, 0, made.stderr);
-  assert.deepEqual([JSON.parse(made.stdout).format, JSON.parse(made.stdout).entries], ['mcp-attest/bundle@1', 3], 'entry 0, the attestation and its receipt');
+  assert.deepEqual([JSON.parse(made.stdout).format, JSON.parse(made.stdout).entries], ['mcp-attest/bundle@1', 3], 'entry 0, the attestation and its receipt (not the planted records naming it)');
   const checked = verify(one, trust);
   assert.equal(checked.status, 0, JSON.stringify(checked.report.findings));
   assert.deepEqual([checked.report.calls, checked.report.receipts], [1, 1]);
 
-  const size = await owner.size();
   const range = join(s.dir, 'range.bundle.json.gz');
-  const ranged = cli(['bundle', '--home', home, '--store', url, '--range', `1..${size - 1n}`, '--out', range], 60_000, { env: { MCP_ATTEST_STORE: roles.writer } });
+  const ranged = cli(['bundle', '--home', home, '--store', url, '--range', '1..6', '--out', range], 60_000, { env: { MCP_ATTEST_STORE: roles.writer } });
   assert.equal(ranged.status, 0, ranged.stderr);
   const all = verify(range, trust);
   assert.equal(all.status, 0, JSON.stringify(all.report.findings));
   assert.deepEqual([all.report.calls, all.report.receipts], [3, 3]);
+  // Over the planted entries, the range is still bundled: the credential nobody issued is left out with a warning, and verify reports what was planted.
+  const size = await owner.size();
+  const planted = join(s.dir, 'planted.bundle.json');
+  const over = cli(['bundle', '--home', home, '--store', url, '--range', `1..${size - 1n}`, '--out', planted]);
+  assert.equal(over.status, 0, over.stderr);
+  assert.match(over.stderr, /warning: left out of the identity part: calls under agent credentials are selected and there is no identity log/);
+  assert.equal(verify(planted, trust).status, 1);
 
   // $MCP_ATTEST_STORE names the fleet's log as well; a writer's role cannot open its entries.
   const refused = cli(['bundle', '--home', home, '--call', ids[0]!, '--out', join(s.dir, 'no.json')], 60_000, { env: { MCP_ATTEST_STORE: roles.writer } });
@@ -69,7 +88,7 @@ test('a fleet\'s log is bundled by its owner, by call and by range, and the bund
 
   // A call the integrator has not signed a checkpoint over yet: refused until it has.
   await proxied.client.callTool({ name: 'echo', arguments: { message: 'late' } });
-  const late = (await callIds(owner))[3]!;
+  const late = (await callIds(owner)).at(-1)!;
   const early = cli(['bundle', '--home', home, '--store', url, '--call', late, '--out', join(s.dir, 'late.json')]);
   assert.equal(early.status, 2, early.stderr);
   assert.match(early.stderr, /no checkpoint covers entry \d+ yet/);

@@ -20,6 +20,8 @@ import { SqliteLogStore, type LogStore } from '../../src/store/log-store.js';
 import { PgLog } from '../../src/store/pg-log.js';
 import { Integrator, type CheckpointSigner } from '../../src/store/pg-integrator.js';
 import { migrateToPostgres } from '../../src/store/pg-migrate.js';
+import { buildFleetBundle, selectFleetEntries } from '../../src/store/pg-bundle.js';
+import { rootFromMultiProof } from '../../src/log/multiproof.js';
 import { logStatus } from '../../src/store/status.js';
 import { PgReplayStore } from '../../src/store/pg-replay.js';
 import { rootFromLeafHashes, rootAt, inclusionProof } from '../../src/log/tree.js';
@@ -447,5 +449,33 @@ test('postgres: a connection lost in the middle of a transaction fails that tran
   } finally {
     await admin.end();
     await log.close();
+  }
+});
+
+test('postgres bundles: an entry of a public log is bundled as published, whatever its first byte; a private one opened; the shared proof verifies to the checkpoint; a checkpoint row of another size is refused', async () => {
+  const sign = await signer();
+  for (const entries of ['public', 'private'] as const) {
+    const url = await freshUrl();
+    const log = await PgLog.open(url, { entries });
+    try {
+      await log.append(record);
+      // A clear entry starting 0x01 (as a commitment does): a public log takes any bytes.
+      if (entries === 'public') await log.pool.query('SELECT mcp_attest.append_rows(2, $1::bytea[], $2::bytea[], $3::bytea[])', [[Buffer.from([1, 2, 3])], [null], [null]]);
+      else await log.append(record);
+      const integrator = (await Integrator.take(log, url, sign, { checkpointMs: 0 }))!;
+      await integrator.step();
+      await integrator.release();
+      const bundle = await buildFleetBundle(log, await selectFleetEntries(log, { range: [1n, 2n] }), [], true);
+      assert.deepEqual(bundle.entries.map((e) => [e.index, e.salt !== undefined]), [[0n, false], [1n, entries === 'private'], [2n, entries === 'private']]);
+      if (entries === 'public') assert.deepEqual(bundle.entries[2]!.bytes, new Uint8Array([1, 2, 3]));
+      const leaves = bundle.entries.map((e) => leafHash(e.salt === undefined ? e.bytes : commitmentEntry(e.salt, e.bytes)));
+      const size = parseCheckpoint(parseNote(bundle.checkpoint).text).size;
+      assert.deepEqual(rootFromMultiProof(bundle.entries.map((e) => e.index), leaves, size, bundle.proof!), parseCheckpoint(parseNote(bundle.checkpoint).text).rootHash);
+      // A hostile row: the note stored under another size than its own.
+      await log.pool.query('UPDATE mcp_attest.checkpoints SET size = size + 5');
+      await assert.rejects(buildFleetBundle(log, [0n, 1n], [], true), (e) => isAttestError(e, 'ERR_STORE_CORRUPT'));
+    } finally {
+      await log.close();
+    }
   }
 });

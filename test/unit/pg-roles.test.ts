@@ -73,7 +73,8 @@ test('docs/fleet.md "Roles": a writer appends, records nonces and pins first; it
       "UPDATE mcp_attest.entries SET data = '\\x00' WHERE idx = 1",
       'DELETE FROM mcp_attest.entries WHERE idx = 2',
       "INSERT INTO mcp_attest.entries VALUES (9, '\\x00', NULL, NULL)",
-      'UPDATE mcp_attest.log_state SET next_idx = 7',
+      'UPDATE mcp_attest.counter SET next_idx = 7',
+      'SELECT epoch FROM mcp_attest.log_state FOR SHARE',
       "INSERT INTO mcp_attest.nodes VALUES (0, 0, '\\x00')",
       'DELETE FROM mcp_attest.nodes',
       "INSERT INTO mcp_attest.checkpoints VALUES (9, 'x', 0)",
@@ -170,16 +171,32 @@ test('a writer can neither decide entry 0 of an empty log nor take (or block) th
       assert.equal(await Integrator.take(integrators, roles.integrator, signer), null, 'held');
       assert.deepEqual(await a.step(), { integrated: 2n, checkpoint: 2n });
       await a.release();
-      // Schema v4 had no holder: the grants made then, without it, are extended by the owner's upgrade.
-      await empty.pool.query('ALTER TABLE mcp_attest.log_state DROP COLUMN holder; UPDATE mcp_attest.schema_version SET version = 4');
+      // Schema v4 had no holder and kept the counter in log_state: the grants made then are extended by the owner's upgrade.
+      await empty.pool.query(`ALTER TABLE mcp_attest.log_state DROP COLUMN holder, ADD COLUMN next_idx bigint;
+        UPDATE mcp_attest.log_state SET next_idx = (SELECT next_idx FROM mcp_attest.counter); DROP TABLE mcp_attest.counter; UPDATE mcp_attest.schema_version SET version = 4`);
       await (await PgLog.open(url)).close();
-      const can = async (role: string): Promise<boolean> => (await empty.pool.query("SELECT has_column_privilege($1, 'mcp_attest.log_state', 'holder', 'UPDATE') AS ok", [role])).rows[0].ok;
-      assert.deepEqual([await can('fleet_integrator_4'), await can('fleet_writer_4')], [true, false]);
+      const can = async (role: string): Promise<boolean[]> => (await empty.pool.query("SELECT has_column_privilege($1, 'mcp_attest.log_state', 'holder', 'UPDATE') AS h, has_table_privilege($1, 'mcp_attest.counter', 'SELECT') AS c", [role])).rows.map((r) => [r.h, r.c])[0]!;
+      assert.deepEqual([await can('fleet_integrator_4'), await can('fleet_writer_4')], [[true, true], [false, true]]);
+      assert.equal(await writer.size(), 2n, 'the counter moved with its value');
       const b = (await Integrator.take(integrators, roles.integrator, signer, { checkpointMs: 0 }))!;
       assert.equal(b.epoch, a.epoch + 1n);
       await writer.append(templated);
       assert.deepEqual(await b.step(), { integrated: 3n, checkpoint: 3n });
       await b.release();
+      // A writer holding the counter's row (its transaction left open) stalls appends, never the integrator.
+      const held = await writer.pool.connect();
+      try {
+        await held.query('BEGIN; SELECT mcp_attest.lock_counter()');
+        const started = Date.now();
+        const c = (await Integrator.take(integrators, roles.integrator, signer, { checkpointMs: 0 }))!;
+        assert.ok(c !== null, 'taken');
+        assert.deepEqual(await c.step(), { integrated: 3n, checkpoint: null }, 'it steps (nothing new to sign)');
+        assert.ok(Date.now() - started < 10_000, `not held up (${Date.now() - started} ms)`);
+        await c.release();
+      } finally {
+        await held.query('ROLLBACK');
+        held.release();
+      }
     } finally {
       await integrators.close();
     }
