@@ -109,7 +109,7 @@ function bundleText(bundle: Bundle): string {
     if (e instanceof RangeError) throw tooLarge();
     throw e;
   }
-  if (text.length > MAX_BUNDLE_BYTES) throw tooLarge();
+  if (Buffer.byteLength(text) > MAX_BUNDLE_BYTES) throw tooLarge(); // what a verifier reads is bytes
   return text;
 }
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import type { Command } from 'commander';
 import { fleetLog, hasHomeLog, markMoved, openHomeLog, storeUrl } from './home-log.js';
-import { listCalls } from '../store/calls.js';
+import { listCalls, type CallRow } from '../store/calls.js';
 import { printable } from '../bytes/index.js';
 import { eraseCall } from '../store/erase.js';
 import { formatStatus, logStatus } from '../store/status.js';
@@ -31,6 +31,27 @@ async function openFleet(o: { store?: string }, entries?: EntriesMode): Promise<
 /** The log to read: the fleet's (`--store`, `$MCP_ATTEST_STORE`) or the data directory's (exit 3 when it has none yet). */
 async function openStore(o: { home?: string; store?: string }): Promise<LogStore> {
   return fleetLog(o) ? openFleet(o) : new SqliteLogStore(openHomeLog(resolveHome(o.home)));
+}
+
+/** The calls of the data directory's log. */
+function homeCalls(home: string): CallRow[] {
+  const db = openHomeLog(home);
+  try {
+    return listCalls(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** The calls of the fleet's log (`--store`, `$MCP_ATTEST_STORE`), read as its owner. */
+async function fleetCallList(store: string | undefined): Promise<CallRow[]> {
+  const [{ PgLog }, { fleetCalls }] = await Promise.all([import('../store/pg-log.js'), import('../store/pg-bundle.js')]);
+  const log = await PgLog.open(storeUrl(store), { max: 1 });
+  try {
+    return await fleetCalls(log);
+  } finally {
+    await log.close();
+  }
 }
 
 /** Register `log export`, `log checkpoint`, `log show`, and the serving and witnessing commands. */
@@ -84,25 +105,21 @@ export function registerLogCommands(program: Command): void {
   log.command('show')
     .description('list the recorded calls: time, server, tool, status, ids')
     .option('--home <dir>', 'data directory')
+    .option('--store <url>', 'a fleet\'s log (postgres://…, as its owner: default $MCP_ATTEST_STORE) instead of the data directory\'s')
     .option('--json', 'print as JSON')
-    .action((o: { home?: string; json?: boolean }) => {
-      const db = openHomeLog(resolveHome(o.home));
-      try {
-        const calls = listCalls(db);
-        if (o.json) return outJson(calls);
-        // Every column is cut, then its control characters escaped: a refusal's tool and call id are
-        // a stranger's words, and a terminal must not take them as commands.
-        const cell = (v: string | null, n: number): string => printable((v ?? '').length > n ? `${(v ?? '').slice(0, n - 1)}…` : v ?? '');
-        const status = (c: (typeof calls)[number]): string => cell(c.status ? c.status + (c.reason ? ` (${c.reason})` : '') + (c.task_result_idx !== null ? ' [task]' : '') : 'in flight', 60);
-        // The status column as wide as its longest value: a reason such as attestation_refused ran into the entries.
-        let sw = 27;
-        for (const c of calls) sw = Math.max(sw, status(c).length);
-        out(['STARTED'.padEnd(21) + 'SERVER'.padEnd(22) + 'TOOL'.padEnd(22) + 'STATUS'.padEnd(sw + 1) + 'ENTRIES  CALL']
-          .concat(calls.map((c) => `${cell(c.started, 20).padEnd(21)}${cell(c.server, 21).padEnd(22)}${cell(c.tool, 21).padEnd(22)}`
-            + `${status(c).padEnd(sw + 1)}${`${c.attestation_idx}/${c.receipt_idx ?? '-'}${c.task_result_idx !== null ? `/${c.task_result_idx}` : ''}`.padEnd(9)}${cell(c.call_id, 32)}`)).join('\n'));
-      } finally {
-        db.close();
-      }
+    .action(async (o: { home?: string; store?: string; json?: boolean }) => {
+      const calls = fleetLog(o) ? await fleetCallList(o.store) : homeCalls(resolveHome(o.home));
+      if (o.json) return outJson(calls);
+      // Every column is cut, then its control characters escaped: a refusal's tool and call id are
+      // a stranger's words, and a terminal must not take them as commands.
+      const cell = (v: string | null, n: number): string => printable((v ?? '').length > n ? `${(v ?? '').slice(0, n - 1)}…` : v ?? '');
+      const status = (c: (typeof calls)[number]): string => cell(c.status ? c.status + (c.reason ? ` (${c.reason})` : '') + (c.task_result_idx !== null ? ' [task]' : '') : 'in flight', 60);
+      // The status column as wide as its longest value: a reason such as attestation_refused ran into the entries.
+      let sw = 27;
+      for (const c of calls) sw = Math.max(sw, status(c).length);
+      out(['STARTED'.padEnd(21) + 'SERVER'.padEnd(22) + 'TOOL'.padEnd(22) + 'STATUS'.padEnd(sw + 1) + 'ENTRIES  CALL']
+        .concat(calls.map((c) => `${cell(c.started, 20).padEnd(21)}${cell(c.server, 21).padEnd(22)}${cell(c.tool, 21).padEnd(22)}`
+          + `${status(c).padEnd(sw + 1)}${`${c.attestation_idx}/${c.receipt_idx ?? '-'}${c.task_result_idx !== null ? `/${c.task_result_idx}` : ''}`.padEnd(9)}${cell(c.call_id, 32)}`)).join('\n'));
     });
   log.command('migrate')
     .description('move the data directory\'s log to PostgreSQL: same indices, entries, openings, checkpoints and roots, cosignatures kept (stop the proxies first)')

@@ -51,8 +51,7 @@ function ownLog(path: string): { size: bigint; checkpoint: { size: bigint; root:
  */
 export function claimFleetHome(home: string, url: string, memory: SignedTreeMemory): void {
   const p = homePaths(home);
-  const created = !exists(p.moved);
-  if (created) markMoved(p.moved, url, 0n);
+  const created = markMoved(p.moved, url, 0n, true); // only if none is there, atomically: a marker another process is writing is never taken for this one's
   try {
     const own = ownLog(p.db);
     if (own === null || (own.size === 0n && own.checkpoint === null)) return;

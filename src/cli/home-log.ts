@@ -24,7 +24,7 @@ export function storeUrl(option: string | undefined): string {
 export const fleetLog = (o: { store?: string }): boolean => o.store !== undefined || (process.env['MCP_ATTEST_STORE'] ?? '') !== '';
 
 /** How a fleet's log is read: the commands that take --store, and verify of what log publish writes. */
-const FLEET_READERS = 'log status, log publish or bundle --store URL (or $MCP_ATTEST_STORE), and verify the tiles log publish writes or the bundle';
+const FLEET_READERS = 'log status, log show, log publish or bundle --store URL (or $MCP_ATTEST_STORE), and verify the tiles log publish writes or the bundle';
 
 /**
  * Whether the data directory `home` has its `log.db`; false for one nothing has recorded in

@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { AttestError, isAttestError } from '../errors.js';
 import { noteOrigin } from '../log/checkpoint.js';
 import { exists, homePaths } from '../store/home.js';
-import { markMoved } from '../store/synced.js';
+import { markMoved, movedEntries } from '../store/synced.js';
 import type { Identity } from '../store/identity.js';
 import type { LogStore } from '../store/log-store.js';
 import { LogDb } from '../store/log-db.js';
@@ -37,36 +37,39 @@ export function refuseMoved(home: string): void {
  * Mark `home` as recording to the fleet's log at `url` (`log-moved.json`, store/synced.ts
  * `markMoved`) unless it is marked already: a recorder started here later without the URL
  * then refuses ({@link refuseMoved}), whatever it keeps. `ERR_USAGE` when `home` has a log
- * of its own holding calls (more than its parameters entry): its calls would be split
- * between two logs (`log migrate` moves them first). The mark is made first, then the log
- * is read under its write lock: a local recorder appending at the same moment has either
- * committed its call (then this refuses, and removes the mark) or will find the mark before
- * its first append (store/log-db.ts `firstAppend`; src/proxy/recorder.ts). Throws what
- * `markMoved` throws; `ERR_STORE_IO` when the log stays locked past the busy timeout.
+ * of its own holding calls the fleet's log does not (past its parameters entry, and past
+ * what `log migrate` moved): its calls would be split between two logs (`log migrate` moves
+ * them first). The mark is made first, only if none is there (atomic across processes), and
+ * the log is then read under its write lock, also when it was marked already (by a claim
+ * that has not finished, or that crashed): a local recorder appending at the same moment has
+ * either committed its call (then this refuses, and removes the mark only if it made it) or
+ * finds the mark before its first append (store/log-db.ts `firstAppend`;
+ * src/proxy/recorder.ts). Throws what `markMoved` throws; `ERR_STORE_IO` when the log stays
+ * locked past the busy timeout.
  */
 export function claimForFleet(home: string, url: string): void {
   const p = homePaths(home);
-  if (exists(p.moved)) return;
-  markMoved(p.moved, url, 0n);
+  const mine = markMoved(p.moved, url, 0n, true);
   try {
-    const held = callsHeld(p.db);
-    if (held > 0n) throw new AttestError('ERR_USAGE', `this data directory has a log of its own with ${held} entries (${p.db}): recording its calls to a fleet's log would split them between two logs; move its log there first (mcp-attest log migrate --home ${home} --to URL) or record from another data directory`);
+    const own = ownEntries(p.db);
+    const extra = own === null ? 0n : own.size - (own.params > movedEntries(p.moved) ? own.params : movedEntries(p.moved));
+    if (extra > 0n) throw new AttestError('ERR_USAGE', `this data directory has a log of its own with ${extra} entries the fleet's log does not hold (${p.db}): recording its calls to a fleet's log would split them between two logs; move its log there first (mcp-attest log migrate --home ${home} --to URL) or record from another data directory`);
   } catch (e) {
-    rmSync(p.moved, { force: true });
+    if (mine) rmSync(p.moved, { force: true });
     throw e;
   }
 }
 
-/** The calls a data directory's `log.db` holds (its entries but the parameters entry), read while its write lock is held; 0 without one. */
-function callsHeld(path: string): bigint {
+/** A data directory's `log.db`: its size and how many of its entries are parameters (entry 0 of a v2 log), read while its write lock is held; null without one. */
+function ownEntries(path: string): { size: bigint; params: bigint } | null {
   // A file of no bytes (a crash while it was created) is an empty log, as the recorder reads it.
-  if (!exists(path) || statSync(path).size === 0) return 0n;
+  if (!exists(path) || statSync(path).size === 0) return null;
   const lock = new Database(path, { fileMustExist: true, timeout: 30_000 });
   try {
     lock.exec('BEGIN IMMEDIATE');
     const db = new LogDb(path, 'normal', true);
     try {
-      return db.size() - (db.mode() === 'v1' ? 0n : 1n);
+      return { size: db.size(), params: db.mode() === 'v1' || db.size() === 0n ? 0n : 1n };
     } finally {
       db.close();
     }

@@ -69,13 +69,20 @@ function fold(calls: Map<string, CallRow>, index: bigint, r: LogRecord): void {
   }
 }
 
+/**
+ * Add the entry at `index` (`bytes`: a private entry's record, any other entry as it is) to
+ * `calls` (by call id, in the order first seen), entries given in index order. An entry that
+ * does not decode adds nothing.
+ */
+export function addToCalls(calls: Map<string, CallRow>, index: bigint, bytes: Uint8Array): void {
+  const r = decoded(bytes);
+  if (r !== null) fold(calls, index, r);
+}
+
 /** Every call of the log, oldest first (one pass over the entries). */
 export function listCalls(db: LogDb): CallRow[] {
   const calls = new Map<string, CallRow>();
-  for (const [index, bytes] of db.records()) {
-    const r = decoded(bytes);
-    if (r !== null) fold(calls, index, r);
-  }
+  for (const [index, bytes] of db.records()) addToCalls(calls, index, bytes);
   return [...calls.values()];
 }
 

@@ -7,7 +7,8 @@
  * (every complete subtree, up to the integrated size that every checkpoint is within).
  *
  * A private entry is bundled opened, and in a fleet only the log's owner reads openings
- * (docs/fleet.md "Roles"): another role is refused with `ERR_USAGE`. Rows are read as hostile,
+ * (docs/fleet.md "Roles"): another role is refused with `ERR_USAGE`. The calls of the log
+ * (`log show --store`) are read the same way. Rows are read as hostile,
  * cut past their limits as store/pg-log.ts reads them.
  * @see docs/bundle.md; docs/fleet.md
  */
@@ -24,13 +25,14 @@ import { parseNote } from '../log/note.js';
 import { MAX_BUNDLE_ENTRY_BYTES, rangeIndexes, tooLarge, withParameters, type Selection } from './bundle-build.js';
 import type { CheckpointSource } from './bundle-identity.js';
 import type { PgLog } from './pg-log.js';
+import { addToCalls, type CallRow } from './calls.js';
 
 /** Rows per statement: of a call id's byte search (candidates), and of entries read. */
 const PAGE = 2048;
 
 /** The database's "permission denied" as what it means here: the bundle needs the owner's role. */
 function ownerOnly(e: unknown): never {
-  if ((e as { code?: string }).code === '42501') throw new AttestError('ERR_USAGE', "a fleet's bundle carries its private entries opened, and only the log's owner reads openings (docs/fleet.md \"Roles\"): run it with the owner's URL");
+  if ((e as { code?: string }).code === '42501') throw new AttestError('ERR_USAGE', "this reads the fleet's private entries opened, and only the log's owner reads openings (docs/fleet.md \"Roles\"): run it with the owner's URL");
   throw e;
 }
 
@@ -60,6 +62,17 @@ async function callIndexes(log: PgLog, callId: string): Promise<bigint[]> {
   }
   if (out.length === 0) throw new AttestError('ERR_USAGE', `no call ${callId} in the log`);
   return out;
+}
+
+/** Every call of the fleet's log, oldest first (store/calls.ts), read as its owner (`ERR_USAGE` for another role of a private log). */
+export async function fleetCalls(log: PgLog): Promise<CallRow[]> {
+  const calls = new Map<string, CallRow>();
+  try {
+    for await (const [index, bytes] of log.entries(0n, await log.size())) addToCalls(calls, index, bytes);
+  } catch (e) {
+    ownerOnly(e);
+  }
+  return [...calls.values()];
 }
 
 /** The selected entry indexes of the fleet's log, ascending and unique, with entry 0 first in a v2 log. Throws `ERR_USAGE` for an unknown call, a bad range, a role not the owner's. */

@@ -61,6 +61,11 @@ const MIGRATIONS: string[] = [
    INSERT INTO mcp_attest.counter SELECT 1, next_idx FROM mcp_attest.log_state WHERE id = 1;
    ALTER TABLE mcp_attest.log_state DROP COLUMN next_idx;
    DO $grant$ DECLARE g regrole; BEGIN
+     -- The counter is the schema owner's, as log_state is, whoever upgrades (a superuser would otherwise own it, and the functions, the owner's, could not touch it).
+     EXECUTE format('ALTER TABLE mcp_attest.counter OWNER TO %s', (SELECT relowner::regrole FROM pg_catalog.pg_class WHERE oid = 'mcp_attest.log_state'::regclass));
+     IF EXISTS (SELECT 1 FROM pg_catalog.pg_class t, pg_catalog.aclexplode(t.relacl) a WHERE t.oid = 'mcp_attest.log_state'::regclass AND a.privilege_type = 'SELECT' AND a.grantee = 0) THEN
+       GRANT SELECT ON mcp_attest.counter TO PUBLIC;
+     END IF;
      FOR g IN SELECT DISTINCT a.grantee::regrole FROM pg_catalog.pg_attribute t, pg_catalog.aclexplode(t.attacl) a
        WHERE t.attrelid = 'mcp_attest.log_state'::regclass AND t.attname = 'epoch' AND a.privilege_type = 'UPDATE' AND a.grantee <> 0
      LOOP EXECUTE format('GRANT UPDATE (holder) ON mcp_attest.log_state TO %s', g); END LOOP;

