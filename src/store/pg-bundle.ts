@@ -27,8 +27,10 @@ import type { CheckpointSource } from './bundle-identity.js';
 import type { PgLog } from './pg-log.js';
 import { addToCalls, type CallRow } from './calls.js';
 
-/** Rows per statement: of a call id's byte search (candidates), and of entries read. */
+/** Rows per statement: of a call id's byte search (indexes only), and of entries read. */
 const PAGE = 2048;
+/** Entries a call id's search reads and decodes at once (each up to 64 KiB: a writer may plant large ones). */
+const SEARCH_READ = 128;
 
 /** The database's "permission denied" as what it means here: the bundle needs the owner's role. */
 function ownerOnly(e: unknown): never {
@@ -49,12 +51,14 @@ async function callIndexes(log: PgLog, callId: string): Promise<bigint[]> {
     const page = (await log.pool.query(`SELECT idx FROM mcp_attest.entries WHERE idx > $1 AND position($2 in coalesce(record, data)) > 0 ORDER BY idx LIMIT ${PAGE}`,
       [after.toString(), needle]).catch(ownerOnly)).rows.map((r) => BigInt(r.idx));
     if (page.length === 0) break;
-    for (const { index, bytes } of await readEntries(log, page)) {
-      try {
-        const rec = decodeRecord(bytes);
-        if ('callId' in rec && rec.callId === callId) out.push(index);
-      } catch {
-        // Not a record: `verify` reports it; it names no call.
+    for (let k = 0; k < page.length; k += SEARCH_READ) {
+      for (const { index, bytes } of await readEntries(log, page.slice(k, k + SEARCH_READ))) {
+        try {
+          const rec = decodeRecord(bytes);
+          if ('callId' in rec && rec.callId === callId) out.push(index);
+        } catch {
+          // Not a record: `verify` reports it; it names no call.
+        }
       }
     }
     if (out.length > MAX_BUNDLE_ENTRIES) throw new AttestError('ERR_USAGE', `call ${callId} has more entries than a bundle holds`);
