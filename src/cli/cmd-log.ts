@@ -138,7 +138,13 @@ export function registerLogCommands(program: Command): void {
         try {
           // The marker is durable before the move commits: a crash between them leaves a data directory that refuses to record, never a second history.
           let marked = false;
-          const m = await migrateToPostgres(db, log, { beforeCommit: (n) => void (markMoved(paths.moved, o.to, n), (marked = true)) }).catch((e: unknown) => {
+          const m = await migrateToPostgres(db, log, {
+            beforeCommit: (n) => {
+              // Only if no marker is there: a fleet's proxy or integrator that claimed the directory meanwhile rolls the move back.
+              if (!markMoved(paths.moved, o.to, n)) throw new CliExit(EXIT_USAGE, `this data directory was claimed for a fleet's log while it moved (${paths.moved}): nothing moved`);
+              marked = true;
+            },
+          }).catch((e: unknown) => {
             if (marked) rmSync(paths.moved, { force: true });
             throw e;
           });

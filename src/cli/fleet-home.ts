@@ -8,20 +8,19 @@
  * nothing after it.
  */
 import { rmSync } from 'node:fs';
-import { exists, homePaths } from '../store/home.js';
-import { LogDb } from '../store/log-db.js';
+import { homePaths } from '../store/home.js';
 import type { SignedTreeMemory } from '../store/pg-integrator.js';
 import { parseCheckpoint } from '../log/checkpoint.js';
 import { parseNote } from '../log/note.js';
 import { AttestError } from '../errors.js';
 import { markMoved } from './home-log.js';
+import { readMoved } from '../store/synced.js';
+import { readLocked } from '../proxy/log-home.js';
 import { CliExit, EXIT_USAGE } from './output.js';
 
-/** The latest checkpoint the SQLite log at `path` holds (its size and root, as signed), its entry count; null for no log. Throws `ERR_STORE_CORRUPT`. */
+/** The latest checkpoint the SQLite log at `path` holds (its size and root, as signed), its entry count, read under its write lock; null for no log. Throws `ERR_STORE_CORRUPT`, `ERR_STORE_IO`. */
 function ownLog(path: string): { size: bigint; checkpoint: { size: bigint; root: Uint8Array } | null } | null {
-  if (!exists(path)) return null;
-  const db = new LogDb(path, 'full', true);
-  try {
+  return readLocked(path, (db) => {
     const latest = db.latestCheckpoint();
     if (latest === null) return { size: db.size(), checkpoint: null };
     try {
@@ -30,9 +29,7 @@ function ownLog(path: string): { size: bigint; checkpoint: { size: bigint; root:
     } catch (cause) {
       throw new AttestError('ERR_STORE_CORRUPT', `the latest checkpoint of ${path} does not parse: what this key signed there cannot be known`, { path, cause });
     }
-  } finally {
-    db.close();
-  }
+  });
 }
 
 /**
@@ -51,11 +48,12 @@ function ownLog(path: string): { size: bigint; checkpoint: { size: bigint; root:
  */
 export function claimFleetHome(home: string, url: string, memory: SignedTreeMemory): void {
   const p = homePaths(home);
-  const created = markMoved(p.moved, url, 0n, true); // only if none is there, atomically: a marker another process is writing is never taken for this one's
+  const created = markMoved(p.moved, url, 0n); // only if none is there, atomically: a marker another process is writing is never taken for this one's
   try {
     const own = ownLog(p.db);
     if (own === null || (own.size === 0n && own.checkpoint === null)) return;
-    if (created) throw new CliExit(EXIT_USAGE, `this data directory has a log of its own (${p.db}, ${own.size} entries): integrating a fleet's log with its key would sign a second history (a fork); move it to the fleet's log first (mcp-attest log migrate --to URL), or integrate from another data directory`);
+    // Not moved by `log migrate` (this claim's marker, or a proxy's claim, not finished or crashed): the log here is its own.
+    if (readMoved(p.moved).entries === 0n) throw new CliExit(EXIT_USAGE, `this data directory has a log of its own (${p.db}, ${own.size} entries): integrating a fleet's log with its key would sign a second history (a fork); move it to the fleet's log first (mcp-attest log migrate --to URL), or integrate from another data directory`);
     const last = memory.last();
     if (own.checkpoint !== null && (last === null || last.size < own.checkpoint.size)) memory.remember(own.checkpoint.size, own.checkpoint.root);
   } catch (e) {

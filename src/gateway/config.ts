@@ -69,7 +69,7 @@ const Upstream = z.strictObject({
   tools: z.strictObject({ allow: z.array(Pattern).optional(), deny: z.array(Pattern).optional() }).optional(),
   /** A command upstream's most live processes (one per conversation), all principals (default 64); 503 over it. */
   maxProcesses: z.int().min(1).max(100_000).optional(),
-  /** A command upstream's processes one principal may hold once no more than this many are free (default a quarter of `maxProcesses`, at least 1); 429 over it. */
+  /** A command upstream's most live processes of one principal (default a quarter of `maxProcesses`, at least 1); 429 over it. */
   maxProcessesPerPrincipal: z.int().min(1).max(100_000).optional(),
 }).superRefine((u, ctx) => {
   if ((u.command === undefined) === (u.url === undefined)) ctx.addIssue({ code: 'custom', message: 'give exactly one of command and url' });

@@ -122,17 +122,14 @@ export class UpstreamRuntime {
 
   /**
    * Why `principal` may not start a conversation now: this command upstream runs its cap of
-   * processes (503), or `principal` holds its share of them and no more than a share is free
-   * (429: the last processes are kept for principals below their share, so one cannot take
+   * processes (503), or `principal` holds its share of them (429: one principal cannot take
    * every process from the others); null when it may.
    */
   busy(principal: string): { status: 429 | 503; message: string } | null {
     if (this.caps === null) return null;
     const { all, each } = this.caps;
     if (this.live >= all) return { status: 503, message: `upstream ${this.cfg.name} already runs ${all} process${all === 1 ? '' : 'es'}, its cap` };
-    if ((this.held.get(principal) ?? 0) >= each && all - this.live <= each) {
-      return { status: 429, message: `${principal} already holds ${each} or more processes of upstream ${this.cfg.name}, its share, and the ${all - this.live} left are kept for others` };
-    }
+    if ((this.held.get(principal) ?? 0) >= each) return { status: 429, message: `${principal} already holds ${each} process${each === 1 ? '' : 'es'} of upstream ${this.cfg.name}, its share` };
     return null;
   }
 

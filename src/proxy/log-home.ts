@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { AttestError, isAttestError } from '../errors.js';
 import { noteOrigin } from '../log/checkpoint.js';
 import { exists, homePaths } from '../store/home.js';
-import { markMoved, movedEntries } from '../store/synced.js';
+import { markMoved, readMoved } from '../store/synced.js';
 import type { Identity } from '../store/identity.js';
 import type { LogStore } from '../store/log-store.js';
 import { LogDb } from '../store/log-db.js';
@@ -36,40 +36,52 @@ export function refuseMoved(home: string): void {
 /**
  * Mark `home` as recording to the fleet's log at `url` (`log-moved.json`, store/synced.ts
  * `markMoved`) unless it is marked already: a recorder started here later without the URL
- * then refuses ({@link refuseMoved}), whatever it keeps. `ERR_USAGE` when `home` has a log
- * of its own holding calls the fleet's log does not (past its parameters entry, and past
- * what `log migrate` moved): its calls would be split between two logs (`log migrate` moves
- * them first). The mark is made first, only if none is there (atomic across processes), and
- * the log is then read under its write lock, also when it was marked already (by a claim
- * that has not finished, or that crashed): a local recorder appending at the same moment has
- * either committed its call (then this refuses, and removes the mark only if it made it) or
- * finds the mark before its first append (store/log-db.ts `firstAppend`;
- * src/proxy/recorder.ts). Throws what `markMoved` throws; `ERR_STORE_IO` when the log stays
- * locked past the busy timeout.
+ * then refuses ({@link refuseMoved}), whatever it keeps. The mark is made first, only if none
+ * is there (atomic across processes), and the log is then read under its write lock, also
+ * when it was marked already (by a claim not finished, or one that crashed): a local recorder
+ * appending at the same moment has either committed its call (then this refuses) or finds the
+ * mark before its next append (store/log-db.ts `firstAppend`; src/proxy/recorder.ts).
+ * `ERR_USAGE`, and the mark removed only if this call made it, when `home` has a log of its
+ * own holding calls the fleet's log does not (past its parameters entry, and past what `log
+ * migrate` moved): its calls would be split between two logs (`log migrate` moves them
+ * first); and when a mark already there names another database than `url` (host, port and
+ * database; the user may differ), or more entries moved than the fleet's log holds
+ * (`fleetSize`: the move never committed there). Throws what `markMoved` throws;
+ * `ERR_STORE_IO` when the log stays locked past the busy timeout.
  */
-export function claimForFleet(home: string, url: string): void {
+export function claimForFleet(home: string, url: string, fleetSize: bigint): void {
   const p = homePaths(home);
-  const mine = markMoved(p.moved, url, 0n, true);
+  const mine = markMoved(p.moved, url, 0n);
   try {
-    const own = ownEntries(p.db);
-    const extra = own === null ? 0n : own.size - (own.params > movedEntries(p.moved) ? own.params : movedEntries(p.moved));
-    if (extra > 0n) throw new AttestError('ERR_USAGE', `this data directory has a log of its own with ${extra} entries the fleet's log does not hold (${p.db}): recording its calls to a fleet's log would split them between two logs; move its log there first (mcp-attest log migrate --home ${home} --to URL) or record from another data directory`);
+    const marked = readMoved(p.moved);
+    const want = new URL(url);
+    if (!mine && marked.to !== null && (marked.to.host !== want.host || marked.to.pathname !== want.pathname)) {
+      throw new AttestError('ERR_USAGE', `this data directory records to another fleet's log (${p.moved} names ${marked.to.host}${marked.to.pathname}): recording here to ${want.host}${want.pathname} would split its calls between two logs`);
+    }
+    if (marked.entries > fleetSize) throw new AttestError('ERR_USAGE', `${p.moved} says ${marked.entries} entries moved to the fleet's log, which holds ${fleetSize}: the move did not commit there, or this is another database`);
+    const own = readLocked(p.db, (db) => ({ size: db.size(), params: db.mode() === 'v1' || db.size() === 0n ? 0n : 1n }));
+    const held = own === null ? 0n : own.size - (own.params > marked.entries ? own.params : marked.entries);
+    if (held > 0n) throw new AttestError('ERR_USAGE', `this data directory has a log of its own with ${held} entries the fleet's log does not hold (${p.db}): recording its calls to a fleet's log would split them between two logs; move its log there first (mcp-attest log migrate --home ${home} --to URL) or record from another data directory`);
   } catch (e) {
     if (mine) rmSync(p.moved, { force: true });
     throw e;
   }
 }
 
-/** A data directory's `log.db`: its size and how many of its entries are parameters (entry 0 of a v2 log), read while its write lock is held; null without one. */
-function ownEntries(path: string): { size: bigint; params: bigint } | null {
-  // A file of no bytes (a crash while it was created) is an empty log, as the recorder reads it.
+/**
+ * `read` of the SQLite log at `path` (opened read-only, as untrusted input) while its write
+ * lock is held, so no append commits meanwhile; null when there is no log (no file, or a file
+ * of no bytes: a crash while it was created, an empty log as the recorder reads it). Throws
+ * what `read` and `LogDb` throw, `ERR_STORE_IO` when the lock is not had within 30 s.
+ */
+export function readLocked<T>(path: string, read: (db: LogDb) => T): T | null {
   if (!exists(path) || statSync(path).size === 0) return null;
   const lock = new Database(path, { fileMustExist: true, timeout: 30_000 });
   try {
     lock.exec('BEGIN IMMEDIATE');
     const db = new LogDb(path, 'normal', true);
     try {
-      return { size: db.size(), params: db.mode() === 'v1' || db.size() === 0n ? 0n : 1n };
+      return read(db);
     } finally {
       db.close();
     }

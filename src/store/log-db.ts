@@ -59,7 +59,8 @@ export class LogDb extends LogCheckpoints {
    * files (the ones attached to this connection) too, not in the commits (store/wal-checkpointer.ts).
    * `prefill` false: a short-lived open does not allocate the WAL (store/sqlite.ts `prefillWal`).
    * `firstAppend` runs inside the first append's transaction (holding the write lock), and
-   * again before each later one until it once returns: what it throws fails the append.
+   * again inside each later one until an append it passed has committed: what it throws fails
+   * the append.
    * Throws `ERR_STORE_CORRUPT` when the file cannot be opened or is not a plain log.
    */
   constructor(path: string, durability: Durability = 'full', readonly = false, o: { groupCommit?: boolean; entries?: EntriesMode; backgroundCheckpoints?: readonly string[]; prefill?: boolean; firstAppend?: () => void } = {}) {
@@ -175,15 +176,14 @@ export class LogDb extends LogCheckpoints {
   append(build: (index: bigint) => Uint8Array, after?: (index: bigint) => void): bigint {
     this.walSync?.assertHealthy();
     this.appendTxn ??= this.db.transaction((f: () => bigint) => f());
-    return this.appendTxn.immediate(() => this.appendNow(build, after));
+    const index = this.appendTxn.immediate(() => this.appendNow(build, after));
+    this.firstAppend = null; // committed after the check passed
+    return index;
   }
 
   /** The append itself, inside the caller's transaction. */
   private appendNow(build: (index: bigint) => Uint8Array, after?: (index: bigint) => void): bigint {
-    if (this.firstAppend !== null) {
-      this.firstAppend();
-      this.firstAppend = null;
-    }
+    this.firstAppend?.();
     const index = this.size();
     const row = entryRow(build(index), this.mode());
     this.insert(index, row.data, row.salt, row.record);
@@ -214,7 +214,10 @@ export class LogDb extends LogCheckpoints {
       }
     }
     this.queue ??= new QueuedCommits(this.db, this.walSync);
-    return this.queue.add(() => this.appendNow(build, after));
+    return this.queue.add(() => this.appendNow(build, after)).then((index) => {
+      this.firstAppend = null; // committed after the check passed
+      return index;
+    });
   }
 
   /** Insert the entry `data` at `index` (inside the caller's transaction), with its opening when private. */
@@ -227,7 +230,7 @@ export class LogDb extends LogCheckpoints {
   }
 
   private knownMode: EntriesMode | 'v1' | undefined;
-  /** The check the first append runs (constructor option `firstAppend`), until it once passed. */
+  /** The check each append runs (constructor option `firstAppend`) until one it passed has committed. */
   private firstAppend: (() => void) | null;
   /** Whether the entries table has the `salt` and `record` columns (a log read-only from before v2 has not). */
   private readonly openings: boolean;

@@ -66,11 +66,17 @@ const MIGRATIONS: string[] = [
      IF EXISTS (SELECT 1 FROM pg_catalog.pg_class t, pg_catalog.aclexplode(t.relacl) a WHERE t.oid = 'mcp_attest.log_state'::regclass AND a.privilege_type = 'SELECT' AND a.grantee = 0) THEN
        GRANT SELECT ON mcp_attest.counter TO PUBLIC;
      END IF;
+     IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute t, pg_catalog.aclexplode(t.attacl) a WHERE t.attrelid = 'mcp_attest.log_state'::regclass AND t.attname = 'epoch' AND a.privilege_type = 'UPDATE' AND a.grantee = 0) THEN
+       GRANT UPDATE (holder) ON mcp_attest.log_state TO PUBLIC;
+     END IF;
      FOR g IN SELECT DISTINCT a.grantee::regrole FROM pg_catalog.pg_attribute t, pg_catalog.aclexplode(t.attacl) a
        WHERE t.attrelid = 'mcp_attest.log_state'::regclass AND t.attname = 'epoch' AND a.privilege_type = 'UPDATE' AND a.grantee <> 0
      LOOP EXECUTE format('GRANT UPDATE (holder) ON mcp_attest.log_state TO %s', g); END LOOP;
+     -- Whoever may read the state (the table, or a column of it) may read the counter that was in it.
      FOR g IN SELECT DISTINCT a.grantee::regrole FROM pg_catalog.pg_class t, pg_catalog.aclexplode(t.relacl) a
        WHERE t.oid = 'mcp_attest.log_state'::regclass AND a.privilege_type = 'SELECT' AND a.grantee <> 0 AND a.grantee <> t.relowner
+       UNION SELECT a.grantee::regrole FROM pg_catalog.pg_attribute t, pg_catalog.aclexplode(t.attacl) a
+       WHERE t.attrelid = 'mcp_attest.log_state'::regclass AND NOT t.attisdropped AND a.privilege_type = 'SELECT' AND a.grantee <> 0
      LOOP EXECUTE format('GRANT SELECT ON mcp_attest.counter TO %s', g); END LOOP;
    END $grant$;
    ${APPEND_FUNCTION};

@@ -95,16 +95,7 @@ export function writeSynced(path: string, data: string | Uint8Array, mode = 0o60
       closeSync(fd);
     }
     if (!exclusive) renameSync(tmp, path);
-    else {
-      try {
-        linkSync(tmp, path);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        unlinkSync(tmp);
-        return false;
-      }
-      unlinkSync(tmp);
-    }
+    else if (!linkExclusive(tmp, path, data, mode)) return false;
   } catch (e) {
     // Not replaced (a full disk, a target that is a directory): no half-written temp is left beside it.
     try {
@@ -117,27 +108,73 @@ export function writeSynced(path: string, data: string | Uint8Array, mode = 0o60
 }
 
 /**
+ * Put the synced temp file `tmp` at `path` only if nothing is there (link(2), atomic), and
+ * remove `tmp`; false when `path` exists. On a file system without hard links, `data` is
+ * written at `path` created exclusively (O_EXCL) and synced: a crash may leave it short, which
+ * its readers take as saying nothing.
+ */
+function linkExclusive(tmp: string, path: string, data: string | Uint8Array, mode: number): boolean {
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
+  } finally {
+    unlinkSync(tmp);
+  }
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+  try {
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+/**
  * Record in the data directory that its log is a fleet's (`log-moved.json`: where, without
  * the password or query, when, how many entries moved), written durably (store/synced.ts):
  * by `log migrate` before the move commits, by `log integrate` before it signs anything, by a
  * recorder the first time it records to a fleet's log from a data directory with no log of
  * its own. From then on a recorder refuses to append to a SQLite log here, which would
  * otherwise grow a second history signed by the same log key (a fork), or split the calls. Reading the log left here stays
- * possible. `first`: only when no marker is there (atomic across processes, `writeSynced`
- * exclusive), returning whether this call made it. Throws what `new URL` and `writeSynced` throw.
+ * possible. Only when no marker is there (atomic across processes, `writeSynced` exclusive):
+ * returns whether this call made it, so a marker is removed only by whoever made it and never
+ * replaced. Throws what `new URL` and `writeSynced` throw.
  */
-export function markMoved(path: string, url: string, entries: bigint, first = false): boolean {
+export function markMoved(path: string, url: string, entries: bigint): boolean {
   const to = new URL(url);
   [to.password, to.search] = ['', ''];
-  return writeSynced(path, `${JSON.stringify({ to: to.href, at: new Date().toISOString(), entries: entries.toString() }, null, 2)}\n`, 0o600, first);
+  return writeSynced(path, `${JSON.stringify({ to: to.href, at: new Date().toISOString(), entries: entries.toString() }, null, 2)}\n`, 0o600, true);
 }
 
-/** The entries a data directory's marker (`log-moved.json`) says were moved with `log migrate` (0 for a claim, or a marker that does not say). */
-export function movedEntries(path: string): bigint {
+/**
+ * What a data directory's marker (`log-moved.json`, read without following a link) says: the
+ * fleet's log it names (`to`, null when it names none) and the entries `log migrate` moved
+ * (0 for a claim, or a marker that does not say).
+ */
+export function readMoved(path: string): { to: URL | null; entries: bigint } {
   try {
-    const v = (JSON.parse(readFileSync(path, 'utf8')) as { entries?: unknown }).entries;
-    return typeof v === 'string' && /^(0|[1-9][0-9]{0,19})$/.test(v) ? BigInt(v) : 0n;
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    let v: { to?: unknown; entries?: unknown };
+    try {
+      v = JSON.parse(readFileSync(fd, 'utf8')) as typeof v;
+    } finally {
+      closeSync(fd);
+    }
+    const entries = typeof v.entries === 'string' && /^(0|[1-9][0-9]{0,19})$/.test(v.entries) ? BigInt(v.entries) : 0n;
+    return { to: typeof v.to === 'string' && URL.canParse(v.to) ? new URL(v.to) : null, entries };
   } catch {
-    return 0n;
+    return { to: null, entries: 0n };
   }
 }

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initHome } from '../../src/store/identity.js';
 import { homePaths } from '../../src/store/home.js';
@@ -23,13 +23,13 @@ test('a data directory whose own log holds calls is not claimed for a fleet\'s l
   const used = join(tempDir(t), 'used');
   await initHome(used);
   await recordCalls(used, 1);
-  assert.throws(() => claimForFleet(used, URL_), (e) => isAttestError(e, 'ERR_USAGE') && /split them between two logs/.test((e as Error).message) && /log migrate/.test((e as Error).message));
+  assert.throws(() => claimForFleet(used, URL_, 0n), (e) => isAttestError(e, 'ERR_USAGE') && /split them between two logs/.test((e as Error).message) && /log migrate/.test((e as Error).message));
   assert.equal(existsSync(homePaths(used).moved), false, 'nothing marked');
 
   const fresh = join(tempDir(t), 'fresh');
   await initHome(fresh);
   new LogDb(homePaths(fresh).db, 'normal', false, { entries: 'private' }).close(); // its parameters entry only
-  claimForFleet(fresh, URL_);
+  claimForFleet(fresh, URL_, 0n);
   assert.equal(existsSync(homePaths(fresh).moved), true);
   assert.throws(() => refuseMoved(fresh), (e) => isAttestError(e, 'ERR_USAGE'), 'a log of its own is then refused');
 
@@ -37,7 +37,7 @@ test('a data directory whose own log holds calls is not claimed for a fleet\'s l
   const empty = join(tempDir(t), 'empty');
   await initHome(empty);
   writeFileSync(homePaths(empty).db, '');
-  claimForFleet(empty, URL_);
+  claimForFleet(empty, URL_, 0n);
   assert.equal(existsSync(homePaths(empty).moved), true);
 });
 
@@ -46,8 +46,10 @@ test('a local recorder and a fleet\'s claim starting at the same moment never sp
   await initHome(home);
   const local = await Recorder.open(home, { durability: 'normal' }); // past its start-up check: nothing marked yet
   t.after(() => local.close());
-  claimForFleet(home, URL_); // its log holds no call yet: claimed
   const call = { tool: 'echo', args: {}, intent: 'test', server: { name: 's', fingerprint: 'sha256:' + '11'.repeat(32) }, requestDigest: 'sha256:' + '22'.repeat(32) };
+  // Its first append fails (a record past 65,535 bytes): the check it passed stays armed for the next one.
+  await assert.rejects(local.attest({ ...call, tool: 'x'.repeat(70_000) }), (e) => isAttestError(e, 'ERR_ENTRY_TOO_LARGE'));
+  claimForFleet(home, URL_, 1n); // its log holds no call yet: claimed
   await assert.rejects(local.attest(call), (e) => isAttestError(e, 'ERR_USAGE') && /moved to a fleet's log/.test((e as Error).message));
   await assert.rejects(local.attest(call), (e) => isAttestError(e, 'ERR_USAGE'), 'and every later call');
   const db = new LogDb(homePaths(home).db, 'normal', true);
@@ -58,17 +60,24 @@ test('a local recorder and a fleet\'s claim starting at the same moment never sp
   const first = join(tempDir(t), 'first');
   await initHome(first);
   await recordCalls(first, 1);
-  assert.throws(() => claimForFleet(first, URL_), (e) => isAttestError(e, 'ERR_USAGE'));
+  assert.throws(() => claimForFleet(first, URL_, 1n), (e) => isAttestError(e, 'ERR_USAGE'));
   assert.equal(existsSync(homePaths(first).moved), false, 'the mark is taken back');
   refuseMoved(first);
 
   // A mark already there (another claim not finished, or one that crashed) is not taken for a move: the log is still read, and the mark, not this claim's, stays.
-  markMoved(homePaths(first).moved, URL_, 0n);
-  assert.throws(() => claimForFleet(first, URL_), (e) => isAttestError(e, 'ERR_USAGE') && /split them between two logs/.test((e as Error).message));
-  assert.equal(existsSync(homePaths(first).moved), true, 'another\'s mark is left');
-  // One `log migrate` wrote, naming every entry it moved: the fleet's log holds them all, so the claim stands.
+  const moved = homePaths(first).moved;
+  assert.equal(markMoved(moved, URL_, 0n), true);
+  assert.equal(markMoved(moved, URL_, 9n), false, 'a mark is never replaced');
+  assert.throws(() => claimForFleet(first, URL_, 1n), (e) => isAttestError(e, 'ERR_USAGE') && /split them between two logs/.test((e as Error).message));
+  assert.equal(existsSync(moved), true, 'another\'s mark is left');
+  // One `log migrate` made, naming every entry it moved: the claim stands for the fleet's log holding them, not another database, nor one holding fewer.
+  rmSync(moved);
   const db2 = new LogDb(homePaths(first).db, 'normal', true);
-  markMoved(homePaths(first).moved, URL_, db2.size());
+  const size = db2.size();
   db2.close();
-  claimForFleet(first, URL_);
+  markMoved(moved, URL_, size);
+  assert.throws(() => claimForFleet(first, 'postgres://writer@db.example/another', size), (e) => isAttestError(e, 'ERR_USAGE') && /another fleet's log/.test((e as Error).message));
+  assert.throws(() => claimForFleet(first, URL_, size - 1n), (e) => isAttestError(e, 'ERR_USAGE') && /did not commit there/.test((e as Error).message));
+  claimForFleet(first, 'postgres://other-user:pw@db.example/mcp_attest', size);
+  assert.equal(existsSync(moved), true);
 });
