@@ -57,7 +57,8 @@ export function canonicalDigest(value: unknown, memo?: CanonicalMemo): { bytes: 
 
 /** Hash-only identity projection of `value` (the default; the value stays local). `memo`: keeps JCS(value) and its digest for the caller (its evidence store: {@link canonicalDigest}). */
 export function hashOnlyCommitment(value: unknown, memo?: CanonicalMemo): ProjectionCommitment {
-  const projection = canonicalize({ digest: `sha256:${toHex(canonicalDigest(value, memo).digest)}` });
+  // JCS of `{"digest": "sha256:<hex>"}`, written out: one member, and nothing in it to escape.
+  const projection = `{"digest":"sha256:${toHex(canonicalDigest(value, memo).digest)}"}`;
   return { projection, projectionDigest: sha256Tagged(projection) };
 }
 

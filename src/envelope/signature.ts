@@ -5,7 +5,7 @@
  * @see SEP-2787 §"Canonicalization and signing"; RFC 8785
  */
 import { fromHex } from '../bytes/index.js';
-import { canonicalBytes, type CanonicalMemo } from '../jcs/index.js';
+import { canonicalBytesOmitting, type CanonicalMemo } from '../jcs/index.js';
 import { getAlgorithm, type AlgName } from '../keys/algorithms.js';
 
 /** Members outside every signing preimage. `pqSignature` is the receipt's hybrid slot. */
@@ -17,12 +17,8 @@ export const UNSIGNED_MEMBERS: readonly string[] = ['signature', 'pqSignature'];
  * codes (`ERR_JSON_VALUE`, `ERR_JSON_LONE_SURROGATE`, ...) for values JCS cannot encode.
  */
 export function signingInput(envelope: Record<string, unknown>, memo?: CanonicalMemo): Uint8Array {
-  // A null-prototype object: a member named `__proto__` is an ordinary member here.
-  const body = Object.create(null) as Record<string, unknown>;
-  for (const [k, v] of Object.entries(envelope)) {
-    if (!UNSIGNED_MEMBERS.includes(k)) body[k] = v;
-  }
-  return canonicalBytes(body, memo);
+  // As of a null-prototype copy: a member named `__proto__` is an ordinary member here.
+  return canonicalBytesOmitting(envelope, UNSIGNED_MEMBERS, memo);
 }
 
 /** The order n of the P-256 group (FIPS 186-5 / SEC 2), as 32 big-endian bytes. */

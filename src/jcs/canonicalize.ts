@@ -60,6 +60,27 @@ function quoteName(name: string): string {
   return q;
 }
 
+/** Members an object may have for {@link sortNames} to sort them by insertion. */
+const INSERTION_SORT_MAX = 32;
+
+/**
+ * Sort member names by their UTF-16 code units (RFC 8785 §3.2.3), in place: as the default
+ * sort does (`<` on strings compares code units), by insertion for a few (~90 ns against
+ * ~240 for 7 names).
+ */
+function sortNames(names: string[]): void {
+  if (names.length > INSERTION_SORT_MAX) {
+    names.sort(); // default sort compares UTF-16 code units, exactly what §3.2.3 asks
+    return;
+  }
+  for (let i = 1; i < names.length; i++) {
+    const name = names[i]!;
+    let j = i - 1;
+    for (; j >= 0 && names[j]! > name; j--) names[j + 1] = names[j]!;
+    names[j + 1] = name;
+  }
+}
+
 function escapeUnit(unit: string): string {
   return SHORT_ESCAPES.get(unit) ?? `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`;
 }
@@ -159,13 +180,34 @@ class Canonicalizer {
     return `[${parts.join(',')}]`;
   }
 
+  /**
+   * The text of a fresh plain object holding `members` (name, value pairs with distinct
+   * names, in any order) at depth 1: what {@link object} writes for such an object, without
+   * building it.
+   */
+  members(members: Array<[string, unknown]>): string {
+    members.sort(byName);
+    let text = '{';
+    for (let i = 0; i < members.length; i++) {
+      const [name, member] = members[i]!;
+      try {
+        text += `${i === 0 ? '' : ','}${quoteName(name)}:${this.value(member, 1)}`;
+      } catch (e) {
+        under(e, keySegment(name));
+      }
+    }
+    return text + '}';
+  }
+
   // RFC 8785 §3.2.3: members sorted by their names as arrays of UTF-16 code units.
   private object(value: object, depth: number): string {
     const proto: unknown = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) reject('not a plain object');
-    const names = Reflect.ownKeys(value);
-    for (const key of names) if (typeof key !== 'string') reject('symbol-keyed property');
-    (names as string[]).sort(); // default sort compares UTF-16 code units, exactly what §3.2.3 asks
+    // Every own string key (non-enumerable ones too: refused below, by name), then the symbols:
+    // Reflect.ownKeys split in two, each cheaper than it (~100 ns against ~230 for 7 members).
+    const names = Object.getOwnPropertyNames(value);
+    if (Object.getOwnPropertySymbols(value).length > 0) reject('symbol-keyed property');
+    sortNames(names);
     let text = '{';
     for (let i = 0; i < names.length; i++) {
       const name = names[i] as string;
@@ -201,6 +243,27 @@ export function canonicalize(value: unknown, memo?: CanonicalMemo): string {
     // Safety net: a Proxy trap or an engine limit must not leak a raw error.
     throw new AttestError('ERR_JSON_VALUE', 'value cannot be canonicalized', { path: '', cause: e });
   }
+}
+
+/** Orders members by name in UTF-16 code units (as the default sort orders strings: RFC 8785 §3.2.3). */
+const byName = (a: [string, unknown], b: [string, unknown]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+
+/**
+ * UTF-8 bytes of JCS of the object holding `record`'s own enumerable string-keyed members as
+ * `Object.entries` reads them, except those named in `omit`: {@link canonicalBytes} of a
+ * null-prototype copy of those members (a member named `__proto__` is an ordinary member),
+ * without making the copy. Same errors, and paths, as {@link canonicalBytes} of that copy.
+ */
+export function canonicalBytesOmitting(record: object, omit: readonly string[], memo?: CanonicalMemo): Uint8Array {
+  const members = Object.entries(record).filter(([k]) => !omit.includes(k));
+  let text: string;
+  try {
+    text = new Canonicalizer(memo).members(members);
+  } catch (e) {
+    if (e instanceof Failure) throw new AttestError(e.code, e.message, { path: e.segments.reverse().join('') });
+    throw new AttestError('ERR_JSON_VALUE', 'value cannot be canonicalized', { path: '', cause: e });
+  }
+  return utf8(text);
 }
 
 /**

@@ -4,4 +4,4 @@
  */
 export type { JsonValue } from './types.js';
 export { parseJson, parseJsonBytes, type ParseLimits } from './parse.js';
-export { canonicalize, canonicalBytes, CanonicalMemo, MAX_CANONICAL_DEPTH } from './canonicalize.js';
+export { canonicalize, canonicalBytes, canonicalBytesOmitting, CanonicalMemo, MAX_CANONICAL_DEPTH } from './canonicalize.js';

@@ -62,14 +62,23 @@ export function nodeVerify(alg: AlgName, key: CryptoKey, data: Uint8Array, signa
 
 /** SHA-256 through node:crypto, as a plain Uint8Array (not a Buffer: callers compare and slice them as such). */
 export function nodeSha256(data: Uint8Array): Uint8Array {
-  // The one-shot `crypto.hash` (Node 20.12+): no Hash object per digest.
-  const d = hash('sha256', data, 'buffer');
-  return new Uint8Array(d.buffer, d.byteOffset, d.length);
+  // The one-shot `crypto.hash` (Node 20.12+): no Hash object per digest. As a 'binary' (latin1) string
+  // (one character per byte, 0-255), copied out: ~0.35 µs, against ~0.75-1.1 for its
+  // 'buffer' output (a Buffer allocated per digest).
+  const d = hash('sha256', data, 'binary');
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) out[i] = d.charCodeAt(i);
+  return out;
+}
+
+/** SHA-256 through node:crypto as lowercase hex (~0.3 µs; `toHex(nodeSha256(data))` ~0.75). */
+export function nodeSha256Hex(data: Uint8Array): string {
+  return hash('sha256', data, 'hex');
 }
 
 /** The installed verifier's batcher: checks run in `verifyBatcher.all` have their node:crypto verifications gathered. */
 export const verifyBatcher = new VerifyBatcher(nodeVerify);
 
-useSha256(nodeSha256);
+useSha256(nodeSha256, nodeSha256Hex);
 usePlatformVerify('node:crypto', verifyBatcher.verify);
 useCheckRunner((tasks) => verifyBatcher.all(tasks));
