@@ -17,20 +17,44 @@ import { Recorder } from '../proxy/recorder.js';
 import { exists, homePaths, resolveHome } from '../store/home.js';
 import { publishTiles } from '../store/publish.js';
 import { registerLogServeCommands } from './cmd-log-serve.js';
-import { CliExit, EXIT_USAGE, out, outJson } from './output.js';
+import { CliExit, EXIT_USAGE, err, out, outJson } from './output.js';
 import { SqliteLogStore, type LogStore } from '../store/log-store.js';
 import type { EntriesMode } from '../records/record.js';
 
 
-/** The fleet's log (`--store`, `$MCP_ATTEST_STORE`); when it is empty and `entries` is given, with its parameters entry written first. */
-async function openFleet(o: { store?: string }, entries?: EntriesMode): Promise<LogStore> {
+/**
+ * The fleet's log (`--store`, `$MCP_ATTEST_STORE`); when it is empty and `made` is given (the
+ * data directory `home` named to it), with its parameters entry written first in that data
+ * directory's format, and its origin: unless that data directory has calls of its own
+ * ({@link refuseOwnCalls}).
+ */
+async function openFleet(o: { store?: string }, made?: { entries?: EntriesMode; origin: string; home: string }): Promise<LogStore> {
   const { PgLog } = await import('../store/pg-log.js');
-  return PgLog.open(storeUrl(o.store), entries === undefined ? {} : { entries });
+  const log = await PgLog.open(storeUrl(o.store));
+  if (made?.entries === undefined || (await log.size()) > 0n) return log;
+  await log.close();
+  refuseOwnCalls(made.home);
+  return PgLog.open(storeUrl(o.store), { entries: made.entries, origin: made.origin });
 }
 
 /** The log to read: the fleet's (`--store`, `$MCP_ATTEST_STORE`) or the data directory's (exit 3 when it has none yet). */
 async function openStore(o: { home?: string; store?: string }): Promise<LogStore> {
   return fleetLog(o) ? openFleet(o) : new SqliteLogStore(openHomeLog(resolveHome(o.home)));
+}
+
+/**
+ * `CliExit` (exit 2) when the data directory `home`, named to an empty fleet's log, has a log
+ * of its own holding calls: made the fleet's log's origin now, its calls would be left
+ * behind, and `log migrate` (into an empty database) is the way to take them along.
+ */
+function refuseOwnCalls(home: string): void {
+  if (!exists(homePaths(home).db) || exists(homePaths(home).moved)) return;
+  const db = openHomeLog(home);
+  try {
+    if (db.size() > (db.mode() === 'v1' ? 0n : 1n)) throw new CliExit(EXIT_USAGE, `this data directory has a log of its own (${homePaths(home).db}, ${db.size()} entries): move it to the fleet's log with mcp-attest log migrate --home ${home} --to URL (into an empty database), or name another data directory`);
+  } finally {
+    db.close();
+  }
 }
 
 /** The calls of the data directory's log. */
@@ -171,9 +195,10 @@ export function registerLogCommands(program: Command): void {
       // A fleet's log made here (its owner's first `log status`) gets its parameters entry now, the
       // format of the data directory named: the first writer to append does not decide it. A data
       // directory nothing has recorded in yet has no log: its status is that of an empty one.
-      const store = fleetLog(o) ? await openFleet(o, identity?.log.entries) : hasHomeLog(home) ? await openStore(o) : null;
+      const store = fleetLog(o) ? await openFleet(o, identity === null ? undefined : { ...identity.log, home }) : hasHomeLog(home) ? await openStore(o) : null;
       try {
         const s = await logStatus(store, origin, own ? loadWitnesses(home).map((w) => w.name) : [], nowSeconds());
+        if (fleetLog(o) && identity === null && s.size === '0') err('mcp-attest: the fleet\'s log is empty, with no entry 0 yet: as its owner, run log status --home DIR --store URL, DIR the integrator\'s data directory (docs/fleet.md)');
         if (o.json) return outJson(s);
         out(formatStatus(s));
       } finally {

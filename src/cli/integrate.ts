@@ -76,6 +76,8 @@ export async function integrateLoop(home: string, url: string, o: { intervalMs: 
     // The fleet's log is this key's (no other origin signed it) before the data directory is claimed for it; once
     // claimed it stays so, whatever fails later (another integrator, the database away).
     await checkOrigin(log, signer.origin);
+    const mode = await log.mode();
+    if (entries !== undefined && mode !== null && mode !== 'v1' && mode !== entries) throw new CliExit(EXIT_USAGE, `this data directory keeps a ${entries} log, and the fleet's log is ${mode}: integrate it with the data directory it was made for`);
     claimFleetHome(home, url, memory);
   } catch (e) {
     await log.close();
@@ -111,7 +113,7 @@ async function run(log: PgLog, home: string, url: string, signer: CheckpointSign
         if (r.checkpoint === null) await sleep(o.intervalMs);
       } catch (e) {
         // A state that cannot be trusted is not retried; anything else (the database away, the role lost) is, with backoff.
-        if (e instanceof CliExit || isAttestError(e, 'ERR_STORE_CORRUPT') || o.once) throw e;
+        if (e instanceof CliExit || isAttestError(e, 'ERR_STORE_CORRUPT') || isAttestError(e, 'ERR_USAGE') || o.once) throw e;
         err(`mcp-attest: integrator: ${(e as Error).message}${isAttestError(e) ? ` (${e.code})` : ''}; retrying in ${backoff} ms`);
         await role?.release();
         role = null;

@@ -13,10 +13,14 @@ import type { Identity } from '../store/identity.js';
 import type { LogStore } from '../store/log-store.js';
 import { LogDb } from '../store/log-db.js';
 
-/** `ERR_STORE_CORRUPT` (after `close`) when the log's format is not the one identity.json says. */
-export function checkMode(identity: Identity, mode: string | null, close: () => void): void {
+/**
+ * `ERR_STORE_CORRUPT` (after `close`) when the log's format is not the one identity.json
+ * says; for a fleet's log (`fleet`), `ERR_USAGE`: a data directory made for another format.
+ */
+export function checkMode(identity: Identity, mode: string | null, close: () => void, fleet = false): void {
   if (identity.log.entries === undefined || mode === null || mode === identity.log.entries) return;
   close();
+  if (fleet) throw new AttestError('ERR_USAGE', `this data directory keeps a ${identity.log.entries} log, and the fleet's log is ${mode}: record to it from a data directory made for it (mcp-attest init${mode === 'public' ? ' --public-log' : ''})`, { expected: mode, found: identity.log.entries });
   throw new AttestError('ERR_STORE_CORRUPT', `the log's entries are ${mode} but identity.json says ${identity.log.entries}: refusing to record (was the log replaced?)`, { expected: identity.log.entries, found: mode });
 }
 
@@ -44,8 +48,8 @@ export function refuseMoved(home: string): void {
  * `ERR_USAGE`, and the mark removed only if this call made it, when `home` has a log of its
  * own holding calls the fleet's log does not (past its parameters entry, and past what `log
  * migrate` moved): its calls would be split between two logs (`log migrate` moves them
- * first); and when a mark already there names another database than `url` (host, port and
- * database; the user may differ), or more entries moved than the fleet's log holds
+ * first); and when a mark already there names another database than `url` (by its name:
+ * a server has several host names), or more entries moved than the fleet's log holds
  * (`fleetSize`: the move never committed there). Throws what `markMoved` throws;
  * `ERR_STORE_IO` when the log stays locked past the busy timeout.
  */
@@ -55,8 +59,9 @@ export function claimForFleet(home: string, url: string, fleetSize: bigint): voi
   try {
     const marked = readMoved(p.moved);
     const want = new URL(url);
-    if (!mine && marked.to !== null && (marked.to.host !== want.host || marked.to.pathname !== want.pathname)) {
-      throw new AttestError('ERR_USAGE', `this data directory records to another fleet's log (${p.moved} names ${marked.to.host}${marked.to.pathname}): recording here to ${want.host}${want.pathname} would split its calls between two logs`);
+    // The database's name, not its host: one server has several names (localhost, an address, a failover's).
+    if (!mine && marked.to !== null && marked.to.pathname !== want.pathname) {
+      throw new AttestError('ERR_USAGE', `this data directory records to another fleet's log (${p.moved} names database ${marked.to.pathname.slice(1)}): recording here to ${want.pathname.slice(1)} would split its calls between two logs`);
     }
     if (marked.entries > fleetSize) throw new AttestError('ERR_USAGE', `${p.moved} says ${marked.entries} entries moved to the fleet's log, which holds ${fleetSize}: the move did not commit there, or this is another database`);
     const own = readLocked(p.db, (db) => ({ size: db.size(), params: db.mode() === 'v1' || db.size() === 0n ? 0n : 1n }));

@@ -51,8 +51,16 @@ function noProof(e: unknown): Uint8Array[] {
   throw e;
 }
 
-/** `ERR_STORE_CORRUPT` when the latest checkpoint of `log` names another origin than `origin` (the wrong data directory); `ERR_STORE_IO`. */
+/**
+ * `ERR_USAGE` when `log` was made for another origin than `origin` (`log_state.origin`, set
+ * by the owner with entry 0: the wrong data directory would sign it with its key);
+ * `ERR_STORE_CORRUPT` when its latest checkpoint names another origin; `ERR_STORE_IO`.
+ */
 export async function checkOrigin(log: PgLog, origin: string): Promise<void> {
+  const made = (await log.pool.query('SELECT origin FROM mcp_attest.log_state WHERE id = 1')).rows[0]?.origin;
+  if (typeof made === 'string' && made !== origin) {
+    throw new AttestError('ERR_USAGE', `this fleet's log was made for the data directory of origin ${made.slice(0, 200)} (the owner's first log status --home DIR --store URL), not this one's (${origin}): integrate with that data directory, whose key signs it`, { expected: made.slice(0, 200), found: origin });
+  }
   const latest = await log.latestCheckpoint();
   if (latest !== null && !latest.note.startsWith(`${origin}\n`)) {
     throw new AttestError('ERR_STORE_CORRUPT', `this log's checkpoints name another origin than ${origin}: integrate with the data directory holding its log key`, { expected: origin });
@@ -113,7 +121,7 @@ export class Integrator {
    * `signer` a checkpoint at most every `checkpointMs` (default 1,000), holding a lease of
    * `leaseMs` (default 10,000) renewed as it steps; null when another process is the
    * integrator now: its session is alive and its lease has not run out. Throws
-   * `ERR_STORE_IO` (also for a role that may not update the state row: a writer's),
+   * `ERR_USAGE` for a role that may not update the state row (a writer's), `ERR_STORE_IO`,
    * `ERR_STORE_CORRUPT` when the log has no state row or its latest checkpoint names another
    * origin than `signer`'s (the wrong data directory).
    */
@@ -134,6 +142,7 @@ export class Integrator {
       return null;
     } catch (e) {
       await client.end().catch(() => undefined);
+      if ((e as { code?: string }).code === '42501') throw new AttestError('ERR_USAGE', `this database role may not take the integrator's role (${(e as Error).message}): integrate as a role with docs/fleet.md's fleet_integrator grants`);
       throw storeIo('cannot take the integrator role', e);
     }
   }

@@ -97,13 +97,13 @@ export class PgLog implements LogStore {
    * `ERR_STORE_IO` when the server cannot be reached, `ERR_STORE_CORRUPT` for a schema of a
    * newer version.
    */
-  static async open(url: string, o: { entries?: EntriesMode; max?: number } = {}): Promise<PgLog> {
+  static async open(url: string, o: { entries?: EntriesMode; origin?: string; max?: number } = {}): Promise<PgLog> {
     const pool = new pg.Pool({ ...connectionConfig(url), max: o.max ?? 4, connectionTimeoutMillis: 30_000 });
     pool.on('error', () => undefined); // an idle client's error: the next query reports it
     const log = new PgLog(pool);
     try {
       await migrateSchema(pool);
-      if (o.entries !== undefined) await log.writeParameters(o.entries);
+      if (o.entries !== undefined) await log.writeParameters(o.entries, o.origin);
     } catch (e) {
       await pool.end();
       throw storeIo('cannot open the PostgreSQL log', e);
@@ -127,13 +127,18 @@ export class PgLog implements LogStore {
     return (this.knownMode = decodeParameters(first)?.entries ?? 'v1');
   }
 
-  /** An empty log gets its parameters entry, only from its owner (`ERR_USAGE` for another role: store/pg-sequence.ts); a log with entries keeps its format. */
-  private async writeParameters(entries: EntriesMode): Promise<void> {
+  /**
+   * An empty log gets its parameters entry, and `origin` (the integrator's data directory's:
+   * pg-integrator.ts `checkOrigin`), only from its owner (`ERR_USAGE` for another role:
+   * store/pg-sequence.ts); a log with entries keeps its format.
+   */
+  private async writeParameters(entries: EntriesMode, origin?: string): Promise<void> {
     await this.transaction(async (c) => {
       if (await lockCounter(c) !== 0n) return;
       await appendRows(c, 0n, [[0n, encodeRecord({ type: PARAMETERS_RECORD, index: '0', entries }), null, null]]).catch((e: { code?: string }) => {
-        throw e.code !== '42501' ? e : new AttestError('ERR_USAGE', "this fleet's log is empty, and its first entry (which says whether it is private) is written only by the log's owner: run `mcp-attest log status --store URL` once as the owner (docs/fleet.md \"Roles\")");
+        throw e.code !== '42501' ? e : new AttestError('ERR_USAGE', "this fleet's log is empty, and its first entry (which says whether it is private) is written only by the log's owner: run `mcp-attest log status --home DIR --store URL` once as the owner, DIR the integrator's data directory (docs/fleet.md \"Running a fleet\")");
       });
+      if (origin !== undefined) await c.query('UPDATE mcp_attest.log_state SET origin = $1 WHERE id = 1', [origin]);
     });
   }
 

@@ -45,12 +45,22 @@ test('a fleet\'s log is bundled by its owner, by call and by range, and the bund
   const url = await server.database('fleet_bundle');
   const home = join(s.dir, 'a');
   assert.equal(cli(['init', '--home', home]).status, 0);
-  const owner = await PgLog.open(url, { entries: 'private' }); // as the owner's first `log status --store`: the schema and entry 0
+  // The owner's first `log status`, naming the integrator's data directory: the schema, entry 0 and the log's origin.
+  const created = cli(['log', 'status', '--home', home, '--store', url]);
+  assert.equal(created.status, 0, created.stderr);
+  const owner = await PgLog.open(url);
   t.after(() => owner.close());
   const roles = await grantFleetRoles(url, '_b');
   const proxied = await connectProxied({ ...s, home }, [EVERYTHING], ['--store', roles.writer]);
   for (let i = 0; i < 3; i++) await proxied.client.callTool({ name: 'echo', arguments: { message: `call ${i}` } });
   const integrate = (): void => assert.equal(cli(['log', 'integrate', '--home', home, '--store', roles.integrator, '--once']).status, 0);
+  // Another data directory's integrator would sign the fleet's log with its key: refused, nothing signed.
+  const other = join(s.dir, 'other');
+  assert.equal(cli(['init', '--home', other]).status, 0);
+  const wrong = cli(['log', 'integrate', '--home', other, '--store', roles.integrator, '--once']);
+  assert.equal(wrong.status, 2, wrong.stderr);
+  assert.match(wrong.stderr, /made for the data directory of origin/);
+  assert.equal((await owner.checkpoints()).length, 0);
   integrate();
   const ids = callIds(url);
   assert.equal(ids.length, 3);
@@ -106,4 +116,19 @@ test('a fleet\'s log is bundled by its owner, by call and by range, and the bund
   assert.equal(verify(later, trust).status, 0);
   assert.equal(cli(['bundle', '--home', home, '--store', url, '--call', 'no-such-call', '--out', later]).status, 2);
   await proxied.client.close();
+
+  // A data directory with calls of its own is not made a fleet's log's origin (its calls would stay behind): log migrate takes them along.
+  const local = join(s.dir, 'local');
+  assert.equal(cli(['init', '--home', local]).status, 0);
+  const own = await connectProxied({ ...s, home: local }, [EVERYTHING], []);
+  await own.client.callTool({ name: 'echo', arguments: { message: 'kept here' } });
+  await own.client.close();
+  const empty = await server.database('fleet_bundle_empty');
+  const refusedHome = cli(['log', 'status', '--home', local, '--store', empty]);
+  assert.equal(refusedHome.status, 2, refusedHome.stderr);
+  assert.match(refusedHome.stderr, /log migrate/);
+  const nothing = cli(['log', 'status', '--store', empty], 60_000, { env: { MCP_ATTEST_HOME: join(s.dir, 'nowhere') } });
+  assert.equal(nothing.status, 0, nothing.stderr);
+  assert.match(nothing.stderr, /no entry 0 yet: as its owner, run log status --home DIR --store URL/);
+  assert.equal(cli(['log', 'migrate', '--home', local, '--to', empty]).status, 0, 'the database is still empty: the move goes in');
 });

@@ -78,6 +78,6 @@ test('a local recorder and a fleet\'s claim starting at the same moment never sp
   markMoved(moved, URL_, size);
   assert.throws(() => claimForFleet(first, 'postgres://writer@db.example/another', size), (e) => isAttestError(e, 'ERR_USAGE') && /another fleet's log/.test((e as Error).message));
   assert.throws(() => claimForFleet(first, URL_, size - 1n), (e) => isAttestError(e, 'ERR_USAGE') && /did not commit there/.test((e as Error).message));
-  claimForFleet(first, 'postgres://other-user:pw@db.example/mcp_attest', size);
+  claimForFleet(first, 'postgres://other-user:pw@localhost:5432/mcp_attest', size); // the same database under another host name and user
   assert.equal(existsSync(moved), true);
 });

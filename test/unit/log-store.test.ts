@@ -479,3 +479,21 @@ test('postgres bundles: an entry of a public log is bundled as published, whatev
     }
   }
 });
+
+test('postgres: a log made for one data directory\'s origin (the owner\'s first log status --home) is integrated by no other\'s key', async () => {
+  const url = await freshUrl();
+  const log = await PgLog.open(url, { entries: 'private', origin: 'intended.example/log' });
+  try {
+    await log.append(record);
+    await assert.rejects(Integrator.take(log, url, await signer('other.example/log')), (e) => isAttestError(e, 'ERR_USAGE') && /made for the data directory of origin intended\.example\/log/.test(e.message));
+    const right = await Integrator.take(log, url, await signer('intended.example/log'), { checkpointMs: 0 });
+    assert.ok(right !== null);
+    assert.deepEqual(await right.step(), { integrated: 2n, checkpoint: 2n });
+    await right.release();
+    // Its origin is set once, with entry 0: opening the log again with another changes nothing.
+    await (await PgLog.open(url, { entries: 'private', origin: 'other.example/log' })).close();
+    await assert.rejects(Integrator.take(log, url, await signer('other.example/log')), (e) => isAttestError(e, 'ERR_USAGE'));
+  } finally {
+    await log.close();
+  }
+});
