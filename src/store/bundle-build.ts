@@ -57,7 +57,8 @@ export function selectEntries(db: LogDb, s: Selection): bigint[] {
  * not within the log, or holds more entries than a bundle may (bundle/format.ts; entry 0 counted).
  */
 export function rangeIndexes([a, b]: [bigint, bigint], size: bigint): bigint[] {
-  if (a > b || b >= size) throw new AttestError('ERR_USAGE', `range ${a}..${b} is not within the log (0..${size - 1n})`);
+  if (a > b) throw new AttestError('ERR_USAGE', `range ${a}..${b}: its first entry comes after its last (A..B, A <= B)`);
+  if (b >= size) throw new AttestError('ERR_USAGE', `range ${a}..${b} is not within the log (0..${size - 1n})`);
   if (b - a + 1n >= BigInt(MAX_BUNDLE_ENTRIES)) throw new AttestError('ERR_USAGE', `range ${a}..${b}: a bundle holds fewer than ${MAX_BUNDLE_ENTRIES} entries of a range (with entry 0, at most ${MAX_BUNDLE_ENTRIES}): bundle it in parts`);
   const out: bigint[] = [];
   for (let i = a; i <= b; i++) out.push(i);
