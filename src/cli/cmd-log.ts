@@ -160,12 +160,14 @@ export function registerLogCommands(program: Command): void {
       try {
         const log = await PgLog.open(o.to);
         try {
+          const logId = await log.logId();
           // The marker is durable before the move commits: a crash between them leaves a data directory that refuses to record, never a second history.
           let marked = false;
           const m = await migrateToPostgres(db, log, {
+            origin: loadIdentity(paths.home).log.origin,
             beforeCommit: (n) => {
               // Only if no marker is there: a fleet's proxy or integrator that claimed the directory meanwhile rolls the move back.
-              if (!markMoved(paths.moved, o.to, n)) throw new CliExit(EXIT_USAGE, `this data directory was claimed for a fleet's log while it moved (${paths.moved}): nothing moved`);
+              if (!markMoved(paths.moved, o.to, n, logId)) throw new CliExit(EXIT_USAGE, `this data directory was claimed for a fleet's log while it moved (${paths.moved}): nothing moved`);
               marked = true;
             },
           }).catch((e: unknown) => {

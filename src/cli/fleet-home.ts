@@ -46,9 +46,11 @@ function ownLog(path: string): { size: bigint; checkpoint: { size: bigint; root:
  *    missing entries a recorder added after the move.
  * Throws `CliExit` (exit 2), `ERR_STORE_CORRUPT`, what `markMoved` throws.
  */
-export function claimFleetHome(home: string, url: string, memory: SignedTreeMemory): void {
+export function claimFleetHome(home: string, url: string, memory: SignedTreeMemory, logId: string): void {
   const p = homePaths(home);
-  const created = markMoved(p.moved, url, 0n); // only if none is there, atomically: a marker another process is writing is never taken for this one's
+  const created = markMoved(p.moved, url, 0n, logId); // only if none is there, atomically: a marker another process is writing is never taken for this one's
+  const named = readMoved(p.moved).log;
+  if (named !== null && named !== logId) throw new CliExit(EXIT_USAGE, `this data directory's log is another fleet's (${p.moved} names log ${named.slice(0, 64)}, this one is ${logId}): integrate this one from another data directory`);
   try {
     const own = ownLog(p.db);
     if (own === null || (own.size === 0n && own.checkpoint === null)) return;

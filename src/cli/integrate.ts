@@ -70,7 +70,7 @@ export async function integrateLoop(home: string, url: string, o: { intervalMs: 
   if (o.intervalMs * 4 > o.leaseMs) throw new CliExit(EXIT_USAGE, '--lease-ms must be at least four times --interval-ms');
   const signer = await signerOf(home);
   const entries = loadIdentity(home).log.entries;
-  const log = await PgLog.open(url, entries ? { entries } : {});
+  const log = await PgLog.open(url);
   const memory = fileMemory(home);
   try {
     // The fleet's log is this key's (no other origin signed it) before the data directory is claimed for it; once
@@ -78,7 +78,9 @@ export async function integrateLoop(home: string, url: string, o: { intervalMs: 
     await checkOrigin(log, signer.origin);
     const mode = await log.mode();
     if (entries !== undefined && mode !== null && mode !== 'v1' && mode !== entries) throw new CliExit(EXIT_USAGE, `this data directory keeps a ${entries} log, and the fleet's log is ${mode}: integrate it with the data directory it was made for`);
-    claimFleetHome(home, url, memory);
+    claimFleetHome(home, url, memory, await log.logId());
+    // As the owner, on an empty log (one role for all), once the data directory is claimed: its format and origin are the log's.
+    if (entries !== undefined && mode === null) await log.initialize(entries, signer.origin);
   } catch (e) {
     await log.close();
     throw e;

@@ -48,21 +48,23 @@ export function refuseMoved(home: string): void {
  * `ERR_USAGE`, and the mark removed only if this call made it, when `home` has a log of its
  * own holding calls the fleet's log does not (past its parameters entry, and past what `log
  * migrate` moved): its calls would be split between two logs (`log migrate` moves them
- * first); and when a mark already there names another database than `url` (by its name:
- * a server has several host names), or more entries moved than the fleet's log holds
- * (`fleetSize`: the move never committed there). Throws what `markMoved` throws;
+ * first); and when a mark already there names another fleet's log than `fleet` (by its random
+ * name, `id`, wherever it is served; an older mark by its database's name), or more entries
+ * moved than the fleet's log holds (`size`: the move never committed there). Throws what `markMoved` throws;
  * `ERR_STORE_IO` when the log stays locked past the busy timeout.
  */
-export function claimForFleet(home: string, url: string, fleetSize: bigint): void {
+export function claimForFleet(home: string, url: string, fleet: { size: bigint; id: string }): void {
   const p = homePaths(home);
-  const mine = markMoved(p.moved, url, 0n);
+  const mine = markMoved(p.moved, url, 0n, fleet.id);
   try {
     const marked = readMoved(p.moved);
     const want = new URL(url);
-    // The database's name, not its host: one server has several names (localhost, an address, a failover's).
-    if (!mine && marked.to !== null && marked.to.pathname !== want.pathname) {
-      throw new AttestError('ERR_USAGE', `this data directory records to another fleet's log (${p.moved} names database ${marked.to.pathname.slice(1)}): recording here to ${want.pathname.slice(1)} would split its calls between two logs`);
+    // The log's own name, wherever it is served (a server has several host names); a marker older than it names a database.
+    const other = marked.log !== null ? marked.log !== fleet.id : marked.to !== null && marked.to.pathname !== want.pathname;
+    if (!mine && other) {
+      throw new AttestError('ERR_USAGE', `this data directory records to another fleet's log (${p.moved} names ${marked.log !== null ? `log ${marked.log.slice(0, 64)}` : `database ${marked.to!.pathname.slice(1, 64)}`}): recording here to ${want.host}${want.pathname} (log ${fleet.id}) would split its calls between two logs`);
     }
+    const fleetSize = fleet.size;
     if (marked.entries > fleetSize) throw new AttestError('ERR_USAGE', `${p.moved} says ${marked.entries} entries moved to the fleet's log, which holds ${fleetSize}: the move did not commit there, or this is another database`);
     const own = readLocked(p.db, (db) => ({ size: db.size(), params: db.mode() === 'v1' || db.size() === 0n ? 0n : 1n }));
     const held = own === null ? 0n : own.size - (own.params > marked.entries ? own.params : marked.entries);

@@ -95,7 +95,7 @@ export class Recorder {
       const { PgLog } = await import('../store/pg-log.js');
       const log = await PgLog.open(store, identity.log.entries ? { entries: identity.log.entries } : {});
       checkMode(identity, await log.mode(), () => void log.close(), true);
-      claimForFleet(home, store, await log.size());
+      claimForFleet(home, store, { size: await log.size(), id: await log.logId() });
       const evidence = o.evidence === false ? null : new EvidenceStore(p.evidence, false);
       return new Recorder(home, identity, null, log, signer, logSigner, evidence, o.checkpointMs ?? 1000, o.profile ?? 'vector', await fleetOrigin(log, identity));
     }

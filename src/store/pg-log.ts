@@ -103,7 +103,7 @@ export class PgLog implements LogStore {
     const log = new PgLog(pool);
     try {
       await migrateSchema(pool);
-      if (o.entries !== undefined) await log.writeParameters(o.entries, o.origin);
+      if (o.entries !== undefined) await log.initialize(o.entries, o.origin);
     } catch (e) {
       await pool.end();
       throw storeIo('cannot open the PostgreSQL log', e);
@@ -132,7 +132,7 @@ export class PgLog implements LogStore {
    * pg-integrator.ts `checkOrigin`), only from its owner (`ERR_USAGE` for another role:
    * store/pg-sequence.ts); a log with entries keeps its format.
    */
-  private async writeParameters(entries: EntriesMode, origin?: string): Promise<void> {
+  async initialize(entries: EntriesMode, origin?: string): Promise<void> {
     await this.transaction(async (c) => {
       if (await lockCounter(c) !== 0n) return;
       await appendRows(c, 0n, [[0n, encodeRecord({ type: PARAMETERS_RECORD, index: '0', entries }), null, null]]).catch((e: { code?: string }) => {
@@ -266,6 +266,11 @@ export class PgLog implements LogStore {
 
   async size(): Promise<bigint> {
     return BigInt(stateRow(await this.pool.query('SELECT next_idx FROM mcp_attest.counter WHERE id = 1')).next_idx as string);
+  }
+
+  /** This log's random name (`log_state.log_id`, schema v5): a data directory's marker records it. */
+  async logId(): Promise<string> {
+    return String(stateRow(await this.pool.query('SELECT log_id FROM mcp_attest.log_state WHERE id = 1')).log_id);
   }
 
   async integratedSize(): Promise<bigint> {

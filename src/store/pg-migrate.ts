@@ -64,11 +64,12 @@ async function insertNodes(c: pg.ClientBase, nodes: StoredNode[]): Promise<void>
 
 /**
  * Move the log `db` into the empty PostgreSQL log `log`; `beforeCommit(entries)` runs last
- * inside the transaction (the data directory's marker: store/home.ts `moved`). Throws `ERR_USAGE` when `log`
+ * inside the transaction (the data directory's marker: store/home.ts `moved`); `origin`, the
+ * data directory's log origin, becomes the fleet's log's (pg-integrator.ts `checkOrigin`). Throws `ERR_USAGE` when `log`
  * already has entries, `ERR_STORE_CORRUPT` when the SQLite log has a gap or a moved
  * checkpoint's root differs from the moved tree's, `ERR_STORE_IO`.
  */
-export async function migrateToPostgres(db: LogDb, log: PgLog, o: { beforeCommit?: (entries: bigint) => void } = {}): Promise<Migrated> {
+export async function migrateToPostgres(db: LogDb, log: PgLog, o: { beforeCommit?: (entries: bigint) => void; origin?: string } = {}): Promise<Migrated> {
   const checkpoints = db.db.prepare('SELECT size, note, created FROM checkpoints ORDER BY size').safeIntegers(true).all() as Array<{ size: bigint; note: string; created: bigint }>;
   const cosignatures = db.db.prepare('SELECT size, witness, line, received FROM cosignatures').safeIntegers(true).all() as Array<{ size: bigint; witness: string; line: string; received: bigint }>;
   const witnessSizes = db.db.prepare('SELECT witness, size FROM witness_sizes').safeIntegers(true).all() as Array<{ witness: string; size: bigint }>;
@@ -90,7 +91,7 @@ export async function migrateToPostgres(db: LogDb, log: PgLog, o: { beforeCommit
     // The witnesses' refusals and alarms, in order: `log status` and `log serve` show them after the move too.
     for (const e of events) await c.query('INSERT INTO mcp_attest.witness_events (at, witness, size, code, message) VALUES ($1, $2, $3, $4, $5)', [e.at.toString(), e.witness, e.size.toString(), e.code, e.message]);
     await c.query('UPDATE mcp_attest.counter SET next_idx = $1 WHERE id = 1', [size.toString()]);
-    await c.query('UPDATE mcp_attest.log_state SET integrated = $1, root = $2, checkpoint_size = $3 WHERE id = 1', [size.toString(), Buffer.from(root), latest.toString()]);
+    await c.query('UPDATE mcp_attest.log_state SET integrated = $1, root = $2, checkpoint_size = $3, origin = coalesce($4, origin) WHERE id = 1', [size.toString(), Buffer.from(root), latest.toString(), o.origin ?? null]);
     o.beforeCommit?.(size);
     return size;
   });

@@ -22,8 +22,9 @@
  * may update `epoch`; moves `next_idx` to its own table `counter` (readable by every role
  * that reads `log_state`), so a writer holding the counter's row stalls appends but never
  * the integrator; adds `log_state.origin` (the log's origin, set by the owner with entry 0:
- * no integrator of another data directory signs it); and takes entry 0 only from the owner
- * (store/pg-sequence.ts).
+ * no integrator of another data directory signs it) and `log_state.log_id` (a random name of
+ * this log, which a data directory's marker records: store/synced.ts `markMoved`); and takes
+ * entry 0 only from the owner (store/pg-sequence.ts).
  * @see docs/fleet.md
  */
 import type pg from 'pg';
@@ -58,7 +59,7 @@ const MIGRATIONS: string[] = [
   `${APPEND_FUNCTION};\n${LOCK_FUNCTION};\n${SEQUENCE_FUNCTION};\n${REPLAY_FUNCTIONS}`,
   // 4 -> 5: the integrator's election by lease and holder (store/pg-integrator.ts); every role that may move the epoch may name the holder; entry 0 is the owner's
   // and the sequencing counter moves to its own row, readable by every role that reads log_state
-  `ALTER TABLE mcp_attest.log_state ADD COLUMN holder integer, ADD COLUMN origin text;
+  `ALTER TABLE mcp_attest.log_state ADD COLUMN holder integer, ADD COLUMN origin text, ADD COLUMN log_id text NOT NULL DEFAULT gen_random_uuid()::text;
    CREATE TABLE mcp_attest.counter (id smallint PRIMARY KEY CHECK (id = 1), next_idx bigint NOT NULL);
    INSERT INTO mcp_attest.counter SELECT 1, next_idx FROM mcp_attest.log_state WHERE id = 1;
    ALTER TABLE mcp_attest.log_state DROP COLUMN next_idx;

@@ -150,31 +150,33 @@ function linkExclusive(tmp: string, path: string, data: string | Uint8Array, mod
  * otherwise grow a second history signed by the same log key (a fork), or split the calls. Reading the log left here stays
  * possible. Only when no marker is there (atomic across processes, `writeSynced` exclusive):
  * returns whether this call made it, so a marker is removed only by whoever made it and never
- * replaced. Throws what `new URL` and `writeSynced` throw.
+ * replaced. `log`: the fleet's log's random name (store/pg-log.ts `logId`), which tells it
+ * from another fleet's wherever it is served. Throws what `new URL` and `writeSynced` throw.
  */
-export function markMoved(path: string, url: string, entries: bigint): boolean {
+export function markMoved(path: string, url: string, entries: bigint, log?: string): boolean {
   const to = new URL(url);
   [to.password, to.search] = ['', ''];
-  return writeSynced(path, `${JSON.stringify({ to: to.href, at: new Date().toISOString(), entries: entries.toString() }, null, 2)}\n`, 0o600, true);
+  return writeSynced(path, `${JSON.stringify({ to: to.href, at: new Date().toISOString(), entries: entries.toString(), ...(log === undefined ? {} : { log }) }, null, 2)}\n`, 0o600, true);
 }
 
 /**
  * What a data directory's marker (`log-moved.json`, read without following a link) says: the
- * fleet's log it names (`to`, null when it names none) and the entries `log migrate` moved
- * (0 for a claim, or a marker that does not say).
+ * fleet's log it names (`to`, null when it names none), its random name (`log`, null in a
+ * marker older than schema v5) and the entries `log migrate` moved (0 for a claim, or a
+ * marker that does not say).
  */
-export function readMoved(path: string): { to: URL | null; entries: bigint } {
+export function readMoved(path: string): { to: URL | null; entries: bigint; log: string | null } {
   try {
     const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-    let v: { to?: unknown; entries?: unknown };
+    let v: { to?: unknown; entries?: unknown; log?: unknown };
     try {
       v = JSON.parse(readFileSync(fd, 'utf8')) as typeof v;
     } finally {
       closeSync(fd);
     }
     const entries = typeof v.entries === 'string' && /^(0|[1-9][0-9]{0,19})$/.test(v.entries) ? BigInt(v.entries) : 0n;
-    return { to: typeof v.to === 'string' && URL.canParse(v.to) ? new URL(v.to) : null, entries };
+    return { to: typeof v.to === 'string' && URL.canParse(v.to) ? new URL(v.to) : null, entries, log: typeof v.log === 'string' ? v.log : null };
   } catch {
-    return { to: null, entries: 0n };
+    return { to: null, entries: 0n, log: null };
   }
 }

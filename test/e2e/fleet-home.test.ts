@@ -88,8 +88,9 @@ test('a moved data directory\'s integrator signs only a fleet\'s tree that exten
   // Another fleet's log, with other entries: this key signing it would sign a second history.
   await recordCall(s, other, b);
   const wrong = integrate(moved, b);
-  assert.equal(wrong.status, 3);
-  assert.match(wrong.stderr, new RegExp(`ERR_STORE_CORRUPT: the log's tree does not extend the tree of ${signed} entries this data directory signed`));
+  assert.equal(wrong.status, 2, wrong.stderr);
+  assert.match(wrong.stderr, /this data directory's log is another fleet's/);
+  assert.ok(signed > 0n);
   assert.equal(integrate(moved, a).status, 0, 'the fleet\'s log it moved to extends it');
 
   // A recorder opened before its data directory's log moved records on, but signs no checkpoint after.
@@ -117,8 +118,8 @@ test('log integrate that fails before signing anything leaves the data directory
   assert.equal(run(['init', '--home', first]).status, 0);
   assert.equal(integrate(first, url).status, 0);
   const refused = integrate(home, url);
-  assert.equal(refused.status, 3);
-  assert.match(refused.stderr, /another origin/);
+  assert.equal(refused.status, 2);
+  assert.match(refused.stderr, /made for the data directory of origin/);
   assert.equal(existsSync(join(home, 'log-moved.json')), false, 'not marked');
   assert.equal(run(['log', 'checkpoint', '--home', home]).status, 0, 'it records on its own');
 });

@@ -18,18 +18,20 @@ import { recordCalls, tempDir } from './log-helper.js';
 import { Recorder } from '../../src/proxy/recorder.js';
 
 const URL_ = 'postgres://writer@db.example/mcp_attest';
+/** The fleet's log as a claim sees it: its size, and its random name. */
+const fleet = (size: bigint, id = 'log-a'): { size: bigint; id: string } => ({ size, id });
 
 test('a data directory whose own log holds calls is not claimed for a fleet\'s log; a fresh one, or one holding only its parameters entry, is', async (t) => {
   const used = join(tempDir(t), 'used');
   await initHome(used);
   await recordCalls(used, 1);
-  assert.throws(() => claimForFleet(used, URL_, 0n), (e) => isAttestError(e, 'ERR_USAGE') && /split them between two logs/.test((e as Error).message) && /log migrate/.test((e as Error).message));
+  assert.throws(() => claimForFleet(used, URL_, fleet(0n)), (e) => isAttestError(e, 'ERR_USAGE') && /split them between two logs/.test((e as Error).message) && /log migrate/.test((e as Error).message));
   assert.equal(existsSync(homePaths(used).moved), false, 'nothing marked');
 
   const fresh = join(tempDir(t), 'fresh');
   await initHome(fresh);
   new LogDb(homePaths(fresh).db, 'normal', false, { entries: 'private' }).close(); // its parameters entry only
-  claimForFleet(fresh, URL_, 0n);
+  claimForFleet(fresh, URL_, fleet(0n));
   assert.equal(existsSync(homePaths(fresh).moved), true);
   assert.throws(() => refuseMoved(fresh), (e) => isAttestError(e, 'ERR_USAGE'), 'a log of its own is then refused');
 
@@ -37,7 +39,7 @@ test('a data directory whose own log holds calls is not claimed for a fleet\'s l
   const empty = join(tempDir(t), 'empty');
   await initHome(empty);
   writeFileSync(homePaths(empty).db, '');
-  claimForFleet(empty, URL_, 0n);
+  claimForFleet(empty, URL_, fleet(0n));
   assert.equal(existsSync(homePaths(empty).moved), true);
 });
 
@@ -49,7 +51,7 @@ test('a local recorder and a fleet\'s claim starting at the same moment never sp
   const call = { tool: 'echo', args: {}, intent: 'test', server: { name: 's', fingerprint: 'sha256:' + '11'.repeat(32) }, requestDigest: 'sha256:' + '22'.repeat(32) };
   // Its first append fails (a record past 65,535 bytes): the check it passed stays armed for the next one.
   await assert.rejects(local.attest({ ...call, tool: 'x'.repeat(70_000) }), (e) => isAttestError(e, 'ERR_ENTRY_TOO_LARGE'));
-  claimForFleet(home, URL_, 1n); // its log holds no call yet: claimed
+  claimForFleet(home, URL_, fleet(1n)); // its log holds no call yet: claimed
   await assert.rejects(local.attest(call), (e) => isAttestError(e, 'ERR_USAGE') && /moved to a fleet's log/.test((e as Error).message));
   await assert.rejects(local.attest(call), (e) => isAttestError(e, 'ERR_USAGE'), 'and every later call');
   const db = new LogDb(homePaths(home).db, 'normal', true);
@@ -60,7 +62,7 @@ test('a local recorder and a fleet\'s claim starting at the same moment never sp
   const first = join(tempDir(t), 'first');
   await initHome(first);
   await recordCalls(first, 1);
-  assert.throws(() => claimForFleet(first, URL_, 1n), (e) => isAttestError(e, 'ERR_USAGE'));
+  assert.throws(() => claimForFleet(first, URL_, fleet(1n)), (e) => isAttestError(e, 'ERR_USAGE'));
   assert.equal(existsSync(homePaths(first).moved), false, 'the mark is taken back');
   refuseMoved(first);
 
@@ -68,7 +70,7 @@ test('a local recorder and a fleet\'s claim starting at the same moment never sp
   const moved = homePaths(first).moved;
   assert.equal(markMoved(moved, URL_, 0n), true);
   assert.equal(markMoved(moved, URL_, 9n), false, 'a mark is never replaced');
-  assert.throws(() => claimForFleet(first, URL_, 1n), (e) => isAttestError(e, 'ERR_USAGE') && /split them between two logs/.test((e as Error).message));
+  assert.throws(() => claimForFleet(first, URL_, fleet(1n)), (e) => isAttestError(e, 'ERR_USAGE') && /split them between two logs/.test((e as Error).message));
   assert.equal(existsSync(moved), true, 'another\'s mark is left');
   // One `log migrate` made, naming every entry it moved: the claim stands for the fleet's log holding them, not another database, nor one holding fewer.
   rmSync(moved);
@@ -76,8 +78,13 @@ test('a local recorder and a fleet\'s claim starting at the same moment never sp
   const size = db2.size();
   db2.close();
   markMoved(moved, URL_, size);
-  assert.throws(() => claimForFleet(first, 'postgres://writer@db.example/another', size), (e) => isAttestError(e, 'ERR_USAGE') && /another fleet's log/.test((e as Error).message));
-  assert.throws(() => claimForFleet(first, URL_, size - 1n), (e) => isAttestError(e, 'ERR_USAGE') && /did not commit there/.test((e as Error).message));
-  claimForFleet(first, 'postgres://other-user:pw@localhost:5432/mcp_attest', size); // the same database under another host name and user
+  assert.throws(() => claimForFleet(first, 'postgres://writer@db.example/another', fleet(size)), (e) => isAttestError(e, 'ERR_USAGE') && /another fleet's log/.test((e as Error).message));
+  assert.throws(() => claimForFleet(first, URL_, fleet(size - 1n)), (e) => isAttestError(e, 'ERR_USAGE') && /did not commit there/.test((e as Error).message));
+  claimForFleet(first, 'postgres://other-user:pw@localhost:5432/mcp_attest', fleet(size)); // the same database under another host name and user
   assert.equal(existsSync(moved), true);
+  // A marker naming its log by its random name: another fleet's log of the same database name is refused, the same log anywhere is not.
+  rmSync(moved);
+  markMoved(moved, URL_, size, 'log-a');
+  assert.throws(() => claimForFleet(first, 'postgres://writer@fleet-b.example:6543/mcp_attest', fleet(size + 5n, 'log-b')), (e) => isAttestError(e, 'ERR_USAGE') && /another fleet's log/.test((e as Error).message));
+  claimForFleet(first, 'postgres://writer@failover.example:5433/renamed', fleet(size, 'log-a'));
 });

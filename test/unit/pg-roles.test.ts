@@ -174,7 +174,7 @@ test('a writer can neither decide entry 0 of an empty log nor take (or block) th
       // Schema v4 had no holder and kept the counter in log_state: the grants made then are extended by the upgrade, here run by
       // a superuser for a schema another role owns (the counter is made that role's, as log_state is).
       await empty.pool.query("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'schema_owner_4') THEN CREATE ROLE schema_owner_4; END IF; END $$; ALTER TABLE mcp_attest.log_state OWNER TO schema_owner_4");
-      await empty.pool.query(`ALTER TABLE mcp_attest.log_state DROP COLUMN holder, DROP COLUMN origin, ADD COLUMN next_idx bigint;
+      await empty.pool.query(`ALTER TABLE mcp_attest.log_state DROP COLUMN holder, DROP COLUMN origin, DROP COLUMN log_id, ADD COLUMN next_idx bigint;
         UPDATE mcp_attest.log_state SET next_idx = (SELECT next_idx FROM mcp_attest.counter); DROP TABLE mcp_attest.counter; UPDATE mcp_attest.schema_version SET version = 4`);
       await (await PgLog.open(url)).close();
       const can = async (role: string): Promise<boolean[]> => (await empty.pool.query("SELECT has_column_privilege($1, 'mcp_attest.log_state', 'holder', 'UPDATE') AS h, has_table_privilege($1, 'mcp_attest.counter', 'SELECT') AS c", [role])).rows.map((r) => [r.h, r.c])[0]!;
