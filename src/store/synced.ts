@@ -87,13 +87,7 @@ export function writeOutput(path: string, data: string | Uint8Array): void {
 export function writeSynced(path: string, data: string | Uint8Array, mode = 0o600, exclusive = false): boolean {
   const { tmp, fd } = createTemp(path, mode);
   try {
-    try {
-      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-      for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writeAllSynced(fd, data);
     if (!exclusive) renameSync(tmp, path);
     else if (!linkExclusive(tmp, path, data, mode)) return false;
   } catch (e) {
@@ -131,6 +125,12 @@ function linkExclusive(tmp: string, path: string, data: string | Uint8Array, mod
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw e;
   }
+  writeAllSynced(fd, data);
+  return true;
+}
+
+/** Write all of `data` to `fd`, sync it, and close it (closed on failure too). */
+function writeAllSynced(fd: number, data: string | Uint8Array): void {
   try {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at);
@@ -138,7 +138,6 @@ function linkExclusive(tmp: string, path: string, data: string | Uint8Array, mod
   } finally {
     closeSync(fd);
   }
-  return true;
 }
 
 /**
