@@ -50,8 +50,8 @@ export function refuseMoved(home: string): void {
  * migrate` moved): its calls would be split between two logs (`log migrate` moves them
  * first); and when a mark already there names another fleet's log than `fleet` (by its random
  * name, `id`, wherever it is served; an older mark by its database's name), or more entries
- * moved than the fleet's log holds (`size`: the move never committed there). Throws what `markMoved` throws;
- * `ERR_STORE_IO` when the log stays locked past the busy timeout.
+ * moved than the fleet's log holds (`size`: the move never committed there). Throws what
+ * `markMoved` throws; `ERR_STORE_IO` when the log stays locked past the busy timeout.
  */
 export function claimForFleet(home: string, url: string, fleet: { size: bigint; id: string }): void {
   const p = homePaths(home);
@@ -64,8 +64,7 @@ export function claimForFleet(home: string, url: string, fleet: { size: bigint; 
     if (!mine && other) {
       throw new AttestError('ERR_USAGE', `this data directory records to another fleet's log (${p.moved} names ${marked.log !== null ? `log ${marked.log.slice(0, 64)}` : `database ${marked.to!.pathname.slice(1, 64)}`}): recording here to ${want.host}${want.pathname} (log ${fleet.id}) would split its calls between two logs`);
     }
-    const fleetSize = fleet.size;
-    if (marked.entries > fleetSize) throw new AttestError('ERR_USAGE', `${p.moved} says ${marked.entries} entries moved to the fleet's log, which holds ${fleetSize}: the move did not commit there, or this is another database`);
+    if (marked.entries > fleet.size) throw new AttestError('ERR_USAGE', `${p.moved} says ${marked.entries} entries moved to the fleet's log, which holds ${fleet.size}: the move did not commit there, or this is another database`);
     const own = readLocked(p.db, (db) => ({ size: db.size(), params: db.mode() === 'v1' || db.size() === 0n ? 0n : 1n }));
     const held = own === null ? 0n : own.size - (own.params > marked.entries ? own.params : marked.entries);
     if (held > 0n) throw new AttestError('ERR_USAGE', `this data directory has a log of its own with ${held} entries the fleet's log does not hold (${p.db}): recording its calls to a fleet's log would split them between two logs; move its log there first (mcp-attest log migrate --home ${home} --to URL) or record from another data directory`);
