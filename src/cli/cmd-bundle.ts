@@ -7,7 +7,8 @@
  * ~5x smaller, which `verify` and the verify page read as they read the text. With witnesses
  * configured, they are first asked to cosign the latest checkpoint (one round, best effort, as
  * `receipt export` does; `--no-witness` skips it): a bundle made right after a call, with no
- * `log serve` running, then carries their cosignatures.
+ * `log serve` running, then carries their cosignatures. With `--store URL` (or
+ * `$MCP_ATTEST_STORE`), from a fleet's log, as its owner (store/pg-bundle.ts).
  */
 import { writeOutput } from '../store/synced.js';
 import { gzipSync } from 'node:zlib';
