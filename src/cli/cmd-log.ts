@@ -198,6 +198,7 @@ export function registerLogCommands(program: Command): void {
       // format of the data directory named: the first writer to append does not decide it. A data
       // directory nothing has recorded in yet has no log: its status is that of an empty one.
       const store = fleetLog(o) ? await openFleet(o, identity === null ? undefined : { ...identity.log, home }) : hasHomeLog(home) ? await openStore(o) : null;
+      if (!fleetLog(o) && exists(homePaths(home).moved)) err(`mcp-attest: this data directory's log moved to a fleet's log (${homePaths(home).moved}): this is the log it left; the fleet's is log status --store URL`);
       try {
         const s = await logStatus(store, origin, own ? loadWitnesses(home).map((w) => w.name) : [], nowSeconds());
         if (fleetLog(o) && identity === null && s.size === '0') err('mcp-attest: the fleet\'s log is empty, with no entry 0 yet: as its owner, run log status --home DIR --store URL, DIR the integrator\'s data directory (docs/fleet.md)');

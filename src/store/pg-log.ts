@@ -35,9 +35,11 @@ const PAGE = 2048;
 
 interface Pending { build: (index: bigint) => Uint8Array; resolve: (i: bigint) => void; reject: (e: unknown) => void }
 
-/** `ERR_STORE_IO` for a failure of the database (not of a record). */
+/** `ERR_STORE_IO` for a failure of the database (not of a record); a lock waited for past the timeout (SQLSTATE 55P03) says which. */
 export function storeIo(message: string, cause: unknown): AttestError {
-  return cause instanceof AttestError ? cause : new AttestError('ERR_STORE_IO', `${message}: ${(cause as Error).message}`, { cause });
+  if (cause instanceof AttestError) return cause;
+  const held = (cause as { code?: string }).code === '55P03' ? ' (another session held the log\'s counter or state row past 30 s: docs/fleet.md "Known limit")' : '';
+  return new AttestError('ERR_STORE_IO', `${message}: ${(cause as Error).message}${held}`, { cause });
 }
 
 /** The columns of a verifier's entry rows, each cut ({@link cutColumn}). */

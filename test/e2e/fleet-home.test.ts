@@ -85,6 +85,9 @@ test('a moved data directory\'s integrator signs only a fleet\'s tree that exten
   const [a, b] = [await server.database('fleet_d'), await server.database('fleet_e')];
   assert.equal(run(['log', 'migrate', '--home', moved, '--to', a]).status, 0);
   assert.equal(run(['log', 'migrate', '--home', moved, '--to', b]).status, 2, 'moved once, not again');
+  const left = run(['log', 'status', '--home', moved]);
+  assert.equal(left.status, 0, left.stderr);
+  assert.match(left.stderr, /this data directory's log moved to a fleet's log .*: this is the log it left/, 'its status says the log moved');
   // Another fleet's log, with other entries: this key signing it would sign a second history.
   await recordCall(s, other, b);
   const wrong = integrate(moved, b);
