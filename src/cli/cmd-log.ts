@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import type { Command } from 'commander';
 import { fleetLog, hasHomeLog, markMoved, openHomeLog, storeUrl } from './home-log.js';
+import { readMoved } from '../store/synced.js';
 import { listCalls, type CallRow } from '../store/calls.js';
 import { printable } from '../bytes/index.js';
 import { eraseCall } from '../store/erase.js';
@@ -32,8 +33,9 @@ async function openFleet(o: { store?: string }, made?: { entries?: EntriesMode; 
   const { PgLog } = await import('../store/pg-log.js');
   const log = await PgLog.open(storeUrl(o.store));
   if (made?.entries === undefined || (await log.size()) > 0n) return log;
+  const logId = await log.logId();
   await log.close();
-  refuseOwnCalls(made.home);
+  refuseOwnCalls(made.home, logId);
   return PgLog.open(storeUrl(o.store), { entries: made.entries, origin: made.origin });
 }
 
@@ -43,11 +45,14 @@ async function openStore(o: { home?: string; store?: string }): Promise<LogStore
 }
 
 /**
- * `CliExit` (exit 2) when the data directory `home`, named to an empty fleet's log, has a log
- * of its own holding calls: made the fleet's log's origin now, its calls would be left
- * behind, and `log migrate` (into an empty database) is the way to take them along.
+ * `CliExit` (exit 2) when the data directory `home`, named to the empty fleet's log `logId`,
+ * is another fleet's (its marker names another log), or has a log of its own holding calls:
+ * made the fleet's log's origin now, its calls would be left behind, and `log migrate` (into
+ * an empty database) is the way to take them along.
  */
-function refuseOwnCalls(home: string): void {
+function refuseOwnCalls(home: string, logId: string): void {
+  const named = readMoved(homePaths(home).moved).log;
+  if (named !== null && named !== logId) throw new CliExit(EXIT_USAGE, `this data directory's log is another fleet's (${homePaths(home).moved} names log ${named.slice(0, 64) || '""'}): make this fleet's log with the data directory of its integrator`);
   if (!exists(homePaths(home).db) || exists(homePaths(home).moved)) return;
   const db = openHomeLog(home);
   try {

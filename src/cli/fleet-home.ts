@@ -49,17 +49,30 @@ function ownLog(path: string): { size: bigint; checkpoint: { size: bigint; root:
 export function claimFleetHome(home: string, url: string, memory: SignedTreeMemory, logId: string): void {
   const p = homePaths(home);
   const created = markMoved(p.moved, url, 0n, logId); // only if none is there, atomically: a marker another process is writing is never taken for this one's
-  const named = readMoved(p.moved).log;
-  if (named !== null && named !== logId) throw new CliExit(EXIT_USAGE, `this data directory's log is another fleet's (${p.moved} names log ${named.slice(0, 64)}, this one is ${logId}): integrate this one from another data directory`);
   try {
-    const own = ownLog(p.db);
-    if (own === null || (own.size === 0n && own.checkpoint === null)) return;
-    // Not moved by `log migrate` (this claim's marker, or a proxy's claim, not finished or crashed): the log here is its own.
-    if (readMoved(p.moved).entries === 0n) throw new CliExit(EXIT_USAGE, `this data directory has a log of its own (${p.db}, ${own.size} entries): integrating a fleet's log with its key would sign a second history (a fork); move it to the fleet's log first (mcp-attest log migrate --to URL), or integrate from another data directory`);
+    const signed = checkFleetHome(home, logId);
     const last = memory.last();
-    if (own.checkpoint !== null && (last === null || last.size < own.checkpoint.size)) memory.remember(own.checkpoint.size, own.checkpoint.root);
+    if (signed !== null && (last === null || last.size < signed.size)) memory.remember(signed.size, signed.root);
   } catch (e) {
     if (created) rmSync(p.moved, { force: true });
     throw e;
   }
+}
+
+/**
+ * What `log integrate` with data directory `home` on the fleet's log `logId` checks before
+ * anything is written there or in the log ({@link claimFleetHome} again once marked): `CliExit`
+ * (exit 2) when its marker names another fleet's log, or it has a log of its own (entries or
+ * a checkpoint) that `log migrate` did not move. Returns its own log's latest checkpoint
+ * (null: none, or no log).
+ */
+export function checkFleetHome(home: string, logId: string): { size: bigint; root: Uint8Array } | null {
+  const p = homePaths(home);
+  const marked = readMoved(p.moved);
+  if (marked.log !== null && marked.log !== logId) throw new CliExit(EXIT_USAGE, `this data directory's log is another fleet's (${p.moved} names log ${marked.log.slice(0, 64) || '""'}, this one is ${logId}): integrate this one from another data directory`);
+  const own = ownLog(p.db);
+  if (own === null || (own.size === 0n && own.checkpoint === null)) return null;
+  // Not moved by `log migrate` (no marker, this claim's, or a proxy's claim not finished or crashed): the log here is its own.
+  if (marked.entries === 0n) throw new CliExit(EXIT_USAGE, `this data directory has a log of its own (${p.db}, ${own.size} entries): integrating a fleet's log with its key would sign a second history (a fork); move it to the fleet's log first (mcp-attest log migrate --to URL), or integrate from another data directory`);
+  return own.checkpoint;
 }

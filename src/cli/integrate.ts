@@ -23,7 +23,7 @@ import { checkOrigin, Integrator, type CheckpointSigner, type SignedTreeMemory }
 import { loadWitnesses } from '../store/witnesses.js';
 import { WitnessBackoff, witnessLatest, type WitnessResult } from '../store/witnessing.js';
 import { CliExit, EXIT_USAGE, err, out } from './output.js';
-import { claimFleetHome } from './fleet-home.js';
+import { checkFleetHome, claimFleetHome } from './fleet-home.js';
 import { homePaths } from '../store/home.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -78,9 +78,14 @@ export async function integrateLoop(home: string, url: string, o: { intervalMs: 
     await checkOrigin(log, signer.origin);
     const mode = await log.mode();
     if (entries !== undefined && mode !== null && mode !== 'v1' && mode !== entries) throw new CliExit(EXIT_USAGE, `this data directory keeps a ${entries} log, and the fleet's log is ${mode}: integrate it with the data directory it was made for`);
-    claimFleetHome(home, url, memory, await log.logId());
-    // As the owner, on an empty log (one role for all), once the data directory is claimed: its format and origin are the log's.
-    if (entries !== undefined && mode === null) await log.initialize(entries, signer.origin);
+    const logId = await log.logId();
+    // As the owner, on an empty log (one role for all): its format and origin are this data directory's, once it is known fit
+    // (checked before it is marked, so an integrator refused here leaves the directory unmarked).
+    if (entries !== undefined && mode === null) {
+      checkFleetHome(home, logId);
+      await log.initialize(entries, signer.origin);
+    }
+    claimFleetHome(home, url, memory, logId);
   } catch (e) {
     await log.close();
     throw e;

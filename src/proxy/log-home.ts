@@ -49,7 +49,7 @@ export function refuseMoved(home: string): void {
  * own holding calls the fleet's log does not (past its parameters entry, and past what `log
  * migrate` moved): its calls would be split between two logs (`log migrate` moves them
  * first); and when a mark already there names another fleet's log than `fleet` (by its random
- * name, `id`, wherever it is served; an older mark by its database's name), or more entries
+ * name, `id`, and its database's name, wherever it is served), or more entries
  * moved than the fleet's log holds (`size`: the move never committed there). Throws what
  * `markMoved` throws; `ERR_STORE_IO` when the log stays locked past the busy timeout.
  */
@@ -59,10 +59,11 @@ export function claimForFleet(home: string, url: string, fleet: { size: bigint; 
   try {
     const marked = readMoved(p.moved);
     const want = new URL(url);
-    // The log's own name, wherever it is served (a server has several host names); a marker older than it names a database.
-    const other = marked.log !== null ? marked.log !== fleet.id : marked.to !== null && marked.to.pathname !== want.pathname;
+    // The log's own name and its database's, wherever it is served (a server has several host names); a copy of the
+    // database keeps the log's name, and is told apart by its database's unless restored under the same.
+    const other = (marked.log !== null && marked.log !== fleet.id) || (marked.to !== null && marked.to.pathname !== want.pathname);
     if (!mine && other) {
-      throw new AttestError('ERR_USAGE', `this data directory records to another fleet's log (${p.moved} names ${marked.log !== null ? `log ${marked.log.slice(0, 64)}` : `database ${marked.to!.pathname.slice(1, 64)}`}): recording here to ${want.host}${want.pathname} (log ${fleet.id}) would split its calls between two logs`);
+      throw new AttestError('ERR_USAGE', `this data directory records to another fleet's log (${p.moved} names log ${marked.log?.slice(0, 64) ?? '(none)'} in database ${marked.to?.pathname.slice(1, 64) ?? '(none)'}): recording here to log ${fleet.id} in database ${want.pathname.slice(1)} would split its calls between two logs`);
     }
     if (marked.entries > fleet.size) throw new AttestError('ERR_USAGE', `${p.moved} says ${marked.entries} entries moved to the fleet's log, which holds ${fleet.size}: the move did not commit there, or this is another database`);
     const own = readLocked(p.db, (db) => ({ size: db.size(), params: db.mode() === 'v1' || db.size() === 0n ? 0n : 1n }));

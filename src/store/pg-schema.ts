@@ -81,6 +81,10 @@ const MIGRATIONS: string[] = [
        UNION SELECT a.grantee::regrole FROM pg_catalog.pg_attribute t, pg_catalog.aclexplode(t.attacl) a
        WHERE t.attrelid = 'mcp_attest.log_state'::regclass AND NOT t.attisdropped AND a.privilege_type = 'SELECT' AND a.grantee <> 0
      LOOP EXECUTE format('GRANT SELECT ON mcp_attest.counter TO %s', g); END LOOP;
+     -- A role reading log_state by columns reads the new ones too.
+     FOR g IN SELECT DISTINCT a.grantee::regrole FROM pg_catalog.pg_attribute t, pg_catalog.aclexplode(t.attacl) a
+       WHERE t.attrelid = 'mcp_attest.log_state'::regclass AND NOT t.attisdropped AND a.privilege_type = 'SELECT' AND a.grantee <> 0
+     LOOP EXECUTE format('GRANT SELECT (holder, origin, log_id) ON mcp_attest.log_state TO %s', g); END LOOP;
    END $grant$;
    ${APPEND_FUNCTION};
    ${LOCK_FUNCTION};

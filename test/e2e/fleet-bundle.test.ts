@@ -10,6 +10,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EVERYTHING, cli, connectProxied, exportTrust, scope, verify } from './helpers.js';
 import { grantFleetRoles, startPostgres, type Postgres } from '../support/postgres.js';
@@ -131,4 +132,20 @@ test('a fleet\'s log is bundled by its owner, by call and by range, and the bund
   assert.equal(nothing.status, 0, nothing.stderr);
   assert.match(nothing.stderr, /no entry 0 yet: as its owner, run log status --home DIR --store URL/);
   assert.equal(cli(['log', 'migrate', '--home', local, '--to', empty]).status, 0, 'the database is still empty: the move goes in');
+
+  // An integrator (not the owner) first to an empty log is refused, and leaves its data directory unmarked for it.
+  const fresh = await server.database('fleet_bundle_fresh');
+  await (await PgLog.open(fresh)).close();
+  const freshRoles = await grantFleetRoles(fresh, '_f');
+  const first = join(s.dir, 'first');
+  assert.equal(cli(['init', '--home', first]).status, 0);
+  const tooEarly = cli(['log', 'integrate', '--home', first, '--store', freshRoles.integrator, '--once']);
+  assert.equal(tooEarly.status, 2, tooEarly.stderr);
+  assert.equal(existsSync(join(first, 'log-moved.json')), false, 'not marked');
+  // A data directory marked for one fleet's log does not make another's.
+  const marked = cli(['log', 'status', '--home', home, '--store', fresh]);
+  assert.equal(marked.status, 2, marked.stderr);
+  assert.match(marked.stderr, /another fleet's/);
+  assert.equal(cli(['log', 'status', '--home', first, '--store', fresh]).status, 0, 'the owner makes it for the first one');
+  assert.equal(cli(['log', 'integrate', '--home', first, '--store', freshRoles.integrator, '--once']).status, 0);
 });

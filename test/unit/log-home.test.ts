@@ -86,5 +86,6 @@ test('a local recorder and a fleet\'s claim starting at the same moment never sp
   rmSync(moved);
   markMoved(moved, URL_, size, 'log-a');
   assert.throws(() => claimForFleet(first, 'postgres://writer@fleet-b.example:6543/mcp_attest', fleet(size + 5n, 'log-b')), (e) => isAttestError(e, 'ERR_USAGE') && /another fleet's log/.test((e as Error).message));
-  claimForFleet(first, 'postgres://writer@failover.example:5433/renamed', fleet(size, 'log-a'));
+  assert.throws(() => claimForFleet(first, 'postgres://writer@db.example/copy_of_it', fleet(size, 'log-a')), (e) => isAttestError(e, 'ERR_USAGE'), 'a copy keeps the log\'s name, not its database\'s');
+  claimForFleet(first, 'postgres://writer@failover.example:5433/mcp_attest', fleet(size, 'log-a'));
 });
