@@ -130,7 +130,10 @@ async function run(log: PgLog, home: string, url: string, signer: CheckpointSign
       }
     }
   } finally {
-    await role?.release(); // first: a slow witness must not hold the role
+    if (role !== null) {
+      await role.release(); // first: a slow witness must not hold the role
+      err('mcp-attest: integrator: gave the role up');
+    }
     await rounds.drain();
     await log.close();
   }

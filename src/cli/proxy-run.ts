@@ -44,6 +44,8 @@ async function openRecorder(o: ProxyFlags, settings: ProxySettings): Promise<{ h
   const recorder = await Recorder.open(home, {
     evidence: o.evidence, durability: settings.durability, checkpointMs: settings.checkpointMs, profile: settings.profile, ...(o.sub ? { sub: o.sub } : {}), ...(o.store ? { store: o.store } : {}),
   });
+  // An agent machine holding the owner's password reads every agent's private records.
+  if (await recorder.readsOpenings().catch(() => false)) err('mcp-attest: warning: this proxy records to the fleet\'s log as a role that reads every private record (its owner\'s): give it the writer\'s URL (docs/fleet.md "Roles")');
   return { home, recorder };
 }
 

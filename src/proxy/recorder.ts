@@ -137,6 +137,13 @@ export class Recorder {
     return this.remote?.driver === 'postgres' ? new FleetPins((this.remote as PgLog).pool) : null;
   }
 
+  /** Whether the fleet's log is open under a role that reads private openings (the owner's: docs/fleet.md "Roles"); false on SQLite. Throws `ERR_STORE_IO`-worthy database errors. */
+  async readsOpenings(): Promise<boolean> {
+    if (this.remote?.driver !== 'postgres') return false;
+    const r = await (this.remote as PgLog).pool.query("SELECT has_column_privilege('mcp_attest.entries', 'record', 'SELECT') AS ok");
+    return r.rows[0]?.ok === true;
+  }
+
   /**
    * Append the record `build` makes (and keep `payload` in the evidence store: with the entry,
    * in its transaction, on SQLite); resolves with its index once it is durable.

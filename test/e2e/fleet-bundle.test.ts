@@ -53,6 +53,11 @@ test('a fleet\'s log is bundled by its owner, by call and by range, and the bund
   t.after(() => owner.close());
   const roles = await grantFleetRoles(url, '_b');
   const proxied = await connectProxied({ ...s, home }, [EVERYTHING], ['--store', roles.writer]);
+  // A proxy given the owner's URL (it reads every private record) says so; the writer's does not.
+  const asOwner = await connectProxied({ ...s, home }, [EVERYTHING], ['--store', url]);
+  await asOwner.client.close();
+  assert.match(asOwner.stderr(), /warning: this proxy records to the fleet's log as a role that reads every private record/);
+  assert.doesNotMatch(proxied.stderr(), /reads every private record/);
   for (let i = 0; i < 3; i++) await proxied.client.callTool({ name: 'echo', arguments: { message: `call ${i}` } });
   const integrate = (): void => assert.equal(cli(['log', 'integrate', '--home', home, '--store', roles.integrator, '--once']).status, 0);
   // Another data directory's integrator would sign the fleet's log with its key: refused, nothing signed.
