@@ -32,11 +32,16 @@ import type { EntriesMode } from '../records/record.js';
 async function openFleet(o: { store?: string }, made?: { entries?: EntriesMode; origin: string; home: string }): Promise<LogStore> {
   const { PgLog } = await import('../store/pg-log.js');
   const log = await PgLog.open(storeUrl(o.store));
-  if (made?.entries === undefined || (await log.size()) > 0n) return log;
-  const logId = await log.logId();
-  await log.close();
-  refuseOwnCalls(made.home, logId);
-  return PgLog.open(storeUrl(o.store), { entries: made.entries, origin: made.origin });
+  try {
+    if (made?.entries !== undefined && (await log.size()) === 0n) {
+      refuseOwnCalls(made.home, await log.logId());
+      await log.initialize(made.entries, made.origin);
+    }
+  } catch (e) {
+    await log.close();
+    throw e;
+  }
+  return log;
 }
 
 /** The log to read: the fleet's (`--store`, `$MCP_ATTEST_STORE`) or the data directory's (exit 3 when it has none yet). */

@@ -24,7 +24,7 @@ import { nodeKey } from '../log/async-nodes.js';
 import { formatCheckpoint } from '../log/checkpoint.js';
 import { equalBytes } from '../bytes/index.js';
 import type { PgLog } from './pg-log.js';
-import { connectionConfig, storeIo } from './pg-log.js';
+import { connectionConfig, storeIo } from './pg-connect.js';
 import { COMMITMENT_BYTES, COMMITMENT_TAG } from '../log/opening.js';
 import { CompactRoots } from '../log/compact-range.js';
 

@@ -3,7 +3,7 @@
  * proxies and gateways on many machines (PostgreSQL 13 or later, the `pg` client).
  *
  * Sequencing: each process queues its appends and writes them in batches; a batch takes the
- * counter row (`log_state`, `SELECT … FOR UPDATE`), gives its records the next indices (a
+ * counter row (`counter`, `SELECT … FOR UPDATE`), gives its records the next indices (a
  * record names its own index), inserts them and advances the counter in one transaction:
  * in one statement when its records are templated (store/pg-sequence.ts), else from here.
  * An append resolves only once that transaction committed (durable with the server's
@@ -27,6 +27,7 @@ import { sequenceTemplates, templateOf, type Template } from './pg-sequence.js';
 import { randomBytes } from 'node:crypto';
 import { SALT_BYTES } from '../log/opening.js';
 import type { WitnessingLog } from './witnessing.js';
+import { connectionConfig, storeIo } from './pg-connect.js';
 
 /** Most records one batch sequences. */
 const MAX_BATCH = 1024;
@@ -35,40 +36,8 @@ const PAGE = 2048;
 
 interface Pending { build: (index: bigint) => Uint8Array; resolve: (i: bigint) => void; reject: (e: unknown) => void }
 
-/** `ERR_STORE_IO` for a failure of the database (not of a record); a lock waited for past the timeout (SQLSTATE 55P03) says which. */
-export function storeIo(message: string, cause: unknown): AttestError {
-  if (cause instanceof AttestError) return cause;
-  const held = (cause as { code?: string }).code === '55P03' ? ' (another session held the log\'s counter or state row past 30 s: docs/fleet.md "Known limit")' : '';
-  return new AttestError('ERR_STORE_IO', `${message}: ${(cause as Error).message}${held}`, { cause });
-}
-
 /** The columns of a verifier's entry rows, each cut ({@link cutColumn}). */
 const ENTRY_COLUMNS = `idx, ${cutColumn('data')}, ${cutColumn('salt')}, ${cutColumn('record')}`;
-
-/**
- * The configuration of every connection to the log at `url`: commits are durable whatever
- * the role or database default says (`synchronous_commit = on`), a client that stalls inside
- * a transaction (a frozen process holding the counter row) is cut off after 30 s, a lock is
- * waited for at most 30 s, names resolve only in `pg_catalog` (every table of ours is
- * qualified: an operator or function another database user created in `public` can never
- * run in our sessions), and dead peers are found by TCP keepalive. Use `sslmode=verify-full`
- * in the URL across a network: private openings travel in these connections. Throws
- * `ERR_USAGE` for a URL with `options`, which the client would apply instead of these.
- */
-export function connectionConfig(url: string): { connectionString: string; keepAlive: true; options: string } {
-  let given: boolean;
-  try {
-    given = new URL(url).searchParams.has('options');
-  } catch {
-    given = false; // not a URL: the client reports it
-  }
-  if (given) throw new AttestError('ERR_USAGE', 'a PostgreSQL URL with options= is refused: it would replace the durability, timeout and search_path settings of every connection');
-  return {
-    connectionString: url,
-    keepAlive: true,
-    options: '-c synchronous_commit=on -c idle_in_transaction_session_timeout=30000 -c lock_timeout=30000 -c search_path=pg_catalog,pg_temp',
-  };
-}
 
 /** The one row of `log_state`, or `ERR_STORE_CORRUPT`. */
 function stateRow(r: pg.QueryResult): Record<string, unknown> {
