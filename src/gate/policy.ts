@@ -35,7 +35,7 @@ import { checkObject, isObject, type ObjectSchema } from '../envelope/schema.js'
 import type { KeyResolver } from '../envelope/signature.js';
 import { canonicalize } from '../jcs/index.js';
 import { checkCredentialIssuers, type CredentialIssuer } from '../identity/issuers.js';
-import { parseTrustPolicy, policyKeyResolver, secretId, type TrustedIssuer } from '../verify/policy.js';
+import { conflictingIssuers, parseTrustPolicy, policyKeyResolver, secretId, type TrustedIssuer } from '../verify/policy.js';
 
 /** Per-tool rule. `requireCapability: true` demands any non-empty `requestedCapability`; a list demands one of its values. */
 export interface ToolRule {
@@ -135,6 +135,9 @@ export function parseGatePolicy(text: string): GatePolicy {
     problem(problems, (top['maxTtlSeconds'] as number) > 86_400, '.maxTtlSeconds: at most 86400');
     problem(problems, (top['clockSkewSeconds'] as number) > MAX_SKEW_SECONDS, `.clockSkewSeconds: at most ${MAX_SKEW_SECONDS}`);
     checkIssuers(top['issuers'], problems);
+    if (Array.isArray(top['issuers']) && top['issuers'].every(isObject)) {
+      for (const [i, first] of conflictingIssuers(top['issuers'] as unknown as GateIssuer[])) problems.push(`.issuers[${i}]: the issuer and key id of .issuers[${first}] with another key`);
+    }
     credentialIssuers = checkCredentialIssuers(top['credentialIssuers'], problems);
     checkTools(top['tools'], problems);
     const store = top['nonceStore'] === undefined ? null : checkObject(top['nonceStore'], STORE, '.nonceStore', problems);
@@ -201,6 +204,12 @@ export async function loadGatePolicy(path: string): Promise<LoadedGatePolicy> {
     } catch (e) {
       throw new AttestError('ERR_POLICY_INVALID', `trust file ${file}: ${(e as Error).message}`, { path: file, cause: e });
     }
+  }
+  // One key per (iss, alg, keyId) over every file: which one checked a signature is never left to the files' order.
+  const clash = conflictingIssuers(issuers.map(({ from: _from, ...i }) => i))[0];
+  if (clash) {
+    const [a, b] = [issuers[clash[1]]!, issuers[clash[0]]!];
+    throw new AttestError('ERR_POLICY_INVALID', `${path}: issuer ${a.iss} (${a.alg}, key id ${a.keyId}) is given two different keys, in ${a.from} and ${b.from}`, { path: b.from });
   }
   // One grant per issuer id over every file (the same grant twice is one; two differing grants are a problem).
   const problems: string[] = [];

@@ -144,6 +144,31 @@ function checkLogOrigins(top: Record<string, unknown>, issuers: CredentialIssuer
   });
 }
 
+/**
+ * The issuers of `list` that another before it names by the same (iss, alg, keyId) with a
+ * different definition (key, or any other member; JCS-compared), as `[index, first index]`
+ * pairs. A key resolver finds an issuer by that triple, so two definitions would leave the key
+ * that checks a signature to the order of a list: a policy naming both is refused instead
+ * (`ERR_POLICY_INVALID` by the callers). The same definition twice is one issuer.
+ */
+export function conflictingIssuers(list: ReadonlyArray<{ iss: unknown; alg: unknown; keyId: unknown }>): Array<[number, number]> {
+  const seen = new Map<string, { at: number; text: string }>();
+  const found: Array<[number, number]> = [];
+  list.forEach((i, at) => {
+    const id = JSON.stringify([i.iss, i.alg, i.keyId]);
+    let text: string;
+    try {
+      text = canonicalize(i as never);
+    } catch {
+      text = `\u0000${at}`; // not canonicalizable: unlike any other
+    }
+    const had = seen.get(id);
+    if (had === undefined) seen.set(id, { at, text });
+    else if (had.text !== text) found.push([at, had.at]);
+  });
+  return found;
+}
+
 /** Parse and validate a trust policy. Throws `ERR_POLICY_INVALID` listing every problem. */
 export function parseTrustPolicy(text: string): TrustPolicy {
   let v: unknown;
@@ -163,6 +188,9 @@ export function parseTrustPolicy(text: string): TrustPolicy {
       if (o && !isAlgName(o['alg'])) problems.push(`.issuers[${i}].alg: unsupported`);
       if (o && o['alg'] !== 'HS256' && !isObject(o['publicKeyJwk'])) problems.push(`.issuers[${i}].publicKeyJwk: missing`);
     });
+    if (Array.isArray(top['issuers']) && top['issuers'].every(isObject)) {
+      for (const [i, first] of conflictingIssuers(top['issuers'] as unknown as TrustedIssuer[])) problems.push(`.issuers[${i}]: the issuer and key id of .issuers[${first}] with another key`);
+    }
     (Array.isArray(top['logs']) ? top['logs'] : []).forEach((x, i) => checkObject(x, LOG, `.logs[${i}]`, problems));
     checkLogOrigins(top, credentialIssuers, problems);
     (Array.isArray(top['witnesses']) ? top['witnesses'] : []).forEach((x, i) => checkObject(x, WITNESS, `.witnesses[${i}]`, problems));

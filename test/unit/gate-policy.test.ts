@@ -407,6 +407,25 @@ test('loadGatePolicy: two HS256 issuers with the same keyId keep their own secre
   assert.equal(await crypto.subtle.verify('HMAC', key, mac, new TextEncoder().encode('probe')), true);
 });
 
+test('one issuer and key id given two keys is refused, in one policy or across its trust files; the same key twice is one issuer', async (t) => {
+  const dir = tempDir(t);
+  const a = await issuerOf('ES256', 'issuer://agent');
+  const other = await issuerOf('ES256', 'issuer://agent');
+  // Same (iss, alg, keyId), another key: which one checks a signature would be the list's order.
+  const b = { ...other, keyId: a.keyId };
+  assert.throws(() => parseGatePolicy(`version: 1\nissuers: [${JSON.stringify(a)}, ${JSON.stringify(b)}]\n`),
+    (e: Error) => isAttestError(e, 'ERR_POLICY_INVALID') && e.message.includes('.issuers[1]: the issuer and key id of .issuers[0] with another key'));
+  writeFileSync(join(dir, 'agent-trust.json'), trustFile([b]));
+  writeFileSync(join(dir, 'p.yaml'), `version: 1\nissuers: [${JSON.stringify(a)}]\ntrustFiles: [agent-trust.json]\n`);
+  const e = await loadError(join(dir, 'p.yaml'));
+  assert.ok(isAttestError(e, 'ERR_POLICY_INVALID'), e.message);
+  assert.ok(e.message.includes(join(dir, 'p.yaml')) && e.message.includes(join(dir, 'agent-trust.json')) && e.message.includes('two different keys'), e.message);
+  // The same issuer in the policy and its trust file is one issuer, and loads.
+  writeFileSync(join(dir, 'agent-trust.json'), trustFile([a]));
+  const loaded = await loadGatePolicy(join(dir, 'p.yaml'));
+  assert.ok(await loaded.keys({ iss: a.iss, alg: 'ES256', keyId: a.keyId }));
+});
+
 test('a mapping key YAML reads as another type is refused (007 and 0x1F as numbers, true, a sequence): it would name another tool than the one written, or slip past the duplicate check', () => {
   for (const tools of ['007: {deny: true}', '0x1F: {deny: true}', '1: {deny: true}\n  "1": {requireCapability: true}', 'true: {deny: true}', '[a, b]: {deny: true}', '~: {deny: true}']) {
     const e = parseError(`version: 1\nrequired: false\ntools:\n  ${tools}\n`);

@@ -92,6 +92,15 @@ test('a policy that demands witness cosignatures is refused while they are not v
   assert.equal(parseTrustPolicy(JSON.stringify(base)).quorum, 0);
 });
 
+test('a trust policy giving one (iss, alg, keyId) two keys is refused: the key that checks a signature is never the list\'s order', () => {
+  const one = { iss: 'issuer://a', alg: 'ES256', keyId: 'k1', publicKeyJwk: { kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA' } };
+  const other = { ...one, publicKeyJwk: { ...one.publicKeyJwk, x: 'BB' } };
+  const policy = (issuers: object[]): string => JSON.stringify({ version: 1, issuers, logs: [] });
+  assert.throws(() => parseTrustPolicy(policy([one, other])), (e: Error) => isAttestError(e, 'ERR_POLICY_INVALID') && e.message.includes('.issuers[1]: the issuer and key id of .issuers[0] with another key'));
+  assert.equal(parseTrustPolicy(policy([one, { ...one, publicKeyJwk: { y: 'AA', x: 'AA', crv: 'P-256', kty: 'EC' } }])).issuers.length, 2, 'the same key, members in another order, is the same issuer');
+  assert.equal(parseTrustPolicy(policy([one, { ...other, alg: 'EdDSA' }])).issuers.length, 2, 'another algorithm is another issuer');
+});
+
 test('findings are inserted in any number (more than one call takes as arguments), in place, in order, 1,000 of a code listed', () => {
   const at = (i: number, code: Finding['code'] = 'ERR_ENTRY_MALFORMED'): Finding => error(code, 'x', { index: BigInt(i) });
   const findings = [at(-2), at(-1, 'ERR_LOG_ENTRY_MISSING'), at(1_000_000, 'ERR_LOG_ENTRY_MISSING')];
