@@ -27,6 +27,7 @@ export const ERROR_CODES = [
   'ERR_KEY_INVALID',
   'ERR_KEY_UNAVAILABLE',
   'ERR_KEY_EXISTS',
+  'ERR_KEY_EXPOSED',
   // attestation/ and receipt/
   'ERR_SCHEMA',
   'ERR_ALG_DOWNGRADE',

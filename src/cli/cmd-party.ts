@@ -20,7 +20,7 @@ import { DECISIONS, statementDigest, type Statement, type Target } from '../rece
 import { signStatementSync } from '../receipt/session-build.js';
 import { PARTY_ROLES, parseTrustPolicy, type PartyRole, type TrustPolicy } from '../verify/policy.js';
 import { verifySessionReceipt } from '../verify/session-receipt.js';
-import { keySource, readInput, readKeyFile } from './keysource.js';
+import { keySource, readInput, readKeyFile, readSecretFile } from './keysource.js';
 import { MAX_BUNDLE_BYTES } from '../bundle/format.js';
 import { CliExit, EXIT_FAILED, EXIT_USAGE, collect, out, outJson } from './output.js';
 
@@ -83,7 +83,7 @@ async function signAttachment(kind: 'approval' | 'confirmation', file: string, o
   }
   const decision = o.decision ?? DECISIONS[kind][0];
   if (!(DECISIONS[kind] as readonly string[]).includes(decision)) throw new CliExit(EXIT_USAGE, `--decision: one of ${DECISIONS[kind].join(', ')}`);
-  const pem = readKeyFile(o.key, '--key').toString('utf8');
+  const pem = readSecretFile(o.key, '--key').toString('utf8');
   const signer = partySigner(pem, o.id);
   if (signer.keyId === facts.agentKeyId) throw new AttestError('ERR_APPROVER_IS_AGENT', 'this is the agent\'s own key: a party signs with their own');
   const statement = signStatementSync(signer, r.sessionId, nowSeconds(), { kind, party: o.id, declared: false, target, decision, ...(o.note !== undefined ? { note: o.note } : {}) } as never, o.id);

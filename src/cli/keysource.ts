@@ -48,11 +48,19 @@ export function readKeyFile(path: string, what: string): Buffer {
 }
 
 /**
+ * Read a private key or secret file: as {@link readKeyFile}, and refused with
+ * `ERR_KEY_EXPOSED` (exit 3) when its group or others may read or write it (store/read-regular.ts).
+ */
+export function readSecretFile(path: string, what: string): Buffer {
+  return readRegularFile(path, MAX_CONFIG_FILE_BYTES, { follow: true, what, secret: true });
+}
+
+/**
  * Keys from a trust policy; `secretFile` supplies the HS256 secret of its HS256 issuers (read
- * with {@link readKeyFile}, throwing its codes).
+ * with {@link readSecretFile}, throwing its codes).
  */
 export async function policyKeySource(policy: TrustPolicy, secretFile?: string): Promise<KeySource> {
-  const raw = secretFile === undefined ? null : new Uint8Array(readKeyFile(secretFile, '--secret'));
+  const raw = secretFile === undefined ? null : new Uint8Array(readSecretFile(secretFile, '--secret'));
   const secrets = hs256Secrets(policy, raw === null ? null : await importSecret(raw));
   return { keys: policyKeyResolver(policy, secrets), accepted: policy.acceptedAlgorithms, policy, secret: raw };
 }
@@ -66,7 +74,7 @@ export async function keySource(o: KeyOptions): Promise<KeySource> {
   const given = [o.trust, o.key].filter((x) => x !== undefined).length;
   if (given > 1 || (given === 0 && o.secret === undefined)) throw new CliExit(EXIT_USAGE, 'give exactly one of --trust FILE or --key PEM (or --secret FILE)');
   if (o.trust !== undefined) return policyKeySource(parseTrustPolicy(readKeyFile(o.trust, '--trust').toString('utf8')), o.secret);
-  const secret = o.secret === undefined ? null : await importSecret(new Uint8Array(readKeyFile(o.secret, '--secret')));
+  const secret = o.secret === undefined ? null : await importSecret(new Uint8Array(readSecretFile(o.secret, '--secret')));
   if (o.key !== undefined) {
     const { alg, key } = await importPublicPem(readKeyFile(o.key, '--key').toString('utf8'));
     return { keys: async (q) => (q.alg === alg ? key : null), accepted: [alg], policy: null };

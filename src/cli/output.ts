@@ -11,7 +11,7 @@ export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_IO = 3;
 
-const IO_CODES: readonly ErrorCode[] = ['ERR_STORE_IO', 'ERR_PUBLISH_CONFLICT', 'ERR_STORE_CORRUPT', 'ERR_HOME_MISSING', 'ERR_UPSTREAM', 'ERR_INPUT_NOT_REGULAR', 'ERR_INPUT_TOO_LARGE', 'ERR_VERIFY_WORKER'];
+const IO_CODES: readonly ErrorCode[] = ['ERR_STORE_IO', 'ERR_PUBLISH_CONFLICT', 'ERR_STORE_CORRUPT', 'ERR_HOME_MISSING', 'ERR_UPSTREAM', 'ERR_INPUT_NOT_REGULAR', 'ERR_INPUT_TOO_LARGE', 'ERR_KEY_EXPOSED', 'ERR_VERIFY_WORKER'];
 
 /** Raised by command handlers to exit with a code after printing a message. */
 export class CliExit extends Error {

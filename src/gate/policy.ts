@@ -173,13 +173,17 @@ export interface LoadedGatePolicy {
   keys: KeyResolver;
 }
 
-/** A policy, trust or secret file: a regular file of at most 1 MiB (store/read-regular.ts: a FIFO or device is never opened, a larger file never read). */
-/** A file of the policy (`io`: a file that cannot be read stays `ERR_STORE_IO`, not a policy problem). */
-function readPolicyFile(path: string, what: string, io = false): Buffer {
+/**
+ * A policy, trust or secret file: a regular file of at most 1 MiB (store/read-regular.ts: a
+ * FIFO or device is never opened, a larger file never read). `io`: a file that cannot be read
+ * stays `ERR_STORE_IO`, not a policy problem; `secret`: a file others may read or write is
+ * `ERR_KEY_EXPOSED`.
+ */
+function readPolicyFile(path: string, what: string, io = false, secret = false): Buffer {
   try {
-    return readRegularFile(path, MAX_CONFIG_FILE_BYTES, { follow: true, what });
+    return readRegularFile(path, MAX_CONFIG_FILE_BYTES, { follow: true, what, secret });
   } catch (e) {
-    if (io && isAttestError(e, 'ERR_STORE_IO')) throw e;
+    if ((io && isAttestError(e, 'ERR_STORE_IO')) || isAttestError(e, 'ERR_KEY_EXPOSED')) throw e;
     throw new AttestError('ERR_POLICY_INVALID', (e as Error).message, { path, cause: e });
   }
 }
@@ -225,7 +229,7 @@ export async function loadGatePolicy(path: string): Promise<LoadedGatePolicy> {
     }
     if (i.secretFile === undefined) throw new AttestError('ERR_POLICY_INVALID', `${i.from}: HS256 issuer ${i.iss} has no secretFile`, { path: i.from });
     const file = resolve(base, i.secretFile);
-    secrets.set(secretId(i.iss, i.keyId), await importSecret(new Uint8Array(readPolicyFile(file, 'secret file'))).catch((e: unknown) => unusable(new Error(`secret file ${file}: ${(e as Error).message}`))));
+    secrets.set(secretId(i.iss, i.keyId), await importSecret(new Uint8Array(readPolicyFile(file, 'secret file', false, true))).catch((e: unknown) => unusable(new Error(`secret file ${file}: ${(e as Error).message}`))));
   }
   const trusted: GateIssuer[] = issuers.map(({ from: _from, ...i }) => i);
   return { policy, issuers: trusted, keys: policyKeyResolver({ issuers: trusted } as Parameters<typeof policyKeyResolver>[0], secrets) };

@@ -249,7 +249,7 @@ function callerDigest(s: z.infer<typeof Secret>, dir: string, env: NodeJS.Proces
     if (token === undefined) problem(`${s.env} is unset`);
   } else {
     try {
-      token = readRegularFile(resolve(dir, s.file), MAX_CONFIG_FILE_BYTES, { follow: true, what: 'token file' }).toString('utf8').split(/\r?\n/)[0];
+      token = readRegularFile(resolve(dir, s.file), MAX_CONFIG_FILE_BYTES, { follow: true, what: 'token file', secret: true }).toString('utf8').split(/\r?\n/)[0];
     } catch (e) {
       problem(`cannot read ${s.file}: ${(e as Error).message}`);
     }

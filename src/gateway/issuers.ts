@@ -31,7 +31,7 @@ export async function loadPrincipalIssuers(issuers: GatewayConfig['issuers']): P
   const problems: string[] = [];
   for (const [i, entry] of issuers.entries()) {
     try {
-      const pem = readRegularFile(entry.key, MAX_CONFIG_FILE_BYTES, { follow: true, what: 'issuer key' }).toString('utf8');
+      const pem = readRegularFile(entry.key, MAX_CONFIG_FILE_BYTES, { follow: true, what: 'issuer key', secret: true }).toString('utf8');
       const { alg, key } = await importPrivatePem(pem);
       if (alg === 'HS256') throw new AttestError('ERR_KEY_INVALID', 'an HS256 secret cannot be a principal key');
       const publicKeyJwk = await exportPublicJwk(key);

@@ -30,7 +30,7 @@ class FileProvider implements OAuthClientProvider {
 
   private read(): Stored {
     try {
-      return JSON.parse(readRegularFile(this.file, MAX_CONFIG_FILE_BYTES, { what: 'OAuth client state' }).toString('utf8')) as Stored;
+      return JSON.parse(readRegularFile(this.file, MAX_CONFIG_FILE_BYTES, { what: 'OAuth client state', secret: true }).toString('utf8')) as Stored;
     } catch {
       return {};
     }

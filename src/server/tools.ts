@@ -284,7 +284,7 @@ async function verifySession(ctx: SessionServerContext, a: { sessionId: string; 
   const policy = trustOf(ctx.home, a.trustPolicy);
   const identity = ctx.sessions.recorder.identity;
   const secrets = new Map<string, CryptoKey>();
-  if (identity.issuer.alg === 'HS256') secrets.set(secretId(identity.iss, identity.issuer.keyId), await importSecret(new Uint8Array(readRegularFile(homePaths(ctx.home).issuerSecret, MAX_CONFIG_FILE_BYTES, { follow: true, what: 'issuer secret' }))));
+  if (identity.issuer.alg === 'HS256') secrets.set(secretId(identity.iss, identity.issuer.keyId), await importSecret(new Uint8Array(readRegularFile(homePaths(ctx.home).issuerSecret, MAX_CONFIG_FILE_BYTES, { follow: true, what: 'issuer secret', secret: true }))));
   const { text } = await ctx.sessions.exportReceipt(id, { witness: false });
   const r = await verifySessionReceipt(text, policy, policyKeyResolver(policy, secrets), a.policy !== undefined ? { policyDocDigest: policyDocDigest(a.policy) } : {});
   const errors = r.findings.filter((f) => f.severity === 'error').map((f) => f.code);

@@ -275,11 +275,16 @@ function mismatch(path: string): AttestError {
   return new AttestError('ERR_STORE_CORRUPT', `${path} is not the key identity.json names: refusing to sign with it`, { path });
 }
 
-/** A key file's bytes: a regular file (or a link to one) of at most 1 MiB; `ERR_STORE_IO` when it cannot be read or is not one (a FIFO is never opened). */
+/**
+ * A key file's bytes: a regular file (or a link to one) of at most 1 MiB that only its owner
+ * may read or write; `ERR_KEY_EXPOSED` when others may (store/read-regular.ts), `ERR_STORE_IO`
+ * when it cannot be read or is not one (a FIFO is never opened).
+ */
 function readKeyFile(path: string): Buffer {
   try {
-    return readRegularFile(path, MAX_CONFIG_FILE_BYTES, { follow: true, what: 'key' });
+    return readRegularFile(path, MAX_CONFIG_FILE_BYTES, { follow: true, what: 'key', secret: true });
   } catch (cause) {
+    if (isAttestError(cause, 'ERR_KEY_EXPOSED')) throw cause;
     throw new AttestError('ERR_STORE_IO', `cannot read key ${path}`, { path, cause });
   }
 }
@@ -287,7 +292,7 @@ function readKeyFile(path: string): Buffer {
 /**
  * Load the issuer signer (private key) of a data directory, with subject `sub`. Throws
  * `ERR_STORE_CORRUPT` when the key is not the one `identity.json` names (its RFC 7638
- * thumbprint is not `issuer.keyId`), `ERR_STORE_IO` when it cannot be read, node:crypto's error
+ * thumbprint is not `issuer.keyId`), `ERR_STORE_IO` when it cannot be read, `ERR_KEY_EXPOSED` when others may read or write it, node:crypto's error
  * for a key file it cannot parse.
  */
 export function loadIssuerSigner(home: string, identity: Identity, sub?: string): Signer {
@@ -306,7 +311,7 @@ export function loadIssuerSigner(home: string, identity: Identity, sub?: string)
   return { iss: identity.iss, sub: sub ?? identity.sub, alg, keyId: identity.issuer.keyId, ...signs };
 }
 
-/** Load the Ed25519 log private key. Throws `ERR_STORE_CORRUPT` when its public key is not the one of `identity.log.vkey`, `ERR_STORE_IO` when it cannot be read. */
+/** Load the Ed25519 log private key. Throws `ERR_STORE_CORRUPT` when its public key is not the one of `identity.log.vkey`, `ERR_STORE_IO` when it cannot be read, `ERR_KEY_EXPOSED` when others may read or write it. */
 export async function loadLogKey(home: string, identity: Identity): Promise<CryptoKey> {
   const path = homePaths(home).logKey;
   const pem = readKeyFile(path).toString('utf8');

@@ -27,6 +27,12 @@ export interface RegularOptions {
   follow?: boolean;
   /** What the file is, for messages ("bundle", "tile"...). Default "file". */
   what?: string;
+  /**
+   * A private key or secret: refused (`ERR_KEY_EXPOSED`) when its group or others may read,
+   * write or run it (mode bits `0o077`, checked on the open handle; not on Windows, whose
+   * files have no such bits). Whoever can read it can sign as its owner. Default false.
+   */
+  secret?: boolean;
 }
 
 function kindOf(st: Stats): string {
@@ -49,6 +55,11 @@ function ioError(path: string, what: string, cause: unknown): AttestError {
 
 function tooLarge(path: string, what: string, maxBytes: number, size: number): AttestError {
   return new AttestError('ERR_INPUT_TOO_LARGE', `${what} ${path} is ${size} bytes, more than its cap of ${maxBytes}: refused unread`, { path, expected: maxBytes, found: size });
+}
+
+function exposed(path: string, what: string, mode: number): AttestError {
+  const bits = (mode & 0o777).toString(8).padStart(4, '0');
+  return new AttestError('ERR_KEY_EXPOSED', `${what} ${path} has mode ${bits}: others on this machine may read or change it, so it is not used (chmod 600 ${path})`, { path, found: bits });
 }
 
 /** True when `e` (from {@link openRegular} or {@link readRegularFile}) means the file does not exist. */
@@ -81,7 +92,7 @@ export function checkRegular(path: string, maxBytes: number, o: RegularOptions =
 /**
  * Open a regular file of at most `maxBytes` bytes for reading (see the module comment).
  * Returns the descriptor (the caller closes it), the size and the path opened (resolved when
- * `o.follow`). Throws as {@link checkRegular}.
+ * `o.follow`). Throws as {@link checkRegular}, and `ERR_KEY_EXPOSED` (`o.secret`).
  */
 export function openRegular(path: string, maxBytes: number, o: RegularOptions = {}): { fd: number; size: number; path: string } {
   const what = o.what ?? 'file';
@@ -98,6 +109,7 @@ export function openRegular(path: string, maxBytes: number, o: RegularOptions = 
     const st = fstatSync(fd);
     if (!st.isFile()) throw notRegular(path, what, kindOf(st));
     if (st.size > maxBytes) throw tooLarge(path, what, maxBytes, st.size);
+    if (o.secret && process.platform !== 'win32' && (st.mode & 0o077) !== 0) throw exposed(path, what, st.mode);
     return { fd, size: st.size, path: checked.path };
   } catch (e) {
     closeSync(fd);
@@ -108,7 +120,8 @@ export function openRegular(path: string, maxBytes: number, o: RegularOptions = 
 /**
  * The whole content of the regular file `path`, at most `maxBytes` bytes (see the module
  * comment; `o.follow` lets `path` itself be a symlink). Throws `ERR_INPUT_NOT_REGULAR`,
- * `ERR_INPUT_TOO_LARGE` (also when the file grows past the cap while read), `ERR_STORE_IO`.
+ * `ERR_INPUT_TOO_LARGE` (also when the file grows past the cap while read), `ERR_KEY_EXPOSED`
+ * (`o.secret`), `ERR_STORE_IO`.
  */
 export function readRegularFile(path: string, maxBytes: number, o: RegularOptions = {}): Buffer {
   const what = o.what ?? 'file';

@@ -18,7 +18,7 @@ import { existsSync, linkSync, mkdirSync, unlinkSync, writeFileSync } from 'node
 import { MAX_CONFIG_FILE_BYTES, readRegularFile } from '../store/read-regular.js';
 import { join } from 'node:path';
 import { equalBytes, fromBase64Url } from '../bytes/index.js';
-import { AttestError } from '../errors.js';
+import { AttestError, isAttestError } from '../errors.js';
 import { getAlgorithm } from '../keys/algorithms.js';
 import { exportEd25519Public } from '../keys/ed25519.js';
 import { encodePem, importPrivatePem } from '../keys/material.js';
@@ -90,7 +90,7 @@ async function createKey(home: string, name: string): Promise<boolean> {
  * Read and check the witness key of `home`: witness.json holds a valid name and a type
  * 0x04 vkey of that name, and the PEM is an Ed25519 PKCS#8 key whose public key is the
  * vkey's. Throws `ERR_HOME_MISSING` when there is no witness.json, `ERR_STORE_CORRUPT`
- * when the files do not match or do not parse, `ERR_STORE_IO` when unreadable.
+ * when the files do not match or do not parse, `ERR_STORE_IO` when unreadable, `ERR_KEY_EXPOSED` when others may read or write the key.
  */
 export async function loadWitnessKey(home: string): Promise<WitnessIdentity> {
   const p = witnessPaths(home);
@@ -101,9 +101,10 @@ export async function loadWitnessKey(home: string): Promise<WitnessIdentity> {
   let pem: string;
   try {
     info = JSON.parse(readRegularFile(p.info, MAX_CONFIG_FILE_BYTES, { follow: true, what: 'witness.json' }).toString('utf8')) as typeof info;
-    pem = readRegularFile(p.key, MAX_CONFIG_FILE_BYTES, { follow: true, what: 'witness key' }).toString('utf8');
+    pem = readRegularFile(p.key, MAX_CONFIG_FILE_BYTES, { follow: true, what: 'witness key', secret: true }).toString('utf8');
   } catch (cause) {
     if (cause instanceof SyntaxError) throw corrupt('witness.json is not JSON', cause);
+    if (isAttestError(cause, 'ERR_KEY_EXPOSED')) throw cause;
     throw new AttestError('ERR_STORE_IO', `cannot read the witness key in ${home}`, { path: home, cause });
   }
   if (typeof info?.name !== 'string' || !isValidKeyName(info.name) || typeof info.vkey !== 'string') throw corrupt('witness.json is not valid');

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { initHome } from '../../src/store/identity.js';
 import { recordCalls } from '../unit/log-helper.js';
 import { join } from 'node:path';
@@ -76,6 +76,36 @@ test('a FIFO or a link to /dev/zero in place of a witness\'s key files is refuse
   const z = run(['witness', 'key', '--home', k]);
   assert.equal(z.status, 3);
   assert.match(z.stderr, /ERR_STORE_IO: cannot read the witness key/);
+});
+
+test('a private key or secret its group or others may read or write is refused (ERR_KEY_EXPOSED, exit 3, naming chmod 600); 0600 and 0400 are used', { timeout: 120_000 }, async (t) => {
+  const s = scope(t);
+  const home = join(s.dir, 'home');
+  await initHome(home);
+  const logKey = join(home, 'keys', 'log.pem');
+  for (const mode of [0o644, 0o640, 0o604, 0o620, 0o602, 0o610]) {
+    chmodSync(logKey, mode);
+    const r = run(['log', 'checkpoint', '--home', home]);
+    assert.equal(r.status, 3, `${mode.toString(8)}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`ERR_KEY_EXPOSED: key ${logKey.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} has mode 0${mode.toString(8)}: .*chmod 600`));
+  }
+  for (const mode of [0o600, 0o400]) {
+    chmodSync(logKey, mode);
+    assert.equal(run(['log', 'checkpoint', '--home', home]).status, 0, mode.toString(8));
+  }
+  // A secret named on the command line, and a witness's own key.
+  const secret = join(s.dir, 'hs.secret');
+  writeFileSync(secret, Buffer.alloc(32, 1), { mode: 0o644 });
+  chmodSync(secret, 0o644);
+  const v = run(['attestation', 'verify', join(s.dir, 'absent.json'), '--secret', secret]);
+  assert.equal(v.status, 3);
+  assert.match(v.stderr, /ERR_KEY_EXPOSED: --secret .* has mode 0644/);
+  const w = join(s.dir, 'witness');
+  assert.equal(run(['witness', 'key', '--home', w]).status, 0);
+  chmodSync(join(w, 'witness-key.pem'), 0o640);
+  const k = run(['witness', 'key', '--home', w]);
+  assert.equal(k.status, 3);
+  assert.match(k.stderr, /ERR_KEY_EXPOSED: witness key .* has mode 0640/);
 });
 
 test('an --out path is replaced whole: a symlink planted there is replaced, never written through; a FIFO is written to', { timeout: 60_000 }, async (t) => {

@@ -59,7 +59,7 @@ test('attestation verify: --ref supplies reference content; --redacted refuse fa
     const v = JSON.parse(readFileSync(join(ROOT, 'test/vectors/attestation', `${name}.json`), 'utf8'));
     const file = (suffix: string, data: string | Buffer): string => {
       const path = join(s.dir, `${name}.${suffix}`);
-      writeFileSync(path, data);
+      writeFileSync(path, data, { mode: 0o600 });
       return path;
     };
     return cli(['attestation', 'verify', file('json', JSON.stringify(v.envelope)), '--secret', file('secret', Buffer.from(v.verifier.keys[0].secretHex, 'hex')),

@@ -292,7 +292,7 @@ test('loadGatePolicy reads trust files and secret files relative to the policy f
   const inline = await issuerOf('EdDSA', 'issuer://inline');
   const secret = Buffer.alloc(32, 0x5a);
   writeFileSync(join(dir, 'conf', 'trust', 'agent.json'), trustFile([agent]));
-  writeFileSync(join(dir, 'conf', 'ci.secret'), secret);
+  writeFileSync(join(dir, 'conf', 'ci.secret'), secret, { mode: 0o600 });
   const path = join(dir, 'conf', 'policy.yaml');
   writeFileSync(path, `version: 1\ntrustFiles: [trust/agent.json]\nissuers:\n  - ${JSON.stringify(inline)}\n  - {iss: issuer://ci, alg: HS256, keyId: v1, secretFile: ci.secret}\n`);
   assert.notEqual(process.cwd(), join(dir, 'conf'));
@@ -312,7 +312,7 @@ test('examples/policy.yaml loads beside the files it names', async (t) => {
   const dir = tempDir(t);
   writeFileSync(join(dir, 'policy.yaml'), example);
   writeFileSync(join(dir, 'agent-trust.json'), trustFile([await issuerOf('ES256', 'issuer://agent')]));
-  writeFileSync(join(dir, 'ci.secret'), Buffer.alloc(32, 7));
+  writeFileSync(join(dir, 'ci.secret'), Buffer.alloc(32, 7), { mode: 0o600 });
   const loaded = await loadGatePolicy(join(dir, 'policy.yaml'));
   assert.equal(loaded.issuers.length, 3);
   assert.equal(loaded.policy.required, true);
@@ -386,7 +386,7 @@ test('loadGatePolicy: an unusable key from a trust file names that trust file', 
 
 test('loadGatePolicy: an HS256 secret file under 32 bytes is ERR_POLICY_INVALID naming the file', async (t) => {
   const dir = tempDir(t);
-  writeFileSync(join(dir, 'short.secret'), Buffer.alloc(16, 1));
+  writeFileSync(join(dir, 'short.secret'), Buffer.alloc(16, 1), { mode: 0o600 });
   writeFileSync(join(dir, 'p.yaml'), 'version: 1\nissuers: [{iss: issuer://ci, alg: HS256, keyId: v1, secretFile: short.secret}]\n');
   const e = await loadError(join(dir, 'p.yaml'));
   assert.ok(isAttestError(e, 'ERR_POLICY_INVALID'), `${(e as { code?: string }).code}: ${e.message}`);
@@ -396,8 +396,8 @@ test('loadGatePolicy: an HS256 secret file under 32 bytes is ERR_POLICY_INVALID 
 test('loadGatePolicy: two HS256 issuers with the same keyId keep their own secrets', async (t) => {
   const dir = tempDir(t);
   const a = Buffer.alloc(32, 0xaa);
-  writeFileSync(join(dir, 'a.secret'), a);
-  writeFileSync(join(dir, 'b.secret'), Buffer.alloc(32, 0xbb));
+  writeFileSync(join(dir, 'a.secret'), a, { mode: 0o600 });
+  writeFileSync(join(dir, 'b.secret'), Buffer.alloc(32, 0xbb), { mode: 0o600 });
   writeFileSync(join(dir, 'p.yaml'), 'version: 1\nissuers:\n  - {iss: issuer://a, alg: HS256, keyId: v1, secretFile: a.secret}\n  - {iss: issuer://b, alg: HS256, keyId: v1, secretFile: b.secret}\n');
   const loaded = await loadGatePolicy(join(dir, 'p.yaml'));
   const key = await loaded.keys({ iss: 'issuer://a', alg: 'HS256', keyId: 'v1' });

@@ -123,9 +123,9 @@ test('principal issuer keys: paths resolved against the file, one key per princi
   const { loadPrincipalIssuers } = await import('../../src/gateway/issuers.js');
   const dir = mkdtempSync(join(tmpdir(), 'gw-issuers-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, 'a.pem'), generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
-  writeFileSync(join(dir, 'p384.pem'), generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
-  writeFileSync(join(dir, 'junk.pem'), 'not a key');
+  writeFileSync(join(dir, 'a.pem'), generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  writeFileSync(join(dir, 'p384.pem'), generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  writeFileSync(join(dir, 'junk.pem'), 'not a key', { mode: 0o600 });
   const base = `${MIN}issuers:\n`;
   assert.throws(() => parseGatewayConfig(`${base}  - {principal: a, key: a.pem}\n  - {principal: a, key: b.pem}\n`, dir), /issuers\.1\.principal: a has a key already/);
   assert.throws(() => parseGatewayConfig(`${base}  - {principal: a, key: a.pem, iss: "no scheme"}\n`, dir), /issuers\.0\.iss/);

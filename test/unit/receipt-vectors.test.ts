@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { verifyReceipt } from '../../src/receipt/verify.js';
 import { attestationDigest } from '../../src/receipt/build.js';
-import { CLI, caseDirs, readVectorJson, vectorPath } from '../vectors.js';
+import { CLI, caseDirs, readVectorJson, vectorPath, vectorSecretPath } from '../vectors.js';
 import { vectorKeys } from './keys-helper.js';
 
 const DIR = 'vaara-receipt/vaara-v0.70.0/execution_receipt_v0';
@@ -36,7 +36,7 @@ for (const name of caseDirs(`${DIR}/normative`)) {
     const want = e.signature_ok && e.back_link_ok && e.result_commitment_ok !== false;
     assert.equal(v.ok, want);
     const material = readFileSync(vectorPath(`${base}/receipt.json`), 'utf8').includes('"alg": "HS256"')
-      ? ['--secret', vectorPath(`${DIR}/keys/hs256_secret.bin`)]
+      ? ['--secret', vectorSecretPath(`${DIR}/keys/hs256_secret.bin`)]
       : ['--key', vectorPath(`${DIR}/keys/${JSON.parse(readFileSync(vectorPath(`${base}/receipt.json`), 'utf8')).alg.toLowerCase()}_public.pem`)];
     const cli = spawnSync(process.execPath, [CLI, 'receipt', 'verify', vectorPath(`${base}/receipt.json`), ...material,
       '--attestation', vectorPath(`${base}/attestation.json`), ...(result === undefined ? [] : ['--result', resultFile])], { encoding: 'utf8' });

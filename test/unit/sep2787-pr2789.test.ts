@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, caseDirs, vectorPath } from '../vectors.js';
+import { CLI, caseDirs, vectorPath, vectorSecretPath } from '../vectors.js';
 
 const ROOT = 'sep2787/mcp-pr2789/v0';
 
@@ -31,7 +31,7 @@ function runVerify(dir: string, e: Expected, iat: number | null): { status: numb
   const material = e.verifying_material ?? 'keys/hs256_secret.bin';
   const keyFlag = material.endsWith('.bin') ? '--secret' : '--key';
   const at = e.verify_at_epoch ?? iat ?? 0;
-  const r = spawnSync(process.execPath, [CLI, 'attestation', 'verify', file, keyFlag, vectorPath(`${ROOT}/${material}`), '--at', String(at), '--json'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [CLI, 'attestation', 'verify', file, keyFlag, keyFlag === '--secret' ? vectorSecretPath(`${ROOT}/${material}`) : vectorPath(`${ROOT}/${material}`), '--at', String(at), '--json'], { encoding: 'utf8' });
   return { status: r.status ?? -1, verdict: JSON.parse(r.stdout) as Verdict };
 }
 
