@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { isAttestError } from '../errors.js';
 import { resolveHome } from '../store/home.js';
 import { ensureHome } from '../store/identity.js';
+import { isFleetStore } from '../store/log-store.js';
 import { Recorder } from '../proxy/recorder.js';
 import { loadGatewayConfig, type LoadedConfig } from '../gateway/config.js';
 import { Gateway } from '../gateway/gateway.js';
@@ -33,7 +34,8 @@ async function runGateway(o: { config: string; home?: string }): Promise<void> {
   const loaded = load(o.config);
   const home = resolveHome(o.home ?? loaded.config.home);
   const { identity, created } = await ensureHome(home);
-  if (created) err(`mcp-attest: initialized ${home} (issuer ${identity.iss}, log ${identity.log.origin})`);
+  // A fleet gateway's calls go to the fleet's log, under its owner's origin: this directory's own log origin is never used.
+  if (created) err(`mcp-attest: initialized ${home} (issuer ${identity.iss}, ${isFleetStore(process.env['MCP_ATTEST_STORE'] ?? '') ? 'calls recorded to the fleet\'s log' : `log ${identity.log.origin}`})`);
   const recorder = await Recorder.open(home, { durability: loaded.config.durability, checkpointMs: loaded.config.checkpointMs });
   const gateway = new Gateway(loaded, recorder, home);
   let addr;

@@ -15,6 +15,7 @@ import type { Credential } from '../identity/credential.js';
 import { nowSeconds, showTime } from '../envelope/time.js';
 import { homePaths, resolveHome } from '../store/home.js';
 import { ensureHome } from '../store/identity.js';
+import { isFleetStore } from '../store/log-store.js';
 import { Recorder } from '../proxy/recorder.js';
 import { AttestingProxy } from '../proxy/relay.js';
 import { ResponseReceiptChecker } from '../proxy/response-receipt.js';
@@ -40,7 +41,8 @@ async function withOAuth(opts: HttpUpstreamOptions, o: ProxyFlags, home: string)
 async function openRecorder(o: ProxyFlags, settings: ProxySettings): Promise<{ home: string; recorder: Recorder }> {
   const home = resolveHome(o.home);
   const { identity: id, created } = await ensureHome(home);
-  if (created) err(`mcp-attest: initialized ${home} (issuer ${id.iss}, log ${id.log.origin})`);
+  // A fleet proxy's calls go to the fleet's log, under its owner's origin: this directory's own log origin is never used.
+  if (created) err(`mcp-attest: initialized ${home} (issuer ${id.iss}, ${isFleetStore(o.store ?? process.env['MCP_ATTEST_STORE'] ?? '') ? 'calls recorded to the fleet\'s log' : `log ${id.log.origin}`})`);
   const recorder = await Recorder.open(home, {
     evidence: o.evidence, durability: settings.durability, checkpointMs: settings.checkpointMs, profile: settings.profile, ...(o.sub ? { sub: o.sub } : {}), ...(o.store ? { store: o.store } : {}),
   });

@@ -12,6 +12,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { MAX_CONFIG_FILE_BYTES, readRegularFile } from '../store/read-regular.js';
+import { isAttestError } from '../errors.js';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { auth, extractResourceMetadataUrl, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
@@ -25,13 +26,17 @@ interface Stored { client?: OAuthClientInformationMixed; tokens?: OAuthTokens; v
 /** The SDK's client provider, persisted in one file of the data directory. */
 class FileProvider implements OAuthClientProvider {
   redirect: URL | null = null;
+  private warned = false;
 
   constructor(private readonly file: string, private readonly onAuthorize: (url: URL) => void) {}
 
   private read(): Stored {
     try {
       return JSON.parse(readRegularFile(this.file, MAX_CONFIG_FILE_BYTES, { what: 'OAuth client state', secret: true }).toString('utf8')) as Stored;
-    } catch {
+    } catch (e) {
+      // Tokens others could read are not used: the client registers and authorizes again, and the new state is written 0600.
+      if (isAttestError(e, 'ERR_KEY_EXPOSED') && !this.warned) process.stderr.write(`mcp-attest: ${(e as Error).message}: its tokens are not used\n`);
+      this.warned ||= isAttestError(e, 'ERR_KEY_EXPOSED');
       return {};
     }
   }

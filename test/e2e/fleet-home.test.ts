@@ -157,3 +157,13 @@ test('the owner\'s first log status --store writes the fleet\'s parameters entry
   assert.equal(await log.size(), 1n);
 });
 
+
+test('a data directory a fleet proxy creates says its calls go to the fleet\'s log, not an origin of its own it never uses', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const fresh = join(s.dir, 'fresh');
+  const { client, stderr } = await connect(s, process.execPath, [CLI, 'proxy', '--home', fresh, '--store', await server.database('fleet_fresh'), '--', process.execPath, EVERYTHING]);
+  await client.callTool({ name: 'echo', arguments: { message: 'hello' } });
+  await client.close();
+  assert.match(stderr(), new RegExp(`mcp-attest: initialized ${fresh.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(issuer issuer://[0-9a-f-]+, calls recorded to the fleet's log\\)`), stderr());
+  assert.doesNotMatch(stderr(), /, log /);
+});
