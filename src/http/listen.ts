@@ -1,6 +1,7 @@
 /**
  * Starting and stopping the node:http servers of `log serve` and `witness serve` the same
- * way: header and request timeouts (a slow or silent client cannot hold a socket forever), keep-alive,
+ * way: header and request timeouts (a slow or silent client cannot hold a socket forever), a
+ * cap on open connections (the gateway and `serve --http` use it too), keep-alive,
  * listen, the base URL actually bound, and a close that lets requests in flight finish for a
  * grace period before cutting their connections.
  */
@@ -30,13 +31,42 @@ export function closeSilentConnections(server: Server): void {
   server.on('request', (req) => req.socket.setTimeout(0));
 }
 
+/** Most connections a server keeps open at once unless told otherwise ({@link capConnections}). */
+export const DEFAULT_MAX_CONNECTIONS = 4096;
+
+/** Least time (ms) between two of {@link capConnections}'s notices. */
+const DROP_NOTICE_MS = 10_000;
+
+/**
+ * Keep at most `max` connections open at once: one past it is closed as soon as it is
+ * accepted (node:http's `maxConnections`), so clients that open connections and hold them
+ * (each costs a file descriptor and memory) cannot exhaust what the process needs for its
+ * logs, upstreams and database. A line on stderr (at most one every 10 s) names `who` and the
+ * count, so an operator sees the refusals. A client refused this way sees its connection
+ * closed (reset), never a half-answered request.
+ */
+export function capConnections(server: Server, max: number, who: string, notify: (line: string) => void = (l) => void process.stderr.write(l)): void {
+  server.maxConnections = max;
+  let last = -Infinity;
+  let dropped = 0;
+  server.on('drop', () => {
+    dropped++;
+    if (Date.now() - last < DROP_NOTICE_MS) return;
+    last = Date.now();
+    notify(`mcp-attest: ${who}: ${max} connections are open, the most it keeps: new ones are closed at once (${dropped} so far)\n`);
+  });
+}
+
 /**
  * Apply the timeouts (`requestTimeoutMs`, default 30 s: the whole request must arrive in it;
- * {@link closeSilentConnections}) and listen on `host:port` (port 0 picks a free one).
- * Resolves once listening; rejects with the listen error (e.g. `EADDRINUSE`).
+ * {@link closeSilentConnections}) and the cap on open connections ({@link capConnections}:
+ * `maxConnections`, default {@link DEFAULT_MAX_CONNECTIONS}; `who` names the server in its
+ * notices) and listen on `host:port` (port 0 picks a free one). Resolves once listening;
+ * rejects with the listen error (e.g. `EADDRINUSE`).
  */
-export async function listen(server: Server, o: { host: string; port: number; requestTimeoutMs?: number }): Promise<Listening> {
+export async function listen(server: Server, o: { host: string; port: number; requestTimeoutMs?: number; maxConnections?: number; who?: string }): Promise<Listening> {
   closeSilentConnections(server);
+  capConnections(server, o.maxConnections ?? DEFAULT_MAX_CONNECTIONS, o.who ?? 'server');
   server.headersTimeout = 10_000;
   server.requestTimeout = o.requestTimeoutMs ?? 30_000;
   server.keepAliveTimeout = 5_000;

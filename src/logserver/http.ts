@@ -126,5 +126,5 @@ export function startLogServer(db: LogDb, o: { host: string; port: number }): Pr
     }
     send(req, res, a).catch(() => res.destroy());
   });
-  return listen(server, o);
+  return listen(server, { ...o, who: 'log serve' });
 }

@@ -242,6 +242,6 @@ export async function startWitnessServer(witness: Witness, o: WitnessServerOptio
       else res.destroy();
     });
   });
-  const bound = await listen(server, { host: o.host, port: o.port, requestTimeoutMs: (o.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS) + 10_000 });
+  const bound = await listen(server, { host: o.host, port: o.port, requestTimeoutMs: (o.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS) + 10_000, who: 'witness serve' });
   return { url: `${bound.url}${prefix}`, close: bound.close };
 }

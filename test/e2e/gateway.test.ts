@@ -228,6 +228,25 @@ test('a connection that sends no request is closed after 10 s (it held a file de
   assert.equal(gw.stderr().split('\n').some((l) => l.startsWith('Starting')), false);
 });
 
+test('past limits.maxConnections a connection is closed as soon as it is accepted, and stderr says so; a place freed is served', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const gw = await startGateway(s, `version: 1\nlisten: 127.0.0.1:0\nlimits: {maxConnections: 3}\n${CALLERS}upstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}]}\n`);
+  const held = await Promise.all([1, 2, 3].map(() => new Promise<ReturnType<typeof connect>>((r) => { const c = connect(gw.port, '127.0.0.1', () => r(c)); c.on('error', () => undefined); })));
+  t.after(() => { for (const c of held) c.destroy(); });
+  const closed = await new Promise<boolean>((r) => {
+    const c = connect(gw.port, '127.0.0.1');
+    c.on('error', () => undefined);
+    c.on('close', () => r(true));
+    c.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\n\r\n`);
+  });
+  assert.ok(closed);
+  await waitFor('the notice', () => /mcp-attest: gateway: 3 connections are open, the most it keeps: new ones are closed at once/.test(gw.stderr()));
+  held[0]!.destroy();
+  let served: number | null = null;
+  for (const end = Date.now() + 10_000; served === null && Date.now() < end; await new Promise((r) => setTimeout(r, 50))) served = await fetch(`${gw.base}/healthz`).then((r) => r.status, () => null);
+  assert.equal(served, 200, 'a freed place is served');
+});
+
 test('out of file descriptors, a conversation whose upstream cannot be spawned ends alone: the gateway, and the calls in flight, live on', { timeout: 90_000 }, async (t) => {
   const s = scope(t);
   const gw = await startGateway(s, `version: 1\nlisten: 127.0.0.1:0\n${CALLERS}upstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}]}\n`, 'gateway.yaml', {}, 200);

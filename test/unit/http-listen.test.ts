@@ -1,0 +1,63 @@
+/**
+ * The cap on a server's open connections (src/http/listen.ts `capConnections`): a real
+ * node:http server on loopback, real TCP connections held open by a client, and what the
+ * connection past the cap sees (closed at once) and what the operator is told.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, get } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { DEFAULT_MAX_CONNECTIONS, capConnections, listen } from '../../src/http/listen.js';
+import { parseGatewayConfig } from '../../src/gateway/config.js';
+
+/** GET `url` on a fresh connection: the status, or the error's code when the connection is closed first. */
+function status(url: string): Promise<number | string> {
+  return new Promise((resolve) => {
+    get(url, { agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    }).on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+}
+
+test('a connection past maxConnections is closed as soon as it is accepted, the operator told once; one closed makes room', async (t) => {
+  const server = createServer((_req, res) => res.end('ok'));
+  const lines: string[] = [];
+  capConnections(server, 2, 'test server', (l) => lines.push(l));
+  let accepted = 0;
+  server.on('connection', () => accepted++);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  const { port } = server.address() as { port: number };
+  const url = `http://127.0.0.1:${port}/`;
+  // Two clients open connections and send nothing: they hold the server's two places.
+  const held: Socket[] = [];
+  for (let i = 0; i < 2; i++) held.push(await new Promise<Socket>((r) => { const s = connect(port, '127.0.0.1', () => r(s)); s.on('error', () => undefined); }));
+  for (const end = Date.now() + 5_000; accepted < 2 && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(accepted, 2);
+  const refused = [await status(url), await status(url)];
+  assert.ok(refused.every((s) => typeof s === 'string'), `refused: ${refused.join(', ')}`);
+  assert.equal(lines.length, 1, 'one notice within 10 s, however many are refused');
+  assert.match(lines[0]!, /^mcp-attest: test server: 2 connections are open, the most it keeps: new ones are closed at once \(1 so far\)\n$/);
+  held[0]!.destroy();
+  let after: number | string = '';
+  for (const end = Date.now() + 5_000; after !== 200 && Date.now() < end; await new Promise((r) => setTimeout(r, 20))) after = await status(url);
+  assert.equal(after, 200, 'a place freed is taken');
+  held[1]!.destroy();
+});
+
+test('listen() caps every server it starts (log serve, witness serve) at 4,096 unless told; the gateway and serve --http read limits.maxConnections', async (t) => {
+  const server = createServer((_req, res) => res.end('ok'));
+  const bound = await listen(server, { host: '127.0.0.1', port: 0 });
+  t.after(() => bound.close());
+  assert.equal(server.maxConnections, DEFAULT_MAX_CONNECTIONS);
+  assert.equal(DEFAULT_MAX_CONNECTIONS, 4096);
+  const other = createServer();
+  const two = await listen(other, { host: '127.0.0.1', port: 0, maxConnections: 7, who: 'x' });
+  t.after(() => two.close());
+  assert.equal(other.maxConnections, 7);
+  const base = 'version: 1\ncallers: [{principal: a, token: {env: T}}]\nupstreams: [{name: u, command: [x]}]\n';
+  assert.equal(parseGatewayConfig(base, '/etc/gw', { T: 'x'.repeat(32) }).config.limits.maxConnections, 4096);
+  assert.equal(parseGatewayConfig(`${base}limits: {maxConnections: 10}\n`, '/etc/gw', { T: 'x'.repeat(32) }).config.limits.maxConnections, 10);
+  assert.throws(() => parseGatewayConfig(`${base}limits: {maxConnections: 0}\n`, '/etc/gw', { T: 'x'.repeat(32) }), /limits\.maxConnections/);
+});
