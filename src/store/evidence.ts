@@ -31,7 +31,7 @@ import { toHex } from '../bytes/index.js';
 import { sha256 } from '../bytes/digest.js';
 import type { CanonicalMemo } from '../jcs/index.js';
 import { canonicalDigest } from '../envelope/commitment.js';
-import { openSqlite, retryBusy, truncateWal, walMode } from './sqlite.js';
+import { createPrivate, openSqlite, retryBusy, truncateWal, walMode } from './sqlite.js';
 import { AttestError } from '../errors.js';
 
 const SCHEMA = (s: string): string => `
@@ -42,8 +42,9 @@ INSERT OR IGNORE INTO ${s}payload_state (k, indexed) VALUES (0, 0);
 `;
 const HEX_DIGEST = /^[0-9a-f]{64}$/;
 
-/** Attach `path` to `db` as schema `evidence`, in WAL, with its tables; detached again on failure. */
+/** Attach `path` (made 0600 when new: store/sqlite.ts `createPrivate`) to `db` as schema `evidence`, in WAL, with its tables; detached again on failure. */
 function attach(db: Database.Database, path: string): void {
+  createPrivate(path);
   db.prepare('ATTACH DATABASE ? AS evidence').run(path);
   try {
     walMode(db, 'evidence', 'normal');

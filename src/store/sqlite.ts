@@ -8,7 +8,7 @@
  * a shared lock and want an exclusive one); SQLite then returns `SQLITE_BUSY` at once, without
  * waiting. The setup is therefore retried, with a short random pause, until the busy timeout.
  */
-import { closeSync, existsSync, fstatSync, realpathSync, statSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, realpathSync, statSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
@@ -144,8 +144,24 @@ function openImmutable(path: string, cause: unknown): Database.Database {
   throw cause;
 }
 
+/**
+ * Make `path` an empty file only its owner may read or write (mode 0600), unless something is
+ * there already (`O_EXCL`: never through a symbolic link). SQLite gives a database's journal,
+ * WAL and shared-memory files the mode of the database file, and reads an empty file as an
+ * empty database: a log's private openings and an evidence store's payloads are then not
+ * readable by the machine's other users, whatever the directory's mode or the umask.
+ */
+export function createPrivate(path: string): void {
+  try {
+    closeSync(openSync(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+}
+
 function setUp(path: string, schema: string, o: OpenSqliteOptions): Database.Database {
   loadWithUriFilenames();
+  if (o.readonly !== true) createPrivate(path);
   const db = o.readonly === true ? openReadOnly(path) : new Database(path, { timeout: BUSY_TIMEOUT_MS });
   try {
     if (o.untrusted) checkPlainSchema(db, o.what, path);
@@ -162,7 +178,7 @@ function setUp(path: string, schema: string, o: OpenSqliteOptions): Database.Dat
 }
 
 /**
- * Open (creating unless `readonly`) `path` and apply `schema`. Throws `o.code` naming `o.what`
+ * Open (creating unless `readonly`, mode 0600: {@link createPrivate}) `path` and apply `schema`. Throws `o.code` naming `o.what`
  * and the path, or `ERR_STORE_IO` when SQLite cannot reach or write the file (permissions, a
  * read-only directory, an I/O error); with `o.untrusted`, `ERR_STORE_CORRUPT` for a schema that
  * is not plain tables.

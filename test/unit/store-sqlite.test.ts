@@ -127,3 +127,24 @@ test('a WAL a long reader let grow past the size limit is cut back to it once th
   assert.ok(after <= WAL_SIZE_LIMIT, `the WAL is back to ${after} bytes`);
   assert.equal(db.size(), 521n);
 });
+
+test('a log, its WAL and shared memory, and an evidence store (alone or attached) are made 0600, whatever the umask and the directory: private openings and payloads are not for the machine\'s other users', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-modes-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const was = process.umask(0o022);
+  t.after(() => process.umask(was));
+  const log = new LogDb(join(dir, 'log.db'));
+  log.append(() => new TextEncoder().encode('{"type":"x"}'));
+  const attached = new EvidenceStore(join(dir, 'attached.db'), false, log.db);
+  attached.put({ payload: 1 });
+  const alone = new EvidenceStore(join(dir, 'evidence.db'));
+  alone.put({ payload: 2 });
+  const modes = ['log.db', 'log.db-wal', 'log.db-shm', 'attached.db', 'attached.db-wal', 'evidence.db', 'evidence.db-wal'].map((f) => [f, (statSync(join(dir, f)).mode & 0o777).toString(8)]);
+  assert.deepEqual(modes, modes.map(([f]) => [f, '600']));
+  alone.close();
+  log.close();
+  // A file that is there already keeps its own mode: nothing is made through it, nor changed.
+  writeFileSync(join(dir, 'old.db'), '', { mode: 0o644 });
+  new LogDb(join(dir, 'old.db')).close();
+  assert.equal(statSync(join(dir, 'old.db')).mode & 0o777, 0o644);
+});
