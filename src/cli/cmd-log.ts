@@ -3,7 +3,7 @@
  * `log serve`, `log witness`, `log witnesses`).
  */
 import { join } from 'node:path';
-import { rmSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { fleetLog, hasHomeLog, markMoved, openHomeLog, storeUrl } from './home-log.js';
 import { readMoved } from '../store/synced.js';
@@ -65,6 +65,18 @@ function refuseOwnCalls(home: string, logId: string): void {
   } finally {
     db.close();
   }
+}
+
+/** The SQLite files of `home` (log, evidence) that its group or others may read or write: private openings and payloads (docs/log-format.md "Storage"). */
+function exposedStores(home: string): string[] {
+  const p = homePaths(home);
+  return [p.db, p.evidence].filter((f) => {
+    try {
+      return (statSync(f).mode & 0o077) !== 0;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** The calls of the data directory's log. */
@@ -209,6 +221,7 @@ export function registerLogCommands(program: Command): void {
       // directory nothing has recorded in yet has no log: its status is that of an empty one.
       const store = fleetLog(o) ? await openFleet(o, identity === null ? undefined : { ...identity.log, home }) : hasHomeLog(home) ? await openStore(o) : null;
       if (!fleetLog(o) && exists(homePaths(home).moved)) err(`mcp-attest: this data directory's log moved to a fleet's log (${homePaths(home).moved}): this is the log it left; the fleet's is log status --store URL`);
+      if (own) for (const f of exposedStores(home)) err(`mcp-attest: warning: ${f} may be read by other users of this machine (made by an earlier version, or copied): chmod 600 ${f}*`);
       try {
         const s = await logStatus(store, origin, own ? loadWitnesses(home).map((w) => w.name) : [], nowSeconds());
         if (fleetLog(o) && identity === null && s.size === '0') err('mcp-attest: the fleet\'s log is empty, with no entry 0 yet: as its owner, run log status --home DIR --store URL, DIR the integrator\'s data directory (docs/fleet.md)');

@@ -93,6 +93,13 @@ test('a private key or secret its group or others may read or write is refused (
     chmodSync(logKey, mode);
     assert.equal(run(['log', 'checkpoint', '--home', home]).status, 0, mode.toString(8));
   }
+  // The log it made is 0600; one others may read (an earlier version's) is named by log status.
+  assert.equal(lstatSync(join(home, 'log.db')).mode & 0o777, 0o600);
+  assert.doesNotMatch(run(['log', 'status', '--home', home]).stderr, /warning/);
+  chmodSync(join(home, 'log.db'), 0o644);
+  const status = run(['log', 'status', '--home', home]);
+  assert.equal(status.status, 0);
+  assert.match(status.stderr, /warning: .*log\.db may be read by other users of this machine .*chmod 600 .*log\.db\*/);
   // A secret named on the command line, and a witness's own key.
   const secret = join(s.dir, 'hs.secret');
   writeFileSync(secret, Buffer.alloc(32, 1), { mode: 0o644 });
