@@ -45,6 +45,7 @@ async function runGateway(o: { config: string; home?: string }): Promise<void> {
     await gateway.shutdown();
     if (isAttestError(e, 'ERR_POLICY_INVALID')) throw new CliExit(EXIT_USAGE, `bad gate policy: ${e.message}`);
     if (isAttestError(e, 'ERR_CONFIG_INVALID')) throw badConfig(o.config, e);
+    if (isAttestError(e, 'ERR_KEY_EXPOSED')) throw e;
     throw new CliExit(EXIT_IO, `cannot listen on ${loaded.config.listen}: ${(e as Error).message}`);
   }
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;

@@ -254,6 +254,8 @@ function callerDigest(s: z.infer<typeof Secret>, dir: string, env: NodeJS.Proces
     try {
       token = readRegularFile(resolve(dir, s.file), MAX_CONFIG_FILE_BYTES, { follow: true, what: 'token file', secret: true }).toString('utf8').split(/\r?\n/)[0];
     } catch (e) {
+      // A token others may read is the file's problem, not the configuration's: its own code (exit 3).
+      if (isAttestError(e, 'ERR_KEY_EXPOSED')) throw e;
       problem(`cannot read ${s.file}: ${(e as Error).message}`);
     }
   }

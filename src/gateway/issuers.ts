@@ -6,7 +6,7 @@
  * gateway's key asserts. The public half of each key is recorded in the data directory
  * (`recordIssuer`), so `mcp-attest trust export` lists it beside the directory's own.
  */
-import { AttestError } from '../errors.js';
+import { AttestError, isAttestError } from '../errors.js';
 import { exportPublicJwk, importPrivatePem, jwkThumbprint } from '../keys/material.js';
 import type { Signer } from '../envelope/sign.js';
 import type { TrustedIssuer } from '../verify/policy.js';
@@ -39,6 +39,7 @@ export async function loadPrincipalIssuers(issuers: GatewayConfig['issuers']): P
       const iss = entry.iss ?? `issuer://${keyId}`;
       out.set(entry.principal, { signer: { iss, sub: entry.principal, alg, keyId, ...nodeSigners(alg, pem) }, trusted: { iss, alg, keyId, publicKeyJwk } });
     } catch (e) {
+      if (isAttestError(e, 'ERR_KEY_EXPOSED')) throw e;
       problems.push(`issuers.${i}.key: ${entry.key}: ${(e as Error).message}`);
     }
   }

@@ -66,6 +66,6 @@ export function withOwnCredentialIssuer(home: string, policy: TrustPolicy): Trus
 
 /** Sign a credential or revocation with `home`'s credential issuer key. */
 export function issuerSign<T extends object>(home: string, unsigned: T): Promise<T & { signature: string }> {
-  const sign = nodeSigner('ES256', readRegularFile(paths(home).key, MAX_CONFIG_FILE_BYTES, { follow: true, what: 'credential issuer key' }).toString('utf8'));
+  const sign = nodeSigner('ES256', readRegularFile(paths(home).key, MAX_CONFIG_FILE_BYTES, { follow: true, what: 'credential issuer key', secret: true }).toString('utf8'));
   return signIdentity('ES256', sign, unsigned as never) as Promise<T & { signature: string }>;
 }

@@ -29,8 +29,9 @@ export interface RegularOptions {
   what?: string;
   /**
    * A private key or secret: refused (`ERR_KEY_EXPOSED`) when its group or others may read,
-   * write or run it (mode bits `0o077`, checked on the open handle; not on Windows, whose
-   * files have no such bits). Whoever can read it can sign as its owner. Default false.
+   * write or run it (mode bits `0o077`), or another user than this process's (or root) owns
+   * it; checked on the open handle; not on Windows, whose files have no such bits. Whoever
+   * can read it can sign as its owner. Default false.
    */
   secret?: boolean;
 }
@@ -57,9 +58,17 @@ function tooLarge(path: string, what: string, maxBytes: number, size: number): A
   return new AttestError('ERR_INPUT_TOO_LARGE', `${what} ${path} is ${size} bytes, more than its cap of ${maxBytes}: refused unread`, { path, expected: maxBytes, found: size });
 }
 
-function exposed(path: string, what: string, mode: number): AttestError {
-  const bits = (mode & 0o777).toString(8).padStart(4, '0');
-  return new AttestError('ERR_KEY_EXPOSED', `${what} ${path} has mode ${bits}: others on this machine may read or change it, so it is not used (chmod 600 ${path})`, { path, found: bits });
+/**
+ * `ERR_KEY_EXPOSED` unless only this process's user (or root) may read or change the file
+ * `st` describes: its group and others have no access (mode bits `0o077`), and it is owned by
+ * this user or root (as ssh's StrictModes: another owner could put a key of their choosing
+ * there, a verification secret of theirs for one).
+ */
+function checkPrivate(path: string, what: string, st: Stats): void {
+  const bits = (st.mode & 0o777).toString(8).padStart(4, '0');
+  if ((st.mode & 0o077) !== 0) throw new AttestError('ERR_KEY_EXPOSED', `${what} ${path} has mode ${bits}: others on this machine may read or change it, so it is not used (chmod 600 ${path})`, { path, found: bits });
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid && st.uid !== 0) throw new AttestError('ERR_KEY_EXPOSED', `${what} ${path} is owned by another user (uid ${st.uid}), who may change it, so it is not used (chown it to uid ${uid})`, { path, found: String(st.uid) });
 }
 
 /** True when `e` (from {@link openRegular} or {@link readRegularFile}) means the file does not exist. */
@@ -109,7 +118,7 @@ export function openRegular(path: string, maxBytes: number, o: RegularOptions = 
     const st = fstatSync(fd);
     if (!st.isFile()) throw notRegular(path, what, kindOf(st));
     if (st.size > maxBytes) throw tooLarge(path, what, maxBytes, st.size);
-    if (o.secret && process.platform !== 'win32' && (st.mode & 0o077) !== 0) throw exposed(path, what, st.mode);
+    if (o.secret && process.platform !== 'win32') checkPrivate(path, what, st);
     return { fd, size: st.size, path: checked.path };
   } catch (e) {
     closeSync(fd);

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { initHome } from '../../src/store/identity.js';
 import { recordCalls } from '../unit/log-helper.js';
 import { join } from 'node:path';
@@ -107,6 +107,22 @@ test('a private key or secret its group or others may read or write is refused (
   const v = run(['attestation', 'verify', join(s.dir, 'absent.json'), '--secret', secret]);
   assert.equal(v.status, 3);
   assert.match(v.stderr, /ERR_KEY_EXPOSED: --secret .* has mode 0644/);
+  // 0600 but another user's: they could put a secret of their choosing there.
+  chmodSync(secret, 0o600);
+  if (process.getuid?.() === 0) {
+    chownSync(secret, 65534, 65534);
+    const other = run(['attestation', 'verify', join(s.dir, 'absent.json'), '--secret', secret]);
+    assert.equal(other.status, 3);
+    assert.match(other.stderr, /ERR_KEY_EXPOSED: --secret .* is owned by another user \(uid 65534\)/);
+  }
+  // An agent credential issuer's key, which signs credentials and revocations.
+  const agent = join(s.dir, 'agent');
+  assert.equal(run(['init', '--home', agent]).status, 0);
+  assert.equal(run(['agent', 'issuer', 'init', '--home', home, '--id', 'idp:acme', '--subject-prefix', 'agent:acme/']).status, 0);
+  chmodSync(join(home, 'keys', 'credential-issuer.pem'), 0o644);
+  const issued = run(['agent', 'issue', '--home', home, '--agent-home', agent, '--subject', 'agent:acme/bot1', '--ttl', '600']);
+  assert.equal(issued.status, 3, issued.stderr);
+  assert.match(issued.stderr, /ERR_KEY_EXPOSED: credential issuer key .* has mode 0644/);
   const w = join(s.dir, 'witness');
   assert.equal(run(['witness', 'key', '--home', w]).status, 0);
   chmodSync(join(w, 'witness-key.pem'), 0o640);

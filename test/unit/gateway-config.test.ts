@@ -13,6 +13,7 @@ import { gatewayJsonSchema, parseGatewayConfig, tokenDigest } from '../../src/ga
 import { Limiter, headerMismatch } from '../../src/gateway/guard.js';
 import { MAX_TOOL_NAME, globMatch, toolFilter } from '../../src/gateway/tools-filter.js';
 import type { RpcMessage } from '../../src/proxy/message.js';
+import { isAttestError } from '../../src/errors.js';
 
 const MIN = 'version: 1\ncallers: [{principal: a, token: {sha256: "' + 'b'.repeat(64) + '"}}]\nupstreams: [{name: a, command: [node, s.js]}]\n';
 
@@ -139,6 +140,14 @@ test('principal issuer keys: paths resolved against the file, one key per princi
   assert.equal(issuers.get('oauth:b')!.signer.iss, 'issuer://b');
   const bad = parseGatewayConfig(`${base}  - {principal: a, key: junk.pem}\n  - {principal: b, key: p384.pem}\n  - {principal: c, key: none.pem}\n`, dir);
   await assert.rejects(loadPrincipalIssuers(bad.config.issuers), (e: Error) => ['issuers.0.key', 'issuers.1.key', 'issuers.2.key'].every((p) => e.message.includes(p)));
+  // A key or token file others may read is its own problem (ERR_KEY_EXPOSED, exit 3), not the configuration's.
+  const { chmodSync } = await import('node:fs');
+  chmodSync(join(dir, 'a.pem'), 0o644);
+  await assert.rejects(loadPrincipalIssuers(loaded.config.issuers), (e: Error) => isAttestError(e, 'ERR_KEY_EXPOSED') && e.message.includes(join(dir, 'a.pem')));
+  writeFileSync(join(dir, 'ci.token'), 'x'.repeat(32), { mode: 0o644 });
+  assert.throws(() => parseGatewayConfig(MIN.replace(`{sha256: "${'b'.repeat(64)}"}`, '{file: ci.token}'), dir), (e: Error) => isAttestError(e, 'ERR_KEY_EXPOSED'));
+  chmodSync(join(dir, 'ci.token'), 0o600);
+  assert.equal(parseGatewayConfig(MIN.replace(`{sha256: "${'b'.repeat(64)}"}`, '{file: ci.token}'), dir).config.callers.length, 1);
 });
 
 test('a mapping key YAML reads as another type is refused (quote it)', () => {
