@@ -26,7 +26,7 @@
  * reads the files.
  */
 import { MAX_CONFIG_FILE_BYTES, readRegularFile } from '../store/read-regular.js';
-import { dirname, resolve } from 'node:path';
+import { dirname, normalize, resolve } from 'node:path';
 import { parseStrictYaml } from './yaml.js';
 import { AttestError, isAttestError } from '../errors.js';
 import { isAlgName, type AlgName } from '../keys/algorithms.js';
@@ -35,7 +35,7 @@ import { checkObject, isObject, type ObjectSchema } from '../envelope/schema.js'
 import type { KeyResolver } from '../envelope/signature.js';
 import { canonicalize } from '../jcs/index.js';
 import { checkCredentialIssuers, type CredentialIssuer } from '../identity/issuers.js';
-import { conflictingIssuers, parseTrustPolicy, policyKeyResolver, secretId, type TrustedIssuer } from '../verify/policy.js';
+import { conflictingIssuers, reservedIssuers, parseTrustPolicy, policyKeyResolver, secretId, type TrustedIssuer } from '../verify/policy.js';
 
 /** Per-tool rule. `requireCapability: true` demands any non-empty `requestedCapability`; a list demands one of its values. */
 export interface ToolRule {
@@ -136,7 +136,9 @@ export function parseGatePolicy(text: string): GatePolicy {
     problem(problems, (top['clockSkewSeconds'] as number) > MAX_SKEW_SECONDS, `.clockSkewSeconds: at most ${MAX_SKEW_SECONDS}`);
     checkIssuers(top['issuers'], problems);
     if (Array.isArray(top['issuers']) && top['issuers'].every(isObject)) {
-      for (const [i, first] of conflictingIssuers(top['issuers'] as unknown as GateIssuer[])) problems.push(`.issuers[${i}]: the issuer and key id of .issuers[${first}] with another key`);
+      const issuers = (top['issuers'] as unknown as GateIssuer[]).map((i) => (typeof i.secretFile === 'string' ? { ...i, secretFile: normalize(i.secretFile) } : i));
+      for (const [i, first] of conflictingIssuers(issuers)) problems.push(`.issuers[${i}]: the issuer and key id of .issuers[${first}] with another key`);
+      reservedIssuers(top['issuers'] as unknown[], problems);
     }
     credentialIssuers = checkCredentialIssuers(top['credentialIssuers'], problems);
     checkTools(top['tools'], problems);
@@ -210,7 +212,7 @@ export async function loadGatePolicy(path: string): Promise<LoadedGatePolicy> {
     }
   }
   // One key per (iss, alg, keyId) over every file: which one checked a signature is never left to the files' order.
-  const clash = conflictingIssuers(issuers.map(({ from: _from, ...i }) => i))[0];
+  const clash = conflictingIssuers(issuers.map(({ from: _from, ...i }) => (i.secretFile === undefined ? i : { ...i, secretFile: resolve(base, i.secretFile) })))[0];
   if (clash) {
     const [a, b] = [issuers[clash[1]]!, issuers[clash[0]]!];
     throw new AttestError('ERR_POLICY_INVALID', `${path}: issuer ${a.iss} (${a.alg}, key id ${a.keyId}) is given two different keys, in ${a.from} and ${b.from}`, { path: b.from });

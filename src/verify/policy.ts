@@ -28,6 +28,7 @@ import type { KeyResolver } from '../envelope/signature.js';
 import { toHex } from '../bytes/index.js';
 import { parseVerifierKey, SIG_TYPE_COSIGNATURE_V1, type VerifierKey } from '../log/vkey.js';
 import { checkCredentialIssuers, type CredentialIssuer } from '../identity/issuers.js';
+import { CREDENTIAL_ID } from '../identity/credential.js';
 
 /** A trusted issuer key. */
 export interface TrustedIssuer {
@@ -145,28 +146,47 @@ function checkLogOrigins(top: Record<string, unknown>, issuers: CredentialIssuer
 }
 
 /**
+ * What an issuer's key is, to tell two definitions of one (iss, alg, keyId) apart: a public
+ * key's RFC 7638 thumbprint (extra JWK members such as `kid` or `use`, copied from a JWKS, do
+ * not make another key), an HS256 issuer's `secretFile` as given (a caller resolves it first),
+ * else the JCS of the whole entry; null for an entry none of these can read.
+ */
+function keyOf(i: { alg: unknown; publicKeyJwk?: unknown; secretFile?: unknown }): string | null {
+  try {
+    if (i.alg !== 'HS256' && isObject(i.publicKeyJwk)) return `jwk ${jwkThumbprint(i.publicKeyJwk as unknown as PublicJwk)}`;
+    if (i.alg === 'HS256' && typeof i.secretFile === 'string') return `file ${i.secretFile}`;
+    return `jcs ${canonicalize(i as never)}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * The issuers of `list` that another before it names by the same (iss, alg, keyId) with a
- * different definition (key, or any other member; JCS-compared), as `[index, first index]`
- * pairs. A key resolver finds an issuer by that triple, so two definitions would leave the key
- * that checks a signature to the order of a list: a policy naming both is refused instead
- * (`ERR_POLICY_INVALID` by the callers). The same definition twice is one issuer.
+ * different key ({@link keyOf}), as `[index, first index]` pairs. A key resolver finds an
+ * issuer by that triple, so two keys would leave the one that checks a signature to the
+ * order of a list: a policy naming both is refused instead (`ERR_POLICY_INVALID` by the
+ * callers), and {@link policyKeyResolver} answers such a triple with no key. The same key
+ * twice is one issuer.
  */
 export function conflictingIssuers(list: ReadonlyArray<{ iss: unknown; alg: unknown; keyId: unknown }>): Array<[number, number]> {
-  const seen = new Map<string, { at: number; text: string }>();
+  const seen = new Map<string, { at: number; key: string | null }>();
   const found: Array<[number, number]> = [];
   list.forEach((i, at) => {
     const id = JSON.stringify([i.iss, i.alg, i.keyId]);
-    let text: string;
-    try {
-      text = canonicalize(i as never);
-    } catch {
-      text = `\u0000${at}`; // not canonicalizable: unlike any other
-    }
+    const key = keyOf(i);
     const had = seen.get(id);
-    if (had === undefined) seen.set(id, { at, text });
-    else if (had.text !== text) found.push([at, had.at]);
+    if (had === undefined) seen.set(id, { at, key });
+    else if (had.key === null || key === null || had.key !== key) found.push([at, had.at]);
   });
   return found;
+}
+
+/** `.issuers[i].iss` problems: an agent credential's id (`cred_…`) is reserved, its key the identity log's to give (docs/identity.md). */
+export function reservedIssuers(list: unknown[], problems: string[]): void {
+  list.forEach((x, i) => {
+    if (isObject(x) && typeof x['iss'] === 'string' && CREDENTIAL_ID.test(x['iss'])) problems.push(`.issuers[${i}].iss: ${x['iss']} names an agent credential: its key comes from the identity log, not a policy`);
+  });
 }
 
 /** Parse and validate a trust policy. Throws `ERR_POLICY_INVALID` listing every problem. */
@@ -190,6 +210,7 @@ export function parseTrustPolicy(text: string): TrustPolicy {
     });
     if (Array.isArray(top['issuers']) && top['issuers'].every(isObject)) {
       for (const [i, first] of conflictingIssuers(top['issuers'] as unknown as TrustedIssuer[])) problems.push(`.issuers[${i}]: the issuer and key id of .issuers[${first}] with another key`);
+      reservedIssuers(top['issuers'] as unknown[], problems);
     }
     (Array.isArray(top['logs']) ? top['logs'] : []).forEach((x, i) => checkObject(x, LOG, `.logs[${i}]`, problems));
     checkLogOrigins(top, credentialIssuers, problems);
@@ -228,18 +249,24 @@ export function hs256Secrets(policy: TrustPolicy, key: CryptoKey | null): Map<st
  * (iss, alg, keyId) match. `secrets` supplies HS256 keys by {@link secretId} (iss and keyId:
  * two HS256 issuers may both use key id `v1`; they are not in the policy). The policy's keys
  * are imported once each, when first asked for; a query matching none is answered null and
- * kept nowhere (a hostile log's entries may each name an issuer of their own).
+ * kept nowhere (a hostile log's entries may each name an issuer of their own). A triple the
+ * list gives two keys ({@link conflictingIssuers}) is answered null too: never the first.
  */
 export function policyKeyResolver(policy: TrustPolicy, secrets: ReadonlyMap<string, CryptoKey> = new Map()): KeyResolver {
   // By (iss, alg, keyId) as a JSON array: no two triples share a key, whatever their members hold.
   const id = (iss: string, alg: string, keyId: string): string => JSON.stringify([iss, alg, keyId]);
-  const issuers = new Map<string, TrustedIssuer>();
-  for (const i of policy.issuers) if (!issuers.has(id(i.iss, i.alg, i.keyId))) issuers.set(id(i.iss, i.alg, i.keyId), i);
+  // A triple given two keys (a list no parser checked: a policy with credential keys added) has none.
+  const issuers = new Map<string, TrustedIssuer | null>();
+  for (const i of policy.issuers) {
+    const had = issuers.get(id(i.iss, i.alg, i.keyId));
+    if (had === undefined) issuers.set(id(i.iss, i.alg, i.keyId), i);
+    else if (had !== null && conflictingIssuers([had, i]).length > 0) issuers.set(id(i.iss, i.alg, i.keyId), null);
+  }
   const imported = new Map<TrustedIssuer, Promise<CryptoKey | null>>();
   const none = Promise.resolve(null);
   return (q) => {
     const issuer = issuers.get(id(q.iss, q.alg, q.keyId));
-    if (issuer === undefined) return none;
+    if (issuer === undefined || issuer === null) return none;
     let hit = imported.get(issuer);
     if (!hit) {
       hit = issuer.alg === 'HS256' ? Promise.resolve(secrets.get(secretId(issuer.iss, issuer.keyId)) ?? null)
@@ -259,10 +286,11 @@ export function policyKeyResolver(policy: TrustPolicy, secrets: ReadonlyMap<stri
 export function mergeTrustPolicies(policies: TrustPolicy[]): TrustPolicy {
   const issuers = new Map<string, TrustedIssuer>();
   for (const i of policies.flatMap((p) => p.issuers)) {
-    const id = `${i.iss}\n${i.alg}\n${i.keyId}`;
+    const id = JSON.stringify([i.iss, i.alg, i.keyId]);
     const had = issuers.get(id);
-    if (had && canonicalize(had as never) !== canonicalize(i as never)) throw new AttestError('ERR_POLICY_INVALID', `issuer ${i.iss} key ${i.keyId} differs between the policies`);
-    issuers.set(id, i);
+    // The same key (by thumbprint) twice is one issuer, kept as first given; another key is a conflict.
+    if (had && conflictingIssuers([had, i]).length > 0) throw new AttestError('ERR_POLICY_INVALID', `issuer ${i.iss} key ${i.keyId} differs between the policies`);
+    if (!had) issuers.set(id, i);
   }
   const logs = new Map(policies.flatMap((p) => p.logs).map((l) => [`${l.origin}\n${l.vkey}`, l]));
   const witnesses = new Map(policies.flatMap((p) => p.witnesses).map((w) => [w.vkey, w]));

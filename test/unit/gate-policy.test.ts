@@ -420,6 +420,10 @@ test('one issuer and key id given two keys is refused, in one policy or across i
   const e = await loadError(join(dir, 'p.yaml'));
   assert.ok(isAttestError(e, 'ERR_POLICY_INVALID'), e.message);
   assert.ok(e.message.includes(join(dir, 'p.yaml')) && e.message.includes(join(dir, 'agent-trust.json')) && e.message.includes('two different keys'), e.message);
+  // One secret file named two ways is one secret.
+  writeFileSync(join(dir, 'ci.secret'), Buffer.alloc(32, 7), { mode: 0o600 });
+  assert.equal(parseGatePolicy('version: 1\nissuers:\n  - {iss: issuer://ci, alg: HS256, keyId: v1, secretFile: ci.secret}\n  - {iss: issuer://ci, alg: HS256, keyId: v1, secretFile: ./ci.secret}\n').issuers.length, 2);
+  assert.throws(() => parseGatePolicy('version: 1\nissuers:\n  - {iss: issuer://ci, alg: HS256, keyId: v1, secretFile: ci.secret}\n  - {iss: issuer://ci, alg: HS256, keyId: v1, secretFile: other.secret}\n'), (e: Error) => isAttestError(e, 'ERR_POLICY_INVALID'));
   // The same issuer in the policy and its trust file is one issuer, and loads.
   writeFileSync(join(dir, 'agent-trust.json'), trustFile([a]));
   const loaded = await loadGatePolicy(join(dir, 'p.yaml'));

@@ -15,7 +15,8 @@ import { homePaths } from '../../src/store/home.js';
 import { LogDb } from '../../src/store/log-db.js';
 import { Recorder } from '../../src/proxy/recorder.js';
 import { verifyLog } from '../../src/verify/log.js';
-import { parseTrustPolicy, policyKeyResolver } from '../../src/verify/policy.js';
+import { mergeTrustPolicies, parseTrustPolicy, policyKeyResolver } from '../../src/verify/policy.js';
+import { exportPublicJwk } from '../../src/keys/material.js';
 import { trustPolicyOf } from '../../src/store/identity.js';
 import { canonicalBytes, parseJsonBytes } from '../../src/jcs/index.js';
 import { isAttestError } from '../../src/errors.js';
@@ -99,6 +100,24 @@ test('a trust policy giving one (iss, alg, keyId) two keys is refused: the key t
   assert.throws(() => parseTrustPolicy(policy([one, other])), (e: Error) => isAttestError(e, 'ERR_POLICY_INVALID') && e.message.includes('.issuers[1]: the issuer and key id of .issuers[0] with another key'));
   assert.equal(parseTrustPolicy(policy([one, { ...one, publicKeyJwk: { y: 'AA', x: 'AA', crv: 'P-256', kty: 'EC' } }])).issuers.length, 2, 'the same key, members in another order, is the same issuer');
   assert.equal(parseTrustPolicy(policy([one, { ...other, alg: 'EdDSA' }])).issuers.length, 2, 'another algorithm is another issuer');
+  // The same key with members a JWKS adds (kid, use) is the same key: its thumbprint says so.
+  const fromJwks = { ...one, publicKeyJwk: { ...one.publicKeyJwk, kid: 'k1', use: 'sig' } };
+  assert.equal(parseTrustPolicy(policy([one, fromJwks])).issuers.length, 2);
+  assert.equal(mergeTrustPolicies([parseTrustPolicy(policy([one])), parseTrustPolicy(policy([fromJwks]))]).issuers.length, 1, 'merged as one');
+  assert.throws(() => mergeTrustPolicies([parseTrustPolicy(policy([one])), parseTrustPolicy(policy([other]))]), (e: Error) => isAttestError(e, 'ERR_POLICY_INVALID'));
+  // An agent credential's id is not a policy's to give a key: the identity log gives it.
+  assert.throws(() => parseTrustPolicy(policy([{ ...one, iss: 'cred_AAAAAAAAAAAAAAAAAAAAAA' }])), (e: Error) => isAttestError(e, 'ERR_POLICY_INVALID') && e.message.includes('names an agent credential'));
+});
+
+test('a key resolver given one (iss, alg, keyId) with two keys (a list no parser checked) answers neither, whatever their order', async () => {
+  const keys = await Promise.all([0, 1].map(async () => exportPublicJwk((await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])).publicKey)));
+  const issuer = (jwk: object) => ({ iss: 'issuer://a', alg: 'ES256' as const, keyId: 'k1', publicKeyJwk: jwk as never });
+  for (const order of [[0, 1], [1, 0]]) {
+    const resolve = policyKeyResolver({ issuers: order.map((k) => issuer(keys[k]!)) } as never);
+    assert.equal(await resolve({ iss: 'issuer://a', alg: 'ES256', keyId: 'k1' }), null);
+  }
+  const one = policyKeyResolver({ issuers: [issuer(keys[0]!), issuer({ ...keys[0]!, kid: 'x' })] } as never);
+  assert.notEqual(await one({ iss: 'issuer://a', alg: 'ES256', keyId: 'k1' }), null, 'the same key twice resolves');
 });
 
 test('findings are inserted in any number (more than one call takes as arguments), in place, in order, 1,000 of a code listed', () => {
