@@ -11,7 +11,7 @@ import { isAttestError } from '../errors.js';
 import { openNote, ed25519NoteVerifier, type NoteVerifier } from '../log/note.js';
 import { cosignatureVerifier, parseCosignature } from '../log/cosignature.js';
 import { parseCheckpoint, type Checkpoint } from '../log/checkpoint.js';
-import { error, type Finding } from './findings.js';
+import { error, notice, type Finding } from './findings.js';
 import type { TrustPolicy } from './policy.js';
 
 /** A policy's log-key verifiers (and the malformed log vkeys), and its witnesses' once built. */
@@ -115,7 +115,9 @@ export async function checkCosignatures(note: string, policy: TrustPolicy, findi
  * Open a checkpoint as a verification's anchor: log signature and origin
  * ({@link openCheckpoint}), then every listed witness's cosignature, then the quorum
  * (`ERR_QUORUM_NOT_MET` when fewer than `policy.quorum` distinct listed witnesses cosigned).
- * Returns null (findings pushed) when it cannot be an anchor.
+ * Returns null (findings pushed) when it cannot be an anchor. A policy that needs no witness
+ * (quorum 0) is said once (`NOTE_UNWITNESSED`): the log's key alone vouches for the history,
+ * and its holder could show another one to someone else.
  * @see c2sp.org/tlog-proof (verification steps 2 and 3)
  */
 export async function openAnchor(note: string, policy: TrustPolicy, findings: Finding[]): Promise<OpenedCheckpoint | null> {
@@ -126,6 +128,9 @@ export async function openAnchor(note: string, policy: TrustPolicy, findings: Fi
   if (cosigners.length < policy.quorum) {
     findings.push(error('ERR_QUORUM_NOT_MET', `checkpoint at size ${cp.size} is cosigned by ${cosigners.length} of the ${policy.quorum} witnesses the trust policy requires`, { expected: policy.quorum, found: cosigners.map((c) => c.name) }));
     return null;
+  }
+  if (policy.quorum === 0 && !findings.some((f) => f.code === 'NOTE_UNWITNESSED')) {
+    findings.push(notice('NOTE_UNWITNESSED', 'the trust policy needs no witness cosignature (quorum 0): the log\'s key alone vouches for this history, and its holder could show others another one (give the policy witnesses and a quorum: docs/witnessing.md)'));
   }
   return { ...cp, cosigners };
 }

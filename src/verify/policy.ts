@@ -99,7 +99,7 @@ function checkParties(top: Record<string, unknown>, problems: string[]): void {
 /**
  * Witnesses: each `vkey` a cosignature/v1 (0x04) verifier key whose name is `name`; no name
  * or public key listed twice (two vkeys wrapping one key would let one witness count twice);
- * `quorum` between 0 and the number of witnesses.
+ * `quorum` between 0 and the number of witnesses, and given whenever witnesses are listed.
  */
 function checkWitnesses(top: Record<string, unknown>, problems: string[]): void {
   const list = Array.isArray(top['witnesses']) ? top['witnesses'] : [];
@@ -125,6 +125,8 @@ function checkWitnesses(top: Record<string, unknown>, problems: string[]): void 
   });
   const q = top['quorum'];
   if (typeof q === 'number' && (q < 0 || q > list.length)) problems.push(`.quorum: must be between 0 and the number of witnesses (${list.length})`);
+  // Witnesses listed and no quorum would be quorum 0: a checkpoint no witness cosigned would pass.
+  if (list.length > 0 && q === undefined) problems.push(`.quorum: required when witnesses are listed: how many of them must cosign (trust export writes a majority, ${Math.floor(list.length / 2) + 1} here; 0 trusts the log's key alone)`);
 }
 
 /**
