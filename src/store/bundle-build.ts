@@ -15,6 +15,8 @@ import { COMMITMENT_TAG } from '../log/opening.js';
 import type { LogDb } from './log-db.js';
 import { NOTE_COLUMN, sizesOf } from './note-rows.js';
 import type { CheckpointSource } from './bundle-identity.js';
+import { bestCheckpointSearch } from './checkpoint-choice.js';
+import { sqliteLookups, tablesAsWritten } from './checkpoint-lookups.js';
 
 /**
  * The most bytes of entries a bundle is built from: a bundle file holds at most
@@ -88,8 +90,10 @@ export function signatureLines(note: string): number {
 /**
  * The checkpoint of `db` that `where` (SQL over checkpoint `c`, `?` bound to `args`) picks
  * first in `order`, with its cosignature lines; null when none. Chosen in SQL, the notes
- * unread: a log checkpointed every second holds 86,400 more a day, and a bundle reads one.
- * `c.n` (in `where` and `order`) is a checkpoint's number of stored cosignatures.
+ * unread, but every checkpoint `where` admits counted: {@link bestCheckpoint} and
+ * {@link firstCosignedCheckpoint} read fewer, and use this only for a file whose tables are
+ * not as mcp-attest makes them. `c.n` (in `where` and `order`) is a checkpoint's number of
+ * stored cosignatures.
  */
 export function pickCheckpoint(db: LogDb, where: string, order: string, ...args: bigint[]): { size: bigint; note: string } | null {
   const n = db.cosigned() ? '(SELECT count(*) FROM cosignatures s WHERE s.size = c.size)' : '0';
@@ -99,9 +103,56 @@ export function pickCheckpoint(db: LogDb, where: string, order: string, ...args:
   return { size: size!, note: String(row.note) + db.cosignatureLines(size!).join('') };
 }
 
+/** The note of the checkpoint stored at `size` with its cosignature lines; null when there is none. */
+function checkpointAt(db: LogDb, size: bigint): { size: bigint; note: string } | null {
+  const row = db.statement(`SELECT size, ${NOTE_COLUMN} FROM checkpoints WHERE size = ?`).safeIntegers(true).get(size) as { size: unknown; note: unknown } | undefined;
+  if (row === undefined) return null;
+  const [at] = sizesOf([row]);
+  return { size: at!, note: String(row.note) + db.cosignatureLines(at!).join('') };
+}
+
+/**
+ * The checkpoint of size at least `from` with the most cosignatures, the largest on a tie,
+ * with its cosignature lines; null when none is that large. Chosen without reading every
+ * checkpoint (a log checkpointed every second holds 86,400 more a day): see
+ * store/checkpoint-choice.ts.
+ */
+export function bestCheckpoint(db: LogDb, from: bigint): { size: bigint; note: string } | null {
+  if (!db.cosigned() || !tablesAsWritten(db)) return pickCheckpoint(db, 'c.size >= ?', 'c.n DESC, c.size DESC', from);
+  const top = (db.statement('SELECT max(size) AS s FROM checkpoints WHERE size >= ?').safeIntegers(true).get(from) as { s: unknown }).s;
+  if (top === null) return null;
+  if (typeof top !== 'bigint') return pickCheckpoint(db, 'c.size >= ?', 'c.n DESC, c.size DESC', from);
+  const lookups = sqliteLookups(db, from);
+  const search = bestCheckpointSearch(top, lookups.count(top).n);
+  let step = search.next();
+  while (step.done !== true) step = search.next(lookups.answer(step.value));
+  return checkpointAt(db, step.value);
+}
+
+/**
+ * The smallest checkpoint above `entry` and below `below` with a cosignature; null when none.
+ * The cosignatures and checkpoints are read in turn, each from the size the other reached:
+ * a log whose witnesses came late, or that checkpoints more often than it asks them, is not
+ * read checkpoint by checkpoint.
+ */
+export function firstCosignedCheckpoint(db: LogDb, entry: bigint, below: bigint): { size: bigint; note: string } | null {
+  if (!db.cosigned()) return null;
+  if (!tablesAsWritten(db)) return pickCheckpoint(db, 'c.size > ? AND c.size < ? AND c.n > 0', 'c.size', entry, below);
+  const nextCosigned = db.statement('SELECT min(size) AS s FROM cosignatures WHERE size > ? AND size < ?').safeIntegers(true);
+  const nextCheckpoint = db.statement('SELECT min(size) AS s FROM checkpoints WHERE size >= ? AND size < ?').safeIntegers(true);
+  for (let after: unknown = entry; ;) {
+    const s = (nextCosigned.get(after, below) as { s: unknown }).s;
+    if (s === null) return null;
+    const c = (nextCheckpoint.get(s, below) as { s: unknown }).s;
+    if (c === null) return null;
+    if (c === s || (db.statement('SELECT 1 FROM cosignatures WHERE size = ?').get(c) !== undefined)) return checkpointAt(db, sizesOf([{ size: c }])[0]!);
+    after = c;
+  }
+}
+
 /** The best checkpoint covering index `last` and at least `held` entries (the largest the recipient holds): most cosignatures, then largest. */
 function chooseCheckpoint(db: LogDb, last: bigint, held: bigint): { size: bigint; note: string } {
-  const best = pickCheckpoint(db, 'c.size > ? AND c.size >= ?', 'c.n DESC, c.size DESC', last, held);
+  const best = bestCheckpoint(db, held > last ? held : last + 1n);
   if (best !== null) return best;
   if (held > last) throw new AttestError('ERR_USAGE', `--since ${held}: no checkpoint of the log is that large (a consistency proof reaches a checkpoint from a smaller size): run "mcp-attest log checkpoint", or check the size`);
   throw new AttestError('ERR_USAGE', `no checkpoint covers entry ${last} yet: run "mcp-attest log checkpoint"`);
@@ -110,7 +161,7 @@ function chooseCheckpoint(db: LogDb, last: bigint, held: bigint): { size: bigint
 /** The {@link CheckpointSource} of `db` (store/bundle-identity.ts). */
 export function sqliteCheckpoints(db: LogDb): CheckpointSource {
   return {
-    firstCosigned: async (entry, below) => pickCheckpoint(db, 'c.size > ? AND c.size < ? AND c.n > 0', 'c.size', entry, below),
+    firstCosigned: async (entry, below) => firstCosignedCheckpoint(db, entry, below),
     consistencyProof: async (size1, size2) => db.consistencyProof(size1, size2),
   };
 }

@@ -24,6 +24,8 @@ import { parseCheckpoint } from '../log/checkpoint.js';
 import { parseNote } from '../log/note.js';
 import { MAX_BUNDLE_ENTRY_BYTES, rangeIndexes, tooLarge, withParameters, type Selection } from './bundle-build.js';
 import type { CheckpointSource } from './bundle-identity.js';
+import { bestCheckpointSearch } from './checkpoint-choice.js';
+import { pgLookups } from './pg-lookups.js';
 import type { PgLog } from './pg-log.js';
 import { addToCalls, type CallRow } from './calls.js';
 
@@ -122,23 +124,62 @@ async function openedEntries(log: PgLog, indexes: bigint[]): Promise<Array<Omit<
   return out;
 }
 
-/** The checkpoint `where` picks first in `order` (SQL over `c`, whose `n` counts its cosignatures; `$1`, `$2` bound to `args`), with its cosignature lines; null when none. */
-async function pick(log: PgLog, where: string, order: string, args: bigint[]): Promise<{ size: bigint; note: string } | null> {
-  const row = (await log.pool.query(`SELECT size, ${NOTE_COLUMN} FROM (SELECT size, note, (SELECT count(*) FROM mcp_attest.cosignatures s WHERE s.size = c.size) AS n
-    FROM mcp_attest.checkpoints c) AS c WHERE ${where} ORDER BY ${order} LIMIT 1`, args.map(String))).rows[0];
+/** The checkpoint stored at `size` with its cosignature lines, read as hostile (its note must be of that size); null when there is none. */
+async function checkpointAt(log: PgLog, size: bigint): Promise<{ size: bigint; note: string } | null> {
+  const row = (await log.pool.query(`SELECT size, ${NOTE_COLUMN} FROM mcp_attest.checkpoints WHERE size = $1`, [size.toString()])).rows[0];
   if (row === undefined) return null;
-  const [size] = sizesOf([row]);
-  const lines = (await log.pool.query(boundedLinesSql('size = $1'), [size!.toString()])).rows.map((l) => String(l.line));
+  const lines = (await log.pool.query(boundedLinesSql('size = $1'), [size.toString()])).rows.map((l) => String(l.line));
   const note = String(row.note) + lines.join('');
   // A row is hostile: its note must be a checkpoint of the size it is stored under (the codes of the parsers otherwise).
   if (parseCheckpoint(parseNote(note).text).size !== size) throw new AttestError('ERR_STORE_CORRUPT', `the checkpoint stored under size ${size} is of another size`, { index: size });
-  return { size: size!, note };
+  return { size, note };
+}
+
+/**
+ * The size of the checkpoint of size at least `from` with the most cosignatures, the largest
+ * on a tie; null when none is that large. The search of store/checkpoint-choice.ts, a witness
+ * at a time where `mcp_attest.cosignatures` has an index on `(witness, size)`
+ * (store/pg-lookups.ts); without one, every cosignature row from `from` up is counted, in one
+ * statement.
+ */
+export async function fleetBestSize(log: PgLog, from: bigint): Promise<bigint | null> {
+  const top = (await log.pool.query('SELECT max(size) AS s FROM mcp_attest.checkpoints WHERE size >= $1', [from.toString()])).rows[0]?.s;
+  if (top === null || top === undefined) return null;
+  const [size] = sizesOf([{ size: top }]);
+  const lookups = pgLookups(log, from);
+  const search = bestCheckpointSearch(size!, (await lookups.count(size!)).n);
+  let step = search.next();
+  while (step.done !== true) step = search.next(await lookups.answer(step.value));
+  return step.value;
+}
+
+/**
+ * The size of the smallest checkpoint above `entry` and below `below` with a cosignature; null
+ * when none: cosignatures and checkpoints read in turn, each from the size the other reached,
+ * as store/bundle-build.ts `firstCosignedCheckpoint` reads SQLite's.
+ */
+export async function fleetFirstCosignedSize(log: PgLog, entry: bigint, below: bigint): Promise<bigint | null> {
+  const q = async (sql: string, ...args: bigint[]): Promise<bigint | null> => {
+    const v = (await log.pool.query(sql, args.map(String))).rows[0]?.s;
+    return v === null || v === undefined ? null : sizesOf([{ size: v }])[0]!;
+  };
+  for (let after = entry; ;) {
+    const s = await q('SELECT min(size) AS s FROM mcp_attest.cosignatures WHERE size > $1 AND size < $2', after, below);
+    if (s === null) return null;
+    const c = await q('SELECT min(size) AS s FROM mcp_attest.checkpoints WHERE size >= $1 AND size < $2', s, below);
+    if (c === null) return null;
+    if (c === s || (await q('SELECT size AS s FROM mcp_attest.cosignatures WHERE size = $1 LIMIT 1', c)) !== null) return c;
+    after = c;
+  }
 }
 
 /** The {@link CheckpointSource} of the fleet's log (store/bundle-identity.ts). */
 export function fleetCheckpoints(log: PgLog): CheckpointSource {
   return {
-    firstCosigned: (entry, below) => pick(log, 'c.size > $1 AND c.size < $2 AND c.n > 0', 'c.size', [entry, below]),
+    firstCosigned: async (entry, below) => {
+      const size = await fleetFirstCosignedSize(log, entry, below);
+      return size === null ? null : checkpointAt(log, size);
+    },
     consistencyProof: (size1, size2) => log.withNodes((read) => consistencyProof(size1, size2, read)),
   };
 }
@@ -153,7 +194,8 @@ export async function buildFleetBundle(log: PgLog, indexes: bigint[], since: big
   if (indexes.length === 0) throw new AttestError('ERR_USAGE', 'nothing selected');
   const last = indexes[indexes.length - 1]!;
   const held = since.reduce((a, b) => (b > a ? b : a), 0n);
-  const cp = await pick(log, 'c.size > $1 AND c.size >= $2', 'c.n DESC, c.size DESC', [last, held]);
+  const best = await fleetBestSize(log, held > last ? held : last + 1n);
+  const cp = best === null ? null : await checkpointAt(log, best);
   if (cp === null) throw new AttestError('ERR_USAGE', held > last ? `--since ${held}: no checkpoint of the log is that large (a consistency proof reaches a checkpoint from a smaller size): check the size` : `no checkpoint covers entry ${last} yet: the fleet's integrator (mcp-attest log integrate) signs one within a second of integrating it`);
   const opened = await openedEntries(log, indexes);
   const entries = await Promise.all(opened.map(async (e) => ({ ...e, proof: shared ? [] : await log.withNodes((read) => inclusionProof(e.index, cp.size, read)) })));
