@@ -22,6 +22,9 @@ const EXACT: Record<string, string> = {
   ERR_CHECKPOINT_SIGNATURE_INVALID: 'The checkpoint is not signed by the log key your trust policy names.',
   ERR_CHECKPOINT_UNTRUSTED: 'The checkpoint is from a log your trust policy does not name.',
   ERR_CHECKPOINT_MISSING: 'There is no signed checkpoint covering these entries: nothing commits the log to them yet.',
+  ERR_CHECKPOINT_INCONSISTENT: 'The log\'s operator signed two different histories: this checkpoint does not extend the one you hold (a fork). Keep both files: together they prove it.',
+  ERR_LOG_ROLLBACK: 'The log is smaller than a checkpoint of it you accepted before: entries were taken back, or you are shown an old copy.',
+  ERR_CONSISTENCY_MISSING: 'Nothing here proves this checkpoint extends the one you hold: ask for a bundle made with --since the size you hold.',
   ERR_QUORUM_NOT_MET: 'Fewer independent witnesses cosigned the checkpoint than your trust policy requires: a split view cannot be excluded.',
   ERR_COSIGNATURE_INVALID: 'A witness cosignature does not verify.',
   ERR_OPENING_MISMATCH: 'The record and salt given do not make the entry the log published.',
@@ -34,7 +37,8 @@ const EXACT: Record<string, string> = {
   NOTE_SEALED: 'The entries are published as salted commitments (a private log): their content is not in these files, and was not checked here; the tree and checkpoint were.',
   NOTE_ERASED: 'An entry was erased by its operator (a signed erasure record says so): its content can no longer be checked.',
   NOTE_UNANSWERED: 'A call has no receipt: the server refused it, or the answer was lost.',
-  NOTE_IN_FLIGHT: 'A call was still in progress when the checkpoint was signed.',
+  NOTE_IN_FLIGHT: 'A call has no receipt here: it was still in progress when the checkpoint was signed, or, in a bundle, its receipt was left out (ask for it).',
+  NOTE_UNWITNESSED: 'Your trust policy asks no witness to confirm the log: its operator alone vouches for this history, and could show others a different one.',
   NOTE_OUTSIDE_BUNDLE: 'Part of what these entries refer to is not in this bundle.',
 };
 

@@ -29,7 +29,7 @@ import { verifyBundle } from '../../src/verify/bundle.js';
 import { isAttestError } from '../../src/errors.js';
 import { Recorder } from '../../src/proxy/recorder.js';
 import { verifyLog } from '../../src/verify/log.js';
-import { policyKeyResolver, type TrustPolicy } from '../../src/verify/policy.js';
+import { parseTrustPolicy, policyKeyResolver, type TrustPolicy } from '../../src/verify/policy.js';
 import type { KnownCheckpoint } from '../../src/verify/split-view.js';
 import { recordCalls, recordedHome } from './log-helper.js';
 
@@ -59,7 +59,7 @@ test('a bundle of a range verifies offline; each entry with the checkpoint is a 
   const bundleText = text();
   const r = await verifyBundle(bundleText, policy, policyKeyResolver(policy));
   assert.equal(r.ok, true, JSON.stringify(r.findings));
-  assert.deepEqual([r.entries, r.calls, r.receipts, r.inFlight, codes(r, 'notice')], [13, 6, 6, 0, []]);
+  assert.deepEqual([r.entries, r.calls, r.receipts, r.inFlight, codes(r, 'notice')], [13, 6, 6, 0, ['NOTE_UNWITNESSED']], 'the policy asks no witness: the log key alone vouches, and the report says so');
   assert.equal(r.checkpoint?.size, db.size().toString());
   const b = parseBundle(bundleText);
   for (const e of b.entries) {
@@ -114,7 +114,7 @@ test('a range that cuts a call in two: the receipt outside is a notice, the atte
   const { policy, text } = await fixture(t);
   const r = await verifyBundle(text(2n, 5n), policy, policyKeyResolver(policy));
   assert.equal(r.ok, true, JSON.stringify(r.findings));
-  assert.deepEqual(codes(r, 'notice').sort(), ['NOTE_IN_FLIGHT', 'NOTE_OUTSIDE_BUNDLE']);
+  assert.deepEqual(codes(r, 'notice').sort(), ['NOTE_IN_FLIGHT', 'NOTE_OUTSIDE_BUNDLE', 'NOTE_UNWITNESSED']);
 });
 
 test('a call bundle holds exactly that call\'s attestation and receipt, and the log\'s parameters entry', async (t) => {
@@ -137,7 +137,7 @@ test('a hostile bundle of 130,000 entries beyond its checkpoint is reported, not
   const beyond = r.findings.filter((f) => f.code === 'ERR_INCLUSION_INVALID');
   assert.equal(beyond.length, 1_001, 'the first 1,000 inclusion findings, and one counting the rest');
   assert.deepEqual([beyond[0]!.index, beyond[999]!.index, beyond[1_000]!.more], ['1000', '1999', N - 1_000]);
-  assert.equal(r.findings.findIndex((f) => f.code === 'ERR_INCLUSION_INVALID'), 0, 'reported first');
+  assert.equal(r.findings.filter((f) => f.severity === 'error').findIndex((f) => f.code === 'ERR_INCLUSION_INVALID'), 0, 'reported first');
 });
 
 test('tampering with any part of a bundle fails with its own code', async (t) => {
@@ -189,6 +189,11 @@ test('witness cosignatures: quorum met, not met, a bad cosignature of a listed w
   const one = await verifyBundle(text(), withW(1), keys);
   assert.equal(one.ok, true, JSON.stringify(one.findings));
   assert.deepEqual(one.witnesses, [{ name: w1.name, timestamp: '1800000000' }], 'w3 is not listed: ignored');
+  assert.deepEqual(codes(one, 'notice'), [], 'a witness vouches: no NOTE_UNWITNESSED');
+  // Witnesses listed with no quorum would have been quorum 0: the policy is refused instead.
+  const { quorum: _q, ...noQuorum } = withW(1);
+  assert.throws(() => parseTrustPolicy(JSON.stringify(noQuorum)), (e: Error) => isAttestError(e, 'ERR_POLICY_INVALID') && e.message.includes('.quorum: required when witnesses are listed'));
+  assert.equal(parseTrustPolicy(JSON.stringify({ ...noQuorum, quorum: 0 })).quorum, 0, 'quorum 0, said outright, is the policy\'s choice');
   assert.deepEqual(codes(await verifyBundle(text(), withW(2), keys)), ['ERR_QUORUM_NOT_MET']);
   db.addCosignature(latest.size, w2.name, await w2.cosign(latest.note), 0);
   const two = await verifyBundle(text(), withW(2), keys);
@@ -243,7 +248,7 @@ test('a receipt whose attestation is outside the bundle still has its signature 
   const alone = text(2n, 2n);
   const ok = await verifyBundle(alone, policy, policyKeyResolver(policy));
   assert.equal(ok.ok, true, JSON.stringify(ok.findings));
-  assert.deepEqual(codes(ok, 'notice'), ['NOTE_OUTSIDE_BUNDLE']);
+  assert.deepEqual(codes(ok, 'notice'), ['NOTE_UNWITNESSED', 'NOTE_OUTSIDE_BUNDLE']);
   const noIssuers = { ...policy, issuers: [] };
   const r = await verifyBundle(alone, noIssuers, policyKeyResolver(noIssuers));
   assert.equal(r.ok, false);
