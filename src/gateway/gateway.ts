@@ -346,7 +346,9 @@ export class Gateway {
     access.code = r.code;
     this.metrics.refusals.inc({ code: r.code });
     const body = JSON.stringify({ jsonrpc: '2.0', id, error: { code: jsonrpcCode, message: r.message, data: { code: r.code } } });
-    res.writeHead(r.status, { ...cors, ...r.headers, 'content-type': 'application/json', ...(then ? { connection: 'close' } : {}) }).end(body, then);
+    // An unauthenticated or forbidden client's connection is closed with the answer: kept alive, a bad token sent every few seconds would hold a place under limits.maxConnections.
+    const close = then !== undefined || r.status === 401 || r.status === 403;
+    res.writeHead(r.status, { ...cors, ...r.headers, 'content-type': 'application/json', ...(close ? { connection: 'close' } : {}) }).end(body, then);
   }
 
   private logAccess(req: IncomingMessage, res: ServerResponse, a: Access, started: bigint): void {

@@ -5,6 +5,7 @@
  * listen, the base URL actually bound, and a close that lets requests in flight finish for a
  * grace period before cutting their connections.
  */
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -38,14 +39,39 @@ export const DEFAULT_MAX_CONNECTIONS = 4096;
 const DROP_NOTICE_MS = 10_000;
 
 /**
- * Keep at most `max` connections open at once: one past it is closed as soon as it is
- * accepted (node:http's `maxConnections`), so clients that open connections and hold them
- * (each costs a file descriptor and memory) cannot exhaust what the process needs for its
- * logs, upstreams and database. A line on stderr (at most one every 10 s) names `who` and the
- * count, so an operator sees the refusals. A client refused this way sees its connection
- * closed (reset), never a half-answered request.
+ * Half the file descriptors this process may open: its soft `RLIMIT_NOFILE` as `limits` (the
+ * text of Linux's /proc/self/limits, read when not given) says, at least 16; Infinity where
+ * that cannot be read or is unlimited. The other half stays for the logs, upstreams and
+ * database a server needs besides its connections.
  */
-export function capConnections(server: Server, max: number, who: string, notify: (line: string) => void = (l) => void process.stderr.write(l)): void {
+export function descriptorBudget(limits: string | null = readLimits()): number {
+  const m = /^Max open files\s+(\d+|unlimited)\s/m.exec(limits ?? '');
+  if (m === null || m[1] === 'unlimited') return Infinity;
+  return Math.max(16, Math.floor(Number(m[1]) / 2));
+}
+
+function readLimits(): string | null {
+  try {
+    return readFileSync('/proc/self/limits', 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Keep at most `max` connections open at once, and never more than `budget` (default
+ * {@link descriptorBudget}: a cap past the process's descriptors would never be reached, and
+ * running out of them fails the log and the upstreams instead; the lower cap is said once on
+ * stderr): one past it is closed as soon as it is accepted (node:http's `maxConnections`), so
+ * clients that open connections and hold them (each costs a file descriptor and memory)
+ * cannot exhaust what the process needs for its logs, upstreams and database. A line on
+ * stderr (at most one every 10 s) names `who` and the count, so an operator sees the
+ * refusals. A client refused this way sees its connection closed (reset), never a
+ * half-answered request.
+ */
+export function capConnections(server: Server, asked: number, who: string, notify: (line: string) => void = (l) => void process.stderr.write(l), budget = descriptorBudget()): void {
+  const max = Math.min(asked, budget);
+  if (max < asked) notify(`mcp-attest: ${who}: keeps at most ${max} connections open, half the file descriptors this process may open, not the ${asked} asked (raise ulimit -n for more)\n`);
   server.maxConnections = max;
   let last = -Infinity;
   let dropped = 0;

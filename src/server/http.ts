@@ -77,7 +77,8 @@ export class SessionHttpServer {
 
   private refuse(res: ServerResponse, r: Refusal, cors: Record<string, string> = {}, id: RpcId | null = null, jsonrpcCode = -32600): void {
     process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), status: r.status, code: r.code })}\n`);
-    res.writeHead(r.status, { ...cors, ...r.headers, 'content-type': 'application/json' })
+    // As the gateway: an unauthenticated or forbidden client's connection is closed with the answer.
+    res.writeHead(r.status, { ...cors, ...r.headers, 'content-type': 'application/json', ...(r.status === 401 || r.status === 403 ? { connection: 'close' } : {}) })
       .end(JSON.stringify({ jsonrpc: '2.0', id, error: { code: jsonrpcCode, message: r.message, data: { code: r.code } } }));
   }
 

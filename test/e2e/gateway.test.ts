@@ -245,6 +245,17 @@ test('past limits.maxConnections a connection is closed as soon as it is accepte
   let served: number | null = null;
   for (const end = Date.now() + 10_000; served === null && Date.now() < end; await new Promise((r) => setTimeout(r, 50))) served = await fetch(`${gw.base}/healthz`).then((r) => r.status, () => null);
   assert.equal(served, 200, 'a freed place is served');
+  // A bad token's answer closes its connection: kept alive, it would hold a place.
+  for (const c of held) c.destroy();
+  await new Promise((r) => setTimeout(r, 200));
+  const refused = await new Promise<string>((r) => {
+    let text = '';
+    const c = connect(gw.port, '127.0.0.1', () => c.write(`POST /ev/mcp HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\nAuthorization: Bearer not-a-valid-token-at-all\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`));
+    c.on('data', (d: Buffer) => (text += d.toString()));
+    c.on('error', () => undefined);
+    c.on('close', () => r(text));
+  });
+  assert.match(refused, /^HTTP\/1\.1 401 [\s\S]*\r\nConnection: close\r\n/i);
 });
 
 test('out of file descriptors, a conversation whose upstream cannot be spawned ends alone: the gateway, and the calls in flight, live on', { timeout: 90_000 }, async (t) => {

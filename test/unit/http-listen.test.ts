@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, get } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { DEFAULT_MAX_CONNECTIONS, capConnections, listen } from '../../src/http/listen.js';
+import { DEFAULT_MAX_CONNECTIONS, capConnections, descriptorBudget, listen } from '../../src/http/listen.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
 
 /** GET `url` on a fresh connection: the status, or the error's code when the connection is closed first. */
@@ -60,4 +60,19 @@ test('listen() caps every server it starts (log serve, witness serve) at 4,096 u
   assert.equal(parseGatewayConfig(base, '/etc/gw', { T: 'x'.repeat(32) }).config.limits.maxConnections, 4096);
   assert.equal(parseGatewayConfig(`${base}limits: {maxConnections: 10}\n`, '/etc/gw', { T: 'x'.repeat(32) }).config.limits.maxConnections, 10);
   assert.throws(() => parseGatewayConfig(`${base}limits: {maxConnections: 0}\n`, '/etc/gw', { T: 'x'.repeat(32) }), /limits\.maxConnections/);
+});
+
+test('the cap never passes half the file descriptors the process may open (a cap it could not reach would leave the log and upstreams to run out), and says so', () => {
+  const limits = (soft: string): string => `Limit                     Soft Limit           Hard Limit           Units\nMax open files            ${soft}                 1048576              files\n`;
+  assert.equal(descriptorBudget(limits('1024')), 512);
+  assert.equal(descriptorBudget(limits('20')), 16, 'at least 16');
+  assert.equal(descriptorBudget(limits('unlimited')), Infinity);
+  assert.equal(descriptorBudget(null), Infinity, 'not Linux: no budget');
+  const lines: string[] = [];
+  const server = createServer();
+  capConnections(server, 4096, 'x', (l) => lines.push(l), 512);
+  assert.equal(server.maxConnections, 512);
+  assert.deepEqual(lines, ['mcp-attest: x: keeps at most 512 connections open, half the file descriptors this process may open, not the 4096 asked (raise ulimit -n for more)\n']);
+  capConnections(createServer(), 100, 'y', (l) => lines.push(l), 512);
+  assert.equal(lines.length, 1, 'a cap within the budget is kept, silently');
 });
