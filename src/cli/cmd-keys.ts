@@ -19,7 +19,14 @@ function exportPolicy(o: { home?: string; quorum?: string }): void {
   if (quorum !== undefined && !(Number.isInteger(quorum) && quorum >= 0 && quorum <= witnesses.length)) {
     throw new CliExit(EXIT_USAGE, `--quorum must be an integer from 0 to the number of configured witnesses (${witnesses.length})`);
   }
-  outJson(withOwnCredentialIssuer(home, trustPolicyOf(loadIdentity(home), witnesses, quorum, loadIssuers(home))));
+  const policy = withOwnCredentialIssuer(home, trustPolicyOf(loadIdentity(home), witnesses, quorum, loadIssuers(home)));
+  // Printed only as a verifier reads it: a policy every verifier refuses (one witness key under two names) is refused here, naming what to fix.
+  try {
+    parseTrustPolicy(JSON.stringify(policy));
+  } catch (e) {
+    throw new CliExit(EXIT_USAGE, `the trust policy of ${home} would be refused by every verifier: ${(e as Error).message} (fix the witness list: mcp-attest log witnesses list / remove)`, 'ERR_POLICY_INVALID');
+  }
+  outJson(policy);
 }
 
 /** Register `init`, `trust export` and `trust merge`. */

@@ -11,6 +11,8 @@ import type { WitnessEndpoint } from '../witness/submit.js';
 import { hasHomeLog, openHomeLog } from './home-log.js';
 import { WitnessBackoff, witnessLatest, type WitnessResult } from '../store/witnessing.js';
 import { isAttestError } from '../errors.js';
+import { toHex } from '../bytes/index.js';
+import { parseVerifierKey } from '../log/vkey.js';
 import { startLogServer } from '../logserver/http.js';
 import { parseListen } from './listen.js';
 import { CliExit, EXIT_FAILED, EXIT_IO, EXIT_USAGE, err, out, outJson } from './output.js';
@@ -162,9 +164,16 @@ function registerWitnessList(log: Command): void {
     .action((o: { home?: string; url: string; vkey: string }) => {
       const home = resolveHome(o.home);
       const entry = checkWitness({ vkey: o.vkey, url: o.url });
-      const list = loadWitnesses(home).filter((x) => x.name !== entry.name);
+      const all = loadWitnesses(home);
+      const key = (vkey: string): string => toHex(parseVerifierKey(vkey).publicKey);
+      const twin = all.find((x) => x.name !== entry.name && key(x.vkey) === key(entry.vkey));
+      if (twin) throw new CliExit(EXIT_USAGE, `that key is witness ${twin.name}'s already: one witness under two names would count twice toward a quorum, and every verifier refuses such a trust policy`);
+      const had = all.find((x) => x.name === entry.name);
+      const list = all.filter((x) => x.name !== entry.name);
+      if (had?.vkey === entry.vkey && had.url === entry.url) return out(`witness ${entry.name} already configured (${all.length} configured)`);
       saveWitnesses(home, [...list, entry]);
-      out(`witness ${entry.name} added (${list.length + 1} configured)`);
+      if (had === undefined) out(`witness ${entry.name} added (${list.length + 1} configured)`);
+      else out(`witness ${entry.name} updated: ${had.vkey !== entry.vkey ? 'its key replaced' : ''}${had.vkey !== entry.vkey && had.url !== entry.url ? ', ' : ''}${had.url !== entry.url ? `url ${withoutPassword(had.url)} -> ${withoutPassword(entry.url)}` : ''} (${list.length + 1} configured)`);
     });
   w.command('remove').description('remove a witness by name').argument('<name>').option('--home <dir>', 'data directory')
     .action((name: string, o: { home?: string }) => {

@@ -5,9 +5,10 @@
  * nothing. A path that is no data directory, or one without a log that is not new (its log
  * moved to a fleet's, or calls were recorded here), is said to be that.
  */
+import { formatVerifierKey, parseVerifierKey, SIG_TYPE_COSIGNATURE_V1 } from '../../src/log/vkey.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, scope } from './helpers.js';
 
@@ -83,6 +84,23 @@ test('a data directory nothing has recorded in: receipt list and log witnesses l
   const vkey = run(['witness', 'key', '--home', join(s.dir, 'witness')]).stdout.trim();
   const added = run(['log', 'witnesses', 'add', '--home', s.home, '--url', 'http://user:secret@127.0.0.1:9', '--vkey', vkey]);
   assert.equal(added.status, 0, added.stderr);
+  // The same again is no change; another URL is an update (its password not shown); its key under another name is refused.
+  assert.match(run(['log', 'witnesses', 'add', '--home', s.home, '--url', 'http://user:secret@127.0.0.1:9', '--vkey', vkey]).stdout, /already configured \(1 configured\)/);
+  const moved = run(['log', 'witnesses', 'add', '--home', s.home, '--url', 'http://user:secret@127.0.0.1:10', '--vkey', vkey]);
+  assert.equal(moved.stdout, `witness ${vkey.split('+')[0]} updated: url http://user:***@127.0.0.1:9/ -> http://user:***@127.0.0.1:10/ (1 configured)\n`);
+  assert.equal(run(['log', 'witnesses', 'add', '--home', s.home, '--url', 'http://user:secret@127.0.0.1:9', '--vkey', vkey]).status, 0);
+  const twin = run(['log', 'witnesses', 'add', '--home', s.home, '--url', 'http://127.0.0.1:11', '--vkey', formatVerifierKey('witness.sybil/x', SIG_TYPE_COSIGNATURE_V1, parseVerifierKey(vkey).publicKey)]);
+  assert.equal(twin.status, 2);
+  assert.match(twin.stderr, /that key is witness .* already: one witness under two names would count twice/);
+  // A list edited by hand into the same: trust export refuses to print a policy every verifier refuses.
+  const listed = readFileSync(join(s.home, 'witnesses.json'), 'utf8');
+  const one = (JSON.parse(listed) as Array<Record<string, string>>)[0]!;
+  const sybil = formatVerifierKey('witness.sybil/x', SIG_TYPE_COSIGNATURE_V1, parseVerifierKey(vkey).publicKey);
+  writeFileSync(join(s.home, 'witnesses.json'), JSON.stringify([one, { name: 'witness.sybil/x', vkey: sybil, url: 'http://127.0.0.1:11/' }]));
+  const exported = run(['trust', 'export', '--home', s.home]);
+  assert.equal(exported.status, 2);
+  assert.match(exported.stderr, /ERR_POLICY_INVALID: the trust policy of .* would be refused by every verifier: .*public key listed twice/);
+  writeFileSync(join(s.home, 'witnesses.json'), listed);
   const files = readdirSync(s.home).sort();
   const list = run(['receipt', 'list', '--home', s.home, '--json']);
   assert.deepEqual([list.status, JSON.parse(list.stdout), list.stderr], [0, [], '']);
