@@ -96,6 +96,26 @@ async function fleetBundle(o: BundleOptions, home: string, sel: Selection, since
   }
 }
 
+/**
+ * A line on stderr when the bundle's checkpoint is cosigned by fewer of `home`'s configured
+ * witnesses than the majority `trust export` asks by default: a counterparty verifying it
+ * with that policy gets `ERR_QUORUM_NOT_MET`. The bundle is written all the same (a policy
+ * may ask fewer); a witness list that cannot be read says nothing here.
+ */
+function warnUnderQuorum(home: string, signers: string[]): void {
+  let configured: string[];
+  try {
+    configured = loadWitnesses(home).map((w) => w.name);
+  } catch {
+    return;
+  }
+  const cosigned = configured.filter((n) => signers.includes(n)).length;
+  const majority = Math.floor(configured.length / 2) + 1;
+  if (configured.length > 0 && cosigned < majority) {
+    err(`mcp-attest: warning: the checkpoint is cosigned by ${cosigned} of the ${configured.length} witnesses configured: a counterparty whose trust policy asks a majority (${majority}, trust export's default) will refuse this bundle (ERR_QUORUM_NOT_MET); once the witnesses answer (mcp-attest log witness), make it again`);
+  }
+}
+
 /** A fleet range's calls the identity log cannot decide (store/bundle-identity.ts): one warning each on stderr; `verify` reports those calls. */
 function warn(problems: string[]): void {
   for (const p of problems) err(`mcp-attest: warning: left out of the identity part: ${p}`);
@@ -128,6 +148,7 @@ async function bundleCommand(o: BundleOptions): Promise<void> {
   writeOutput(o.out, bytes);
   const lines = parseNote(bundle.checkpoint).signatures.map((s) => s.name);
   const size = bundle.checkpoint.split('\n')[1]!;
+  warnUnderQuorum(home, lines);
   const summary = { out: o.out, format: shared ? BUNDLE_FORMAT_SHARED : BUNDLE_FORMAT, bytes: bytes.length, ...(gzip ? { textBytes: Buffer.byteLength(text) } : {}), entries: bundle.entries.length, checkpointSize: size, signatures: lines, consistencyFrom: bundle.consistency.map((c) => c.size.toString()) };
   if (o.json) return outJson(summary);
   out(`wrote ${o.out}: ${summary.entries} entries, ${summary.bytes} bytes${gzip ? ` (gzip of ${summary.textBytes})` : ''}, checkpoint at size ${size} signed by ${lines.join(', ')}`);

@@ -103,11 +103,19 @@ function load(path: string): Loaded {
   return { input, count: Number(db.size()), findings: () => [], home, close: () => db.close() };
 }
 
+/** A cosignature's timestamp (POSIX seconds, decimal) as ISO 8601 UTC, or as given when it is past what a date holds. */
+function showWitnessTime(t: string): string {
+  const ms = Number(t) * 1000;
+  return Number.isSafeInteger(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString().replace('.000Z', 'Z') : `${t} s`;
+}
+
 function printReport(path: string, r: Report): void {
   out(`${r.ok ? 'VERIFIED' : 'FAILED'}  ${r.kind} ${path}`);
   const head = r.kind === 'log' ? `entries ${(r as LogReport).size}` : `entries ${(r as BundleReport).entries}`;
   const witnessed = r.witnesses.length > 0 ? `, cosigned by ${r.witnesses.map((w) => w.name).join(', ')}` : '';
   out(`  ${head}, checkpoint ${r.checkpoint ? `${r.checkpoint.origin} @ ${r.checkpoint.size}` : 'none accepted'}${witnessed}`);
+  // What a counterparty keeps to compare with others (root), and when each witness vouched (its own clock: policy input, not checked).
+  if (r.checkpoint) out(`  root ${r.checkpoint.rootHash}${r.witnesses.map((w) => `; ${w.name} at ${showWitnessTime(w.timestamp)}`).join('')}`);
   const lr = r as LogReport;
   const sealed = r.kind !== 'log' ? '' : `${lr.sealed > 0 ? `; sealed ${lr.sealed}` : ''}${lr.erased > 0 ? `; erased ${lr.erased}` : ''}`;
   out(`  calls ${r.calls}, receipts ${r.receipts}, unanswered ${r.unanswered}, in flight ${r.inFlight}${r.refused + r.unattested > 0 ? `; refused ${r.refused}, unattested ${r.unattested}` : ''}${sealed}`);

@@ -145,13 +145,20 @@ test('bundle asks the configured witnesses to cosign first: made right after a c
   await calls(s, home, 1);
   const call = logShow(home)[0]!.call_id;
   const plain = join(s.dir, 'plain.bundle.json');
-  ok(['bundle', '--home', home, '--call', call, '--out', plain, '--no-witness']);
+  const unasked = cli(['bundle', '--home', home, '--call', call, '--out', plain, '--no-witness']);
+  assert.equal(unasked.status, 0, unasked.stderr);
+  assert.match(unasked.stderr, /warning: the checkpoint is cosigned by 0 of the 1 witnesses configured: a counterparty whose trust policy asks a majority \(1, trust export's default\) will refuse this bundle \(ERR_QUORUM_NOT_MET\)/);
   assert.equal(verifyWith(home, plain, 1).report.findings.some((f: { code: string }) => f.code === 'ERR_QUORUM_NOT_MET'), true, 'not asked: not cosigned');
   const bundle = join(s.dir, 'call.bundle.json');
-  ok(['bundle', '--home', home, '--call', call, '--out', bundle]);
+  const asked = cli(['bundle', '--home', home, '--call', call, '--out', bundle]);
+  assert.equal(asked.status, 0, asked.stderr);
+  assert.doesNotMatch(asked.stderr, /warning/, 'cosigned: nothing to warn of');
   const v = verifyWith(home, bundle, 1);
   assert.equal(v.status, 0, JSON.stringify(v.report.findings));
   assert.equal(v.report.witnesses.length, 1);
+  // The text report names the root a counterparty keeps, and when each witness vouched.
+  const text = cli(['verify', bundle, '--trust', join(s.dir, 'trust-q1.json')]).stdout;
+  assert.ok(text.includes(`\n  root ${v.report.checkpoint.rootHash}; ${w.vkey.split('+')[0]} at ${new Date(Number(v.report.witnesses[0].timestamp) * 1000).toISOString().replace('.000Z', 'Z')}\n`), text);
 });
 
 test('faults: a witness killed, slow, restarted; the log server restarted; the log never stops and state is never lost', { timeout: 180_000 }, async (t) => {
