@@ -115,9 +115,7 @@ export async function checkCosignatures(note: string, policy: TrustPolicy, findi
  * Open a checkpoint as a verification's anchor: log signature and origin
  * ({@link openCheckpoint}), then every listed witness's cosignature, then the quorum
  * (`ERR_QUORUM_NOT_MET` when fewer than `policy.quorum` distinct listed witnesses cosigned).
- * Returns null (findings pushed) when it cannot be an anchor. A policy that needs no witness
- * (quorum 0) is said once (`NOTE_UNWITNESSED`): the log's key alone vouches for the history,
- * and its holder could show another one to someone else.
+ * Returns null (findings pushed) when it cannot be an anchor.
  * @see c2sp.org/tlog-proof (verification steps 2 and 3)
  */
 export async function openAnchor(note: string, policy: TrustPolicy, findings: Finding[]): Promise<OpenedCheckpoint | null> {
@@ -129,10 +127,18 @@ export async function openAnchor(note: string, policy: TrustPolicy, findings: Fi
     findings.push(error('ERR_QUORUM_NOT_MET', `checkpoint at size ${cp.size} is cosigned by ${cosigners.length} of the ${policy.quorum} witnesses the trust policy requires`, { expected: policy.quorum, found: cosigners.map((c) => c.name) }));
     return null;
   }
-  if (policy.quorum === 0 && !findings.some((f) => f.code === 'NOTE_UNWITNESSED')) {
-    findings.push(notice('NOTE_UNWITNESSED', 'the trust policy needs no witness cosignature (quorum 0): the log\'s key alone vouches for this history, and its holder could show others another one (give the policy witnesses and a quorum: docs/witnessing.md)'));
-  }
   return { ...cp, cosigners };
+}
+
+/**
+ * `NOTE_UNWITNESSED`, once, when the verification rests on a checkpoint under a policy that
+ * needs no witness (quorum 0): the log's key alone vouches for the history, and its holder
+ * could show someone else another one. Called by the verifications that report (a log's, a
+ * bundle's) with the caller's own policy.
+ */
+export function noteUnwitnessed(policy: TrustPolicy, findings: Finding[]): void {
+  if (policy.quorum !== 0 || findings.some((f) => f.code === 'NOTE_UNWITNESSED')) return;
+  findings.push(notice('NOTE_UNWITNESSED', 'the trust policy needs no witness cosignature (quorum 0): the log\'s key alone vouches for this history, and its holder could show others another one (give the policy witnesses and a quorum: docs/witnessing.md)'));
 }
 
 /**

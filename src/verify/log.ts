@@ -14,7 +14,7 @@ import { RecordChecker } from './records.js';
 import { entryFacts, type EntryFacts } from './entry-facts.js';
 import { checkRunner, runs } from './runs.js';
 import { checkLogAgainstKnown, type KnownCheckpoint } from './split-view.js';
-import { CheckpointStream, inSizeOrder, type OpenedCheckpoint, type StoredNote } from './checkpoints.js';
+import { CheckpointStream, inSizeOrder, noteUnwitnessed, type OpenedCheckpoint, type StoredNote } from './checkpoints.js';
 import { clockOf, decideCalls, type CredentialCall, type IdentityView } from '../identity/verify-identity.js';
 import { toBase64 } from '../bytes/index.js';
 import type { TrustPolicy } from './policy.js';
@@ -171,6 +171,7 @@ export async function verifyLog(input: LogInput, policy: TrustPolicy, keys: KeyR
   if (credentialCalls.length > 0) for (const f of input.identityFindings ?? []) findings.push(f);
   if (credentialCalls.length > 0) await decideCalls(credentialCalls, input.identity ?? null, policy, clockOf(checkpoints.witnessed, policy.quorum), cp?.signers ?? [], findings);
   if (cp) checkLogAgainstKnown(input.known ?? [], cp.origin, tree.size, tree.rootAt, findings);
+  if (cp) noteUnwitnessed(policy, findings);
   if (cp && checkpoints.latestNote !== null) input.onAnchor?.(checkpoints.latestNote);
   const { tally } = checker;
   return {
