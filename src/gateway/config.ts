@@ -22,7 +22,6 @@ import { parseStrictYaml } from '../gate/yaml.js';
 import { z } from 'zod';
 import { AttestError, isAttestError } from '../errors.js';
 import { defaultHosts } from './guard.js';
-import { DEFAULT_MAX_CONNECTIONS } from '../http/listen.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const PRINCIPAL = /^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/;
@@ -88,8 +87,8 @@ const Limits = z.strictObject({
   maxBodyBytes: z.int().min(1024).max(2 ** 30).default(4 * 1024 * 1024),
   /** Largest message relayed from an upstream, bytes. */
   maxMessageBytes: z.int().min(1024).max(2 ** 30).default(4 * 1024 * 1024),
-  /** Most connections open at once (all clients); one past it is closed as soon as it is accepted. */
-  maxConnections: z.int().min(1).max(1_000_000).default(DEFAULT_MAX_CONNECTIONS),
+  /** Most connections open at once (all clients); one past it is closed as soon as it is accepted. Default 4,096, or half the process's file descriptors when that is fewer. */
+  maxConnections: z.int().min(1).max(1_000_000).optional(),
   /** Largest request head (request line and headers), bytes. */
   maxHeaderBytes: z.int().min(1024).max(1024 * 1024).default(16 * 1024),
   /** Requests one principal may have in flight at once. */

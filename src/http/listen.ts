@@ -59,19 +59,21 @@ function readLimits(): string | null {
 }
 
 /**
- * Keep at most `max` connections open at once, and never more than `budget` (default
- * {@link descriptorBudget}: a cap past the process's descriptors would never be reached, and
- * running out of them fails the log and the upstreams instead; the lower cap is said once on
- * stderr): one past it is closed as soon as it is accepted (node:http's `maxConnections`), so
+ * Keep at most `asked` connections open at once (absent: {@link DEFAULT_MAX_CONNECTIONS}, but
+ * never more than `budget`, default {@link descriptorBudget}: a cap past the process's
+ * descriptors would never be reached, and running out of them fails the log and the upstreams
+ * instead; the lower cap is said once on stderr; a cap `asked` past the budget is kept, and
+ * said too): one past it is closed as soon as it is accepted (node:http's `maxConnections`), so
  * clients that open connections and hold them (each costs a file descriptor and memory)
  * cannot exhaust what the process needs for its logs, upstreams and database. A line on
  * stderr (at most one every 10 s) names `who` and the count, so an operator sees the
  * refusals. A client refused this way sees its connection closed (reset), never a
  * half-answered request.
  */
-export function capConnections(server: Server, asked: number, who: string, notify: (line: string) => void = (l) => void process.stderr.write(l), budget = descriptorBudget()): void {
-  const max = Math.min(asked, budget);
-  if (max < asked) notify(`mcp-attest: ${who}: keeps at most ${max} connections open, half the file descriptors this process may open, not the ${asked} asked (raise ulimit -n for more)\n`);
+export function capConnections(server: Server, asked: number | undefined, who: string, notify: (line: string) => void = (l) => void process.stderr.write(l), budget = descriptorBudget()): void {
+  const max = asked ?? Math.min(DEFAULT_MAX_CONNECTIONS, budget);
+  if (asked === undefined && max < DEFAULT_MAX_CONNECTIONS) notify(`mcp-attest: ${who}: keeps at most ${max} connections open, half the file descriptors this process may open (raise ulimit -n for more)\n`);
+  if (asked !== undefined && asked > budget) notify(`mcp-attest: ${who}: warning: ${asked} connections are more than half the file descriptors this process may open (${budget * 2}): it may run out of them before the cap is reached (raise ulimit -n)\n`);
   server.maxConnections = max;
   let last = -Infinity;
   let dropped = 0;
@@ -86,13 +88,13 @@ export function capConnections(server: Server, asked: number, who: string, notif
 /**
  * Apply the timeouts (`requestTimeoutMs`, default 30 s: the whole request must arrive in it;
  * {@link closeSilentConnections}) and the cap on open connections ({@link capConnections}:
- * `maxConnections`, default {@link DEFAULT_MAX_CONNECTIONS}; `who` names the server in its
- * notices) and listen on `host:port` (port 0 picks a free one). Resolves once listening;
+ * `maxConnections`, default {@link DEFAULT_MAX_CONNECTIONS} within the descriptors; `who`
+ * names the server in its notices) and listen on `host:port` (port 0 picks a free one). Resolves once listening;
  * rejects with the listen error (e.g. `EADDRINUSE`).
  */
 export async function listen(server: Server, o: { host: string; port: number; requestTimeoutMs?: number; maxConnections?: number; who?: string }): Promise<Listening> {
   closeSilentConnections(server);
-  capConnections(server, o.maxConnections ?? DEFAULT_MAX_CONNECTIONS, o.who ?? 'server');
+  capConnections(server, o.maxConnections, o.who ?? 'server');
   server.headersTimeout = 10_000;
   server.requestTimeout = o.requestTimeoutMs ?? 30_000;
   server.keepAliveTimeout = 5_000;

@@ -38,7 +38,7 @@ test('upstream crashes mid-call: the client is answered that no answer came and 
   const { status, report } = verify(s.home, exportTrust(s.home));
   assert.equal(status, 0, JSON.stringify(report.findings));
   assert.deepEqual([report.size, report.checkpointSize, report.calls, report.receipts, report.unanswered, report.inFlight], ['5', '5', 2, 2, 1, 0]);
-  assert.deepEqual(report.findings.map((f) => [f.code, f.index]), [['NOTE_UNANSWERED', '4']]);
+  assert.deepEqual(report.findings.map((f) => [f.code, f.index]), [['NOTE_UNANSWERED', '4'], ['NOTE_UNWITNESSED', undefined]]);
 });
 
 test('the proxy exits as its upstream did: its exit code, or 128 + the signal that ended it (as a shell reports)', { timeout: 60_000 }, async (t) => {
@@ -121,7 +121,7 @@ test('client disconnects while a call is pending: the call is receipted client_d
   const { status, report } = verify(s.home, exportTrust(s.home));
   assert.equal(status, 0, JSON.stringify(report.findings));
   assert.deepEqual([report.calls, report.receipts, report.unanswered, report.inFlight], [2, 2, 1, 0]);
-  assert.deepEqual(codes(report, 'notice'), ['NOTE_UNANSWERED']);
+  assert.deepEqual(codes(report, 'notice'), ['NOTE_UNANSWERED', 'NOTE_UNWITNESSED']);
 });
 
 test('two proxies append to one home at once: nothing lost, the log verifies', { timeout: 120_000 }, async (t) => {
@@ -156,7 +156,7 @@ test('two proxies append to one home at once: nothing lost, the log verifies', {
   assert.equal(status, 0, JSON.stringify(report.findings));
   assert.deepEqual([report.size, report.checkpointSize, report.calls, report.receipts, report.unanswered, report.inFlight],
     [String(4 * CALLS + 1), String(4 * CALLS + 1), 2 * CALLS, 2 * CALLS, 0, 0]);
-  assert.deepEqual(report.findings, []);
+  assert.deepEqual(report.findings.map((f) => f.code), ['NOTE_UNWITNESSED'], 'nothing but that no witness vouches (a trust export without witnesses)');
 });
 
 test('proxy killed with SIGKILL: what was acknowledged is in the log, it verifies, a new session continues it', { timeout: 90_000 }, async (t) => {
@@ -190,7 +190,7 @@ test('proxy killed with SIGKILL: what was acknowledged is in the log, it verifie
   const after = verify(s.home, trust);
   assert.equal(after.status, 1, JSON.stringify(after.report.findings));
   assert.deepEqual([after.report.size, after.report.checkpointSize, after.report.calls, after.report.receipts, after.report.inFlight], ['8', '7', 4, 3, 1]);
-  assert.deepEqual(after.report.findings.map((f) => [f.severity, f.code, f.index]), [['notice', 'NOTE_IN_FLIGHT', '7'], ['error', 'ERR_LOG_UNCHECKPOINTED', undefined]]);
+  assert.deepEqual(after.report.findings.map((f) => [f.severity, f.code, f.index]), [['notice', 'NOTE_IN_FLIGHT', '7'], ['error', 'ERR_LOG_UNCHECKPOINTED', undefined], ['notice', 'NOTE_UNWITNESSED', undefined]]);
   assert.deepEqual(logShow(s.home).map((r) => r.status), ['executed', 'executed', 'executed', null]);
   const copy = join(s.dir, 'sealed');
   cpSync(s.home, copy, { recursive: true });
@@ -208,7 +208,7 @@ test('proxy killed with SIGKILL: what was acknowledged is in the log, it verifie
   const final = verify(s.home, trust);
   assert.equal(final.status, 0, JSON.stringify(final.report.findings));
   assert.deepEqual([final.report.size, final.report.checkpointSize, final.report.calls, final.report.receipts, final.report.inFlight], ['10', '10', 5, 4, 1]);
-  assert.deepEqual(final.report.findings.map((f) => [f.code, f.index]), [['NOTE_IN_FLIGHT', '7']]);
+  assert.deepEqual(final.report.findings.map((f) => [f.code, f.index]), [['NOTE_IN_FLIGHT', '7'], ['NOTE_UNWITNESSED', undefined]]);
 });
 
 /** True while `pid` runs (a zombie awaiting its reaper counts as gone). */

@@ -260,7 +260,8 @@ test('past limits.maxConnections a connection is closed as soon as it is accepte
 
 test('out of file descriptors, a conversation whose upstream cannot be spawned ends alone: the gateway, and the calls in flight, live on', { timeout: 90_000 }, async (t) => {
   const s = scope(t);
-  const gw = await startGateway(s, `version: 1\nlisten: 127.0.0.1:0\n${CALLERS}upstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}]}\n`, 'gateway.yaml', {}, 200);
+  // A connection cap past the descriptors, asked for (the default would stay within them, and they would never run out).
+  const gw = await startGateway(s, `version: 1\nlisten: 127.0.0.1:0\nlimits: {maxConnections: 4096}\n${CALLERS}upstreams:\n  - {name: ev, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}]}\n`, 'gateway.yaml', {}, 200);
   const init = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'e2e', version: '1' } } });
   // Alice's connection is open before the descriptors run out; then idle sockets take the rest.
   const alice = connect(gw.port, '127.0.0.1');
@@ -274,6 +275,7 @@ test('out of file descriptors, a conversation whose upstream cannot be spawned e
   alice.write(`POST /ev/mcp HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\nAuthorization: Bearer ${ALICE}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${init.length}\r\n\r\n${init}`);
   await waitFor('an answer to alice', () => (answer.includes('"id":0') ? answer : null), 20_000);
   assert.match(gw.stderr(), /cannot start upstream: spawn \S+ EMFILE/, 'the upstream could not be spawned');
+  assert.match(gw.stderr(), /gateway: warning: 4096 connections are more than half the file descriptors this process may open \(200\)/, 'the cap asked past them was said');
   assert.match(answer, /"code":-32005/, 'her conversation ended, with an error');
   for (const c of idle) c.destroy();
   await new Promise((r) => setTimeout(r, 500));

@@ -120,7 +120,7 @@ test('an over-long answer from the upstream withholds the response and still rec
   assert.deepEqual(refusals(s.home), [['upstream', 'ERR_WIRE_TOO_LARGE']]);
   const { status, report } = verify(s.home, exportTrust(s.home));
   assert.equal(status, 0, JSON.stringify(report.findings));
-  assert.deepEqual(codes(report, 'notice'), ['NOTE_REFUSED_INPUT']);
+  assert.deepEqual(codes(report, 'notice'), ['NOTE_REFUSED_INPUT', 'NOTE_UNWITNESSED']);
 });
 
 test('a response the relay cannot read strictly is withheld, receipted as refused, and the client told', { timeout: 60_000 }, async (t) => {

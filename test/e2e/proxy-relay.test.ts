@@ -216,5 +216,5 @@ test('legacy: server->client requests (colliding ids) and cancellations pass thr
   const { status, report } = verify(s.home, exportTrust(s.home));
   assert.equal(status, 0, JSON.stringify(report.findings));
   assert.deepEqual([report.calls, report.receipts, report.unanswered, report.inFlight], [2, 2, 1, 0]);
-  assert.deepEqual(codes(report, 'notice'), ['NOTE_UNANSWERED']);
+  assert.deepEqual(codes(report, 'notice'), ['NOTE_UNANSWERED', 'NOTE_UNWITNESSED']);
 });

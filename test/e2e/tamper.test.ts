@@ -194,7 +194,7 @@ test('a private log\'s tiles verify as sealed commitments; one flipped commitmen
   assert.equal(cli(['log', 'export', '--home', s.home, '--out', out]).status, 0);
   const ok = verify(out, trust);
   assert.equal(ok.status, 0, ok.stdout);
-  assert.deepEqual([ok.report.size, ok.report.calls, codes(ok.report, 'notice')], ['9', 0, ['NOTE_SEALED']]);
+  assert.deepEqual([ok.report.size, ok.report.calls, codes(ok.report, 'notice')], ['9', 0, ['NOTE_SEALED', 'NOTE_UNWITNESSED']]);
   const bundle = join(out, 'tile/entries/000.p/9');
   const bytes = readFileSync(bundle);
   assert.equal(bytes.includes('"tool"'), false, 'no record in clear');

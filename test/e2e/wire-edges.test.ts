@@ -45,7 +45,7 @@ test('an interim input_required result is receipted as errored/input_required; t
   assert.deepEqual(logShow(s.home).map((r) => `${r.status}/${r.reason}`), ['errored/input_required']);
   const { status, report } = verify(s.home, exportTrust(s.home));
   assert.equal(status, 0);
-  assert.deepEqual([report.unanswered, codes(report, 'notice')], [0, []]);
+  assert.deepEqual([report.unanswered, codes(report, 'notice')], [0, ['NOTE_UNWITNESSED']]);
 });
 
 test('two proxies started at once on a new data directory both serve and share one log', { timeout: 60_000 }, async (t) => {

@@ -46,23 +46,23 @@ test('a connection past maxConnections is closed as soon as it is accepted, the 
   held[1]!.destroy();
 });
 
-test('listen() caps every server it starts (log serve, witness serve) at 4,096 unless told; the gateway and serve --http read limits.maxConnections', async (t) => {
+test('listen() caps every server it starts (log serve, witness serve) at 4,096 (within the descriptors) unless told; the gateway and serve --http read limits.maxConnections', async (t) => {
   const server = createServer((_req, res) => res.end('ok'));
   const bound = await listen(server, { host: '127.0.0.1', port: 0 });
   t.after(() => bound.close());
-  assert.equal(server.maxConnections, DEFAULT_MAX_CONNECTIONS);
+  assert.equal(server.maxConnections, Math.min(DEFAULT_MAX_CONNECTIONS, descriptorBudget()));
   assert.equal(DEFAULT_MAX_CONNECTIONS, 4096);
   const other = createServer();
   const two = await listen(other, { host: '127.0.0.1', port: 0, maxConnections: 7, who: 'x' });
   t.after(() => two.close());
   assert.equal(other.maxConnections, 7);
   const base = 'version: 1\ncallers: [{principal: a, token: {env: T}}]\nupstreams: [{name: u, command: [x]}]\n';
-  assert.equal(parseGatewayConfig(base, '/etc/gw', { T: 'x'.repeat(32) }).config.limits.maxConnections, 4096);
+  assert.equal(parseGatewayConfig(base, '/etc/gw', { T: 'x'.repeat(32) }).config.limits.maxConnections, undefined, 'the default: 4,096 within the descriptors');
   assert.equal(parseGatewayConfig(`${base}limits: {maxConnections: 10}\n`, '/etc/gw', { T: 'x'.repeat(32) }).config.limits.maxConnections, 10);
   assert.throws(() => parseGatewayConfig(`${base}limits: {maxConnections: 0}\n`, '/etc/gw', { T: 'x'.repeat(32) }), /limits\.maxConnections/);
 });
 
-test('the cap never passes half the file descriptors the process may open (a cap it could not reach would leave the log and upstreams to run out), and says so', () => {
+test('the default cap never passes half the file descriptors the process may open (a cap it could not reach would leave the log and upstreams to run out), and says so; a cap asked past it is kept, with a warning', () => {
   const limits = (soft: string): string => `Limit                     Soft Limit           Hard Limit           Units\nMax open files            ${soft}                 1048576              files\n`;
   assert.equal(descriptorBudget(limits('1024')), 512);
   assert.equal(descriptorBudget(limits('20')), 16, 'at least 16');
@@ -70,9 +70,15 @@ test('the cap never passes half the file descriptors the process may open (a cap
   assert.equal(descriptorBudget(null), Infinity, 'not Linux: no budget');
   const lines: string[] = [];
   const server = createServer();
-  capConnections(server, 4096, 'x', (l) => lines.push(l), 512);
+  capConnections(server, undefined, 'x', (l) => lines.push(l), 512);
   assert.equal(server.maxConnections, 512);
-  assert.deepEqual(lines, ['mcp-attest: x: keeps at most 512 connections open, half the file descriptors this process may open, not the 4096 asked (raise ulimit -n for more)\n']);
-  capConnections(createServer(), 100, 'y', (l) => lines.push(l), 512);
-  assert.equal(lines.length, 1, 'a cap within the budget is kept, silently');
+  assert.deepEqual(lines, ['mcp-attest: x: keeps at most 512 connections open, half the file descriptors this process may open (raise ulimit -n for more)\n']);
+  const within = createServer();
+  capConnections(within, 100, 'y', (l) => lines.push(l), 512);
+  assert.deepEqual([within.maxConnections, lines.length], [100, 1], 'a cap within the budget is kept, silently');
+  // One asked past the budget is the operator's: kept, and said.
+  const past = createServer();
+  capConnections(past, 2000, 'z', (l) => lines.push(l), 512);
+  assert.equal(past.maxConnections, 2000);
+  assert.match(lines[1]!, /^mcp-attest: z: warning: 2000 connections are more than half the file descriptors this process may open \(1024\)/);
 });

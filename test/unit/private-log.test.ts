@@ -173,7 +173,7 @@ test('erasure: a call\'s records, salts and payloads are gone from the files; th
   assert.notEqual(ev.prepare('SELECT data FROM payloads WHERE digest = ?').get(sha256(canonicalBytes({ amount: 5, to: 'acct-7' }))), undefined, 'the other call\'s arguments are kept');
   const { r } = await verifyHome(h);
   assert.equal(r.ok, true, JSON.stringify(r.findings));
-  assert.deepEqual([r.calls, r.erased, r.findings.map((f) => f.code)], [2, 2, ['NOTE_ERASED']]);
+  assert.deepEqual([r.calls, r.erased, r.findings.map((f) => f.code)], [2, 2, ['NOTE_ERASED', 'NOTE_UNWITNESSED']]);
   const after = new LogDb(p.db, 'full', true);
   t.after(() => after.close());
   assert.equal(after.record(3n), null);

@@ -95,7 +95,7 @@ test('an attestation without a receipt is reported in flight, not failed', async
   db.close();
   assert.equal(report.ok, true);
   assert.equal(report.inFlight, 1);
-  assert.deepEqual(report.findings.map((f) => f.code), ['NOTE_IN_FLIGHT']);
+  assert.deepEqual(report.findings.map((f) => f.code), ['NOTE_IN_FLIGHT', 'NOTE_UNWITNESSED']);
   rmSync(home, { recursive: true });
 });
 
