@@ -154,7 +154,10 @@ export function firstCosignedCheckpoint(db: LogDb, entry: bigint, below: bigint)
 function chooseCheckpoint(db: LogDb, last: bigint, held: bigint): { size: bigint; note: string } {
   const best = bestCheckpoint(db, held > last ? held : last + 1n);
   if (best !== null) return best;
-  if (held > last) throw new AttestError('ERR_USAGE', `--since ${held}: no checkpoint of the log is that large (a consistency proof reaches a checkpoint from a smaller size): run "mcp-attest log checkpoint", or check the size`);
+  if (held > last) {
+    const size = db.size();
+    throw new AttestError('ERR_USAGE', `--since ${held}: no checkpoint of the log is that large (a consistency proof reaches a checkpoint from a smaller size): ${held > size ? `the log holds ${size} entries: check the size` : 'run "mcp-attest log checkpoint"'}`);
+  }
   throw new AttestError('ERR_USAGE', `no checkpoint covers entry ${last} yet: run "mcp-attest log checkpoint"`);
 }
 

@@ -19,7 +19,7 @@ import { namesCredential } from '../identity/gate-check.js';
 import { clockOf, quorumTimes, withCredentialKeys, decideCalls, openIdentitySection, type CredentialCall, type IdentityView } from '../identity/verify-identity.js';
 import { rootFromMultiProof } from '../log/multiproof.js';
 import type { KeyResolver } from '../envelope/signature.js';
-import { noteUnwitnessed, openAnchor, type OpenedCheckpoint } from './checkpoints.js';
+import { noteUnwitnessed, openAnchor, quorumNotMet, type OpenedCheckpoint } from './checkpoints.js';
 import { error, insertFindings, limitFindings, notice, type Finding, type VerifySummary } from './findings.js';
 import { RecordChecker } from './records.js';
 import { localFacts, type EntryInput, type FactsSource } from './log.js';
@@ -228,9 +228,7 @@ export async function verifyParsedBundle(b: Bundle | OpenedBundle, policy: Trust
     return { report: { ...rejectedBundle(findings), entries: input.length }, checker: null };
   }
   noteUnwitnessed(policy, findings);
-  if (o.quorumApart && cp.cosigners.length < policy.quorum) {
-    findings.push(error('ERR_QUORUM_NOT_MET', `checkpoint at size ${cp.size} is cosigned by ${cp.cosigners.length} of the ${policy.quorum} witnesses the trust policy requires`, { expected: policy.quorum, found: cp.cosigners.map((c) => c.name) }));
-  }
+  if (o.quorumApart && cp.cosigners.length < policy.quorum) findings.push(quorumNotMet(`checkpoint at size ${cp.size}`, cp.cosigners, policy));
   // The leaf hashes are those the per-entry checks compute (not hashed twice); the inclusion
   // findings are reported first, as the checks run in C2SP order.
   const leaves = new Uint8Array(HASH_SIZE * input.length);

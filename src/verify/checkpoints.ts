@@ -106,7 +106,8 @@ export async function checkCosignatures(note: string, policy: TrustPolicy, findi
     return opened.verified.map((v) => ({ name: v.name, timestamp: parseCosignature(v.signature).timestamp }));
   } catch (e) {
     if (isAttestError(e, 'ERR_NOTE_UNVERIFIED')) return [];
-    findings.push(error('ERR_COSIGNATURE_INVALID', `a witness cosignature does not verify: ${(e as Error).message}`, { found: isAttestError(e) ? e.found : undefined }));
+    const found = isAttestError(e) ? e.found : undefined;
+    findings.push(error('ERR_COSIGNATURE_INVALID', `a witness cosignature does not verify${typeof found === 'string' ? ` (${found})` : ''}: ${(e as Error).message}`, { found }));
     return null;
   }
 }
@@ -124,10 +125,17 @@ export async function openAnchor(note: string, policy: TrustPolicy, findings: Fi
   const cosigners = await checkCosignatures(note, policy, findings);
   if (!cosigners) return null;
   if (cosigners.length < policy.quorum) {
-    findings.push(error('ERR_QUORUM_NOT_MET', `checkpoint at size ${cp.size} is cosigned by ${cosigners.length} of the ${policy.quorum} witnesses the trust policy requires`, { expected: policy.quorum, found: cosigners.map((c) => c.name) }));
+    findings.push(quorumNotMet(`checkpoint at size ${cp.size}`, cosigners, policy));
     return null;
   }
   return { ...cp, cosigners };
+}
+
+/** `ERR_QUORUM_NOT_MET` for `what`, cosigned by `cosigners` only: the message names the listed witnesses whose cosignature is missing. */
+export function quorumNotMet(what: string, cosigners: Array<{ name: string }>, policy: TrustPolicy): Finding {
+  const have = new Set(cosigners.map((c) => c.name));
+  const missing = policy.witnesses.map((w) => w.name).filter((n) => !have.has(n));
+  return error('ERR_QUORUM_NOT_MET', `${what} is cosigned by ${cosigners.length} of the ${policy.quorum} witnesses the trust policy requires (no cosignature of ${missing.join(', ')})`, { expected: policy.quorum, found: cosigners.map((c) => c.name) });
 }
 
 /**
@@ -269,9 +277,7 @@ export class CheckpointStream {
       if (this.seen === 0) findings.push(error('ERR_CHECKPOINT_MISSING', size > 0n ? 'no checkpoint covers the entries' : 'no checkpoint'));
       return null;
     }
-    if (latest.cosigners.length < this.policy.quorum) {
-      findings.push(error('ERR_QUORUM_NOT_MET', `the latest checkpoint (size ${latest.size}) is cosigned by ${latest.cosigners.length} of the ${this.policy.quorum} witnesses the trust policy requires`, { expected: this.policy.quorum, found: latest.cosigners.map((c) => c.name) }));
-    }
+    if (latest.cosigners.length < this.policy.quorum) findings.push(quorumNotMet(`the latest checkpoint (size ${latest.size})`, latest.cosigners, this.policy));
     const m = this.mismatch;
     if (m !== null && m.cp === latest) this.roots[m.at] = error('ERR_LOG_ROOT_MISMATCH', 'entries do not hash to the checkpoint root', { expected: toBase64(latest.rootHash), found: toBase64(m.found) });
     findings.push(...this.roots);

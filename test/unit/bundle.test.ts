@@ -194,7 +194,9 @@ test('witness cosignatures: quorum met, not met, a bad cosignature of a listed w
   const { quorum: _q, ...noQuorum } = withW(1);
   assert.throws(() => parseTrustPolicy(JSON.stringify(noQuorum)), (e: Error) => isAttestError(e, 'ERR_POLICY_INVALID') && e.message.includes('.quorum: required when witnesses are listed'));
   assert.equal(parseTrustPolicy(JSON.stringify({ ...noQuorum, quorum: 0 })).quorum, 0, 'quorum 0, said outright, is the policy\'s choice');
-  assert.deepEqual(codes(await verifyBundle(text(), withW(2), keys)), ['ERR_QUORUM_NOT_MET']);
+  const short = await verifyBundle(text(), withW(2), keys);
+  assert.deepEqual(codes(short), ['ERR_QUORUM_NOT_MET']);
+  assert.match(short.findings.find((f) => f.code === 'ERR_QUORUM_NOT_MET')!.message, /cosigned by 1 of the 2 witnesses the trust policy requires \(no cosignature of w2\.example\/w\)$/, 'the missing witness is named');
   db.addCosignature(latest.size, w2.name, await w2.cosign(latest.note), 0);
   const two = await verifyBundle(text(), withW(2), keys);
   assert.equal(two.ok, true, JSON.stringify(two.findings));
@@ -315,4 +317,6 @@ test('the bundle\'s checkpoint: among those covering every entry, the most cosig
   assert.equal(since(7n), 7n, 'the most cosigned covers 7');
   assert.equal(buildBundle(db, selectEntries(db, { range: [1n, 4n] }), [8n]).consistency[0]!.size, 8n);
   assert.throws(() => buildBundle(db, [1n], [12n]), (e) => isAttestError(e, 'ERR_USAGE') && /--since 12: no checkpoint of the log is that large/.test((e as Error).message));
+  // Past the log itself, the message says how large it is; within it, that a checkpoint is what is missing.
+  assert.throws(() => buildBundle(db, [1n], [99n]), (e) => isAttestError(e, 'ERR_USAGE') && new RegExp(`the log holds ${db.size()} entries: check the size$`).test((e as Error).message));
 });
