@@ -76,6 +76,7 @@ export const ERROR_CODES = [
   'ERR_CHECKPOINT_ORIGIN',
   'ERR_RECEIPT_ORPHAN',
   'ERR_RECEIPT_DUPLICATE',
+  'ERR_RECEIPT_MISSING',
   // witnesses, bundles, split view (issue 5)
   'ERR_COSIGNATURE_INVALID',
   'ERR_QUORUM_NOT_MET',

@@ -17,6 +17,7 @@ export function registerVerifyCommand(program: Command): void {
     .option('--policy-doc <file>', 'a session receipt: the policy document the session must be bound to')
     .option('--identity <path>', 'decide calls under agent credentials against this identity log: the data directory holding it (the credential issuer\'s) or its identity.db (default: the verified data directory\'s own, a bundle\'s own range)')
     .option('--threads <n>', 'threads checking the entries of a log or bundle (1 to 16; default: the cores available)')
+    .option('--require-receipts', 'a call without its receipt (in flight in a log, left out of a bundle) fails, ERR_RECEIPT_MISSING, instead of being a notice')
     .option('--json', 'print the report as JSON')
     .option('--html', 'write the offline verify page (one self-contained HTML file for a browser) to stdout, and its SHA-256 to stderr (docs/verify-page.md)')
     .action(async (path: string | undefined, o: VerifyOptions & { html?: boolean }) => {

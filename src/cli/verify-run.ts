@@ -35,13 +35,16 @@ import { verifySessionReceipt, type SessionReceiptReport } from '../verify/sessi
 import { SESSION_RECEIPT_HEAD } from '../bundle/session-receipt.js';
 import { MAX_POLICY_DOC_BYTES, policyDocDigest } from '../receipt/session.js';
 import { printSession } from './session-report.js';
+import { MAX_LISTED_CALLS, bundleCalls, callLines, requireReceipts } from './verify-calls.js';
+import type { CallRow } from '../store/calls.js';
 import { CliExit, EXIT_FAILED, EXIT_IO, EXIT_OK, EXIT_USAGE, err, out, outJson, jsonReplacer } from './output.js';
 import { homeLogPath } from './home-log.js';
 
 /** A log read for verifying; `findings()`: what reading its entries found, once they were read. */
 interface Loaded { input: LogInput; count: number; findings(): Finding[]; home: string | null; close(): void }
-export type VerifyOptions = KeyOptions & { home?: string; json?: boolean; checkpoint?: string; state?: string; policyDoc?: string; threads?: string; identity?: string };
-type Report = (LogReport | BundleReport | SessionReceiptReport) & { kind: 'log' | 'bundle' | 'session' };
+export type VerifyOptions = KeyOptions & { home?: string; json?: boolean; checkpoint?: string; state?: string; policyDoc?: string; threads?: string; identity?: string; requireReceipts?: boolean };
+/** A report, and for a small verified bundle its calls (cli/verify-calls.ts). */
+type Report = (LogReport | BundleReport | SessionReceiptReport) & { kind: 'log' | 'bundle' | 'session'; callList?: CallRow[] };
 
 
 /**
@@ -119,6 +122,7 @@ function printReport(path: string, r: Report): void {
   const lr = r as LogReport;
   const sealed = r.kind !== 'log' ? '' : `${lr.sealed > 0 ? `; sealed ${lr.sealed}` : ''}${lr.erased > 0 ? `; erased ${lr.erased}` : ''}`;
   out(`  calls ${r.calls}, receipts ${r.receipts}, unanswered ${r.unanswered}, in flight ${r.inFlight}${r.refused + r.unattested > 0 ? `; refused ${r.refused}, unattested ${r.unattested}` : ''}${sealed}`);
+  for (const line of callLines(r.callList ?? [])) out(line);
   if (r.kind === 'session') printSession(r as SessionReceiptReport);
   for (const f of r.findings) {
     let line = `  ${f.severity === 'error' ? 'FAIL' : 'note'}  ${f.code}${f.index !== undefined ? ` [entry ${f.index}]` : ''}  ${f.message}`;
@@ -253,6 +257,8 @@ async function verifyBundlePath(path: string, o: VerifyOptions, state: VerifierS
   const report: Report = session
     ? { kind: 'session', ...(await verifySessionReceipt(text, ks.policy!, ks.keys, { known, ...(policyDoc ? { policyDocDigest: policyDoc } : {}) })) }
     : { kind: 'bundle', ...(await verifyBundle(text, ks.policy!, ks.keys, { known, facts: factsFor(threads, ks), onIdentity: (v) => void (identity = v), ...(identityLog ? { identityLog } : {}) })) };
+  // A small bundle's calls, one by one: what a counterparty was shown (read again: not for a range of thousands).
+  if (report.kind === 'bundle' && report.ok && report.calls <= MAX_LISTED_CALLS) report.callList = bundleCalls(text);
   // The checkpoint note, for --state only (reading it again costs ~40 ms on a 24 MB bundle).
   const note = report.ok && state !== null ? (JSON.parse(text) as { checkpoint: string }).checkpoint : null;
   return { report, note, identity };
@@ -266,6 +272,7 @@ export async function verifyCommand(pathArg: string | undefined, o: VerifyOption
   try {
     const kind = sniff(path);
     const { report, note, identity } = kind === 'bundle' ? await verifyBundlePath(path, o, state, threads) : await verifyLogPath(path, o, state, threads, kind === 'other');
+    if (o.requireReceipts && report.kind !== 'session') Object.assign(report, requireReceipts(report.findings));
     const cp = report.checkpoint;
     if (state && report.ok && cp && note && cp.size !== '0') state.accept({ origin: cp.origin, size: BigInt(cp.size), rootHash: fromBase64(cp.rootHash) }, note);
     // The identity log the calls were decided against: a later run refuses an older copy of it.
