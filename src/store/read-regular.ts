@@ -12,7 +12,8 @@
  * found inside a directory the user named (a tiles or data directory) is opened with
  * `follow: false`: a symlink there is refused. See docs/cli.md ("Inputs").
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, realpathSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { dirname } from 'node:path';
 import { AttestError } from '../errors.js';
 
 /**
@@ -62,13 +63,25 @@ function tooLarge(path: string, what: string, maxBytes: number, size: number): A
  * `ERR_KEY_EXPOSED` unless only this process's user (or root) may read or change the file
  * `st` describes: its group and others have no access (mode bits `0o077`), and it is owned by
  * this user or root (as ssh's StrictModes: another owner could put a key of their choosing
- * there, a verification secret of theirs for one).
+ * there, a verification secret of theirs for one). Only root reads a 0600 file another user
+ * owns, so that is where it applies; root takes one owned by the owner of the directory
+ * holding it (`opened`, the path opened): a user's data directory operated with `sudo`, or
+ * by a container over a bind mount, is that user's, while a file another user left in
+ * `/tmp` is not.
  */
-function checkPrivate(path: string, what: string, st: Stats): void {
+function checkPrivate(path: string, what: string, st: Stats, opened: string): void {
   const bits = (st.mode & 0o777).toString(8).padStart(4, '0');
   if ((st.mode & 0o077) !== 0) throw new AttestError('ERR_KEY_EXPOSED', `${what} ${path} has mode ${bits}: others on this machine may read or change it, so it is not used (chmod 600 ${path})`, { path, found: bits });
   const uid = process.getuid?.();
-  if (uid !== undefined && st.uid !== uid && st.uid !== 0) throw new AttestError('ERR_KEY_EXPOSED', `${what} ${path} is owned by another user (uid ${st.uid}), who may change it, so it is not used (chown it to uid ${uid})`, { path, found: String(st.uid) });
+  if (uid === undefined || st.uid === uid || st.uid === 0) return;
+  let dirOwner: number | null;
+  try {
+    dirOwner = statSync(dirname(opened)).uid;
+  } catch {
+    dirOwner = null;
+  }
+  if (uid === 0 && dirOwner === st.uid) return;
+  throw new AttestError('ERR_KEY_EXPOSED', `${what} ${path} is owned by another user (uid ${st.uid}), who may change it, so it is not used (use a copy of your own, mode 0600)`, { path, found: String(st.uid) });
 }
 
 /** True when `e` (from {@link openRegular} or {@link readRegularFile}) means the file does not exist. */
@@ -118,7 +131,7 @@ export function openRegular(path: string, maxBytes: number, o: RegularOptions = 
     const st = fstatSync(fd);
     if (!st.isFile()) throw notRegular(path, what, kindOf(st));
     if (st.size > maxBytes) throw tooLarge(path, what, maxBytes, st.size);
-    if (o.secret && process.platform !== 'win32') checkPrivate(path, what, st);
+    if (o.secret && process.platform !== 'win32') checkPrivate(path, what, st, checked.path);
     return { fd, size: st.size, path: checked.path };
   } catch (e) {
     closeSync(fd);

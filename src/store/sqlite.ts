@@ -154,8 +154,8 @@ function openImmutable(path: string, cause: unknown): Database.Database {
 export function createPrivate(path: string): void {
   try {
     closeSync(openSync(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  } catch {
+    // There already, or not makeable here (a read-only or foreign directory): SQLite's own open reports what it finds, with its code.
   }
 }
 

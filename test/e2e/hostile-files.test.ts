@@ -114,6 +114,12 @@ test('a private key or secret its group or others may read or write is refused (
     const other = run(['attestation', 'verify', join(s.dir, 'absent.json'), '--secret', secret]);
     assert.equal(other.status, 3);
     assert.match(other.stderr, /ERR_KEY_EXPOSED: --secret .* is owned by another user \(uid 65534\)/);
+    // A user's own data directory, operated by root (sudo, a container over a bind mount): the keys are its owner's, and taken.
+    const theirs = join(s.dir, 'theirs');
+    await initHome(theirs);
+    for (const f of [theirs, join(theirs, 'keys'), ...['issuer.pem', 'log.pem'].map((k) => join(theirs, 'keys', k))]) chownSync(f, 65534, 65534);
+    const checkpointed = run(['log', 'checkpoint', '--home', theirs]);
+    assert.equal(checkpointed.status, 0, checkpointed.stderr);
   }
   // An agent credential issuer's key, which signs credentials and revocations.
   const agent = join(s.dir, 'agent');
