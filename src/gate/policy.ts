@@ -233,6 +233,7 @@ export async function loadGatePolicy(path: string): Promise<LoadedGatePolicy> {
     const file = resolve(base, i.secretFile);
     secrets.set(secretId(i.iss, i.keyId), await importSecret(new Uint8Array(readPolicyFile(file, 'secret file', false, true))).catch((e: unknown) => unusable(new Error(`secret file ${file}: ${(e as Error).message}`))));
   }
-  const trusted: GateIssuer[] = issuers.map(({ from: _from, ...i }) => i);
+  // A secret file named two ways (`s.key`, `./s.key`) is one: the resolver compares them as the check above did.
+  const trusted: GateIssuer[] = issuers.map(({ from: _from, ...i }) => (i.secretFile === undefined ? i : { ...i, secretFile: resolve(base, i.secretFile) }));
   return { policy, issuers: trusted, keys: policyKeyResolver({ issuers: trusted } as Parameters<typeof policyKeyResolver>[0], secrets) };
 }

@@ -32,7 +32,7 @@ export function tablesAsWritten(db: LogDb): boolean {
 /**
  * Whether `db` has an index that serves the search's lookups of a witness's sizes: over
  * `cosignatures`, whole (not partial), its first columns `witness` and `size` in their own
- * collation, as `cosignatures_by_witness` (store/log-schema.ts, made on a writable open).
+ * collation, as `cosignatures_by_witness` (store/log-schema.ts `indexWitnesses`).
  * Without one each lookup would read the table, and the search is not run.
  */
 function witnessIndexed(db: LogDb): boolean {
@@ -54,8 +54,12 @@ export function sqliteLookups(db: LogDb, from: bigint): { count(size: Size): { n
   };
   const witnesses = (): unknown[] | null => {
     if (!witnessIndexed(db)) return null;
+    // Rows a walk by value cannot reach (a NULL witness, in a table made to hold one) are counted only by the full count.
+    if (get('SELECT EXISTS (SELECT 1 FROM cosignatures WHERE witness IS NULL) AS x')['x'] !== 0n) return null;
     const out: unknown[] = [];
     for (let w = get('SELECT min(witness) AS w FROM cosignatures')['w']; w !== null; w = get('SELECT min(witness) AS w FROM cosignatures WHERE witness > ?', w)['w']) {
+      // A value that does not read back as itself (text not UTF-8, changed on the way out) would skip the witnesses between: the full count instead.
+      if (get('SELECT EXISTS (SELECT 1 FROM cosignatures WHERE witness = ?) AS x', w)['x'] === 0n) return null;
       if (out.push(w) > MAX_WITNESSES) return null;
     }
     return out;

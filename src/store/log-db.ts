@@ -28,7 +28,7 @@ import { WalSync } from './wal-sync.js';
 import { QueuedCommits } from './queued-commits.js';
 import { AUTOCHECKPOINT_PAGES, WalCheckpointer } from './wal-checkpointer.js';
 import { migrateNodes, nodeReader } from './log-nodes.js';
-import { LOG_SCHEMA, LOG_PAGE_SIZE, addOpeningColumns, hasOpeningColumns } from './log-schema.js';
+import { LOG_SCHEMA, LOG_PAGE_SIZE, addOpeningColumns, hasOpeningColumns, indexWitnesses } from './log-schema.js';
 import { concatBytes } from '../bytes/index.js';
 import { leafHash } from '../log/hash.js';
 import { LogCheckpoints } from './log-checkpoints.js';
@@ -82,6 +82,7 @@ export class LogDb extends LogCheckpoints {
       }
       if (!readonly) migrateNodes(this.db);
       if (!readonly) addOpeningColumns(this.db);
+      if (!readonly) indexWitnesses(this.db);
       this.openings = hasOpeningColumns(this.db);
       this.read = nodeReader(this.db);
       this.lastIdx = this.db.prepare('SELECT idx FROM entries ORDER BY idx DESC LIMIT 1').safeIntegers(true);

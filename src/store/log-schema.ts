@@ -21,7 +21,6 @@ export const LOG_SCHEMA = `
 CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, data BLOB NOT NULL, leaf BLOB NOT NULL, up BLOB NOT NULL DEFAULT x'', salt BLOB, record BLOB);
 CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL, created INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS cosignatures (size INTEGER NOT NULL, witness TEXT NOT NULL, line TEXT NOT NULL, received INTEGER NOT NULL, PRIMARY KEY (size, witness)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS cosignatures_by_witness ON cosignatures (witness, size);
 CREATE TABLE IF NOT EXISTS witness_sizes (witness TEXT PRIMARY KEY, size INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS witness_events (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, witness TEXT NOT NULL, size INTEGER NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (session_id TEXT PRIMARY KEY, start_idx INTEGER NOT NULL, agent_key TEXT NOT NULL, task TEXT NOT NULL, delegator TEXT NOT NULL,
@@ -41,4 +40,21 @@ export function addOpeningColumns(db: Database.Database): void {
   db.transaction(() => {
     if (!hasOpeningColumns(db)) db.exec('ALTER TABLE entries ADD COLUMN salt BLOB; ALTER TABLE entries ADD COLUMN record BLOB');
   }).immediate();
+}
+
+/** Most cosignature rows a writable open indexes by witness when the index is missing (~0.1 s); a larger table is left as it is. */
+export const WITNESS_INDEX_MAX_ROWS = 100_000;
+
+/**
+ * Make the index on `cosignatures(witness, size)` by which a bundle's checkpoint is found
+ * (store/checkpoint-choice.ts) when it is missing and the table holds at most
+ * {@link WITNESS_INDEX_MAX_ROWS} rows: a new log gets it at once and keeps it as it grows. A
+ * log made before it with more rows is not indexed on open (its writers would wait while
+ * millions of rows are, past their busy timeout): its bundles count the rows as before,
+ * until its operator makes the index at a quiet time (docs/log-format.md "Storage").
+ */
+export function indexWitnesses(db: Database.Database): void {
+  if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'cosignatures_by_witness'").get() !== undefined) return;
+  const rows = (db.prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM cosignatures LIMIT ${WITNESS_INDEX_MAX_ROWS + 1})`).get() as { n: number }).n;
+  if (rows <= WITNESS_INDEX_MAX_ROWS) db.exec('CREATE INDEX IF NOT EXISTS cosignatures_by_witness ON cosignatures (witness, size)');
 }

@@ -257,23 +257,33 @@ export function hs256Secrets(policy: TrustPolicy, key: CryptoKey | null): Map<st
 export function policyKeyResolver(policy: TrustPolicy, secrets: ReadonlyMap<string, CryptoKey> = new Map()): KeyResolver {
   // By (iss, alg, keyId) as a JSON array: no two triples share a key, whatever their members hold.
   const id = (iss: string, alg: string, keyId: string): string => JSON.stringify([iss, alg, keyId]);
-  // A triple given two keys (a list no parser checked: a policy with credential keys added) has none.
-  const issuers = new Map<string, TrustedIssuer | null>();
+  // A triple given two keys (a list no parser checked: a policy with credential keys added) has
+  // none; copies of one key (members a JWKS adds) are tried in turn until one imports.
+  const issuers = new Map<string, TrustedIssuer[] | null>();
   for (const i of policy.issuers) {
-    const had = issuers.get(id(i.iss, i.alg, i.keyId));
-    if (had === undefined) issuers.set(id(i.iss, i.alg, i.keyId), i);
-    else if (had !== null && conflictingIssuers([had, i]).length > 0) issuers.set(id(i.iss, i.alg, i.keyId), null);
+    const k = id(i.iss, i.alg, i.keyId);
+    const had = issuers.get(k);
+    if (had === undefined) issuers.set(k, [i]);
+    else if (had !== null) issuers.set(k, conflictingIssuers([had[0]!, i]).length > 0 ? null : [...had, i]);
   }
-  const imported = new Map<TrustedIssuer, Promise<CryptoKey | null>>();
+  const imported = new Map<string, Promise<CryptoKey | null>>();
   const none = Promise.resolve(null);
+  const firstImport = async (copies: TrustedIssuer[]): Promise<CryptoKey | null> => {
+    for (const c of copies) {
+      const key = await importPublicJwk(c.alg, c.publicKeyJwk!).catch(() => null);
+      if (key !== null) return key;
+    }
+    return null;
+  };
   return (q) => {
-    const issuer = issuers.get(id(q.iss, q.alg, q.keyId));
-    if (issuer === undefined || issuer === null) return none;
-    let hit = imported.get(issuer);
+    const k = id(q.iss, q.alg, q.keyId);
+    const copies = issuers.get(k);
+    if (copies === undefined || copies === null) return none;
+    let hit = imported.get(k);
     if (!hit) {
-      hit = issuer.alg === 'HS256' ? Promise.resolve(secrets.get(secretId(issuer.iss, issuer.keyId)) ?? null)
-        : importPublicJwk(issuer.alg, issuer.publicKeyJwk!).catch(() => null);
-      imported.set(issuer, hit);
+      const issuer = copies[0]!;
+      hit = issuer.alg === 'HS256' ? Promise.resolve(secrets.get(secretId(issuer.iss, issuer.keyId)) ?? null) : firstImport(copies);
+      imported.set(k, hit);
     }
     return hit;
   };
@@ -287,12 +297,15 @@ export function policyKeyResolver(policy: TrustPolicy, secrets: ReadonlyMap<stri
  */
 export function mergeTrustPolicies(policies: TrustPolicy[]): TrustPolicy {
   const issuers = new Map<string, TrustedIssuer>();
+  const copies: TrustedIssuer[] = [];
   for (const i of policies.flatMap((p) => p.issuers)) {
     const id = JSON.stringify([i.iss, i.alg, i.keyId]);
     const had = issuers.get(id);
-    // The same key (by thumbprint) twice is one issuer, kept as first given; another key is a conflict.
+    // The same key (by thumbprint) is one issuer; another key is a conflict. Copies that differ
+    // in other members are all kept (a key resolver takes the first that imports), the same twice once.
     if (had && conflictingIssuers([had, i]).length > 0) throw new AttestError('ERR_POLICY_INVALID', `issuer ${i.iss} key ${i.keyId} differs between the policies`);
     if (!had) issuers.set(id, i);
+    if (!copies.some((c) => canonicalize(c as never) === canonicalize(i as never))) copies.push(i);
   }
   const logs = new Map(policies.flatMap((p) => p.logs).map((l) => [`${l.origin}\n${l.vkey}`, l]));
   const witnesses = new Map(policies.flatMap((p) => p.witnesses).map((w) => [w.vkey, w]));
@@ -303,7 +316,7 @@ export function mergeTrustPolicies(policies: TrustPolicy[]): TrustPolicy {
     parties.set(id, had ? { ...had, roles: [...new Set([...had.roles, ...party.roles])].sort() } : party);
   }
   const merged: TrustPolicy = {
-    version: 1, issuers: [...issuers.values()], logs: [...logs.values()], witnesses: [...witnesses.values()],
+    version: 1, issuers: copies, logs: [...logs.values()], witnesses: [...witnesses.values()],
     quorum: Math.max(0, ...policies.map((p) => p.quorum)), parties: [...parties.values()],
     acceptedAlgorithms: ALG_NAMES.filter((a) => policies.every((p) => p.acceptedAlgorithms.includes(a))),
     clockSkewSeconds: Math.min(...policies.map((p) => p.clockSkewSeconds)),

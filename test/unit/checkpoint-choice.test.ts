@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LogDb } from '../../src/store/log-db.js';
+import { WITNESS_INDEX_MAX_ROWS } from '../../src/store/log-schema.js';
 import { bestCheckpoint, firstCosignedCheckpoint, pickCheckpoint } from '../../src/store/bundle-build.js';
 import { bestCheckpointSearch, type Lookup, type Size } from '../../src/store/checkpoint-choice.js';
 import { PATTERNS, random, randomLog, ruleOf, type Log } from './checkpoint-helper.js';
@@ -165,4 +166,25 @@ test('a log whose cosignatures table is declared otherwise is counted row by row
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a writable open indexes the cosignatures by witness while they are few (a new log at once), never a large table a log made before the index holds (its writers would wait)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-attest-witness-index-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const indexed = (db: LogDb): boolean => db.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'cosignatures_by_witness'").get() !== undefined;
+  const fresh = new LogDb(join(dir, 'new.db'));
+  assert.equal(indexed(fresh), true, 'a new log');
+  fresh.close();
+  const old = new LogDb(join(dir, 'old.db'));
+  old.db.exec('DROP INDEX cosignatures_by_witness');
+  const insert = old.db.prepare("INSERT INTO cosignatures (size, witness, line, received) VALUES (?, 'w', 'l', 0)");
+  old.db.transaction(() => { for (let i = 1; i <= WITNESS_INDEX_MAX_ROWS + 1; i++) insert.run(i); })();
+  old.close();
+  const reopened = new LogDb(join(dir, 'old.db'));
+  assert.equal(indexed(reopened), false, 'past the bound: left as it is');
+  reopened.db.exec('DELETE FROM cosignatures WHERE size > 10');
+  reopened.close();
+  const small = new LogDb(join(dir, 'old.db'));
+  assert.equal(indexed(small), true, 'within the bound: indexed on open');
+  small.close();
 });

@@ -424,6 +424,8 @@ test('one issuer and key id given two keys is refused, in one policy or across i
   writeFileSync(join(dir, 'ci.secret'), Buffer.alloc(32, 7), { mode: 0o600 });
   assert.equal(parseGatePolicy('version: 1\nissuers:\n  - {iss: issuer://ci, alg: HS256, keyId: v1, secretFile: ci.secret}\n  - {iss: issuer://ci, alg: HS256, keyId: v1, secretFile: ./ci.secret}\n').issuers.length, 2);
   assert.throws(() => parseGatePolicy('version: 1\nissuers:\n  - {iss: issuer://ci, alg: HS256, keyId: v1, secretFile: ci.secret}\n  - {iss: issuer://ci, alg: HS256, keyId: v1, secretFile: other.secret}\n'), (e: Error) => isAttestError(e, 'ERR_POLICY_INVALID'));
+  writeFileSync(join(dir, 'two-names.yaml'), 'version: 1\nissuers:\n  - {iss: issuer://ci, alg: HS256, keyId: v1, secretFile: ci.secret}\n  - {iss: issuer://ci, alg: HS256, keyId: v1, secretFile: ./ci.secret}\n');
+  assert.ok(await (await loadGatePolicy(join(dir, 'two-names.yaml'))).keys({ iss: 'issuer://ci', alg: 'HS256', keyId: 'v1' }), 'and its key resolves');
   // The same issuer in the policy and its trust file is one issuer, and loads.
   writeFileSync(join(dir, 'agent-trust.json'), trustFile([a]));
   const loaded = await loadGatePolicy(join(dir, 'p.yaml'));

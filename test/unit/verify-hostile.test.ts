@@ -103,7 +103,8 @@ test('a trust policy giving one (iss, alg, keyId) two keys is refused: the key t
   // The same key with members a JWKS adds (kid, use) is the same key: its thumbprint says so.
   const fromJwks = { ...one, publicKeyJwk: { ...one.publicKeyJwk, kid: 'k1', use: 'sig' } };
   assert.equal(parseTrustPolicy(policy([one, fromJwks])).issuers.length, 2);
-  assert.equal(mergeTrustPolicies([parseTrustPolicy(policy([one])), parseTrustPolicy(policy([fromJwks]))]).issuers.length, 1, 'merged as one');
+  assert.equal(mergeTrustPolicies([parseTrustPolicy(policy([one])), parseTrustPolicy(policy([fromJwks]))]).issuers.length, 2, 'merged: both copies of the one key, for a resolver to take the first that imports');
+  assert.equal(mergeTrustPolicies([parseTrustPolicy(policy([one])), parseTrustPolicy(policy([one]))]).issuers.length, 1, 'the same twice once');
   assert.throws(() => mergeTrustPolicies([parseTrustPolicy(policy([one])), parseTrustPolicy(policy([other]))]), (e: Error) => isAttestError(e, 'ERR_POLICY_INVALID'));
   // An agent credential's id is not a policy's to give a key: the identity log gives it.
   assert.throws(() => parseTrustPolicy(policy([{ ...one, iss: 'cred_AAAAAAAAAAAAAAAAAAAAAA' }])), (e: Error) => isAttestError(e, 'ERR_POLICY_INVALID') && e.message.includes('names an agent credential'));
@@ -118,6 +119,10 @@ test('a key resolver given one (iss, alg, keyId) with two keys (a list no parser
   }
   const one = policyKeyResolver({ issuers: [issuer(keys[0]!), issuer({ ...keys[0]!, kid: 'x' })] } as never);
   assert.notEqual(await one({ iss: 'issuer://a', alg: 'ES256', keyId: 'k1' }), null, 'the same key twice resolves');
+  // A first copy that does not import (a JWK marked for encryption) does not hide the one that does.
+  const second = policyKeyResolver({ issuers: [issuer({ ...keys[0]!, use: 'enc' }), issuer(keys[0]!)] } as never);
+  assert.notEqual(await second({ iss: 'issuer://a', alg: 'ES256', keyId: 'k1' }), null);
+  assert.equal(await policyKeyResolver({ issuers: [issuer({ ...keys[0]!, use: 'enc' })] } as never)({ iss: 'issuer://a', alg: 'ES256', keyId: 'k1' }), null, 'alone, it does not import');
 });
 
 test('findings are inserted in any number (more than one call takes as arguments), in place, in order, 1,000 of a code listed', () => {
