@@ -89,6 +89,8 @@ const Limits = z.strictObject({
   maxMessageBytes: z.int().min(1024).max(2 ** 30).default(4 * 1024 * 1024),
   /** Most connections open at once (all clients); one past it is closed as soon as it is accepted. Default 4,096, or half the process's file descriptors when that is fewer. */
   maxConnections: z.int().min(1).max(1_000_000).optional(),
+  /** Most connections of one client address (an IPv6 /64) at once. Default 256; behind a reverse proxy every client has its address: raise it there. */
+  maxConnectionsPerAddress: z.int().min(1).max(1_000_000).optional(),
   /** Largest request head (request line and headers), bytes. */
   maxHeaderBytes: z.int().min(1024).max(1024 * 1024).default(16 * 1024),
   /** Requests one principal may have in flight at once. */

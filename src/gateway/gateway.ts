@@ -26,7 +26,8 @@ import { GatewayMetrics } from './metrics.js';
 import { OAuthResource } from './oauth.js';
 import { UpstreamRuntime } from './upstreams.js';
 import { MAX_TOOL_NAME } from './tools-filter.js';
-import { capConnections, closeSilentConnections } from '../http/listen.js';
+import { closeSilentConnections } from '../http/listen.js';
+import { capConnections } from '../http/caps.js';
 
 /** JSON-RPC error code of the 2026-07-28 HeaderMismatch error. */
 export const HEADER_MISMATCH = -32020;
@@ -80,7 +81,7 @@ export class Gateway {
       });
     });
     closeSilentConnections(this.server);
-    capConnections(this.server, config.limits.maxConnections, 'gateway');
+    capConnections(this.server, { max: config.limits.maxConnections, perAddress: config.limits.maxConnectionsPerAddress, who: 'gateway' });
   }
 
   /** Load principals' issuer keys and gate policies, bind, and start the idle sweep; the bound address. Throws `ERR_CONFIG_INVALID` (a key, two gated upstreams with one server fingerprint), `ERR_POLICY_INVALID`, or the listen error. */
@@ -388,7 +389,7 @@ export class Gateway {
 function restartOnly(was: LoadedConfig['config'], next: LoadedConfig['config']): string[] {
   const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
   const out = (['listen', 'home', 'durability', 'checkpointMs'] as const).filter((k) => !same(was[k], next[k])).map(String);
-  for (const k of ['maxMessageBytes', 'maxHeaderBytes', 'maxConnections', 'sessionIdleSeconds'] as const) if (was.limits[k] !== next.limits[k]) out.push(`limits.${k}`);
+  for (const k of ['maxMessageBytes', 'maxHeaderBytes', 'maxConnections', 'maxConnectionsPerAddress', 'sessionIdleSeconds'] as const) if (was.limits[k] !== next.limits[k]) out.push(`limits.${k}`);
   for (const u of next.upstreams) {
     const old = was.upstreams.find((x) => x.name === u.name);
     for (const k of ['command', 'env', 'url', 'headers', 'bearerEnv', 'role', 'attach'] as const) if (old !== undefined && !same(old[k], u[k])) out.push(`upstreams.${u.name}.${k}`);

@@ -22,7 +22,8 @@ import { DEFAULT_MAX_DEPTH, readMessage, type RpcId } from '../proxy/message.js'
 import type { SessionHome } from '../store/session-export.js';
 import { createSessionServer } from './session-server.js';
 import { SessionOwners } from '../store/session-owners.js';
-import { capConnections, closeSilentConnections } from '../http/listen.js';
+import { closeSilentConnections } from '../http/listen.js';
+import { capConnections } from '../http/caps.js';
 
 /** The endpoint's name in URLs and OAuth metadata: the server is served at `/mcp`. */
 const ENDPOINT = 'sessions';
@@ -56,7 +57,7 @@ export class SessionHttpServer {
       });
     });
     closeSilentConnections(this.server);
-    capConnections(this.server, limits.maxConnections, 'serve');
+    capConnections(this.server, { max: limits.maxConnections, perAddress: limits.maxConnectionsPerAddress, who: 'serve' });
   }
 
   /** Bind (`listen`: `HOST:PORT`); the bound address. */

@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, get } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { DEFAULT_MAX_CONNECTIONS, capConnections, descriptorBudget, listen } from '../../src/http/listen.js';
+import { listen } from '../../src/http/listen.js';
+import { DEFAULT_MAX_CONNECTIONS, addressKey, capConnections, descriptorBudget } from '../../src/http/caps.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
 
 /** GET `url` on a fresh connection: the status, or the error's code when the connection is closed first. */
@@ -23,7 +24,7 @@ function status(url: string): Promise<number | string> {
 test('a connection past maxConnections is closed as soon as it is accepted, the operator told once; one closed makes room', async (t) => {
   const server = createServer((_req, res) => res.end('ok'));
   const lines: string[] = [];
-  capConnections(server, 2, 'test server', (l) => lines.push(l));
+  capConnections(server, { max: 2, who: 'test server', notify: (l) => lines.push(l) });
   let accepted = 0;
   server.on('connection', () => accepted++);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -38,7 +39,7 @@ test('a connection past maxConnections is closed as soon as it is accepted, the 
   const refused = [await status(url), await status(url)];
   assert.ok(refused.every((s) => typeof s === 'string'), `refused: ${refused.join(', ')}`);
   assert.equal(lines.length, 1, 'one notice within 10 s, however many are refused');
-  assert.match(lines[0]!, /^mcp-attest: test server: 2 connections are open, the most it keeps: new ones are closed at once \(1 so far\)\n$/);
+  assert.match(lines[0]!, /^mcp-attest: test server: new connections closed at once: 1 past the 2 it keeps open, 0 past the 256 of one client address\n$/);
   held[0]!.destroy();
   let after: number | string = '';
   for (const end = Date.now() + 5_000; after !== 200 && Date.now() < end; await new Promise((r) => setTimeout(r, 20))) after = await status(url);
@@ -70,15 +71,39 @@ test('the default cap never passes half the file descriptors the process may ope
   assert.equal(descriptorBudget(null), Infinity, 'not Linux: no budget');
   const lines: string[] = [];
   const server = createServer();
-  capConnections(server, undefined, 'x', (l) => lines.push(l), 512);
+  capConnections(server, { who: 'x', notify: (l) => lines.push(l), budget: 512 });
   assert.equal(server.maxConnections, 512);
   assert.deepEqual(lines, ['mcp-attest: x: keeps at most 512 connections open, half the file descriptors this process may open (raise ulimit -n for more)\n']);
   const within = createServer();
-  capConnections(within, 100, 'y', (l) => lines.push(l), 512);
+  capConnections(within, { max: 100, who: 'y', notify: (l) => lines.push(l), budget: 512 });
   assert.deepEqual([within.maxConnections, lines.length], [100, 1], 'a cap within the budget is kept, silently');
   // One asked past the budget is the operator's: kept, and said.
   const past = createServer();
-  capConnections(past, 2000, 'z', (l) => lines.push(l), 512);
+  capConnections(past, { max: 2000, who: 'z', notify: (l) => lines.push(l), budget: 512 });
   assert.equal(past.maxConnections, 2000);
   assert.match(lines[1]!, /^mcp-attest: z: warning: 2000 connections are more than half the file descriptors this process may open \(1024\)/);
+});
+
+test('one client address holds at most its share: past it a connection is closed at once, the others are served; an IPv6 client counts by its /64', async (t) => {
+  assert.equal(addressKey('127.0.0.1'), '127.0.0.1');
+  assert.equal(addressKey('::ffff:10.0.0.7'), '10.0.0.7');
+  assert.equal(addressKey('2001:db8:0:1::5'), addressKey('2001:0db8:0000:0001:ffff:1:2:3'));
+  assert.equal(addressKey('2001:db8:0:1::5'), '2001:db8:0:1::/64');
+  assert.notEqual(addressKey('2001:db8:0:2::5'), addressKey('2001:db8:0:1::5'));
+  assert.equal(addressKey('fe80::1%eth0'), 'fe80:0:0:0::/64');
+  const server = createServer((_req, res) => res.end('ok'));
+  const lines: string[] = [];
+  capConnections(server, { max: 100, perAddress: 2, who: 'test', notify: (l) => lines.push(l) });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  const { port } = server.address() as { port: number };
+  const held: Socket[] = [];
+  for (let i = 0; i < 2; i++) held.push(await new Promise<Socket>((r) => { const s = connect(port, '127.0.0.1', () => r(s)); s.on('error', () => undefined); }));
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(typeof await status(`http://127.0.0.1:${port}/`), 'string', 'a third from the same address is closed');
+  assert.match(lines[0]!, /1 past the 2 of one client address/);
+  for (const s of held) s.destroy();
+  let after: number | string = '';
+  for (const end = Date.now() + 5_000; after !== 200 && Date.now() < end; await new Promise((r) => setTimeout(r, 20))) after = await status(`http://127.0.0.1:${port}/`);
+  assert.equal(after, 200, 'its places freed, it is served again');
 });
