@@ -17,7 +17,7 @@ import { isAttestError } from '../errors.js';
 import { EMPTY_ROOT } from '../log/hash.js';
 import { formatCheckpoint } from '../log/checkpoint.js';
 import { parseVerifierKey, SIG_TYPE_ED25519 } from '../log/vkey.js';
-import { resolveHome } from '../store/home.js';
+import { exists, homePaths, resolveHome } from '../store/home.js';
 import { ensureWitnessKey, witnessPaths, witnessSigner } from '../witness/identity.js';
 import { startWitnessServer } from '../witness/server.js';
 import { printable } from '../bytes/index.js';
@@ -78,6 +78,8 @@ async function serve(o: ServeFlags): Promise<void> {
   const listen = parseListen(o.listen);
   const logs = parseLogFlags(o.log);
   const home = resolveHome(o.home);
+  // Without --home a witness takes the default data directory, often a log operator's own: its key beside the log's is no independent witness.
+  if (exists(homePaths(home).identity)) err(`mcp-attest: warning: ${home} is a log's data directory: a witness whose key is kept beside a log's is not independent of its operator; give the witness a --home of its own (on another machine, run by someone else)`);
   const { identity, created } = await ensureWitnessKey(home, { name: o.name });
   if (created) err(`mcp-attest: created witness key ${identity.name} in ${home}`);
   const state = new WitnessState(witnessPaths(home).state);

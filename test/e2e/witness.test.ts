@@ -200,3 +200,14 @@ test('CLI: bad --log values, a type 0x04 vkey as a log key, and a different --na
     assert.equal(r.status, 2, `${bad.join(' ')}: ${r.stderr}`);
   }
 });
+
+test('a witness started in a log\'s data directory (the default one, often) is warned that it is not independent; in its own, it is not', { timeout: 60_000 }, async (t) => {
+  const s = scope(t);
+  const logHome = join(s.dir, 'log');
+  assert.equal(cli(['init', '--home', logHome]).status, 0);
+  const { flag } = await newLog();
+  const beside = await startWitness(s, logHome, [flag]);
+  assert.match(beside.stderr(), /warning: .* is a log's data directory: a witness whose key is kept beside a log's is not independent of its operator/);
+  const own = await startWitness(s, join(s.dir, 'witness'), [flag]);
+  assert.doesNotMatch(own.stderr(), /warning/);
+});
