@@ -108,6 +108,8 @@ async function witnessOnce(o: { home?: string; timeout: string; json?: boolean }
     if (results.length === 0) throw noCheckpoint();
     if (o.json) outJson(results.map((r) => ({ ...r, size: r.size.toString() })));
     else for (const r of results) out(`${r.witness.padEnd(40)} size ${r.size}  ${describe(r)}`);
+    // A conflict is an alarm on stderr, as log serve raises it (docs/witnessing.md), whatever the output's form.
+    for (const r of results) if (r.status === 'ERR_WITNESS_CONFLICT') err(`ALARM witness ${r.witness} at size ${r.size}: ${describe(r)}`);
     process.exitCode = results.some((r) => r.status === 'ERR_WITNESS_CONFLICT') ? EXIT_FAILED
       : results.some((r) => r.status !== 'cosigned' && r.status !== 'already') ? EXIT_IO : 0;
   } finally {

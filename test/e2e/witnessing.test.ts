@@ -213,6 +213,7 @@ test('a forked log (same origin and key, another history) is refused by the witn
   assert.equal(forked.status, 1, forked.stdout + forked.stderr);
   const results = JSON.parse(forked.stdout) as Array<{ status: string }>;
   assert.deepEqual(results.map((r) => r.status), ['ERR_WITNESS_CONFLICT', 'ERR_WITNESS_CONFLICT']);
+  assert.equal(forked.stderr.split('\n').filter((l) => l.startsWith('ALARM witness ')).length, 2, 'each conflict an alarm on stderr');
   const v = verifyWith(home, twin, 0, ['--state', state]);
   assert.equal(v.status, 1);
   assert.deepEqual(v.report.findings.filter((f: any) => f.severity === 'error').map((f: any) => f.code), ['ERR_CHECKPOINT_INCONSISTENT']);
