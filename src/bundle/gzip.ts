@@ -40,7 +40,7 @@ export function gzipMalformed(message: string, cause?: unknown): AttestError {
 
 /** `ERR_INPUT_TOO_LARGE`: the member's trailer says it decompresses to `found` bytes, more than `max`. */
 function gzipTooLarge(max: number, found: number): AttestError {
-  return new AttestError('ERR_INPUT_TOO_LARGE', `gzip: decompresses to ${found} bytes (its ISIZE), more than ${max}`, { expected: max, found });
+  return new AttestError('ERR_INPUT_TOO_LARGE', `gzip: decompresses to ${found} bytes (its ISIZE, its last 4 bytes: a file cut short or with data after its member reads a wrong one), more than ${max}`, { expected: max, found });
 }
 
 function u32le(b: Uint8Array, at: number): number {

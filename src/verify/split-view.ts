@@ -83,7 +83,7 @@ export function checkBundleAgainstKnown(
 function linkBundle(k: KnownCheckpoint, cp: KnownCheckpoint, consistency: Array<{ size: bigint; proof: Uint8Array[] }>, findings: Finding[]): void {
   if (k.size === cp.size) return; // same root: checked above
   if (k.size > cp.size) {
-    findings.push(error('ERR_CONSISTENCY_MISSING', `the bundle's checkpoint (size ${cp.size}) is older than one accepted earlier (size ${k.size}); an older checkpoint cannot be linked to it offline: ask for a bundle against a newer checkpoint`, { expected: k.size.toString(), found: cp.size.toString() }));
+    findings.push(error('ERR_CONSISTENCY_MISSING', `the bundle's checkpoint (size ${cp.size}) is older than one accepted earlier (size ${k.size}); an older checkpoint cannot be linked to it offline: ask for a bundle against a newer checkpoint (mcp-attest bundle … --since ${k.size})`, { expected: k.size.toString(), found: cp.size.toString() }));
     return;
   }
   const proof = consistency.find((c) => c.size === k.size);

@@ -218,7 +218,9 @@ test('split view: a bundle must extend the checkpoint accepted earlier, or carry
   assert.deepEqual(codes(await verifyBundle(text(), policy, keys, { known: at(5n) })), ['ERR_CONSISTENCY_MISSING']);
   assert.equal((await verifyBundle(text(0n, 11n, [5n]), policy, keys, { known: at(5n) })).ok, true, 'proof from 5 included');
   assert.deepEqual(codes(await verifyBundle(text(0n, 11n, [5n]), policy, keys, { known: at(5n, new Uint8Array(32)) })), ['ERR_CHECKPOINT_INCONSISTENT']);
-  assert.deepEqual(codes(await verifyBundle(text(), policy, keys, { known: at(cp.size + 1n, new Uint8Array(32)) })), ['ERR_CONSISTENCY_MISSING'], 'older than accepted');
+  const older = await verifyBundle(text(), policy, keys, { known: at(cp.size + 1n, new Uint8Array(32)) });
+  assert.deepEqual(codes(older), ['ERR_CONSISTENCY_MISSING'], 'older than accepted');
+  assert.match(older.findings.find((f) => f.code === 'ERR_CONSISTENCY_MISSING')!.message, new RegExp(`ask for a bundle against a newer checkpoint \\(mcp-attest bundle … --since ${cp.size + 1n}\\)$`), 'the message says how to ask');
   assert.equal((await verifyBundle(text(), policy, keys, { known: [{ origin: 'another.example/log', size: 99n, rootHash: new Uint8Array(32) }] })).ok, true, 'other origins are not compared');
 });
 
