@@ -15,7 +15,7 @@ import { COMMITMENT_TAG } from '../log/opening.js';
 import type { LogDb } from './log-db.js';
 import { NOTE_COLUMN, sizesOf } from './note-rows.js';
 import type { CheckpointSource } from './bundle-identity.js';
-import { bestCheckpointSearch } from './checkpoint-choice.js';
+import { bestCheckpointSearch, firstCosignedSearch, type FirstLookup } from './checkpoint-choice.js';
 import { sqliteLookups, tablesAsWritten } from './checkpoint-lookups.js';
 
 /**
@@ -130,24 +130,24 @@ export function bestCheckpoint(db: LogDb, from: bigint): { size: bigint; note: s
 }
 
 /**
- * The smallest checkpoint above `entry` and below `below` with a cosignature; null when none.
- * The cosignatures and checkpoints are read in turn, each from the size the other reached:
- * a log whose witnesses came late, or that checkpoints more often than it asks them, is not
- * read checkpoint by checkpoint.
+ * The smallest checkpoint above `entry` and below `below` with a cosignature; null when none
+ * (store/checkpoint-choice.ts `firstCosignedSearch`).
  */
 export function firstCosignedCheckpoint(db: LogDb, entry: bigint, below: bigint): { size: bigint; note: string } | null {
   if (!db.cosigned()) return null;
   if (!tablesAsWritten(db)) return pickCheckpoint(db, 'c.size > ? AND c.size < ? AND c.n > 0', 'c.size', entry, below);
-  const nextCosigned = db.statement('SELECT min(size) AS s FROM cosignatures WHERE size > ? AND size < ?').safeIntegers(true);
-  const nextCheckpoint = db.statement('SELECT min(size) AS s FROM checkpoints WHERE size >= ? AND size < ?').safeIntegers(true);
-  for (let after: unknown = entry; ;) {
-    const s = (nextCosigned.get(after, below) as { s: unknown }).s;
-    if (s === null) return null;
-    const c = (nextCheckpoint.get(s, below) as { s: unknown }).s;
-    if (c === null) return null;
-    if (c === s || (db.statement('SELECT 1 FROM cosignatures WHERE size = ?').get(c) !== undefined)) return checkpointAt(db, sizesOf([{ size: c }])[0]!);
-    after = c;
-  }
+  const min = (sql: string, ...args: unknown[]): unknown => (db.statement(sql).safeIntegers(true).get(...args) as { s: unknown }).s;
+  const answer = (l: FirstLookup): unknown => {
+    switch (l.kind) {
+      case 'cosignedAfter': return min('SELECT min(size) AS s FROM cosignatures WHERE size > ? AND size < ?', l.after, below);
+      case 'checkpointFrom': return min('SELECT min(size) AS s FROM checkpoints WHERE size >= ? AND size < ?', l.from, below);
+      case 'cosignedAt': return db.statement('SELECT 1 FROM cosignatures WHERE size = ?').get(l.size) !== undefined;
+    }
+  };
+  const search = firstCosignedSearch(entry);
+  let step = search.next();
+  while (step.done !== true) step = search.next(answer(step.value));
+  return step.value === null ? null : checkpointAt(db, sizesOf([{ size: step.value }])[0]!);
 }
 
 /** The best checkpoint covering index `last` and at least `held` entries (the largest the recipient holds): most cosignatures, then largest. */

@@ -87,3 +87,33 @@ export function* bestCheckpointSearch(top: bigint, topCount: number, budget = LO
   const rest = (yield { kind: 'scan', below }) as { size: bigint; n: number } | null;
   return rest !== null && rest.n > best.n ? rest.size : best.size;
 }
+
+/**
+ * A lookup of {@link firstCosignedSearch}, below the search's bound, answered with the type
+ * named: `cosignedAfter`, the smallest size above `after` with a cosignature row, `Size |
+ * null`; `checkpointFrom`, the smallest checkpoint of size at least `from`, `Size | null`;
+ * `cosignedAt`, whether a cosignature row is stored under `size`, boolean.
+ */
+export type FirstLookup =
+  | { kind: 'cosignedAfter'; after: Size }
+  | { kind: 'checkpointFrom'; from: Size }
+  | { kind: 'cosignedAt'; size: Size };
+
+/**
+ * The size of the smallest checkpoint above `entry` with a cosignature (an identity's anchor,
+ * store/bundle-identity.ts), or null: the cosignatures and the checkpoints read in turn, each
+ * from the size the other reached, so a log whose witnesses came late, or that checkpoints
+ * more often than it asks them, is not read checkpoint by checkpoint. A generator of the
+ * lookups it needs, as {@link bestCheckpointSearch}, for SQLite's statements and
+ * PostgreSQL's queries alike.
+ */
+export function* firstCosignedSearch(entry: bigint): Generator<FirstLookup, Size | null, unknown> {
+  for (let after: Size = entry; ;) {
+    const s = (yield { kind: 'cosignedAfter', after }) as Size | null;
+    if (s === null) return null;
+    const c = (yield { kind: 'checkpointFrom', from: s }) as Size | null;
+    if (c === null) return null;
+    if (c === s || (yield { kind: 'cosignedAt', size: c }) === true) return c;
+    after = c;
+  }
+}

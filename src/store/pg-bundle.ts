@@ -24,7 +24,7 @@ import { parseCheckpoint } from '../log/checkpoint.js';
 import { parseNote } from '../log/note.js';
 import { MAX_BUNDLE_ENTRY_BYTES, rangeIndexes, tooLarge, withParameters, type Selection } from './bundle-build.js';
 import type { CheckpointSource } from './bundle-identity.js';
-import { bestCheckpointSearch } from './checkpoint-choice.js';
+import { bestCheckpointSearch, firstCosignedSearch, type FirstLookup, type Size } from './checkpoint-choice.js';
 import { pgLookups } from './pg-lookups.js';
 import type { PgLog } from './pg-log.js';
 import { addToCalls, type CallRow } from './calls.js';
@@ -155,22 +155,24 @@ export async function fleetBestSize(log: PgLog, from: bigint): Promise<bigint | 
 
 /**
  * The size of the smallest checkpoint above `entry` and below `below` with a cosignature; null
- * when none: cosignatures and checkpoints read in turn, each from the size the other reached,
- * as store/bundle-build.ts `firstCosignedCheckpoint` reads SQLite's.
+ * when none (store/checkpoint-choice.ts `firstCosignedSearch`).
  */
 export async function fleetFirstCosignedSize(log: PgLog, entry: bigint, below: bigint): Promise<bigint | null> {
-  const q = async (sql: string, ...args: bigint[]): Promise<bigint | null> => {
+  const q = async (sql: string, ...args: Size[]): Promise<bigint | null> => {
     const v = (await log.pool.query(sql, args.map(String))).rows[0]?.s;
     return v === null || v === undefined ? null : sizesOf([{ size: v }])[0]!;
   };
-  for (let after = entry; ;) {
-    const s = await q('SELECT min(size) AS s FROM mcp_attest.cosignatures WHERE size > $1 AND size < $2', after, below);
-    if (s === null) return null;
-    const c = await q('SELECT min(size) AS s FROM mcp_attest.checkpoints WHERE size >= $1 AND size < $2', s, below);
-    if (c === null) return null;
-    if (c === s || (await q('SELECT size AS s FROM mcp_attest.cosignatures WHERE size = $1 LIMIT 1', c)) !== null) return c;
-    after = c;
-  }
+  const answer = async (l: FirstLookup): Promise<unknown> => {
+    switch (l.kind) {
+      case 'cosignedAfter': return q('SELECT min(size) AS s FROM mcp_attest.cosignatures WHERE size > $1 AND size < $2', l.after, below);
+      case 'checkpointFrom': return q('SELECT min(size) AS s FROM mcp_attest.checkpoints WHERE size >= $1 AND size < $2', l.from, below);
+      case 'cosignedAt': return (await q('SELECT size AS s FROM mcp_attest.cosignatures WHERE size = $1 LIMIT 1', l.size)) !== null;
+    }
+  };
+  const search = firstCosignedSearch(entry);
+  let step = search.next();
+  while (step.done !== true) step = search.next(await answer(step.value));
+  return step.value as bigint | null;
 }
 
 /** The {@link CheckpointSource} of the fleet's log (store/bundle-identity.ts). */

@@ -298,6 +298,7 @@ export function policyKeyResolver(policy: TrustPolicy, secrets: ReadonlyMap<stri
 export function mergeTrustPolicies(policies: TrustPolicy[]): TrustPolicy {
   const issuers = new Map<string, TrustedIssuer>();
   const copies: TrustedIssuer[] = [];
+  const kept = new Set<string>();
   for (const i of policies.flatMap((p) => p.issuers)) {
     const id = JSON.stringify([i.iss, i.alg, i.keyId]);
     const had = issuers.get(id);
@@ -305,7 +306,11 @@ export function mergeTrustPolicies(policies: TrustPolicy[]): TrustPolicy {
     // in other members are all kept (a key resolver takes the first that imports), the same twice once.
     if (had && conflictingIssuers([had, i]).length > 0) throw new AttestError('ERR_POLICY_INVALID', `issuer ${i.iss} key ${i.keyId} differs between the policies`);
     if (!had) issuers.set(id, i);
-    if (!copies.some((c) => canonicalize(c as never) === canonicalize(i as never))) copies.push(i);
+    const text = canonicalize(i as never);
+    if (!kept.has(text)) {
+      kept.add(text);
+      copies.push(i);
+    }
   }
   const logs = new Map(policies.flatMap((p) => p.logs).map((l) => [`${l.origin}\n${l.vkey}`, l]));
   const witnesses = new Map(policies.flatMap((p) => p.witnesses).map((w) => [w.vkey, w]));
